@@ -1,0 +1,422 @@
+"""The config model: YAML in, validated, immutable settings out.
+
+Owns the shape of `syndicator.yaml`, its defaults, duration and size parsing, and turning
+validation failures into messages that name file, line and key. It reads the one file it is
+given and nothing else: no environment, no network.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/syndicator.yaml")
+ALL_SECTION = "all"
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3,
+}
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def parse_duration(value: object) -> float:
+    """'90s', '10m', '1h30m', '250ms' or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration such as 30s, 10m or 1h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        parts = _DURATION_PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise ValueError(f"{value!r} is not a duration such as 30s, 10m or 1h30m")
+        seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    else:
+        raise ValueError("a duration such as 30s, 10m or 1h")
+    if seconds <= 0:
+        raise ValueError("a duration must be greater than zero")
+    return seconds
+
+
+def parse_size(value: object) -> int:
+    """'10MiB', '500 KB' or a number of bytes -> bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str) and (m := _SIZE.match(value)):
+        size = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+    else:
+        raise ValueError(f"{value!r} is not a size such as 10MiB or 500KB")
+    if size <= 0:
+        raise ValueError("a size must be greater than zero")
+    return size
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+def _check_origin(value: str, *, allow_file: bool) -> str:
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https"):
+        if not parts.hostname:
+            raise ValueError(f"{value!r} has no host name")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError(f"{value!r} must be an origin such as https://www.example.org")
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+    if allow_file and parts.scheme == "file":
+        return value
+    allowed = "http(s):// or file:" if allow_file else "http(s)://"
+    raise ValueError(f"{value!r} is not an {allowed} URL")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Mirror(_Model):
+    """One place to pull a source from.
+
+    `url` is where bytes come from: an http(s) origin, or a `file:` folder laid out like the
+    site (relative paths are resolved against the config file's folder). `host` is the
+    origin this mirror plays, as its pages' absolute links show it; it defaults to `url`.
+    """
+
+    url: str
+    host: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_origin(value, allow_file=True)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        return None if value is None else _check_origin(value, allow_file=False)
+
+    @property
+    def origin(self) -> str:
+        """The http(s) origin this mirror stands for (its own links use it)."""
+        if self.host:
+            return self.host
+        if self.url.startswith("file:"):
+            return self.url.rstrip("/")
+        return self.url
+
+    @property
+    def is_file(self) -> bool:
+        return self.url.startswith("file:")
+
+
+def _mirror(value: object) -> object:
+    return {"url": value} if isinstance(value, str) else value
+
+
+class EntryPoint(_Model):
+    """Where a section's articles are listed on every mirror: a feed or an HTML listing page."""
+
+    feed: str | None = None
+    page: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> EntryPoint:
+        if (self.feed is None) == (self.page is None):
+            raise ValueError("give exactly one of 'feed' (an RSS/Atom path) or 'page' (a listing)")
+        path = self.feed or self.page or ""
+        if not path.startswith("/"):
+            raise ValueError(f"{path!r} must be a path on the site, starting with '/'")
+        return self
+
+    @property
+    def kind(self) -> Literal["feed", "page"]:
+        return "feed" if self.feed is not None else "page"
+
+    @property
+    def path(self) -> str:
+        return self.feed if self.feed is not None else (self.page or "")
+
+
+class Source(_Model):
+    """A publisher site: its canonical origin, its mirrors and its section entry points."""
+
+    title: str
+    canonical: str
+    mirrors: list[Annotated[Mirror, BeforeValidator(_mirror)]] = Field(default_factory=list)
+    every: Duration = 600.0
+    language: str = "en"
+    # Which links on a listing page are articles: a date in the path, or a long numeric id
+    # followed by a slug (as in /Detail/2020/06/20/628117/Some-title).
+    article_links: str = r"/(?:19|20)\d{2}/\d{1,2}/\d{1,2}/|/\d{5,}/[^/]+"
+    sections: dict[str, EntryPoint]
+
+    @field_validator("canonical")
+    @classmethod
+    def _canonical(cls, value: str) -> str:
+        return _check_origin(value, allow_file=False)
+
+    @field_validator("article_links")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
+
+    @field_validator("sections")
+    @classmethod
+    def _some_sections(cls, value: dict[str, EntryPoint]) -> dict[str, EntryPoint]:
+        if not value:
+            raise ValueError("a source needs at least one section entry point")
+        return value
+
+    def pull_from(self) -> list[Mirror]:
+        """Every mirror pulled, canonical first unless a listed mirror already plays it."""
+        mirrors = list(self.mirrors)
+        if not any(m.origin == self.canonical for m in mirrors):
+            mirrors.insert(0, Mirror(url=self.canonical))
+        return mirrors
+
+    def site_origins(self) -> set[str]:
+        """Every origin whose links are links to this site."""
+        return {self.canonical} | {m.origin for m in self.mirrors}
+
+
+class Section(_Model):
+    title: str
+    description: str | None = None
+
+
+class Service(_Model):
+    title: str = "Syndicator"
+    public_url: str = "http://localhost:8080"
+    listen: str = "127.0.0.1:8080"
+    store: str = "sqlite:///data/syndicator.db"
+    max_items: int = Field(default=50, ge=1, le=10_000)
+    user_agent: str = "syndicator/0.1 (+https://github.com/syndicator/syndicator)"
+    connect_timeout: Duration = 10.0
+    read_timeout: Duration = 30.0
+    max_body: Size = 10 * 1024 * 1024
+    concurrency: int = Field(default=16, ge=1, le=1000)
+    per_host: int = Field(default=2, ge=1, le=100)
+    jitter: Duration = 30.0
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} is not HOST:PORT")
+        return value
+
+    @field_validator("store")
+    @classmethod
+    def _store(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+asyncpg:")):
+            raise ValueError(f"{value!r} is not a sqlite:/// or postgresql:// URL")
+        return value
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class Config(_Model):
+    service: Service = Field(default_factory=Service)
+    sections: dict[str, Section]
+    sources: dict[str, Source]
+    # Folder of the config file: relative store and file: paths are resolved against it.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("sections")
+    @classmethod
+    def _section_names(cls, value: dict[str, Section]) -> dict[str, Section]:
+        for name in value:
+            if not _SLUG.match(name):
+                raise ValueError(f"section name {name!r}: use lower-case letters, digits, - and _")
+            if name == ALL_SECTION:
+                raise ValueError("'all' is reserved for the combined feed of every section")
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _source_names(cls, value: dict[str, Source]) -> dict[str, Source]:
+        for name in value:
+            if not _SLUG.match(name):
+                raise ValueError(f"source name {name!r}: use lower-case letters, digits, - and _")
+        return value
+
+    def resolve_file(self, url: str) -> Path:
+        """The folder a `file:` mirror URL names, relative ones against the config's folder."""
+        raw = url[len("file:"):]
+        if raw.startswith("//"):
+            raw = raw[2:]
+        path = Path(raw)
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    def store_url(self) -> str:
+        """The store URL with a relative SQLite path resolved against the working directory."""
+        return self.service.store
+
+
+def _unknown_sections(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Sections that a source names but the top-level `sections` does not define."""
+    known = set((data.get("sections") or {}).keys()) if isinstance(data.get("sections"), dict) else set()
+    found = []
+    sources = data.get("sources")
+    if isinstance(sources, dict):
+        for sname, source in sources.items():
+            if isinstance(source, dict) and isinstance(source.get("sections"), dict):
+                for section in source["sections"]:
+                    if section not in known:
+                        hint = difflib.get_close_matches(str(section), sorted(known), n=1)
+                        extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+                        found.append((
+                            ("sources", sname, "sections", section),
+                            f"unknown section {section!r}{extra}; define it under 'sections'",
+                        ))
+    return found
+
+
+def _node_at(node: yaml.Node | None, loc: tuple[str | int, ...]) -> yaml.Node | None:
+    """Walk a composed YAML node along a pydantic error location, as far as it goes."""
+    best = node
+    for key in loc:
+        if isinstance(best, yaml.MappingNode):
+            for knode, vnode in best.value:
+                if str(knode.value) == str(key):
+                    # Point at the key itself when the key is the problem (extra keys).
+                    best = vnode
+                    break
+            else:
+                return best
+        elif isinstance(best, yaml.SequenceNode) and isinstance(key, int):
+            if key < len(best.value):
+                best = best.value[key]
+            else:
+                return best
+        else:
+            return best
+    return best
+
+
+def _key_node(node: yaml.Node | None, loc: tuple[str | int, ...]) -> yaml.Node | None:
+    """The node of the last key in `loc` (for 'extra key' errors), else the value node."""
+    parent = _node_at(node, loc[:-1]) if loc else node
+    if isinstance(parent, yaml.MappingNode) and loc:
+        for knode, _ in parent.value:
+            if str(knode.value) == str(loc[-1]):
+                return knode
+    return _node_at(node, loc)
+
+
+def _known_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """Keys allowed at the mapping that holds `loc[-1]`, for 'did you mean' hints."""
+    model: type[BaseModel] | None = Config
+    for key in loc[:-1]:
+        if model is None:
+            return []
+        field = model.model_fields.get(str(key))
+        if field is None:
+            return []
+        ann = field.annotation
+        origin = getattr(ann, "__origin__", None)
+        if origin is dict:
+            model = getattr(ann, "__args__", (None, None))[1]
+            continue
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+            continue
+        if isinstance(key, str) and model is not None and key in model.model_fields:
+            model = None
+    if model is None or not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return []
+    return [k for k in model.model_fields if k != "base_dir"]
+
+
+def _describe(path: Path, root: yaml.Node | None, loc: tuple[str | int, ...], msg: str,
+              kind: str) -> str:
+    node = _key_node(root, loc) if kind == "extra_forbidden" else _node_at(root, loc)
+    where = f"{path}"
+    if node is not None:
+        where += f":{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+    key = ".".join(str(k) for k in loc) or "(top level)"
+    if kind == "extra_forbidden":
+        hint = difflib.get_close_matches(str(loc[-1]), _known_keys(loc), n=1)
+        msg = "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+    elif kind == "missing":
+        msg = "required key is missing"
+    return f"{where}: {key}: {msg}"
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate a config file; raise ConfigError naming file, line and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: config file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read config: {exc}"]) from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{where}: not valid YAML: {problem}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1:1: the config must be a mapping with 'sections' and 'sources'"])
+    problems: list[str] = []
+    try:
+        config = Config.model_validate({**data, "base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            # pydantic adds the union/validator name to locations of wrapped types; drop them.
+            loc = tuple(k for k in loc if not (isinstance(k, str) and k.startswith("function-")))
+            problems.append(_describe(path, root, loc, err["msg"], err["type"]))
+        config = None
+    for loc, msg in _unknown_sections(data):
+        problems.append(_describe(path, root, loc, msg, "unknown_section"))
+    if problems or config is None:
+        raise ConfigError(problems)
+    return config

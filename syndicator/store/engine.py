@@ -1,0 +1,284 @@
+"""Store: connect, create the schema, and the operations the pipeline and renderers need."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from ..config import ALL_SECTION
+from ..dedupe import make_guid
+from ..errors import StoreError
+from ..models import Article, Candidate
+from .schema import (
+    article_aliases,
+    article_hashes,
+    article_sections,
+    articles,
+    fetch_validators,
+    metadata,
+    section_versions,
+)
+
+Outcome = Literal["new", "updated", "duplicate"]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcome: Outcome
+    guid: str
+    changed_sections: frozenset[str]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Timestamps go in as UTC and come out aware (SQLite keeps no zone)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def async_url(url: str, base_dir: Path | None = None) -> str:
+    """sqlite:///x.db -> sqlite+aiosqlite:///x.db; postgresql:// -> postgresql+asyncpg://."""
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+aiosqlite"):
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            path = Path(database)
+            if not path.is_absolute() and base_dir is not None:
+                path = base_dir / path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            database = str(path)
+        return str(parsed.set(drivername="sqlite+aiosqlite", database=database))
+    if parsed.drivername in ("postgresql", "postgresql+asyncpg", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise StoreError(f"unsupported store URL {url!r}: use sqlite:/// or postgresql://")
+
+
+async def open_store(url: str, base_dir: Path | None = None) -> Store:
+    """Connect and create the schema if it is not there yet."""
+    engine = create_async_engine(async_url(url, base_dir), pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.close()
+    store = Store(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+    except (SQLAlchemyError, OSError) as exc:
+        await engine.dispose()
+        raise StoreError(f"cannot open store {make_url(url).render_as_string()}: {exc}") from None
+    return store
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    def _insert_ignore(self, table: Any) -> Any:
+        """INSERT ... ON CONFLICT DO NOTHING in the engine's own dialect."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table).on_conflict_do_nothing()
+
+    # --- ingest ----------------------------------------------------------------------
+
+    async def ingest(self, cand: Candidate, canonical_origin: str,
+                     now: datetime | None = None) -> IngestResult:
+        """Store a candidate once: known hash -> duplicate, known URL -> update, else new."""
+        now = now or datetime.now(UTC)
+        try:
+            async with self.engine.begin() as conn:
+                return await self._ingest(conn, cand, canonical_origin, now)
+        except DBAPIError as exc:
+            raise StoreError(f"store refused article {cand.canonical_url}: {exc.orig}") from None
+
+    async def _ingest(self, conn: AsyncConnection, cand: Candidate, canonical_origin: str,
+                      now: datetime) -> IngestResult:
+        urls = sorted({cand.canonical_url, *cand.aliases})
+        row = (await conn.execute(
+            select(articles.c.id, articles.c.guid)
+            .join(article_hashes, article_hashes.c.article_id == articles.c.id)
+            .where(article_hashes.c.hash == cand.content_hash)
+        )).first()
+        if row is not None:
+            await self._add_aliases(conn, row.id, urls)
+            added = await self._add_sections(conn, row.id, cand.sections)
+            await self._bump(conn, added, now)
+            return IngestResult("duplicate", row.guid, frozenset(added))
+
+        row = (await conn.execute(
+            select(articles.c.id, articles.c.guid, articles.c.updated)
+            .join(article_aliases, article_aliases.c.article_id == articles.c.id)
+            .where(article_aliases.c.url.in_(urls))
+            .limit(1)
+        )).first()
+        if row is not None:
+            # The page's own modified time when it moved forward, else the time we saw it.
+            stored, page = _utc(row.updated), _utc(cand.updated)
+            updated = page if page and stored and page > stored else now
+            await conn.execute(update(articles).where(articles.c.id == row.id).values(
+                title=cand.title, summary=cand.summary, content_html=cand.content_html,
+                content_hash=cand.content_hash, simhash=cand.simhash, updated=updated,
+                author=cand.author, image_url=cand.image_url, image_caption=cand.image_caption,
+            ))
+            await conn.execute(self._insert_ignore(article_hashes).values(
+                hash=cand.content_hash, article_id=row.id))
+            await self._add_aliases(conn, row.id, urls)
+            added = await self._add_sections(conn, row.id, cand.sections)
+            sections = await self._sections_of(conn, row.id)
+            await self._bump(conn, sections, now)
+            return IngestResult("updated", row.guid, frozenset(sections))
+
+        published = _utc(cand.published) or now
+        guid = make_guid(canonical_origin, cand.source, cand.content_hash, published)
+        result = await conn.execute(self._insert_ignore(articles).values(
+            guid=guid, source=cand.source, url=cand.canonical_url, title=cand.title,
+            summary=cand.summary, content_html=cand.content_html,
+            content_hash=cand.content_hash, simhash=cand.simhash, published=published,
+            updated=max(_utc(cand.updated) or published, published), first_seen=now,
+            author=cand.author, image_url=cand.image_url, image_caption=cand.image_caption,
+            language=cand.language,
+        ).returning(articles.c.id))
+        article_id = result.scalar_one_or_none()
+        if article_id is None:  # another writer stored the same article a moment ago
+            article_id = (await conn.execute(
+                select(articles.c.id).where(articles.c.guid == guid))).scalar_one()
+            await self._add_aliases(conn, article_id, urls)
+            added = await self._add_sections(conn, article_id, cand.sections)
+            await self._bump(conn, added, now)
+            return IngestResult("duplicate", guid, frozenset(added))
+        await conn.execute(self._insert_ignore(article_hashes).values(
+            hash=cand.content_hash, article_id=article_id))
+        await self._add_aliases(conn, article_id, urls)
+        added = await self._add_sections(conn, article_id, cand.sections)
+        await self._bump(conn, added, now)
+        return IngestResult("new", guid, frozenset(added))
+
+    async def _add_aliases(self, conn: AsyncConnection, article_id: int,
+                           urls: Iterable[str]) -> None:
+        rows = [{"url": u, "article_id": article_id} for u in urls]
+        if rows:
+            await conn.execute(self._insert_ignore(article_aliases), rows)
+
+    async def _add_sections(self, conn: AsyncConnection, article_id: int,
+                            sections: Iterable[str]) -> set[str]:
+        have = await self._sections_of(conn, article_id)
+        new = set(sections) - have
+        if new:
+            await conn.execute(self._insert_ignore(article_sections),
+                               [{"article_id": article_id, "section": s} for s in sorted(new)])
+        return new
+
+    async def _sections_of(self, conn: AsyncConnection, article_id: int) -> set[str]:
+        result = await conn.execute(select(article_sections.c.section)
+                                    .where(article_sections.c.article_id == article_id))
+        return set(result.scalars())
+
+    async def _bump(self, conn: AsyncConnection, sections: Iterable[str], now: datetime) -> None:
+        names = sorted(set(sections))
+        if not names:
+            return
+        for name in [*names, ALL_SECTION]:
+            await conn.execute(self._insert_ignore(section_versions).values(
+                section=name, version=0, changed_at=now))
+            await conn.execute(update(section_versions)
+                               .where(section_versions.c.section == name)
+                               .values(version=section_versions.c.version + 1, changed_at=now))
+
+    # --- reading ---------------------------------------------------------------------
+
+    async def section_versions(self) -> dict[str, int]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(select(section_versions.c.section,
+                                               section_versions.c.version))
+            return {row.section: int(row.version) for row in result}
+
+    async def section_changed_at(self) -> dict[str, datetime]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(select(section_versions.c.section,
+                                               section_versions.c.changed_at))
+            return {row.section: _utc(row.changed_at) or datetime.now(UTC) for row in result}
+
+    async def section_articles(self, section: str, limit: int) -> list[Article]:
+        """Newest first (by publication date), at most `limit`; `all` is every section."""
+        query = select(articles).order_by(articles.c.published.desc(), articles.c.id.desc())
+        if section != ALL_SECTION:
+            query = query.where(articles.c.id.in_(
+                select(article_sections.c.article_id)
+                .where(article_sections.c.section == section)))
+        query = query.limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            ids = [r.id for r in rows]
+            sections: dict[int, list[str]] = {i: [] for i in ids}
+            if ids:
+                for r in await conn.execute(
+                        select(article_sections.c.article_id, article_sections.c.section)
+                        .where(article_sections.c.article_id.in_(ids))
+                        .order_by(article_sections.c.section)):
+                    sections[r.article_id].append(r.section)
+        return [_article(r, sections.get(r.id, [])) for r in rows]
+
+    async def section_counts(self) -> dict[str, int]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(article_sections.c.section, func.count())
+                .group_by(article_sections.c.section))
+            counts = {row[0]: int(row[1]) for row in result}
+            counts[ALL_SECTION] = int((await conn.execute(
+                select(func.count()).select_from(articles))).scalar_one())
+        return counts
+
+    async def aliases_of(self, guid: str) -> list[str]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(article_aliases.c.url)
+                .join(articles, articles.c.id == article_aliases.c.article_id)
+                .where(articles.c.guid == guid).order_by(article_aliases.c.url))
+            return list(result.scalars())
+
+    # --- HTTP validators -------------------------------------------------------------
+
+    async def validators(self, urls: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+        if not urls:
+            return {}
+        async with self.engine.connect() as conn:
+            result = await conn.execute(select(fetch_validators)
+                                        .where(fetch_validators.c.url.in_(list(urls))))
+            return {r.url: (r.etag, r.last_modified) for r in result}
+
+    async def save_validators(self, url: str, etag: str | None, last_modified: str | None,
+                              now: datetime | None = None) -> None:
+        now = now or datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            values = {"etag": etag, "last_modified": last_modified, "checked_at": now}
+            dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+            stmt = dialect.insert(fetch_validators).values(url=url, **values)
+            await conn.execute(stmt.on_conflict_do_update(index_elements=["url"], set_=values))
+
+
+def _article(row: Any, sections: list[str]) -> Article:
+    return Article(
+        id=row.id, guid=row.guid, source=row.source, url=row.url, title=row.title,
+        summary=row.summary, content_html=row.content_html,
+        published=_utc(row.published) or datetime.now(UTC),
+        updated=_utc(row.updated) or datetime.now(UTC), author=row.author,
+        image_url=row.image_url, image_caption=row.image_caption, language=row.language,
+        sections=tuple(sections),
+    )
