@@ -25,22 +25,37 @@ def summarise(text: str, limit: int = SUMMARY_CHARS) -> str:
     return cut.rstrip(",;:.-") + "…"
 
 
-def to_candidate(page: Page, *, source: str, canonical_origin: str, site_origins: set[str],
-                 sections: frozenset[str], default_language: str,
-                 extra_aliases: frozenset[str] = frozenset()) -> Candidate:
+def to_candidate(
+    page: Page,
+    *,
+    source: str,
+    canonical_origin: str,
+    site_origins: set[str],
+    sections: frozenset[str],
+    default_language: str,
+    extra_aliases: frozenset[str] = frozenset(),
+) -> Candidate:
     hosts = dedupe.host_names(site_origins | {canonical_origin})
     origins = site_origins | {canonical_origin}
     body = lxml.html.fragment_fromstring(page.body_html or "<p></p>", create_parent="div")
     clean.rewrite_links(body, page.url, origins, canonical_origin)
     content = clean.fragment_html(body)
-    image_url = (clean.rewrite_url(page.image_url, page.url, origins, canonical_origin)
-                 if page.image_url else None)
+    image_url = (
+        clean.rewrite_url(page.image_url, page.url, origins, canonical_origin)
+        if page.image_url
+        else None
+    )
     if image_url:
         alt = html.escape(page.image_caption or page.title, quote=True)
-        caption = (f"<figcaption>{html.escape(page.image_caption)}</figcaption>"
-                   if page.image_caption else "")
-        content = (f'<figure><img src="{html.escape(image_url, quote=True)}" alt="{alt}">'
-                   f"{caption}</figure>{content}")
+        caption = (
+            f"<figcaption>{html.escape(page.image_caption)}</figcaption>"
+            if page.image_caption
+            else ""
+        )
+        content = (
+            f'<figure><img src="{html.escape(image_url, quote=True)}" alt="{alt}">'
+            f"{caption}</figure>{content}"
+        )
     canonical_url = dedupe.canonical_url(page.url, canonical_origin, origins)
     aliases = {page.url, *extra_aliases}
     if page.canonical_link:

@@ -17,19 +17,70 @@ from lxml import etree
 
 # Elements that never hold article text.
 _DROP_TAGS = (
-    "script", "style", "noscript", "iframe", "form", "input", "button", "select", "textarea",
-    "nav", "aside", "footer", "template", "svg", "canvas", "object", "embed",
+    "script",
+    "style",
+    "noscript",
+    "iframe",
+    "form",
+    "input",
+    "button",
+    "select",
+    "textarea",
+    "nav",
+    "aside",
+    "footer",
+    "template",
+    "svg",
+    "canvas",
+    "object",
+    "embed",
 )
 
 # class/id tokens that mark boilerplate blocks on news sites.
 _BOILERPLATE_TOKENS = {
-    "share", "sharing", "social", "share-buttons", "sharethis", "addthis",
-    "related", "related-news", "related-stories", "most-viewed", "mostviewed", "most-read",
-    "trending", "popular", "recommended", "read-more", "readmore",
-    "ad", "ads", "advert", "advertisement", "banner", "sponsored", "promo",
-    "cookie", "cookies", "cookie-banner", "consent", "newsletter", "subscribe",
-    "comments", "comment", "breadcrumb", "breadcrumbs", "tags", "menu", "navbar",
-    "alternate-addresses", "mirrors", "footer", "site-footer", "header", "site-header",
+    "share",
+    "sharing",
+    "social",
+    "share-buttons",
+    "sharethis",
+    "addthis",
+    "related",
+    "related-news",
+    "related-stories",
+    "most-viewed",
+    "mostviewed",
+    "most-read",
+    "trending",
+    "popular",
+    "recommended",
+    "read-more",
+    "readmore",
+    "ad",
+    "ads",
+    "advert",
+    "advertisement",
+    "banner",
+    "sponsored",
+    "promo",
+    "cookie",
+    "cookies",
+    "cookie-banner",
+    "consent",
+    "newsletter",
+    "subscribe",
+    "comments",
+    "comment",
+    "breadcrumb",
+    "breadcrumbs",
+    "tags",
+    "menu",
+    "navbar",
+    "alternate-addresses",
+    "mirrors",
+    "footer",
+    "site-footer",
+    "header",
+    "site-header",
 }
 _TOKEN_SPLIT = re.compile(r"[\s_]+")
 
@@ -38,20 +89,57 @@ BOILERPLATE_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"can also be accessed at the following alternate address", re.I),
     re.compile(r"alternate addresses?\s*:", re.I),
     re.compile(r"^\s*share this (article|story|page)\s*$", re.I),
-    re.compile(r"^\s*(most (viewed|read|popular)|related (news|stories|articles)|trending now)\s*$",
-               re.I),
+    re.compile(
+        r"^\s*(most (viewed|read|popular)|related (news|stories|articles)|trending now)\s*$", re.I
+    ),
 )
 
 # A paragraph that is nothing but host names (the list after an alternate-addresses line).
-_HOSTS_ONLY = re.compile(
-    r"^\s*((https?://)?([a-z0-9-]+\.)+[a-z]{2,}/?[\s,;|]*)+$", re.I
-)
+_HOSTS_ONLY = re.compile(r"^\s*((https?://)?([a-z0-9-]+\.)+[a-z]{2,}/?[\s,;|]*)+$", re.I)
 
 ALLOWED_TAGS = {
-    "p", "br", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "a", "em", "strong", "b", "i",
-    "u", "s", "sub", "sup", "small", "mark", "q", "cite", "code", "pre", "blockquote",
-    "figure", "figcaption", "img", "table", "thead", "tbody", "tfoot", "tr", "th", "td",
-    "caption", "hr", "abbr", "time", "span", "div",
+    "p",
+    "br",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "em",
+    "strong",
+    "b",
+    "i",
+    "u",
+    "s",
+    "sub",
+    "sup",
+    "small",
+    "mark",
+    "q",
+    "cite",
+    "code",
+    "pre",
+    "blockquote",
+    "figure",
+    "figcaption",
+    "img",
+    "table",
+    "thead",
+    "tbody",
+    "tfoot",
+    "tr",
+    "th",
+    "td",
+    "caption",
+    "hr",
+    "abbr",
+    "time",
+    "span",
+    "div",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -93,8 +181,12 @@ def strip_boilerplate(root: etree._Element, extra_selectors: Iterable[str] = ())
             continue
         if el.tag in ("html", "body", "article", "main"):
             continue
-        if _tokens(el) & _BOILERPLATE_TOKENS or el.get("hidden") is not None \
-                or el.get("aria-hidden") == "true" or _hidden_style(el):
+        if (
+            _tokens(el) & _BOILERPLATE_TOKENS
+            or el.get("hidden") is not None
+            or el.get("aria-hidden") == "true"
+            or _hidden_style(el)
+        ):
             drop_element(el)
     for selector in extra_selectors:
         for el in list(root.cssselect(selector) if hasattr(root, "cssselect") else []):
@@ -137,11 +229,17 @@ def _drop_announced_blocks(root: etree._Element) -> None:
         parent = el.getparent()
         drop_element(el)
         # A wrapper left with nothing but host names is part of the same block.
-        if parent is not None and parent.tag not in ("body", "article", "main") \
-                and is_host_list(text_of(parent)) and parent.getparent() is not None:
-            drop_element(parent)
-        elif parent is not None and parent.tag not in ("body", "article", "main") \
-                and not text_of(parent) and parent.getparent() is not None:
+        if (
+            parent is not None
+            and parent.tag not in ("body", "article", "main")
+            and is_host_list(text_of(parent))
+            and parent.getparent() is not None
+        ) or (
+            parent is not None
+            and parent.tag not in ("body", "article", "main")
+            and not text_of(parent)
+            and parent.getparent() is not None
+        ):
             drop_element(parent)
 
 
@@ -153,7 +251,7 @@ def drop_paragraph_boilerplate(root: etree._Element) -> None:
             continue
         text = text_of(el)
         if is_boilerplate_text(text):
-            for later in paragraphs[i + 1:]:
+            for later in paragraphs[i + 1 :]:
                 if later.getparent() is not None and is_host_list(text_of(later)):
                     drop_element(later)
                 else:
@@ -184,8 +282,9 @@ def rewrite_url(url: str, base: str, site_origins: set[str], target_origin: str)
     return absolute
 
 
-def rewrite_links(root: etree._Element, base: str, site_origins: set[str],
-                  target_origin: str) -> None:
+def rewrite_links(
+    root: etree._Element, base: str, site_origins: set[str], target_origin: str
+) -> None:
     """Make href/src absolute and point links to the site at `target_origin`, in place."""
     for el in root.iter("a", "img"):
         attr = "href" if el.tag == "a" else "src"

@@ -7,6 +7,7 @@ A user's mistake ends with one clear message and a non-zero exit; a bug shows it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -35,15 +36,20 @@ EXIT_CONFIG = 2
 EXIT_FAILED = 1
 T = TypeVar("T")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 
 def limits_of(config: Config) -> FetchLimits:
     s = config.service
-    return FetchLimits(user_agent=s.user_agent, connect_timeout=s.connect_timeout,
-                       read_timeout=s.read_timeout, max_body=s.max_body,
-                       concurrency=s.concurrency, per_host=s.per_host)
+    return FetchLimits(
+        user_agent=s.user_agent,
+        connect_timeout=s.connect_timeout,
+        read_timeout=s.read_timeout,
+        max_body=s.max_body,
+        concurrency=s.concurrency,
+        per_host=s.per_host,
+    )
 
 
 async def connect(config: Config) -> Store:
@@ -72,16 +78,24 @@ def _load(ctx: click.Context) -> Config:
 
 
 @click.group()
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              envvar="SYNDICATOR_CONFIG", default=DEFAULT_CONFIG, show_default=True,
-              help="The YAML config (also SYNDICATOR_CONFIG).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    envvar="SYNDICATOR_CONFIG",
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="The YAML config (also SYNDICATOR_CONFIG).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every fetch and pull.")
 @click.version_option(__version__, prog_name="syndicator")
 @click.pass_context
 def main(ctx: click.Context, config_path: Path, verbose: bool) -> None:
     """syndicator: one stable feed per section from a publisher's mirror domains."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     ctx.obj = {"config_path": config_path}
 
 
@@ -102,14 +116,21 @@ def check(ctx: click.Context) -> None:
 def _summary(reports: list[PullReport]) -> Table:
     table = Table("source", "new", "updated", "duplicate", "failed", "fetches")
     for r in reports:
-        table.add_row(r.source, str(r.new), str(r.updated), str(r.duplicate), str(r.failed),
-                      str(r.fetched))
+        table.add_row(
+            r.source, str(r.new), str(r.updated), str(r.duplicate), str(r.failed), str(r.fetched)
+        )
     return table
 
 
 @main.command()
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("feeds"),
-              show_default=True, help="Folder to write the feed files into.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("feeds"),
+    show_default=True,
+    help="Folder to write the feed files into.",
+)
 @click.pass_context
 def export(ctx: click.Context, out_dir: Path) -> None:
     """Pull every source once, then write every section feed as static files."""
@@ -118,11 +139,18 @@ def export(ctx: click.Context, out_dir: Path) -> None:
     async def job() -> list[PullReport]:
         store = await connect(config)
         try:
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          console=err, transient=True) as progress:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=err,
+                transient=True,
+            ) as progress:
                 task = progress.add_task("pulling", total=None)
+
                 def tick(kind: str, _url: str) -> None:
                     progress.advance(task)
+
                 async with Fetcher(limits_of(config)) as fetcher:
                     reports = await pull_all(config, fetcher, store, tick)
             await write_feeds(FeedBook(config, store), out_dir)
@@ -155,8 +183,9 @@ def serve(ctx: click.Context, listen: str | None) -> None:
     _run(lambda: serve_forever(config, host.strip("[]"), port))
 
 
-async def serve_forever(config: Config, host: str, port: int,
-                        ready: Callable[[int], None] | None = None) -> None:
+async def serve_forever(
+    config: Config, host: str, port: int, ready: Callable[[int], None] | None = None
+) -> None:
     """Run scheduler and server until SIGINT or SIGTERM."""
     store = await connect(config)
     stop = asyncio.Event()
@@ -198,7 +227,5 @@ async def _watch_versions(book: FeedBook, stop: asyncio.Event) -> None:
             await book.sync_versions()
         except StoreError as exc:
             logging.getLogger("syndicator.serve").warning("store poll failed: %s", exc)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=2.0)
-        except TimeoutError:
-            pass

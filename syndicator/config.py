@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
@@ -33,7 +33,13 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
-    "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3,
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
 }
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -46,6 +52,8 @@ def parse_duration(value: object) -> float:
         seconds = float(value)
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            text += "s"
         parts = _DURATION_PART.findall(text)
         if not parts or "".join(n + u for n, u in parts) != text:
             raise ValueError(f"{value!r} is not a duration such as 30s, 10m or 1h30m")
@@ -279,7 +287,7 @@ class Config(_Model):
 
     def resolve_file(self, url: str) -> Path:
         """The folder a `file:` mirror URL names, relative ones against the config's folder."""
-        raw = url[len("file:"):]
+        raw = url[len("file:") :]
         if raw.startswith("//"):
             raw = raw[2:]
         path = Path(raw)
@@ -292,8 +300,12 @@ class Config(_Model):
 
 def _unknown_sections(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
     """Sections that a source names but the top-level `sections` does not define."""
-    known = set((data.get("sections") or {}).keys()) if isinstance(data.get("sections"), dict) else set()
-    found = []
+    known = (
+        set((data.get("sections") or {}).keys())
+        if isinstance(data.get("sections"), dict)
+        else set()
+    )
+    found: list[tuple[tuple[str | int, ...], str]] = []
     sources = data.get("sources")
     if isinstance(sources, dict):
         for sname, source in sources.items():
@@ -302,10 +314,12 @@ def _unknown_sections(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...],
                     if section not in known:
                         hint = difflib.get_close_matches(str(section), sorted(known), n=1)
                         extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-                        found.append((
-                            ("sources", sname, "sections", section),
-                            f"unknown section {section!r}{extra}; define it under 'sections'",
-                        ))
+                        found.append(
+                            (
+                                ("sources", sname, "sections", section),
+                                f"unknown section {section!r}{extra}; define it under 'sections'",
+                            )
+                        )
     return found
 
 
@@ -341,32 +355,40 @@ def _key_node(node: yaml.Node | None, loc: tuple[str | int, ...]) -> yaml.Node |
     return _node_at(node, loc)
 
 
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
 def _known_keys(loc: tuple[str | int, ...]) -> list[str]:
     """Keys allowed at the mapping that holds `loc[-1]`, for 'did you mean' hints."""
     model: type[BaseModel] | None = Config
-    for key in loc[:-1]:
-        if model is None:
-            return []
-        field = model.model_fields.get(str(key))
+    keys = list(loc[:-1])
+    while keys and model is not None:
+        field = model.model_fields.get(str(keys.pop(0)))
         if field is None:
             return []
-        ann = field.annotation
-        origin = getattr(ann, "__origin__", None)
-        if origin is dict:
-            model = getattr(ann, "__args__", (None, None))[1]
-            continue
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            model = ann
-            continue
-        if isinstance(key, str) and model is not None and key in model.model_fields:
-            model = None
-    if model is None or not (isinstance(model, type) and issubclass(model, BaseModel)):
+        annotation = field.annotation
+        if get_origin(annotation) in (dict, list):
+            # The next location part is a name or index inside the container.
+            model = _model_of(get_args(annotation)[-1])
+            if keys:
+                keys.pop(0)
+            else:
+                return []
+        else:
+            model = _model_of(annotation)
+    if model is None:
         return []
     return [k for k in model.model_fields if k != "base_dir"]
 
 
-def _describe(path: Path, root: yaml.Node | None, loc: tuple[str | int, ...], msg: str,
-              kind: str) -> str:
+def _describe(
+    path: Path, root: yaml.Node | None, loc: tuple[str | int, ...], msg: str, kind: str
+) -> str:
     node = _key_node(root, loc) if kind == "extra_forbidden" else _node_at(root, loc)
     where = f"{path}"
     if node is not None:
@@ -404,7 +426,9 @@ def parse_config(text: str, path: Path) -> Config:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError([f"{path}:1:1: the config must be a mapping with 'sections' and 'sources'"])
+        raise ConfigError(
+            [f"{path}:1:1: the config must be a mapping with 'sections' and 'sources'"]
+        )
     problems: list[str] = []
     try:
         config = Config.model_validate({**data, "base_dir": path.resolve().parent})

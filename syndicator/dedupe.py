@@ -19,16 +19,39 @@ from collections.abc import Iterable
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-_QUOTES = str.maketrans({
-    "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'", "´": "'",
-    "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "«": '"', "»": '"',
-    "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "―": "-", "−": "-",
-})
+_QUOTES = str.maketrans(
+    {
+        "‘": "'",
+        "’": "'",
+        "‚": "'",
+        "‛": "'",
+        "′": "'",
+        "`": "'",
+        "´": "'",
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "‟": '"',
+        "″": '"',
+        "«": '"',
+        "»": '"',
+        "‐": "-",
+        "‑": "-",
+        "‒": "-",
+        "–": "-",
+        "—": "-",
+        "―": "-",
+        "−": "-",
+    }
+)
 # Invisible characters that differ between mirrors' templates but carry no text.
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SPACE = re.compile(r"\s+")
-_TRACKING = re.compile(r"^(utm_[a-z]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ref|ref_src|"
-                       r"igshid|yclid|_ga|spm|share|from)$", re.I)
+_TRACKING = re.compile(
+    r"^(utm_[a-z]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ref|ref_src|"
+    r"igshid|yclid|_ga|spm|share|from)$",
+    re.I,
+)
 
 
 def host_names(origins: Iterable[str]) -> list[str]:
@@ -65,7 +88,7 @@ def simhash(text: str, hosts: Iterable[str] = (), shingle: int = 3) -> int:
         return 0
     weights = [0] * 64
     for i in range(max(1, len(words) - shingle + 1)):
-        gram = " ".join(words[i:i + shingle]).encode("utf-8")
+        gram = " ".join(words[i : i + shingle]).encode("utf-8")
         h = int.from_bytes(hashlib.blake2b(gram, digest_size=8).digest(), "big")
         for bit in range(64):
             weights[bit] += 1 if h >> bit & 1 else -1
@@ -83,8 +106,13 @@ def canonical_url(url: str, canonical_origin: str, site_origins: Iterable[str]) 
     dropped. URLs on other hosts keep their host."""
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}".lower()
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                       if not _TRACKING.match(k)])
+    query = urlencode(
+        [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _TRACKING.match(k)
+        ]
+    )
     path = parts.path or "/"
     if origin in set(site_origins) or url.startswith("file:"):
         target = urlsplit(canonical_origin)
@@ -92,8 +120,9 @@ def canonical_url(url: str, canonical_origin: str, site_origins: Iterable[str]) 
     return urlunsplit((parts.scheme, parts.netloc.lower(), path, query, ""))
 
 
-def make_guid(canonical_origin: str, source: str, first_hash: str,
-              published: datetime | None) -> str:
+def make_guid(
+    canonical_origin: str, source: str, first_hash: str, published: datetime | None
+) -> str:
     """A tag: URI (RFC 4151) fixed when the article is first stored; it depends only on the
     source, the publication date and the first content hash, never on a mirror."""
     host = urlsplit(canonical_origin).hostname or "localhost"

@@ -24,7 +24,12 @@ from .models import FeedEntry, Page
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.I)
 _XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_.:-]+)["']""")
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_FEED_END = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:rss|feed|RDF)>\s*$")
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def _known(name: str | None) -> str | None:
@@ -74,11 +79,13 @@ def _parse_html(body: bytes, url: str, header_charset: str | None) -> etree._Ele
 
 # --- feeds -------------------------------------------------------------------------------
 
+
 def _feed_time(entry: Any, key: str) -> datetime | None:
-    parsed = entry.get(f"{key}_parsed")
+    parsed = dict.get(entry, f"{key}_parsed")
     if not parsed:
         return None
-    return datetime(*parsed[:6], tzinfo=UTC)
+    year, month, day, hour, minute, second = parsed[:6]
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list[FeedEntry]:
@@ -86,37 +93,48 @@ def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list
     head = body[:1024].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html")):
         raise ExtractError(url, "an HTML page where a feed was expected", kind="not-a-feed")
-    parsed = feedparser.parse(body, response_headers=(
-        {"content-type": f"application/xml; charset={header_charset}"} if header_charset else {}
-    ))
+    parsed = feedparser.parse(
+        body,
+        response_headers=(
+            {"content-type": f"application/xml; charset={header_charset}"} if header_charset else {}
+        ),
+    )
     if not parsed.get("version"):
         reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
         raise ExtractError(url, f"not an RSS or Atom feed: {reason}", kind="not-a-feed")
     if parsed.get("bozo") and not parsed.entries:
         raise ExtractError(url, f"broken feed: {parsed.get('bozo_exception')}", kind="not-a-feed")
+    if parsed.get("bozo") and not _FEED_END.search(body[-512:]):
+        # feedparser salvages what it can from a cut-off body; a cut-off feed may have lost
+        # entries or half an entry, so it is refused and the next mirror is asked instead.
+        raise ExtractError(url, f"truncated feed: {parsed.get('bozo_exception')}", kind="truncated")
     entries = []
     for entry in parsed.entries:
         link = entry.get("link")
         if not link:
             continue
         content = entry.get("content")
-        entries.append(FeedEntry(
-            link=urljoin(url, link),
-            guid=entry.get("id"),
-            title=entry.get("title"),
-            summary=entry.get("summary"),
-            content_html=content[0].get("value") if content else None,
-            published=_feed_time(entry, "published"),
-            updated=_feed_time(entry, "updated"),
-            author=entry.get("author"),
-        ))
+        entries.append(
+            FeedEntry(
+                link=urljoin(url, link),
+                guid=entry.get("id"),
+                title=entry.get("title"),
+                summary=entry.get("summary"),
+                content_html=content[0].get("value") if content else None,
+                published=_feed_time(entry, "published"),
+                updated=_feed_time(entry, "updated"),
+                author=entry.get("author"),
+            )
+        )
     return entries
 
 
 # --- listing pages -----------------------------------------------------------------------
 
-def listing_links(body: bytes, url: str, site_origins: set[str], pattern: str,
-                  header_charset: str | None = None) -> list[str]:
+
+def listing_links(
+    body: bytes, url: str, site_origins: set[str], pattern: str, header_charset: str | None = None
+) -> list[str]:
     """Links to article pages of this site, in page order, each once."""
     root = _parse_html(body, url, header_charset)
     matcher = re.compile(pattern)
@@ -141,6 +159,7 @@ def _origin(url: str) -> str:
 
 
 # --- article pages -----------------------------------------------------------------------
+
 
 def _meta(root: etree._Element, *names: str) -> str | None:
     for name in names:
@@ -201,17 +220,29 @@ def _title(root: etree._Element) -> str | None:
     return clean.text_of(t) if t is not None and clean.text_of(t) else None
 
 
-def extract_article(body: bytes, url: str, *, header_charset: str | None = None,
-                    strip_selectors: tuple[str, ...] = ()) -> Page:
+def extract_article(
+    body: bytes,
+    url: str,
+    *,
+    header_charset: str | None = None,
+    strip_selectors: tuple[str, ...] = (),
+) -> Page:
     """An article page to a clean Page; a page with no article body raises ExtractError."""
     root = _parse_html(body, url, header_charset)
     title = _title(root)
     if not title:
         raise ExtractError(url, "no title found", kind="no-article")
-    canonical = next((el.get("href") for el in root.iter("link")
-                      if (el.get("rel") or "").lower() == "canonical" and el.get("href")), None)
-    published = parse_date(_meta(root, "article:published_time", "datepublished", "date",
-                                 "dc.date", "pubdate"))
+    canonical = next(
+        (
+            el.get("href")
+            for el in root.iter("link")
+            if (el.get("rel") or "").lower() == "canonical" and el.get("href")
+        ),
+        None,
+    )
+    published = parse_date(
+        _meta(root, "article:published_time", "datepublished", "date", "dc.date", "pubdate")
+    )
     if published is None:
         t = next((el for el in root.iter("time") if el.get("datetime")), None)
         published = parse_date(t.get("datetime")) if t is not None else None
@@ -225,8 +256,13 @@ def extract_article(body: bytes, url: str, *, header_charset: str | None = None,
     clean.strip_boilerplate(root, strip_selectors)
     extracted = trafilatura.extract(
         lxml.html.tostring(root, encoding="unicode"),
-        url=url, output_format="html", include_images=False, include_links=True,
-        include_tables=True, include_comments=False, deduplicate=False,
+        url=url,
+        output_format="html",
+        include_images=False,
+        include_links=True,
+        include_tables=True,
+        include_comments=False,
+        deduplicate=False,
     )
     if not extracted:
         raise ExtractError(url, "no article body found", kind="no-article")
@@ -241,16 +277,38 @@ def extract_article(body: bytes, url: str, *, header_charset: str | None = None,
         raise ExtractError(url, "no article body found", kind="no-article")
     summary = _meta(root, "og:description", "description") or body_text.split("\n\n", 1)[0]
     return Page(
-        url=url, title=title, body_html=clean.fragment_html(container), body_text=body_text,
-        published=published, updated=updated, author=author, image_url=image_url,
-        image_caption=image_caption, section_trail=trail,
+        url=url,
+        title=title,
+        body_html=clean.fragment_html(container),
+        body_text=body_text,
+        published=published,
+        updated=updated,
+        author=author,
+        image_url=image_url,
+        image_caption=image_caption,
+        section_trail=trail,
         canonical_link=urljoin(url, canonical) if canonical else None,
-        language=language or None, summary=summary,
+        language=language or None,
+        summary=summary,
     )
 
 
-_BLOCK_TAGS = {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th",
-               "figcaption", "dd", "dt"}
+_BLOCK_TAGS = {
+    "p",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "blockquote",
+    "pre",
+    "td",
+    "th",
+    "figcaption",
+    "dd",
+    "dt",
+}
 
 
 def _blocks(container: etree._Element) -> list[etree._Element]:

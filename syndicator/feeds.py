@@ -48,8 +48,11 @@ class FeedBook:
 
     def info(self, section: str) -> render.FeedInfo:
         service = self.config.service
-        feeding = [s for s in self.config.sources.values()
-                   if section == ALL_SECTION or section in s.sections]
+        feeding = [
+            s
+            for s in self.config.sources.values()
+            if section == ALL_SECTION or section in s.sections
+        ]
         if section == ALL_SECTION:
             title, description = f"{service.title}: all sections", "Every section in one feed."
         else:
@@ -58,7 +61,9 @@ class FeedBook:
         every = min((s.every for s in feeding), default=600.0)
         host = urlsplit(service.public_url).hostname or "localhost"
         return render.FeedInfo(
-            section=section, title=title, description=description,
+            section=section,
+            title=title,
+            description=description,
             home_url=f"{service.public_url}/",
             feed_urls=self.feed_urls(section),
             language=feeding[0].language if feeding else "en",
@@ -114,6 +119,9 @@ class FeedBook:
         summaries = []
         for name in self.section_names():
             title = "All sections" if name == ALL_SECTION else self.config.sections[name].title
-            summaries.append(SectionSummary(name, title, self.feed_urls(name),
-                                            counts.get(name, 0), changed.get(name)))
+            summaries.append(
+                SectionSummary(
+                    name, title, self.feed_urls(name), counts.get(name, 0), changed.get(name)
+                )
+            )
         return index_page(self.config.service.title, summaries)

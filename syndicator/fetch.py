@@ -59,28 +59,41 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         connector = aiohttp.TCPConnector(
-            limit=self.limits.concurrency, limit_per_host=self.limits.per_host,
-            resolver=self._resolver, ttl_dns_cache=300,
+            limit=self.limits.concurrency,
+            limit_per_host=self.limits.per_host,
+            resolver=self._resolver,
+            ttl_dns_cache=300,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            headers={"User-Agent": self.limits.user_agent,
-                     "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": self.limits.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=self.limits.connect_timeout,
-                sock_read=self.limits.read_timeout),
+                total=None,
+                sock_connect=self.limits.connect_timeout,
+                sock_read=self.limits.read_timeout,
+            ),
             auto_decompress=True,
         )
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    async def get(self, url: str, *, etag: str | None = None,
-                  last_modified: str | None = None, file_root: Path | None = None) -> Response:
+    async def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        file_root: Path | None = None,
+    ) -> Response:
         """GET one URL; a 304 answer comes back with an empty body and `not_modified`."""
         if file_root is not None:
             return await asyncio.to_thread(self._read_file, url, file_root, last_modified)
@@ -93,30 +106,48 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         started = time.monotonic()
         try:
-            async with self._session.get(url, headers=headers, allow_redirects=True,
-                                         max_redirects=self.limits.max_redirects) as resp:
+            async with self._session.get(
+                url, headers=headers, allow_redirects=True, max_redirects=self.limits.max_redirects
+            ) as resp:
                 if resp.status == 304:
-                    return Response(url=url, status=304, body=b"", etag=etag,
-                                    last_modified=last_modified,
-                                    elapsed=time.monotonic() - started)
+                    return Response(
+                        url=url,
+                        status=304,
+                        body=b"",
+                        etag=etag,
+                        last_modified=last_modified,
+                        elapsed=time.monotonic() - started,
+                    )
                 if resp.status >= 400:
-                    raise FetchError(url, f"http-{resp.status}", f"HTTP {resp.status} {resp.reason}")
+                    raise FetchError(
+                        url, f"http-{resp.status}", f"HTTP {resp.status} {resp.reason}"
+                    )
                 declared = resp.content_length
-                if declared is not None and declared > self.limits.max_body \
-                        and "Content-Encoding" not in resp.headers:
-                    raise FetchError(url, "too-large",
-                                     f"{declared} bytes declared, cap is {self.limits.max_body}")
+                if (
+                    declared is not None
+                    and declared > self.limits.max_body
+                    and "Content-Encoding" not in resp.headers
+                ):
+                    raise FetchError(
+                        url,
+                        "too-large",
+                        f"{declared} bytes declared, cap is {self.limits.max_body}",
+                    )
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in resp.content.iter_chunked(65536):
                     size += len(chunk)
                     if size > self.limits.max_body:
-                        raise FetchError(url, "too-large",
-                                         f"body passed the cap of {self.limits.max_body} bytes")
+                        raise FetchError(
+                            url, "too-large", f"body passed the cap of {self.limits.max_body} bytes"
+                        )
                     chunks.append(chunk)
                 return Response(
-                    url=str(resp.url), status=resp.status, body=b"".join(chunks),
-                    charset=resp.charset, content_type=resp.content_type,
+                    url=str(resp.url),
+                    status=resp.status,
+                    body=b"".join(chunks),
+                    charset=resp.charset,
+                    content_type=resp.content_type,
                     etag=resp.headers.get("ETag"),
                     last_modified=resp.headers.get("Last-Modified"),
                     elapsed=time.monotonic() - started,
@@ -125,9 +156,10 @@ class Fetcher:
         except FetchError:
             raise
         except aiohttp.TooManyRedirects:
-            raise FetchError(url, "redirects", "more than "
-                             f"{self.limits.max_redirects} redirects") from None
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise FetchError(
+                url, "redirects", f"more than {self.limits.max_redirects} redirects"
+            ) from None
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             raise FetchError(url, "timeout", "no answer within the timeout") from None
         except aiohttp.ClientPayloadError as exc:
             raise FetchError(url, "truncated", f"body cut short: {exc}") from None
@@ -150,15 +182,22 @@ class Fetcher:
         except OSError:
             raise FetchError(url, "http-404", f"no file {path}") from None
         if stat.st_size > self.limits.max_body:
-            raise FetchError(url, "too-large",
-                             f"{stat.st_size} bytes, cap is {self.limits.max_body}")
+            raise FetchError(
+                url, "too-large", f"{stat.st_size} bytes, cap is {self.limits.max_body}"
+            )
         stamp = email.utils.formatdate(stat.st_mtime, usegmt=True)
         if last_modified == stamp:
-            return Response(url=url, status=304, body=b"", last_modified=stamp,
-                            elapsed=time.monotonic() - started)
+            return Response(
+                url=url,
+                status=304,
+                body=b"",
+                last_modified=stamp,
+                elapsed=time.monotonic() - started,
+            )
         try:
             body = path.read_bytes()
         except OSError as exc:
             raise FetchError(url, "read", str(exc)) from None
-        return Response(url=url, status=200, body=body, last_modified=stamp,
-                        elapsed=time.monotonic() - started)
+        return Response(
+            url=url, status=200, body=body, last_modified=stamp, elapsed=time.monotonic() - started
+        )

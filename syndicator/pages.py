@@ -11,8 +11,11 @@ from datetime import datetime
 from html import escape
 
 FORMAT_LABELS = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
-LINK_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml",
-              "json": "application/feed+json"}
+LINK_TYPES = {
+    "rss": "application/rss+xml",
+    "atom": "application/atom+xml",
+    "json": "application/feed+json",
+}
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,8 @@ def index_page(title: str, sections: Sequence[SectionSummary]) -> str:
     head = "\n".join(
         f'  <link rel="alternate" type="{LINK_TYPES[fmt]}" '
         f'title="{escape(s.title)} ({FORMAT_LABELS[fmt]})" href="{escape(url)}">'
-        for s in sections for fmt, url in s.feed_urls.items()
+        for s in sections
+        for fmt, url in s.feed_urls.items()
     )
     rows = "\n".join(_row(s) for s in sections)
     return f"""<!DOCTYPE html>
@@ -62,8 +66,11 @@ def index_page(title: str, sections: Sequence[SectionSummary]) -> str:
 
 
 def _row(s: SectionSummary) -> str:
-    links = " ".join(f'<a href="{escape(url)}">{FORMAT_LABELS[fmt]}</a>'
-                     for fmt, url in s.feed_urls.items())
+    links = " ".join(
+        f'<a href="{escape(url)}">{FORMAT_LABELS[fmt]}</a>' for fmt, url in s.feed_urls.items()
+    )
     changed = s.changed_at.strftime("%Y-%m-%d %H:%M UTC") if s.changed_at else "never"
-    return (f"      <tr><td>{escape(s.title)}</td><td>{s.items}</td>"
-            f"<td>{changed}</td><td>{links}</td></tr>")
+    return (
+        f"      <tr><td>{escape(s.title)}</td><td>{s.items}</td>"
+        f"<td>{changed}</td><td>{links}</td></tr>"
+    )

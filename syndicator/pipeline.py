@@ -67,8 +67,15 @@ def _path_and_query(url: str) -> str:
 
 
 class SourcePull:
-    def __init__(self, name: str, source: Source, config: Config, fetcher: Fetcher,
-                 store: Store, progress: ProgressHook | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        source: Source,
+        config: Config,
+        fetcher: Fetcher,
+        store: Store,
+        progress: ProgressHook | None = None,
+    ) -> None:
         self.name = name
         self.source = source
         self.config = config
@@ -100,10 +107,12 @@ class SourcePull:
         return self.report
 
     async def _collect_links(self) -> list[ArticleRef]:
-        jobs = [(i, section, entry) for i, _ in enumerate(self.mirrors)
-                for section, entry in self.source.sections.items()]
-        found = await asyncio.gather(*(self._entry_links(i, s, e.kind, e.path)
-                                       for i, s, e in jobs))
+        jobs = [
+            (i, section, entry)
+            for i, _ in enumerate(self.mirrors)
+            for section, entry in self.source.sections.items()
+        ]
+        found = await asyncio.gather(*(self._entry_links(i, s, e.kind, e.path) for i, s, e in jobs))
         merged: dict[tuple[int, str], set[str]] = {}
         for (i, section, _), links in zip(jobs, found, strict=True):
             for link in links:
@@ -119,8 +128,13 @@ class SourcePull:
                 entries = extract.parse_feed(response.body, url, response.charset)
                 links = [e.link for e in entries]
             else:
-                links = extract.listing_links(response.body, url, self.origins | {mirror.origin},
-                                              self.source.article_links, response.charset)
+                links = extract.listing_links(
+                    response.body,
+                    url,
+                    self.origins | {mirror.origin},
+                    self.source.article_links,
+                    response.charset,
+                )
         except (FetchError, ExtractError) as exc:
             self.report.fail(f"{section} entry point on {mirror.origin}: {exc}")
             return []
@@ -140,16 +154,18 @@ class SourcePull:
         mirror = self.mirrors[ref.mirror_index]
         try:
             response = await self._get(mirror, ref.url)
-            return extract.extract_article(response.body, ref.url,
-                                           header_charset=response.charset)
+            return extract.extract_article(response.body, ref.url, header_charset=response.charset)
         except (FetchError, ExtractError) as exc:
             self.report.fail(f"article on {mirror.origin}: {exc}")
             return None
 
     async def _store(self, ref: ArticleRef, page: Page) -> None:
         candidate = to_candidate(
-            page, source=self.name, canonical_origin=self.source.canonical,
-            site_origins=self.origins, sections=ref.sections,
+            page,
+            source=self.name,
+            canonical_origin=self.source.canonical,
+            site_origins=self.origins,
+            sections=ref.sections,
             default_language=self.source.language,
         )
         try:
@@ -163,13 +179,18 @@ class SourcePull:
         self.report.guids.add(result.guid)
 
 
-async def pull_source(name: str, config: Config, fetcher: Fetcher, store: Store,
-                      progress: ProgressHook | None = None) -> PullReport:
+async def pull_source(
+    name: str, config: Config, fetcher: Fetcher, store: Store, progress: ProgressHook | None = None
+) -> PullReport:
     """Pull one source from all its mirrors once and store what is new."""
     return await SourcePull(name, config.sources[name], config, fetcher, store, progress).run()
 
 
-async def pull_all(config: Config, fetcher: Fetcher, store: Store,
-                   progress: ProgressHook | None = None) -> list[PullReport]:
-    return list(await asyncio.gather(*(pull_source(name, config, fetcher, store, progress)
-                                       for name in config.sources)))
+async def pull_all(
+    config: Config, fetcher: Fetcher, store: Store, progress: ProgressHook | None = None
+) -> list[PullReport]:
+    return list(
+        await asyncio.gather(
+            *(pull_source(name, config, fetcher, store, progress) for name in config.sources)
+        )
+    )

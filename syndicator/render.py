@@ -63,8 +63,7 @@ def _generator(info: FeedInfo, articles: Sequence[Article], fmt: str) -> FeedGen
     fg.language(info.language)
     fg.generator(info.generator, version=__version__)
     fg.link(href=info.home_url, rel="alternate", type="text/html")
-    fg.link(href=info.feed_urls[fmt], rel="self",
-            type=CONTENT_TYPES[fmt].split(";")[0])
+    fg.link(href=info.feed_urls[fmt], rel="self", type=CONTENT_TYPES[fmt].split(";")[0])
     updated = newest_update(articles)
     fg.updated(updated)
     fg.lastBuildDate(updated)
@@ -92,15 +91,25 @@ def _generator(info: FeedInfo, articles: Sequence[Article], fmt: str) -> FeedGen
             fe.summary(xml_safe(article.summary) or xml_safe(article.title))
             fe.content(xml_safe(article.content_html), type="html")
         if article.image_url:
-            fe.media.content({"url": article.image_url, "medium": "image",
-                              "type": _image_type(article.image_url)})
+            fe.media.content(
+                {
+                    "url": article.image_url,
+                    "medium": "image",
+                    "type": _image_type(article.image_url),
+                }
+            )
     return fg
 
 
 def _image_type(url: str) -> str:
     lower = url.lower().split("?", 1)[0]
-    for ext, mime in ((".png", "image/png"), (".gif", "image/gif"), (".webp", "image/webp"),
-                      (".svg", "image/svg+xml"), (".avif", "image/avif")):
+    for ext, mime in (
+        (".png", "image/png"),
+        (".gif", "image/gif"),
+        (".webp", "image/webp"),
+        (".svg", "image/svg+xml"),
+        (".avif", "image/avif"),
+    ):
         if lower.endswith(ext):
             return mime
     return "image/jpeg"

@@ -34,8 +34,14 @@ class PullScheduler:
         self.last_reports[name] = report
         if report.changed_sections:
             self.book.invalidate(report.changed_sections)
-        log.info("pulled %s: %d new, %d updated, %d duplicate, %d failed", name, report.new,
-                 report.updated, report.duplicate, report.failed)
+        log.info(
+            "pulled %s: %d new, %d updated, %d duplicate, %d failed",
+            name,
+            report.new,
+            report.updated,
+            report.duplicate,
+            report.failed,
+        )
         return report
 
     def start(self) -> None:
@@ -45,9 +51,15 @@ class PullScheduler:
             # First pulls are spread a little so a restart does not hit every mirror at once.
             first = now + timedelta(seconds=random.uniform(0, min(jitter, source.every) / 10))
             self.scheduler.add_job(
-                self.pull, IntervalTrigger(seconds=source.every, jitter=min(jitter, source.every)),
-                args=[name], id=f"pull:{name}", name=f"pull {name}", max_instances=1,
-                coalesce=True, next_run_time=first, misfire_grace_time=int(source.every),
+                self.pull,
+                IntervalTrigger(seconds=source.every, jitter=min(jitter, source.every)),
+                args=[name],
+                id=f"pull:{name}",
+                name=f"pull {name}",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=first,
+                misfire_grace_time=int(source.every),
             )
         self.scheduler.start()
 

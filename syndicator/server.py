@@ -49,8 +49,9 @@ async def feed(request: web.Request) -> web.StreamResponse:
     }
     if _not_modified(request, rendered):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=rendered.body, headers={**headers,
-                                                     "Content-Type": rendered.content_type})
+    return web.Response(
+        body=rendered.body, headers={**headers, "Content-Type": rendered.content_type}
+    )
 
 
 async def index(request: web.Request) -> web.Response:

@@ -66,6 +66,7 @@ async def open_store(url: str, base_dir: Path | None = None) -> Store:
     """Connect and create the schema if it is not there yet."""
     engine = create_async_engine(async_url(url, base_dir), pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
+
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
@@ -74,6 +75,7 @@ async def open_store(url: str, base_dir: Path | None = None) -> Store:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
+
     store = Store(engine)
     try:
         async with engine.begin() as conn:
@@ -98,8 +100,9 @@ class Store:
 
     # --- ingest ----------------------------------------------------------------------
 
-    async def ingest(self, cand: Candidate, canonical_origin: str,
-                     now: datetime | None = None) -> IngestResult:
+    async def ingest(
+        self, cand: Candidate, canonical_origin: str, now: datetime | None = None
+    ) -> IngestResult:
         """Store a candidate once: known hash -> duplicate, known URL -> update, else new."""
         now = now or datetime.now(UTC)
         try:
@@ -108,86 +111,126 @@ class Store:
         except DBAPIError as exc:
             raise StoreError(f"store refused article {cand.canonical_url}: {exc.orig}") from None
 
-    async def _ingest(self, conn: AsyncConnection, cand: Candidate, canonical_origin: str,
-                      now: datetime) -> IngestResult:
+    async def _ingest(
+        self, conn: AsyncConnection, cand: Candidate, canonical_origin: str, now: datetime
+    ) -> IngestResult:
         urls = sorted({cand.canonical_url, *cand.aliases})
-        row = (await conn.execute(
-            select(articles.c.id, articles.c.guid)
-            .join(article_hashes, article_hashes.c.article_id == articles.c.id)
-            .where(article_hashes.c.hash == cand.content_hash)
-        )).first()
+        row = (
+            await conn.execute(
+                select(articles.c.id, articles.c.guid)
+                .join(article_hashes, article_hashes.c.article_id == articles.c.id)
+                .where(article_hashes.c.hash == cand.content_hash)
+            )
+        ).first()
         if row is not None:
             await self._add_aliases(conn, row.id, urls)
             added = await self._add_sections(conn, row.id, cand.sections)
             await self._bump(conn, added, now)
             return IngestResult("duplicate", row.guid, frozenset(added))
 
-        row = (await conn.execute(
-            select(articles.c.id, articles.c.guid, articles.c.updated)
-            .join(article_aliases, article_aliases.c.article_id == articles.c.id)
-            .where(article_aliases.c.url.in_(urls))
-            .limit(1)
-        )).first()
-        if row is not None:
+        known = (
+            await conn.execute(
+                select(articles.c.id, articles.c.guid, articles.c.updated)
+                .join(article_aliases, article_aliases.c.article_id == articles.c.id)
+                .where(article_aliases.c.url.in_(urls))
+                .limit(1)
+            )
+        ).first()
+        if known is not None:
             # The page's own modified time when it moved forward, else the time we saw it.
-            stored, page = _utc(row.updated), _utc(cand.updated)
+            stored, page = _utc(known.updated), _utc(cand.updated)
             updated = page if page and stored and page > stored else now
-            await conn.execute(update(articles).where(articles.c.id == row.id).values(
-                title=cand.title, summary=cand.summary, content_html=cand.content_html,
-                content_hash=cand.content_hash, simhash=cand.simhash, updated=updated,
-                author=cand.author, image_url=cand.image_url, image_caption=cand.image_caption,
-            ))
-            await conn.execute(self._insert_ignore(article_hashes).values(
-                hash=cand.content_hash, article_id=row.id))
-            await self._add_aliases(conn, row.id, urls)
-            added = await self._add_sections(conn, row.id, cand.sections)
-            sections = await self._sections_of(conn, row.id)
+            await conn.execute(
+                update(articles)
+                .where(articles.c.id == known.id)
+                .values(
+                    title=cand.title,
+                    summary=cand.summary,
+                    content_html=cand.content_html,
+                    content_hash=cand.content_hash,
+                    simhash=cand.simhash,
+                    updated=updated,
+                    author=cand.author,
+                    image_url=cand.image_url,
+                    image_caption=cand.image_caption,
+                )
+            )
+            await conn.execute(
+                self._insert_ignore(article_hashes).values(
+                    hash=cand.content_hash, article_id=known.id
+                )
+            )
+            await self._add_aliases(conn, known.id, urls)
+            added = await self._add_sections(conn, known.id, cand.sections)
+            sections = await self._sections_of(conn, known.id)
             await self._bump(conn, sections, now)
-            return IngestResult("updated", row.guid, frozenset(sections))
+            return IngestResult("updated", known.guid, frozenset(sections))
 
         published = _utc(cand.published) or now
         guid = make_guid(canonical_origin, cand.source, cand.content_hash, published)
-        result = await conn.execute(self._insert_ignore(articles).values(
-            guid=guid, source=cand.source, url=cand.canonical_url, title=cand.title,
-            summary=cand.summary, content_html=cand.content_html,
-            content_hash=cand.content_hash, simhash=cand.simhash, published=published,
-            updated=max(_utc(cand.updated) or published, published), first_seen=now,
-            author=cand.author, image_url=cand.image_url, image_caption=cand.image_caption,
-            language=cand.language,
-        ).returning(articles.c.id))
+        result = await conn.execute(
+            self._insert_ignore(articles)
+            .values(
+                guid=guid,
+                source=cand.source,
+                url=cand.canonical_url,
+                title=cand.title,
+                summary=cand.summary,
+                content_html=cand.content_html,
+                content_hash=cand.content_hash,
+                simhash=cand.simhash,
+                published=published,
+                updated=max(_utc(cand.updated) or published, published),
+                first_seen=now,
+                author=cand.author,
+                image_url=cand.image_url,
+                image_caption=cand.image_caption,
+                language=cand.language,
+            )
+            .returning(articles.c.id)
+        )
         article_id = result.scalar_one_or_none()
         if article_id is None:  # another writer stored the same article a moment ago
-            article_id = (await conn.execute(
-                select(articles.c.id).where(articles.c.guid == guid))).scalar_one()
+            article_id = (
+                await conn.execute(select(articles.c.id).where(articles.c.guid == guid))
+            ).scalar_one()
             await self._add_aliases(conn, article_id, urls)
             added = await self._add_sections(conn, article_id, cand.sections)
             await self._bump(conn, added, now)
             return IngestResult("duplicate", guid, frozenset(added))
-        await conn.execute(self._insert_ignore(article_hashes).values(
-            hash=cand.content_hash, article_id=article_id))
+        await conn.execute(
+            self._insert_ignore(article_hashes).values(
+                hash=cand.content_hash, article_id=article_id
+            )
+        )
         await self._add_aliases(conn, article_id, urls)
         added = await self._add_sections(conn, article_id, cand.sections)
         await self._bump(conn, added, now)
         return IngestResult("new", guid, frozenset(added))
 
-    async def _add_aliases(self, conn: AsyncConnection, article_id: int,
-                           urls: Iterable[str]) -> None:
+    async def _add_aliases(
+        self, conn: AsyncConnection, article_id: int, urls: Iterable[str]
+    ) -> None:
         rows = [{"url": u, "article_id": article_id} for u in urls]
         if rows:
             await conn.execute(self._insert_ignore(article_aliases), rows)
 
-    async def _add_sections(self, conn: AsyncConnection, article_id: int,
-                            sections: Iterable[str]) -> set[str]:
+    async def _add_sections(
+        self, conn: AsyncConnection, article_id: int, sections: Iterable[str]
+    ) -> set[str]:
         have = await self._sections_of(conn, article_id)
         new = set(sections) - have
         if new:
-            await conn.execute(self._insert_ignore(article_sections),
-                               [{"article_id": article_id, "section": s} for s in sorted(new)])
+            await conn.execute(
+                self._insert_ignore(article_sections),
+                [{"article_id": article_id, "section": s} for s in sorted(new)],
+            )
         return new
 
     async def _sections_of(self, conn: AsyncConnection, article_id: int) -> set[str]:
-        result = await conn.execute(select(article_sections.c.section)
-                                    .where(article_sections.c.article_id == article_id))
+        result = await conn.execute(
+            select(article_sections.c.section).where(article_sections.c.article_id == article_id)
+        )
         return set(result.scalars())
 
     async def _bump(self, conn: AsyncConnection, sections: Iterable[str], now: datetime) -> None:
@@ -195,33 +238,44 @@ class Store:
         if not names:
             return
         for name in [*names, ALL_SECTION]:
-            await conn.execute(self._insert_ignore(section_versions).values(
-                section=name, version=0, changed_at=now))
-            await conn.execute(update(section_versions)
-                               .where(section_versions.c.section == name)
-                               .values(version=section_versions.c.version + 1, changed_at=now))
+            await conn.execute(
+                self._insert_ignore(section_versions).values(
+                    section=name, version=0, changed_at=now
+                )
+            )
+            await conn.execute(
+                update(section_versions)
+                .where(section_versions.c.section == name)
+                .values(version=section_versions.c.version + 1, changed_at=now)
+            )
 
     # --- reading ---------------------------------------------------------------------
 
     async def section_versions(self) -> dict[str, int]:
         async with self.engine.connect() as conn:
-            result = await conn.execute(select(section_versions.c.section,
-                                               section_versions.c.version))
+            result = await conn.execute(
+                select(section_versions.c.section, section_versions.c.version)
+            )
             return {row.section: int(row.version) for row in result}
 
     async def section_changed_at(self) -> dict[str, datetime]:
         async with self.engine.connect() as conn:
-            result = await conn.execute(select(section_versions.c.section,
-                                               section_versions.c.changed_at))
+            result = await conn.execute(
+                select(section_versions.c.section, section_versions.c.changed_at)
+            )
             return {row.section: _utc(row.changed_at) or datetime.now(UTC) for row in result}
 
     async def section_articles(self, section: str, limit: int) -> list[Article]:
         """Newest first (by publication date), at most `limit`; `all` is every section."""
         query = select(articles).order_by(articles.c.published.desc(), articles.c.id.desc())
         if section != ALL_SECTION:
-            query = query.where(articles.c.id.in_(
-                select(article_sections.c.article_id)
-                .where(article_sections.c.section == section)))
+            query = query.where(
+                articles.c.id.in_(
+                    select(article_sections.c.article_id).where(
+                        article_sections.c.section == section
+                    )
+                )
+            )
         query = query.limit(limit)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
@@ -229,20 +283,24 @@ class Store:
             sections: dict[int, list[str]] = {i: [] for i in ids}
             if ids:
                 for r in await conn.execute(
-                        select(article_sections.c.article_id, article_sections.c.section)
-                        .where(article_sections.c.article_id.in_(ids))
-                        .order_by(article_sections.c.section)):
+                    select(article_sections.c.article_id, article_sections.c.section)
+                    .where(article_sections.c.article_id.in_(ids))
+                    .order_by(article_sections.c.section)
+                ):
                     sections[r.article_id].append(r.section)
         return [_article(r, sections.get(r.id, [])) for r in rows]
 
     async def section_counts(self) -> dict[str, int]:
         async with self.engine.connect() as conn:
             result = await conn.execute(
-                select(article_sections.c.section, func.count())
-                .group_by(article_sections.c.section))
+                select(article_sections.c.section, func.count()).group_by(
+                    article_sections.c.section
+                )
+            )
             counts = {row[0]: int(row[1]) for row in result}
-            counts[ALL_SECTION] = int((await conn.execute(
-                select(func.count()).select_from(articles))).scalar_one())
+            counts[ALL_SECTION] = int(
+                (await conn.execute(select(func.count()).select_from(articles))).scalar_one()
+            )
         return counts
 
     async def aliases_of(self, guid: str) -> list[str]:
@@ -250,7 +308,9 @@ class Store:
             result = await conn.execute(
                 select(article_aliases.c.url)
                 .join(articles, articles.c.id == article_aliases.c.article_id)
-                .where(articles.c.guid == guid).order_by(article_aliases.c.url))
+                .where(articles.c.guid == guid)
+                .order_by(article_aliases.c.url)
+            )
             return list(result.scalars())
 
     # --- HTTP validators -------------------------------------------------------------
@@ -259,12 +319,14 @@ class Store:
         if not urls:
             return {}
         async with self.engine.connect() as conn:
-            result = await conn.execute(select(fetch_validators)
-                                        .where(fetch_validators.c.url.in_(list(urls))))
+            result = await conn.execute(
+                select(fetch_validators).where(fetch_validators.c.url.in_(list(urls)))
+            )
             return {r.url: (r.etag, r.last_modified) for r in result}
 
-    async def save_validators(self, url: str, etag: str | None, last_modified: str | None,
-                              now: datetime | None = None) -> None:
+    async def save_validators(
+        self, url: str, etag: str | None, last_modified: str | None, now: datetime | None = None
+    ) -> None:
         now = now or datetime.now(UTC)
         async with self.engine.begin() as conn:
             values = {"etag": etag, "last_modified": last_modified, "checked_at": now}
@@ -275,10 +337,18 @@ class Store:
 
 def _article(row: Any, sections: list[str]) -> Article:
     return Article(
-        id=row.id, guid=row.guid, source=row.source, url=row.url, title=row.title,
-        summary=row.summary, content_html=row.content_html,
+        id=row.id,
+        guid=row.guid,
+        source=row.source,
+        url=row.url,
+        title=row.title,
+        summary=row.summary,
+        content_html=row.content_html,
         published=_utc(row.published) or datetime.now(UTC),
-        updated=_utc(row.updated) or datetime.now(UTC), author=row.author,
-        image_url=row.image_url, image_caption=row.image_caption, language=row.language,
+        updated=_utc(row.updated) or datetime.now(UTC),
+        author=row.author,
+        image_url=row.image_url,
+        image_caption=row.image_caption,
+        language=row.language,
         sections=tuple(sections),
     )

@@ -18,7 +18,8 @@ from sqlalchemy import (
 metadata = MetaData()
 
 articles = Table(
-    "articles", metadata,
+    "articles",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("guid", String(255), nullable=False, unique=True),
     Column("source", String(100), nullable=False),
@@ -41,31 +42,44 @@ articles = Table(
 
 # Every content hash an article has ever had, so an old copy on a lagging mirror is known.
 article_hashes = Table(
-    "article_hashes", metadata,
+    "article_hashes",
+    metadata,
     Column("hash", String(64), primary_key=True),
-    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False,
-           index=True),
+    Column(
+        "article_id",
+        Integer,
+        ForeignKey("articles.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
 )
 
 # Every URL the article was seen under (canonical and per-mirror).
 article_aliases = Table(
-    "article_aliases", metadata,
+    "article_aliases",
+    metadata,
     Column("url", String(2048), primary_key=True),
-    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False,
-           index=True),
+    Column(
+        "article_id",
+        Integer,
+        ForeignKey("articles.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
 )
 
 article_sections = Table(
-    "article_sections", metadata,
-    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"),
-           primary_key=True),
+    "article_sections",
+    metadata,
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
     Column("section", String(100), primary_key=True),
     Index("ix_article_sections_section", "section", "article_id"),
 )
 
 # A counter per section, bumped on every change, so feed caches know when to re-render.
 section_versions = Table(
-    "section_versions", metadata,
+    "section_versions",
+    metadata,
     Column("section", String(100), primary_key=True),
     Column("version", BigInteger, nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
@@ -73,7 +87,8 @@ section_versions = Table(
 
 # HTTP validators per fetched URL, for conditional GET on the next pull.
 fetch_validators = Table(
-    "fetch_validators", metadata,
+    "fetch_validators",
+    metadata,
     Column("url", String(2048), primary_key=True),
     Column("etag", Text),
     Column("last_modified", Text),

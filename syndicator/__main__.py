@@ -1,0 +1,5 @@
+"""`python -m syndicator` is the `syndicate` command."""
+
+from .cli import main
+
+main()

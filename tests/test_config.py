@@ -1,0 +1,163 @@
+"""Config validation: good configs load, every mistake names file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from syndicator.cli import main
+from syndicator.config import load_config, parse_duration, parse_size
+from syndicator.errors import ConfigError
+
+from .conftest import REPO
+
+GOOD = """\
+service:
+  store: "sqlite:///x.db"
+sections:
+  north-africa: {title: North Africa}
+sources:
+  presstv:
+    title: Press TV
+    canonical: https://www.presstv.ir
+    mirrors: [https://www.presstv.co.uk, {url: "file:../seeds/x", host: https://www.presstv.tv}]
+    every: 10m
+    sections:
+      north-africa: {feed: /rss/north-africa.xml}
+"""
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return info.value.problems
+
+
+def test_default_config_loads() -> None:
+    config = load_config(REPO / "config" / "syndicator.yaml")
+    assert "north-africa" in config.sections
+    assert next(m.origin for m in config.sources["presstv"].pull_from()) == "https://www.presstv.ir"
+
+
+def test_good_config_and_mirror_forms(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD)
+    config = load_config(path)
+    src = config.sources["presstv"]
+    assert src.every == 600
+    # canonical is pulled first, then the two mirrors
+    assert [m.origin for m in src.pull_from()] == [
+        "https://www.presstv.ir",
+        "https://www.presstv.co.uk",
+        "https://www.presstv.tv",
+    ]
+    assert config.resolve_file(src.mirrors[1].url) == (tmp_path / "../seeds/x").resolve()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "words"),
+    [
+        (
+            GOOD.replace("every: 10m", "every: ten minutes"),
+            10,
+            "sources.presstv.every",
+            "not a duration",
+        ),
+        (
+            GOOD.replace("    every: 10m", "    evry: 10m"),
+            10,
+            "sources.presstv.evry",
+            "did you mean 'every'",
+        ),
+        (
+            GOOD.replace("canonical: https://www.presstv.ir", "canonical: ftp://x"),
+            8,
+            "sources.presstv.canonical",
+            "not an http(s)",
+        ),
+        (
+            GOOD.replace("      north-africa: {feed", "      north-afrika: {feed"),
+            12,
+            "sources.presstv.sections.north-afrika",
+            "did you mean 'north-africa'",
+        ),
+        (
+            GOOD.replace("{feed: /rss/north-africa.xml}", "{feed: /a, page: /b}"),
+            12,
+            "sources.presstv.sections.north-africa",
+            "exactly one",
+        ),
+    ],
+)
+def test_errors_name_file_line_and_key(
+    tmp_path: Path, text: str, line: int, key: str, words: str
+) -> None:
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{line}:"), found[0]
+    assert f" {key}: " in found[0]
+    assert words in found[0]
+
+
+def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace("every: 10m", "every: [10m"))
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:"), found
+    assert "not valid YAML" in found[0]
+
+
+def test_several_errors_in_one_run(tmp_path: Path) -> None:
+    text = GOOD.replace("every: 10m", "every: -3s").replace("max_items", "x")
+    text = text.replace('store: "sqlite:///x.db"', 'store: "mysql://x"')
+    found = problems(tmp_path, text)
+    assert len(found) == 2
+    assert any("service.store" in p for p in found) and any("every" in p for p in found)
+
+
+def test_cli_exits_2_with_file_and_line_and_no_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(GOOD.replace("every: 10m", "every: often"))
+    for command in ("check", "export", "serve"):
+        result = CliRunner().invoke(main, ["--config", str(path), command])
+        assert result.exit_code == 2, result.output
+        assert f"{path}:10:" in result.output
+        assert "Traceback" not in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--config", str(tmp_path / "nope.yaml"), "check"])
+    assert result.exit_code == 2
+    assert "config file not found" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("10m", 600),
+        ("1h30m", 5400),
+        ("250ms", 0.25),
+        (45, 45),
+        ("2d", 172800),
+        ("10", 10),
+    ],
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "m10", "10 minutes", "0s", "-5s", True, None])
+def test_bad_durations(text: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_sizes() -> None:
+    assert parse_size("10MiB") == 10 * 1024 * 1024
+    assert parse_size("500 KB") == 500_000
+    with pytest.raises(ValueError):
+        parse_size("lots")

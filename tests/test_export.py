@@ -1,0 +1,128 @@
+"""`syndicate export` and `syndicate serve` on the offline default config, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from syndicator.export import write_atomic
+
+from .conftest import REPO
+from .sites import free_port
+
+TITLE = "Turkey says Haftar forces must withdraw from Libya’s Sirte for lasting truce"
+
+
+def default_config_copy(tmp_path: Path) -> Path:
+    """The default config, pointed at the repository's seeds and a store in tmp_path."""
+    text = (REPO / "config" / "syndicator.yaml").read_text(encoding="utf-8")
+    text = text.replace("file:../seeds/", f"file:{REPO / 'seeds'}/")
+    text = text.replace("sqlite:///../data/syndicator.db", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    path = tmp_path / "syndicator.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_export_on_default_config_writes_the_sample_article_once(tmp_path: Path) -> None:
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    for _ in range(2):  # a second run finds only duplicates and writes the same files
+        result = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "all.atom",
+        "all.json",
+        "all.rss",
+        "index.html",
+        "north-africa.atom",
+        "north-africa.json",
+        "north-africa.rss",
+    ]
+    for ext in ("rss", "atom"):
+        parsed = feedparser.parse((out / f"north-africa.{ext}").read_bytes())
+        assert not parsed.bozo
+        assert [e.title for e in parsed.entries] == [TITLE]
+        assert parsed.entries[0].link == (
+            "https://www.presstv.ir/Detail/2020/06/20/628117/"
+            "Turkey-says-Haftar-forces-must-withdraw-from-Sirte"
+        )
+    items = json.loads((out / "north-africa.json").read_text(encoding="utf-8"))["items"]
+    assert [i["title"] for i in items] == [TITLE]
+    for ext in ("rss", "atom", "json"):
+        text = (out / f"north-africa.{ext}").read_text(encoding="utf-8")
+        assert "alternate addresses" not in text and "SHARE THIS" not in text
+        assert "Muammar Gaddafi." in text
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_write_atomic_never_leaves_half_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "x.rss"
+    write_atomic(target, b"old complete feed")
+
+    class Exploding:
+        """A payload whose writing fails half-way, as a full disk would make it."""
+
+    with pytest.raises(TypeError):
+        write_atomic(target, Exploding())  # type: ignore[arg-type]
+    assert target.read_bytes() == b"old complete feed"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.rss"]
+
+
+def test_serve_on_default_config_publishes_the_seed_article(tmp_path: Path) -> None:
+    config = default_config_copy(tmp_path)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "syndicator",
+            "--config",
+            str(config),
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        entries: list = []
+        while time.monotonic() < deadline and not entries:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/feeds/north-africa.rss", timeout=5
+                ) as resp:
+                    entries = feedparser.parse(resp.read()).entries
+            except OSError:
+                pass
+            time.sleep(0.3)
+        assert [e.title for e in entries] == [TITLE]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr

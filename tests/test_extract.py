@@ -1,0 +1,143 @@
+"""Extraction and cleaning on the offline seed snapshots and on hostile markup."""
+
+from __future__ import annotations
+
+import pytest
+
+from syndicator import clean, extract
+from syndicator.candidate import to_candidate
+from syndicator.errors import ExtractError
+
+from .conftest import REPO
+
+ARTICLE = "Detail/2020/06/20/628117/Turkey-says-Haftar-forces-must-withdraw-from-Sirte"
+MIRRORS = ("www.presstv.ir", "www.presstv.co.uk", "www.presstv.tv")
+ORIGINS = {f"https://{m}" for m in MIRRORS}
+SAMPLE = REPO.parent / "shared" / "seeds" / "000_91d4db22ef9b1645.txt"
+
+
+def seed_page(mirror: str) -> bytes:
+    return (REPO / "seeds" / mirror / ARTICLE / "index.html").read_bytes()
+
+
+@pytest.mark.parametrize("mirror", MIRRORS)
+def test_seed_article_is_clean_on_every_mirror(mirror: str) -> None:
+    page = extract.extract_article(seed_page(mirror), f"https://{mirror}/{ARTICLE}")
+    assert page.title == (
+        "Turkey says Haftar forces must withdraw from Libya’s Sirte for lasting truce"
+    )
+    assert page.section_trail == ("News", "North Africa")
+    assert page.published is not None and page.published.isoformat() == "2020-06-20T14:32:10+00:00"
+    assert page.image_caption and page.image_caption.startswith("Fighters loyal to Libya")
+    for junk in (
+        "alternate addresses",
+        "SHARE THIS ARTICLE",
+        "Roku",
+        "Advertisement",
+        "csrf",
+        "Most viewed",
+        "presstv.co.uk",
+        "cookie",
+    ):
+        assert junk.lower() not in page.body_text.lower(), junk
+        assert junk.lower() not in page.body_html.lower(), junk
+    assert page.body_text.startswith("Turkey says forces loyal to Libya’s renegade")
+    assert page.body_text.endswith("long-time dictator Muammar Gaddafi.")
+
+
+def test_seed_body_matches_the_sample_text_paragraph_for_paragraph() -> None:
+    lines = [ln.strip() for ln in SAMPLE.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("Turkey says forces loyal"))
+    end = next(i for i, ln in enumerate(lines) if ln.startswith("Press TV’s website"))
+    expected = lines[start:end]
+    page = extract.extract_article(seed_page("www.presstv.tv"), f"https://www.presstv.tv/{ARTICLE}")
+    assert page.body_text.split("\n\n") == expected
+
+
+def test_mirror_copies_hash_the_same() -> None:
+    hashes = set()
+    for mirror in MIRRORS:
+        page = extract.extract_article(seed_page(mirror), f"https://{mirror}/{ARTICLE}")
+        cand = to_candidate(
+            page,
+            source="presstv",
+            canonical_origin="https://www.presstv.ir",
+            site_origins=ORIGINS,
+            sections=frozenset({"north-africa"}),
+            default_language="en",
+        )
+        assert cand.canonical_url == f"https://www.presstv.ir/{ARTICLE}"
+        assert "presstv.co.uk" not in cand.content_html and "presstv.tv" not in cand.content_html
+        hashes.add(cand.content_hash)
+    assert len(hashes) == 1
+
+
+@pytest.mark.parametrize(
+    ("dirty", "gone"),
+    [
+        ("<p>a<script>alert(1)</script></p>", "alert"),
+        ('<p onclick="steal()">a</p>', "steal"),
+        ('<a href="javascript:steal()">a</a>', "javascript:"),
+        ('<iframe src="https://x.test"></iframe><p>a</p>', "iframe"),
+        ("<style>p{color:red}</style><p>a</p>", "color:red"),
+        ('<img src="x.jpg" onerror="steal()">', "onerror"),
+    ],
+)
+def test_sanitiser_removes_active_content(dirty: str, gone: str) -> None:
+    assert gone not in clean.sanitize(dirty)
+
+
+def test_sanitiser_keeps_article_markup() -> None:
+    html = (
+        '<figure><img src="https://x.test/a.jpg" alt="A"><figcaption>C</figcaption></figure>'
+        "<h2>H</h2><blockquote><p>Q</p></blockquote><ul><li>L</li></ul>"
+        '<table><tr><td>T</td></tr></table><p dir="rtl" lang="ar">مرحبا</p>'
+    )
+    out = clean.sanitize(html)
+    for tag in (
+        "<figure>",
+        "<figcaption>",
+        "<h2>",
+        "<blockquote>",
+        "<li>",
+        "<td>",
+        'alt="A"',
+        'dir="rtl"',
+        "مرحبا",
+    ):
+        assert tag in out
+
+
+def test_listing_links_keep_only_article_links_of_the_site() -> None:
+    body = b"""<html><body><a href="/Section/10104">section</a>
+    <a href="https://www.presstv.co.uk/Detail/2021/06/23/660736/Slug">a</a>
+    <a href="/Detail/2021/06/24/660737/Other#top">b</a>
+    <a href="https://elsewhere.test/Detail/2021/06/23/1/x">foreign</a></body></html>"""
+    links = extract.listing_links(
+        body, "https://www.presstv.tv/Section/10104", ORIGINS, r"^/Detail/"
+    )
+    assert links == [
+        "https://www.presstv.co.uk/Detail/2021/06/23/660736/Slug",
+        "https://www.presstv.tv/Detail/2021/06/24/660737/Other",
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html><body><h1>This website has been seized</h1></body></html>",
+        b"not xml at all",
+        b"<?xml version='1.0'?><rss><channel><item><title>x",
+    ],
+)
+def test_feed_parser_refuses_what_is_not_a_feed(body: bytes) -> None:
+    with pytest.raises(ExtractError):
+        extract.parse_feed(body, "https://www.presstv.ir/rss.xml")
+
+
+def test_page_without_article_body_is_refused() -> None:
+    with pytest.raises(ExtractError):
+        extract.extract_article(
+            b"<html><head><title>x</title></head><body></body></html>",
+            "https://www.presstv.ir/Detail/1",
+        )

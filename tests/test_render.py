@@ -1,0 +1,109 @@
+"""The three formats: parseable by feedparser, complete, and the same ids everywhere."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import feedparser
+from lxml import etree
+
+from syndicator import render
+from syndicator.models import Article
+
+INFO = render.FeedInfo(
+    section="north-africa",
+    title="Syndicator: North Africa",
+    description="News",
+    home_url="http://feeds.example.test/",
+    feed_urls={f: f"http://feeds.example.test/feeds/north-africa.{f}" for f in render.FORMATS},
+    language="en",
+    ttl_minutes=10,
+    feed_id="tag:feeds.example.test,2026:syndicator/north-africa",
+)
+
+
+def article(n: int, **kw: object) -> Article:
+    base = dict(
+        id=n,
+        guid=f"tag:www.presstv.ir,2020-06-20:presstv/{n:032x}",
+        source="presstv",
+        url=f"https://www.presstv.ir/Detail/2020/06/20/{n}/x",
+        title=f"Title {n}",
+        summary=f"Summary {n}",
+        content_html=f"<p>Body {n} &amp; more</p>",
+        published=datetime(2020, 6, 20, 14, n, tzinfo=UTC),
+        updated=datetime(2020, 6, 21, 14, n, tzinfo=UTC),
+        author="Press TV",
+        image_url=f"https://www.presstv.ir/img/{n}.jpg",
+        image_caption="Caption",
+        language="en",
+        sections=("north-africa",),
+    )
+    base.update(kw)
+    return Article(**base)  # type: ignore[arg-type]
+
+
+ARTICLES = [article(3), article(2), article(1)]
+
+
+def test_rss_and_atom_parse_without_errors_and_keep_order_and_ids() -> None:
+    for fmt in ("rss", "atom"):
+        parsed = feedparser.parse(render.render(fmt, INFO, ARTICLES))
+        assert not parsed.bozo, (fmt, parsed.get("bozo_exception"))
+        assert [e.id for e in parsed.entries] == [a.guid for a in ARTICLES]
+        assert [e.link for e in parsed.entries] == [a.url for a in ARTICLES]
+        assert parsed.entries[0].content[0].value == "<p>Body 3 &amp; more</p>"
+        assert parsed.entries[0].summary == "Summary 3"
+        assert parsed.feed.language == "en"
+        assert any(
+            link.rel == "self" and link.href == INFO.feed_urls[fmt] for link in parsed.feed.links
+        )
+
+
+def test_rss_item_fields() -> None:
+    root = etree.fromstring(render.render_rss(INFO, ARTICLES))
+    item = root.find("channel/item")
+    assert item is not None
+    guid = item.find("guid")
+    assert guid is not None and guid.get("isPermaLink") == "false"
+    assert item.findtext("pubDate") == "Sat, 20 Jun 2020 14:03:00 +0000"
+    assert item.find("enclosure").get("url") == "https://www.presstv.ir/img/3.jpg"  # type: ignore[union-attr]
+    ns = {
+        "dc": "http://purl.org/dc/elements/1.1/",
+        "content": "http://purl.org/rss/1.0/modules/content/",
+    }
+    assert item.findtext("dc:creator", namespaces=ns) == "Press TV"
+    assert item.findtext("content:encoded", namespaces=ns) == "<p>Body 3 &amp; more</p>"
+    assert root.findtext("channel/ttl") == "10"
+
+
+def test_json_feed_has_every_required_field() -> None:
+    data = json.loads(render.render_json(INFO, ARTICLES))
+    assert data["version"] == "https://jsonfeed.org/version/1.1"
+    assert data["title"] and data["home_page_url"] and data["feed_url"] == INFO.feed_urls["json"]
+    assert isinstance(data["items"], list) and len(data["items"]) == 3
+    for item, a in zip(data["items"], ARTICLES, strict=True):
+        assert item["id"] == a.guid and isinstance(item["id"], str)
+        assert item["content_html"] == a.content_html  # an item needs content_html or _text
+        assert item["url"] == a.url
+        assert item["date_published"] == a.published.isoformat().replace("+00:00", "Z")
+        assert item["date_modified"] == a.updated.isoformat().replace("+00:00", "Z")
+        assert item["authors"] == [{"name": "Press TV"}]
+
+
+def test_rendering_is_deterministic_and_drops_control_characters() -> None:
+    nasty = [article(1, title="a\x00b\x1fc", content_html="<p>x\x0by</p>")]
+    for fmt in render.FORMATS:
+        one = render.render(fmt, INFO, nasty)
+        assert one == render.render(fmt, INFO, nasty)
+        if fmt != "json":
+            parsed = feedparser.parse(one)
+            assert not parsed.bozo and parsed.entries[0].title == "abc"
+
+
+def test_empty_section_still_renders_valid_feeds() -> None:
+    for fmt in ("rss", "atom"):
+        parsed = feedparser.parse(render.render(fmt, INFO, []))
+        assert not parsed.bozo and parsed.entries == []
+    assert json.loads(render.render_json(INFO, []))["items"] == []

@@ -1,0 +1,110 @@
+"""The HTTP face, against a real aiohttp test server and a real SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import feedparser
+from aiohttp.test_utils import TestClient, TestServer
+from lxml import html
+
+from syndicator.config import Config
+from syndicator.feeds import FeedBook
+from syndicator.fetch import Fetcher
+from syndicator.pipeline import pull_source
+from syndicator.server import make_app
+from syndicator.store import Store
+
+from .sites import Site
+
+
+async def client_for(book: FeedBook) -> TestClient:
+    client = TestClient(TestServer(make_app(book)))
+    await client.start_server()
+    return client
+
+
+async def test_feeds_have_their_content_types_and_unknown_sections_are_404(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    await pull_source("news", config, fetcher, store)
+    client = await client_for(FeedBook(config, store))
+    try:
+        for ext, ctype in (
+            ("rss", "application/rss+xml"),
+            ("atom", "application/atom+xml"),
+            ("json", "application/feed+json"),
+        ):
+            resp = await client.get(f"/feeds/north-africa.{ext}")
+            assert resp.status == 200
+            assert resp.content_type == ctype
+            assert resp.charset == "utf-8"
+        parsed = feedparser.parse(await (await client.get("/feeds/north-africa.atom")).read())
+        assert len(parsed.entries) == len(site.in_section("north-africa"))
+        for path in ("/feeds/nowhere.rss", "/feeds/north-africa.xml", "/feeds/north-africa"):
+            assert (await client.get(path)).status == 404, path
+        health = await client.get("/healthz")
+        assert health.status == 200 and (await health.json())["status"] == "ok"
+    finally:
+        await client.close()
+
+
+async def test_index_lists_sections_with_subscribe_and_autodiscovery_links(
+    site: Site, store: Store, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    client = await client_for(FeedBook(config, store))
+    try:
+        resp = await client.get("/")
+        assert resp.status == 200 and resp.content_type == "text/html"
+        doc = html.fromstring(await resp.text())
+        alternates = {
+            link.get("href") for link in doc.iter("link") if link.get("rel") == "alternate"
+        }
+        for section in [*site.sections, "all"]:
+            for ext in ("rss", "atom", "json"):
+                url = f"http://feeds.example.test/feeds/{section}.{ext}"
+                assert url in alternates
+                assert doc.xpath(f'//a[@href="{url}"]'), url
+    finally:
+        await client.close()
+
+
+async def test_feed_is_rendered_once_per_change_and_answers_conditional_requests(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    book = FeedBook(config, store)
+    client = await client_for(book)
+    try:
+        await pull_source("news", config, fetcher, store)
+        first = await client.get("/feeds/iran.rss")
+        etag = first.headers["ETag"]
+        for _ in range(20):
+            again = await client.get("/feeds/iran.rss")
+            assert again.headers["ETag"] == etag
+        assert book.renders == 1
+        cached = await client.get("/feeds/iran.rss", headers={"If-None-Match": etag})
+        assert cached.status == 304 and await cached.read() == b""
+        since = first.headers["Last-Modified"]
+        cached = await client.get("/feeds/iran.rss", headers={"If-Modified-Since": since})
+        assert cached.status == 304
+        # a new article changes the section; the next request re-renders it
+        site.articles[4].paragraphs.append("A correction was added on Tuesday.")
+        report = await pull_source("news", config, fetcher, store)
+        assert "iran" in report.changed_sections
+        book.invalidate(report.changed_sections)
+        changed = await client.get("/feeds/iran.rss", headers={"If-None-Match": etag})
+        assert changed.status == 200 and changed.headers["ETag"] != etag
+        assert b"A correction was added on Tuesday." in await changed.read()
+    finally:
+        await client.close()
