@@ -13,7 +13,7 @@ from .conftest import REPO
 ARTICLE = "Detail/2020/06/20/628117/Turkey-says-Haftar-forces-must-withdraw-from-Sirte"
 MIRRORS = ("www.presstv.ir", "www.presstv.co.uk", "www.presstv.tv")
 ORIGINS = {f"https://{m}" for m in MIRRORS}
-SAMPLE = REPO.parent / "shared" / "seeds" / "000_91d4db22ef9b1645.txt"
+SAMPLE = REPO / "seeds" / "sample-article.txt"  # the text the snapshots were built from
 
 
 def seed_page(mirror: str) -> bytes:
