@@ -22,7 +22,8 @@ from .candidate import to_candidate
 from .config import Config, EntryPoint, Mirror, Source
 from .errors import ExtractError, FetchError, StoreError, Throttled
 from .fetch import Fetcher, Response, origin_of
-from .mirrors import HealthBook, Policy, healthiest
+from .links import link_target
+from .mirrors import HealthBook, Policy
 from .models import Page
 from .store import Store
 from .store.health import Listed, MirrorStore
@@ -222,10 +223,8 @@ class SourcePull:
         return self.report
 
     def _link_target(self) -> str:
-        if self.source.link_policy != "healthiest":
-            return self.source.canonical
-        best = healthiest([self.book.get(m.origin) for m in self.mirrors])
-        return best.mirror if best is not None else self.source.canonical
+        healths = [h for m in self.mirrors if (h := self.book.get(m.origin)).tried]
+        return link_target(self.source, healths, [m.origin for m in self.mirrors])
 
     # --- entry points ------------------------------------------------------------------
 
