@@ -141,9 +141,11 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
     colours = {"healthy": "green", "degraded": "yellow", "down": "red", "candidate": "cyan"}
-    table = Table(
-        "source", "mirror", "state", "last success", "latency", "failures", "last error", "next try"
-    )
+    table = Table()
+    for title in ("source", "mirror", "state", "last success", "latency", "failures"):
+        table.add_column(title, no_wrap=True)
+    table.add_column("last error", overflow="fold", min_width=12)
+    table.add_column("next try")
     for r in rows:
         state = f"[{colours.get(r.state, 'white')}]{r.state}[/]"
         if r.role in ("adopted", "candidate"):
@@ -159,7 +161,8 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
             error,
             _when(r.retry_at) if r.retry_at else "",
         )
-    out.print(table)
+    # Piped output is read by people and scripts alike: give the table room.
+    (out if out.is_terminal else Console(width=160)).print(table)
 
 
 def _summary(reports: list[PullReport]) -> Table:

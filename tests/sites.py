@@ -196,7 +196,11 @@ class Mirror:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        # A handler stops when its client gives up, so `in_flight` counts what the client
+        # really has outstanding (a slow answer is abandoned at the read timeout).
+        self.runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True
+        )
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True).start()
 
@@ -486,3 +490,16 @@ sources:
     sections:
 {entries}
 {extra}"""
+
+
+class FakeClock:
+    """A clock for pulls: time moves only when a test says so."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
