@@ -142,7 +142,7 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
         return
     colours = {"healthy": "green", "degraded": "yellow", "down": "red", "candidate": "cyan"}
     table = Table()
-    for title in ("source", "mirror", "state", "last success", "latency", "failures"):
+    for title in ("source", "mirror", "state", "last success (UTC)", "latency", "failures"):
         table.add_column(title, no_wrap=True)
     table.add_column("last error", overflow="fold", min_width=12)
     table.add_column("next try")
