@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from . import dedupe, discovery, extract, validate
+from .adoption import adopt_candidates
 from .candidate import to_candidate
 from .config import Config, EntryPoint, Mirror, Source
 from .errors import ExtractError, FetchError, StoreError, Throttled
@@ -32,9 +33,6 @@ log = logging.getLogger("syndicator.pull")
 
 ProgressHook = Callable[[str, str], None]
 Clock = Callable[[], datetime]
-# Candidates probed per pull, and stored articles tried on each.
-_PROBE_CANDIDATES = 5
-_PROBE_ARTICLES = 3
 
 
 def utc_now() -> datetime:
@@ -80,7 +78,7 @@ def on_mirror(mirror: Mirror, path_and_query: str) -> str:
     return mirror.origin.rstrip("/") + path_and_query
 
 
-def _path_and_query(url: str) -> str:
+def path_and_query(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(("", "", parts.path or "/", parts.query, ""))
 
@@ -164,6 +162,10 @@ class SourcePull:
                 self.report.fetched += 1
                 self.progress("fetch", url)
         answered = self._index_of(response.url, index)
+        if response.redirects and answered == index and origin_of(response.url) != origin:
+            # A followed redirect to a host that is not a mirror (follow_foreign_redirects):
+            # for this pull its links are links to the site.
+            self.origins.add(origin_of(response.url))
         if response.not_modified:
             self.report.not_modified += 1
             return answered, response
@@ -214,7 +216,10 @@ class SourcePull:
             await self.mirror_store.note_candidates(self.name, self.announced, now)
             self.report.discovered = set(self.announced)
         if self.source.adopt_discovered:
-            await self._probe_candidates()
+            adopted = await adopt_candidates(
+                self.name, self.source, self.fetcher, self.mirror_store, self.origins, now
+            )
+            self.report.adopted.extend(adopted)
         await self.mirror_store.save_health(self.book.updated(), now)
         target_after = self._link_target()
         if target_after != target_before:
@@ -342,7 +347,7 @@ class SourcePull:
         for link, stamp in listed:
             origin = origin_of(link)
             if origin in self.origins or origin == mirror.origin:
-                own.append((on_mirror(mirror, _path_and_query(link)), stamp))
+                own.append((on_mirror(mirror, path_and_query(link)), stamp))
             else:
                 log.info("%s: skipping link to another site: %s", self.name, link)
         return own
@@ -405,7 +410,7 @@ class SourcePull:
             for index, mirror in enumerate(self.mirrors):
                 if index in tried or not self.book.usable(mirror.origin):
                     continue
-                ref = ArticleRef(index, on_mirror(mirror, _path_and_query(refs[0].url)), sections)
+                ref = ArticleRef(index, on_mirror(mirror, path_and_query(refs[0].url)), sections)
                 page = await self._fetch_article(ref)
                 if page is not None:
                     return ref, page
@@ -432,51 +437,6 @@ class SourcePull:
         setattr(self.report, result.outcome, getattr(self.report, result.outcome) + 1)
         self.report.changed_sections |= result.changed_sections
         self.report.guids.add(result.guid)
-
-    # --- discovered mirrors ------------------------------------------------------------
-
-    async def _probe_candidates(self) -> None:
-        """Adopt a candidate that serves an article whose content hash is already stored."""
-        candidates = [
-            d for d in await self.mirror_store.discovered(self.name) if d.status == "candidate"
-        ][:_PROBE_CANDIDATES]
-        urls = await self.mirror_store.recent_article_urls(self.name, _PROBE_ARTICLES)
-        for cand in candidates:
-            for url in urls:
-                probe_url = cand.origin + _path_and_query(url)
-                if await self._matches_stored(cand.origin, probe_url):
-                    await self.mirror_store.adopt(self.name, cand.origin, probe_url, self.clock())
-                    self.report.adopted.append(cand.origin)
-                    log.warning("%s: adopted mirror %s (%s)", self.name, cand.origin, probe_url)
-                    break
-
-    async def _matches_stored(self, origin: str, url: str) -> bool:
-        try:
-            response = await self.fetcher.get(
-                url, allowed_origins={origin}, robots=self.source.robots
-            )
-            validate.check(
-                response.body,
-                url,
-                "article",
-                header_charset=response.charset,
-                reject_if=self.source.reject_if,
-            )
-            page = extract.extract_article(response.body, url, header_charset=response.charset)
-        except (FetchError, ExtractError) as exc:
-            log.info("%s: candidate %s: %s", self.name, origin, exc)
-            return False
-        finally:
-            self.report.fetched += 1
-        candidate = to_candidate(
-            page,
-            source=self.name,
-            canonical_origin=self.source.canonical,
-            site_origins=self.origins | {origin},
-            sections=frozenset(),
-            default_language=self.source.language,
-        )
-        return await self.mirror_store.hash_stored(self.name, candidate.content_hash)
 
 
 async def pull_source(
