@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from syndicator.errors import FetchError, Throttled
 from syndicator.fetch import Fetcher, FetchLimits, parse_retry_after
 
+BOMB = gzip.compress(b"\0" * (16 * 1024 * 1024), 6)
 TEXT = ("<p>" + "Steady news from the harbour. " * 40 + "</p>").encode()
 
 
@@ -27,8 +28,8 @@ async def compressed(request: web.Request) -> web.Response:
     elif kind == "raw-deflate":
         c = zlib.compressobj(wbits=-zlib.MAX_WBITS)
         body, encoding = c.compress(TEXT) + c.flush(), "deflate"
-    else:  # a bomb: 64 MiB of zeros in a few dozen KiB
-        body, encoding = gzip.compress(b"\0" * (64 * 1024 * 1024), 9), "gzip"
+    else:  # a bomb: 16 MiB of zeros in about 16 KiB
+        body, encoding = BOMB, "gzip"
     return web.Response(body=body, headers={"Content-Encoding": encoding})
 
 
