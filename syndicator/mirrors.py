@@ -194,12 +194,20 @@ class HealthBook:
         self.rng = rng
         self._health = dict(known)
         self.changed: set[str] = set()
+        self._probed: set[str] = set()
 
     def get(self, mirror: str) -> MirrorHealth:
         return self._health.get(mirror) or MirrorHealth(self.source, mirror)
 
     def access(self, mirror: str) -> Access:
         return access(self.get(mirror), self.clock())
+
+    def claim_probe(self, mirror: str) -> bool:
+        """True for the one caller that may send the half-open probe of a down mirror."""
+        if self.access(mirror) != "probe" or mirror in self._probed:
+            return False
+        self._probed.add(mirror)
+        return True
 
     def usable(self, mirror: str) -> bool:
         """Whether a request to the mirror may be sent now (not waiting, not down)."""

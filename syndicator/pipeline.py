@@ -267,6 +267,9 @@ class SourcePull:
             return []
         out: list[tuple[int, str, list[Listed]]] = []
         if access == "probe":
+            if not self.book.claim_probe(origin):
+                self.report.skipped += len(jobs)
+                return []
             section, entry = jobs[0]
             first = await self._entry(index, section, entry, probe=True)
             if first is None:
@@ -286,7 +289,7 @@ class SourcePull:
         """The first mirror, in order, that gives valid content for this entry point."""
         for index, mirror in enumerate(self.mirrors):
             access = self.book.access(mirror.origin)
-            if access == "wait":
+            if access == "wait" or (access == "probe" and not self.book.claim_probe(mirror.origin)):
                 continue
             result = await self._entry(index, section, entry, probe=access == "probe")
             if result is not None:

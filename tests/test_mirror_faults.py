@@ -450,8 +450,14 @@ async def test_failover_asks_mirrors_in_order_and_stops_at_the_first_good_one(
         await pull(config, fetcher, store, clock)
         assert site.mirrors[2].requests == []
         first_of_1 = len(site.mirrors[1].requests)
+        asked_of_0 = len(site.mirrors[0].pages_requested())
         clock.advance(30)
         await pull(config, fetcher, store, clock)
+        assert len(site.mirrors[0].pages_requested()) == asked_of_0  # breaker open
+        clock.advance(400)
+        await pull(config, fetcher, store, clock)
+        # three sections fail over concurrently, yet the half-open mirror gets one probe
+        assert len(site.mirrors[0].pages_requested()) == asked_of_0 + 1
     assert len(await items(config, store)) == len(site.articles)
     assert site.mirrors[2].requests == []
     # the seized canonical is down: the second pull went straight to the next mirror
