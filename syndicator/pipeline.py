@@ -129,7 +129,9 @@ class SourcePull:
     def _failed(self, index: int, where: str, exc: FetchError | ExtractError) -> None:
         self.report.fail(f"{where} on {self.mirrors[index].origin}: {exc}")
         retry_after = exc.retry_after if isinstance(exc, Throttled) else None
-        self.book.fail(self.mirrors[index].origin, exc.kind, str(exc), retry_after)
+        self.book.fail(
+            self.mirrors[index].origin, exc.kind, f"{exc.url}: {exc.message}", retry_after
+        )
 
     async def _get(
         self, index: int, url: str, expect: str, *, probe: bool = False, conditional: bool = True
