@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,6 +29,7 @@ from .errors import ConfigError, StoreError, SyndicatorError
 from .export import write_feeds
 from .feeds import FeedBook
 from .fetch import Fetcher, FetchLimits
+from .mirrorstatus import MirrorRow, mirror_rows
 from .pipeline import PullReport, pull_all
 from .scheduler import PullScheduler
 from .server import make_app
@@ -43,12 +46,14 @@ out = Console()
 def limits_of(config: Config) -> FetchLimits:
     s = config.service
     return FetchLimits(
-        user_agent=s.user_agent,
+        user_agent=s.full_user_agent,
         connect_timeout=s.connect_timeout,
         read_timeout=s.read_timeout,
         max_body=s.max_body,
         concurrency=s.concurrency,
         per_host=s.per_host,
+        max_redirects=s.max_redirects,
+        robots_ttl=s.robots_ttl,
     )
 
 
@@ -111,6 +116,53 @@ def check(ctx: click.Context) -> None:
         for section, entry in source.sections.items():
             table.add_row(name, section, f"{entry.kind} {entry.path}", mirrors)
     out.print(table)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "never"
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def mirrors(ctx: click.Context, as_json: bool) -> None:
+    """Show every mirror's health and the mirrors discovered in pages."""
+    config = _load(ctx)
+
+    async def job() -> list[MirrorRow]:
+        store = await connect(config)
+        try:
+            return await mirror_rows(config, store)
+        finally:
+            await store.close()
+
+    rows = _run(job)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    colours = {"healthy": "green", "degraded": "yellow", "down": "red", "candidate": "cyan"}
+    table = Table()
+    for title in ("source", "mirror", "state", "last success (UTC)", "latency", "failures"):
+        table.add_column(title, no_wrap=True)
+    table.add_column("last error", overflow="fold", min_width=12)
+    table.add_column("next try")
+    for r in rows:
+        state = f"[{colours.get(r.state, 'white')}]{r.state}[/]"
+        if r.role in ("adopted", "candidate"):
+            state += f" ({r.role})" if r.role == "adopted" else ""
+        error = f"{r.last_error_kind}: {r.last_error}" if r.last_error_kind else ""
+        table.add_row(
+            r.source,
+            r.mirror,
+            state,
+            _when(r.last_success) if r.state != "candidate" else "",
+            f"{r.latency_ms} ms" if r.latency_ms is not None else "",
+            str(r.failures),
+            error,
+            _when(r.retry_at) if r.retry_at else "",
+        )
+    # Piped output is read by people and scripts alike: give the table room.
+    (out if out.is_terminal else Console(width=160)).print(table)
 
 
 def _summary(reports: list[PullReport]) -> Table:

@@ -163,6 +163,20 @@ class EntryPoint(_Model):
         return self.feed if self.feed is not None else (self.page or "")
 
 
+class Breaker(_Model):
+    """When a failing mirror stops being asked, and when it is asked again.
+
+    After `failures` failed requests in a row the mirror is `down` and is not asked again
+    until a backoff has passed: `backoff` doubled for every further failed probe, at most
+    `max_backoff`, each wait spread by +/- `jitter` (a fraction). Then one probe request.
+    """
+
+    failures: int = Field(default=3, ge=1, le=1000)
+    backoff: Duration = 60.0
+    max_backoff: Duration = 3600.0
+    jitter: float = Field(default=0.2, ge=0.0, le=1.0)
+
+
 class Source(_Model):
     """A publisher site: its canonical origin, its mirrors and its section entry points."""
 
@@ -175,6 +189,23 @@ class Source(_Model):
     # followed by a slug (as in /Detail/2020/06/20/628117/Some-title).
     article_links: str = r"/(?:19|20)\d{2}/\d{1,2}/\d{1,2}/|/\d{5,}/[^/]+"
     sections: dict[str, EntryPoint]
+    # How mirrors are used: `all` polls every available mirror and merges, `failover` asks
+    # them in order and takes the first valid answer.
+    strategy: Literal["all", "failover"] = "all"
+    breaker: Breaker = Field(default_factory=Breaker)
+    # Case-insensitive text markers: a page containing any of them is refused.
+    reject_if: list[str] = Field(default_factory=list)
+    follow_foreign_redirects: bool = False
+    adopt_discovered: bool = False
+    link_policy: Literal["canonical", "healthiest"] = "canonical"
+    robots: bool = True
+
+    @field_validator("reject_if")
+    @classmethod
+    def _markers(cls, value: list[str]) -> list[str]:
+        if any(not m.strip() for m in value):
+            raise ValueError("a reject_if marker must not be empty")
+        return value
 
     @field_validator("canonical")
     @classmethod
@@ -227,6 +258,21 @@ class Service(_Model):
     concurrency: int = Field(default=16, ge=1, le=1000)
     per_host: int = Field(default=2, ge=1, le=100)
     jitter: Duration = 30.0
+    # Where a site operator can reach us; added to the User-Agent of every request.
+    contact: str | None = None
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    robots_ttl: Duration = 3600.0
+
+    @field_validator("contact")
+    @classmethod
+    def _contact(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https", "mailto"):
+            raise ValueError(f"{value!r} is not an http(s):// or mailto: URL")
+        return value
+
+    @property
+    def full_user_agent(self) -> str:
+        return f"{self.user_agent} (+{self.contact})" if self.contact else self.user_agent
 
     @field_validator("public_url")
     @classmethod

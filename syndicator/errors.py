@@ -3,6 +3,7 @@
     SyndicatorError
     ├── ConfigError      the YAML config is unreadable or invalid (names file, line and key)
     ├── FetchError       a mirror could not give us the bytes we asked for (names URL and kind)
+    │   └── Throttled    429 or 503, with how long the mirror asked us to wait
     ├── ExtractError     bytes arrived but are not a feed, a listing or an article
     │   └── RejectedPage a 200 answer that is a seizure notice, block page or similar
     └── StoreError       the article store is unreachable or refused an operation
@@ -37,6 +38,16 @@ class FetchError(SyndicatorError):
         self.kind = kind
         self.message = message
         super().__init__(f"{url}: {kind}: {message}")
+
+
+class Throttled(FetchError):
+    """HTTP 429 or 503; `retry_after` is the wait the mirror asked for, in seconds, if any."""
+
+    def __init__(self, url: str, status: int, retry_after: float | None) -> None:
+        wait = f", retry after {retry_after:g}s" if retry_after is not None else ""
+        super().__init__(url, f"http-{status}", f"HTTP {status}{wait}")
+        self.status = status
+        self.retry_after = retry_after
 
 
 class ExtractError(SyndicatorError):

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from . import render
 from .config import ALL_SECTION, Config
+from .mirrorstatus import health_line, mirror_rows, relink_articles
 from .pages import SectionSummary, index_page
 from .store import Store
 
@@ -103,6 +104,7 @@ class FeedBook:
 
     async def _render(self, section: str) -> dict[str, RenderedFeed]:
         articles = await self.store.section_articles(section, self.config.service.max_items)
+        articles = await relink_articles(self.config, self.store, articles)
         info = self.info(section)
         modified = render.newest_update(articles).replace(microsecond=0)
         out = {}
@@ -124,4 +126,5 @@ class FeedBook:
                     name, title, self.feed_urls(name), counts.get(name, 0), changed.get(name)
                 )
             )
-        return index_page(self.config.service.title, summaries)
+        health = health_line(await mirror_rows(self.config, self.store))
+        return index_page(self.config.service.title, summaries, health=health)

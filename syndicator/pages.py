@@ -27,7 +27,7 @@ class SectionSummary:
     changed_at: datetime | None
 
 
-def index_page(title: str, sections: Sequence[SectionSummary]) -> str:
+def index_page(title: str, sections: Sequence[SectionSummary], health: str | None = None) -> str:
     head = "\n".join(
         f'  <link rel="alternate" type="{LINK_TYPES[fmt]}" '
         f'title="{escape(s.title)} ({FORMAT_LABELS[fmt]})" href="{escape(url)}">'
@@ -60,9 +60,16 @@ def index_page(title: str, sections: Sequence[SectionSummary]) -> str:
 {rows}
     </tbody>
   </table>
+{_health(health)}
 </body>
 </html>
 """
+
+
+def _health(line: str | None) -> str:
+    if not line:
+        return ""
+    return f'  <p class="mirror-health"><small>{escape(line)}</small></p>'
 
 
 def _row(s: SectionSummary) -> str:

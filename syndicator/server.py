@@ -11,6 +11,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from aiohttp import web
 
 from .feeds import EXTENSIONS, FeedBook, RenderedFeed
+from .mirrorstatus import mirror_rows
 
 BOOK: web.AppKey[FeedBook] = web.AppKey("book", FeedBook)
 _FORMAT_OF_EXT = {ext: fmt for fmt, ext in EXTENSIONS.items()}
@@ -59,6 +60,12 @@ async def index(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
+async def mirrors_api(request: web.Request) -> web.Response:
+    book = request.app[BOOK]
+    rows = await mirror_rows(book.config, book.store)
+    return web.json_response([r.as_dict() for r in rows])
+
+
 async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -68,5 +75,6 @@ def make_app(book: FeedBook) -> web.Application:
     app[BOOK] = book
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/mirrors", mirrors_api)
     app.router.add_get("/feeds/{name}", feed)
     return app

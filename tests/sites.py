@@ -2,18 +2,38 @@
 
 Every mirror serves the same articles at the same paths, but with its own navigation, share
 block, tracking script, alternate-addresses footer naming the other mirrors, its own absolute
-links and its own feed GUIDs, as real mirror domains do. A mirror's `mode` can be switched
-while a test runs ("ok", "down", "error" for HTTP 500), and every request is logged.
+links and its own feed GUIDs, as real mirror domains do. Feeds, listings and articles carry
+ETag and Last-Modified and answer conditional requests with 304.
+
+A mirror's `mode` can be switched while a test runs:
+  ok         the site as it is
+  down       connection refused (use go_down / come_back)
+  error      HTTP 500 for everything
+  slow       every answer waits `slow_seconds` (longer than a test's read timeout)
+  flaky      every `flaky_every`-th request is a 503 (with Retry-After if `retry_after` is set)
+  seized     every URL answers 200 with a "This website has been seized" notice page
+  garbage    200 with junk bytes for every URL
+  truncated  200 with the body cut in half (the Content-Length says so: nothing to notice
+             at the HTTP level)
+  redirect   302 to the same path on `redirect_to` (another mirror)
+  lagging    lacks the `lag` newest articles (listings, feeds and their pages)
+  legacy     pages and feeds in windows-1256, the charset declared only in a meta tag or
+             the XML declaration, never in the Content-Type header
+Every request is logged with its conditional headers and the status it got, and the most
+requests in flight at once is tracked.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import html
 import itertools
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 
 from aiohttp import web
 
@@ -27,11 +47,14 @@ class SiteArticle:
     published: datetime
     caption: str = "A street in the city centre. (Photo by a staff photographer)"
     extra_sections: tuple[str, ...] = ()
+    updated: datetime | None = None
+    slug: str | None = None
+    language: str = "en"
 
     @property
     def path(self) -> str:
         d = self.published
-        slug = "-".join(self.title.split()[:6]).replace("’", "").replace("'", "")
+        slug = self.slug or "-".join(self.title.split()[:6]).replace("’", "").replace("'", "")
         return f"/Detail/{d:%Y/%m/%d}/{self.id}/{slug}"
 
     @property
@@ -75,6 +98,62 @@ def sample_articles() -> list[SiteArticle]:
     return articles
 
 
+def arabic_articles() -> list[SiteArticle]:
+    """Arabic articles (right-to-left text) for the legacy-encoding mode."""
+    base = datetime(2024, 3, 2, 8, 0, tzinfo=UTC)
+    topics = [
+        ("north-africa", "ليبيا تفتح ميناء طرابلس أمام السفن التجارية بعد أعمال الصيانة"),
+        ("iran", "طهران تفتتح خطا جديدا للمترو يربط الضواحي الغربية بوسط المدينة"),
+        ("west-asia", "ميناء عدن يستأنف حركة الحاويات بعد تعميق الممر الملاحي"),
+    ]
+    out = []
+    for n, (section, title) in enumerate(topics):
+        paras = [
+            f"{title}، وقال مسؤولون في بيان نقلته وسائل الإعلام المحلية إن العمل استمر أشهرا.",
+            f"ومن المتوقع أن تبلغ تكلفة المشروع رقم {n + 1} نحو {150 + n * 9} مليون دولار.",
+            "وقال منتقدون إن الخطة جاءت متأخرة وطالبوا بتدقيق مستقل في الأموال التي أنفقت.",
+        ]
+        out.append(
+            SiteArticle(
+                id=770200 + n,
+                section=section,
+                title=title,
+                paragraphs=paras,
+                published=base + timedelta(hours=n),
+                caption="صورة من وسط المدينة",
+                slug=f"arabic-story-{n + 1}",
+                language="ar",
+            )
+        )
+    return out
+
+
+SEIZED_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>This website has been seized</title></head>
+<body><div class="notice">
+<img src="/seals/fbi.png" alt="Federal Bureau of Investigation seal">
+<img src="/seals/doc.png" alt="Department of Commerce seal">
+<h1>This website has been seized</h1>
+<p>This domain has been seized by the United States Government in accordance with a seizure
+warrant issued by a United States District Court as part of a law enforcement action.</p>
+</div></body></html>"""
+
+
+@dataclass
+class Logged:
+    """One request a mirror received."""
+
+    path: str
+    if_none_match: str | None
+    if_modified_since: str | None
+    user_agent: str | None
+    status: int = 0
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.if_none_match or self.if_modified_since)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -88,23 +167,49 @@ class Mirror:
     port: int
     mode: str = "ok"
     log: list[str] = field(default_factory=list)
+    requests: list[Logged] = field(default_factory=list)
     runner: web.AppRunner | None = None
+    slow_seconds: float = 5.0
+    flaky_every: int = 3
+    retry_after: int | None = None
+    redirect_to: Mirror | None = None
+    lag: int = 2
+    robots: str | None = None
+    in_flight: int = 0
+    max_in_flight: int = 0
+    served: int = 0
+    # Held in every handler of a `slow` mirror: keeps requests in flight for as long as a
+    # test wants, and lets stop() release them.
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def host(self) -> str:
+        return self.origin.removeprefix("http://")
+
+    def pages_requested(self) -> list[Logged]:
+        return [r for r in self.requests if r.path != "/robots.txt"]
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
+        # A handler stops when its client gives up, so `in_flight` counts what the client
+        # really has outstanding (a slow answer is abandoned at the read timeout).
+        self.runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True
+        )
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True).start()
 
     async def stop(self) -> None:
+        self._release.set()
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+        self._release = asyncio.Event()
 
     async def go_down(self) -> None:
         """Connection refused from now on."""
@@ -118,18 +223,73 @@ class Mirror:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.log.append(request.path_qs)
-        if self.mode == "error":
+        entry = Logged(
+            request.path_qs,
+            request.headers.get("If-None-Match"),
+            request.headers.get("If-Modified-Since"),
+            request.headers.get("User-Agent"),
+        )
+        self.requests.append(entry)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            response = await self._answer(request)
+        finally:
+            self.in_flight -= 1
+        entry.status = response.status
+        return response
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        self.served += 1
+        if self.mode == "slow":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release.wait(), timeout=self.slow_seconds)
+        elif self.mode == "error":
             return web.Response(status=500, text="Internal Server Error")
-        path = request.path.rstrip("/") or "/"
+        elif self.mode == "flaky" and self.served % self.flaky_every == 0:
+            headers = {"Retry-After": str(self.retry_after)} if self.retry_after else {}
+            return web.Response(status=503, text="Service Unavailable", headers=headers)
+        elif self.mode == "seized":
+            return web.Response(text=SEIZED_PAGE, content_type="text/html")
+        elif self.mode == "garbage":
+            junk = hashlib.sha512(request.path.encode()).digest() * 64
+            return web.Response(body=junk, content_type="application/octet-stream")
+        elif self.mode == "redirect" and self.redirect_to is not None:
+            raise web.HTTPFound(self.redirect_to.origin + request.path_qs)
+        if request.path == "/robots.txt":
+            if self.robots is None:
+                return web.Response(status=404, text="not found")
+            return web.Response(text=self.robots, content_type="text/plain")
+        found = self._resource(request.path.rstrip("/") or "/")
+        if found is None:
+            return web.Response(status=404, text="not found")
+        body, content_type = found
+        etag = '"' + hashlib.blake2b(body, digest_size=8).hexdigest() + '"'
+        validators = {"ETag": etag, "Last-Modified": format_datetime(self.site.modified, True)}
+        if self.mode == "truncated":
+            return web.Response(body=body[: len(body) // 2], content_type=content_type)
+        if _not_modified(request, etag, self.site.modified):
+            return web.Response(status=304, headers=validators)
+        return web.Response(body=body, content_type=content_type, headers=validators)
+
+    def _visible(self) -> list[SiteArticle]:
+        if self.mode != "lagging":
+            return self.site.articles
+        newest = sorted(self.site.articles, key=lambda a: a.published)[-self.lag :]
+        return [a for a in self.site.articles if a not in newest]
+
+    def _resource(self, path: str) -> tuple[bytes, str] | None:
+        """Bytes and content type of a path on this mirror (no charset in the header)."""
+        legacy = self.mode == "legacy"
         for section in self.site.sections:
             if path == f"/rss/{section}.xml":
-                return web.Response(body=self.feed(section), content_type="application/rss+xml")
+                return self.feed(section), "application/rss+xml"
             if path == f"/Section/{section}":
-                return web.Response(text=self.listing(section), content_type="text/html")
-        for article in self.site.articles:
+                return _encode(self.listing(section), legacy), "text/html"
+        for article in self._visible():
             if path == article.path:
-                return web.Response(text=self.article_page(article), content_type="text/html")
-        return web.Response(status=404, text="not found")
+                return _encode(self.article_page(article), legacy), "text/html"
+        return None
 
     # --- pages, each with this mirror's own boilerplate ---------------------------------
 
@@ -152,20 +312,25 @@ class Mirror:
 
     def article_page(self, a: SiteArticle) -> str:
         url = self.origin + a.path
-        token = next(self.site.tokens)
+        token = f"tok{self.index}{a.id}{self.site.version}"
         paras = "".join(f"<p>{html.escape(p)}</p>" for p in a.paragraphs)
+        modified = (
+            f'\n<meta property="article:modified_time" content="{a.updated.isoformat()}">'
+            if a.updated
+            else ""
+        )
         related = "".join(
             f'<li><a href="{self.origin}{b.path}">{html.escape(b.title)}</a></li>'
             for b in self.site.articles[:3]
             if b is not a
         )
         return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{a.language}"><head>{self._charset_meta()}
 <title>{html.escape(a.title)} | Mirror {self.index}</title>
 <link rel="canonical" href="{self.site.canonical}{a.path}">
 <meta property="og:url" content="{url}">
 <meta property="og:title" content="{html.escape(a.title)}">
-<meta property="article:published_time" content="{a.published.isoformat()}">
+<meta property="article:published_time" content="{a.published.isoformat()}">{modified}
 <meta name="author" content="Staff writer">
 <script>var token = "{token}"; track("{url}");</script>
 </head><body>
@@ -185,13 +350,22 @@ class Mirror:
 <footer>Mirror {self.index} · {self.origin}</footer>
 </body></html>"""
 
+    def _charset_meta(self) -> str:
+        if self.mode == "legacy":
+            return '<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'
+        return '<meta charset="utf-8">'
+
+    def _listed(self, section: str) -> list[SiteArticle]:
+        visible = self._visible()
+        return [a for a in self.site.in_section(section) if a in visible]
+
     def listing(self, section: str) -> str:
         links = "".join(
             f'<li><a href="{self.origin}{a.path}">{html.escape(a.title)}</a></li>'
-            for a in self.site.in_section(section)
+            for a in self._listed(section)
         )
         return (
-            f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>"
+            f"<!DOCTYPE html><html lang='en'><head>{self._charset_meta()}<title>"
             f"{SECTION_TITLES[section]}</title></head><body>{self._nav()}<h1>"
             f"{SECTION_TITLES[section]}</h1><ul class='news'>{links}</ul></body></html>"
         )
@@ -201,14 +375,35 @@ class Mirror:
             f"<item><title>{html.escape(a.title)}</title><link>{self.origin}{a.path}</link>"
             f'<guid isPermaLink="false">mirror{self.index}-{a.id}</guid>'
             f"<pubDate>{format_datetime(a.published, usegmt=True)}</pubDate>"
-            f"<description>{html.escape(a.paragraphs[0])}</description></item>"
-            for a in self.site.in_section(section)
+            + (f"<atom:updated>{a.updated.isoformat()}</atom:updated>" if a.updated else "")
+            + f"<description>{html.escape(a.paragraphs[0])}</description></item>"
+            for a in self._listed(section)
         )
-        return (
-            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        encoding = "windows-1256" if self.mode == "legacy" else "utf-8"
+        text = (
+            f'<?xml version="1.0" encoding="{encoding}"?>'
+            f'<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>'
             f"<title>{SECTION_TITLES[section]}</title><link>{self.origin}/</link>"
             f"<description>x</description>{items}</channel></rss>"
-        ).encode()
+        )
+        return _encode(text, self.mode == "legacy")
+
+
+def _encode(text: str, legacy: bool) -> bytes:
+    return text.encode("windows-1256", errors="xmlcharrefreplace") if legacy else text.encode()
+
+
+def _not_modified(request: web.Request, etag: str, modified: datetime) -> bool:
+    inm = request.headers.get("If-None-Match")
+    if inm is not None:
+        return etag in {t.strip() for t in inm.split(",")}
+    ims = request.headers.get("If-Modified-Since")
+    if ims:
+        try:
+            return modified.replace(microsecond=0) <= parsedate_to_datetime(ims)
+        except (TypeError, ValueError):
+            return False
+    return False
 
 
 class Site:
@@ -224,6 +419,26 @@ class Site:
         self.tokens = (f"tok{n:08d}" for n in itertools.count())
         self.mirrors = [Mirror(self, i, free_port()) for i in range(mirrors)]
         self.canonical = self.mirrors[0].origin
+        self.version = 0
+        self.modified = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
+
+    def touch(self) -> None:
+        """The site changed: new validators everywhere."""
+        self.version += 1
+        self.modified += timedelta(minutes=1)
+
+    def edit(self, article: SiteArticle, paragraph: str) -> None:
+        """A correction: the article gains a paragraph and says when it was modified."""
+        article.paragraphs.append(paragraph)
+        article.updated = self.modified + timedelta(minutes=1)
+        self.touch()
+
+    def publish(self, article: SiteArticle) -> None:
+        self.articles.append(article)
+        self.touch()
+
+    def all_requests(self) -> list[Logged]:
+        return [r for m in self.mirrors for r in m.requests]
 
     def in_section(self, section: str) -> list[SiteArticle]:
         return [a for a in self.articles if section in a.sections]
@@ -243,12 +458,17 @@ class Site:
         entry: str = "feed",
         sections: tuple[str, ...] | None = None,
         extra: str = "",
+        configured: int | None = None,
+        read_timeout: str = "3s",
+        service_extra: str = "",
     ) -> str:
-        """A config whose canonical origin is the first mirror and the others are mirrors."""
+        """A config whose canonical origin is the first mirror and the others are mirrors
+        (only the first `configured` mirrors of the site, when given)."""
         sections = sections or tuple(self.sections)
         paths = {s: f"/rss/{s}.xml" if entry == "feed" else f"/Section/{s}" for s in sections}
         entries = "\n".join(f"      {s}: {{{entry}: {paths[s]}}}" for s in sections)
-        mirrors = "\n".join(f"      - {m.origin}" for m in self.mirrors[1:])
+        listed = self.mirrors[1:configured]
+        mirrors = "\n".join(f"      - {m.origin}" for m in listed) or "      []"
         section_defs = "\n".join(f"  {s}: {{title: {SECTION_TITLES[s]}}}" for s in sections)
         return f"""service:
   title: Test news
@@ -256,7 +476,8 @@ class Site:
   store: "{tmp_store}"
   max_items: 50
   connect_timeout: 2s
-  read_timeout: 3s
+  read_timeout: {read_timeout}
+{service_extra}
 sections:
 {section_defs}
 sources:
@@ -269,3 +490,16 @@ sources:
     sections:
 {entries}
 {extra}"""
+
+
+class FakeClock:
+    """A clock for pulls: time moves only when a test says so."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -92,5 +93,50 @@ fetch_validators = Table(
     Column("url", String(2048), primary_key=True),
     Column("etag", Text),
     Column("last_modified", Text),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+)
+
+# Health of every mirror of every source (see syndicator.mirrors for what the states mean).
+mirror_health = Table(
+    "mirror_health",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("mirror", String(512), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("consecutive_failures", Integer, nullable=False),
+    Column("opens", Integer, nullable=False),
+    Column("error_rate", Float, nullable=False),
+    Column("latency", Float),
+    Column("last_success", DateTime(timezone=True)),
+    Column("last_failure", DateTime(timezone=True)),
+    Column("last_error_kind", String(64)),
+    Column("last_error", Text),
+    Column("retry_at", DateTime(timezone=True)),
+    Column("successes", BigInteger, nullable=False),
+    Column("failures", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Hosts that a source's pages announce as alternate addresses: candidates until adopted.
+discovered_mirrors = Table(
+    "discovered_mirrors",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("origin", String(512), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("found_on", Text, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("adopted_at", DateTime(timezone=True)),
+    Column("proof", Text),
+)
+
+# The article links an entry point (feed or listing URL on one mirror) gave when last parsed,
+# so that a 304 answer costs no parsing: JSON list of [url, updated ISO time or null].
+entry_links = Table(
+    "entry_links",
+    metadata,
+    Column("url", String(2048), primary_key=True),
+    Column("links", Text, nullable=False),
     Column("checked_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,307 @@
+"""Mirror bookkeeping in the store: health rows, discovered mirrors, the links each entry point
+gave when last parsed, and the article lookups the pipeline needs to skip stored pages.
+
+Kept apart from the article store (`engine.py`): it shares the engine, not the ingest logic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+
+from ..config import ALL_SECTION
+from ..errors import StoreError
+from ..mirrors import MirrorHealth
+from .engine import Store
+from .schema import (
+    article_aliases,
+    article_hashes,
+    article_sections,
+    articles,
+    discovered_mirrors,
+    entry_links,
+    mirror_health,
+    section_versions,
+)
+
+Listed = tuple[str, datetime | None]
+
+
+@dataclass(frozen=True)
+class DiscoveredMirror:
+    source: str
+    origin: str
+    status: str  # candidate | adopted
+    found_on: str
+    first_seen: datetime
+    last_seen: datetime
+    adopted_at: datetime | None = None
+    proof: str | None = None
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _health(row: Any) -> MirrorHealth:
+    return MirrorHealth(
+        source=row.source,
+        mirror=row.mirror,
+        state=row.state,
+        consecutive_failures=row.consecutive_failures,
+        opens=row.opens,
+        error_rate=row.error_rate,
+        latency=row.latency,
+        last_success=_utc(row.last_success),
+        last_failure=_utc(row.last_failure),
+        last_error_kind=row.last_error_kind,
+        last_error=row.last_error,
+        retry_at=_utc(row.retry_at),
+        successes=row.successes,
+        failures=row.failures,
+    )
+
+
+class MirrorStore:
+    """Mirror state on top of an open Store (same engine, same transactions rules)."""
+
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+
+    def _insert(self, table: Any) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    async def _write(self, what: str, statements: Sequence[Any]) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                for stmt in statements:
+                    await conn.execute(stmt)
+        except DBAPIError as exc:
+            raise StoreError(f"store refused {what}: {exc.orig}") from None
+
+    # --- health ----------------------------------------------------------------------
+
+    async def health(self, source: str | None = None) -> list[MirrorHealth]:
+        query = select(mirror_health).order_by(mirror_health.c.source, mirror_health.c.mirror)
+        if source is not None:
+            query = query.where(mirror_health.c.source == source)
+        async with self.engine.connect() as conn:
+            return [_health(r) for r in await conn.execute(query)]
+
+    async def save_health(self, rows: Iterable[MirrorHealth], now: datetime) -> None:
+        statements = []
+        for h in rows:
+            values = {
+                "state": h.state,
+                "consecutive_failures": h.consecutive_failures,
+                "opens": h.opens,
+                "error_rate": h.error_rate,
+                "latency": h.latency,
+                "last_success": h.last_success,
+                "last_failure": h.last_failure,
+                "last_error_kind": h.last_error_kind,
+                "last_error": h.last_error,
+                "retry_at": h.retry_at,
+                "successes": h.successes,
+                "failures": h.failures,
+                "updated_at": now,
+            }
+            stmt = self._insert(mirror_health).values(source=h.source, mirror=h.mirror, **values)
+            statements.append(
+                stmt.on_conflict_do_update(index_elements=["source", "mirror"], set_=values)
+            )
+        if statements:
+            await self._write("mirror health", statements)
+
+    # --- discovered mirrors ----------------------------------------------------------
+
+    async def discovered(self, source: str | None = None) -> list[DiscoveredMirror]:
+        query = select(discovered_mirrors).order_by(
+            discovered_mirrors.c.source,
+            discovered_mirrors.c.first_seen,
+            discovered_mirrors.c.origin,
+        )
+        if source is not None:
+            query = query.where(discovered_mirrors.c.source == source)
+        async with self.engine.connect() as conn:
+            return [
+                DiscoveredMirror(
+                    source=r.source,
+                    origin=r.origin,
+                    status=r.status,
+                    found_on=r.found_on,
+                    first_seen=_utc(r.first_seen) or datetime.now(UTC),
+                    last_seen=_utc(r.last_seen) or datetime.now(UTC),
+                    adopted_at=_utc(r.adopted_at),
+                    proof=r.proof,
+                )
+                for r in await conn.execute(query)
+            ]
+
+    async def note_candidates(self, source: str, found: dict[str, str], now: datetime) -> None:
+        """Record origins (-> the page that named them) as candidates, or refresh last_seen."""
+        statements = []
+        for origin, page in sorted(found.items()):
+            stmt = self._insert(discovered_mirrors).values(
+                source=source,
+                origin=origin,
+                status="candidate",
+                found_on=page,
+                first_seen=now,
+                last_seen=now,
+            )
+            statements.append(
+                stmt.on_conflict_do_update(
+                    index_elements=["source", "origin"], set_={"last_seen": now}
+                )
+            )
+        if statements:
+            await self._write("discovered mirrors", statements)
+
+    async def adopt(self, source: str, origin: str, proof: str, now: datetime) -> None:
+        await self._write(
+            "adoption of a mirror",
+            [
+                update(discovered_mirrors)
+                .where(
+                    (discovered_mirrors.c.source == source)
+                    & (discovered_mirrors.c.origin == origin)
+                )
+                .values(status="adopted", adopted_at=now, proof=proof)
+            ],
+        )
+
+    # --- entry points and stored articles --------------------------------------------
+
+    async def entry_links(self, urls: Sequence[str]) -> dict[str, list[Listed]]:
+        if not urls:
+            return {}
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(entry_links).where(entry_links.c.url.in_(list(urls)))
+            )
+            out: dict[str, list[Listed]] = {}
+            for r in result:
+                out[r.url] = [
+                    (link, datetime.fromisoformat(stamp) if stamp else None)
+                    for link, stamp in json.loads(r.links)
+                ]
+            return out
+
+    async def save_entry_links(self, url: str, links: Sequence[Listed], now: datetime) -> None:
+        data = json.dumps([[link, stamp.isoformat() if stamp else None] for link, stamp in links])
+        stmt = self._insert(entry_links).values(url=url, links=data, checked_at=now)
+        await self._write(
+            "entry point links",
+            [
+                stmt.on_conflict_do_update(
+                    index_elements=["url"], set_={"links": data, "checked_at": now}
+                )
+            ],
+        )
+
+    async def stored_updated(self, urls: Sequence[str]) -> dict[str, datetime]:
+        """For each URL some stored article was seen under: that article's `updated` time."""
+        if not urls:
+            return {}
+        out: dict[str, datetime] = {}
+        async with self.engine.connect() as conn:
+            for start in range(0, len(urls), 500):
+                chunk = list(urls[start : start + 500])
+                result = await conn.execute(
+                    select(article_aliases.c.url, articles.c.updated)
+                    .join(articles, articles.c.id == article_aliases.c.article_id)
+                    .where(article_aliases.c.url.in_(chunk))
+                )
+                for r in result:
+                    out[r.url] = _utc(r.updated) or datetime.now(UTC)
+        return out
+
+    async def add_sections(self, by_url: dict[str, set[str]], now: datetime) -> set[str]:
+        """Add sections to stored articles (by any URL they were seen under), without a
+        fetch; returns the sections that gained an article."""
+        changed: set[str] = set()
+        try:
+            async with self.engine.begin() as conn:
+                for url, sections in sorted(by_url.items()):
+                    article_id = (
+                        await conn.execute(
+                            select(article_aliases.c.article_id).where(article_aliases.c.url == url)
+                        )
+                    ).scalar_one_or_none()
+                    if article_id is None:
+                        continue
+                    have = set(
+                        (
+                            await conn.execute(
+                                select(article_sections.c.section).where(
+                                    article_sections.c.article_id == article_id
+                                )
+                            )
+                        ).scalars()
+                    )
+                    new = sections - have
+                    if new:
+                        await conn.execute(
+                            self._insert(article_sections).on_conflict_do_nothing(),
+                            [{"article_id": article_id, "section": s} for s in sorted(new)],
+                        )
+                        changed |= new
+        except DBAPIError as exc:
+            raise StoreError(f"store refused article sections: {exc.orig}") from None
+        if changed:
+            await self.bump_sections(changed, now, changed_at=True)
+        return changed
+
+    async def hash_stored(self, source: str, content_hash: str) -> bool:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(articles.c.id)
+                    .join(article_hashes, article_hashes.c.article_id == articles.c.id)
+                    .where((article_hashes.c.hash == content_hash) & (articles.c.source == source))
+                )
+            ).first()
+        return row is not None
+
+    async def recent_article_urls(self, source: str, limit: int) -> list[str]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                select(articles.c.url)
+                .where(articles.c.source == source)
+                .order_by(articles.c.published.desc(), articles.c.id.desc())
+                .limit(limit)
+            )
+            return list(result.scalars())
+
+    async def bump_sections(
+        self, sections: Iterable[str], now: datetime, *, changed_at: bool = False
+    ) -> None:
+        """Tell feed caches that these sections must be rendered again."""
+        names = sorted({*sections, ALL_SECTION})
+        statements: list[Any] = []
+        for name in names:
+            statements.append(
+                self._insert(section_versions)
+                .values(section=name, version=0, changed_at=now)
+                .on_conflict_do_nothing()
+            )
+            statements.append(
+                update(section_versions)
+                .where(section_versions.c.section == name)
+                .values(
+                    version=section_versions.c.version + 1,
+                    **({"changed_at": now} if changed_at else {}),
+                )
+            )
+        await self._write("section versions", statements)

@@ -1,0 +1,120 @@
+"""The fetcher's limits against a real loopback server: decompressed-size cap, redirect count,
+Retry-After, and the redirect policy between known and unknown hosts."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from syndicator.errors import FetchError, Throttled
+from syndicator.fetch import Fetcher, FetchLimits, parse_retry_after
+
+BOMB = gzip.compress(b"\0" * (16 * 1024 * 1024), 6)
+TEXT = ("<p>" + "Steady news from the harbour. " * 40 + "</p>").encode()
+
+
+async def compressed(request: web.Request) -> web.Response:
+    kind = request.match_info["kind"]
+    if kind == "gzip":
+        body, encoding = gzip.compress(TEXT), "gzip"
+    elif kind == "deflate":
+        body, encoding = zlib.compress(TEXT), "deflate"
+    elif kind == "raw-deflate":
+        c = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        body, encoding = c.compress(TEXT) + c.flush(), "deflate"
+    else:  # a bomb: 16 MiB of zeros in about 16 KiB
+        body, encoding = BOMB, "gzip"
+    return web.Response(body=body, headers={"Content-Encoding": encoding})
+
+
+async def hop(request: web.Request) -> web.Response:
+    n = int(request.match_info["n"])
+    if n == 0:
+        return web.Response(text="arrived")
+    raise web.HTTPFound(f"/hop/{n - 1}")
+
+
+async def busy(request: web.Request) -> web.Response:
+    return web.Response(status=429, headers={"Retry-After": "42"})
+
+
+async def away(request: web.Request) -> web.Response:
+    raise web.HTTPFound(request.query["to"])
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[TestServer]:
+    app = web.Application()
+    app.router.add_get("/z/{kind}", compressed)
+    app.router.add_get("/hop/{n}", hop)
+    app.router.add_get("/busy", busy)
+    app.router.add_get("/away", away)
+    srv = TestServer(app, host="127.0.0.1")
+    await srv.start_server()
+    yield srv
+    await srv.close()
+
+
+def limits(**kw: object) -> FetchLimits:
+    return FetchLimits(user_agent="t", connect_timeout=2, read_timeout=2, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["gzip", "deflate", "raw-deflate"])
+async def test_compressed_bodies_are_decoded(server: TestServer, kind: str) -> None:
+    async with Fetcher(limits()) as f:
+        response = await f.get(str(server.make_url(f"/z/{kind}")))
+    assert response.body == TEXT
+
+
+async def test_the_size_cap_holds_for_decompressed_bytes(server: TestServer) -> None:
+    async with Fetcher(limits(max_body=1024 * 1024)) as f:
+        with pytest.raises(FetchError) as info:
+            await f.get(str(server.make_url("/z/bomb")))
+    assert info.value.kind == "too-large"
+
+
+@pytest.mark.parametrize(("hops", "ok"), [(5, True), (6, False)])
+async def test_at_most_five_redirects(server: TestServer, hops: int, ok: bool) -> None:
+    async with Fetcher(limits()) as f:
+        url = str(server.make_url(f"/hop/{hops}"))
+        if ok:
+            response = await f.get(url)
+            assert response.body == b"arrived" and len(response.redirects) == hops
+        else:
+            with pytest.raises(FetchError) as info:
+                await f.get(url)
+            assert info.value.kind == "redirects"
+
+
+async def test_redirect_to_an_unknown_host_needs_permission(server: TestServer) -> None:
+    here = str(server.make_url("/")).rstrip("/")
+    elsewhere = here.replace("127.0.0.1", "localhost") + "/hop/0"
+    url = str(server.make_url("/away").with_query(to=elsewhere))
+    async with Fetcher(limits()) as f:
+        with pytest.raises(FetchError) as info:
+            await f.get(url, allowed_origins={here})
+        assert info.value.kind == "foreign-redirect"
+        followed = await f.get(url, allowed_origins={here}, follow_foreign=True)
+        assert followed.body == b"arrived" and followed.url == elsewhere
+
+
+async def test_429_carries_its_retry_after(server: TestServer) -> None:
+    async with Fetcher(limits()) as f:
+        with pytest.raises(Throttled) as info:
+            await f.get(str(server.make_url("/busy")))
+    assert info.value.retry_after == 42 and info.value.kind == "http-429"
+
+
+def test_retry_after_as_seconds_or_a_date() -> None:
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    assert parse_retry_after("120", now) == 120
+    assert parse_retry_after("Sat, 22 Jun 2024 12:05:00 GMT", now) == 300
+    assert parse_retry_after("Sat, 22 Jun 2024 11:00:00 GMT", now) == 0
+    assert parse_retry_after("soon", now) is None
+    assert parse_retry_after(None, now) is None

@@ -1,0 +1,524 @@
+"""Mirrors that fail in every way a real one does, against real loopback servers: the feeds
+stay whole and clean, health and breaker behave as documented, requests stay polite."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import feedparser
+import pytest
+from click.testing import CliRunner
+
+from syndicator.cli import limits_of, main
+from syndicator.config import Config
+from syndicator.feeds import FeedBook
+from syndicator.fetch import Fetcher
+from syndicator.pipeline import PullReport, pull_source
+from syndicator.store import Store, open_store
+from syndicator.store.health import MirrorStore
+
+from .sites import FakeClock, Site, arabic_articles
+
+WriteConfig = Callable[..., Config]
+
+
+@pytest.fixture
+async def sites() -> AsyncIterator[Callable[..., Site]]:
+    made: list[Site] = []
+
+    def make(mirrors: int = 3, **kwargs: object) -> Site:
+        s = Site(mirrors=mirrors, **kwargs)  # type: ignore[arg-type]
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        await s.stop()
+
+
+async def pull(
+    config: Config, fetcher: Fetcher, store: Store, clock: FakeClock, seed: int = 0
+) -> PullReport:
+    return await pull_source("news", config, fetcher, store, clock=clock, rng=random.Random(seed))
+
+
+async def feed_bytes(config: Config, store: Store) -> dict[tuple[str, str], bytes]:
+    book = FeedBook(config, store)
+    return {
+        (section, fmt): (await book.get(section, fmt)).body
+        for section in book.section_names()
+        for fmt in ("rss", "atom", "json")
+    }
+
+
+async def items(config: Config, store: Store, section: str = "all") -> list[tuple[str, str, str]]:
+    parsed = feedparser.parse((await FeedBook(config, store).get(section, "atom")).body)
+    return [(e.id, e.link, e.title) for e in parsed.entries]
+
+
+async def health_of(store: Store) -> dict[str, str]:
+    return {h.mirror: h.state for h in await MirrorStore(store).health("news")}
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+async def test_seized_flaky_and_slow_mirrors_give_the_feeds_of_one_clean_mirror(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    site = sites(4)
+    await site.start()
+    clean, seized, flaky, slow = site.mirrors
+    seized.mode, flaky.mode, slow.mode = "seized", "flaky", "slow"
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = write_config(site.config_yaml(store_url, read_timeout="500ms"))
+    reference = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 'ref.db'}", configured=1), name="ref.yaml"
+    )
+    clock = FakeClock()
+    async with Fetcher(limits_of(config)) as fetcher:
+        ref_store = await open_store(reference.service.store)
+        await pull(reference, fetcher, ref_store, clock)
+        expected = await feed_bytes(reference, ref_store)
+        expected_items = await items(reference, ref_store)
+        await ref_store.close()
+        assert {t for _, _, t in expected_items} == {a.title for a in site.articles}
+
+        store = await open_store(config.service.store)
+        first = await pull(config, fetcher, store, clock)
+        assert await feed_bytes(config, store) == expected
+        seized_seen = len(seized.requests)
+        clock.advance(300)
+        second = await pull(config, fetcher, store, clock)
+        assert await feed_bytes(config, store) == expected
+        assert await items(config, store) == expected_items
+        await store.close()
+
+    assert first.new == len(site.articles) and second.new == 0
+    # the open breaker let exactly one probe through to each bad mirror on the second pull
+    assert len(seized.requests) - seized_seen == 1
+    for mirror in site.mirrors:
+        assert mirror.max_in_flight <= 2
+    code, out = await asyncio.to_thread(
+        run_cli, "--config", str(tmp_path / "syndicator.yaml"), "mirrors", "--json"
+    )
+    assert code == 0
+    rows = {r["mirror"]: r for r in json.loads(out)}
+    assert rows[clean.origin]["state"] == "healthy"
+    assert rows[seized.origin]["state"] == "down"
+    assert rows[seized.origin]["last_error_kind"] == "seized"
+    assert rows[flaky.origin]["state"] == "degraded"
+    assert rows[flaky.origin]["last_error_kind"] == "http-503"
+    assert rows[slow.origin]["state"] == "down"
+    assert rows[slow.origin]["last_error_kind"] == "timeout"
+    assert rows[seized.origin]["retry_at"] is not None
+    code, table = await asyncio.to_thread(
+        run_cli, "--config", str(tmp_path / "syndicator.yaml"), "mirrors"
+    )
+    assert code == 0
+    for word in ("healthy", "degraded", "down", "seized", "timeout"):
+        assert word in table
+
+
+@pytest.mark.parametrize("entry", ["feed", "page"])
+async def test_second_pull_without_change_is_conditional_and_parses_nothing(
+    entry: str,
+    site: Site,
+    store: Store,
+    store_url: str,
+    write_config: WriteConfig,
+) -> None:
+    config = write_config(site.config_yaml(store_url, entry=entry))
+    clock = FakeClock()
+    async with Fetcher(limits_of(config)) as fetcher:
+        first = await pull(config, fetcher, store, clock)
+        assert first.parsed == 9 and first.new == len(site.articles)
+        for m in site.mirrors:
+            m.requests.clear()
+        clock.advance(600)
+        second = await pull(config, fetcher, store, clock)
+    sent = [r for m in site.mirrors for r in m.pages_requested()]
+    entry_paths = {f"/rss/{s}.xml" if entry == "feed" else f"/Section/{s}" for s in site.sections}
+    assert len(sent) == 9  # 3 entry points on 3 mirrors, no article page
+    assert {r.path for r in sent} == entry_paths
+    assert all(r.conditional and r.status == 304 for r in sent)
+    assert second.parsed == 0 and second.not_modified == 9 and second.new == 0
+
+
+async def test_a_changed_feed_is_parsed_and_only_the_new_article_is_fetched(
+    site: Site, store: Store, store_url: str, write_config: WriteConfig
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    clock = FakeClock()
+    async with Fetcher(limits_of(config)) as fetcher:
+        await pull(config, fetcher, store, clock)
+        newest = site.articles[0]
+        from .sites import SiteArticle
+
+        added = SiteArticle(
+            id=660999,
+            section="iran",
+            title="Isfahan restores the old bridge after two years of work",
+            paragraphs=[p.replace("Libya", "Isfahan") for p in newest.paragraphs],
+            published=newest.published.replace(day=3),
+        )
+        site.publish(added)
+        for m in site.mirrors:
+            m.requests.clear()
+        report = await pull(config, fetcher, store, clock)
+    assert report.new == 1 and report.parsed == 3  # the iran feed on each mirror
+    pages = [r.path for m in site.mirrors for r in m.pages_requested() if "/Detail/" in r.path]
+    assert pages == [added.path] * 3
+
+
+@pytest.mark.parametrize(("per_host", "expected"), [(1, 1), (2, 2)])
+async def test_never_more_than_the_per_host_limit_in_flight(
+    per_host: int,
+    expected: int,
+    sites: Callable[..., Site],
+    tmp_path: Path,
+    write_config: WriteConfig,
+) -> None:
+    site = sites(2)
+    await site.start()
+    site.mirrors[1].mode = "slow"
+    config = write_config(
+        site.config_yaml(
+            f"sqlite:///{tmp_path / 's.db'}",
+            read_timeout="300ms",
+            service_extra=f"  per_host: {per_host}",
+        )
+    )
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        await pull(config, fetcher, store, FakeClock())
+    await store.close()
+    assert site.mirrors[1].max_in_flight == expected
+    assert site.mirrors[0].max_in_flight <= per_host
+
+
+async def test_breaker_skips_a_down_mirror_then_probes_once_and_keeps_state_over_a_restart(
+    site: Site, store_url: str, write_config: WriteConfig
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    broken = site.mirrors[1]
+    broken.mode = "error"
+    clock = FakeClock()
+    store = await open_store(store_url)
+    async with Fetcher(limits_of(config)) as fetcher:
+        await pull(config, fetcher, store, clock)
+        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+        h = health[broken.origin]
+        assert h.state == "down" and h.consecutive_failures == 3
+        wait = (h.retry_at - clock.now).total_seconds()
+        assert 48 <= wait <= 72  # 60 s backoff, +/- 20 % jitter
+        await store.close()
+
+        # A restart: a new store connection sees the same breaker.
+        store = await open_store(store_url)
+        seen = len(broken.pages_requested())
+        assert seen == 3
+        clock.advance(wait - 5)
+        await pull(config, fetcher, store, clock)
+        assert len(broken.pages_requested()) == seen  # not asked while the breaker is open
+        clock.advance(10)
+        await pull(config, fetcher, store, clock)
+        assert len(broken.pages_requested()) == seen + 1  # half-open: one probe
+        h = {h.mirror: h for h in await MirrorStore(store).health("news")}[broken.origin]
+        second_wait = (h.retry_at - clock.now).total_seconds()
+        assert h.state == "down" and 96 <= second_wait <= 144  # doubled backoff
+
+        broken.mode = "ok"
+        clock.advance(second_wait + 1)
+        report = await pull(config, fetcher, store, clock)
+        # the probe succeeded, so the rest of the mirror's entry points were pulled too
+        assert len(broken.pages_requested()) == seen + 1 + 3
+        h = {h.mirror: h for h in await MirrorStore(store).health("news")}[broken.origin]
+        assert h.consecutive_failures == 0 and h.retry_at is None and h.state != "down"
+        assert report.failed == 0
+    await store.close()
+
+
+async def test_retry_after_is_honoured(
+    site: Site, store: Store, store_url: str, write_config: WriteConfig
+) -> None:
+    config = write_config(site.config_yaml(store_url, extra="    robots: false"))
+    busy = site.mirrors[2]
+    busy.mode, busy.flaky_every, busy.retry_after = "flaky", 1, 120
+    clock = FakeClock()
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, clock)
+        # requests already in flight when the first 503 came back, and no more
+        asked = len(busy.requests)
+        assert 1 <= asked <= 2
+        assert report.skipped >= 1
+        h = {h.mirror: h for h in await MirrorStore(store).health("news")}[busy.origin]
+        assert h.state == "degraded" and (h.retry_at - clock.now).total_seconds() == 120
+        clock.advance(60)
+        await pull(config, fetcher, store, clock)
+        assert len(busy.requests) == asked
+        clock.advance(61)
+        busy.mode = "ok"
+        await pull(config, fetcher, store, clock)
+        assert len(busy.requests) > asked
+    assert len(await items(config, store)) == len(site.articles)
+
+
+# mode, state of the mirror afterwards (None: it has no health row of its own), entry kinds:
+# every mode against HTML listings, and against feeds where feed bytes are what breaks.
+MODES = [
+    ("error", "down", ("page",)),
+    ("slow", "down", ("page",)),
+    ("flaky", "degraded", ("page",)),
+    ("seized", "down", ("page", "feed")),
+    ("garbage", "down", ("page", "feed")),
+    ("truncated", "down", ("page", "feed")),
+    ("redirect", None, ("page", "feed")),
+    ("lagging", "healthy", ("page",)),
+    ("legacy", "healthy", ("page", "feed")),
+]
+
+
+@pytest.mark.parametrize(
+    ("mode", "state", "entry"),
+    [(mode, state, entry) for mode, state, entries in MODES for entry in entries],
+)
+async def test_every_article_a_healthy_mirror_serves_is_in_the_feed_once(
+    mode: str,
+    state: str | None,
+    entry: str,
+    sites: Callable[..., Site],
+    tmp_path: Path,
+    write_config: WriteConfig,
+) -> None:
+    site = sites(3, articles=arabic_articles() if mode == "legacy" else None)
+    await site.start()
+    bad, good = site.mirrors[1], site.mirrors[2]
+    bad.mode, bad.redirect_to = mode, good
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry=entry, read_timeout="300ms")
+    )
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    got = await items(config, store)
+    health = await health_of(store)
+    await store.close()
+    expected = {(site.canonical + a.path, a.title) for a in site.articles}
+    assert sorted((link, title) for _, link, title in got) == sorted(expected)
+    assert len({guid for guid, _, _ in got}) == len(site.articles)
+    assert health.get(bad.origin) == state
+    assert health[site.mirrors[0].origin] == "healthy"
+    if mode == "redirect":
+        assert health[good.origin] == "healthy"
+        assert report.failed == 0
+    if mode == "legacy":
+        # the windows-1256 copies are the same articles as the UTF-8 ones
+        assert report.duplicate == 2 * len(site.articles)
+
+
+@pytest.mark.parametrize("follow", [False, True])
+async def test_redirect_to_an_unknown_host_is_followed_only_when_allowed(
+    follow: bool, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    site = sites(4)
+    await site.start()
+    runaway, stranger = site.mirrors[1], site.mirrors[3]
+    runaway.mode, runaway.redirect_to = "redirect", stranger
+    extra = "    follow_foreign_redirects: true" if follow else ""
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=3, extra=extra)
+    )
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    got = await items(config, store)
+    health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    await store.close()
+    assert {link for _, link, _ in got} == {site.canonical + a.path for a in site.articles}
+    if follow:
+        # its listings and its article pages were read, and mapped back onto the site
+        assert any("/Detail/" in r.path for r in stranger.pages_requested())
+        assert health[runaway.origin].state == "healthy"
+        assert report.failed == 0
+    else:
+        assert stranger.pages_requested() == []
+        assert health[runaway.origin].last_error_kind == "foreign-redirect"
+        assert any("foreign-redirect" in e for e in report.errors)
+
+
+async def test_robots_txt_is_honoured_and_the_user_agent_names_a_contact(
+    site: Site, store: Store, store_url: str, write_config: WriteConfig
+) -> None:
+    private = site.mirrors[1]
+    private.robots = "User-agent: *\nDisallow: /Section/\n"
+    config = write_config(
+        site.config_yaml(
+            store_url, entry="page", service_extra="  contact: https://feeds.example.test/about"
+        )
+    )
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+        await pull(config, fetcher, store, FakeClock())
+    assert [r.path for r in private.requests] == ["/robots.txt"]  # fetched once, cached
+    assert any("robots" in e for e in report.errors)
+    agents = {r.user_agent for m in site.mirrors for r in m.requests}
+    assert agents == {
+        "syndicator/0.1 (+https://github.com/syndicator/syndicator) "
+        "(+https://feeds.example.test/about)"
+    }
+    assert len(await items(config, store)) == len(site.articles)
+
+
+@pytest.mark.parametrize("adopt", [False, True])
+async def test_a_host_named_only_in_the_footer_becomes_a_candidate_and_is_adopted(
+    adopt: bool, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    site = sites(4)
+    await site.start()
+    newcomer = site.mirrors[3]  # not in the config; every other mirror's footer names it
+    extra = "    adopt_discovered: true" if adopt else ""
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=3, extra=extra, entry="page")
+    )
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, clock)
+        assert newcomer.origin in report.discovered
+        found = {d.origin: d for d in await MirrorStore(store).discovered("news")}
+        assert set(found) == {newcomer.origin}
+        if not adopt:
+            assert found[newcomer.origin].status == "candidate"
+            assert newcomer.requests == []
+        else:
+            assert report.adopted == [newcomer.origin]
+            assert found[newcomer.origin].status == "adopted"
+            assert found[newcomer.origin].proof.startswith(newcomer.origin + "/Detail/")
+            # from now on it is pulled like any mirror
+            newcomer.requests.clear()
+            clock.advance(600)
+            await pull(config, fetcher, store, clock)
+            assert {r.path for r in newcomer.pages_requested()} == {
+                f"/Section/{s}" for s in site.sections
+            }
+    code, out = await asyncio.to_thread(
+        run_cli, "--config", str(tmp_path / "syndicator.yaml"), "mirrors", "--json"
+    )
+    assert code == 0
+    rows = {r["mirror"]: r for r in json.loads(out)}
+    assert rows[newcomer.origin]["role"] == ("adopted" if adopt else "candidate")
+    assert rows[newcomer.origin]["found_on"].startswith(site.mirrors[0].origin)
+    await store.close()
+
+
+@pytest.mark.parametrize("mode", ["seized", "garbage"])
+async def test_a_look_alike_candidate_is_not_adopted(
+    mode: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    site = sites(4)
+    await site.start()
+    site.mirrors[3].mode = mode
+    config = write_config(
+        site.config_yaml(
+            f"sqlite:///{tmp_path / 's.db'}", configured=3, extra="    adopt_discovered: true"
+        )
+    )
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    found = await MirrorStore(store).discovered("news")
+    await store.close()
+    assert report.adopted == []
+    assert [(d.origin, d.status) for d in found] == [(site.mirrors[3].origin, "candidate")]
+    assert site.mirrors[3].pages_requested()  # it was asked, and failed the proof
+
+
+async def test_failover_asks_mirrors_in_order_and_stops_at_the_first_good_one(
+    site: Site, store: Store, store_url: str, write_config: WriteConfig
+) -> None:
+    site.mirrors[0].mode = "seized"
+    config = write_config(site.config_yaml(store_url, extra="    strategy: failover"))
+    clock = FakeClock()
+    async with Fetcher(limits_of(config)) as fetcher:
+        await pull(config, fetcher, store, clock)
+        assert site.mirrors[2].requests == []
+        first_of_1 = len(site.mirrors[1].requests)
+        asked_of_0 = len(site.mirrors[0].pages_requested())
+        clock.advance(30)
+        await pull(config, fetcher, store, clock)
+        assert len(site.mirrors[0].pages_requested()) == asked_of_0  # breaker open
+        clock.advance(400)
+        await pull(config, fetcher, store, clock)
+        # three sections fail over concurrently, yet the half-open mirror gets one probe
+        assert len(site.mirrors[0].pages_requested()) == asked_of_0 + 1
+    assert len(await items(config, store)) == len(site.articles)
+    assert site.mirrors[2].requests == []
+    # the seized canonical is down: the second pull went straight to the next mirror
+    assert len(site.mirrors[1].pages_requested()) > 0 and first_of_1 > 0
+    assert (await health_of(store))[site.mirrors[0].origin] == "down"
+
+
+async def test_healthiest_link_policy_moves_links_but_never_guids(
+    site: Site, tmp_path: Path, write_config: WriteConfig
+) -> None:
+    site.mirrors[0].mode = "seized"  # the canonical origin
+    stores = {}
+    for policy in ("canonical", "healthiest"):
+        config = write_config(
+            site.config_yaml(
+                f"sqlite:///{tmp_path / (policy + '.db')}", extra=f"    link_policy: {policy}"
+            ),
+            name=f"{policy}.yaml",
+        )
+        store = await open_store(config.service.store)
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull(config, fetcher, store, FakeClock())
+        stores[policy] = (config, store, report)
+    canonical = await items(stores["canonical"][0], stores["canonical"][1])
+    healthiest = await items(stores["healthiest"][0], stores["healthiest"][1])
+    body = (await FeedBook(*stores["healthiest"][:2]).get("all", "json")).body.decode()
+    for _, store, _ in stores.values():
+        await store.close()
+    assert [g for g, _, _ in canonical] == [g for g, _, _ in healthiest]
+    assert all(link.startswith(site.canonical + "/") for _, link, _ in canonical)
+    targets = {link.split("/Detail/")[0] for _, link, _ in healthiest}
+    assert len(targets) == 1 and targets <= {site.mirrors[1].origin, site.mirrors[2].origin}
+    target = targets.pop()
+    assert site.canonical not in body  # images in the content moved as well
+    assert f"{target}/images/" in body
+    assert stores["healthiest"][2].changed_sections >= set(site.sections)
+
+
+async def test_mirror_health_over_http_and_on_the_index(
+    site: Site, store: Store, store_url: str, write_config: WriteConfig
+) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from syndicator.server import make_app
+
+    site.mirrors[2].mode = "seized"
+    config = write_config(site.config_yaml(store_url))
+    async with Fetcher(limits_of(config)) as fetcher:
+        await pull(config, fetcher, store, FakeClock())
+    client = TestClient(TestServer(make_app(FeedBook(config, store))))
+    await client.start_server()
+    try:
+        resp = await client.get("/api/mirrors")
+        assert resp.status == 200
+        rows = await resp.json()
+        assert [(r["mirror"], r["state"]) for r in rows] == [
+            (site.mirrors[0].origin, "healthy"),
+            (site.mirrors[1].origin, "healthy"),
+            (site.mirrors[2].origin, "down"),
+        ]
+        index = await (await client.get("/")).text()
+        assert "Mirrors: 2 healthy, 1 down" in index
+    finally:
+        await client.close()

@@ -1,0 +1,129 @@
+"""Pages a broken, blocked or seized mirror serves instead of content are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syndicator.discovery import announced_origins
+from syndicator.errors import RejectedPage
+from syndicator.validate import check
+
+from .sites import SEIZED_PAGE
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SEED_ARTICLE = next((SEEDS / "www.presstv.ir" / "Detail").rglob("index.html"))
+
+
+def page(title: str, body: str) -> bytes:
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+        f"<body>{body}</body></html>"
+    ).encode()
+
+
+LONG = "<p>" + " ".join(["The council met on Monday to discuss the budget."] * 80) + "</p>"
+
+REFUSED = [
+    ("seized", SEIZED_PAGE.encode(), "article"),
+    ("seized", SEIZED_PAGE.encode(), "feed"),
+    ("seized", SEIZED_PAGE.encode(), "page"),
+    (
+        "blocked",
+        page("Blocked", "<p>Access to this website has been blocked by court order.</p>"),
+        "article",
+    ),
+    ("blocked", page("451", "<h1>Unavailable For Legal Reasons</h1>"), "page"),
+    (
+        "captcha",
+        page("Attention Required! | Cloudflare", "<p>Please complete the security check.</p>"),
+        "article",
+    ),
+    (
+        "captcha",
+        page("Just a moment", "<div class='g-recaptcha' data-sitekey='x'></div><p>Verify</p>"),
+        "page",
+    ),
+    ("parked", page("example.org", "<p>This domain is for sale! Buy this domain.</p>"), "article"),
+    ("login-wall", page("Members", "<p>Please log in to continue reading.</p>"), "article"),
+    ("truncated", b"<!DOCTYPE html><html><head><title>A story</title></head><body><p>Half", "page"),
+    ("empty", b"   ", "article"),
+]
+
+
+@pytest.mark.parametrize(("kind", "body", "expect"), REFUSED)
+def test_notice_pages_are_refused_with_their_kind(kind: str, body: bytes, expect: str) -> None:
+    with pytest.raises(RejectedPage) as info:
+        check(body, "http://m.test/x", expect)
+    assert info.value.kind == kind
+    assert "http://m.test/x" in str(info.value)
+
+
+ACCEPTED = [
+    ("the sample article", SEED_ARTICLE.read_bytes(), "article"),
+    (
+        "an article that reports on a seizure",
+        page(
+            "US seizes news websites",
+            "<h1>US seizes news websites</h1><p>Visitors saw a notice: 'This website has been "
+            "seized' with two seals.</p>" + LONG,
+        ),
+        "article",
+    ),
+    (
+        "a long article whose comment form has a captcha",
+        page("Budget talks", "<h1>Budget talks</h1>" + LONG + "<div class='g-recaptcha'></div>"),
+        "article",
+    ),
+    ("an RSS feed", b'<?xml version="1.0"?><rss version="2.0"><channel></channel></rss>', "feed"),
+]
+
+
+@pytest.mark.parametrize(("what", "body", "expect"), ACCEPTED)
+def test_real_content_passes(what: str, body: bytes, expect: str) -> None:
+    check(body, "http://m.test/x", expect)
+
+
+def test_reject_if_markers_are_matched_case_insensitively() -> None:
+    body = page("A story", "<img src='/img/Banner-Maintenance.png'>" + LONG)
+    check(body, "http://m.test/x", "article", reject_if=["under construction"])
+    with pytest.raises(RejectedPage) as info:
+        check(body, "http://m.test/x", "article", reject_if=["banner-maintenance"])
+    assert info.value.kind == "reject-if"
+
+
+def test_legacy_encoded_notice_is_recognised() -> None:
+    body = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'
+        "<title>This website has been seized</title></head><body><p>تم حجز هذا الموقع</p>"
+        "</body></html>"
+    ).encode("windows-1256")
+    with pytest.raises(RejectedPage):
+        check(body, "http://m.test/x", "article")
+
+
+def test_alternate_addresses_footer_names_hosts() -> None:
+    found = announced_origins(SEED_ARTICLE.read_bytes(), "https://www.presstv.ir/Detail/x")
+    assert found == ["https://www.presstv.co.uk", "https://www.presstv.tv"]
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        (
+            "<p>Our website can also be accessed at the following alternate addresses: "
+            "<a href='https://news.example.net/'>news.example.net</a>, news-two.example.org</p>",
+            ["https://news-two.example.org", "https://news.example.net"],
+        ),
+        (
+            "<div><p>Alternate addresses:</p><p>127.0.0.1:4100</p><p>http://m5.test:81</p></div>"
+            "<p>Contact editor@example.com</p>",
+            ["https://127.0.0.1:4100", "http://m5.test:81"],
+        ),
+        ("<p>Read more at www.other-site.example</p>", []),
+    ],
+)
+def test_announcements_in_other_shapes(html: str, expected: list[str]) -> None:
+    body = f"<html><body><article>{html}</article></body></html>".encode()
+    assert sorted(announced_origins(body, "https://www.site.example/a")) == sorted(expected)
