@@ -55,14 +55,31 @@ def formatter(fmt: str) -> logging.Formatter:
     )
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record is logged, not when set up."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+_installed: list[logging.Handler] = []
+
+
 def setup_logging(fmt: str = "text", level: str = "info", stream: TextIO | None = None) -> None:
-    """Send every logger's records to `stream` (stderr) in one format, replacing earlier set-up."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """Send every logger's records to `stream` (stderr) in one format, replacing the set-up of
+    an earlier call; handlers installed by anyone else stay."""
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(formatter(fmt))
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
+    while _installed:
+        root.removeHandler(_installed.pop())
     root.addHandler(handler)
+    _installed.append(handler)
     root.setLevel(level.upper())
     quiet = max(logging.WARNING, root.level)
     for name in _QUIET:

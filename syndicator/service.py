@@ -7,7 +7,7 @@ listening; `reload` reads the config again and applies it in place, or refuses i
 every problem with file and line, and keeps running the old one; `stop` turns readiness off,
 stops listening, lets in-flight requests and pulls finish within `service.drain_timeout`
 and cancels what is left. `run` does all of that under SIGHUP, SIGTERM and SIGINT.
-Either part can be left out (`web=False` or `pulls=False`), so a process can be only a
+Either part can be left out (`http=False` or `pulls=False`), so a process can be only a
 puller or only a web front over a shared store.
 """
 
@@ -85,7 +85,7 @@ class Service:
         host: str | None = None,
         port: int | None = None,
         sock: socket.socket | None = None,
-        web: bool = True,
+        http: bool = True,
         pulls: bool = True,
         on_config: Callable[[Config], None] | None = None,
         watch_interval: float = 1.0,
@@ -96,7 +96,7 @@ class Service:
         self._host = host if host is not None else config.service.listen_host
         self._port = port if port is not None else config.service.listen_port
         self._sock = sock
-        self._web = web
+        self._http = http
         self._pulls = pulls
         self._on_config = on_config
         self._watch_interval = watch_interval
@@ -132,7 +132,7 @@ class Service:
             MeteredFetcher(limits_of(config), self.metrics)
         )
         self.book = book = MeteredFeedBook(config, store, self.metrics)
-        if self._web:
+        if self._http:
             app = make_app(book, metrics_of=self.metrics, readiness=self.readiness)
             runner = web.AppRunner(
                 app, access_log=None, shutdown_timeout=config.service.drain_timeout

@@ -3,11 +3,14 @@
 Every mirror serves the same articles at the same paths, but with its own navigation, share
 block, tracking script, alternate-addresses footer naming the other mirrors, its own absolute
 links and its own feed GUIDs, as real mirror domains do. A mirror's `mode` can be switched
-while a test runs ("ok", "down", "error" for HTTP 500), and every request is logged.
+while a test runs ("ok", "down", "error" for HTTP 500, "slow" to answer after `delay`
+seconds), and every request is logged. The home page links the sections in its navigation
+and announces the feeds with autodiscovery links, as a publisher's home page does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
 import socket
@@ -87,6 +90,7 @@ class Mirror:
     index: int
     port: int
     mode: str = "ok"
+    delay: float = 0.0
     log: list[str] = field(default_factory=list)
     runner: web.AppRunner | None = None
 
@@ -120,7 +124,11 @@ class Mirror:
         self.log.append(request.path_qs)
         if self.mode == "error":
             return web.Response(status=500, text="Internal Server Error")
+        if self.mode == "slow":
+            await asyncio.sleep(self.delay)
         path = request.path.rstrip("/") or "/"
+        if path == "/":
+            return web.Response(text=self.home(), content_type="text/html")
         for section in self.site.sections:
             if path == f"/rss/{section}.xml":
                 return web.Response(body=self.feed(section), content_type="application/rss+xml")
@@ -184,6 +192,23 @@ class Mirror:
 <input type="hidden" name="csrf" value="{token}">
 <footer>Mirror {self.index} · {self.origin}</footer>
 </body></html>"""
+
+    def home(self) -> str:
+        alternates = "".join(
+            f'<link rel="alternate" type="application/rss+xml" title="{SECTION_TITLES[s]}" '
+            f'href="{self.origin}/rss/{s}.xml">'
+            for s in self.site.sections
+        )
+        latest = "".join(
+            f'<li><a href="{self.origin}{a.path}">{html.escape(a.title)}</a></li>'
+            for a in self.site.articles[-3:]
+        )
+        return (
+            f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>Example News | Mirror {self.index}</title>{alternates}</head><body>"
+            f"{self._nav()}<h1>Example News</h1><ul class='latest'>{latest}</ul>"
+            f"<p><a href='{self.origin}/about'>About us</a></p>{self._footer()}</body></html>"
+        )
 
     def listing(self, section: str) -> str:
         links = "".join(
