@@ -22,7 +22,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from .config import Config
+from .config import ALL_SECTION, Config
 from .errors import FetchError
 from .feeds import FeedBook, RenderedFeed
 from .fetch import Fetcher, FetchLimits, Response
@@ -110,6 +110,8 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        for result in ("applied", "unchanged", "refused"):
+            self.reloads.labels(result)
         self.state = _StateCollector()
         r.register(self.state)
         self._sources_of: dict[str, str] = {}
@@ -202,9 +204,13 @@ class _StateCollector(Collector):
         )
         for s in status.sections:
             items.add_metric([s.name], float(s.items))
+            seconds = None
             if s.newest_item is not None:
                 seconds = max(0.0, (now - s.newest_item).total_seconds())
                 age.add_metric([s.name], seconds)
+            if s.name == ALL_SECTION:
+                continue
+            if seconds is not None:
                 stale.add_metric([s.name], 1.0 if seconds > s.stale_after else 0.0)
             else:
                 stale.add_metric([s.name], 1.0 if s.stale else 0.0)
