@@ -416,19 +416,24 @@ def _known_keys(loc: tuple[str | int, ...]) -> list[str]:
     return [k for k in model.model_fields if k != "base_dir"]
 
 
+def _at(path: Path, mark: yaml.Mark | None, message: str, key: str = "") -> Problem:
+    """A problem at a YAML position (marks count from 0, people from 1)."""
+    if mark is None:
+        return Problem(file=str(path), message=message, key=key)
+    return Problem(str(path), message, mark.line + 1, mark.column + 1, key)
+
+
 def _describe(
     path: Path, root: yaml.Node | None, loc: tuple[str | int, ...], msg: str, kind: str
 ) -> Problem:
     node = _key_node(root, loc) if kind == "extra_forbidden" else _node_at(root, loc)
-    line = node.start_mark.line + 1 if node is not None else None
-    column = node.start_mark.column + 1 if node is not None else None
     key = ".".join(str(k) for k in loc) or "(top level)"
     if kind == "extra_forbidden":
         hint = difflib.get_close_matches(str(loc[-1]), _known_keys(loc), n=1)
         msg = "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
     elif kind == "missing":
         msg = "required key is missing"
-    return Problem(file=str(path), line=line, column=column, key=key, message=msg)
+    return _at(path, node.start_mark if node is not None else None, msg, key)
 
 
 def _duplicate_keys(node: yaml.Node | None, path: Path, loc: tuple[str, ...] = ()) -> list[Problem]:
@@ -440,15 +445,8 @@ def _duplicate_keys(node: yaml.Node | None, path: Path, loc: tuple[str, ...] = (
             name = str(knode.value)
             if name in seen:
                 first = seen[name].start_mark.line + 1
-                found.append(
-                    Problem(
-                        file=str(path),
-                        line=knode.start_mark.line + 1,
-                        column=knode.start_mark.column + 1,
-                        key=".".join((*loc, name)),
-                        message=f"key given twice (first on line {first}); only one may stay",
-                    )
-                )
+                message = f"key given twice (first on line {first}); only one may stay"
+                found.append(_at(path, knode.start_mark, message, ".".join((*loc, name))))
             else:
                 seen[name] = knode
             found += _duplicate_keys(vnode, path, (*loc, name))
@@ -477,29 +475,12 @@ def parse_config(text: str, path: Path) -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            [
-                Problem(
-                    file=str(path),
-                    line=mark.line + 1 if mark else None,
-                    column=mark.column + 1 if mark else None,
-                    message=f"not valid YAML: {problem}",
-                )
-            ]
-        ) from None
+        raise ConfigError([_at(path, mark, f"not valid YAML: {problem}")]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(
-            [
-                Problem(
-                    file=str(path),
-                    line=1,
-                    column=1,
-                    message="the config must be a mapping with 'sections' and 'sources'",
-                )
-            ]
-        )
+        message = "the config must be a mapping with 'sections' and 'sources'"
+        raise ConfigError([Problem(str(path), message, 1, 1)])
     problems: list[Problem] = _duplicate_keys(root, path)
     try:
         config = Config.model_validate({**data, "base_dir": path.resolve().parent})

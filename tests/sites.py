@@ -78,6 +78,20 @@ def sample_articles() -> list[SiteArticle]:
     return articles
 
 
+def second_publisher_articles(published: datetime | None = None) -> list[SiteArticle]:
+    """Another publisher's articles: other titles, ids and text than `sample_articles`."""
+    return [
+        SiteArticle(
+            id=770000 + n,
+            section=a.section,
+            title=f"Second publisher: {a.title}",
+            paragraphs=[f"From the second publisher. {p}" for p in a.paragraphs],
+            published=published or a.published,
+        )
+        for n, a in enumerate(sample_articles())
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

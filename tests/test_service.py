@@ -18,25 +18,11 @@ from syndicator.store import open_store
 from syndicator.store.schema import pulls
 
 from .served import Served
-from .sites import Site, SiteArticle, free_port, sample_articles
+from .sites import Site, free_port, second_publisher_articles
 
 # Paths the client downloads over and over during a reload; each must always answer 200.
 # (An OPML route would be added here once the server has one.)
 ALWAYS_SERVED = ["/", "/feeds/north-africa.rss", "/feeds/north-africa.json", "/feeds/all.atom"]
-
-
-def other_articles() -> list[SiteArticle]:
-    """A second publisher's articles: other titles, ids and text than the first site's."""
-    return [
-        SiteArticle(
-            id=770000 + n,
-            section=a.section,
-            title=f"Second publisher: {a.title}",
-            paragraphs=[f"From the second publisher. {p}" for p in a.paragraphs],
-            published=a.published,
-        )
-        for n, a in enumerate(sample_articles())
-    ]
 
 
 def config_text(
@@ -73,7 +59,7 @@ def config_text(
 
 @pytest.fixture
 async def more_site() -> AsyncIterator[Site]:
-    s = Site(mirrors=1, articles=other_articles())
+    s = Site(mirrors=1, articles=second_publisher_articles())
     await s.start()
     yield s
     await s.stop()
