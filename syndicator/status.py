@@ -87,6 +87,7 @@ class FeedStatus:
             return value
 
         return {
+            "ok": self.healthy,
             "checked_at": self.checked_at.isoformat(),
             "healthy": self.healthy,
             "problems": self.problems,
