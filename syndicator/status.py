@@ -97,16 +97,18 @@ class FeedStatus:
 
 
 def human_age(seconds: float) -> str:
-    """3d4h, 2h5m, 7m, 40s: the two largest units."""
+    """3d4h, 2h5m, 2h, 7m, 40s: the largest unit and the next one when it is not zero."""
     seconds = max(0, int(seconds))
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size or (unit == "s" and not parts):
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-        if len(parts) == 2:
-            break
-    return "".join(parts)
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    for i, (unit, size) in enumerate(units):
+        if seconds >= size or unit == "s":
+            text = f"{seconds // size}{unit}"
+            if i + 1 < len(units):
+                next_unit, next_size = units[i + 1]
+                if part := (seconds % size) // next_size:
+                    text += f"{part}{next_unit}"
+            return text
+    return "0s"
 
 
 def _section(

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 
 from syndicator.cli import env_overrides, main
 from syndicator.store import open_store
-from syndicator.store.schema import articles
+from syndicator.store.schema import articles, section_versions
 
 from .conftest import REPO
 from .sites import Site, SiteArticle, sample_articles, second_publisher_articles
@@ -57,8 +57,8 @@ async def quiet_site() -> AsyncIterator[Site]:
 
 
 async def shift_stored_times(store_url: str, by: timedelta) -> None:
-    """Let time pass for what the store holds: every article was published and seen `by`
-    earlier than it was."""
+    """Let time pass for what the store holds: every article was published and seen, and
+    every section last changed, `by` earlier than it was."""
     store = await open_store(store_url)
     try:
         async with store.engine.begin() as conn:
@@ -72,6 +72,13 @@ async def shift_stored_times(store_url: str, by: timedelta) -> None:
                     update(articles)
                     .where(articles.c.id == r.id)
                     .values(published=r.published - by, first_seen=r.first_seen - by)
+                )
+            versions = (await conn.execute(select(section_versions))).all()
+            for v in versions:
+                await conn.execute(
+                    update(section_versions)
+                    .where(section_versions.c.section == v.section)
+                    .values(changed_at=v.changed_at - by)
                 )
     finally:
         await store.close()
@@ -128,6 +135,7 @@ async def test_status_json_flags_the_section_of_a_source_that_stops_publishing(
     assert iran["stale"] is True and iran["stale_after"] == 3600
     assert iran["newest_age"] > 7000 and iran["sources"] == ["quiet"]
     assert report["sections"]["north-africa"]["stale"] is False
+    assert iran["last_change"] < report["sections"]["north-africa"]["last_change"]
     assert report["sections"]["north-africa"]["items"] == len(site.in_section("north-africa"))
     # The quiet source answered; it just had nothing new.
     quiet = report["sources"]["quiet"]
