@@ -50,7 +50,7 @@ T = TypeVar("T")
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
-__all__ = ["check", "export", "limits_of", "main", "serve"]
+__all__ = ["check", "export", "limits_of", "main", "serve", "serve_forever"]
 
 
 def env_overrides(environ: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
@@ -291,7 +291,11 @@ def extract(
         fail(f"{target}: not an http(s) URL or a readable file", EXIT_CONFIG, as_json)
     if source_name and (config is None or source_name not in config.sources):
         known = list(config.sources) if config else []
-        fail(f"unknown source {source_name!r}{did_you_mean(source_name, known)}", 2, as_json)
+        fail(
+            f"unknown source {source_name!r}{did_you_mean(source_name, known)}",
+            EXIT_CONFIG,
+            as_json,
+        )
 
     async def job() -> tuple[bytes, str, str | None]:
         if not is_url:
@@ -456,3 +460,16 @@ def serve(ctx: click.Context, listen: str | None, as_json: bool) -> None:
         on_config=logging_for,
     )
     _run(service.run)
+
+
+async def serve_forever(
+    config: Config, host: str, port: int, ready: Callable[[int], None] | None = None
+) -> None:
+    """Run the service on `config` until SIGINT or SIGTERM (SIGHUP re-applies the same config:
+    there is no file to re-read)."""
+
+    def started(bound: int | None) -> None:
+        if ready is not None:
+            ready(bound if bound is not None else port)
+
+    await RunningService(config, load=lambda: config, host=host, port=port).run(started)

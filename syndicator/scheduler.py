@@ -2,8 +2,9 @@
 runs of one source at once; after each pull the feed book forgets the sections that changed.
 
 First pulls resume from the store: a source pulled recently waits for the rest of its
-interval, an overdue one starts at a random moment within the jitter window, so a restart
-does not hit every mirror at once. A new config is applied in place (`apply`): sources
+interval; overdue ones start at random moments spread over a tenth of the jitter window per
+overdue source, up to the whole window, so one source starts at once and a restart with many
+does not hit every mirror together. A new config is applied in place (`apply`): sources
 added, removed or re-timed, while the other sources keep their next run. `drain` stops
 starting pulls and lets running ones finish within a bound, then cancels the rest.
 """
@@ -114,13 +115,19 @@ class PullScheduler:
     def _window(self, name: str) -> float:
         return min(self.config.service.jitter, self.config.sources[name].every)
 
-    def _first_run(self, name: str, now: datetime) -> datetime:
+    def _due_at(self, name: str, now: datetime) -> datetime | None:
+        """When a source is due from its last pull, or None when it is overdue."""
         last = self.last_finished.get(name)
         if last is not None:
             due = last + timedelta(seconds=self.config.sources[name].every)
             if due > now:
                 return due
-        return now + timedelta(seconds=random.uniform(0, self._window(name)))
+        return None
+
+    def _soon(self, name: str, now: datetime, together: int) -> datetime:
+        """A random moment in a window that widens with how many sources start together."""
+        spread = self._window(name) * min(1.0, together / 10)
+        return now + timedelta(seconds=random.uniform(0, spread))
 
     def _add_job(self, name: str, first: datetime) -> None:
         source = self.config.sources[name]
@@ -149,8 +156,10 @@ class PullScheduler:
         """Schedule every source, resuming from when each was last pulled."""
         self.last_finished.update(last_finished or {})
         now = datetime.now(UTC)
-        for name in self.config.sources:
-            self._add_job(name, self._first_run(name, now))
+        due = {name: self._due_at(name, now) for name in self.config.sources}
+        overdue = sum(1 for at in due.values() if at is None)
+        for name, at in due.items():
+            self._add_job(name, at or self._soon(name, now, overdue))
         self.scheduler.start()
 
     def apply(self, config: Config) -> ScheduleChanges:
@@ -158,6 +167,7 @@ class PullScheduler:
         old, self.config = self.config, config
         changes = ScheduleChanges()
         now = datetime.now(UTC)
+        soon: list[str] = []
         for name in old.sources.keys() - config.sources.keys():
             if self.scheduler.get_job(f"pull:{name}") is not None:
                 self.scheduler.remove_job(f"pull:{name}")
@@ -166,18 +176,22 @@ class PullScheduler:
             before = old.sources.get(name)
             if before is None:
                 changes.added.append(name)
-                first = now + timedelta(seconds=random.uniform(0, self._window(name)))
+                soon.append(name)
             elif before == source:
                 continue
             elif before.model_copy(update={"every": source.every}) == source:
                 changes.retimed.append(name)
-                first = self._first_run(name, now)
+                if (at := self._due_at(name, now)) is None:
+                    soon.append(name)
+                elif self.scheduler.running:
+                    self._add_job(name, at)
             else:
                 # New mirrors or sections: pull soon so they show up in the feeds.
                 changes.changed.append(name)
-                first = now + timedelta(seconds=random.uniform(0, self._window(name)))
-            if self.scheduler.running:
-                self._add_job(name, first)
+                soon.append(name)
+        if self.scheduler.running:
+            for name in soon:
+                self._add_job(name, self._soon(name, now, len(soon)))
         return changes
 
     def stop(self) -> None:

@@ -349,8 +349,9 @@ class Service:
         if runner is not None:
             await runner.cleanup()
 
-    async def run(self) -> None:
-        """Start, serve until SIGTERM or SIGINT, reload on SIGHUP, then stop cleanly."""
+    async def run(self, ready: Callable[[int | None], None] | None = None) -> None:
+        """Start, serve until SIGTERM or SIGINT, reload on SIGHUP, then stop cleanly;
+        `ready` is told the bound port once the service has started."""
         loop = asyncio.get_running_loop()
         handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -358,6 +359,8 @@ class Service:
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload("SIGHUP")))
         try:
             await self.start()
+            if ready is not None:
+                ready(self.port)
             await self._stopping.wait()
             await self.stop()
         finally:
