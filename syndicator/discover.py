@@ -43,6 +43,7 @@ class Found:
     kind: str  # "feed" or "page"
     path: str
     articles: int
+    sample: str  # the first article link it lists
 
 
 @dataclass
@@ -159,9 +160,11 @@ def _title(root: etree._Element) -> str:
 
 
 class _Prober:
-    def __init__(self, fetcher: Fetcher) -> None:
+    """Fetches candidates within a request budget; a failure is just not a candidate."""
+
+    def __init__(self, fetcher: Fetcher, budget: int) -> None:
         self.fetcher = fetcher
-        self.left = MAX_PROBES
+        self.left = budget
 
     async def get(self, url: str) -> tuple[bytes, str | None, str] | None:
         if self.left <= 0:
@@ -178,8 +181,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
     """Find the feeds, section pages, canonical origin and mirrors of the site at `url`."""
     if not urlsplit(url).path:
         url += "/"
-    prober = _Prober(fetcher)
-    prober.left -= 1
+    prober = _Prober(fetcher, MAX_PROBES - 1)
     home = await fetcher.get(url)
     base = home.url
     root = _page(home.body, base, home.charset)
@@ -195,7 +197,6 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
     feeds = feed_candidates(root, base)
     pages = page_candidates(root, base, result.article_links, {u for u, _ in feeds})
     sections: dict[str, Found] = {}
-    article_urls: list[str] = []
 
     async def probe_feed(feed_url: str, label: str) -> Found | None:
         got = await prober.get(feed_url)
@@ -209,9 +210,8 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
         own = [e.link for e in entries if _origin(e.link) == origin]
         if not own:
             return None
-        article_urls.extend(own[:1])
         title = label or feedparser.parse(body).feed.get("title") or _path(feed_url)
-        return Found(slug(title), title, "feed", _path(feed_url), len(own))
+        return Found(slug(title), title, "feed", _path(feed_url), len(own), own[0])
 
     async def probe_page(page_url: str, label: str) -> Found | None:
         got = await prober.get(page_url)
@@ -222,10 +222,9 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
             links = extract.listing_links(body, final, {origin}, result.article_links, charset)
         except ExtractError:
             return None
-        if len(links) < 2:
+        if not links:
             return None
-        article_urls.extend(links[:1])
-        return Found(slug(label), label, "page", _path(page_url), len(links))
+        return Found(slug(label), label, "page", _path(page_url), len(links), links[0])
 
     found = await asyncio.gather(
         *(probe_feed(u, t) for u, t in feeds), *(probe_page(u, t) for u, t in pages)
@@ -243,8 +242,8 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
     ]
 
     hosts = alternate_hosts(root)
-    if article_urls:
-        got = await prober.get(article_urls[0])
+    if result.sections:
+        got = await prober.get(result.sections[0].sample)
         if got is not None:
             body, charset, final = got
             try:

@@ -208,11 +208,14 @@ class Mirror:
 </body></html>"""
 
     def home(self) -> str:
-        alternates = "".join(
-            f'<link rel="alternate" type="application/rss+xml" title="{SECTION_TITLES[s]}" '
-            f'href="{self.origin}/rss/{s}.xml">'
-            for s in self.site.sections
-        )
+        if not self.site.announce_feeds:
+            alternates = ""
+        else:
+            alternates = "".join(
+                f'<link rel="alternate" type="application/rss+xml" title="{SECTION_TITLES[s]}" '
+                f'href="{self.origin}/rss/{s}.xml">'
+                for s in self.site.sections
+            )
         latest = "".join(
             f'<li><a href="{self.origin}{a.path}">{html.escape(a.title)}</a></li>'
             for a in self.site.articles[-3:]
@@ -260,6 +263,8 @@ class Site:
     ) -> None:
         self.articles = articles if articles is not None else sample_articles()
         self.sections = list(SECTION_TITLES)
+        # Whether the home page announces the section feeds (autodiscovery links).
+        self.announce_feeds = True
         self.tokens = (f"tok{n:08d}" for n in itertools.count())
         self.mirrors = [Mirror(self, i, free_port()) for i in range(mirrors)]
         self.canonical = self.mirrors[0].origin

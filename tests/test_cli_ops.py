@@ -23,7 +23,13 @@ from syndicator.store import open_store
 from syndicator.store.schema import articles, section_versions
 
 from .conftest import REPO
-from .sites import Site, SiteArticle, sample_articles, second_publisher_articles
+from .sites import (
+    SECTION_TITLES,
+    Site,
+    SiteArticle,
+    sample_articles,
+    second_publisher_articles,
+)
 
 SEED_PAGE = (
     REPO / "seeds/www.presstv.co.uk/Detail/2020/06/20/628117"
@@ -149,16 +155,22 @@ async def test_status_json_flags_the_section_of_a_source_that_stops_publishing(
     assert table.exit_code == 1 and "STALE" in table.stdout
 
 
+@pytest.mark.parametrize("feeds", [True, False], ids=["feeds", "listing-pages"])
 async def test_discover_prints_a_block_that_check_accepts_and_that_pulls_the_site(
-    tmp_path: Path, site: Site, store_url: str
+    tmp_path: Path, site: Site, store_url: str, feeds: bool
 ) -> None:
+    site.announce_feeds = feeds
     found = await syndicate("discover", site.mirrors[1].origin)
     assert found.exit_code == 0, found.output
     block = yaml.safe_load(found.stdout)
     source = block["sources"]["example-news"]
     assert source["canonical"] == site.canonical
     assert set(source["mirrors"]) == {m.origin for m in site.mirrors[1:]}
-    assert source["sections"] == {s: {"feed": f"/rss/{s}.xml"} for s in site.sections}
+    if feeds:
+        assert source["sections"] == {s: {"feed": f"/rss/{s}.xml"} for s in site.sections}
+    else:
+        assert source["sections"] == {s: {"page": f"/Section/{s}"} for s in site.sections}
+    assert block["sections"] == {s: {"title": SECTION_TITLES[s]} for s in site.sections}
 
     config = tmp_path / "discovered.yaml"
     config.write_text(f'service:\n  store: "{store_url}"\n' + found.stdout)
