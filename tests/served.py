@@ -32,8 +32,9 @@ class Served:
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        env.pop("SYNDICATOR_CONFIG", None)
+        # The config file alone decides: no SYNDICATOR_* from the caller's environment.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+        env["PYTHONPATH"] = str(REPO)
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +40,13 @@ SEED_URL = (
     "https://www.presstv.co.uk/Detail/2020/06/20/628117/"
     "Turkey-says-Haftar-forces-must-withdraw-from-Sirte"
 )
+
+
+@pytest.fixture(autouse=True)
+def no_overrides_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what a test sets: no SYNDICATOR_* from the environment the tests run in."""
+    for name in [n for n in os.environ if n.startswith("SYNDICATOR_")]:
+        monkeypatch.delenv(name)
 
 
 async def syndicate(*args: str, env: dict[str, str] | None = None) -> Result:
