@@ -8,7 +8,7 @@ Pure: takes trees and strings, returns trees and strings; no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import lxml.html
@@ -172,26 +172,39 @@ def is_host_list(text: str) -> bool:
     return bool(text) and bool(_HOSTS_ONLY.match(text))
 
 
-def strip_boilerplate(root: etree._Element, extra_selectors: Iterable[str] = ()) -> None:
+# Told the name of every rule that removes something, for `syndicate extract` to show.
+RuleTrace = Callable[[str], None]
+
+
+def _no_trace(_rule: str) -> None:
+    pass
+
+
+def strip_boilerplate(
+    root: etree._Element, extra_selectors: Iterable[str] = (), trace: RuleTrace | None = None
+) -> None:
     """Remove non-article blocks from a parsed page, in place."""
+    fired = trace or _no_trace
     for el in list(root.iter(*_DROP_TAGS)):
+        fired(f"tag:{el.tag}")
         drop_element(el)
     for el in list(root.iter()):
         if not isinstance(el.tag, str) or el.getparent() is None:
             continue
         if el.tag in ("html", "body", "article", "main"):
             continue
-        if (
-            _tokens(el) & _BOILERPLATE_TOKENS
-            or el.get("hidden") is not None
-            or el.get("aria-hidden") == "true"
-            or _hidden_style(el)
-        ):
+        tokens = _tokens(el) & _BOILERPLATE_TOKENS
+        hidden = (
+            el.get("hidden") is not None or el.get("aria-hidden") == "true" or _hidden_style(el)
+        )
+        if tokens or hidden:
+            fired(f"class:{min(tokens)}" if tokens else "hidden")
             drop_element(el)
     for selector in extra_selectors:
         for el in list(root.cssselect(selector) if hasattr(root, "cssselect") else []):
+            fired(f"selector:{selector}")
             drop_element(el)
-    _drop_announced_blocks(root)
+    _drop_announced_blocks(root, fired)
 
 
 def _hidden_style(el: etree._Element) -> bool:
@@ -213,7 +226,7 @@ def drop_element(el: etree._Element) -> None:
     parent.remove(el)
 
 
-def _drop_announced_blocks(root: etree._Element) -> None:
+def _drop_announced_blocks(root: etree._Element, fired: RuleTrace = _no_trace) -> None:
     """Remove a block whose text announces boilerplate, and the host list after it."""
     for el in list(root.iter("p", "div", "section", "span", "h2", "h3", "h4", "li", "strong")):
         if el.getparent() is None or not is_boilerplate_text(text_of(el)):
@@ -224,9 +237,11 @@ def _drop_announced_blocks(root: etree._Element) -> None:
         sibling = el.getnext()
         while sibling is not None and is_host_list(text_of(sibling)):
             nxt = sibling.getnext()
+            fired("host-list")
             drop_element(sibling)
             sibling = nxt
         parent = el.getparent()
+        fired("announcement")
         drop_element(el)
         # A wrapper left with nothing but host names is part of the same block.
         if (
@@ -243,8 +258,9 @@ def _drop_announced_blocks(root: etree._Element) -> None:
             drop_element(parent)
 
 
-def drop_paragraph_boilerplate(root: etree._Element) -> None:
+def drop_paragraph_boilerplate(root: etree._Element, trace: RuleTrace | None = None) -> None:
     """After extraction: drop leftover paragraphs that are announcements or host lists."""
+    fired = trace or _no_trace
     paragraphs = list(root.iter("p", "div", "li"))
     for i, el in enumerate(paragraphs):
         if el.getparent() is None:
@@ -253,9 +269,11 @@ def drop_paragraph_boilerplate(root: etree._Element) -> None:
         if is_boilerplate_text(text):
             for later in paragraphs[i + 1 :]:
                 if later.getparent() is not None and is_host_list(text_of(later)):
+                    fired("host-list")
                     drop_element(later)
                 else:
                     break
+            fired("announcement")
             drop_element(el)
 
 

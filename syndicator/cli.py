@@ -1,85 +1,152 @@
-"""The `syndicate` command: wiring of config, store, fetcher, pipeline, server and scheduler.
+"""The `syndicate` command: wiring of config, store, fetcher, pipeline, service and terminal.
 
-The only module that reads the environment (SYNDICATOR_CONFIG) and talks to the terminal.
-A user's mistake ends with one clear message and a non-zero exit; a bug shows its traceback.
+The only module that reads the environment: SYNDICATOR_CONFIG names the config file and
+SYNDICATOR_<KEY> overrides `service.<key>` (SYNDICATOR_LISTEN, SYNDICATOR_STORE,
+SYNDICATOR_PUBLIC_URL, ...). Every command takes `--json` for scripts. Exit status: 0 all
+well, 1 something is wrong (a stale section, a failed pull, an unreachable store or site),
+2 the config or the command line is wrong. A user's mistake ends with one clear message; a
+bug shows its traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import difflib
 import json
-import logging
-import signal
+import os
 import sys
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import click
-from aiohttp import web
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from . import __version__
-from .config import DEFAULT_CONFIG, Config, load_config
+from . import __version__, tables
+from .candidate import to_candidate
+from .config import DEFAULT_CONFIG, Config, Service, load_config, with_service_overrides
+from .discover import config_block, discover, to_yaml
 from .errors import ConfigError, StoreError, SyndicatorError
 from .export import write_feeds
+from .extract import extract_article
 from .feeds import FeedBook
 from .fetch import Fetcher, FetchLimits
+from .journal import PullOutcome, run_pull
+from .logs import setup_logging
 from .mirrorstatus import MirrorRow, mirror_rows
-from .pipeline import PullReport, pull_all
-from .scheduler import PullScheduler
-from .server import make_app
+from .service import Service as RunningService
+from .service import limits_of
+from .status import collect
 from .store import Store, open_store
 
-EXIT_CONFIG = 2
+EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_CONFIG = 2
+ENV_PREFIX = "SYNDICATOR_"
 T = TypeVar("T")
 
 err = Console(stderr=True, soft_wrap=True)
-out = Console()
+out = Console(soft_wrap=True)
+
+__all__ = ["check", "export", "limits_of", "main", "serve", "serve_forever"]
 
 
-def limits_of(config: Config) -> FetchLimits:
-    s = config.service
-    return FetchLimits(
-        user_agent=s.full_user_agent,
-        connect_timeout=s.connect_timeout,
-        read_timeout=s.read_timeout,
-        max_body=s.max_body,
-        concurrency=s.concurrency,
-        per_host=s.per_host,
-        max_redirects=s.max_redirects,
-        robots_ttl=s.robots_ttl,
-    )
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """SYNDICATOR_<KEY> values for `service.<key>`, each with the variable it came from."""
+    environ = dict(os.environ) if environ is None else environ
+    found: dict[str, tuple[str, str]] = {}
+    for key in Service.model_fields:
+        name = ENV_PREFIX + key.upper()
+        value = environ.get(name)
+        if value is None or value == "":
+            continue
+        if (
+            key == "store"
+            and value.startswith("sqlite:///")
+            and not value.startswith("sqlite:////")
+        ):
+            # A relative SQLite path in the environment is relative to where the command runs.
+            rel = value[len("sqlite:///") :]
+            if rel and rel != ":memory:":
+                value = f"sqlite:///{(Path.cwd() / rel).resolve()}"
+        found[key] = (value, name)
+    return found
+
+
+def emit(data: Any) -> None:
+    """One JSON document on stdout."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def fail(message: str, code: int, as_json: bool, **fields: Any) -> NoReturn:
+    if as_json:
+        emit({"ok": False, "error": message, **fields})
+    else:
+        err.print(message, style="red", highlight=False, markup=False)
+    sys.exit(code)
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    hint = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {hint[0]!r}?)" if hint else ""
+
+
+def _run(coro_fn: Callable[[], Awaitable[T]], as_json: bool = False) -> T:
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except StoreError as exc:
+        fail(f"store error: {exc}", EXIT_FAILED, as_json)
+    except SyndicatorError as exc:
+        fail(f"error: {exc}", EXIT_FAILED, as_json)
+
+
+def read_config(ctx: click.Context) -> Config:
+    """The config file with the environment's overrides; raises ConfigError."""
+    config = load_config(ctx.obj["config_path"])
+    return with_service_overrides(config, env_overrides())
+
+
+def _load(ctx: click.Context, as_json: bool = False) -> Config:
+    try:
+        config = read_config(ctx)
+    except ConfigError as exc:
+        if as_json:
+            emit({"ok": False, "problems": [vars(p) for p in exc.details]})
+        else:
+            for problem in exc.problems:
+                err.print(problem, style="red", highlight=False, markup=False)
+        sys.exit(EXIT_CONFIG)
+    level = "info" if ctx.obj["verbose"] else "warning"
+    setup_logging(config.service.log_format, level)
+    return config
+
+
+def _optional_config(ctx: click.Context, as_json: bool) -> Config | None:
+    """The config when there is one (discover and extract also work without)."""
+    path: Path = ctx.obj["config_path"]
+    if not path.exists() and path == DEFAULT_CONFIG:
+        return None
+    return _load(ctx, as_json)
 
 
 async def connect(config: Config) -> Store:
     return await open_store(config.service.store, config.base_dir)
 
 
-def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
-    try:
-        return asyncio.run(coro_fn())  # type: ignore[arg-type]
-    except StoreError as exc:
-        err.print(f"[red]store error:[/red] {exc}", highlight=False, markup=False)
-        sys.exit(EXIT_FAILED)
-    except SyndicatorError as exc:
-        err.print(f"error: {exc}", style="red", highlight=False, markup=False)
-        sys.exit(EXIT_FAILED)
-
-
-def _load(ctx: click.Context) -> Config:
-    path: Path = ctx.obj["config_path"]
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(problem, style="red", highlight=False, markup=False)
-        sys.exit(EXIT_CONFIG)
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
 
 
 @click.group()
@@ -97,25 +164,38 @@ def _load(ctx: click.Context) -> Config:
 @click.pass_context
 def main(ctx: click.Context, config_path: Path, verbose: bool) -> None:
     """syndicator: one stable feed per section from a publisher's mirror domains."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    ctx.obj = {"config_path": config_path}
+    setup_logging("text", "info" if verbose else "warning")
+    ctx.obj = {"config_path": config_path, "verbose": verbose}
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
 @main.command()
+@json_option
 @click.pass_context
-def check(ctx: click.Context) -> None:
+def check(ctx: click.Context, as_json: bool) -> None:
     """Validate the config and print what a pull would fetch."""
-    config = _load(ctx)
+    config = _load(ctx, as_json)
+    if as_json:
+        emit(
+            {
+                "ok": True,
+                "config": str(ctx.obj["config_path"]),
+                "sections": {n: s.title for n, s in config.sections.items()},
+                "sources": {
+                    name: {
+                        "every": source.every,
+                        "pull_from": [m.url for m in source.pull_from()],
+                        "sections": {s: {e.kind: e.path} for s, e in source.sections.items()},
+                    }
+                    for name, source in config.sources.items()
+                },
+            }
+        )
+        return
     out.print(f"[green]{ctx.obj['config_path']}: OK[/green]", highlight=False)
-    table = Table("source", "section", "entry point", "pulled from")
-    for name, source in config.sources.items():
-        mirrors = ", ".join(m.url for m in source.pull_from())
-        for section, entry in source.sections.items():
-            table.add_row(name, section, f"{entry.kind} {entry.path}", mirrors)
-    out.print(table)
+    out.print(tables.entry_points(config))
 
 
 def _when(moment: datetime | None) -> str:
@@ -123,7 +203,7 @@ def _when(moment: datetime | None) -> str:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option
 @click.pass_context
 def mirrors(ctx: click.Context, as_json: bool) -> None:
     """Show every mirror's health and the mirrors discovered in pages."""
@@ -165,13 +245,178 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
     (out if out.is_terminal else Console(width=160)).print(table)
 
 
-def _summary(reports: list[PullReport]) -> Table:
-    table = Table("source", "new", "updated", "duplicate", "failed", "fetches")
-    for r in reports:
-        table.add_row(
-            r.source, str(r.new), str(r.updated), str(r.duplicate), str(r.failed), str(r.fetched)
+@main.command()
+@json_option
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Per section: items, newest item age, staleness; per source: last pull and result."""
+    config = _load(ctx, as_json)
+
+    async def job() -> Any:
+        store = await connect(config)
+        try:
+            return await collect(config, store)
+        finally:
+            await store.close()
+
+    report = _run(job, as_json)
+    if as_json:
+        emit(report.to_json())
+    else:
+        out.print(tables.sections(report))
+        out.print(tables.sources(report))
+        for problem in report.problems:
+            out.print(f"[red]✗[/red] {problem}", highlight=False)
+        if report.healthy:
+            out.print("[green]all sections fresh, every last pull ok[/green]")
+    sys.exit(EXIT_OK if report.healthy else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("source")
+@click.option("--section", help="Pull only this section's entry point.")
+@json_option
+@click.pass_context
+def pull(ctx: click.Context, source: str, section: str | None, as_json: bool) -> None:
+    """Pull one source now, with a progress bar and a summary table."""
+    config = _load(ctx, as_json)
+    if source not in config.sources:
+        fail(
+            f"unknown source {source!r}{did_you_mean(source, list(config.sources))}",
+            EXIT_CONFIG,
+            as_json,
         )
-    return table
+    if section is not None:
+        entries = config.sources[source].sections
+        if section not in entries:
+            fail(
+                f"source {source!r} has no section {section!r}"
+                f"{did_you_mean(section, list(entries))}",
+                EXIT_CONFIG,
+                as_json,
+            )
+        only = config.sources[source].model_copy(update={"sections": {section: entries[section]}})
+        config = config.model_copy(update={"sources": {**config.sources, source: only}})
+
+    async def job() -> PullOutcome:
+        store = await connect(config)
+        try:
+            with _progress() as progress:
+                task = progress.add_task(f"pulling {source}", total=None)
+                async with Fetcher(limits_of(config)) as fetcher:
+                    return await run_pull(
+                        source,
+                        config,
+                        fetcher,
+                        store,
+                        progress=lambda _kind, _url: progress.advance(task),
+                    )
+        finally:
+            await store.close()
+
+    outcome = _run(job, as_json)
+    if as_json:
+        emit(tables.outcome_json(outcome))
+    else:
+        out.print(tables.outcomes([outcome]))
+        for message in outcome.report.errors:
+            err.print(f"[yellow]{source}:[/yellow] {message}", highlight=False)
+    sys.exit(EXIT_FAILED if outcome.result == "failed" else EXIT_OK)
+
+
+@main.command()
+@click.argument("target", metavar="URL_OR_FILE")
+@click.option("--url", "page_url", help="The URL a saved page came from (resolves its links).")
+@click.option("--source", "source_name", help="Hash as this source would (its mirror hosts).")
+@json_option
+@click.pass_context
+def extract(
+    ctx: click.Context, target: str, page_url: str | None, source_name: str | None, as_json: bool
+) -> None:
+    """Show what would be extracted from one article page, and which rules fired."""
+    config = _optional_config(ctx, as_json)
+    path = Path(target)
+    is_url = urlsplit(target).scheme in ("http", "https")
+    if not is_url and not path.is_file():
+        fail(f"{target}: not an http(s) URL or a readable file", EXIT_CONFIG, as_json)
+    if source_name and (config is None or source_name not in config.sources):
+        known = list(config.sources) if config else []
+        fail(
+            f"unknown source {source_name!r}{did_you_mean(source_name, known)}",
+            EXIT_CONFIG,
+            as_json,
+        )
+
+    async def job() -> tuple[bytes, str, str | None]:
+        if not is_url:
+            return path.read_bytes(), page_url or path.resolve().as_uri(), None
+        async with Fetcher(_limits(config)) as fetcher:
+            response = await fetcher.get(target)
+        return response.body, response.url, response.charset
+
+    body, url, charset = _run(job, as_json)
+    fired: Counter[str] = Counter()
+    try:
+        page = extract_article(
+            body, url, header_charset=charset, trace=lambda rule: fired.update([rule])
+        )
+    except SyndicatorError as exc:
+        fail(f"nothing extracted: {exc}", EXIT_FAILED, as_json)
+    origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}".lower()
+    name = source_name or next(
+        (n for n, s in (config.sources.items() if config else []) if origin in s.site_origins()),
+        None,
+    )
+    source = config.sources[name] if config and name else None
+    titles = {s.title.casefold(): n for n, s in (config.sections.items() if config else [])}
+    sections = sorted({titles[t.casefold()] for t in page.section_trail if t.casefold() in titles})
+    candidate = to_candidate(
+        page,
+        source=name or "page",
+        canonical_origin=source.canonical if source else origin,
+        site_origins=source.site_origins() if source else {origin},
+        sections=frozenset(sections),
+        default_language=source.language if source else "en",
+    )
+    result = tables.extraction_json(page, candidate, name, sections, dict(fired))
+    if as_json:
+        emit(result)
+    else:
+        out.print(tables.extraction(result))
+        out.print()
+        out.print(page.body_text, highlight=False, markup=False)
+
+
+def _limits(config: Config | None) -> FetchLimits:
+    return limits_of(config) if config else FetchLimits(user_agent=f"syndicator/{__version__}")
+
+
+@main.command(name="discover")
+@click.argument("url")
+@click.option("--name", help="Name of the source in the block (default: from the host name).")
+@json_option
+@click.pass_context
+def discover_command(ctx: click.Context, url: str, name: str | None, as_json: bool) -> None:
+    """Find a site's feeds and section pages and print a config block to paste."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        fail(f"{url}: give an http(s) URL", EXIT_CONFIG, as_json)
+    config = _optional_config(ctx, as_json)
+
+    async def job() -> Any:
+        async with Fetcher(_limits(config)) as fetcher:
+            return await discover(url, fetcher)
+
+    found = _run(job, as_json)
+    block = config_block(found, name)
+    if as_json:
+        emit({"ok": bool(found.sections), **vars(found), "block": block, "yaml": to_yaml(block)})
+    else:
+        err.print(tables.discovery(found))
+        click.echo(to_yaml(block), nl=False)
+    if not found.sections:
+        if not as_json:
+            err.print("[red]no feed or section page found[/red]", highlight=False)
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
@@ -183,101 +428,98 @@ def _summary(reports: list[PullReport]) -> Table:
     show_default=True,
     help="Folder to write the feed files into.",
 )
+@json_option
 @click.pass_context
-def export(ctx: click.Context, out_dir: Path) -> None:
+def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
     """Pull every source once, then write every section feed as static files."""
-    config = _load(ctx)
+    config = _load(ctx, as_json)
 
-    async def job() -> list[PullReport]:
+    async def job() -> list[PullOutcome]:
         store = await connect(config)
         try:
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=err,
-                transient=True,
-            ) as progress:
+            with _progress() as progress:
                 task = progress.add_task("pulling", total=None)
-
-                def tick(kind: str, _url: str) -> None:
-                    progress.advance(task)
-
                 async with Fetcher(limits_of(config)) as fetcher:
-                    reports = await pull_all(config, fetcher, store, tick)
+                    outcomes = await asyncio.gather(
+                        *(
+                            run_pull(
+                                name,
+                                config,
+                                fetcher,
+                                store,
+                                progress=lambda _kind, _url: progress.advance(task),
+                            )
+                            for name in config.sources
+                        )
+                    )
             await write_feeds(FeedBook(config, store), out_dir)
-            return reports
+            return list(outcomes)
         finally:
             await store.close()
 
-    reports = _run(job)
-    err.print(_summary(reports))
-    for report in reports:
-        for message in report.errors:
-            err.print(f"[yellow]{report.source}:[/yellow] {message}", highlight=False)
-    out.print(f"wrote feeds to {out_dir}/", highlight=False)
-    dead = [r.source for r in reports if r.entry_points_ok == 0]
+    outcomes = _run(job, as_json)
+    dead = [o.source for o in outcomes if o.result == "failed"]
+    if as_json:
+        emit(
+            {
+                "ok": not dead,
+                "out": str(out_dir),
+                "pulls": [tables.outcome_json(o) for o in outcomes],
+            }
+        )
+    else:
+        err.print(tables.outcomes(outcomes))
+        for o in outcomes:
+            for message in o.report.errors:
+                err.print(f"[yellow]{o.source}:[/yellow] {message}", highlight=False)
+        out.print(f"wrote feeds to {out_dir}/", highlight=False)
+        if dead:
+            err.print(f"[red]no mirror answered for: {', '.join(dead)}[/red]", highlight=False)
     if dead:
-        err.print(f"[red]no mirror answered for: {', '.join(dead)}[/red]", highlight=False)
         sys.exit(EXIT_FAILED)
 
 
 @main.command()
 @click.option("--listen", help="HOST:PORT to listen on (default: service.listen).")
+@click.option("--json", "as_json", is_flag=True, help="Log JSON lines whatever the config says.")
 @click.pass_context
-def serve(ctx: click.Context, listen: str | None) -> None:
-    """Pull every source on its schedule and serve the feeds over HTTP."""
+def serve(ctx: click.Context, listen: str | None, as_json: bool) -> None:
+    """Pull every source on its schedule and serve the feeds over HTTP.
+
+    SIGHUP (or a change of the config file) reloads the config; SIGTERM or SIGINT drains
+    requests and pulls within service.drain_timeout and stops."""
     config = _load(ctx)
     host, port = config.service.listen_host, config.service.listen_port
     if listen:
         host, _, port_text = listen.rpartition(":")
+        if not host or not port_text.isdigit():
+            fail(f"--listen {listen!r}: give HOST:PORT", EXIT_CONFIG, False)
         port = int(port_text)
-    _run(lambda: serve_forever(config, host.strip("[]"), port))
+
+    def logging_for(current: Config) -> None:
+        level = "debug" if ctx.obj["verbose"] else current.service.log_level
+        setup_logging("json" if as_json else current.service.log_format, level)
+
+    logging_for(config)
+    service = RunningService(
+        config,
+        load=lambda: read_config(ctx),
+        watch=ctx.obj["config_path"],
+        host=host.strip("[]"),
+        port=port,
+        on_config=logging_for,
+    )
+    _run(service.run)
 
 
 async def serve_forever(
     config: Config, host: str, port: int, ready: Callable[[int], None] | None = None
 ) -> None:
-    """Run scheduler and server until SIGINT or SIGTERM."""
-    store = await connect(config)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            book = FeedBook(config, store)
-            scheduler = PullScheduler(config, fetcher, store, book)
-            runner = web.AppRunner(make_app(book), access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, host, port)
-            try:
-                await site.start()
-            except OSError as exc:
-                raise SyndicatorError(f"cannot listen on {host}:{port}: {exc}") from None
-            bound = runner.addresses[0][1] if runner.addresses else port
-            scheduler.start()
-            err.print(f"serving feeds on http://{host}:{bound}/ (Ctrl-C stops)", highlight=False)
-            if ready:
-                ready(bound)
-            poll = asyncio.create_task(_watch_versions(book, stop))
-            await stop.wait()
-            poll.cancel()
-            scheduler.stop()
-            await runner.cleanup()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        await store.close()
-    err.print("stopped", highlight=False)
+    """Run the service on `config` until SIGINT or SIGTERM (SIGHUP re-applies the same config:
+    there is no file to re-read)."""
 
+    def started(bound: int | None) -> None:
+        if ready is not None:
+            ready(bound if bound is not None else port)
 
-async def _watch_versions(book: FeedBook, stop: asyncio.Event) -> None:
-    """Notice changes written by other processes (an export, another worker)."""
-    while not stop.is_set():
-        try:
-            await book.sync_versions()
-        except StoreError as exc:
-            logging.getLogger("syndicator.serve").warning("store poll failed: %s", exc)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=2.0)
+    await RunningService(config, load=lambda: config, host=host, port=port).run(started)

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import ConfigError
+from .errors import ConfigError, Problem
 
 DEFAULT_CONFIG = Path("config/syndicator.yaml")
 ALL_SECTION = "all"
@@ -243,6 +243,8 @@ class Source(_Model):
 class Section(_Model):
     title: str
     description: str | None = None
+    # Flag the section when its newest item is older than this (default: service.stale_after).
+    stale_after: Duration | None = None
 
 
 class Service(_Model):
@@ -273,6 +275,12 @@ class Service(_Model):
     @property
     def full_user_agent(self) -> str:
         return f"{self.user_agent} (+{self.contact})" if self.contact else self.user_agent
+
+    stale_after: Duration = 86400.0
+    drain_timeout: Duration = 10.0
+    watch_config: bool = True
+    log_format: Literal["text", "json", "logfmt"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("public_url")
     @classmethod
@@ -342,6 +350,29 @@ class Config(_Model):
     def store_url(self) -> str:
         """The store URL with a relative SQLite path resolved against the working directory."""
         return self.service.store
+
+    def stale_after(self, section: str) -> float:
+        """How old a section's newest item may be before the section counts as stale."""
+        own = self.sections[section].stale_after if section in self.sections else None
+        return own if own is not None else self.service.stale_after
+
+
+def with_service_overrides(config: Config, overrides: dict[str, tuple[str, str]]) -> Config:
+    """The config with some `service` keys replaced, each value given as (text, where it came
+    from); a bad value is a ConfigError naming where it came from and the key."""
+    if not overrides:
+        return config
+    values = {key: text for key, (text, _) in overrides.items()}
+    try:
+        service = Service.model_validate({**config.service.model_dump(), **values})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = str(err["loc"][0]) if err["loc"] else ""
+            origin = overrides[key][1] if key in overrides else "environment"
+            problems.append(Problem(file=origin, key=f"service.{key}", message=err["msg"]))
+        raise ConfigError(problems) from None
+    return config.model_copy(update={"service": service})
 
 
 def _unknown_sections(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
@@ -432,20 +463,44 @@ def _known_keys(loc: tuple[str | int, ...]) -> list[str]:
     return [k for k in model.model_fields if k != "base_dir"]
 
 
+def _at(path: Path, mark: yaml.Mark | None, message: str, key: str = "") -> Problem:
+    """A problem at a YAML position (marks count from 0, people from 1)."""
+    if mark is None:
+        return Problem(file=str(path), message=message, key=key)
+    return Problem(str(path), message, mark.line + 1, mark.column + 1, key)
+
+
 def _describe(
     path: Path, root: yaml.Node | None, loc: tuple[str | int, ...], msg: str, kind: str
-) -> str:
+) -> Problem:
     node = _key_node(root, loc) if kind == "extra_forbidden" else _node_at(root, loc)
-    where = f"{path}"
-    if node is not None:
-        where += f":{node.start_mark.line + 1}:{node.start_mark.column + 1}"
     key = ".".join(str(k) for k in loc) or "(top level)"
     if kind == "extra_forbidden":
         hint = difflib.get_close_matches(str(loc[-1]), _known_keys(loc), n=1)
         msg = "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
     elif kind == "missing":
         msg = "required key is missing"
-    return f"{where}: {key}: {msg}"
+    return _at(path, node.start_mark if node is not None else None, msg, key)
+
+
+def _duplicate_keys(node: yaml.Node | None, path: Path, loc: tuple[str, ...] = ()) -> list[Problem]:
+    """Keys given twice in one mapping: YAML keeps the last silently, so say so."""
+    found: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, yaml.Node] = {}
+        for knode, vnode in node.value:
+            name = str(knode.value)
+            if name in seen:
+                first = seen[name].start_mark.line + 1
+                message = f"key given twice (first on line {first}); only one may stay"
+                found.append(_at(path, knode.start_mark, message, ".".join((*loc, name))))
+            else:
+                seen[name] = knode
+            found += _duplicate_keys(vnode, path, (*loc, name))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found += _duplicate_keys(item, path, (*loc, str(i)))
+    return found
 
 
 def load_config(path: Path | str) -> Config:
@@ -454,9 +509,9 @@ def load_config(path: Path | str) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([f"{path}: config file not found"]) from None
+        raise ConfigError([Problem(file=str(path), message="config file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read config: {exc}"]) from None
+        raise ConfigError([Problem(file=str(path), message=f"cannot read config: {exc}")]) from None
     return parse_config(text, path)
 
 
@@ -466,16 +521,14 @@ def parse_config(text: str, path: Path) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{where}: not valid YAML: {problem}"]) from None
+        raise ConfigError([_at(path, mark, f"not valid YAML: {problem}")]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(
-            [f"{path}:1:1: the config must be a mapping with 'sections' and 'sources'"]
-        )
-    problems: list[str] = []
+        message = "the config must be a mapping with 'sections' and 'sources'"
+        raise ConfigError([Problem(str(path), message, 1, 1)])
+    problems: list[Problem] = _duplicate_keys(root, path)
     try:
         config = Config.model_validate({**data, "base_dir": path.resolve().parent})
     except ValidationError as exc:

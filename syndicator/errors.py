@@ -14,20 +14,44 @@ anything else is a bug and is allowed to show its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 
 class SyndicatorError(Exception):
     """Root of every error syndicator raises on purpose."""
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One mistake in a config: where it is (file, line, column, key path) and what is wrong."""
+
+    file: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+    key: str = ""
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}:{self.column or 1}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
 class ConfigError(SyndicatorError):
     """The config file is missing, not YAML, or does not validate.
 
-    `problems` holds one line per problem, each naming file, line and key path.
+    `problems` holds one line per problem, each naming file, line and key path; `details`
+    holds the same problems as `Problem` records for tools that want the parts.
     """
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
+    def __init__(self, problems: Sequence[str | Problem]) -> None:
+        self.details = [
+            p if isinstance(p, Problem) else Problem(file="", message=p) for p in problems
+        ]
+        self.problems = [str(p) for p in problems]
+        super().__init__("\n".join(self.problems))
 
 
 class FetchError(SyndicatorError):

@@ -226,8 +226,11 @@ def extract_article(
     *,
     header_charset: str | None = None,
     strip_selectors: tuple[str, ...] = (),
+    trace: clean.RuleTrace | None = None,
 ) -> Page:
-    """An article page to a clean Page; a page with no article body raises ExtractError."""
+    """An article page to a clean Page; a page with no article body raises ExtractError.
+
+    `trace` is told the name of every cleaning rule that removed something."""
     root = _parse_html(body, url, header_charset)
     title = _title(root)
     if not title:
@@ -253,7 +256,7 @@ def extract_article(
     html_el = root if root.tag == "html" else next(iter(root.iter("html")), root)
     language = (html_el.get("lang") or "").strip() or _meta(root, "og:locale", "language")
 
-    clean.strip_boilerplate(root, strip_selectors)
+    clean.strip_boilerplate(root, strip_selectors, trace)
     extracted = trafilatura.extract(
         lxml.html.tostring(root, encoding="unicode"),
         url=url,
@@ -268,7 +271,7 @@ def extract_article(
         raise ExtractError(url, "no article body found", kind="no-article")
     body_root = lxml.html.fragment_fromstring(extracted, create_parent="div")
     container = next(iter(body_root.iter("body")), body_root)
-    clean.drop_paragraph_boilerplate(container)
+    clean.drop_paragraph_boilerplate(container, trace)
     # The headline and the lead figure are published as their own fields.
     for el in list(container.iter("h1", "figure", "img")):
         clean.drop_element(el)

@@ -1,4 +1,5 @@
-"""The HTTP face: per-section feeds in three formats, the HTML index and a health check.
+"""The HTTP face: per-section feeds in three formats, the HTML index, health and readiness
+checks and the Prometheus metrics.
 
 Wiring only: bytes come prepared from the feed book; this module picks them, answers
 conditional requests and sets headers.
@@ -6,14 +7,22 @@ conditional requests and sets headers.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
 
 from aiohttp import web
 
 from .feeds import EXTENSIONS, FeedBook, RenderedFeed
+from .metrics import CONTENT_TYPE, Metrics
 from .mirrorstatus import mirror_rows
 
+# Answers (ready, checks): whether the service should get traffic, and why (or why not).
+Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+
 BOOK: web.AppKey[FeedBook] = web.AppKey("book", FeedBook)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 _FORMAT_OF_EXT = {ext: fmt for fmt, ext in EXTENSIONS.items()}
 
 
@@ -70,11 +79,30 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def make_app(book: FeedBook) -> web.Application:
-    app = web.Application()
+async def readyz(request: web.Request) -> web.Response:
+    ready, checks = await request.app[READINESS]()
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    return web.json_response(body, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS].exposition()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+def make_app(
+    book: FeedBook, *, metrics_of: Metrics | None = None, readiness: Readiness | None = None
+) -> web.Application:
+    app = web.Application(middlewares=[metrics_of.middleware] if metrics_of else [])
     app[BOOK] = book
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/mirrors", mirrors_api)
+    if readiness is not None:
+        app[READINESS] = readiness
+        app.router.add_get("/readyz", readyz)
+    if metrics_of is not None:
+        app[METRICS] = metrics_of
+        app.router.add_get("/metrics", metrics)
     app.router.add_get("/feeds/{name}", feed)
     return app

@@ -20,7 +20,8 @@ A mirror's `mode` can be switched while a test runs:
   legacy     pages and feeds in windows-1256, the charset declared only in a meta tag or
              the XML declaration, never in the Content-Type header
 Every request is logged with its conditional headers and the status it got, and the most
-requests in flight at once is tracked.
+requests in flight at once is tracked. The home page links the sections in its navigation and
+announces the feeds with autodiscovery links, as a publisher's home page does.
 """
 
 from __future__ import annotations
@@ -154,6 +155,20 @@ class Logged:
         return bool(self.if_none_match or self.if_modified_since)
 
 
+def second_publisher_articles(published: datetime | None = None) -> list[SiteArticle]:
+    """Another publisher's articles: other titles, ids and text than `sample_articles`."""
+    return [
+        SiteArticle(
+            id=770000 + n,
+            section=a.section,
+            title=f"Second publisher: {a.title}",
+            paragraphs=[f"From the second publisher. {p}" for p in a.paragraphs],
+            published=published or a.published,
+        )
+        for n, a in enumerate(sample_articles())
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -281,6 +296,8 @@ class Mirror:
     def _resource(self, path: str) -> tuple[bytes, str] | None:
         """Bytes and content type of a path on this mirror (no charset in the header)."""
         legacy = self.mode == "legacy"
+        if path == "/":
+            return _encode(self.home(), legacy), "text/html"
         for section in self.site.sections:
             if path == f"/rss/{section}.xml":
                 return self.feed(section), "application/rss+xml"
@@ -349,6 +366,26 @@ class Mirror:
 <input type="hidden" name="csrf" value="{token}">
 <footer>Mirror {self.index} · {self.origin}</footer>
 </body></html>"""
+
+    def home(self) -> str:
+        if not self.site.announce_feeds:
+            alternates = ""
+        else:
+            alternates = "".join(
+                f'<link rel="alternate" type="application/rss+xml" title="{SECTION_TITLES[s]}" '
+                f'href="{self.origin}/rss/{s}.xml">'
+                for s in self.site.sections
+            )
+        latest = "".join(
+            f'<li><a href="{self.origin}{a.path}">{html.escape(a.title)}</a></li>'
+            for a in self.site.articles[-3:]
+        )
+        return (
+            f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>Example News | Mirror {self.index}</title>{alternates}</head><body>"
+            f"{self._nav()}<h1>Example News</h1><ul class='latest'>{latest}</ul>"
+            f"<p><a href='{self.origin}/about'>About us</a></p>{self._footer()}</body></html>"
+        )
 
     def _charset_meta(self) -> str:
         if self.mode == "legacy":
@@ -421,6 +458,7 @@ class Site:
         self.canonical = self.mirrors[0].origin
         self.version = 0
         self.modified = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
+        self.announce_feeds = True
 
     def touch(self) -> None:
         """The site changed: new validators everywhere."""

@@ -140,3 +140,23 @@ entry_links = Table(
     Column("links", Text, nullable=False),
     Column("checked_at", DateTime(timezone=True), nullable=False),
 )
+
+# One row per finished pull of a source: when, how it went and what it stored. `status`,
+# `/readyz` and the first-pull schedule after a restart read it; old rows are pruned.
+pulls = Table(
+    "pulls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(100), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("result", String(20), nullable=False),
+    Column("new", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("duplicate", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("fetched", Integer, nullable=False),
+    Column("sections", Text, nullable=False),
+    Column("error", Text),
+    Index("ix_pulls_source_id", "source", "id"),
+)

@@ -1,0 +1,136 @@
+"""The pull journal in the store: one row per finished pull of a source, and the questions an
+operator asks of it (how did each source's last pull go, when did it last succeed, which
+sections have been pulled at all).
+
+Only reads and writes the `pulls` table; it knows nothing of how a pull is run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..errors import StoreError
+from .engine import Store
+from .schema import pulls
+
+# Results of a pull that reached at least one entry point: its sections count as pulled.
+GOOD_RESULTS = ("ok", "partial")
+KEEP_PER_SOURCE = 200
+
+
+@dataclass(frozen=True)
+class PullRecord:
+    source: str
+    started_at: datetime
+    finished_at: datetime
+    result: str
+    new: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    fetched: int = 0
+    sections: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def duration(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _record(row: Any) -> PullRecord:
+    return PullRecord(
+        source=row.source,
+        started_at=_utc(row.started_at),
+        finished_at=_utc(row.finished_at),
+        result=row.result,
+        new=row.new,
+        updated=row.updated,
+        duplicate=row.duplicate,
+        failed=row.failed,
+        fetched=row.fetched,
+        sections=tuple(s for s in row.sections.split(",") if s),
+        error=row.error,
+    )
+
+
+async def record_pull(store: Store, record: PullRecord) -> None:
+    """Write one finished pull and forget the oldest rows past the last few hundred."""
+    try:
+        async with store.engine.begin() as conn:
+            result = await conn.execute(
+                pulls.insert().values(
+                    source=record.source,
+                    started_at=record.started_at,
+                    finished_at=record.finished_at,
+                    result=record.result,
+                    new=record.new,
+                    updated=record.updated,
+                    duplicate=record.duplicate,
+                    failed=record.failed,
+                    fetched=record.fetched,
+                    sections=",".join(record.sections),
+                    error=record.error,
+                )
+            )
+            newest = result.inserted_primary_key[0] if result.inserted_primary_key else None
+            if newest is not None and newest % 50 == 0:
+                cutoff = (
+                    select(pulls.c.id)
+                    .where(pulls.c.source == record.source)
+                    .order_by(pulls.c.id.desc())
+                    .offset(KEEP_PER_SOURCE)
+                    .limit(1)
+                    .scalar_subquery()
+                )
+                await conn.execute(
+                    delete(pulls).where(pulls.c.source == record.source, pulls.c.id <= cutoff)
+                )
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot record the pull of {record.source}: {exc}") from None
+
+
+async def last_pulls(store: Store) -> dict[str, PullRecord]:
+    """The latest pull of every source that was ever pulled."""
+    latest = select(func.max(pulls.c.id)).group_by(pulls.c.source)
+    try:
+        async with store.engine.connect() as conn:
+            rows = await conn.execute(select(pulls).where(pulls.c.id.in_(latest)))
+            return {r.source: _record(r) for r in rows}
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read pulls: {exc}") from None
+
+
+async def last_good_pulls(store: Store) -> dict[str, PullRecord]:
+    """The latest pull of every source that reached at least one entry point."""
+    latest = (
+        select(func.max(pulls.c.id))
+        .where(pulls.c.result.in_(GOOD_RESULTS))
+        .group_by(pulls.c.source)
+    )
+    try:
+        async with store.engine.connect() as conn:
+            rows = await conn.execute(select(pulls).where(pulls.c.id.in_(latest)))
+            return {r.source: _record(r) for r in rows}
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read pulls: {exc}") from None
+
+
+async def pulled_sections(store: Store) -> set[str]:
+    """Every section some pull that reached an entry point has covered."""
+    try:
+        async with store.engine.connect() as conn:
+            rows = await conn.execute(
+                select(pulls.c.sections).where(pulls.c.result.in_(GOOD_RESULTS)).distinct()
+            )
+            return {s for (text,) in rows for s in text.split(",") if s}
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read pulls: {exc}") from None

@@ -1,0 +1,339 @@
+"""The operator's commands, run through click against the mirror sites and real stores.
+
+Commands that reach a mirror run in a worker thread (each command runs its own event loop),
+so the test's loop keeps serving the mirror sites meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select, update
+
+from syndicator.cli import env_overrides, main
+from syndicator.store import open_store
+from syndicator.store.schema import articles, section_versions
+
+from .conftest import REPO
+from .sites import (
+    SECTION_TITLES,
+    Site,
+    SiteArticle,
+    sample_articles,
+    second_publisher_articles,
+)
+
+SEED_PAGE = (
+    REPO / "seeds/www.presstv.co.uk/Detail/2020/06/20/628117"
+    "/Turkey-says-Haftar-forces-must-withdraw-from-Sirte/index.html"
+)
+SEED_URL = (
+    "https://www.presstv.co.uk/Detail/2020/06/20/628117/"
+    "Turkey-says-Haftar-forces-must-withdraw-from-Sirte"
+)
+
+
+@pytest.fixture(autouse=True)
+def no_overrides_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what a test sets: no SYNDICATOR_* from the environment the tests run in."""
+    for name in [n for n in os.environ if n.startswith("SYNDICATOR_")]:
+        monkeypatch.delenv(name)
+
+
+async def syndicate(*args: str, env: dict[str, str] | None = None) -> Result:
+    result = await asyncio.to_thread(CliRunner().invoke, main, list(args), env=env)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def fresh(articles: list[SiteArticle], minutes: int = 10) -> list[SiteArticle]:
+    moment = datetime.now(UTC) - timedelta(minutes=minutes)
+    for a in articles:
+        a.published = moment
+    return articles
+
+
+@pytest.fixture
+async def quiet_site() -> AsyncIterator[Site]:
+    s = Site(mirrors=1, articles=fresh(second_publisher_articles()))
+    await s.start()
+    yield s
+    await s.stop()
+
+
+async def shift_stored_times(store_url: str, by: timedelta) -> None:
+    """Let time pass for what the store holds: every article was published and seen, and
+    every section last changed, `by` earlier than it was."""
+    store = await open_store(store_url)
+    try:
+        async with store.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(articles.c.id, articles.c.published, articles.c.first_seen)
+                )
+            ).all()
+            for r in rows:
+                await conn.execute(
+                    update(articles)
+                    .where(articles.c.id == r.id)
+                    .values(published=r.published - by, first_seen=r.first_seen - by)
+                )
+            versions = (await conn.execute(select(section_versions))).all()
+            for v in versions:
+                await conn.execute(
+                    update(section_versions)
+                    .where(section_versions.c.section == v.section)
+                    .values(changed_at=v.changed_at - by)
+                )
+    finally:
+        await store.close()
+
+
+async def test_status_json_flags_the_section_of_a_source_that_stops_publishing(
+    tmp_path: Path, site: Site, quiet_site: Site, store_url: str
+) -> None:
+    fresh(site.articles)
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(
+        site.config_yaml(store_url, sections=("north-africa",))
+        .replace("  max_items: 50\n", "  max_items: 50\n  stale_after: 1h\n")
+        .replace(
+            "  north-africa: {title: North Africa}\n",
+            "  north-africa: {title: North Africa}\n  iran: {title: Iran}\n",
+        )
+        + "  quiet:\n"
+        "    title: Quiet News\n"
+        f"    canonical: {quiet_site.mirrors[0].origin}\n"
+        "    sections:\n"
+        "      iran: {feed: /rss/iran.xml}\n"
+    )
+    c = str(config)
+    for source in ("news", "quiet"):
+        assert (await syndicate("--config", c, "pull", source)).exit_code == 0
+    healthy = await syndicate("--config", c, "status", "--json")
+    report = json.loads(healthy.stdout)
+    assert healthy.exit_code == 0 and report["healthy"] is True, healthy.stdout
+    assert report["sections"]["iran"]["stale"] is False
+
+    # Two hours pass; the first publisher posts a new article, the second posts nothing.
+    await shift_stored_times(store_url, timedelta(hours=2))
+    site.articles.append(
+        SiteArticle(
+            id=660900,
+            section="north-africa",
+            title="Egypt opens a new rail line between Cairo and the coast",
+            paragraphs=[
+                "The line opened on Monday, officials said, after two years of work.",
+                *sample_articles()[0].paragraphs[1:],
+            ],
+            published=datetime.now(UTC) - timedelta(minutes=1),
+        )
+    )
+    for source in ("news", "quiet"):
+        assert (await syndicate("--config", c, "pull", source)).exit_code == 0
+
+    result = await syndicate("--config", c, "status", "--json")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 1
+    assert report["healthy"] is False
+    iran = report["sections"]["iran"]
+    assert iran["stale"] is True and iran["stale_after"] == 3600
+    assert iran["newest_age"] > 7000 and iran["sources"] == ["quiet"]
+    assert report["sections"]["north-africa"]["stale"] is False
+    assert iran["last_change"] < report["sections"]["north-africa"]["last_change"]
+    assert report["sections"]["north-africa"]["items"] == len(site.in_section("north-africa"))
+    # The quiet source answered; it just had nothing new.
+    quiet = report["sources"]["quiet"]
+    assert quiet["result"] == "ok" and quiet["new"] == 0 and quiet["failed"] == 0
+    # Published ten minutes before the first pull, then two hours passed.
+    assert report["problems"] == [
+        "section iran: stale: newest item is 2h10m old, older than stale_after 1h"
+    ]
+
+    table = await syndicate("--config", c, "status")
+    assert table.exit_code == 1 and "STALE" in table.stdout
+
+
+@pytest.mark.parametrize("feeds", [True, False], ids=["feeds", "listing-pages"])
+async def test_discover_prints_a_block_that_check_accepts_and_that_pulls_the_site(
+    tmp_path: Path, site: Site, store_url: str, feeds: bool
+) -> None:
+    site.announce_feeds = feeds
+    found = await syndicate("discover", site.mirrors[1].origin)
+    assert found.exit_code == 0, found.output
+    block = yaml.safe_load(found.stdout)
+    source = block["sources"]["example-news"]
+    assert source["canonical"] == site.canonical
+    assert set(source["mirrors"]) == {m.origin for m in site.mirrors[1:]}
+    if feeds:
+        assert source["sections"] == {s: {"feed": f"/rss/{s}.xml"} for s in site.sections}
+    else:
+        assert source["sections"] == {s: {"page": f"/Section/{s}"} for s in site.sections}
+    assert block["sections"] == {s: {"title": SECTION_TITLES[s]} for s in site.sections}
+
+    config = tmp_path / "discovered.yaml"
+    config.write_text(f'service:\n  store: "{store_url}"\n' + found.stdout)
+    checked = await syndicate("--config", str(config), "check", "--json")
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.stdout)["ok"] is True
+
+    pulled = await syndicate("--config", str(config), "pull", "example-news", "--json")
+    assert pulled.exit_code == 0, pulled.output
+    outcome = json.loads(pulled.stdout)
+    assert outcome["result"] == "ok" and outcome["new"] == len(site.articles)
+    store = await open_store(store_url)
+    try:
+        async with store.engine.connect() as conn:
+            titles = set((await conn.execute(select(articles.c.title))).scalars())
+    finally:
+        await store.close()
+    assert titles == {a.title for a in site.articles}
+
+
+async def test_discover_of_a_site_without_feeds_or_sections_exits_1(site: Site) -> None:
+    site.articles.clear()
+    result = await syndicate("discover", site.mirrors[0].origin, "--json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["ok"] is False
+
+
+def test_check_json_reports_several_problems_with_line_column_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    lines = [
+        "service:",
+        "  store: sqlite:///x.db",
+        "  stale_after: whenever",
+        "sections:",
+        "  north-africa: {title: North Africa}",
+        "sources:",
+        "  presstv:",
+        "    title: Press TV",
+        "    canonical: https://www.presstv.ir",
+        "    evry: 10m",
+        "    sections:",
+        "      north-africa: {page: /Section/10104}",
+        "      north-africa: {page: /Section/10105}",
+    ]
+    config.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(main, ["--config", str(config), "check", "--json"])
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    problems = {(p["line"], p["column"], p["key"]): p["message"] for p in data["problems"]}
+    assert data["ok"] is False and len(problems) == 3, data
+    assert "twice" in problems[(13, 7, "sources.presstv.sections.north-africa")]
+    assert "did you mean 'every'" in problems[(10, 5, "sources.presstv.evry")]
+    assert "not a duration" in problems[(3, 16, "service.stale_after")]
+    assert all(p["file"] == str(config) for p in data["problems"])
+
+
+def test_env_overrides_name_the_variable_when_wrong(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text((REPO / "config" / "syndicator.yaml").read_text())
+    result = CliRunner().invoke(
+        main, ["--config", str(config), "check"], env={"SYNDICATOR_LISTEN": "everywhere"}
+    )
+    assert result.exit_code == 2
+    assert "SYNDICATOR_LISTEN: service.listen: " in result.output
+    assert "Traceback" not in result.output
+
+
+def test_env_overrides_read_every_service_key(tmp_path: Path) -> None:
+    found = env_overrides(
+        {
+            "SYNDICATOR_LISTEN": "0.0.0.0:9000",
+            "SYNDICATOR_PUBLIC_URL": "https://feeds.example.org",
+            "SYNDICATOR_STORE": "sqlite:///data/s.db",
+            "SYNDICATOR_LOG_FORMAT": "json",
+            "SYNDICATOR_CONFIG": "elsewhere.yaml",
+            "SYNDICATOR_MAX_ITEMS": "",
+        }
+    )
+    assert found["listen"] == ("0.0.0.0:9000", "SYNDICATOR_LISTEN")
+    assert found["public_url"][0] == "https://feeds.example.org"
+    assert found["log_format"][0] == "json"
+    # A relative SQLite path in the environment is relative to the working directory.
+    assert found["store"][0] == f"sqlite:///{Path.cwd() / 'data' / 's.db'}"
+    assert set(found) == {"listen", "public_url", "store", "log_format"}
+
+
+async def test_env_overrides_reach_the_store_and_the_published_links(
+    tmp_path: Path, site: Site, store_url: str
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(site.config_yaml("sqlite:///never-used.db"))
+    other = tmp_path / "from-env.db"
+    env = {
+        "SYNDICATOR_STORE": f"sqlite:///{other}",
+        "SYNDICATOR_PUBLIC_URL": "https://feeds.example.org/",
+    }
+    out = tmp_path / "out"
+    result = await syndicate("--config", str(config), "export", "--out", str(out), env=env)
+    assert result.exit_code == 0, result.output
+    assert other.exists() and not (tmp_path / "never-used.db").exists()
+    assert "https://feeds.example.org/feeds/iran.rss" in (out / "index.html").read_text()
+
+
+async def test_pull_names_unknown_sources_and_sections_with_a_suggestion(
+    tmp_path: Path, site: Site, store_url: str
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(site.config_yaml(store_url))
+    wrong = await syndicate("--config", str(config), "pull", "newz")
+    assert wrong.exit_code == 2 and "did you mean 'news'" in wrong.output
+    wrong = await syndicate("--config", str(config), "pull", "news", "--section", "irn")
+    assert wrong.exit_code == 2 and "did you mean 'iran'" in wrong.output
+
+    one = await syndicate("--config", str(config), "pull", "news", "--section", "iran", "--json")
+    outcome = json.loads(one.stdout)
+    assert one.exit_code == 0 and outcome["sections"] == ["iran"]
+    assert outcome["new"] == len(site.in_section("iran"))
+
+    for mirror in site.mirrors:
+        await mirror.go_down()
+    dead = await syndicate("--config", str(config), "pull", "news", "--json")
+    outcome = json.loads(dead.stdout)
+    assert dead.exit_code == 1 and outcome["result"] == "failed" and outcome["ok"] is False
+    assert all("connect" in e for e in outcome["errors"])
+
+
+async def test_extract_shows_rules_and_the_hash_the_store_keeps(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    env = {"SYNDICATOR_STORE": f"sqlite:///{store}"}
+    config = str(REPO / "config" / "syndicator.yaml")
+    assert (await syndicate("--config", config, "pull", "presstv", env=env)).exit_code == 0
+
+    result = await syndicate(
+        "--config", config, "extract", str(SEED_PAGE), "--url", SEED_URL, "--json", env=env
+    )
+    assert result.exit_code == 0, result.output
+    page: dict[str, Any] = json.loads(result.stdout)
+    assert page["source"] == "presstv"
+    assert page["title"].startswith("Turkey says Haftar forces must withdraw")
+    assert page["section_trail"] == ["News", "North Africa"]
+    assert page["sections"] == ["north-africa"]
+    assert page["published"] == "2020-06-20T14:32:10+00:00"
+    assert page["canonical_url"] == SEED_URL.replace("presstv.co.uk", "presstv.ir")
+    assert page["rules"]["class:alternate-addresses"] >= 1
+    assert page["rules"]["tag:script"] >= 1
+    assert "alternate addresses" not in page["text"]
+    kept = await open_store(f"sqlite:///{store}")
+    try:
+        async with kept.engine.connect() as conn:
+            hashes = set((await conn.execute(select(articles.c.content_hash))).scalars())
+            count = (await conn.execute(select(func.count()).select_from(articles))).scalar()
+    finally:
+        await kept.close()
+    assert count == 1 and hashes == {page["content_hash"]}
+
+    table = await syndicate("--config", config, "extract", str(SEED_PAGE), "--url", SEED_URL)
+    assert table.exit_code == 0 and "rules fired" in table.stdout
+    missing = await syndicate("extract", str(tmp_path / "nope.html"))
+    assert missing.exit_code == 2 and "not an http(s) URL or a readable file" in missing.output

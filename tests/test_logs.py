@@ -1,0 +1,80 @@
+"""Structured logs: one event per pull with its counts and duration, in JSON or logfmt, and
+no traceback for a mirror that is down."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from syndicator.config import Config
+from syndicator.fetch import Fetcher
+from syndicator.journal import run_pull
+from syndicator.logs import setup_logging
+from syndicator.store import Store
+
+from .sites import Site
+
+
+@pytest.fixture
+def log_stream() -> Iterator[Callable[[str], io.StringIO]]:
+    root = logging.getLogger()
+    level = root.level
+
+    def install(fmt: str) -> io.StringIO:
+        stream = io.StringIO()
+        setup_logging(fmt, "info", stream)
+        return stream
+
+    yield install
+    setup_logging("text", "warning")
+    root.setLevel(level)
+
+
+async def test_one_json_event_per_pull_and_no_traceback_for_a_dead_mirror(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    log_stream: Callable[[str], io.StringIO],
+) -> None:
+    stream = log_stream("json")
+    config = write_config(site.config_yaml(store_url))
+    await site.mirrors[0].go_down()
+    outcome = await run_pull("news", config, fetcher, store)
+    lines = stream.getvalue().splitlines()
+    events = [json.loads(line) for line in lines]  # every line is one JSON document
+    pulls = [e for e in events if e["event"] == "pull"]
+    assert len(pulls) == 1
+    event = pulls[0]
+    assert event["logger"] == "syndicator.pull" and event["level"] == "warning"
+    assert event["source"] == "news" and event["result"] == "partial" == outcome.result
+    assert event["new"] == len(site.articles)
+    assert event["duplicate"] == len(site.articles)
+    assert event["failed"] == outcome.report.failed > 0
+    assert event["duration_s"] >= 0 and "connect" in event["error"]
+    assert "Traceback" not in stream.getvalue()
+    assert all("exception" not in e for e in events)
+
+
+async def test_logfmt_pull_event_has_its_fields(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    log_stream: Callable[[str], io.StringIO],
+) -> None:
+    stream = log_stream("logfmt")
+    config = write_config(site.config_yaml(store_url))
+    await run_pull("news", config, fetcher, store)
+    line = next(x for x in stream.getvalue().splitlines() if " event=pull " in x)
+    fields = dict(part.split("=", 1) for part in line.split())
+    assert fields["level"] == "info" and fields["source"] == "news" and fields["result"] == "ok"
+    assert int(fields["new"]) == len(site.articles)
+    assert int(fields["duplicate"]) == 2 * len(site.articles)
+    assert line.startswith("ts=")

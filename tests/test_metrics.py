@@ -1,0 +1,165 @@
+"""`/metrics` and `/readyz` of an in-process service against the mirror site and a real store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from syndicator.config import Config
+from syndicator.service import Service
+from syndicator.store import open_store
+from syndicator.store.pulls import PullRecord, record_pull
+
+from .sites import Site
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def samples(text: str) -> Samples:
+    """Every sample of a Prometheus text exposition, parsed by prometheus-client's parser."""
+    out: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def value(found: Samples, name: str, **labels: str) -> float:
+    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def get(base: str, path: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(base + path) as resp:
+        return resp.status, await resp.text()
+
+
+async def test_metrics_parse_and_per_mirror_fetch_counters_move_after_a_pull(
+    site: Site, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    # A pull that failed a minute ago: the schedule resumes from it (next pull an interval
+    # later), and it does not count as having pulled any section.
+    store = await open_store(store_url)
+    finished = datetime.now(UTC) - timedelta(minutes=1)
+    await record_pull(
+        store, PullRecord("news", finished, finished, "failed", sections=tuple(site.sections))
+    )
+    await store.close()
+    site.mirrors[1].mode = "error"
+
+    service = Service(config, host="127.0.0.1", port=0)
+    await service.start()
+    try:
+        assert service.scheduler is not None
+        next_run = service.scheduler.next_runs()["news"]
+        assert next_run >= finished + timedelta(seconds=config.sources["news"].every)
+        base = f"http://127.0.0.1:{service.port}"
+
+        status, body = await get(base, "/readyz")
+        assert status == 503 and "not pulled yet" in body
+        before = samples((await get(base, "/metrics"))[1])
+        for mirror in site.mirrors:
+            assert (
+                value(
+                    before,
+                    "syndicator_fetches_total",
+                    source="news",
+                    mirror=mirror.origin,
+                    result="ok",
+                )
+                == 0
+            )
+
+        await service.scheduler.pull("news")
+        assert (await get(base, "/feeds/iran.rss"))[0] == 200
+        assert (await get(base, "/feeds/nowhere.rss"))[0] == 404
+        status, _ = await get(base, "/readyz")
+        assert status == 200
+
+        status, text = await get(base, "/metrics")
+        assert status == 200
+        after = samples(text)
+        # Every listing and article request went to a mirror and was counted under it.
+        healthy = [site.mirrors[0], site.mirrors[2]]
+        for mirror in healthy:
+            fetched = value(
+                after, "syndicator_fetches_total", source="news", mirror=mirror.origin, result="ok"
+            )
+            # robots.txt is read by the fetcher itself and is not counted as a pull fetch
+            requests = len([p for p in mirror.log if p != "/robots.txt"])
+            assert fetched == requests and fetched > 0
+        broken = site.mirrors[1]
+        assert (
+            value(
+                after,
+                "syndicator_fetches_total",
+                source="news",
+                mirror=broken.origin,
+                result="http-500",
+            )
+            == len([p for p in broken.log if p != "/robots.txt"])
+            > 0
+        )
+        assert (
+            value(
+                after, "syndicator_fetches_total", source="news", mirror=broken.origin, result="ok"
+            )
+            == 0
+        )
+        count = sum(
+            value(after, "syndicator_fetch_seconds_count", source="news", mirror=m.origin)
+            for m in site.mirrors
+        )
+        assert count == sum(len([p for p in m.log if p != "/robots.txt"]) for m in site.mirrors)
+
+        n = len(site.articles)
+        assert value(after, "syndicator_articles_total", source="news", outcome="new") == n
+        assert value(after, "syndicator_articles_total", source="news", outcome="duplicate") == n
+        assert value(after, "syndicator_pulls_total", source="news", result="partial") == 1
+        for section in site.sections:
+            items = value(after, "syndicator_section_items", section=section)
+            assert items == len(site.in_section(section))
+            assert value(after, "syndicator_section_newest_item_age_seconds", section=section) > 0
+        assert value(after, "syndicator_section_items", section="all") == n
+        assert value(after, "syndicator_feed_renders_total", section="iran") == 1
+        assert value(after, "syndicator_feed_render_seconds_count") == 1
+        assert (
+            value(after, "syndicator_http_requests_total", route="/feeds/{name}", status="200") == 1
+        )
+        assert (
+            value(after, "syndicator_http_requests_total", route="/feeds/{name}", status="404") == 1
+        )
+        assert value(after, "syndicator_http_requests_total", route="/readyz", status="503") == 1
+        assert value(after, "syndicator_http_requests_total", route="/readyz", status="200") == 1
+        assert value(after, "syndicator_ready") == 1
+        assert (
+            value(after, "syndicator_source_last_success_timestamp_seconds", source="news")
+            > finished.timestamp()
+        )
+    finally:
+        await service.stop()
+
+
+async def test_readyz_fails_when_the_store_is_gone(
+    site: Site, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    service = Service(config, host="127.0.0.1", port=0, pulls=False)
+    await service.start()
+    try:
+        assert service.store is not None
+        await service.store.engine.dispose()
+        db = Path(store_url.removeprefix("sqlite:///"))
+        for path in db.parent.glob(db.name + "*"):
+            path.unlink()
+        db.mkdir()  # a folder where the database file was: SQLite cannot open it
+        status, body = await get(f"http://127.0.0.1:{service.port}", "/readyz")
+        checks = json.loads(body)["checks"]
+        assert status == 503 and checks["store"] != "ok" and "store" in checks["store"]
+    finally:
+        await service.stop()

@@ -1,0 +1,143 @@
+"""Feed health: the pure assessment, the section stats it reads, and the schedule that
+resumes from the store and takes a new config in place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from syndicator.config import Config
+from syndicator.feeds import FeedBook
+from syndicator.fetch import Fetcher
+from syndicator.models import Candidate
+from syndicator.scheduler import PullScheduler
+from syndicator.status import assess, human_age
+from syndicator.store import Store
+from syndicator.store.pulls import PullRecord
+from syndicator.store.stats import SectionStats, section_stats
+
+from .sites import Site
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (40, "40s"),
+        (61, "1m1s"),
+        (3600, "1h"),
+        (7213, "2h"),
+        (7800, "2h10m"),
+        (90000, "1d1h"),
+    ],
+)
+def test_human_age(seconds: float, text: str) -> None:
+    assert human_age(seconds) == text
+
+
+def config_for(write_config: Callable[[str], Config], site: Site, store_url: str) -> Config:
+    text = site.config_yaml(store_url).replace(
+        "  max_items: 50\n", "  max_items: 50\n  stale_after: 1h\n"
+    )
+    text = text.replace("  iran: {title: Iran}", "  iran: {title: Iran, stale_after: 1d}")
+    return write_config(text)
+
+
+def test_assess_names_what_is_wrong_with_each_section_and_source(
+    site: Site, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    config = config_for(write_config, site, store_url)
+    stats = {
+        "north-africa": SectionStats("north-africa", 3, NOW - timedelta(hours=2), NOW),
+        "iran": SectionStats("iran", 2, NOW - timedelta(hours=2), NOW),
+    }
+    pull = PullRecord("news", NOW, NOW, "failed", error="every mirror refused")
+    report = assess(config, stats, {"news": pull}, {}, {"north-africa", "iran", "west-asia"}, NOW)
+    by_name = {s.name: s for s in report.sections}
+    assert by_name["north-africa"].stale and "older than stale_after 1h" in (
+        by_name["north-africa"].problem or ""
+    )
+    # iran has its own, longer stale_after
+    assert not by_name["iran"].stale and by_name["iran"].problem is None
+    assert by_name["west-asia"].problem == "pulled, but holds no item"
+    assert report.sources[0].problem == "last pull failed: every mirror refused"
+    assert not report.healthy and len(report.problems) == 3
+
+    never = assess(config, {}, {}, {}, set(), NOW)
+    assert never.unpulled_sections == site.sections
+    assert "source news: never pulled" in never.problems
+
+
+async def test_newest_item_is_dated_no_later_than_first_seen(store: Store) -> None:
+    """A publisher's date in the future cannot make a section look fresh."""
+    seen = datetime.now(UTC) - timedelta(hours=3)
+    for n, published in enumerate((seen - timedelta(days=1), seen + timedelta(days=30))):
+        cand = Candidate(
+            source="news",
+            canonical_url=f"https://example.org/a/{n}",
+            content_hash=f"{n:064x}",
+            simhash=n,
+            title=f"t{n}",
+            summary="s",
+            content_html="<p>x</p>",
+            published=published,
+            updated=None,
+            author=None,
+            image_url=None,
+            image_caption=None,
+            language="en",
+            sections=frozenset({"iran"}),
+        )
+        await store.ingest(cand, "https://example.org", now=seen)
+    stats = await section_stats(store)
+    assert stats["iran"].items == 2
+    assert stats["iran"].newest == seen
+    assert stats["all"].newest == seen
+
+
+async def test_schedule_resumes_from_the_store_and_a_new_config_keeps_unchanged_runs(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    base = site.config_yaml(store_url).replace(
+        "  max_items: 50\n", "  max_items: 50\n  jitter: 1h\n"
+    )
+    base = base.replace("    every: 5m\n", "    every: 1h\n")
+    second = (
+        "  second:\n    title: Second\n    canonical: https://second.example.org\n"
+        "    every: 1h\n    sections:\n      iran: {feed: /rss/iran.xml}\n"
+    )
+    config = write_config(base + second)
+    scheduler = PullScheduler(config, fetcher, store, FeedBook(config, store))
+    last = datetime.now(UTC) - timedelta(minutes=10)
+    scheduler.start({"news": last, "second": last})
+    try:
+        runs = scheduler.next_runs()
+        assert runs["news"] == runs["second"] == last + timedelta(hours=1)
+
+        # news re-timed, second unchanged, third added
+        third = second.replace("second", "third")
+        changed = write_config(
+            base.replace("every: 1h", "every: 2h") + second + third, name="b.yaml"
+        )
+        changes = scheduler.apply(changed)
+        assert (changes.retimed, changes.added, changes.removed) == (["news"], ["third"], [])
+        runs = scheduler.next_runs()
+        assert runs["second"] == last + timedelta(hours=1)
+        assert runs["news"] == last + timedelta(hours=2)
+        now = datetime.now(UTC)
+        assert now - timedelta(seconds=5) <= runs["third"] <= now + timedelta(hours=1)
+
+        changes = scheduler.apply(write_config(base + third, name="c.yaml"))
+        assert changes.removed == ["second"] and changes.retimed == ["news"]
+        assert set(scheduler.next_runs()) == {"news", "third"}
+        assert scheduler.next_runs()["news"] == last + timedelta(hours=1)
+    finally:
+        assert await scheduler.drain(1.0) == []
