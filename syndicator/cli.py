@@ -31,6 +31,8 @@ from .pipeline import PullReport, pull_all
 from .scheduler import PullScheduler
 from .server import make_app
 from .store import Store, open_store
+from .websub import announcing
+from .workers import run_loop, run_workers
 
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
@@ -58,7 +60,7 @@ async def connect(config: Config) -> Store:
 
 def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     try:
-        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+        return run_loop(coro_fn())  # type: ignore[arg-type]
     except StoreError as exc:
         err.print(f"[red]store error:[/red] {exc}", highlight=False, markup=False)
         sys.exit(EXIT_FAILED)
@@ -153,7 +155,9 @@ def export(ctx: click.Context, out_dir: Path) -> None:
 
                 async with Fetcher(limits_of(config)) as fetcher:
                     reports = await pull_all(config, fetcher, store, tick)
-            await write_feeds(FeedBook(config, store), out_dir)
+            book = FeedBook(config, store)
+            book.reports = {r.source: r for r in reports}
+            await write_feeds(book, out_dir)
             return reports
         finally:
             await store.close()
@@ -172,19 +176,39 @@ def export(ctx: click.Context, out_dir: Path) -> None:
 
 @main.command()
 @click.option("--listen", help="HOST:PORT to listen on (default: service.listen).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Serving processes sharing the port (SO_REUSEPORT); the first one also pulls.",
+)
 @click.pass_context
-def serve(ctx: click.Context, listen: str | None) -> None:
+def serve(ctx: click.Context, listen: str | None, workers: int) -> None:
     """Pull every source on its schedule and serve the feeds over HTTP."""
     config = _load(ctx)
     host, port = config.service.listen_host, config.service.listen_port
     if listen:
         host, _, port_text = listen.rpartition(":")
         port = int(port_text)
-    _run(lambda: serve_forever(config, host.strip("[]"), port))
+    host = host.strip("[]")
+    if workers > 1:
+
+        def serve_one(index: int) -> None:
+            _run(lambda: serve_forever(config, host, port, pull=index == 0, reuse_port=True))
+
+        sys.exit(run_workers(workers, serve_one))
+    _run(lambda: serve_forever(config, host, port))
 
 
 async def serve_forever(
-    config: Config, host: str, port: int, ready: Callable[[int], None] | None = None
+    config: Config,
+    host: str,
+    port: int,
+    ready: Callable[[int], None] | None = None,
+    *,
+    pull: bool = True,
+    reuse_port: bool = False,
 ) -> None:
     """Run scheduler and server until SIGINT or SIGTERM."""
     store = await connect(config)
@@ -193,18 +217,21 @@ async def serve_forever(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with Fetcher(limits_of(config)) as fetcher:
+        async with Fetcher(limits_of(config)) as fetcher, contextlib.AsyncExitStack() as stack:
             book = FeedBook(config, store)
             scheduler = PullScheduler(config, fetcher, store, book)
             runner = web.AppRunner(make_app(book), access_log=None)
             await runner.setup()
-            site = web.TCPSite(runner, host, port)
+            site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
             try:
                 await site.start()
             except OSError as exc:
                 raise SyndicatorError(f"cannot listen on {host}:{port}: {exc}") from None
             bound = runner.addresses[0][1] if runner.addresses else port
-            scheduler.start()
+            book.reports = scheduler.last_reports
+            if pull:
+                await stack.enter_async_context(announcing(config.service, book))
+                scheduler.start()
             err.print(f"serving feeds on http://{host}:{bound}/ (Ctrl-C stops)", highlight=False)
             if ready:
                 ready(bound)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -33,7 +33,7 @@ from .store import Store
 EXTENSIONS = {"rss": "rss", "atom": "atom", "json": "json"}
 ENCODINGS = ("br", "gzip", "identity")
 ALL_TITLE = "All sections"
-ChangeListener = Callable[[set[str]], Awaitable[None] | None]
+ChangeListener = Callable[[set[str]], None]
 
 
 @dataclass
@@ -196,18 +196,12 @@ class FeedBook:
         if changed:
             changed.add(ALL_SECTION)
             for listener in self.listeners:
-                result = listener(changed)
-                if asyncio.iscoroutine(result):
-                    asyncio.ensure_future(result)
+                listener(changed)
 
     async def sync_versions(self) -> set[str]:
         """Drop sections whose change counter moved in the store (another process wrote)."""
         versions = await self.store.section_versions()
-        moved = {
-            name
-            for name, entry in self._cache.items()
-            if entry.version != versions.get(name)
-        }
+        moved = {name for name, entry in self._cache.items() if entry.version != versions.get(name)}
         if moved:
             for name in moved:
                 self._cache.pop(name, None)
@@ -271,7 +265,9 @@ class FeedBook:
         changed = (await self.store.section_changed_at()).get(section)
         articles = await self.store.section_articles(section, self.config.service.max_items)
         archive = self.config.service.archive
-        pages = (await self.store.section_size(section)) // archive.page_size if archive.enabled else 0
+        pages = 0
+        if archive.enabled:
+            pages = await self.store.section_size(section) // archive.page_size
         info = self.info(section, pages)
         newest = render.newest_update(articles)
         modified = _second(max(newest, changed) if changed else newest)

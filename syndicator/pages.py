@@ -144,7 +144,9 @@ def index_page(
 
 
 def _row(s: SectionSummary) -> str:
-    name = f'<a href="{escape(s.page_url)}">{escape(s.title)}</a>' if s.page_url else escape(s.title)
+    name = escape(s.title)
+    if s.page_url:
+        name = f'<a href="{escape(s.page_url)}">{name}</a>'
     return (
         f"      <tr><td>{name}</td><td>{s.items}</td>"
         f"<td>{_when(s.changed_at)}</td><td>{_subscribe(s)}</td></tr>"

@@ -205,12 +205,11 @@ async def index(request: web.Request) -> web.Response:
 
 async def section_page(request: web.Request) -> web.Response:
     book = request.app[BOOK]
+    section = request.match_info["section"]
     try:
-        html = await book.section_html(
-            request.match_info["section"], request.query.get("q", "").strip()
-        )
+        html = await book.section_html(section, request.query.get("q", "").strip())
     except KeyError:
-        raise web.HTTPNotFound(text=f"unknown section {request.match_info['section']!r}\n") from None
+        raise web.HTTPNotFound(text=f"unknown section {section!r}\n") from None
     return _dynamic(request, html.encode("utf-8"), "text/html; charset=utf-8", book)
 
 
