@@ -48,16 +48,12 @@ def test_export_on_default_config_writes_the_sample_article_once(tmp_path: Path)
     for _ in range(2):  # a second run finds only duplicates and writes the same files
         result = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-    names = sorted(p.name for p in out.iterdir())
-    assert names == [
-        "all.atom",
-        "all.json",
-        "all.rss",
-        "index.html",
-        "north-africa.atom",
-        "north-africa.json",
-        "north-africa.rss",
-    ]
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    expected = ["index.html", "opml.xml"]
+    for section in ("all", "north-africa"):
+        expected += [f"{section}.{ext}" for ext in ("rss", "atom", "json")]
+        expected.append(f"{section}/index.html")
+    assert names == sorted(f"{n}{z}" for n in expected for z in ("", ".gz", ".br"))
     for ext in ("rss", "atom"):
         parsed = feedparser.parse((out / f"north-africa.{ext}").read_bytes())
         assert not parsed.bozo
