@@ -193,12 +193,18 @@ def serve(ctx: click.Context, listen: str | None, workers: int) -> None:
         port = int(port_text)
     host = host.strip("[]")
     if workers > 1:
+        # The schema is created here, once, before the processes that share it start.
+        _run(lambda: _open_and_close(config))
 
         def serve_one(index: int) -> None:
             _run(lambda: serve_forever(config, host, port, pull=index == 0, reuse_port=True))
 
         sys.exit(run_workers(workers, serve_one))
     _run(lambda: serve_forever(config, host, port))
+
+
+async def _open_and_close(config: Config) -> None:
+    await (await connect(config)).close()
 
 
 async def serve_forever(
