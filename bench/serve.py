@@ -52,12 +52,12 @@ from syndicator.store import open_store
 
 REPO = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-WORDS = (
+WORDS = str.split(
     "government minister talks border trade water project city council officials said "
     "statement week report budget agreement region security plan workers cost million "
     "dollars critics supporters audit schedule harbour metro line scientists method lake "
     "cleaning desalination plant summer shortage crossing years after announcement media"
-).split()
+)
 
 
 def free_port() -> int:
@@ -342,8 +342,9 @@ def main() -> None:
     import uvloop
 
     nginx_version = subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     print(
-        f"machine: {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+        f"machine: {os.cpu_count()} cores, {memory:.0f} GiB, "
         f"Python {platform.python_version()}, uvloop {uvloop.__version__}, "
         f"{nginx_version.removeprefix('nginx version: ')}; load average {loadavg()} at start"
     )
@@ -366,8 +367,9 @@ def main() -> None:
             NGINX_CONF.format(tmp=tmp, port=nginx_port, root=tmp / "www"), encoding="utf-8"
         )
         nginx = subprocess.Popen(
-            [NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "nginx-error.log"), "-g", "daemon off;"]
-        )
+            [NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"),
+             "-e", str(tmp / "nginx-error.log"), "-g", "daemon off;"]
+        )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{nginx_port}/feeds/bench.rss"
             wait_until_up(url)
@@ -405,7 +407,9 @@ def main() -> None:
         print("\nrender (once per change of a section), median of 5:")
         print(f"{'items':>5}  {'format':<6} {'render ms':>10} {'gzip+br ms':>11} {'bytes':>11}")
         for count, fmt, seconds, compress, size in render_times():
-            print(f"{count:>5}  {fmt:<6} {seconds * 1000:>10.1f} {compress * 1000:>11.1f} {size:>11,}")
+            print(
+                f"{count:>5}  {fmt:<6} {seconds * 1000:>10.1f} {compress * 1000:>11.1f} {size:>11,}"
+            )
     print(f"\nload average {loadavg()} at the end")
 
 
