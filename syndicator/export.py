@@ -15,14 +15,11 @@ old one, so a reader or a web server never sees half a file.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
 import tempfile
 from pathlib import Path
 
-import brotli
-
-from .feeds import EXTENSIONS, FeedBook, RenderedFeed
+from .feeds import EXTENSIONS, FeedBook, RenderedFeed, compressed
 from .render import FORMATS
 
 
@@ -50,8 +47,9 @@ def _with_compressed(files: dict[Path, bytes], path: Path, doc: RenderedFeed) ->
 
 def _page(files: dict[Path, bytes], path: Path, body: bytes) -> None:
     files[path] = body
-    files[path.with_name(path.name + ".gz")] = gzip.compress(body, compresslevel=9, mtime=0)
-    files[path.with_name(path.name + ".br")] = brotli.compress(body, mode=brotli.MODE_TEXT)
+    files[path.with_name(path.name + ".gz")], files[path.with_name(path.name + ".br")] = compressed(
+        body
+    )
 
 
 async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
