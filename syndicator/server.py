@@ -115,7 +115,7 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
         return True
     for tag in if_none_match.split(","):
         tag = tag.strip()
-        if tag == "*" or tag.removeprefix("W/") == etag:
+        if tag == "*" or tag.removeprefix("W/") == etag.removeprefix("W/"):
             return True
     return False
 
@@ -182,8 +182,9 @@ async def archive(request: web.Request) -> web.StreamResponse:
 
 
 def _dynamic(request: web.Request, body: bytes, content_type: str, book: FeedBook) -> web.Response:
-    """A page made per request: strong ETag from its bytes, compressed on the way out."""
-    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    """A page made per request, compressed on the way out; its ETag is weak, since one tag
+    names the page in every encoding."""
+    etag = 'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
     headers = {
         "ETag": etag,
         "Cache-Control": f"public, max-age={int(book.config.service.cache_max_age)}",

@@ -308,3 +308,17 @@ async def test_q_filters_sections_and_items_by_title(
     everything = html.fromstring(await (await client.get("/feeds/north-africa/")).read())
     assert len(everything.xpath("//ol[@class='items']/li/a")) == 2  # max_items
     assert (await client.get("/feeds/nowhere/")).status == 404
+
+
+async def test_pages_answer_conditional_requests_with_a_weak_etag(
+    pulled: tuple[FeedBook, TestClient],
+) -> None:
+    _, client = pulled
+    for path in ("/", "/feeds/iran/", "/opml"):
+        first = await client.get(path)
+        etag = first.headers["ETag"]
+        assert etag.startswith('W/"') and first.headers["Vary"] == "Accept-Encoding"
+        again = await client.get(path, headers={"If-None-Match": etag})
+        assert again.status == 304, path
+        zipped = await client.get(path, headers={"Accept-Encoding": "gzip"})
+        assert gzip.decompress(await zipped.read()) == await first.read()
