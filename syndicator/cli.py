@@ -193,6 +193,9 @@ def serve(ctx: click.Context, listen: str | None, workers: int) -> None:
         port = int(port_text)
     host = host.strip("[]")
     if workers > 1:
+        if port == 0:
+            err.print("--workers needs a fixed port to share", style="red", highlight=False)
+            sys.exit(EXIT_CONFIG)
         # The schema is created here, once, before the processes that share it start.
         _run(lambda: _open_and_close(config))
 

@@ -70,7 +70,8 @@ async def test_two_serving_processes_share_the_port_and_only_one_pulls(
         for mirror in site.mirrors:
             assert mirror.log.count("/rss/iran.xml") == 1, mirror.log
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
     assert proc.returncode == 0, stderr.decode()
     assert b"Traceback" not in stderr
