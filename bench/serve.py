@@ -209,11 +209,11 @@ class Result:
 
 
 def _ms(text: str) -> float:
-    match = re.match(r"([\d.]+)(us|ms|s)", text)
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
     if not match:
         return float("nan")
-    value, unit = float(match.group(1)), match.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+    return float(match.group(1)) * scale[match.group(2)]
 
 
 def wrk(url: str, headers: dict[str, str], duration: int, connections: int) -> Result:
@@ -222,8 +222,8 @@ def wrk(url: str, headers: dict[str, str], duration: int, connections: int) -> R
         args += ["-H", f"{key}: {value}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"50%\s+(\S+)", out)
-    p99 = re.search(r"99%\s+(\S+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     return Result(
