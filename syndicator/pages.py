@@ -173,11 +173,12 @@ def section_page(
         f'<a href="{escape(url)}">{n}</a>' for n, url in enumerate(archive_urls, start=1)
     )
     older = f'  <p class="meta">Older items, page by page: {archives}</p>\n' if archives else ""
+    count = f"{section.items} item" + ("" if section.items == 1 else "s")
     body = f"""  <nav><a href="{escape(index_url)}">{escape(site_title)}</a></nav>
   <h1>{escape(section.title)}</h1>
   <p>{escape(section.description)}</p>
   <p>Subscribe: {_subscribe(section)}</p>
-  <p class="meta">{section.items} items, last update {_when(section.changed_at)}</p>
+  <p class="meta">{count}, last update {_when(section.changed_at)}</p>
 {_search_form(section.page_url, query, "item")}
   <ol class="items">
 {listed}
