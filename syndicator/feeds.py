@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,9 @@ from .store import Store
 EXTENSIONS = {"rss": "rss", "atom": "atom", "json": "json"}
 ENCODINGS = ("br", "gzip", "identity")
 ALL_TITLE = "All sections"
+# Archive pages kept ready at once, the most recently asked for; a crawler walking every page
+# of a large archive must not hold them all in memory.
+ARCHIVE_PAGES_KEPT = 64
 ChangeListener = Callable[[set[str]], None]
 
 
@@ -95,7 +99,6 @@ class _Section:
     version: int | None
     feeds: dict[str, RenderedFeed]
     pages: int
-    archives: dict[int, dict[str, RenderedFeed]] = field(default_factory=dict)
 
 
 class FeedBook:
@@ -105,6 +108,7 @@ class FeedBook:
         self._cache: dict[str, _Section] = {}
         self._pending: dict[str, asyncio.Future[_Section]] = {}
         self._generation: dict[str, int] = {}
+        self._archives: OrderedDict[tuple[str, int], dict[str, RenderedFeed]] = OrderedDict()
         self.renders = 0
         self.archive_renders = 0
         # Called with the changed sections after `invalidate` (the WebSub announcer listens).
@@ -195,9 +199,14 @@ class FeedBook:
 
     def _forget(self, sections: set[str] | None) -> None:
         names = set(self.section_names()) if sections is None else {*sections, ALL_SECTION}
+        self._drop(names)
+
+    def _drop(self, names: set[str]) -> None:
         for name in names:
             self._cache.pop(name, None)
             self._generation[name] = self._generation.get(name, 0) + 1
+        for key in [key for key in self._archives if key[0] in names]:
+            del self._archives[key]
 
     def invalidate(self, sections: set[str] | None = None) -> None:
         """Forget rendered bytes of these sections (all when None; `all` always goes too) and
@@ -213,10 +222,7 @@ class FeedBook:
         """Drop sections whose change counter moved in the store (another process wrote)."""
         versions = await self.store.section_versions()
         moved = {name for name, entry in self._cache.items() if entry.version != versions.get(name)}
-        if moved:
-            for name in moved:
-                self._cache.pop(name, None)
-                self._generation[name] = self._generation.get(name, 0) + 1
+        self._drop(moved)
         return moved
 
     # --- documents -------------------------------------------------------------------
@@ -243,15 +249,21 @@ class FeedBook:
         entry = await self._section(section)
         if not 1 <= page <= entry.pages:
             raise KeyError(page)
-        docs = entry.archives.get(page)
-        if docs is None:
+        key = (section, page)
+        docs = self._archives.get(key)
+        if docs is not None:
+            self._archives.move_to_end(key)
+        else:
             size = self.config.service.archive.page_size
             articles = await self.store.section_slice(section, (page - 1) * size, size)
             articles.sort(key=lambda a: (a.published, a.id), reverse=True)
             info = self.info(section, entry.pages, page)
             modified = _second(render.newest_update(articles))
             docs = await asyncio.to_thread(_render_all, info, articles, modified)
-            entry.archives[page] = docs
+            if self._cache.get(section) is entry:
+                self._archives[key] = docs
+                while len(self._archives) > ARCHIVE_PAGES_KEPT:
+                    self._archives.popitem(last=False)
             self.archive_renders += 1
         return docs[fmt]
 

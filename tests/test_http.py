@@ -191,7 +191,7 @@ def test_accept_encoding_negotiation_honours_q_values(accept: str, coding: str) 
 async def test_archive_pages_reach_every_item_through_prev_archive_links(
     pulled: tuple[FeedBook, TestClient], site: Site
 ) -> None:
-    _, client = pulled
+    book, client = pulled
     every_guid: set[str] = set()
     for fmt in ("atom", "rss"):
         seen, url, pages = [], f"{PUBLIC}/feeds/all.{fmt}", 0
@@ -225,6 +225,8 @@ async def test_archive_pages_reach_every_item_through_prev_archive_links(
         json_ids |= {item["id"] for item in feed["items"]}
         url = feed.get("next_url")
     assert json_ids == every_guid
+    # Each archive page was rendered once, in all three formats, for every request made of it.
+    assert book.archive_renders == 3
     page_one = await (await client.get("/feeds/all/archive/1.atom")).read()
     rels = [link.get("rel") for link in etree.fromstring(page_one).iter("{*}link")]
     assert "prev-archive" not in rels and "next-archive" in rels
