@@ -70,7 +70,7 @@ def test_the_validators_catch_broken_feeds() -> None:
     assert PROBLEMS["json"](json.dumps(feed).encode())
 
 
-def test_rss_carries_every_element_the_issue_names() -> None:
+def test_rss_carries_self_hub_archive_content_creator_category_and_image() -> None:
     root = etree.fromstring(render.render("rss", HUB_INFO, ARTICLES))
     ns = {
         "atom": "http://www.w3.org/2005/Atom",
