@@ -27,6 +27,7 @@ from syndicator.server import make_app
 from syndicator.store import Store
 
 from .conftest import REPO
+from .feedrules import PROBLEMS
 from .sites import Site, free_port
 
 TITLE = "Turkey says Haftar forces must withdraw from Libya’s Sirte for lasting truce"
@@ -168,6 +169,7 @@ async def test_export_writes_exactly_the_bytes_the_server_serves(
             gz = path.with_name(path.name + ".gz").read_bytes()
             if path.suffix in (".rss", ".atom", ".json"):
                 assert await zipped.read() == gz, url  # the very bytes, precompressed
+                assert PROBLEMS[path.suffix[1:]](path.read_bytes()) == [], url
             assert gzip.decompress(gz) == path.read_bytes()
             assert brotli.decompress(path.with_name(path.name + ".br").read_bytes()) == (
                 path.read_bytes()
