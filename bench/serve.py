@@ -1,8 +1,8 @@
 """Serving a section feed: our server against nginx serving the exported file of the same bytes.
 
-    PYTHONPATH=$PWD python bench/serve.py [--duration 5] [--connections 32]
+    PYTHONPATH=$PWD python bench/serve.py [--duration 5] [--connections 32] [--rounds 2]
 
-Builds a store with one 50-item section (about 150 KB of RSS), exports it, and measures with
+Builds a store with one 50-item section (about 200 KB of RSS), exports it, and measures with
 wrk (one thread, so the load generator keeps to one core) on 127.0.0.1:
 
 - nginx (2 workers, gzip_static, the exported files) as the reference;
@@ -12,7 +12,9 @@ wrk (one thread, so the load generator keeps to one core) on 127.0.0.1:
   for Python;
 
 each for the full response, the gzip response and the 304 path, as requests per second and
-p50/p99 latency, with ours as a ratio to nginx. Then render and compression times for 50 and
+p50/p99 latency, with ours as a ratio to nginx. All servers run throughout and the runs of one
+case follow each other, best of `--rounds`, so a change in load hits all alike. Then render
+and compression times for 50 and
 500 items in each format. Needs wrk and nginx from Debian:
 `apt-get update && apt-get install -y wrk nginx`. nginx runs from a config in a temporary
 folder on a loopback port; the system's nginx config is never read.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import os
@@ -255,16 +258,6 @@ def wait_until_up(url: str, seconds: float = 60) -> None:
     raise SystemExit(f"server at {url} did not come up")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def cases(url: str, body: bytes) -> dict[str, dict[str, str]]:
     """The three request kinds, checked to give what they claim before they are measured."""
     status, headers, got = fetch(url, {"Accept-Encoding": "identity"})
@@ -279,19 +272,6 @@ def cases(url: str, body: bytes) -> dict[str, dict[str, str]]:
 
 def loadavg() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
-
-
-def measure(
-    name: str, url: str, body: bytes, args: argparse.Namespace
-) -> dict[str, tuple[Result, str]]:
-    for _ in range(20):  # every process renders on its first request; warm them all
-        fetch(url, {"Accept-Encoding": "gzip"})
-    results = {}
-    for case, headers in cases(url, body).items():
-        load = loadavg()
-        results[case] = (wrk(url, headers, args.duration, args.connections), load)
-        print(f"  measured {name:<28} {case:<5} {results[case][0].rps:>9,.0f} req/s", flush=True)
-    return results
 
 
 def render_times(repeats: int = 5) -> list[tuple[int, str, float, float, int]]:
@@ -329,6 +309,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2, help="best of this many runs per case")
     parser.add_argument("--no-render", action="store_true", help="skip the render timings")
     args = parser.parse_args()
     if not shutil.which("wrk") or not NGINX:
@@ -346,12 +327,15 @@ def main() -> None:
         f"Python {platform.python_version()}, uvloop {uvloop.__version__}, "
         f"{nginx_version.removeprefix('nginx version: ')}; load average {loadavg()} at start"
     )
-    print(f"wrk: 1 thread, {args.connections} connections, {args.duration} s per run")
+    print(
+        f"wrk: 1 thread, {args.connections} connections, {args.duration} s per run, "
+        f"best of {args.rounds} rounds"
+    )
     results: dict[str, dict[str, tuple[Result, str]]] = {}
     with tempfile.TemporaryDirectory(prefix="syndicator-bench-") as name:
         tmp = Path(name)
         tmp.chmod(0o755)  # nginx workers run as nobody
-        ours_port, nginx_port, bare_port = free_port(), free_port(), free_port()
+        ours_port, single_port, nginx_port, bare_port = (free_port() for _ in range(4))
         config, out = asyncio.run(build(tmp, ours_port))
         feed = out / "bench.rss"
         body = feed.read_bytes()
@@ -364,42 +348,56 @@ def main() -> None:
         (tmp / "nginx.conf").write_text(
             NGINX_CONF.format(tmp=tmp, port=nginx_port, root=tmp / "www"), encoding="utf-8"
         )
-        nginx = subprocess.Popen(
-            [NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"),
-             "-e", str(tmp / "nginx-error.log"), "-g", "daemon off;"]
-        )  # fmt: skip
-        try:
-            url = f"http://127.0.0.1:{nginx_port}/feeds/bench.rss"
-            wait_until_up(url)
-            results["nginx (2 workers)"] = measure("nginx (2 workers)", url, body, args)
-        finally:
-            stop(nginx)
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        for workers in (2, 1):
-            label = f"syndicate --workers {workers}"
-            server = subprocess.Popen(
-                [sys.executable, "-m", "syndicator", "--config", str(config), "serve",
-                 "--listen", f"127.0.0.1:{ours_port}", "--workers", str(workers)],
-                cwd=tmp, env=env, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            try:
-                url = f"http://127.0.0.1:{ours_port}/feeds/bench.rss"
-                wait_until_up(url)
-                results[label] = measure(label, url, body, args)
-            finally:
-                stop(server)
         (tmp / "bare.py").write_text(BARE_SERVER, encoding="utf-8")
-        bare = subprocess.Popen(
-            [sys.executable, str(tmp / "bare.py"), str(bare_port), str(feed)],
-            start_new_session=True,
-        )
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        ours = [sys.executable, "-m", "syndicator", "--config", str(config), "serve"]
+        servers = {
+            "nginx (2 workers)": (nginx_port, [
+                NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"),
+                "-e", str(tmp / "nginx-error.log"), "-g", "daemon off;"]),
+            "syndicate --workers 2": (ours_port, [
+                *ours, "--listen", f"127.0.0.1:{ours_port}", "--workers", "2"]),
+            "syndicate --workers 1": (single_port, [
+                *ours, "--listen", f"127.0.0.1:{single_port}", "--workers", "1"]),
+            "bare aiohttp, 2 processes": (bare_port, [
+                sys.executable, str(tmp / "bare.py"), str(bare_port), str(feed)]),
+        }  # fmt: skip
+        # Every server runs for the whole benchmark and the runs of one case follow each other,
+        # so that a change in the machine's load hits all of them alike; best of the rounds.
+        running = [
+            subprocess.Popen(
+                command, cwd=tmp, env=env, stderr=subprocess.DEVNULL, start_new_session=True
+            )
+            for _, command in servers.values()
+        ]
         try:
-            url = f"http://127.0.0.1:{bare_port}/feeds/bench.rss"
-            wait_until_up(url)
-            results["bare aiohttp, 2 processes"] = measure("bare aiohttp", url, body, args)
+            requests = {}
+            for label, (port, _) in servers.items():
+                url = f"http://127.0.0.1:{port}/feeds/bench.rss"
+                wait_until_up(url)
+                for _ in range(20):  # every process renders on its first request
+                    fetch(url, {"Accept-Encoding": "gzip"})
+                requests[label] = (url, cases(url, body))
+                results[label] = {}
+            for _ in range(args.rounds):
+                for case in ("full", "gzip", "304"):
+                    for label, (url, headers) in requests.items():
+                        load = loadavg()
+                        got = wrk(url, headers[case], args.duration, args.connections)
+                        print(f"  {label:<28} {case:<5} {got.rps:>9,.0f} req/s", flush=True)
+                        best = results[label].get(case)
+                        if best is None or got.rps > best[0].rps:
+                            results[label][case] = (got, load)
         finally:
-            os.killpg(bare.pid, signal.SIGTERM)
-            bare.wait()
+            for process in running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+            for process in running:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
     print_table(results)
     if not args.no_render:
         print("\nrender (once per change of a section), median of 5:")
