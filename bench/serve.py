@@ -209,6 +209,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int
+    cpu_us: float = float("nan")  # server CPU time (all its processes) per request
 
 
 def _ms(text: str) -> float:
@@ -229,7 +231,9 @@ def wrk(url: str, headers: dict[str, str], duration: int, connections: int) -> R
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
+    done = re.search(r"(\d+) requests in", out)
     return Result(
+        requests=int(done.group(1)) if done else 0,
         rps=rps,
         p50_ms=_ms(p50.group(1)) if p50 else float("nan"),
         p99_ms=_ms(p99.group(1)) if p99 else float("nan"),
@@ -268,6 +272,19 @@ def cases(url: str, body: bytes) -> dict[str, dict[str, str]]:
     status, _, _ = fetch(url, {"If-None-Match": etag})
     assert status == 304, f"{url}: If-None-Match gave {status}"
     return {"full": {}, "gzip": {"Accept-Encoding": "gzip"}, "304": {"If-None-Match": etag}}
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds used so far by every process of a process group (a server and its workers)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def loadavg() -> str:
@@ -381,9 +398,13 @@ def main() -> None:
                 results[label] = {}
             for _ in range(args.rounds):
                 for case in ("full", "gzip", "304"):
-                    for label, (url, headers) in requests.items():
+                    for (label, (url, headers)), process in zip(
+                        requests.items(), running, strict=True
+                    ):
                         load = loadavg()
+                        cpu = group_cpu(process.pid)
                         got = wrk(url, headers[case], args.duration, args.connections)
+                        got.cpu_us = (group_cpu(process.pid) - cpu) / max(got.requests, 1) * 1e6
                         print(f"  {label:<28} {case:<5} {got.rps:>9,.0f} req/s", flush=True)
                         best = results[label].get(case)
                         if best is None or got.rps > best[0].rps:
@@ -415,16 +436,19 @@ def print_table(results: dict[str, dict[str, tuple[Result, str]]]) -> None:
     print()
     print(
         f"{'case':<5} {'server':<28} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'x nginx':>8} {'target':>7} {'load':>5} {'errors':>6}"
+        f"{'x nginx':>8} {'target':>7} {'load':>5} {'errors':>6} {'cpu us/req':>10} "
+        f"{'x nginx':>8}"
     )
     for case in ("full", "gzip", "304"):
         for server, by_case in results.items():
             result, load = by_case[case]
             ratio = result.rps / reference[case][0].rps
             target = f">={targets[case]}" if server.startswith("syndicate --workers 2") else ""
+            cpu_ratio = reference[case][0].cpu_us / result.cpu_us
             print(
                 f"{case:<5} {server:<28} {result.rps:>9,.0f} {result.p50_ms:>7.2f} "
-                f"{result.p99_ms:>7.2f} {ratio:>7.2f}x {target:>7} {load:>5} {result.errors:>6}"
+                f"{result.p99_ms:>7.2f} {ratio:>7.2f}x {target:>7} {load:>5} {result.errors:>6} "
+                f"{result.cpu_us:>10.1f} {cpu_ratio:>7.2f}x"
             )
 
 
