@@ -43,6 +43,7 @@ from .service import Service as RunningService
 from .service import limits_of
 from .status import collect
 from .store import Store, open_store
+from .workers import run_loop, run_workers
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -98,7 +99,7 @@ def did_you_mean(word: str, choices: list[str]) -> str:
 
 def _run(coro_fn: Callable[[], Awaitable[T]], as_json: bool = False) -> T:
     try:
-        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+        return run_loop(coro_fn())  # type: ignore[arg-type]
     except StoreError as exc:
         fail(f"store error: {exc}", EXIT_FAILED, as_json)
     except SyndicatorError as exc:
@@ -452,7 +453,9 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
                             for name in config.sources
                         )
                     )
-            await write_feeds(FeedBook(config, store), out_dir)
+            book = FeedBook(config, store)
+            book.reports = {o.source: o.report for o in outcomes}
+            await write_feeds(book, out_dir)
             return list(outcomes)
         finally:
             await store.close()
@@ -481,9 +484,16 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
 
 @main.command()
 @click.option("--listen", help="HOST:PORT to listen on (default: service.listen).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Serving processes sharing the port (SO_REUSEPORT); the first one also pulls.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Log JSON lines whatever the config says.")
 @click.pass_context
-def serve(ctx: click.Context, listen: str | None, as_json: bool) -> None:
+def serve(ctx: click.Context, listen: str | None, workers: int, as_json: bool) -> None:
     """Pull every source on its schedule and serve the feeds over HTTP.
 
     SIGHUP (or a change of the config file) reloads the config; SIGTERM or SIGINT drains
@@ -501,15 +511,31 @@ def serve(ctx: click.Context, listen: str | None, as_json: bool) -> None:
         setup_logging("json" if as_json else current.service.log_format, level)
 
     logging_for(config)
-    service = RunningService(
-        config,
-        load=lambda: read_config(ctx),
-        watch=ctx.obj["config_path"],
-        host=host.strip("[]"),
-        port=port,
-        on_config=logging_for,
-    )
-    _run(service.run)
+
+    def serve_one(index: int, reuse_port: bool) -> None:
+        service = RunningService(
+            config,
+            load=lambda: read_config(ctx),
+            watch=ctx.obj["config_path"],
+            host=host.strip("[]"),
+            port=port,
+            on_config=logging_for,
+            pulls=index == 0,
+            reuse_port=reuse_port,
+        )
+        _run(service.run)
+
+    if workers > 1:
+        if port == 0:
+            fail("--workers needs a fixed port to share", EXIT_CONFIG, False)
+        # The schema is created here, once, before the processes that share it start.
+        _run(lambda: _open_and_close(config))
+        sys.exit(run_workers(workers, lambda index: serve_one(index, True)))
+    serve_one(0, False)
+
+
+async def _open_and_close(config: Config) -> None:
+    await (await connect(config)).close()
 
 
 async def serve_forever(

@@ -247,6 +247,31 @@ class Section(_Model):
     stale_after: Duration | None = None
 
 
+class WebSub(_Model):
+    """Where the service announces section changes (a WebSub hub), and how long it waits."""
+
+    hub: str | None = None
+    # Pings wait this long, so that changes close together go out as one ping and every
+    # web process has noticed the change (it polls the store every 2 s) before the hub fetches.
+    delay: Duration = 3.0
+
+    @field_validator("hub")
+    @classmethod
+    def _hub(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
+class Archive(_Model):
+    """RFC 5005 archive pages: items older than a section feed's window stay reachable."""
+
+    enabled: bool = True
+    page_size: int = Field(default=50, ge=1, le=10_000)
+
+
 class Service(_Model):
     title: str = "Syndicator"
     public_url: str = "http://localhost:8080"
@@ -281,6 +306,9 @@ class Service(_Model):
     watch_config: bool = True
     log_format: Literal["text", "json", "logfmt"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    cache_max_age: Duration = 300.0
+    websub: WebSub = Field(default_factory=WebSub)
+    archive: Archive = Field(default_factory=Archive)
 
     @field_validator("public_url")
     @classmethod

@@ -1,4 +1,12 @@
-"""Static export: the bytes the server would serve, written as files for any static host.
+"""Static export: the bytes the server serves, written as files for any static host or CDN.
+
+The folder mirrors the server's `/feeds/` URL space, so serving it at `{public_url}/feeds/`
+gives readers the same URLs and the same bytes:
+
+    index.html, opml.xml
+    {section}.rss|atom|json          (+ .gz and .br, the very bytes the server sends compressed)
+    {section}/index.html
+    {section}/archive/{n}.rss|atom|json
 
 Every file is written to a temporary name in the same folder, flushed, then renamed over the
 old one, so a reader or a web server never sees half a file.
@@ -11,7 +19,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .feeds import EXTENSIONS, FeedBook
+from .feeds import EXTENSIONS, FeedBook, RenderedFeed, compressed
 from .render import FORMATS
 
 
@@ -31,15 +39,34 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _with_compressed(files: dict[Path, bytes], path: Path, doc: RenderedFeed) -> None:
+    files[path] = doc.body
+    files[path.with_name(path.name + ".gz")] = doc.gzip
+    files[path.with_name(path.name + ".br")] = doc.br
+
+
+def _page(files: dict[Path, bytes], path: Path, body: bytes) -> None:
+    files[path] = body
+    files[path.with_name(path.name + ".gz")], files[path.with_name(path.name + ".br")] = compressed(
+        body
+    )
+
+
 async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
-    """Render every section in every format (plus the index page) into `out`."""
+    """Every feed, archive page and HTML page, the index and the OPML list, into `out`."""
     # Render everything first: a failure leaves the folder as it was.
     files: dict[Path, bytes] = {}
     for section in book.section_names():
         for fmt in FORMATS:
-            rendered = await book.get(section, fmt)
-            files[out / f"{section}.{EXTENSIONS[fmt]}"] = rendered.body
-    files[out / "index.html"] = (await book.index_html()).encode("utf-8")
+            doc = await book.get(section, fmt)
+            _with_compressed(files, out / f"{section}.{EXTENSIONS[fmt]}", doc)
+            for page in range(1, await book.archive_pages(section) + 1):
+                doc = await book.archive(section, page, fmt)
+                path = out / section / "archive" / f"{page}.{EXTENSIONS[fmt]}"
+                _with_compressed(files, path, doc)
+        _page(files, out / section / "index.html", (await book.section_html(section)).encode())
+    _page(files, out / "index.html", (await book.index_html()).encode("utf-8"))
+    _page(files, out / "opml.xml", await book.opml())
     for path, data in files.items():
         write_atomic(path, data)
     return list(files)

@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 
 from .config import ALL_SECTION, Config
 from .errors import FetchError
-from .feeds import FeedBook, RenderedFeed
+from .feeds import FeedBook, SectionDocuments
 from .fetch import Fetcher, FetchLimits, Response
 from .journal import PullOutcome
 from .status import FeedStatus
@@ -267,7 +267,7 @@ class MeteredFeedBook(FeedBook):
         super().__init__(config, store)
         self.metrics = metrics
 
-    async def _render(self, section: str) -> dict[str, RenderedFeed]:
+    async def _render(self, section: str) -> SectionDocuments:
         started = time.monotonic()
         rendered = await super()._render(section)
         self.metrics.observe_render(section, time.monotonic() - started)

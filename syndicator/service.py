@@ -36,6 +36,7 @@ from .status import collect
 from .store import Store, open_store
 from .store.pulls import last_pulls, pulled_sections
 from .store.stats import ping
+from .websub import announcing
 
 log = logging.getLogger("syndicator.service")
 
@@ -89,6 +90,7 @@ class Service:
         sock: socket.socket | None = None,
         http: bool = True,
         pulls: bool = True,
+        reuse_port: bool = False,
         on_config: Callable[[Config], None] | None = None,
         watch_interval: float = 1.0,
     ) -> None:
@@ -100,6 +102,7 @@ class Service:
         self._sock = sock
         self._http = http
         self._pulls = pulls
+        self._reuse_port = reuse_port
         self._on_config = on_config
         self._watch_interval = watch_interval
         self.metrics = Metrics(config)
@@ -146,7 +149,9 @@ class Service:
             if self._sock is not None:
                 site = web.SockSite(runner, self._sock)
             else:
-                site = web.TCPSite(runner, self._host, self._port)
+                site = web.TCPSite(
+                    runner, self._host, self._port, reuse_port=self._reuse_port or None
+                )
             try:
                 await site.start()
             except OSError as exc:
@@ -158,6 +163,9 @@ class Service:
             self.scheduler = PullScheduler(
                 config, fetcher, store, book, observe=self._observe, after=self._after_pull
             )
+            book.reports = self.scheduler.last_reports
+            # Only the pulling process announces changes to the WebSub hub.
+            await self._stack.enter_async_context(announcing(config.service, book))
             last = {name: rec.finished_at for name, rec in (await last_pulls(store)).items()}
             self.scheduler.start(last)
         await self._refresh_status()

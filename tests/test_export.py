@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -9,15 +10,25 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
+import brotli
 import feedparser
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
-from syndicator.export import write_atomic
+from syndicator.config import Config
+from syndicator.export import write_atomic, write_feeds
+from syndicator.feeds import FeedBook
+from syndicator.fetch import Fetcher
+from syndicator.pipeline import pull_source
+from syndicator.server import make_app
+from syndicator.store import Store
 
 from .conftest import REPO
-from .sites import free_port
+from .feedrules import PROBLEMS
+from .sites import Site, free_port
 
 TITLE = "Turkey says Haftar forces must withdraw from Libya’s Sirte for lasting truce"
 
@@ -48,16 +59,12 @@ def test_export_on_default_config_writes_the_sample_article_once(tmp_path: Path)
     for _ in range(2):  # a second run finds only duplicates and writes the same files
         result = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-    names = sorted(p.name for p in out.iterdir())
-    assert names == [
-        "all.atom",
-        "all.json",
-        "all.rss",
-        "index.html",
-        "north-africa.atom",
-        "north-africa.json",
-        "north-africa.rss",
-    ]
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    expected = ["index.html", "opml.xml"]
+    for section in ("all", "north-africa"):
+        expected += [f"{section}.{ext}" for ext in ("rss", "atom", "json")]
+        expected.append(f"{section}/index.html")
+    assert names == sorted(f"{n}{z}" for n in expected for z in ("", ".gz", ".br"))
     for ext in ("rss", "atom"):
         parsed = feedparser.parse((out / f"north-africa.{ext}").read_bytes())
         assert not parsed.bozo
@@ -126,3 +133,46 @@ def test_serve_on_default_config_publishes_the_seed_article(tmp_path: Path) -> N
         _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
+
+
+async def test_export_writes_exactly_the_bytes_the_server_serves(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    tmp_path: Path,
+) -> None:
+    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  archive: {page_size: 2}\n")
+    config = write_config(yaml)
+    report = await pull_source("news", config, fetcher, store)
+    exporter = FeedBook(config, store)
+    exporter.reports = {"news": report}
+    out = tmp_path / "feeds"
+    written = await write_feeds(exporter, out)
+    # A fresh book renders again for the server: the bytes must not depend on the process.
+    book = FeedBook(config, store)
+    book.reports = {"news": report}
+    client = TestClient(TestServer(make_app(book)), auto_decompress=False)
+    await client.start_server()
+    try:
+        plain = [p for p in written if p.suffix not in (".gz", ".br")]
+        # index and OPML; 4 sections with 3 feeds and a page; archive pages of two items:
+        # north-africa 1, iran 1, west-asia none, all 3, in 3 formats
+        assert len(plain) == 2 + 4 * (3 + 1) + (1 + 1 + 0 + 3) * 3
+        for path in plain:
+            url = "/feeds/" + str(path.relative_to(out))
+            identity = await client.get(url, headers={"Accept-Encoding": "identity"})
+            assert identity.status == 200, url
+            assert await identity.read() == path.read_bytes(), url
+            zipped = await client.get(url, headers={"Accept-Encoding": "gzip"})
+            gz = path.with_name(path.name + ".gz").read_bytes()
+            if path.suffix in (".rss", ".atom", ".json"):
+                assert await zipped.read() == gz, url  # the very bytes, precompressed
+                assert PROBLEMS[path.suffix[1:]](path.read_bytes()) == [], url
+            assert gzip.decompress(gz) == path.read_bytes()
+            assert brotli.decompress(path.with_name(path.name + ".br").read_bytes()) == (
+                path.read_bytes()
+            )
+    finally:
+        await client.close()

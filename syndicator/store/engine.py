@@ -303,6 +303,41 @@ class Store:
             )
         return counts
 
+    async def section_size(self, section: str) -> int:
+        """How many articles a section holds (`all`: every article)."""
+        query = select(func.count()).select_from(articles)
+        if section != ALL_SECTION:
+            query = select(func.count()).where(article_sections.c.section == section)
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def section_slice(self, section: str, offset: int, limit: int) -> list[Article]:
+        """Articles of a section in the order they were first stored, from `offset` on.
+
+        Archive pages are fixed slices of this order, so a page keeps its items as the
+        section grows.
+        """
+        query = select(articles).order_by(articles.c.id)
+        if section != ALL_SECTION:
+            query = query.where(
+                articles.c.id.in_(
+                    select(article_sections.c.article_id).where(
+                        article_sections.c.section == section
+                    )
+                )
+            )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.offset(offset).limit(limit))).all()
+            sections: dict[int, list[str]] = {r.id: [] for r in rows}
+            if rows:
+                for r in await conn.execute(
+                    select(article_sections.c.article_id, article_sections.c.section)
+                    .where(article_sections.c.article_id.in_(list(sections)))
+                    .order_by(article_sections.c.section)
+                ):
+                    sections[r.article_id].append(r.section)
+        return [_article(r, sections[r.id]) for r in rows]
+
     async def aliases_of(self, guid: str) -> list[str]:
         async with self.engine.connect() as conn:
             result = await conn.execute(

@@ -1,0 +1,456 @@
+"""Serving a section feed: our server against nginx serving the exported file of the same bytes.
+
+    PYTHONPATH=$PWD python bench/serve.py [--duration 5] [--connections 32] [--rounds 2]
+
+Builds a store with one 50-item section (about 200 KB of RSS), exports it, and measures with
+wrk (one thread, so the load generator keeps to one core) on 127.0.0.1:
+
+- nginx (2 workers, gzip_static, the exported files) as the reference;
+- `syndicate serve --workers 2` (the recommended production setup: one process per core,
+  uvloop) and `--workers 1`;
+- a bare aiohttp handler that returns prepared bytes, in two processes on uvloop: the ceiling
+  for Python;
+
+each for the full response, the gzip response and the 304 path, as requests per second and
+p50/p99 latency, with ours as a ratio to nginx. All servers run throughout and the runs of one
+case follow each other, best of `--rounds`, so a change in load hits all alike. Then render
+and compression times for 50 and
+500 items in each format. Needs wrk and nginx from Debian:
+`apt-get update && apt-get install -y wrk nginx`. nginx runs from a config in a temporary
+folder on a loopback port; the system's nginx config is never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gzip
+import hashlib
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from syndicator import render
+from syndicator.config import load_config
+from syndicator.export import write_feeds
+from syndicator.feeds import FeedBook, compressed, prepare
+from syndicator.models import Article, Candidate
+from syndicator.store import open_store
+
+REPO = Path(__file__).resolve().parent.parent
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+WORDS = str.split(
+    "government minister talks border trade water project city council officials said "
+    "statement week report budget agreement region security plan workers cost million "
+    "dollars critics supporters audit schedule harbour metro line scientists method lake "
+    "cleaning desalination plant summer shortage crossing years after announcement media"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def paragraph(rng: random.Random, words: int) -> str:
+    text = " ".join(rng.choice(WORDS) for _ in range(words))
+    return f"<p>{text[0].upper()}{text[1:]}.</p>"
+
+
+def synthetic(n: int, rng: random.Random) -> Article:
+    when = datetime(2024, 3, 1, tzinfo=UTC) + timedelta(minutes=17 * n)
+    body = "".join(paragraph(rng, rng.randint(60, 90)) for _ in range(5))
+    return Article(
+        id=n + 1,
+        guid=f"tag:news.example.test,{when:%Y-%m-%d}:bench/{n:032x}",
+        source="bench",
+        url=f"https://news.example.test/Detail/{when:%Y/%m/%d}/{700000 + n}/story-{n}",
+        title=" ".join(rng.choice(WORDS) for _ in range(9)).capitalize(),
+        summary=" ".join(rng.choice(WORDS) for _ in range(35)).capitalize() + ".",
+        content_html=body,
+        published=when,
+        updated=when + timedelta(minutes=5),
+        author="Staff writer",
+        image_url=f"https://news.example.test/images/{700000 + n}.jpg",
+        image_caption="A street in the city centre.",
+        language="en",
+        sections=("bench",),
+    )
+
+
+def candidate(a: Article) -> Candidate:
+    return Candidate(
+        source=a.source,
+        canonical_url=a.url,
+        content_hash=hashlib.blake2b(a.content_html.encode(), digest_size=32).hexdigest(),
+        simhash=a.id,
+        title=a.title,
+        summary=a.summary,
+        content_html=a.content_html,
+        published=a.published,
+        updated=a.updated,
+        author=a.author,
+        image_url=a.image_url,
+        image_caption=a.image_caption,
+        language=a.language,
+        sections=frozenset(a.sections),
+    )
+
+
+CONFIG = """service:
+  title: Bench
+  public_url: "http://127.0.0.1:{port}"
+  store: "sqlite:///{store}"
+  max_items: 50
+  jitter: 1h
+sections:
+  bench: {{title: Bench section}}
+sources:
+  bench:
+    title: Bench source
+    canonical: https://news.example.test
+    every: 1d
+    mirrors:
+      - {{url: "file:{site}", host: https://news.example.test}}
+    sections:
+      bench: {{page: /Section/bench}}
+"""
+
+
+async def build(tmp: Path, port: int) -> tuple[Path, Path]:
+    """A store with one 50-item section, its config, and the exported files."""
+    (tmp / "site").mkdir()
+    config_path = tmp / "syndicator.yaml"
+    config_path.write_text(
+        CONFIG.format(port=port, store=tmp / "store.db", site=tmp / "site"), encoding="utf-8"
+    )
+    config = load_config(config_path)
+    store = await open_store(config.service.store)
+    rng = random.Random(5)
+    for n in range(50):
+        await store.ingest(candidate(synthetic(n, rng)), "https://news.example.test")
+    out = tmp / "www" / "feeds"
+    await write_feeds(FeedBook(config, store), out)
+    await store.close()
+    return config_path, out
+
+
+NGINX_CONF = """worker_processes 2;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    open_file_cache max=64 inactive=60s;
+    client_body_temp_path {tmp}/nginx-body;
+    proxy_temp_path {tmp}/nginx-proxy;
+    fastcgi_temp_path {tmp}/nginx-fastcgi;
+    uwsgi_temp_path {tmp}/nginx-uwsgi;
+    scgi_temp_path {tmp}/nginx-scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        location /feeds/ {{
+            types {{ application/rss+xml rss; application/atom+xml atom;
+                    application/feed+json json; text/html html; }}
+            charset utf-8;
+            charset_types application/rss+xml application/atom+xml application/feed+json;
+            gzip_static on;
+            add_header Cache-Control "public, max-age=300";
+        }}
+    }}
+}}
+"""
+
+BARE_SERVER = """
+import os, sys, uvloop, asyncio
+from aiohttp import web
+body = open(sys.argv[2], "rb").read()
+gz = open(sys.argv[2] + ".gz", "rb").read()
+headers = {"Content-Type": "application/rss+xml; charset=utf-8", "ETag": '"x"'}
+async def handle(request):
+    if request.headers.get("If-None-Match") == '"x"':
+        return web.Response(status=304, headers={"ETag": '"x"'})
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        return web.Response(body=gz, headers={**headers, "Content-Encoding": "gzip"})
+    return web.Response(body=body, headers=headers)
+app = web.Application()
+app.router.add_get("/feeds/{name}", handle)
+for _ in range(1):
+    if os.fork() == 0:
+        break
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), reuse_port=True,
+            access_log=None, print=None, loop=uvloop.new_event_loop())
+"""
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+    cpu_us: float = float("nan")  # server CPU time (all its processes) per request
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        return float("nan")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+    return float(match.group(1)) * scale[match.group(2)]
+
+
+def wrk(url: str, headers: dict[str, str], duration: int, connections: int) -> Result:
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for key, value in headers.items():
+        args += ["-H", f"{key}: {value}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    done = re.search(r"(\d+) requests in", out)
+    return Result(
+        requests=int(done.group(1)) if done else 0,
+        rps=rps,
+        p50_ms=_ms(p50.group(1)) if p50 else float("nan"),
+        p99_ms=_ms(p99.group(1)) if p99 else float("nan"),
+        errors=(int(errors.group(1)) if errors else 0) + (1 if socket_errors else 0),
+    )
+
+
+def fetch(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def wait_until_up(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if fetch(url, {})[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"server at {url} did not come up")
+
+
+def cases(url: str, body: bytes) -> dict[str, dict[str, str]]:
+    """The three request kinds, checked to give what they claim before they are measured."""
+    status, headers, got = fetch(url, {"Accept-Encoding": "identity"})
+    assert status == 200 and got == body, f"{url}: full body differs from the exported file"
+    status, zipped_headers, zipped = fetch(url, {"Accept-Encoding": "gzip"})
+    assert zipped_headers.get("Content-Encoding") == "gzip" and gzip.decompress(zipped) == body
+    etag = headers["ETag"]
+    status, _, _ = fetch(url, {"If-None-Match": etag})
+    assert status == 304, f"{url}: If-None-Match gave {status}"
+    return {"full": {}, "gzip": {"Accept-Encoding": "gzip"}, "304": {"If-None-Match": etag}}
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds used so far by every process of a process group (a server and its workers)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def render_times(repeats: int = 5) -> list[tuple[int, str, float, float, int]]:
+    rng = random.Random(7)
+    rows = []
+    for count in (50, 500):
+        articles = sorted(
+            (synthetic(n, rng) for n in range(count)), key=lambda a: a.published, reverse=True
+        )
+        info = render.FeedInfo(
+            section="bench",
+            title="Bench: section",
+            description="Bench",
+            home_url="http://127.0.0.1/feeds/bench/",
+            feed_urls={f: f"http://127.0.0.1/feeds/bench.{f}" for f in render.FORMATS},
+            feed_id="tag:127.0.0.1,2026:syndicator/bench",
+            hub_url="http://hub.example.test/",
+        )
+        for fmt in render.FORMATS:
+            timings, compress = [], []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                body = render.render(fmt, info, articles)
+                middle = time.perf_counter()
+                prepare(body, render.CONTENT_TYPES[fmt], articles[0].updated)
+                timings.append(middle - start)
+                compress.append(time.perf_counter() - middle)
+            rows.append(
+                (count, fmt, statistics.median(timings), statistics.median(compress), len(body))
+            )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2, help="best of this many runs per case")
+    parser.add_argument("--no-render", action="store_true", help="skip the render timings")
+    args = parser.parse_args()
+    if not shutil.which("wrk") or not NGINX:
+        sys.exit(
+            "bench/serve.py needs wrk and nginx from Debian's packages:\n"
+            "    apt-get update && apt-get install -y wrk nginx\n"
+            "(nginx is run by this script from a temporary config; it need not be enabled)"
+        )
+    import uvloop
+
+    nginx_version = subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    print(
+        f"machine: {os.cpu_count()} cores, {memory:.0f} GiB, "
+        f"Python {platform.python_version()}, uvloop {uvloop.__version__}, "
+        f"{nginx_version.removeprefix('nginx version: ')}; load average {loadavg()} at start"
+    )
+    print(
+        f"wrk: 1 thread, {args.connections} connections, {args.duration} s per run, "
+        f"best of {args.rounds} rounds"
+    )
+    results: dict[str, dict[str, tuple[Result, str]]] = {}
+    with tempfile.TemporaryDirectory(prefix="syndicator-bench-") as name:
+        tmp = Path(name)
+        tmp.chmod(0o755)  # nginx workers run as nobody
+        ours_port, single_port, nginx_port, bare_port = (free_port() for _ in range(4))
+        config, out = asyncio.run(build(tmp, ours_port))
+        feed = out / "bench.rss"
+        body = feed.read_bytes()
+        print(
+            f"feed: 50 items, RSS {len(body):,} bytes, gzip {len(gzip.compress(body, 9)):,}, "
+            f"brotli {len(compressed(body)[1]):,}"
+        )
+        for folder in (tmp / "www", out):
+            folder.chmod(0o755)
+        (tmp / "nginx.conf").write_text(
+            NGINX_CONF.format(tmp=tmp, port=nginx_port, root=tmp / "www"), encoding="utf-8"
+        )
+        (tmp / "bare.py").write_text(BARE_SERVER, encoding="utf-8")
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        ours = [sys.executable, "-m", "syndicator", "--config", str(config), "serve"]
+        servers = {
+            "nginx (2 workers)": (nginx_port, [
+                NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"),
+                "-e", str(tmp / "nginx-error.log"), "-g", "daemon off;"]),
+            "syndicate --workers 2": (ours_port, [
+                *ours, "--listen", f"127.0.0.1:{ours_port}", "--workers", "2"]),
+            "syndicate --workers 1": (single_port, [
+                *ours, "--listen", f"127.0.0.1:{single_port}", "--workers", "1"]),
+            "bare aiohttp, 2 processes": (bare_port, [
+                sys.executable, str(tmp / "bare.py"), str(bare_port), str(feed)]),
+        }  # fmt: skip
+        # Every server runs for the whole benchmark and the runs of one case follow each other,
+        # so that a change in the machine's load hits all of them alike; best of the rounds.
+        running = [
+            subprocess.Popen(
+                command, cwd=tmp, env=env, stderr=subprocess.DEVNULL, start_new_session=True
+            )
+            for _, command in servers.values()
+        ]
+        try:
+            requests = {}
+            for label, (port, _) in servers.items():
+                url = f"http://127.0.0.1:{port}/feeds/bench.rss"
+                wait_until_up(url)
+                for _ in range(20):  # every process renders on its first request
+                    fetch(url, {"Accept-Encoding": "gzip"})
+                requests[label] = (url, cases(url, body))
+                results[label] = {}
+            for _ in range(args.rounds):
+                for case in ("full", "gzip", "304"):
+                    for (label, (url, headers)), process in zip(
+                        requests.items(), running, strict=True
+                    ):
+                        load = loadavg()
+                        cpu = group_cpu(process.pid)
+                        got = wrk(url, headers[case], args.duration, args.connections)
+                        got.cpu_us = (group_cpu(process.pid) - cpu) / max(got.requests, 1) * 1e6
+                        print(f"  {label:<28} {case:<5} {got.rps:>9,.0f} req/s", flush=True)
+                        best = results[label].get(case)
+                        if best is None or got.rps > best[0].rps:
+                            results[label][case] = (got, load)
+        finally:
+            for process in running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+            for process in running:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+    print_table(results)
+    if not args.no_render:
+        print("\nrender (once per change of a section), median of 5:")
+        print(f"{'items':>5}  {'format':<6} {'render ms':>10} {'gzip+br ms':>11} {'bytes':>11}")
+        for count, fmt, seconds, compress, size in render_times():
+            print(
+                f"{count:>5}  {fmt:<6} {seconds * 1000:>10.1f} {compress * 1000:>11.1f} {size:>11,}"
+            )
+    print(f"\nload average {loadavg()} at the end")
+
+
+def print_table(results: dict[str, dict[str, tuple[Result, str]]]) -> None:
+    reference = results["nginx (2 workers)"]
+    targets = {"full": 0.7, "gzip": 0.55, "304": 0.5}
+    print()
+    print(
+        f"{'case':<5} {'server':<28} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'x nginx':>8} {'target':>7} {'load':>5} {'errors':>6} {'cpu us/req':>10} "
+        f"{'x nginx':>8}"
+    )
+    for case in ("full", "gzip", "304"):
+        for server, by_case in results.items():
+            result, load = by_case[case]
+            ratio = result.rps / reference[case][0].rps
+            target = f">={targets[case]}" if server.startswith("syndicate --workers 2") else ""
+            cpu_ratio = reference[case][0].cpu_us / result.cpu_us
+            print(
+                f"{case:<5} {server:<28} {result.rps:>9,.0f} {result.p50_ms:>7.2f} "
+                f"{result.p99_ms:>7.2f} {ratio:>7.2f}x {target:>7} {load:>5} {result.errors:>6} "
+                f"{result.cpu_us:>10.1f} {cpu_ratio:>7.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,326 @@
+"""HTTP on every feed URL, archives, the index, section pages and OPML, against a real aiohttp
+test server, a real SQLite store and the mirror site fixture."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+
+import brotli
+import feedparser
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from lxml import etree, html
+
+from syndicator.config import Config
+from syndicator.feeds import FeedBook
+from syndicator.fetch import Fetcher
+from syndicator.pipeline import pull_source
+from syndicator.server import make_app, negotiate
+from syndicator.store import Store
+
+from .sites import Site
+
+PUBLIC = "http://feeds.example.test"
+SERVICE = """  max_items: 2
+  cache_max_age: 2m
+  archive: {page_size: 2}
+  websub: {hub: "http://hub.example.test/publish"}
+"""
+
+
+def service_config(site: Site, store_url: str, extra: str = SERVICE) -> str:
+    return site.config_yaml(store_url).replace("  max_items: 50\n", extra)
+
+
+@pytest.fixture
+async def pulled(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> AsyncIterator[tuple[FeedBook, TestClient]]:
+    config = write_config(service_config(site, store_url))
+    await pull_source("news", config, fetcher, store)
+    book = FeedBook(config, store)
+    client = TestClient(TestServer(make_app(book)), auto_decompress=False, headers=PLAIN)
+    await client.start_server()
+    yield book, client
+    await client.close()
+
+
+# aiohttp's client asks for every coding it can read unless told otherwise.
+PLAIN = {"Accept-Encoding": "identity"}
+
+
+def path_of(url: str) -> str:
+    assert url.startswith(PUBLIC + "/"), url
+    return url.removeprefix(PUBLIC)
+
+
+async def test_conditional_requests_compression_and_no_rendering_per_request(
+    pulled: tuple[FeedBook, TestClient],
+) -> None:
+    book, client = pulled
+    first = await client.get("/feeds/iran.rss", headers=PLAIN)
+    body = await first.read()
+    assert (
+        first.status == 200
+        and first.headers["Content-Type"] == "application/rss+xml; charset=utf-8"
+    )
+    assert "Content-Encoding" not in first.headers
+    assert first.headers["Cache-Control"] == "public, max-age=120"
+    assert first.headers["Vary"] == "Accept-Encoding"
+    assert first.headers.getall("Link") == [
+        '<http://hub.example.test/publish>; rel="hub"',
+        f'<{PUBLIC}/feeds/iran.rss>; rel="self"',
+    ]
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    assert book.renders == 1
+
+    # If-None-Match, strong or weak, and If-Modified-Since each give 304 with no body.
+    for headers in (
+        {"If-None-Match": etag},
+        {"If-None-Match": f'"x", W/{etag}'},
+        {"If-Modified-Since": modified},
+    ):
+        cached = await client.get("/feeds/iran.rss", headers={**PLAIN, **headers})
+        assert cached.status == 304, headers
+        assert await cached.read() == b""
+        assert cached.headers["ETag"] == etag and cached.headers["Vary"] == "Accept-Encoding"
+    older = format_datetime(parsedate_to_datetime(modified) - timedelta(seconds=1), usegmt=True)
+    late = {**PLAIN, "If-Modified-Since": older}
+    assert (await client.get("/feeds/iran.rss", headers=late)).status == 200
+    # If-None-Match wins over If-Modified-Since (RFC 9110 13.1.3).
+    both = {**PLAIN, "If-None-Match": '"other"', "If-Modified-Since": modified}
+    assert (await client.get("/feeds/iran.rss", headers=both)).status == 200
+
+    # gzip and brotli bodies decompress to exactly the full body, each with its own ETag.
+    zipped = await client.get("/feeds/iran.rss", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(await zipped.read()) == body
+    brotlied = await client.get("/feeds/iran.rss", headers={"Accept-Encoding": "gzip, br"})
+    assert brotlied.headers["Content-Encoding"] == "br"
+    assert brotli.decompress(await brotlied.read()) == body
+    assert len({etag, zipped.headers["ETag"], brotlied.headers["ETag"]}) == 3
+    again = await client.get(
+        "/feeds/iran.rss",
+        headers={"Accept-Encoding": "br", "If-None-Match": brotlied.headers["ETag"]},
+    )
+    assert again.status == 304 and again.headers["ETag"] == brotlied.headers["ETag"]
+
+    # HEAD: the headers of GET, no body.
+    head = await client.head("/feeds/iran.rss", headers={"Accept-Encoding": "gzip"})
+    assert head.status == 200 and await head.read() == b""
+    assert head.headers["ETag"] == zipped.headers["ETag"]
+
+    # Query strings readers add change nothing.
+    tagged = await client.get(
+        "/feeds/iran.rss?utm_source=newsletter&utm_medium=email", headers=PLAIN
+    )
+    assert tagged.headers["ETag"] == etag and await tagged.read() == body
+    conditional = {**PLAIN, "If-None-Match": etag}
+    tagged = await client.get("/feeds/iran.rss?utm_source=x", headers=conditional)
+    assert tagged.status == 304
+
+    # 10,000 requests to the unchanged feed, in every variant, render it zero more times.
+    variants = [
+        PLAIN,
+        {"Accept-Encoding": "gzip"},
+        {"Accept-Encoding": "br;q=1, gzip;q=0.5"},
+        {**PLAIN, "If-None-Match": etag},
+        {**PLAIN, "If-Modified-Since": modified},
+    ]
+    statuses: list[int] = []
+
+    async def one(n: int) -> None:
+        query = f"?utm_source={n}" if n % 3 == 0 else ""
+        async with client.get(f"/feeds/iran.rss{query}", headers=variants[n % 5]) as resp:
+            await resp.read()
+            statuses.append(resp.status)
+
+    renders = book.renders
+    for start in range(0, 10_000, 200):
+        await asyncio.gather(*(one(n) for n in range(start, start + 200)))
+    assert len(statuses) == 10_000
+    assert statuses.count(304) == 4_000 and statuses.count(200) == 6_000
+    assert book.renders == renders
+
+
+async def test_a_change_renders_once_and_moves_the_etag(
+    pulled: tuple[FeedBook, TestClient], site: Site, fetcher: Fetcher
+) -> None:
+    book, client = pulled
+    etag = (await client.get("/feeds/iran.atom", headers=PLAIN)).headers["ETag"]
+    site.edit(site.articles[4], "A correction was added on Tuesday.")
+    report = await pull_source("news", book.config, fetcher, book.store)
+    book.invalidate(report.changed_sections)
+    renders = book.renders
+    changed = await client.get("/feeds/iran.atom", headers={**PLAIN, "If-None-Match": etag})
+    assert changed.status == 200 and changed.headers["ETag"] != etag
+    assert b"A correction was added on Tuesday." in await changed.read()
+    for _ in range(5):
+        await client.get("/feeds/iran.atom")
+    assert book.renders == renders + 1
+
+
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [
+        ("", "identity"),
+        ("gzip", "gzip"),
+        ("gzip, deflate, br", "br"),
+        ("br;q=0.5, gzip", "gzip"),
+        ("gzip;q=0, br;q=0", "identity"),
+        ("*", "br"),
+        ("*;q=0, gzip", "gzip"),
+        ("identity", "identity"),
+        ("x-gzip", "gzip"),
+        ("br;q=nonsense, gzip", "gzip"),
+    ],
+)
+def test_accept_encoding_negotiation_honours_q_values(accept: str, coding: str) -> None:
+    assert negotiate(accept) == coding
+
+
+async def test_archive_pages_reach_every_item_through_prev_archive_links(
+    pulled: tuple[FeedBook, TestClient], site: Site
+) -> None:
+    book, client = pulled
+    every_guid: set[str] = set()
+    for fmt in ("atom", "rss"):
+        seen, url, pages = [], f"{PUBLIC}/feeds/all.{fmt}", 0
+        while url:
+            doc = await client.get(path_of(url))
+            assert doc.status == 200, url
+            data = await doc.read()
+            parsed = feedparser.parse(data)
+            assert not parsed.bozo
+            seen += [e.id for e in parsed.entries]
+            root = etree.fromstring(data)
+            links = {
+                link.get("rel"): link.get("href")
+                for link in root.iter("{http://www.w3.org/2005/Atom}link")
+            }
+            archived = root.find(".//{http://purl.org/syndication/history/1.0}archive")
+            if pages:
+                assert archived is not None and links["current"] == f"{PUBLIC}/feeds/all.{fmt}"
+            else:
+                assert archived is None
+            url, pages = links.get("prev-archive"), pages + 1
+        # six articles, pages of two: the subscription document and three archive pages
+        assert pages == 4
+        assert len(set(seen)) == len(site.articles)
+        every_guid |= set(seen)
+    assert len(every_guid) == len(site.articles)
+    # JSON Feed pages through next_url.
+    url, json_ids = f"{PUBLIC}/feeds/all.json", set()
+    while url:
+        feed = await (await client.get(path_of(url))).json(content_type=None)
+        json_ids |= {item["id"] for item in feed["items"]}
+        url = feed.get("next_url")
+    assert json_ids == every_guid
+    # Each archive page was rendered once, in all three formats, for every request made of it.
+    assert book.archive_renders == 3
+    page_one = await (await client.get("/feeds/all/archive/1.atom")).read()
+    rels = [link.get("rel") for link in etree.fromstring(page_one).iter("{*}link")]
+    assert "prev-archive" not in rels and "next-archive" in rels
+    for missing in (
+        "/feeds/all/archive/0.atom",
+        "/feeds/all/archive/4.atom",
+        "/feeds/all/archive/1.xml",
+        "/feeds/nowhere/archive/1.rss",
+    ):
+        assert (await client.get(missing)).status == 404, missing
+
+
+async def test_opml_lists_every_section_feed(
+    pulled: tuple[FeedBook, TestClient], site: Site
+) -> None:
+    _, client = pulled
+    response = await client.get("/opml")
+    assert response.status == 200 and response.content_type == "text/x-opml"
+    data = await response.read()
+    assert data == await (await client.get("/feeds/opml.xml")).read()
+    root = etree.fromstring(data)
+    assert root.tag == "opml" and root.get("version") == "2.0"
+    outlines = root.findall("body/outline")
+    assert {o.get("xmlUrl") for o in outlines} == {f"{PUBLIC}/feeds/{s}.rss" for s in site.sections}
+    for outline in outlines:
+        assert outline.get("type") == "rss" and outline.get("text")
+        feed = await client.get(path_of(outline.get("xmlUrl", "")))
+        assert feed.status == 200
+        assert feedparser.parse(await feed.read()).feed.title.endswith(outline.get("text", "-"))
+        assert (await client.get(path_of(outline.get("htmlUrl", "")))).status == 200
+
+
+async def test_every_link_on_the_index_and_section_pages_works(
+    pulled: tuple[FeedBook, TestClient], site: Site
+) -> None:
+    _, client = pulled
+    index = await client.get("/")
+    assert index.status == 200 and index.content_type == "text/html"
+    text = (await index.read()).decode()
+    assert text == (await (await client.get("/feeds/")).read()).decode()
+    doc = html.fromstring(text)
+    followed: set[str] = set()
+    pages = []
+    for element in doc.xpath("//a[@href] | //link[@href]"):
+        href = element.get("href")
+        assert href.startswith(PUBLIC), href
+        response = await client.get(path_of(href))
+        assert response.status == 200, href
+        followed.add(href)
+        if response.content_type == "text/html":
+            pages.append(await response.read())
+    for section in [*site.sections, "all"]:
+        for ext in ("rss", "atom", "json"):
+            assert f"{PUBLIC}/feeds/{section}.{ext}" in followed
+        assert f"{PUBLIC}/feeds/{section}/" in followed
+    assert f"{PUBLIC}/feeds/opml.xml" in followed
+    # Each section page: its own links work too, and its items link to the canonical site.
+    assert len(pages) == len(site.sections) + 1
+    for page in pages:
+        for href in html.fromstring(page).xpath("//a/@href | //link/@href"):
+            if href.startswith(PUBLIC):
+                assert (await client.get(path_of(href))).status == 200, href
+            else:
+                assert href.startswith(site.canonical + "/Detail/"), href
+    assert "Example News" in text and "Mirrors: 3 healthy" in text
+
+
+async def test_q_filters_sections_and_items_by_title(
+    pulled: tuple[FeedBook, TestClient], site: Site
+) -> None:
+    _, client = pulled
+    doc = html.fromstring(await (await client.get("/?q=IRAN")).read())
+    rows = [row.text_content() for row in doc.xpath("//tbody/tr")]
+    assert len(rows) == 1 and rows[0].startswith("Iran")
+    assert doc.xpath("//input[@name='q']/@value") == ["IRAN"]
+    page = html.fromstring(
+        await (await client.get("/feeds/north-africa/?q=desalination plant")).read()
+    )
+    titles = page.xpath("//ol[@class='items']/li/a/text()")
+    assert titles == [a.title for a in site.articles if "desalination" in a.title]
+    everything = html.fromstring(await (await client.get("/feeds/north-africa/")).read())
+    assert len(everything.xpath("//ol[@class='items']/li/a")) == 2  # max_items
+    assert (await client.get("/feeds/nowhere/")).status == 404
+
+
+async def test_pages_answer_conditional_requests_with_a_weak_etag(
+    pulled: tuple[FeedBook, TestClient],
+) -> None:
+    _, client = pulled
+    for path in ("/", "/feeds/iran/", "/opml"):
+        first = await client.get(path)
+        etag = first.headers["ETag"]
+        assert etag.startswith('W/"') and first.headers["Vary"] == "Accept-Encoding"
+        again = await client.get(path, headers={"If-None-Match": etag})
+        assert again.status == 304, path
+        zipped = await client.get(path, headers={"Accept-Encoding": "gzip"})
+        assert gzip.decompress(await zipped.read()) == await first.read()

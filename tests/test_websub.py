@@ -1,0 +1,131 @@
+"""WebSub: a small hub on 127.0.0.1 records the pings; one ping per section change."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+from lxml import etree
+
+from syndicator.config import Config
+from syndicator.feeds import FeedBook
+from syndicator.fetch import Fetcher
+from syndicator.scheduler import PullScheduler
+from syndicator.store import Store
+from syndicator.websub import announcing
+
+from .sites import Site, free_port
+
+
+@dataclass
+class Hub:
+    """A WebSub hub that accepts publish pings and remembers each one."""
+
+    port: int = field(default_factory=free_port)
+    pings: list[tuple[str, list[str]]] = field(default_factory=list)
+    runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/publish"
+
+    async def publish(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        self.pings.append((str(form.get("hub.mode")), [str(u) for u in form.getall("hub.url")]))
+        return web.Response(status=204)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/publish", self.publish)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def wait_for(self, count: int) -> None:
+        for _ in range(200):
+            if len(self.pings) >= count:
+                return
+            await asyncio.sleep(0.02)
+
+    def sections_pinged(self, since: int = 0) -> list[str]:
+        out = []
+        for mode, urls in self.pings[since:]:
+            assert mode == "publish"
+            sections = {u.rsplit("/", 1)[1].rsplit(".", 1)[0] for u in urls}
+            assert len(sections) == 1, urls
+            out.append(sections.pop())
+        return sorted(out)
+
+
+@pytest.fixture
+async def hub() -> AsyncIterator[Hub]:
+    h = Hub()
+    await h.start()
+    yield h
+    assert h.runner is not None
+    await h.runner.cleanup()
+
+
+def hub_config(site: Site, store_url: str, hub: Hub, delay: str = "50ms") -> str:
+    websub = f'  websub: {{hub: "{hub.url}", delay: {delay}}}\n'
+    return site.config_yaml(store_url).replace("  max_items: 50\n", "  max_items: 50\n" + websub)
+
+
+async def test_exactly_one_ping_per_section_change(
+    site: Site,
+    hub: Hub,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    config = write_config(hub_config(site, store_url, hub))
+    book = FeedBook(config, store)
+    scheduler = PullScheduler(config, fetcher, store, book)
+    async with announcing(config.service, book):
+        # The first pull fills every section: one ping each, and one for `all`.
+        await scheduler.pull("news")
+        await hub.wait_for(4)
+        await asyncio.sleep(0.2)
+        assert hub.sections_pinged() == ["all", "iran", "north-africa", "west-asia"]
+        feeds = book.feed_urls("iran")
+        assert ("publish", list(feeds.values())) in hub.pings
+
+        # Nothing changed upstream: no ping.
+        await scheduler.pull("news")
+        await asyncio.sleep(0.3)
+        assert len(hub.pings) == 4
+
+        # One Iran article is edited: Iran changed once, and so did `all`.
+        site.edit(site.articles[4], "A correction was added on Tuesday.")
+        await scheduler.pull("news")
+        await hub.wait_for(6)
+        await asyncio.sleep(0.2)
+        assert hub.sections_pinged(since=4) == ["all", "iran"]
+
+        # The feeds name the hub and themselves.
+        atom = etree.fromstring((await book.get("iran", "atom")).body)
+        links = {link.get("rel"): link.get("href") for link in atom.iter("{*}link")}
+        assert links["hub"] == hub.url and links["self"] == feeds["atom"]
+
+
+async def test_pings_still_waiting_are_sent_when_the_service_stops(
+    site: Site,
+    hub: Hub,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    config = write_config(hub_config(site, store_url, hub, delay="1h"))
+    book = FeedBook(config, store)
+    async with announcing(config.service, book) as announcer:
+        assert announcer is not None
+        book.invalidate({"iran"})
+        await asyncio.sleep(0.1)
+        assert hub.pings == []
+    assert hub.sections_pinged() == ["all", "iran"]
+    assert announcer.sent == 2 and announcer.failed == 0
