@@ -24,7 +24,7 @@ from .sites import Site, free_port, second_publisher_articles
 # (An OPML route would be added here once the server has one.)
 ALWAYS_SERVED = ["/", "/feeds/north-africa.rss", "/feeds/north-africa.json", "/feeds/all.atom"]
 # Pages that list every section's feeds: a section added by a reload must show up in each.
-LISTS_SECTIONS = ["/"]
+LISTS_SECTIONS = ["/", "/opml"]
 
 
 def config_text(
