@@ -1,101 +1,32 @@
 """Boilerplate removal and HTML sanitising: page DOM in, article-only safe HTML out.
 
-Owns what counts as not-content (navigation, share blocks, alternate-address footers,
-related lists, ads, forms, scripts) and the nh3 allow-list every published body passes.
-Pure: takes trees and strings, returns trees and strings; no I/O.
+Owns the operations on the tree: dropping what `boilerplate` says is not content (before
+extraction, on the whole page) and what is left of it in the extracted body (after), the
+per-source `strip` selectors and text patterns, link rewriting and the nh3 allow-list every
+published body passes. Pure: takes trees and strings, returns trees and strings; no I/O.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import lxml.html
 import nh3
+from cssselect import GenericTranslator, SelectorError
 from lxml import etree
 
-# Elements that never hold article text.
-_DROP_TAGS = (
-    "script",
-    "style",
-    "noscript",
-    "iframe",
-    "form",
-    "input",
-    "button",
-    "select",
-    "textarea",
-    "nav",
-    "aside",
-    "footer",
-    "template",
-    "svg",
-    "canvas",
-    "object",
-    "embed",
+from . import boilerplate
+from .boilerplate import is_host_list
+
+Selector = Callable[[etree._Element], list[object]]
+
+# Elements whose text is one block of an article.
+BLOCK_TAGS = frozenset(
+    {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dd", "dt"}
 )
-
-# class/id tokens that mark boilerplate blocks on news sites.
-_BOILERPLATE_TOKENS = {
-    "share",
-    "sharing",
-    "social",
-    "share-buttons",
-    "sharethis",
-    "addthis",
-    "related",
-    "related-news",
-    "related-stories",
-    "most-viewed",
-    "mostviewed",
-    "most-read",
-    "trending",
-    "popular",
-    "recommended",
-    "read-more",
-    "readmore",
-    "ad",
-    "ads",
-    "advert",
-    "advertisement",
-    "banner",
-    "sponsored",
-    "promo",
-    "cookie",
-    "cookies",
-    "cookie-banner",
-    "consent",
-    "newsletter",
-    "subscribe",
-    "comments",
-    "comment",
-    "breadcrumb",
-    "breadcrumbs",
-    "tags",
-    "menu",
-    "navbar",
-    "alternate-addresses",
-    "mirrors",
-    "footer",
-    "site-footer",
-    "header",
-    "site-header",
-}
-_TOKEN_SPLIT = re.compile(r"[\s_]+")
-
-# Text that announces a boilerplate block. Matching is case- and apostrophe-insensitive.
-BOILERPLATE_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"can also be accessed at the following alternate address", re.I),
-    re.compile(r"alternate addresses?\s*:", re.I),
-    re.compile(r"^\s*share this (article|story|page)\s*$", re.I),
-    re.compile(
-        r"^\s*(most (viewed|read|popular)|related (news|stories|articles)|trending now)\s*$", re.I
-    ),
-)
-
-# A paragraph that is nothing but host names (the list after an alternate-addresses line).
-_HOSTS_ONLY = re.compile(r"^\s*((https?://)?([a-z0-9-]+\.)+[a-z]{2,}/?[\s,;|]*)+$", re.I)
+_ANNOUNCERS = ("p", "div", "section", "span", "h2", "h3", "h4", "h5", "h6", "li", "strong", "b")
 
 ALLOWED_TAGS = {
     "p",
@@ -154,49 +85,32 @@ ALLOWED_ATTRIBUTES = {
 }
 
 
-def _tokens(el: etree._Element) -> set[str]:
-    raw = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
-    return {t for t in _TOKEN_SPLIT.split(raw) if t}
-
-
 def text_of(el: etree._Element) -> str:
     return " ".join("".join(el.itertext()).split())
 
 
-def is_boilerplate_text(text: str) -> bool:
-    text = text.replace("’", "'")
-    return any(p.search(text) for p in BOILERPLATE_PATTERNS)
+def compile_selector(selector: str) -> Selector:
+    """A CSS selector, or an XPath expression when it starts with `/`, `./` or `(`.
+
+    Raises ValueError naming the problem when the selector does not compile."""
+    text = selector.strip()
+    try:
+        if text.startswith(("/", "./", "(")):
+            xpath = etree.XPath(text)
+        else:
+            xpath = etree.XPath(GenericTranslator().css_to_xpath(text))
+    except (SelectorError, etree.XPathSyntaxError) as exc:
+        raise ValueError(f"{selector!r} is neither a CSS selector nor an XPath: {exc}") from None
+
+    def select(root: etree._Element) -> list[object]:
+        found = xpath(root)
+        return list(found) if isinstance(found, list) else [found]
+
+    return select
 
 
-def is_host_list(text: str) -> bool:
-    return bool(text) and bool(_HOSTS_ONLY.match(text))
-
-
-def strip_boilerplate(root: etree._Element, extra_selectors: Iterable[str] = ()) -> None:
-    """Remove non-article blocks from a parsed page, in place."""
-    for el in list(root.iter(*_DROP_TAGS)):
-        drop_element(el)
-    for el in list(root.iter()):
-        if not isinstance(el.tag, str) or el.getparent() is None:
-            continue
-        if el.tag in ("html", "body", "article", "main"):
-            continue
-        if (
-            _tokens(el) & _BOILERPLATE_TOKENS
-            or el.get("hidden") is not None
-            or el.get("aria-hidden") == "true"
-            or _hidden_style(el)
-        ):
-            drop_element(el)
-    for selector in extra_selectors:
-        for el in list(root.cssselect(selector) if hasattr(root, "cssselect") else []):
-            drop_element(el)
-    _drop_announced_blocks(root)
-
-
-def _hidden_style(el: etree._Element) -> bool:
-    style = (el.get("style") or "").replace(" ", "").lower()
-    return "display:none" in style or "visibility:hidden" in style
+def select_elements(root: etree._Element, selector: str) -> list[etree._Element]:
+    return [el for el in compile_selector(selector)(root) if isinstance(el, etree._Element)]
 
 
 def drop_element(el: etree._Element) -> None:
@@ -213,49 +127,156 @@ def drop_element(el: etree._Element) -> None:
     parent.remove(el)
 
 
-def _drop_announced_blocks(root: etree._Element) -> None:
-    """Remove a block whose text announces boilerplate, and the host list after it."""
-    for el in list(root.iter("p", "div", "section", "span", "h2", "h3", "h4", "li", "strong")):
-        if el.getparent() is None or not is_boilerplate_text(text_of(el)):
+def _link_share(el: etree._Element) -> float:
+    total = len(text_of(el))
+    if not total:
+        return 0.0
+    linked = sum(len(text_of(a)) for a in el.iter("a"))
+    return linked / total
+
+
+def _matches(text: str, patterns: Sequence[re.Pattern[str]]) -> bool:
+    return any(p.search(text) for p in patterns)
+
+
+def strip_boilerplate(
+    root: etree._Element,
+    extra_selectors: Iterable[str] = (),
+    text_patterns: Sequence[re.Pattern[str]] = (),
+) -> None:
+    """Remove non-article blocks from a parsed page, in place, before extraction."""
+    for el in list(root.iter(*boilerplate.DROP_TAGS)):
+        drop_element(el)
+    for el in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
+        drop_element(el)
+    for selector in extra_selectors:
+        for el in select_elements(root, selector):
+            drop_element(el)
+    # Paragraph text of the whole page: a block holding most of it is the article, whatever
+    # its class says, so a misleading class never takes the article with it.
+    total = _paragraph_chars(root)
+    stack = [root]
+    while stack:
+        for child in list(stack.pop()):
+            if not isinstance(child.tag, str):
+                continue
+            if boilerplate.is_marked(child) and not _holds_article(child, total):
+                drop_element(child)
+            else:
+                stack.append(child)
+    _drop_announced(root, total)
+    _drop_blocks(root, text_patterns)
+
+
+def _paragraph_chars(el: etree._Element) -> int:
+    return sum(len(text_of(p)) for p in el.iter("p"))
+
+
+def _holds_article(el: etree._Element, total: int) -> bool:
+    return total > 0 and _paragraph_chars(el) > total / 2 and el.tag not in ("ol", "ul")
+
+
+def _block_of(el: etree._Element) -> etree._Element:
+    """The outermost ancestor that has no other text than this element."""
+    text = text_of(el)
+    while (parent := el.getparent()) is not None and parent.tag not in boilerplate.CONTENT_TAGS:
+        if text_of(parent) != text:
+            break
+        el = parent
+    return el
+
+
+def _first_child(el: etree._Element) -> bool:
+    parent = el.getparent()
+    if parent is None:
+        return False
+    for child in parent:
+        if isinstance(child.tag, str) and text_of(child):
+            return child is el
+    return False
+
+
+def _drop_followers(el: etree._Element, label: bool) -> None:
+    """Drop host lists (and, after a label, link lists) that follow an announcement."""
+    sibling = el.getnext()
+    while sibling is not None:
+        text = text_of(sibling)
+        follows = is_host_list(text) or not text
+        if label and not follows:
+            follows = sibling.tag in ("ul", "ol") or _link_share(sibling) >= 0.6
+        if not follows:
+            break
+        nxt = sibling.getnext()
+        drop_element(sibling)
+        sibling = nxt
+
+
+def _drop_announced(root: etree._Element, total: int) -> None:
+    """Remove blocks that announce boilerplate, with what they announce."""
+    top = root.getroottree().getroot()
+    for el in list(root.iter(*_ANNOUNCERS)):
+        if el.getparent() is None or el.getroottree().getroot() is not top:
+            continue  # already gone with an announced block
+        text = text_of(el)
+        if boilerplate.is_lead(text) and _link_share(el) >= 0.4:
+            drop_element(_block_of(el))
+            continue
+        if not boilerplate.is_announcement(text):
             continue
         # Only the smallest element carrying the announcement: skip containers of it.
-        if any(is_boilerplate_text(text_of(child)) for child in el if isinstance(child.tag, str)):
+        if any(
+            isinstance(child.tag, str) and boilerplate.is_announcement(text_of(child))
+            for child in el
+        ):
             continue
-        sibling = el.getnext()
-        while sibling is not None and is_host_list(text_of(sibling)):
-            nxt = sibling.getnext()
-            drop_element(sibling)
-            sibling = nxt
-        parent = el.getparent()
-        drop_element(el)
-        # A wrapper left with nothing but host names is part of the same block.
+        label = boilerplate.is_label(text)
+        block = _block_of(el)
+        parent = block.getparent()
         if (
-            parent is not None
-            and parent.tag not in ("body", "article", "main")
-            and is_host_list(text_of(parent))
-            and parent.getparent() is not None
-        ) or (
-            parent is not None
-            and parent.tag not in ("body", "article", "main")
-            and not text_of(parent)
+            label
+            and parent is not None
+            and _first_child(block)
+            and parent.tag not in boilerplate.CONTENT_TAGS
+            and not _holds_article(parent, total)
             and parent.getparent() is not None
         ):
+            # A section headed "Related stories" or "Comments" is that section.
             drop_element(parent)
-
-
-def drop_paragraph_boilerplate(root: etree._Element) -> None:
-    """After extraction: drop leftover paragraphs that are announcements or host lists."""
-    paragraphs = list(root.iter("p", "div", "li"))
-    for i, el in enumerate(paragraphs):
-        if el.getparent() is None:
             continue
-        text = text_of(el)
-        if is_boilerplate_text(text):
-            for later in paragraphs[i + 1 :]:
-                if later.getparent() is not None and is_host_list(text_of(later)):
-                    drop_element(later)
-                else:
-                    break
+        _drop_followers(block, label)
+        drop_element(block)
+        # A wrapper left with nothing but host names is part of the same block.
+        while (
+            parent is not None
+            and parent.tag not in boilerplate.CONTENT_TAGS
+            and parent.getparent() is not None
+            and (not text_of(parent) or is_host_list(text_of(parent)))
+        ):
+            up = parent.getparent()
+            drop_element(parent)
+            parent = up
+
+
+def _drop_blocks(root: etree._Element, patterns: Sequence[re.Pattern[str]]) -> None:
+    if not patterns:
+        return
+    for el in list(root.iter(*BLOCK_TAGS, "div", "section", "span")):
+        if el.getparent() is None or not _matches(text_of(el), patterns):
+            continue
+        if any(isinstance(c.tag, str) and _matches(text_of(c), patterns) for c in el):
+            continue
+        drop_element(el)
+
+
+def tidy_body(container: etree._Element, text_patterns: Sequence[re.Pattern[str]] = ()) -> None:
+    """After extraction: drop what is left of announcements, pointers and host lists."""
+    _drop_announced(container, _paragraph_chars(container))
+    _drop_blocks(container, text_patterns)
+    for el in list(container.iter("h1", "figure", "img")):
+        # The headline and the lead figure are published as their own fields.
+        drop_element(el)
+    for el in reversed(list(container.iter(*BLOCK_TAGS, "div", "ul", "ol", "table", "span"))):
+        if el.getparent() is not None and not text_of(el) and not len(el.xpath(".//img")):
             drop_element(el)
 
 
@@ -291,6 +312,8 @@ def rewrite_links(
         value = el.get(attr)
         if value and not value.startswith(("#", "mailto:", "data:")):
             el.set(attr, rewrite_url(value, base, site_origins, target_origin))
+        if el.tag == "img" and el.get("alt") is None:
+            el.set("alt", "")
 
 
 def fragment_html(root: etree._Element) -> str:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from .clean import compile_selector
 from .errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/syndicator.yaml")
@@ -163,6 +165,51 @@ class EntryPoint(_Model):
         return self.feed if self.feed is not None else (self.page or "")
 
 
+def _check_selector(value: str) -> str:
+    compile_selector(value)
+    return value
+
+
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{value!r} is not a regular expression: {exc}") from exc
+    return value
+
+
+Selector = Annotated[str, AfterValidator(_check_selector)]
+Regex = Annotated[str, AfterValidator(_check_regex)]
+
+
+class Selectors(_Model):
+    """Per-source CSS selectors (or XPath, starting with `/`) that override the heuristics."""
+
+    body: Selector | None = None
+    title: Selector | None = None
+    author: Selector | None = None
+    published: Selector | None = None
+    updated: Selector | None = None
+    image: Selector | None = None
+    caption: Selector | None = None
+    section: Selector | None = None
+
+
+class SectionRule(_Model):
+    """Puts an article into `section` when its URL path matches `path` (a regex) or an item of
+    its breadcrumb (or the whole trail, `News / North Africa`) equals `breadcrumb`."""
+
+    section: str
+    path: Regex | None = None
+    breadcrumb: str | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> SectionRule:
+        if (self.path is None) == (self.breadcrumb is None):
+            raise ValueError("give exactly one of 'path' (a regex) or 'breadcrumb' (a label)")
+        return self
+
+
 class Source(_Model):
     """A publisher site: its canonical origin, its mirrors and its section entry points."""
 
@@ -175,6 +222,13 @@ class Source(_Model):
     # followed by a slug (as in /Detail/2020/06/20/628117/Some-title).
     article_links: str = r"/(?:19|20)\d{2}/\d{1,2}/\d{1,2}/|/\d{5,}/[^/]+"
     sections: dict[str, EntryPoint]
+    # Extraction: fetch the article page when a feed entry carries only a summary; selectors
+    # that override the heuristics; blocks to strip by selector or by text (regex).
+    full_text: bool = True
+    selectors: Selectors | None = None
+    strip: list[Selector] = Field(default_factory=list)
+    strip_text: list[Regex] = Field(default_factory=list)
+    section_rules: list[SectionRule] = Field(default_factory=list)
 
     @field_validator("canonical")
     @classmethod
@@ -320,6 +374,18 @@ def _unknown_sections(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...],
                                 f"unknown section {section!r}{extra}; define it under 'sections'",
                             )
                         )
+            rules = source.get("section_rules") if isinstance(source, dict) else None
+            for i, rule in enumerate(rules if isinstance(rules, list) else []):
+                section = rule.get("section") if isinstance(rule, dict) else None
+                if isinstance(section, str) and section not in known:
+                    hint = difflib.get_close_matches(section, sorted(known), n=1)
+                    extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+                    found.append(
+                        (
+                            ("sources", sname, "section_rules", i, "section"),
+                            f"unknown section {section!r}{extra}; define it under 'sections'",
+                        )
+                    )
     return found
 
 

@@ -1,25 +1,47 @@
-"""Article identity: the normal form of article text, its content hash, its SimHash, the
-canonical URL of a page seen on any mirror, and the GUID an article keeps for ever.
+"""Article identity: the normal form of article text, its content hash, its SimHash and the
+bands that index it, the canonical URL of a page seen on any mirror, and the GUID an article
+keeps for ever.
 
 The normal form, applied to title and body text before hashing:
-  1. mirror host names (every origin configured for the source) are removed;
-  2. Unicode NFKC, then casefold;
-  3. quotes unified to ' and ", dashes and minus signs to -;
-  4. whitespace runs collapsed to one space, leading and trailing space removed.
+  1. markup removed: anything that looks like a tag is dropped and entities are decoded;
+  2. Unicode NFKC;
+  3. invisible characters removed (zero-width spaces and joiners, soft hyphens, byte-order
+     marks, bidirectional marks and embeddings);
+  4. mirror host names (every origin configured for the source) removed;
+  5. casefold;
+  6. quotes unified to ' and ", dashes and minus signs to -;
+  7. Arabic-script variants unified: Arabic and Persian yeh and alef maksura to one yeh, Arabic
+     kaf and keheh to one kaf, heh with yeh above to heh; tatweel and diacritics (harakat) removed;
+  8. decimal digits of every script written as 0-9;
+  9. whitespace runs collapsed to one space, leading and trailing space removed.
 The content hash is BLAKE2b-256 over `normal(title) + "\\n" + normal(body)`, in hex.
+
+Near-duplicates: a 64-bit SimHash over word 3-shingles of the normal form of title and body.
+Two texts are near-duplicates when their SimHashes differ in at most NEAR_DUPLICATE_BITS bits,
+both have at least NEAR_DUPLICATE_MIN_WORDS words and they were published within
+NEAR_DUPLICATE_WINDOW of each other. The SimHash is cut into NEAR_DUPLICATE_BITS + 1 bands of
+16 bits: two values within that distance agree exactly on at least one band (pigeonhole), so
+the store finds candidates with an index lookup on the bands and only then counts bits.
 Pure: strings in, strings and ints out.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-_QUOTES = str.maketrans(
+NEAR_DUPLICATE_BITS = 3
+NEAR_DUPLICATE_MIN_WORDS = 40
+NEAR_DUPLICATE_WINDOW = timedelta(days=3)
+BAND_BITS = 16
+BANDS = NEAR_DUPLICATE_BITS + 1
+
+_FOLD = str.maketrans(
     {
         "‘": "'",
         "’": "'",
@@ -35,6 +57,8 @@ _QUOTES = str.maketrans(
         "″": '"',
         "«": '"',
         "»": '"',
+        "‹": "'",
+        "›": "'",
         "‐": "-",
         "‑": "-",
         "‒": "-",
@@ -42,14 +66,23 @@ _QUOTES = str.maketrans(
         "—": "-",
         "―": "-",
         "−": "-",
+        # Arabic script: the same letter as Arabic and Persian keyboards type it.
+        "ي": "ی",
+        "ى": "ی",
+        "ك": "ک",
+        "ۀ": "ه",
     }
 )
 # Invisible characters that differ between mirrors' templates but carry no text.
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\u061c]")
+# Tatweel, harakat and Quranic marks: writing style, not words.
+_ARABIC_MARKS = re.compile("[\u0640\u064b-\u065f\u0670\u06d6-\u06ed]")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
 _TRACKING = re.compile(
     r"^(utm_[a-z]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ref|ref_src|"
-    r"igshid|yclid|_ga|spm|share|from)$",
+    r"igshid|yclid|_ga|spm|share|from|amp|outputtype)$",
     re.I,
 )
 
@@ -65,14 +98,32 @@ def host_names(origins: Iterable[str]) -> list[str]:
     return sorted((n for n in names if "." in n), key=len, reverse=True)
 
 
+def _ascii_digits(text: str) -> str:
+    return "".join(
+        str(unicodedata.decimal(ch)) if not ch.isascii() and ch.isdecimal() else ch for ch in text
+    )
+
+
 def normalise(text: str, hosts: Iterable[str] = ()) -> str:
     """The documented normal form of a piece of article text."""
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     for host in hosts:
         text = re.sub(rf"(?:https?://)?(?:www\.)?{re.escape(host)}\S*", " ", text, flags=re.I)
-    text = text.casefold().translate(_QUOTES)
+    text = text.casefold().translate(_FOLD)
+    text = _ARABIC_MARKS.sub("", text)
+    if not text.isascii():
+        text = _ascii_digits(text)
     return _SPACE.sub(" ", text).strip()
+
+
+def tokens(text: str, hosts: Iterable[str] = ()) -> list[str]:
+    """The words of the normal form (what extraction quality is measured in)."""
+    return _WORD.findall(normalise(text, hosts))
 
 
 def content_hash(title: str, body_text: str, hosts: Iterable[str] = ()) -> str:
@@ -82,8 +133,8 @@ def content_hash(title: str, body_text: str, hosts: Iterable[str] = ()) -> str:
 
 
 def simhash(text: str, hosts: Iterable[str] = (), shingle: int = 3) -> int:
-    """64-bit SimHash over word shingles of the normal form (for near-duplicate matching)."""
-    words = normalise(text, hosts).split()
+    """64-bit SimHash over word shingles of the normal form, as a signed 64-bit integer."""
+    words = _WORD.findall(normalise(text, hosts))
     if not words:
         return 0
     weights = [0] * 64
@@ -99,6 +150,19 @@ def simhash(text: str, hosts: Iterable[str] = (), shingle: int = 3) -> int:
 
 def hamming(a: int, b: int) -> int:
     return ((a ^ b) & ((1 << 64) - 1)).bit_count()
+
+
+def simhash_bands(value: int) -> list[int]:
+    """The band keys of a SimHash: band number in the high bits, the band's 16 bits below."""
+    unsigned = value & ((1 << 64) - 1)
+    mask = (1 << BAND_BITS) - 1
+    return [
+        (band << BAND_BITS) | (unsigned >> (band * BAND_BITS) & mask) for band in range(BANDS)
+    ]
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
 
 
 def canonical_url(url: str, canonical_origin: str, site_origins: Iterable[str]) -> str:

@@ -15,13 +15,21 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..config import ALL_SECTION
-from ..dedupe import make_guid
+from ..dedupe import (
+    NEAR_DUPLICATE_BITS,
+    NEAR_DUPLICATE_MIN_WORDS,
+    NEAR_DUPLICATE_WINDOW,
+    hamming,
+    make_guid,
+    simhash_bands,
+)
 from ..errors import StoreError
 from ..models import Article, Candidate
 from .schema import (
     article_aliases,
     article_hashes,
     article_sections,
+    article_simhash_bands,
     articles,
     fetch_validators,
     metadata,
@@ -29,6 +37,17 @@ from .schema import (
 )
 
 Outcome = Literal["new", "updated", "duplicate"]
+
+
+@dataclass(frozen=True)
+class Match:
+    """A stored article a candidate was recognised as, and how: same content hash, same
+    URL, or near-duplicate text."""
+
+    how: Literal["hash", "url", "near"]
+    article_id: int
+    guid: str
+    updated: datetime
 
 
 @dataclass(frozen=True)
@@ -103,7 +122,8 @@ class Store:
     async def ingest(
         self, cand: Candidate, canonical_origin: str, now: datetime | None = None
     ) -> IngestResult:
-        """Store a candidate once: known hash -> duplicate, known URL -> update, else new."""
+        """Store a candidate once. A known text is a duplicate; a known URL or a near-duplicate
+        text with other content is an update (content replaced, GUID kept); else new."""
         now = now or datetime.now(UTC)
         try:
             async with self.engine.begin() as conn:
@@ -111,38 +131,84 @@ class Store:
         except DBAPIError as exc:
             raise StoreError(f"store refused article {cand.canonical_url}: {exc.orig}") from None
 
-    async def _ingest(
-        self, conn: AsyncConnection, cand: Candidate, canonical_origin: str, now: datetime
-    ) -> IngestResult:
-        urls = sorted({cand.canonical_url, *cand.aliases})
+    async def match(self, cand: Candidate, now: datetime | None = None) -> Match | None:
+        """The stored article this candidate is, if any (read only)."""
+        now = now or datetime.now(UTC)
+        async with self.engine.connect() as conn:
+            return await self._match(conn, cand, now)
+
+    async def _match(self, conn: AsyncConnection, cand: Candidate, now: datetime) -> Match | None:
+        """Same content hash, else same URL (canonical or alias), else a near-duplicate text
+        from the same source published within the window."""
         row = (
             await conn.execute(
-                select(articles.c.id, articles.c.guid)
+                select(articles.c.id, articles.c.guid, articles.c.updated)
                 .join(article_hashes, article_hashes.c.article_id == articles.c.id)
                 .where(article_hashes.c.hash == cand.content_hash)
             )
         ).first()
         if row is not None:
-            await self._add_aliases(conn, row.id, urls)
-            added = await self._add_sections(conn, row.id, cand.sections)
-            await self._bump(conn, added, now)
-            return IngestResult("duplicate", row.guid, frozenset(added))
-
-        known = (
+            return Match("hash", row.id, row.guid, _utc(row.updated) or now)
+        urls = sorted({cand.canonical_url, *cand.aliases})
+        row = (
             await conn.execute(
                 select(articles.c.id, articles.c.guid, articles.c.updated)
                 .join(article_aliases, article_aliases.c.article_id == articles.c.id)
                 .where(article_aliases.c.url.in_(urls))
+                .order_by(articles.c.id)
                 .limit(1)
             )
         ).first()
-        if known is not None:
+        if row is not None:
+            return Match("url", row.id, row.guid, _utc(row.updated) or now)
+        if cand.words < NEAR_DUPLICATE_MIN_WORDS:
+            return None
+        published = _utc(cand.published) or now
+        found = await conn.execute(
+            select(article_simhash_bands.c.article_id, article_simhash_bands.c.simhash).where(
+                article_simhash_bands.c.source == cand.source,
+                article_simhash_bands.c.band_key.in_(simhash_bands(cand.simhash)),
+                article_simhash_bands.c.published.between(
+                    published - NEAR_DUPLICATE_WINDOW, published + NEAR_DUPLICATE_WINDOW
+                ),
+            )
+        )
+        near = sorted(
+            (d, r.article_id)
+            for r in found
+            if (d := hamming(r.simhash, cand.simhash)) <= NEAR_DUPLICATE_BITS
+        )
+        if not near:
+            return None
+        row = (
+            await conn.execute(
+                select(articles.c.id, articles.c.guid, articles.c.updated).where(
+                    articles.c.id == near[0][1]
+                )
+            )
+        ).one()
+        return Match("near", row.id, row.guid, _utc(row.updated) or now)
+
+    async def _ingest(
+        self, conn: AsyncConnection, cand: Candidate, canonical_origin: str, now: datetime
+    ) -> IngestResult:
+        urls = sorted({cand.canonical_url, *cand.aliases})
+        found = await self._match(conn, cand, now)
+        if found is not None:
+            await self._add_aliases(conn, found.article_id, urls)
+            added = await self._add_sections(conn, found.article_id, cand.sections)
+            page = _utc(cand.updated)
+            if found.how == "hash" or (page is not None and page < found.updated):
+                # The same text, or an older version than the one stored (a lagging mirror):
+                # remember it, change nothing.
+                await self._remember_text(conn, found.article_id, cand, now)
+                await self._bump(conn, added, now)
+                return IngestResult("duplicate", found.guid, frozenset(added))
             # The page's own modified time when it moved forward, else the time we saw it.
-            stored, page = _utc(known.updated), _utc(cand.updated)
-            updated = page if page and stored and page > stored else now
+            updated = page if page is not None and page > found.updated else now
             await conn.execute(
                 update(articles)
-                .where(articles.c.id == known.id)
+                .where(articles.c.id == found.article_id)
                 .values(
                     title=cand.title,
                     summary=cand.summary,
@@ -155,16 +221,10 @@ class Store:
                     image_caption=cand.image_caption,
                 )
             )
-            await conn.execute(
-                self._insert_ignore(article_hashes).values(
-                    hash=cand.content_hash, article_id=known.id
-                )
-            )
-            await self._add_aliases(conn, known.id, urls)
-            added = await self._add_sections(conn, known.id, cand.sections)
-            sections = await self._sections_of(conn, known.id)
+            await self._remember_text(conn, found.article_id, cand, now)
+            sections = await self._sections_of(conn, found.article_id)
             await self._bump(conn, sections, now)
-            return IngestResult("updated", known.guid, frozenset(sections))
+            return IngestResult("updated", found.guid, frozenset(sections))
 
         published = _utc(cand.published) or now
         guid = make_guid(canonical_origin, cand.source, cand.content_hash, published)
@@ -198,15 +258,39 @@ class Store:
             added = await self._add_sections(conn, article_id, cand.sections)
             await self._bump(conn, added, now)
             return IngestResult("duplicate", guid, frozenset(added))
+        await self._remember_text(conn, article_id, cand, now)
+        await self._add_aliases(conn, article_id, urls)
+        added = await self._add_sections(conn, article_id, cand.sections)
+        await self._bump(conn, added, now)
+        return IngestResult("new", guid, frozenset(added))
+
+    async def _remember_text(
+        self, conn: AsyncConnection, article_id: int, cand: Candidate, now: datetime
+    ) -> None:
+        """Keep this text's hash, and its SimHash bands when it is long enough to compare."""
         await conn.execute(
             self._insert_ignore(article_hashes).values(
                 hash=cand.content_hash, article_id=article_id
             )
         )
-        await self._add_aliases(conn, article_id, urls)
-        added = await self._add_sections(conn, article_id, cand.sections)
-        await self._bump(conn, added, now)
-        return IngestResult("new", guid, frozenset(added))
+        if cand.words < NEAR_DUPLICATE_MIN_WORDS:
+            return
+        published = (
+            await conn.execute(select(articles.c.published).where(articles.c.id == article_id))
+        ).scalar_one()
+        await conn.execute(
+            self._insert_ignore(article_simhash_bands),
+            [
+                {
+                    "article_id": article_id,
+                    "simhash": cand.simhash,
+                    "band_key": key,
+                    "source": cand.source,
+                    "published": _utc(published) or now,
+                }
+                for key in simhash_bands(cand.simhash)
+            ],
+        )
 
     async def _add_aliases(
         self, conn: AsyncConnection, article_id: int, urls: Iterable[str]

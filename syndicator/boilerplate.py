@@ -1,0 +1,435 @@
+"""What is not article content: the vocabulary of boilerplate on news pages.
+
+Owns the markers that say "not content" (tags, class and id words, ARIA roles, hidden
+attributes) and the announcements that introduce boilerplate blocks ("Related stories",
+"Lea también", "اقرأ أيضا", "alternate addresses", "Sign up for our newsletter"), in the
+languages the workload has: English, Spanish, French, Arabic and Persian. Text is compared in
+the normal form of `dedupe.normalise`, so quotes, case, Arabic letter variants and invisible
+marks never decide a match. Pure: predicates on elements and strings; `clean` acts on them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from lxml import etree
+
+from .dedupe import normalise
+
+# Elements that never hold article text.
+DROP_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "iframe",
+    "form",
+    "input",
+    "button",
+    "select",
+    "textarea",
+    "label",
+    "nav",
+    "aside",
+    "footer",
+    "template",
+    "svg",
+    "canvas",
+    "object",
+    "embed",
+    "dialog",
+    "amp-ad",
+    "amp-analytics",
+    "amp-sidebar",
+    "amp-social-share",
+    "amp-consent",
+    "amp-geo",
+    "amp-pixel",
+    "amp-sticky-ad",
+    "amp-auto-ads",
+    "amp-user-notification",
+)
+
+# Elements that hold the article itself: never dropped for their class or id words.
+CONTENT_TAGS = frozenset({"html", "body", "article", "main"})
+
+# A whole class or id value that marks boilerplate.
+_EXACT = frozenset(
+    {
+        "ad",
+        "ads",
+        "pullquote",
+        "pull-quote",
+        "screen-reader-text",
+        "sr-only",
+        "visually-hidden",
+        "hidden",
+        "skip-link",
+        "mirrors",
+        "dek",
+        "standfirst",
+        "kicker",
+        "read-more",
+        "more-news",
+        "more-stories",
+    }
+)
+# A word of a class or id value (split at - and _) that marks boilerplate.
+_PARTS = frozenset(
+    {
+        "share",
+        "sharing",
+        "sharedaddy",
+        "sharethis",
+        "addthis",
+        "social",
+        "related",
+        "relatedposts",
+        "also",
+        "readmore",
+        "recommended",
+        "recommendations",
+        "popular",
+        "trending",
+        "mostread",
+        "mostviewed",
+        "outbrain",
+        "taboola",
+        "ad",
+        "ads",
+        "adslot",
+        "advert",
+        "advertisement",
+        "sponsored",
+        "promo",
+        "banner",
+        "cookie",
+        "cookies",
+        "consent",
+        "gdpr",
+        "newsletter",
+        "subscribe",
+        "subscription",
+        "signup",
+        "paywall",
+        "comments",
+        "comment",
+        "respond",
+        "disqus",
+        "breadcrumb",
+        "breadcrumbs",
+        "tags",
+        "keywords",
+        "menu",
+        "navbar",
+        "navigation",
+        "nav",
+        "sidebar",
+        "widget",
+        "masthead",
+        "header",
+        "footer",
+        "byline",
+        "author",
+        "meta",
+        "dateline",
+        "timestamp",
+        "tools",
+        "toolbar",
+        "reactions",
+        "rating",
+        "pagination",
+        "pager",
+        "modal",
+        "popup",
+        "overlay",
+        "search",
+        "login",
+        "logo",
+        "copyright",
+        "alternate",
+        "donate",
+        "print",
+        "skip",
+        # Spanish, French, Arabic and Persian sites name their blocks in their language too.
+        "compartir",
+        "relacionadas",
+        "relacionados",
+        "comentarios",
+        "publicidad",
+        "partager",
+        "commentaires",
+        "publicite",
+    }
+)
+_ROLES = frozenset(
+    {"navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alert"}
+)
+_CONTENT_ENDINGS = frozenset({"content", "body", "text", "articlebody", "story"})
+_SPLIT = re.compile(r"\s+")
+_PART_SPLIT = re.compile(r"[-_]+")
+_MARK_ATTRIBUTES = ("class", "id", "data-testid", "data-component", "data-module", "data-type")
+
+
+def _words(el: etree._Element) -> tuple[set[str], set[str]]:
+    whole: set[str] = set()
+    for attr in _MARK_ATTRIBUTES:
+        whole.update(t for t in _SPLIT.split((el.get(attr) or "").lower()) if t)
+    parts = {p for t in whole for p in _PART_SPLIT.split(t) if p}
+    return whole, parts
+
+
+def _content_word(token: str) -> bool:
+    """`entry-content`, `article-body`, `story-text`: a name for the article body itself."""
+    parts = _PART_SPLIT.split(token)
+    return parts[-1] in _CONTENT_ENDINGS and not set(parts) & _PARTS
+
+
+def is_marked(el: etree._Element) -> bool:
+    """Class, id, test id, ARIA role or hidden state says this element is not content.
+
+    An element that also names itself the article body (`article-body js-ad-slot`) is content:
+    templates hang ad and tracking hooks on the body wrapper itself."""
+    if el.tag in CONTENT_TAGS:
+        return False
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    style = (el.get("style") or "").replace(" ", "").lower()
+    if "display:none" in style or "visibility:hidden" in style:
+        return True
+    whole, parts = _words(el)
+    if (el.get("itemprop") or "").lower() == "articlebody" or any(map(_content_word, whole)):
+        return False
+    if whole & _EXACT or parts & _PARTS:
+        return True
+    return (el.get("role") or "").lower() in _ROLES
+
+
+def _phrases(items: Iterable[str]) -> frozenset[str]:
+    return frozenset(normalise(p) for p in items)
+
+
+# A block whose whole text is one of these (a trailing colon or count allowed) announces
+# boilerplate: a heading over a related list, a share bar, a comments section.
+LABELS = _phrases(
+    [
+        # English
+        "related",
+        "related news",
+        "related stories",
+        "related articles",
+        "related posts",
+        "related content",
+        "related coverage",
+        "related topics",
+        "more news",
+        "more stories",
+        "more on this story",
+        "more on this topic",
+        "most viewed",
+        "most read",
+        "most popular",
+        "most shared",
+        "trending",
+        "trending now",
+        "popular now",
+        "popular stories",
+        "recommended",
+        "recommended for you",
+        "you may also like",
+        "you might also like",
+        "read more",
+        "read also",
+        "also read",
+        "see also",
+        "editor's picks",
+        "top stories",
+        "latest news",
+        "latest stories",
+        "share",
+        "share this",
+        "share this article",
+        "share this story",
+        "share this page",
+        "share this post",
+        "share on",
+        "share via",
+        "follow us",
+        "comments",
+        "comment",
+        "leave a comment",
+        "leave a reply",
+        "join the conversation",
+        "join the discussion",
+        "add a comment",
+        "advertisement",
+        "advertising",
+        "sponsored",
+        "sponsored content",
+        "tags",
+        "topics",
+        # Spanish
+        "noticias relacionadas",
+        "artículos relacionados",
+        "notas relacionadas",
+        "relacionados",
+        "relacionadas",
+        "te puede interesar",
+        "le puede interesar",
+        "lea también",
+        "lee también",
+        "vea también",
+        "más leídas",
+        "más leído",
+        "lo más leído",
+        "lo más visto",
+        "más noticias",
+        "compartir",
+        "compartir en",
+        "compartir esta noticia",
+        "comparte esta noticia",
+        "comentarios",
+        "deja un comentario",
+        "deja tu comentario",
+        "publicidad",
+        "síguenos",
+        "etiquetas",
+        # French
+        "à lire aussi",
+        "lire aussi",
+        "sur le même sujet",
+        "les plus lus",
+        "partager",
+        "partager cet article",
+        "commentaires",
+        "publicité",
+        # Arabic
+        "اقرأ أيضا",
+        "اقرأ أيضاً",
+        "إقرأ أيضا",
+        "إقرأ أيضاً",
+        "أخبار ذات صلة",
+        "مواضيع ذات صلة",
+        "مقالات ذات صلة",
+        "ذات صلة",
+        "الأكثر قراءة",
+        "الأكثر مشاهدة",
+        "الأكثر تداولا",
+        "شارك",
+        "شارك الخبر",
+        "شارك المقال",
+        "مشاركة",
+        "التعليقات",
+        "تعليقات",
+        "أضف تعليقا",
+        "اترك تعليقا",
+        "إعلان",
+        "تابعونا",
+        "الوسوم",
+        # Persian
+        "بیشتر بخوانید",
+        "بخوانید",
+        "اخبار مرتبط",
+        "مطالب مرتبط",
+        "خبرهای مرتبط",
+        "پربازدیدترین",
+        "پربازدیدترین‌ها",
+        "پربیننده‌ترین",
+        "اشتراک‌گذاری",
+        "اشتراک گذاری",
+        "همرسانی",
+        "نظرات",
+        "دیدگاه‌ها",
+        "ارسال نظر",
+        "تبلیغات",
+        "ما را دنبال کنید",
+        "برچسب‌ها",
+    ]
+)
+# A block that starts with one of these and a colon, then a few words of link, is an inline
+# pointer to another article ("Read more: ...", "Lea también: ...").
+LEADS = _phrases(
+    [
+        "read more",
+        "read also",
+        "also read",
+        "see also",
+        "related",
+        "more",
+        "lea también",
+        "lee también",
+        "vea también",
+        "te puede interesar",
+        "le puede interesar",
+        "lire aussi",
+        "à lire aussi",
+        "اقرأ أيضا",
+        "اقرأ أيضاً",
+        "إقرأ أيضا",
+        "بیشتر بخوانید",
+        "بخوانید",
+        "tags",
+        "topics",
+        "filed under",
+        "etiquetas",
+        "temas",
+        "الوسوم",
+        "برچسب‌ها",
+    ]
+)
+_LEAD_WORDS = 25
+
+# Sentences that mark the block they stand in as boilerplate, wherever they appear in it.
+SENTENCES: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(normalise(p), re.I)
+    for p in (
+        r"can also be accessed at the following alternate address",
+        r"alternate addresses?\s*:",
+        r"sign up for (?:our|the) [\w\s'-]{0,40}newsletter",
+        r"subscribe to (?:our|the) [\w\s'-]{0,40}newsletter",
+        r"get (?:our|the) [\w\s'-]{0,40}newsletter",
+        r"the post .{1,200} appeared first on",
+        r"this article was originally published on",
+        r"suscr[ií]b(?:ete|ase) (?:a|en) (?:nuestro|el) bolet[ií]n",
+        r"rec[ií]b(?:e|a) (?:nuestro|el) bolet[ií]n",
+        r"abonnez-vous à (?:notre|la) newsletter",
+        "اشترك في النشرة",
+        "اشترك في نشرتنا",
+        "عضویت در خبرنامه",
+        "در خبرنامه .{0,30}عضو شوید",
+    )
+)
+
+# A paragraph that is nothing but host names (the list after an alternate-addresses line).
+_HOSTS_ONLY = re.compile(r"^\s*((https?://)?([a-z0-9-]+\.)+[a-z]{2,}(:\d+)?/?[\s,;|]*)+$", re.I)
+_TRAILER = re.compile(r"[\s:：.…»›>|(\d)]+$")
+
+
+def is_label(text: str) -> bool:
+    """The whole text is an announcement such as "Related stories:" or "التعليقات (3)"."""
+    norm = normalise(text)
+    if not norm or len(norm) > 60:
+        return False
+    return _TRAILER.sub("", norm) in LABELS or norm in LABELS
+
+
+def is_sentence(text: str) -> bool:
+    norm = normalise(text)
+    return any(p.search(norm) for p in SENTENCES)
+
+
+def is_announcement(text: str) -> bool:
+    return is_label(text) or is_sentence(text)
+
+
+def is_lead(text: str) -> bool:
+    """"Read more: <title>" and its equivalents, short enough to be a pointer."""
+    norm = normalise(text)
+    head, sep, rest = norm.partition(":")
+    if not sep:
+        return False
+    return head.strip() in LEADS and 0 < len(rest.split()) <= _LEAD_WORDS
+
+
+def is_host_list(text: str) -> bool:
+    return bool(text) and bool(_HOSTS_ONLY.match(text))
