@@ -133,6 +133,9 @@ _PARTS = frozenset(
         "author",
         "meta",
         "dateline",
+        "date",
+        "dates",
+        "pubdate",
         "timestamp",
         "tools",
         "toolbar",
@@ -148,6 +151,7 @@ _PARTS = frozenset(
         "logo",
         "copyright",
         "alternate",
+        "kicker",
         "donate",
         "print",
         "skip",
@@ -268,6 +272,12 @@ LABELS = _phrases(
         "sponsored content",
         "tags",
         "topics",
+        "print",
+        "email",
+        "email this",
+        "send to a friend",
+        "save",
+        "listen",
         # Spanish
         "noticias relacionadas",
         "artículos relacionados",
@@ -294,6 +304,9 @@ LABELS = _phrases(
         "publicidad",
         "síguenos",
         "etiquetas",
+        "imprimir",
+        "enviar",
+        "enviar a un amigo",
         # French
         "à lire aussi",
         "lire aussi",
@@ -326,6 +339,9 @@ LABELS = _phrases(
         "إعلان",
         "تابعونا",
         "الوسوم",
+        "طباعة",
+        "أرسل لصديق",
+        "إرسال لصديق",
         # Persian
         "بیشتر بخوانید",
         "بخوانید",
@@ -344,6 +360,8 @@ LABELS = _phrases(
         "تبلیغات",
         "ما را دنبال کنید",
         "برچسب‌ها",
+        "چاپ",
+        "ارسال به دوستان",
     ]
 )
 # A block that starts with one of these and a colon, then a few words of link, is an inline
@@ -393,6 +411,18 @@ SENTENCES: tuple[re.Pattern[str], ...] = tuple(
         r"suscr[ií]b(?:ete|ase) (?:a|en) (?:nuestro|el) bolet[ií]n",
         r"rec[ií]b(?:e|a) (?:nuestro|el) bolet[ií]n",
         r"abonnez-vous à (?:notre|la) newsletter",
+        r"a version of this article appears in print on",
+        r"©",
+        r"all rights reserved",
+        r"todos los derechos reservados",
+        r"tous droits réservés",
+        "جميع الحقوق محفوظة",
+        "كافة الحقوق محفوظة",
+        "تمامی حقوق .{0,40}محفوظ",
+        "على العناوين البديلة التالية",
+        "على العناوين التالية",
+        "از طریق نشانی‌های زیر",
+        "نشانی‌های جایگزین",
         "اشترك في النشرة",
         "اشترك في نشرتنا",
         "عضویت در خبرنامه",
@@ -402,15 +432,35 @@ SENTENCES: tuple[re.Pattern[str], ...] = tuple(
 
 # A paragraph that is nothing but host names (the list after an alternate-addresses line).
 _HOSTS_ONLY = re.compile(r"^\s*((https?://)?([a-z0-9-]+\.)+[a-z]{2,}(:\d+)?/?[\s,;|]*)+$", re.I)
+_DATE_ONLY = re.compile(
+    r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T,]+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]m)?)?\s*$",
+    re.I,
+)
+_TOOL_SPLIT = re.compile(r"\s[|·•/]\s|\s{2,}")
 _TRAILER = re.compile(r"[\s:：.…»›>|(\d)]+$")
 
 
 def is_label(text: str) -> bool:
-    """The whole text is an announcement such as "Related stories:" or "التعليقات (3)"."""
+    """The whole text is an announcement such as "Related stories:" or "التعليقات (3)", or a
+    row of them such as "Print | Send to a friend"."""
     norm = normalise(text)
-    if not norm or len(norm) > 60:
+    if not norm or len(norm) > 80:
         return False
-    return _TRAILER.sub("", norm) in LABELS or norm in LABELS
+    parts = [_TRAILER.sub("", p.strip()) for p in _TOOL_SPLIT.split(norm)]
+    return all(p in LABELS for p in parts if p) and any(parts)
+
+
+_BY_PREFIX = re.compile(r"^(?:by|por|par|de|بقلم|نویسنده|نوشته)\s*:?\s+", re.I)
+
+
+def is_byline(text: str, author: str | None) -> bool:
+    """"By Jane Doe", "Por María Quispe": a short line naming the page's author."""
+    if not author:
+        return False
+    norm, name = normalise(text), normalise(author)
+    if not name or len(norm.split()) > len(name.split()) + 6:
+        return False
+    return norm == name or (bool(_BY_PREFIX.match(norm)) and name in norm)
 
 
 def is_sentence(text: str) -> bool:
@@ -429,6 +479,11 @@ def is_lead(text: str) -> bool:
     if not sep:
         return False
     return head.strip() in LEADS and 0 < len(rest.split()) <= _LEAD_WORDS
+
+
+def is_date_only(text: str) -> bool:
+    """A block that is nothing but a date (and time): a dateline, not a sentence."""
+    return bool(_DATE_ONLY.match(text))
 
 
 def is_host_list(text: str) -> bool:

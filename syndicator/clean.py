@@ -26,7 +26,23 @@ Selector = Callable[[etree._Element], list[object]]
 BLOCK_TAGS = frozenset(
     {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dd", "dt"}
 )
-_ANNOUNCERS = ("p", "div", "section", "span", "h2", "h3", "h4", "h5", "h6", "li", "strong", "b")
+_ANNOUNCERS = (
+    "p",
+    "div",
+    "section",
+    "span",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "strong",
+    "b",
+    "font",
+    "small",
+    "time",
+)
 
 ALLOWED_TAGS = {
     "p",
@@ -166,10 +182,36 @@ def strip_boilerplate(
                 stack.append(child)
     _drop_announced(root, total)
     _drop_blocks(root, text_patterns)
+    unwrap_layout_tables(root)
+
+
+_LAYOUT_MARKS = ("div", "p", "table", "h1", "h2", "h3", "ul", "ol", "form", "img", "br")
+
+
+def unwrap_layout_tables(root: etree._Element) -> None:
+    """Turn tables used for page layout into plain blocks, so that extraction sees the
+    article cell as text, not as a data table. A table is layout when a cell holds blocks,
+    images or line breaks, or a long run of text; a data table holds short cells only."""
+    for table in reversed(list(root.iter("table"))):
+        cells = list(table.iter("td", "th"))
+        layout = any(
+            any(d.tag in _LAYOUT_MARKS for d in cell.iterdescendants() if isinstance(d.tag, str))
+            or len(text_of(cell)) > 300
+            for cell in cells
+        )
+        if not layout:
+            continue
+        for el in [table, *table.iter("thead", "tbody", "tfoot", "tr", "td", "th", "caption")]:
+            el.tag = "div"
+            for attr in list(el.attrib):
+                if attr not in ("class", "id"):
+                    del el.attrib[attr]
 
 
 def _paragraph_chars(el: etree._Element) -> int:
-    return sum(len(text_of(p)) for p in el.iter("p"))
+    """Characters of text outside links: what paragraphs, not menus, are made of."""
+    total = len("".join(el.itertext()))
+    return total - sum(len("".join(a.itertext())) for a in el.iter("a"))
 
 
 def _holds_article(el: etree._Element, total: int) -> bool:
@@ -187,12 +229,15 @@ def _block_of(el: etree._Element) -> etree._Element:
 
 
 def _first_child(el: etree._Element) -> bool:
+    """Nothing with text comes before `el` in its parent."""
     parent = el.getparent()
-    if parent is None:
+    if parent is None or (parent.text or "").strip():
         return False
     for child in parent:
-        if isinstance(child.tag, str) and text_of(child):
-            return child is el
+        if child is el:
+            return True
+        if text_of(child) or (child.tail or "").strip():
+            return False
     return False
 
 
@@ -218,14 +263,24 @@ def _drop_announced(root: etree._Element, total: int) -> None:
         if el.getparent() is None or el.getroottree().getroot() is not top:
             continue  # already gone with an announced block
         text = text_of(el)
+        if el.tag in ("p", "div", "span", "font", "small", "time") and boilerplate.is_date_only(
+            text
+        ):
+            drop_element(el)
+            continue
         if boilerplate.is_lead(text) and _link_share(el) >= 0.4:
             drop_element(_block_of(el))
             continue
         if not boilerplate.is_announcement(text):
             continue
-        # Only the smallest element carrying the announcement: skip containers of it.
+        # Only the smallest element carrying the announcement: skip containers of it (a
+        # row of labels such as "Print | Email" is one announcement, not a container).
         if any(
-            isinstance(child.tag, str) and boilerplate.is_announcement(text_of(child))
+            isinstance(child.tag, str)
+            and (
+                boilerplate.is_sentence(child_text := text_of(child))
+                or (child_text == text and boilerplate.is_label(child_text))
+            )
             for child in el
         ):
             continue
@@ -268,10 +323,91 @@ def _drop_blocks(root: etree._Element, patterns: Sequence[re.Pattern[str]]) -> N
         drop_element(el)
 
 
-def tidy_body(container: etree._Element, text_patterns: Sequence[re.Pattern[str]] = ()) -> None:
-    """After extraction: drop what is left of announcements, pointers and host lists."""
+_BLOCKISH = frozenset({*BLOCK_TAGS, "div", "section", "ul", "ol", "table", "figure", "hr"})
+
+
+def split_line_breaks(container: etree._Element) -> None:
+    """Text laid out with <br> (two or more in one element) becomes one paragraph per line,
+    so that each line is judged as a block of its own."""
+    parents = {br.getparent() for br in container.iter("br")}
+    for el in parents:
+        if el is None or sum(1 for c in el if c.tag == "br") < 2:
+            continue
+        segments: list[list[object]] = [[el.text] if el.text else []]
+        for child in list(el):
+            tail, child.tail = child.tail, None
+            if child.tag == "br":
+                segments.append([])
+            elif isinstance(child.tag, str) and child.tag in _BLOCKISH:
+                segments.extend([[child], []])
+            else:
+                segments[-1].append(child)
+            if tail:
+                segments[-1].append(tail)
+        blocks = [_paragraph(seg) for seg in segments if _has_text(seg)]
+        el.text = None
+        for child in list(el):
+            el.remove(child)
+        if el.tag == "p" and (parent := el.getparent()) is not None:
+            at = parent.index(el)
+            for offset, block in enumerate(blocks):
+                parent.insert(at + offset, block)
+            parent.remove(el)
+        else:
+            el.extend(blocks)
+
+
+def _has_text(segment: list[object]) -> bool:
+    return any(
+        (isinstance(part, str) and part.strip())
+        or (isinstance(part, etree._Element) and (text_of(part) or part.tag in _BLOCKISH))
+        for part in segment
+    )
+
+
+def _paragraph(segment: list[object]) -> etree._Element:
+    if len(segment) == 1 and isinstance(segment[0], etree._Element):
+        if segment[0].tag in _BLOCKISH:
+            return segment[0]
+    p = etree.Element("p")
+    for part in segment:
+        if isinstance(part, str):
+            if len(p):
+                p[-1].tail = (p[-1].tail or "") + part
+            else:
+                p.text = (p.text or "") + part
+        elif isinstance(part, etree._Element):
+            p.append(part)
+    p.text = (p.text or "").lstrip() or None
+    return p
+
+
+def _drop_echoes(
+    container: etree._Element, echoes: Iterable[str], author: str | None
+) -> None:
+    """Blocks that repeat the headline or the caption, or are the byline."""
+    repeated = {" ".join(e.split()) for e in echoes if e and e.strip()}
+    for el in list(container.iter(*BLOCK_TAGS, "div", "span", "font", "small", "b", "strong")):
+        if el.getparent() is None or len(el) and any(c.tag in _BLOCKISH for c in el):
+            continue
+        text = text_of(el)
+        if text and (text in repeated or boilerplate.is_byline(text, author)):
+            drop_element(el)
+
+
+def tidy_body(
+    container: etree._Element,
+    text_patterns: Sequence[re.Pattern[str]] = (),
+    *,
+    echoes: Iterable[str] = (),
+    author: str | None = None,
+) -> None:
+    """After extraction: one block per line, then drop what is left of announcements,
+    pointers, host lists, datelines, the byline and repeats of the headline or caption."""
+    split_line_breaks(container)
     _drop_announced(container, _paragraph_chars(container))
     _drop_blocks(container, text_patterns)
+    _drop_echoes(container, echoes, author)
     for el in list(container.iter("h1", "figure", "img")):
         # The headline and the lead figure are published as their own fields.
         drop_element(el)

@@ -229,6 +229,7 @@ def main_content(root: etree._Element, url: str, rules: ArticleRules) -> etree._
         include_comments=False,
         deduplicate=False,
         fast=True,
+        favor_recall=True,
     )
     if not extracted:
         raise ExtractError(url, "no article body found", kind="no-article")
@@ -283,9 +284,16 @@ def extract_article(
     meta = read_metadata(root, url, rules.selectors, entry)
     if not meta.title:
         raise ExtractError(url, "no title found", kind="no-article")
+    # A line of text that repeats an image's description is its caption, not the article.
+    alts = [a for img in root.iter("img", "amp-img") if len((a := img.get("alt") or "").split()) > 2]
     clean.strip_boilerplate(root, rules.strip, rules.strip_text)
     container = main_content(root, url, rules)
-    clean.tidy_body(container, rules.strip_text)
+    clean.tidy_body(
+        container,
+        rules.strip_text,
+        echoes=(meta.title, meta.image_caption or "", *alts),
+        author=meta.author,
+    )
     return assemble(meta, container, url)
 
 
@@ -314,7 +322,7 @@ def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page
         raise ExtractError(entry.link, "feed entry carries no text", kind="no-article")
     container = lxml.html.fragment_fromstring(fragment, create_parent="div")
     clean.strip_boilerplate(container, rules.strip, rules.strip_text)
-    clean.tidy_body(container, rules.strip_text)
+    clean.tidy_body(container, rules.strip_text, echoes=(entry.title or "",), author=entry.author)
     meta = PageMeta(
         title=" ".join((entry.title or "").split()) or None,
         published=entry.published,

@@ -8,6 +8,7 @@ is recorded in the report and never stops the others.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,11 +16,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from . import extract
-from .candidate import to_candidate
+from .candidate import sections_for, to_candidate
 from .config import Config, Mirror, Source
 from .errors import ExtractError, FetchError, StoreError
 from .fetch import Fetcher, Response
-from .models import Page
+from .models import FeedEntry, Page
 from .store import Store
 
 log = logging.getLogger("syndicator.pull")
@@ -54,6 +55,7 @@ class ArticleRef:
     mirror_index: int
     url: str
     sections: frozenset[str]
+    entry: FeedEntry | None = None
 
 
 def on_mirror(mirror: Mirror, path_and_query: str) -> str:
@@ -85,6 +87,7 @@ class SourcePull:
         self.mirrors = source.pull_from()
         self.origins = source.site_origins()
         self.report = PullReport(source=name)
+        self.rules = extract.ArticleRules.of(source)
 
     def _file_root(self, mirror: Mirror) -> Path | None:
         return self.config.resolve_file(mirror.url) if mirror.is_file else None
@@ -114,47 +117,67 @@ class SourcePull:
         ]
         found = await asyncio.gather(*(self._entry_links(i, s, e.kind, e.path) for i, s, e in jobs))
         merged: dict[tuple[int, str], set[str]] = {}
+        entries: dict[tuple[int, str], FeedEntry | None] = {}
         for (i, section, _), links in zip(jobs, found, strict=True):
-            for link in links:
+            for link, entry in links:
                 merged.setdefault((i, link), set()).add(section)
-        return [ArticleRef(i, url, frozenset(s)) for (i, url), s in merged.items()]
+                entries[(i, link)] = entries.get((i, link)) or entry
+        return [
+            ArticleRef(i, url, frozenset(s), entries[(i, url)]) for (i, url), s in merged.items()
+        ]
 
-    async def _entry_links(self, index: int, section: str, kind: str, path: str) -> list[str]:
+    async def _entry_links(
+        self, index: int, section: str, kind: str, path: str
+    ) -> list[tuple[str, FeedEntry | None]]:
         mirror = self.mirrors[index]
         url = on_mirror(mirror, path)
         try:
             response = await self._get(mirror, url)
             if kind == "feed":
                 entries = extract.parse_feed(response.body, url, response.charset)
-                links = [e.link for e in entries]
+                links: list[tuple[str, FeedEntry | None]] = [(e.link, e) for e in entries]
             else:
-                links = extract.listing_links(
-                    response.body,
-                    url,
-                    self.origins | {mirror.origin},
-                    self.source.article_links,
-                    response.charset,
-                )
+                links = [
+                    (link, None)
+                    for link in extract.listing_links(
+                        response.body,
+                        url,
+                        self.origins | {mirror.origin},
+                        self.source.article_links,
+                        response.charset,
+                    )
+                ]
         except (FetchError, ExtractError) as exc:
             self.report.fail(f"{section} entry point on {mirror.origin}: {exc}")
             return []
         self.report.entry_points_ok += 1
         # Every link is fetched from the mirror that listed it: same paths, other domains.
         own = []
-        for link in links:
+        for link, entry in links:
             parts = urlsplit(link)
             origin = f"{parts.scheme}://{parts.netloc}".lower()
             if origin in self.origins or origin == mirror.origin:
-                own.append(on_mirror(mirror, _path_and_query(link)))
+                own.append((on_mirror(mirror, _path_and_query(link)), entry))
             else:
                 log.info("%s: skipping link to another site: %s", self.name, link)
         return own
 
     async def _fetch_article(self, ref: ArticleRef) -> Page | None:
         mirror = self.mirrors[ref.mirror_index]
+        entry = dataclasses.replace(ref.entry, link=ref.url) if ref.entry else None
         try:
+            if entry is not None and (
+                not self.source.full_text or extract.carries_full_text(entry)
+            ):
+                return extract.page_from_entry(entry, self.rules)
             response = await self._get(mirror, ref.url)
-            return extract.extract_article(response.body, ref.url, header_charset=response.charset)
+            return extract.extract_article(
+                response.body,
+                ref.url,
+                header_charset=response.charset,
+                rules=self.rules,
+                entry=entry,
+            )
         except (FetchError, ExtractError) as exc:
             self.report.fail(f"article on {mirror.origin}: {exc}")
             return None
@@ -165,7 +188,7 @@ class SourcePull:
             source=self.name,
             canonical_origin=self.source.canonical,
             site_origins=self.origins,
-            sections=ref.sections,
+            sections=sections_for(page, ref.sections, self.source.section_rules),
             default_language=self.source.language,
         )
         try:
