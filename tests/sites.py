@@ -3,14 +3,19 @@
 Every mirror serves the same articles at the same paths, but with its own navigation, share
 block, tracking script, alternate-addresses footer naming the other mirrors, its own absolute
 links and its own feed GUIDs, as real mirror domains do. A mirror's `mode` can be switched
-while a test runs ("ok", "down", "error" for HTTP 500), and every request is logged.
+while a test runs ("ok", "down", "error" for HTTP 500), and every request is logged. A mirror
+serves its pages in its own `charset`, declared in the HTTP header, the page, or both; an
+article can be edited on one mirror at a time (`Site.edit`); a mirror's feed can carry the
+full text (`feed_content`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import itertools
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -27,12 +32,19 @@ class SiteArticle:
     published: datetime
     caption: str = "A street in the city centre. (Photo by a staff photographer)"
     extra_sections: tuple[str, ...] = ()
+    language: str = "en"
+    modified: datetime | None = None
+    # Fixed when the article is first published: an edited headline keeps its URL.
+    slug: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.slug:
+            words = self.title.split()[:6]
+            self.slug = "-".join(words).replace("’", "").replace("'", "")
 
     @property
     def path(self) -> str:
-        d = self.published
-        slug = "-".join(self.title.split()[:6]).replace("’", "").replace("'", "")
-        return f"/Detail/{d:%Y/%m/%d}/{self.id}/{slug}"
+        return f"/Detail/{self.published:%Y/%m/%d}/{self.id}/{self.slug}"
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -89,6 +101,10 @@ class Mirror:
     mode: str = "ok"
     log: list[str] = field(default_factory=list)
     runner: web.AppRunner | None = None
+    charset: str = "utf-8"
+    charset_in: str = "both"  # where the charset is declared: "header", "meta" or "both"
+    feed_content: bool = False  # feed items carry the full text in content:encoded
+    edits: dict[int, SiteArticle] = field(default_factory=dict)
 
     @property
     def origin(self) -> str:
@@ -123,13 +139,28 @@ class Mirror:
         path = request.path.rstrip("/") or "/"
         for section in self.site.sections:
             if path == f"/rss/{section}.xml":
-                return web.Response(body=self.feed(section), content_type="application/rss+xml")
+                return self._respond(self.feed(section), "application/rss+xml")
             if path == f"/Section/{section}":
-                return web.Response(text=self.listing(section), content_type="text/html")
+                return self._respond(self.listing(section), "text/html")
         for article in self.site.articles:
             if path == article.path:
-                return web.Response(text=self.article_page(article), content_type="text/html")
+                return self._respond(self.article_page(self.version(article)), "text/html")
         return web.Response(status=404, text="not found")
+
+    def version(self, article: SiteArticle) -> SiteArticle:
+        """The article as this mirror serves it: edited here, or as first published."""
+        return self.edits.get(article.id, article)
+
+    def _respond(self, text: str, content_type: str) -> web.Response:
+        # What the charset cannot hold is sent as character references, as CMSs do.
+        body = text.encode(self.charset, errors="xmlcharrefreplace")
+        header = content_type
+        if self.charset_in in ("header", "both"):
+            header += f"; charset={self.charset}"
+        return web.Response(body=body, headers={"Content-Type": header})
+
+    def _meta_charset(self) -> str:
+        return f'<meta charset="{self.charset}">' if self.charset_in in ("meta", "both") else ""
 
     # --- pages, each with this mirror's own boilerplate ---------------------------------
 
@@ -155,17 +186,24 @@ class Mirror:
         token = next(self.site.tokens)
         paras = "".join(f"<p>{html.escape(p)}</p>" for p in a.paragraphs)
         related = "".join(
-            f'<li><a href="{self.origin}{b.path}">{html.escape(b.title)}</a></li>'
+            f'<li><a href="{self.origin}{b.path}">{html.escape(self.version(b).title)}</a></li>'
             for b in self.site.articles[:3]
-            if b is not a
+            if b.id != a.id
+        )
+        rtl = ' dir="rtl"' if a.language in ("ar", "fa") else ""
+        modified = (
+            f'<meta property="article:modified_time" content="{a.modified.isoformat()}">'
+            if a.modified
+            else ""
         )
         return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{a.language}"{rtl}><head>{self._meta_charset()}
 <title>{html.escape(a.title)} | Mirror {self.index}</title>
 <link rel="canonical" href="{self.site.canonical}{a.path}">
 <meta property="og:url" content="{url}">
 <meta property="og:title" content="{html.escape(a.title)}">
 <meta property="article:published_time" content="{a.published.isoformat()}">
+{modified}
 <meta name="author" content="Staff writer">
 <script>var token = "{token}"; track("{url}");</script>
 </head><body>
@@ -187,28 +225,35 @@ class Mirror:
 
     def listing(self, section: str) -> str:
         links = "".join(
-            f'<li><a href="{self.origin}{a.path}">{html.escape(a.title)}</a></li>'
+            f'<li><a href="{self.origin}{a.path}">{html.escape(self.version(a).title)}</a></li>'
             for a in self.site.in_section(section)
         )
         return (
-            f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>"
+            f"<!DOCTYPE html><html lang='en'><head>{self._meta_charset()}<title>"
             f"{SECTION_TITLES[section]}</title></head><body>{self._nav()}<h1>"
             f"{SECTION_TITLES[section]}</h1><ul class='news'>{links}</ul></body></html>"
         )
 
-    def feed(self, section: str) -> bytes:
+    def feed(self, section: str) -> str:
+        def content(a: SiteArticle) -> str:
+            if not self.feed_content:
+                return ""
+            body = "".join(f"<p>{html.escape(p)}</p>" for p in a.paragraphs)
+            return f"<content:encoded>{html.escape(body)}</content:encoded>"
+
         items = "".join(
             f"<item><title>{html.escape(a.title)}</title><link>{self.origin}{a.path}</link>"
             f'<guid isPermaLink="false">mirror{self.index}-{a.id}</guid>'
             f"<pubDate>{format_datetime(a.published, usegmt=True)}</pubDate>"
-            f"<description>{html.escape(a.paragraphs[0])}</description></item>"
-            for a in self.site.in_section(section)
+            f"<description>{html.escape(a.paragraphs[0])}</description>{content(a)}</item>"
+            for a in map(self.version, self.site.in_section(section))
         )
         return (
-            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f'<?xml version="1.0" encoding="{self.charset}"?><rss version="2.0" '
+            f'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
             f"<title>{SECTION_TITLES[section]}</title><link>{self.origin}/</link>"
             f"<description>x</description>{items}</channel></rss>"
-        ).encode()
+        )
 
 
 class Site:
@@ -228,6 +273,28 @@ class Site:
     def in_section(self, section: str) -> list[SiteArticle]:
         return [a for a in self.articles if section in a.sections]
 
+    def edit(
+        self,
+        article_id: int,
+        mirrors: Iterable[int],
+        *,
+        title: str | None = None,
+        paragraphs: list[str] | None = None,
+        modified: datetime | None = None,
+    ) -> SiteArticle:
+        """Serve an edited version of an article from these mirrors (same URL); the others
+        keep serving the version they had."""
+        original = next(a for a in self.articles if a.id == article_id)
+        edited = dataclasses.replace(
+            original,
+            title=title if title is not None else original.title,
+            paragraphs=paragraphs if paragraphs is not None else list(original.paragraphs),
+            modified=modified,
+        )
+        for index in mirrors:
+            self.mirrors[index].edits[article_id] = edited
+        return edited
+
     async def start(self) -> None:
         for m in self.mirrors:
             await m.start()
@@ -243,11 +310,17 @@ class Site:
         entry: str = "feed",
         sections: tuple[str, ...] | None = None,
         extra: str = "",
+        language: str = "en",
+        entry_sections: tuple[str, ...] | None = None,
     ) -> str:
-        """A config whose canonical origin is the first mirror and the others are mirrors."""
+        """A config whose canonical origin is the first mirror and the others are mirrors.
+
+        `sections` are the feeds defined; `entry_sections` (default: all of them) are those
+        with an entry point; `extra` is YAML added to the source (indented four spaces)."""
         sections = sections or tuple(self.sections)
-        paths = {s: f"/rss/{s}.xml" if entry == "feed" else f"/Section/{s}" for s in sections}
-        entries = "\n".join(f"      {s}: {{{entry}: {paths[s]}}}" for s in sections)
+        listed = entry_sections or sections
+        paths = {s: f"/rss/{s}.xml" if entry == "feed" else f"/Section/{s}" for s in listed}
+        entries = "\n".join(f"      {s}: {{{entry}: {paths[s]}}}" for s in listed)
         mirrors = "\n".join(f"      - {m.origin}" for m in self.mirrors[1:])
         section_defs = "\n".join(f"  {s}: {{title: {SECTION_TITLES[s]}}}" for s in sections)
         return f"""service:
@@ -263,6 +336,7 @@ sources:
   news:
     title: Example News
     canonical: {self.mirrors[0].origin}
+    language: {language}
     every: 5m
     mirrors:
 {mirrors}
