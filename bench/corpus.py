@@ -64,9 +64,7 @@ class CorpusResult:
         return min(p.f1 for p in self.pages)
 
     def _collapsed(self, key: str) -> list[str]:
-        return [
-            g for g, pages in self.groups.items() if len({getattr(p, key) for p in pages}) == 1
-        ]
+        return [g for g, pages in self.groups.items() if len({getattr(p, key) for p in pages}) == 1]
 
     def _false_merges(self, key: str) -> list[tuple[str, ...]]:
         owners: dict[str, set[str]] = defaultdict(set)
@@ -170,8 +168,7 @@ def report(result: CorpusResult, pages: bool = False, out: object = sys.stdout) 
     for p in result.pages:
         by_lang[p.language].append(p.f1)
     langs = ", ".join(f"{k} {sum(v) / len(v):.3f} ({len(v)})" for k, v in sorted(by_lang.items()))
-    say(f"pages {len(result.pages)}, variant groups {len(result.groups)}, "
-        f"{result.seconds:.1f} s")
+    say(f"pages {len(result.pages)}, variant groups {len(result.groups)}, {result.seconds:.1f} s")
     say(f"F1 by language: {langs}")
     say(f"{'measure':<34} {'value':>8} {'target':>8}")
     say(f"{'token F1, mean over pages':<34} {result.mean_f1:8.3f} {'>= 0.95':>8}")

@@ -454,7 +454,7 @@ _BY_PREFIX = re.compile(r"^(?:by|por|par|de|بقلم|نویسنده|نوشته)\
 
 
 def is_byline(text: str, author: str | None) -> bool:
-    """"By Jane Doe", "Por María Quispe": a short line naming the page's author."""
+    """ "By Jane Doe", "Por María Quispe": a short line naming the page's author."""
     if not author:
         return False
     norm, name = normalise(text), normalise(author)
@@ -473,7 +473,7 @@ def is_announcement(text: str) -> bool:
 
 
 def is_lead(text: str) -> bool:
-    """"Read more: <title>" and its equivalents, short enough to be a pointer."""
+    """ "Read more: <title>" and its equivalents, short enough to be a pointer."""
     norm = normalise(text)
     head, sep, rest = norm.partition(":")
     if not sep:

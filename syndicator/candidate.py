@@ -50,9 +50,9 @@ def sections_for(
     whole = " / ".join(trail)
     found = set(listed)
     for rule in rules:
-        if rule.path is not None and re.search(rule.path, path):
-            found.add(rule.section)
-        elif rule.breadcrumb is not None and _label(rule.breadcrumb) in (*trail, whole):
+        by_path = rule.path is not None and re.search(rule.path, path)
+        by_trail = rule.breadcrumb is not None and _label(rule.breadcrumb) in (*trail, whole)
+        if by_path or by_trail:
             found.add(rule.section)
     return frozenset(found)
 

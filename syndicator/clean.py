@@ -366,9 +366,8 @@ def _has_text(segment: list[object]) -> bool:
 
 
 def _paragraph(segment: list[object]) -> etree._Element:
-    if len(segment) == 1 and isinstance(segment[0], etree._Element):
-        if segment[0].tag in _BLOCKISH:
-            return segment[0]
+    if len(segment) == 1 and isinstance(segment[0], etree._Element) and segment[0].tag in _BLOCKISH:
+        return segment[0]
     p = etree.Element("p")
     for part in segment:
         if isinstance(part, str):
@@ -382,13 +381,11 @@ def _paragraph(segment: list[object]) -> etree._Element:
     return p
 
 
-def _drop_echoes(
-    container: etree._Element, echoes: Iterable[str], author: str | None
-) -> None:
+def _drop_echoes(container: etree._Element, echoes: Iterable[str], author: str | None) -> None:
     """Blocks that repeat the headline or the caption, or are the byline."""
     repeated = {" ".join(e.split()) for e in echoes if e and e.strip()}
     for el in list(container.iter(*BLOCK_TAGS, "div", "span", "font", "small", "b", "strong")):
-        if el.getparent() is None or len(el) and any(c.tag in _BLOCKISH for c in el):
+        if el.getparent() is None or (len(el) and any(c.tag in _BLOCKISH for c in el)):
             continue
         text = text_of(el)
         if text and (text in repeated or boilerplate.is_byline(text, author)):

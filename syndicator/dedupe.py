@@ -156,9 +156,7 @@ def simhash_bands(value: int) -> list[int]:
     """The band keys of a SimHash: band number in the high bits, the band's 16 bits below."""
     unsigned = value & ((1 << 64) - 1)
     mask = (1 << BAND_BITS) - 1
-    return [
-        (band << BAND_BITS) | (unsigned >> (band * BAND_BITS) & mask) for band in range(BANDS)
-    ]
+    return [(band << BAND_BITS) | (unsigned >> (band * BAND_BITS) & mask) for band in range(BANDS)]
 
 
 def word_count(text: str) -> int:

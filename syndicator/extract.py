@@ -285,7 +285,9 @@ def extract_article(
     if not meta.title:
         raise ExtractError(url, "no title found", kind="no-article")
     # A line of text that repeats an image's description is its caption, not the article.
-    alts = [a for img in root.iter("img", "amp-img") if len((a := img.get("alt") or "").split()) > 2]
+    alts = [
+        a for img in root.iter("img", "amp-img") if len((a := img.get("alt") or "").split()) > 2
+    ]
     clean.strip_boilerplate(root, rules.strip, rules.strip_text)
     container = main_content(root, url, rules)
     clean.tidy_body(

@@ -212,7 +212,9 @@ def _image(url: str, src: str | None) -> str | None:
 
 def _lead_figure(root: etree._Element, url: str) -> tuple[str | None, str | None]:
     for fig in _article_scope(root).iter("figure"):
-        img = next((i for i in fig.iter("img", "amp-img") if i.get("src") or i.get("data-src")), None)
+        img = next(
+            (i for i in fig.iter("img", "amp-img") if i.get("src") or i.get("data-src")), None
+        )
         if img is not None:
             cap = next(iter(fig.iter("figcaption")), None)
             caption = text_of(cap) if cap is not None else (img.get("alt") or None)
@@ -269,17 +271,16 @@ def read_metadata(
 ) -> PageMeta:
     """Everything but the body, read before the page is cleaned."""
     selectors = selectors or {}
+    entry = entry or FeedEntry(link=url)
     ld = _json_ld(root)
-    title = _selected(root, selectors, "title") or _title(root, ld) or (entry and entry.title)
+    title = _selected(root, selectors, "title") or _title(root, ld) or entry.title
     published = (
         parse_date(_selected(root, selectors, "published"))
         or _published(root, ld)
-        or (entry and entry.published)
+        or entry.published
     )
     updated = (
-        parse_date(_selected(root, selectors, "updated"))
-        or _updated(root, ld)
-        or (entry and entry.updated)
+        parse_date(_selected(root, selectors, "updated")) or _updated(root, ld) or entry.updated
     )
     if published is None:
         published = _guess_date(root, url, original=True)
@@ -297,9 +298,11 @@ def read_metadata(
     if section := _selected(root, selectors, "section"):
         trail = tuple(p.strip() for p in re.split(r"\s[/>»›]\s", section) if p.strip())
     trail = trail or breadcrumb(root)
-    if not trail and (section := meta(root, "article:section") or _ld_name(ld.get("articleSection"))):
+    if not trail and (
+        section := meta(root, "article:section") or _ld_name(ld.get("articleSection"))
+    ):
         trail = (section,)
-    author = _selected(root, selectors, "author") or _author(root, ld) or (entry and entry.author)
+    author = _selected(root, selectors, "author") or _author(root, ld) or entry.author
     return PageMeta(
         title=title or None,
         published=published or None,

@@ -44,6 +44,6 @@ def test_corpus_files_are_what_the_generator_writes() -> None:
 
 
 def test_token_scores_count_words_of_the_normal_form() -> None:
-    assert token_scores("The “harbour” wall", "the \"Harbour\" wall") == (1.0, 1.0, 1.0)
+    assert token_scores("The “harbour” wall", 'the "Harbour" wall') == (1.0, 1.0, 1.0)
     precision, recall, f1 = token_scores("a b c d", "a b")
     assert (precision, recall) == (0.5, 1.0) and round(f1, 3) == 0.667

@@ -15,11 +15,13 @@ from syndicator.candidate import to_candidate
 
 from .corpus.stories import STORIES, Story, plain
 
-SOURCE_ORIGINS = {"https://www.news.example", "https://mirror-a.example", "https://mirror-b.example"}
+SOURCE_ORIGINS = {
+    "https://www.news.example",
+    "https://mirror-a.example",
+    "https://mirror-b.example",
+}
 STORY_KEYS = ["wp-harbour", "ptv-ports", "es-cosecha", "ar-water", "fa-metro", "arc-heat"]
-PROPERTY = settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+PROPERTY = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=9)
 phrases = st.lists(words, min_size=2, max_size=7).map(" ".join)
@@ -32,7 +34,8 @@ def boilerplate_block(kind: str, text: str, host: str, token: str) -> str:
     t = html.escape(text)
     return {
         "share": f'<div class="share-bar"><span>Share this article</span><a href="https://{host}/s">{t}</a></div>',
-        "related": f'<div class="related-news"><h3>Related stories</h3><ul><li><a href="/x">{t}</a></li><li><a href="/y">{t} two</a></li></ul></div>',
+        "related": f'<div class="related-news"><h3>Related stories</h3><ul><li><a href="/x">{t}'
+        f'</a></li><li><a href="/y">{t} two</a></li></ul></div>',
         "mostread": f"<section><h2>Most read</h2><ol><li><a href='/z'>{t}</a></li></ol></section>",
         "script": f"<script>var t = '{token}'; track('{t}');</script>",
         "hidden": f'<input type="hidden" name="csrf" value="{token}"><div hidden>{t}</div>',
@@ -40,7 +43,8 @@ def boilerplate_block(kind: str, text: str, host: str, token: str) -> str:
         "ad": f'<div class="ad-slot"><p>Advertisement</p><p>{t}</p></div>',
         "newsletter": f'<div class="newsletter"><p>Sign up for our newsletter: {t}</p></div>',
         "comments": f'<div id="comments" class="comments-area"><h2>Comments</h2><p>{t}</p></div>',
-        "alternates": f"<div><p>This site can also be accessed at the following alternate addresses:</p><p>{host}</p><p>mirror-{token[:4]}.example.org</p></div>",
+        "alternates": "<div><p>This site can also be accessed at the following alternate "
+        f"addresses:</p><p>{host}</p><p>mirror-{token[:4]}.example.org</p></div>",
         "nav": f'<nav><ul><li><a href="/">{t}</a></li></ul></nav>',
         "cookie": f'<div class="cookie-banner"><p>We use cookies. {t}</p></div>',
         "readalso": f'<p><strong>Read more:</strong> <a href="https://{host}/other">{t}</a></p>',
@@ -85,7 +89,11 @@ def render(
 ) -> str:
     """A plain news page of the story as one mirror serves it."""
     origin = f"https://{host}"
-    texts = paragraphs if paragraphs is not None else [plain(str(v)) for k, v in story.blocks if k == "p"]
+    texts = (
+        paragraphs
+        if paragraphs is not None
+        else [plain(str(v)) for k, v in story.blocks if k == "p"]
+    )
     body = [f"<p>{html.escape(p).replace(' ', space)}</p>" for p in texts]
     inside = inside or []
     for i, block in enumerate(inside):
@@ -93,14 +101,15 @@ def render(
     dir_attr = ' dir="rtl"' if story.lang in ("ar", "fa") else ""
     meta = f'<meta charset="{charset}">' if charset else ""
     return (
-        f"<!DOCTYPE html>\n<html lang=\"{story.lang}\"{dir_attr}><head>{meta}"
+        f'<!DOCTYPE html>\n<html lang="{story.lang}"{dir_attr}><head>{meta}'
         f"<title>{html.escape(story.title)} | {host}</title>"
         f'<link rel="canonical" href="https://www.news.example/a/{story.article_id}">'
         f'<meta property="og:url" content="{origin}/a/{story.article_id}">'
         f'<meta property="article:published_time" content="{story.published}"></head>'
         f"<body>{''.join(before or [])}<main><article>"
         f"<h1>{html.escape(story.title).replace(' ', space)}</h1>"
-        f'<figure><img src="{origin}/i.jpg" alt="photo"><figcaption>{html.escape(story.caption)}</figcaption></figure>'
+        f'<figure><img src="{origin}/i.jpg" alt="photo">'
+        f"<figcaption>{html.escape(story.caption)}</figcaption></figure>"
         f"{''.join(body)}</article></main>{''.join(after or [])}"
         f"<footer>{host}</footer></body></html>"
     )
@@ -148,7 +157,9 @@ def test_boilerplate_never_changes_the_hash(
 @PROPERTY
 @given(
     key=st.sampled_from(STORY_KEYS),
-    space=st.lists(st.sampled_from([" ", "  ", "\n", "\t", "\u00a0", " \n  "]), min_size=1, max_size=3).map("".join),
+    space=st.lists(
+        st.sampled_from([" ", "  ", "\n", "\t", "\u00a0", " \n  "]), min_size=1, max_size=3
+    ).map("".join),
     around=st.sampled_from(["", "\n", "\n    ", "\r\n\t"]),
 )
 def test_whitespace_never_changes_the_hash(key: str, space: str, around: str) -> None:
@@ -176,9 +187,7 @@ ENCODINGS = [
     encoding=st.sampled_from(ENCODINGS),
     where=st.sampled_from(["meta", "header", "both"]),
 )
-def test_encoding_never_changes_the_hash(
-    key: str, encoding: tuple[str, str], where: str
-) -> None:
+def test_encoding_never_changes_the_hash(key: str, encoding: tuple[str, str], where: str) -> None:
     encoding, label = encoding
     meta = label if where in ("meta", "both") and encoding != "utf-16" else None
     header = label if where in ("header", "both") else None

@@ -104,7 +104,10 @@ async def test_arabic_in_windows_1256_and_utf8_is_one_item_with_identical_text(
 
         # The feeds say what language they are in.
         assert etree.fromstring(bodies["rss"]).findtext("channel/language") == "ar"
-        assert etree.fromstring(bodies["atom"]).get("{http://www.w3.org/XML/1998/namespace}lang") == "ar"
+        assert (
+            etree.fromstring(bodies["atom"]).get("{http://www.w3.org/XML/1998/namespace}lang")
+            == "ar"
+        )
         data = json.loads(bodies["json"])
         assert data["language"] == "ar" and data["items"][0]["language"] == "ar"
     finally:

@@ -53,7 +53,10 @@ CP1256_HEADER = Charset("cp1256", header="windows-1256")
 CP1256_LEGACY = Charset("cp1256", meta="windows-1256", http_equiv=True, legacy_persian=True)
 
 SITES = {
-    "marlow": ("Marlow Bay Times", ["www.marlowbaytimes.co.uk", "marlowbaytimes.net", "mbt.example.org"]),
+    "marlow": (
+        "Marlow Bay Times",
+        ["www.marlowbaytimes.co.uk", "marlowbaytimes.net", "mbt.example.org"],
+    ),
     "eastfield": ("Eastfield Echo", ["www.eastfieldecho.com", "eastfieldecho.net"]),
     "ledger": ("The Daily Ledger", ["www.dailyledger.com", "ledger-mirror.net", "dailyledger.org"]),
     "presstv": ("Press TV", ["www.presstv.ir", "www.presstv.co.uk", "www.presstv.tv"]),
@@ -65,22 +68,51 @@ SITES = {
 
 # (story, site, [(layout, mirror number, charset)])
 GROUPS: list[tuple[str, str, list[tuple[str, int, Charset]]]] = [
-    ("wp-harbour", "marlow", [("wordpress", 0, UTF8_META), ("wordpress", 1, UTF8_BOM), ("wordpress", 2, UTF8_HEADER)]),
+    (
+        "wp-harbour",
+        "marlow",
+        [("wordpress", 0, UTF8_META), ("wordpress", 1, UTF8_BOM), ("wordpress", 2, UTF8_HEADER)],
+    ),
     ("wp-followup", "marlow", [("wordpress", 0, UTF8_META), ("wordpress", 1, UTF8_HEADER)]),
     ("wp-library", "eastfield", [("wordpress", 0, UTF8_META), ("wordpress", 1, UTF8_BOM)]),
     ("arc-rail", "ledger", [("arc", 0, UTF8_META), ("arc-amp", 0, UTF8_META)]),
     ("arc-election", "ledger", [("arc", 1, UTF8_HEADER), ("arc-amp", 2, UTF8_META)]),
-    ("arc-heat", "ledger", [("arc", 0, UTF8_META), ("arc", 1, UTF8_BOM), ("arc-amp", 2, UTF8_META)]),
-    ("ptv-ports", "presstv", [("presstv", 0, UTF8_META), ("presstv", 1, UTF8_HEADER), ("presstv", 2, UTF8_META), ("legacy", 2, LATIN1_META)]),
+    (
+        "arc-heat",
+        "ledger",
+        [("arc", 0, UTF8_META), ("arc", 1, UTF8_BOM), ("arc-amp", 2, UTF8_META)],
+    ),
+    (
+        "ptv-ports",
+        "presstv",
+        [
+            ("presstv", 0, UTF8_META),
+            ("presstv", 1, UTF8_HEADER),
+            ("presstv", 2, UTF8_META),
+            ("legacy", 2, LATIN1_META),
+        ],
+    ),
     ("ptv-drought", "presstv", [("presstv", 1, UTF8_META), ("presstv-amp", 0, UTF8_META)]),
-    ("es-cosecha", "hispantv", [("hispantv", 0, UTF8_META), ("hispantv", 1, LATIN1_HEADER), ("legacy", 1, LATIN1_META)]),
+    (
+        "es-cosecha",
+        "hispantv",
+        [("hispantv", 0, UTF8_META), ("hispantv", 1, LATIN1_HEADER), ("legacy", 1, LATIN1_META)],
+    ),
     ("es-tranvia", "hispantv", [("hispantv", 1, UTF8_HEADER), ("hispantv", 0, LATIN1_META)]),
     ("es-museo", "museo", [("wordpress", 0, UTF8_META), ("wordpress", 1, LATIN1_META)]),
     ("ar-water", "alalam", [("alalam", 0, CP1256_META), ("alalam", 1, UTF8_HEADER)]),
     ("ar-school", "alalam", [("alalam", 1, CP1256_HEADER), ("alalam", 2, UTF8_BOM)]),
-    ("ar-market", "alalam", [("alalam", 0, UTF8_META), ("alalam", 2, UTF8_HEADER), ("alalam-amp", 1, UTF8_META)]),
+    (
+        "ar-market",
+        "alalam",
+        [("alalam", 0, UTF8_META), ("alalam", 2, UTF8_HEADER), ("alalam-amp", 1, UTF8_META)],
+    ),
     ("fa-metro", "persian", [("persian", 0, UTF8_META), ("persian", 1, CP1256_LEGACY)]),
-    ("fa-book", "persian", [("persian", 1, UTF8_BOM), ("persian", 0, UTF8_HEADER), ("legacy", 1, UTF8_META)]),
+    (
+        "fa-book",
+        "persian",
+        [("persian", 1, UTF8_BOM), ("persian", 0, UTF8_HEADER), ("legacy", 1, UTF8_META)],
+    ),
 ]
 
 RENDER = {
@@ -163,11 +195,20 @@ def build() -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     pages: list[dict[str, object]] = []
 
-    def add(name: str, html_path: str, text: str, url: str, group: str, site: str, **facts: object) -> None:
+    def add(
+        name: str, html_path: str, text: str, url: str, group: str, site: str, **facts: object
+    ) -> None:
         files[f"pages/{name}.txt"] = text.encode("utf-8")
         pages.append(
-            {"name": name, "html": html_path, "expected": f"pages/{name}.txt", "url": url,
-             "group": group, "site": site, **facts}
+            {
+                "name": name,
+                "html": html_path,
+                "expected": f"pages/{name}.txt",
+                "url": url,
+                "group": group,
+                "site": site,
+                **facts,
+            }
         )
 
     sample = sample_story()
@@ -189,10 +230,18 @@ def build() -> dict[str, bytes]:
         mirror = mirror_of("presstv", number, charset)
         name = f"sample-{layout}-{number}"
         files[f"pages/{name}.html"] = encode(render(sample, "presstv", layout, mirror), charset)
-        add(name, f"pages/{name}.html", sample.expected_text(),
-            mirror.origin + layouts.path_of(sample, layout), "sample", "presstv",
-            layout=layout, language="en", declared=charset.declared,
-            header_charset=charset.header)
+        add(
+            name,
+            f"pages/{name}.html",
+            sample.expected_text(),
+            mirror.origin + layouts.path_of(sample, layout),
+            "sample",
+            "presstv",
+            layout=layout,
+            language="en",
+            declared=charset.declared,
+            header_charset=charset.header,
+        )
 
     for key, site, variants in GROUPS:
         for n, (layout, number, charset) in enumerate(variants):
@@ -200,14 +249,24 @@ def build() -> dict[str, bytes]:
             mirror = mirror_of(site, number, charset)
             name = f"{key}-{n}"
             files[f"pages/{name}.html"] = encode(render(story, site, layout, mirror), charset)
-            add(name, f"pages/{name}.html", story.expected_text(),
-                mirror.origin + layouts.path_of(story, layout), key, site,
-                layout=layout, language=story.lang, declared=charset.declared,
-                header_charset=charset.header)
+            add(
+                name,
+                f"pages/{name}.html",
+                story.expected_text(),
+                mirror.origin + layouts.path_of(story, layout),
+                key,
+                site,
+                layout=layout,
+                language=story.lang,
+                declared=charset.declared,
+                header_charset=charset.header,
+            )
 
     manifest = {
-        "sites": {k: {"title": t, "canonical": f"https://{h[0]}", "mirrors": [f"https://{x}" for x in h]}
-                  for k, (t, h) in SITES.items()},
+        "sites": {
+            k: {"title": t, "canonical": f"https://{h[0]}", "mirrors": [f"https://{x}" for x in h]}
+            for k, (t, h) in SITES.items()
+        },
         "pages": pages,
     }
     files["manifest.json"] = (json.dumps(manifest, ensure_ascii=False, indent=1) + "\n").encode()

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from .stories import Story, _LINK
+from .stories import _LINK, Story
 
 E = html.escape
 
@@ -94,9 +94,7 @@ def path_of(s: Story, layout: str) -> str:
         base = f"/{d:%Y/%m/%d}/{s.trail[-1].lower()}/{s.slug}.html"
     elif layout == "hispantv":
         base = f"/noticias/{s.trail[-1].lower()}/{s.article_id}/{s.slug}"
-    elif layout in ("alalam", "alalam-amp"):
-        base = f"/news/{s.article_id}"
-    elif layout == "legacy":
+    elif layout in ("alalam", "alalam-amp") or layout == "legacy":
         base = f"/news/{s.article_id}"
     elif layout == "persian":
         base = f"/fa/news/{s.article_id}/{s.slug}"
@@ -215,12 +213,16 @@ def wordpress(s: Story, m: Mirror, others: list[Story]) -> str:
     d = _date(s)
     url = m.origin + path_of(s, "wordpress")
     es = s.lang == "es"
-    nav = ["Home", "News", "Sport", "What’s on", "Contact"] if not es else [
-        "Inicio", "Noticias", "Cultura", "Agenda", "Contacto"
-    ]
+    nav = (
+        ["Home", "News", "Sport", "What’s on", "Contact"]
+        if not es
+        else ["Inicio", "Noticias", "Cultura", "Agenda", "Contacto"]
+    )
     if m.variant % 2:
         nav.reverse()
-    menu = "".join(f'<li class="menu-item"><a href="{m.origin}/{n.lower()}/">{E(n)}</a></li>' for n in nav)
+    menu = "".join(
+        f'<li class="menu-item"><a href="{m.origin}/{n.lower()}/">{E(n)}</a></li>' for n in nav
+    )
     blocks = body_blocks(s, m, absolute=m.variant % 2 == 0)
     ad = (
         '<div class="code-block code-block-2" style="margin: 8px 0; clear: both;">'
@@ -358,7 +360,9 @@ def arc(s: Story, m: Mirror, others: list[Story]) -> str:
         "<p>Sign up for the Morning newsletter and get the essential news every day.</p>"
         '<form><input type="email"><button>Sign Up</button></form></div>'
     )
-    body = columns[0] + ad + readmore + pull + columns[1] + (newsletter if m.variant % 2 == 0 else "")
+    body = (
+        columns[0] + ad + readmore + pull + columns[1] + (newsletter if m.variant % 2 == 0 else "")
+    )
     preloaded = json.dumps({"article": {"headline": s.title, "id": s.article_id, "t": m.token(s)}})
     nav = ["World", "Business", "Politics", "Travel", "Health", "Opinion"]
     if m.variant % 2:
@@ -423,9 +427,7 @@ def amp(s: Story, m: Mirror, others: list[Story], desktop: str) -> str:
     related_label = {"en": "Related", "ar": "أخبار ذات صلة", "fa": "اخبار مرتبط"}.get(
         s.lang, "Related"
     )
-    menu = "".join(
-        f'<li><a href="/section/{i}">{E(t)}</a></li>' for i, t in enumerate(s.trail * 3)
-    )
+    menu = "".join(f'<li><a href="/section/{i}">{E(t)}</a></li>' for i, t in enumerate(s.trail * 3))
     return f"""<!doctype html>
 <html ⚡ lang="{s.lang}"{' dir="rtl"' if rtl else ""}>
 <head>
@@ -473,7 +475,9 @@ def hispantv(s: Story, m: Mirror, others: list[Story]) -> str:
         f'<p><strong>Lea también:</strong> <a href="{m.origin}{path_of(related, "hispantv")}">'
         f"{E(related.title)}</a></p>",
     )
-    crumbs = "".join(f'<li><a href="{m.origin}/seccion/{i}">{E(t)}</a></li>' for i, t in enumerate(s.trail))
+    crumbs = "".join(
+        f'<li><a href="{m.origin}/seccion/{i}">{E(t)}</a></li>' for i, t in enumerate(s.trail)
+    )
     date_meta = (
         f'<meta property="article:published_time" content="{s.published}">'
         if m.variant % 2 == 0
@@ -528,7 +532,9 @@ def alalam(s: Story, m: Mirror, others: list[Story]) -> str:
     menu = ["الرئيسية", "أخبار", "سياسة", "اقتصاد", "رياضة", "فيديو"]
     if m.variant % 2:
         menu = menu[::-1]
-    crumbs = "".join(f'<li><a href="{m.origin}/section/{i}">{E(t)}</a></li>' for i, t in enumerate(s.trail))
+    crumbs = "".join(
+        f'<li><a href="{m.origin}/section/{i}">{E(t)}</a></li>' for i, t in enumerate(s.trail)
+    )
     alternates = " ".join(m.others)
     return f"""<!DOCTYPE html>
 <html lang="ar" dir="rtl">
@@ -573,7 +579,9 @@ def persian(s: Story, m: Mirror, others: list[Story]) -> str:
         f'<p><strong>بیشتر بخوانید:</strong> <a href="{m.origin}{path_of(related, "persian")}">'
         f"{E(related.title)}</a></p>",
     )
-    trail = " / ".join(f'<a href="{m.origin}/fa/service/{i}">{E(t)}</a>' for i, t in enumerate(s.trail))
+    trail = " / ".join(
+        f'<a href="{m.origin}/fa/service/{i}">{E(t)}</a>' for i, t in enumerate(s.trail)
+    )
     comments = (
         '<section class="comments"><h3>نظرات</h3><p>هنوز نظری ثبت نشده است.</p>'
         '<form><textarea></textarea><input type="hidden" name="captcha" '
@@ -613,7 +621,9 @@ def persian(s: Story, m: Mirror, others: list[Story]) -> str:
 
 
 def legacy_table(s: Story, m: Mirror, others: list[Story]) -> str:
-    related_label = {"en": "Related:", "es": "Relacionadas:", "fa": "مطالب مرتبط:"}.get(s.lang, "Related:")
+    related_label = {"en": "Related:", "es": "Relacionadas:", "fa": "مطالب مرتبط:"}.get(
+        s.lang, "Related:"
+    )
     by = {"en": "By", "es": "Por", "fa": "نویسنده:"}.get(s.lang, "By")
     chunks: list[str] = []
     for kind, value in s.blocks:
