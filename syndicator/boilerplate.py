@@ -10,6 +10,7 @@ marks never decide a match. Pure: predicates on elements and strings; `clean` ac
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -209,6 +210,12 @@ def is_marked(el: etree._Element) -> bool:
     return (el.get("role") or "").lower() in _ROLES
 
 
+# The same short texts are judged many times (a block, then its wrappers): normalise once.
+_norm = functools.lru_cache(maxsize=16384)(normalise)
+# Longer texts are containers of blocks, never one announcement.
+MAX_BLOCK = 2000
+
+
 def _phrases(items: Iterable[str]) -> frozenset[str]:
     return frozenset(normalise(p) for p in items)
 
@@ -398,36 +405,38 @@ LEADS = _phrases(
 _LEAD_WORDS = 25
 
 # Sentences that mark the block they stand in as boilerplate, wherever they appear in it.
-SENTENCES: tuple[re.Pattern[str], ...] = tuple(
-    re.compile(normalise(p), re.I)
-    for p in (
-        r"can also be accessed at the following alternate address",
-        r"alternate addresses?\s*:",
-        r"sign up for (?:our|the) [\w\s'-]{0,40}newsletter",
-        r"subscribe to (?:our|the) [\w\s'-]{0,40}newsletter",
-        r"get (?:our|the) [\w\s'-]{0,40}newsletter",
-        r"the post .{1,200} appeared first on",
-        r"this article was originally published on",
-        r"suscr[ií]b(?:ete|ase) (?:a|en) (?:nuestro|el) bolet[ií]n",
-        r"rec[ií]b(?:e|a) (?:nuestro|el) bolet[ií]n",
-        r"abonnez-vous à (?:notre|la) newsletter",
-        r"a version of this article appears in print on",
-        r"©",
-        r"all rights reserved",
-        r"todos los derechos reservados",
-        r"tous droits réservés",
-        "جميع الحقوق محفوظة",
-        "كافة الحقوق محفوظة",
-        "تمامی حقوق .{0,40}محفوظ",
-        "على العناوين البديلة التالية",
-        "على العناوين التالية",
-        "از طریق نشانی‌های زیر",
-        "نشانی‌های جایگزین",
-        "اشترك في النشرة",
-        "اشترك في نشرتنا",
-        "عضویت در خبرنامه",
-        "در خبرنامه .{0,30}عضو شوید",
-    )
+# (a word the sentence must contain, the sentence): the word is looked for first, with a
+# plain substring search, so that most blocks never reach the regular expressions.
+_SENTENCE_PATTERNS = (
+    ("alternate", r"can also be accessed at the following alternate address"),
+    ("alternate", r"alternate addresses?\s*:"),
+    ("newsletter", r"sign up for (?:our|the) [\w\s'-]{0,40}newsletter"),
+    ("newsletter", r"subscribe to (?:our|the) [\w\s'-]{0,40}newsletter"),
+    ("newsletter", r"get (?:our|the) [\w\s'-]{0,40}newsletter"),
+    ("appeared first", r"the post .{1,200} appeared first on"),
+    ("originally published", r"this article was originally published on"),
+    ("bolet", r"suscr[ií]b(?:ete|ase) (?:a|en) (?:nuestro|el) bolet[ií]n"),
+    ("bolet", r"rec[ií]b(?:e|a) (?:nuestro|el) bolet[ií]n"),
+    ("newsletter", r"abonnez-vous à (?:notre|la) newsletter"),
+    ("appears in print", r"a version of this article appears in print on"),
+    ("©", r"©"),
+    ("reserved", r"all rights reserved"),
+    ("reservados", r"todos los derechos reservados"),
+    ("réservés", r"tous droits réservés"),
+    ("الحقوق", "جميع الحقوق محفوظة"),
+    ("الحقوق", "كافة الحقوق محفوظة"),
+    ("حقوق", "تمامی حقوق .{0,40}محفوظ"),
+    ("العناوين", "على العناوين البديلة التالية"),
+    ("العناوين", "على العناوين التالية"),
+    ("نشانی", "از طریق نشانی‌های زیر"),
+    ("نشانی", "نشانی‌های جایگزین"),
+    ("النشرة", "اشترك في النشرة"),
+    ("نشرتنا", "اشترك في نشرتنا"),
+    ("خبرنامه", "عضویت در خبرنامه"),
+    ("خبرنامه", "در خبرنامه .{0,30}عضو شوید"),
+)
+SENTENCES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (normalise(word), re.compile(normalise(p), re.I)) for word, p in _SENTENCE_PATTERNS
 )
 
 # A paragraph that is nothing but host names (the list after an alternate-addresses line).
@@ -443,7 +452,9 @@ _TRAILER = re.compile(r"[\s:：.…»›>|(\d)]+$")
 def is_label(text: str) -> bool:
     """The whole text is an announcement such as "Related stories:" or "التعليقات (3)", or a
     row of them such as "Print | Send to a friend"."""
-    norm = normalise(text)
+    if not text or len(text) > 120:
+        return False
+    norm = _norm(text)
     if not norm or len(norm) > 80:
         return False
     parts = [_TRAILER.sub("", p.strip()) for p in _TOOL_SPLIT.split(norm)]
@@ -457,15 +468,19 @@ def is_byline(text: str, author: str | None) -> bool:
     """ "By Jane Doe", "Por María Quispe": a short line naming the page's author."""
     if not author:
         return False
-    norm, name = normalise(text), normalise(author)
+    if len(text) > 200:
+        return False
+    norm, name = _norm(text), _norm(author)
     if not name or len(norm.split()) > len(name.split()) + 6:
         return False
     return norm == name or (bool(_BY_PREFIX.match(norm)) and name in norm)
 
 
 def is_sentence(text: str) -> bool:
-    norm = normalise(text)
-    return any(p.search(norm) for p in SENTENCES)
+    if len(text) > MAX_BLOCK:
+        return False
+    norm = _norm(text)
+    return any(word in norm and pattern.search(norm) for word, pattern in SENTENCES)
 
 
 def is_announcement(text: str) -> bool:

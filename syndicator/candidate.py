@@ -88,12 +88,7 @@ def publishable_html(
 
 def identity(page: Page, hosts: list[str]) -> tuple[str, int, int]:
     """Content hash, SimHash and word count of title and body in the normal form."""
-    text = page.title + "\n" + page.body_text
-    return (
-        dedupe.content_hash(page.title, page.body_text, hosts),
-        dedupe.simhash(text, hosts),
-        len(dedupe.tokens(text, hosts)),
-    )
+    return dedupe.fingerprint(page.title, page.body_text, hosts)
 
 
 def to_candidate(

@@ -259,7 +259,10 @@ def _drop_followers(el: etree._Element, label: bool) -> None:
 def _drop_announced(root: etree._Element, total: int) -> None:
     """Remove blocks that announce boilerplate, with what they announce."""
     top = root.getroottree().getroot()
+    lengths = _text_lengths(root)
     for el in list(root.iter(*_ANNOUNCERS)):
+        if not 0 < lengths.get(el, 0) <= boilerplate.MAX_BLOCK:
+            continue  # empty, or a container of blocks
         if el.getparent() is None or el.getroottree().getroot() is not top:
             continue  # already gone with an announced block
         text = text_of(el)
@@ -310,6 +313,16 @@ def _drop_announced(root: etree._Element, total: int) -> None:
             up = parent.getparent()
             drop_element(parent)
             parent = up
+
+
+def _text_lengths(root: etree._Element) -> dict[etree._Element, int]:
+    """Characters of text under every element, in one pass from the leaves up."""
+    lengths: dict[etree._Element, int] = {}
+    for _, el in etree.iterwalk(root, events=("end",)):
+        lengths[el] = len(el.text or "") + sum(
+            lengths.get(child, 0) + len(child.tail or "") for child in el
+        )
+    return lengths
 
 
 def _drop_blocks(root: etree._Element, patterns: Sequence[re.Pattern[str]]) -> None:

@@ -78,6 +78,7 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\u0
 # Tatweel, harakat and Quranic marks: writing style, not words.
 _ARABIC_MARKS = re.compile("[\u0640\u064b-\u065f\u0670\u06d6-\u06ed]")
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
 _TRACKING = re.compile(
@@ -98,10 +99,8 @@ def host_names(origins: Iterable[str]) -> list[str]:
     return sorted((n for n in names if "." in n), key=len, reverse=True)
 
 
-def _ascii_digits(text: str) -> str:
-    return "".join(
-        str(unicodedata.decimal(ch)) if not ch.isascii() and ch.isdecimal() else ch for ch in text
-    )
+def _ascii_digit(match: re.Match[str]) -> str:
+    return str(unicodedata.decimal(match.group()))
 
 
 def normalise(text: str, hosts: Iterable[str] = ()) -> str:
@@ -117,7 +116,7 @@ def normalise(text: str, hosts: Iterable[str] = ()) -> str:
     text = text.casefold().translate(_FOLD)
     text = _ARABIC_MARKS.sub("", text)
     if not text.isascii():
-        text = _ascii_digits(text)
+        text = _OTHER_DIGIT.sub(_ascii_digit, text)
     return _SPACE.sub(" ", text).strip()
 
 
@@ -126,24 +125,63 @@ def tokens(text: str, hosts: Iterable[str] = ()) -> list[str]:
     return _WORD.findall(normalise(text, hosts))
 
 
-def content_hash(title: str, body_text: str, hosts: Iterable[str] = ()) -> str:
-    hosts = list(hosts)
-    data = normalise(title, hosts) + "\n" + normalise(body_text, hosts)
+def _digest(normal_title: str, normal_body: str) -> str:
+    data = normal_title + "\n" + normal_body
     return hashlib.blake2b(data.encode("utf-8"), digest_size=32).hexdigest()
 
 
-def simhash(text: str, hosts: Iterable[str] = (), shingle: int = 3) -> int:
-    """64-bit SimHash over word shingles of the normal form, as a signed 64-bit integer."""
-    words = _WORD.findall(normalise(text, hosts))
+def content_hash(title: str, body_text: str, hosts: Iterable[str] = ()) -> str:
+    hosts = list(hosts)
+    return _digest(normalise(title, hosts), normalise(body_text, hosts))
+
+
+def fingerprint(title: str, body_text: str, hosts: Iterable[str] = ()) -> tuple[str, int, int]:
+    """Content hash, SimHash (of title and body) and word count, normalising only once."""
+    hosts = list(hosts)
+    normal_title, normal_body = normalise(title, hosts), normalise(body_text, hosts)
+    words = _WORD.findall(normal_title + "\n" + normal_body)
+    return _digest(normal_title, normal_body), _simhash_of(words), len(words)
+
+
+def simhash(text: str, hosts: Iterable[str] = ()) -> int:
+    """64-bit SimHash over word 3-shingles of the normal form, as a signed 64-bit integer."""
+    return _simhash_of(_WORD.findall(normalise(text, hosts)))
+
+
+# Bit counting without a loop over 64 bits per shingle: each byte of a shingle's hash is
+# looked up as its bits spread into 16-bit lanes of one integer, and the lanes are summed by
+# plain integer addition; lane b then holds how many shingle hashes have bit b set.
+_LANE = 16
+_SPREAD = [sum(1 << (_LANE * i) for i in range(8) if byte >> i & 1) for byte in range(256)]
+_SHIFTED = [[v << (_LANE * 8 * (7 - j)) for v in _SPREAD] for j in range(8)]
+_LANE_MASK = (1 << _LANE) - 1
+
+
+def _simhash_of(words: list[str], shingle: int = 3) -> int:
     if not words:
         return 0
-    weights = [0] * 64
-    for i in range(max(1, len(words) - shingle + 1)):
-        gram = " ".join(words[i : i + shingle]).encode("utf-8")
-        h = int.from_bytes(hashlib.blake2b(gram, digest_size=8).digest(), "big")
+    grams = [" ".join(words[i : i + shingle]) for i in range(max(1, len(words) - shingle + 1))]
+    value = 0
+    # A lane holds at most 2**16 - 1: count in chunks below that.
+    counts = [0] * 64
+    for start in range(0, len(grams), _LANE_MASK):
+        total = 0
+        for gram in grams[start : start + _LANE_MASK]:
+            d = hashlib.blake2b(gram.encode("utf-8"), digest_size=8).digest()
+            total += (
+                _SHIFTED[0][d[0]]
+                + _SHIFTED[1][d[1]]
+                + _SHIFTED[2][d[2]]
+                + _SHIFTED[3][d[3]]
+                + _SHIFTED[4][d[4]]
+                + _SHIFTED[5][d[5]]
+                + _SHIFTED[6][d[6]]
+                + _SHIFTED[7][d[7]]
+            )
         for bit in range(64):
-            weights[bit] += 1 if h >> bit & 1 else -1
-    value = sum(1 << bit for bit in range(64) if weights[bit] > 0)
+            counts[bit] += total >> (_LANE * bit) & _LANE_MASK
+    # A bit is set when more shingle hashes have it set than not.
+    value = sum(1 << bit for bit in range(64) if 2 * counts[bit] > len(grams))
     # Stored in a signed 64-bit column.
     return value - (1 << 64) if value >= 1 << 63 else value
 

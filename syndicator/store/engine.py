@@ -48,6 +48,7 @@ class Match:
     article_id: int
     guid: str
     updated: datetime
+    published: datetime
 
 
 @dataclass(frozen=True)
@@ -140,27 +141,27 @@ class Store:
     async def _match(self, conn: AsyncConnection, cand: Candidate, now: datetime) -> Match | None:
         """Same content hash, else same URL (canonical or alias), else a near-duplicate text
         from the same source published within the window."""
+        known = select(articles.c.id, articles.c.guid, articles.c.updated, articles.c.published)
         row = (
             await conn.execute(
-                select(articles.c.id, articles.c.guid, articles.c.updated)
-                .join(article_hashes, article_hashes.c.article_id == articles.c.id)
-                .where(article_hashes.c.hash == cand.content_hash)
+                known.join(article_hashes, article_hashes.c.article_id == articles.c.id).where(
+                    article_hashes.c.hash == cand.content_hash
+                )
             )
         ).first()
         if row is not None:
-            return Match("hash", row.id, row.guid, _utc(row.updated) or now)
+            return _match("hash", row, now)
         urls = sorted({cand.canonical_url, *cand.aliases})
         row = (
             await conn.execute(
-                select(articles.c.id, articles.c.guid, articles.c.updated)
-                .join(article_aliases, article_aliases.c.article_id == articles.c.id)
+                known.join(article_aliases, article_aliases.c.article_id == articles.c.id)
                 .where(article_aliases.c.url.in_(urls))
                 .order_by(articles.c.id)
                 .limit(1)
             )
         ).first()
         if row is not None:
-            return Match("url", row.id, row.guid, _utc(row.updated) or now)
+            return _match("url", row, now)
         if cand.words < NEAR_DUPLICATE_MIN_WORDS:
             return None
         published = _utc(cand.published) or now
@@ -180,14 +181,8 @@ class Store:
         )
         if not near:
             return None
-        row = (
-            await conn.execute(
-                select(articles.c.id, articles.c.guid, articles.c.updated).where(
-                    articles.c.id == near[0][1]
-                )
-            )
-        ).one()
-        return Match("near", row.id, row.guid, _utc(row.updated) or now)
+        row = (await conn.execute(known.where(articles.c.id == near[0][1]))).one()
+        return _match("near", row, now)
 
     async def _ingest(
         self, conn: AsyncConnection, cand: Candidate, canonical_origin: str, now: datetime
@@ -201,7 +196,8 @@ class Store:
             if found.how == "hash" or (page is not None and page < found.updated):
                 # The same text, or an older version than the one stored (a lagging mirror):
                 # remember it, change nothing.
-                await self._remember_text(conn, found.article_id, cand, now)
+                if found.how != "hash":
+                    await self._remember_text(conn, found.article_id, cand, found.published)
                 await self._bump(conn, added, now)
                 return IngestResult("duplicate", found.guid, frozenset(added))
             # The page's own modified time when it moved forward, else the time we saw it.
@@ -221,7 +217,7 @@ class Store:
                     image_caption=cand.image_caption,
                 )
             )
-            await self._remember_text(conn, found.article_id, cand, now)
+            await self._remember_text(conn, found.article_id, cand, found.published)
             sections = await self._sections_of(conn, found.article_id)
             await self._bump(conn, sections, now)
             return IngestResult("updated", found.guid, frozenset(sections))
@@ -258,14 +254,14 @@ class Store:
             added = await self._add_sections(conn, article_id, cand.sections)
             await self._bump(conn, added, now)
             return IngestResult("duplicate", guid, frozenset(added))
-        await self._remember_text(conn, article_id, cand, now)
+        await self._remember_text(conn, article_id, cand, published)
         await self._add_aliases(conn, article_id, urls)
         added = await self._add_sections(conn, article_id, cand.sections)
         await self._bump(conn, added, now)
         return IngestResult("new", guid, frozenset(added))
 
     async def _remember_text(
-        self, conn: AsyncConnection, article_id: int, cand: Candidate, now: datetime
+        self, conn: AsyncConnection, article_id: int, cand: Candidate, published: datetime
     ) -> None:
         """Keep this text's hash, and its SimHash bands when it is long enough to compare."""
         await conn.execute(
@@ -275,9 +271,6 @@ class Store:
         )
         if cand.words < NEAR_DUPLICATE_MIN_WORDS:
             return
-        published = (
-            await conn.execute(select(articles.c.published).where(articles.c.id == article_id))
-        ).scalar_one()
         await conn.execute(
             self._insert_ignore(article_simhash_bands),
             [
@@ -286,7 +279,7 @@ class Store:
                     "simhash": cand.simhash,
                     "band_key": key,
                     "source": cand.source,
-                    "published": _utc(published) or now,
+                    "published": published,
                 }
                 for key in simhash_bands(cand.simhash)
             ],
@@ -417,6 +410,10 @@ class Store:
             dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
             stmt = dialect.insert(fetch_validators).values(url=url, **values)
             await conn.execute(stmt.on_conflict_do_update(index_elements=["url"], set_=values))
+
+
+def _match(how: Literal["hash", "url", "near"], row: Any, now: datetime) -> Match:
+    return Match(how, row.id, row.guid, _utc(row.updated) or now, _utc(row.published) or now)
 
 
 def _article(row: Any, sections: list[str]) -> Article:
