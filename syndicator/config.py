@@ -10,7 +10,8 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
@@ -426,6 +427,8 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
         annotation = get_args(annotation)[0]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
+    if get_origin(annotation) in (Union, UnionType):  # an optional section such as selectors
+        return next((m for a in get_args(annotation) if (m := _model_of(a))), None)
     return None
 
 
