@@ -427,7 +427,7 @@ def main() -> int:
         default=[1000, 10000, 100000],
         help="store sizes for the lookup cost ('' skips part 2)",
     )
-    parser.add_argument("--lookups", type=int, default=1000, help="lookups per store size")
+    parser.add_argument("--lookups", type=int, default=500, help="lookups per store size")
     args = parser.parse_args()
     print(f"Python {sys.version.split()[0]}")
     started = time.perf_counter()

@@ -18,37 +18,21 @@ from lxml import etree
 
 from .dedupe import normalise
 
+
+def _listed(words: str) -> list[str]:
+    return words.split()
+
+
 # Elements that never hold article text.
-DROP_TAGS = (
-    "script",
-    "style",
-    "noscript",
-    "iframe",
-    "form",
-    "input",
-    "button",
-    "select",
-    "textarea",
-    "label",
-    "nav",
-    "aside",
-    "footer",
-    "template",
-    "svg",
-    "canvas",
-    "object",
-    "embed",
-    "dialog",
-    "amp-ad",
-    "amp-analytics",
-    "amp-sidebar",
-    "amp-social-share",
-    "amp-consent",
-    "amp-geo",
-    "amp-pixel",
-    "amp-sticky-ad",
-    "amp-auto-ads",
-    "amp-user-notification",
+DROP_TAGS = tuple(
+    _listed(
+        """
+            script style noscript iframe form input button select textarea label nav aside
+            footer template svg canvas object embed dialog amp-ad amp-analytics amp-sidebar
+            amp-social-share amp-consent amp-geo amp-pixel amp-sticky-ad amp-auto-ads
+            amp-user-notification
+        """
+    )
 )
 
 # Elements that hold the article itself: never dropped for their class or id words.
@@ -56,116 +40,34 @@ CONTENT_TAGS = frozenset({"html", "body", "article", "main"})
 
 # A whole class or id value that marks boilerplate.
 _EXACT = frozenset(
-    {
-        "ad",
-        "ads",
-        "pullquote",
-        "pull-quote",
-        "screen-reader-text",
-        "sr-only",
-        "visually-hidden",
-        "hidden",
-        "skip-link",
-        "mirrors",
-        "dek",
-        "standfirst",
-        "kicker",
-        "read-more",
-        "more-news",
-        "more-stories",
-    }
+    _listed(
+        """
+            ad ads pullquote pull-quote screen-reader-text sr-only visually-hidden hidden
+            skip-link mirrors dek standfirst kicker read-more more-news more-stories
+        """
+    )
 )
 # A word of a class or id value (split at - and _) that marks boilerplate.
 _PARTS = frozenset(
-    {
-        "share",
-        "sharing",
-        "sharedaddy",
-        "sharethis",
-        "addthis",
-        "social",
-        "related",
-        "relatedposts",
-        "also",
-        "readmore",
-        "recommended",
-        "recommendations",
-        "popular",
-        "trending",
-        "mostread",
-        "mostviewed",
-        "outbrain",
-        "taboola",
-        "ad",
-        "ads",
-        "adslot",
-        "advert",
-        "advertisement",
-        "sponsored",
-        "promo",
-        "banner",
-        "cookie",
-        "cookies",
-        "consent",
-        "gdpr",
-        "newsletter",
-        "subscribe",
-        "subscription",
-        "signup",
-        "paywall",
-        "comments",
-        "comment",
-        "respond",
-        "disqus",
-        "breadcrumb",
-        "breadcrumbs",
-        "tags",
-        "keywords",
-        "menu",
-        "navbar",
-        "navigation",
-        "nav",
-        "sidebar",
-        "widget",
-        "masthead",
-        "header",
-        "footer",
-        "byline",
-        "author",
-        "meta",
-        "dateline",
-        "date",
-        "dates",
-        "pubdate",
-        "timestamp",
-        "tools",
-        "toolbar",
-        "reactions",
-        "rating",
-        "pagination",
-        "pager",
-        "modal",
-        "popup",
-        "overlay",
-        "search",
-        "login",
-        "logo",
-        "copyright",
-        "alternate",
-        "kicker",
-        "donate",
-        "print",
-        "skip",
-        # Spanish, French, Arabic and Persian sites name their blocks in their language too.
-        "compartir",
-        "relacionadas",
-        "relacionados",
-        "comentarios",
-        "publicidad",
-        "partager",
-        "commentaires",
-        "publicite",
-    }
+    _listed(
+        """
+            share sharing sharedaddy sharethis addthis social related relatedposts also readmore
+            recommended recommendations popular trending mostread mostviewed outbrain taboola ad
+            ads adslot advert advertisement sponsored promo banner cookie cookies consent gdpr
+            newsletter subscribe subscription signup paywall comments comment respond disqus
+            breadcrumb breadcrumbs tags keywords menu navbar navigation nav sidebar widget
+            masthead header footer byline author meta dateline date dates pubdate timestamp
+            tools toolbar reactions rating pagination pager modal popup overlay search login
+            logo copyright alternate kicker donate print skip
+        """
+    )
+    # Spanish, French, Arabic and Persian sites name their blocks in their language too.
+    + _listed(
+        """
+            compartir relacionadas relacionados comentarios publicidad partager commentaires
+            publicite
+        """
+    )
 )
 _ROLES = frozenset(
     {"navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alert"}

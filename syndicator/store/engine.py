@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, literal, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -140,49 +140,42 @@ class Store:
 
     async def _match(self, conn: AsyncConnection, cand: Candidate, now: datetime) -> Match | None:
         """Same content hash, else same URL (canonical or alias), else a near-duplicate text
-        from the same source published within the window."""
-        known = select(articles.c.id, articles.c.guid, articles.c.updated, articles.c.published)
-        row = (
-            await conn.execute(
-                known.join(article_hashes, article_hashes.c.article_id == articles.c.id).where(
-                    article_hashes.c.hash == cand.content_hash
+        from the same source published within the window. One round trip: the three index
+        lookups are one UNION ALL, ranked here."""
+        cols = (articles.c.id, articles.c.guid, articles.c.updated, articles.c.published)
+        by_hash = (
+            select(*cols, literal(0).label("rank"), articles.c.simhash)
+            .join(article_hashes, article_hashes.c.article_id == articles.c.id)
+            .where(article_hashes.c.hash == cand.content_hash)
+        )
+        by_url = (
+            select(*cols, literal(1).label("rank"), articles.c.simhash)
+            .join(article_aliases, article_aliases.c.article_id == articles.c.id)
+            .where(article_aliases.c.url.in_(sorted({cand.canonical_url, *cand.aliases})))
+        )
+        parts = [by_hash, by_url]
+        if cand.words >= NEAR_DUPLICATE_MIN_WORDS:
+            published = _utc(cand.published) or now
+            parts.append(
+                select(*cols, literal(2).label("rank"), article_simhash_bands.c.simhash)
+                .join(article_simhash_bands, article_simhash_bands.c.article_id == articles.c.id)
+                .where(
+                    article_simhash_bands.c.source == cand.source,
+                    article_simhash_bands.c.band_key.in_(simhash_bands(cand.simhash)),
+                    article_simhash_bands.c.published.between(
+                        published - NEAR_DUPLICATE_WINDOW, published + NEAR_DUPLICATE_WINDOW
+                    ),
                 )
             )
-        ).first()
-        if row is not None:
-            return _match("hash", row, now)
-        urls = sorted({cand.canonical_url, *cand.aliases})
-        row = (
-            await conn.execute(
-                known.join(article_aliases, article_aliases.c.article_id == articles.c.id)
-                .where(article_aliases.c.url.in_(urls))
-                .order_by(articles.c.id)
-                .limit(1)
-            )
-        ).first()
-        if row is not None:
-            return _match("url", row, now)
-        if cand.words < NEAR_DUPLICATE_MIN_WORDS:
+        found = []
+        for row in await conn.execute(union_all(*parts)):
+            distance = hamming(row.simhash, cand.simhash) if row.rank == 2 else 0
+            if distance <= NEAR_DUPLICATE_BITS:
+                found.append((row.rank, distance, row.id, row))
+        if not found:
             return None
-        published = _utc(cand.published) or now
-        found = await conn.execute(
-            select(article_simhash_bands.c.article_id, article_simhash_bands.c.simhash).where(
-                article_simhash_bands.c.source == cand.source,
-                article_simhash_bands.c.band_key.in_(simhash_bands(cand.simhash)),
-                article_simhash_bands.c.published.between(
-                    published - NEAR_DUPLICATE_WINDOW, published + NEAR_DUPLICATE_WINDOW
-                ),
-            )
-        )
-        near = sorted(
-            (d, r.article_id)
-            for r in found
-            if (d := hamming(r.simhash, cand.simhash)) <= NEAR_DUPLICATE_BITS
-        )
-        if not near:
-            return None
-        row = (await conn.execute(known.where(articles.c.id == near[0][1]))).one()
-        return _match("near", row, now)
+        rank, _, _, row = min(found, key=lambda f: f[:3])
+        return _match(("hash", "url", "near")[rank], row, now)
 
     async def _ingest(
         self, conn: AsyncConnection, cand: Candidate, canonical_origin: str, now: datetime
