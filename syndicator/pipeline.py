@@ -55,7 +55,6 @@ class ArticleRef:
     mirror_index: int
     url: str
     sections: frozenset[str]
-    entry: FeedEntry | None = None
 
 
 def on_mirror(mirror: Mirror, path_and_query: str) -> str:
@@ -88,6 +87,8 @@ class SourcePull:
         self.origins = source.site_origins()
         self.report = PullReport(source=name)
         self.rules = extract.ArticleRules.of(source)
+        # Feed entries by the article URL on the mirror whose feed listed them.
+        self.entries: dict[str, FeedEntry] = {}
 
     def _file_root(self, mirror: Mirror) -> Path | None:
         return self.config.resolve_file(mirror.url) if mirror.is_file else None
@@ -117,58 +118,50 @@ class SourcePull:
         ]
         found = await asyncio.gather(*(self._entry_links(i, s, e.kind, e.path) for i, s, e in jobs))
         merged: dict[tuple[int, str], set[str]] = {}
-        entries: dict[tuple[int, str], FeedEntry | None] = {}
         for (i, section, _), links in zip(jobs, found, strict=True):
-            for link, entry in links:
+            for link in links:
                 merged.setdefault((i, link), set()).add(section)
-                entries[(i, link)] = entries.get((i, link)) or entry
-        return [
-            ArticleRef(i, url, frozenset(s), entries[(i, url)]) for (i, url), s in merged.items()
-        ]
+        return [ArticleRef(i, url, frozenset(s)) for (i, url), s in merged.items()]
 
-    async def _entry_links(
-        self, index: int, section: str, kind: str, path: str
-    ) -> list[tuple[str, FeedEntry | None]]:
+    async def _entry_links(self, index: int, section: str, kind: str, path: str) -> list[str]:
         mirror = self.mirrors[index]
         url = on_mirror(mirror, path)
         try:
             response = await self._get(mirror, url)
             if kind == "feed":
                 entries = extract.parse_feed(response.body, url, response.charset)
-                links: list[tuple[str, FeedEntry | None]] = [(e.link, e) for e in entries]
+                links = [e.link for e in entries]
+                for e in entries:
+                    self.entries[on_mirror(mirror, _path_and_query(e.link))] = e
             else:
-                links = [
-                    (link, None)
-                    for link in extract.listing_links(
-                        response.body,
-                        url,
-                        self.origins | {mirror.origin},
-                        self.source.article_links,
-                        response.charset,
-                    )
-                ]
+                links = extract.listing_links(
+                    response.body,
+                    url,
+                    self.origins | {mirror.origin},
+                    self.source.article_links,
+                    response.charset,
+                )
         except (FetchError, ExtractError) as exc:
             self.report.fail(f"{section} entry point on {mirror.origin}: {exc}")
             return []
         self.report.entry_points_ok += 1
         # Every link is fetched from the mirror that listed it: same paths, other domains.
         own = []
-        for link, entry in links:
+        for link in links:
             parts = urlsplit(link)
             origin = f"{parts.scheme}://{parts.netloc}".lower()
             if origin in self.origins or origin == mirror.origin:
-                own.append((on_mirror(mirror, _path_and_query(link)), entry))
+                own.append(on_mirror(mirror, _path_and_query(link)))
             else:
                 log.info("%s: skipping link to another site: %s", self.name, link)
         return own
 
     async def _fetch_article(self, ref: ArticleRef) -> Page | None:
         mirror = self.mirrors[ref.mirror_index]
-        entry = dataclasses.replace(ref.entry, link=ref.url) if ref.entry else None
+        entry = self.entries.get(ref.url)
+        entry = dataclasses.replace(entry, link=ref.url) if entry else None
         try:
-            if entry is not None and (
-                not self.source.full_text or extract.carries_full_text(entry)
-            ):
+            if entry and (not self.source.full_text or extract.carries_full_text(entry)):
                 return extract.page_from_entry(entry, self.rules)
             response = await self._get(mirror, ref.url)
             return extract.extract_article(
