@@ -6,7 +6,8 @@ For every page: token-level precision, recall and F1 of the extracted body text 
 expected text (tokens are the words of the normal form, counted as a multiset). For every
 variant group (one article as several mirrors serve it): does it collapse to one content hash,
 and to one stored item when every page goes through a real SQLite store? A false merge is two
-different articles that share a hash or a stored item.
+different articles that share a hash or a stored item. trafilatura on its own (default
+settings, text output) is scored too, as a reference for what the cleaning rules add.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import trafilatura
 
 from syndicator import dedupe, extract
 from syndicator.candidate import to_candidate
@@ -40,6 +43,8 @@ class PageScore:
     precision: float = 0.0
     recall: float = 0.0
     f1: float = 0.0
+    baseline_f1: float = 0.0
+    baseline_text: str = ""
     content_hash: str = ""
     guid: str = ""
     error: str = ""
@@ -85,6 +90,19 @@ class CorpusResult:
         return self._false_merges("content_hash") + self._false_merges("guid")
 
     @property
+    def baseline_mean_f1(self) -> float:
+        return sum(p.baseline_f1 for p in self.pages) / len(self.pages)
+
+    @property
+    def baseline_collapse(self) -> float:
+        same = [
+            g
+            for g, pages in self.groups.items()
+            if len({dedupe.normalise(p.baseline_text) for p in pages}) == 1
+        ]
+        return len(same) / len(self.groups)
+
+    @property
     def failed(self) -> list[PageScore]:
         return [p for p in self.pages if p.error]
 
@@ -118,6 +136,9 @@ async def _measure(corpus: Path) -> CorpusResult:
                 site = sites[entry["site"]]
                 body = (corpus / entry["html"]).read_bytes()
                 expected = (corpus / entry["expected"]).read_text("utf-8")
+                # trafilatura on its own, as a reference for what the cleaning rules add
+                score.baseline_text = trafilatura.extract(body, url=entry["url"]) or ""
+                score.baseline_f1 = token_scores(score.baseline_text, expected)[2]
                 try:
                     page = extract.extract_article(
                         body, entry["url"], header_charset=entry["header_charset"]
@@ -151,11 +172,14 @@ def report(result: CorpusResult, pages: bool = False, out: object = sys.stdout) 
         print(line, file=out)  # type: ignore[arg-type]
 
     if pages:
-        say(f"{'page':<28} {'lang':<4} {'layout':<14} {'charset':<12} {'P':>6} {'R':>6} {'F1':>6}")
+        say(
+            f"{'page':<28} {'lang':<4} {'layout':<14} {'charset':<12} "
+            f"{'P':>6} {'R':>6} {'F1':>6} {'alone':>6}"
+        )
         for p in result.pages:
             say(
                 f"{p.name:<28} {p.language:<4} {p.layout:<14} {p.declared:<12} "
-                f"{p.precision:6.3f} {p.recall:6.3f} {p.f1:6.3f}  {p.error}"
+                f"{p.precision:6.3f} {p.recall:6.3f} {p.f1:6.3f} {p.baseline_f1:6.3f}  {p.error}"
             )
         say()
     say(f"{'group':<14} {'pages':>5} {'hashes':>6} {'items':>5}  {'min F1':>6}")
@@ -176,6 +200,10 @@ def report(result: CorpusResult, pages: bool = False, out: object = sys.stdout) 
     say(f"{'groups collapsed to one hash':<34} {result.hash_collapse:8.0%} {'100%':>8}")
     say(f"{'groups collapsed to one item':<34} {result.item_collapse:8.0%} {'100%':>8}")
     say(f"{'false merges':<34} {len(result.false_merges):8d} {'0':>8}")
+    say(
+        f"trafilatura alone, for reference: token F1 {result.baseline_mean_f1:.3f}, "
+        f"groups with one text {result.baseline_collapse:.0%}"
+    )
     if result.failed:
         say(f"failed pages: {', '.join(p.name for p in result.failed)}")
 
