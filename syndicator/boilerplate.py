@@ -35,6 +35,11 @@ DROP_TAGS = tuple(
     )
 )
 
+# Elements that are part of a sentence when they stand inside a paragraph.
+INLINE_TAGS = frozenset(
+    _listed("a abbr b bdi bdo cite code em font i mark q s small span strong sub sup time u")
+)
+
 # Elements that hold the article itself: never dropped for their class or id words.
 CONTENT_TAGS = frozenset({"html", "body", "article", "main"})
 
@@ -92,18 +97,25 @@ def _content_word(token: str) -> bool:
     return parts[-1] in _CONTENT_ENDINGS and not set(parts) & _PARTS
 
 
-def is_marked(el: etree._Element) -> bool:
-    """Class, id, test id, ARIA role or hidden state says this element is not content.
-
-    An element that also names itself the article body (`article-body js-ad-slot`) is content:
-    templates hang ad and tracking hooks on the body wrapper itself."""
-    if el.tag in CONTENT_TAGS:
-        return False
+def is_hidden(el: etree._Element) -> bool:
     if el.get("hidden") is not None or el.get("aria-hidden") == "true":
         return True
     style = (el.get("style") or "").replace(" ", "").lower()
-    if "display:none" in style or "visibility:hidden" in style:
+    return "display:none" in style or "visibility:hidden" in style
+
+
+def is_marked(el: etree._Element, in_text: bool = False) -> bool:
+    """Class, id, test id, ARIA role or hidden state says this element is not content.
+
+    An element that also names itself the article body (`article-body js-ad-slot`) is content:
+    templates hang ad and tracking hooks on the body wrapper itself. Words of a phrase inside a
+    paragraph (`in_text`, such as a `<span class="date">`) are text, unless hidden."""
+    if el.tag in CONTENT_TAGS:
+        return False
+    if is_hidden(el):
         return True
+    if in_text and el.tag in INLINE_TAGS:
+        return False
     whole, parts = _words(el)
     if (el.get("itemprop") or "").lower() == "articlebody" or any(map(_content_word, whole)):
         return False

@@ -171,15 +171,16 @@ def strip_boilerplate(
     # Paragraph text of the whole page: a block holding most of it is the article, whatever
     # its class says, so a misleading class never takes the article with it.
     total = _paragraph_chars(root)
-    stack = [root]
+    stack = [(root, False)]
     while stack:
-        for child in list(stack.pop()):
+        parent, in_text = stack.pop()
+        for child in list(parent):
             if not isinstance(child.tag, str):
                 continue
-            if boilerplate.is_marked(child) and not _holds_article(child, total):
+            if boilerplate.is_marked(child, in_text) and not _holds_article(child, total):
                 drop_element(child)
             else:
-                stack.append(child)
+                stack.append((child, in_text or child.tag in BLOCK_TAGS))
     _drop_announced(root, total)
     _drop_blocks(root, text_patterns)
     unwrap_layout_tables(root)

@@ -314,3 +314,17 @@ def test_entry_with_only_a_summary_is_not_full_text() -> None:
 def test_entry_without_text_is_refused() -> None:
     with pytest.raises(ExtractError):
         extract.page_from_entry(FeedEntry(link=URL, title="Wall"))
+
+
+def test_marked_words_inside_a_paragraph_are_text_unless_hidden() -> None:
+    body = (
+        "<main><article><h1>Wall</h1>"
+        '<p>The vote on <span class="date">Monday</span> was close, said '
+        '<a class="author-link" href="/x">the leader</a>.'
+        '<span class="sr-only" style="display:none">Opens in a new window</span></p>'
+        + "".join(f"<p>{p}</p>" for p in PARAS)
+        + "</article></main>"
+    )
+    text = body_of(page(body))
+    assert "The vote on Monday was close, said the leader." in text
+    assert "new window" not in text
