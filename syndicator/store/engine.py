@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import event, func, literal, select, union_all, update
+from sqlalchemy import Integer, event, func, literal_column, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -144,12 +144,12 @@ class Store:
         lookups are one UNION ALL, ranked here."""
         cols = (articles.c.id, articles.c.guid, articles.c.updated, articles.c.published)
         by_hash = (
-            select(*cols, literal(0).label("rank"), articles.c.simhash)
+            select(*cols, literal_column("0", Integer).label("rank"), articles.c.simhash)
             .join(article_hashes, article_hashes.c.article_id == articles.c.id)
             .where(article_hashes.c.hash == cand.content_hash)
         )
         by_url = (
-            select(*cols, literal(1).label("rank"), articles.c.simhash)
+            select(*cols, literal_column("1", Integer).label("rank"), articles.c.simhash)
             .join(article_aliases, article_aliases.c.article_id == articles.c.id)
             .where(article_aliases.c.url.in_(sorted({cand.canonical_url, *cand.aliases})))
         )
@@ -157,7 +157,11 @@ class Store:
         if cand.words >= NEAR_DUPLICATE_MIN_WORDS:
             published = _utc(cand.published) or now
             parts.append(
-                select(*cols, literal(2).label("rank"), article_simhash_bands.c.simhash)
+                select(
+                    *cols,
+                    literal_column("2", Integer).label("rank"),
+                    article_simhash_bands.c.simhash,
+                )
                 .join(article_simhash_bands, article_simhash_bands.c.article_id == articles.c.id)
                 .where(
                     article_simhash_bands.c.source == cand.source,
