@@ -169,16 +169,12 @@ async def throughput(count: int, tmp: Path) -> None:
         root = extract.parse_page(bodies[path], url, "utf-8")
         t1 = time.perf_counter()
         meta = metadata.read_metadata(root, url)
-        alts = [a for img in root.iter("img") if len((a := img.get("alt") or "").split()) > 2]
+        echoes = extract.repeats(root, meta)
         clean.strip_boilerplate(root)
         t2 = time.perf_counter()
         container = extract.main_content(root, url, rules)
         t3 = time.perf_counter()
-        clean.tidy_body(
-            container,
-            echoes=(meta.title or "", meta.image_caption or "", *alts),
-            author=meta.author,
-        )
+        clean.tidy_body(container, echoes=echoes, author=meta.author)
         page = extract.assemble(meta, container, url)
         content_html, image_url = candidate.publishable_html(page, CANONICAL, ORIGINS, "en")
         t4 = time.perf_counter()

@@ -267,6 +267,15 @@ def assemble(meta: PageMeta, container: etree._Element, url: str) -> Page:
     )
 
 
+def repeats(root: etree._Element, meta: PageMeta) -> tuple[str, ...]:
+    """Texts a body line may only repeat, never be: the headline, the caption and images'
+    descriptions (a line that says what an image's alt says is its caption)."""
+    alts = [
+        a for img in root.iter("img", "amp-img") if len((a := img.get("alt") or "").split()) > 2
+    ]
+    return (meta.title or "", meta.image_caption or "", *alts)
+
+
 def extract_article(
     body: bytes,
     url: str,
@@ -284,16 +293,13 @@ def extract_article(
     meta = read_metadata(root, url, rules.selectors, entry)
     if not meta.title:
         raise ExtractError(url, "no title found", kind="no-article")
-    # A line of text that repeats an image's description is its caption, not the article.
-    alts = [
-        a for img in root.iter("img", "amp-img") if len((a := img.get("alt") or "").split()) > 2
-    ]
+    echoes = repeats(root, meta)
     clean.strip_boilerplate(root, rules.strip, rules.strip_text)
     container = main_content(root, url, rules)
     clean.tidy_body(
         container,
         rules.strip_text,
-        echoes=(meta.title, meta.image_caption or "", *alts),
+        echoes=echoes,
         author=meta.author,
     )
     return assemble(meta, container, url)
