@@ -10,11 +10,13 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from .clean import compile_selector
 from .errors import ConfigError, Problem
 
 DEFAULT_CONFIG = Path("config/syndicator.yaml")
@@ -177,6 +180,51 @@ class Breaker(_Model):
     jitter: float = Field(default=0.2, ge=0.0, le=1.0)
 
 
+def _check_selector(value: str) -> str:
+    compile_selector(value)
+    return value
+
+
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{value!r} is not a regular expression: {exc}") from exc
+    return value
+
+
+Selector = Annotated[str, AfterValidator(_check_selector)]
+Regex = Annotated[str, AfterValidator(_check_regex)]
+
+
+class Selectors(_Model):
+    """Per-source CSS selectors (or XPath, starting with `/`) that override the heuristics."""
+
+    body: Selector | None = None
+    title: Selector | None = None
+    author: Selector | None = None
+    published: Selector | None = None
+    updated: Selector | None = None
+    image: Selector | None = None
+    caption: Selector | None = None
+    section: Selector | None = None
+
+
+class SectionRule(_Model):
+    """Puts an article into `section` when its URL path matches `path` (a regex) or an item of
+    its breadcrumb (or the whole trail, `News / North Africa`) equals `breadcrumb`."""
+
+    section: str
+    path: Regex | None = None
+    breadcrumb: str | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> SectionRule:
+        if (self.path is None) == (self.breadcrumb is None):
+            raise ValueError("give exactly one of 'path' (a regex) or 'breadcrumb' (a label)")
+        return self
+
+
 class Source(_Model):
     """A publisher site: its canonical origin, its mirrors and its section entry points."""
 
@@ -206,6 +254,14 @@ class Source(_Model):
         if any(not m.strip() for m in value):
             raise ValueError("a reject_if marker must not be empty")
         return value
+
+    # Extraction: fetch the article page when a feed entry carries only a summary; selectors
+    # that override the heuristics; blocks to strip by selector or by text (regex).
+    full_text: bool = True
+    selectors: Selectors | None = None
+    strip: list[Selector] = Field(default_factory=list)
+    strip_text: list[Regex] = Field(default_factory=list)
+    section_rules: list[SectionRule] = Field(default_factory=list)
 
     @field_validator("canonical")
     @classmethod
@@ -425,6 +481,18 @@ def _unknown_sections(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...],
                                 f"unknown section {section!r}{extra}; define it under 'sections'",
                             )
                         )
+            rules = source.get("section_rules") if isinstance(source, dict) else None
+            for i, rule in enumerate(rules if isinstance(rules, list) else []):
+                section = rule.get("section") if isinstance(rule, dict) else None
+                if isinstance(section, str) and section not in known:
+                    hint = difflib.get_close_matches(section, sorted(known), n=1)
+                    extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+                    found.append(
+                        (
+                            ("sources", sname, "section_rules", i, "section"),
+                            f"unknown section {section!r}{extra}; define it under 'sections'",
+                        )
+                    )
     return found
 
 
@@ -465,6 +533,8 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
         annotation = get_args(annotation)[0]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
+    if get_origin(annotation) in (Union, UnionType):  # an optional section such as selectors
+        return next((m for a in get_args(annotation) if (m := _model_of(a))), None)
     return None
 
 

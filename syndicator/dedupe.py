@@ -1,25 +1,47 @@
-"""Article identity: the normal form of article text, its content hash, its SimHash, the
-canonical URL of a page seen on any mirror, and the GUID an article keeps for ever.
+"""Article identity: the normal form of article text, its content hash, its SimHash and the
+bands that index it, the canonical URL of a page seen on any mirror, and the GUID an article
+keeps for ever.
 
 The normal form, applied to title and body text before hashing:
-  1. mirror host names (every origin configured for the source) are removed;
-  2. Unicode NFKC, then casefold;
-  3. quotes unified to ' and ", dashes and minus signs to -;
-  4. whitespace runs collapsed to one space, leading and trailing space removed.
+  1. markup removed: anything that looks like a tag is dropped and entities are decoded;
+  2. Unicode NFKC;
+  3. invisible characters removed (zero-width spaces and joiners, soft hyphens, byte-order
+     marks, bidirectional marks and embeddings);
+  4. mirror host names (every origin configured for the source) removed;
+  5. casefold;
+  6. quotes unified to ' and ", dashes and minus signs to -;
+  7. Arabic-script variants unified: Arabic and Persian yeh and alef maksura to one yeh, Arabic
+     kaf and keheh to one kaf, heh with yeh above to heh; tatweel and diacritics (harakat) removed;
+  8. decimal digits of every script written as 0-9;
+  9. whitespace runs collapsed to one space, leading and trailing space removed.
 The content hash is BLAKE2b-256 over `normal(title) + "\\n" + normal(body)`, in hex.
+
+Near-duplicates: a 64-bit SimHash over word 3-shingles of the normal form of title and body.
+Two texts are near-duplicates when their SimHashes differ in at most NEAR_DUPLICATE_BITS bits,
+both have at least NEAR_DUPLICATE_MIN_WORDS words and they were published within
+NEAR_DUPLICATE_WINDOW of each other. The SimHash is cut into NEAR_DUPLICATE_BITS + 1 bands of
+16 bits: two values within that distance agree exactly on at least one band (pigeonhole), so
+the store finds candidates with an index lookup on the bands and only then counts bits.
 Pure: strings in, strings and ints out.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-_QUOTES = str.maketrans(
+NEAR_DUPLICATE_BITS = 3
+NEAR_DUPLICATE_MIN_WORDS = 40
+NEAR_DUPLICATE_WINDOW = timedelta(days=3)
+BAND_BITS = 16
+BANDS = NEAR_DUPLICATE_BITS + 1
+
+_FOLD = str.maketrans(
     {
         "‘": "'",
         "’": "'",
@@ -35,6 +57,8 @@ _QUOTES = str.maketrans(
         "″": '"',
         "«": '"',
         "»": '"',
+        "‹": "'",
+        "›": "'",
         "‐": "-",
         "‑": "-",
         "‒": "-",
@@ -42,14 +66,24 @@ _QUOTES = str.maketrans(
         "—": "-",
         "―": "-",
         "−": "-",
+        # Arabic script: the same letter as Arabic and Persian keyboards type it.
+        "ي": "ی",
+        "ى": "ی",
+        "ك": "ک",
+        "ۀ": "ه",
     }
 )
 # Invisible characters that differ between mirrors' templates but carry no text.
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\u061c]")
+# Tatweel, harakat and Quranic marks: writing style, not words.
+_ARABIC_MARKS = re.compile("[\u0640\u064b-\u065f\u0670\u06d6-\u06ed]")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
 _SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
 _TRACKING = re.compile(
     r"^(utm_[a-z]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ref|ref_src|"
-    r"igshid|yclid|_ga|spm|share|from)$",
+    r"igshid|yclid|_ga|spm|share|from|amp|outputtype)$",
     re.I,
 )
 
@@ -65,40 +99,106 @@ def host_names(origins: Iterable[str]) -> list[str]:
     return sorted((n for n in names if "." in n), key=len, reverse=True)
 
 
+def _ascii_digit(match: re.Match[str]) -> str:
+    return str(unicodedata.decimal(match.group()))
+
+
 def normalise(text: str, hosts: Iterable[str] = ()) -> str:
     """The documented normal form of a piece of article text."""
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     for host in hosts:
         text = re.sub(rf"(?:https?://)?(?:www\.)?{re.escape(host)}\S*", " ", text, flags=re.I)
-    text = text.casefold().translate(_QUOTES)
+    text = text.casefold().translate(_FOLD)
+    text = _ARABIC_MARKS.sub("", text)
+    if not text.isascii():
+        text = _OTHER_DIGIT.sub(_ascii_digit, text)
     return _SPACE.sub(" ", text).strip()
+
+
+def tokens(text: str, hosts: Iterable[str] = ()) -> list[str]:
+    """The words of the normal form (what extraction quality is measured in)."""
+    return _WORD.findall(normalise(text, hosts))
+
+
+def _digest(normal_title: str, normal_body: str) -> str:
+    data = normal_title + "\n" + normal_body
+    return hashlib.blake2b(data.encode("utf-8"), digest_size=32).hexdigest()
 
 
 def content_hash(title: str, body_text: str, hosts: Iterable[str] = ()) -> str:
     hosts = list(hosts)
-    data = normalise(title, hosts) + "\n" + normalise(body_text, hosts)
-    return hashlib.blake2b(data.encode("utf-8"), digest_size=32).hexdigest()
+    return _digest(normalise(title, hosts), normalise(body_text, hosts))
 
 
-def simhash(text: str, hosts: Iterable[str] = (), shingle: int = 3) -> int:
-    """64-bit SimHash over word shingles of the normal form (for near-duplicate matching)."""
-    words = normalise(text, hosts).split()
+def fingerprint(title: str, body_text: str, hosts: Iterable[str] = ()) -> tuple[str, int, int]:
+    """Content hash, SimHash (of title and body) and word count, normalising only once."""
+    hosts = list(hosts)
+    normal_title, normal_body = normalise(title, hosts), normalise(body_text, hosts)
+    words = _WORD.findall(normal_title + "\n" + normal_body)
+    return _digest(normal_title, normal_body), _simhash_of(words), len(words)
+
+
+def simhash(text: str, hosts: Iterable[str] = ()) -> int:
+    """64-bit SimHash over word 3-shingles of the normal form, as a signed 64-bit integer."""
+    return _simhash_of(_WORD.findall(normalise(text, hosts)))
+
+
+# Bit counting without a loop over 64 bits per shingle: each byte of a shingle's hash is
+# looked up as its bits spread into 16-bit lanes of one integer, and the lanes are summed by
+# plain integer addition; lane b then holds how many shingle hashes have bit b set.
+_LANE = 16
+_SPREAD = [sum(1 << (_LANE * i) for i in range(8) if byte >> i & 1) for byte in range(256)]
+_SHIFTED = [[v << (_LANE * 8 * (7 - j)) for v in _SPREAD] for j in range(8)]
+_LANE_MASK = (1 << _LANE) - 1
+
+
+def _simhash_of(words: list[str], shingle: int = 3) -> int:
     if not words:
         return 0
-    weights = [0] * 64
-    for i in range(max(1, len(words) - shingle + 1)):
-        gram = " ".join(words[i : i + shingle]).encode("utf-8")
-        h = int.from_bytes(hashlib.blake2b(gram, digest_size=8).digest(), "big")
+    grams = [" ".join(words[i : i + shingle]) for i in range(max(1, len(words) - shingle + 1))]
+    value = 0
+    # A lane holds at most 2**16 - 1: count in chunks below that.
+    counts = [0] * 64
+    for start in range(0, len(grams), _LANE_MASK):
+        total = 0
+        for gram in grams[start : start + _LANE_MASK]:
+            d = hashlib.blake2b(gram.encode("utf-8"), digest_size=8).digest()
+            total += (
+                _SHIFTED[0][d[0]]
+                + _SHIFTED[1][d[1]]
+                + _SHIFTED[2][d[2]]
+                + _SHIFTED[3][d[3]]
+                + _SHIFTED[4][d[4]]
+                + _SHIFTED[5][d[5]]
+                + _SHIFTED[6][d[6]]
+                + _SHIFTED[7][d[7]]
+            )
         for bit in range(64):
-            weights[bit] += 1 if h >> bit & 1 else -1
-    value = sum(1 << bit for bit in range(64) if weights[bit] > 0)
+            counts[bit] += total >> (_LANE * bit) & _LANE_MASK
+    # A bit is set when more shingle hashes have it set than not.
+    value = sum(1 << bit for bit in range(64) if 2 * counts[bit] > len(grams))
     # Stored in a signed 64-bit column.
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def hamming(a: int, b: int) -> int:
     return ((a ^ b) & ((1 << 64) - 1)).bit_count()
+
+
+def simhash_bands(value: int) -> list[int]:
+    """The band keys of a SimHash: band number in the high bits, the band's 16 bits below."""
+    unsigned = value & ((1 << 64) - 1)
+    mask = (1 << BAND_BITS) - 1
+    return [(band << BAND_BITS) | (unsigned >> (band * BAND_BITS) & mask) for band in range(BANDS)]
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
 
 
 def canonical_url(url: str, canonical_origin: str, site_origins: Iterable[str]) -> str:

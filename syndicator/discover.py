@@ -21,7 +21,7 @@ import lxml.html
 import yaml
 from lxml import etree
 
-from . import clean, extract
+from . import boilerplate, clean, extract
 from .config import Source
 from .errors import ExtractError, FetchError
 from .fetch import Fetcher
@@ -134,7 +134,7 @@ def alternate_hosts(root: etree._Element) -> list[str]:
     hosts: list[str] = []
     for el in root.iter("p", "div", "span", "li", "strong", "h2", "h3", "h4"):
         text = clean.text_of(el)
-        if not clean.is_boilerplate_text(text) or len(text) > 300:
+        if not boilerplate.is_sentence(text) or len(text) > 300:
             continue
         # The hosts follow the announcement in the same block, or in the blocks after it.
         tail = text.split(":", 1)[1] if ":" in text else ""

@@ -1,18 +1,23 @@
 """Bytes to data: source feeds to entries, listing pages to article links, article pages to
 clean articles.
 
-Owns character-set detection, feedparser and trafilatura calls and the page metadata we read
-(OpenGraph, article:* meta, breadcrumb, lead figure). Pure: bytes in, models out, no I/O.
+Owns character-set detection, feedparser and trafilatura calls and the order of the article
+stages: parse, read metadata (`metadata`), strip boilerplate (`clean`), find the body (the
+source's `body` selector, else trafilatura), tidy it, assemble the Page. Each stage is a
+function of its own so that a benchmark can time it. Pure: bytes in, models out, no I/O.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+import charset_normalizer
 import feedparser
 import lxml.html
 import trafilatura
@@ -20,7 +25,13 @@ from lxml import etree
 
 from . import clean
 from .errors import ExtractError
+from .metadata import PageMeta, parse_date, read_metadata
 from .models import FeedEntry, Page
+
+if TYPE_CHECKING:
+    from .config import Source
+
+__all__ = ["ArticleRules", "extract_article", "parse_date", "parse_feed"]
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.I)
 _XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_.:-]+)["']""")
@@ -32,13 +43,26 @@ _BOMS = (
 )
 
 
+# Labels that browsers decode as a superset (WHATWG Encoding Standard): a page that says
+# ISO-8859-1 and uses curly quotes means windows-1252.
+_SUPERSETS = {
+    "latin-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "ascii": "cp1252",
+    "iso8859-9": "cp1254",
+    "iso8859-11": "cp874",
+    "gb2312": "gbk",
+}
+
+
 def _known(name: str | None) -> str | None:
     if not name:
         return None
     try:
-        return codecs.lookup(name.strip().lower()).name
+        codec = codecs.lookup(name.strip().strip("'\"").lower()).name
     except LookupError:
         return None
+    return _SUPERSETS.get(codec, codec)
 
 
 def detect_charset(body: bytes, header_charset: str | None = None) -> str:
@@ -55,7 +79,9 @@ def detect_charset(body: bytes, header_charset: str | None = None) -> str:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
-        return "windows-1252"
+        # Nothing declared and not UTF-8: let charset-normalizer weigh the legacy code pages.
+        best = charset_normalizer.from_bytes(body).best()
+        return _known(best.encoding if best else None) or "cp1252"
     return "utf-8"
 
 
@@ -65,7 +91,7 @@ def decode(body: bytes, header_charset: str | None = None) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _parse_html(body: bytes, url: str, header_charset: str | None) -> etree._Element:
+def parse_page(body: bytes, url: str, header_charset: str | None = None) -> etree._Element:
     text = decode(body, header_charset)
     # lxml refuses str input that carries an encoding declaration; drop the XML one.
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
@@ -136,10 +162,18 @@ def listing_links(
     body: bytes, url: str, site_origins: set[str], pattern: str, header_charset: str | None = None
 ) -> list[str]:
     """Links to article pages of this site, in page order, each once."""
-    root = _parse_html(body, url, header_charset)
+    return list(listing_entries(body, url, site_origins, pattern, header_charset))
+
+
+def listing_entries(
+    body: bytes, url: str, site_origins: set[str], pattern: str, header_charset: str | None = None
+) -> dict[str, str]:
+    """Article links of this site in page order, each once, with the text of their first
+    link (usually the headline)."""
+    root = parse_page(body, url, header_charset)
     matcher = re.compile(pattern)
     own = _origin(url)
-    seen: dict[str, None] = {}
+    seen: dict[str, str] = {}
     for a in root.iter("a"):
         href = a.get("href")
         if not href:
@@ -149,8 +183,10 @@ def listing_links(
         if origin != own and origin not in site_origins:
             continue
         if matcher.search(urlsplit(absolute).path):
-            seen.setdefault(absolute, None)
-    return list(seen)
+            text = clean.text_of(a)
+            if not seen.get(absolute):
+                seen[absolute] = text
+    return seen
 
 
 def _origin(url: str) -> str:
@@ -160,105 +196,41 @@ def _origin(url: str) -> str:
 
 # --- article pages -----------------------------------------------------------------------
 
-
-def _meta(root: etree._Element, *names: str) -> str | None:
-    for name in names:
-        for attr in ("property", "name", "itemprop"):
-            for el in root.iter("meta"):
-                if (el.get(attr) or "").lower() == name and (el.get("content") or "").strip():
-                    return " ".join(el.get("content", "").split())
-    return None
+SELECTOR_FIELDS = ("body", "title", "author", "published", "updated", "image", "caption", "section")
 
 
-def parse_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+@dataclass(frozen=True)
+class ArticleRules:
+    """A source's own extraction rules: selectors that override the heuristics for a field,
+    selectors of blocks to strip, and text patterns of blocks to strip."""
+
+    selectors: Mapping[str, str] = field(default_factory=dict)
+    strip: tuple[str, ...] = ()
+    strip_text: tuple[re.Pattern[str], ...] = ()
+
+    @classmethod
+    def of(cls, source: Source) -> ArticleRules:
+        selectors = source.selectors.model_dump(exclude_none=True) if source.selectors else {}
+        return cls(
+            selectors=selectors,
+            strip=tuple(source.strip),
+            strip_text=tuple(re.compile(p) for p in source.strip_text),
+        )
 
 
-def _breadcrumb(root: etree._Element) -> tuple[str, ...]:
-    for el in root.iter():
-        if not isinstance(el.tag, str):
-            continue
-        marks = f"{el.get('class') or ''} {el.get('id') or ''} {el.get('aria-label') or ''}".lower()
-        if "breadcrumb" in marks:
-            links = [clean.text_of(a) for a in el.iter("a", "li", "span") if clean.text_of(a)]
-            parts = links or [p.strip() for p in clean.text_of(el).split("/")]
-            # A trail's items can nest (li > a): keep each label once, in order.
-            return tuple(dict.fromkeys(p for p in parts if p and p not in ("/", ">", "»")))
-    return ()
+def main_content(root: etree._Element, url: str, rules: ArticleRules) -> etree._Element:
+    """The article body of a cleaned page, as a container element (not yet tidied).
 
-
-def _lead_figure(root: etree._Element, url: str) -> tuple[str | None, str | None]:
-    scope = next(iter(root.iter("article")), None)
-    if scope is None:
-        scope = next(iter(root.iter("main")), None)
-    if scope is None:
-        scope = root
-    for fig in scope.iter("figure"):
-        img = next(iter(fig.iter("img")), None)
-        if img is not None and img.get("src"):
-            cap = next(iter(fig.iter("figcaption")), None)
-            caption = clean.text_of(cap) if cap is not None else (img.get("alt") or None)
-            return urljoin(url, img.get("src", "")), caption or None
-    image = _meta(root, "og:image", "twitter:image")
-    return (urljoin(url, image) if image else None), None
-
-
-def _title(root: etree._Element) -> str | None:
-    h1 = next(iter(root.iter("h1")), None)
-    if h1 is not None and clean.text_of(h1):
-        return clean.text_of(h1)
-    if title := _meta(root, "og:title", "twitter:title"):
-        return title
-    t = next(iter(root.iter("title")), None)
-    return clean.text_of(t) if t is not None and clean.text_of(t) else None
-
-
-def extract_article(
-    body: bytes,
-    url: str,
-    *,
-    header_charset: str | None = None,
-    strip_selectors: tuple[str, ...] = (),
-    trace: clean.RuleTrace | None = None,
-) -> Page:
-    """An article page to a clean Page; a page with no article body raises ExtractError.
-
-    `trace` is told the name of every cleaning rule that removed something."""
-    root = _parse_html(body, url, header_charset)
-    title = _title(root)
-    if not title:
-        raise ExtractError(url, "no title found", kind="no-article")
-    canonical = next(
-        (
-            el.get("href")
-            for el in root.iter("link")
-            if (el.get("rel") or "").lower() == "canonical" and el.get("href")
-        ),
-        None,
-    )
-    published = parse_date(
-        _meta(root, "article:published_time", "datepublished", "date", "dc.date", "pubdate")
-    )
-    if published is None:
-        t = next((el for el in root.iter("time") if el.get("datetime")), None)
-        published = parse_date(t.get("datetime")) if t is not None else None
-    updated = parse_date(_meta(root, "article:modified_time", "datemodified", "og:updated_time"))
-    author = _meta(root, "author", "article:author", "dc.creator")
-    image_url, image_caption = _lead_figure(root, url)
-    trail = _breadcrumb(root)
-    html_el = root if root.tag == "html" else next(iter(root.iter("html")), root)
-    language = (html_el.get("lang") or "").strip() or _meta(root, "og:locale", "language")
-
-    clean.strip_boilerplate(root, strip_selectors, trace)
+    The source's `body` selector when it matches, else trafilatura."""
+    if selector := rules.selectors.get("body"):
+        found = clean.select_elements(root, selector)
+        if found:
+            container = lxml.html.fragment_fromstring("<div></div>")
+            for el in found:
+                container.append(_detached_copy(el))
+            return container
     extracted = trafilatura.extract(
-        lxml.html.tostring(root, encoding="unicode"),
+        root,
         url=url,
         output_format="html",
         include_images=False,
@@ -266,60 +238,199 @@ def extract_article(
         include_tables=True,
         include_comments=False,
         deduplicate=False,
+        fast=True,
+        favor_recall=True,
     )
     if not extracted:
         raise ExtractError(url, "no article body found", kind="no-article")
     body_root = lxml.html.fragment_fromstring(extracted, create_parent="div")
-    container = next(iter(body_root.iter("body")), body_root)
-    clean.drop_paragraph_boilerplate(container, trace)
-    # The headline and the lead figure are published as their own fields.
-    for el in list(container.iter("h1", "figure", "img")):
-        clean.drop_element(el)
-    body_text = "\n\n".join(t for p in _blocks(container) if (t := clean.text_of(p)))
+    return next(iter(body_root.iter("body")), body_root)
+
+
+def _detached_copy(el: etree._Element) -> etree._Element:
+    copy = lxml.html.fragment_fromstring(lxml.html.tostring(el, encoding="unicode"))
+    copy.tail = None
+    return copy
+
+
+def assemble(meta: PageMeta, container: etree._Element, url: str) -> Page:
+    """The Page: metadata plus the tidied body as HTML and as plain text blocks."""
+    if not meta.title:
+        raise ExtractError(url, "no title found", kind="no-article")
+    body_text = "\n\n".join(block_texts(container))
     if not body_text.strip():
         raise ExtractError(url, "no article body found", kind="no-article")
-    summary = _meta(root, "og:description", "description") or body_text.split("\n\n", 1)[0]
     return Page(
         url=url,
-        title=title,
+        title=meta.title,
         body_html=clean.fragment_html(container),
         body_text=body_text,
-        published=published,
-        updated=updated,
-        author=author,
-        image_url=image_url,
-        image_caption=image_caption,
-        section_trail=trail,
-        canonical_link=urljoin(url, canonical) if canonical else None,
-        language=language or None,
-        summary=summary,
+        published=meta.published,
+        updated=meta.updated,
+        author=meta.author,
+        image_url=meta.image_url,
+        image_caption=meta.image_caption,
+        section_trail=meta.section_trail,
+        canonical_link=meta.canonical_link,
+        language=meta.language,
+        summary=meta.description or body_text.split("\n\n", 1)[0],
     )
 
 
-_BLOCK_TAGS = {
-    "p",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "li",
-    "blockquote",
-    "pre",
-    "td",
-    "th",
-    "figcaption",
-    "dd",
-    "dt",
-}
+def repeats(root: etree._Element, meta: PageMeta) -> tuple[str, ...]:
+    """Texts a body line may only repeat, never be: the headline, the caption and images'
+    descriptions (a line that says what an image's alt says is its caption)."""
+    alts = [
+        a for img in root.iter("img", "amp-img") if len((a := img.get("alt") or "").split()) > 2
+    ]
+    return (meta.title or "", meta.image_caption or "", *alts)
 
 
-def _blocks(container: etree._Element) -> list[etree._Element]:
-    """Innermost text blocks, so nested lists or quotes are not counted twice."""
-    found = []
-    for el in container.iter():
-        if el.tag in _BLOCK_TAGS and not any(d.tag in _BLOCK_TAGS for d in el.iterdescendants()):
-            found.append(el)
-    if not found and clean.text_of(container):
-        found.append(container)
-    return found
+def extract_article(
+    body: bytes,
+    url: str,
+    *,
+    header_charset: str | None = None,
+    rules: ArticleRules | None = None,
+    entry: FeedEntry | None = None,
+    trace: clean.RuleTrace | None = None,
+) -> Page:
+    """An article page to a clean Page; a page with no article body raises ExtractError.
+
+    `entry` is the feed entry that linked to the page: its dates, author and title fill in
+    what the page itself does not say. `trace` is told every cleaning rule that removed
+    something."""
+    with clean.tracing(trace):
+        return _extract_article(body, url, header_charset=header_charset, rules=rules, entry=entry)
+
+
+def _extract_article(
+    body: bytes,
+    url: str,
+    *,
+    header_charset: str | None,
+    rules: ArticleRules | None,
+    entry: FeedEntry | None,
+) -> Page:
+    rules = rules or ArticleRules()
+    root = parse_page(body, url, header_charset)
+    meta = read_metadata(root, url, rules.selectors, entry)
+    if not meta.title:
+        raise ExtractError(url, "no title found", kind="no-article")
+    echoes = repeats(root, meta)
+    clean.strip_boilerplate(root, rules.strip, rules.strip_text)
+    container = main_content(root, url, rules)
+    clean.tidy_body(
+        container,
+        rules.strip_text,
+        echoes=echoes,
+        author=meta.author,
+    )
+    return assemble(meta, container, url)
+
+
+def carries_full_text(entry: FeedEntry) -> bool:
+    """A feed entry carries the article itself, not a teaser: it has content (content:encoded,
+    atom:content) of at least 50 words and half as long again as its summary."""
+    if not entry.content_html:
+        return False
+    words = len(_text_of_html(entry.content_html).split())
+    teaser = len(_text_of_html(entry.summary or "").split())
+    return words >= 50 and words >= 1.5 * teaser
+
+
+def _text_of_html(fragment: str) -> str:
+    if not fragment.strip():
+        return ""
+    return clean.text_of(lxml.html.fragment_fromstring(fragment, create_parent="div"))
+
+
+def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page:
+    """A Page from what the feed entry itself carries (content, else summary), cleaned the
+    same way as an article page."""
+    rules = rules or ArticleRules()
+    fragment = entry.content_html or entry.summary or ""
+    if not fragment.strip():
+        raise ExtractError(entry.link, "feed entry carries no text", kind="no-article")
+    container = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    clean.strip_boilerplate(container, rules.strip, rules.strip_text)
+    clean.tidy_body(container, rules.strip_text, echoes=(entry.title or "",), author=entry.author)
+    meta = PageMeta(
+        title=" ".join((entry.title or "").split()) or None,
+        published=entry.published,
+        updated=entry.updated,
+        author=entry.author,
+        image_url=None,
+        image_caption=None,
+        section_trail=(),
+        canonical_link=None,
+        language=None,
+        description=None,
+    )
+    return assemble(meta, container, entry.link)
+
+
+# Elements that hold blocks rather than being one: their text is split at their children.
+_CONTAINERS = frozenset(
+    {
+        "div",
+        "section",
+        "article",
+        "main",
+        "body",
+        "ul",
+        "ol",
+        "dl",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "figure",
+        "header",
+        "blockquote",
+        "details",
+    }
+)
+
+
+def block_texts(container: etree._Element) -> list[str]:
+    """The text of the body as blocks: paragraphs, headings, list items, cells, and any loose
+    text between them, each once."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        text = " ".join("".join(run).split())
+        if text:
+            out.append(text)
+        run.clear()
+
+    def walk(node: etree._Element) -> None:
+        if node.text:
+            run.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str) and (
+                child.tag in _CONTAINERS or child.tag in clean.BLOCK_TAGS
+            ):
+                flush()
+                if child.tag in clean.BLOCK_TAGS and not _has_blocks(child):
+                    run.append("".join(child.itertext()))
+                else:
+                    walk(child)
+                flush()
+            elif isinstance(child.tag, str):
+                run.append(" " if child.tag == "br" else "".join(child.itertext()))
+            if child.tail:
+                run.append(child.tail)
+
+    walk(container)
+    flush()
+    return out
+
+
+def _has_blocks(el: etree._Element) -> bool:
+    return any(
+        isinstance(d.tag, str) and (d.tag in clean.BLOCK_TAGS or d.tag in _CONTAINERS)
+        for d in el.iterdescendants()
+    )

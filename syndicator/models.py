@@ -61,6 +61,8 @@ class Candidate:
     language: str
     sections: frozenset[str]
     aliases: frozenset[str] = field(default_factory=frozenset)
+    # Words of title and body: near-duplicate matching only trusts texts long enough.
+    words: int = 0
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ that fails is recorded in the report and in its health, and never stops the othe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Callable
@@ -19,13 +20,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import dedupe, discovery, extract, validate
 from .adoption import adopt_candidates
-from .candidate import to_candidate
+from .candidate import sections_for, to_candidate
 from .config import Config, EntryPoint, Mirror, Source
 from .errors import ExtractError, FetchError, StoreError, Throttled
 from .fetch import Fetcher, Response, origin_of
 from .links import link_target
 from .mirrors import HealthBook, Policy
-from .models import Page
+from .models import FeedEntry, Page
 from .store import Store
 from .store.health import Listed, MirrorStore
 
@@ -106,6 +107,12 @@ class SourcePull:
         self.mirrors = source.pull_from()
         self.origins = source.site_origins()
         self.report = PullReport(source=name)
+        self.rules = extract.ArticleRules.of(source)
+        # Feed entries by the article URL on the mirror whose feed listed them.
+        self.entries: dict[str, FeedEntry] = {}
+        # Headlines as this pull's freshly parsed listings and feeds give them, by the article
+        # URL on the listing mirror: a changed headline is the listing saying "edited".
+        self.listed_titles: dict[str, str] = {}
         self.book = HealthBook(name, {}, Policy.of(source.breaker), clock, rng or random.Random())
         self.validators: dict[str, tuple[str | None, str | None]] = {}
         self.announced: dict[str, str] = {}
@@ -335,15 +342,23 @@ class SourcePull:
         if entry.kind == "feed":
             entries = extract.parse_feed(response.body, response.url, response.charset)
             listed: list[Listed] = [(e.link, e.updated or e.published) for e in entries]
+            for e in entries:
+                self.entries[on_mirror(mirror, path_and_query(e.link))] = e
+                if e.title:
+                    self.listed_titles[on_mirror(mirror, path_and_query(e.link))] = e.title
         else:
             self._note_announced(response)
-            links = extract.listing_links(
+            found = extract.listing_entries(
                 response.body,
                 response.url,
                 self.origins | {mirror.origin},
                 self.source.article_links,
                 response.charset,
             )
+            links = list(found)
+            for link, text in found.items():
+                if text:
+                    self.listed_titles[on_mirror(mirror, path_and_query(link))] = text
             if not links:
                 raise ExtractError(response.url, "no article links on the page", kind="no-links")
             listed = [(link, None) for link in links]
@@ -366,11 +381,11 @@ class SourcePull:
         """Drop articles stored before this pull unless their listing says they changed; a
         stored article listed in another section is added to it without a fetch."""
         urls = sorted({u for r in refs for u in (r.url, self._canonical(r.url))})
-        stored = await self.mirror_store.stored_updated(urls)
+        stored = await self.mirror_store.stored_state(urls)
         keep, known = [], []
         for ref in refs:
-            seen = stored.get(self._canonical(ref.url)) or stored.get(ref.url)
-            if seen is None or (ref.listed_updated is not None and ref.listed_updated > seen):
+            state = stored.get(self._canonical(ref.url)) or stored.get(ref.url)
+            if state is None or self._listed_as_changed(ref, *state):
                 keep.append(ref)
             else:
                 known.append(ref)
@@ -382,7 +397,24 @@ class SourcePull:
             self.report.changed_sections |= changed
         return keep
 
+    def _listed_as_changed(self, ref: ArticleRef, updated: datetime, title: str) -> bool:
+        """The listing says a stored article changed: a newer updated time, or a headline
+        other than the one stored."""
+        if ref.listed_updated is not None and ref.listed_updated > updated:
+            return True
+        listed = self.listed_titles.get(ref.url)
+        return listed is not None and " ".join(listed.split()) != " ".join(title.split())
+
     async def _fetch_article(self, ref: ArticleRef) -> Page | None:
+        entry = self.entries.get(ref.url)
+        entry = dataclasses.replace(entry, link=ref.url) if entry else None
+        if entry and (not self.source.full_text or extract.carries_full_text(entry)):
+            # The feed carries the whole article: no page to fetch.
+            try:
+                return extract.page_from_entry(entry, self.rules)
+            except ExtractError as exc:
+                self._failed(ref.mirror_index, "article", exc)
+                return None
         got = await self._get(ref.mirror_index, ref.url, "article", conditional=False)
         if got is None:
             return None
@@ -390,7 +422,11 @@ class SourcePull:
         self._note_announced(response)
         try:
             page = extract.extract_article(
-                response.body, response.url, header_charset=response.charset
+                response.body,
+                response.url,
+                header_charset=response.charset,
+                rules=self.rules,
+                entry=entry,
             )
         except ExtractError as exc:
             self._failed(answered, "article", exc)
@@ -430,7 +466,7 @@ class SourcePull:
             source=self.name,
             canonical_origin=self.source.canonical,
             site_origins=self.origins,
-            sections=ref.sections,
+            sections=sections_for(page, ref.sections, self.source.section_rules),
             default_language=self.source.language,
         )
         try:

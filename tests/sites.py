@@ -22,16 +22,23 @@ A mirror's `mode` can be switched while a test runs:
 Every request is logged with its conditional headers and the status it got, and the most
 requests in flight at once is tracked. The home page links the sections in its navigation and
 announces the feeds with autodiscovery links, as a publisher's home page does.
+
+Outside the legacy mode a mirror serves its pages in its own `charset`, declared in the HTTP
+header, the page, or both (`charset_in`); an article can be edited on some mirrors only
+(`Site.edit`), or corrected everywhere (`Site.correct`); a mirror's feed can carry the full
+text (`feed_content`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import html
 import itertools
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -48,15 +55,20 @@ class SiteArticle:
     published: datetime
     caption: str = "A street in the city centre. (Photo by a staff photographer)"
     extra_sections: tuple[str, ...] = ()
+    # The page's article:modified_time and the feed item's atom:updated, when set.
     updated: datetime | None = None
-    slug: str | None = None
+    # Fixed when the article is first published: an edited headline keeps its URL.
+    slug: str = ""
     language: str = "en"
+
+    def __post_init__(self) -> None:
+        if not self.slug:
+            words = self.title.split()[:6]
+            self.slug = "-".join(words).replace("’", "").replace("'", "")
 
     @property
     def path(self) -> str:
-        d = self.published
-        slug = self.slug or "-".join(self.title.split()[:6]).replace("’", "").replace("'", "")
-        return f"/Detail/{d:%Y/%m/%d}/{self.id}/{slug}"
+        return f"/Detail/{self.published:%Y/%m/%d}/{self.id}/{self.slug}"
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -193,6 +205,10 @@ class Mirror:
     in_flight: int = 0
     max_in_flight: int = 0
     served: int = 0
+    charset: str = "utf-8"
+    charset_in: str = "both"  # where the charset is declared: "header", "meta" or "both"
+    feed_content: bool = False  # feed items carry the full text in content:encoded
+    edits: dict[int, SiteArticle] = field(default_factory=dict)
     # Held in every handler of a `slow` mirror: keeps requests in flight for as long as a
     # test wants, and lets stop() release them.
     _release: asyncio.Event = field(default_factory=asyncio.Event)
@@ -282,10 +298,10 @@ class Mirror:
         etag = '"' + hashlib.blake2b(body, digest_size=8).hexdigest() + '"'
         validators = {"ETag": etag, "Last-Modified": format_datetime(self.site.modified, True)}
         if self.mode == "truncated":
-            return web.Response(body=body[: len(body) // 2], content_type=content_type)
+            return web.Response(body=body[: len(body) // 2], headers={"Content-Type": content_type})
         if _not_modified(request, etag, self.site.modified):
             return web.Response(status=304, headers=validators)
-        return web.Response(body=body, content_type=content_type, headers=validators)
+        return web.Response(body=body, headers={**validators, "Content-Type": content_type})
 
     def _visible(self) -> list[SiteArticle]:
         if self.mode != "lagging":
@@ -293,19 +309,33 @@ class Mirror:
         newest = sorted(self.site.articles, key=lambda a: a.published)[-self.lag :]
         return [a for a in self.site.articles if a not in newest]
 
+    def version(self, article: SiteArticle) -> SiteArticle:
+        """The article as this mirror serves it: edited here, or as the site has it."""
+        return self.edits.get(article.id, article)
+
+    @property
+    def _encoding(self) -> str:
+        return "windows-1256" if self.mode == "legacy" else self.charset
+
+    def _typed(self, text: str, content_type: str) -> tuple[bytes, str]:
+        # What the charset cannot hold is sent as character references, as CMSs do.
+        body = text.encode(self._encoding, errors="xmlcharrefreplace")
+        if self.mode != "legacy" and self.charset_in in ("header", "both"):
+            content_type += f"; charset={self.charset}"
+        return body, content_type
+
     def _resource(self, path: str) -> tuple[bytes, str] | None:
-        """Bytes and content type of a path on this mirror (no charset in the header)."""
-        legacy = self.mode == "legacy"
+        """Bytes and content type of a path on this mirror (with or without a charset)."""
         if path == "/":
-            return _encode(self.home(), legacy), "text/html"
+            return self._typed(self.home(), "text/html")
         for section in self.site.sections:
             if path == f"/rss/{section}.xml":
-                return self.feed(section), "application/rss+xml"
+                return self._typed(self.feed(section), "application/rss+xml")
             if path == f"/Section/{section}":
-                return _encode(self.listing(section), legacy), "text/html"
+                return self._typed(self.listing(section), "text/html")
         for article in self._visible():
             if path == article.path:
-                return _encode(self.article_page(article), legacy), "text/html"
+                return self._typed(self.article_page(self.version(article)), "text/html")
         return None
 
     # --- pages, each with this mirror's own boilerplate ---------------------------------
@@ -337,12 +367,13 @@ class Mirror:
             else ""
         )
         related = "".join(
-            f'<li><a href="{self.origin}{b.path}">{html.escape(b.title)}</a></li>'
+            f'<li><a href="{self.origin}{b.path}">{html.escape(self.version(b).title)}</a></li>'
             for b in self.site.articles[:3]
-            if b is not a
+            if b.id != a.id
         )
+        rtl = ' dir="rtl"' if a.language in ("ar", "fa") else ""
         return f"""<!DOCTYPE html>
-<html lang="{a.language}"><head>{self._charset_meta()}
+<html lang="{a.language}"{rtl}><head>{self._charset_meta()}
 <title>{html.escape(a.title)} | Mirror {self.index}</title>
 <link rel="canonical" href="{self.site.canonical}{a.path}">
 <meta property="og:url" content="{url}">
@@ -390,11 +421,11 @@ class Mirror:
     def _charset_meta(self) -> str:
         if self.mode == "legacy":
             return '<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'
-        return '<meta charset="utf-8">'
+        return f'<meta charset="{self.charset}">' if self.charset_in in ("meta", "both") else ""
 
     def _listed(self, section: str) -> list[SiteArticle]:
         visible = self._visible()
-        return [a for a in self.site.in_section(section) if a in visible]
+        return [self.version(a) for a in self.site.in_section(section) if a in visible]
 
     def listing(self, section: str) -> str:
         links = "".join(
@@ -407,27 +438,28 @@ class Mirror:
             f"{SECTION_TITLES[section]}</h1><ul class='news'>{links}</ul></body></html>"
         )
 
-    def feed(self, section: str) -> bytes:
+    def feed(self, section: str) -> str:
+        def content(a: SiteArticle) -> str:
+            if not self.feed_content:
+                return ""
+            body = "".join(f"<p>{html.escape(p)}</p>" for p in a.paragraphs)
+            return f"<content:encoded>{html.escape(body)}</content:encoded>"
+
         items = "".join(
             f"<item><title>{html.escape(a.title)}</title><link>{self.origin}{a.path}</link>"
             f'<guid isPermaLink="false">mirror{self.index}-{a.id}</guid>'
             f"<pubDate>{format_datetime(a.published, usegmt=True)}</pubDate>"
             + (f"<atom:updated>{a.updated.isoformat()}</atom:updated>" if a.updated else "")
-            + f"<description>{html.escape(a.paragraphs[0])}</description></item>"
+            + f"<description>{html.escape(a.paragraphs[0])}</description>{content(a)}</item>"
             for a in self._listed(section)
         )
-        encoding = "windows-1256" if self.mode == "legacy" else "utf-8"
-        text = (
-            f'<?xml version="1.0" encoding="{encoding}"?>'
-            f'<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>'
+        return (
+            f'<?xml version="1.0" encoding="{self._encoding}"?>'
+            f'<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" '
+            f'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
             f"<title>{SECTION_TITLES[section]}</title><link>{self.origin}/</link>"
             f"<description>x</description>{items}</channel></rss>"
         )
-        return _encode(text, self.mode == "legacy")
-
-
-def _encode(text: str, legacy: bool) -> bytes:
-    return text.encode("windows-1256", errors="xmlcharrefreplace") if legacy else text.encode()
 
 
 def _not_modified(request: web.Request, etag: str, modified: datetime) -> bool:
@@ -465,11 +497,35 @@ class Site:
         self.version += 1
         self.modified += timedelta(minutes=1)
 
-    def edit(self, article: SiteArticle, paragraph: str) -> None:
-        """A correction: the article gains a paragraph and says when it was modified."""
+    def correct(self, article: SiteArticle, paragraph: str) -> None:
+        """A correction on every mirror: the article gains a paragraph and says when it was
+        modified."""
         article.paragraphs.append(paragraph)
         article.updated = self.modified + timedelta(minutes=1)
         self.touch()
+
+    def edit(
+        self,
+        article_id: int,
+        mirrors: Iterable[int],
+        *,
+        title: str | None = None,
+        paragraphs: list[str] | None = None,
+        modified: datetime | None = None,
+    ) -> SiteArticle:
+        """Serve an edited version of an article from these mirrors (same URL); the others
+        keep serving the version they had."""
+        original = next(a for a in self.articles if a.id == article_id)
+        edited = dataclasses.replace(
+            original,
+            title=title if title is not None else original.title,
+            paragraphs=paragraphs if paragraphs is not None else list(original.paragraphs),
+            updated=modified,
+        )
+        for index in mirrors:
+            self.mirrors[index].edits[article_id] = edited
+        self.touch()
+        return edited
 
     def publish(self, article: SiteArticle) -> None:
         self.articles.append(article)
@@ -499,12 +555,20 @@ class Site:
         configured: int | None = None,
         read_timeout: str = "3s",
         service_extra: str = "",
+        language: str = "en",
+        entry_sections: tuple[str, ...] | None = None,
     ) -> str:
         """A config whose canonical origin is the first mirror and the others are mirrors
-        (only the first `configured` mirrors of the site, when given)."""
+        (only the first `configured` mirrors of the site, when given).
+
+        `sections` are the feeds defined; `entry_sections` (default: all of them) are those
+        with an entry point; `extra` is YAML added to the source (indented four spaces)."""
         sections = sections or tuple(self.sections)
-        paths = {s: f"/rss/{s}.xml" if entry == "feed" else f"/Section/{s}" for s in sections}
-        entries = "\n".join(f"      {s}: {{{entry}: {paths[s]}}}" for s in sections)
+        listed_sections = entry_sections or sections
+        paths = {
+            s: f"/rss/{s}.xml" if entry == "feed" else f"/Section/{s}" for s in listed_sections
+        }
+        entries = "\n".join(f"      {s}: {{{entry}: {paths[s]}}}" for s in listed_sections)
         listed = self.mirrors[1:configured]
         mirrors = "\n".join(f"      - {m.origin}" for m in listed) or "      []"
         section_defs = "\n".join(f"  {s}: {{title: {SECTION_TITLES[s]}}}" for s in sections)
@@ -522,6 +586,7 @@ sources:
   news:
     title: Example News
     canonical: {self.mirrors[0].origin}
+    language: {language}
     every: 5m
     mirrors:
 {mirrors}

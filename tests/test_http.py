@@ -157,7 +157,7 @@ async def test_a_change_renders_once_and_moves_the_etag(
 ) -> None:
     book, client = pulled
     etag = (await client.get("/feeds/iran.atom", headers=PLAIN)).headers["ETag"]
-    site.edit(site.articles[4], "A correction was added on Tuesday.")
+    site.correct(site.articles[4], "A correction was added on Tuesday.")
     report = await pull_source("news", book.config, fetcher, book.store)
     book.invalidate(report.changed_sections)
     renders = book.renders

@@ -302,7 +302,7 @@ async def test_every_article_a_healthy_mirror_serves_is_in_the_feed_once(
     bad, good = site.mirrors[1], site.mirrors[2]
     bad.mode, bad.redirect_to = mode, good
     config = write_config(
-        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry=entry, read_timeout="300ms")
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry=entry, read_timeout="1500ms")
     )
     store = await open_store(config.service.store)
     async with Fetcher(limits_of(config)) as fetcher:

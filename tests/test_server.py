@@ -99,7 +99,7 @@ async def test_feed_is_rendered_once_per_change_and_answers_conditional_requests
         cached = await client.get("/feeds/iran.rss", headers={"If-Modified-Since": since})
         assert cached.status == 304
         # a new article changes the section; the next request re-renders it
-        site.edit(site.articles[4], "A correction was added on Tuesday.")
+        site.correct(site.articles[4], "A correction was added on Tuesday.")
         report = await pull_source("news", config, fetcher, store)
         assert "iran" in report.changed_sections
         book.invalidate(report.changed_sections)

@@ -100,7 +100,7 @@ async def test_exactly_one_ping_per_section_change(
         assert len(hub.pings) == 4
 
         # One Iran article is edited: Iran changed once, and so did `all`.
-        site.edit(site.articles[4], "A correction was added on Tuesday.")
+        site.correct(site.articles[4], "A correction was added on Tuesday.")
         await scheduler.pull("news")
         await hub.wait_for(6)
         await asyncio.sleep(0.2)

@@ -8,20 +8,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import Integer, event, func, literal_column, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..config import ALL_SECTION
-from ..dedupe import make_guid
+from ..dedupe import (
+    NEAR_DUPLICATE_BITS,
+    NEAR_DUPLICATE_MIN_WORDS,
+    NEAR_DUPLICATE_WINDOW,
+    hamming,
+    make_guid,
+    simhash_bands,
+)
 from ..errors import StoreError
 from ..models import Article, Candidate
 from .schema import (
     article_aliases,
     article_hashes,
     article_sections,
+    article_simhash_bands,
     articles,
     fetch_validators,
     metadata,
@@ -29,6 +37,18 @@ from .schema import (
 )
 
 Outcome = Literal["new", "updated", "duplicate"]
+
+
+@dataclass(frozen=True)
+class Match:
+    """A stored article a candidate was recognised as, and how: same content hash, same
+    URL, or near-duplicate text."""
+
+    how: Literal["hash", "url", "near"]
+    article_id: int
+    guid: str
+    updated: datetime
+    published: datetime
 
 
 @dataclass(frozen=True)
@@ -103,7 +123,8 @@ class Store:
     async def ingest(
         self, cand: Candidate, canonical_origin: str, now: datetime | None = None
     ) -> IngestResult:
-        """Store a candidate once: known hash -> duplicate, known URL -> update, else new."""
+        """Store a candidate once. A known text is a duplicate; a known URL or a near-duplicate
+        text with other content is an update (content replaced, GUID kept); else new."""
         now = now or datetime.now(UTC)
         try:
             async with self.engine.begin() as conn:
@@ -111,38 +132,76 @@ class Store:
         except DBAPIError as exc:
             raise StoreError(f"store refused article {cand.canonical_url}: {exc.orig}") from None
 
+    async def match(self, cand: Candidate, now: datetime | None = None) -> Match | None:
+        """The stored article this candidate is, if any (read only)."""
+        now = now or datetime.now(UTC)
+        async with self.engine.connect() as conn:
+            return await self._match(conn, cand, now)
+
+    async def _match(self, conn: AsyncConnection, cand: Candidate, now: datetime) -> Match | None:
+        """Same content hash, else same URL (canonical or alias), else a near-duplicate text
+        from the same source published within the window. One round trip: the three index
+        lookups are one UNION ALL, ranked here."""
+        cols = (articles.c.id, articles.c.guid, articles.c.updated, articles.c.published)
+        by_hash = (
+            select(*cols, literal_column("0", Integer).label("rank"), articles.c.simhash)
+            .join(article_hashes, article_hashes.c.article_id == articles.c.id)
+            .where(article_hashes.c.hash == cand.content_hash)
+        )
+        by_url = (
+            select(*cols, literal_column("1", Integer).label("rank"), articles.c.simhash)
+            .join(article_aliases, article_aliases.c.article_id == articles.c.id)
+            .where(article_aliases.c.url.in_(sorted({cand.canonical_url, *cand.aliases})))
+        )
+        parts = [by_hash, by_url]
+        if cand.words >= NEAR_DUPLICATE_MIN_WORDS:
+            published = _utc(cand.published) or now
+            parts.append(
+                select(
+                    *cols,
+                    literal_column("2", Integer).label("rank"),
+                    article_simhash_bands.c.simhash,
+                )
+                .join(article_simhash_bands, article_simhash_bands.c.article_id == articles.c.id)
+                .where(
+                    article_simhash_bands.c.source == cand.source,
+                    article_simhash_bands.c.band_key.in_(simhash_bands(cand.simhash)),
+                    article_simhash_bands.c.published.between(
+                        published - NEAR_DUPLICATE_WINDOW, published + NEAR_DUPLICATE_WINDOW
+                    ),
+                )
+            )
+        found = []
+        for row in await conn.execute(union_all(*parts)):
+            distance = hamming(row.simhash, cand.simhash) if row.rank == 2 else 0
+            if distance <= NEAR_DUPLICATE_BITS:
+                found.append((row.rank, distance, row.id, row))
+        if not found:
+            return None
+        rank, _, _, row = min(found, key=lambda f: f[:3])
+        return _match(("hash", "url", "near")[rank], row, now)
+
     async def _ingest(
         self, conn: AsyncConnection, cand: Candidate, canonical_origin: str, now: datetime
     ) -> IngestResult:
         urls = sorted({cand.canonical_url, *cand.aliases})
-        row = (
-            await conn.execute(
-                select(articles.c.id, articles.c.guid)
-                .join(article_hashes, article_hashes.c.article_id == articles.c.id)
-                .where(article_hashes.c.hash == cand.content_hash)
-            )
-        ).first()
-        if row is not None:
-            await self._add_aliases(conn, row.id, urls)
-            added = await self._add_sections(conn, row.id, cand.sections)
-            await self._bump(conn, added, now)
-            return IngestResult("duplicate", row.guid, frozenset(added))
-
-        known = (
-            await conn.execute(
-                select(articles.c.id, articles.c.guid, articles.c.updated)
-                .join(article_aliases, article_aliases.c.article_id == articles.c.id)
-                .where(article_aliases.c.url.in_(urls))
-                .limit(1)
-            )
-        ).first()
-        if known is not None:
+        found = await self._match(conn, cand, now)
+        if found is not None:
+            await self._add_aliases(conn, found.article_id, urls)
+            added = await self._add_sections(conn, found.article_id, cand.sections)
+            page = _utc(cand.updated)
+            if found.how == "hash" or (page is not None and page < found.updated):
+                # The same text, or an older version than the one stored (a lagging mirror):
+                # remember it, change nothing.
+                if found.how != "hash":
+                    await self._remember_text(conn, found.article_id, cand, found.published)
+                await self._bump(conn, added, now)
+                return IngestResult("duplicate", found.guid, frozenset(added))
             # The page's own modified time when it moved forward, else the time we saw it.
-            stored, page = _utc(known.updated), _utc(cand.updated)
-            updated = page if page and stored and page > stored else now
+            updated = page if page is not None and page > found.updated else now
             await conn.execute(
                 update(articles)
-                .where(articles.c.id == known.id)
+                .where(articles.c.id == found.article_id)
                 .values(
                     title=cand.title,
                     summary=cand.summary,
@@ -155,16 +214,10 @@ class Store:
                     image_caption=cand.image_caption,
                 )
             )
-            await conn.execute(
-                self._insert_ignore(article_hashes).values(
-                    hash=cand.content_hash, article_id=known.id
-                )
-            )
-            await self._add_aliases(conn, known.id, urls)
-            added = await self._add_sections(conn, known.id, cand.sections)
-            sections = await self._sections_of(conn, known.id)
+            await self._remember_text(conn, found.article_id, cand, found.published)
+            sections = await self._sections_of(conn, found.article_id)
             await self._bump(conn, sections, now)
-            return IngestResult("updated", known.guid, frozenset(sections))
+            return IngestResult("updated", found.guid, frozenset(sections))
 
         published = _utc(cand.published) or now
         guid = make_guid(canonical_origin, cand.source, cand.content_hash, published)
@@ -198,15 +251,36 @@ class Store:
             added = await self._add_sections(conn, article_id, cand.sections)
             await self._bump(conn, added, now)
             return IngestResult("duplicate", guid, frozenset(added))
+        await self._remember_text(conn, article_id, cand, published)
+        await self._add_aliases(conn, article_id, urls)
+        added = await self._add_sections(conn, article_id, cand.sections)
+        await self._bump(conn, added, now)
+        return IngestResult("new", guid, frozenset(added))
+
+    async def _remember_text(
+        self, conn: AsyncConnection, article_id: int, cand: Candidate, published: datetime
+    ) -> None:
+        """Keep this text's hash, and its SimHash bands when it is long enough to compare."""
         await conn.execute(
             self._insert_ignore(article_hashes).values(
                 hash=cand.content_hash, article_id=article_id
             )
         )
-        await self._add_aliases(conn, article_id, urls)
-        added = await self._add_sections(conn, article_id, cand.sections)
-        await self._bump(conn, added, now)
-        return IngestResult("new", guid, frozenset(added))
+        if cand.words < NEAR_DUPLICATE_MIN_WORDS:
+            return
+        await conn.execute(
+            self._insert_ignore(article_simhash_bands),
+            [
+                {
+                    "article_id": article_id,
+                    "simhash": cand.simhash,
+                    "band_key": key,
+                    "source": cand.source,
+                    "published": published,
+                }
+                for key in simhash_bands(cand.simhash)
+            ],
+        )
 
     async def _add_aliases(
         self, conn: AsyncConnection, article_id: int, urls: Iterable[str]
@@ -368,6 +442,10 @@ class Store:
             dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
             stmt = dialect.insert(fetch_validators).values(url=url, **values)
             await conn.execute(stmt.on_conflict_do_update(index_elements=["url"], set_=values))
+
+
+def _match(how: Literal["hash", "url", "near"], row: Any, now: datetime) -> Match:
+    return Match(how, row.id, row.guid, _utc(row.updated) or now, _utc(row.published) or now)
 
 
 def _article(row: Any, sections: list[str]) -> Article:

@@ -210,21 +210,22 @@ class MirrorStore:
             ],
         )
 
-    async def stored_updated(self, urls: Sequence[str]) -> dict[str, datetime]:
-        """For each URL some stored article was seen under: that article's `updated` time."""
+    async def stored_state(self, urls: Sequence[str]) -> dict[str, tuple[datetime, str]]:
+        """For each URL some stored article was seen under: that article's `updated` time and
+        title."""
         if not urls:
             return {}
-        out: dict[str, datetime] = {}
+        out: dict[str, tuple[datetime, str]] = {}
         async with self.engine.connect() as conn:
             for start in range(0, len(urls), 500):
                 chunk = list(urls[start : start + 500])
                 result = await conn.execute(
-                    select(article_aliases.c.url, articles.c.updated)
+                    select(article_aliases.c.url, articles.c.updated, articles.c.title)
                     .join(articles, articles.c.id == article_aliases.c.article_id)
                     .where(article_aliases.c.url.in_(chunk))
                 )
                 for r in result:
-                    out[r.url] = _utc(r.updated) or datetime.now(UTC)
+                    out[r.url] = (_utc(r.updated) or datetime.now(UTC), r.title)
         return out
 
     async def add_sections(self, by_url: dict[str, set[str]], now: datetime) -> set[str]:

@@ -69,6 +69,20 @@ article_aliases = Table(
     ),
 )
 
+# The SimHash bands of every text an article has had, for near-duplicate lookups: a band key
+# is the band number and that band's 16 bits (see dedupe), indexed with source and date so a
+# lookup is an index range read, never a scan.
+article_simhash_bands = Table(
+    "article_simhash_bands",
+    metadata,
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("simhash", BigInteger, primary_key=True),
+    Column("band_key", Integer, primary_key=True),
+    Column("source", String(100), nullable=False),
+    Column("published", DateTime(timezone=True), nullable=False),
+    Index("ix_article_simhash_bands_lookup", "source", "band_key", "published"),
+)
+
 article_sections = Table(
     "article_sections",
     metadata,

@@ -1,0 +1,330 @@
+"""The cleaning and extraction rules one by one: charset detection, the boilerplate
+vocabulary, layout tables and line breaks, per-source selectors and strip rules, metadata."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from datetime import UTC, datetime
+
+import lxml.html
+import pytest
+
+from syndicator import boilerplate, clean, extract
+from syndicator.errors import ExtractError
+from syndicator.models import FeedEntry
+
+URL = "https://www.news.example/2024/03/04/story/"
+PARAS = [
+    "The council voted on Monday to rebuild the harbour wall that storms damaged in January.",
+    "The work will cost about four million and is due to start in May, officials said.",
+    "Two councillors voted against the plan and asked for a survey of the foundations first.",
+]
+
+
+def page(body: str, head: str = "", lang: str = "en") -> bytes:
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>Harbour wall | News</title>{head}</head><body>{body}</body></html>"
+    ).encode()
+
+
+def article(extra: str = "", where: str = "after") -> bytes:
+    paras = "".join(f"<p>{p}</p>" for p in PARAS)
+    inner = paras + extra if where == "after" else extra + paras
+    return page(f"<main><article><h1>Harbour wall to be rebuilt</h1>{inner}</article></main>")
+
+
+def body_of(data: bytes, **kwargs: object) -> str:
+    return extract.extract_article(data, URL, **kwargs).body_text  # type: ignore[arg-type]
+
+
+# --- charset -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "header", "expected"),
+    [
+        (b'<meta charset="windows-1256"><p>x</p>', "utf-8", "utf-8"),  # header first
+        (codecs.BOM_UTF8 + b'<meta charset="windows-1256">', None, "utf-8"),  # then the BOM
+        (b'<?xml version="1.0" encoding="windows-1256"?><meta charset="utf-8">', None, "cp1256"),
+        (
+            b'<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">',
+            None,
+            "cp1256",
+        ),
+        (b'<meta charset="ISO-8859-1">', None, "cp1252"),  # what browsers decode it as
+        (b"<p>caf\xc3\xa9</p>", None, "utf-8"),  # nothing declared, valid UTF-8
+        (b'<meta charset="no-such-charset"><p>ok</p>', "bogus", "utf-8"),  # unknown labels ignored
+    ],
+)
+def test_charset_comes_from_header_bom_xml_declaration_meta_in_that_order(
+    body: bytes, header: str | None, expected: str
+) -> None:
+    assert extract.detect_charset(body, header) == expected
+
+
+def test_undeclared_arabic_code_page_is_recognised() -> None:
+    text = " ".join(["افتتحت السلطات المحلية محطة جديدة لتحلية مياه البحر في المدينة"] * 8)
+    data = f"<html><body><p>{text}</p></body></html>".encode("cp1256")
+    assert extract.decode(data) == data.decode("cp1256")
+
+
+def test_windows_1252_bytes_labelled_latin1_keep_their_quotes() -> None:
+    data = "<p>“Quoted” – it’s</p>".encode("cp1252")
+    assert extract.decode(data, "ISO-8859-1") == "<p>“Quoted” – it’s</p>"
+
+
+# --- boilerplate vocabulary ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Related stories",
+        "Most read:",
+        "SHARE THIS ARTICLE",
+        "Comments (12)",
+        "Noticias relacionadas",
+        "Lo más leído",
+        "أخبار ذات صلة",
+        "الأكثر قراءة",
+        "التعليقات (3)",
+        "اخبار مرتبط",
+        "پربازدیدترین",
+        "Print | Send to a friend",
+        "Advertisement",
+    ],
+)
+def test_labels_that_announce_boilerplate(text: str) -> None:
+    assert boilerplate.is_label(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Related to the budget, the council said nothing.",
+        "Comments made by the minister on Monday were criticised.",
+        "The share of the vote rose to 15 percent.",
+        "Print media lost readers this year.",
+    ],
+)
+def test_sentences_that_merely_use_the_words_are_content(text: str) -> None:
+    assert not boilerplate.is_label(text)
+    assert not boilerplate.is_lead(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Read more: Harbour wall contract goes to a local firm", True),
+        ("Lea también: La ciudad inaugura una nueva línea de tranvía", True),
+        ("اقرأ أيضاً: افتتاح محطة جديدة لتحلية مياه البحر", True),
+        ("بیشتر بخوانید: خط جدید مترو", True),
+        ("Read more: " + "word " * 40, False),  # too long to be a pointer
+        ("Officials said: the work starts in May", False),
+    ],
+)
+def test_read_more_pointers(text: str, expected: bool) -> None:
+    assert boilerplate.is_lead(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "author", "expected"),
+    [
+        ("By Helen Ashcroft", "Helen Ashcroft", True),
+        ("Por María Fernanda Quispe", "María Fernanda Quispe", True),
+        ("Helen Ashcroft", "Helen Ashcroft", True),
+        ("By the numbers", "Helen Ashcroft", False),
+        ("Helen Ashcroft said the wall would be finished by autumn.", "Helen Ashcroft", False),
+    ],
+)
+def test_bylines(text: str, author: str, expected: bool) -> None:
+    assert boilerplate.is_byline(text, author) is expected
+
+
+@pytest.mark.parametrize(
+    ("extra", "gone"),
+    [
+        ('<div class="share-buttons"><a href="/s">Facebook</a></div>', "Facebook"),
+        ('<div class="jp-relatedposts"><p>Other story about walls</p></div>', "Other story"),
+        ('<div data-testid="newsletter-signup"><p>The Morning: every day</p></div>', "Morning"),
+        ('<div id="comments" class="comments-area"><p>Great article, thanks!</p></div>', "Great"),
+        (
+            '<div><h3>Related stories</h3><ul><li><a href="/a">Wall falls</a></li></ul></div>',
+            "Wall falls",
+        ),
+        (
+            "<p>Press TV’s website can also be accessed at the following alternate addresses:"
+            "</p><p>www.presstv.co.uk</p>",
+            "presstv",
+        ),
+        ('<p><strong>Read more:</strong> <a href="/x">Council budget approved</a></p>', "budget"),
+        ('<div class="news-date">2024-03-04 08:15</div>', "2024"),
+        ("<p>By Helen Ashcroft</p>", "Ashcroft"),
+        ("<p>© 2024 Marlow Bay Times</p>", "Marlow"),
+        ('<div style="display: none">hidden tracking text</div>', "tracking"),
+        ('<input type="hidden" name="csrf" value="tok123">', "tok123"),
+    ],
+)
+def test_boilerplate_blocks_are_not_body(extra: str, gone: str) -> None:
+    head = '<meta name="author" content="Helen Ashcroft">'
+    first, *rest = (f"<p>{p}</p>" for p in PARAS)
+    data = page(
+        f"<main><article><h1>Harbour wall to be rebuilt</h1>{first}{extra}{''.join(rest)}"
+        "</article></main>",
+        head=head,
+    )
+    text = body_of(data)
+    assert gone not in text
+    assert all(p in text for p in PARAS)
+
+
+def test_a_misleading_class_on_the_body_wrapper_keeps_the_article() -> None:
+    paras = "".join(f"<p>{p}</p>" for p in PARAS * 2)
+    data = page(f'<h1>Wall</h1><div class="article-body js-ad-slot">{paras}</div>')
+    assert body_of(data).count(PARAS[0]) == 2
+
+
+def test_layout_tables_become_blocks_and_data_tables_stay() -> None:
+    root = lxml.html.document_fromstring(
+        "<table><tr><td><div><p>" + "text " * 80 + "</p></div></td><td>menu</td></tr></table>"
+        "<table><tr><th>Party</th><th>Seats</th></tr><tr><td>Greens</td><td>11</td></tr></table>"
+    )
+    clean.unwrap_layout_tables(root)
+    tables = list(root.iter("table"))
+    assert len(tables) == 1
+    assert [c.text for c in tables[0].iter("th", "td")] == ["Party", "Seats", "Greens", "11"]
+
+
+def test_line_broken_text_becomes_one_paragraph_per_line() -> None:
+    root = lxml.html.fragment_fromstring(
+        "<div>First line <a href='/x'>link</a><br><br>Second line<br>Third</div>",
+        create_parent="div",
+    )
+    clean.split_line_breaks(root)
+    assert [clean.text_of(p) for p in root.iter("p")] == ["First line link", "Second line", "Third"]
+
+
+# --- per-source rules ----------------------------------------------------------------------
+
+
+def test_body_selector_overrides_the_heuristics() -> None:
+    data = page(
+        '<h1>Wall</h1><div class="x9"><div class="k2">'
+        + "".join(f"<p>{p}</p>" for p in PARAS)
+        + "</div><p>This editor’s note is a paragraph of ordinary prose about the paper’s own "
+        "history, which the heuristics take for article text.</p></div>"
+    )
+    rules = extract.ArticleRules(selectors={"body": "div.k2"})
+    assert body_of(data, rules=rules).split("\n\n") == PARAS
+    assert "editor’s note" in body_of(data)
+
+
+def test_xpath_selectors_and_attribute_values_for_dates() -> None:
+    data = page(
+        '<h1>Wall</h1><span class="when" content="2024-03-04T08:15:00+00:00">today</span>'
+        '<p class="writer">Helen Ashcroft</p>' + "".join(f"<p>{p}</p>" for p in PARAS)
+    )
+    rules = extract.ArticleRules(
+        selectors={"published": "span.when", "author": "//p[@class='writer']"}
+    )
+    found = extract.extract_article(data, URL, rules=rules)
+    assert found.published == datetime(2024, 3, 4, 8, 15, tzinfo=UTC)
+    assert found.author == "Helen Ashcroft"
+
+
+def test_strip_selectors_and_text_patterns() -> None:
+    extra = (
+        '<p class="promo-line">Listen to our podcast every Friday.</p>'
+        "<p>Reporting by Staff; editing by Desk.</p>"
+    )
+    rules = extract.ArticleRules(
+        strip=(".promo-line",), strip_text=(re.compile(r"^Reporting by .*editing by"),)
+    )
+    text = body_of(article(extra), rules=rules)
+    assert "podcast" not in text and "Reporting by" not in text
+    assert "Reporting by" in body_of(article(extra))  # nothing heuristic removes it
+
+
+# --- metadata ------------------------------------------------------------------------------
+
+
+def test_metadata_from_json_ld_when_meta_tags_are_missing() -> None:
+    ld = (
+        '<script type="application/ld+json">{"@context": "https://schema.org", "@graph": ['
+        '{"@type": "WebSite", "name": "x"}, {"@type": "NewsArticle", "headline": "Wall",'
+        ' "datePublished": "2024-03-04T08:15:00Z", "dateModified": "2024-03-05T09:00:00Z",'
+        ' "author": [{"@type": "Person", "name": "Helen Ashcroft"}],'
+        ' "articleSection": "Local"}]}</script>'
+    )
+    body = "<main><article><h1>Wall</h1>" + "".join(f"<p>{p}</p>" for p in PARAS)
+    found = extract.extract_article(page(body + "</article></main>", head=ld), URL)
+    assert found.published == datetime(2024, 3, 4, 8, 15, tzinfo=UTC)
+    assert found.updated == datetime(2024, 3, 5, 9, 0, tzinfo=UTC)
+    assert found.author == "Helen Ashcroft"
+    assert found.section_trail == ("Local",)
+
+
+def test_htmldate_dates_a_page_without_date_metadata() -> None:
+    data = page(
+        "<main><article><h1>Wall</h1><p class='x'>Published 4 March 2024</p>"
+        + "".join(f"<p>{p}</p>" for p in PARAS)
+        + "</article></main>"
+    )
+    found = extract.extract_article(data, "https://www.news.example/2024/03/04/wall/")
+    assert found.published == datetime(2024, 3, 4, tzinfo=UTC)
+
+
+def test_feed_entry_fills_what_the_page_does_not_say() -> None:
+    entry = FeedEntry(
+        link=URL,
+        title="Wall",
+        published=datetime(2024, 3, 4, 8, 15, tzinfo=UTC),
+        author="Helen Ashcroft",
+    )
+    found = extract.extract_article(article(), "https://www.news.example/story", entry=entry)
+    assert found.published == entry.published and found.author == "Helen Ashcroft"
+
+
+def test_canonical_link_to_the_home_page_is_ignored() -> None:
+    data = page(
+        "<main><article><h1>Wall</h1>"
+        + "".join(f"<p>{p}</p>" for p in PARAS)
+        + "</article></main>",
+        head='<link rel="canonical" href="https://www.news.example/">',
+    )
+    assert extract.extract_article(data, URL).canonical_link is None
+
+
+def test_entry_with_only_a_summary_is_not_full_text() -> None:
+    summary = FeedEntry(link=URL, title="Wall", summary=PARAS[0], content_html=f"<p>{PARAS[0]}</p>")
+    full = FeedEntry(
+        link=URL,
+        title="Wall",
+        summary=PARAS[0],
+        content_html="".join(f"<p>{p}</p>" for p in PARAS * 2),
+    )
+    assert not extract.carries_full_text(summary)
+    assert extract.carries_full_text(full)
+    page_ = extract.page_from_entry(full)
+    assert page_.title == "Wall" and page_.body_text.split("\n\n") == PARAS * 2
+
+
+def test_entry_without_text_is_refused() -> None:
+    with pytest.raises(ExtractError):
+        extract.page_from_entry(FeedEntry(link=URL, title="Wall"))
+
+
+def test_marked_words_inside_a_paragraph_are_text_unless_hidden() -> None:
+    body = (
+        "<main><article><h1>Wall</h1>"
+        '<p>The vote on <span class="date">Monday</span> was close, said '
+        '<a class="author-link" href="/x">the leader</a>.'
+        '<span class="sr-only" style="display:none">Opens in a new window</span></p>'
+        + "".join(f"<p>{p}</p>" for p in PARAS)
+        + "</article></main>"
+    )
+    text = body_of(page(body))
+    assert "The vote on Monday was close, said the leader." in text
+    assert "new window" not in text

@@ -1,0 +1,246 @@
+"""Properties of the content hash, through the whole pure path (page bytes -> extract ->
+candidate): boilerplate, whitespace, encoding and mirror host never change it; editing one
+sentence of the body does."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from syndicator import dedupe, extract
+from syndicator.candidate import to_candidate
+
+from .corpus.stories import STORIES, Story, plain
+
+SOURCE_ORIGINS = {
+    "https://www.news.example",
+    "https://mirror-a.example",
+    "https://mirror-b.example",
+}
+STORY_KEYS = ["wp-harbour", "ptv-ports", "es-cosecha", "ar-water", "fa-metro", "arc-heat"]
+PROPERTY = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=9)
+phrases = st.lists(words, min_size=2, max_size=7).map(" ".join)
+hosts = st.builds(
+    lambda name, tld: f"www.{name}.{tld}", words, st.sampled_from(["com", "net", "org", "ir"])
+)
+
+
+def boilerplate_block(kind: str, text: str, host: str, token: str) -> str:
+    t = html.escape(text)
+    return {
+        "share": f'<div class="share-bar"><span>Share this article</span><a href="https://{host}/s">{t}</a></div>',
+        "related": f'<div class="related-news"><h3>Related stories</h3><ul><li><a href="/x">{t}'
+        f'</a></li><li><a href="/y">{t} two</a></li></ul></div>',
+        "mostread": f"<section><h2>Most read</h2><ol><li><a href='/z'>{t}</a></li></ol></section>",
+        "script": f"<script>var t = '{token}'; track('{t}');</script>",
+        "hidden": f'<input type="hidden" name="csrf" value="{token}"><div hidden>{t}</div>',
+        "style": f"<style>.x{{content:'{t}'}}</style>",
+        "ad": f'<div class="ad-slot"><p>Advertisement</p><p>{t}</p></div>',
+        "newsletter": f'<div class="newsletter"><p>Sign up for our newsletter: {t}</p></div>',
+        "comments": f'<div id="comments" class="comments-area"><h2>Comments</h2><p>{t}</p></div>',
+        "alternates": "<div><p>This site can also be accessed at the following alternate "
+        f"addresses:</p><p>{host}</p><p>mirror-{token[:4]}.example.org</p></div>",
+        "nav": f'<nav><ul><li><a href="/">{t}</a></li></ul></nav>',
+        "cookie": f'<div class="cookie-banner"><p>We use cookies. {t}</p></div>',
+        "readalso": f'<p><strong>Read more:</strong> <a href="https://{host}/other">{t}</a></p>',
+    }[kind]
+
+
+boilerplate = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "share",
+                "related",
+                "mostread",
+                "script",
+                "hidden",
+                "style",
+                "ad",
+                "newsletter",
+                "comments",
+                "alternates",
+                "nav",
+                "cookie",
+                "readalso",
+            ]
+        ),
+        phrases,
+        st.integers(min_value=0, max_value=10**9).map(lambda n: f"{n:010d}"),
+    ),
+    max_size=6,
+)
+
+
+def render(
+    story: Story,
+    host: str = "www.news.example",
+    before: list[str] | None = None,
+    inside: list[str] | None = None,
+    after: list[str] | None = None,
+    space: str = " ",
+    charset: str | None = "utf-8",
+    paragraphs: list[str] | None = None,
+) -> str:
+    """A plain news page of the story as one mirror serves it."""
+    origin = f"https://{host}"
+    texts = (
+        paragraphs
+        if paragraphs is not None
+        else [plain(str(v)) for k, v in story.blocks if k == "p"]
+    )
+    body = [f"<p>{html.escape(p).replace(' ', space)}</p>" for p in texts]
+    inside = inside or []
+    for i, block in enumerate(inside):
+        body.insert(min(len(body), 1 + i * 2), block)
+    dir_attr = ' dir="rtl"' if story.lang in ("ar", "fa") else ""
+    meta = f'<meta charset="{charset}">' if charset else ""
+    return (
+        f'<!DOCTYPE html>\n<html lang="{story.lang}"{dir_attr}><head>{meta}'
+        f"<title>{html.escape(story.title)} | {host}</title>"
+        f'<link rel="canonical" href="https://www.news.example/a/{story.article_id}">'
+        f'<meta property="og:url" content="{origin}/a/{story.article_id}">'
+        f'<meta property="article:published_time" content="{story.published}"></head>'
+        f"<body>{''.join(before or [])}<main><article>"
+        f"<h1>{html.escape(story.title).replace(' ', space)}</h1>"
+        f'<figure><img src="{origin}/i.jpg" alt="photo">'
+        f"<figcaption>{html.escape(story.caption)}</figcaption></figure>"
+        f"{''.join(body)}</article></main>{''.join(after or [])}"
+        f"<footer>{host}</footer></body></html>"
+    )
+
+
+def content_hash(page: bytes, host: str = "www.news.example", charset: str | None = None) -> str:
+    url = f"https://{host}/a/1"
+    extracted = extract.extract_article(page, url, header_charset=charset)
+    cand = to_candidate(
+        extracted,
+        source="news",
+        canonical_origin="https://www.news.example",
+        site_origins=SOURCE_ORIGINS | {f"https://{host}"},
+        sections=frozenset({"news"}),
+        default_language="en",
+    )
+    return cand.content_hash
+
+
+REFERENCE = {key: content_hash(render(STORIES[key]).encode()) for key in STORY_KEYS}
+
+
+@PROPERTY
+@given(
+    key=st.sampled_from(STORY_KEYS),
+    before=boilerplate,
+    inside=boilerplate,
+    after=boilerplate,
+    host=hosts,
+)
+def test_boilerplate_never_changes_the_hash(
+    key: str,
+    before: list[tuple[str, str, str]],
+    inside: list[tuple[str, str, str]],
+    after: list[tuple[str, str, str]],
+    host: str,
+) -> None:
+    def blocks(drawn: list[tuple[str, str, str]]) -> list[str]:
+        return [boilerplate_block(kind, text, host, token) for kind, text, token in drawn]
+
+    page = render(STORIES[key], before=blocks(before), inside=blocks(inside), after=blocks(after))
+    assert content_hash(page.encode()) == REFERENCE[key]
+
+
+@PROPERTY
+@given(
+    key=st.sampled_from(STORY_KEYS),
+    space=st.lists(
+        st.sampled_from([" ", "  ", "\n", "\t", "\u00a0", " \n  "]), min_size=1, max_size=3
+    ).map("".join),
+    around=st.sampled_from(["", "\n", "\n    ", "\r\n\t"]),
+)
+def test_whitespace_never_changes_the_hash(key: str, space: str, around: str) -> None:
+    page = render(STORIES[key], space=space).replace("><", f">{around}<")
+    assert content_hash(page.encode()) == REFERENCE[key]
+
+
+# (bytes, label): a page labelled ISO-8859-1 whose bytes are windows-1252 is what browsers
+# and we read as windows-1252.
+ENCODINGS = [
+    ("utf-8", "utf-8"),
+    ("utf-8-sig", "utf-8"),
+    ("utf-16", "utf-16"),
+    ("cp1256", "windows-1256"),
+    ("cp1252", "windows-1252"),
+    ("cp1252", "iso-8859-1"),
+    ("iso-8859-1", "iso-8859-1"),
+    ("iso-8859-6", "iso-8859-6"),
+]
+
+
+@PROPERTY
+@given(
+    key=st.sampled_from(STORY_KEYS),
+    encoding=st.sampled_from(ENCODINGS),
+    where=st.sampled_from(["meta", "header", "both"]),
+)
+def test_encoding_never_changes_the_hash(key: str, encoding: tuple[str, str], where: str) -> None:
+    encoding, label = encoding
+    meta = label if where in ("meta", "both") and encoding != "utf-16" else None
+    header = label if where in ("header", "both") else None
+    page = render(STORIES[key], charset=meta)
+    # What a code page cannot hold is written as character references, as CMSs do.
+    data = page.encode(encoding, errors="xmlcharrefreplace")
+    assert content_hash(data, charset=header) == REFERENCE[key]
+
+
+@PROPERTY
+@given(key=st.sampled_from(STORY_KEYS), host=hosts, mention=st.booleans())
+def test_mirror_host_never_changes_the_hash(key: str, host: str, mention: bool) -> None:
+    story = STORIES[key]
+    texts = [plain(str(v)) for k, v in story.blocks if k == "p"]
+    reference = REFERENCE[key]
+    if mention:
+        # A line that names the host the page is served from, as mirrors' pages do.
+        texts = [*texts, "www.news.example"]
+        reference = content_hash(render(story, paragraphs=texts).encode())
+        texts[-1] = host
+    page = render(story, host=host, paragraphs=texts, after=[f"<p>{host}</p>"])
+    assert content_hash(page.encode(), host=host) == reference
+
+
+@PROPERTY
+@given(
+    key=st.sampled_from(STORY_KEYS),
+    index=st.integers(min_value=0, max_value=100),
+    replacement=phrases,
+)
+def test_editing_one_sentence_changes_the_hash(key: str, index: int, replacement: str) -> None:
+    story = STORIES[key]
+    texts = [plain(str(v)) for k, v in story.blocks if k == "p"]
+    i = index % len(texts)
+    sentences = re.split(r"(?<=[.!?،؛])\s+", texts[i])
+    j = index % len(sentences)
+    sentences[j] = replacement.capitalize() + "."
+    texts[i] = " ".join(sentences)
+    page = render(story, paragraphs=texts)
+    assert content_hash(page.encode()) != REFERENCE[key]
+
+
+quotes = st.sampled_from(["'", "’", "‘", "`"])
+dashes = st.sampled_from(["-", "–", "—", "−"])
+invisible = st.sampled_from(["", "\u200b", "\u200e", "\u200f", "\ufeff", "\u00ad"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(st.tuples(words, quotes, dashes, invisible), min_size=1, max_size=12))
+def test_normal_form_unifies_quotes_dashes_case_and_invisible_marks(
+    parts: list[tuple[str, str, str, str]],
+) -> None:
+    plain_text = " ".join(f"{w}'s - {w}" for w, _, _, _ in parts)
+    varied = "  ".join(f"{w.upper()}{inv}{q}s {d}\n{w}" for w, q, d, inv in parts)
+    assert dedupe.normalise(varied) == dedupe.normalise(plain_text)
+    assert dedupe.content_hash("t", varied) == dedupe.content_hash("t", plain_text)

@@ -1,0 +1,116 @@
+"""Encodings and right-to-left text through the real pipeline: an Arabic article served in
+windows-1256 by one mirror and UTF-8 by another is one item, and its text is the same bytes in
+the RSS, Atom and JSON outputs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from lxml import etree
+
+from syndicator.config import Config
+from syndicator.feeds import FeedBook
+from syndicator.fetch import Fetcher
+from syndicator.pipeline import pull_source
+from syndicator.store import open_store
+
+from .sites import Site, SiteArticle
+
+ARABIC_TITLE = "افتتاح خط جديد للقطارات بين العاصمة والميناء الجنوبي"
+ARABIC = [
+    "افتتحت وزارة النقل يوم الأحد خطا جديدا للقطارات يربط العاصمة بالميناء الجنوبي، "
+    "في رحلة تستغرق أقل من ثلاث ساعات بعد أن كانت تتجاوز ست ساعات بالحافلات.",
+    "وقال وزير النقل إن القطارات ستعمل كل ساعتين في البداية، على أن يزداد عددها في "
+    "الصيف مع ارتفاع عدد المسافرين إلى الشواطئ.",
+    "ويأمل التجار في المدن الواقعة على طول الخط أن يجلب القطار زبائن جددا، بينما طالب "
+    "سكان القرى القريبة ببناء محطات صغيرة تخدمهم.",
+    "«هذا أول خط حديدي جديد منذ ثلاثين عاما»، قال أحد المهندسين الذين عملوا في المشروع.",
+]
+RSS, ATOM = "http://purl.org/rss/1.0/modules/content/", "http://www.w3.org/2005/Atom"
+
+
+def arabic_site() -> Site:
+    article = SiteArticle(
+        id=770001,
+        section="west-asia",
+        title=ARABIC_TITLE,
+        paragraphs=ARABIC,
+        published=datetime(2024, 3, 3, 7, 0, tzinfo=UTC),
+        caption="القطار الأول على الخط الجديد في محطة العاصمة.",
+        language="ar",
+        slug="new-railway-line",
+    )
+    return Site(mirrors=2, articles=[article])
+
+
+def contents(rss: bytes, atom: bytes, feed_json: bytes) -> dict[str, tuple[str, str]]:
+    """(title, content) of the one item in each format, as a reader parses it."""
+    rss_item = etree.fromstring(rss).find("channel/item")
+    atom_entry = etree.fromstring(atom).find(f"{{{ATOM}}}entry")
+    assert rss_item is not None and atom_entry is not None
+    item = json.loads(feed_json)["items"]
+    assert len(item) == 1
+    return {
+        "rss": (rss_item.findtext("title") or "", rss_item.findtext(f"{{{RSS}}}encoded") or ""),
+        "atom": (
+            atom_entry.findtext(f"{{{ATOM}}}title") or "",
+            atom_entry.findtext(f"{{{ATOM}}}content") or "",
+        ),
+        "json": (item[0]["title"], item[0]["content_html"]),
+    }
+
+
+@pytest.mark.parametrize(
+    ("entry", "declared"),
+    [("feed", "header"), ("page", "meta")],
+    ids=["feed-charset-in-header", "listing-charset-in-meta"],
+)
+async def test_arabic_in_windows_1256_and_utf8_is_one_item_with_identical_text(
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    entry: str,
+    declared: str,
+) -> None:
+    site = arabic_site()
+    site.mirrors[0].charset, site.mirrors[0].charset_in = "windows-1256", declared
+    site.mirrors[1].charset, site.mirrors[1].charset_in = "utf-8", "header"
+    await site.start()
+    store = await open_store(store_url)
+    try:
+        raw = await fetcher.get(site.mirrors[0].origin + site.articles[0].path)
+        assert ARABIC[0].encode("cp1256") in raw.body  # the mirror really sends windows-1256
+        config = write_config(
+            site.config_yaml(store_url, entry=entry, sections=("west-asia",), language="ar")
+        )
+        report = await pull_source("news", config, fetcher, store)
+        assert (report.new, report.duplicate, report.failed) == (1, 1, 0)
+
+        book = FeedBook(config, store)
+        bodies = {fmt: (await book.get("west-asia", fmt)).body for fmt in ("rss", "atom", "json")}
+        found = contents(bodies["rss"], bodies["atom"], bodies["json"])
+        titles = {title.encode("utf-8") for title, _ in found.values()}
+        texts = {content.encode("utf-8") for _, content in found.values()}
+        assert titles == {ARABIC_TITLE.encode("utf-8")}
+        assert len(texts) == 1  # byte-identical in RSS, Atom and JSON
+        text = texts.pop().decode("utf-8")
+        for paragraph in ARABIC:
+            assert f"<p>{paragraph}</p>" in text
+        assert text.startswith('<div dir="rtl" lang="ar">')
+        assert "\ufffd" not in text and "&#" not in text
+
+        # The feeds say what language they are in.
+        assert etree.fromstring(bodies["rss"]).findtext("channel/language") == "ar"
+        assert (
+            etree.fromstring(bodies["atom"]).get("{http://www.w3.org/XML/1998/namespace}lang")
+            == "ar"
+        )
+        data = json.loads(bodies["json"])
+        # An item names its language only where it differs from the feed's.
+        assert data["language"] == "ar" and data["items"][0].get("language", "ar") == "ar"
+    finally:
+        await store.close()
+        await site.stop()

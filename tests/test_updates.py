@@ -1,0 +1,143 @@
+"""Edits through the real pipeline: an article edited on one mirror, then on the others, stays
+one item per feed, with the new text, a bumped updated date and its original GUID."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import feedparser
+import pytest
+
+from syndicator.config import Config
+from syndicator.feeds import FeedBook
+from syndicator.fetch import Fetcher
+from syndicator.pipeline import pull_source
+from syndicator.store import Store
+
+from .sites import Site
+
+NEW_TITLE = "Libya’s rival governments sign a unified budget after overnight talks"
+NEW_PARAGRAPH = (
+    "The agreement was signed shortly after midnight, a spokesperson said, after the finance "
+    "ministers of both governments accepted a compromise on the central bank’s role."
+)
+
+
+async def items_of(config: Config, store: Store, section: str) -> dict[str, list[dict[str, str]]]:
+    """Every item of a section feed in each format: id, title, content, updated."""
+    book = FeedBook(config, store)
+    out: dict[str, list[dict[str, str]]] = {}
+    for fmt in ("rss", "atom"):
+        parsed = feedparser.parse((await book.get(section, fmt)).body)
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        out[fmt] = [
+            {
+                "id": e.id,
+                "title": e.title,
+                "content": e.content[0].value,
+                "updated": dict.get(e, "updated", ""),
+            }
+            for e in parsed.entries
+        ]
+    data = json.loads((await book.get(section, "json")).body)
+    out["json"] = [
+        {
+            "id": i["id"],
+            "title": i["title"],
+            "content": i["content_html"],
+            "updated": i["date_modified"],
+        }
+        for i in data["items"]
+    ]
+    return out
+
+
+def one_item(items: dict[str, list[dict[str, str]]], guid: str) -> dict[str, dict[str, str]]:
+    """The item with this GUID in each format, asserting there is exactly one."""
+    found = {}
+    for fmt, rows in items.items():
+        matching = [r for r in rows if r["id"] == guid]
+        assert len(matching) == 1, (fmt, len(matching))
+        found[fmt] = matching[0]
+    return found
+
+
+@pytest.mark.parametrize("page_modified", [True, False], ids=["modified-time", "no-modified-time"])
+async def test_an_edit_on_one_mirror_then_the_others_updates_the_one_item(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    page_modified: bool,
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    article = site.articles[0]
+    section = article.section
+    first = await pull_source("news", config, fetcher, store)
+    assert first.new == len(site.articles) and first.failed == 0
+    before = await items_of(config, store, section)
+    guid = next(r["id"] for r in before["json"] if r["title"] == article.title)
+    old = one_item(before, guid)
+    old_updated = datetime.fromisoformat(old["json"]["updated"].replace("Z", "+00:00"))
+    count = {fmt: len(rows) for fmt, rows in before.items()}
+
+    paragraphs = list(article.paragraphs)
+    replaced = paragraphs[1]
+    paragraphs[1] = NEW_PARAGRAPH
+    modified = datetime(2024, 3, 2, 8, 30, tzinfo=UTC) if page_modified else None
+
+    # The edit appears on one mirror; the others still serve the old version.
+    site.edit(article.id, [1], title=NEW_TITLE, paragraphs=paragraphs, modified=modified)
+    pulled_at = datetime.now(UTC).replace(microsecond=0)
+    second = await pull_source("news", config, fetcher, store)
+    assert (second.new, second.updated, second.failed) == (0, 1, 0)
+    after_one = await items_of(config, store, section)
+    assert {fmt: len(rows) for fmt, rows in after_one.items()} == count
+    edited = one_item(after_one, guid)
+    for fmt, item in edited.items():
+        assert item["title"] == NEW_TITLE, fmt
+        assert "finance ministers of both governments" in item["content"], fmt
+        assert replaced[:40] not in item["content"], fmt
+    updated = datetime.fromisoformat(edited["json"]["updated"].replace("Z", "+00:00"))
+    assert updated > old_updated
+    assert edited["atom"]["updated"] != old["atom"]["updated"]
+    if page_modified:
+        assert updated == modified
+    else:
+        assert updated >= pulled_at
+
+    # Then the other mirrors catch up: nothing new, nothing goes back to the old text.
+    site.edit(article.id, [0, 2], title=NEW_TITLE, paragraphs=paragraphs, modified=modified)
+    third = await pull_source("news", config, fetcher, store)
+    assert (third.new, third.updated, third.failed) == (0, 0, 0)
+    final = await items_of(config, store, section)
+    assert {fmt: len(rows) for fmt, rows in final.items()} == count
+    assert one_item(final, guid) == edited
+    # every URL the article was seen under is kept
+    aliases = await store.aliases_of(guid)
+    for mirror in site.mirrors:
+        assert mirror.origin + article.path in aliases
+
+
+async def test_a_lagging_mirror_never_brings_the_old_text_back(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    article = site.articles[2]
+    await pull_source("news", config, fetcher, store)
+    site.edit(article.id, [0], title=NEW_TITLE)
+    await pull_source("news", config, fetcher, store)
+    # Mirrors 1 and 2 still serve the old version, pull after pull.
+    for _ in range(2):
+        report = await pull_source("news", config, fetcher, store)
+        assert report.updated == 0 and report.new == 0
+    items = await items_of(config, store, article.section)
+    assert [r["title"] for r in items["json"]].count(NEW_TITLE) == 1
+    assert article.title not in [r["title"] for r in items["json"]]
