@@ -30,7 +30,7 @@ from .fetch import Fetcher, FetchLimits
 from .pipeline import PullReport, pull_all
 from .scheduler import PullScheduler
 from .server import make_app
-from .store import Store, open_store
+from .store import Store, migrate, open_store
 
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
@@ -229,3 +229,39 @@ async def _watch_versions(book: FeedBook, stop: asyncio.Event) -> None:
             logging.getLogger("syndicator.serve").warning("store poll failed: %s", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=2.0)
+
+
+@main.group()
+def db() -> None:
+    """The store's schema: upgrade it, write a migration, prune old articles."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Bring the store's schema to this version of syndicator (creating it if empty)."""
+    config = _load(ctx)
+
+    async def job() -> tuple[str | None, str]:
+        store = await open_store(config.service.store, config.base_dir, check=False)
+        try:
+            return await migrate.upgrade(store.writer)
+        finally:
+            await store.close()
+
+    before, after = _run(job)
+    if before == after:
+        out.print(f"store schema already at {after}", highlight=False)
+    else:
+        out.print(f"store schema upgraded from {before or 'nothing'} to {after}", highlight=False)
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the revision changes.")
+def db_revision(message: str) -> None:
+    """Write a migration for what the tables in store/schema.py have that the newest lacks."""
+    path = _run(lambda: migrate.new_revision(message))
+    if path is None:
+        out.print("no revision written", highlight=False)
+    else:
+        out.print(f"wrote {path}", highlight=False)

@@ -80,7 +80,9 @@ async def test_validators_round_trip(engine_url: str) -> None:
 
 async def _ingest_at_once(stores: list[Store], cands: list) -> list[str]:
     """Several writers, each on its own connection pool, ingesting at the same instant."""
-    results = await asyncio.gather(*(s.ingest(c, ORIGIN) for s, c in zip(stores, cands)))
+    results = await asyncio.gather(
+        *(s.ingest(c, ORIGIN) for s, c in zip(stores, cands, strict=True))
+    )
     return sorted(r.outcome for r in results)
 
 

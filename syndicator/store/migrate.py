@@ -28,9 +28,9 @@ FOUNDATION = "0001_foundation"
 UPGRADE_HINT = "run `syndicate db upgrade` (with the same --config)"
 
 
-def alembic_config() -> AlembicConfig:
+def alembic_config(script_location: Path = MIGRATIONS) -> AlembicConfig:
     cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(script_location))
     return cfg
 
 
@@ -132,15 +132,15 @@ async def ensure_current(engine: AsyncEngine, *, create_empty: bool) -> None:
     )
 
 
-def _autogenerate(conn: Connection, message: str, out: list[Any]) -> None:
-    cfg = alembic_config()
+def _autogenerate(conn: Connection, message: str, where: Path, out: list[Any]) -> None:
+    cfg = alembic_config(where)
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, "head")
     script = command.revision(cfg, message=message, autogenerate=True)
-    out.append(script)
+    out.extend(script if isinstance(script, list) else [script])
 
 
-async def new_revision(message: str) -> Path | None:
+async def new_revision(message: str, where: Path = MIGRATIONS) -> Path | None:
     """Write a revision for what `schema.metadata` has and the newest revision lacks.
 
     The comparison runs against a scratch SQLite store brought to the newest revision, so it
@@ -153,8 +153,22 @@ async def new_revision(message: str) -> Path | None:
         try:
             out: list[Any] = []
             async with engine.begin() as conn:
-                await conn.run_sync(_autogenerate, message, out)
+                await conn.run_sync(_autogenerate, message, where, out)
         finally:
             await engine.dispose()
-    script = out[0] if out else None
-    return Path(script.path) if script is not None else None
+    return Path(out[0].path) if out and out[0] is not None else None
+
+
+def _differences(conn: Connection) -> list[Any]:
+    from alembic.autogenerate import compare_metadata
+
+    from .schema import metadata
+
+    return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+
+async def differences(engine: AsyncEngine) -> list[Any]:
+    """What `schema.metadata` has that the store lacks, or the other way round (empty when
+    the migrations and the tables agree)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_differences)
