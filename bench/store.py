@@ -1,0 +1,466 @@
+"""The store at scale, on SQLite and on PostgreSQL.
+
+Loads synthetic articles in batches (multi-row inserts on SQLite, COPY on PostgreSQL) and, at
+10k, 100k and 1M stored, measures what the service does per article: the full ingest of a new
+article (dedupe check, insert, hashes, URLs, sections, change counters), the dedupe lookup by
+content hash, the ingest of a duplicate, and the section-feed query; then bytes on disk per
+article and the peak memory of this process. Prints the query plans of the section feed, the
+dedupe lookup and the lease claim at the largest size.
+
+    python bench/store.py                      # 100,000 articles on both engines (~3 min)
+    python bench/store.py --articles 1000000   # the full run
+    python bench/store.py --engine sqlite --articles 1000000
+
+PostgreSQL: --postgres URL or SYNDICATOR_TEST_POSTGRES; the bench works in a schema of its
+own and drops it at the end. Without a URL the PostgreSQL run is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import random
+import re
+import resource
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import asyncpg
+from sqlalchemy import func, insert, select, text
+
+from syndicator.dedupe import make_guid
+from syndicator.models import Candidate
+from syndicator.store import Store, open_store
+from syndicator.store.engine import section_feed_query
+from syndicator.store.leases import claim_statement
+from syndicator.store.schema import (
+    article_aliases,
+    article_hashes,
+    article_sections,
+    articles,
+    source_leases,
+)
+
+SIZES = (10_000, 100_000, 1_000_000)
+SECTIONS = [f"section-{i}" for i in range(10)]
+ORIGIN = "https://news.example"
+MIRROR = "https://mirror.example"
+BASE = datetime(2022, 1, 1, tzinfo=UTC)
+SPAN = timedelta(days=3 * 365)
+BATCH = 5_000
+INGESTS = 300
+LOOKUPS = 2_000
+DUPLICATES = 300
+FEED_QUERIES = 30
+# Ids of the articles the service itself stores during the bench start here, clear of the
+# synthetic ones loaded with explicit ids.
+SERVICE_IDS = 1_000_000_000
+
+rng = random.Random(20240301)
+WORDS = [
+    "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(2, 11))) for _ in range(6000)
+]
+
+
+def content_hash(i: int) -> str:
+    return hashlib.blake2b(f"article {i}".encode(), digest_size=32).hexdigest()
+
+
+def published(i: int, total: int) -> datetime:
+    if i >= SERVICE_IDS:  # stored during the bench: newer than every loaded article
+        return BASE + SPAN + timedelta(seconds=i - SERVICE_IDS)
+    return BASE + SPAN * (i / max(total, 1)) + timedelta(seconds=i % 97)
+
+
+def body(i: int) -> tuple[str, str, str]:
+    r = random.Random(i)
+    title = " ".join(r.choices(WORDS, k=9)).capitalize()
+    paras = [" ".join(r.choices(WORDS, k=70)) for _ in range(5)]
+    html = "".join(f"<p>{p}.</p>" for p in paras)
+    return title, paras[0][:400], html
+
+
+def sections_of(i: int) -> list[str]:
+    first = SECTIONS[i % len(SECTIONS)]
+    return [first, SECTIONS[(i * 7 + 3) % len(SECTIONS)]] if i % 5 == 0 else [first]
+
+
+def rows_for(start: int, stop: int, total: int) -> dict[str, list[tuple[Any, ...]]]:
+    out: dict[str, list[tuple[Any, ...]]] = {
+        "articles": [],
+        "article_hashes": [],
+        "article_aliases": [],
+        "article_sections": [],
+    }
+    for i in range(start, stop):
+        h = content_hash(i)
+        when = published(i, total)
+        title, summary, html = body(i)
+        path = f"/Detail/{when:%Y/%m/%d}/{i}/{'-'.join(title.split()[:5])}"
+        out["articles"].append(
+            (
+                i,
+                make_guid(ORIGIN, "news", h, when),
+                "news",
+                ORIGIN + path,
+                title,
+                summary,
+                html,
+                h,
+                i,
+                when,
+                when,
+                when,
+                None,
+                None,
+                None,
+                "en",
+            )
+        )
+        out["article_hashes"].append((h, i))
+        out["article_aliases"].append((ORIGIN + path, i))
+        out["article_aliases"].append((MIRROR + path, i))
+        for s in sections_of(i):
+            out["article_sections"].append((i, s, when))
+    return out
+
+
+COLUMNS = {
+    "articles": [c.name for c in articles.columns],
+    "article_hashes": ["hash", "article_id"],
+    "article_aliases": ["url", "article_id"],
+    "article_sections": ["article_id", "section", "published"],
+}
+TABLES = {t.name: t for t in (articles, article_hashes, article_aliases, article_sections)}
+
+
+async def load(store: Store, schema: str | None, start: int, stop: int, total: int) -> None:
+    """Bulk-load synthetic articles [start, stop) in batches."""
+    for lo in range(start, stop, BATCH):
+        rows = rows_for(lo, min(lo + BATCH, stop), total)
+        async with store.writing() as conn:
+            if store.is_postgres:
+                raw = await conn.get_raw_connection()
+                apg = raw.driver_connection
+                for name, records in rows.items():
+                    await apg.copy_records_to_table(
+                        name, records=records, columns=COLUMNS[name], schema_name=schema
+                    )
+            else:
+                for name, records in rows.items():
+                    await conn.execute(
+                        insert(TABLES[name]),
+                        [dict(zip(COLUMNS[name], r, strict=True)) for r in records],
+                    )
+
+
+def candidate(i: int, total: int) -> Candidate:
+    title, summary, html = body(i)
+    when = published(i, total)
+    return Candidate(
+        source="news",
+        canonical_url=f"{ORIGIN}/Detail/{when:%Y/%m/%d}/{i}/x",
+        content_hash=content_hash(i),
+        simhash=i,
+        title=title,
+        summary=summary,
+        content_html=html,
+        published=when,
+        updated=None,
+        author=None,
+        image_url=None,
+        image_caption=None,
+        language="en",
+        sections=frozenset(sections_of(i)),
+        aliases=frozenset({f"{MIRROR}/Detail/{when:%Y/%m/%d}/{i}/x"}),
+    )
+
+
+@dataclass
+class Row:
+    stored: int
+    load_us: float
+    ingest_ms: float
+    lookup_us: float
+    duplicate_ms: float
+    feed_ms: float
+    all_feed_ms: float
+    disk_bytes: int
+    peak_mib: float
+
+
+@dataclass
+class Run:
+    engine: str
+    rows: list[Row] = field(default_factory=list)
+    plans: dict[str, str] = field(default_factory=dict)
+
+
+async def disk_bytes(store: Store, path: Path | None) -> int:
+    if store.is_postgres:
+        async with store.engine.connect() as conn:
+            size = await conn.execute(
+                text(
+                    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')"
+                )
+            )
+            return int(size.scalar_one() or 0)
+    assert path is not None
+    async with store.engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        # Outside any transaction, so the write-ahead log is folded into the file.
+        await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+async def timed(op: Any, items: Any) -> float:
+    """Median seconds of one `await op(item)` (medians: the machine is shared)."""
+    times = []
+    for item in items:
+        t = time.perf_counter()
+        await op(item)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+async def measure(store: Store, stored: int, total: int, fresh: int) -> tuple[float, ...]:
+    """(ingest ms, lookup us, duplicate ms, feed ms, all-feed ms) at the current size."""
+
+    async def ingest_new(i: int) -> None:
+        result = await store.ingest(candidate(i, total), ORIGIN)
+        assert result.outcome == "new", result
+
+    async def ingest_duplicate(i: int) -> None:
+        result = await store.ingest(candidate(i, total), ORIGIN)
+        assert result.outcome == "duplicate", result
+
+    # New articles through the service's own ingest (ids far above the synthetic ones).
+    ingest_s = await timed(ingest_new, range(fresh, fresh + INGESTS))
+    picks = [rng.randrange(1, stored) for _ in range(LOOKUPS)]
+    async with store.engine.connect() as conn:
+
+        async def lookup(i: int) -> None:
+            row = (
+                await conn.execute(
+                    select(articles.c.id, articles.c.guid)
+                    .join(article_hashes, article_hashes.c.article_id == articles.c.id)
+                    .where(article_hashes.c.hash == content_hash(i))
+                )
+            ).first()
+            assert row is not None and row.id == i
+
+        lookup_s = await timed(lookup, picks)
+    duplicate_s = await timed(ingest_duplicate, picks[:DUPLICATES])
+
+    async def feed(section: str) -> None:
+        assert len(await store.section_articles(section, 50)) == 50
+
+    feed_s = await timed(feed, [SECTIONS[k % len(SECTIONS)] for k in range(FEED_QUERIES)])
+    all_s = await timed(feed, ["all"] * (FEED_QUERIES // 3))
+    return ingest_s * 1e3, lookup_s * 1e6, duplicate_s * 1e3, feed_s * 1e3, all_s * 1e3
+
+
+async def explain(store: Store, stmt: Any) -> str:
+    """The engine's plan for a statement (PostgreSQL: EXPLAIN ANALYZE, rolled back)."""
+    async with store.engine.connect() as conn:
+        compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        params = compiled.construct_params()
+        keys = compiled.positiontup or []
+        args = tuple(params[k] for k in keys)
+        if store.is_postgres:
+            result = await conn.exec_driver_sql(
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + str(compiled), args
+            )
+            lines = [r[0] for r in result]
+        else:
+            args = tuple(
+                a.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(a, datetime) else a for a in args
+            )
+            result = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), args)
+            lines = [r[3] for r in result]
+        await conn.rollback()
+    # A long IN list of names says nothing about the plan: show its first names only.
+    return re.sub(r"\{(source-\d+,source-\d+),[^}]*\}", r"{\1,...}", "\n".join(lines))
+
+
+async def plans(store: Store) -> dict[str, str]:
+    now = datetime.now(UTC)
+    names = [f"source-{n}" for n in range(10_000)]
+    rows = [{"name": n, "next_due": now + timedelta(seconds=k)} for k, n in enumerate(names)]
+    async with store.writing() as conn:
+        await conn.execute(insert(source_leases), rows)
+    if store.is_postgres:
+        async with store.writing() as conn:
+            await conn.execute(text("ANALYZE"))
+    mine = names[:100]
+    return {
+        "section feed": await explain(store, section_feed_query(SECTIONS[3], 50)),
+        "combined feed": await explain(store, section_feed_query("all", 50)),
+        "dedupe lookup": await explain(
+            store,
+            select(articles.c.id, articles.c.guid)
+            .join(article_hashes, article_hashes.c.article_id == articles.c.id)
+            .where(article_hashes.c.hash == content_hash(7)),
+        ),
+        "lease claim": await explain(
+            store,
+            claim_statement(
+                mine, "bench:1", now + timedelta(seconds=50), 120, 4, store.is_postgres
+            ),
+        ),
+    }
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def run_engine(engine: str, total: int, postgres: str | None, folder: Path) -> Run:
+    run = Run(engine)
+    schema = None
+    path = None
+    if engine == "postgresql":
+        assert postgres
+        schema = f"bench_{os.getpid()}_{secrets.token_hex(3)}"
+        url = f"{postgres}{'&' if '?' in postgres else '?'}search_path={schema}"
+    else:
+        path = folder / f"bench-{os.getpid()}.db"
+        url = f"sqlite:///{path}"
+    store = await open_store(url)
+    try:
+        if store.is_postgres:
+            async with store.writing() as conn:
+                await conn.execute(
+                    text("SELECT setval(pg_get_serial_sequence('articles', 'id'), :n)"),
+                    {"n": SERVICE_IDS},
+                )
+        else:
+            # SQLite gives the next row max(id) + 1: one old placeholder sets where that is.
+            await load(store, schema, SERVICE_IDS, SERVICE_IDS + 1, 1)
+        loaded = 1
+        fresh = SERVICE_IDS + 1
+        sizes = [s for s in SIZES if s < total] + [total]
+        for size in sizes:
+            t = time.perf_counter()
+            await load(store, schema, loaded, size + 1, total)
+            load_us = (time.perf_counter() - t) * 1e6 / max(size + 1 - loaded, 1)
+            loaded = size + 1
+            if store.is_postgres:
+                async with store.writing() as conn:
+                    await conn.execute(text("ANALYZE"))
+            ingest_ms, lookup_us, dup_ms, feed_ms, all_ms = await measure(store, size, total, fresh)
+            fresh += INGESTS
+            async with store.engine.connect() as conn:
+                count = (
+                    await conn.execute(select(func.count()).select_from(articles))
+                ).scalar_one()
+            size_bytes = await disk_bytes(store, path)
+            run.rows.append(
+                Row(
+                    size,
+                    load_us,
+                    ingest_ms,
+                    lookup_us,
+                    dup_ms,
+                    feed_ms,
+                    all_ms,
+                    size_bytes // count,
+                    peak_mib(),
+                )
+            )
+            print_row(engine, run.rows[-1], flush=True)
+        run.plans = await plans(store)
+    finally:
+        await store.close()
+        if schema and postgres:
+            conn = await asyncpg.connect(postgres)
+            try:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            finally:
+                await conn.close()
+        if path is not None:
+            for p in path.parent.glob(path.name + "*"):
+                p.unlink()
+    return run
+
+
+HEADER = (
+    f"{'engine':<11}{'stored':>10}{'load us/art':>13}{'ingest ms':>11}{'lookup us':>11}"
+    f"{'dup ms':>9}{'feed ms':>9}{'all ms':>8}{'bytes/art':>11}{'peak MiB':>10}"
+)
+
+
+def print_row(engine: str, r: Row, flush: bool = False) -> None:
+    print(
+        f"{engine:<11}{r.stored:>10,}{r.load_us:>13.1f}{r.ingest_ms:>11.2f}{r.lookup_us:>11.1f}"
+        f"{r.duplicate_ms:>9.2f}{r.feed_ms:>9.2f}{r.all_feed_ms:>8.2f}{r.disk_bytes:>11,}"
+        f"{r.peak_mib:>10.0f}",
+        flush=flush,
+    )
+
+
+def report(runs: list[Run]) -> None:
+    print()
+    print(HEADER)
+    for run in runs:
+        for r in run.rows:
+            print_row(run.engine, r)
+    print()
+    print("ratios of medians, largest size over 10k (ingest and lookup must stay under 2):")
+    for run in runs:
+        first, last = run.rows[0], run.rows[-1]
+        print(
+            f"  {run.engine:<11} {last.stored:,}/{first.stored:,}: ingest "
+            f"{last.ingest_ms / first.ingest_ms:.2f}, dedupe lookup "
+            f"{last.lookup_us / first.lookup_us:.2f}, duplicate ingest "
+            f"{last.duplicate_ms / first.duplicate_ms:.2f}, section feed "
+            f"{last.feed_ms / first.feed_ms:.2f}"
+        )
+    for run in runs:
+        for name, plan in run.plans.items():
+            print(f"\n{run.engine} plan, {name} at {run.rows[-1].stored:,} articles:")
+            print("  " + plan.replace("\n", "\n  "))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--articles", type=int, default=100_000, help="articles to load (full run: 1000000)"
+    )
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--postgres", default=os.environ.get("SYNDICATOR_TEST_POSTGRES"))
+    parser.add_argument("--dir", type=Path, default=None, help="folder for the SQLite file")
+    args = parser.parse_args()
+    if args.articles < SIZES[0]:
+        parser.error(f"--articles must be at least {SIZES[0]}")
+    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    if "postgresql" in engines and not args.postgres:
+        print("PostgreSQL skipped: pass --postgres URL or set SYNDICATOR_TEST_POSTGRES")
+        engines.remove("postgresql")
+    print(
+        f"{args.articles:,} synthetic articles, ~{len(body(1)[2]):,} bytes of HTML each, "
+        f"{len(SECTIONS)} sections; Python {sys.version.split()[0]}, {os.cpu_count()} cores"
+    )
+    print(HEADER, flush=True)
+    runs = []
+    with tempfile.TemporaryDirectory(dir=args.dir) as folder:
+        for engine in engines:
+            runs.append(asyncio.run(run_engine(engine, args.articles, args.postgres, Path(folder))))
+    report(runs)
+
+
+if __name__ == "__main__":
+    main()
