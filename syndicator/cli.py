@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from . import __version__
+from . import __version__, cluster
 from .config import DEFAULT_CONFIG, Config, load_config
 from .errors import ConfigError, StoreError, SyndicatorError
 from .export import write_feeds
@@ -172,14 +172,27 @@ def export(ctx: click.Context, out_dir: Path) -> None:
 
 @main.command()
 @click.option("--listen", help="HOST:PORT to listen on (default: service.listen).")
+@click.option(
+    "--role",
+    type=click.Choice(cluster.ROLES),
+    default="all",
+    show_default=True,
+    help="all: pull and serve in one process; worker: pull only, sharing the sources with "
+    "other workers through leases in the store; web: serve only.",
+)
 @click.pass_context
-def serve(ctx: click.Context, listen: str | None) -> None:
+def serve(ctx: click.Context, listen: str | None, role: str) -> None:
     """Pull every source on its schedule and serve the feeds over HTTP."""
     config = _load(ctx)
     host, port = config.service.listen_host, config.service.listen_port
     if listen:
         host, _, port_text = listen.rpartition(":")
         port = int(port_text)
+    if role != "all":
+        limits = limits_of(config)
+        announce = lambda text: err.print(text, highlight=False)  # noqa: E731
+        _run(lambda: cluster.serve_role(config, role, host.strip("[]"), port, limits, announce))
+        return
     _run(lambda: serve_forever(config, host.strip("[]"), port))
 
 
@@ -209,8 +222,10 @@ async def serve_forever(
             if ready:
                 ready(bound)
             poll = asyncio.create_task(_watch_versions(book, stop))
+            prune = asyncio.create_task(cluster.retention_loop(config, store, stop))
             await stop.wait()
             poll.cancel()
+            await prune
             scheduler.stop()
             await runner.cleanup()
     finally:
@@ -265,3 +280,26 @@ def db_revision(message: str) -> None:
         out.print("no revision written", highlight=False)
     else:
         out.print(f"wrote {path}", highlight=False)
+
+
+@db.command("prune")
+@click.pass_context
+def db_prune(ctx: click.Context) -> None:
+    """Apply the retention rules once (the serving nodes also do it every retention.every)."""
+    config = _load(ctx)
+    if not config.retention.enabled:
+        err.print("retention is off: set retention.days or retention.items", highlight=False)
+        sys.exit(EXIT_CONFIG)
+
+    async def job() -> cluster.PruneReport:
+        store = await connect(config)
+        try:
+            return await cluster.run_retention(config, store)
+        finally:
+            await store.close()
+
+    report = _run(job)
+    out.print(
+        f"removed {report.articles} articles and {report.memberships} section listings",
+        highlight=False,
+    )

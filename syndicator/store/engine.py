@@ -336,6 +336,11 @@ class Store:
                 {"channel": self.channel, "sections": ",".join(names)},
             )
 
+    async def mark_changed(self, sections: Iterable[str], now: datetime | None = None) -> None:
+        """Move the change counters of these sections (feeds re-render, web nodes hear it)."""
+        async with self.writing() as conn:
+            await self._bump(conn, sections, now or datetime.now(UTC))
+
     # --- reading ---------------------------------------------------------------------
 
     async def section_versions(self) -> dict[str, int]:
