@@ -151,11 +151,10 @@ class LeaseWorker:
             await self._hand_back()
 
     def _start(self, name: str) -> None:
-        claimed_at = datetime.now(UTC)
         log.info("worker %s: pulling %s", self.holder, name)
-        self.running[name] = asyncio.create_task(self._pull(name, claimed_at), name=f"pull {name}")
+        self.running[name] = asyncio.create_task(self._pull(name), name=f"pull {name}")
 
-    async def _pull(self, name: str, claimed_at: datetime) -> None:
+    async def _pull(self, name: str) -> None:
         source = self.config.sources[name]
         try:
             report = await pull_source(name, self.config, self.fetcher, self.store)
@@ -177,9 +176,10 @@ class LeaseWorker:
         finally:
             self.running.pop(name, None)
             self.wake.set()
-        # Fixed rate from the claim, plus jitter; a pull that overran its interval is due now.
+        # The interval runs from the end of this pull, so no mirror sees a source's requests
+        # closer together than `every`, whichever workers pull it.
         jitter = random.uniform(0, min(self.config.service.jitter, source.every))
-        due = max(claimed_at + timedelta(seconds=source.every + jitter), datetime.now(UTC))
+        due = datetime.now(UTC) + timedelta(seconds=source.every + jitter)
         try:
             await self.leases.release(name, due)
         except StoreError as exc:

@@ -3,14 +3,18 @@
 Every mirror serves the same articles at the same paths, but with its own navigation, share
 block, tracking script, alternate-addresses footer naming the other mirrors, its own absolute
 links and its own feed GUIDs, as real mirror domains do. A mirror's `mode` can be switched
-while a test runs ("ok", "down", "error" for HTTP 500), and every request is logged.
+while a test runs ("ok", "down", "error" for HTTP 500), and every request is logged (`log`;
+`timed_log` adds when it arrived). Paths in `Site.slow_paths` are answered after
+`Site.slow_seconds`, and `Site.in_flight` counts requests being answered.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
 import socket
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -88,6 +92,7 @@ class Mirror:
     port: int
     mode: str = "ok"
     log: list[str] = field(default_factory=list)
+    timed_log: list[tuple[float, str]] = field(default_factory=list)
     runner: web.AppRunner | None = None
 
     @property
@@ -118,6 +123,16 @@ class Mirror:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.log.append(request.path_qs)
+        self.timed_log.append((time.monotonic(), request.path_qs))
+        self.site.in_flight += 1
+        try:
+            if request.path in self.site.slow_paths:
+                await asyncio.sleep(self.site.slow_seconds)
+            return self.answer(request)
+        finally:
+            self.site.in_flight -= 1
+
+    def answer(self, request: web.Request) -> web.StreamResponse:
         if self.mode == "error":
             return web.Response(status=500, text="Internal Server Error")
         path = request.path.rstrip("/") or "/"
@@ -224,6 +239,9 @@ class Site:
         self.tokens = (f"tok{n:08d}" for n in itertools.count())
         self.mirrors = [Mirror(self, i, free_port()) for i in range(mirrors)]
         self.canonical = self.mirrors[0].origin
+        self.slow_paths: set[str] = set()
+        self.slow_seconds = 0.0
+        self.in_flight = 0
 
     def in_section(self, section: str) -> list[SiteArticle]:
         return [a for a in self.articles if section in a.sections]
