@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import os
 import random
-import re
 import resource
 import secrets
 import statistics
@@ -42,8 +41,7 @@ from sqlalchemy import func, insert, select, text
 from syndicator.dedupe import make_guid
 from syndicator.models import Candidate
 from syndicator.store import Store, open_store
-from syndicator.store.engine import section_feed_query
-from syndicator.store.leases import claim_statement
+from syndicator.store.plans import explain, statements
 from syndicator.store.schema import (
     article_aliases,
     article_hashes,
@@ -273,29 +271,6 @@ async def measure(store: Store, stored: int, total: int, fresh: int) -> tuple[fl
     return ingest_s * 1e3, lookup_s * 1e6, duplicate_s * 1e3, feed_s * 1e3, all_s * 1e3
 
 
-async def explain(store: Store, stmt: Any) -> str:
-    """The engine's plan for a statement (PostgreSQL: EXPLAIN ANALYZE, rolled back)."""
-    async with store.engine.connect() as conn:
-        compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        params = compiled.construct_params()
-        keys = compiled.positiontup or []
-        args = tuple(params[k] for k in keys)
-        if store.is_postgres:
-            result = await conn.exec_driver_sql(
-                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + str(compiled), args
-            )
-            lines = [r[0] for r in result]
-        else:
-            args = tuple(
-                a.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(a, datetime) else a for a in args
-            )
-            result = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), args)
-            lines = [r[3] for r in result]
-        await conn.rollback()
-    # A long IN list of names says nothing about the plan: show its first names only.
-    return re.sub(r"\{(source-\d+,source-\d+),[^}]*\}", r"{\1,...}", "\n".join(lines))
-
-
 async def plans(store: Store) -> dict[str, str]:
     now = datetime.now(UTC)
     names = [f"source-{n}" for n in range(10_000)]
@@ -305,23 +280,8 @@ async def plans(store: Store) -> dict[str, str]:
     if store.is_postgres:
         async with store.writing() as conn:
             await conn.execute(text("ANALYZE"))
-    mine = names[:100]
-    return {
-        "section feed": await explain(store, section_feed_query(SECTIONS[3], 50)),
-        "combined feed": await explain(store, section_feed_query("all", 50)),
-        "dedupe lookup": await explain(
-            store,
-            select(articles.c.id, articles.c.guid)
-            .join(article_hashes, article_hashes.c.article_id == articles.c.id)
-            .where(article_hashes.c.hash == content_hash(7)),
-        ),
-        "lease claim": await explain(
-            store,
-            claim_statement(
-                mine, "bench:1", now + timedelta(seconds=50), 120, 4, store.is_postgres
-            ),
-        ),
-    }
+    queries = statements(SECTIONS[3], content_hash(7), names[:100], store.is_postgres)
+    return {name: await explain(store, stmt, analyze=True) for name, stmt in queries.items()}
 
 
 def peak_mib() -> float:
