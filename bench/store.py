@@ -186,14 +186,20 @@ def candidate(i: int, total: int) -> Candidate:
 
 
 @dataclass
-class Row:
-    stored: int
-    load_us: float
+class Figures:
     ingest_ms: float
     lookup_us: float
     duplicate_ms: float
     feed_ms: float
     all_feed_ms: float
+
+
+@dataclass
+class Row:
+    stored: int
+    load_us: float
+    big: Figures
+    ref: Figures  # the 10k reference store, measured alongside
     disk_bytes: int
     peak_mib: float
 
@@ -203,6 +209,18 @@ class Run:
     engine: str
     rows: list[Row] = field(default_factory=list)
     plans: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Target:
+    """A store under test: how many synthetic articles it holds, the next id to ingest."""
+
+    store: Store
+    stored: int
+    total: int
+    fresh: int = SERVICE_IDS + 1
+    schema: str | None = None
+    path: Path | None = None
 
 
 async def disk_bytes(store: Store, path: Path | None) -> int:
@@ -224,51 +242,61 @@ async def disk_bytes(store: Store, path: Path | None) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
 
-async def timed(op: Any, items: Any) -> float:
-    """Median seconds of one `await op(item)` (medians: the machine is shared)."""
-    times = []
-    for item in items:
-        t = time.perf_counter()
-        await op(item)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+async def paired(op: Any, targets: list[Target], items: list[list[Any]]) -> list[float]:
+    """Median seconds of `await op(target, item)` per target, the targets taking turns, so
+    that whatever else the machine does weighs on each alike (it is shared)."""
+    times: list[list[float]] = [[] for _ in targets]
+    for k in range(len(items[0])):
+        for n, target in enumerate(targets):
+            t = time.perf_counter()
+            await op(target, items[n][k])
+            times[n].append(time.perf_counter() - t)
+    return [statistics.median(ts) for ts in times]
 
 
-async def measure(store: Store, stored: int, total: int, fresh: int) -> tuple[float, ...]:
-    """(ingest ms, lookup us, duplicate ms, feed ms, all-feed ms) at the current size."""
+async def ingest_new(target: Target, i: int) -> None:
+    result = await target.store.ingest(candidate(i, target.total), ORIGIN)
+    assert result.outcome == "new", result
 
-    async def ingest_new(i: int) -> None:
-        result = await store.ingest(candidate(i, total), ORIGIN)
-        assert result.outcome == "new", result
 
-    async def ingest_duplicate(i: int) -> None:
-        result = await store.ingest(candidate(i, total), ORIGIN)
-        assert result.outcome == "duplicate", result
+async def ingest_duplicate(target: Target, i: int) -> None:
+    result = await target.store.ingest(candidate(i, target.total), ORIGIN)
+    assert result.outcome == "duplicate", result
 
-    # New articles through the service's own ingest (ids far above the synthetic ones).
-    ingest_s = await timed(ingest_new, range(fresh, fresh + INGESTS))
-    picks = [rng.randrange(1, stored) for _ in range(LOOKUPS)]
-    async with store.engine.connect() as conn:
 
-        async def lookup(i: int) -> None:
-            row = (
-                await conn.execute(
-                    select(articles.c.id, articles.c.guid)
-                    .join(article_hashes, article_hashes.c.article_id == articles.c.id)
-                    .where(article_hashes.c.hash == content_hash(i))
-                )
-            ).first()
-            assert row is not None and row.id == i
+async def lookup(target: Target, i: int) -> None:
+    async with target.store.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(articles.c.id, articles.c.guid)
+                .join(article_hashes, article_hashes.c.article_id == articles.c.id)
+                .where(article_hashes.c.hash == content_hash(i))
+            )
+        ).first()
+    assert row is not None and row.id == i
 
-        lookup_s = await timed(lookup, picks)
-    duplicate_s = await timed(ingest_duplicate, picks[:DUPLICATES])
 
-    async def feed(section: str) -> None:
-        assert len(await store.section_articles(section, 50)) == 50
+async def feed(target: Target, section: str) -> None:
+    assert len(await target.store.section_articles(section, 50)) == 50
 
-    feed_s = await timed(feed, [SECTIONS[k % len(SECTIONS)] for k in range(FEED_QUERIES)])
-    all_s = await timed(feed, ["all"] * (FEED_QUERIES // 3))
-    return ingest_s * 1e3, lookup_s * 1e6, duplicate_s * 1e3, feed_s * 1e3, all_s * 1e3
+
+async def measure(targets: list[Target]) -> list[Figures]:
+    """The per-article figures of each target at its current size."""
+    fresh = [list(range(t.fresh, t.fresh + INGESTS)) for t in targets]
+    for t in targets:
+        t.fresh += INGESTS
+    # New articles go through the service's own ingest (ids far above the synthetic ones).
+    ingest = await paired(ingest_new, targets, fresh)
+    picks = [[rng.randrange(1, t.stored) for _ in range(LOOKUPS)] for t in targets]
+    looked = await paired(lookup, targets, picks)
+    dups = await paired(ingest_duplicate, targets, [p[:DUPLICATES] for p in picks])
+    sections = [SECTIONS[k % len(SECTIONS)] for k in range(FEED_QUERIES)]
+    feeds = await paired(feed, targets, [sections] * len(targets))
+    alls = await paired(feed, targets, [["all"] * (FEED_QUERIES // 3)] * len(targets))
+    return [
+        Figures(i * 1e3, lk * 1e6, d * 1e3, f * 1e3, a * 1e3)
+        for i, lk, d, f, a in zip(ingest, looked, dups, feeds, alls, strict=True)
+    ]
 
 
 async def plans(store: Store) -> dict[str, str]:
@@ -288,8 +316,7 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def run_engine(engine: str, total: int, postgres: str | None, folder: Path) -> Run:
-    run = Run(engine)
+async def open_target(engine: str, total: int, postgres: str | None, folder: Path) -> Target:
     schema = None
     path = None
     if engine == "postgresql":
@@ -297,77 +324,85 @@ async def run_engine(engine: str, total: int, postgres: str | None, folder: Path
         schema = f"bench_{os.getpid()}_{secrets.token_hex(3)}"
         url = f"{postgres}{'&' if '?' in postgres else '?'}search_path={schema}"
     else:
-        path = folder / f"bench-{os.getpid()}.db"
+        path = folder / f"bench-{os.getpid()}-{secrets.token_hex(3)}.db"
         url = f"sqlite:///{path}"
     store = await open_store(url)
+    target = Target(store, 0, total, schema=schema, path=path)
+    if store.is_postgres:
+        async with store.writing() as conn:
+            await conn.execute(
+                text("SELECT setval(pg_get_serial_sequence('articles', 'id'), :n)"),
+                {"n": SERVICE_IDS},
+            )
+    else:
+        # SQLite gives the next row max(id) + 1: one placeholder sets where that is.
+        await load(store, schema, SERVICE_IDS, SERVICE_IDS + 1, 1)
+    return target
+
+
+async def grow(target: Target, size: int) -> float:
+    """Load synthetic articles up to `size`; microseconds per article loaded."""
+    t = time.perf_counter()
+    await load(target.store, target.schema, target.stored + 1, size + 1, target.total)
+    spent = (time.perf_counter() - t) * 1e6 / max(size - target.stored, 1)
+    target.stored = size
+    if target.store.is_postgres:
+        async with target.store.writing() as conn:
+            await conn.execute(text("ANALYZE"))
+    return spent
+
+
+async def close_target(target: Target, postgres: str | None) -> None:
+    await target.store.close()
+    if target.schema and postgres:
+        conn = await asyncpg.connect(postgres)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{target.schema}" CASCADE')
+        finally:
+            await conn.close()
+    if target.path is not None:
+        for p in target.path.parent.glob(target.path.name + "*"):
+            p.unlink()
+
+
+async def run_engine(engine: str, total: int, postgres: str | None, folder: Path) -> Run:
+    run = Run(engine)
+    ref = await open_target(engine, SIZES[0], postgres, folder)
+    big = await open_target(engine, total, postgres, folder)
     try:
-        if store.is_postgres:
-            async with store.writing() as conn:
-                await conn.execute(
-                    text("SELECT setval(pg_get_serial_sequence('articles', 'id'), :n)"),
-                    {"n": SERVICE_IDS},
-                )
-        else:
-            # SQLite gives the next row max(id) + 1: one old placeholder sets where that is.
-            await load(store, schema, SERVICE_IDS, SERVICE_IDS + 1, 1)
-        loaded = 1
-        fresh = SERVICE_IDS + 1
-        sizes = [s for s in SIZES if s < total] + [total]
-        for size in sizes:
-            t = time.perf_counter()
-            await load(store, schema, loaded, size + 1, total)
-            load_us = (time.perf_counter() - t) * 1e6 / max(size + 1 - loaded, 1)
-            loaded = size + 1
-            if store.is_postgres:
-                async with store.writing() as conn:
-                    await conn.execute(text("ANALYZE"))
-            ingest_ms, lookup_us, dup_ms, feed_ms, all_ms = await measure(store, size, total, fresh)
-            fresh += INGESTS
-            async with store.engine.connect() as conn:
+        await grow(ref, SIZES[0])
+        for size in [s for s in SIZES if s < total] + [total]:
+            load_us = await grow(big, size)
+            ref_figures, big_figures = await measure([ref, big])
+            async with big.store.engine.connect() as conn:
                 count = (
                     await conn.execute(select(func.count()).select_from(articles))
                 ).scalar_one()
-            size_bytes = await disk_bytes(store, path)
-            run.rows.append(
-                Row(
-                    size,
-                    load_us,
-                    ingest_ms,
-                    lookup_us,
-                    dup_ms,
-                    feed_ms,
-                    all_ms,
-                    size_bytes // count,
-                    peak_mib(),
-                )
-            )
-            print_row(engine, run.rows[-1], flush=True)
-        run.plans = await plans(store)
+            size_bytes = await disk_bytes(big.store, big.path)
+            row = Row(size, load_us, big_figures, ref_figures, size_bytes // count, peak_mib())
+            run.rows.append(row)
+            print_row(engine, row, flush=True)
+        run.plans = await plans(big.store)
     finally:
-        await store.close()
-        if schema and postgres:
-            conn = await asyncpg.connect(postgres)
-            try:
-                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            finally:
-                await conn.close()
-        if path is not None:
-            for p in path.parent.glob(path.name + "*"):
-                p.unlink()
+        await close_target(ref, postgres)
+        await close_target(big, postgres)
     return run
 
 
 HEADER = (
-    f"{'engine':<11}{'stored':>10}{'load us/art':>13}{'ingest ms':>11}{'lookup us':>11}"
-    f"{'dup ms':>9}{'feed ms':>9}{'all ms':>8}{'bytes/art':>11}{'peak MiB':>10}"
+    f"{'engine':<11}{'stored':>10}{'load us':>9}{'ingest ms':>11}{'lookup us':>11}"
+    f"{'dup ms':>8}{'feed ms':>9}{'all ms':>8}{'bytes/art':>11}{'peak MiB':>10}"
+    f"{'ingest x10k':>13}{'lookup x10k':>13}"
 )
 
 
 def print_row(engine: str, r: Row, flush: bool = False) -> None:
+    b = r.big
     print(
-        f"{engine:<11}{r.stored:>10,}{r.load_us:>13.1f}{r.ingest_ms:>11.2f}{r.lookup_us:>11.1f}"
-        f"{r.duplicate_ms:>9.2f}{r.feed_ms:>9.2f}{r.all_feed_ms:>8.2f}{r.disk_bytes:>11,}"
-        f"{r.peak_mib:>10.0f}",
+        f"{engine:<11}{r.stored:>10,}{r.load_us:>9.0f}{b.ingest_ms:>11.2f}{b.lookup_us:>11.0f}"
+        f"{b.duplicate_ms:>8.2f}{b.feed_ms:>9.2f}{b.all_feed_ms:>8.2f}{r.disk_bytes:>11,}"
+        f"{r.peak_mib:>10.0f}{b.ingest_ms / r.ref.ingest_ms:>13.2f}"
+        f"{b.lookup_us / r.ref.lookup_us:>13.2f}",
         flush=flush,
     )
 
@@ -379,15 +414,28 @@ def report(runs: list[Run]) -> None:
         for r in run.rows:
             print_row(run.engine, r)
     print()
-    print("ratios of medians, largest size over 10k (ingest and lookup must stay under 2):")
+    print(
+        "x10k: the figure over the same figure of a 10k-article store measured alongside,\n"
+        "taking turns op by op (the machine is shared). Ingest and lookup must stay under 2."
+    )
     for run in runs:
-        first, last = run.rows[0], run.rows[-1]
+        last = run.rows[-1]
+        first = run.rows[0]
+        verdict = (
+            "OK"
+            if last.big.ingest_ms / last.ref.ingest_ms < 2
+            and last.big.lookup_us / last.ref.lookup_us < 2
+            else "OVER 2"
+        )
         print(
-            f"  {run.engine:<11} {last.stored:,}/{first.stored:,}: ingest "
-            f"{last.ingest_ms / first.ingest_ms:.2f}, dedupe lookup "
-            f"{last.lookup_us / first.lookup_us:.2f}, duplicate ingest "
-            f"{last.duplicate_ms / first.duplicate_ms:.2f}, section feed "
-            f"{last.feed_ms / first.feed_ms:.2f}"
+            f"  {run.engine:<11} {last.stored:,} vs 10k: ingest "
+            f"{last.big.ingest_ms / last.ref.ingest_ms:.2f}, dedupe lookup "
+            f"{last.big.lookup_us / last.ref.lookup_us:.2f}, duplicate ingest "
+            f"{last.big.duplicate_ms / last.ref.duplicate_ms:.2f}, section feed "
+            f"{last.big.feed_ms / last.ref.feed_ms:.2f}: {verdict}"
+            f" (rows {last.stored:,} over {first.stored:,}: ingest "
+            f"{last.big.ingest_ms / first.big.ingest_ms:.2f}, lookup "
+            f"{last.big.lookup_us / first.big.lookup_us:.2f})"
         )
     for run in runs:
         for name, plan in run.plans.items():
