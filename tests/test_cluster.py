@@ -133,7 +133,6 @@ async def eventually(
     raise AssertionError(f"timed out waiting for {what}\n{logs}")
 
 
-
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     schemas = Schemas(postgres_base())

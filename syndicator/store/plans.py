@@ -56,13 +56,15 @@ async def explain(
                     await conn.exec_driver_sql(f"SET LOCAL {setting} = off")
             options = "ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF" if analyze else "COSTS OFF"
             result = await conn.exec_driver_sql(f"EXPLAIN ({options}) {compiled}", args)
-            lines = [row[0] for row in result]
+            rows: list[Any] = list(result)
+            lines = [row[0] for row in rows]
         else:
             args = tuple(
                 a.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(a, datetime) else a for a in args
             )
             result = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", args)
-            lines = [row[3] for row in result]
+            rows = list(result)
+            lines = [row[3] for row in rows]  # (id, parent, unused, detail)
         await conn.rollback()
     # A long list of source names says nothing about the plan: keep its first two.
     return re.sub(r"\{([^,{}]+,[^,{}]+),[^{}]*\}", r"{\1,...}", "\n".join(lines))
