@@ -75,3 +75,39 @@ async def test_items_below_max_items_never_shrink_a_feed(engine_url: str) -> Non
         assert await titles(store, "a") == [f"Article number {n}" for n in range(1, 7)]
     finally:
         await store.close()
+
+
+def test_db_prune_command(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from click.testing import CliRunner
+
+    from syndicator.cli import main
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+
+    async def fill() -> None:
+        store = await open_store(url)
+        for n in range(1, 6):
+            await store.ingest(candidate(n, sections=("world",), published=day(100 + n)), ORIGIN)
+        await store.close()
+
+    asyncio.run(fill())
+    config = tmp_path / "syndicator.yaml"
+    body = f"""service:\n  store: "{url}"\n  max_items: 2
+sections:\n  world: {{title: World}}
+sources:
+  news:
+    title: News
+    canonical: https://news.example
+    sections:
+      world: {{page: /world}}
+"""
+    config.write_text(body, encoding="utf-8")
+    off = CliRunner().invoke(main, ["--config", str(config), "db", "prune"])
+    assert off.exit_code == 2 and "retention is off" in off.output
+    config.write_text(body + "retention:\n  days: 30\n", encoding="utf-8")
+    done = CliRunner().invoke(main, ["--config", str(config), "db", "prune"])
+    assert done.exit_code == 0, done.output
+    # all five are older than 30 days; the feed shows two, so three go
+    assert "removed 3 articles" in done.output
