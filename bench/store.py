@@ -7,7 +7,7 @@ content hash, the ingest of a duplicate, and the section-feed query; then bytes 
 article and the peak memory of this process. Prints the query plans of the section feed, the
 dedupe lookup and the lease claim at the largest size.
 
-    python bench/store.py                      # 100,000 articles on both engines (~3 min)
+    python bench/store.py                      # 50,000 articles on both engines (2-3 min)
     python bench/store.py --articles 1000000   # the full run
     python bench/store.py --engine sqlite --articles 1000000
 
@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
 from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from syndicator.dedupe import make_guid
 from syndicator.models import Candidate
@@ -242,7 +244,7 @@ async def disk_bytes(store: Store, path: Path | None) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
 
-async def paired(op: Any, targets: list[Target], items: list[list[Any]]) -> list[float]:
+async def paired(op: Any, targets: list[Any], items: list[list[Any]]) -> list[float]:
     """Median seconds of `await op(target, item)` per target, the targets taking turns, so
     that whatever else the machine does weighs on each alike (it is shared)."""
     times: list[list[float]] = [[] for _ in targets]
@@ -264,15 +266,15 @@ async def ingest_duplicate(target: Target, i: int) -> None:
     assert result.outcome == "duplicate", result
 
 
-async def lookup(target: Target, i: int) -> None:
-    async with target.store.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(articles.c.id, articles.c.guid)
-                .join(article_hashes, article_hashes.c.article_id == articles.c.id)
-                .where(article_hashes.c.hash == content_hash(i))
-            )
-        ).first()
+async def lookup(conn: AsyncConnection, i: int) -> None:
+    """The dedupe lookup as an ingest runs it: one statement on the ingest's connection."""
+    row = (
+        await conn.execute(
+            select(articles.c.id, articles.c.guid)
+            .join(article_hashes, article_hashes.c.article_id == articles.c.id)
+            .where(article_hashes.c.hash == content_hash(i))
+        )
+    ).first()
     assert row is not None and row.id == i
 
 
@@ -288,7 +290,9 @@ async def measure(targets: list[Target]) -> list[Figures]:
     # New articles go through the service's own ingest (ids far above the synthetic ones).
     ingest = await paired(ingest_new, targets, fresh)
     picks = [[rng.randrange(1, t.stored) for _ in range(LOOKUPS)] for t in targets]
-    looked = await paired(lookup, targets, picks)
+    async with AsyncExitStack() as stack:
+        conns = [await stack.enter_async_context(t.store.engine.connect()) for t in targets]
+        looked = await paired(lookup, conns, picks)
     dups = await paired(ingest_duplicate, targets, [p[:DUPLICATES] for p in picks])
     sections = [SECTIONS[k % len(SECTIONS)] for k in range(FEED_QUERIES)]
     feeds = await paired(feed, targets, [sections] * len(targets))
@@ -446,7 +450,7 @@ def report(runs: list[Run]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--articles", type=int, default=100_000, help="articles to load (full run: 1000000)"
+        "--articles", type=int, default=50_000, help="articles to load (full run: 1000000)"
     )
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--postgres", default=os.environ.get("SYNDICATOR_TEST_POSTGRES"))

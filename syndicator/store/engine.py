@@ -76,7 +76,10 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
     if driver_url.get_backend_name() == "postgresql" and search_path:
         driver_url = driver_url.difference_update_query(["search_path"])
         connect_args["server_settings"] = {"search_path": str(search_path)}
-    engine = create_async_engine(driver_url, pool_pre_ping=True, connect_args=connect_args)
+    # A PostgreSQL connection can die with its server or the network; a SQLite file cannot,
+    # and checking it would cost every read a round trip to the driver's thread.
+    pre_ping = driver_url.get_backend_name() == "postgresql"
+    engine = create_async_engine(driver_url, pool_pre_ping=pre_ping, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")
