@@ -3,6 +3,7 @@ another revision is refused with what to run, and `syndicate db upgrade` brings 
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -134,8 +135,6 @@ sources:
 """,
         encoding="utf-8",
     )
-    import asyncio
-
     asyncio.run(_store_at(f"sqlite:///{db}", migrate.FOUNDATION))
     runner = CliRunner()
     refused = runner.invoke(main, ["--config", str(config), "export", "--out", str(tmp_path)])
@@ -146,3 +145,15 @@ sources:
     assert f"from {migrate.FOUNDATION} to {migrate.code_head()}" in done.output
     again = runner.invoke(main, ["--config", str(config), "db", "upgrade"])
     assert again.exit_code == 0 and "already at" in again.output
+
+
+async def test_nodes_starting_at_once_on_an_empty_store(engine_url: str) -> None:
+    """Several processes opening a brand-new store together: one creates it, all open it."""
+    stores = await asyncio.gather(*(open_store(engine_url) for _ in range(4)))
+    try:
+        for store in stores:
+            assert (await migrate.schema_state(store.engine)).revision == migrate.code_head()
+        assert await migrate.differences(stores[0].engine) == []
+    finally:
+        for store in stores:
+            await store.close()

@@ -151,6 +151,12 @@ class Store:
             path = (await conn.execute(text("SHOW search_path"))).scalar_one()
             first = path.split(",")[0].strip().strip('"')
             if first and first != "$user":
+                # Nodes starting at once would race CREATE SCHEMA IF NOT EXISTS (one fails on
+                # the catalogue's unique key): take turns.
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext('syndicator-schema:' || :name))"),
+                    {"name": first},
+                )
                 await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{first}"'))
 
     async def prepare(self) -> None:
