@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from . import __version__, tables
+from . import __version__, cluster, tables
 from .candidate import to_candidate
 from .config import DEFAULT_CONFIG, Config, Service, load_config, with_service_overrides
 from .discover import config_block, discover, to_yaml
@@ -42,7 +42,7 @@ from .mirrorstatus import MirrorRow, mirror_rows
 from .service import Service as RunningService
 from .service import limits_of
 from .status import collect
-from .store import Store, open_store
+from .store import Store, migrate, open_store
 from .workers import run_loop, run_workers
 
 EXIT_OK = 0
@@ -491,9 +491,17 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
     show_default=True,
     help="Serving processes sharing the port (SO_REUSEPORT); the first one also pulls.",
 )
+@click.option(
+    "--role",
+    type=click.Choice(cluster.ROLES),
+    default="all",
+    show_default=True,
+    help="all: pull and serve in one process; worker: pull only, sharing the sources with "
+    "other workers through leases in the store; web: serve only.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Log JSON lines whatever the config says.")
 @click.pass_context
-def serve(ctx: click.Context, listen: str | None, workers: int, as_json: bool) -> None:
+def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_json: bool) -> None:
     """Pull every source on its schedule and serve the feeds over HTTP.
 
     SIGHUP (or a change of the config file) reloads the config; SIGTERM or SIGINT drains
@@ -511,6 +519,11 @@ def serve(ctx: click.Context, listen: str | None, workers: int, as_json: bool) -
         setup_logging("json" if as_json else current.service.log_format, level)
 
     logging_for(config)
+    if role != "all":
+        limits = limits_of(config)
+        announce = lambda text: err.print(text, highlight=False)  # noqa: E731
+        _run(lambda: cluster.serve_role(config, role, host.strip("[]"), port, limits, announce))
+        return
 
     def serve_one(index: int, reuse_port: bool) -> None:
         service = RunningService(
@@ -549,3 +562,62 @@ async def serve_forever(
             ready(bound if bound is not None else port)
 
     await RunningService(config, load=lambda: config, host=host, port=port).run(started)
+
+
+@main.group()
+def db() -> None:
+    """The store's schema: upgrade it, write a migration, prune old articles."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Bring the store's schema to this version of syndicator (creating it if empty)."""
+    config = _load(ctx)
+
+    async def job() -> tuple[str | None, str]:
+        store = await open_store(config.service.store, config.base_dir, check=False)
+        try:
+            return await migrate.upgrade(store.writer)
+        finally:
+            await store.close()
+
+    before, after = _run(job)
+    if before == after:
+        out.print(f"store schema already at {after}", highlight=False)
+    else:
+        out.print(f"store schema upgraded from {before or 'nothing'} to {after}", highlight=False)
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the revision changes.")
+def db_revision(message: str) -> None:
+    """Write a migration for what the tables in store/schema.py have that the newest lacks."""
+    path = _run(lambda: migrate.new_revision(message))
+    if path is None:
+        out.print("no revision written", highlight=False)
+    else:
+        out.print(f"wrote {path}", highlight=False)
+
+
+@db.command("prune")
+@click.pass_context
+def db_prune(ctx: click.Context) -> None:
+    """Apply the retention rules once (the serving nodes also do it every retention.every)."""
+    config = _load(ctx)
+    if not config.retention.enabled:
+        err.print("retention is off: set retention.days or retention.items", highlight=False)
+        sys.exit(EXIT_CONFIG)
+
+    async def job() -> cluster.PruneReport:
+        store = await connect(config)
+        try:
+            return await cluster.run_retention(config, store)
+        finally:
+            await store.close()
+
+    report = _run(job)
+    out.print(
+        f"removed {report.articles} articles and {report.memberships} section listings",
+        highlight=False,
+    )

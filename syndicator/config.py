@@ -398,10 +398,44 @@ class Service(_Model):
         return int(self.listen.rpartition(":")[2])
 
 
+class Cluster(_Model):
+    """How worker and web nodes share one store (`syndicate serve --role worker|web`)."""
+
+    # A worker that stops renewing its lease (it died) loses its sources after this long.
+    lease_timeout: Duration = 120.0
+    # How often a worker looks for due sources; how often a web node on SQLite looks for
+    # changed sections (on PostgreSQL it is told at once, and looks this often as well only
+    # when it lost the connection that tells it).
+    poll: Duration = 2.0
+    # Sources one worker pulls at the same time.
+    pulls: int = Field(default=4, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _lease_outlives_poll(self) -> Cluster:
+        if self.lease_timeout < 3 * self.poll:
+            raise ValueError("lease_timeout must be at least three times poll")
+        return self
+
+
+class Retention(_Model):
+    """What the store keeps. An item inside a section's feed (service.max_items newest) is
+    never removed, whatever these say."""
+
+    days: int | None = Field(default=None, ge=1)  # articles published longer ago go
+    items: int | None = Field(default=None, ge=1)  # per section; the oldest beyond go
+    every: Duration = 3600.0  # how often the pruning job runs (on one worker of a cluster)
+
+    @property
+    def enabled(self) -> bool:
+        return self.days is not None or self.items is not None
+
+
 class Config(_Model):
     service: Service = Field(default_factory=Service)
     sections: dict[str, Section]
     sources: dict[str, Source]
+    cluster: Cluster = Field(default_factory=Cluster)
+    retention: Retention = Field(default_factory=Retention)
     # Folder of the config file: relative store and file: paths are resolved against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
 

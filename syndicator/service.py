@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import cluster
 from .config import Config
 from .errors import ConfigError, StoreError, SyndicatorError
 from .fetch import FetchLimits
@@ -168,6 +169,7 @@ class Service:
             await self._stack.enter_async_context(announcing(config.service, book))
             last = {name: rec.finished_at for name, rec in (await last_pulls(store)).items()}
             self.scheduler.start(last)
+            self._spawn(cluster.retention_loop(config, store, self._stopping))
         await self._refresh_status()
         self._spawn(self._watch_versions())
         if self._watch is not None:

@@ -51,3 +51,6 @@ async def fetcher() -> AsyncIterator[Fetcher]:
     limits = FetchLimits(user_agent="syndicator-tests", connect_timeout=2, read_timeout=3)
     async with Fetcher(limits) as f:
         yield f
+
+
+from .engines import engine_url, engine_urls  # noqa: E402, F401  (fixtures on both engines)

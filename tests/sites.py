@@ -26,7 +26,9 @@ announces the feeds with autodiscovery links, as a publisher's home page does.
 Outside the legacy mode a mirror serves its pages in its own `charset`, declared in the HTTP
 header, the page, or both (`charset_in`); an article can be edited on some mirrors only
 (`Site.edit`), or corrected everywhere (`Site.correct`); a mirror's feed can carry the full
-text (`feed_content`).
+text (`feed_content`). `timed_log` adds when each request arrived; paths in `Site.slow_paths`
+are answered after `Site.slow_seconds`, and `Site.in_flight` counts requests being answered
+on all mirrors.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import hashlib
 import html
 import itertools
 import socket
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -194,6 +197,7 @@ class Mirror:
     port: int
     mode: str = "ok"
     log: list[str] = field(default_factory=list)
+    timed_log: list[tuple[float, str]] = field(default_factory=list)
     requests: list[Logged] = field(default_factory=list)
     runner: web.AppRunner | None = None
     slow_seconds: float = 5.0
@@ -254,6 +258,7 @@ class Mirror:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.log.append(request.path_qs)
+        self.timed_log.append((time.monotonic(), request.path_qs))
         entry = Logged(
             request.path_qs,
             request.headers.get("If-None-Match"),
@@ -262,11 +267,15 @@ class Mirror:
         )
         self.requests.append(entry)
         self.in_flight += 1
+        self.site.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            if request.path in self.site.slow_paths:
+                await asyncio.sleep(self.site.slow_seconds)
             response = await self._answer(request)
         finally:
             self.in_flight -= 1
+            self.site.in_flight -= 1
         entry.status = response.status
         return response
 
@@ -491,6 +500,9 @@ class Site:
         self.version = 0
         self.modified = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
         self.announce_feeds = True
+        self.slow_paths: set[str] = set()
+        self.slow_seconds = 0.0
+        self.in_flight = 0
 
     def touch(self) -> None:
         """The site changed: new validators everywhere."""

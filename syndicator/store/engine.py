@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Integer, event, func, literal_column, select, union_all, update
+from sqlalchemy import Integer, delete, event, func, literal_column, select, text, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -25,6 +26,7 @@ from ..dedupe import (
 )
 from ..errors import StoreError
 from ..models import Article, Candidate
+from . import migrate
 from .schema import (
     article_aliases,
     article_hashes,
@@ -32,7 +34,6 @@ from .schema import (
     article_simhash_bands,
     articles,
     fetch_validators,
-    metadata,
     section_versions,
 )
 
@@ -67,6 +68,10 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 def async_url(url: str, base_dir: Path | None = None) -> str:
     """sqlite:///x.db -> sqlite+aiosqlite:///x.db; postgresql:// -> postgresql+asyncpg://."""
+    return _driver_url(url, base_dir).render_as_string(hide_password=False)
+
+
+def _driver_url(url: str, base_dir: Path | None = None) -> URL:
     parsed = make_url(url)
     if parsed.drivername in ("sqlite", "sqlite+aiosqlite"):
         database = parsed.database or ""
@@ -76,15 +81,25 @@ def async_url(url: str, base_dir: Path | None = None) -> str:
                 path = base_dir / path
             path.parent.mkdir(parents=True, exist_ok=True)
             database = str(path)
-        return str(parsed.set(drivername="sqlite+aiosqlite", database=database))
+        return parsed.set(drivername="sqlite+aiosqlite", database=database)
     if parsed.drivername in ("postgresql", "postgresql+asyncpg", "postgres"):
-        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+        return parsed.set(drivername="postgresql+asyncpg")
     raise StoreError(f"unsupported store URL {url!r}: use sqlite:/// or postgresql://")
 
 
-async def open_store(url: str, base_dir: Path | None = None) -> Store:
-    """Connect and create the schema if it is not there yet."""
-    engine = create_async_engine(async_url(url, base_dir), pool_pre_ping=True)
+def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
+    """An engine for a store URL. `?search_path=NAME` on a PostgreSQL URL keeps the tables in
+    that schema (created if missing), so several stores can share one database."""
+    driver_url = _driver_url(url, base_dir)
+    connect_args: dict[str, Any] = {}
+    search_path = driver_url.query.get("search_path")
+    if driver_url.get_backend_name() == "postgresql" and search_path:
+        driver_url = driver_url.difference_update_query(["search_path"])
+        connect_args["server_settings"] = {"search_path": str(search_path)}
+    # A PostgreSQL connection can die with its server or the network; a SQLite file cannot,
+    # and checking it would cost every read a round trip to the driver's thread.
+    pre_ping = driver_url.get_backend_name() == "postgresql"
+    engine = create_async_engine(driver_url, pool_pre_ping=pre_ping, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -95,27 +110,89 @@ async def open_store(url: str, base_dir: Path | None = None) -> Store:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
+            # Transactions are begun below, not by the driver, so that SAVEPOINT works and a
+            # writer takes the write lock when it begins (BEGIN IMMEDIATE): two writers that
+            # read the same row then both write would otherwise fail with "database is locked".
+            dbapi_conn.isolation_level = None
 
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn: Any) -> None:
+            immediate = conn.get_execution_options().get(WRITE_OPTION)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+WRITE_OPTION = "syndicator_write"
+
+
+async def open_store(
+    url: str, base_dir: Path | None = None, *, create_empty: bool = True, check: bool = True
+) -> Store:
+    """Connect and check that the schema is the code's.
+
+    A store with no tables gets the schema when `create_empty` (the default config needs no
+    set-up step); one at an older or newer revision is refused with what to run.
+    """
+    shown = make_url(url).render_as_string()
+    engine = make_engine(url, base_dir)
     store = Store(engine)
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        await store.create_search_path_schema()
+        if check:
+            await migrate.ensure_current(store.writer, create_empty=create_empty)
+        await store.prepare()
+    except StoreError as exc:
+        await engine.dispose()
+        raise StoreError(f"store {shown}: {exc}") from None
     except (SQLAlchemyError, OSError) as exc:
         await engine.dispose()
-        raise StoreError(f"cannot open store {make_url(url).render_as_string()}: {exc}") from None
+        raise StoreError(f"cannot open store {shown}: {exc}") from None
     return store
 
 
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # Same pool; on SQLite its transactions take the write lock when they begin.
+        self.writer = engine.execution_options(**{WRITE_OPTION: True})
+        self.is_postgres = engine.dialect.name == "postgresql"
+        self.channel = "syndicator"
+
+    def writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A write transaction (committed at the end, rolled back on error)."""
+        return self.writer.begin()
+
+    async def create_search_path_schema(self) -> None:
+        """On PostgreSQL, create the schema the URL's search_path names if it is missing."""
+        if not self.is_postgres:
+            return
+        async with self.engine.begin() as conn:
+            path = (await conn.execute(text("SHOW search_path"))).scalar_one()
+            first = path.split(",")[0].strip().strip('"')
+            if first and first != "$user":
+                # Nodes starting at once would race CREATE SCHEMA IF NOT EXISTS (one fails on
+                # the catalogue's unique key): take turns.
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext('syndicator-schema:' || :name))"),
+                    {"name": first},
+                )
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{first}"'))
+
+    async def prepare(self) -> None:
+        """Learn the notification channel: one per schema, so stores sharing a database do not
+        hear each other."""
+        if self.is_postgres:
+            async with self.engine.connect() as conn:
+                schema = (await conn.execute(text("SELECT current_schema()"))).scalar_one()
+            self.channel = f"syndicator:{schema}"
 
     async def close(self) -> None:
         await self.engine.dispose()
 
     def _insert_ignore(self, table: Any) -> Any:
         """INSERT ... ON CONFLICT DO NOTHING in the engine's own dialect."""
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        dialect = postgresql if self.is_postgres else sqlite
         return dialect.insert(table).on_conflict_do_nothing()
 
     # --- ingest ----------------------------------------------------------------------
@@ -127,7 +204,7 @@ class Store:
         text with other content is an update (content replaced, GUID kept); else new."""
         now = now or datetime.now(UTC)
         try:
-            async with self.engine.begin() as conn:
+            async with self.writing() as conn:
                 return await self._ingest(conn, cand, canonical_origin, now)
         except DBAPIError as exc:
             raise StoreError(f"store refused article {cand.canonical_url}: {exc.orig}") from None
@@ -247,15 +324,43 @@ class Store:
             article_id = (
                 await conn.execute(select(articles.c.id).where(articles.c.guid == guid))
             ).scalar_one()
-            await self._add_aliases(conn, article_id, urls)
-            added = await self._add_sections(conn, article_id, cand.sections)
-            await self._bump(conn, added, now)
-            return IngestResult("duplicate", guid, frozenset(added))
+            return await self._duplicate(conn, article_id, guid, urls, cand.sections, now)
+        claimed = await conn.execute(
+            self._insert_ignore(article_hashes)
+            .values(hash=cand.content_hash, article_id=article_id)
+            .returning(article_hashes.c.hash)
+        )
+        if claimed.first() is None:
+            # Another writer stored the same text under another GUID (a mirror that gave
+            # another date) and committed first: the hash's unique key decides, ours goes.
+            await conn.execute(delete(articles).where(articles.c.id == article_id))
+            winner = (
+                await conn.execute(
+                    select(articles.c.id, articles.c.guid)
+                    .join(article_hashes, article_hashes.c.article_id == articles.c.id)
+                    .where(article_hashes.c.hash == cand.content_hash)
+                )
+            ).one()
+            return await self._duplicate(conn, winner.id, winner.guid, urls, cand.sections, now)
         await self._remember_text(conn, article_id, cand, published)
         await self._add_aliases(conn, article_id, urls)
         added = await self._add_sections(conn, article_id, cand.sections)
         await self._bump(conn, added, now)
         return IngestResult("new", guid, frozenset(added))
+
+    async def _duplicate(
+        self,
+        conn: AsyncConnection,
+        article_id: int,
+        guid: str,
+        urls: Iterable[str],
+        sections: Iterable[str],
+        now: datetime,
+    ) -> IngestResult:
+        await self._add_aliases(conn, article_id, urls)
+        added = await self._add_sections(conn, article_id, sections)
+        await self._bump(conn, added, now)
+        return IngestResult("duplicate", guid, frozenset(added))
 
     async def _remember_text(
         self, conn: AsyncConnection, article_id: int, cand: Candidate, published: datetime
@@ -295,8 +400,11 @@ class Store:
         have = await self._sections_of(conn, article_id)
         new = set(sections) - have
         if new:
+            published = (
+                select(articles.c.published).where(articles.c.id == article_id).scalar_subquery()
+            )
             await conn.execute(
-                self._insert_ignore(article_sections),
+                self._insert_ignore(article_sections).values(published=published),
                 [{"article_id": article_id, "section": s} for s in sorted(new)],
             )
         return new
@@ -308,20 +416,21 @@ class Store:
         return set(result.scalars())
 
     async def _bump(self, conn: AsyncConnection, sections: Iterable[str], now: datetime) -> None:
-        names = sorted(set(sections))
-        if not names:
+        names = sorted(set(sections) | {ALL_SECTION})
+        if names == [ALL_SECTION]:
             return
-        for name in [*names, ALL_SECTION]:
+        await bump_versions(conn, self._insert_ignore(section_versions), names, now)
+        if self.is_postgres:
+            # Delivered at commit to every web node listening (see store.changes).
             await conn.execute(
-                self._insert_ignore(section_versions).values(
-                    section=name, version=0, changed_at=now
-                )
+                text("SELECT pg_notify(:channel, :sections)"),
+                {"channel": self.channel, "sections": ",".join(names)},
             )
-            await conn.execute(
-                update(section_versions)
-                .where(section_versions.c.section == name)
-                .values(version=section_versions.c.version + 1, changed_at=now)
-            )
+
+    async def mark_changed(self, sections: Iterable[str], now: datetime | None = None) -> None:
+        """Move the change counters of these sections (feeds re-render, web nodes hear it)."""
+        async with self.writing() as conn:
+            await self._bump(conn, sections, now or datetime.now(UTC))
 
     # --- reading ---------------------------------------------------------------------
 
@@ -341,16 +450,7 @@ class Store:
 
     async def section_articles(self, section: str, limit: int) -> list[Article]:
         """Newest first (by publication date), at most `limit`; `all` is every section."""
-        query = select(articles).order_by(articles.c.published.desc(), articles.c.id.desc())
-        if section != ALL_SECTION:
-            query = query.where(
-                articles.c.id.in_(
-                    select(article_sections.c.article_id).where(
-                        article_sections.c.section == section
-                    )
-                )
-            )
-        query = query.limit(limit)
+        query = section_feed_query(section, limit)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
             ids = [r.id for r in rows]
@@ -437,15 +537,45 @@ class Store:
         self, url: str, etag: str | None, last_modified: str | None, now: datetime | None = None
     ) -> None:
         now = now or datetime.now(UTC)
-        async with self.engine.begin() as conn:
+        async with self.writing() as conn:
             values = {"etag": etag, "last_modified": last_modified, "checked_at": now}
-            dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+            dialect = postgresql if self.is_postgres else sqlite
             stmt = dialect.insert(fetch_validators).values(url=url, **values)
             await conn.execute(stmt.on_conflict_do_update(index_elements=["url"], set_=values))
 
 
 def _match(how: Literal["hash", "url", "near"], row: Any, now: datetime) -> Match:
     return Match(how, row.id, row.guid, _utc(row.updated) or now, _utc(row.published) or now)
+
+
+def section_feed_query(section: str, limit: int) -> Any:
+    """The newest `limit` articles of a section (or of all): one index range read either way."""
+    if section == ALL_SECTION:
+        return (
+            select(articles)
+            .order_by(articles.c.published.desc(), articles.c.id.desc())
+            .limit(limit)
+        )
+    return (
+        select(articles)
+        .join(article_sections, article_sections.c.article_id == articles.c.id)
+        .where(article_sections.c.section == section)
+        .order_by(article_sections.c.published.desc(), article_sections.c.article_id.desc())
+        .limit(limit)
+    )
+
+
+async def bump_versions(
+    conn: AsyncConnection, insert_ignore: Any, names: Sequence[str], now: datetime
+) -> None:
+    """Move the change counter of each section (in name order, so writers never deadlock)."""
+    for name in names:
+        await conn.execute(insert_ignore.values(section=name, version=0, changed_at=now))
+        await conn.execute(
+            update(section_versions)
+            .where(section_versions.c.section == name)
+            .values(version=section_versions.c.version + 1, changed_at=now)
+        )
 
 
 def _article(row: Any, sections: list[str]) -> Article:

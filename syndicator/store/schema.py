@@ -37,7 +37,8 @@ articles = Table(
     Column("image_url", Text),
     Column("image_caption", Text),
     Column("language", String(35), nullable=False),
-    Index("ix_articles_published", "published"),
+    # The combined feed reads this index newest first and stops after max_items.
+    Index("ix_articles_published", "published", "id"),
     Index("ix_articles_source_published", "source", "published"),
 )
 
@@ -83,12 +84,15 @@ article_simhash_bands = Table(
     Index("ix_article_simhash_bands_lookup", "source", "band_key", "published"),
 )
 
+# `published` is the article's, copied here so that a section feed is one index range read
+# newest first (section, published, article_id), whatever the size of the store.
 article_sections = Table(
     "article_sections",
     metadata,
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
     Column("section", String(100), primary_key=True),
-    Index("ix_article_sections_section", "section", "article_id"),
+    Column("published", DateTime(timezone=True), nullable=False),
+    Index("ix_article_sections_feed", "section", "published", "article_id"),
 )
 
 # A counter per section, bumped on every change, so feed caches know when to re-render.
@@ -173,4 +177,19 @@ pulls = Table(
     Column("sections", Text, nullable=False),
     Column("error", Text),
     Index("ix_pulls_source_id", "source", "id"),
+)
+
+# Who pulls which source: a worker holds a source's lease while it pulls it and renews it
+# while it works; a lease that is not renewed by `expires_at` is free for another worker.
+# `next_due` is when the source is to be pulled again, whichever worker does it.
+source_leases = Table(
+    "source_leases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(200)),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("next_due", DateTime(timezone=True), nullable=False),
+    Column("last_started", DateTime(timezone=True)),
+    Column("last_finished", DateTime(timezone=True)),
+    Index("ix_source_leases_next_due", "next_due"),
 )

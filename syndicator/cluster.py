@@ -1,0 +1,295 @@
+"""Several nodes on one store: `syndicate serve --role worker` and `--role web`.
+
+A worker pulls sources and serves nothing. Workers share the sources through leases in the
+store: each claims due sources, renews their leases while it pulls, and frees them with the
+time the source is next due, so across the cluster a source is pulled by one worker once per
+interval; a worker that dies loses its leases after `cluster.lease_timeout`. One worker at a
+time also runs the retention job, under a lease of its own.
+
+A web node serves the feeds and pulls nothing. It re-renders a section when the section's
+change counter moves: told at once by PostgreSQL (LISTEN/NOTIFY), by polling on SQLite.
+
+Edge module: wiring of store, fetcher, pipeline and feed book; it reads no environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from .config import Config
+from .errors import StoreError, SyndicatorError
+from .feeds import FeedBook
+from .fetch import Fetcher, FetchLimits
+from .pipeline import PullReport, pull_source
+from .server import make_app
+from .store import Store, open_store
+from .store.changes import listening
+from .store.leases import Leases
+from .store.retention import PruneReport, prune
+
+log = logging.getLogger("syndicator.cluster")
+
+ROLES = ("all", "worker", "web")
+# Not a valid source name, so it never clashes with one.
+RETENTION_LEASE = "~retention"
+# How often a web node on PostgreSQL checks the counters anyway, in case a notification
+# was lost with its connection.
+LISTEN_FALLBACK = 60.0
+
+Invalidate = Callable[[set[str]], None]
+
+
+def node_name() -> str:
+    """Who holds a lease: host and process, as an operator reads it in the store."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=max(seconds, 0.0))
+
+
+async def _wait_any(events: list[asyncio.Event], timeout: float) -> None:
+    """Until one of the events is set or the timeout passes."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+async def run_retention(config: Config, store: Store) -> PruneReport:
+    rules = config.retention
+    report = await prune(store, days=rules.days, items=rules.items, keep=config.service.max_items)
+    log.info(
+        "retention: removed %d articles and %d section listings",
+        report.articles,
+        report.memberships,
+    )
+    return report
+
+
+async def retention_loop(
+    config: Config, store: Store, stop: asyncio.Event, holder: str | None = None
+) -> None:
+    """Run the retention job every `retention.every`, on one node of the cluster at a time."""
+    if not config.retention.enabled:
+        return
+    leases = Leases(store, holder or node_name(), config.cluster.lease_timeout)
+    every = config.retention.every
+    while not stop.is_set():
+        try:
+            await leases.register([RETENTION_LEASE])
+            claimed = await leases.claim_due([RETENTION_LEASE], 1)
+            if claimed:
+                started = datetime.now(UTC)
+                try:
+                    await run_retention(config, store)
+                finally:
+                    await leases.release(RETENTION_LEASE, started + timedelta(seconds=every))
+        except StoreError as exc:
+            log.warning("retention: %s", exc)
+        await _sleep(stop, min(every, config.cluster.poll * 5))
+
+
+class LeaseWorker:
+    """Pulls the sources it can claim, `cluster.pulls` at a time, until stopped."""
+
+    def __init__(
+        self,
+        config: Config,
+        fetcher: Fetcher,
+        store: Store,
+        holder: str | None = None,
+        on_pulled: Callable[[PullReport], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.fetcher = fetcher
+        self.store = store
+        self.holder = holder or node_name()
+        self.leases = Leases(store, self.holder, config.cluster.lease_timeout)
+        self.on_pulled = on_pulled or (lambda _report: None)
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        names = list(self.config.sources)
+        cluster = self.config.cluster
+        renew_every = cluster.lease_timeout / 3
+        last_renew = asyncio.get_running_loop().time()
+        registered = False
+        try:
+            while not stop.is_set():
+                try:
+                    if not registered:
+                        await self.leases.register(names)
+                        registered = True
+                    now = asyncio.get_running_loop().time()
+                    if self.running and now - last_renew >= renew_every:
+                        await self._renew()
+                        last_renew = now
+                    free = cluster.pulls - len(self.running)
+                    idle = [n for n in names if n not in self.running]
+                    for name in await self.leases.claim_due(idle, free):
+                        self._start(name)
+                except StoreError as exc:
+                    log.warning("worker %s: store: %s", self.holder, exc)
+                self.wake.clear()
+                await _wait_any([stop, self.wake], min(cluster.poll, renew_every))
+        finally:
+            await self._hand_back()
+
+    def _start(self, name: str) -> None:
+        log.info("worker %s: pulling %s", self.holder, name)
+        self.running[name] = asyncio.create_task(self._pull(name), name=f"pull {name}")
+
+    async def _pull(self, name: str) -> None:
+        source = self.config.sources[name]
+        try:
+            report = await pull_source(name, self.config, self.fetcher, self.store)
+            log.info(
+                "worker %s: pulled %s: %d new, %d updated, %d duplicate, %d failed",
+                self.holder,
+                name,
+                report.new,
+                report.updated,
+                report.duplicate,
+                report.failed,
+            )
+            self.on_pulled(report)
+        except SyndicatorError as exc:
+            log.warning("worker %s: pull of %s failed: %s", self.holder, name, exc)
+        except Exception:
+            # A bug: show it, and keep the worker and its other pulls going.
+            log.exception("worker %s: pull of %s failed", self.holder, name)
+        finally:
+            self.running.pop(name, None)
+            self.wake.set()
+        # The interval runs from the end of this pull, so no mirror sees a source's requests
+        # closer together than `every`, whichever workers pull it.
+        jitter = random.uniform(0, min(self.config.service.jitter, source.every))
+        due = datetime.now(UTC) + timedelta(seconds=source.every + jitter)
+        try:
+            await self.leases.release(name, due)
+        except StoreError as exc:
+            log.warning("worker %s: freeing %s: %s (its lease expires)", self.holder, name, exc)
+
+    async def _renew(self) -> None:
+        held = await self.leases.renew(self.running)
+        for name in set(self.running) - held:
+            # Another worker has it now (we were stalled past the timeout): stop, so the
+            # source is not pulled twice at once.
+            log.warning("worker %s: lost the lease of %s", self.holder, name)
+            self.running.pop(name).cancel()
+
+    async def _hand_back(self) -> None:
+        """On stop: cancel running pulls and free their leases, due now, for another worker."""
+        tasks = dict(self.running)
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        now = datetime.now(UTC)
+        for name in tasks:
+            with contextlib.suppress(StoreError):
+                await self.leases.release(name, now)
+
+
+class ChangeWatcher:
+    """Keeps a feed book in step with the store's change counters."""
+
+    def __init__(self, book: FeedBook, store: Store, poll: float) -> None:
+        self.book = book
+        self.store = store
+        self.poll = poll
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if self.store.is_postgres:
+            await self._listen(stop)
+        else:
+            await self._poll(stop)
+
+    async def _sync(self) -> None:
+        try:
+            moved = await self.book.sync_versions()
+        except StoreError as exc:
+            log.warning("web: reading change counters: %s", exc)
+            return
+        if moved:
+            log.info("web: sections changed: %s", ", ".join(sorted(moved)))
+
+    async def _poll(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self._sync()
+            await _sleep(stop, self.poll)
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with listening(self.store) as sub:
+                    # Whatever changed before we listened.
+                    await self._sync()
+                    while not stop.is_set() and not sub.lost.is_set():
+                        sub.changed.clear()
+                        await _wait_any([stop, sub.changed], LISTEN_FALLBACK)
+                        await self._sync()
+            except StoreError as exc:
+                log.warning("web: %s", exc)
+            # Lost the connection (or never had it): poll until listening works again.
+            await self._sync()
+            await _sleep(stop, self.poll)
+
+
+async def serve_role(
+    config: Config,
+    role: str,
+    host: str,
+    port: int,
+    limits: FetchLimits,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Run a worker or a web node until SIGINT or SIGTERM."""
+    if role not in ("worker", "web"):
+        raise ValueError(f"serve_role runs a worker or a web node, not {role!r}")
+    store = await open_store(config.service.store, config.base_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if role == "worker":
+            async with Fetcher(limits) as fetcher:
+                worker = LeaseWorker(config, fetcher, store)
+                announce(f"worker {worker.holder}: pulling {len(config.sources)} sources")
+                retention = asyncio.create_task(retention_loop(config, store, stop, worker.holder))
+                await worker.run(stop)
+                await retention
+        else:
+            book = FeedBook(config, store)
+            runner = web.AppRunner(make_app(book), access_log=None)
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, host, port).start()
+            except OSError as exc:
+                raise SyndicatorError(f"cannot listen on {host}:{port}: {exc}") from None
+            bound = runner.addresses[0][1] if runner.addresses else port
+            announce(f"web node serving feeds on http://{host}:{bound}/")
+            try:
+                await ChangeWatcher(book, store, config.cluster.poll).run(stop)
+            finally:
+                await runner.cleanup()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await store.close()
+    announce("stopped")

@@ -1,0 +1,174 @@
+"""Schema versions: Alembic migrations shipped inside the package, and the check at start.
+
+Owns upgrading a store to the code's schema (`syndicate db upgrade`), writing a new revision
+from the difference between `schema.metadata` and a store at the newest revision
+(`syndicate db revision`), and refusing to run against a schema that is older or newer than
+the code. It knows the tables only through `schema.metadata` and the revision files.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..errors import StoreError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The revision that matches a store created before migrations existed (by create_all).
+FOUNDATION = "0001_foundation"
+UPGRADE_HINT = "run `syndicate db upgrade` (with the same --config)"
+
+
+def alembic_config(script_location: Path = MIGRATIONS) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(script_location))
+    return cfg
+
+
+def code_head() -> str:
+    """The newest revision this code knows."""
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:
+        raise StoreError(
+            f"the migrations have several newest revisions ({', '.join(sorted(heads))}): "
+            "give one of them the other as down_revision"
+        )
+    return heads[0]
+
+
+def known_revisions() -> set[str]:
+    return {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """What a store holds: its revision (None when unversioned) and whether it has tables."""
+
+    revision: str | None
+    has_tables: bool
+
+    @property
+    def empty(self) -> bool:
+        return self.revision is None and not self.has_tables
+
+
+def _state(conn: Connection) -> SchemaState:
+    heads = MigrationContext.configure(conn).get_current_heads()
+    has_tables = inspect(conn).has_table("articles")
+    return SchemaState(heads[0] if heads else None, has_tables)
+
+
+async def schema_state(engine: AsyncEngine) -> SchemaState:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_state)
+
+
+async def _lock(conn: Any) -> None:
+    """Serialise migrations between nodes that start at once (PostgreSQL advisory lock, per
+    schema; SQLite's write lock does the same by itself)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtext('syndicator-migrate:' || current_schema()))"
+            )
+        )
+
+
+def _upgrade(conn: Connection, target: str) -> tuple[str | None, str]:
+    state = _state(conn)
+    cfg = alembic_config()
+    cfg.attributes["connection"] = conn
+    if state.revision is None and state.has_tables:
+        command.stamp(cfg, FOUNDATION)
+    command.upgrade(cfg, target)
+    return state.revision, _state(conn).revision or ""
+
+
+async def upgrade(engine: AsyncEngine, target: str = "head") -> tuple[str | None, str]:
+    """Bring the store to `target`; returns (revision before, revision after)."""
+    state = await schema_state(engine)
+    if state.revision is not None and state.revision not in known_revisions():
+        raise StoreError(_newer(state.revision))
+    async with engine.begin() as conn:
+        await _lock(conn)
+        return await conn.run_sync(_upgrade, target)
+
+
+def _newer(revision: str) -> str:
+    return (
+        f"the store's schema is at revision {revision}, which this syndicator does not know "
+        f"(its newest is {code_head()}): the store was upgraded by a newer syndicator; "
+        "run that version here too"
+    )
+
+
+async def ensure_current(engine: AsyncEngine, *, create_empty: bool) -> None:
+    """Refuse a schema older or newer than the code; create it in a store that has none."""
+    head = code_head()
+    state = await schema_state(engine)
+    if state.revision == head:
+        return
+    if state.empty and create_empty:
+        await upgrade(engine)
+        return
+    if state.empty:
+        raise StoreError(f"the store has no tables yet: {UPGRADE_HINT}")
+    if state.revision is None:
+        raise StoreError(f"the store's schema predates versioned migrations: {UPGRADE_HINT}")
+    if state.revision not in known_revisions():
+        raise StoreError(_newer(state.revision))
+    raise StoreError(
+        f"the store's schema is at revision {state.revision}, this syndicator needs {head}: "
+        f"{UPGRADE_HINT}"
+    )
+
+
+def _autogenerate(conn: Connection, message: str, where: Path, out: list[Any]) -> None:
+    cfg = alembic_config(where)
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")
+    script = command.revision(cfg, message=message, autogenerate=True)
+    out.extend(script if isinstance(script, list) else [script])
+
+
+async def new_revision(message: str, where: Path = MIGRATIONS) -> Path | None:
+    """Write a revision for what `schema.metadata` has and the newest revision lacks.
+
+    The comparison runs against a scratch SQLite store brought to the newest revision, so it
+    needs no database; the types in `schema.py` are the engine-neutral ones.
+    """
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{Path(scratch) / 'scratch.db'}")
+        try:
+            out: list[Any] = []
+            async with engine.begin() as conn:
+                await conn.run_sync(_autogenerate, message, where, out)
+        finally:
+            await engine.dispose()
+    return Path(out[0].path) if out and out[0] is not None else None
+
+
+def _differences(conn: Connection) -> list[Any]:
+    from alembic.autogenerate import compare_metadata
+
+    from .schema import metadata
+
+    return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+
+async def differences(engine: AsyncEngine) -> list[Any]:
+    """What `schema.metadata` has that the store lacks, or the other way round (empty when
+    the migrations and the tables agree)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_differences)

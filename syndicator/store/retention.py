@@ -1,0 +1,158 @@
+"""Retention: remove what the store need not keep, never what a feed still shows.
+
+Two rules, each optional: articles published more than `days` ago go; a section keeps its
+`items` newest and lets go of the older ones (an article listed in several sections stays
+while any of them keeps it). An item among a section's `keep` newest (the feed's max_items) is
+never removed by either rule, nor is one among the newest `keep` of all sections.
+
+Work is done in chunks, each its own short transaction, so that ingests go on meanwhile.
+Sections that lost items get their change counters moved (and, on PostgreSQL, a notification).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, exists, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..config import ALL_SECTION
+from .engine import Store
+from .schema import article_sections, articles, section_versions
+
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    articles: int
+    memberships: int
+    sections: frozenset[str]
+
+
+async def _sections(conn: AsyncConnection) -> list[str]:
+    # Every section that ever had an article has a change counter: cheaper than DISTINCT.
+    names = await conn.execute(select(section_versions.c.section).order_by("section"))
+    return [n for n in names.scalars() if n != ALL_SECTION]
+
+
+async def _newest(conn: AsyncConnection, section: str, count: int) -> list[int]:
+    if section == ALL_SECTION:
+        query = select(articles.c.id).order_by(articles.c.published.desc(), articles.c.id.desc())
+    else:
+        query = (
+            select(article_sections.c.article_id)
+            .where(article_sections.c.section == section)
+            .order_by(article_sections.c.published.desc(), article_sections.c.article_id.desc())
+        )
+    return list((await conn.execute(query.limit(count))).scalars())
+
+
+async def _trim_section(store: Store, section: str, items: int) -> list[int]:
+    """Drop the section's memberships beyond its `items` newest; returns their articles."""
+    async with store.engine.connect() as conn:
+        boundary = (
+            await conn.execute(
+                select(article_sections.c.published, article_sections.c.article_id)
+                .where(article_sections.c.section == section)
+                .order_by(article_sections.c.published.desc(), article_sections.c.article_id.desc())
+                .offset(items - 1)
+                .limit(1)
+            )
+        ).first()
+    if boundary is None:
+        return []
+    older = tuple_(article_sections.c.published, article_sections.c.article_id) < tuple_(
+        boundary.published, boundary.article_id
+    )
+    dropped: list[int] = []
+    while True:
+        async with store.writing() as conn:
+            chunk = (
+                select(article_sections.c.article_id)
+                .where(article_sections.c.section == section, older)
+                .limit(CHUNK)
+                .scalar_subquery()
+            )
+            result = await conn.execute(
+                delete(article_sections)
+                .where(article_sections.c.section == section)
+                .where(article_sections.c.article_id.in_(chunk))
+                .returning(article_sections.c.article_id)
+            )
+            ids = list(result.scalars())
+        dropped.extend(ids)
+        if len(ids) < CHUNK:
+            return dropped
+
+
+async def _delete_articles(
+    store: Store, ids: Sequence[int], only_orphans: bool
+) -> tuple[int, set[str]]:
+    """Delete these articles (their hashes, URLs and sections go with them); returns how many
+    went and the sections they were in."""
+    touched: set[str] = set()
+    deleted = 0
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(ids[start : start + CHUNK])
+        async with store.writing() as conn:
+            rows = await conn.execute(
+                select(article_sections.c.section)
+                .where(article_sections.c.article_id.in_(chunk))
+                .distinct()
+            )
+            touched |= set(rows.scalars())
+            query = delete(articles).where(articles.c.id.in_(chunk))
+            if only_orphans:
+                query = query.where(~exists().where(article_sections.c.article_id == articles.c.id))
+            deleted += len((await conn.execute(query.returning(articles.c.id))).all())
+    return deleted, touched
+
+
+async def prune(
+    store: Store,
+    *,
+    days: int | None,
+    items: int | None,
+    keep: int,
+    now: datetime | None = None,
+) -> PruneReport:
+    """Apply the retention rules; `keep` is the feeds' max_items."""
+    now = now or datetime.now(UTC)
+    touched: set[str] = set()
+    memberships = 0
+    removed_articles = 0
+    async with store.engine.connect() as conn:
+        sections = await _sections(conn)
+    if items is not None:
+        limit = max(items, keep)
+        orphans: set[int] = set()
+        for section in sections:
+            dropped = await _trim_section(store, section, limit)
+            if dropped:
+                touched.add(section)
+                memberships += len(dropped)
+                orphans.update(dropped)
+        # An article no section keeps any more goes too.
+        deleted, sections_hit = await _delete_articles(store, sorted(orphans), only_orphans=True)
+        removed_articles += deleted
+        touched |= sections_hit
+    if days is not None:
+        async with store.engine.connect() as conn:
+            protected: set[int] = set()
+            for section in [*sections, ALL_SECTION]:
+                protected.update(await _newest(conn, section, keep))
+            old = await conn.execute(
+                select(articles.c.id)
+                .where(articles.c.published < now - timedelta(days=days))
+                .order_by(articles.c.published)
+            )
+            doomed = [i for i in old.scalars() if i not in protected]
+        deleted, sections_hit = await _delete_articles(store, doomed, only_orphans=False)
+        removed_articles += deleted
+        touched |= sections_hit
+    if touched:
+        await store.mark_changed(touched, now)
+    return PruneReport(removed_articles, memberships, frozenset(touched))

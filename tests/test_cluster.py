@@ -1,0 +1,286 @@
+"""Two worker processes and one web process against one PostgreSQL, pulling a site with three
+mirrors: every article once in every feed, no source pulled twice within its interval, the web
+node's feeds follow ingests at once, and a worker killed mid-fetch has its sources taken over.
+
+The nodes are real `python -m syndicator serve --role ...` processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from syndicator.store import Store, open_store
+from syndicator.store.leases import Leases
+
+from .conftest import REPO
+from .engines import Schemas, postgres_base
+from .sites import SECTION_TITLES, Site, SiteArticle, free_port
+
+EVERY = 2.0
+LEASE_TIMEOUT = 3.0
+SLOW = 3.0
+# Each source and the request that starts its pull (its first entry point on the canonical
+# mirror); "iran" is told apart from "pages" by a query the site ignores.
+SOURCES = {
+    "feeds": {s: f"{{feed: /rss/{s}.xml}}" for s in SECTION_TITLES},
+    "pages": {s: f"{{page: /Section/{s}}}" for s in SECTION_TITLES},
+    "iran": {"iran": '{page: "/Section/iran?src=iran"}'},
+}
+FIRST_REQUEST = {
+    "feeds": "/rss/north-africa.xml",
+    "pages": "/Section/north-africa",
+    "iran": "/Section/iran?src=iran",
+}
+
+
+def cluster_config(site: Site, url: str) -> str:
+    mirrors = "\n".join(f"      - {m.origin}" for m in site.mirrors[1:])
+    sections = "\n".join(f"  {s}: {{title: {t}}}" for s, t in SECTION_TITLES.items())
+    sources = ""
+    for name, entries in SOURCES.items():
+        lines = "\n".join(f"      {s}: {e}" for s, e in entries.items())
+        sources += f"""  {name}:
+    title: Example News ({name})
+    canonical: {site.canonical}
+    every: {EVERY}s
+    mirrors:
+{mirrors}
+    sections:
+{lines}
+"""
+    return f"""service:
+  title: Test news
+  public_url: http://feeds.example.test
+  store: "{url}"
+  connect_timeout: 2s
+  read_timeout: 15s
+  jitter: 100ms
+cluster:
+  lease_timeout: {LEASE_TIMEOUT}s
+  poll: 250ms
+  pulls: 2
+sections:
+{sections}
+sources:
+{sources}"""
+
+
+class Node:
+    def __init__(self, name: str, config: Path, role: str, *extra: str) -> None:
+        self.name = name
+        self.stderr_path = config.parent / f"{name}.log"
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        args = ["--config", str(config), "-v", "serve", "--role", role, *extra]
+        self.log_file = self.stderr_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "syndicator", *args],
+            cwd=config.parent,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log_file,
+        )
+        self.killed = False
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        self.killed = True
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    @property
+    def holder_suffix(self) -> str:
+        return f":{self.proc.pid}"
+
+    def output(self) -> str:
+        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], what: str, timeout: float, nodes: list[Node]
+) -> float:
+    """Wait until `check` holds; the monotonic time when it did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and all(n.alive or n.killed for n in nodes):
+        if await check():
+            return time.monotonic()
+        await asyncio.sleep(0.05)
+    logs = "\n".join(f"--- {n.name}\n{n.output()[-3000:]}" for n in nodes)
+    raise AssertionError(f"timed out waiting for {what}\n{logs}")
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    schemas = Schemas(postgres_base())
+    yield schemas.url()
+    await schemas.drop()
+
+
+async def feed_titles(http: aiohttp.ClientSession, web_url: str, section: str) -> list[str]:
+    async with http.get(f"{web_url}/feeds/{section}.json") as response:
+        assert response.status == 200
+        data = await response.json(content_type=None)
+    return [item["title"] for item in data["items"]]
+
+
+def new_article(site: Site, n: int) -> SiteArticle:
+    base = max(a.published for a in site.articles)
+    article = SiteArticle(
+        id=660200 + n,
+        section="north-africa",
+        title=f"Egypt opens a new solar park number {n} on the Red Sea coast",
+        paragraphs=[
+            f"Egypt opened solar park number {n} on the Red Sea coast, the ministry said.",
+            "The park will supply power to about two hundred thousand homes.",
+            "Engineers said the next stage would start within a year.",
+        ],
+        published=base + timedelta(hours=n),
+    )
+    site.articles.append(article)
+    return article
+
+
+def starts_of(site: Site, path: str, mirror: int = 0) -> list[float]:
+    return sorted(t for t, p in site.mirrors[mirror].timed_log if p == path)
+
+
+async def test_two_workers_and_a_web_node(site: Site, pg_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "cluster.yaml"
+    config.write_text(cluster_config(site, pg_url), encoding="utf-8")
+    port = free_port()
+    web_url = f"http://127.0.0.1:{port}"
+    web = Node("web", config, "web", "--listen", f"127.0.0.1:{port}")
+    workers = [Node("worker-a", config, "worker"), Node("worker-b", config, "worker")]
+    nodes = [web, *workers]
+    store: Store | None = None
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def web_up() -> bool:
+                try:
+                    async with http.get(f"{web_url}/healthz") as response:
+                        return response.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            async def feeds_hold(articles: list[SiteArticle]) -> bool:
+                for section in SECTION_TITLES:
+                    want = sorted(a.title for a in articles if section in a.sections)
+                    if sorted(await feed_titles(http, web_url, section)) != want:
+                        return False
+                return True
+
+            await eventually(web_up, "the web node", 60, nodes)
+            await eventually(lambda: feeds_hold(site.articles), "every article", 60, nodes)
+            store = await open_store(pg_url)
+
+            # Let every source be pulled a few times, then read the request log.
+            async def pulled_again() -> bool:
+                return all(len(starts_of(site, p)) >= 3 for p in FIRST_REQUEST.values())
+
+            await eventually(pulled_again, "more pulls", 60, nodes)
+
+            # The web node follows an ingest within moments (it is not polling: its
+            # fallback check runs once a minute).
+            fresh = new_article(site, 1)
+
+            async def stored(article: SiteArticle) -> bool:
+                assert store is not None
+                items = await store.section_articles("north-africa", 50)
+                return article.title in {a.title for a in items}
+
+            t_stored = await eventually(lambda: stored(fresh), "the ingest", 30, nodes)
+
+            async def web_shows() -> bool:
+                return fresh.title in await feed_titles(http, web_url, "north-africa")
+
+            t_shown = await eventually(web_shows, "the web node to show it", 30, nodes)
+            assert t_shown - t_stored < 3.0
+
+            # A worker is killed while it fetches a slow article page.
+            slow = new_article(site, 2)
+            site.slow_seconds = SLOW
+            site.slow_paths = {slow.path}
+            leases = Leases(store, "observer", LEASE_TIMEOUT)
+
+            def slow_requests() -> list[float]:
+                return [t for m in site.mirrors for t, p in m.timed_log if p == slow.path]
+
+            async def slow_fetch_under_way() -> bool:
+                # A second into the slow answers, a worker holding a source that lists the
+                # slow article is inside that pull, waiting for it.
+                started = slow_requests()
+                if not started or site.in_flight == 0 or time.monotonic() - min(started) < 1:
+                    return False
+                rows = await leases.rows()
+                return any(rows[n].holder for n in ("feeds", "pages"))
+
+            await eventually(slow_fetch_under_way, "a slow fetch", 30, nodes)
+            rows = await leases.rows()
+            holders = {rows[n].holder or "" for n in ("feeds", "pages")}
+            victim = next(w for w in workers if any(h.endswith(w.holder_suffix) for h in holders))
+            survivor = next(w for w in workers if w is not victim)
+            victim.kill()
+            killed_at = datetime.now(UTC)
+            rows = await leases.rows()  # the last renewal the victim made is in here
+            taken = {n for n, r in rows.items() if (r.holder or "").endswith(victim.holder_suffix)}
+            assert taken & {"feeds", "pages"}
+
+            async def taken_over() -> bool:
+                now = await leases.rows()
+                return all((now[n].last_started or killed_at) > killed_at for n in taken)
+
+            await eventually(taken_over, "the survivor to take the sources over", 30, nodes)
+            after = await leases.rows()
+            for name in taken:
+                # only the survivor is left to start them, and not before the lease ran out
+                started, expiry = after[name].last_started, rows[name].expires_at
+                assert started is not None and expiry is not None
+                assert started >= expiry, (name, started, expiry)
+            assert f"pulling {sorted(taken)[0]}" in survivor.output()
+
+            await eventually(lambda: feeds_hold(site.articles), "the slow article", 60, nodes)
+            site.slow_paths = set()
+            # one stored article per article of the site, whichever sources, mirrors and
+            # workers brought it
+            assert (await store.section_counts())["all"] == len(site.articles)
+    finally:
+        if store is not None:
+            await store.close()
+        for node in nodes:
+            node.stop()
+
+    # No source was pulled twice within one interval, by either worker, on any mirror: each
+    # pull asks each mirror for the source's first entry point once.
+    for name, path in FIRST_REQUEST.items():
+        for mirror in range(len(site.mirrors)):
+            starts = starts_of(site, path, mirror)
+            assert len(starts) >= 3, (name, mirror)
+            gaps = [b - a for a, b in itertools.pairwise(starts)]
+            assert min(gaps) >= EVERY - 0.05, (name, mirror, gaps)
+    pulls = {w.name: w.output().count("pulled ") for w in workers}
+    assert all(count > 0 for count in pulls.values()), pulls

@@ -1,0 +1,68 @@
+"""Lease workers in one process, on both engines: they split the sources, pull each once per
+interval, and free their leases when stopped."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from syndicator.cluster import LeaseWorker
+from syndicator.config import Config
+from syndicator.fetch import Fetcher
+from syndicator.pipeline import PullReport
+from syndicator.store import open_store
+from syndicator.store.leases import Leases
+
+from .sites import Site
+
+EXTRA = """  second:
+    title: Example News (pages)
+    canonical: {canonical}
+    every: 1s
+    sections:
+      iran: {{page: /Section/iran}}
+cluster:
+  lease_timeout: 3s
+  poll: 100ms
+"""
+
+
+async def test_two_workers_share_the_sources(
+    site: Site, engine_url: str, fetcher: Fetcher, write_config: Callable[[str], Config]
+) -> None:
+    text = site.config_yaml(engine_url, extra=EXTRA.format(canonical=site.canonical))
+    config = write_config(text.replace("every: 5m", "every: 1s"))
+    store = await open_store(engine_url)
+    pulls: list[tuple[str, str]] = []
+    stop = asyncio.Event()
+
+    def recorder(worker: str) -> Callable[[PullReport], None]:
+        return lambda report: pulls.append((worker, report.source))
+
+    workers = [
+        LeaseWorker(config, fetcher, store, holder=name, on_pulled=recorder(name))
+        for name in ("w1", "w2")
+    ]
+    try:
+        tasks = [asyncio.create_task(w.run(stop)) for w in workers]
+        for _ in range(400):
+            if all(sum(1 for _, s in pulls if s == name) >= 2 for name in config.sources):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.gather(*tasks)
+        assert {s for _, s in pulls} == {"news", "second"}
+        # every article once
+        items = await store.section_articles("all", 100)
+        assert sorted(a.title for a in items) == sorted(a.title for a in site.articles)
+        # one worker at a time pulls a source: the entry point of "news" on the canonical
+        # mirror was asked for once per finished pull (and once more if the stop cut a pull)
+        asked = site.mirrors[0].log.count("/rss/north-africa.xml")
+        finished = sum(1 for _, s in pulls if s == "news")
+        assert finished <= asked <= finished + 1
+        # stopping freed every lease
+        rows = await Leases(store, "observer", 3).rows()
+        assert {r.holder for r in rows.values()} == {None}
+    finally:
+        stop.set()
+        await store.close()

@@ -1,0 +1,113 @@
+"""Retention on both engines: days and items per section, never an item a feed still shows."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from syndicator.store import open_store
+from syndicator.store.retention import prune
+
+from .engines import candidate
+
+ORIGIN = "https://news.example"
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def day(n: int) -> datetime:
+    """n days before NOW."""
+    return NOW - timedelta(days=n, minutes=1)
+
+
+async def titles(store, section: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [a.title for a in await store.section_articles(section, 1000)]
+
+
+async def test_days_rule_keeps_what_the_feeds_show(engine_url: str) -> None:
+    store = await open_store(engine_url)
+    try:
+        # "busy": 8 articles, 1..8 days old; "quiet": 2 articles, 40 and 50 days old
+        for n in range(1, 9):
+            await store.ingest(candidate(n, sections=("busy",), published=day(n)), ORIGIN)
+        for n in (40, 50):
+            await store.ingest(candidate(n, sections=("quiet",), published=day(n)), ORIGIN)
+        before = await store.section_versions()
+        report = await prune(store, days=5, items=None, keep=3, now=NOW)
+        # busy: those more than 5 days old go (5..8); quiet: both are older, but its feed
+        # (3 items) shows them
+        assert await titles(store, "busy") == [f"Article number {n}" for n in range(1, 5)]
+        assert await titles(store, "quiet") == ["Article number 40", "Article number 50"]
+        assert report.articles == 4 and report.sections == {"busy"}
+        after = await store.section_versions()
+        assert after["busy"] == before["busy"] + 1 and after["quiet"] == before["quiet"]
+        # the hashes went with the articles: the same text would be new again
+        again = await store.ingest(candidate(8, sections=("busy",), published=day(8)), ORIGIN)
+        assert again.outcome == "new"
+    finally:
+        await store.close()
+
+
+async def test_items_rule_trims_each_section_and_keeps_shared_articles(engine_url: str) -> None:
+    store = await open_store(engine_url)
+    try:
+        for n in range(1, 11):  # a: ten articles, 1 newest
+            await store.ingest(candidate(n, sections=("a",), published=day(n)), ORIGIN)
+        await store.ingest(candidate(20, sections=("b",), published=day(20)), ORIGIN)
+        # article 9 is also listed in b, where it is among the newest
+        await store.ingest(
+            replace(candidate(9, published=day(9)), sections=frozenset({"b"})), ORIGIN
+        )
+        report = await prune(store, days=None, items=4, keep=2, now=NOW)
+        assert await titles(store, "a") == [f"Article number {n}" for n in (1, 2, 3, 4)]
+        assert await titles(store, "b") == ["Article number 9", "Article number 20"]
+        assert report.memberships == 6 and report.articles == 5
+        assert (await store.section_counts())["all"] == 6
+    finally:
+        await store.close()
+
+
+async def test_items_below_max_items_never_shrink_a_feed(engine_url: str) -> None:
+    store = await open_store(engine_url)
+    try:
+        for n in range(1, 9):
+            await store.ingest(candidate(n, sections=("a",), published=day(n)), ORIGIN)
+        await prune(store, days=1, items=1, keep=6, now=NOW)
+        assert await titles(store, "a") == [f"Article number {n}" for n in range(1, 7)]
+    finally:
+        await store.close()
+
+
+def test_db_prune_command(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from click.testing import CliRunner
+
+    from syndicator.cli import main
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+
+    async def fill() -> None:
+        store = await open_store(url)
+        for n in range(1, 6):
+            await store.ingest(candidate(n, sections=("world",), published=day(100 + n)), ORIGIN)
+        await store.close()
+
+    asyncio.run(fill())
+    config = tmp_path / "syndicator.yaml"
+    body = f"""service:\n  store: "{url}"\n  max_items: 2
+sections:\n  world: {{title: World}}
+sources:
+  news:
+    title: News
+    canonical: https://news.example
+    sections:
+      world: {{page: /world}}
+"""
+    config.write_text(body, encoding="utf-8")
+    off = CliRunner().invoke(main, ["--config", str(config), "db", "prune"])
+    assert off.exit_code == 2 and "retention is off" in off.output
+    config.write_text(body + "retention:\n  days: 30\n", encoding="utf-8")
+    done = CliRunner().invoke(main, ["--config", str(config), "db", "prune"])
+    assert done.exit_code == 0, done.output
+    # all five are older than 30 days; the feed shows two, so three go
+    assert "removed 3 articles" in done.output

@@ -1,0 +1,135 @@
+"""The store on both engines: identity, sections, feeds, validators and concurrent writers."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from syndicator.store import Store, open_store
+
+from .engines import candidate
+
+ORIGIN = "https://news.example"
+
+
+async def test_new_duplicate_and_update(engine_url: str) -> None:
+    store = await open_store(engine_url)
+    try:
+        first = await store.ingest(candidate(1, sections=("world",)), ORIGIN)
+        assert first.outcome == "new"
+        assert first.changed_sections == {"world"}
+        # the same text under a mirror's URL, listed in another section too
+        again = replace(
+            candidate(1, sections=("world", "africa")),
+            canonical_url="https://mirror.example/Detail/1",
+        )
+        dup = await store.ingest(again, ORIGIN)
+        assert (dup.outcome, dup.guid, dup.changed_sections) == (
+            "duplicate",
+            first.guid,
+            {"africa"},
+        )
+        # an edit: the same canonical URL with another text keeps the GUID
+        edited = replace(candidate(1), content_hash="e" * 64, title="Article number 1, edited")
+        upd = await store.ingest(edited, ORIGIN)
+        assert (upd.outcome, upd.guid) == ("updated", first.guid)
+        items = await store.section_articles("africa", 10)
+        assert [(a.guid, a.title, a.sections) for a in items] == [
+            (first.guid, "Article number 1, edited", ("africa", "world"))
+        ]
+        # the old text seen later on a lagging mirror is still the same article
+        old = await store.ingest(candidate(1), ORIGIN)
+        assert (old.outcome, old.guid) == ("duplicate", first.guid)
+        assert await store.aliases_of(first.guid) == [
+            "https://mirror.example/Detail/1",
+            "https://news.example/Detail/1",
+        ]
+    finally:
+        await store.close()
+
+
+async def test_section_feed_is_newest_first_and_limited(engine_url: str) -> None:
+    store = await open_store(engine_url)
+    try:
+        for n in range(1, 13):
+            sections = ("even",) if n % 2 == 0 else ("odd",)
+            await store.ingest(candidate(n, sections=sections), ORIGIN)
+        even = await store.section_articles("even", 4)
+        assert [a.title for a in even] == [f"Article number {n}" for n in (12, 10, 8, 6)]
+        everything = await store.section_articles("all", 3)
+        assert [a.title for a in everything] == [f"Article number {n}" for n in (12, 11, 10)]
+        assert await store.section_counts() == {"even": 6, "odd": 6, "all": 12}
+        versions = await store.section_versions()
+        assert versions == {"even": 6, "odd": 6, "all": 12}
+    finally:
+        await store.close()
+
+
+async def test_validators_round_trip(engine_url: str) -> None:
+    store = await open_store(engine_url)
+    try:
+        await store.save_validators("https://a.example/feed", '"v1"', None)
+        await store.save_validators("https://a.example/feed", '"v2"', "Mon, 04 Mar 2024")
+        assert await store.validators(["https://a.example/feed", "https://b.example/"]) == {
+            "https://a.example/feed": ('"v2"', "Mon, 04 Mar 2024")
+        }
+    finally:
+        await store.close()
+
+
+async def _ingest_at_once(stores: list[Store], cands: list) -> list[str]:
+    """Several writers, each on its own connection pool, ingesting at the same instant."""
+    results = await asyncio.gather(
+        *(s.ingest(c, ORIGIN) for s, c in zip(stores, cands, strict=True))
+    )
+    return sorted(r.outcome for r in results)
+
+
+async def test_two_writers_store_the_same_article_once(engine_url: str) -> None:
+    stores = [await open_store(engine_url) for _ in range(2)]
+    try:
+        for n in range(1, 21):
+            same = candidate(n, sections=("world",))
+            from_mirror = replace(same, canonical_url=f"https://mirror.example/Detail/{n}")
+            assert await _ingest_at_once(stores, [same, from_mirror]) == ["duplicate", "new"]
+        assert (await stores[0].section_counts())["all"] == 20
+        assert len(await stores[1].section_articles("world", 100)) == 20
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_same_text_with_another_date_is_still_stored_once(engine_url: str) -> None:
+    """Two mirrors give the same text different dates (so different GUIDs): the unique hash
+    decides which copy is kept, and the other becomes a duplicate of it."""
+    stores = [await open_store(engine_url) for _ in range(2)]
+    try:
+        for n in range(1, 11):
+            a = candidate(n, sections=("world",))
+            b = replace(
+                a,
+                canonical_url=f"https://mirror.example/Detail/{n}",
+                published=a.published + timedelta(days=2),
+                sections=frozenset({"africa"}),
+            )
+            assert await _ingest_at_once(stores, [a, b]) == ["duplicate", "new"]
+        counts = await stores[0].section_counts()
+        assert counts == {"world": 10, "africa": 10, "all": 10}
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_section_feed_rows_carry_the_articles_date(engine_url: str) -> None:
+    """A section listed later keeps the article's own publication date for ordering."""
+    store = await open_store(engine_url)
+    try:
+        old = candidate(1, published=datetime(2020, 1, 1, tzinfo=UTC))
+        await store.ingest(old, ORIGIN)
+        await store.ingest(candidate(2, sections=("later",)), ORIGIN)
+        await store.ingest(replace(old, sections=frozenset({"later"})), ORIGIN)
+        later = await store.section_articles("later", 10)
+        assert [a.title for a in later] == ["Article number 2", "Article number 1"]
+    finally:
+        await store.close()
