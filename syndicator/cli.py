@@ -60,7 +60,7 @@ def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(coro_fn())  # type: ignore[arg-type]
     except StoreError as exc:
-        err.print(f"store error: {exc}", style="red", highlight=False, markup=False)
+        err.print(f"[red]store error:[/red] {exc}", highlight=False, markup=False)
         sys.exit(EXIT_FAILED)
     except SyndicatorError as exc:
         err.print(f"error: {exc}", style="red", highlight=False, markup=False)
