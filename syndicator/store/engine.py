@@ -105,10 +105,11 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
+            # First, so that switching to WAL waits for a process that holds the lock.
+            cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
             # Transactions are begun below, not by the driver, so that SAVEPOINT works and a
             # writer takes the write lock when it begins (BEGIN IMMEDIATE): two writers that

@@ -114,12 +114,18 @@ def _newer(revision: str) -> str:
 async def ensure_current(engine: AsyncEngine, *, create_empty: bool) -> None:
     """Refuse a schema older or newer than the code; create it in a store that has none."""
     head = code_head()
-    state = await schema_state(engine)
-    if state.revision == head:
+    if (await schema_state(engine)).revision == head:
         return
-    if state.empty and create_empty:
-        await upgrade(engine)
-        return
+    # Decide under the migration lock: another node may be creating the schema right now,
+    # and a look from outside could see its tables without its revision.
+    async with engine.begin() as conn:
+        await _lock(conn)
+        state = await conn.run_sync(_state)
+        if state.revision == head:
+            return
+        if state.empty and create_empty:
+            await conn.run_sync(_upgrade, "head")
+            return
     if state.empty:
         raise StoreError(f"the store has no tables yet: {UPGRADE_HINT}")
     if state.revision is None:
