@@ -104,6 +104,7 @@ class Metrics:
             buckets=_FAST_BUCKETS,
             registry=r,
         )
+        self._per_route: dict[tuple[str, int], tuple[Any, Any]] = {}
         self.reloads = Counter(
             "syndicator_config_reloads",
             "Config reloads by result: applied, unchanged or refused.",
@@ -169,8 +170,17 @@ class Metrics:
             status = exc.status
             raise
         finally:
-            self.requests.labels(route, str(status)).inc()
-            self.request_seconds.labels(route).observe(time.monotonic() - started)
+            counted = self._per_route.get((route, status))
+            if counted is None:
+                # labels() takes a lock and builds a key each time: keep the children, one per
+                # route and status (both few), off the hot path of every feed request.
+                counted = (
+                    self.requests.labels(route, str(status)),
+                    self.request_seconds.labels(route),
+                )
+                self._per_route[(route, status)] = counted
+            counted[0].inc()
+            counted[1].observe(time.monotonic() - started)
 
 
 class _StateCollector(Collector):
