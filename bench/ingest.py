@@ -274,7 +274,7 @@ def synthetic_rows(n: int, rng: random.Random) -> dict[str, list[dict[str, objec
         )
         rows["hashes"].append({"hash": digest, "article_id": i})
         rows["aliases"].append({"url": f"https://{MIRRORS[1]}/a/{i}", "article_id": i})
-        rows["sections"].append({"article_id": i, "section": "world"})
+        rows["sections"].append({"article_id": i, "section": "world", "published": published})
         rows["bands"].extend(
             {
                 "article_id": i,
