@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-import lxml.html
 import yaml
 from lxml import etree
 
@@ -74,16 +73,6 @@ def _origin(url: str) -> str:
 def _path(url: str) -> str:
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-
-def _page(body: bytes, url: str, charset: str | None) -> etree._Element:
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", extract.decode(body, charset))
-    if not text.strip():
-        raise ExtractError(url, "empty page")
-    try:
-        return lxml.html.document_fromstring(text, base_url=url)
-    except (etree.ParserError, ValueError) as exc:
-        raise ExtractError(url, f"not an HTML page: {exc}") from None
 
 
 def feed_candidates(root: etree._Element, url: str) -> list[tuple[str, str]]:
@@ -184,7 +173,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
     prober = _Prober(fetcher, MAX_PROBES - 1)
     home = await fetcher.get(url)
     base = home.url
-    root = _page(home.body, base, home.charset)
+    root = extract.parse_page(home.body, base, home.charset)
     origin = _origin(base)
     html_el = root if root.tag == "html" else next(iter(root.iter("html")), root)
     result = Discovery(
@@ -247,7 +236,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
         if got is not None:
             body, charset, final = got
             try:
-                article = _page(body, final, charset)
+                article = extract.parse_page(body, final, charset)
             except ExtractError:
                 article = None
             if article is not None:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from ..config import ALL_SECTION
 from ..errors import StoreError
 from ..mirrors import MirrorHealth
-from .engine import Store
+from .engine import Store, _utc
 from .schema import (
     article_aliases,
     article_hashes,
@@ -44,12 +44,6 @@ class DiscoveredMirror:
     last_seen: datetime
     adopted_at: datetime | None = None
     proof: str | None = None
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _health(row: Any) -> MirrorHealth:
