@@ -54,7 +54,7 @@ T = TypeVar("T")
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
-__all__ = ["check", "export", "limits_of", "main", "serve", "serve_forever"]
+__all__ = ["check", "export", "limits_of", "main", "serve"]
 
 
 def env_overrides(environ: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
@@ -549,19 +549,6 @@ def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_js
 
 async def _open_and_close(config: Config) -> None:
     await (await connect(config)).close()
-
-
-async def serve_forever(
-    config: Config, host: str, port: int, ready: Callable[[int], None] | None = None
-) -> None:
-    """Run the service on `config` until SIGINT or SIGTERM (SIGHUP re-applies the same config:
-    there is no file to re-read)."""
-
-    def started(bound: int | None) -> None:
-        if ready is not None:
-            ready(bound if bound is not None else port)
-
-    await RunningService(config, load=lambda: config, host=host, port=port).run(started)
 
 
 @main.group()

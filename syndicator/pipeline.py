@@ -495,22 +495,3 @@ async def pull_source(
         name, config.sources[name], config, fetcher, store, progress, clock=clock, rng=rng
     )
     return await pull.run()
-
-
-async def pull_all(
-    config: Config,
-    fetcher: Fetcher,
-    store: Store,
-    progress: ProgressHook | None = None,
-    *,
-    clock: Clock = utc_now,
-    rng: random.Random | None = None,
-) -> list[PullReport]:
-    return list(
-        await asyncio.gather(
-            *(
-                pull_source(name, config, fetcher, store, progress, clock=clock, rng=rng)
-                for name in config.sources
-            )
-        )
-    )
