@@ -31,7 +31,7 @@ from .errors import StoreError, SyndicatorError
 from .feeds import FeedBook
 from .fetch import Fetcher, FetchLimits
 from .pipeline import PullReport, pull_source
-from .server import make_app
+from .server import make_app, make_runner
 from .store import Store, open_store
 from .store.changes import listening
 from .store.leases import Leases
@@ -276,7 +276,7 @@ async def serve_role(
                 await retention
         else:
             book = FeedBook(config, store)
-            runner = web.AppRunner(make_app(book), access_log=None)
+            runner = make_runner(make_app(book), access_log=None)
             await runner.setup()
             try:
                 await web.TCPSite(runner, host, port).start()

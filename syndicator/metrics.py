@@ -93,18 +93,24 @@ class Metrics:
         )
         self.requests = Counter(
             "syndicator_http_requests",
-            "HTTP requests answered, by route and status.",
+            "HTTP requests answered, by route and status (feed requests answered from prepared "
+            "bytes on the connection included).",
             ["route", "status"],
             registry=r,
         )
         self.request_seconds = Histogram(
             "syndicator_http_request_seconds",
-            "Time to answer an HTTP request, by route.",
+            "Time to answer an HTTP request through the handlers, by route. Feed requests "
+            "answered from prepared bytes on the connection (no handler, no await) are "
+            "counted in syndicator_http_requests but not timed here.",
             ["route"],
             buckets=_FAST_BUCKETS,
             registry=r,
         )
         self._per_route: dict[tuple[str, int], tuple[Any, Any]] = {}
+        # (route, status) -> requests answered by the hot path since the last scrape: a plain
+        # dictionary, since a Prometheus counter's lock would cost more than the answer.
+        self.hot_requests: dict[tuple[str, int], int] = {}
         self.reloads = Counter(
             "syndicator_config_reloads",
             "Config reloads by result: applied, unchanged or refused.",
@@ -150,6 +156,10 @@ class Metrics:
         self.state.ready = ready
 
     def exposition(self) -> bytes:
+        hot = self.hot_requests  # the hot path holds this very dictionary: empty it in place
+        for (route, status), count in hot.items():
+            self.requests.labels(route, str(status)).inc(count)
+        hot.clear()
         return generate_latest(self.registry)
 
     @web.middleware

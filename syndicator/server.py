@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http import SERVER_SOFTWARE
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from .feeds import EXTENSIONS, FeedBook, RenderedFeed
+from .feeds import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed
+from .hotpath import FeedRunner, HotAnswer, http_date
 from .metrics import CONTENT_TYPE, Metrics
 from .mirrorstatus import mirror_rows
 
@@ -42,40 +43,70 @@ _FORMAT_OF_EXT = {ext: fmt for fmt, ext in EXTENSIONS.items()}
 _CODINGS = {"br": "br", "gzip": "gzip", "x-gzip": "gzip"}
 
 
-@dataclass(frozen=True)
 class _Answers:
-    """Everything one document's responses need, built on its first request."""
+    """Everything one document's responses need, built on its first request: the body in each
+    encoding and the headers of its 200 and 304 answers, as aiohttp headers for the handler and
+    as ready HTTP/1.1 bytes for `hotpath` (the same headers; Date is filled in once a second)."""
 
-    ok: dict[str, tuple[bytes, CIMultiDictProxy[str]]]
-    not_modified: dict[str, CIMultiDictProxy[str]]
-    etags: dict[str, str]
-    last_modified: str
+    def __init__(self, doc: RenderedFeed, book: FeedBook) -> None:
+        service = book.config.service
+        common = CIMultiDict(
+            {
+                "Cache-Control": f"public, max-age={int(service.cache_max_age)}",
+                "Vary": "Accept-Encoding",
+            }
+        )
+        if service.websub.hub and doc.self_url:
+            common.add("Link", f'<{service.websub.hub}>; rel="hub"')
+            common.add("Link", f'<{doc.self_url}>; rel="self"')
+        self.last_modified = format_datetime(doc.last_modified, usegmt=True)
+        self.etags = dict(doc.etags)
+        self.ok: dict[str, tuple[bytes, CIMultiDictProxy[str]]] = {}
+        self.not_modified: dict[str, CIMultiDictProxy[str]] = {}
+        for encoding in ENCODINGS:
+            nm = CIMultiDict(common)
+            nm["ETag"] = doc.etags[encoding]
+            full = CIMultiDict(nm)
+            full["Last-Modified"] = self.last_modified
+            full["Content-Type"] = doc.content_type
+            if encoding != "identity":
+                full["Content-Encoding"] = encoding
+            self.ok[encoding] = (doc.encoded(encoding), CIMultiDictProxy(full))
+            self.not_modified[encoding] = CIMultiDictProxy(nm)
+        self._wire: dict[tuple[bool, str, bool], bytes] = {}
+        self._wire_date = b""
+
+    def wire(self, not_modified: bool, encoding: str, head: bool, date: bytes) -> bytes:
+        """The whole HTTP/1.1 response as bytes, headers as the handler's answer sends them.
+
+        Kept for the current second (the Date header), so a feed read thousands of times a
+        second is copied once a second, not per request.
+        """
+        if date is not self._wire_date:
+            self._wire.clear()
+            self._wire_date = date
+        key = (not_modified, encoding, head)
+        message = self._wire.get(key)
+        if message is None:
+            if not_modified:
+                status, headers, body = b"304 Not Modified", self.not_modified[encoding], b""
+            else:
+                body, headers = self.ok[encoding]
+                status = b"200 OK"
+            lines = [b"HTTP/1.1 " + status]
+            lines += [f"{name}: {value}".encode("latin-1") for name, value in headers.items()]
+            if not not_modified:
+                lines.append(b"Content-Length: %d" % len(body))
+            lines += [b"Date: " + date, b"Server: " + SERVER_SOFTWARE.encode(), b"", b""]
+            message = self._wire[key] = b"\r\n".join(lines) + (b"" if head else body)
+        return message
 
 
-def _answers(doc: RenderedFeed, book: FeedBook) -> _Answers:
-    service = book.config.service
-    common = CIMultiDict(
-        {
-            "Cache-Control": f"public, max-age={int(service.cache_max_age)}",
-            "Vary": "Accept-Encoding",
-        }
-    )
-    if service.websub.hub and doc.self_url:
-        common.add("Link", f'<{service.websub.hub}>; rel="hub"')
-        common.add("Link", f'<{doc.self_url}>; rel="self"')
-    last_modified = format_datetime(doc.last_modified, usegmt=True)
-    ok, not_modified = {}, {}
-    for encoding in ("identity", "gzip", "br"):
-        nm = CIMultiDict(common)
-        nm["ETag"] = doc.etags[encoding]
-        full = CIMultiDict(nm)
-        full["Last-Modified"] = last_modified
-        full["Content-Type"] = doc.content_type
-        if encoding != "identity":
-            full["Content-Encoding"] = encoding
-        ok[encoding] = (doc.encoded(encoding), CIMultiDictProxy(full))
-        not_modified[encoding] = CIMultiDictProxy(nm)
-    return _Answers(ok, not_modified, dict(doc.etags), last_modified)
+def _prepared(doc: RenderedFeed, book: FeedBook) -> _Answers:
+    answers = doc.prepared
+    if not isinstance(answers, _Answers):
+        answers = doc.prepared = _Answers(doc, book)
+    return answers
 
 
 _negotiated: dict[str, str] = {}
@@ -140,24 +171,55 @@ def _unmodified_since(if_modified_since: str, answers: _Answers, doc: RenderedFe
     return since.tzinfo is not None and doc.last_modified <= since
 
 
-def answer(request: web.Request, doc: RenderedFeed, book: FeedBook) -> web.Response:
-    """The response for a prepared document: 304, or its bytes in the accepted encoding."""
-    answers = doc.prepared
-    if not isinstance(answers, _Answers):
-        answers = doc.prepared = _answers(doc, book)
-    headers = request.headers
+def choose(
+    answers: _Answers, doc: RenderedFeed, headers: CIMultiDictProxy[str]
+) -> tuple[bool, str]:
+    """(not modified?, encoding) for a request's headers."""
     encoding = negotiate(headers.get("Accept-Encoding", ""))
     inm = headers.get("If-None-Match")
     if inm is not None:
         # If-Modified-Since is ignored when If-None-Match is present (RFC 9110 13.1.3).
-        if _etag_matches(inm, answers.etags[encoding]):
-            return web.Response(status=304, headers=answers.not_modified[encoding])
-    else:
-        ims = headers.get("If-Modified-Since")
-        if ims is not None and _unmodified_since(ims, answers, doc):
-            return web.Response(status=304, headers=answers.not_modified[encoding])
+        return _etag_matches(inm, answers.etags[encoding]), encoding
+    ims = headers.get("If-Modified-Since")
+    return ims is not None and _unmodified_since(ims, answers, doc), encoding
+
+
+def answer(request: web.Request, doc: RenderedFeed, book: FeedBook) -> web.Response:
+    """The response for a prepared document: 304, or its bytes in the accepted encoding."""
+    answers = _prepared(doc, book)
+    not_modified, encoding = choose(answers, doc, request.headers)
+    if not_modified:
+        return web.Response(status=304, headers=answers.not_modified[encoding])
     body, ok = answers.ok[encoding]
     return web.Response(body=body, headers=ok)
+
+
+FEED_ROUTE = "/feeds/{name}"
+
+
+def hot_answers(book: FeedBook, counts: dict[tuple[str, int], int] | None = None) -> HotAnswer:
+    """What `hotpath` may answer without the router: a section feed that is rendered already.
+
+    Anything else (an archive page, a feed not yet rendered, an unknown name) gives None and
+    goes to the handlers. `counts` (route, status) -> requests, for the metrics.
+    """
+
+    def hot(path: str, headers: CIMultiDictProxy[str], head: bool) -> bytes | None:
+        if not path.startswith("/feeds/"):
+            return None
+        section, _, ext = path[7:].rpartition(".")
+        fmt = _FORMAT_OF_EXT.get(ext)
+        doc = book.cached(section, fmt) if fmt is not None else None
+        if doc is None:
+            return None
+        answers = _prepared(doc, book)
+        not_modified, encoding = choose(answers, doc, headers)
+        if counts is not None:
+            key = (FEED_ROUTE, 304 if not_modified else 200)
+            counts[key] = counts.get(key, 0) + 1
+        return answers.wire(not_modified, encoding, head, http_date())
+
+    return hot
 
 
 async def feed(request: web.Request) -> web.StreamResponse:
@@ -250,6 +312,13 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
+def make_runner(app: web.Application, **kwargs: Any) -> FeedRunner:
+    """The runner to serve `app` with: rendered section feeds answered by `hotpath`."""
+    metrics_of = app.get(METRICS)
+    counts = metrics_of.hot_requests if metrics_of is not None else None
+    return FeedRunner(app, hot=hot_answers(app[BOOK], counts), **kwargs)
+
+
 def make_app(
     book: FeedBook, *, metrics_of: Metrics | None = None, readiness: Readiness | None = None
 ) -> web.Application:
@@ -269,7 +338,7 @@ def make_app(
     add("/feeds/", index)
     add("/feeds/index.html", index)
     add("/feeds/opml.xml", opml)
-    add("/feeds/{name}", feed)
+    add(FEED_ROUTE, feed)
     add("/feeds/{section}/", section_page)
     add("/feeds/{section}/index.html", section_page)
     add("/feeds/{section}/archive/{name}", archive)

@@ -32,7 +32,7 @@ from .fetch import FetchLimits
 from .journal import PullOutcome
 from .metrics import MeteredFeedBook, MeteredFetcher, Metrics
 from .scheduler import PullScheduler
-from .server import make_app
+from .server import make_app, make_runner
 from .status import collect
 from .store import Store, open_store
 from .store.pulls import last_pulls, pulled_sections
@@ -140,7 +140,7 @@ class Service:
         self.book = book = MeteredFeedBook(config, store, self.metrics)
         if self._http:
             app = make_app(book, metrics_of=self.metrics, readiness=self.readiness)
-            runner = web.AppRunner(
+            runner = make_runner(
                 app, access_log=None, shutdown_timeout=config.service.drain_timeout
             )
             await runner.setup()

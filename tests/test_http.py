@@ -7,11 +7,13 @@ import asyncio
 import gzip
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from typing import Any
 from email.utils import format_datetime, parsedate_to_datetime
 
 import brotli
 import feedparser
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from lxml import etree, html
 
@@ -19,7 +21,8 @@ from syndicator.config import Config
 from syndicator.feeds import FeedBook
 from syndicator.fetch import Fetcher
 from syndicator.pipeline import pull_source
-from syndicator.server import make_app, negotiate
+from syndicator.hotpath import FeedRunner
+from syndicator.server import BOOK, hot_answers, make_app, negotiate
 from syndicator.store import Store
 
 from .sites import Site
@@ -36,8 +39,23 @@ def service_config(site: Site, store_url: str, extra: str = SERVICE) -> str:
     return site.config_yaml(store_url).replace("  max_items: 50\n", extra)
 
 
-@pytest.fixture
+class HotServer(TestServer):
+    """aiohttp's test server run by the service's runner: rendered feeds are answered on the
+    connection (`syndicator.hotpath`), as `syndicate serve` answers them."""
+
+    def __init__(self, app: web.Application, counts: dict[tuple[str, int], int]) -> None:
+        super().__init__(app)
+        self.counts = counts
+
+    async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
+        return FeedRunner(self.app, hot=hot_answers(self.app[BOOK], self.counts), **kwargs)
+
+
+# Every test here runs twice: answers from the hot path, and from the aiohttp handlers alone
+# (what an aiohttp without the internals the hot path needs would give). Both must agree.
+@pytest.fixture(params=["hot path", "handlers"])
 async def pulled(
+    request: pytest.FixtureRequest,
     site: Site,
     store: Store,
     fetcher: Fetcher,
@@ -47,10 +65,18 @@ async def pulled(
     config = write_config(service_config(site, store_url))
     await pull_source("news", config, fetcher, store)
     book = FeedBook(config, store)
-    client = TestClient(TestServer(make_app(book)), auto_decompress=False, headers=PLAIN)
+    app = make_app(book)
+    server = HotServer(app, {}) if request.param == "hot path" else TestServer(app)
+    client = TestClient(server, auto_decompress=False, headers=PLAIN)
     await client.start_server()
     yield book, client
     await client.close()
+
+
+def hot_answered(client: TestClient) -> int:
+    """Requests the hot path answered; -1 when the test server has none."""
+    server = client.server
+    return sum(server.counts.values()) if isinstance(server, HotServer) else -1
 
 
 # aiohttp's client asks for every coding it can read unless told otherwise.
@@ -150,6 +176,9 @@ async def test_conditional_requests_compression_and_no_rendering_per_request(
     assert len(statuses) == 10_000
     assert statuses.count(304) == 4_000 and statuses.count(200) == 6_000
     assert book.renders == renders
+    # On the hot path, at most the first request of each connection goes to the handlers.
+    answered = hot_answered(client)
+    assert answered == -1 or answered >= 9_000, answered
 
 
 async def test_a_change_renders_once_and_moves_the_etag(
