@@ -7,8 +7,8 @@ import asyncio
 import gzip
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from typing import Any
 from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
 
 import brotli
 import feedparser
@@ -20,8 +20,8 @@ from lxml import etree, html
 from syndicator.config import Config
 from syndicator.feeds import FeedBook
 from syndicator.fetch import Fetcher
-from syndicator.pipeline import pull_source
 from syndicator.hotpath import FeedRunner
+from syndicator.pipeline import pull_source
 from syndicator.server import BOOK, hot_answers, make_app, negotiate
 from syndicator.store import Store
 
