@@ -9,7 +9,8 @@ wrk (one thread, so the load generator keeps to one core) on 127.0.0.1:
 - `syndicate serve --workers 2` (the recommended production setup: one process per core,
   uvloop) and `--workers 1`;
 - a bare aiohttp handler that returns prepared bytes, in two processes on uvloop: the ceiling
-  for Python;
+  of aiohttp's usual request path (task, Request, router, Response), which the service's hot
+  path (`syndicator.hotpath`, rendered feeds answered from the connection) goes around;
 
 each for the full response, the gzip response and the 304 path, as requests per second and
 p50/p99 latency, with ours as a ratio to nginx. All servers run throughout and the runs of one

@@ -128,9 +128,12 @@ class FeedProtocol(RequestHandler):
                 or payload is not EMPTY_PAYLOAD
             ):
                 break
-            response = self._hot(
-                message.path.partition("?")[0], message.headers, message.method == "HEAD"
-            )
+            path = message.path.partition("?")[0]
+            try:
+                response = self._hot(path, message.headers, message.method == "HEAD")
+            except Exception:
+                log.exception("answering %s on the connection failed: left to the handlers", path)
+                break
             if response is None:
                 break
             messages.popleft()

@@ -255,3 +255,19 @@ async def test_hot_answers_keep_an_active_connection_alive_and_an_idle_one_is_cl
     # Then idle: the server closes the connection after the timeout, as aiohttp would.
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
+
+
+async def test_a_failing_hot_answer_leaves_the_request_to_the_handlers(
+    servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(path: str, headers: Any, head: bool) -> bytes | None:
+        raise RuntimeError("broken hot answer")
+
+    runner = FeedRunner(make_app(servers.book), hot=broken)
+    port = await start(runner)
+    try:
+        answer = await ask(port, get("/feeds/iran.rss"))
+    finally:
+        await runner.cleanup()
+    assert answer.status == 200 and b"<rss" in answer.body
+    assert "answering /feeds/iran.rss on the connection failed" in caplog.text
