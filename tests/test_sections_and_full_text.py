@@ -112,3 +112,26 @@ async def test_full_text_off_takes_what_the_feed_gives(
         article = next(a for a in articles if a.title == item["title"])
         assert article.paragraphs[0] in item["content_html"]
         assert article.paragraphs[2] not in item["content_html"]
+
+
+async def test_a_stored_article_listed_later_in_another_section_joins_it_without_a_fetch(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    config = write_config(site.config_yaml(store_url, entry="page"))
+    first = await pull_source("news", config, fetcher, store)
+    assert first.failed == 0 and first.new == len(site.articles)
+    moved = site.in_section("iran")[0]
+    assert "north-africa" not in moved.sections
+    guid = (await guids_by_title(config, store, "iran"))[moved.title]
+    moved.extra_sections = ("north-africa",)  # the publisher lists it there too, unchanged
+    fetched = len(article_requests(site))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0 and report.new == 0 and report.updated == 0
+    assert "north-africa" in report.changed_sections
+    assert len(article_requests(site)) == fetched  # known already: no article page fetched
+    africa = await guids_by_title(config, store, "north-africa")
+    assert africa[moved.title] == guid  # one item, the same id in both sections

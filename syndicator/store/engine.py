@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -409,6 +409,26 @@ class Store:
                 [{"article_id": article_id, "section": s} for s in sorted(new)],
             )
         return new
+
+    async def add_sections(self, by_url: Mapping[str, set[str]], now: datetime) -> set[str]:
+        """Add sections to stored articles, found by any URL they were seen under (a listing
+        names a known article in one more section); returns the sections that gained one."""
+        changed: set[str] = set()
+        try:
+            async with self.writing() as conn:
+                for url, sections in sorted(by_url.items()):
+                    article_id = (
+                        await conn.execute(
+                            select(article_aliases.c.article_id).where(article_aliases.c.url == url)
+                        )
+                    ).scalar_one_or_none()
+                    if article_id is not None:
+                        changed |= await self._add_sections(conn, article_id, sections)
+                if changed:
+                    await self._bump(conn, changed, now)
+        except DBAPIError as exc:
+            raise StoreError(f"store refused article sections: {exc.orig}") from None
+        return changed
 
     async def _sections_of(self, conn: AsyncConnection, article_id: int) -> set[str]:
         result = await conn.execute(

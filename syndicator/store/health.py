@@ -23,7 +23,6 @@ from .engine import Store, _utc
 from .schema import (
     article_aliases,
     article_hashes,
-    article_sections,
     articles,
     discovered_mirrors,
     entry_links,
@@ -69,6 +68,7 @@ class MirrorStore:
     """Mirror state on top of an open Store (same engine, same transactions rules)."""
 
     def __init__(self, store: Store) -> None:
+        self.store = store
         self.engine = store.engine
 
     def _insert(self, table: Any) -> Any:
@@ -225,38 +225,7 @@ class MirrorStore:
     async def add_sections(self, by_url: dict[str, set[str]], now: datetime) -> set[str]:
         """Add sections to stored articles (by any URL they were seen under), without a
         fetch; returns the sections that gained an article."""
-        changed: set[str] = set()
-        try:
-            async with self.engine.begin() as conn:
-                for url, sections in sorted(by_url.items()):
-                    article_id = (
-                        await conn.execute(
-                            select(article_aliases.c.article_id).where(article_aliases.c.url == url)
-                        )
-                    ).scalar_one_or_none()
-                    if article_id is None:
-                        continue
-                    have = set(
-                        (
-                            await conn.execute(
-                                select(article_sections.c.section).where(
-                                    article_sections.c.article_id == article_id
-                                )
-                            )
-                        ).scalars()
-                    )
-                    new = sections - have
-                    if new:
-                        await conn.execute(
-                            self._insert(article_sections).on_conflict_do_nothing(),
-                            [{"article_id": article_id, "section": s} for s in sorted(new)],
-                        )
-                        changed |= new
-        except DBAPIError as exc:
-            raise StoreError(f"store refused article sections: {exc.orig}") from None
-        if changed:
-            await self.bump_sections(changed, now, changed_at=True)
-        return changed
+        return await self.store.add_sections(by_url, now)
 
     async def hash_stored(self, source: str, content_hash: str) -> bool:
         async with self.engine.connect() as conn:
