@@ -34,6 +34,7 @@ from syndicator.fetch import Fetcher, FetchLimits
 from syndicator.models import Candidate
 from syndicator.store import Store, open_store
 from syndicator.store.schema import (
+    NUMBER_BULK_LOADED_SECTIONS,
     article_aliases,
     article_hashes,
     article_sections,
@@ -308,6 +309,8 @@ def fill(path: Path, n: int, rng: random.Random) -> list[str]:
                 f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",
                 ([_sql_value(row[c]) for c in columns] for row in rows[key]),
             )
+        for statement in NUMBER_BULK_LOADED_SECTIONS:
+            db.execute(statement)
     return [str(row["hash"]) for row in rows["hashes"]]
 
 

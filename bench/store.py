@@ -45,6 +45,7 @@ from syndicator.models import Candidate
 from syndicator.store import Store, open_store
 from syndicator.store.plans import explain, statements
 from syndicator.store.schema import (
+    NUMBER_BULK_LOADED_SECTIONS,
     article_aliases,
     article_hashes,
     article_sections,
@@ -163,6 +164,9 @@ async def load(store: Store, schema: str | None, start: int, stop: int, total: i
                         insert(TABLES[name]),
                         [dict(zip(COLUMNS[name], r, strict=True)) for r in records],
                     )
+    async with store.writing() as conn:
+        for statement in NUMBER_BULK_LOADED_SECTIONS:
+            await conn.execute(text(statement))
 
 
 def candidate(i: int, total: int) -> Candidate:

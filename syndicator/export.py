@@ -60,7 +60,7 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
         for fmt in FORMATS:
             doc = await book.get(section, fmt)
             _with_compressed(files, out / f"{section}.{EXTENSIONS[fmt]}", doc)
-            for page in range(1, await book.archive_pages(section) + 1):
+            for page in await book.archive_pages(section):
                 doc = await book.archive(section, page, fmt)
                 path = out / section / "archive" / f"{page}.{EXTENSIONS[fmt]}"
                 _with_compressed(files, path, doc)

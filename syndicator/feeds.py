@@ -99,7 +99,7 @@ def prepare(
 class SectionDocuments:
     version: int | None
     feeds: dict[str, RenderedFeed]
-    pages: int
+    pages: range  # the archive pages that exist (retention may have emptied the first ones)
 
 
 class FeedBook:
@@ -152,7 +152,9 @@ class FeedBook:
     def opml_url(self) -> str:
         return f"{self.base_url}/opml.xml"
 
-    def info(self, section: str, pages: int = 0, page: int | None = None) -> render.FeedInfo:
+    def info(
+        self, section: str, pages: range = range(0), page: int | None = None
+    ) -> render.FeedInfo:
         """Feed facts of a section's subscription document (`page` None) or archive page."""
         service = self.config.service
         feeding = [
@@ -171,14 +173,14 @@ class FeedBook:
         if page is None:
             urls = self.feed_urls(section)
             if pages:
-                archive["prev_archive_urls"] = self.archive_urls(section, pages)
+                archive["prev_archive_urls"] = self.archive_urls(section, pages[-1])
         else:
             urls = self.archive_urls(section, page)
             archive["archive"] = True
             archive["current_urls"] = self.feed_urls(section)
-            if page > 1:
+            if page - 1 in pages:
                 archive["prev_archive_urls"] = self.archive_urls(section, page - 1)
-            if page < pages:
+            if page + 1 in pages:
                 archive["next_archive_urls"] = self.archive_urls(section, page + 1)
         return render.FeedInfo(
             section=section,
@@ -239,8 +241,9 @@ class FeedBook:
             raise KeyError(fmt)
         return (await self._section(section)).feeds[fmt]
 
-    async def archive_pages(self, section: str) -> int:
-        """How many complete archive pages a section has."""
+    async def archive_pages(self, section: str) -> range:
+        """The section's archive page numbers: complete pages only, 1 the oldest; pages whose
+        items retention removed are left out."""
         return (await self._section(section)).pages
 
     async def archive(self, section: str, page: int, fmt: str) -> RenderedFeed:
@@ -248,7 +251,7 @@ class FeedBook:
         if fmt not in render.FORMATS:
             raise KeyError(fmt)
         entry = await self._section(section)
-        if not 1 <= page <= entry.pages:
+        if page not in entry.pages:
             raise KeyError(page)
         key = (section, page)
         docs = self._archives.get(key)
@@ -256,7 +259,7 @@ class FeedBook:
             self._archives.move_to_end(key)
         else:
             size = self.config.service.archive.page_size
-            articles = await self.store.section_slice(section, (page - 1) * size, size)
+            articles = await self.store.section_slice(section, (page - 1) * size + 1, page * size)
             articles.sort(key=lambda a: (a.published, a.id), reverse=True)
             info = self.info(section, entry.pages, page)
             modified = _second(render.newest_update(articles))
@@ -290,9 +293,13 @@ class FeedBook:
         articles = await self.store.section_articles(section, self.config.service.max_items)
         articles = await relink_articles(self.config, self.store, articles)
         archive = self.config.service.archive
-        pages = 0
+        pages = range(0)
         if archive.enabled:
-            pages = await self.store.section_size(section) // archive.page_size
+            lowest, highest = await self.store.archive_extent(section)
+            if lowest:
+                pages = range(
+                    (lowest - 1) // archive.page_size + 1, highest // archive.page_size + 1
+                )
         info = self.info(section, pages)
         newest = render.newest_update(articles)
         modified = _second(max(newest, changed) if changed else newest)
@@ -360,7 +367,7 @@ class FeedBook:
             articles,
             query=query,
             index_url=self.index_url,
-            archive_urls=[self.archive_urls(section, n)["atom"] for n in range(1, pages + 1)],
+            archive_urls=[self.archive_urls(section, n)["atom"] for n in pages],
         )
 
     async def opml(self) -> bytes:

@@ -157,3 +157,79 @@ async def test_nodes_starting_at_once_on_an_empty_store(engine_url: str) -> None
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_upgrade_numbers_archive_pages_in_the_order_articles_were_stored(
+    engine_url: str,
+) -> None:
+    # A store as 0003 left it: archive pages were slices in article id order.
+    engine = make_engine(engine_url)
+    when = candidate(1).published
+    try:
+        if engine.dialect.name == "postgresql":
+            schema = engine_url.rpartition("search_path=")[2]
+            async with engine.begin() as conn:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        await migrate.upgrade(engine, "0003_mirrors_journal_simhash")
+        async with engine.begin() as conn:
+            for article_id in (9, 3, 7):
+                await conn.execute(
+                    text(
+                        "INSERT INTO articles (id, guid, source, url, title, summary,"
+                        " content_html, content_hash, simhash, published, updated, first_seen,"
+                        " language) VALUES (:id, :guid, 'news', :url, 'Old', '', '<p>old</p>',"
+                        " :hash, 0, :when, :when, :when, 'en')"
+                    ),
+                    {
+                        "id": article_id,
+                        "guid": f"tag:old-{article_id}",
+                        "url": f"https://news.example/{article_id}",
+                        "hash": str(article_id) * 64,
+                        "when": when,
+                    },
+                )
+            for article_id, section in ((9, "world"), (3, "world"), (7, "world"), (3, "iran")):
+                await conn.execute(
+                    text(
+                        "INSERT INTO article_sections (article_id, section, published)"
+                        " VALUES (:id, :section, :when)"
+                    ),
+                    {"id": article_id, "section": section, "when": when},
+                )
+            for section in ("world", "iran", "all"):
+                await conn.execute(
+                    text(
+                        "INSERT INTO section_versions (section, version, changed_at)"
+                        " VALUES (:section, 1, :when)"
+                    ),
+                    {"section": section, "when": when},
+                )
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            seqs = (
+                await conn.execute(
+                    text("SELECT section, article_id, seq FROM article_sections ORDER BY 1, 3")
+                )
+            ).all()
+            last = dict(
+                (await conn.execute(text("SELECT section, last_seq FROM section_versions"))).all()
+            )
+    finally:
+        await engine.dispose()
+    assert [tuple(r) for r in seqs] == [
+        ("iran", 3, 1),
+        ("world", 3, 1),
+        ("world", 7, 2),
+        ("world", 9, 3),
+    ]
+    assert last == {"world": 3, "iran": 1, "all": 0}
+    store = await open_store(engine_url)
+    try:
+        assert await store.archive_extent("world") == (1, 3)
+        added = await store.ingest(candidate(50), "https://x.test")
+        assert added.outcome == "new"
+        assert await store.archive_extent("world") == (1, 4)
+        page = await store.section_slice("world", 3, 4)
+        assert [a.guid for a in page] == ["tag:old-9", added.guid]
+    finally:
+        await store.close()

@@ -498,31 +498,47 @@ class Store:
             )
         return counts
 
-    async def section_size(self, section: str) -> int:
-        """How many articles a section holds (`all`: every article)."""
-        query = select(func.count()).select_from(articles)
-        if section != ALL_SECTION:
-            query = select(func.count()).where(article_sections.c.section == section)
-        async with self.engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+    async def archive_extent(self, section: str) -> tuple[int, int]:
+        """(lowest, highest) archive sequence number a section holds; (0, 0) when empty.
 
-    async def section_slice(self, section: str, offset: int, limit: int) -> list[Article]:
-        """Articles of a section in the order they were first stored, from `offset` on.
-
-        Archive pages are fixed slices of this order, so a page keeps its items as the
-        section grows.
-        """
-        query = select(articles).order_by(articles.c.id)
-        if section != ALL_SECTION:
-            query = query.where(
-                articles.c.id.in_(
-                    select(article_sections.c.article_id).where(
-                        article_sections.c.section == section
-                    )
-                )
+        Sections number their articles in the order they joined (see schema); `all` uses the
+        articles' own ids, given in the order they were first stored."""
+        if section == ALL_SECTION:
+            lowest = select(func.min(articles.c.id))
+            highest = select(func.max(articles.c.id))
+        else:
+            lowest = select(func.min(article_sections.c.seq)).where(
+                article_sections.c.section == section
+            )
+            highest = select(section_versions.c.last_seq).where(
+                section_versions.c.section == section
             )
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query.offset(offset).limit(limit))).all()
+            low = (await conn.execute(lowest)).scalar()
+            high = (await conn.execute(highest)).scalar()
+        return (int(low), int(high or 0)) if low is not None else (0, 0)
+
+    async def section_slice(self, section: str, first: int, last: int) -> list[Article]:
+        """Articles of a section with archive sequence numbers first..last, in that order.
+
+        Archive page n is the slice ((n-1)*size+1, n*size): it keeps its items as the section
+        grows, whatever joins it late or is pruned.
+        """
+        if section == ALL_SECTION:
+            query = select(articles).where(articles.c.id.between(first, last))
+            query = query.order_by(articles.c.id)
+        else:
+            query = (
+                select(articles)
+                .join(article_sections, article_sections.c.article_id == articles.c.id)
+                .where(
+                    article_sections.c.section == section,
+                    article_sections.c.seq.between(first, last),
+                )
+                .order_by(article_sections.c.seq)
+            )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
             sections: dict[int, list[str]] = {r.id: [] for r in rows}
             if rows:
                 for r in await conn.execute(
@@ -589,14 +605,45 @@ def section_feed_query(section: str, limit: int) -> Any:
 async def bump_versions(
     conn: AsyncConnection, insert_ignore: Any, names: Sequence[str], now: datetime
 ) -> None:
-    """Move the change counter of each section (in name order, so writers never deadlock)."""
+    """Move the change counter of each section (in name order, so writers never deadlock),
+    and number the articles this transaction added to it (archive sequence, see schema).
+
+    The section's counter row is locked by the update before its numbers are given, so two
+    writers never give the same number (SQLite has one writer at a time anyway)."""
     for name in names:
         await conn.execute(insert_ignore.values(section=name, version=0, changed_at=now))
-        await conn.execute(
-            update(section_versions)
-            .where(section_versions.c.section == name)
-            .values(version=section_versions.c.version + 1, changed_at=now)
-        )
+        joined: list[int] = []
+        if name != ALL_SECTION:
+            joined = list(
+                (
+                    await conn.execute(
+                        select(article_sections.c.article_id)
+                        .where(article_sections.c.section == name, article_sections.c.seq.is_(None))
+                        .order_by(article_sections.c.article_id)
+                    )
+                ).scalars()
+            )
+        last = (
+            await conn.execute(
+                update(section_versions)
+                .where(section_versions.c.section == name)
+                .values(
+                    version=section_versions.c.version + 1,
+                    changed_at=now,
+                    last_seq=section_versions.c.last_seq + len(joined),
+                )
+                .returning(section_versions.c.last_seq)
+            )
+        ).scalar_one()
+        for number, article_id in enumerate(joined, start=last - len(joined) + 1):
+            await conn.execute(
+                update(article_sections)
+                .where(
+                    article_sections.c.section == name,
+                    article_sections.c.article_id == article_id,
+                )
+                .values(seq=number)
+            )
 
 
 def _article(row: Any, sections: list[str]) -> Article:

@@ -1,0 +1,96 @@
+"""RFC 5005 archive pages stay put: an article that joins a section late goes to the newest
+page, and retention empties old pages without renumbering the others. On both engines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+
+from syndicator.config import Config
+from syndicator.feeds import FeedBook
+from syndicator.store import open_store
+from syndicator.store.retention import prune
+
+from .engines import candidate
+from .sites import Site
+from .test_http import service_config
+
+
+async def pages_of(book: FeedBook, section: str) -> dict[int, list[str]]:
+    """Archive page number -> the ids on it, oldest first."""
+    pages = {}
+    for page in await book.archive_pages(section):
+        doc = await book.archive(section, page, "json")
+        pages[page] = [item["id"] for item in reversed(json.loads(doc.body)["items"])]
+    return pages
+
+
+async def walk(book: FeedBook, section: str) -> list[str]:
+    """Every id reachable from the subscription document through prev-archive links."""
+    seen = [item["id"] for item in json.loads((await book.get(section, "json")).body)["items"]]
+    page_urls = {book.archive_urls(section, p)["json"]: p for p in range(1, 100)}
+    doc = json.loads((await book.get(section, "json")).body)
+    while "next_url" in doc:
+        page = page_urls[doc["next_url"]]
+        doc = json.loads((await book.archive(section, page, "json")).body)
+        seen += [item["id"] for item in doc["items"]]
+    return seen
+
+
+async def test_archive_pages_keep_their_items_through_late_joins_and_retention(
+    site: Site, engine_url: str, write_config: Callable[[str], Config]
+) -> None:
+    # pages of two, and the subscription document shows the two newest (test_http's config)
+    config = write_config(service_config(site, engine_url))
+    store = await open_store(engine_url)
+    try:
+        book = FeedBook(config, store)
+        base = candidate(1).published
+        # Stored first, in another section: its article id is lower than all the others'.
+        other = candidate(8, sections=("west-asia",), published=base)
+        moved = await store.ingest(other, "https://news.example")
+        guids = []
+        for n in range(1, 7):
+            stored = await store.ingest(
+                candidate(n, sections=("iran",), published=base + timedelta(hours=n)),
+                "https://news.example",
+            )
+            guids.append(stored.guid)
+        before = await pages_of(book, "iran")
+        assert before == {1: guids[0:2], 2: guids[2:4], 3: guids[4:6]}
+
+        # Late joins: an article published before all the others, and the one stored first,
+        # in another section, that the publisher now lists in this one too.
+        old = await store.ingest(
+            candidate(7, sections=("iran",), published=base - timedelta(days=3)),
+            "https://news.example",
+        )
+        again = await store.ingest(
+            candidate(8, sections=("west-asia", "iran"), published=base), "https://news.example"
+        )
+        assert (again.outcome, again.guid) == ("duplicate", moved.guid)
+        book.invalidate()
+        after = await pages_of(book, "iran")
+        assert {p: after[p] for p in before} == before  # the served pages did not move
+        assert after[4] == [old.guid, moved.guid]
+        # Every item is reachable (the subscription document repeats the newest ones) and on
+        # exactly one archive page.
+        assert set(await walk(book, "iran")) == {*guids, old.guid, moved.guid}
+        on_pages = [g for ids in after.values() for g in ids]
+        assert len(on_pages) == len(set(on_pages)) == 8
+
+        # Retention keeps the section's three newest (by publication): the others go, each
+        # page keeps its number and whatever of its items remain.
+        report = await prune(store, days=None, items=3, keep=2)
+        assert "iran" in report.sections
+        book.invalidate()
+        pruned = await pages_of(book, "iran")
+        kept = set(guids[3:6])
+        # Page 1 lost all its items: the walk stops at page 2. Page 4 (the late joins, both
+        # published long ago) is emptied too but stays, an empty link in the chain.
+        assert pruned == {p: [g for g in ids if g in kept] for p, ids in after.items() if p >= 2}
+        assert pruned[2] == [guids[3]] and pruned[3] == guids[4:6] and pruned[4] == []
+        assert set(await walk(book, "iran")) == kept
+    finally:
+        await store.close()
