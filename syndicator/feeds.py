@@ -111,6 +111,7 @@ class FeedBook:
         self._generation: dict[str, int] = {}
         self._archives: OrderedDict[tuple[str, int], dict[str, RenderedFeed]] = OrderedDict()
         self.renders = 0
+        self._counts: tuple[dict[str, int], dict[str, int]] | None = None  # versions, counts
         self.archive_renders = 0
         # Called with the changed sections after `invalidate` (the WebSub announcer listens).
         self.listeners: list[ChangeListener] = []
@@ -313,7 +314,12 @@ class FeedBook:
     # --- pages for people ------------------------------------------------------------
 
     async def summaries(self) -> list[SectionSummary]:
-        counts = await self.store.section_counts()
+        # Counting a section's items reads all its rows: count again only after a change
+        # (every change, retention's included, moves the section's version).
+        versions = await self.store.section_versions()
+        if self._counts is None or self._counts[0] != versions:
+            self._counts = (versions, await self.store.section_counts())
+        counts = self._counts[1]
         changed = await self.store.section_changed_at()
         return [
             SectionSummary(

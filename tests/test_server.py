@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 import feedparser
 from aiohttp.test_utils import TestClient, TestServer
 from lxml import html
+from sqlalchemy import event
 
 from syndicator.config import Config
 from syndicator.feeds import FeedBook
@@ -15,7 +18,7 @@ from syndicator.pipeline import pull_source
 from syndicator.server import make_app
 from syndicator.store import Store
 
-from .sites import Site
+from .sites import Site, SiteArticle
 
 
 async def client_for(book: FeedBook) -> TestClient:
@@ -107,4 +110,52 @@ async def test_feed_is_rendered_once_per_change_and_answers_conditional_requests
         assert changed.status == 200 and changed.headers["ETag"] != etag
         assert b"A correction was added on Tuesday." in await changed.read()
     finally:
+        await client.close()
+
+
+async def test_index_counts_items_again_only_after_a_section_changes(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    await pull_source("news", config, fetcher, store)
+    counted: list[str] = []
+
+    def count_queries(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "count(" in statement.lower():
+            counted.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", count_queries)
+
+    async def items_column() -> dict[str, str]:
+        doc = html.fromstring(await (await client.get("/")).text())
+        return {
+            row.xpath("string(td[1])"): row.xpath("string(td[2])") for row in doc.xpath("//tr[td]")
+        }
+
+    client = await client_for(FeedBook(config, store))
+    try:
+        first = await items_column()
+        assert first["Iran"] == str(len(site.in_section("iran")))
+        for _ in range(5):
+            assert await items_column() == first
+        assert len(counted) == 2  # one count per section and one of all articles, once
+        newest = site.articles[-1]
+        site.publish(
+            SiteArticle(
+                id=660998,
+                section="iran",
+                title="Iran and Oman sign a fisheries agreement for the Gulf of Oman",
+                paragraphs=[p.replace("Libya", "Oman") for p in newest.paragraphs],
+                published=newest.published + timedelta(hours=1),
+            )
+        )
+        await pull_source("news", config, fetcher, store)
+        assert (await items_column())["Iran"] == str(len(site.in_section("iran")))
+        assert len(counted) == 4
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", count_queries)
         await client.close()
