@@ -71,7 +71,12 @@ async def _serves_stored_article(
             header_charset=response.charset,
             reject_if=source.reject_if,
         )
-        page = extract.extract_article(response.body, url, header_charset=response.charset)
+        page = extract.extract_article(
+            response.body,
+            url,
+            header_charset=response.charset,
+            rules=extract.ArticleRules.of(source),
+        )
     except (FetchError, ExtractError) as exc:
         log.info("%s: candidate %s: %s", name, origin, exc)
         return False

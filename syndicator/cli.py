@@ -33,7 +33,7 @@ from .config import DEFAULT_CONFIG, Config, Service, load_config, with_service_o
 from .discover import config_block, discover, to_yaml
 from .errors import ConfigError, StoreError, SyndicatorError
 from .export import write_feeds
-from .extract import extract_article
+from .extract import ArticleRules, extract_article
 from .feeds import FeedBook
 from .fetch import Fetcher, FetchLimits
 from .journal import PullOutcome, run_pull
@@ -356,19 +356,26 @@ def extract(
         return response.body, response.url, response.charset
 
     body, url, charset = _run(job, as_json)
-    fired: Counter[str] = Counter()
-    try:
-        page = extract_article(
-            body, url, header_charset=charset, trace=lambda rule: fired.update([rule])
-        )
-    except SyndicatorError as exc:
-        fail(f"nothing extracted: {exc}", EXIT_FAILED, as_json)
     origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}".lower()
     name = source_name or next(
         (n for n, s in (config.sources.items() if config else []) if origin in s.site_origins()),
         None,
     )
     source = config.sources[name] if config and name else None
+    # The page is cleaned as the pipeline cleans this source's pages: its own selectors and
+    # strip rules, so the hash shown is the one the store keeps.
+    rules = ArticleRules.of(source) if source else None
+    fired: Counter[str] = Counter()
+    try:
+        page = extract_article(
+            body,
+            url,
+            header_charset=charset,
+            rules=rules,
+            trace=lambda rule: fired.update([rule]),
+        )
+    except SyndicatorError as exc:
+        fail(f"nothing extracted: {exc}", EXIT_FAILED, as_json)
     titles = {s.title.casefold(): n for n, s in (config.sections.items() if config else [])}
     sections = sorted({titles[t.casefold()] for t in page.section_trail if t.casefold() in titles})
     candidate = to_candidate(

@@ -337,3 +337,35 @@ async def test_extract_shows_rules_and_the_hash_the_store_keeps(tmp_path: Path) 
     assert table.exit_code == 0 and "rules fired" in table.stdout
     missing = await syndicate("extract", str(tmp_path / "nope.html"))
     assert missing.exit_code == 2 and "not an http(s) URL or a readable file" in missing.output
+
+
+async def test_extract_cleans_a_page_with_the_rules_of_its_source(
+    site: Site, tmp_path: Path
+) -> None:
+    store = tmp_path / "s.db"
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(
+        site.config_yaml(
+            f"sqlite:///{store}", entry="page", extra="    strip_text: ['^Critics said']\n"
+        )
+    )
+    assert (await syndicate("--config", str(config), "pull", "news")).exit_code == 0
+    article = site.articles[0]
+    # a page on a mirror: the command finds the source by its host and applies its rules
+    url = site.mirrors[1].origin + article.path
+    result = await syndicate("--config", str(config), "extract", url, "--json")
+    assert result.exit_code == 0, result.output
+    page: dict[str, Any] = json.loads(result.stdout)
+    assert page["source"] == "news"
+    assert "Critics said" not in page["text"] and "officials said" in page["text"]
+    kept = await open_store(f"sqlite:///{store}")
+    try:
+        async with kept.engine.connect() as conn:
+            stored = (
+                await conn.execute(
+                    select(articles.c.content_hash).where(articles.c.title == article.title)
+                )
+            ).scalar_one()
+    finally:
+        await kept.close()
+    assert page["content_hash"] == stored

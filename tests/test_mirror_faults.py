@@ -418,6 +418,27 @@ async def test_a_host_named_only_in_the_footer_becomes_a_candidate_and_is_adopte
     await store.close()
 
 
+async def test_a_candidate_is_adopted_when_the_source_strips_text_from_its_pages(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    site = sites(4)
+    await site.start()
+    newcomer = site.mirrors[3]  # serves the same articles; only the footers name it
+    extra = "    adopt_discovered: true\n    strip_text: ['^Critics said']"
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=3, extra=extra, entry="page")
+    )
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    found = {d.origin: d.status for d in await MirrorStore(store).discovered("news")}
+    await store.close()
+    # the stored hashes are of text with the "Critics said" paragraph stripped: the newcomer's
+    # pages, cleaned by the same rules, give the same hashes
+    assert report.adopted == [newcomer.origin]
+    assert found == {newcomer.origin: "adopted"}
+
+
 @pytest.mark.parametrize("mode", ["seized", "garbage"])
 async def test_a_look_alike_candidate_is_not_adopted(
     mode: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
