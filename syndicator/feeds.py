@@ -168,6 +168,8 @@ class FeedBook:
         else:
             sec = self.config.sections[section]
             title, description = f"{service.title}: {sec.title}", sec.description or sec.title
+        # Titles come from the config: keep characters XML cannot carry out of every format.
+        title, description = render.xml_safe(title), render.xml_safe(description)
         every = min((s.every for s in feeding), default=600.0)
         host = urlsplit(service.public_url).hostname or "localhost"
         archive: dict[str, object] = {}
@@ -192,10 +194,12 @@ class FeedBook:
             language=(render.language_tag(feeding[0].language) if feeding else None) or "en",
             ttl_minutes=max(1, round(every / 60)),
             feed_id=f"tag:{host},2026:syndicator/{section}",
-            author=service.title,
+            author=render.xml_safe(service.title),
             hub_url=service.websub.hub,
             category_scheme=f"{self.base_url}/",
-            section_titles={name: s.title for name, s in self.config.sections.items()},
+            section_titles={
+                name: render.xml_safe(s.title) for name, s in self.config.sections.items()
+            },
             **archive,  # type: ignore[arg-type]
         )
 
@@ -366,6 +370,7 @@ class FeedBook:
             raise KeyError(section)
         summary = next(s for s in await self.summaries() if s.name == section)
         articles = await self.store.section_articles(section, self.config.service.max_items)
+        articles = await relink_articles(self.config, self.store, articles)
         pages = await self.archive_pages(section)
         return section_page(
             self.config.service.title,
@@ -373,7 +378,7 @@ class FeedBook:
             articles,
             query=query,
             index_url=self.index_url,
-            archive_urls=[self.archive_urls(section, n)["atom"] for n in pages],
+            archive_pages=[(n, self.archive_urls(section, n)["atom"]) for n in pages],
         )
 
     async def opml(self) -> bytes:

@@ -160,7 +160,7 @@ def section_page(
     *,
     query: str = "",
     index_url: str = "",
-    archive_urls: Sequence[str] = (),
+    archive_pages: Sequence[tuple[int, str]] = (),
 ) -> str:
     """A section's latest items, newest first; `query` keeps the items whose title matches."""
     items = [publishable(a) for a in articles]
@@ -169,9 +169,7 @@ def section_page(
     listed = "\n".join(_item(a) for a in items) or (
         "    <li>No item title matches that search.</li>" if query else "    <li>No items yet.</li>"
     )
-    archives = " ".join(
-        f'<a href="{escape(url)}">{n}</a>' for n, url in enumerate(archive_urls, start=1)
-    )
+    archives = " ".join(f'<a href="{escape(url)}">{n}</a>' for n, url in archive_pages)
     older = f'  <p class="meta">Older items, page by page: {archives}</p>\n' if archives else ""
     count = f"{section.items} item" + ("" if section.items == 1 else "s")
     body = f"""  <nav><a href="{escape(index_url)}">{escape(site_title)}</a></nav>

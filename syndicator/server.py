@@ -20,6 +20,7 @@ URL layout, the same as the exported folder (served at `{public_url}/feeds/`):
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Awaitable, Callable
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -41,6 +42,8 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 _FORMAT_OF_EXT = {ext: fmt for fmt, ext in EXTENSIONS.items()}
 _CODINGS = {"br": "br", "gzip": "gzip", "x-gzip": "gzip"}
+# An archive page number as the links write it: ASCII digits, no leading zero.
+_PAGE_NUMBER = re.compile(r"[1-9][0-9]*")
 
 
 class _Answers:
@@ -244,7 +247,7 @@ async def archive(request: web.Request) -> web.StreamResponse:
     section = request.match_info["section"]
     number, _, ext = request.match_info["name"].partition(".")
     fmt = _FORMAT_OF_EXT.get(ext)
-    if fmt is None or not number.isdigit():
+    if fmt is None or not _PAGE_NUMBER.fullmatch(number):
         raise web.HTTPNotFound(text="archive pages are /feeds/{section}/archive/{n}.{format}\n")
     try:
         doc = await book.archive(section, int(number), fmt)

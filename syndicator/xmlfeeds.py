@@ -12,6 +12,7 @@ Pure: articles already made `publishable` in, bytes out.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -150,7 +151,8 @@ def _entry(fg: FeedGenerator, info: FeedInfo, article: Article, fmt: str) -> Non
         )
     summary = article.summary or article.title
     if fmt == "rss":
-        fe.description(summary)
+        # The summary is plain text; RSS readers read description as HTML.
+        fe.description(escape(summary, quote=False))
     else:
         fe.summary(summary)
     fe.content(article.content_html, type="html" if fmt == "atom" else None)

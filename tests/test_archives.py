@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 
+from lxml import html
+
 from syndicator.config import Config
 from syndicator.feeds import FeedBook
 from syndicator.store import open_store
@@ -92,5 +94,9 @@ async def test_archive_pages_keep_their_items_through_late_joins_and_retention(
         assert pruned == {p: [g for g in ids if g in kept] for p, ids in after.items() if p >= 2}
         assert pruned[2] == [guids[3]] and pruned[3] == guids[4:6] and pruned[4] == []
         assert set(await walk(book, "iran")) == kept
+        # The section's HTML page links each page under its own number.
+        page = html.fromstring(await book.section_html("iran"))
+        links = [(a.text, a.get("href")) for a in page.xpath("//a[contains(@href, '/archive/')]")]
+        assert links == [(str(n), book.archive_urls("iran", n)["atom"]) for n in (2, 3, 4)]
     finally:
         await store.close()

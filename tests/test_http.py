@@ -353,3 +353,12 @@ async def test_pages_answer_conditional_requests_with_a_weak_etag(
         assert again.status == 304, path
         zipped = await client.get(path, headers={"Accept-Encoding": "gzip"})
         assert gzip.decompress(await zipped.read()) == await first.read()
+
+
+@pytest.mark.parametrize("name", ["01.rss", "%C2%B2.rss", "%D9%A1.rss", "+1.rss", "1.5.rss"])
+async def test_an_archive_page_answers_only_under_its_own_number(
+    pulled: tuple[FeedBook, TestClient], name: str
+) -> None:
+    _, client = pulled
+    assert (await client.get("/feeds/all/archive/1.rss")).status == 200
+    assert (await client.get(f"/feeds/all/archive/{name}")).status == 404

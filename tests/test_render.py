@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import feedparser
-from lxml import etree
+from lxml import etree, html
 
 from syndicator import render
 from syndicator.models import Article
@@ -107,3 +107,15 @@ def test_empty_section_still_renders_valid_feeds() -> None:
         parsed = feedparser.parse(render.render(fmt, INFO, []))
         assert not parsed.bozo and parsed.entries == []
     assert json.loads(render.render_json(INFO, []))["items"] == []
+
+
+def test_a_plain_text_summary_reads_the_same_in_every_format() -> None:
+    # RSS readers take <description> as HTML, Atom and JSON Feed readers take the summary as
+    # text: a "<" or "&" in the summary must come out as written in all three.
+    summary = "Tom & Jerry say a <b>bold</b> x<y claim ]]> ok"
+    articles = [article(1, summary=summary)]
+    rss = feedparser.parse(render.render_rss(INFO, articles)).entries[0]
+    assert html.fromstring(f"<div>{rss.summary}</div>").text_content() == summary
+    atom = feedparser.parse(render.render_atom(INFO, articles)).entries[0]
+    assert atom.summary == summary
+    assert json.loads(render.render_json(INFO, articles))["items"][0]["summary"] == summary

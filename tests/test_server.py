@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -159,3 +160,46 @@ async def test_index_counts_items_again_only_after_a_section_changes(
     finally:
         event.remove(store.engine.sync_engine, "before_cursor_execute", count_queries)
         await client.close()
+
+
+async def test_section_pages_link_where_the_feeds_link_under_the_healthiest_policy(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    site.mirrors[0].mode = "seized"  # the canonical origin
+    config = write_config(site.config_yaml(store_url, extra="    link_policy: healthiest"))
+    await pull_source("news", config, fetcher, store)
+    book = FeedBook(config, store)
+    feed_links = {
+        item["url"] for item in json.loads((await book.get("iran", "json")).body)["items"]
+    }
+    page = html.fromstring(await book.section_html("iran"))
+    page_links = {
+        a.get("href") for a in page.xpath("//ol[@class='items']//a") if "/Detail/" in a.get("href")
+    }
+    assert feed_links and page_links == feed_links
+    assert not any(link.startswith(site.canonical + "/") for link in page_links)
+
+
+async def test_a_control_character_in_a_config_title_leaves_every_format_valid(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    text = site.config_yaml(store_url).replace("{title: Iran}", '{title: "Ir\\fan"}')
+    config = write_config(text.replace("  title: Test news", '  title: "Test\\u0001 news"'))
+    assert config.sections["iran"].title == "Ir\fan"
+    await pull_source("news", config, fetcher, store)
+    book = FeedBook(config, store)
+    for section in ("iran", "all"):
+        for fmt in ("rss", "atom"):
+            parsed = feedparser.parse((await book.get(section, fmt)).body)
+            assert not parsed.bozo, (section, fmt, parsed.get("bozo_exception"))
+        data = json.loads((await book.get(section, "json")).body)
+        assert "\f" not in data["title"] and "\x01" not in data["title"]
+    assert feedparser.parse((await book.get("iran", "atom")).body).feed.title == "Test news: Iran"
