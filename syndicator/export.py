@@ -9,7 +9,9 @@ gives readers the same URLs and the same bytes:
     {section}/archive/{n}.rss|atom|json
 
 Every file is written to a temporary name in the same folder, flushed, then renamed over the
-old one, so a reader or a web server never sees half a file.
+old one, so a reader or a web server never sees half a file. The names written are kept in
+`.syndicator-files`; the next export removes those it no longer writes (a section taken out
+of the config, archive pages retention emptied), and never touches a file it did not write.
 """
 
 from __future__ import annotations
@@ -69,4 +71,30 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
     _page(files, out / "opml.xml", await book.opml())
     for path, data in files.items():
         write_atomic(path, data)
+    _forget_old(out, files)
     return list(files)
+
+
+MANIFEST = ".syndicator-files"
+
+
+def _forget_old(out: Path, files: dict[Path, bytes]) -> None:
+    """Remove what the previous export wrote and this one did not, then record this one."""
+    manifest = out / MANIFEST
+    written = sorted(path.relative_to(out).as_posix() for path in files)
+    try:
+        before = manifest.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        before = []
+    for name in sorted(set(before) - set(written), reverse=True):
+        path = out / name
+        if ".." in Path(name).parts or Path(name).is_absolute():
+            continue  # not a name this module writes: leave it alone
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        # Folders this export made and emptied go too (archive/, then the section's).
+        for folder in (path.parent, path.parent.parent):
+            if folder != out and out in folder.parents:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+    write_atomic(manifest, ("\n".join(written) + "\n").encode("utf-8"))

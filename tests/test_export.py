@@ -176,3 +176,34 @@ async def test_export_writes_exactly_the_bytes_the_server_serves(
             )
     finally:
         await client.close()
+
+
+async def test_a_new_export_removes_what_it_no_longer_writes_and_nothing_else(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    tmp_path: Path,
+) -> None:
+    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  archive: {page_size: 2}\n")
+    config = write_config(yaml)
+    await pull_source("news", config, fetcher, store)
+    out = tmp_path / "feeds"
+    out.mkdir()
+    (out / "notes.json").write_text("{}", encoding="utf-8")  # the site owner's, not ours
+    first = set(await write_feeds(FeedBook(config, store), out))
+    assert out / "iran.rss" in first and out / "iran" / "archive" / "1.json.br" in first
+    # The operator takes the iran section out of the config and exports again.
+    smaller = write_config(
+        yaml.replace("  iran: {title: Iran}\n", "").replace(
+            "      iran: {feed: /rss/iran.xml}\n", ""
+        ),
+        name="smaller.yaml",
+    )
+    assert "iran" not in smaller.sections
+    second = set(await write_feeds(FeedBook(smaller, store), out))
+    on_disk = {p for p in out.rglob("*") if p.is_file() and p.name != ".syndicator-files"}
+    assert on_disk == second | {out / "notes.json"}
+    assert not (out / "iran").exists()  # its folders went with its files
+    assert first - second >= {out / "iran.rss", out / "iran.json.gz", out / "iran" / "index.html"}
