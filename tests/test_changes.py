@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from syndicator.cluster import ChangeWatcher
 from syndicator.config import Config
 from syndicator.feeds import FeedBook
 from syndicator.store import open_store
 from syndicator.store.changes import listening
+from syndicator.store.health import MirrorStore
 
 from .engines import candidate
 
@@ -79,3 +81,35 @@ async def test_notifications_name_the_changed_sections(engine_url: str) -> None:
             await other.close()
     finally:
         await store.close()
+
+
+async def test_a_mirror_change_bumps_sections_and_is_heard_by_web_nodes(engine_url: str) -> None:
+    """A pull that moves a source's links to another mirror bumps its sections: the counters
+    move, Last-Modified only when asked, and on PostgreSQL the web nodes are told."""
+    store = await open_store(engine_url)
+    other = await open_store(engine_url)
+    first = datetime(2024, 3, 1, tzinfo=UTC)
+    try:
+        await store.ingest(candidate(1, sections=("world",)), ORIGIN, first)
+        before = await store.section_versions()
+        await MirrorStore(other).bump_sections(["world"], first + timedelta(hours=1))
+        after = await store.section_versions()
+        assert after["world"] == before["world"] + 1 and after["all"] == before["all"] + 1
+        assert (await store.section_changed_at())["world"] == first
+        await MirrorStore(other).bump_sections(
+            ["world"], first + timedelta(hours=2), changed_at=True
+        )
+        assert (await store.section_changed_at())["world"] == first + timedelta(hours=2)
+        if not store.is_postgres:
+            return
+        async with listening(store) as sub:
+            await MirrorStore(other).bump_sections(["world"], first + timedelta(hours=3))
+            for _ in range(100):
+                if sub.changed.is_set():
+                    break
+                await asyncio.sleep(0.05)
+            assert sub.changed.is_set(), "no notification: web nodes wait for their next poll"
+            assert sub.sections == {"world", "all"}
+    finally:
+        await store.close()
+        await other.close()

@@ -436,11 +436,20 @@ class Store:
         )
         return set(result.scalars())
 
-    async def _bump(self, conn: AsyncConnection, sections: Iterable[str], now: datetime) -> None:
+    async def _bump(
+        self,
+        conn: AsyncConnection,
+        sections: Iterable[str],
+        now: datetime,
+        *,
+        changed_at: bool = True,
+    ) -> None:
         names = sorted(set(sections) | {ALL_SECTION})
         if names == [ALL_SECTION]:
             return
-        await bump_versions(conn, self._insert_ignore(section_versions), names, now)
+        await bump_versions(
+            conn, self._insert_ignore(section_versions), names, now, changed_at=changed_at
+        )
         if self.is_postgres:
             # Delivered at commit to every web node listening (see store.changes).
             await conn.execute(
@@ -448,10 +457,16 @@ class Store:
                 {"channel": self.channel, "sections": ",".join(names)},
             )
 
-    async def mark_changed(self, sections: Iterable[str], now: datetime | None = None) -> None:
-        """Move the change counters of these sections (feeds re-render, web nodes hear it)."""
-        async with self.writing() as conn:
-            await self._bump(conn, sections, now or datetime.now(UTC))
+    async def mark_changed(
+        self, sections: Iterable[str], now: datetime | None = None, *, changed_at: bool = True
+    ) -> None:
+        """Move the change counters of these sections (feeds re-render, web nodes hear it),
+        and their last-changed time (the feeds' Last-Modified) unless `changed_at` is false."""
+        try:
+            async with self.writing() as conn:
+                await self._bump(conn, sections, now or datetime.now(UTC), changed_at=changed_at)
+        except DBAPIError as exc:
+            raise StoreError(f"store refused section versions: {exc.orig}") from None
 
     # --- reading ---------------------------------------------------------------------
 
@@ -603,10 +618,16 @@ def section_feed_query(section: str, limit: int) -> Any:
 
 
 async def bump_versions(
-    conn: AsyncConnection, insert_ignore: Any, names: Sequence[str], now: datetime
+    conn: AsyncConnection,
+    insert_ignore: Any,
+    names: Sequence[str],
+    now: datetime,
+    *,
+    changed_at: bool = True,
 ) -> None:
     """Move the change counter of each section (in name order, so writers never deadlock),
-    and number the articles this transaction added to it (archive sequence, see schema).
+    and its last-changed time when `changed_at`, and number the articles this transaction
+    added to it (archive sequence, see schema).
 
     The section's counter row is locked by the update before its numbers are given, so two
     writers never give the same number (SQLite has one writer at a time anyway)."""
@@ -629,8 +650,8 @@ async def bump_versions(
                 .where(section_versions.c.section == name)
                 .values(
                     version=section_versions.c.version + 1,
-                    changed_at=now,
                     last_seq=section_versions.c.last_seq + len(joined),
+                    **({"changed_at": now} if changed_at else {}),
                 )
                 .returning(section_versions.c.last_seq)
             )

@@ -16,7 +16,6 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from ..config import ALL_SECTION
 from ..errors import StoreError
 from ..mirrors import MirrorHealth
 from .engine import Store, _utc
@@ -27,7 +26,6 @@ from .schema import (
     discovered_mirrors,
     entry_links,
     mirror_health,
-    section_versions,
 )
 
 Listed = tuple[str, datetime | None]
@@ -251,21 +249,6 @@ class MirrorStore:
     async def bump_sections(
         self, sections: Iterable[str], now: datetime, *, changed_at: bool = False
     ) -> None:
-        """Tell feed caches that these sections must be rendered again."""
-        names = sorted({*sections, ALL_SECTION})
-        statements: list[Any] = []
-        for name in names:
-            statements.append(
-                self._insert(section_versions)
-                .values(section=name, version=0, changed_at=now)
-                .on_conflict_do_nothing()
-            )
-            statements.append(
-                update(section_versions)
-                .where(section_versions.c.section == name)
-                .values(
-                    version=section_versions.c.version + 1,
-                    **({"changed_at": now} if changed_at else {}),
-                )
-            )
-        await self._write("section versions", statements)
+        """Tell feed caches, here and on every web node, that these sections must be rendered
+        again; `changed_at` also moves their Last-Modified."""
+        await self.store.mark_changed(sections, now, changed_at=changed_at)
