@@ -18,7 +18,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import brotli
@@ -112,6 +112,8 @@ class FeedBook:
         self._archives: OrderedDict[tuple[str, int], dict[str, RenderedFeed]] = OrderedDict()
         self.renders = 0
         self._counts: tuple[dict[str, int], dict[str, int]] | None = None  # versions, counts
+        # What each document was last rendered as: its ETags and its Last-Modified.
+        self._dated: dict[tuple[str, int], tuple[frozenset[str], datetime]] = {}
         self.archive_renders = 0
         # Called with the changed sections after `invalidate` (the WebSub announcer listens).
         self.listeners: list[ChangeListener] = []
@@ -266,15 +268,41 @@ class FeedBook:
             size = self.config.service.archive.page_size
             articles = await self.store.section_slice(section, (page - 1) * size + 1, page * size)
             articles.sort(key=lambda a: (a.published, a.id), reverse=True)
+            articles = await relink_articles(self.config, self.store, articles)
             info = self.info(section, entry.pages, page)
             modified = _second(render.newest_update(articles))
-            docs = await asyncio.to_thread(_render_all, info, articles, modified)
+            docs = await self._render_dated(key, info, articles, modified)
             if self._cache.get(section) is entry:
                 self._archives[key] = docs
                 while len(self._archives) > ARCHIVE_PAGES_KEPT:
                     self._archives.popitem(last=False)
             self.archive_renders += 1
         return docs[fmt]
+
+    async def _render_dated(
+        self,
+        key: tuple[str, int],
+        info: render.FeedInfo,
+        articles: Sequence[Article],
+        modified: datetime,
+    ) -> dict[str, RenderedFeed]:
+        """Render a document (`key`: section and archive page, 0 for the subscription one)
+        in every format, dated `modified` unless that would be wrong.
+
+        Some changes alter the bytes without moving any date: a new title after a reload,
+        links moved to another mirror, an archive page gaining its next-archive link. The
+        document is then dated now, so a reader asking with If-Modified-Since gets the new
+        bytes, not a 304.
+        """
+        docs = await asyncio.to_thread(_render_all, info, articles, modified)
+        etags = frozenset(doc.etag for doc in docs.values())
+        before = self._dated.get(key)
+        if before is not None and before[0] != etags and modified <= before[1]:
+            modified = max(_second(datetime.now(UTC)), before[1] + timedelta(seconds=1))
+            docs = await asyncio.to_thread(_render_all, info, articles, modified)
+            etags = frozenset(doc.etag for doc in docs.values())
+        self._dated[key] = (etags, modified)
+        return docs
 
     async def _section(self, section: str) -> SectionDocuments:
         if section not in self.section_names():
@@ -308,7 +336,7 @@ class FeedBook:
         info = self.info(section, pages)
         newest = render.newest_update(articles)
         modified = _second(max(newest, changed) if changed else newest)
-        feeds = await asyncio.to_thread(_render_all, info, articles, modified)
+        feeds = await self._render_dated((section, 0), info, articles, modified)
         entry = SectionDocuments(version, feeds, pages)
         self.renders += 1
         if self._generation.get(section, 0) == generation:

@@ -64,7 +64,9 @@ def test_export_on_default_config_writes_the_sample_article_once(tmp_path: Path)
     for section in ("all", "north-africa"):
         expected += [f"{section}.{ext}" for ext in ("rss", "atom", "json")]
         expected.append(f"{section}/index.html")
-    assert names == sorted(f"{n}{z}" for n in expected for z in ("", ".gz", ".br"))
+    written = sorted(f"{n}{z}" for n in expected for z in ("", ".gz", ".br"))
+    assert names == sorted([*written, ".syndicator-files"])
+    assert (out / ".syndicator-files").read_text(encoding="utf-8").split() == written
     for ext in ("rss", "atom"):
         parsed = feedparser.parse((out / f"north-africa.{ext}").read_bytes())
         assert not parsed.bozo

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import feedparser
@@ -203,3 +204,40 @@ async def test_a_control_character_in_a_config_title_leaves_every_format_valid(
         data = json.loads((await book.get(section, "json")).body)
         assert "\f" not in data["title"] and "\x01" not in data["title"]
     assert feedparser.parse((await book.get("iran", "atom")).body).feed.title == "Test news: Iran"
+
+
+async def test_new_bytes_with_no_newer_date_still_move_last_modified(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    await pull_source("news", config, fetcher, store)
+    book = FeedBook(config, store)
+    client = await client_for(book)
+    try:
+        first = await client.get("/feeds/iran.rss")
+        modified, etag = first.headers["Last-Modified"], first.headers["ETag"]
+        # A reload renames the section: new bytes, but no article and no store change.
+        renamed = write_config(
+            site.config_yaml(store_url).replace("{title: Iran}", "{title: Iran and the Gulf}"),
+            name="renamed.yaml",
+        )
+        book.config = renamed
+        book.invalidate()
+        again = await client.get("/feeds/iran.rss", headers={"If-Modified-Since": modified})
+        assert again.status == 200 and "Iran and the Gulf" in await again.text()
+        assert again.headers["ETag"] != etag
+        assert parsedate_to_datetime(again.headers["Last-Modified"]) > parsedate_to_datetime(
+            modified
+        )
+        # Rendered again with nothing changed, the date stays: still 304 for the new copy.
+        book.invalidate()
+        same = await client.get(
+            "/feeds/iran.rss", headers={"If-Modified-Since": again.headers["Last-Modified"]}
+        )
+        assert same.status == 304
+    finally:
+        await client.close()
