@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import lxml.html
 
 from . import clean, dedupe
-from .config import SectionRule
+from .config import SectionRule, Source
 from .models import Candidate, Page
 
 SUMMARY_CHARS = 400
@@ -55,6 +55,12 @@ def sections_for(
         if by_path or by_trail:
             found.add(rule.section)
     return frozenset(found)
+
+
+def source_sections(source: Source) -> tuple[str, ...]:
+    """Every section a source's articles can be in: its entry points, then the targets of its
+    section rules (each once, in that order)."""
+    return tuple(dict.fromkeys([*source.sections, *(r.section for r in source.section_rules)]))
 
 
 def publishable_html(

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import dedupe, discovery, extract, validate
 from .adoption import adopt_candidates
-from .candidate import sections_for, to_candidate
+from .candidate import sections_for, source_sections, to_candidate
 from .config import Config, EntryPoint, Mirror, Source
 from .errors import ExtractError, FetchError, StoreError, Throttled
 from .fetch import Fetcher, Response, origin_of
@@ -232,8 +232,11 @@ class SourcePull:
         await self.mirror_store.save_health(self.book.updated(), now)
         target_after = self._link_target()
         if target_after != target_before:
-            await self.mirror_store.bump_sections(self.source.sections, now)
-            self.report.changed_sections |= set(self.source.sections)
+            # Every feed that can hold this source's articles now links another mirror: the
+            # documents change, so their Last-Modified moves too.
+            sections = source_sections(self.source)
+            await self.mirror_store.bump_sections(sections, now, changed_at=True)
+            self.report.changed_sections |= set(sections)
         return self.report
 
     def _link_target(self) -> str:

@@ -517,6 +517,51 @@ async def test_healthiest_link_policy_moves_links_but_never_guids(
     assert stores["healthiest"][2].changed_sections >= set(site.sections)
 
 
+async def test_when_the_link_target_moves_every_feed_of_the_source_changes_and_says_so(
+    site: Site, tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # west-asia has no entry point: the articles whose breadcrumb says North Africa are put
+    # there by a section rule
+    extra = """    link_policy: healthiest
+    section_rules:
+      - {breadcrumb: "News / North Africa", section: west-asia}
+"""
+    config = write_config(
+        site.config_yaml(
+            f"sqlite:///{tmp_path / 's.db'}",
+            entry="page",
+            entry_sections=("north-africa", "iran"),
+            extra=extra,
+        )
+    )
+    store = await open_store(config.service.store)
+    sections = ("north-africa", "iran", "west-asia")
+    book = FeedBook(config, store)  # a web node running all along
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            await pull_source("news", config, fetcher, store, rng=random.Random(0))
+            before = {s: await book.get(s, "json") for s in sections}
+            changed_before = await store.section_changed_at()
+            west = before["west-asia"].body.decode()
+            target = next(m for m in site.mirrors if f"{m.origin}/Detail/" in west)
+            target.mode = "seized"
+            await asyncio.sleep(1.1)  # Last-Modified has whole seconds
+            report = await pull_source("news", config, fetcher, store, rng=random.Random(0))
+        assert set(sections) <= report.changed_sections
+        assert set(sections) <= await book.sync_versions()
+        changed_after = await store.section_changed_at()
+        fresh = FeedBook(config, store)  # a web node started after the pull
+        for section in sections:
+            assert changed_after[section] > changed_before[section], section
+            for node in (book, fresh):
+                now = await node.get(section, "json")
+                assert f"{target.origin}/Detail/" not in now.body.decode(), section
+                # the document changed, and its Last-Modified says so
+                assert now.last_modified > before[section].last_modified, section
+    finally:
+        await store.close()
+
+
 async def test_mirror_health_over_http_and_on_the_index(
     site: Site, store: Store, store_url: str, write_config: WriteConfig
 ) -> None:
