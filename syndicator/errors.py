@@ -94,3 +94,7 @@ class RejectedPage(ExtractError):
 
 class StoreError(SyndicatorError):
     """The store could not be reached or refused an operation."""
+
+
+class ExportError(SyndicatorError):
+    """The export folder could not be written: names the file and the system's reason."""

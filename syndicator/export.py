@@ -21,6 +21,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import ExportError
 from .feeds import EXTENSIONS, FeedBook, RenderedFeed, compressed
 from .render import FORMATS
 
@@ -69,9 +70,27 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
         _page(files, out / section / "index.html", (await book.section_html(section)).encode())
     _page(files, out / "index.html", (await book.index_html()).encode("utf-8"))
     _page(files, out / "opml.xml", await book.opml())
+    # Every folder first: a file in the way of one is found before anything is created or
+    # replaced, then the missing folders are made.
+    folders = sorted({path.parent for path in files})
+    for folder in folders:
+        for step in (*reversed(folder.parents), folder):
+            if step.exists() and not step.is_dir():
+                raise ExportError(f"cannot create folder {folder}: {step} is a file")
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExportError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
     for path, data in files.items():
-        write_atomic(path, data)
-    _forget_old(out, files)
+        try:
+            write_atomic(path, data)
+        except OSError as exc:
+            raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        _forget_old(out, files)
+    except OSError as exc:
+        raise ExportError(f"cannot update the file list in {out}: {exc.strerror or exc}") from None
     return list(files)
 
 

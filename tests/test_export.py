@@ -209,3 +209,25 @@ async def test_a_new_export_removes_what_it_no_longer_writes_and_nothing_else(
     assert on_disk == second | {out / "notes.json"}
     assert not (out / "iran").exists()  # its folders went with its files
     assert first - second >= {out / "iran.rss", out / "iran.json.gz", out / "iran" / "index.html"}
+
+
+def test_export_into_a_folder_it_cannot_write_names_the_path_and_replaces_nothing(
+    tmp_path: Path,
+) -> None:
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    out.mkdir()
+    (out / "north-africa.rss").write_text("the old feed", encoding="utf-8")
+    (out / "north-africa").write_text("a file where a folder must go", encoding="utf-8")
+    for extra in ((), ("--json",)):
+        result = run("--config", str(config), "export", *extra, "--out", str(out), cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        message = f"cannot create folder {out / 'north-africa'}"
+        if extra:
+            document = json.loads(result.stdout)
+            assert document["ok"] is False and message in json.dumps(document)
+        else:
+            assert message in result.stderr.replace("\n", "")
+    assert (out / "north-africa.rss").read_text(encoding="utf-8") == "the old feed"
+    assert sorted(p.name for p in out.iterdir()) == ["north-africa", "north-africa.rss"]
