@@ -517,9 +517,17 @@ def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_js
     host, port = config.service.listen_host, config.service.listen_port
     if listen:
         host, _, port_text = listen.rpartition(":")
-        if not host or not port_text.isdigit():
+        if not host or not (port_text.isascii() and port_text.isdigit()):
             fail(f"--listen {listen!r}: give HOST:PORT", EXIT_CONFIG, False)
         port = int(port_text)
+        if port > 65535:
+            # getaddrinfo would wrap it modulo 65536 and the service would bind another port.
+            fail(
+                f"--listen {listen!r}: port {port} is out of range: give 1-65535 "
+                "(or 0 for a free port chosen at start)",
+                EXIT_CONFIG,
+                False,
+            )
 
     def logging_for(current: Config) -> None:
         level = "debug" if ctx.obj["verbose"] else current.service.log_level

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from .sites import (
     SECTION_TITLES,
     Site,
     SiteArticle,
+    free_port,
     sample_articles,
     second_publisher_articles,
 )
@@ -40,6 +42,9 @@ SEED_URL = (
     "https://www.presstv.co.uk/Detail/2020/06/20/628117/"
     "Turkey-says-Haftar-forces-must-withdraw-from-Sirte"
 )
+# How long a `syndicate serve` that should refuse to start may run before it counts as
+# having started (it is then stopped).
+SERVE_DEADLINE = 20.0
 
 
 @pytest.fixture(autouse=True)
@@ -369,3 +374,58 @@ async def test_extract_cleans_a_page_with_the_rules_of_its_source(
     finally:
         await kept.close()
     assert page["content_hash"] == stored
+
+
+def quiet_config(tmp_path: Path) -> Path:
+    """A valid config whose only source points at a loopback port nobody listens on."""
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(
+        "service:\n"
+        f'  store: "sqlite:///{tmp_path / "store.db"}"\n'
+        "  listen: 127.0.0.1:0\n"
+        "sections:\n"
+        "  north-africa: {title: North Africa}\n"
+        "sources:\n"
+        "  news:\n"
+        "    title: Example News\n"
+        f"    canonical: http://127.0.0.1:{free_port()}\n"
+        "    sections:\n"
+        "      north-africa: {feed: /rss/north-africa.xml}\n"
+    )
+    return config
+
+
+async def syndicate_process(*args: str, cwd: Path) -> tuple[int | None, str, str]:
+    """`python -m syndicator ARGS` in a real process: exit status (None when it still ran at
+    the deadline and was killed), stdout, stderr."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    env["PYTHONPATH"] = str(REPO)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "syndicator",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+    )
+    code: int | None
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), SERVE_DEADLINE)
+        code = proc.returncode
+    except TimeoutError:
+        proc.terminate()
+        stdout, stderr = await proc.communicate()
+        code = None
+    return code, stdout.decode(errors="replace"), stderr.decode(errors="replace")
+
+
+async def test_serve_refuses_a_listen_port_out_of_range(tmp_path: Path) -> None:
+    config = str(quiet_config(tmp_path))
+    code, _, stderr = await syndicate_process(
+        "--config", config, "serve", "--listen", "127.0.0.1:99999", cwd=tmp_path
+    )
+    assert code == 2, f"serve --listen 127.0.0.1:99999 ended with {code}; stderr:\n{stderr}"
+    assert "port 99999 is out of range" in stderr and "1-65535" in stderr
+    assert "Traceback" not in stderr
