@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .candidate import source_sections
 from .config import Config
 from .errors import StoreError, SyndicatorError
 from .fetch import Fetcher
@@ -99,7 +100,8 @@ async def run_pull(
     """
     source = config.sources[name]
     pull = SourcePull(name, source, config, fetcher, store, progress)
-    sections = tuple(source.sections)
+    # The sections this pull can fill: its entry points, and those its section rules reach.
+    sections = source_sections(source)
     started_at = datetime.now(UTC)
     started = time.monotonic()
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .candidate import source_sections
 from .config import ALL_SECTION, Config
 from .store import Store
 from .store.pulls import PullRecord, last_good_pulls, last_pulls, pulled_sections
@@ -119,7 +120,9 @@ def _section(
     now: datetime,
 ) -> SectionStatus:
     feeding = tuple(
-        s for s, src in config.sources.items() if name == ALL_SECTION or name in src.sections
+        s
+        for s, src in config.sources.items()
+        if name == ALL_SECTION or name in source_sections(src)
     )
     if name == ALL_SECTION:
         title, limit = "All sections", config.service.stale_after

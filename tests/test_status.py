@@ -11,14 +11,15 @@ import pytest
 from syndicator.config import Config
 from syndicator.feeds import FeedBook
 from syndicator.fetch import Fetcher
+from syndicator.journal import run_pull
 from syndicator.models import Candidate
 from syndicator.scheduler import PullScheduler
-from syndicator.status import assess, human_age
+from syndicator.status import assess, collect, human_age
 from syndicator.store import Store
-from syndicator.store.pulls import PullRecord
+from syndicator.store.pulls import PullRecord, pulled_sections
 from syndicator.store.stats import SectionStats, section_stats
 
-from .sites import Site
+from .sites import Site, sample_articles
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -141,3 +142,36 @@ async def test_schedule_resumes_from_the_store_and_a_new_config_keeps_unchanged_
         assert scheduler.next_runs()["news"] == last + timedelta(hours=1)
     finally:
         assert await scheduler.drain(1.0) == []
+
+
+async def test_a_section_filled_only_by_section_rules_is_pulled_and_fed(
+    store: Store, fetcher: Fetcher, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    """west-asia has no entry point: a section rule puts the North Africa articles there.
+    After one pull it counts as pulled (for /readyz and status) and as fed by the source."""
+    articles = sample_articles()
+    for n, article in enumerate(articles):
+        article.published = datetime.now(UTC) - timedelta(minutes=10 + n)
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    try:
+        rules = """    section_rules:
+      - {breadcrumb: "News / North Africa", section: west-asia}
+"""
+        config = write_config(
+            site.config_yaml(
+                store_url, entry="page", entry_sections=("north-africa", "iran"), extra=rules
+            )
+        )
+        outcome = await run_pull("news", config, fetcher, store)
+    finally:
+        await site.stop()
+    assert outcome.result == "ok"
+    assert outcome.sections == ("north-africa", "iran", "west-asia")
+    # what /readyz checks: every configured section was pulled
+    assert await pulled_sections(store) == set(config.sections)
+    status = await collect(config, store)
+    west = next(s for s in status.sections if s.name == "west-asia")
+    assert west.items == 3 and west.pulled and west.sources == ("news",)
+    assert west.problem is None
+    assert status.unpulled_sections == [] and status.healthy, status.problems
