@@ -325,7 +325,9 @@ class Archive(_Model):
     """RFC 5005 archive pages: items older than a section feed's window stay reachable."""
 
     enabled: bool = True
-    page_size: int = Field(default=50, ge=1, le=10_000)
+    # Items per page; unset, a section feed's max_items. Never more than max_items: the items
+    # after the last full page must fit in the section feed, or no document would hold them.
+    page_size: int | None = Field(default=None, ge=1, le=10_000)
 
 
 class Service(_Model):
@@ -388,6 +390,21 @@ class Service(_Model):
         if not value.startswith(("sqlite:", "postgresql:", "postgresql+asyncpg:")):
             raise ValueError(f"{value!r} is not a sqlite:/// or postgresql:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _pages_fit_the_feed(self) -> Service:
+        size = self.archive.page_size
+        if self.archive.enabled and size is not None and size > self.max_items:
+            raise ValueError(
+                f"archive.page_size ({size}) is larger than max_items ({self.max_items}): "
+                "items after the last full archive page would be in no document"
+            )
+        return self
+
+    @property
+    def page_size(self) -> int:
+        """Items per archive page."""
+        return self.archive.page_size or self.max_items
 
     @property
     def listen_host(self) -> str:

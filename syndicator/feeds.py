@@ -265,7 +265,7 @@ class FeedBook:
         if docs is not None:
             self._archives.move_to_end(key)
         else:
-            size = self.config.service.archive.page_size
+            size = self.config.service.page_size
             articles = await self.store.section_slice(section, (page - 1) * size + 1, page * size)
             articles.sort(key=lambda a: (a.published, a.id), reverse=True)
             articles = await relink_articles(self.config, self.store, articles)
@@ -325,14 +325,12 @@ class FeedBook:
         changed = (await self.store.section_changed_at()).get(section)
         articles = await self.store.section_articles(section, self.config.service.max_items)
         articles = await relink_articles(self.config, self.store, articles)
-        archive = self.config.service.archive
+        archive, size = self.config.service.archive, self.config.service.page_size
         pages = range(0)
         if archive.enabled:
             lowest, highest = await self.store.archive_extent(section)
             if lowest:
-                pages = range(
-                    (lowest - 1) // archive.page_size + 1, highest // archive.page_size + 1
-                )
+                pages = range((lowest - 1) // size + 1, highest // size + 1)
         info = self.info(section, pages)
         newest = render.newest_update(articles)
         modified = _second(max(newest, changed) if changed else newest)
