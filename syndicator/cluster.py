@@ -30,7 +30,8 @@ from .config import Config
 from .errors import StoreError, SyndicatorError
 from .feeds import FeedBook
 from .fetch import Fetcher, FetchLimits
-from .pipeline import PullReport, pull_source
+from .journal import run_pull
+from .pipeline import PullReport
 from .server import make_app, make_runner
 from .store import Store, open_store
 from .store.changes import listening
@@ -157,7 +158,8 @@ class LeaseWorker:
     async def _pull(self, name: str) -> None:
         source = self.config.sources[name]
         try:
-            report = await pull_source(name, self.config, self.fetcher, self.store)
+            # Recorded like any pull, so status, /readyz and a restarted schedule see it.
+            report = (await run_pull(name, self.config, self.fetcher, self.store)).report
             log.info(
                 "worker %s: pulled %s: %d new, %d updated, %d duplicate, %d failed",
                 self.holder,

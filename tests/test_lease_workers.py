@@ -12,6 +12,7 @@ from syndicator.fetch import Fetcher
 from syndicator.pipeline import PullReport
 from syndicator.store import open_store
 from syndicator.store.leases import Leases
+from syndicator.store.pulls import last_pulls, pulled_sections
 
 from .sites import Site
 
@@ -63,6 +64,40 @@ async def test_two_workers_share_the_sources(
         # stopping freed every lease
         rows = await Leases(store, "observer", 3).rows()
         assert {r.holder for r in rows.values()} == {None}
+    finally:
+        stop.set()
+        await store.close()
+
+
+async def test_a_workers_pulls_are_recorded(
+    site: Site, engine_url: str, fetcher: Fetcher, write_config: Callable[[str], Config]
+) -> None:
+    """What a worker pulled is in the store's pull rows, as on a single node: status,
+    /readyz and the schedule after a restart read them."""
+    config = write_config(
+        site.config_yaml(engine_url, extra=EXTRA.format(canonical=site.canonical))
+    )
+    store = await open_store(engine_url)
+    done: list[PullReport] = []
+    stop = asyncio.Event()
+    try:
+        task = asyncio.create_task(
+            LeaseWorker(config, fetcher, store, holder="w1", on_pulled=done.append).run(stop)
+        )
+        for _ in range(400):
+            if {r.source for r in done} == set(config.sources):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+        reports = {r.source: r for r in done}
+        assert set(reports) == {"news", "second"}
+        recorded = await last_pulls(store)
+        assert set(recorded) == {"news", "second"}
+        for name, row in recorded.items():
+            assert row.result == "ok"
+            assert (row.new, row.fetched) == (reports[name].new, reports[name].fetched)
+        assert await pulled_sections(store) == set(config.sections)
     finally:
         stop.set()
         await store.close()
