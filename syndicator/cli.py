@@ -490,13 +490,16 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--listen", help="HOST:PORT to listen on (default: service.listen).")
+@click.option(
+    "--listen", help="HOST:PORT to listen on (default: service.listen); not for --role worker."
+)
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Serving processes sharing the port (SO_REUSEPORT); the first one also pulls.",
+    help="Serving processes sharing the port (SO_REUSEPORT); the first one also pulls. "
+    "Only with --role all.",
 )
 @click.option(
     "--role",
@@ -533,6 +536,20 @@ def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_js
         level = "debug" if ctx.obj["verbose"] else current.service.log_level
         setup_logging("json" if as_json else current.service.log_format, level)
 
+    if role != "all" and workers > 1:
+        fail(
+            f"--workers {workers} runs processes of the single-process service (--role all); "
+            f"with --role {role} start one node per process instead",
+            EXIT_CONFIG,
+            False,
+        )
+    if role == "worker" and listen:
+        fail(
+            "--listen: a worker (--role worker) pulls and serves nothing; "
+            "give --listen to --role web or all",
+            EXIT_CONFIG,
+            False,
+        )
     logging_for(config)
     if role != "all":
         limits = limits_of(config)

@@ -429,3 +429,22 @@ async def test_serve_refuses_a_listen_port_out_of_range(tmp_path: Path) -> None:
     assert code == 2, f"serve --listen 127.0.0.1:99999 ended with {code}; stderr:\n{stderr}"
     assert "port 99999 is out of range" in stderr and "1-65535" in stderr
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (("--role", "worker", "--workers", "2"), "--workers 2"),
+        (("--role", "web", "--workers", "2"), "--workers 2"),
+        (("--role", "worker", "--listen", "127.0.0.1:0"), "--listen"),
+    ],
+    ids=["worker-workers", "web-workers", "worker-listen"],
+)
+async def test_serve_refuses_options_a_role_cannot_use(
+    tmp_path: Path, options: tuple[str, ...], named: str
+) -> None:
+    config = str(quiet_config(tmp_path))
+    code, _, stderr = await syndicate_process("--config", config, "serve", *options, cwd=tmp_path)
+    assert code == 2, f"serve {' '.join(options)} ended with {code}; stderr:\n{stderr}"
+    assert named in stderr and f"--role {options[1]}" in stderr
+    assert "Traceback" not in stderr
