@@ -235,16 +235,39 @@ def breadcrumb(root: etree._Element) -> tuple[str, ...]:
     return ()
 
 
+# A language tag as BCP 47 writes it (en, en-US, zh-Hant-TW, x-private): letters, then
+# hyphen-separated letters or digits; at most 35 characters, as the store keeps it.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+LANGUAGE_MAX = 35
+
+
+def language_tag(value: str) -> str | None:
+    """The first tag of a declared language ("en_US", "en-US, fr-FR"), or None when it is not
+    a well-formed tag."""
+    token = re.split(r"[\s,;]+", value.strip(), maxsplit=1)[0].replace("_", "-")
+    if len(token) <= LANGUAGE_MAX and _LANGUAGE_TAG.fullmatch(token):
+        return token
+    return None
+
+
 def _language(root: etree._Element) -> str | None:
+    """The page's language: <html lang>, else its language meta tags; a declaration that is
+    not a language tag counts as none (the source's language is used)."""
     html_el = root if root.tag == "html" else next(iter(root.iter("html")), root)
-    lang = (html_el.get("lang") or html_el.get("xml:lang") or "").strip()
-    if not lang:
-        lang = meta(root, "og:locale", "language", "content-language") or ""
-        for el in root.iter("meta"):
-            if (el.get("http-equiv") or "").lower() == "content-language" and el.get("content"):
-                lang = lang or el.get("content", "")
-    lang = lang.replace("_", "-").strip()
-    return lang or None
+    declared = [
+        html_el.get("lang"),
+        html_el.get("xml:lang"),
+        meta(root, "og:locale", "language", "content-language"),
+        *(
+            el.get("content")
+            for el in root.iter("meta")
+            if (el.get("http-equiv") or "").lower() == "content-language"
+        ),
+    ]
+    for value in declared:
+        if value and (tag := language_tag(value)):
+            return tag
+    return None
 
 
 def _canonical(root: etree._Element, url: str) -> str | None:

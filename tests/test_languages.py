@@ -17,7 +17,7 @@ from syndicator.fetch import Fetcher
 from syndicator.pipeline import pull_source
 from syndicator.store import open_store
 
-from .sites import Site, SiteArticle
+from .sites import Site, SiteArticle, sample_articles
 
 ARABIC_TITLE = "افتتاح خط جديد للقطارات بين العاصمة والميناء الجنوبي"
 ARABIC = [
@@ -111,6 +111,40 @@ async def test_arabic_in_windows_1256_and_utf8_is_one_item_with_identical_text(
         data = json.loads(bodies["json"])
         # An item names its language only where it differs from the feed's.
         assert data["language"] == "ar" and data["items"][0].get("language", "ar") == "ar"
+    finally:
+        await store.close()
+        await site.stop()
+
+
+@pytest.mark.parametrize(
+    ("declared", "stored"),
+    [
+        # a list where one tag belongs: the first one is the page's language
+        ("en-US, en-GB, fr-FR, de-DE, es-ES, it-IT", "en-US"),
+        # not a language tag at all: as if the page said nothing, the source's language
+        ("{{ page.lang }}", "fr"),
+        ("a-very-long-language-tag-that-no-store-column-would-hold", "fr"),
+    ],
+)
+async def test_a_page_language_is_stored_as_one_well_formed_tag(
+    engine_url: str,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    declared: str,
+    stored: str,
+) -> None:
+    articles = sample_articles()
+    for article in articles:
+        article.language = declared
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    store = await open_store(engine_url)
+    try:
+        config = write_config(site.config_yaml(engine_url, entry="page", language="fr"))
+        report = await pull_source("news", config, fetcher, store)
+        # every article is stored, on PostgreSQL too (its language column holds 35 characters)
+        assert (report.new, report.failed) == (len(articles), 0), report.errors
+        assert {a.language for a in await store.section_articles("all", 100)} == {stored}
     finally:
         await store.close()
         await site.stop()
