@@ -208,7 +208,7 @@ def _when(moment: datetime | None) -> str:
 @click.pass_context
 def mirrors(ctx: click.Context, as_json: bool) -> None:
     """Show every mirror's health and the mirrors discovered in pages."""
-    config = _load(ctx)
+    config = _load(ctx, as_json)
 
     async def job() -> list[MirrorRow]:
         store = await connect(config)
@@ -217,7 +217,7 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
         finally:
             await store.close()
 
-    rows = _run(job)
+    rows = _run(job, as_json)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
@@ -509,19 +509,25 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
     help="all: pull and serve in one process; worker: pull only, sharing the sources with "
     "other workers through leases in the store; web: serve only.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Log JSON lines whatever the config says.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Log JSON lines whatever the config says; a refused start prints its problems as "
+    "one JSON document on stdout.",
+)
 @click.pass_context
 def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_json: bool) -> None:
     """Pull every source on its schedule and serve the feeds over HTTP.
 
     SIGHUP (or a change of the config file) reloads the config; SIGTERM or SIGINT drains
     requests and pulls within service.drain_timeout and stops."""
-    config = _load(ctx)
+    config = _load(ctx, as_json)
     host, port = config.service.listen_host, config.service.listen_port
     if listen:
         host, _, port_text = listen.rpartition(":")
         if not host or not (port_text.isascii() and port_text.isdigit()):
-            fail(f"--listen {listen!r}: give HOST:PORT", EXIT_CONFIG, False)
+            fail(f"--listen {listen!r}: give HOST:PORT", EXIT_CONFIG, as_json)
         port = int(port_text)
         if port > 65535:
             # getaddrinfo would wrap it modulo 65536 and the service would bind another port.
@@ -529,7 +535,7 @@ def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_js
                 f"--listen {listen!r}: port {port} is out of range: give 1-65535 "
                 "(or 0 for a free port chosen at start)",
                 EXIT_CONFIG,
-                False,
+                as_json,
             )
 
     def logging_for(current: Config) -> None:
@@ -541,20 +547,23 @@ def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_js
             f"--workers {workers} runs processes of the single-process service (--role all); "
             f"with --role {role} start one node per process instead",
             EXIT_CONFIG,
-            False,
+            as_json,
         )
     if role == "worker" and listen:
         fail(
             "--listen: a worker (--role worker) pulls and serves nothing; "
             "give --listen to --role web or all",
             EXIT_CONFIG,
-            False,
+            as_json,
         )
     logging_for(config)
     if role != "all":
         limits = limits_of(config)
         announce = lambda text: err.print(text, highlight=False)  # noqa: E731
-        _run(lambda: cluster.serve_role(config, role, host.strip("[]"), port, limits, announce))
+        _run(
+            lambda: cluster.serve_role(config, role, host.strip("[]"), port, limits, announce),
+            as_json,
+        )
         return
 
     def serve_one(index: int, reuse_port: bool) -> None:
@@ -568,13 +577,13 @@ def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_js
             pulls=index == 0,
             reuse_port=reuse_port,
         )
-        _run(service.run)
+        _run(service.run, as_json)
 
     if workers > 1:
         if port == 0:
-            fail("--workers needs a fixed port to share", EXIT_CONFIG, False)
+            fail("--workers needs a fixed port to share", EXIT_CONFIG, as_json)
         # The schema is created here, once, before the processes that share it start.
-        _run(lambda: _open_and_close(config))
+        _run(lambda: _open_and_close(config), as_json)
         sys.exit(run_workers(workers, lambda index: serve_one(index, True)))
     serve_one(0, False)
 
@@ -589,10 +598,11 @@ def db() -> None:
 
 
 @db.command("upgrade")
+@json_option
 @click.pass_context
-def db_upgrade(ctx: click.Context) -> None:
+def db_upgrade(ctx: click.Context, as_json: bool) -> None:
     """Bring the store's schema to this version of syndicator (creating it if empty)."""
-    config = _load(ctx)
+    config = _load(ctx, as_json)
 
     async def job() -> tuple[str | None, str]:
         store = await open_store(config.service.store, config.base_dir, check=False)
@@ -601,8 +611,10 @@ def db_upgrade(ctx: click.Context) -> None:
         finally:
             await store.close()
 
-    before, after = _run(job)
-    if before == after:
+    before, after = _run(job, as_json)
+    if as_json:
+        emit({"ok": True, "before": before, "after": after, "upgraded": before != after})
+    elif before == after:
         out.print(f"store schema already at {after}", highlight=False)
     else:
         out.print(f"store schema upgraded from {before or 'nothing'} to {after}", highlight=False)
@@ -610,23 +622,26 @@ def db_upgrade(ctx: click.Context) -> None:
 
 @db.command("revision")
 @click.option("-m", "--message", required=True, help="What the revision changes.")
-def db_revision(message: str) -> None:
+@json_option
+def db_revision(message: str, as_json: bool) -> None:
     """Write a migration for what the tables in store/schema.py have that the newest lacks."""
-    path = _run(lambda: migrate.new_revision(message))
-    if path is None:
+    path = _run(lambda: migrate.new_revision(message), as_json)
+    if as_json:
+        emit({"ok": True, "written": None if path is None else str(path)})
+    elif path is None:
         out.print("no revision written", highlight=False)
     else:
         out.print(f"wrote {path}", highlight=False)
 
 
 @db.command("prune")
+@json_option
 @click.pass_context
-def db_prune(ctx: click.Context) -> None:
+def db_prune(ctx: click.Context, as_json: bool) -> None:
     """Apply the retention rules once (the serving nodes also do it every retention.every)."""
-    config = _load(ctx)
+    config = _load(ctx, as_json)
     if not config.retention.enabled:
-        err.print("retention is off: set retention.days or retention.items", highlight=False)
-        sys.exit(EXIT_CONFIG)
+        fail("retention is off: set retention.days or retention.items", EXIT_CONFIG, as_json)
 
     async def job() -> cluster.PruneReport:
         store = await connect(config)
@@ -635,7 +650,17 @@ def db_prune(ctx: click.Context) -> None:
         finally:
             await store.close()
 
-    report = _run(job)
+    report = _run(job, as_json)
+    if as_json:
+        emit(
+            {
+                "ok": True,
+                "articles": report.articles,
+                "memberships": report.memberships,
+                "sections": sorted(report.sections),
+            }
+        )
+        return
     out.print(
         f"removed {report.articles} articles and {report.memberships} section listings",
         highlight=False,

@@ -448,3 +448,53 @@ async def test_serve_refuses_options_a_role_cannot_use(
     assert code == 2, f"serve {' '.join(options)} ended with {code}; stderr:\n{stderr}"
     assert named in stderr and f"--role {options[1]}" in stderr
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["check"],
+        ["mirrors"],
+        ["status"],
+        ["pull", "news"],
+        ["export"],
+        ["serve"],
+        ["extract", "page.html"],
+        ["discover", "http://127.0.0.1:9/"],
+        ["db", "upgrade"],
+        ["db", "prune"],
+    ],
+    ids=lambda command: " ".join(command),
+)
+def test_every_command_prints_the_json_problem_document_for_a_broken_config(
+    tmp_path: Path, command: list[str]
+) -> None:
+    config = quiet_config(tmp_path)
+    text = config.read_text()
+    config.write_text(text.replace("    sections:\n", "    evry: 10m\n    sections:\n"))
+    (tmp_path / "page.html").write_text("<html><body><p>A page.</p></body></html>")
+    result = CliRunner().invoke(main, ["--config", str(config), *command, "--json"])
+    assert result.exit_code == 2, result.output
+    data = json.loads(result.stdout)
+    assert data["ok"] is False
+    assert [(p["file"], p["key"]) for p in data["problems"]] == [(str(config), "sources.news.evry")]
+    assert "did you mean 'every'" in data["problems"][0]["message"]
+
+
+def test_db_prune_json_reports_what_it_removed_and_refuses_without_rules(tmp_path: Path) -> None:
+    config = quiet_config(tmp_path)
+    off = CliRunner().invoke(main, ["--config", str(config), "db", "prune", "--json"])
+    assert off.exit_code == 2
+    assert json.loads(off.stdout) == {
+        "ok": False,
+        "error": "retention is off: set retention.days or retention.items",
+    }
+    config.write_text(config.read_text() + "retention: {days: 30}\n")
+    result = CliRunner().invoke(main, ["--config", str(config), "db", "prune", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "ok": True,
+        "articles": 0,
+        "memberships": 0,
+        "sections": [],
+    }
