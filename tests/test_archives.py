@@ -100,3 +100,40 @@ async def test_archive_pages_keep_their_items_through_late_joins_and_retention(
         assert links == [(str(n), book.archive_urls("iran", n)["atom"]) for n in (2, 3, 4)]
     finally:
         await store.close()
+
+
+async def test_the_all_feed_pages_keep_their_items_when_an_id_is_given_again(
+    site: Site, engine_url: str, write_config: Callable[[str], Config]
+) -> None:
+    config = write_config(service_config(site, engine_url))
+    store = await open_store(engine_url)
+    try:
+        book = FeedBook(config, store)
+        base = candidate(1).published
+        guids = []
+        for n in range(1, 4):
+            stored = await store.ingest(
+                candidate(n, sections=("iran",), published=base + timedelta(days=n)),
+                "https://news.example",
+            )
+            guids.append(stored.guid)
+        # The last stored is a backfill from long ago: retention by age removes it, and
+        # SQLite gives its id, the highest, to the next article stored.
+        old = await store.ingest(
+            candidate(4, sections=("iran",), published=base - timedelta(days=400)),
+            "https://news.example",
+        )
+        before = await pages_of(book, "all")
+        assert before == {1: guids[0:2], 2: [old.guid, guids[2]]}  # oldest published first
+        report = await prune(store, days=300, items=None, keep=2, now=base + timedelta(days=5))
+        assert report.articles == 1
+        new = await store.ingest(
+            candidate(5, sections=("iran",), published=base + timedelta(days=5)),
+            "https://news.example",
+        )
+        book.invalidate()
+        after = await pages_of(book, "all")
+        assert after == {1: guids[0:2], 2: [guids[2]]}  # the new article is not on page 2
+        assert new.guid in await walk(book, "all")
+    finally:
+        await store.close()

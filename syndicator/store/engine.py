@@ -516,18 +516,15 @@ class Store:
     async def archive_extent(self, section: str) -> tuple[int, int]:
         """(lowest, highest) archive sequence number a section holds; (0, 0) when empty.
 
-        Sections number their articles in the order they joined (see schema); `all` uses the
-        articles' own ids, given in the order they were first stored."""
+        Sections number their articles in the order they joined, `all` in the order they
+        were first stored (see schema)."""
         if section == ALL_SECTION:
-            lowest = select(func.min(articles.c.id))
-            highest = select(func.max(articles.c.id))
+            lowest = select(func.min(articles.c.all_seq))
         else:
             lowest = select(func.min(article_sections.c.seq)).where(
                 article_sections.c.section == section
             )
-            highest = select(section_versions.c.last_seq).where(
-                section_versions.c.section == section
-            )
+        highest = select(section_versions.c.last_seq).where(section_versions.c.section == section)
         async with self.engine.connect() as conn:
             low = (await conn.execute(lowest)).scalar()
             high = (await conn.execute(highest)).scalar()
@@ -540,8 +537,8 @@ class Store:
         grows, whatever joins it late or is pruned.
         """
         if section == ALL_SECTION:
-            query = select(articles).where(articles.c.id.between(first, last))
-            query = query.order_by(articles.c.id)
+            query = select(articles).where(articles.c.all_seq.between(first, last))
+            query = query.order_by(articles.c.all_seq)
         else:
             query = (
                 select(articles)
@@ -633,17 +630,17 @@ async def bump_versions(
     writers never give the same number (SQLite has one writer at a time anyway)."""
     for name in names:
         await conn.execute(insert_ignore.values(section=name, version=0, changed_at=now))
-        joined: list[int] = []
-        if name != ALL_SECTION:
-            joined = list(
-                (
-                    await conn.execute(
-                        select(article_sections.c.article_id)
-                        .where(article_sections.c.section == name, article_sections.c.seq.is_(None))
-                        .order_by(article_sections.c.article_id)
-                    )
-                ).scalars()
+        if name == ALL_SECTION:
+            unnumbered = (
+                select(articles.c.id).where(articles.c.all_seq.is_(None)).order_by(articles.c.id)
             )
+        else:
+            unnumbered = (
+                select(article_sections.c.article_id)
+                .where(article_sections.c.section == name, article_sections.c.seq.is_(None))
+                .order_by(article_sections.c.article_id)
+            )
+        joined = list((await conn.execute(unnumbered)).scalars())
         last = (
             await conn.execute(
                 update(section_versions)
@@ -657,14 +654,19 @@ async def bump_versions(
             )
         ).scalar_one()
         for number, article_id in enumerate(joined, start=last - len(joined) + 1):
-            await conn.execute(
-                update(article_sections)
-                .where(
-                    article_sections.c.section == name,
-                    article_sections.c.article_id == article_id,
+            if name == ALL_SECTION:
+                await conn.execute(
+                    update(articles).where(articles.c.id == article_id).values(all_seq=number)
                 )
-                .values(seq=number)
-            )
+            else:
+                await conn.execute(
+                    update(article_sections)
+                    .where(
+                        article_sections.c.section == name,
+                        article_sections.c.article_id == article_id,
+                    )
+                    .values(seq=number)
+                )
 
 
 def _article(row: Any, sections: list[str]) -> Article:

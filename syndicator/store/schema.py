@@ -37,9 +37,13 @@ articles = Table(
     Column("image_url", Text),
     Column("image_caption", Text),
     Column("language", String(35), nullable=False),
+    # The article's number in the `all` feed's archive, in the order articles were first
+    # stored (like article_sections.seq for a section; an id may be given again on SQLite).
+    Column("all_seq", BigInteger, nullable=True),
     # The combined feed reads this index newest first and stops after max_items.
     Index("ix_articles_published", "published", "id"),
     Index("ix_articles_source_published", "source", "published"),
+    Index("ix_articles_all_seq", "all_seq", unique=True),
 )
 
 # Every content hash an article has ever had, so an old copy on a lagging mirror is known.
@@ -202,8 +206,8 @@ source_leases = Table(
 )
 
 # For stores filled in bulk, straight into the tables (the benchmarks do): give the articles
-# that have no archive sequence number one, in article id order after their section's last
-# number, and record each section's new last number, as ingest would have. Valid SQL on
+# that have no archive sequence number one, in article id order after their section's (and
+# `all`'s) last number, and record each new last number, as ingest would have. Valid SQL on
 # SQLite (3.33 and newer) and PostgreSQL.
 NUMBER_BULK_LOADED_SECTIONS = (
     """UPDATE article_sections SET seq = numbered.n
@@ -219,5 +223,17 @@ NUMBER_BULK_LOADED_SECTIONS = (
       AND article_sections.section = numbered.section""",
     """INSERT INTO section_versions (section, version, changed_at, last_seq)
     SELECT section, 1, CURRENT_TIMESTAMP, max(seq) FROM article_sections GROUP BY section
+    ON CONFLICT (section) DO UPDATE SET last_seq = excluded.last_seq""",
+    """UPDATE articles SET all_seq = numbered.n
+    FROM (
+        SELECT a.id,
+               COALESCE((SELECT last_seq FROM section_versions WHERE section = 'all'), 0)
+                   + row_number() OVER (ORDER BY a.id) AS n
+        FROM articles AS a
+        WHERE a.all_seq IS NULL
+    ) AS numbered
+    WHERE articles.id = numbered.id""",
+    """INSERT INTO section_versions (section, version, changed_at, last_seq)
+    SELECT 'all', 1, CURRENT_TIMESTAMP, COALESCE(max(all_seq), 0) FROM articles WHERE true
     ON CONFLICT (section) DO UPDATE SET last_seq = excluded.last_seq""",
 )
