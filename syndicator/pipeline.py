@@ -471,6 +471,9 @@ class SourcePull:
             site_origins=self.origins,
             sections=sections_for(page, ref.sections, self.source.section_rules),
             default_language=self.source.language,
+            # The URL the listing gave, when it redirected to the page (a short link, an old
+            # slug): kept as one of the article's URLs, so the next pull knows it is stored.
+            extra_aliases=frozenset({ref.url, self._canonical(ref.url)}),
         )
         try:
             result = await self.store.ingest(candidate, self.source.canonical)

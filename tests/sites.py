@@ -26,9 +26,10 @@ announces the feeds with autodiscovery links, as a publisher's home page does.
 Outside the legacy mode a mirror serves its pages in its own `charset`, declared in the HTTP
 header, the page, or both (`charset_in`); an article can be edited on some mirrors only
 (`Site.edit`), or corrected everywhere (`Site.correct`); a mirror's feed can carry the full
-text (`feed_content`). `timed_log` adds when each request arrived; paths in `Site.slow_paths`
-are answered after `Site.slow_seconds`, and `Site.in_flight` counts requests being answered
-on all mirrors.
+text (`feed_content`); an article's `listed_path` (a short link or an old slug) is what
+listings and feeds link to, and it answers 301 to the article's own path. `timed_log` adds
+when each request arrived; paths in `Site.slow_paths` are answered after `Site.slow_seconds`,
+and `Site.in_flight` counts requests being answered on all mirrors.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class SiteArticle:
     # Fixed when the article is first published: an edited headline keeps its URL.
     slug: str = ""
     language: str = "en"
+    # The path listings and feeds link to when it is not the article's own: a short link or an
+    # old slug, which answers 301 to the article's path.
+    listed_path: str | None = None
 
     def __post_init__(self) -> None:
         if not self.slug:
@@ -72,6 +76,11 @@ class SiteArticle:
     @property
     def path(self) -> str:
         return f"/Detail/{self.published:%Y/%m/%d}/{self.id}/{self.slug}"
+
+    @property
+    def link_path(self) -> str:
+        """The path listings and feeds link to."""
+        return self.listed_path or self.path
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -300,6 +309,9 @@ class Mirror:
             if self.robots is None:
                 return web.Response(status=404, text="not found")
             return web.Response(text=self.robots, content_type="text/plain")
+        moved = next((a for a in self._visible() if a.listed_path == request.path), None)
+        if moved is not None:
+            raise web.HTTPMovedPermanently(self.origin + moved.path)
         found = self._resource(request.path.rstrip("/") or "/")
         if found is None:
             return web.Response(status=404, text="not found")
@@ -438,7 +450,7 @@ class Mirror:
 
     def listing(self, section: str) -> str:
         links = "".join(
-            f'<li><a href="{self.origin}{a.path}">{html.escape(a.title)}</a></li>'
+            f'<li><a href="{self.origin}{a.link_path}">{html.escape(a.title)}</a></li>'
             for a in self._listed(section)
         )
         return (
@@ -455,7 +467,7 @@ class Mirror:
             return f"<content:encoded>{html.escape(body)}</content:encoded>"
 
         items = "".join(
-            f"<item><title>{html.escape(a.title)}</title><link>{self.origin}{a.path}</link>"
+            f"<item><title>{html.escape(a.title)}</title><link>{self.origin}{a.link_path}</link>"
             f'<guid isPermaLink="false">mirror{self.index}-{a.id}</guid>'
             f"<pubDate>{format_datetime(a.published, usegmt=True)}</pubDate>"
             + (f"<atom:updated>{a.updated.isoformat()}</atom:updated>" if a.updated else "")

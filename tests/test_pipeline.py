@@ -145,3 +145,32 @@ async def test_articles_are_routed_to_the_sections_that_list_them(
     assert [r[0] for r in na["rss"] if r[2] == shared] == [
         r[0] for r in iran["rss"] if r[2] == shared
     ]
+
+
+async def test_an_article_listed_under_a_redirecting_link_is_fetched_once(
+    store: Store, fetcher: Fetcher, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    """Listings link to short links that answer 301 to the article: the listed URL is kept
+    as one of the article's URLs, so the next pull knows it and fetches no article again."""
+    site = Site(mirrors=1)
+    for article in site.articles:
+        article.listed_path = f"/Detail/{article.id}/short"
+    await site.start()
+    try:
+        config = write_config(site.config_yaml(store_url, entry="page"))
+        first = await pull_source("news", config, fetcher, store)
+        assert first.new == len(site.articles)
+        asked = [r.path for r in site.mirrors[0].pages_requested()]
+        assert asked.count(site.articles[0].listed_path) == 1
+        site.mirrors[0].requests.clear()
+        second = await pull_source("news", config, fetcher, store)
+        asked = [r.path for r in site.mirrors[0].pages_requested()]
+    finally:
+        await site.stop()
+    assert (second.new, second.updated, second.duplicate, second.failed) == (0, 0, 0, 0)
+    assert not [p for p in asked if p.startswith("/Detail/")], asked
+    article = site.articles[0]
+    guid = next(
+        a.guid for a in await store.section_articles("all", 100) if a.title == article.title
+    )
+    assert site.canonical + article.listed_path in await store.aliases_of(guid)
