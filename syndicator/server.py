@@ -234,6 +234,9 @@ async def feed(request: web.Request) -> web.StreamResponse:
         if doc is not None:
             return answer(request, doc, book)
     if fmt is None:
+        if request.match_info["name"] in book.section_names():
+            # /feeds/iran: the section's page is /feeds/iran/
+            raise web.HTTPMovedPermanently(request.path + "/")
         raise web.HTTPNotFound(text=f"unknown feed format {ext!r}: use .rss, .atom or .json\n")
     try:
         doc = await book.get(section, fmt)

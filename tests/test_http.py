@@ -362,3 +362,13 @@ async def test_an_archive_page_answers_only_under_its_own_number(
     _, client = pulled
     assert (await client.get("/feeds/all/archive/1.rss")).status == 200
     assert (await client.get(f"/feeds/all/archive/{name}")).status == 404
+
+
+async def test_a_section_name_without_a_slash_leads_to_its_page(
+    pulled: tuple[FeedBook, TestClient],
+) -> None:
+    _, client = pulled
+    moved = await client.get("/feeds/iran", allow_redirects=False)
+    assert moved.status == 301 and moved.headers["Location"] == "/feeds/iran/"
+    assert (await client.get("/feeds/iran")).status == 200  # followed: the section page
+    assert (await client.get("/feeds/nowhere", allow_redirects=False)).status == 404
