@@ -66,6 +66,29 @@ async def test_items_rule_trims_each_section_and_keeps_shared_articles(engine_ur
         await store.close()
 
 
+async def test_items_rule_changes_only_the_sections_that_lost_items(engine_url: str) -> None:
+    """An article trimmed from one section but kept by another stays, and the section that
+    keeps it is not reported or re-rendered as changed."""
+    store = await open_store(engine_url)
+    try:
+        for n in range(1, 11):  # a: ten articles
+            await store.ingest(candidate(n, sections=("a",), published=day(n)), ORIGIN)
+        await store.ingest(candidate(20, sections=("b",), published=day(20)), ORIGIN)
+        # article 9, trimmed from a, is also in b, which keeps it
+        await store.ingest(
+            replace(candidate(9, published=day(9)), sections=frozenset({"b"})), ORIGIN
+        )
+        before = await store.section_versions()
+        report = await prune(store, days=None, items=4, keep=2, now=NOW)
+        assert await titles(store, "b") == ["Article number 9", "Article number 20"]
+        assert report.sections == {"a"}
+        after = await store.section_versions()
+        assert after["b"] == before["b"]
+        assert after["a"] == before["a"] + 1 and after["all"] == before["all"] + 1
+    finally:
+        await store.close()
+
+
 async def test_items_below_max_items_never_shrink_a_feed(engine_url: str) -> None:
     store = await open_store(engine_url)
     try:

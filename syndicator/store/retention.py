@@ -92,22 +92,28 @@ async def _delete_articles(
     store: Store, ids: Sequence[int], only_orphans: bool
 ) -> tuple[int, set[str]]:
     """Delete these articles (their hashes, URLs and sections go with them); returns how many
-    went and the sections they were in."""
+    went and the sections they were in. With `only_orphans`, an article still in a section
+    stays, and its sections are not counted as changed."""
     touched: set[str] = set()
     deleted = 0
     for start in range(0, len(ids), CHUNK):
         chunk = list(ids[start : start + CHUNK])
         async with store.writing() as conn:
             rows = await conn.execute(
-                select(article_sections.c.section)
-                .where(article_sections.c.article_id.in_(chunk))
-                .distinct()
+                select(article_sections.c.article_id, article_sections.c.section).where(
+                    article_sections.c.article_id.in_(chunk)
+                )
             )
-            touched |= set(rows.scalars())
+            sections_of: dict[int, set[str]] = {}
+            for row in rows:
+                sections_of.setdefault(row.article_id, set()).add(row.section)
             query = delete(articles).where(articles.c.id.in_(chunk))
             if only_orphans:
                 query = query.where(~exists().where(article_sections.c.article_id == articles.c.id))
-            deleted += len((await conn.execute(query.returning(articles.c.id))).all())
+            gone = list((await conn.execute(query.returning(articles.c.id))).scalars())
+            deleted += len(gone)
+            for article_id in gone:
+                touched |= sections_of.get(article_id, set())
     return deleted, touched
 
 
