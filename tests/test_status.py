@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from syndicator.config import Config
 from syndicator.feeds import FeedBook
@@ -15,8 +16,8 @@ from syndicator.journal import run_pull
 from syndicator.models import Candidate
 from syndicator.scheduler import PullScheduler
 from syndicator.status import assess, collect, human_age
-from syndicator.store import Store
-from syndicator.store.pulls import PullRecord, pulled_sections
+from syndicator.store import Store, open_store
+from syndicator.store.pulls import PullRecord, last_pulls, pulled_sections
 from syndicator.store.stats import SectionStats, section_stats
 
 from .sites import Site, sample_articles
@@ -175,3 +176,28 @@ async def test_a_section_filled_only_by_section_rules_is_pulled_and_fed(
     assert west.items == 3 and west.pulled and west.sources == ("news",)
     assert west.problem is None
     assert status.unpulled_sections == [] and status.healthy, status.problems
+
+
+@pytest.mark.parametrize("table", ["fetch_validators", "mirror_health", "discovered_mirrors"])
+async def test_a_pull_the_store_cannot_serve_is_recorded_as_failed(
+    site: Site,
+    engine_url: str,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    table: str,
+) -> None:
+    """A read the store refuses during a pull fails that pull, which is logged and recorded
+    (status names it), instead of escaping as a driver error."""
+    config = write_config(site.config_yaml(engine_url, entry="page"))
+    store = await open_store(engine_url)
+    try:
+        async with store.writing() as conn:
+            await conn.execute(text(f"DROP TABLE {table}"))
+        outcome = await run_pull("news", config, fetcher, store)
+        assert outcome.result == "failed"
+        assert (outcome.error or "").startswith("store could not read"), outcome.error
+        assert (await last_pulls(store))["news"].result == "failed"
+        status = await collect(config, store)
+        assert f"source news: last pull failed: {outcome.error}" in status.problems
+    finally:
+        await store.close()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,6 +163,17 @@ class Store:
     def writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A write transaction (committed at the end, rolled back on error)."""
         return self.writer.begin()
+
+    @asynccontextmanager
+    async def reading(self, what: str) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads; a store that cannot answer raises StoreError naming
+        `what`, so a pull records it as failed instead of crashing."""
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+        except (SQLAlchemyError, OSError) as exc:
+            detail = exc.orig if isinstance(exc, DBAPIError) else exc
+            raise StoreError(f"store could not read {what}: {detail}") from None
 
     async def create_search_path_schema(self) -> None:
         """On PostgreSQL, create the schema the URL's search_path names if it is missing."""
@@ -576,7 +587,7 @@ class Store:
     async def validators(self, urls: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
         if not urls:
             return {}
-        async with self.engine.connect() as conn:
+        async with self.reading("fetch validators") as conn:
             result = await conn.execute(
                 select(fetch_validators).where(fetch_validators.c.url.in_(list(urls)))
             )
@@ -586,11 +597,14 @@ class Store:
         self, url: str, etag: str | None, last_modified: str | None, now: datetime | None = None
     ) -> None:
         now = now or datetime.now(UTC)
-        async with self.writing() as conn:
-            values = {"etag": etag, "last_modified": last_modified, "checked_at": now}
-            dialect = postgresql if self.is_postgres else sqlite
-            stmt = dialect.insert(fetch_validators).values(url=url, **values)
-            await conn.execute(stmt.on_conflict_do_update(index_elements=["url"], set_=values))
+        values = {"etag": etag, "last_modified": last_modified, "checked_at": now}
+        dialect = postgresql if self.is_postgres else sqlite
+        stmt = dialect.insert(fetch_validators).values(url=url, **values)
+        try:
+            async with self.writing() as conn:
+                await conn.execute(stmt.on_conflict_do_update(index_elements=["url"], set_=values))
+        except DBAPIError as exc:
+            raise StoreError(f"store refused fetch validators of {url}: {exc.orig}") from None
 
 
 def _match(how: Literal["hash", "url", "near"], row: Any, now: datetime) -> Match:

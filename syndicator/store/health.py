@@ -87,7 +87,7 @@ class MirrorStore:
         query = select(mirror_health).order_by(mirror_health.c.source, mirror_health.c.mirror)
         if source is not None:
             query = query.where(mirror_health.c.source == source)
-        async with self.engine.connect() as conn:
+        async with self.store.reading("mirror health") as conn:
             return [_health(r) for r in await conn.execute(query)]
 
     async def save_health(self, rows: Iterable[MirrorHealth], now: datetime) -> None:
@@ -125,7 +125,7 @@ class MirrorStore:
         )
         if source is not None:
             query = query.where(discovered_mirrors.c.source == source)
-        async with self.engine.connect() as conn:
+        async with self.store.reading("discovered mirrors") as conn:
             return [
                 DiscoveredMirror(
                     source=r.source,
@@ -178,7 +178,7 @@ class MirrorStore:
     async def entry_links(self, urls: Sequence[str]) -> dict[str, list[Listed]]:
         if not urls:
             return {}
-        async with self.engine.connect() as conn:
+        async with self.store.reading("entry point links") as conn:
             result = await conn.execute(
                 select(entry_links).where(entry_links.c.url.in_(list(urls)))
             )
@@ -208,7 +208,7 @@ class MirrorStore:
         if not urls:
             return {}
         out: dict[str, tuple[datetime, str]] = {}
-        async with self.engine.connect() as conn:
+        async with self.store.reading("stored articles") as conn:
             for start in range(0, len(urls), 500):
                 chunk = list(urls[start : start + 500])
                 result = await conn.execute(
@@ -226,7 +226,7 @@ class MirrorStore:
         return await self.store.add_sections(by_url, now)
 
     async def hash_stored(self, source: str, content_hash: str) -> bool:
-        async with self.engine.connect() as conn:
+        async with self.store.reading("article hashes") as conn:
             row = (
                 await conn.execute(
                     select(articles.c.id)
@@ -237,7 +237,7 @@ class MirrorStore:
         return row is not None
 
     async def recent_article_urls(self, source: str, limit: int) -> list[str]:
-        async with self.engine.connect() as conn:
+        async with self.store.reading("recent articles") as conn:
             result = await conn.execute(
                 select(articles.c.url)
                 .where(articles.c.source == source)
