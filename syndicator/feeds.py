@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import brotli
 
 from . import render
+from .candidate import source_sections
 from .config import ALL_SECTION, Config
 from .mirrorstatus import health_line, mirror_rows, relink_articles
 from .models import Article
@@ -163,7 +164,7 @@ class FeedBook:
         feeding = [
             s
             for s in self.config.sources.values()
-            if section == ALL_SECTION or section in s.sections
+            if section == ALL_SECTION or section in source_sections(s)
         ]
         if section == ALL_SECTION:
             title, description = f"{service.title}: all sections", "Every section in one feed."

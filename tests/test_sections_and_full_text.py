@@ -135,3 +135,21 @@ async def test_a_stored_article_listed_later_in_another_section_joins_it_without
     assert len(article_requests(site)) == fetched  # known already: no article page fetched
     africa = await guids_by_title(config, store, "north-africa")
     assert africa[moved.title] == guid  # one item, the same id in both sections
+
+
+async def test_a_section_filled_by_rules_carries_its_sources_polling_interval(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    rules = '    section_rules:\n      - {breadcrumb: "News / North Africa", section: west-asia}\n'
+    text = site.config_yaml(
+        store_url, entry="page", entry_sections=("north-africa", "iran"), extra=rules
+    ).replace("    every: 5m\n", "    every: 2h\n")
+    config = write_config(text)
+    assert "west-asia" not in config.sources["news"].sections
+    await pull_source("news", config, fetcher, store)
+    rss = (await FeedBook(config, store).get("west-asia", "rss")).body.decode()
+    assert "<ttl>120</ttl>" in rss  # the source's 2h, not the 10 minutes of no source
