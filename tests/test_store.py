@@ -133,3 +133,20 @@ async def test_section_feed_rows_carry_the_articles_date(engine_url: str) -> Non
         assert [a.title for a in later] == ["Article number 2", "Article number 1"]
     finally:
         await store.close()
+
+
+async def test_a_section_change_time_never_goes_back(engine_url: str) -> None:
+    # Writers' clocks differ a little: a change written by a node whose clock is behind must
+    # not move the section's last change (its feeds' Last-Modified) back in time.
+    store = await open_store(engine_url)
+    try:
+        noon = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+        await store.mark_changed(["world"], now=noon)
+        versions = await store.section_versions()
+        await store.mark_changed(["world"], now=noon - timedelta(seconds=3))
+        assert (await store.section_versions())["world"] == versions["world"] + 1
+        assert (await store.section_changed_at())["world"] == noon
+        await store.mark_changed(["world"], now=noon + timedelta(seconds=1))
+        assert (await store.section_changed_at())["world"] == noon + timedelta(seconds=1)
+    finally:
+        await store.close()

@@ -9,7 +9,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Integer, delete, event, func, literal_column, select, text, union_all, update
+from sqlalchemy import (
+    Integer,
+    case,
+    delete,
+    event,
+    func,
+    literal_column,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -662,7 +673,21 @@ async def bump_versions(
                 .values(
                     version=section_versions.c.version + 1,
                     last_seq=section_versions.c.last_seq + len(joined),
-                    **({"changed_at": now} if changed_at else {}),
+                    # Never back in time (writers' clocks differ a little): Last-Modified
+                    # of the section's feeds must not go backwards.
+                    **(
+                        {
+                            "changed_at": case(
+                                (
+                                    section_versions.c.changed_at > now,
+                                    section_versions.c.changed_at,
+                                ),
+                                else_=now,
+                            )
+                        }
+                        if changed_at
+                        else {}
+                    ),
                 )
                 .returning(section_versions.c.last_seq)
             )
