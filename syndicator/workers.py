@@ -2,7 +2,8 @@
 
 `run_workers` forks N processes that each bind the same HOST:PORT with SO_REUSEPORT, so the
 kernel spreads connections over them and the service uses every core. The parent only
-supervises: it forwards SIGINT/SIGTERM, restarts a process that dies after running a while,
+supervises: it forwards SIGINT/SIGTERM (stop) and SIGHUP (reload: each process reads the
+config again, as a single process does), restarts a process that dies after running a while,
 and gives up (stopping the others) when one dies right after starting, as it does when the
 port cannot be bound. Which process does what (only the first one pulls) is for the caller's
 `serve_one(index)` to decide.
@@ -14,6 +15,7 @@ transports cost less per request than asyncio's on the feed hot path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -49,6 +51,9 @@ def _child(serve_one: Callable[[int], None], index: int) -> None:
     # The parent's handlers were inherited by the fork; the child's own loop sets its own.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A reload forwarded before the child's loop handles SIGHUP must not kill it: the config
+    # it is about to read is the new one anyway.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     serve_one(index)
 
 
@@ -79,7 +84,17 @@ def run_workers(count: int, serve_one: Callable[[int], None]) -> int:
             if process.pid is not None and process.is_alive():
                 os.kill(process.pid, signal.SIGTERM)
 
+    def reload(_signum: int | None = None, _frame: FrameType | None = None) -> None:
+        if stopping:
+            return
+        live = [p.pid for p in processes.values() if p.pid is not None and p.is_alive()]
+        log.info("SIGHUP: reloading the config in %d serving processes", len(live))
+        for pid in live:
+            with contextlib.suppress(ProcessLookupError):  # it exited: the loop below sees to it
+                os.kill(pid, signal.SIGHUP)
+
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, reload)
     try:
         for index in range(count):
             start(index)

@@ -22,9 +22,10 @@ DEADLINE = 30.0
 
 
 class Served:
-    def __init__(self, config_path: Path, port: int) -> None:
+    def __init__(self, config_path: Path, port: int, *options: str) -> None:
         self.config_path = config_path
         self.port = port
+        self.options = options  # more `serve` options, such as --workers 2
         self.base = f"http://127.0.0.1:{port}"
         self.events: list[dict[str, Any]] = []
         self.raw: list[str] = []
@@ -43,6 +44,7 @@ class Served:
             str(self.config_path),
             "serve",
             "--json",
+            *self.options,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             env=env,

@@ -1,4 +1,5 @@
-"""`syndicate serve --workers 2` as a user runs it: two processes share the port, one pulls."""
+"""`syndicate serve --workers 2` as a user runs it: two processes share the port, one pulls,
+and a SIGHUP to the supervisor reloads both."""
 
 from __future__ import annotations
 
@@ -8,18 +9,29 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import feedparser
 
 from syndicator.config import Config
 
+from .served import Served
 from .sites import Site, free_port
 
 
 def children_of(pid: int) -> list[int]:
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     return [int(p) for p in text.split()]
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent process of `pid`, None when `pid` is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    return int(stat.rpartition(")")[2].split()[1])
 
 
 async def entries_seen(port: int, tries: int) -> list[int]:
@@ -76,3 +88,67 @@ async def test_two_serving_processes_share_the_port_and_only_one_pulls(
     assert proc.returncode == 0, stderr.decode()
     assert b"Traceback" not in stderr
     assert stderr.decode().count("stopped") == 2
+
+
+async def test_sighup_reloads_every_serving_process_and_the_supervisor_keeps_running(
+    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+
+    def config(title: str) -> str:
+        service = f"  listen: 127.0.0.1:{port}\n  watch_config: false\n  log_level: info\n"
+        text = site.config_yaml(store_url, service_extra=service)
+        return text.replace("{title: Iran}", f"{{title: {title}}}")
+
+    def events(name: str, since: int = 0) -> list[dict[str, Any]]:
+        return [e for e in served.events[since:] if e.get("event") == name]
+
+    write_config(config("Iran"))
+    served = Served(tmp_path / "syndicator.yaml", port, "--workers", "2")
+    await served.start()
+    assert served.proc is not None
+    children: list[int] = []
+    try:
+
+        async def both_started() -> bool:
+            return len(events("started")) == 2
+
+        await served.wait_for(both_started, "both serving processes to start")
+        children = children_of(served.proc.pid)
+        assert {e["pid"] for e in events("started")} == set(children) and len(children) == 2
+
+        mark = len(served.events)
+        write_config(config("Iran and the Gulf"))
+        served.signal(signal.SIGHUP)
+
+        async def both_reloaded() -> bool:
+            assert served.proc is not None
+            assert served.proc.returncode is None, f"SIGHUP ended it ({served.proc.returncode})"
+            return [e["reason"] for e in events("config applied", mark)] == ["SIGHUP"] * 2
+
+        await served.wait_for(both_reloaded, "both serving processes to apply the new config")
+        # The same supervisor and the same two processes serve on: nothing restarted.
+        assert served.proc.returncode is None
+        assert children_of(served.proc.pid) == children
+        assert events("started", mark) == []
+
+        async def every_answer_has_the_new_title() -> bool:
+            titles = set()
+            for _ in range(12):
+                connector = aiohttp.TCPConnector(force_close=True)
+                async with (
+                    aiohttp.ClientSession(connector=connector) as session,
+                    session.get(f"{served.base}/feeds/iran.rss") as resp,
+                ):
+                    titles.add(feedparser.parse(await resp.read()).feed.title)
+            return titles == {"Test news: Iran and the Gulf"}
+
+        await served.wait_for(every_answer_has_the_new_title, "both processes to serve it")
+    finally:
+        for pid in children:
+            # Orphans, had the supervisor died: they hold the log pipe open, so stop them first.
+            if parent_of(pid) not in (served.proc.pid, None):
+                os.kill(pid, signal.SIGKILL)
+        code = await served.stop()
+    assert code == 0, "\n".join(served.raw)
+    assert "Traceback" not in "\n".join(served.raw)
