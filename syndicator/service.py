@@ -37,7 +37,7 @@ from .status import collect
 from .store import Store, open_store
 from .store.pulls import last_pulls, pulled_sections
 from .store.stats import ping
-from .websub import announcing
+from .websub import HubAnnouncer
 
 log = logging.getLogger("syndicator.service")
 
@@ -119,6 +119,7 @@ class Service:
         self._config_signature = _signature(watch) if watch else None
         self._stopping = asyncio.Event()
         self._draining = False
+        self._announcer: HubAnnouncer | None = None
 
     # --- start ----------------------------------------------------------------------------
 
@@ -166,7 +167,10 @@ class Service:
             )
             book.reports = self.scheduler.last_reports
             # Only the pulling process announces changes to the WebSub hub.
-            await self._stack.enter_async_context(announcing(config.service, book))
+            if config.service.websub.hub:
+                self._announcer = HubAnnouncer(config.service, book)
+                book.listeners.append(self._announcer.section_changed)
+            self._stack.push_async_callback(self._close_announcer, 0.0)
             last = {name: rec.finished_at for name, rec in (await last_pulls(store)).items()}
             self.scheduler.start(last)
             self._spawn(cluster.retention_loop(config, store, self._stopping))
@@ -342,19 +346,30 @@ class Service:
         self._stopping.set()
 
     async def stop(self) -> None:
-        """Stop within `drain_timeout`: requests and pulls in flight finish or are cut off."""
+        """Stop within `drain_timeout`: requests and pulls in flight finish or are cut off,
+        then the WebSub pings still waiting go out in what is left of it."""
+        loop = asyncio.get_running_loop()
+        timeout = self.config.service.drain_timeout
+        deadline = loop.time() + timeout
         self._draining = True
         self.metrics.set_ready(False)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        timeout = self.config.service.drain_timeout
         cancelled: list[str] = []
         if self.scheduler is not None:
             drained = await asyncio.gather(self.scheduler.drain(timeout), self._close_runner())
             cancelled = drained[0]
+        await self._close_announcer(max(0.0, deadline - loop.time()))
         await self._stack.aclose()
         log.info("stopped", extra={"cancelled_pulls": cancelled})
+
+    async def _close_announcer(self, timeout: float) -> None:
+        announcer, self._announcer = self._announcer, None
+        if announcer is not None:
+            if self.book is not None:
+                self.book.listeners.remove(announcer.section_changed)
+            await announcer.close(timeout)
 
     async def _close_runner(self) -> None:
         runner, self._runner = self._runner, None

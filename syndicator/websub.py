@@ -5,7 +5,9 @@ headers, see `xmlfeeds` and `server`); this module sends the pings. A change of 
 one ping: a `hub.mode=publish` POST listing that section's three feed URLs as `hub.url`.
 Changes that arrive within `websub.delay` of each other are sent together, one ping per
 section, after the delay, which also gives every web process time to notice the change before
-the hub fetches. Pings left when the service stops are sent before it exits.
+the hub fetches. Pings left when the service stops are sent before it exits, once each (no
+retries) and within what is left of its drain: a hub that does not answer cannot hold the stop
+up.
 
 Edge module: HTTP out to the hub only. Only the process that pulls announces.
 """
@@ -50,18 +52,19 @@ class HubAnnouncer:
         await asyncio.sleep(self.delay)
         await self.send_pending()
 
-    async def send_pending(self) -> None:
+    async def send_pending(self, retry: bool = True) -> None:
         while self._pending:
             section = min(self._pending)
             self._pending.discard(section)
             try:
-                await self.ping(section)
+                await self.ping(section, retry=retry)
             except asyncio.CancelledError:
                 self._pending.add(section)
                 raise
 
-    async def ping(self, section: str) -> bool:
-        """One publish notification for one section; True when the hub accepted it."""
+    async def ping(self, section: str, retry: bool = True) -> bool:
+        """One publish notification for one section, tried again after RETRY_DELAYS unless
+        `retry` is False; True when the hub accepted it."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": self.user_agent},
@@ -69,7 +72,7 @@ class HubAnnouncer:
             )
         form = [("hub.mode", "publish")]
         form += [("hub.url", url) for url in self.book.feed_urls(section).values()]
-        for attempt, pause in enumerate((0.0, *RETRY_DELAYS)):
+        for attempt, pause in enumerate((0.0, *RETRY_DELAYS) if retry else (0.0,)):
             await asyncio.sleep(pause)
             try:
                 async with self._session.post(self.hub, data=form) as response:
@@ -79,17 +82,42 @@ class HubAnnouncer:
                     problem = f"HTTP {response.status}"
             except (aiohttp.ClientError, TimeoutError) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
-            log.warning("WebSub ping for %s failed (attempt %d): %s", section, attempt + 1, problem)
+            log.warning(
+                "WebSub ping failed",
+                extra={
+                    "hub": self.hub,
+                    "section": section,
+                    "attempt": attempt + 1,
+                    "error": problem,
+                },
+            )
         self.failed += 1
         return False
 
-    async def close(self) -> None:
+    async def close(self, timeout: float | None = None) -> None:
+        """Send the pings still waiting, once each, within `timeout` seconds in all (None: no
+        bound but each request's own), then close the client; what is not sent by then is
+        logged with the hub and the sections."""
         if self._flush is not None and not self._flush.done():
             self._flush.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flush
         if self._pending:
-            await self.send_pending()
+            try:
+                async with asyncio.timeout(timeout):
+                    await self.send_pending(retry=False)
+            except TimeoutError:
+                self.failed += len(self._pending)
+                log.warning(
+                    "WebSub pings not sent",
+                    extra={
+                        "hub": self.hub,
+                        "sections": sorted(self._pending),
+                        "reason": f"the hub gave no answer within the {timeout or 0:.1f}s left "
+                        "of the drain",
+                    },
+                )
+                self._pending.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None

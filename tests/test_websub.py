@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -17,6 +18,7 @@ from syndicator.scheduler import PullScheduler
 from syndicator.store import Store
 from syndicator.websub import announcing
 
+from .served import Served
 from .sites import Site, free_port
 
 
@@ -65,6 +67,29 @@ async def hub() -> AsyncIterator[Hub]:
     h = Hub()
     await h.start()
     yield h
+    assert h.runner is not None
+    await h.runner.cleanup()
+
+
+@dataclass
+class SilentHub(Hub):
+    """A hub that takes the ping and never answers (until the test ends)."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def publish(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        self.pings.append((str(form.get("hub.mode")), [str(u) for u in form.getall("hub.url")]))
+        await self.release.wait()
+        return web.Response(status=204)
+
+
+@pytest.fixture
+async def silent_hub() -> AsyncIterator[SilentHub]:
+    h = SilentHub()
+    await h.start()
+    yield h
+    h.release.set()
     assert h.runner is not None
     await h.runner.cleanup()
 
@@ -129,3 +154,32 @@ async def test_pings_still_waiting_are_sent_when_the_service_stops(
         assert hub.pings == []
     assert hub.sections_pinged() == ["all", "iran"]
     assert announcer.sent == 2 and announcer.failed == 0
+
+
+async def test_pings_waiting_at_stop_to_a_silent_hub_end_within_the_drain_and_name_the_hub(
+    site: Site, silent_hub: SilentHub, store_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    service = (
+        f"  listen: 127.0.0.1:{port}\n  jitter: 100ms\n  drain_timeout: 1s\n"
+        "  watch_config: false\n  log_level: info\n"
+        f'  websub: {{hub: "{silent_hub.url}", delay: 1h}}\n'
+    )
+    path = tmp_path / "syndicator.yaml"
+    path.write_text(site.config_yaml(store_url, service_extra=service), encoding="utf-8")
+    served = Served(path, port)
+    await served.start()
+    try:
+        # The first pull changes every section: their pings wait for the hour's delay.
+        pulled = await served.wait_event(lambda e: e.get("event") == "pull")
+        assert pulled["result"] == "ok" and pulled["new"] > 0
+    finally:
+        code = await served.stop()
+    log = "\n".join(served.raw)
+    # Before the stop's deadline (30s, then SIGKILL): one try per ping, in what the drain left.
+    assert code == 0, log
+    assert silent_hub.pings, "no ping reached the hub"
+    unsent = await served.wait_event(lambda e: e.get("event") == "WebSub pings not sent")
+    assert unsent["hub"] == silent_hub.url
+    assert unsent["sections"] == ["all", "iran", "north-africa", "west-asia"]
+    assert served.events[-1]["event"] == "stopped" and "Traceback" not in log
