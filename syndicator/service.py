@@ -31,6 +31,7 @@ from .errors import ConfigError, StoreError, SyndicatorError
 from .fetch import FetchLimits
 from .journal import PullOutcome
 from .metrics import MeteredFeedBook, MeteredFetcher, Metrics
+from .reload import runnable, sections_to_render
 from .scheduler import PullScheduler
 from .server import make_app, make_runner
 from .status import collect
@@ -41,19 +42,6 @@ from .websub import HubAnnouncer
 
 log = logging.getLogger("syndicator.service")
 
-# Settings a running process cannot change: a reload that changes them keeps the old values
-# and says so; they take effect at the next start.
-RESTART_KEYS = (
-    "listen",
-    "store",
-    "user_agent",
-    "connect_timeout",
-    "read_timeout",
-    "max_body",
-    "concurrency",
-    "per_host",
-    "drain_timeout",
-)
 VERSION_POLL = 2.0
 
 
@@ -281,8 +269,13 @@ class Service:
                 )
                 return False
             self.reload_problems = []
-            if config == self.config:
+            applicable, kept = runnable(self.config, config)
+            if applicable == self.config:
                 self.metrics.reloads.labels("unchanged").inc()
+                if kept:
+                    log.warning(
+                        "config keys need a restart", extra={"keys": kept, "reason": reason}
+                    )
                 log.info("config unchanged", extra={"reason": reason})
                 return True
             await self.apply(config, reason)
@@ -292,19 +285,17 @@ class Service:
     async def apply(self, config: Config, reason: str = "reload") -> None:
         """Switch the running parts to a new, valid config."""
         old = self.config
-        kept = [k for k in RESTART_KEYS if getattr(old.service, k) != getattr(config.service, k)]
+        config, kept = runnable(old, config)
         if kept:
-            log.warning(
-                "config keys need a restart",
-                extra={"keys": [f"service.{k}" for k in kept], "reason": reason},
-            )
-            service = config.service.model_copy(update={k: getattr(old.service, k) for k in kept})
-            config = config.model_copy(update={"service": service})
+            log.warning("config keys need a restart", extra={"keys": kept, "reason": reason})
         self.config = config
         self.metrics.set_config(config)
+        rerendered = sections_to_render(old, config)
         if self.book is not None:
             self.book.config = config
-            self.book.invalidate(None)
+            if rerendered:
+                # Their documents are rendered again at the next request, and announced.
+                self.book.invalidate(rerendered)
         changes = self.scheduler.apply(config) if self.scheduler else None
         if self._on_config is not None:
             self._on_config(config)
@@ -319,6 +310,7 @@ class Service:
                 "sources_changed": changes.changed if changes else [],
                 "sections_added": sorted(config.sections.keys() - old.sections.keys()),
                 "sections_removed": sorted(old.sections.keys() - config.sections.keys()),
+                "sections_rerendered": sorted(rerendered),
             },
         )
 

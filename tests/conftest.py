@@ -54,3 +54,4 @@ async def fetcher() -> AsyncIterator[Fetcher]:
 
 
 from .engines import engine_url, engine_urls  # noqa: E402, F401  (fixtures on both engines)
+from .hubs import hub, silent_hub  # noqa: E402, F401  (WebSub hubs on loopback)

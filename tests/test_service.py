@@ -9,6 +9,7 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from syndicator.store import open_store
 from syndicator.store.schema import pulls
 
+from .hubs import Hub
 from .served import Served
 from .sites import Site, free_port, second_publisher_articles
 
@@ -232,3 +234,74 @@ async def test_sigterm_cancels_a_hanging_pull_within_the_bound_and_records_it(
     finally:
         await store.close()
     assert [(r.source, r.result) for r in results] == [("news", "cancelled")]
+
+
+async def test_a_reload_changes_only_what_changed_in_feeds_pings_and_counts(
+    tmp_path: Path, site: Site, store_url: str, hub: Hub
+) -> None:
+    port = free_port()
+
+    def text(drain: str = "2s", description: str = "North Africa") -> str:
+        websub = f'  websub: {{hub: "{hub.url}", delay: 50ms}}\n'
+        return (
+            config_text(site, store_url, port, drain=drain)
+            .replace("  max_items: 50\n", "  max_items: 50\n" + websub)
+            .replace(
+                "  north-africa: {title: North Africa}\n",
+                f'  north-africa: {{title: North Africa, description: "{description}"}}\n',
+            )
+        )
+
+    served = await serve(tmp_path, text(), port)
+
+    async def reload(config: str) -> dict[str, Any]:
+        mark = len(served.events)
+        served.config_path.write_text(config)
+        served.signal(signal.SIGHUP)
+        return await served.wait_event(
+            lambda e: e.get("event") in ("config applied", "config unchanged"), mark
+        )
+
+    async def metric(name: str, labels: str) -> float:
+        body = (await served.get("/metrics"))[1].decode()
+        line = next((x for x in body.splitlines() if x.startswith(f"{name}{{{labels}}} ")), None)
+        return float(line.split()[-1]) if line else 0.0
+
+    async def renders() -> float:
+        for path in ALWAYS_SERVED:  # rendered now, unless the documents were kept
+            assert (await served.get(path))[0] == 200, path
+        return await metric("syndicator_feed_renders_total", 'section="north-africa"')
+
+    try:
+        # The first pull announced every section; the hub has had its pings.
+        await asyncio.sleep(0.5)
+        assert hub.sections_pinged() == ["all", "north-africa"]
+        rendered = await renders()
+
+        # Only a key that needs a restart differs, twice over (the second reload reads the
+        # same file again): nothing is applied, nothing rendered or announced, and each
+        # reload tells the operator the key waits for a restart.
+        mark = len(served.events)
+        outcomes = [(await reload(text(drain="3s")))["event"] for _ in range(2)]
+        await asyncio.sleep(0.5)
+        assert outcomes == ["config unchanged", "config unchanged"]
+        assert hub.sections_pinged(since=2) == []
+        assert await renders() == rendered
+        warnings = [e for e in served.events[mark:] if e["event"] == "config keys need a restart"]
+        assert [e["keys"] for e in warnings] == [["service.drain_timeout"]] * 2
+        assert await metric("syndicator_config_reloads_total", 'result="applied"') == 0
+        assert await metric("syndicator_config_reloads_total", 'result="unchanged"') == 2
+
+        # One section's description: that section (and `all`) rendered again and announced.
+        outcome = await reload(text(drain="3s", description="Libya, Egypt and the Maghreb"))
+        assert outcome["event"] == "config applied"
+        assert outcome["sections_rerendered"] == ["north-africa"]
+        await hub.wait_for(4)
+        await asyncio.sleep(0.3)
+        assert hub.sections_pinged(since=2) == ["all", "north-africa"]
+        assert await renders() == rendered + 1
+        feed = feedparser.parse((await served.get("/feeds/north-africa.rss"))[1])
+        assert feed.feed.description == "Libya, Egypt and the Maghreb"
+        assert await metric("syndicator_config_reloads_total", 'result="applied"') == 1
+    finally:
+        assert await served.stop() == 0
