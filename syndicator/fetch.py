@@ -16,7 +16,7 @@ import logging
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -63,6 +63,11 @@ class FetchLimits:
     per_host: int = 2
     max_redirects: int = 5
     robots_ttl: float = 3600.0
+
+
+# The limits an open Fetcher takes from `retune`, from its next request on; the others are
+# built into its client session and semaphores when it opens.
+RETUNABLE = ("user_agent", "max_redirects", "robots_ttl")
 
 
 def origin_of(url: str) -> str:
@@ -158,6 +163,18 @@ class Fetcher:
             await self._session.close()
             self._session = None
 
+    def retune(self, limits: FetchLimits) -> list[str]:
+        """Take the RETUNABLE settings of `limits` (User-Agent, redirects followed, robots.txt
+        cache time) from the next request on; returns the names of those that changed. A new
+        robots_ttl drops the robots.txt rules kept so far, so every host's are read again
+        and kept for the new time."""
+        changed = [k for k in RETUNABLE if getattr(self.limits, k) != getattr(limits, k)]
+        if changed:
+            self.limits = replace(self.limits, **{k: getattr(limits, k) for k in changed})
+        if "robots_ttl" in changed:
+            self._robots.clear()
+        return changed
+
     @contextlib.asynccontextmanager
     async def _slot(self, origin: str) -> AsyncIterator[None]:
         """One of the global request slots and one of this host's."""
@@ -241,6 +258,8 @@ class Fetcher:
         """One request, no redirects followed: (response, None) or (None, Location)."""
         assert self._session is not None
         started = time.monotonic()
+        # Given with each request, so a retuned User-Agent applies to the next one.
+        headers = {"User-Agent": self.limits.user_agent, **headers}
         try:
             async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
                 if resp.status in _REDIRECTS and resp.headers.get("Location"):

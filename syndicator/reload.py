@@ -14,7 +14,6 @@ from .config import Config, Source
 RESTART_KEYS = (
     "listen",
     "store",
-    "user_agent",
     "connect_timeout",
     "read_timeout",
     "max_body",
@@ -31,6 +30,7 @@ _SERVICE_KEYS_NOT_RENDERED = frozenset(
     {
         *RESTART_KEYS,
         "jitter",
+        "user_agent",
         "contact",
         "max_redirects",
         "robots_ttl",

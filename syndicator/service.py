@@ -28,7 +28,7 @@ from aiohttp import web
 from . import cluster
 from .config import Config
 from .errors import ConfigError, StoreError, SyndicatorError
-from .fetch import FetchLimits
+from .fetch import Fetcher, FetchLimits
 from .journal import PullOutcome
 from .metrics import MeteredFeedBook, MeteredFetcher, Metrics
 from .reload import runnable, sections_to_render
@@ -108,6 +108,7 @@ class Service:
         self._stopping = asyncio.Event()
         self._draining = False
         self._announcer: HubAnnouncer | None = None
+        self._fetcher: Fetcher | None = None
 
     # --- start ----------------------------------------------------------------------------
 
@@ -123,7 +124,7 @@ class Service:
         config = self.config
         self.store = store = await open_store(config.service.store, config.base_dir)
         self._stack.push_async_callback(store.close)
-        fetcher = await self._stack.enter_async_context(
+        self._fetcher = fetcher = await self._stack.enter_async_context(
             MeteredFetcher(limits_of(config), self.metrics)
         )
         self.book = book = MeteredFeedBook(config, store, self.metrics)
@@ -290,6 +291,8 @@ class Service:
             log.warning("config keys need a restart", extra={"keys": kept, "reason": reason})
         self.config = config
         self.metrics.set_config(config)
+        # User-Agent (user_agent and contact), max_redirects and robots_ttl: next request on.
+        retuned = self._fetcher.retune(limits_of(config)) if self._fetcher is not None else []
         rerendered = sections_to_render(old, config)
         if self.book is not None:
             self.book.config = config
@@ -311,6 +314,7 @@ class Service:
                 "sections_added": sorted(config.sections.keys() - old.sections.keys()),
                 "sections_removed": sorted(old.sections.keys() - config.sections.keys()),
                 "sections_rerendered": sorted(rerendered),
+                "fetch_settings": retuned,
             },
         )
 

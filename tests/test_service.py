@@ -8,13 +8,16 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import feedparser
 import pytest
+from aiohttp import web
 from sqlalchemy import select
 
+from syndicator.config import Service as ServiceSettings
 from syndicator.store import open_store
 from syndicator.store.schema import pulls
 
@@ -22,6 +25,7 @@ from .hubs import Hub
 from .served import Served
 from .sites import Site, free_port, second_publisher_articles
 
+DEFAULT_USER_AGENT = ServiceSettings().user_agent
 # Paths the client downloads over and over during a reload; each must always answer 200.
 # (An OPML route would be added here once the server has one.)
 ALWAYS_SERVED = ["/", "/feeds/north-africa.rss", "/feeds/north-africa.json", "/feeds/all.atom"]
@@ -305,3 +309,105 @@ async def test_a_reload_changes_only_what_changed_in_feeds_pings_and_counts(
         assert await metric("syndicator_config_reloads_total", 'result="applied"') == 1
     finally:
         assert await served.stop() == 0
+
+
+@dataclass
+class RedirectingSite:
+    """A site on 127.0.0.1 whose feed is two redirects away (/a -> /b -> /feed.xml), with a
+    robots.txt; it remembers every request's path and User-Agent."""
+
+    port: int = field(default_factory=free_port)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    runner: web.AppRunner | None = None
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append((request.path, request.headers.get("User-Agent", "")))
+        if request.path == "/robots.txt":
+            return web.Response(text="User-agent: *\nAllow: /\n")
+        if request.path == "/a":
+            raise web.HTTPFound("/b")
+        if request.path == "/b":
+            raise web.HTTPFound("/feed.xml")
+        if request.path == "/feed.xml":
+            item = (
+                "<item><title>Egypt opens a new rail line to the coast</title>"
+                f"<link>{self.origin}/2024/03/01/rail-line</link>"
+                "<guid>rail-line</guid><pubDate>Fri, 01 Mar 2024 09:00:00 GMT</pubDate>"
+                "<description>The line opened on Friday after two years of work, the "
+                "ministry said.</description></item>"
+            )
+            body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>{item}'
+            return web.Response(text=body + "</channel></rss>", content_type="application/xml")
+        return web.Response(status=404)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    def robots_reads(self) -> int:
+        return sum(path == "/robots.txt" for path, _ in self.requests)
+
+
+async def test_a_reload_applies_contact_max_redirects_and_robots_ttl_to_the_next_fetches(
+    tmp_path: Path, store_url: str
+) -> None:
+    site = RedirectingSite()
+    await site.start()
+    port = free_port()
+
+    def text(fetching: str) -> str:
+        return (
+            "service:\n"
+            f'  store: "{store_url}"\n  listen: 127.0.0.1:{port}\n  jitter: 100ms\n'
+            "  watch_config: false\n  log_level: info\n"
+            f"{fetching}"
+            "sections:\n  north-africa: {title: North Africa}\n"
+            "sources:\n  news:\n    title: Example News\n"
+            f"    canonical: {site.origin}\n    every: 1s\n    full_text: false\n"
+            "    sections:\n      north-africa: {feed: /a}\n"
+        )
+
+    path = tmp_path / "syndicator.yaml"
+    path.write_text(text("  max_redirects: 1\n  robots_ttl: 1h\n"))
+    served = Served(path, port)
+    await served.start()
+    try:
+        # Two redirects, one allowed: the entry point fails; robots.txt is read once.
+        failed = await served.wait_event(lambda e: e.get("event") == "pull")
+        assert failed["result"] == "failed" and "more than 1 redirects" in failed["error"]
+        assert site.robots_reads() == 1
+
+        mark, seen = len(served.events), len(site.requests)
+        contact = "mailto:ops@example.org"
+        path.write_text(text(f"  max_redirects: 5\n  robots_ttl: 1s\n  contact: {contact}\n"))
+        served.signal(signal.SIGHUP)
+        applied = await served.wait_event(lambda e: e.get("event") == "config applied", mark)
+        # The second pull after the reload (the first may have started before it).
+        after = served.events.index(applied)
+        first = await served.wait_event(lambda e: e.get("event") == "pull", after)
+        pulled = await served.wait_event(
+            lambda e: e.get("event") == "pull", served.events.index(first) + 1
+        )
+        assert (pulled["result"], pulled.get("error")) == ("ok", None)
+        assert pulled["new"] + first["new"] == 1
+
+        async def robots_read_again_and_again() -> bool:
+            return site.robots_reads() >= 4
+
+        await served.wait_for(robots_read_again_and_again, "robots.txt kept for 1s only")
+        agents = {agent for _, agent in site.requests[seen:]}
+        assert agents == {f"{DEFAULT_USER_AGENT} (+{contact})"}
+        assert applied["fetch_settings"] == ["user_agent", "max_redirects", "robots_ttl"]
+        assert not any(e.get("event") == "config keys need a restart" for e in served.events)
+    finally:
+        code = await served.stop()
+        assert site.runner is not None
+        await site.runner.cleanup()
+    assert code == 0
