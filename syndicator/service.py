@@ -109,6 +109,8 @@ class Service:
         self._draining = False
         self._announcer: HubAnnouncer | None = None
         self._fetcher: Fetcher | None = None
+        self._retention: asyncio.Task[None] | None = None
+        self._retention_stop = asyncio.Event()
 
     # --- start ----------------------------------------------------------------------------
 
@@ -156,13 +158,11 @@ class Service:
             )
             book.reports = self.scheduler.last_reports
             # Only the pulling process announces changes to the WebSub hub.
-            if config.service.websub.hub:
-                self._announcer = HubAnnouncer(config.service, book)
-                book.listeners.append(self._announcer.section_changed)
+            self._announce(config)
             self._stack.push_async_callback(self._close_announcer, 0.0)
             last = {name: rec.finished_at for name, rec in (await last_pulls(store)).items()}
             self.scheduler.start(last)
-            self._spawn(cluster.retention_loop(config, store, self._stopping))
+            self._run_retention(config)
         await self._refresh_status()
         self._spawn(self._watch_versions())
         if self._watch is not None:
@@ -181,6 +181,36 @@ class Service:
                 },
             },
         )
+
+    def _announce(self, config: Config) -> HubAnnouncer | None:
+        """Announce the book's section changes to the hub `config` names from now on (none
+        when it names none); returns the announcer this replaces, with the pings it still
+        had waiting handed to the new one, for the caller to close."""
+        assert self.book is not None
+        previous, self._announcer = self._announcer, None
+        if previous is not None:
+            self.book.listeners.remove(previous.section_changed)
+        if config.service.websub.hub:
+            self._announcer = HubAnnouncer(config.service, self.book)
+            self.book.listeners.append(self._announcer.section_changed)
+            if previous is not None and (pending := previous.take_pending()):
+                self._announcer.section_changed(pending)
+        return previous
+
+    def _run_retention(self, config: Config) -> None:
+        """Run the retention job under `config`; a job already running under an older config
+        finishes the round it is in, then this one takes over (due when that one set)."""
+        assert self.store is not None
+        store, previous = self.store, self._retention
+        self._retention_stop.set()
+        stop = self._retention_stop = asyncio.Event()
+
+        async def run() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            await cluster.retention_loop(config, store, stop)
+
+        self._retention = self._spawn(run())
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -294,11 +324,25 @@ class Service:
         # User-Agent (user_agent and contact), max_redirects and robots_ttl: next request on.
         retuned = self._fetcher.retune(limits_of(config)) if self._fetcher is not None else []
         rerendered = sections_to_render(old, config)
+        restarted: list[str] = []
+        replaced: HubAnnouncer | None = None
         if self.book is not None:
             self.book.config = config
+            websub = (old.service.websub, old.service.user_agent)
+            if self._pulls and websub != (config.service.websub, config.service.user_agent):
+                # Before the sections are invalidated: the new hub hears of them.
+                replaced = self._announce(config)
+                restarted.append("websub")
             if rerendered:
                 # Their documents are rendered again at the next request, and announced.
                 self.book.invalidate(rerendered)
+
+        def retention_of(c: Config) -> tuple[object, ...]:
+            return (c.retention, c.cluster.lease_timeout, c.cluster.poll, c.service.max_items)
+
+        if self._pulls and retention_of(old) != retention_of(config):
+            self._run_retention(config)
+            restarted.append("retention")
         changes = self.scheduler.apply(config) if self.scheduler else None
         if self._on_config is not None:
             self._on_config(config)
@@ -315,8 +359,13 @@ class Service:
                 "sections_removed": sorted(old.sections.keys() - config.sections.keys()),
                 "sections_rerendered": sorted(rerendered),
                 "fetch_settings": retuned,
+                "restarted": restarted,
             },
         )
+        if replaced is not None:
+            # It sends what it still holds (when no new hub took its pings over) within
+            # drain_timeout, then closes its client.
+            await replaced.close(config.service.drain_timeout)
 
     async def _watch_config(self) -> None:
         """Reload when the file changes; a change is read once it held still for one poll,

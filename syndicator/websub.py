@@ -94,6 +94,12 @@ class HubAnnouncer:
         self.failed += 1
         return False
 
+    def take_pending(self) -> set[str]:
+        """The sections still waiting for their ping, handed over (to the announcer that
+        replaces this one): this one will not send them."""
+        pending, self._pending = self._pending, set()
+        return pending
+
     async def close(self, timeout: float | None = None) -> None:
         """Send the pings still waiting, once each, within `timeout` seconds in all (None: no
         bound but each request's own), then close the client; what is not sent by then is

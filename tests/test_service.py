@@ -411,3 +411,79 @@ async def test_a_reload_applies_contact_max_redirects_and_robots_ttl_to_the_next
         assert site.runner is not None
         await site.runner.cleanup()
     assert code == 0
+
+
+async def test_a_reload_starts_the_retention_job_with_the_new_rules(
+    tmp_path: Path, site: Site, store_url: str
+) -> None:
+    port = free_port()
+    # Feeds keep the newest two items; older ones are the retention job's to remove.
+    text = config_text(site, store_url, port).replace("max_items: 50", "max_items: 2")
+    served = await serve(tmp_path, text, port)
+    try:
+        mark = len(served.events)
+        served.config_path.write_text(text + "retention: {days: 1, every: 1s}\n")
+        served.signal(signal.SIGHUP)
+        applied = await served.wait_event(lambda e: e.get("event") == "config applied", mark)
+        # The site's articles are from 2024: beyond the feed's two, they go.
+        pruned = await served.wait_event(
+            lambda e: str(e.get("event")).startswith("retention: removed"), mark
+        )
+        assert pruned["event"].startswith(
+            f"retention: removed {len(site.in_section('north-africa')) - 2} articles"
+        )
+        feed = feedparser.parse((await served.get("/feeds/north-africa.rss"))[1])
+        assert len(feed.entries) == 2
+        assert applied["restarted"] == ["retention"]
+    finally:
+        assert await served.stop() == 0
+
+
+async def test_a_reload_announces_to_the_new_hub_and_no_longer_to_the_old(
+    tmp_path: Path, site: Site, store_url: str, hub: Hub
+) -> None:
+    port = free_port()
+    new_hub = Hub()
+    await new_hub.start()
+
+    def text(url: str) -> str:
+        websub = f'  websub: {{hub: "{url}", delay: 50ms}}\n'
+        config = config_text(site, store_url, port)
+        return config.replace("  max_items: 50\n", "  max_items: 50\n" + websub)
+
+    served = await serve(tmp_path, text(hub.url), port)
+    try:
+        await hub.wait_for(2)
+        await asyncio.sleep(0.3)
+        assert hub.sections_pinged() == ["all", "north-africa"]
+
+        mark = len(served.events)
+        served.config_path.write_text(text(new_hub.url))
+        served.signal(signal.SIGHUP)
+        applied = await served.wait_event(lambda e: e.get("event") == "config applied", mark)
+        # Every feed names the new hub now: the new hub hears of each, the old one of none.
+        await new_hub.wait_for(2)
+        await asyncio.sleep(0.3)
+        assert (hub.sections_pinged(since=2), new_hub.sections_pinged()) == (
+            [],
+            ["all", "north-africa"],
+        )
+        assert applied["restarted"] == ["websub"]
+        status, body = await served.get("/feeds/north-africa.atom")
+        assert status == 200 and f'href="{new_hub.url}"'.encode() in body
+
+        # An article corrected upstream, pulled soon after (every 1s from now): the change
+        # is announced to the new hub only.
+        site.correct(site.in_section("north-africa")[0], "A correction was added on Tuesday.")
+        mark = len(served.events)
+        served.config_path.write_text(text(new_hub.url).replace("every: 5m", "every: 1s"))
+        served.signal(signal.SIGHUP)
+        await served.wait_event(lambda e: e.get("event") == "pull" and e["updated"] == 1, mark)
+        await asyncio.sleep(0.3)
+        assert set(new_hub.sections_pinged(since=2)) == {"all", "north-africa"}
+        assert len(hub.pings) == 2
+    finally:
+        code = await served.stop()
+        assert new_hub.runner is not None
+        await new_hub.runner.cleanup()
+    assert code == 0
