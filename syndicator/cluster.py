@@ -7,7 +7,8 @@ interval; a worker that dies loses its leases after `cluster.lease_timeout`. One
 time also runs the retention job, under a lease of its own.
 
 A web node serves the feeds and pulls nothing. It re-renders a section when the section's
-change counter moves: told at once by PostgreSQL (LISTEN/NOTIFY), by polling on SQLite.
+change counter moves: told at once by PostgreSQL (LISTEN/NOTIFY), by polling on SQLite. It
+answers `/readyz` and `/metrics` as the single-process service does.
 
 Edge module: wiring of store, fetcher, pipeline and feed book; it reads no environment.
 """
@@ -21,8 +22,9 @@ import os
 import random
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
@@ -31,8 +33,11 @@ from .errors import StoreError, SyndicatorError
 from .feeds import FeedBook
 from .fetch import Fetcher, FetchLimits
 from .journal import run_pull
+from .metrics import MeteredFeedBook, Metrics
 from .pipeline import PullReport
+from .readiness import readiness_checks
 from .server import make_app, make_runner
+from .status import collect
 from .store import Store, open_store
 from .store.changes import listening
 from .store.leases import Leases
@@ -208,12 +213,20 @@ class LeaseWorker:
 
 
 class ChangeWatcher:
-    """Keeps a feed book in step with the store's change counters."""
+    """Keeps a feed book in step with the store's change counters; `after_sync` is awaited
+    after each look at them."""
 
-    def __init__(self, book: FeedBook, store: Store, poll: float) -> None:
+    def __init__(
+        self,
+        book: FeedBook,
+        store: Store,
+        poll: float,
+        after_sync: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.book = book
         self.store = store
         self.poll = poll
+        self.after_sync = after_sync
 
     async def run(self, stop: asyncio.Event) -> None:
         if self.store.is_postgres:
@@ -229,6 +242,8 @@ class ChangeWatcher:
             return
         if moved:
             log.info("web: sections changed: %s", ", ".join(sorted(moved)))
+        if self.after_sync is not None:
+            await self.after_sync()
 
     async def _poll(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -250,6 +265,53 @@ class ChangeWatcher:
             # Lost the connection (or never had it): poll until listening works again.
             await self._sync()
             await _sleep(stop, self.poll)
+
+
+class WebNode:
+    """What a web node serves: the feed book, `/readyz` (the store answers, every section
+    was pulled by some worker) and `/metrics`, with section and source gauges refreshed
+    whenever a section's change counter moves (rendered here or not)."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.metrics = Metrics(config)
+        self.book = MeteredFeedBook(config, store, self.metrics)
+        self.stopping = False
+        self.reload_problems: list[str] = []
+        self.watcher = ChangeWatcher(
+            self.book, store, config.cluster.poll, after_sync=self._refresh_if_moved
+        )
+        self._versions: dict[str, int] | None = None
+
+    def app(self) -> web.Application:
+        return make_app(self.book, metrics_of=self.metrics, readiness=self.readiness)
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        ready, checks = await readiness_checks(
+            self.config, self.store, stopping=self.stopping, refused=self.reload_problems
+        )
+        self.metrics.set_ready(ready)
+        return ready, checks
+
+    async def refresh_status(self) -> None:
+        try:
+            self._versions = await self.store.section_versions()
+            status = await collect(self.config, self.store)
+        except StoreError as exc:
+            log.warning("web: status not refreshed: %s", exc)
+            return
+        self.metrics.set_status(status)
+        self.metrics.set_ready(not self.stopping and not status.unpulled_sections)
+
+    async def _refresh_if_moved(self) -> None:
+        # Counting a section's items reads its rows: only after the counters moved.
+        try:
+            moved = await self.store.section_versions() != self._versions
+        except StoreError:
+            return  # the watcher has said so
+        if moved:
+            await self.refresh_status()
 
 
 async def serve_role(
@@ -277,8 +339,10 @@ async def serve_role(
                 await worker.run(stop)
                 await retention
         else:
-            book = FeedBook(config, store)
-            runner = make_runner(make_app(book), access_log=None)
+            node = WebNode(config, store)
+            runner = make_runner(
+                node.app(), access_log=None, shutdown_timeout=config.service.drain_timeout
+            )
             await runner.setup()
             try:
                 await web.TCPSite(runner, host, port).start()
@@ -286,9 +350,12 @@ async def serve_role(
                 raise SyndicatorError(f"cannot listen on {host}:{port}: {exc}") from None
             bound = runner.addresses[0][1] if runner.addresses else port
             announce(f"web node serving feeds on http://{host}:{bound}/")
+            await node.refresh_status()
             try:
-                await ChangeWatcher(book, store, config.cluster.poll).run(stop)
+                await node.watcher.run(stop)
             finally:
+                # /readyz answers 503 while requests in flight finish.
+                node.stopping = True
                 await runner.cleanup()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):

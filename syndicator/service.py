@@ -31,13 +31,13 @@ from .errors import ConfigError, StoreError, SyndicatorError
 from .fetch import Fetcher, FetchLimits
 from .journal import PullOutcome
 from .metrics import MeteredFeedBook, MeteredFetcher, Metrics
+from .readiness import readiness_checks
 from .reload import runnable, sections_to_render
 from .scheduler import PullScheduler
 from .server import make_app, make_runner
 from .status import collect
 from .store import Store, open_store
-from .store.pulls import last_pulls, pulled_sections
-from .store.stats import ping
+from .store.pulls import last_pulls
 from .websub import HubAnnouncer
 
 log = logging.getLogger("syndicator.service")
@@ -251,30 +251,9 @@ class Service:
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready when the store answers, the config is loaded and every section was pulled."""
-        checks: dict[str, Any] = {}
-        if self._draining:
-            self.metrics.set_ready(False)
-            return False, {"service": "stopping"}
-        ready = True
-        store = self.store
-        try:
-            if store is None:
-                raise StoreError("store not open")
-            await asyncio.wait_for(ping(store), timeout=5.0)
-            pulled = await pulled_sections(store)
-            checks["store"] = "ok"
-        except (StoreError, TimeoutError) as exc:
-            checks["store"] = str(exc) or "no answer within 5s"
-            ready, pulled = False, set()
-        checks["config"] = "loaded"
-        if self.reload_problems:
-            checks["config_reload"] = {"refused": self.reload_problems}
-        missing = [s for s in self.config.sections if s not in pulled]
-        if missing:
-            ready = False
-            checks["sections"] = {"not pulled yet": missing}
-        else:
-            checks["sections"] = "all pulled"
+        ready, checks = await readiness_checks(
+            self.config, self.store, stopping=self._draining, refused=self.reload_problems
+        )
         self.metrics.set_ready(ready)
         return ready, checks
 

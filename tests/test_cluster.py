@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -284,3 +285,59 @@ async def test_two_workers_and_a_web_node(site: Site, pg_url: str, tmp_path: Pat
             assert min(gaps) >= EVERY - 0.05, (name, mirror, gaps)
     pulls = {w.name: w.output().count("pulled ") for w in workers}
     assert all(count > 0 for count in pulls.values()), pulls
+
+
+async def test_a_web_node_answers_readyz_and_metrics(
+    site: Site, store_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "cluster.yaml"
+    config.write_text(site.config_yaml(store_url) + "cluster: {poll: 250ms}\n", encoding="utf-8")
+    port = free_port()
+    web_url = f"http://127.0.0.1:{port}"
+    web = Node("web", config, "web", "--listen", f"127.0.0.1:{port}")
+    nodes = [web]
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def get(path: str) -> tuple[int, str]:
+                try:
+                    async with http.get(web_url + path) as response:
+                        return response.status, await response.text()
+                except aiohttp.ClientError:
+                    return 0, ""
+
+            async def up() -> bool:
+                return (await get("/healthz"))[0] == 200
+
+            await eventually(up, "the web node", 60, nodes)
+            # Nothing pulled yet: not ready, and it says which sections wait.
+            status, body = await get("/readyz")
+            assert status == 503, body
+            checks = json.loads(body)["checks"]
+            assert checks["store"] == "ok"
+            assert sorted(checks["sections"]["not pulled yet"]) == sorted(SECTION_TITLES)
+            status, metrics = await get("/metrics")
+            assert status == 200 and "\nsyndicator_ready 0.0\n" in metrics
+
+            nodes.append(Node("worker", config, "worker"))
+
+            async def ready() -> bool:
+                return (await get("/readyz"))[0] == 200
+
+            await eventually(ready, "every section pulled by the worker", 60, nodes)
+            items = f'syndicator_section_items{{section="iran"}} {len(site.in_section("iran"))}.0'
+
+            async def gauges_follow() -> bool:
+                return items in (await get("/metrics"))[1]
+
+            # The gauges follow the store's change counters (polled every 250ms here).
+            await eventually(gauges_follow, "the section gauges", 30, nodes)
+            status, metrics = await get("/metrics")
+            assert status == 200 and "\nsyndicator_ready 1.0\n" in metrics
+            for answer in ("503", "200"):
+                counted = f'syndicator_http_requests_total{{route="/readyz",status="{answer}"}}'
+                assert counted in metrics
+    finally:
+        for node in nodes:
+            node.stop()
+    assert web.proc.returncode == 0, web.output()
