@@ -39,8 +39,8 @@ from .fetch import Fetcher, FetchLimits
 from .journal import PullOutcome, run_pull
 from .logs import setup_logging
 from .mirrorstatus import MirrorRow, mirror_rows
+from .reload import limits_of
 from .service import Service as RunningService
-from .service import limits_of
 from .status import collect
 from .store import Store, migrate, open_store
 from .workers import run_loop, run_workers
@@ -561,7 +561,16 @@ def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_js
         limits = limits_of(config)
         announce = lambda text: err.print(text, highlight=False)  # noqa: E731
         _run(
-            lambda: cluster.serve_role(config, role, host.strip("[]"), port, limits, announce),
+            lambda: cluster.serve_role(
+                config,
+                role,
+                host.strip("[]"),
+                port,
+                limits,
+                announce,
+                load=lambda: read_config(ctx),
+                on_config=logging_for,
+            ),
             as_json,
         )
         return

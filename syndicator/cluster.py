@@ -10,6 +10,9 @@ A web node serves the feeds and pulls nothing. It re-renders a section when the 
 change counter moves: told at once by PostgreSQL (LISTEN/NOTIFY), by polling on SQLite. It
 answers `/readyz` and `/metrics` as the single-process service does.
 
+Both read the config again on SIGHUP and apply it in place, as the single-process service
+does (keys that need a restart keep their running values until one).
+
 Edge module: wiring of store, fetcher, pipeline and feed book; it reads no environment.
 """
 
@@ -36,6 +39,7 @@ from .journal import run_pull
 from .metrics import MeteredFeedBook, Metrics
 from .pipeline import PullReport
 from .readiness import readiness_checks
+from .reload import limits_of, read_new_config, runnable, sections_to_render
 from .server import make_app, make_runner
 from .status import collect
 from .store import Store, open_store
@@ -109,6 +113,50 @@ async def retention_loop(
         await _sleep(stop, min(every, config.cluster.poll * 5))
 
 
+def retention_settings(config: Config) -> tuple[object, ...]:
+    """What the retention job runs by: a change of any of these restarts it."""
+    c = config
+    return (c.retention, c.cluster.lease_timeout, c.cluster.poll, c.service.max_items)
+
+
+class RetentionJob:
+    """The retention job of one node, which a reload restarts under new rules."""
+
+    def __init__(self, store: Store, holder: str | None = None) -> None:
+        self.store = store
+        self.holder = holder
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, config: Config) -> None:
+        """Run the job under `config`. A job already running under an older config finishes
+        the round it is in, then this one takes over (due when that one set)."""
+        previous = set(self._tasks)
+        self._stop.set()
+        stop = self._stop = asyncio.Event()
+
+        async def run() -> None:
+            if previous:
+                await asyncio.wait(previous)
+            await retention_loop(config, self.store, stop, self.holder)
+
+        task = asyncio.create_task(run(), name="retention")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Stop once the round running, if any, is done."""
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+
+    async def cancel(self) -> None:
+        """Stop now: a round running is cut off (its transaction rolls back)."""
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
 class LeaseWorker:
     """Pulls the sources it can claim, `cluster.pulls` at a time, until stopped."""
 
@@ -128,6 +176,15 @@ class LeaseWorker:
         self.on_pulled = on_pulled or (lambda _report: None)
         self.running: dict[str, asyncio.Task[None]] = {}
         self.wake = asyncio.Event()
+        self._next_config: Config | None = None
+
+    def reconfigure(self, config: Config) -> None:
+        """Pull by `config` from the worker's next look at the leases: sources added are
+        registered (due at once), sources removed are claimed no more (a pull of one already
+        running finishes), the cluster settings apply. A source's new `every` counts from
+        the end of its next pull."""
+        self._next_config = config
+        self.wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         names = list(self.config.sources)
@@ -137,6 +194,14 @@ class LeaseWorker:
         registered = False
         try:
             while not stop.is_set():
+                if self._next_config is not None:
+                    # Here, between looks, every pull started so far has read its config.
+                    self.config, self._next_config = self._next_config, None
+                    names = list(self.config.sources)
+                    cluster = self.config.cluster
+                    renew_every = cluster.lease_timeout / 3
+                    self.leases.timeout = cluster.lease_timeout
+                    registered = False
                 try:
                     if not registered:
                         await self.leases.register(names)
@@ -267,18 +332,81 @@ class ChangeWatcher:
             await _sleep(stop, self.poll)
 
 
-class WebNode:
+class RoleNode:
+    """A worker or web node's config, read again on SIGHUP: applied in place as far as it
+    can be (keys that need a restart keep their running values), or refused with every
+    problem logged, as the single-process service does."""
+
+    role = "node"
+
+    def __init__(
+        self,
+        config: Config,
+        load: Callable[[], Config] | None = None,
+        on_config: Callable[[Config], None] | None = None,
+    ) -> None:
+        self.config = config
+        self._load = load
+        self._on_config = on_config
+        self.reload_problems: list[str] = []
+        self._reload_lock = asyncio.Lock()
+
+    def counted(self, result: str) -> None:
+        """A reload ended: applied, unchanged or refused."""
+
+    async def reload(self, reason: str) -> bool:
+        """Read the config again and apply it; refuse an invalid one and keep the old."""
+        if self._load is None:
+            log.warning(
+                "%s: %s ignored: no config file to read again; restart to change the config",
+                self.role,
+                reason,
+            )
+            return False
+        async with self._reload_lock:
+            new, self.reload_problems = read_new_config(self._load, reason, log)
+            if new is None:
+                self.counted("refused")
+                return False
+            config, kept = runnable(self.config, new)
+            if kept:
+                log.warning("config keys need a restart", extra={"keys": kept, "reason": reason})
+            if config == self.config:
+                self.counted("unchanged")
+                log.info("config unchanged", extra={"reason": reason})
+                return True
+            old, self.config = self.config, config
+            applied = await self.apply(old, config)
+            if self._on_config is not None:
+                self._on_config(config)
+            self.counted("applied")
+            log.info("config applied", extra={"reason": reason, "role": self.role, **applied})
+            return True
+
+    async def apply(self, old: Config, config: Config) -> dict[str, Any]:
+        """Switch the running parts from `old` to `config`; what changed, for the log."""
+        raise NotImplementedError
+
+
+class WebNode(RoleNode):
     """What a web node serves: the feed book, `/readyz` (the store answers, every section
     was pulled by some worker) and `/metrics`, with section and source gauges refreshed
     whenever a section's change counter moves (rendered here or not)."""
 
-    def __init__(self, config: Config, store: Store) -> None:
-        self.config = config
+    role = "web"
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        load: Callable[[], Config] | None = None,
+        on_config: Callable[[Config], None] | None = None,
+    ) -> None:
+        super().__init__(config, load, on_config)
         self.store = store
         self.metrics = Metrics(config)
         self.book = MeteredFeedBook(config, store, self.metrics)
         self.stopping = False
-        self.reload_problems: list[str] = []
         self.watcher = ChangeWatcher(
             self.book, store, config.cluster.poll, after_sync=self._refresh_if_moved
         )
@@ -286,6 +414,9 @@ class WebNode:
 
     def app(self) -> web.Application:
         return make_app(self.book, metrics_of=self.metrics, readiness=self.readiness)
+
+    def counted(self, result: str) -> None:
+        self.metrics.reloads.labels(result).inc()
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         ready, checks = await readiness_checks(
@@ -313,6 +444,63 @@ class WebNode:
         if moved:
             await self.refresh_status()
 
+    async def apply(self, old: Config, config: Config) -> dict[str, Any]:
+        self.metrics.set_config(config)
+        self.book.config = config
+        rerendered = sections_to_render(old, config)
+        if rerendered:
+            # Rendered again at their next request.
+            self.book.invalidate(rerendered)
+        self.watcher.poll = config.cluster.poll
+        await self.refresh_status()
+        return {
+            "sections_added": sorted(config.sections.keys() - old.sections.keys()),
+            "sections_removed": sorted(old.sections.keys() - config.sections.keys()),
+            "sections_rerendered": sorted(rerendered),
+        }
+
+
+class WorkerNode(RoleNode):
+    """A worker's lease worker, fetcher and retention job, under one config."""
+
+    role = "worker"
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        fetcher: Fetcher,
+        load: Callable[[], Config] | None = None,
+        on_config: Callable[[Config], None] | None = None,
+    ) -> None:
+        super().__init__(config, load, on_config)
+        self.fetcher = fetcher
+        self.worker = LeaseWorker(config, fetcher, store)
+        self.retention = RetentionJob(store, self.worker.holder)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.retention.start(self.config)
+        try:
+            await self.worker.run(stop)
+        finally:
+            await self.retention.stop()
+
+    async def apply(self, old: Config, config: Config) -> dict[str, Any]:
+        retuned = self.fetcher.retune(limits_of(config))
+        self.worker.reconfigure(config)
+        restarted = []
+        if retention_settings(old) != retention_settings(config):
+            self.retention.start(config)
+            restarted.append("retention")
+        kept = old.sources.keys() & config.sources.keys()
+        return {
+            "sources_added": sorted(config.sources.keys() - old.sources.keys()),
+            "sources_removed": sorted(old.sources.keys() - config.sources.keys()),
+            "sources_changed": sorted(n for n in kept if old.sources[n] != config.sources[n]),
+            "fetch_settings": retuned,
+            "restarted": restarted,
+        }
+
 
 async def serve_role(
     config: Config,
@@ -321,27 +509,40 @@ async def serve_role(
     port: int,
     limits: FetchLimits,
     announce: Callable[[str], None] = print,
+    load: Callable[[], Config] | None = None,
+    on_config: Callable[[Config], None] | None = None,
 ) -> None:
-    """Run a worker or a web node until SIGINT or SIGTERM."""
+    """Run a worker or a web node until SIGINT or SIGTERM; SIGHUP reads the config again
+    with `load` and applies it (`on_config` is told of each config applied)."""
     if role not in ("worker", "web"):
         raise ValueError(f"serve_role runs a worker or a web node, not {role!r}")
     store = await open_store(config.service.store, config.base_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    node: RoleNode | None = None
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def on_sighup() -> None:
+        if node is None:
+            log.info("%s: SIGHUP while starting: the config just read stays", role)
+            return
+        task = asyncio.ensure_future(node.reload("SIGHUP"))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
     try:
         if role == "worker":
             async with Fetcher(limits) as fetcher:
-                worker = LeaseWorker(config, fetcher, store)
-                announce(f"worker {worker.holder}: pulling {len(config.sources)} sources")
-                retention = asyncio.create_task(retention_loop(config, store, stop, worker.holder))
+                node = worker = WorkerNode(config, store, fetcher, load, on_config)
+                announce(f"worker {worker.worker.holder}: pulling {len(config.sources)} sources")
                 await worker.run(stop)
-                await retention
         else:
-            node = WebNode(config, store)
+            node = web_node = WebNode(config, store, load, on_config)
             runner = make_runner(
-                node.app(), access_log=None, shutdown_timeout=config.service.drain_timeout
+                web_node.app(), access_log=None, shutdown_timeout=config.service.drain_timeout
             )
             await runner.setup()
             try:
@@ -350,15 +551,18 @@ async def serve_role(
                 raise SyndicatorError(f"cannot listen on {host}:{port}: {exc}") from None
             bound = runner.addresses[0][1] if runner.addresses else port
             announce(f"web node serving feeds on http://{host}:{bound}/")
-            await node.refresh_status()
+            await web_node.refresh_status()
             try:
-                await node.watcher.run(stop)
+                await web_node.watcher.run(stop)
             finally:
                 # /readyz answers 503 while requests in flight finish.
-                node.stopping = True
+                web_node.stopping = True
                 await runner.cleanup()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+        for task in reloads:
+            task.cancel()
+        await asyncio.gather(*reloads, return_exceptions=True)
         await store.close()
     announce("stopped")

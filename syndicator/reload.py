@@ -1,13 +1,19 @@
-"""What a new config changes in a running process: the keys that wait for a restart, and the
-sections whose feed documents must be rendered again (and announced to the WebSub hub).
+"""What a new config changes in a running process: reading it (or refusing it), the keys that
+wait for a restart, the fetch settings, and the sections whose feed documents must be rendered
+again (and announced to the WebSub hub).
 
-Pure functions of two validated configs: no store, no network. The single-process service
-and the worker and web nodes of a cluster reload through them alike.
+No store, no network: the config file is the only thing read. The single-process service and
+the worker and web nodes of a cluster reload through these alike.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from .config import Config, Source
+from .errors import ConfigError
+from .fetch import FetchLimits
 
 # Settings a running process cannot change: a reload that changes them keeps the old values
 # and says so; they take effect at the next start.
@@ -58,6 +64,38 @@ _SOURCE_KEYS_NOT_RENDERED = frozenset(
         "strip_text",
     }
 )
+
+
+def limits_of(config: Config) -> FetchLimits:
+    """The fetcher settings `config` asks for: all of them at start, the RETUNABLE ones (see
+    `fetch`) at a reload."""
+    s = config.service
+    return FetchLimits(
+        user_agent=s.full_user_agent,
+        connect_timeout=s.connect_timeout,
+        read_timeout=s.read_timeout,
+        max_body=s.max_body,
+        concurrency=s.concurrency,
+        per_host=s.per_host,
+        max_redirects=s.max_redirects,
+        robots_ttl=s.robots_ttl,
+    )
+
+
+def read_new_config(
+    load: Callable[[], Config], reason: str, logger: logging.Logger
+) -> tuple[Config | None, list[str]]:
+    """The config `load` reads now, or None and its problems: each logged as a `config
+    refused` event (file, line, column, key), then `keeping the running config`."""
+    try:
+        return load(), []
+    except ConfigError as exc:
+        for problem in exc.problems:
+            logger.error("config refused", extra={"reason": reason, "problem": problem})
+        logger.error(
+            "keeping the running config", extra={"reason": reason, "problems": len(exc.problems)}
+        )
+        return None, exc.problems
 
 
 def restart_keys_changed(running: Config, new: Config) -> list[str]:

@@ -27,12 +27,12 @@ from aiohttp import web
 
 from . import cluster
 from .config import Config
-from .errors import ConfigError, StoreError, SyndicatorError
-from .fetch import Fetcher, FetchLimits
+from .errors import StoreError, SyndicatorError
+from .fetch import Fetcher
 from .journal import PullOutcome
 from .metrics import MeteredFeedBook, MeteredFetcher, Metrics
 from .readiness import readiness_checks
-from .reload import runnable, sections_to_render
+from .reload import limits_of, read_new_config, runnable, sections_to_render
 from .scheduler import PullScheduler
 from .server import make_app, make_runner
 from .status import collect
@@ -43,20 +43,6 @@ from .websub import HubAnnouncer
 log = logging.getLogger("syndicator.service")
 
 VERSION_POLL = 2.0
-
-
-def limits_of(config: Config) -> FetchLimits:
-    s = config.service
-    return FetchLimits(
-        user_agent=s.full_user_agent,
-        connect_timeout=s.connect_timeout,
-        read_timeout=s.read_timeout,
-        max_body=s.max_body,
-        concurrency=s.concurrency,
-        per_host=s.per_host,
-        max_redirects=s.max_redirects,
-        robots_ttl=s.robots_ttl,
-    )
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -109,8 +95,7 @@ class Service:
         self._draining = False
         self._announcer: HubAnnouncer | None = None
         self._fetcher: Fetcher | None = None
-        self._retention: asyncio.Task[None] | None = None
-        self._retention_stop = asyncio.Event()
+        self._retention: cluster.RetentionJob | None = None
 
     # --- start ----------------------------------------------------------------------------
 
@@ -162,7 +147,8 @@ class Service:
             self._stack.push_async_callback(self._close_announcer, 0.0)
             last = {name: rec.finished_at for name, rec in (await last_pulls(store)).items()}
             self.scheduler.start(last)
-            self._run_retention(config)
+            self._retention = cluster.RetentionJob(store)
+            self._retention.start(config)
         await self._refresh_status()
         self._spawn(self._watch_versions())
         if self._watch is not None:
@@ -196,21 +182,6 @@ class Service:
             if previous is not None and (pending := previous.take_pending()):
                 self._announcer.section_changed(pending)
         return previous
-
-    def _run_retention(self, config: Config) -> None:
-        """Run the retention job under `config`; a job already running under an older config
-        finishes the round it is in, then this one takes over (due when that one set)."""
-        assert self.store is not None
-        store, previous = self.store, self._retention
-        self._retention_stop.set()
-        stop = self._retention_stop = asyncio.Event()
-
-        async def run() -> None:
-            if previous is not None:
-                await asyncio.wait([previous])
-            await cluster.retention_loop(config, store, stop)
-
-        self._retention = self._spawn(run())
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -266,19 +237,10 @@ class Service:
         async with self._reload_lock:
             if self._watch is not None:
                 self._config_signature = _signature(self._watch)
-            try:
-                config = self._load()
-            except ConfigError as exc:
-                self.reload_problems = exc.problems
+            config, self.reload_problems = read_new_config(self._load, reason, log)
+            if config is None:
                 self.metrics.reloads.labels("refused").inc()
-                for problem in exc.problems:
-                    log.error("config refused", extra={"reason": reason, "problem": problem})
-                log.error(
-                    "keeping the running config",
-                    extra={"reason": reason, "problems": len(exc.problems)},
-                )
                 return False
-            self.reload_problems = []
             applicable, kept = runnable(self.config, config)
             if applicable == self.config:
                 self.metrics.reloads.labels("unchanged").inc()
@@ -316,11 +278,9 @@ class Service:
                 # Their documents are rendered again at the next request, and announced.
                 self.book.invalidate(rerendered)
 
-        def retention_of(c: Config) -> tuple[object, ...]:
-            return (c.retention, c.cluster.lease_timeout, c.cluster.poll, c.service.max_items)
-
-        if self._pulls and retention_of(old) != retention_of(config):
-            self._run_retention(config)
+        retention = cluster.retention_settings
+        if self._retention is not None and retention(old) != retention(config):
+            self._retention.start(config)
             restarted.append("retention")
         changes = self.scheduler.apply(config) if self.scheduler else None
         if self._on_config is not None:
@@ -380,6 +340,8 @@ class Service:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._retention is not None:
+            await self._retention.cancel()
         cancelled: list[str] = []
         if self.scheduler is not None:
             drained = await asyncio.gather(self.scheduler.drain(timeout), self._close_runner())

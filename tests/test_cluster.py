@@ -8,6 +8,7 @@ The nodes are real `python -m syndicator serve --role ...` processes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -18,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -27,7 +29,7 @@ from syndicator.store.leases import Leases
 
 from .conftest import REPO
 from .engines import Schemas, postgres_base
-from .sites import SECTION_TITLES, Site, SiteArticle, free_port
+from .sites import SECTION_TITLES, Site, SiteArticle, free_port, second_publisher_articles
 
 EVERY = 2.0
 LEASE_TIMEOUT = 3.0
@@ -131,6 +133,11 @@ async def eventually(
             return time.monotonic()
         await asyncio.sleep(0.05)
     logs = "\n".join(f"--- {n.name}\n{n.output()[-3000:]}" for n in nodes)
+    dead = [
+        f"{n.name} exited with {n.proc.returncode}" for n in nodes if not n.alive and not n.killed
+    ]
+    if dead:
+        raise AssertionError(f"waiting for {what}: {', '.join(dead)}\n{logs}")
     raise AssertionError(f"timed out waiting for {what}\n{logs}")
 
 
@@ -341,3 +348,98 @@ async def test_a_web_node_answers_readyz_and_metrics(
         for node in nodes:
             node.stop()
     assert web.proc.returncode == 0, web.output()
+
+
+def events_of(node: Node) -> list[dict[str, Any]]:
+    """The JSON log events a node started with --json wrote so far."""
+    found = []
+    for line in node.output().splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                found.append(json.loads(line))
+    return found
+
+
+def applied_by(node: Node) -> list[dict[str, Any]]:
+    return [e for e in events_of(node) if e.get("event") == "config applied"]
+
+
+async def test_sighup_reloads_a_web_node_in_place(
+    site: Site, store_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "cluster.yaml"
+    text = site.config_yaml(store_url) + "cluster: {poll: 250ms}\n"
+    config.write_text(text, encoding="utf-8")
+    port = free_port()
+    web_url = f"http://127.0.0.1:{port}"
+    web = Node("web", config, "web", "--listen", f"127.0.0.1:{port}", "--json")
+    nodes = [web]
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def iran_title() -> str:
+                try:
+                    async with http.get(f"{web_url}/feeds/iran.json") as response:
+                        return str((await response.json(content_type=None))["title"])
+                except aiohttp.ClientError:
+                    return ""
+
+            async def serving(title: str) -> bool:
+                return await iran_title() == title
+
+            await eventually(lambda: serving("Test news: Iran"), "the web node", 60, nodes)
+            config.write_text(text.replace("{title: Iran}", "{title: Iran and the Gulf}"))
+            web.proc.send_signal(signal.SIGHUP)
+            await eventually(lambda: serving("Test news: Iran and the Gulf"), "reload", 30, nodes)
+            assert [(e["reason"], e["role"]) for e in applied_by(web)] == [("SIGHUP", "web")]
+            assert applied_by(web)[0]["sections_rerendered"] == sorted(SECTION_TITLES)
+
+            # A broken config is refused, named with file and line; the node serves on.
+            config.write_text(text.replace("every: 5m", "every: soon"))
+            web.proc.send_signal(signal.SIGHUP)
+
+            async def refused() -> bool:
+                return any(e.get("event") == "keeping the running config" for e in events_of(web))
+
+            await eventually(refused, "the broken config to be refused", 30, nodes)
+            problems = [e["problem"] for e in events_of(web) if e["event"] == "config refused"]
+            assert len(problems) == 1 and problems[0].startswith(f"{config}:")
+            assert await iran_title() == "Test news: Iran and the Gulf"
+            async with http.get(f"{web_url}/readyz") as response:
+                assert "refused" in (await response.json())["checks"]["config_reload"]
+    finally:
+        for node in nodes:
+            node.stop()
+    assert web.proc.returncode == 0, web.output()
+
+
+async def test_sighup_reloads_a_worker_in_place(site: Site, store_url: str, tmp_path: Path) -> None:
+    more = Site(mirrors=1, articles=second_publisher_articles())
+    await more.start()
+    config = tmp_path / "cluster.yaml"
+    text = site.config_yaml(store_url) + "cluster: {poll: 250ms, lease_timeout: 3s}\n"
+    config.write_text(text, encoding="utf-8")
+    worker = Node("worker", config, "worker", "--json")
+    nodes = [worker]
+    try:
+
+        async def pulled(name: str) -> bool:
+            return f"pulled {name}:" in worker.output()
+
+        await eventually(lambda: pulled("news"), "the first pull", 60, nodes)
+        source = (
+            "  more:\n    title: More News\n"
+            f"    canonical: {more.mirrors[0].origin}\n"
+            "    sections:\n      iran: {feed: /rss/iran.xml}\n"
+        )
+        config.write_text(text.replace("cluster:", source + "cluster:"))
+        worker.proc.send_signal(signal.SIGHUP)
+        await eventually(lambda: pulled("more"), "the source added by the reload", 30, nodes)
+        assert [(e["reason"], e["role"]) for e in applied_by(worker)] == [("SIGHUP", "worker")]
+        assert applied_by(worker)[0]["sources_added"] == ["more"]
+        assert worker.alive
+    finally:
+        for node in nodes:
+            node.stop()
+        await more.stop()
+    assert worker.proc.returncode == 0, worker.output()
