@@ -51,7 +51,7 @@ async def test_feeds_have_their_content_types_and_unknown_sections_are_404(
             assert resp.charset == "utf-8"
         parsed = feedparser.parse(await (await client.get("/feeds/north-africa.atom")).read())
         assert len(parsed.entries) == len(site.in_section("north-africa"))
-        for path in ("/feeds/nowhere.rss", "/feeds/north-africa.xml", "/feeds/north-africa"):
+        for path in ("/feeds/nowhere.rss", "/feeds/north-africa.xml", "/feeds/nowhere"):
             assert (await client.get(path)).status == 404, path
         health = await client.get("/healthz")
         assert health.status == 200 and (await health.json())["status"] == "ok"
