@@ -18,7 +18,7 @@ import structlog
 FORMATS = ("text", "json", "logfmt")
 _KEY_ORDER = ["ts", "level", "logger", "event"]
 # Loggers of libraries that are chatty at INFO about things an operator does not act on.
-_QUIET = ("apscheduler", "aiohttp.access", "asyncio")
+_QUIET = ("apscheduler", "aiohttp.access", "asyncio", "alembic")
 
 
 def _renderer(fmt: str) -> list[Any]:
