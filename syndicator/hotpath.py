@@ -126,6 +126,7 @@ class FeedProtocol(RequestHandler):
                 or message.should_close
                 or message.upgrade
                 or payload is not EMPTY_PAYLOAD
+                or "Expect" in message.headers  # 100-continue or 417: aiohttp's to say
             ):
                 break
             path = message.path.partition("?")[0]
@@ -147,12 +148,12 @@ class FeedProtocol(RequestHandler):
             manager = self._manager
             if manager is not None:
                 manager.requests_count += answered
+            # The idle deadline moves as after any answer (a timeout of 0 closes at once).
             loop = self._loop
-            if self._keepalive_timeout:
-                close_time = loop.time() + self._keepalive_timeout
-                self._next_keepalive_close_time = close_time
-                if self._keepalive_handle is None:
-                    self._keepalive_handle = loop.call_at(close_time, self._process_keepalive)
+            close_time = loop.time() + self._keepalive_timeout
+            self._next_keepalive_close_time = close_time
+            if self._keepalive_handle is None:
+                self._keepalive_handle = loop.call_at(close_time, self._process_keepalive)
             if getattr(self, "_buffer_paused", False):
                 self._resume_reading_if_drained()
         if messages and waiter is not None and not waiter.done():

@@ -97,7 +97,8 @@ class _Answers:
                 body, headers = self.ok[encoding]
                 status = b"200 OK"
             lines = [b"HTTP/1.1 " + status]
-            lines += [f"{name}: {value}".encode("latin-1") for name, value in headers.items()]
+            # UTF-8, as aiohttp writes a header it is given (a public_url may hold any character).
+            lines += [f"{name}: {value}".encode() for name, value in headers.items()]
             if not not_modified:
                 lines.append(b"Content-Length: %d" % len(body))
             lines += [b"Date: " + date, b"Server: " + SERVER_SOFTWARE.encode(), b"", b""]
@@ -217,10 +218,11 @@ def hot_answers(book: FeedBook, counts: dict[tuple[str, int], int] | None = None
             return None
         answers = _prepared(doc, book)
         not_modified, encoding = choose(answers, doc, headers)
-        if counts is not None:
+        message = answers.wire(not_modified, encoding, head, http_date())
+        if counts is not None:  # counted once written: a failure goes to the handlers
             key = (FEED_ROUTE, 304 if not_modified else 200)
             counts[key] = counts.get(key, 0) + 1
-        return answers.wire(not_modified, encoding, head, http_date())
+        return message
 
     return hot
 

@@ -8,6 +8,7 @@ and aiohttp's plain AppRunner (every request through the handlers).
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -271,3 +272,68 @@ async def test_a_failing_hot_answer_leaves_the_request_to_the_handlers(
         await runner.cleanup()
     assert answer.status == 200 and b"<rss" in answer.body
     assert "answering /feeds/iran.rss on the connection failed" in caplog.text
+
+
+async def test_a_request_with_expect_is_left_to_the_handlers(servers: Servers) -> None:
+    for expect, statuses in (("100-continue", [100, 200]), ("something-else", [417])):
+        answers = {}
+        for port in (servers.hot_port, servers.plain_port):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(get("/feeds/iran.rss", f"Expect: {expect}"))
+            answers[port] = [
+                (await asyncio.wait_for(read_answer(reader), 5)).status for _ in statuses
+            ]
+            writer.close()
+        assert answers[servers.hot_port] == answers[servers.plain_port] == statuses, expect
+    assert servers.hot_answered == 0
+
+
+@pytest.mark.parametrize("servers", [{"keepalive_timeout": 0}], indirect=True)
+async def test_with_no_keep_alive_a_hot_answer_is_followed_by_the_close(
+    servers: Servers,
+) -> None:
+    for port in (servers.hot_port, servers.plain_port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(get("/feeds/iran.rss"))
+            assert (await read_answer(reader)).status == 200
+            closed = await asyncio.wait_for(reader.read(), 5)
+            assert closed == b"", port  # closed by the server
+        finally:
+            writer.close()
+    assert servers.hot_answered == 1
+
+
+@pytest.mark.parametrize("path", ["café", "日本"])
+async def test_a_public_url_beyond_ascii_gives_the_same_link_header_on_both_paths(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+) -> None:
+    text = service_config(site, store_url).replace(
+        "http://feeds.example.test", f"http://feeds.example.test/{path}"
+    )
+    config = write_config(text)
+    await pull_source("news", config, fetcher, store)
+    book = FeedBook(config, store)
+    await book.get("iran", "rss")
+    counts: dict[tuple[str, int], int] = {}
+    hot = FeedRunner(make_app(book), hot=hot_answers(book, counts))
+    plain = web.AppRunner(make_app(book))
+    try:
+        hot_port, plain_port = await start(hot), await start(plain)
+        for _ in range(3):
+            ours = await ask(hot_port, get("/feeds/iran.rss"))
+            theirs = await ask(plain_port, get("/feeds/iran.rss"))
+            assert ours.header_lines() == theirs.header_lines()
+            links = [v.encode("latin-1").decode() for k, v in ours.header_lines() if k == "Link"]
+            assert any(f"/{path}/feeds/iran.rss" in link for link in links), links
+        assert counts == {("/feeds/{name}", 200): 3}  # answered hot, counted once each
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    finally:
+        await hot.cleanup()
+        await plain.cleanup()
