@@ -66,23 +66,42 @@ def _known(name: str | None) -> str | None:
 
 
 def detect_charset(body: bytes, header_charset: str | None = None) -> str:
-    """Charset from the HTTP header, the BOM, the XML declaration, the meta tag, in that order."""
-    if charset := _known(header_charset):
-        return charset
+    """The charset a page is really in.
+
+    A byte-order mark decides. Otherwise the declarations are read in the order browsers read
+    them (HTTP header, XML declaration, meta tag), but believed only when the body agrees:
+    mirrors of one site are often configured by different hands, and one that sends UTF-8
+    as Latin-1 or windows-1256 as UTF-8 must not make a second, garbled copy of an article.
+    A body with non-ASCII bytes that is valid UTF-8 is UTF-8 (text in a legacy code page is
+    practically never valid UTF-8 by chance); a declaration that the bytes cannot be decoded
+    with is passed over; with none left, charset-normalizer weighs the legacy code pages.
+    """
     for bom, name in _BOMS:
         if body.startswith(bom):
             return name
     head = body[:4096]
+    declared = [_known(header_charset)]
     for pattern in (_XML_DECL, _META_CHARSET):
-        if (m := pattern.search(head)) and (charset := _known(m.group(1).decode("ascii"))):
+        if m := pattern.search(head):
+            declared.append(_known(m.group(1).decode("ascii", "replace")))
+    candidates = [c for c in dict.fromkeys(declared) if c]
+    if body.isascii():
+        return candidates[0] if candidates else "utf-8"
+    if _decodes(body, "utf-8"):
+        return "utf-8"
+    for charset in candidates:
+        if charset != "utf-8" and _decodes(body, charset):
             return charset
+    best = charset_normalizer.from_bytes(body).best()
+    return _known(best.encoding if best else None) or (candidates or ["cp1252"])[0]
+
+
+def _decodes(body: bytes, charset: str) -> bool:
     try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        # Nothing declared and not UTF-8: let charset-normalizer weigh the legacy code pages.
-        best = charset_normalizer.from_bytes(body).best()
-        return _known(best.encoding if best else None) or "cp1252"
-    return "utf-8"
+        body.decode(charset)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
 
 
 def decode(body: bytes, header_charset: str | None = None) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 
 from syndicator import clean, extract
@@ -141,3 +145,35 @@ def test_page_without_article_body_is_refused() -> None:
             b"<html><head><title>x</title></head><body></body></html>",
             "https://www.presstv.ir/Detail/1",
         )
+
+
+def _corpus_page(name: str) -> tuple[bytes, str]:
+    folder = Path(__file__).parent / "corpus"
+    pages = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["pages"]
+    page = next(p for p in pages if p["name"] == name)
+    return (folder / page["html"]).resolve().read_bytes(), page["expected"]
+
+
+@pytest.mark.parametrize(
+    ("name", "lie"),
+    [
+        ("ar-school-0", "utf-8"),  # windows-1256 bytes sent as UTF-8
+        ("ar-school-0", None),  # ... and declared nowhere at all (meta removed below)
+        ("ar-water-1", "iso-8859-1"),  # UTF-8 bytes sent as Latin-1
+        ("es-tranvia-0", "windows-1256"),  # Spanish UTF-8 sent as Arabic windows-1256
+    ],
+)
+def test_a_charset_the_body_contradicts_is_not_believed(name: str, lie: str | None) -> None:
+    # A mirror's server misconfigured: the article must read the same as from an honest one.
+    body, _ = _corpus_page(name)
+    honest = extract.decode(body, None if lie is None else _declared_header(name))
+    if lie is None:
+        body = re.sub(rb"<meta[^>]*charset[^>]*>", b"", body, flags=re.IGNORECASE)
+    assert extract.decode(body, lie) == honest
+    assert "\ufffd" not in honest
+
+
+def _declared_header(name: str) -> str | None:
+    folder = Path(__file__).parent / "corpus"
+    pages = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["pages"]
+    return next(p for p in pages if p["name"] == name)["header_charset"]
