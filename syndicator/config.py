@@ -632,8 +632,20 @@ def _describe(
     return _at(path, node.start_mark if node is not None else None, msg, key)
 
 
-def _duplicate_keys(node: yaml.Node | None, path: Path, loc: tuple[str, ...] = ()) -> list[Problem]:
-    """Keys given twice in one mapping: YAML keeps the last silently, so say so."""
+def _duplicate_keys(
+    node: yaml.Node | None,
+    path: Path,
+    loc: tuple[str, ...] = (),
+    visited: set[int] | None = None,
+) -> list[Problem]:
+    """Keys given twice in one mapping: YAML keeps the last silently, so say so.
+
+    A node reached again through an alias is looked at once: nested aliases (a "billion
+    laughs" file) would otherwise take exponential time."""
+    visited = set() if visited is None else visited
+    if id(node) in visited:
+        return []
+    visited.add(id(node))
     found: list[Problem] = []
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, yaml.Node] = {}
@@ -645,10 +657,10 @@ def _duplicate_keys(node: yaml.Node | None, path: Path, loc: tuple[str, ...] = (
                 found.append(_at(path, knode.start_mark, message, ".".join((*loc, name))))
             else:
                 seen[name] = knode
-            found += _duplicate_keys(vnode, path, (*loc, name))
+            found += _duplicate_keys(vnode, path, (*loc, name), visited)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            found += _duplicate_keys(item, path, (*loc, str(i)))
+            found += _duplicate_keys(item, path, (*loc, str(i)), visited)
     return found
 
 

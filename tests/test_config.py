@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,25 @@ def test_sizes() -> None:
     assert parse_size("500 KB") == 500_000
     with pytest.raises(ValueError):
         parse_size("lots")
+
+
+def test_a_file_of_nested_yaml_aliases_is_refused_not_expanded(tmp_path: Path) -> None:
+    # Ten levels of nine aliases name 9**10 strings: walking them would never end.
+    lines = ['l0: &l0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"l{n}: &l{n} [{','.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 10)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outcome: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            load_config(path)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    worker.join(timeout=60)  # a generous deadline: a walk of every alias would take years
+    assert outcome, "still reading the file after 60 s"
+    assert isinstance(outcome[0], ConfigError)
+    assert f"{path}:1:1: l0: unknown key" in str(outcome[0])
