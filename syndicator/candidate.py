@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import lxml.html
@@ -18,6 +19,9 @@ from . import clean, dedupe
 from .config import SectionRule, Source
 from .models import Candidate, Page
 
+TITLE_CHARS = 500
+AUTHOR_CHARS = 200
+CAPTION_CHARS = 1000
 SUMMARY_CHARS = 400
 # Scripts written right to left, by ISO 639 language code.
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "sd", "ckb", "dv", "yi", "ug"})
@@ -107,6 +111,16 @@ def to_candidate(
     default_language: str,
     extra_aliases: frozenset[str] = frozenset(),
 ) -> Candidate:
+    # A headline, byline or caption longer than any real one is cut (a broken or hostile page
+    # must not put megabytes into every feed document), before the hash is taken.
+    page = replace(
+        page,
+        title=summarise(page.title, TITLE_CHARS),
+        author=summarise(page.author, AUTHOR_CHARS) if page.author else page.author,
+        image_caption=(
+            summarise(page.image_caption, CAPTION_CHARS) if page.image_caption else None
+        ),
+    )
     origins = site_origins | {canonical_origin}
     hosts = dedupe.host_names(origins)
     language = page.language or default_language

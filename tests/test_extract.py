@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -177,3 +178,30 @@ def _declared_header(name: str) -> str | None:
     folder = Path(__file__).parent / "corpus"
     pages = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["pages"]
     return next(p for p in pages if p["name"] == name)["header_charset"]
+
+
+def test_a_headline_byline_or_caption_longer_than_any_real_one_is_cut() -> None:
+    # A broken or hostile feed entry must not put megabytes into every feed document.
+    page = extract.extract_article(seed_page("www.presstv.ir"), f"https://www.presstv.ir/{ARTICLE}")
+    words = "word " * 2_000_000  # 10 MB
+    huge = dataclasses.replace(page, title=words, author=words, image_caption=words)
+    cand = to_candidate(
+        huge,
+        source="presstv",
+        canonical_origin="https://www.presstv.ir",
+        site_origins=ORIGINS,
+        sections=frozenset({"north-africa"}),
+        default_language="en",
+    )
+    assert len(cand.title) <= 500 and cand.title.endswith("…")
+    assert cand.author is not None and len(cand.author) <= 200
+    assert cand.image_caption is not None and len(cand.image_caption) <= 1000
+    normal = to_candidate(
+        page,
+        source="presstv",
+        canonical_origin="https://www.presstv.ir",
+        site_origins=ORIGINS,
+        sections=frozenset({"north-africa"}),
+        default_language="en",
+    )
+    assert normal.title == page.title and normal.author == page.author  # real ones stay
