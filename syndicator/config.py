@@ -236,6 +236,9 @@ class Source(_Model):
     # Which links on a listing page are articles: a date in the path, or a long numeric id
     # followed by a slug (as in /Detail/2020/06/20/628117/Some-title).
     article_links: str = r"/(?:19|20)\d{2}/\d{1,2}/\d{1,2}/|/\d{5,}/[^/]+"
+    # Article links taken from one feed or listing page, in the order it lists them (newest
+    # first on news sites): a broken or hostile page with 100,000 links is not followed whole.
+    max_links: int = Field(default=500, ge=1, le=100_000)
     sections: dict[str, EntryPoint]
     # How mirrors are used: `all` polls every available mirror and merges, `failover` asks
     # them in order and takes the first valid answer.

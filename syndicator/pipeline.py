@@ -373,6 +373,16 @@ class SourcePull:
                 own.append((on_mirror(mirror, path_and_query(link)), stamp))
             else:
                 log.info("%s: skipping link to another site: %s", self.name, link)
+        limit = self.source.max_links
+        if len(own) > limit:
+            log.warning(
+                "%s: %s lists %d article links: taking the first %d (max_links)",
+                self.name,
+                response.url,
+                len(own),
+                limit,
+            )
+            own = own[:limit]
         return own
 
     # --- articles ----------------------------------------------------------------------

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 
 import feedparser
+import pytest
 
 from syndicator.config import Config
 from syndicator.feeds import FeedBook
@@ -174,3 +175,23 @@ async def test_an_article_listed_under_a_redirecting_link_is_fetched_once(
         a.guid for a in await store.section_articles("all", 100) if a.title == article.title
     )
     assert site.canonical + article.listed_path in await store.aliases_of(guid)
+
+
+@pytest.mark.parametrize("entry", ["feed", "page"])
+async def test_an_entry_point_is_followed_for_its_first_max_links_articles_only(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    entry: str,
+) -> None:
+    config = write_config(site.config_yaml(store_url, entry=entry, extra="    max_links: 1"))
+    assert config.sources["news"].max_links == 1
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    firsts = {site.in_section(s)[0].title for s in site.sections}  # listed first, each section
+    stored = {a.title for a in await store.section_articles("all", 100)}
+    assert stored == firsts
+    fetched = {p for m in site.mirrors for p in m.log if p.startswith("/Detail/")}
+    assert len(fetched) <= len(firsts)
