@@ -27,6 +27,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http import HttpVersion11, RawRequestMessage
+from aiohttp.http_parser import HttpRequestParser
 from aiohttp.streams import EMPTY_PAYLOAD
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_server import Server
@@ -53,6 +54,7 @@ _INTERNALS = frozenset(
         "_close",
         "_force_close",
         "_paused",
+        "_buffer_paused",
         "_next_keepalive_close_time",
         "_keepalive_timeout",
         "_keepalive_handle",
@@ -65,7 +67,13 @@ def supported() -> bool:
     slots: set[str] = set()
     for cls in RequestHandler.__mro__:
         slots.update(getattr(cls, "__slots__", ()))
-    return slots >= _INTERNALS and callable(getattr(RequestHandler, "_process_keepalive", None))
+    return (
+        slots >= _INTERNALS
+        and callable(getattr(RequestHandler, "_process_keepalive", None))
+        and callable(getattr(RequestHandler, "_resume_reading_if_drained", None))
+        # The parser counts the messages it queued (aiohttp 3.14): each one taken is said.
+        and callable(getattr(HttpRequestParser, "message_consumed", None))
+    )
 
 
 _date_second = -1
@@ -103,7 +111,14 @@ class FeedProtocol(RequestHandler):
         # Idle: the handler task waits for a request, or has not run yet. Otherwise a request
         # is being handled and whatever arrives must wait for its answer to be written.
         idle = (waiter is not None and not waiter.done()) or not self._started
-        if not idle or self._messages or self._payload_parser is not None or self._upgraded:
+        parser = self._parser
+        if (
+            not idle
+            or parser is None
+            or self._messages
+            or self._payload_parser is not None
+            or self._upgraded
+        ):
             super().data_received(data)
             return
         # Parse (limits and errors as aiohttp has them) without waking the handler task.
@@ -138,9 +153,7 @@ class FeedProtocol(RequestHandler):
             if response is None:
                 break
             messages.popleft()
-            consumed = getattr(self._parser, "message_consumed", None)
-            if consumed is not None:  # aiohttp 3.14: the parser counts queued messages
-                consumed()
+            parser.message_consumed()
             transport.write(response)
             answered += 1
         if answered:
@@ -154,7 +167,7 @@ class FeedProtocol(RequestHandler):
             self._next_keepalive_close_time = close_time
             if self._keepalive_handle is None:
                 self._keepalive_handle = loop.call_at(close_time, self._process_keepalive)
-            if getattr(self, "_buffer_paused", False):
+            if self._buffer_paused:
                 self._resume_reading_if_drained()
         if messages and waiter is not None and not waiter.done():
             waiter.set_result(None)
