@@ -391,6 +391,11 @@ async def test_sighup_reloads_a_web_node_in_place(
             config.write_text(text.replace("{title: Iran}", "{title: Iran and the Gulf}"))
             web.proc.send_signal(signal.SIGHUP)
             await eventually(lambda: serving("Test news: Iran and the Gulf"), "reload", 30, nodes)
+
+            async def logged() -> bool:  # the feed can change a moment before the log line
+                return bool(applied_by(web))
+
+            await eventually(logged, "the reload to be logged", 30, nodes)
             assert [(e["reason"], e["role"]) for e in applied_by(web)] == [("SIGHUP", "web")]
             assert applied_by(web)[0]["sections_rerendered"] == sorted(SECTION_TITLES)
 
