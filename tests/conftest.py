@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,52 @@ from syndicator.store import Store, open_store
 from .sites import Site
 
 REPO = Path(__file__).resolve().parent.parent
+
+# How long a thread or task a test started may take to end after the test is done.
+LEFTOVER_GRACE = 2.0
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """Fail a test that leaves a thread running once its fixtures (and its event loop) are
+    gone: such a thread (an aiosqlite connection's, say) can touch the closed loop and fail
+    whichever test runs next."""
+    before = set(item.stash.get(_THREADS, set()))
+    yield
+    deadline = time.monotonic() + LEFTOVER_GRACE
+    while True:
+        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    if left:
+        names = ", ".join(sorted(t.name for t in left))
+        pytest.fail(f"{item.nodeid} left threads running: {names}", pytrace=False)
+
+
+_THREADS = pytest.StashKey[set[threading.Thread]]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_THREADS] = set(threading.enumerate())
+
+
+@pytest.fixture(autouse=True)
+async def no_leftover_tasks() -> AsyncIterator[None]:
+    """Fail a test that leaves asyncio tasks pending when it ends (every fixture set up after
+    this one is already torn down)."""
+    yield
+    current = asyncio.current_task()
+    deadline = time.monotonic() + LEFTOVER_GRACE
+    while True:
+        left = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        if not left or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.01)
+    if left:
+        names = ", ".join(sorted(repr(t.get_coro()) for t in left))
+        pytest.fail(f"tasks left pending: {names}", pytrace=False)
 
 
 @pytest.fixture

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from syndicator.store import Store, open_store
+from syndicator.store.engine import make_engine
 
 from .engines import candidate
 
@@ -150,3 +157,22 @@ async def test_a_section_change_time_never_goes_back(engine_url: str) -> None:
         assert (await store.section_changed_at())["world"] == noon + timedelta(seconds=1)
     finally:
         await store.close()
+
+
+async def test_a_failed_sqlite_connect_leaves_no_thread_behind(tmp_path: Path) -> None:
+    # A folder where the database file should be: SQLite cannot open it. aiosqlite's thread
+    # for that connection must have ended by the time the error reaches us, or it may call
+    # into the event loop after the loop has closed ("Event loop is closed" in a later test).
+    folder = tmp_path / "store.db"
+    folder.mkdir()
+    engine = make_engine(f"sqlite:///{folder}")
+    try:
+        for _ in range(30):
+            before = set(threading.enumerate())
+            with pytest.raises(OperationalError):
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+            left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+            assert left == []
+    finally:
+        await engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -113,6 +114,10 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
     engine = create_async_engine(driver_url, pool_pre_ping=pre_ping, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
 
+        @event.listens_for(engine.sync_engine, "do_connect")
+        def _connect(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+            cparams["async_creator_fn"] = _open_sqlite
+
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
@@ -136,6 +141,28 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
 
 
 WRITE_OPTION = "syndicator_write"
+
+
+async def _open_sqlite(*args: Any, **kwargs: Any) -> Any:
+    """aiosqlite's connect, waiting for the connection's thread to end when it fails.
+
+    After a failed connect (a folder where the file should be, a file it may not read)
+    aiosqlite tells its thread to stop but does not wait for it; a thread still stopping when
+    the event loop closes fails on the closed loop, in whatever runs next.
+    """
+    import aiosqlite
+
+    connection = aiosqlite.connect(*args, **kwargs)
+    thread = connection._thread
+    thread.daemon = True  # as SQLAlchemy's own connect does: never hold the interpreter's exit
+    try:
+        return await connection
+    except BaseException:
+        for _ in range(5000):  # at most 5 s; it takes microseconds
+            if not thread.is_alive():
+                break
+            await asyncio.sleep(0.001)
+        raise
 
 
 async def open_store(
