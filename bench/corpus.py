@@ -24,9 +24,10 @@ from pathlib import Path
 
 import trafilatura
 
-from syndicator import dedupe, extract
-from syndicator.candidate import to_candidate
-from syndicator.errors import ExtractError
+from syndicator.core import identity
+from syndicator.core.errors import ExtractError
+from syndicator.extract import parsing
+from syndicator.extract.candidate import to_candidate
 from syndicator.store import open_store
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
@@ -98,7 +99,7 @@ class CorpusResult:
         same = [
             g
             for g, pages in self.groups.items()
-            if len({dedupe.normalise(p.baseline_text) for p in pages}) == 1
+            if len({identity.normalise(p.baseline_text) for p in pages}) == 1
         ]
         return len(same) / len(self.groups)
 
@@ -108,7 +109,7 @@ class CorpusResult:
 
 
 def token_scores(extracted: str, expected: str) -> tuple[float, float, float]:
-    got, want = Counter(dedupe.tokens(extracted)), Counter(dedupe.tokens(expected))
+    got, want = Counter(identity.tokens(extracted)), Counter(identity.tokens(expected))
     overlap = sum((got & want).values())
     precision = overlap / max(1, sum(got.values()))
     recall = overlap / max(1, sum(want.values()))
@@ -140,7 +141,7 @@ async def _measure(corpus: Path) -> CorpusResult:
                 score.baseline_text = trafilatura.extract(body, url=entry["url"]) or ""
                 score.baseline_f1 = token_scores(score.baseline_text, expected)[2]
                 try:
-                    page = extract.extract_article(
+                    page = parsing.extract_article(
                         body, entry["url"], header_charset=entry["header_charset"]
                     )
                 except ExtractError as exc:

@@ -29,9 +29,10 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import func, select
 
-from syndicator import candidate, clean, dedupe, extract, metadata
-from syndicator.fetch import Fetcher, FetchLimits
-from syndicator.models import Candidate
+from syndicator.core import identity
+from syndicator.core.models import Candidate
+from syndicator.extract import candidate, clean, metadata, parsing
+from syndicator.pull.fetch import Fetcher, FetchLimits
 from syndicator.store import Store, open_store
 from syndicator.store.schema import (
     NUMBER_BULK_LOADED_SECTIONS,
@@ -161,29 +162,29 @@ async def throughput(count: int, tmp: Path) -> None:
     store = await open_store(f"sqlite:///{tmp}/throughput.db")
     spent = dict.fromkeys(STAGES, 0.0)
     outcomes: Counter[str] = Counter()
-    hosts = dedupe.host_names(ORIGINS)
-    rules = extract.ArticleRules()
+    hosts = identity.host_names(ORIGINS)
+    rules = parsing.ArticleRules()
     lookups: list[float] = []
     for index, path in enumerate(sorted(pages, key=lambda p: (p[3:], p[:3]))):
         url = mirror_url(path)
         t0 = time.perf_counter()
-        root = extract.parse_page(bodies[path], url, "utf-8")
+        root = parsing.parse_page(bodies[path], url, "utf-8")
         t1 = time.perf_counter()
         meta = metadata.read_metadata(root, url)
-        echoes = extract.repeats(root, meta)
+        echoes = parsing.repeats(root, meta)
         clean.strip_boilerplate(root)
         t2 = time.perf_counter()
-        container = extract.main_content(root, url, rules)
+        container = parsing.main_content(root, url, rules)
         t3 = time.perf_counter()
         clean.tidy_body(container, echoes=echoes, author=meta.author)
-        page = extract.assemble(meta, container, url)
+        page = parsing.assemble(meta, container, url)
         content_html, image_url = candidate.publishable_html(page, CANONICAL, ORIGINS, "en")
         t4 = time.perf_counter()
-        content_hash, simhash, words = candidate.identity(page, hosts)
+        content_hash, simhash, words = candidate.fingerprint_page(page, hosts)
         t5 = time.perf_counter()
         cand = Candidate(
             source=SOURCE,
-            canonical_url=dedupe.canonical_url(page.url, CANONICAL, ORIGINS),
+            canonical_url=identity.canonical_url(page.url, CANONICAL, ORIGINS),
             content_hash=content_hash,
             simhash=simhash,
             title=page.title,
@@ -284,7 +285,7 @@ def synthetic_rows(n: int, rng: random.Random) -> dict[str, list[dict[str, objec
                 "source": SOURCE,
                 "published": published,
             }
-            for key in dedupe.simhash_bands(value)
+            for key in identity.simhash_bands(value)
         )
     return rows
 
@@ -404,10 +405,10 @@ async def band_query(store: Store, cands: list[Candidate], indexed: bool) -> tup
             band_key = bands.band_key if indexed else bands.band_key + 0
             query = select(func.count()).where(
                 source == cand.source,
-                band_key.in_(dedupe.simhash_bands(cand.simhash)),
+                band_key.in_(identity.simhash_bands(cand.simhash)),
                 bands.published.between(
-                    published - dedupe.NEAR_DUPLICATE_WINDOW,
-                    published + dedupe.NEAR_DUPLICATE_WINDOW,
+                    published - identity.NEAR_DUPLICATE_WINDOW,
+                    published + identity.NEAR_DUPLICATE_WINDOW,
                 ),
             )
             t0 = time.perf_counter()

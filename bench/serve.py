@@ -45,11 +45,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from syndicator import render
-from syndicator.config import load_config
-from syndicator.export import write_feeds
-from syndicator.feeds import FeedBook, compressed, prepare
-from syndicator.models import Article, Candidate
+from syndicator.core.config import load_config
+from syndicator.core.models import Article, Candidate
+from syndicator.publish import render
+from syndicator.publish.documents import FeedBook, compressed, prepare
+from syndicator.publish.export import write_feeds
 from syndicator.store import open_store
 
 REPO = Path(__file__).resolve().parent.parent

@@ -40,8 +40,8 @@ import asyncpg
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from syndicator.dedupe import make_guid
-from syndicator.models import Candidate
+from syndicator.core.identity import make_guid
+from syndicator.core.models import Candidate
 from syndicator.store import Store, open_store
 from syndicator.store.plans import explain, statements
 from syndicator.store.schema import (

@@ -1,5 +1,5 @@
 """`python -m syndicator` is the `syndicate` command."""
 
-from .cli import main
+from syndicator.ops.cli import main
 
 main()

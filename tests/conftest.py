@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.config import Config, load_config
-from syndicator.fetch import Fetcher, FetchLimits
+from syndicator.core.config import Config, load_config
+from syndicator.pull.fetch import Fetcher, FetchLimits
 from syndicator.store import Store, open_store
 
 from .sites import Site

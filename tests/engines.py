@@ -17,7 +17,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from syndicator.models import Candidate
+from syndicator.core.models import Candidate
 
 POSTGRES_ENV = "SYNDICATOR_TEST_POSTGRES"
 ENABLE = (

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from lxml import html
 
-from syndicator.config import Config
-from syndicator.feeds import FeedBook
+from syndicator.core.config import Config
+from syndicator.publish.documents import FeedBook
 from syndicator.store import open_store
 from syndicator.store.retention import prune
 

@@ -7,9 +7,9 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from syndicator.cluster import ChangeWatcher
-from syndicator.config import Config
-from syndicator.feeds import FeedBook
+from syndicator.core.config import Config
+from syndicator.publish.documents import FeedBook
+from syndicator.serve.cluster import ChangeWatcher
 from syndicator.store import open_store
 from syndicator.store.changes import listening
 from syndicator.store.health import MirrorStore

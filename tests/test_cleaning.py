@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import lxml.html
 import pytest
 
-from syndicator import boilerplate, clean, extract
-from syndicator.errors import ExtractError
-from syndicator.models import FeedEntry
+from syndicator.core.errors import ExtractError
+from syndicator.core.models import FeedEntry
+from syndicator.extract import boilerplate, clean, parsing
 
 URL = "https://www.news.example/2024/03/04/story/"
 PARAS = [
@@ -36,7 +36,7 @@ def article(extra: str = "", where: str = "after") -> bytes:
 
 
 def body_of(data: bytes, **kwargs: object) -> str:
-    return extract.extract_article(data, URL, **kwargs).body_text  # type: ignore[arg-type]
+    return parsing.extract_article(data, URL, **kwargs).body_text  # type: ignore[arg-type]
 
 
 # --- charset -----------------------------------------------------------------------------
@@ -61,18 +61,18 @@ def body_of(data: bytes, **kwargs: object) -> str:
 def test_charset_comes_from_header_bom_xml_declaration_meta_in_that_order(
     body: bytes, header: str | None, expected: str
 ) -> None:
-    assert extract.detect_charset(body, header) == expected
+    assert parsing.detect_charset(body, header) == expected
 
 
 def test_undeclared_arabic_code_page_is_recognised() -> None:
     text = " ".join(["افتتحت السلطات المحلية محطة جديدة لتحلية مياه البحر في المدينة"] * 8)
     data = f"<html><body><p>{text}</p></body></html>".encode("cp1256")
-    assert extract.decode(data) == data.decode("cp1256")
+    assert parsing.decode(data) == data.decode("cp1256")
 
 
 def test_windows_1252_bytes_labelled_latin1_keep_their_quotes() -> None:
     data = "<p>“Quoted” – it’s</p>".encode("cp1252")
-    assert extract.decode(data, "ISO-8859-1") == "<p>“Quoted” – it’s</p>"
+    assert parsing.decode(data, "ISO-8859-1") == "<p>“Quoted” – it’s</p>"
 
 
 # --- boilerplate vocabulary ----------------------------------------------------------------
@@ -216,7 +216,7 @@ def test_body_selector_overrides_the_heuristics() -> None:
         + "</div><p>This editor’s note is a paragraph of ordinary prose about the paper’s own "
         "history, which the heuristics take for article text.</p></div>"
     )
-    rules = extract.ArticleRules(selectors={"body": "div.k2"})
+    rules = parsing.ArticleRules(selectors={"body": "div.k2"})
     assert body_of(data, rules=rules).split("\n\n") == PARAS
     assert "editor’s note" in body_of(data)
 
@@ -226,10 +226,10 @@ def test_xpath_selectors_and_attribute_values_for_dates() -> None:
         '<h1>Wall</h1><span class="when" content="2024-03-04T08:15:00+00:00">today</span>'
         '<p class="writer">Helen Ashcroft</p>' + "".join(f"<p>{p}</p>" for p in PARAS)
     )
-    rules = extract.ArticleRules(
+    rules = parsing.ArticleRules(
         selectors={"published": "span.when", "author": "//p[@class='writer']"}
     )
-    found = extract.extract_article(data, URL, rules=rules)
+    found = parsing.extract_article(data, URL, rules=rules)
     assert found.published == datetime(2024, 3, 4, 8, 15, tzinfo=UTC)
     assert found.author == "Helen Ashcroft"
 
@@ -239,7 +239,7 @@ def test_strip_selectors_and_text_patterns() -> None:
         '<p class="promo-line">Listen to our podcast every Friday.</p>'
         "<p>Reporting by Staff; editing by Desk.</p>"
     )
-    rules = extract.ArticleRules(
+    rules = parsing.ArticleRules(
         strip=(".promo-line",), strip_text=(re.compile(r"^Reporting by .*editing by"),)
     )
     text = body_of(article(extra), rules=rules)
@@ -259,7 +259,7 @@ def test_metadata_from_json_ld_when_meta_tags_are_missing() -> None:
         ' "articleSection": "Local"}]}</script>'
     )
     body = "<main><article><h1>Wall</h1>" + "".join(f"<p>{p}</p>" for p in PARAS)
-    found = extract.extract_article(page(body + "</article></main>", head=ld), URL)
+    found = parsing.extract_article(page(body + "</article></main>", head=ld), URL)
     assert found.published == datetime(2024, 3, 4, 8, 15, tzinfo=UTC)
     assert found.updated == datetime(2024, 3, 5, 9, 0, tzinfo=UTC)
     assert found.author == "Helen Ashcroft"
@@ -272,7 +272,7 @@ def test_htmldate_dates_a_page_without_date_metadata() -> None:
         + "".join(f"<p>{p}</p>" for p in PARAS)
         + "</article></main>"
     )
-    found = extract.extract_article(data, "https://www.news.example/2024/03/04/wall/")
+    found = parsing.extract_article(data, "https://www.news.example/2024/03/04/wall/")
     assert found.published == datetime(2024, 3, 4, tzinfo=UTC)
 
 
@@ -283,7 +283,7 @@ def test_feed_entry_fills_what_the_page_does_not_say() -> None:
         published=datetime(2024, 3, 4, 8, 15, tzinfo=UTC),
         author="Helen Ashcroft",
     )
-    found = extract.extract_article(article(), "https://www.news.example/story", entry=entry)
+    found = parsing.extract_article(article(), "https://www.news.example/story", entry=entry)
     assert found.published == entry.published and found.author == "Helen Ashcroft"
 
 
@@ -294,7 +294,7 @@ def test_canonical_link_to_the_home_page_is_ignored() -> None:
         + "</article></main>",
         head='<link rel="canonical" href="https://www.news.example/">',
     )
-    assert extract.extract_article(data, URL).canonical_link is None
+    assert parsing.extract_article(data, URL).canonical_link is None
 
 
 def test_entry_with_only_a_summary_is_not_full_text() -> None:
@@ -305,15 +305,15 @@ def test_entry_with_only_a_summary_is_not_full_text() -> None:
         summary=PARAS[0],
         content_html="".join(f"<p>{p}</p>" for p in PARAS * 2),
     )
-    assert not extract.carries_full_text(summary)
-    assert extract.carries_full_text(full)
-    page_ = extract.page_from_entry(full)
+    assert not parsing.carries_full_text(summary)
+    assert parsing.carries_full_text(full)
+    page_ = parsing.page_from_entry(full)
     assert page_.title == "Wall" and page_.body_text.split("\n\n") == PARAS * 2
 
 
 def test_entry_without_text_is_refused() -> None:
     with pytest.raises(ExtractError):
-        extract.page_from_entry(FeedEntry(link=URL, title="Wall"))
+        parsing.page_from_entry(FeedEntry(link=URL, title="Wall"))
 
 
 def test_marked_words_inside_a_paragraph_are_text_unless_hidden() -> None:

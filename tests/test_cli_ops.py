@@ -20,7 +20,7 @@ import yaml
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select, update
 
-from syndicator.cli import env_overrides, main
+from syndicator.ops.cli import env_overrides, main
 from syndicator.store import open_store
 from syndicator.store.schema import articles, section_versions
 

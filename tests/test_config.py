@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from syndicator.cli import main
-from syndicator.config import load_config, parse_duration, parse_size
-from syndicator.errors import ConfigError
+from syndicator.core.config import load_config, parse_duration, parse_size
+from syndicator.core.errors import ConfigError
+from syndicator.ops.cli import main
 
 from .conftest import REPO
 

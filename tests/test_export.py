@@ -18,13 +18,13 @@ import feedparser
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from syndicator.config import Config
-from syndicator.export import write_atomic, write_feeds
-from syndicator.feeds import FeedBook
-from syndicator.fetch import Fetcher
-from syndicator.pipeline import pull_source
-from syndicator.server import make_app
+from syndicator.core.config import Config
+from syndicator.publish.documents import FeedBook
+from syndicator.publish.export import write_atomic, write_feeds
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
+from syndicator.web.server import make_app
 
 from .conftest import REPO
 from .feedrules import PROBLEMS

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from syndicator import clean, extract
-from syndicator.candidate import to_candidate
-from syndicator.errors import ExtractError
+from syndicator.core.errors import ExtractError
+from syndicator.extract import clean, parsing
+from syndicator.extract.candidate import to_candidate
 
 from .conftest import REPO
 
@@ -27,7 +27,7 @@ def seed_page(mirror: str) -> bytes:
 
 @pytest.mark.parametrize("mirror", MIRRORS)
 def test_seed_article_is_clean_on_every_mirror(mirror: str) -> None:
-    page = extract.extract_article(seed_page(mirror), f"https://{mirror}/{ARTICLE}")
+    page = parsing.extract_article(seed_page(mirror), f"https://{mirror}/{ARTICLE}")
     assert page.title == (
         "Turkey says Haftar forces must withdraw from Libya’s Sirte for lasting truce"
     )
@@ -55,14 +55,14 @@ def test_seed_body_matches_the_sample_text_paragraph_for_paragraph() -> None:
     start = next(i for i, ln in enumerate(lines) if ln.startswith("Turkey says forces loyal"))
     end = next(i for i, ln in enumerate(lines) if ln.startswith("Press TV’s website"))
     expected = lines[start:end]
-    page = extract.extract_article(seed_page("www.presstv.tv"), f"https://www.presstv.tv/{ARTICLE}")
+    page = parsing.extract_article(seed_page("www.presstv.tv"), f"https://www.presstv.tv/{ARTICLE}")
     assert page.body_text.split("\n\n") == expected
 
 
 def test_mirror_copies_hash_the_same() -> None:
     hashes = set()
     for mirror in MIRRORS:
-        page = extract.extract_article(seed_page(mirror), f"https://{mirror}/{ARTICLE}")
+        page = parsing.extract_article(seed_page(mirror), f"https://{mirror}/{ARTICLE}")
         cand = to_candidate(
             page,
             source="presstv",
@@ -118,7 +118,7 @@ def test_listing_links_keep_only_article_links_of_the_site() -> None:
     <a href="https://www.presstv.co.uk/Detail/2021/06/23/660736/Slug">a</a>
     <a href="/Detail/2021/06/24/660737/Other#top">b</a>
     <a href="https://elsewhere.test/Detail/2021/06/23/1/x">foreign</a></body></html>"""
-    links = extract.listing_links(
+    links = parsing.listing_links(
         body, "https://www.presstv.tv/Section/10104", ORIGINS, r"^/Detail/"
     )
     assert links == [
@@ -137,12 +137,12 @@ def test_listing_links_keep_only_article_links_of_the_site() -> None:
 )
 def test_feed_parser_refuses_what_is_not_a_feed(body: bytes) -> None:
     with pytest.raises(ExtractError):
-        extract.parse_feed(body, "https://www.presstv.ir/rss.xml")
+        parsing.parse_feed(body, "https://www.presstv.ir/rss.xml")
 
 
 def test_page_without_article_body_is_refused() -> None:
     with pytest.raises(ExtractError):
-        extract.extract_article(
+        parsing.extract_article(
             b"<html><head><title>x</title></head><body></body></html>",
             "https://www.presstv.ir/Detail/1",
         )
@@ -167,10 +167,10 @@ def _corpus_page(name: str) -> tuple[bytes, str]:
 def test_a_charset_the_body_contradicts_is_not_believed(name: str, lie: str | None) -> None:
     # A mirror's server misconfigured: the article must read the same as from an honest one.
     body, _ = _corpus_page(name)
-    honest = extract.decode(body, None if lie is None else _declared_header(name))
+    honest = parsing.decode(body, None if lie is None else _declared_header(name))
     if lie is None:
         body = re.sub(rb"<meta[^>]*charset[^>]*>", b"", body, flags=re.IGNORECASE)
-    assert extract.decode(body, lie) == honest
+    assert parsing.decode(body, lie) == honest
     assert "\ufffd" not in honest
 
 
@@ -182,7 +182,7 @@ def _declared_header(name: str) -> str | None:
 
 def test_a_headline_byline_or_caption_longer_than_any_real_one_is_cut() -> None:
     # A broken or hostile feed entry must not put megabytes into every feed document.
-    page = extract.extract_article(seed_page("www.presstv.ir"), f"https://www.presstv.ir/{ARTICLE}")
+    page = parsing.extract_article(seed_page("www.presstv.ir"), f"https://www.presstv.ir/{ARTICLE}")
     words = "word " * 2_000_000  # 10 MB
     huge = dataclasses.replace(page, title=words, author=words, image_caption=words)
     cand = to_candidate(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.config import load_config
-from syndicator.errors import ConfigError
-from syndicator.extract import ArticleRules
+from syndicator.core.config import load_config
+from syndicator.core.errors import ConfigError
+from syndicator.extract.parsing import ArticleRules
 
 BASE = """\
 sections:

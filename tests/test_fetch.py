@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from syndicator.errors import FetchError, Throttled
-from syndicator.fetch import Fetcher, FetchLimits, parse_retry_after
+from syndicator.core.errors import FetchError, Throttled
+from syndicator.pull.fetch import Fetcher, FetchLimits, parse_retry_after
 
 BOMB = gzip.compress(b"\0" * (16 * 1024 * 1024), 6)
 TEXT = ("<p>" + "Steady news from the harbour. " * 40 + "</p>").encode()

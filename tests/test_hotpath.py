@@ -18,13 +18,13 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
-from syndicator.config import Config
-from syndicator.feeds import FeedBook
-from syndicator.fetch import Fetcher
-from syndicator.hotpath import WRITE_BUFFER_LIMIT, FeedProtocol, FeedRunner, supported
-from syndicator.pipeline import pull_source
-from syndicator.server import hot_answers, make_app
+from syndicator.core.config import Config
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
+from syndicator.web.hotpath import WRITE_BUFFER_LIMIT, FeedProtocol, FeedRunner, supported
+from syndicator.web.server import hot_answers, make_app
 
 from .sites import Site
 from .test_http import service_config

@@ -17,13 +17,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from lxml import etree, html
 
-from syndicator.config import Config
-from syndicator.feeds import FeedBook
-from syndicator.fetch import Fetcher
-from syndicator.hotpath import FeedRunner
-from syndicator.pipeline import pull_source
-from syndicator.server import BOOK, hot_answers, make_app, negotiate
+from syndicator.core.config import Config
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
+from syndicator.web.hotpath import FeedRunner
+from syndicator.web.server import BOOK, hot_answers, make_app, negotiate
 
 from .sites import Site
 

@@ -10,8 +10,9 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from syndicator import dedupe, extract
-from syndicator.candidate import to_candidate
+from syndicator.core import identity
+from syndicator.extract import parsing
+from syndicator.extract.candidate import to_candidate
 
 from .corpus.stories import STORIES, Story, plain
 
@@ -117,7 +118,7 @@ def render(
 
 def content_hash(page: bytes, host: str = "www.news.example", charset: str | None = None) -> str:
     url = f"https://{host}/a/1"
-    extracted = extract.extract_article(page, url, header_charset=charset)
+    extracted = parsing.extract_article(page, url, header_charset=charset)
     cand = to_candidate(
         extracted,
         source="news",
@@ -242,5 +243,5 @@ def test_normal_form_unifies_quotes_dashes_case_and_invisible_marks(
 ) -> None:
     plain_text = " ".join(f"{w}'s - {w}" for w, _, _, _ in parts)
     varied = "  ".join(f"{w.upper()}{inv}{q}s {d}\n{w}" for w, q, d, inv in parts)
-    assert dedupe.normalise(varied) == dedupe.normalise(plain_text)
-    assert dedupe.content_hash("t", varied) == dedupe.content_hash("t", plain_text)
+    assert identity.normalise(varied) == identity.normalise(plain_text)
+    assert identity.content_hash("t", varied) == identity.content_hash("t", plain_text)

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from lxml import etree
 
-from syndicator.config import Config
-from syndicator.feeds import FeedBook
-from syndicator.fetch import Fetcher
-from syndicator.pipeline import pull_source
+from syndicator.core.config import Config
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
 from syndicator.store import open_store
 
 from .sites import Site, SiteArticle, sample_articles

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from syndicator.cluster import LeaseWorker
-from syndicator.config import Config
-from syndicator.fetch import Fetcher
-from syndicator.pipeline import PullReport
+from syndicator.core.config import Config
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import PullReport
+from syndicator.serve.cluster import LeaseWorker
 from syndicator.store import open_store
 from syndicator.store.leases import Leases
 from syndicator.store.pulls import last_pulls, pulled_sections

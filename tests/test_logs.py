@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from syndicator.config import Config
-from syndicator.fetch import Fetcher
-from syndicator.journal import run_pull
-from syndicator.logs import setup_logging
+from syndicator.core.config import Config
+from syndicator.ops.logs import setup_logging
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.run import run_pull
 from syndicator.store import Store, open_store
 
 from .sites import Site

@@ -10,8 +10,8 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from syndicator.config import Config
-from syndicator.service import Service
+from syndicator.core.config import Config
+from syndicator.serve.service import Service
 from syndicator.store import open_store
 from syndicator.store.pulls import PullRecord, record_pull
 

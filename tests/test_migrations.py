@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Column, Integer, Table, text
 
-from syndicator.cli import main
-from syndicator.errors import StoreError
+from syndicator.core.errors import StoreError
+from syndicator.ops.cli import main
 from syndicator.store import migrate, open_store
 from syndicator.store.engine import make_engine
 from syndicator.store.schema import metadata

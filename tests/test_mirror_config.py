@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.cli import limits_of
-from syndicator.config import load_config
-from syndicator.errors import ConfigError
+from syndicator.core.config import load_config
+from syndicator.core.errors import ConfigError
+from syndicator.ops.cli import limits_of
 
 BASE = """\
 service:

@@ -13,11 +13,11 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 
-from syndicator.cli import limits_of, main
-from syndicator.config import Config
-from syndicator.feeds import FeedBook
-from syndicator.fetch import Fetcher
-from syndicator.pipeline import PullReport, pull_source
+from syndicator.core.config import Config
+from syndicator.ops.cli import limits_of, main
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore
 
@@ -567,7 +567,7 @@ async def test_mirror_health_over_http_and_on_the_index(
 ) -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from syndicator.server import make_app
+    from syndicator.web.server import make_app
 
     site.mirrors[2].mode = "seized"
     config = write_config(site.config_yaml(store_url))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from syndicator.mirrors import (
+from syndicator.mirrors.health import (
     HealthBook,
     MirrorHealth,
     Policy,

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event
 
-from syndicator import dedupe
-from syndicator.models import Candidate
+from syndicator.core import identity
+from syndicator.core.models import Candidate
 from syndicator.store import Store
 
 from .corpus.stories import STORIES
@@ -30,12 +30,12 @@ def candidate(
 ) -> Candidate:
     story = STORIES[key]
     body = body if body is not None else story.expected_text()
-    words = len(dedupe.tokens(story.title + "\n" + body))
+    words = len(identity.tokens(story.title + "\n" + body))
     return Candidate(
         source=source,
         canonical_url=url,
-        content_hash=dedupe.content_hash(story.title, body),
-        simhash=dedupe.simhash(story.title + "\n" + body),
+        content_hash=identity.content_hash(story.title, body),
+        simhash=identity.simhash(story.title + "\n" + body),
         title=story.title,
         summary=body[:100],
         content_html=f"<p>{body}</p>",
@@ -58,9 +58,9 @@ def retouched(body: str, old: str, new: str) -> str:
 def close_variant(old: str = "eleven to two", new: str = "eleven to 2") -> str:
     """The harbour story with a word or two corrected: a typo fix."""
     body = retouched(STORIES["wp-harbour"].expected_text(), old, new)
-    a = dedupe.simhash(STORIES["wp-harbour"].title + "\n" + STORIES["wp-harbour"].expected_text())
-    b = dedupe.simhash(STORIES["wp-harbour"].title + "\n" + body)
-    assert 0 < dedupe.hamming(a, b) <= dedupe.NEAR_DUPLICATE_BITS
+    a = identity.simhash(STORIES["wp-harbour"].title + "\n" + STORIES["wp-harbour"].expected_text())
+    b = identity.simhash(STORIES["wp-harbour"].title + "\n" + body)
+    assert 0 < identity.hamming(a, b) <= identity.NEAR_DUPLICATE_BITS
     return body
 
 
@@ -102,7 +102,7 @@ async def test_short_texts_are_never_matched_as_near_duplicates(store: Store) ->
     short = "The ferry to Carrow runs again from Monday, the operator said."
     await store.ingest(candidate(body=short), "https://www.news.example")
     nearly = candidate(url="https://www.news.example/a/3", body=short.replace("Monday", "Tuesday"))
-    assert nearly.words < dedupe.NEAR_DUPLICATE_MIN_WORDS
+    assert nearly.words < identity.NEAR_DUPLICATE_MIN_WORDS
     assert (await store.ingest(nearly, "https://www.news.example")).outcome == "new"
 
 
@@ -149,7 +149,7 @@ async def test_the_identity_lookup_reads_indexes_and_never_scans(store: Store) -
 @settings(max_examples=200, deadline=None)
 @given(
     value=st.integers(min_value=-(2**63), max_value=2**63 - 1),
-    flips=st.sets(st.integers(min_value=0, max_value=63), max_size=dedupe.NEAR_DUPLICATE_BITS),
+    flips=st.sets(st.integers(min_value=0, max_value=63), max_size=identity.NEAR_DUPLICATE_BITS),
 )
 def test_values_within_the_threshold_share_a_band(value: int, flips: set[int]) -> None:
     other = value
@@ -157,5 +157,5 @@ def test_values_within_the_threshold_share_a_band(value: int, flips: set[int]) -
         other ^= 1 << bit
     other = other - (1 << 64) if other >= 1 << 63 else other
     other = other + (1 << 64) if other < -(1 << 63) else other
-    assert dedupe.hamming(value, other) == len(flips)
-    assert set(dedupe.simhash_bands(value)) & set(dedupe.simhash_bands(other))
+    assert identity.hamming(value, other) == len(flips)
+    assert set(identity.simhash_bands(value)) & set(identity.simhash_bands(other))

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from syndicator.config import Config
-from syndicator.errors import ConfigError
+from syndicator.core.config import Config
+from syndicator.core.errors import ConfigError
 
 BASE = """service:
   public_url: http://feeds.example.test

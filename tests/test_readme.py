@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from syndicator.config import load_config
+from syndicator.core.config import load_config
 
 from .conftest import REPO
 
@@ -20,3 +21,16 @@ def test_the_config_reference_in_the_readme_validates(tmp_path: Path) -> None:
     # The reference shows every part of the config, not a trimmed copy.
     assert source.selectors is not None and source.section_rules and source.strip_text
     assert config.service.websub.hub and config.retention.enabled
+
+
+def test_the_layout_table_in_the_readme_matches_the_package_tree() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Layout") :]
+    rows = re.findall(r"^\| `(\w+)/` \| (.*) \|$", section, flags=re.M)
+    listed = {folder: set(re.findall(r"`(\w+)`", what)) for folder, what in rows}
+    package = REPO / "syndicator"
+    folders = {p.name for p in package.iterdir() if (p / "__init__.py").exists()}
+    assert set(listed) == folders
+    for folder, names in listed.items():
+        modules = {p.stem for p in (package / folder).glob("*.py") if p.stem != "__init__"}
+        assert modules <= names, f"{folder}/: {sorted(modules - names)} not in the README"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.config import Config, parse_config
-from syndicator.reload import runnable, sections_to_render
+from syndicator.core.config import Config, parse_config
+from syndicator.serve.reload import runnable, sections_to_render
 
 BASE = """\
 service:

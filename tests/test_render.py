@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import feedparser
 from lxml import etree, html
 
-from syndicator import render
-from syndicator.models import Article
+from syndicator.core.models import Article
+from syndicator.publish import render
 
 INFO = render.FeedInfo(
     section="north-africa",

@@ -105,7 +105,7 @@ def test_db_prune_command(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
     from click.testing import CliRunner
 
-    from syndicator.cli import main
+    from syndicator.ops.cli import main
 
     url = f"sqlite:///{tmp_path / 'store.db'}"
 

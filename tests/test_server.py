@@ -13,12 +13,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from lxml import html
 from sqlalchemy import event
 
-from syndicator.config import Config
-from syndicator.feeds import FeedBook
-from syndicator.fetch import Fetcher
-from syndicator.pipeline import pull_source
-from syndicator.server import make_app
+from syndicator.core.config import Config
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
+from syndicator.web.server import make_app
 
 from .sites import Site, SiteArticle
 

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from syndicator.config import Service as ServiceSettings
+from syndicator.core.config import Service as ServiceSettings
 from syndicator.store import open_store
 from syndicator.store.schema import pulls
 

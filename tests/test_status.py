@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from syndicator.config import Config
-from syndicator.feeds import FeedBook
-from syndicator.fetch import Fetcher
-from syndicator.journal import run_pull
-from syndicator.models import Candidate
-from syndicator.scheduler import PullScheduler
-from syndicator.status import assess, collect, human_age
+from syndicator.core.config import Config
+from syndicator.core.models import Candidate
+from syndicator.ops.status import assess, collect, human_age
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.run import run_pull
+from syndicator.pull.scheduler import PullScheduler
 from syndicator.store import Store, open_store
 from syndicator.store.pulls import PullRecord, last_pulls, pulled_sections
 from syndicator.store.stats import SectionStats, section_stats

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import feedparser
 import pytest
 
-from syndicator.config import Config
-from syndicator.feeds import FeedBook
-from syndicator.fetch import Fetcher
-from syndicator.pipeline import pull_source
+from syndicator.core.config import Config
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
 
 from .sites import Site

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.discovery import announced_origins
-from syndicator.errors import RejectedPage
-from syndicator.validate import check
+from syndicator.core.errors import RejectedPage
+from syndicator.extract.validate import check
+from syndicator.mirrors.announced import announced_origins
 
 from .sites import SEIZED_PAGE
 

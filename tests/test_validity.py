@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from syndicator import render
-from syndicator.models import Article
+from syndicator.core.models import Article
+from syndicator.publish import render
 
 from .feedrules import PROBLEMS, atom_problems, rss_problems
 from .test_render import ARTICLES, INFO, article

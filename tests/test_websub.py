@@ -9,12 +9,12 @@ from pathlib import Path
 
 from lxml import etree
 
-from syndicator.config import Config
-from syndicator.feeds import FeedBook
-from syndicator.fetch import Fetcher
-from syndicator.scheduler import PullScheduler
+from syndicator.core.config import Config
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.scheduler import PullScheduler
 from syndicator.store import Store
-from syndicator.websub import announcing
+from syndicator.web.websub import announcing
 
 from .hubs import Hub, SilentHub
 from .served import Served

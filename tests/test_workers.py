@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import feedparser
 
-from syndicator.config import Config
+from syndicator.core.config import Config
 
 from .served import Served
 from .sites import Site, free_port

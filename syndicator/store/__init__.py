@@ -4,6 +4,6 @@ Owns the schema, identity lookups (hash, alias URL), inserts and updates of arti
 change counters and per-URL HTTP validators. It knows nothing of HTTP, feeds or YAML.
 """
 
-from .engine import Store, open_store
+from syndicator.store.engine import Store, open_store
 
 __all__ = ["Store", "open_store"]

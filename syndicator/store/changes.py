@@ -17,8 +17,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import StoreError
-from .engine import Store
+from syndicator.core.errors import StoreError
+from syndicator.store.engine import Store
 
 _DRIVER_ERRORS = (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 

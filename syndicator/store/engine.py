@@ -27,8 +27,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ..config import ALL_SECTION
-from ..dedupe import (
+from syndicator.core.config import ALL_SECTION
+from syndicator.core.errors import StoreError
+from syndicator.core.identity import (
     NEAR_DUPLICATE_BITS,
     NEAR_DUPLICATE_MIN_WORDS,
     NEAR_DUPLICATE_WINDOW,
@@ -36,10 +37,9 @@ from ..dedupe import (
     make_guid,
     simhash_bands,
 )
-from ..errors import StoreError
-from ..models import Article, Candidate
-from . import migrate
-from .schema import (
+from syndicator.core.models import Article, Candidate
+from syndicator.store import migrate
+from syndicator.store.schema import (
     article_aliases,
     article_hashes,
     article_sections,

@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from ..errors import StoreError
-from ..mirrors import MirrorHealth
-from .engine import Store, _utc
-from .schema import (
+from syndicator.core.errors import StoreError
+from syndicator.mirrors.health import MirrorHealth
+from syndicator.store.engine import Store, _utc
+from syndicator.store.schema import (
     article_aliases,
     article_hashes,
     articles,

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .engine import Store, _utc
-from .schema import source_leases
+from syndicator.store.engine import Store, _utc
+from syndicator.store.schema import source_leases
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..errors import StoreError
+from syndicator.core.errors import StoreError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The revision that matches a store created before migrations existed (by create_all).
@@ -168,7 +168,7 @@ async def new_revision(message: str, where: Path = MIGRATIONS) -> Path | None:
 def _differences(conn: Connection) -> list[Any]:
     from alembic.autogenerate import compare_metadata
 
-    from .schema import metadata
+    from syndicator.store.schema import metadata
 
     return list(compare_metadata(MigrationContext.configure(conn), metadata))
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .engine import Store, section_feed_query
-from .leases import claim_statement
-from .schema import article_hashes, articles
+from syndicator.store.engine import Store, section_feed_query
+from syndicator.store.leases import claim_statement
+from syndicator.store.schema import article_hashes, articles
 
 
 def dedupe_lookup(content_hash: str) -> Any:

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import StoreError
-from .engine import Store
-from .schema import pulls
+from syndicator.core.errors import StoreError
+from syndicator.store.engine import Store
+from syndicator.store.schema import pulls
 
 # Results of a pull that reached at least one entry point: its sections count as pulled.
 GOOD_RESULTS = ("ok", "partial")

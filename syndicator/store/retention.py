@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, exists, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..config import ALL_SECTION
-from .engine import Store
-from .schema import article_sections, articles, section_versions
+from syndicator.core.config import ALL_SECTION
+from syndicator.store.engine import Store
+from syndicator.store.schema import article_sections, articles, section_versions
 
 CHUNK = 2000
 

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from sqlalchemy import case, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..config import ALL_SECTION
-from ..errors import StoreError
-from .engine import Store
-from .schema import article_sections, articles, section_versions
+from syndicator.core.config import ALL_SECTION
+from syndicator.core.errors import StoreError
+from syndicator.store.engine import Store
+from syndicator.store.schema import article_sections, articles, section_versions
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,419 @@
+"""What is not article content: the vocabulary of boilerplate on news pages.
+
+Owns the markers that say "not content" (tags, class and id words, ARIA roles, hidden
+attributes) and the announcements that introduce boilerplate blocks ("Related stories",
+"Lea también", "اقرأ أيضا", "alternate addresses", "Sign up for our newsletter"), in the
+languages the workload has: English, Spanish, French, Arabic and Persian. Text is compared in
+the normal form of `dedupe.normalise`, so quotes, case, Arabic letter variants and invisible
+marks never decide a match. Pure: predicates on elements and strings; `clean` acts on them.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+
+from lxml import etree
+
+from syndicator.core.identity import normalise
+
+
+def _listed(words: str) -> list[str]:
+    return words.split()
+
+
+# Elements that never hold article text.
+DROP_TAGS = tuple(
+    _listed(
+        """
+            script style noscript iframe form input button select textarea label nav aside
+            footer template svg canvas object embed dialog amp-ad amp-analytics amp-sidebar
+            amp-social-share amp-consent amp-geo amp-pixel amp-sticky-ad amp-auto-ads
+            amp-user-notification
+        """
+    )
+)
+
+# Elements that are part of a sentence when they stand inside a paragraph.
+INLINE_TAGS = frozenset(
+    _listed("a abbr b bdi bdo cite code em font i mark q s small span strong sub sup time u")
+)
+
+# Elements that hold the article itself: never dropped for their class or id words.
+CONTENT_TAGS = frozenset({"html", "body", "article", "main"})
+
+# A whole class or id value that marks boilerplate.
+_EXACT = frozenset(
+    _listed(
+        """
+            ad ads pullquote pull-quote screen-reader-text sr-only visually-hidden hidden
+            skip-link mirrors dek standfirst kicker read-more more-news more-stories
+        """
+    )
+)
+# A word of a class or id value (split at - and _) that marks boilerplate.
+_PARTS = frozenset(
+    _listed(
+        """
+            share sharing sharedaddy sharethis addthis social related relatedposts also readmore
+            recommended recommendations popular trending mostread mostviewed outbrain taboola ad
+            ads adslot advert advertisement sponsored promo banner cookie cookies consent gdpr
+            newsletter subscribe subscription signup paywall comments comment respond disqus
+            breadcrumb breadcrumbs tags keywords menu navbar navigation nav sidebar widget
+            masthead header footer byline author meta dateline date dates pubdate timestamp
+            tools toolbar reactions rating pagination pager modal popup overlay search login
+            logo copyright alternate kicker donate print skip
+        """
+    )
+    # Spanish, French, Arabic and Persian sites name their blocks in their language too.
+    + _listed(
+        """
+            compartir relacionadas relacionados comentarios publicidad partager commentaires
+            publicite
+        """
+    )
+)
+_ROLES = frozenset(
+    {"navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alert"}
+)
+_CONTENT_ENDINGS = frozenset({"content", "body", "text", "articlebody", "story"})
+_SPLIT = re.compile(r"\s+")
+_PART_SPLIT = re.compile(r"[-_]+")
+_MARK_ATTRIBUTES = ("class", "id", "data-testid", "data-component", "data-module", "data-type")
+
+
+def _words(el: etree._Element) -> tuple[set[str], set[str]]:
+    whole: set[str] = set()
+    for attr in _MARK_ATTRIBUTES:
+        whole.update(t for t in _SPLIT.split((el.get(attr) or "").lower()) if t)
+    parts = {p for t in whole for p in _PART_SPLIT.split(t) if p}
+    return whole, parts
+
+
+def _content_word(token: str) -> bool:
+    """`entry-content`, `article-body`, `story-text`: a name for the article body itself."""
+    parts = _PART_SPLIT.split(token)
+    return parts[-1] in _CONTENT_ENDINGS and not set(parts) & _PARTS
+
+
+def is_hidden(el: etree._Element) -> bool:
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    style = (el.get("style") or "").replace(" ", "").lower()
+    return "display:none" in style or "visibility:hidden" in style
+
+
+def is_marked(el: etree._Element, in_text: bool = False) -> bool:
+    """Class, id, test id, ARIA role or hidden state says this element is not content.
+
+    An element that also names itself the article body (`article-body js-ad-slot`) is content:
+    templates hang ad and tracking hooks on the body wrapper itself. Words of a phrase inside a
+    paragraph (`in_text`, such as a `<span class="date">`) are text, unless hidden."""
+    if el.tag in CONTENT_TAGS:
+        return False
+    if is_hidden(el):
+        return True
+    if in_text and el.tag in INLINE_TAGS:
+        return False
+    whole, parts = _words(el)
+    if (el.get("itemprop") or "").lower() == "articlebody" or any(map(_content_word, whole)):
+        return False
+    if whole & _EXACT or parts & _PARTS:
+        return True
+    return (el.get("role") or "").lower() in _ROLES
+
+
+# The same short texts are judged many times (a block, then its wrappers): normalise once.
+_norm = functools.lru_cache(maxsize=16384)(normalise)
+# Longer texts are containers of blocks, never one announcement.
+MAX_BLOCK = 2000
+
+
+def _phrases(items: Iterable[str]) -> frozenset[str]:
+    return frozenset(normalise(p) for p in items)
+
+
+# A block whose whole text is one of these (a trailing colon or count allowed) announces
+# boilerplate: a heading over a related list, a share bar, a comments section.
+LABELS = _phrases(
+    [
+        # English
+        "related",
+        "related news",
+        "related stories",
+        "related articles",
+        "related posts",
+        "related content",
+        "related coverage",
+        "related topics",
+        "more news",
+        "more stories",
+        "more on this story",
+        "more on this topic",
+        "most viewed",
+        "most read",
+        "most popular",
+        "most shared",
+        "trending",
+        "trending now",
+        "popular now",
+        "popular stories",
+        "recommended",
+        "recommended for you",
+        "you may also like",
+        "you might also like",
+        "read more",
+        "read also",
+        "also read",
+        "see also",
+        "editor's picks",
+        "top stories",
+        "latest news",
+        "latest stories",
+        "share",
+        "share this",
+        "share this article",
+        "share this story",
+        "share this page",
+        "share this post",
+        "share on",
+        "share via",
+        "follow us",
+        "comments",
+        "comment",
+        "leave a comment",
+        "leave a reply",
+        "join the conversation",
+        "join the discussion",
+        "add a comment",
+        "advertisement",
+        "advertising",
+        "sponsored",
+        "sponsored content",
+        "tags",
+        "topics",
+        "print",
+        "email",
+        "email this",
+        "send to a friend",
+        "save",
+        "listen",
+        # Spanish
+        "noticias relacionadas",
+        "artículos relacionados",
+        "notas relacionadas",
+        "relacionados",
+        "relacionadas",
+        "te puede interesar",
+        "le puede interesar",
+        "lea también",
+        "lee también",
+        "vea también",
+        "más leídas",
+        "más leído",
+        "lo más leído",
+        "lo más visto",
+        "más noticias",
+        "compartir",
+        "compartir en",
+        "compartir esta noticia",
+        "comparte esta noticia",
+        "comentarios",
+        "deja un comentario",
+        "deja tu comentario",
+        "publicidad",
+        "síguenos",
+        "etiquetas",
+        "imprimir",
+        "enviar",
+        "enviar a un amigo",
+        # French
+        "à lire aussi",
+        "lire aussi",
+        "sur le même sujet",
+        "les plus lus",
+        "partager",
+        "partager cet article",
+        "commentaires",
+        "publicité",
+        # Arabic
+        "اقرأ أيضا",
+        "اقرأ أيضاً",
+        "إقرأ أيضا",
+        "إقرأ أيضاً",
+        "أخبار ذات صلة",
+        "مواضيع ذات صلة",
+        "مقالات ذات صلة",
+        "ذات صلة",
+        "الأكثر قراءة",
+        "الأكثر مشاهدة",
+        "الأكثر تداولا",
+        "شارك",
+        "شارك الخبر",
+        "شارك المقال",
+        "مشاركة",
+        "التعليقات",
+        "تعليقات",
+        "أضف تعليقا",
+        "اترك تعليقا",
+        "إعلان",
+        "تابعونا",
+        "الوسوم",
+        "طباعة",
+        "أرسل لصديق",
+        "إرسال لصديق",
+        # Persian
+        "بیشتر بخوانید",
+        "بخوانید",
+        "اخبار مرتبط",
+        "مطالب مرتبط",
+        "خبرهای مرتبط",
+        "پربازدیدترین",
+        "پربازدیدترین‌ها",
+        "پربیننده‌ترین",
+        "اشتراک‌گذاری",
+        "اشتراک گذاری",
+        "همرسانی",
+        "نظرات",
+        "دیدگاه‌ها",
+        "ارسال نظر",
+        "تبلیغات",
+        "ما را دنبال کنید",
+        "برچسب‌ها",
+        "چاپ",
+        "ارسال به دوستان",
+    ]
+)
+# A block that starts with one of these and a colon, then a few words of link, is an inline
+# pointer to another article ("Read more: ...", "Lea también: ...").
+LEADS = _phrases(
+    [
+        "read more",
+        "read also",
+        "also read",
+        "see also",
+        "related",
+        "more",
+        "lea también",
+        "lee también",
+        "vea también",
+        "te puede interesar",
+        "le puede interesar",
+        "lire aussi",
+        "à lire aussi",
+        "اقرأ أيضا",
+        "اقرأ أيضاً",
+        "إقرأ أيضا",
+        "بیشتر بخوانید",
+        "بخوانید",
+        "tags",
+        "topics",
+        "filed under",
+        "etiquetas",
+        "temas",
+        "الوسوم",
+        "برچسب‌ها",
+    ]
+)
+_LEAD_WORDS = 25
+
+# Sentences that mark the block they stand in as boilerplate, wherever they appear in it.
+# (a word the sentence must contain, the sentence): the word is looked for first, with a
+# plain substring search, so that most blocks never reach the regular expressions.
+_SENTENCE_PATTERNS = (
+    ("alternate", r"can also be accessed at the following alternate address"),
+    ("alternate", r"alternate addresses?\s*:"),
+    ("newsletter", r"sign up for (?:our|the) [\w\s'-]{0,40}newsletter"),
+    ("newsletter", r"subscribe to (?:our|the) [\w\s'-]{0,40}newsletter"),
+    ("newsletter", r"get (?:our|the) [\w\s'-]{0,40}newsletter"),
+    ("appeared first", r"the post .{1,200} appeared first on"),
+    ("originally published", r"this article was originally published on"),
+    ("bolet", r"suscr[ií]b(?:ete|ase) (?:a|en) (?:nuestro|el) bolet[ií]n"),
+    ("bolet", r"rec[ií]b(?:e|a) (?:nuestro|el) bolet[ií]n"),
+    ("newsletter", r"abonnez-vous à (?:notre|la) newsletter"),
+    ("appears in print", r"a version of this article appears in print on"),
+    ("©", r"©"),
+    ("reserved", r"all rights reserved"),
+    ("reservados", r"todos los derechos reservados"),
+    ("réservés", r"tous droits réservés"),
+    ("الحقوق", "جميع الحقوق محفوظة"),
+    ("الحقوق", "كافة الحقوق محفوظة"),
+    ("حقوق", "تمامی حقوق .{0,40}محفوظ"),
+    ("العناوين", "على العناوين البديلة التالية"),
+    ("العناوين", "على العناوين التالية"),
+    ("نشانی", "از طریق نشانی‌های زیر"),
+    ("نشانی", "نشانی‌های جایگزین"),
+    ("النشرة", "اشترك في النشرة"),
+    ("نشرتنا", "اشترك في نشرتنا"),
+    ("خبرنامه", "عضویت در خبرنامه"),
+    ("خبرنامه", "در خبرنامه .{0,30}عضو شوید"),
+)
+SENTENCES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (normalise(word), re.compile(normalise(p), re.I)) for word, p in _SENTENCE_PATTERNS
+)
+
+# A paragraph that is nothing but host names (the list after an alternate-addresses line).
+_HOSTS_ONLY = re.compile(r"^\s*((https?://)?([a-z0-9-]+\.)+[a-z]{2,}(:\d+)?/?[\s,;|]*)+$", re.I)
+_DATE_ONLY = re.compile(
+    r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T,]+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]m)?)?\s*$",
+    re.I,
+)
+_TOOL_SPLIT = re.compile(r"\s[|·•/]\s|\s{2,}")
+_TRAILER = re.compile(r"[\s:：.…»›>|(\d)]+$")
+
+
+def is_label(text: str) -> bool:
+    """The whole text is an announcement such as "Related stories:" or "التعليقات (3)", or a
+    row of them such as "Print | Send to a friend"."""
+    if not text or len(text) > 120:
+        return False
+    norm = _norm(text)
+    if not norm or len(norm) > 80:
+        return False
+    parts = [_TRAILER.sub("", p.strip()) for p in _TOOL_SPLIT.split(norm)]
+    return all(p in LABELS for p in parts if p) and any(parts)
+
+
+_BY_PREFIX = re.compile(r"^(?:by|por|par|de|بقلم|نویسنده|نوشته)\s*:?\s+", re.I)
+
+
+def is_byline(text: str, author: str | None) -> bool:
+    """ "By Jane Doe", "Por María Quispe": a short line naming the page's author."""
+    if not author:
+        return False
+    if len(text) > 200:
+        return False
+    norm, name = _norm(text), _norm(author)
+    if not name or len(norm.split()) > len(name.split()) + 6:
+        return False
+    return norm == name or (bool(_BY_PREFIX.match(norm)) and name in norm)
+
+
+def is_sentence(text: str) -> bool:
+    if len(text) > MAX_BLOCK:
+        return False
+    norm = _norm(text)
+    return any(word in norm and pattern.search(norm) for word, pattern in SENTENCES)
+
+
+def is_announcement(text: str) -> bool:
+    return is_label(text) or is_sentence(text)
+
+
+def is_lead(text: str) -> bool:
+    """ "Read more: <title>" and its equivalents, short enough to be a pointer."""
+    norm = normalise(text)
+    head, sep, rest = norm.partition(":")
+    if not sep:
+        return False
+    return head.strip() in LEADS and 0 < len(rest.split()) <= _LEAD_WORDS
+
+
+def is_date_only(text: str) -> bool:
+    """A block that is nothing but a date (and time): a dateline, not a sentence."""
+    return bool(_DATE_ONLY.match(text))
+
+
+def is_host_list(text: str) -> bool:
+    return bool(text) and bool(_HOSTS_ONLY.match(text))

@@ -1,0 +1,151 @@
+"""From an extracted page to a store candidate: links moved to the canonical origin, the lead
+figure put back in front of the body, right-to-left text marked as such, HTML sanitised,
+sections decided, identity (hash, SimHash) computed.
+
+Pure: data in, data out.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+import lxml.html
+
+from syndicator.core import identity
+from syndicator.core.config import SectionRule, Source
+from syndicator.core.models import Candidate, Page
+from syndicator.extract import clean
+
+TITLE_CHARS = 500
+AUTHOR_CHARS = 200
+CAPTION_CHARS = 1000
+SUMMARY_CHARS = 400
+# Scripts written right to left, by ISO 639 language code.
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "sd", "ckb", "dv", "yi", "ug"})
+
+
+def summarise(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """Plain-text summary: whole words, at most `limit` characters, an ellipsis if cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:.-") + "…"
+
+
+def is_rtl(language: str) -> bool:
+    return language.split("-", 1)[0].lower() in RTL_LANGUAGES
+
+
+def _label(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def sections_for(
+    page: Page, listed: Iterable[str], rules: Iterable[SectionRule] = ()
+) -> frozenset[str]:
+    """The sections an article belongs to: those whose entry point listed it, plus those whose
+    rule matches its URL path or its breadcrumb."""
+    path = urlsplit(page.url).path or "/"
+    trail = [_label(t) for t in page.section_trail]
+    whole = " / ".join(trail)
+    found = set(listed)
+    for rule in rules:
+        by_path = rule.path is not None and re.search(rule.path, path)
+        by_trail = rule.breadcrumb is not None and _label(rule.breadcrumb) in (*trail, whole)
+        if by_path or by_trail:
+            found.add(rule.section)
+    return frozenset(found)
+
+
+def source_sections(source: Source) -> tuple[str, ...]:
+    """Every section a source's articles can be in: its entry points, then the targets of its
+    section rules (each once, in that order)."""
+    return tuple(dict.fromkeys([*source.sections, *(r.section for r in source.section_rules)]))
+
+
+def publishable_html(
+    page: Page, canonical_origin: str, origins: set[str], language: str
+) -> tuple[str, str | None]:
+    """Sanitised body HTML with the lead figure in front, links on the canonical origin, and
+    a `dir="rtl"` wrapper for right-to-left languages; and the lead image URL."""
+    body = lxml.html.fragment_fromstring(page.body_html or "<p></p>", create_parent="div")
+    clean.rewrite_links(body, page.url, origins, canonical_origin)
+    content = clean.fragment_html(body)
+    image_url = (
+        clean.rewrite_url(page.image_url, page.url, origins, canonical_origin)
+        if page.image_url
+        else None
+    )
+    if image_url:
+        alt = html.escape(page.image_caption or page.title, quote=True)
+        caption = (
+            f"<figcaption>{html.escape(page.image_caption)}</figcaption>"
+            if page.image_caption
+            else ""
+        )
+        content = (
+            f'<figure><img src="{html.escape(image_url, quote=True)}" alt="{alt}">'
+            f"{caption}</figure>{content}"
+        )
+    if is_rtl(language):
+        content = f'<div dir="rtl" lang="{html.escape(language, quote=True)}">{content}</div>'
+    return clean.sanitize(content), image_url
+
+
+def fingerprint_page(page: Page, hosts: list[str]) -> tuple[str, int, int]:
+    """Content hash, SimHash and word count of title and body in the normal form."""
+    return identity.fingerprint(page.title, page.body_text, hosts)
+
+
+def to_candidate(
+    page: Page,
+    *,
+    source: str,
+    canonical_origin: str,
+    site_origins: set[str],
+    sections: frozenset[str],
+    default_language: str,
+    extra_aliases: frozenset[str] = frozenset(),
+) -> Candidate:
+    # A headline, byline or caption longer than any real one is cut (a broken or hostile page
+    # must not put megabytes into every feed document), before the hash is taken.
+    page = replace(
+        page,
+        title=summarise(page.title, TITLE_CHARS),
+        author=summarise(page.author, AUTHOR_CHARS) if page.author else page.author,
+        image_caption=(
+            summarise(page.image_caption, CAPTION_CHARS) if page.image_caption else None
+        ),
+    )
+    origins = site_origins | {canonical_origin}
+    hosts = identity.host_names(origins)
+    language = page.language or default_language
+    content_html, image_url = publishable_html(page, canonical_origin, origins, language)
+    content_hash, simhash, words = fingerprint_page(page, hosts)
+    canonical_url = identity.canonical_url(page.url, canonical_origin, origins)
+    aliases = {page.url, *extra_aliases}
+    if page.canonical_link:
+        aliases.add(identity.canonical_url(page.canonical_link, canonical_origin, origins))
+    return Candidate(
+        source=source,
+        canonical_url=canonical_url,
+        content_hash=content_hash,
+        simhash=simhash,
+        title=page.title,
+        summary=summarise(page.summary or page.body_text),
+        content_html=content_html,
+        published=page.published,
+        updated=page.updated,
+        author=page.author,
+        image_url=image_url,
+        image_caption=page.image_caption,
+        language=language,
+        sections=sections,
+        aliases=frozenset(aliases - {canonical_url}),
+        words=words,
+    )

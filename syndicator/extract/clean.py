@@ -1,0 +1,501 @@
+"""Boilerplate removal and HTML sanitising: page DOM in, article-only safe HTML out.
+
+Owns the operations on the tree: dropping what `boilerplate` says is not content (before
+extraction, on the whole page) and what is left of it in the extracted body (after), the
+per-source `strip` selectors and text patterns, link rewriting and the nh3 allow-list every
+published body passes. Pure: takes trees and strings, returns trees and strings; no I/O.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import lxml.html
+import nh3
+from cssselect import GenericTranslator, SelectorError
+from lxml import etree
+
+from syndicator.extract import boilerplate
+from syndicator.extract.boilerplate import is_host_list
+
+Selector = Callable[[etree._Element], list[object]]
+
+# Elements whose text is one block of an article.
+BLOCK_TAGS = frozenset(
+    {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dd", "dt"}
+)
+_ANNOUNCERS = (
+    "p",
+    "div",
+    "section",
+    "span",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "strong",
+    "b",
+    "font",
+    "small",
+    "time",
+)
+
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "em",
+    "strong",
+    "b",
+    "i",
+    "u",
+    "s",
+    "sub",
+    "sup",
+    "small",
+    "mark",
+    "q",
+    "cite",
+    "code",
+    "pre",
+    "blockquote",
+    "figure",
+    "figcaption",
+    "img",
+    "table",
+    "thead",
+    "tbody",
+    "tfoot",
+    "tr",
+    "th",
+    "td",
+    "caption",
+    "hr",
+    "abbr",
+    "time",
+    "span",
+    "div",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "abbr": {"title"},
+    "time": {"datetime"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "*": {"dir", "lang"},
+}
+
+
+def text_of(el: etree._Element) -> str:
+    return " ".join("".join(el.itertext()).split())
+
+
+def compile_selector(selector: str) -> Selector:
+    """A CSS selector, or an XPath expression when it starts with `/`, `./` or `(`.
+
+    Raises ValueError naming the problem when the selector does not compile."""
+    text = selector.strip()
+    try:
+        if text.startswith(("/", "./", "(")):
+            xpath = etree.XPath(text)
+        else:
+            xpath = etree.XPath(GenericTranslator().css_to_xpath(text))
+    except (SelectorError, etree.XPathSyntaxError) as exc:
+        raise ValueError(f"{selector!r} is neither a CSS selector nor an XPath: {exc}") from None
+
+    def select(root: etree._Element) -> list[object]:
+        found = xpath(root)
+        return list(found) if isinstance(found, list) else [found]
+
+    return select
+
+
+def select_elements(root: etree._Element, selector: str) -> list[etree._Element]:
+    return [el for el in compile_selector(selector)(root) if isinstance(el, etree._Element)]
+
+
+# Told the name of every rule that removes something, for `syndicate extract` to show. A
+# context variable, so that one extraction's trace never sees another's.
+RuleTrace = Callable[[str], None]
+_trace: contextvars.ContextVar[RuleTrace | None] = contextvars.ContextVar("trace", default=None)
+
+
+@contextlib.contextmanager
+def tracing(trace: RuleTrace | None) -> Iterator[None]:
+    """While inside, every rule that removes an element is reported to `trace`."""
+    token = _trace.set(trace)
+    try:
+        yield
+    finally:
+        _trace.reset(token)
+
+
+def drop_element(el: etree._Element, rule: str | None = None) -> None:
+    parent = el.getparent()
+    if parent is None:
+        return
+    trace = _trace.get()
+    if trace is not None and rule is not None:
+        trace(rule)
+    # Keep the text that follows the element (lxml stores it on the element as .tail).
+    if el.tail and el.tail.strip():
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
+def _link_share(el: etree._Element) -> float:
+    total = len(text_of(el))
+    if not total:
+        return 0.0
+    linked = sum(len(text_of(a)) for a in el.iter("a"))
+    return linked / total
+
+
+def _matches(text: str, patterns: Sequence[re.Pattern[str]]) -> bool:
+    return any(p.search(text) for p in patterns)
+
+
+def strip_boilerplate(
+    root: etree._Element,
+    extra_selectors: Iterable[str] = (),
+    text_patterns: Sequence[re.Pattern[str]] = (),
+) -> None:
+    """Remove non-article blocks from a parsed page, in place, before extraction."""
+    for el in list(root.iter(*boilerplate.DROP_TAGS)):
+        drop_element(el, f"tag:{el.tag}")
+    for el in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
+        drop_element(el)
+    for selector in extra_selectors:
+        for el in select_elements(root, selector):
+            drop_element(el, f"strip:{selector}")
+    # Paragraph text of the whole page: a block holding most of it is the article, whatever
+    # its class says, so a misleading class never takes the article with it.
+    total = _paragraph_chars(root)
+    stack = [(root, False)]
+    while stack:
+        parent, in_text = stack.pop()
+        for child in list(parent):
+            if not isinstance(child.tag, str):
+                continue
+            if boilerplate.is_marked(child, in_text) and not _holds_article(child, total):
+                drop_element(child, _marked_rule(child))
+            else:
+                stack.append((child, in_text or child.tag in BLOCK_TAGS))
+    _drop_announced(root, total)
+    _drop_blocks(root, text_patterns)
+    unwrap_layout_tables(root)
+
+
+def _marked_rule(el: etree._Element) -> str:
+    """The trace name of a block removed for its class, id or role: `class:share` etc."""
+    for attr in ("class", "id", "role"):
+        value = (el.get(attr) or "").split()
+        if value:
+            return f"{attr}:{value[0]}"
+    return f"tag:{el.tag}"
+
+
+_LAYOUT_MARKS = ("div", "p", "table", "h1", "h2", "h3", "ul", "ol", "form", "img", "br")
+
+
+def unwrap_layout_tables(root: etree._Element) -> None:
+    """Turn tables used for page layout into plain blocks, so that extraction sees the
+    article cell as text, not as a data table. A table is layout when a cell holds blocks,
+    images or line breaks, or a long run of text; a data table holds short cells only."""
+    for table in reversed(list(root.iter("table"))):
+        cells = list(table.iter("td", "th"))
+        layout = any(
+            any(d.tag in _LAYOUT_MARKS for d in cell.iterdescendants() if isinstance(d.tag, str))
+            or len(text_of(cell)) > 300
+            for cell in cells
+        )
+        if not layout:
+            continue
+        for el in [table, *table.iter("thead", "tbody", "tfoot", "tr", "td", "th", "caption")]:
+            el.tag = "div"
+            for attr in list(el.attrib):
+                if attr not in ("class", "id"):
+                    del el.attrib[attr]
+
+
+def _paragraph_chars(el: etree._Element) -> int:
+    """Characters of text outside links: what paragraphs, not menus, are made of."""
+    total = len("".join(el.itertext()))
+    return total - sum(len("".join(a.itertext())) for a in el.iter("a"))
+
+
+def _holds_article(el: etree._Element, total: int) -> bool:
+    return total > 0 and _paragraph_chars(el) > total / 2 and el.tag not in ("ol", "ul")
+
+
+def _block_of(el: etree._Element) -> etree._Element:
+    """The outermost ancestor that has no other text than this element."""
+    text = text_of(el)
+    while (parent := el.getparent()) is not None and parent.tag not in boilerplate.CONTENT_TAGS:
+        if text_of(parent) != text:
+            break
+        el = parent
+    return el
+
+
+def _first_child(el: etree._Element) -> bool:
+    """Nothing with text comes before `el` in its parent."""
+    parent = el.getparent()
+    if parent is None or (parent.text or "").strip():
+        return False
+    for child in parent:
+        if child is el:
+            return True
+        if text_of(child) or (child.tail or "").strip():
+            return False
+    return False
+
+
+def _drop_followers(el: etree._Element, label: bool) -> None:
+    """Drop host lists (and, after a label, link lists) that follow an announcement."""
+    sibling = el.getnext()
+    while sibling is not None:
+        text = text_of(sibling)
+        follows = is_host_list(text) or not text
+        if label and not follows:
+            follows = sibling.tag in ("ul", "ol") or _link_share(sibling) >= 0.6
+        if not follows:
+            break
+        nxt = sibling.getnext()
+        drop_element(sibling, "host-list")
+        sibling = nxt
+
+
+def _drop_announced(root: etree._Element, total: int) -> None:
+    """Remove blocks that announce boilerplate, with what they announce."""
+    top = root.getroottree().getroot()
+    lengths = _text_lengths(root)
+    for el in list(root.iter(*_ANNOUNCERS)):
+        if not 0 < lengths.get(el, 0) <= boilerplate.MAX_BLOCK:
+            continue  # empty, or a container of blocks
+        if el.getparent() is None or el.getroottree().getroot() is not top:
+            continue  # already gone with an announced block
+        text = text_of(el)
+        if el.tag in ("p", "div", "span", "font", "small", "time") and boilerplate.is_date_only(
+            text
+        ):
+            drop_element(el, "dateline")
+            continue
+        if boilerplate.is_lead(text) and _link_share(el) >= 0.4:
+            drop_element(_block_of(el), "pointer")
+            continue
+        if not boilerplate.is_announcement(text):
+            continue
+        # Only the smallest element carrying the announcement: skip containers of it (a
+        # row of labels such as "Print | Email" is one announcement, not a container).
+        if any(
+            isinstance(child.tag, str)
+            and (
+                boilerplate.is_sentence(child_text := text_of(child))
+                or (child_text == text and boilerplate.is_label(child_text))
+            )
+            for child in el
+        ):
+            continue
+        label = boilerplate.is_label(text)
+        block = _block_of(el)
+        parent = block.getparent()
+        if (
+            label
+            and parent is not None
+            and _first_child(block)
+            and parent.tag not in boilerplate.CONTENT_TAGS
+            and not _holds_article(parent, total)
+            and parent.getparent() is not None
+        ):
+            # A section headed "Related stories" or "Comments" is that section.
+            drop_element(parent, "labelled-section")
+            continue
+        _drop_followers(block, label)
+        drop_element(block, "announcement")
+        # A wrapper left with nothing but host names is part of the same block.
+        while (
+            parent is not None
+            and parent.tag not in boilerplate.CONTENT_TAGS
+            and parent.getparent() is not None
+            and (not text_of(parent) or is_host_list(text_of(parent)))
+        ):
+            up = parent.getparent()
+            drop_element(parent, "host-list")
+            parent = up
+
+
+def _text_lengths(root: etree._Element) -> dict[etree._Element, int]:
+    """Characters of text under every element, in one pass from the leaves up."""
+    lengths: dict[etree._Element, int] = {}
+    for _, el in etree.iterwalk(root, events=("end",)):
+        lengths[el] = len(el.text or "") + sum(
+            lengths.get(child, 0) + len(child.tail or "") for child in el
+        )
+    return lengths
+
+
+def _drop_blocks(root: etree._Element, patterns: Sequence[re.Pattern[str]]) -> None:
+    if not patterns:
+        return
+    for el in list(root.iter(*BLOCK_TAGS, "div", "section", "span")):
+        if el.getparent() is None or not _matches(text_of(el), patterns):
+            continue
+        if any(isinstance(c.tag, str) and _matches(text_of(c), patterns) for c in el):
+            continue
+        drop_element(el, "strip_text")
+
+
+_BLOCKISH = frozenset({*BLOCK_TAGS, "div", "section", "ul", "ol", "table", "figure", "hr"})
+
+
+def split_line_breaks(container: etree._Element) -> None:
+    """Text laid out with <br> (two or more in one element) becomes one paragraph per line,
+    so that each line is judged as a block of its own."""
+    parents = {br.getparent() for br in container.iter("br")}
+    for el in parents:
+        if el is None or sum(1 for c in el if c.tag == "br") < 2:
+            continue
+        segments: list[list[object]] = [[el.text] if el.text else []]
+        for child in list(el):
+            tail, child.tail = child.tail, None
+            if child.tag == "br":
+                segments.append([])
+            elif isinstance(child.tag, str) and child.tag in _BLOCKISH:
+                segments.extend([[child], []])
+            else:
+                segments[-1].append(child)
+            if tail:
+                segments[-1].append(tail)
+        blocks = [_paragraph(seg) for seg in segments if _has_text(seg)]
+        el.text = None
+        for child in list(el):
+            el.remove(child)
+        if el.tag == "p" and (parent := el.getparent()) is not None:
+            at = parent.index(el)
+            for offset, block in enumerate(blocks):
+                parent.insert(at + offset, block)
+            parent.remove(el)
+        else:
+            el.extend(blocks)
+
+
+def _has_text(segment: list[object]) -> bool:
+    return any(
+        (isinstance(part, str) and part.strip())
+        or (isinstance(part, etree._Element) and (text_of(part) or part.tag in _BLOCKISH))
+        for part in segment
+    )
+
+
+def _paragraph(segment: list[object]) -> etree._Element:
+    if len(segment) == 1 and isinstance(segment[0], etree._Element) and segment[0].tag in _BLOCKISH:
+        return segment[0]
+    p = etree.Element("p")
+    for part in segment:
+        if isinstance(part, str):
+            if len(p):
+                p[-1].tail = (p[-1].tail or "") + part
+            else:
+                p.text = (p.text or "") + part
+        elif isinstance(part, etree._Element):
+            p.append(part)
+    p.text = (p.text or "").lstrip() or None
+    return p
+
+
+def _drop_echoes(container: etree._Element, echoes: Iterable[str], author: str | None) -> None:
+    """Blocks that repeat the headline or the caption, or are the byline."""
+    repeated = {" ".join(e.split()) for e in echoes if e and e.strip()}
+    for el in list(container.iter(*BLOCK_TAGS, "div", "span", "font", "small", "b", "strong")):
+        if el.getparent() is None or (len(el) and any(c.tag in _BLOCKISH for c in el)):
+            continue
+        text = text_of(el)
+        if text and (text in repeated or boilerplate.is_byline(text, author)):
+            drop_element(el, "byline-or-repeat")
+
+
+def tidy_body(
+    container: etree._Element,
+    text_patterns: Sequence[re.Pattern[str]] = (),
+    *,
+    echoes: Iterable[str] = (),
+    author: str | None = None,
+) -> None:
+    """After extraction: one block per line, then drop what is left of announcements,
+    pointers, host lists, datelines, the byline and repeats of the headline or caption."""
+    split_line_breaks(container)
+    _drop_announced(container, _paragraph_chars(container))
+    _drop_blocks(container, text_patterns)
+    _drop_echoes(container, echoes, author)
+    for el in list(container.iter("h1", "figure", "img")):
+        # The headline and the lead figure are published as their own fields.
+        drop_element(el)
+    for el in reversed(list(container.iter(*BLOCK_TAGS, "div", "ul", "ol", "table", "span"))):
+        if el.getparent() is not None and not text_of(el) and not len(el.xpath(".//img")):
+            drop_element(el)
+
+
+def sanitize(html: str) -> str:
+    """Allow-list sanitising: no script, style, iframe, event handlers or javascript: URLs."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+def rewrite_url(url: str, base: str, site_origins: set[str], target_origin: str) -> str:
+    """Absolute URL; one that points at any origin of the site is moved to `target_origin`."""
+    absolute = urljoin(base, url.strip())
+    parts = urlsplit(absolute)
+    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    if origin in site_origins or absolute.startswith("file:"):
+        target = urlsplit(target_origin)
+        return urlunsplit((target.scheme, target.netloc, parts.path or "/", parts.query, ""))
+    return absolute
+
+
+def rewrite_links(
+    root: etree._Element, base: str, site_origins: set[str], target_origin: str
+) -> None:
+    """Make href/src absolute and point links to the site at `target_origin`, in place."""
+    for el in root.iter("a", "img"):
+        attr = "href" if el.tag == "a" else "src"
+        value = el.get(attr)
+        if value and not value.startswith(("#", "mailto:", "data:")):
+            el.set(attr, rewrite_url(value, base, site_origins, target_origin))
+        if el.tag == "img" and el.get("alt") is None:
+            el.set("alt", "")
+
+
+def fragment_html(root: etree._Element) -> str:
+    """Serialise the children of a container element as an HTML fragment."""
+    parts = [root.text or ""] if root.text and root.text.strip() else []
+    for child in root:
+        parts.append(lxml.html.tostring(child, encoding="unicode"))
+    return "".join(parts)

@@ -1,0 +1,340 @@
+"""What an article page says about itself: title, dates, author, lead image and caption,
+section trail, canonical link and language.
+
+Read in this order, the first that answers wins: the source's own selectors, the page's meta
+tags (OpenGraph, article:*, Dublin Core, itemprop), its JSON-LD, its markup (h1, <time>,
+byline, breadcrumb, the first figure of the article), the feed entry that pointed at the page,
+and last htmldate's reading of the page for a date nothing else gives. Pure: a parsed page in,
+a PageMeta out; it reads the tree before cleaning and never changes it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import htmldate
+from lxml import etree
+
+from syndicator.core.models import FeedEntry
+from syndicator.extract.clean import compile_selector, text_of
+
+
+@dataclass(frozen=True)
+class PageMeta:
+    title: str | None
+    published: datetime | None
+    updated: datetime | None
+    author: str | None
+    image_url: str | None
+    image_caption: str | None
+    section_trail: tuple[str, ...]
+    canonical_link: str | None
+    language: str | None
+    description: str | None
+
+
+_ARTICLE_TYPES = {
+    "article",
+    "newsarticle",
+    "reportagenewsarticle",
+    "analysisnewsarticle",
+    "opinionnewsarticle",
+    "blogposting",
+    "webpage",
+}
+_BY = re.compile(r"^\s*(by|por|par|بقلم|نویسنده\s*:?)\s+", re.I)
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """ISO 8601 or RFC 2822 text to an aware datetime (UTC when the text has no zone)."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def meta(root: etree._Element, *names: str) -> str | None:
+    """The content of the first meta tag named (property, name or itemprop) one of `names`."""
+    found: dict[str, str] = {}
+    for el in root.iter("meta"):
+        content = " ".join((el.get("content") or "").split())
+        if not content:
+            continue
+        for attr in ("property", "name", "itemprop"):
+            key = (el.get(attr) or "").lower()
+            if key:
+                found.setdefault(key, content)
+    return next((found[n] for n in names if n in found), None)
+
+
+def _json_ld(root: etree._Element) -> dict[str, Any]:
+    """The first Article-like object of the page's JSON-LD, merged with its @graph siblings."""
+
+    def walk(node: Any) -> Iterator[dict[str, Any]]:
+        if isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+        elif isinstance(node, dict):
+            yield node
+            yield from walk(node.get("@graph"))
+
+    for script in root.iter("script"):
+        if (script.get("type") or "").lower() != "application/ld+json" or not script.text:
+            continue
+        try:
+            data = json.loads(script.text)
+        except ValueError:
+            continue
+        for node in walk(data):
+            kinds = node.get("@type")
+            kinds = kinds if isinstance(kinds, list) else [kinds]
+            if any(str(k).lower() in _ARTICLE_TYPES for k in kinds):
+                return node
+    return {}
+
+
+def _ld_name(value: Any) -> str | None:
+    if isinstance(value, list):
+        names = [n for v in value if (n := _ld_name(v))]
+        return ", ".join(names) or None
+    if isinstance(value, dict):
+        value = value.get("name")
+    return " ".join(value.split()) if isinstance(value, str) and value.strip() else None
+
+
+def _ld_image(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("url")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _selected(root: etree._Element, selectors: Mapping[str, str], key: str) -> str | None:
+    """Text (or datetime/content/src attribute) of what the source's selector picks."""
+    selector = selectors.get(key)
+    if not selector:
+        return None
+    for found in compile_selector(selector)(root):
+        if isinstance(found, str) and found.strip():
+            return " ".join(found.split())
+        if isinstance(found, etree._Element):
+            for attr in ("datetime", "content", "src", "data-src"):
+                if key in ("published", "updated", "image") and found.get(attr):
+                    return str(found.get(attr)).strip()
+            if text := text_of(found):
+                return text
+    return None
+
+
+def _article_scope(root: etree._Element) -> etree._Element:
+    for tag in ("article", "main"):
+        scope = next(iter(root.iter(tag)), None)
+        if scope is not None:
+            return scope
+    return root
+
+
+def _title(root: etree._Element, ld: dict[str, Any]) -> str | None:
+    for scope in (_article_scope(root), root):
+        h1 = next((h for h in scope.iter("h1") if text_of(h)), None)
+        if h1 is not None:
+            return text_of(h1)
+    if title := meta(root, "og:title", "twitter:title") or _ld_name(ld.get("headline")):
+        return title
+    t = next(iter(root.iter("title")), None)
+    return text_of(t) if t is not None and text_of(t) else None
+
+
+def _published(root: etree._Element, ld: dict[str, Any]) -> datetime | None:
+    value = meta(
+        root,
+        "article:published_time",
+        "datepublished",
+        "date",
+        "dc.date",
+        "dc.date.issued",
+        "pubdate",
+        "publishdate",
+        "sailthru.date",
+        "parsely-pub-date",
+    )
+    if moment := parse_date(value) or parse_date(ld.get("datePublished")):
+        return moment
+    times = [el for el in root.iter("time") if el.get("datetime")]
+    marked = [t for t in times if "publish" in f"{t.get('class')} {t.get('itemprop')}".lower()]
+    first = (marked or times or [None])[0]
+    return parse_date(first.get("datetime")) if first is not None else None
+
+
+def _updated(root: etree._Element, ld: dict[str, Any]) -> datetime | None:
+    value = meta(
+        root, "article:modified_time", "datemodified", "og:updated_time", "dc.date.modified"
+    )
+    if moment := parse_date(value) or parse_date(ld.get("dateModified")):
+        return moment
+    for el in root.iter("time"):
+        if "modif" in f"{el.get('class')} {el.get('itemprop')}".lower():
+            return parse_date(el.get("datetime"))
+    return None
+
+
+def _author(root: etree._Element, ld: dict[str, Any]) -> str | None:
+    value = meta(root, "author", "article:author", "dc.creator", "parsely-author", "byl")
+    if value and not value.startswith(("http://", "https://")):
+        return _BY.sub("", value) or None
+    if name := _ld_name(ld.get("author")):
+        return name
+    for el in root.iter("a", "span", "p", "div"):
+        marks = f"{el.get('rel')} {el.get('class')} {el.get('itemprop')}".lower()
+        if ("author" in marks or "byline" in marks) and (text := text_of(el)):
+            return _BY.sub("", text) or None
+    return None
+
+
+def _image(url: str, src: str | None) -> str | None:
+    return urljoin(url, src.strip()) if src and src.strip() else None
+
+
+def _lead_figure(root: etree._Element, url: str) -> tuple[str | None, str | None]:
+    for fig in _article_scope(root).iter("figure"):
+        img = next(
+            (i for i in fig.iter("img", "amp-img") if i.get("src") or i.get("data-src")), None
+        )
+        if img is not None:
+            cap = next(iter(fig.iter("figcaption")), None)
+            caption = text_of(cap) if cap is not None else (img.get("alt") or None)
+            return _image(url, img.get("src") or img.get("data-src")), caption or None
+    return None, None
+
+
+def breadcrumb(root: etree._Element) -> tuple[str, ...]:
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        marks = f"{el.get('class') or ''} {el.get('id') or ''} {el.get('aria-label') or ''}"
+        if "breadcrumb" in marks.lower():
+            links = [text_of(a) for a in el.iter("a", "li", "span") if text_of(a)]
+            parts = links or [p.strip() for p in text_of(el).split("/")]
+            # A trail's items can nest (li > a): keep each label once, in order.
+            return tuple(dict.fromkeys(p for p in parts if p and p not in ("/", ">", "»", "›")))
+    return ()
+
+
+# A language tag as BCP 47 writes it (en, en-US, zh-Hant-TW, x-private): letters, then
+# hyphen-separated letters or digits; at most 35 characters, as the store keeps it.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+LANGUAGE_MAX = 35
+
+
+def language_tag(value: str) -> str | None:
+    """The first tag of a declared language ("en_US", "en-US, fr-FR"), or None when it is not
+    a well-formed tag."""
+    token = re.split(r"[\s,;]+", value.strip(), maxsplit=1)[0].replace("_", "-")
+    if len(token) <= LANGUAGE_MAX and _LANGUAGE_TAG.fullmatch(token):
+        return token
+    return None
+
+
+def _language(root: etree._Element) -> str | None:
+    """The page's language: <html lang>, else its language meta tags; a declaration that is
+    not a language tag counts as none (the source's language is used)."""
+    html_el = root if root.tag == "html" else next(iter(root.iter("html")), root)
+    declared = [
+        html_el.get("lang"),
+        html_el.get("xml:lang"),
+        meta(root, "og:locale", "language", "content-language"),
+        *(
+            el.get("content")
+            for el in root.iter("meta")
+            if (el.get("http-equiv") or "").lower() == "content-language"
+        ),
+    ]
+    for value in declared:
+        if value and (tag := language_tag(value)):
+            return tag
+    return None
+
+
+def _canonical(root: etree._Element, url: str) -> str | None:
+    for el in root.iter("link"):
+        if (el.get("rel") or "").lower() == "canonical" and el.get("href"):
+            link = urljoin(url, el.get("href", "").strip())
+            # A canonical link to the home page says nothing about this article.
+            return link if urlsplit(link).path not in ("", "/") else None
+    return None
+
+
+def _guess_date(root: etree._Element, url: str, original: bool) -> datetime | None:
+    found = htmldate.find_date(
+        root, url=url, original_date=original, extensive_search=False, outputformat="%Y-%m-%d"
+    )
+    return parse_date(found)
+
+
+def read_metadata(
+    root: etree._Element,
+    url: str,
+    selectors: Mapping[str, str] | None = None,
+    entry: FeedEntry | None = None,
+) -> PageMeta:
+    """Everything but the body, read before the page is cleaned."""
+    selectors = selectors or {}
+    entry = entry or FeedEntry(link=url)
+    ld = _json_ld(root)
+    title = _selected(root, selectors, "title") or _title(root, ld) or entry.title
+    published = (
+        parse_date(_selected(root, selectors, "published"))
+        or _published(root, ld)
+        or entry.published
+    )
+    updated = (
+        parse_date(_selected(root, selectors, "updated")) or _updated(root, ld) or entry.updated
+    )
+    if published is None:
+        published = _guess_date(root, url, original=True)
+    if updated is None and published is not None:
+        latest = _guess_date(root, url, original=False)
+        updated = latest if latest and latest.date() > published.date() else None
+    image_url, caption = _lead_figure(root, url)
+    image_url = (
+        _image(url, _selected(root, selectors, "image"))
+        or image_url
+        or _image(url, meta(root, "og:image", "twitter:image") or _ld_image(ld.get("image")))
+    )
+    caption = _selected(root, selectors, "caption") or caption
+    trail: tuple[str, ...] = ()
+    if section := _selected(root, selectors, "section"):
+        trail = tuple(p.strip() for p in re.split(r"\s[/>»›]\s", section) if p.strip())
+    trail = trail or breadcrumb(root)
+    if not trail and (
+        section := meta(root, "article:section") or _ld_name(ld.get("articleSection"))
+    ):
+        trail = (section,)
+    author = _selected(root, selectors, "author") or _author(root, ld) or entry.author
+    return PageMeta(
+        title=title or None,
+        published=published or None,
+        updated=updated or None,
+        author=_BY.sub("", author) if author else None,
+        image_url=image_url,
+        image_caption=caption or None,
+        section_trail=trail,
+        canonical_link=_canonical(root, url),
+        language=_language(root),
+        description=meta(root, "og:description", "description", "twitter:description"),
+    )

@@ -1,0 +1,455 @@
+"""Bytes to data: source feeds to entries, listing pages to article links, article pages to
+clean articles.
+
+Owns character-set detection, feedparser and trafilatura calls and the order of the article
+stages: parse, read metadata (`metadata`), strip boilerplate (`clean`), find the body (the
+source's `body` selector, else trafilatura), tidy it, assemble the Page. Each stage is a
+function of its own so that a benchmark can time it. Pure: bytes in, models out, no I/O.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+import charset_normalizer
+import feedparser
+import lxml.html
+import trafilatura
+from lxml import etree
+
+from syndicator.core.errors import ExtractError
+from syndicator.core.models import FeedEntry, Page
+from syndicator.extract import clean
+from syndicator.extract.metadata import PageMeta, parse_date, read_metadata
+
+if TYPE_CHECKING:
+    from syndicator.core.config import Source
+
+__all__ = ["ArticleRules", "extract_article", "parse_date", "parse_feed"]
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.I)
+_XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_.:-]+)["']""")
+_FEED_END = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:rss|feed|RDF)>\s*$")
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+# Labels that browsers decode as a superset (WHATWG Encoding Standard): a page that says
+# ISO-8859-1 and uses curly quotes means windows-1252.
+_SUPERSETS = {
+    "latin-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "ascii": "cp1252",
+    "iso8859-9": "cp1254",
+    "iso8859-11": "cp874",
+    "gb2312": "gbk",
+}
+
+
+def _known(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        codec = codecs.lookup(name.strip().strip("'\"").lower()).name
+    except LookupError:
+        return None
+    return _SUPERSETS.get(codec, codec)
+
+
+def detect_charset(body: bytes, header_charset: str | None = None) -> str:
+    """The charset a page is really in.
+
+    A byte-order mark decides. Otherwise the declarations are read in the order browsers read
+    them (HTTP header, XML declaration, meta tag), but believed only when the body agrees:
+    mirrors of one site are often configured by different hands, and one that sends UTF-8
+    as Latin-1 or windows-1256 as UTF-8 must not make a second, garbled copy of an article.
+    A body with non-ASCII bytes that is valid UTF-8 is UTF-8 (text in a legacy code page is
+    practically never valid UTF-8 by chance); a declaration that the bytes cannot be decoded
+    with is passed over; with none left, charset-normalizer weighs the legacy code pages.
+    """
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name
+    head = body[:4096]
+    declared = [_known(header_charset)]
+    for pattern in (_XML_DECL, _META_CHARSET):
+        if m := pattern.search(head):
+            declared.append(_known(m.group(1).decode("ascii", "replace")))
+    candidates = [c for c in dict.fromkeys(declared) if c]
+    if body.isascii():
+        return candidates[0] if candidates else "utf-8"
+    if _decodes(body, "utf-8"):
+        return "utf-8"
+    for charset in candidates:
+        if charset != "utf-8" and _decodes(body, charset):
+            return charset
+    best = charset_normalizer.from_bytes(body).best()
+    return _known(best.encoding if best else None) or (candidates or ["cp1252"])[0]
+
+
+def _decodes(body: bytes, charset: str) -> bool:
+    try:
+        body.decode(charset)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def decode(body: bytes, header_charset: str | None = None) -> str:
+    charset = detect_charset(body, header_charset)
+    text = body.decode(charset, errors="replace")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def parse_page(body: bytes, url: str, header_charset: str | None = None) -> etree._Element:
+    text = decode(body, header_charset)
+    # lxml refuses str input that carries an encoding declaration; drop the XML one.
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    if not text.strip():
+        raise ExtractError(url, "empty page")
+    try:
+        return lxml.html.document_fromstring(text, base_url=url)
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractError(url, f"not an HTML page: {exc}") from None
+
+
+# --- feeds -------------------------------------------------------------------------------
+
+
+def _feed_time(entry: Any, key: str) -> datetime | None:
+    parsed = dict.get(entry, f"{key}_parsed")
+    if not parsed:
+        return None
+    year, month, day, hour, minute, second = parsed[:6]
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list[FeedEntry]:
+    """RSS or Atom bytes to entries; anything that is not a feed raises ExtractError."""
+    head = body[:1024].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        raise ExtractError(url, "an HTML page where a feed was expected", kind="not-a-feed")
+    parsed = feedparser.parse(
+        body,
+        response_headers=(
+            {"content-type": f"application/xml; charset={header_charset}"} if header_charset else {}
+        ),
+    )
+    if not parsed.get("version"):
+        reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
+        raise ExtractError(url, f"not an RSS or Atom feed: {reason}", kind="not-a-feed")
+    if parsed.get("bozo") and not parsed.entries:
+        raise ExtractError(url, f"broken feed: {parsed.get('bozo_exception')}", kind="not-a-feed")
+    if parsed.get("bozo") and not _FEED_END.search(body[-512:]):
+        # feedparser salvages what it can from a cut-off body; a cut-off feed may have lost
+        # entries or half an entry, so it is refused and the next mirror is asked instead.
+        raise ExtractError(url, f"truncated feed: {parsed.get('bozo_exception')}", kind="truncated")
+    entries = []
+    for entry in parsed.entries:
+        link = entry.get("link")
+        if not link:
+            continue
+        content = entry.get("content")
+        entries.append(
+            FeedEntry(
+                link=urljoin(url, link),
+                guid=entry.get("id"),
+                title=entry.get("title"),
+                summary=entry.get("summary"),
+                content_html=content[0].get("value") if content else None,
+                published=_feed_time(entry, "published"),
+                updated=_feed_time(entry, "updated"),
+                author=entry.get("author"),
+            )
+        )
+    return entries
+
+
+# --- listing pages -----------------------------------------------------------------------
+
+
+def listing_links(
+    body: bytes, url: str, site_origins: set[str], pattern: str, header_charset: str | None = None
+) -> list[str]:
+    """Links to article pages of this site, in page order, each once."""
+    return list(listing_entries(body, url, site_origins, pattern, header_charset))
+
+
+def listing_entries(
+    body: bytes, url: str, site_origins: set[str], pattern: str, header_charset: str | None = None
+) -> dict[str, str]:
+    """Article links of this site in page order, each once, with the text of their first
+    link (usually the headline)."""
+    root = parse_page(body, url, header_charset)
+    matcher = re.compile(pattern)
+    own = _origin(url)
+    seen: dict[str, str] = {}
+    for a in root.iter("a"):
+        href = a.get("href")
+        if not href:
+            continue
+        absolute = urljoin(url, href.strip()).split("#", 1)[0]
+        origin = _origin(absolute)
+        if origin != own and origin not in site_origins:
+            continue
+        if matcher.search(urlsplit(absolute).path):
+            text = clean.text_of(a)
+            if not seen.get(absolute):
+                seen[absolute] = text
+    return seen
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+# --- article pages -----------------------------------------------------------------------
+
+SELECTOR_FIELDS = ("body", "title", "author", "published", "updated", "image", "caption", "section")
+
+
+@dataclass(frozen=True)
+class ArticleRules:
+    """A source's own extraction rules: selectors that override the heuristics for a field,
+    selectors of blocks to strip, and text patterns of blocks to strip."""
+
+    selectors: Mapping[str, str] = field(default_factory=dict)
+    strip: tuple[str, ...] = ()
+    strip_text: tuple[re.Pattern[str], ...] = ()
+
+    @classmethod
+    def of(cls, source: Source) -> ArticleRules:
+        selectors = source.selectors.model_dump(exclude_none=True) if source.selectors else {}
+        return cls(
+            selectors=selectors,
+            strip=tuple(source.strip),
+            strip_text=tuple(re.compile(p) for p in source.strip_text),
+        )
+
+
+def main_content(root: etree._Element, url: str, rules: ArticleRules) -> etree._Element:
+    """The article body of a cleaned page, as a container element (not yet tidied).
+
+    The source's `body` selector when it matches, else trafilatura."""
+    if selector := rules.selectors.get("body"):
+        found = clean.select_elements(root, selector)
+        if found:
+            container = lxml.html.fragment_fromstring("<div></div>")
+            for el in found:
+                container.append(_detached_copy(el))
+            return container
+    extracted = trafilatura.extract(
+        root,
+        url=url,
+        output_format="html",
+        include_images=False,
+        include_links=True,
+        include_tables=True,
+        include_comments=False,
+        deduplicate=False,
+        fast=True,
+        favor_recall=True,
+    )
+    if not extracted:
+        raise ExtractError(url, "no article body found", kind="no-article")
+    body_root = lxml.html.fragment_fromstring(extracted, create_parent="div")
+    return next(iter(body_root.iter("body")), body_root)
+
+
+def _detached_copy(el: etree._Element) -> etree._Element:
+    copy = lxml.html.fragment_fromstring(lxml.html.tostring(el, encoding="unicode"))
+    copy.tail = None
+    return copy
+
+
+def assemble(meta: PageMeta, container: etree._Element, url: str) -> Page:
+    """The Page: metadata plus the tidied body as HTML and as plain text blocks."""
+    if not meta.title:
+        raise ExtractError(url, "no title found", kind="no-article")
+    body_text = "\n\n".join(block_texts(container))
+    if not body_text.strip():
+        raise ExtractError(url, "no article body found", kind="no-article")
+    return Page(
+        url=url,
+        title=meta.title,
+        body_html=clean.fragment_html(container),
+        body_text=body_text,
+        published=meta.published,
+        updated=meta.updated,
+        author=meta.author,
+        image_url=meta.image_url,
+        image_caption=meta.image_caption,
+        section_trail=meta.section_trail,
+        canonical_link=meta.canonical_link,
+        language=meta.language,
+        summary=meta.description or body_text.split("\n\n", 1)[0],
+    )
+
+
+def repeats(root: etree._Element, meta: PageMeta) -> tuple[str, ...]:
+    """Texts a body line may only repeat, never be: the headline, the caption and images'
+    descriptions (a line that says what an image's alt says is its caption)."""
+    alts = [
+        a for img in root.iter("img", "amp-img") if len((a := img.get("alt") or "").split()) > 2
+    ]
+    return (meta.title or "", meta.image_caption or "", *alts)
+
+
+def extract_article(
+    body: bytes,
+    url: str,
+    *,
+    header_charset: str | None = None,
+    rules: ArticleRules | None = None,
+    entry: FeedEntry | None = None,
+    trace: clean.RuleTrace | None = None,
+) -> Page:
+    """An article page to a clean Page; a page with no article body raises ExtractError.
+
+    `entry` is the feed entry that linked to the page: its dates, author and title fill in
+    what the page itself does not say. `trace` is told every cleaning rule that removed
+    something."""
+    with clean.tracing(trace):
+        return _extract_article(body, url, header_charset=header_charset, rules=rules, entry=entry)
+
+
+def _extract_article(
+    body: bytes,
+    url: str,
+    *,
+    header_charset: str | None,
+    rules: ArticleRules | None,
+    entry: FeedEntry | None,
+) -> Page:
+    rules = rules or ArticleRules()
+    root = parse_page(body, url, header_charset)
+    meta = read_metadata(root, url, rules.selectors, entry)
+    if not meta.title:
+        raise ExtractError(url, "no title found", kind="no-article")
+    echoes = repeats(root, meta)
+    clean.strip_boilerplate(root, rules.strip, rules.strip_text)
+    container = main_content(root, url, rules)
+    clean.tidy_body(
+        container,
+        rules.strip_text,
+        echoes=echoes,
+        author=meta.author,
+    )
+    return assemble(meta, container, url)
+
+
+def carries_full_text(entry: FeedEntry) -> bool:
+    """A feed entry carries the article itself, not a teaser: it has content (content:encoded,
+    atom:content) of at least 50 words and half as long again as its summary."""
+    if not entry.content_html:
+        return False
+    words = len(_text_of_html(entry.content_html).split())
+    teaser = len(_text_of_html(entry.summary or "").split())
+    return words >= 50 and words >= 1.5 * teaser
+
+
+def _text_of_html(fragment: str) -> str:
+    if not fragment.strip():
+        return ""
+    return clean.text_of(lxml.html.fragment_fromstring(fragment, create_parent="div"))
+
+
+def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page:
+    """A Page from what the feed entry itself carries (content, else summary), cleaned the
+    same way as an article page."""
+    rules = rules or ArticleRules()
+    fragment = entry.content_html or entry.summary or ""
+    if not fragment.strip():
+        raise ExtractError(entry.link, "feed entry carries no text", kind="no-article")
+    container = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    clean.strip_boilerplate(container, rules.strip, rules.strip_text)
+    clean.tidy_body(container, rules.strip_text, echoes=(entry.title or "",), author=entry.author)
+    meta = PageMeta(
+        title=" ".join((entry.title or "").split()) or None,
+        published=entry.published,
+        updated=entry.updated,
+        author=entry.author,
+        image_url=None,
+        image_caption=None,
+        section_trail=(),
+        canonical_link=None,
+        language=None,
+        description=None,
+    )
+    return assemble(meta, container, entry.link)
+
+
+# Elements that hold blocks rather than being one: their text is split at their children.
+_CONTAINERS = frozenset(
+    {
+        "div",
+        "section",
+        "article",
+        "main",
+        "body",
+        "ul",
+        "ol",
+        "dl",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "figure",
+        "header",
+        "blockquote",
+        "details",
+    }
+)
+
+
+def block_texts(container: etree._Element) -> list[str]:
+    """The text of the body as blocks: paragraphs, headings, list items, cells, and any loose
+    text between them, each once."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        text = " ".join("".join(run).split())
+        if text:
+            out.append(text)
+        run.clear()
+
+    def walk(node: etree._Element) -> None:
+        if node.text:
+            run.append(node.text)
+        for child in node:
+            if isinstance(child.tag, str) and (
+                child.tag in _CONTAINERS or child.tag in clean.BLOCK_TAGS
+            ):
+                flush()
+                if child.tag in clean.BLOCK_TAGS and not _has_blocks(child):
+                    run.append("".join(child.itertext()))
+                else:
+                    walk(child)
+                flush()
+            elif isinstance(child.tag, str):
+                run.append(" " if child.tag == "br" else "".join(child.itertext()))
+            if child.tail:
+                run.append(child.tail)
+
+    walk(container)
+    flush()
+    return out
+
+
+def _has_blocks(el: etree._Element) -> bool:
+    return any(
+        isinstance(d.tag, str) and (d.tag in clean.BLOCK_TAGS or d.tag in _CONTAINERS)
+        for d in el.iterdescendants()
+    )

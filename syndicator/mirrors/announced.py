@@ -1,0 +1,97 @@
+"""Mirror discovery: the host names a page announces as the site's other addresses.
+
+Sites that lose domains say where they went: "Press TV's website can also be accessed at the
+following alternate addresses:" and a list of host names, in the footer of every page. This
+module finds such announcements in a fetched page and returns the origins they name, so that
+the pipeline can record them as candidate mirrors. Deciding whether a candidate is the same
+site is not done here (the pipeline adopts one only when it serves an article whose content
+hash is already stored). Pure: bytes in, origins out.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import lxml.html
+from lxml import etree
+
+from syndicator.extract.parsing import decode
+
+_ANNOUNCEMENT = re.compile(
+    r"(?:can|may) also be (?:accessed|reached|found|read) (?:at|on|via)"
+    r"|alternat(?:e|ive) (?:addresses|address|domains?|links?|urls?)"
+    r"|(?:our )?new (?:address|domain)(?:es|s)? (?:is|are)"
+    r"|mirror (?:sites?|addresses|domains?)\s*:"
+    r"|(?:we have|site has|website has) moved to",
+    re.I,
+)
+_HOST = re.compile(
+    r"(?<![\w@.-])(?:(https?)://)?"
+    r"((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|\d{1,3}(?:\.\d{1,3}){3})"
+    r"(?::(\d{1,5}))?(?![\w-])",
+    re.I,
+)
+_BLOCKS = ("p", "div", "section", "span", "li", "h2", "h3", "h4", "strong", "footer", "aside")
+# A line of the list that follows an announcement is short.
+_LIST_LINE = 200
+_MAX_LINES = 20
+
+
+def _text(el: etree._Element) -> str:
+    return " ".join("".join(el.itertext()).split())
+
+
+def _hosts_in(text: str, scheme: str) -> list[str]:
+    found = []
+    for m in _HOST.finditer(text):
+        host = m.group(2).lower()
+        port = f":{m.group(3)}" if m.group(3) else ""
+        found.append(f"{(m.group(1) or scheme).lower()}://{host}{port}")
+    return found
+
+
+def _link_hosts(el: etree._Element, scheme: str) -> list[str]:
+    found = []
+    for a in el.iter("a"):
+        href = (a.get("href") or "").strip()
+        parts = urlsplit(href)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            found.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return found
+
+
+def announced_origins(body: bytes, url: str, header_charset: str | None = None) -> list[str]:
+    """Origins named in the page's alternate-address announcements, in page order, each once."""
+    text = decode(body, header_charset)
+    if not _ANNOUNCEMENT.search(text):
+        return []
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+    try:
+        root = lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError):
+        return []
+    scheme = urlsplit(url).scheme if urlsplit(url).scheme in ("http", "https") else "https"
+    found: dict[str, None] = {}
+    for el in root.iter(*_BLOCKS):
+        own = _text(el)
+        match = _ANNOUNCEMENT.search(own)
+        if not match:
+            continue
+        # Only the smallest element that carries the announcement.
+        if any(
+            isinstance(c.tag, str) and _ANNOUNCEMENT.search(_text(c)) for c in el.iterchildren()
+        ):
+            continue
+        hosts = _hosts_in(own[match.end() :], scheme) + _link_hosts(el, scheme)
+        sibling, lines = el.getnext(), 0
+        while sibling is not None and lines < _MAX_LINES:
+            line = _text(sibling)
+            line_hosts = _hosts_in(line, scheme) if len(line) <= _LIST_LINE else []
+            if not line_hosts:
+                break
+            hosts += line_hosts + _link_hosts(sibling, scheme)
+            sibling, lines = sibling.getnext(), lines + 1
+        for origin in hosts:
+            found.setdefault(origin, None)
+    return list(found)

@@ -1,0 +1,228 @@
+"""Mirror health: the state machine and circuit breaker that decide whether a mirror is asked.
+
+What the states mean (after every request the state is worked out again):
+
+- `healthy`: the last request got valid content and recent requests rarely failed (the
+  moving failure rate is under `degraded_rate`, 10 %). The mirror is pulled normally.
+- `degraded`: the mirror still answers but not reliably: the last request failed (fewer than
+  `failures` in a row), or the moving failure rate is 10 % or more, or it asked us to wait
+  (429/503 with Retry-After). It is still pulled, except while a Retry-After wait runs.
+- `down`: `failures` requests failed in a row; the breaker is open. The mirror is not asked
+  at all until `retry_at` (a backoff of `backoff * 2**n`, n the number of failed probes
+  since the last success, capped at `max_backoff`, spread by +/- `jitter`). Then it is
+  half-open: exactly one probe request is sent. A valid answer closes the breaker (the
+  mirror is pulled in full again and its failure streak and backoff are forgotten); a
+  failure opens it again with the next, doubled, backoff.
+
+A failure is any request that did not give what was asked for: no connection, timeout,
+HTTP error, or a 200 that validation refused (notice page, not a feed, no article body).
+Pure: takes a clock reading and a random source, never reads the time or does I/O.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from syndicator.core.config import Breaker
+
+State = Literal["healthy", "degraded", "down"]
+Access = Literal["pull", "probe", "wait"]
+STATES: tuple[State, ...] = ("healthy", "degraded", "down")
+
+
+@dataclass(frozen=True)
+class Policy:
+    failures: int = 3
+    backoff: float = 60.0
+    max_backoff: float = 3600.0
+    jitter: float = 0.2
+    latency_alpha: float = 0.3
+    error_alpha: float = 0.3
+    degraded_rate: float = 0.1
+
+    @classmethod
+    def of(cls, breaker: Breaker) -> Policy:
+        return cls(
+            failures=breaker.failures,
+            backoff=breaker.backoff,
+            max_backoff=breaker.max_backoff,
+            jitter=breaker.jitter,
+        )
+
+
+@dataclass(frozen=True)
+class MirrorHealth:
+    source: str
+    mirror: str
+    state: State = "healthy"
+    consecutive_failures: int = 0
+    # Failed probes since the breaker last opened from a closed state: the backoff exponent.
+    opens: int = 0
+    error_rate: float = 0.0
+    latency: float | None = None
+    last_success: datetime | None = None
+    last_failure: datetime | None = None
+    last_error_kind: str | None = None
+    last_error: str | None = None
+    retry_at: datetime | None = None
+    successes: int = 0
+    failures: int = 0
+
+    @property
+    def tried(self) -> bool:
+        return self.successes + self.failures > 0
+
+
+def access(h: MirrorHealth, now: datetime) -> Access:
+    """`pull` it, send one `probe` (breaker half-open), or `wait` (open, or Retry-After)."""
+    if h.retry_at is not None and now < h.retry_at:
+        return "wait"
+    return "probe" if h.state == "down" else "pull"
+
+
+def backoff_delay(opens: int, policy: Policy, rng: random.Random) -> float:
+    """Seconds before the next probe after `opens` earlier failed probes."""
+    base = min(policy.max_backoff, policy.backoff * 2 ** min(opens, 32))
+    spread = base * rng.uniform(-policy.jitter, policy.jitter)
+    return max(1.0, min(policy.max_backoff, base + spread))
+
+
+def _state(h: MirrorHealth, policy: Policy) -> State:
+    if h.consecutive_failures >= policy.failures:
+        return "down"
+    if h.consecutive_failures > 0 or h.error_rate >= policy.degraded_rate:
+        return "degraded"
+    if h.retry_at is not None:
+        return "degraded"
+    return "healthy"
+
+
+def succeeded(h: MirrorHealth, latency: float, now: datetime, policy: Policy) -> MirrorHealth:
+    """A request got valid content (a 304 counts: the mirror confirmed what we have)."""
+    a = policy.latency_alpha
+    ema = latency if h.latency is None else a * latency + (1 - a) * h.latency
+    after = replace(
+        h,
+        consecutive_failures=0,
+        opens=0,
+        error_rate=(1 - policy.error_alpha) * h.error_rate,
+        latency=ema,
+        last_success=now,
+        retry_at=None,
+        successes=h.successes + 1,
+    )
+    return replace(after, state=_state(after, policy))
+
+
+def failed(
+    h: MirrorHealth,
+    kind: str,
+    message: str,
+    now: datetime,
+    policy: Policy,
+    rng: random.Random,
+    retry_after: float | None = None,
+) -> MirrorHealth:
+    """A request failed; opens the breaker on the `failures`-th failure in a row."""
+    streak = h.consecutive_failures + 1
+    retry_at, opens = h.retry_at, h.opens
+    if streak >= policy.failures:
+        # A new backoff when the breaker opens or a probe fails; requests already in flight
+        # when it opened do not stretch the wait again.
+        waiting = h.state == "down" and retry_at is not None and now < retry_at
+        if not waiting:
+            retry_at = now + timedelta(seconds=backoff_delay(opens, policy, rng))
+            opens += 1
+    if retry_after is not None:
+        asked = now + timedelta(seconds=min(retry_after, policy.max_backoff))
+        retry_at = max(retry_at, asked) if retry_at is not None else asked
+    after = replace(
+        h,
+        consecutive_failures=streak,
+        opens=opens,
+        error_rate=policy.error_alpha + (1 - policy.error_alpha) * h.error_rate,
+        last_failure=now,
+        last_error_kind=kind,
+        last_error=message[:500],
+        retry_at=retry_at,
+        failures=h.failures + 1,
+    )
+    return replace(after, state=_state(after, policy))
+
+
+def healthiest(healths: Sequence[MirrorHealth]) -> MirrorHealth | None:
+    """Best state first, then lowest latency, then the configured order."""
+    if not healths:
+        return None
+    rank = {s: i for i, s in enumerate(STATES)}
+    order = sorted(
+        range(len(healths)),
+        key=lambda i: (
+            rank[healths[i].state],
+            healths[i].latency if healths[i].latency is not None else float("inf"),
+            i,
+        ),
+    )
+    return healths[order[0]]
+
+
+def tally(healths: Iterable[MirrorHealth]) -> dict[State, int]:
+    counts: dict[State, int] = {s: 0 for s in STATES}
+    for h in healths:
+        counts[h.state] += 1
+    return counts
+
+
+class HealthBook:
+    """The health of one source's mirrors during a pull: decisions and recorded outcomes."""
+
+    def __init__(
+        self,
+        source: str,
+        known: dict[str, MirrorHealth],
+        policy: Policy,
+        clock: Callable[[], datetime],
+        rng: random.Random,
+    ) -> None:
+        self.source = source
+        self.policy = policy
+        self.clock = clock
+        self.rng = rng
+        self._health = dict(known)
+        self.changed: set[str] = set()
+        self._probed: set[str] = set()
+
+    def get(self, mirror: str) -> MirrorHealth:
+        return self._health.get(mirror) or MirrorHealth(self.source, mirror)
+
+    def access(self, mirror: str) -> Access:
+        return access(self.get(mirror), self.clock())
+
+    def claim_probe(self, mirror: str) -> bool:
+        """True for the one caller that may send the half-open probe of a down mirror."""
+        if self.access(mirror) != "probe" or mirror in self._probed:
+            return False
+        self._probed.add(mirror)
+        return True
+
+    def usable(self, mirror: str) -> bool:
+        """Whether a request to the mirror may be sent now (not waiting, not down)."""
+        return self.access(mirror) == "pull"
+
+    def ok(self, mirror: str, latency: float) -> None:
+        self._health[mirror] = succeeded(self.get(mirror), latency, self.clock(), self.policy)
+        self.changed.add(mirror)
+
+    def fail(self, mirror: str, kind: str, message: str, retry_after: float | None = None) -> None:
+        h = failed(
+            self.get(mirror), kind, message, self.clock(), self.policy, self.rng, retry_after
+        )
+        self._health[mirror] = h
+        self.changed.add(mirror)
+
+    def updated(self) -> list[MirrorHealth]:
+        return [self._health[m] for m in sorted(self.changed)]

@@ -1,0 +1,47 @@
+"""Where published links point: the canonical origin, or with `link_policy: healthiest` the
+mirror that is healthiest now. Links and images inside the content that point at any host of
+the site are moved the same way. The GUID is never touched: it does not depend on links.
+
+Pure: articles and health in, articles out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import lxml.html
+
+from syndicator.core.config import Source
+from syndicator.core.models import Article
+from syndicator.extract import clean
+from syndicator.mirrors.health import MirrorHealth, healthiest
+
+
+def link_target(
+    source: Source, healths: Sequence[MirrorHealth], adopted: Sequence[str] = ()
+) -> str:
+    """The origin published links of this source point at."""
+    if source.link_policy != "healthiest":
+        return source.canonical
+    by_origin = {h.mirror: h for h in healths}
+    origins = [m.origin for m in source.pull_from()] + [o for o in adopted]
+    known = [by_origin[o] for o in dict.fromkeys(origins) if o in by_origin]
+    best = healthiest(known)
+    return best.mirror if best is not None else source.canonical
+
+
+def relink(article: Article, site_origins: set[str], target: str) -> Article:
+    """The article with its link, and links and images in its content, on `target`."""
+    url = clean.rewrite_url(article.url, article.url, site_origins, target)
+    image = (
+        clean.rewrite_url(article.image_url, article.url, site_origins, target)
+        if article.image_url
+        else None
+    )
+    content = article.content_html
+    if content.strip():
+        body = lxml.html.fragment_fromstring(content, create_parent="div")
+        clean.rewrite_links(body, article.url, site_origins, target)
+        content = clean.fragment_html(body)
+    return replace(article, url=url, image_url=image, content_html=content)

@@ -1,0 +1,125 @@
+"""What `syndicate mirrors`, `GET /api/mirrors` and the HTML index show about mirrors, and the
+published-link target of each source, read from the store.
+
+Edge module: it reads the store; the decisions themselves are in `mirrors.health` and
+`mirrors.links`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from syndicator.core.config import Config
+from syndicator.core.models import Article
+from syndicator.mirrors.health import MirrorHealth
+from syndicator.mirrors.links import link_target, relink
+from syndicator.store import Store
+from syndicator.store.health import MirrorStore
+
+
+@dataclass(frozen=True)
+class MirrorRow:
+    source: str
+    mirror: str
+    role: str  # canonical | mirror | adopted | candidate
+    state: str  # healthy | degraded | down | unknown (never asked) | candidate
+    last_success: datetime | None = None
+    latency_ms: int | None = None
+    failures: int = 0
+    last_error_kind: str | None = None
+    last_error: str | None = None
+    retry_at: datetime | None = None
+    found_on: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "mirror": self.mirror,
+            "role": self.role,
+            "state": self.state,
+            "last_success": self.last_success.isoformat() if self.last_success else None,
+            "latency_ms": self.latency_ms,
+            "consecutive_failures": self.failures,
+            "last_error_kind": self.last_error_kind,
+            "last_error": self.last_error,
+            "retry_at": self.retry_at.isoformat() if self.retry_at else None,
+            "found_on": self.found_on,
+        }
+
+
+def _row(source: str, origin: str, role: str, h: MirrorHealth | None) -> MirrorRow:
+    if h is None or not h.tried:
+        return MirrorRow(source, origin, role, "unknown")
+    return MirrorRow(
+        source,
+        origin,
+        role,
+        h.state,
+        last_success=h.last_success,
+        latency_ms=round(h.latency * 1000) if h.latency is not None else None,
+        failures=h.consecutive_failures,
+        last_error_kind=h.last_error_kind,
+        last_error=h.last_error,
+        retry_at=h.retry_at,
+    )
+
+
+async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
+    """Every mirror of every configured source, then its discovered hosts."""
+    mirrors = MirrorStore(store)
+    health = {(h.source, h.mirror): h for h in await mirrors.health()}
+    found = await mirrors.discovered()
+    rows: list[MirrorRow] = []
+    for name, source in config.sources.items():
+        for m in source.pull_from():
+            role = "canonical" if m.origin == source.canonical else "mirror"
+            rows.append(_row(name, m.origin, role, health.get((name, m.origin))))
+        for d in found:
+            if d.source != name:
+                continue
+            if d.status == "adopted":
+                row = _row(name, d.origin, "adopted", health.get((name, d.origin)))
+            else:
+                row = MirrorRow(name, d.origin, "candidate", "candidate")
+            rows.append(replace(row, found_on=d.found_on))
+    return rows
+
+
+def health_line(rows: Sequence[MirrorRow]) -> str:
+    """'Mirrors: 3 healthy, 1 degraded, 1 down; 1 candidate' for the HTML index."""
+    order = ("healthy", "degraded", "down", "unknown")
+    counts = {s: sum(1 for r in rows if r.state == s) for s in order}
+    parts = [f"{n} {s}" for s, n in counts.items() if n]
+    line = "Mirrors: " + (", ".join(parts) if parts else "none pulled yet")
+    candidates = sum(1 for r in rows if r.state == "candidate")
+    if candidates:
+        line += f"; {candidates} candidate{'s' if candidates > 1 else ''}"
+    return line
+
+
+async def relink_articles(config: Config, store: Store, articles: list[Article]) -> list[Article]:
+    """Articles with their links on each source's link target (`link_policy`)."""
+    healthiest = [n for n, s in config.sources.items() if s.link_policy == "healthiest"]
+    if not healthiest or not articles:
+        return articles
+    mirrors = MirrorStore(store)
+    targets: dict[str, tuple[str, set[str]]] = {}
+    found = await mirrors.discovered()
+    for name in healthiest:
+        source = config.sources[name]
+        adopted = [d.origin for d in found if d.source == name and d.status == "adopted"]
+        target = link_target(source, await mirrors.health(name), adopted)
+        if target != source.canonical:
+            targets[name] = (target, source.site_origins() | set(adopted))
+    if not targets:
+        return articles
+    out = []
+    for article in articles:
+        if article.source in targets:
+            target, origins = targets[article.source]
+            article = relink(article, origins, target)
+        out.append(article)
+    return out

@@ -1,0 +1,684 @@
+"""The `syndicate` command: wiring of config, store, fetcher, pipeline, service and terminal.
+
+The only module that reads the environment: SYNDICATOR_CONFIG names the config file and
+SYNDICATOR_<KEY> overrides `service.<key>` (SYNDICATOR_LISTEN, SYNDICATOR_STORE,
+SYNDICATOR_PUBLIC_URL, ...). Every command takes `--json` for scripts. Exit status: 0 all
+well, 1 something is wrong (a stale section, a failed pull, an unreachable store or site),
+2 the config or the command line is wrong. A user's mistake ends with one clear message; a
+bug shows its traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from syndicator import __version__
+from syndicator.core.config import (
+    DEFAULT_CONFIG,
+    Config,
+    Service,
+    load_config,
+    with_service_overrides,
+)
+from syndicator.core.errors import ConfigError, StoreError, SyndicatorError
+from syndicator.extract.candidate import to_candidate
+from syndicator.extract.parsing import ArticleRules, extract_article
+from syndicator.mirrors.report import MirrorRow, mirror_rows
+from syndicator.ops import terminal
+from syndicator.ops.discover import config_block, discover, to_yaml
+from syndicator.ops.logs import setup_logging
+from syndicator.ops.status import collect
+from syndicator.publish.documents import FeedBook
+from syndicator.publish.export import write_feeds
+from syndicator.pull.fetch import Fetcher, FetchLimits
+from syndicator.pull.run import PullOutcome, run_pull
+from syndicator.serve import cluster
+from syndicator.serve.reload import limits_of
+from syndicator.serve.service import Service as RunningService
+from syndicator.serve.workers import run_loop, run_workers
+from syndicator.store import Store, migrate, open_store
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+ENV_PREFIX = "SYNDICATOR_"
+T = TypeVar("T")
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+__all__ = ["check", "export", "limits_of", "main", "serve"]
+
+
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """SYNDICATOR_<KEY> values for `service.<key>`, each with the variable it came from."""
+    environ = dict(os.environ) if environ is None else environ
+    found: dict[str, tuple[str, str]] = {}
+    for key in Service.model_fields:
+        name = ENV_PREFIX + key.upper()
+        value = environ.get(name)
+        if value is None or value == "":
+            continue
+        if (
+            key == "store"
+            and value.startswith("sqlite:///")
+            and not value.startswith("sqlite:////")
+        ):
+            # A relative SQLite path in the environment is relative to where the command runs.
+            rel = value[len("sqlite:///") :]
+            if rel and rel != ":memory:":
+                value = f"sqlite:///{(Path.cwd() / rel).resolve()}"
+        found[key] = (value, name)
+    return found
+
+
+def emit(data: Any) -> None:
+    """One JSON document on stdout."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def fail(message: str, code: int, as_json: bool, **fields: Any) -> NoReturn:
+    if as_json:
+        emit({"ok": False, "error": message, **fields})
+    else:
+        err.print(message, style="red", highlight=False, markup=False)
+    sys.exit(code)
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    hint = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {hint[0]!r}?)" if hint else ""
+
+
+def _run(coro_fn: Callable[[], Awaitable[T]], as_json: bool = False) -> T:
+    try:
+        return run_loop(coro_fn())  # type: ignore[arg-type]
+    except StoreError as exc:
+        fail(f"store error: {exc}", EXIT_FAILED, as_json)
+    except SyndicatorError as exc:
+        fail(f"error: {exc}", EXIT_FAILED, as_json)
+
+
+def read_config(ctx: click.Context) -> Config:
+    """The config file with the environment's overrides; raises ConfigError."""
+    config = load_config(ctx.obj["config_path"])
+    return with_service_overrides(config, env_overrides())
+
+
+def _load(ctx: click.Context, as_json: bool = False) -> Config:
+    try:
+        config = read_config(ctx)
+    except ConfigError as exc:
+        if as_json:
+            emit({"ok": False, "problems": [vars(p) for p in exc.details]})
+        else:
+            for problem in exc.problems:
+                err.print(problem, style="red", highlight=False, markup=False)
+        sys.exit(EXIT_CONFIG)
+    level = "info" if ctx.obj["verbose"] else "warning"
+    setup_logging(config.service.log_format, level)
+    return config
+
+
+def _optional_config(ctx: click.Context, as_json: bool) -> Config | None:
+    """The config when there is one (discover and extract also work without)."""
+    path: Path = ctx.obj["config_path"]
+    if not path.exists() and path == DEFAULT_CONFIG:
+        return None
+    return _load(ctx, as_json)
+
+
+async def connect(config: Config) -> Store:
+    return await open_store(config.service.store, config.base_dir)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    envvar="SYNDICATOR_CONFIG",
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="The YAML config (also SYNDICATOR_CONFIG).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log every fetch and pull.")
+@click.version_option(__version__, prog_name="syndicator")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path, verbose: bool) -> None:
+    """syndicator: one stable feed per section from a publisher's mirror domains."""
+    setup_logging("text", "info" if verbose else "warning")
+    ctx.obj = {"config_path": config_path, "verbose": verbose}
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+@main.command()
+@json_option
+@click.pass_context
+def check(ctx: click.Context, as_json: bool) -> None:
+    """Validate the config and print what a pull would fetch."""
+    config = _load(ctx, as_json)
+    if as_json:
+        emit(
+            {
+                "ok": True,
+                "config": str(ctx.obj["config_path"]),
+                "sections": {n: s.title for n, s in config.sections.items()},
+                "sources": {
+                    name: {
+                        "every": source.every,
+                        "pull_from": [m.url for m in source.pull_from()],
+                        "sections": {s: {e.kind: e.path} for s, e in source.sections.items()},
+                    }
+                    for name, source in config.sources.items()
+                },
+            }
+        )
+        return
+    out.print(f"[green]{ctx.obj['config_path']}: OK[/green]", highlight=False)
+    out.print(terminal.entry_points(config))
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "never"
+
+
+@main.command()
+@json_option
+@click.pass_context
+def mirrors(ctx: click.Context, as_json: bool) -> None:
+    """Show every mirror's health and the mirrors discovered in pages."""
+    config = _load(ctx, as_json)
+
+    async def job() -> list[MirrorRow]:
+        store = await connect(config)
+        try:
+            return await mirror_rows(config, store)
+        finally:
+            await store.close()
+
+    rows = _run(job, as_json)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    colours = {"healthy": "green", "degraded": "yellow", "down": "red", "candidate": "cyan"}
+    table = Table()
+    for title in ("source", "mirror", "state", "last success (UTC)", "latency", "failures"):
+        table.add_column(title, no_wrap=True)
+    table.add_column("last error", overflow="fold", min_width=12)
+    table.add_column("next try")
+    for r in rows:
+        state = f"[{colours.get(r.state, 'white')}]{r.state}[/]"
+        if r.role in ("adopted", "candidate"):
+            state += f" ({r.role})" if r.role == "adopted" else ""
+        error = f"{r.last_error_kind}: {r.last_error}" if r.last_error_kind else ""
+        table.add_row(
+            r.source,
+            r.mirror,
+            state,
+            _when(r.last_success) if r.state != "candidate" else "",
+            f"{r.latency_ms} ms" if r.latency_ms is not None else "",
+            str(r.failures),
+            error,
+            _when(r.retry_at) if r.retry_at else "",
+        )
+    # Piped output is read by people and scripts alike: give the table room.
+    (out if out.is_terminal else Console(width=160)).print(table)
+
+
+@main.command()
+@json_option
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Per section: items, newest item age, staleness; per source: last pull and result."""
+    config = _load(ctx, as_json)
+
+    async def job() -> Any:
+        store = await connect(config)
+        try:
+            return await collect(config, store)
+        finally:
+            await store.close()
+
+    report = _run(job, as_json)
+    if as_json:
+        emit(report.to_json())
+    else:
+        out.print(terminal.sections(report))
+        out.print(terminal.sources(report))
+        for problem in report.problems:
+            out.print(f"[red]✗[/red] {problem}", highlight=False)
+        if report.healthy:
+            out.print("[green]all sections fresh, every last pull ok[/green]")
+    sys.exit(EXIT_OK if report.healthy else EXIT_FAILED)
+
+
+@main.command()
+@click.argument("source")
+@click.option("--section", help="Pull only this section's entry point.")
+@json_option
+@click.pass_context
+def pull(ctx: click.Context, source: str, section: str | None, as_json: bool) -> None:
+    """Pull one source now, with a progress bar and a summary table."""
+    config = _load(ctx, as_json)
+    if source not in config.sources:
+        fail(
+            f"unknown source {source!r}{did_you_mean(source, list(config.sources))}",
+            EXIT_CONFIG,
+            as_json,
+        )
+    if section is not None:
+        entries = config.sources[source].sections
+        if section not in entries:
+            fail(
+                f"source {source!r} has no section {section!r}"
+                f"{did_you_mean(section, list(entries))}",
+                EXIT_CONFIG,
+                as_json,
+            )
+        only = config.sources[source].model_copy(update={"sections": {section: entries[section]}})
+        config = config.model_copy(update={"sources": {**config.sources, source: only}})
+
+    async def job() -> PullOutcome:
+        store = await connect(config)
+        try:
+            with _progress() as progress:
+                task = progress.add_task(f"pulling {source}", total=None)
+                async with Fetcher(limits_of(config)) as fetcher:
+                    return await run_pull(
+                        source,
+                        config,
+                        fetcher,
+                        store,
+                        progress=lambda _kind, _url: progress.advance(task),
+                    )
+        finally:
+            await store.close()
+
+    outcome = _run(job, as_json)
+    if as_json:
+        emit(terminal.outcome_json(outcome))
+    else:
+        out.print(terminal.outcomes([outcome]))
+        for message in outcome.report.errors:
+            err.print(f"[yellow]{source}:[/yellow] {message}", highlight=False)
+    sys.exit(EXIT_FAILED if outcome.result == "failed" else EXIT_OK)
+
+
+@main.command()
+@click.argument("target", metavar="URL_OR_FILE")
+@click.option("--url", "page_url", help="The URL a saved page came from (resolves its links).")
+@click.option("--source", "source_name", help="Hash as this source would (its mirror hosts).")
+@json_option
+@click.pass_context
+def extract(
+    ctx: click.Context, target: str, page_url: str | None, source_name: str | None, as_json: bool
+) -> None:
+    """Show what would be extracted from one article page, and which rules fired."""
+    config = _optional_config(ctx, as_json)
+    path = Path(target)
+    is_url = urlsplit(target).scheme in ("http", "https")
+    if not is_url and not path.is_file():
+        fail(f"{target}: not an http(s) URL or a readable file", EXIT_CONFIG, as_json)
+    if source_name and (config is None or source_name not in config.sources):
+        known = list(config.sources) if config else []
+        fail(
+            f"unknown source {source_name!r}{did_you_mean(source_name, known)}",
+            EXIT_CONFIG,
+            as_json,
+        )
+
+    async def job() -> tuple[bytes, str, str | None]:
+        if not is_url:
+            return path.read_bytes(), page_url or path.resolve().as_uri(), None
+        async with Fetcher(_limits(config)) as fetcher:
+            response = await fetcher.get(target)
+        return response.body, response.url, response.charset
+
+    body, url, charset = _run(job, as_json)
+    origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}".lower()
+    name = source_name or next(
+        (n for n, s in (config.sources.items() if config else []) if origin in s.site_origins()),
+        None,
+    )
+    source = config.sources[name] if config and name else None
+    # The page is cleaned as the pipeline cleans this source's pages: its own selectors and
+    # strip rules, so the hash shown is the one the store keeps.
+    rules = ArticleRules.of(source) if source else None
+    fired: Counter[str] = Counter()
+    try:
+        page = extract_article(
+            body,
+            url,
+            header_charset=charset,
+            rules=rules,
+            trace=lambda rule: fired.update([rule]),
+        )
+    except SyndicatorError as exc:
+        fail(f"nothing extracted: {exc}", EXIT_FAILED, as_json)
+    titles = {s.title.casefold(): n for n, s in (config.sections.items() if config else [])}
+    sections = sorted({titles[t.casefold()] for t in page.section_trail if t.casefold() in titles})
+    candidate = to_candidate(
+        page,
+        source=name or "page",
+        canonical_origin=source.canonical if source else origin,
+        site_origins=source.site_origins() if source else {origin},
+        sections=frozenset(sections),
+        default_language=source.language if source else "en",
+    )
+    result = terminal.extraction_json(page, candidate, name, sections, dict(fired))
+    if as_json:
+        emit(result)
+    else:
+        out.print(terminal.extraction(result))
+        out.print()
+        out.print(page.body_text, highlight=False, markup=False)
+
+
+def _limits(config: Config | None) -> FetchLimits:
+    return limits_of(config) if config else FetchLimits(user_agent=f"syndicator/{__version__}")
+
+
+@main.command(name="discover")
+@click.argument("url")
+@click.option("--name", help="Name of the source in the block (default: from the host name).")
+@json_option
+@click.pass_context
+def discover_command(ctx: click.Context, url: str, name: str | None, as_json: bool) -> None:
+    """Find a site's feeds and section pages and print a config block to paste."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        fail(f"{url}: give an http(s) URL", EXIT_CONFIG, as_json)
+    config = _optional_config(ctx, as_json)
+
+    async def job() -> Any:
+        async with Fetcher(_limits(config)) as fetcher:
+            return await discover(url, fetcher)
+
+    found = _run(job, as_json)
+    block = config_block(found, name)
+    if as_json:
+        emit({"ok": bool(found.sections), **vars(found), "block": block, "yaml": to_yaml(block)})
+    else:
+        err.print(terminal.discovery(found))
+        click.echo(to_yaml(block), nl=False)
+    if not found.sections:
+        if not as_json:
+            err.print("[red]no feed or section page found[/red]", highlight=False)
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("feeds"),
+    show_default=True,
+    help="Folder to write the feed files into.",
+)
+@json_option
+@click.pass_context
+def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
+    """Pull every source once, then write every section feed as static files."""
+    config = _load(ctx, as_json)
+
+    async def job() -> list[PullOutcome]:
+        store = await connect(config)
+        try:
+            with _progress() as progress:
+                task = progress.add_task("pulling", total=None)
+                async with Fetcher(limits_of(config)) as fetcher:
+                    outcomes = await asyncio.gather(
+                        *(
+                            run_pull(
+                                name,
+                                config,
+                                fetcher,
+                                store,
+                                progress=lambda _kind, _url: progress.advance(task),
+                            )
+                            for name in config.sources
+                        )
+                    )
+            book = FeedBook(config, store)
+            book.reports = {o.source: o.report for o in outcomes}
+            await write_feeds(book, out_dir)
+            return list(outcomes)
+        finally:
+            await store.close()
+
+    outcomes = _run(job, as_json)
+    dead = [o.source for o in outcomes if o.result == "failed"]
+    if as_json:
+        emit(
+            {
+                "ok": not dead,
+                "out": str(out_dir),
+                "pulls": [terminal.outcome_json(o) for o in outcomes],
+            }
+        )
+    else:
+        err.print(terminal.outcomes(outcomes))
+        for o in outcomes:
+            for message in o.report.errors:
+                err.print(f"[yellow]{o.source}:[/yellow] {message}", highlight=False)
+        out.print(f"wrote feeds to {out_dir}/", highlight=False)
+        if dead:
+            err.print(f"[red]no mirror answered for: {', '.join(dead)}[/red]", highlight=False)
+    if dead:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option(
+    "--listen", help="HOST:PORT to listen on (default: service.listen); not for --role worker."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Serving processes sharing the port (SO_REUSEPORT); the first one also pulls. "
+    "Only with --role all.",
+)
+@click.option(
+    "--role",
+    type=click.Choice(cluster.ROLES),
+    default="all",
+    show_default=True,
+    help="all: pull and serve in one process; worker: pull only, sharing the sources with "
+    "other workers through leases in the store; web: serve only.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Log JSON lines whatever the config says; a refused start prints its problems as "
+    "one JSON document on stdout.",
+)
+@click.pass_context
+def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_json: bool) -> None:
+    """Pull every source on its schedule and serve the feeds over HTTP.
+
+    SIGHUP (or a change of the config file) reloads the config; SIGTERM or SIGINT drains
+    requests and pulls within service.drain_timeout and stops."""
+    config = _load(ctx, as_json)
+    host, port = config.service.listen_host, config.service.listen_port
+    if listen:
+        host, _, port_text = listen.rpartition(":")
+        if not host or not (port_text.isascii() and port_text.isdigit()):
+            fail(f"--listen {listen!r}: give HOST:PORT", EXIT_CONFIG, as_json)
+        port = int(port_text)
+        if port > 65535:
+            # getaddrinfo would wrap it modulo 65536 and the service would bind another port.
+            fail(
+                f"--listen {listen!r}: port {port} is out of range: give 1-65535 "
+                "(or 0 for a free port chosen at start)",
+                EXIT_CONFIG,
+                as_json,
+            )
+
+    def logging_for(current: Config) -> None:
+        level = "debug" if ctx.obj["verbose"] else current.service.log_level
+        setup_logging("json" if as_json else current.service.log_format, level)
+
+    if role != "all" and workers > 1:
+        fail(
+            f"--workers {workers} runs processes of the single-process service (--role all); "
+            f"with --role {role} start one node per process instead",
+            EXIT_CONFIG,
+            as_json,
+        )
+    if role == "worker" and listen:
+        fail(
+            "--listen: a worker (--role worker) pulls and serves nothing; "
+            "give --listen to --role web or all",
+            EXIT_CONFIG,
+            as_json,
+        )
+    logging_for(config)
+    if role != "all":
+        limits = limits_of(config)
+        announce = lambda text: err.print(text, highlight=False)  # noqa: E731
+        _run(
+            lambda: cluster.serve_role(
+                config,
+                role,
+                host.strip("[]"),
+                port,
+                limits,
+                announce,
+                load=lambda: read_config(ctx),
+                on_config=logging_for,
+            ),
+            as_json,
+        )
+        return
+
+    def serve_one(index: int, reuse_port: bool) -> None:
+        service = RunningService(
+            config,
+            load=lambda: read_config(ctx),
+            watch=ctx.obj["config_path"],
+            host=host.strip("[]"),
+            port=port,
+            on_config=logging_for,
+            pulls=index == 0,
+            reuse_port=reuse_port,
+        )
+        _run(service.run, as_json)
+
+    if workers > 1:
+        if port == 0:
+            fail("--workers needs a fixed port to share", EXIT_CONFIG, as_json)
+        # The schema is created here, once, before the processes that share it start.
+        _run(lambda: _open_and_close(config), as_json)
+        sys.exit(run_workers(workers, lambda index: serve_one(index, True)))
+    serve_one(0, False)
+
+
+async def _open_and_close(config: Config) -> None:
+    await (await connect(config)).close()
+
+
+@main.group()
+def db() -> None:
+    """The store's schema: upgrade it, write a migration, prune old articles."""
+
+
+@db.command("upgrade")
+@json_option
+@click.pass_context
+def db_upgrade(ctx: click.Context, as_json: bool) -> None:
+    """Bring the store's schema to this version of syndicator (creating it if empty)."""
+    config = _load(ctx, as_json)
+
+    async def job() -> tuple[str | None, str]:
+        store = await open_store(config.service.store, config.base_dir, check=False)
+        try:
+            return await migrate.upgrade(store.writer)
+        finally:
+            await store.close()
+
+    before, after = _run(job, as_json)
+    if as_json:
+        emit({"ok": True, "before": before, "after": after, "upgraded": before != after})
+    elif before == after:
+        out.print(f"store schema already at {after}", highlight=False)
+    else:
+        out.print(f"store schema upgraded from {before or 'nothing'} to {after}", highlight=False)
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the revision changes.")
+@json_option
+def db_revision(message: str, as_json: bool) -> None:
+    """Write a migration for what the tables in store/schema.py have that the newest lacks."""
+    path = _run(lambda: migrate.new_revision(message), as_json)
+    if as_json:
+        emit({"ok": True, "written": None if path is None else str(path)})
+    elif path is None:
+        out.print("no revision written", highlight=False)
+    else:
+        out.print(f"wrote {path}", highlight=False)
+
+
+@db.command("prune")
+@json_option
+@click.pass_context
+def db_prune(ctx: click.Context, as_json: bool) -> None:
+    """Apply the retention rules once (the serving nodes also do it every retention.every)."""
+    config = _load(ctx, as_json)
+    if not config.retention.enabled:
+        fail("retention is off: set retention.days or retention.items", EXIT_CONFIG, as_json)
+
+    async def job() -> cluster.PruneReport:
+        store = await connect(config)
+        try:
+            return await cluster.run_retention(config, store)
+        finally:
+            await store.close()
+
+    report = _run(job, as_json)
+    if as_json:
+        emit(
+            {
+                "ok": True,
+                "articles": report.articles,
+                "memberships": report.memberships,
+                "sections": sorted(report.sections),
+            }
+        )
+        return
+    out.print(
+        f"removed {report.articles} articles and {report.memberships} section listings",
+        highlight=False,
+    )

@@ -1,0 +1,287 @@
+"""Site discovery: from one URL of a news site to a ready-to-paste config block.
+
+Reads the home page for feed autodiscovery links, feed-looking links and navigation links;
+fetches each candidate once to keep what really is a feed with entries or a listing page with
+article links; reads one article page for its canonical origin and the alternate addresses a
+mirrored site lists. It proposes, the operator decides: the block it builds is plain config
+that `syndicate check` validates like any other. At most `MAX_PROBES` requests per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+import yaml
+from lxml import etree
+
+from syndicator.core.config import Source
+from syndicator.core.errors import ExtractError, FetchError
+from syndicator.extract import boilerplate, clean, parsing
+from syndicator.pull.fetch import Fetcher
+
+MAX_PROBES = 30
+DEFAULT_ARTICLE_LINKS: str = Source.model_fields["article_links"].default
+_FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+xml"}
+_FEED_PATH = re.compile(r"(?:\.(?:xml|rss|atom)$|/(?:rss|atom|feeds?)(?:/|$|[-_.]))", re.I)
+_HOST = re.compile(r"(?:https?://)?((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d+)?)", re.I)
+_IP = re.compile(r"^\d+\.\d+\.\d+\.\d+(?::\d+)?$")
+
+
+@dataclass(frozen=True)
+class Found:
+    """One section entry point that answered as what it claims to be."""
+
+    name: str
+    title: str
+    kind: str  # "feed" or "page"
+    path: str
+    articles: int
+    sample: str  # the first article link it lists
+
+
+@dataclass
+class Discovery:
+    url: str
+    origin: str
+    canonical: str
+    title: str
+    language: str
+    sections: list[Found] = field(default_factory=list)
+    mirrors: list[str] = field(default_factory=list)
+    article_links: str = DEFAULT_ARTICLE_LINKS
+    skipped: list[str] = field(default_factory=list)
+
+
+def slug(text: str) -> str:
+    """'North Africa' -> 'north-africa' (a valid section or source name)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    out = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return out or "section"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def feed_candidates(root: etree._Element, url: str) -> list[tuple[str, str]]:
+    """(feed URL, title) for autodiscovery links and feed-looking links on this origin."""
+    own = _origin(url)
+    found: dict[str, str] = {}
+    for link in root.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        if "alternate" in rel and (link.get("type") or "").lower() in _FEED_TYPES:
+            href = urljoin(url, link.get("href") or "")
+            if _origin(href) == own:
+                found.setdefault(href, (link.get("title") or "").strip())
+    for a in root.iter("a"):
+        href = urljoin(url, (a.get("href") or "").strip()).split("#", 1)[0]
+        if _origin(href) == own and _FEED_PATH.search(urlsplit(href).path):
+            found.setdefault(href, clean.text_of(a))
+    return list(found.items())
+
+
+def page_candidates(
+    root: etree._Element, url: str, article_links: str, feeds: set[str]
+) -> list[tuple[str, str]]:
+    """(URL, link text) of links on this origin that may be section listings: not articles,
+    not feeds, not the home page. Links inside navigation come first."""
+    own = _origin(url)
+    matcher = re.compile(article_links)
+    found: dict[str, str] = {}
+    navigation = [el for el in root.iter("nav", "header")]
+    for scope in [*navigation, root]:
+        for a in scope.iter("a"):
+            href = urljoin(url, (a.get("href") or "").strip()).split("#", 1)[0]
+            path = urlsplit(href).path
+            text = clean.text_of(a)
+            if (
+                _origin(href) != own
+                or path in ("", "/")
+                or href in feeds
+                or matcher.search(path)
+                or not text
+            ):
+                continue
+            found.setdefault(href, text)
+    return list(found.items())
+
+
+def alternate_hosts(root: etree._Element) -> list[str]:
+    """Host names listed after an "also accessed at the following alternate addresses" line."""
+    hosts: list[str] = []
+    for el in root.iter("p", "div", "span", "li", "strong", "h2", "h3", "h4"):
+        text = clean.text_of(el)
+        if not boilerplate.is_sentence(text) or len(text) > 300:
+            continue
+        # The hosts follow the announcement in the same block, or in the blocks after it.
+        tail = text.split(":", 1)[1] if ":" in text else ""
+        parts = [tail]
+        sibling = el.getnext()
+        while sibling is not None and len(clean.text_of(sibling)) < 200:
+            parts.append(clean.text_of(sibling))
+            sibling = sibling.getnext()
+        for part in parts:
+            for word in re.split(r"[\s,;|]+", part):
+                if (m := _HOST.fullmatch(word.strip().rstrip("/."))) and m.group(1) not in hosts:
+                    hosts.append(m.group(1).lower())
+    return hosts
+
+
+def _title(root: etree._Element) -> str:
+    for meta in root.iter("meta"):
+        if (meta.get("property") or "").lower() == "og:site_name" and meta.get("content"):
+            return " ".join(meta.get("content", "").split())
+    t = next(iter(root.iter("title")), None)
+    text = clean.text_of(t) if t is not None else ""
+    return re.split(r"\s+[|–—-]\s+", text)[0] if text else ""
+
+
+class _Prober:
+    """Fetches candidates within a request budget; a failure is just not a candidate."""
+
+    def __init__(self, fetcher: Fetcher, budget: int) -> None:
+        self.fetcher = fetcher
+        self.left = budget
+
+    async def get(self, url: str) -> tuple[bytes, str | None, str] | None:
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        try:
+            response = await self.fetcher.get(url)
+        except FetchError:
+            return None
+        return response.body, response.charset, response.url
+
+
+async def discover(url: str, fetcher: Fetcher) -> Discovery:
+    """Find the feeds, section pages, canonical origin and mirrors of the site at `url`."""
+    if not urlsplit(url).path:
+        url += "/"
+    prober = _Prober(fetcher, MAX_PROBES - 1)
+    home = await fetcher.get(url)
+    base = home.url
+    root = parsing.parse_page(home.body, base, home.charset)
+    origin = _origin(base)
+    html_el = root if root.tag == "html" else next(iter(root.iter("html")), root)
+    result = Discovery(
+        url=url,
+        origin=origin,
+        canonical=origin,
+        title=_title(root) or urlsplit(base).hostname or "site",
+        language=(html_el.get("lang") or "en").strip() or "en",
+    )
+    feeds = feed_candidates(root, base)
+    pages = page_candidates(root, base, result.article_links, {u for u, _ in feeds})
+    sections: dict[str, Found] = {}
+
+    async def probe_feed(feed_url: str, label: str) -> Found | None:
+        got = await prober.get(feed_url)
+        if got is None:
+            return None
+        body, charset, _ = got
+        try:
+            entries = parsing.parse_feed(body, feed_url, charset)
+        except ExtractError:
+            return None
+        own = [e.link for e in entries if _origin(e.link) == origin]
+        if not own:
+            return None
+        title = label or feedparser.parse(body).feed.get("title") or _path(feed_url)
+        return Found(slug(title), title, "feed", _path(feed_url), len(own), own[0])
+
+    async def probe_page(page_url: str, label: str) -> Found | None:
+        got = await prober.get(page_url)
+        if got is None:
+            return None
+        body, charset, final = got
+        try:
+            links = parsing.listing_links(body, final, {origin}, result.article_links, charset)
+        except ExtractError:
+            return None
+        if not links:
+            return None
+        return Found(slug(label), label, "page", _path(page_url), len(links), links[0])
+
+    found = await asyncio.gather(
+        *(probe_feed(u, t) for u, t in feeds), *(probe_page(u, t) for u, t in pages)
+    )
+    for entry in found:
+        if entry is None:
+            continue
+        have = sections.get(entry.name)
+        # A feed beats a listing page for the same section: fewer requests, richer dates.
+        if have is None or (have.kind == "page" and entry.kind == "feed"):
+            sections[entry.name] = entry
+    result.sections = sorted(sections.values(), key=lambda f: f.name)
+    result.skipped = [
+        u for u, _ in [*feeds, *pages] if _path(u) not in {s.path for s in sections.values()}
+    ]
+
+    hosts = alternate_hosts(root)
+    if result.sections:
+        got = await prober.get(result.sections[0].sample)
+        if got is not None:
+            body, charset, final = got
+            try:
+                article = parsing.parse_page(body, final, charset)
+            except ExtractError:
+                article = None
+            if article is not None:
+                hosts += [h for h in alternate_hosts(article) if h not in hosts]
+                canonical = next(
+                    (
+                        urljoin(final, el.get("href") or "")
+                        for el in article.iter("link")
+                        if (el.get("rel") or "").lower() == "canonical" and el.get("href")
+                    ),
+                    None,
+                )
+                if canonical and _origin(canonical).startswith(("http://", "https://")):
+                    result.canonical = _origin(canonical)
+    scheme = urlsplit(base).scheme
+    mirrors = [f"{scheme}://{h}" for h in hosts]
+    if origin != result.canonical:
+        mirrors.insert(0, origin)
+    result.mirrors = [m for m in dict.fromkeys(mirrors) if m != result.canonical]
+    return result
+
+
+def source_name(d: Discovery) -> str:
+    host = urlsplit(d.canonical).hostname or ""
+    if host and not _IP.match(host) and host != "localhost":
+        labels = [p for p in host.split(".") if p not in ("www", "m")]
+        return slug(labels[0] if labels else host)
+    return slug(d.title)
+
+
+def config_block(d: Discovery, name: str | None = None) -> dict[str, Any]:
+    """The `sections` and `sources` config a discovery proposes, as plain data."""
+    source: dict[str, Any] = {"title": d.title, "canonical": d.canonical}
+    if d.mirrors:
+        source["mirrors"] = list(d.mirrors)
+    source["every"] = "10m"
+    source["language"] = d.language
+    if d.article_links != DEFAULT_ARTICLE_LINKS:
+        source["article_links"] = d.article_links
+    source["sections"] = {s.name: {s.kind: s.path} for s in d.sections}
+    return {
+        "sections": {s.name: {"title": s.title} for s in d.sections},
+        "sources": {name or source_name(d): source},
+    }
+
+
+def to_yaml(block: dict[str, Any]) -> str:
+    return yaml.safe_dump(block, sort_keys=False, default_flow_style=None, allow_unicode=True)

@@ -1,0 +1,294 @@
+"""Prometheus metrics of one running service, in its own registry, served at `/metrics`.
+
+Fetches by source, mirror and result and their latency; pulls and articles (new, updated,
+duplicate) by source; per-section item count, newest-item age and staleness; feed renders
+and their time; HTTP requests by route and status; config reloads. The fetcher, feed book
+and web app report here through the small wrappers below, so the pipeline, the feed cache
+and the routes stay free of metric code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from syndicator.core.config import ALL_SECTION, Config
+from syndicator.core.errors import FetchError
+from syndicator.ops.status import FeedStatus
+from syndicator.publish.documents import FeedBook, SectionDocuments
+from syndicator.pull.fetch import Fetcher, FetchLimits, Response
+from syndicator.pull.run import PullOutcome
+from syndicator.store import Store
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+_FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+_FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class Metrics:
+    """Every metric of one service; `exposition()` is the text `/metrics` answers."""
+
+    def __init__(self, config: Config) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.fetches = Counter(
+            "syndicator_fetches",
+            "Fetches of mirror URLs by source, mirror and result (ok, not-modified or the "
+            "failure kind such as connect, timeout, http-500).",
+            ["source", "mirror", "result"],
+            registry=r,
+        )
+        self.fetch_seconds = Histogram(
+            "syndicator_fetch_seconds",
+            "Time to fetch one URL from a mirror, failures included.",
+            ["source", "mirror"],
+            buckets=_FETCH_BUCKETS,
+            registry=r,
+        )
+        self.pulls = Counter(
+            "syndicator_pulls",
+            "Finished pulls by source and result (ok, partial, failed, cancelled).",
+            ["source", "result"],
+            registry=r,
+        )
+        self.pull_seconds = Histogram(
+            "syndicator_pull_seconds",
+            "Duration of a pull of a source.",
+            ["source"],
+            buckets=_FETCH_BUCKETS,
+            registry=r,
+        )
+        self.articles = Counter(
+            "syndicator_articles",
+            "Articles seen by source and outcome: new, updated, duplicate.",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.renders = Counter(
+            "syndicator_feed_renders",
+            "Renders of a section's feeds (all formats at once).",
+            ["section"],
+            registry=r,
+        )
+        self.render_seconds = Histogram(
+            "syndicator_feed_render_seconds",
+            "Time to render a section's feeds in every format.",
+            buckets=_FAST_BUCKETS,
+            registry=r,
+        )
+        self.requests = Counter(
+            "syndicator_http_requests",
+            "HTTP requests answered, by route and status (feed requests answered from prepared "
+            "bytes on the connection included).",
+            ["route", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "syndicator_http_request_seconds",
+            "Time to answer an HTTP request through the handlers, by route. Feed requests "
+            "answered from prepared bytes on the connection (no handler, no await) are "
+            "counted in syndicator_http_requests but not timed here.",
+            ["route"],
+            buckets=_FAST_BUCKETS,
+            registry=r,
+        )
+        self._per_route: dict[tuple[str, int], tuple[Any, Any]] = {}
+        # (route, status) -> requests answered by the hot path since the last scrape: a plain
+        # dictionary, since a Prometheus counter's lock would cost more than the answer.
+        self.hot_requests: dict[tuple[str, int], int] = {}
+        self.reloads = Counter(
+            "syndicator_config_reloads",
+            "Config reloads by result: applied, unchanged or refused.",
+            ["result"],
+            registry=r,
+        )
+        for result in ("applied", "unchanged", "refused"):
+            self.reloads.labels(result)
+        self.state = _StateCollector()
+        r.register(self.state)
+        self._sources_of: dict[str, str] = {}
+        self.set_config(config)
+
+    def set_config(self, config: Config) -> None:
+        """Learn which origins belong to which source (called again on every reload)."""
+        owners: dict[str, set[str]] = {}
+        for name, source in config.sources.items():
+            for origin in {m.origin for m in source.pull_from()} | {source.canonical}:
+                owners.setdefault(origin.lower(), set()).add(name)
+        self._sources_of = {o: ",".join(sorted(n)) for o, n in owners.items()}
+
+    def observe_fetch(self, url: str, result: str, seconds: float) -> None:
+        mirror = _origin(url)
+        source = self._sources_of.get(mirror, "")
+        self.fetches.labels(source, mirror, result).inc()
+        self.fetch_seconds.labels(source, mirror).observe(seconds)
+
+    def observe_pull(self, outcome: PullOutcome) -> None:
+        r = outcome.report
+        self.pulls.labels(outcome.source, outcome.result).inc()
+        self.pull_seconds.labels(outcome.source).observe(outcome.duration)
+        for kind in ("new", "updated", "duplicate"):
+            self.articles.labels(outcome.source, kind).inc(getattr(r, kind))
+
+    def observe_render(self, section: str, seconds: float) -> None:
+        self.renders.labels(section).inc()
+        self.render_seconds.observe(seconds)
+
+    def set_status(self, status: FeedStatus) -> None:
+        self.state.status = status
+
+    def set_ready(self, ready: bool) -> None:
+        self.state.ready = ready
+
+    def exposition(self) -> bytes:
+        hot = self.hot_requests  # the hot path holds this very dictionary: empty it in place
+        for (route, status), count in hot.items():
+            self.requests.labels(route, str(status)).inc(count)
+        hot.clear()
+        return generate_latest(self.registry)
+
+    @web.middleware
+    async def middleware(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        started = time.monotonic()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            counted = self._per_route.get((route, status))
+            if counted is None:
+                # labels() takes a lock and builds a key each time: keep the children, one per
+                # route and status (both few), off the hot path of every feed request.
+                counted = (
+                    self.requests.labels(route, str(status)),
+                    self.request_seconds.labels(route),
+                )
+                self._per_route[(route, status)] = counted
+            counted[0].inc()
+            counted[1].observe(time.monotonic() - started)
+
+
+class _StateCollector(Collector):
+    """Gauges computed when scraped from the last status snapshot, so ages keep growing
+    between pulls."""
+
+    def __init__(self) -> None:
+        self.status: FeedStatus | None = None
+        self.ready = False
+
+    def collect(self) -> Iterator[Metric]:
+        ready = GaugeMetricFamily("syndicator_ready", "1 when /readyz answers 200.")
+        ready.add_metric([], 1.0 if self.ready else 0.0)
+        yield ready
+        status = self.status
+        if status is None:
+            return
+        now = datetime.now(UTC)
+        items = GaugeMetricFamily(
+            "syndicator_section_items", "Items stored in a section.", labels=["section"]
+        )
+        age = GaugeMetricFamily(
+            "syndicator_section_newest_item_age_seconds",
+            "Age of the newest item of a section.",
+            labels=["section"],
+        )
+        stale = GaugeMetricFamily(
+            "syndicator_section_stale",
+            "1 when the newest item of a section is older than its stale_after.",
+            labels=["section"],
+        )
+        for s in status.sections:
+            items.add_metric([s.name], float(s.items))
+            seconds = None
+            if s.newest_item is not None:
+                seconds = max(0.0, (now - s.newest_item).total_seconds())
+                age.add_metric([s.name], seconds)
+            if s.name == ALL_SECTION:
+                continue
+            if seconds is not None:
+                stale.add_metric([s.name], 1.0 if seconds > s.stale_after else 0.0)
+            else:
+                stale.add_metric([s.name], 1.0 if s.stale else 0.0)
+        yield items
+        yield age
+        yield stale
+        last = GaugeMetricFamily(
+            "syndicator_source_last_pull_timestamp_seconds",
+            "When the last pull of a source finished (Unix time).",
+            labels=["source"],
+        )
+        good = GaugeMetricFamily(
+            "syndicator_source_last_success_timestamp_seconds",
+            "When a pull of a source last reached an entry point (Unix time).",
+            labels=["source"],
+        )
+        for src in status.sources:
+            if src.last_pull is not None:
+                last.add_metric([src.name], src.last_pull.timestamp())
+            if src.last_success is not None:
+                good.add_metric([src.name], src.last_success.timestamp())
+        yield last
+        yield good
+
+
+class MeteredFetcher(Fetcher):
+    """A Fetcher that counts and times every fetch by source, mirror and result."""
+
+    def __init__(self, limits: FetchLimits, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(limits, **kwargs)
+        self.metrics = metrics
+
+    async def get(self, url: str, **kwargs: Any) -> Response:
+        started = time.monotonic()
+        result = "error"
+        try:
+            response = await super().get(url, **kwargs)
+            result = "not-modified" if response.not_modified else "ok"
+            return response
+        except FetchError as exc:
+            result = exc.kind
+            raise
+        except asyncio.CancelledError:
+            result = "cancelled"
+            raise
+        finally:
+            self.metrics.observe_fetch(url, result, time.monotonic() - started)
+
+
+class MeteredFeedBook(FeedBook):
+    """A FeedBook that counts and times every render of a section."""
+
+    def __init__(self, config: Config, store: Store, metrics: Metrics) -> None:
+        super().__init__(config, store)
+        self.metrics = metrics
+
+    async def _render(self, section: str) -> SectionDocuments:
+        started = time.monotonic()
+        rendered = await super()._render(section)
+        self.metrics.observe_render(section, time.monotonic() - started)
+        return rendered

@@ -1,0 +1,446 @@
+"""The feed book: every feed document ready to send, shared by the server and the exporter (so
+both give the same bytes).
+
+A section's three formats are rendered once per change of the section, together with their
+gzip and brotli forms and a strong ETag for each, and kept until the section changes again;
+serving one is a dictionary look-up. RFC 5005 archive pages are rendered on first request and
+kept the same way. Rendering and compressing run in a thread, so the event loop keeps
+answering other requests meanwhile.
+
+Edge module: it reads the store; rendering itself is done by `render`, `pages` and `opml`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import brotli
+
+from syndicator.core.config import ALL_SECTION, Config
+from syndicator.core.models import Article
+from syndicator.extract.candidate import source_sections
+from syndicator.mirrors.report import health_line, mirror_rows, relink_articles
+from syndicator.publish import render
+from syndicator.publish.opml import opml_document
+from syndicator.publish.pages import SectionSummary, SourceHealth, index_page, section_page
+from syndicator.pull.pipeline import PullReport
+from syndicator.store import Store
+
+EXTENSIONS = {"rss": "rss", "atom": "atom", "json": "json"}
+ENCODINGS = ("br", "gzip", "identity")
+ALL_TITLE = "All sections"
+# Archive pages kept ready at once, the most recently asked for; a crawler walking every page
+# of a large archive must not hold them all in memory.
+ARCHIVE_PAGES_KEPT = 64
+ChangeListener = Callable[[set[str]], None]
+
+
+@dataclass
+class RenderedFeed:
+    """One document in every encoding, with what HTTP needs to say about it.
+
+    `prepared` is the server's own slot: it keeps its ready-made answers for this document
+    there, so they too are built once per change.
+    """
+
+    body: bytes
+    content_type: str
+    etag: str
+    last_modified: datetime
+    gzip: bytes = b""
+    br: bytes = b""
+    etags: dict[str, str] = field(default_factory=dict)
+    self_url: str = ""
+    prepared: object = None
+
+    def encoded(self, encoding: str) -> bytes:
+        return {"br": self.br, "gzip": self.gzip}.get(encoding, self.body)
+
+
+# Brotli quality 8: near the smallest output for feed text at about gzip -9's cost; 10 and 11
+# save a few percent more for thirty times the time.
+BROTLI_QUALITY = 8
+
+
+def compressed(body: bytes) -> tuple[bytes, bytes]:
+    """gzip (with a zero timestamp, so the same body gives the same bytes everywhere) and
+    brotli forms of `body`."""
+    return (
+        gzip.compress(body, compresslevel=9, mtime=0),
+        brotli.compress(body, mode=brotli.MODE_TEXT, quality=BROTLI_QUALITY),
+    )
+
+
+def prepare(
+    body: bytes, content_type: str, last_modified: datetime, self_url: str = ""
+) -> RenderedFeed:
+    """Bytes plus their compressed forms and strong ETags, made once."""
+    digest = hashlib.blake2b(body, digest_size=16).hexdigest()
+    zipped, brotlied = compressed(body)
+    return RenderedFeed(
+        body=body,
+        content_type=content_type,
+        etag=f'"{digest}"',
+        last_modified=last_modified,
+        gzip=zipped,
+        br=brotlied,
+        etags={"identity": f'"{digest}"', "gzip": f'"{digest}.gz"', "br": f'"{digest}.br"'},
+        self_url=self_url,
+    )
+
+
+@dataclass
+class SectionDocuments:
+    version: int | None
+    feeds: dict[str, RenderedFeed]
+    pages: range  # the archive pages that exist (retention may have emptied the first ones)
+
+
+class FeedBook:
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self._cache: dict[str, SectionDocuments] = {}
+        self._pending: dict[str, asyncio.Future[SectionDocuments]] = {}
+        self._generation: dict[str, int] = {}
+        self._archives: OrderedDict[tuple[str, int], dict[str, RenderedFeed]] = OrderedDict()
+        self.renders = 0
+        self._counts: tuple[dict[str, int], dict[str, int]] | None = None  # versions, counts
+        # What each document was last rendered as: its ETags and its Last-Modified.
+        self._dated: dict[tuple[str, int], tuple[frozenset[str], datetime]] = {}
+        self.archive_renders = 0
+        # Called with the changed sections after `invalidate` (the WebSub announcer listens).
+        self.listeners: list[ChangeListener] = []
+        # The last pull of each source, as the pulling process saw it (for the index page).
+        self.reports: Mapping[str, PullReport] = {}
+
+    # --- names and URLs --------------------------------------------------------------
+
+    def section_names(self) -> list[str]:
+        return [*self.config.sections, ALL_SECTION]
+
+    def section_title(self, section: str) -> str:
+        return ALL_TITLE if section == ALL_SECTION else self.config.sections[section].title
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.config.service.public_url}/feeds"
+
+    def feed_url(self, section: str, fmt: str) -> str:
+        return f"{self.base_url}/{section}.{EXTENSIONS[fmt]}"
+
+    def feed_urls(self, section: str) -> dict[str, str]:
+        return {fmt: self.feed_url(section, fmt) for fmt in render.FORMATS}
+
+    def archive_urls(self, section: str, page: int) -> dict[str, str]:
+        return {
+            fmt: f"{self.base_url}/{section}/archive/{page}.{EXTENSIONS[fmt]}"
+            for fmt in render.FORMATS
+        }
+
+    def page_url(self, section: str) -> str:
+        return f"{self.base_url}/{section}/"
+
+    @property
+    def index_url(self) -> str:
+        return f"{self.base_url}/"
+
+    @property
+    def opml_url(self) -> str:
+        return f"{self.base_url}/opml.xml"
+
+    def info(
+        self, section: str, pages: range = range(0), page: int | None = None
+    ) -> render.FeedInfo:
+        """Feed facts of a section's subscription document (`page` None) or archive page."""
+        service = self.config.service
+        feeding = [
+            s
+            for s in self.config.sources.values()
+            if section == ALL_SECTION or section in source_sections(s)
+        ]
+        if section == ALL_SECTION:
+            title, description = f"{service.title}: all sections", "Every section in one feed."
+        else:
+            sec = self.config.sections[section]
+            title, description = f"{service.title}: {sec.title}", sec.description or sec.title
+        # Titles come from the config: keep characters XML cannot carry out of every format.
+        title, description = render.xml_safe(title), render.xml_safe(description)
+        every = min((s.every for s in feeding), default=600.0)
+        host = urlsplit(service.public_url).hostname or "localhost"
+        archive: dict[str, object] = {}
+        if page is None:
+            urls = self.feed_urls(section)
+            if pages:
+                archive["prev_archive_urls"] = self.archive_urls(section, pages[-1])
+        else:
+            urls = self.archive_urls(section, page)
+            archive["archive"] = True
+            archive["current_urls"] = self.feed_urls(section)
+            if page - 1 in pages:
+                archive["prev_archive_urls"] = self.archive_urls(section, page - 1)
+            if page + 1 in pages:
+                archive["next_archive_urls"] = self.archive_urls(section, page + 1)
+        return render.FeedInfo(
+            section=section,
+            title=title,
+            description=description,
+            home_url=self.page_url(section),
+            feed_urls=urls,
+            language=(render.language_tag(feeding[0].language) if feeding else None) or "en",
+            ttl_minutes=max(1, round(every / 60)),
+            feed_id=f"tag:{host},2026:syndicator/{section}",
+            author=render.xml_safe(service.title),
+            hub_url=service.websub.hub,
+            category_scheme=f"{self.base_url}/",
+            section_titles={
+                name: render.xml_safe(s.title) for name, s in self.config.sections.items()
+            },
+            **archive,  # type: ignore[arg-type]
+        )
+
+    # --- change tracking -------------------------------------------------------------
+
+    def _forget(self, sections: set[str] | None) -> None:
+        names = set(self.section_names()) if sections is None else {*sections, ALL_SECTION}
+        self._drop(names)
+
+    def _drop(self, names: set[str]) -> None:
+        for name in names:
+            self._cache.pop(name, None)
+            self._generation[name] = self._generation.get(name, 0) + 1
+        for key in [key for key in self._archives if key[0] in names]:
+            del self._archives[key]
+
+    def invalidate(self, sections: set[str] | None = None) -> None:
+        """Forget rendered bytes of these sections (all when None; `all` always goes too) and
+        tell the listeners which sections changed."""
+        self._forget(sections)
+        changed = set(sections) if sections is not None else set(self.config.sections)
+        if changed:
+            changed.add(ALL_SECTION)
+            for listener in self.listeners:
+                listener(changed)
+
+    async def sync_versions(self) -> set[str]:
+        """Drop sections whose change counter moved in the store (another process wrote)."""
+        versions = await self.store.section_versions()
+        moved = {name for name, entry in self._cache.items() if entry.version != versions.get(name)}
+        self._drop(moved)
+        return moved
+
+    # --- documents -------------------------------------------------------------------
+
+    def cached(self, section: str, fmt: str) -> RenderedFeed | None:
+        """The ready document, or None when it must be rendered first (the fast path)."""
+        entry = self._cache.get(section)
+        return entry.feeds.get(fmt) if entry is not None else None
+
+    async def get(self, section: str, fmt: str) -> RenderedFeed:
+        """Rendered feed; KeyError for an unknown section or format."""
+        if fmt not in render.FORMATS:
+            raise KeyError(fmt)
+        return (await self._section(section)).feeds[fmt]
+
+    async def archive_pages(self, section: str) -> range:
+        """The section's archive page numbers: complete pages only, 1 the oldest; pages whose
+        items retention removed are left out."""
+        return (await self._section(section)).pages
+
+    async def archive(self, section: str, page: int, fmt: str) -> RenderedFeed:
+        """Archive page `page` (1 is the oldest); KeyError when there is no such page."""
+        if fmt not in render.FORMATS:
+            raise KeyError(fmt)
+        entry = await self._section(section)
+        if page not in entry.pages:
+            raise KeyError(page)
+        key = (section, page)
+        docs = self._archives.get(key)
+        if docs is not None:
+            self._archives.move_to_end(key)
+        else:
+            size = self.config.service.page_size
+            articles = await self.store.section_slice(section, (page - 1) * size + 1, page * size)
+            articles.sort(key=lambda a: (a.published, a.id), reverse=True)
+            articles = await relink_articles(self.config, self.store, articles)
+            info = self.info(section, entry.pages, page)
+            modified = _second(render.newest_update(articles))
+            docs = await self._render_dated(key, info, articles, modified)
+            if self._cache.get(section) is entry:
+                self._archives[key] = docs
+                while len(self._archives) > ARCHIVE_PAGES_KEPT:
+                    self._archives.popitem(last=False)
+            self.archive_renders += 1
+        return docs[fmt]
+
+    async def _render_dated(
+        self,
+        key: tuple[str, int],
+        info: render.FeedInfo,
+        articles: Sequence[Article],
+        modified: datetime,
+    ) -> dict[str, RenderedFeed]:
+        """Render a document (`key`: section and archive page, 0 for the subscription one)
+        in every format, dated `modified` unless that would be wrong.
+
+        Some changes alter the bytes without moving any date: a new title after a reload,
+        links moved to another mirror, an archive page gaining its next-archive link. The
+        document is then dated now, so a reader asking with If-Modified-Since gets the new
+        bytes, not a 304.
+        """
+        docs = await asyncio.to_thread(_render_all, info, articles, modified)
+        etags = frozenset(doc.etag for doc in docs.values())
+        before = self._dated.get(key)
+        if before is not None and before[0] != etags and modified <= before[1]:
+            modified = max(_second(datetime.now(UTC)), before[1] + timedelta(seconds=1))
+            docs = await asyncio.to_thread(_render_all, info, articles, modified)
+            etags = frozenset(doc.etag for doc in docs.values())
+        self._dated[key] = (etags, modified)
+        return docs
+
+    async def _section(self, section: str) -> SectionDocuments:
+        if section not in self.section_names():
+            raise KeyError(section)
+        entry = self._cache.get(section)
+        if entry is not None:
+            return entry
+        pending = self._pending.get(section)
+        if pending is None:
+            pending = asyncio.ensure_future(self._render(section))
+            self._pending[section] = pending
+            pending.add_done_callback(lambda _f: self._pending.pop(section, None))
+        return await asyncio.shield(pending)
+
+    async def _render(self, section: str) -> SectionDocuments:
+        generation = self._generation.get(section, 0)
+        # The version is read first: a change that lands while rendering moves it again and
+        # the next poll renders once more, so a document is never kept past its change.
+        version = (await self.store.section_versions()).get(section)
+        changed = (await self.store.section_changed_at()).get(section)
+        articles = await self.store.section_articles(section, self.config.service.max_items)
+        articles = await relink_articles(self.config, self.store, articles)
+        archive, size = self.config.service.archive, self.config.service.page_size
+        pages = range(0)
+        if archive.enabled:
+            lowest, highest = await self.store.archive_extent(section)
+            if lowest:
+                pages = range((lowest - 1) // size + 1, highest // size + 1)
+        info = self.info(section, pages)
+        newest = render.newest_update(articles)
+        modified = _second(max(newest, changed) if changed else newest)
+        feeds = await self._render_dated((section, 0), info, articles, modified)
+        entry = SectionDocuments(version, feeds, pages)
+        self.renders += 1
+        if self._generation.get(section, 0) == generation:
+            self._cache[section] = entry
+        return entry
+
+    # --- pages for people ------------------------------------------------------------
+
+    async def summaries(self) -> list[SectionSummary]:
+        # Counting a section's items reads all its rows: count again only after a change
+        # (every change, retention's included, moves the section's version).
+        versions = await self.store.section_versions()
+        if self._counts is None or self._counts[0] != versions:
+            self._counts = (versions, await self.store.section_counts())
+        counts = self._counts[1]
+        changed = await self.store.section_changed_at()
+        return [
+            SectionSummary(
+                name=name,
+                title=self.section_title(name),
+                feed_urls=self.feed_urls(name),
+                items=counts.get(name, 0),
+                changed_at=changed.get(name),
+                page_url=self.page_url(name),
+                description=self.info(name).description,
+            )
+            for name in self.section_names()
+        ]
+
+    async def health(self) -> list[SourceHealth]:
+        """One line per source: its mirrors' states (from the store) and its last pull here."""
+        rows = await mirror_rows(self.config, self.store)
+        lines = []
+        for name, source in self.config.sources.items():
+            summary = health_line([r for r in rows if r.source == name])
+            summary += f"; pulled every {_duration(source.every)}"
+            report = self.reports.get(name)
+            if report is not None:
+                summary += (
+                    f"; last pull: {report.new} new, {report.updated} updated, "
+                    f"{report.failed} failed"
+                )
+            lines.append(SourceHealth(name, source.title, summary))
+        return lines
+
+    async def index_html(self, query: str = "") -> str:
+        return index_page(
+            self.config.service.title,
+            await self.summaries(),
+            await self.health(),
+            query=query,
+            index_url=self.index_url,
+            opml_url=self.opml_url,
+        )
+
+    async def section_html(self, section: str, query: str = "") -> str:
+        """KeyError for an unknown section."""
+        if section not in self.section_names():
+            raise KeyError(section)
+        summary = next(s for s in await self.summaries() if s.name == section)
+        articles = await self.store.section_articles(section, self.config.service.max_items)
+        articles = await relink_articles(self.config, self.store, articles)
+        pages = await self.archive_pages(section)
+        return section_page(
+            self.config.service.title,
+            summary,
+            articles,
+            query=query,
+            index_url=self.index_url,
+            archive_pages=[(n, self.archive_urls(section, n)["atom"]) for n in pages],
+        )
+
+    async def opml(self) -> bytes:
+        summaries = [s for s in await self.summaries() if s.name != ALL_SECTION]
+        newest = max((s.changed_at for s in summaries if s.changed_at), default=None)
+        return opml_document(
+            f"{self.config.service.title}: every section",
+            summaries,
+            newest,
+            self.index_url,
+        )
+
+
+def _render_all(
+    info: render.FeedInfo, articles: Sequence[Article], modified: datetime
+) -> dict[str, RenderedFeed]:
+    return {
+        fmt: prepare(
+            render.render(fmt, info, articles),
+            render.CONTENT_TYPES[fmt],
+            modified,
+            info.feed_urls[fmt],
+        )
+        for fmt in render.FORMATS
+    }
+
+
+def _second(moment: datetime) -> datetime:
+    """HTTP dates have whole seconds; never claim a time later than now."""
+    return min(moment, datetime.now(UTC)).replace(microsecond=0)
+
+
+def _duration(seconds: float) -> str:
+    if seconds % 3600 == 0:
+        return f"{int(seconds // 3600)}h"
+    if seconds % 60 == 0:
+        return f"{int(seconds // 60)}m"
+    return f"{seconds:g}s"

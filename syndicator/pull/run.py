@@ -1,0 +1,135 @@
+"""One pull of one source, written down: timed, classified (ok, partial, failed, cancelled),
+logged as one structured event with its counts and duration, and recorded in the store so
+`syndicate status`, `/readyz` and the next start of the service know how it went.
+
+Wraps the pipeline; it never fetches or extracts anything itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from syndicator.core.config import Config
+from syndicator.core.errors import StoreError, SyndicatorError
+from syndicator.extract.candidate import source_sections
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import ProgressHook, PullReport, SourcePull
+from syndicator.store import Store
+from syndicator.store.pulls import PullRecord, record_pull
+
+log = logging.getLogger("syndicator.pull")
+
+RESULTS = ("ok", "partial", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class PullOutcome:
+    source: str
+    result: str
+    report: PullReport
+    started_at: datetime
+    duration: float
+    sections: tuple[str, ...]
+
+    @property
+    def error(self) -> str | None:
+        return self.report.errors[0] if self.report.errors else None
+
+    def record(self) -> PullRecord:
+        r = self.report
+        return PullRecord(
+            source=self.source,
+            started_at=self.started_at,
+            finished_at=datetime.fromtimestamp(self.started_at.timestamp() + self.duration, tz=UTC),
+            result=self.result,
+            new=r.new,
+            updated=r.updated,
+            duplicate=r.duplicate,
+            failed=r.failed,
+            fetched=r.fetched,
+            sections=self.sections,
+            error=self.error,
+        )
+
+
+def result_of(report: PullReport) -> str:
+    """ok: nothing failed; partial: something failed but an entry point answered; failed:
+    no entry point answered on any mirror."""
+    if report.entry_points_ok == 0:
+        return "failed"
+    return "partial" if report.failed else "ok"
+
+
+def log_outcome(outcome: PullOutcome) -> None:
+    r = outcome.report
+    level = logging.INFO if outcome.result == "ok" else logging.WARNING
+    fields = {
+        "source": outcome.source,
+        "result": outcome.result,
+        "new": r.new,
+        "updated": r.updated,
+        "duplicate": r.duplicate,
+        "failed": r.failed,
+        "fetched": r.fetched,
+        "duration_s": round(outcome.duration, 3),
+    }
+    if outcome.error:
+        fields["error"] = outcome.error
+    log.log(level, "pull", extra=fields)
+
+
+async def run_pull(
+    name: str,
+    config: Config,
+    fetcher: Fetcher,
+    store: Store,
+    *,
+    progress: ProgressHook | None = None,
+    observe: Callable[[PullOutcome], None] | None = None,
+) -> PullOutcome:
+    """Pull one source once, then log and record how it went.
+
+    A cancelled pull is recorded as `cancelled` with what it had stored so far, and the
+    cancellation goes on. A store that cannot take the record is logged, never raised:
+    the articles are stored already.
+    """
+    source = config.sources[name]
+    pull = SourcePull(name, source, config, fetcher, store, progress)
+    # The sections this pull can fill: its entry points, and those its section rules reach.
+    sections = source_sections(source)
+    started_at = datetime.now(UTC)
+    started = time.monotonic()
+
+    def finish(result: str) -> PullOutcome:
+        outcome = PullOutcome(
+            name, result, pull.report, started_at, time.monotonic() - started, sections
+        )
+        if observe is not None:
+            observe(outcome)
+        log_outcome(outcome)
+        return outcome
+
+    try:
+        report = await pull.run()
+    except asyncio.CancelledError:
+        await _record(store, finish("cancelled"))
+        raise
+    except SyndicatorError as exc:
+        pull.report.fail(str(exc))
+        report = pull.report
+        report.entry_points_ok = 0
+    outcome = finish(result_of(report))
+    await _record(store, outcome)
+    return outcome
+
+
+async def _record(store: Store, outcome: PullOutcome) -> None:
+    try:
+        await record_pull(store, outcome.record())
+    except StoreError as exc:
+        log.warning("pull not recorded", extra={"source": outcome.source, "error": str(exc)})

@@ -1,0 +1,214 @@
+"""Periodic pulls: one APScheduler job per source at its own interval, with jitter, never two
+runs of one source at once; after each pull the feed book forgets the sections that changed.
+
+First pulls resume from the store: a source pulled recently waits for the rest of its
+interval; overdue ones start at random moments spread over a tenth of the jitter window per
+overdue source, up to the whole window, so one source starts at once and a restart with many
+does not hit every mirror together. A new config is applied in place (`apply`): sources
+added, removed or re-timed, while the other sources keep their next run. `drain` stops
+starting pulls and lets running ones finish within a bound, then cancels the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from syndicator.core.config import Config
+from syndicator.core.errors import SyndicatorError
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import PullReport
+from syndicator.pull.run import PullOutcome, run_pull
+from syndicator.store import Store
+
+log = logging.getLogger("syndicator.scheduler")
+
+
+@dataclass
+class ScheduleChanges:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    retimed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.retimed or self.changed)
+
+
+class PullScheduler:
+    def __init__(
+        self,
+        config: Config,
+        fetcher: Fetcher,
+        store: Store,
+        book: FeedBook,
+        *,
+        observe: Callable[[PullOutcome], None] | None = None,
+        after: Callable[[PullOutcome], Awaitable[None]] | None = None,
+    ) -> None:
+        self.config = config
+        self.fetcher = fetcher
+        self.store = store
+        self.book = book
+        self.observe = observe
+        self.after = after
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.last_reports: dict[str, PullReport] = {}
+        self.last_finished: dict[str, datetime] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._accepting = True
+
+    # --- one pull -------------------------------------------------------------------------
+
+    async def pull(self, name: str) -> PullReport:
+        """Pull one source now and wait for it."""
+        outcome = await run_pull(name, self.config, self.fetcher, self.store, observe=self.observe)
+        self.last_reports[name] = outcome.report
+        self.last_finished[name] = datetime.now(UTC)
+        if outcome.report.changed_sections:
+            self.book.invalidate(outcome.report.changed_sections)
+        if self.after is not None:
+            await self.after(outcome)
+        return outcome.report
+
+    @property
+    def running(self) -> list[str]:
+        return sorted(self._running)
+
+    async def _due(self, name: str) -> None:
+        """The job APScheduler runs: start a pull as our own task, unless one is running."""
+        if not self._accepting or name not in self.config.sources:
+            return
+        if name in self._running:
+            log.info(
+                "pull skipped", extra={"source": name, "reason": "previous pull still running"}
+            )
+            return
+        task = asyncio.create_task(self._guarded(name), name=f"pull {name}")
+        self._running[name] = task
+        task.add_done_callback(lambda t: self._forget(name, t))
+
+    def _forget(self, name: str, task: asyncio.Task[None]) -> None:
+        if self._running.get(name) is task:
+            del self._running[name]
+
+    async def _guarded(self, name: str) -> None:
+        try:
+            await self.pull(name)
+        except SyndicatorError as exc:
+            log.warning("pull aborted", extra={"source": name, "error": str(exc)})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("pull crashed", extra={"source": name})
+
+    # --- the schedule ---------------------------------------------------------------------
+
+    def _window(self, name: str) -> float:
+        return min(self.config.service.jitter, self.config.sources[name].every)
+
+    def _due_at(self, name: str, now: datetime) -> datetime | None:
+        """When a source is due from its last pull, or None when it is overdue."""
+        last = self.last_finished.get(name)
+        if last is not None:
+            due = last + timedelta(seconds=self.config.sources[name].every)
+            if due > now:
+                return due
+        return None
+
+    def _soon(self, name: str, now: datetime, together: int) -> datetime:
+        """A random moment in a window that widens with how many sources start together."""
+        spread = self._window(name) * min(1.0, together / 10)
+        return now + timedelta(seconds=random.uniform(0, spread))
+
+    def _add_job(self, name: str, first: datetime) -> None:
+        source = self.config.sources[name]
+        self.scheduler.add_job(
+            self._due,
+            IntervalTrigger(seconds=source.every, jitter=self._window(name)),
+            args=[name],
+            id=f"pull:{name}",
+            name=f"pull {name}",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=first,
+            misfire_grace_time=int(source.every),
+            replace_existing=True,
+        )
+
+    def next_runs(self) -> dict[str, datetime]:
+        """When each source is pulled next."""
+        out = {}
+        for job in self.scheduler.get_jobs():
+            if job.next_run_time is not None:
+                out[job.args[0]] = job.next_run_time
+        return out
+
+    def start(self, last_finished: dict[str, datetime] | None = None) -> None:
+        """Schedule every source, resuming from when each was last pulled."""
+        self.last_finished.update(last_finished or {})
+        now = datetime.now(UTC)
+        due = {name: self._due_at(name, now) for name in self.config.sources}
+        overdue = sum(1 for at in due.values() if at is None)
+        for name, at in due.items():
+            self._add_job(name, at or self._soon(name, now, overdue))
+        self.scheduler.start()
+
+    def apply(self, config: Config) -> ScheduleChanges:
+        """Switch to a new config; unchanged sources keep their next run."""
+        old, self.config = self.config, config
+        changes = ScheduleChanges()
+        now = datetime.now(UTC)
+        soon: list[str] = []
+        for name in old.sources.keys() - config.sources.keys():
+            if self.scheduler.get_job(f"pull:{name}") is not None:
+                self.scheduler.remove_job(f"pull:{name}")
+            changes.removed.append(name)
+        for name, source in config.sources.items():
+            before = old.sources.get(name)
+            if before is None:
+                changes.added.append(name)
+                soon.append(name)
+            elif before == source:
+                continue
+            elif before.model_copy(update={"every": source.every}) == source:
+                changes.retimed.append(name)
+                if (at := self._due_at(name, now)) is None:
+                    soon.append(name)
+                elif self.scheduler.running:
+                    self._add_job(name, at)
+            else:
+                # New mirrors or sections: pull soon so they show up in the feeds.
+                changes.changed.append(name)
+                soon.append(name)
+        if self.scheduler.running:
+            for name in soon:
+                self._add_job(name, self._soon(name, now, len(soon)))
+        return changes
+
+    def stop(self) -> None:
+        """Start no more pulls; running ones go on (see `drain`)."""
+        self._accepting = False
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def drain(self, timeout: float) -> list[str]:
+        """Stop, wait up to `timeout` seconds for running pulls, cancel the rest; returns the
+        sources whose pull was cancelled."""
+        self.stop()
+        tasks = dict(self._running)
+        if not tasks:
+            return []
+        _, pending = await asyncio.wait(tasks.values(), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        return sorted(name for name, task in tasks.items() if task in pending)

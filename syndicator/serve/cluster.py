@@ -1,0 +1,568 @@
+"""Several nodes on one store: `syndicate serve --role worker` and `--role web`.
+
+A worker pulls sources and serves nothing. Workers share the sources through leases in the
+store: each claims due sources, renews their leases while it pulls, and frees them with the
+time the source is next due, so across the cluster a source is pulled by one worker once per
+interval; a worker that dies loses its leases after `cluster.lease_timeout`. One worker at a
+time also runs the retention job, under a lease of its own.
+
+A web node serves the feeds and pulls nothing. It re-renders a section when the section's
+change counter moves: told at once by PostgreSQL (LISTEN/NOTIFY), by polling on SQLite. It
+answers `/readyz` and `/metrics` as the single-process service does.
+
+Both read the config again on SIGHUP and apply it in place, as the single-process service
+does (keys that need a restart keep their running values until one).
+
+Edge module: wiring of store, fetcher, pipeline and feed book; it reads no environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from syndicator.core.config import Config
+from syndicator.core.errors import StoreError, SyndicatorError
+from syndicator.ops.metrics import MeteredFeedBook, Metrics
+from syndicator.ops.status import collect
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher, FetchLimits
+from syndicator.pull.pipeline import PullReport
+from syndicator.pull.run import run_pull
+from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
+from syndicator.store import Store, open_store
+from syndicator.store.changes import listening
+from syndicator.store.leases import Leases
+from syndicator.store.retention import PruneReport, prune
+from syndicator.web.readiness import readiness_checks
+from syndicator.web.server import make_app, make_runner
+
+log = logging.getLogger("syndicator.cluster")
+
+ROLES = ("all", "worker", "web")
+# Not a valid source name, so it never clashes with one.
+RETENTION_LEASE = "~retention"
+# How often a web node on PostgreSQL checks the counters anyway, in case a notification
+# was lost with its connection.
+LISTEN_FALLBACK = 60.0
+
+Invalidate = Callable[[set[str]], None]
+
+
+def node_name() -> str:
+    """Who holds a lease: host and process, as an operator reads it in the store."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=max(seconds, 0.0))
+
+
+async def _wait_any(events: list[asyncio.Event], timeout: float) -> None:
+    """Until one of the events is set or the timeout passes."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+async def run_retention(config: Config, store: Store) -> PruneReport:
+    rules = config.retention
+    report = await prune(store, days=rules.days, items=rules.items, keep=config.service.max_items)
+    log.info(
+        "retention: removed %d articles and %d section listings",
+        report.articles,
+        report.memberships,
+    )
+    return report
+
+
+async def retention_loop(
+    config: Config, store: Store, stop: asyncio.Event, holder: str | None = None
+) -> None:
+    """Run the retention job every `retention.every`, on one node of the cluster at a time."""
+    if not config.retention.enabled:
+        return
+    leases = Leases(store, holder or node_name(), config.cluster.lease_timeout)
+    every = config.retention.every
+    while not stop.is_set():
+        try:
+            await leases.register([RETENTION_LEASE])
+            claimed = await leases.claim_due([RETENTION_LEASE], 1)
+            if claimed:
+                started = datetime.now(UTC)
+                try:
+                    await run_retention(config, store)
+                finally:
+                    await leases.release(RETENTION_LEASE, started + timedelta(seconds=every))
+        except StoreError as exc:
+            log.warning("retention: %s", exc)
+        await _sleep(stop, min(every, config.cluster.poll * 5))
+
+
+def retention_settings(config: Config) -> tuple[object, ...]:
+    """What the retention job runs by: a change of any of these restarts it."""
+    c = config
+    return (c.retention, c.cluster.lease_timeout, c.cluster.poll, c.service.max_items)
+
+
+class RetentionJob:
+    """The retention job of one node, which a reload restarts under new rules."""
+
+    def __init__(self, store: Store, holder: str | None = None) -> None:
+        self.store = store
+        self.holder = holder
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, config: Config) -> None:
+        """Run the job under `config`. A job already running under an older config finishes
+        the round it is in, then this one takes over (due when that one set)."""
+        previous = set(self._tasks)
+        self._stop.set()
+        stop = self._stop = asyncio.Event()
+
+        async def run() -> None:
+            if previous:
+                await asyncio.wait(previous)
+            await retention_loop(config, self.store, stop, self.holder)
+
+        task = asyncio.create_task(run(), name="retention")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Stop once the round running, if any, is done."""
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+
+    async def cancel(self) -> None:
+        """Stop now: a round running is cut off (its transaction rolls back)."""
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class LeaseWorker:
+    """Pulls the sources it can claim, `cluster.pulls` at a time, until stopped."""
+
+    def __init__(
+        self,
+        config: Config,
+        fetcher: Fetcher,
+        store: Store,
+        holder: str | None = None,
+        on_pulled: Callable[[PullReport], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.fetcher = fetcher
+        self.store = store
+        self.holder = holder or node_name()
+        self.leases = Leases(store, self.holder, config.cluster.lease_timeout)
+        self.on_pulled = on_pulled or (lambda _report: None)
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.wake = asyncio.Event()
+        self._next_config: Config | None = None
+
+    def reconfigure(self, config: Config) -> None:
+        """Pull by `config` from the worker's next look at the leases: sources added are
+        registered (due at once), sources removed are claimed no more (a pull of one already
+        running finishes), the cluster settings apply. A source's new `every` counts from
+        the end of its next pull."""
+        self._next_config = config
+        self.wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        names = list(self.config.sources)
+        cluster = self.config.cluster
+        renew_every = cluster.lease_timeout / 3
+        last_renew = asyncio.get_running_loop().time()
+        registered = False
+        try:
+            while not stop.is_set():
+                if self._next_config is not None:
+                    # Here, between looks, every pull started so far has read its config.
+                    self.config, self._next_config = self._next_config, None
+                    names = list(self.config.sources)
+                    cluster = self.config.cluster
+                    renew_every = cluster.lease_timeout / 3
+                    self.leases.timeout = cluster.lease_timeout
+                    registered = False
+                try:
+                    if not registered:
+                        await self.leases.register(names)
+                        registered = True
+                    now = asyncio.get_running_loop().time()
+                    if self.running and now - last_renew >= renew_every:
+                        await self._renew()
+                        last_renew = now
+                    free = cluster.pulls - len(self.running)
+                    idle = [n for n in names if n not in self.running]
+                    for name in await self.leases.claim_due(idle, free):
+                        self._start(name)
+                except StoreError as exc:
+                    log.warning("worker %s: store: %s", self.holder, exc)
+                self.wake.clear()
+                await _wait_any([stop, self.wake], min(cluster.poll, renew_every))
+        finally:
+            await self._hand_back()
+
+    def _start(self, name: str) -> None:
+        log.info("worker %s: pulling %s", self.holder, name)
+        self.running[name] = asyncio.create_task(self._pull(name), name=f"pull {name}")
+
+    async def _pull(self, name: str) -> None:
+        source = self.config.sources[name]
+        try:
+            # Recorded like any pull, so status, /readyz and a restarted schedule see it.
+            report = (await run_pull(name, self.config, self.fetcher, self.store)).report
+            log.info(
+                "worker %s: pulled %s: %d new, %d updated, %d duplicate, %d failed",
+                self.holder,
+                name,
+                report.new,
+                report.updated,
+                report.duplicate,
+                report.failed,
+            )
+            self.on_pulled(report)
+        except SyndicatorError as exc:
+            log.warning("worker %s: pull of %s failed: %s", self.holder, name, exc)
+        except Exception:
+            # A bug: show it, and keep the worker and its other pulls going.
+            log.exception("worker %s: pull of %s failed", self.holder, name)
+        finally:
+            self.running.pop(name, None)
+            self.wake.set()
+        # The interval runs from the end of this pull, so no mirror sees a source's requests
+        # closer together than `every`, whichever workers pull it.
+        jitter = random.uniform(0, min(self.config.service.jitter, source.every))
+        due = datetime.now(UTC) + timedelta(seconds=source.every + jitter)
+        try:
+            await self.leases.release(name, due)
+        except StoreError as exc:
+            log.warning("worker %s: freeing %s: %s (its lease expires)", self.holder, name, exc)
+
+    async def _renew(self) -> None:
+        held = await self.leases.renew(self.running)
+        for name in set(self.running) - held:
+            # Another worker has it now (we were stalled past the timeout): stop, so the
+            # source is not pulled twice at once.
+            log.warning("worker %s: lost the lease of %s", self.holder, name)
+            self.running.pop(name).cancel()
+
+    async def _hand_back(self) -> None:
+        """On stop: cancel running pulls and free their leases, due now, for another worker."""
+        tasks = dict(self.running)
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        now = datetime.now(UTC)
+        for name in tasks:
+            with contextlib.suppress(StoreError):
+                await self.leases.release(name, now)
+
+
+class ChangeWatcher:
+    """Keeps a feed book in step with the store's change counters; `after_sync` is awaited
+    after each look at them."""
+
+    def __init__(
+        self,
+        book: FeedBook,
+        store: Store,
+        poll: float,
+        after_sync: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.book = book
+        self.store = store
+        self.poll = poll
+        self.after_sync = after_sync
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if self.store.is_postgres:
+            await self._listen(stop)
+        else:
+            await self._poll(stop)
+
+    async def _sync(self) -> None:
+        try:
+            moved = await self.book.sync_versions()
+        except StoreError as exc:
+            log.warning("web: reading change counters: %s", exc)
+            return
+        if moved:
+            log.info("web: sections changed: %s", ", ".join(sorted(moved)))
+        if self.after_sync is not None:
+            await self.after_sync()
+
+    async def _poll(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self._sync()
+            await _sleep(stop, self.poll)
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with listening(self.store) as sub:
+                    # Whatever changed before we listened.
+                    await self._sync()
+                    while not stop.is_set() and not sub.lost.is_set():
+                        sub.changed.clear()
+                        await _wait_any([stop, sub.changed], LISTEN_FALLBACK)
+                        await self._sync()
+            except StoreError as exc:
+                log.warning("web: %s", exc)
+            # Lost the connection (or never had it): poll until listening works again.
+            await self._sync()
+            await _sleep(stop, self.poll)
+
+
+class RoleNode:
+    """A worker or web node's config, read again on SIGHUP: applied in place as far as it
+    can be (keys that need a restart keep their running values), or refused with every
+    problem logged, as the single-process service does."""
+
+    role = "node"
+
+    def __init__(
+        self,
+        config: Config,
+        load: Callable[[], Config] | None = None,
+        on_config: Callable[[Config], None] | None = None,
+    ) -> None:
+        self.config = config
+        self._load = load
+        self._on_config = on_config
+        self.reload_problems: list[str] = []
+        self._reload_lock = asyncio.Lock()
+
+    def counted(self, result: str) -> None:
+        """A reload ended: applied, unchanged or refused."""
+
+    async def reload(self, reason: str) -> bool:
+        """Read the config again and apply it; refuse an invalid one and keep the old."""
+        if self._load is None:
+            log.warning(
+                "%s: %s ignored: no config file to read again; restart to change the config",
+                self.role,
+                reason,
+            )
+            return False
+        async with self._reload_lock:
+            new, self.reload_problems = read_new_config(self._load, reason, log)
+            if new is None:
+                self.counted("refused")
+                return False
+            config, kept = runnable(self.config, new)
+            if kept:
+                log.warning("config keys need a restart", extra={"keys": kept, "reason": reason})
+            if config == self.config:
+                self.counted("unchanged")
+                log.info("config unchanged", extra={"reason": reason})
+                return True
+            old, self.config = self.config, config
+            applied = await self.apply(old, config)
+            if self._on_config is not None:
+                self._on_config(config)
+            self.counted("applied")
+            log.info("config applied", extra={"reason": reason, "role": self.role, **applied})
+            return True
+
+    async def apply(self, old: Config, config: Config) -> dict[str, Any]:
+        """Switch the running parts from `old` to `config`; what changed, for the log."""
+        raise NotImplementedError
+
+
+class WebNode(RoleNode):
+    """What a web node serves: the feed book, `/readyz` (the store answers, every section
+    was pulled by some worker) and `/metrics`, with section and source gauges refreshed
+    whenever a section's change counter moves (rendered here or not)."""
+
+    role = "web"
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        load: Callable[[], Config] | None = None,
+        on_config: Callable[[Config], None] | None = None,
+    ) -> None:
+        super().__init__(config, load, on_config)
+        self.store = store
+        self.metrics = Metrics(config)
+        self.book = MeteredFeedBook(config, store, self.metrics)
+        self.stopping = False
+        self.watcher = ChangeWatcher(
+            self.book, store, config.cluster.poll, after_sync=self._refresh_if_moved
+        )
+        self._versions: dict[str, int] | None = None
+
+    def app(self) -> web.Application:
+        return make_app(self.book, metrics_of=self.metrics, readiness=self.readiness)
+
+    def counted(self, result: str) -> None:
+        self.metrics.reloads.labels(result).inc()
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        ready, checks = await readiness_checks(
+            self.config, self.store, stopping=self.stopping, refused=self.reload_problems
+        )
+        self.metrics.set_ready(ready)
+        return ready, checks
+
+    async def refresh_status(self) -> None:
+        try:
+            self._versions = await self.store.section_versions()
+            status = await collect(self.config, self.store)
+        except StoreError as exc:
+            log.warning("web: status not refreshed: %s", exc)
+            return
+        self.metrics.set_status(status)
+        self.metrics.set_ready(not self.stopping and not status.unpulled_sections)
+
+    async def _refresh_if_moved(self) -> None:
+        # Counting a section's items reads its rows: only after the counters moved.
+        try:
+            moved = await self.store.section_versions() != self._versions
+        except StoreError:
+            return  # the watcher has said so
+        if moved:
+            await self.refresh_status()
+
+    async def apply(self, old: Config, config: Config) -> dict[str, Any]:
+        self.metrics.set_config(config)
+        self.book.config = config
+        rerendered = sections_to_render(old, config)
+        if rerendered:
+            # Rendered again at their next request.
+            self.book.invalidate(rerendered)
+        self.watcher.poll = config.cluster.poll
+        await self.refresh_status()
+        return {
+            "sections_added": sorted(config.sections.keys() - old.sections.keys()),
+            "sections_removed": sorted(old.sections.keys() - config.sections.keys()),
+            "sections_rerendered": sorted(rerendered),
+        }
+
+
+class WorkerNode(RoleNode):
+    """A worker's lease worker, fetcher and retention job, under one config."""
+
+    role = "worker"
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        fetcher: Fetcher,
+        load: Callable[[], Config] | None = None,
+        on_config: Callable[[Config], None] | None = None,
+    ) -> None:
+        super().__init__(config, load, on_config)
+        self.fetcher = fetcher
+        self.worker = LeaseWorker(config, fetcher, store)
+        self.retention = RetentionJob(store, self.worker.holder)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.retention.start(self.config)
+        try:
+            await self.worker.run(stop)
+        finally:
+            await self.retention.stop()
+
+    async def apply(self, old: Config, config: Config) -> dict[str, Any]:
+        retuned = self.fetcher.retune(limits_of(config))
+        self.worker.reconfigure(config)
+        restarted = []
+        if retention_settings(old) != retention_settings(config):
+            self.retention.start(config)
+            restarted.append("retention")
+        kept = old.sources.keys() & config.sources.keys()
+        return {
+            "sources_added": sorted(config.sources.keys() - old.sources.keys()),
+            "sources_removed": sorted(old.sources.keys() - config.sources.keys()),
+            "sources_changed": sorted(n for n in kept if old.sources[n] != config.sources[n]),
+            "fetch_settings": retuned,
+            "restarted": restarted,
+        }
+
+
+async def serve_role(
+    config: Config,
+    role: str,
+    host: str,
+    port: int,
+    limits: FetchLimits,
+    announce: Callable[[str], None] = print,
+    load: Callable[[], Config] | None = None,
+    on_config: Callable[[Config], None] | None = None,
+) -> None:
+    """Run a worker or a web node until SIGINT or SIGTERM; SIGHUP reads the config again
+    with `load` and applies it (`on_config` is told of each config applied)."""
+    if role not in ("worker", "web"):
+        raise ValueError(f"serve_role runs a worker or a web node, not {role!r}")
+    store = await open_store(config.service.store, config.base_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    node: RoleNode | None = None
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def on_sighup() -> None:
+        if node is None:
+            log.info("%s: SIGHUP while starting: the config just read stays", role)
+            return
+        task = asyncio.ensure_future(node.reload("SIGHUP"))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    try:
+        if role == "worker":
+            async with Fetcher(limits) as fetcher:
+                node = worker = WorkerNode(config, store, fetcher, load, on_config)
+                announce(f"worker {worker.worker.holder}: pulling {len(config.sources)} sources")
+                await worker.run(stop)
+        else:
+            node = web_node = WebNode(config, store, load, on_config)
+            runner = make_runner(
+                web_node.app(), access_log=None, shutdown_timeout=config.service.drain_timeout
+            )
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, host, port).start()
+            except OSError as exc:
+                raise SyndicatorError(f"cannot listen on {host}:{port}: {exc}") from None
+            bound = runner.addresses[0][1] if runner.addresses else port
+            announce(f"web node serving feeds on http://{host}:{bound}/")
+            await web_node.refresh_status()
+            try:
+                await web_node.watcher.run(stop)
+            finally:
+                # /readyz answers 503 while requests in flight finish.
+                web_node.stopping = True
+                await runner.cleanup()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        for task in reloads:
+            task.cancel()
+        await asyncio.gather(*reloads, return_exceptions=True)
+        await store.close()
+    announce("stopped")

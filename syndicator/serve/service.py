@@ -1,0 +1,385 @@
+"""The running service: store, fetcher, scheduler and web server started together, a new
+config applied without a restart, and a bounded, clean stop.
+
+`Service` takes a validated config and a way to read it again. `start` opens the store,
+resumes the pull schedule from it (jittered, so a restart is no thundering herd) and starts
+listening; `reload` reads the config again and applies it in place, or refuses it, logs
+every problem with file and line, and keeps running the old one; `stop` turns readiness off,
+stops listening, lets in-flight requests and pulls finish within `service.drain_timeout`
+and cancels what is left. `run` does all of that under SIGHUP, SIGTERM and SIGINT.
+Either part can be left out (`http=False` or `pulls=False`), so a process can be only a
+puller or only a web front over a shared store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from syndicator.core.config import Config
+from syndicator.core.errors import StoreError, SyndicatorError
+from syndicator.ops.metrics import MeteredFeedBook, MeteredFetcher, Metrics
+from syndicator.ops.status import collect
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.run import PullOutcome
+from syndicator.pull.scheduler import PullScheduler
+from syndicator.serve import cluster
+from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
+from syndicator.store import Store, open_store
+from syndicator.store.pulls import last_pulls
+from syndicator.web.readiness import readiness_checks
+from syndicator.web.server import make_app, make_runner
+from syndicator.web.websub import HubAnnouncer
+
+log = logging.getLogger("syndicator.service")
+
+VERSION_POLL = 2.0
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class Service:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        load: Callable[[], Config] | None = None,
+        watch: Path | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        sock: socket.socket | None = None,
+        http: bool = True,
+        pulls: bool = True,
+        reuse_port: bool = False,
+        on_config: Callable[[Config], None] | None = None,
+        watch_interval: float = 1.0,
+    ) -> None:
+        self.config = config
+        self._load = load
+        self._watch = watch
+        self._host = host if host is not None else config.service.listen_host
+        self._port = port if port is not None else config.service.listen_port
+        self._sock = sock
+        self._http = http
+        self._pulls = pulls
+        self._reuse_port = reuse_port
+        self._on_config = on_config
+        self._watch_interval = watch_interval
+        self.metrics = Metrics(config)
+        self.port: int | None = None
+        self.store: Store | None = None
+        self.scheduler: PullScheduler | None = None
+        self.book: MeteredFeedBook | None = None
+        self.reload_problems: list[str] = []
+        self._stack = contextlib.AsyncExitStack()
+        self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reload_lock = asyncio.Lock()
+        self._config_signature = _signature(watch) if watch else None
+        self._stopping = asyncio.Event()
+        self._draining = False
+        self._announcer: HubAnnouncer | None = None
+        self._fetcher: Fetcher | None = None
+        self._retention: cluster.RetentionJob | None = None
+
+    # --- start ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store, resume the schedule and start listening."""
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+
+    async def _start(self) -> None:
+        config = self.config
+        self.store = store = await open_store(config.service.store, config.base_dir)
+        self._stack.push_async_callback(store.close)
+        self._fetcher = fetcher = await self._stack.enter_async_context(
+            MeteredFetcher(limits_of(config), self.metrics)
+        )
+        self.book = book = MeteredFeedBook(config, store, self.metrics)
+        if self._http:
+            app = make_app(book, metrics_of=self.metrics, readiness=self.readiness)
+            runner = make_runner(
+                app, access_log=None, shutdown_timeout=config.service.drain_timeout
+            )
+            await runner.setup()
+            self._runner = runner
+            self._stack.push_async_callback(self._close_runner)
+            site: web.BaseSite
+            if self._sock is not None:
+                site = web.SockSite(runner, self._sock)
+            else:
+                site = web.TCPSite(
+                    runner, self._host, self._port, reuse_port=self._reuse_port or None
+                )
+            try:
+                await site.start()
+            except OSError as exc:
+                raise SyndicatorError(
+                    f"cannot listen on {self._host}:{self._port}: {exc}"
+                ) from None
+            self.port = runner.addresses[0][1] if runner.addresses else self._port
+        if self._pulls:
+            self.scheduler = PullScheduler(
+                config, fetcher, store, book, observe=self._observe, after=self._after_pull
+            )
+            book.reports = self.scheduler.last_reports
+            # Only the pulling process announces changes to the WebSub hub.
+            self._announce(config)
+            self._stack.push_async_callback(self._close_announcer, 0.0)
+            last = {name: rec.finished_at for name, rec in (await last_pulls(store)).items()}
+            self.scheduler.start(last)
+            self._retention = cluster.RetentionJob(store)
+            self._retention.start(config)
+        await self._refresh_status()
+        self._spawn(self._watch_versions())
+        if self._watch is not None:
+            self._spawn(self._watch_config())
+        log.info(
+            "started",
+            extra={
+                "url": f"http://{self._host}:{self.port}/" if self.port else None,
+                "sources": len(config.sources),
+                "sections": len(config.sections),
+                "pulls": self._pulls,
+                "pid": os.getpid(),
+                "next_pulls": {
+                    n: t.isoformat()
+                    for n, t in (self.scheduler.next_runs() if self.scheduler else {}).items()
+                },
+            },
+        )
+
+    def _announce(self, config: Config) -> HubAnnouncer | None:
+        """Announce the book's section changes to the hub `config` names from now on (none
+        when it names none); returns the announcer this replaces, with the pings it still
+        had waiting handed to the new one, for the caller to close."""
+        assert self.book is not None
+        previous, self._announcer = self._announcer, None
+        if previous is not None:
+            self.book.listeners.remove(previous.section_changed)
+        if config.service.websub.hub:
+            self._announcer = HubAnnouncer(config.service, self.book)
+            self.book.listeners.append(self._announcer.section_changed)
+            if previous is not None and (pending := previous.take_pending()):
+                self._announcer.section_changed(pending)
+        return previous
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _observe(self, outcome: PullOutcome) -> None:
+        self.metrics.observe_pull(outcome)
+
+    async def _after_pull(self, outcome: PullOutcome) -> None:
+        await self._refresh_status()
+
+    async def _refresh_status(self) -> None:
+        if self.store is None:
+            return
+        try:
+            status = await collect(self.config, self.store)
+        except StoreError as exc:
+            log.warning("status not refreshed", extra={"error": str(exc)})
+            return
+        self.metrics.set_status(status)
+        self.metrics.set_ready(not self._draining and not status.unpulled_sections)
+
+    async def _watch_versions(self) -> None:
+        """Notice changes written by other processes (an export, another puller)."""
+        while True:
+            await asyncio.sleep(VERSION_POLL)
+            if self.book is None:
+                continue
+            try:
+                if await self.book.sync_versions():
+                    await self._refresh_status()
+            except StoreError as exc:
+                log.warning("store poll failed", extra={"error": str(exc)})
+
+    # --- readiness ------------------------------------------------------------------------
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Ready when the store answers, the config is loaded and every section was pulled."""
+        ready, checks = await readiness_checks(
+            self.config, self.store, stopping=self._draining, refused=self.reload_problems
+        )
+        self.metrics.set_ready(ready)
+        return ready, checks
+
+    # --- reload ---------------------------------------------------------------------------
+
+    async def reload(self, reason: str = "reload") -> bool:
+        """Read the config again and apply it; refuse an invalid one and keep the old."""
+        if self._load is None:
+            return False
+        async with self._reload_lock:
+            if self._watch is not None:
+                self._config_signature = _signature(self._watch)
+            config, self.reload_problems = read_new_config(self._load, reason, log)
+            if config is None:
+                self.metrics.reloads.labels("refused").inc()
+                return False
+            applicable, kept = runnable(self.config, config)
+            if applicable == self.config:
+                self.metrics.reloads.labels("unchanged").inc()
+                if kept:
+                    log.warning(
+                        "config keys need a restart", extra={"keys": kept, "reason": reason}
+                    )
+                log.info("config unchanged", extra={"reason": reason})
+                return True
+            await self.apply(config, reason)
+            self.metrics.reloads.labels("applied").inc()
+            return True
+
+    async def apply(self, config: Config, reason: str = "reload") -> None:
+        """Switch the running parts to a new, valid config."""
+        old = self.config
+        config, kept = runnable(old, config)
+        if kept:
+            log.warning("config keys need a restart", extra={"keys": kept, "reason": reason})
+        self.config = config
+        self.metrics.set_config(config)
+        # User-Agent (user_agent and contact), max_redirects and robots_ttl: next request on.
+        retuned = self._fetcher.retune(limits_of(config)) if self._fetcher is not None else []
+        rerendered = sections_to_render(old, config)
+        restarted: list[str] = []
+        replaced: HubAnnouncer | None = None
+        if self.book is not None:
+            self.book.config = config
+            websub = (old.service.websub, old.service.user_agent)
+            if self._pulls and websub != (config.service.websub, config.service.user_agent):
+                # Before the sections are invalidated: the new hub hears of them.
+                replaced = self._announce(config)
+                restarted.append("websub")
+            if rerendered:
+                # Their documents are rendered again at the next request, and announced.
+                self.book.invalidate(rerendered)
+
+        retention = cluster.retention_settings
+        if self._retention is not None and retention(old) != retention(config):
+            self._retention.start(config)
+            restarted.append("retention")
+        changes = self.scheduler.apply(config) if self.scheduler else None
+        if self._on_config is not None:
+            self._on_config(config)
+        await self._refresh_status()
+        log.info(
+            "config applied",
+            extra={
+                "reason": reason,
+                "sources_added": changes.added if changes else [],
+                "sources_removed": changes.removed if changes else [],
+                "sources_retimed": changes.retimed if changes else [],
+                "sources_changed": changes.changed if changes else [],
+                "sections_added": sorted(config.sections.keys() - old.sections.keys()),
+                "sections_removed": sorted(old.sections.keys() - config.sections.keys()),
+                "sections_rerendered": sorted(rerendered),
+                "fetch_settings": retuned,
+                "restarted": restarted,
+            },
+        )
+        if replaced is not None:
+            # It sends what it still holds (when no new hub took its pings over) within
+            # drain_timeout, then closes its client.
+            await replaced.close(config.service.drain_timeout)
+
+    async def _watch_config(self) -> None:
+        """Reload when the file changes; a change is read once it held still for one poll,
+        so an editor's half-written file is not read."""
+        assert self._watch is not None
+        seen = self._config_signature
+        while True:
+            await asyncio.sleep(self._watch_interval)
+            if not self.config.service.watch_config:
+                continue
+            now = _signature(self._watch)
+            if now == self._config_signature:
+                seen = now
+                continue
+            if now != seen:
+                seen = now
+                continue
+            await self.reload("file changed")
+
+    # --- stop -----------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def stop(self) -> None:
+        """Stop within `drain_timeout`: requests and pulls in flight finish or are cut off,
+        then the WebSub pings still waiting go out in what is left of it."""
+        loop = asyncio.get_running_loop()
+        timeout = self.config.service.drain_timeout
+        deadline = loop.time() + timeout
+        self._draining = True
+        self.metrics.set_ready(False)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._retention is not None:
+            await self._retention.cancel()
+        cancelled: list[str] = []
+        if self.scheduler is not None:
+            drained = await asyncio.gather(self.scheduler.drain(timeout), self._close_runner())
+            cancelled = drained[0]
+        await self._close_announcer(max(0.0, deadline - loop.time()))
+        await self._stack.aclose()
+        log.info("stopped", extra={"cancelled_pulls": cancelled})
+
+    async def _close_announcer(self, timeout: float) -> None:
+        announcer, self._announcer = self._announcer, None
+        if announcer is not None:
+            if self.book is not None:
+                self.book.listeners.remove(announcer.section_changed)
+            await announcer.close(timeout)
+
+    async def _close_runner(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def run(self, ready: Callable[[int | None], None] | None = None) -> None:
+        """Start, serve until SIGTERM or SIGINT, reload on SIGHUP, then stop cleanly;
+        `ready` is told the bound port once the service has started."""
+        loop = asyncio.get_running_loop()
+        handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_stop_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload("SIGHUP")))
+        try:
+            await self.start()
+            if ready is not None:
+                ready(self.port)
+            await self._stopping.wait()
+            await self.stop()
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+
+    def _on_stop_signal(self, sig: signal.Signals) -> None:
+        log.info("stopping", extra={"signal": sig.name})
+        self._stopping.set()

@@ -1,0 +1,50 @@
+"""Readiness: whether a serving process should get traffic, as `/readyz` answers it. The
+single-process service and a web node of a cluster answer it alike.
+
+Ready when the store answers, the config is loaded and every configured section has been
+covered by a pull that reached an entry point (by this process or any other on the store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from syndicator.core.config import Config
+from syndicator.core.errors import StoreError
+from syndicator.store import Store
+from syndicator.store.pulls import pulled_sections
+from syndicator.store.stats import ping
+
+# How long the store may take to answer the readiness query.
+STORE_TIMEOUT = 5.0
+
+
+async def readiness_checks(
+    config: Config, store: Store | None, *, stopping: bool = False, refused: list[str] | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """Ready or not, and the checks behind it; `refused` lists the problems of a config a
+    reload refused (the running one is still fine), `stopping` says the process drains."""
+    if stopping:
+        return False, {"service": "stopping"}
+    checks: dict[str, Any] = {}
+    ready = True
+    try:
+        if store is None:
+            raise StoreError("store not open")
+        await asyncio.wait_for(ping(store), timeout=STORE_TIMEOUT)
+        pulled = await pulled_sections(store)
+        checks["store"] = "ok"
+    except (StoreError, TimeoutError) as exc:
+        checks["store"] = str(exc) or f"no answer within {STORE_TIMEOUT:.0f}s"
+        ready, pulled = False, set()
+    checks["config"] = "loaded"
+    if refused:
+        checks["config_reload"] = {"refused": refused}
+    missing = [s for s in config.sections if s not in pulled]
+    if missing:
+        ready = False
+        checks["sections"] = {"not pulled yet": missing}
+    else:
+        checks["sections"] = "all pulled"
+    return ready, checks

@@ -1,0 +1,353 @@
+"""The HTTP face: section feeds in three formats, RFC 5005 archive pages, the HTML index and
+section pages, the OPML subscription list, mirror health as JSON, health and readiness checks
+and the Prometheus metrics.
+
+Wiring only: documents come prepared from the feed book. For each document the answers are
+built once (body per encoding and every header), so serving a feed is: pick the encoding the
+client accepts, compare its validators, send prepared bytes. Query strings that readers add
+(`?utm_source=...`) are not looked at on feed URLs, so they neither miss the cache nor change
+the ETag.
+
+URL layout, the same as the exported folder (served at `{public_url}/feeds/`):
+
+    /feeds/                          index (also `/` and `/feeds/index.html`)
+    /feeds/opml.xml                  OPML 2.0 list of every section feed (also `/opml`)
+    /feeds/{section}.rss|atom|json   a section's subscription documents
+    /feeds/{section}/                the section's HTML page (also `.../index.html`)
+    /feeds/{section}/archive/{n}.rss|atom|json   archive page n, 1 the oldest
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http import SERVER_SOFTWARE
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from syndicator.mirrors.report import mirror_rows
+from syndicator.ops.metrics import CONTENT_TYPE, Metrics
+from syndicator.publish.documents import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed
+from syndicator.web.hotpath import FeedRunner, HotAnswer, http_date
+
+# Answers (ready, checks): whether the service should get traffic, and why (or why not).
+Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+
+BOOK: web.AppKey[FeedBook] = web.AppKey("book", FeedBook)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
+_FORMAT_OF_EXT = {ext: fmt for fmt, ext in EXTENSIONS.items()}
+_CODINGS = {"br": "br", "gzip": "gzip", "x-gzip": "gzip"}
+# An archive page number as the links write it: ASCII digits, no leading zero.
+_PAGE_NUMBER = re.compile(r"[1-9][0-9]*")
+
+
+class _Answers:
+    """Everything one document's responses need, built on its first request: the body in each
+    encoding and the headers of its 200 and 304 answers, as aiohttp headers for the handler and
+    as ready HTTP/1.1 bytes for `hotpath` (the same headers; Date is filled in once a second)."""
+
+    def __init__(self, doc: RenderedFeed, book: FeedBook) -> None:
+        service = book.config.service
+        common = CIMultiDict(
+            {
+                "Cache-Control": f"public, max-age={int(service.cache_max_age)}",
+                "Vary": "Accept-Encoding",
+            }
+        )
+        if service.websub.hub and doc.self_url:
+            common.add("Link", f'<{service.websub.hub}>; rel="hub"')
+            common.add("Link", f'<{doc.self_url}>; rel="self"')
+        self.last_modified = format_datetime(doc.last_modified, usegmt=True)
+        self.etags = dict(doc.etags)
+        self.ok: dict[str, tuple[bytes, CIMultiDictProxy[str]]] = {}
+        self.not_modified: dict[str, CIMultiDictProxy[str]] = {}
+        for encoding in ENCODINGS:
+            nm = CIMultiDict(common)
+            nm["ETag"] = doc.etags[encoding]
+            full = CIMultiDict(nm)
+            full["Last-Modified"] = self.last_modified
+            full["Content-Type"] = doc.content_type
+            if encoding != "identity":
+                full["Content-Encoding"] = encoding
+            self.ok[encoding] = (doc.encoded(encoding), CIMultiDictProxy(full))
+            self.not_modified[encoding] = CIMultiDictProxy(nm)
+        self._wire: dict[tuple[bool, str, bool], bytes] = {}
+        self._wire_date = b""
+
+    def wire(self, not_modified: bool, encoding: str, head: bool, date: bytes) -> bytes:
+        """The whole HTTP/1.1 response as bytes, headers as the handler's answer sends them.
+
+        Kept for the current second (the Date header), so a feed read thousands of times a
+        second is copied once a second, not per request.
+        """
+        if date is not self._wire_date:
+            self._wire.clear()
+            self._wire_date = date
+        key = (not_modified, encoding, head)
+        message = self._wire.get(key)
+        if message is None:
+            if not_modified:
+                status, headers, body = b"304 Not Modified", self.not_modified[encoding], b""
+            else:
+                body, headers = self.ok[encoding]
+                status = b"200 OK"
+            lines = [b"HTTP/1.1 " + status]
+            # UTF-8, as aiohttp writes a header it is given (a public_url may hold any character).
+            lines += [f"{name}: {value}".encode() for name, value in headers.items()]
+            if not not_modified:
+                lines.append(b"Content-Length: %d" % len(body))
+            lines += [b"Date: " + date, b"Server: " + SERVER_SOFTWARE.encode(), b"", b""]
+            message = self._wire[key] = b"\r\n".join(lines) + (b"" if head else body)
+        return message
+
+
+def _prepared(doc: RenderedFeed, book: FeedBook) -> _Answers:
+    answers = doc.prepared
+    if not isinstance(answers, _Answers):
+        answers = doc.prepared = _Answers(doc, book)
+    return answers
+
+
+_negotiated: dict[str, str] = {}
+
+
+def negotiate(accept_encoding: str) -> str:
+    """The coding to send for an Accept-Encoding value: br, gzip or identity (RFC 9110 12.5.3).
+
+    Honours q-values (q=0 refuses a coding) and `*`; brotli wins a tie. Results are kept,
+    since readers send few distinct values.
+    """
+    choice = _negotiated.get(accept_encoding)
+    if choice is not None:
+        return choice
+    weights: dict[str, float] = {}
+    star: float | None = None
+    for part in accept_encoding.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        coding = coding.strip()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if coding == "*":
+            star = q
+        elif coding in _CODINGS:
+            name = _CODINGS[coding]
+            weights[name] = max(weights.get(name, 0.0), q)
+    for coding in ("br", "gzip"):
+        if coding not in weights and star is not None:
+            weights[coding] = star
+    best = max(("br", "gzip"), key=lambda c: weights.get(c, 0.0))
+    choice = best if weights.get(best, 0.0) > 0 else "identity"
+    if len(_negotiated) >= 1024:
+        _negotiated.clear()
+    _negotiated[accept_encoding] = choice
+    return choice
+
+
+def _etag_matches(if_none_match: str, etag: str) -> bool:
+    """Weak comparison, as If-None-Match uses (RFC 9110 13.1.2)."""
+    if if_none_match == etag:
+        return True
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag.removeprefix("W/"):
+            return True
+    return False
+
+
+def _unmodified_since(if_modified_since: str, answers: _Answers, doc: RenderedFeed) -> bool:
+    if if_modified_since == answers.last_modified:
+        return True
+    try:
+        since = parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError):
+        return False
+    return since.tzinfo is not None and doc.last_modified <= since
+
+
+def choose(
+    answers: _Answers, doc: RenderedFeed, headers: CIMultiDictProxy[str]
+) -> tuple[bool, str]:
+    """(not modified?, encoding) for a request's headers."""
+    encoding = negotiate(headers.get("Accept-Encoding", ""))
+    inm = headers.get("If-None-Match")
+    if inm is not None:
+        # If-Modified-Since is ignored when If-None-Match is present (RFC 9110 13.1.3).
+        return _etag_matches(inm, answers.etags[encoding]), encoding
+    ims = headers.get("If-Modified-Since")
+    return ims is not None and _unmodified_since(ims, answers, doc), encoding
+
+
+def answer(request: web.Request, doc: RenderedFeed, book: FeedBook) -> web.Response:
+    """The response for a prepared document: 304, or its bytes in the accepted encoding."""
+    answers = _prepared(doc, book)
+    not_modified, encoding = choose(answers, doc, request.headers)
+    if not_modified:
+        return web.Response(status=304, headers=answers.not_modified[encoding])
+    body, ok = answers.ok[encoding]
+    return web.Response(body=body, headers=ok)
+
+
+FEED_ROUTE = "/feeds/{name}"
+
+
+def hot_answers(book: FeedBook, counts: dict[tuple[str, int], int] | None = None) -> HotAnswer:
+    """What `hotpath` may answer without the router: a section feed that is rendered already.
+
+    Anything else (an archive page, a feed not yet rendered, an unknown name) gives None and
+    goes to the handlers. `counts` (route, status) -> requests, for the metrics.
+    """
+
+    def hot(path: str, headers: CIMultiDictProxy[str], head: bool) -> bytes | None:
+        if not path.startswith("/feeds/"):
+            return None
+        section, _, ext = path[7:].rpartition(".")
+        fmt = _FORMAT_OF_EXT.get(ext)
+        doc = book.cached(section, fmt) if fmt is not None else None
+        if doc is None:
+            return None
+        answers = _prepared(doc, book)
+        not_modified, encoding = choose(answers, doc, headers)
+        message = answers.wire(not_modified, encoding, head, http_date())
+        if counts is not None:  # counted once written: a failure goes to the handlers
+            key = (FEED_ROUTE, 304 if not_modified else 200)
+            counts[key] = counts.get(key, 0) + 1
+        return message
+
+    return hot
+
+
+async def feed(request: web.Request) -> web.StreamResponse:
+    book = request.app[BOOK]
+    section, _, ext = request.match_info["name"].rpartition(".")
+    fmt = _FORMAT_OF_EXT.get(ext)
+    if fmt is not None:
+        doc = book.cached(section, fmt)
+        if doc is not None:
+            return answer(request, doc, book)
+    if fmt is None:
+        if request.match_info["name"] in book.section_names():
+            # /feeds/iran: the section's page is /feeds/iran/
+            raise web.HTTPMovedPermanently(request.path + "/")
+        raise web.HTTPNotFound(text=f"unknown feed format {ext!r}: use .rss, .atom or .json\n")
+    try:
+        doc = await book.get(section, fmt)
+    except KeyError:
+        raise web.HTTPNotFound(text=f"unknown section {section!r}\n") from None
+    return answer(request, doc, book)
+
+
+async def archive(request: web.Request) -> web.StreamResponse:
+    book = request.app[BOOK]
+    section = request.match_info["section"]
+    number, _, ext = request.match_info["name"].partition(".")
+    fmt = _FORMAT_OF_EXT.get(ext)
+    if fmt is None or not _PAGE_NUMBER.fullmatch(number):
+        raise web.HTTPNotFound(text="archive pages are /feeds/{section}/archive/{n}.{format}\n")
+    try:
+        doc = await book.archive(section, int(number), fmt)
+    except KeyError:
+        raise web.HTTPNotFound(text=f"no archive page {number} of {section!r}\n") from None
+    return answer(request, doc, book)
+
+
+def _dynamic(request: web.Request, body: bytes, content_type: str, book: FeedBook) -> web.Response:
+    """A page made per request, compressed on the way out; its ETag is weak, since one tag
+    names the page in every encoding."""
+    etag = 'W/"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={int(book.config.service.cache_max_age)}",
+        "Vary": "Accept-Encoding",
+    }
+    inm = request.headers.get("If-None-Match")
+    if inm is not None and _etag_matches(inm, etag):
+        return web.Response(status=304, headers=headers)
+    response = web.Response(body=body, headers={**headers, "Content-Type": content_type})
+    response.enable_compression()
+    return response
+
+
+async def index(request: web.Request) -> web.Response:
+    book = request.app[BOOK]
+    html = await book.index_html(request.query.get("q", "").strip())
+    return _dynamic(request, html.encode("utf-8"), "text/html; charset=utf-8", book)
+
+
+async def section_page(request: web.Request) -> web.Response:
+    book = request.app[BOOK]
+    section = request.match_info["section"]
+    try:
+        html = await book.section_html(section, request.query.get("q", "").strip())
+    except KeyError:
+        raise web.HTTPNotFound(text=f"unknown section {section!r}\n") from None
+    return _dynamic(request, html.encode("utf-8"), "text/html; charset=utf-8", book)
+
+
+async def opml(request: web.Request) -> web.Response:
+    book = request.app[BOOK]
+    return _dynamic(request, await book.opml(), "text/x-opml; charset=utf-8", book)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def mirrors_api(request: web.Request) -> web.Response:
+    book = request.app[BOOK]
+    rows = await mirror_rows(book.config, book.store)
+    return web.json_response([r.as_dict() for r in rows])
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ready, checks = await request.app[READINESS]()
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    return web.json_response(body, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS].exposition()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+def make_runner(app: web.Application, **kwargs: Any) -> FeedRunner:
+    """The runner to serve `app` with: rendered section feeds answered by `hotpath`."""
+    metrics_of = app.get(METRICS)
+    counts = metrics_of.hot_requests if metrics_of is not None else None
+    return FeedRunner(app, hot=hot_answers(app[BOOK], counts), **kwargs)
+
+
+def make_app(
+    book: FeedBook, *, metrics_of: Metrics | None = None, readiness: Readiness | None = None
+) -> web.Application:
+    app = web.Application(middlewares=[metrics_of.middleware] if metrics_of else [])
+    app[BOOK] = book
+    add = app.router.add_get
+    add("/", index)
+    add("/healthz", healthz)
+    add("/api/mirrors", mirrors_api)
+    if readiness is not None:
+        app[READINESS] = readiness
+        add("/readyz", readyz)
+    if metrics_of is not None:
+        app[METRICS] = metrics_of
+        add("/metrics", metrics)
+    add("/opml", opml)
+    add("/feeds/", index)
+    add("/feeds/index.html", index)
+    add("/feeds/opml.xml", opml)
+    add(FEED_ROUTE, feed)
+    add("/feeds/{section}/", section_page)
+    add("/feeds/{section}/index.html", section_page)
+    add("/feeds/{section}/archive/{name}", archive)
+    return app
