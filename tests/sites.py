@@ -1,4 +1,5 @@
-"""A news site served by real aiohttp servers on 127.0.0.1, one server per mirror domain.
+"""A news site served by real aiohttp servers on 127.0.0.1 (or another loopback address, see
+`Site.add_mirror`), one server per mirror domain.
 
 Every mirror serves the same articles at the same paths, but with its own navigation, share
 block, tracking script, alternate-addresses footer naming the other mirrors, its own absolute
@@ -193,9 +194,9 @@ def second_publisher_articles(published: datetime | None = None) -> list[SiteArt
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(address: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as s:
+        s.bind((address, 0))
         return int(s.getsockname()[1])
 
 
@@ -225,10 +226,14 @@ class Mirror:
     # Held in every handler of a `slow` mirror: keeps requests in flight for as long as a
     # test wants, and lets stop() release them.
     _release: asyncio.Event = field(default_factory=asyncio.Event)
+    # Where it listens: any address of 127.0.0.0/8; and the host name its own links use, when
+    # not that address (a made-up name that a test's resolver answers with the address).
+    address: str = "127.0.0.1"
+    name: str | None = None
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.name or self.address}:{self.port}"
 
     @property
     def host(self) -> str:
@@ -246,7 +251,7 @@ class Mirror:
             app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True
         )
         await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True).start()
+        await web.TCPSite(self.runner, self.address, self.port, reuse_address=True).start()
 
     async def stop(self) -> None:
         self._release.set()
@@ -515,6 +520,13 @@ class Site:
         self.slow_paths: set[str] = set()
         self.slow_seconds = 0.0
         self.in_flight = 0
+
+    def add_mirror(self, address: str, name: str | None = None) -> Mirror:
+        """One more mirror of the site, listening on another loopback address (before
+        `start`), under a host name of its own if given: the other mirrors' footers name it."""
+        mirror = Mirror(self, len(self.mirrors), free_port(address), address=address, name=name)
+        self.mirrors.append(mirror)
+        return mirror
 
     def touch(self) -> None:
         """The site changed: new validators everywhere."""

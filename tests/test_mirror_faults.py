@@ -193,6 +193,8 @@ async def test_never_more_than_the_per_host_limit_in_flight(
             f"sqlite:///{tmp_path / 's.db'}",
             read_timeout="300ms",
             service_extra=f"  per_host: {per_host}",
+            # a robots.txt that does not answer would keep every page of the mirror unasked
+            extra="    robots: false",
         )
     )
     store = await open_store(config.service.store)
@@ -206,7 +208,8 @@ async def test_never_more_than_the_per_host_limit_in_flight(
 async def test_breaker_skips_a_down_mirror_then_probes_once_and_keeps_state_over_a_restart(
     site: Site, store_url: str, write_config: WriteConfig
 ) -> None:
-    config = write_config(site.config_yaml(store_url))
+    # robots.txt answering 500 would keep every page of the mirror unasked: pages fail here
+    config = write_config(site.config_yaml(store_url, extra="    robots: false"))
     broken = site.mirrors[1]
     broken.mode = "error"
     clock = FakeClock()
@@ -331,7 +334,11 @@ async def test_redirect_to_an_unknown_host_is_followed_only_when_allowed(
     await site.start()
     runaway, stranger = site.mirrors[1], site.mirrors[3]
     runaway.mode, runaway.redirect_to = "redirect", stranger
-    extra = "    follow_foreign_redirects: true" if follow else ""
+    # The stranger is on loopback and not in the config: following it needs the opt-in. The
+    # runaway redirects its robots.txt too; that is test_robots_txt_redirect_is_guarded's.
+    extra = "    robots: false\n"
+    if follow:
+        extra += "    follow_foreign_redirects: true\n    allow_private_discovered: true"
     config = write_config(
         site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=3, extra=extra)
     )
@@ -383,7 +390,8 @@ async def test_a_host_named_only_in_the_footer_becomes_a_candidate_and_is_adopte
     site = sites(4)
     await site.start()
     newcomer = site.mirrors[3]  # not in the config; every other mirror's footer names it
-    extra = "    adopt_discovered: true" if adopt else ""
+    # it is on loopback: probing it needs the opt-in
+    extra = "    adopt_discovered: true\n    allow_private_discovered: true" if adopt else ""
     config = write_config(
         site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=3, extra=extra, entry="page")
     )
@@ -424,7 +432,10 @@ async def test_a_candidate_is_adopted_when_the_source_strips_text_from_its_pages
     site = sites(4)
     await site.start()
     newcomer = site.mirrors[3]  # serves the same articles; only the footers name it
-    extra = "    adopt_discovered: true\n    strip_text: ['^Critics said']"
+    extra = (
+        "    adopt_discovered: true\n    allow_private_discovered: true\n"
+        "    strip_text: ['^Critics said']"
+    )
     config = write_config(
         site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=3, extra=extra, entry="page")
     )
@@ -448,7 +459,9 @@ async def test_a_look_alike_candidate_is_not_adopted(
     site.mirrors[3].mode = mode
     config = write_config(
         site.config_yaml(
-            f"sqlite:///{tmp_path / 's.db'}", configured=3, extra="    adopt_discovered: true"
+            f"sqlite:///{tmp_path / 's.db'}",
+            configured=3,
+            extra="    adopt_discovered: true\n    allow_private_discovered: true",
         )
     )
     store = await open_store(config.service.store)

@@ -248,6 +248,10 @@ class Source(_Model):
     reject_if: list[str] = Field(default_factory=list)
     follow_foreign_redirects: bool = False
     adopt_discovered: bool = False
+    # A host this source's pages announce, or a redirect leads to, is fetched at public
+    # addresses only (the config's own hosts at any address); true lets discovered hosts
+    # be reached on loopback, private, link-local... networks too.
+    allow_private_discovered: bool = False
     link_policy: Literal["canonical", "healthiest"] = "canonical"
     robots: bool = True
 
@@ -297,6 +301,14 @@ class Source(_Model):
     def site_origins(self) -> set[str]:
         """Every origin whose links are links to this site."""
         return {self.canonical} | {m.origin for m in self.mirrors}
+
+    def written_origins(self) -> set[str]:
+        """Every http(s) origin the operator wrote for this source: canonical, mirrors
+        (where bytes come from and the hosts they play)."""
+        found = {self.canonical}
+        for m in self.mirrors:
+            found |= {o for o in (m.url, m.host) if o and not o.startswith("file:")}
+        return found
 
 
 class Section(_Model):

@@ -15,6 +15,7 @@ from syndicator.core.config import Source
 from syndicator.core.errors import ExtractError, FetchError
 from syndicator.extract import parsing, validate
 from syndicator.extract.candidate import to_candidate
+from syndicator.pull.addresses import AddressPolicy
 from syndicator.pull.fetch import Fetcher
 from syndicator.store.health import MirrorStore
 
@@ -37,15 +38,29 @@ async def adopt_candidates(
     mirrors: MirrorStore,
     site_origins: set[str],
     now: datetime,
+    addresses: AddressPolicy,
 ) -> list[str]:
-    """Probe candidate hosts with the newest stored articles; returns the adopted origins."""
+    """Probe candidate hosts with the newest stored articles; returns the adopted origins.
+    A candidate that `addresses` refuses is not asked at all (and said so once)."""
     candidates = [d for d in await mirrors.discovered(name) if d.status == "candidate"]
     urls = await mirrors.recent_article_urls(name, PROBE_ARTICLES)
     adopted = []
     for cand in candidates[:PROBE_CANDIDATES]:
         for url in urls:
             probe = _on(cand.origin, url)
-            if await _serves_stored_article(name, source, fetcher, mirrors, site_origins, probe):
+            try:
+                serves = await _serves_stored_article(
+                    name, source, fetcher, mirrors, site_origins, probe, addresses
+                )
+            except FetchError as exc:  # blocked-address: no other page of it is tried
+                log.warning(
+                    "%s: not probing candidate %s: %s (allow_private_discovered: true allows it)",
+                    name,
+                    cand.origin,
+                    exc.message,
+                )
+                break
+            if serves:
                 await mirrors.adopt(name, cand.origin, probe, now)
                 adopted.append(cand.origin)
                 log.warning("%s: adopted mirror %s (it serves %s)", name, cand.origin, probe)
@@ -60,10 +75,15 @@ async def _serves_stored_article(
     mirrors: MirrorStore,
     site_origins: set[str],
     url: str,
+    addresses: AddressPolicy,
 ) -> bool:
+    """Whether `url` gives an article whose hash is stored; a refused address raises its
+    `blocked-address` FetchError."""
     origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
     try:
-        response = await fetcher.get(url, allowed_origins={origin}, robots=source.robots)
+        response = await fetcher.get(
+            url, allowed_origins={origin}, robots=source.robots, addresses=addresses
+        )
         validate.check(
             response.body,
             url,
@@ -78,6 +98,8 @@ async def _serves_stored_article(
             rules=parsing.ArticleRules.of(source),
         )
     except (FetchError, ExtractError) as exc:
+        if exc.kind == "blocked-address":
+            raise
         log.info("%s: candidate %s: %s", name, origin, exc)
         return False
     candidate = to_candidate(

@@ -1,6 +1,8 @@
 """HTTP and file fetching for mirrors: one aiohttp client session with timeouts, a body-size
 cap enforced while streaming (on decompressed bytes too), a redirect policy, per-host and
-global concurrency limits, robots.txt, Retry-After and conditional GET.
+global concurrency limits, robots.txt (RFC 9309), Retry-After, conditional GET, and the
+address policy of `addresses` (a host the operator did not write in the config is reached at
+public addresses only, unless its source allows private ones).
 
 Owns bytes in transit only: it never parses what it fetches (robots.txt aside) and keeps no
 mirror health; it reports what happened and the pipeline decides what that means. A `file:`
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import aiohttp
@@ -27,13 +30,21 @@ from aiohttp.abc import AbstractResolver
 from protego import Protego
 
 from syndicator.core.errors import FetchError, Throttled
+from syndicator.pull.addresses import AddressPolicy, BlockedAddress, GuardedResolver, guarded_socket
 
 log = logging.getLogger("syndicator.fetch")
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _ROBOTS_MAX = 512 * 1024
-# An unreachable robots.txt is not asked for again at every request to a dying host.
+# RFC 9309 2.3.1.2: at least five consecutive redirects are followed for robots.txt.
+_ROBOTS_REDIRECTS = 5
+# A robots.txt that answers 5xx (or 429) or cannot be reached disallows the whole host (RFC
+# 9309 2.3.1.4) until it answers; it is asked again after this long (or robots_ttl, if less).
 _ROBOTS_RETRY = 60.0
+
+# What is known of a host's robots.txt: its rules, None (no rules: everything allowed), or
+# the failure that keeps it unread (nothing allowed).
+RobotsState = Protego | FetchError | None
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,19 @@ class FetchLimits:
 # The limits an open Fetcher takes from `retune`, from its next request on; the others are
 # built into its client session and semaphores when it opens.
 RETUNABLE = ("user_agent", "max_redirects", "robots_ttl")
+
+
+def _robots_unreadable(url: str, cause: FetchError) -> FetchError:
+    """The error a fetch gets while its host's robots.txt cannot be read: the kind of the
+    robots.txt failure (a host whose robots.txt answers 500 is failing with http-500)."""
+    if isinstance(cause, Throttled):
+        return Throttled(url, cause.status, cause.retry_after)
+    return FetchError(
+        url,
+        cause.kind,
+        f"robots.txt unreadable ({cause.message}): nothing is fetched from this host until "
+        "it answers",
+    )
 
 
 def origin_of(url: str) -> str:
@@ -128,19 +152,37 @@ class Fetcher:
         self.limits = limits
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
+        # Hosts reached at public addresses only have their own session, so that no pooled
+        # connection to a private address made for a trusted host can ever serve them.
+        self._guarded: aiohttp.ClientSession | None = None
+        self._guard: GuardedResolver | None = None
         self._global: asyncio.Semaphore | None = None
         self._hosts: dict[str, asyncio.Semaphore] = {}
-        self._robots: dict[str, tuple[float, Protego | None]] = {}
+        self._robots: dict[str, tuple[float, RobotsState]] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
 
     async def __aenter__(self) -> Fetcher:
-        connector = aiohttp.TCPConnector(
-            limit=self.limits.concurrency,
-            limit_per_host=self.limits.per_host,
-            resolver=self._resolver,
-            ttl_dns_cache=300,
+        self._session = self._open(
+            aiohttp.TCPConnector(**self._connector_args(), resolver=self._resolver)
         )
-        self._session = aiohttp.ClientSession(
+        self._guard = GuardedResolver(self._resolver)
+        self._guarded = self._open(
+            aiohttp.TCPConnector(
+                **self._connector_args(), resolver=self._guard, socket_factory=guarded_socket
+            )
+        )
+        self._global = asyncio.Semaphore(self.limits.concurrency)
+        return self
+
+    def _connector_args(self) -> dict[str, Any]:
+        return {
+            "limit": self.limits.concurrency,
+            "limit_per_host": self.limits.per_host,
+            "ttl_dns_cache": 300,
+        }
+
+    def _open(self, connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
             connector=connector,
             headers={"User-Agent": self.limits.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=aiohttp.ClientTimeout(
@@ -150,8 +192,6 @@ class Fetcher:
             ),
             auto_decompress=False,
         )
-        self._global = asyncio.Semaphore(self.limits.concurrency)
-        return self
 
     async def __aexit__(
         self,
@@ -159,9 +199,23 @@ class Fetcher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._guarded):
+            if session is not None:
+                await session.close()
+        self._session = self._guarded = None
+        if self._guard is not None:
+            await self._guard.close()
+            self._guard = None
+
+    def _session_for(self, url: str, addresses: AddressPolicy | None) -> aiohttp.ClientSession:
+        """The open session, or the guarded one when `addresses` keeps `url` to public
+        addresses."""
+        session = (
+            self._guarded if addresses is not None and addresses.guards(url) else self._session
+        )
+        if session is None:
+            raise RuntimeError("Fetcher used outside 'async with'")
+        return session
 
     def retune(self, limits: FetchLimits) -> list[str]:
         """Take the RETUNABLE settings of `limits` (User-Agent, redirects followed, robots.txt
@@ -194,19 +248,27 @@ class Fetcher:
         follow_foreign: bool = False,
         robots: bool = False,
         cancel_if: Callable[[], bool] | None = None,
+        addresses: AddressPolicy | None = None,
     ) -> Response:
         """GET one URL; a 304 answer comes back with an empty body and `not_modified`.
 
         Redirects are followed by hand, at most `max_redirects`: to any origin in
         `allowed_origins` (None: any), elsewhere only with `follow_foreign`. `cancel_if` is
         asked once a request slot is free; when it says yes the request is not sent.
+        `addresses` says which hosts, of the URL and of every redirect, may be reached at
+        private addresses (None: every host, for a URL the operator typed); a refused one is
+        a FetchError of kind `blocked-address`.
         """
         if file_root is not None:
             return await asyncio.to_thread(self._read_file, url, file_root, last_modified)
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
-        if robots and not await self.robots_allow(url):
-            raise FetchError(url, "robots", "robots.txt disallows this URL for our User-Agent")
+        if robots:
+            state = await self._robots_state(url, addresses)
+            if isinstance(state, FetchError):
+                raise _robots_unreadable(url, state)
+            if state is not None and not state.can_fetch(url, self.limits.user_agent):
+                raise FetchError(url, "robots", "robots.txt disallows this URL for our User-Agent")
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -218,7 +280,8 @@ class Fetcher:
             async with self._slot(origin_of(current)):
                 if cancel_if is not None and cancel_if():
                     raise FetchError(url, "skipped", "mirror paused; request not sent")
-                response, location = await self._request(current, headers)
+                session = self._session_for(current, addresses)
+                response, location = await self._request(current, headers, session)
             if location is None:
                 assert response is not None
                 return Response(
@@ -253,15 +316,14 @@ class Fetcher:
             headers = {}
 
     async def _request(
-        self, url: str, headers: dict[str, str]
+        self, url: str, headers: dict[str, str], session: aiohttp.ClientSession
     ) -> tuple[Response | None, str | None]:
         """One request, no redirects followed: (response, None) or (None, Location)."""
-        assert self._session is not None
         started = time.monotonic()
         # Given with each request, so a retuned User-Agent applies to the next one.
         headers = {"User-Agent": self.limits.user_agent, **headers}
         try:
-            async with self._session.get(url, headers=headers, allow_redirects=False) as resp:
+            async with session.get(url, headers=headers, allow_redirects=False) as resp:
                 if resp.status in _REDIRECTS and resp.headers.get("Location"):
                     return None, resp.headers["Location"]
                 if resp.status == 304:
@@ -300,6 +362,8 @@ class Fetcher:
         except aiohttp.ClientPayloadError as exc:
             raise FetchError(url, "truncated", f"body cut short: {exc}") from None
         except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, BlockedAddress):
+                raise FetchError(url, "blocked-address", str(exc.os_error)) from None
             raise FetchError(url, "connect", str(exc.os_error or exc)) from None
         except aiohttp.ClientError as exc:
             raise FetchError(url, "http", f"{type(exc).__name__}: {exc}") from None
@@ -334,32 +398,67 @@ class Fetcher:
 
     # --- robots.txt --------------------------------------------------------------------
 
-    async def robots_allow(self, url: str) -> bool:
-        """Whether the mirror's robots.txt lets our User-Agent fetch `url` (cached per host)."""
+    async def robots_allow(self, url: str, addresses: AddressPolicy | None = None) -> bool:
+        """Whether the mirror's robots.txt lets our User-Agent fetch `url` (cached per host);
+        False too while it cannot be read (5xx, 429, unreachable)."""
+        state = await self._robots_state(url, addresses)
+        if isinstance(state, FetchError):
+            return False
+        return state is None or state.can_fetch(url, self.limits.user_agent)
+
+    async def _robots_state(self, url: str, addresses: AddressPolicy | None) -> RobotsState:
         origin = origin_of(url)
         lock = self._robots_locks.setdefault(origin, asyncio.Lock())
         async with lock:
-            expires, rules = self._robots.get(origin, (0.0, None))
+            expires, state = self._robots.get(origin, (0.0, None))
             if time.monotonic() >= expires:
-                rules, ttl = await self._load_robots(origin)
-                self._robots[origin] = (time.monotonic() + ttl, rules)
-        return rules is None or rules.can_fetch(url, self.limits.user_agent)
+                state, ttl = await self._load_robots(origin, addresses)
+                self._robots[origin] = (time.monotonic() + ttl, state)
+        return state
 
-    async def _load_robots(self, origin: str) -> tuple[Protego | None, float]:
-        """Rules and how long to keep them; None allows everything."""
+    async def _load_robots(
+        self, origin: str, addresses: AddressPolicy | None
+    ) -> tuple[RobotsState, float]:
+        """A host's robots.txt as RFC 9309 reads it, and how long to keep what was found.
+
+        Up to five redirects are followed, to any host (under the address policy); the rules
+        at the end apply. A 4xx answer, too many redirects or a redirect out of HTTP: no
+        rules. A 5xx or 429 answer, a timeout or no connection: everything is disallowed
+        until robots.txt answers, asked again after `_ROBOTS_RETRY`. A host refused by the
+        address policy raises its `blocked-address` error, kept nowhere (another source may
+        be allowed to reach it)."""
+        ttl = self.limits.robots_ttl
         url = origin + "/robots.txt"
-        try:
-            async with self._slot(origin):
-                response, _ = await self._request(url, {})
-        except FetchError as exc:
-            if exc.kind.startswith("http-4"):
-                return None, self.limits.robots_ttl  # no robots.txt: nothing is disallowed
-            log.info("%s: robots.txt unavailable (%s); allowing for now", origin, exc.kind)
-            return None, min(_ROBOTS_RETRY, self.limits.robots_ttl)
-        if response is None or not response.body:
-            return None, self.limits.robots_ttl
-        text = response.body[:_ROBOTS_MAX].decode("utf-8", errors="replace")
-        return Protego.parse(text), self.limits.robots_ttl
+        for _ in range(_ROBOTS_REDIRECTS + 1):
+            try:
+                async with self._slot(origin_of(url)):
+                    response, location = await self._request(
+                        url, {}, self._session_for(url, addresses)
+                    )
+            except FetchError as exc:
+                if exc.kind == "blocked-address":
+                    raise
+                if exc.kind.startswith("http-4") and exc.kind != "http-429":
+                    return None, ttl  # no robots.txt: nothing is disallowed
+                log.info(
+                    "%s: robots.txt unreadable (%s): nothing is fetched from this host until "
+                    "it answers",
+                    origin,
+                    exc.message,
+                )
+                return exc, min(_ROBOTS_RETRY, ttl)
+            if location is None:
+                assert response is not None
+                if not 200 <= response.status < 300 or not response.body:
+                    return None, ttl
+                text = response.body[:_ROBOTS_MAX].decode("utf-8", errors="replace")
+                return Protego.parse(text), ttl
+            url = urljoin(url, location)
+            if urlsplit(url).scheme not in ("http", "https"):
+                log.info("%s: robots.txt redirects out of HTTP (%s): no rules", origin, url)
+                return None, ttl
+        log.info("%s: robots.txt redirects more than %d times: no rules", origin, _ROBOTS_REDIRECTS)
+        return None, ttl
 
     # --- file: mirrors -----------------------------------------------------------------
 

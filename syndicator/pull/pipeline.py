@@ -27,6 +27,7 @@ from syndicator.extract.candidate import sections_for, source_sections, to_candi
 from syndicator.mirrors import announced
 from syndicator.mirrors.health import HealthBook, Policy
 from syndicator.mirrors.links import link_target
+from syndicator.pull.addresses import AddressPolicy
 from syndicator.pull.adoption import adopt_candidates
 from syndicator.pull.fetch import Fetcher, Response, origin_of
 from syndicator.store import Store
@@ -60,10 +61,11 @@ class PullReport:
     discovered: set[str] = field(default_factory=set)
     adopted: list[str] = field(default_factory=list)
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str, *, quiet: bool = False) -> None:
+        """Count a failure; `quiet` for one already logged in other words."""
         self.failed += 1
         self.errors.append(message)
-        log.info("%s: %s", self.source, message)
+        log.log(logging.DEBUG if quiet else logging.INFO, "%s: %s", self.source, message)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,14 @@ class SourcePull:
         self.book = HealthBook(name, {}, Policy.of(source.breaker), clock, rng or random.Random())
         self.validators: dict[str, tuple[str | None, str | None]] = {}
         self.announced: dict[str, str] = {}
+        # Every host written in the config is reached at any address; the others (adopted
+        # mirrors, redirect targets) at public ones unless the source allows private ones.
+        self.addresses = AddressPolicy.trusting(
+            (o for s in config.sources.values() for o in s.written_origins()),
+            allow_private=source.allow_private_discovered,
+        )
+        # Hosts refused by that policy in this pull: each is logged once.
+        self.blocked: set[str] = set()
 
     # --- mirrors -----------------------------------------------------------------------
 
@@ -136,7 +146,17 @@ class SourcePull:
         self.book.ok(self.mirrors[index].origin, response.elapsed)
 
     def _failed(self, index: int, where: str, exc: FetchError | ExtractError) -> None:
-        self.report.fail(f"{where} on {self.mirrors[index].origin}: {exc}")
+        blocked = exc.kind == "blocked-address"
+        if blocked and origin_of(exc.url) not in self.blocked:
+            self.blocked.add(origin_of(exc.url))
+            log.warning(
+                "%s: not fetching %s: %s (a host not in the config is reached at public "
+                "addresses only; allow_private_discovered: true allows it)",
+                self.name,
+                exc.url,
+                exc.message,
+            )
+        self.report.fail(f"{where} on {self.mirrors[index].origin}: {exc}", quiet=blocked)
         retry_after = exc.retry_after if isinstance(exc, Throttled) else None
         self.book.fail(
             self.mirrors[index].origin, exc.kind, f"{exc.url}: {exc.message}", retry_after
@@ -160,6 +180,7 @@ class SourcePull:
                 follow_foreign=self.source.follow_foreign_redirects,
                 robots=self.source.robots and not mirror.is_file,
                 cancel_if=None if probe else (lambda: not self.book.usable(origin)),
+                addresses=self.addresses,
             )
         except FetchError as exc:
             if exc.kind == "skipped":
@@ -228,7 +249,13 @@ class SourcePull:
             self.report.discovered = set(self.announced)
         if self.source.adopt_discovered:
             adopted = await adopt_candidates(
-                self.name, self.source, self.fetcher, self.mirror_store, self.origins, now
+                self.name,
+                self.source,
+                self.fetcher,
+                self.mirror_store,
+                self.origins,
+                now,
+                self.addresses,
             )
             self.report.adopted.extend(adopted)
         await self.mirror_store.save_health(self.book.updated(), now)

@@ -57,6 +57,7 @@ _SOURCE_KEYS_NOT_RENDERED = frozenset(
         "reject_if",
         "follow_foreign_redirects",
         "adopt_discovered",
+        "allow_private_discovered",
         "robots",
         "full_text",
         "selectors",
