@@ -216,6 +216,7 @@ class Mirror:
     redirect_to: Mirror | None = None
     lag: int = 2
     robots: str | None = None
+    robots_status: int = 200  # another status: robots.txt answers it, with no rules
     in_flight: int = 0
     max_in_flight: int = 0
     served: int = 0
@@ -311,6 +312,8 @@ class Mirror:
         elif self.mode == "redirect" and self.redirect_to is not None:
             raise web.HTTPFound(self.redirect_to.origin + request.path_qs)
         if request.path == "/robots.txt":
+            if self.robots_status != 200:
+                return web.Response(status=self.robots_status, text="robots.txt unavailable")
             if self.robots is None:
                 return web.Response(status=404, text="not found")
             return web.Response(text=self.robots, content_type="text/plain")
