@@ -38,6 +38,7 @@ def test_defaults(tmp_path: Path) -> None:
     src = config.sources["presstv"]
     assert src.strategy == "all" and src.link_policy == "canonical"
     assert src.robots and not src.adopt_discovered and not src.follow_foreign_redirects
+    assert not src.allow_private_discovered
     assert (src.breaker.failures, src.breaker.backoff, src.breaker.max_backoff) == (3, 60, 3600)
     assert src.reject_if == []
     limits = limits_of(config)
@@ -56,6 +57,7 @@ def test_every_mirror_option(tmp_path: Path) -> None:
                 "    reject_if: [seized.png, 'Domain for sale']\n"
                 "    follow_foreign_redirects: true\n"
                 "    adopt_discovered: true\n"
+                "    allow_private_discovered: true\n"
                 "    link_policy: healthiest\n"
                 "    robots: false"
             ),
@@ -67,6 +69,7 @@ def test_every_mirror_option(tmp_path: Path) -> None:
     assert src.breaker.jitter == 0.5
     assert src.reject_if == ["seized.png", "Domain for sale"]
     assert src.follow_foreign_redirects and src.adopt_discovered and not src.robots
+    assert src.allow_private_discovered
     limits = limits_of(config)
     assert limits.user_agent.endswith("(+mailto:feeds@example.org)")
     assert limits.per_host == 1 and limits.max_redirects == 3
