@@ -39,8 +39,9 @@ _ROBOTS_MAX = 512 * 1024
 # RFC 9309 2.3.1.2: at least five consecutive redirects are followed for robots.txt.
 _ROBOTS_REDIRECTS = 5
 # A robots.txt that answers 5xx (or 429) or cannot be reached disallows the whole host (RFC
-# 9309 2.3.1.4) until it answers; it is asked again after this long (or robots_ttl, if less).
-_ROBOTS_RETRY = 60.0
+# 9309 2.3.1.4) until it answers; it is asked again after this long (or robots_ttl, if less):
+# less than the breaker's first backoff (60 s less 20 %), so its probe asks again.
+_ROBOTS_RETRY = 30.0
 
 # What is known of a host's robots.txt: its rules, None (no rules: everything allowed), or
 # the failure that keeps it unread (nothing allowed).
