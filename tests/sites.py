@@ -231,6 +231,10 @@ class Mirror:
     # not that address (a made-up name that a test's resolver answers with the address).
     address: str = "127.0.0.1"
     name: str | None = None
+    # Answer only connections from this address (a proxy's); others get 403 and are logged
+    # in `refused`, so a test sees anything that went around the proxy.
+    only_from: str | None = None
+    refused: list[str] = field(default_factory=list)
 
     @property
     def origin(self) -> str:
@@ -272,6 +276,9 @@ class Mirror:
             await self.start()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.only_from is not None and request.remote != self.only_from:
+            self.refused.append(f"{request.remote} {request.path_qs}")
+            return web.Response(status=403, text="direct connections are refused")
         self.log.append(request.path_qs)
         self.timed_log.append((time.monotonic(), request.path_qs))
         entry = Logged(

@@ -113,11 +113,20 @@ class Mirror(_Model):
 
     url: str
     host: str | None = None
+    # How requests reach this mirror: through a proxy (`socks5h://host:port`, names resolved
+    # by the proxy; `socks5://`, `socks4://` or `http://host:port`), or `direct`. Unset: the
+    # source's `via`, else direct.
+    via: str | None = None
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
         return _check_origin(value, allow_file=True)
+
+    @field_validator("via")
+    @classmethod
+    def _via(cls, value: str | None) -> str | None:
+        return None if value is None else check_route(value)
 
     @field_validator("host")
     @classmethod
@@ -136,6 +145,35 @@ class Mirror(_Model):
     @property
     def is_file(self) -> bool:
         return self.url.startswith("file:")
+
+
+ROUTE_SCHEMES = ("socks5h", "socks5", "socks4", "http")
+
+
+def check_route(value: str) -> str:
+    """A mirror's route: `direct`, or a proxy URL with one of ROUTE_SCHEMES, a host and a
+    port."""
+    if value == "direct":
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ROUTE_SCHEMES:
+        raise ValueError(
+            f"{value!r}: a route is 'direct' or a proxy URL such as socks5h://127.0.0.1:9050"
+            f" ({', '.join(s + '://' for s in ROUTE_SCHEMES)})"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise ValueError(f"{value!r}: a proxy URL needs a host and a port")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"{value!r}: a proxy URL is scheme://host:port, nothing after it")
+    return value.rstrip("/")
+
+
+def is_onion(origin: str) -> bool:
+    return (urlsplit(origin).hostname or "").endswith(".onion")
 
 
 def _mirror(value: object) -> object:
@@ -254,6 +292,39 @@ class Source(_Model):
     allow_private_discovered: bool = False
     link_policy: Literal["canonical", "healthiest"] = "canonical"
     robots: bool = True
+    # The route of every mirror of this source that names none (see Mirror.via).
+    via: str | None = None
+
+    @field_validator("via")
+    @classmethod
+    def _via(cls, value: str | None) -> str | None:
+        return None if value is None else check_route(value)
+
+    def route_of(self, mirror: Mirror) -> str | None:
+        """The proxy URL requests to this mirror go through; None: direct."""
+        route = mirror.via or self.via
+        return None if route in (None, "direct") else route
+
+    @model_validator(mode="after")
+    def _onion_routes(self) -> Source:
+        # An onion service is reached through a proxy that resolves its name (Tor's SOCKS
+        # port): never directly, and never by asking the local resolver, which would leak
+        # the name and cannot answer anyway.
+        for mirror in self.pull_from():
+            if mirror.is_file or not is_onion(mirror.url):
+                continue
+            route = self.route_of(mirror)
+            if route is None:
+                raise ValueError(
+                    f"{mirror.url} is an onion service: give it a route, e.g."
+                    " via: socks5h://127.0.0.1:9050 (Tor's SOCKS port)"
+                )
+            if not route.startswith("socks5h://"):
+                raise ValueError(
+                    f"{mirror.url} is an onion service: its route must resolve names on the"
+                    f" proxy (socks5h://), not {route}"
+                )
+        return self
 
     @field_validator("reject_if")
     @classmethod

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from syndicator.core.config import Config
+from syndicator.core.config import Config, Mirror
 from syndicator.core.models import Article
 from syndicator.mirrors.health import MirrorHealth
 from syndicator.mirrors.links import link_target, relink
@@ -33,6 +33,7 @@ class MirrorRow:
     last_error: str | None = None
     retry_at: datetime | None = None
     found_on: str | None = None
+    route: str = "direct"  # the proxy URL requests go through, or direct
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +48,7 @@ class MirrorRow:
             "last_error": self.last_error,
             "retry_at": self.retry_at.isoformat() if self.retry_at else None,
             "found_on": self.found_on,
+            "route": self.route,
         }
 
 
@@ -76,7 +78,8 @@ async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
     for name, source in config.sources.items():
         for m in source.pull_from():
             role = "canonical" if m.origin == source.canonical else "mirror"
-            rows.append(_row(name, m.origin, role, health.get((name, m.origin))))
+            row = _row(name, m.origin, role, health.get((name, m.origin)))
+            rows.append(replace(row, route=source.route_of(m) or "direct"))
         for d in found:
             if d.source != name:
                 continue
@@ -84,7 +87,8 @@ async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
                 row = _row(name, d.origin, "adopted", health.get((name, d.origin)))
             else:
                 row = MirrorRow(name, d.origin, "candidate", "candidate")
-            rows.append(replace(row, found_on=d.found_on))
+            route = source.route_of(Mirror(url=d.origin)) or "direct"
+            rows.append(replace(row, found_on=d.found_on, route=route))
     return rows
 
 

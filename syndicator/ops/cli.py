@@ -242,7 +242,7 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
         error = f"{r.last_error_kind}: {r.last_error}" if r.last_error_kind else ""
         table.add_row(
             r.source,
-            r.mirror,
+            r.mirror if r.route == "direct" else f"{r.mirror} via {r.route}",
             state,
             _when(r.last_success) if r.state != "candidate" else "",
             f"{r.latency_ms} ms" if r.latency_ms is not None else "",

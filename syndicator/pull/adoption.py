@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
-from syndicator.core.config import Source
+from syndicator.core.config import Mirror, Source
 from syndicator.core.errors import ExtractError, FetchError
 from syndicator.extract import parsing, validate
 from syndicator.extract.candidate import to_candidate
@@ -82,7 +82,13 @@ async def _serves_stored_article(
     origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
     try:
         response = await fetcher.get(
-            url, allowed_origins={origin}, robots=source.robots, addresses=addresses
+            url,
+            allowed_origins={origin},
+            robots=source.robots,
+            addresses=addresses,
+            # An announced mirror goes the source's way: a source read through a proxy
+            # never reaches a candidate directly.
+            via=source.route_of(Mirror(url=origin)),
         )
         validate.check(
             response.body,

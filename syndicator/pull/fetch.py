@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import aiohttp
+import aiohttp_socks
 from aiohttp.abc import AbstractResolver
 from protego import Protego
 
@@ -157,6 +158,8 @@ class Fetcher:
         # connection to a private address made for a trusted host can ever serve them.
         self._guarded: aiohttp.ClientSession | None = None
         self._guard: GuardedResolver | None = None
+        # One session per proxy route, opened at its first request.
+        self._routes: dict[str, aiohttp.ClientSession] = {}
         self._global: asyncio.Semaphore | None = None
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._robots: dict[str, tuple[float, RobotsState]] = {}
@@ -182,7 +185,7 @@ class Fetcher:
             "ttl_dns_cache": 300,
         }
 
-    def _open(self, connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+    def _open(self, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
             connector=connector,
             headers={"User-Agent": self.limits.user_agent, "Accept-Encoding": "gzip, deflate"},
@@ -200,22 +203,43 @@ class Fetcher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for session in (self._session, self._guarded):
+        for session in (self._session, self._guarded, *self._routes.values()):
             if session is not None:
                 await session.close()
         self._session = self._guarded = None
+        self._routes.clear()
         if self._guard is not None:
             await self._guard.close()
             self._guard = None
 
-    def _session_for(self, url: str, addresses: AddressPolicy | None) -> aiohttp.ClientSession:
+    def _session_for(
+        self, url: str, addresses: AddressPolicy | None, via: str | None = None
+    ) -> aiohttp.ClientSession:
         """The open session, or the guarded one when `addresses` keeps `url` to public
-        addresses."""
+        addresses, or the session of the proxy route `via`. Through a proxy the proxy
+        connects (and, with socks5h, resolves names): where it may go is its own policy."""
+        if via is not None:
+            return self._route(via)
         session = (
             self._guarded if addresses is not None and addresses.guards(url) else self._session
         )
         if session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
+        return session
+
+    def _route(self, via: str) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("Fetcher used outside 'async with'")
+        session = self._routes.get(via)
+        if session is None:
+            # socks5h: the proxy resolves host names (an onion name means nothing to a local
+            # resolver, and asking it would leak the name); the other schemes resolve here.
+            remote_dns = via.startswith("socks5h://")
+            url = "socks5://" + via.removeprefix("socks5h://") if remote_dns else via
+            connector = aiohttp_socks.ProxyConnector.from_url(
+                url, rdns=remote_dns, **self._connector_args()
+            )
+            session = self._routes[via] = self._open(connector)
         return session
 
     def retune(self, limits: FetchLimits) -> list[str]:
@@ -250,6 +274,7 @@ class Fetcher:
         robots: bool = False,
         cancel_if: Callable[[], bool] | None = None,
         addresses: AddressPolicy | None = None,
+        via: str | None = None,
     ) -> Response:
         """GET one URL; a 304 answer comes back with an empty body and `not_modified`.
 
@@ -258,14 +283,16 @@ class Fetcher:
         asked once a request slot is free; when it says yes the request is not sent.
         `addresses` says which hosts, of the URL and of every redirect, may be reached at
         private addresses (None: every host, for a URL the operator typed); a refused one is
-        a FetchError of kind `blocked-address`.
+        a FetchError of kind `blocked-address`. `via` is the proxy route of the mirror
+        (None: direct); robots.txt and redirects go the same way, and a proxy that cannot be
+        reached is a FetchError of kind `proxy` naming it.
         """
         if file_root is not None:
             return await asyncio.to_thread(self._read_file, url, file_root, last_modified)
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
         if robots:
-            state = await self._robots_state(url, addresses)
+            state = await self._robots_state(url, addresses, via)
             if isinstance(state, FetchError):
                 raise _robots_unreadable(url, state)
             if state is not None and not state.can_fetch(url, self.limits.user_agent):
@@ -281,8 +308,8 @@ class Fetcher:
             async with self._slot(origin_of(current)):
                 if cancel_if is not None and cancel_if():
                     raise FetchError(url, "skipped", "mirror paused; request not sent")
-                session = self._session_for(current, addresses)
-                response, location = await self._request(current, headers, session)
+                session = self._session_for(current, addresses, via)
+                response, location = await self._request(current, headers, session, via)
             if location is None:
                 assert response is not None
                 return Response(
@@ -317,7 +344,11 @@ class Fetcher:
             headers = {}
 
     async def _request(
-        self, url: str, headers: dict[str, str], session: aiohttp.ClientSession
+        self,
+        url: str,
+        headers: dict[str, str],
+        session: aiohttp.ClientSession,
+        via: str | None = None,
     ) -> tuple[Response | None, str | None]:
         """One request, no redirects followed: (response, None) or (None, Location)."""
         started = time.monotonic()
@@ -358,6 +389,12 @@ class Fetcher:
                 ), None
         except FetchError:
             raise
+        except (aiohttp_socks.ProxyConnectionError, aiohttp_socks.ProxyTimeoutError) as exc:
+            raise FetchError(url, "proxy", f"proxy {via} unreachable: {exc}") from None
+        except aiohttp_socks.ProxyError as exc:
+            # The proxy answered but would not connect: its own reason (host unreachable,
+            # connection refused, not allowed by its rules).
+            raise FetchError(url, "proxy", f"proxy {via} refused: {exc}") from None
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise FetchError(url, "timeout", "no answer within the timeout") from None
         except aiohttp.ClientPayloadError as exc:
@@ -399,26 +436,30 @@ class Fetcher:
 
     # --- robots.txt --------------------------------------------------------------------
 
-    async def robots_allow(self, url: str, addresses: AddressPolicy | None = None) -> bool:
+    async def robots_allow(
+        self, url: str, addresses: AddressPolicy | None = None, via: str | None = None
+    ) -> bool:
         """Whether the mirror's robots.txt lets our User-Agent fetch `url` (cached per host);
         False too while it cannot be read (5xx, 429, unreachable)."""
-        state = await self._robots_state(url, addresses)
+        state = await self._robots_state(url, addresses, via)
         if isinstance(state, FetchError):
             return False
         return state is None or state.can_fetch(url, self.limits.user_agent)
 
-    async def _robots_state(self, url: str, addresses: AddressPolicy | None) -> RobotsState:
+    async def _robots_state(
+        self, url: str, addresses: AddressPolicy | None, via: str | None = None
+    ) -> RobotsState:
         origin = origin_of(url)
         lock = self._robots_locks.setdefault(origin, asyncio.Lock())
         async with lock:
             expires, state = self._robots.get(origin, (0.0, None))
             if time.monotonic() >= expires:
-                state, ttl = await self._load_robots(origin, addresses)
+                state, ttl = await self._load_robots(origin, addresses, via)
                 self._robots[origin] = (time.monotonic() + ttl, state)
         return state
 
     async def _load_robots(
-        self, origin: str, addresses: AddressPolicy | None
+        self, origin: str, addresses: AddressPolicy | None, via: str | None = None
     ) -> tuple[RobotsState, float]:
         """A host's robots.txt as RFC 9309 reads it, and how long to keep what was found.
 
@@ -434,7 +475,7 @@ class Fetcher:
             try:
                 async with self._slot(origin_of(url)):
                     response, location = await self._request(
-                        url, {}, self._session_for(url, addresses)
+                        url, {}, self._session_for(url, addresses, via), via
                     )
             except FetchError as exc:
                 if exc.kind == "blocked-address":

@@ -181,6 +181,7 @@ class SourcePull:
                 robots=self.source.robots and not mirror.is_file,
                 cancel_if=None if probe else (lambda: not self.book.usable(origin)),
                 addresses=self.addresses,
+                via=self.source.route_of(mirror),
             )
         except FetchError as exc:
             if exc.kind == "skipped":
