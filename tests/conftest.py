@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator
 from pathlib import Path
 
 import pytest
@@ -22,13 +22,13 @@ REPO = Path(__file__).resolve().parent.parent
 LEFTOVER_GRACE = 2.0
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
     """Fail a test that leaves a thread running once its fixtures (and its event loop) are
     gone: such a thread (an aiosqlite connection's, say) can touch the closed loop and fail
     whichever test runs next."""
-    before = set(item.stash.get(_THREADS, set()))
-    yield
+    before = item.stash[_THREADS] if _THREADS in item.stash else set()
+    result = yield
     deadline = time.monotonic() + LEFTOVER_GRACE
     while True:
         left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
@@ -38,6 +38,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
     if left:
         names = ", ".join(sorted(t.name for t in left))
         pytest.fail(f"{item.nodeid} left threads running: {names}", pytrace=False)
+    return result
 
 
 _THREADS = pytest.StashKey[set[threading.Thread]]()

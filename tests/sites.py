@@ -20,6 +20,9 @@ A mirror's `mode` can be switched while a test runs:
   lagging    lacks the `lag` newest articles (listings, feeds and their pages)
   legacy     pages and feeds in windows-1256, the charset declared only in a meta tag or
              the XML declaration, never in the Content-Type header
+Each section also has a sitemap index, `/sitemap/{section}.xml`, naming one gzipped Google
+News sitemap a day (`/sitemap/{section}/{YYYY-MM-DD}.xml.gz`); `Site.feed_window` makes feeds
+and listings show only a section's newest articles, as a publisher's feed does.
 Every request is logged with its conditional headers and the status it got, and the most
 requests in flight at once is tracked. The home page links the sections in its navigation and
 announces the feeds with autodiscovery links, as a publisher's home page does.
@@ -38,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gzip
 import hashlib
 import html
 import itertools
@@ -365,6 +369,14 @@ class Mirror:
         if path == "/":
             return self._typed(self.home(), "text/html")
         for section in self.site.sections:
+            if path == f"/sitemap/{section}.xml":
+                return self._typed(self.sitemap_index(section), "application/xml")
+            if path.startswith(f"/sitemap/{section}/") and path.endswith(".xml.gz"):
+                day = path.removeprefix(f"/sitemap/{section}/").removesuffix(".xml.gz")
+                text = self.day_sitemap(section, day)
+                if text is None:
+                    return None
+                return gzip.compress(text.encode("utf-8"), mtime=0), "application/gzip"
             if path == f"/rss/{section}.xml":
                 return self._typed(self.feed(section), "application/rss+xml")
             if path == f"/Section/{section}":
@@ -459,9 +471,56 @@ class Mirror:
             return '<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'
         return f'<meta charset="{self.charset}">' if self.charset_in in ("meta", "both") else ""
 
+    def _in_section(self, section: str) -> list[SiteArticle]:
+        visible = {a.id for a in self._visible()}
+        return [self.version(a) for a in self.site.in_section(section) if a.id in visible]
+
     def _listed(self, section: str) -> list[SiteArticle]:
-        visible = self._visible()
-        return [self.version(a) for a in self.site.in_section(section) if a in visible]
+        listed = self._in_section(section)
+        if self.site.feed_window is None:
+            return listed
+        by_date = sorted(listed, key=lambda a: a.published, reverse=True)
+        newest = {a.id for a in by_date[: self.site.feed_window]}
+        return [a for a in listed if a.id in newest]
+
+    def _days(self, section: str) -> dict[str, list[SiteArticle]]:
+        days: dict[str, list[SiteArticle]] = {}
+        for a in self._in_section(section):
+            days.setdefault(f"{a.published:%Y-%m-%d}", []).append(a)
+        return days
+
+    def sitemap_index(self, section: str) -> str:
+        items = "".join(
+            f"<sitemap><loc>{self.origin}/sitemap/{section}/{day}.xml.gz</loc><lastmod>"
+            f"{max((a.updated or a.published) for a in day_articles).isoformat()}</lastmod>"
+            "</sitemap>"
+            for day, day_articles in sorted(self._days(section).items())
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}'
+            "</sitemapindex>"
+        )
+
+    def day_sitemap(self, section: str, day: str) -> str | None:
+        day_articles = self._days(section).get(day)
+        if day_articles is None:
+            return None
+        items = "".join(
+            f"<url><loc>{self.origin}{a.path}</loc>"
+            f"<lastmod>{(a.updated or a.published).isoformat()}</lastmod>"
+            "<news:news><news:publication><news:name>Example News</news:name>"
+            "<news:language>en</news:language></news:publication>"
+            f"<news:publication_date>{a.published.isoformat()}</news:publication_date>"
+            f"<news:title>{html.escape(a.title)}</news:title></news:news></url>"
+            for a in day_articles
+        )
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+            'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+            f"{items}</urlset>"
+        )
 
     def listing(self, section: str) -> str:
         links = "".join(
@@ -530,6 +589,8 @@ class Site:
         self.slow_paths: set[str] = set()
         self.slow_seconds = 0.0
         self.in_flight = 0
+        # Feeds and listings show only a section's newest articles when set.
+        self.feed_window: int | None = None
 
     def add_mirror(self, address: str, name: str | None = None) -> Mirror:
         """One more mirror of the site, listening on another loopback address (before

@@ -181,27 +181,60 @@ def _mirror(value: object) -> object:
 
 
 class EntryPoint(_Model):
-    """Where a section's articles are listed on every mirror: a feed or an HTML listing page."""
+    """Where a section's articles are listed on every mirror: a feed or an HTML listing page,
+    and/or a sitemap (which lists every recent article, where a feed shows only the newest)."""
 
     feed: str | None = None
     page: str | None = None
+    sitemap: str | None = None
+    # Sitemap entries older than this are not fetched: a new subscription fills the section
+    # with this much of the past, not only a feed's window. Unset: every dated entry.
+    backfill: Duration | None = Field(default=None, gt=0)
+    # Article links taken from the sitemap (after the backfill filter), newest first.
+    sitemap_max_links: int = Field(default=5000, ge=1, le=50_000)
 
     @model_validator(mode="after")
     def _one_kind(self) -> EntryPoint:
-        if (self.feed is None) == (self.page is None):
-            raise ValueError("give exactly one of 'feed' (an RSS/Atom path) or 'page' (a listing)")
-        path = self.feed or self.page or ""
-        if not path.startswith("/"):
-            raise ValueError(f"{path!r} must be a path on the site, starting with '/'")
+        if self.feed is not None and self.page is not None:
+            raise ValueError(
+                "give exactly one of 'feed' (an RSS/Atom path) or 'page' (a listing), with or"
+                " without a 'sitemap'"
+            )
+        if self.feed is None and self.page is None and self.sitemap is None:
+            raise ValueError(
+                "give 'feed' (an RSS/Atom path), 'page' (a listing) or 'sitemap' (a sitemap path)"
+            )
+        for path in (self.feed, self.page, self.sitemap):
+            if path is not None and not path.startswith("/"):
+                raise ValueError(f"{path!r} must be a path on the site, starting with '/'")
+        if self.sitemap is None and (
+            self.backfill is not None or "sitemap_max_links" in self.model_fields_set
+        ):
+            raise ValueError("'backfill' and 'sitemap_max_links' apply to a 'sitemap'")
         return self
 
     @property
-    def kind(self) -> Literal["feed", "page"]:
-        return "feed" if self.feed is not None else "page"
+    def kind(self) -> Literal["feed", "page", "sitemap"]:
+        if self.feed is not None:
+            return "feed"
+        return "page" if self.page is not None else "sitemap"
 
     @property
     def path(self) -> str:
-        return self.feed if self.feed is not None else (self.page or "")
+        return self.feed or self.page or self.sitemap or ""
+
+    def points(self) -> list[EntryPoint]:
+        """Each place to read, one kind each: the feed or page, then the sitemap."""
+        if self.sitemap is None or self.kind == "sitemap":
+            return [self]
+        return [
+            self.model_copy(update={"sitemap": None, "backfill": None}),
+            EntryPoint(
+                sitemap=self.sitemap,
+                backfill=self.backfill,
+                sitemap_max_links=self.sitemap_max_links,
+            ),
+        ]
 
 
 class Breaker(_Model):

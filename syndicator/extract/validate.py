@@ -122,7 +122,8 @@ def check(
     header_charset: str | None = None,
     reject_if: Sequence[str] = (),
 ) -> None:
-    """Raise RejectedPage when a 200 answer for `expect` (feed, page, article) is not it."""
+    """Raise RejectedPage when a 200 answer for `expect` (feed, sitemap, page, article) is not
+    it."""
     if reject_if:
         lowered = decode(body, header_charset).casefold()
         for marker in reject_if:
@@ -130,13 +131,17 @@ def check(
                 raise _rejected(url, "reject-if", f"contains the marker {marker!r} (reject_if)")
     if not body.strip():
         raise _rejected(url, "empty", "empty answer")
-    if expect == "feed" and not looks_html(body):
-        return  # XML: parse_feed decides whether it is a whole feed
+    if expect in ("feed", "sitemap") and not looks_html(body):
+        return  # XML (or a gzipped sitemap): the parser decides whether it is whole
     if looks_html(body):
         kind = notice_kind(body, header_charset)
         if kind is not None:
             raise _rejected(url, kind, f"{kind} notice page where a {expect} was expected")
-        if expect != "feed" and _HTML_OPEN.search(body[:2048]) and not _HTML_CLOSE.search(body):
+        if (
+            expect not in ("feed", "sitemap")
+            and _HTML_OPEN.search(body[:2048])
+            and not _HTML_CLOSE.search(body)
+        ):
             raise _rejected(url, "truncated", "HTML cut short (no closing </html>)")
 
 

@@ -196,7 +196,10 @@ def check(ctx: click.Context, as_json: bool) -> None:
                     name: {
                         "every": source.every,
                         "pull_from": [m.url for m in source.pull_from()],
-                        "sections": {s: {e.kind: e.path} for s, e in source.sections.items()},
+                        "sections": {
+                            s: {p.kind: p.path for p in e.points()}
+                            for s, e in source.sections.items()
+                        },
                     }
                     for name, source in config.sources.items()
                 },

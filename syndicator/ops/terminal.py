@@ -28,9 +28,8 @@ def entry_points(config: Config) -> Table:
     for name, source in config.sources.items():
         mirrors = ", ".join(m.url for m in source.pull_from())
         for section, entry in source.sections.items():
-            table.add_row(
-                name, section, f"{entry.kind} {entry.path}", human_age(source.every), mirrors
-            )
+            points = ", ".join(f"{p.kind} {p.path}" for p in entry.points())
+            table.add_row(name, section, points, human_age(source.every), mirrors)
     return table
 
 

@@ -12,9 +12,10 @@ import asyncio
 import dataclasses
 import logging
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,7 +23,7 @@ from syndicator.core import identity
 from syndicator.core.config import Config, EntryPoint, Mirror, Source
 from syndicator.core.errors import ExtractError, FetchError, StoreError, Throttled
 from syndicator.core.models import FeedEntry, Page
-from syndicator.extract import parsing, validate
+from syndicator.extract import parsing, sitemaps, validate
 from syndicator.extract.candidate import sections_for, source_sections, to_candidate
 from syndicator.mirrors import announced
 from syndicator.mirrors.health import HealthBook, Policy
@@ -76,6 +77,10 @@ class ArticleRef:
     url: str
     sections: frozenset[str]
     listed_updated: datetime | None = None
+
+
+# Child sitemaps of one sitemap index read in one pull (the newest first).
+MAX_CHILD_SITEMAPS = 50
 
 
 def on_mirror(mirror: Mirror, path_and_query: str) -> str:
@@ -232,7 +237,12 @@ class SourcePull:
                 self.origins.add(found.origin)
         target_before = self._link_target()
         self.validators = await self.store.validators(
-            [on_mirror(m, e.path) for m in self.mirrors for e in self.source.sections.values()]
+            [
+                on_mirror(m, p.path)
+                for m in self.mirrors
+                for e in self.source.sections.values()
+                for p in e.points()
+            ]
         )
         refs = await self._collect_links()
         refs = await self._not_stored(refs)
@@ -276,7 +286,7 @@ class SourcePull:
     # --- entry points ------------------------------------------------------------------
 
     async def _collect_links(self) -> list[ArticleRef]:
-        jobs = list(self.source.sections.items())
+        jobs = [(s, p) for s, e in self.source.sections.items() for p in e.points()]
         found: list[tuple[int, str, list[Listed]]] = []
         if self.source.strategy == "all":
             per_mirror = await asyncio.gather(
@@ -343,6 +353,8 @@ class SourcePull:
         self, index: int, section: str, entry: EntryPoint, *, probe: bool = False
     ) -> tuple[int, list[Listed]] | None:
         """One entry point on one mirror -> (answering mirror, links on that mirror)."""
+        if entry.kind == "sitemap":
+            return await self._sitemap_entry(index, section, entry, probe=probe)
         url = on_mirror(self.mirrors[index], entry.path)
         got = await self._get(index, url, entry.kind, probe=probe)
         if got is not None and got[1].not_modified:
@@ -395,7 +407,14 @@ class SourcePull:
             if not links:
                 raise ExtractError(response.url, "no article links on the page", kind="no-links")
             listed = [(link, None) for link in links]
-        # Every link is fetched from the mirror that listed it: same paths, other domains.
+        return self._own_links(index, listed, response.url, self.source.max_links, "max_links")
+
+    def _own_links(
+        self, index: int, listed: list[Listed], listed_at: str, limit: int, setting: str
+    ) -> list[Listed]:
+        """Links moved onto the mirror that listed them (same paths, other domains), links to
+        other sites dropped, at most `limit` of them."""
+        mirror = self.mirrors[index]
         own: list[Listed] = []
         for link, stamp in listed:
             origin = origin_of(link)
@@ -403,17 +422,97 @@ class SourcePull:
                 own.append((on_mirror(mirror, path_and_query(link)), stamp))
             else:
                 log.info("%s: skipping link to another site: %s", self.name, link)
-        limit = self.source.max_links
         if len(own) > limit:
             log.warning(
-                "%s: %s lists %d article links: taking the first %d (max_links)",
+                "%s: %s lists %d article links: taking the first %d (%s)",
                 self.name,
-                response.url,
+                listed_at,
                 len(own),
                 limit,
+                setting,
             )
             own = own[:limit]
         return own
+
+    # --- sitemaps ----------------------------------------------------------------------
+
+    async def _sitemap_entry(
+        self, index: int, section: str, entry: EntryPoint, *, probe: bool = False
+    ) -> tuple[int, list[Listed]] | None:
+        """A sitemap entry point on one mirror: a urlset, or an index whose child sitemaps
+        dated within the backfill window are read in turn (each with conditional GET)."""
+        url = on_mirror(self.mirrors[index], entry.path)
+        since = self.clock() - timedelta(seconds=entry.backfill) if entry.backfill else None
+        # An index is small and names the sitemaps that change: it is read whole every time
+        # (its validators are not kept), while the sitemaps it names are asked conditionally.
+        top = await self._sitemap_document(index, section, url, since, entry, probe=probe)
+        if top is None:
+            return None
+        answered, found, children = top
+        if children:
+            wanted = sitemaps.recent(children, since)[:MAX_CHILD_SITEMAPS]
+            self.validators.update(await self.store.validators([c.loc for c in wanted]))
+            listed: list[Listed] = []
+            for child in wanted:
+                got = await self._sitemap_document(answered, section, child.loc, since, entry)
+                if got is not None:
+                    listed.extend(got[1])
+            found = self._own_links(
+                answered, listed, url, entry.sitemap_max_links, "sitemap_max_links"
+            )
+        self.report.entry_points_ok += 1
+        return answered, found
+
+    async def _sitemap_document(
+        self,
+        index: int,
+        section: str,
+        url: str,
+        since: datetime | None,
+        entry: EntryPoint,
+        *,
+        probe: bool = False,
+    ) -> tuple[int, list[Listed], list[sitemaps.SitemapUrl]] | None:
+        """One sitemap document -> (answering mirror, article links, child sitemaps)."""
+        got = await self._get(index, url, "sitemap", probe=probe)
+        if got is not None and got[1].not_modified:
+            stored = (await self.mirror_store.entry_links([url])).get(url)
+            if stored is not None:
+                self._ok(got[0], got[1])
+                return got[0], stored, []
+            got = await self._get(index, url, "sitemap", probe=probe, conditional=False)
+        if got is None:
+            return None
+        answered, response = got
+        self.report.parsed += 1
+        try:
+            document = sitemaps.parse_sitemap(response.body, response.url)
+        except ExtractError as exc:
+            self._failed(answered, f"{section} sitemap", exc)
+            return None
+        self._ok(answered, response)
+        if document.is_index:
+            return answered, [], document.children
+        mirror = self.mirrors[answered]
+        # A sitemap lists every page of the site: only links that look like articles count.
+        articles = re.compile(self.source.article_links)
+        chosen = [
+            item
+            for item in sitemaps.recent(document.urls, since)
+            if articles.search(urlsplit(item.loc).path)
+        ]
+        for item in chosen:
+            if item.title:
+                self.listed_titles[on_mirror(mirror, path_and_query(item.loc))] = item.title
+        listed: list[Listed] = [(item.loc, item.lastmod or item.published) for item in chosen]
+        links = self._own_links(
+            answered, listed, response.url, entry.sitemap_max_links, "sitemap_max_links"
+        )
+        now = self.clock()
+        await self.mirror_store.save_entry_links(url, links, now)
+        if response.etag or response.last_modified:
+            await self.store.save_validators(url, response.etag, response.last_modified, now)
+        return answered, links, []
 
     # --- articles ----------------------------------------------------------------------
 

@@ -1,0 +1,242 @@
+"""Sitemaps as entry points: the parser on its own, then a section filled from a sitemap
+index of gzipped Google News sitemaps served by a loopback site."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from syndicator.core.config import Config
+from syndicator.core.errors import ExtractError
+from syndicator.extract.sitemaps import parse_date, parse_sitemap, recent
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
+from syndicator.store import Store
+from syndicator.store.engine import open_store
+
+from .sites import FakeClock, Site, SiteArticle
+
+NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+NEWS = 'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
+IMAGE = 'xmlns:image="http://www.google.com/schemas/sitemap-image/1.1"'
+
+
+def test_a_urlset_gives_each_url_with_its_dates_and_news_title() -> None:
+    body = (
+        f'<?xml version="1.0"?><urlset {NS} {NEWS} {IMAGE}>'
+        "<url><loc>/Detail/2024/03/04/1/a</loc><lastmod>2024-03-04T10:00:00+01:00</lastmod>"
+        "<image:image><image:loc>https://cdn.example.test/a.jpg</image:loc></image:image>"
+        "<news:news><news:publication><news:name>X</news:name></news:publication>"
+        "<news:publication_date>2024-03-04T08:30:00Z</news:publication_date>"
+        "<news:title>Harbour wall &amp; pier</news:title></news:news></url>"
+        "<url><loc>https://www.news.example/Detail/2024/03/05/2/b</loc></url>"
+        "</urlset>"
+    ).encode()
+    sitemap = parse_sitemap(body, "https://www.news.example/sitemap.xml")
+    assert not sitemap.is_index and sitemap.children == []
+    first, second = sitemap.urls
+    # A relative loc is made absolute; the image's loc is not taken for the page's.
+    assert first.loc == "https://www.news.example/Detail/2024/03/04/1/a"
+    assert first.lastmod == datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
+    assert first.published == datetime(2024, 3, 4, 8, 30, tzinfo=UTC)
+    assert first.title == "Harbour wall & pier"
+    assert first.stamp == first.published
+    assert second.loc == "https://www.news.example/Detail/2024/03/05/2/b"
+    assert second.lastmod is None and second.stamp is None
+
+
+def test_a_gzipped_sitemap_index_names_its_sitemaps() -> None:
+    body = gzip.compress(
+        (
+            f"<sitemapindex {NS}><sitemap><loc>https://n.example/s/1.xml.gz</loc>"
+            "<lastmod>2024-03-01</lastmod></sitemap>"
+            "<sitemap><loc>https://n.example/s/2.xml.gz</loc></sitemap></sitemapindex>"
+        ).encode()
+    )
+    sitemap = parse_sitemap(body, "https://n.example/sitemap.xml")
+    assert sitemap.is_index and sitemap.urls == []
+    assert [c.loc for c in sitemap.children] == [
+        "https://n.example/s/1.xml.gz",
+        "https://n.example/s/2.xml.gz",
+    ]
+    assert sitemap.children[0].lastmod == datetime(2024, 3, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (b"<!DOCTYPE html><html><body><p>Seized</p></body></html>", "not-sitemap"),
+        (b'<rss version="2.0"><channel><title>x</title></channel></rss>', "not-sitemap"),
+        (b"<urlset><url><loc>https://x.example/a</loc>", "not-sitemap"),  # cut short
+        (b"\x1f\x8b\x08\x00 not really gzip", "not-sitemap"),
+    ],
+    ids=["html", "rss", "truncated", "broken-gzip"],
+)
+def test_what_is_not_a_sitemap_is_refused_by_name(body: bytes, kind: str) -> None:
+    with pytest.raises(ExtractError) as caught:
+        parse_sitemap(body, "https://n.example/sitemap.xml")
+    assert caught.value.kind == kind and caught.value.url == "https://n.example/sitemap.xml"
+
+
+def test_entities_are_not_expanded_in_a_sitemap() -> None:
+    # A billion-laughs sitemap: the entity stays unexpanded (or the parser refuses it); it
+    # never turns into gigabytes of loc text.
+    lol = "".join(
+        f'<!ENTITY l{i} "&l{i - 1};&l{i - 1};&l{i - 1};&l{i - 1};">' for i in range(1, 12)
+    )
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE urlset [<!ENTITY l0 "lol">{lol}]>'
+        f"<urlset {NS}><url><loc>https://n.example/&l11;</loc></url></urlset>"
+    ).encode()
+    try:
+        sitemap = parse_sitemap(body, "https://n.example/sitemap.xml")
+    except ExtractError:
+        return
+    assert all(len(u.loc) < 1000 for u in sitemap.urls)
+
+
+def test_a_gzip_bomb_is_refused_at_the_inflate_limit() -> None:
+    body = gzip.compress(b"<urlset>" + b" " * (60 * 1024 * 1024) + b"</urlset>")
+    with pytest.raises(ExtractError) as caught:
+        parse_sitemap(body, "https://n.example/big.xml.gz")
+    assert caught.value.kind == "too-large"
+
+
+def test_fifty_thousand_urls_are_all_read() -> None:
+    items = "".join(
+        f"<url><loc>https://n.example/Detail/2024/01/01/{n}/x</loc></url>" for n in range(50_000)
+    )
+    sitemap = parse_sitemap(f"<urlset {NS}>{items}</urlset>".encode(), "https://n.example/s")
+    assert len(sitemap.urls) == 50_000
+    assert sitemap.urls[-1].loc == "https://n.example/Detail/2024/01/01/49999/x"
+
+
+def test_dates_and_the_backfill_window() -> None:
+    assert parse_date("2024-03-05") == datetime(2024, 3, 5, tzinfo=UTC)
+    assert parse_date("2024-03-05T10:00:00-02:00") == datetime(2024, 3, 5, 12, tzinfo=UTC)
+    assert parse_date("yesterday") is None and parse_date(None) is None
+    body = (
+        f"<urlset {NS}>"
+        "<url><loc>https://n.example/old</loc><lastmod>2024-02-01</lastmod></url>"
+        "<url><loc>https://n.example/undated</loc></url>"
+        "<url><loc>https://n.example/mid</loc><lastmod>2024-03-02</lastmod></url>"
+        "<url><loc>https://n.example/new</loc><lastmod>2024-03-04</lastmod></url>"
+        "</urlset>"
+    ).encode()
+    urls = parse_sitemap(body, "https://n.example/s").urls
+    since = datetime(2024, 3, 1, tzinfo=UTC)
+    # Newest first, too old dropped, undated kept after the dated ones.
+    assert [u.loc.rsplit("/", 1)[1] for u in recent(urls, since)] == ["new", "mid", "undated"]
+    assert len(recent(urls, None)) == 4
+
+
+# --- a section filled from a sitemap --------------------------------------------------------
+
+SYLLABLES = [a + b for a in "bdfgklmnprstvz" for b in ("a", "e", "i", "o", "u", "ai", "ou")]
+
+
+def generated_articles(count: int, days: int, end: datetime, seed: int = 7) -> list[SiteArticle]:
+    """`count` articles of one section spread evenly over `days` days up to `end`, each with
+    its own words (so that no two are near-duplicates of each other)."""
+    rng = random.Random(seed)
+
+    def word() -> str:
+        return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4)))
+
+    def sentence(n: int) -> str:
+        return " ".join(word() for _ in range(n)).capitalize() + "."
+
+    step = timedelta(days=days) / count
+    return [
+        SiteArticle(
+            id=800000 + n,
+            section="north-africa",
+            title=f"{sentence(6)[:-1]} {n}",
+            paragraphs=[sentence(14) + " " + sentence(12) for _ in range(3)],
+            published=end - step * (count - n),
+        )
+        for n in range(count)
+    ]
+
+
+async def _stored_urls(store: Store) -> list[str]:
+    rows = await store.section_articles("north-africa", limit=100_000)
+    return [row.url for row in rows]
+
+
+async def test_a_sitemap_backfills_a_section_once_merged_with_its_feed(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(2000, days=28, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    site.feed_window = 30  # the feed shows the newest 30, as a publisher's feed does
+    await site.start()
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",))
+        yaml = yaml.replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {feed: /rss/north-africa.xml, sitemap: /sitemap/north-africa.xml,"
+            " backfill: 3d}",
+        )
+        assert "backfill: 3d" in yaml
+        config = write_config(yaml)
+        clock = FakeClock(now)
+        report = await pull_source("news", config, fetcher, store, clock=clock)
+        assert report.failed == 0, report.errors
+        window = [a for a in articles if a.published >= now - timedelta(days=3)]
+        assert 200 < len(window) < 230
+        stored = await _stored_urls(store)
+        expected = {site.canonical + a.path for a in window}
+        # Every article of the backfill window once; the feed's 30 are among them, not twice.
+        assert len(stored) == len(set(stored)) == len(expected)
+        assert set(stored) == expected
+        assert report.new == len(expected)
+        # Day sitemaps older than the window were not even asked for.
+        asked = {r.path for r in site.mirrors[0].requests}
+        oldest_day = f"{(now - timedelta(days=4)):%Y-%m-%d}"
+        assert f"/sitemap/north-africa/{oldest_day}.xml.gz" not in asked
+
+        # Second pull: the day sitemaps answer 304, nothing new is fetched.
+        site.mirrors[0].requests.clear()
+        clock.advance(600)
+        again = await pull_source("news", config, fetcher, store, clock=clock)
+        assert again.new == 0 and again.failed == 0, again.errors
+        requests = site.mirrors[0].requests
+        day_maps = [r for r in requests if r.path.endswith(".xml.gz")]
+        assert day_maps and all(r.status == 304 for r in day_maps)
+        assert not [r for r in requests if r.path.startswith("/Detail/")]
+    finally:
+        await store.close()
+        await site.stop()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            "{backfill: 7d, feed: /rss.xml}",
+            "'backfill' and 'sitemap_max_links' apply to a 'sitemap'",
+        ),
+        ("{sitemap: sitemap.xml}", "must be a path on the site"),
+        ("{sitemap: /s.xml, backfill: 0s}", "greater than zero"),
+        ("{}", "give 'feed'"),
+    ],
+)
+def test_sitemap_entry_points_are_checked(
+    entry: str, message: str, write_config: Callable[[str], Config]
+) -> None:
+    from syndicator.core.errors import ConfigError
+
+    site = Site(mirrors=1)
+    yaml = site.config_yaml("sqlite:///x.db", sections=("north-africa",)).replace(
+        "north-africa: {feed: /rss/north-africa.xml}", f"north-africa: {entry}"
+    )
+    with pytest.raises(ConfigError) as caught:
+        write_config(yaml)
+    assert message in str(caught.value)
