@@ -27,7 +27,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object
     """Fail a test that leaves a thread running once its fixtures (and its event loop) are
     gone: such a thread (an aiosqlite connection's, say) can touch the closed loop and fail
     whichever test runs next."""
-    before = item.stash[_THREADS] if _THREADS in item.stash else set()
+    before = item.stash.get(_THREADS, set())
     result = yield
     deadline = time.monotonic() + LEFTOVER_GRACE
     while True:
