@@ -429,3 +429,64 @@ def test_connection_limits_out_of_bounds_are_refused_naming_the_key(
     with pytest.raises(ConfigError) as refused:
         load_config(path)
     assert [p.key for p in refused.value.details] == [key]
+
+
+ODD_VALUES = [
+    "",
+    ".",
+    "0",
+    "00",
+    "-1",
+    "1e5",
+    "0x10",
+    "１",  # a fullwidth digit
+    "\u0661",  # an Arabic-Indic digit
+    "9" * 30,
+    "9" * 5000,
+    "%00",
+    "%25",
+    "%ZZ",
+    "%ff%fe",
+    "%ED%A0%80",  # an encoded lone surrogate
+    "%F0%9F%92%A9",
+    "x" * 5000,
+    "iran",
+    "iran.",
+    ".rss",
+    "iran..rss",
+    "iran.rss.rss",
+    "iran.RSS",
+    "all.json",
+    "1.rss",
+    "1.",
+    "1.xml",
+    "%31.rss",
+]
+ROUTES = [
+    "/feeds/{}",
+    "/feeds/{}/",
+    "/feeds/{}/index.html",
+    "/feeds/iran/archive/{}",
+    "/feeds/{}/archive/1.rss",
+    "/?q={}",
+    "/feeds/iran/?q={}",
+    "/feeds/?q={}&q={}",
+]
+
+
+async def test_no_route_parameter_or_query_gives_a_500(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    served = await serve("")
+    statuses: dict[int, int] = {}
+    for route in ROUTES:
+        for value in ODD_VALUES:
+            path = route.replace("{}", value)
+            reader, writer = await connect(served)
+            writer.write(get(path, "Connection: close"))
+            answer = await asyncio.wait_for(read_answer(reader), 10)
+            assert answer.status < 500, (path[:80], answer.body[:200])
+            statuses[answer.status] = statuses.get(answer.status, 0) + 1
+            writer.close()
+    assert statuses.keys() >= {200, 404}  # a real mix, not one answer for everything
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
