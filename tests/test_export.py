@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -19,6 +21,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from syndicator.core.config import Config
+from syndicator.core.errors import ExportError
 from syndicator.publish.documents import FeedBook
 from syndicator.publish.export import write_atomic, write_feeds
 from syndicator.pull.fetch import Fetcher
@@ -231,3 +234,102 @@ def test_export_into_a_folder_it_cannot_write_names_the_path_and_replaces_nothin
             assert message in result.stderr.replace("\n", "")
     assert (out / "north-africa.rss").read_text(encoding="utf-8") == "the old feed"
     assert sorted(p.name for p in out.iterdir()) == ["north-africa", "north-africa.rss"]
+
+
+KILLED_MID_WRITE = """
+import os, signal, sys
+from pathlib import Path
+from syndicator.publish import export
+
+# The export is killed (SIGKILL: no cleanup runs) once the bytes are in its temporary file.
+os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)
+export.write_atomic(Path(sys.argv[1]), b"half of a feed")
+"""
+
+
+def kill_mid_write(target: Path) -> Path:
+    """Write `target` as an export does, in a process killed mid-write; the file it left."""
+    before = set(target.parent.iterdir()) if target.parent.exists() else set()
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_WRITE, str(target)], capture_output=True, timeout=60
+    )
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    (left,) = set(target.parent.iterdir()) - before
+    assert left.read_bytes() == b"half of a feed"
+    return left
+
+
+async def test_an_export_removes_the_temporary_files_a_killed_export_left_and_nothing_else(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  archive: {page_size: 2}\n")
+    config = write_config(yaml)
+    await pull_source("news", config, fetcher, store)
+    out = tmp_path / "feeds"
+    await write_feeds(FeedBook(config, store), out)
+    # Exports killed while writing a feed, an archive page and the file list.
+    leftovers = [
+        kill_mid_write(out / "iran.rss"),
+        kill_mid_write(out / "iran" / "archive" / "1.json"),
+        kill_mid_write(out / ".syndicator-files"),
+        # As exports named them before their names ended in .syndicator-tmp.
+        out / ".iran.atom.k3j4h5g6.tmp",
+        out / "iran" / ".index.html.a_b0c9d8.tmp",
+    ]
+    for old in leftovers[3:]:
+        old.write_bytes(b"half of an old export's file")
+    # The site owner's files, some named much like those, in the folder and beside it.
+    others = {
+        out / "notes.json": b"{}",
+        out / ".notes.json.abcdefgh.tmp": b"an editor's",
+        out / ".iran.rss.tmp": b"someone's",
+        out / "iran" / "archive" / "draft.syndicator-tmp.txt": b"a draft",
+        tmp_path / ".iran.rss.abcdefgh.syndicator-tmp": b"beside the folder",
+        out / "drafts" / ".iran.rss.abcdefgh.syndicator-tmp": b"in a folder not ours",
+    }
+    for path, data in others.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    assert all(p.exists() for p in leftovers)
+    caplog.set_level(logging.INFO)
+    written = set(await write_feeds(FeedBook(config, store), out))
+    assert not [p for p in leftovers if p.exists()]
+    assert {p: p.read_bytes() for p in others} == others
+    on_disk = {p for p in out.rglob("*") if p.is_file()}
+    assert on_disk - set(others) == written | {out / ".syndicator-files"}
+    assert "removed 5 temporary files an interrupted export left" in caplog.text
+
+
+async def test_an_export_leaves_a_running_export_alone(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    tmp_path: Path,
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    await pull_source("news", config, fetcher, store)
+    out = tmp_path / "feeds"
+    out.mkdir()
+    # Another export is at work in the folder: it holds the lock and is writing a file.
+    in_flight = out / ".iran.rss.abcdefgh.syndicator-tmp"
+    in_flight.write_bytes(b"being written")
+    other = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ExportError, match="another export is writing into"):
+            await write_feeds(FeedBook(config, store), out)
+        assert in_flight.read_bytes() == b"being written"
+        assert sorted(p.name for p in out.iterdir()) == [in_flight.name]
+    finally:
+        os.close(other)
+    # Once it is done (or killed: the lock goes with its process), exports go ahead.
+    await write_feeds(FeedBook(config, store), out)
+    assert not in_flight.exists() and (out / "iran.rss").exists()

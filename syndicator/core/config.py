@@ -484,6 +484,18 @@ class Service(_Model):
     log_format: Literal["text", "json", "logfmt"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     cache_max_age: Duration = 300.0
+    # Limits on what clients may hold (per serving process). A request's headers must be
+    # complete this long after the connection opened or, between requests, after its first
+    # byte (a client sending them byte by byte is closed).
+    header_timeout: Duration = Field(default=10.0, ge=0.1, le=600.0)
+    # A keep-alive connection with no request is closed after this long. Longer than nginx's
+    # upstream keep-alive (60 s), so a proxy in front closes first and never reuses a
+    # connection this side is closing.
+    keepalive_timeout: Duration = Field(default=75.0, ge=0.1, le=86400.0)
+    # Open client connections kept; at the cap the longest-idle ones are closed for new ones
+    # (a new one is refused with 503 when none is idle). Lowered to what the process's
+    # open-file limit leaves room for. 512 is nginx's worker_connections default.
+    max_connections: int = Field(default=512, ge=1, le=1_000_000)
     websub: WebSub = Field(default_factory=WebSub)
     archive: Archive = Field(default_factory=Archive)
 

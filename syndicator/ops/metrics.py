@@ -94,7 +94,8 @@ class Metrics:
         self.requests = Counter(
             "syndicator_http_requests",
             "HTTP requests answered, by route and status (feed requests answered from prepared "
-            "bytes on the connection included).",
+            "bytes on the connection included; requests too malformed to route, such as a bad "
+            'request line, header or percent-encoding, under route="malformed").',
             ["route", "status"],
             registry=r,
         )
@@ -108,9 +109,22 @@ class Metrics:
             registry=r,
         )
         self._per_route: dict[tuple[str, int], tuple[Any, Any]] = {}
-        # (route, status) -> requests answered by the hot path since the last scrape: a plain
-        # dictionary, since a Prometheus counter's lock would cost more than the answer.
+        # (route, status) -> requests answered by the hot path (and malformed ones) since the
+        # last scrape: a plain dictionary, since a Prometheus counter's lock would cost more
+        # than the answer.
         self.hot_requests: dict[tuple[str, int], int] = {}
+        self.connections_closed_total = Counter(
+            "syndicator_http_connections_closed",
+            "Client connections closed by the server's limits, by reason: idle (closed to make "
+            "room at max_connections), refused (503 at max_connections, none idle), "
+            "header_timeout (request headers not complete within header_timeout).",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("idle", "refused", "header_timeout"):
+            self.connections_closed_total.labels(reason)
+        # reason -> connections closed since the last scrape, written by the connections.
+        self.connections_closed: dict[str, int] = {}
         self.reloads = Counter(
             "syndicator_config_reloads",
             "Config reloads by result: applied, unchanged or refused.",
@@ -160,6 +174,10 @@ class Metrics:
         for (route, status), count in hot.items():
             self.requests.labels(route, str(status)).inc(count)
         hot.clear()
+        closed = self.connections_closed
+        for reason, count in closed.items():
+            self.connections_closed_total.labels(reason).inc(count)
+        closed.clear()
         return generate_latest(self.registry)
 
     @web.middleware

@@ -12,23 +12,41 @@ Every file is written to a temporary name in the same folder, flushed, then rena
 old one, so a reader or a web server never sees half a file. The names written are kept in
 `.syndicator-files`; the next export removes those it no longer writes (a section taken out
 of the config, archive pages retention emptied), and never touches a file it did not write.
+
+Temporary names end in `.syndicator-tmp`, so that those an export killed mid-write left
+behind are known for what they are: each export removes them from the folders it writes
+before writing. It holds a lock on the folder meanwhile (an flock, released when the process
+ends, however it ends), so it never takes the temporary files of another export at work.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
+import re
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from syndicator.core.errors import ExportError
 from syndicator.publish.documents import EXTENSIONS, FeedBook, RenderedFeed, compressed
 from syndicator.publish.render import FORMATS
 
+log = logging.getLogger("syndicator.export")
+
+# `.{name}.{random}.syndicator-tmp`: the temporary file that becomes `name`.
+TEMP_SUFFIX = ".syndicator-tmp"
+_TEMP = re.compile(r"\..+\.[a-z0-9_]+" + re.escape(TEMP_SUFFIX))
+# Exports before that naming wrote `.{name}.{8 random}.tmp`: such a file is taken for one of
+# their leftovers only when `name` is a file an export writes into that folder.
+_OLD_TEMP = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
+
 
 def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -77,38 +95,106 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
         for step in (*reversed(folder.parents), folder):
             if step.exists() and not step.is_dir():
                 raise ExportError(f"cannot create folder {folder}: {step} is a file")
-    for folder in folders:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ExportError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
-    for path, data in files.items():
-        try:
-            write_atomic(path, data)
-        except OSError as exc:
-            raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        _forget_old(out, files)
+        out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ExportError(f"cannot update the file list in {out}: {exc.strerror or exc}") from None
+        raise ExportError(f"cannot create folder {out}: {exc.strerror or exc}") from None
+    with _only_export(out):
+        for folder in folders:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ExportError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
+        try:
+            before = _previous(out)
+            _remove_leftovers(out, [*files, *before, out / MANIFEST])
+        except OSError as exc:
+            raise ExportError(f"cannot tidy {out}: {exc.strerror or exc}") from None
+        for path, data in files.items():
+            try:
+                write_atomic(path, data)
+            except OSError as exc:
+                raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+        try:
+            _forget_old(out, files, before)
+        except OSError as exc:
+            raise ExportError(
+                f"cannot update the file list in {out}: {exc.strerror or exc}"
+            ) from None
     return list(files)
 
 
 MANIFEST = ".syndicator-files"
 
 
-def _forget_old(out: Path, files: dict[Path, bytes]) -> None:
+@contextlib.contextmanager
+def _only_export(out: Path) -> Iterator[None]:
+    """Hold the export lock on `out`: an ExportError if another export is writing there."""
+    try:
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise ExportError(f"cannot open folder {out}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ExportError(
+                f"another export is writing into {out}: run this one when it is done"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _previous(out: Path) -> list[Path]:
+    """The files the previous export into `out` wrote, as its file list names them."""
+    try:
+        names = (out / MANIFEST).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    return [
+        out / name
+        for name in names
+        # Anything else is not a name this module writes: left alone.
+        if name and ".." not in Path(name).parts and not Path(name).is_absolute()
+    ]
+
+
+def _remove_leftovers(out: Path, ours: Iterable[Path]) -> None:
+    """Remove the temporary files that exports killed mid-write left in the folders of `ours`
+    (the files this export and the previous one write); nothing else."""
+    names_in: dict[Path, set[str]] = {}
+    for path in ours:
+        names_in.setdefault(path.parent, set()).add(path.name)
+    removed = 0
+    for folder, names in names_in.items():
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            old = _OLD_TEMP.fullmatch(entry.name)
+            if not (_TEMP.fullmatch(entry.name) or (old and old["name"] in names)):
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed += 1
+    if removed:
+        log.info(
+            "removed %d temporary files an interrupted export left in %s",
+            removed,
+            out,
+            extra={"removed": removed, "out": str(out)},
+        )
+
+
+def _forget_old(out: Path, files: dict[Path, bytes], before: list[Path]) -> None:
     """Remove what the previous export wrote and this one did not, then record this one."""
     manifest = out / MANIFEST
     written = sorted(path.relative_to(out).as_posix() for path in files)
-    try:
-        before = manifest.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        before = []
-    for name in sorted(set(before) - set(written), reverse=True):
-        path = out / name
-        if ".." in Path(name).parts or Path(name).is_absolute():
-            continue  # not a name this module writes: leave it alone
+    for path in sorted(set(before) - set(files), reverse=True):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         # Folders this export made and emptied go too (archive/, then the section's).

@@ -44,6 +44,10 @@ _SERVICE_KEYS_NOT_RENDERED = frozenset(
         "watch_config",
         "log_format",
         "log_level",
+        # Connection limits: they apply to connections opened after the reload.
+        "header_timeout",
+        "keepalive_timeout",
+        "max_connections",
     }
 )
 # Source keys that only steer pulling: a change of one of them alone changes no stored

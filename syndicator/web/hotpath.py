@@ -9,19 +9,33 @@ with one addition: while the connection is idle, a plain GET or HEAD that the `H
 knows is answered from `data_received` with one socket write. Everything else, and anything
 pipelined behind a request the handlers must see, goes through aiohttp as usual and in order.
 
+The same protocol holds clients to `ConnectionLimits`, so that idle and slow clients cannot
+use up the process's file descriptors: a request's headers must arrive within a time limit
+(a client sending them byte by byte is closed), an idle keep-alive connection is closed after
+its timeout, and at a cap on open connections the ones idle the longest are closed to make
+room (a new one is refused with 503 when none is idle), with one log line a minute saying how
+many. A malformed request (bad request line, header, method or percent-encoding, a line too
+long) gets aiohttp's 400 and is counted, not logged with a traceback: anyone can send one.
+
 This leans on aiohttp internals (the protocol's message queue, its waiter and keep-alive
 deadline). `supported()` checks that they are there; with an aiohttp release where they are
 not, `FeedRunner` uses aiohttp's own protocol and logs once: every request then goes through
-the handlers, which give the same answers, slower.
+the handlers, which give the same answers, slower, and only aiohttp's keep-alive timeout
+limits clients.
 
 Edge module: HTTP plumbing only; which URLs are hot and what they answer is the server's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
+import resource
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
@@ -30,6 +44,8 @@ from aiohttp.http import HttpVersion11, RawRequestMessage
 from aiohttp.http_parser import HttpRequestParser
 from aiohttp.streams import EMPTY_PAYLOAD
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import Response, StreamResponse
 from aiohttp.web_server import Server
 from multidict import CIMultiDictProxy
 
@@ -58,8 +74,50 @@ _INTERNALS = frozenset(
         "_next_keepalive_close_time",
         "_keepalive_timeout",
         "_keepalive_handle",
+        "_request_count",
+        "_request_in_progress",
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What one serving process allows its clients (the `service` config keys of these names)."""
+
+    # Seconds for a request's headers to arrive complete, counted from the connection's opening
+    # or, between requests, from the request's first byte.
+    header_timeout: float = 10.0
+    # Seconds an idle keep-alive connection is kept.
+    keepalive_timeout: float = 75.0
+    # Open client connections kept; at the cap, the longest idle are closed for new ones.
+    max_connections: int = 512
+
+
+# The limits for the next connection: read at each one, so a reloaded config applies to
+# connections opened after it.
+Limits = Callable[[], ConnectionLimits]
+
+# Shedding and header timeouts are logged at most this often (seconds), with counts.
+SHED_LOG_INTERVAL = 60.0
+# What a new connection gets when the cap is reached and no connection is idle.
+_BUSY_TEXT = b"too many connections: try again shortly\n"
+BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: %d\r\nRetry-After: 5\r\nConnection: close\r\n\r\n%s"
+) % (len(_BUSY_TEXT), _BUSY_TEXT)
+# Malformed requests are counted under this route, with their status.
+MALFORMED_ROUTE = "malformed"
+# File descriptors kept for everything else a serving process opens: the store, fetches of
+# mirror pages, log and config files, the event loop's own.
+FD_RESERVE = 64
+
+
+def connection_allowance(reserved: int = FD_RESERVE) -> int | None:
+    """Client connections this process's open-file limit leaves room for (None: no limit)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    return max(1, soft - reserved)
 
 
 def supported() -> bool:
@@ -92,28 +150,136 @@ def http_date() -> bytes:
 
 
 class FeedProtocol(RequestHandler):
-    """aiohttp's connection protocol, answering hot requests itself when it is idle."""
+    """aiohttp's connection protocol, answering hot requests itself when it is idle and holding
+    its client to the server's `ConnectionLimits`."""
 
-    __slots__ = ("_hot", "_started", "hot_answered")
+    __slots__ = (
+        "_feed_server",
+        "_header_handle",
+        "_header_timeout",
+        "_hot",
+        "_started",
+        "hot_answered",
+    )
 
-    def __init__(self, manager: Server, *, hot: HotAnswer, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        manager: FeedServer,
+        *,
+        hot: HotAnswer | None,
+        header_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(manager, **kwargs)
+        self._feed_server = manager
         self._hot = hot
+        self._header_timeout = header_timeout
+        self._header_handle: asyncio.TimerHandle | None = None
         self._started = False
         self.hot_answered = 0
+
+    @property
+    def idle(self) -> bool:
+        """Waiting for the client's next request: none queued, none being answered."""
+        waiter = self._waiter
+        return waiter is not None and not waiter.done() and not self._messages
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if not self._feed_server.admit(self):
+            # At the cap and no connection idle to close for this one: say so, and close.
+            if isinstance(transport, asyncio.WriteTransport):
+                transport.write(BUSY)
+            self.force_close()
+            return
+        # The first request's headers are due within header_timeout of the connection.
+        self._expect_headers()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._stop_header_clock()
+        self._feed_server.forget(self)
+        super().connection_lost(exc)
 
     async def start(self) -> None:
         self._started = True
         await super().start()
 
     def data_received(self, data: bytes) -> None:
+        self._feed_server.touch(self)
+        count = self._request_count
+        self._receive_hot(data)
+        if self._request_count != count:
+            # A request's headers are complete: their clock stops.
+            self._stop_header_clock()
+        elif (
+            data
+            and self._header_handle is None
+            and not self._force_close
+            and not self._close
+            and not self._request_in_progress
+            and not self._messages
+            and self._payload_parser is None
+            and not self._upgraded
+        ):
+            # The first bytes of a request on an idle connection: the rest is due in time.
+            self._expect_headers()
+
+    def _expect_headers(self) -> None:
+        """Give the client header_timeout from now to finish a request's headers."""
+        timeout = self._header_timeout
+        if timeout is not None and self._header_handle is None:
+            loop = self._loop
+            self._header_handle = loop.call_at(loop.time() + timeout, self._headers_overdue)
+
+    def _stop_header_clock(self) -> None:
+        handle = self._header_handle
+        if handle is not None:
+            handle.cancel()
+            self._header_handle = None
+
+    def _headers_overdue(self) -> None:
+        self._header_handle = None
+        if (
+            self.transport is None
+            or self._force_close
+            or self._request_in_progress
+            or self._messages
+        ):
+            return  # closed already, or a request is being answered
+        self._feed_server.closed_for("header_timeout")
+        self.force_close()
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> StreamResponse:
+        """aiohttp's answer to a request it could not parse (or a failed handler), except that a
+        malformed request is counted and logged at debug level, without a traceback: anyone on
+        the internet can send one, and each used to put a traceback in the log."""
+        if status >= 500:
+            return super().handle_error(request, status, exc, message)
+        self._feed_server.count_malformed(status)
+        log.debug("malformed request from %s: %s", request.remote, exc)
+        if request.writer.output_size > 0:
+            raise ConnectionError("an answer is being sent already: no room for the error")
+        response = Response(status=status, text=message, content_type="text/plain")
+        response.force_close()
+        return response
+
+    def _receive_hot(self, data: bytes) -> None:
+        """Parse `data`; answer what the hot answer knows while the connection is idle."""
         waiter = self._waiter
         # Idle: the handler task waits for a request, or has not run yet. Otherwise a request
         # is being handled and whatever arrives must wait for its answer to be written.
         idle = (waiter is not None and not waiter.done()) or not self._started
         parser = self._parser
+        hot = self._hot
         if (
-            not idle
+            hot is None
+            or not idle
             or parser is None
             or self._messages
             or self._payload_parser is not None
@@ -146,7 +312,7 @@ class FeedProtocol(RequestHandler):
                 break
             path = message.path.partition("?")[0]
             try:
-                response = self._hot(path, message.headers, message.method == "HEAD")
+                response = hot(path, message.headers, message.method == "HEAD")
             except Exception:
                 log.exception("answering %s on the connection failed: left to the handlers", path)
                 break
@@ -174,38 +340,174 @@ class FeedProtocol(RequestHandler):
 
 
 class FeedServer(Server):
-    """aiohttp's low-level server, making `FeedProtocol` connections."""
+    """aiohttp's low-level server, making `FeedProtocol` connections and keeping them within
+    the `ConnectionLimits` it is given (none: aiohttp's keep-alive timeout only)."""
 
-    def __init__(self, handler: Any, *, hot: HotAnswer, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        hot: HotAnswer | None,
+        limits: Limits | None = None,
+        counts: dict[tuple[str, int], int] | None = None,
+        closed: dict[str, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(handler, **kwargs)
         self._hot = hot
+        self._limits = limits
+        self._cap: int | None = None
+        # (route, status) -> requests, where malformed requests are counted; reason ->
+        # connections closed by the limits. Both read (and emptied) by the metrics.
+        self._counts = counts
+        self._closed = closed
+        # Open connections in the order they last received bytes: the longest idle first.
+        self._recent: OrderedDict[FeedProtocol, None] = OrderedDict()
+        self._unlogged: dict[str, int] = {}
+        self._logged_at = -math.inf
+        self._log_handle: asyncio.TimerHandle | None = None
+        self.accepted = 0  # connections made, refused ones included
 
     def __call__(self) -> RequestHandler:
-        return FeedProtocol(self, loop=self._loop, hot=self._hot, **self._kwargs)
+        if self._limits is None:
+            return FeedProtocol(self, loop=self._loop, hot=self._hot, **self._kwargs)
+        limits = self._limits()
+        self._cap = limits.max_connections
+        return FeedProtocol(
+            self,
+            loop=self._loop,
+            hot=self._hot,
+            header_timeout=limits.header_timeout,
+            **{**self._kwargs, "keepalive_timeout": limits.keepalive_timeout},
+        )
+
+    def admit(self, conn: FeedProtocol) -> bool:
+        """Whether a new connection may stay: at the cap, the connections idle the longest are
+        closed to make room; False when none is idle."""
+        self.accepted += 1
+        recent = self._recent
+        cap = self._cap
+        if cap is not None and len(recent) >= cap:
+            self._close_idle(len(recent) - cap + 1)
+            if len(recent) >= cap:
+                self.closed_for("refused")
+                return False
+        recent[conn] = None
+        return True
+
+    def _close_idle(self, count: int) -> None:
+        victims: list[FeedProtocol] = []
+        for conn in self._recent:
+            if conn.idle:
+                victims.append(conn)
+                if len(victims) == count:
+                    break
+        for conn in victims:
+            del self._recent[conn]
+            conn.force_close()
+        if victims:
+            self.closed_for("idle", len(victims))
+
+    def touch(self, conn: FeedProtocol) -> None:
+        """`conn` received bytes: it is now the most recently active."""
+        recent = self._recent
+        if conn in recent:  # not when refused, or closed to make room
+            recent.move_to_end(conn)
+
+    def forget(self, conn: FeedProtocol) -> None:
+        self._recent.pop(conn, None)
+
+    def count_malformed(self, status: int) -> None:
+        counts = self._counts
+        if counts is not None:
+            key = (MALFORMED_ROUTE, status)
+            counts[key] = counts.get(key, 0) + 1
+
+    def closed_for(self, reason: str, count: int = 1) -> None:
+        """Count connections closed by a limit (idle, refused, header_timeout) and log them:
+        at once if nothing was logged for SHED_LOG_INTERVAL, else together at its end."""
+        closed = self._closed
+        if closed is not None:
+            closed[reason] = closed.get(reason, 0) + count
+        self._unlogged[reason] = self._unlogged.get(reason, 0) + count
+        loop = self._loop
+        if loop.time() - self._logged_at >= SHED_LOG_INTERVAL:
+            self._log_closed()
+        elif self._log_handle is None:
+            self._log_handle = loop.call_at(self._logged_at + SHED_LOG_INTERVAL, self._log_closed)
+
+    def _log_closed(self) -> None:
+        self._log_handle = None
+        counts, self._unlogged = self._unlogged, {}
+        if not counts:
+            return
+        now = self._loop.time()
+        since = None if math.isinf(self._logged_at) else round(now - self._logged_at, 1)
+        self._logged_at = now
+        log.warning(
+            "connections closed to stay within the server's limits: %d idle ones closed to "
+            "make room, %d new ones refused (503), %d for sending headers too slowly",
+            counts.get("idle", 0),
+            counts.get("refused", 0),
+            counts.get("header_timeout", 0),
+            extra={
+                "idle_closed": counts.get("idle", 0),
+                "refused": counts.get("refused", 0),
+                "header_timeouts": counts.get("header_timeout", 0),
+                "open": len(self._recent),
+                "max_connections": self._cap,
+                "seconds_since_last": since,
+            },
+        )
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        if self._log_handle is not None:
+            self._log_handle.cancel()
+            self._log_closed()
+        await super().shutdown(timeout)
 
 
 class FeedRunner(web.AppRunner):
-    """An AppRunner whose connections answer hot requests themselves (see the module)."""
+    """An AppRunner whose connections answer hot requests themselves and are held to
+    `limits` (see the module). `counts` gets malformed requests, `closed` the connections
+    the limits close, by reason."""
 
-    __slots__ = ("_hot",)
+    __slots__ = ("_closed", "_counts", "_hot", "_limits")
 
-    def __init__(self, app: web.Application, *, hot: HotAnswer | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        hot: HotAnswer | None,
+        limits: Limits | None = None,
+        counts: dict[tuple[str, int], int] | None = None,
+        closed: dict[str, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if limits is not None:
+            # What aiohttp's own protocol gets, should this aiohttp lack what FeedProtocol needs.
+            kwargs.setdefault("keepalive_timeout", limits().keepalive_timeout)
         super().__init__(app, **kwargs)
         self._hot = hot
+        self._limits = limits
+        self._counts = counts
+        self._closed = closed
 
     async def _make_server(self) -> Server:
         server = await super()._make_server()
-        if self._hot is None:
-            return server
         if not supported():
             log.warning(
                 "this aiohttp's connection protocol differs from the one syndicator knows: "
-                "feed requests go through the router (same answers, more CPU per request)"
+                "feed requests go through the router (same answers, more CPU per request), "
+                "and only the keep-alive timeout limits clients"
             )
             return server
         return FeedServer(
             server.request_handler,
             hot=self._hot,
+            limits=self._limits,
+            counts=self._counts,
+            closed=self._closed,
             request_factory=server.request_factory,
             handler_cancellation=server.handler_cancellation,
             loop=server._loop,

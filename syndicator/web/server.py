@@ -20,6 +20,7 @@ URL layout, the same as the exported folder (served at `{public_url}/feeds/`):
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from email.utils import format_datetime, parsedate_to_datetime
@@ -29,10 +30,21 @@ from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from syndicator.core.config import Service
 from syndicator.mirrors.report import mirror_rows
 from syndicator.ops.metrics import CONTENT_TYPE, Metrics
 from syndicator.publish.documents import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed
-from syndicator.web.hotpath import FeedRunner, HotAnswer, http_date
+from syndicator.web.hotpath import (
+    FD_RESERVE,
+    ConnectionLimits,
+    FeedRunner,
+    HotAnswer,
+    Limits,
+    connection_allowance,
+    http_date,
+)
+
+log = logging.getLogger("syndicator.server")
 
 # Answers (ready, checks): whether the service should get traffic, and why (or why not).
 Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
@@ -42,8 +54,9 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 _FORMAT_OF_EXT = {ext: fmt for fmt, ext in EXTENSIONS.items()}
 _CODINGS = {"br": "br", "gzip": "gzip", "x-gzip": "gzip"}
-# An archive page number as the links write it: ASCII digits, no leading zero.
-_PAGE_NUMBER = re.compile(r"[1-9][0-9]*")
+# An archive page number as the links write it: ASCII digits, no leading zero. Longer than
+# 18 digits it is no page of any section (and past 4,300 Python will not read it as a number).
+_PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,17}")
 
 
 class _Answers:
@@ -320,11 +333,55 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
+def connection_limits(book: FeedBook) -> Limits:
+    """The `ConnectionLimits` of the book's config as it is now (a reload applies to the
+    connections opened after it). `max_connections` is lowered, with a warning, to what the
+    process's open-file limit leaves room for after the store, fetches and its own files."""
+    last: list[tuple[Service, ConnectionLimits]] = []
+
+    def limits() -> ConnectionLimits:
+        service = book.config.service
+        if last and last[0][0] is service:
+            return last[0][1]
+        cap = service.max_connections
+        allowance = connection_allowance(FD_RESERVE + service.concurrency)
+        if allowance is not None and cap > allowance:
+            log.warning(
+                "service.max_connections is %d, but the open-file limit leaves room for %d "
+                "client connections: keeping at most %d (raise LimitNOFILE, or ulimit -n)",
+                cap,
+                allowance,
+                allowance,
+                extra={"max_connections": cap, "allowed": allowance},
+            )
+            cap = allowance
+        value = ConnectionLimits(
+            header_timeout=service.header_timeout,
+            keepalive_timeout=service.keepalive_timeout,
+            max_connections=cap,
+        )
+        last[:] = [(service, value)]
+        return value
+
+    return limits
+
+
 def make_runner(app: web.Application, **kwargs: Any) -> FeedRunner:
-    """The runner to serve `app` with: rendered section feeds answered by `hotpath`."""
+    """The runner to serve `app` with: rendered section feeds answered by `hotpath`, clients
+    held to the config's connection limits, malformed requests and closed connections counted
+    in the metrics."""
     metrics_of = app.get(METRICS)
     counts = metrics_of.hot_requests if metrics_of is not None else None
-    return FeedRunner(app, hot=hot_answers(app[BOOK], counts), **kwargs)
+    closed = metrics_of.connections_closed if metrics_of is not None else None
+    book = app[BOOK]
+    return FeedRunner(
+        app,
+        hot=hot_answers(book, counts),
+        limits=connection_limits(book),
+        counts=counts,
+        closed=closed,
+        **kwargs,
+    )
 
 
 def make_app(
