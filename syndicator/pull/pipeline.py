@@ -137,6 +137,8 @@ class SourcePull:
 
     def _failed(self, index: int, where: str, exc: FetchError | ExtractError) -> None:
         self.report.fail(f"{where} on {self.mirrors[index].origin}: {exc}")
+        if exc.kind == "rule-timeout":
+            return  # the source's own pattern gave up: no fault of the mirror
         retry_after = exc.retry_after if isinstance(exc, Throttled) else None
         self.book.fail(
             self.mirrors[index].origin, exc.kind, f"{exc.url}: {exc.message}", retry_after
