@@ -12,10 +12,11 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from syndicator.core import identity
@@ -40,6 +41,24 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+T = TypeVar("T")
+
+
+async def together(*aws: Coroutine[Any, Any, T]) -> list[T]:
+    """Run the coroutines concurrently, results in order. When one fails the others are
+    cancelled and waited for before the error goes on: a failed pull leaves no task of its
+    own still fetching or writing to the store behind it (with asyncio.gather they would run
+    on, unwatched, into the next pull of the same source)."""
+    tasks = [asyncio.ensure_future(aw) for aw in aws]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 @dataclass
@@ -216,7 +235,7 @@ class SourcePull:
         )
         refs = await self._collect_links()
         refs = await self._not_stored(refs)
-        fetched = await asyncio.gather(*(self._fetch_article(ref) for ref in refs))
+        fetched = await together(*(self._fetch_article(ref) for ref in refs))
         results = list(zip(refs, fetched, strict=True))
         results += await self._fall_back(results)
         # Store in a fixed order (mirror order, then listing order) so that which copy of an
@@ -253,13 +272,13 @@ class SourcePull:
         jobs = list(self.source.sections.items())
         found: list[tuple[int, str, list[Listed]]] = []
         if self.source.strategy == "all":
-            per_mirror = await asyncio.gather(
+            per_mirror = await together(
                 *(self._mirror_entries(i, jobs) for i in range(len(self.mirrors)))
             )
             for results in per_mirror:
                 found.extend(results)
         else:
-            for result in await asyncio.gather(*(self._failover_entry(s, e) for s, e in jobs)):
+            for result in await together(*(self._failover_entry(s, e) for s, e in jobs)):
                 if result is not None:
                     found.append(result)
         merged: dict[tuple[int, str], tuple[set[str], datetime | None]] = {}
@@ -293,7 +312,7 @@ class SourcePull:
                 return []
             out.append((first[0], section, first[1]))
             jobs = jobs[1:]
-        results = await asyncio.gather(*(self._entry(index, s, e) for s, e in jobs))
+        results = await together(*(self._entry(index, s, e) for s, e in jobs))
         for (section, _), result in zip(jobs, results, strict=True):
             if result is not None:
                 out.append((result[0], section, result[1]))
@@ -474,7 +493,7 @@ class SourcePull:
                     return ref, page
             return None
 
-        found = await asyncio.gather(*(retry(refs) for refs in missing.values()))
+        found = await together(*(retry(refs) for refs in missing.values()))
         return [r for r in found if r is not None]
 
     async def _store(self, ref: ArticleRef, page: Page) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from syndicator.core.config import ALL_SECTION
@@ -101,13 +101,21 @@ def _driver_url(url: str, base_dir: Path | None = None) -> URL:
 
 def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
     """An engine for a store URL. `?search_path=NAME` on a PostgreSQL URL keeps the tables in
-    that schema (created if missing), so several stores can share one database."""
+    that schema (created if missing), so several stores can share one database;
+    `?application_name=NAME` names its connections in pg_stat_activity."""
     driver_url = _driver_url(url, base_dir)
     connect_args: dict[str, Any] = {}
-    search_path = driver_url.query.get("search_path")
-    if driver_url.get_backend_name() == "postgresql" and search_path:
-        driver_url = driver_url.difference_update_query(["search_path"])
-        connect_args["server_settings"] = {"search_path": str(search_path)}
+    if driver_url.get_backend_name() == "postgresql":
+        # Session settings the URL may carry: `search_path` (the schema of the tables) and
+        # `application_name` (how pg_stat_activity names this process's connections).
+        settings = {
+            key: str(driver_url.query[key])
+            for key in ("search_path", "application_name")
+            if driver_url.query.get(key)
+        }
+        if settings:
+            driver_url = driver_url.difference_update_query(list(settings))
+            connect_args["server_settings"] = settings
     # A PostgreSQL connection can die with its server or the network; a SQLite file cannot,
     # and checking it would cost every read a round trip to the driver's thread.
     pre_ping = driver_url.get_backend_name() == "postgresql"
@@ -137,7 +145,31 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
             immediate = conn.get_execution_options().get(WRITE_OPTION)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    else:
+        event.listen(engine.sync_engine, "handle_error", _connection_lost)
     return engine
+
+
+class ConnectionLost(Exception):
+    """The PostgreSQL server ended the connection (it was terminated, or the server restarted)."""
+
+
+def _connection_lost(ctx: Any) -> Exception | None:
+    """A connection the server ended is thrown away, and the error says so.
+
+    When PostgreSQL terminates a connection (pg_terminate_backend, a restart, a failover) it
+    first sends a FATAL error, then closes. Arriving between two statements, the error puts
+    asyncpg's connection into "consuming an error" for good, and the next statement on it
+    fails with "another operation is in progress": as if two tasks shared the connection,
+    though only one holds it (the pool gives each connection to one task at a time). That
+    connection is dead: marked as disconnected, the pool discards it (and checks the others
+    before handing them out) instead of handing it out again."""
+    original = ctx.original_exception
+    if "another operation" in str(original) and "is in progress" in str(original):
+        ctx.is_disconnect = True
+        lost = ConnectionLost("the server closed the connection mid-transaction")
+        return OperationalError(ctx.statement, ctx.parameters, lost, connection_invalidated=True)
+    return None
 
 
 WRITE_OPTION = "syndicator_write"
