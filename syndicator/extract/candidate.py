@@ -160,4 +160,6 @@ def to_candidate(
         sections=sections,
         aliases=frozenset(aliases - {canonical_url}),
         words=words,
+        hash_text=page.body_text,
+        hash_hosts=tuple(hosts),
     )

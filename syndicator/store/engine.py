@@ -27,6 +27,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from syndicator.core import identity
 from syndicator.core.config import ALL_SECTION
 from syndicator.core.errors import StoreError
 from syndicator.core.identity import (
@@ -76,6 +77,15 @@ def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _hash_inputs(cand: Candidate) -> dict[str, object]:
+    """The stored record of how the candidate's hash was made (see migrate.rehash_articles)."""
+    return {
+        "hash_version": identity.HASH_VERSION,
+        "hash_text": cand.hash_text or None,
+        "hash_hosts": " ".join(cand.hash_hosts),
+    }
 
 
 def async_url(url: str, base_dir: Path | None = None) -> str:
@@ -367,6 +377,7 @@ class Store:
                     content_html=cand.content_html,
                     content_hash=cand.content_hash,
                     simhash=cand.simhash,
+                    **_hash_inputs(cand),
                     updated=updated,
                     author=cand.author,
                     image_url=cand.image_url,
@@ -391,6 +402,7 @@ class Store:
                 content_html=cand.content_html,
                 content_hash=cand.content_hash,
                 simhash=cand.simhash,
+                **_hash_inputs(cand),
                 published=published,
                 updated=max(_utc(cand.updated) or published, published),
                 first_seen=now,
