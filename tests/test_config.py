@@ -184,3 +184,69 @@ def test_a_file_of_nested_yaml_aliases_is_refused_not_expanded(tmp_path: Path) -
     assert outcome, "still reading the file after 60 s"
     assert isinstance(outcome[0], ConfigError)
     assert f"{path}:1:1: l0: unknown key" in str(outcome[0])
+
+
+# Values `check` once accepted and `serve` then crashed on (or busy-looped with): each is
+# refused with the key, the bound and the line, by check, serve and a reload alike.
+OUT_OF_BOUNDS = [
+    ("every: 10m", "every: 250ms", 10, "sources.presstv.every", "at least 1s (got 250ms)"),
+    ("every: 10m", "every: 99999999d", 10, "sources.presstv.every", "at most 3650d"),
+    ("every: 10m", "every: 40d", 10, "sources.presstv.every", "at most 30d (got 40d)"),
+    ("every: 10m", "every: .nan", 10, "sources.presstv.every", "not a finite duration"),
+    ("every: 10m", "every: .inf", 10, "sources.presstv.every", "not a finite duration"),
+    ('  store: "sqlite:///x.db"', "  jitter: .nan", 2, "service.jitter", "not a finite"),
+    ('  store: "sqlite:///x.db"', "  jitter: 2d", 2, "service.jitter", "at most 1d (got 2d)"),
+    ('  store: "sqlite:///x.db"', "  read_timeout: 10ms", 2, "service.read_timeout", "at least"),
+    ('  store: "sqlite:///x.db"', "  max_body: 100", 2, "service.max_body", "1024"),
+    (
+        '  store: "sqlite:///x.db"',
+        "  websub: {delay: 5000h}",
+        2,
+        "service.websub.delay",
+        "at most 1h (got 5000h)",
+    ),
+    (
+        "every: 10m",
+        "breaker: {jitter: .nan}",
+        10,
+        "sources.presstv.breaker.jitter",
+        "finite number",
+    ),
+    (
+        "every: 10m",
+        "breaker: {backoff: 1h, max_backoff: 1m}",
+        10,
+        "sources.presstv.breaker",
+        "max_backoff (1m) is shorter than backoff (1h)",
+    ),
+    ("sections:", "retention: {every: 1ms}\nsections:", 3, "retention.every", "at least 1s"),
+    ("sections:", "retention: {days: 1000000000000}\nsections:", 3, "retention.days", "36500"),
+    ("sections:", "cluster: {poll: .inf}\nsections:", 3, "cluster.poll", "not a finite"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "line", "key", "words"), OUT_OF_BOUNDS)
+def test_check_refuses_values_out_of_bounds(
+    tmp_path: Path, old: str, new: str, line: int, key: str, words: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    assert old in GOOD
+    path.write_text(GOOD.replace(old, new, 1))
+    result = CliRunner().invoke(main, ["--config", str(path), "check"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    problem = next(line for line in result.output.splitlines() if f" {key}: " in line)
+    assert problem.startswith(f"{path}:{line}:"), problem
+    assert words in problem, problem
+
+
+def test_operator_regexes_are_checked_when_loaded(tmp_path: Path) -> None:
+    text = GOOD.replace("every: 10m", "every: 10m\n    article_links: '(unclosed'")
+    text = text.replace(
+        "north-africa: {feed: /rss/north-africa.xml}",
+        "north-africa: {feed: /rss/north-africa.xml}\n    section_rules:\n"
+        "      - {section: north-africa, path: '[z-a]'}",
+    )
+    found = problems(tmp_path, text)
+    assert any(" sources.presstv.article_links: " in p and "regular expression" in p for p in found)
+    assert any("section_rules.0.path" in p and "regular expression" in p for p in found), found

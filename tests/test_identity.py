@@ -4,8 +4,10 @@ sentence of the body does."""
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
+from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -245,3 +247,81 @@ def test_normal_form_unifies_quotes_dashes_case_and_invisible_marks(
     varied = "  ".join(f"{w.upper()}{inv}{q}s {d}\n{w}" for w, q, d, inv in parts)
     assert identity.normalise(varied) == identity.normalise(plain_text)
     assert identity.content_hash("t", varied) == identity.content_hash("t", plain_text)
+
+
+# --- pinned values ---------------------------------------------------------------------------
+# The stored identity of every article hangs on these: a change here re-identifies every stored
+# article. Each expected value is written out by hand from the documented normal form (see the
+# comments) and checked again by a computation that does not go through the product's code.
+# A deliberate change of the normal form bumps identity.HASH_VERSION, adds a migration that
+# calls migrate.rehash_articles, and adds the new version's values here.
+
+GOLDEN_VERSION = 1
+GOLDEN_HOSTS = ["www.presstv.ir", "presstv.ir"]
+GOLDEN_TITLE = "<b>Iran’s   Minister</b> &amp; the\u00a0Talks"
+# Entities decoded, tag dropped; fullwidth Ａ (NFKC -> A); a zero-width space and a soft hyphen
+# removed; a mirror's host with its path removed; “ ” and — folded; Persian digits ۱۴۰۳ -> 1403;
+# Arabic kaf ك -> Persian ک and a kasra (harakat) dropped; spaces collapsed.
+GOLDEN_BODY = (
+    "Ａ minis\u200bter said\u00ad: “Talks — resumed” in ۱۴۰۳.\n\n"
+    "Read it on https://www.presstv.ir/Detail/1 today. كِتاب"
+)
+GOLDEN_NORMAL_TITLE = "iran's minister & the talks"
+GOLDEN_NORMAL_BODY = 'a minister said: "talks - resumed" in 1403. read it on today. کتاب'
+GOLDEN_HASH = "4bcdfaa439aca05261b13d524276e2a7bf96539d5fc5d44a40e5a8309153f5be"
+GOLDEN_SIMHASH_TITLE_AND_BODY = 6767069374612674766
+GOLDEN_GUID = "tag:www.presstv.ir,2024-05-01:presstv/4bcdfaa439aca05261b13d524276e2a7"
+
+
+def reference_simhash(words: list[str]) -> int:
+    """SimHash from its definition, slowly: for every 3-word shingle, the 64-bit BLAKE2b of its
+    text read as a big-endian number; bit b of the result is set when more than half of the
+    shingles have bit b set. A text under three words is one shingle. Signed 64-bit."""
+    shingles = [" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2))]
+    if not words:
+        return 0
+    values = [
+        int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest(), "big")
+        for s in shingles
+    ]
+    result = 0
+    for bit in range(64):
+        ones = sum(1 for v in values if v >> bit & 1)
+        if ones > len(values) - ones:
+            result |= 1 << bit
+    return result - 2**64 if result >= 2**63 else result
+
+
+def test_the_pinned_values_are_those_of_the_current_hash_version() -> None:
+    assert identity.HASH_VERSION == GOLDEN_VERSION, (
+        "a new hash version: add its pinned values and a migration calling rehash_articles"
+    )
+
+
+def test_the_normal_form_of_a_fixed_text() -> None:
+    assert identity.normalise(GOLDEN_TITLE, GOLDEN_HOSTS) == GOLDEN_NORMAL_TITLE
+    assert identity.normalise(GOLDEN_BODY, GOLDEN_HOSTS) == GOLDEN_NORMAL_BODY
+
+
+def test_the_content_hash_of_a_fixed_text() -> None:
+    # BLAKE2b-256 of normal(title) + "\n" + normal(body), from the literal normal forms.
+    data = (GOLDEN_NORMAL_TITLE + "\n" + GOLDEN_NORMAL_BODY).encode("utf-8")
+    assert hashlib.blake2b(data, digest_size=32).hexdigest() == GOLDEN_HASH
+    assert identity.content_hash(GOLDEN_TITLE, GOLDEN_BODY, GOLDEN_HOSTS) == GOLDEN_HASH
+
+
+def test_the_simhash_of_a_fixed_text_is_the_one_its_definition_gives() -> None:
+    words = re.findall(r"\w+", GOLDEN_NORMAL_TITLE + "\n" + GOLDEN_NORMAL_BODY)
+    assert reference_simhash(words) == GOLDEN_SIMHASH_TITLE_AND_BODY
+    content_hash, simhash, count = identity.fingerprint(GOLDEN_TITLE, GOLDEN_BODY, GOLDEN_HOSTS)
+    assert (content_hash, simhash, count) == (GOLDEN_HASH, GOLDEN_SIMHASH_TITLE_AND_BODY, 17)
+    # Texts of one, two and many shingles; and bits set and clear in every lane.
+    for text in ["one", "two words", "a b c", " ".join(f"w{n}" for n in range(200))]:
+        assert identity.simhash(text) == reference_simhash(re.findall(r"\w+", text)), text
+
+
+def test_the_guid_of_a_fixed_article() -> None:
+    published = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
+    guid = identity.make_guid("https://www.presstv.ir", "presstv", GOLDEN_HASH, published)
+    assert guid == GOLDEN_GUID
+    assert guid == f"tag:www.presstv.ir,2024-05-01:presstv/{GOLDEN_HASH[:32]}"

@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Column, Integer, Table, text
+from sqlalchemy import Column, Integer, Table, select, text
 
+from syndicator.core import identity
+from syndicator.core.config import Config
 from syndicator.core.errors import StoreError
 from syndicator.ops.cli import main
-from syndicator.store import migrate, open_store
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
+from syndicator.store import Store, migrate, open_store
 from syndicator.store.engine import make_engine
-from syndicator.store.schema import metadata
+from syndicator.store.schema import articles, metadata, section_versions
 
 from .engines import candidate
+from .sites import Site
 
 
 async def test_migrations_build_exactly_the_schema(engine_url: str) -> None:
@@ -231,5 +239,72 @@ async def test_upgrade_numbers_archive_pages_in_the_order_articles_were_stored(
         assert await store.archive_extent("world") == (1, 4)
         page = await store.section_slice("world", 3, 4)
         assert [a.guid for a in page] == ["tag:old-9", added.guid]
+    finally:
+        await store.close()
+
+
+async def _identities(store: Store) -> tuple[dict[str, tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Each article's identity and dates by GUID, and every section's change counters."""
+    async with store.engine.connect() as conn:
+        rows = await conn.execute(
+            select(
+                articles.c.guid,
+                articles.c.content_hash,
+                articles.c.simhash,
+                articles.c.updated,
+                articles.c.hash_version,
+            )
+        )
+        found = {r.guid: tuple(r)[1:] for r in rows}
+        counters = [tuple(r) for r in await conn.execute(select(section_versions))]
+    return found, sorted(counters)
+
+
+async def test_a_new_normal_form_rehashes_stored_articles_without_marking_them_updated(
+    engine_url: str,
+    site: Site,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = write_config(site.config_yaml(engine_url))
+    store = await open_store(engine_url)
+    try:
+        first = await pull_source("news", config, fetcher, store)
+        assert first.new == len(site.articles) and first.failed == 0
+        before, counters = await _identities(store)
+        assert {v[3] for v in before.values()} == {identity.HASH_VERSION}
+
+        # A well-meant change of the normal form (full stops and apostrophes dropped too):
+        # version 2, and the migration that comes with it re-hashes what is stored.
+        old_normalise = identity.normalise
+
+        def new_normalise(text: str, hosts: Iterable[str] = ()) -> str:
+            return old_normalise(text, hosts).replace(".", "").replace("'", "")
+
+        monkeypatch.setattr(identity, "normalise", new_normalise)
+        monkeypatch.setattr(identity, "HASH_VERSION", 2)
+        async with store.writer.begin() as conn:
+            assert await conn.run_sync(migrate.rehash_articles, 2) == len(site.articles)
+        after, counters_after = await _identities(store)
+        assert after.keys() == before.keys()
+        for guid, (content_hash, _, updated, version) in after.items():
+            assert content_hash != before[guid][0], guid  # hashed again
+            assert (updated, version) == (before[guid][2], 2), guid  # not marked updated
+        assert counters_after == counters  # no feed changed: nothing to render or announce
+
+        # Every page is listed as modified and fetched again, with the same text: each is the
+        # same article (a duplicate), not an update with a new date.
+        later = datetime(2030, 1, 1, tzinfo=UTC)
+        for article in site.articles:
+            site.edit(article.id, range(len(site.mirrors)), modified=later)
+        second = await pull_source("news", config, fetcher, store)
+        assert second.failed == 0, second.errors
+        assert (second.new, second.updated) == (0, 0)
+        assert second.duplicate >= len(site.articles)
+        assert not second.changed_sections
+        final, counters_final = await _identities(store)
+        assert {g: v[2] for g, v in final.items()} == {g: v[2] for g, v in before.items()}
+        assert counters_final == counters
     finally:
         await store.close()

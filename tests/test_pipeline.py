@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 
@@ -9,9 +10,10 @@ import feedparser
 import pytest
 
 from syndicator.core.config import Config
+from syndicator.core.errors import StoreError
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
-from syndicator.pull.pipeline import pull_source
+from syndicator.pull.pipeline import pull_source, together
 from syndicator.store import Store
 
 from .sites import Site
@@ -195,3 +197,22 @@ async def test_an_entry_point_is_followed_for_its_first_max_links_articles_only(
     assert stored == firsts
     fetched = {p for m in site.mirrors for p in m.log if p.startswith("/Detail/")}
     assert len(fetched) <= len(firsts)
+
+
+async def test_a_failed_step_of_a_pull_leaves_none_of_its_siblings_running() -> None:
+    started = asyncio.Event()
+    sibling: list[asyncio.Task[object]] = []
+
+    async def still_writing() -> None:
+        sibling.append(asyncio.current_task())  # type: ignore[arg-type]
+        started.set()
+        await asyncio.sleep(3600)  # a store write that would outlive the failed pull
+
+    async def fails() -> None:
+        await started.wait()
+        raise StoreError("store refused entry point links: the connection was lost")
+
+    with pytest.raises(StoreError):
+        await together(still_writing(), fails())
+    # The sibling was stopped before the error reached the pull, not left to run on.
+    assert sibling and sibling[0].done() and sibling[0].cancelled()

@@ -183,6 +183,47 @@ async def test_sighup_with_a_broken_config_logs_file_and_line_and_keeps_serving(
         assert await served.stop() == 0
 
 
+async def test_sighup_with_values_out_of_bounds_is_refused_and_the_service_keeps_running(
+    tmp_path: Path, site: Site, more_site: Site, store_url: str
+) -> None:
+    port = free_port()
+    good = config_text(site, store_url, port)
+    served = await serve(tmp_path, good, port)
+    try:
+        # Each of these once passed validation, then raised inside the running service (the
+        # scheduler takes whole seconds; a NaN jitter; a wait past the year 9999) or made
+        # the retention job spin.
+        bad = (
+            config_text(site, store_url, port, more=more_site)
+            .replace("  jitter: 100ms\n", "  jitter: .nan\n")
+            .replace("    every: 5m\n", "    every: 99999999d\n", 1)
+            .replace("    every: 5m\n", "    every: 250ms\n", 1)
+        ) + "retention: {days: 1, every: 1ms}\n"
+        mark = len(served.events)
+        served.config_path.write_text(bad)
+        served.signal(signal.SIGHUP)
+        await served.wait_event(lambda e: e.get("event") == "keeping the running config", mark)
+        refused = [e["problem"] for e in served.events[mark:] if e.get("event") == "config refused"]
+        for key, words in [
+            ("service.jitter", "not a finite duration"),
+            ("sources.more.every", "at least 1s"),
+            ("sources.news.every", "at most"),
+            ("retention.every", "at least 1s"),
+        ]:
+            found = [p for p in refused if f" {key}: " in p]
+            assert found and words in found[0], (key, refused)
+            assert found[0].startswith(f"{served.config_path}:"), found[0]
+
+        # The running config still runs: its feeds answer and it still stops cleanly.
+        for path in ALWAYS_SERVED:
+            assert (await served.get(path))[0] == 200, path
+        assert (await served.get("/feeds/iran.rss"))[0] == 404
+        assert served.proc is not None and served.proc.returncode is None
+    finally:
+        assert await served.stop() == 0
+    assert "Traceback" not in "\n".join(served.raw)
+
+
 async def test_a_changed_config_file_is_applied_without_a_signal(
     tmp_path: Path, site: Site, more_site: Site, store_url: str
 ) -> None:

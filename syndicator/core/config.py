@@ -8,6 +8,7 @@ given and nothing else: no environment, no network.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from pathlib import Path
 from types import UnionType
@@ -27,7 +28,7 @@ from pydantic import (
 )
 
 from syndicator.core.errors import ConfigError, Problem
-from syndicator.extract.clean import compile_selector
+from syndicator.extract.clean import compile_pattern, compile_selector
 
 DEFAULT_CONFIG = Path("config/syndicator.yaml")
 ALL_SECTION = "all"
@@ -46,6 +47,13 @@ _SIZE_UNITS = {
 }
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
+MINUTE = 60.0
+HOUR = 3600.0
+DAY = 86400.0
+# No duration is longer than this: a longer wait is a typo, and far longer ones overflow the
+# date arithmetic of the scheduler and the store.
+LONGEST = 3650 * DAY
+
 
 def parse_duration(value: object) -> float:
     """'90s', '10m', '1h30m', '250ms' or a number of seconds -> seconds."""
@@ -63,9 +71,40 @@ def parse_duration(value: object) -> float:
         seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
     else:
         raise ValueError("a duration such as 30s, 10m or 1h")
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value!r} is not a finite duration")
     if seconds <= 0:
         raise ValueError("a duration must be greater than zero")
+    if seconds > LONGEST:
+        raise ValueError(f"a duration must be at most {format_duration(LONGEST)}")
     return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as the config writes them: 250ms, 1s, 90s, 10m, 7d."""
+    for unit, size in (("d", DAY), ("h", HOUR), ("m", MINUTE), ("s", 1.0)):
+        if seconds >= size and (seconds / size).is_integer():
+            return f"{int(seconds / size)}{unit}"
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    return f"{seconds:g}s"
+
+
+def within(low: float, high: float) -> AfterValidator:
+    """Bounds of one duration key, checked after parsing, said in the config's own units."""
+
+    def check(seconds: float) -> float:
+        if seconds < low:
+            raise ValueError(
+                f"must be at least {format_duration(low)} (got {format_duration(seconds)})"
+            )
+        if seconds > high:
+            raise ValueError(
+                f"must be at most {format_duration(high)} (got {format_duration(seconds)})"
+            )
+        return seconds
+
+    return AfterValidator(check)
 
 
 def parse_size(value: object) -> int:
@@ -73,7 +112,10 @@ def parse_size(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         size = value
     elif isinstance(value, str) and (m := _SIZE.match(value)):
-        size = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+        number = float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()]
+        if not math.isfinite(number):
+            raise ValueError(f"{value!r} is not a finite size")
+        size = int(number)
     else:
         raise ValueError(f"{value!r} is not a size such as 10MiB or 500KB")
     if size <= 0:
@@ -100,7 +142,8 @@ def _check_origin(value: str, *, allow_file: bool) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities are no value any setting can take (`.nan` and `.inf` are YAML).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Mirror(_Model):
@@ -246,9 +289,18 @@ class Breaker(_Model):
     """
 
     failures: int = Field(default=3, ge=1, le=1000)
-    backoff: Duration = 60.0
-    max_backoff: Duration = 3600.0
+    backoff: Annotated[Duration, within(1.0, 30 * DAY)] = 60.0
+    max_backoff: Annotated[Duration, within(1.0, 30 * DAY)] = 3600.0
     jitter: float = Field(default=0.2, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> Breaker:
+        if self.max_backoff < self.backoff:
+            raise ValueError(
+                f"max_backoff ({format_duration(self.max_backoff)}) is shorter than "
+                f"backoff ({format_duration(self.backoff)})"
+            )
+        return self
 
 
 def _check_selector(value: str) -> str:
@@ -257,10 +309,7 @@ def _check_selector(value: str) -> str:
 
 
 def _check_regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"{value!r} is not a regular expression: {exc}") from exc
+    compile_pattern(value)  # a ValueError saying why it is not one
     return value
 
 
@@ -302,11 +351,12 @@ class Source(_Model):
     title: str
     canonical: str
     mirrors: list[Annotated[Mirror, BeforeValidator(_mirror)]] = Field(default_factory=list)
-    every: Duration = 600.0
+    # Pulls of one source are at least a second apart (the scheduler counts in seconds).
+    every: Annotated[Duration, within(1.0, 30 * DAY)] = 600.0
     language: str = "en"
     # Which links on a listing page are articles: a date in the path, or a long numeric id
     # followed by a slug (as in /Detail/2020/06/20/628117/Some-title).
-    article_links: str = r"/(?:19|20)\d{2}/\d{1,2}/\d{1,2}/|/\d{5,}/[^/]+"
+    article_links: Regex = r"/(?:19|20)\d{2}/\d{1,2}/\d{1,2}/|/\d{5,}/[^/]+"
     # Article links taken from one feed or listing page, in the order it lists them (newest
     # first on news sites): a broken or hostile page with 100,000 links is not followed whole.
     max_links: int = Field(default=500, ge=1, le=100_000)
@@ -379,15 +429,6 @@ class Source(_Model):
     def _canonical(cls, value: str) -> str:
         return _check_origin(value, allow_file=False)
 
-    @field_validator("article_links")
-    @classmethod
-    def _regex(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from exc
-        return value
-
     @field_validator("sections")
     @classmethod
     def _some_sections(cls, value: dict[str, EntryPoint]) -> dict[str, EntryPoint]:
@@ -419,7 +460,7 @@ class Section(_Model):
     title: str
     description: str | None = None
     # Flag the section when its newest item is older than this (default: service.stale_after).
-    stale_after: Duration | None = None
+    stale_after: Annotated[Duration, within(1.0, LONGEST)] | None = None
 
 
 class WebSub(_Model):
@@ -428,7 +469,7 @@ class WebSub(_Model):
     hub: str | None = None
     # Pings wait this long, so that changes close together go out as one ping and every
     # web process has noticed the change (it polls the store every 2 s) before the hub fetches.
-    delay: Duration = 3.0
+    delay: Annotated[Duration, within(0.01, HOUR)] = 3.0
 
     @field_validator("hub")
     @classmethod
@@ -456,16 +497,16 @@ class Service(_Model):
     store: str = "sqlite:///data/syndicator.db"
     max_items: int = Field(default=50, ge=1, le=10_000)
     user_agent: str = "syndicator/0.1 (+https://github.com/syndicator/syndicator)"
-    connect_timeout: Duration = 10.0
-    read_timeout: Duration = 30.0
-    max_body: Size = 10 * 1024 * 1024
+    connect_timeout: Annotated[Duration, within(0.1, 10 * MINUTE)] = 10.0
+    read_timeout: Annotated[Duration, within(0.1, HOUR)] = 30.0
+    max_body: Annotated[Size, Field(ge=1024, le=1024**3)] = 10 * 1024 * 1024
     concurrency: int = Field(default=16, ge=1, le=1000)
     per_host: int = Field(default=2, ge=1, le=100)
-    jitter: Duration = 30.0
+    jitter: Annotated[Duration, within(0.01, DAY)] = 30.0
     # Where a site operator can reach us; added to the User-Agent of every request.
     contact: str | None = None
     max_redirects: int = Field(default=5, ge=0, le=20)
-    robots_ttl: Duration = 3600.0
+    robots_ttl: Annotated[Duration, within(1.0, 30 * DAY)] = 3600.0
 
     @field_validator("contact")
     @classmethod
@@ -478,12 +519,12 @@ class Service(_Model):
     def full_user_agent(self) -> str:
         return f"{self.user_agent} (+{self.contact})" if self.contact else self.user_agent
 
-    stale_after: Duration = 86400.0
-    drain_timeout: Duration = 10.0
+    stale_after: Annotated[Duration, within(1.0, LONGEST)] = 86400.0
+    drain_timeout: Annotated[Duration, within(0.1, 10 * MINUTE)] = 10.0
     watch_config: bool = True
     log_format: Literal["text", "json", "logfmt"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    cache_max_age: Duration = 300.0
+    cache_max_age: Annotated[Duration, within(1.0, 365 * DAY)] = 300.0
     # Limits on what clients may hold (per serving process). A request's headers must be
     # complete this long after the connection opened or, between requests, after its first
     # byte (a client sending them byte by byte is closed).
@@ -550,11 +591,11 @@ class Cluster(_Model):
     """How worker and web nodes share one store (`syndicate serve --role worker|web`)."""
 
     # A worker that stops renewing its lease (it died) loses its sources after this long.
-    lease_timeout: Duration = 120.0
+    lease_timeout: Annotated[Duration, within(1.0, DAY)] = 120.0
     # How often a worker looks for due sources; how often a web node on SQLite looks for
     # changed sections (on PostgreSQL it is told at once, and looks this often as well only
     # when it lost the connection that tells it).
-    poll: Duration = 2.0
+    poll: Annotated[Duration, within(0.05, HOUR)] = 2.0
     # Sources one worker pulls at the same time.
     pulls: int = Field(default=4, ge=1, le=1000)
 
@@ -569,9 +610,11 @@ class Retention(_Model):
     """What the store keeps. An item inside a section's feed (service.max_items newest) is
     never removed, whatever these say."""
 
-    days: int | None = Field(default=None, ge=1)  # articles published longer ago go
-    items: int | None = Field(default=None, ge=1)  # per section; the oldest beyond go
-    every: Duration = 3600.0  # how often the pruning job runs (on one worker of a cluster)
+    days: int | None = Field(default=None, ge=1, le=36500)  # articles published longer ago go
+    items: int | None = Field(default=None, ge=1, le=10_000_000)  # per section; oldest go
+    # How often the pruning job runs (on one worker of a cluster); at least a second apart,
+    # or the job would do nothing but look.
+    every: Annotated[Duration, within(1.0, 30 * DAY)] = 3600.0
 
     @property
     def enabled(self) -> bool:

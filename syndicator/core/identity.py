@@ -35,6 +35,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+# The version of the normal form (and so of every content hash and SimHash) this code
+# computes; stored with each article. A change of `normalise`, of the hash or of the SimHash
+# bumps it, together with a migration that calls `migrate.rehash_articles` with the new
+# number: stored articles are then hashed again, without being marked updated, and the next
+# pull finds them the same (tests/test_identity.py pins the values of this version).
+HASH_VERSION = 1
+
 NEAR_DUPLICATE_BITS = 3
 NEAR_DUPLICATE_MIN_WORDS = 40
 NEAR_DUPLICATE_WINDOW = timedelta(days=3)

@@ -63,6 +63,10 @@ class Candidate:
     aliases: frozenset[str] = field(default_factory=frozenset)
     # Words of title and body: near-duplicate matching only trusts texts long enough.
     words: int = 0
+    # What the content hash was computed over (the body text and the host names the normal
+    # form removes), kept so the store can hash the article again under a new normal form.
+    hash_text: str = ""
+    hash_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

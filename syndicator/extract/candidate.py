@@ -8,7 +8,7 @@ Pure: data in, data out.
 from __future__ import annotations
 
 import html
-import re
+import logging
 from collections.abc import Iterable
 from dataclasses import replace
 from urllib.parse import urlsplit
@@ -19,6 +19,8 @@ from syndicator.core import identity
 from syndicator.core.config import SectionRule, Source
 from syndicator.core.models import Candidate, Page
 from syndicator.extract import clean
+
+log = logging.getLogger("syndicator.extract")
 
 TITLE_CHARS = 500
 AUTHOR_CHARS = 200
@@ -54,12 +56,22 @@ def sections_for(
     trail = [_label(t) for t in page.section_trail]
     whole = " / ".join(trail)
     found = set(listed)
-    for rule in rules:
-        by_path = rule.path is not None and re.search(rule.path, path)
+    for i, rule in enumerate(rules):
+        by_path = rule.path is not None and _path_matches(rule.path, path, i, page.url)
         by_trail = rule.breadcrumb is not None and _label(rule.breadcrumb) in (*trail, whole)
         if by_path or by_trail:
             found.add(rule.section)
     return frozenset(found)
+
+
+def _path_matches(pattern: str, path: str, index: int, url: str) -> bool:
+    """A section rule's path pattern matches; one that gives up (too slow) does not, and says
+    so."""
+    try:
+        return clean.rule(pattern, f"section_rules[{index}].path").search(path) is not None
+    except clean.RuleTimeout as exc:
+        log.warning("%s: not applied to %s", exc, url, extra={"rule": exc.rule, "url": url})
+        return False
 
 
 def source_sections(source: Source) -> tuple[str, ...]:
@@ -148,4 +160,6 @@ def to_candidate(
         sections=sections,
         aliases=frozenset(aliases - {canonical_url}),
         words=words,
+        hash_text=page.body_text,
+        hash_hosts=tuple(hosts),
     )

@@ -2,20 +2,25 @@
 
 Owns the operations on the tree: dropping what `boilerplate` says is not content (before
 extraction, on the whole page) and what is left of it in the extracted body (after), the
-per-source `strip` selectors and text patterns, link rewriting and the nh3 allow-list every
-published body passes. Pure: takes trees and strings, returns trees and strings; no I/O.
+per-source `strip` selectors and text patterns (searched with a time limit), link rewriting
+and the nh3 allow-list every published body passes. Pure: takes trees and strings, returns
+trees and strings; no I/O.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import re
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import lxml.html
 import nh3
+import regex
 from cssselect import GenericTranslator, SelectorError
 from lxml import etree
 
@@ -23,6 +28,8 @@ from syndicator.extract import boilerplate
 from syndicator.extract.boilerplate import is_host_list
 
 Selector = Callable[[etree._Element], list[object]]
+
+log = logging.getLogger("syndicator.extract")
 
 # Elements whose text is one block of an article.
 BLOCK_TAGS = frozenset(
@@ -131,6 +138,71 @@ def select_elements(root: etree._Element, selector: str) -> list[etree._Element]
     return [el for el in compile_selector(selector)(root) if isinstance(el, etree._Element)]
 
 
+# --- operator text patterns ---------------------------------------------------------------
+# The patterns a config gives (`strip_text`, `article_links`, `section_rules[].path`) are
+# compiled with the `regex` package and searched with a time limit. A pattern such as `(a+)+$`
+# takes exponential time on some texts: searched with the standard `re`, one page could hold
+# the process (and its signal handlers) for hours. Here a search gives up after
+# SEARCH_TIMEOUT seconds and raises RuleTimeout naming the rule; the caller skips that rule
+# for that page and says so.
+
+# Seconds one search of one text may take. An ordinary pattern on an article's text takes
+# microseconds; this only ever stops a runaway one.
+SEARCH_TIMEOUT = 0.25
+
+
+class RuleTimeout(Exception):
+    """An operator pattern gave up on a text: its rule is skipped there."""
+
+    def __init__(self, rule: str, pattern: str) -> None:
+        self.rule = rule
+        self.pattern = pattern
+        super().__init__(
+            f"{rule} {pattern!r} took longer than {SEARCH_TIMEOUT:g}s on one text and gave up"
+        )
+
+
+class Searcher(Protocol):
+    """Anything with a `search(text)` that returns a match or None (a Rule, an re.Pattern)."""
+
+    def search(self, text: str, /) -> object: ...
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One operator pattern and the name of its rule (`strip_text[0]`), searched with a time
+    limit."""
+
+    pattern: str
+    rule: str
+    _compiled: regex.Pattern[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_compiled", compile_pattern(self.pattern))
+
+    def search(self, text: str, /) -> regex.Match[str] | None:
+        """The first match in `text`, or None; RuleTimeout when the search runs too long."""
+        try:
+            return self._compiled.search(text, timeout=SEARCH_TIMEOUT)
+        except TimeoutError:
+            raise RuleTimeout(self.rule, self.pattern) from None
+
+
+@lru_cache(maxsize=1024)
+def compile_pattern(pattern: str) -> regex.Pattern[str]:
+    """`pattern` compiled; ValueError with the reason when it is not a regular expression."""
+    try:
+        return regex.compile(pattern)
+    except (regex.error, ValueError, OverflowError) as exc:
+        raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+
+
+@lru_cache(maxsize=1024)
+def rule(pattern: str, name: str) -> Rule:
+    """The Rule for `pattern` (compiled once per pattern and name)."""
+    return Rule(pattern, name)
+
+
 # Told the name of every rule that removes something, for `syndicate extract` to show. A
 # context variable, so that one extraction's trace never sees another's.
 RuleTrace = Callable[[str], None]
@@ -145,6 +217,42 @@ def tracing(trace: RuleTrace | None) -> Iterator[None]:
         yield
     finally:
         _trace.reset(token)
+
+
+class _PageRules:
+    """The operator rules that gave up on the page being cleaned: each is skipped for the
+    rest of it (a second block would only take as long again), and reported once."""
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self.gave_up: set[str] = set()
+
+    def skip(self, pattern: Searcher) -> bool:
+        return getattr(pattern, "rule", None) in self.gave_up
+
+    def gave_up_on(self, exc: RuleTimeout) -> None:
+        self.gave_up.add(exc.rule)
+        where = self.url or "this text"
+        log.warning(
+            "%s: not applied to %s",
+            exc,
+            where,
+            extra={"rule": exc.rule, "pattern": exc.pattern, "url": self.url},
+        )
+
+
+_page: contextvars.ContextVar[_PageRules | None] = contextvars.ContextVar("page", default=None)
+
+
+@contextlib.contextmanager
+def on_page(url: str) -> Iterator[None]:
+    """While inside, the text patterns of a source are applied to the page at `url`: one that
+    gives up (too slow) is reported once, naming the page, and skipped for the rest of it."""
+    token = _page.set(_PageRules(url))
+    try:
+        yield
+    finally:
+        _page.reset(token)
 
 
 def drop_element(el: etree._Element, rule: str | None = None) -> None:
@@ -172,14 +280,22 @@ def _link_share(el: etree._Element) -> float:
     return linked / total
 
 
-def _matches(text: str, patterns: Sequence[re.Pattern[str]]) -> bool:
-    return any(p.search(text) for p in patterns)
+def _matches(text: str, patterns: Sequence[Searcher], page: _PageRules) -> bool:
+    for pattern in patterns:
+        if page.skip(pattern):
+            continue
+        try:
+            if pattern.search(text):
+                return True
+        except RuleTimeout as exc:
+            page.gave_up_on(exc)
+    return False
 
 
 def strip_boilerplate(
     root: etree._Element,
     extra_selectors: Iterable[str] = (),
-    text_patterns: Sequence[re.Pattern[str]] = (),
+    text_patterns: Sequence[Searcher] = (),
 ) -> None:
     """Remove non-article blocks from a parsed page, in place, before extraction."""
     for el in list(root.iter(*boilerplate.DROP_TAGS)):
@@ -356,13 +472,14 @@ def _text_lengths(root: etree._Element) -> dict[etree._Element, int]:
     return lengths
 
 
-def _drop_blocks(root: etree._Element, patterns: Sequence[re.Pattern[str]]) -> None:
+def _drop_blocks(root: etree._Element, patterns: Sequence[Searcher]) -> None:
     if not patterns:
         return
+    page = _page.get() or _PageRules(None)
     for el in list(root.iter(*BLOCK_TAGS, "div", "section", "span")):
-        if el.getparent() is None or not _matches(text_of(el), patterns):
+        if el.getparent() is None or not _matches(text_of(el), patterns, page):
             continue
-        if any(isinstance(c.tag, str) and _matches(text_of(c), patterns) for c in el):
+        if any(isinstance(c.tag, str) and _matches(text_of(c), patterns, page) for c in el):
             continue
         drop_element(el, "strip_text")
 
@@ -438,7 +555,7 @@ def _drop_echoes(container: etree._Element, echoes: Iterable[str], author: str |
 
 def tidy_body(
     container: etree._Element,
-    text_patterns: Sequence[re.Pattern[str]] = (),
+    text_patterns: Sequence[Searcher] = (),
     *,
     echoes: Iterable[str] = (),
     author: str | None = None,

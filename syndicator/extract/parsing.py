@@ -190,7 +190,7 @@ def listing_entries(
     """Article links of this site in page order, each once, with the text of their first
     link (usually the headline)."""
     root = parse_page(body, url, header_charset)
-    matcher = re.compile(pattern)
+    matcher = clean.rule(pattern, "article_links")
     own = _origin(url)
     seen: dict[str, str] = {}
     for a in root.iter("a"):
@@ -201,7 +201,13 @@ def listing_entries(
         origin = _origin(absolute)
         if origin != own and origin not in site_origins:
             continue
-        if matcher.search(urlsplit(absolute).path):
+        try:
+            matched = matcher.search(urlsplit(absolute).path)
+        except clean.RuleTimeout as exc:
+            # Which links are articles is not known for this page: it fails, named, and the
+            # next pull tries again (a mirror is not to blame for the pattern).
+            raise ExtractError(url, f"{exc}: no links taken", kind="rule-timeout") from None
+        if matched:
             text = clean.text_of(a)
             if not seen.get(absolute):
                 seen[absolute] = text
@@ -225,7 +231,7 @@ class ArticleRules:
 
     selectors: Mapping[str, str] = field(default_factory=dict)
     strip: tuple[str, ...] = ()
-    strip_text: tuple[re.Pattern[str], ...] = ()
+    strip_text: tuple[clean.Searcher, ...] = ()
 
     @classmethod
     def of(cls, source: Source) -> ArticleRules:
@@ -233,7 +239,9 @@ class ArticleRules:
         return cls(
             selectors=selectors,
             strip=tuple(source.strip),
-            strip_text=tuple(re.compile(p) for p in source.strip_text),
+            strip_text=tuple(
+                clean.rule(p, f"strip_text[{i}]") for i, p in enumerate(source.strip_text)
+            ),
         )
 
 
@@ -319,7 +327,7 @@ def extract_article(
     `entry` is the feed entry that linked to the page: its dates, author and title fill in
     what the page itself does not say. `trace` is told every cleaning rule that removed
     something."""
-    with clean.tracing(trace):
+    with clean.tracing(trace), clean.on_page(url):
         return _extract_article(body, url, header_charset=header_charset, rules=rules, entry=entry)
 
 
@@ -372,8 +380,11 @@ def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page
     if not fragment.strip():
         raise ExtractError(entry.link, "feed entry carries no text", kind="no-article")
     container = lxml.html.fragment_fromstring(fragment, create_parent="div")
-    clean.strip_boilerplate(container, rules.strip, rules.strip_text)
-    clean.tidy_body(container, rules.strip_text, echoes=(entry.title or "",), author=entry.author)
+    with clean.on_page(entry.link):
+        clean.strip_boilerplate(container, rules.strip, rules.strip_text)
+        clean.tidy_body(
+            container, rules.strip_text, echoes=(entry.title or "",), author=entry.author
+        )
     meta = PageMeta(
         title=" ".join((entry.title or "").split()) or None,
         published=entry.published,

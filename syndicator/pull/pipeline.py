@@ -13,10 +13,11 @@ import dataclasses
 import logging
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from syndicator.core import identity
@@ -42,6 +43,24 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+T = TypeVar("T")
+
+
+async def together(*aws: Coroutine[Any, Any, T]) -> list[T]:
+    """Run the coroutines concurrently, results in order. When one fails the others are
+    cancelled and waited for before the error goes on: a failed pull leaves no task of its
+    own still fetching or writing to the store behind it (with asyncio.gather they would run
+    on, unwatched, into the next pull of the same source)."""
+    tasks = [asyncio.ensure_future(aw) for aw in aws]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 @dataclass
@@ -162,6 +181,8 @@ class SourcePull:
                 exc.message,
             )
         self.report.fail(f"{where} on {self.mirrors[index].origin}: {exc}", quiet=blocked)
+        if exc.kind == "rule-timeout":
+            return  # the source's own pattern gave up: no fault of the mirror
         retry_after = exc.retry_after if isinstance(exc, Throttled) else None
         self.book.fail(
             self.mirrors[index].origin, exc.kind, f"{exc.url}: {exc.message}", retry_after
@@ -246,7 +267,7 @@ class SourcePull:
         )
         refs = await self._collect_links()
         refs = await self._not_stored(refs)
-        fetched = await asyncio.gather(*(self._fetch_article(ref) for ref in refs))
+        fetched = await together(*(self._fetch_article(ref) for ref in refs))
         results = list(zip(refs, fetched, strict=True))
         results += await self._fall_back(results)
         # Store in a fixed order (mirror order, then listing order) so that which copy of an
@@ -289,13 +310,13 @@ class SourcePull:
         jobs = [(s, p) for s, e in self.source.sections.items() for p in e.points()]
         found: list[tuple[int, str, list[Listed]]] = []
         if self.source.strategy == "all":
-            per_mirror = await asyncio.gather(
+            per_mirror = await together(
                 *(self._mirror_entries(i, jobs) for i in range(len(self.mirrors)))
             )
             for results in per_mirror:
                 found.extend(results)
         else:
-            for result in await asyncio.gather(*(self._failover_entry(s, e) for s, e in jobs)):
+            for result in await together(*(self._failover_entry(s, e) for s, e in jobs)):
                 if result is not None:
                     found.append(result)
         merged: dict[tuple[int, str], tuple[set[str], datetime | None]] = {}
@@ -329,7 +350,7 @@ class SourcePull:
                 return []
             out.append((first[0], section, first[1]))
             jobs = jobs[1:]
-        results = await asyncio.gather(*(self._entry(index, s, e) for s, e in jobs))
+        results = await together(*(self._entry(index, s, e) for s, e in jobs))
         for (section, _), result in zip(jobs, results, strict=True):
             if result is not None:
                 out.append((result[0], section, result[1]))
@@ -599,7 +620,7 @@ class SourcePull:
                     return ref, page
             return None
 
-        found = await asyncio.gather(*(retry(refs) for refs in missing.values()))
+        found = await together(*(retry(refs) for refs in missing.values()))
         return [r for r in found if r is not None]
 
     async def _store(self, ref: ArticleRef, page: Page) -> None:

@@ -24,9 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from syndicator.core import identity
 from syndicator.core.config import ALL_SECTION
 from syndicator.core.errors import StoreError
 from syndicator.core.identity import (
@@ -78,6 +79,15 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _hash_inputs(cand: Candidate) -> dict[str, object]:
+    """The stored record of how the candidate's hash was made (see migrate.rehash_articles)."""
+    return {
+        "hash_version": identity.HASH_VERSION,
+        "hash_text": cand.hash_text or None,
+        "hash_hosts": " ".join(cand.hash_hosts),
+    }
+
+
 def async_url(url: str, base_dir: Path | None = None) -> str:
     """sqlite:///x.db -> sqlite+aiosqlite:///x.db; postgresql:// -> postgresql+asyncpg://."""
     return _driver_url(url, base_dir).render_as_string(hide_password=False)
@@ -101,13 +111,21 @@ def _driver_url(url: str, base_dir: Path | None = None) -> URL:
 
 def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
     """An engine for a store URL. `?search_path=NAME` on a PostgreSQL URL keeps the tables in
-    that schema (created if missing), so several stores can share one database."""
+    that schema (created if missing), so several stores can share one database;
+    `?application_name=NAME` names its connections in pg_stat_activity."""
     driver_url = _driver_url(url, base_dir)
     connect_args: dict[str, Any] = {}
-    search_path = driver_url.query.get("search_path")
-    if driver_url.get_backend_name() == "postgresql" and search_path:
-        driver_url = driver_url.difference_update_query(["search_path"])
-        connect_args["server_settings"] = {"search_path": str(search_path)}
+    if driver_url.get_backend_name() == "postgresql":
+        # Session settings the URL may carry: `search_path` (the schema of the tables) and
+        # `application_name` (how pg_stat_activity names this process's connections).
+        settings = {
+            key: str(driver_url.query[key])
+            for key in ("search_path", "application_name")
+            if driver_url.query.get(key)
+        }
+        if settings:
+            driver_url = driver_url.difference_update_query(list(settings))
+            connect_args["server_settings"] = settings
     # A PostgreSQL connection can die with its server or the network; a SQLite file cannot,
     # and checking it would cost every read a round trip to the driver's thread.
     pre_ping = driver_url.get_backend_name() == "postgresql"
@@ -137,7 +155,31 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
             immediate = conn.get_execution_options().get(WRITE_OPTION)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    else:
+        event.listen(engine.sync_engine, "handle_error", _connection_lost)
     return engine
+
+
+class ConnectionLost(Exception):
+    """The PostgreSQL server ended the connection (it was terminated, or the server restarted)."""
+
+
+def _connection_lost(ctx: Any) -> Exception | None:
+    """A connection the server ended is thrown away, and the error says so.
+
+    When PostgreSQL terminates a connection (pg_terminate_backend, a restart, a failover) it
+    first sends a FATAL error, then closes. Arriving between two statements, the error puts
+    asyncpg's connection into "consuming an error" for good, and the next statement on it
+    fails with "another operation is in progress": as if two tasks shared the connection,
+    though only one holds it (the pool gives each connection to one task at a time). That
+    connection is dead: marked as disconnected, the pool discards it (and checks the others
+    before handing them out) instead of handing it out again."""
+    original = ctx.original_exception
+    if "another operation" in str(original) and "is in progress" in str(original):
+        ctx.is_disconnect = True
+        lost = ConnectionLost("the server closed the connection mid-transaction")
+        return OperationalError(ctx.statement, ctx.parameters, lost, connection_invalidated=True)
+    return None
 
 
 WRITE_OPTION = "syndicator_write"
@@ -335,6 +377,7 @@ class Store:
                     content_html=cand.content_html,
                     content_hash=cand.content_hash,
                     simhash=cand.simhash,
+                    **_hash_inputs(cand),
                     updated=updated,
                     author=cand.author,
                     image_url=cand.image_url,
@@ -359,6 +402,7 @@ class Store:
                 content_html=cand.content_html,
                 content_hash=cand.content_hash,
                 simhash=cand.simhash,
+                **_hash_inputs(cand),
                 published=published,
                 updated=max(_utc(cand.updated) or published, published),
                 first_seen=now,

@@ -17,9 +17,11 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, inspect, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from syndicator.core import identity
 from syndicator.core.errors import StoreError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -178,3 +180,69 @@ async def differences(engine: AsyncEngine) -> list[Any]:
     the migrations and the tables agree)."""
     async with engine.connect() as conn:
         return await conn.run_sync(_differences)
+
+
+def rehash_articles(conn: Connection, version: int, batch: int = 500) -> int:
+    """Hash every stored article again with the code's normal form, recording `version`.
+
+    For the migration that comes with a new identity.HASH_VERSION: it calls this from
+    `upgrade()` with `op.get_bind()`. Each article's content hash and SimHash are computed
+    again from what they were made of (title, hash_text, hash_hosts); the new hash is added
+    to the article's known hashes and the new SimHash's bands to its bands, so the next pull
+    finds the same pages duplicates. Nothing else moves: not `updated`, not the section
+    change counters or archive numbers; no feed item gets a new date and no WebSub ping goes
+    out. The old hashes stay known too. An article stored before its hash text was kept
+    (hash_text NULL) keeps its hash and version. Returns how many articles were hashed."""
+    from syndicator.store.schema import article_hashes, article_simhash_bands, articles
+
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    done, last = 0, 0
+    while True:
+        rows = conn.execute(
+            select(
+                articles.c.id,
+                articles.c.source,
+                articles.c.title,
+                articles.c.published,
+                articles.c.hash_text,
+                articles.c.hash_hosts,
+            )
+            .where(
+                articles.c.id > last,
+                articles.c.hash_version < version,
+                articles.c.hash_text.is_not(None),
+            )
+            .order_by(articles.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return done
+        for row in rows:
+            hosts = (row.hash_hosts or "").split()
+            content_hash, simhash, words = identity.fingerprint(row.title, row.hash_text, hosts)
+            conn.execute(
+                update(articles)
+                .where(articles.c.id == row.id)
+                .values(content_hash=content_hash, simhash=simhash, hash_version=version)
+            )
+            conn.execute(
+                dialect.insert(article_hashes)
+                .on_conflict_do_nothing()
+                .values(hash=content_hash, article_id=row.id)
+            )
+            if words >= identity.NEAR_DUPLICATE_MIN_WORDS:
+                conn.execute(
+                    dialect.insert(article_simhash_bands).on_conflict_do_nothing(),
+                    [
+                        {
+                            "article_id": row.id,
+                            "simhash": simhash,
+                            "band_key": key,
+                            "source": row.source,
+                            "published": row.published,
+                        }
+                        for key in identity.simhash_bands(simhash)
+                    ],
+                )
+        done += len(rows)
+        last = rows[-1].id

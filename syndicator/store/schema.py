@@ -40,6 +40,13 @@ articles = Table(
     # The article's number in the `all` feed's archive, in the order articles were first
     # stored (like article_sections.seq for a section; an id may be given again on SQLite).
     Column("all_seq", BigInteger, nullable=True),
+    # Which normal form made content_hash and simhash (identity.HASH_VERSION), and what they
+    # were computed over: the body text and the host names removed (space-separated). With
+    # them a new normal form re-hashes stored articles (migrate.rehash_articles). NULL text:
+    # stored before these were kept.
+    Column("hash_version", Integer, nullable=False, server_default="1"),
+    Column("hash_text", Text, nullable=True),
+    Column("hash_hosts", Text, nullable=True),
     # The combined feed reads this index newest first and stops after max_items.
     Index("ix_articles_published", "published", "id"),
     Index("ix_articles_source_published", "source", "published"),
