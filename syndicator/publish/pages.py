@@ -27,6 +27,7 @@ _STYLE = """  <style>
     .meta, .health { color: #555; font-size: .9rem; }
     ol.items li { margin-bottom: 1rem; }
     form { margin: 1rem 0; }
+    .empty { padding: 1rem; background: #f4f4f4; border-radius: .3rem; }
   </style>"""
 
 
@@ -76,7 +77,8 @@ def _subscribe(s: SectionSummary) -> str:
     )
 
 
-def _document(title: str, head: str, body: str) -> str:
+def document(title: str, head: str, body: str) -> str:
+    """A whole HTML page in the site's style; `head` goes into <head> (links, more style)."""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -111,6 +113,7 @@ def index_page(
     query: str = "",
     index_url: str = "",
     opml_url: str = "",
+    mirrors_url: str = "",
 ) -> str:
     """Every section with its subscribe links; `query` keeps the sections whose title matches."""
     shown = [s for s in sections if matches(query, s.title)] if query else list(sections)
@@ -126,6 +129,12 @@ def index_page(
         if opml_url
         else ""
     )
+    dashboard = (
+        f'  <p><a href="{escape(mirrors_url)}">Mirror dashboard</a>: every mirror\'s state and '
+        "availability over the last days.</p>"
+        if mirrors_url
+        else ""
+    )
     body = f"""  <h1>{escape(title)}</h1>
   <p>One subscription per section, whichever mirror of the source is up.
      Paste a feed link into your reader.</p>
@@ -139,8 +148,9 @@ def index_page(
   <h2>Sources</h2>
   <ul class="health">
 {sources}
-  </ul>"""
-    return _document(title, _autodiscovery(sections), body)
+  </ul>
+{dashboard}"""
+    return document(title, _autodiscovery(sections), body)
 
 
 def _row(s: SectionSummary) -> str:
@@ -166,9 +176,17 @@ def section_page(
     items = [publishable(a) for a in articles]
     if query:
         items = [a for a in items if matches(query, a.title)]
-    listed = "\n".join(_item(a) for a in items) or (
-        "    <li>No item title matches that search.</li>" if query else "    <li>No items yet.</li>"
-    )
+    listed = "\n".join(_item(a) for a in items)
+    if items:
+        shown = f'  <ol class="items">\n{listed}\n  </ol>'
+    elif query:
+        shown = (
+            f'  <p class="empty">No item title in {escape(section.title)} matches '
+            f"<strong>{escape(query)}</strong>. "
+            f'<a href="{escape(section.page_url)}">Show every item</a></p>'
+        )
+    else:
+        shown = '  <p class="empty">No items yet: the next pull fills this section.</p>'
     archives = " ".join(f'<a href="{escape(url)}">{n}</a>' for n, url in archive_pages)
     older = f'  <p class="meta">Older items, page by page: {archives}</p>\n' if archives else ""
     count = f"{section.items} item" + ("" if section.items == 1 else "s")
@@ -178,11 +196,9 @@ def section_page(
   <p>Subscribe: {_subscribe(section)}</p>
   <p class="meta">{count}, last update {_when(section.changed_at)}</p>
 {_search_form(section.page_url, query, "item")}
-  <ol class="items">
-{listed}
-  </ol>
+{shown}
 {older}"""
-    return _document(f"{section.title}: {site_title}", _autodiscovery([section]), body)
+    return document(f"{section.title}: {site_title}", _autodiscovery([section]), body)
 
 
 def _item(a: Article) -> str:
@@ -192,3 +208,25 @@ def _item(a: Article) -> str:
         f'    <li><a href="{escape(a.url)}">{escape(a.title)}</a><br>'
         f'<span class="meta">{_when(a.published)}{byline}</span>{summary}</li>'
     )
+
+
+def not_found_page(
+    site_title: str,
+    what: str,
+    sections: Sequence[SectionSummary],
+    *,
+    index_url: str = "",
+) -> str:
+    """A 404 for people: what was not found and the sections that exist."""
+    listed = "\n".join(
+        f'    <li><a href="{escape(s.page_url)}">{escape(s.title)}</a> {_subscribe(s)}</li>'
+        for s in sections
+    )
+    body = f"""  <nav><a href="{escape(index_url)}">{escape(site_title)}</a></nav>
+  <h1>Not found</h1>
+  <p class="empty">{escape(what)}</p>
+  <h2>Sections</h2>
+  <ul class="sections">
+{listed}
+  </ul>"""
+    return document(f"Not found: {site_title}", "", body)

@@ -20,6 +20,7 @@ from lxml import etree
 
 from syndicator import __version__
 from syndicator.core.models import Article
+from syndicator.publish import feedstyle
 from syndicator.publish.render import MEDIA_TYPES, FeedInfo, image_type, language_tag, newest_update
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -167,8 +168,10 @@ def _entry(fg: FeedGenerator, info: FeedInfo, article: Article, fmt: str) -> Non
 
 
 def render_rss(info: FeedInfo, articles: Sequence[Article]) -> bytes:
-    return bytes(_generator(info, articles, "rss").rss_str(pretty=True))
+    xml = bytes(_generator(info, articles, "rss").rss_str(pretty=True))
+    return feedstyle.with_stylesheet(xml, info.stylesheet)
 
 
 def render_atom(info: FeedInfo, articles: Sequence[Article]) -> bytes:
-    return bytes(_generator(info, articles, "atom").atom_str(pretty=True))
+    xml = bytes(_generator(info, articles, "atom").atom_str(pretty=True))
+    return feedstyle.with_stylesheet(xml, info.stylesheet)

@@ -12,6 +12,8 @@ URL layout, the same as the exported folder (served at `{public_url}/feeds/`):
 
     /feeds/                          index (also `/` and `/feeds/index.html`)
     /feeds/opml.xml                  OPML 2.0 list of every section feed (also `/opml`)
+    /feeds/feed.xsl                  the stylesheet that shows RSS and Atom in a browser
+    /mirrors                         the mirror dashboard (HTML)
     /feeds/{section}.rss|atom|json   a section's subscription documents
     /feeds/{section}/                the section's HTML page (also `.../index.html`)
     /feeds/{section}/archive/{n}.rss|atom|json   archive page n, 1 the oldest
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -31,7 +34,11 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from syndicator.mirrors.report import mirror_rows
 from syndicator.ops.metrics import CONTENT_TYPE, Metrics
+from syndicator.publish import feedstyle
+from syndicator.publish.dashboard import DAYS, SourceMirrors, mirrors_page
 from syndicator.publish.documents import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed
+from syndicator.publish.pages import not_found_page
+from syndicator.store.health import MirrorStore
 from syndicator.web.hotpath import FeedRunner, HotAnswer, http_date
 
 # Answers (ready, checks): whether the service should get traffic, and why (or why not).
@@ -239,11 +246,13 @@ async def feed(request: web.Request) -> web.StreamResponse:
         if request.match_info["name"] in book.section_names():
             # /feeds/iran: the section's page is /feeds/iran/
             raise web.HTTPMovedPermanently(request.path + "/")
-        raise web.HTTPNotFound(text=f"unknown feed format {ext!r}: use .rss, .atom or .json\n")
+        raise await not_found(
+            request, f"No feed format {ext!r} here: feeds end in .rss, .atom or .json."
+        )
     try:
         doc = await book.get(section, fmt)
     except KeyError:
-        raise web.HTTPNotFound(text=f"unknown section {section!r}\n") from None
+        raise await not_found(request, f"There is no section {section!r}.") from None
     return answer(request, doc, book)
 
 
@@ -290,7 +299,34 @@ async def section_page(request: web.Request) -> web.Response:
     try:
         html = await book.section_html(section, request.query.get("q", "").strip())
     except KeyError:
-        raise web.HTTPNotFound(text=f"unknown section {section!r}\n") from None
+        raise await not_found(request, f"There is no section {section!r}.") from None
+    return _dynamic(request, html.encode("utf-8"), "text/html; charset=utf-8", book)
+
+
+async def not_found(request: web.Request, what: str) -> web.HTTPNotFound:
+    """A 404 page for people: what is missing and the sections there are."""
+    book = request.app[BOOK]
+    html = not_found_page(
+        book.config.service.title, what, await book.summaries(), index_url=book.index_url
+    )
+    return web.HTTPNotFound(text=html, content_type="text/html")
+
+
+async def stylesheet(request: web.Request) -> web.Response:
+    """The XSLT that shows RSS and Atom feeds as a page in a browser."""
+    book = request.app[BOOK]
+    return _dynamic(request, feedstyle.STYLESHEET, feedstyle.CONTENT_TYPE, book)
+
+
+async def mirrors_dashboard(request: web.Request) -> web.Response:
+    book = request.app[BOOK]
+    now = datetime.now(UTC)
+    rows = await mirror_rows(book.config, book.store)
+    history = await MirrorStore(book.store).history(now - timedelta(days=DAYS))
+    sources = [SourceMirrors(name, s.title) for name, s in book.config.sources.items()]
+    html = mirrors_page(
+        book.config.service.title, sources, rows, history, now, index_url=book.index_url
+    )
     return _dynamic(request, html.encode("utf-8"), "text/html; charset=utf-8", book)
 
 
@@ -336,6 +372,7 @@ def make_app(
     add("/", index)
     add("/healthz", healthz)
     add("/api/mirrors", mirrors_api)
+    add("/mirrors", mirrors_dashboard)
     if readiness is not None:
         app[READINESS] = readiness
         add("/readyz", readyz)
@@ -346,6 +383,7 @@ def make_app(
     add("/feeds/", index)
     add("/feeds/index.html", index)
     add("/feeds/opml.xml", opml)
+    add(f"/feeds/{feedstyle.NAME}", stylesheet)
     add(FEED_ROUTE, feed)
     add("/feeds/{section}/", section_page)
     add("/feeds/{section}/index.html", section_page)
