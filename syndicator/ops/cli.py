@@ -253,6 +253,11 @@ def check(ctx: click.Context, as_json: bool) -> None:
     out.print(terminal.entry_points(config))
 
 
+def _short(moment: datetime | None) -> str:
+    """12-04 15:16 (UTC): without the year, for the mirrors table to fit 80 columns."""
+    return moment.strftime("%m-%d %H:%M") if moment else "never"
+
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "never"
 
@@ -280,26 +285,27 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
         "source",
         "mirror",
         "state",
-        "last success (UTC)",
+        "last ok",
         "latency",
-        "failures",
-        "last error",
-        "next try",
+        "error",
+        keys=("source", "mirror"),
     )
     for r in rows:
         state = f"[{colours.get(r.state, 'white')}]{r.state}[/]"
-        if r.role in ("adopted", "candidate"):
-            state += f" ({r.role})" if r.role == "adopted" else ""
+        if r.role == "adopted":
+            state += " (adopted)"
+        if r.failures:
+            state += f", {r.failures} failed"
+        if r.retry_at:
+            state += f", next try {_short(r.retry_at)}"
         error = f"{r.last_error_kind}: {r.last_error}" if r.last_error_kind else ""
         table.add_row(
             r.source,
             r.mirror,
             state,
-            _when(r.last_success) if r.state != "candidate" else "",
+            _short(r.last_success) if r.state != "candidate" else "",
             f"{r.latency_ms} ms" if r.latency_ms is not None else "",
-            str(r.failures),
             error,
-            _when(r.retry_at) if r.retry_at else "",
         )
     out.print(table)
 

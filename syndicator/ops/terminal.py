@@ -19,11 +19,12 @@ from syndicator.ops.status import FeedStatus, human_age
 from syndicator.pull.run import PullOutcome
 
 
-def table(*headers: str, caption: str | None = None) -> Table:
+def table(*headers: str, keys: tuple[str, ...] = (), caption: str | None = None) -> Table:
     """A table whose cells are never cut: a value too long for its column (a mirror's URL, an
-    error) wraps inside the column instead of ending in '…', so rows stay distinct."""
+    error) wraps inside the column instead of ending in '…', so rows stay distinct. The
+    `keys` columns (names a row is known by) are not wrapped while anything else can be."""
     return Table(
-        *(Column(h, overflow="fold", min_width=len(h)) for h in headers),
+        *(Column(h, overflow="fold", min_width=len(h), no_wrap=h in keys) for h in headers),
         caption=caption,
         caption_justify="left",
     )
@@ -73,7 +74,9 @@ def _ago(moment: datetime | None, now: datetime | None = None) -> str:
 
 
 def entry_points(config: Config) -> Table:
-    shown = table("source", "section", "entry point", "every", "pulled from")
+    shown = table(
+        "source", "section", "entry point", "every", "pulled from", keys=("source", "section")
+    )
     for name, source in config.sources.items():
         mirrors = "\n".join(m.url for m in source.pull_from())
         for section, entry in source.sections.items():
@@ -84,7 +87,9 @@ def entry_points(config: Config) -> Table:
 
 
 def sections(report: FeedStatus) -> Table:
-    shown = table("section", "items", "newest item", "last change", "stale after", "state")
+    shown = table(
+        "section", "items", "newest item", "last change", "stale after", "state", keys=("section",)
+    )
     for s in report.sections:
         state = "[green]ok[/green]"
         if s.problem:
@@ -102,7 +107,16 @@ def sections(report: FeedStatus) -> Table:
 
 def sources(report: FeedStatus) -> Table:
     shown = table(
-        "source", "last pull", "result", "new", "updated", "duplicate", "failed", "took", "error"
+        "source",
+        "last pull",
+        "result",
+        "new",
+        "updated",
+        "duplicate",
+        "failed",
+        "took",
+        "error",
+        keys=("source",),
     )
     for s in report.sources:
         colour = {"ok": "green", "partial": "yellow"}.get(s.result or "", "red")
@@ -140,7 +154,17 @@ def outcome_json(o: PullOutcome) -> dict[str, Any]:
 
 
 def outcomes(items: list[PullOutcome]) -> Table:
-    shown = table("source", "result", "new", "updated", "duplicate", "failed", "fetches", "took")
+    shown = table(
+        "source",
+        "result",
+        "new",
+        "updated",
+        "duplicate",
+        "failed",
+        "fetches",
+        "took",
+        keys=("source",),
+    )
     for o in items:
         r = o.report
         shown.add_row(

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from syndicator.mirrors.report import MirrorRow
 
 DAYS = 7
-BAR = 4  # pixels per hour
+BAR = 3  # pixels per hour
 LANE = 22  # height of the availability lane
 SPARK = 16  # height of the latency lane under it
 COLOURS = {
@@ -45,7 +45,7 @@ _STYLE = """  <style>
     .legend span { display: inline-block; width: .8rem; height: .8rem; margin: 0 .3rem 0 .8rem;
                    vertical-align: middle; }
     td.error { font-size: .85rem; color: #333; max-width: 20rem; overflow-wrap: anywhere; }
-    td.mirror { overflow-wrap: anywhere; }
+    td.mirror { white-space: nowrap; }
   </style>"""
 
 

@@ -48,6 +48,7 @@ BOOK: web.AppKey[FeedBook] = web.AppKey("book", FeedBook)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 _FORMAT_OF_EXT = {ext: fmt for fmt, ext in EXTENSIONS.items()}
+_STYLED = ("application/rss+xml", "application/atom+xml")
 _CODINGS = {"br": "br", "gzip": "gzip", "x-gzip": "gzip"}
 # An archive page number as the links write it: ASCII digits, no leading zero.
 _PAGE_NUMBER = re.compile(r"[1-9][0-9]*")
@@ -60,10 +61,12 @@ class _Answers:
 
     def __init__(self, doc: RenderedFeed, book: FeedBook) -> None:
         service = book.config.service
+        styled = doc.content_type.startswith(_STYLED)
         common = CIMultiDict(
             {
                 "Cache-Control": f"public, max-age={int(service.cache_max_age)}",
-                "Vary": "Accept-Encoding",
+                # RSS and Atom go to browsers as application/xml (see `answer`).
+                "Vary": "Accept-Encoding, Accept" if styled else "Accept-Encoding",
             }
         )
         if service.websub.hub and doc.self_url:
@@ -83,6 +86,14 @@ class _Answers:
                 full["Content-Encoding"] = encoding
             self.ok[encoding] = (doc.encoded(encoding), CIMultiDictProxy(full))
             self.not_modified[encoding] = CIMultiDictProxy(nm)
+        # For a browser: the same bytes as XML it renders (with the feed's stylesheet); a
+        # browser downloads or shows as text application/rss+xml and application/atom+xml.
+        self.for_browser: dict[str, CIMultiDictProxy[str]] = {}
+        if styled:
+            for encoding, (_body, headers) in self.ok.items():
+                browser = CIMultiDict(headers)
+                browser["Content-Type"] = "application/xml; charset=utf-8"
+                self.for_browser[encoding] = CIMultiDictProxy(browser)
         self._wire: dict[tuple[bool, str, bool], bytes] = {}
         self._wire_date = b""
 
@@ -202,7 +213,14 @@ def answer(request: web.Request, doc: RenderedFeed, book: FeedBook) -> web.Respo
     if not_modified:
         return web.Response(status=304, headers=answers.not_modified[encoding])
     body, ok = answers.ok[encoding]
+    if answers.for_browser and wants_page(request.headers):
+        ok = answers.for_browser[encoding]
     return web.Response(body=body, headers=ok)
+
+
+def wants_page(headers: CIMultiDictProxy[str]) -> bool:
+    """A browser navigating to a feed (it asks for text/html first); readers do not."""
+    return "text/html" in headers.get("Accept", "")
 
 
 FEED_ROUTE = "/feeds/{name}"
@@ -221,7 +239,7 @@ def hot_answers(book: FeedBook, counts: dict[tuple[str, int], int] | None = None
         section, _, ext = path[7:].rpartition(".")
         fmt = _FORMAT_OF_EXT.get(ext)
         doc = book.cached(section, fmt) if fmt is not None else None
-        if doc is None:
+        if doc is None or wants_page(headers):
             return None
         answers = _prepared(doc, book)
         not_modified, encoding = choose(answers, doc, headers)
