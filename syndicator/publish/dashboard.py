@@ -44,7 +44,8 @@ _STYLE = """  <style>
     .timeline { display: block; }
     .legend span { display: inline-block; width: .8rem; height: .8rem; margin: 0 .3rem 0 .8rem;
                    vertical-align: middle; }
-    td.error { font-size: .85rem; color: #333; max-width: 20rem; overflow-wrap: anywhere; }
+    td.error { font-size: .85rem; color: #8a1c1c; overflow-wrap: anywhere; border-top: none; }
+    tr.mirror:has(+ tr.error-row) td { border-bottom: none; }
     td.mirror { white-space: nowrap; }
   </style>"""
 
@@ -68,7 +69,12 @@ def breaker(row: MirrorRow, now: datetime) -> str:
             return f"waiting (Retry-After) until {row.retry_at:%H:%M UTC}"
         return "closed"
     if row.retry_at is not None and row.retry_at > now:
-        return f"open until {_when(row.retry_at)}"
+        same_day = row.retry_at.date() == now.date()
+        return (
+            f"open until {row.retry_at:%H:%M} UTC"
+            if same_day
+            else f"open until {_when(row.retry_at)}"
+        )
     return "half-open: next pull probes"
 
 
@@ -114,16 +120,16 @@ def timeline(pulls: Sequence[MirrorPull], now: datetime, label: str) -> str:
             f'fill="{COLOURS[kind]}"><title>{hour:%a %d %b %H}:00 UTC: {note}</title></rect>'
         )
     if latencies:
+        # A mark per hour at its mean latency (the highest at the top of the lane), never a
+        # line drawn across hours in which the mirror was not asked.
         top = max(m for _, m in latencies) or 1.0
-        points = " ".join(
-            f"{i * BAR + BAR / 2:g},{LANE + SPARK - 1 - (m / top) * (SPARK - 3):.1f}"
-            for i, m in latencies
-        )
-        parts.append(
-            f'<polyline class="latency" points="{points}" fill="none" stroke="#37474f" '
-            f'stroke-width="1.2"><title>latency, highest {round(top * 1000)} ms</title>'
-            "</polyline>"
-        )
+        for i, m in latencies:
+            y = LANE + SPARK - 2 - (m / top) * (SPARK - 4)
+            parts.append(
+                f'<rect class="latency" x="{i * BAR}" y="{y:.1f}" width="{BAR}" height="2" '
+                f'fill="#37474f"><title>{round(m * 1000)} ms (highest shown: '
+                f"{round(top * 1000)} ms)</title></rect>"
+            )
     for day in range(DAYS + 1):
         x = min(width - 1, day * 24 * BAR)
         parts.append(
@@ -145,19 +151,20 @@ def _mirror_row(row: MirrorRow, pulls: Sequence[MirrorPull], now: datetime) -> s
     latency = f"{row.latency_ms} ms" if row.latency_ms is not None else "–"
     if row.last_error_kind:
         when = max((p.at for p in pulls if p.failures and p.at), default=None)
-        error = f"{escape(row.last_error_kind)}: {escape(row.last_error or '')}" + (
-            f'<br><span class="meta">{_when(when)}</span>' if when else ""
+        error = (
+            f'\n      <tr class="error-row"><td></td><td colspan="5" class="error">'
+            f"Last error{f' ({_when(when)})' if when else ''}: "
+            f"{escape(row.last_error_kind)}: {escape(row.last_error or '')}</td></tr>"
         )
     else:
-        error = "none"
+        error = ""
     label = f"availability of {row.mirror} over the last {DAYS} days"
     return (
         f'      <tr class="mirror" data-state="{escape(row.state)}">'
         f'<td class="mirror">{escape(row.mirror)}{role}</td>'
         f'<td class="state" style="color:{colour}">{escape(row.state)}</td>'
         f"<td>{escape(breaker(row, now))}</td><td>{latency}</td>"
-        f"<td>{timeline(pulls, now, label)}</td>"
-        f'<td class="error">{error}</td></tr>'
+        f"<td>{timeline(pulls, now, label)}</td></tr>{error}"
     )
 
 
@@ -186,7 +193,7 @@ def mirrors_page(
   <h2>{escape(source.title)}</h2>
   <table class="mirrors">
     <thead><tr><th>Mirror</th><th>State</th><th>Breaker</th><th>Latency</th>
-      <th>Availability, last {DAYS} days</th><th>Last error</th></tr></thead>
+      <th>Availability, last {DAYS} days</th></tr></thead>
     <tbody>
 {lines}
     </tbody>
@@ -220,8 +227,8 @@ def mirrors_page(
     )
     body = f"""  <nav><a href="{escape(index_url)}">{escape(site_title)}</a></nav>
   <h1>Mirror dashboard</h1>
-  <p class="meta">Checked {_when(now)}. One bar per hour; the line under the bars is the
-     latency. Hover a bar for its numbers.</p>
+  <p class="meta">Checked {_when(now)}. One bar per hour; the marks under the bars are the
+     latency, the highest at the top. Hover a bar for its numbers.</p>
   <p class="legend meta">{legend}</p>
 {chr(10).join(blocks)}"""
     return document(f"Mirrors: {site_title}", _STYLE, body)
