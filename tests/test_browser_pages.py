@@ -21,7 +21,7 @@ import aiohttp
 import feedparser
 from sqlalchemy import update
 
-from syndicator.publish import feedstyle
+from syndicator.publish import xmlfeeds
 from syndicator.store import open_store
 from syndicator.store.schema import mirror_history
 
@@ -162,8 +162,8 @@ async def test_feeds_show_as_pages_in_a_browser_and_stay_the_same_xml_for_reader
             assert parsed.feed.title == "Syndicator: North Africa"
             pages[ext] = await chromium(tmp_path, served.base + path)
         xsl, xsl_body = await get(served, "/feeds/feed.xsl")
-        assert xsl.status == 200 and xsl.headers["Content-Type"] == feedstyle.CONTENT_TYPE
-        assert xsl_body == feedstyle.STYLESHEET
+        assert xsl.status == 200 and xsl.headers["Content-Type"] == xmlfeeds.STYLESHEET_TYPE
+        assert xsl_body == xmlfeeds.STYLESHEET
         await chromium(tmp_path, served.base + "/feeds/north-africa.rss", screenshot="feed.png")
     finally:
         await served.stop()
@@ -186,10 +186,10 @@ async def test_export_writes_the_stylesheet_its_feeds_name(tmp_path: Path) -> No
         "--config", str(config), "export", "--out", str(out), cwd=tmp_path
     )
     assert code == 0, err
-    assert (out / "feed.xsl").read_bytes() == feedstyle.STYLESHEET
+    assert (out / "feed.xsl").read_bytes() == xmlfeeds.STYLESHEET
     for ext in ("rss", "atom"):
         feed = (out / f"north-africa.{ext}").read_bytes()
-        assert feedstyle.instruction("feed.xsl") in feed
+        assert xmlfeeds.instruction("feed.xsl") in feed
         assert not feedparser.parse(feed).bozo
     assert b"xml-stylesheet" not in (out / "north-africa.json").read_bytes()
 

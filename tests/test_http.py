@@ -314,8 +314,9 @@ async def test_every_link_on_the_index_and_section_pages_works(
             assert f"{PUBLIC}/feeds/{section}.{ext}" in followed
         assert f"{PUBLIC}/feeds/{section}/" in followed
     assert f"{PUBLIC}/feeds/opml.xml" in followed
-    # Each section page: its own links work too, and its items link to the canonical site.
-    assert len(pages) == len(site.sections) + 1
+    # Each section page (and the mirror dashboard): its own links work too, and its items
+    # link to the canonical site.
+    assert len(pages) == len(site.sections) + 2
     for page in pages:
         for href in html.fromstring(page).xpath("//a/@href | //link/@href"):
             if href.startswith(PUBLIC):

@@ -709,7 +709,7 @@ def db_prune(ctx: click.Context, as_json: bool) -> None:
         fail("retention is off: set retention.days or retention.items", EXIT_CONFIG, as_json)
 
     async def job() -> cluster.PruneReport:
-        store = await connect(config, existing=True)
+        store = await connect(config)
         try:
             return await cluster.run_retention(config, store)
         finally:

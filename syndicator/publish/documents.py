@@ -27,7 +27,7 @@ from syndicator.core.config import ALL_SECTION, Config
 from syndicator.core.models import Article
 from syndicator.extract.candidate import source_sections
 from syndicator.mirrors.report import health_line, mirror_rows, relink_articles
-from syndicator.publish import feedstyle, render
+from syndicator.publish import render, xmlfeeds
 from syndicator.publish.opml import opml_document
 from syndicator.publish.pages import SectionSummary, SourceHealth, index_page, section_page
 from syndicator.pull.pipeline import PullReport
@@ -201,7 +201,9 @@ class FeedBook:
             hub_url=service.websub.hub,
             category_scheme=f"{self.base_url}/",
             # Relative: a browser applies it only from the feed's own origin (or folder).
-            stylesheet=feedstyle.NAME if page is None else f"../../{feedstyle.NAME}",
+            stylesheet=xmlfeeds.STYLESHEET_NAME
+            if page is None
+            else f"../../{xmlfeeds.STYLESHEET_NAME}",
             section_titles={
                 name: render.xml_safe(s.title) for name, s in self.config.sections.items()
             },

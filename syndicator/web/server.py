@@ -34,10 +34,9 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from syndicator.mirrors.report import mirror_rows
 from syndicator.ops.metrics import CONTENT_TYPE, Metrics
-from syndicator.publish import feedstyle
-from syndicator.publish.dashboard import DAYS, SourceMirrors, mirrors_page
+from syndicator.publish import xmlfeeds
 from syndicator.publish.documents import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed
-from syndicator.publish.pages import not_found_page
+from syndicator.publish.pages import DAYS, SourceMirrors, mirrors_page, not_found_page
 from syndicator.store.health import MirrorStore
 from syndicator.web.hotpath import FeedRunner, HotAnswer, http_date
 
@@ -333,7 +332,7 @@ async def not_found(request: web.Request, what: str) -> web.HTTPNotFound:
 async def stylesheet(request: web.Request) -> web.Response:
     """The XSLT that shows RSS and Atom feeds as a page in a browser."""
     book = request.app[BOOK]
-    return _dynamic(request, feedstyle.STYLESHEET, feedstyle.CONTENT_TYPE, book)
+    return _dynamic(request, xmlfeeds.STYLESHEET, xmlfeeds.STYLESHEET_TYPE, book)
 
 
 async def mirrors_dashboard(request: web.Request) -> web.Response:
@@ -401,7 +400,7 @@ def make_app(
     add("/feeds/", index)
     add("/feeds/index.html", index)
     add("/feeds/opml.xml", opml)
-    add(f"/feeds/{feedstyle.NAME}", stylesheet)
+    add(f"/feeds/{xmlfeeds.STYLESHEET_NAME}", stylesheet)
     add(FEED_ROUTE, feed)
     add("/feeds/{section}/", section_page)
     add("/feeds/{section}/index.html", section_page)
