@@ -11,18 +11,22 @@ import asyncio
 import json
 import os
 import pty
+import random
 import re
 import shutil
+import ssl
 import sys
 from pathlib import Path
 
 import pytest
+import trustme
 import yaml
+from aiohttp import web
 
 from syndicator.store import migrate
 
 from .conftest import REPO
-from .sites import Site, free_port
+from .sites import Mirror, Site, free_port
 
 DEADLINE = 60.0
 # The three offline mirrors of the default config, as `check` lists them.
@@ -331,3 +335,47 @@ def test_example_presstv_config_is_the_default_source_on_the_real_domains() -> N
     # Served locally, every link on its pages points at the local server.
     service = real["service"]
     assert service["public_url"] == f"http://{service['listen']}"
+
+
+async def test_discover_proposes_https_for_a_mirror_that_answers_both(
+    tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A loopback address of this test's own, answering plain HTTP on 80 and TLS on 443 (a
+    # certificate from a local CA the command is told to trust).
+    rng = random.Random()
+    ip = f"127.{rng.randint(100, 250)}.{rng.randint(1, 250)}.{rng.randint(1, 250)}"
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(ip).configure_cert(tls)
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(
+            text="<html><body><p>A mirror.</p></body></html>", content_type="text/html"
+        )
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, ip, 80).start()
+    await web.TCPSite(runner, ip, 443, ssl_context=tls).start()
+    http_only = site.mirrors[2].host  # answers plain HTTP only
+    footer = (
+        '<div class="alternate-addresses"><p>This site can also be accessed at the '
+        f"following alternate addresses:</p>\n<p>{ip}</p>\n<p>{http_only}</p></div>"
+    )
+    monkeypatch.setattr(Mirror, "_footer", lambda _self: footer)
+    try:
+        code, out, err = await syndicate(
+            "discover",
+            site.mirrors[0].origin + "/",
+            "--json",
+            cwd=tmp_path,
+            env={"SSL_CERT_FILE": str(ca_file)},
+        )
+    finally:
+        await runner.cleanup()
+    assert code == 0, err
+    assert json.loads(out)["mirrors"] == [f"https://{ip}", f"http://{http_only}"]
