@@ -63,7 +63,7 @@ def test_export_on_default_config_writes_the_sample_article_once(tmp_path: Path)
         result = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    expected = ["index.html", "opml.xml"]
+    expected = ["index.html", "opml.xml", "feed.xsl"]
     for section in ("all", "north-africa"):
         expected += [f"{section}.{ext}" for ext in ("rss", "atom", "json")]
         expected.append(f"{section}/index.html")
@@ -162,9 +162,9 @@ async def test_export_writes_exactly_the_bytes_the_server_serves(
     await client.start_server()
     try:
         plain = [p for p in written if p.suffix not in (".gz", ".br")]
-        # index and OPML; 4 sections with 3 feeds and a page; archive pages of two items:
-        # north-africa 1, iran 1, west-asia none, all 3, in 3 formats
-        assert len(plain) == 2 + 4 * (3 + 1) + (1 + 1 + 0 + 3) * 3
+        # index, OPML and the feeds' stylesheet; 4 sections with 3 feeds and a page; archive
+        # pages of two items: north-africa 1, iran 1, west-asia none, all 3, in 3 formats
+        assert len(plain) == 3 + 4 * (3 + 1) + (1 + 1 + 0 + 3) * 3
         for path in plain:
             url = "/feeds/" + str(path.relative_to(out))
             identity = await client.get(url, headers={"Accept-Encoding": "identity"})

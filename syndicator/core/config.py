@@ -459,8 +459,9 @@ class Source(_Model):
 class Section(_Model):
     title: str
     description: str | None = None
-    # Flag the section when its newest item is older than this (default: service.stale_after).
-    stale_after: Annotated[Duration, within(1.0, LONGEST)] | None = None
+    # Flag the section when its newest item is older than this (default: service.stale_after);
+    # `never` for a section that is not expected to change (a snapshot, an archive).
+    stale_after: Annotated[Duration, within(1.0, LONGEST)] | Literal["never"] | None = None
 
 
 class WebSub(_Model):
@@ -660,9 +661,12 @@ class Config(_Model):
         """The store URL with a relative SQLite path resolved against the working directory."""
         return self.service.store
 
-    def stale_after(self, section: str) -> float:
-        """How old a section's newest item may be before the section counts as stale."""
+    def stale_after(self, section: str) -> float | None:
+        """How old a section's newest item may be before the section counts as stale; None
+        when it never counts as stale (`stale_after: never`)."""
         own = self.sections[section].stale_after if section in self.sections else None
+        if own == "never":
+            return None
         return own if own is not None else self.service.stale_after
 
 

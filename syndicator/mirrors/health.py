@@ -195,6 +195,8 @@ class HealthBook:
         self._health = dict(known)
         self.changed: set[str] = set()
         self._probed: set[str] = set()
+        # This pull's requests per mirror: [answered, failed, total latency of the answered].
+        self.tally: dict[str, list[float]] = {}
 
     def get(self, mirror: str) -> MirrorHealth:
         return self._health.get(mirror) or MirrorHealth(self.source, mirror)
@@ -216,6 +218,9 @@ class HealthBook:
     def ok(self, mirror: str, latency: float) -> None:
         self._health[mirror] = succeeded(self.get(mirror), latency, self.clock(), self.policy)
         self.changed.add(mirror)
+        counts = self.tally.setdefault(mirror, [0, 0, 0.0])
+        counts[0] += 1
+        counts[2] += latency
 
     def fail(self, mirror: str, kind: str, message: str, retry_after: float | None = None) -> None:
         h = failed(
@@ -223,6 +228,41 @@ class HealthBook:
         )
         self._health[mirror] = h
         self.changed.add(mirror)
+        self.tally.setdefault(mirror, [0, 0, 0.0])[1] += 1
 
     def updated(self) -> list[MirrorHealth]:
         return [self._health[m] for m in sorted(self.changed)]
+
+    def history(self) -> list[MirrorPull]:
+        """How each mirror asked in this pull did, for the dashboard's timeline."""
+        out = []
+        for mirror in sorted(self.tally):
+            ok, bad, total = self.tally[mirror]
+            h = self.get(mirror)
+            out.append(
+                MirrorPull(
+                    source=self.source,
+                    mirror=mirror,
+                    successes=int(ok),
+                    failures=int(bad),
+                    latency=total / ok if ok else None,
+                    state=h.state,
+                    error=f"{h.last_error_kind}: {h.last_error}" if bad and h.last_error else None,
+                )
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class MirrorPull:
+    """One mirror in one pull: requests answered and failed, their mean latency (seconds),
+    the state it was left in, its last error when something failed; `at` once stored."""
+
+    source: str
+    mirror: str
+    successes: int
+    failures: int
+    latency: float | None
+    state: str
+    error: str | None = None
+    at: datetime | None = None

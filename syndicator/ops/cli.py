@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import json
+import logging
 import os
 import sys
 from collections import Counter
@@ -24,8 +25,6 @@ from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
 from syndicator import __version__
 from syndicator.core.config import (
@@ -130,8 +129,7 @@ def _load(ctx: click.Context, as_json: bool = False) -> Config:
             for problem in exc.problems:
                 err.print(problem, style="red", highlight=False, markup=False)
         sys.exit(EXIT_CONFIG)
-    level = "info" if ctx.obj["verbose"] else "warning"
-    setup_logging(config.service.log_format, level)
+    _logging(config.service.log_format, ctx.obj["verbose"])
     return config
 
 
@@ -143,22 +141,67 @@ def _optional_config(ctx: click.Context, as_json: bool) -> Config | None:
     return _load(ctx, as_json)
 
 
-async def connect(config: Config) -> Store:
-    return await open_store(config.service.store, config.base_dir)
+async def connect(config: Config, *, existing: bool = False) -> Store:
+    """The store; `existing` for commands that only read it: a store that is not there is an
+    error naming where it was looked for, never a new empty one."""
+    return await open_store(config.service.store, config.base_dir, existing=existing)
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
+def _logging(fmt: str, verbose: bool, level: str = "warning") -> None:
+    """Log to stderr; `-v` shows what syndicator does, every fetch included (DEBUG of its own
+    loggers only: the libraries stay at INFO)."""
+    setup_logging(fmt, "info" if verbose and level == "warning" else level)
+    if verbose:
+        logging.getLogger("syndicator").setLevel(logging.DEBUG)
 
 
-@click.group()
+def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    # The same option after the subcommand: it wins over the one before it.
+    if value is not None:
+        ctx.find_root().ensure_object(dict)["config_path"] = value
+
+
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_root().ensure_object(dict)["verbose"] = True
+        _logging("text", True)
+
+
+CONFIG_HELP = "The YAML config (also SYNDICATOR_CONFIG); before or after the command."
+VERBOSE_HELP = "Log every fetch and pull on stderr; before or after the command."
+
+
+def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--config and -v on a subcommand too, so `syndicate serve --config X -v` works and every
+    command's --help lists them."""
+    command = click.option(
+        "--config",
+        type=click.Path(path_type=Path),
+        default=None,
+        expose_value=False,
+        callback=_set_config,
+        help=CONFIG_HELP,
+    )(command)
+    return click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_verbose,
+        help=VERBOSE_HELP,
+    )(command)
+
+
+class _Group(click.Group):
+    """A group whose subcommands (and their subcommands) all take the global options."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "config" for p in cmd.params):
+            global_options(cmd)
+        super().add_command(cmd, name)
+
+
+@click.group(cls=_Group)
 @click.option(
     "--config",
     "config_path",
@@ -166,14 +209,17 @@ def _progress() -> Progress:
     envvar="SYNDICATOR_CONFIG",
     default=DEFAULT_CONFIG,
     show_default=True,
-    help="The YAML config (also SYNDICATOR_CONFIG).",
+    help=CONFIG_HELP,
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log every fetch and pull.")
+@click.option("-v", "--verbose", is_flag=True, help=VERBOSE_HELP)
 @click.version_option(__version__, prog_name="syndicator")
 @click.pass_context
 def main(ctx: click.Context, config_path: Path, verbose: bool) -> None:
-    """syndicator: one stable feed per section from a publisher's mirror domains."""
-    setup_logging("text", "info" if verbose else "warning")
+    """syndicator: one stable feed per section from a publisher's mirror domains.
+
+    --config and -v go before or after the command: `syndicate --config X pull news` and
+    `syndicate pull news --config X` are the same."""
+    _logging("text", verbose)
     ctx.obj = {"config_path": config_path, "verbose": verbose}
 
 
@@ -210,6 +256,11 @@ def check(ctx: click.Context, as_json: bool) -> None:
     out.print(terminal.entry_points(config))
 
 
+def _short(moment: datetime | None) -> str:
+    """12-04 15:16 (UTC): without the year, for the mirrors table to fit 80 columns."""
+    return moment.strftime("%m-%d %H:%M") if moment else "never"
+
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "never"
 
@@ -222,7 +273,7 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
     config = _load(ctx, as_json)
 
     async def job() -> list[MirrorRow]:
-        store = await connect(config)
+        store = await connect(config, existing=True)
         try:
             return await mirror_rows(config, store)
         finally:
@@ -233,28 +284,33 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
     colours = {"healthy": "green", "degraded": "yellow", "down": "red", "candidate": "cyan"}
-    table = Table()
-    for title in ("source", "mirror", "state", "last success (UTC)", "latency", "failures"):
-        table.add_column(title, no_wrap=True)
-    table.add_column("last error", overflow="fold", min_width=12)
-    table.add_column("next try")
+    table = terminal.table(
+        "source",
+        "mirror",
+        "state",
+        "last ok",
+        "latency",
+        "error",
+        keys=("source", "mirror"),
+    )
     for r in rows:
         state = f"[{colours.get(r.state, 'white')}]{r.state}[/]"
-        if r.role in ("adopted", "candidate"):
-            state += f" ({r.role})" if r.role == "adopted" else ""
+        if r.role == "adopted":
+            state += " (adopted)"
+        if r.failures:
+            state += f", {r.failures} failed"
+        if r.retry_at:
+            state += f", next try {_short(r.retry_at)}"
         error = f"{r.last_error_kind}: {r.last_error}" if r.last_error_kind else ""
         table.add_row(
             r.source,
             r.mirror if r.route == "direct" else f"{r.mirror} via {r.route}",
             state,
-            _when(r.last_success) if r.state != "candidate" else "",
+            _short(r.last_success) if r.state != "candidate" else "",
             f"{r.latency_ms} ms" if r.latency_ms is not None else "",
-            str(r.failures),
             error,
-            _when(r.retry_at) if r.retry_at else "",
         )
-    # Piped output is read by people and scripts alike: give the table room.
-    (out if out.is_terminal else Console(width=160)).print(table)
+    out.print(table)
 
 
 @main.command()
@@ -265,7 +321,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     config = _load(ctx, as_json)
 
     async def job() -> Any:
-        store = await connect(config)
+        store = await connect(config, existing=True)
         try:
             return await collect(config, store)
         finally:
@@ -313,16 +369,9 @@ def pull(ctx: click.Context, source: str, section: str | None, as_json: bool) ->
     async def job() -> PullOutcome:
         store = await connect(config)
         try:
-            with _progress() as progress:
-                task = progress.add_task(f"pulling {source}", total=None)
+            with terminal.PullProgress(err, f"pulling {source}") as progress:
                 async with Fetcher(limits_of(config)) as fetcher:
-                    return await run_pull(
-                        source,
-                        config,
-                        fetcher,
-                        store,
-                        progress=lambda _kind, _url: progress.advance(task),
-                    )
+                    return await run_pull(source, config, fetcher, store, progress=progress.hook)
         finally:
             await store.close()
 
@@ -456,18 +505,11 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
     async def job() -> list[PullOutcome]:
         store = await connect(config)
         try:
-            with _progress() as progress:
-                task = progress.add_task("pulling", total=None)
+            with terminal.PullProgress(err, "pulling") as progress:
                 async with Fetcher(limits_of(config)) as fetcher:
                     outcomes = await asyncio.gather(
                         *(
-                            run_pull(
-                                name,
-                                config,
-                                fetcher,
-                                store,
-                                progress=lambda _kind, _url: progress.advance(task),
-                            )
+                            run_pull(name, config, fetcher, store, progress=progress.hook)
                             for name in config.sources
                         )
                     )
@@ -489,7 +531,7 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
             }
         )
     else:
-        err.print(terminal.outcomes(outcomes))
+        out.print(terminal.outcomes(outcomes))
         for o in outcomes:
             for message in o.report.errors:
                 err.print(f"[yellow]{o.source}:[/yellow] {message}", highlight=False)
@@ -612,7 +654,7 @@ async def _open_and_close(config: Config) -> None:
     await (await connect(config)).close()
 
 
-@main.group()
+@main.group(cls=_Group)
 def db() -> None:
     """The store's schema: upgrade it, write a migration, prune old articles."""
 
@@ -646,10 +688,16 @@ def db_upgrade(ctx: click.Context, as_json: bool) -> None:
 def db_revision(message: str, as_json: bool) -> None:
     """Write a migration for what the tables in store/schema.py have that the newest lacks."""
     path = _run(lambda: migrate.new_revision(message), as_json)
+    if path is None:
+        fail(
+            f"no revision written: the tables in store/schema.py match the newest revision "
+            f"({migrate.code_head()}); change a table first",
+            EXIT_FAILED,
+            as_json,
+            written=None,
+        )
     if as_json:
-        emit({"ok": True, "written": None if path is None else str(path)})
-    elif path is None:
-        out.print("no revision written", highlight=False)
+        emit({"ok": True, "written": str(path)})
     else:
         out.print(f"wrote {path}", highlight=False)
 

@@ -166,6 +166,14 @@ class _Prober:
         return response.body, response.charset, response.url
 
 
+async def _preferred_origin(prober: _Prober, host: str, scheme: str) -> str:
+    """https://host when it answers there, else the scheme the site was given with: a mirror
+    named by its host alone is proposed over TLS whenever it can be."""
+    if scheme == "https" or await prober.get(f"https://{host}/") is None:
+        return f"{scheme}://{host}"
+    return f"https://{host}"
+
+
 async def discover(url: str, fetcher: Fetcher) -> Discovery:
     """Find the feeds, section pages, canonical origin and mirrors of the site at `url`."""
     if not urlsplit(url).path:
@@ -252,7 +260,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
                 if canonical and _origin(canonical).startswith(("http://", "https://")):
                     result.canonical = _origin(canonical)
     scheme = urlsplit(base).scheme
-    mirrors = [f"{scheme}://{h}" for h in hosts]
+    mirrors = [await _preferred_origin(prober, h, scheme) for h in hosts]
     if origin != result.canonical:
         mirrors.insert(0, origin)
     result.mirrors = [m for m in dict.fromkeys(mirrors) if m != result.canonical]

@@ -249,7 +249,8 @@ class _StateCollector(Collector):
             if s.name == ALL_SECTION:
                 continue
             if seconds is not None:
-                stale.add_metric([s.name], 1.0 if seconds > s.stale_after else 0.0)
+                over = s.stale_after is not None and seconds > s.stale_after
+                stale.add_metric([s.name], 1.0 if over else 0.0)
             else:
                 stale.add_metric([s.name], 1.0 if s.stale else 0.0)
         yield items

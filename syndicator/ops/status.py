@@ -27,7 +27,7 @@ class SectionStatus:
     newest_item: datetime | None
     newest_age: float | None
     last_change: datetime | None
-    stale_after: float
+    stale_after: float | None  # None: never stale (`stale_after: never`)
     pulled: bool
     sources: tuple[str, ...]
     stale: bool
@@ -124,6 +124,7 @@ def _section(
         for s, src in config.sources.items()
         if name == ALL_SECTION or name in source_sections(src)
     )
+    limit: float | None
     if name == ALL_SECTION:
         title, limit = "All sections", config.service.stale_after
     else:
@@ -139,7 +140,7 @@ def _section(
             problem = "never pulled"
         elif age is None:
             problem = "pulled, but holds no item"
-        elif age > limit:
+        elif limit is not None and age > limit:
             problem = (
                 f"stale: newest item is {human_age(age)} old, "
                 f"older than stale_after {human_age(limit)}"

@@ -8,13 +8,63 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.table import Table
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Column, Table
 
 from syndicator.core.config import Config
 from syndicator.core.models import Candidate, Page
 from syndicator.ops.discover import Discovery
 from syndicator.ops.status import FeedStatus, human_age
 from syndicator.pull.run import PullOutcome
+
+
+def table(*headers: str, keys: tuple[str, ...] = (), caption: str | None = None) -> Table:
+    """A table whose cells are never cut: a value too long for its column (a mirror's URL, an
+    error) wraps inside the column instead of ending in '…', so rows stay distinct. The
+    `keys` columns (names a row is known by) are not wrapped while anything else can be."""
+    return Table(
+        *(Column(h, overflow="fold", min_width=len(h), no_wrap=h in keys) for h in headers),
+        caption=caption,
+        caption_justify="left",
+    )
+
+
+class PullProgress:
+    """The progress bar of `pull` and `export`: its total is what the pulls announced they
+    will fetch (entry points first, then the articles they list), so it reads 3/12, not 1/?."""
+
+    def __init__(self, console: Console, description: str) -> None:
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        self.task: TaskID = self.bar.add_task(description, total=0)
+        self.planned = 0
+        self.fetched = 0
+
+    def __enter__(self) -> PullProgress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.bar.stop()
+
+    def hook(self, kind: str, _url: str) -> None:
+        """The pipeline's progress hook: `planned` raises the total, `fetch` advances."""
+        if kind == "planned":
+            self.planned += 1
+        elif kind == "fetch":
+            self.fetched += 1
+            # A fetch nobody announced (a failover to the next mirror): the total grows too.
+            self.planned = max(self.planned, self.fetched)
+        else:
+            return
+        self.bar.update(self.task, total=self.planned, completed=self.fetched)
 
 
 def _ago(moment: datetime | None, now: datetime | None = None) -> str:
@@ -24,39 +74,52 @@ def _ago(moment: datetime | None, now: datetime | None = None) -> str:
 
 
 def entry_points(config: Config) -> Table:
-    table = Table("source", "section", "entry point", "every", "pulled from")
+    shown = table(
+        "source", "section", "entry point", "every", "pulled from", keys=("source", "section")
+    )
     for name, source in config.sources.items():
-        mirrors = ", ".join(m.url for m in source.pull_from())
+        mirrors = "\n".join(m.url for m in source.pull_from())
         for section, entry in source.sections.items():
-            points = ", ".join(f"{p.kind} {p.path}" for p in entry.points())
-            table.add_row(name, section, points, human_age(source.every), mirrors)
-    return table
+            points = "\n".join(f"{p.kind} {p.path}" for p in entry.points())
+            shown.add_row(name, section, points, human_age(source.every), mirrors)
+    return shown
 
 
 def sections(report: FeedStatus) -> Table:
-    table = Table("section", "items", "newest item", "last change", "stale after", "state")
+    shown = table(
+        "section", "items", "newest item", "last change", "stale after", "state", keys=("section",)
+    )
     for s in report.sections:
         state = "[green]ok[/green]"
         if s.problem:
             state = f"[red]{'STALE' if s.stale else s.problem.upper()}[/red]"
-        table.add_row(
+        shown.add_row(
             s.name,
             str(s.items),
             _ago(s.newest_item, report.checked_at),
             _ago(s.last_change, report.checked_at),
-            human_age(s.stale_after),
+            human_age(s.stale_after) if s.stale_after is not None else "never",
             state,
         )
-    return table
+    return shown
 
 
 def sources(report: FeedStatus) -> Table:
-    table = Table(
-        "source", "last pull", "result", "new", "updated", "duplicate", "failed", "took", "error"
+    shown = table(
+        "source",
+        "last pull",
+        "result",
+        "new",
+        "updated",
+        "duplicate",
+        "failed",
+        "took",
+        "error",
+        keys=("source",),
     )
     for s in report.sources:
         colour = {"ok": "green", "partial": "yellow"}.get(s.result or "", "red")
-        table.add_row(
+        shown.add_row(
             s.name,
             _ago(s.last_pull, report.checked_at),
             f"[{colour}]{s.result or 'never'}[/{colour}]",
@@ -65,9 +128,9 @@ def sources(report: FeedStatus) -> Table:
             str(s.duplicate),
             str(s.failed),
             f"{s.duration:.1f}s" if s.duration is not None else "",
-            (s.error or "")[:80],
+            s.error or "",
         )
-    return table
+    return shown
 
 
 def outcome_json(o: PullOutcome) -> dict[str, Any]:
@@ -90,10 +153,20 @@ def outcome_json(o: PullOutcome) -> dict[str, Any]:
 
 
 def outcomes(items: list[PullOutcome]) -> Table:
-    table = Table("source", "result", "new", "updated", "duplicate", "failed", "fetches", "took")
+    shown = table(
+        "source",
+        "result",
+        "new",
+        "updated",
+        "duplicate",
+        "failed",
+        "fetches",
+        "took",
+        keys=("source",),
+    )
     for o in items:
         r = o.report
-        table.add_row(
+        shown.add_row(
             o.source,
             o.result,
             str(r.new),
@@ -103,7 +176,7 @@ def outcomes(items: list[PullOutcome]) -> Table:
             str(r.fetched),
             f"{o.duration:.1f}s",
         )
-    return table
+    return shown
 
 
 def extraction_json(
@@ -130,9 +203,9 @@ def extraction_json(
 
 
 def extraction(result: dict[str, Any]) -> Table:
-    table = Table(show_header=False)
-    table.add_column("field")
-    table.add_column("value", overflow="fold")
+    shown = Table(show_header=False)
+    shown.add_column("field")
+    shown.add_column("value", overflow="fold")
     for key in (
         "url",
         "canonical_url",
@@ -152,19 +225,22 @@ def extraction(result: dict[str, Any]) -> Table:
         value = result[key]
         if isinstance(value, list):
             value = " / ".join(value)
-        table.add_row(key, "" if value is None else str(value))
+        shown.add_row(key, "" if value is None else str(value))
     rules = result["rules"]
-    table.add_row(
+    shown.add_row(
         "rules fired", ", ".join(f"{k} ×{v}" for k, v in rules.items()) if rules else "none"
     )
-    return table
+    return shown
 
 
 def discovery(found: Discovery) -> Table:
-    table = Table("section", "title", "entry point", "articles listed")
-    for s in found.sections:
-        table.add_row(s.name, s.title, f"{s.kind} {s.path}", str(s.articles))
-    table.caption = (
-        f"canonical {found.canonical}; mirrors: {', '.join(found.mirrors) or 'none found'}"
+    shown = table(
+        "section",
+        "title",
+        "entry point",
+        "articles listed",
+        caption=f"canonical {found.canonical}; mirrors: {', '.join(found.mirrors) or 'none found'}",
     )
-    return table
+    for s in found.sections:
+        shown.add_row(s.name, s.title, f"{s.kind} {s.path}", str(s.articles))
+    return shown

@@ -27,7 +27,7 @@ from syndicator.core.config import ALL_SECTION, Config
 from syndicator.core.models import Article
 from syndicator.extract.candidate import source_sections
 from syndicator.mirrors.report import health_line, mirror_rows, relink_articles
-from syndicator.publish import render
+from syndicator.publish import render, xmlfeeds
 from syndicator.publish.opml import opml_document
 from syndicator.publish.pages import SectionSummary, SourceHealth, index_page, section_page
 from syndicator.pull.pipeline import PullReport
@@ -200,6 +200,10 @@ class FeedBook:
             author=render.xml_safe(service.title),
             hub_url=service.websub.hub,
             category_scheme=f"{self.base_url}/",
+            # Relative: a browser applies it only from the feed's own origin (or folder).
+            stylesheet=xmlfeeds.STYLESHEET_NAME
+            if page is None
+            else f"../../{xmlfeeds.STYLESHEET_NAME}",
             section_titles={
                 name: render.xml_safe(s.title) for name, s in self.config.sections.items()
             },
@@ -389,6 +393,7 @@ class FeedBook:
             query=query,
             index_url=self.index_url,
             opml_url=self.opml_url,
+            mirrors_url=f"{self.config.service.public_url}/mirrors",
         )
 
     async def section_html(self, section: str, query: str = "") -> str:

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from syndicator.core.errors import ExportError
+from syndicator.publish import xmlfeeds
 from syndicator.publish.documents import EXTENSIONS, FeedBook, RenderedFeed, compressed
 from syndicator.publish.render import FORMATS
 
@@ -88,6 +89,7 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
         _page(files, out / section / "index.html", (await book.section_html(section)).encode())
     _page(files, out / "index.html", (await book.index_html()).encode("utf-8"))
     _page(files, out / "opml.xml", await book.opml())
+    _page(files, out / xmlfeeds.STYLESHEET_NAME, xmlfeeds.STYLESHEET)
     # Every folder first: a file in the way of one is found before anything is created or
     # replaced, then the missing folders are made.
     folders = sorted({path.parent for path in files})

@@ -69,6 +69,8 @@ class FeedInfo:
     current_urls: dict[str, str] | None = None
     prev_archive_urls: dict[str, str] | None = None
     next_archive_urls: dict[str, str] | None = None
+    # The XSLT stylesheet (relative href) that lets a browser show RSS and Atom as a page.
+    stylesheet: str = ""
 
     @property
     def id(self) -> str:

@@ -28,6 +28,7 @@ from syndicator.extract import parsing, sitemaps, validate
 from syndicator.extract.candidate import sections_for, source_sections, to_candidate
 from syndicator.mirrors import announced
 from syndicator.mirrors.health import HealthBook, Policy
+from syndicator.mirrors.health import access as access_of
 from syndicator.mirrors.links import link_target
 from syndicator.pull.addresses import AddressPolicy
 from syndicator.pull.adoption import adopt_candidates
@@ -214,12 +215,23 @@ class SourcePull:
                 self.report.skipped += 1
                 sent = False
                 return None
+            log.debug("fetch", extra={"source": self.name, "url": url, "error": exc.kind})
             self._failed(index, expect, exc)
             return None
         finally:
             if sent:
                 self.report.fetched += 1
                 self.progress("fetch", url)
+        # `syndicate -v` shows every request (DEBUG: a serving process logs pulls, not fetches).
+        log.debug(
+            "fetch",
+            extra={
+                "source": self.name,
+                "url": url,
+                "status": 304 if response.not_modified else response.status,
+                "ms": round(response.elapsed * 1000),
+            },
+        )
         answered = self._index_of(response.url, index)
         if response.redirects and answered == index and origin_of(response.url) != origin:
             # A followed redirect to a host that is not a mirror (follow_foreign_redirects):
@@ -265,8 +277,21 @@ class SourcePull:
                 for p in e.points()
             ]
         )
-        refs = await self._collect_links()
+        waiting = self._all_waiting()
+        if waiting:
+            # Nothing is asked: say so and until when, rather than "no mirror answered".
+            self.report.fail(waiting)
+            refs = []
+        else:
+            # The progress bar's total: what is about to be fetched, announced before it is.
+            for mirror in self.mirrors if self.source.strategy == "all" else self.mirrors[:1]:
+                for entry in self.source.sections.values():
+                    for point in entry.points():
+                        self.progress("planned", on_mirror(mirror, point.path))
+            refs = await self._collect_links()
         refs = await self._not_stored(refs)
+        for ref in refs:
+            self.progress("planned", ref.url)
         fetched = await together(*(self._fetch_article(ref) for ref in refs))
         results = list(zip(refs, fetched, strict=True))
         results += await self._fall_back(results)
@@ -291,6 +316,7 @@ class SourcePull:
             )
             self.report.adopted.extend(adopted)
         await self.mirror_store.save_health(self.book.updated(), now)
+        await self.mirror_store.save_history(self.book.history(), now)
         target_after = self._link_target()
         if target_after != target_before:
             # Every feed that can hold this source's articles now links another mirror: the
@@ -299,6 +325,21 @@ class SourcePull:
             await self.mirror_store.bump_sections(sections, now, changed_at=True)
             self.report.changed_sections |= set(sections)
         return self.report
+
+    def _all_waiting(self) -> str | None:
+        """'every mirror is in backoff until T (...)' when no mirror may be asked now."""
+        now = self.clock()
+        healths = [self.book.get(m.origin) for m in self.mirrors]
+        if not healths or any(access_of(h, now) != "wait" for h in healths):
+            return None
+        until = min(h.retry_at for h in healths if h.retry_at is not None)
+        each = ", ".join(
+            f"{h.mirror} {h.state} until {h.retry_at:%H:%M:%S}" for h in healths if h.retry_at
+        )
+        return (
+            f"nothing fetched: every mirror is in backoff until {until:%Y-%m-%d %H:%M:%S} UTC "
+            f"({each})"
+        )
 
     def _link_target(self) -> str:
         healths = [h for m in self.mirrors if (h := self.book.get(m.origin)).tried]
@@ -615,6 +656,7 @@ class SourcePull:
                 if index in tried or not self.book.usable(mirror.origin):
                     continue
                 ref = ArticleRef(index, on_mirror(mirror, path_and_query(refs[0].url)), sections)
+                self.progress("planned", ref.url)
                 page = await self._fetch_article(ref)
                 if page is not None:
                     return ref, page

@@ -93,6 +93,16 @@ def async_url(url: str, base_dir: Path | None = None) -> str:
     return _driver_url(url, base_dir).render_as_string(hide_password=False)
 
 
+def sqlite_file(url: str, base_dir: Path | None = None) -> Path | None:
+    """The file of a SQLite store URL (relative paths against `base_dir`); None for others."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.drivername not in ("sqlite", "sqlite+aiosqlite") or database in ("", ":memory:"):
+        return None
+    path = Path(database)
+    return path if path.is_absolute() or base_dir is None else base_dir / path
+
+
 def _driver_url(url: str, base_dir: Path | None = None) -> URL:
     parsed = make_url(url)
     if parsed.drivername in ("sqlite", "sqlite+aiosqlite"):
@@ -208,18 +218,34 @@ async def _open_sqlite(*args: Any, **kwargs: Any) -> Any:
 
 
 async def open_store(
-    url: str, base_dir: Path | None = None, *, create_empty: bool = True, check: bool = True
+    url: str,
+    base_dir: Path | None = None,
+    *,
+    create_empty: bool = True,
+    check: bool = True,
+    existing: bool = False,
 ) -> Store:
     """Connect and check that the schema is the code's.
 
     A store with no tables gets the schema when `create_empty` (the default config needs no
-    set-up step); one at an older or newer revision is refused with what to run.
+    set-up step); one at an older or newer revision is refused with what to run. `existing`
+    (for commands that only read) refuses a store that is not there or has no tables, and
+    creates nothing: a mistyped path is an error, not a new empty store.
     """
     shown = make_url(url).render_as_string()
+    if existing:
+        create_empty = False
+        path = sqlite_file(url, base_dir)
+        if path is not None and not path.is_file():
+            raise StoreError(
+                f"no store at {path.resolve()} (service.store {url!r}): check the path, "
+                "or fill it first with `syndicate pull SOURCE` or `syndicate db upgrade`"
+            )
     engine = make_engine(url, base_dir)
     store = Store(engine)
     try:
-        await store.create_search_path_schema()
+        if not existing:
+            await store.create_search_path_schema()
         if check:
             await migrate.ensure_current(store.writer, create_empty=create_empty)
         await store.prepare()

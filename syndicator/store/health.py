@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from syndicator.core.errors import StoreError
-from syndicator.mirrors.health import MirrorHealth
+from syndicator.mirrors.health import MirrorHealth, MirrorPull
 from syndicator.store.engine import Store, _utc
 from syndicator.store.schema import (
     article_aliases,
@@ -26,7 +26,11 @@ from syndicator.store.schema import (
     discovered_mirrors,
     entry_links,
     mirror_health,
+    mirror_history,
 )
+
+# How long the per-pull mirror history is kept (the dashboard shows the last week).
+HISTORY_DAYS = 14
 
 Listed = tuple[str, datetime | None]
 
@@ -114,6 +118,59 @@ class MirrorStore:
             )
         if statements:
             await self._write("mirror health", statements)
+
+    # --- history ---------------------------------------------------------------------
+
+    async def save_history(self, rows: Iterable[MirrorPull], now: datetime) -> None:
+        """One row per mirror asked in a pull; rows older than HISTORY_DAYS go."""
+        values = [
+            {
+                "source": r.source,
+                "mirror": r.mirror,
+                "at": now,
+                "successes": r.successes,
+                "failures": r.failures,
+                "latency": r.latency,
+                "state": r.state,
+                "error": r.error[:500] if r.error else None,
+            }
+            for r in rows
+        ]
+        if not values:
+            return
+        cutoff = now - timedelta(days=HISTORY_DAYS)
+        await self._write(
+            "mirror history",
+            [
+                mirror_history.insert().values(values),
+                delete(mirror_history).where(
+                    (mirror_history.c.source == values[0]["source"])
+                    & (mirror_history.c.at < cutoff)
+                ),
+            ],
+        )
+
+    async def history(self, since: datetime) -> list[MirrorPull]:
+        """Every mirror's pulls since `since`, oldest first."""
+        query = (
+            select(mirror_history)
+            .where(mirror_history.c.at >= since)
+            .order_by(mirror_history.c.at, mirror_history.c.id)
+        )
+        async with self.store.reading("mirror history") as conn:
+            return [
+                MirrorPull(
+                    source=r.source,
+                    mirror=r.mirror,
+                    successes=r.successes,
+                    failures=r.failures,
+                    latency=r.latency,
+                    state=r.state,
+                    error=r.error,
+                    at=_utc(r.at),
+                )
+                for r in await conn.execute(query)
+            ]
 
     # --- discovered mirrors ----------------------------------------------------------
 

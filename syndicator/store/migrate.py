@@ -144,12 +144,21 @@ def _autogenerate(conn: Connection, message: str, where: Path, out: list[Any]) -
     cfg = alembic_config(where)
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, "head")
-    script = command.revision(cfg, message=message, autogenerate=True)
+
+    def skip_empty(_context: Any, _revision: Any, directives: list[Any]) -> None:
+        # A revision that changes nothing would still be a new head every store must reach.
+        if directives and directives[0].upgrade_ops.is_empty():
+            directives[:] = []
+
+    script = command.revision(
+        cfg, message=message, autogenerate=True, process_revision_directives=skip_empty
+    )
     out.extend(script if isinstance(script, list) else [script])
 
 
 async def new_revision(message: str, where: Path = MIGRATIONS) -> Path | None:
-    """Write a revision for what `schema.metadata` has and the newest revision lacks.
+    """Write a revision for what `schema.metadata` has and the newest revision lacks; None
+    (nothing written) when they agree.
 
     The comparison runs against a scratch SQLite store brought to the newest revision, so it
     needs no database; the types in `schema.py` are the engine-neutral ones.

@@ -153,6 +153,24 @@ mirror_health = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# Per pull, per mirror asked: how many requests it answered and failed, their mean latency and
+# the state it was left in, for the mirror dashboard's availability timeline (`/mirrors`).
+# Rows older than HISTORY_DAYS are pruned as new ones are written.
+mirror_history = Table(
+    "mirror_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(100), nullable=False),
+    Column("mirror", String(512), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("successes", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("latency", Float),
+    Column("state", String(16), nullable=False),
+    Column("error", Text),
+    Index("ix_mirror_history_source_mirror_at", "source", "mirror", "at"),
+)
+
 # Hosts that a source's pages announce as alternate addresses: candidates until adopted.
 discovered_mirrors = Table(
     "discovered_mirrors",

@@ -12,6 +12,8 @@ URL layout, the same as the exported folder (served at `{public_url}/feeds/`):
 
     /feeds/                          index (also `/` and `/feeds/index.html`)
     /feeds/opml.xml                  OPML 2.0 list of every section feed (also `/opml`)
+    /feeds/feed.xsl                  the stylesheet that shows RSS and Atom in a browser
+    /mirrors                         the mirror dashboard (HTML)
     /feeds/{section}.rss|atom|json   a section's subscription documents
     /feeds/{section}/                the section's HTML page (also `.../index.html`)
     /feeds/{section}/archive/{n}.rss|atom|json   archive page n, 1 the oldest
@@ -23,6 +25,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -33,7 +36,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from syndicator.core.config import Service
 from syndicator.mirrors.report import mirror_rows
 from syndicator.ops.metrics import CONTENT_TYPE, Metrics
+from syndicator.publish import xmlfeeds
 from syndicator.publish.documents import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed
+from syndicator.publish.pages import DAYS, SourceMirrors, mirrors_page, not_found_page
+from syndicator.store.health import MirrorStore
 from syndicator.web.hotpath import (
     FD_RESERVE,
     ConnectionLimits,
@@ -53,6 +59,7 @@ BOOK: web.AppKey[FeedBook] = web.AppKey("book", FeedBook)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 _FORMAT_OF_EXT = {ext: fmt for fmt, ext in EXTENSIONS.items()}
+_STYLED = ("application/rss+xml", "application/atom+xml")
 _CODINGS = {"br": "br", "gzip": "gzip", "x-gzip": "gzip"}
 # An archive page number as the links write it: ASCII digits, no leading zero. Longer than
 # 18 digits it is no page of any section (and past 4,300 Python will not read it as a number).
@@ -66,10 +73,12 @@ class _Answers:
 
     def __init__(self, doc: RenderedFeed, book: FeedBook) -> None:
         service = book.config.service
+        styled = doc.content_type.startswith(_STYLED)
         common = CIMultiDict(
             {
                 "Cache-Control": f"public, max-age={int(service.cache_max_age)}",
-                "Vary": "Accept-Encoding",
+                # RSS and Atom go to browsers as application/xml (see `answer`).
+                "Vary": "Accept-Encoding, Accept" if styled else "Accept-Encoding",
             }
         )
         if service.websub.hub and doc.self_url:
@@ -89,6 +98,14 @@ class _Answers:
                 full["Content-Encoding"] = encoding
             self.ok[encoding] = (doc.encoded(encoding), CIMultiDictProxy(full))
             self.not_modified[encoding] = CIMultiDictProxy(nm)
+        # For a browser: the same bytes as XML it renders (with the feed's stylesheet); a
+        # browser downloads or shows as text application/rss+xml and application/atom+xml.
+        self.for_browser: dict[str, CIMultiDictProxy[str]] = {}
+        if styled:
+            for encoding, (_body, headers) in self.ok.items():
+                browser = CIMultiDict(headers)
+                browser["Content-Type"] = "application/xml; charset=utf-8"
+                self.for_browser[encoding] = CIMultiDictProxy(browser)
         self._wire: dict[tuple[bool, str, bool], bytes] = {}
         self._wire_date = b""
 
@@ -208,7 +225,14 @@ def answer(request: web.Request, doc: RenderedFeed, book: FeedBook) -> web.Respo
     if not_modified:
         return web.Response(status=304, headers=answers.not_modified[encoding])
     body, ok = answers.ok[encoding]
+    if answers.for_browser and wants_page(request.headers):
+        ok = answers.for_browser[encoding]
     return web.Response(body=body, headers=ok)
+
+
+def wants_page(headers: CIMultiDictProxy[str]) -> bool:
+    """A browser navigating to a feed (it asks for text/html first); readers do not."""
+    return "text/html" in headers.get("Accept", "")
 
 
 FEED_ROUTE = "/feeds/{name}"
@@ -227,7 +251,7 @@ def hot_answers(book: FeedBook, counts: dict[tuple[str, int], int] | None = None
         section, _, ext = path[7:].rpartition(".")
         fmt = _FORMAT_OF_EXT.get(ext)
         doc = book.cached(section, fmt) if fmt is not None else None
-        if doc is None:
+        if doc is None or wants_page(headers):
             return None
         answers = _prepared(doc, book)
         not_modified, encoding = choose(answers, doc, headers)
@@ -252,11 +276,13 @@ async def feed(request: web.Request) -> web.StreamResponse:
         if request.match_info["name"] in book.section_names():
             # /feeds/iran: the section's page is /feeds/iran/
             raise web.HTTPMovedPermanently(request.path + "/")
-        raise web.HTTPNotFound(text=f"unknown feed format {ext!r}: use .rss, .atom or .json\n")
+        raise await not_found(
+            request, f"No feed format {ext!r} here: feeds end in .rss, .atom or .json."
+        )
     try:
         doc = await book.get(section, fmt)
     except KeyError:
-        raise web.HTTPNotFound(text=f"unknown section {section!r}\n") from None
+        raise await not_found(request, f"There is no section {section!r}.") from None
     return answer(request, doc, book)
 
 
@@ -303,7 +329,34 @@ async def section_page(request: web.Request) -> web.Response:
     try:
         html = await book.section_html(section, request.query.get("q", "").strip())
     except KeyError:
-        raise web.HTTPNotFound(text=f"unknown section {section!r}\n") from None
+        raise await not_found(request, f"There is no section {section!r}.") from None
+    return _dynamic(request, html.encode("utf-8"), "text/html; charset=utf-8", book)
+
+
+async def not_found(request: web.Request, what: str) -> web.HTTPNotFound:
+    """A 404 page for people: what is missing and the sections there are."""
+    book = request.app[BOOK]
+    html = not_found_page(
+        book.config.service.title, what, await book.summaries(), index_url=book.index_url
+    )
+    return web.HTTPNotFound(text=html, content_type="text/html")
+
+
+async def stylesheet(request: web.Request) -> web.Response:
+    """The XSLT that shows RSS and Atom feeds as a page in a browser."""
+    book = request.app[BOOK]
+    return _dynamic(request, xmlfeeds.STYLESHEET, xmlfeeds.STYLESHEET_TYPE, book)
+
+
+async def mirrors_dashboard(request: web.Request) -> web.Response:
+    book = request.app[BOOK]
+    now = datetime.now(UTC)
+    rows = await mirror_rows(book.config, book.store)
+    history = await MirrorStore(book.store).history(now - timedelta(days=DAYS))
+    sources = [SourceMirrors(name, s.title) for name, s in book.config.sources.items()]
+    html = mirrors_page(
+        book.config.service.title, sources, rows, history, now, index_url=book.index_url
+    )
     return _dynamic(request, html.encode("utf-8"), "text/html; charset=utf-8", book)
 
 
@@ -393,6 +446,7 @@ def make_app(
     add("/", index)
     add("/healthz", healthz)
     add("/api/mirrors", mirrors_api)
+    add("/mirrors", mirrors_dashboard)
     if readiness is not None:
         app[READINESS] = readiness
         add("/readyz", readyz)
@@ -403,6 +457,7 @@ def make_app(
     add("/feeds/", index)
     add("/feeds/index.html", index)
     add("/feeds/opml.xml", opml)
+    add(f"/feeds/{xmlfeeds.STYLESHEET_NAME}", stylesheet)
     add(FEED_ROUTE, feed)
     add("/feeds/{section}/", section_page)
     add("/feeds/{section}/index.html", section_page)

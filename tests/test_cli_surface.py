@@ -1,0 +1,381 @@
+"""What a new user meets on the command line, run as real `python -m syndicator` processes:
+global options anywhere, the default offline config healthy after its pull, read-only
+commands that never create a store, `db revision` that will not write an empty migration,
+a pull that says why nothing was fetched, tables that keep their values whole, results on
+stdout and logs on stderr, `-v` logging every fetch, a progress bar with a real total.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pty
+import random
+import re
+import shutil
+import ssl
+import sys
+from pathlib import Path
+
+import pytest
+import trustme
+import yaml
+from aiohttp import web
+
+from syndicator.store import migrate
+
+from .conftest import REPO
+from .sites import Mirror, Site, free_port
+
+DEADLINE = 60.0
+# The three offline mirrors of the default config, as `check` lists them.
+SEED_MIRRORS = [
+    "file:../seeds/www.presstv.ir",
+    "file:../seeds/www.presstv.co.uk",
+    "file:../seeds/www.presstv.tv",
+]
+
+
+async def syndicate(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, tty_stderr: bool = False
+) -> tuple[int, str, str]:
+    """`python -m syndicator ARGS`: exit status, stdout, stderr (stderr on a terminal when
+    `tty_stderr`, as a person running it sees it)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    full_env["PYTHONPATH"] = str(REPO)
+    full_env.pop("COLUMNS", None)
+    full_env.update(env or {})
+    master = slave = -1
+    if tty_stderr:
+        master, slave = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "syndicator",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=slave if tty_stderr else asyncio.subprocess.PIPE,
+        env=full_env,
+        cwd=cwd,
+    )
+    if tty_stderr:
+        os.close(slave)
+        chunks: list[bytes] = []
+
+        def drain() -> None:
+            while True:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # the process closed the terminal
+                    return
+                if not data:
+                    return
+                chunks.append(data)
+
+        reader = asyncio.create_task(asyncio.to_thread(drain))
+        stdout, _ = await asyncio.wait_for(proc.communicate(), DEADLINE)
+        await reader
+        os.close(master)
+        stderr = b"".join(chunks)
+    else:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), DEADLINE)
+    assert proc.returncode is not None
+    return proc.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace")
+
+
+def default_config(tmp_path: Path) -> Path:
+    """The shipped offline config in a folder of its own: config/ with the seeds beside it,
+    so its store (../data/syndicator.db) lands in tmp_path/data."""
+    (tmp_path / "config").mkdir()
+    config = tmp_path / "config" / "syndicator.yaml"
+    shutil.copy(REPO / "config" / "syndicator.yaml", config)
+    (tmp_path / "seeds").symlink_to(REPO / "seeds")
+    return config
+
+
+def site_config(tmp_path: Path, site: Site, extra: str = "") -> Path:
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(
+        site.config_yaml(
+            f"sqlite:///{tmp_path / 'store.db'}", sections=("north-africa",), extra=extra
+        )
+    )
+    return config
+
+
+COMMANDS = [
+    ["check"],
+    ["status"],
+    ["mirrors"],
+    ["pull"],
+    ["extract"],
+    ["discover"],
+    ["export"],
+    ["serve"],
+    ["db", "upgrade"],
+    ["db", "revision"],
+    ["db", "prune"],
+]
+
+
+async def test_every_command_help_lists_the_global_options(tmp_path: Path) -> None:
+    for command in COMMANDS:
+        code, out, err = await syndicate(*command, "--help", cwd=tmp_path)
+        assert code == 0, err
+        assert "--config PATH" in out and "-v, --verbose" in out, (command, out)
+
+
+async def test_global_options_work_before_and_after_the_command(tmp_path: Path) -> None:
+    config = str(default_config(tmp_path))
+    before = await syndicate("--config", config, "check", "--json", cwd=tmp_path)
+    after = await syndicate("check", "--json", "--config", config, cwd=tmp_path)
+    assert before[0] == after[0] == 0, after[2]
+    assert json.loads(before[1]) == json.loads(after[1])
+    assert json.loads(after[1])["config"] == config
+    # After the command it wins over SYNDICATOR_CONFIG, as before it does.
+    wrong = str(tmp_path / "nowhere.yaml")
+    code, out, _ = await syndicate(
+        "check", "--json", "--config", config, cwd=tmp_path, env={"SYNDICATOR_CONFIG": wrong}
+    )
+    assert code == 0 and json.loads(out)["config"] == config
+    # -v after the command: every fetch is logged on stderr.
+    code, out, err = await syndicate("pull", "presstv", "--config", config, "-v", cwd=tmp_path)
+    assert code == 0, err
+    assert err.count("] fetch ") == 6, err
+
+
+async def test_default_offline_config_is_healthy_after_its_pull(tmp_path: Path) -> None:
+    config = str(default_config(tmp_path))
+    code, out, err = await syndicate("--config", config, "pull", "presstv", cwd=tmp_path)
+    assert code == 0, err
+    code, out, err = await syndicate("--config", config, "status", cwd=tmp_path)
+    assert code == 0, out + err
+    assert "STALE" not in out and "all sections fresh, every last pull ok" in out
+    code, out, _ = await syndicate("--config", config, "status", "--json", cwd=tmp_path)
+    report = json.loads(out)
+    section = report["sections"]["north-africa"]
+    assert code == 0 and report["healthy"] is True and report["problems"] == []
+    # The sample article is from 2020: old, but the section is not stale (stale_after: never).
+    assert section["newest_age"] > 365 * 86400
+    assert section["stale"] is False and section["stale_after"] is None
+
+
+async def test_a_stale_after_of_never_is_only_accepted_as_that_word(tmp_path: Path) -> None:
+    config = default_config(tmp_path)
+    config.write_text(config.read_text().replace("stale_after: never", "stale_after: nevr"))
+    code, out, _ = await syndicate("--config", str(config), "check", "--json", cwd=tmp_path)
+    assert code == 2
+    assert any(p["key"] == "sections.north-africa.stale_after" for p in json.loads(out)["problems"])
+
+
+@pytest.mark.parametrize("command", [["status"], ["mirrors"], ["status", "--json"]])
+async def test_read_only_commands_never_create_a_store(tmp_path: Path, command: list[str]) -> None:
+    config = default_config(tmp_path)
+    store = tmp_path / "data" / "syndicator.db"
+    code, out, err = await syndicate("--config", str(config), *command, cwd=tmp_path)
+    assert code == 1
+    message = out if "--json" in command else err
+    assert f"no store at {store}" in message, message
+    assert "Traceback" not in err
+    assert not store.exists() and not store.parent.exists()
+
+
+async def test_db_revision_refuses_an_empty_migration(tmp_path: Path) -> None:
+    versions = migrate.MIGRATIONS / "versions"
+    before = sorted(p.name for p in versions.glob("*.py"))
+    code, _, err = await syndicate("db", "revision", "-m", "nothing changed", cwd=tmp_path)
+    after = sorted(p.name for p in versions.glob("*.py"))
+    for name in set(after) - set(before):  # a failing run must not leave its file behind
+        (versions / name).unlink()
+    assert after == before
+    assert code == 1
+    assert "no revision written: the tables in store/schema.py match the newest revision " in err
+    assert f"({migrate.code_head()}); change a table first" in err
+
+
+async def test_pull_and_status_say_every_mirror_is_in_backoff(tmp_path: Path) -> None:
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(
+        "service:\n"
+        f'  store: "sqlite:///{tmp_path / "store.db"}"\n'
+        "  connect_timeout: 2s\n"
+        "sections:\n"
+        "  north-africa: {title: North Africa}\n"
+        "sources:\n"
+        "  news:\n"
+        "    title: Example News\n"
+        f"    canonical: http://127.0.0.1:{free_port()}\n"
+        f"    mirrors: [http://127.0.0.1:{free_port()}]\n"
+        "    breaker: {failures: 1, backoff: 1h, jitter: 0}\n"
+        "    sections:\n"
+        "      north-africa: {feed: /rss/north-africa.xml}\n"
+    )
+    c = str(config)
+    first = await syndicate("--config", c, "pull", "news", "--json", cwd=tmp_path)
+    assert first[0] == 1 and "backoff" not in first[1]
+    code, out, _ = await syndicate("--config", c, "pull", "news", "--json", cwd=tmp_path)
+    second = json.loads(out)
+    assert code == 1 and second["fetched"] == 0
+    reason = second["errors"][0]
+    assert re.fullmatch(
+        r"nothing fetched: every mirror is in backoff until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC "
+        r"\(http://127\.0\.0\.1:\d+ down until \d\d:\d\d:\d\d, "
+        r"http://127\.0\.0\.1:\d+ down until \d\d:\d\d:\d\d\)",
+        reason,
+    ), reason
+    code, out, err = await syndicate("--config", c, "pull", "news", cwd=tmp_path)
+    assert code == 1 and "every mirror is in backoff until" in err
+    code, out, _ = await syndicate("--config", c, "status", "--json", cwd=tmp_path)
+    problems = json.loads(out)["problems"]
+    assert f"source news: last pull failed: {reason}" in problems, problems
+    assert not any("no mirror answered" in p for p in problems)
+
+
+def column(table: str, header: str) -> list[str]:
+    """The values of one column of a rich table, a wrapped value joined back together."""
+    lines = table.splitlines()
+    head = next(i for i, line in enumerate(lines) if header in line)
+    bars = [m.start() for m in re.finditer("[┃│]", lines[head])]
+    index = next(i for i in range(len(bars) - 1) if header in lines[head][bars[i] : bars[i + 1]])
+    values: list[str] = []
+    for line in lines[head + 1 :]:
+        if not line.startswith("│"):
+            continue
+        cells = line.split("│")[1:-1]
+        piece = cells[index].strip()
+        first = cells[0].strip()
+        if first or not values:  # a new row (its key column is filled) or the first one
+            values.append(piece)
+        elif piece:
+            values[-1] += piece if not values[-1].endswith(",") else " " + piece
+    return values
+
+
+async def test_tables_keep_every_mirror_whole_at_80_columns(tmp_path: Path) -> None:
+    config = str(default_config(tmp_path))
+    code, out, err = await syndicate(
+        "--config", config, "check", cwd=tmp_path, env={"COLUMNS": "80"}
+    )
+    assert code == 0, err
+    assert "…" not in out, out
+    assert max(len(line) for line in out.splitlines() if line[:1] in "┏┃┡│└") <= 80
+    # One row for the one entry point; its mirrors each whole, in order.
+    pulled_from = "".join(column(out, "pulled from"))
+    assert pulled_from == "".join(SEED_MIRRORS), out
+    await syndicate("--config", config, "pull", "presstv", cwd=tmp_path)
+    code, out, _ = await syndicate(
+        "--config", config, "mirrors", cwd=tmp_path, env={"COLUMNS": "80"}
+    )
+    assert code == 0 and "…" not in out, out
+    assert column(out, "mirror") == [
+        "https://www.presstv.ir",
+        "https://www.presstv.co.uk",
+        "https://www.presstv.tv",
+    ], out
+
+
+async def test_export_prints_results_on_stdout_and_logs_on_stderr(tmp_path: Path) -> None:
+    config = str(default_config(tmp_path))
+    out_dir = tmp_path / "feeds"
+    code, out, err = await syndicate(
+        "--config", config, "export", "--out", str(out_dir), "-v", cwd=tmp_path
+    )
+    assert code == 0, err
+    assert "presstv" in out and "│ ok" in out and f"wrote feeds to {out_dir}/" in out
+    assert "┃" not in err and "│" not in err  # no table on stderr
+    log_lines = [line for line in err.splitlines() if line.strip()]
+    assert log_lines and all(re.match(r"\d{4}-\d\d-\d\dT", line) for line in log_lines), err
+    assert not any(re.match(r"\d{4}-\d\d-\d\dT", line) for line in out.splitlines())
+
+
+async def test_progress_bar_counts_up_to_a_real_total(tmp_path: Path) -> None:
+    config = str(default_config(tmp_path))
+    code, out, err = await syndicate(
+        "--config", config, "pull", "presstv", "--json", cwd=tmp_path, tty_stderr=True
+    )
+    assert code == 0, err
+    fetched = json.loads(out)["fetched"]
+    shown = re.findall(r"(\d+)/(\S+)", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err))
+    assert shown, err
+    assert all(total.isdigit() for _, total in shown), shown  # never "1/?"
+    done, total = shown[-1]
+    assert int(done) == int(total) == fetched == 6, shown
+    # The count never runs past the total: what is fetched was announced first.
+    assert all(int(d) <= int(t) for d, t in shown), shown
+
+
+async def test_pull_with_a_site_logs_one_line_per_fetch(tmp_path: Path, site: Site) -> None:
+    config = str(site_config(tmp_path, site))
+    code, out, err = await syndicate(
+        "pull", "news", "--json", "-v", "--config", config, cwd=tmp_path
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    fetch_lines = [line for line in err.splitlines() if "] fetch " in line]
+    assert len(fetch_lines) == report["fetched"] > 3
+    requested = sum(len(m.pages_requested()) for m in site.mirrors)
+    assert requested == report["fetched"]
+    assert all(
+        re.search(r"url=http://127\.0\.0\.1:\d+/\S+ status=200 ms=\d+", line)
+        for line in fetch_lines
+    )
+
+
+def test_example_presstv_config_is_the_default_source_on_the_real_domains() -> None:
+    default = yaml.safe_load((REPO / "config/syndicator.yaml").read_text())
+    real = yaml.safe_load((REPO / "config/example-presstv.yaml").read_text())
+    assert real["sections"].keys() == default["sections"].keys()
+    source, offline = real["sources"]["presstv"], default["sources"]["presstv"]
+    assert source["sections"] == offline["sections"]
+    assert source["canonical"] == offline["canonical"] == "https://www.presstv.ir"
+    assert source["article_links"] == offline["article_links"]
+    hosts = [m["host"] for m in offline["mirrors"]]
+    assert [m for m in source["mirrors"]] == [h for h in hosts if h != source["canonical"]]
+    # Served locally, every link on its pages points at the local server.
+    service = real["service"]
+    assert service["public_url"] == f"http://{service['listen']}"
+
+
+async def test_discover_proposes_https_for_a_mirror_that_answers_both(
+    tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A loopback address of this test's own, answering plain HTTP on 80 and TLS on 443 (a
+    # certificate from a local CA the command is told to trust).
+    rng = random.Random()
+    ip = f"127.{rng.randint(100, 250)}.{rng.randint(1, 250)}.{rng.randint(1, 250)}"
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(ip).configure_cert(tls)
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(
+            text="<html><body><p>A mirror.</p></body></html>", content_type="text/html"
+        )
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, ip, 80).start()
+    await web.TCPSite(runner, ip, 443, ssl_context=tls).start()
+    http_only = site.mirrors[2].host  # answers plain HTTP only
+    footer = (
+        '<div class="alternate-addresses"><p>This site can also be accessed at the '
+        f"following alternate addresses:</p>\n<p>{ip}</p>\n<p>{http_only}</p></div>"
+    )
+    monkeypatch.setattr(Mirror, "_footer", lambda _self: footer)
+    try:
+        code, out, err = await syndicate(
+            "discover",
+            site.mirrors[0].origin + "/",
+            "--json",
+            cwd=tmp_path,
+            env={"SSL_CERT_FILE": str(ca_file)},
+        )
+    finally:
+        await runner.cleanup()
+    assert code == 0, err
+    assert json.loads(out)["mirrors"] == [f"https://{ip}", f"http://{http_only}"]
