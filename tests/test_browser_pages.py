@@ -13,12 +13,14 @@ import asyncio
 import os
 import re
 import shutil
+import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import feedparser
+import pytest
 from sqlalchemy import update
 
 from syndicator.publish import xmlfeeds
@@ -35,9 +37,22 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.
 TITLE = "Turkey says Haftar forces must withdraw from Libya’s Sirte for lasting truce"
 
 
+def ensure_chromium() -> None:
+    """Debian's chromium, installed when missing, so that the README's test command is all
+    a fresh machine of this kind needs (as root, with apt-get); elsewhere the browser tests
+    say what to install."""
+    if CHROMIUM.exists():
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("the browser tests need Debian's chromium: apt-get install -y chromium")
+    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, timeout=900)
+    assert CHROMIUM.exists(), "apt-get installed no /usr/bin/chromium"
+
+
 async def chromium(tmp_path: Path, url: str, *, screenshot: str | None = None) -> str:
     """The DOM Chromium builds for `url` (after XSLT), or the screenshot's path."""
-    assert CHROMIUM.exists(), "install Debian's chromium: apt-get install -y chromium"
+    await asyncio.to_thread(ensure_chromium)
     profile = tmp_path / f"chromium-profile-{free_port()}"
     args = [
         str(CHROMIUM),
