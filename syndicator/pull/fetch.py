@@ -1,6 +1,7 @@
 """HTTP and file fetching for mirrors: one aiohttp client session with timeouts, a body-size
-cap enforced while streaming (on decompressed bytes too), a redirect policy, per-host and
-global concurrency limits, robots.txt, Retry-After and conditional GET.
+cap enforced while streaming (on decompressed bytes too), a total deadline per request (a
+mirror that sends one byte a second gets no longer than that), a redirect policy, per-host
+and global concurrency limits, robots.txt, Retry-After and conditional GET.
 
 Owns bytes in transit only: it never parses what it fetches (robots.txt aside) and keeps no
 mirror health; it reports what happened and the pipeline decides what that means. A `file:`
@@ -63,11 +64,15 @@ class FetchLimits:
     per_host: int = 2
     max_redirects: int = 5
     robots_ttl: float = 3600.0
+    # The whole of one request, redirects and body included, from when it is sent: the read
+    # timeout bounds the gap between two reads only, so a mirror dripping one byte at a
+    # time would hold a request for ever without it.
+    request_deadline: float = 60.0
 
 
 # The limits an open Fetcher takes from `retune`, from its next request on; the others are
 # built into its client session and semaphores when it opens.
-RETUNABLE = ("user_agent", "max_redirects", "robots_ttl")
+RETUNABLE = ("user_agent", "max_redirects", "robots_ttl", "request_deadline")
 
 
 def origin_of(url: str) -> str:
@@ -194,19 +199,46 @@ class Fetcher:
         follow_foreign: bool = False,
         robots: bool = False,
         cancel_if: Callable[[], bool] | None = None,
+        until: float | None = None,
     ) -> Response:
         """GET one URL; a 304 answer comes back with an empty body and `not_modified`.
 
         Redirects are followed by hand, at most `max_redirects`: to any origin in
         `allowed_origins` (None: any), elsewhere only with `follow_foreign`. `cancel_if` is
         asked once a request slot is free; when it says yes the request is not sent.
+        The whole answer must be in within `request_deadline` of sending the request, and by
+        `until` (event loop time; the deadline of the pull), or it fails as `deadline`.
         """
         if file_root is not None:
             return await asyncio.to_thread(self._read_file, url, file_root, last_modified)
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
+        try:
+            async with asyncio.timeout_at(until):
+                return await self._get(
+                    url, etag, last_modified, allowed_origins, follow_foreign, robots, cancel_if
+                )
+        except TimeoutError:
+            raise FetchError(
+                url, "deadline", "no answer within the pull's time for it (pull_deadline)"
+            ) from None
+
+    async def _get(
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        allowed_origins: Collection[str] | None,
+        follow_foreign: bool,
+        robots: bool,
+        cancel_if: Callable[[], bool] | None,
+    ) -> Response:
         if robots and not await self.robots_allow(url):
             raise FetchError(url, "robots", "robots.txt disallows this URL for our User-Agent")
+        loop = asyncio.get_running_loop()
+        # Set when the first request goes out: waiting for a free slot is not the mirror's
+        # fault, every byte after that is.
+        answer_by: float | None = None
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -218,7 +250,9 @@ class Fetcher:
             async with self._slot(origin_of(current)):
                 if cancel_if is not None and cancel_if():
                     raise FetchError(url, "skipped", "mirror paused; request not sent")
-                response, location = await self._request(current, headers)
+                if answer_by is None:
+                    answer_by = loop.time() + self.limits.request_deadline
+                response, location = await self._within(answer_by, url, current, headers)
             if location is None:
                 assert response is not None
                 return Response(
@@ -251,6 +285,20 @@ class Fetcher:
             current = target
             # Validators belong to the URL they were stored for, not to a redirect target.
             headers = {}
+
+    async def _within(
+        self, answer_by: float, asked: str, url: str, headers: dict[str, str]
+    ) -> tuple[Response | None, str | None]:
+        """`_request`, failing as `deadline` when its whole answer is not in by `answer_by`."""
+        try:
+            async with asyncio.timeout_at(answer_by):
+                return await self._request(url, headers)
+        except TimeoutError:
+            raise FetchError(
+                asked,
+                "deadline",
+                f"no whole answer within {self.limits.request_deadline:g}s (request_deadline)",
+            ) from None
 
     async def _request(
         self, url: str, headers: dict[str, str]
@@ -350,7 +398,8 @@ class Fetcher:
         url = origin + "/robots.txt"
         try:
             async with self._slot(origin):
-                response, _ = await self._request(url, {})
+                deadline = asyncio.get_running_loop().time() + self.limits.request_deadline
+                response, _ = await self._within(deadline, url, url, {})
         except FetchError as exc:
             if exc.kind.startswith("http-4"):
                 return None, self.limits.robots_ttl  # no robots.txt: nothing is disallowed

@@ -3,7 +3,11 @@ picks, collect the article links, fetch and extract each article not stored yet,
 candidates and store them; record every mirror's health and the hosts its pages announce.
 
 This is the only place that wires fetch -> validate -> extract -> candidate -> store. A mirror
-that fails is recorded in the report and in its health, and never stops the others.
+that fails is recorded in the report and in its health, and never stops the others. Each
+article is stored as soon as it is extracted, so the feeds fill while the pull runs; every
+request of the pull ends by the pull's deadline (`service.pull_deadline`), so a mirror that
+answers slowly or drips its pages is left behind, failed in its health, and the articles the
+other mirrors gave are in the feeds when the pull ends.
 """
 
 from __future__ import annotations
@@ -123,6 +127,13 @@ class SourcePull:
         self.book = HealthBook(name, {}, Policy.of(source.breaker), clock, rng or random.Random())
         self.validators: dict[str, tuple[str | None, str | None]] = {}
         self.announced: dict[str, str] = {}
+        # Event loop times by which every request of this pull has its answer, and every
+        # listing (feed or listing page) its answer; set by run().
+        self.until: float | None = None
+        self.listings_until: float | None = None
+        # One article stored at a time: each ingest reads what is stored to decide new,
+        # update or duplicate.
+        self._storing = asyncio.Lock()
 
     # --- mirrors -----------------------------------------------------------------------
 
@@ -148,7 +159,14 @@ class SourcePull:
         )
 
     async def _get(
-        self, index: int, url: str, expect: str, *, probe: bool = False, conditional: bool = True
+        self,
+        index: int,
+        url: str,
+        expect: str,
+        *,
+        probe: bool = False,
+        conditional: bool = True,
+        until: float | None = None,
     ) -> tuple[int, Response] | None:
         """Fetch and validate one URL from a mirror; failures are recorded, None returned."""
         mirror = self.mirrors[index]
@@ -165,6 +183,7 @@ class SourcePull:
                 follow_foreign=self.source.follow_foreign_redirects,
                 robots=self.source.robots and not mirror.is_file,
                 cancel_if=None if probe else (lambda: not self.book.usable(origin)),
+                until=until or self.until,
             )
         except FetchError as exc:
             if exc.kind == "skipped":
@@ -207,6 +226,13 @@ class SourcePull:
     # --- the pull ----------------------------------------------------------------------
 
     async def run(self) -> PullReport:
+        started = asyncio.get_running_loop().time()
+        deadline = self.config.service.pull_deadline
+        self.until = started + deadline
+        # The listings get the first third of the pull (one request_deadline fits in it: the
+        # config says so), the articles what is left: a mirror whose listings drip holds the
+        # articles of the others back no longer than that.
+        self.listings_until = started + deadline / 3
         known = {h.mirror: h for h in await self.mirror_store.health(self.name)}
         self.book = HealthBook(self.name, known, self.book.policy, self.clock, self.book.rng)
         for found in await self.mirror_store.discovered(self.name):
@@ -224,19 +250,12 @@ class SourcePull:
         )
         refs = await self._collect_links()
         refs = await self._not_stored(refs)
-        fetched = await asyncio.gather(*(self._fetch_article(ref) for ref in refs))
-        results = list(zip(refs, fetched, strict=True))
-        results += await self._fall_back(results)
-        # Store in a fixed order (mirror order, then listing order) so that which copy of an
-        # article is stored first never depends on which mirror answered first.
-        for ref, page in results:
-            if page is not None:
-                await self._store(ref, page)
+        await self._articles(refs)
         now = self.clock()
         if self.announced:
             await self.mirror_store.note_candidates(self.name, self.announced, now)
             self.report.discovered = set(self.announced)
-        if self.source.adopt_discovered:
+        if self.source.adopt_discovered and asyncio.get_running_loop().time() < self.until:
             adopted = await adopt_candidates(
                 self.name, self.source, self.fetcher, self.mirror_store, self.origins, now
             )
@@ -328,7 +347,7 @@ class SourcePull:
         if entry.kind == "sitemap":
             return await self._sitemap_entry(index, section, entry, probe=probe)
         url = on_mirror(self.mirrors[index], entry.path)
-        got = await self._get(index, url, entry.kind, probe=probe)
+        got = await self._get(index, url, entry.kind, probe=probe, until=self.listings_until)
         if got is not None and got[1].not_modified:
             stored = (await self.mirror_store.entry_links([url])).get(url)
             if stored is not None:
@@ -336,7 +355,9 @@ class SourcePull:
                 self.report.entry_points_ok += 1
                 return got[0], stored
             # Validators without the links they went with: ask again, unconditionally.
-            got = await self._get(index, url, entry.kind, probe=probe, conditional=False)
+            got = await self._get(
+                index, url, entry.kind, probe=probe, conditional=False, until=self.listings_until
+            )
         if got is None:
             return None
         answered, response = got
@@ -548,31 +569,48 @@ class SourcePull:
         self._ok(answered, response)
         return page
 
-    async def _fall_back(
-        self, results: list[tuple[ArticleRef, Page | None]]
-    ) -> list[tuple[ArticleRef, Page | None]]:
-        """An article that no mirror gave is asked of the other usable mirrors, in order."""
-        missing: dict[str, list[ArticleRef]] = {}
-        done = {self._canonical(ref.url) for ref, page in results if page is not None}
-        for ref, _ in results:
-            key = self._canonical(ref.url)
-            if key not in done:
-                missing.setdefault(key, []).append(ref)
+    async def _articles(self, refs: list[ArticleRef]) -> None:
+        """Fetch, extract and store every article, each as soon as it is in.
 
-        async def retry(refs: list[ArticleRef]) -> tuple[ArticleRef, Page | None] | None:
-            tried = {r.mirror_index for r in refs}
-            sections = frozenset().union(*(r.sections for r in refs))
-            for index, mirror in enumerate(self.mirrors):
-                if index in tried or not self.book.usable(mirror.origin):
-                    continue
-                ref = ArticleRef(index, on_mirror(mirror, path_and_query(refs[0].url)), sections)
-                page = await self._fetch_article(ref)
+        The copies of one article (the same path on several mirrors) are fetched at once and
+        stored in mirror order, so which copy is stored first never depends on which mirror
+        answered first; an article no mirror that listed it gave is then asked of the other
+        usable mirrors, in order."""
+        by_article: dict[str, list[ArticleRef]] = {}
+        for ref in refs:
+            by_article.setdefault(self._canonical(ref.url), []).append(ref)
+        await asyncio.gather(*(self._article(copies) for copies in by_article.values()))
+
+    async def _article(self, copies: list[ArticleRef]) -> None:
+        copies = sorted(copies, key=lambda r: r.mirror_index)
+        fetches = [asyncio.ensure_future(self._fetch_article(ref)) for ref in copies]
+        stored = False
+        try:
+            for ref, fetch in zip(copies, fetches, strict=True):
+                page = await fetch
                 if page is not None:
-                    return ref, page
-            return None
+                    await self._store(ref, page)
+                    stored = True
+        finally:
+            for fetch in fetches:
+                fetch.cancel()
+            await asyncio.gather(*fetches, return_exceptions=True)
+        if not stored:
+            await self._fall_back(copies)
 
-        found = await asyncio.gather(*(retry(refs) for refs in missing.values()))
-        return [r for r in found if r is not None]
+    async def _fall_back(self, refs: list[ArticleRef]) -> None:
+        """An article that no mirror listing it gave is asked of the other usable mirrors,
+        in order; the first copy one gives is stored."""
+        tried = {r.mirror_index for r in refs}
+        sections = frozenset().union(*(r.sections for r in refs))
+        for index, mirror in enumerate(self.mirrors):
+            if index in tried or not self.book.usable(mirror.origin):
+                continue
+            ref = ArticleRef(index, on_mirror(mirror, path_and_query(refs[0].url)), sections)
+            page = await self._fetch_article(ref)
+            if page is not None:
+                await self._store(ref, page)
+                return
 
     async def _store(self, ref: ArticleRef, page: Page) -> None:
         candidate = to_candidate(
@@ -587,7 +625,8 @@ class SourcePull:
             extra_aliases=frozenset({ref.url, self._canonical(ref.url)}),
         )
         try:
-            result = await self.store.ingest(candidate, self.source.canonical)
+            async with self._storing:
+                result = await self.store.ingest(candidate, self.source.canonical)
         except StoreError as exc:
             self.report.fail(str(exc))
             return
