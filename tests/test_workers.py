@@ -4,6 +4,7 @@ and a SIGHUP to the supervisor reloads both."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -223,3 +224,33 @@ async def test_pull_process_pulls_at_lower_priority_beside_the_serving_process(
     assert code == 0, "\n".join(served.raw)
     assert "Traceback" not in "\n".join(served.raw)
     assert len(events("stopped")) == 2
+
+
+async def test_sigterm_stops_the_pull_process_within_the_drain_bound(
+    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    service = f"  listen: 127.0.0.1:{port}\n  drain_timeout: 500ms\n  log_level: info\n"
+    write_config(site.config_yaml(store_url, service_extra=service))
+    for mirror in site.mirrors:
+        mirror.mode, mirror.slow_seconds = "slow", 20.0
+    served = Served(tmp_path / "syndicator.yaml", port, "--pull-process")
+    await served.start()
+    assert served.proc is not None
+    try:
+
+        async def pull_started() -> bool:
+            return any(m.log for m in site.mirrors)
+
+        await served.wait_for(pull_started, "the first pull to reach a mirror")
+        assert (await served.get("/healthz"))[0] == 200
+        served.signal(signal.SIGTERM)
+        code = await asyncio.wait_for(served.proc.wait(), 20)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            await served.stop()
+    assert code == 0, "\n".join(served.raw)
+    stopped = [e for e in served.events if e.get("event") == "stopped"]
+    # The serving process had no pull to cancel; the pulling one cut its pull off.
+    assert sorted(e["cancelled_pulls"] for e in stopped) == [[], ["news"]]
+    assert "Traceback" not in "\n".join(served.raw)
