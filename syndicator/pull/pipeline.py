@@ -134,6 +134,10 @@ class SourcePull:
         # One article stored at a time: each ingest reads what is stored to decide new,
         # update or duplicate.
         self._storing = asyncio.Lock()
+        # Parsing and extraction (lxml, trafilatura: about half a second for a large page)
+        # run off the event loop, one page at a time: the loop goes on answering readers in
+        # the meantime, at least every switch interval of the interpreter.
+        self._parsing = asyncio.Lock()
 
     # --- mirrors -----------------------------------------------------------------------
 
@@ -205,13 +209,15 @@ class SourcePull:
             self.report.not_modified += 1
             return answered, response
         try:
-            validate.check(
-                response.body,
-                response.url,
-                expect,
-                header_charset=response.charset,
-                reject_if=self.source.reject_if,
-            )
+            async with self._parsing:
+                await asyncio.to_thread(
+                    validate.check,
+                    response.body,
+                    response.url,
+                    expect,
+                    header_charset=response.charset,
+                    reject_if=self.source.reject_if,
+                )
         except ExtractError as exc:
             self._failed(answered, expect, exc)
             return None
@@ -363,7 +369,8 @@ class SourcePull:
         answered, response = got
         self.report.parsed += 1
         try:
-            links = self._parse_entry(answered, entry, response)
+            async with self._parsing:
+                links = await asyncio.to_thread(self._parse_entry, answered, entry, response)
         except ExtractError as exc:
             self._failed(answered, f"{section} entry point", exc)
             return None
@@ -554,15 +561,20 @@ class SourcePull:
         if got is None:
             return None
         answered, response = got
-        self._note_announced(response)
-        try:
-            page = parsing.extract_article(
+
+        def read() -> Page:
+            self._note_announced(response)
+            return parsing.extract_article(
                 response.body,
                 response.url,
                 header_charset=response.charset,
                 rules=self.rules,
                 entry=entry,
             )
+
+        try:
+            async with self._parsing:
+                page = await asyncio.to_thread(read)
         except ExtractError as exc:
             self._failed(answered, "article", exc)
             return None
