@@ -474,13 +474,15 @@ class SourcePull:
         probe: bool = False,
     ) -> tuple[int, list[Listed], list[sitemaps.SitemapUrl]] | None:
         """One sitemap document -> (answering mirror, article links, child sitemaps)."""
-        got = await self._get(index, url, "sitemap", probe=probe)
+        got = await self._get(index, url, "sitemap", probe=probe, until=self.listings_until)
         if got is not None and got[1].not_modified:
             stored = (await self.mirror_store.entry_links([url])).get(url)
             if stored is not None:
                 self._ok(got[0], got[1])
                 return got[0], stored, []
-            got = await self._get(index, url, "sitemap", probe=probe, conditional=False)
+            got = await self._get(
+                index, url, "sitemap", probe=probe, conditional=False, until=self.listings_until
+            )
         if got is None:
             return None
         answered, response = got
