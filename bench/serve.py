@@ -19,6 +19,16 @@ and compression times for 50 and
 500 items in each format. Needs wrk and nginx from Debian:
 `apt-get update && apt-get install -y wrk nginx`. nginx runs from a config in a temporary
 folder on a loopback port; the system's nginx config is never read.
+
+    PYTHONPATH=$PWD python bench/serve.py --while-pulling FOLDER [--duration 10] [--rounds 2]
+
+measures instead the section feed (gzip) at `--connections` idle and while the service pulls
+real article pages: every `*.html` in FOLDER (saved news pages, e.g. the source.html files
+of Mozilla Readability's test pages; keep them out of the repository) served from 127.0.0.1
+as the articles of a mirror, with a listing page linking them all. Each round adds a source
+for them by SIGHUP (new URLs each round, so every page is fetched and extracted again), runs
+wrk at once, and reports p50, p99 and worst latency, idle and while pulling, for `serve`
+with pulling inline and with `--pull-process`. Needs wrk only.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -323,13 +334,219 @@ def render_times(repeats: int = 5) -> list[tuple[int, str, float, float, int]]:
     return rows
 
 
+MIRROR_SERVER = """
+import html, pathlib, sys
+from aiohttp import web
+pages = {p.stem: p.read_bytes() for p in sorted(pathlib.Path(sys.argv[2]).glob("*.html"))}
+async def listing(request):
+    r = request.match_info["round"]
+    items = "".join(
+        f'<li><a href="/r{r}/a/{name}">{html.escape(name)}: the story</a></li>' for name in pages
+    )
+    head = "<html><head><title>Latest news</title></head><body><h1>Latest</h1>"
+    text = f"{head}<ul>{items}</ul></body></html>"
+    return web.Response(text=text, content_type="text/html")
+async def page(request):
+    body = pages.get(request.match_info["name"])
+    if body is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=body, content_type="text/html")
+app = web.Application()
+app.router.add_get("/Section/r{round}", listing)
+app.router.add_get("/r{round}/a/{name}", page)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+REAL_SOURCE = """  real{round}:
+    title: Real pages, round {round}
+    canonical: "http://127.0.0.1:{port}"
+    every: 1d
+    article_links: "^/r{round}/a/"
+    sections:
+      real: {{page: /Section/r{round}}}
+"""
+
+
+@dataclass
+class Latency:
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    rps: float
+    errors: int
+
+
+def wrk_latency(url: str, headers: dict[str, str], duration: int, connections: int) -> Latency:
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for key, value in headers.items():
+        args += ["-H", f"{key}: {value}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    stats = re.search(r"^\s+Latency\s+(\S+)\s+(\S+)\s+(\S+)", out, re.MULTILINE)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return Latency(
+        p50_ms=_ms(p50.group(1)) if p50 else float("nan"),
+        p99_ms=_ms(p99.group(1)) if p99 else float("nan"),
+        max_ms=_ms(stats.group(3)) if stats else float("nan"),
+        rps=float(rps.group(1)) if rps else 0.0,
+        errors=(int(errors.group(1)) if errors else 0) + (1 if socket_errors else 0),
+    )
+
+
+def real_pulls(store_path: Path) -> dict[str, tuple[float, int, int, int]]:
+    """Finished pulls of the real-page sources: (seconds, new, duplicate, failed). Read with
+    sqlite3 directly: opening the store would wait for the pulling process's writes."""
+    with contextlib.closing(sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            "SELECT source, started_at, finished_at, new, duplicate, failed FROM pulls "
+            "WHERE source LIKE 'real%'"
+        ).fetchall()
+    out = {}
+    for source, started, finished, new, duplicate, failed in rows:
+        seconds = (
+            datetime.fromisoformat(str(finished)) - datetime.fromisoformat(str(started))
+        ).total_seconds()
+        out[source] = (seconds, new, duplicate, failed)
+    return out
+
+
+def while_pulling(folder: Path, args: argparse.Namespace) -> None:
+    pages = sorted(folder.glob("*.html"))
+    if not pages:
+        sys.exit(f"--while-pulling {folder}: no *.html pages in it")
+    size = sum(p.stat().st_size for p in pages)
+    print(
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"load average {loadavg()} at start"
+    )
+    print(
+        f"pages: {len(pages)} real article pages from {folder} ({size / 2**20:.1f} MiB, "
+        f"largest {max(p.stat().st_size for p in pages) / 1024:,.0f} KiB), served from "
+        "127.0.0.1 as one mirror's articles"
+    )
+    print(
+        f"wrk: 1 thread, {args.connections} connections, {args.duration} s per run, "
+        "GET of a 50-item section feed with Accept-Encoding: gzip"
+    )
+    modes = {"serve (pulling inline)": [], "serve --pull-process": ["--pull-process"]}
+    rows: list[tuple[str, str, int, Latency, str, str]] = []
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with tempfile.TemporaryDirectory(prefix="syndicator-bench-") as name:
+        tmp = Path(name)
+        mirror_port = free_port()
+        (tmp / "mirror.py").write_text(MIRROR_SERVER, encoding="utf-8")
+        mirror = subprocess.Popen(
+            [sys.executable, str(tmp / "mirror.py"), str(mirror_port), str(folder)],
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            wait_until_up(f"http://127.0.0.1:{mirror_port}/Section/r0")
+            for mode_index, (mode, options) in enumerate(modes.items()):
+                home = tmp / f"mode{mode_index}"
+                home.mkdir()
+                port = free_port()
+                config_path, _ = asyncio.run(build(home, port))
+                # Sources added by a reload are pulled at once (within a tenth of the jitter).
+                base = config_path.read_text(encoding="utf-8").replace("jitter: 1h", "jitter: 1s")
+                base = base.replace(
+                    "  bench: {title: Bench section}\n",
+                    "  bench: {title: Bench section}\n  real: {title: Real pages}\n",
+                )
+                config_path.write_text(base, encoding="utf-8")
+                command = [
+                    sys.executable, "-m", "syndicator", "--config", str(config_path), "serve",
+                    "--listen", f"127.0.0.1:{port}", *options,
+                ]  # fmt: skip
+                server = subprocess.Popen(
+                    command, cwd=home, env=env, stderr=subprocess.DEVNULL, start_new_session=True
+                )
+                try:
+                    url = f"http://127.0.0.1:{port}/feeds/bench.rss"
+                    wait_until_up(url)
+                    for _ in range(20):
+                        fetch(url, {"Accept-Encoding": "gzip"})
+                    headers = {"Accept-Encoding": "gzip"}
+                    sources = ""
+                    for round_ in range(1, args.rounds + 1):
+                        load = loadavg()
+                        idle = wrk_latency(url, headers, args.duration, args.connections)
+                        rows.append((mode, "idle", round_, idle, load, ""))
+                        print(f"  {mode:<24} idle     round {round_}: {idle}", flush=True)
+                        sources += REAL_SOURCE.format(round=round_, port=mirror_port)
+                        config_path.write_text(base + sources, encoding="utf-8")
+                        os.kill(server.pid, signal.SIGHUP)
+                        time.sleep(0.5)  # the reload is read and the pull starts
+                        load = loadavg()
+                        busy = wrk_latency(url, headers, args.duration, args.connections)
+                        during = real_pulls(home / "store.db").get(f"real{round_}")
+                        pull_note = (
+                            "pull still running at the end"
+                            if during is None
+                            else f"pull ended {during[0]:.1f} s in: only part of the run"
+                        )
+                        # Then let it finish, so the next idle run is idle.
+                        deadline = time.monotonic() + 600
+                        done = during
+                        while done is None and time.monotonic() < deadline:
+                            time.sleep(1)
+                            done = real_pulls(home / "store.db").get(f"real{round_}")
+                        if done is not None:
+                            seconds, new, duplicate, failed = done
+                            pull_note += (
+                                f"; pull {seconds:.0f} s, {new} new, {duplicate} duplicate, "
+                                f"{failed} failed"
+                            )
+                        rows.append((mode, "pulling", round_, busy, load, pull_note))
+                        print(f"  {mode:<24} pulling  round {round_}: {busy}", flush=True)
+                finally:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(server.pid, signal.SIGTERM)
+                    try:
+                        server.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(server.pid, signal.SIGKILL)
+                        server.wait()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(mirror.pid, signal.SIGTERM)
+            mirror.wait(timeout=30)
+    print()
+    print(f"section feed at {args.connections} connections; target while pulling, for the default")
+    print("serve: p99 <= 10 ms and worst <= 100 ms")
+    print(
+        f"{'serve':<24} {'state':<8} {'round':>5} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'max ms':>7} {'errors':>6} {'load':>5}  pull"
+    )
+    for mode, state, round_, r, load, note in rows:
+        print(
+            f"{mode:<24} {state:<8} {round_:>5} {r.rps:>8,.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} "
+            f"{r.max_ms:>7.1f} {r.errors:>6} {load:>5}  {note}"
+        )
+    print(f"\nload average {loadavg()} at the end")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2, help="best of this many runs per case")
     parser.add_argument("--no-render", action="store_true", help="skip the render timings")
+    parser.add_argument(
+        "--while-pulling",
+        type=Path,
+        metavar="FOLDER",
+        help="measure the feed idle and while pulling the real article pages in FOLDER",
+    )
     args = parser.parse_args()
+    if args.while_pulling is not None:
+        if not shutil.which("wrk"):
+            sys.exit("bench/serve.py --while-pulling needs wrk: apt-get install -y wrk")
+        while_pulling(args.while_pulling, args)
+        return
     if not shutil.which("wrk") or not NGINX:
         sys.exit(
             "bench/serve.py needs wrk and nginx from Debian's packages:\n"

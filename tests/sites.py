@@ -11,6 +11,8 @@ A mirror's `mode` can be switched while a test runs:
   down       connection refused (use go_down / come_back)
   error      HTTP 500 for everything
   slow       every answer waits `slow_seconds` (longer than a test's read timeout)
+  drip       every answer sends its headers at once, then its body one byte every
+             `drip_seconds` (each byte well within the read timeout)
   flaky      every `flaky_every`-th request is a 503 (with Retry-After if `retry_after` is set)
   seized     every URL answers 200 with a "This website has been seized" notice page
   garbage    200 with junk bytes for every URL
@@ -215,6 +217,7 @@ class Mirror:
     requests: list[Logged] = field(default_factory=list)
     runner: web.AppRunner | None = None
     slow_seconds: float = 5.0
+    drip_seconds: float = 1.0
     flaky_every: int = 3
     retry_after: int | None = None
     redirect_to: Mirror | None = None
@@ -341,7 +344,27 @@ class Mirror:
             return web.Response(body=body[: len(body) // 2], headers={"Content-Type": content_type})
         if _not_modified(request, etag, self.site.modified):
             return web.Response(status=304, headers=validators)
+        if self.mode == "drip":
+            return await self._drip(request, body, {**validators, "Content-Type": content_type})
         return web.Response(body=body, headers={**validators, "Content-Type": content_type})
+
+    async def _drip(
+        self, request: web.Request, body: bytes, headers: dict[str, str]
+    ) -> web.StreamResponse:
+        """The whole answer, one byte every `drip_seconds`, until stop() releases it."""
+        response = web.StreamResponse(headers=headers)
+        response.content_length = len(body)
+        await response.prepare(request)
+        for offset in range(len(body)):
+            try:
+                await response.write(body[offset : offset + 1])
+            except ConnectionResetError:
+                break  # the client gave up on it
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release.wait(), timeout=self.drip_seconds)
+            if self._release.is_set():
+                break
+        return response
 
     def _visible(self) -> list[SiteArticle]:
         if self.mode != "lagging":

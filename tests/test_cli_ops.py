@@ -437,8 +437,9 @@ async def test_serve_refuses_a_listen_port_out_of_range(tmp_path: Path) -> None:
         (("--role", "worker", "--workers", "2"), "--workers 2"),
         (("--role", "web", "--workers", "2"), "--workers 2"),
         (("--role", "worker", "--listen", "127.0.0.1:0"), "--listen"),
+        (("--role", "web", "--pull-process"), "--pull-process"),
     ],
-    ids=["worker-workers", "web-workers", "worker-listen"],
+    ids=["worker-workers", "web-workers", "worker-listen", "web-pull-process"],
 )
 async def test_serve_refuses_options_a_role_cannot_use(
     tmp_path: Path, options: tuple[str, ...], named: str

@@ -250,3 +250,28 @@ def test_operator_regexes_are_checked_when_loaded(tmp_path: Path) -> None:
     found = problems(tmp_path, text)
     assert any(" sources.presstv.article_links: " in p and "regular expression" in p for p in found)
     assert any("section_rules.0.path" in p and "regular expression" in p for p in found), found
+
+
+def test_request_and_pull_deadlines_have_defaults_and_bounds(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD)
+    service = load_config(path).service
+    assert (service.request_deadline, service.pull_deadline) == (60.0, 900.0)
+
+    below = GOOD.replace(
+        '  store: "sqlite:///x.db"\n', '  store: "sqlite:///x.db"\n  request_deadline: 500ms\n'
+    )
+    assert any(
+        "service.request_deadline" in p and "greater than or equal to 1" in p
+        for p in problems(tmp_path, below)
+    )
+    # A request may take no more than a third of the pull: the articles need time after
+    # the listings.
+    crowded = GOOD.replace(
+        '  store: "sqlite:///x.db"\n',
+        '  store: "sqlite:///x.db"\n  request_deadline: 10m\n  pull_deadline: 15m\n',
+    )
+    found = problems(tmp_path, crowded)
+    assert any(
+        "request_deadline (600s) is more than a third of pull_deadline (900s)" in p for p in found
+    ), found

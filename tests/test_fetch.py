@@ -1,8 +1,10 @@
 """The fetcher's limits against a real loopback server: decompressed-size cap, redirect count,
-Retry-After, and the redirect policy between known and unknown hosts."""
+Retry-After, the redirect policy between known and unknown hosts, and the total deadline of a
+request whose answer drips in."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import zlib
 from collections.abc import AsyncIterator
@@ -48,6 +50,20 @@ async def away(request: web.Request) -> web.Response:
     raise web.HTTPFound(request.query["to"])
 
 
+async def drip(request: web.Request) -> web.StreamResponse:
+    """200 bytes, one every 100 ms: each read is quick, the whole answer takes 20 s."""
+    response = web.StreamResponse()
+    response.content_length = 200
+    await response.prepare(request)
+    try:
+        for _ in range(200):
+            await response.write(b"x")
+            await asyncio.sleep(0.1)
+    except ConnectionResetError:
+        pass  # the client gave up
+    return response
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[TestServer]:
     app = web.Application()
@@ -55,6 +71,7 @@ async def server() -> AsyncIterator[TestServer]:
     app.router.add_get("/hop/{n}", hop)
     app.router.add_get("/busy", busy)
     app.router.add_get("/away", away)
+    app.router.add_get("/drip", drip)
     srv = TestServer(app, host="127.0.0.1")
     await srv.start_server()
     yield srv
@@ -118,3 +135,30 @@ def test_retry_after_as_seconds_or_a_date() -> None:
     assert parse_retry_after("Sat, 22 Jun 2024 11:00:00 GMT", now) == 0
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after(None, now) is None
+
+
+async def test_a_dripping_answer_is_cut_off_at_the_request_deadline(server: TestServer) -> None:
+    limits = FetchLimits(user_agent="test", read_timeout=5.0, request_deadline=1.0)
+    loop = asyncio.get_running_loop()
+    async with Fetcher(limits) as fetcher:
+        started = loop.time()
+        with pytest.raises(FetchError) as caught:
+            await fetcher.get(str(server.make_url("/drip")))
+        took = loop.time() - started
+    assert caught.value.kind == "deadline"
+    assert "request_deadline" in caught.value.message
+    # Not the read timeout (never reached: a byte comes every 100 ms) nor the 20 s drip.
+    assert 1.0 <= took < 4.0
+
+
+async def test_the_pull_deadline_cuts_a_request_off_before_its_own(server: TestServer) -> None:
+    limits = FetchLimits(user_agent="test", read_timeout=5.0, request_deadline=30.0)
+    loop = asyncio.get_running_loop()
+    async with Fetcher(limits) as fetcher:
+        started = loop.time()
+        with pytest.raises(FetchError) as caught:
+            await fetcher.get(str(server.make_url("/drip")), until=started + 1.0)
+        took = loop.time() - started
+    assert caught.value.kind == "deadline"
+    assert "pull_deadline" in caught.value.message
+    assert 1.0 <= took < 4.0

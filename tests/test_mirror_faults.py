@@ -601,3 +601,65 @@ async def test_mirror_health_over_http_and_on_the_index(
         assert "Mirrors: 2 healthy, 1 down" in index
     finally:
         await client.close()
+
+
+async def test_a_dripping_and_a_late_mirror_are_left_behind_within_the_pull_deadline(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    site = sites(3)
+    await site.start()
+    healthy, dripping, late = site.mirrors
+    # One byte a second: every read is well within the read timeout, the page never ends.
+    dripping.mode, dripping.drip_seconds = "drip", 1.0
+    # Eight seconds an answer: under the read timeout, over the request deadline.
+    late.mode, late.slow_seconds = "slow", 8.0
+    deadlines = "  request_deadline: 2s\n  pull_deadline: 6s\n"
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = write_config(site.config_yaml(store_url, read_timeout="10s", service_extra=deadlines))
+    loop = asyncio.get_running_loop()
+    async with Fetcher(limits_of(config)) as fetcher:
+        store = await open_store(config.service.store)
+        try:
+            started = loop.time()
+            report = await pull(config, fetcher, store, FakeClock())
+            took = loop.time() - started
+            titles = {t for _, _, t in await items(config, store)}
+            health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+        finally:
+            await store.close()
+    assert took < config.service.pull_deadline
+    # Every article the healthy mirror serves is in the feeds.
+    assert titles == {a.title for a in site.articles}
+    assert report.new == len(site.articles)
+    assert health[healthy.origin].state == "healthy"
+    for mirror in (dripping, late):
+        assert health[mirror.origin].last_error_kind == "deadline", mirror.origin
+        assert health[mirror.origin].state != "healthy"
+
+
+async def test_articles_are_in_the_feeds_while_a_slow_one_is_still_being_fetched(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    site = sites(1)
+    await site.start()
+    slow = site.articles[0]
+    site.slow_paths, site.slow_seconds = {slow.path}, 4.0
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = write_config(site.config_yaml(store_url, read_timeout="10s"))
+    others = {a.title for a in site.articles if a is not slow}
+    async with Fetcher(limits_of(config)) as fetcher:
+        store = await open_store(config.service.store)
+        try:
+            running = asyncio.create_task(pull(config, fetcher, store, FakeClock()))
+            seen: set[str] = set()
+            while not running.done() and seen != others:
+                await asyncio.sleep(0.1)
+                seen = {t for _, _, t in await items(config, store)}
+            # The other articles were in the feeds before the pull ended: the slow page
+            # held nothing back.
+            assert seen == others and not running.done()
+            report = await running
+            assert {t for _, _, t in await items(config, store)} == others | {slow.title}
+        finally:
+            await store.close()
+    assert report.new == len(site.articles)

@@ -508,6 +508,12 @@ class Service(_Model):
     contact: str | None = None
     max_redirects: int = Field(default=5, ge=0, le=20)
     robots_ttl: Annotated[Duration, within(1.0, 30 * DAY)] = 3600.0
+    # The whole of one request (redirects and body included) from when it is sent: a mirror
+    # that drips its answer is left behind after this long, however often it sends a byte.
+    request_deadline: Duration = Field(default=60.0, ge=1.0, le=3600.0)
+    # The whole of one pull of one source: requests still out then are given up (their
+    # mirrors marked in their health), what was extracted by then is stored already.
+    pull_deadline: Duration = Field(default=900.0, ge=5.0, le=86400.0)
 
     @field_validator("contact")
     @classmethod
@@ -571,6 +577,17 @@ class Service(_Model):
             raise ValueError(
                 f"archive.page_size ({size}) is larger than max_items ({self.max_items}): "
                 "items after the last full archive page would be in no document"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _requests_fit_the_pull(self) -> Service:
+        # The listings take up to one request's time, the articles need some after them.
+        if self.request_deadline * 3 > self.pull_deadline:
+            raise ValueError(
+                f"request_deadline ({self.request_deadline:g}s) is more than a third of "
+                f"pull_deadline ({self.pull_deadline:g}s): the articles would have no time "
+                "left after the listings"
             )
         return self
 

@@ -63,6 +63,11 @@ out = Console(soft_wrap=True)
 
 __all__ = ["check", "export", "limits_of", "main", "serve"]
 
+# With --pull-process: which process pulls, and how much less CPU priority it has than the
+# serving ones (nice(2) steps; 10 of 19).
+PULLER = 0
+PULL_NICENESS = 10
+
 
 def env_overrides(environ: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
     """SYNDICATOR_<KEY> values for `service.<key>`, each with the variable it came from."""
@@ -563,6 +568,14 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
     "other workers through leases in the store; web: serve only.",
 )
 @click.option(
+    "--pull-process/--pull-inline",
+    default=False,
+    show_default=True,
+    help="With --role all: pull in a process of its own, at a lower CPU priority, beside the "
+    "--workers serving processes, the store being the only channel between them, so fetching "
+    "and extracting never delay an answer; --pull-inline pulls in the first serving process.",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -570,7 +583,14 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
     "one JSON document on stdout.",
 )
 @click.pass_context
-def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_json: bool) -> None:
+def serve(
+    ctx: click.Context,
+    listen: str | None,
+    workers: int,
+    role: str,
+    pull_process: bool,
+    as_json: bool,
+) -> None:
     """Pull every source on its schedule and serve the feeds over HTTP.
 
     SIGHUP (or a change of the config file) reloads the config; SIGTERM or SIGINT drains
@@ -602,6 +622,13 @@ def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_js
             EXIT_CONFIG,
             as_json,
         )
+    if role != "all" and pull_process:
+        fail(
+            f"--pull-process starts a pulling process beside the serving ones (--role all); "
+            f"--role {role} runs one node of a cluster instead",
+            EXIT_CONFIG,
+            as_json,
+        )
     if role == "worker" and listen:
         fail(
             "--listen: a worker (--role worker) pulls and serves nothing; "
@@ -628,7 +655,7 @@ def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_js
         )
         return
 
-    def serve_one(index: int, reuse_port: bool) -> None:
+    def serve_one(index: int, reuse_port: bool, pulls: bool, http: bool = True) -> None:
         service = RunningService(
             config,
             load=lambda: read_config(ctx),
@@ -636,18 +663,34 @@ def serve(ctx: click.Context, listen: str | None, workers: int, role: str, as_js
             host=host.strip("[]"),
             port=port,
             on_config=logging_for,
-            pulls=index == 0,
+            pulls=pulls,
+            http=http,
             reuse_port=reuse_port,
         )
         _run(service.run, as_json)
 
+    if pull_process:
+        if workers > 1 and port == 0:
+            fail("--workers needs a fixed port to share", EXIT_CONFIG, as_json)
+        _run(lambda: _open_and_close(config), as_json)
+
+        def puller_or_server(index: int) -> None:
+            if index == PULLER:
+                # Readers first: the kernel gives the serving processes the CPU when both
+                # want it.
+                os.nice(PULL_NICENESS)
+                serve_one(index, False, pulls=True, http=False)
+            else:
+                serve_one(index, workers > 1, pulls=False)
+
+        sys.exit(run_workers(workers + 1, puller_or_server))
     if workers > 1:
         if port == 0:
             fail("--workers needs a fixed port to share", EXIT_CONFIG, as_json)
         # The schema is created here, once, before the processes that share it start.
         _run(lambda: _open_and_close(config), as_json)
-        sys.exit(run_workers(workers, lambda index: serve_one(index, True)))
-    serve_one(0, False)
+        sys.exit(run_workers(workers, lambda index: serve_one(index, True, pulls=index == 0)))
+    serve_one(0, False, pulls=True)
 
 
 async def _open_and_close(config: Config) -> None:

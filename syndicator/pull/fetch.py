@@ -1,8 +1,9 @@
 """HTTP and file fetching for mirrors: one aiohttp client session with timeouts, a body-size
-cap enforced while streaming (on decompressed bytes too), a redirect policy, per-host and
-global concurrency limits, robots.txt (RFC 9309), Retry-After, conditional GET, and the
-address policy of `addresses` (a host the operator did not write in the config is reached at
-public addresses only, unless its source allows private ones).
+cap enforced while streaming (on decompressed bytes too), a total deadline per request (a
+mirror that sends one byte a second gets no longer than that), a redirect policy, per-host
+and global concurrency limits, robots.txt (RFC 9309), Retry-After, conditional GET, proxy
+routes per mirror, and the address policy of `addresses` (a host the operator did not write
+in the config is reached at public addresses only, unless its source allows private ones).
 
 Owns bytes in transit only: it never parses what it fetches (robots.txt aside) and keeps no
 mirror health; it reports what happened and the pipeline decides what that means. A `file:`
@@ -76,11 +77,15 @@ class FetchLimits:
     per_host: int = 2
     max_redirects: int = 5
     robots_ttl: float = 3600.0
+    # The whole of one request, redirects and body included, from when it is sent: the read
+    # timeout bounds the gap between two reads only, so a mirror dripping one byte at a
+    # time would hold a request for ever without it.
+    request_deadline: float = 60.0
 
 
 # The limits an open Fetcher takes from `retune`, from its next request on; the others are
 # built into its client session and semaphores when it opens.
-RETUNABLE = ("user_agent", "max_redirects", "robots_ttl")
+RETUNABLE = ("user_agent", "max_redirects", "robots_ttl", "request_deadline")
 
 
 def _robots_unreadable(url: str, cause: FetchError) -> FetchError:
@@ -275,6 +280,7 @@ class Fetcher:
         cancel_if: Callable[[], bool] | None = None,
         addresses: AddressPolicy | None = None,
         via: str | None = None,
+        until: float | None = None,
     ) -> Response:
         """GET one URL; a 304 answer comes back with an empty body and `not_modified`.
 
@@ -285,18 +291,54 @@ class Fetcher:
         private addresses (None: every host, for a URL the operator typed); a refused one is
         a FetchError of kind `blocked-address`. `via` is the proxy route of the mirror
         (None: direct); robots.txt and redirects go the same way, and a proxy that cannot be
-        reached is a FetchError of kind `proxy` naming it.
+        reached is a FetchError of kind `proxy` naming it. The whole answer must be in within
+        `request_deadline` of sending the request, and by `until` (event loop time; the
+        deadline of the pull), or it fails as `deadline`.
         """
         if file_root is not None:
             return await asyncio.to_thread(self._read_file, url, file_root, last_modified)
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
+        try:
+            async with asyncio.timeout_at(until):
+                return await self._get(
+                    url,
+                    etag,
+                    last_modified,
+                    allowed_origins,
+                    follow_foreign,
+                    robots,
+                    cancel_if,
+                    addresses,
+                    via,
+                )
+        except TimeoutError:
+            raise FetchError(
+                url, "deadline", "no answer within the pull's time for it (pull_deadline)"
+            ) from None
+
+    async def _get(
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        allowed_origins: Collection[str] | None,
+        follow_foreign: bool,
+        robots: bool,
+        cancel_if: Callable[[], bool] | None,
+        addresses: AddressPolicy | None,
+        via: str | None,
+    ) -> Response:
         if robots:
             state = await self._robots_state(url, addresses, via)
             if isinstance(state, FetchError):
                 raise _robots_unreadable(url, state)
             if state is not None and not state.can_fetch(url, self.limits.user_agent):
                 raise FetchError(url, "robots", "robots.txt disallows this URL for our User-Agent")
+        loop = asyncio.get_running_loop()
+        # Set when the first request goes out: waiting for a free slot is not the mirror's
+        # fault, every byte after that is.
+        answer_by: float | None = None
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -308,8 +350,12 @@ class Fetcher:
             async with self._slot(origin_of(current)):
                 if cancel_if is not None and cancel_if():
                     raise FetchError(url, "skipped", "mirror paused; request not sent")
+                if answer_by is None:
+                    answer_by = loop.time() + self.limits.request_deadline
                 session = self._session_for(current, addresses, via)
-                response, location = await self._request(current, headers, session, via)
+                response, location = await self._within(
+                    answer_by, url, current, headers, session, via
+                )
             if location is None:
                 assert response is not None
                 return Response(
@@ -342,6 +388,26 @@ class Fetcher:
             current = target
             # Validators belong to the URL they were stored for, not to a redirect target.
             headers = {}
+
+    async def _within(
+        self,
+        answer_by: float,
+        asked: str,
+        url: str,
+        headers: dict[str, str],
+        session: aiohttp.ClientSession,
+        via: str | None = None,
+    ) -> tuple[Response | None, str | None]:
+        """`_request`, failing as `deadline` when its whole answer is not in by `answer_by`."""
+        try:
+            async with asyncio.timeout_at(answer_by):
+                return await self._request(url, headers, session, via)
+        except TimeoutError:
+            raise FetchError(
+                asked,
+                "deadline",
+                f"no whole answer within {self.limits.request_deadline:g}s (request_deadline)",
+            ) from None
 
     async def _request(
         self,
@@ -474,8 +540,9 @@ class Fetcher:
         for _ in range(_ROBOTS_REDIRECTS + 1):
             try:
                 async with self._slot(origin_of(url)):
-                    response, location = await self._request(
-                        url, {}, self._session_for(url, addresses, via), via
+                    deadline = asyncio.get_running_loop().time() + self.limits.request_deadline
+                    response, location = await self._within(
+                        deadline, url, url, {}, self._session_for(url, addresses, via), via
                     )
             except FetchError as exc:
                 if exc.kind == "blocked-address":

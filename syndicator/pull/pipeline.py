@@ -3,7 +3,11 @@ picks, collect the article links, fetch and extract each article not stored yet,
 candidates and store them; record every mirror's health and the hosts its pages announce.
 
 This is the only place that wires fetch -> validate -> extract -> candidate -> store. A mirror
-that fails is recorded in the report and in its health, and never stops the others.
+that fails is recorded in the report and in its health, and never stops the others. Each
+article is stored as soon as it is extracted, so the feeds fill while the pull runs; every
+request of the pull ends by the pull's deadline (`service.pull_deadline`), so a mirror that
+answers slowly or drips its pages is left behind, failed in its health, and the articles the
+other mirrors gave are in the feeds when the pull ends.
 """
 
 from __future__ import annotations
@@ -153,6 +157,17 @@ class SourcePull:
         )
         # Hosts refused by that policy in this pull: each is logged once.
         self.blocked: set[str] = set()
+        # Event loop times by which every request of this pull has its answer, and every
+        # listing (feed or listing page) its answer; set by run().
+        self.until: float | None = None
+        self.listings_until: float | None = None
+        # One article stored at a time: each ingest reads what is stored to decide new,
+        # update or duplicate.
+        self._storing = asyncio.Lock()
+        # Parsing and extraction (lxml, trafilatura: about half a second for a large page)
+        # run off the event loop, one page at a time: the loop goes on answering readers in
+        # the meantime, at least every switch interval of the interpreter.
+        self._parsing = asyncio.Lock()
 
     # --- mirrors -----------------------------------------------------------------------
 
@@ -190,7 +205,14 @@ class SourcePull:
         )
 
     async def _get(
-        self, index: int, url: str, expect: str, *, probe: bool = False, conditional: bool = True
+        self,
+        index: int,
+        url: str,
+        expect: str,
+        *,
+        probe: bool = False,
+        conditional: bool = True,
+        until: float | None = None,
     ) -> tuple[int, Response] | None:
         """Fetch and validate one URL from a mirror; failures are recorded, None returned."""
         mirror = self.mirrors[index]
@@ -209,6 +231,7 @@ class SourcePull:
                 cancel_if=None if probe else (lambda: not self.book.usable(origin)),
                 addresses=self.addresses,
                 via=self.source.route_of(mirror),
+                until=until or self.until,
             )
         except FetchError as exc:
             if exc.kind == "skipped":
@@ -241,13 +264,15 @@ class SourcePull:
             self.report.not_modified += 1
             return answered, response
         try:
-            validate.check(
-                response.body,
-                response.url,
-                expect,
-                header_charset=response.charset,
-                reject_if=self.source.reject_if,
-            )
+            async with self._parsing:
+                await asyncio.to_thread(
+                    validate.check,
+                    response.body,
+                    response.url,
+                    expect,
+                    header_charset=response.charset,
+                    reject_if=self.source.reject_if,
+                )
         except ExtractError as exc:
             self._failed(answered, expect, exc)
             return None
@@ -262,6 +287,13 @@ class SourcePull:
     # --- the pull ----------------------------------------------------------------------
 
     async def run(self) -> PullReport:
+        started = asyncio.get_running_loop().time()
+        deadline = self.config.service.pull_deadline
+        self.until = started + deadline
+        # The listings get the first third of the pull (one request_deadline fits in it: the
+        # config says so), the articles what is left: a mirror whose listings drip holds the
+        # articles of the others back no longer than that.
+        self.listings_until = started + deadline / 3
         known = {h.mirror: h for h in await self.mirror_store.health(self.name)}
         self.book = HealthBook(self.name, known, self.book.policy, self.clock, self.book.rng)
         for found in await self.mirror_store.discovered(self.name):
@@ -292,19 +324,12 @@ class SourcePull:
         refs = await self._not_stored(refs)
         for ref in refs:
             self.progress("planned", ref.url)
-        fetched = await together(*(self._fetch_article(ref) for ref in refs))
-        results = list(zip(refs, fetched, strict=True))
-        results += await self._fall_back(results)
-        # Store in a fixed order (mirror order, then listing order) so that which copy of an
-        # article is stored first never depends on which mirror answered first.
-        for ref, page in results:
-            if page is not None:
-                await self._store(ref, page)
+        await self._articles(refs)
         now = self.clock()
         if self.announced:
             await self.mirror_store.note_candidates(self.name, self.announced, now)
             self.report.discovered = set(self.announced)
-        if self.source.adopt_discovered:
+        if self.source.adopt_discovered and asyncio.get_running_loop().time() < self.until:
             adopted = await adopt_candidates(
                 self.name,
                 self.source,
@@ -418,7 +443,7 @@ class SourcePull:
         if entry.kind == "sitemap":
             return await self._sitemap_entry(index, section, entry, probe=probe)
         url = on_mirror(self.mirrors[index], entry.path)
-        got = await self._get(index, url, entry.kind, probe=probe)
+        got = await self._get(index, url, entry.kind, probe=probe, until=self.listings_until)
         if got is not None and got[1].not_modified:
             stored = (await self.mirror_store.entry_links([url])).get(url)
             if stored is not None:
@@ -426,13 +451,16 @@ class SourcePull:
                 self.report.entry_points_ok += 1
                 return got[0], stored
             # Validators without the links they went with: ask again, unconditionally.
-            got = await self._get(index, url, entry.kind, probe=probe, conditional=False)
+            got = await self._get(
+                index, url, entry.kind, probe=probe, conditional=False, until=self.listings_until
+            )
         if got is None:
             return None
         answered, response = got
         self.report.parsed += 1
         try:
-            links = self._parse_entry(answered, entry, response)
+            async with self._parsing:
+                links = await asyncio.to_thread(self._parse_entry, answered, entry, response)
         except ExtractError as exc:
             self._failed(answered, f"{section} entry point", exc)
             return None
@@ -536,13 +564,15 @@ class SourcePull:
         probe: bool = False,
     ) -> tuple[int, list[Listed], list[sitemaps.SitemapUrl]] | None:
         """One sitemap document -> (answering mirror, article links, child sitemaps)."""
-        got = await self._get(index, url, "sitemap", probe=probe)
+        got = await self._get(index, url, "sitemap", probe=probe, until=self.listings_until)
         if got is not None and got[1].not_modified:
             stored = (await self.mirror_store.entry_links([url])).get(url)
             if stored is not None:
                 self._ok(got[0], got[1])
                 return got[0], stored, []
-            got = await self._get(index, url, "sitemap", probe=probe, conditional=False)
+            got = await self._get(
+                index, url, "sitemap", probe=probe, conditional=False, until=self.listings_until
+            )
         if got is None:
             return None
         answered, response = got
@@ -623,47 +653,69 @@ class SourcePull:
         if got is None:
             return None
         answered, response = got
-        self._note_announced(response)
-        try:
-            page = parsing.extract_article(
+
+        def read() -> Page:
+            self._note_announced(response)
+            return parsing.extract_article(
                 response.body,
                 response.url,
                 header_charset=response.charset,
                 rules=self.rules,
                 entry=entry,
             )
+
+        try:
+            async with self._parsing:
+                page = await asyncio.to_thread(read)
         except ExtractError as exc:
             self._failed(answered, "article", exc)
             return None
         self._ok(answered, response)
         return page
 
-    async def _fall_back(
-        self, results: list[tuple[ArticleRef, Page | None]]
-    ) -> list[tuple[ArticleRef, Page | None]]:
-        """An article that no mirror gave is asked of the other usable mirrors, in order."""
-        missing: dict[str, list[ArticleRef]] = {}
-        done = {self._canonical(ref.url) for ref, page in results if page is not None}
-        for ref, _ in results:
-            key = self._canonical(ref.url)
-            if key not in done:
-                missing.setdefault(key, []).append(ref)
+    async def _articles(self, refs: list[ArticleRef]) -> None:
+        """Fetch, extract and store every article, each as soon as it is in.
 
-        async def retry(refs: list[ArticleRef]) -> tuple[ArticleRef, Page | None] | None:
-            tried = {r.mirror_index for r in refs}
-            sections = frozenset().union(*(r.sections for r in refs))
-            for index, mirror in enumerate(self.mirrors):
-                if index in tried or not self.book.usable(mirror.origin):
-                    continue
-                ref = ArticleRef(index, on_mirror(mirror, path_and_query(refs[0].url)), sections)
-                self.progress("planned", ref.url)
-                page = await self._fetch_article(ref)
+        The copies of one article (the same path on several mirrors) are fetched at once and
+        stored in mirror order, so which copy is stored first never depends on which mirror
+        answered first; an article no mirror that listed it gave is then asked of the other
+        usable mirrors, in order."""
+        by_article: dict[str, list[ArticleRef]] = {}
+        for ref in refs:
+            by_article.setdefault(self._canonical(ref.url), []).append(ref)
+        await together(*(self._article(copies) for copies in by_article.values()))
+
+    async def _article(self, copies: list[ArticleRef]) -> None:
+        copies = sorted(copies, key=lambda r: r.mirror_index)
+        fetches = [asyncio.ensure_future(self._fetch_article(ref)) for ref in copies]
+        stored = False
+        try:
+            for ref, fetch in zip(copies, fetches, strict=True):
+                page = await fetch
                 if page is not None:
-                    return ref, page
-            return None
+                    await self._store(ref, page)
+                    stored = True
+        finally:
+            for fetch in fetches:
+                fetch.cancel()
+            await asyncio.gather(*fetches, return_exceptions=True)
+        if not stored:
+            await self._fall_back(copies)
 
-        found = await together(*(retry(refs) for refs in missing.values()))
-        return [r for r in found if r is not None]
+    async def _fall_back(self, refs: list[ArticleRef]) -> None:
+        """An article that no mirror listing it gave is asked of the other usable mirrors,
+        in order; the first copy one gives is stored."""
+        tried = {r.mirror_index for r in refs}
+        sections = frozenset().union(*(r.sections for r in refs))
+        for index, mirror in enumerate(self.mirrors):
+            if index in tried or not self.book.usable(mirror.origin):
+                continue
+            ref = ArticleRef(index, on_mirror(mirror, path_and_query(refs[0].url)), sections)
+            self.progress("planned", ref.url)
+            page = await self._fetch_article(ref)
+            if page is not None:
+                await self._store(ref, page)
+                return
 
     async def _store(self, ref: ArticleRef, page: Page) -> None:
         candidate = to_candidate(
@@ -678,7 +730,8 @@ class SourcePull:
             extra_aliases=frozenset({ref.url, self._canonical(ref.url)}),
         )
         try:
-            result = await self.store.ingest(candidate, self.source.canonical)
+            async with self._storing:
+                result = await self.store.ingest(candidate, self.source.canonical)
         except StoreError as exc:
             self.report.fail(str(exc))
             return

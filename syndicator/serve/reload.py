@@ -40,6 +40,8 @@ _SERVICE_KEYS_NOT_RENDERED = frozenset(
         "contact",
         "max_redirects",
         "robots_ttl",
+        "request_deadline",
+        "pull_deadline",
         "stale_after",
         "watch_config",
         "log_format",
@@ -84,6 +86,7 @@ def limits_of(config: Config) -> FetchLimits:
         per_host=s.per_host,
         max_redirects=s.max_redirects,
         robots_ttl=s.robots_ttl,
+        request_deadline=s.request_deadline,
     )
 
 

@@ -5,8 +5,9 @@ kernel spreads connections over them and the service uses every core. The parent
 supervises: it forwards SIGINT/SIGTERM (stop) and SIGHUP (reload: each process reads the
 config again, as a single process does), restarts a process that dies after running a while,
 and gives up (stopping the others) when one dies right after starting, as it does when the
-port cannot be bound. Which process does what (only the first one pulls) is for the caller's
-`serve_one(index)` to decide.
+port cannot be bound. Which process does what (only the first one pulls; with
+`serve --pull-process` the first one pulls and serves nothing, at a lower CPU priority, and
+the others serve) is for the caller's `serve_one(index)` to decide.
 
 uvloop, when installed (it is a dependency wherever it exists), runs every loop: its loop and
 transports cost less per request than asyncio's on the feed hot path.
