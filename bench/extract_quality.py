@@ -69,11 +69,20 @@ def load(folder: Path) -> tuple[str, list[Doc]]:
                 path = folder / sub / item["file"]
                 if path.is_file():
                     docs.append(
-                        Doc(item["file"], url, path.read_bytes(), None, item["with"], item["without"])
+                        Doc(
+                            item["file"],
+                            url,
+                            path.read_bytes(),
+                            None,
+                            item["with"],
+                            item["without"],
+                        )
                     )
                     break
         return "snippets", docs
-    pages = sorted(p.parent for p in folder.rglob("source.html") if (p.parent / "expected.html").is_file())
+    pages = sorted(
+        p.parent for p in folder.rglob("source.html") if (p.parent / "expected.html").is_file()
+    )
     docs = [
         Doc(
             page.name,
@@ -87,7 +96,7 @@ def load(folder: Path) -> tuple[str, list[Doc]]:
 
 
 def html_text(markup: bytes | str) -> str:
-    if not (markup.strip() if isinstance(markup, str) else markup.strip()):
+    if not markup.strip():
         return ""
     root = lxml.html.fromstring(markup)
     return "\n".join(parsing.block_texts(root))
@@ -214,7 +223,10 @@ def run(folder: Path, limit: int | None, worst: int) -> dict[str, float]:
             if not output.strip():
                 empty[name].append(doc.name)
     print(f"\n{folder} ({kind}, {len(docs)} pages)")
-    print(f"{'extractor':<16}{'precision':>10}{'recall':>8}{'F1':>8}{'empty':>7}{'median ms':>11}{'p95 ms':>8}")
+    print(
+        f"{'extractor':<16}{'precision':>10}{'recall':>8}{'F1':>8}{'empty':>7}"
+        f"{'median ms':>11}{'p95 ms':>8}"
+    )
     means: dict[str, float] = {}
     for name in EXTRACTORS:
         ss = scores[name]
@@ -228,10 +240,10 @@ def run(folder: Path, limit: int | None, worst: int) -> dict[str, float]:
     best = max(("trafilatura", "traf-precision"), key=lambda n: means[n])
     diffs = [a.f1 - b.f1 for a, b in zip(scores["product"], scores[best], strict=True)]
     se = bootstrap_se(diffs)
+    ratio = statistics.median(times["product"]) / statistics.median(times["trafilatura"])
     print(
         f"product - {best}: F1 {statistics.fmean(diffs):+.4f} ± {se:.4f} (bootstrap s.e.); "
-        f"median time ratio {statistics.median(times['product']) / statistics.median(times['trafilatura']):.2f}"
-        " x trafilatura default"
+        f"median time ratio {ratio:.2f} x trafilatura default"
     )
     lost = [
         d.name

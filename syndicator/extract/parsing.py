@@ -10,6 +10,7 @@ function of its own so that a benchmark can time it. Pure: bytes in, models out,
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -104,9 +105,30 @@ def _decodes(body: bytes, charset: str) -> bool:
     return True
 
 
+# Code points XML 1.0 does not allow (C0 controls but tab, newline and carriage return; the
+# surrogates; U+FFFE and U+FFFF), raw or written as character references: one of them in an
+# article made it unextractable (lxml and trafilatura refuse it) and unpublishable (no XML
+# feed may carry it), on every mirror at once. They carry no text, so they are dropped.
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_REFS = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));?")
+
+
+def _legal_ref(m: re.Match[str]) -> str:
+    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+    return "" if code > 0x10FFFF or XML_ILLEGAL.match(chr(code)) else m.group(0)
+
+
+def drop_illegal(text: str) -> str:
+    """`text` without the code points (raw or as references) that no XML document may hold."""
+    if "&#" in text:
+        text = _REFS.sub(_legal_ref, text)
+    return XML_ILLEGAL.sub("", text)
+
+
 def decode(body: bytes, header_charset: str | None = None) -> str:
+    """The page as text, in the charset it is really in, without XML-illegal code points."""
     charset = detect_charset(body, header_charset)
-    text = body.decode(charset, errors="replace")
+    text = drop_illegal(body.decode(charset, errors="replace"))
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -226,6 +248,8 @@ class ArticleRules:
     selectors: Mapping[str, str] = field(default_factory=dict)
     strip: tuple[str, ...] = ()
     strip_text: tuple[re.Pattern[str], ...] = ()
+    # Normalised texts of the blocks this source repeats on its pages (`templates`).
+    site_blocks: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, source: Source) -> ArticleRules:
@@ -235,6 +259,36 @@ class ArticleRules:
             strip=tuple(source.strip),
             strip_text=tuple(re.compile(p) for p in source.strip_text),
         )
+
+
+# trafilatura's settings for the article body, chosen with bench/extract_quality.py on the
+# public real-page sets (mean F1 readability/trafilatura sets): fast=True, which skips the
+# fallback extractors and picked a sidebar box on some pages, 0.786/0.889; fast=False with
+# favor_recall 0.795/0.894, without 0.793/0.899 but then mirror copies in tests/corpus no
+# longer collapse to one hash (82%): favor_recall stays.
+TRAFILATURA_OPTIONS: dict[str, Any] = {"fast": False, "favor_recall": True}
+# The safety net: a body with less than this share of the text of the article block (as
+# decided before cleaning) may have lost the article to a cleaning rule; then trafilatura
+# runs on the untouched page, and when it finds that much more, its body is published.
+SAFETY_SHARE = 0.5
+
+
+def _trafilatura_body(root: etree._Element | str, url: str) -> etree._Element | None:
+    extracted = trafilatura.extract(
+        root,
+        url=url,
+        output_format="html",
+        include_images=False,
+        include_links=True,
+        include_tables=True,
+        include_comments=False,
+        deduplicate=False,
+        **TRAFILATURA_OPTIONS,
+    )
+    if not extracted:
+        return None
+    body_root = lxml.html.fragment_fromstring(extracted, create_parent="div")
+    return next(iter(body_root.iter("body")), body_root)
 
 
 def main_content(root: etree._Element, url: str, rules: ArticleRules) -> etree._Element:
@@ -248,22 +302,10 @@ def main_content(root: etree._Element, url: str, rules: ArticleRules) -> etree._
             for el in found:
                 container.append(_detached_copy(el))
             return container
-    extracted = trafilatura.extract(
-        root,
-        url=url,
-        output_format="html",
-        include_images=False,
-        include_links=True,
-        include_tables=True,
-        include_comments=False,
-        deduplicate=False,
-        fast=True,
-        favor_recall=True,
-    )
-    if not extracted:
+    body = _trafilatura_body(root, url)
+    if body is None:
         raise ExtractError(url, "no article body found", kind="no-article")
-    body_root = lxml.html.fragment_fromstring(extracted, create_parent="div")
-    return next(iter(body_root.iter("body")), body_root)
+    return body
 
 
 def _detached_copy(el: etree._Element) -> etree._Element:
@@ -334,18 +376,54 @@ def _extract_article(
     rules = rules or ArticleRules()
     root = parse_page(body, url, header_charset)
     meta = read_metadata(root, url, rules.selectors, entry)
-    if not meta.title:
-        raise ExtractError(url, "no title found", kind="no-article")
     echoes = repeats(root, meta)
-    clean.strip_boilerplate(root, rules.strip, rules.strip_text)
-    container = main_content(root, url, rules)
-    clean.tidy_body(
-        container,
-        rules.strip_text,
-        echoes=echoes,
-        author=meta.author,
+    expected = clean.strip_boilerplate(
+        root, rules.strip, rules.strip_text, site_blocks=rules.site_blocks
     )
+    try:
+        container: etree._Element | None = main_content(root, url, rules)
+    except ExtractError:
+        container = None
+    if container is not None:
+        clean.tidy_body(container, rules.strip_text, echoes=echoes, author=meta.author)
+    our_chars = len(clean.text_of(container)) if container is not None else 0
+    if not rules.selectors.get("body") and (not our_chars or our_chars < SAFETY_SHARE * expected):
+        container = _safety_net(container, body, url, header_charset, rules, meta, echoes)
+    if container is None or not clean.text_of(container):
+        raise ExtractError(url, "no article body found", kind="no-article")
+    if not meta.title:
+        # A page without any headline still has an article: its first words name it.
+        first = next(iter(block_texts(container)), "")
+        meta = dataclasses.replace(meta, title=_first_words(first) or None)
     return assemble(meta, container, url)
+
+
+def _first_words(text: str, limit: int = 100) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def _safety_net(
+    ours: etree._Element | None,
+    body: bytes,
+    url: str,
+    header_charset: str | None,
+    rules: ArticleRules,
+    meta: PageMeta,
+    echoes: tuple[str, ...],
+) -> etree._Element | None:
+    """Our body, unless trafilatura on the untouched page finds far more: then a cleaning
+    rule took the article, and trafilatura's own body (tidied) is published instead."""
+    our_chars = len(clean.text_of(ours)) if ours is not None else 0
+    theirs = _trafilatura_body(parse_page(body, url, header_charset), url)
+    if theirs is None:
+        return ours
+    clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
+    if our_chars < SAFETY_SHARE * len(clean.text_of(theirs)):
+        return theirs
+    return ours
 
 
 def carries_full_text(entry: FeedEntry) -> bool:
