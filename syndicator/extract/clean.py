@@ -232,8 +232,12 @@ def content_nodes(root: etree._Element) -> tuple[set[etree._Element], int]:
     parent = top.getparent()
     for el in scores:
         # The article split into several blocks (segments between ads) keeps every segment:
-        # the blocks beside the best one that hold paragraphs of their own (not teaser cards).
-        if el is not top and (direct.get(el, 0.0) < best * 0.3 or el.getparent() is not parent):
+        # the blocks beside the best one that hold paragraphs of their own, or nearly as
+        # much text as it (a row of teaser cards holds a little text in many boxes).
+        if el is not top and (
+            el.getparent() is not parent
+            or (direct.get(el, 0.0) < best * 0.3 and scores[el] < best * 0.6)
+        ):
             continue
         node: etree._Element | None = el
         while node is not None and node not in keep:
