@@ -12,6 +12,7 @@ import pytest
 
 from syndicator.core.config import Config
 from syndicator.extract import parsing
+from syndicator.extract.candidate import to_candidate
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
@@ -165,3 +166,26 @@ async def test_an_article_with_control_characters_is_published_from_every_mirror
         assert not any(parsing.XML_ILLEGAL.search(item["content_html"]) for item in items)
     finally:
         await site.stop()
+
+
+def test_the_lead_figure_follows_the_first_paragraph_with_its_caption_under_the_image() -> None:
+    body = page(
+        '<meta property="og:image" content="https://news.example/quay.jpg">'
+        f"<div class='story'><h1>New quay opens</h1><figure><img src='/quay.jpg' alt='x'>"
+        f"<figcaption>The new quay at dawn, seen from the lighthouse</figcaption></figure>"
+        f"{BODY}</div>",
+        teasers="",
+    )
+    extracted = parsing.extract_article(body, URL)
+    assert extracted.image_caption == "The new quay at dawn, seen from the lighthouse"
+    cand = to_candidate(
+        extracted,
+        source="news",
+        canonical_origin="https://news.example",
+        site_origins={"https://news.example"},
+        sections=frozenset(),
+        default_language="en",
+    )
+    html = cand.content_html
+    assert html.startswith(f"<p>{PARAGRAPHS[0]}</p><figure><img")
+    assert html.index("<img") < html.index("<figcaption>") < html.index(PARAGRAPHS[1])
