@@ -11,6 +11,7 @@ import feedparser
 import pytest
 
 from syndicator.core.config import Config
+from syndicator.core.models import FeedEntry
 from syndicator.extract import parsing
 from syndicator.extract.candidate import to_candidate
 from syndicator.publish.documents import FeedBook
@@ -189,3 +190,19 @@ def test_the_lead_figure_follows_the_first_paragraph_with_its_caption_under_the_
     html = cand.content_html
     assert html.startswith(f"<p>{PARAGRAPHS[0]}</p><figure><img")
     assert html.index("<img") < html.index("<figcaption>") < html.index(PARAGRAPHS[1])
+
+
+def test_a_feed_entry_with_control_characters_is_published_without_them() -> None:
+    entry = FeedEntry(
+        link=URL,
+        guid=None,
+        title="New quay opens",
+        summary=None,
+        content_html="".join(
+            f"<p>{p.replace('tied up', 'tied&#8; up')}\x0c</p>" for p in PARAGRAPHS
+        ),
+        published=None,
+        updated=None,
+        author=None,
+    )
+    assert parsing.page_from_entry(entry).body_text.split("\n\n") == PARAGRAPHS

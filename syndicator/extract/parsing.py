@@ -451,7 +451,7 @@ def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page
     """A Page from what the feed entry itself carries (content, else summary), cleaned the
     same way as an article page."""
     rules = rules or ArticleRules()
-    fragment = entry.content_html or entry.summary or ""
+    fragment = drop_illegal(entry.content_html or entry.summary or "")
     if not fragment.strip():
         raise ExtractError(entry.link, "feed entry carries no text", kind="no-article")
     container = lxml.html.fragment_fromstring(fragment, create_parent="div")
