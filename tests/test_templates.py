@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syndicator.extract import parsing, templates
+from syndicator.extract import parsing
 
 PITCH = "The Harbour Gazette is read by forty thousand sailors before breakfast every day."
 TOPICS = [
@@ -36,7 +36,7 @@ def test_a_block_the_site_repeats_on_its_pages_is_removed_from_every_article() -
     plain = parsing.extract_article(*pages[0])
     assert PITCH in plain.body_text
 
-    learned = templates.SiteTemplates()
+    learned = parsing.SiteTemplates()
     learned.add_pages(pages[1:])  # the other pages of the site
     rules = parsing.ArticleRules(site_blocks=learned.blocks())
     for body, url in pages:
@@ -48,7 +48,7 @@ def test_a_block_the_site_repeats_on_its_pages_is_removed_from_every_article() -
 
 def test_one_article_on_several_mirrors_is_not_taken_for_the_template() -> None:
     body, url = article(*TOPICS[0])
-    learned = templates.SiteTemplates()
+    learned = parsing.SiteTemplates()
     for mirror in ("gazette.example", "gazette-mirror.example.net", "gazette.example.org"):
         learned.add_pages([(body, url.replace("gazette.example", mirror))])
     assert learned.blocks() == frozenset()
@@ -56,15 +56,15 @@ def test_one_article_on_several_mirrors_is_not_taken_for_the_template() -> None:
 
 
 def test_too_few_pages_teach_nothing() -> None:
-    learned = templates.SiteTemplates()
+    learned = parsing.SiteTemplates()
     learned.add_pages([article(*t) for t in TOPICS[:2]])
     assert learned.blocks() == frozenset()
 
 
 def test_the_window_forgets_an_old_template() -> None:
-    learned = templates.SiteTemplates(window=3)
+    learned = parsing.SiteTemplates(window=3)
     learned.add_pages([article(*t) for t in TOPICS[:3]])
-    assert templates.blocks_of(*article(*TOPICS[0])) & learned.blocks()
+    assert parsing.blocks_of(*article(*TOPICS[0])) & learned.blocks()
     # a redesign: three pages without the pitch push the old ones out of the window
     for n in range(3):
         learned.add(f"/new/{n}", frozenset({f"page {n} text of its own"}))
