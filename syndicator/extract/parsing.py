@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import functools
 import re
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
@@ -135,6 +136,13 @@ def drop_illegal(text: str) -> str:
 
 def decode(body: bytes, header_charset: str | None = None) -> str:
     """The page as text, in the charset it is really in, without XML-illegal code points."""
+    return _decode(body, header_charset)
+
+
+# validate.check and extract_article decode the same bytes one after the other: the second
+# is answered from here (bytes cache their hash, so a hit costs a comparison).
+@functools.lru_cache(maxsize=8)
+def _decode(body: bytes, header_charset: str | None) -> str:
     charset = detect_charset(body, header_charset)
     text = drop_illegal(body.decode(charset, errors="replace"))
     return text[1:] if text.startswith("\ufeff") else text
