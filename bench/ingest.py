@@ -286,13 +286,23 @@ async def ingest_real(folder: Path, rounds: int, tmp: Path) -> None:
         store = await open_store(f"sqlite:///{tmp}/real-{workers}.db")
         outcomes: Counter[str] = Counter()
         started = time.perf_counter()
+        split = ""
         if workers == 1:
-            cands = map(candidate_of, work)
-            for cand in cands:
+            extracting = storing = 0.0
+            for item in work:
+                t0 = time.perf_counter()
+                cand = candidate_of(item)
+                t1 = time.perf_counter()
+                extracting += t1 - t0
                 if cand is None:
                     outcomes["not an article"] += 1
                     continue
                 outcomes[(await store.ingest(cand, CANONICAL)).outcome] += 1
+                storing += time.perf_counter() - t1
+            split = (
+                f"\n{'':<22} validate+extract+candidate {1000 * extracting / len(work):.1f} ms, "
+                f"Store.ingest {1000 * storing / len(work):.1f} ms per page"
+            )
         else:
             with ProcessPoolExecutor(workers) as pool:
                 for cand in pool.map(candidate_of, work, chunksize=8):
@@ -303,7 +313,8 @@ async def ingest_real(folder: Path, rounds: int, tmp: Path) -> None:
         seconds = time.perf_counter() - started
         await store.close()
         print(
-            f"{label:<22} {seconds:7.2f} s  {len(work) / seconds:7.1f} articles/s  {dict(outcomes)}"
+            f"{label:<22} {seconds:7.2f} s  {len(work) / seconds:7.1f} articles/s  "
+            f"{dict(outcomes)}{split}"
         )
 
 
