@@ -499,3 +499,29 @@ def test_db_prune_json_reports_what_it_removed_and_refuses_without_rules(tmp_pat
         "memberships": 0,
         "sections": [],
     }
+
+
+async def test_extract_takes_files_and_folders_and_prints_one_json_object_a_line(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "saved"
+    (folder / "deeper").mkdir(parents=True)
+    (folder / "deeper" / "seed.html").write_bytes(SEED_PAGE.read_bytes())
+    (folder / "empty.html").write_text("<html><head><title>x</title></head><body></body></html>")
+    single = tmp_path / "one.html"
+    single.write_bytes(SEED_PAGE.read_bytes())
+    result = await syndicate("extract", str(single), str(folder), "--json")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    # one object a line: the file, then the folder's pages in order (deeper/seed, empty)
+    assert len(lines) == 3
+    assert result.exit_code == 1  # one page had no article
+    first, second, broken = lines
+    assert broken["ok"] is False and broken["target"].endswith("empty.html")
+    assert "no article body" in broken["error"] or "empty page" in broken["error"]
+    for page in (first, second):
+        assert page["title"].startswith("Turkey says Haftar forces must withdraw")
+        assert "alternate addresses" not in page["text"]
+        # what the feeds publish: the sanitised body with the lead figure
+        assert page["content_html"].count("<p>") >= 5
+        assert "<script" not in page["content_html"]
+    assert first["text"] == second["text"] and first["content_html"] == second["content_html"]

@@ -83,9 +83,11 @@ _PART_SPLIT = re.compile(r"[-_]+")
 _MARK_ATTRIBUTES = ("class", "id", "data-testid", "data-component", "data-module", "data-type")
 
 
-def _words(el: etree._Element) -> tuple[set[str], set[str]]:
+def _words(
+    el: etree._Element, attrs: tuple[str, ...] = _MARK_ATTRIBUTES
+) -> tuple[set[str], set[str]]:
     whole: set[str] = set()
-    for attr in _MARK_ATTRIBUTES:
+    for attr in attrs:
         whole.update(t for t in _SPLIT.split((el.get(attr) or "").lower()) if t)
     parts = {p for t in whole for p in _PART_SPLIT.split(t) if p}
     return whole, parts
@@ -124,8 +126,24 @@ def is_marked(el: etree._Element, in_text: bool = False) -> bool:
     return (el.get("role") or "").lower() in _ROLES
 
 
+def marked_by_id_only(el: etree._Element) -> bool:
+    """Only the element's id marks it (`id="nav_subheading_1"`, an anchor for a table of
+    contents): its class, role and state say nothing against it."""
+    if is_hidden(el) or (el.get("role") or "").lower() in _ROLES:
+        return False
+    whole, parts = _words(el, tuple(a for a in _MARK_ATTRIBUTES if a != "id"))
+    return not (whole & _EXACT or parts & _PARTS)
+
+
 # The same short texts are judged many times (a block, then its wrappers): normalise once.
 _norm = functools.lru_cache(maxsize=16384)(normalise)
+
+
+def normal_block(text: str) -> str:
+    """A block's text in the form blocks are compared across a site's pages."""
+    return _norm(text)
+
+
 # Longer texts are containers of blocks, never one announcement.
 MAX_BLOCK = 2000
 

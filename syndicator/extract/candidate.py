@@ -1,6 +1,6 @@
 """From an extracted page to a store candidate: links moved to the canonical origin, the lead
-figure put back in front of the body, right-to-left text marked as such, HTML sanitised,
-sections decided, identity (hash, SimHash) computed.
+figure put back after the first paragraph of the body, right-to-left text marked as such, HTML
+sanitised, sections decided, identity (hash, SimHash) computed.
 
 Pure: data in, data out.
 """
@@ -83,10 +83,20 @@ def source_sections(source: Source) -> tuple[str, ...]:
 def publishable_html(
     page: Page, canonical_origin: str, origins: set[str], language: str
 ) -> tuple[str, str | None]:
-    """Sanitised body HTML with the lead figure in front, links on the canonical origin, and
-    a `dir="rtl"` wrapper for right-to-left languages; and the lead image URL."""
+    """Sanitised body HTML with the lead figure after the first paragraph, links on the
+    canonical origin, and a `dir="rtl"` wrapper for right-to-left languages; and the lead
+    image URL."""
     body = lxml.html.fragment_fromstring(page.body_html or "<p></p>", create_parent="div")
     clean.rewrite_links(body, page.url, origins, canonical_origin)
+    # The lead figure goes after the first paragraph: the caption under its image, and the
+    # item's text starting with the article's own words, not with the caption.
+    lead = ""
+    if len(body) and not (body.text or "").strip():
+        first = body[0]
+        if not (first.tail or "").strip():
+            first.tail = None
+        lead = lxml.html.tostring(first, encoding="unicode")
+        body.remove(first)
     content = clean.fragment_html(body)
     image_url = (
         clean.rewrite_url(page.image_url, page.url, origins, canonical_origin)
@@ -101,9 +111,11 @@ def publishable_html(
             else ""
         )
         content = (
-            f'<figure><img src="{html.escape(image_url, quote=True)}" alt="{alt}">'
+            f'{lead}<figure><img src="{html.escape(image_url, quote=True)}" alt="{alt}">'
             f"{caption}</figure>{content}"
         )
+    else:
+        content = lead + content
     if is_rtl(language):
         content = f'<div dir="rtl" lang="{html.escape(language, quote=True)}">{content}</div>'
     return clean.sanitize(content), image_url

@@ -292,16 +292,97 @@ def _matches(text: str, patterns: Sequence[Searcher], page: _PageRules) -> bool:
     return False
 
 
+# Tags that never hold article text, whatever they contain: dropped before the content is
+# decided, so that script text never counts as paragraphs.
+_INERT_TAGS = frozenset(
+    {"script", "style", "noscript", "template", "svg", "canvas", "object", "embed", "iframe"}
+)
+# Paragraph-like elements whose text decides where the article is.
+_SCORED = ("p", "pre", "td", "blockquote", "div", "section", "article", "dd", "li")
+# A paragraph shorter than this (characters outside links) is a caption or a menu item.
+_MIN_PARAGRAPH = 25
+
+
+def _own_text(el: etree._Element) -> int:
+    """Characters of text directly in `el` (its text and its inline children's), not in
+    links and not in nested blocks."""
+    n = len((el.text or "").strip())
+    for child in el:
+        if isinstance(child.tag, str) and child.tag in boilerplate.INLINE_TAGS and child.tag != "a":
+            n += len("".join(child.itertext()).strip())
+        n += len((child.tail or "").strip())
+    return n
+
+
+def content_nodes(root: etree._Element) -> tuple[set[etree._Element], int]:
+    """The elements that hold the article, decided before any boilerplate rule runs: the
+    blocks richest in paragraph text (readability's scoring: a paragraph credits its parent
+    in full and its grandparent by half) and all their ancestors. No cleaning rule may
+    remove one of them, whatever its tag, class or id says; the rules clean around and
+    inside them. Also returns the characters of text (outside links) of the best block: what
+    a body that lost nothing to cleaning should come near."""
+    scores: dict[etree._Element, float] = {}
+    direct: dict[etree._Element, float] = {}
+    for el in root.iter(*_SCORED):
+        n = _own_text(el) if el.tag in ("div", "section", "article", "li") else None
+        if n is None:
+            n = len(text_of(el)) - sum(len(text_of(a)) for a in el.iter("a"))
+        if n < _MIN_PARAGRAPH:
+            continue
+        weight = float(n)
+        if el.tag in ("div", "section", "article"):
+            scores[el] = scores.get(el, 0.0) + weight
+            weight /= 2
+        parent = el.getparent()
+        if parent is not None:
+            scores[parent] = scores.get(parent, 0.0) + weight
+            direct[parent] = direct.get(parent, 0.0) + weight
+            grand = parent.getparent()
+            if grand is not None:
+                scores[grand] = scores.get(grand, 0.0) + weight / 2
+    if not scores:
+        return set(), 0
+    top = max(scores, key=scores.__getitem__)
+    best = scores[top]
+    keep: set[etree._Element] = set()
+    parent = top.getparent()
+    for el in scores:
+        # The article split into several blocks (segments between ads) keeps every segment:
+        # the blocks beside the best one that hold paragraphs of their own, or nearly as
+        # much text as it (a row of teaser cards holds a little text in many boxes).
+        if el is not top and (
+            el.getparent() is not parent
+            or (direct.get(el, 0.0) < best * 0.3 and scores[el] < best * 0.6)
+        ):
+            continue
+        node: etree._Element | None = el
+        while node is not None and node not in keep:
+            keep.add(node)
+            node = node.getparent()
+    return keep, _paragraph_chars(top)
+
+
 def strip_boilerplate(
     root: etree._Element,
     extra_selectors: Iterable[str] = (),
     text_patterns: Sequence[Searcher] = (),
-) -> None:
-    """Remove non-article blocks from a parsed page, in place, before extraction."""
-    for el in list(root.iter(*boilerplate.DROP_TAGS)):
+    *,
+    site_blocks: frozenset[str] = frozenset(),
+) -> int:
+    """Remove non-article blocks from a parsed page, in place, before extraction; return
+    the characters of text of the article block as it was before cleaning.
+
+    The content is decided first (`content_nodes`): a form, header or wrapper class that
+    holds the article is kept, what it holds besides the article is cleaned. `site_blocks`
+    are the normalised texts of blocks this site repeats on every page (`templates`)."""
+    for el in list(root.iter(*_INERT_TAGS)):
         drop_element(el, f"tag:{el.tag}")
     for el in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
         drop_element(el)
+    keep, expected = content_nodes(root)
+    for el in list(root.iter(*boilerplate.DROP_TAGS)):
+        if el not in keep:
+            drop_element(el, f"tag:{el.tag}")
     for selector in extra_selectors:
         for el in select_elements(root, selector):
             drop_element(el, f"strip:{selector}")
@@ -314,13 +395,38 @@ def strip_boilerplate(
         for child in list(parent):
             if not isinstance(child.tag, str):
                 continue
-            if boilerplate.is_marked(child, in_text) and not _holds_article(child, total):
+            if (
+                child not in keep
+                and boilerplate.is_marked(child, in_text)
+                and not _holds_article(child, total)
+                and not _content_paragraph(child, parent, keep)
+            ):
                 drop_element(child, _marked_rule(child))
             else:
                 stack.append((child, in_text or child.tag in BLOCK_TAGS))
-    _drop_announced(root, total)
+    if site_blocks:
+        drop_site_blocks(root, site_blocks, keep)
+    _drop_announced(root, total, keep)
     _drop_blocks(root, text_patterns)
     unwrap_layout_tables(root)
+    return expected
+
+
+_PARAGRAPH_TAGS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"})
+
+
+def _content_paragraph(
+    el: etree._Element, parent: etree._Element, keep: set[etree._Element]
+) -> bool:
+    """A paragraph or subheading standing directly in the article block is the article's
+    when only its id names boilerplate (`id="nav_..."` anchors of a table of contents); a
+    class such as `kicker` or `byline` still removes it."""
+    return (
+        el.tag in _PARAGRAPH_TAGS
+        and parent in keep
+        and parent.tag not in ("html", "body")
+        and boilerplate.marked_by_id_only(el)
+    )
 
 
 def _marked_rule(el: etree._Element) -> str:
@@ -403,7 +509,9 @@ def _drop_followers(el: etree._Element, label: bool) -> None:
         sibling = nxt
 
 
-def _drop_announced(root: etree._Element, total: int) -> None:
+def _drop_announced(
+    root: etree._Element, total: int, keep: set[etree._Element] | None = None
+) -> None:
     """Remove blocks that announce boilerplate, with what they announce."""
     top = root.getroottree().getroot()
     lengths = _text_lengths(root)
@@ -444,9 +552,12 @@ def _drop_announced(root: etree._Element, total: int) -> None:
             and parent.tag not in boilerplate.CONTENT_TAGS
             and not _holds_article(parent, total)
             and parent.getparent() is not None
+            and (keep is None or parent not in keep)
         ):
             # A section headed "Related stories" or "Comments" is that section.
             drop_element(parent, "labelled-section")
+            continue
+        if keep is not None and block in keep:
             continue
         _drop_followers(block, label)
         drop_element(block, "announcement")
@@ -455,11 +566,33 @@ def _drop_announced(root: etree._Element, total: int) -> None:
             parent is not None
             and parent.tag not in boilerplate.CONTENT_TAGS
             and parent.getparent() is not None
+            and (keep is None or parent not in keep)
             and (not text_of(parent) or is_host_list(text_of(parent)))
         ):
             up = parent.getparent()
             drop_element(parent, "host-list")
             parent = up
+
+
+def drop_site_blocks(
+    root: etree._Element, blocks: frozenset[str], keep: set[etree._Element] | None = None
+) -> None:
+    """Remove the blocks whose normalised text is one this site repeats on its pages
+    (navigation, share rows, newsletter pitches, its list of alternate addresses), outermost
+    first; never one that holds the article."""
+    top = root.getroottree().getroot()
+    for el in list(root.iter(*TEMPLATE_TAGS)):
+        if keep is not None and el in keep:
+            continue
+        if el.getroottree().getroot() is not top:
+            continue  # inside a block already removed
+        text = text_of(el)
+        if text and boilerplate.normal_block(text) in blocks:
+            drop_element(el, "site-template")
+
+
+# Elements whose text is compared with the blocks a site repeats on its pages.
+TEMPLATE_TAGS = (*BLOCK_TAGS, "div", "section", "ul", "ol", "header", "aside", "nav", "footer")
 
 
 def _text_lengths(root: etree._Element) -> dict[etree._Element, int]:

@@ -1,17 +1,22 @@
 """Bytes to data: source feeds to entries, listing pages to article links, article pages to
 clean articles.
 
-Owns character-set detection, feedparser and trafilatura calls and the order of the article
-stages: parse, read metadata (`metadata`), strip boilerplate (`clean`), find the body (the
-source's `body` selector, else trafilatura), tidy it, assemble the Page. Each stage is a
-function of its own so that a benchmark can time it. Pure: bytes in, models out, no I/O.
+Owns character-set detection, feedparser and trafilatura calls, a site's learned template
+blocks (`SiteTemplates`) and the order of the article stages: parse, read metadata
+(`metadata`), strip boilerplate (`clean`), find the body (the source's `body` selector, else
+trafilatura), tidy it, fall back to trafilatura's own body when cleaning lost the article,
+assemble the Page. Each stage is a function of its own so that a benchmark can time it.
+Pure: bytes in, models out, no I/O.
 """
 
 from __future__ import annotations
 
 import codecs
+import dataclasses
+import functools
 import re
-from collections.abc import Mapping
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -25,7 +30,7 @@ from lxml import etree
 
 from syndicator.core.errors import ExtractError
 from syndicator.core.models import FeedEntry, Page
-from syndicator.extract import clean
+from syndicator.extract import boilerplate, clean
 from syndicator.extract.metadata import PageMeta, parse_date, read_metadata
 
 if TYPE_CHECKING:
@@ -104,9 +109,42 @@ def _decodes(body: bytes, charset: str) -> bool:
     return True
 
 
+# Code points XML 1.0 does not allow (C0 controls but tab, newline and carriage return; the
+# surrogates; U+FFFE and U+FFFF), raw or written as character references: one of them in an
+# article made it unextractable (lxml and trafilatura refuse it) and unpublishable (no XML
+# feed may carry it), on every mirror at once. They carry no text, so they are dropped.
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Only references that can name such a code point (one or two digits, the surrogates,
+# U+FFFE/U+FFFF): a page has thousands of `&#8217;`, and each match costs a call.
+_REFS = re.compile(
+    r"&#(?:[xX]0*([0-9a-fA-F]{1,2}|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])(?![0-9a-fA-F])"
+    r"|0*([0-9]{1,2}|5[5-7][0-9]{3}|6553[45])(?![0-9]));?"
+)
+
+
+def _legal_ref(m: re.Match[str]) -> str:
+    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+    return "" if code > 0x10FFFF or XML_ILLEGAL.match(chr(code)) else m.group(0)
+
+
+def drop_illegal(text: str) -> str:
+    """`text` without the code points (raw or as references) that no XML document may hold."""
+    if "&#" in text:
+        text = _REFS.sub(_legal_ref, text)
+    return XML_ILLEGAL.sub("", text) if XML_ILLEGAL.search(text) else text
+
+
 def decode(body: bytes, header_charset: str | None = None) -> str:
+    """The page as text, in the charset it is really in, without XML-illegal code points."""
+    return _decode(body, header_charset)
+
+
+# validate.check and extract_article decode the same bytes one after the other: the second
+# is answered from here (bytes cache their hash, so a hit costs a comparison).
+@functools.lru_cache(maxsize=8)
+def _decode(body: bytes, header_charset: str | None) -> str:
     charset = detect_charset(body, header_charset)
-    text = body.decode(charset, errors="replace")
+    text = drop_illegal(body.decode(charset, errors="replace"))
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -232,6 +270,8 @@ class ArticleRules:
     selectors: Mapping[str, str] = field(default_factory=dict)
     strip: tuple[str, ...] = ()
     strip_text: tuple[clean.Searcher, ...] = ()
+    # Normalised texts of the blocks this source repeats on its pages (`templates`).
+    site_blocks: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, source: Source) -> ArticleRules:
@@ -245,6 +285,36 @@ class ArticleRules:
         )
 
 
+# trafilatura's settings for the article body, chosen with bench/extract_quality.py on the
+# public real-page sets (mean F1 readability/trafilatura sets): fast=True, which skips the
+# fallback extractors and picked a sidebar box on some pages, 0.786/0.889; fast=False with
+# favor_recall 0.795/0.894, without 0.793/0.899 but then mirror copies in tests/corpus no
+# longer collapse to one hash (82%): favor_recall stays.
+TRAFILATURA_OPTIONS: dict[str, Any] = {"fast": False, "favor_recall": True}
+# The safety net: a body with less than this share of the text of the article block (as
+# decided before cleaning) may have lost the article to a cleaning rule; then trafilatura
+# runs on the untouched page, and when it finds that much more, its body is published.
+SAFETY_SHARE = 0.5
+
+
+def _trafilatura_body(root: etree._Element | str, url: str) -> etree._Element | None:
+    extracted = trafilatura.extract(
+        root,
+        url=url,
+        output_format="html",
+        include_images=False,
+        include_links=True,
+        include_tables=True,
+        include_comments=False,
+        deduplicate=False,
+        **TRAFILATURA_OPTIONS,
+    )
+    if not extracted:
+        return None
+    body_root = lxml.html.fragment_fromstring(extracted, create_parent="div")
+    return next(iter(body_root.iter("body")), body_root)
+
+
 def main_content(root: etree._Element, url: str, rules: ArticleRules) -> etree._Element:
     """The article body of a cleaned page, as a container element (not yet tidied).
 
@@ -256,22 +326,10 @@ def main_content(root: etree._Element, url: str, rules: ArticleRules) -> etree._
             for el in found:
                 container.append(_detached_copy(el))
             return container
-    extracted = trafilatura.extract(
-        root,
-        url=url,
-        output_format="html",
-        include_images=False,
-        include_links=True,
-        include_tables=True,
-        include_comments=False,
-        deduplicate=False,
-        fast=True,
-        favor_recall=True,
-    )
-    if not extracted:
+    body = _trafilatura_body(root, url)
+    if body is None:
         raise ExtractError(url, "no article body found", kind="no-article")
-    body_root = lxml.html.fragment_fromstring(extracted, create_parent="div")
-    return next(iter(body_root.iter("body")), body_root)
+    return body
 
 
 def _detached_copy(el: etree._Element) -> etree._Element:
@@ -342,18 +400,54 @@ def _extract_article(
     rules = rules or ArticleRules()
     root = parse_page(body, url, header_charset)
     meta = read_metadata(root, url, rules.selectors, entry)
-    if not meta.title:
-        raise ExtractError(url, "no title found", kind="no-article")
     echoes = repeats(root, meta)
-    clean.strip_boilerplate(root, rules.strip, rules.strip_text)
-    container = main_content(root, url, rules)
-    clean.tidy_body(
-        container,
-        rules.strip_text,
-        echoes=echoes,
-        author=meta.author,
+    expected = clean.strip_boilerplate(
+        root, rules.strip, rules.strip_text, site_blocks=rules.site_blocks
     )
+    try:
+        container: etree._Element | None = main_content(root, url, rules)
+    except ExtractError:
+        container = None
+    if container is not None:
+        clean.tidy_body(container, rules.strip_text, echoes=echoes, author=meta.author)
+    our_chars = len(clean.text_of(container)) if container is not None else 0
+    if not rules.selectors.get("body") and (not our_chars or our_chars < SAFETY_SHARE * expected):
+        container = _safety_net(container, body, url, header_charset, rules, meta, echoes)
+    if container is None or not clean.text_of(container):
+        raise ExtractError(url, "no article body found", kind="no-article")
+    if not meta.title:
+        # A page without any headline still has an article: its first words name it.
+        first = next(iter(block_texts(container)), "")
+        meta = dataclasses.replace(meta, title=_first_words(first) or None)
     return assemble(meta, container, url)
+
+
+def _first_words(text: str, limit: int = 100) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def _safety_net(
+    ours: etree._Element | None,
+    body: bytes,
+    url: str,
+    header_charset: str | None,
+    rules: ArticleRules,
+    meta: PageMeta,
+    echoes: tuple[str, ...],
+) -> etree._Element | None:
+    """Our body, unless trafilatura on the untouched page finds far more: then a cleaning
+    rule took the article, and trafilatura's own body (tidied) is published instead."""
+    our_chars = len(clean.text_of(ours)) if ours is not None else 0
+    theirs = _trafilatura_body(parse_page(body, url, header_charset), url)
+    if theirs is None:
+        return ours
+    clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
+    if our_chars < SAFETY_SHARE * len(clean.text_of(theirs)):
+        return theirs
+    return ours
 
 
 def carries_full_text(entry: FeedEntry) -> bool:
@@ -376,7 +470,7 @@ def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page
     """A Page from what the feed entry itself carries (content, else summary), cleaned the
     same way as an article page."""
     rules = rules or ArticleRules()
-    fragment = entry.content_html or entry.summary or ""
+    fragment = drop_illegal(entry.content_html or entry.summary or "")
     if not fragment.strip():
         raise ExtractError(entry.link, "feed entry carries no text", kind="no-article")
     container = lxml.html.fragment_fromstring(fragment, create_parent="div")
@@ -464,3 +558,84 @@ def _has_blocks(el: etree._Element) -> bool:
         isinstance(d.tag, str) and (d.tag in clean.BLOCK_TAGS or d.tag in _CONTAINERS)
         for d in el.iterdescendants()
     )
+
+
+# --- site templates ----------------------------------------------------------------------
+# A site's own boilerplate, learned from its pages: what single-page extractors cannot see.
+# Every page of a site carries the same navigation, share row, newsletter pitch, list of
+# alternate addresses or "related" heading, worded the site's own way, often with no class or
+# announcement any built-in rule knows. The service sees many pages of each source on every
+# mirror: a block whose normalised text repeats on a good share of them is the site's
+# template, not an article. `SiteTemplates` counts blocks over the pages of one source and
+# answers the set of normalised texts that `clean.strip_boilerplate` removes
+# (`ArticleRules.site_blocks`).
+
+# A page is counted once per block text, and only the last TEMPLATE_WINDOW pages are kept,
+# so a source's template follows redesigns and memory stays bounded.
+TEMPLATE_WINDOW = 200
+# A block is template when it is on TEMPLATE_MIN_PAGES pages and TEMPLATE_SHARE of those seen.
+TEMPLATE_MIN_PAGES = 3
+TEMPLATE_SHARE = 0.5
+# Blocks shorter than this are words ("Home", "Share"), which the built-in rules and
+# trafilatura judge better in context.
+TEMPLATE_MIN_CHARS = 12
+
+
+def page_blocks(root: etree._Element) -> frozenset[str]:
+    """The normalised texts of a parsed page's blocks (each once), scripts and styles apart."""
+    found: set[str] = set()
+    for el in root.iter(*clean.TEMPLATE_TAGS):
+        text = clean.text_of(el)
+        if TEMPLATE_MIN_CHARS <= len(text) <= boilerplate.MAX_BLOCK:
+            found.add(boilerplate.normal_block(text))
+    return frozenset(found)
+
+
+def blocks_of(body: bytes, url: str, header_charset: str | None = None) -> frozenset[str]:
+    """The block texts of one page's bytes; nothing for bytes that are not a page."""
+    try:
+        root = parse_page(body, url, header_charset)
+    except ExtractError:  # a page that does not parse teaches nothing
+        return frozenset()
+    for el in list(root.iter("script", "style", "noscript", "template")):
+        clean.drop_element(el)
+    return page_blocks(root)
+
+
+class SiteTemplates:
+    """Block counts over the last TEMPLATE_WINDOW pages of one source."""
+
+    def __init__(self, window: int = TEMPLATE_WINDOW) -> None:
+        self._pages: deque[tuple[str, frozenset[str]]] = deque(maxlen=window)
+        self._keys: set[str] = set()
+        self._counts: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def add(self, key: str, blocks: frozenset[str]) -> None:
+        """Count one page's blocks (as `blocks_of` gives them). `key` names the article
+        (its path): the same article on several mirrors is one page, or its own paragraphs
+        would repeat and be taken for the template."""
+        if key in self._keys:
+            return
+        if len(self._pages) == self._pages.maxlen:
+            old_key, old = self._pages[0]
+            self._keys.discard(old_key)
+            self._counts.subtract(old)
+        self._pages.append((key, blocks))
+        self._keys.add(key)
+        self._counts.update(blocks)
+
+    def add_pages(self, pages: Iterable[tuple[bytes, str]]) -> None:
+        """Count saved pages, each with the URL it came from."""
+        for body, url in pages:
+            self.add(urlsplit(url).path, blocks_of(body, url))
+
+    def blocks(self) -> frozenset[str]:
+        """The normalised texts this source repeats: its template."""
+        seen = len(self._pages)
+        if seen < TEMPLATE_MIN_PAGES:
+            return frozenset()
+        need = max(TEMPLATE_MIN_PAGES, TEMPLATE_SHARE * seen)
+        return frozenset(text for text, n in self._counts.items() if n >= need)

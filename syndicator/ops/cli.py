@@ -391,20 +391,31 @@ def pull(ctx: click.Context, source: str, section: str | None, as_json: bool) ->
 
 
 @main.command()
-@click.argument("target", metavar="URL_OR_FILE")
+@click.argument("targets", metavar="URL_FILE_OR_FOLDER...", nargs=-1, required=True)
 @click.option("--url", "page_url", help="The URL a saved page came from (resolves its links).")
 @click.option("--source", "source_name", help="Hash as this source would (its mirror hosts).")
 @json_option
 @click.pass_context
 def extract(
-    ctx: click.Context, target: str, page_url: str | None, source_name: str | None, as_json: bool
+    ctx: click.Context,
+    targets: tuple[str, ...],
+    page_url: str | None,
+    source_name: str | None,
+    as_json: bool,
 ) -> None:
-    """Show what would be extracted from one article page, and which rules fired."""
+    """Show what would be extracted from article pages (URLs, saved files, or every .html
+    file of a folder), and which rules fired. With --json: one JSON object a line, each with
+    the exact text and content_html the feeds would publish."""
     config = _optional_config(ctx, as_json)
-    path = Path(target)
-    is_url = urlsplit(target).scheme in ("http", "https")
-    if not is_url and not path.is_file():
-        fail(f"{target}: not an http(s) URL or a readable file", EXIT_CONFIG, as_json)
+    pages: list[str] = []
+    for target in targets:
+        path = Path(target)
+        if urlsplit(target).scheme in ("http", "https") or path.is_file():
+            pages.append(target)
+        elif path.is_dir():
+            pages.extend(str(p) for p in sorted(path.rglob("*.html")))
+        else:
+            fail(f"{target}: not an http(s) URL or a readable file or folder", EXIT_CONFIG, as_json)
     if source_name and (config is None or source_name not in config.sources):
         known = list(config.sources) if config else []
         fail(
@@ -412,15 +423,52 @@ def extract(
             EXIT_CONFIG,
             as_json,
         )
+    if len(pages) > 1 and page_url:
+        fail("--url names the address of one saved page only", EXIT_CONFIG, as_json)
+    if len(pages) == 1:
+        result = _extract_one(config, pages[0], page_url, source_name)
+        if "error" in result:
+            fail(f"nothing extracted: {result['error']}", EXIT_FAILED, as_json)
+        _show_extraction(result, as_json)
+        return
+    failed = 0
+    for target in pages:
+        result = _extract_one(config, target, None, source_name)
+        failed += "error" in result
+        if "error" in result and not as_json:
+            err.print(f"[yellow]{target}:[/yellow] nothing extracted: {result['error']}")
+        else:
+            _show_extraction(result, as_json)
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _show_extraction(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, default=str))
+    else:
+        out.print(terminal.extraction(result))
+        out.print()
+        out.print(result["text"], highlight=False, markup=False)
+
+
+def _extract_one(
+    config: Config | None, target: str, page_url: str | None, source_name: str | None
+) -> dict[str, Any]:
+    """The extraction of one page as `syndicate extract` shows it, or {"target", "error"}."""
+    is_url = urlsplit(target).scheme in ("http", "https")
 
     async def job() -> tuple[bytes, str, str | None]:
         if not is_url:
+            path = Path(target)
             return path.read_bytes(), page_url or path.resolve().as_uri(), None
         async with Fetcher(_limits(config)) as fetcher:
             response = await fetcher.get(target)
         return response.body, response.url, response.charset
 
-    body, url, charset = _run(job, as_json)
+    try:
+        body, url, charset = run_loop(job())
+    except SyndicatorError as exc:
+        return {"target": target, "ok": False, "error": str(exc)}
     origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}".lower()
     name = source_name or next(
         (n for n, s in (config.sources.items() if config else []) if origin in s.site_origins()),
@@ -440,7 +488,7 @@ def extract(
             trace=lambda rule: fired.update([rule]),
         )
     except SyndicatorError as exc:
-        fail(f"nothing extracted: {exc}", EXIT_FAILED, as_json)
+        return {"target": target, "ok": False, "error": str(exc)}
     titles = {s.title.casefold(): n for n, s in (config.sections.items() if config else [])}
     sections = sorted({titles[t.casefold()] for t in page.section_trail if t.casefold() in titles})
     candidate = to_candidate(
@@ -451,13 +499,7 @@ def extract(
         sections=frozenset(sections),
         default_language=source.language if source else "en",
     )
-    result = terminal.extraction_json(page, candidate, name, sections, dict(fired))
-    if as_json:
-        emit(result)
-    else:
-        out.print(terminal.extraction(result))
-        out.print()
-        out.print(page.body_text, highlight=False, markup=False)
+    return terminal.extraction_json(page, candidate, name, sections, dict(fired))
 
 
 def _limits(config: Config | None) -> FetchLimits:

@@ -199,6 +199,7 @@ def extraction_json(
         "words": len(page.body_text.split()),
         "rules": dict(sorted(rules.items())),
         "text": page.body_text,
+        "content_html": cand.content_html,
     }
 
 

@@ -1,0 +1,208 @@
+"""Pages on which the cleaning layer once published less than trafilatura alone finds, as
+small synthetic pages: a wrapper whose class names boilerplate, a form around the whole page,
+a header around the entry, control characters in the body."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import feedparser
+import pytest
+
+from syndicator.core.config import Config
+from syndicator.core.models import FeedEntry
+from syndicator.extract import parsing
+from syndicator.extract.candidate import to_candidate
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
+from syndicator.store import Store
+
+from .sites import Site, sample_articles
+
+URL = "https://news.example/2024/05/a-story"
+PARAGRAPHS = [
+    "The harbour authority opened the new quay on Tuesday after three years of work, "
+    "and the first container ship tied up there before noon.",
+    "Dock workers said the longer berth would let two ships unload at once, which had "
+    "never been possible in the old port, and cut waiting times by half.",
+    "The city council paid for a third of the cost; the rest came from a national fund "
+    "for ports that was set up after the floods of the last decade.",
+    "Fishermen, who share the basin with the cargo ships, asked for a separate entrance "
+    "so that their boats would not have to wait behind the freighters.",
+]
+BODY = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+NAV = (
+    '<ul class="menu"><li><a href="/">Home</a></li><li><a href="/world">World</a></li>'
+    '<li><a href="/sport">Sport</a></li></ul>'
+)
+RELATED = (
+    '<div class="related"><h3>More stories</h3><ul><li><a href="/a">Budget talks stall '
+    'again</a></li><li><a href="/b">Rain expected all week</a></li></ul></div>'
+)
+
+# Teasers of other stories and readers' comments, each a sentence of its own: together more
+# text than the article, so that "holds most of the page" no longer saves its wrapper.
+TEASERS = "".join(
+    f'<div class="card"><p>{topic} is the subject of a long teaser that sits beside the article '
+    "and takes more room on the page than most readers would expect from a sidebar.</p></div>"
+    for topic in ("Rain", "Budget", "Football", "Trains")
+)
+COMMENTS = "".join(
+    f'<div class="comment"><p>{name} wrote: the old quay was a disgrace for years and it is '
+    "about time the council did something about the queues of lorries.</p></div>"
+    for name in ("Ann", "Bob", "Cem")
+)
+
+
+def page(inner: str, teasers: str = TEASERS) -> bytes:
+    return (
+        "<!DOCTYPE html><html><head><title>New quay opens | News</title></head><body>"
+        f'{inner}<div class="related-stories">{teasers}</div>'
+        f'<div class="comments">{COMMENTS if teasers else ""}</div></body></html>'
+    ).encode()
+
+
+def published_paragraphs(body: bytes) -> list[str]:
+    return parsing.extract_article(body, URL).body_text.split("\n\n")
+
+
+@pytest.mark.parametrize(
+    "wrapper",
+    [
+        '<div class="widget-area blog-widgets">',
+        '<div class="sidebar-fixed article-body-segment">',
+        '<div class="paywall">',
+        '<div id="main-navigation-wrapper">',
+    ],
+)
+def test_a_wrapper_whose_class_names_boilerplate_keeps_the_article(wrapper: str) -> None:
+    body = page(f"{NAV}{wrapper}<h1>New quay opens</h1>{BODY}</div>{RELATED}")
+    assert published_paragraphs(body) == PARAGRAPHS
+
+
+def test_a_form_around_the_whole_page_keeps_the_article() -> None:
+    # ASP.NET pages wrap everything in one form; a form is judged by what it holds.
+    body = page(
+        '<form id="aspnetForm" method="post" action="./story.aspx">'
+        f'<input type="hidden" name="__VIEWSTATE" value="x">{NAV}'
+        f"<div class='story'><h1>New quay opens</h1>{BODY}</div>{RELATED}</form>"
+    )
+    assert published_paragraphs(body) == PARAGRAPHS
+
+
+def test_a_search_form_next_to_the_article_is_still_removed() -> None:
+    body = page(
+        f'<form class="search"><label>Search the site for news and opinion pieces</label>'
+        f'<input name="q"></form><div class="story"><h1>New quay opens</h1>{BODY}</div>'
+    )
+    assert published_paragraphs(body) == PARAGRAPHS
+
+
+def test_a_header_around_the_entry_keeps_the_entry_not_only_the_title() -> None:
+    # Removing the header left an empty wrapper that extraction then chose: the item was
+    # the page title only.
+    body = page(
+        f'{NAV}<div class="post"><header class="entry-header"><h1>New quay opens</h1>'
+        f'<div class="entry">{BODY}</div></header></div>{RELATED}'
+    )
+    assert published_paragraphs(body) == PARAGRAPHS
+
+
+def test_a_subheading_with_a_navigation_anchor_id_stays() -> None:
+    inner = (
+        f"<article><h1>New quay opens</h1><p>{PARAGRAPHS[0]}</p><p>{PARAGRAPHS[1]}</p>"
+        f'<h3 id="nav_fishermen_1">What the fishermen want</h3><p>{PARAGRAPHS[2]}</p>'
+        f"<p>{PARAGRAPHS[3]}</p></article>"
+    )
+    text = published_paragraphs(page(inner))
+    assert "What the fishermen want" in text
+
+
+@pytest.mark.parametrize(
+    "mark",
+    ["&#8;", "&#x1b;", "&#0;", "&#xFFFE;", "&#55296;", "\x08", "\x0c", "\x1b", "\x00", "\ufffe"],
+)
+def test_control_characters_are_dropped_not_the_article(mark: str) -> None:
+    marked = [p.replace("tied up", f"tied{mark} up") for p in PARAGRAPHS]
+    inner = "".join(f"<p>{p}</p>" for p in marked)
+    result = parsing.extract_article(
+        page(f"{NAV}<div class='story'>{inner}</div>", teasers=""), URL
+    )
+    assert result.body_text.split("\n\n") == PARAGRAPHS
+    assert not parsing.XML_ILLEGAL.search(result.body_html)
+
+
+def test_legal_character_references_are_kept() -> None:
+    assert parsing.drop_illegal("a&#9;b&#233;c&#x1F600;d&#8;e") == "a&#9;b&#233;c&#x1F600;de"
+
+
+async def test_an_article_with_control_characters_is_published_from_every_mirror(
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    articles = sample_articles()
+    for a in articles:
+        a.paragraphs[1] = a.paragraphs[1].replace("million", "mil\x08lion\x0c")
+        a.paragraphs[2] = "\x1b[0m" + a.paragraphs[2]
+    site = Site(mirrors=3, articles=articles)
+    await site.start()
+    try:
+        config = write_config(site.config_yaml(store_url, entry="page"))
+        report = await pull_source("news", config, fetcher, store)
+        # every copy on every mirror was extracted: one new, two duplicates of each
+        assert report.failed == 0
+        assert report.new == len(articles)
+        assert report.duplicate == 2 * len(articles)
+        book = FeedBook(config, store)
+        for fmt in ("rss", "atom"):
+            parsed = feedparser.parse((await book.get("all", fmt)).body)
+            assert not parsed.bozo, parsed.get("bozo_exception")
+            assert len(parsed.entries) == len(articles)
+        items = json.loads((await book.get("all", "json")).body)["items"]
+        assert all("million dollars" in item["content_html"] for item in items)
+        assert not any(parsing.XML_ILLEGAL.search(item["content_html"]) for item in items)
+    finally:
+        await site.stop()
+
+
+def test_the_lead_figure_follows_the_first_paragraph_with_its_caption_under_the_image() -> None:
+    body = page(
+        '<meta property="og:image" content="https://news.example/quay.jpg">'
+        f"<div class='story'><h1>New quay opens</h1><figure><img src='/quay.jpg' alt='x'>"
+        f"<figcaption>The new quay at dawn, seen from the lighthouse</figcaption></figure>"
+        f"{BODY}</div>",
+        teasers="",
+    )
+    extracted = parsing.extract_article(body, URL)
+    assert extracted.image_caption == "The new quay at dawn, seen from the lighthouse"
+    cand = to_candidate(
+        extracted,
+        source="news",
+        canonical_origin="https://news.example",
+        site_origins={"https://news.example"},
+        sections=frozenset(),
+        default_language="en",
+    )
+    html = cand.content_html
+    assert html.startswith(f"<p>{PARAGRAPHS[0]}</p><figure><img")
+    assert html.index("<img") < html.index("<figcaption>") < html.index(PARAGRAPHS[1])
+
+
+def test_a_feed_entry_with_control_characters_is_published_without_them() -> None:
+    entry = FeedEntry(
+        link=URL,
+        guid=None,
+        title="New quay opens",
+        summary=None,
+        content_html="".join(
+            f"<p>{p.replace('tied up', 'tied&#8; up')}\x0c</p>" for p in PARAGRAPHS
+        ),
+        published=None,
+        updated=None,
+        author=None,
+    )
+    assert parsing.page_from_entry(entry).body_text.split("\n\n") == PARAGRAPHS
