@@ -142,7 +142,13 @@ async def test_default_config_metrics_agree_with_readyz(tmp_path: Path) -> None:
     served = await serve(default_config(tmp_path))
     try:
         ready, _ = await get(served, "/readyz")
-        metrics = (await served.get("/metrics"))[1].decode()
+        # The section gauges are refreshed just after the pull that made the service ready:
+        # a scrape in between has the readiness but not yet the gauges.
+        for _ in range(200):
+            metrics = (await served.get("/metrics"))[1].decode()
+            if "syndicator_section_newest_item_age_seconds{" in metrics:
+                break
+            await asyncio.sleep(0.05)
     finally:
         await served.stop()
     assert ready.status == 200
