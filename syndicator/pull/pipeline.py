@@ -103,6 +103,19 @@ class ArticleRef:
     listed_updated: datetime | None = None
 
 
+# The last copy of an article: rounds of retries, the first wait, the longest wait taken.
+LAST_COPY_TRIES = 3
+LAST_COPY_BACKOFF = 0.5
+LAST_COPY_MAX_WAIT = 10.0
+# Failures a retry can mend: the mirror was busy, slow or cut off, not wrong.
+_PASSING_KINDS = frozenset({"timeout", "connect", "truncated", "http", "deadline"})
+
+
+def _passing(failure: FetchError | ExtractError) -> bool:
+    kind = failure.kind
+    return kind in _PASSING_KINDS or kind == "http-429" or kind.startswith("http-5")
+
+
 # Child sitemaps of one sitemap index read in one pull (the newest first).
 MAX_CHILD_SITEMAPS = 50
 
@@ -157,6 +170,8 @@ class SourcePull:
         )
         # Hosts refused by that policy in this pull: each is logged once.
         self.blocked: set[str] = set()
+        # The last failure of each URL this pull asked for: whether a retry can help.
+        self.failures: dict[str, FetchError | ExtractError] = {}
         # Event loop times by which every request of this pull has its answer, and every
         # listing (feed or listing page) its answer; set by run().
         self.until: float | None = None
@@ -197,6 +212,7 @@ class SourcePull:
                 exc.message,
             )
         self.report.fail(f"{where} on {self.mirrors[index].origin}: {exc}", quiet=blocked)
+        self.failures[exc.url] = exc
         if exc.kind == "rule-timeout":
             return  # the source's own pattern gave up: no fault of the mirror
         retry_after = exc.retry_after if isinstance(exc, Throttled) else None
@@ -403,7 +419,7 @@ class SourcePull:
             log.info(
                 "%s: %s is waiting (%s), not asked", self.name, origin, self.book.get(origin).state
             )
-            return []
+            return await self._remembered(index, jobs)
         out: list[tuple[int, str, list[Listed]]] = []
         if access == "probe":
             if not self.book.claim_probe(origin):
@@ -413,14 +429,69 @@ class SourcePull:
             first = await self._entry(index, section, entry, probe=True)
             if first is None:
                 self.report.skipped += len(jobs) - 1
-                return []
+                return await self._remembered(index, jobs)
             out.append((first[0], section, first[1]))
             jobs = jobs[1:]
         results = await together(*(self._entry(index, s, e) for s, e in jobs))
-        for (section, _), result in zip(jobs, results, strict=True):
+        failed = []
+        for (section, entry), result in zip(jobs, results, strict=True):
+            if result is None:
+                # A listing that failed in passing (a 503, a timeout) is asked again: the
+                # newest articles may be listed by this mirror alone.
+                result = await self._entry_again(index, section, entry)
             if result is not None:
                 out.append((result[0], section, result[1]))
-        return out
+            else:
+                failed.append((section, entry))
+        return out + await self._remembered(index, failed)
+
+    async def _entry_again(
+        self, index: int, section: str, entry: EntryPoint
+    ) -> tuple[int, list[Listed]] | None:
+        """One entry point asked again after a passing failure, at most LAST_COPY_TRIES - 1
+        times, with the backoff and the bounds of `_last_copy`, while the breaker still lets
+        the mirror be asked (a listing is routine polling: a failing mirror is spared)."""
+        origin = self.mirrors[index].origin
+        url = on_mirror(self.mirrors[index], entry.path)
+        for attempt in range(LAST_COPY_TRIES - 1):
+            failure = self.failures.get(url)
+            if failure is None or not _passing(failure) or not self.book.usable(origin):
+                return None
+            if not await self._back_off(attempt, failure):
+                return None
+            result = await self._entry(index, section, entry)
+            if result is not None:
+                return result
+        return None
+
+    async def _back_off(self, attempt: int, failure: FetchError | ExtractError | None) -> bool:
+        """Wait before retry `attempt` (0 first): a backoff with jitter, or the Retry-After
+        the mirror asked for; False, without waiting, when that is longer than
+        LAST_COPY_MAX_WAIT or would pass the pull's deadline."""
+        wait = LAST_COPY_BACKOFF * 2**attempt * (1 + self.book.rng.random() / 2)
+        if isinstance(failure, Throttled) and failure.retry_after is not None:
+            wait = max(wait, failure.retry_after)
+        loop = asyncio.get_running_loop()
+        if wait > LAST_COPY_MAX_WAIT or (
+            self.until is not None and loop.time() + wait >= self.until
+        ):
+            return False
+        await asyncio.sleep(wait)
+        return True
+
+    async def _remembered(
+        self, index: int, jobs: list[tuple[str, EntryPoint]]
+    ) -> list[tuple[int, str, list[Listed]]]:
+        """What the entry points of a mirror not answering now listed when it last did: an
+        article seen listed but not stored yet is still sought (from this mirror or any
+        other), never dropped because the one mirror that listed it is failing right now.
+        Stored articles among them cost nothing: they are known without a fetch."""
+        if not jobs:
+            return []
+        mirror = self.mirrors[index]
+        urls = {on_mirror(mirror, e.path): s for s, e in jobs}
+        stored = await self.mirror_store.entry_links(list(urls))
+        return [(index, urls[url], links) for url, links in stored.items() if links]
 
     async def _failover_entry(
         self, section: str, entry: EntryPoint
@@ -639,7 +710,7 @@ class SourcePull:
         listed = self.listed_titles.get(ref.url)
         return listed is not None and " ".join(listed.split()) != " ".join(title.split())
 
-    async def _fetch_article(self, ref: ArticleRef) -> Page | None:
+    async def _fetch_article(self, ref: ArticleRef, *, probe: bool = False) -> Page | None:
         entry = self.entries.get(ref.url)
         entry = dataclasses.replace(entry, link=ref.url) if entry else None
         if entry and (not self.source.full_text or parsing.carries_full_text(entry)):
@@ -649,7 +720,7 @@ class SourcePull:
             except ExtractError as exc:
                 self._failed(ref.mirror_index, "article", exc)
                 return None
-        got = await self._get(ref.mirror_index, ref.url, "article", conditional=False)
+        got = await self._get(ref.mirror_index, ref.url, "article", conditional=False, probe=probe)
         if got is None:
             return None
         answered, response = got
@@ -716,6 +787,39 @@ class SourcePull:
             if page is not None:
                 await self._store(ref, page)
                 return
+        await self._last_copy(refs)
+
+    async def _last_copy(self, refs: list[ArticleRef]) -> None:
+        """An article no mirror gave on the first try is worth a few more: asked again of
+        every mirror whose failure was passing (a 5xx or 429, a timeout, a lost connection,
+        a body cut short) or that the breaker kept from being asked, even while the breaker
+        keeps routine polling away, at most LAST_COPY_TRIES rounds, each after a backoff
+        with jitter or the Retry-After the mirror asked for (up to LAST_COPY_MAX_WAIT), and
+        never past the pull's deadline."""
+        sections = frozenset().union(*(r.sections for r in refs))
+        path = path_and_query(refs[0].url)
+        candidates = [
+            ArticleRef(index, on_mirror(mirror, path), sections)
+            for index, mirror in enumerate(self.mirrors)
+        ]
+        for attempt in range(LAST_COPY_TRIES):
+            # Not asked yet (the breaker kept it away), or failed in passing: worth a try.
+            worth = [
+                (ref, self.failures.get(ref.url))
+                for ref in candidates
+                if (failure := self.failures.get(ref.url)) is None or _passing(failure)
+            ]
+            asked = [f for _, f in worth if isinstance(f, Throttled)]
+            slowest = max(asked, key=lambda f: f.retry_after or 0.0) if asked else None
+            if not worth or not await self._back_off(attempt, slowest):
+                return
+            for ref, _ in worth:
+                self.progress("planned", ref.url)
+                page = await self._fetch_article(ref, probe=True)
+                if page is not None:
+                    log.info("%s: %s fetched on retry %d", self.name, ref.url, attempt + 1)
+                    await self._store(ref, page)
+                    return
 
     async def _store(self, ref: ArticleRef, page: Page) -> None:
         candidate = to_candidate(
