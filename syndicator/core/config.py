@@ -26,8 +26,9 @@ from pydantic import (
     model_validator,
 )
 
+from syndicator.core import identity
 from syndicator.core.errors import ConfigError, Problem
-from syndicator.extract.clean import compile_selector
+from syndicator.core.selectors import compile_selector
 
 DEFAULT_CONFIG = Path("config/syndicator.yaml")
 ALL_SECTION = "all"
@@ -92,7 +93,7 @@ def _check_origin(value: str, *, allow_file: bool) -> str:
             raise ValueError(f"{value!r} has no host name")
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError(f"{value!r} must be an origin such as https://www.example.org")
-        return f"{parts.scheme}://{parts.netloc.lower()}"
+        return identity.origin(value)
     if allow_file and parts.scheme == "file":
         return value
     allowed = "http(s):// or file:" if allow_file else "http(s)://"

@@ -16,13 +16,12 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import lxml.html
 import nh3
-from cssselect import GenericTranslator, SelectorError
 from lxml import etree
 
+from syndicator.core import identity
+from syndicator.core.selectors import compile_selector
 from syndicator.extract import boilerplate
 from syndicator.extract.boilerplate import is_host_list
-
-Selector = Callable[[etree._Element], list[object]]
 
 # Elements whose text is one block of an article.
 BLOCK_TAGS = frozenset(
@@ -105,26 +104,6 @@ ALLOWED_ATTRIBUTES = {
 
 def text_of(el: etree._Element) -> str:
     return " ".join("".join(el.itertext()).split())
-
-
-def compile_selector(selector: str) -> Selector:
-    """A CSS selector, or an XPath expression when it starts with `/`, `./` or `(`.
-
-    Raises ValueError naming the problem when the selector does not compile."""
-    text = selector.strip()
-    try:
-        if text.startswith(("/", "./", "(")):
-            xpath = etree.XPath(text)
-        else:
-            xpath = etree.XPath(GenericTranslator().css_to_xpath(text))
-    except (SelectorError, etree.XPathSyntaxError) as exc:
-        raise ValueError(f"{selector!r} is neither a CSS selector nor an XPath: {exc}") from None
-
-    def select(root: etree._Element) -> list[object]:
-        found = xpath(root)
-        return list(found) if isinstance(found, list) else [found]
-
-    return select
 
 
 def select_elements(root: etree._Element, selector: str) -> list[etree._Element]:
@@ -473,8 +452,7 @@ def rewrite_url(url: str, base: str, site_origins: set[str], target_origin: str)
     """Absolute URL; one that points at any origin of the site is moved to `target_origin`."""
     absolute = urljoin(base, url.strip())
     parts = urlsplit(absolute)
-    origin = f"{parts.scheme}://{parts.netloc}".lower()
-    if origin in site_origins or absolute.startswith("file:"):
+    if identity.origin(absolute) in site_origins or absolute.startswith("file:"):
         target = urlsplit(target_origin)
         return urlunsplit((target.scheme, target.netloc, parts.path or "/", parts.query, ""))
     return absolute

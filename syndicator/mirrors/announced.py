@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import lxml.html
 from lxml import etree
 
+from syndicator.core import identity
 from syndicator.extract.parsing import decode
 
 _ANNOUNCEMENT = re.compile(
@@ -57,7 +58,7 @@ def _link_hosts(el: etree._Element, scheme: str) -> list[str]:
         href = (a.get("href") or "").strip()
         parts = urlsplit(href)
         if parts.scheme in ("http", "https") and parts.hostname:
-            found.append(f"{parts.scheme}://{parts.netloc.lower()}")
+            found.append(identity.origin(href))
     return found
 
 

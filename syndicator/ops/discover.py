@@ -20,6 +20,7 @@ import feedparser
 import yaml
 from lxml import etree
 
+from syndicator.core import identity
 from syndicator.core.config import Source
 from syndicator.core.errors import ExtractError, FetchError
 from syndicator.extract import boilerplate, clean, parsing
@@ -65,11 +66,6 @@ def slug(text: str) -> str:
     return out or "section"
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
 def _path(url: str) -> str:
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -77,17 +73,17 @@ def _path(url: str) -> str:
 
 def feed_candidates(root: etree._Element, url: str) -> list[tuple[str, str]]:
     """(feed URL, title) for autodiscovery links and feed-looking links on this origin."""
-    own = _origin(url)
+    own = identity.origin(url)
     found: dict[str, str] = {}
     for link in root.iter("link"):
         rel = (link.get("rel") or "").lower().split()
         if "alternate" in rel and (link.get("type") or "").lower() in _FEED_TYPES:
             href = urljoin(url, link.get("href") or "")
-            if _origin(href) == own:
+            if identity.origin(href) == own:
                 found.setdefault(href, (link.get("title") or "").strip())
     for a in root.iter("a"):
         href = urljoin(url, (a.get("href") or "").strip()).split("#", 1)[0]
-        if _origin(href) == own and _FEED_PATH.search(urlsplit(href).path):
+        if identity.origin(href) == own and _FEED_PATH.search(urlsplit(href).path):
             found.setdefault(href, clean.text_of(a))
     return list(found.items())
 
@@ -97,7 +93,7 @@ def page_candidates(
 ) -> list[tuple[str, str]]:
     """(URL, link text) of links on this origin that may be section listings: not articles,
     not feeds, not the home page. Links inside navigation come first."""
-    own = _origin(url)
+    own = identity.origin(url)
     matcher = re.compile(article_links)
     found: dict[str, str] = {}
     navigation = [el for el in root.iter("nav", "header")]
@@ -107,7 +103,7 @@ def page_candidates(
             path = urlsplit(href).path
             text = clean.text_of(a)
             if (
-                _origin(href) != own
+                identity.origin(href) != own
                 or path in ("", "/")
                 or href in feeds
                 or matcher.search(path)
@@ -174,7 +170,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
     home = await fetcher.get(url)
     base = home.url
     root = parsing.parse_page(home.body, base, home.charset)
-    origin = _origin(base)
+    origin = identity.origin(base)
     html_el = root if root.tag == "html" else next(iter(root.iter("html")), root)
     result = Discovery(
         url=url,
@@ -196,7 +192,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
             entries = parsing.parse_feed(body, feed_url, charset)
         except ExtractError:
             return None
-        own = [e.link for e in entries if _origin(e.link) == origin]
+        own = [e.link for e in entries if identity.origin(e.link) == origin]
         if not own:
             return None
         title = label or feedparser.parse(body).feed.get("title") or _path(feed_url)
@@ -249,8 +245,8 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
                     ),
                     None,
                 )
-                if canonical and _origin(canonical).startswith(("http://", "https://")):
-                    result.canonical = _origin(canonical)
+                if canonical and identity.origin(canonical).startswith(("http://", "https://")):
+                    result.canonical = identity.origin(canonical)
     scheme = urlsplit(base).scheme
     mirrors = [f"{scheme}://{h}" for h in hosts]
     if origin != result.canonical:

@@ -13,8 +13,8 @@ from rich.table import Table
 from syndicator.core.config import Config
 from syndicator.core.models import Candidate, Page
 from syndicator.ops.discover import Discovery
-from syndicator.ops.status import FeedStatus, human_age
 from syndicator.pull.run import PullOutcome
+from syndicator.store.status import FeedStatus, human_age
 
 
 def _ago(moment: datetime | None, now: datetime | None = None) -> str:

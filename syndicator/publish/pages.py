@@ -12,7 +12,7 @@ from datetime import datetime
 from html import escape
 
 from syndicator.core.models import Article
-from syndicator.publish.render import MEDIA_TYPES, publishable
+from syndicator.publish.feedinfo import MEDIA_TYPES, publishable
 
 FORMAT_LABELS = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 LINK_TYPES = MEDIA_TYPES

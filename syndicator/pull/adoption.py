@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
+from syndicator.core import identity
 from syndicator.core.config import Source
 from syndicator.core.errors import ExtractError, FetchError
 from syndicator.extract import parsing, validate
@@ -61,7 +62,7 @@ async def _serves_stored_article(
     site_origins: set[str],
     url: str,
 ) -> bool:
-    origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
+    origin = identity.origin(url)
     try:
         response = await fetcher.get(url, allowed_origins={origin}, robots=source.robots)
         validate.check(

@@ -26,7 +26,10 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 from protego import Protego
 
+from syndicator.core import identity
 from syndicator.core.errors import FetchError, Throttled
+from syndicator.core.events import FetchObserver
+from syndicator.core.models import RETUNABLE, FetchLimits
 
 log = logging.getLogger("syndicator.fetch")
 
@@ -51,28 +54,6 @@ class Response:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
-
-
-@dataclass(frozen=True)
-class FetchLimits:
-    user_agent: str
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    max_body: int = 10 * 1024 * 1024
-    concurrency: int = 16
-    per_host: int = 2
-    max_redirects: int = 5
-    robots_ttl: float = 3600.0
-
-
-# The limits an open Fetcher takes from `retune`, from its next request on; the others are
-# built into its client session and semaphores when it opens.
-RETUNABLE = ("user_agent", "max_redirects", "robots_ttl")
-
-
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -124,8 +105,17 @@ class _Inflater:
 class Fetcher:
     """An open client; use as `async with Fetcher(limits) as fetcher:`."""
 
-    def __init__(self, limits: FetchLimits, resolver: AbstractResolver | None = None) -> None:
+    def __init__(
+        self,
+        limits: FetchLimits,
+        resolver: AbstractResolver | None = None,
+        *,
+        observer: FetchObserver | None = None,
+    ) -> None:
         self.limits = limits
+        # Told the result and time of every `get` (the metrics), without the fetcher
+        # knowing who listens.
+        self.observer = observer
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
         self._global: asyncio.Semaphore | None = None
@@ -199,8 +189,49 @@ class Fetcher:
 
         Redirects are followed by hand, at most `max_redirects`: to any origin in
         `allowed_origins` (None: any), elsewhere only with `follow_foreign`. `cancel_if` is
-        asked once a request slot is free; when it says yes the request is not sent.
+        asked once a request slot is free; when it says yes the request is not sent. The
+        observer, if any, is told the result and the time taken.
         """
+        fetching = self._get(
+            url,
+            etag=etag,
+            last_modified=last_modified,
+            file_root=file_root,
+            allowed_origins=allowed_origins,
+            follow_foreign=follow_foreign,
+            robots=robots,
+            cancel_if=cancel_if,
+        )
+        observer = self.observer
+        if observer is None:
+            return await fetching
+        started = time.monotonic()
+        result = "error"
+        try:
+            response = await fetching
+            result = "not-modified" if response.not_modified else "ok"
+            return response
+        except FetchError as exc:
+            result = exc.kind
+            raise
+        except asyncio.CancelledError:
+            result = "cancelled"
+            raise
+        finally:
+            observer.on_fetch(url, result, time.monotonic() - started)
+
+    async def _get(
+        self,
+        url: str,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        file_root: Path | None,
+        allowed_origins: Collection[str] | None,
+        follow_foreign: bool,
+        robots: bool,
+        cancel_if: Callable[[], bool] | None,
+    ) -> Response:
         if file_root is not None:
             return await asyncio.to_thread(self._read_file, url, file_root, last_modified)
         if self._session is None:
@@ -215,7 +246,7 @@ class Fetcher:
         history: list[str] = []
         current = url
         while True:
-            async with self._slot(origin_of(current)):
+            async with self._slot(identity.origin(current)):
                 if cancel_if is not None and cancel_if():
                     raise FetchError(url, "skipped", "mirror paused; request not sent")
                 response, location = await self._request(current, headers)
@@ -239,7 +270,7 @@ class Fetcher:
                 )
             if urlsplit(target).scheme not in ("http", "https"):
                 raise FetchError(url, "redirect", f"redirect to a non-HTTP URL {target}")
-            known = allowed_origins is None or origin_of(target) in allowed_origins
+            known = allowed_origins is None or identity.origin(target) in allowed_origins
             if not known:
                 if not follow_foreign:
                     log.warning("%s: not following redirect to unknown host %s", current, target)
@@ -336,7 +367,7 @@ class Fetcher:
 
     async def robots_allow(self, url: str) -> bool:
         """Whether the mirror's robots.txt lets our User-Agent fetch `url` (cached per host)."""
-        origin = origin_of(url)
+        origin = identity.origin(url)
         lock = self._robots_locks.setdefault(origin, asyncio.Lock())
         async with lock:
             expires, rules = self._robots.get(origin, (0.0, None))

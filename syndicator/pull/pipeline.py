@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -21,14 +21,14 @@ from urllib.parse import urlsplit, urlunsplit
 from syndicator.core import identity
 from syndicator.core.config import Config, EntryPoint, Mirror, Source
 from syndicator.core.errors import ExtractError, FetchError, StoreError, Throttled
-from syndicator.core.models import FeedEntry, Page
+from syndicator.core.models import FeedEntry, Page, PullReport
 from syndicator.extract import parsing, validate
 from syndicator.extract.candidate import sections_for, source_sections, to_candidate
 from syndicator.mirrors import announced
 from syndicator.mirrors.health import HealthBook, Policy
 from syndicator.mirrors.links import link_target
 from syndicator.pull.adoption import adopt_candidates
-from syndicator.pull.fetch import Fetcher, Response, origin_of
+from syndicator.pull.fetch import Fetcher, Response
 from syndicator.store import Store
 from syndicator.store.health import Listed, MirrorStore
 
@@ -40,30 +40,6 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass
-class PullReport:
-    source: str
-    new: int = 0
-    updated: int = 0
-    duplicate: int = 0
-    failed: int = 0
-    fetched: int = 0
-    not_modified: int = 0
-    entry_points_ok: int = 0
-    parsed: int = 0
-    skipped: int = 0
-    errors: list[str] = field(default_factory=list)
-    changed_sections: set[str] = field(default_factory=set)
-    guids: set[str] = field(default_factory=set)
-    discovered: set[str] = field(default_factory=set)
-    adopted: list[str] = field(default_factory=list)
-
-    def fail(self, message: str) -> None:
-        self.failed += 1
-        self.errors.append(message)
-        log.info("%s: %s", self.source, message)
 
 
 @dataclass(frozen=True)
@@ -126,7 +102,7 @@ class SourcePull:
 
     def _index_of(self, url: str, default: int) -> int:
         """The mirror that answered for a URL (a redirect counts for its target)."""
-        origin = origin_of(url)
+        origin = identity.origin(url)
         for i, m in enumerate(self.mirrors):
             if not m.is_file and m.url == origin:
                 return i
@@ -173,10 +149,10 @@ class SourcePull:
                 self.report.fetched += 1
                 self.progress("fetch", url)
         answered = self._index_of(response.url, index)
-        if response.redirects and answered == index and origin_of(response.url) != origin:
+        if response.redirects and answered == index and identity.origin(response.url) != origin:
             # A followed redirect to a host that is not a mirror (follow_foreign_redirects):
             # for this pull its links are links to the site.
-            self.origins.add(origin_of(response.url))
+            self.origins.add(identity.origin(response.url))
         if response.not_modified:
             self.report.not_modified += 1
             return answered, response
@@ -370,7 +346,7 @@ class SourcePull:
         # Every link is fetched from the mirror that listed it: same paths, other domains.
         own: list[Listed] = []
         for link, stamp in listed:
-            origin = origin_of(link)
+            origin = identity.origin(link)
             if origin in self.origins or origin == mirror.origin:
                 own.append((on_mirror(mirror, path_and_query(link)), stamp))
             else:

@@ -29,10 +29,10 @@ from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from syndicator.mirrors.report import mirror_rows
-from syndicator.ops.metrics import CONTENT_TYPE, Metrics
 from syndicator.publish.documents import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed
+from syndicator.publish.mirror_report import mirror_rows
 from syndicator.web.hotpath import FeedRunner, HotAnswer, http_date
+from syndicator.web.metrics import CONTENT_TYPE, Metrics
 
 # Answers (ready, checks): whether the service should get traffic, and why (or why not).
 Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
