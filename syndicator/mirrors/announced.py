@@ -24,7 +24,11 @@ _ANNOUNCEMENT = re.compile(
     r"|alternat(?:e|ive) (?:addresses|address|domains?|links?|urls?)"
     r"|(?:our )?new (?:address|domain)(?:es|s)? (?:is|are)"
     r"|mirror (?:sites?|addresses|domains?)\s*:"
-    r"|(?:we have|site has|website has) moved to",
+    r"|(?:we have|site has|website has) moved to"
+    # Arabic and Persian sites say it too ("on the following alternate addresses", "through
+    # the addresses below"); `syndicate discover` and the pipeline share this one rule.
+    r"|على العناوين (?:البديلة )?التالية"
+    r"|نشانی\u200c?های (?:زیر|جایگزین)",
     re.I,
 )
 _HOST = re.compile(

@@ -23,14 +23,14 @@ from lxml import etree
 from syndicator.core import identity
 from syndicator.core.config import Source
 from syndicator.core.errors import ExtractError, FetchError
-from syndicator.extract import boilerplate, clean, parsing
+from syndicator.extract import clean, parsing
+from syndicator.mirrors.announced import announced_origins
 from syndicator.pull.fetch import Fetcher
 
 MAX_PROBES = 30
 DEFAULT_ARTICLE_LINKS: str = Source.model_fields["article_links"].default
 _FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+xml"}
 _FEED_PATH = re.compile(r"(?:\.(?:xml|rss|atom)$|/(?:rss|atom|feeds?)(?:/|$|[-_.]))", re.I)
-_HOST = re.compile(r"(?:https?://)?((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d+)?)", re.I)
 _IP = re.compile(r"^\d+\.\d+\.\d+\.\d+(?::\d+)?$")
 
 
@@ -112,27 +112,6 @@ def page_candidates(
                 continue
             found.setdefault(href, text)
     return list(found.items())
-
-
-def alternate_hosts(root: etree._Element) -> list[str]:
-    """Host names listed after an "also accessed at the following alternate addresses" line."""
-    hosts: list[str] = []
-    for el in root.iter("p", "div", "span", "li", "strong", "h2", "h3", "h4"):
-        text = clean.text_of(el)
-        if not boilerplate.is_sentence(text) or len(text) > 300:
-            continue
-        # The hosts follow the announcement in the same block, or in the blocks after it.
-        tail = text.split(":", 1)[1] if ":" in text else ""
-        parts = [tail]
-        sibling = el.getnext()
-        while sibling is not None and len(clean.text_of(sibling)) < 200:
-            parts.append(clean.text_of(sibling))
-            sibling = sibling.getnext()
-        for part in parts:
-            for word in re.split(r"[\s,;|]+", part):
-                if (m := _HOST.fullmatch(word.strip().rstrip("/."))) and m.group(1) not in hosts:
-                    hosts.append(m.group(1).lower())
-    return hosts
 
 
 def _title(root: etree._Element) -> str:
@@ -226,7 +205,8 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
         u for u, _ in [*feeds, *pages] if _path(u) not in {s.path for s in sections.values()}
     ]
 
-    hosts = alternate_hosts(root)
+    # The pipeline's own rule, so discover proposes the mirrors a pull would record.
+    mirrors = announced_origins(home.body, base, home.charset)
     if result.sections:
         got = await prober.get(result.sections[0].sample)
         if got is not None:
@@ -236,7 +216,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
             except ExtractError:
                 article = None
             if article is not None:
-                hosts += [h for h in alternate_hosts(article) if h not in hosts]
+                mirrors += announced_origins(body, final, charset)
                 canonical = next(
                     (
                         urljoin(final, el.get("href") or "")
@@ -247,8 +227,6 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
                 )
                 if canonical and identity.origin(canonical).startswith(("http://", "https://")):
                     result.canonical = identity.origin(canonical)
-    scheme = urlsplit(base).scheme
-    mirrors = [f"{scheme}://{h}" for h in hosts]
     if origin != result.canonical:
         mirrors.insert(0, origin)
     result.mirrors = [m for m in dict.fromkeys(mirrors) if m != result.canonical]
