@@ -10,18 +10,23 @@ knows is answered from `data_received` with one socket write. Everything else, a
 pipelined behind a request the handlers must see, goes through aiohttp as usual and in order.
 
 This leans on aiohttp internals (the protocol's message queue, its waiter and keep-alive
-deadline). `supported()` checks that they are there; with an aiohttp release where they are
-not, `FeedRunner` uses aiohttp's own protocol and logs once: every request then goes through
-the handlers, which give the same answers, slower.
+deadline), so it fails safe three ways. `supported()` checks that they are there; at start
+`FeedRunner` drives the hot path and aiohttp's own protocol with canned requests
+(`SelfTest`) and compares the bytes (Date aside); when either check fails it uses aiohttp's
+own protocol and logs once: every request then goes through the handlers, which give the
+same answers, slower. And an exception inside the hot path hands that connection to
+aiohttp's protocol (logged once per server), with the request still queued for the handlers.
 
 Edge module: HTTP plumbing only; which URLs are hot and what they answer is the server's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
@@ -94,11 +99,20 @@ def http_date() -> bytes:
 class FeedProtocol(RequestHandler):
     """aiohttp's connection protocol, answering hot requests itself when it is idle."""
 
-    __slots__ = ("_hot", "_started", "hot_answered")
+    __slots__ = ("_failed", "_hot", "_started", "hot_answered")
 
-    def __init__(self, manager: Server, *, hot: HotAnswer, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        manager: Server,
+        *,
+        hot: HotAnswer,
+        failed: Callable[[str], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(manager, **kwargs)
-        self._hot = hot
+        self._hot: HotAnswer | None = hot
+        # Told (path) when the hot path failed on this connection.
+        self._failed = failed
         self._started = False
         self.hot_answered = 0
 
@@ -107,13 +121,15 @@ class FeedProtocol(RequestHandler):
         await super().start()
 
     def data_received(self, data: bytes) -> None:
+        hot = self._hot
         waiter = self._waiter
         # Idle: the handler task waits for a request, or has not run yet. Otherwise a request
         # is being handled and whatever arrives must wait for its answer to be written.
         idle = (waiter is not None and not waiter.done()) or not self._started
         parser = self._parser
         if (
-            not idle
+            hot is None  # off on this connection (it failed here once)
+            or not idle
             or parser is None
             or self._messages
             or self._payload_parser is not None
@@ -128,47 +144,53 @@ class FeedProtocol(RequestHandler):
         finally:
             self._waiter = waiter
         messages = self._messages
-        answered = 0
-        transport = self.transport
-        while messages and transport is not None and not transport.is_closing():
-            if self._paused or transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
-                break
-            message, payload = messages[0]
-            if (
-                not isinstance(message, RawRequestMessage)
-                or message.method not in ("GET", "HEAD")
-                or message.version != HttpVersion11
-                or message.should_close
-                or message.upgrade
-                or payload is not EMPTY_PAYLOAD
-                or "Expect" in message.headers  # 100-continue or 417: aiohttp's to say
-            ):
-                break
-            path = message.path.partition("?")[0]
-            try:
-                response = self._hot(path, message.headers, message.method == "HEAD")
-            except Exception:
-                log.exception("answering %s on the connection failed: left to the handlers", path)
-                break
-            if response is None:
-                break
-            messages.popleft()
-            parser.message_consumed()
-            transport.write(response)
-            answered += 1
-        if answered:
-            self.hot_answered += answered
-            manager = self._manager
-            if manager is not None:
-                manager.requests_count += answered
-            # The idle deadline moves as after any answer (a timeout of 0 closes at once).
-            loop = self._loop
-            close_time = loop.time() + self._keepalive_timeout
-            self._next_keepalive_close_time = close_time
-            if self._keepalive_handle is None:
-                self._keepalive_handle = loop.call_at(close_time, self._process_keepalive)
-            if self._buffer_paused:
-                self._resume_reading_if_drained()
+        path = ""
+        try:
+            answered = 0
+            transport = self.transport
+            while messages and transport is not None and not transport.is_closing():
+                if self._paused or transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
+                    break
+                message, payload = messages[0]
+                if (
+                    not isinstance(message, RawRequestMessage)
+                    or message.method not in ("GET", "HEAD")
+                    or message.version != HttpVersion11
+                    or message.should_close
+                    or message.upgrade
+                    or payload is not EMPTY_PAYLOAD
+                    or "Expect" in message.headers  # 100-continue or 417: aiohttp's to say
+                ):
+                    break
+                path = message.path.partition("?")[0]
+                response = hot(path, message.headers, message.method == "HEAD")
+                if response is None:
+                    break
+                # Written before it leaves the queue: if writing fails, the request is still
+                # there for the handlers.
+                transport.write(response)
+                messages.popleft()
+                parser.message_consumed()
+                answered += 1
+            if answered:
+                self.hot_answered += answered
+                manager = self._manager
+                if manager is not None:
+                    manager.requests_count += answered
+                # The idle deadline moves as after any answer (a timeout of 0 closes at once).
+                loop = self._loop
+                close_time = loop.time() + self._keepalive_timeout
+                self._next_keepalive_close_time = close_time
+                if self._keepalive_handle is None:
+                    self._keepalive_handle = loop.call_at(close_time, self._process_keepalive)
+                if self._buffer_paused:
+                    self._resume_reading_if_drained()
+        except Exception:
+            # Whatever broke, this connection is aiohttp's from now on: what is queued goes
+            # to the handlers below, and later data through aiohttp's own data_received.
+            self._hot = None
+            if self._failed is not None:
+                self._failed(path)
         if messages and waiter is not None and not waiter.done():
             waiter.set_result(None)
 
@@ -179,19 +201,127 @@ class FeedServer(Server):
     def __init__(self, handler: Any, *, hot: HotAnswer, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._hot = hot
+        self.hot_failures = 0
 
     def __call__(self) -> RequestHandler:
-        return FeedProtocol(self, loop=self._loop, hot=self._hot, **self._kwargs)
+        return FeedProtocol(
+            self, loop=self._loop, hot=self._hot, failed=self._failed, **self._kwargs
+        )
+
+    def _failed(self, path: str) -> None:
+        self.hot_failures += 1
+        if self.hot_failures == 1:  # once: a bug here would otherwise log on every request
+            log.exception(
+                "answering %s on the connection failed: that connection goes to aiohttp's own "
+                "protocol, and so does any other where it fails (logged once)",
+                path,
+            )
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class SelfTest:
+    """Canned requests the hot path must answer exactly as `handler` does (Date aside)."""
+
+    requests: Sequence[bytes]
+    hot: HotAnswer
+    handler: Handler
+
+
+async def _exchange(port: int, request: bytes) -> bytes:
+    """One request on a fresh connection to 127.0.0.1:port; the answer's bytes, Date left out."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        length = 0
+        if not request.startswith(b"HEAD ") and b" 304 " not in lines[0]:
+            for line in lines:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+        body = await reader.readexactly(length)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    kept = [line for line in lines if not line.lower().startswith(b"date:")]
+    return b"\r\n".join(kept) + body
+
+
+async def run_self_test(test: SelfTest, timeout: float = 5.0) -> str | None:
+    """Drive the hot path and aiohttp's own protocol with each canned request on loopback;
+    None when every answer is the same bytes (Date aside) and the hot path gave it, else
+    what went wrong."""
+    answered: list[str] = []
+
+    def hot(path: str, headers: CIMultiDictProxy[str], head: bool) -> bytes | None:
+        answer = test.hot(path, headers, head)
+        if answer is not None:
+            answered.append(path)
+        return answer
+
+    runners: list[FeedRunner] = []
+    try:
+        ports = []
+        for runner_hot in (hot, None):
+            app = web.Application()
+            app.router.add_route("*", "/{tail:.*}", test.handler)
+            runner = FeedRunner(app, hot=runner_hot, self_test=None)
+            runners.append(runner)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            ports.append(int(runner.addresses[0][1]))
+        hot_server = runners[0].server
+        for request in test.requests:
+            what = request.split(b"\r\n", 1)[0].decode("latin-1")
+            before = len(answered)
+            async with asyncio.timeout(timeout):
+                mine = await _exchange(ports[0], request)
+                theirs = await _exchange(ports[1], request)
+            if isinstance(hot_server, FeedServer) and hot_server.hot_failures:
+                return f"{what}: the hot path failed"
+            if len(answered) == before:
+                return f"{what}: not answered on the connection"
+            if mine != theirs:
+                return f"{what}: {mine[:200]!r} where the handler sends {theirs[:200]!r}"
+        return None
+    except (
+        OSError,
+        TimeoutError,
+        asyncio.IncompleteReadError,
+        asyncio.LimitOverrunError,
+        ValueError,
+    ) as exc:
+        return f"the self-test could not run: {exc!r}"
+    finally:
+        for runner in runners:
+            await runner.cleanup()
 
 
 class FeedRunner(web.AppRunner):
-    """An AppRunner whose connections answer hot requests themselves (see the module)."""
+    """An AppRunner whose connections answer hot requests themselves (see the module).
 
-    __slots__ = ("_hot",)
+    With `self_test`, the hot path is used only if it passes it at start; `hot_enabled`
+    says whether it is on."""
 
-    def __init__(self, app: web.Application, *, hot: HotAnswer | None, **kwargs: Any) -> None:
+    __slots__ = ("_hot", "_self_test", "hot_enabled")
+
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        hot: HotAnswer | None,
+        self_test: SelfTest | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(app, **kwargs)
         self._hot = hot
+        self._self_test = self_test
+        self.hot_enabled = False
 
     async def _make_server(self) -> Server:
         server = await super()._make_server()
@@ -203,6 +333,16 @@ class FeedRunner(web.AppRunner):
                 "feed requests go through the router (same answers, more CPU per request)"
             )
             return server
+        if self._self_test is not None:
+            problem = await run_self_test(self._self_test)
+            if problem is not None:
+                log.warning(
+                    "the hot path's answer differs from the handlers' (%s): feed requests go "
+                    "through the router (same answers, more CPU per request)",
+                    problem,
+                )
+                return server
+        self.hot_enabled = True
         return FeedServer(
             server.request_handler,
             hot=self._hot,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -29,9 +30,10 @@ from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from syndicator.publish.documents import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed
+from syndicator.publish.documents import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed, prepare
 from syndicator.publish.mirror_report import mirror_rows
-from syndicator.web.hotpath import FeedRunner, HotAnswer, http_date
+from syndicator.publish.render import CONTENT_TYPES
+from syndicator.web.hotpath import FeedRunner, HotAnswer, SelfTest, http_date
 from syndicator.web.metrics import CONTENT_TYPE, Metrics
 
 # Answers (ready, checks): whether the service should get traffic, and why (or why not).
@@ -201,6 +203,15 @@ def answer(request: web.Request, doc: RenderedFeed, book: FeedBook) -> web.Respo
 FEED_ROUTE = "/feeds/{name}"
 
 
+def _wire(
+    doc: RenderedFeed, book: FeedBook, headers: CIMultiDictProxy[str], head: bool
+) -> tuple[bool, bytes]:
+    """(not modified?, the whole response) for a prepared document, as the hot path sends it."""
+    answers = _prepared(doc, book)
+    not_modified, encoding = choose(answers, doc, headers)
+    return not_modified, answers.wire(not_modified, encoding, head, http_date())
+
+
 def hot_answers(book: FeedBook, counts: dict[tuple[str, int], int] | None = None) -> HotAnswer:
     """What `hotpath` may answer without the router: a section feed that is rendered already.
 
@@ -216,15 +227,54 @@ def hot_answers(book: FeedBook, counts: dict[tuple[str, int], int] | None = None
         doc = book.cached(section, fmt) if fmt is not None else None
         if doc is None:
             return None
-        answers = _prepared(doc, book)
-        not_modified, encoding = choose(answers, doc, headers)
-        message = answers.wire(not_modified, encoding, head, http_date())
+        not_modified, message = _wire(doc, book, headers, head)
         if counts is not None:  # counted once written: a failure goes to the handlers
             key = (FEED_ROUTE, 304 if not_modified else 200)
             counts[key] = counts.get(key, 0) + 1
         return message
 
     return hot
+
+
+SELF_TEST_PATH = "/feeds/self-test.rss"
+_SELF_TEST_RSS = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+    b"<title>hot path self-test</title><link>http://self-test.invalid/</link>"
+    b"<description>compared at start</description></channel></rss>\n"
+)
+
+
+def self_test(book: FeedBook) -> SelfTest:
+    """Canned feed requests for the runner's check at start: a small RSS document answered
+    on the connection as a rendered section feed is (`hot_answers`) and by `answer`, as the
+    feed handler answers it; with this config's headers (Cache-Control, WebSub links)."""
+    doc = prepare(
+        _SELF_TEST_RSS,
+        CONTENT_TYPES["rss"],
+        datetime(2026, 1, 1, tzinfo=UTC),
+        self_url=book.feed_url("self-test", "rss"),
+    )
+
+    def hot(path: str, headers: CIMultiDictProxy[str], head: bool) -> bytes | None:
+        return _wire(doc, book, headers, head)[1] if path == SELF_TEST_PATH else None
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return answer(request, doc, book)
+
+    def request(method: str, *headers: str) -> bytes:
+        lines = [f"{method} {SELF_TEST_PATH} HTTP/1.1", "Host: self-test", *headers, "", ""]
+        return "\r\n".join(lines).encode("ascii")
+
+    return SelfTest(
+        requests=(
+            request("GET"),
+            request("GET", "Accept-Encoding: gzip, deflate"),
+            request("HEAD", "Accept-Encoding: br"),
+            request("GET", f"If-None-Match: {doc.etags['identity']}"),
+        ),
+        hot=hot,
+        handler=handler,
+    )
 
 
 async def feed(request: web.Request) -> web.StreamResponse:
@@ -321,10 +371,12 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def make_runner(app: web.Application, **kwargs: Any) -> FeedRunner:
-    """The runner to serve `app` with: rendered section feeds answered by `hotpath`."""
+    """The runner to serve `app` with: rendered section feeds answered by `hotpath`, once it
+    has shown at start that it answers as the handlers do."""
     metrics_of = app.get(METRICS)
     counts = metrics_of.hot_requests if metrics_of is not None else None
-    return FeedRunner(app, hot=hot_answers(app[BOOK], counts), **kwargs)
+    book = app[BOOK]
+    return FeedRunner(app, hot=hot_answers(book, counts), self_test=self_test(book), **kwargs)
 
 
 def make_app(
