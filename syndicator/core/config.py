@@ -28,10 +28,10 @@ from pydantic import (
 
 from syndicator.core import identity
 from syndicator.core.errors import ConfigError, Problem
+from syndicator.core.models import ALL_SECTION
 from syndicator.core.selectors import compile_selector
 
 DEFAULT_CONFIG = Path("config/syndicator.yaml")
-ALL_SECTION = "all"
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}

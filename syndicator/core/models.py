@@ -12,6 +12,10 @@ from datetime import datetime
 # A pull's failures are logged under the pull's name, where operators filter for them.
 _pull_log = logging.getLogger("syndicator.pull")
 
+# The section every article is in: `/feeds/all.*`. Here, not in the config model, because
+# the store keys rows by it and needs nothing else of the config.
+ALL_SECTION = "all"
+
 
 @dataclass(frozen=True)
 class FeedEntry:

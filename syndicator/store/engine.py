@@ -27,7 +27,6 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from syndicator.core.config import ALL_SECTION
 from syndicator.core.errors import StoreError
 from syndicator.core.identity import (
     NEAR_DUPLICATE_BITS,
@@ -37,7 +36,7 @@ from syndicator.core.identity import (
     simhash_bands,
 )
 from syndicator.core.ingest import Duplicate, How, Match, Update, as_utc, decide
-from syndicator.core.models import Article, Candidate
+from syndicator.core.models import ALL_SECTION, Article, Candidate
 from syndicator.store import migrate
 from syndicator.store.schema import (
     article_aliases,
