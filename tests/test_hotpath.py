@@ -16,15 +16,22 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from syndicator.core.config import Config
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
-from syndicator.web.hotpath import WRITE_BUFFER_LIMIT, FeedProtocol, FeedRunner, supported
-from syndicator.web.server import hot_answers, make_app
+from syndicator.web.hotpath import (
+    WRITE_BUFFER_LIMIT,
+    FeedProtocol,
+    FeedRunner,
+    SelfTest,
+    run_self_test,
+    supported,
+)
+from syndicator.web.server import hot_answers, make_app, make_runner, self_test
 
 from .sites import Site
 from .test_http import service_config
@@ -337,3 +344,87 @@ async def test_a_public_url_beyond_ascii_gives_the_same_link_header_on_both_path
     finally:
         await hot.cleanup()
         await plain.cleanup()
+
+
+async def test_the_self_test_at_start_passes_on_this_aiohttp_and_keeps_the_hot_path_on(
+    servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert await run_self_test(self_test(servers.book)) is None
+    runner = make_runner(make_app(servers.book))
+    try:
+        port = await start(runner)
+        assert runner.hot_enabled
+        answer = await ask(port, get("/feeds/iran.rss"))
+        assert answer.status == 200 and b"<rss" in answer.body
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_hot_answer_that_differs_from_the_handlers_switches_the_hot_path_off(
+    servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    canned = self_test(servers.book)
+
+    def lower_case_vary(path: str, headers: CIMultiDictProxy[str], head: bool) -> bytes | None:
+        # What an aiohttp that wrote one header differently would amount to.
+        message = canned.hot(path, headers, head)
+        return None if message is None else message.replace(b"Vary:", b"vary:", 1)
+
+    forced = SelfTest(canned.requests, lower_case_vary, canned.handler)
+    counts: dict[tuple[str, int], int] = {}
+    runner = FeedRunner(
+        make_app(servers.book), hot=hot_answers(servers.book, counts), self_test=forced
+    )
+    plain = await ask(servers.plain_port, get("/feeds/iran.rss"))
+    try:
+        port = await start(runner)
+        assert not runner.hot_enabled
+        answer = await ask(port, get("/feeds/iran.rss"))
+    finally:
+        await runner.cleanup()
+    assert "the hot path's answer differs from the handlers'" in caplog.text
+    assert "vary:" in caplog.text  # the difference is named
+    assert counts == {}  # nothing answered on the connection: the handlers answered
+    assert (answer.status, answer.header_lines(), answer.body) == (
+        plain.status,
+        plain.header_lines(),
+        plain.body,
+    )
+
+
+async def test_an_exception_inside_the_hot_path_hands_the_connection_to_aiohttp(
+    servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    def not_bytes(path: str, headers: CIMultiDictProxy[str], head: bool) -> Any:
+        # A str where bytes belong: the socket write inside the hot path raises TypeError.
+        return "HTTP/1.1 200 OK\r\n\r\n"
+
+    runner = FeedRunner(make_app(servers.book), hot=not_bytes)
+    etag = (await ask(servers.plain_port, get("/feeds/iran.rss"))).headers["ETag"]
+    requests = [get("/feeds/iran.rss"), get("/feeds/iran.rss", f"If-None-Match: {etag}")]
+    try:
+        port = await start(runner)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            # Twice on one connection (the second once it is aiohttp's), then a new one.
+            writer.write(requests[0])
+            first = await read_answer(reader)
+            writer.write(requests[1])
+            second = await read_answer(reader)
+        finally:
+            writer.close()
+        third = await ask(port, requests[0])
+    finally:
+        await runner.cleanup()
+    expected = [await ask(servers.plain_port, r) for r in (requests[0], requests[1], requests[0])]
+    for got, want in zip([first, second, third], expected, strict=True):
+        assert (got.status, got.header_lines(), got.body) == (
+            want.status,
+            want.header_lines(),
+            want.body,
+        )
+    assert [first.status, second.status, third.status] == [200, 304, 200]
+    failures = [r for r in caplog.records if "on the connection failed" in r.getMessage()]
+    assert len(failures) == 1  # logged once, though it failed on two connections
+    assert failures[0].exc_info is not None and failures[0].exc_info[0] is TypeError

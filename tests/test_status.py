@@ -11,7 +11,6 @@ from sqlalchemy import text
 
 from syndicator.core.config import Config
 from syndicator.core.models import Candidate
-from syndicator.ops.status import assess, collect, human_age
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import run_pull
@@ -19,6 +18,7 @@ from syndicator.pull.scheduler import PullScheduler
 from syndicator.store import Store, open_store
 from syndicator.store.pulls import PullRecord, last_pulls, pulled_sections
 from syndicator.store.stats import SectionStats, section_stats
+from syndicator.store.status import assess, collect, human_age
 
 from .sites import Site, sample_articles
 

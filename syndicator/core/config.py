@@ -27,11 +27,12 @@ from pydantic import (
     model_validator,
 )
 
+from syndicator.core import identity
 from syndicator.core.errors import ConfigError, Problem
-from syndicator.extract.clean import compile_pattern, compile_selector
+from syndicator.core.models import ALL_SECTION
+from syndicator.core.selectors import compile_pattern, compile_selector
 
 DEFAULT_CONFIG = Path("config/syndicator.yaml")
-ALL_SECTION = "all"
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -134,7 +135,7 @@ def _check_origin(value: str, *, allow_file: bool) -> str:
             raise ValueError(f"{value!r} has no host name")
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError(f"{value!r} must be an origin such as https://www.example.org")
-        return f"{parts.scheme}://{parts.netloc.lower()}"
+        return identity.origin(value)
     if allow_file and parts.scheme == "file":
         return value
     allowed = "http(s):// or file:" if allow_file else "http(s)://"

@@ -208,11 +208,31 @@ def word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
+# A language tag as BCP 47 writes it (en, en-US, zh-Hant-TW, x-private): letters, then
+# hyphen-separated letters or digits; at most 35 characters, as the store keeps it.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+LANGUAGE_MAX = 35
+
+
+def is_language_tag(value: str | None) -> bool:
+    """Whether `value` is a well-formed language tag: the one rule for what extraction keeps
+    as an article's language and what the feeds write as xml:lang or JSON Feed language."""
+    if not value or len(value) > LANGUAGE_MAX:
+        return False
+    return _LANGUAGE_TAG.fullmatch(value) is not None
+
+
+def origin(url: str) -> str:
+    """The origin of a URL, `scheme://host[:port]`, lower-cased: the one key every stage uses
+    to tell which mirror a URL belongs to (DNS names and schemes ignore case)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 def canonical_url(url: str, canonical_origin: str, site_origins: Iterable[str]) -> str:
     """The URL on the canonical origin: mirror host replaced, tracking parameters and fragment
     dropped. URLs on other hosts keep their host."""
     parts = urlsplit(url)
-    origin = f"{parts.scheme}://{parts.netloc}".lower()
     query = urlencode(
         [
             (k, v)
@@ -221,7 +241,7 @@ def canonical_url(url: str, canonical_origin: str, site_origins: Iterable[str]) 
         ]
     )
     path = parts.path or "/"
-    if origin in set(site_origins) or url.startswith("file:"):
+    if origin(url) in set(site_origins) or url.startswith("file:"):
         target = urlsplit(canonical_origin)
         return urlunsplit((target.scheme, target.netloc, path, query, ""))
     return urlunsplit((parts.scheme, parts.netloc.lower(), path, query, ""))

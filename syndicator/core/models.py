@@ -5,8 +5,16 @@ No behaviour beyond small derived properties; every stage speaks in these types.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# A pull's failures are logged under the pull's name, where operators filter for them.
+_pull_log = logging.getLogger("syndicator.pull")
+
+# The section every article is in: `/feeds/all.*`. Here, not in the config model, because
+# the store keys rows by it and needs nothing else of the config.
+ALL_SECTION = "all"
 
 
 @dataclass(frozen=True)
@@ -87,3 +95,53 @@ class Article:
     image_caption: str | None
     language: str
     sections: tuple[str, ...] = ()
+
+
+@dataclass
+class PullReport:
+    """What one pull of one source did: counts, errors, and the sections it changed."""
+
+    source: str
+    new: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    fetched: int = 0
+    not_modified: int = 0
+    entry_points_ok: int = 0
+    parsed: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    changed_sections: set[str] = field(default_factory=set)
+    guids: set[str] = field(default_factory=set)
+    discovered: set[str] = field(default_factory=set)
+    adopted: list[str] = field(default_factory=list)
+
+    def fail(self, message: str, *, quiet: bool = False) -> None:
+        """Count a failure; `quiet` for one already logged in other words."""
+        self.failed += 1
+        self.errors.append(message)
+        _pull_log.log(logging.DEBUG if quiet else logging.INFO, "%s: %s", self.source, message)
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """The fetcher's settings, taken from the config (see `serve.reload.limits_of`)."""
+
+    user_agent: str
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_body: int = 10 * 1024 * 1024
+    concurrency: int = 16
+    per_host: int = 2
+    max_redirects: int = 5
+    robots_ttl: float = 3600.0
+    # The whole of one request, redirects and body included, from when it is sent: the read
+    # timeout bounds the gap between two reads only, so a mirror dripping one byte at a
+    # time would hold a request for ever without it.
+    request_deadline: float = 60.0
+
+
+# The limits an open Fetcher takes from `retune`, from its next request on; the others are
+# built into its client session and semaphores when it opens.
+RETUNABLE = ("user_agent", "max_redirects", "robots_ttl", "request_deadline")

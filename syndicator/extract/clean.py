@@ -21,13 +21,12 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import lxml.html
 import nh3
 import regex
-from cssselect import GenericTranslator, SelectorError
 from lxml import etree
 
+from syndicator.core import identity
+from syndicator.core.selectors import compile_pattern, compile_selector
 from syndicator.extract import boilerplate
 from syndicator.extract.boilerplate import is_host_list
-
-Selector = Callable[[etree._Element], list[object]]
 
 log = logging.getLogger("syndicator.extract")
 
@@ -114,26 +113,6 @@ def text_of(el: etree._Element) -> str:
     return " ".join("".join(el.itertext()).split())
 
 
-def compile_selector(selector: str) -> Selector:
-    """A CSS selector, or an XPath expression when it starts with `/`, `./` or `(`.
-
-    Raises ValueError naming the problem when the selector does not compile."""
-    text = selector.strip()
-    try:
-        if text.startswith(("/", "./", "(")):
-            xpath = etree.XPath(text)
-        else:
-            xpath = etree.XPath(GenericTranslator().css_to_xpath(text))
-    except (SelectorError, etree.XPathSyntaxError) as exc:
-        raise ValueError(f"{selector!r} is neither a CSS selector nor an XPath: {exc}") from None
-
-    def select(root: etree._Element) -> list[object]:
-        found = xpath(root)
-        return list(found) if isinstance(found, list) else [found]
-
-    return select
-
-
 def select_elements(root: etree._Element, selector: str) -> list[etree._Element]:
     return [el for el in compile_selector(selector)(root) if isinstance(el, etree._Element)]
 
@@ -186,15 +165,6 @@ class Rule:
             return self._compiled.search(text, timeout=SEARCH_TIMEOUT)
         except TimeoutError:
             raise RuleTimeout(self.rule, self.pattern) from None
-
-
-@lru_cache(maxsize=1024)
-def compile_pattern(pattern: str) -> regex.Pattern[str]:
-    """`pattern` compiled; ValueError with the reason when it is not a regular expression."""
-    try:
-        return regex.compile(pattern)
-    except (regex.error, ValueError, OverflowError) as exc:
-        raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
 
 
 @lru_cache(maxsize=1024)
@@ -723,8 +693,7 @@ def rewrite_url(url: str, base: str, site_origins: set[str], target_origin: str)
     """Absolute URL; one that points at any origin of the site is moved to `target_origin`."""
     absolute = urljoin(base, url.strip())
     parts = urlsplit(absolute)
-    origin = f"{parts.scheme}://{parts.netloc}".lower()
-    if origin in site_origins or absolute.startswith("file:"):
+    if identity.origin(absolute) in site_origins or absolute.startswith("file:"):
         target = urlsplit(target_origin)
         return urlunsplit((target.scheme, target.netloc, parts.path or "/", parts.query, ""))
     return absolute

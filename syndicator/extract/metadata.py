@@ -22,8 +22,10 @@ from urllib.parse import urljoin, urlsplit
 import htmldate
 from lxml import etree
 
+from syndicator.core import identity
 from syndicator.core.models import FeedEntry
-from syndicator.extract.clean import compile_selector, text_of
+from syndicator.core.selectors import compile_selector
+from syndicator.extract.clean import text_of
 
 
 @dataclass(frozen=True)
@@ -235,17 +237,11 @@ def breadcrumb(root: etree._Element) -> tuple[str, ...]:
     return ()
 
 
-# A language tag as BCP 47 writes it (en, en-US, zh-Hant-TW, x-private): letters, then
-# hyphen-separated letters or digits; at most 35 characters, as the store keeps it.
-_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
-LANGUAGE_MAX = 35
-
-
 def language_tag(value: str) -> str | None:
     """The first tag of a declared language ("en_US", "en-US, fr-FR"), or None when it is not
     a well-formed tag."""
     token = re.split(r"[\s,;]+", value.strip(), maxsplit=1)[0].replace("_", "-")
-    if len(token) <= LANGUAGE_MAX and _LANGUAGE_TAG.fullmatch(token):
+    if identity.is_language_tag(token):
         return token
     return None
 

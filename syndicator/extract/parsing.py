@@ -28,6 +28,7 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
+from syndicator.core import identity
 from syndicator.core.errors import ExtractError
 from syndicator.core.models import FeedEntry, Page
 from syndicator.extract import boilerplate, clean
@@ -229,14 +230,14 @@ def listing_entries(
     link (usually the headline)."""
     root = parse_page(body, url, header_charset)
     matcher = clean.rule(pattern, "article_links")
-    own = _origin(url)
+    own = identity.origin(url)
     seen: dict[str, str] = {}
     for a in root.iter("a"):
         href = a.get("href")
         if not href:
             continue
         absolute = urljoin(url, href.strip()).split("#", 1)[0]
-        origin = _origin(absolute)
+        origin = identity.origin(absolute)
         if origin != own and origin not in site_origins:
             continue
         try:
@@ -250,11 +251,6 @@ def listing_entries(
             if not seen.get(absolute):
                 seen[absolute] = text
     return seen
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 # --- article pages -----------------------------------------------------------------------

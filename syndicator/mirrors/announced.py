@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import lxml.html
 from lxml import etree
 
+from syndicator.core import identity
 from syndicator.extract.parsing import decode
 
 _ANNOUNCEMENT = re.compile(
@@ -23,7 +24,11 @@ _ANNOUNCEMENT = re.compile(
     r"|alternat(?:e|ive) (?:addresses|address|domains?|links?|urls?)"
     r"|(?:our )?new (?:address|domain)(?:es|s)? (?:is|are)"
     r"|mirror (?:sites?|addresses|domains?)\s*:"
-    r"|(?:we have|site has|website has) moved to",
+    r"|(?:we have|site has|website has) moved to"
+    # Arabic and Persian sites say it too ("on the following alternate addresses", "through
+    # the addresses below"); `syndicate discover` and the pipeline share this one rule.
+    r"|على العناوين (?:البديلة )?التالية"
+    r"|نشانی\u200c?های (?:زیر|جایگزین)",
     re.I,
 )
 _HOST = re.compile(
@@ -57,7 +62,7 @@ def _link_hosts(el: etree._Element, scheme: str) -> list[str]:
         href = (a.get("href") or "").strip()
         parts = urlsplit(href)
         if parts.scheme in ("http", "https") and parts.hostname:
-            found.append(f"{parts.scheme}://{parts.netloc.lower()}")
+            found.append(identity.origin(href))
     return found
 
 

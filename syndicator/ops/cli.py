@@ -27,6 +27,7 @@ import click
 from rich.console import Console
 
 from syndicator import __version__
+from syndicator.core import identity
 from syndicator.core.config import (
     DEFAULT_CONFIG,
     Config,
@@ -37,13 +38,12 @@ from syndicator.core.config import (
 from syndicator.core.errors import ConfigError, StoreError, SyndicatorError
 from syndicator.extract.candidate import to_candidate
 from syndicator.extract.parsing import ArticleRules, extract_article
-from syndicator.mirrors.report import MirrorRow, mirror_rows
 from syndicator.ops import terminal
 from syndicator.ops.discover import config_block, discover, to_yaml
 from syndicator.ops.logs import setup_logging
-from syndicator.ops.status import collect
 from syndicator.publish.documents import FeedBook
 from syndicator.publish.export import write_feeds
+from syndicator.publish.mirror_report import MirrorRow, mirror_rows
 from syndicator.pull.fetch import Fetcher, FetchLimits
 from syndicator.pull.run import PullOutcome, run_pull
 from syndicator.serve import cluster
@@ -51,6 +51,7 @@ from syndicator.serve.reload import limits_of
 from syndicator.serve.service import Service as RunningService
 from syndicator.serve.workers import run_loop, run_workers
 from syndicator.store import Store, migrate, open_store
+from syndicator.store.status import collect
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -469,9 +470,9 @@ def _extract_one(
         body, url, charset = run_loop(job())
     except SyndicatorError as exc:
         return {"target": target, "ok": False, "error": str(exc)}
-    origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}".lower()
+    own = identity.origin(url)
     name = source_name or next(
-        (n for n, s in (config.sources.items() if config else []) if origin in s.site_origins()),
+        (n for n, s in (config.sources.items() if config else []) if own in s.site_origins()),
         None,
     )
     source = config.sources[name] if config and name else None
@@ -494,8 +495,8 @@ def _extract_one(
     candidate = to_candidate(
         page,
         source=name or "page",
-        canonical_origin=source.canonical if source else origin,
-        site_origins=source.site_origins() if source else {origin},
+        canonical_origin=source.canonical if source else own,
+        site_origins=source.site_origins() if source else {own},
         sections=frozenset(sections),
         default_language=source.language if source else "en",
     )

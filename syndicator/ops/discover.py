@@ -20,16 +20,17 @@ import feedparser
 import yaml
 from lxml import etree
 
+from syndicator.core import identity
 from syndicator.core.config import Source
 from syndicator.core.errors import ExtractError, FetchError
-from syndicator.extract import boilerplate, clean, parsing
+from syndicator.extract import clean, parsing
+from syndicator.mirrors.announced import announced_origins
 from syndicator.pull.fetch import Fetcher
 
 MAX_PROBES = 30
 DEFAULT_ARTICLE_LINKS: str = Source.model_fields["article_links"].default
 _FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+xml"}
 _FEED_PATH = re.compile(r"(?:\.(?:xml|rss|atom)$|/(?:rss|atom|feeds?)(?:/|$|[-_.]))", re.I)
-_HOST = re.compile(r"(?:https?://)?((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d+)?)", re.I)
 _IP = re.compile(r"^\d+\.\d+\.\d+\.\d+(?::\d+)?$")
 
 
@@ -65,11 +66,6 @@ def slug(text: str) -> str:
     return out or "section"
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
 def _path(url: str) -> str:
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -77,17 +73,17 @@ def _path(url: str) -> str:
 
 def feed_candidates(root: etree._Element, url: str) -> list[tuple[str, str]]:
     """(feed URL, title) for autodiscovery links and feed-looking links on this origin."""
-    own = _origin(url)
+    own = identity.origin(url)
     found: dict[str, str] = {}
     for link in root.iter("link"):
         rel = (link.get("rel") or "").lower().split()
         if "alternate" in rel and (link.get("type") or "").lower() in _FEED_TYPES:
             href = urljoin(url, link.get("href") or "")
-            if _origin(href) == own:
+            if identity.origin(href) == own:
                 found.setdefault(href, (link.get("title") or "").strip())
     for a in root.iter("a"):
         href = urljoin(url, (a.get("href") or "").strip()).split("#", 1)[0]
-        if _origin(href) == own and _FEED_PATH.search(urlsplit(href).path):
+        if identity.origin(href) == own and _FEED_PATH.search(urlsplit(href).path):
             found.setdefault(href, clean.text_of(a))
     return list(found.items())
 
@@ -97,7 +93,7 @@ def page_candidates(
 ) -> list[tuple[str, str]]:
     """(URL, link text) of links on this origin that may be section listings: not articles,
     not feeds, not the home page. Links inside navigation come first."""
-    own = _origin(url)
+    own = identity.origin(url)
     matcher = re.compile(article_links)
     found: dict[str, str] = {}
     navigation = [el for el in root.iter("nav", "header")]
@@ -107,7 +103,7 @@ def page_candidates(
             path = urlsplit(href).path
             text = clean.text_of(a)
             if (
-                _origin(href) != own
+                identity.origin(href) != own
                 or path in ("", "/")
                 or href in feeds
                 or matcher.search(path)
@@ -116,27 +112,6 @@ def page_candidates(
                 continue
             found.setdefault(href, text)
     return list(found.items())
-
-
-def alternate_hosts(root: etree._Element) -> list[str]:
-    """Host names listed after an "also accessed at the following alternate addresses" line."""
-    hosts: list[str] = []
-    for el in root.iter("p", "div", "span", "li", "strong", "h2", "h3", "h4"):
-        text = clean.text_of(el)
-        if not boilerplate.is_sentence(text) or len(text) > 300:
-            continue
-        # The hosts follow the announcement in the same block, or in the blocks after it.
-        tail = text.split(":", 1)[1] if ":" in text else ""
-        parts = [tail]
-        sibling = el.getnext()
-        while sibling is not None and len(clean.text_of(sibling)) < 200:
-            parts.append(clean.text_of(sibling))
-            sibling = sibling.getnext()
-        for part in parts:
-            for word in re.split(r"[\s,;|]+", part):
-                if (m := _HOST.fullmatch(word.strip().rstrip("/."))) and m.group(1) not in hosts:
-                    hosts.append(m.group(1).lower())
-    return hosts
 
 
 def _title(root: etree._Element) -> str:
@@ -182,7 +157,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
     home = await fetcher.get(url)
     base = home.url
     root = parsing.parse_page(home.body, base, home.charset)
-    origin = _origin(base)
+    origin = identity.origin(base)
     html_el = root if root.tag == "html" else next(iter(root.iter("html")), root)
     result = Discovery(
         url=url,
@@ -204,7 +179,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
             entries = parsing.parse_feed(body, feed_url, charset)
         except ExtractError:
             return None
-        own = [e.link for e in entries if _origin(e.link) == origin]
+        own = [e.link for e in entries if identity.origin(e.link) == origin]
         if not own:
             return None
         title = label or feedparser.parse(body).feed.get("title") or _path(feed_url)
@@ -238,7 +213,8 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
         u for u, _ in [*feeds, *pages] if _path(u) not in {s.path for s in sections.values()}
     ]
 
-    hosts = alternate_hosts(root)
+    # The pipeline's own rule, so discover proposes the mirrors a pull would record.
+    mirrors = announced_origins(home.body, base, home.charset)
     if result.sections:
         got = await prober.get(result.sections[0].sample)
         if got is not None:
@@ -248,7 +224,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
             except ExtractError:
                 article = None
             if article is not None:
-                hosts += [h for h in alternate_hosts(article) if h not in hosts]
+                mirrors += announced_origins(body, final, charset)
                 canonical = next(
                     (
                         urljoin(final, el.get("href") or "")
@@ -257,10 +233,11 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
                     ),
                     None,
                 )
-                if canonical and _origin(canonical).startswith(("http://", "https://")):
-                    result.canonical = _origin(canonical)
-    scheme = urlsplit(base).scheme
-    mirrors = [await _preferred_origin(prober, h, scheme) for h in hosts]
+                if canonical and identity.origin(canonical).startswith(("http://", "https://")):
+                    result.canonical = identity.origin(canonical)
+    mirrors = [
+        await _preferred_origin(prober, urlsplit(m).netloc, urlsplit(m).scheme) for m in mirrors
+    ]
     if origin != result.canonical:
         mirrors.insert(0, origin)
     result.mirrors = [m for m in dict.fromkeys(mirrors) if m != result.canonical]

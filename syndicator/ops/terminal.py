@@ -15,8 +15,8 @@ from rich.table import Column, Table
 from syndicator.core.config import Config
 from syndicator.core.models import Candidate, Page
 from syndicator.ops.discover import Discovery
-from syndicator.ops.status import FeedStatus, human_age
 from syndicator.pull.run import PullOutcome
+from syndicator.store.status import FeedStatus, human_age
 
 
 def table(*headers: str, keys: tuple[str, ...] = (), caption: str | None = None) -> Table:

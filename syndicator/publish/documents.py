@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,13 +25,13 @@ from urllib.parse import urlsplit
 import brotli
 
 from syndicator.core.config import ALL_SECTION, Config
-from syndicator.core.models import Article
+from syndicator.core.events import RenderObserver
+from syndicator.core.models import Article, PullReport
 from syndicator.extract.candidate import source_sections
-from syndicator.mirrors.report import health_line, mirror_rows, relink_articles
 from syndicator.publish import render, xmlfeeds
+from syndicator.publish.mirror_report import health_line, mirror_rows, relink_articles
 from syndicator.publish.opml import opml_document
 from syndicator.publish.pages import SectionSummary, SourceHealth, index_page, section_page
-from syndicator.pull.pipeline import PullReport
 from syndicator.store import Store
 
 EXTENSIONS = {"rss": "rss", "atom": "atom", "json": "json"}
@@ -104,9 +105,13 @@ class SectionDocuments:
 
 
 class FeedBook:
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(
+        self, config: Config, store: Store, *, observer: RenderObserver | None = None
+    ) -> None:
         self.config = config
         self.store = store
+        # Told the time of every section render (the metrics), without the cache knowing who.
+        self.observer = observer
         self._cache: dict[str, SectionDocuments] = {}
         self._pending: dict[str, asyncio.Future[SectionDocuments]] = {}
         self._generation: dict[str, int] = {}
@@ -317,10 +322,19 @@ class FeedBook:
             return entry
         pending = self._pending.get(section)
         if pending is None:
-            pending = asyncio.ensure_future(self._render(section))
+            pending = asyncio.ensure_future(self._observed_render(section))
             self._pending[section] = pending
             pending.add_done_callback(lambda _f: self._pending.pop(section, None))
         return await asyncio.shield(pending)
+
+    async def _observed_render(self, section: str) -> SectionDocuments:
+        observer = self.observer
+        if observer is None:
+            return await self._render(section)
+        started = time.monotonic()
+        rendered = await self._render(section)
+        observer.on_render(section, time.monotonic() - started)
+        return rendered
 
     async def _render(self, section: str) -> SectionDocuments:
         generation = self._generation.get(section, 0)

@@ -13,8 +13,8 @@ from email.utils import format_datetime
 
 from lxml import etree
 
+from syndicator.publish.feedinfo import xml_safe
 from syndicator.publish.pages import SectionSummary
-from syndicator.publish.render import xml_safe
 
 
 def opml_document(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from syndicator.core.models import Article
 from syndicator.mirrors.health import MirrorPull
-from syndicator.publish.render import MEDIA_TYPES, publishable
+from syndicator.publish.feedinfo import MEDIA_TYPES, publishable
 
 if TYPE_CHECKING:
     from syndicator.mirrors.report import MirrorRow

@@ -24,7 +24,13 @@ from lxml import etree
 
 from syndicator import __version__
 from syndicator.core.models import Article
-from syndicator.publish.render import MEDIA_TYPES, FeedInfo, image_type, language_tag, newest_update
+from syndicator.publish.feedinfo import (
+    MEDIA_TYPES,
+    FeedInfo,
+    image_type,
+    language_tag,
+    newest_update,
+)
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"

@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
+from syndicator.core import identity
 from syndicator.core.config import Mirror, Source
 from syndicator.core.errors import ExtractError, FetchError
 from syndicator.extract import parsing, validate
@@ -79,7 +80,7 @@ async def _serves_stored_article(
 ) -> bool:
     """Whether `url` gives an article whose hash is stored; a refused address raises its
     `blocked-address` FetchError."""
-    origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
+    origin = identity.origin(url)
     try:
         response = await fetcher.get(
             url,

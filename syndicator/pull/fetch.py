@@ -31,7 +31,10 @@ import aiohttp_socks
 from aiohttp.abc import AbstractResolver
 from protego import Protego
 
+from syndicator.core import identity
 from syndicator.core.errors import FetchError, Throttled
+from syndicator.core.events import FetchObserver
+from syndicator.core.models import RETUNABLE, FetchLimits
 from syndicator.pull.addresses import AddressPolicy, BlockedAddress, GuardedResolver, guarded_socket
 
 log = logging.getLogger("syndicator.fetch")
@@ -67,27 +70,6 @@ class Response:
         return self.status == 304
 
 
-@dataclass(frozen=True)
-class FetchLimits:
-    user_agent: str
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    max_body: int = 10 * 1024 * 1024
-    concurrency: int = 16
-    per_host: int = 2
-    max_redirects: int = 5
-    robots_ttl: float = 3600.0
-    # The whole of one request, redirects and body included, from when it is sent: the read
-    # timeout bounds the gap between two reads only, so a mirror dripping one byte at a
-    # time would hold a request for ever without it.
-    request_deadline: float = 60.0
-
-
-# The limits an open Fetcher takes from `retune`, from its next request on; the others are
-# built into its client session and semaphores when it opens.
-RETUNABLE = ("user_agent", "max_redirects", "robots_ttl", "request_deadline")
-
-
 def _robots_unreadable(url: str, cause: FetchError) -> FetchError:
     """The error a fetch gets while its host's robots.txt cannot be read: the kind of the
     robots.txt failure (a host whose robots.txt answers 500 is failing with http-500)."""
@@ -102,8 +84,8 @@ def _robots_unreadable(url: str, cause: FetchError) -> FetchError:
 
 
 def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    """The origin of a URL (see `identity.origin`); kept under this name for callers."""
+    return identity.origin(url)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -155,8 +137,17 @@ class _Inflater:
 class Fetcher:
     """An open client; use as `async with Fetcher(limits) as fetcher:`."""
 
-    def __init__(self, limits: FetchLimits, resolver: AbstractResolver | None = None) -> None:
+    def __init__(
+        self,
+        limits: FetchLimits,
+        resolver: AbstractResolver | None = None,
+        *,
+        observer: FetchObserver | None = None,
+    ) -> None:
         self.limits = limits
+        # Told the result and time of every `get` (the metrics), without the fetcher
+        # knowing who listens.
+        self.observer = observer
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
         # Hosts reached at public addresses only have their own session, so that no pooled
@@ -293,15 +284,62 @@ class Fetcher:
         (None: direct); robots.txt and redirects go the same way, and a proxy that cannot be
         reached is a FetchError of kind `proxy` naming it. The whole answer must be in within
         `request_deadline` of sending the request, and by `until` (event loop time; the
-        deadline of the pull), or it fails as `deadline`.
+        deadline of the pull), or it fails as `deadline`. The observer, if any, is told the
+        result and the time taken.
         """
+        fetching = self._fetch(
+            url,
+            etag=etag,
+            last_modified=last_modified,
+            file_root=file_root,
+            allowed_origins=allowed_origins,
+            follow_foreign=follow_foreign,
+            robots=robots,
+            cancel_if=cancel_if,
+            addresses=addresses,
+            via=via,
+            until=until,
+        )
+        observer = self.observer
+        if observer is None:
+            return await fetching
+        started = time.monotonic()
+        result = "error"
+        try:
+            response = await fetching
+            result = "not-modified" if response.not_modified else "ok"
+            return response
+        except FetchError as exc:
+            result = exc.kind
+            raise
+        except asyncio.CancelledError:
+            result = "cancelled"
+            raise
+        finally:
+            observer.on_fetch(url, result, time.monotonic() - started)
+
+    async def _fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        file_root: Path | None,
+        allowed_origins: Collection[str] | None,
+        follow_foreign: bool,
+        robots: bool,
+        cancel_if: Callable[[], bool] | None,
+        addresses: AddressPolicy | None,
+        via: str | None,
+        until: float | None,
+    ) -> Response:
         if file_root is not None:
             return await asyncio.to_thread(self._read_file, url, file_root, last_modified)
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
         try:
             async with asyncio.timeout_at(until):
-                return await self._get(
+                return await self._send(
                     url,
                     etag,
                     last_modified,
@@ -317,7 +355,7 @@ class Fetcher:
                 url, "deadline", "no answer within the pull's time for it (pull_deadline)"
             ) from None
 
-    async def _get(
+    async def _send(
         self,
         url: str,
         etag: str | None,
@@ -347,7 +385,7 @@ class Fetcher:
         history: list[str] = []
         current = url
         while True:
-            async with self._slot(origin_of(current)):
+            async with self._slot(identity.origin(current)):
                 if cancel_if is not None and cancel_if():
                     raise FetchError(url, "skipped", "mirror paused; request not sent")
                 if answer_by is None:
@@ -376,7 +414,7 @@ class Fetcher:
                 )
             if urlsplit(target).scheme not in ("http", "https"):
                 raise FetchError(url, "redirect", f"redirect to a non-HTTP URL {target}")
-            known = allowed_origins is None or origin_of(target) in allowed_origins
+            known = allowed_origins is None or identity.origin(target) in allowed_origins
             if not known:
                 if not follow_foreign:
                     log.warning("%s: not following redirect to unknown host %s", current, target)
@@ -515,7 +553,7 @@ class Fetcher:
     async def _robots_state(
         self, url: str, addresses: AddressPolicy | None, via: str | None = None
     ) -> RobotsState:
-        origin = origin_of(url)
+        origin = identity.origin(url)
         lock = self._robots_locks.setdefault(origin, asyncio.Lock())
         async with lock:
             expires, state = self._robots.get(origin, (0.0, None))

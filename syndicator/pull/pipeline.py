@@ -18,7 +18,7 @@ import logging
 import random
 import re
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from syndicator.core import identity
 from syndicator.core.config import Config, EntryPoint, Mirror, Source
 from syndicator.core.errors import ExtractError, FetchError, StoreError, Throttled
-from syndicator.core.models import FeedEntry, Page
+from syndicator.core.models import FeedEntry, Page, PullReport
 from syndicator.extract import parsing, sitemaps, validate
 from syndicator.extract.candidate import sections_for, source_sections, to_candidate
 from syndicator.mirrors import announced
@@ -36,7 +36,7 @@ from syndicator.mirrors.health import access as access_of
 from syndicator.mirrors.links import link_target
 from syndicator.pull.addresses import AddressPolicy
 from syndicator.pull.adoption import adopt_candidates
-from syndicator.pull.fetch import Fetcher, Response, origin_of
+from syndicator.pull.fetch import Fetcher, Response
 from syndicator.store import Store
 from syndicator.store.health import Listed, MirrorStore
 
@@ -66,31 +66,6 @@ async def together(*aws: Coroutine[Any, Any, T]) -> list[T]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-
-
-@dataclass
-class PullReport:
-    source: str
-    new: int = 0
-    updated: int = 0
-    duplicate: int = 0
-    failed: int = 0
-    fetched: int = 0
-    not_modified: int = 0
-    entry_points_ok: int = 0
-    parsed: int = 0
-    skipped: int = 0
-    errors: list[str] = field(default_factory=list)
-    changed_sections: set[str] = field(default_factory=set)
-    guids: set[str] = field(default_factory=set)
-    discovered: set[str] = field(default_factory=set)
-    adopted: list[str] = field(default_factory=list)
-
-    def fail(self, message: str, *, quiet: bool = False) -> None:
-        """Count a failure; `quiet` for one already logged in other words."""
-        self.failed += 1
-        self.errors.append(message)
-        log.log(logging.DEBUG if quiet else logging.INFO, "%s: %s", self.source, message)
 
 
 @dataclass(frozen=True)
@@ -191,7 +166,7 @@ class SourcePull:
 
     def _index_of(self, url: str, default: int) -> int:
         """The mirror that answered for a URL (a redirect counts for its target)."""
-        origin = origin_of(url)
+        origin = identity.origin(url)
         for i, m in enumerate(self.mirrors):
             if not m.is_file and m.url == origin:
                 return i
@@ -202,8 +177,8 @@ class SourcePull:
 
     def _failed(self, index: int, where: str, exc: FetchError | ExtractError) -> None:
         blocked = exc.kind == "blocked-address"
-        if blocked and origin_of(exc.url) not in self.blocked:
-            self.blocked.add(origin_of(exc.url))
+        if blocked and identity.origin(exc.url) not in self.blocked:
+            self.blocked.add(identity.origin(exc.url))
             log.warning(
                 "%s: not fetching %s: %s (a host not in the config is reached at public "
                 "addresses only; allow_private_discovered: true allows it)",
@@ -272,10 +247,10 @@ class SourcePull:
             },
         )
         answered = self._index_of(response.url, index)
-        if response.redirects and answered == index and origin_of(response.url) != origin:
+        if response.redirects and answered == index and identity.origin(response.url) != origin:
             # A followed redirect to a host that is not a mirror (follow_foreign_redirects):
             # for this pull its links are links to the site.
-            self.origins.add(origin_of(response.url))
+            self.origins.add(identity.origin(response.url))
         if response.not_modified:
             self.report.not_modified += 1
             return answered, response
@@ -578,7 +553,7 @@ class SourcePull:
         mirror = self.mirrors[index]
         own: list[Listed] = []
         for link, stamp in listed:
-            origin = origin_of(link)
+            origin = identity.origin(link)
             if origin in self.origins or origin == mirror.origin:
                 own.append((on_mirror(mirror, path_and_query(link)), stamp))
             else:

@@ -33,8 +33,6 @@ from aiohttp import web
 
 from syndicator.core.config import Config
 from syndicator.core.errors import StoreError, SyndicatorError
-from syndicator.ops.metrics import MeteredFeedBook, Metrics
-from syndicator.ops.status import collect
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher, FetchLimits
 from syndicator.pull.pipeline import PullReport
@@ -44,6 +42,8 @@ from syndicator.store import Store, open_store
 from syndicator.store.changes import listening
 from syndicator.store.leases import Leases
 from syndicator.store.retention import PruneReport, prune
+from syndicator.store.status import collect
+from syndicator.web.metrics import Metrics
 from syndicator.web.readiness import readiness_checks
 from syndicator.web.server import make_app, make_runner
 
@@ -405,7 +405,7 @@ class WebNode(RoleNode):
         super().__init__(config, load, on_config)
         self.store = store
         self.metrics = Metrics(config)
-        self.book = MeteredFeedBook(config, store, self.metrics)
+        self.book = FeedBook(config, store, observer=self.metrics)
         self.stopping = False
         self.watcher = ChangeWatcher(
             self.book, store, config.cluster.poll, after_sync=self._refresh_if_moved

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from syndicator.core.config import Config, Source
 from syndicator.core.errors import ConfigError
-from syndicator.pull.fetch import FetchLimits
+from syndicator.core.models import FetchLimits
 
 # Settings a running process cannot change: a reload that changes them keeps the old values
 # and says so; they take effect at the next start.

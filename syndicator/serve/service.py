@@ -27,8 +27,7 @@ from aiohttp import web
 
 from syndicator.core.config import Config
 from syndicator.core.errors import StoreError, SyndicatorError
-from syndicator.ops.metrics import MeteredFeedBook, MeteredFetcher, Metrics
-from syndicator.ops.status import collect
+from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import PullOutcome
 from syndicator.pull.scheduler import PullScheduler
@@ -36,6 +35,8 @@ from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
 from syndicator.store import Store, open_store
 from syndicator.store.pulls import last_pulls
+from syndicator.store.status import collect
+from syndicator.web.metrics import Metrics
 from syndicator.web.readiness import readiness_checks
 from syndicator.web.server import make_app, make_runner
 from syndicator.web.websub import HubAnnouncer
@@ -84,7 +85,7 @@ class Service:
         self.port: int | None = None
         self.store: Store | None = None
         self.scheduler: PullScheduler | None = None
-        self.book: MeteredFeedBook | None = None
+        self.book: FeedBook | None = None
         self.reload_problems: list[str] = []
         self._stack = contextlib.AsyncExitStack()
         self._runner: web.AppRunner | None = None
@@ -112,9 +113,9 @@ class Service:
         self.store = store = await open_store(config.service.store, config.base_dir)
         self._stack.push_async_callback(store.close)
         self._fetcher = fetcher = await self._stack.enter_async_context(
-            MeteredFetcher(limits_of(config), self.metrics)
+            Fetcher(limits_of(config), observer=self.metrics)
         )
-        self.book = book = MeteredFeedBook(config, store, self.metrics)
+        self.book = book = FeedBook(config, store, observer=self.metrics)
         if self._http:
             app = make_app(book, metrics_of=self.metrics, readiness=self.readiness)
             runner = make_runner(
@@ -190,7 +191,7 @@ class Service:
         return task
 
     def _observe(self, outcome: PullOutcome) -> None:
-        self.metrics.observe_pull(outcome)
+        self.metrics.on_pull(outcome.source, outcome.result, outcome.duration, outcome.report)
 
     async def _after_pull(self, outcome: PullOutcome) -> None:
         await self._refresh_status()

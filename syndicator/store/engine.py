@@ -28,17 +28,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from syndicator.core import identity
-from syndicator.core.config import ALL_SECTION
 from syndicator.core.errors import StoreError
 from syndicator.core.identity import (
     NEAR_DUPLICATE_BITS,
     NEAR_DUPLICATE_MIN_WORDS,
     NEAR_DUPLICATE_WINDOW,
     hamming,
-    make_guid,
     simhash_bands,
 )
-from syndicator.core.models import Article, Candidate
+from syndicator.core.ingest import Duplicate, How, Match, Update, as_utc, decide
+from syndicator.core.models import ALL_SECTION, Article, Candidate
 from syndicator.store import migrate
 from syndicator.store.schema import (
     article_aliases,
@@ -54,29 +53,14 @@ Outcome = Literal["new", "updated", "duplicate"]
 
 
 @dataclass(frozen=True)
-class Match:
-    """A stored article a candidate was recognised as, and how: same content hash, same
-    URL, or near-duplicate text."""
-
-    how: Literal["hash", "url", "near"]
-    article_id: int
-    guid: str
-    updated: datetime
-    published: datetime
-
-
-@dataclass(frozen=True)
 class IngestResult:
     outcome: Outcome
     guid: str
     changed_sections: frozenset[str]
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """Timestamps go in as UTC and come out aware (SQLite keeps no zone)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+# Timestamps go in as UTC and come out aware (SQLite keeps no zone).
+_utc = as_utc
 
 
 def _hash_inputs(cand: Candidate) -> dict[str, object]:
@@ -381,19 +365,18 @@ class Store:
     ) -> IngestResult:
         urls = sorted({cand.canonical_url, *cand.aliases})
         found = await self._match(conn, cand, now)
+        decision = decide(cand, found, canonical_origin=canonical_origin, now=now)
         if found is not None:
             await self._add_aliases(conn, found.article_id, urls)
             added = await self._add_sections(conn, found.article_id, cand.sections)
-            page = _utc(cand.updated)
-            if found.how == "hash" or (page is not None and page < found.updated):
-                # The same text, or an older version than the one stored (a lagging mirror):
-                # remember it, change nothing.
-                if found.how != "hash":
-                    await self._remember_text(conn, found.article_id, cand, found.published)
-                await self._bump(conn, added, now)
-                return IngestResult("duplicate", found.guid, frozenset(added))
-            # The page's own modified time when it moved forward, else the time we saw it.
-            updated = page if page is not None and page > found.updated else now
+        if isinstance(decision, Duplicate):
+            assert found is not None
+            if decision.remember_text:
+                await self._remember_text(conn, found.article_id, cand, found.published)
+            await self._bump(conn, added, now)
+            return IngestResult("duplicate", found.guid, frozenset(added))
+        if isinstance(decision, Update):
+            assert found is not None
             await conn.execute(
                 update(articles)
                 .where(articles.c.id == found.article_id)
@@ -404,7 +387,7 @@ class Store:
                     content_hash=cand.content_hash,
                     simhash=cand.simhash,
                     **_hash_inputs(cand),
-                    updated=updated,
+                    updated=decision.updated,
                     author=cand.author,
                     image_url=cand.image_url,
                     image_caption=cand.image_caption,
@@ -415,8 +398,7 @@ class Store:
             await self._bump(conn, sections, now)
             return IngestResult("updated", found.guid, frozenset(sections))
 
-        published = _utc(cand.published) or now
-        guid = make_guid(canonical_origin, cand.source, cand.content_hash, published)
+        guid, published = decision.guid, decision.published
         result = await conn.execute(
             self._insert_ignore(articles)
             .values(
@@ -430,7 +412,7 @@ class Store:
                 simhash=cand.simhash,
                 **_hash_inputs(cand),
                 published=published,
-                updated=max(_utc(cand.updated) or published, published),
+                updated=decision.updated,
                 first_seen=now,
                 author=cand.author,
                 image_url=cand.image_url,
@@ -715,7 +697,7 @@ class Store:
             raise StoreError(f"store refused fetch validators of {url}: {exc.orig}") from None
 
 
-def _match(how: Literal["hash", "url", "near"], row: Any, now: datetime) -> Match:
+def _match(how: How, row: Any, now: datetime) -> Match:
     return Match(how, row.id, row.guid, _utc(row.updated) or now, _utc(row.published) or now)
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, exists, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from syndicator.core.config import ALL_SECTION
+from syndicator.core.models import ALL_SECTION
 from syndicator.store.engine import Store
 from syndicator.store.schema import article_sections, articles, section_versions
 

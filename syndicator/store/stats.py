@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from sqlalchemy import case, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from syndicator.core.config import ALL_SECTION
 from syndicator.core.errors import StoreError
+from syndicator.core.models import ALL_SECTION
 from syndicator.store.engine import Store
 from syndicator.store.schema import article_sections, articles, section_versions
 

@@ -18,10 +18,14 @@ many. A malformed request (bad request line, header, method or percent-encoding,
 long) gets aiohttp's 400 and is counted, not logged with a traceback: anyone can send one.
 
 This leans on aiohttp internals (the protocol's message queue, its waiter and keep-alive
-deadline). `supported()` checks that they are there; with an aiohttp release where they are
-not, `FeedRunner` uses aiohttp's own protocol and logs once: every request then goes through
-the handlers, which give the same answers, slower, and only aiohttp's keep-alive timeout
-limits clients.
+deadline), so it fails safe three ways. `supported()` checks that they are there; at start
+`FeedRunner` drives the hot path and aiohttp's own protocol with canned requests
+(`SelfTest`) and compares the bytes (Date aside); when the first check fails it uses
+aiohttp's own protocol (and only aiohttp's keep-alive timeout limits clients), when the second
+fails it answers nothing on the connection (the limits stay), and logs once: every request
+then goes through the handlers, which give the same answers, slower. And an exception inside
+the hot path hands that connection to aiohttp's protocol (logged once per server), with the
+request still queued for the handlers.
 
 Edge module: HTTP plumbing only; which URLs are hot and what they answer is the server's.
 """
@@ -34,7 +38,7 @@ import math
 import resource
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
@@ -154,6 +158,7 @@ class FeedProtocol(RequestHandler):
     its client to the server's `ConnectionLimits`."""
 
     __slots__ = (
+        "_failed",
         "_feed_server",
         "_header_handle",
         "_header_timeout",
@@ -168,11 +173,14 @@ class FeedProtocol(RequestHandler):
         *,
         hot: HotAnswer | None,
         header_timeout: float | None = None,
+        failed: Callable[[str], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(manager, **kwargs)
         self._feed_server = manager
         self._hot = hot
+        # Told (path) when the hot path failed on this connection.
+        self._failed = failed
         self._header_timeout = header_timeout
         self._header_handle: asyncio.TimerHandle | None = None
         self._started = False
@@ -294,47 +302,53 @@ class FeedProtocol(RequestHandler):
         finally:
             self._waiter = waiter
         messages = self._messages
-        answered = 0
-        transport = self.transport
-        while messages and transport is not None and not transport.is_closing():
-            if self._paused or transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
-                break
-            message, payload = messages[0]
-            if (
-                not isinstance(message, RawRequestMessage)
-                or message.method not in ("GET", "HEAD")
-                or message.version != HttpVersion11
-                or message.should_close
-                or message.upgrade
-                or payload is not EMPTY_PAYLOAD
-                or "Expect" in message.headers  # 100-continue or 417: aiohttp's to say
-            ):
-                break
-            path = message.path.partition("?")[0]
-            try:
+        path = ""
+        try:
+            answered = 0
+            transport = self.transport
+            while messages and transport is not None and not transport.is_closing():
+                if self._paused or transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
+                    break
+                message, payload = messages[0]
+                if (
+                    not isinstance(message, RawRequestMessage)
+                    or message.method not in ("GET", "HEAD")
+                    or message.version != HttpVersion11
+                    or message.should_close
+                    or message.upgrade
+                    or payload is not EMPTY_PAYLOAD
+                    or "Expect" in message.headers  # 100-continue or 417: aiohttp's to say
+                ):
+                    break
+                path = message.path.partition("?")[0]
                 response = hot(path, message.headers, message.method == "HEAD")
-            except Exception:
-                log.exception("answering %s on the connection failed: left to the handlers", path)
-                break
-            if response is None:
-                break
-            messages.popleft()
-            parser.message_consumed()
-            transport.write(response)
-            answered += 1
-        if answered:
-            self.hot_answered += answered
-            manager = self._manager
-            if manager is not None:
-                manager.requests_count += answered
-            # The idle deadline moves as after any answer (a timeout of 0 closes at once).
-            loop = self._loop
-            close_time = loop.time() + self._keepalive_timeout
-            self._next_keepalive_close_time = close_time
-            if self._keepalive_handle is None:
-                self._keepalive_handle = loop.call_at(close_time, self._process_keepalive)
-            if self._buffer_paused:
-                self._resume_reading_if_drained()
+                if response is None:
+                    break
+                # Written before it leaves the queue: if writing fails, the request is still
+                # there for the handlers.
+                transport.write(response)
+                messages.popleft()
+                parser.message_consumed()
+                answered += 1
+            if answered:
+                self.hot_answered += answered
+                manager = self._manager
+                if manager is not None:
+                    manager.requests_count += answered
+                # The idle deadline moves as after any answer (a timeout of 0 closes at once).
+                loop = self._loop
+                close_time = loop.time() + self._keepalive_timeout
+                self._next_keepalive_close_time = close_time
+                if self._keepalive_handle is None:
+                    self._keepalive_handle = loop.call_at(close_time, self._process_keepalive)
+                if self._buffer_paused:
+                    self._resume_reading_if_drained()
+        except Exception:
+            # Whatever broke, this connection is aiohttp's from now on: what is queued goes
+            # to the handlers below, and later data through aiohttp's own data_received.
+            self._hot = None
+            if self._failed is not None:
+                self._failed(path)
         if messages and waiter is not None and not waiter.done():
             waiter.set_result(None)
 
@@ -367,10 +381,13 @@ class FeedServer(Server):
         self._logged_at = -math.inf
         self._log_handle: asyncio.TimerHandle | None = None
         self.accepted = 0  # connections made, refused ones included
+        self.hot_failures = 0
 
     def __call__(self) -> RequestHandler:
         if self._limits is None:
-            return FeedProtocol(self, loop=self._loop, hot=self._hot, **self._kwargs)
+            return FeedProtocol(
+                self, loop=self._loop, hot=self._hot, failed=self._failed, **self._kwargs
+            )
         limits = self._limits()
         self._cap = limits.max_connections
         return FeedProtocol(
@@ -378,8 +395,18 @@ class FeedServer(Server):
             loop=self._loop,
             hot=self._hot,
             header_timeout=limits.header_timeout,
+            failed=self._failed,
             **{**self._kwargs, "keepalive_timeout": limits.keepalive_timeout},
         )
+
+    def _failed(self, path: str) -> None:
+        self.hot_failures += 1
+        if self.hot_failures == 1:  # once: a bug here would otherwise log on every request
+            log.exception(
+                "answering %s on the connection failed: that connection goes to aiohttp's own "
+                "protocol, and so does any other where it fails (logged once)",
+                path,
+            )
 
     def admit(self, conn: FeedProtocol) -> bool:
         """Whether a new connection may stay: at the cap, the connections idle the longest are
@@ -467,12 +494,97 @@ class FeedServer(Server):
         await super().shutdown(timeout)
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class SelfTest:
+    """Canned requests the hot path must answer exactly as `handler` does (Date aside)."""
+
+    requests: Sequence[bytes]
+    hot: HotAnswer
+    handler: Handler
+
+
+async def _exchange(port: int, request: bytes) -> bytes:
+    """One request on a fresh connection to 127.0.0.1:port; the answer's bytes, Date left out."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        length = 0
+        if not request.startswith(b"HEAD ") and b" 304 " not in lines[0]:
+            for line in lines:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+        body = await reader.readexactly(length)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    kept = [line for line in lines if not line.lower().startswith(b"date:")]
+    return b"\r\n".join(kept) + body
+
+
+async def run_self_test(test: SelfTest, timeout: float = 5.0) -> str | None:
+    """Drive the hot path and aiohttp's own protocol with each canned request on loopback;
+    None when every answer is the same bytes (Date aside) and the hot path gave it, else
+    what went wrong."""
+    answered: list[str] = []
+
+    def hot(path: str, headers: CIMultiDictProxy[str], head: bool) -> bytes | None:
+        answer = test.hot(path, headers, head)
+        if answer is not None:
+            answered.append(path)
+        return answer
+
+    runners: list[FeedRunner] = []
+    try:
+        ports = []
+        for runner_hot in (hot, None):
+            app = web.Application()
+            app.router.add_route("*", "/{tail:.*}", test.handler)
+            runner = FeedRunner(app, hot=runner_hot, self_test=None)
+            runners.append(runner)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            ports.append(int(runner.addresses[0][1]))
+        hot_server = runners[0].server
+        for request in test.requests:
+            what = request.split(b"\r\n", 1)[0].decode("latin-1")
+            before = len(answered)
+            async with asyncio.timeout(timeout):
+                mine = await _exchange(ports[0], request)
+                theirs = await _exchange(ports[1], request)
+            if isinstance(hot_server, FeedServer) and hot_server.hot_failures:
+                return f"{what}: the hot path failed"
+            if len(answered) == before:
+                return f"{what}: not answered on the connection"
+            if mine != theirs:
+                return f"{what}: {mine[:200]!r} where the handler sends {theirs[:200]!r}"
+        return None
+    except (
+        OSError,
+        TimeoutError,
+        asyncio.IncompleteReadError,
+        asyncio.LimitOverrunError,
+        ValueError,
+    ) as exc:
+        return f"the self-test could not run: {exc!r}"
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+
+
 class FeedRunner(web.AppRunner):
     """An AppRunner whose connections answer hot requests themselves and are held to
     `limits` (see the module). `counts` gets malformed requests, `closed` the connections
-    the limits close, by reason."""
+    the limits close, by reason. With `self_test`, the hot path is used only if it passes it
+    at start; `hot_enabled` says whether it is on."""
 
-    __slots__ = ("_closed", "_counts", "_hot", "_limits")
+    __slots__ = ("_closed", "_counts", "_hot", "_limits", "_self_test", "hot_enabled")
 
     def __init__(
         self,
@@ -482,6 +594,7 @@ class FeedRunner(web.AppRunner):
         limits: Limits | None = None,
         counts: dict[tuple[str, int], int] | None = None,
         closed: dict[str, int] | None = None,
+        self_test: SelfTest | None = None,
         **kwargs: Any,
     ) -> None:
         if limits is not None:
@@ -492,6 +605,8 @@ class FeedRunner(web.AppRunner):
         self._limits = limits
         self._counts = counts
         self._closed = closed
+        self._self_test = self_test
+        self.hot_enabled = False
 
     async def _make_server(self) -> Server:
         server = await super()._make_server()
@@ -502,9 +617,20 @@ class FeedRunner(web.AppRunner):
                 "and only the keep-alive timeout limits clients"
             )
             return server
+        hot = self._hot
+        if hot is not None and self._self_test is not None:
+            problem = await run_self_test(self._self_test)
+            if problem is not None:
+                log.warning(
+                    "the hot path's answer differs from the handlers' (%s): feed requests go "
+                    "through the router (same answers, more CPU per request)",
+                    problem,
+                )
+                hot = None
+        self.hot_enabled = hot is not None
         return FeedServer(
             server.request_handler,
-            hot=self._hot,
+            hot=hot,
             limits=self._limits,
             counts=self._counts,
             closed=self._closed,

@@ -34,11 +34,11 @@ from aiohttp.http import SERVER_SOFTWARE
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from syndicator.core.config import Service
-from syndicator.mirrors.report import mirror_rows
-from syndicator.ops.metrics import CONTENT_TYPE, Metrics
 from syndicator.publish import xmlfeeds
-from syndicator.publish.documents import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed
+from syndicator.publish.documents import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed, prepare
+from syndicator.publish.mirror_report import mirror_rows
 from syndicator.publish.pages import DAYS, SourceMirrors, mirrors_page, not_found_page
+from syndicator.publish.render import CONTENT_TYPES
 from syndicator.store.health import MirrorStore
 from syndicator.web.hotpath import (
     FD_RESERVE,
@@ -46,9 +46,11 @@ from syndicator.web.hotpath import (
     FeedRunner,
     HotAnswer,
     Limits,
+    SelfTest,
     connection_allowance,
     http_date,
 )
+from syndicator.web.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger("syndicator.server")
 
@@ -238,6 +240,15 @@ def wants_page(headers: CIMultiDictProxy[str]) -> bool:
 FEED_ROUTE = "/feeds/{name}"
 
 
+def _wire(
+    doc: RenderedFeed, book: FeedBook, headers: CIMultiDictProxy[str], head: bool
+) -> tuple[bool, bytes]:
+    """(not modified?, the whole response) for a prepared document, as the hot path sends it."""
+    answers = _prepared(doc, book)
+    not_modified, encoding = choose(answers, doc, headers)
+    return not_modified, answers.wire(not_modified, encoding, head, http_date())
+
+
 def hot_answers(book: FeedBook, counts: dict[tuple[str, int], int] | None = None) -> HotAnswer:
     """What `hotpath` may answer without the router: a section feed that is rendered already.
 
@@ -253,15 +264,54 @@ def hot_answers(book: FeedBook, counts: dict[tuple[str, int], int] | None = None
         doc = book.cached(section, fmt) if fmt is not None else None
         if doc is None or wants_page(headers):
             return None
-        answers = _prepared(doc, book)
-        not_modified, encoding = choose(answers, doc, headers)
-        message = answers.wire(not_modified, encoding, head, http_date())
+        not_modified, message = _wire(doc, book, headers, head)
         if counts is not None:  # counted once written: a failure goes to the handlers
             key = (FEED_ROUTE, 304 if not_modified else 200)
             counts[key] = counts.get(key, 0) + 1
         return message
 
     return hot
+
+
+SELF_TEST_PATH = "/feeds/self-test.rss"
+_SELF_TEST_RSS = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+    b"<title>hot path self-test</title><link>http://self-test.invalid/</link>"
+    b"<description>compared at start</description></channel></rss>\n"
+)
+
+
+def self_test(book: FeedBook) -> SelfTest:
+    """Canned feed requests for the runner's check at start: a small RSS document answered
+    on the connection as a rendered section feed is (`hot_answers`) and by `answer`, as the
+    feed handler answers it; with this config's headers (Cache-Control, WebSub links)."""
+    doc = prepare(
+        _SELF_TEST_RSS,
+        CONTENT_TYPES["rss"],
+        datetime(2026, 1, 1, tzinfo=UTC),
+        self_url=book.feed_url("self-test", "rss"),
+    )
+
+    def hot(path: str, headers: CIMultiDictProxy[str], head: bool) -> bytes | None:
+        return _wire(doc, book, headers, head)[1] if path == SELF_TEST_PATH else None
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return answer(request, doc, book)
+
+    def request(method: str, *headers: str) -> bytes:
+        lines = [f"{method} {SELF_TEST_PATH} HTTP/1.1", "Host: self-test", *headers, "", ""]
+        return "\r\n".join(lines).encode("ascii")
+
+    return SelfTest(
+        requests=(
+            request("GET"),
+            request("GET", "Accept-Encoding: gzip, deflate"),
+            request("HEAD", "Accept-Encoding: br"),
+            request("GET", f"If-None-Match: {doc.etags['identity']}"),
+        ),
+        hot=hot,
+        handler=handler,
+    )
 
 
 async def feed(request: web.Request) -> web.StreamResponse:
@@ -420,9 +470,9 @@ def connection_limits(book: FeedBook) -> Limits:
 
 
 def make_runner(app: web.Application, **kwargs: Any) -> FeedRunner:
-    """The runner to serve `app` with: rendered section feeds answered by `hotpath`, clients
-    held to the config's connection limits, malformed requests and closed connections counted
-    in the metrics."""
+    """The runner to serve `app` with: rendered section feeds answered by `hotpath` once it
+    has shown at start that it answers as the handlers do, clients held to the config's
+    connection limits, malformed requests and closed connections counted in the metrics."""
     metrics_of = app.get(METRICS)
     counts = metrics_of.hot_requests if metrics_of is not None else None
     closed = metrics_of.connections_closed if metrics_of is not None else None
@@ -433,6 +483,7 @@ def make_runner(app: web.Application, **kwargs: Any) -> FeedRunner:
         limits=connection_limits(book),
         counts=counts,
         closed=closed,
+        self_test=self_test(book),
         **kwargs,
     )
 

@@ -2,19 +2,18 @@
 
 Fetches by source, mirror and result and their latency; pulls and articles (new, updated,
 duplicate) by source; per-section item count, newest-item age and staleness; feed renders
-and their time; HTTP requests by route and status; config reloads. The fetcher, feed book
-and web app report here through the small wrappers below, so the pipeline, the feed cache
-and the routes stay free of metric code.
+and their time; HTTP requests by route and status; config reloads. The fetcher and the feed
+book report here as observers (`on_fetch`, `on_render`, see `core.events`) and the web app
+through the middleware, so the pipeline, the feed cache and the routes stay free of metric
+code and never import this module.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -22,22 +21,14 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from syndicator.core import identity
 from syndicator.core.config import ALL_SECTION, Config
-from syndicator.core.errors import FetchError
-from syndicator.ops.status import FeedStatus
-from syndicator.publish.documents import FeedBook, SectionDocuments
-from syndicator.pull.fetch import Fetcher, FetchLimits, Response
-from syndicator.pull.run import PullOutcome
-from syndicator.store import Store
+from syndicator.core.models import PullReport
+from syndicator.store.status import FeedStatus
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 class Metrics:
@@ -146,20 +137,22 @@ class Metrics:
                 owners.setdefault(origin.lower(), set()).add(name)
         self._sources_of = {o: ",".join(sorted(n)) for o, n in owners.items()}
 
-    def observe_fetch(self, url: str, result: str, seconds: float) -> None:
-        mirror = _origin(url)
+    def on_fetch(self, url: str, result: str, seconds: float) -> None:
+        """A fetch ended (the fetcher's observer)."""
+        mirror = identity.origin(url)
         source = self._sources_of.get(mirror, "")
         self.fetches.labels(source, mirror, result).inc()
         self.fetch_seconds.labels(source, mirror).observe(seconds)
 
-    def observe_pull(self, outcome: PullOutcome) -> None:
-        r = outcome.report
-        self.pulls.labels(outcome.source, outcome.result).inc()
-        self.pull_seconds.labels(outcome.source).observe(outcome.duration)
+    def on_pull(self, source: str, result: str, seconds: float, report: PullReport) -> None:
+        """A pull of `source` ended with `result` after `seconds`."""
+        self.pulls.labels(source, result).inc()
+        self.pull_seconds.labels(source).observe(seconds)
         for kind in ("new", "updated", "duplicate"):
-            self.articles.labels(outcome.source, kind).inc(getattr(r, kind))
+            self.articles.labels(source, kind).inc(getattr(report, kind))
 
-    def observe_render(self, section: str, seconds: float) -> None:
+    def on_render(self, section: str, seconds: float) -> None:
+        """A section's documents were rendered (the feed book's observer)."""
         self.renders.labels(section).inc()
         self.render_seconds.observe(seconds)
 
@@ -273,41 +266,3 @@ class _StateCollector(Collector):
                 good.add_metric([src.name], src.last_success.timestamp())
         yield last
         yield good
-
-
-class MeteredFetcher(Fetcher):
-    """A Fetcher that counts and times every fetch by source, mirror and result."""
-
-    def __init__(self, limits: FetchLimits, metrics: Metrics, **kwargs: Any) -> None:
-        super().__init__(limits, **kwargs)
-        self.metrics = metrics
-
-    async def get(self, url: str, **kwargs: Any) -> Response:
-        started = time.monotonic()
-        result = "error"
-        try:
-            response = await super().get(url, **kwargs)
-            result = "not-modified" if response.not_modified else "ok"
-            return response
-        except FetchError as exc:
-            result = exc.kind
-            raise
-        except asyncio.CancelledError:
-            result = "cancelled"
-            raise
-        finally:
-            self.metrics.observe_fetch(url, result, time.monotonic() - started)
-
-
-class MeteredFeedBook(FeedBook):
-    """A FeedBook that counts and times every render of a section."""
-
-    def __init__(self, config: Config, store: Store, metrics: Metrics) -> None:
-        super().__init__(config, store)
-        self.metrics = metrics
-
-    async def _render(self, section: str) -> SectionDocuments:
-        started = time.monotonic()
-        rendered = await super()._render(section)
-        self.metrics.observe_render(section, time.monotonic() - started)
-        return rendered

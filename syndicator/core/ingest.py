@@ -1,0 +1,90 @@
+"""The ingest decision: is a candidate a new article, an update of a stored one, or a duplicate?
+
+The product's most important rule, kept pure so it can be read and tested on its own: the store
+finds the stored article a candidate matches (same content hash, same URL, or near-duplicate
+text, see `store.engine`), asks `decide`, and carries the answer out in SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from syndicator.core.identity import make_guid
+from syndicator.core.models import Candidate
+
+How = Literal["hash", "url", "near"]
+
+
+@dataclass(frozen=True)
+class Match:
+    """A stored article a candidate was recognised as, and how: same content hash, same
+    URL, or near-duplicate text."""
+
+    how: How
+    article_id: int
+    guid: str
+    updated: datetime
+    published: datetime
+
+
+@dataclass(frozen=True)
+class New:
+    """Store the candidate as a new article under `guid`, with these times."""
+
+    guid: str
+    published: datetime
+    updated: datetime
+
+
+@dataclass(frozen=True)
+class Update:
+    """Replace the stored article's text with the candidate's; it was updated at `updated`."""
+
+    updated: datetime
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """Change nothing. `remember_text`: the candidate's text differs from the stored one (an
+    older version from a lagging mirror), so keep its hash to know it at once next time."""
+
+    remember_text: bool
+
+
+Decision = New | Update | Duplicate
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Aware UTC; a naive time is taken as UTC (SQLite keeps no zone)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def decide(
+    candidate: Candidate, stored: Match | None, *, canonical_origin: str, now: datetime
+) -> Decision:
+    """What storing `candidate` does, given the stored article it matches (None: no match).
+
+    - no match: a new article; its GUID is fixed now from the source, the publication date
+      (the time we saw it when the page gives none) and the first content hash;
+    - the same text (by hash): a duplicate;
+    - another text whose page says it is older than the stored version: a duplicate (a
+      lagging mirror must not roll an article back);
+    - another text otherwise: an update, dated by the page's own modified time when it moved
+      forward, else by `now`.
+    """
+    page_updated = as_utc(candidate.updated)
+    if stored is None:
+        published = as_utc(candidate.published) or now
+        guid = make_guid(canonical_origin, candidate.source, candidate.content_hash, published)
+        return New(guid, published, max(page_updated or published, published))
+    if stored.how == "hash":
+        return Duplicate(remember_text=False)
+    if page_updated is not None and page_updated < stored.updated:
+        return Duplicate(remember_text=True)
+    if page_updated is not None and page_updated > stored.updated:
+        return Update(page_updated)
+    return Update(now)

@@ -1,0 +1,106 @@
+"""What every feed format shares: the formats and their media types, the facts about one feed
+document (`FeedInfo`), and the text rules every format applies to an article.
+
+Its own module so that `render` (JSON Feed, and the choice of format) and `xmlfeeds` (RSS and
+Atom) both build on it without importing each other. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from syndicator.core import identity
+from syndicator.core.models import Article
+
+FORMATS = ("rss", "atom", "json")
+MEDIA_TYPES = {
+    "rss": "application/rss+xml",
+    "atom": "application/atom+xml",
+    "json": "application/feed+json",
+}
+CONTENT_TYPES = {fmt: f"{media}; charset=utf-8" for fmt, media in MEDIA_TYPES.items()}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+UNTITLED = "(untitled)"
+
+# Characters XML 1.0 forbids (and lone surrogates, which UTF-8 cannot carry); they are dropped
+# from every text we publish, in every format, so the three formats say the same thing.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_safe(text: str | None) -> str:
+    return _XML_INVALID.sub("", text or "")
+
+
+def language_tag(value: str | None) -> str | None:
+    """`value` when it is a well-formed language tag (what xml:lang and JSON Feed accept),
+    else None."""
+    return value if identity.is_language_tag(value) else None
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """Facts about one feed document that are not in its articles.
+
+    `feed_urls` are this document's own URLs, one per format. A section's subscription
+    document links to its newest archive page (`prev_archive_urls`); an archive page
+    (`archive=True`, RFC 5005) links to the subscription document (`current_urls`) and to the
+    pages before and after it.
+    """
+
+    section: str
+    title: str
+    description: str
+    home_url: str
+    feed_urls: dict[str, str]
+    language: str = "en"
+    ttl_minutes: int = 10
+    generator: str = "syndicator"
+    feed_id: str = ""
+    author: str = "syndicator"
+    hub_url: str | None = None
+    category_scheme: str = ""
+    section_titles: Mapping[str, str] = field(default_factory=dict)
+    archive: bool = False
+    current_urls: dict[str, str] | None = None
+    prev_archive_urls: dict[str, str] | None = None
+    next_archive_urls: dict[str, str] | None = None
+    # The XSLT stylesheet (relative href) that lets a browser show RSS and Atom as a page.
+    stylesheet: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.feed_id or self.feed_urls["atom"]
+
+
+def newest_update(articles: Sequence[Article]) -> datetime:
+    return max((a.updated for a in articles), default=EPOCH)
+
+
+def publishable(article: Article) -> Article:
+    """The article with every text made safe for XML and a title that is never blank."""
+    title = " ".join(xml_safe(article.title).split())
+    return replace(
+        article,
+        title=title or UNTITLED,
+        summary=xml_safe(article.summary),
+        content_html=xml_safe(article.content_html),
+        author=xml_safe(article.author).strip() or None,
+        image_caption=xml_safe(article.image_caption).strip() or None,
+    )
+
+
+def image_type(url: str) -> str:
+    lower = url.lower().split("?", 1)[0]
+    for ext, mime in (
+        (".png", "image/png"),
+        (".gif", "image/gif"),
+        (".webp", "image/webp"),
+        (".svg", "image/svg+xml"),
+        (".avif", "image/avif"),
+    ):
+        if lower.endswith(ext):
+            return mime
+    return "image/jpeg"

@@ -1,0 +1,129 @@
+"""The ingest decision (new, update or duplicate) as a pure function: no store, no SQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from syndicator.core.ingest import Decision, Duplicate, How, Match, New, Update, decide
+from syndicator.core.models import Candidate
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+STORED_UPDATED = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+PUBLISHED = datetime(2026, 2, 28, 8, 30, tzinfo=UTC)
+ORIGIN = "https://www.news.example"
+
+
+def candidate(published: datetime | None = PUBLISHED, updated: datetime | None = None) -> Candidate:
+    return Candidate(
+        source="news",
+        canonical_url=f"{ORIGIN}/a/1",
+        content_hash="ab" * 32,
+        simhash=0,
+        title="A title",
+        summary="",
+        content_html="<p>Text</p>",
+        published=published,
+        updated=updated,
+        author=None,
+        image_url=None,
+        image_caption=None,
+        language="en",
+        sections=frozenset({"world"}),
+    )
+
+
+def stored(how: How) -> Match:
+    return Match(how, 7, "tag:www.news.example,2026-02-28:news/x", STORED_UPDATED, PUBLISHED)
+
+
+GUID = "tag:www.news.example,2026-02-28:news/" + "ab" * 16
+HOUR = timedelta(hours=1)
+
+CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
+    # No stored match: a new article, its GUID from the source, the day and the hash.
+    ("new", candidate(), None, New(GUID, PUBLISHED, PUBLISHED)),
+    (
+        "new, the page's modified time kept",
+        candidate(updated=PUBLISHED + HOUR),
+        None,
+        New(GUID, PUBLISHED, PUBLISHED + HOUR),
+    ),
+    (
+        "new, a modified time before the publication is not believed",
+        candidate(updated=PUBLISHED - HOUR),
+        None,
+        New(GUID, PUBLISHED, PUBLISHED),
+    ),
+    (
+        "new, no publication date: the time it was seen",
+        candidate(published=None),
+        None,
+        New("tag:www.news.example,2026-03-01:news/" + "ab" * 16, NOW, NOW),
+    ),
+    (
+        "new, a naive time is UTC",
+        candidate(published=PUBLISHED.replace(tzinfo=None)),
+        None,
+        New(GUID, PUBLISHED, PUBLISHED),
+    ),
+    # The same text: a duplicate, whatever the dates say.
+    ("same hash", candidate(), stored("hash"), Duplicate(remember_text=False)),
+    (
+        "same hash, a newer modified time",
+        candidate(updated=STORED_UPDATED + HOUR),
+        stored("hash"),
+        Duplicate(remember_text=False),
+    ),
+    # Another text at the same URL or near-identical: an update, unless the page is older.
+    ("same URL, no modified time", candidate(), stored("url"), Update(NOW)),
+    (
+        "same URL, newer modified time",
+        candidate(updated=STORED_UPDATED + HOUR),
+        stored("url"),
+        Update(STORED_UPDATED + HOUR),
+    ),
+    (
+        "same URL, the stored version's time",
+        candidate(updated=STORED_UPDATED),
+        stored("url"),
+        Update(NOW),
+    ),
+    (
+        "same URL, older modified time (a lagging mirror)",
+        candidate(updated=STORED_UPDATED - HOUR),
+        stored("url"),
+        Duplicate(remember_text=True),
+    ),
+    (
+        "near-duplicate, newer modified time",
+        candidate(updated=STORED_UPDATED + HOUR),
+        stored("near"),
+        Update(STORED_UPDATED + HOUR),
+    ),
+    (
+        "near-duplicate, older modified time",
+        candidate(updated=STORED_UPDATED - HOUR),
+        stored("near"),
+        Duplicate(remember_text=True),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("cand", "match", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_decide(cand: Candidate, match: Match | None, expected: Decision) -> None:
+    assert decide(cand, match, canonical_origin=ORIGIN, now=NOW) == expected
+
+
+def test_an_update_from_another_zone_is_compared_in_utc() -> None:
+    tehran = timezone(timedelta(hours=3, minutes=30))
+    page = (STORED_UPDATED - timedelta(minutes=10)).astimezone(tehran)
+    # 08:50 UTC is 12:20 in Tehran: older than the stored 09:00 UTC, whatever the clock face.
+    decision = decide(
+        replace(candidate(), updated=page), stored("url"), canonical_origin=ORIGIN, now=NOW
+    )
+    assert decision == Duplicate(remember_text=True)
