@@ -258,7 +258,8 @@ async def test_archive_pages_reach_every_item_through_prev_archive_links(
     assert book.archive_renders == 3
     page_one = await (await client.get("/feeds/all/archive/1.atom")).read()
     rels = [link.get("rel") for link in etree.fromstring(page_one).iter("{*}link")]
-    assert "prev-archive" not in rels and "next-archive" in rels
+    # No next-archive either: the page stays byte for byte the same when newer pages come.
+    assert "prev-archive" not in rels and "next-archive" not in rels
     for missing in (
         "/feeds/all/archive/0.atom",
         "/feeds/all/archive/4.atom",

@@ -186,8 +186,8 @@ class FeedBook:
             archive["current_urls"] = self.feed_urls(section)
             if page - 1 in pages:
                 archive["prev_archive_urls"] = self.archive_urls(section, page - 1)
-            if page + 1 in pages:
-                archive["next_archive_urls"] = self.archive_urls(section, page + 1)
+            # No next-archive link (RFC 5005 makes it optional): the newest page would gain
+            # one when the next page fills, and a complete archive page never changes.
         return render.FeedInfo(
             section=section,
             title=title,
@@ -325,13 +325,23 @@ class FeedBook:
         version = (await self.store.section_versions()).get(section)
         changed = (await self.store.section_changed_at()).get(section)
         articles = await self.store.section_articles(section, self.config.service.max_items)
-        articles = await relink_articles(self.config, self.store, articles)
         archive, size = self.config.service.archive, self.config.service.page_size
         pages = range(0)
         if archive.enabled:
             lowest, highest = await self.store.archive_extent(section)
             if lowest:
                 pages = range((lowest - 1) // size + 1, highest // size + 1)
+                # The items after the last complete page are on no archive page yet: the feed
+                # carries them all, even one published before the newest max_items (a late
+                # arrival), so that every item is in some document.
+                shown = {a.id for a in articles}
+                tail = await self.store.section_slice(
+                    section, (highest // size) * size + 1, highest
+                )
+                if any(a.id not in shown for a in tail):
+                    articles += [a for a in tail if a.id not in shown]
+                    articles.sort(key=lambda a: (a.published, a.id), reverse=True)
+        articles = await relink_articles(self.config, self.store, articles)
         info = self.info(section, pages)
         newest = render.newest_update(articles)
         modified = _second(max(newest, changed) if changed else newest)

@@ -222,6 +222,14 @@ class SourcePull:
         for ref, page in results:
             if page is not None:
                 await self._store(ref, page)
+        if self.report.new or self.report.changed_sections:
+            # The articles this pull found get their archive numbers together, oldest first:
+            # stored one by one in listing order (newest first), they would fill the archive
+            # pages backwards.
+            try:
+                await self.store.number_arrivals(self.report.changed_sections, self.clock())
+            except StoreError as exc:
+                self.report.fail(str(exc))
         now = self.clock()
         if self.announced:
             await self.mirror_store.note_candidates(self.name, self.announced, now)
@@ -488,7 +496,7 @@ class SourcePull:
             extra_aliases=frozenset({ref.url, self._canonical(ref.url)}),
         )
         try:
-            result = await self.store.ingest(candidate, self.source.canonical)
+            result = await self.store.ingest(candidate, self.source.canonical, number=False)
         except StoreError as exc:
             self.report.fail(str(exc))
             return

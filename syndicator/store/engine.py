@@ -248,14 +248,22 @@ class Store:
     # --- ingest ----------------------------------------------------------------------
 
     async def ingest(
-        self, cand: Candidate, canonical_origin: str, now: datetime | None = None
+        self,
+        cand: Candidate,
+        canonical_origin: str,
+        now: datetime | None = None,
+        *,
+        number: bool = True,
     ) -> IngestResult:
         """Store a candidate once. A known text is a duplicate; a known URL or a near-duplicate
-        text with other content is an update (content replaced, GUID kept); else new."""
+        text with other content is an update (content replaced, GUID kept); else new.
+
+        `number` false leaves a new article's archive sequence numbers to `number_arrivals`,
+        so that the articles of one pull are numbered together, in publication order."""
         now = now or datetime.now(UTC)
         try:
             async with self.writing() as conn:
-                return await self._ingest(conn, cand, canonical_origin, now)
+                return await self._ingest(conn, cand, canonical_origin, now, number)
         except DBAPIError as exc:
             raise StoreError(f"store refused article {cand.canonical_url}: {exc.orig}") from None
 
@@ -309,7 +317,12 @@ class Store:
         return _match(("hash", "url", "near")[rank], row, now)
 
     async def _ingest(
-        self, conn: AsyncConnection, cand: Candidate, canonical_origin: str, now: datetime
+        self,
+        conn: AsyncConnection,
+        cand: Candidate,
+        canonical_origin: str,
+        now: datetime,
+        number: bool = True,
     ) -> IngestResult:
         urls = sorted({cand.canonical_url, *cand.aliases})
         found = await self._match(conn, cand, now)
@@ -322,7 +335,7 @@ class Store:
                 # remember it, change nothing.
                 if found.how != "hash":
                     await self._remember_text(conn, found.article_id, cand, found.published)
-                await self._bump(conn, added, now)
+                await self._bump(conn, added, now, number=number)
                 return IngestResult("duplicate", found.guid, frozenset(added))
             # The page's own modified time when it moved forward, else the time we saw it.
             updated = page if page is not None and page > found.updated else now
@@ -343,7 +356,7 @@ class Store:
             )
             await self._remember_text(conn, found.article_id, cand, found.published)
             sections = await self._sections_of(conn, found.article_id)
-            await self._bump(conn, sections, now)
+            await self._bump(conn, sections, now, number=number)
             return IngestResult("updated", found.guid, frozenset(sections))
 
         published = _utc(cand.published) or now
@@ -374,7 +387,7 @@ class Store:
             article_id = (
                 await conn.execute(select(articles.c.id).where(articles.c.guid == guid))
             ).scalar_one()
-            return await self._duplicate(conn, article_id, guid, urls, cand.sections, now)
+            return await self._duplicate(conn, article_id, guid, urls, cand.sections, now, number)
         claimed = await conn.execute(
             self._insert_ignore(article_hashes)
             .values(hash=cand.content_hash, article_id=article_id)
@@ -391,11 +404,13 @@ class Store:
                     .where(article_hashes.c.hash == cand.content_hash)
                 )
             ).one()
-            return await self._duplicate(conn, winner.id, winner.guid, urls, cand.sections, now)
+            return await self._duplicate(
+                conn, winner.id, winner.guid, urls, cand.sections, now, number
+            )
         await self._remember_text(conn, article_id, cand, published)
         await self._add_aliases(conn, article_id, urls)
         added = await self._add_sections(conn, article_id, cand.sections)
-        await self._bump(conn, added, now)
+        await self._bump(conn, added, now, number=number)
         return IngestResult("new", guid, frozenset(added))
 
     async def _duplicate(
@@ -406,10 +421,11 @@ class Store:
         urls: Iterable[str],
         sections: Iterable[str],
         now: datetime,
+        number: bool = True,
     ) -> IngestResult:
         await self._add_aliases(conn, article_id, urls)
         added = await self._add_sections(conn, article_id, sections)
-        await self._bump(conn, added, now)
+        await self._bump(conn, added, now, number=number)
         return IngestResult("duplicate", guid, frozenset(added))
 
     async def _remember_text(
@@ -492,13 +508,22 @@ class Store:
         now: datetime,
         *,
         changed_at: bool = True,
+        number: bool = True,
     ) -> None:
         names = sorted(set(sections) | {ALL_SECTION})
         if names == [ALL_SECTION]:
             return
         await bump_versions(
-            conn, self._insert_ignore(section_versions), names, now, changed_at=changed_at
+            conn,
+            self._insert_ignore(section_versions),
+            names,
+            now,
+            changed_at=changed_at,
+            number=number,
         )
+        await self._notify(conn, names)
+
+    async def _notify(self, conn: AsyncConnection, names: Sequence[str]) -> None:
         if self.is_postgres:
             # Delivered at commit to every web node listening (see store.changes).
             await conn.execute(
@@ -516,6 +541,25 @@ class Store:
                 await self._bump(conn, sections, now or datetime.now(UTC), changed_at=changed_at)
         except DBAPIError as exc:
             raise StoreError(f"store refused section versions: {exc.orig}") from None
+
+    async def number_arrivals(self, sections: Iterable[str], now: datetime | None = None) -> None:
+        """Give the articles that joined these sections (and `all`) without an archive number
+        theirs, oldest publication first (ties in the order they were stored), and move the
+        sections' change counters: the end of a pull, so that one pull's articles fill the
+        archive pages in date order, and pages already complete never change."""
+        try:
+            names = sorted(set(sections) | {ALL_SECTION})
+            async with self.writing() as conn:
+                await bump_versions(
+                    conn,
+                    self._insert_ignore(section_versions),
+                    names,
+                    now or datetime.now(UTC),
+                    changed_at=False,
+                )
+                await self._notify(conn, names)
+        except DBAPIError as exc:
+            raise StoreError(f"store refused archive numbers: {exc.orig}") from None
 
     # --- reading ---------------------------------------------------------------------
 
@@ -673,26 +717,32 @@ async def bump_versions(
     now: datetime,
     *,
     changed_at: bool = True,
+    number: bool = True,
 ) -> None:
     """Move the change counter of each section (in name order, so writers never deadlock),
-    and its last-changed time when `changed_at`, and number the articles this transaction
-    added to it (archive sequence, see schema).
+    and its last-changed time when `changed_at`, and, when `number`, number the articles
+    that joined it without a number (archive sequence, see schema): oldest publication
+    first, ties in the order they were stored.
 
     The section's counter row is locked by the update before its numbers are given, so two
     writers never give the same number (SQLite has one writer at a time anyway)."""
     for name in names:
         await conn.execute(insert_ignore.values(section=name, version=0, changed_at=now))
-        if name == ALL_SECTION:
+        if not number:
+            unnumbered = None
+        elif name == ALL_SECTION:
             unnumbered = (
-                select(articles.c.id).where(articles.c.all_seq.is_(None)).order_by(articles.c.id)
+                select(articles.c.id)
+                .where(articles.c.all_seq.is_(None))
+                .order_by(articles.c.published, articles.c.id)
             )
         else:
             unnumbered = (
                 select(article_sections.c.article_id)
                 .where(article_sections.c.section == name, article_sections.c.seq.is_(None))
-                .order_by(article_sections.c.article_id)
+                .order_by(article_sections.c.published, article_sections.c.article_id)
             )
-        joined = list((await conn.execute(unnumbered)).scalars())
+        joined = [] if unnumbered is None else list((await conn.execute(unnumbered)).scalars())
         last = (
             await conn.execute(
                 update(section_versions)
@@ -719,10 +769,10 @@ async def bump_versions(
                 .returning(section_versions.c.last_seq)
             )
         ).scalar_one()
-        for number, article_id in enumerate(joined, start=last - len(joined) + 1):
+        for seq, article_id in enumerate(joined, start=last - len(joined) + 1):
             if name == ALL_SECTION:
                 await conn.execute(
-                    update(articles).where(articles.c.id == article_id).values(all_seq=number)
+                    update(articles).where(articles.c.id == article_id).values(all_seq=seq)
                 )
             else:
                 await conn.execute(
@@ -731,7 +781,7 @@ async def bump_versions(
                         article_sections.c.section == name,
                         article_sections.c.article_id == article_id,
                     )
-                    .values(seq=number)
+                    .values(seq=seq)
                 )
 
 

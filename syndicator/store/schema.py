@@ -105,7 +105,9 @@ article_sections = Table(
 )
 
 # A counter per section, bumped on every change, so feed caches know when to re-render, and
-# the last archive sequence number given in the section.
+# the last archive sequence number given in the section. `announced` is the counter's value
+# the WebSub hub was last told about: whichever process sees the counter move past it claims
+# the change (one UPDATE) and pings, so a change is announced once, whoever made it.
 section_versions = Table(
     "section_versions",
     metadata,
@@ -113,6 +115,21 @@ section_versions = Table(
     Column("version", BigInteger, nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
     Column("last_seq", BigInteger, nullable=False, server_default="0"),
+    Column("announced", BigInteger, nullable=False, server_default="0"),
+)
+
+# The Last-Modified of every published document (a section's feeds, an archive page, an HTML
+# page, the OPML list), with a digest of what it held then: a document whose bytes change
+# while its data's own date does not (a section renamed in the config, links moved to another
+# mirror) is dated when the change was first seen, by whichever process saw it, so
+# If-Modified-Since never answers 304 for new bytes, across restarts, and the server and
+# `syndicate export` give the same dates.
+published_documents = Table(
+    "published_documents",
+    metadata,
+    Column("name", String(400), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("modified", DateTime(timezone=True), nullable=False),
 )
 
 # HTTP validators per fetched URL, for conditional GET on the next pull.
