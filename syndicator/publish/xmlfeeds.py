@@ -20,7 +20,13 @@ from lxml import etree
 
 from syndicator import __version__
 from syndicator.core.models import Article
-from syndicator.publish.render import MEDIA_TYPES, FeedInfo, image_type, language_tag, newest_update
+from syndicator.publish.render import (
+    MEDIA_TYPES,
+    FeedInfo,
+    feed_updated,
+    image_type,
+    language_tag,
+)
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
@@ -118,7 +124,7 @@ def _generator(info: FeedInfo, articles: Sequence[Article], fmt: str) -> FeedGen
         if urls:
             finish.links.append((rel, urls[fmt], MEDIA_TYPES[fmt]))
     finish.archive = info.archive
-    updated = newest_update(articles)
+    updated = feed_updated(info, articles)
     fg.updated(updated)
     fg.lastBuildDate(updated)
     fg.ttl(info.ttl_minutes)

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +46,7 @@ from syndicator.store.schema import (
     article_simhash_bands,
     articles,
     fetch_validators,
+    published_documents,
     section_versions,
 )
 
@@ -663,6 +664,46 @@ class Store:
                 .order_by(article_aliases.c.url)
             )
             return list(result.scalars())
+
+    # --- dates of published documents ----------------------------------------------
+
+    async def document_modified(self, name: str, digest: str, floor: datetime | None) -> datetime:
+        """The Last-Modified of document `name` whose bytes have `digest`: the date it was
+        given when it last had these bytes; for new bytes, `floor` (the date its data gives)
+        when that is later than the date before, else now (never less than a second after
+        the date before), so the date moves whenever the bytes do, in every process."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        dialect = postgresql if self.is_postgres else sqlite
+        row_of = select(published_documents.c.digest, published_documents.c.modified).where(
+            published_documents.c.name == name
+        )
+        try:
+            async with self.writing() as conn:
+                row = (await conn.execute(row_of)).first()
+                if row is not None and row.digest == digest:
+                    return _utc(row.modified) or now
+                before = _utc(row.modified) if row is not None else None
+                if floor is not None and (before is None or floor > before):
+                    modified = floor
+                elif before is None:
+                    modified = now
+                else:
+                    modified = max(now, before + timedelta(seconds=1))
+                stmt = dialect.insert(published_documents).values(
+                    name=name, digest=digest, modified=modified
+                )
+                # Another process that saw the same bytes first has dated them: keep its date.
+                await conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["name"],
+                        set_={"digest": stmt.excluded.digest, "modified": stmt.excluded.modified},
+                        where=published_documents.c.digest != stmt.excluded.digest,
+                    )
+                )
+                row = (await conn.execute(row_of)).one()
+                return _utc(row.modified) or modified
+        except DBAPIError as exc:
+            raise StoreError(f"store refused the date of {name}: {exc.orig}") from None
 
     # --- HTTP validators -------------------------------------------------------------
 

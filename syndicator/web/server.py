@@ -280,23 +280,29 @@ def _dynamic(request: web.Request, body: bytes, content_type: str, book: FeedBoo
 
 async def index(request: web.Request) -> web.Response:
     book = request.app[BOOK]
-    html = await book.index_html(request.query.get("q", "").strip())
+    query = request.query.get("q", "").strip()
+    if not query:
+        return answer(request, await book.page("index.html"), book)
+    html = await book.index_html(query)
     return _dynamic(request, html.encode("utf-8"), "text/html; charset=utf-8", book)
 
 
 async def section_page(request: web.Request) -> web.Response:
     book = request.app[BOOK]
     section = request.match_info["section"]
-    try:
-        html = await book.section_html(section, request.query.get("q", "").strip())
-    except KeyError:
-        raise web.HTTPNotFound(text=f"unknown section {section!r}\n") from None
+    if section not in book.section_names():
+        raise web.HTTPNotFound(text=f"unknown section {section!r}\n")
+    query = request.query.get("q", "").strip()
+    if not query:
+        # The very document export writes: same bytes in every encoding, same validators.
+        return answer(request, await book.page(f"{section}/index.html"), book)
+    html = await book.section_html(section, query)
     return _dynamic(request, html.encode("utf-8"), "text/html; charset=utf-8", book)
 
 
 async def opml(request: web.Request) -> web.Response:
     book = request.app[BOOK]
-    return _dynamic(request, await book.opml(), "text/x-opml; charset=utf-8", book)
+    return answer(request, await book.page("opml.xml"), book)
 
 
 async def healthz(_request: web.Request) -> web.Response:
