@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import gzip
 import hashlib
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 import brotli
 
 from syndicator.core.config import ALL_SECTION, Config
+from syndicator.core.errors import StoreError
 from syndicator.core.models import Article
 from syndicator.extract.candidate import source_sections
 from syndicator.mirrors.report import health_line, mirror_rows, relink_articles
@@ -35,6 +37,7 @@ from syndicator.pull.pipeline import PullReport
 from syndicator.store import Store
 from syndicator.store.pulls import last_pulls
 
+log = logging.getLogger("syndicator.publish")
 EXTENSIONS = {"rss": "rss", "atom": "atom", "json": "json"}
 ENCODINGS = ("br", "gzip", "identity")
 ALL_TITLE = "All sections"
@@ -122,6 +125,8 @@ class FeedBook:
         self.archive_renders = 0
         # Called with the changed sections after `invalidate` (the WebSub announcer listens).
         self.listeners: list[ChangeListener] = []
+        # The store's change counters at the last `sync_versions` (None before the first).
+        self._versions: dict[str, int] | None = None
         # The last pull of each source as the pulling process saw it (the pages read the
         # pull journal in the store instead, the same for every process).
         self.reports: Mapping[str, PullReport] = {}
@@ -234,12 +239,30 @@ class FeedBook:
             for listener in self.listeners:
                 listener(changed)
 
+    async def config_changed(self, sections: set[str]) -> None:
+        """A new config changes these sections' documents: record it in the store as a change
+        (other processes render again, the WebSub hub hears of it once) and forget them."""
+        try:
+            await self.store.mark_changed(sections, changed_at=False)
+        except StoreError as exc:
+            log.warning("config change not recorded in the store: %s", exc)
+        self.invalidate(sections)
+
     async def sync_versions(self) -> set[str]:
-        """Drop sections whose change counter moved in the store (another process wrote)."""
+        """Drop sections whose change counter moved in the store (another process wrote),
+        and tell the listeners of every section whose counter moved since the last look
+        (rendered here or not): the WebSub announcer hears of changes any process made."""
         versions = await self.store.section_versions()
         moved = {name for name, entry in self._cache.items() if entry.version != versions.get(name)}
         self._drop(moved)
-        return moved
+        seen, self._versions = self._versions, versions
+        if seen is None:
+            return moved
+        changed = {name for name in {*versions, *seen} if versions.get(name) != seen.get(name)}
+        if changed:
+            for listener in self.listeners:
+                listener(changed)
+        return moved | changed
 
     # --- documents -------------------------------------------------------------------
 
