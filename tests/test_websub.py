@@ -163,3 +163,23 @@ async def test_a_change_pulled_by_another_process_is_announced_once_per_section(
     finally:
         assert await served.stop() == 0
     assert len(hub.pings) == 6
+
+
+async def test_two_processes_that_learn_of_the_same_change_ping_once(
+    site: Site,
+    hub: Hub,
+    store: Store,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    config = write_config(hub_config(site, store_url, hub))
+    books = [FeedBook(config, store), FeedBook(config, store)]  # two web processes
+    for book in books:
+        await book.sync_versions()
+    async with announcing(config.service, books[0]), announcing(config.service, books[1]):
+        await store.mark_changed({"iran"})  # a third process (a pull) records its change
+        for book in books:
+            assert await book.sync_versions() >= {"iran", "all"}
+        await hub.wait_for(2)
+        await asyncio.sleep(0.3)
+    assert hub.sections_pinged() == ["all", "iran"]

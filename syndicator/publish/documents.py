@@ -20,7 +20,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import brotli
@@ -338,7 +338,15 @@ class FeedBook:
         known = self._dated.get(name)
         if known is not None and known[0] == digest:
             return known[1]
-        modified = await self.store.document_modified(name, digest, floor)
+        try:
+            modified = await self.store.document_modified(name, digest, floor)
+        except StoreError as exc:
+            # The document is still served, dated as well as this process can: its data's
+            # date, or later than what it last gave.
+            log.warning("document date not recorded: %s", exc)
+            modified = floor or _second(datetime.now(UTC))
+            if known is not None and modified <= known[1]:
+                modified = known[1] + timedelta(seconds=1)
         self._dated[name] = (digest, modified)
         return modified
 

@@ -223,15 +223,17 @@ source_leases = Table(
 )
 
 # For stores filled in bulk, straight into the tables (the benchmarks do): give the articles
-# that have no archive sequence number one, in article id order after their section's (and
-# `all`'s) last number, and record each new last number, as ingest would have. Valid SQL on
-# SQLite (3.33 and newer) and PostgreSQL.
+# that have no archive sequence number one, oldest publication first (ties in article id
+# order) after their section's (and `all`'s) last number, and record each new last number,
+# as a pull would have. Valid SQL on SQLite (3.33 and newer) and PostgreSQL.
 NUMBER_BULK_LOADED_SECTIONS = (
     """UPDATE article_sections SET seq = numbered.n
     FROM (
         SELECT a.article_id, a.section,
                COALESCE(v.last_seq, 0)
-                   + row_number() OVER (PARTITION BY a.section ORDER BY a.article_id) AS n
+                   + row_number() OVER (
+                       PARTITION BY a.section ORDER BY a.published, a.article_id
+                   ) AS n
         FROM article_sections AS a
         LEFT JOIN section_versions AS v ON v.section = a.section
         WHERE a.seq IS NULL
@@ -245,7 +247,7 @@ NUMBER_BULK_LOADED_SECTIONS = (
     FROM (
         SELECT a.id,
                COALESCE((SELECT last_seq FROM section_versions WHERE section = 'all'), 0)
-                   + row_number() OVER (ORDER BY a.id) AS n
+                   + row_number() OVER (ORDER BY a.published, a.id) AS n
         FROM articles AS a
         WHERE a.all_seq IS NULL
     ) AS numbered
