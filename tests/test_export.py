@@ -333,3 +333,59 @@ async def test_an_export_leaves_a_running_export_alone(
     # Once it is done (or killed: the lock goes with its process), exports go ahead.
     await write_feeds(FeedBook(config, store), out)
     assert not in_flight.exists() and (out / "iran.rss").exists()
+
+
+async def test_every_served_document_and_encoding_is_the_exported_file_and_exports_are_idempotent(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    tmp_path: Path,
+) -> None:
+    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  archive: {page_size: 2}\n")
+    config = write_config(yaml)
+    await pull_source("news", config, fetcher, store)
+    out = tmp_path / "feeds"
+    # Each export with a book of its own, as `syndicate export` runs in a process of its own.
+    written = await write_feeds(FeedBook(config, store), out)
+    first = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+    time.sleep(0.05)  # a file written again would get another mtime
+    again = await write_feeds(FeedBook(config, store), out)
+    assert set(again) == set(written)
+    second = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+    changed = sorted(str(p.relative_to(out)) for p in first if first[p] != second.get(p))
+    assert changed == [] and set(second) == set(first)
+
+    book = FeedBook(config, store)
+    client = TestClient(TestServer(make_app(book)), auto_decompress=False)
+    await client.start_server()
+    try:
+        plain = [p for p in written if p.suffix not in (".gz", ".br")]
+        # feeds, archive pages, the section pages, the index, the OPML list, the stylesheet
+        assert {p.suffix for p in plain} == {".rss", ".atom", ".json", ".html", ".xml", ".xsl"}
+        for path in plain:
+            url = "/feeds/" + str(path.relative_to(out))
+            for coding, suffix in (("identity", ""), ("gzip", ".gz"), ("br", ".br")):
+                response = await client.get(url, headers={"Accept-Encoding": coding})
+                assert response.status == 200, url
+                assert response.headers.get("Content-Encoding", "identity") == coding, url
+                exported = path.with_name(path.name + suffix).read_bytes()
+                assert await response.read() == exported, (url, coding)
+    finally:
+        await client.close()
+
+
+async def test_an_empty_feed_is_dated_by_data_not_1970_and_keeps_its_date(
+    site: Site, store: Store, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    documents = [await FeedBook(config, store).get("iran", fmt) for fmt in ("atom", "rss")]
+    again = [await FeedBook(config, store).get("iran", fmt) for fmt in ("atom", "rss")]
+    atom, rss = (feedparser.parse(doc.body) for doc in documents)
+    assert atom.entries == [] and not atom.bozo
+    assert atom.feed.updated_parsed.tm_year > 1970  # Atom requires a date: a real one
+    assert rss.feed.updated_parsed.tm_year > 1970
+    # Another process (a restart, an export) gives the same bytes and the same date.
+    assert [d.body for d in again] == [d.body for d in documents]
+    assert [d.last_modified for d in again] == [d.last_modified for d in documents]

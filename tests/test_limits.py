@@ -24,13 +24,13 @@ from aiohttp import web
 
 from syndicator.core.config import Config, Service, load_config
 from syndicator.core.errors import ConfigError
-from syndicator.ops.metrics import Metrics
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
 from syndicator.web import hotpath
 from syndicator.web.hotpath import FD_RESERVE, FeedRunner, FeedServer
+from syndicator.web.metrics import Metrics
 from syndicator.web.server import make_app, make_runner
 
 from .conftest import REPO

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +308,79 @@ async def test_a_new_normal_form_rehashes_stored_articles_without_marking_them_u
         assert counters_final == counters
     finally:
         await store.close()
+
+
+async def test_upgrade_renumbers_each_pull_oldest_first_once(engine_url: str) -> None:
+    # A store as 0004 left it: each pull's articles numbered newest first (listing order).
+    engine = make_engine(engine_url)
+    base = candidate(1).published
+    stored = base + timedelta(days=2)
+    # (id, published, first seen): a pull of three, and an hour later a pull of two.
+    rows = [
+        (1, base + timedelta(hours=3), stored),
+        (2, base + timedelta(hours=1), stored + timedelta(seconds=1)),
+        (3, base + timedelta(hours=2), stored + timedelta(seconds=2)),
+        (4, base + timedelta(hours=5), stored + timedelta(hours=1)),
+        (5, base + timedelta(hours=4), stored + timedelta(hours=1, seconds=1)),
+    ]
+    try:
+        if engine.dialect.name == "postgresql":
+            schema = engine_url.rpartition("search_path=")[2]
+            async with engine.begin() as conn:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        await migrate.upgrade(engine, "0004_archive_sequence")
+        async with engine.begin() as conn:
+            for article_id, published, seen in rows:
+                await conn.execute(
+                    text(
+                        "INSERT INTO articles (id, guid, source, url, title, summary,"
+                        " content_html, content_hash, simhash, published, updated, first_seen,"
+                        " language, all_seq) VALUES (:id, :guid, 'news', :url, 'Old', '',"
+                        " '<p>old</p>', :hash, 0, :published, :published, :seen, 'en', :seq)"
+                    ),
+                    {
+                        "id": article_id,
+                        "guid": f"tag:old-{article_id}",
+                        "url": f"https://news.example/{article_id}",
+                        "hash": str(article_id) * 64,
+                        "published": published,
+                        "seen": seen,
+                        "seq": article_id,
+                    },
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO article_sections (article_id, section, published, seq)"
+                        " VALUES (:id, 'world', :published, :seq)"
+                    ),
+                    {"id": article_id, "published": published, "seq": article_id},
+                )
+            for section in ("world", "all"):
+                await conn.execute(
+                    text(
+                        "INSERT INTO section_versions (section, version, changed_at, last_seq)"
+                        " VALUES (:section, 7, :when, 5)"
+                    ),
+                    {"section": section, "when": stored},
+                )
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            world = (
+                (await conn.execute(text("SELECT article_id FROM article_sections ORDER BY seq")))
+                .scalars()
+                .all()
+            )
+            everything = (
+                (await conn.execute(text("SELECT id FROM articles ORDER BY all_seq")))
+                .scalars()
+                .all()
+            )
+            announced = dict(
+                (await conn.execute(text("SELECT section, announced FROM section_versions"))).all()
+            )
+    finally:
+        await engine.dispose()
+    # Oldest first within each pull; the later pull keeps the later numbers.
+    assert list(world) == [2, 3, 1, 5, 4]
+    assert list(everything) == [2, 3, 1, 5, 4]
+    assert announced == {"world": 7, "all": 7}  # what came before counts as announced

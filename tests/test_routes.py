@@ -144,7 +144,7 @@ def test_a_source_route_applies_to_every_mirror_but_direct_ones(
 async def test_the_mirror_report_shows_each_route(
     write_config: Callable[[str], Config], store: Store
 ) -> None:
-    from syndicator.mirrors.report import mirror_rows
+    from syndicator.publish.mirror_report import mirror_rows
 
     site = Site(mirrors=1)
     yaml = routed_config(

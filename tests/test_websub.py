@@ -4,6 +4,9 @@ change."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from syndicator.pull.scheduler import PullScheduler
 from syndicator.store import Store
 from syndicator.web.websub import announcing
 
+from .conftest import REPO
 from .hubs import Hub, SilentHub
 from .served import Served
 from .sites import Site, free_port
@@ -76,6 +80,7 @@ async def test_pings_still_waiting_are_sent_when_the_service_stops(
     book = FeedBook(config, store)
     async with announcing(config.service, book) as announcer:
         assert announcer is not None
+        await store.mark_changed({"iran"})  # a writer records its change
         book.invalidate({"iran"})
         await asyncio.sleep(0.1)
         assert hub.pings == []
@@ -110,3 +115,71 @@ async def test_pings_waiting_at_stop_to_a_silent_hub_end_within_the_drain_and_na
     assert unsent["hub"] == silent_hub.url
     assert unsent["sections"] == ["all", "iran", "north-africa", "west-asia"]
     assert served.events[-1]["event"] == "stopped" and "Traceback" not in log
+
+
+async def test_a_change_pulled_by_another_process_is_announced_once_per_section(
+    site: Site, hub: Hub, store_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    service = (
+        f"  listen: 127.0.0.1:{port}\n  watch_config: false\n  log_level: info\n"
+        f'  websub: {{hub: "{hub.url}", delay: 100ms}}\n'
+    )
+    path = tmp_path / "syndicator.yaml"
+    path.write_text(site.config_yaml(store_url, service_extra=service), encoding="utf-8")
+    served = Served(path, port)
+    await served.start()
+    try:
+        # The service's own first pull: one ping per section.
+        await hub.wait_for(4)
+        await asyncio.sleep(0.5)
+        assert hub.sections_pinged() == ["all", "iran", "north-africa", "west-asia"]
+        # An Iran article is corrected upstream and `syndicate pull` (another process, the
+        # service's next pull is minutes away) stores it.
+        site.correct(site.in_section("iran")[0], "A correction was added on Tuesday.")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+        env["PYTHONPATH"] = str(REPO)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "syndicator",
+            "--config",
+            str(path),
+            "pull",
+            "news",
+            "--json",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=tmp_path,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()
+        assert json.loads(out)["updated"] == 1, out
+        # The service learns of it (its poll, every 2 s) and pings: Iran and `all`, once.
+        await hub.wait_for(6)
+        await asyncio.sleep(3)
+        assert hub.sections_pinged(since=4) == ["all", "iran"]
+    finally:
+        assert await served.stop() == 0
+    assert len(hub.pings) == 6
+
+
+async def test_two_processes_that_learn_of_the_same_change_ping_once(
+    site: Site,
+    hub: Hub,
+    store: Store,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    config = write_config(hub_config(site, store_url, hub))
+    books = [FeedBook(config, store), FeedBook(config, store)]  # two web processes
+    for book in books:
+        await book.sync_versions()
+    async with announcing(config.service, books[0]), announcing(config.service, books[1]):
+        await store.mark_changed({"iran"})  # a third process (a pull) records its change
+        for book in books:
+            assert await book.sync_versions() >= {"iran", "all"}
+        await hub.wait_for(2)
+        await asyncio.sleep(0.3)
+    assert hub.sections_pinged() == ["all", "iran"]

@@ -13,8 +13,10 @@ Edge module: it reads the store; rendering itself is done by `render`, `pages` a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import hashlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +27,7 @@ from urllib.parse import urlsplit
 import brotli
 
 from syndicator.core.config import ALL_SECTION, Config
+from syndicator.core.errors import StoreError
 from syndicator.core.events import RenderObserver
 from syndicator.core.models import Article, PullReport
 from syndicator.extract.candidate import source_sections
@@ -33,7 +36,9 @@ from syndicator.publish.mirror_report import health_line, mirror_rows, relink_ar
 from syndicator.publish.opml import opml_document
 from syndicator.publish.pages import SectionSummary, SourceHealth, index_page, section_page
 from syndicator.store import Store
+from syndicator.store.pulls import last_pulls
 
+log = logging.getLogger("syndicator.publish")
 EXTENSIONS = {"rss": "rss", "atom": "atom", "json": "json"}
 ENCODINGS = ("br", "gzip", "identity")
 ALL_TITLE = "All sections"
@@ -118,12 +123,17 @@ class FeedBook:
         self._archives: OrderedDict[tuple[str, int], dict[str, RenderedFeed]] = OrderedDict()
         self.renders = 0
         self._counts: tuple[dict[str, int], dict[str, int]] | None = None  # versions, counts
-        # What each document was last rendered as: its ETags and its Last-Modified.
-        self._dated: dict[tuple[str, int], tuple[frozenset[str], datetime]] = {}
+        # What each document was last rendered as (a digest of its ETags) and its date.
+        self._dated: dict[str, tuple[str, datetime]] = {}
+        # The HTML pages and the OPML list, as last made.
+        self._pages: dict[str, RenderedFeed] = {}
         self.archive_renders = 0
         # Called with the changed sections after `invalidate` (the WebSub announcer listens).
         self.listeners: list[ChangeListener] = []
-        # The last pull of each source, as the pulling process saw it (for the index page).
+        # The store's change counters at the last `sync_versions` (None before the first).
+        self._versions: dict[str, int] | None = None
+        # The last pull of each source as the pulling process saw it (the pages read the
+        # pull journal in the store instead, the same for every process).
         self.reports: Mapping[str, PullReport] = {}
 
     # --- names and URLs --------------------------------------------------------------
@@ -191,8 +201,8 @@ class FeedBook:
             archive["current_urls"] = self.feed_urls(section)
             if page - 1 in pages:
                 archive["prev_archive_urls"] = self.archive_urls(section, page - 1)
-            if page + 1 in pages:
-                archive["next_archive_urls"] = self.archive_urls(section, page + 1)
+            # No next-archive link (RFC 5005 makes it optional): the newest page would gain
+            # one when the next page fills, and a complete archive page never changes.
         return render.FeedInfo(
             section=section,
             title=title,
@@ -238,12 +248,30 @@ class FeedBook:
             for listener in self.listeners:
                 listener(changed)
 
+    async def config_changed(self, sections: set[str]) -> None:
+        """A new config changes these sections' documents: record it in the store as a change
+        (other processes render again, the WebSub hub hears of it once) and forget them."""
+        try:
+            await self.store.mark_changed(sections, changed_at=False)
+        except StoreError as exc:
+            log.warning("config change not recorded in the store: %s", exc)
+        self.invalidate(sections)
+
     async def sync_versions(self) -> set[str]:
-        """Drop sections whose change counter moved in the store (another process wrote)."""
+        """Drop sections whose change counter moved in the store (another process wrote),
+        and tell the listeners of every section whose counter moved since the last look
+        (rendered here or not): the WebSub announcer hears of changes any process made."""
         versions = await self.store.section_versions()
         moved = {name for name, entry in self._cache.items() if entry.version != versions.get(name)}
         self._drop(moved)
-        return moved
+        seen, self._versions = self._versions, versions
+        if seen is None:
+            return moved
+        changed = {name for name in {*versions, *seen} if versions.get(name) != seen.get(name)}
+        if changed:
+            for listener in self.listeners:
+                listener(changed)
+        return moved | changed
 
     # --- documents -------------------------------------------------------------------
 
@@ -280,8 +308,8 @@ class FeedBook:
             articles.sort(key=lambda a: (a.published, a.id), reverse=True)
             articles = await relink_articles(self.config, self.store, articles)
             info = self.info(section, entry.pages, page)
-            modified = _second(render.newest_update(articles))
-            docs = await self._render_dated(key, info, articles, modified)
+            name = f"{section}/archive/{page}"
+            docs = await self._render_dated(name, info, articles, _data_date(articles, None))
             if self._cache.get(section) is entry:
                 self._archives[key] = docs
                 while len(self._archives) > ARCHIVE_PAGES_KEPT:
@@ -291,28 +319,45 @@ class FeedBook:
 
     async def _render_dated(
         self,
-        key: tuple[str, int],
+        name: str,
         info: render.FeedInfo,
         articles: Sequence[Article],
-        modified: datetime,
+        floor: datetime | None,
     ) -> dict[str, RenderedFeed]:
-        """Render a document (`key`: section and archive page, 0 for the subscription one)
-        in every format, dated `modified` unless that would be wrong.
+        """Render a document (`name`: its path under /feeds/) in every format, dated by
+        `dated`: `floor`, the date its data gives, unless its bytes changed without it.
 
-        Some changes alter the bytes without moving any date: a new title after a reload,
-        links moved to another mirror, an archive page gaining its next-archive link. The
-        document is then dated now, so a reader asking with If-Modified-Since gets the new
-        bytes, not a 304.
+        An empty document with no date of its own is dated when it was first published,
+        and says so in its own date too (Atom requires one).
         """
-        docs = await asyncio.to_thread(_render_all, info, articles, modified)
-        etags = frozenset(doc.etag for doc in docs.values())
-        before = self._dated.get(key)
-        if before is not None and before[0] != etags and modified <= before[1]:
-            modified = max(_second(datetime.now(UTC)), before[1] + timedelta(seconds=1))
+        docs = await asyncio.to_thread(_render_all, info, articles, floor or _PLACEHOLDER)
+        modified = await self.dated(name, [doc.etag for doc in docs.values()], floor)
+        if floor is None and not articles:
+            info = dataclasses.replace(info, updated=modified)
             docs = await asyncio.to_thread(_render_all, info, articles, modified)
-            etags = frozenset(doc.etag for doc in docs.values())
-        self._dated[key] = (etags, modified)
+        for doc in docs.values():
+            doc.last_modified = modified
         return docs
+
+    async def dated(self, name: str, etags: Sequence[str], floor: datetime | None) -> datetime:
+        """Last-Modified of a document whose bytes have these ETags: kept in the store
+        (`Store.document_modified`), so it moves whenever the bytes do, across restarts and
+        config changes, and every process (the server's, an export) gives the same one."""
+        digest = hashlib.blake2b("\n".join(sorted(etags)).encode(), digest_size=16).hexdigest()
+        known = self._dated.get(name)
+        if known is not None and known[0] == digest:
+            return known[1]
+        try:
+            modified = await self.store.document_modified(name, digest, floor)
+        except StoreError as exc:
+            # The document is still served, dated as well as this process can: its data's
+            # date, or later than what it last gave.
+            log.warning("document date not recorded: %s", exc)
+            modified = floor or _second(datetime.now(UTC))
+            if known is not None and modified <= known[1]:
+                modified = known[1] + timedelta(seconds=1)
+        self._dated[name] = (digest, modified)
+        return modified
 
     async def _section(self, section: str) -> SectionDocuments:
         if section not in self.section_names():
@@ -343,17 +388,28 @@ class FeedBook:
         version = (await self.store.section_versions()).get(section)
         changed = (await self.store.section_changed_at()).get(section)
         articles = await self.store.section_articles(section, self.config.service.max_items)
-        articles = await relink_articles(self.config, self.store, articles)
         archive, size = self.config.service.archive, self.config.service.page_size
         pages = range(0)
         if archive.enabled:
             lowest, highest = await self.store.archive_extent(section)
             if lowest:
                 pages = range((lowest - 1) // size + 1, highest // size + 1)
+                # The items after the last complete page are on no archive page yet: the feed
+                # carries them all, even one published before the newest max_items (a late
+                # arrival), so that every item is in some document.
+                shown = {a.id for a in articles}
+                tail = await self.store.section_slice(
+                    section, (highest // size) * size + 1, highest
+                )
+                if any(a.id not in shown for a in tail):
+                    articles += [a for a in tail if a.id not in shown]
+                    articles.sort(key=lambda a: (a.published, a.id), reverse=True)
+        articles = await relink_articles(self.config, self.store, articles)
         info = self.info(section, pages)
-        newest = render.newest_update(articles)
-        modified = _second(max(newest, changed) if changed else newest)
-        feeds = await self._render_dated((section, 0), info, articles, modified)
+        # Dated by its items; an empty feed by the section's last change (retention emptied
+        # it, say); one that never had anything by when it was first published.
+        info = dataclasses.replace(info, updated=_second(changed) if changed else None)
+        feeds = await self._render_dated(section, info, articles, _data_date(articles, changed))
         entry = SectionDocuments(version, feeds, pages)
         self.renders += 1
         if self._generation.get(section, 0) == generation:
@@ -384,13 +440,15 @@ class FeedBook:
         ]
 
     async def health(self) -> list[SourceHealth]:
-        """One line per source: its mirrors' states (from the store) and its last pull here."""
+        """One line per source: its mirrors' states and its last pull, both from the store,
+        so that every process (the server's, an export) writes the same line."""
         rows = await mirror_rows(self.config, self.store)
+        last = await last_pulls(self.store)
         lines = []
         for name, source in self.config.sources.items():
             summary = health_line([r for r in rows if r.source == name])
             summary += f"; pulled every {_duration(source.every)}"
-            report = self.reports.get(name)
+            report = last.get(name)
             if report is not None:
                 summary += (
                     f"; last pull: {report.new} new, {report.updated} updated, "
@@ -427,6 +485,38 @@ class FeedBook:
             archive_pages=[(n, self.archive_urls(section, n)["atom"]) for n in pages],
         )
 
+    def page_names(self) -> list[str]:
+        """The pages for people and the OPML list, by their path under /feeds/."""
+        return ["index.html", "opml.xml", *(f"{s}/index.html" for s in self.section_names())]
+
+    async def page(self, name: str) -> RenderedFeed:
+        """An HTML page or the OPML list (a name of `page_names`) ready to send, in every
+        encoding, dated like the feeds: the server sends these bytes and export writes them.
+        KeyError for another name."""
+        changed = await self.store.section_changed_at()
+        if name == "opml.xml":
+            body, content_type = await self.opml(), "text/x-opml; charset=utf-8"
+            floor = max(changed.values(), default=None)
+        elif name == "index.html":
+            body, content_type = (await self.index_html()).encode(), "text/html; charset=utf-8"
+            floor = max(changed.values(), default=None)
+        else:
+            section = name.removesuffix("/index.html")
+            if name == section:
+                raise KeyError(name)
+            body = (await self.section_html(section)).encode()
+            content_type = "text/html; charset=utf-8"
+            floor = changed.get(section)
+        before = self._pages.get(name)
+        if before is not None and before.body == body:
+            return before
+        doc = await asyncio.to_thread(prepare, body, content_type, render.EPOCH)
+        doc.last_modified = await self.dated(
+            name, [doc.etag], _second(floor) if floor is not None else None
+        )
+        self._pages[name] = doc
+        return doc
+
     async def opml(self) -> bytes:
         summaries = [s for s in await self.summaries() if s.name != ALL_SECTION]
         newest = max((s.changed_at for s in summaries if s.changed_at), default=None)
@@ -450,6 +540,17 @@ def _render_all(
         )
         for fmt in render.FORMATS
     }
+
+
+# Stands for the date of an empty document until it has one (never published as such).
+_PLACEHOLDER = render.EPOCH
+
+
+def _data_date(articles: Sequence[Article], changed: datetime | None) -> datetime | None:
+    """The date a document's data gives: its newest item's, else its section's last change."""
+    if articles:
+        return _second(render.newest_update(articles))
+    return _second(changed) if changed is not None else None
 
 
 def _second(moment: datetime) -> datetime:

@@ -67,15 +67,10 @@ def _with_compressed(files: dict[Path, bytes], path: Path, doc: RenderedFeed) ->
     files[path.with_name(path.name + ".br")] = doc.br
 
 
-def _page(files: dict[Path, bytes], path: Path, body: bytes) -> None:
-    files[path] = body
-    files[path.with_name(path.name + ".gz")], files[path.with_name(path.name + ".br")] = compressed(
-        body
-    )
-
-
 async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
-    """Every feed, archive page and HTML page, the index and the OPML list, into `out`."""
+    """Every feed, archive page and HTML page, the index and the OPML list, into `out`; a
+    file that already holds the bytes is left alone (an export of unchanged data changes
+    nothing, not even a file's time)."""
     # Render everything first: a failure leaves the folder as it was.
     files: dict[Path, bytes] = {}
     for section in book.section_names():
@@ -86,10 +81,13 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
                 doc = await book.archive(section, page, fmt)
                 path = out / section / "archive" / f"{page}.{EXTENSIONS[fmt]}"
                 _with_compressed(files, path, doc)
-        _page(files, out / section / "index.html", (await book.section_html(section)).encode())
-    _page(files, out / "index.html", (await book.index_html()).encode("utf-8"))
-    _page(files, out / "opml.xml", await book.opml())
-    _page(files, out / xmlfeeds.STYLESHEET_NAME, xmlfeeds.STYLESHEET)
+    for name in book.page_names():
+        _with_compressed(files, out / name, await book.page(name))
+    # The stylesheet RSS and Atom name, so that a browser shows an exported feed as a page.
+    sheet_gz, sheet_br = compressed(xmlfeeds.STYLESHEET)
+    files[out / xmlfeeds.STYLESHEET_NAME] = xmlfeeds.STYLESHEET
+    files[out / (xmlfeeds.STYLESHEET_NAME + ".gz")] = sheet_gz
+    files[out / (xmlfeeds.STYLESHEET_NAME + ".br")] = sheet_br
     # Every folder first: a file in the way of one is found before anything is created or
     # replaced, then the missing folders are made.
     folders = sorted({path.parent for path in files})
@@ -114,6 +112,8 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
             raise ExportError(f"cannot tidy {out}: {exc.strerror or exc}") from None
         for path, data in files.items():
             try:
+                if _holds(path, data):
+                    continue
                 write_atomic(path, data)
             except OSError as exc:
                 raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
@@ -124,6 +124,16 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
                 f"cannot update the file list in {out}: {exc.strerror or exc}"
             ) from None
     return list(files)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """The file is there with exactly these bytes."""
+    try:
+        if path.stat().st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except OSError:
+        return False
 
 
 MANIFEST = ".syndicator-files"
@@ -204,4 +214,6 @@ def _forget_old(out: Path, files: dict[Path, bytes], before: list[Path]) -> None
             if folder != out and out in folder.parents:
                 with contextlib.suppress(OSError):
                     folder.rmdir()
-    write_atomic(manifest, ("\n".join(written) + "\n").encode("utf-8"))
+    listing = ("\n".join(written) + "\n").encode("utf-8")
+    if not _holds(manifest, listing):
+        write_atomic(manifest, listing)

@@ -69,6 +69,8 @@ class FeedInfo:
     next_archive_urls: dict[str, str] | None = None
     # The XSLT stylesheet (relative href) that lets a browser show RSS and Atom as a page.
     stylesheet: str = ""
+    # The feed's own date when it has no items (the newest item's date otherwise).
+    updated: datetime | None = None
 
     @property
     def id(self) -> str:
@@ -77,6 +79,13 @@ class FeedInfo:
 
 def newest_update(articles: Sequence[Article]) -> datetime:
     return max((a.updated for a in articles), default=EPOCH)
+
+
+def feed_updated(info: FeedInfo, articles: Sequence[Article]) -> datetime:
+    """A feed's date: its newest item's, or for an empty feed the date it was given."""
+    if articles:
+        return newest_update(articles)
+    return info.updated or EPOCH
 
 
 def publishable(article: Article) -> Article:

@@ -22,7 +22,7 @@ from syndicator.mirrors.health import MirrorPull
 from syndicator.publish.feedinfo import MEDIA_TYPES, publishable
 
 if TYPE_CHECKING:
-    from syndicator.mirrors.report import MirrorRow
+    from syndicator.publish.mirror_report import MirrorRow
 
 FORMAT_LABELS = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 LINK_TYPES = MEDIA_TYPES

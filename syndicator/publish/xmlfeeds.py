@@ -16,6 +16,7 @@ Pure: articles already made `publishable` in, bytes out.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from html import escape
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -27,9 +28,9 @@ from syndicator.core.models import Article
 from syndicator.publish.feedinfo import (
     MEDIA_TYPES,
     FeedInfo,
+    feed_updated,
     image_type,
     language_tag,
-    newest_update,
 )
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -128,7 +129,7 @@ def _generator(info: FeedInfo, articles: Sequence[Article], fmt: str) -> FeedGen
         if urls:
             finish.links.append((rel, urls[fmt], MEDIA_TYPES[fmt]))
     finish.archive = info.archive
-    updated = newest_update(articles)
+    updated = feed_updated(info, articles)
     fg.updated(updated)
     fg.lastBuildDate(updated)
     fg.ttl(info.ttl_minutes)
@@ -194,6 +195,8 @@ def render_atom(info: FeedInfo, articles: Sequence[Article]) -> bytes:
 # only from the feed's own origin, and so it works for the server and an exported folder.
 STYLESHEET_NAME = "feed.xsl"
 STYLESHEET_TYPE = "text/xsl; charset=utf-8"
+# When the stylesheet last changed: its Last-Modified wherever it is served.
+STYLESHEET_DATE = datetime(2026, 12, 4, tzinfo=UTC)
 
 
 def instruction(href: str) -> bytes:

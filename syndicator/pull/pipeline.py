@@ -316,6 +316,14 @@ class SourcePull:
         for ref in refs:
             self.progress("planned", ref.url)
         await self._articles(refs)
+        if self.report.new or self.report.changed_sections:
+            # The articles this pull found get their archive numbers together, oldest first:
+            # stored one by one in listing order (newest first), they would fill the archive
+            # pages backwards.
+            try:
+                await self.store.number_arrivals(self.report.changed_sections, self.clock())
+            except StoreError as exc:
+                self.report.fail(str(exc))
         now = self.clock()
         if self.announced:
             await self.mirror_store.note_candidates(self.name, self.announced, now)
@@ -810,7 +818,7 @@ class SourcePull:
         )
         try:
             async with self._storing:
-                result = await self.store.ingest(candidate, self.source.canonical)
+                result = await self.store.ingest(candidate, self.source.canonical, number=False)
         except StoreError as exc:
             self.report.fail(str(exc))
             return

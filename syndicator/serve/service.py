@@ -277,7 +277,7 @@ class Service:
                 restarted.append("websub")
             if rerendered:
                 # Their documents are rendered again at the next request, and announced.
-                self.book.invalidate(rerendered)
+                await self.book.config_changed(rerendered)
 
         retention = cluster.retention_settings
         if self._retention is not None and retention(old) != retention(config):

@@ -1,4 +1,5 @@
-"""Hearing about changes other processes wrote: PostgreSQL LISTEN on the store's channel.
+"""Hearing about changes other processes wrote: PostgreSQL LISTEN on the store's channel; and
+claiming changes for the WebSub announcement, once whichever process made them.
 
 Every write that moves a section's change counter also sends NOTIFY on the store's channel
 (one channel per schema), delivered when it commits. `listening` holds one connection that
@@ -15,10 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.core.errors import StoreError
 from syndicator.store.engine import Store
+from syndicator.store.schema import section_versions
 
 _DRIVER_ERRORS = (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
@@ -62,3 +65,39 @@ async def listening(store: Store) -> AsyncIterator[Subscription]:
                     await driver.remove_listener(store.channel, heard)
     except _DRIVER_ERRORS as exc:
         raise StoreError(f"listening for changes: {exc}") from None
+
+
+# --- announcing changes ---------------------------------------------------------------
+#
+# Every writer records its change by moving the section's counter (section_versions.version);
+# `announced` is the value the WebSub hub was last told of. A process that announces claims a
+# section's change with one conditional UPDATE before it pings: of several processes that
+# learn of the same change (the one that made it, web nodes, a restarted service), exactly
+# one wins the claim, so the hub hears of each change once, whoever made it.
+
+
+async def unannounced(store: Store) -> dict[str, int]:
+    """Sections whose change counter moved past what the hub was told: section -> counter."""
+    query = select(section_versions.c.section, section_versions.c.version).where(
+        section_versions.c.version > section_versions.c.announced
+    )
+    try:
+        async with store.engine.connect() as conn:
+            return {row.section: int(row.version) for row in await conn.execute(query)}
+    except _DRIVER_ERRORS as exc:
+        raise StoreError(f"reading the changes to announce: {exc}") from None
+
+
+async def claim_announcement(store: Store, section: str, version: int) -> bool:
+    """Claim the section's changes up to `version` for announcing: true for the one process
+    that moves `announced` there, false when another did already."""
+    claim = (
+        update(section_versions)
+        .where(section_versions.c.section == section, section_versions.c.announced < version)
+        .values(announced=version)
+    )
+    try:
+        async with store.writing() as conn:
+            return (await conn.execute(claim)).rowcount == 1
+    except _DRIVER_ERRORS as exc:
+        raise StoreError(f"claiming the announcement of {section}: {exc}") from None

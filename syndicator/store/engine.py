@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +46,7 @@ from syndicator.store.schema import (
     article_simhash_bands,
     articles,
     fetch_validators,
+    published_documents,
     section_versions,
 )
 
@@ -300,14 +301,22 @@ class Store:
     # --- ingest ----------------------------------------------------------------------
 
     async def ingest(
-        self, cand: Candidate, canonical_origin: str, now: datetime | None = None
+        self,
+        cand: Candidate,
+        canonical_origin: str,
+        now: datetime | None = None,
+        *,
+        number: bool = True,
     ) -> IngestResult:
         """Store a candidate once. A known text is a duplicate; a known URL or a near-duplicate
-        text with other content is an update (content replaced, GUID kept); else new."""
+        text with other content is an update (content replaced, GUID kept); else new.
+
+        `number` false leaves a new article's archive sequence numbers to `number_arrivals`,
+        so that the articles of one pull are numbered together, in publication order."""
         now = now or datetime.now(UTC)
         try:
             async with self.writing() as conn:
-                return await self._ingest(conn, cand, canonical_origin, now)
+                return await self._ingest(conn, cand, canonical_origin, now, number)
         except DBAPIError as exc:
             raise StoreError(f"store refused article {cand.canonical_url}: {exc.orig}") from None
 
@@ -361,7 +370,12 @@ class Store:
         return _match(("hash", "url", "near")[rank], row, now)
 
     async def _ingest(
-        self, conn: AsyncConnection, cand: Candidate, canonical_origin: str, now: datetime
+        self,
+        conn: AsyncConnection,
+        cand: Candidate,
+        canonical_origin: str,
+        now: datetime,
+        number: bool = True,
     ) -> IngestResult:
         urls = sorted({cand.canonical_url, *cand.aliases})
         found = await self._match(conn, cand, now)
@@ -373,7 +387,7 @@ class Store:
             assert found is not None
             if decision.remember_text:
                 await self._remember_text(conn, found.article_id, cand, found.published)
-            await self._bump(conn, added, now)
+            await self._bump(conn, added, now, number=number)
             return IngestResult("duplicate", found.guid, frozenset(added))
         if isinstance(decision, Update):
             assert found is not None
@@ -395,7 +409,7 @@ class Store:
             )
             await self._remember_text(conn, found.article_id, cand, found.published)
             sections = await self._sections_of(conn, found.article_id)
-            await self._bump(conn, sections, now)
+            await self._bump(conn, sections, now, number=number)
             return IngestResult("updated", found.guid, frozenset(sections))
 
         guid, published = decision.guid, decision.published
@@ -426,7 +440,7 @@ class Store:
             article_id = (
                 await conn.execute(select(articles.c.id).where(articles.c.guid == guid))
             ).scalar_one()
-            return await self._duplicate(conn, article_id, guid, urls, cand.sections, now)
+            return await self._duplicate(conn, article_id, guid, urls, cand.sections, now, number)
         claimed = await conn.execute(
             self._insert_ignore(article_hashes)
             .values(hash=cand.content_hash, article_id=article_id)
@@ -443,11 +457,13 @@ class Store:
                     .where(article_hashes.c.hash == cand.content_hash)
                 )
             ).one()
-            return await self._duplicate(conn, winner.id, winner.guid, urls, cand.sections, now)
+            return await self._duplicate(
+                conn, winner.id, winner.guid, urls, cand.sections, now, number
+            )
         await self._remember_text(conn, article_id, cand, published)
         await self._add_aliases(conn, article_id, urls)
         added = await self._add_sections(conn, article_id, cand.sections)
-        await self._bump(conn, added, now)
+        await self._bump(conn, added, now, number=number)
         return IngestResult("new", guid, frozenset(added))
 
     async def _duplicate(
@@ -458,10 +474,11 @@ class Store:
         urls: Iterable[str],
         sections: Iterable[str],
         now: datetime,
+        number: bool = True,
     ) -> IngestResult:
         await self._add_aliases(conn, article_id, urls)
         added = await self._add_sections(conn, article_id, sections)
-        await self._bump(conn, added, now)
+        await self._bump(conn, added, now, number=number)
         return IngestResult("duplicate", guid, frozenset(added))
 
     async def _remember_text(
@@ -544,13 +561,22 @@ class Store:
         now: datetime,
         *,
         changed_at: bool = True,
+        number: bool = True,
     ) -> None:
         names = sorted(set(sections) | {ALL_SECTION})
         if names == [ALL_SECTION]:
             return
         await bump_versions(
-            conn, self._insert_ignore(section_versions), names, now, changed_at=changed_at
+            conn,
+            self._insert_ignore(section_versions),
+            names,
+            now,
+            changed_at=changed_at,
+            number=number,
         )
+        await self._notify(conn, names)
+
+    async def _notify(self, conn: AsyncConnection, names: Sequence[str]) -> None:
         if self.is_postgres:
             # Delivered at commit to every web node listening (see store.changes).
             await conn.execute(
@@ -568,6 +594,25 @@ class Store:
                 await self._bump(conn, sections, now or datetime.now(UTC), changed_at=changed_at)
         except DBAPIError as exc:
             raise StoreError(f"store refused section versions: {exc.orig}") from None
+
+    async def number_arrivals(self, sections: Iterable[str], now: datetime | None = None) -> None:
+        """Give the articles that joined these sections (and `all`) without an archive number
+        theirs, oldest publication first (ties in the order they were stored), and move the
+        sections' change counters: the end of a pull, so that one pull's articles fill the
+        archive pages in date order, and pages already complete never change."""
+        try:
+            names = sorted(set(sections) | {ALL_SECTION})
+            async with self.writing() as conn:
+                await bump_versions(
+                    conn,
+                    self._insert_ignore(section_versions),
+                    names,
+                    now or datetime.now(UTC),
+                    changed_at=False,
+                )
+                await self._notify(conn, names)
+        except DBAPIError as exc:
+            raise StoreError(f"store refused archive numbers: {exc.orig}") from None
 
     # --- reading ---------------------------------------------------------------------
 
@@ -672,6 +717,46 @@ class Store:
             )
             return list(result.scalars())
 
+    # --- dates of published documents ----------------------------------------------
+
+    async def document_modified(self, name: str, digest: str, floor: datetime | None) -> datetime:
+        """The Last-Modified of document `name` whose bytes have `digest`: the date it was
+        given when it last had these bytes; for new bytes, `floor` (the date its data gives)
+        when that is later than the date before, else now (never less than a second after
+        the date before), so the date moves whenever the bytes do, in every process."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        dialect = postgresql if self.is_postgres else sqlite
+        row_of = select(published_documents.c.digest, published_documents.c.modified).where(
+            published_documents.c.name == name
+        )
+        try:
+            async with self.writing() as conn:
+                row = (await conn.execute(row_of)).first()
+                if row is not None and row.digest == digest:
+                    return _utc(row.modified) or now
+                before = _utc(row.modified) if row is not None else None
+                if floor is not None and (before is None or floor > before):
+                    modified = floor
+                elif before is None:
+                    modified = now
+                else:
+                    modified = max(now, before + timedelta(seconds=1))
+                stmt = dialect.insert(published_documents).values(
+                    name=name, digest=digest, modified=modified
+                )
+                # Another process that saw the same bytes first has dated them: keep its date.
+                await conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["name"],
+                        set_={"digest": stmt.excluded.digest, "modified": stmt.excluded.modified},
+                        where=published_documents.c.digest != stmt.excluded.digest,
+                    )
+                )
+                row = (await conn.execute(row_of)).one()
+                return _utc(row.modified) or modified
+        except DBAPIError as exc:
+            raise StoreError(f"store refused the date of {name}: {exc.orig}") from None
+
     # --- HTTP validators -------------------------------------------------------------
 
     async def validators(self, urls: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
@@ -725,26 +810,32 @@ async def bump_versions(
     now: datetime,
     *,
     changed_at: bool = True,
+    number: bool = True,
 ) -> None:
     """Move the change counter of each section (in name order, so writers never deadlock),
-    and its last-changed time when `changed_at`, and number the articles this transaction
-    added to it (archive sequence, see schema).
+    and its last-changed time when `changed_at`, and, when `number`, number the articles
+    that joined it without a number (archive sequence, see schema): oldest publication
+    first, ties in the order they were stored.
 
     The section's counter row is locked by the update before its numbers are given, so two
     writers never give the same number (SQLite has one writer at a time anyway)."""
     for name in names:
         await conn.execute(insert_ignore.values(section=name, version=0, changed_at=now))
-        if name == ALL_SECTION:
+        if not number:
+            unnumbered = None
+        elif name == ALL_SECTION:
             unnumbered = (
-                select(articles.c.id).where(articles.c.all_seq.is_(None)).order_by(articles.c.id)
+                select(articles.c.id)
+                .where(articles.c.all_seq.is_(None))
+                .order_by(articles.c.published, articles.c.id)
             )
         else:
             unnumbered = (
                 select(article_sections.c.article_id)
                 .where(article_sections.c.section == name, article_sections.c.seq.is_(None))
-                .order_by(article_sections.c.article_id)
+                .order_by(article_sections.c.published, article_sections.c.article_id)
             )
-        joined = list((await conn.execute(unnumbered)).scalars())
+        joined = [] if unnumbered is None else list((await conn.execute(unnumbered)).scalars())
         last = (
             await conn.execute(
                 update(section_versions)
@@ -771,10 +862,10 @@ async def bump_versions(
                 .returning(section_versions.c.last_seq)
             )
         ).scalar_one()
-        for number, article_id in enumerate(joined, start=last - len(joined) + 1):
+        for seq, article_id in enumerate(joined, start=last - len(joined) + 1):
             if name == ALL_SECTION:
                 await conn.execute(
-                    update(articles).where(articles.c.id == article_id).values(all_seq=number)
+                    update(articles).where(articles.c.id == article_id).values(all_seq=seq)
                 )
             else:
                 await conn.execute(
@@ -783,7 +874,7 @@ async def bump_versions(
                         article_sections.c.section == name,
                         article_sections.c.article_id == article_id,
                     )
-                    .values(seq=number)
+                    .values(seq=seq)
                 )
 
 

@@ -112,7 +112,9 @@ article_sections = Table(
 )
 
 # A counter per section, bumped on every change, so feed caches know when to re-render, and
-# the last archive sequence number given in the section.
+# the last archive sequence number given in the section. `announced` is the counter's value
+# the WebSub hub was last told about: whichever process sees the counter move past it claims
+# the change (one UPDATE) and pings, so a change is announced once, whoever made it.
 section_versions = Table(
     "section_versions",
     metadata,
@@ -120,6 +122,21 @@ section_versions = Table(
     Column("version", BigInteger, nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
     Column("last_seq", BigInteger, nullable=False, server_default="0"),
+    Column("announced", BigInteger, nullable=False, server_default="0"),
+)
+
+# The Last-Modified of every published document (a section's feeds, an archive page, an HTML
+# page, the OPML list), with a digest of what it held then: a document whose bytes change
+# while its data's own date does not (a section renamed in the config, links moved to another
+# mirror) is dated when the change was first seen, by whichever process saw it, so
+# If-Modified-Since never answers 304 for new bytes, across restarts, and the server and
+# `syndicate export` give the same dates.
+published_documents = Table(
+    "published_documents",
+    metadata,
+    Column("name", String(400), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("modified", DateTime(timezone=True), nullable=False),
 )
 
 # HTTP validators per fetched URL, for conditional GET on the next pull.
@@ -231,15 +248,17 @@ source_leases = Table(
 )
 
 # For stores filled in bulk, straight into the tables (the benchmarks do): give the articles
-# that have no archive sequence number one, in article id order after their section's (and
-# `all`'s) last number, and record each new last number, as ingest would have. Valid SQL on
-# SQLite (3.33 and newer) and PostgreSQL.
+# that have no archive sequence number one, oldest publication first (ties in article id
+# order) after their section's (and `all`'s) last number, and record each new last number,
+# as a pull would have. Valid SQL on SQLite (3.33 and newer) and PostgreSQL.
 NUMBER_BULK_LOADED_SECTIONS = (
     """UPDATE article_sections SET seq = numbered.n
     FROM (
         SELECT a.article_id, a.section,
                COALESCE(v.last_seq, 0)
-                   + row_number() OVER (PARTITION BY a.section ORDER BY a.article_id) AS n
+                   + row_number() OVER (
+                       PARTITION BY a.section ORDER BY a.published, a.article_id
+                   ) AS n
         FROM article_sections AS a
         LEFT JOIN section_versions AS v ON v.section = a.section
         WHERE a.seq IS NULL
@@ -253,7 +272,7 @@ NUMBER_BULK_LOADED_SECTIONS = (
     FROM (
         SELECT a.id,
                COALESCE((SELECT last_seq FROM section_versions WHERE section = 'all'), 0)
-                   + row_number() OVER (ORDER BY a.id) AS n
+                   + row_number() OVER (ORDER BY a.published, a.id) AS n
         FROM articles AS a
         WHERE a.all_seq IS NULL
     ) AS numbered

@@ -369,15 +369,24 @@ def _dynamic(request: web.Request, body: bytes, content_type: str, book: FeedBoo
 
 async def index(request: web.Request) -> web.Response:
     book = request.app[BOOK]
-    html = await book.index_html(request.query.get("q", "").strip())
+    query = request.query.get("q", "").strip()
+    if not query:
+        return answer(request, await book.page("index.html"), book)
+    html = await book.index_html(query)
     return _dynamic(request, html.encode("utf-8"), "text/html; charset=utf-8", book)
 
 
 async def section_page(request: web.Request) -> web.Response:
     book = request.app[BOOK]
     section = request.match_info["section"]
+    if section not in book.section_names():
+        raise await not_found(request, f"There is no section {section!r}.")
+    query = request.query.get("q", "").strip()
+    if not query:
+        # The very document export writes: same bytes in every encoding, same validators.
+        return answer(request, await book.page(f"{section}/index.html"), book)
     try:
-        html = await book.section_html(section, request.query.get("q", "").strip())
+        html = await book.section_html(section, query)
     except KeyError:
         raise await not_found(request, f"There is no section {section!r}.") from None
     return _dynamic(request, html.encode("utf-8"), "text/html; charset=utf-8", book)
@@ -392,10 +401,13 @@ async def not_found(request: web.Request, what: str) -> web.HTTPNotFound:
     return web.HTTPNotFound(text=html, content_type="text/html")
 
 
+_STYLESHEET = prepare(xmlfeeds.STYLESHEET, xmlfeeds.STYLESHEET_TYPE, xmlfeeds.STYLESHEET_DATE)
+
+
 async def stylesheet(request: web.Request) -> web.Response:
-    """The XSLT that shows RSS and Atom feeds as a page in a browser."""
-    book = request.app[BOOK]
-    return _dynamic(request, xmlfeeds.STYLESHEET, xmlfeeds.STYLESHEET_TYPE, book)
+    """The XSLT that shows RSS and Atom feeds as a page in a browser: the bytes export writes,
+    in every encoding."""
+    return answer(request, _STYLESHEET, request.app[BOOK])
 
 
 async def mirrors_dashboard(request: web.Request) -> web.Response:
@@ -412,7 +424,7 @@ async def mirrors_dashboard(request: web.Request) -> web.Response:
 
 async def opml(request: web.Request) -> web.Response:
     book = request.app[BOOK]
-    return _dynamic(request, await book.opml(), "text/x-opml; charset=utf-8", book)
+    return answer(request, await book.page("opml.xml"), book)
 
 
 async def healthz(_request: web.Request) -> web.Response:

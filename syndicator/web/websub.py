@@ -9,7 +9,14 @@ the hub fetches. Pings left when the service stops are sent before it exits, onc
 retries) and within what is left of its drain: a hub that does not answer cannot hold the stop
 up.
 
-Edge module: HTTP out to the hub only. Only the process that pulls announces.
+Every process that writes a change records it in the store (the section's change counter);
+an announcer pings for every change the store holds that the hub was not told of, whichever
+process made it (a `syndicate pull` or `export` run beside the service, another worker),
+claiming each in the store first (`store.changes.claim_announcement`), so that a change is
+announced once even when several processes announce. What the announcer hears from its feed
+book (its own pulls, changes another process made that the book's poll found) only wakes it.
+
+Edge module: HTTP out to the hub only.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from syndicator.core.config import Service
+from syndicator.core.errors import StoreError
 from syndicator.publish.documents import FeedBook
+from syndicator.store.changes import claim_announcement, unannounced
 
 log = logging.getLogger("syndicator.websub")
 RETRY_DELAYS = (1.0, 5.0)
@@ -38,12 +47,18 @@ class HubAnnouncer:
         self.user_agent = service.user_agent
         self.sent = 0
         self.failed = 0
+        # Sections heard of since the last look at the store (a hint: the store decides).
         self._pending: set[str] = set()
+        # The sections of the look at the store under way, not sent yet, in order.
+        self._queue: list[str] = []
         self._flush: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
+        # Changes recorded while no announcer ran (a pull with the service stopped) go out
+        # after the first delay.
+        self.section_changed(set())
 
     def section_changed(self, sections: set[str]) -> None:
-        """Listener for the feed book: remember the sections, ping after the delay."""
+        """Listener for the feed book: look at the store's changes after the delay."""
         self._pending |= sections
         if self._flush is None or self._flush.done():
             self._flush = asyncio.create_task(self._send_later())
@@ -53,14 +68,28 @@ class HubAnnouncer:
         await self.send_pending()
 
     async def send_pending(self, retry: bool = True) -> None:
-        while self._pending:
-            section = min(self._pending)
-            self._pending.discard(section)
+        """Ping for every change the store holds that the hub was not told of, one ping per
+        section in name order, each claimed in the store just before its ping (a change
+        another process claimed is its to announce)."""
+        self._pending.clear()
+        try:
+            changed = await unannounced(self.book.store)
+        except StoreError as exc:
+            log.warning("WebSub: %s", exc)
+            return
+        known = set(self.book.section_names())
+        self._queue = sorted(changed)
+        while self._queue:
+            section = self._queue[0]
             try:
+                claimed = await claim_announcement(self.book.store, section, changed[section])
+            except StoreError as exc:
+                log.warning("WebSub: %s", exc)
+                claimed = False
+            # A section no longer in the config is claimed and not announced: no feed.
+            if claimed and section in known:
                 await self.ping(section, retry=retry)
-            except asyncio.CancelledError:
-                self._pending.add(section)
-                raise
+            self._queue.pop(0)
 
     async def ping(self, section: str, retry: bool = True) -> bool:
         """One publish notification for one section, tried again after RETRY_DELAYS unless
@@ -95,8 +124,9 @@ class HubAnnouncer:
         return False
 
     def take_pending(self) -> set[str]:
-        """The sections still waiting for their ping, handed over (to the announcer that
-        replaces this one): this one will not send them."""
+        """The sections heard of and not looked at yet, handed over (to the announcer that
+        replaces this one). The changes themselves stay in the store, unclaimed, for the
+        next look at it."""
         pending, self._pending = self._pending, set()
         return pending
 
@@ -108,22 +138,26 @@ class HubAnnouncer:
             self._flush.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flush
-        if self._pending:
-            try:
-                async with asyncio.timeout(timeout):
+        # Only what this announcer heard of: one replaced at a reload handed its hints over,
+        # and a change nobody heard of yet stays unannounced in the store for the next start.
+        try:
+            async with asyncio.timeout(timeout):
+                if self._pending:
                     await self.send_pending(retry=False)
-            except TimeoutError:
-                self.failed += len(self._pending)
+        except TimeoutError:
+            # Those not claimed yet stay unannounced in the store: the next start sends them.
+            if self._queue:
+                self.failed += len(self._queue)
                 log.warning(
                     "WebSub pings not sent",
                     extra={
                         "hub": self.hub,
-                        "sections": sorted(self._pending),
+                        "sections": sorted(self._queue),
                         "reason": f"the hub gave no answer within the {timeout or 0:.1f}s left "
                         "of the drain",
                     },
                 )
-                self._pending.clear()
+            self._queue = []
         if self._session is not None:
             await self._session.close()
             self._session = None
