@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.core.errors import StoreError
@@ -100,22 +100,19 @@ async def record_pull(store: Store, record: PullRecord) -> None:
 
 async def last_pulls(store: Store) -> dict[str, PullRecord]:
     """The latest pull of every source that was ever pulled."""
-    latest = select(func.max(pulls.c.id)).group_by(pulls.c.source)
-    try:
-        async with store.engine.connect() as conn:
-            rows = await conn.execute(select(pulls).where(pulls.c.id.in_(latest)))
-            return {r.source: _record(r) for r in rows}
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot read pulls: {exc}") from None
+    return await _latest_pulls(store, select(func.max(pulls.c.id)))
 
 
 async def last_good_pulls(store: Store) -> dict[str, PullRecord]:
     """The latest pull of every source that reached at least one entry point."""
-    latest = (
-        select(func.max(pulls.c.id))
-        .where(pulls.c.result.in_(GOOD_RESULTS))
-        .group_by(pulls.c.source)
+    return await _latest_pulls(
+        store, select(func.max(pulls.c.id)).where(pulls.c.result.in_(GOOD_RESULTS))
     )
+
+
+async def _latest_pulls(store: Store, newest: Select[Any]) -> dict[str, PullRecord]:
+    """The pull `newest` (a max(id) query) picks for each source."""
+    latest = newest.group_by(pulls.c.source)
     try:
         async with store.engine.connect() as conn:
             rows = await conn.execute(select(pulls).where(pulls.c.id.in_(latest)))
