@@ -51,7 +51,9 @@ class Served:
             cwd=self.config_path.parent,
         )
         self._reader = asyncio.create_task(self._read())
-        await self.wait_event(lambda e: e.get("event") == "started")
+        # The serving process's, which names its URL (a pulling process beside it serves
+        # nothing and says so with none).
+        await self.wait_event(lambda e: e.get("event") == "started" and bool(e.get("url")))
 
     async def _read(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None

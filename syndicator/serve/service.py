@@ -8,7 +8,8 @@ every problem with file and line, and keeps running the old one; `stop` turns re
 stops listening, lets in-flight requests and pulls finish within `service.drain_timeout`
 and cancels what is left. `run` does all of that under SIGHUP, SIGTERM and SIGINT.
 Either part can be left out (`http=False` or `pulls=False`), so a process can be only a
-puller or only a web front over a shared store.
+puller or only a web front over a shared store; given a `runtime` folder, such a puller
+leaves its pull counters there and such a web front answers `/metrics` with them.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ from syndicator.core.errors import StoreError, SyndicatorError
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import PullOutcome
-from syndicator.pull.scheduler import PullScheduler
+from syndicator.pull.scheduler import PullScheduler, schedule_changes
 from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
 from syndicator.store import Store, open_store
 from syndicator.store.pulls import last_pulls
 from syndicator.store.status import collect
-from syndicator.web.metrics import Metrics
+from syndicator.web.metrics import PULL_SNAPSHOT, Metrics
 from syndicator.web.readiness import readiness_checks
 from syndicator.web.server import make_app, make_runner
 from syndicator.web.websub import HubAnnouncer
@@ -44,6 +45,8 @@ from syndicator.web.websub import HubAnnouncer
 log = logging.getLogger("syndicator.service")
 
 VERSION_POLL = 2.0
+# How often a pulling process beside serving ones writes its counters while fetches go on.
+SNAPSHOT_EVERY = 1.0
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -69,6 +72,7 @@ class Service:
         reuse_port: bool = False,
         on_config: Callable[[Config], None] | None = None,
         watch_interval: float = 1.0,
+        runtime: Path | None = None,
     ) -> None:
         self.config = config
         self._load = load
@@ -82,6 +86,10 @@ class Service:
         self._on_config = on_config
         self._watch_interval = watch_interval
         self.metrics = Metrics(config)
+        # A puller beside serving processes leaves its counters here; they read them.
+        self._snapshot = runtime / PULL_SNAPSHOT if runtime is not None else None
+        if self._snapshot is not None and http and not pulls:
+            self.metrics.pulls_reported_in(self._snapshot)
         self.port: int | None = None
         self.store: Store | None = None
         self.scheduler: PullScheduler | None = None
@@ -150,6 +158,9 @@ class Service:
             self.scheduler.start(last)
             self._retention = cluster.RetentionJob(store)
             self._retention.start(config)
+            if self._snapshot is not None and not self._http:
+                self.metrics.write_pull_snapshot(self._snapshot)
+                self._spawn(self._write_snapshots(self._snapshot))
         await self._refresh_status()
         self._spawn(self._watch_versions())
         if self._watch is not None:
@@ -192,6 +203,22 @@ class Service:
 
     def _observe(self, outcome: PullOutcome) -> None:
         self.metrics.on_pull(outcome.source, outcome.result, outcome.duration, outcome.report)
+        if self._snapshot is not None and not self._http:
+            # Before the pull is logged: whoever reads the log line finds it in /metrics.
+            self._write_snapshot(self._snapshot)
+
+    def _write_snapshot(self, path: Path) -> None:
+        try:
+            self.metrics.write_pull_snapshot(path)
+        except OSError as exc:
+            log.warning("pull metrics not written", extra={"path": str(path), "error": str(exc)})
+
+    async def _write_snapshots(self, path: Path) -> None:
+        """Keep the serving processes' view of the fetch counters at most a second behind."""
+        while True:
+            await asyncio.sleep(SNAPSHOT_EVERY)
+            if self.metrics.pull_counters_moved:
+                self._write_snapshot(path)
 
     async def _after_pull(self, outcome: PullOutcome) -> None:
         await self._refresh_status()
@@ -214,7 +241,9 @@ class Service:
             if self.book is None:
                 continue
             try:
-                if await self.book.sync_versions():
+                # A pull that changed no section still moves the sources' gauges.
+                pulled = self.metrics.pull_report_moved()
+                if await self.book.sync_versions() or pulled:
                     await self._refresh_status()
             except StoreError as exc:
                 log.warning("store poll failed", extra={"error": str(exc)})
@@ -283,7 +312,9 @@ class Service:
         if self._retention is not None and retention(old) != retention(config):
             self._retention.start(config)
             restarted.append("retention")
-        changes = self.scheduler.apply(config) if self.scheduler else None
+        # A process that does not pull reports the same changes of the sources as the one
+        # that does, so either's log line tells the operator what the reload did.
+        changes = self.scheduler.apply(config) if self.scheduler else schedule_changes(old, config)
         if self._on_config is not None:
             self._on_config(config)
         await self._refresh_status()
@@ -291,10 +322,11 @@ class Service:
             "config applied",
             extra={
                 "reason": reason,
-                "sources_added": changes.added if changes else [],
-                "sources_removed": changes.removed if changes else [],
-                "sources_retimed": changes.retimed if changes else [],
-                "sources_changed": changes.changed if changes else [],
+                "pulls": self._pulls,
+                "sources_added": changes.added,
+                "sources_removed": changes.removed,
+                "sources_retimed": changes.retimed,
+                "sources_changed": changes.changed,
                 "sections_added": sorted(config.sections.keys() - old.sections.keys()),
                 "sections_removed": sorted(old.sections.keys() - config.sections.keys()),
                 "sections_rerendered": sorted(rerendered),
@@ -349,7 +381,7 @@ class Service:
             cancelled = drained[0]
         await self._close_announcer(max(0.0, deadline - loop.time()))
         await self._stack.aclose()
-        log.info("stopped", extra={"cancelled_pulls": cancelled})
+        log.info("stopped", extra={"cancelled_pulls": cancelled, "pulls": self._pulls})
 
     async def _close_announcer(self, timeout: float) -> None:
         announcer, self._announcer = self._announcer, None
