@@ -50,7 +50,7 @@ from syndicator.pull.run import PullOutcome, run_pull
 from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of
 from syndicator.serve.service import Service as RunningService
-from syndicator.serve.workers import run_loop, run_workers
+from syndicator.serve.workers import lower_priority, run_loop, run_workers
 from syndicator.store import Store, migrate, open_store
 from syndicator.store.status import collect
 
@@ -733,9 +733,7 @@ def serve(
 
             def puller_or_server(index: int) -> None:
                 if index == PULLER:
-                    # Readers first: the kernel gives the serving processes the CPU when both
-                    # want it.
-                    os.nice(PULL_NICENESS)
+                    lower_priority(PULL_NICENESS)
                     serve_one(index, False, pulls=True, http=False, runtime=runtime)
                 else:
                     serve_one(index, workers > 1, pulls=False, runtime=runtime)

@@ -38,6 +38,7 @@ from syndicator.pull.fetch import Fetcher, FetchLimits
 from syndicator.pull.pipeline import PullReport
 from syndicator.pull.run import run_pull
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
+from syndicator.serve.workers import freeze_startup_objects
 from syndicator.store import Store, open_store
 from syndicator.store.changes import listening
 from syndicator.store.leases import Leases
@@ -552,6 +553,7 @@ async def serve_role(
             bound = runner.addresses[0][1] if runner.addresses else port
             announce(f"web node serving feeds on http://{host}:{bound}/")
             await web_node.refresh_status()
+            freeze_startup_objects()
             try:
                 await web_node.watcher.run(stop)
             finally:

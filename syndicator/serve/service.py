@@ -34,6 +34,7 @@ from syndicator.pull.run import PullOutcome
 from syndicator.pull.scheduler import PullScheduler, schedule_changes
 from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
+from syndicator.serve.workers import freeze_startup_objects
 from syndicator.store import Store, open_store
 from syndicator.store.pulls import last_pulls
 from syndicator.store.status import collect
@@ -405,6 +406,8 @@ class Service:
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload("SIGHUP")))
         try:
             await self.start()
+            if self._http:
+                freeze_startup_objects()
             if ready is not None:
                 ready(self.port)
             await self._stopping.wait()
