@@ -27,20 +27,19 @@ from typing import Any
 from aiohttp import web
 
 from syndicator.core.config import Config
-from syndicator.core.errors import StoreError, SyndicatorError
+from syndicator.core.errors import StoreError
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import PullOutcome
 from syndicator.pull.scheduler import PullScheduler, schedule_changes
 from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
-from syndicator.serve.workers import freeze_startup_objects
+from syndicator.serve.workers import freeze_startup_objects, stop_and_reload_signals
 from syndicator.store import Store, open_store
 from syndicator.store.pulls import last_pulls
-from syndicator.store.status import collect
 from syndicator.web.metrics import PULL_SNAPSHOT, Metrics
-from syndicator.web.readiness import readiness_checks
-from syndicator.web.server import make_app, make_runner
+from syndicator.web.readiness import ReadyState
+from syndicator.web.server import listen, make_app, make_runner
 from syndicator.web.websub import HubAnnouncer
 
 log = logging.getLogger("syndicator.service")
@@ -95,14 +94,13 @@ class Service:
         self.store: Store | None = None
         self.scheduler: PullScheduler | None = None
         self.book: FeedBook | None = None
-        self.reload_problems: list[str] = []
+        self.ready = ReadyState(self.metrics)
         self._stack = contextlib.AsyncExitStack()
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reload_lock = asyncio.Lock()
         self._config_signature = _signature(watch) if watch else None
         self._stopping = asyncio.Event()
-        self._draining = False
         self._announcer: HubAnnouncer | None = None
         self._fetcher: Fetcher | None = None
         self._retention: cluster.RetentionJob | None = None
@@ -119,7 +117,9 @@ class Service:
 
     async def _start(self) -> None:
         config = self.config
-        self.store = store = await open_store(config.service.store, config.base_dir)
+        self.store = self.ready.store = store = await open_store(
+            config.service.store, config.base_dir
+        )
         self._stack.push_async_callback(store.close)
         self._fetcher = fetcher = await self._stack.enter_async_context(
             Fetcher(limits_of(config), observer=self.metrics)
@@ -133,20 +133,9 @@ class Service:
             await runner.setup()
             self._runner = runner
             self._stack.push_async_callback(self._close_runner)
-            site: web.BaseSite
-            if self._sock is not None:
-                site = web.SockSite(runner, self._sock)
-            else:
-                site = web.TCPSite(
-                    runner, self._host, self._port, reuse_port=self._reuse_port or None
-                )
-            try:
-                await site.start()
-            except OSError as exc:
-                raise SyndicatorError(
-                    f"cannot listen on {self._host}:{self._port}: {exc}"
-                ) from None
-            self.port = runner.addresses[0][1] if runner.addresses else self._port
+            self.port = await listen(
+                runner, self._host, self._port, sock=self._sock, reuse_port=self._reuse_port
+            )
         if self._pulls:
             self.scheduler = PullScheduler(
                 config, fetcher, store, book, observe=self._observe, after=self._after_pull
@@ -225,15 +214,7 @@ class Service:
         await self._refresh_status()
 
     async def _refresh_status(self) -> None:
-        if self.store is None:
-            return
-        try:
-            status = await collect(self.config, self.store)
-        except StoreError as exc:
-            log.warning("status not refreshed", extra={"error": str(exc)})
-            return
-        self.metrics.set_status(status)
-        self.metrics.set_ready(not self._draining and not status.unpulled_sections)
+        await self.ready.refresh(self.config)
 
     async def _watch_versions(self) -> None:
         """Notice changes written by other processes (an export, another puller)."""
@@ -253,11 +234,7 @@ class Service:
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready when the store answers, the config is loaded and every section was pulled."""
-        ready, checks = await readiness_checks(
-            self.config, self.store, stopping=self._draining, refused=self.reload_problems
-        )
-        self.metrics.set_ready(ready)
-        return ready, checks
+        return await self.ready.check(self.config)
 
     # --- reload ---------------------------------------------------------------------------
 
@@ -268,7 +245,7 @@ class Service:
         async with self._reload_lock:
             if self._watch is not None:
                 self._config_signature = _signature(self._watch)
-            config, self.reload_problems = read_new_config(self._load, reason, log)
+            config, self.ready.refused = read_new_config(self._load, reason, log)
             if config is None:
                 self.metrics.reloads.labels("refused").inc()
                 return False
@@ -369,7 +346,7 @@ class Service:
         loop = asyncio.get_running_loop()
         timeout = self.config.service.drain_timeout
         deadline = loop.time() + timeout
-        self._draining = True
+        self.ready.stopping = True
         self.metrics.set_ready(False)
         for task in list(self._tasks):
             task.cancel()
@@ -399,12 +376,9 @@ class Service:
     async def run(self, ready: Callable[[int | None], None] | None = None) -> None:
         """Start, serve until SIGTERM or SIGINT, reload on SIGHUP, then stop cleanly;
         `ready` is told the bound port once the service has started."""
-        loop = asyncio.get_running_loop()
-        handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._on_stop_signal, sig)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload("SIGHUP")))
-        try:
+        with stop_and_reload_signals(
+            self._on_stop_signal, lambda: self._spawn(self.reload("SIGHUP"))
+        ):
             await self.start()
             if self._http:
                 freeze_startup_objects()
@@ -412,9 +386,6 @@ class Service:
                 ready(self.port)
             await self._stopping.wait()
             await self.stop()
-        finally:
-            for sig in handled:
-                loop.remove_signal_handler(sig)
 
     def _on_stop_signal(self, sig: signal.Signals) -> None:
         log.info("stopping", extra={"signal": sig.name})

@@ -23,7 +23,7 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -65,6 +65,23 @@ def lower_priority(niceness: int) -> None:
     os.nice(niceness)
     with contextlib.suppress(AttributeError, OSError):  # not on every system
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+
+
+@contextlib.contextmanager
+def stop_and_reload_signals(
+    on_stop: Callable[[signal.Signals], object], on_reload: Callable[[], object]
+) -> Iterator[None]:
+    """Within the block, SIGTERM and SIGINT call `on_stop(sig)` and SIGHUP `on_reload()` on
+    the running loop: how every process of `serve` (any role) stops and reloads."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_stop, sig)
+    loop.add_signal_handler(signal.SIGHUP, on_reload)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
 
 
 def _child(serve_one: Callable[[int], None], index: int) -> None:
