@@ -331,3 +331,32 @@ async def test_readers_are_answered_while_the_pulling_process_is_stopped_mid_pul
         code = await served.stop()
     assert code == 0, "\n".join(served.raw)
     assert "Traceback" not in "\n".join(served.raw)
+
+
+async def test_serve_on_a_free_port_answers_there_beside_its_pulling_process(
+    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+) -> None:
+    service = "  watch_config: false\n  log_level: info\n"
+    write_config(site.config_yaml(store_url, service_extra=service))
+    # Port 0: the kernel picks one; only the serving process binds, so there is one port.
+    served = Served(tmp_path / "syndicator.yaml", 0, "--listen", "127.0.0.1:0")
+    await served.start()
+    try:
+        started = await served.wait_events(lambda e: e.get("event") == "started", 2)
+        urls = {e["pulls"]: e["url"] for e in started}
+        assert urls[True] is None and urls[False].startswith("http://127.0.0.1:"), urls
+        assert not urls[False].endswith(":0/")
+        served.base = urls[False].rstrip("/")
+        assert (await served.get("/healthz"))[0] == 200
+
+        async def feed_full() -> bool:
+            status, body = await served.get("/feeds/iran.rss")
+            return status == 200 and len(feedparser.parse(body).entries) == len(
+                site.in_section("iran")
+            )
+
+        await served.wait_for(feed_full, "the pulled articles on the free port")
+    finally:
+        code = await served.stop()
+    assert code == 0, "\n".join(served.raw)
+    assert "Traceback" not in "\n".join(served.raw)
