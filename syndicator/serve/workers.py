@@ -5,9 +5,12 @@ kernel spreads connections over them and the service uses every core. The parent
 supervises: it forwards SIGINT/SIGTERM (stop) and SIGHUP (reload: each process reads the
 config again, as a single process does), restarts a process that dies after running a while,
 and gives up (stopping the others) when one dies right after starting, as it does when the
-port cannot be bound. Which process does what (only the first one pulls; with
-`serve --pull-process` the first one pulls and serves nothing, at a lower CPU priority, and
-the others serve) is for the caller's `serve_one(index)` to decide.
+port cannot be bound. Which process does what is for the caller's `serve_one(index)` to
+decide: by default `serve` makes the first one the pulling process, which serves nothing and
+runs at a lower CPU priority (`lower_priority`), and the others serve; with `--pull-inline`
+the first serving process pulls too. Every process stops and reloads through
+`stop_and_reload_signals`, and a serving one keeps start-up's objects out of the garbage
+collector (`freeze_startup_objects`).
 
 uvloop, when installed (it is a dependency wherever it exists), runs every loop: its loop and
 transports cost less per request than asyncio's on the feed hot path.
