@@ -7,7 +7,7 @@ wrk (one thread, so the load generator keeps to one core) on 127.0.0.1:
 
 - nginx (2 workers, gzip_static, the exported files) as the reference;
 - `syndicate serve --workers 2` (the recommended production setup: one process per core,
-  uvloop) and `--workers 1`;
+  uvloop, beside the pulling process, idle here) and `--workers 1`;
 - a bare aiohttp handler that returns prepared bytes, in two processes on uvloop: the ceiling
   of aiohttp's usual request path (task, Request, router, Response), which the service's hot
   path (`syndicator.hotpath`, rendered feeds answered from the connection) goes around;
@@ -27,8 +27,9 @@ real article pages: every `*.html` in FOLDER (saved news pages, e.g. the source.
 of Mozilla Readability's test pages; keep them out of the repository) served from 127.0.0.1
 as the articles of a mirror, with a listing page linking them all. Each round adds a source
 for them by SIGHUP (new URLs each round, so every page is fetched and extracted again), runs
-wrk at once, and reports p50, p99 and worst latency, idle and while pulling, for `serve`
-with pulling inline and with `--pull-process`. Needs wrk only.
+wrk at once, and reports p50, p99 and worst latency, idle and while pulling, for the default
+`serve` (pulling in a process of its own at a lower CPU priority) and, for comparison,
+`serve --pull-inline` (pulling in the serving process). Needs wrk only.
 """
 
 from __future__ import annotations
@@ -431,7 +432,7 @@ def while_pulling(folder: Path, args: argparse.Namespace) -> None:
         f"wrk: 1 thread, {args.connections} connections, {args.duration} s per run, "
         "GET of a 50-item section feed with Accept-Encoding: gzip"
     )
-    modes = {"serve (pulling inline)": [], "serve --pull-process": ["--pull-process"]}
+    modes = {"serve": [], "serve --pull-inline": ["--pull-inline"]}
     rows: list[tuple[str, str, int, Latency, str, str]] = []
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with tempfile.TemporaryDirectory(prefix="syndicator-bench-") as name:

@@ -51,7 +51,9 @@ class Served:
             cwd=self.config_path.parent,
         )
         self._reader = asyncio.create_task(self._read())
-        await self.wait_event(lambda e: e.get("event") == "started")
+        # The serving process's, which names its URL (a pulling process beside it serves
+        # nothing and says so with none).
+        await self.wait_event(lambda e: e.get("event") == "started" and bool(e.get("url")))
 
     async def _read(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None
@@ -75,6 +77,20 @@ class Served:
                 break
             await asyncio.sleep(0.05)
         raise AssertionError("no such log event; log was:\n" + "\n".join(self.raw))
+
+    async def wait_events(
+        self, match: Callable[[dict[str, Any]], bool], count: int, after: int = 0
+    ) -> list[dict[str, Any]]:
+        """The first `count` log events from index `after` on that match (one from each
+        process, say), waiting for them."""
+        found: list[dict[str, Any]] = []
+
+        async def enough() -> bool:
+            found[:] = [e for e in self.events[after:] if match(e)][:count]
+            return len(found) == count
+
+        await self.wait_for(enough, f"{count} such log events")
+        return found
 
     async def wait_for(self, check: Callable[[], Any], what: str) -> Any:
         """Poll an async check until it returns something true."""

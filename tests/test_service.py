@@ -1,5 +1,8 @@
 """The running service as an operator meets it: `syndicate serve` in a real subprocess,
 reloaded with SIGHUP or a file change while a client downloads feeds, stopped with SIGTERM.
+
+`serve` runs two processes, a pulling one and a serving one: each logs its own start, reload
+and stop, so a test waits for both before it counts.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ DEFAULT_USER_AGENT = ServiceSettings().user_agent
 ALWAYS_SERVED = ["/", "/feeds/north-africa.rss", "/feeds/north-africa.json", "/feeds/all.atom"]
 # Pages that list every section's feeds: a section added by a reload must show up in each.
 LISTS_SECTIONS = ["/", "/opml"]
+# The pulling process and the serving one.
+PROCESSES = 2
 
 
 def config_text(
@@ -120,10 +125,14 @@ async def test_sighup_adds_a_source_and_a_section_while_clients_download(
         mark = len(served.events)
         served.config_path.write_text(config_text(site, store_url, port, more=more_site))
         served.signal(signal.SIGHUP)
-        applied = await served.wait_event(lambda e: e.get("event") == "config applied", mark)
-        assert applied["reason"] == "SIGHUP"
-        assert applied["sources_added"] == ["more"]
-        assert applied["sections_added"] == ["iran"]
+        both = await served.wait_events(
+            lambda e: e.get("event") == "config applied", PROCESSES, mark
+        )
+        assert sorted(e["pulls"] for e in both) == [False, True]
+        for applied in both:
+            assert applied["reason"] == "SIGHUP"
+            assert applied["sources_added"] == ["more"]
+            assert applied["sections_added"] == ["iran"]
 
         pulled = await served.wait_event(
             lambda e: e.get("event") == "pull" and e.get("source") == "more", mark
@@ -145,9 +154,9 @@ async def test_sighup_adds_a_source_and_a_section_while_clients_download(
         }
         assert {a.title for a in site.in_section("north-africa")} <= all_titles
         assert failures == [] and done > len(ALWAYS_SERVED)
-        # The same process served before and after: no restart happened.
+        # The same processes served before and after: no restart happened.
         assert served.proc is not None and served.proc.returncode is None
-        assert sum(e.get("event") == "started" for e in served.events) == 1
+        assert sum(e.get("event") == "started" for e in served.events) == PROCESSES
     finally:
         assert await served.stop() == 0
 
@@ -166,11 +175,14 @@ async def test_sighup_with_a_broken_config_logs_file_and_line_and_keeps_serving(
         mark = len(served.events)
         served.config_path.write_text(broken)
         served.signal(signal.SIGHUP)
-        await served.wait_event(lambda e: e.get("event") == "keeping the running config", mark)
+        await served.wait_events(
+            lambda e: e.get("event") == "keeping the running config", PROCESSES, mark
+        )
         refused = [e for e in served.events[mark:] if e.get("event") == "config refused"]
-        assert [e["reason"] for e in refused] == ["SIGHUP"]
-        assert refused[0]["problem"].startswith(f"{served.config_path}:{line}:")
-        assert "sources.more.every" in refused[0]["problem"]
+        assert [e["reason"] for e in refused] == ["SIGHUP"] * PROCESSES
+        for each in refused:
+            assert each["problem"].startswith(f"{served.config_path}:{line}:")
+            assert "sources.more.every" in each["problem"]
         assert "Traceback" not in "\n".join(served.raw)
 
         # The old config still runs: its feeds answer, the refused section does not exist.
@@ -202,7 +214,9 @@ async def test_sighup_with_values_out_of_bounds_is_refused_and_the_service_keeps
         mark = len(served.events)
         served.config_path.write_text(bad)
         served.signal(signal.SIGHUP)
-        await served.wait_event(lambda e: e.get("event") == "keeping the running config", mark)
+        await served.wait_events(
+            lambda e: e.get("event") == "keeping the running config", PROCESSES, mark
+        )
         refused = [e["problem"] for e in served.events[mark:] if e.get("event") == "config refused"]
         for key, words in [
             ("service.jitter", "not a finite duration"),
@@ -266,8 +280,9 @@ async def test_sigterm_cancels_a_hanging_pull_within_the_bound_and_records_it(
         assert served.proc is not None
         code = await asyncio.wait_for(served.proc.wait(), 20)
         assert code == 0
-        stopped = await served.wait_event(lambda e: e.get("event") == "stopped")
-        assert stopped["cancelled_pulls"] == ["news"]
+        stopped = await served.wait_events(lambda e: e.get("event") == "stopped", PROCESSES)
+        # The pulling process cut its pull off; the serving one had none.
+        assert {e["pulls"]: e["cancelled_pulls"] for e in stopped} == {True: ["news"], False: []}
         assert "Traceback" not in "\n".join(served.raw)
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -300,12 +315,15 @@ async def test_a_reload_changes_only_what_changed_in_feeds_pings_and_counts(
     served = await serve(tmp_path, text(), port)
 
     async def reload(config: str) -> dict[str, Any]:
+        """The outcome, once both processes have had the reload."""
         mark = len(served.events)
         served.config_path.write_text(config)
         served.signal(signal.SIGHUP)
-        return await served.wait_event(
-            lambda e: e.get("event") in ("config applied", "config unchanged"), mark
+        both = await served.wait_events(
+            lambda e: e.get("event") in ("config applied", "config unchanged"), PROCESSES, mark
         )
+        assert both[0]["event"] == both[1]["event"], both
+        return both[0]
 
     async def metric(name: str, labels: str) -> float:
         body = (await served.get("/metrics"))[1].decode()
@@ -333,7 +351,7 @@ async def test_a_reload_changes_only_what_changed_in_feeds_pings_and_counts(
         assert hub.sections_pinged(since=2) == []
         assert await renders() == rendered
         warnings = [e for e in served.events[mark:] if e["event"] == "config keys need a restart"]
-        assert [e["keys"] for e in warnings] == [["service.drain_timeout"]] * 2
+        assert [e["keys"] for e in warnings] == [["service.drain_timeout"]] * 2 * PROCESSES
         assert await metric("syndicator_config_reloads_total", 'result="applied"') == 0
         assert await metric("syndicator_config_reloads_total", 'result="unchanged"') == 2
 
@@ -465,7 +483,10 @@ async def test_a_reload_starts_the_retention_job_with_the_new_rules(
         mark = len(served.events)
         served.config_path.write_text(text + "retention: {days: 1, every: 1s}\n")
         served.signal(signal.SIGHUP)
-        applied = await served.wait_event(lambda e: e.get("event") == "config applied", mark)
+        # The pulling process runs the retention job.
+        applied = await served.wait_event(
+            lambda e: e.get("event") == "config applied" and e["pulls"], mark
+        )
         # The site's articles are from 2024: beyond the feed's two, they go.
         pruned = await served.wait_event(
             lambda e: str(e.get("event")).startswith("retention: removed"), mark
@@ -501,7 +522,10 @@ async def test_a_reload_announces_to_the_new_hub_and_no_longer_to_the_old(
         mark = len(served.events)
         served.config_path.write_text(text(new_hub.url))
         served.signal(signal.SIGHUP)
-        applied = await served.wait_event(lambda e: e.get("event") == "config applied", mark)
+        # The pulling process announces to the hub.
+        applied = await served.wait_event(
+            lambda e: e.get("event") == "config applied" and e["pulls"], mark
+        )
         # Every feed names the new hub now: the new hub hears of each, the old one of none.
         await new_hub.wait_for(2)
         await asyncio.sleep(0.3)

@@ -1,5 +1,6 @@
-"""`syndicate serve --workers 2` as a user runs it: two processes share the port, one pulls,
-and a SIGHUP to the supervisor reloads both."""
+"""`syndicate serve` as a user runs it: a pulling process at a lower CPU priority beside the
+serving process(es), `--workers 2` sharing the port, a SIGHUP to the supervisor reloading
+each, readers answered while the puller is busy; `--pull-inline` for the old single model."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import aiohttp
 import feedparser
+from prometheus_client.parser import text_string_to_metric_families
 
 from syndicator.core.config import Config
 
@@ -48,7 +50,7 @@ async def entries_seen(port: int, tries: int) -> list[int]:
     return counts
 
 
-async def test_two_serving_processes_share_the_port_and_only_one_pulls(
+async def test_two_serving_processes_share_the_port_and_only_the_puller_pulls(
     site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
 ) -> None:
     write_config(site.config_yaml(store_url))
@@ -78,7 +80,8 @@ async def test_two_serving_processes_share_the_port_and_only_one_pulls(
                 break
             await asyncio.sleep(0.2)
         assert counts == [2] * 12
-        assert len(children_of(proc.pid)) == 2
+        # The pulling process and the two serving ones.
+        assert len(children_of(proc.pid)) == 3
         # One pull, by one process: each mirror's Iran feed was fetched once.
         for mirror in site.mirrors:
             assert mirror.log.count("/rss/iran.xml") == 1, mirror.log
@@ -88,10 +91,10 @@ async def test_two_serving_processes_share_the_port_and_only_one_pulls(
         _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
     assert proc.returncode == 0, stderr.decode()
     assert b"Traceback" not in stderr
-    assert stderr.decode().count("stopped") == 2
+    assert stderr.decode().count("stopped") == 3
 
 
-async def test_sighup_reloads_every_serving_process_and_the_supervisor_keeps_running(
+async def test_pull_inline_sighup_reloads_every_serving_process_and_the_supervisor_runs_on(
     site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
@@ -105,7 +108,8 @@ async def test_sighup_reloads_every_serving_process_and_the_supervisor_keeps_run
         return [e for e in served.events[since:] if e.get("event") == name]
 
     write_config(config("Iran"))
-    served = Served(tmp_path / "syndicator.yaml", port, "--workers", "2")
+    # The old model: the first of the two serving processes pulls.
+    served = Served(tmp_path / "syndicator.yaml", port, "--workers", "2", "--pull-inline")
     await served.start()
     assert served.proc is not None
     children: list[int] = []
@@ -161,7 +165,7 @@ def niceness(pid: int) -> int:
     return int(stat.rpartition(")")[2].split()[16])
 
 
-async def test_pull_process_pulls_at_lower_priority_beside_the_serving_process(
+async def test_serve_pulls_in_a_process_at_lower_priority_beside_the_serving_one(
     site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
@@ -175,7 +179,8 @@ async def test_pull_process_pulls_at_lower_priority_beside_the_serving_process(
         return [e for e in served.events[since:] if e.get("event") == name]
 
     write_config(config("Iran"))
-    served = Served(tmp_path / "syndicator.yaml", port, "--pull-process")
+    # The default: no option asks for the pulling process.
+    served = Served(tmp_path / "syndicator.yaml", port)
     await served.start()
     assert served.proc is not None
     children: list[int] = []
@@ -226,7 +231,7 @@ async def test_pull_process_pulls_at_lower_priority_beside_the_serving_process(
     assert len(events("stopped")) == 2
 
 
-async def test_sigterm_stops_the_pull_process_within_the_drain_bound(
+async def test_sigterm_stops_the_pulling_process_within_the_drain_bound(
     site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
@@ -234,7 +239,7 @@ async def test_sigterm_stops_the_pull_process_within_the_drain_bound(
     write_config(site.config_yaml(store_url, service_extra=service))
     for mirror in site.mirrors:
         mirror.mode, mirror.slow_seconds = "slow", 20.0
-    served = Served(tmp_path / "syndicator.yaml", port, "--pull-process")
+    served = Served(tmp_path / "syndicator.yaml", port)
     await served.start()
     assert served.proc is not None
     try:
@@ -253,4 +258,113 @@ async def test_sigterm_stops_the_pull_process_within_the_drain_bound(
     stopped = [e for e in served.events if e.get("event") == "stopped"]
     # The serving process had no pull to cancel; the pulling one cut its pull off.
     assert sorted(e["cancelled_pulls"] for e in stopped) == [[], ["news"]]
+    assert "Traceback" not in "\n".join(served.raw)
+
+
+async def test_readers_are_answered_while_the_pulling_process_is_stopped_mid_pull(
+    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    service = f"  listen: 127.0.0.1:{port}\n  watch_config: false\n  log_level: info\n"
+    write_config(site.config_yaml(store_url, service_extra=service))
+    # One article page keeps the first pull busy for a while.
+    slow = site.in_section("iran")[0]
+    site.slow_paths, site.slow_seconds = {slow.path}, 3.0
+    served = Served(tmp_path / "syndicator.yaml", port)
+    await served.start()
+    assert served.proc is not None
+    puller: int | None = None
+    try:
+        started = await served.wait_event(lambda e: e.get("event") == "started" and e["pulls"])
+        puller = int(started["pid"])
+        assert puller in children_of(served.proc.pid)
+
+        async def pull_busy() -> bool:
+            return any(slow.path in m.log for m in site.mirrors)
+
+        await served.wait_for(pull_busy, "the pull to reach the slow article")
+        feeds = ("/feeds/iran.rss", "/feeds/all.atom")
+
+        async def all_but_the_slow_one() -> bool:
+            # Stored and rendered by now: the pull waits on the slow page alone. (A render
+            # dates its document in the store, a write, which a puller frozen inside a write
+            # transaction would hold up for SQLite's busy timeout.)
+            wanted = (len(site.in_section("iran")) - 1, len(site.articles) - 1)
+            for path, count in zip(feeds, wanted, strict=True):
+                status, body = await served.get(path)
+                if status != 200 or len(feedparser.parse(body).entries) != count:
+                    return False
+            return True
+
+        await served.wait_for(all_but_the_slow_one, "every article but the slow one")
+        # Frozen mid-pull: the serving process answers on its own.
+        os.kill(puller, signal.SIGSTOP)
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            for _ in range(5):
+                for path in ("/healthz", *feeds, "/metrics"):
+                    async with session.get(served.base + path) as resp:
+                        await resp.read()
+                        assert resp.status == 200, path
+        assert Path(f"/proc/{puller}/stat").read_text().rpartition(")")[2].split()[0] == "T"
+        # Thawed, with the slow page answering at once now: the pull goes on and ends.
+        site.slow_paths = set()
+        os.kill(puller, signal.SIGCONT)
+        mark = len(served.events)
+
+        # The pull goes on where it stopped, and /metrics of the serving process counts it.
+        await served.wait_event(lambda e: e.get("event") == "pull", 0)
+        status, body = await served.get("/metrics")
+        metrics = body.decode()
+        assert status == 200
+        found = [
+            (sample.name, sample.labels, sample.value)
+            for family in text_string_to_metric_families(metrics)
+            for sample in family.samples
+        ]
+        pulls = [v for name, labels, v in found if name == "syndicator_pulls_total"]
+        assert sum(pulls) == 1, metrics
+        fetched = {
+            labels["mirror"]: v
+            for name, labels, v in found
+            if name == "syndicator_fetches_total" and labels["result"] == "ok"
+        }
+        assert fetched.keys() == {m.origin for m in site.mirrors} and min(fetched.values()) > 0
+        # Nothing was restarted: the supervisor saw no process die.
+        assert not [e for e in served.events[mark:] if e.get("event") == "started"]
+    finally:
+        if puller is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(puller, signal.SIGCONT)
+        code = await served.stop()
+    assert code == 0, "\n".join(served.raw)
+    assert "Traceback" not in "\n".join(served.raw)
+
+
+async def test_serve_on_a_free_port_answers_there_beside_its_pulling_process(
+    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+) -> None:
+    service = "  watch_config: false\n  log_level: info\n"
+    write_config(site.config_yaml(store_url, service_extra=service))
+    # Port 0: the kernel picks one; only the serving process binds, so there is one port.
+    served = Served(tmp_path / "syndicator.yaml", 0, "--listen", "127.0.0.1:0")
+    await served.start()
+    try:
+        started = await served.wait_events(lambda e: e.get("event") == "started", 2)
+        urls = {e["pulls"]: e["url"] for e in started}
+        assert urls[True] is None and urls[False].startswith("http://127.0.0.1:"), urls
+        assert not urls[False].endswith(":0/")
+        served.base = urls[False].rstrip("/")
+        assert (await served.get("/healthz"))[0] == 200
+
+        async def feed_full() -> bool:
+            status, body = await served.get("/feeds/iran.rss")
+            return status == 200 and len(feedparser.parse(body).entries) == len(
+                site.in_section("iran")
+            )
+
+        await served.wait_for(feed_full, "the pulled articles on the free port")
+    finally:
+        code = await served.stop()
+    assert code == 0, "\n".join(served.raw)
     assert "Traceback" not in "\n".join(served.raw)

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -49,7 +50,7 @@ from syndicator.pull.run import PullOutcome, run_pull
 from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of
 from syndicator.serve.service import Service as RunningService
-from syndicator.serve.workers import run_loop, run_workers
+from syndicator.serve.workers import lower_priority, run_loop, run_workers
 from syndicator.store import Store, migrate, open_store
 from syndicator.store.status import collect
 
@@ -599,24 +600,25 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Serving processes sharing the port (SO_REUSEPORT); the first one also pulls. "
-    "Only with --role all.",
+    help="Serving processes sharing the port (SO_REUSEPORT). Only with --role all.",
 )
 @click.option(
     "--role",
     type=click.Choice(cluster.ROLES),
     default="all",
     show_default=True,
-    help="all: pull and serve in one process; worker: pull only, sharing the sources with "
-    "other workers through leases in the store; web: serve only.",
+    help="all: pull and serve on this host (a pulling process beside the serving ones); "
+    "worker: pull only, sharing the sources with other workers through leases in the store; "
+    "web: serve only.",
 )
 @click.option(
     "--pull-process/--pull-inline",
-    default=False,
+    default=True,
     show_default=True,
     help="With --role all: pull in a process of its own, at a lower CPU priority, beside the "
     "--workers serving processes, the store being the only channel between them, so fetching "
-    "and extracting never delay an answer; --pull-inline pulls in the first serving process.",
+    "and extracting never delay an answer (the default); --pull-inline pulls in the first "
+    "serving process instead, as one process when --workers is 1.",
 )
 @click.option(
     "--json",
@@ -636,6 +638,8 @@ def serve(
 ) -> None:
     """Pull every source on its schedule and serve the feeds over HTTP.
 
+    Pulling runs in a process of its own at a lower CPU priority, beside the serving
+    process(es), so readers are answered first (--pull-inline: in the first serving process).
     SIGHUP (or a change of the config file) reloads the config; SIGTERM or SIGINT drains
     requests and pulls within service.drain_timeout and stops."""
     config = _load(ctx, as_json)
@@ -665,9 +669,12 @@ def serve(
             EXIT_CONFIG,
             as_json,
         )
-    if role != "all" and pull_process:
+    given = ctx.get_parameter_source("pull_process") is click.core.ParameterSource.COMMANDLINE
+    if role != "all" and given:
+        flag = "--pull-process" if pull_process else "--pull-inline"
         fail(
-            f"--pull-process starts a pulling process beside the serving ones (--role all); "
+            f"{flag} says where --role all pulls (a process of its own, or the first serving "
+            "one); "
             f"--role {role} runs one node of a cluster instead",
             EXIT_CONFIG,
             as_json,
@@ -698,7 +705,9 @@ def serve(
         )
         return
 
-    def serve_one(index: int, reuse_port: bool, pulls: bool, http: bool = True) -> None:
+    def serve_one(
+        index: int, reuse_port: bool, pulls: bool, http: bool = True, runtime: Path | None = None
+    ) -> None:
         service = RunningService(
             config,
             load=lambda: read_config(ctx),
@@ -709,28 +718,31 @@ def serve(
             pulls=pulls,
             http=http,
             reuse_port=reuse_port,
+            runtime=runtime,
         )
         _run(service.run, as_json)
 
     if pull_process:
         if workers > 1 and port == 0:
             fail("--workers needs a fixed port to share", EXIT_CONFIG, as_json)
+        # The schema is created here, once, before the processes that share it start.
         _run(lambda: _open_and_close(config), as_json)
+        # Where the pulling process leaves its counters for the serving ones' /metrics.
+        with tempfile.TemporaryDirectory(prefix="syndicator-") as folder:
+            runtime = Path(folder)
 
-        def puller_or_server(index: int) -> None:
-            if index == PULLER:
-                # Readers first: the kernel gives the serving processes the CPU when both
-                # want it.
-                os.nice(PULL_NICENESS)
-                serve_one(index, False, pulls=True, http=False)
-            else:
-                serve_one(index, workers > 1, pulls=False)
+            def puller_or_server(index: int) -> None:
+                if index == PULLER:
+                    lower_priority(PULL_NICENESS)
+                    serve_one(index, False, pulls=True, http=False, runtime=runtime)
+                else:
+                    serve_one(index, workers > 1, pulls=False, runtime=runtime)
 
-        sys.exit(run_workers(workers + 1, puller_or_server))
+            status = run_workers(workers + 1, puller_or_server)
+        sys.exit(status)
     if workers > 1:
         if port == 0:
             fail("--workers needs a fixed port to share", EXIT_CONFIG, as_json)
-        # The schema is created here, once, before the processes that share it start.
         _run(lambda: _open_and_close(config), as_json)
         sys.exit(run_workers(workers, lambda index: serve_one(index, True, pulls=index == 0)))
     serve_one(0, False, pulls=True)

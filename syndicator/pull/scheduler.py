@@ -43,6 +43,22 @@ class ScheduleChanges:
         return bool(self.added or self.removed or self.retimed or self.changed)
 
 
+def schedule_changes(old: Config, new: Config) -> ScheduleChanges:
+    """The sources `new` adds, removes, retimes (only `every` differs) or changes otherwise."""
+    changes = ScheduleChanges(removed=[n for n in old.sources if n not in new.sources])
+    for name, source in new.sources.items():
+        before = old.sources.get(name)
+        if before is None:
+            changes.added.append(name)
+        elif before == source:
+            continue
+        elif before.model_copy(update={"every": source.every}) == source:
+            changes.retimed.append(name)
+        else:
+            changes.changed.append(name)
+    return changes
+
+
 class PullScheduler:
     def __init__(
         self,
@@ -165,30 +181,18 @@ class PullScheduler:
     def apply(self, config: Config) -> ScheduleChanges:
         """Switch to a new config; unchanged sources keep their next run."""
         old, self.config = self.config, config
-        changes = ScheduleChanges()
+        changes = schedule_changes(old, config)
         now = datetime.now(UTC)
-        soon: list[str] = []
-        for name in old.sources.keys() - config.sources.keys():
+        for name in changes.removed:
             if self.scheduler.get_job(f"pull:{name}") is not None:
                 self.scheduler.remove_job(f"pull:{name}")
-            changes.removed.append(name)
-        for name, source in config.sources.items():
-            before = old.sources.get(name)
-            if before is None:
-                changes.added.append(name)
+        # New sources, and new mirrors or sections: pull soon so they show up in the feeds.
+        soon = [*changes.added, *changes.changed]
+        for name in changes.retimed:
+            if (at := self._due_at(name, now)) is None:
                 soon.append(name)
-            elif before == source:
-                continue
-            elif before.model_copy(update={"every": source.every}) == source:
-                changes.retimed.append(name)
-                if (at := self._due_at(name, now)) is None:
-                    soon.append(name)
-                elif self.scheduler.running:
-                    self._add_job(name, at)
-            else:
-                # New mirrors or sections: pull soon so they show up in the feeds.
-                changes.changed.append(name)
-                soon.append(name)
+            elif self.scheduler.running:
+                self._add_job(name, at)
         if self.scheduler.running:
             for name in soon:
                 self._add_job(name, self._soon(name, now, len(soon)))

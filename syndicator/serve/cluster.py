@@ -23,7 +23,6 @@ import contextlib
 import logging
 import os
 import random
-import signal
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -38,14 +37,14 @@ from syndicator.pull.fetch import Fetcher, FetchLimits
 from syndicator.pull.pipeline import PullReport
 from syndicator.pull.run import run_pull
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
+from syndicator.serve.workers import freeze_startup_objects, stop_and_reload_signals
 from syndicator.store import Store, open_store
 from syndicator.store.changes import listening
 from syndicator.store.leases import Leases
 from syndicator.store.retention import PruneReport, prune
-from syndicator.store.status import collect
 from syndicator.web.metrics import Metrics
-from syndicator.web.readiness import readiness_checks
-from syndicator.web.server import make_app, make_runner
+from syndicator.web.readiness import ReadyState
+from syndicator.web.server import listen, make_app, make_runner
 
 log = logging.getLogger("syndicator.cluster")
 
@@ -406,7 +405,7 @@ class WebNode(RoleNode):
         self.store = store
         self.metrics = Metrics(config)
         self.book = FeedBook(config, store, observer=self.metrics)
-        self.stopping = False
+        self.ready = ReadyState(self.metrics, store)
         self.watcher = ChangeWatcher(
             self.book, store, config.cluster.poll, after_sync=self._refresh_if_moved
         )
@@ -419,21 +418,16 @@ class WebNode(RoleNode):
         self.metrics.reloads.labels(result).inc()
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
-        ready, checks = await readiness_checks(
-            self.config, self.store, stopping=self.stopping, refused=self.reload_problems
-        )
-        self.metrics.set_ready(ready)
-        return ready, checks
+        self.ready.refused = self.reload_problems
+        return await self.ready.check(self.config)
 
     async def refresh_status(self) -> None:
         try:
             self._versions = await self.store.section_versions()
-            status = await collect(self.config, self.store)
         except StoreError as exc:
             log.warning("web: status not refreshed: %s", exc)
             return
-        self.metrics.set_status(status)
-        self.metrics.set_ready(not self.stopping and not status.unpulled_sections)
+        await self.ready.refresh(self.config)
 
     async def _refresh_if_moved(self) -> None:
         # Counting a section's items reads its rows: only after the counters moved.
@@ -518,7 +512,6 @@ async def serve_role(
         raise ValueError(f"serve_role runs a worker or a web node, not {role!r}")
     store = await open_store(config.service.store, config.base_dir)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     node: RoleNode | None = None
     reloads: set[asyncio.Task[bool]] = set()
 
@@ -530,37 +523,32 @@ async def serve_role(
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, on_sighup)
     try:
-        if role == "worker":
-            async with Fetcher(limits) as fetcher:
-                node = worker = WorkerNode(config, store, fetcher, load, on_config)
-                announce(f"worker {worker.worker.holder}: pulling {len(config.sources)} sources")
-                await worker.run(stop)
-        else:
-            node = web_node = WebNode(config, store, load, on_config)
-            runner = make_runner(
-                web_node.app(), access_log=None, shutdown_timeout=config.service.drain_timeout
-            )
-            await runner.setup()
-            try:
-                await web.TCPSite(runner, host, port).start()
-            except OSError as exc:
-                raise SyndicatorError(f"cannot listen on {host}:{port}: {exc}") from None
-            bound = runner.addresses[0][1] if runner.addresses else port
-            announce(f"web node serving feeds on http://{host}:{bound}/")
-            await web_node.refresh_status()
-            try:
-                await web_node.watcher.run(stop)
-            finally:
-                # /readyz answers 503 while requests in flight finish.
-                web_node.stopping = True
-                await runner.cleanup()
+        with stop_and_reload_signals(lambda _sig: stop.set(), on_sighup):
+            if role == "worker":
+                async with Fetcher(limits) as fetcher:
+                    node = worker = WorkerNode(config, store, fetcher, load, on_config)
+                    announce(
+                        f"worker {worker.worker.holder}: pulling {len(config.sources)} sources"
+                    )
+                    await worker.run(stop)
+            else:
+                node = web_node = WebNode(config, store, load, on_config)
+                runner = make_runner(
+                    web_node.app(), access_log=None, shutdown_timeout=config.service.drain_timeout
+                )
+                await runner.setup()
+                bound = await listen(runner, host, port)
+                announce(f"web node serving feeds on http://{host}:{bound}/")
+                await web_node.refresh_status()
+                freeze_startup_objects()
+                try:
+                    await web_node.watcher.run(stop)
+                finally:
+                    # /readyz answers 503 while requests in flight finish.
+                    web_node.ready.stopping = True
+                    await runner.cleanup()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
         for task in reloads:
             task.cancel()
         await asyncio.gather(*reloads, return_exceptions=True)

@@ -8,7 +8,8 @@ every problem with file and line, and keeps running the old one; `stop` turns re
 stops listening, lets in-flight requests and pulls finish within `service.drain_timeout`
 and cancels what is left. `run` does all of that under SIGHUP, SIGTERM and SIGINT.
 Either part can be left out (`http=False` or `pulls=False`), so a process can be only a
-puller or only a web front over a shared store.
+puller or only a web front over a shared store; given a `runtime` folder, such a puller
+leaves its pull counters there and such a web front answers `/metrics` with them.
 """
 
 from __future__ import annotations
@@ -26,24 +27,26 @@ from typing import Any
 from aiohttp import web
 
 from syndicator.core.config import Config
-from syndicator.core.errors import StoreError, SyndicatorError
+from syndicator.core.errors import StoreError
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import PullOutcome
-from syndicator.pull.scheduler import PullScheduler
+from syndicator.pull.scheduler import PullScheduler, schedule_changes
 from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
+from syndicator.serve.workers import freeze_startup_objects, stop_and_reload_signals
 from syndicator.store import Store, open_store
 from syndicator.store.pulls import last_pulls
-from syndicator.store.status import collect
-from syndicator.web.metrics import Metrics
-from syndicator.web.readiness import readiness_checks
-from syndicator.web.server import make_app, make_runner
+from syndicator.web.metrics import PULL_SNAPSHOT, Metrics
+from syndicator.web.readiness import ReadyState
+from syndicator.web.server import listen, make_app, make_runner
 from syndicator.web.websub import HubAnnouncer
 
 log = logging.getLogger("syndicator.service")
 
 VERSION_POLL = 2.0
+# How often a pulling process beside serving ones writes its counters while fetches go on.
+SNAPSHOT_EVERY = 1.0
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -69,6 +72,7 @@ class Service:
         reuse_port: bool = False,
         on_config: Callable[[Config], None] | None = None,
         watch_interval: float = 1.0,
+        runtime: Path | None = None,
     ) -> None:
         self.config = config
         self._load = load
@@ -82,18 +86,21 @@ class Service:
         self._on_config = on_config
         self._watch_interval = watch_interval
         self.metrics = Metrics(config)
+        # A puller beside serving processes leaves its counters here; they read them.
+        self._snapshot = runtime / PULL_SNAPSHOT if runtime is not None else None
+        if self._snapshot is not None and http and not pulls:
+            self.metrics.pulls_reported_in(self._snapshot)
         self.port: int | None = None
         self.store: Store | None = None
         self.scheduler: PullScheduler | None = None
         self.book: FeedBook | None = None
-        self.reload_problems: list[str] = []
+        self.ready = ReadyState(self.metrics)
         self._stack = contextlib.AsyncExitStack()
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reload_lock = asyncio.Lock()
         self._config_signature = _signature(watch) if watch else None
         self._stopping = asyncio.Event()
-        self._draining = False
         self._announcer: HubAnnouncer | None = None
         self._fetcher: Fetcher | None = None
         self._retention: cluster.RetentionJob | None = None
@@ -110,7 +117,9 @@ class Service:
 
     async def _start(self) -> None:
         config = self.config
-        self.store = store = await open_store(config.service.store, config.base_dir)
+        self.store = self.ready.store = store = await open_store(
+            config.service.store, config.base_dir
+        )
         self._stack.push_async_callback(store.close)
         self._fetcher = fetcher = await self._stack.enter_async_context(
             Fetcher(limits_of(config), observer=self.metrics)
@@ -124,20 +133,9 @@ class Service:
             await runner.setup()
             self._runner = runner
             self._stack.push_async_callback(self._close_runner)
-            site: web.BaseSite
-            if self._sock is not None:
-                site = web.SockSite(runner, self._sock)
-            else:
-                site = web.TCPSite(
-                    runner, self._host, self._port, reuse_port=self._reuse_port or None
-                )
-            try:
-                await site.start()
-            except OSError as exc:
-                raise SyndicatorError(
-                    f"cannot listen on {self._host}:{self._port}: {exc}"
-                ) from None
-            self.port = runner.addresses[0][1] if runner.addresses else self._port
+            self.port = await listen(
+                runner, self._host, self._port, sock=self._sock, reuse_port=self._reuse_port
+            )
         if self._pulls:
             self.scheduler = PullScheduler(
                 config, fetcher, store, book, observe=self._observe, after=self._after_pull
@@ -150,6 +148,9 @@ class Service:
             self.scheduler.start(last)
             self._retention = cluster.RetentionJob(store)
             self._retention.start(config)
+            if self._snapshot is not None and not self._http:
+                self.metrics.write_pull_snapshot(self._snapshot)
+                self._spawn(self._write_snapshots(self._snapshot))
         await self._refresh_status()
         self._spawn(self._watch_versions())
         if self._watch is not None:
@@ -192,20 +193,28 @@ class Service:
 
     def _observe(self, outcome: PullOutcome) -> None:
         self.metrics.on_pull(outcome.source, outcome.result, outcome.duration, outcome.report)
+        if self._snapshot is not None and not self._http:
+            # Before the pull is logged: whoever reads the log line finds it in /metrics.
+            self._write_snapshot(self._snapshot)
+
+    def _write_snapshot(self, path: Path) -> None:
+        try:
+            self.metrics.write_pull_snapshot(path)
+        except OSError as exc:
+            log.warning("pull metrics not written", extra={"path": str(path), "error": str(exc)})
+
+    async def _write_snapshots(self, path: Path) -> None:
+        """Keep the serving processes' view of the fetch counters at most a second behind."""
+        while True:
+            await asyncio.sleep(SNAPSHOT_EVERY)
+            if self.metrics.pull_counters_moved:
+                self._write_snapshot(path)
 
     async def _after_pull(self, outcome: PullOutcome) -> None:
         await self._refresh_status()
 
     async def _refresh_status(self) -> None:
-        if self.store is None:
-            return
-        try:
-            status = await collect(self.config, self.store)
-        except StoreError as exc:
-            log.warning("status not refreshed", extra={"error": str(exc)})
-            return
-        self.metrics.set_status(status)
-        self.metrics.set_ready(not self._draining and not status.unpulled_sections)
+        await self.ready.refresh(self.config)
 
     async def _watch_versions(self) -> None:
         """Notice changes written by other processes (an export, another puller)."""
@@ -214,7 +223,9 @@ class Service:
             if self.book is None:
                 continue
             try:
-                if await self.book.sync_versions():
+                # A pull that changed no section still moves the sources' gauges.
+                pulled = self.metrics.pull_report_moved()
+                if await self.book.sync_versions() or pulled:
                     await self._refresh_status()
             except StoreError as exc:
                 log.warning("store poll failed", extra={"error": str(exc)})
@@ -223,11 +234,7 @@ class Service:
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Ready when the store answers, the config is loaded and every section was pulled."""
-        ready, checks = await readiness_checks(
-            self.config, self.store, stopping=self._draining, refused=self.reload_problems
-        )
-        self.metrics.set_ready(ready)
-        return ready, checks
+        return await self.ready.check(self.config)
 
     # --- reload ---------------------------------------------------------------------------
 
@@ -238,7 +245,7 @@ class Service:
         async with self._reload_lock:
             if self._watch is not None:
                 self._config_signature = _signature(self._watch)
-            config, self.reload_problems = read_new_config(self._load, reason, log)
+            config, self.ready.refused = read_new_config(self._load, reason, log)
             if config is None:
                 self.metrics.reloads.labels("refused").inc()
                 return False
@@ -283,7 +290,9 @@ class Service:
         if self._retention is not None and retention(old) != retention(config):
             self._retention.start(config)
             restarted.append("retention")
-        changes = self.scheduler.apply(config) if self.scheduler else None
+        # A process that does not pull reports the same changes of the sources as the one
+        # that does, so either's log line tells the operator what the reload did.
+        changes = self.scheduler.apply(config) if self.scheduler else schedule_changes(old, config)
         if self._on_config is not None:
             self._on_config(config)
         await self._refresh_status()
@@ -291,10 +300,11 @@ class Service:
             "config applied",
             extra={
                 "reason": reason,
-                "sources_added": changes.added if changes else [],
-                "sources_removed": changes.removed if changes else [],
-                "sources_retimed": changes.retimed if changes else [],
-                "sources_changed": changes.changed if changes else [],
+                "pulls": self._pulls,
+                "sources_added": changes.added,
+                "sources_removed": changes.removed,
+                "sources_retimed": changes.retimed,
+                "sources_changed": changes.changed,
                 "sections_added": sorted(config.sections.keys() - old.sections.keys()),
                 "sections_removed": sorted(old.sections.keys() - config.sections.keys()),
                 "sections_rerendered": sorted(rerendered),
@@ -336,7 +346,7 @@ class Service:
         loop = asyncio.get_running_loop()
         timeout = self.config.service.drain_timeout
         deadline = loop.time() + timeout
-        self._draining = True
+        self.ready.stopping = True
         self.metrics.set_ready(False)
         for task in list(self._tasks):
             task.cancel()
@@ -349,7 +359,7 @@ class Service:
             cancelled = drained[0]
         await self._close_announcer(max(0.0, deadline - loop.time()))
         await self._stack.aclose()
-        log.info("stopped", extra={"cancelled_pulls": cancelled})
+        log.info("stopped", extra={"cancelled_pulls": cancelled, "pulls": self._pulls})
 
     async def _close_announcer(self, timeout: float) -> None:
         announcer, self._announcer = self._announcer, None
@@ -366,20 +376,16 @@ class Service:
     async def run(self, ready: Callable[[int | None], None] | None = None) -> None:
         """Start, serve until SIGTERM or SIGINT, reload on SIGHUP, then stop cleanly;
         `ready` is told the bound port once the service has started."""
-        loop = asyncio.get_running_loop()
-        handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._on_stop_signal, sig)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload("SIGHUP")))
-        try:
+        with stop_and_reload_signals(
+            self._on_stop_signal, lambda: self._spawn(self.reload("SIGHUP"))
+        ):
             await self.start()
+            if self._http:
+                freeze_startup_objects()
             if ready is not None:
                 ready(self.port)
             await self._stopping.wait()
             await self.stop()
-        finally:
-            for sig in handled:
-                loop.remove_signal_handler(sig)
 
     def _on_stop_signal(self, sig: signal.Signals) -> None:
         log.info("stopping", extra={"signal": sig.name})

@@ -6,13 +6,24 @@ and their time; HTTP requests by route and status; config reloads. The fetcher a
 book report here as observers (`on_fetch`, `on_render`, see `core.events`) and the web app
 through the middleware, so the pipeline, the feed cache and the routes stay free of metric
 code and never import this module.
+
+When `syndicate serve` pulls in a process of its own, the pulling process owns the fetch,
+pull and article counters: it writes them (`write_pull_snapshot`) to a file in the runtime
+folder the supervisor made, replaced whole each time, after every pull and at most once a
+second while fetches go on; a serving process told of that file (`pulls_reported_in`) answers
+`/metrics` with those counters in place of its own, so a scrape shows what it showed when one
+process did both.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -29,6 +40,8 @@ from syndicator.store.status import FeedStatus
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# The file in the runtime folder where a pulling process leaves its counters.
+PULL_SNAPSHOT = "pull-metrics.prom"
 
 
 class Metrics:
@@ -36,7 +49,9 @@ class Metrics:
 
     def __init__(self, config: Config) -> None:
         self.registry = CollectorRegistry()
-        r = self.registry
+        # What pulling counts, apart: another process may own it (see the module docstring).
+        self.pull_registry = CollectorRegistry()
+        r = self.pull_registry
         self.fetches = Counter(
             "syndicator_fetches",
             "Fetches of mirror URLs by source, mirror and result (ok, not-modified or the "
@@ -70,6 +85,11 @@ class Metrics:
             ["source", "outcome"],
             registry=r,
         )
+        # Pull counters changed since the last snapshot was written.
+        self.pull_counters_moved = False
+        self._reported_in: Path | None = None
+        self._seen_report: tuple[int, int, int] | None = None
+        r = self.registry
         self.renders = Counter(
             "syndicator_feed_renders",
             "Renders of a section's feeds (all formats at once).",
@@ -143,6 +163,7 @@ class Metrics:
         source = self._sources_of.get(mirror, "")
         self.fetches.labels(source, mirror, result).inc()
         self.fetch_seconds.labels(source, mirror).observe(seconds)
+        self.pull_counters_moved = True
 
     def on_pull(self, source: str, result: str, seconds: float, report: PullReport) -> None:
         """A pull of `source` ended with `result` after `seconds`."""
@@ -150,6 +171,7 @@ class Metrics:
         self.pull_seconds.labels(source).observe(seconds)
         for kind in ("new", "updated", "duplicate"):
             self.articles.labels(source, kind).inc(getattr(report, kind))
+        self.pull_counters_moved = True
 
     def on_render(self, section: str, seconds: float) -> None:
         """A section's documents were rendered (the feed book's observer)."""
@@ -171,7 +193,48 @@ class Metrics:
         for reason, count in closed.items():
             self.connections_closed_total.labels(reason).inc(count)
         closed.clear()
-        return generate_latest(self.registry)
+        return self._pull_exposition() + generate_latest(self.registry)
+
+    # --- pull counters of another process --------------------------------------------------
+
+    def write_pull_snapshot(self, path: Path) -> None:
+        """Replace the file at `path` with the pull counters as they are now (a reader sees
+        the old file or the new one, never half of one)."""
+        self.pull_counters_moved = False
+        text = generate_latest(self.pull_registry)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def pulls_reported_in(self, path: Path) -> None:
+        """Answer the pull counters from the snapshot at `path`, written by another process."""
+        self._reported_in = path
+
+    def pull_report_moved(self) -> bool:
+        """Whether the snapshot of the pulling process changed since the last call (a pull
+        ended or fetches went on there)."""
+        if self._reported_in is None:
+            return False
+        try:
+            st = self._reported_in.stat()
+        except OSError:
+            return False
+        seen, self._seen_report = self._seen_report, (st.st_mtime_ns, st.st_size, st.st_ino)
+        return seen != self._seen_report
+
+    def _pull_exposition(self) -> bytes:
+        if self._reported_in is not None:
+            with contextlib.suppress(OSError):
+                return self._reported_in.read_bytes()
+            # Not written yet (the pulling process is starting): its counters are at zero,
+            # as this process's own are.
+        return generate_latest(self.pull_registry)
 
     @web.middleware
     async def middleware(

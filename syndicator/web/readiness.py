@@ -1,5 +1,6 @@
-"""Readiness: whether a serving process should get traffic, as `/readyz` answers it. The
-single-process service and a web node of a cluster answer it alike.
+"""Readiness: whether a serving process should get traffic, as `/readyz` answers it, and the
+status behind the section and source gauges of `/metrics`. Every serving process (of `serve`,
+or a web node of a cluster) keeps one `ReadyState` and answers alike.
 
 Ready when the store answers, the config is loaded and every configured section has been
 covered by a pull that reached an entry point (by this process or any other on the store).
@@ -8,6 +9,7 @@ covered by a pull that reached an entry point (by this process or any other on t
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from syndicator.core.config import Config
@@ -15,6 +17,10 @@ from syndicator.core.errors import StoreError
 from syndicator.store import Store
 from syndicator.store.pulls import pulled_sections
 from syndicator.store.stats import ping
+from syndicator.store.status import collect
+from syndicator.web.metrics import Metrics
+
+log = logging.getLogger("syndicator.readiness")
 
 # How long the store may take to answer the readiness query.
 STORE_TIMEOUT = 5.0
@@ -48,3 +54,35 @@ async def readiness_checks(
     else:
         checks["sections"] = "all pulled"
     return ready, checks
+
+
+class ReadyState:
+    """What `/readyz` and the gauges of one serving process answer from: its store, whether it
+    drains (`stopping`) and the problems of a config a reload refused (`refused`)."""
+
+    def __init__(self, metrics: Metrics, store: Store | None = None) -> None:
+        self.metrics = metrics
+        self.store = store
+        self.stopping = False
+        self.refused: list[str] = []
+
+    async def check(self, config: Config) -> tuple[bool, dict[str, Any]]:
+        """Ready or not, and the checks behind it, as `/readyz` answers."""
+        ready, checks = await readiness_checks(
+            config, self.store, stopping=self.stopping, refused=self.refused
+        )
+        self.metrics.set_ready(ready)
+        return ready, checks
+
+    async def refresh(self, config: Config) -> None:
+        """Read the status behind the gauges again (a store that does not answer is logged
+        and the old status kept)."""
+        if self.store is None:
+            return
+        try:
+            status = await collect(config, self.store)
+        except StoreError as exc:
+            log.warning("status not refreshed", extra={"error": str(exc)})
+            return
+        self.metrics.set_status(status)
+        self.metrics.set_ready(not self.stopping and not status.unpulled_sections)

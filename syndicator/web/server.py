@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -34,6 +35,7 @@ from aiohttp.http import SERVER_SOFTWARE
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from syndicator.core.config import Service
+from syndicator.core.errors import SyndicatorError
 from syndicator.publish import xmlfeeds
 from syndicator.publish.documents import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed, prepare
 from syndicator.publish.mirror_report import mirror_rows
@@ -498,6 +500,28 @@ def make_runner(app: web.Application, **kwargs: Any) -> FeedRunner:
         self_test=self_test(book),
         **kwargs,
     )
+
+
+async def listen(
+    runner: web.AppRunner,
+    host: str,
+    port: int,
+    *,
+    sock: socket.socket | None = None,
+    reuse_port: bool = False,
+) -> int:
+    """Serve the runner's app (set up) on HOST:PORT, or on `sock`; the port bound.
+    SyndicatorError, naming the address, when it cannot be bound."""
+    site: web.BaseSite
+    if sock is not None:
+        site = web.SockSite(runner, sock)
+    else:
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
+    try:
+        await site.start()
+    except OSError as exc:
+        raise SyndicatorError(f"cannot listen on {host}:{port}: {exc}") from None
+    return int(runner.addresses[0][1]) if runner.addresses else port
 
 
 def make_app(
