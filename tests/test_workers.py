@@ -299,6 +299,13 @@ async def test_readers_are_answered_while_the_pulling_process_is_stopped_mid_pul
         await served.wait_for(all_but_the_slow_one, "every article but the slow one")
         # Frozen mid-pull: the serving process answers on its own.
         os.kill(puller, signal.SIGSTOP)
+        stat = Path(f"/proc/{puller}/stat")
+
+        async def frozen() -> bool:
+            # The stop takes effect when the process next leaves the kernel (an fsync, say).
+            return stat.read_text().rpartition(")")[2].split()[0] == "T"
+
+        await served.wait_for(frozen, "the pulling process to stop")
         timeout = aiohttp.ClientTimeout(total=10)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             for _ in range(5):
@@ -306,7 +313,7 @@ async def test_readers_are_answered_while_the_pulling_process_is_stopped_mid_pul
                     async with session.get(served.base + path) as resp:
                         await resp.read()
                         assert resp.status == 200, path
-        assert Path(f"/proc/{puller}/stat").read_text().rpartition(")")[2].split()[0] == "T"
+        assert await frozen(), "the pulling process ran again while readers were answered"
         # Thawed, with the slow page answering at once now: the pull goes on and ends.
         site.slow_paths = set()
         os.kill(puller, signal.SIGCONT)
