@@ -35,7 +35,9 @@ header, the page, or both (`charset_in`); an article can be edited on some mirro
 text (`feed_content`); an article's `listed_path` (a short link or an old slug) is what
 listings and feeds link to, and it answers 301 to the article's own path. `timed_log` adds
 when each request arrived; paths in `Site.slow_paths` are answered after `Site.slow_seconds`,
-and `Site.in_flight` counts requests being answered on all mirrors.
+and `Site.in_flight` counts requests being answered on all mirrors. A mirror's `prefix`
+("/en") serves the site's paths under it (its links, feeds and listings say so, `/`
+redirects there), while its pages' rel=canonical still name the canonical paths.
 """
 
 from __future__ import annotations
