@@ -35,7 +35,9 @@ header, the page, or both (`charset_in`); an article can be edited on some mirro
 text (`feed_content`); an article's `listed_path` (a short link or an old slug) is what
 listings and feeds link to, and it answers 301 to the article's own path. `timed_log` adds
 when each request arrived; paths in `Site.slow_paths` are answered after `Site.slow_seconds`,
-and `Site.in_flight` counts requests being answered on all mirrors.
+and `Site.in_flight` counts requests being answered on all mirrors. A mirror's `prefix`
+("/en") serves the site's paths under it (its links, feeds and listings say so, `/`
+redirects there), while its pages' rel=canonical still name the canonical paths.
 """
 
 from __future__ import annotations
@@ -242,10 +244,19 @@ class Mirror:
     # in `refused`, so a test sees anything that went around the proxy.
     only_from: str | None = None
     refused: list[str] = field(default_factory=list)
+    # Where the site's paths live on this mirror: "/en" serves /Detail/... at /en/Detail/...
+    # (its own links, feeds and listings say so; "/" redirects to "/en/"), while its pages'
+    # rel=canonical still names the canonical path.
+    prefix: str = ""
 
     @property
     def origin(self) -> str:
         return f"http://{self.name or self.address}:{self.port}"
+
+    @property
+    def base(self) -> str:
+        """Where the site's paths start on this mirror: the origin and any path prefix."""
+        return self.origin + self.prefix
 
     @property
     def host(self) -> str:
@@ -325,16 +336,23 @@ class Mirror:
             return web.Response(body=junk, content_type="application/octet-stream")
         elif self.mode == "redirect" and self.redirect_to is not None:
             raise web.HTTPFound(self.redirect_to.origin + request.path_qs)
-        if request.path == "/robots.txt":
+        path = request.path
+        if self.prefix and path != "/robots.txt":
+            if path == "/":
+                raise web.HTTPFound(self.prefix + "/")
+            if path != self.prefix and not path.startswith(self.prefix + "/"):
+                return web.Response(status=404, text="not found")
+            path = path.removeprefix(self.prefix) or "/"
+        if path == "/robots.txt":
             if self.robots_status != 200:
                 return web.Response(status=self.robots_status, text="robots.txt unavailable")
             if self.robots is None:
                 return web.Response(status=404, text="not found")
             return web.Response(text=self.robots, content_type="text/plain")
-        moved = next((a for a in self._visible() if a.listed_path == request.path), None)
+        moved = next((a for a in self._visible() if a.listed_path == path), None)
         if moved is not None:
-            raise web.HTTPMovedPermanently(self.origin + moved.path)
-        found = self._resource(request.path.rstrip("/") or "/")
+            raise web.HTTPMovedPermanently(self.base + moved.path)
+        found = self._resource(path.rstrip("/") or "/")
         if found is None:
             return web.Response(status=404, text="not found")
         body, content_type = found
@@ -413,7 +431,7 @@ class Mirror:
 
     def _nav(self) -> str:
         items = [
-            f'<li><a href="{self.origin}/Section/{s}">{SECTION_TITLES[s]}</a></li>'
+            f'<li><a href="{self.base}/Section/{s}">{SECTION_TITLES[s]}</a></li>'
             for s in self.site.sections
         ]
         if self.index % 2:
@@ -429,7 +447,7 @@ class Mirror:
         )
 
     def article_page(self, a: SiteArticle) -> str:
-        url = self.origin + a.path
+        url = self.base + a.path
         token = f"tok{self.index}{a.id}{self.site.version}"
         paras = "".join(f"<p>{html.escape(p)}</p>" for p in a.paragraphs)
         modified = (
@@ -438,7 +456,7 @@ class Mirror:
             else ""
         )
         related = "".join(
-            f'<li><a href="{self.origin}{b.path}">{html.escape(self.version(b).title)}</a></li>'
+            f'<li><a href="{self.base}{b.path}">{html.escape(self.version(b).title)}</a></li>'
             for b in self.site.articles[:3]
             if b.id != a.id
         )
@@ -454,11 +472,11 @@ class Mirror:
 <script>var token = "{token}"; track("{url}");</script>
 </head><body>
 {self._nav()}
-<div class="breadcrumb"><a href="{self.origin}/">News</a> /
-<a href="{self.origin}/Section/{a.section}">{SECTION_TITLES[a.section]}</a></div>
+<div class="breadcrumb"><a href="{self.base}/">News</a> /
+<a href="{self.base}/Section/{a.section}">{SECTION_TITLES[a.section]}</a></div>
 <main><article>
 <h1>{html.escape(a.title)}</h1>
-<figure><img src="{self.origin}/images/{a.id}.jpg" alt="photo">
+<figure><img src="{self.base}/images/{a.id}.jpg" alt="photo">
 <figcaption>{html.escape(a.caption)}</figcaption></figure>
 {paras}
 {self._footer()}
@@ -475,18 +493,18 @@ class Mirror:
         else:
             alternates = "".join(
                 f'<link rel="alternate" type="application/rss+xml" title="{SECTION_TITLES[s]}" '
-                f'href="{self.origin}/rss/{s}.xml">'
+                f'href="{self.base}/rss/{s}.xml">'
                 for s in self.site.sections
             )
         latest = "".join(
-            f'<li><a href="{self.origin}{a.path}">{html.escape(a.title)}</a></li>'
+            f'<li><a href="{self.base}{a.path}">{html.escape(a.title)}</a></li>'
             for a in self.site.articles[-3:]
         )
         return (
             f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>Example News | Mirror {self.index}</title>{alternates}</head><body>"
             f"{self._nav()}<h1>Example News</h1><ul class='latest'>{latest}</ul>"
-            f"<p><a href='{self.origin}/about'>About us</a></p>{self._footer()}</body></html>"
+            f"<p><a href='{self.base}/about'>About us</a></p>{self._footer()}</body></html>"
         )
 
     def _charset_meta(self) -> str:
@@ -514,7 +532,7 @@ class Mirror:
 
     def sitemap_index(self, section: str) -> str:
         items = "".join(
-            f"<sitemap><loc>{self.origin}/sitemap/{section}/{day}.xml.gz</loc><lastmod>"
+            f"<sitemap><loc>{self.base}/sitemap/{section}/{day}.xml.gz</loc><lastmod>"
             f"{max((a.updated or a.published) for a in day_articles).isoformat()}</lastmod>"
             "</sitemap>"
             for day, day_articles in sorted(self._days(section).items())
@@ -530,7 +548,7 @@ class Mirror:
         if day_articles is None:
             return None
         items = "".join(
-            f"<url><loc>{self.origin}{a.path}</loc>"
+            f"<url><loc>{self.base}{a.path}</loc>"
             f"<lastmod>{(a.updated or a.published).isoformat()}</lastmod>"
             "<news:news><news:publication><news:name>Example News</news:name>"
             "<news:language>en</news:language></news:publication>"
@@ -547,7 +565,7 @@ class Mirror:
 
     def listing(self, section: str) -> str:
         links = "".join(
-            f'<li><a href="{self.origin}{a.link_path}">{html.escape(a.title)}</a></li>'
+            f'<li><a href="{self.base}{a.link_path}">{html.escape(a.title)}</a></li>'
             for a in self._listed(section)
         )
         return (
@@ -564,7 +582,7 @@ class Mirror:
             return f"<content:encoded>{html.escape(body)}</content:encoded>"
 
         items = "".join(
-            f"<item><title>{html.escape(a.title)}</title><link>{self.origin}{a.link_path}</link>"
+            f"<item><title>{html.escape(a.title)}</title><link>{self.base}{a.link_path}</link>"
             f'<guid isPermaLink="false">mirror{self.index}-{a.id}</guid>'
             f"<pubDate>{format_datetime(a.published, usegmt=True)}</pubDate>"
             + (f"<atom:updated>{a.updated.isoformat()}</atom:updated>" if a.updated else "")
@@ -575,7 +593,7 @@ class Mirror:
             f'<?xml version="1.0" encoding="{self._encoding}"?>'
             f'<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" '
             f'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
-            f"<title>{SECTION_TITLES[section]}</title><link>{self.origin}/</link>"
+            f"<title>{SECTION_TITLES[section]}</title><link>{self.base}/</link>"
             f"<description>x</description>{items}</channel></rss>"
         )
 

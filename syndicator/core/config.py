@@ -161,11 +161,20 @@ class Mirror(_Model):
     # by the proxy; `socks5://`, `socks4://` or `http://host:port`), or `direct`. Unset: the
     # source's `via`, else direct.
     via: str | None = None
+    # Where the site's paths live on this mirror: `/en` when it serves the canonical
+    # `/Detail/...` at `/en/Detail/...`. Entry points and article paths are asked under it,
+    # and published links drop it again.
+    path_prefix: str = ""
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
         return _check_origin(value, allow_file=True)
+
+    @field_validator("path_prefix")
+    @classmethod
+    def _path_prefix(cls, value: str) -> str:
+        return check_path_prefix(value)
 
     @field_validator("via")
     @classmethod
@@ -192,6 +201,15 @@ class Mirror(_Model):
 
 
 ROUTE_SCHEMES = ("socks5h", "socks5", "socks4", "http")
+
+
+def check_path_prefix(value: str) -> str:
+    """A mirror's path prefix: empty, or `/segment[/segment...]` without a trailing slash,
+    query or fragment."""
+    value = value.rstrip("/")
+    if value and (not value.startswith("/") or any(c in value for c in "?#") or "//" in value):
+        raise ValueError(f"{value!r}: a path prefix looks like /en (or is empty)")
+    return value
 
 
 def check_route(value: str) -> str:

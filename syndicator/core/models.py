@@ -75,6 +75,10 @@ class Candidate:
     # form removes), kept so the store can hash the article again under a new normal form.
     hash_text: str = ""
     hash_hosts: tuple[str, ...] = ()
+    # `canonical_url` is backed by evidence (the page's rel=canonical on a host of the source,
+    # or the canonical origin served the page): the store then repairs a stored link that
+    # differs, without dating the article anew.
+    link_confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ class PullReport:
     new: int = 0
     updated: int = 0
     duplicate: int = 0
+    # Stored articles whose link was repaired (a link-only change: no new date, same GUID).
+    relinked: int = 0
     failed: int = 0
     fetched: int = 0
     not_modified: int = 0

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import lxml.html
 
@@ -81,13 +81,17 @@ def source_sections(source: Source) -> tuple[str, ...]:
 
 
 def publishable_html(
-    page: Page, canonical_origin: str, origins: set[str], language: str
+    page: Page,
+    canonical_origin: str,
+    origins: set[str],
+    language: str,
+    prefixes: Mapping[str, str] | None = None,
 ) -> tuple[str, str | None]:
     """Sanitised body HTML with the lead figure after the first paragraph, links on the
     canonical origin, and a `dir="rtl"` wrapper for right-to-left languages; and the lead
     image URL."""
     body = lxml.html.fragment_fromstring(page.body_html or "<p></p>", create_parent="div")
-    clean.rewrite_links(body, page.url, origins, canonical_origin)
+    clean.rewrite_links(body, page.url, origins, canonical_origin, prefixes)
     # The lead figure goes after the first paragraph: the caption under its image, and the
     # item's text starting with the article's own words, not with the caption.
     lead = ""
@@ -99,7 +103,7 @@ def publishable_html(
         body.remove(first)
     content = clean.fragment_html(body)
     image_url = (
-        clean.rewrite_url(page.image_url, page.url, origins, canonical_origin)
+        clean.rewrite_url(page.image_url, page.url, origins, canonical_origin, prefixes)
         if page.image_url
         else None
     )
@@ -135,7 +139,16 @@ def to_candidate(
     sections: frozenset[str],
     default_language: str,
     extra_aliases: frozenset[str] = frozenset(),
+    path_prefixes: Mapping[str, str] | None = None,
+    trusted_origins: frozenset[str] = frozenset(),
+    from_canonical: bool = False,
 ) -> Candidate:
+    """The candidate of an extracted page. Its link (`canonical_url`) follows the best
+    evidence of the canonical URL: the page's rel=canonical when it names the canonical
+    origin or one of `trusted_origins` (the hosts the operator wrote for the source), else
+    the page's own URL moved onto the canonical origin, out of its mirror's path prefix
+    (`path_prefixes`, origin -> "/en"). The link is confirmed when rel=canonical gave it or
+    the canonical origin served the page (`from_canonical`)."""
     # A headline, byline or caption longer than any real one is cut (a broken or hostile page
     # must not put megabytes into every feed document), before the hash is taken.
     page = replace(
@@ -149,12 +162,18 @@ def to_candidate(
     origins = site_origins | {canonical_origin}
     hosts = identity.host_names(origins)
     language = page.language or default_language
-    content_html, image_url = publishable_html(page, canonical_origin, origins, language)
+    prefixes = path_prefixes or {}
+    content_html, image_url = publishable_html(page, canonical_origin, origins, language, prefixes)
     content_hash, simhash, words = fingerprint_page(page, hosts)
-    canonical_url = identity.canonical_url(page.url, canonical_origin, origins)
+    canonical_url = on_site(page.url, canonical_origin, origins, prefixes)
+    confirmed = from_canonical or identity.origin(page.url) == canonical_origin
     aliases = {page.url, *extra_aliases}
     if page.canonical_link:
-        aliases.add(identity.canonical_url(page.canonical_link, canonical_origin, origins))
+        declared = on_site(page.canonical_link, canonical_origin, origins, prefixes)
+        aliases.add(declared)
+        if identity.origin(page.canonical_link) in trusted_origins | {canonical_origin}:
+            aliases.add(canonical_url)
+            canonical_url, confirmed = declared, True
     return Candidate(
         source=source,
         canonical_url=canonical_url,
@@ -174,4 +193,17 @@ def to_candidate(
         words=words,
         hash_text=page.body_text,
         hash_hosts=tuple(hosts),
+        link_confirmed=confirmed,
     )
+
+
+def on_site(url: str, canonical_origin: str, origins: set[str], prefixes: Mapping[str, str]) -> str:
+    """The canonical URL of a URL seen on a mirror: `identity.canonical_url` of it, out of
+    the mirror's path prefix."""
+    prefix = prefixes.get(identity.origin(url), "")
+    if prefix:
+        parts = urlsplit(url)
+        url = urlunsplit(
+            (parts.scheme, parts.netloc, clean.site_path(url, prefixes), parts.query, "")
+        )
+    return identity.canonical_url(url, canonical_origin, origins)

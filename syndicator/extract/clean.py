@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
@@ -689,25 +689,47 @@ def sanitize(html: str) -> str:
     )
 
 
-def rewrite_url(url: str, base: str, site_origins: set[str], target_origin: str) -> str:
-    """Absolute URL; one that points at any origin of the site is moved to `target_origin`."""
+def site_path(url: str, prefixes: Mapping[str, str]) -> str:
+    """The path of `url` as the site has it: the path prefix of the mirror it is on (`/en`
+    for a mirror serving `/Detail/...` at `/en/Detail/...`) removed."""
+    prefix = prefixes.get(identity.origin(url), "")
+    path = urlsplit(url).path or "/"
+    if prefix and (path == prefix or path.startswith(prefix + "/")):
+        return path[len(prefix) :] or "/"
+    return path
+
+
+def rewrite_url(
+    url: str,
+    base: str,
+    site_origins: set[str],
+    target_origin: str,
+    prefixes: Mapping[str, str] | None = None,
+) -> str:
+    """Absolute URL; one that points at any origin of the site is moved to `target_origin`
+    (and out of its mirror's path prefix, see `site_path`)."""
     absolute = urljoin(base, url.strip())
     parts = urlsplit(absolute)
     if identity.origin(absolute) in site_origins or absolute.startswith("file:"):
         target = urlsplit(target_origin)
-        return urlunsplit((target.scheme, target.netloc, parts.path or "/", parts.query, ""))
+        path = site_path(absolute, prefixes or {})
+        return urlunsplit((target.scheme, target.netloc, path, parts.query, ""))
     return absolute
 
 
 def rewrite_links(
-    root: etree._Element, base: str, site_origins: set[str], target_origin: str
+    root: etree._Element,
+    base: str,
+    site_origins: set[str],
+    target_origin: str,
+    prefixes: Mapping[str, str] | None = None,
 ) -> None:
     """Make href/src absolute and point links to the site at `target_origin`, in place."""
     for el in root.iter("a", "img"):
         attr = "href" if el.tag == "a" else "src"
         value = el.get(attr)
         if value and not value.startswith(("#", "mailto:", "data:")):
-            el.set(attr, rewrite_url(value, base, site_origins, target_origin))
+            el.set(attr, rewrite_url(value, base, site_origins, target_origin, prefixes))
         if el.tag == "img" and el.get("alt") is None:
             el.set("alt", "")
 

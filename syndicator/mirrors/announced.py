@@ -5,13 +5,16 @@ following alternate addresses:" and a list of host names, in the footer of every
 module finds such announcements in a fetched page and returns the origins they name, so that
 the pipeline can record them as candidate mirrors. Deciding whether a candidate is the same
 site is not done here (the pipeline adopts one only when it serves an article whose content
-hash is already stored). Pure: bytes in, origins out.
+hash is already stored). `path_prefixes` reads a candidate's page for where it keeps the
+site's paths (`/en/Detail/...` for `/Detail/...`). Pure: bytes in, origins and paths out.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from collections import Counter
+from collections.abc import Sequence
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
@@ -100,3 +103,46 @@ def announced_origins(body: bytes, url: str, header_charset: str | None = None) 
         for origin in hosts:
             found.setdefault(origin, None)
     return list(found)
+
+
+# Path prefixes learned from one page of a candidate, at most.
+MAX_PREFIXES = 3
+
+
+def path_prefixes(
+    body: bytes,
+    url: str,
+    site_paths: Sequence[str],
+    header_charset: str | None = None,
+) -> list[str]:
+    """The path prefixes a candidate mirror's page suggests it serves the site under, most
+    likely first: where its own links (and the page's own address, after a redirect from
+    `/` to `/en/`) put the first segment of the site's paths (`site_paths`, as the canonical
+    origin has them) further down, the segments before it (`/en` for `/en/Detail/...` when
+    the site has `/Detail/...`)."""
+    firsts = {seg[0] for p in site_paths if (seg := [s for s in p.split("/") if s])}
+    origin = identity.origin(url)
+    paths = [urlsplit(url).path]
+    try:
+        root = lxml.html.document_fromstring(decode(body, header_charset))
+    except (etree.ParserError, ValueError):
+        root = None
+    if root is not None:
+        for a in root.iter("a"):
+            href = urljoin(url, (a.get("href") or "").strip())
+            if identity.origin(href) == origin:
+                paths.append(urlsplit(href).path)
+    found: Counter[str] = Counter()
+    for path in paths:
+        segments = [s for s in path.split("/") if s]
+        for k in range(1, len(segments)):
+            if segments[k] in firsts:
+                found["/" + "/".join(segments[:k])] += 1
+                break
+    # A page that only says where it lives (`/en/`, nothing the site's paths start with):
+    # its first segment is worth a try after the others.
+    here = [s for s in urlsplit(url).path.split("/") if s]
+    guesses = [p for p, _ in found.most_common()]
+    if here and "/" + here[0] not in guesses:
+        guesses.append("/" + here[0])
+    return guesses[:MAX_PREFIXES]

@@ -2,118 +2,140 @@
 serves an article whose content hash is already stored from a known mirror, proof that it is
 the same site and not a look-alike. Until then it is only listed, never pulled.
 
-Edge module: it fetches candidate pages and reads the store; it is run by the pipeline.
+A candidate may keep the site's paths under a prefix (`/en/Detail/...` for the canonical
+`/Detail/...`): its home page (and where `/` redirects) is read first for the prefix its
+links use, and the stored articles' paths are asked under it, then as they are. The prefix
+that gave the proof is kept with the adopted mirror.
+
+Edge module: it reads the store and asks candidates through the pipeline's own fetch (the
+pull's deadline, the address policy, the source's route, the candidate's health); it is run
+by the pipeline.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from syndicator.core import identity
-from syndicator.core.config import Mirror, Source
+from syndicator.core.config import Source
 from syndicator.core.errors import ExtractError, FetchError
-from syndicator.extract import parsing, validate
+from syndicator.extract import parsing
 from syndicator.extract.candidate import to_candidate
-from syndicator.pull.addresses import AddressPolicy
-from syndicator.pull.fetch import Fetcher
+from syndicator.mirrors import announced
+from syndicator.pull.fetch import Response
 from syndicator.store.health import MirrorStore
 
 log = logging.getLogger("syndicator.pull")
 
-# Candidates probed per pull, and stored articles tried on each.
+# Candidates probed per pull, stored articles tried on each (per prefix tried).
 PROBE_CANDIDATES = 5
 PROBE_ARTICLES = 3
 
+# Fetch one URL of a candidate and validate it as `expect`: the answer, or None when it
+# failed; a refused address raises its `blocked-address` FetchError.
+CandidateGet = Callable[[str, str], Awaitable[Response | None]]
 
-def _on(origin: str, url: str) -> str:
+
+@dataclass(frozen=True)
+class Adopted:
+    origin: str
+    path_prefix: str
+    proof: str
+
+
+def _path(url: str) -> str:
     parts = urlsplit(url)
-    return origin + urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    return urlunsplit(("", "", parts.path or "/", parts.query, ""))
 
 
 async def adopt_candidates(
     name: str,
     source: Source,
-    fetcher: Fetcher,
+    get: CandidateGet,
     mirrors: MirrorStore,
     site_origins: set[str],
     now: datetime,
-    addresses: AddressPolicy,
-) -> list[str]:
-    """Probe candidate hosts with the newest stored articles; returns the adopted origins.
-    A candidate that `addresses` refuses is not asked at all (and said so once)."""
+) -> list[Adopted]:
+    """Probe candidate hosts with the newest stored articles; returns the adopted ones.
+    A candidate whose address the policy refuses is not asked again (and said so once)."""
     candidates = [d for d in await mirrors.discovered(name) if d.status == "candidate"]
-    urls = await mirrors.recent_article_urls(name, PROBE_ARTICLES)
+    paths = [_path(u) for u in await mirrors.recent_article_urls(name, PROBE_ARTICLES)]
     adopted = []
     for cand in candidates[:PROBE_CANDIDATES]:
-        for url in urls:
-            probe = _on(cand.origin, url)
-            try:
-                serves = await _serves_stored_article(
-                    name, source, fetcher, mirrors, site_origins, probe, addresses
-                )
-            except FetchError as exc:  # blocked-address: no other page of it is tried
-                log.warning(
-                    "%s: not probing candidate %s: %s (allow_private_discovered: true allows it)",
-                    name,
-                    cand.origin,
-                    exc.message,
-                )
-                break
-            if serves:
-                await mirrors.adopt(name, cand.origin, probe, now)
-                adopted.append(cand.origin)
-                log.warning("%s: adopted mirror %s (it serves %s)", name, cand.origin, probe)
-                break
+        try:
+            found = await _probe(name, source, get, mirrors, site_origins, cand.origin, paths)
+        except FetchError as exc:  # blocked-address: no other page of it is tried
+            log.warning(
+                "%s: not probing candidate %s: %s (allow_private_discovered: true allows it)",
+                name,
+                cand.origin,
+                exc.message,
+            )
+            continue
+        if found is not None:
+            await mirrors.adopt(name, cand.origin, found.proof, now, found.path_prefix)
+            adopted.append(found)
+            shape = f" under {found.path_prefix}/" if found.path_prefix else ""
+            log.warning(
+                "%s: adopted mirror %s (it serves %s%s)", name, cand.origin, found.proof, shape
+            )
     return adopted
+
+
+async def _probe(
+    name: str,
+    source: Source,
+    get: CandidateGet,
+    mirrors: MirrorStore,
+    site_origins: set[str],
+    origin: str,
+    paths: list[str],
+) -> Adopted | None:
+    """The stored paths on the candidate under each prefix its home page suggests (where
+    `/` redirects, where its links put the site's paths), then as they are."""
+    prefixes: list[str] = []
+    home = await get(origin + "/", "page")
+    if home is not None:
+        prefixes = announced.path_prefixes(home.body, home.url, paths, home.charset)
+    for prefix in dict.fromkeys([*prefixes, ""]):
+        for path in paths:
+            url = origin + prefix + path
+            if await _serves_stored_article(name, source, get, mirrors, site_origins, url):
+                return Adopted(origin, prefix, url)
+    return None
 
 
 async def _serves_stored_article(
     name: str,
     source: Source,
-    fetcher: Fetcher,
+    get: CandidateGet,
     mirrors: MirrorStore,
     site_origins: set[str],
     url: str,
-    addresses: AddressPolicy,
 ) -> bool:
-    """Whether `url` gives an article whose hash is stored; a refused address raises its
-    `blocked-address` FetchError."""
-    origin = identity.origin(url)
+    """Whether `url` gives an article whose hash is stored."""
+    response = await get(url, "article")
+    if response is None:
+        return False
     try:
-        response = await fetcher.get(
-            url,
-            allowed_origins={origin},
-            robots=source.robots,
-            addresses=addresses,
-            # An announced mirror goes the source's way: a source read through a proxy
-            # never reaches a candidate directly.
-            via=source.route_of(Mirror(url=origin)),
-        )
-        validate.check(
-            response.body,
-            url,
-            "article",
-            header_charset=response.charset,
-            reject_if=source.reject_if,
-        )
         page = parsing.extract_article(
             response.body,
-            url,
+            response.url,
             header_charset=response.charset,
             rules=parsing.ArticleRules.of(source),
         )
-    except (FetchError, ExtractError) as exc:
-        if exc.kind == "blocked-address":
-            raise
-        log.info("%s: candidate %s: %s", name, origin, exc)
+    except ExtractError as exc:
+        log.info("%s: candidate %s: %s", name, url, exc)
         return False
     candidate = to_candidate(
         page,
         source=name,
         canonical_origin=source.canonical,
-        site_origins=site_origins | {origin},
+        site_origins=site_origins | {identity.origin(url)},
         sections=frozenset(),
         default_language=source.language,
     )

@@ -28,8 +28,8 @@ from syndicator.core import identity
 from syndicator.core.config import Config, EntryPoint, Mirror, Source
 from syndicator.core.errors import ExtractError, FetchError, StoreError, Throttled
 from syndicator.core.models import FeedEntry, Page, PullReport
-from syndicator.extract import parsing, sitemaps, validate
-from syndicator.extract.candidate import sections_for, source_sections, to_candidate
+from syndicator.extract import clean, parsing, sitemaps, validate
+from syndicator.extract.candidate import on_site, sections_for, source_sections, to_candidate
 from syndicator.mirrors import announced
 from syndicator.mirrors.health import HealthBook, Policy
 from syndicator.mirrors.health import access as access_of
@@ -96,8 +96,9 @@ MAX_CHILD_SITEMAPS = 50
 
 
 def on_mirror(mirror: Mirror, path_and_query: str) -> str:
-    """The URL of a site path on this mirror (as the mirror's own links show it)."""
-    return mirror.origin.rstrip("/") + path_and_query
+    """The URL of a site path on this mirror (as the mirror's own links show it, under its
+    path prefix if it has one)."""
+    return mirror.origin.rstrip("/") + mirror.path_prefix + path_and_query
 
 
 def path_and_query(url: str) -> str:
@@ -127,6 +128,8 @@ class SourcePull:
         self.clock = clock
         self.mirrors = source.pull_from()
         self.origins = source.site_origins()
+        # The hosts whose rel=canonical names an article's link: those the operator wrote.
+        self.trusted = frozenset(source.site_origins() | source.written_origins())
         self.report = PullReport(source=name)
         self.rules = parsing.ArticleRules.of(source)
         # Feed entries by the article URL on the mirror whose feed listed them.
@@ -160,6 +163,16 @@ class SourcePull:
         self._parsing = asyncio.Lock()
 
     # --- mirrors -----------------------------------------------------------------------
+
+    @property
+    def prefixes(self) -> dict[str, str]:
+        """The path prefix of each mirror that has one, by origin."""
+        return {m.origin: m.path_prefix for m in self.mirrors if m.path_prefix}
+
+    def _site_path(self, url: str) -> str:
+        """Path and query of `url` as the site has them: out of its mirror's path prefix."""
+        parts = urlsplit(url)
+        return urlunsplit(("", "", clean.site_path(url, self.prefixes), parts.query, ""))
 
     def _file_root(self, mirror: Mirror) -> Path | None:
         return self.config.resolve_file(mirror.url) if mirror.is_file else None
@@ -289,7 +302,7 @@ class SourcePull:
         self.book = HealthBook(self.name, known, self.book.policy, self.clock, self.book.rng)
         for found in await self.mirror_store.discovered(self.name):
             if found.status == "adopted" and found.origin not in self.origins:
-                self.mirrors.append(Mirror(url=found.origin))
+                self.mirrors.append(Mirror(url=found.origin, path_prefix=found.path_prefix))
                 self.origins.add(found.origin)
         target_before = self._link_target()
         self.validators = await self.store.validators(
@@ -316,6 +329,12 @@ class SourcePull:
         for ref in refs:
             self.progress("planned", ref.url)
         await self._articles(refs)
+        now = self.clock()
+        if self.announced:
+            await self.mirror_store.note_candidates(self.name, self.announced, now)
+            self.report.discovered = set(self.announced)
+        if self.source.adopt_discovered and asyncio.get_running_loop().time() < self.until:
+            await self._adopt(now)
         if self.report.new or self.report.changed_sections:
             # The articles this pull found get their archive numbers together, oldest first:
             # stored one by one in listing order (newest first), they would fill the archive
@@ -325,20 +344,6 @@ class SourcePull:
             except StoreError as exc:
                 self.report.fail(str(exc))
         now = self.clock()
-        if self.announced:
-            await self.mirror_store.note_candidates(self.name, self.announced, now)
-            self.report.discovered = set(self.announced)
-        if self.source.adopt_discovered and asyncio.get_running_loop().time() < self.until:
-            adopted = await adopt_candidates(
-                self.name,
-                self.source,
-                self.fetcher,
-                self.mirror_store,
-                self.origins,
-                now,
-                self.addresses,
-            )
-            self.report.adopted.extend(adopted)
         await self.mirror_store.save_health(self.book.updated(), now)
         await self.mirror_store.save_history(self.book.history(), now)
         target_after = self._link_target()
@@ -349,6 +354,84 @@ class SourcePull:
             await self.mirror_store.bump_sections(sections, now, changed_at=True)
             self.report.changed_sections |= set(sections)
         return self.report
+
+    async def _adopt(self, now: datetime) -> None:
+        """Probe the candidates the pages announced; an adopted one is a mirror from now on,
+        and pulled at once: the articles only it has are in the feeds by the end of this
+        pull, not the next."""
+        adopted = await adopt_candidates(
+            self.name,
+            self.source,
+            self._candidate_get,
+            self.mirror_store,
+            self.origins,
+            now,
+        )
+        if not adopted:
+            return
+        self.report.adopted.extend(a.origin for a in adopted)
+        first = len(self.mirrors)
+        for found in adopted:
+            self.mirrors.append(Mirror(url=found.origin, path_prefix=found.path_prefix))
+            self.origins.add(found.origin)
+        # The listing third of the pull is over: the new mirror's listings get what is left.
+        self.listings_until = self.until
+        jobs = [(s, p) for s, e in self.source.sections.items() for p in e.points()]
+        found_links: list[tuple[int, str, list[Listed]]] = []
+        for results in await together(
+            *(self._mirror_entries(i, jobs) for i in range(first, len(self.mirrors)))
+        ):
+            found_links.extend(results)
+        refs = await self._not_stored(self._refs(found_links))
+        for ref in refs:
+            self.progress("planned", ref.url)
+        await self._articles(refs)
+
+    async def _candidate_get(self, url: str, expect: str) -> Response | None:
+        """One page of a candidate mirror, asked as the pull asks its mirrors (deadline,
+        address policy, route, robots.txt) and validated; its health is kept like a
+        mirror's, except that a 4xx (a path it does not serve) is no fault of it. A refused
+        address raises its `blocked-address` FetchError; other failures give None."""
+        origin = identity.origin(url)
+        if not self.book.usable(origin):
+            return None
+        try:
+            response = await self.fetcher.get(
+                url,
+                allowed_origins={origin},
+                robots=self.source.robots,
+                addresses=self.addresses,
+                # An announced mirror goes the source's way: a source read through a proxy
+                # never reaches a candidate directly.
+                via=self.source.route_of(Mirror(url=origin)),
+                until=self.until,
+            )
+        except FetchError as exc:
+            if exc.kind == "blocked-address":
+                raise
+            if exc.kind != "skipped":
+                self.report.fetched += 1
+            if exc.kind != "skipped" and not exc.kind.startswith("http-4"):
+                self.book.fail(origin, exc.kind, f"{exc.url}: {exc.message}")
+            log.info("%s: candidate %s: %s", self.name, url, exc)
+            return None
+        self.report.fetched += 1
+        try:
+            async with self._parsing:
+                await asyncio.to_thread(
+                    validate.check,
+                    response.body,
+                    response.url,
+                    expect,
+                    header_charset=response.charset,
+                    reject_if=self.source.reject_if,
+                )
+        except ExtractError as exc:
+            self.book.fail(origin, exc.kind, f"{exc.url}: {exc.message}")
+            log.info("%s: candidate %s: %s", self.name, url, exc)
+            return None
+        self.book.ok(origin, response.elapsed)
+        return response
 
     def _all_waiting(self) -> str | None:
         """'every mirror is in backoff until T (...)' when no mirror may be asked now."""
@@ -384,6 +467,11 @@ class SourcePull:
             for result in await together(*(self._failover_entry(s, e) for s, e in jobs)):
                 if result is not None:
                     found.append(result)
+        return self._refs(found)
+
+    @staticmethod
+    def _refs(found: list[tuple[int, str, list[Listed]]]) -> list[ArticleRef]:
+        """One ref per article link of each mirror, with every section that listed it."""
         merged: dict[tuple[int, str], tuple[set[str], datetime | None]] = {}
         for i, section, links in found:
             for link, stamp in links:
@@ -532,9 +620,9 @@ class SourcePull:
             entries = parsing.parse_feed(response.body, response.url, response.charset)
             listed: list[Listed] = [(e.link, e.updated or e.published) for e in entries]
             for e in entries:
-                self.entries[on_mirror(mirror, path_and_query(e.link))] = e
+                self.entries[on_mirror(mirror, self._site_path(e.link))] = e
                 if e.title:
-                    self.listed_titles[on_mirror(mirror, path_and_query(e.link))] = e.title
+                    self.listed_titles[on_mirror(mirror, self._site_path(e.link))] = e.title
         else:
             self._note_announced(response)
             found = parsing.listing_entries(
@@ -547,7 +635,7 @@ class SourcePull:
             links = list(found)
             for link, text in found.items():
                 if text:
-                    self.listed_titles[on_mirror(mirror, path_and_query(link))] = text
+                    self.listed_titles[on_mirror(mirror, self._site_path(link))] = text
             if not links:
                 raise ExtractError(response.url, "no article links on the page", kind="no-links")
             listed = [(link, None) for link in links]
@@ -563,7 +651,7 @@ class SourcePull:
         for link, stamp in listed:
             origin = identity.origin(link)
             if origin in self.origins or origin == mirror.origin:
-                own.append((on_mirror(mirror, path_and_query(link)), stamp))
+                own.append((on_mirror(mirror, self._site_path(link)), stamp))
             else:
                 log.info("%s: skipping link to another site: %s", self.name, link)
         if len(own) > limit:
@@ -649,7 +737,7 @@ class SourcePull:
         ]
         for item in chosen:
             if item.title:
-                self.listed_titles[on_mirror(mirror, path_and_query(item.loc))] = item.title
+                self.listed_titles[on_mirror(mirror, self._site_path(item.loc))] = item.title
         listed: list[Listed] = [(item.loc, item.lastmod or item.published) for item in chosen]
         links = self._own_links(
             answered, listed, response.url, entry.sitemap_max_links, "sitemap_max_links"
@@ -663,17 +751,23 @@ class SourcePull:
     # --- articles ----------------------------------------------------------------------
 
     def _canonical(self, url: str) -> str:
-        return identity.canonical_url(url, self.source.canonical, self.origins)
+        return on_site(url, self.source.canonical, self.origins, self.prefixes)
 
     async def _not_stored(self, refs: list[ArticleRef]) -> list[ArticleRef]:
-        """Drop articles stored before this pull unless their listing says they changed; a
-        stored article listed in another section is added to it without a fetch."""
+        """Drop articles stored before this pull unless their listing says they changed, or
+        the canonical origin lists one whose link is not confirmed (it is fetched there once,
+        and its link repaired if wrong); a stored article listed in another section is added
+        to it without a fetch."""
         urls = sorted({u for r in refs for u in (r.url, self._canonical(r.url))})
         stored = await self.mirror_store.stored_state(urls)
         keep, known = [], []
         for ref in refs:
             state = stored.get(self._canonical(ref.url)) or stored.get(ref.url)
-            if state is None or self._listed_as_changed(ref, *state):
+            if (
+                state is None
+                or self._listed_as_changed(ref, state[0], state[1])
+                or (not state[2] and self._on_canonical(ref))
+            ):
                 keep.append(ref)
             else:
                 known.append(ref)
@@ -684,6 +778,10 @@ class SourcePull:
             changed = await self.mirror_store.add_sections(by_url, self.clock())
             self.report.changed_sections |= changed
         return keep
+
+    def _on_canonical(self, ref: ArticleRef) -> bool:
+        """The ref is on the canonical origin itself: its page is the canonical one."""
+        return self.mirrors[ref.mirror_index].origin == self.source.canonical
 
     def _listed_as_changed(self, ref: ArticleRef, updated: datetime, title: str) -> bool:
         """The listing says a stored article changed: a newer updated time, or a headline
@@ -764,7 +862,7 @@ class SourcePull:
         for index, mirror in enumerate(self.mirrors):
             if index in tried or not self.book.usable(mirror.origin):
                 continue
-            ref = ArticleRef(index, on_mirror(mirror, path_and_query(refs[0].url)), sections)
+            ref = ArticleRef(index, on_mirror(mirror, self._site_path(refs[0].url)), sections)
             self.progress("planned", ref.url)
             page = await self._fetch_article(ref)
             if page is not None:
@@ -780,7 +878,7 @@ class SourcePull:
         with jitter or the Retry-After the mirror asked for (up to LAST_COPY_MAX_WAIT), and
         never past the pull's deadline."""
         sections = frozenset().union(*(r.sections for r in refs))
-        path = path_and_query(refs[0].url)
+        path = self._site_path(refs[0].url)
         candidates = [
             ArticleRef(index, on_mirror(mirror, path), sections)
             for index, mirror in enumerate(self.mirrors)
@@ -815,6 +913,11 @@ class SourcePull:
             # The URL the listing gave, when it redirected to the page (a short link, an old
             # slug): kept as one of the article's URLs, so the next pull knows it is stored.
             extra_aliases=frozenset({ref.url, self._canonical(ref.url)}),
+            # The published link: the page's rel=canonical on a host of the source, else its
+            # URL out of its mirror's path prefix, on the canonical origin.
+            path_prefixes=self.prefixes,
+            trusted_origins=self.trusted,
+            from_canonical=self._on_canonical(ref),
         )
         try:
             async with self._storing:
@@ -824,6 +927,7 @@ class SourcePull:
             return
         self.progress("article", ref.url)
         setattr(self.report, result.outcome, getattr(self.report, result.outcome) + 1)
+        self.report.relinked += result.relinked
         self.report.changed_sections |= result.changed_sections
         self.report.guids.add(result.guid)
 

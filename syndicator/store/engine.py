@@ -58,6 +58,8 @@ class IngestResult:
     outcome: Outcome
     guid: str
     changed_sections: frozenset[str]
+    # The stored link was replaced by the candidate's confirmed one (see `_relink`).
+    relinked: bool = False
 
 
 # Timestamps go in as UTC and come out aware (SQLite keeps no zone).
@@ -380,15 +382,20 @@ class Store:
         urls = sorted({cand.canonical_url, *cand.aliases})
         found = await self._match(conn, cand, now)
         decision = decide(cand, found, canonical_origin=canonical_origin, now=now)
+        relinked = False
         if found is not None:
             await self._add_aliases(conn, found.article_id, urls)
             added = await self._add_sections(conn, found.article_id, cand.sections)
+            relinked = await self._relink(conn, found.article_id, cand)
         if isinstance(decision, Duplicate):
             assert found is not None
             if decision.remember_text:
                 await self._remember_text(conn, found.article_id, cand, found.published)
+            if relinked:
+                # The feeds holding it change (its link), its dates do not.
+                added |= await self._sections_of(conn, found.article_id)
             await self._bump(conn, added, now, number=number)
-            return IngestResult("duplicate", found.guid, frozenset(added))
+            return IngestResult("duplicate", found.guid, frozenset(added), relinked)
         if isinstance(decision, Update):
             assert found is not None
             await conn.execute(
@@ -410,7 +417,7 @@ class Store:
             await self._remember_text(conn, found.article_id, cand, found.published)
             sections = await self._sections_of(conn, found.article_id)
             await self._bump(conn, sections, now, number=number)
-            return IngestResult("updated", found.guid, frozenset(sections))
+            return IngestResult("updated", found.guid, frozenset(sections), relinked)
 
         guid, published = decision.guid, decision.published
         result = await conn.execute(
@@ -432,6 +439,7 @@ class Store:
                 image_url=cand.image_url,
                 image_caption=cand.image_caption,
                 language=cand.language,
+                link_confirmed=cand.link_confirmed,
             )
             .returning(articles.c.id)
         )
@@ -465,6 +473,26 @@ class Store:
         added = await self._add_sections(conn, article_id, cand.sections)
         await self._bump(conn, added, now, number=number)
         return IngestResult("new", guid, frozenset(added))
+
+    async def _relink(self, conn: AsyncConnection, article_id: int, cand: Candidate) -> bool:
+        """Repair a stored article's link from a candidate whose link is confirmed (its page's
+        rel=canonical, or the canonical origin served it): only the link changes, never the
+        GUID or the dates. True when the link changed."""
+        if not cand.link_confirmed:
+            return False
+        changed = await conn.execute(
+            update(articles)
+            .where((articles.c.id == article_id) & (articles.c.url != cand.canonical_url))
+            .values(url=cand.canonical_url, link_confirmed=True)
+        )
+        if changed.rowcount:
+            return True
+        await conn.execute(
+            update(articles)
+            .where((articles.c.id == article_id) & articles.c.link_confirmed.is_(False))
+            .values(link_confirmed=True)
+        )
+        return False
 
     async def _duplicate(
         self,

@@ -45,6 +45,8 @@ class DiscoveredMirror:
     last_seen: datetime
     adopted_at: datetime | None = None
     proof: str | None = None
+    # The path prefix it serves the site's paths under ("/en"), learned when adopted.
+    path_prefix: str = ""
 
 
 def _health(row: Any) -> MirrorHealth:
@@ -193,6 +195,7 @@ class MirrorStore:
                     last_seen=_utc(r.last_seen) or datetime.now(UTC),
                     adopted_at=_utc(r.adopted_at),
                     proof=r.proof,
+                    path_prefix=r.path_prefix or "",
                 )
                 for r in await conn.execute(query)
             ]
@@ -217,7 +220,9 @@ class MirrorStore:
         if statements:
             await self._write("discovered mirrors", statements)
 
-    async def adopt(self, source: str, origin: str, proof: str, now: datetime) -> None:
+    async def adopt(
+        self, source: str, origin: str, proof: str, now: datetime, path_prefix: str = ""
+    ) -> None:
         await self._write(
             "adoption of a mirror",
             [
@@ -226,7 +231,7 @@ class MirrorStore:
                     (discovered_mirrors.c.source == source)
                     & (discovered_mirrors.c.origin == origin)
                 )
-                .values(status="adopted", adopted_at=now, proof=proof)
+                .values(status="adopted", adopted_at=now, proof=proof, path_prefix=path_prefix)
             ],
         )
 
@@ -259,22 +264,31 @@ class MirrorStore:
             ],
         )
 
-    async def stored_state(self, urls: Sequence[str]) -> dict[str, tuple[datetime, str]]:
-        """For each URL some stored article was seen under: that article's `updated` time and
-        title."""
+    async def stored_state(self, urls: Sequence[str]) -> dict[str, tuple[datetime, str, bool]]:
+        """For each URL some stored article was seen under: that article's `updated` time,
+        title and whether its link is confirmed (see schema)."""
         if not urls:
             return {}
-        out: dict[str, tuple[datetime, str]] = {}
+        out: dict[str, tuple[datetime, str, bool]] = {}
         async with self.store.reading("stored articles") as conn:
             for start in range(0, len(urls), 500):
                 chunk = list(urls[start : start + 500])
                 result = await conn.execute(
-                    select(article_aliases.c.url, articles.c.updated, articles.c.title)
+                    select(
+                        article_aliases.c.url,
+                        articles.c.updated,
+                        articles.c.title,
+                        articles.c.link_confirmed,
+                    )
                     .join(articles, articles.c.id == article_aliases.c.article_id)
                     .where(article_aliases.c.url.in_(chunk))
                 )
                 for r in result:
-                    out[r.url] = (_utc(r.updated) or datetime.now(UTC), r.title)
+                    out[r.url] = (
+                        _utc(r.updated) or datetime.now(UTC),
+                        r.title,
+                        bool(r.link_confirmed),
+                    )
         return out
 
     async def add_sections(self, by_url: dict[str, set[str]], now: datetime) -> set[str]:

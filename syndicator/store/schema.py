@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -47,6 +49,11 @@ articles = Table(
     Column("hash_version", Integer, nullable=False, server_default="1"),
     Column("hash_text", Text, nullable=True),
     Column("hash_hosts", Text, nullable=True),
+    # Whether `url` is backed by evidence of the canonical URL (the page's rel=canonical on a
+    # host of the source, or the page as the canonical origin itself served it). An article
+    # whose link is not is fetched again when the canonical origin lists it, and its link
+    # repaired (false for articles stored before this was kept).
+    Column("link_confirmed", Boolean, nullable=False, server_default=false()),
     # The combined feed reads this index newest first and stops after max_items.
     Index("ix_articles_published", "published", "id"),
     Index("ix_articles_source_published", "source", "published"),
@@ -200,6 +207,8 @@ discovered_mirrors = Table(
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("adopted_at", DateTime(timezone=True)),
     Column("proof", Text),
+    # The path prefix the mirror serves the site's paths under ("/en"), learned when adopted.
+    Column("path_prefix", Text, nullable=False, server_default=""),
 )
 
 # The article links an entry point (feed or listing URL on one mirror) gave when last parsed,

@@ -1,0 +1,163 @@
+"""Adopting a mirror that only pages' "alternate addresses" footers name, whose paths carry a
+prefix (`/en/Detail/...` for the canonical `/Detail/...`), on real loopback servers: its
+articles are published with canonical links, and a link published wrong is repaired."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+from sqlalchemy import select, update
+
+from syndicator.core.config import Config
+from syndicator.ops.cli import limits_of
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import PullReport, pull_source
+from syndicator.store import Store, open_store
+from syndicator.store.health import MirrorStore
+from syndicator.store.schema import articles, section_versions
+
+from .sites import FakeClock, Site, SiteArticle, sample_articles
+
+WriteConfig = Callable[..., Config]
+OPT_IN = "    adopt_discovered: true\n    allow_private_discovered: true"
+
+
+@pytest.fixture
+async def sites() -> AsyncIterator[Callable[..., Site]]:
+    made: list[Site] = []
+
+    def make(mirrors: int = 3, **kwargs: object) -> Site:
+        s = Site(mirrors=mirrors, **kwargs)  # type: ignore[arg-type]
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        await s.stop()
+
+
+async def pull(config: Config, fetcher: Fetcher, store: Store, clock: FakeClock) -> PullReport:
+    return await pull_source("news", config, fetcher, store, clock=clock, rng=random.Random(0))
+
+
+def more_articles() -> list[SiteArticle]:
+    """The sample articles and as many again, a day later: enough for a newest fifth."""
+    base = sample_articles()
+    later = [
+        SiteArticle(
+            id=a.id + 100,
+            section=a.section,
+            title=f"Follow-up: {a.title}",
+            paragraphs=[f"A day later. {p}" for p in a.paragraphs],
+            published=a.published + timedelta(days=1),
+        )
+        for a in base
+    ]
+    return base + later
+
+
+async def published_links(config: Config, store: Store) -> dict[str, list[tuple[str, str]]]:
+    """(title, link) of every item of the `all` feed, in each format."""
+    book = FeedBook(config, store)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for fmt in ("rss", "atom"):
+        parsed = feedparser.parse((await book.get("all", fmt)).body)
+        out[fmt] = [(e.title, e.link) for e in parsed.entries]
+    feed = json.loads((await book.get("all", "json")).body)
+    out["json"] = [(i["title"], i["url"]) for i in feed["items"]]
+    return out
+
+
+@pytest.mark.parametrize("canonical_mode", ["seized", "lagging"])
+async def test_the_newest_articles_only_a_footer_announced_prefixed_mirror_has_are_published(
+    canonical_mode: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    site = sites(3, articles=more_articles())
+    canonical, lagging, newcomer = site.mirrors
+    canonical.mode, lagging.mode = canonical_mode, "lagging"
+    canonical.lag = lagging.lag = 3  # the newest fourth of the articles
+    # Not in the config; the others' footers name its host, and it serves the site under /en/.
+    newcomer.prefix = "/en"
+    await site.start()
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=2, extra=OPT_IN)
+    )
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    async with Fetcher(limits_of(config)) as fetcher:
+        first = await pull(config, fetcher, store, clock)
+        clock.advance(600)
+        second = await pull(config, fetcher, store, clock)
+    expected = sorted((a.title, site.canonical + a.path) for a in site.articles)
+    links = await published_links(config, store)
+    found = {d.origin: d for d in await MirrorStore(store).discovered("news")}
+    await store.close()
+    assert first.adopted == [newcomer.origin]
+    assert found[newcomer.origin].status == "adopted"
+    for fmt, items in links.items():
+        # every article once, with the canonical path, never the mirror's /en/ one
+        assert sorted(items) == expected, fmt
+    # adopted and pulled in the pull that found it: the second had nothing new
+    assert first.new == len(site.articles) and second.new == 0
+    # the newcomer was asked for paths it serves
+    asked = [r.path for r in newcomer.pages_requested()]
+    assert asked and all(p.startswith("/en/") or p == "/" for p in asked), asked
+    assert found[newcomer.origin].path_prefix == "/en"
+
+
+async def test_a_wrong_link_is_repaired_without_a_new_date_or_guid(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    site = sites(2)
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=2))
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    async with Fetcher(limits_of(config)) as fetcher:
+        await pull(config, fetcher, store, clock)
+        # As an earlier version published them: the links of a mirror's /en/ paths.
+        async with store.writing() as conn:
+            rows = (await conn.execute(select(articles.c.id, articles.c.url))).all()
+            for row in rows:
+                wrong = row.url.replace("/Detail/", "/en/Detail/")
+                await conn.execute(
+                    update(articles)
+                    .where(articles.c.id == row.id)
+                    .values(url=wrong, link_confirmed=False)
+                )
+            await conn.execute(
+                update(section_versions).values(version=section_versions.c.version + 1)
+            )
+        before = {(a.guid, a.title): a for a in await store.section_articles("all", 50)}
+        assert all("/en/Detail/" in a.url for a in before.values())
+        clock.advance(600)
+        report = await pull(config, fetcher, store, clock)
+        after = {(a.guid, a.title): a for a in await store.section_articles("all", 50)}
+        links = await published_links(config, store)
+        # repaired once: the next pull fetches no article again
+        site.mirrors[0].requests.clear()
+        clock.advance(600)
+        third = await pull(config, fetcher, store, clock)
+    await store.close()
+    assert report.new == 0 and report.updated == 0
+    assert report.relinked == len(site.articles)
+    assert third.relinked == 0
+    assert not [r for r in site.mirrors[0].pages_requested() if "/Detail/" in r.path]
+    assert set(after) == set(before)  # the same GUIDs
+    for key, article in after.items():
+        assert article.url == site.canonical + article.url.removeprefix(site.canonical).replace(
+            "/en/", "/"
+        )
+        assert "/en/" not in article.url
+        assert article.updated == before[key].updated  # not an update to readers
+        assert article.published == before[key].published
+    expected = sorted((a.title, site.canonical + a.path) for a in site.articles)
+    for fmt, items in links.items():
+        assert sorted(items) == expected, fmt
