@@ -153,3 +153,26 @@ async def test_the_mirror_report_shows_each_route(
     rows = {r.mirror: r for r in await mirror_rows(write_config(yaml), store)}
     assert rows[site.canonical].route == "direct"
     assert rows["http://m.example.test"].as_dict()["route"] == "socks5h://127.0.0.1:9050"
+
+
+async def test_the_mirror_dashboard_shows_each_route(
+    write_config: Callable[[str], Config], store: Store
+) -> None:
+    from datetime import UTC, datetime
+
+    from syndicator.publish.mirror_report import mirror_rows
+    from syndicator.publish.pages import SourceMirrors, mirrors_page
+
+    site = Site(mirrors=1)
+    config = write_config(
+        routed_config(
+            site, "sqlite:///x.db", "{url: http://m.example.test, via: 'socks5h://127.0.0.1:9050'}"
+        )
+    )
+    rows = await mirror_rows(config, store)
+    sources = [SourceMirrors(name, s.title) for name, s in config.sources.items()]
+    page = mirrors_page("t", sources, rows, [], datetime.now(UTC))
+    routed = page.split('<td class="mirror">http://m.example.test')[1].split("</td>")[0]
+    assert '<small class="route">via socks5h://127.0.0.1:9050</small>' in routed
+    direct = page.split(f'<td class="mirror">{site.canonical}')[1].split("</td>")[0]
+    assert "via" not in direct

@@ -368,6 +368,9 @@ def timeline(pulls: Sequence[MirrorPull], now: datetime, label: str) -> str:
 def _mirror_row(row: MirrorRow, pulls: Sequence[MirrorPull], now: datetime) -> str:
     colour = STATE_COLOURS.get(row.state, "#666")
     role = f" <small>({escape(row.role)})</small>" if row.role != "mirror" else ""
+    if row.route != "direct":
+        # A proxy in the way is part of what the operator looks at when a mirror is down.
+        role += f'<br><small class="route">via {escape(row.route)}</small>'
     latency = f"{row.latency_ms} ms" if row.latency_ms is not None else "–"
     if row.last_error_kind:
         when = max((p.at for p in pulls if p.failures and p.at), default=None)
