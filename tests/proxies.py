@@ -16,15 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import socket
 import struct
 from dataclasses import dataclass, field
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from .sites import free_port
 
 
 @dataclass

@@ -49,12 +49,14 @@ import gzip
 import hashlib
 import html
 import itertools
+import random
 import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
 
 from aiohttp import web
 
@@ -202,8 +204,36 @@ def second_publisher_articles(published: datetime | None = None) -> list[SiteArt
     ]
 
 
+def _ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel takes the local port of every outgoing connection from."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+_PORTS = random.SystemRandom()
+
+
 def free_port(address: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as s:
+    """A port on `address` that nothing listens on, for a server a test starts later.
+
+    It is taken outside the kernel's ephemeral range: a port from there (what binding port 0
+    gives) can be taken by any outgoing connection opened between this pick and the server's
+    bind, which failed a full run about once in ten with "address already in use"."""
+    low, high = _ephemeral_ports()
+    first, last = (10000, low - 1) if low > 12000 else (high + 1, 65535)
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    for _ in range(100):
+        port = _PORTS.randint(first, last)
+        with socket.socket(family) as s:
+            try:
+                s.bind((address, port))
+            except OSError:
+                continue  # taken (or lingering): try another
+            return port
+    with socket.socket(family) as s:  # every pick was taken: let the kernel choose
         s.bind((address, 0))
         return int(s.getsockname()[1])
 
