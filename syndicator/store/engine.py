@@ -758,6 +758,13 @@ class Store:
             published_documents.c.name == name
         )
         try:
+            # Bytes already dated (a render after a pull that changed nothing in them, or
+            # another process first) are answered by a read: a serving process then never
+            # waits for a pull's write lock on SQLite to answer a reader.
+            async with self.engine.connect() as conn:
+                row = (await conn.execute(row_of)).first()
+            if row is not None and row.digest == digest:
+                return _utc(row.modified) or now
             async with self.writing() as conn:
                 row = (await conn.execute(row_of)).first()
                 if row is not None and row.digest == digest:
