@@ -14,12 +14,13 @@ import pytest
 
 from syndicator.core.config import Config
 from syndicator.core.models import PullReport
-from syndicator.mirrors.health import MirrorHealth
+from syndicator.mirrors.health import MirrorHealth, Policy, hedge_delay, slowed
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.serve.reload import limits_of
 from syndicator.store.engine import open_store
 from syndicator.store.health import MirrorStore
+from syndicator.web.metrics import Metrics
 
 from .sites import FakeClock, Site
 from .test_sitemaps import generated_articles
@@ -103,3 +104,24 @@ async def test_a_slow_first_mirror_costs_a_pull_little_time_and_stays_healthy(
     assert slowest.failures == 0
     assert slowest.latency is not None and quick.latency is not None
     assert slowest.latency > quick.latency
+    # The hedged articles are counted in /metrics.
+    metrics = Metrics(write_config(slow.site.config_yaml("sqlite:///unused.db"), "m.yaml"))
+    metrics.on_pull("news", "ok", slow.seconds, slow.report)
+    line = f'syndicator_hedged_articles_total{{source="news"}} {float(slow.report.hedged)}'
+    assert line in metrics.exposition().decode()
+
+
+@pytest.mark.parametrize(("latency", "delay"), [(None, 2.0), (0.01, 0.5), (0.4, 1.2), (5.0, 2.0)])
+def test_the_hedge_delay_is_a_few_times_the_usual_latency_within_bounds(
+    latency: float | None, delay: float
+) -> None:
+    assert hedge_delay(MirrorHealth("news", "m", latency=latency)) == pytest.approx(delay)
+
+
+def test_a_request_given_up_slows_its_mirror_without_failing_it() -> None:
+    before = MirrorHealth("news", "m", latency=0.1, successes=4)
+    after = slowed(before, 2.0, Policy())
+    assert (after.state, after.failures, after.consecutive_failures) == ("healthy", 0, 0)
+    assert after.latency == pytest.approx(0.3 * 2.0 + 0.7 * 0.1)
+    # Quicker than it usually answers: nothing learnt.
+    assert slowed(after, 0.05, Policy()) is after

@@ -926,12 +926,15 @@ class SourcePull:
         it was, and the time waited counts towards its latency (it is slow, not down)."""
         task = asked.task
         assert task is not None
+        # Only a request still waiting for its answer was slow: one that failed, or whose
+        # page is being extracted, was not.
+        waiting = not task.done() and not asked.answered and asked.sent is not None
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        if asked.sent is not None:
+        if waiting and asked.sent is not None:
             waited = asyncio.get_running_loop().time() - asked.sent
             self.book.slow(self.mirrors[asked.ref.mirror_index].origin, waited)
-        log.debug("%s: gave up %s for a faster copy", self.name, asked.ref.url)
+            log.debug("%s: gave up %s for a faster copy", self.name, asked.ref.url)
 
     def _hedge_ref(self, ref: ArticleRef) -> ArticleRef | None:
         """The same article on the next mirror that may be asked now, healthy ones first."""
