@@ -15,7 +15,9 @@ What the states mean (after every request the state is worked out again):
   failure opens it again with the next, doubled, backoff.
 
 A failure is any request that did not give what was asked for: no connection, timeout,
-HTTP error, or a 200 that validation refused (notice page, not a feed, no article body).
+HTTP error, or a 200 that validation refused (notice page, not a feed, no article body). A
+request cancelled because another mirror's copy came first (a hedged fetch) is not: it only
+moves the latency (`slowed`), and `hedge_delay` says how long a mirror is waited for.
 Pure: takes a clock reading and a random source, never reads the time or does I/O.
 """
 

@@ -7,7 +7,9 @@ that fails is recorded in the report and in its health, and never stops the othe
 article is stored as soon as it is extracted, so the feeds fill while the pull runs; every
 request of the pull ends by the pull's deadline (`service.pull_deadline`), so a mirror that
 answers slowly or drips its pages is left behind, failed in its health, and the articles the
-other mirrors gave are in the feeds when the pull ends.
+other mirrors gave are in the feeds when the pull ends. An article page whose mirror has not
+answered within its hedge delay is taken from another mirror (hedged fetches, see `_article`):
+the slow request is cancelled, which is no failure of the mirror.
 """
 
 from __future__ import annotations
