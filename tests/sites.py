@@ -35,7 +35,8 @@ header, the page, or both (`charset_in`); an article can be edited on some mirro
 text (`feed_content`); an article's `listed_path` (a short link or an old slug) is what
 listings and feeds link to, and it answers 301 to the article's own path. `timed_log` adds
 when each request arrived; paths in `Site.slow_paths` are answered after `Site.slow_seconds`,
-and `Site.in_flight` counts requests being answered on all mirrors. A mirror's `prefix`
+and `Site.in_flight` counts requests being answered on all mirrors; a mirror's
+`article_seconds` delays its article pages only. A mirror's `prefix`
 ("/en") serves the site's paths under it (its links, feeds and listings say so, `/`
 redirects there), while its pages' rel=canonical still name the canonical paths.
 """
@@ -249,6 +250,9 @@ class Mirror:
     requests: list[Logged] = field(default_factory=list)
     runner: web.AppRunner | None = None
     slow_seconds: float = 5.0
+    # Every article page (/Detail/...) of this mirror answers after this long, its feeds and
+    # listings at once: a mirror merely slow at the pages that matter (hedged fetches).
+    article_seconds: float = 0.0
     drip_seconds: float = 1.0
     flaky_every: int = 3
     retry_after: int | None = None
@@ -342,6 +346,9 @@ class Mirror:
         try:
             if request.path in self.site.slow_paths:
                 await asyncio.sleep(self.site.slow_seconds)
+            if self.article_seconds and request.path.startswith("/Detail/"):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._release.wait(), timeout=self.article_seconds)
             response = await self._answer(request)
         finally:
             self.in_flight -= 1

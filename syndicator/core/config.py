@@ -383,6 +383,9 @@ class Source(_Model):
     # How mirrors are used: `all` polls every available mirror and merges, `failover` asks
     # them in order and takes the first valid answer.
     strategy: Literal["all", "failover"] = "all"
+    # Hedged article fetches: a copy whose mirror has not answered within a few times its
+    # usual latency is overtaken by another mirror's copy (see docs/mirrors.md).
+    hedge: bool = True
     breaker: Breaker = Field(default_factory=Breaker)
     # Case-insensitive text markers: a page containing any of them is refused.
     reject_if: list[str] = Field(default_factory=list)

@@ -117,6 +117,9 @@ class PullReport:
     entry_points_ok: int = 0
     parsed: int = 0
     skipped: int = 0
+    # Articles that did not wait for a slow mirror: the copy of another mirror was asked
+    # (a hedge) or already in, and the slow request was cancelled.
+    hedged: int = 0
     errors: list[str] = field(default_factory=list)
     changed_sections: set[str] = field(default_factory=set)
     guids: set[str] = field(default_factory=set)

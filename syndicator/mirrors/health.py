@@ -15,7 +15,9 @@ What the states mean (after every request the state is worked out again):
   failure opens it again with the next, doubled, backoff.
 
 A failure is any request that did not give what was asked for: no connection, timeout,
-HTTP error, or a 200 that validation refused (notice page, not a feed, no article body).
+HTTP error, or a 200 that validation refused (notice page, not a feed, no article body). A
+request cancelled because another mirror's copy came first (a hedged fetch) is not: it only
+moves the latency (`slowed`), and `hedge_delay` says how long a mirror is waited for.
 Pure: takes a clock reading and a random source, never reads the time or does I/O.
 """
 
@@ -116,6 +118,34 @@ def succeeded(h: MirrorHealth, latency: float, now: datetime, policy: Policy) ->
         successes=h.successes + 1,
     )
     return replace(after, state=_state(after, policy))
+
+
+def slowed(h: MirrorHealth, waited: float, policy: Policy) -> MirrorHealth:
+    """A request was given up after `waited` seconds because another mirror answered first
+    (a hedged fetch): no failure, the mirror only proved slow. Its latency moves towards the
+    time waited (a lower bound of what it would have taken); its state does not change."""
+    if h.latency is not None and waited <= h.latency:
+        return h
+    a = policy.latency_alpha
+    ema = waited if h.latency is None else a * waited + (1 - a) * h.latency
+    return replace(h, latency=ema)
+
+
+# Hedged fetches: how long the mirror asked first is waited for before the same article is
+# asked of the next one: a few times its usual latency, between HEDGE_FLOOR and HEDGE_MAX;
+# HEDGE_MAX for a mirror with no latency known yet. The ceiling matters: the time waited for
+# a copy given up counts towards the mirror's latency, so without it a mirror that is always
+# slow would push its own delay up until it was waited for in full again.
+HEDGE_FACTOR = 3.0
+HEDGE_FLOOR = 0.5
+HEDGE_MAX = 2.0
+
+
+def hedge_delay(h: MirrorHealth) -> float:
+    """Seconds to wait for this mirror's answer before hedging to another mirror."""
+    if h.latency is None:
+        return HEDGE_MAX
+    return min(HEDGE_MAX, max(HEDGE_FLOOR, HEDGE_FACTOR * h.latency))
 
 
 def failed(
@@ -221,6 +251,17 @@ class HealthBook:
         counts = self.tally.setdefault(mirror, [0, 0, 0.0])
         counts[0] += 1
         counts[2] += latency
+
+    def slow(self, mirror: str, waited: float) -> None:
+        """A request to the mirror was given up after `waited` seconds for a faster copy."""
+        before = self.get(mirror)
+        after = slowed(before, waited, self.policy)
+        if after is not before:
+            self._health[mirror] = after
+            self.changed.add(mirror)
+
+    def hedge_delay(self, mirror: str) -> float:
+        return hedge_delay(self.get(mirror))
 
     def fail(self, mirror: str, kind: str, message: str, retry_after: float | None = None) -> None:
         h = failed(

@@ -252,10 +252,12 @@ class Fetcher:
 
     @contextlib.asynccontextmanager
     async def _slot(self, origin: str) -> AsyncIterator[None]:
-        """One of the global request slots and one of this host's."""
+        """One of this host's request slots, then one of the global ones: a request waiting
+        for a busy host (a slow mirror) holds no global slot, so the other hosts' requests,
+        hedges among them, are not queued behind it."""
         assert self._global is not None
         host = self._hosts.setdefault(origin, asyncio.Semaphore(self.limits.per_host))
-        async with self._global, host:
+        async with host, self._global:
             yield
 
     async def get(
@@ -272,6 +274,7 @@ class Fetcher:
         addresses: AddressPolicy | None = None,
         via: str | None = None,
         until: float | None = None,
+        on_sent: Callable[[], None] | None = None,
     ) -> Response:
         """GET one URL; a 304 answer comes back with an empty body and `not_modified`.
 
@@ -284,8 +287,9 @@ class Fetcher:
         (None: direct); robots.txt and redirects go the same way, and a proxy that cannot be
         reached is a FetchError of kind `proxy` naming it. The whole answer must be in within
         `request_deadline` of sending the request, and by `until` (event loop time; the
-        deadline of the pull), or it fails as `deadline`. The observer, if any, is told the
-        result and the time taken.
+        deadline of the pull), or it fails as `deadline`. `on_sent` is called when the
+        request goes out (its slots taken: the time from then on is the mirror's). The
+        observer, if any, is told the result and the time taken.
         """
         fetching = self._fetch(
             url,
@@ -299,6 +303,7 @@ class Fetcher:
             addresses=addresses,
             via=via,
             until=until,
+            on_sent=on_sent,
         )
         observer = self.observer
         if observer is None:
@@ -332,6 +337,7 @@ class Fetcher:
         addresses: AddressPolicy | None,
         via: str | None,
         until: float | None,
+        on_sent: Callable[[], None] | None = None,
     ) -> Response:
         if file_root is not None:
             return await asyncio.to_thread(self._read_file, url, file_root, last_modified)
@@ -349,6 +355,7 @@ class Fetcher:
                     cancel_if,
                     addresses,
                     via,
+                    on_sent,
                 )
         except TimeoutError:
             raise FetchError(
@@ -366,6 +373,7 @@ class Fetcher:
         cancel_if: Callable[[], bool] | None,
         addresses: AddressPolicy | None,
         via: str | None,
+        on_sent: Callable[[], None] | None = None,
     ) -> Response:
         if robots:
             state = await self._robots_state(url, addresses, via)
@@ -390,6 +398,8 @@ class Fetcher:
                     raise FetchError(url, "skipped", "mirror paused; request not sent")
                 if answer_by is None:
                     answer_by = loop.time() + self.limits.request_deadline
+                    if on_sent is not None:
+                        on_sent()
                 session = self._session_for(current, addresses, via)
                 response, location = await self._within(
                     answer_by, url, current, headers, session, via

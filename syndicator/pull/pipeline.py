@@ -7,7 +7,9 @@ that fails is recorded in the report and in its health, and never stops the othe
 article is stored as soon as it is extracted, so the feeds fill while the pull runs; every
 request of the pull ends by the pull's deadline (`service.pull_deadline`), so a mirror that
 answers slowly or drips its pages is left behind, failed in its health, and the articles the
-other mirrors gave are in the feeds when the pull ends.
+other mirrors gave are in the feeds when the pull ends. An article page whose mirror has not
+answered within its hedge delay is taken from another mirror (hedged fetches, see `_article`):
+the slow request is cancelled, which is no failure of the mirror.
 """
 
 from __future__ import annotations
@@ -91,6 +93,41 @@ def _passing(failure: FetchError | ExtractError) -> bool:
     return kind in _PASSING_KINDS or kind == "http-429" or kind.startswith("http-5")
 
 
+@dataclass(eq=False)
+class Asked:
+    """One copy of an article being fetched: when it was asked, when its request went out
+    (None while it waits for a request slot of its mirror) and the task fetching it."""
+
+    ref: ArticleRef
+    started: float
+    # The requests of its mirror in flight: this one is among them between sent and answered.
+    flying: set[Asked]
+    sent: float | None = None
+    answered: bool = False
+    task: asyncio.Future[Page | None] | None = None
+
+    def on_sent(self) -> None:
+        self.sent = asyncio.get_running_loop().time()
+        self.flying.add(self)
+
+    def on_answered(self) -> None:
+        """The mirror's answer is in (or its request failed); what is left is ours."""
+        self.answered = True
+        self.flying.discard(self)
+
+
+def _has_page(asked: Asked) -> bool:
+    """The copy is in, and valid."""
+    task = asked.task
+    return (
+        task is not None
+        and task.done()
+        and not task.cancelled()
+        and task.exception() is None
+        and task.result() is not None
+    )
+
+
 # Child sitemaps of one sitemap index read in one pull (the newest first).
 MAX_CHILD_SITEMAPS = 50
 
@@ -161,6 +198,9 @@ class SourcePull:
         # run off the event loop, one page at a time: the loop goes on answering readers in
         # the meantime, at least every switch interval of the interpreter.
         self._parsing = asyncio.Lock()
+        # The article requests sent to each mirror (by index) and not answered yet: how late
+        # a copy still waiting for a request slot there is (hedged fetches).
+        self._flying: dict[int, set[Asked]] = {}
 
     # --- mirrors -----------------------------------------------------------------------
 
@@ -217,8 +257,10 @@ class SourcePull:
         probe: bool = False,
         conditional: bool = True,
         until: float | None = None,
+        asked: Asked | None = None,
     ) -> tuple[int, Response] | None:
-        """Fetch and validate one URL from a mirror; failures are recorded, None returned."""
+        """Fetch and validate one URL from a mirror; failures are recorded, None returned.
+        `asked` (an article copy) is told when the request goes out and when it is answered."""
         mirror = self.mirrors[index]
         origin = mirror.origin
         etag, modified = self.validators.get(url, (None, None)) if conditional else (None, None)
@@ -236,6 +278,7 @@ class SourcePull:
                 addresses=self.addresses,
                 via=self.source.route_of(mirror),
                 until=until or self.until,
+                on_sent=asked.on_sent if asked is not None else None,
             )
         except FetchError as exc:
             if exc.kind == "skipped":
@@ -246,6 +289,8 @@ class SourcePull:
             self._failed(index, expect, exc)
             return None
         finally:
+            if asked is not None:
+                asked.on_answered()
             if sent:
                 self.report.fetched += 1
                 self.progress("fetch", url)
@@ -791,7 +836,13 @@ class SourcePull:
         listed = self.listed_titles.get(ref.url)
         return listed is not None and " ".join(listed.split()) != " ".join(title.split())
 
-    async def _fetch_article(self, ref: ArticleRef, *, probe: bool = False) -> Page | None:
+    async def _fetch_article(
+        self,
+        ref: ArticleRef,
+        *,
+        probe: bool = False,
+        asked: Asked | None = None,
+    ) -> Page | None:
         entry = self.entries.get(ref.url)
         entry = dataclasses.replace(entry, link=ref.url) if entry else None
         if entry and (not self.source.full_text or parsing.carries_full_text(entry)):
@@ -801,7 +852,9 @@ class SourcePull:
             except ExtractError as exc:
                 self._failed(ref.mirror_index, "article", exc)
                 return None
-        got = await self._get(ref.mirror_index, ref.url, "article", conditional=False, probe=probe)
+        got = await self._get(
+            ref.mirror_index, ref.url, "article", conditional=False, probe=probe, asked=asked
+        )
         if got is None:
             return None
         answered, response = got
@@ -839,20 +892,151 @@ class SourcePull:
 
     async def _article(self, copies: list[ArticleRef]) -> None:
         copies = sorted(copies, key=lambda r: r.mirror_index)
-        fetches = [asyncio.ensure_future(self._fetch_article(ref)) for ref in copies]
+        if len(copies) == 1 and self.source.hedge:
+            stored, tried = await self._hedged(copies[0])
+        else:
+            stored, tried = await self._in_order(copies), copies
+        if not stored:
+            await self._fall_back(tried)
+
+    def _ask(self, ref: ArticleRef) -> Asked:
+        """Start fetching one copy of an article."""
+        loop = asyncio.get_running_loop()
+        asked = Asked(ref, loop.time(), self._flying.setdefault(ref.mirror_index, set()))
+        task = asked.task = asyncio.ensure_future(self._fetch_article(ref, asked=asked))
+        task.add_done_callback(lambda _: asked.on_answered())
+        return asked
+
+    def _hedge_at(self, asked: Asked) -> float | None:
+        """When a copy has kept the article waiting long enough: its mirror's hedge delay
+        (a few times its usual latency) after its request went out. A copy still waiting for
+        one of its mirror's request slots waits behind the requests in flight there: it is
+        as late as the oldest of them (a mirror that answers in milliseconds frees its slots
+        long before; a slow one keeps them). With none in flight it is asked again later.
+        None once the mirror has answered: extracting the page is not the mirror's time."""
+        if asked.answered:
+            return None
+        index = asked.ref.mirror_index
+        delay = self.book.hedge_delay(self.mirrors[index].origin)
+        if asked.sent is not None:
+            return asked.sent + delay
+        sent = [a.sent for a in self._flying.get(index, ()) if a.sent is not None]
+        return (min(sent) if sent else asyncio.get_running_loop().time()) + delay
+
+    async def _give_up(self, asked: Asked) -> None:
+        """Cancel a copy another mirror overtook. No failure: its mirror stays as healthy as
+        it was, and the time waited counts towards its latency (it is slow, not down)."""
+        task = asked.task
+        assert task is not None
+        # Only a request still waiting for its answer was slow: one that failed, or whose
+        # page is being extracted, was not.
+        waiting = not task.done() and not asked.answered and asked.sent is not None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if waiting and asked.sent is not None:
+            waited = asyncio.get_running_loop().time() - asked.sent
+            self.book.slow(self.mirrors[asked.ref.mirror_index].origin, waited)
+            log.debug("%s: gave up %s for a faster copy", self.name, asked.ref.url)
+
+    def _hedge_ref(self, ref: ArticleRef) -> ArticleRef | None:
+        """The same article on the next mirror that may be asked now, healthy ones first."""
+        others = [
+            (self.book.get(m.origin).state != "healthy", i)
+            for i, m in enumerate(self.mirrors)
+            if i != ref.mirror_index and self.book.usable(m.origin)
+        ]
+        if not others:
+            return None
+        index = min(others)[1]
+        return ArticleRef(
+            index, on_mirror(self.mirrors[index], self._site_path(ref.url)), ref.sections
+        )
+
+    async def _hedged(self, ref: ArticleRef) -> tuple[bool, list[ArticleRef]]:
+        """One copy of an article, hedged: when its mirror has not answered within its hedge
+        delay, the same article is asked of the next usable mirror (once), and the first
+        valid page of the two is stored; the other request is cancelled. A failed answer is
+        no win: the other one is waited for. Returns whether a page was stored and the
+        copies asked."""
+        loop = asyncio.get_running_loop()
+        racing = [self._ask(ref)]
+        hedging = True
+        try:
+            while True:
+                won = next((a for a in racing if _has_page(a)), None)
+                if won is not None:
+                    for other in racing:
+                        if other is not won:
+                            await self._give_up(other)
+                    page = won.task.result() if won.task is not None else None
+                    assert page is not None
+                    await self._store(won.ref, page)
+                    return True, [a.ref for a in racing]
+                pending = [a.task for a in racing if a.task is not None and not a.task.done()]
+                if not pending:
+                    return False, [a.ref for a in racing]
+                timeout = None
+                if hedging and (at := self._hedge_at(racing[0])) is not None:
+                    if loop.time() < at:
+                        timeout = at - loop.time()
+                    else:
+                        hedging = False
+                        alt = self._hedge_ref(ref)
+                        if alt is not None:
+                            self.progress("planned", alt.url)
+                            self.report.hedged += 1
+                            racing.append(self._ask(alt))
+                        continue
+                await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            tasks = [a.task for a in racing if a.task is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _in_order(self, copies: list[ArticleRef]) -> bool:
+        """Every copy fetched at once and stored in mirror order, so which copy is stored
+        first never depends on which mirror answered first. With hedging a copy that keeps
+        the later ones waiting past its hedge delay, once a later copy has its page, is given
+        up: a slow mirror costs the article its copy, not the pull its time."""
+        asked = [self._ask(ref) for ref in copies]
         stored = False
         try:
-            for ref, fetch in zip(copies, fetches, strict=True):
-                page = await fetch
+            for n, copy in enumerate(asked):
+                if self.source.hedge and not await self._worth_waiting(copy, asked[n + 1 :]):
+                    self.report.hedged += 1
+                    await self._give_up(copy)
+                    continue
+                assert copy.task is not None
+                page = await copy.task
                 if page is not None:
-                    await self._store(ref, page)
+                    await self._store(copy.ref, page)
                     stored = True
         finally:
-            for fetch in fetches:
-                fetch.cancel()
-            await asyncio.gather(*fetches, return_exceptions=True)
-        if not stored:
-            await self._fall_back(copies)
+            tasks = [a.task for a in asked if a.task is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return stored
+
+    async def _worth_waiting(self, copy: Asked, later: list[Asked]) -> bool:
+        """Wait for a copy until it is done (True), or until its hedge time has passed while a
+        later copy already has its page (False)."""
+        loop = asyncio.get_running_loop()
+        assert copy.task is not None
+        while not copy.task.done():
+            now = loop.time()
+            at = self._hedge_at(copy)
+            ready = any(_has_page(a) for a in later)
+            if ready and at is not None and now >= at:
+                return False
+            others = [] if ready else [a.task for a in later if a.task and not a.task.done()]
+            await asyncio.wait(
+                [copy.task, *others],
+                timeout=at - now if at is not None and now < at else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        return True
 
     async def _fall_back(self, refs: list[ArticleRef]) -> None:
         """An article that no mirror listing it gave is asked of the other usable mirrors,

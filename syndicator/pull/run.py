@@ -78,6 +78,8 @@ def log_outcome(outcome: PullOutcome) -> None:
         "fetched": r.fetched,
         "duration_s": round(outcome.duration, 3),
     }
+    if r.hedged:
+        fields["hedged"] = r.hedged  # articles that did not wait for a slow mirror
     if r.relinked:
         fields["relinked"] = r.relinked  # stored links repaired (see docs/mirrors.md)
     if outcome.error:

@@ -85,6 +85,13 @@ class Metrics:
             ["source", "outcome"],
             registry=r,
         )
+        self.hedges = Counter(
+            "syndicator_hedged_articles",
+            "Articles that did not wait for a slow mirror: another mirror's copy was asked "
+            "(a hedged fetch) or already in, and the slow request was cancelled.",
+            ["source"],
+            registry=r,
+        )
         # Pull counters changed since the last snapshot was written.
         self.pull_counters_moved = False
         self._reported_in: Path | None = None
@@ -171,6 +178,8 @@ class Metrics:
         self.pull_seconds.labels(source).observe(seconds)
         for kind in ("new", "updated", "duplicate"):
             self.articles.labels(source, kind).inc(getattr(report, kind))
+        if report.hedged:
+            self.hedges.labels(source).inc(report.hedged)
         self.pull_counters_moved = True
 
     def on_render(self, section: str, seconds: float) -> None:
