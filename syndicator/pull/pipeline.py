@@ -313,19 +313,24 @@ class SourcePull:
             self.report.not_modified += 1
             return answered, response
         try:
-            async with self._parsing:
-                await asyncio.to_thread(
-                    validate.check,
-                    response.body,
-                    response.url,
-                    expect,
-                    header_charset=response.charset,
-                    reject_if=self.source.reject_if,
-                )
+            await self._validate(response, expect)
         except ExtractError as exc:
             self._failed(answered, expect, exc)
             return None
         return answered, response
+
+    async def _validate(self, response: Response, expect: str) -> None:
+        """Raise ExtractError when `response` is not the `expect` kind of page (a seizure
+        notice, an error page, a body that is not what was asked for)."""
+        async with self._parsing:
+            await asyncio.to_thread(
+                validate.check,
+                response.body,
+                response.url,
+                expect,
+                header_charset=response.charset,
+                reject_if=self.source.reject_if,
+            )
 
     def _note_announced(self, response: Response) -> None:
         known = self.origins | {m.url for m in self.mirrors}
@@ -462,15 +467,7 @@ class SourcePull:
             return None
         self.report.fetched += 1
         try:
-            async with self._parsing:
-                await asyncio.to_thread(
-                    validate.check,
-                    response.body,
-                    response.url,
-                    expect,
-                    header_charset=response.charset,
-                    reject_if=self.source.reject_if,
-                )
+            await self._validate(response, expect)
         except ExtractError as exc:
             self.book.fail(origin, exc.kind, f"{exc.url}: {exc.message}")
             log.info("%s: candidate %s: %s", self.name, url, exc)
