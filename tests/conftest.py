@@ -75,6 +75,21 @@ async def site() -> AsyncIterator[Site]:
 
 
 @pytest.fixture
+async def sites() -> AsyncIterator[Callable[..., Site]]:
+    """Make mirror farms of one's own (`sites(mirrors=4, ...)`); each is stopped at the end."""
+    made: list[Site] = []
+
+    def make(mirrors: int = 3, **kwargs: object) -> Site:
+        s = Site(mirrors=mirrors, **kwargs)  # type: ignore[arg-type]
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        await s.stop()
+
+
+@pytest.fixture
 def store_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store.db'}"
 

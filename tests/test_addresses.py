@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -266,20 +266,6 @@ async def test_robots_txt_redirect_is_guarded() -> None:
 
 
 # --- pulls --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def sites() -> AsyncIterator[Callable[..., Site]]:
-    made: list[Site] = []
-
-    def make(mirrors: int = 3) -> Site:
-        s = Site(mirrors=mirrors)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        await s.stop()
 
 
 async def pull(config: Config, fetcher: Fetcher, store: Store, clock: FakeClock) -> PullReport:

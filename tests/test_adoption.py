@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,20 +27,6 @@ from .sites import FakeClock, Site, SiteArticle, sample_articles
 
 WriteConfig = Callable[..., Config]
 OPT_IN = "    adopt_discovered: true\n    allow_private_discovered: true"
-
-
-@pytest.fixture
-async def sites() -> AsyncIterator[Callable[..., Site]]:
-    made: list[Site] = []
-
-    def make(mirrors: int = 3, **kwargs: object) -> Site:
-        s = Site(mirrors=mirrors, **kwargs)  # type: ignore[arg-type]
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        await s.stop()
 
 
 async def pull(config: Config, fetcher: Fetcher, store: Store, clock: FakeClock) -> PullReport:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import feedparser
@@ -24,20 +24,6 @@ from syndicator.store.health import MirrorStore
 from .sites import FakeClock, Site, arabic_articles
 
 WriteConfig = Callable[..., Config]
-
-
-@pytest.fixture
-async def sites() -> AsyncIterator[Callable[..., Site]]:
-    made: list[Site] = []
-
-    def make(mirrors: int = 3, **kwargs: object) -> Site:
-        s = Site(mirrors=mirrors, **kwargs)  # type: ignore[arg-type]
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        await s.stop()
 
 
 async def pull(
