@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
 
 from syndicator.core import identity
 from syndicator.core.errors import StoreError
@@ -137,8 +139,8 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
             # First, so that switching to WAL waits for a process that holds the lock.
-            cursor.execute("PRAGMA busy_timeout=10000")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
@@ -155,6 +157,34 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
     else:
         event.listen(engine.sync_engine, "handle_error", _connection_lost)
     return engine
+
+
+SQLITE_BUSY_MS = 10_000
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the store file in WAL mode, waiting for other processes that open it at once.
+
+    Switching a new file to WAL needs a moment of exclusive access, and SQLite answers
+    "database is locked" at once, without its busy wait, when another connection is opening
+    the same file: nodes started together on an empty store would fail now and then. The
+    switch is retried (the wait yields to the event loop) until the busy timeout; a file
+    another connection has already switched needs no switch.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            if str(cursor.fetchone()[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        await_only(asyncio.sleep(pause))
+        pause = min(pause * 2, 0.2)
 
 
 class ConnectionLost(Exception):
