@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from syndicator.core.config import Config
 from syndicator.publish.documents import FeedBook
@@ -59,6 +61,38 @@ async def test_web_node_rerenders_after_another_process_writes(
     finally:
         await web_store.close()
         await writer.close()
+
+
+async def test_readers_get_the_last_document_while_a_changed_section_renders_again(
+    tmp_path: Path, write_config: Callable[[str], Config]
+) -> None:
+    """A pull in another process holds the SQLite write lock while it stores; dating the
+    section's new document waits for that lock. Readers are meanwhile served the document
+    as it was, at once, and the new one when it is ready."""
+    db = tmp_path / "store.db"
+    config = write_config(CONFIG.format(url=f"sqlite:///{db}"))
+    store = await open_store(config.service.store)
+    try:
+        book = FeedBook(config, store)
+        await store.ingest(candidate(1), ORIGIN)
+        await book.sync_versions()
+        before = await book.get("world", "json")
+        await store.ingest(candidate(2), ORIGIN)  # another process's pull stores one
+        puller = sqlite3.connect(db, isolation_level=None)
+        try:
+            puller.execute("BEGIN IMMEDIATE")  # ... and is storing the next
+            sync = asyncio.create_task(book.sync_versions())
+            await asyncio.sleep(0.5)
+            served = await asyncio.wait_for(book.get("world", "json"), timeout=0.2)
+            assert served is before
+            assert not sync.done()  # the new document waits for the write lock
+        finally:
+            puller.execute("ROLLBACK")
+            puller.close()
+        assert "world" in await asyncio.wait_for(sync, timeout=10)
+        assert await titles(book) == ["Article number 2", "Article number 1"]
+    finally:
+        await store.close()
 
 
 async def test_notifications_name_the_changed_sections(engine_url: str) -> None:

@@ -238,6 +238,34 @@ class FeedBook:
         for key in [key for key in self._archives if key[0] in names]:
             del self._archives[key]
 
+    async def _revalidate(self, names: set[str]) -> None:
+        """Render these sections again while readers are still served their documents as
+        they were, and put the new ones in place when ready.
+
+        Rendering a section takes tens of milliseconds, and dating it writes to the store,
+        which waits while a pull in another process holds the write lock: readers polling a
+        feed would otherwise all wait for it, each time a pull changes the section. The
+        listeners (the WebSub announcer) hear of the change only after this returns, so a
+        hub fetching the feed after a ping gets the new document. A section that fails to
+        render is dropped: the next request renders it and reports the error.
+        """
+        if not names:
+            return
+        order = sorted(names)
+        for name in order:
+            self._generation[name] = self._generation.get(name, 0) + 1
+        for key in [key for key in self._archives if key[0] in names]:
+            del self._archives[key]
+        results = await asyncio.gather(
+            *(self._observed_render(name) for name in order), return_exceptions=True
+        )
+        for name, result in zip(order, results, strict=True):
+            if isinstance(result, BaseException):
+                self._drop({name})
+                if not isinstance(result, Exception):
+                    raise result
+                log.warning("section %s not rendered again: %s", name, result)
+
     def invalidate(self, sections: set[str] | None = None) -> None:
         """Forget rendered bytes of these sections (all when None; `all` always goes too) and
         tell the listeners which sections changed."""
@@ -263,7 +291,7 @@ class FeedBook:
         (rendered here or not): the WebSub announcer hears of changes any process made."""
         versions = await self.store.section_versions()
         moved = {name for name, entry in self._cache.items() if entry.version != versions.get(name)}
-        self._drop(moved)
+        await self._revalidate(moved)
         seen, self._versions = self._versions, versions
         if seen is None:
             return moved
