@@ -25,8 +25,11 @@ folder on a loopback port; the system's nginx config is never read.
 measures instead the section feed (gzip) at `--connections` idle and while the service pulls
 real article pages: every `*.html` in FOLDER (saved news pages, e.g. the source.html files
 of Mozilla Readability's test pages; keep them out of the repository) served from 127.0.0.1
-as the articles of a mirror, with a listing page linking them all. Each round adds a source
-for them by SIGHUP (new URLs each round, so every page is fetched and extracted again), runs
+as the articles of a mirror, with a listing page linking them all, in the section wrk polls
+(so its feed changes while it is read, and is rendered again). Each round adds a source
+for them by SIGHUP (new URLs each round, so every page is fetched and extracted again; each
+round's copies begin their first paragraph with the round's number, so each round's pull
+edits the stored articles and changes the section the readers poll), runs
 wrk at once, and reports p50, p99 and worst latency, idle and while pulling, for the default
 `serve` (pulling in a process of its own at a lower CPU priority) and, for comparison,
 `serve --pull-inline` (pulling in the serving process). Needs wrk only.
@@ -351,7 +354,10 @@ async def page(request):
     body = pages.get(request.match_info["name"])
     if body is None:
         raise web.HTTPNotFound()
-    return web.Response(body=body, content_type="text/html")
+    # Each round's copy reads a little differently (an edit), so every round's pull changes
+    # the section, and the web processes render it again, not only the first round's.
+    edit = f"<p>Round {request.match_info['round']}: ".encode()
+    return web.Response(body=body.replace(b"<p>", edit, 1), content_type="text/html")
 app = web.Application()
 app.router.add_get("/Section/r{round}", listing)
 app.router.add_get("/r{round}/a/{name}", page)
@@ -364,7 +370,7 @@ REAL_SOURCE = """  real{round}:
     every: 1d
     article_links: "^/r{round}/a/"
     sections:
-      real: {{page: /Section/r{round}}}
+      bench: {{page: /Section/r{round}}}
 """
 
 
@@ -426,7 +432,7 @@ def while_pulling(folder: Path, args: argparse.Namespace) -> None:
     print(
         f"pages: {len(pages)} real article pages from {folder} ({size / 2**20:.1f} MiB, "
         f"largest {max(p.stat().st_size for p in pages) / 1024:,.0f} KiB), served from "
-        "127.0.0.1 as one mirror's articles"
+        "127.0.0.1 as one mirror's articles, listed in the section the readers poll"
     )
     print(
         f"wrk: 1 thread, {args.connections} connections, {args.duration} s per run, "
@@ -453,10 +459,6 @@ def while_pulling(folder: Path, args: argparse.Namespace) -> None:
                 config_path, _ = asyncio.run(build(home, port))
                 # Sources added by a reload are pulled at once (within a tenth of the jitter).
                 base = config_path.read_text(encoding="utf-8").replace("jitter: 1h", "jitter: 1s")
-                base = base.replace(
-                    "  bench: {title: Bench section}\n",
-                    "  bench: {title: Bench section}\n  real: {title: Real pages}\n",
-                )
                 config_path.write_text(base, encoding="utf-8")
                 command = [
                     sys.executable, "-m", "syndicator", "--config", str(config_path), "serve",
