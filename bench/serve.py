@@ -21,6 +21,7 @@ and compression times for 50 and
 folder on a loopback port; the system's nginx config is never read.
 
     PYTHONPATH=$PWD python bench/serve.py --while-pulling FOLDER [--duration 10] [--rounds 2]
+        [--feed pulled|other]
 
 measures instead the section feed (gzip) at `--connections` idle and while the service pulls
 real article pages: every `*.html` in FOLDER (saved news pages, e.g. the source.html files
@@ -32,7 +33,9 @@ round's copies begin their first paragraph with the round's number, so each roun
 edits the stored articles and changes the section the readers poll), runs
 wrk at once, and reports p50, p99 and worst latency, idle and while pulling, for the default
 `serve` (pulling in a process of its own at a lower CPU priority) and, for comparison,
-`serve --pull-inline` (pulling in the serving process). Needs wrk only.
+`serve --pull-inline` (pulling in the serving process). `--feed other` lists the real pages in
+a section of their own instead, so the feed polled does not change: the cost of the pull
+alone, without that of rendering the changed feed. Needs wrk only.
 """
 
 from __future__ import annotations
@@ -370,7 +373,7 @@ REAL_SOURCE = """  real{round}:
     every: 1d
     article_links: "^/r{round}/a/"
     sections:
-      bench: {{page: /Section/r{round}}}
+      {section}: {{page: /Section/r{round}}}
 """
 
 
@@ -432,7 +435,12 @@ def while_pulling(folder: Path, args: argparse.Namespace) -> None:
     print(
         f"pages: {len(pages)} real article pages from {folder} ({size / 2**20:.1f} MiB, "
         f"largest {max(p.stat().st_size for p in pages) / 1024:,.0f} KiB), served from "
-        "127.0.0.1 as one mirror's articles, listed in the section the readers poll"
+        "127.0.0.1 as one mirror's articles, listed in "
+        + (
+            "the section the readers poll"
+            if args.feed == "pulled"
+            else "another section than the one the readers poll"
+        )
     )
     print(
         f"wrk: 1 thread, {args.connections} connections, {args.duration} s per run, "
@@ -459,6 +467,11 @@ def while_pulling(folder: Path, args: argparse.Namespace) -> None:
                 config_path, _ = asyncio.run(build(home, port))
                 # Sources added by a reload are pulled at once (within a tenth of the jitter).
                 base = config_path.read_text(encoding="utf-8").replace("jitter: 1h", "jitter: 1s")
+                if args.feed == "other":
+                    base = base.replace(
+                        "  bench: {title: Bench section}\n",
+                        "  bench: {title: Bench section}\n  real: {title: Real pages}\n",
+                    )
                 config_path.write_text(base, encoding="utf-8")
                 command = [
                     sys.executable, "-m", "syndicator", "--config", str(config_path), "serve",
@@ -479,7 +492,11 @@ def while_pulling(folder: Path, args: argparse.Namespace) -> None:
                         idle = wrk_latency(url, headers, args.duration, args.connections)
                         rows.append((mode, "idle", round_, idle, load, ""))
                         print(f"  {mode:<24} idle     round {round_}: {idle}", flush=True)
-                        sources += REAL_SOURCE.format(round=round_, port=mirror_port)
+                        sources += REAL_SOURCE.format(
+                            round=round_,
+                            port=mirror_port,
+                            section="bench" if args.feed == "pulled" else "real",
+                        )
                         config_path.write_text(base + sources, encoding="utf-8")
                         os.kill(server.pid, signal.SIGHUP)
                         time.sleep(0.5)  # the reload is read and the pull starts
@@ -543,6 +560,12 @@ def main() -> None:
         type=Path,
         metavar="FOLDER",
         help="measure the feed idle and while pulling the real article pages in FOLDER",
+    )
+    parser.add_argument(
+        "--feed",
+        choices=("pulled", "other"),
+        default="pulled",
+        help="with --while-pulling: poll the section the pull changes (default), or another",
     )
     args = parser.parse_args()
     if args.while_pulling is not None:

@@ -108,6 +108,10 @@ def _driver_url(url: str, base_dir: Path | None = None) -> URL:
     raise StoreError(f"unsupported store URL {url!r}: use sqlite:/// or postgresql://")
 
 
+# How long a SQLite connection waits for another's lock before "database is locked".
+SQLITE_BUSY_MS = 10_000
+
+
 def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
     """An engine for a store URL. `?search_path=NAME` on a PostgreSQL URL keeps the tables in
     that schema (created if missing), so several stores can share one database;
@@ -157,9 +161,6 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
     else:
         event.listen(engine.sync_engine, "handle_error", _connection_lost)
     return engine
-
-
-SQLITE_BUSY_MS = 10_000
 
 
 def _switch_to_wal(cursor: Any) -> None:
