@@ -296,6 +296,11 @@ class FeedBook:
         await self._revalidate(moved)
         seen, self._versions = self._versions, versions
         if seen is None:
+            # The first look has nothing to compare with, yet another process may have
+            # changed a section since the listeners started: the announcer is woken to look
+            # in the store for what the hub was not told of.
+            for listener in self.listeners:
+                listener(set())
             return moved
         changed = {name for name in {*versions, *seen} if versions.get(name) != seen.get(name)}
         if changed:
