@@ -185,35 +185,6 @@ async def test_two_processes_that_learn_of_the_same_change_ping_once(
     assert hub.sections_pinged() == ["all", "iran"]
 
 
-async def test_a_change_heard_while_pings_are_being_sent_is_announced_too(
-    site: Site,
-    silent_hub: SilentHub,
-    store: Store,
-    write_config: Callable[[str], Config],
-    store_url: str,
-) -> None:
-    """A change that arrives while the announcer is pinging for an earlier one (here the hub
-    holds the first ping) was left unannounced until some later change woke the announcer."""
-    config = write_config(hub_config(site, store_url, silent_hub))
-    book = FeedBook(config, store)
-    async with announcing(config.service, book) as announcer:
-        assert announcer is not None
-        await store.mark_changed({"iran"})  # `all` changes with it
-        announcer.section_changed({"iran"})
-        for _ in range(200):  # the first ping is at the hub, which holds it
-            if silent_hub.pings:
-                break
-            await asyncio.sleep(0.02)
-        assert len(silent_hub.pings) == 1
-        await store.mark_changed({"west-asia"})  # another process stores a change...
-        announcer.section_changed({"west-asia"})  # ... and the book's poll hears of it
-        silent_hub.release.set()
-        await silent_hub.wait_for(4)
-        await asyncio.sleep(0.2)
-        # Before the announcer stops (which sends what it still holds).
-        assert silent_hub.sections_pinged() == ["all", "all", "iran", "west-asia"]
-
-
 async def test_a_change_made_before_the_books_first_look_is_announced(
     site: Site,
     hub: Hub,

@@ -64,13 +64,8 @@ class HubAnnouncer:
             self._flush = asyncio.create_task(self._send_later())
 
     async def _send_later(self) -> None:
-        # A change heard while pings were being sent arrived after the store was read for
-        # them: it gets a round of its own (after the delay, like any other).
-        while True:
-            await asyncio.sleep(self.delay)
-            await self.send_pending()
-            if not self._pending:
-                return
+        await asyncio.sleep(self.delay)
+        await self.send_pending()
 
     async def send_pending(self, retry: bool = True) -> None:
         """Ping for every change the store holds that the hub was not told of, one ping per
