@@ -37,10 +37,17 @@ class Hub:
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
 
-    async def wait_for(self, count: int) -> None:
-        for _ in range(200):
-            if len(self.pings) >= count:
-                return
+    async def wait_for(self, count: int, timeout: float = 30.0) -> None:
+        """Until `count` pings have arrived; fails naming what came when they do not in time
+        (a slow machine only makes this wait longer)."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout
+        while len(self.pings) < count:
+            if loop.time() > until:
+                raise AssertionError(
+                    f"{len(self.pings)} of {count} pings in {timeout:.0f}s: "
+                    f"{self.sections_in_order()}"
+                )
             await asyncio.sleep(0.02)
 
     def sections_pinged(self, since: int = 0) -> list[str]:
@@ -51,6 +58,10 @@ class Hub:
             assert len(sections) == 1, urls
             out.append(sections.pop())
         return sorted(out)
+
+    def sections_in_order(self) -> list[str]:
+        """The section of each ping, in the order the pings arrived."""
+        return [urls[0].rsplit("/", 1)[1].rsplit(".", 1)[0] for _, urls in self.pings]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.scheduler import PullScheduler
 from syndicator.store import Store
-from syndicator.web.websub import announcing
+from syndicator.web.websub import HubAnnouncer, announcing
 
 from .conftest import REPO
 from .hubs import Hub, SilentHub
@@ -205,3 +205,59 @@ async def test_a_change_made_before_the_books_first_look_is_announced(
         await hub.wait_for(2)
         await asyncio.sleep(0.2)
         assert hub.sections_pinged() == ["all", "iran"]
+
+
+async def test_what_a_running_pull_stores_is_announced_once_at_its_end(
+    site: Site,
+    hub: Hub,
+    store: Store,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    """A pull stores each article as it is extracted, and the serving side's poll sees the
+    counters move mid-pull: the pulling process still pings each section once, at the end."""
+    config = write_config(hub_config(site, store_url, hub))
+    book = FeedBook(config, store)
+    await book.sync_versions()
+    pulling = True
+    announcer = HubAnnouncer(config.service, book, pulling=lambda: pulling)
+    book.listeners.append(announcer.section_changed)
+    try:
+        await store.mark_changed({"iran"})  # the pull's first article
+        await book.sync_versions()  # the poll sees it
+        await asyncio.sleep(0.3)  # six times websub.delay
+        assert hub.pings == []
+        await store.mark_changed({"iran", "west-asia"})  # its last ones
+        await book.sync_versions()
+        pulling = False
+        book.invalidate({"iran", "west-asia"})  # the pull's end
+        await hub.wait_for(3)
+        await asyncio.sleep(0.3)
+    finally:
+        book.listeners.remove(announcer.section_changed)
+        await announcer.close()
+    assert hub.sections_pinged() == ["all", "iran", "west-asia"]
+
+
+async def test_a_change_heard_while_pings_are_sent_is_announced_after_them(
+    site: Site,
+    silent_hub: SilentHub,
+    store: Store,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    """The look at the store is taken before the first ping: a change stored while the hub
+    keeps that ping waiting is announced in a look of its own, not left for the next event."""
+    config = write_config(hub_config(site, store_url, silent_hub))
+    book = FeedBook(config, store)
+    await book.sync_versions()
+    async with announcing(config.service, book):
+        await store.mark_changed({"iran"})
+        await book.sync_versions()
+        await silent_hub.wait_for(1)  # `all` is being pinged; the hub does not answer yet
+        await store.mark_changed({"west-asia"})
+        await book.sync_versions()
+        silent_hub.release.set()
+        await silent_hub.wait_for(4)
+        await asyncio.sleep(0.3)
+    assert silent_hub.sections_in_order() == ["all", "iran", "all", "west-asia"]

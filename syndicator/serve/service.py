@@ -179,7 +179,12 @@ class Service:
         if previous is not None:
             self.book.listeners.remove(previous.section_changed)
         if config.service.websub.hub:
-            self._announcer = HubAnnouncer(config.service, self.book)
+            scheduler = self.scheduler
+            self._announcer = HubAnnouncer(
+                config.service,
+                self.book,
+                pulling=(lambda: bool(scheduler.running)) if scheduler is not None else None,
+            )
             self.book.listeners.append(self._announcer.section_changed)
             if previous is not None and (pending := previous.take_pending()):
                 self._announcer.section_changed(pending)

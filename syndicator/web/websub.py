@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 
@@ -35,15 +35,24 @@ from syndicator.store.changes import claim_announcement, unannounced
 
 log = logging.getLogger("syndicator.websub")
 RETRY_DELAYS = (1.0, 5.0)
+# While this process's own pull runs, the changes it stores wait for its end (one ping per
+# section per pull), but no longer than this: a long pull is announced at least once a minute.
+HOLD_LIMIT = 60.0
+HOLD_STEP = 0.05
 
 
 class HubAnnouncer:
-    def __init__(self, service: Service, book: FeedBook) -> None:
+    def __init__(
+        self, service: Service, book: FeedBook, pulling: Callable[[], bool] | None = None
+    ) -> None:
+        """`pulling` says whether this process has a pull under way (its changes are then
+        announced at its end)."""
         if not service.websub.hub:
             raise ValueError("no WebSub hub configured")
         self.hub: str = service.websub.hub
         self.delay = service.websub.delay
         self.book = book
+        self.pulling = pulling
         self.user_agent = service.user_agent
         self.sent = 0
         self.failed = 0
@@ -52,6 +61,8 @@ class HubAnnouncer:
         # The sections of the look at the store under way, not sent yet, in order.
         self._queue: list[str] = []
         self._flush: asyncio.Task[None] | None = None
+        # A change heard while a look at the store was already under way: look once more.
+        self._again = False
         self._session: aiohttp.ClientSession | None = None
         # Changes recorded while no announcer ran (a pull with the service stopped) go out
         # after the first delay.
@@ -62,10 +73,23 @@ class HubAnnouncer:
         self._pending |= sections
         if self._flush is None or self._flush.done():
             self._flush = asyncio.create_task(self._send_later())
+        else:
+            self._again = True
 
     async def _send_later(self) -> None:
-        await asyncio.sleep(self.delay)
-        await self.send_pending()
+        """After the delay (and the end of this process's own pull, within HOLD_LIMIT), look
+        at the store; once more, after the delay, when a change was heard meanwhile (the store
+        decides whether it is new: a change already claimed is not pinged twice)."""
+        again = True
+        while again:
+            await asyncio.sleep(self.delay)
+            loop = asyncio.get_running_loop()
+            until = loop.time() + HOLD_LIMIT
+            while self.pulling is not None and self.pulling() and loop.time() < until:
+                await asyncio.sleep(HOLD_STEP)
+            self._again = False
+            await self.send_pending()
+            again = self._again
 
     async def send_pending(self, retry: bool = True) -> None:
         """Ping for every change the store holds that the hub was not told of, one ping per
