@@ -11,8 +11,9 @@ import feedparser
 import pytest
 
 from syndicator.core.config import Config
+from syndicator.core.errors import RejectedPage
 from syndicator.core.models import FeedEntry
-from syndicator.extract import parsing
+from syndicator.extract import parsing, validate
 from syndicator.extract.candidate import to_candidate
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
@@ -132,6 +133,39 @@ def test_control_characters_are_dropped_not_the_article(mark: str) -> None:
     )
     assert result.body_text.split("\n\n") == PARAGRAPHS
     assert not parsing.XML_ILLEGAL.search(result.body_html)
+
+
+@pytest.mark.parametrize("hint", ["\xad", "&shy;", "&#173;", "&#xAD;"])
+def test_soft_hyphens_are_dropped_from_the_published_text(hint: str) -> None:
+    hinted = [p.replace("container", f"con{hint}tain{hint}er") for p in PARAGRAPHS]
+    inner = "".join(f"<p>{p}</p>" for p in hinted)
+    body = page(f"{NAV}<div class='story'><h1>New quay opens</h1>{inner}</div>")
+    assert published_paragraphs(body) == PARAGRAPHS
+
+
+def test_a_page_without_closing_body_and_html_tags_is_published() -> None:
+    # HTML lets a page leave </body></html> out; many end on a script instead.
+    body = page(f"{NAV}<div class='story'><h1>New quay opens</h1>{BODY}</div>")
+    whole = body.replace(b"</body></html>", b"<script>window.ads = [];</script>\n")
+    validate.check(whole, URL, "article")
+    assert published_paragraphs(whole) == PARAGRAPHS
+    with pytest.raises(RejectedPage):  # cut inside the article
+        validate.check(whole[: whole.index(b"waiting times")], URL, "article")
+
+
+def test_a_short_post_with_a_captcha_on_its_comment_form_is_an_article() -> None:
+    # Two paragraphs: under the length where a notice is looked for in the text, yet far
+    # more than a challenge page says.
+    short = "".join(f"<p>{p}</p>" for p in PARAGRAPHS[:3]) * 2
+    body = page(
+        f"<div class='story'><h1>New quay opens</h1>{short}</div>"
+        '<form id="commentform"><textarea name="comment"></textarea>'
+        '<div class="g-recaptcha" data-sitekey="6Lc"></div>'
+        '<script src="https://www.google.com/recaptcha/api.js"></script></form>',
+        teasers="",
+    )
+    validate.check(body, URL, "article")
+    assert published_paragraphs(body)[:3] == PARAGRAPHS[:3]
 
 
 def test_legal_character_references_are_kept() -> None:

@@ -145,8 +145,20 @@ def decode(body: bytes, header_charset: str | None = None) -> str:
 @functools.lru_cache(maxsize=8)
 def _decode(body: bytes, header_charset: str | None) -> str:
     charset = detect_charset(body, header_charset)
-    text = drop_illegal(body.decode(charset, errors="replace"))
+    text = drop_soft_hyphens(drop_illegal(body.decode(charset, errors="replace")))
     return text[1:] if text.startswith("\ufeff") else text
+
+
+# Soft hyphens (U+00AD, `&shy;`) are hyphenation hints for one layout: in a feed reader's they
+# split words for search and copy, and some readers show them. The normal form already
+# ignores them (`core.identity`), so dropping them changes no stored identity.
+_SOFT_HYPHEN = re.compile(r"\xad|&(?:shy|#173|#[xX]0*[aA][dD]);")
+
+
+def drop_soft_hyphens(text: str) -> str:
+    if "\xad" not in text and "&" not in text:
+        return text
+    return _SOFT_HYPHEN.sub("", text)
 
 
 def parse_page(body: bytes, url: str, header_charset: str | None = None) -> etree._Element:

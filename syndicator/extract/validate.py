@@ -24,6 +24,9 @@ from syndicator.extract.parsing import decode
 
 # A notice page is short; an article or a listing is not.
 SHORT_PAGE = 2500
+# Visible characters under which a challenge widget in the markup (a captcha, a parking
+# service) makes the page a notice: challenge pages say a sentence or two.
+MARKER_PAGE = 800
 
 _NOTICES: dict[str, tuple[str, ...]] = {
     "seized": (
@@ -64,6 +67,10 @@ _NOTICES: dict[str, tuple[str, ...]] = {
 _PATTERNS = {kind: re.compile("|".join(ps), re.I) for kind, ps in _NOTICES.items()}
 _HTML_OPEN = re.compile(rb"<html[\s>]", re.I)
 _HTML_CLOSE = re.compile(rb"</html\s*>", re.I)
+# HTML may leave </body> and </html> out, and many pages do: one that ends on a closing tag or
+# a comment's end is whole. Cut at a random byte, a page ends in text or inside a tag. (Cuts
+# the transport sees, a short Content-Length or chunked body, fail before this.)
+_CLOSED_END = re.compile(rb"(?:</[a-zA-Z][a-zA-Z0-9]*\s*>|-->)\s*$")
 
 
 def _text(el: etree._Element | None) -> str:
@@ -109,13 +116,15 @@ def notice_kind(body: bytes, header_charset: str | None = None) -> str | None:
     # Markup markers (challenge scripts, seal images, parking hosts) are looked for in the
     # tree's class, id and URL attributes and script text, never in the raw HTML: a regex
     # over a 300 KB page of markup took 60-90 ms. Both are cut to a bounded length.
-    markup = _markup(root) if short else ""
+    # A widget in the markup marks a challenge page only when the page says next to nothing:
+    # a short blog post with reCAPTCHA on its comment form is an article.
+    markup = _markup(root) if len(visible) < MARKER_PAGE else ""
     for kind, pattern in _PATTERNS.items():
         if pattern.search(heads):
             return kind
         # Markers count on short pages only: a long article may carry a captcha for its
         # comment form.
-        if short and (pattern.search(visible) or any(m in markup for m in _MARKERS.get(kind, ()))):
+        if (short and pattern.search(visible)) or any(m in markup for m in _MARKERS.get(kind, ())):
             return kind
     return None
 
@@ -188,6 +197,7 @@ def check(
             expect not in ("feed", "sitemap")
             and _HTML_OPEN.search(body[:2048])
             and not _HTML_CLOSE.search(body)
+            and not _CLOSED_END.search(body[-256:])
         ):
             raise _rejected(url, "truncated", "HTML cut short (no closing </html>)")
 
