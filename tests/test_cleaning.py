@@ -206,6 +206,16 @@ def test_line_broken_text_becomes_one_paragraph_per_line() -> None:
     assert [clean.text_of(p) for p in root.iter("p")] == ["First line link", "Second line", "Third"]
 
 
+def test_a_comment_between_line_breaks_is_dropped_not_an_error() -> None:
+    # trafilatura's own body (the safety net) can carry comments: they once raised ValueError.
+    root = lxml.html.fragment_fromstring(
+        "<div>First line<br><!-- ad slot -->Second line<br>Third<!-- end --></div>",
+        create_parent="div",
+    )
+    clean.split_line_breaks(root)
+    assert [clean.text_of(p) for p in root.iter("p")] == ["First line", "Second line", "Third"]
+
+
 # --- per-source rules ----------------------------------------------------------------------
 
 

@@ -174,6 +174,21 @@ def test_a_charset_the_body_contradicts_is_not_believed(name: str, lie: str | No
     assert "\ufffd" not in honest
 
 
+@pytest.mark.parametrize("declared", [None, "utf-8", "windows-1250"])
+def test_utf8_with_one_broken_byte_is_read_as_utf8(declared: str | None) -> None:
+    # A real page (radiomaryja.pl in trafilatura's evaluation set) had one stray byte in
+    # 100 KB of UTF-8: read as a guessed Mac code page, every Polish letter was garbled.
+    text = "Kolejne organizacje sprzeciwiają się atakom na Fundację; zażółć gęślą jaźń. " * 40
+    body = (
+        ("<html><head><title>Sprzeciw</title></head><body><p>" + text + "</p><p>").encode()
+        + b"\xc3("
+        + (text + "</p></body></html>").encode()
+    )
+    decoded = parsing.decode(body, declared)
+    assert decoded.count("zażółć gęślą jaźń") == 80
+    assert decoded.count("\ufffd") == 1
+
+
 def _declared_header(name: str) -> str | None:
     folder = Path(__file__).parent / "corpus"
     pages = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["pages"]

@@ -602,7 +602,9 @@ def split_line_breaks(container: etree._Element) -> None:
             tail, child.tail = child.tail, None
             if child.tag == "br":
                 segments.append([])
-            elif isinstance(child.tag, str) and child.tag in _BLOCKISH:
+            elif not isinstance(child.tag, str):
+                pass  # a comment or processing instruction: no text, and no block
+            elif child.tag in _BLOCKISH:
                 segments.extend([[child], []])
             else:
                 segments[-1].append(child)

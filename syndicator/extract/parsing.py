@@ -78,9 +78,10 @@ def detect_charset(body: bytes, header_charset: str | None = None) -> str:
     them (HTTP header, XML declaration, meta tag), but believed only when the body agrees:
     mirrors of one site are often configured by different hands, and one that sends UTF-8
     as Latin-1 or windows-1256 as UTF-8 must not make a second, garbled copy of an article.
-    A body with non-ASCII bytes that is valid UTF-8 is UTF-8 (text in a legacy code page is
-    practically never valid UTF-8 by chance); a declaration that the bytes cannot be decoded
-    with is passed over; with none left, charset-normalizer weighs the legacy code pages.
+    A body with non-ASCII bytes that is valid UTF-8, or nearly (`_mostly_utf8`), is UTF-8
+    (text in a legacy code page is practically never valid UTF-8 by chance); a declaration
+    that the bytes cannot be decoded with is passed over; with none left, charset-normalizer
+    weighs the legacy code pages.
     """
     for bom, name in _BOMS:
         if body.startswith(bom):
@@ -93,13 +94,25 @@ def detect_charset(body: bytes, header_charset: str | None = None) -> str:
     candidates = [c for c in dict.fromkeys(declared) if c]
     if body.isascii():
         return candidates[0] if candidates else "utf-8"
-    if _decodes(body, "utf-8"):
+    if _decodes(body, "utf-8") or _mostly_utf8(body):
         return "utf-8"
     for charset in candidates:
         if charset != "utf-8" and _decodes(body, charset):
             return charset
     best = charset_normalizer.from_bytes(body).best()
     return _known(best.encoding if best else None) or (candidates or ["cp1252"])[0]
+
+
+_HIGH_BYTES = bytes(range(128, 256))
+
+
+def _mostly_utf8(body: bytes) -> bool:
+    """UTF-8 with a stray broken sequence or two (a page pieced together from parts): fewer
+    than one undecodable byte in fifty non-ASCII bytes. Legacy code-page text is almost all
+    undecodable as UTF-8; guessing a code page for such a page garbles every letter."""
+    high = len(body) - len(body.translate(None, _HIGH_BYTES))
+    bad = body.decode("utf-8", errors="replace").count("\ufffd")
+    return bad * 50 < high
 
 
 def _decodes(body: bytes, charset: str) -> bool:
@@ -303,6 +316,10 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {"fast": False, "favor_recall": True}
 # decided before cleaning) may have lost the article to a cleaning rule; then trafilatura
 # runs on the untouched page, and when it finds that much more, its body is published.
 SAFETY_SHARE = 0.5
+# A body shorter than this is compared with trafilatura's on the untouched page whatever the
+# article block promised: on real pages most losses were short bodies taken from the wrong
+# block (a teaser, a profile box), and a short page costs little to extract twice.
+SHORT_BODY = 2500
 
 
 def _trafilatura_body(root: etree._Element | str, url: str) -> etree._Element | None:
@@ -419,8 +436,11 @@ def _extract_article(
     if container is not None:
         clean.tidy_body(container, rules.strip_text, echoes=echoes, author=meta.author)
     our_chars = len(clean.text_of(container)) if container is not None else 0
-    if not rules.selectors.get("body") and (not our_chars or our_chars < SAFETY_SHARE * expected):
-        container = _safety_net(container, body, url, header_charset, rules, meta, echoes)
+    lost = not our_chars or our_chars < SAFETY_SHARE * expected
+    if not rules.selectors.get("body") and (lost or our_chars < SHORT_BODY):
+        container = _safety_net(
+            container, body, url, header_charset, rules, meta, echoes, elsewhere=not lost
+        )
     if container is None or not clean.text_of(container):
         raise ExtractError(url, "no article body found", kind="no-article")
     if not meta.title:
@@ -445,17 +465,37 @@ def _safety_net(
     rules: ArticleRules,
     meta: PageMeta,
     echoes: tuple[str, ...],
+    *,
+    elsewhere: bool = False,
 ) -> etree._Element | None:
     """Our body, unless trafilatura on the untouched page finds far more: then a cleaning
-    rule took the article, and trafilatura's own body (tidied) is published instead."""
-    our_chars = len(clean.text_of(ours)) if ours is not None else 0
+    rule took the article, and trafilatura's own body (tidied) is published instead.
+
+    `elsewhere`: ours lost nothing to cleaning but is short; theirs is taken only when it is
+    another block (it holds less than half of our text): ours was a teaser or a profile box.
+    A short article that theirs merely holds with the sidebar around it stays ours."""
+    our_text = clean.text_of(ours) if ours is not None else ""
     theirs = _trafilatura_body(parse_page(body, url, header_charset), url)
     if theirs is None:
         return ours
     clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
-    if our_chars < SAFETY_SHARE * len(clean.text_of(theirs)):
-        return theirs
-    return ours
+    their_text = clean.text_of(theirs)
+    if len(our_text) >= SAFETY_SHARE * len(their_text):
+        return ours
+    if elsewhere and _shared(our_text, their_text) >= 0.5:
+        return ours
+    return theirs
+
+
+def _shared(ours: str, theirs: str) -> float:
+    """The share of our word triples that theirs holds too."""
+    mine = _triples(ours)
+    return len(mine & _triples(theirs)) / len(mine) if mine else 1.0
+
+
+def _triples(text: str) -> set[tuple[str, ...]]:
+    words = text.casefold().split()
+    return {tuple(words[i : i + 3]) for i in range(max(len(words) - 2, 0))}
 
 
 def carries_full_text(entry: FeedEntry) -> bool:
