@@ -197,6 +197,30 @@ def test_layout_tables_become_blocks_and_data_tables_stay() -> None:
     assert [c.text for c in tables[0].iter("th", "td")] == ["Party", "Seats", "Greens", "11"]
 
 
+def test_a_data_table_with_long_cells_stays_a_table_and_keeps_every_cell() -> None:
+    # A list article (wikipedia-4 in readability's test pages): titles, years and a long
+    # description per row. Taken for layout, it lost its titles and years, and the text
+    # around its links.
+    plot = "A woman who shot her husband on <a href='/wiki/NYE'>New Year's Eve</a> in 1946 " + (
+        "wishes she could live the year all over again. " * 8
+    )
+    rows = "".join(
+        f"<tr><td><i><a href='/f{n}'>Film {n}</a></i></td><td>{1947 + n}</td><td>{plot}</td></tr>"
+        for n in range(4)
+    )
+    html = "<table class='wikitable'><tr><th>Title</th><th>Year</th><th>Description</th></tr>"
+    root = lxml.html.document_fromstring(f"<div>{html}{rows}</table></div>")
+    clean.unwrap_layout_tables(root)
+    table = next(root.iter("table"), None)
+    assert table is not None, "the data table was unwrapped as layout"
+    assert [clean.text_of(c) for c in table.iter("td")][:3] == [
+        "Film 0",
+        "1947",
+        clean.text_of(lxml.html.fragment_fromstring(plot, create_parent="td")),
+    ]
+    assert "on New Year's Eve in 1946" in clean.text_of(table)
+
+
 def test_line_broken_text_becomes_one_paragraph_per_line() -> None:
     root = lxml.html.fragment_fromstring(
         "<div>First line <a href='/x'>link</a><br><br>Second line<br>Third</div>",

@@ -416,6 +416,8 @@ def unwrap_layout_tables(root: etree._Element) -> None:
     article cell as text, not as a data table. A table is layout when a cell holds blocks,
     images or line breaks, or a long run of text; a data table holds short cells only."""
     for table in reversed(list(root.iter("table"))):
+        if _data_grid(table):
+            continue
         cells = list(table.iter("td", "th"))
         layout = any(
             any(d.tag in _LAYOUT_MARKS for d in cell.iterdescendants() if isinstance(d.tag, str))
@@ -429,6 +431,24 @@ def unwrap_layout_tables(root: etree._Element) -> None:
             for attr in list(el.attrib):
                 if attr not in ("class", "id"):
                     del el.attrib[attr]
+
+
+def _data_grid(table: etree._Element) -> bool:
+    """A table of data however long its cells (a list article's table of titles, years and
+    descriptions): a header cell, and at least three rows of the same two or more cells.
+    Layout tables hold a page in one or two big cells and name no column."""
+    rows = [row for row in table.iter("tr") if _own_table(row, table)]
+    if len(rows) < 3 or next(table.iter("th"), None) is None:
+        return False
+    widths = {sum(1 for c in row if c.tag in ("td", "th")) for row in rows}
+    return len(widths) == 1 and min(widths) >= 2
+
+
+def _own_table(row: etree._Element, table: etree._Element) -> bool:
+    parent = row.getparent()
+    while parent is not None and parent.tag != "table":
+        parent = parent.getparent()
+    return parent is table
 
 
 def _paragraph_chars(el: etree._Element) -> int:
