@@ -221,6 +221,21 @@ def test_a_data_table_with_long_cells_stays_a_table_and_keeps_every_cell() -> No
     assert "on New Year's Eve in 1946" in clean.text_of(table)
 
 
+def test_a_grid_of_short_cells_wrapped_in_divs_stays_a_table() -> None:
+    # Figures pasted from a word processor (readability's links-in-tables): no header cell,
+    # every cell a div; a layout table holds the page in one long cell instead.
+    cell = "<td><div dir='ltr'><span>{}</span></div></td>"
+    rows = "".join(
+        "<tr>" + "".join(cell.format(v) for v in row) + "</tr>"
+        for row in (("Application", "Size"), ("Farm Heroes", "71.1 MB"), ("Gmail", "16 MB"))
+    )
+    root = lxml.html.document_fromstring(f"<div><table>{rows}</table></div>")
+    clean.unwrap_layout_tables(root)
+    table = next(root.iter("table"), None)
+    assert table is not None, "the figures were unwrapped as layout"
+    assert [clean.text_of(c) for c in table.iter("td")][2:4] == ["Farm Heroes", "71.1 MB"]
+
+
 def test_line_broken_text_becomes_one_paragraph_per_line() -> None:
     root = lxml.html.fragment_fromstring(
         "<div>First line <a href='/x'>link</a><br><br>Second line<br>Third</div>",

@@ -434,14 +434,22 @@ def unwrap_layout_tables(root: etree._Element) -> None:
 
 
 def _data_grid(table: etree._Element) -> bool:
-    """A table of data however long its cells (a list article's table of titles, years and
-    descriptions): a header cell, and at least three rows of the same two or more cells.
+    """A table of data whatever its cells hold: at least three rows of the same two or more
+    cells, with a header cell (a list article's titles, years and long descriptions) or with
+    short cells only (figures pasted from a word processor, each cell wrapped in a div).
     Layout tables hold a page in one or two big cells and name no column."""
     rows = [row for row in table.iter("tr") if _own_table(row, table)]
-    if len(rows) < 3 or next(table.iter("th"), None) is None:
+    if len(rows) < 3:
         return False
     widths = {sum(1 for c in row if c.tag in ("td", "th")) for row in rows}
-    return len(widths) == 1 and min(widths) >= 2
+    if len(widths) != 1 or min(widths) < 2:
+        return False
+    return next(table.iter("th"), None) is not None or all(
+        len(text_of(cell)) <= _SHORT_CELL for cell in table.iter("td")
+    )
+
+
+_SHORT_CELL = 200
 
 
 def _own_table(row: etree._Element, table: etree._Element) -> bool:
