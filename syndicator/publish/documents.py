@@ -234,6 +234,12 @@ class FeedBook:
     def _drop(self, names: set[str]) -> None:
         for name in names:
             self._cache.pop(name, None)
+        self._outdate(names)
+
+    def _outdate(self, names: set[str]) -> None:
+        """A render of these sections under way is stale (its result is not kept), and their
+        archive pages are rendered again when next asked for."""
+        for name in names:
             self._generation[name] = self._generation.get(name, 0) + 1
         for key in [key for key in self._archives if key[0] in names]:
             del self._archives[key]
@@ -253,10 +259,7 @@ class FeedBook:
         if not names:
             return
         order = sorted(names)
-        for name in order:
-            self._generation[name] = self._generation.get(name, 0) + 1
-        for key in [key for key in self._archives if key[0] in names]:
-            del self._archives[key]
+        self._outdate(names)
         results = await asyncio.gather(
             *(self._observed_render(name) for name in order), return_exceptions=True
         )
