@@ -736,8 +736,6 @@ def serve(
                     lower_priority(PULL_NICENESS)
                     serve_one(index, False, pulls=True, http=False, runtime=runtime)
                 else:
-                    if os.environ.get("SYN_SWITCH"):
-                        sys.setswitchinterval(float(os.environ["SYN_SWITCH"]))
                     serve_one(index, workers > 1, pulls=False, runtime=runtime)
 
             status = run_workers(workers + 1, puller_or_server)
