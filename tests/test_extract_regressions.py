@@ -168,6 +168,15 @@ def test_a_short_post_with_a_captcha_on_its_comment_form_is_an_article() -> None
     assert published_paragraphs(body)[:3] == PARAGRAPHS[:3]
 
 
+@pytest.mark.parametrize("rend", ["uppercase", "#b", ""])
+def test_a_page_with_its_own_hi_tags_is_published(rend: str) -> None:
+    # trafilatura names inline styling <hi rend=...> itself: a page's own <hi rend="uppercase">
+    # (trafilatura's resources/exotic_tags.html) made it raise KeyError, out of the pull.
+    inner = f'<hi rend="{rend}">Harbour</hi>' + BODY
+    body = page(f"{NAV}<div class='story'><h1>New quay opens</h1>{inner}</div>")
+    assert published_paragraphs(body)[-3:] == PARAGRAPHS[-3:]
+
+
 def test_legal_character_references_are_kept() -> None:
     assert parsing.drop_illegal("a&#9;b&#233;c&#x1F600;d&#8;e") == "a&#9;b&#233;c&#x1F600;de"
 

@@ -322,18 +322,32 @@ SAFETY_SHARE = 0.5
 SHORT_BODY = 2500
 
 
-def _trafilatura_body(root: etree._Element | str, url: str) -> etree._Element | None:
-    extracted = trafilatura.extract(
-        root,
-        url=url,
-        output_format="html",
-        include_images=False,
-        include_links=True,
-        include_tables=True,
-        include_comments=False,
-        deduplicate=False,
-        **TRAFILATURA_OPTIONS,
-    )
+# trafilatura's own markup names inline styling `<hi rend="...">`; a page that carries such a
+# tag itself (with a rend trafilatura has no HTML for, e.g. `uppercase`) made it raise
+# KeyError, and the article was lost. The page's own `hi` elements are plain spans to us.
+_OWN_TAGS = ("hi",)
+
+
+def _trafilatura_body(root: etree._Element, url: str) -> etree._Element | None:
+    for el in root.iter(*_OWN_TAGS):
+        el.tag = "span"
+        el.attrib.pop("rend", None)
+    try:
+        extracted = trafilatura.extract(
+            root,
+            url=url,
+            output_format="html",
+            include_images=False,
+            include_links=True,
+            include_tables=True,
+            include_comments=False,
+            deduplicate=False,
+            **TRAFILATURA_OPTIONS,
+        )
+    except Exception as exc:
+        # Any failure inside the library on one page: hostile or odd markup must cost that
+        # page, as a failure the mirror's health counts, never the pull.
+        raise ExtractError(url, f"extraction failed: {type(exc).__name__}: {exc}") from None
     if not extracted:
         return None
     body_root = lxml.html.fragment_fromstring(extracted, create_parent="div")
