@@ -122,8 +122,8 @@ def notice_kind(body: bytes, header_charset: str | None = None) -> str | None:
     for kind, pattern in _PATTERNS.items():
         if pattern.search(heads):
             return kind
-        # Markers count on short pages only: a long article may carry a captcha for its
-        # comment form.
+        # The wording counts anywhere on a short page only (an article may report on a
+        # seizure); the markup's widgets only on a page of a sentence or two (`markup`).
         if (short and pattern.search(visible)) or any(m in markup for m in _MARKERS.get(kind, ())):
             return kind
     return None
