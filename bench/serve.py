@@ -21,7 +21,7 @@ and compression times for 50 and
 folder on a loopback port; the system's nginx config is never read.
 
     PYTHONPATH=$PWD python bench/serve.py --while-pulling FOLDER [--duration 10] [--rounds 2]
-        [--feed pulled|other]
+        [--feed pulled|other] [--inline no|yes|both]
 
 measures instead the section feed (gzip) at `--connections` idle and while the service pulls
 real article pages: every `*.html` in FOLDER (saved news pages, e.g. the source.html files
@@ -35,7 +35,9 @@ wrk at once, and reports p50, p99 and worst latency, idle and while pulling, for
 `serve` (pulling in a process of its own at a lower CPU priority) and, for comparison,
 `serve --pull-inline` (pulling in the serving process). `--feed other` lists the real pages in
 a section of their own instead, so the feed polled does not change: the cost of the pull
-alone, without that of rendering the changed feed. Needs wrk only.
+alone, without that of rendering the changed feed. `--inline no` measures the default `serve`
+only. Each run also reports the share of a core used by serving (the processes at nice 0),
+pulling (nice 10) and wrk, which shows whether readers come first. Needs wrk only.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -306,6 +309,40 @@ def group_cpu(pgid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_niceness(pgid: int) -> dict[int, float]:
+    """CPU seconds used so far by the processes of a process group, by their nice value: the
+    default `serve` pulls in a process at nice 10 and serves at 0, so this splits the time
+    between serving and pulling (and the supervisor, at 0, which uses next to nothing)."""
+    out: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            nice = int(fields[16])
+            out[nice] = out.get(nice, 0.0) + (int(fields[11]) + int(fields[12]))
+    return {nice: ticks / os.sysconf("SC_CLK_TCK") for nice, ticks in out.items()}
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_split(
+    before: tuple[dict[int, float], float], after: tuple[dict[int, float], float], seconds: float
+) -> str:
+    """Share of one core used over a wrk run by serving (nice 0), pulling (nice > 0) and wrk."""
+    (group0, wrk0), (group1, wrk1) = before, after
+    serving = group1.get(0, 0.0) - group0.get(0, 0.0)
+    pulling = sum(v - group0.get(k, 0.0) for k, v in group1.items() if k > 0)
+    return (
+        f"cpu: serving {serving / seconds:.0%}, pulling {pulling / seconds:.0%}, "
+        f"wrk {(wrk1 - wrk0) / seconds:.0%}"
+    )
+
+
 def loadavg() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
@@ -446,7 +483,11 @@ def while_pulling(folder: Path, args: argparse.Namespace) -> None:
         f"wrk: 1 thread, {args.connections} connections, {args.duration} s per run, "
         "GET of a 50-item section feed with Accept-Encoding: gzip"
     )
-    modes = {"serve": [], "serve --pull-inline": ["--pull-inline"]}
+    modes = {
+        name: options
+        for name, options in {"serve": [], "serve --pull-inline": ["--pull-inline"]}.items()
+        if args.inline == "both" or (args.inline == "yes") == bool(options)
+    }
     rows: list[tuple[str, str, int, Latency, str, str]] = []
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with tempfile.TemporaryDirectory(prefix="syndicator-bench-") as name:
@@ -489,8 +530,19 @@ def while_pulling(folder: Path, args: argparse.Namespace) -> None:
                     sources = ""
                     for round_ in range(1, args.rounds + 1):
                         load = loadavg()
+                        before = cpu_by_niceness(server.pid), children_cpu()
                         idle = wrk_latency(url, headers, args.duration, args.connections)
-                        rows.append((mode, "idle", round_, idle, load, ""))
+                        after = cpu_by_niceness(server.pid), children_cpu()
+                        rows.append(
+                            (
+                                mode,
+                                "idle",
+                                round_,
+                                idle,
+                                load,
+                                cpu_split(before, after, args.duration),
+                            )
+                        )
                         print(f"  {mode:<24} idle     round {round_}: {idle}", flush=True)
                         sources += REAL_SOURCE.format(
                             round=round_,
@@ -501,7 +553,11 @@ def while_pulling(folder: Path, args: argparse.Namespace) -> None:
                         os.kill(server.pid, signal.SIGHUP)
                         time.sleep(0.5)  # the reload is read and the pull starts
                         load = loadavg()
+                        before = cpu_by_niceness(server.pid), children_cpu()
                         busy = wrk_latency(url, headers, args.duration, args.connections)
+                        cpu = cpu_split(
+                            before, (cpu_by_niceness(server.pid), children_cpu()), args.duration
+                        )
                         during = real_pulls(home / "store.db").get(f"real{round_}")
                         pull_note = (
                             "pull still running at the end"
@@ -520,7 +576,7 @@ def while_pulling(folder: Path, args: argparse.Namespace) -> None:
                                 f"; pull {seconds:.0f} s, {new} new, {duplicate} duplicate, "
                                 f"{failed} failed"
                             )
-                        rows.append((mode, "pulling", round_, busy, load, pull_note))
+                        rows.append((mode, "pulling", round_, busy, load, f"{cpu}; {pull_note}"))
                         print(f"  {mode:<24} pulling  round {round_}: {busy}", flush=True)
                 finally:
                     with contextlib.suppress(ProcessLookupError):
@@ -555,6 +611,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2, help="best of this many runs per case")
     parser.add_argument("--no-render", action="store_true", help="skip the render timings")
+    parser.add_argument(
+        "--inline",
+        choices=("yes", "no", "both"),
+        default="both",
+        help="with --while-pulling: measure `serve --pull-inline` (yes), the default serve "
+        "only (no), or both",
+    )
     parser.add_argument(
         "--while-pulling",
         type=Path,

@@ -199,6 +199,9 @@ async def test_serve_pulls_in_a_process_at_lower_priority_beside_the_serving_one
         assert started[puller]["url"] is None and started[server]["url"] == served.base + "/"
         assert niceness(puller) == niceness(served.proc.pid) + 10
         assert niceness(server) == niceness(served.proc.pid)
+        # The pull runs only on CPU time no reader wants: the idle policy, serving's normal.
+        assert os.sched_getscheduler(puller) == os.SCHED_IDLE
+        assert os.sched_getscheduler(server) == os.sched_getscheduler(served.proc.pid)
 
         async def feed_full() -> bool:
             counts = await entries_seen(port, 3)
