@@ -298,15 +298,7 @@ def cases(url: str, body: bytes) -> dict[str, dict[str, str]]:
 
 def group_cpu(pgid: int) -> float:
     """CPU seconds used so far by every process of a process group (a server and its workers)."""
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_by_niceness(pgid).values())
 
 
 def cpu_by_niceness(pgid: int) -> dict[int, float]:
