@@ -38,7 +38,7 @@ _ANNOUNCEMENT = re.compile(
 # in the whole page is a substring search, where the case-insensitive alternation above tries
 # every position of the text (about 20 ms on a 1.5 MB page, a third of the pulling process's
 # CPU on real pages, almost all of which announce nothing). Kept in step with the pattern by
-# tests/test_discovery.py.
+# tests/test_announced.py.
 _CLUES = (
     "also be ",
     "alternate address",
