@@ -90,7 +90,7 @@ class PullScheduler:
         self.last_reports[name] = outcome.report
         self.last_finished[name] = datetime.now(UTC)
         if outcome.report.changed_sections:
-            self.book.invalidate(outcome.report.changed_sections)
+            await self.book.refresh(outcome.report.changed_sections)
         if self.after is not None:
             await self.after(outcome)
         return outcome.report

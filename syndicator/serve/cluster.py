@@ -443,8 +443,8 @@ class WebNode(RoleNode):
         self.book.config = config
         rerendered = sections_to_render(old, config)
         if rerendered:
-            # Rendered again at their next request.
-            self.book.invalidate(rerendered)
+            # Rendered again now, while readers get the documents as they were.
+            await self.book.refresh(rerendered)
         self.watcher.poll = config.cluster.poll
         await self.refresh_status()
         return {

@@ -288,7 +288,7 @@ class Service:
                 replaced = self._announce(config)
                 restarted.append("websub")
             if rerendered:
-                # Their documents are rendered again at the next request, and announced.
+                # Rendered again now, readers served the old documents meanwhile; announced.
                 await self.book.config_changed(rerendered)
 
         retention = cluster.retention_settings

@@ -1,0 +1,121 @@
+"""A reload or a pull in the serving process renders the changed sections again while readers
+are still answered with the documents they had: no reader waits for a render."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from syndicator.core.config import Config
+from syndicator.publish.documents import FeedBook, RenderedFeed
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.scheduler import PullScheduler
+from syndicator.store import Store, open_store
+
+from .engines import candidate
+from .sites import Site
+from .test_http import service_config
+
+
+async def watch(book: FeedBook, section: str, task: asyncio.Future[Any]) -> list[object]:
+    """What a reader of `section`'s RSS feed would be handed at each turn of the loop while
+    `task` runs, and once it is done (None: it would wait for a render)."""
+    seen: list[object] = []
+    while not task.done():
+        seen.append(book.cached(section, "rss"))
+        await asyncio.sleep(0)
+    await task
+    seen.append(book.cached(section, "rss"))
+    return seen
+
+
+async def test_a_reload_serves_the_old_documents_until_the_new_ones_are_rendered(
+    site: Site, engine_url: str, write_config: Callable[[str], Config]
+) -> None:
+    text = service_config(site, engine_url)
+    config = write_config(text)
+    store = await open_store(engine_url)
+    try:
+        for n in range(1, 4):
+            await store.ingest(candidate(n, sections=("iran",)), "https://news.example")
+        book = FeedBook(config, store)
+        old = await book.get("iran", "rss")
+        assert b"Test news: Iran</title>" in old.body
+        await book.get("all", "rss")
+        heard: list[set[str]] = []
+        seen_by_hub: list[RenderedFeed | None] = []
+
+        def hub_told(changed: set[str]) -> None:
+            # What a hub would fetch once told: the new document, already in place.
+            heard.append(changed)
+            seen_by_hub.append(book.cached("iran", "rss"))
+
+        book.listeners.append(hub_told)
+
+        book.config = write_config(text.replace("{title: Iran}", "{title: Iran and Iraq}"))
+        renders = book.renders
+        seen = await watch(book, "iran", asyncio.ensure_future(book.config_changed({"iran"})))
+
+        assert len(seen) > 2, "the render finished without the loop turning"
+        assert None not in seen, "a reader would have waited for the render"
+        assert seen[0] is old
+        new = seen[-1]
+        assert isinstance(new, RenderedFeed)
+        assert b"Test news: Iran and Iraq</title>" in new.body
+        assert book.renders == renders + 2  # iran and all, without a reader asking
+        assert heard == [{"iran", "all"}]
+        assert seen_by_hub == [new]
+    finally:
+        await store.close()
+
+
+async def test_a_reload_drops_a_removed_section_at_once(
+    site: Site, engine_url: str, write_config: Callable[[str], Config]
+) -> None:
+    text = service_config(site, engine_url)
+    config = write_config(text)
+    store = await open_store(engine_url)
+    try:
+        await store.ingest(candidate(1, sections=("iran",)), "https://news.example")
+        book = FeedBook(config, store)
+        await book.get("iran", "rss")
+        await book.get("west-asia", "rss")
+        assert book.cached("west-asia", "rss") is not None
+
+        kept = "\n".join(line for line in text.splitlines() if "west-asia" not in line)
+        book.config = write_config(kept + "\n")
+        assert "west-asia" not in book.config.sections
+        await book.config_changed({"west-asia"})
+
+        assert book.cached("west-asia", "rss") is None
+        assert book.cached("iran", "rss") is not None
+    finally:
+        await store.close()
+
+
+async def test_a_pull_in_the_serving_process_keeps_the_feed_answered_while_it_renders(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # `serve --pull-inline`: the process that answers readers also pulls.
+    config = write_config(service_config(site, store_url))
+    book = FeedBook(config, store)
+    scheduler = PullScheduler(config, fetcher, store, book)
+    await scheduler.pull("news")
+    before = await book.get("iran", "rss")
+    iran = next(a for a in site.articles if "iran" in a.sections)
+
+    site.correct(iran, "A correction was added on Tuesday.")
+    pull = asyncio.ensure_future(scheduler.pull("news"))
+    seen = await watch(book, "iran", pull)
+
+    assert pull.result().updated == 1
+    assert None not in seen, "a reader would have waited for the render"
+    assert seen[0] is before
+    after = seen[-1]
+    assert isinstance(after, RenderedFeed) and after is not before
+    assert b"A correction was added on Tuesday." in after.body
