@@ -4,8 +4,10 @@ are still answered with the documents they had: no reader waits for a render."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
+
+import pytest
 
 from syndicator.core.config import Config
 from syndicator.publish.documents import FeedBook, RenderedFeed
@@ -30,68 +32,68 @@ async def watch(book: FeedBook, section: str, task: asyncio.Future[Any]) -> list
     return seen
 
 
-async def test_a_reload_serves_the_old_documents_until_the_new_ones_are_rendered(
+@pytest.fixture
+async def iran(
     site: Site, engine_url: str, write_config: Callable[[str], Config]
-) -> None:
+) -> AsyncIterator[tuple[str, FeedBook]]:
+    """The test config's text, and a feed book over a store holding three Iran articles."""
     text = service_config(site, engine_url)
-    config = write_config(text)
     store = await open_store(engine_url)
     try:
         for n in range(1, 4):
             await store.ingest(candidate(n, sections=("iran",)), "https://news.example")
-        book = FeedBook(config, store)
-        old = await book.get("iran", "rss")
-        assert b"Test news: Iran</title>" in old.body
-        await book.get("all", "rss")
-        heard: list[set[str]] = []
-        seen_by_hub: list[RenderedFeed | None] = []
-
-        def hub_told(changed: set[str]) -> None:
-            # What a hub would fetch once told: the new document, already in place.
-            heard.append(changed)
-            seen_by_hub.append(book.cached("iran", "rss"))
-
-        book.listeners.append(hub_told)
-
-        book.config = write_config(text.replace("{title: Iran}", "{title: Iran and Iraq}"))
-        renders = book.renders
-        seen = await watch(book, "iran", asyncio.ensure_future(book.config_changed({"iran"})))
-
-        assert len(seen) > 2, "the render finished without the loop turning"
-        assert None not in seen, "a reader would have waited for the render"
-        assert seen[0] is old
-        new = seen[-1]
-        assert isinstance(new, RenderedFeed)
-        assert b"Test news: Iran and Iraq</title>" in new.body
-        assert book.renders == renders + 2  # iran and all, without a reader asking
-        assert heard == [{"iran", "all"}]
-        assert seen_by_hub == [new]
+        yield text, FeedBook(write_config(text), store)
     finally:
         await store.close()
+
+
+async def test_a_reload_serves_the_old_documents_until_the_new_ones_are_rendered(
+    iran: tuple[str, FeedBook], write_config: Callable[[str], Config]
+) -> None:
+    text, book = iran
+    old = await book.get("iran", "rss")
+    assert b"Test news: Iran</title>" in old.body
+    await book.get("all", "rss")
+    heard: list[set[str]] = []
+    seen_by_hub: list[RenderedFeed | None] = []
+
+    def hub_told(changed: set[str]) -> None:
+        # What a hub would fetch once told: the new document, already in place.
+        heard.append(changed)
+        seen_by_hub.append(book.cached("iran", "rss"))
+
+    book.listeners.append(hub_told)
+
+    book.config = write_config(text.replace("{title: Iran}", "{title: Iran and Iraq}"))
+    renders = book.renders
+    seen = await watch(book, "iran", asyncio.ensure_future(book.config_changed({"iran"})))
+
+    assert len(seen) > 2, "the render finished without the loop turning"
+    assert None not in seen, "a reader would have waited for the render"
+    assert seen[0] is old
+    new = seen[-1]
+    assert isinstance(new, RenderedFeed)
+    assert b"Test news: Iran and Iraq</title>" in new.body
+    assert book.renders == renders + 2  # iran and all, without a reader asking
+    assert heard == [{"iran", "all"}]
+    assert seen_by_hub == [new]
 
 
 async def test_a_reload_drops_a_removed_section_at_once(
-    site: Site, engine_url: str, write_config: Callable[[str], Config]
+    iran: tuple[str, FeedBook], write_config: Callable[[str], Config]
 ) -> None:
-    text = service_config(site, engine_url)
-    config = write_config(text)
-    store = await open_store(engine_url)
-    try:
-        await store.ingest(candidate(1, sections=("iran",)), "https://news.example")
-        book = FeedBook(config, store)
-        await book.get("iran", "rss")
-        await book.get("west-asia", "rss")
-        assert book.cached("west-asia", "rss") is not None
+    text, book = iran
+    await book.get("iran", "rss")
+    await book.get("west-asia", "rss")
+    assert book.cached("west-asia", "rss") is not None
 
-        kept = "\n".join(line for line in text.splitlines() if "west-asia" not in line)
-        book.config = write_config(kept + "\n")
-        assert "west-asia" not in book.config.sections
-        await book.config_changed({"west-asia"})
+    kept = "\n".join(line for line in text.splitlines() if "west-asia" not in line)
+    book.config = write_config(kept + "\n")
+    assert "west-asia" not in book.config.sections
+    await book.config_changed({"west-asia"})
 
-        assert book.cached("west-asia", "rss") is None
-        assert book.cached("iran", "rss") is not None
-    finally:
-        await store.close()
+    assert book.cached("west-asia", "rss") is None
+    assert book.cached("iran", "rss") is not None
 
 
 async def test_a_pull_in_the_serving_process_keeps_the_feed_answered_while_it_renders(
