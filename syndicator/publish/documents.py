@@ -274,6 +274,10 @@ class FeedBook:
         """Forget rendered bytes of these sections (all when None; `all` always goes too) and
         tell the listeners which sections changed."""
         self._forget(sections)
+        self._tell(sections)
+
+    def _tell(self, sections: set[str] | None) -> None:
+        """Tell the listeners these sections changed (all when None), and `all` with them."""
         changed = set(sections) if sections is not None else set(self.config.sections)
         if changed:
             changed.add(ALL_SECTION)
@@ -292,13 +296,11 @@ class FeedBook:
         """
         names = set(self.section_names()) if sections is None else {*sections, ALL_SECTION}
         self._drop({name for name in self._cache if name not in self.section_names()})
-        self._outdate(names)
-        await self._revalidate({name for name in names if name in self._cache})
-        changed = set(sections) if sections is not None else set(self.config.sections)
-        if changed:
-            changed.add(ALL_SECTION)
-            for listener in self.listeners:
-                listener(changed)
+        held = {name for name in names if name in self._cache}
+        # A render of the others under way is of the old config: it is not kept.
+        self._outdate(names - held)
+        await self._revalidate(held)
+        self._tell(sections)
 
     async def config_changed(self, sections: set[str]) -> None:
         """A new config changes these sections' documents: record it in the store as a change
