@@ -27,6 +27,7 @@ Pure: strings in, strings and ints out.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -118,13 +119,23 @@ def normalise(text: str, hosts: Iterable[str] = ()) -> str:
         text = html.unescape(text)
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
-    for host in hosts:
-        text = re.sub(rf"(?:https?://)?(?:www\.)?{re.escape(host)}\S*", " ", text, flags=re.I)
+    if pattern := _hosts_pattern(tuple(hosts)):
+        text = pattern.sub(" ", text)
     text = text.casefold().translate(_FOLD)
     text = _ARABIC_MARKS.sub("", text)
     if not text.isascii():
         text = _OTHER_DIGIT.sub(_ascii_digit, text)
     return _SPACE.sub(" ", text).strip()
+
+
+@functools.lru_cache(maxsize=256)
+def _hosts_pattern(hosts: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern for every mirror host name (in the order given: longest first from
+    `host_names`), with its scheme, www and path: compiled once per source, not per text."""
+    if not hosts:
+        return None
+    names = "|".join(re.escape(host) for host in hosts)
+    return re.compile(rf"(?:https?://)?(?:www\.)?(?:{names})\S*", re.I)
 
 
 def tokens(text: str, hosts: Iterable[str] = ()) -> list[str]:

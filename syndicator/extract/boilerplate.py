@@ -421,7 +421,7 @@ def is_announcement(text: str) -> bool:
 
 def is_lead(text: str) -> bool:
     """ "Read more: <title>" and its equivalents, short enough to be a pointer."""
-    norm = normalise(text)
+    norm = _norm(text)
     head, sep, rest = norm.partition(":")
     if not sep:
         return False
