@@ -1,6 +1,6 @@
 """Pages on which the cleaning layer once published less than trafilatura alone finds, as
 small synthetic pages: a wrapper whose class names boilerplate, a form around the whole page,
-a header around the entry, control characters in the body."""
+a header around the entry, control characters in the body, a photo credit read as text."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from syndicator.core.config import Config
 from syndicator.core.errors import RejectedPage
 from syndicator.core.models import FeedEntry
 from syndicator.extract import parsing, validate
-from syndicator.extract.candidate import to_candidate
+from syndicator.extract.candidate import split_credit, to_candidate
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
@@ -233,6 +233,80 @@ def test_the_lead_figure_follows_the_first_paragraph_with_its_caption_under_the_
     html = cand.content_html
     assert html.startswith(f"<p>{PARAGRAPHS[0]}</p><figure><img")
     assert html.index("<img") < html.index("<figcaption>") < html.index(PARAGRAPHS[1])
+
+
+@pytest.mark.parametrize(
+    ("caption", "shows", "credit"),
+    [
+        ("Boats at the new quay. Photo: J. Doe/AFP", "Boats at the new quay.", "Photo: J. Doe/AFP"),
+        ("Der neue Kai am Morgen (Foto: Hafenamt)", "Der neue Kai am Morgen", "Foto: Hafenamt"),
+        ("Boats at the new quay. © Port Authority", "Boats at the new quay.", "© Port Authority"),
+        (
+            "Boats at the quay.Credit: A. Lee/Reuters",
+            "Boats at the quay.",
+            "Credit: A. Lee/Reuters",
+        ),
+        (
+            "Boats at the new quay. Ann Lee/Reuters files",
+            "Boats at the new quay.",
+            "Ann Lee/Reuters files",
+        ),
+        ("Boats at the new quay | Bild: Hafenamt", "Boats at the new quay", "Bild: Hafenamt"),
+        ("Shutterstock", "", "Shutterstock"),
+        (
+            "Photo: a crane lifts the first container off the ship at dawn",
+            "Photo: a crane lifts the first container off the ship at dawn",
+            None,
+        ),
+        ("Credit card payments at the new quay", "Credit card payments at the new quay", None),
+        (
+            "The new quay at dawn, seen from the lighthouse",
+            "The new quay at dawn, seen from the lighthouse",
+            None,
+        ),
+    ],
+)
+def test_a_caption_is_split_into_what_the_picture_shows_and_its_credit(
+    caption: str, shows: str, credit: str | None
+) -> None:
+    assert split_credit(caption) == (shows, credit)
+
+
+@pytest.mark.parametrize(
+    ("caption", "figcaption"),
+    [
+        (
+            "The new quay at dawn. Foto: J. Doe/dpa",
+            "<figcaption>The new quay at dawn.</figcaption>",
+        ),
+        ("(Photo: Port Authority)", None),
+    ],
+)
+def test_the_published_caption_leaves_the_photo_credit_out(
+    caption: str, figcaption: str | None
+) -> None:
+    body = page(
+        '<meta property="og:image" content="https://news.example/quay.jpg">'
+        f"<div class='story'><h1>New quay opens</h1><figure><img src='/quay.jpg' alt='x'>"
+        f"<figcaption>{caption}</figcaption></figure>{BODY}</div>",
+        teasers="",
+    )
+    extracted = parsing.extract_article(body, URL)
+    assert extracted.image_caption == caption
+    html = to_candidate(
+        extracted,
+        source="news",
+        canonical_origin="https://news.example",
+        site_origins={"https://news.example"},
+        sections=frozenset(),
+        default_language="en",
+    ).content_html
+    assert "<img" in html
+    if figcaption is None:
+        assert "<figcaption>" not in html and 'alt="New quay opens"' in html
+    else:
+        assert figcaption in html
+    assert "Doe" not in html and "Authority" not in html
 
 
 def test_a_feed_entry_with_control_characters_is_published_without_them() -> None:

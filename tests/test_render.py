@@ -119,3 +119,18 @@ def test_a_plain_text_summary_reads_the_same_in_every_format() -> None:
     atom = feedparser.parse(render.render_atom(INFO, articles)).entries[0]
     assert atom.summary == summary
     assert json.loads(render.render_json(INFO, articles))["items"][0]["summary"] == summary
+
+
+def test_the_lead_image_carries_its_caption_and_photo_credit_apart() -> None:
+    captioned = [article(1, image_caption="Boats at the new quay. Photo: J. Doe/AFP")]
+    media = "{http://search.yahoo.com/mrss/}"
+    for fmt in ("rss", "atom"):
+        root = etree.fromstring(render.render(fmt, INFO, captioned))
+        content = next(root.iter(f"{media}content"))
+        assert content.findtext(f"{media}description") == "Boats at the new quay."
+        assert content.findtext(f"{media}credit") == "Photo: J. Doe/AFP"
+    only_credit = [article(1, image_caption="(Foto: Reuters)")]
+    root = etree.fromstring(render.render("rss", INFO, only_credit))
+    content = next(root.iter(f"{media}content"))
+    assert content.find(f"{media}description") is None
+    assert content.findtext(f"{media}credit") == "Foto: Reuters"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
@@ -37,6 +38,56 @@ def summarise(text: str, limit: int = SUMMARY_CHARS) -> str:
         return text
     cut = text[:limit].rsplit(" ", 1)[0]
     return cut.rstrip(",;:.-") + "…"
+
+
+# A photo credit says who made the picture, not what it shows. Under the lead image readers
+# get the caption; the credit goes with the image's media metadata (`media:credit`). On the
+# public real-page sets (bench/extract_quality.py) captions of the form "<what it shows>.
+# Foto: <agency>" made most of the text the feeds published that the pages' own reference
+# leaves out.
+_AGENCIES = (
+    r"getty\s*images|gettyimages|reuters|afp|ap|dpa|apa|epa|imago|shutterstock(?:\.com)?"
+    r"|adobe\s*stock|adobestock|stock\.adobe\.com|istock(?:photo)?|unsplash|pixabay|fotolia"
+    r"(?:\.com)?|thinkstock|picture\s+alliance|xinhua|anadolu|photothek(?:\.net)?|keystone"
+)
+_CREDIT_LABEL = (
+    r"(?:foto(?:s|graf[ií]a)?|photo(?:s|graph|grapher)?|bild(?:quelle)?|image(?:\s+credit)?"
+    r"|credits?|cr[ée]dits?|cr[ée]dito|quelle|source|fuente|imagen|źródło)"
+)
+# Where a credit starts: a copyright sign, or a credit label with a colon or "by" (or the
+# glued "CreditCredit" of some templates), at the start or after a sentence end, a bar, an
+# opening bracket or a dash; or a trailing "Name/Agency" or bare agency name.
+_CREDIT = re.compile(
+    rf"(?:^|(?<=[.!?|•(\-–—])|(?<=[.!?|•\-–—]\s)|\s+\(?|\s*\|\s*)"
+    rf"(?:\(?{_CREDIT_LABEL}\s*(?::|\bby\b|(?=credit)|(?<=credit)(?-i:(?=[A-Z]))).*)$"
+    rf"|(?:^|\s)(?-i:(?:[A-Z][\w'’.-]*\s+){{0,3}}[A-Z][\w'’.-]*)\s*/\s*(?:[\w'’.-]+\s*/\s*)*"
+    rf"(?:{_AGENCIES})(?:\s+files)?\s*\)?$"
+    rf"|(?:^|[\s/(])(?:{_AGENCIES})\s*\)?$"
+    r"|\(?©.*$",
+    re.I,
+)
+
+
+# A caption that starts with a credit label and runs on past this many words is a label and
+# then what the picture shows ("Bild: Eine Drohne nähert sich ..."), not a credit.
+CREDIT_WORDS = 6
+
+
+def split_credit(caption: str) -> tuple[str, str | None]:
+    """A caption as what the picture shows and who made it: ("Crowds at the port.",
+    "Photo: J. Doe/AFP"). A caption that is only a credit gives ("", credit)."""
+    caption = " ".join(caption.split())
+    found = _CREDIT.search(caption)
+    if found is None:
+        return caption, None
+    credit = found.group(0).strip(" |•-–—").strip()
+    if credit.startswith("(") and credit.endswith(")"):
+        credit = credit[1:-1].strip()
+    if not found.start() and len(credit.split()) > CREDIT_WORDS:
+        # "Photo: a young woman in front of flooded huts": a label, then what it shows.
+        return caption, None
+    description = caption[: found.start()].rstrip(" |•-–—(/©").rstrip()
+    return description, credit or None
 
 
 def is_rtl(language: str) -> bool:
@@ -108,12 +159,9 @@ def publishable_html(
         else None
     )
     if image_url:
-        alt = html.escape(page.image_caption or page.title, quote=True)
-        caption = (
-            f"<figcaption>{html.escape(page.image_caption)}</figcaption>"
-            if page.image_caption
-            else ""
-        )
+        shows = split_credit(page.image_caption)[0] if page.image_caption else ""
+        alt = html.escape(shows or page.title, quote=True)
+        caption = f"<figcaption>{html.escape(shows)}</figcaption>" if shows else ""
         content = (
             f'{lead}<figure><img src="{html.escape(image_url, quote=True)}" alt="{alt}">'
             f"{caption}</figure>{content}"

@@ -2,9 +2,9 @@
 
 feedgen writes the core of both formats. What it does not write, the `_Finish` extensions add
 while feedgen builds the tree (no second parse): `rel="hub"`, RFC 5005 archive links and
-`fh:archive`, `atom:link` elements in RSS beyond `rel="self"`, `media:content` with its caption,
-entry `xml:lang`, and the `rel`/`type` of Atom entry links, which feedgen 1.0 drops (its
-`atom_entry` rebinds the loop variable before reading them).
+`fh:archive`, `atom:link` elements in RSS beyond `rel="self"`, `media:content` with its
+caption and photo credit, entry `xml:lang`, and the `rel`/`type` of Atom entry links, which
+feedgen 1.0 drops (its `atom_entry` rebinds the loop variable before reading them).
 
 Both formats name the XSLT stylesheet kept here (STYLESHEET, served and exported as
 `feed.xsl`) with `<?xml-stylesheet?>`, so that a browser shows a feed as a readable page while
@@ -25,6 +25,7 @@ from lxml import etree
 
 from syndicator import __version__
 from syndicator.core.models import Article
+from syndicator.extract.candidate import split_credit
 from syndicator.publish.feedinfo import (
     MEDIA_TYPES,
     FeedInfo,
@@ -83,9 +84,12 @@ class _FinishEntry(BaseEntryExtension):
         content = etree.SubElement(
             entry, f"{{{MEDIA_NS}}}content", url=url, medium="image", type=media_type
         )
-        if caption:
+        shows, credit = split_credit(caption) if caption else ("", None)
+        if shows:
             description = etree.SubElement(content, f"{{{MEDIA_NS}}}description", type="plain")
-            description.text = caption
+            description.text = shows
+        if credit:
+            etree.SubElement(content, f"{{{MEDIA_NS}}}credit").text = credit
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
         for link in entry.iterchildren("link"):
