@@ -323,3 +323,28 @@ def test_a_feed_entry_with_control_characters_is_published_without_them() -> Non
         author=None,
     )
     assert parsing.page_from_entry(entry).body_text.split("\n\n") == PARAGRAPHS
+
+
+# The safety net's second opinion (trafilatura's defaults on the cleaned page) is taken only
+# when it continues our body: found on real pages where `favor_recall` stopped after the
+# first paragraphs, while on others the defaults put a list of other stories in front.
+OURS = " ".join(PARAGRAPHS[:2])
+MORE = " ".join(PARAGRAPHS[2:])
+OTHERS = " ".join(
+    f"{topic} is the subject of another story listed in front of the article, with a "
+    "summary long enough to pass for a paragraph of its own."
+    for topic in ("Rain", "Budget", "Football", "Trains", "Schools")
+)
+
+
+@pytest.mark.parametrize(
+    ("theirs", "continues"),
+    [
+        (f"New quay opens {OURS} {MORE}", True),
+        (f"{OTHERS} {OURS}", False),
+        (f"{PARAGRAPHS[0]} {OTHERS} {PARAGRAPHS[1]} {MORE}", False),
+        (f"{OTHERS} {MORE}", False),
+    ],
+)
+def test_a_longer_body_is_taken_only_when_it_continues_ours(theirs: str, continues: bool) -> None:
+    assert parsing._continues(OURS, theirs) is continues

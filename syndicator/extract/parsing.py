@@ -315,6 +315,8 @@ class ArticleRules:
 # favor_recall 0.795/0.894, without 0.793/0.899 but then mirror copies in tests/corpus no
 # longer collapse to one hash (82%): favor_recall stays.
 TRAFILATURA_OPTIONS: dict[str, Any] = {"fast": False, "favor_recall": True}
+# The safety net's second opinion (see `_safety_net`): trafilatura's own defaults.
+SECOND_OPTIONS: dict[str, Any] = {"fast": False}
 # The safety net: a body with less than this share of the text of the article block (as
 # decided before cleaning) may have lost the article to a cleaning rule; then trafilatura
 # runs on the untouched page, and when it finds that much more, its body is published.
@@ -331,7 +333,9 @@ SHORT_BODY = 2500
 _OWN_TAGS = ("hi",)
 
 
-def _trafilatura_body(root: etree._Element, url: str) -> etree._Element | None:
+def _trafilatura_body(
+    root: etree._Element, url: str, options: Mapping[str, Any] = TRAFILATURA_OPTIONS
+) -> etree._Element | None:
     for el in root.iter(*_OWN_TAGS):
         el.tag = "span"
         el.attrib.pop("rend", None)
@@ -349,7 +353,7 @@ def _trafilatura_body(root: etree._Element, url: str) -> etree._Element | None:
             include_comments=False,
             deduplicate=False,
             as_dict=False,
-            **TRAFILATURA_OPTIONS,
+            **options,
         )
         extracted = (
             unicodedata.normalize("NFC", build_html_output(document))
@@ -465,7 +469,7 @@ def _extract_article(
     lost = not our_chars or our_chars < SAFETY_SHARE * expected
     if not rules.selectors.get("body") and (lost or our_chars < SHORT_BODY):
         container = _safety_net(
-            container, body, url, header_charset, rules, meta, echoes, elsewhere=not lost
+            container, root, body, url, header_charset, rules, meta, echoes, elsewhere=not lost
         )
     if container is None or not clean.text_of(container):
         raise ExtractError(url, "no article body found", kind="no-article")
@@ -485,6 +489,7 @@ def _first_words(text: str, limit: int = 100) -> str:
 
 def _safety_net(
     ours: etree._Element | None,
+    cleaned: etree._Element,
     body: bytes,
     url: str,
     header_charset: str | None,
@@ -494,23 +499,70 @@ def _safety_net(
     *,
     elsewhere: bool = False,
 ) -> etree._Element | None:
-    """Our body, unless trafilatura on the untouched page finds far more: then a cleaning
-    rule took the article, and trafilatura's own body (tidied) is published instead.
+    """Our body, unless trafilatura finds far more (twice as much text). It is asked twice:
 
-    `elsewhere`: ours lost nothing to cleaning but is short; theirs is taken only when it is
-    another block (it holds less than half of our text): ours was a teaser or a profile box.
-    A short article that theirs merely holds with the sidebar around it stays ours."""
+    1. on the untouched page, with our settings: a cleaning rule took the article, or ours
+       was another block (a teaser, a profile box). `elsewhere` (ours lost nothing to
+       cleaning but is short): theirs is taken when it is another block (it holds less than
+       half of our text) or when what it adds is text our cleaning kept (our rules let it
+       be, the extraction missed it); what it adds that our rules removed (a sidebar, the
+       comments) leaves ours in place;
+    2. on the cleaned page, with trafilatura's default settings, which on some pages keep
+       the whole article where `favor_recall` stops after its first paragraphs; taken only
+       when it continues ours (`_continues`), not when it is a list of other stories.
+
+    The body taken is tidied like ours."""
     our_text = clean.text_of(ours) if ours is not None else ""
     theirs = _trafilatura_body(parse_page(body, url, header_charset), url)
+    if theirs is not None:
+        clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
+        their_text = clean.text_of(theirs)
+        if len(our_text) < SAFETY_SHARE * len(their_text) and (
+            not elsewhere
+            or _shared(our_text, their_text) < 0.5
+            or _shared(_added(our_text, their_text), clean.text_of(cleaned)) >= 0.5
+        ):
+            return theirs
+    theirs = _trafilatura_body(cleaned, url, SECOND_OPTIONS)
     if theirs is None:
         return ours
     clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
     their_text = clean.text_of(theirs)
-    if len(our_text) >= SAFETY_SHARE * len(their_text):
-        return ours
-    if elsewhere and _shared(our_text, their_text) >= 0.5:
-        return ours
-    return theirs
+    if len(our_text) < SAFETY_SHARE * len(their_text) and _continues(our_text, their_text):
+        return theirs
+    return ours
+
+
+def _added(ours: str, theirs: str) -> str:
+    """The words of `theirs` outside the word triples it shares with `ours`."""
+    mine = _triples(ours)
+    words = theirs.split()
+    folded = [w.casefold() for w in words]
+    inside = {
+        i + k
+        for i in range(max(len(words) - 2, 0))
+        if tuple(folded[i : i + 3]) in mine
+        for k in range(3)
+    }
+    return " ".join(w for i, w in enumerate(words) if i not in inside)
+
+
+def _continues(ours: str, theirs: str) -> bool:
+    """`theirs` holds `ours` (most of its word triples) in one piece (other words between
+    them at most half as many as ours) and has at least as many words after them as before
+    them. Empty `ours` is continued by anything."""
+    if not ours:
+        return True
+    if _shared(ours, theirs) < 0.5:
+        return False
+    mine = _triples(ours)
+    words = theirs.casefold().split()
+    held = [i for i in range(max(len(words) - 2, 0)) if tuple(words[i : i + 3]) in mine]
+    if not held:
+        return False
+    covered = len({i + k for i in held for k in range(3)})
+    between = held[-1] + 3 - held[0] - covered
+    return between <= covered / 2 and len(words) - (held[-1] + 3) >= held[0]
 
 
 def _shared(ours: str, theirs: str) -> float:
