@@ -13,7 +13,7 @@ import pytest
 from syndicator.core.config import Config
 from syndicator.core.errors import RejectedPage
 from syndicator.core.models import FeedEntry
-from syndicator.extract import parsing, validate
+from syndicator.extract import clean, parsing, validate
 from syndicator.extract.candidate import split_credit, to_candidate
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
@@ -348,3 +348,51 @@ OTHERS = " ".join(
 )
 def test_a_longer_body_is_taken_only_when_it_continues_ours(theirs: str, continues: bool) -> None:
     assert parsing._continues(OURS, theirs) is continues
+
+
+# Class words judged by what they name and what the box holds: found on real pages where a
+# section, a text box or a recipe step was removed for a word in its class.
+def cleaned_text(inner: str) -> str:
+    root = parsing.parse_page(page(inner, teasers=""), URL)
+    clean.strip_boilerplate(root)
+    return clean.text_of(root)
+
+
+@pytest.mark.parametrize(
+    "wrapper",
+    [
+        # A BEM modifier says what the block carries, not what it is.
+        '<section class="TestReport__Section TestReport__Section--Ads">',
+        # A script's handle on the box.
+        '<div class="presentation-box js_readmore">',
+        # Page builders name every box a widget, the text boxes too.
+        '<div class="elementor-element elementor-widget elementor-widget-text-editor">',
+        # Weak words (print, meta, header, widget, tools) on a box of sentences.
+        '<div class="kb-tip-print-step">',
+        '<div class="ratgeber-header-module">',
+    ],
+)
+def test_a_box_of_article_text_is_not_removed_for_a_word_in_its_class(wrapper: str) -> None:
+    tag = wrapper[1 : wrapper.index(" ")]
+    inner = (
+        f"<div class='story'><h1>New quay opens</h1><p>{PARAGRAPHS[0]}</p><p>{PARAGRAPHS[1]}</p>"
+        f"{wrapper}<p>{PARAGRAPHS[2]}</p><p>{PARAGRAPHS[3]}</p></{tag}></div>"
+    )
+    text = cleaned_text(inner)
+    assert PARAGRAPHS[2] in text and PARAGRAPHS[3] in text
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        '<div class="print-tools"><a href="/print">Print this page</a> <span>Email</span></div>',
+        '<div class="site-header"><span>Menu</span> <span>Search</span> <span>Log in</span></div>',
+        '<div class="social-widget">Share this story with your friends and family today</div>',
+        '<div class="Teaser--x js-share">Share</div><div class="js-x share-bar">Share it</div>',
+    ],
+)
+def test_boxes_marked_by_their_class_still_go(box: str) -> None:
+    inner = f"<div class='story'><h1>New quay opens</h1>{box}{BODY}</div>"
+    text = cleaned_text(inner)
+    assert all(p in text for p in PARAGRAPHS)
+    assert not any(w in text for w in ("Print this", "Log in", "friends and family", "Share"))

@@ -83,13 +83,35 @@ _PART_SPLIT = re.compile(r"[-_]+")
 _MARK_ATTRIBUTES = ("class", "id", "data-testid", "data-component", "data-module", "data-type")
 
 
+# Class names that say nothing about what an element holds:
+# - behaviour hooks for scripts (`js-readmore`, `js_share`): a script's handle on the box;
+# - page builders (Elementor, Divi, WPBakery, Gutenberg, Beaver Builder) name every layout
+#   box a widget or module, the article's text boxes too (`elementor-widget-text-editor`);
+#   in their names these words are layout, not a sidebar's widgets.
+_HOOK_PREFIXES = ("js-", "js_")
+_BUILDER_PREFIXES = ("elementor-", "et_pb_", "vc_", "wp-block-", "fl-")
+_BUILDER_LAYOUT = frozenset({"widget", "module", "element", "wrap", "container"})
+
+
+def _token_parts(token: str) -> set[str]:
+    """The words of one class or id token that can mark it. A BEM modifier (after `--`,
+    as in `TestReport__Section--Ads`) says what the block carries or how it looks, not what
+    it is: only the block and element names count."""
+    if token.startswith(_HOOK_PREFIXES):
+        return set()
+    parts = {p for p in _PART_SPLIT.split(token.split("--", 1)[0]) if p}
+    if token.startswith(_BUILDER_PREFIXES):
+        parts -= _BUILDER_LAYOUT
+    return parts
+
+
 def _words(
     el: etree._Element, attrs: tuple[str, ...] = _MARK_ATTRIBUTES
 ) -> tuple[set[str], set[str]]:
     whole: set[str] = set()
     for attr in attrs:
         whole.update(t for t in _SPLIT.split((el.get(attr) or "").lower()) if t)
-    parts = {p for t in whole for p in _PART_SPLIT.split(t) if p}
+    parts = {p for t in whole for p in _token_parts(t)}
     return whole, parts
 
 
@@ -124,6 +146,22 @@ def is_marked(el: etree._Element, in_text: bool = False) -> bool:
     if whole & _EXACT or parts & _PARTS:
         return True
     return (el.get("role") or "").lower() in _ROLES
+
+
+# Marker words that also name boxes of article text (`kb-tip-print-step`, a printable step
+# of a recipe; `recipe-meta`; a text `widget`): an element marked by these alone is judged
+# by what it holds (`clean.strip_boilerplate`).
+_WEAK = frozenset({"print", "meta", "header", "widget", "tools"})
+
+
+def weakly_marked(el: etree._Element) -> bool:
+    """Only weak marker words (`_WEAK`) mark this element: no exact marker, role, hidden
+    state or other marker word."""
+    if is_hidden(el) or (el.get("role") or "").lower() in _ROLES:
+        return False
+    whole, parts = _words(el)
+    marks = parts & _PARTS
+    return not whole & _EXACT and bool(marks) and marks <= _WEAK
 
 
 def marked_by_id_only(el: etree._Element) -> bool:

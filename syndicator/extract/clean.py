@@ -370,6 +370,7 @@ def strip_boilerplate(
                 and boilerplate.is_marked(child, in_text)
                 and not _holds_article(child, total)
                 and not _content_paragraph(child, parent, keep)
+                and not (boilerplate.weakly_marked(child) and _prose_chars(child) >= PROSE_CHARS)
             ):
                 drop_element(child, _marked_rule(child))
             else:
@@ -380,6 +381,26 @@ def strip_boilerplate(
     _drop_blocks(root, text_patterns)
     unwrap_layout_tables(root)
     return expected
+
+
+# Text in sentences from which a box marked by weak words only is article text: a
+# paragraph or two, more than a toolbar, a dateline, a menu or a table's header row holds.
+PROSE_CHARS = 200
+# A run of text outside links at least this long is a sentence, not a label or menu entry.
+_SENTENCE_CHARS = 60
+
+
+def _prose_chars(el: etree._Element) -> int:
+    """Characters of the runs of text (outside links) long enough to be sentences."""
+    total = 0
+    stack = [el]
+    while stack:
+        node = stack.pop()
+        for run in (node.text, *(child.tail for child in node)):
+            if run and len(run := " ".join(run.split())) >= _SENTENCE_CHARS:
+                total += len(run)
+        stack.extend(c for c in node if isinstance(c.tag, str) and c.tag != "a")
+    return total
 
 
 _PARAGRAPH_TAGS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"})
