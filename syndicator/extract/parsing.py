@@ -523,6 +523,8 @@ def _safety_net(
             or _shared(_added(our_text, their_text), clean.text_of(cleaned)) >= 0.5
         ):
             return theirs
+    if len(clean.text_of(cleaned)) * SAFETY_SHARE <= len(our_text):
+        return ours  # the cleaned page holds too little text for a body twice ours
     theirs = _trafilatura_body(cleaned, url, SECOND_OPTIONS)
     if theirs is None:
         return ours
