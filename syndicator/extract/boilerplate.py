@@ -457,8 +457,15 @@ def is_announcement(text: str) -> bool:
     return is_label(text) or is_sentence(text)
 
 
+# The characters whose normal form (NFKC) holds a colon: a text without any of them (and
+# without an entity) is no "Label: ..." pointer, and is not normalised to find out.
+_COLONS = (":", "\u2a74", "\ufe13", "\ufe55", "\uff1a")
+
+
 def is_lead(text: str) -> bool:
     """ "Read more: <title>" and its equivalents, short enough to be a pointer."""
+    if "&" not in text and not any(c in text for c in _COLONS):
+        return False  # no colon, and none the normal form could make
     norm = _norm(text)
     head, sep, rest = norm.partition(":")
     if not sep:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import lxml.html
 from lxml import etree
 
 from syndicator.core.errors import RejectedPage
@@ -103,14 +102,11 @@ def notice_kind(body: bytes, header_charset: str | None = None) -> str | None:
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
     if not text.strip():
         return None
-    try:
-        root = lxml.html.document_fromstring(text)
-    except (etree.ParserError, ValueError):
+    read = _read(text)
+    if read is None:
         return None
-    heads = " ".join(
-        _text(el)
-        for el in (next(iter(root.iter("title")), None), next(iter(root.iter("h1")), None))
-    )
+    root, title, h1 = read
+    heads = " ".join(_text(el) for el in (title, h1))
     visible = _visible_text(root)
     short = len(visible) < SHORT_PAGE
     # Markup markers (challenge scripts, seal images, parking hosts) are looked for in the
@@ -127,6 +123,45 @@ def notice_kind(body: bytes, header_charset: str | None = None) -> str | None:
         if (short and pattern.search(visible)) or any(m in markup for m in _MARKERS.get(kind, ())):
             return kind
     return None
+
+
+# The page is parsed in pieces of this many characters, and no further than a verdict needs.
+READ_CHUNK = 32_768
+
+
+def _read(
+    text: str,
+) -> tuple[etree._Element, etree._Element | None, etree._Element | None] | None:
+    """The page's tree with its first `title` and first `h1`, or None for text that is not
+    HTML. Parsing stops once both are read and the visible text is past SHORT_PAGE: nothing
+    later can change the verdict (the page is not short, and the markup is only looked at on
+    a short one). An article's headline comes early, so most of a long page is never parsed."""
+    parser = etree.HTMLPullParser(events=("end",), tag=("title", "h1"))
+    title: etree._Element | None = None
+    h1: etree._Element | None = None
+    try:
+        for start in range(0, len(text), READ_CHUNK):
+            parser.feed(text[start : start + READ_CHUNK])
+            for _, el in parser.read_events():
+                if el.tag == "title" and title is None:
+                    title = el
+                elif el.tag == "h1" and h1 is None:
+                    h1 = el
+            if title is not None and h1 is not None:
+                root = h1.getroottree().getroot()
+                if len(_visible_text(root)) >= SHORT_PAGE:
+                    return root, title, h1
+        root = parser.close()
+    except (etree.LxmlError, ValueError):
+        return None
+    if root is None:
+        return None
+    for _, el in parser.read_events():
+        if el.tag == "title" and title is None:
+            title = el
+        elif el.tag == "h1" and h1 is None:
+            h1 = el
+    return root, title, h1
 
 
 # What a notice's markup carries (a challenge widget, a parking service), as plain
