@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from syndicator.core.errors import RejectedPage
-from syndicator.extract.validate import check
+from syndicator.extract.validate import READ_CHUNK, check
 from syndicator.mirrors.announced import announced_origins
 
 from .sites import SEIZED_PAGE
@@ -127,3 +127,27 @@ def test_alternate_addresses_footer_names_hosts() -> None:
 def test_announcements_in_other_shapes(html: str, expected: list[str]) -> None:
     body = f"<html><body><article>{html}</article></body></html>".encode()
     assert sorted(announced_origins(body, "https://www.site.example/a")) == sorted(expected)
+
+
+# The page is read only as far as the verdict needs (the title, the first h1, and visible
+# text past a short page): a headline far down a long page is still read, and a notice in
+# the headline of a long page is still a notice.
+NAV_TEXT = "".join(f"<li><a href='/s{i}'>Section {i} of the site</a></li>" for i in range(3000))
+
+
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        (page("News", f"<ul>{NAV_TEXT}</ul><h1>This domain has been seized</h1>{LONG}"), True),
+        (page("News", f"<h1>This domain has been seized</h1>{LONG}{LONG}{LONG}"), True),
+        (page("News", f"<h1>Council meets</h1>{LONG}<h1>This domain has been seized</h1>"), False),
+    ],
+)
+def test_the_headline_decides_wherever_it_is_on_a_long_page(body: bytes, refused: bool) -> None:
+    assert len(NAV_TEXT) > 3 * READ_CHUNK  # the first headline is pieces into the page
+    if refused:
+        with pytest.raises(RejectedPage) as caught:
+            check(body, "https://news.example/a", "article")
+        assert caught.value.kind == "seized"
+    else:
+        check(body, "https://news.example/a", "article")
