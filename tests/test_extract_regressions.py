@@ -12,7 +12,7 @@ import pytest
 
 from syndicator.core.config import Config
 from syndicator.core.errors import RejectedPage
-from syndicator.core.models import FeedEntry
+from syndicator.core.models import FeedEntry, Page
 from syndicator.extract import clean, parsing, validate
 from syndicator.extract.candidate import split_credit, to_candidate
 from syndicator.publish.documents import FeedBook
@@ -212,25 +212,34 @@ async def test_an_article_with_control_characters_is_published_from_every_mirror
         await site.stop()
 
 
-def test_the_lead_figure_follows_the_first_paragraph_with_its_caption_under_the_image() -> None:
-    body = page(
+def figure_page(caption: str) -> bytes:
+    """An article whose lead figure carries `caption`."""
+    return page(
         '<meta property="og:image" content="https://news.example/quay.jpg">'
         f"<div class='story'><h1>New quay opens</h1><figure><img src='/quay.jpg' alt='x'>"
-        f"<figcaption>The new quay at dawn, seen from the lighthouse</figcaption></figure>"
-        f"{BODY}</div>",
+        f"<figcaption>{caption}</figcaption></figure>{BODY}</div>",
         teasers="",
     )
-    extracted = parsing.extract_article(body, URL)
-    assert extracted.image_caption == "The new quay at dawn, seen from the lighthouse"
-    cand = to_candidate(
+
+
+def published_html(extracted: Page) -> str:
+    """The `content_html` the feeds publish for an extracted page."""
+    return to_candidate(
         extracted,
         source="news",
         canonical_origin="https://news.example",
         site_origins={"https://news.example"},
         sections=frozenset(),
         default_language="en",
+    ).content_html
+
+
+def test_the_lead_figure_follows_the_first_paragraph_with_its_caption_under_the_image() -> None:
+    extracted = parsing.extract_article(
+        figure_page("The new quay at dawn, seen from the lighthouse"), URL
     )
-    html = cand.content_html
+    assert extracted.image_caption == "The new quay at dawn, seen from the lighthouse"
+    html = published_html(extracted)
     assert html.startswith(f"<p>{PARAGRAPHS[0]}</p><figure><img")
     assert html.index("<img") < html.index("<figcaption>") < html.index(PARAGRAPHS[1])
 
@@ -285,22 +294,9 @@ def test_a_caption_is_split_into_what_the_picture_shows_and_its_credit(
 def test_the_published_caption_leaves_the_photo_credit_out(
     caption: str, figcaption: str | None
 ) -> None:
-    body = page(
-        '<meta property="og:image" content="https://news.example/quay.jpg">'
-        f"<div class='story'><h1>New quay opens</h1><figure><img src='/quay.jpg' alt='x'>"
-        f"<figcaption>{caption}</figcaption></figure>{BODY}</div>",
-        teasers="",
-    )
-    extracted = parsing.extract_article(body, URL)
+    extracted = parsing.extract_article(figure_page(caption), URL)
     assert extracted.image_caption == caption
-    html = to_candidate(
-        extracted,
-        source="news",
-        canonical_origin="https://news.example",
-        site_origins={"https://news.example"},
-        sections=frozenset(),
-        default_language="en",
-    ).content_html
+    html = published_html(extracted)
     assert "<img" in html
     if figcaption is None:
         assert "<figcaption>" not in html and 'alt="New quay opens"' in html
