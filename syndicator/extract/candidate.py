@@ -68,6 +68,8 @@ _CREDIT = re.compile(
 )
 
 
+# A credit is looked for in this many characters at the end of a caption.
+CREDIT_CHARS = 200
 # A caption that starts with a credit label and runs on past this many words is a label and
 # then what the picture shows ("Bild: Eine Drohne nähert sich ..."), not a credit.
 CREDIT_WORDS = 6
@@ -77,7 +79,9 @@ def split_credit(caption: str) -> tuple[str, str | None]:
     """A caption as what the picture shows and who made it: ("Crowds at the port.",
     "Photo: J. Doe/AFP"). A caption that is only a credit gives ("", credit)."""
     caption = " ".join(caption.split())
-    found = _CREDIT.search(caption)
+    # Credits are short and end the caption: only its end is searched, so that a long
+    # caption of odd punctuation costs no more than a short one.
+    found = _CREDIT.search(caption, max(0, len(caption) - CREDIT_CHARS))
     if found is None:
         return caption, None
     credit = found.group(0).strip(" |•-–—").strip()

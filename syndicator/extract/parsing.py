@@ -518,6 +518,7 @@ def _safety_net(
 
     The body taken is tidied like ours."""
     our_text = clean.text_of(ours) if ours is not None else ""
+    page_text = clean.text_of(cleaned)
     theirs = _trafilatura_body(parse_page(body, url, header_charset), url)
     if theirs is not None:
         clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
@@ -525,10 +526,10 @@ def _safety_net(
         if len(our_text) < SAFETY_SHARE * len(their_text) and (
             not elsewhere
             or _shared(our_text, their_text) < 0.5
-            or _shared(_added(our_text, their_text), clean.text_of(cleaned)) >= 0.5
+            or _shared(_added(our_text, their_text), page_text) >= 0.5
         ):
             return theirs
-    if len(clean.text_of(cleaned)) * SAFETY_SHARE <= len(our_text):
+    if len(page_text) * SAFETY_SHARE <= len(our_text):
         return ours  # the cleaned page holds too little text for a body twice ours
     theirs = _trafilatura_body(cleaned, url, SECOND_OPTIONS)
     if theirs is None:
