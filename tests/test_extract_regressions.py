@@ -244,6 +244,20 @@ def test_the_lead_figure_follows_the_first_paragraph_with_its_caption_under_the_
     assert html.index("<img") < html.index("<figcaption>") < html.index(PARAGRAPHS[1])
 
 
+def test_an_alt_text_is_not_published_as_a_caption() -> None:
+    body = page(
+        '<meta property="og:image" content="https://news.example/quay.jpg">'
+        "<div class='story'><h1>New quay opens</h1><figure>"
+        f"<img src='/quay.jpg' alt='Image for post quay-final-2.jpg'></figure>{BODY}</div>",
+        teasers="",
+    )
+    extracted = parsing.extract_article(body, URL)
+    assert extracted.image_caption is None
+    html = published_html(extracted)
+    assert "<figcaption>" not in html and "quay-final" not in html
+    assert 'alt="New quay opens"' in html
+
+
 @pytest.mark.parametrize(
     ("caption", "shows", "credit"),
     [

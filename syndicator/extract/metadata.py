@@ -218,8 +218,10 @@ def _lead_figure(root: etree._Element, url: str) -> tuple[str | None, str | None
             (i for i in fig.iter("img", "amp-img") if i.get("src") or i.get("data-src")), None
         )
         if img is not None:
+            # The caption is what the page shows under the picture. An alt text is for
+            # screen readers ("Image for post", a file name, keywords), not a caption.
             cap = next(iter(fig.iter("figcaption")), None)
-            caption = text_of(cap) if cap is not None else (img.get("alt") or None)
+            caption = text_of(cap) if cap is not None else None
             return _image(url, img.get("src") or img.get("data-src")), caption or None
     return None, None
 
