@@ -512,9 +512,11 @@ def _safety_net(
        half of our text) or when what it adds is text our cleaning kept (our rules let it
        be, the extraction missed it); what it adds that our rules removed (a sidebar, the
        comments) leaves ours in place;
-    2. on the cleaned page, with trafilatura's default settings, which on some pages keep
-       the whole article where `favor_recall` stops after its first paragraphs; taken only
-       when it continues ours (`_continues`), not when it is a list of other stories.
+    2. on the untouched page, with trafilatura's default settings, which on some pages keep
+       the whole article where `favor_recall` stops after its first paragraphs (or where
+       our cleaning changed what trafilatura picks); taken only when it continues ours
+       (`_continues`, not a list of other stories in front of it) and what it adds is text
+       our cleaning kept.
 
     The body taken is tidied like ours."""
     our_text = clean.text_of(ours) if ours is not None else ""
@@ -530,13 +532,17 @@ def _safety_net(
         ):
             return theirs
     if len(page_text) * SAFETY_SHARE <= len(our_text):
-        return ours  # the cleaned page holds too little text for a body twice ours
-    theirs = _trafilatura_body(cleaned, url, SECOND_OPTIONS)
+        return ours  # the cleaned page holds too little text to add as much as ours
+    theirs = _trafilatura_body(parse_page(body, url, header_charset), url, SECOND_OPTIONS)
     if theirs is None:
         return ours
     clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
     their_text = clean.text_of(theirs)
-    if len(our_text) < SAFETY_SHARE * len(their_text) and _continues(our_text, their_text):
+    if (
+        len(our_text) < SAFETY_SHARE * len(their_text)
+        and _continues(our_text, their_text)
+        and _shared(_added(our_text, their_text), page_text) >= 0.5
+    ):
         return theirs
     return ours
 
