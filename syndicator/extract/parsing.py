@@ -567,11 +567,12 @@ def _continues(ours: str, theirs: str) -> bool:
     them. Empty `ours` is continued by anything."""
     if not ours:
         return True
-    if _shared(ours, theirs) < 0.5:
-        return False
     mine = _triples(ours)
     words = theirs.casefold().split()
-    held = [i for i in range(max(len(words) - 2, 0)) if tuple(words[i : i + 3]) in mine]
+    grams = [tuple(words[i : i + 3]) for i in range(max(len(words) - 2, 0))]
+    if len(mine & set(grams)) < 0.5 * len(mine):  # `_shared` below 0.5
+        return False
+    held = [i for i, gram in enumerate(grams) if gram in mine]
     if not held:
         return False
     covered = len({i + k for i in held for k in range(3)})
