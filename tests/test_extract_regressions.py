@@ -338,12 +338,19 @@ def test_a_feed_entry_with_control_characters_is_published_without_them() -> Non
 # The safety net's second opinion (trafilatura's defaults on the cleaned page) is taken only
 # when it continues our body: found on real pages where `favor_recall` stopped after the
 # first paragraphs, while on others the defaults put a list of other stories in front.
+# Where ours is, is where most of it is: a stray echo of its words elsewhere does not count.
 OURS = " ".join(PARAGRAPHS[:2])
 MORE = " ".join(PARAGRAPHS[2:])
 OTHERS = " ".join(
     f"{topic} is the subject of another story listed in front of the article, with a "
     "summary long enough to pass for a paragraph of its own."
     for topic in ("Rain", "Budget", "Football", "Trains", "Schools")
+)
+# A page's own introduction in front of the article that already names its first words.
+INTRO = (
+    "Quay: the harbour authority opened the new quay on Tuesday. Readers asked what it "
+    "changes for the ferries, the fishing fleet and the boatyards, so this page gathers "
+    "what the council and the people who work on the water every day know so far."
 )
 
 
@@ -354,6 +361,10 @@ OTHERS = " ".join(
         (f"{OTHERS} {OURS}", False),
         (f"{PARAGRAPHS[0]} {OTHERS} {PARAGRAPHS[1]} {MORE}", False),
         (f"{OTHERS} {MORE}", False),
+        # our first paragraph as the teaser of a list of other stories, ours after the list
+        (f"{PARAGRAPHS[0]} {OTHERS} {OURS}", False),
+        # an introduction that echoes our first words: ours is where most of it is
+        (f"{INTRO} {OURS} {MORE}", True),
     ],
 )
 def test_a_longer_body_is_taken_only_when_it_continues_ours(theirs: str, continues: bool) -> None:

@@ -330,6 +330,8 @@ SAFETY_SHARE = 0.5
 # article block promised: on real pages most losses were short bodies taken from the wrong
 # block (a teaser, a profile box), and a short page costs little to extract twice.
 SHORT_BODY = 2500
+# `_continues`: words of theirs without one of our word triples that end a run of ours.
+GAP = 30
 
 
 # trafilatura's own markup names inline styling `<hi rend="...">`; a page that carries such a
@@ -562,9 +564,9 @@ def _added(ours: str, theirs: str) -> str:
 
 
 def _continues(ours: str, theirs: str) -> bool:
-    """`theirs` holds `ours` (most of its word triples) in one piece (other words between
-    them at most half as many as ours) and has at least as many words after them as before
-    them. Empty `ours` is continued by anything."""
+    """`theirs` holds `ours` (most of its word triples) and has at least as many words
+    after the run of theirs that holds most of ours as before it. Empty `ours` is continued
+    by anything."""
     if not ours:
         return True
     mine = _triples(ours)
@@ -575,9 +577,16 @@ def _continues(ours: str, theirs: str) -> bool:
     held = [i for i, gram in enumerate(grams) if gram in mine]
     if not held:
         return False
-    covered = len({i + k for i in held for k in range(3)})
-    between = held[-1] + 3 - held[0] - covered
-    return between <= covered / 2 and len(words) - (held[-1] + 3) >= held[0]
+    # Runs of theirs with no gap of GAP words without one of our triples. Ours is where the
+    # longest run is: our lead as a teaser on top of a list of other stories, or an
+    # introduction that echoes our first words, is not where ours is (on real pages, both).
+    runs: list[list[int]] = [[held[0]]]
+    for i in held[1:]:
+        if i - runs[-1][-1] > GAP:
+            runs.append([])
+        runs[-1].append(i)
+    run = max(runs, key=len)
+    return len(words) - (run[-1] + 3) >= run[0]
 
 
 def _shared(ours: str, theirs: str) -> float:
