@@ -417,3 +417,34 @@ def test_boxes_marked_by_their_class_still_go(box: str) -> None:
     text = cleaned_text(inner)
     assert all(p in text for p in PARAGRAPHS)
     assert not any(w in text for w in ("Print this", "Log in", "friends and family", "Share"))
+
+
+# The standfirst (dek) under the headline: trafilatura's evaluation set counts it as article
+# text, and extraction left it out with the article's header on many of its pages.
+DEK = "Three years of work end with a berth for two ships and shorter queues for lorries."
+
+
+def dek_page(description: str, shown: str) -> bytes:
+    return (
+        "<!DOCTYPE html><html><head><title>New quay opens | News</title>"
+        f'<meta property="og:description" content="{description}"></head><body>{NAV}'
+        '<article><header class="article-header"><h1>New quay opens</h1>'
+        f'<div class="summary">{shown}</div><div class="byline">By Ann Writer</div></header>'
+        f"{BODY}</article>{RELATED}</body></html>"
+    ).encode()
+
+
+def test_the_standfirst_the_page_shows_is_the_first_paragraph() -> None:
+    assert published_paragraphs(dek_page(DEK, DEK)) == [DEK, *PARAGRAPHS]
+
+
+@pytest.mark.parametrize(
+    ("description", "shown"),
+    [
+        (DEK, ""),  # a description the page does not show is not published in the body
+        (PARAGRAPHS[0], PARAGRAPHS[0]),  # the body holds it already: not twice
+        ("New quay opens", "New quay opens"),  # too short for a standfirst
+    ],
+)
+def test_a_description_is_not_added_where_it_is_no_standfirst(description: str, shown: str) -> None:
+    assert published_paragraphs(dek_page(description, shown)) == PARAGRAPHS
