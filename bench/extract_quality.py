@@ -90,7 +90,9 @@ def load(folder: Path) -> tuple[str, list[Doc]]:
             page.name,
             f"https://pages.example/{page.name}/",
             (page / "source.html").read_bytes(),
-            html_text((page / "expected.html").read_bytes()),
+            # expected.html is UTF-8 without a charset declaration: read as bytes, lxml
+            # would take it for Latin-1 and every accent and curly quote would be mojibake.
+            html_text((page / "expected.html").read_text("utf-8")),
         )
         for page in pages
     ]
