@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 
 import feedparser
+import lxml.html
 import pytest
 
 from syndicator.core.config import Config
@@ -434,8 +435,15 @@ def dek_page(description: str, shown: str) -> bytes:
     ).encode()
 
 
-def test_the_standfirst_the_page_shows_is_the_first_paragraph() -> None:
-    assert published_paragraphs(dek_page(DEK, DEK)) == [DEK, *PARAGRAPHS]
+def published_blocks(body: bytes) -> list[str]:
+    fragment = lxml.html.fragment_fromstring(
+        published_html(parsing.extract_article(body, URL)), create_parent="div"
+    )
+    return parsing.block_texts(fragment)
+
+
+def test_the_standfirst_the_page_shows_is_published_first() -> None:
+    assert published_blocks(dek_page(DEK, DEK)) == [DEK, *PARAGRAPHS]
 
 
 @pytest.mark.parametrize(
@@ -446,5 +454,26 @@ def test_the_standfirst_the_page_shows_is_the_first_paragraph() -> None:
         ("New quay opens", "New quay opens"),  # too short for a standfirst
     ],
 )
-def test_a_description_is_not_added_where_it_is_no_standfirst(description: str, shown: str) -> None:
-    assert published_paragraphs(dek_page(description, shown)) == PARAGRAPHS
+def test_a_description_is_not_published_where_it_is_no_standfirst(
+    description: str, shown: str
+) -> None:
+    assert published_blocks(dek_page(description, shown)) == PARAGRAPHS
+
+
+def test_a_copy_without_the_standfirst_is_the_same_article() -> None:
+    """A mirror's AMP copy leaves the standfirst out: same content hash, one item."""
+    with_dek = parsing.extract_article(dek_page(DEK, DEK), URL)
+    without = parsing.extract_article(dek_page("", ""), URL)
+    assert with_dek.standfirst == DEK and not without.standfirst
+    hashes = {
+        to_candidate(
+            extracted,
+            source="news",
+            canonical_origin="https://news.example",
+            site_origins={"https://news.example"},
+            sections=frozenset(),
+            default_language="en",
+        ).content_hash
+        for extracted in (with_dek, without)
+    }
+    assert len(hashes) == 1

@@ -48,6 +48,10 @@ class Page:
     canonical_link: str | None = None
     language: str | None = None
     summary: str = ""
+    # The standfirst (dek) the page shows under its headline, when the body does not hold
+    # it: published before the body, outside the content hash (a mirror's AMP copy without
+    # it is the same article).
+    standfirst: str = ""
 
 
 @dataclass(frozen=True)

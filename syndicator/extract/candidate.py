@@ -142,9 +142,9 @@ def publishable_html(
     language: str,
     prefixes: Mapping[str, str] | None = None,
 ) -> tuple[str, str | None]:
-    """Sanitised body HTML with the lead figure after the first paragraph, links on the
-    canonical origin, and a `dir="rtl"` wrapper for right-to-left languages; and the lead
-    image URL."""
+    """Sanitised body HTML: the standfirst, then the body with the lead figure after its
+    first paragraph, links on the canonical origin, and a `dir="rtl"` wrapper for
+    right-to-left languages; and the lead image URL."""
     body = lxml.html.fragment_fromstring(page.body_html or "<p></p>", create_parent="div")
     clean.rewrite_links(body, page.url, origins, canonical_origin, prefixes)
     # The lead figure goes after the first paragraph: the caption under its image, and the
@@ -172,6 +172,8 @@ def publishable_html(
         )
     else:
         content = lead + content
+    if page.standfirst:
+        content = f"<p>{html.escape(page.standfirst)}</p>{content}"
     if is_rtl(language):
         content = f'<div dir="rtl" lang="{html.escape(language, quote=True)}">{content}</div>'
     return clean.sanitize(content), image_url

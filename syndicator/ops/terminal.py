@@ -182,6 +182,7 @@ def outcomes(items: list[PullOutcome]) -> Table:
 def extraction_json(
     page: Page, cand: Candidate, source: str | None, sections: list[str], rules: dict[str, int]
 ) -> dict[str, Any]:
+    text = "\n\n".join(filter(None, (page.standfirst, page.body_text)))
     return {
         "url": page.url,
         "canonical_url": cand.canonical_url,
@@ -196,9 +197,9 @@ def extraction_json(
         "image": cand.image_url,
         "content_hash": cand.content_hash,
         "simhash": f"{cand.simhash & 0xFFFFFFFFFFFFFFFF:016x}",
-        "words": len(page.body_text.split()),
+        "words": len(text.split()),
         "rules": dict(sorted(rules.items())),
-        "text": page.body_text,
+        "text": text,
         "content_html": cand.content_html,
     }
 
