@@ -477,3 +477,37 @@ def test_a_copy_without_the_standfirst_is_the_same_article() -> None:
         for extracted in (with_dek, without)
     }
     assert len(hashes) == 1
+
+
+# A page that renders its article with JavaScript shows a placeholder; its JSON-LD still
+# declares the text (`articleBody`): found on scmp.com in trafilatura's evaluation set.
+def ld_page(article_body: str, shown: str) -> bytes:
+    ld = json.dumps(
+        {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "New quay opens"}
+        | ({"articleBody": article_body} if article_body else {})
+    )
+    return (
+        "<!DOCTYPE html><html><head><title>New quay opens | News</title>"
+        f'<script type="application/ld+json">{ld}</script></head><body>{NAV}'
+        f'<article><h1>New quay opens</h1><div id="app">{shown}</div></article>'
+        "</body></html>"
+    ).encode()
+
+
+SCRIPTED = (
+    "<p>Our journalism depends on readers like you. This article is loaded by the page's "
+    "scripts; if it does not appear, check that your browser lets this site run them, or "
+    "open the newsletter edition that we send every morning to subscribers.</p>"
+)
+
+
+def test_the_body_the_json_ld_declares_is_published_when_the_page_shows_none() -> None:
+    assert published_paragraphs(ld_page("\n".join(PARAGRAPHS), SCRIPTED)) == PARAGRAPHS
+
+
+def test_a_declared_body_with_markup_keeps_its_paragraphs() -> None:
+    assert published_paragraphs(ld_page(BODY, SCRIPTED)) == PARAGRAPHS
+
+
+def test_a_declared_teaser_does_not_replace_the_article_the_page_shows() -> None:
+    assert published_paragraphs(ld_page(PARAGRAPHS[0][:60], BODY)) == PARAGRAPHS

@@ -40,6 +40,7 @@ class PageMeta:
     canonical_link: str | None
     language: str | None
     description: str | None
+    article_body: str | None = None
 
 
 _ARTICLE_TYPES = {
@@ -83,8 +84,9 @@ def meta(root: etree._Element, *names: str) -> str | None:
     return next((found[n] for n in names if n in found), None)
 
 
-def _json_ld(root: etree._Element) -> dict[str, Any]:
-    """The first Article-like object of the page's JSON-LD, merged with its @graph siblings."""
+def _json_ld(root: etree._Element) -> list[dict[str, Any]]:
+    """The Article-like objects of the page's JSON-LD (with their @graph siblings), first
+    the first one, whose fields are the page's."""
 
     def walk(node: Any) -> Iterator[dict[str, Any]]:
         if isinstance(node, list):
@@ -94,6 +96,7 @@ def _json_ld(root: etree._Element) -> dict[str, Any]:
             yield node
             yield from walk(node.get("@graph"))
 
+    found = []
     for script in root.iter("script"):
         if (script.get("type") or "").lower() != "application/ld+json" or not script.text:
             continue
@@ -105,8 +108,17 @@ def _json_ld(root: etree._Element) -> dict[str, Any]:
             kinds = node.get("@type")
             kinds = kinds if isinstance(kinds, list) else [kinds]
             if any(str(k).lower() in _ARTICLE_TYPES for k in kinds):
-                return node
-    return {}
+                found.append(node)
+    return found
+
+
+def _ld_body(nodes: list[dict[str, Any]]) -> str | None:
+    """The article's text as the page's JSON-LD gives it (`articleBody`)."""
+    for node in nodes:
+        body = node.get("articleBody")
+        if isinstance(body, str) and body.strip():
+            return body
+    return None
 
 
 def _ld_name(value: Any) -> str | None:
@@ -293,7 +305,8 @@ def read_metadata(
     """Everything but the body, read before the page is cleaned."""
     selectors = selectors or {}
     entry = entry or FeedEntry(link=url)
-    ld = _json_ld(root)
+    nodes = _json_ld(root)
+    ld = nodes[0] if nodes else {}
     title = _selected(root, selectors, "title") or _title(root, ld) or entry.title
     published = (
         parse_date(_selected(root, selectors, "published"))
@@ -335,4 +348,5 @@ def read_metadata(
         canonical_link=_canonical(root, url),
         language=_language(root),
         description=meta(root, "og:description", "description", "twitter:description"),
+        article_body=_ld_body(nodes),
     )

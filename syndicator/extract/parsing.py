@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import functools
+import html
 import re
 import unicodedata
 from collections import Counter, deque
@@ -479,6 +480,13 @@ def _extract_article(
         container = _safety_net(
             container, root, body, url, header_charset, rules, meta, echoes, elsewhere=not lost
         )
+    if not rules.selectors.get("body") and meta.article_body:
+        declared = _declared_body(meta.article_body)
+        if len(clean.text_of(container) if container is not None else "") < SAFETY_SHARE * len(
+            clean.text_of(declared)
+        ):
+            clean.tidy_body(declared, rules.strip_text, echoes=echoes, author=meta.author)
+            container = declared
     if container is None or not clean.text_of(container):
         raise ExtractError(url, "no article body found", kind="no-article")
     if not meta.title:
@@ -517,6 +525,21 @@ def standfirst(root: etree._Element, meta: PageMeta) -> str | None:
         ):
             return want
     return None
+
+
+_MARKUP = re.compile(r"<(?:p|br|div|h[2-6]|ul|ol|blockquote)\b", re.I)
+
+
+def _declared_body(text: str) -> etree._Element:
+    """The body a page's JSON-LD declares (`articleBody`) as a container: its own markup
+    when it has some, else a paragraph per line."""
+    if _MARKUP.search(text):
+        return lxml.html.fragment_fromstring(text, create_parent="div")
+    container = lxml.html.fragment_fromstring("<div></div>")
+    for line in text.splitlines():
+        if line := " ".join(html.unescape(line).split()):
+            etree.SubElement(container, "p").text = line
+    return container
 
 
 def _first_words(text: str, limit: int = 100) -> str:
