@@ -276,6 +276,11 @@ def test_an_alt_text_is_not_published_as_a_caption() -> None:
             "Ann Lee/Reuters files",
         ),
         ("Boats at the new quay | Bild: Hafenamt", "Boats at the new quay", "Bild: Hafenamt"),
+        (
+            "Boats at the new quay. (Photo Ann Lee. AFP)",
+            "Boats at the new quay.",
+            "Photo Ann Lee. AFP",
+        ),
         ("Shutterstock", "", "Shutterstock"),
         (
             "Photo: a crane lifts the first container off the ship at dawn",

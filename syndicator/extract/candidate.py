@@ -56,13 +56,15 @@ _CREDIT_LABEL = (
 )
 # Where a credit starts: a copyright sign, or a credit label with a colon or "by" (or the
 # glued "CreditCredit" of some templates), at the start or after a sentence end, a bar, an
-# opening bracket or a dash; or a trailing "Name/Agency" or bare agency name.
+# opening bracket or a dash; or a trailing "Name/Agency" or bare agency name; or a credit
+# label opening the caption's last bracket ("(Photo J. Doe. AFP)").
 _CREDIT = re.compile(
     rf"(?:^|(?<=[.!?|•(\-–—])|(?<=[.!?|•\-–—]\s)|\s+\(?|\s*\|\s*)"
     rf"(?:\(?{_CREDIT_LABEL}\s*(?::|\bby\b|(?=credit)|(?<=credit)(?-i:(?=[A-Z]))).*)$"
     rf"|(?:^|\s)(?-i:(?:[A-Z][\w'’.-]*\s+){{0,3}}[A-Z][\w'’.-]*)\s*/\s*(?:[\w'’.-]+\s*/\s*)*"
     rf"(?:{_AGENCIES})(?:\s+files)?\s*\)?$"
     rf"|(?:^|[\s/(])(?:{_AGENCIES})\s*\)?$"
+    rf"|\s*\({_CREDIT_LABEL}\b[^()]*\)$"
     r"|\(?©.*$",
     re.I,
 )
