@@ -480,11 +480,15 @@ def _extract_article(
         container = _safety_net(
             container, root, body, url, header_charset, rules, meta, echoes, elsewhere=not lost
         )
-    if not rules.selectors.get("body") and meta.article_body:
+    ours = len(clean.text_of(container)) if container is not None else 0
+    if (
+        not rules.selectors.get("body")
+        and meta.article_body
+        # the declared text is never longer than its source: most pages stop here
+        and ours < SAFETY_SHARE * len(meta.article_body)
+    ):
         declared = _declared_body(meta.article_body)
-        if len(clean.text_of(container) if container is not None else "") < SAFETY_SHARE * len(
-            clean.text_of(declared)
-        ):
+        if ours < SAFETY_SHARE * len(clean.text_of(declared)):
             clean.tidy_body(declared, rules.strip_text, echoes=echoes, author=meta.author)
             container = declared
     if container is None or not clean.text_of(container):
