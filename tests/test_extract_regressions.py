@@ -484,7 +484,7 @@ def ld_page(article_body: str, shown: str) -> bytes:
     ld = json.dumps(
         {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "New quay opens"}
         | ({"articleBody": article_body} if article_body else {})
-    )
+    ).replace("</", "<\\/")  # as pages write it, so that no "</script>" ends the script
     return (
         "<!DOCTYPE html><html><head><title>New quay opens | News</title>"
         f'<script type="application/ld+json">{ld}</script></head><body>{NAV}'
@@ -504,8 +504,9 @@ def test_the_body_the_json_ld_declares_is_published_when_the_page_shows_none() -
     assert published_paragraphs(ld_page("\n".join(PARAGRAPHS), SCRIPTED)) == PARAGRAPHS
 
 
-def test_a_declared_body_with_markup_keeps_its_paragraphs() -> None:
-    assert published_paragraphs(ld_page(BODY, SCRIPTED)) == PARAGRAPHS
+def test_a_declared_body_with_markup_keeps_its_paragraphs_not_its_scripts() -> None:
+    declared = f"{BODY}<script>track('quay')</script>"
+    assert published_paragraphs(ld_page(declared, SCRIPTED)) == PARAGRAPHS
 
 
 def test_a_declared_teaser_does_not_replace_the_article_the_page_shows() -> None:

@@ -264,7 +264,7 @@ def _matches(text: str, patterns: Sequence[Searcher], page: _PageRules) -> bool:
 
 # Tags that never hold article text, whatever they contain: dropped before the content is
 # decided, so that script text never counts as paragraphs.
-_INERT_TAGS = frozenset(
+INERT_TAGS = frozenset(
     {"script", "style", "noscript", "template", "svg", "canvas", "object", "embed", "iframe"}
 )
 # Paragraph-like elements whose text decides where the article is.
@@ -345,7 +345,7 @@ def strip_boilerplate(
     The content is decided first (`content_nodes`): a form, header or wrapper class that
     holds the article is kept, what it holds besides the article is cleaned. `site_blocks`
     are the normalised texts of blocks this site repeats on every page (`templates`)."""
-    for el in list(root.iter(*_INERT_TAGS)):
+    for el in list(root.iter(*INERT_TAGS)):
         drop_element(el, f"tag:{el.tag}")
     for el in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
         drop_element(el)

@@ -488,7 +488,7 @@ def _extract_article(
         and ours < SAFETY_SHARE * len(meta.article_body)
     ):
         declared = _declared_body(meta.article_body)
-        if ours < SAFETY_SHARE * len(clean.text_of(declared)):
+        if declared is not None and ours < SAFETY_SHARE * len(clean.text_of(declared)):
             clean.tidy_body(declared, rules.strip_text, echoes=echoes, author=meta.author)
             container = declared
     if container is None or not clean.text_of(container):
@@ -534,11 +534,18 @@ def standfirst(root: etree._Element, meta: PageMeta) -> str | None:
 _MARKUP = re.compile(r"<(?:p|br|div|h[2-6]|ul|ol|blockquote)\b", re.I)
 
 
-def _declared_body(text: str) -> etree._Element:
+def _declared_body(text: str) -> etree._Element | None:
     """The body a page's JSON-LD declares (`articleBody`) as a container: its own markup
-    when it has some, else a paragraph per line."""
+    (without scripts and styles) when it has some, else a paragraph per line; None when
+    its markup does not parse."""
     if _MARKUP.search(text):
-        return lxml.html.fragment_fromstring(text, create_parent="div")
+        try:
+            container = lxml.html.fragment_fromstring(text, create_parent="div")
+        except (etree.ParserError, ValueError):
+            return None
+        for el in list(container.iter(*clean.INERT_TAGS)):
+            clean.drop_element(el)
+        return container
     container = lxml.html.fragment_fromstring("<div></div>")
     for line in text.splitlines():
         if line := " ".join(html.unescape(line).split()):
