@@ -172,15 +172,15 @@ def _decode(body: bytes, header_charset: str | None) -> str:
 _SOFT_HYPHEN = re.compile(r"\xad|&(?:shy|#173|#[xX]0*[aA][dD]);")
 
 
+_SOFT_MARKS = ("\xad", "&shy;", "&#173;", "&#x", "&#X")
+
+
 def drop_soft_hyphens(text: str) -> str:
     # Plain searches first: the pattern has no literal prefix, and over a whole page the
     # regex scan costs twice as much as these.
     if not any(mark in text for mark in _SOFT_MARKS):
         return text
     return _SOFT_HYPHEN.sub("", text)
-
-
-_SOFT_MARKS = ("\xad", "&shy;", "&#173;", "&#x", "&#X")
 
 
 def parse_page(body: bytes, url: str, header_charset: str | None = None) -> etree._Element:
@@ -464,7 +464,8 @@ def _extract_article(
     root = parse_page(body, url, header_charset)
     meta = read_metadata(root, url, rules.selectors, entry)
     echoes = repeats(root, meta)
-    dek = None if rules.selectors.get("body") else standfirst(root, meta)
+    selected = bool(rules.selectors.get("body"))  # the operator's selector decides the body
+    dek = None if selected else standfirst(root, meta)
     expected = clean.strip_boilerplate(
         root, rules.strip, rules.strip_text, site_blocks=rules.site_blocks
     )
@@ -476,13 +477,13 @@ def _extract_article(
         clean.tidy_body(container, rules.strip_text, echoes=echoes, author=meta.author)
     our_chars = len(clean.text_of(container)) if container is not None else 0
     lost = not our_chars or our_chars < SAFETY_SHARE * expected
-    if not rules.selectors.get("body") and (lost or our_chars < SHORT_BODY):
+    if not selected and (lost or our_chars < SHORT_BODY):
         container = _safety_net(
             container, root, body, url, header_charset, rules, meta, echoes, elsewhere=not lost
         )
     ours = len(clean.text_of(container)) if container is not None else 0
     if (
-        not rules.selectors.get("body")
+        not selected
         and meta.article_body
         # the declared text is never longer than its source: most pages stop here
         and ours < SAFETY_SHARE * len(meta.article_body)
@@ -490,8 +491,8 @@ def _extract_article(
         declared = _declared_body(meta.article_body)
         if declared is not None and ours < SAFETY_SHARE * len(clean.text_of(declared)):
             clean.tidy_body(declared, rules.strip_text, echoes=echoes, author=meta.author)
-            container = declared
-    if container is None or not clean.text_of(container):
+            container, ours = declared, len(clean.text_of(declared))
+    if container is None or not ours:
         raise ExtractError(url, "no article body found", kind="no-article")
     if not meta.title:
         # A page without any headline still has an article: its first words name it.
