@@ -511,3 +511,61 @@ def test_a_declared_body_with_markup_keeps_its_paragraphs_not_its_scripts() -> N
 
 def test_a_declared_teaser_does_not_replace_the_article_the_page_shows() -> None:
     assert published_paragraphs(ld_page(PARAGRAPHS[0][:60], BODY)) == PARAGRAPHS
+
+
+# Text the page holds but does not show its readers: readability's test pages hide a block
+# longer than the article (`visibility: hidden`) and paragraphs between its subheadings
+# (`display: none`, `hidden`); trafilatura alone publishes them.
+UNSHOWN = [
+    f"{topic} is described at length in a block that this page keeps for its scripts and "
+    "never shows to the people who read it, whatever their browser or screen."
+    for topic in ("The old harbour", "The ferry timetable", "The fish market", "The lighthouse")
+]
+
+
+def hidden_page(article: str) -> bytes:
+    return (
+        "<!DOCTYPE html><html><head><title>New quay opens | News</title></head><body>"
+        f"{NAV}<article><h1>New quay opens</h1>{article}</article></body></html>"
+    ).encode()
+
+
+def paragraphs(texts: list[str], attrs: str = "") -> str:
+    return "".join(f"<p{attrs}>{t}</p>" for t in texts)
+
+
+@pytest.mark.parametrize(
+    "article",
+    [
+        f'<div style="visibility: hidden;">{paragraphs(UNSHOWN)}</div><div>{BODY}</div>',
+        f"{BODY[: BODY.index('<p>', 3)]}{paragraphs(UNSHOWN, ' style=display:none')}"
+        f"{BODY[BODY.index('<p>', 3) :]}",
+        f"{BODY}<section hidden>{paragraphs(UNSHOWN)}</section>",
+    ],
+    ids=["visibility-hidden-block", "display-none-paragraphs", "hidden-attribute"],
+)
+def test_what_the_page_does_not_show_is_not_published(article: str) -> None:
+    assert published_blocks(hidden_page(article)) == PARAGRAPHS
+
+
+def test_the_hidden_slides_of_a_gallery_are_published() -> None:
+    """A gallery shows one slide and hides the others until the reader steps on: all of
+    them are the article (found on theperspective.com in trafilatura's evaluation set)."""
+    slides = "".join(
+        f'<div class="slide{"" if n == 0 else " hidden"}"'
+        f"{'' if n == 0 else ' style=display:none'}><p>{p}</p></div>"
+        for n, p in enumerate(PARAGRAPHS)
+    )
+    assert published_blocks(hidden_page(slides)) == PARAGRAPHS
+
+
+def test_an_article_a_script_reveals_is_published() -> None:
+    """A page that hides its whole article until a script has run (fonts, consent) still
+    publishes it: hidden elements holding most of the page's text stay."""
+    assert published_blocks(hidden_page(f'<div style="display:none">{BODY}</div>')) == PARAGRAPHS
+
+
+def test_a_section_the_readers_search_opens_is_published() -> None:
+    """`hidden="until-found"`: collapsed until the reader's find-in-page reaches it."""
+    collapsed = f"{BODY}<section hidden=until-found>{paragraphs(UNSHOWN)}</section>"
+    assert published_blocks(hidden_page(collapsed)) == PARAGRAPHS + UNSHOWN

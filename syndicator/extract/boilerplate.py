@@ -121,11 +121,19 @@ def _content_word(token: str) -> bool:
     return parts[-1] in _CONTENT_ENDINGS and not set(parts) & _PARTS
 
 
-def is_hidden(el: etree._Element) -> bool:
-    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+def is_invisible(el: etree._Element) -> bool:
+    """The page does not show this element: a `hidden` attribute (but `until-found`, text a
+    reader's search reveals) or an inline `display: none` / `visibility: hidden`."""
+    hidden = el.get("hidden")
+    if hidden is not None and hidden.strip().lower() != "until-found":
         return True
     style = (el.get("style") or "").replace(" ", "").lower()
     return "display:none" in style or "visibility:hidden" in style
+
+
+def is_hidden(el: etree._Element) -> bool:
+    """Not shown, or hidden from screen readers (`aria-hidden`, decoration)."""
+    return el.get("aria-hidden") == "true" or is_invisible(el)
 
 
 def is_marked(el: etree._Element, in_text: bool = False) -> bool:

@@ -480,6 +480,46 @@ def _own_table(row: etree._Element, table: etree._Element) -> bool:
     return parent is table
 
 
+# Hidden elements holding at least this share of a page's text are an article a script
+# reveals on load (a wrapper shown once its fonts or consent banner are ready): they stay.
+HIDDEN_SHARE = 0.8
+_MAY_HIDE = etree.XPath("//body//*[@hidden or @style]")
+
+
+def drop_hidden(root: etree._Element) -> None:
+    """Remove, in place, what the page does not show its readers (`boilerplate.is_invisible`):
+    a second copy kept for scripts, a collapsed teaser, a hidden sign-up form. Both our
+    reading and the safety net's start from the page without them. A hidden slide or tab
+    (a sibling of the same class is shown) is a page of the article the reader steps
+    through: it stays."""
+    hidden = [el for el in _MAY_HIDE(root) if boilerplate.is_invisible(el) and not _slide(el)]
+    if not hidden:
+        return
+    inside = set(hidden)
+    outermost = [el for el in hidden if not any(a in inside for a in el.iterancestors())]
+    total = _paragraph_chars(root)
+    if total and sum(map(_paragraph_chars, outermost)) >= HIDDEN_SHARE * total:
+        return
+    for el in outermost:
+        drop_element(el, "hidden")
+
+
+def _slide(el: etree._Element) -> bool:
+    """A shown sibling has the same tag and first class word: one of a set of slides or tabs."""
+    kind = (el.get("class") or "").split()[:1]
+    parent = el.getparent()
+    return (
+        bool(kind)
+        and parent is not None
+        and any(
+            other.tag == el.tag
+            and (other.get("class") or "").split()[:1] == kind
+            and not boilerplate.is_invisible(other)
+            for other in parent
+        )
+    )
+
+
 def _paragraph_chars(el: etree._Element) -> int:
     """Characters of text outside links: what paragraphs, not menus, are made of."""
     total = len("".join(el.itertext()))

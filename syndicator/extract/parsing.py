@@ -463,6 +463,7 @@ def _extract_article(
     rules = rules or ArticleRules()
     root = parse_page(body, url, header_charset)
     meta = read_metadata(root, url, rules.selectors, entry)
+    clean.drop_hidden(root)
     echoes = repeats(root, meta)
     selected = bool(rules.selectors.get("body"))  # the operator's selector decides the body
     dek = None if selected else standfirst(root, meta)
@@ -590,7 +591,7 @@ def _safety_net(
     The body taken is tidied like ours."""
     our_text = clean.text_of(ours) if ours is not None else ""
     page_text = clean.text_of(cleaned)
-    theirs = _trafilatura_body(parse_page(body, url, header_charset), url)
+    theirs = _trafilatura_body(_shown_page(body, url, header_charset), url)
     if theirs is not None:
         clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
         their_text = clean.text_of(theirs)
@@ -602,7 +603,7 @@ def _safety_net(
             return theirs
     if len(page_text) * SAFETY_SHARE <= len(our_text):
         return ours  # the cleaned page holds too little text to add as much as ours
-    theirs = _trafilatura_body(parse_page(body, url, header_charset), url, SECOND_OPTIONS)
+    theirs = _trafilatura_body(_shown_page(body, url, header_charset), url, SECOND_OPTIONS)
     if theirs is None:
         return ours
     clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
@@ -614,6 +615,13 @@ def _safety_net(
     ):
         return theirs
     return ours
+
+
+def _shown_page(body: bytes, url: str, header_charset: str | None) -> etree._Element:
+    """The untouched page as its readers see it: parsed again, without its hidden elements."""
+    root = parse_page(body, url, header_charset)
+    clean.drop_hidden(root)
+    return root
 
 
 def _added(ours: str, theirs: str) -> str:
