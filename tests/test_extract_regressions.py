@@ -569,3 +569,42 @@ def test_a_section_the_readers_search_opens_is_published() -> None:
     """`hidden="until-found"`: collapsed until the reader's find-in-page reaches it."""
     collapsed = f"{BODY}<section hidden=until-found>{paragraphs(UNSHOWN)}</section>"
     assert published_blocks(hidden_page(collapsed)) == PARAGRAPHS + UNSHOWN
+
+
+# trafilatura's `favor_recall` drops every subheading of some pages (greator.com in its
+# evaluation set): the cleaned page's subheadings go back in front of the blocks they head.
+HEADED = (
+    f"<div><h2>Port news</h2><p>{PARAGRAPHS[0]}</p><p>{PARAGRAPHS[1]}</p>"
+    f"<h2>Who pays</h2><p>{PARAGRAPHS[2]}</p><h3>The fishermen</h3><ul><li>{PARAGRAPHS[3]}</li>"
+    "</ul><h2>Read more</h2><p>Rain expected all week, says the weather service.</p></div>"
+)
+
+
+def restored(body: str, page: str = HEADED) -> list[str]:
+    container = lxml.html.fragment_fromstring(body, create_parent="div")
+    parsing.restore_headings(container, lxml.html.fragment_fromstring(page))
+    return [f"{el.tag}:{clean.text_of(el)[:12]}" for el in container.iter("h2", "h3", "p", "li")]
+
+
+def test_the_subheadings_the_extraction_left_out_are_put_back() -> None:
+    ours = f"<p>{PARAGRAPHS[0]}</p><p>{PARAGRAPHS[1]}</p><p>{PARAGRAPHS[2]}</p>"
+    ours += f"<ul><li>{PARAGRAPHS[3]}</li></ul>"
+    assert restored(ours) == [
+        "p:The harbour ",  # no heading in front of the body's first block: the headline's place
+        "p:Dock workers",
+        "h2:Who pays",
+        "p:The city cou",
+        "h3:The fisherme",  # in front of the list, not inside it
+        "li:Fishermen, w",
+    ]  # "Read more" heads no block of the body
+
+
+def test_a_body_with_subheadings_of_its_own_is_left_as_it_is() -> None:
+    ours = f"<p>{PARAGRAPHS[0]}</p><h2>Who pays</h2><p>{PARAGRAPHS[2]}</p>"
+    ours += f"<p>{PARAGRAPHS[3]}</p>"
+    assert restored(ours) == [
+        "p:The harbour ",
+        "h2:Who pays",
+        "p:The city cou",
+        "p:Fishermen, w",
+    ]

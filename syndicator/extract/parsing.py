@@ -495,6 +495,8 @@ def _extract_article(
             container, ours = declared, len(clean.text_of(declared))
     if container is None or not ours:
         raise ExtractError(url, "no article body found", kind="no-article")
+    if not selected:
+        restore_headings(container, root, echoes)
     if not meta.title:
         # A page without any headline still has an article: its first words name it.
         first = next(iter(block_texts(container)), "")
@@ -622,6 +624,60 @@ def _shown_page(body: bytes, url: str, header_charset: str | None) -> etree._Ele
     root = parse_page(body, url, header_charset)
     clean.drop_hidden(root)
     return root
+
+
+_HEADINGS = ("h2", "h3", "h4", "h5", "h6")
+_LEAVES = ("p", "li", "blockquote", "pre", "dd", "dt", "td", *_HEADINGS)
+# A subheading longer than this is a paragraph set in a heading's type.
+HEADING_CHARS = 150
+
+
+def _key(el: etree._Element) -> str:
+    return " ".join(clean.text_of(el).split()).casefold()[:60]
+
+
+def _leaf(el: etree._Element) -> bool:
+    """A block of text with no block inside it: a paragraph, an item, a cell."""
+    return not any(isinstance(c.tag, str) and c.tag in _LEAVES for c in el.iterdescendants())
+
+
+def restore_headings(
+    body: etree._Element, page: etree._Element, echoes: tuple[str, ...] = ()
+) -> None:
+    """Put back, in place, the subheadings of the cleaned `page` that the extraction left out
+    of `body`: a heading whose next block of text is a block of the body (not its first)
+    goes in front of that block. trafilatura's `favor_recall` drops every subheading of
+    some pages (greator.com in its evaluation set); a body that has subheadings of its own
+    kept those it wanted, and is left as it is."""
+    if next(body.iter(*_HEADINGS), None) is not None:
+        return
+    ours: dict[str, etree._Element] = {}
+    for el in body.iter(*_LEAVES):
+        if _leaf(el):
+            ours.setdefault(_key(el), el)
+    ours.pop("", None)
+    first = next(iter(ours.values()), None)
+    have = {" ".join(t.split()).casefold() for t in (*block_texts(body), *echoes)}
+    pending: tuple[str, str] | None = None  # the tag and text of a heading waiting
+    for el in page.iter(*_HEADINGS, *_LEAVES):
+        if el.tag in _HEADINGS:
+            text = " ".join(clean.text_of(el).split())
+            fits = text and len(text) <= HEADING_CHARS and text.casefold() not in have
+            pending = (el.tag, text) if fits else None
+            continue
+        if pending is None or not _leaf(el):
+            continue
+        target = ours.get(_key(el))
+        if target is not None and target is not first:
+            while (parent := target.getparent()) is not None and parent is not body:
+                if target.getprevious() is not None:
+                    break
+                target = parent  # in front of the list, not inside it
+            heading = etree.Element(pending[0])
+            heading.text = pending[1]
+            target.addprevious(heading)
+            have.add(pending[1].casefold())
+        pending = None
 
 
 def _added(ours: str, theirs: str) -> str:
