@@ -62,7 +62,7 @@ _PARTS = frozenset(
             newsletter subscribe subscription signup paywall comments comment respond disqus
             breadcrumb breadcrumbs tags keywords menu navbar navigation nav sidebar widget
             masthead header footer byline author meta dateline date dates pubdate timestamp
-            tools toolbar reactions rating pagination pager modal popup overlay search login
+            tools toolbar reactions likes rating pagination pager modal popup overlay search login
             logo copyright alternate kicker donate print skip
         """
     )
