@@ -497,8 +497,10 @@ def drop_hidden(root: etree._Element) -> None:
         return
     inside = set(hidden)
     outermost = [el for el in hidden if not any(a in inside for a in el.iterancestors())]
-    total = _paragraph_chars(root)
-    if total and sum(map(_paragraph_chars, outermost)) >= HIDDEN_SHARE * total:
+    hidden_chars = sum(map(_paragraph_chars, outermost))
+    # Most hidden elements hold no paragraph text (inputs, menus, empty dialogs): then the
+    # page's own text need not be measured.
+    if hidden_chars and hidden_chars >= HIDDEN_SHARE * _paragraph_chars(root):
         return
     for el in outermost:
         drop_element(el, "hidden")
