@@ -612,3 +612,17 @@ def test_a_body_with_subheadings_of_its_own_is_left_as_it_is() -> None:
         "p:The city cou",
         "p:Fishermen, w",
     ]
+
+
+def test_what_a_feed_entry_does_not_show_is_not_published() -> None:
+    entry = FeedEntry(
+        link=URL,
+        guid=None,
+        title="New quay opens",
+        summary=None,
+        content_html=f"{BODY}<div style='display: none'>{paragraphs(UNSHOWN[:1])}</div>",
+        published=None,
+        updated=None,
+        author=None,
+    )
+    assert parsing.page_from_entry(entry).body_text.split("\n\n") == PARAGRAPHS

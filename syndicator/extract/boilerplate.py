@@ -123,7 +123,8 @@ def _content_word(token: str) -> bool:
 
 def is_invisible(el: etree._Element) -> bool:
     """The page does not show this element: a `hidden` attribute (but `until-found`, text a
-    reader's search reveals) or an inline `display: none` / `visibility: hidden`."""
+    reader's search reveals) or an inline `display: none` / `visibility: hidden`. Not the
+    class `hidden`: utility CSS shows `hidden lg:block` on wide screens."""
     hidden = el.get("hidden")
     if hidden is not None and hidden.strip().lower() != "until-found":
         return True
@@ -132,8 +133,10 @@ def is_invisible(el: etree._Element) -> bool:
 
 
 def is_hidden(el: etree._Element) -> bool:
-    """Not shown, or hidden from screen readers (`aria-hidden`, decoration)."""
-    return el.get("aria-hidden") == "true" or is_invisible(el)
+    """Hidden from screen readers (`aria-hidden`): decoration. What the page does not show at
+    all is gone before the class rules run (`clean.drop_hidden`), but for what is kept on
+    purpose there (slides, an article a script reveals)."""
+    return el.get("aria-hidden") == "true"
 
 
 def is_marked(el: etree._Element, in_text: bool = False) -> bool:

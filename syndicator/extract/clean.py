@@ -483,7 +483,7 @@ def _own_table(row: etree._Element, table: etree._Element) -> bool:
 # Hidden elements holding at least this share of a page's text are an article a script
 # reveals on load (a wrapper shown once its fonts or consent banner are ready): they stay.
 HIDDEN_SHARE = 0.8
-_MAY_HIDE = etree.XPath("//body//*[@hidden or @style]")
+_MAY_HIDE = etree.XPath(".//*[@hidden or @style]")
 
 
 def drop_hidden(root: etree._Element) -> None:

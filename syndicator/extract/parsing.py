@@ -756,6 +756,7 @@ def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page
         raise ExtractError(entry.link, "feed entry carries no text", kind="no-article")
     container = lxml.html.fragment_fromstring(fragment, create_parent="div")
     with clean.on_page(entry.link):
+        clean.drop_hidden(container)
         clean.strip_boilerplate(container, rules.strip, rules.strip_text)
         clean.tidy_body(
             container, rules.strip_text, echoes=(entry.title or "",), author=entry.author
