@@ -497,13 +497,25 @@ def drop_hidden(root: etree._Element) -> None:
         return
     inside = set(hidden)
     outermost = [el for el in hidden if not any(a in inside for a in el.iterancestors())]
-    hidden_chars = sum(map(_paragraph_chars, outermost))
-    # Most hidden elements hold no paragraph text (inputs, menus, empty dialogs): then the
-    # page's own text need not be measured.
-    if hidden_chars and hidden_chars >= HIDDEN_SHARE * _paragraph_chars(root):
+    hidden_chars = sum(map(_readable_chars, outermost))
+    # Most hidden elements hold no text (inputs, icons, empty dialogs): then the page's own
+    # text need not be measured.
+    if hidden_chars and hidden_chars >= HIDDEN_SHARE * _readable_chars(root):
         return
     for el in outermost:
         drop_element(el, "hidden")
+
+
+_READABLE_TEXT = etree.XPath(
+    ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript"
+    " or ancestor::template)]"
+)
+
+
+def _readable_chars(el: etree._Element) -> int:
+    """Characters of text a reader could see under `el`: not scripts' or styles' (a page's
+    inline scripts can outweigh its article)."""
+    return sum(len(t.strip()) for t in _READABLE_TEXT(el))
 
 
 def _slide(el: etree._Element) -> bool:
