@@ -330,20 +330,24 @@ def test_the_published_caption_leaves_the_photo_credit_out(
     assert "Doe" not in html and "Authority" not in html
 
 
-def test_a_feed_entry_with_control_characters_is_published_without_them() -> None:
+def entry_paragraphs(content_html: str) -> list[str]:
+    """The paragraphs published for a feed entry that carries this content."""
     entry = FeedEntry(
         link=URL,
         guid=None,
         title="New quay opens",
         summary=None,
-        content_html="".join(
-            f"<p>{p.replace('tied up', 'tied&#8; up')}\x0c</p>" for p in PARAGRAPHS
-        ),
+        content_html=content_html,
         published=None,
         updated=None,
         author=None,
     )
-    assert parsing.page_from_entry(entry).body_text.split("\n\n") == PARAGRAPHS
+    return parsing.page_from_entry(entry).body_text.split("\n\n")
+
+
+def test_a_feed_entry_with_control_characters_is_published_without_them() -> None:
+    content = "".join(f"<p>{p.replace('tied up', 'tied&#8; up')}\x0c</p>" for p in PARAGRAPHS)
+    assert entry_paragraphs(content) == PARAGRAPHS
 
 
 # The safety net's second opinion (trafilatura's defaults on the cleaned page) is taken only
@@ -622,14 +626,5 @@ def test_a_body_with_subheadings_of_its_own_is_left_as_it_is() -> None:
 
 
 def test_what_a_feed_entry_does_not_show_is_not_published() -> None:
-    entry = FeedEntry(
-        link=URL,
-        guid=None,
-        title="New quay opens",
-        summary=None,
-        content_html=f"{BODY}<div style='display: none'>{paragraphs(UNSHOWN[:1])}</div>",
-        published=None,
-        updated=None,
-        author=None,
-    )
-    assert parsing.page_from_entry(entry).body_text.split("\n\n") == PARAGRAPHS
+    content = f"{BODY}<div style='display: none'>{paragraphs(UNSHOWN[:1])}</div>"
+    assert entry_paragraphs(content) == PARAGRAPHS
