@@ -492,7 +492,10 @@ def drop_hidden(root: etree._Element) -> None:
     reading and the safety net's start from the page without them. A hidden slide or tab
     (a sibling of the same class is shown) is a page of the article the reader steps
     through: it stays."""
-    hidden = [el for el in _MAY_HIDE(root) if boilerplate.is_invisible(el) and not _slide(el)]
+    shown: dict[etree._Element, set[tuple[str, str]]] = {}
+    hidden = [
+        el for el in _MAY_HIDE(root) if boilerplate.is_invisible(el) and not _slide(el, shown)
+    ]
     if not hidden:
         return
     inside = set(hidden)
@@ -518,20 +521,26 @@ def _readable_chars(el: etree._Element) -> int:
     return sum(len(t.strip()) for t in _READABLE_TEXT(el))
 
 
-def _slide(el: etree._Element) -> bool:
-    """A shown sibling has the same tag and first class word: one of a set of slides or tabs."""
-    kind = (el.get("class") or "").split()[:1]
+def _kind(el: etree._Element) -> tuple[str, str] | None:
+    """The tag and first class word of an element with a class."""
+    words = (el.get("class") or "").split()
+    return (el.tag, words[0]) if words and isinstance(el.tag, str) else None
+
+
+def _slide(el: etree._Element, shown: dict[etree._Element, set[tuple[str, str]]]) -> bool:
+    """A shown sibling has the same tag and first class word: one of a set of slides or tabs.
+    `shown` keeps each parent's shown kinds, so that a page of thousands of hidden siblings
+    is read once, not once a sibling."""
+    kind = _kind(el)
     parent = el.getparent()
-    return (
-        bool(kind)
-        and parent is not None
-        and any(
-            other.tag == el.tag
-            and (other.get("class") or "").split()[:1] == kind
-            and not boilerplate.is_invisible(other)
-            for other in parent
-        )
-    )
+    if kind is None or parent is None:
+        return False
+    kinds = shown.get(parent)
+    if kinds is None:
+        kinds = shown[parent] = {
+            k for c in parent if (k := _kind(c)) is not None and not boilerplate.is_invisible(c)
+        }
+    return kind in kinds
 
 
 def _paragraph_chars(el: etree._Element) -> int:
