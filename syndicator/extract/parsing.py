@@ -633,7 +633,7 @@ HEADING_CHARS = 150
 
 
 def _key(el: etree._Element) -> str:
-    return " ".join(clean.text_of(el).split()).casefold()[:60]
+    return clean.text_of(el).casefold()[:60]
 
 
 def _leaf(el: etree._Element) -> bool:
@@ -661,7 +661,7 @@ def restore_headings(
     pending: tuple[str, str] | None = None  # the tag and text of a heading waiting
     for el in page.iter(*_HEADINGS, *_LEAVES):
         if el.tag in _HEADINGS:
-            text = " ".join(clean.text_of(el).split())
+            text = clean.text_of(el)
             fits = text and len(text) <= HEADING_CHARS and text.casefold() not in have
             pending = (el.tag, text) if fits else None
             continue
