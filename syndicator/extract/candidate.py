@@ -147,7 +147,9 @@ def publishable_html(
     """Sanitised body HTML: the standfirst, then the body with the lead figure after its
     first paragraph, links on the canonical origin, and a `dir="rtl"` wrapper for
     right-to-left languages; and the lead image URL."""
-    body = lxml.html.fragment_fromstring(page.body_html or "<p></p>", create_parent="div")
+    body = lxml.html.fragment_fromstring(
+        page.body_html or "<p></p>", create_parent="div", parser=clean.HTML_PARSER
+    )
     clean.rewrite_links(body, page.url, origins, canonical_origin, prefixes)
     # The lead figure goes after the first paragraph: the caption under its image, and the
     # item's text starting with the article's own words, not with the caption.

@@ -30,6 +30,19 @@ from syndicator.extract.boilerplate import is_host_list
 
 log = logging.getLogger("syndicator.extract")
 
+# lxml.html's parser finds each element's Python class with a Python callback (form
+# elements get classes of their own); every element the extraction touches went through it,
+# 2% of an ingest. All elements are HtmlElement here, looked up in C.
+HTML_PARSER = lxml.html.HTMLParser()
+HTML_PARSER.set_element_class_lookup(
+    etree.ElementDefaultClassLookup(
+        element=lxml.html.HtmlElement,
+        comment=lxml.html.HtmlComment,
+        pi=lxml.html.HtmlProcessingInstruction,
+        entity=lxml.html.HtmlEntity,
+    )
+)
+
 # Elements whose text is one block of an article.
 BLOCK_TAGS = frozenset(
     {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dd", "dt"}
@@ -509,16 +522,29 @@ def drop_hidden(root: etree._Element) -> None:
         drop_element(el, "hidden")
 
 
-_READABLE_TEXT = etree.XPath(
-    ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript"
-    " or ancestor::template)]"
-)
+_UNREAD = frozenset({"script", "style", "noscript", "template"})
 
 
 def _readable_chars(el: etree._Element) -> int:
     """Characters of text a reader could see under `el`: not scripts' or styles' (a page's
-    inline scripts can outweigh its article)."""
-    return sum(len(t.strip()) for t in _READABLE_TEXT(el))
+    inline scripts can outweigh its article). All text less that of the outermost unread
+    elements: a third of the time of an XPath that tests every text node's ancestors."""
+    if el.tag in _UNREAD or any(a.tag in _UNREAD for a in el.iterancestors()):
+        return 0
+    total = _stripped_chars(el)
+    for unread in el.iter(*_UNREAD):
+        parent = unread.getparent()
+        while parent is not None and parent is not el and parent.tag not in _UNREAD:
+            parent = parent.getparent()
+        if parent is None or parent is el:
+            total -= _stripped_chars(unread)
+    return total
+
+
+def _stripped_chars(el: etree._Element) -> int:
+    """Characters of the text nodes under `el` (not its tail), each without its outer
+    whitespace."""
+    return sum(len(t.strip()) for t in el.itertext())
 
 
 def _kind(el: etree._Element) -> tuple[str, str] | None:

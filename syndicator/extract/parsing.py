@@ -190,7 +190,7 @@ def parse_page(body: bytes, url: str, header_charset: str | None = None) -> etre
     if not text.strip():
         raise ExtractError(url, "empty page")
     try:
-        return lxml.html.document_fromstring(text, base_url=url)
+        return lxml.html.document_fromstring(text, parser=clean.HTML_PARSER, base_url=url)
     except (etree.ParserError, ValueError) as exc:
         raise ExtractError(url, f"not an HTML page: {exc}") from None
 
@@ -374,7 +374,9 @@ def _trafilatura_body(
         raise ExtractError(url, f"extraction failed: {type(exc).__name__}: {exc}") from None
     if not extracted:
         return None
-    body_root = lxml.html.fragment_fromstring(extracted, create_parent="div")
+    body_root = lxml.html.fragment_fromstring(
+        extracted, create_parent="div", parser=clean.HTML_PARSER
+    )
     return next(iter(body_root.iter("body")), body_root)
 
 
@@ -385,7 +387,7 @@ def main_content(root: etree._Element, url: str, rules: ArticleRules) -> etree._
     if selector := rules.selectors.get("body"):
         found = clean.select_elements(root, selector)
         if found:
-            container = lxml.html.fragment_fromstring("<div></div>")
+            container = lxml.html.fragment_fromstring("<div></div>", parser=clean.HTML_PARSER)
             for el in found:
                 container.append(_detached_copy(el))
             return container
@@ -396,7 +398,9 @@ def main_content(root: etree._Element, url: str, rules: ArticleRules) -> etree._
 
 
 def _detached_copy(el: etree._Element) -> etree._Element:
-    copy = lxml.html.fragment_fromstring(lxml.html.tostring(el, encoding="unicode"))
+    copy = lxml.html.fragment_fromstring(
+        lxml.html.tostring(el, encoding="unicode"), parser=clean.HTML_PARSER
+    )
     copy.tail = None
     return copy
 
@@ -544,13 +548,15 @@ def _declared_body(text: str) -> etree._Element | None:
     its markup does not parse."""
     if _MARKUP.search(text):
         try:
-            container = lxml.html.fragment_fromstring(text, create_parent="div")
+            container = lxml.html.fragment_fromstring(
+                text, create_parent="div", parser=clean.HTML_PARSER
+            )
         except (etree.ParserError, ValueError):
             return None
         for el in list(container.iter(*clean.INERT_TAGS)):
             clean.drop_element(el)
         return container
-    container = lxml.html.fragment_fromstring("<div></div>")
+    container = lxml.html.fragment_fromstring("<div></div>", parser=clean.HTML_PARSER)
     for line in text.splitlines():
         if line := " ".join(html.unescape(line).split()):
             etree.SubElement(container, "p").text = line
@@ -744,7 +750,9 @@ def carries_full_text(entry: FeedEntry) -> bool:
 def _text_of_html(fragment: str) -> str:
     if not fragment.strip():
         return ""
-    return clean.text_of(lxml.html.fragment_fromstring(fragment, create_parent="div"))
+    return clean.text_of(
+        lxml.html.fragment_fromstring(fragment, create_parent="div", parser=clean.HTML_PARSER)
+    )
 
 
 def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page:
@@ -754,7 +762,9 @@ def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page
     fragment = drop_illegal(entry.content_html or entry.summary or "")
     if not fragment.strip():
         raise ExtractError(entry.link, "feed entry carries no text", kind="no-article")
-    container = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    container = lxml.html.fragment_fromstring(
+        fragment, create_parent="div", parser=clean.HTML_PARSER
+    )
     with clean.on_page(entry.link):
         clean.drop_hidden(container)
         clean.strip_boilerplate(container, rules.strip, rules.strip_text)
