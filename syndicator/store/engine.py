@@ -216,15 +216,16 @@ WRITE_OPTION = "syndicator_write"
 
 
 async def _open_sqlite(*args: Any, **kwargs: Any) -> Any:
-    """aiosqlite's connect, waiting for the connection's thread to end when it fails.
+    """aiosqlite's connect (with `store.sqlite`'s cursors: one trip to the connection's
+    thread a statement), waiting for the connection's thread to end when it fails.
 
     After a failed connect (a folder where the file should be, a file it may not read)
     aiosqlite tells its thread to stop but does not wait for it; a thread still stopping when
     the event loop closes fails on the closed loop, in whatever runs next.
     """
-    import aiosqlite
+    from syndicator.store import sqlite
 
-    connection = aiosqlite.connect(*args, **kwargs)
+    connection = sqlite.connect(*args, **kwargs)
     thread = connection._thread
     thread.daemon = True  # as SQLAlchemy's own connect does: never hold the interpreter's exit
     try:

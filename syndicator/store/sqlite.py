@@ -1,0 +1,87 @@
+"""aiosqlite, with one trip to the connection's thread a statement.
+
+aiosqlite runs every sqlite3 call on the connection's own thread and waits for it: a trip of
+about 0.12 ms on a small machine. SQLAlchemy's async adapter makes four trips a statement
+(open a cursor, execute, fetch the rows, close the cursor), so that a statement SQLite runs
+in 15 µs cost the store 0.45 ms, and storing one new article (17 statements) 8 ms: a fifth
+of a real-page ingest. Here the cursor is opened on the thread in the same trip as the
+statement, whose rows come back with it (SQLAlchemy's adapter fetches them all at once
+anyway), and its closing is queued without waiting. Every statement still runs on the
+connection's thread, so a statement that waits for another process's write lock never holds
+up the event loop.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import aiosqlite
+from aiosqlite.context import contextmanager
+
+
+class Cursor(aiosqlite.Cursor):
+    """A cursor whose sqlite3 cursor is made on the connection's thread by its first
+    statement, and whose rows are fetched in the same trip."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn, None)  # type: ignore[arg-type]
+        self._rows: list[Any] = []
+        self._closed = False
+
+    def _run(self, method: str, sql: str, parameters: Any) -> list[Any]:
+        """On the connection's thread: the statement, and all its rows."""
+        if self._cursor is None:
+            self._cursor = self._conn._conn.cursor()
+        getattr(self._cursor, method)(sql, parameters)
+        return self._cursor.fetchall() if self._cursor.description else []
+
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> Cursor:
+        self._rows = await self._execute(self._run, "execute", sql, parameters or ())
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> Cursor:
+        self._rows = await self._execute(self._run, "executemany", sql, parameters)
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> Sequence[Any]:
+        size = size or self.arraysize
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    async def fetchall(self) -> Sequence[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def close(self) -> None:
+        """Queued on the connection's thread without waiting: nothing is left to read."""
+        if self._cursor is not None and not self._closed and self._conn._running:
+            self._conn._tx.put_nowait((None, self._cursor.close))
+        self._closed = True
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount if self._cursor is not None else -1
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid if self._cursor is not None else None
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description if self._cursor is not None else None
+
+
+class Connection(aiosqlite.Connection):
+    @contextmanager
+    async def cursor(self) -> aiosqlite.Cursor:
+        return Cursor(self)
+
+
+def connect(database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> Connection:
+    """As `aiosqlite.connect`, with this module's cursors."""
+    return Connection(lambda: sqlite3.connect(database, **kwargs), iter_chunk_size)
