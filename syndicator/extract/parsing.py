@@ -599,7 +599,9 @@ def _safety_net(
     The body taken is tidied like ours."""
     our_text = clean.text_of(ours) if ours is not None else ""
     page_text = clean.text_of(cleaned)
-    theirs = _trafilatura_body(_shown_page(body, url, header_charset), url)
+    # trafilatura works on a copy of the tree it is given: one shown page serves both opinions.
+    shown = _shown_page(body, url, header_charset)
+    theirs = _trafilatura_body(shown, url)
     if theirs is not None:
         clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
         their_text = clean.text_of(theirs)
@@ -611,7 +613,7 @@ def _safety_net(
             return theirs
     if len(page_text) * SAFETY_SHARE <= len(our_text):
         return ours  # the cleaned page holds too little text to add as much as ours
-    theirs = _trafilatura_body(_shown_page(body, url, header_charset), url, SECOND_OPTIONS)
+    theirs = _trafilatura_body(shown, url, SECOND_OPTIONS)
     if theirs is None:
         return ours
     clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
