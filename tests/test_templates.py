@@ -69,3 +69,19 @@ def test_the_window_forgets_an_old_template() -> None:
     for n in range(3):
         learned.add(f"/new/{n}", frozenset({f"page {n} text of its own"}))
     assert learned.blocks() == frozenset()
+
+
+def test_a_long_containers_text_is_not_kept_in_the_normalisation_cache() -> None:
+    # Every container of a page is compared with the site's blocks; a service that ran for
+    # months kept the normal form of each long one (whole pages) in memory.
+    import uuid
+
+    from syndicator.extract import boilerplate
+
+    long_text = "A paragraph of a long article body. " * 200
+    assert len(long_text) > boilerplate.MAX_BLOCK
+    before = boilerplate._norm.cache_info().currsize
+    assert boilerplate.normal_block(long_text) == boilerplate.normalise(long_text)
+    assert boilerplate._norm.cache_info().currsize == before
+    boilerplate.normal_block(f"Share this article {uuid.uuid4().hex}")  # a block: cached
+    assert boilerplate._norm.cache_info().currsize == before + 1

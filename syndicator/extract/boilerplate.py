@@ -107,12 +107,17 @@ def _token_parts(token: str) -> set[str]:
 
 def _words(
     el: etree._Element, attrs: tuple[str, ...] = _MARK_ATTRIBUTES
-) -> tuple[set[str], set[str]]:
-    whole: set[str] = set()
-    for attr in attrs:
-        whole.update(t for t in _SPLIT.split((el.get(attr) or "").lower()) if t)
-    parts = {p for t in whole for p in _token_parts(t)}
-    return whole, parts
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The element's marking tokens (class, id, ...) and their words (`_token_parts`)."""
+    return _words_of(tuple(el.get(attr) for attr in attrs))
+
+
+# A page repeats the same few class names on most of its elements (and most elements carry
+# none): their words are split once.
+@functools.lru_cache(maxsize=4096)
+def _words_of(values: tuple[str | None, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    whole = frozenset(t for v in values if v for t in _SPLIT.split(v.lower()) if t)
+    return whole, frozenset(p for t in whole for p in _token_parts(t))
 
 
 def _content_word(token: str) -> bool:
@@ -185,12 +190,15 @@ def marked_by_id_only(el: etree._Element) -> bool:
 
 
 # The same short texts are judged many times (a block, then its wrappers): normalise once.
+# Only texts up to MAX_BLOCK are asked here, so that the cache stays small in a long-running
+# service.
 _norm = functools.lru_cache(maxsize=16384)(normalise)
 
 
 def normal_block(text: str) -> str:
-    """A block's text in the form blocks are compared across a site's pages."""
-    return _norm(text)
+    """A block's text in the form blocks are compared across a site's pages. A container's
+    longer text is normalised without the cache."""
+    return _norm(text) if len(text) <= MAX_BLOCK else normalise(text)
 
 
 # Longer texts are containers of blocks, never one announcement.
