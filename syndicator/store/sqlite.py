@@ -8,7 +8,8 @@ of a real-page ingest. Here the cursor is opened on the thread in the same trip 
 statement, whose rows come back with it (SQLAlchemy's adapter fetches them all at once
 anyway), and its closing is queued without waiting. Every statement still runs on the
 connection's thread, so a statement that waits for another process's write lock never holds
-up the event loop.
+up the event loop. A streamed result (SQLAlchemy's `stream()`) is read whole too: the store
+reads at most a feed's worth of rows at once and never streams.
 """
 
 from __future__ import annotations
