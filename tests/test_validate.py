@@ -151,3 +151,22 @@ def test_the_headline_decides_wherever_it_is_on_a_long_page(body: bytes, refused
         assert caught.value.kind == "seized"
     else:
         check(body, "https://news.example/a", "article")
+
+
+def test_a_large_page_is_not_kept_in_the_decoding_cache() -> None:
+    # validate.check and the extraction decode the same bytes one after the other, and the
+    # second is answered from a cache; a page of megabytes (the fetch cap is 10 MB) must not
+    # stay in memory with its text after its pull.
+    import uuid
+
+    from syndicator.extract import parsing
+
+    words = f"<p>{uuid.uuid4().hex} a paragraph of the article.</p>"
+    large = f"<html><body>{words * 80_000}</body></html>".encode()
+    assert len(large) > parsing.DECODE_CACHE_BYTES
+    parsing._decode.cache_clear()
+    assert parsing.decode(large) == large.decode()
+    assert parsing._decode.cache_info().currsize == 0
+    small = f"<html><body>{words}</body></html>".encode()
+    assert parsing.decode(small) == small.decode()
+    assert parsing._decode.cache_info().currsize == 1

@@ -154,16 +154,25 @@ def drop_illegal(text: str) -> str:
 
 def decode(body: bytes, header_charset: str | None = None) -> str:
     """The page as text, in the charset it is really in, without XML-illegal code points."""
+    if len(body) > DECODE_CACHE_BYTES:
+        return _decode_text(body, header_charset)
     return _decode(body, header_charset)
 
 
 # validate.check and extract_article decode the same bytes one after the other: the second
-# is answered from here (bytes cache their hash, so a hit costs a comparison).
-@functools.lru_cache(maxsize=8)
-def _decode(body: bytes, header_charset: str | None) -> str:
+# is answered from a cache (bytes cache their hash, so a hit costs a comparison). Only pages
+# up to this size are kept there: eight bodies at the fetch cap (10 MB, and up to 1 GB) with
+# their text would hold hundreds of megabytes in a service that runs for months.
+DECODE_CACHE_BYTES = 2 * 1024 * 1024
+
+
+def _decode_text(body: bytes, header_charset: str | None) -> str:
     charset = detect_charset(body, header_charset)
     text = drop_soft_hyphens(drop_illegal(body.decode(charset, errors="replace")))
     return text[1:] if text.startswith("\ufeff") else text
+
+
+_decode = functools.lru_cache(maxsize=8)(_decode_text)
 
 
 # Soft hyphens (U+00AD, `&shy;`) are hyphenation hints for one layout: in a feed reader's they
