@@ -7,9 +7,10 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
 from syndicator.store import Store, open_store
@@ -176,3 +177,42 @@ async def test_a_failed_sqlite_connect_leaves_no_thread_behind(tmp_path: Path) -
             assert left == []
     finally:
         await engine.dispose()
+
+
+async def test_an_ingest_runs_no_statement_it_does_not_need(engine_url: str) -> None:
+    # Each statement is a trip to the database's driver; the store skips those whose answer it
+    # already has: a new article's claimed hash is not inserted again and its (empty) sections
+    # are not read; a section's counter row is made only when the section is new; a known
+    # article pulled again with the link it already has confirmed repairs nothing.
+    store = await open_store(engine_url)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        confirmed = replace(candidate(1), link_confirmed=True)
+        assert (await store.ingest(confirmed, ORIGIN)).outcome == "new"
+        assert statements.count("INSERT INTO ARTICLE_HASHES") == 1
+        assert not any(s.startswith("SELECT ARTICLE_SECTIONS.SECTION") for s in statements)
+        assert statements.count("INSERT INTO SECTION_VERSIONS") == 2  # all, world: new
+        statements.clear()
+        assert (await store.ingest(replace(candidate(2), link_confirmed=True), ORIGIN)).outcome == (
+            "new"
+        )
+        assert "INSERT INTO SECTION_VERSIONS" not in statements  # both known now
+        statements.clear()
+        assert (await store.ingest(confirmed, ORIGIN)).outcome == "duplicate"
+        assert not any(s.startswith("UPDATE ARTICLES") for s in statements)
+        # ... but a link that was not confirmed yet is, and a new one is repaired.
+        unconfirmed = candidate(3)
+        await store.ingest(unconfirmed, ORIGIN)
+        await store.ingest(replace(unconfirmed, link_confirmed=True), ORIGIN)
+        moved = replace(unconfirmed, canonical_url="https://news.example/Detail/3b")
+        relinked = await store.ingest(replace(moved, link_confirmed=True), ORIGIN)
+        assert relinked.relinked
+        assert (await store.section_articles("world", 10))[0].url == moved.canonical_url
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", seen)
+        await store.close()

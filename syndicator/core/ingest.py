@@ -27,6 +27,10 @@ class Match:
     guid: str
     updated: datetime
     published: datetime
+    # Its link as stored, and whether a canonical source confirmed it (nothing to repair when
+    # a confirmed candidate names the same link).
+    url: str | None = None
+    link_confirmed: bool = False
 
 
 @dataclass(frozen=True)
