@@ -81,6 +81,16 @@ _FOLD = str.maketrans(
         "ۀ": "ه",
     }
 )
+# `_FOLD` as a search for the characters it maps: str.translate looks up every character
+# of a non-ASCII text in the table, a search only the few it finds (a tenth of the time).
+_FOLDED = re.compile("[" + re.escape("".join(map(chr, _FOLD))) + "]")
+_FOLD_CHARS = {chr(key): value for key, value in _FOLD.items()}
+
+
+def _fold(match: re.Match[str]) -> str:
+    return _FOLD_CHARS[match.group()]
+
+
 # Invisible characters that differ between mirrors' templates but carry no text.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad\u061c]")
 # Tatweel, harakat and Quranic marks: writing style, not words.
@@ -117,11 +127,17 @@ def normalise(text: str, hosts: Iterable[str] = ()) -> str:
         text = _TAG.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)
+    pattern = _hosts_pattern(tuple(hosts))
+    if text.isascii():
+        # NFKC, the invisible characters, Arabic marks and other digits leave ASCII as it is.
+        if pattern:
+            text = pattern.sub(" ", text)
+        return _SPACE.sub(" ", text.lower().translate(_FOLD)).strip()
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
-    if pattern := _hosts_pattern(tuple(hosts)):
+    if pattern:
         text = pattern.sub(" ", text)
-    text = text.casefold().translate(_FOLD)
+    text = _FOLDED.sub(_fold, text.casefold())
     text = _ARABIC_MARKS.sub("", text)
     if not text.isascii():
         text = _OTHER_DIGIT.sub(_ascii_digit, text)
