@@ -427,6 +427,8 @@ _SENTENCE_PATTERNS = (
 SENTENCES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (normalise(word), re.compile(normalise(p), re.I)) for word, p in _SENTENCE_PATTERNS
 )
+# Any of those words, in one search: most blocks hold none and are answered by it.
+_SENTENCE_WORDS = re.compile("|".join(re.escape(w) for w in dict.fromkeys(w for w, _ in SENTENCES)))
 
 # A paragraph that is nothing but host names (the list after an alternate-addresses line).
 _HOSTS_ONLY = re.compile(r"^\s*((https?://)?([a-z0-9-]+\.)+[a-z]{2,}(:\d+)?/?[\s,;|]*)+$", re.I)
@@ -469,6 +471,8 @@ def is_sentence(text: str) -> bool:
     if len(text) > MAX_BLOCK:
         return False
     norm = _norm(text)
+    if not _SENTENCE_WORDS.search(norm):
+        return False
     return any(word in norm and pattern.search(norm) for word, pattern in SENTENCES)
 
 

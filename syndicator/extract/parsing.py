@@ -12,6 +12,7 @@ Pure: bytes in, models out, no I/O.
 from __future__ import annotations
 
 import codecs
+import copy
 import dataclasses
 import functools
 import html
@@ -407,11 +408,11 @@ def main_content(root: etree._Element, url: str, rules: ArticleRules) -> etree._
 
 
 def _detached_copy(el: etree._Element) -> etree._Element:
-    copy = lxml.html.fragment_fromstring(
+    clone = lxml.html.fragment_fromstring(
         lxml.html.tostring(el, encoding="unicode"), parser=clean.HTML_PARSER
     )
-    copy.tail = None
-    return copy
+    clone.tail = None
+    return clone
 
 
 def assemble(meta: PageMeta, container: etree._Element, url: str) -> Page:
@@ -480,6 +481,9 @@ def _extract_article(
     echoes = repeats(root, meta)
     selected = bool(rules.selectors.get("body"))  # the operator's selector decides the body
     dek = None if selected else standfirst(root, meta)
+    # The page as its readers see it, before any cleaning, for the safety net: a copy of
+    # the tree costs a tenth of parsing the page again.
+    shown = None if selected else copy.copy(root)
     expected = clean.strip_boilerplate(
         root, rules.strip, rules.strip_text, site_blocks=rules.site_blocks
     )
@@ -492,8 +496,9 @@ def _extract_article(
     our_chars = len(clean.text_of(container)) if container is not None else 0
     lost = not our_chars or our_chars < SAFETY_SHARE * expected
     if not selected and (lost or our_chars < SHORT_BODY):
+        assert shown is not None
         container = _safety_net(
-            container, root, body, url, header_charset, rules, meta, echoes, elsewhere=not lost
+            container, root, shown, url, rules, meta, echoes, elsewhere=not lost
         )
     ours = len(clean.text_of(container)) if container is not None else 0
     if (
@@ -582,9 +587,8 @@ def _first_words(text: str, limit: int = 100) -> str:
 def _safety_net(
     ours: etree._Element | None,
     cleaned: etree._Element,
-    body: bytes,
+    shown: etree._Element,
     url: str,
-    header_charset: str | None,
     rules: ArticleRules,
     meta: PageMeta,
     echoes: tuple[str, ...],
@@ -608,8 +612,8 @@ def _safety_net(
     The body taken is tidied like ours."""
     our_text = clean.text_of(ours) if ours is not None else ""
     page_text = clean.text_of(cleaned)
-    # trafilatura works on a copy of the tree it is given: one shown page serves both opinions.
-    shown = _shown_page(body, url, header_charset)
+    # `shown` is the page before cleaning, without its hidden elements. trafilatura works on
+    # a copy of the tree it is given: one shown page serves both opinions.
     theirs = _trafilatura_body(shown, url)
     if theirs is not None:
         clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
@@ -634,13 +638,6 @@ def _safety_net(
     ):
         return theirs
     return ours
-
-
-def _shown_page(body: bytes, url: str, header_charset: str | None) -> etree._Element:
-    """The untouched page as its readers see it: parsed again, without its hidden elements."""
-    root = parse_page(body, url, header_charset)
-    clean.drop_hidden(root)
-    return root
 
 
 _HEADINGS = ("h2", "h3", "h4", "h5", "h6")

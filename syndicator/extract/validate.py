@@ -105,9 +105,10 @@ def notice_kind(body: bytes, header_charset: str | None = None) -> str | None:
     read = _read(text)
     if read is None:
         return None
-    root, title, h1 = read
+    root, title, h1, visible = read
     heads = " ".join(_text(el) for el in (title, h1))
-    visible = _visible_text(root)
+    if visible is None:
+        visible = _visible_text(root)
     short = len(visible) < SHORT_PAGE
     # Markup markers (challenge scripts, seal images, parking hosts) are looked for in the
     # tree's class, id and URL attributes and script text, never in the raw HTML: a regex
@@ -131,11 +132,12 @@ READ_CHUNK = 32_768
 
 def _read(
     text: str,
-) -> tuple[etree._Element, etree._Element | None, etree._Element | None] | None:
-    """The page's tree with its first `title` and first `h1`, or None for text that is not
-    HTML. Parsing stops once both are read and the visible text is past SHORT_PAGE: nothing
-    later can change the verdict (the page is not short, and the markup is only looked at on
-    a short one). An article's headline comes early, so most of a long page is never parsed."""
+) -> tuple[etree._Element, etree._Element | None, etree._Element | None, str | None] | None:
+    """The page's tree with its first `title` and first `h1` (and its visible text when
+    that was read), or None for text that is not HTML. Parsing stops once both are read and
+    the visible text is past SHORT_PAGE: nothing later can change the verdict (the page is not
+    short, and the markup is only looked at on a short one). An article's headline comes
+    early, so most of a long page is never parsed."""
     parser = etree.HTMLPullParser(events=("end",), tag=("title", "h1"))
     title: etree._Element | None = None
     h1: etree._Element | None = None
@@ -149,8 +151,8 @@ def _read(
                     h1 = el
             if title is not None and h1 is not None:
                 root = h1.getroottree().getroot()
-                if len(_visible_text(root)) >= SHORT_PAGE:
-                    return root, title, h1
+                if len(visible := _visible_text(root)) >= SHORT_PAGE:
+                    return root, title, h1, visible
         root = parser.close()
     except (etree.LxmlError, ValueError):
         return None
@@ -161,7 +163,7 @@ def _read(
             title = el
         elif el.tag == "h1" and h1 is None:
             h1 = el
-    return root, title, h1
+    return root, title, h1, None
 
 
 # What a notice's markup carries (a challenge widget, a parking service), as plain
