@@ -182,40 +182,26 @@ def simhash(text: str, hosts: Iterable[str] = ()) -> int:
     return _simhash_of(_WORD.findall(normalise(text, hosts)))
 
 
-# Bit counting without a loop over 64 bits per shingle: each byte of a shingle's hash is
-# looked up as its bits spread into 16-bit lanes of one integer, and the lanes are summed by
-# plain integer addition; lane b then holds how many shingle hashes have bit b set.
-_LANE = 16
-_SPREAD = [sum(1 << (_LANE * i) for i in range(8) if byte >> i & 1) for byte in range(256)]
-_SHIFTED = [[v << (_LANE * 8 * (7 - j)) for v in _SPREAD] for j in range(8)]
-_LANE_MASK = (1 << _LANE) - 1
+# Bit counting without a loop over the shingles: the hashes are laid end to end, each of
+# their 8 byte positions is sliced out as one bytes object, and the bytes with bit i set are
+# counted in C (translate each byte to its bit i, count the ones).
+_BIT_OF = [bytes(byte >> i & 1 for byte in range(256)) for i in range(8)]
 
 
 def _simhash_of(words: list[str], shingle: int = 3) -> int:
     if not words:
         return 0
     grams = [" ".join(words[i : i + shingle]) for i in range(max(1, len(words) - shingle + 1))]
+    blake2b = hashlib.blake2b
+    hashes = b"".join([blake2b(g.encode("utf-8"), digest_size=8).digest() for g in grams])
     value = 0
-    # A lane holds at most 2**16 - 1: count in chunks below that.
-    counts = [0] * 64
-    for start in range(0, len(grams), _LANE_MASK):
-        total = 0
-        for gram in grams[start : start + _LANE_MASK]:
-            d = hashlib.blake2b(gram.encode("utf-8"), digest_size=8).digest()
-            total += (
-                _SHIFTED[0][d[0]]
-                + _SHIFTED[1][d[1]]
-                + _SHIFTED[2][d[2]]
-                + _SHIFTED[3][d[3]]
-                + _SHIFTED[4][d[4]]
-                + _SHIFTED[5][d[5]]
-                + _SHIFTED[6][d[6]]
-                + _SHIFTED[7][d[7]]
-            )
-        for bit in range(64):
-            counts[bit] += total >> (_LANE * bit) & _LANE_MASK
-    # A bit is set when more shingle hashes have it set than not.
-    value = sum(1 << bit for bit in range(64) if 2 * counts[bit] > len(grams))
+    for j in range(8):
+        # Byte j of a hash read big-endian holds bits 8 * (7 - j) to 8 * (7 - j) + 7.
+        column = hashes[j::8]
+        for i, bit_of in enumerate(_BIT_OF):
+            # A bit is set when more shingle hashes have it set than not.
+            if 2 * column.translate(bit_of).count(1) > len(grams):
+                value |= 1 << (8 * (7 - j) + i)
     # Stored in a signed 64-bit column.
     return value - (1 << 64) if value >= 1 << 63 else value
 
