@@ -5,6 +5,7 @@ a header around the entry, control characters in the body, a photo credit read a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 import feedparser
@@ -628,3 +629,17 @@ def test_a_body_with_subheadings_of_its_own_is_left_as_it_is() -> None:
 def test_what_a_feed_entry_does_not_show_is_not_published() -> None:
     content = f"{BODY}<div style='display: none'>{paragraphs(UNSHOWN[:1])}</div>"
     assert entry_paragraphs(content) == PARAGRAPHS
+
+
+def test_a_table_set_in_a_blockquote_keeps_its_cells_apart() -> None:
+    # LWN lays its pages out in a table and indents its tables of figures in a blockquote;
+    # extraction read the quote as one run of text and published "Herbert Dürr6316.6%".
+    rows = "".join(
+        f"<tr><td>{name}</td><td>{ships}</td><td>{share}</td></tr>"
+        for name, ships, share in (("North quay", 63, "16.6%"), ("Fish basin", 56, "14.7%"))
+    )
+    table = f'<blockquote><table><tr><th colspan="3">Busiest berths</th></tr>{rows}</table>'
+    article = f"<h1>New quay opens</h1>{paragraphs(PARAGRAPHS[:2])}{table}</blockquote>"
+    body = page(f"<table><tr><td>{NAV}</td><td>{article}</td></tr></table>")
+    text = parsing.extract_article(body, URL).body_text
+    assert re.search(r"North quay\s+63\s+16\.6%\s+Fish basin\s+56\s+14\.7%", text), text
