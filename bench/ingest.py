@@ -1,13 +1,15 @@
 """Ingest throughput and dedupe lookup cost.
 
     PYTHONPATH=$PWD python bench/ingest.py [--pages 5000] [--sizes 1000,10000,100000]
-    PYTHONPATH=$PWD python bench/ingest.py --pages DIR [--rounds 3]
+    PYTHONPATH=$PWD python bench/ingest.py --pages DIR [--rounds 3] [--stages]
 
 With `--pages DIR` (a folder of saved real pages, every *.html under it but readability's
 expected.html), the whole ingest of each page (validate.check, extract_article, to_candidate:
 clean, sanitise, hash; Store.ingest into SQLite) is timed in one process, then with the
 validate-extract-candidate part in a process pool of every core (the store is written by the
-parent, as in the service); articles/s for both. Part 2 is skipped.
+parent, as in the service); articles/s for both. Part 2 is skipped. `--stages` adds one pass
+that times each stage of a page (trafilatura's calls, cleaning, metadata, the store) and says
+what a page at 60 articles/s leaves for the product's own work.
 
 Part 1 serves article pages from an aiohttp server on 127.0.0.1 (each article on two mirrors,
 in two site layouts with their own boilerplate), fetches them all, then takes every page
@@ -30,10 +32,11 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import func, select
@@ -318,6 +321,76 @@ async def ingest_real(folder: Path, rounds: int, tmp: Path) -> None:
         )
 
 
+# Where a real page's time goes, call by call (`--stages`): each entry is (label, module,
+# function name), timed inclusively; an indented label runs inside the one above it.
+STAGE_CALLS = (
+    ("validate.check", validate, "check"),
+    ("extract_article", parsing, "extract_article"),
+    ("  parse_page", parsing, "parse_page"),
+    ("  read_metadata", parsing, "read_metadata"),
+    ("  drop_hidden", clean, "drop_hidden"),
+    ("  strip_boilerplate", clean, "strip_boilerplate"),
+    ("  tidy_body", clean, "tidy_body"),
+    ("  safety net (its trafilatura calls too)", parsing, "_safety_net"),
+    ("  trafilatura, every call", parsing, "_trafilatura_body"),
+    ("to_candidate", candidate, "to_candidate"),
+    ("  fingerprint_page", candidate, "fingerprint_page"),
+    ("  publishable_html", candidate, "publishable_html"),
+)
+TARGET_PER_SECOND = 60
+
+
+async def stage_costs(folder: Path, tmp: Path) -> None:
+    """One pass over the pages in one process, each stage's calls timed (module functions are
+    looked up at call time, so a wrapper sees the calls made inside the module too), and the
+    time a page leaves for our own work at TARGET_PER_SECOND once trafilatura and the store
+    have had theirs."""
+    items = real_pages(folder)
+    spent: defaultdict[str, float] = defaultdict(float)
+    calls: Counter[str] = Counter()
+    originals = [(module, name, getattr(module, name)) for _, module, name in STAGE_CALLS]
+
+    def timed(label: str, fn: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - started
+                calls[label] += 1
+
+        return call
+
+    store = await open_store(f"sqlite:///{tmp}/stages.db")
+    for label, module, name in STAGE_CALLS:
+        setattr(module, name, timed(label, getattr(module, name)))
+    try:
+        for item in items:
+            cand = candidate_of(item)
+            if cand is not None:
+                started = time.perf_counter()
+                await store.ingest(cand, CANONICAL)
+                spent["Store.ingest"] += time.perf_counter() - started
+                calls["Store.ingest"] += 1
+    finally:
+        for module, name, fn in originals:
+            setattr(module, name, fn)
+        await store.close()
+    n = len(items)
+    print(f"\nwhere a page's time goes (one pass, {n} pages, inclusive, ms a page):")
+    for label in [label for label, _, _ in STAGE_CALLS] + ["Store.ingest"]:
+        print(f"  {label:<42} {1000 * spent[label] / n:6.2f}  ({calls[label]} calls)")
+    budget = 1000 / TARGET_PER_SECOND
+    trafilatura = 1000 * spent["  trafilatura, every call"] / n
+    floor = trafilatura + 1000 * spent["Store.ingest"] / n
+    ours = 1000 * (spent["validate.check"] + spent["extract_article"] + spent["to_candidate"]) / n
+    print(
+        f"  {TARGET_PER_SECOND} articles/s allows {budget:.1f} ms a page; trafilatura and the "
+        f"store take {floor:.1f},\n  leaving {budget - floor:.1f} ms for the rest, which "
+        f"takes {ours - trafilatura:.1f} ms"
+    )
+
+
 # --- part 2: dedupe lookup cost by store size ---------------------------------------------
 
 
@@ -498,6 +571,8 @@ async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if isinstance(args.pages, Path):
             await ingest_real(args.pages, args.rounds, Path(tmp))
+            if args.stages:
+                await stage_costs(args.pages, Path(tmp))
             return
         if args.pages:
             await throughput(args.pages, Path(tmp))
@@ -514,6 +589,11 @@ def main() -> int:
         help="synthetic article pages (0 skips part 1), or a folder of real pages",
     )
     parser.add_argument("--rounds", type=int, default=3, help="passes over a real-page folder")
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="with a folder: one more pass, timing each stage of a page's ingest",
+    )
     parser.add_argument(
         "--sizes",
         type=lambda s: [int(x) for x in s.split(",") if x],
