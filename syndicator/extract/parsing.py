@@ -478,8 +478,8 @@ def _extract_article(
     echoes = repeats(root, meta)
     selected = bool(rules.selectors.get("body"))  # the operator's selector decides the body
     dek = None if selected else standfirst(root, meta)
-    # The page as its readers see it, before any cleaning, for the safety net: a copy of
-    # the tree costs a tenth of parsing the page again.
+    # The page as its readers see it, before any cleaning, for the safety net (which never
+    # overrides an operator's selector): a copy of the tree costs a tenth of parsing it again.
     shown = None if selected else copy.copy(root)
     expected = clean.strip_boilerplate(
         root, rules.strip, rules.strip_text, site_blocks=rules.site_blocks
@@ -492,8 +492,7 @@ def _extract_article(
         clean.tidy_body(container, rules.strip_text, echoes=echoes, author=meta.author)
     our_chars = len(clean.text_of(container)) if container is not None else 0
     lost = not our_chars or our_chars < SAFETY_SHARE * expected
-    if not selected and (lost or our_chars < SHORT_BODY):
-        assert shown is not None
+    if shown is not None and (lost or our_chars < SHORT_BODY):  # no selector decided it
         container = _safety_net(
             container, root, shown, url, rules, meta, echoes, elsewhere=not lost
         )
