@@ -94,6 +94,10 @@ def test_windows_1252_bytes_labelled_latin1_keep_their_quotes() -> None:
         "پربازدیدترین",
         "Print | Send to a friend",
         "Advertisement",
+        "Weitere Informationen zum Thema",
+        "Das könnte Sie auch interessieren:",
+        "Kommentare (4)",
+        "ANZEIGE",
     ],
 )
 def test_labels_that_announce_boilerplate(text: str) -> None:
@@ -107,6 +111,7 @@ def test_labels_that_announce_boilerplate(text: str) -> None:
         "Comments made by the minister on Monday were criticised.",
         "The share of the vote rose to 15 percent.",
         "Print media lost readers this year.",
+        "Teilen wollte der Bürgermeister die Kosten nicht.",
     ],
 )
 def test_sentences_that_merely_use_the_words_are_content(text: str) -> None:
@@ -121,6 +126,7 @@ def test_sentences_that_merely_use_the_words_are_content(text: str) -> None:
         ("Lea también: La ciudad inaugura una nueva línea de tranvía", True),
         ("اقرأ أيضاً: افتتاح محطة جديدة لتحلية مياه البحر", True),
         ("بیشتر بخوانید: خط جدید مترو", True),
+        ("Lesen Sie auch: Die Hafenmauer wird bis zum Herbst erneuert", True),
         ("Read more: " + "word " * 40, False),  # too long to be a pointer
         ("Officials said: the work starts in May", False),
     ],
@@ -153,6 +159,11 @@ def test_bylines(text: str, author: str, expected: bool) -> None:
         (
             '<div><h3>Related stories</h3><ul><li><a href="/a">Wall falls</a></li></ul></div>',
             "Wall falls",
+        ),
+        (
+            "<div><h3>Das könnte Sie auch interessieren</h3><p>Die Stadt baut eine neue Brücke "
+            "über den Fluss, und die Arbeiten beginnen im Mai.</p></div>",
+            "Brücke",
         ),
         (
             "<p>Press TV’s website can also be accessed at the following alternate addresses:"
