@@ -643,3 +643,30 @@ def test_a_table_set_in_a_blockquote_keeps_its_cells_apart() -> None:
     body = page(f"<table><tr><td>{NAV}</td><td>{article}</td></tr></table>")
     text = parsing.extract_article(body, URL).body_text
     assert re.search(r"North quay\s+63\s+16\.6%\s+Fish basin\s+56\s+14\.7%", text), text
+
+
+TEASER_CARDS = "".join(
+    f'<article class="card"><h2><a href="/t{n}">{title}</a></h2><p>{title} was agreed on '
+    "Monday after a long night of talks between the parties in the city council.</p></article>"
+    for n, title in enumerate(("A new bridge over the river", "More buses for the harbour"))
+)
+
+
+def test_a_teaser_list_headed_by_a_label_in_a_widget_of_its_own_is_removed() -> None:
+    # katholisch.at: the label sits in a header widget whose class removes it, so it never
+    # announced the list of teasers after it; they were published in front of the article.
+    related = (
+        '<div class="extra-references"><div class="customWidget widget_header"><a href="/">'
+        f"<span>Weitere Informationen zum Thema</span></a></div>{TEASER_CARDS}</div>"
+    )
+    body = page(f"<div class='story'><h1>New quay opens</h1>{BODY}</div>{related}", teasers="")
+    assert published_paragraphs(body) == PARAGRAPHS
+
+
+def test_an_advertisement_box_opening_a_slide_leaves_the_slide() -> None:
+    slides = "".join(
+        f'<div class="slide"><div class="ad-slot">Advertisement</div><p>{p}</p></div>'
+        for p in PARAGRAPHS
+    )
+    body = page(f"<h1>New quay opens</h1><div class='story'>{slides}</div>")
+    assert published_paragraphs(body) == PARAGRAPHS

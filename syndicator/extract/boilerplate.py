@@ -483,6 +483,76 @@ def is_label(text: str) -> bool:
     return all(p in LABELS for p in parts if p) and any(parts)
 
 
+# Labels that name only the widget carrying them (an ad slot, a share or print button), never
+# a section of other content: a slide of an article may open with its "Advertisement" box.
+WIDGET_LABELS = _phrases(
+    [
+        "advertisement",
+        "advertising",
+        "sponsored",
+        "share",
+        "share this",
+        "share this article",
+        "share this story",
+        "share this page",
+        "share this post",
+        "share on",
+        "share via",
+        "follow us",
+        "print",
+        "email",
+        "email this",
+        "send to a friend",
+        "save",
+        "listen",
+        "publicidad",
+        "compartir",
+        "compartir en",
+        "compartir esta noticia",
+        "comparte esta noticia",
+        "síguenos",
+        "imprimir",
+        "enviar",
+        "enviar a un amigo",
+        "partager",
+        "partager cet article",
+        "publicité",
+        "anzeige",
+        "werbung",
+        "teilen",
+        "artikel teilen",
+        "diesen artikel teilen",
+        "drucken",
+        "folgen sie uns",
+        "شارك",
+        "شارك الخبر",
+        "شارك المقال",
+        "مشاركة",
+        "إعلان",
+        "تابعونا",
+        "طباعة",
+        "أرسل لصديق",
+        "إرسال لصديق",
+        "اشتراک‌گذاری",
+        "اشتراک گذاری",
+        "همرسانی",
+        "تبلیغات",
+        "ما را دنبال کنید",
+        "چاپ",
+        "ارسال به دوستان",
+    ]
+)
+
+
+def heads_section(text: str) -> bool:
+    """A label that heads a section of other content ("Related stories", "Kommentare"), not
+    one that names only its own widget (`WIDGET_LABELS`)."""
+    if not is_label(text):
+        return False
+    parts = [_TRAILER.sub("", p.strip()) for p in _TOOL_SPLIT.split(_norm(text))]
+    return any(p and p not in WIDGET_LABELS for p in parts)
+
+
 _BY_PREFIX = re.compile(r"^(?:by|por|par|de|بقلم|نویسنده|نوشته)\s*:?\s+", re.I)
 
 

@@ -385,6 +385,9 @@ def strip_boilerplate(
                 and not _content_paragraph(child, parent, keep)
                 and not (boilerplate.weakly_marked(child) and _prose_chars(child) >= PROSE_CHARS)
             ):
+                if _heads_section(child, parent, keep, total):
+                    drop_element(parent, "labelled-section")
+                    break
                 drop_element(child, _marked_rule(child))
             else:
                 stack.append((child, in_text or child.tag in BLOCK_TAGS))
@@ -395,6 +398,22 @@ def strip_boilerplate(
     unwrap_layout_tables(root)
     unquote_tables(root)
     return expected
+
+
+def _heads_section(
+    el: etree._Element, parent: etree._Element, keep: set[etree._Element], total: int
+) -> bool:
+    """`el`, removed for its class, is the label that heads `parent` ("Weitere Informationen
+    zum Thema" in a widget of its own over a list of teasers): the parent is that section,
+    as for a label without a class (`_drop_announced`)."""
+    return (
+        boilerplate.heads_section(text_of(el))
+        and parent.tag not in boilerplate.CONTENT_TAGS
+        and parent not in keep
+        and parent.getparent() is not None
+        and _first_child(el)
+        and not _holds_article(parent, total)
+    )
 
 
 # Text in sentences from which a box marked by weak words only is article text: a
