@@ -385,8 +385,14 @@ def strip_boilerplate(
                 and not _content_paragraph(child, parent, keep)
                 and not (boilerplate.weakly_marked(child) and _prose_chars(child) >= PROSE_CHARS)
             ):
-                if _heads_section(child, parent, keep, total):
-                    drop_element(parent, "labelled-section")
+                # A label removed for its class ("Weitere Informationen zum Thema" in a widget
+                # of its own over a list of teasers) still heads its section, as one without a
+                # class does (`_drop_announced`).
+                if (
+                    boilerplate.heads_section(text_of(child))
+                    and (section := _section_headed_by(child, keep, total)) is not None
+                ):
+                    drop_element(section, "labelled-section")
                     break
                 drop_element(child, _marked_rule(child))
             else:
@@ -400,20 +406,22 @@ def strip_boilerplate(
     return expected
 
 
-def _heads_section(
-    el: etree._Element, parent: etree._Element, keep: set[etree._Element], total: int
-) -> bool:
-    """`el`, removed for its class, is the label that heads `parent` ("Weitere Informationen
-    zum Thema" in a widget of its own over a list of teasers): the parent is that section,
-    as for a label without a class (`_drop_announced`)."""
-    return (
-        boilerplate.heads_section(text_of(el))
-        and parent.tag not in boilerplate.CONTENT_TAGS
-        and parent not in keep
-        and parent.getparent() is not None
-        and _first_child(el)
-        and not _holds_article(parent, total)
-    )
+def _section_headed_by(
+    block: etree._Element, keep: set[etree._Element] | None, total: int
+) -> etree._Element | None:
+    """The section a label `block` heads, as the first text in it: its parent, unless that
+    is a content block, the page's root, the article's or holds most of the page's text."""
+    parent = block.getparent()
+    if (
+        parent is None
+        or parent.getparent() is None
+        or parent.tag in boilerplate.CONTENT_TAGS
+        or (keep is not None and parent in keep)
+        or not _first_child(block)
+        or _holds_article(parent, total)
+    ):
+        return None
+    return parent
 
 
 # Text in sentences from which a box marked by weak words only is article text: a
@@ -682,17 +690,9 @@ def _drop_announced(
         label = boilerplate.is_label(text)
         block = _block_of(el)
         parent = block.getparent()
-        if (
-            label
-            and parent is not None
-            and _first_child(block)
-            and parent.tag not in boilerplate.CONTENT_TAGS
-            and not _holds_article(parent, total)
-            and parent.getparent() is not None
-            and (keep is None or parent not in keep)
-        ):
+        if label and (section := _section_headed_by(block, keep, total)) is not None:
             # A section headed "Related stories" or "Comments" is that section.
-            drop_element(parent, "labelled-section")
+            drop_element(section, "labelled-section")
             continue
         if keep is not None and block in keep:
             continue
