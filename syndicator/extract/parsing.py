@@ -36,7 +36,7 @@ from trafilatura.settings import Document
 from syndicator.core import identity
 from syndicator.core.errors import ExtractError
 from syndicator.core.models import FeedEntry, Page
-from syndicator.extract import boilerplate, clean
+from syndicator.extract import boilerplate, clean, spacing
 from syndicator.extract.metadata import PageMeta, parse_date, read_metadata
 
 if TYPE_CHECKING:
@@ -384,7 +384,10 @@ def _trafilatura_body(
     body_root = lxml.html.fragment_fromstring(
         extracted, create_parent="div", parser=clean.HTML_PARSER
     )
-    return next(iter(body_root.iter("body")), body_root)
+    body = next(iter(body_root.iter("body")), body_root)
+    if spacing.GLUED.search(extracted):
+        spacing.restore_spaces(body, root)
+    return body
 
 
 def main_content(root: etree._Element, url: str, rules: ArticleRules) -> etree._Element:
