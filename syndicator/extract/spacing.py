@@ -63,9 +63,12 @@ BREAKS = frozenset(
     }
 )
 
-# The first and last word of a text node (letters and digits of any script).
+# The first and last word of a text node (letters and digits of any script); the last is
+# looked for in the text's last _LONGEST characters, as a search from the start of a long
+# text would try every character of it.
 _FIRST = re.compile(r"\w+")
 _LAST = re.compile(r"\w+$")
+_LONGEST = 64
 
 # Serialised markup where a word runs into a tag that is not a break, and the tag into a
 # word: the only places `restore_spaces` can change, found before any tree is walked.
@@ -115,7 +118,7 @@ def _junctions(root: etree._Element) -> Iterator[tuple[Junction, bool, etree._El
         if not body:
             spaced = spaced or bool(text)
             continue
-        found = _LAST.search(body)
+        found = _LAST.search(body, max(0, len(body) - _LONGEST))
         last = found.group() if found else None
         spaced = len(body) < len(text)
 
