@@ -1,5 +1,6 @@
-"""Word spaces that trafilatura trims around the elements it keeps are put back from the page,
-so that a feed never publishes two words run together ("workso", "fromthe")."""
+"""Word spaces that trafilatura trims around the elements it keeps, and lines it breaks in two,
+are put back from the page: a feed never publishes two words run together ("workso",
+"fromthe") nor a sentence cut into two paragraphs."""
 
 from __future__ import annotations
 
@@ -39,6 +40,21 @@ def test_a_link_followed_by_a_word_keeps_the_space_between_them() -> None:
     assert "paperso" not in text
 
 
+def test_a_sentence_with_a_link_stays_one_paragraph() -> None:
+    # trafilatura makes one paragraph of the text before the link and another of the link
+    # and the rest of the line.
+    opening = (
+        "Work on the quay was reported in <a href='/paper'>the harbour paper</a> so I "
+        "figured it was time for a post here about the quay."
+    )
+    paragraphs = parsing.extract_article(blog_page(opening), URL).body_text.split("\n\n")
+    assert paragraphs[0] == (
+        "Work on the quay was reported in the harbour paper so I figured it was time for a "
+        "post here about the quay."
+    )
+    assert paragraphs[-len(PARAGRAPHS) :] == PARAGRAPHS
+
+
 def test_a_word_split_by_a_tag_on_the_page_stays_one_word() -> None:
     opening = (
         "Work on the quay was reported in the <a href='/paper'>paper</a>s of the harbour "
@@ -52,15 +68,16 @@ def fragment(markup: str) -> lxml.html.HtmlElement:
     return lxml.html.fragment_fromstring(markup, create_parent="div")
 
 
+def repaired(body: str, page: str) -> str:
+    tree = fragment(body)
+    spacing.repair(tree, fragment(page))
+    return "".join(lxml.html.tostring(child, encoding="unicode") for child in tree)
+
+
 def test_the_space_goes_outside_the_link_on_either_side() -> None:
-    page = fragment(
-        "<p>Archived from <a href='/o'>the original</a> on 2 May, by <b>Ann</b> and Bob.</p>"
-    )
-    body = fragment(
-        "<p>Archived from<a href='/o'>the original</a>on 2 May, by<b>Ann</b>and Bob.</p>"
-    )
-    assert spacing.restore_spaces(body, page) == 4
-    assert lxml.html.tostring(body[0], encoding="unicode") == (
+    page = "<p>Archived from <a href='/o'>the original</a> on 2 May, by <b>Ann</b> and Bob.</p>"
+    body = "<p>Archived from<a href='/o'>the original</a>on 2 May, by<b>Ann</b>and Bob.</p>"
+    assert repaired(body, page) == (
         '<p>Archived from <a href="/o">the original</a> on 2 May, by <b>Ann</b> and Bob.</p>'
     )
 
@@ -68,16 +85,41 @@ def test_the_space_goes_outside_the_link_on_either_side() -> None:
 def test_words_the_page_also_runs_together_across_a_tag_are_left_alone() -> None:
     # "fund" + "s" meets with a space in one place and without in another: the body's
     # join may be the page's own, so it stays.
-    page = fragment("<p>a <a>fund</a> s-class ship</p><p>the <a>fund</a>s of the port</p>")
-    body = fragment("<p>the <a>fund</a>s of the port</p>")
-    assert spacing.restore_spaces(body, page) == 0
-    assert body.text_content() == "the funds of the port"
+    page = "<p>a <a>fund</a> s-class ship</p><p>the <a>fund</a>s of the port</p>"
+    body = "<p>the <a>fund</a>s of the port</p>"
+    assert repaired(body, page) == body
 
 
 def test_words_of_two_blocks_of_the_page_run_together_are_parted() -> None:
     # trafilatura can join the end of one block to the start of the next ("SquishedThere",
     # its issue 661): a block boundary on the page parts two words as a space does.
-    page = fragment("<div>Harbour news<p><a href='/q'>Quay</a> opens</p></div>")
-    body = fragment("<p>Harbour news<a href='/q'>Quay</a> opens</p>")
-    assert spacing.restore_spaces(body, page) == 1
-    assert body.text_content() == "Harbour news Quay opens"
+    page = "<div>Harbour news<p><a href='/q'>Quay</a> opens</p></div>"
+    assert repaired("<p>Harbour news<a href='/q'>Quay</a> opens</p>", page) == (
+        '<p>Harbour news <a href="/q">Quay</a> opens</p>'
+    )
+
+
+def test_a_line_of_the_page_broken_into_paragraphs_is_one_paragraph_again() -> None:
+    page = (
+        "<div>Read the <a href='/r'>full report</a> of the <b>harbour board</b> here.</div>"
+        "<p>Next paragraph.</p>"
+    )
+    body = (
+        "<p>Read the</p><p><a href='/r'>full report</a> of the</p><p><b>harbour board</b> "
+        "here.</p><p>Next paragraph.</p>"
+    )
+    assert repaired(body, page) == (
+        '<p>Read the <a href="/r">full report</a> of the <b>harbour board</b> here.</p>'
+        "<p>Next paragraph.</p>"
+    )
+
+
+def test_paragraphs_the_page_parts_stay_apart() -> None:
+    # Two lines the page parts by a block or a line break, even where the same two words
+    # also meet on one line elsewhere on the page.
+    page = (
+        "<p>Ships of the port</p><p>Harbour news today</p>"
+        "<div>Port news<br>Harbour pilots</div><div>Port <b>news</b> Harbour pilots</div>"
+    )
+    body = "<p>Ships of the port</p><p>Harbour news today</p><p>Port news</p><p>Harbour pilots</p>"
+    assert repaired(body, page) == body

@@ -385,8 +385,7 @@ def _trafilatura_body(
         extracted, create_parent="div", parser=clean.HTML_PARSER
     )
     body = next(iter(body_root.iter("body")), body_root)
-    if spacing.GLUED.search(extracted):
-        spacing.restore_spaces(body, root)
+    spacing.repair(body, root, glued=spacing.GLUED.search(extracted) is not None)
     return body
 
 

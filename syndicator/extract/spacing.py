@@ -1,19 +1,21 @@
-"""Word spaces the extraction engine trimmed away, put back from the page.
+"""Word spaces and lines that the extraction engine broke, put back from the page.
 
 trafilatura trims the text before and after every element it keeps ("the blog at <a>work</a>
 so I" becomes "the blog at work</a>so I"; trafilatura issue 661), so a feed would publish
-"workso" and "fromthe". No library repairs this after the fact: the body alone cannot tell
-"work" + "so" (two words) from "link" + "s" (one word split by a tag). The page the body was
-taken from can. `restore_spaces` looks at each place in the body where a word ends and the
-next begins in another text node with nothing between them, and puts a space there when
-the page, at a place where the same two words met, had one or a block boundary (and never
-had them joined).
+"workso" and "fromthe"; and where a line of text stands in a `div` of its own, it makes one
+paragraph of the text before a link and another of the link and the rest of the line. No
+library repairs either after the fact: the body alone cannot tell "work" + "so" (two words)
+from "link" + "s" (one word split by a tag), nor a broken line from two lines. The page the
+body was taken from can. `repair` looks at each place in the body where a word ends and the
+next begins in another text node with nothing between them, or in the next paragraph, and
+compares it with the places on the page where the same two words meet.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -102,48 +104,67 @@ def _pieces(root: etree._Element) -> Iterator[tuple[str, bool, etree._Element, b
                 broken = False
 
 
-def _junctions(root: etree._Element) -> Iterator[tuple[Junction, bool, etree._Element, bool]]:
+# How two words meet on a page: run together, parted by whitespace on one line of text, or
+# parted by a break (a block boundary, a line break).
+JOINED, SPACED, PARTED = 0, 1, 2
+
+
+def _junctions(root: etree._Element) -> Iterator[tuple[Junction, int, etree._Element, bool]]:
     """Every place in `root` where a word ends one text node and another word starts the
-    next, with nothing between them but whitespace, a break or nothing: (the two words,
-    whether whitespace or a break parts them, where the text after is held)."""
+    next, with nothing between them but whitespace, a break or nothing: (the two words, how
+    they meet, where the text after is held)."""
     last: str | None = None  # the word the text so far ends with, if it ends with one
-    spaced = False
+    how = JOINED
     for text, broken, el, is_tail in _pieces(root):
         if broken:
-            spaced = True  # a block or a line break parts the words on either side of it
+            how = PARTED
         head = text.lstrip()
         if head and last is not None and (first := _FIRST.match(head)):
-            yield (last, first.group()), spaced or len(head) < len(text), el, is_tail
+            yield (
+                (last, first.group()),
+                max(how, SPACED if len(head) < len(text) else JOINED),
+                el,
+                is_tail,
+            )
         body = text.rstrip()
         if not body:
-            spaced = spaced or bool(text)
+            if text:
+                how = max(how, SPACED)
             continue
         found = _LAST.search(body, max(0, len(body) - _LONGEST))
         last = found.group() if found else None
-        spaced = len(body) < len(text)
+        how = SPACED if len(body) < len(text) else JOINED
 
 
-def spaced_words(page: etree._Element) -> tuple[frozenset[Junction], frozenset[Junction]]:
-    """The pairs of words that meet across a tag on `page` with whitespace or a break
-    between them, and those that meet without either."""
-    spaced: set[Junction] = set()
-    joined: set[Junction] = set()
-    for pair, apart, _, _ in _junctions(page):
-        (spaced if apart else joined).add(pair)
-    return frozenset(spaced), frozenset(joined)
+@dataclass(frozen=True)
+class Meetings:
+    """The pairs of words that meet across a tag on a page, by how they meet."""
+
+    joined: frozenset[Junction]
+    spaced: frozenset[Junction]
+    parted: frozenset[Junction]
 
 
-def restore_spaces(body: etree._Element, page: etree._Element) -> int:
-    """Put back in `body` the spaces between words that `page`, the page it was extracted
-    from, had: returns how many. The page is read only when the body has a place where two
-    words meet without a space across a tag."""
-    glued = [(pair, el, is_tail) for pair, apart, el, is_tail in _junctions(body) if not apart]
-    if not glued:
-        return 0
-    spaced, joined = spaced_words(page)
+def meetings(page: etree._Element) -> Meetings:
+    found: tuple[set[Junction], set[Junction], set[Junction]] = (set(), set(), set())
+    for pair, how, _, _ in _junctions(page):
+        found[how].add(pair)
+    return Meetings(*(frozenset(pairs) for pairs in found))
+
+
+def _glued(body: etree._Element) -> list[tuple[Junction, etree._Element, bool]]:
+    return [(pair, el, is_tail) for pair, how, el, is_tail in _junctions(body) if how == JOINED]
+
+
+def restore_spaces(
+    body: etree._Element, page: Meetings, glued: list[tuple[Junction, etree._Element, bool]]
+) -> int:
+    """Put a space at each of the `glued` places of `body` (see `_glued`) where `page`, the
+    page the body was extracted from, parted the same two words and never joined them:
+    returns how many."""
     restored = 0
     for pair, el, is_tail in glued:
-        if pair not in spaced or pair in joined:
+        if pair in page.joined or (pair not in page.spaced and pair not in page.parted):
             continue
         if is_tail:
             el.tail = " " + el.tail
@@ -160,3 +181,59 @@ def restore_spaces(body: etree._Element, page: etree._Element) -> int:
                 parent.text = (parent.text or "") + " "
         restored += 1
     return restored
+
+
+def _split_lines(body: etree._Element) -> list[tuple[Junction, etree._Element, etree._Element]]:
+    """Consecutive paragraphs of `body`, nothing between them, where the first ends with a
+    word and the next starts with one (not with punctuation): a line the extraction may
+    have broken in two."""
+    found = []
+    for first in body.iter("p"):
+        second = first.getnext()
+        if second is None or second.tag != "p" or (first.tail or "").strip():
+            continue
+        end = first.text_content().rstrip()
+        last = _LAST.search(end, max(0, len(end) - _LONGEST))
+        start = _FIRST.match(second.text_content().lstrip())
+        if last is not None and start is not None:
+            found.append(((last.group(), start.group()), first, second))
+    return found
+
+
+def rejoin_lines(
+    page: Meetings, split: list[tuple[Junction, etree._Element, etree._Element]]
+) -> int:
+    """Make one paragraph of each `split` pair (see `_split_lines`) whose two words the
+    page ran on in one line of text, never parted by a break nor joined: returns how many.
+    trafilatura makes a paragraph of the text before a link and another of the link and
+    what follows when they stand in a `div` of their own ("Mehr dazu kannst Du" / "hier
+    nachlesen.")."""
+    rejoined = 0
+    for pair, first, second in reversed(split):
+        if pair not in page.spaced or pair in page.parted or pair in page.joined:
+            continue
+        if first.getparent() is None or second.getparent() is None:
+            continue
+        if len(first):
+            first[-1].tail = (first[-1].tail or "") + " " + (second.text or "")
+        else:
+            first.text = (first.text or "") + " " + (second.text or "")
+        first.extend(list(second))
+        first.tail = second.tail
+        second.getparent().remove(second)
+        rejoined += 1
+    return rejoined
+
+
+def repair(body: etree._Element, page: etree._Element, *, glued: bool = True) -> None:
+    """Put back the word spaces and the lines of `page` that the extraction of `body` lost.
+    `glued` false says the body has no place where words meet without a space (`GLUED`
+    found none in its markup). The page is walked only when the body has something to
+    repair."""
+    places = _glued(body) if glued else []
+    split = _split_lines(body)
+    if not places and not split:
+        return
+    met = meetings(page)
+    restore_spaces(body, met, places)
+    rejoin_lines(met, split)
