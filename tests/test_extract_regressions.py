@@ -670,3 +670,27 @@ def test_an_advertisement_box_opening_a_slide_leaves_the_slide() -> None:
     )
     body = page(f"<h1>New quay opens</h1><div class='story'>{slides}</div>")
     assert published_paragraphs(body) == PARAGRAPHS
+
+
+def test_section_headings_set_in_h1_are_published_as_subheadings() -> None:
+    # Medium (and Google's SRE book) set the headings of an article's sections in h1.
+    sections = "".join(
+        f"<h1>{heading}</h1><p>{text}</p>"
+        for heading, text in zip(
+            ("The berths", "The money", "The fishermen"), PARAGRAPHS[1:], strict=True
+        )
+    )
+    inner = f"<article><h1>New quay opens</h1><p>{PARAGRAPHS[0]}</p>{sections}</article>"
+    html = published_html(parsing.extract_article(page(inner, teasers=""), URL))
+    assert "<h2>The berths</h2>" in html
+    assert "<h2>The money</h2>" in html
+    assert "<h2>The fishermen</h2>" in html
+    assert "New quay opens" not in html
+    assert html.index(PARAGRAPHS[0]) < html.index("The berths") < html.index(PARAGRAPHS[1])
+
+
+def test_a_headline_after_a_kicker_is_not_published_in_the_body() -> None:
+    inner = f"<article><p>Harbour news</p><h1>Quay opens to ships at last</h1>{BODY}</article>"
+    html = published_html(parsing.extract_article(page(inner, teasers=""), URL))
+    assert "Quay opens to ships at last" not in html
+    assert PARAGRAPHS[0] in html

@@ -825,6 +825,9 @@ def _drop_echoes(container: etree._Element, echoes: Iterable[str], author: str |
             drop_element(el, "byline-or-repeat")
 
 
+_PRECEDING_TEXT = etree.XPath("boolean(preceding::text()[normalize-space()])")
+
+
 def tidy_body(
     container: etree._Element,
     text_patterns: Sequence[Searcher] = (),
@@ -838,8 +841,16 @@ def tidy_body(
     _drop_announced(container, _paragraph_chars(container))
     _drop_blocks(container, text_patterns)
     _drop_echoes(container, echoes, author)
-    for el in list(container.iter("h1", "figure", "img")):
-        # The headline and the lead figure are published as their own fields.
+    h1s = list(container.iter("h1"))
+    for el in h1s:
+        # The headline is published as its own field; where the body has several h1s,
+        # those after its first text are subheadings (Medium sets its sections in h1).
+        if len(h1s) > 1 and _PRECEDING_TEXT(el):
+            el.tag = "h2"
+        else:
+            drop_element(el)
+    for el in list(container.iter("figure", "img")):
+        # The lead figure is published as its own field.
         drop_element(el)
     for el in reversed(list(container.iter(*BLOCK_TAGS, "div", "ul", "ol", "table", "span"))):
         if el.getparent() is not None and not text_of(el) and not len(el.xpath(".//img")):
