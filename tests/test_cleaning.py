@@ -122,6 +122,23 @@ def test_sentences_that_merely_use_the_words_are_content(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        ("Oct 18, 2019·8 min read", True),
+        ("Estimated reading time: 6 minutes", True),
+        ("Lesezeit von 4 Minuten", True),
+        ("Tiempo de lectura: 3 minutos", True),
+        ("زمان مطالعه: ۵ دقیقه", True),
+        ("It took the council 5 minutes to read the report.", False),
+        ("The ferry crossing takes 45 minutes.", False),
+        ("Reading time is family time, the librarian said at the opening on Monday 4 May.", False),
+    ],
+)
+def test_reading_times(text: str, expected: bool) -> None:
+    assert boilerplate.is_reading_time(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
         ("Read more: Harbour wall contract goes to a local firm", True),
         ("Lea también: La ciudad inaugura una nueva línea de tranvía", True),
         ("اقرأ أيضاً: افتتاح محطة جديدة لتحلية مياه البحر", True),
@@ -172,6 +189,9 @@ def test_bylines(text: str, author: str, expected: bool) -> None:
         ),
         ('<p><strong>Read more:</strong> <a href="/x">Council budget approved</a></p>', "budget"),
         ('<div class="news-date">2024-03-04 08:15</div>', "2024"),
+        ('<p><a href="/w">Mar 4, 2024</a>·8 min read</p>', "min read"),
+        ("<p>Lesezeit: 2 Minuten</p>", "Lesezeit"),
+        ("<div>Temps de lecture : 4 min</div>", "lecture"),
         ("<p>By Helen Ashcroft</p>", "Ashcroft"),
         ("<p>© 2024 Marlow Bay Times</p>", "Marlow"),
         ('<div style="display: none">hidden tracking text</div>', "tracking"),

@@ -694,3 +694,33 @@ def test_a_headline_after_a_kicker_is_not_published_in_the_body() -> None:
     html = published_html(parsing.extract_article(page(inner, teasers=""), URL))
     assert "Quay opens to ships at last" not in html
     assert PARAGRAPHS[0] in html
+
+
+def test_a_reading_time_is_dropped_and_the_section_heading_after_it_kept() -> None:
+    # Medium: the headline, "Oct 18, 2019 · 8 min read", then the first section's h1.
+    sections = "".join(
+        f"<h1>{heading}</h1><p>{text}</p>"
+        for heading, text in zip(("The quay", "The berths"), PARAGRAPHS[:2], strict=True)
+    )
+    inner = (
+        "<article><header><h1>New quay opens</h1></header><section>"
+        f"<p><a href='/2024/05'>May 4, 2024</a>·8 min read</p>{sections}</section></article>"
+    )
+    html = published_html(parsing.extract_article(page(inner, teasers=""), URL))
+    assert "min read" not in html
+    assert html.startswith("<h2>The quay</h2>")
+    assert "<h2>The berths</h2>" in html
+
+
+def test_an_h1_repeating_the_headline_among_section_headings_is_not_published() -> None:
+    sections = "".join(
+        f"<h1>{heading}</h1><p>{text}</p>"
+        for heading, text in zip(("The berths", "The money"), PARAGRAPHS[1:3], strict=True)
+    )
+    inner = (
+        f"<article><p>Harbour news</p><h1>New quay opens</h1><p>{PARAGRAPHS[0]}</p>"
+        f"{sections}</article>"
+    )
+    html = published_html(parsing.extract_article(page(inner, teasers=""), URL))
+    assert "New quay opens" not in html
+    assert "<h2>The berths</h2>" in html

@@ -476,6 +476,22 @@ _DATE_ONLY = re.compile(
     r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T,]+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]m)?)?\s*$",
     re.I,
 )
+# A reading-time line ("Oct 18, 2019 · 8 min read", "Lesezeit: 2 Minuten", "Temps de lecture :
+# 4 min"): page furniture, like a dateline. Matched on the normal form of a short block.
+_READING_TIME = re.compile(
+    r"\b\d+\s*(?:min|mins|minute|minutes|minuten|minutos|minuti)\b\.?\s*"
+    r"(?:read|reading|de lecture|de lectura|di lettura)\b"
+    r"|(?:\bestimated reading time|\breading time|\bread time|\blesezeit|\blesedauer"
+    r"|\btemps de lecture|\btiempo de lectura|\btempo di lettura|زمان مطالعه|مدة القراءة"
+    r"|وقت القراءة)\W*(?:von|ca\.?|approx\.?|about|environ|aprox\.?)?\s*\d"
+)
+READING_TIME_CHARS = 60
+# What every reading time holds, looked for in a whole body before its blocks are read.
+_READING_HINT = re.compile(
+    r"\d\s*min|reading time|read time|lesezeit|lesedauer|de lecture|de lectura|di lettura"
+    r"|مطالعه|القراءة",
+    re.I,
+)
 _TOOL_SPLIT = re.compile(r"\s[|·•/]\s|\s{2,}")
 _TRAILER = re.compile(r"[\s:：.…»›>|(\d)]+$")
 
@@ -548,6 +564,18 @@ def is_lead(text: str) -> bool:
 def is_date_only(text: str) -> bool:
     """A block that is nothing but a date (and time): a dateline, not a sentence."""
     return bool(_DATE_ONLY.match(text))
+
+
+def is_reading_time(text: str) -> bool:
+    """A short block that gives the article's reading time, with or without its date."""
+    if len(text) > READING_TIME_CHARS or not any(c.isdigit() for c in text):
+        return False
+    return bool(_READING_TIME.search(_norm(text)))
+
+
+def may_hold_reading_time(text: str) -> bool:
+    """False when no block of `text` can be a reading time (see `is_reading_time`)."""
+    return bool(_READING_HINT.search(text))
 
 
 def is_host_list(text: str) -> bool:

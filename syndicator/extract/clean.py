@@ -828,6 +828,25 @@ def _drop_echoes(container: etree._Element, echoes: Iterable[str], author: str |
 _PRECEDING_TEXT = etree.XPath("boolean(preceding::text()[normalize-space()])")
 
 
+def _section_h1s(container: etree._Element, headline: str) -> set[etree._Element]:
+    """The h1s of a body that head its sections (Medium and Google's SRE book set them in
+    h1), not the headline: in a body with several h1s, each that is not part of the headline
+    (nor holds it) and follows text or another h1. Decided before datelines and the like
+    are dropped, so that a dateline in front counts as text."""
+    h1s = list(container.iter("h1"))
+    if len(h1s) < 2:
+        return set()
+    title = " ".join(headline.casefold().split())
+    sections = set()
+    for n, el in enumerate(h1s):
+        text = text_of(el).casefold()
+        if not text or (title and (text in title or title in text)):
+            continue
+        if n or _PRECEDING_TEXT(el):
+            sections.add(el)
+    return sections
+
+
 def tidy_body(
     container: etree._Element,
     text_patterns: Sequence[Searcher] = (),
@@ -836,22 +855,26 @@ def tidy_body(
     author: str | None = None,
 ) -> None:
     """After extraction: one block per line, then drop what is left of announcements,
-    pointers, host lists, datelines, the byline and repeats of the headline or caption."""
+    pointers, host lists, datelines, the byline and repeats of the headline or caption.
+    `echoes` are the texts a block may not repeat, the headline first."""
     split_line_breaks(container)
+    echoes = tuple(echoes)
+    sections = _section_h1s(container, echoes[0] if echoes else "")
     _drop_announced(container, _paragraph_chars(container))
     _drop_blocks(container, text_patterns)
     _drop_echoes(container, echoes, author)
-    h1s = list(container.iter("h1"))
-    for el in h1s:
-        # The headline is published as its own field; where the body has several h1s,
-        # those after its first text are subheadings (Medium sets its sections in h1).
-        if len(h1s) > 1 and _PRECEDING_TEXT(el):
+    # A reading time ("8 min read") is page furniture; only the body's are dropped, as
+    # dropping the page's can change the block trafilatura picks.
+    if boilerplate.may_hold_reading_time("".join(container.itertext())):
+        for el in list(container.iter("p", "div", "span", "small", "time")):
+            if el.getparent() is not None and boilerplate.is_reading_time(text_of(el)):
+                drop_element(el, "reading-time")
+    for el in list(container.iter("h1", "figure", "img")):
+        if el in sections:
             el.tag = "h2"
         else:
+            # The headline and the lead figure are published as their own fields.
             drop_element(el)
-    for el in list(container.iter("figure", "img")):
-        # The lead figure is published as its own field.
-        drop_element(el)
     for el in reversed(list(container.iter(*BLOCK_TAGS, "div", "ul", "ol", "table", "span"))):
         if el.getparent() is not None and not text_of(el) and not len(el.xpath(".//img")):
             drop_element(el)
