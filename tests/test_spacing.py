@@ -123,3 +123,30 @@ def test_paragraphs_the_page_parts_stay_apart() -> None:
     )
     body = "<p>Ships of the port</p><p>Harbour news today</p><p>Port news</p><p>Harbour pilots</p>"
     assert repaired(body, page) == body
+
+
+def test_a_line_break_in_a_block_parts_its_words_in_the_published_text() -> None:
+    # "Web editor<br>The goal": the HTML shows two lines; the text had "editorThe".
+    items = "".join(
+        f"<li><strong>{head}<br></strong>{text}</li>"
+        for head, text in (("Web editor", PARAGRAPHS[0]), ("Print editor", PARAGRAPHS[1]))
+    )
+    body = f"<p>{PARAGRAPHS[2]}</p><ul>{items}</ul>"
+    page = (
+        "<!DOCTYPE html><html><head><title>The new quay | Harbour blog</title></head><body>"
+        f"<article><h1>The new quay</h1>{body}</article></body></html>"
+    ).encode()
+    text = parsing.extract_article(page, URL).body_text
+    assert f"Web editor {PARAGRAPHS[0]}" in text
+    assert f"Print editor {PARAGRAPHS[1]}" in text
+
+
+def test_scripts_written_without_spaces_are_not_given_any() -> None:
+    # CSS Text 3 joins a segment break between two wide characters; so do we, for a line
+    # break in the text and for a space put back from the page.
+    blocks = parsing.block_texts(fragment("<p>きょうの記念日<br>\n元旦</p><p>안녕<br>하세요</p>"))
+    assert blocks == ["きょうの記念日元旦", "안녕 하세요"]
+    page = "<p>きょうの <b>記念日</b> 元旦</p>"
+    assert repaired("<p>きょうの<b>記念日</b>元旦</p>", page) == "<p>きょうの<b>記念日</b>元旦</p>"
+    assert spacing.parts_with_space("出来事", "1949年")
+    assert not spacing.parts_with_space("記念日", "元旦")

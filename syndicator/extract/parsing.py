@@ -837,7 +837,7 @@ def block_texts(container: etree._Element) -> list[str]:
             ):
                 flush()
                 if child.tag in clean.BLOCK_TAGS and not _has_blocks(child):
-                    run.append("".join(child.itertext()))
+                    run.append(_leaf_text(child))
                 else:
                     walk(child)
                 flush()
@@ -849,6 +849,37 @@ def block_texts(container: etree._Element) -> list[str]:
     walk(container)
     flush()
     return out
+
+
+def _leaf_text(el: etree._Element) -> str:
+    """The text of a block with no block inside it; a line break in it parts the words on
+    either side ("editor<br>The" is "editor The", not "editorThe"), except in scripts written
+    without spaces (`spacing.parts_with_space`)."""
+    if el.find(".//br") is None:
+        return "".join(el.itertext())
+    text = _marked_text(el)
+
+    def joined(found: re.Match[str]) -> str:
+        # The match takes the whitespace around the breaks: these are the characters of text.
+        before, after = text[found.start() - 1 : found.start()], text[found.end() : found.end() + 1]
+        return " " if spacing.parts_with_space(before, after) else ""
+
+    return _LINE_BREAKS.sub(joined, text)
+
+
+# A line break in a block's text while its text is assembled: "\0" is never text (it is
+# XML-illegal and dropped from every page).
+_BREAK = "\0"
+_LINE_BREAKS = re.compile(r"\s*\0[\s\0]*")
+
+
+def _marked_text(el: etree._Element) -> str:
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str):
+            parts.append(_BREAK if child.tag == "br" else _marked_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
 
 
 def _has_blocks(el: etree._Element) -> bool:

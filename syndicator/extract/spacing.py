@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from unicodedata import east_asian_width
 
 from lxml import etree
 
@@ -76,6 +77,25 @@ _LONGEST = 64
 # word: the only places `restore_spaces` can change, found before any tree is walked.
 _BREAK = "|".join(sorted(BREAKS, key=len, reverse=True))
 GLUED = re.compile(rf"\w(?:</?(?!(?:{_BREAK})[\s/>])[^\W\d_][\w:-]*(?:\s[^>]*)?>)+\w")
+
+# Hangul is written wide but with spaces between words.
+_HANGUL = ((0x1100, 0x11FF), (0x3130, 0x318F), (0xA960, 0xA97F), (0xAC00, 0xD7AF))
+
+
+def _unspaced(char: str) -> bool:
+    """A character of a script written without spaces between words (Chinese, Japanese): wide
+    or fullwidth, and not Hangul."""
+    code = ord(char)
+    return east_asian_width(char) in ("W", "F") and not any(a <= code <= b for a, b in _HANGUL)
+
+
+def parts_with_space(before: str, after: str) -> bool:
+    """Whether a line break or a space between the text `before` and the text `after` reads
+    as a space: not between two characters of scripts written without spaces, which CSS
+    (Text Level 3, segment breaks) and readers join directly."""
+    left, right = before.rstrip()[-1:], after.lstrip()[:1]
+    return not (left and right and _unspaced(left) and _unspaced(right))
+
 
 # Where two words meet: the last word of the text before, the first word of the text after.
 Junction = tuple[str, str]
@@ -166,6 +186,8 @@ def restore_spaces(
     for pair, el, is_tail in glued:
         if pair in page.joined or (pair not in page.spaced and pair not in page.parted):
             continue
+        if not parts_with_space(*pair):
+            continue
         if is_tail:
             el.tail = " " + el.tail
         else:
@@ -214,10 +236,11 @@ def rejoin_lines(
             continue
         if first.getparent() is None or second.getparent() is None:
             continue
+        space = " " if parts_with_space(*pair) else ""
         if len(first):
-            first[-1].tail = (first[-1].tail or "") + " " + (second.text or "")
+            first[-1].tail = (first[-1].tail or "") + space + (second.text or "")
         else:
-            first.text = (first.text or "") + " " + (second.text or "")
+            first.text = (first.text or "") + space + (second.text or "")
         first.extend(list(second))
         first.tail = second.tail
         second.getparent().remove(second)
