@@ -408,3 +408,32 @@ def test_marked_words_inside_a_paragraph_are_text_unless_hidden() -> None:
     text = body_of(page(body))
     assert "The vote on Monday was close, said the leader." in text
     assert "new window" not in text
+
+
+@pytest.mark.parametrize(
+    ("sentence", "published"),
+    [
+        (
+            "Die Technik macht es leicht, Gedanken mit der ganzen Welt zu<span>&nbsp;</span>"
+            "<strong>teilen</strong>. Aber auch dann gilt es<span>&nbsp;</span><strong>die "
+            "Regeln</strong> zu beachten.",
+            "Die Technik macht es leicht, Gedanken mit der ganzen Welt zu teilen. Aber auch "
+            "dann gilt es die Regeln zu beachten.",
+        ),
+        (
+            "The council asked readers to <b>share</b> their memories of the old harbour wall.",
+            "The council asked readers to share their memories of the old harbour wall.",
+        ),
+    ],
+)
+def test_a_label_word_a_sentence_runs_into_is_kept(sentence: str, published: str) -> None:
+    # "teilen" (share) and "share" are labels of share rows; set in bold inside a sentence
+    # they are words of it.
+    text = body_of(article(f"<p>{sentence}</p>"))
+    assert published in text.split("\n\n")
+
+
+def test_a_label_standing_alone_in_a_paragraph_still_goes() -> None:
+    extra = "<p><strong>Kommentare</strong></p><p>5 <span>Kommentare</span></p>"
+    text = body_of(article(extra))
+    assert "Kommentare" not in text

@@ -245,13 +245,18 @@ def drop_element(el: etree._Element, rule: str | None = None) -> None:
     trace = _trace.get()
     if trace is not None and rule is not None:
         trace(rule)
-    # Keep the text that follows the element (lxml stores it on the element as .tail).
-    if el.tail and el.tail.strip():
+    # Keep the text that follows the element (lxml stores it on the element as .tail), and
+    # the space it stood for when it held nothing but one ("die<span>&nbsp;</span>Vorgaben"):
+    # a space dropped runs two words together.
+    tail = el.tail if el.tail and el.tail.strip() else ""
+    if isinstance(el.tag, str) and el.text and not len(el) and not el.text.strip():
+        tail = " " + tail
+    if tail:
         prev = el.getprevious()
         if prev is not None:
-            prev.tail = (prev.tail or "") + el.tail
+            prev.tail = (prev.tail or "") + tail
         else:
-            parent.text = (parent.text or "") + el.tail
+            parent.text = (parent.text or "") + tail
     parent.remove(el)
 
 
@@ -654,6 +659,37 @@ def _drop_followers(el: etree._Element, label: bool) -> None:
         sibling = nxt
 
 
+_INLINE_ANNOUNCERS = frozenset({"span", "strong", "b", "font", "small", "time"})
+_SENTENCE_GOES_ON = regex.compile(r"[\p{L},;]\s*$")
+
+
+def _mid_sentence(el: etree._Element) -> bool:
+    """An inline element that a sentence runs into ("... mit der Welt zu <strong>teilen
+    </strong>."): a word in it, not a label, whatever the word. Not after a number ("5
+    <span>Kommentare</span>") nor one that ends in a colon."""
+    if el.tag not in _INLINE_ANNOUNCERS or text_of(el).endswith(":"):
+        return False  # "Foto:", "Related:" head what follows them
+    node, text = el, ""
+    while not text.strip():
+        before = node.getprevious()
+        if before is None:
+            text = node.getparent().text or ""
+            break
+        # The text just before: the tail of the element before, else that element's own
+        # text when it is inline markup of text (a link in front of the word); a spacer (a
+        # span of a no-break space) is looked past; anything else ends the sentence.
+        text = before.tail or ""
+        if not text.strip() and isinstance(before.tag, str):
+            if before.tag not in boilerplate.INLINE_TAGS or any(
+                isinstance(c.tag, str) and c.tag not in boilerplate.INLINE_TAGS
+                for c in before.iterdescendants()
+            ):
+                break
+            text = "".join(before.itertext())
+        node = before
+    return bool(_SENTENCE_GOES_ON.search(text))
+
+
 def _drop_announced(
     root: etree._Element, total: int, keep: set[etree._Element] | None = None
 ) -> None:
@@ -674,7 +710,7 @@ def _drop_announced(
         if boilerplate.is_lead(text) and _link_share(el) >= 0.4:
             drop_element(_block_of(el), "pointer")
             continue
-        if not boilerplate.is_announcement(text):
+        if not boilerplate.is_announcement(text) or _mid_sentence(el):
             continue
         # Only the smallest element carrying the announcement: skip containers of it (a
         # row of labels such as "Print | Email" is one announcement, not a container).
