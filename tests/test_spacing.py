@@ -8,15 +8,13 @@ import lxml.html
 
 from syndicator.extract import parsing, spacing
 
-URL = "https://news.example/2024/05/a-story"
-PARAGRAPHS = [
-    "The harbour authority opened the new quay on Tuesday after three years of work, "
-    "and the first container ship tied up there before noon.",
-    "Dock workers said the longer berth would let two ships unload at once, which had "
-    "never been possible in the old port, and cut waiting times by half.",
-    "The city council paid for a third of the cost; the rest came from a national fund "
-    "for ports that was set up after the floods of the last decade.",
-]
+from .test_extract_regressions import PARAGRAPHS, URL
+
+# A blog post's first line, with a link in it.
+LINKED = (
+    "Work on the quay was reported in <a href='/paper'>the harbour paper</a> so I figured it "
+    "was time for a post here about the quay."
+)
 
 
 def blog_page(opening: str) -> bytes:
@@ -31,11 +29,7 @@ def blog_page(opening: str) -> bytes:
 
 
 def test_a_link_followed_by_a_word_keeps_the_space_between_them() -> None:
-    opening = (
-        "Work on the quay was reported in <a href='/paper'>the harbour paper</a> so I "
-        "figured it was time for a post here about the quay."
-    )
-    text = parsing.extract_article(blog_page(opening), URL).body_text
+    text = parsing.extract_article(blog_page(LINKED), URL).body_text
     assert "the harbour paper so I figured" in text
     assert "paperso" not in text
 
@@ -43,11 +37,7 @@ def test_a_link_followed_by_a_word_keeps_the_space_between_them() -> None:
 def test_a_sentence_with_a_link_stays_one_paragraph() -> None:
     # trafilatura makes one paragraph of the text before the link and another of the link
     # and the rest of the line.
-    opening = (
-        "Work on the quay was reported in <a href='/paper'>the harbour paper</a> so I "
-        "figured it was time for a post here about the quay."
-    )
-    paragraphs = parsing.extract_article(blog_page(opening), URL).body_text.split("\n\n")
+    paragraphs = parsing.extract_article(blog_page(LINKED), URL).body_text.split("\n\n")
     assert paragraphs[0] == (
         "Work on the quay was reported in the harbour paper so I figured it was time for a "
         "post here about the quay."
