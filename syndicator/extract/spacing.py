@@ -73,8 +73,15 @@ _FIRST = re.compile(r"\w+")
 _LAST = re.compile(r"\w+$")
 _LONGEST = 64
 
+
+def _last_word(text: str) -> str | None:
+    """The word `text` ends with (trailing whitespace stripped first by the caller), if any."""
+    found = _LAST.search(text, max(0, len(text) - _LONGEST))
+    return found.group() if found else None
+
+
 # Serialised markup where a word runs into a tag that is not a break, and the tag into a
-# word: the only places `restore_spaces` can change, found before any tree is walked.
+# word: the only places `_restore_spaces` can change, found before any tree is walked.
 _BREAK = "|".join(sorted(BREAKS, key=len, reverse=True))
 GLUED = re.compile(rf"\w(?:</?(?!(?:{_BREAK})[\s/>])[^\W\d_][\w:-]*(?:\s[^>]*)?>)+\w")
 
@@ -151,8 +158,7 @@ def _junctions(root: etree._Element) -> Iterator[tuple[Junction, int, etree._Ele
             if text:
                 how = max(how, SPACED)
             continue
-        found = _LAST.search(body, max(0, len(body) - _LONGEST))
-        last = found.group() if found else None
+        last = _last_word(body)
         how = SPACED if len(body) < len(text) else JOINED
 
 
@@ -176,13 +182,9 @@ def _glued(body: etree._Element) -> list[tuple[Junction, etree._Element, bool]]:
     return [(pair, el, is_tail) for pair, how, el, is_tail in _junctions(body) if how == JOINED]
 
 
-def restore_spaces(
-    body: etree._Element, page: Meetings, glued: list[tuple[Junction, etree._Element, bool]]
-) -> int:
-    """Put a space at each of the `glued` places of `body` (see `_glued`) where `page`, the
-    page the body was extracted from, parted the same two words and never joined them:
-    returns how many."""
-    restored = 0
+def _restore_spaces(page: Meetings, glued: list[tuple[Junction, etree._Element, bool]]) -> None:
+    """Put a space at each of the `glued` places of a body (see `_glued`) where `page`, the
+    page the body was extracted from, parted the same two words and never joined them."""
     for pair, el, is_tail in glued:
         if pair in page.joined or (pair not in page.spaced and pair not in page.parted):
             continue
@@ -201,8 +203,6 @@ def restore_spaces(
                 if parent is None:
                     continue
                 parent.text = (parent.text or "") + " "
-        restored += 1
-    return restored
 
 
 def _split_lines(body: etree._Element) -> list[tuple[Junction, etree._Element, etree._Element]]:
@@ -214,23 +214,21 @@ def _split_lines(body: etree._Element) -> list[tuple[Junction, etree._Element, e
         second = first.getnext()
         if second is None or second.tag != "p" or (first.tail or "").strip():
             continue
-        end = first.text_content().rstrip()
-        last = _LAST.search(end, max(0, len(end) - _LONGEST))
+        last = _last_word(first.text_content().rstrip())
         start = _FIRST.match(second.text_content().lstrip())
         if last is not None and start is not None:
-            found.append(((last.group(), start.group()), first, second))
+            found.append(((last, start.group()), first, second))
     return found
 
 
-def rejoin_lines(
+def _rejoin_lines(
     page: Meetings, split: list[tuple[Junction, etree._Element, etree._Element]]
-) -> int:
+) -> None:
     """Make one paragraph of each `split` pair (see `_split_lines`) whose two words the
-    page ran on in one line of text, never parted by a break nor joined: returns how many.
+    page ran on in one line of text, never parted by a break nor joined.
     trafilatura makes a paragraph of the text before a link and another of the link and
     what follows when they stand in a `div` of their own ("Mehr dazu kannst Du" / "hier
     nachlesen.")."""
-    rejoined = 0
     for pair, first, second in reversed(split):
         if pair not in page.spaced or pair in page.parted or pair in page.joined:
             continue
@@ -244,8 +242,6 @@ def rejoin_lines(
         first.extend(list(second))
         first.tail = second.tail
         second.getparent().remove(second)
-        rejoined += 1
-    return rejoined
 
 
 def repair(body: etree._Element, page: etree._Element, *, glued: bool = True) -> None:
@@ -258,5 +254,5 @@ def repair(body: etree._Element, page: etree._Element, *, glued: bool = True) ->
     if not places and not split:
         return
     met = meetings(page)
-    restore_spaces(body, met, places)
-    rejoin_lines(met, split)
+    _restore_spaces(met, places)
+    _rejoin_lines(met, split)
