@@ -437,3 +437,40 @@ def test_a_label_standing_alone_in_a_paragraph_still_goes() -> None:
     extra = "<p><strong>Kommentare</strong></p><p>5 <span>Kommentare</span></p>"
     text = body_of(article(extra))
     assert "Kommentare" not in text
+
+
+@pytest.mark.parametrize(
+    ("markup", "published"),
+    [
+        # React writes `<!-- -->` between the pieces of a text; the space after it is the
+        # reader's word space.
+        (
+            'Por<!-- --> <span itemprop="name">Steven Lee Myers</span>, with reporting from '
+            "the harbour office.",
+            "Por Steven Lee Myers, with reporting from the harbour office.",
+        ),
+        (
+            '<em>Copies of the survey are at the <a href="/x">town hall</a> desk.</em>'
+            "<!-- AUTHOR -->\n\n<span>(grh)</span>",
+            "Copies of the survey are at the town hall desk. (grh)",
+        ),
+    ],
+)
+def test_the_space_after_a_dropped_comment_parts_two_words(markup: str, published: str) -> None:
+    text = body_of(article(f"<p>{markup}</p>"))
+    assert published in text.split("\n\n")
+
+
+def test_a_comment_opening_a_block_adds_no_text_to_it() -> None:
+    root = lxml.html.fromstring(
+        '<div><div class="box"><!-- image -->\n\t<img src="/a.jpg"></div>Words.</div>'
+    )
+    box = root.find("div")
+    clean.drop_element(box[0])
+    assert box.text is None
+    word = lxml.html.fromstring("<p>one<!-- x --> two</p>")
+    clean.drop_element(word[0])
+    assert word.text == "one two"
+    spaced = lxml.html.fromstring("<p>one <!-- x --> <b>two</b></p>")
+    clean.drop_element(spaced[0])
+    assert spaced.text == "one "

@@ -238,6 +238,40 @@ def on_page(url: str) -> Iterator[None]:
         _page.reset(token)
 
 
+# How many nodes `_word_before` looks back through before it says no.
+_LOOK_BACK = 8
+
+
+def _word_before(el: etree._Element) -> bool:
+    """A word ends right before `el`: the text just before it, inside the same run of inline
+    markup (`word</em><!-- -->`), ends in a letter, digit or mark, not a space or a block."""
+    container, node = el.getparent(), el.getprevious()
+    for _ in range(_LOOK_BACK):
+        if container is None:
+            return False
+        if node is None:
+            # At the start of `container`: its text, else what stands before it when it is
+            # inline markup.
+            if container.text:
+                return bool(container.text[-1:].strip())
+            if container.tag not in boilerplate.INLINE_TAGS:
+                return False
+            container, node = container.getparent(), container.getprevious()
+            continue
+        if node.tail:
+            return bool(node.tail[-1:].strip())
+        if isinstance(node.tag, str):
+            if node.tag not in boilerplate.INLINE_TAGS:
+                return False  # a block, a line break or an image parts what comes after it
+            if len(node):
+                container, node = node, node[-1]
+                continue
+            if node.text:
+                return bool(node.text[-1:].strip())
+        node = node.getprevious()  # a comment, or empty inline markup: look past it
+    return False
+
+
 def drop_element(el: etree._Element, rule: str | None = None) -> None:
     parent = el.getparent()
     if parent is None:
@@ -247,12 +281,17 @@ def drop_element(el: etree._Element, rule: str | None = None) -> None:
         trace(rule)
     # Keep the text that follows the element (lxml stores it on the element as .tail), and
     # the space it stood for when it held nothing but one ("die<span>&nbsp;</span>Vorgaben"):
-    # a space dropped runs two words together.
+    # a space dropped runs two words together. Whitespace alone after an element is layout;
+    # after a comment, which the page does not show, it is the word space the reader sees
+    # when a word comes before it ("Por<!-- --> <span>Steven").
+    prev = el.getprevious()
     tail = el.tail if el.tail and el.tail.strip() else ""
-    if isinstance(el.tag, str) and el.text and not len(el) and not el.text.strip():
-        tail = " " + tail
+    if isinstance(el.tag, str):
+        if el.text and not len(el) and not el.text.strip():
+            tail = " " + tail
+    elif el.tail and not tail and _word_before(el):
+        tail = " "
     if tail:
-        prev = el.getprevious()
         if prev is not None:
             prev.tail = (prev.tail or "") + tail
         else:
