@@ -98,6 +98,8 @@ def test_windows_1252_bytes_labelled_latin1_keep_their_quotes() -> None:
         "Das könnte Sie auch interessieren:",
         "Kommentare (4)",
         "ANZEIGE",
+        "- Anzeige -",
+        "— Related stories —",
     ],
 )
 def test_labels_that_announce_boilerplate(text: str) -> None:
@@ -117,6 +119,24 @@ def test_labels_that_announce_boilerplate(text: str) -> None:
 def test_sentences_that_merely_use_the_words_are_content(text: str) -> None:
     assert not boilerplate.is_label(text)
     assert not boilerplate.is_lead(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Anzeige", True),
+        ("- ADVERTISEMENT -", True),
+        ("Publicité", True),
+        ("Werbung:", True),
+        ("广告", True),
+        ("Ad hoc", False),
+        ("Sponsored by the harbour authority", False),
+        ("Anzeigen", False),
+        ("The ad ran for a week.", False),
+    ],
+)
+def test_ad_labels(text: str, expected: bool) -> None:
+    assert boilerplate.is_ad_label(text) is expected
 
 
 @pytest.mark.parametrize(

@@ -265,6 +265,33 @@ def test_an_alt_text_is_not_published_as_a_caption() -> None:
     assert 'alt="New quay opens"' in html
 
 
+@pytest.mark.parametrize("label", ["ANZEIGE", "Advertisement", "- Werbung -", "إعلان"])
+def test_a_banner_captioned_as_an_advertisement_is_not_the_lead_image(label: str) -> None:
+    # nh24.de sets banner ads in the article as figures captioned "ANZEIGE"; the first of
+    # them was published as the item's picture, before the article's own photo.
+    banner = (
+        "<figure><a href='https://shop.example/sale'><img src='/banner-sale.png' alt='x'></a>"
+        f"<figcaption>{label}</figcaption></figure>"
+    )
+    body = page(
+        "<div class='story'><h1>New quay opens</h1>"
+        f"<p>{PARAGRAPHS[0]}</p>{banner}"
+        "<figure><img src='/quay.jpg' alt='x'><figcaption>The new quay at dawn</figcaption>"
+        f"</figure>{''.join(f'<p>{p}</p>' for p in PARAGRAPHS[1:])}</div>",
+        teasers="",
+    )
+    extracted = parsing.extract_article(body, URL)
+    assert extracted.image_url == "https://news.example/quay.jpg"
+    assert extracted.image_caption == "The new quay at dawn"
+    html = published_html(extracted)
+    assert "banner-sale" not in html and label not in html
+
+
+def test_a_line_naming_an_advertisement_is_not_published() -> None:
+    framed = page(f"<div class='story'><h1>New quay opens</h1><p>- Anzeige -</p>{BODY}</div>")
+    assert published_paragraphs(framed) == PARAGRAPHS
+
+
 @pytest.mark.parametrize(
     ("caption", "shows", "credit"),
     [

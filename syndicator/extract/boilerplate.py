@@ -270,6 +270,33 @@ WIDGET_LABELS = _phrases(
 )
 
 
+# The words a page sets over or under an advertisement ("Anzeige" under a banner picture).
+AD_LABELS = _phrases(
+    [
+        "ad",
+        "advertisement",
+        "advertising",
+        "sponsored",
+        "sponsored content",
+        "paid content",
+        "anzeige",
+        "werbung",
+        "publicité",
+        "publicidad",
+        "publicidade",
+        "pubblicità",
+        "advertentie",
+        "reklama",
+        "реклама",
+        "إعلان",
+        "تبلیغات",
+        "广告",
+        "広告",
+        "광고",
+    ]
+)
+
+
 # A block whose whole text is one of these or a widget label (a trailing colon or count
 # allowed) announces boilerplate: a heading over a related list, a share bar, a comments
 # section.
@@ -494,6 +521,8 @@ _READING_HINT = re.compile(
 )
 _TOOL_SPLIT = re.compile(r"\s[|·•/]\s|\s{2,}")
 _TRAILER = re.compile(r"[\s:：.…»›>|(\d)]+$")
+# Dashes and rules set around a label ("- Anzeige -", "— Advertisement —").
+_FRAME = re.compile(r"^[\s\-–—_*~•·|]+|[\s\-–—_*~•·|]+$")
 
 
 def is_label(text: str) -> bool:
@@ -504,8 +533,13 @@ def is_label(text: str) -> bool:
     norm = _norm(text)
     if not norm or len(norm) > 80:
         return False
-    parts = [_TRAILER.sub("", p.strip()) for p in _TOOL_SPLIT.split(norm)]
+    parts = [_TRAILER.sub("", p.strip()) for p in _TOOL_SPLIT.split(_FRAME.sub("", norm))]
     return all(p in LABELS for p in parts if p) and any(parts)
+
+
+def is_ad_label(text: str) -> bool:
+    """The whole text names an advertisement: "Anzeige", "- Advertisement -", "إعلان"."""
+    return len(text) <= 40 and _FRAME.sub("", _TRAILER.sub("", _norm(text))) in AD_LABELS
 
 
 def heads_section(text: str) -> bool:

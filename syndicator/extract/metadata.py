@@ -25,6 +25,7 @@ from lxml import etree
 from syndicator.core import identity
 from syndicator.core.models import FeedEntry
 from syndicator.core.selectors import compile_selector
+from syndicator.extract import boilerplate
 from syndicator.extract.clean import text_of
 
 
@@ -234,6 +235,8 @@ def _lead_figure(root: etree._Element, url: str) -> tuple[str | None, str | None
             # screen readers ("Image for post", a file name, keywords), not a caption.
             cap = next(iter(fig.iter("figcaption")), None)
             caption = text_of(cap) if cap is not None else None
+            if caption and boilerplate.is_ad_label(caption):
+                continue  # a banner advertisement, not the article's picture
             return _image(url, img.get("src") or img.get("data-src")), caption or None
     return None, None
 
