@@ -12,7 +12,7 @@ import pytest
 
 from syndicator.core.errors import ExtractError
 from syndicator.core.models import FeedEntry
-from syndicator.extract import boilerplate, clean, parsing
+from syndicator.extract import boilerplate, clean, metadata, parsing
 
 URL = "https://www.news.example/2024/03/04/story/"
 PARAS = [
@@ -348,6 +348,28 @@ def test_strip_selectors_and_text_patterns() -> None:
 
 
 # --- metadata ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "placeholder"),
+    [
+        ("data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACwAAAAAAQABAAACAkQBADs=", True),
+        ("https://s0.wp.com/i/blank.jpg", True),
+        ("https://news.example/wp-content/plugins/lazy-load/images/1x1.trans.gif", True),
+        ("https://news.example/assets/images/lazy_placeholder.gif", True),
+        ("https://news.example/favicon-96.ico", True),
+        ("https://cdn.news.example/Img/apple-touch-icon@2.png?v=1", True),
+        ("https://secure.gravatar.com/blavatar/67b14216?s=200", True),
+        ("https://news.example/images/no-img_460x320_logo.jpg", True),
+        # Real pictures whose names hold such words inside others.
+        ("https://news.example/2017/11/16/PICT000146853794_trans_NvBQzQNjv4Bq.jpeg", False),
+        ("https://news.example/2016/01/neujahr-2016_by_creantion_pixelio-de.jpg", False),
+        ("https://news.example/uploads/2019/06/Blanket-Weaving-Workshop.jpg", False),
+        ("https://news.example/quay.jpg", False),
+    ],
+)
+def test_placeholder_images(url: str, placeholder: bool) -> None:
+    assert metadata.is_placeholder_image(url) is placeholder
 
 
 def test_metadata_from_json_ld_when_meta_tags_are_missing() -> None:

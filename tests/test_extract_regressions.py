@@ -287,6 +287,42 @@ def test_a_banner_captioned_as_an_advertisement_is_not_the_lead_image(label: str
     assert "banner-sale" not in html and label not in html
 
 
+@pytest.mark.parametrize(
+    "img",
+    [
+        # A lazy loader's placeholder in `src`, the picture in `data-src` or a source set.
+        "<img src=\"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'%3E%3C/svg%3E\""
+        " data-src='/quay.jpg' alt='x'>",
+        "<img src='/wp-content/plugins/a3-lazy-load/assets/images/lazy_placeholder.gif'"
+        " data-lazy-srcset='/quay.jpg 1x, /quay-2x.jpg 2x' alt='x'>",
+        # Only the `noscript` copy for readers without scripts names the picture.
+        "<img src='/images/1x1.trans.gif' alt='x'><noscript><img src='/quay.jpg'></noscript>",
+    ],
+)
+def test_a_lazy_loaded_lead_picture_is_published_not_its_placeholder(img: str) -> None:
+    body = page(
+        "<div class='story'><h1>New quay opens</h1>"
+        f"<figure>{img}<figcaption>The new quay at dawn</figcaption></figure>{BODY}</div>",
+        teasers="",
+    )
+    extracted = parsing.extract_article(body, URL)
+    assert extracted.image_url == "https://news.example/quay.jpg"
+    html = published_html(extracted)
+    assert '<img src="https://news.example/quay.jpg"' in html and "data:" not in html
+
+
+def test_a_blank_default_picture_is_no_lead_image() -> None:
+    # WordPress.com gives every post without a picture `og:image` .../i/blank.jpg.
+    body = page(
+        '<meta property="og:image" content="https://s0.wp.com/i/blank.jpg">'
+        f"<div class='story'><h1>New quay opens</h1>{BODY}</div>",
+        teasers="",
+    )
+    extracted = parsing.extract_article(body, URL)
+    assert extracted.image_url is None
+    assert "<figure>" not in published_html(extracted)
+
+
 def test_a_line_naming_an_advertisement_is_not_published() -> None:
     framed = page(f"<div class='story'><h1>New quay opens</h1><p>- Anzeige -</p>{BODY}</div>")
     assert published_paragraphs(framed) == PARAGRAPHS
@@ -315,6 +351,11 @@ def test_a_line_naming_an_advertisement_is_not_published() -> None:
             "Photo Ann Lee. AFP",
         ),
         ("Shutterstock", "", "Shutterstock"),
+        (
+            "(Foto: DBT/Stella von Saldern (bearbeitet durch die Redaktion))",
+            "",
+            "Foto: DBT/Stella von Saldern (bearbeitet durch die Redaktion)",
+        ),
         (
             "Photo: a crane lifts the first container off the ship at dawn",
             "Photo: a crane lifts the first container off the ship at dawn",

@@ -87,10 +87,12 @@ def split_credit(caption: str) -> tuple[str, str | None]:
     if found is None:
         return caption, None
     credit = found.group(0).strip(" |•-–—").strip()
-    if credit.startswith("(") and credit.endswith(")"):
+    bracketed = credit.startswith("(") and credit.endswith(")")
+    if bracketed:
         credit = credit[1:-1].strip()
-    if not found.start() and len(credit.split()) > CREDIT_WORDS:
-        # "Photo: a young woman in front of flooded huts": a label, then what it shows.
+    if not found.start() and not bracketed and len(credit.split()) > CREDIT_WORDS:
+        # "Photo: a young woman in front of flooded huts": a label, then what it shows. In
+        # brackets, "(Foto: DBT/Stella von Saldern (bearbeitet durch ...))" is a credit.
         return caption, None
     description = caption[: found.start()].rstrip(" |•-–—(/©").rstrip()
     return description, credit or None

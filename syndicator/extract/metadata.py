@@ -221,23 +221,65 @@ def _author(root: etree._Element, ld: dict[str, Any]) -> str | None:
     return None
 
 
+# What pages put where a picture will be, or give as the picture of a page that has none: a
+# lazy loader's blank or spinner, a tracking pixel, WordPress.com's `i/blank.jpg`, the site's
+# icon or a commenter's avatar. Matched on the file name (and host), as whole words.
+_PLACEHOLDER = re.compile(
+    r"(?:^|[-_.@])(?:blank|spacer|transparent|placeholder|1x1|pixel|lazy|loading|"
+    r"no-?img|no-?image|favicon|apple-touch-icon|icon)(?:[-_.@]|$)",
+    re.I,
+)
+_AVATAR_HOSTS = ("gravatar.com", "wp.com/i/blank")
+
+
+def is_placeholder_image(url: str) -> bool:
+    """An image URL that is no picture of the article: not http(s) (a `data:` URI a lazy
+    loader swaps out), or a placeholder, icon or avatar file (`_PLACEHOLDER`)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return True
+    name = parts.path.rsplit("/", 1)[-1]
+    return bool(_PLACEHOLDER.search(name)) or any(h in url for h in _AVATAR_HOSTS)
+
+
 def _image(url: str, src: str | None) -> str | None:
-    return urljoin(url, src.strip()) if src and src.strip() else None
+    """`src` as an absolute URL, or None when it is empty or a placeholder."""
+    if not src or not src.strip():
+        return None
+    found = urljoin(url, src.strip())
+    return None if is_placeholder_image(found) else found
+
+
+# Where lazy loaders keep the picture's real address while `src` holds a placeholder.
+_LAZY_SOURCES = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url")
+_SOURCE_SETS = ("data-srcset", "data-lazy-srcset", "srcset")
+
+
+def _picture(url: str, img: etree._Element) -> str | None:
+    """The address of the picture an `img` shows once loaded."""
+    for attr in ("src", *_LAZY_SOURCES):
+        if found := _image(url, img.get(attr)):
+            return found
+    for attr in _SOURCE_SETS:
+        if (value := img.get(attr)) and (found := _image(url, value.split(",")[0].split()[0])):
+            return found
+    return None
 
 
 def _lead_figure(root: etree._Element, url: str) -> tuple[str | None, str | None]:
     for fig in _article_scope(root).iter("figure"):
-        img = next(
-            (i for i in fig.iter("img", "amp-img") if i.get("src") or i.get("data-src")), None
+        # A lazy-loaded picture may be in a `noscript` copy of the `img` only.
+        image = next(
+            (found for i in fig.iter("img", "amp-img") if (found := _picture(url, i))), None
         )
-        if img is not None:
+        if image is not None:
             # The caption is what the page shows under the picture. An alt text is for
             # screen readers ("Image for post", a file name, keywords), not a caption.
             cap = next(iter(fig.iter("figcaption")), None)
             caption = text_of(cap) if cap is not None else None
             if caption and boilerplate.is_ad_label(caption):
                 continue  # a banner advertisement, not the article's picture
-            return _image(url, img.get("src") or img.get("data-src")), caption or None
+            return image, caption or None
     return None, None
 
 
