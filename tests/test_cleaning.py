@@ -475,6 +475,38 @@ def test_a_label_word_a_sentence_runs_into_is_kept(sentence: str, published: str
     assert published in text.split("\n\n")
 
 
+@pytest.mark.parametrize(
+    "control",
+    [
+        '<p><a href="/2024/03/quay-plans">Read more</a></p>',
+        '<p><a href="/2024/03/quay-plans">Mehr erfahren</a></p>',
+        "<p>Sieh dir diesen Beitrag auf Instagram an</p>",
+        '<p><a href="/img/quay-large.jpg">Zum Vergrößern bitte anklicken</a></p>',
+        '<div><a href="/2024/03/quay-plans">Weiterlesen</a></div>',
+    ],
+)
+def test_the_words_of_a_control_are_not_published(control: str) -> None:
+    # A link to more of a teaser, a picture's zoom, the text an Instagram embed leaves.
+    paras = [f"<p>{p}</p>" for p in PARAS]
+    inner = paras[0] + control + "".join(paras[1:])
+    body = page(f"<main><article><h1>Harbour wall to be rebuilt</h1>{inner}</article></main>")
+    assert body_of(body).split("\n\n") == PARAS
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "words"), [("div", "Mehr erfahren"), ("p", "Read more"), ("li", "Weiterlesen")]
+)
+def test_a_link_to_more_goes_with_the_block_that_holds_only_it(wrapper: str, words: str) -> None:
+    # iass-potsdam.de: `<div class="column-teaser__main"><a ...>Mehr erfahren</a></div>`
+    # under each teaser; the link is not a block the rules visit, its block is.
+    container = lxml.html.fragment_fromstring(
+        f"<div><p>{PARAS[0]}</p><{wrapper}><a href='/more'>{words}</a></{wrapper}>"
+        f"<p>{PARAS[1]}</p></div>"
+    )
+    clean.tidy_body(container)
+    assert clean.text_of(container) == f"{PARAS[0]}{PARAS[1]}"
+
+
 def test_a_label_standing_alone_in_a_paragraph_still_goes() -> None:
     extra = "<p><strong>Kommentare</strong></p><p>5 <span>Kommentare</span></p>"
     text = body_of(article(extra))

@@ -266,6 +266,29 @@ WIDGET_LABELS = _phrases(
         "ما را دنبال کنید",
         "چاپ",
         "ارسال به دوستان",
+        # The words of a link or button to more of something, to a bigger picture or to
+        # the post an embed stands for: controls, not article text.
+        "more",
+        "read more",
+        "continue reading",
+        "click to enlarge",
+        "view this post on instagram",
+        "mehr",
+        "mehr erfahren",
+        "mehr lesen",
+        "weiterlesen",
+        "zum produkt",
+        "zum vergrößern anklicken",
+        "zum vergrößern bitte anklicken",
+        "sieh dir diesen beitrag auf instagram an",
+        "bild anzeigen",
+        "bild schließen",
+        "en savoir plus",
+        "lire la suite",
+        "leer más",
+        "seguir leyendo",
+        "leggi tutto",
+        "leggi di più",
     ]
 )
 

@@ -64,6 +64,7 @@ _ANNOUNCERS = (
     "small",
     "time",
 )
+_ANNOUNCER_TAGS = frozenset(_ANNOUNCERS)
 
 ALLOWED_TAGS = {
     "p",
@@ -752,9 +753,10 @@ def _drop_announced(
         if not boilerplate.is_announcement(text) or _mid_sentence(el):
             continue
         # Only the smallest element carrying the announcement: skip containers of it (a
-        # row of labels such as "Print | Email" is one announcement, not a container).
+        # row of labels such as "Print | Email" is one announcement, not a container), when
+        # that element is one this loop reaches (not the link of `<p><a>Read more</a></p>`).
         if any(
-            isinstance(child.tag, str)
+            child.tag in _ANNOUNCER_TAGS
             and (
                 boilerplate.is_sentence(child_text := text_of(child))
                 or (child_text == text and boilerplate.is_label(child_text))
