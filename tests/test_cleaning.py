@@ -507,6 +507,26 @@ def test_a_link_to_more_goes_with_the_block_that_holds_only_it(wrapper: str, wor
     assert clean.text_of(container) == f"{PARAS[0]}{PARAS[1]}"
 
 
+@pytest.mark.parametrize(
+    ("line", "published"),
+    [
+        ("Foto: M. Rädel", False),
+        ("(Bild: Dieter Stork)", False),
+        ("Photo credit: Catwalkpictures", False),
+        ("Crédits photos : Bestimage", False),
+        ("Bildquelle:", False),
+        # The source of the news, and a line that says what a picture shows, stay.
+        ("Quelle: dpa-AFX", True),
+        ("Photo: a crane lifts the first container off the ship at dawn near the port", True),
+    ],
+)
+def test_a_line_crediting_a_photo_the_body_does_not_show_is_not_published(
+    line: str, published: bool
+) -> None:
+    paragraphs = body_of(article(f"<p>{line}</p>")).split("\n\n")
+    assert paragraphs == ([*PARAS, line] if published else PARAS)
+
+
 def test_a_label_standing_alone_in_a_paragraph_still_goes() -> None:
     extra = "<p><strong>Kommentare</strong></p><p>5 <span>Kommentare</span></p>"
     text = body_of(article(extra))

@@ -623,6 +623,27 @@ def is_date_only(text: str) -> bool:
     return bool(_DATE_ONLY.match(text))
 
 
+# A line that credits a photo the body does not show: "Foto: M. Rädel", "(Bild: Dieter Stork)",
+# "Photo credit: Catwalkpictures", "Bildquelle:". Not "Quelle:" or "Source:", which may name
+# the source of the news. At most PHOTO_CREDIT_WORDS words after the label: "Photo: a crane
+# lifts the first container off the ship" says what a picture shows.
+_PHOTO_CREDIT = re.compile(
+    r"^\(?\s*(?:photos?|photographs?|images?|pictures?|fotos?|bilder|bild|bildquelle|"
+    r"bildnachweis|bildrechte|fotonachweis|photo ?credits?|image credits?|picture credits?|"
+    r"bildcredits?|credits?|crédits? photos?|crédito)\s*(?::|©)\s*(?P<who>.*?)\)?\s*$",
+    re.I,
+)
+PHOTO_CREDIT_WORDS = 8
+
+
+def is_photo_credit(text: str) -> bool:
+    """The whole text credits a photograph (see `_PHOTO_CREDIT`)."""
+    if len(text) > 120:
+        return False
+    found = _PHOTO_CREDIT.match(text)
+    return found is not None and len(found.group("who").split()) <= PHOTO_CREDIT_WORDS
+
+
 def is_reading_time(text: str) -> bool:
     """A short block that gives the article's reading time, with or without its date."""
     if len(text) > READING_TIME_CHARS or not any(c.isdigit() for c in text):

@@ -946,6 +946,10 @@ def tidy_body(
         for el in list(container.iter("p", "div", "span", "small", "time")):
             if el.getparent() is not None and boilerplate.is_reading_time(text_of(el)):
                 drop_element(el, "reading-time")
+    # The body is published without its pictures: a line that credits one credits nothing.
+    for el in list(container.iter("p", "div", "span", "small", "em", "i", "figcaption")):
+        if el.getparent() is not None and boilerplate.is_photo_credit(text_of(el)):
+            drop_element(el, "photo-credit")
     for el in list(container.iter("h1", "figure", "img")):
         if el in sections:
             el.tag = "h2"
