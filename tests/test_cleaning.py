@@ -388,6 +388,39 @@ def test_metadata_from_json_ld_when_meta_tags_are_missing() -> None:
     assert found.section_trail == ("Local",)
 
 
+@pytest.mark.parametrize(
+    ("title", "site", "published"),
+    [
+        ("Harbour wall to be rebuilt | Harbour News", "Harbour News", "Harbour wall to be rebuilt"),
+        ("Harbour News – Harbour wall to be rebuilt", "Harbour News", "Harbour wall to be rebuilt"),
+        (
+            "Harbour wall to be rebuilt | harbournews",
+            "harbournews.de",
+            "Harbour wall to be rebuilt",
+        ),
+        # A part that only begins with the site's name is the title's own.
+        (
+            "Medium rare: the harbour grill | Food",
+            "Medium",
+            "Medium rare: the harbour grill | Food",
+        ),
+        (
+            "Harbour wall to be rebuilt | Harbour News",
+            None,
+            "Harbour wall to be rebuilt | Harbour News",
+        ),
+    ],
+)
+def test_a_title_without_a_headline_loses_the_sites_name(
+    title: str, site: str | None, published: str
+) -> None:
+    head = f'<meta property="og:title" content="{title}">'
+    if site:
+        head += f'<meta property="og:site_name" content="{site}">'
+    body = "<main><article>" + "".join(f"<p>{p}</p>" for p in PARAS) + "</article></main>"
+    assert parsing.extract_article(page(body, head=head), URL).title == published
+
+
 def test_htmldate_dates_a_page_without_date_metadata() -> None:
     data = page(
         "<main><article><h1>Wall</h1><p class='x'>Published 4 March 2024</p>"

@@ -170,9 +170,54 @@ def _title(root: etree._Element, ld: dict[str, Any]) -> str | None:
         if h1 is not None:
             return text_of(h1)
     if title := meta(root, "og:title", "twitter:title") or _ld_name(ld.get("headline")):
-        return title
+        return _without_site_name(title, root, ld)
     t = next(iter(root.iter("title")), None)
-    return text_of(t) if t is not None and text_of(t) else None
+    return _without_site_name(text_of(t), root, ld) if t is not None and text_of(t) else None
+
+
+# What parts a page's title from the site's name: "Geschichte | Klänge des Verschweigens".
+_TITLE_PARTS = re.compile(r"\s+(?:[|–—·•»:/]|-{1,2}|::)\s+")
+
+
+# A site named by its address: "homify.de", "Factorio.com".
+_DOMAIN_END = re.compile(r"\.(?:com|net|org|info|news|de|at|ch|fr|es|it|nl|eu|io|co\.uk|uk)$", re.I)
+
+
+def _bare(name: str) -> str:
+    """A site name or title part in letters and digits only, without a domain ending."""
+    return "".join(c for c in _DOMAIN_END.sub("", name.strip()).casefold() if c.isalnum())
+
+
+def _without_site_name(title: str, root: etree._Element, ld: dict[str, Any]) -> str:
+    """A title without the site's name in front or at the end, as the page's metadata
+    names the site (`og:site_name`, `application-name`, the JSON-LD publisher). The page's
+    own words decide, never the host it came from: every mirror publishes the same title."""
+    publisher = ld.get("publisher")
+    names = {
+        _bare(n)
+        for n in (
+            meta(root, "og:site_name"),
+            meta(root, "application-name"),
+            _ld_name(publisher) if isinstance(publisher, (dict, list)) else None,
+        )
+        if n
+    }
+    names.discard("")
+    if not names:
+        return title
+    seps = list(_TITLE_PARTS.finditer(title))
+    if not seps:
+        return title
+
+    def named(part: str) -> bool:
+        bare = _bare(part)
+        return len(bare) >= 3 and bare in names
+
+    if named(title[seps[-1].end() :]) and (head := title[: seps[-1].start()].strip()):
+        return head
+    if named(title[: seps[0].start()]) and (tail := title[seps[0].end() :].strip()):
+        return tail
+    return title
 
 
 def _published(root: etree._Element, ld: dict[str, Any]) -> datetime | None:
