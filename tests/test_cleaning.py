@@ -560,6 +560,36 @@ def test_a_line_crediting_a_photo_the_body_does_not_show_is_not_published(
     assert paragraphs == ([*PARAS, line] if published else PARAS)
 
 
+@pytest.mark.parametrize(
+    "dateline",
+    [
+        "April 21, 2022",
+        "Posted: Thursday, April 21, 2022. 10:11 pm CST.",
+        "Sonntag, 06. Februar 2022",
+        "Veröffentlicht am 06.12.2022",
+        "Stand: 28.04.2020 18:00 Uhr",
+        "mercredi 11 septembre 2019",
+        "Publicado: Jueves, 21 Abril 2022 04:45",
+    ],
+)
+def test_a_dateline_is_not_published(dateline: str) -> None:
+    # The dates are the item's own fields; a line of the body that is only one goes.
+    assert body_of(article(f"<p>{dateline}</p>", where="before")).split("\n\n") == PARAS
+
+
+def test_a_date_in_a_list_or_table_or_a_month_alone_stays() -> None:
+    extra = (
+        "<h2>Sources</h2><ol><li>Harbour survey, <i>Port Authority</i>. Retrieved "
+        "<span>2018-04-16</span>.</li></ol>"
+        "<table><tr><td>Opened</td><td><span>25 November 1947</span></td></tr></table>"
+        "<p>November 2021</p>"
+    )
+    text = body_of(article(extra))
+    assert "Retrieved 2018-04-16." in text
+    assert "25 November 1947" in text
+    assert "November 2021" in text.split("\n\n")
+
+
 def test_a_label_standing_alone_in_a_paragraph_still_goes() -> None:
     extra = "<p><strong>Kommentare</strong></p><p>5 <span>Kommentare</span></p>"
     text = body_of(article(extra))

@@ -522,8 +522,38 @@ _SENTENCE_WORDS = re.compile("|".join(re.escape(w) for w in dict.fromkeys(w for 
 
 # A paragraph that is nothing but host names (the list after an alternate-addresses line).
 _HOSTS_ONLY = re.compile(r"^\s*((https?://)?([a-z0-9-]+\.)+[a-z]{2,}(:\d+)?/?[\s,;|]*)+$", re.I)
+# A dateline: a date, in figures or with the month's name (English, German, French, Spanish,
+# Italian, Portuguese, Dutch), with or without the weekday, a time and a label ("Posted:",
+# "Veröffentlicht am", "Stand:", "Mis à jour le"). A month and year alone ("November 2021")
+# heads a list, and is not one.
+_MONTHS = (
+    r"jan(?:uary|uar|vier|eiro|uari)?|feb(?:ruary|ruar|ruari)?|févr(?:ier)?|fevereiro|febbraio"
+    r"|mar(?:ch|s|zo|ço|t)?|mär(?:z)?|apr(?:il|ile)?|avr(?:il)?|abr(?:il)?|may|mai|mayo|maggio"
+    r"|maio|mei|jun(?:e|i|io|ho)?|juin|giugno|jul(?:y|i|io|ho)?|juil(?:let)?|luglio"
+    r"|aug(?:ust|ustus)?|ago(?:sto)?|août|sep(?:t|tember|tembre|tiembre|tembro)?|set(?:tembre)?"
+    r"|oct(?:ober|obre|ubre)?|okt(?:ober)?|ott(?:obre)?|out(?:ubro)?|nov(?:ember|embre|iembre|embro)?"
+    r"|dec(?:ember)?|dez(?:ember|embro)?|déc(?:embre)?|dic(?:iembre|embre)?"
+)
+_WEEKDAYS = (
+    r"mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    r"|mo|di|mi|do|fr|sa|so|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag"
+    r"|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves"
+    r"|viernes|sábado|domingo|lunedì|martedì|mercoledì|giovedì|venerdì|sabato|domenica"
+)
+_DATE_LABELS = (
+    r"posted(?: on)?|published(?: on)?|updated(?: on)?|last updated(?: on)?|created|date"
+    r"|data|datum|stand|erstellt(?: am)?|veröffentlicht(?: am)?|veröffentlichung"
+    r"|aktualisiert(?: am)?|zuletzt (?:aktualisiert|bearbeitet)(?: am)?|letzte änderung"
+    r"|publicado(?: el)?|actualizado(?: el)?|publié(?: le)?|mis à jour(?: le)?|créé(?: le)?"
+    r"|pubblicato(?: il)?|aggiornato(?: il)?"
+)
 _DATE_ONLY = re.compile(
-    r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T,]+\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]m)?)?\s*$",
+    rf"^\s*(?:(?:{_DATE_LABELS})\s*:?\s*)?(?:(?:{_WEEKDAYS})\.?,?\s+)?"
+    r"(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}"
+    rf"|\d{{1,2}}\.?\s+(?:de\s+)?(?:{_MONTHS})\.?,?\s+(?:de\s+)?\d{{4}}"
+    rf"|(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})"
+    r"(?:\s*(?:[,.|–-]|at|um|à|a las|alle)?\s*\d{1,2}[:.h]\d{2}(?::\d{2})?\s*"
+    r"(?:[ap]\.?m\.?|uhr|h)?(?:\s*[a-z]{2,4})?)?\s*[.,]?\s*$",
     re.I,
 )
 # A reading-time line ("Oct 18, 2019 · 8 min read", "Lesezeit: 2 Minuten", "Temps de lecture :

@@ -730,6 +730,15 @@ def _mid_sentence(el: etree._Element) -> bool:
     return bool(_SENTENCE_GOES_ON.search(text))
 
 
+# A date in a table cell or a list item is data (an event's date, a row of a timeline), not
+# the page's dateline.
+_LISTING_TAGS = frozenset({"td", "th", "li", "dd", "dt"})
+
+
+def _in_listing(el: etree._Element) -> bool:
+    return el.tag in _LISTING_TAGS or any(a.tag in _LISTING_TAGS for a in el.iterancestors())
+
+
 def _drop_announced(
     root: etree._Element, total: int, keep: set[etree._Element] | None = None
 ) -> None:
@@ -742,8 +751,10 @@ def _drop_announced(
         if el.getparent() is None or el.getroottree().getroot() is not top:
             continue  # already gone with an announced block
         text = text_of(el)
-        if el.tag in ("p", "div", "span", "font", "small", "time") and boilerplate.is_date_only(
-            text
+        if (
+            el.tag in ("p", "div", "span", "font", "small", "time")
+            and boilerplate.is_date_only(text)
+            and not _in_listing(el)
         ):
             drop_element(el, "dateline")
             continue
