@@ -421,6 +421,33 @@ def test_a_title_without_a_headline_loses_the_sites_name(
     assert parsing.extract_article(page(body, head=head), URL).title == published
 
 
+@pytest.mark.parametrize(
+    ("byline", "author"),
+    [
+        ("Von Georg Kasch", "Georg Kasch"),
+        ("By Jane Doe and Ann Lee", "Jane Doe and Ann Lee"),
+        ("Autor: Die Redaktion", "Die Redaktion"),
+        ("Von Berlin nach Hamburg", None),
+        ("By the numbers", None),
+    ],
+)
+def test_a_byline_names_the_author_the_metadata_does_not(byline: str, author: str | None) -> None:
+    found = parsing.extract_article(article(f"<p>{byline}</p>", where="before"), URL)
+    assert found.author == author
+    paragraphs = found.body_text.split("\n\n")
+    assert paragraphs == (PARAS if author else [byline, *PARAS])
+
+
+def test_the_authors_name_inside_a_sentence_stays() -> None:
+    # A body an operator's selector takes keeps the page's inline markup.
+    container = lxml.html.fragment_fromstring(
+        "<div><p>Der Film <span>von Klaus Stanjek</span> läuft am Montag im Hafenkino.</p>"
+        "<p><span>Von Klaus Stanjek</span></p></div>"
+    )
+    clean.tidy_body(container, author="Klaus Stanjek")
+    assert clean.text_of(container) == "Der Film von Klaus Stanjek läuft am Montag im Hafenkino."
+
+
 def test_htmldate_dates_a_page_without_date_metadata() -> None:
     data = page(
         "<main><article><h1>Wall</h1><p class='x'>Published 4 March 2024</p>"

@@ -604,7 +604,44 @@ def heads_section(text: str) -> bool:
     return any(p and p not in WIDGET_LABELS for p in parts)
 
 
-_BY_PREFIX = re.compile(r"^(?:by|por|par|de|بقلم|نویسنده|نوشته)\s*:?\s+", re.I)
+_BY_PREFIX = re.compile(
+    r"^(?:by|von|por|par|de|بقلم|نویسنده|نوشته|(?:autor|autorin|author|text|texte)\s*:)\s*:?\s+",
+    re.I,
+)
+# A byline whose name the page's metadata does not give: "Von Georg Kasch", "By Jane Doe and
+# Ann Lee", "Autor: Die Redaktion". A label word ("Text", "Autor") counts only with a colon.
+_BYLINE = re.compile(
+    r"^(?:(?:by|von|por|par)\s*:?|(?:autor|autorin|author|authors|text|texte|redaktion)\s*:)"
+    r"\s+(?P<names>.+?)[.]?$",
+    re.I,
+)
+_NAME_JOIN = re.compile(r"\s*(?:,|&|\band\b|\bund\b|\by\b|\bet\b|\be\b)\s*")
+_NAME_WORD = re.compile(
+    r"^(?:[A-ZÀ-ÞĀ-Ž][\w'’.-]*|von|van|de|del|della|der|den|da|di|du|dos|le|la|al|bin|zu)$"
+)
+BYLINE_CHARS = 100
+_WIDGET_VENDORS = frozenset({"taboola", "outbrain", "revcontent", "zergnet", "disqus", "google"})
+
+
+def byline_names(text: str) -> str | None:
+    """The names a byline gives ("Georg Kasch" of "Von Georg Kasch"): one to four names of
+    one to four capitalised words each; None for any other text ("Von Berlin nach Hamburg")."""
+    text = " ".join(text.split())
+    if len(text) > BYLINE_CHARS or not (found := _BYLINE.match(text)):
+        return None
+    names = found.group("names")
+    if names.casefold() in _WIDGET_VENDORS:
+        return None  # "by Taboola" under a box of sponsored links
+    parts = [p for p in _NAME_JOIN.split(names) if p]
+    if not 1 <= len(parts) <= 4:
+        return None
+    for part in parts:
+        words = part.split()
+        if not 1 <= len(words) <= 4 or not words[0][:1].isupper():
+            return None
+        if not all(_NAME_WORD.match(w) for w in words):
+            return None
+    return names
 
 
 def is_byline(text: str, author: str | None) -> bool:

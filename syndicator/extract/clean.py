@@ -910,6 +910,8 @@ def _drop_echoes(container: etree._Element, echoes: Iterable[str], author: str |
             continue
         text = text_of(el)
         if text and (text in repeated or boilerplate.is_byline(text, author)):
+            if el.tag not in BLOCK_TAGS and _mid_sentence(el):
+                continue  # "ein Film von Klaus Stanjek": the sentence's words
             drop_element(el, "byline-or-repeat")
 
 

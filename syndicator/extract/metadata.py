@@ -287,6 +287,31 @@ def is_placeholder_image(url: str) -> bool:
     return bool(_PLACEHOLDER.search(name)) or any(h in url for h in _AVATAR_HOSTS)
 
 
+# How a byline's text begins (see `boilerplate.byline_names`): elements whose own text does
+# not are never read whole.
+_BYLINE_STARTS = ("by", "von", "por", "par", "autor", "author", "text", "redaktion")
+_BYLINE_TAGS = ("p", "div", "span", "address", "strong", "b", "em", "small")
+_INLINE_BYLINE_TAGS = frozenset({"span", "strong", "b", "em", "small"})
+
+
+def _byline(root: etree._Element) -> str | None:
+    """The names of the first byline in the article ("Von Georg Kasch"), for a page whose
+    metadata names no author."""
+    for el in _article_scope(root).iter(*_BYLINE_TAGS):
+        if not (el.text or "").lstrip().lower().startswith(_BYLINE_STARTS):
+            continue
+        parent = el.getparent()
+        if (
+            el.tag in _INLINE_BYLINE_TAGS
+            and parent is not None
+            and ((parent.text or "").strip() or el.getprevious() is not None)
+        ):
+            continue  # words of a sentence ("ein Film von Klaus Stanjek"), not a byline
+        if names := boilerplate.byline_names(text_of(el)):
+            return names
+    return None
+
+
 def _image(url: str, src: str | None) -> str | None:
     """`src` as an absolute URL, or None when it is empty or a placeholder."""
     if not src or not src.strip():
@@ -426,7 +451,9 @@ def read_metadata(
         section := meta(root, "article:section") or _ld_name(ld.get("articleSection"))
     ):
         trail = (section,)
-    author = _selected(root, selectors, "author") or _author(root, ld) or entry.author
+    author = (
+        _selected(root, selectors, "author") or _author(root, ld) or entry.author or _byline(root)
+    )
     return PageMeta(
         title=title or None,
         published=published or None,
