@@ -685,8 +685,14 @@ def is_lead(text: str) -> bool:
     return head.strip() in LEADS and 0 < len(rest.split()) <= _LEAD_WORDS
 
 
+# A dateline is short: "Posted: Thursday, September 21, 2022, 10:11 pm CST" is 50 characters.
+DATELINE_CHARS = 80
+
+
 def is_date_only(text: str) -> bool:
     """A block that is nothing but a date (and time): a dateline, not a sentence."""
+    if len(text) > DATELINE_CHARS or not any(c.isdigit() for c in text):
+        return False
     return bool(_DATE_ONLY.match(text))
 
 
@@ -701,6 +707,13 @@ _PHOTO_CREDIT = re.compile(
     re.I,
 )
 PHOTO_CREDIT_WORDS = 8
+# What every photo credit holds, looked for in a whole body before its blocks are read.
+_PHOTO_HINT = re.compile(r"photo|image|picture|foto|bild|credit|crédit", re.I)
+
+
+def may_hold_photo_credit(text: str) -> bool:
+    """False when no block of `text` can be a photo credit (see `is_photo_credit`)."""
+    return bool(_PHOTO_HINT.search(text))
 
 
 def is_photo_credit(text: str) -> bool:

@@ -960,9 +960,10 @@ def tidy_body(
             if el.getparent() is not None and boilerplate.is_reading_time(text_of(el)):
                 drop_element(el, "reading-time")
     # The body is published without its pictures: a line that credits one credits nothing.
-    for el in list(container.iter("p", "div", "span", "small", "em", "i", "figcaption")):
-        if el.getparent() is not None and boilerplate.is_photo_credit(text_of(el)):
-            drop_element(el, "photo-credit")
+    if boilerplate.may_hold_photo_credit("".join(container.itertext())):
+        for el in list(container.iter("p", "div", "span", "small", "em", "i", "figcaption")):
+            if el.getparent() is not None and boilerplate.is_photo_credit(text_of(el)):
+                drop_element(el, "photo-credit")
     for el in list(container.iter("h1", "figure", "img")):
         if el in sections:
             el.tag = "h2"
