@@ -295,8 +295,10 @@ def test_a_banner_captioned_as_an_advertisement_is_not_the_lead_image(label: str
         " data-src='/quay.jpg' alt='x'>",
         "<img src='/wp-content/plugins/a3-lazy-load/assets/images/lazy_placeholder.gif'"
         " data-lazy-srcset='/quay.jpg 1x, /quay-2x.jpg 2x' alt='x'>",
-        # Only the `noscript` copy for readers without scripts names the picture.
-        "<img src='/images/1x1.trans.gif' alt='x'><noscript><img src='/quay.jpg'></noscript>",
+        # Only the `noscript` copy for readers without scripts names the picture; an empty
+        # or malformed source set is passed over.
+        "<img src='/images/1x1.trans.gif' srcset=', ' data-srcset=' ' alt='x'>"
+        "<noscript><img src='/quay.jpg'></noscript>",
     ],
 )
 def test_a_lazy_loaded_lead_picture_is_published_not_its_placeholder(img: str) -> None:

@@ -331,7 +331,8 @@ def _picture(url: str, img: etree._Element) -> str | None:
         if found := _image(url, img.get(attr)):
             return found
     for attr in _SOURCE_SETS:
-        if (value := img.get(attr)) and (found := _image(url, value.split(",")[0].split()[0])):
+        first = (img.get(attr) or "").split(",")[0].split()
+        if first and (found := _image(url, first[0])):
             return found
     return None
 
