@@ -15,7 +15,7 @@ import pytest
 from syndicator.core.config import Config
 from syndicator.core.errors import RejectedPage
 from syndicator.core.models import Candidate, FeedEntry, Page
-from syndicator.extract import clean, parsing, validate
+from syndicator.extract import clean, parsing, sitemaps, validate
 from syndicator.extract.candidate import split_credit, to_candidate
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
@@ -323,6 +323,24 @@ def test_a_blank_default_picture_is_no_lead_image() -> None:
     extracted = parsing.extract_article(body, URL)
     assert extracted.image_url is None
     assert "<figure>" not in published_html(extracted)
+
+
+@pytest.mark.parametrize(
+    ("head", "inner"),
+    [
+        ('<link rel="canonical" href="http://[::1">', ""),
+        ('<meta property="og:image" content="http://[::1">', ""),
+        ("", "<figure><img src='http://[::1'></figure>"),
+        ("", "<p>See <a href='http://[::1'>the survey</a> of the quay wall for details.</p>"),
+    ],
+)
+def test_an_address_that_is_no_url_costs_nothing_but_itself(head: str, inner: str) -> None:
+    # urljoin raises ValueError on "http://[::1"; the article must still be published.
+    body = page(f"{head}<div class='story'><h1>New quay opens</h1>{inner}{BODY}</div>", "")
+    extracted = parsing.extract_article(body, URL)
+    assert extracted.canonical_link is None and extracted.image_url is None
+    html = published_html(extracted)
+    assert PARAGRAPHS[0] in html and "[::1" not in html
 
 
 def test_a_line_naming_an_advertisement_is_not_published() -> None:
@@ -794,3 +812,33 @@ def test_an_h1_repeating_the_headline_among_section_headings_is_not_published() 
     html = published_html(parsing.extract_article(page(inner, teasers=""), URL))
     assert "New quay opens" not in html
     assert "<h2>The berths</h2>" in html
+
+
+NO_URL = "http://[::1"  # an unclosed IPv6 host: urljoin and urlsplit raise ValueError on it
+
+
+def test_a_feed_entry_whose_link_is_no_url_is_skipped_not_the_feed() -> None:
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+        f"<item><title>Broken</title><link>{NO_URL}</link></item>"
+        "<item><title>New quay</title><link>https://news.example/2024/05/quay</link></item>"
+        "</channel></rss>"
+    ).encode()
+    entries = parsing.parse_feed(feed, "https://news.example/feed")
+    assert [e.link for e in entries] == ["https://news.example/2024/05/quay"]
+
+
+def test_a_listing_link_or_sitemap_address_that_is_no_url_is_skipped() -> None:
+    listing = (
+        f'<html><body><a href="{NO_URL}">Broken</a>'
+        '<a href="/2024/05/quay">New quay opens</a></body></html>'
+    ).encode()
+    links = parsing.listing_links(listing, "https://news.example/", set(), r"/2024/")
+    assert links == ["https://news.example/2024/05/quay"]
+    sitemap = (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>{NO_URL}</loc></url><url><loc>https://news.example/2024/05/quay</loc></url>"
+        "</urlset>"
+    ).encode()
+    found = sitemaps.parse_sitemap(sitemap, "https://news.example/sitemap.xml")
+    assert [u.loc for u in found.urls] == ["https://news.example/2024/05/quay"]

@@ -34,7 +34,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # The version of the normal form (and so of every content hash and SimHash) this code
 # computes; stored with each article. A change of `normalise`, of the hash or of the SimHash
@@ -233,6 +233,18 @@ def is_language_tag(value: str | None) -> bool:
     if not value or len(value) > LANGUAGE_MAX:
         return False
     return _LANGUAGE_TAG.fullmatch(value) is not None
+
+
+def join_url(base: str, link: str) -> str | None:
+    """`link` made absolute against `base`; None when it is no URL at all ("http://[::1",
+    an unclosed IPv6 host, on which the standard library raises): one bad link in a feed,
+    sitemap or listing costs that link, not the rest."""
+    try:
+        joined = urljoin(base, link.strip())
+        urlsplit(joined)  # a base that is fine and a link that is not can join to no URL
+    except ValueError:
+        return None
+    return joined
 
 
 def origin(url: str) -> str:

@@ -1027,7 +1027,10 @@ def rewrite_links(
         attr = "href" if el.tag == "a" else "src"
         value = el.get(attr)
         if value and not value.startswith(("#", "mailto:", "data:")):
-            el.set(attr, rewrite_url(value, base, site_origins, target_origin, prefixes))
+            try:
+                el.set(attr, rewrite_url(value, base, site_origins, target_origin, prefixes))
+            except ValueError:
+                del el.attrib[attr]  # not a URL ("http://[::1"): the words stay, unlinked
         if el.tag == "img" and el.get("alt") is None:
             el.set("alt", "")
 

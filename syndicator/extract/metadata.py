@@ -316,8 +316,11 @@ def _image(url: str, src: str | None) -> str | None:
     """`src` as an absolute URL, or None when it is empty or a placeholder."""
     if not src or not src.strip():
         return None
-    found = urljoin(url, src.strip())
-    return None if is_placeholder_image(found) else found
+    try:
+        found = urljoin(url, src.strip())
+        return None if is_placeholder_image(found) else found
+    except ValueError:
+        return None  # no URL at all ("http://[::1"): the page has no picture to give
 
 
 # Where lazy loaders keep the picture's real address while `src` holds a placeholder.
@@ -399,7 +402,10 @@ def _language(root: etree._Element) -> str | None:
 def _canonical(root: etree._Element, url: str) -> str | None:
     for el in root.iter("link"):
         if (el.get("rel") or "").lower() == "canonical" and el.get("href"):
-            link = urljoin(url, el.get("href", "").strip())
+            try:
+                link = urljoin(url, el.get("href", "").strip())
+            except ValueError:
+                return None  # not a URL ("http://[::1"): no canonical link
             # A canonical link to the home page says nothing about this article.
             return link if urlsplit(link).path not in ("", "/") else None
     return None

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import charset_normalizer
 import feedparser
@@ -236,12 +236,12 @@ def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list
     entries = []
     for entry in parsed.entries:
         link = entry.get("link")
-        if not link:
+        if not link or (link := identity.join_url(url, link)) is None:
             continue
         content = entry.get("content")
         entries.append(
             FeedEntry(
-                link=urljoin(url, link),
+                link=link,
                 guid=entry.get("id"),
                 title=entry.get("title"),
                 summary=entry.get("summary"),
@@ -277,7 +277,9 @@ def listing_entries(
         href = a.get("href")
         if not href:
             continue
-        absolute = urljoin(url, href.strip()).split("#", 1)[0]
+        if (joined := identity.join_url(url, href)) is None:
+            continue
+        absolute = joined.split("#", 1)[0]
         origin = identity.origin(absolute)
         if origin != own and origin not in site_origins:
             continue

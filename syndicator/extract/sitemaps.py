@@ -17,10 +17,10 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urljoin
 
 from lxml import etree
 
+from syndicator.core import identity
 from syndicator.core.errors import ExtractError
 
 # The sitemaps.org protocol caps a sitemap at 50 MB uncompressed.
@@ -133,9 +133,9 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
                 if child_name in ("publication_date", "title") and child.text:
                     fields.setdefault(child_name, child.text.strip())
             loc = fields.get("loc")
-            if loc:
+            if loc and (absolute := identity.join_url(url, loc)) is not None:
                 entry = SitemapUrl(
-                    loc=urljoin(url, loc),
+                    loc=absolute,
                     lastmod=parse_date(fields.get("lastmod")),
                     published=parse_date(fields.get("publication_date")),
                     title=fields.get("title") or None,
