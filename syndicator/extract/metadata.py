@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import htmldate
 from lxml import etree
@@ -274,7 +274,7 @@ _PLACEHOLDER = re.compile(
     r"no-?img|no-?image|favicon|apple-touch-icon|icon)(?:[-_.@]|$)",
     re.I,
 )
-_AVATAR_HOSTS = ("gravatar.com", "wp.com/i/blank")
+_AVATAR_HOSTS = ("gravatar.com",)
 
 
 def is_placeholder_image(url: str) -> bool:
@@ -316,11 +316,8 @@ def _image(url: str, src: str | None) -> str | None:
     """`src` as an absolute URL, or None when it is empty or a placeholder."""
     if not src or not src.strip():
         return None
-    try:
-        found = urljoin(url, src.strip())
-        return None if is_placeholder_image(found) else found
-    except ValueError:
-        return None  # no URL at all ("http://[::1"): the page has no picture to give
+    found = identity.join_url(url, src)
+    return None if found is None or is_placeholder_image(found) else found
 
 
 # Where lazy loaders keep the picture's real address while `src` holds a placeholder.
@@ -402,10 +399,9 @@ def _language(root: etree._Element) -> str | None:
 def _canonical(root: etree._Element, url: str) -> str | None:
     for el in root.iter("link"):
         if (el.get("rel") or "").lower() == "canonical" and el.get("href"):
-            try:
-                link = urljoin(url, el.get("href", "").strip())
-            except ValueError:
-                return None  # not a URL ("http://[::1"): no canonical link
+            link = identity.join_url(url, el.get("href", ""))
+            if link is None:
+                return None
             # A canonical link to the home page says nothing about this article.
             return link if urlsplit(link).path not in ("", "/") else None
     return None
