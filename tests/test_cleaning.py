@@ -100,6 +100,12 @@ def test_windows_1252_bytes_labelled_latin1_keep_their_quotes() -> None:
         "ANZEIGE",
         "- Anzeige -",
         "— Related stories —",
+        "Entdecke weitere Homestorys",
+        "Discover more recipes",
+        "Mehr zu Klima und Konsum",
+        "More from Science:",
+        "Zum Weiterlesen",
+        "Further reading",
     ],
 )
 def test_labels_that_announce_boilerplate(text: str) -> None:
@@ -114,6 +120,8 @@ def test_labels_that_announce_boilerplate(text: str) -> None:
         "The share of the vote rose to 15 percent.",
         "Print media lost readers this year.",
         "Teilen wollte der Bürgermeister die Kosten nicht.",
+        "Explore more of the city's parks on foot this spring.",
+        "More on the budget will follow in the spring, the mayor said.",
     ],
 )
 def test_sentences_that_merely_use_the_words_are_content(text: str) -> None:
@@ -235,6 +243,16 @@ def test_a_misleading_class_on_the_body_wrapper_keeps_the_article() -> None:
     paras = "".join(f"<p>{p}</p>" for p in PARAS * 2)
     data = page(f'<h1>Wall</h1><div class="article-body js-ad-slot">{paras}</div>')
     assert body_of(data).count(PARAS[0]) == 2
+
+
+@pytest.mark.parametrize("box", ["next-post", "nav-previous", "nextstory", "prev_article"])
+def test_the_next_and_previous_story_boxes_are_not_published(box: str) -> None:
+    # boingboing's "nextstory" box of teasers after a one-paragraph post.
+    teaser = "The ferry company said its new timetable would add two crossings on weekdays."
+    extra = f'<div class="{box}"><h2><a href="/ferry">Ferry timetable</a></h2><p>{teaser}</p></div>'
+    body = body_of(article(extra))
+    assert PARAS[2] in body
+    assert teaser not in body
 
 
 def test_layout_tables_become_blocks_and_data_tables_stay() -> None:

@@ -63,7 +63,7 @@ _PARTS = frozenset(
             breadcrumb breadcrumbs tags keywords menu navbar navigation nav sidebar widget
             masthead header footer byline author meta dateline date dates pubdate timestamp
             tools toolbar reactions likes rating pagination pager modal popup overlay search login
-            logo copyright alternate kicker donate print skip
+            logo copyright alternate kicker donate print skip next prev previous nextstory
         """
     )
     # Spanish, French, Arabic and Persian sites name their blocks in their language too.
@@ -354,6 +354,7 @@ LABELS = WIDGET_LABELS | _phrases(
         "read also",
         "also read",
         "see also",
+        "further reading",
         "editor's picks",
         "top stories",
         "latest news",
@@ -414,6 +415,7 @@ LABELS = WIDGET_LABELS | _phrases(
         "kommentare",
         "kommentar schreiben",
         "schlagwörter",
+        "zum weiterlesen",
         # Arabic
         "اقرأ أيضا",
         "اقرأ أيضاً",
@@ -576,6 +578,13 @@ _TOOL_SPLIT = re.compile(r"\s[|·•/]\s|\s{2,}")
 _TRAILER = re.compile(r"[\s:：.…»›>|(\d)]+$")
 # Dashes and rules set around a label ("- Anzeige -", "— Advertisement —").
 _FRAME = re.compile(r"^[\s\-–—_*~•·|]+|[\s\-–—_*~•·|]+$")
+# An invitation to more of the site: "Entdecke weitere Homestorys", "Discover more recipes",
+# "Mehr zu Klima und Konsum", "More from Science".
+_MORE_OF = re.compile(
+    r"^(?:(?:entdecke|entdecken sie|discover|explore|découvrez|descubre|scopri)\s+"
+    r"(?:weitere|mehr|more|plus|más|altri|altre)|mehr (?:zu|zum|zur|von|aus)|more (?:on|from))"
+    r"\b(?:\s+\S+){0,3}$"
+)
 
 
 def is_label(text: str) -> bool:
@@ -587,7 +596,7 @@ def is_label(text: str) -> bool:
     if not norm or len(norm) > 80:
         return False
     parts = [_TRAILER.sub("", p.strip()) for p in _TOOL_SPLIT.split(_FRAME.sub("", norm))]
-    return all(p in LABELS for p in parts if p) and any(parts)
+    return all(p in LABELS or _MORE_OF.match(p) for p in parts if p) and any(parts)
 
 
 def is_ad_label(text: str) -> bool:
