@@ -106,6 +106,7 @@ def test_windows_1252_bytes_labelled_latin1_keep_their_quotes() -> None:
         "More from Science:",
         "Zum Weiterlesen",
         "Further reading",
+        "Kommende Events",
     ],
 )
 def test_labels_that_announce_boilerplate(text: str) -> None:
@@ -561,6 +562,10 @@ def test_a_label_word_a_sentence_runs_into_is_kept(sentence: str, published: str
         "<p>Sieh dir diesen Beitrag auf Instagram an</p>",
         '<p><a href="/img/quay-large.jpg">Zum Vergrößern bitte anklicken</a></p>',
         '<div><a href="/2024/03/quay-plans">Weiterlesen</a></div>',
+        # dvg.de and handball.ch: a way back, a link of its own after the last paragraph.
+        '<a href="/presse"><i class="fa fa-angle-left"></i>zurück zur Listenansicht</a>',
+        '<a href="#top">Zum Seitenanfang »</a>',
+        '<a href="#">Back to top</a>',
     ],
 )
 def test_the_words_of_a_control_are_not_published(control: str) -> None:

@@ -289,6 +289,19 @@ WIDGET_LABELS = _phrases(
         "seguir leyendo",
         "leggi tutto",
         "leggi di più",
+        # Ways back: to the top of the page, to the list the article was opened from.
+        "back to top",
+        "back to the top",
+        "return to top",
+        "nach oben",
+        "zurück nach oben",
+        "zurück zum seitenanfang",
+        "zum seitenanfang",
+        "zurück zur übersicht",
+        "zurück zur listenansicht",
+        "volver arriba",
+        "retour en haut",
+        "haut de page",
     ]
 )
 
@@ -355,6 +368,7 @@ LABELS = WIDGET_LABELS | _phrases(
         "also read",
         "see also",
         "further reading",
+        "upcoming events",
         "editor's picks",
         "top stories",
         "latest news",
@@ -416,6 +430,9 @@ LABELS = WIDGET_LABELS | _phrases(
         "kommentar schreiben",
         "schlagwörter",
         "zum weiterlesen",
+        "kommende events",
+        "kommende termine",
+        "kommende veranstaltungen",
         # Arabic
         "اقرأ أيضا",
         "اقرأ أيضاً",
@@ -575,7 +592,8 @@ _READING_HINT = re.compile(
     re.I,
 )
 _TOOL_SPLIT = re.compile(r"\s[|·•/]\s|\s{2,}")
-_TRAILER = re.compile(r"[\s:：.…»›>|(\d)]+$")
+# The normal form folds guillemets into quotes: "Zum Seitenanfang »" ends in '"'.
+_TRAILER = re.compile(r"[\s:：.…»›>|(\d)\"']+$")
 # Dashes and rules set around a label ("- Anzeige -", "— Advertisement —").
 _FRAME = re.compile(r"^[\s\-–—_*~•·|]+|[\s\-–—_*~•·|]+$")
 # An invitation to more of the site: "Entdecke weitere Homestorys", "Discover more recipes",
