@@ -107,6 +107,7 @@ def test_windows_1252_bytes_labelled_latin1_keep_their_quotes() -> None:
         "Zum Weiterlesen",
         "Further reading",
         "Kommende Events",
+        "Videos zum Thema",
     ],
 )
 def test_labels_that_announce_boilerplate(text: str) -> None:
@@ -566,6 +567,7 @@ def test_a_label_word_a_sentence_runs_into_is_kept(sentence: str, published: str
         '<a href="/presse"><i class="fa fa-angle-left"></i>zurück zur Listenansicht</a>',
         '<a href="#top">Zum Seitenanfang »</a>',
         '<a href="#">Back to top</a>',
+        "<p>Zum Vergrößern auf das Bild klicken</p>",
     ],
 )
 def test_the_words_of_a_control_are_not_published(control: str) -> None:
