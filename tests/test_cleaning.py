@@ -257,6 +257,30 @@ def test_the_next_and_previous_story_boxes_are_not_published(box: str) -> None:
     assert teaser not in body
 
 
+@pytest.mark.parametrize(
+    ("block", "published"),
+    [
+        (
+            "Warning: Creating default object from empty value in "
+            "/www/htdocs/w0094d70/wp-includes/classes.php on line 407",
+            False,
+        ),
+        (
+            "Strict Standards: Non-static method nggGallery::i18n() should not be called "
+            "statically in /www/htdocs/wp-content/plugins/nggfunctions.php on line 736",
+            False,
+        ),
+        ("Warning: the river is expected to rise above the flood line 5 metres high.", True),
+    ],
+)
+def test_a_php_error_the_server_printed_is_not_published(block: str, published: bool) -> None:
+    # einfachspanien.de and a WordPress blog with a gallery plugin print PHP's warnings into
+    # their pages, between the article's paragraphs.
+    body = body_of(article(f"<p>{block}</p>" + "".join(f"<p>{p} Again.</p>" for p in PARAS)))
+    assert PARAS[0] in body
+    assert (block in body) is published
+
+
 def test_layout_tables_become_blocks_and_data_tables_stay() -> None:
     root = lxml.html.document_fromstring(
         "<table><tr><td><div><p>" + "text " * 80 + "</p></div></td><td>menu</td></tr></table>"

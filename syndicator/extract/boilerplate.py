@@ -522,6 +522,14 @@ _SENTENCE_PATTERNS = (
     ("bolet", r"rec[ií]b(?:e|a) (?:nuestro|el) bolet[ií]n"),
     ("newsletter", r"abonnez-vous à (?:notre|la) newsletter"),
     ("appears in print", r"a version of this article appears in print on"),
+    # A PHP error the server printed into the page ("Warning: Creating default object from
+    # empty value in /www/htdocs/wp-includes/classes.php on line 407"), and only that. (The
+    # patterns are lowercased with the text: no `\S` or `\W` in them.)
+    (
+        "on line",
+        r"^(?:(?:php )?(?:warning|notice|deprecated|fatal error|parse error|strict standards)"
+        r"\s*:.{1,300}? in (?:/|[a-z]:\\)[^ ]+ on line \d+\s*)+$",
+    ),
     ("©", r"©"),
     ("reserved", r"all rights reserved"),
     ("reservados", r"todos los derechos reservados"),
