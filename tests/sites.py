@@ -16,6 +16,8 @@ A mirror's `mode` can be switched while a test runs:
   flaky      every `flaky_every`-th request is a 503 (with Retry-After if `retry_after` is set)
   seized     every URL answers 200 with a "This website has been seized" notice page
   garbage    200 with junk bytes for every URL
+  breaking   200 with an RSS feed that feedparser itself fails on (a reference to a lone
+             surrogate in a title) for every URL
   truncated  200 with the body cut in half (the Content-Length says so: nothing to notice
              at the HTTP level)
   redirect   302 to the same path on `redirect_to` (another mirror)
@@ -174,6 +176,12 @@ SEIZED_PAGE = """<!DOCTYPE html>
 <p>This domain has been seized by the United States Government in accordance with a seizure
 warrant issued by a United States District Court as part of a law enforcement action.</p>
 </div></body></html>"""
+
+# feedparser raises UnicodeEncodeError on this one, rather than flagging the feed as broken.
+BREAKING_FEED = (
+    b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>News</title>'
+    b"<item><title>Harbour &#xD800; wall</title><link>/Detail/1</link></item></channel></rss>"
+)
 
 
 @dataclass
@@ -382,6 +390,8 @@ class Mirror:
         elif self.mode == "garbage":
             junk = hashlib.sha512(request.path.encode()).digest() * 64
             return web.Response(body=junk, content_type="application/octet-stream")
+        elif self.mode == "breaking":
+            return web.Response(body=BREAKING_FEED, content_type="application/rss+xml")
         elif self.mode == "redirect" and self.redirect_to is not None:
             raise web.HTTPFound(self.redirect_to.origin + request.path_qs)
         path = request.path

@@ -133,6 +133,14 @@ def test_listing_links_keep_only_article_links_of_the_site() -> None:
         b"<html><body><h1>This website has been seized</h1></body></html>",
         b"not xml at all",
         b"<?xml version='1.0'?><rss><channel><item><title>x",
+        # Feeds feedparser itself fails on (it raises, rather than flagging them as broken):
+        # a reference to a lone surrogate, bytes in the XML declaration that are no charset's.
+        b"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><item>"
+        b"<title>Bad &#xD800; title</title><link>https://a.example/x</link></item></channel></rss>",
+        b"<?xml version='1.0' encoding='\x93x'?><rss version='2.0'><channel><item>"
+        b"<title>t</title><link>https://a.example/x</link></item></channel></rss>",
+        b"<?xml version='1.0' encoding='utf\x00-8'?><rss version='2.0'><channel><item>"
+        b"<title>t</title><link>https://a.example/x</link></item></channel></rss>",
     ],
 )
 def test_feed_parser_refuses_what_is_not_a_feed(body: bytes) -> None:

@@ -439,6 +439,26 @@ def test_a_feed_entry_with_control_characters_is_published_without_them() -> Non
     assert entry_paragraphs(content) == PARAGRAPHS
 
 
+def test_a_feed_with_control_characters_gives_entries_without_them() -> None:
+    # feedparser turns `&#8;` in a title into the character itself, and keeps a raw one in
+    # CDATA; judging such content as full text raised ValueError in lxml and lost the pull.
+    content = "".join(f"<p>{p}</p>" for p in PARAGRAPHS).replace("tied up", "tied\x08 up")
+    assert "\x08" in content
+    feed = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>News</title>'
+        "<item><title>Quay &#8;opens</title><link>https://news.example/quay</link>"
+        "<author>Ann&#x1b; Lee</author><description>The quay opens.</description>"
+        f"<content:encoded><![CDATA[{content}]]></content:encoded></item></channel></rss>"
+    ).encode()
+    (entry,) = parsing.parse_feed(feed, "https://news.example/feed")
+    fields = (entry.title, entry.author, entry.summary, entry.content_html)
+    assert not any(parsing.XML_ILLEGAL.search(f or "") for f in fields)
+    assert entry.title == "Quay opens"
+    assert parsing.carries_full_text(entry)
+    assert parsing.page_from_entry(entry).body_text.split("\n\n") == PARAGRAPHS
+
+
 # The safety net's second opinion (trafilatura's defaults on the cleaned page) is taken only
 # when it continues our body: found on real pages where `favor_recall` stopped after the
 # first paragraphs, while on others the defaults put a list of other stories in front.

@@ -267,6 +267,7 @@ MODES = [
     ("flaky", "degraded", ("page",)),
     ("seized", "down", ("page", "feed")),
     ("garbage", "down", ("page", "feed")),
+    ("breaking", "down", ("feed",)),
     ("truncated", "down", ("page", "feed")),
     ("redirect", None, ("page", "feed")),
     ("lagging", "healthy", ("page",)),

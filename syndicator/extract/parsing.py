@@ -205,6 +205,10 @@ def parse_page(body: bytes, url: str, header_charset: str | None = None) -> etre
 # --- feeds -------------------------------------------------------------------------------
 
 
+def _legal(text: str | None) -> str | None:
+    return drop_illegal(text) if text else text
+
+
 def _feed_time(entry: Any, key: str) -> datetime | None:
     parsed = dict.get(entry, f"{key}_parsed")
     if not parsed:
@@ -218,12 +222,23 @@ def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list
     head = body[:1024].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html")):
         raise ExtractError(url, "an HTML page where a feed was expected", kind="not-a-feed")
-    parsed = feedparser.parse(
-        body,
-        response_headers=(
-            {"content-type": f"application/xml; charset={header_charset}"} if header_charset else {}
-        ),
-    )
+    try:
+        parsed = feedparser.parse(
+            body,
+            response_headers=(
+                {"content-type": f"application/xml; charset={header_charset}"}
+                if header_charset
+                else {}
+            ),
+        )
+    except Exception as exc:
+        # feedparser itself fails on some broken feeds (a reference to a lone surrogate,
+        # `&#xD800;`; bytes in the XML declaration that are no charset's; an end tag its
+        # lenient parser has no state for): that feed is refused like any broken one, and
+        # the next mirror is asked, never the pull lost.
+        raise ExtractError(
+            url, f"not an RSS or Atom feed: {type(exc).__name__}: {exc}", kind="not-a-feed"
+        ) from None
     if not parsed.get("version"):
         reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
         raise ExtractError(url, f"not an RSS or Atom feed: {reason}", kind="not-a-feed")
@@ -239,16 +254,19 @@ def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list
         if not link or (link := identity.join_url(url, link)) is None:
             continue
         content = entry.get("content")
+        # feedparser turns `&#8;` into the control character itself: no text of a feed keeps
+        # a code point no XML document may hold (the parser of a body and the feeds we write
+        # refuse them).
         entries.append(
             FeedEntry(
                 link=link,
-                guid=entry.get("id"),
-                title=entry.get("title"),
-                summary=entry.get("summary"),
-                content_html=content[0].get("value") if content else None,
+                guid=_legal(entry.get("id")),
+                title=_legal(entry.get("title")),
+                summary=_legal(entry.get("summary")),
+                content_html=_legal(content[0].get("value")) if content else None,
                 published=_feed_time(entry, "published"),
                 updated=_feed_time(entry, "updated"),
-                author=entry.get("author"),
+                author=_legal(entry.get("author")),
             )
         )
     return entries
@@ -756,6 +774,7 @@ def carries_full_text(entry: FeedEntry) -> bool:
 
 
 def _text_of_html(fragment: str) -> str:
+    fragment = drop_illegal(fragment)
     if not fragment.strip():
         return ""
     return clean.text_of(
