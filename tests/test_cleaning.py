@@ -56,12 +56,27 @@ def body_of(data: bytes, **kwargs: object) -> str:
         (b'<meta charset="ISO-8859-1">', None, "cp1252"),  # what browsers decode it as
         (b"<p>caf\xc3\xa9</p>", None, "utf-8"),  # nothing declared, valid UTF-8
         (b'<meta charset="no-such-charset"><p>ok</p>', "bogus", "utf-8"),  # unknown labels ignored
+        # Python codecs that decode no text are no charset, whoever says so.
+        (b"<p>ok</p>", "base64", "utf-8"),
+        (b"<p>ok</p>", "idna", "utf-8"),
+        (b"<p>ok</p>", "utf\x00-8", "utf-8"),
+        (b'<meta charset="hex"><p>ok</p>', None, "utf-8"),
+        (b'<?xml version="1.0" encoding="zlib"?><p>ok</p>', None, "utf-8"),
     ],
 )
 def test_charset_comes_from_header_bom_xml_declaration_meta_in_that_order(
     body: bytes, header: str | None, expected: str
 ) -> None:
     assert parsing.detect_charset(body, header) == expected
+
+
+@pytest.mark.parametrize("label", ["base64", "zlib", "rot13", "idna", "utf\x00-8"])
+def test_a_page_in_a_charset_that_is_no_text_encoding_is_still_extracted(label: str) -> None:
+    # A server's `Content-Type: text/html; charset=zlib` raised LookupError: the page was
+    # lost, and a listing's or feed's error ended the whole pull.
+    assert parsing.extract_article(article(), URL, header_charset=label).body_text
+    data = page('<a href="/2024/03/05/quay/">Quay</a>')
+    assert parsing.listing_entries(data, URL, {"https://www.news.example"}, r"/2024/", label)
 
 
 def test_undeclared_arabic_code_page_is_recognised() -> None:

@@ -67,11 +67,17 @@ _SUPERSETS = {
 
 
 def _known(name: str | None) -> str | None:
+    """The codec a charset label names, or None when it names none that decodes text. A
+    server may say `charset=base64`, `zlib`, `hex` or `idna` (Python codecs that are not text
+    encodings or cannot replace what they cannot decode): browsers ignore such a label, and
+    taken for the page's charset it raised LookupError or UnicodeError, and lost the page,
+    or the whole pull where a listing or feed said it."""
     if not name:
         return None
     try:
         codec = codecs.lookup(name.strip().strip("'\"").lower()).name
-    except LookupError:
+        b"a\xff".decode(codec, errors="replace")
+    except (LookupError, UnicodeError, ValueError):
         return None
     return _SUPERSETS.get(codec, codec)
 
