@@ -862,3 +862,22 @@ def test_a_listing_link_or_sitemap_address_that_is_no_url_is_skipped() -> None:
     ).encode()
     found = sitemaps.parse_sitemap(sitemap, "https://news.example/sitemap.xml")
     assert [u.loc for u in found.urls] == ["https://news.example/2024/05/quay"]
+
+
+# JSON-LD the page's own scripts carry: nested as deep as the JSON parser allows, or with a
+# number, NaN or a list where a date or a name goes. Each raised (RecursionError,
+# AttributeError) out of extraction, past the per-page errors, and ended the pull.
+HOSTILE_LD = [
+    "[" * 100_000 + "]" * 100_000,
+    '{"a":' * 50_000 + "1" + "}" * 50_000,
+    '{"@type":"NewsArticle","datePublished":1e999,"dateModified":NaN,"headline":7}',
+    '{"@type":"NewsArticle","datePublished":["2024-05-01"],"author":' + "[" * 900 + "]" * 900 + "}",
+]
+
+
+@pytest.mark.parametrize("ld", HOSTILE_LD, ids=["list", "object", "numbers", "names"])
+def test_hostile_json_ld_costs_the_page_its_metadata_never_its_article(ld: str) -> None:
+    script = f'<script type="application/ld+json">{ld}</script>'
+    extracted = parsing.extract_article(page(f"{script}<h1>New quay opens</h1>{BODY}"), URL)
+    assert extracted.body_text.split("\n\n") == PARAGRAPHS
+    assert extracted.title == "New quay opens"

@@ -56,9 +56,10 @@ _ARTICLE_TYPES = {
 _BY = re.compile(r"^\s*(by|por|par|بقلم|نویسنده\s*:?)\s+", re.I)
 
 
-def parse_date(value: str | None) -> datetime | None:
-    """ISO 8601 or RFC 2822 text to an aware datetime (UTC when the text has no zone)."""
-    if not value:
+def parse_date(value: object) -> datetime | None:
+    """ISO 8601 or RFC 2822 text to an aware datetime (UTC when the text has no zone); None
+    for anything else (JSON-LD may give a number, a list or an object where a date goes)."""
+    if not isinstance(value, str) or not value:
         return None
     text = value.strip()
     try:
@@ -66,7 +67,7 @@ def parse_date(value: str | None) -> datetime | None:
     except ValueError:
         try:
             moment = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -89,13 +90,17 @@ def _json_ld(root: etree._Element) -> list[dict[str, Any]]:
     """The Article-like objects of the page's JSON-LD (with their @graph siblings), first
     the first one, whose fields are the page's."""
 
-    def walk(node: Any) -> Iterator[dict[str, Any]]:
-        if isinstance(node, list):
-            for item in node:
-                yield from walk(item)
-        elif isinstance(node, dict):
-            yield node
-            yield from walk(node.get("@graph"))
+    def walk(data: Any) -> Iterator[dict[str, Any]]:
+        # Depth first, in document order, without recursion: a page's JSON-LD may nest
+        # lists as deep as the JSON parser allows.
+        stack = [data]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list):
+                stack.extend(reversed(node))
+            elif isinstance(node, dict):
+                yield node
+                stack.append(node.get("@graph"))
 
     found = []
     for script in root.iter("script"):
@@ -103,8 +108,8 @@ def _json_ld(root: etree._Element) -> list[dict[str, Any]]:
             continue
         try:
             data = json.loads(script.text)
-        except ValueError:
-            continue
+        except (ValueError, RecursionError):
+            continue  # not JSON, or nested deeper than the parser goes: no metadata
         for node in walk(data):
             kinds = node.get("@type")
             kinds = kinds if isinstance(kinds, list) else [kinds]
@@ -124,7 +129,8 @@ def _ld_body(nodes: list[dict[str, Any]]) -> str | None:
 
 def _ld_name(value: Any) -> str | None:
     if isinstance(value, list):
-        names = [n for v in value if (n := _ld_name(v))]
+        # A list of names or of objects with one (nested lists name no one).
+        names = [n for v in value if not isinstance(v, list) and (n := _ld_name(v))]
         return ", ".join(names) or None
     if isinstance(value, dict):
         value = value.get("name")
