@@ -8,12 +8,16 @@ import json
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
 import pytest
 from click.testing import CliRunner
 
 from syndicator.core.config import Config
+from syndicator.core.models import Page
+from syndicator.extract import parsing
 from syndicator.ops.cli import limits_of, main
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
@@ -650,3 +654,34 @@ async def test_articles_are_in_the_feeds_while_a_slow_one_is_still_being_fetched
         finally:
             await store.close()
     assert report.new == len(site.articles)
+
+
+@pytest.mark.parametrize("entry", ["feed", "page"])
+async def test_an_extraction_failure_no_rule_foresaw_costs_that_page_never_the_pull(
+    entry: str,
+    site: Site,
+    store: Store,
+    store_url: str,
+    write_config: WriteConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Markup that makes our own code fail (as deep JSON-LD, a feed feedparser chokes on or a
+    # charset named `zlib` once did) on one article, on every mirror: every other article
+    # is published, the failure names the page, and no mirror is blamed for it.
+    broken = site.articles[0]
+    real = parsing.extract_article
+
+    def extract(body: bytes, url: str, **kwargs: Any) -> Page:
+        if urlsplit(url).path == broken.path:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(body, url, **kwargs)
+
+    monkeypatch.setattr(parsing, "extract_article", extract)
+    config = write_config(site.config_yaml(store_url, entry=entry))
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    titles = {title for _, _, title in await items(config, store)}
+    assert titles == {a.title for a in site.articles if a is not broken}
+    assert report.failed >= 1
+    assert any(broken.path in e and "RecursionError" in e for e in report.errors)
+    assert set((await health_of(store)).values()) == {"healthy"}

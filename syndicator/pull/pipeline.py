@@ -54,6 +54,15 @@ def utc_now() -> datetime:
 
 T = TypeVar("T")
 
+# The failure kind of a page or listing that made extraction itself fail (a bug of ours on
+# markup no test foresaw): that copy is lost, the pull goes on, the mirror is not blamed.
+EXTRACTION_BUG = "extraction-bug"
+
+
+def _extraction_bug(url: str, exc: Exception) -> ExtractError:
+    log.error("extraction failed on %s; the pull goes on without it", url, exc_info=exc)
+    return ExtractError(url, f"extraction failed: {type(exc).__name__}: {exc}", kind=EXTRACTION_BUG)
+
 
 async def together(*aws: Coroutine[Any, Any, T]) -> list[T]:
     """Run the coroutines concurrently, results in order. When one fails the others are
@@ -241,8 +250,8 @@ class SourcePull:
             )
         self.report.fail(f"{where} on {self.mirrors[index].origin}: {exc}", quiet=blocked)
         self.failures[exc.url] = exc
-        if exc.kind == "rule-timeout":
-            return  # the source's own pattern gave up: no fault of the mirror
+        if exc.kind in ("rule-timeout", EXTRACTION_BUG):
+            return  # the source's own pattern gave up, or our code failed: no mirror's fault
         retry_after = exc.retry_after if isinstance(exc, Throttled) else None
         self.book.fail(
             self.mirrors[index].origin, exc.kind, f"{exc.url}: {exc.message}", retry_after
@@ -648,6 +657,9 @@ class SourcePull:
         except ExtractError as exc:
             self._failed(answered, f"{section} entry point", exc)
             return None
+        except Exception as exc:
+            self._failed(answered, f"{section} entry point", _extraction_bug(response.url, exc))
+            return None
         self._ok(answered, response)
         self.report.entry_points_ok += 1
         now = self.clock()
@@ -871,6 +883,9 @@ class SourcePull:
                 page = await asyncio.to_thread(read)
         except ExtractError as exc:
             self._failed(answered, "article", exc)
+            return None
+        except Exception as exc:
+            self._failed(answered, "article", _extraction_bug(response.url, exc))
             return None
         self._ok(answered, response)
         return page
