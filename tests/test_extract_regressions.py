@@ -13,7 +13,7 @@ import lxml.html
 import pytest
 
 from syndicator.core.config import Config
-from syndicator.core.errors import RejectedPage
+from syndicator.core.errors import ExtractError, RejectedPage
 from syndicator.core.models import Candidate, FeedEntry, Page
 from syndicator.extract import clean, parsing, sitemaps, validate
 from syndicator.extract.candidate import split_credit, to_candidate
@@ -881,3 +881,31 @@ def test_hostile_json_ld_costs_the_page_its_metadata_never_its_article(ld: str) 
     extracted = parsing.extract_article(page(f"{script}<h1>New quay opens</h1>{BODY}"), URL)
     assert extracted.body_text.split("\n\n") == PARAGRAPHS
     assert extracted.title == "New quay opens"
+
+
+def test_an_element_with_tens_of_thousands_of_attributes_is_refused_not_parsed() -> None:
+    # libxml2 compares each attribute with every one before it: 50,000 on one tag kept a
+    # worker busy for minutes on a 600 KB page (each parse of it took tens of seconds).
+    crowded = "<p " + " ".join(f"a{i}='x'" for i in range(20_000)) + ">x</p>"
+    body = page(f"<h1>New quay opens</h1>{BODY}{crowded}")
+    with pytest.raises(ExtractError) as refused:
+        validate.check(body, URL, "article")
+    assert refused.value.kind == "hostile-markup"
+    assert "20,000 attributes" in str(refused.value)
+    with pytest.raises(ExtractError) as refused:
+        parsing.parse_page(body, URL)
+    assert refused.value.kind == "hostile-markup"
+
+
+def test_pages_with_many_attributes_in_all_are_parsed() -> None:
+    # Thousands of links with query strings, a long source set and a data URI: many `=`, no
+    # crowded element.
+    links = "".join(
+        f"<li><a href='/s?id={i}&amp;p=2' class='x' data-n='{i}'>{i}</a></li>" for i in range(3000)
+    )
+    srcset = ", ".join(f"/q.jpg?w={w}&amp;h={w} {w}w" for w in range(100, 400))
+    uri = "data:image/svg+xml," + "%3Cpath d%3D%22M0 0%22%2F%3E" * 2000
+    body = page(f"<h1>New quay opens</h1>{BODY}<img srcset='{srcset}' src='{uri}'><ul>{links}</ul>")
+    assert parsing.crowded_element(body.decode()) == 0
+    validate.check(body, URL, "article")
+    assert parsing.extract_article(body, URL).body_text.split("\n\n")[:4] == PARAGRAPHS

@@ -196,8 +196,39 @@ def drop_soft_hyphens(text: str) -> str:
     return text.replace("\xad", "") if "\xad" in text else text
 
 
+# libxml2's HTML parser checks each attribute of an element against all the ones before it:
+# 50,000 attributes on one tag (a 600 KB page) kept it busy for minutes, on each of the
+# parses of a page. No page needs a fraction of this many on one element.
+MAX_ATTRIBUTES = 2_000
+_ATTRIBUTE = re.compile(r"""[\s"'][^\s"'=<>/]+\s*=""")
+
+
+def crowded_element(text: str) -> int:
+    """The attributes of the first element in `text` that has more than MAX_ATTRIBUTES, else
+    0. Linear and cheap: only a page with that many `=` at all is split at its `>`s, and only a
+    tag as long as that many attributes need is counted."""
+    if text.count("=") <= MAX_ATTRIBUTES:
+        return 0
+    for segment in text.split(">"):
+        if len(segment) < 3 * MAX_ATTRIBUTES:
+            continue
+        tag = segment[max(segment.rfind("<"), 0) :]
+        if (
+            tag[:1] == "<"
+            and tag[1:2].isalpha()
+            and len(tag) >= 3 * MAX_ATTRIBUTES
+            and (n := len(_ATTRIBUTE.findall(tag))) > MAX_ATTRIBUTES
+        ):
+            return n
+    return 0
+
+
 def parse_page(body: bytes, url: str, header_charset: str | None = None) -> etree._Element:
     text = decode(body, header_charset)
+    if crowded := crowded_element(text):
+        raise ExtractError(
+            url, f"an element with {crowded:,} attributes: not parsed", kind="hostile-markup"
+        )
     # lxml refuses str input that carries an encoding declaration; drop the XML one.
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
     if not text.strip():

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from lxml import etree
 
 from syndicator.core.errors import RejectedPage
-from syndicator.extract.parsing import decode
+from syndicator.extract.parsing import crowded_element, decode
 
 # A notice page is short; an article or a listing is not.
 SHORT_PAGE = 2500
@@ -227,6 +227,10 @@ def check(
     if expect in ("feed", "sitemap") and not looks_html(body):
         return  # XML (or a gzipped sitemap): the parser decides whether it is whole
     if looks_html(body):
+        if crowded := crowded_element(decode(body, header_charset)):
+            raise _rejected(
+                url, "hostile-markup", f"an element with {crowded:,} attributes: not parsed"
+            )
         kind = notice_kind(body, header_charset)
         if kind is not None:
             raise _rejected(url, kind, f"{kind} notice page where a {expect} was expected")
