@@ -285,12 +285,17 @@ def drop_comments(root: etree._Element) -> None:
             if el.tail and not el.tail.strip():
                 el.tail = " " if _word_before(el) else None
     etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
-    # libxml2 leaves the texts that met as separate nodes, which every later read of the
-    # text joins again: one node each.
-    for parent in parents:
-        if parent.text:
-            parent.text = parent.text
-        for child in parent:
+    join_texts(parents)
+
+
+def join_texts(elements: Iterable[etree._Element]) -> None:
+    """After lxml strips elements, libxml2 leaves the texts that met as separate nodes, which
+    every later read of a text joins again (trafilatura took 5 s on a paragraph of 30,000):
+    one node each, in these elements and after their children."""
+    for el in elements:
+        if el.text:
+            el.text = el.text
+        for child in el:
             if child.tail:
                 child.tail = child.tail
 
