@@ -823,7 +823,6 @@ def carries_full_text(entry: FeedEntry) -> bool:
 
 
 def _text_of_html(fragment: str) -> str:
-    fragment = drop_illegal(fragment)
     if not fragment.strip():
         return ""
     return clean.text_of(
