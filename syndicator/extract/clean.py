@@ -771,23 +771,33 @@ def _drop_announced(
     """Remove blocks that announce boilerplate, with what they announce."""
     top = root.getroottree().getroot()
     lengths = _text_lengths(root)
+    # A third of the blocks wrap another with the same text (div > p > span): what the text
+    # alone decides (a date, a pointer, an announcement) is judged once per text.
+    verdicts: dict[str, tuple[bool, bool, bool]] = {}
     for el in list(root.iter(*_ANNOUNCERS)):
         if not 0 < lengths.get(el, 0) <= boilerplate.MAX_BLOCK:
             continue  # empty, or a container of blocks
         if el.getparent() is None or el.getroottree().getroot() is not top:
             continue  # already gone with an announced block
         text = text_of(el)
+        if (verdict := verdicts.get(text)) is None:
+            verdict = verdicts[text] = (
+                boilerplate.is_date_only(text),
+                boilerplate.is_lead(text),
+                boilerplate.is_announcement(text),
+            )
+        date_only, lead, announcement = verdict
         if (
-            el.tag in ("p", "div", "span", "font", "small", "time")
-            and boilerplate.is_date_only(text)
+            date_only
+            and el.tag in ("p", "div", "span", "font", "small", "time")
             and not _in_listing(el)
         ):
             drop_element(el, "dateline")
             continue
-        if boilerplate.is_lead(text) and _link_share(el) >= 0.4:
+        if lead and _link_share(el) >= 0.4:
             drop_element(_block_of(el), "pointer")
             continue
-        if not boilerplate.is_announcement(text) or _mid_sentence(el):
+        if not announcement or _mid_sentence(el):
             continue
         # Only the smallest element carrying the announcement: skip containers of it (a
         # row of labels such as "Print | Email" is one announcement, not a container), when

@@ -152,11 +152,27 @@ def _legal_ref(m: re.Match[str]) -> str:
     return "" if code > 0x10FFFF or XML_ILLEGAL.match(chr(code)) else m.group(0)
 
 
+# The C0 controls XML_ILLEGAL names, as bytes: in UTF-8 they stand for themselves only.
+_CONTROL_BYTES = bytes(c for c in range(32) if chr(c) not in "\t\n\r")
+
+
+def _holds_illegal(text: str) -> bool:
+    """Whether XML_ILLEGAL would match, tested in C: the regex's scan of a real page (143,000
+    characters on average) took 0.8 ms, encoding it and deleting its control bytes 0.2."""
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True  # a lone surrogate
+    return (
+        len(raw.translate(None, _CONTROL_BYTES)) != len(raw) or "\ufffe" in text or "\uffff" in text
+    )
+
+
 def drop_illegal(text: str) -> str:
     """`text` without the code points (raw or as references) that no XML document may hold."""
     if "&#" in text:
         text = _REFS.sub(_legal_ref, text)
-    return XML_ILLEGAL.sub("", text) if XML_ILLEGAL.search(text) else text
+    return XML_ILLEGAL.sub("", text) if _holds_illegal(text) else text
 
 
 def decode(body: bytes, header_charset: str | None = None) -> str:
