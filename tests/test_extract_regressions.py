@@ -183,6 +183,21 @@ def test_legal_character_references_are_kept() -> None:
     assert parsing.drop_illegal("a&#9;b&#233;c&#x1F600;d&#8;e") == "a&#9;b&#233;c&#x1F600;de"
 
 
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("tab\tline\nreturn\r end", "tab\tline\nreturn\r end"),
+        ("a\x00b\x1fc\x7fd", "abc\x7fd"),  # DEL is legal XML
+        ("lone \ud800 surrogate \udfff", "lone  surrogate "),
+        ("not characters \ufffe\uffff", "not characters "),
+        ("\u00e9\u0627\U0001f600\ufffd stay", "\u00e9\u0627\U0001f600\ufffd stay"),
+    ],
+)
+def test_raw_xml_illegal_code_points_are_dropped(text: str, kept: str) -> None:
+    # The quick test in front of the regex (`_holds_illegal`) must see each kind.
+    assert parsing.drop_illegal(text) == kept
+
+
 async def test_an_article_with_control_characters_is_published_from_every_mirror(
     store: Store,
     fetcher: Fetcher,
