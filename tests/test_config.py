@@ -110,6 +110,53 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
     assert "not valid YAML" in found[0]
 
 
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("2026-02-30", "a date"),  # no such day
+        ("2026-13-01", "a date"),
+        ("2001-12-14t21:59:43.10-99:00", "a date"),  # no such offset
+        ("9" * 5000, "an integer"),  # past Python's digit limit
+    ],
+)
+def test_a_value_yaml_cannot_build_names_its_line(tmp_path: Path, value: str, kind: str) -> None:
+    # PyYAML resolves these plain values to a type, then raises a bare ValueError building it.
+    found = problems(tmp_path, GOOD.replace("title: Press TV", f"title: {value}"))
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:7:12: not valid YAML: "), found[0]
+    assert f"looks like {kind} but is not one" in found[0]
+    assert "quote it to keep it as text" in found[0]
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        "[" * 5000 + "]" * 5000,  # flow style
+        "\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(150)) + "  " * 151 + "v",
+    ],
+    ids=["flow", "block"],
+)
+def test_yaml_nested_past_any_config_is_refused_with_its_line(tmp_path: Path, nested: str) -> None:
+    # PyYAML composes its tree by recursion: 5,000 brackets exhausted Python's stack.
+    found = problems(tmp_path, GOOD + f"extra: {nested}\n")
+    assert len(found) == 1, found
+    # `extra` is the line after GOOD's; in block style the 101st level (the top mapping is
+    # the first) starts on the 100th line after it.
+    line = GOOD.count("\n") + (1 if nested.startswith("[") else 101)
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{line}:"), found[0]
+    assert "nested deeper than 100 levels" in found[0]
+
+
+def test_cli_names_a_value_yaml_cannot_build_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(GOOD.replace("title: North Africa", "title: 2026-02-30"))
+    result = CliRunner().invoke(main, ["--config", str(path), "check"])
+    assert result.exit_code == 2, result.output
+    assert f"{path}:4:" in result.output
+    assert "'2026-02-30' looks like a date" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_several_errors_in_one_run(tmp_path: Path) -> None:
     text = GOOD.replace("every: 10m", "every: -3s").replace("max_items", "x")
     text = text.replace('store: "sqlite:///x.db"', 'store: "mysql://x"')

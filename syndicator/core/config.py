@@ -893,14 +893,71 @@ def load_config(path: Path | str) -> Config:
     return parse_config(text, path)
 
 
+# No config nests deeper than a handful of levels; PyYAML builds its tree by recursion, and a
+# file of 5,000 brackets exhausted Python's stack (a traceback, not a line number).
+MAX_NESTING = 100
+_TAG_NAMES = {"timestamp": "a date", "int": "an integer", "float": "a number", "bool": "a boolean"}
+
+
+def _too_deep(text: str) -> yaml.Event | None:
+    """The first collection nested deeper than MAX_NESTING: PyYAML's parser keeps its own
+    stack, so its events are read without recursion."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                return event
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
+def _unreadable_scalar(root: yaml.Node | None) -> tuple[yaml.ScalarNode, Exception] | None:
+    """The first plain value YAML resolves to a type it then cannot build (`2026-02-30` is a
+    date with no such day, an integer of 5,000 digits), with the error: PyYAML raises a bare
+    ValueError for these, without a position."""
+    constructor = yaml.SafeLoader("")
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                constructor.construct_object(node)
+            except (ValueError, OverflowError) as exc:
+                return node, exc
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(n for pair in reversed(node.value) for n in reversed(pair))
+    return None
+
+
 def parse_config(text: str, path: Path) -> Config:
     try:
+        if (deep := _too_deep(text)) is not None:
+            message = f"not valid YAML: nested deeper than {MAX_NESTING} levels"
+            raise ConfigError([_at(path, deep.start_mark, message)])
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([_at(path, mark, f"not valid YAML: {problem}")]) from None
+    except (ValueError, OverflowError) as exc:
+        found = _unreadable_scalar(root)
+        if found is None:
+            raise ConfigError([_at(path, None, f"not valid YAML: {exc}")]) from None
+        node, error = found
+        kind = _TAG_NAMES.get(node.tag.rsplit(":", 1)[-1], node.tag)
+        message = (
+            f"not valid YAML: {node.value[:40]!r} looks like {kind} but is not one ({error});"
+            " quote it to keep it as text"
+        )
+        raise ConfigError([_at(path, node.start_mark, message)]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
