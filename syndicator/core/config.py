@@ -12,7 +12,7 @@ import math
 import re
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
 from urllib.parse import urlsplit
 
 import yaml
@@ -899,18 +899,20 @@ MAX_NESTING = 100
 _TAG_NAMES = {"timestamp": "a date", "int": "an integer", "float": "a number", "bool": "a boolean"}
 
 
-def _too_deep(text: str) -> yaml.Event | None:
-    """The first collection nested deeper than MAX_NESTING: PyYAML's parser keeps its own
-    stack, so its events are read without recursion."""
+def _too_deep(text: str) -> yaml.Mark | Literal[False] | None:
+    """Where the first collection nested deeper than MAX_NESTING starts (None when PyYAML
+    knows no position), False when none is: PyYAML's parser keeps its own stack, so its
+    events are read without recursion."""
     depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_NESTING:
-                return event
+                # Stubs type an event's mark as either of PyYAML's Mark classes (pure or C).
+                return cast("yaml.Mark | None", event.start_mark)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
-    return None
+    return False
 
 
 def _unreadable_scalar(root: yaml.Node | None) -> tuple[yaml.ScalarNode, Exception] | None:
@@ -938,9 +940,9 @@ def _unreadable_scalar(root: yaml.Node | None) -> tuple[yaml.ScalarNode, Excepti
 
 def parse_config(text: str, path: Path) -> Config:
     try:
-        if (deep := _too_deep(text)) is not None:
+        if (deep := _too_deep(text)) is not False:
             message = f"not valid YAML: nested deeper than {MAX_NESTING} levels"
-            raise ConfigError([_at(path, deep.start_mark, message)])
+            raise ConfigError([_at(path, deep, message)])
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
