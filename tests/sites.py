@@ -18,6 +18,9 @@ A mirror's `mode` can be switched while a test runs:
   garbage    200 with junk bytes for every URL
   breaking   200 with an RSS feed that feedparser itself fails on (a reference to a lone
              surrogate in a title) for every URL
+  gzipped    article pages gzipped twice: 200, text/html, the body gzip bytes with no
+             Content-Encoding to say so (a CDN compressing what the origin compressed);
+             listings and feeds as they are
   truncated  200 with the body cut in half (the Content-Length says so: nothing to notice
              at the HTTP level)
   redirect   302 to the same path on `redirect_to` (another mirror)
@@ -418,6 +421,8 @@ class Mirror:
         validators = {"ETag": etag, "Last-Modified": format_datetime(self.site.modified, True)}
         if self.mode == "truncated":
             return web.Response(body=body[: len(body) // 2], headers={"Content-Type": content_type})
+        if self.mode == "gzipped" and path.startswith("/Detail/"):
+            return web.Response(body=gzip.compress(body), headers={"Content-Type": content_type})
         if _not_modified(request, etag, self.site.modified):
             return web.Response(status=304, headers=validators)
         if self.mode == "drip":

@@ -4,6 +4,7 @@ a header around the entry, control characters in the body, a photo credit read a
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from collections.abc import Callable
@@ -910,6 +911,16 @@ def test_an_element_with_tens_of_thousands_of_attributes_is_refused_not_parsed()
     with pytest.raises(ExtractError) as refused:
         parsing.parse_page(body, URL)
     assert refused.value.kind == "hostile-markup"
+
+
+def test_a_page_compressed_twice_is_refused_by_extraction_too() -> None:
+    # `syndicate extract` reads saved pages without validate.check: a gzipped copy of a page
+    # made an article titled in mojibake.
+    body = gzip.compress(page(f"<h1>New quay opens</h1>{BODY}"), mtime=0)
+    with pytest.raises(ExtractError) as refused:
+        parsing.extract_article(body, URL)
+    assert refused.value.kind == "binary"
+    assert "gzip data, not an HTML page" in str(refused.value)
 
 
 def test_pages_with_many_attributes_in_all_are_parsed() -> None:

@@ -272,6 +272,7 @@ MODES = [
     ("seized", "down", ("page", "feed")),
     ("garbage", "down", ("page", "feed")),
     ("breaking", "down", ("feed",)),
+    ("gzipped", "down", ("page", "feed")),
     ("truncated", "down", ("page", "feed")),
     ("redirect", None, ("page", "feed")),
     ("lagging", "healthy", ("page",)),

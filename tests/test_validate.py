@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,53 @@ ACCEPTED = [
     ),
     ("an RSS feed", b'<?xml version="1.0"?><rss version="2.0"><channel></channel></rss>', "feed"),
 ]
+
+
+# Bytes that are no page: the body a mirror serves compressed twice, an image or a PDF at an
+# article's URL, bytes no magic number names. Read as a page, each was published as an
+# article whose title and text were mojibake.
+NOISE = b"".join(hashlib.sha512(bytes([n])).digest() for n in range(200))
+BINARY = [
+    ("gzip data", gzip.compress(SEED_ARTICLE.read_bytes(), mtime=0), "article"),
+    ("gzip data", gzip.compress(SEED_ARTICLE.read_bytes(), mtime=0), "page"),
+    ("a PDF document", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n" + NOISE, "article"),
+    ("a PNG image", b"\x89PNG\r\n\x1a\n" + NOISE, "article"),
+    ("a JPEG image", b"\xff\xd8\xff\xe0" + NOISE, "article"),
+    ("binary data", NOISE, "article"),
+    ("binary data", b"<html><body>" + NOISE, "page"),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "body", "expect"), BINARY, ids=[f"{what}-{expect}" for what, _, expect in BINARY]
+)
+def test_bytes_that_are_no_page_are_refused_as_binary(what: str, body: bytes, expect: str) -> None:
+    with pytest.raises(RejectedPage) as info:
+        check(body, "http://m.test/x", expect)
+    assert info.value.kind == "binary"
+    assert f"{what} where an HTML {expect} was expected" in str(info.value)
+
+
+TEXT = [
+    (
+        "UTF-16 with its byte order mark",
+        page("Libya", "<p>ليبيا</p>" + LONG).decode().encode("utf-16"),
+    ),
+    (
+        "UTF-16 without a byte order mark (every other byte NUL)",
+        page("Libya", LONG).decode().encode("utf-16-le"),
+    ),
+    ("a few stray control characters", page("Libya", "<p>a\x08b\x1bc\x0bd</p>" + LONG)),
+    (
+        "Shift-JIS",
+        page("日本", "<p>" + "日本語の記事です。" * 200 + "</p>").decode().encode("shift_jis"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "body"), TEXT, ids=[what for what, _ in TEXT])
+def test_text_in_any_charset_is_not_binary(what: str, body: bytes) -> None:
+    check(body, "http://m.test/x", "article")
 
 
 @pytest.mark.parametrize(("what", "body", "expect"), ACCEPTED)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from lxml import etree
 
 from syndicator.core.errors import RejectedPage
-from syndicator.extract.parsing import crowded_element, decode
+from syndicator.extract.parsing import binary_kind, crowded_element, decode
 
 # A notice page is short; an article or a listing is not.
 SHORT_PAGE = 2500
@@ -226,6 +226,9 @@ def check(
         raise _rejected(url, "empty", "empty answer")
     if expect in ("feed", "sitemap") and not looks_html(body):
         return  # XML (or a gzipped sitemap): the parser decides whether it is whole
+    if what := binary_kind(body):
+        # A page compressed twice, an image, a PDF: mojibake if it were read as a page.
+        raise _rejected(url, "binary", f"{what} where an HTML {expect} was expected")
     if looks_html(body):
         if crowded := crowded_element(decode(body, header_charset)):
             raise _rejected(
