@@ -421,6 +421,27 @@ async def syndicate_process(*args: str, cwd: Path) -> tuple[int | None, str, str
     return code, stdout.decode(errors="replace"), stderr.decode(errors="replace")
 
 
+async def test_extract_names_what_in_a_folder_it_cannot_read_and_goes_on(tmp_path: Path) -> None:
+    # A link to nothing ended `extract` with a traceback, and a named pipe kept it waiting for
+    # a writer forever; a saved page past max_body (10 MiB) was read whole.
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    (folder / "a-seed.html").write_bytes(SEED_PAGE.read_bytes())
+    (folder / "b-gone.html").symlink_to(tmp_path / "nowhere.html")
+    os.mkfifo(folder / "c-pipe.html")
+    with (folder / "d-huge.html").open("wb") as huge:
+        huge.truncate(10 * 1024 * 1024 + 1)
+    code, stdout, stderr = await syndicate_process("extract", str(folder), "--json", cwd=tmp_path)
+    assert code == 1, f"extract ended with {code}; stderr:\n{stderr}"
+    assert "Traceback" not in stderr
+    seed, gone, pipe, huge_page = (json.loads(line) for line in stdout.splitlines())
+    assert seed["title"].startswith("Turkey says Haftar forces must withdraw")
+    assert gone["target"].endswith("b-gone.html") and "No such file" in gone["error"]
+    assert pipe["target"].endswith("c-pipe.html") and "not a regular file" in pipe["error"]
+    assert huge_page["target"].endswith("d-huge.html")
+    assert "larger than the cap of 10485760 bytes" in huge_page["error"]
+
+
 async def test_serve_refuses_a_listen_port_out_of_range(tmp_path: Path) -> None:
     config = str(quiet_config(tmp_path))
     code, _, stderr = await syndicate_process(

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
 import zlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -162,3 +164,33 @@ async def test_the_pull_deadline_cuts_a_request_off_before_its_own(server: TestS
     assert caught.value.kind == "deadline"
     assert "pull_deadline" in caught.value.message
     assert 1.0 <= took < 4.0
+
+
+async def test_a_file_mirror_names_a_named_pipe_instead_of_waiting_on_it(tmp_path: Path) -> None:
+    # A snapshot folder may hold anything: reading a named pipe waited for a writer forever,
+    # holding a worker thread past the pull's deadline.
+    (tmp_path / "Detail").mkdir()
+    pipe = tmp_path / "Detail" / "pipe.html"
+    os.mkfifo(pipe)
+    (tmp_path / "Detail" / "page.html").write_bytes(TEXT)
+    async with Fetcher(limits()) as f:
+        good = await f.get("https://m.test/Detail/page.html", file_root=tmp_path)
+        with pytest.raises(FetchError) as info:
+            try:
+                await asyncio.wait_for(
+                    f.get("https://m.test/Detail/pipe.html", file_root=tmp_path), timeout=10
+                )
+            except TimeoutError:
+                # Let the reader's thread go (a writer comes and leaves), then fail.
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+                pytest.fail("the fetcher waited on the named pipe")
+    assert good.body == TEXT
+    assert info.value.kind == "read" and "not a regular file" in info.value.message
+
+
+async def test_a_file_mirror_refuses_a_file_past_the_cap(tmp_path: Path) -> None:
+    (tmp_path / "big.html").write_bytes(TEXT * 100)
+    async with Fetcher(limits(max_body=len(TEXT) * 10)) as f:
+        with pytest.raises(FetchError) as info:
+            await f.get("https://m.test/big.html", file_root=tmp_path)
+    assert info.value.kind == "too-large"

@@ -45,7 +45,7 @@ from syndicator.ops.logs import setup_logging
 from syndicator.publish.documents import FeedBook
 from syndicator.publish.export import write_feeds
 from syndicator.publish.mirror_report import MirrorRow, mirror_rows
-from syndicator.pull.fetch import Fetcher, FetchLimits
+from syndicator.pull.fetch import Fetcher, FetchLimits, read_capped
 from syndicator.pull.run import PullOutcome, run_pull
 from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of
@@ -462,7 +462,8 @@ def _extract_one(
     async def job() -> tuple[bytes, str, str | None]:
         if not is_url:
             path = Path(target)
-            return path.read_bytes(), page_url or path.resolve().as_uri(), None
+            uri = path.resolve().as_uri()
+            return read_capped(path, _limits(config).max_body, uri), page_url or uri, None
         async with Fetcher(_limits(config)) as fetcher:
             response = await fetcher.get(target)
         return response.body, response.url, response.charset

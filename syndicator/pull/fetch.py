@@ -16,6 +16,8 @@ import asyncio
 import contextlib
 import email.utils
 import logging
+import os
+import stat
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Collection
@@ -645,10 +647,28 @@ class Fetcher:
                 last_modified=stamp,
                 elapsed=time.monotonic() - started,
             )
-        try:
-            body = path.read_bytes()
-        except OSError as exc:
-            raise FetchError(url, "read", str(exc)) from None
+        body = read_capped(path, self.limits.max_body, url)
         return Response(
             url=url, status=200, body=body, last_modified=stamp, elapsed=time.monotonic() - started
         )
+
+
+def read_capped(path: Path, cap: int, url: str) -> bytes:
+    """The bytes of a regular file of at most `cap` bytes. A folder, a named pipe (whose
+    reader would wait for a writer forever), a link to nothing, an unreadable file or one
+    past the cap, even one that grew past it while read, is a FetchError naming `url`."""
+    try:
+        # Opened without blocking, so that a named pipe is seen for what it is, not waited on.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise FetchError(url, "read", f"cannot read {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FetchError(url, "read", f"{path} is not a regular file")
+        try:
+            body = handle.read(cap + 1)
+        except OSError as exc:
+            raise FetchError(url, "read", f"cannot read {path}: {exc.strerror}") from None
+    if len(body) > cap:
+        raise FetchError(url, "too-large", f"{path} is larger than the cap of {cap} bytes")
+    return body
