@@ -118,6 +118,7 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
         ("2001-12-14t21:59:43.10-99:00", "a date"),  # no such offset
         ("9" * 5000, "an integer"),  # past Python's digit limit
     ],
+    ids=["no such day", "no such month", "no such offset", "5000 digits"],
 )
 def test_a_value_yaml_cannot_build_names_its_line(tmp_path: Path, value: str, kind: str) -> None:
     # PyYAML resolves these plain values to a type, then raises a bare ValueError building it.
