@@ -288,6 +288,7 @@ class Mirror:
     charset: str = "utf-8"
     charset_in: str = "both"  # where the charset is declared: "header", "meta" or "both"
     feed_content: bool = False  # feed items carry the full text in content:encoded
+    feed_extra: str = ""  # raw items added to each of its feeds (a publisher's odd entries)
     edits: dict[int, SiteArticle] = field(default_factory=dict)
     # Held in every handler of a `slow` mirror: keeps requests in flight for as long as a
     # test wants, and lets stop() release them.
@@ -657,7 +658,7 @@ class Mirror:
             f'<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" '
             f'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
             f"<title>{SECTION_TITLES[section]}</title><link>{self.base}/</link>"
-            f"<description>x</description>{items}</channel></rss>"
+            f"<description>x</description>{items}{self.feed_extra}</channel></rss>"
         )
 
 

@@ -207,6 +207,21 @@ def test_feeds_that_declare_no_entity_are_read(doctype: str, description: str) -
     assert [e.title for e in entries] == ["Budget talks"]
 
 
+def test_a_feed_entry_that_links_to_the_feed_itself_is_no_article() -> None:
+    # `<link>#</link>` made absolute is the feed's own URL: fetched as an article, the
+    # channel's title was published as one.
+    body = (
+        b"<?xml version='1.0'?><rss version='2.0'><channel><title>News</title>"
+        b"<item><title>Broken</title><link>#</link></item>"
+        b"<item><title>Empty</title><link> </link></item>"
+        b"<item><title>Budget talks</title><link>/Detail/1</link></item></channel></rss>"
+    )
+    entries = parsing.parse_feed(body, "https://www.presstv.ir/rss.xml")
+    assert [(e.title, e.link) for e in entries] == [
+        ("Budget talks", "https://www.presstv.ir/Detail/1")
+    ]
+
+
 def test_page_without_article_body_is_refused() -> None:
     with pytest.raises(ExtractError):
         parsing.extract_article(

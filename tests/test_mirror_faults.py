@@ -657,6 +657,26 @@ async def test_articles_are_in_the_feeds_while_a_slow_one_is_still_being_fetched
     assert report.new == len(site.articles)
 
 
+async def test_feed_entries_that_link_to_feeds_are_no_articles_and_blame_no_mirror(
+    site: Site, store: Store, store_url: str, write_config: WriteConfig
+) -> None:
+    # A publisher's feed with an entry whose link is "#" (the feed itself, made absolute) and
+    # one that links to another section's feed: read as pages, each channel's title was
+    # published as an article, on every mirror.
+    for mirror in site.mirrors:
+        mirror.feed_extra = (
+            "<item><title>Broken</title><link>#</link></item>"
+            f"<item><title>Also</title><link>{mirror.base}/rss/{site.sections[-1]}.xml</link></item>"
+        )
+    config = write_config(site.config_yaml(store_url, entry="feed"))
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    titles = sorted(title for _, _, title in await items(config, store))
+    assert titles == sorted(a.title for a in site.articles)
+    assert any("an XML <rss> where an HTML article was expected" in e for e in report.errors)
+    assert set((await health_of(store)).values()) == {"healthy"}
+
+
 @pytest.mark.parametrize("entry", ["feed", "page"])
 async def test_an_extraction_failure_no_rule_foresaw_costs_that_page_never_the_pull(
     entry: str,

@@ -51,6 +51,20 @@ REFUSED = [
     ("login-wall", page("Members", "<p>Please log in to continue reading.</p>"), "article"),
     ("truncated", b"<!DOCTYPE html><html><head><title>A story</title></head><body><p>Half", "page"),
     ("empty", b"   ", "article"),
+    # A feed entry that links to a feed or a sitemap: read as a page, the channel's title
+    # became an article.
+    (
+        "not-html",
+        b"<?xml version='1.0'?><rss version='2.0'><channel><title>x</title></channel></rss>",
+        "article",
+    ),
+    ("not-html", b"<feed xmlns='http://www.w3.org/2005/Atom'><title>x</title></feed>", "page"),
+    (
+        "not-html",
+        b"<?xml version='1.0'?>\n<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+        b"<url><loc>https://m.test/a</loc></url></urlset>",
+        "article",
+    ),
 ]
 
 
@@ -79,6 +93,14 @@ ACCEPTED = [
         "article",
     ),
     ("an RSS feed", b'<?xml version="1.0"?><rss version="2.0"><channel></channel></rss>', "feed"),
+    (
+        "an XHTML article with an XML declaration",
+        b'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0'
+        b' Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+        b'<html xmlns="http://www.w3.org/1999/xhtml"><head><title>Budget talks</title></head>'
+        b"<body><h1>Budget talks</h1>" + LONG.encode() + b"</body></html>",
+        "article",
+    ),
 ]
 
 

@@ -376,10 +376,13 @@ def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list
         # entries or half an entry, so it is refused and the next mirror is asked instead.
         raise ExtractError(url, f"truncated feed: {parsed.get('bozo_exception')}", kind="truncated")
     entries = []
+    itself = url.split("#", 1)[0]
     for entry in parsed.entries:
         link = entry.get("link")
         if not link or (link := identity.join_url(url, link)) is None:
             continue
+        if link.split("#", 1)[0] == itself:
+            continue  # `<link>#</link>`, `<link></link>` made absolute: the feed, no article
         content = entry.get("content")
         # feedparser turns `&#8;` into the control character itself: no text of a feed keeps
         # a code point no XML document may hold (the parser of a body and the feeds we write

@@ -202,6 +202,22 @@ def _markup(root: etree._Element) -> str:
     return " ".join(parts)[:MARKUP_CHARS].lower()
 
 
+# The root element of an XML document that is no page: a feed or a sitemap.
+_XML_ROOT = re.compile(rb"<((?:[a-z0-9_]+:)?(?:rss|feed|rdf|urlset|sitemapindex))[\s>/]", re.I)
+
+
+def xml_document(body: bytes) -> str | None:
+    """The root element's name when `body` is a feed or a sitemap rather than an HTML page
+    (XHTML carries `<html` and is a page)."""
+    if looks_html(body):
+        return None
+    head = body[:2048].lstrip()
+    if not head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf", b"<RDF", b"<urlset", b"<sit")):
+        return None
+    found = _XML_ROOT.search(head)
+    return found.group(1).decode("ascii").lower() if found else None
+
+
 def looks_html(body: bytes) -> bool:
     head = body[:1024].lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html")) or bool(_HTML_OPEN.search(body[:2048]))
@@ -229,6 +245,9 @@ def check(
     if what := binary_kind(body):
         # A page compressed twice, an image, a PDF: mojibake if it were read as a page.
         raise _rejected(url, "binary", f"{what} where an HTML {expect} was expected")
+    if expect not in ("feed", "sitemap") and (root := xml_document(body)):
+        # A link to a feed or a sitemap: read as a page, its channel title became an article.
+        raise _rejected(url, "not-html", f"an XML <{root}> where an HTML {expect} was expected")
     if looks_html(body):
         if crowded := crowded_element(decode(body, header_charset)):
             raise _rejected(

@@ -250,8 +250,10 @@ class SourcePull:
             )
         self.report.fail(f"{where} on {self.mirrors[index].origin}: {exc}", quiet=blocked)
         self.failures[exc.url] = exc
-        if exc.kind in ("rule-timeout", EXTRACTION_BUG):
-            return  # the source's own pattern gave up, or our code failed: no mirror's fault
+        if exc.kind in ("rule-timeout", EXTRACTION_BUG, "not-html"):
+            # The source's own pattern gave up, our code failed, or the publisher linked a
+            # feed or a sitemap as an article (every mirror serves it alike): no mirror's fault.
+            return
         retry_after = exc.retry_after if isinstance(exc, Throttled) else None
         self.book.fail(
             self.mirrors[index].origin, exc.kind, f"{exc.url}: {exc.message}", retry_after
