@@ -421,6 +421,23 @@ async def syndicate_process(*args: str, cwd: Path) -> tuple[int | None, str, str
     return code, stdout.decode(errors="replace"), stderr.decode(errors="replace")
 
 
+async def test_extract_shows_the_title_and_author_the_feeds_publish(tmp_path: Path) -> None:
+    # A hostile page's 1.4 MB headline and byline are cut for the feeds (TITLE_CHARS,
+    # AUTHOR_CHARS); extract showed them whole.
+    huge = "Budget " * 200_000
+    saved = tmp_path / "huge.html"
+    saved.write_text(
+        f"<html><head><title>{huge}</title><meta name='author' content='{huge}'></head><body>"
+        f"<article><h1>{huge}</h1>"
+        + "<p>The council met on Monday to discuss the harbour budget and agreed.</p>" * 20
+        + "</article></body></html>"
+    )
+    result = await syndicate("extract", str(saved), "--json")
+    shown = json.loads(result.stdout)
+    assert shown["title"].startswith("Budget Budget") and shown["title"].endswith("…")
+    assert len(shown["title"]) <= 501 and len(shown["author"]) <= 201
+
+
 async def test_extract_names_what_in_a_folder_it_cannot_read_and_goes_on(tmp_path: Path) -> None:
     # A link to nothing ended `extract` with a traceback, and a named pipe kept it waiting for
     # a writer forever; a saved page past max_body (10 MiB) was read whole.
