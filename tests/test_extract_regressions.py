@@ -8,6 +8,7 @@ import gzip
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC
 
 import feedparser
 import lxml.html
@@ -911,6 +912,19 @@ def test_an_element_with_tens_of_thousands_of_attributes_is_refused_not_parsed()
     with pytest.raises(ExtractError) as refused:
         parsing.parse_page(body, URL)
     assert refused.value.kind == "hostile-markup"
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_date_past_the_range_of_utc_times_is_no_date(moment: str) -> None:
+    # Taken as the page's date, it raised OverflowError in the store's decision, out of the
+    # whole pull and `syndicate export`.
+    meta = (
+        f"<meta property='article:published_time' content='{moment}'>"
+        f"<meta property='article:modified_time' content='{moment}'>"
+    )
+    extracted = parsing.extract_article(page(f"{meta}<h1>New quay opens</h1>{BODY}"), URL)
+    for found in (extracted.published, extracted.updated):
+        assert found is None or found.astimezone(UTC).year < 9999
 
 
 def test_a_page_compressed_twice_is_refused_by_extraction_too() -> None:

@@ -69,6 +69,39 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         None,
         New(GUID, PUBLISHED, PUBLISHED),
     ),
+    # A time more than a day ahead of now is not believed (a page dated 2099 would head its
+    # feeds for decades): as if the page gave none. Within the day it is (a local time
+    # written as UTC).
+    (
+        "new, published in 2099: the time it was seen",
+        candidate(published=datetime(2099, 1, 1, tzinfo=UTC)),
+        None,
+        New("tag:www.news.example,2026-03-01:news/" + "ab" * 16, NOW, NOW),
+    ),
+    (
+        "new, published ten hours ahead: believed",
+        candidate(published=NOW + 10 * HOUR),
+        None,
+        New("tag:www.news.example,2026-03-01:news/" + "ab" * 16, NOW + 10 * HOUR, NOW + 10 * HOUR),
+    ),
+    (
+        "new, modified in 2099: not believed",
+        candidate(updated=datetime(2099, 1, 1, tzinfo=UTC)),
+        None,
+        New(GUID, PUBLISHED, PUBLISHED),
+    ),
+    (
+        "same URL, modified in 2099: an update now",
+        candidate(updated=datetime(2099, 1, 1, tzinfo=UTC)),
+        stored("url"),
+        Update(NOW),
+    ),
+    (
+        "new, a time past the last UTC time: the time it was seen",
+        candidate(published=datetime(9999, 12, 31, 23, 59, tzinfo=timezone(-14 * HOUR))),
+        None,
+        New("tag:www.news.example,2026-03-01:news/" + "ab" * 16, NOW, NOW),
+    ),
     # The same text: a duplicate, whatever the dates say.
     ("same hash", candidate(), stored("hash"), Duplicate(remember_text=False)),
     (

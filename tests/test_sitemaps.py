@@ -119,6 +119,9 @@ def test_dates_and_the_backfill_window() -> None:
     assert parse_date("2024-03-05") == datetime(2024, 3, 5, tzinfo=UTC)
     assert parse_date("2024-03-05T10:00:00-02:00") == datetime(2024, 3, 5, 12, tzinfo=UTC)
     assert parse_date("yesterday") is None and parse_date(None) is None
+    # Past the last UTC time Python has: no date, not an OverflowError that cost the sitemap.
+    assert parse_date("9999-12-31T23:59:59-14:00") is None
+    assert parse_date("0001-01-01T00:00:00+14:00") is None
     body = (
         f"<urlset {NS}>"
         "<url><loc>https://n.example/old</loc><lastmod>2024-02-01</lastmod></url>"

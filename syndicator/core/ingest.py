@@ -8,7 +8,7 @@ text, see `store.engine`), asks `decide`, and carries the answer out in SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from syndicator.core.identity import make_guid
@@ -67,22 +67,40 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# A page may say it was published or changed in 2099 (a broken CMS, a typo, a hostile
+# mirror): believed, the item would head its feeds for decades and keep the section looking
+# fresh. A time more than this after the moment of storing is not believed, as if the page
+# gave none; the day's slack covers a local time written as UTC.
+FUTURE_SKEW = timedelta(days=1)
+
+
+def _believed(moment: datetime | None, now: datetime) -> datetime | None:
+    """`moment` in UTC, or None when it is too far in the future to be true (or past the range
+    of UTC times)."""
+    try:
+        utc = as_utc(moment)
+    except OverflowError:
+        return None
+    return None if utc is None or utc > now + FUTURE_SKEW else utc
+
+
 def decide(
     candidate: Candidate, stored: Match | None, *, canonical_origin: str, now: datetime
 ) -> Decision:
     """What storing `candidate` does, given the stored article it matches (None: no match).
 
     - no match: a new article; its GUID is fixed now from the source, the publication date
-      (the time we saw it when the page gives none) and the first content hash;
+      (the time we saw it when the page gives none, or one more than FUTURE_SKEW ahead) and
+      the first content hash;
     - the same text (by hash): a duplicate;
     - another text whose page says it is older than the stored version: a duplicate (a
       lagging mirror must not roll an article back);
     - another text otherwise: an update, dated by the page's own modified time when it moved
       forward, else by `now`.
     """
-    page_updated = as_utc(candidate.updated)
+    page_updated = _believed(candidate.updated, now)
     if stored is None:
-        published = as_utc(candidate.published) or now
+        published = _believed(candidate.published, now) or now
         guid = make_guid(canonical_origin, candidate.source, candidate.content_hash, published)
         return New(guid, published, max(page_updated or published, published))
     if stored.how == "hash":

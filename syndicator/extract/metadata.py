@@ -69,7 +69,12 @@ def parse_date(value: object) -> datetime | None:
             moment = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return None  # 9999-12-31T23:59:59-14:00 is past the last UTC time Python has
+    return moment
 
 
 def meta(root: etree._Element, *names: str) -> str | None:

@@ -82,9 +82,9 @@ def parse_date(text: str | None) -> datetime | None:
         value = value[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None  # not a date, or one past the range of UTC times (9999-12-31T23:00-14:00)
 
 
 def _local(tag: object) -> str:
