@@ -52,6 +52,11 @@ async def away(request: web.Request) -> web.Response:
     raise web.HTTPFound(request.query["to"])
 
 
+async def raw_away(request: web.Request) -> web.Response:
+    """A Location header as given, even one no URL library would build."""
+    return web.Response(status=302, headers={"Location": request.query["to"]})
+
+
 async def drip(request: web.Request) -> web.StreamResponse:
     """200 bytes, one every 100 ms: each read is quick, the whole answer takes 20 s."""
     response = web.StreamResponse()
@@ -73,6 +78,7 @@ async def server() -> AsyncIterator[TestServer]:
     app.router.add_get("/hop/{n}", hop)
     app.router.add_get("/busy", busy)
     app.router.add_get("/away", away)
+    app.router.add_get("/raw-away", raw_away)
     app.router.add_get("/drip", drip)
     srv = TestServer(app, host="127.0.0.1")
     await srv.start_server()
@@ -194,3 +200,22 @@ async def test_a_file_mirror_refuses_a_file_past_the_cap(tmp_path: Path) -> None
         with pytest.raises(FetchError) as info:
             await f.get("https://m.test/big.html", file_root=tmp_path)
     assert info.value.kind == "too-large"
+
+
+@pytest.mark.parametrize(
+    ("location", "kind", "words"),
+    [
+        ("http://[::1", "redirect", "redirect to no URL"),  # an unclosed IPv6 host
+        ("http://" + "a" * 3000 + ".example/", "http", "cannot request"),  # IDNA fails
+    ],
+    ids=["no URL", "a host no request can name"],
+)
+async def test_a_redirect_to_what_no_request_can_reach_is_a_fetch_error(
+    server: TestServer, location: str, kind: str, words: str
+) -> None:
+    # Each raised ValueError (UnicodeError) out of the fetcher, not a FetchError: one article
+    # link redirected so ended the whole pull of its source in a traceback.
+    async with Fetcher(limits()) as f:
+        with pytest.raises(FetchError) as info:
+            await f.get(str(server.make_url("/raw-away").with_query(to=location)))
+    assert info.value.kind == kind and words in str(info.value)

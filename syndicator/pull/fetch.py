@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 import aiohttp_socks
@@ -419,7 +419,10 @@ class Fetcher:
                     elapsed=response.elapsed,
                     redirects=tuple(history),
                 )
-            target = urljoin(current, location)
+            target = identity.join_url(current, location)
+            if target is None:
+                # `Location: http://[::1` names no URL at all: the redirect fails, named.
+                raise FetchError(url, "redirect", f"redirect to no URL: {location[:200]!r}")
             if len(history) >= self.limits.max_redirects:
                 raise FetchError(
                     url, "redirects", f"more than {self.limits.max_redirects} redirects"
@@ -521,6 +524,10 @@ class Fetcher:
             raise FetchError(url, "connect", str(exc.os_error or exc)) from None
         except aiohttp.ClientError as exc:
             raise FetchError(url, "http", f"{type(exc).__name__}: {exc}") from None
+        except ValueError as exc:
+            # A URL the client cannot request, found in a redirect or a page: a host label of
+            # 3,000 characters fails IDNA encoding (UnicodeError) before anything is sent.
+            raise FetchError(url, "http", f"cannot request {url[:200]}: {exc}") from None
 
     async def _read_body(self, url: str, resp: aiohttp.ClientResponse) -> bytes:
         cap = self.limits.max_body
@@ -612,7 +619,11 @@ class Fetcher:
                     return None, ttl
                 text = response.body[:_ROBOTS_MAX].decode("utf-8", errors="replace")
                 return Protego.parse(text), ttl
-            url = urljoin(url, location)
+            joined = identity.join_url(url, location)
+            if joined is None:
+                log.info("%s: robots.txt redirects to no URL (%r): no rules", origin, location)
+                return None, ttl
+            url = joined
             if urlsplit(url).scheme not in ("http", "https"):
                 log.info("%s: robots.txt redirects out of HTTP (%s): no rules", origin, url)
                 return None, ttl
