@@ -231,6 +231,27 @@ async def test_an_article_with_control_characters_is_published_from_every_mirror
         await site.stop()
 
 
+def test_json_ld_escapes_bring_no_xml_illegal_character_into_the_candidate() -> None:
+    # Decoding drops such code points from the page, but JSON-LD escapes bring them back:
+    # the feeds of the section failed to render (lxml refused the image URL), and PostgreSQL
+    # refuses a NUL in text.
+    ld = json.dumps(
+        {
+            "@type": "NewsArticle",
+            "headline": "New\u0000 quay\u0008 opens",
+            "author": {"@type": "Person", "name": "Ann\u0000 Lee\u001b"},
+            "image": "https://news.example/quay\u0000.jpg",
+            "description": "The harbour\u000b opens its new quay to container ships at last.",
+        }
+    )
+    body = page(f'<script type="application/ld+json">{ld}</script><div>{BODY}</div>', teasers="")
+    cand = candidate(parsing.extract_article(body, URL))
+    assert (cand.title, cand.author) == ("New quay opens", "Ann Lee")
+    assert cand.image_url == "https://news.example/quay.jpg"
+    for text in (cand.title, cand.author, cand.image_url, cand.summary, cand.content_html):
+        assert not parsing.XML_ILLEGAL.search(text or ""), text
+
+
 def figure_page(caption: str) -> bytes:
     """An article whose lead figure carries `caption`."""
     return page(

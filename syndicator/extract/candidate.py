@@ -19,7 +19,7 @@ import lxml.html
 from syndicator.core import identity
 from syndicator.core.config import SectionRule, Source
 from syndicator.core.models import Candidate, Page
-from syndicator.extract import clean
+from syndicator.extract import clean, parsing
 
 log = logging.getLogger("syndicator.extract")
 
@@ -210,14 +210,20 @@ def to_candidate(
     (`path_prefixes`, origin -> "/en"). The link is confirmed when rel=canonical gave it or
     the canonical origin served the page (`from_canonical`)."""
     # A headline, byline or caption longer than any real one is cut (a broken or hostile page
-    # must not put megabytes into every feed document), before the hash is taken.
+    # must not put megabytes into every feed document), before the hash is taken. JSON-LD
+    # escapes (`"headline": "Quay\u0000 opens"`) bring back the code points decoding dropped
+    # from the page: no XML document, and no PostgreSQL text, may hold them.
+    legal = parsing.drop_illegal
     page = replace(
         page,
-        title=summarise(page.title, TITLE_CHARS),
-        author=summarise(page.author, AUTHOR_CHARS) if page.author else page.author,
+        title=summarise(legal(page.title), TITLE_CHARS),
+        author=summarise(legal(page.author), AUTHOR_CHARS) if page.author else page.author,
         image_caption=(
-            summarise(page.image_caption, CAPTION_CHARS) if page.image_caption else None
+            summarise(legal(page.image_caption), CAPTION_CHARS) if page.image_caption else None
         ),
+        image_url=legal(page.image_url) if page.image_url else page.image_url,
+        canonical_link=legal(page.canonical_link) if page.canonical_link else None,
+        standfirst=legal(page.standfirst) if page.standfirst else page.standfirst,
     )
     origins = site_origins | {canonical_origin}
     hosts = identity.host_names(origins)

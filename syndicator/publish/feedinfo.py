@@ -98,6 +98,8 @@ def publishable(article: Article) -> Article:
         content_html=xml_safe(article.content_html),
         author=xml_safe(article.author).strip() or None,
         image_caption=xml_safe(article.image_caption).strip() or None,
+        # Set as an attribute (enclosure, media:content): one NUL made lxml refuse the feed.
+        image_url=xml_safe(article.image_url) or None,
     )
 
 
