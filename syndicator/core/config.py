@@ -899,20 +899,20 @@ MAX_NESTING = 100
 _TAG_NAMES = {"timestamp": "a date", "int": "an integer", "float": "a number", "bool": "a boolean"}
 
 
-def _too_deep(text: str) -> yaml.Mark | Literal[False] | None:
-    """Where the first collection nested deeper than MAX_NESTING starts (None when PyYAML
-    knows no position), False when none is: PyYAML's parser keeps its own stack, so its
-    events are read without recursion."""
+def _check_nesting(text: str, path: Path) -> None:
+    """Refuse a file nested deeper than MAX_NESTING, naming where the first such collection
+    starts: PyYAML's parser keeps its own stack, so its events are read without recursion."""
     depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_NESTING:
                 # Stubs type an event's mark as either of PyYAML's Mark classes (pure or C).
-                return cast("yaml.Mark | None", event.start_mark)
+                mark = cast("yaml.Mark | None", event.start_mark)
+                message = f"not valid YAML: nested deeper than {MAX_NESTING} levels"
+                raise ConfigError([_at(path, mark, message)])
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
-    return False
 
 
 def _unreadable_scalar(root: yaml.Node | None) -> tuple[yaml.ScalarNode, Exception] | None:
@@ -940,9 +940,7 @@ def _unreadable_scalar(root: yaml.Node | None) -> tuple[yaml.ScalarNode, Excepti
 
 def parse_config(text: str, path: Path) -> Config:
     try:
-        if (deep := _too_deep(text)) is not False:
-            message = f"not valid YAML: nested deeper than {MAX_NESTING} levels"
-            raise ConfigError([_at(path, deep, message)])
+        _check_nesting(text, path)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
