@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from syndicator.core.errors import FetchError, Throttled
-from syndicator.pull.fetch import Fetcher, FetchLimits, parse_retry_after
+from syndicator.pull.fetch import Fetcher, FetchLimits, parse_retry_after, validator
 
 BOMB = gzip.compress(b"\0" * (16 * 1024 * 1024), 6)
 TEXT = ("<p>" + "Steady news from the harbour. " * 40 + "</p>").encode()
@@ -219,3 +219,22 @@ async def test_a_redirect_to_what_no_request_can_reach_is_a_fetch_error(
         with pytest.raises(FetchError) as info:
             await f.get(str(server.make_url("/raw-away").with_query(to=location)))
     assert info.value.kind == kind and words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ('W/"caf\u00e9-1"', 'W/"caf\u00e9-1"'),  # UTF-8 past ASCII is sent back as it came
+        ("Tue, 05 Mar 2024 12:00:00 GMT", "Tue, 05 Mar 2024 12:00:00 GMT"),
+        ('"\udcff\udcfe"', None),  # bytes that are not UTF-8, as aiohttp decodes them
+        ('"a\x00b"', None),
+        ('"a\x7f"', None),
+        ('"' + "x" * 2000 + '"', None),  # past MAX_VALIDATOR
+        ("", None),
+    ],
+    ids=["utf-8", "date", "not utf-8", "nul", "del", "too long", "empty"],
+)
+def test_only_validators_that_can_be_stored_and_sent_back_are_kept(
+    sent: str, kept: str | None
+) -> None:
+    assert validator(sent) == kept

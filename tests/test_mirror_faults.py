@@ -25,7 +25,7 @@ from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore
 
-from .sites import FakeClock, Site, arabic_articles
+from .sites import FakeClock, Logged, Mirror, Site, arabic_articles
 
 WriteConfig = Callable[..., Config]
 
@@ -706,3 +706,80 @@ async def test_an_extraction_failure_no_rule_foresaw_costs_that_page_never_the_p
     assert report.failed >= 1
     assert any(broken.path in e and "RecursionError" in e for e in report.errors)
     assert set((await health_of(store)).values()) == {"healthy"}
+
+
+class RawValidatorsFront:
+    """A raw TCP front for one mirror: it passes each request on to the mirror and puts
+    header lines of its own, raw bytes, first in the answer (a server that sends validators
+    that are not UTF-8, which aiohttp's HTTP server cannot be made to send)."""
+
+    def __init__(self, listen: tuple[str, int], upstream: tuple[str, int], lines: bytes) -> None:
+        self.listen, self.upstream, self.lines = listen, upstream, lines
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, *self.listen)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            kept = [h for h in head.split(b"\r\n")[:-2] if not h.lower().startswith(b"connection:")]
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+            up_writer.write(b"\r\n".join([*kept, b"Connection: close", b"", b""]))
+            answer = await up_reader.read()  # to the end: the mirror closes after it
+            up_writer.close()
+            status, rest = answer.split(b"\r\n", 1)
+            writer.write(status + b"\r\n" + self.lines + rest)
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.mark.parametrize("entry", ["feed", "page"])
+async def test_validators_that_are_not_utf8_are_dropped_not_the_end_of_the_pull(
+    entry: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A mirror whose ETag and Last-Modified are bytes that are not UTF-8: aiohttp gives them
+    # as lone surrogates, which SQLite refused (UnicodeEncodeError) when the validators of
+    # the feed or listing were stored, ending the whole pull of the source in a traceback.
+    site = sites(3)
+    odd = site.mirrors[1]
+    odd.address, odd.name = "127.0.0.2", "127.0.0.1"  # listens behind the front, links to it
+    front = RawValidatorsFront(
+        ("127.0.0.1", odd.port),
+        ("127.0.0.2", odd.port),
+        b'ETag: "\xff\xfe"\r\nLast-Modified: Tue, 05 Mar 2024 \xe9 GMT\r\n',
+    )
+    await site.start()
+    await front.start()
+    try:
+        config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry=entry))
+        store = await open_store(config.service.store)
+        try:
+            async with Fetcher(limits_of(config)) as fetcher:
+                first = await pull(config, fetcher, store, FakeClock())
+                again = await pull(config, fetcher, store, FakeClock())
+            got = await items(config, store)
+            health = await health_of(store)
+        finally:
+            await store.close()
+    finally:
+        await front.stop()
+    assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
+    assert first.new == len(site.articles) and again.new == 0
+    assert health[odd.origin] == "healthy"
+
+    # The entry point of the odd mirror was asked for in full both times, its validators
+    # being dropped; the others' were asked for conditionally the second time.
+    def entry_requests(mirror: Mirror) -> list[Logged]:
+        return [r for r in mirror.requests if not r.path.startswith(("/Detail/", "/robots.txt"))]
+
+    assert entry_requests(odd) and not any(r.conditional for r in entry_requests(odd))
+    assert any(r.conditional for r in entry_requests(site.mirrors[0]))

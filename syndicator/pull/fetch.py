@@ -85,6 +85,29 @@ def _robots_unreadable(url: str, cause: FetchError) -> FetchError:
     )
 
 
+# A validator longer than this is not kept: sent back as If-None-Match it could pass a
+# server's header limit and fail every later request of the URL.
+MAX_VALIDATOR = 1024
+
+
+def validator(value: str | None) -> str | None:
+    """An ETag or Last-Modified as a mirror sent it, when it can be stored and sent back.
+
+    aiohttp decodes header bytes that are not UTF-8 to lone surrogates: such a value, one with
+    a control character, or one past `MAX_VALIDATOR` is dropped (None). Neither store takes
+    it as text (SQLite raised UnicodeEncodeError and ended the pull), and the URL is simply
+    fetched again in full next time."""
+    if not value or len(value) > MAX_VALIDATOR:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    if any((ord(c) < 0x20 and c != "\t") or c == "\x7f" for c in value):
+        return None
+    return value
+
+
 def origin_of(url: str) -> str:
     """The origin of a URL (see `identity.origin`); kept under this name for callers."""
     return identity.origin(url)
@@ -482,8 +505,8 @@ class Fetcher:
                         url=url,
                         status=304,
                         body=b"",
-                        etag=resp.headers.get("ETag") or headers.get("If-None-Match"),
-                        last_modified=resp.headers.get("Last-Modified")
+                        etag=validator(resp.headers.get("ETag")) or headers.get("If-None-Match"),
+                        last_modified=validator(resp.headers.get("Last-Modified"))
                         or headers.get("If-Modified-Since"),
                         elapsed=time.monotonic() - started,
                     ), None
@@ -502,8 +525,8 @@ class Fetcher:
                     body=body,
                     charset=resp.charset,
                     content_type=resp.content_type,
-                    etag=resp.headers.get("ETag"),
-                    last_modified=resp.headers.get("Last-Modified"),
+                    etag=validator(resp.headers.get("ETag")),
+                    last_modified=validator(resp.headers.get("Last-Modified")),
                     elapsed=time.monotonic() - started,
                 ), None
         except FetchError:
