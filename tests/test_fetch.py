@@ -143,6 +143,10 @@ def test_retry_after_as_seconds_or_a_date() -> None:
     assert parse_retry_after("Sat, 22 Jun 2024 11:00:00 GMT", now) == 0
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after(None, now) is None
+    # Digits to str.isdigit that float() refuses raised ValueError, and a 429 was then
+    # reported as a request the client could not make.
+    assert parse_retry_after("\u00b2", now) is None
+    assert parse_retry_after("\u0661\u0662", now) is None
 
 
 async def test_a_dripping_answer_is_cut_off_at_the_request_deadline(server: TestServer) -> None:

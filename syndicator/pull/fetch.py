@@ -119,7 +119,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     text = value.strip()
     if text.isdigit():
-        return float(text)
+        # ASCII digits only: "²" is a digit to str.isdigit but no number to float().
+        return float(text) if text.isascii() else None
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError):
