@@ -158,6 +158,61 @@ def test_cli_names_a_value_yaml_cannot_build_without_a_traceback(tmp_path: Path)
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+@pytest.mark.parametrize(
+    ("line", "old", "new", "char"),
+    [
+        (4, "title: North Africa", 'title: "North \\ud800 Africa"', "U+D800"),
+        (4, "title: North Africa", 'title: "North\\x01Africa"', "U+0001"),
+        (4, "title: North Africa", 'title: "North \\0"', "U+0000"),
+        (7, "title: Press TV", 'title: "Press \\uFFFE"', "U+FFFE"),
+        (
+            11,
+            "sections:\n      north",
+            'strip_text: ["a\\x1bb"]\n    sections:\n      north',
+            "U+001B",
+        ),
+    ],
+    ids=["lone surrogate", "control", "nul", "non-character", "in a list"],
+)
+def test_a_character_no_feed_may_carry_is_named_with_its_line(
+    tmp_path: Path, line: int, old: str, new: str, char: str
+) -> None:
+    # YAML escapes bring into a value what the file itself may not hold: a section title of
+    # "\ud800" passed `check` and made every feed fail to render (`syndicate export` ended
+    # in a UnicodeEncodeError traceback).
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert len(found) == 1
+    assert f"c.yaml:{line}:" in str(found[0]) and f"holds {char}" in str(found[0])
+
+
+def test_export_refuses_a_title_no_feed_may_carry_with_exit_2(tmp_path: Path) -> None:
+    # The default config, offline: its mirrors are the snapshots in seeds/.
+    text = (REPO / "config" / "syndicator.yaml").read_text()
+    text = text.replace("file:../seeds", f"file:{REPO / 'seeds'}")
+    text = text.replace("sqlite:///../data/", f"sqlite:///{tmp_path}/")
+    text = text.replace("title: North Africa", 'title: "North \\ud800 Africa"')
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    out = tmp_path / "feeds"
+    result = CliRunner().invoke(main, ["--config", str(path), "export", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert f"{path}:14:" in result.output and "holds U+D800" in result.output
+    assert not out.exists()
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_environment_value_of_bytes_not_utf8_is_named(tmp_path: Path) -> None:
+    # os.environ gives such bytes as lone surrogates (here, the byte 0xFF).
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD)
+    result = CliRunner().invoke(
+        main, ["--config", str(path), "check"], env={"SYNDICATOR_TITLE": "News \udcff"}
+    )
+    assert result.exit_code == 2, result.output
+    assert "SYNDICATOR_TITLE: service.title: " in result.output
+    assert "holds U+DCFF" in result.output
+
+
 def test_several_errors_in_one_run(tmp_path: Path) -> None:
     text = GOOD.replace("every: 10m", "every: -3s").replace("max_items", "x")
     text = text.replace('store: "sqlite:///x.db"', 'store: "mysql://x"')

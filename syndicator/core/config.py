@@ -142,9 +142,38 @@ def _check_origin(value: str, *, allow_file: bool) -> str:
     raise ValueError(f"{value!r} is not an {allowed} URL")
 
 
+# Code points no XML document may hold: a YAML escape ("\\ud800", "\\x01") or an environment
+# variable of bytes that are not UTF-8 brings them into a value, and a title holding one made
+# every feed fail to render (`syndicate export` ended in a traceback).
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _forbidden_character(value: object) -> str | None:
+    """The first character that no XML document may hold, as U+XXXX, in `value`: a text, or
+    the texts in a list or the keys and texts of a mapping (a mapping or list inside is a
+    model's, checked by that model, with its own line), else None."""
+    if isinstance(value, str):
+        found = _XML_FORBIDDEN.search(value)
+        return f"U+{ord(found.group()):04X}" if found else None
+    if isinstance(value, dict):
+        texts: list[object] = [*value, *(v for v in value.values() if isinstance(v, str))]
+    elif isinstance(value, list | tuple):
+        texts = [v for v in value if isinstance(v, str)]
+    else:
+        return None
+    return next((c for v in texts if (c := _forbidden_character(v))), None)
+
+
 class _Model(BaseModel):
     # NaN and infinities are no value any setting can take (`.nan` and `.inf` are YAML).
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_forbidden_character(cls, value: object) -> object:
+        if (found := _forbidden_character(value)) is not None:
+            raise ValueError(f"holds {found}, a character no feed may carry; remove it")
+        return value
 
 
 class Mirror(_Model):
