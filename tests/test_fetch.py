@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from syndicator.core.errors import FetchError, Throttled
+from syndicator.core.errors import ExtractError, FetchError, Throttled
 from syndicator.pull.fetch import Fetcher, FetchLimits, parse_retry_after, validator
 
 BOMB = gzip.compress(b"\0" * (16 * 1024 * 1024), 6)
@@ -242,3 +242,20 @@ def test_only_validators_that_can_be_stored_and_sent_back_are_kept(
     sent: str, kept: str | None
 ) -> None:
     assert validator(sent) == kept
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("HTTP 500 \udcff\udcfe", "HTTP 500 \\xff\\xfe"),  # bytes 0xFF 0xFE, as aiohttp gives them
+        ("a\ud800b", "a\\ud800b"),
+        ("a\x00b\x1bc\x7f", "a\\x00b\\x1bc\\x7f"),
+        ("line\n\tnext, caf\u00e9", "line\n\tnext, caf\u00e9"),  # kept as it is
+    ],
+    ids=["not utf-8", "lone surrogate", "controls", "plain"],
+)
+def test_an_error_says_what_a_mirror_sent_in_text_every_store_takes(text: str, shown: str) -> None:
+    error = FetchError("http://m.example/" + text, "http-500", text)
+    assert error.message == shown and error.url == "http://m.example/" + shown
+    error.message.encode("utf-8")
+    assert ExtractError("http://m.example/", text).message == shown

@@ -708,13 +708,18 @@ async def test_an_extraction_failure_no_rule_foresaw_costs_that_page_never_the_p
     assert set((await health_of(store)).values()) == {"healthy"}
 
 
-class RawValidatorsFront:
-    """A raw TCP front for one mirror: it passes each request on to the mirror and puts
-    header lines of its own, raw bytes, first in the answer (a server that sends validators
-    that are not UTF-8, which aiohttp's HTTP server cannot be made to send)."""
+class RawFront:
+    """A raw TCP front for one mirror: it passes each request on to the mirror and gives the
+    client the answer as `rewrite(path, answer)` makes it, raw bytes (a server that sends
+    header bytes that are not UTF-8, which aiohttp's HTTP server cannot be made to send)."""
 
-    def __init__(self, listen: tuple[str, int], upstream: tuple[str, int], lines: bytes) -> None:
-        self.listen, self.upstream, self.lines = listen, upstream, lines
+    def __init__(
+        self,
+        listen: tuple[str, int],
+        upstream: tuple[str, int],
+        rewrite: Callable[[bytes, bytes], bytes],
+    ) -> None:
+        self.listen, self.upstream, self.rewrite = listen, upstream, rewrite
         self.server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -728,18 +733,34 @@ class RawValidatorsFront:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b" ", 2)[1]
             kept = [h for h in head.split(b"\r\n")[:-2] if not h.lower().startswith(b"connection:")]
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
             up_writer.write(b"\r\n".join([*kept, b"Connection: close", b"", b""]))
             answer = await up_reader.read()  # to the end: the mirror closes after it
             up_writer.close()
-            status, rest = answer.split(b"\r\n", 1)
-            writer.write(status + b"\r\n" + self.lines + rest)
+            writer.write(self.rewrite(path, answer))
             await writer.drain()
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
             writer.close()
+
+
+def behind_a_raw_front(site: Site, rewrite: Callable[[bytes, bytes], bytes]) -> RawFront:
+    """Put the site's second mirror behind a RawFront: the mirror listens on 127.0.0.2 and its
+    links still name 127.0.0.1, where the front listens on the same port."""
+    odd = site.mirrors[1]
+    odd.address, odd.name = "127.0.0.2", "127.0.0.1"
+    return RawFront(("127.0.0.1", odd.port), ("127.0.0.2", odd.port), rewrite)
+
+
+def with_header_lines(lines: bytes) -> Callable[[bytes, bytes], bytes]:
+    def rewrite(path: bytes, answer: bytes) -> bytes:
+        status, rest = answer.split(b"\r\n", 1)
+        return status + b"\r\n" + lines + rest
+
+    return rewrite
 
 
 @pytest.mark.parametrize("entry", ["feed", "page"])
@@ -751,11 +772,8 @@ async def test_validators_that_are_not_utf8_are_dropped_not_the_end_of_the_pull(
     # the feed or listing were stored, ending the whole pull of the source in a traceback.
     site = sites(3)
     odd = site.mirrors[1]
-    odd.address, odd.name = "127.0.0.2", "127.0.0.1"  # listens behind the front, links to it
-    front = RawValidatorsFront(
-        ("127.0.0.1", odd.port),
-        ("127.0.0.2", odd.port),
-        b'ETag: "\xff\xfe"\r\nLast-Modified: Tue, 05 Mar 2024 \xe9 GMT\r\n',
+    front = behind_a_raw_front(
+        site, with_header_lines(b'ETag: "\xff\xfe"\r\nLast-Modified: Tue, 05 Mar 2024 \xe9 GMT\r\n')
     )
     await site.start()
     await front.start()
@@ -783,3 +801,54 @@ async def test_validators_that_are_not_utf8_are_dropped_not_the_end_of_the_pull(
 
     assert entry_requests(odd) and not any(r.conditional for r in entry_requests(odd))
     assert any(r.conditional for r in entry_requests(site.mirrors[0]))
+
+
+def _article_answer(answer: bytes) -> Callable[[bytes, bytes], bytes]:
+    def rewrite(path: bytes, upstream: bytes) -> bytes:
+        return answer if path.startswith(b"/Detail/") else upstream
+
+    return rewrite
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        (b"HTTP/1.1 500 \xff\xfe broke\r\nContent-Length: 0\r\n\r\n", "HTTP 500 \\xff\\xfe broke"),
+        (b"HTTP/1.1 404 \x01\xe9\r\nContent-Length: 0\r\n\r\n", "HTTP 404 \\x01\\xe9"),
+        (
+            b"HTTP/1.1 302 Found\r\nLocation: http://other\xff.example/x\r\n"
+            b"Content-Length: 0\r\n\r\n",
+            "other%FF.example",
+        ),
+    ],
+    ids=["reason phrase", "control character", "redirect"],
+)
+async def test_an_error_told_in_bytes_not_utf8_is_shown_escaped_not_the_end_of_the_pull(
+    answer: bytes, shown: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A mirror whose reason phrase or redirect is bytes that are not UTF-8 made the error of
+    # each of its article pages a text with lone surrogates; storing the mirror's health
+    # then failed (UnicodeEncodeError), ending the whole pull of the source. The error is
+    # now stored with those bytes escaped, and a redirect's are percent-encoded.
+    site = sites(3)
+    odd = site.mirrors[1]
+    front = behind_a_raw_front(site, _article_answer(answer))
+    await site.start()
+    await front.start()
+    try:
+        config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+        store = await open_store(config.service.store)
+        try:
+            async with Fetcher(limits_of(config)) as fetcher:
+                report = await pull(config, fetcher, store, FakeClock())
+            got = await items(config, store)
+            health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+        finally:
+            await store.close()
+    finally:
+        await front.stop()
+    assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
+    assert report.new == len(site.articles)
+    assert health[odd.origin].state != "healthy"
+    assert shown in (health[odd.origin].last_error or "")
+    assert any(shown in e for e in report.errors)

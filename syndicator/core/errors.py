@@ -14,12 +14,33 @@ anything else is a bug and is allowed to show its traceback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 
 class SyndicatorError(Exception):
     """Root of every error syndicator raises on purpose."""
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """`text` as it can be stored, logged and shown: bytes that were not UTF-8 (which aiohttp
+    and the OS give as lone surrogates) as `\\xff`, other lone surrogates as `\\ud800`, and
+    control characters but tab and newline as `\\x01`. A mirror's answer names the error of
+    each fetch (a reason phrase, a redirect's Location), and neither store takes such text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join(
+            (f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff" else f"\\u{ord(c):04x}")
+            if "\ud800" <= c <= "\udfff"
+            else c
+            for c in text
+        )
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 @dataclass(frozen=True)
@@ -58,9 +79,9 @@ class FetchError(SyndicatorError):
     """A URL could not be fetched. `kind` is a short machine-readable reason."""
 
     def __init__(self, url: str, kind: str, message: str) -> None:
-        self.url = url
+        self.url = url = printable(url)
         self.kind = kind
-        self.message = message
+        self.message = message = printable(message)
         super().__init__(f"{url}: {kind}: {message}")
 
 
@@ -78,9 +99,9 @@ class ExtractError(SyndicatorError):
     """Fetched bytes are not what the entry point promised (not a feed, no article...)."""
 
     def __init__(self, url: str, message: str, kind: str = "extract") -> None:
-        self.url = url
+        self.url = url = printable(url)
         self.kind = kind
-        self.message = message
+        self.message = message = printable(message)
         super().__init__(f"{url}: {message}")
 
 
