@@ -9,6 +9,7 @@ import html
 import re
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -325,3 +326,19 @@ def test_the_guid_of_a_fixed_article() -> None:
     guid = identity.make_guid("https://www.presstv.ir", "presstv", GOLDEN_HASH, published)
     assert guid == GOLDEN_GUID
     assert guid == f"tag:www.presstv.ir,2024-05-01:presstv/{GOLDEN_HASH[:32]}"
+
+
+@pytest.mark.parametrize(
+    ("link", "joined"),
+    [
+        ("/Detail/1/a", "https://m.example/Detail/1/a"),
+        ("  /Detail/1/a\n", "https://m.example/Detail/1/a"),
+        ("/Detail/1/\ta\nb\r", "https://m.example/Detail/1/ab"),  # as browsers: removed
+        ("/Detail/1/a\x00b\x1bc\x7f", "https://m.example/Detail/1/a%00b%1Bc%7F"),
+        ("/Detail/1/\udcff\udcfe", "https://m.example/Detail/1/%FF%FE"),  # header bytes 0xFF 0xFE
+        ("http://[::1", None),
+    ],
+    ids=["plain", "spaces", "tab and newline", "controls", "bytes not utf-8", "no URL"],
+)
+def test_a_link_is_joined_as_browsers_join_it(link: str, joined: str | None) -> None:
+    assert identity.join_url("https://m.example/Section/2", link) == joined

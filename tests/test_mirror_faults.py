@@ -852,3 +852,29 @@ async def test_an_error_told_in_bytes_not_utf8_is_shown_escaped_not_the_end_of_t
     assert health[odd.origin].state != "healthy"
     assert shown in (health[odd.origin].last_error or "")
     assert any(shown in e for e in report.errors)
+
+
+async def test_a_feed_link_with_control_characters_is_encoded_on_every_engine(
+    site: Site, engine_url: str, write_config: WriteConfig
+) -> None:
+    # `<link>` with `&#0;` in it: feedparser gives the NUL itself. The link was stored with
+    # the feed's links as it came, and PostgreSQL refused the text ("invalid byte sequence
+    # for encoding UTF8: 0x00"): a StoreError ended the whole pull, no article stored. Like a
+    # browser, the link is now percent-encoded (and tab and newline dropped).
+    for mirror in site.mirrors:
+        mirror.feed_extra = (
+            f"<item><title>Odd</title><link>{mirror.base}/Detail/2024/03/01/7/a&#0;b&#1;c</link>"
+            "</item>"
+        )
+    config = write_config(site.config_yaml(engine_url, entry="feed"))
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull(config, fetcher, store, FakeClock())
+        titles = sorted(title for _, _, title in await items(config, store))
+    finally:
+        await store.close()
+    assert titles == sorted(a.title for a in site.articles)
+    assert any("/Detail/2024/03/01/7/a%00b%01c: http-404" in e for e in report.errors)
+    requested = [r.path for m in site.mirrors for r in m.requests]
+    assert "/Detail/2024/03/01/7/a%00b%01c" in requested

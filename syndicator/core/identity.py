@@ -235,12 +235,29 @@ def is_language_tag(value: str | None) -> bool:
     return _LANGUAGE_TAG.fullmatch(value) is not None
 
 
+# What the WHATWG URL parser, as browsers run it, removes from a link (tab and newline) and
+# percent-encodes (other control characters). Lone surrogates are bytes that were not UTF-8
+# where aiohttp decoded a header (0xFF as U+DCFF): they go back to the bytes, encoded.
+_URL_TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
+_URL_ENCODED = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def _url_escape(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"%{code - 0xDC00 if 0xDC80 <= code <= 0xDCFF else code:02X}"
+
+
 def join_url(base: str, link: str) -> str | None:
     """`link` made absolute against `base`; None when it is no URL at all ("http://[::1",
     an unclosed IPv6 host, on which the standard library raises): one bad link in a feed,
-    sitemap or listing costs that link, not the rest."""
+    sitemap or listing costs that link, not the rest. Tab and newline are removed from the
+    link, and other control characters percent-encoded, as browsers do: a feed's
+    `<link>` with `&#0;` in it was stored as it came, and PostgreSQL refused the text."""
+    link = link.strip()
+    if _URL_ENCODED.search(link):
+        link = _URL_ENCODED.sub(_url_escape, link.translate(_URL_TAB_NEWLINE))
     try:
-        joined = urljoin(base, link.strip())
+        joined = urljoin(base, link)
         urlsplit(joined)  # a base that is fine and a link that is not can join to no URL
     except ValueError:
         return None

@@ -108,18 +108,6 @@ def validator(value: str | None) -> str | None:
     return value
 
 
-def _escaped(location: str) -> str:
-    """A Location header with its bytes that were not UTF-8 (which aiohttp gives as lone
-    surrogates) percent-encoded, as browsers send them."""
-    try:
-        location.encode("utf-8")
-    except UnicodeEncodeError:
-        return "".join(
-            f"%{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff" else c for c in location
-        )
-    return location
-
-
 def origin_of(url: str) -> str:
     """The origin of a URL (see `identity.origin`); kept under this name for callers."""
     return identity.origin(url)
@@ -455,7 +443,7 @@ class Fetcher:
                     elapsed=response.elapsed,
                     redirects=tuple(history),
                 )
-            target = identity.join_url(current, _escaped(location))
+            target = identity.join_url(current, location)
             if target is None:
                 # `Location: http://[::1` names no URL at all: the redirect fails, named.
                 raise FetchError(url, "redirect", f"redirect to no URL: {location[:200]!r}")
@@ -655,7 +643,7 @@ class Fetcher:
                     return None, ttl
                 text = response.body[:_ROBOTS_MAX].decode("utf-8", errors="replace")
                 return Protego.parse(text), ttl
-            joined = identity.join_url(url, _escaped(location))
+            joined = identity.join_url(url, location)
             if joined is None:
                 log.info("%s: robots.txt redirects to no URL (%r): no rules", origin, location)
                 return None, ttl
