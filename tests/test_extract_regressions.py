@@ -247,7 +247,8 @@ def test_json_ld_escapes_bring_no_xml_illegal_character_into_the_candidate() -> 
     body = page(f'<script type="application/ld+json">{ld}</script><div>{BODY}</div>', teasers="")
     cand = candidate(parsing.extract_article(body, URL))
     assert (cand.title, cand.author) == ("New quay opens", "Ann Lee")
-    assert cand.image_url == "https://news.example/quay.jpg"
+    # The image URL is made absolute as a browser makes it: the control character encoded.
+    assert cand.image_url == "https://news.example/quay%00.jpg"
     for text in (cand.title, cand.author, cand.image_url, cand.summary, cand.content_html):
         assert not parsing.XML_ILLEGAL.search(text or ""), text
 
@@ -970,3 +971,24 @@ def test_pages_with_many_attributes_in_all_are_parsed() -> None:
     assert parsing.crowded_element(body.decode()) == 0
     validate.check(body, URL, "article")
     assert parsing.extract_article(body, URL).body_text.split("\n\n")[:4] == PARAGRAPHS
+
+
+@pytest.mark.parametrize(
+    ("written", "published"),
+    [
+        ("http:/cdn.example/pic.jpg", "http://cdn.example/pic.jpg"),
+        (
+            "/images/Seite 4_Peter Steiger.JPG",
+            "https://news.example/images/Seite%204_Peter%20Steiger.JPG",
+        ),
+    ],
+    ids=["one slash short", "spaces"],
+)
+def test_a_picture_url_written_loosely_is_published_as_browsers_read_it(
+    written: str, published: str
+) -> None:
+    # Both from real pages of trafilatura's evaluation set: the og:image of auto-presse.de
+    # and the picture of vogelwarte.ch. Published as they were, they made the item's
+    # enclosure relative (RSS, Atom) and the JSON Feed invalid.
+    body = page(f'<meta property="og:image" content="{written}"><div>{BODY}</div>', teasers="")
+    assert candidate(parsing.extract_article(body, URL)).image_url == published

@@ -336,9 +336,26 @@ def test_the_guid_of_a_fixed_article() -> None:
         ("/Detail/1/\ta\nb\r", "https://m.example/Detail/1/ab"),  # as browsers: removed
         ("/Detail/1/a\x00b\x1bc\x7f", "https://m.example/Detail/1/a%00b%1Bc%7F"),
         ("/Detail/1/\udcff\udcfe", "https://m.example/Detail/1/%FF%FE"),  # header bytes 0xFF 0xFE
+        ("/img/Seite 4_Peter.JPG", "https://m.example/img/Seite%204_Peter.JPG"),  # real pages
+        ('/q?a="b"&c=<d>`', "https://m.example/q?a=%22b%22&c=%3Cd%3E%60"),
+        ("http:/cdn.example/x.jpg", "http://cdn.example/x.jpg"),  # a real page's og:image
+        ("https:/other.example/x", "https://m.example/other.example/x"),  # same scheme: a path
+        ("http:", None),
         ("http://[::1", None),
     ],
-    ids=["plain", "spaces", "tab and newline", "controls", "bytes not utf-8", "no URL"],
+    ids=[
+        "plain",
+        "spaces",
+        "tab and newline",
+        "controls",
+        "bytes not utf-8",
+        "space inside",
+        "quotes and brackets",
+        "one slash short",
+        "one slash short, same scheme",
+        "scheme only",
+        "no URL",
+    ],
 )
 def test_a_link_is_joined_as_browsers_join_it(link: str, joined: str | None) -> None:
     assert identity.join_url("https://m.example/Section/2", link) == joined

@@ -49,6 +49,16 @@ def test_every_format_passes_its_validators(fmt: str, info: render.FeedInfo) -> 
         assert PROBLEMS[fmt](render.render(fmt, info, articles)) == []
 
 
+@pytest.mark.parametrize("fmt", render.FORMATS)
+def test_a_picture_url_stored_loosely_is_published_valid(fmt: str) -> None:
+    # An article stored before links were joined as browsers join them keeps its picture
+    # URL as the page wrote it: each format made it valid, or the feed failed its validators.
+    loose = article(1, image_url="http:/cdn.example/Seite 4.jpg")
+    body = render.render(fmt, INFO, [loose])
+    assert PROBLEMS[fmt](body) == []
+    assert b"http://cdn.example/Seite%204.jpg" in body
+
+
 def test_the_validators_catch_broken_feeds() -> None:
     """The checks above can fail: each broken document is caught for its own reason."""
     good_atom = render.render("atom", INFO, ARTICLES)

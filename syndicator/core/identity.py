@@ -236,10 +236,13 @@ def is_language_tag(value: str | None) -> bool:
 
 
 # What the WHATWG URL parser, as browsers run it, removes from a link (tab and newline) and
-# percent-encodes (other control characters). Lone surrogates are bytes that were not UTF-8
-# where aiohttp decoded a header (0xFF as U+DCFF): they go back to the bytes, encoded.
+# percent-encodes (other control characters, and space, quote, angle brackets and backtick,
+# which no URL may hold: a JSON Feed or an Atom link with a space is invalid). Lone
+# surrogates are bytes that were not UTF-8 where aiohttp decoded a header (0xFF as U+DCFF):
+# they go back to the bytes, encoded.
 _URL_TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
-_URL_ENCODED = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_URL_ENCODED = re.compile('[\x00-\x20\x7f\ud800-\udfff"<>`]')
+_SPECIAL_SCHEMES = ("http", "https")
 
 
 def _url_escape(found: re.Match[str]) -> str:
@@ -248,17 +251,25 @@ def _url_escape(found: re.Match[str]) -> str:
 
 
 def join_url(base: str, link: str) -> str | None:
-    """`link` made absolute against `base`; None when it is no URL at all ("http://[::1",
-    an unclosed IPv6 host, on which the standard library raises): one bad link in a feed,
-    sitemap or listing costs that link, not the rest. Tab and newline are removed from the
-    link, and other control characters percent-encoded, as browsers do: a feed's
-    `<link>` with `&#0;` in it was stored as it came, and PostgreSQL refused the text."""
+    """`link` made absolute against `base` as a browser makes it; None when it is no URL at
+    all ("http://[::1", an unclosed IPv6 host, on which the standard library raises): one
+    bad link in a feed, sitemap or listing costs that link, not the rest.
+
+    As browsers do, tab and newline are removed from the link and the characters no URL
+    may hold percent-encoded (a feed's `<link>` with `&#0;` reached the store with a NUL,
+    which PostgreSQL refused; an image's `src` with a space made the JSON Feed invalid), and
+    `http:/host/path`, one slash short, names the host (a real page's og:image)."""
     link = link.strip()
     if _URL_ENCODED.search(link):
         link = _URL_ENCODED.sub(_url_escape, link.translate(_URL_TAB_NEWLINE))
     try:
         joined = urljoin(base, link)
-        urlsplit(joined)  # a base that is fine and a link that is not can join to no URL
+        parts = urlsplit(joined)  # a base that is fine and a link that is not can join to no URL
+        if parts.scheme in _SPECIAL_SCHEMES and not parts.netloc:
+            rest = joined[len(parts.scheme) + 1 :].lstrip("/\\")
+            joined = f"{parts.scheme}://{rest}" if rest else ""
+            if not urlsplit(joined).netloc:
+                return None
     except ValueError:
         return None
     return joined

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from syndicator.core import identity
 from syndicator.core.models import Article
@@ -99,8 +100,20 @@ def publishable(article: Article) -> Article:
         author=xml_safe(article.author).strip() or None,
         image_caption=xml_safe(article.image_caption).strip() or None,
         # Set as an attribute (enclosure, media:content): one NUL made lxml refuse the feed.
-        image_url=xml_safe(article.image_url) or None,
+        image_url=_picture_url(article.url, xml_safe(article.image_url)),
     )
+
+
+def _picture_url(page: str, url: str) -> str | None:
+    """The picture's URL as every format needs it, absolute http(s) with no space, made so as
+    a browser would (an article stored before `join_url` did so may hold `http:/host/x.jpg`
+    or a space); None when no such URL can be made of it."""
+    if not url:
+        return None
+    joined = identity.join_url(page, url)
+    if joined is None or urlsplit(joined).scheme not in ("http", "https"):
+        return None
+    return joined
 
 
 def image_type(url: str) -> str:
