@@ -55,6 +55,7 @@ import gzip
 import hashlib
 import html
 import itertools
+import json
 import random
 import socket
 import time
@@ -484,6 +485,8 @@ class Mirror:
                 return gzip.compress(text.encode("utf-8"), mtime=0), "application/gzip"
             if path == f"/rss/{section}.xml":
                 return self._typed(self.feed(section), "application/rss+xml")
+            if path == f"/feeds/{section}.json":
+                return self.json_feed(section).encode("utf-8"), "application/feed+json"
             if path == f"/Section/{section}":
                 return self._typed(self.listing(section), "text/html")
         for article in self._visible():
@@ -556,8 +559,11 @@ class Mirror:
             alternates = ""
         else:
             alternates = "".join(
-                f'<link rel="alternate" type="application/rss+xml" title="{SECTION_TITLES[s]}" '
-                f'href="{self.base}/rss/{s}.xml">'
+                f'<link rel="alternate" type="application/feed+json" title="{SECTION_TITLES[s]}" '
+                f'href="{self.base}/feeds/{s}.json">'
+                if self.site.announce_feeds == "json"
+                else f'<link rel="alternate" type="application/rss+xml" '
+                f'title="{SECTION_TITLES[s]}" href="{self.base}/rss/{s}.xml">'
                 for s in self.site.sections
             )
         latest = "".join(
@@ -661,6 +667,33 @@ class Mirror:
             f"<description>x</description>{items}{self.feed_extra}</channel></rss>"
         )
 
+    def json_feed(self, section: str) -> str:
+        """The section as a JSON Feed 1.1, full text in `content_html` when `feed_content`."""
+        items = [
+            {
+                "id": f"mirror{self.index}-{a.id}",
+                "url": f"{self.base}{a.link_path}",
+                "title": a.title,
+                "summary": a.paragraphs[0],
+                "date_published": a.published.isoformat(),
+                **({"date_modified": a.updated.isoformat()} if a.updated else {}),
+                **(
+                    {"content_html": "".join(f"<p>{html.escape(p)}</p>" for p in a.paragraphs)}
+                    if self.feed_content
+                    else {}
+                ),
+            }
+            for a in self._listed(section)
+        ]
+        return json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "title": SECTION_TITLES[section],
+                "home_page_url": f"{self.base}/",
+                "items": items,
+            }
+        )
+
 
 def _not_modified(request: web.Request, etag: str, modified: datetime) -> bool:
     inm = request.headers.get("If-None-Match")
@@ -690,7 +723,8 @@ class Site:
         self.canonical = self.mirrors[0].origin
         self.version = 0
         self.modified = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
-        self.announce_feeds = True
+        # Which feeds the home page announces: RSS (True), JSON Feeds ("json"), none.
+        self.announce_feeds: bool | str = True
         self.slow_paths: set[str] = set()
         self.slow_seconds = 0.0
         self.in_flight = 0

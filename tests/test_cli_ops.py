@@ -168,9 +168,11 @@ async def test_status_json_flags_the_section_of_a_source_that_stops_publishing(
     assert table.exit_code == 1 and "STALE" in table.stdout
 
 
-@pytest.mark.parametrize("feeds", [True, False], ids=["feeds", "listing-pages"])
+@pytest.mark.parametrize(
+    "feeds", [True, "json", False], ids=["feeds", "json-feeds", "listing-pages"]
+)
 async def test_discover_prints_a_block_that_check_accepts_and_that_pulls_the_site(
-    tmp_path: Path, site: Site, store_url: str, feeds: bool
+    tmp_path: Path, site: Site, store_url: str, feeds: bool | str
 ) -> None:
     site.announce_feeds = feeds
     found = await syndicate("discover", site.mirrors[1].origin)
@@ -179,7 +181,9 @@ async def test_discover_prints_a_block_that_check_accepts_and_that_pulls_the_sit
     source = block["sources"]["example-news"]
     assert source["canonical"] == site.canonical
     assert set(source["mirrors"]) == {m.origin for m in site.mirrors[1:]}
-    if feeds:
+    if feeds == "json":
+        assert source["sections"] == {s: {"feed": f"/feeds/{s}.json"} for s in site.sections}
+    elif feeds:
         assert source["sections"] == {s: {"feed": f"/rss/{s}.xml"} for s in site.sections}
     else:
         assert source["sections"] == {s: {"page": f"/Section/{s}"} for s in site.sections}

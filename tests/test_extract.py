@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -220,6 +221,92 @@ def test_a_feed_entry_that_links_to_the_feed_itself_is_no_article() -> None:
     assert [(e.title, e.link) for e in entries] == [
         ("Budget talks", "https://www.presstv.ir/Detail/1")
     ]
+
+
+JSON_FEED_URL = "https://news.example/feeds/world.json"
+
+
+def json_feed(items: list[object], **feed: object) -> bytes:
+    return json.dumps(
+        {"version": "https://jsonfeed.org/version/1.1", "title": "World", **feed, "items": items}
+    ).encode()
+
+
+def test_a_json_feed_is_read_like_rss_and_atom() -> None:
+    body = json_feed(
+        [
+            {
+                "id": "a-1",
+                "url": "/Detail/1",
+                "title": "Budget talks",
+                "summary": "Talks resume.",
+                "content_html": "<p>Talks resume in the capital.</p>",
+                "date_published": "2024-03-01T10:00:00+01:00",
+                "date_modified": "2024-03-01T12:30:00Z",
+                "authors": [{"name": "Ann Lee"}, {"name": "Omar Haddad"}],
+            },
+            # JSON Feed 1.0: `author`, an integer id, `content_text`, `external_url` alone
+            {
+                "id": 7,
+                "external_url": "https://news.example/Detail/2",
+                "title": "Port opens",
+                "content_text": "First line.\n\nSecond line & more.",
+                "author": {"name": "Desk"},
+            },
+        ]
+    )
+    entries = parsing.parse_feed(body, JSON_FEED_URL)
+    first, second = entries
+    assert (first.link, first.guid, first.title, first.summary) == (
+        "https://news.example/Detail/1",
+        "a-1",
+        "Budget talks",
+        "Talks resume.",
+    )
+    assert first.content_html == "<p>Talks resume in the capital.</p>"
+    assert first.published == datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+    assert first.updated == datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
+    assert first.author == "Ann Lee, Omar Haddad"
+    assert (second.link, second.guid, second.author) == (
+        "https://news.example/Detail/2",
+        "7",
+        "Desk",
+    )
+    assert second.content_html == "<p>First line.</p><p>Second line &amp; more.</p>"
+
+
+def test_a_json_feed_keeps_only_items_that_link_to_an_article() -> None:
+    body = json_feed(
+        [
+            "not an item",
+            {"title": "No link"},
+            {"url": 42, "title": "A link of the wrong type"},
+            {"url": "#", "title": "The feed itself"},
+            {"url": "/Detail/3", "title": ["wrong", "type"], "date_published": "soon"},
+        ],
+        authors=[{"name": "World desk"}],
+    )
+    entries = parsing.parse_feed(body, JSON_FEED_URL)
+    assert [(e.link, e.title, e.published, e.author) for e in entries] == [
+        ("https://news.example/Detail/3", None, None, "World desk")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "not a JSON Feed"),
+        (b'{"name": "a config", "items": []}', "no JSON Feed version"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": {}}', "without its items"),
+        (b"{" + b'"a": [' * 100_000, "not a JSON Feed"),  # deeper than Python's stack
+        (b'{"version": "https://jsonfeed.org/version/1", "items": []}\xff', "not a JSON Feed"),
+    ],
+    ids=["cut short", "other JSON", "items not a list", "nested too deep", "not UTF-8"],
+)
+def test_json_that_is_no_json_feed_is_refused_by_name(body: bytes, words: str) -> None:
+    with pytest.raises(ExtractError) as refused:
+        parsing.parse_feed(body, JSON_FEED_URL)
+    assert refused.value.kind == "not-a-feed" and words in str(refused.value)
 
 
 def test_page_without_article_body_is_refused() -> None:

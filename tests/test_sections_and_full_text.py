@@ -153,3 +153,49 @@ async def test_a_section_filled_by_rules_carries_its_sources_polling_interval(
     await pull_source("news", config, fetcher, store)
     rss = (await FeedBook(config, store).get("west-asia", "rss")).body.decode()
     assert "<ttl>120</ttl>" in rss  # the source's 2h, not the 10 minutes of no source
+
+
+def json_feed_config(site: Site, store_url: str) -> str:
+    """The site's config with each section's entry point its JSON Feed."""
+    return site.config_yaml(store_url, sections=("north-africa",)).replace(
+        "{feed: /rss/north-africa.xml}", "{feed: /feeds/north-africa.json}"
+    )
+
+
+async def test_a_json_feed_is_an_entry_point_like_rss(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # JSON Feed 1.1 as a source's feed: every article once, its page fetched for the full
+    # text, the feed's dates kept. It was refused as "not well-formed (invalid token)".
+    config = write_config(json_feed_config(site, store_url))
+    assert "/feeds/north-africa.json" in json_feed_config(site, store_url)
+    report = await pull_source("news", config, fetcher, store)
+    articles = site.in_section("north-africa")
+    assert report.failed == 0 and report.new == len(articles)
+    assert len(article_requests(site)) == len(articles) * len(site.mirrors)
+    data = json.loads((await FeedBook(config, store).get("north-africa", "json")).body)
+    assert sorted(i["title"] for i in data["items"]) == sorted(a.title for a in articles)
+    for item in data["items"]:
+        article = next(a for a in articles if a.title == item["title"])
+        assert all(p.split(",")[0] in item["content_html"] for p in article.paragraphs[1:])
+
+
+async def test_a_json_feed_that_carries_the_full_text_needs_no_page(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    for mirror in site.mirrors:
+        mirror.feed_content = True
+    for article in site.articles:
+        article.paragraphs = [*article.paragraphs, *article.paragraphs[:3]]
+    config = write_config(json_feed_config(site, store_url))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0 and report.new == len(site.in_section("north-africa"))
+    assert article_requests(site) == []

@@ -16,6 +16,7 @@ import copy
 import dataclasses
 import functools
 import html
+import json
 import re
 import unicodedata
 from collections import Counter, deque
@@ -338,7 +339,10 @@ def declares_entities(body: bytes) -> bool:
 
 
 def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list[FeedEntry]:
-    """RSS or Atom bytes to entries; anything that is not a feed raises ExtractError."""
+    """RSS, Atom or JSON Feed bytes to entries; anything that is not a feed raises
+    ExtractError."""
+    if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return _json_feed(body, url)
     head = body[:1024].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html")):
         raise ExtractError(url, "an HTML page where a feed was expected", kind="not-a-feed")
@@ -397,6 +401,67 @@ def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list
                 published=_feed_time(entry, "published"),
                 updated=_feed_time(entry, "updated"),
                 author=_legal(entry.get("author")),
+            )
+        )
+    return entries
+
+
+# JSON Feed 1.0 and 1.1 (https://www.jsonfeed.org/version/1.1/) name their version so.
+JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+
+
+def _json_text(value: object) -> str | None:
+    """A JSON Feed text member, without what XML forbids; None when it is no text."""
+    return _legal(value) if isinstance(value, str) and value.strip() else None
+
+
+def _json_author(holder: Mapping[str, Any]) -> str | None:
+    """The names in `authors` (1.1) or `author` (1.0), joined."""
+    authors = holder.get("authors")
+    people = authors if isinstance(authors, list) else [holder.get("author")]
+    names = [n for p in people if isinstance(p, dict) and (n := _json_text(p.get("name")))]
+    return ", ".join(names) or None
+
+
+def _json_feed(body: bytes, url: str) -> list[FeedEntry]:
+    """A JSON Feed's items as entries: `url` (else `external_url`) is the article's link,
+    `content_html` (else `content_text`, a paragraph a line) its full text when given. A
+    member of the wrong type counts as absent, an item of the wrong type is skipped."""
+    try:
+        data = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "nested too deep" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise ExtractError(url, f"not a JSON Feed: {reason}", kind="not-a-feed") from None
+    version = data.get("version") if isinstance(data, dict) else None
+    if not isinstance(version, str) or not version.startswith(JSON_FEED_VERSION):
+        raise ExtractError(url, "JSON, but no JSON Feed version", kind="not-a-feed")
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise ExtractError(url, "a JSON Feed without its items", kind="not-a-feed")
+    feed_author = _json_author(data)
+    itself = url.split("#", 1)[0]
+    entries = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        written = _json_text(item.get("url")) or _json_text(item.get("external_url"))
+        link = identity.join_url(url, written) if written else None
+        if link is None or link.split("#", 1)[0] == itself:
+            continue
+        content = _json_text(item.get("content_html"))
+        if content is None and (plain := _json_text(item.get("content_text"))):
+            content = "".join(f"<p>{html.escape(line)}</p>" for line in plain.splitlines() if line)
+        entries.append(
+            FeedEntry(
+                link=link,
+                guid=_json_text(item.get("id"))
+                or (str(i) if isinstance(i := item.get("id"), int) else None),
+                title=_json_text(item.get("title")),
+                summary=_json_text(item.get("summary")),
+                content_html=content,
+                published=parse_date(_json_text(item.get("date_published"))),
+                updated=parse_date(_json_text(item.get("date_modified"))),
+                author=_json_author(item) or feed_author,
             )
         )
     return entries

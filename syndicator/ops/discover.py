@@ -29,7 +29,14 @@ from syndicator.pull.fetch import Fetcher
 
 MAX_PROBES = 30
 DEFAULT_ARTICLE_LINKS: str = Source.model_fields["article_links"].default
-_FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/feed+xml"}
+# JSON Feed 1.1 is announced as application/feed+json (not application/json: WordPress
+# announces its REST API so on every page).
+_FEED_TYPES = {
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+xml",
+    "application/feed+json",
+}
 _FEED_PATH = re.compile(r"(?:\.(?:xml|rss|atom)$|/(?:rss|atom|feeds?)(?:/|$|[-_.]))", re.I)
 _IP = re.compile(r"^\d+\.\d+\.\d+\.\d+(?::\d+)?$")
 
