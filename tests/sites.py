@@ -171,6 +171,9 @@ def arabic_articles() -> list[SiteArticle]:
     return out
 
 
+PLAIN_NOTICE = (
+    "Service temporarily unavailable. The server is overloaded; please try again later.\n"
+)
 SEIZED_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>This website has been seized</title></head>
 <body><div class="notice">
@@ -425,6 +428,9 @@ class Mirror:
             return web.Response(body=body[: len(body) // 2], headers={"Content-Type": content_type})
         if self.mode == "gzipped" and path.startswith("/Detail/"):
             return web.Response(body=gzip.compress(body), headers={"Content-Type": content_type})
+        if self.mode == "plaintext" and path.startswith("/Detail/"):
+            # A notice in plain text where article pages were (an overloaded origin's).
+            return web.Response(text=PLAIN_NOTICE, content_type="text/plain")
         if _not_modified(request, etag, self.site.modified):
             return web.Response(status=304, headers=validators)
         if self.mode == "drip":

@@ -273,6 +273,7 @@ MODES = [
     ("garbage", "down", ("page", "feed")),
     ("breaking", "down", ("feed",)),
     ("gzipped", "down", ("page", "feed")),
+    ("plaintext", "down", ("page", "feed")),
     ("truncated", "down", ("page", "feed")),
     ("redirect", None, ("page", "feed")),
     ("lagging", "healthy", ("page",)),
@@ -667,6 +668,8 @@ async def test_feed_entries_that_link_to_feeds_are_no_articles_and_blame_no_mirr
         mirror.feed_extra = (
             "<item><title>Broken</title><link>#</link></item>"
             f"<item><title>Also</title><link>{mirror.base}/rss/{site.sections[-1]}.xml</link></item>"
+            f"<item><title>Json</title><link>{mirror.base}/feeds/{site.sections[0]}.json</link>"
+            "</item>"
         )
     config = write_config(site.config_yaml(store_url, entry="feed"))
     async with Fetcher(limits_of(config)) as fetcher:
@@ -674,6 +677,7 @@ async def test_feed_entries_that_link_to_feeds_are_no_articles_and_blame_no_mirr
     titles = sorted(title for _, _, title in await items(config, store))
     assert titles == sorted(a.title for a in site.articles)
     assert any("an XML <rss> where an HTML article was expected" in e for e in report.errors)
+    assert any("a JSON document where an HTML article was expected" in e for e in report.errors)
     assert set((await health_of(store)).values()) == {"healthy"}
 
 

@@ -65,6 +65,20 @@ REFUSED = [
         b"<url><loc>https://m.test/a</loc></url></urlset>",
         "article",
     ),
+    # A link to a JSON Feed, an API's answer, a notice in plain text: read as a page, each
+    # was published as an article titled with its first words.
+    (
+        "not-html",
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"content_html": "<p>x</p>"}]}',
+        "article",
+    ),
+    ("not-html", b'  [{"error": "not found"}]', "page"),
+    (
+        "no-markup",
+        b"This site is temporarily unavailable. Please try again later. " * 20,
+        "article",
+    ),
+    ("no-markup", "Сайт заблокирован по решению суда.".encode("utf-16"), "page"),
 ]
 
 
@@ -144,6 +158,21 @@ TEXT = [
         page("日本", "<p>" + "日本語の記事です。" * 200 + "</p>").decode().encode("shift_jis"),
     ),
 ]
+
+# Real pages that hold no `<html>` tag in their first bytes (trafilatura's evaluation set has
+# four): what comes first is a PHP warning, a script or a style, and the page is a page.
+MARKUP_FIRST = [
+    b"<br />\n<b>Deprecated</b>: Assigning the return value of new by reference<br />"
+    + LONG.encode(),
+    b"<script>var ad = 1;</script>\n" + LONG.encode(),
+    b"<style>.a { color: red }</style>" + LONG.encode(),
+    b"{{ a template's braces }} " + LONG.encode(),  # starts like JSON, is not JSON
+]
+
+
+@pytest.mark.parametrize("body", MARKUP_FIRST, ids=["php warning", "script", "style", "braces"])
+def test_a_page_without_its_html_tag_is_still_a_page(body: bytes) -> None:
+    check(body, "http://m.test/x", "article")
 
 
 @pytest.mark.parametrize(("what", "body"), TEXT, ids=[what for what, _ in TEXT])

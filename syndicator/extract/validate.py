@@ -13,6 +13,7 @@ page), so an article that reports on a seizure is not taken for a seizure notice
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -248,6 +249,8 @@ def check(
     if expect not in ("feed", "sitemap") and (root := xml_document(body)):
         # A link to a feed or a sitemap: read as a page, its channel title became an article.
         raise _rejected(url, "not-html", f"an XML <{root}> where an HTML {expect} was expected")
+    if expect not in ("feed", "sitemap") and not looks_html(body):
+        _check_markup(body, url, expect, header_charset)
     if looks_html(body):
         if crowded := crowded_element(decode(body, header_charset)):
             raise _rejected(
@@ -263,6 +266,31 @@ def check(
             and not _CLOSED_END.search(body[-256:])
         ):
             raise _rejected(url, "truncated", "HTML cut short (no closing </html>)")
+
+
+# Any tag, comment, declaration or end tag: what no page is without, however broken (real
+# pages start with a PHP warning's `<br />`, a `<script>` or a `<style>` before `<html>`).
+_MARKUP = re.compile(r"<[A-Za-z!/?]")
+MARKUP_WINDOW = 65536
+
+
+def _check_markup(body: bytes, url: str, expect: str, header_charset: str | None) -> None:
+    """Refuse, for a page or article, a JSON document (a link to a JSON Feed or an API's
+    answer; like a feed, the publisher's link: `not-html`) and text with no markup at all (a
+    notice or an error in plain text: `no-markup`). Read as a page, each was published as an
+    article titled with its first words."""
+    text = decode(body, header_charset)[:MARKUP_WINDOW]
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            json.loads(decode(body, header_charset))
+        except (ValueError, RecursionError):
+            pass
+        else:
+            raise _rejected(url, "not-html", f"a JSON document where an HTML {expect} was expected")
+    if not _MARKUP.search(text):
+        raise _rejected(
+            url, "no-markup", f"text with no HTML markup where an HTML {expect} was expected"
+        )
 
 
 def _rejected(url: str, kind: str, reason: str) -> RejectedPage:
