@@ -428,6 +428,11 @@ class Mirror:
             return web.Response(body=body[: len(body) // 2], headers={"Content-Type": content_type})
         if self.mode == "gzipped" and path.startswith("/Detail/"):
             return web.Response(body=gzip.compress(body), headers={"Content-Type": content_type})
+        if self.mode == "moved-home" and path.startswith("/Detail/"):
+            # Every article sent to the home page (what some mirrors do with what they block).
+            raise web.HTTPFound(self.base + "/")
+        if self.mode == "moved-section" and path.startswith("/Detail/"):
+            raise web.HTTPFound(f"{self.base}/Section/{self.site.sections[0]}")
         if self.mode == "plaintext" and path.startswith("/Detail/"):
             # A notice in plain text where article pages were (an overloaded origin's).
             return web.Response(text=PLAIN_NOTICE, content_type="text/plain")

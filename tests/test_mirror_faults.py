@@ -274,6 +274,8 @@ MODES = [
     ("breaking", "down", ("feed",)),
     ("gzipped", "down", ("page", "feed")),
     ("plaintext", "down", ("page", "feed")),
+    ("moved-home", "down", ("page", "feed")),
+    ("moved-section", "down", ("page", "feed")),
     ("truncated", "down", ("page", "feed")),
     ("redirect", None, ("page", "feed")),
     ("lagging", "healthy", ("page",)),

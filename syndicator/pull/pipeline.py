@@ -223,6 +223,25 @@ class SourcePull:
         parts = urlsplit(url)
         return urlunsplit(("", "", clean.site_path(url, self.prefixes), parts.query, ""))
 
+    def _redirected_away(self, asked: str, url: str) -> str | None:
+        """What `url`, where the article `asked` was redirected to, is when it is no article:
+        the home page, the page, feed or sitemap of one of the source's sections, or a page
+        whose path `article_links` does not match where the article's did (a section's
+        listing)."""
+        path = self._site_path(url)
+        if urlsplit(path).path in ("", "/"):
+            return "the home page"
+        for entry in self.source.sections.values():
+            if path in (entry.feed, entry.page, entry.sitemap):
+                return f"the entry point {path}"
+        matcher = clean.rule(self.source.article_links, "article_links")
+        try:
+            if matcher.search(urlsplit(asked).path) and not matcher.search(urlsplit(url).path):
+                return f"{path}, no article by its path (article_links)"
+        except clean.RuleTimeout:
+            return None
+        return None
+
     def _file_root(self, mirror: Mirror) -> Path | None:
         return self.config.resolve_file(mirror.url) if mirror.is_file else None
 
@@ -869,6 +888,17 @@ class SourcePull:
         if got is None:
             return None
         answered, response = got
+        if response.redirects and (away := self._redirected_away(ref.url, response.url)):
+            # A mirror that sends an article's URL to its home page or a section (a blocked or
+            # removed article): that page is no article, and was stored as one in its place.
+            self._failed(
+                answered,
+                "article",
+                ExtractError(
+                    response.url, f"redirected from the article to {away}", kind="redirected"
+                ),
+            )
+            return None
 
         def read() -> Page:
             self._note_announced(response)
