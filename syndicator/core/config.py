@@ -142,18 +142,20 @@ def _check_origin(value: str, *, allow_file: bool) -> str:
     raise ValueError(f"{value!r} is not an {allowed} URL")
 
 
-# Code points no XML document may hold: a YAML escape ("\\ud800", "\\x01") or an environment
-# variable of bytes that are not UTF-8 brings them into a value, and a title holding one made
-# every feed fail to render (`syndicate export` ended in a traceback).
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Lone surrogates: half of a UTF-16 pair, which is no character at all. A YAML escape
+# ("\\ud800") or an environment variable of bytes that are not UTF-8 (0xFF as U+DCFF) brings
+# them into a value, and a title holding one made the HTML pages fail to encode: `syndicate
+# export` ended in a traceback. (Control characters are characters: a title keeps its text
+# and loses them where a format cannot carry them.)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _forbidden_character(value: object) -> str | None:
-    """The first character that no XML document may hold, as U+XXXX, in `value`: a text, or
+def _lone_surrogate(value: object) -> str | None:
+    """The first lone surrogate, as U+XXXX, in `value`: a text, or
     the texts in a list or the keys and texts of a mapping (a mapping or list inside is a
     model's, checked by that model, with its own line), else None."""
     if isinstance(value, str):
-        found = _XML_FORBIDDEN.search(value)
+        found = _LONE_SURROGATE.search(value)
         return f"U+{ord(found.group()):04X}" if found else None
     if isinstance(value, dict):
         texts: list[object] = [*value, *(v for v in value.values() if isinstance(v, str))]
@@ -161,7 +163,7 @@ def _forbidden_character(value: object) -> str | None:
         texts = [v for v in value if isinstance(v, str)]
     else:
         return None
-    return next((c for v in texts if (c := _forbidden_character(v))), None)
+    return next((c for v in texts if (c := _lone_surrogate(v))), None)
 
 
 class _Model(BaseModel):
@@ -170,9 +172,9 @@ class _Model(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_forbidden_character(cls, value: object) -> object:
-        if (found := _forbidden_character(value)) is not None:
-            raise ValueError(f"holds {found}, a character no feed may carry; remove it")
+    def _no_lone_surrogate(cls, value: object) -> object:
+        if (found := _lone_surrogate(value)) is not None:
+            raise ValueError(f"holds {found}, which is no character (a lone surrogate); remove it")
         return value
 
 
