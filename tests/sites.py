@@ -433,6 +433,9 @@ class Mirror:
             raise web.HTTPFound(self.base + "/")
         if self.mode == "moved-section" and path.startswith("/Detail/"):
             raise web.HTTPFound(f"{self.base}/Section/{self.site.sections[0]}")
+        if self.mode == "catch-all" and path.startswith("/Detail/"):
+            # Its home page at every path, with 200 (a single-page app, a blocking mirror).
+            return web.Response(text=self.home(), content_type="text/html")
         if self.mode == "plaintext" and path.startswith("/Detail/"):
             # A notice in plain text where article pages were (an overloaded origin's).
             return web.Response(text=PLAIN_NOTICE, content_type="text/plain")

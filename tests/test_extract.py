@@ -389,3 +389,26 @@ def test_a_headline_byline_or_caption_longer_than_any_real_one_is_cut() -> None:
         default_language="en",
     )
     assert normal.title == page.title and normal.author == page.author  # real ones stay
+
+
+STORY = [
+    "The council met on Monday to agree the harbour budget for next year.",
+    "Dredging starts in spring, and the new quay opens to container ships in autumn.",
+    "Fishermen asked for a berth of their own, which the mayor promised to consider.",
+]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (" ".join(STORY), " ".join(STORY[:2]), True),  # grown by a paragraph
+        (" ".join(STORY), " ".join(STORY) + " Update: the vote passed 9 to 2.", True),
+        (" ".join(STORY[:1]), " ".join(STORY), True),  # a short first version, then the whole
+        (" ".join(STORY), "Example News. Latest: Tehran metro adds a line. About us.", False),
+        (" ".join(STORY), " ".join(reversed(STORY[1:])), True),  # reordered
+    ],
+    ids=["shorter", "updated", "first version", "a home page", "reordered"],
+)
+def test_same_story_tells_an_edit_from_another_page(a: str, b: str, same: bool) -> None:
+    assert parsing.same_story(a, b) is same
+    assert parsing.same_story(b, a) is same

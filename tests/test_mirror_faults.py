@@ -276,6 +276,7 @@ MODES = [
     ("plaintext", "down", ("page", "feed")),
     ("moved-home", "down", ("page", "feed")),
     ("moved-section", "down", ("page", "feed")),
+    ("catch-all", "down", ("page", "feed")),
     ("truncated", "down", ("page", "feed")),
     ("redirect", None, ("page", "feed")),
     ("lagging", "healthy", ("page",)),
@@ -884,3 +885,30 @@ async def test_a_feed_link_with_control_characters_is_encoded_on_every_engine(
     assert any("/Detail/2024/03/01/7/a%00b%01c: http-404" in e for e in report.errors)
     requested = [r.path for m in site.mirrors for r in m.requests]
     assert "/Detail/2024/03/01/7/a%00b%01c" in requested
+
+
+@pytest.mark.parametrize(
+    ("mirrors", "odd"),
+    [(3, 0), (2, 0), (2, 1)],
+    ids=["the canonical origin of three", "the first of two", "the second of two"],
+)
+async def test_a_mirror_serving_its_home_page_at_every_url_never_takes_an_article(
+    mirrors: int, odd: int, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # Two copies that disagree and no text stored yet: the copy whose headline shares a word
+    # with the listed one is the article. The home page was stored in its place, and the
+    # article's own copy was then a duplicate of a text seen before.
+    site = sites(mirrors)
+    site.mirrors[odd].mode = "catch-all"
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry="feed"))
+    store = await open_store(config.service.store)
+    try:
+        await site.start()
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+    finally:
+        await store.close()
+    assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
+    assert report.new == len(site.articles)
+    assert sum("is another page than the article" in e for e in report.errors) == len(site.articles)

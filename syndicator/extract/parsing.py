@@ -959,6 +959,15 @@ def _continues(ours: str, theirs: str) -> bool:
     return len(words) - (run[-1] + 3) >= run[0]
 
 
+def same_story(a: str, b: str) -> bool:
+    """Whether two texts are copies of one article, edits and growth included: the shorter
+    holds most of its word triples in the longer. Unrelated real pages share next to none (of
+    the 8,385 pairs of readability's test pages, the only ones over 0.3 are its synthetic
+    pages that reuse one text)."""
+    short, long = sorted((a, b), key=len)
+    return _shared(short, long) >= 0.5
+
+
 def _shared(ours: str, theirs: str) -> float:
     """The share of our word triples that theirs holds too."""
     mine = _triples(ours)

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 from syndicator.core import identity
 from syndicator.core.config import Config, EntryPoint, Mirror, Source
 from syndicator.core.errors import ExtractError, FetchError, StoreError, Throttled
-from syndicator.core.models import FeedEntry, Page, PullReport
+from syndicator.core.models import Candidate, FeedEntry, Page, PullReport
 from syndicator.extract import clean, parsing, sitemaps, validate
 from syndicator.extract.candidate import on_site, sections_for, source_sections, to_candidate
 from syndicator.mirrors import announced
@@ -114,6 +114,10 @@ class Asked:
     sent: float | None = None
     answered: bool = False
     task: asyncio.Future[Page | None] | None = None
+    # Whether the mirror's success waits until its copy is judged against the others (see
+    # `_agreeing`), and the answer it waits with.
+    deferred: bool = False
+    success: tuple[int, Response] | None = None
 
     def on_sent(self) -> None:
         self.sent = asyncio.get_running_loop().time()
@@ -919,7 +923,10 @@ class SourcePull:
         except Exception as exc:
             self._failed(answered, "article", _extraction_bug(response.url, exc))
             return None
-        self._ok(answered, response)
+        if asked is not None and asked.deferred:
+            asked.success = (answered, response)
+        else:
+            self._ok(answered, response)
         return page
 
     async def _articles(self, refs: list[ArticleRef]) -> None:
@@ -943,10 +950,13 @@ class SourcePull:
         if not stored:
             await self._fall_back(tried)
 
-    def _ask(self, ref: ArticleRef) -> Asked:
-        """Start fetching one copy of an article."""
+    def _ask(self, ref: ArticleRef, *, defer: bool = False) -> Asked:
+        """Start fetching one copy of an article (`defer`: its mirror's success is told by
+        the caller, once the copy is judged)."""
         loop = asyncio.get_running_loop()
-        asked = Asked(ref, loop.time(), self._flying.setdefault(ref.mirror_index, set()))
+        asked = Asked(
+            ref, loop.time(), self._flying.setdefault(ref.mirror_index, set()), deferred=defer
+        )
         task = asked.task = asyncio.ensure_future(self._fetch_article(ref, asked=asked))
         task.add_done_callback(lambda _: asked.on_answered())
         return asked
@@ -1043,8 +1053,9 @@ class SourcePull:
         first never depends on which mirror answered first. With hedging a copy that keeps
         the later ones waiting past its hedge delay, once a later copy has its page, is given
         up: a slow mirror costs the article its copy, not the pull its time."""
-        asked = [self._ask(ref) for ref in copies]
-        stored = False
+        asked = [self._ask(ref, defer=len(copies) > 1) for ref in copies]
+        got: list[tuple[ArticleRef, Page]] = []
+        answers: list[tuple[int, Response] | None] = []
         try:
             for n, copy in enumerate(asked):
                 if self.source.hedge and not await self._worth_waiting(copy, asked[n + 1 :]):
@@ -1054,14 +1065,81 @@ class SourcePull:
                 assert copy.task is not None
                 page = await copy.task
                 if page is not None:
-                    await self._store(copy.ref, page)
-                    stored = True
+                    got.append((copy.ref, page))
+                    answers.append(copy.success)
         finally:
             tasks = [a.task for a in asked if a.task is not None]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        return stored
+        candidates = [(ref, self._candidate(ref, page)) for ref, page in got]
+        kept = await self._agreeing(got, candidates) if len(got) > 1 else candidates
+        for (ref, candidate), answer in zip(candidates, answers, strict=True):
+            if (ref, candidate) in kept and answer is not None:
+                self._ok(*answer)
+        for ref, candidate in kept:
+            await self._ingest(ref, candidate)
+        return bool(kept)
+
+    async def _agreeing(
+        self, got: list[tuple[ArticleRef, Page]], candidates: list[tuple[ArticleRef, Candidate]]
+    ) -> list[tuple[ArticleRef, Candidate]]:
+        """The copies of one article that are the article, when mirrors give different texts
+        for it: the copies fall into groups of the same story (`parsing.same_story`), and the
+        group kept is the one that holds a text already stored (the article goes on), else
+        the one most mirrors give, else the one whose headline shares a word with the
+        listed headline, else the first mirror's. A copy of another group is a mirror
+        serving another page at the article's URL (its home page for every path, as a
+        single-page app or a blocking mirror does): not stored, a failure of that mirror.
+        It was stored as an update, and the next copy, the article again, was a known text:
+        the other page stayed in the feeds."""
+        groups: list[list[int]] = []
+        for i, (_, page) in enumerate(got):
+            group = next(
+                (g for g in groups if parsing.same_story(got[g[0]][1].body_text, page.body_text)),
+                None,
+            )
+            if group is None:
+                groups.append([i])
+            else:
+                group.append(i)
+        if len(groups) == 1:
+            return candidates
+        known = set()
+        for i, (_, candidate) in enumerate(candidates):
+            match = await self.store.match(candidate, self.clock())
+            if match is not None and match.how == "hash":
+                known.add(i)
+
+        def listed(i: int) -> bool:
+            ref, page = got[i]
+            title = self.listed_titles.get(ref.url) or ""
+            words = {w for w in re.findall(r"\w{3,}", title.casefold())}
+            return bool(words & set(re.findall(r"\w{3,}", page.title.casefold())))
+
+        def rank(group: list[int]) -> tuple[bool, int, bool, int]:
+            return (
+                any(i in known for i in group),
+                len(group),
+                any(listed(i) for i in group),
+                -min(got[i][0].mirror_index for i in group),
+            )
+
+        best = max(groups, key=rank)
+        for i in sorted(set(range(len(got))) - set(best)):
+            ref, page = got[i]
+            other = got[best[0]][0]
+            self._failed(
+                self._index_of(page.url, ref.mirror_index),
+                "article",
+                ExtractError(
+                    page.url,
+                    f"its text ({page.title[:80]!r}) is another page than the article other "
+                    f"copies give ({self.mirrors[other.mirror_index].origin})",
+                    kind="odd-copy",
+                ),
+            )
+        return [candidates[i] for i in best]
 
     async def _worth_waiting(self, copy: Asked, later: list[Asked]) -> bool:
         """Wait for a copy until it is done (True), or until its hedge time has passed while a
@@ -1131,7 +1209,10 @@ class SourcePull:
                     return
 
     async def _store(self, ref: ArticleRef, page: Page) -> None:
-        candidate = to_candidate(
+        await self._ingest(ref, self._candidate(ref, page))
+
+    def _candidate(self, ref: ArticleRef, page: Page) -> Candidate:
+        return to_candidate(
             page,
             source=self.name,
             canonical_origin=self.source.canonical,
@@ -1147,6 +1228,8 @@ class SourcePull:
             trusted_origins=self.trusted,
             from_canonical=self._on_canonical(ref),
         )
+
+    async def _ingest(self, ref: ArticleRef, candidate: Candidate) -> None:
         try:
             async with self._storing:
                 result = await self.store.ingest(candidate, self.source.canonical, number=False)
