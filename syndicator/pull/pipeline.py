@@ -1107,7 +1107,10 @@ class SourcePull:
             return candidates
         known = set()
         for i, (_, candidate) in enumerate(candidates):
-            match = await self.store.match(candidate, self.clock())
+            try:
+                match = await self.store.match(candidate, self.clock())
+            except StoreError:
+                match = None  # judged without the store; storing will report it
             if match is not None and match.how == "hash":
                 known.add(i)
 

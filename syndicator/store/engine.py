@@ -422,7 +422,7 @@ class Store:
     async def match(self, cand: Candidate, now: datetime | None = None) -> Match | None:
         """The stored article this candidate is, if any (read only)."""
         now = now or datetime.now(UTC)
-        async with self.engine.connect() as conn:
+        async with self.reading("the article a copy matches") as conn:
             return await self._match(conn, cand, now)
 
     async def _match(self, conn: AsyncConnection, cand: Candidate, now: datetime) -> Match | None:
