@@ -293,6 +293,7 @@ class Mirror:
     charset_in: str = "both"  # where the charset is declared: "header", "meta" or "both"
     feed_content: bool = False  # feed items carry the full text in content:encoded
     feed_extra: str = ""  # raw items added to each of its feeds (a publisher's odd entries)
+    inject: str = ""  # a paragraph of its own in every article, after the first (a banner)
     edits: dict[int, SiteArticle] = field(default_factory=dict)
     # Held in every handler of a `slow` mirror: keeps requests in flight for as long as a
     # test wants, and lets stop() release them.
@@ -531,6 +532,9 @@ class Mirror:
         url = self.base + a.path
         token = f"tok{self.index}{a.id}{self.site.version}"
         paras = "".join(f"<p>{html.escape(p)}</p>" for p in a.paragraphs)
+        if self.inject:
+            first = paras.index("</p>") + len("</p>")
+            paras = paras[:first] + f"<p>{html.escape(self.inject)}</p>" + paras[first:]
         modified = (
             f'\n<meta property="article:modified_time" content="{a.updated.isoformat()}">'
             if a.updated

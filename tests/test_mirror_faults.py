@@ -912,3 +912,43 @@ async def test_a_mirror_serving_its_home_page_at_every_url_never_takes_an_articl
     assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
     assert report.new == len(site.articles)
     assert sum("is another page than the article" in e for e in report.errors) == len(site.articles)
+
+
+@pytest.mark.parametrize("odd", [1, 2], ids=["second", "third"])
+async def test_a_paragraph_one_mirror_adds_to_every_article_is_no_update(
+    odd: int, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # Stored after the others' copies, that mirror's copy of each article was an update: every
+    # article of the pull was updated at once, and when its copy came after the others', the
+    # feeds published its paragraph (the next mirror's copy was then a text seen before).
+    site = sites(3)
+    banner = "You are reading this story on a mirror kept up by volunteers in Hamburg."
+    site.mirrors[odd].inject = banner
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry="feed"))
+    store = await open_store(config.service.store)
+    try:
+        await site.start()
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull(config, fetcher, store, FakeClock())
+        documents = await feed_bytes(config, store)
+    finally:
+        await store.close()
+    assert (report.new, report.updated) == (len(site.articles), 0)
+    assert report.duplicate == 2 * len(site.articles)
+    assert not any(b"volunteers in Hamburg" in body for body in documents.values())
+
+
+async def test_an_edit_the_canonical_origin_shows_first_is_published_at_once(
+    site: Site, store: Store, store_url: str, write_config: WriteConfig
+) -> None:
+    # The mirrors copy the publisher's own site late: on the first pull that sees an article,
+    # the canonical origin's copy, undated, is the newest text, though two mirrors give another.
+    article = site.articles[0]
+    corrected = [*article.paragraphs[:-1], "Correction: the talks resume on Thursday."]
+    site.edit(article.id, [0], paragraphs=corrected)
+    config = write_config(site.config_yaml(store_url, entry="feed"))
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    assert (report.new, report.updated) == (len(site.articles), 0)
+    documents = await feed_bytes(config, store)
+    assert b"the talks resume on Thursday" in documents[("all", "json")]

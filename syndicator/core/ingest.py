@@ -74,7 +74,7 @@ def as_utc(moment: datetime | None) -> datetime | None:
 FUTURE_SKEW = timedelta(days=1)
 
 
-def _believed(moment: datetime | None, now: datetime) -> datetime | None:
+def believed(moment: datetime | None, now: datetime) -> datetime | None:
     """`moment` in UTC, or None when it is too far in the future to be true (or past the range
     of UTC times)."""
     try:
@@ -98,9 +98,9 @@ def decide(
     - another text otherwise: an update, dated by the page's own modified time when it moved
       forward, else by `now`.
     """
-    page_updated = _believed(candidate.updated, now)
+    page_updated = believed(candidate.updated, now)
     if stored is None:
-        published = _believed(candidate.published, now) or now
+        published = believed(candidate.published, now) or now
         guid = make_guid(canonical_origin, candidate.source, candidate.content_hash, published)
         return New(guid, published, max(page_updated or published, published))
     if stored.how == "hash":

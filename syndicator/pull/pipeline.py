@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 from syndicator.core import identity
 from syndicator.core.config import Config, EntryPoint, Mirror, Source
 from syndicator.core.errors import ExtractError, FetchError, StoreError, Throttled
+from syndicator.core.ingest import believed
 from syndicator.core.models import Candidate, FeedEntry, Page, PullReport
 from syndicator.extract import clean, parsing, sitemaps, validate
 from syndicator.extract.candidate import on_site, sections_for, source_sections, to_candidate
@@ -1104,7 +1106,7 @@ class SourcePull:
             else:
                 group.append(i)
         if len(groups) == 1:
-            return candidates
+            return self._one_text(groups[0], candidates)
         known = set()
         for i, (_, candidate) in enumerate(candidates):
             try:
@@ -1142,7 +1144,40 @@ class SourcePull:
                     kind="odd-copy",
                 ),
             )
-        return [candidates[i] for i in best]
+        return self._one_text(best, candidates)
+
+    def _one_text(
+        self, group: list[int], candidates: list[tuple[ArticleRef, Candidate]]
+    ) -> list[tuple[ArticleRef, Candidate]]:
+        """The copies of one story to store, in mirror order: all of them when they give one
+        text; else those giving the text of the copy whose page says it is the newest, else
+        the canonical origin's (the publisher's own, where an edit shows first), else the
+        text most of them give, else the first mirror's. The others are counted as
+        duplicates. Stored after it, each was an update: a mirror adding a paragraph of its
+        own to every page (a banner, a plea) put it in the feeds, and every article of a pull
+        was updated at once."""
+        texts = Counter(candidates[i][1].content_hash for i in group)
+        if len(texts) == 1:
+            return [candidates[i] for i in group]
+        now = self.clock()
+        dated = {
+            i: when for i in group if (when := believed(candidates[i][1].updated, now)) is not None
+        }
+        if len(set(dated.values())) > 1:
+            pick = max(dated, key=lambda i: (dated[i], -i))
+        else:
+            pick = max(
+                group,
+                key=lambda i: (
+                    self._on_canonical(candidates[i][0]),
+                    texts[candidates[i][1].content_hash],
+                    -i,
+                ),
+            )
+        text = candidates[pick][1].content_hash
+        kept = [candidates[i] for i in group if candidates[i][1].content_hash == text]
+        self.report.duplicate += len(group) - len(kept)
+        return kept
 
     async def _worth_waiting(self, copy: Asked, later: list[Asked]) -> bool:
         """Wait for a copy until it is done (True), or until its hedge time has passed while a
