@@ -931,10 +931,13 @@ async def test_a_paragraph_one_mirror_adds_to_every_article_is_no_update(
         async with Fetcher(limits_of(config)) as fetcher:
             report = await pull(config, fetcher, store, FakeClock())
         documents = await feed_bytes(config, store)
+        health = await health_of(store)
     finally:
         await store.close()
     assert (report.new, report.updated) == (len(site.articles), 0)
     assert report.duplicate == 2 * len(site.articles)
+    # Its copies are the article still: no failure of the mirror.
+    assert report.failed == 0 and set(health.values()) == {"healthy"}
     assert not any(b"volunteers in Hamburg" in body for body in documents.values())
 
 

@@ -1075,9 +1075,14 @@ class SourcePull:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         candidates = [(ref, self._candidate(ref, page)) for ref, page in got]
-        kept = await self._agreeing(got, candidates) if len(got) > 1 else candidates
-        for (ref, candidate), answer in zip(candidates, answers, strict=True):
-            if (ref, candidate) in kept and answer is not None:
+        story, kept = (
+            await self._agreeing(got, candidates)
+            if len(got) > 1
+            else (list(range(len(got))), candidates)
+        )
+        # A copy of the article is its mirror's success, whichever text of it is stored.
+        for i in story:
+            if (answer := answers[i]) is not None:
                 self._ok(*answer)
         for ref, candidate in kept:
             await self._ingest(ref, candidate)
@@ -1085,9 +1090,10 @@ class SourcePull:
 
     async def _agreeing(
         self, got: list[tuple[ArticleRef, Page]], candidates: list[tuple[ArticleRef, Candidate]]
-    ) -> list[tuple[ArticleRef, Candidate]]:
-        """The copies of one article that are the article, when mirrors give different texts
-        for it: the copies fall into groups of the same story (`parsing.same_story`), and the
+    ) -> tuple[list[int], list[tuple[ArticleRef, Candidate]]]:
+        """The copies of one article that are the article (their indices), and those to store
+        (`_one_text`). When mirrors give different texts for it, the copies fall into groups
+        of the same story (`parsing.same_story`), and the
         group kept is the one that holds a text already stored (the article goes on), else
         the one most mirrors give, else the one whose headline shares a word with the
         listed headline, else the first mirror's. A copy of another group is a mirror
@@ -1106,7 +1112,7 @@ class SourcePull:
             else:
                 group.append(i)
         if len(groups) == 1:
-            return self._one_text(groups[0], candidates)
+            return groups[0], self._one_text(groups[0], candidates)
         known = set()
         for i, (_, candidate) in enumerate(candidates):
             try:
@@ -1144,7 +1150,7 @@ class SourcePull:
                     kind="odd-copy",
                 ),
             )
-        return self._one_text(best, candidates)
+        return best, self._one_text(best, candidates)
 
     def _one_text(
         self, group: list[int], candidates: list[tuple[ArticleRef, Candidate]]
