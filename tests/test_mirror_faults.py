@@ -955,3 +955,36 @@ async def test_an_edit_the_canonical_origin_shows_first_is_published_at_once(
     assert (report.new, report.updated) == (len(site.articles), 0)
     documents = await feed_bytes(config, store)
     assert b"the talks resume on Thursday" in documents[("all", "json")]
+
+
+async def test_a_lone_mirror_serving_one_page_at_every_url_loses_no_article_for_good(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # With no other copy to judge by, the first article takes the home page; the others were
+    # duplicates of it, their URLs aliases of that one item. Once the mirror served the
+    # articles again, each replaced the one before in that item: one article in the feeds.
+    site = sites(1)
+    (mirror,) = site.mirrors
+    mirror.mode = "catch-all"
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry="feed"))
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    try:
+        await site.start()
+        async with Fetcher(limits_of(config)) as fetcher:
+            first = await pull(config, fetcher, store, clock)
+            mirror.mode = "ok"
+            mirror.feed_extra = "<!-- the feeds changed since -->"  # parsed again, not a 304
+            clock.advance(600)
+            again = await pull(config, fetcher, store, clock)
+        got = await items(config, store)
+    finally:
+        await store.close()
+    assert (first.new, first.duplicate) == (1, 0)
+    assert (
+        sum("a page it serves for every article" in e for e in first.errors)
+        == len(site.articles) - 1
+    )
+    # The first article's headline, listed again, repairs the one item the page took.
+    assert (again.new, again.updated) == (len(site.articles) - 1, 1)
+    assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)

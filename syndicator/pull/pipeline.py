@@ -189,6 +189,9 @@ class SourcePull:
         # Headlines as this pull's freshly parsed listings and feeds give them, by the article
         # URL on the listing mirror: a changed headline is the listing saying "edited".
         self.listed_titles: dict[str, str] = {}
+        # The first article each text came for, by (mirror, content hash), with the headline
+        # listed for it (see `_ingest`).
+        self.texts_seen: dict[tuple[int, str], tuple[str, str]] = {}
         self.book = HealthBook(name, {}, Policy.of(source.breaker), clock, rng or random.Random())
         self.validators: dict[str, tuple[str | None, str | None]] = {}
         self.announced: dict[str, str] = {}
@@ -275,9 +278,10 @@ class SourcePull:
             )
         self.report.fail(f"{where} on {self.mirrors[index].origin}: {exc}", quiet=blocked)
         self.failures[exc.url] = exc
-        if exc.kind in ("rule-timeout", EXTRACTION_BUG, "not-html"):
-            # The source's own pattern gave up, our code failed, or the publisher linked a
-            # feed or a sitemap as an article (every mirror serves it alike): no mirror's fault.
+        if exc.kind in ("rule-timeout", EXTRACTION_BUG, "not-html", "same-text"):
+            # The source's own pattern gave up, our code failed, the publisher linked a feed or
+            # a sitemap as an article, or gave one text for two articles (every mirror serves
+            # it alike): no mirror's fault.
             return
         retry_after = exc.retry_after if isinstance(exc, Throttled) else None
         self.book.fail(
@@ -1274,6 +1278,27 @@ class SourcePull:
         )
 
     async def _ingest(self, ref: ArticleRef, candidate: Candidate) -> None:
+        article = self._canonical(ref.url)
+        listed = " ".join((self.listed_titles.get(ref.url) or "").casefold().split())
+        first, first_listed = self.texts_seen.setdefault(
+            (ref.mirror_index, candidate.content_hash), (article, listed)
+        )
+        if first != article and first_listed and listed and first_listed != listed:
+            # One text for two articles listed under other headlines: a page the mirror
+            # serves at every URL (its home page, with 200), not either article. Stored, it
+            # was a duplicate of the first, and its URL an alias of that item: once the mirror
+            # served the articles again, each replaced the one before in that one item.
+            self._failed(
+                ref.mirror_index,
+                "article",
+                ExtractError(
+                    ref.url,
+                    f"the same text as this mirror gave for {first}, listed under another "
+                    "headline: a page it serves for every article",
+                    kind="same-text",
+                ),
+            )
+            return
         try:
             async with self._storing:
                 result = await self.store.ingest(candidate, self.source.canonical, number=False)
