@@ -338,6 +338,15 @@ def declares_entities(body: bytes) -> bool:
     return found >= 0 and (subset_end is None or found < subset_end.start())
 
 
+def _entry_link(feed_url: str, written: str | None) -> str | None:
+    """A feed entry's link made absolute; None when it is missing, no URL, or the feed itself
+    (`<link>#</link>` or an empty one made absolute: fetched as an article, the channel's
+    title was published as one)."""
+    if not written or (link := identity.join_url(feed_url, written)) is None:
+        return None
+    return None if link.split("#", 1)[0] == feed_url.split("#", 1)[0] else link
+
+
 def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list[FeedEntry]:
     """RSS, Atom or JSON Feed bytes to entries; anything that is not a feed raises
     ExtractError."""
@@ -380,13 +389,9 @@ def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list
         # entries or half an entry, so it is refused and the next mirror is asked instead.
         raise ExtractError(url, f"truncated feed: {parsed.get('bozo_exception')}", kind="truncated")
     entries = []
-    itself = url.split("#", 1)[0]
     for entry in parsed.entries:
-        link = entry.get("link")
-        if not link or (link := identity.join_url(url, link)) is None:
+        if (link := _entry_link(url, entry.get("link"))) is None:
             continue
-        if link.split("#", 1)[0] == itself:
-            continue  # `<link>#</link>`, `<link></link>` made absolute: the feed, no article
         content = entry.get("content")
         # feedparser turns `&#8;` into the control character itself: no text of a feed keeps
         # a code point no XML document may hold (the parser of a body and the feeds we write
@@ -439,23 +444,21 @@ def _json_feed(body: bytes, url: str) -> list[FeedEntry]:
     if not isinstance(items, list):
         raise ExtractError(url, "a JSON Feed without its items", kind="not-a-feed")
     feed_author = _json_author(data)
-    itself = url.split("#", 1)[0]
     entries = []
     for item in items:
         if not isinstance(item, dict):
             continue
         written = _json_text(item.get("url")) or _json_text(item.get("external_url"))
-        link = identity.join_url(url, written) if written else None
-        if link is None or link.split("#", 1)[0] == itself:
+        if (link := _entry_link(url, written)) is None:
             continue
+        ident = item.get("id")  # a text in 1.1, a number too in 1.0
         content = _json_text(item.get("content_html"))
         if content is None and (plain := _json_text(item.get("content_text"))):
             content = "".join(f"<p>{html.escape(line)}</p>" for line in plain.splitlines() if line)
         entries.append(
             FeedEntry(
                 link=link,
-                guid=_json_text(item.get("id"))
-                or (str(i) if isinstance(i := item.get("id"), int) else None),
+                guid=str(ident) if isinstance(ident, int) else _json_text(ident),
                 title=_json_text(item.get("title")),
                 summary=_json_text(item.get("summary")),
                 content_html=content,

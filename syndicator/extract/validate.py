@@ -279,15 +279,15 @@ def _check_markup(body: bytes, url: str, expect: str, header_charset: str | None
     answer; like a feed, the publisher's link: `not-html`) and text with no markup at all (a
     notice or an error in plain text: `no-markup`). Read as a page, each was published as an
     article titled with its first words."""
-    text = decode(body, header_charset)[:MARKUP_WINDOW]
+    text = decode(body, header_charset)
     if text.lstrip().startswith(("{", "[")):
         try:
-            json.loads(decode(body, header_charset))
+            json.loads(text)
         except (ValueError, RecursionError):
             pass
         else:
             raise _rejected(url, "not-html", f"a JSON document where an HTML {expect} was expected")
-    if not _MARKUP.search(text):
+    if not _MARKUP.search(text, 0, MARKUP_WINDOW):
         raise _rejected(
             url, "no-markup", f"text with no HTML markup where an HTML {expect} was expected"
         )
