@@ -887,6 +887,26 @@ async def test_a_feed_link_with_control_characters_is_encoded_on_every_engine(
     assert "/Detail/2024/03/01/7/a%00b%01c" in requested
 
 
+async def pulled_once(
+    site: Site, config: Config
+) -> tuple[PullReport, list[tuple[str, str, str]], dict[tuple[str, str], bytes], dict[str, str]]:
+    """Start the site and pull it once into the config's new store: the report, the items of
+    the section `all`, every feed document and the mirrors' health."""
+    store = await open_store(config.service.store)
+    try:
+        await site.start()
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull(config, fetcher, store, FakeClock())
+        return (
+            report,
+            await items(config, store),
+            await feed_bytes(config, store),
+            await health_of(store),
+        )
+    finally:
+        await store.close()
+
+
 @pytest.mark.parametrize(
     ("mirrors", "odd"),
     [(3, 0), (2, 0), (2, 1)],
@@ -901,14 +921,7 @@ async def test_a_mirror_serving_its_home_page_at_every_url_never_takes_an_articl
     site = sites(mirrors)
     site.mirrors[odd].mode = "catch-all"
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry="feed"))
-    store = await open_store(config.service.store)
-    try:
-        await site.start()
-        async with Fetcher(limits_of(config)) as fetcher:
-            report = await pull(config, fetcher, store, FakeClock())
-        got = await items(config, store)
-    finally:
-        await store.close()
+    report, got, _, _ = await pulled_once(site, config)
     assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
     assert report.new == len(site.articles)
     assert sum("is another page than the article" in e for e in report.errors) == len(site.articles)
@@ -925,15 +938,7 @@ async def test_a_paragraph_one_mirror_adds_to_every_article_is_no_update(
     banner = "You are reading this story on a mirror kept up by volunteers in Hamburg."
     site.mirrors[odd].inject = banner
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry="feed"))
-    store = await open_store(config.service.store)
-    try:
-        await site.start()
-        async with Fetcher(limits_of(config)) as fetcher:
-            report = await pull(config, fetcher, store, FakeClock())
-        documents = await feed_bytes(config, store)
-        health = await health_of(store)
-    finally:
-        await store.close()
+    report, _, documents, health = await pulled_once(site, config)
     assert (report.new, report.updated) == (len(site.articles), 0)
     assert report.duplicate == 2 * len(site.articles)
     # Its copies are the article still: no failure of the mirror.
