@@ -335,6 +335,83 @@ async def test_an_export_leaves_a_running_export_alone(
     assert not in_flight.exists() and (out / "iran.rss").exists()
 
 
+async def test_a_file_list_naming_paths_through_a_link_removes_nothing_outside_the_folder(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    tmp_path: Path,
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    await pull_source("news", config, fetcher, store)
+    out = tmp_path / "feeds"
+    await write_feeds(FeedBook(config, store), out)
+    # Beside the export's folder, the site owner's files; in it, a link to their folder, and
+    # a file list (damaged, or written by hand) that names files through that link.
+    theirs = tmp_path / "www"
+    precious = {
+        theirs / "precious.rss": b"<rss/>",
+        theirs / "index.html": b"<p>the owner's page</p>",
+        theirs / ".iran.rss.abcdefgh.syndicator-tmp": b"looks like a leftover",
+    }
+    theirs.mkdir()
+    for path, data in precious.items():
+        path.write_bytes(data)
+    (out / "www").symlink_to(theirs, target_is_directory=True)
+    (out / "iran.rss.br").unlink()
+    (out / "iran.rss.br").symlink_to(theirs / "precious.rss")
+    listed = (out / ".syndicator-files").read_text(encoding="utf-8")
+    (out / ".syndicator-files").write_text(
+        listed + "www/precious.rss\nwww/index.html\nwww/x/../index.html\n", encoding="utf-8"
+    )
+    written = set(await write_feeds(FeedBook(config, store), out))
+    assert {p: p.read_bytes() for p in precious} == precious
+    assert out / "iran.rss.br" in written and not (out / "iran.rss.br").is_symlink()
+    assert "www/" not in (out / ".syndicator-files").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"\xff\xfe not UTF-8\n", b"iran.rss\x00.gz\n", b"gone.rss\n" * (2 * 1024 * 1024)],
+    ids=["not-utf8", "nul", "too-large"],
+)
+async def test_a_damaged_file_list_is_ignored_and_written_anew(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    tmp_path: Path,
+    damage: bytes,
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    await pull_source("news", config, fetcher, store)
+    out = tmp_path / "feeds"
+    first = sorted(
+        p.relative_to(out).as_posix() for p in await write_feeds(FeedBook(config, store), out)
+    )
+    (out / ".syndicator-files").write_bytes(damage)
+    (out / "iran.rss.gz").write_bytes(b"an old copy")
+    # A file the damaged list names: the list says nothing, so it stays.
+    (out / "gone.rss").write_bytes(b"kept")
+    second = sorted(
+        p.relative_to(out).as_posix() for p in await write_feeds(FeedBook(config, store), out)
+    )
+    assert second == first
+    assert (out / ".syndicator-files").read_text(encoding="utf-8").split() == first
+    assert (out / "iran.rss.gz").read_bytes() != b"an old copy"
+    assert (out / "gone.rss").read_bytes() == b"kept"
+
+
+async def test_an_export_folder_named_past_the_system_limit_is_an_export_error(
+    site: Site, store: Store, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    with pytest.raises(ExportError, match=r"cannot create folder .*too long"):
+        await write_feeds(FeedBook(config, store), tmp_path / ("f" * 300))
+
+
 async def test_every_served_document_and_encoding_is_the_exported_file_and_exports_are_idempotent(
     site: Site,
     store: Store,

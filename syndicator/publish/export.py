@@ -11,7 +11,9 @@ gives readers the same URLs and the same bytes:
 Every file is written to a temporary name in the same folder, flushed, then renamed over the
 old one, so a reader or a web server never sees half a file. The names written are kept in
 `.syndicator-files`; the next export removes those it no longer writes (a section taken out
-of the config, archive pages retention emptied), and never touches a file it did not write.
+of the config, archive pages retention emptied), and never touches a file it did not write:
+only a plain file of a name it writes, in the folder or a folder of its own reached through
+no link, is removed, and a damaged list (not UTF-8, over 16 MB) is ignored and written anew.
 
 Temporary names end in `.syndicator-tmp`, so that those an export killed mid-write left
 behind are known for what they are: each export removes them from the folders it writes
@@ -93,7 +95,11 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
     folders = sorted({path.parent for path in files})
     for folder in folders:
         for step in (*reversed(folder.parents), folder):
-            if step.exists() and not step.is_dir():
+            try:
+                in_the_way = step.exists() and not step.is_dir()
+            except OSError as exc:  # a name too long, a loop of links
+                raise ExportError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
+            if in_the_way:
                 raise ExportError(f"cannot create folder {folder}: {step} is a file")
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -158,18 +164,54 @@ def _only_export(out: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+# The file list of an export names a few files per section and archive page: one past this
+# size is not one an export wrote, and is not read.
+MAX_MANIFEST = 16 * 1024 * 1024
+# What this module writes: feeds, pages and the OPML list, the stylesheet, and their
+# compressed copies. A line of the file list naming anything else is not one of ours.
+_WRITTEN_NAME = re.compile(
+    r"(?:[^/\x00-\x1f\x7f.][^/\x00-\x1f\x7f]*/)*"  # folders, none hidden, no `..`
+    r"[^/\x00-\x1f\x7f.][^/\x00-\x1f\x7f]*"
+    r"\.(?:rss|atom|json|html|xml|xsl)(?:\.gz|\.br)?"
+)
+
+
 def _previous(out: Path) -> list[Path]:
-    """The files the previous export into `out` wrote, as its file list names them."""
+    """The files the previous export into `out` wrote, as its file list names them.
+
+    A list that is damaged (not UTF-8, too large, not a file) names nothing: the files it
+    named stay where they are, and this export writes a new list."""
+    manifest = out / MANIFEST
     try:
-        names = (out / MANIFEST).read_text(encoding="utf-8").splitlines()
+        if not manifest.is_file() or manifest.stat().st_size > MAX_MANIFEST:
+            if manifest.exists() or manifest.is_symlink():
+                log.warning("ignored the damaged file list %s", manifest)
+            return []
+        names = manifest.read_bytes().decode("utf-8").splitlines()
     except FileNotFoundError:
         return []
-    return [
-        out / name
-        for name in names
-        # Anything else is not a name this module writes: left alone.
-        if name and ".." not in Path(name).parts and not Path(name).is_absolute()
-    ]
+    except UnicodeDecodeError:
+        log.warning("ignored the damaged file list %s (not UTF-8)", manifest)
+        return []
+    # Anything else is not a name this module writes: left alone.
+    return [out / name for name in names if _WRITTEN_NAME.fullmatch(name)]
+
+
+def _folder_under(out: Path, folder: Path) -> bool:
+    """`folder` is `out` or a folder in it reached through no symbolic link: a file list
+    naming `link/feed.rss`, where `link` points elsewhere, must not reach outside `out`."""
+    try:
+        return folder.resolve() == out.resolve() / folder.relative_to(out)
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def _inside(out: Path, path: Path) -> bool:
+    """`path` is a plain file (not a link) in `out` or a folder under it."""
+    try:
+        return path.is_file() and not path.is_symlink() and _folder_under(out, path.parent)
+    except OSError:
+        return False
 
 
 def _remove_leftovers(out: Path, ours: Iterable[Path]) -> None:
@@ -180,6 +222,8 @@ def _remove_leftovers(out: Path, ours: Iterable[Path]) -> None:
         names_in.setdefault(path.parent, set()).add(path.name)
     removed = 0
     for folder, names in names_in.items():
+        if not _folder_under(out, folder):
+            continue
         try:
             entries = list(os.scandir(folder))
         except (FileNotFoundError, NotADirectoryError):
@@ -207,6 +251,8 @@ def _forget_old(out: Path, files: dict[Path, bytes], before: list[Path]) -> None
     manifest = out / MANIFEST
     written = sorted(path.relative_to(out).as_posix() for path in files)
     for path in sorted(set(before) - set(files), reverse=True):
+        if not _inside(out, path):
+            continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         # Folders this export made and emptied go too (archive/, then the section's).
