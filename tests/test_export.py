@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -85,6 +86,51 @@ def test_export_on_default_config_writes_the_sample_article_once(tmp_path: Path)
         assert "alternate addresses" not in text and "SHARE THIS" not in text
         assert "Muammar Gaddafi." in text
     assert not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        # A table gone (a store cut by hand, a failed restore).
+        ("DROP TABLE article_sections", "no such table: article_sections"),
+        # A date that is no date: SQLite keeps dates as text, and a damaged page gives back
+        # what it holds.
+        ("UPDATE articles SET updated = 'the 3rd of May'", "the 3rd of May"),
+    ],
+    ids=["table-gone", "damaged-date"],
+)
+def test_a_damaged_store_is_named_and_the_exported_feeds_stay(
+    tmp_path: Path, damage: str, named: str
+) -> None:
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        db.execute(damage)
+    for command in (("export", "--out", str(out)), ("status",), ("status", "--json")):
+        result = run("--config", str(config), *command, cwd=tmp_path)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr, (command, result.stderr)
+        assert named in result.stdout + result.stderr, (command, result.stderr)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_a_store_path_under_a_file_is_named(tmp_path: Path) -> None:
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace(f"sqlite:///{tmp_path / 'db.sqlite'}", f"sqlite:///{config}/db.sqlite"),
+        encoding="utf-8",
+    )
+    for command in (("export", "--out", str(tmp_path / "feeds")), ("pull", "presstv")):
+        result = run("--config", str(config), *command, cwd=tmp_path)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "Traceback" not in result.stderr, (command, result.stderr)
+        assert f"store error: cannot open store sqlite:///{config}/db.sqlite" in " ".join(
+            result.stderr.split()
+        )
+    assert not (tmp_path / "feeds").exists()
 
 
 def test_write_atomic_never_leaves_half_a_file(tmp_path: Path) -> None:

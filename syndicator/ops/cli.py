@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from syndicator import __version__
 from syndicator.core import identity
@@ -118,6 +119,12 @@ def _run(coro_fn: Callable[[], Awaitable[T]], as_json: bool = False) -> T:
         fail(f"store error: {exc}", EXIT_FAILED, as_json)
     except SyndicatorError as exc:
         fail(f"error: {exc}", EXIT_FAILED, as_json)
+    except DBAPIError as exc:
+        # A store damaged past what opening it checks ("database disk image is malformed",
+        # a table gone) fails where it is read: named, never a traceback.
+        fail(f"store error: {exc.orig}", EXIT_FAILED, as_json)
+    except SQLAlchemyError as exc:
+        fail(f"store error: {exc}", EXIT_FAILED, as_json)
 
 
 def read_config(ctx: click.Context) -> Config:
@@ -587,7 +594,7 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
                 err.print(f"[yellow]{o.source}:[/yellow] {message}", highlight=False)
         out.print(f"wrote feeds to {out_dir}/", highlight=False)
         if dead:
-            err.print(f"[red]no mirror answered for: {', '.join(dead)}[/red]", highlight=False)
+            err.print(f"[red]pull failed for: {', '.join(dead)}[/red]", highlight=False)
     if dead:
         sys.exit(EXIT_FAILED)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -253,16 +254,23 @@ async def open_store(
     (for commands that only read) refuses a store that is not there or has no tables, and
     creates nothing: a mistyped path is an error, not a new empty store.
     """
-    shown = make_url(url).render_as_string()
+    try:
+        shown = make_url(url).render_as_string()
+    except (SQLAlchemyError, ValueError) as exc:
+        raise StoreError(f"cannot read the store URL {url!r}: {exc}") from None
     if existing:
         create_empty = False
         path = sqlite_file(url, base_dir)
         if path is not None and not path.is_file():
             raise StoreError(
-                f"no store at {path.resolve()} (service.store {url!r}): check the path, "
+                f"no store at {os.path.abspath(path)} (service.store {url!r}): check the path, "
                 "or fill it first with `syndicate pull SOURCE` or `syndicate db upgrade`"
             )
-    engine = make_engine(url, base_dir)
+    try:
+        engine = make_engine(url, base_dir)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        # A folder that cannot be made (its parent is a file), a NUL in the path.
+        raise StoreError(f"cannot open store {shown}: {exc}") from None
     store = Store(engine)
     try:
         if not existing:
@@ -273,7 +281,8 @@ async def open_store(
     except StoreError as exc:
         await engine.dispose()
         raise StoreError(f"store {shown}: {exc}") from None
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        # ValueError: text of the schema that is not UTF-8 (a damaged file's first pages).
         await engine.dispose()
         raise StoreError(f"cannot open store {shown}: {exc}") from None
     return store
@@ -361,6 +370,9 @@ class Store:
         except (SQLAlchemyError, OSError) as exc:
             detail = exc.orig if isinstance(exc, DBAPIError) else exc
             raise StoreError(f"store could not read {what}: {detail}") from None
+        except ValueError as exc:
+            # A value a damaged SQLite file gives back: a date of NULs, text not UTF-8.
+            raise StoreError(f"store could not read {what}: a damaged value: {exc}") from None
 
     async def create_search_path_schema(self) -> None:
         """On PostgreSQL, create the schema the URL's search_path names if it is missing."""
@@ -732,14 +744,14 @@ class Store:
     # --- reading ---------------------------------------------------------------------
 
     async def section_versions(self) -> dict[str, int]:
-        async with self.engine.connect() as conn:
+        async with self.reading("section versions") as conn:
             result = await conn.execute(
                 select(section_versions.c.section, section_versions.c.version)
             )
             return {row.section: int(row.version) for row in result}
 
     async def section_changed_at(self) -> dict[str, datetime]:
-        async with self.engine.connect() as conn:
+        async with self.reading("section change times") as conn:
             result = await conn.execute(
                 select(section_versions.c.section, section_versions.c.changed_at)
             )
@@ -748,7 +760,7 @@ class Store:
     async def section_articles(self, section: str, limit: int) -> list[Article]:
         """Newest first (by publication date), at most `limit`; `all` is every section."""
         query = section_feed_query(section, limit)
-        async with self.engine.connect() as conn:
+        async with self.reading("a section's articles") as conn:
             rows = (await conn.execute(query)).all()
             ids = [r.id for r in rows]
             sections: dict[int, list[str]] = {i: [] for i in ids}
@@ -762,7 +774,7 @@ class Store:
         return [_article(r, sections.get(r.id, [])) for r in rows]
 
     async def section_counts(self) -> dict[str, int]:
-        async with self.engine.connect() as conn:
+        async with self.reading("section counts") as conn:
             result = await conn.execute(
                 select(article_sections.c.section, func.count()).group_by(
                     article_sections.c.section
@@ -786,7 +798,7 @@ class Store:
                 article_sections.c.section == section
             )
         highest = select(section_versions.c.last_seq).where(section_versions.c.section == section)
-        async with self.engine.connect() as conn:
+        async with self.reading("archive pages") as conn:
             low = (await conn.execute(lowest)).scalar()
             high = (await conn.execute(highest)).scalar()
         return (int(low), int(high or 0)) if low is not None else (0, 0)
@@ -810,7 +822,7 @@ class Store:
                 )
                 .order_by(article_sections.c.seq)
             )
-        async with self.engine.connect() as conn:
+        async with self.reading("an archive page's articles") as conn:
             rows = (await conn.execute(query)).all()
             sections: dict[int, list[str]] = {r.id: [] for r in rows}
             if rows:
@@ -823,7 +835,7 @@ class Store:
         return [_article(r, sections[r.id]) for r in rows]
 
     async def aliases_of(self, guid: str) -> list[str]:
-        async with self.engine.connect() as conn:
+        async with self.reading("an article's URLs") as conn:
             result = await conn.execute(
                 select(article_aliases.c.url)
                 .join(articles, articles.c.id == article_aliases.c.article_id)

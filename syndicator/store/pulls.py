@@ -117,7 +117,7 @@ async def _latest_pulls(store: Store, newest: Select[Any]) -> dict[str, PullReco
         async with store.engine.connect() as conn:
             rows = await conn.execute(select(pulls).where(pulls.c.id.in_(latest)))
             return {r.source: _record(r) for r in rows}
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, ValueError) as exc:  # ValueError: a damaged stored value
         raise StoreError(f"cannot read pulls: {exc}") from None
 
 
@@ -129,5 +129,5 @@ async def pulled_sections(store: Store) -> set[str]:
                 select(pulls.c.sections).where(pulls.c.result.in_(GOOD_RESULTS)).distinct()
             )
             return {s for (text,) in rows for s in text.split(",") if s}
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, ValueError) as exc:  # ValueError: a damaged stored value
         raise StoreError(f"cannot read pulls: {exc}") from None

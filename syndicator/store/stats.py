@@ -69,7 +69,7 @@ async def section_stats(store: Store) -> dict[str, SectionStats]:
                 for name, count, newest in await conn.execute(per_section)
             }
             count, newest = (await conn.execute(select(func.count(), func.max(seen)))).one()
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, ValueError) as exc:  # ValueError: a damaged stored value
         raise StoreError(f"cannot read section stats: {exc}") from None
     out[ALL_SECTION] = SectionStats(ALL_SECTION, int(count), _utc(newest), changed.get(ALL_SECTION))
     return out
