@@ -57,3 +57,31 @@ def test_a_page_that_announces_nothing_is_not_searched_with_the_pattern() -> Non
     )
     assert not may_announce(page)
     assert announced_origins(page.encode(), "https://example.com/a") == []
+
+
+def test_a_comment_between_the_lines_of_an_announced_list_is_passed_over() -> None:
+    page = (
+        b"<html><body><p>This site can also be accessed at the following alternate addresses:"
+        b"</p><!-- mirrors --><p>alt.example</p><?php echo ?><p>alt2.example.net</p>"
+        b"</body></html>"
+    )
+    assert announced_origins(page, "https://www.news.example/") == [
+        "https://alt.example",
+        "https://alt2.example.net",
+    ]
+
+
+def test_announced_links_give_their_host_and_port_and_links_that_are_no_url_nothing() -> None:
+    links = [
+        "http://[::1/",  # no URL: urlsplit raises
+        "https://alt.example evil/",  # a space in the host
+        "https://user:secret@alt.example:8443/a",  # the user name is no part of an origin
+        "http://alt2.example.net:99999/",  # no port
+        "https://ALT3.example.org/",
+    ]
+    anchors = "".join(f"<a href='{href}'>a mirror</a> " for href in links).encode()
+    page = b"<html><body><p>Alternate addresses: " + anchors + b"</p></body></html>"
+    assert announced_origins(page, "https://www.news.example/") == [
+        "https://alt.example:8443",
+        "https://alt3.example.org",
+    ]

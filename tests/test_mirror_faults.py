@@ -1047,3 +1047,32 @@ async def test_a_random_mix_of_faults_keeps_every_article_once(
     canonical = site.mirrors[0]
     if canonical.mode == "ok" and not canonical.inject:
         assert not any(BANNER.encode() in body for body in documents.values()), modes
+
+
+async def test_a_comment_after_the_announcement_costs_no_article(
+    sites: Callable[..., Site],
+    tmp_path: Path,
+    write_config: WriteConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An HTML comment after the footer's "alternate addresses:" (a template's note) made
+    # reading the announcement raise on every article and listing page: every one failed.
+    footer = Mirror._footer
+    monkeypatch.setattr(
+        Mirror,
+        "_footer",
+        lambda self: footer(self).replace("addresses:</p>", "addresses:</p><!-- list -->"),
+    )
+    site = sites(2)
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    store = await open_store(config.service.store)
+    try:
+        await site.start()
+        assert "addresses:</p><!-- list -->" in site.mirrors[0].article_page(site.articles[0])
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+    finally:
+        await store.close()
+    assert (report.new, report.failed) == (len(site.articles), 0), report.errors
+    assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)

@@ -84,12 +84,20 @@ def _hosts_in(text: str, scheme: str) -> list[str]:
 
 
 def _link_hosts(el: etree._Element, scheme: str) -> list[str]:
+    """The origins the links in `el` point at: a host name or IPv4 address, with its port;
+    never the user name a link may carry, nor a link that is no URL (`http://[::1/`,
+    `https://alt.example evil/`)."""
     found = []
     for a in el.iter("a"):
         href = (a.get("href") or "").strip()
-        parts = urlsplit(href)
-        if parts.scheme in ("http", "https") and parts.hostname:
-            found.append(identity.origin(href))
+        try:
+            parts = urlsplit(href)
+            port = parts.port
+        except ValueError:
+            continue
+        host = parts.hostname or ""
+        if parts.scheme in ("http", "https") and _HOST.fullmatch(host):
+            found.append(f"{parts.scheme}://{host}" + (f":{port}" if port else ""))
     return found
 
 
@@ -125,6 +133,10 @@ def announced_origins(body: bytes, url: str, header_charset: str | None = None) 
         hosts = _hosts_in(own[match.end() :], scheme) + _link_hosts(el, scheme)
         sibling, lines = el.getnext(), 0
         while sibling is not None and lines < _MAX_LINES:
+            if not isinstance(sibling.tag, str):
+                # A comment or processing instruction between the lines of the list.
+                sibling = sibling.getnext()
+                continue
             line = _text(sibling)
             line_hosts = _hosts_in(line, scheme) if len(line) <= _LIST_LINE else []
             if not line_hosts:
