@@ -20,7 +20,9 @@ import yaml
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select, update
 
+from syndicator.extract import parsing
 from syndicator.ops.cli import env_overrides, main
+from syndicator.ops.discover import feed_candidates, page_candidates
 from syndicator.store import open_store
 from syndicator.store.schema import articles, section_versions
 
@@ -567,3 +569,19 @@ async def test_extract_takes_files_and_folders_and_prints_one_json_object_a_line
         assert page["content_html"].count("<p>") >= 5
         assert "<script" not in page["content_html"]
     assert first["text"] == second["text"] and first["content_html"] == second["content_html"]
+
+
+def test_discover_skips_links_that_are_no_url_and_encodes_the_others_as_browsers_do() -> None:
+    home = "https://www.news.example/"
+    links = ["http://[::1/rss", "http://[top]/feed.xml", "/world news/", "/rss/world.xml"]
+    anchors = "".join(f"<a href='{href}'>World</a>" for href in links)
+    root = parsing.parse_page(
+        f"<html><head><link rel=alternate type=application/rss+xml href='http://[::1/'>"
+        f"<link rel=canonical href='http://[::1/'></head><body><nav>{anchors}</nav></body></html>".encode(),
+        home,
+    )
+    assert feed_candidates(root, home) == [("https://www.news.example/rss/world.xml", "World")]
+    assert page_candidates(root, home, r"/\d{4}/", set()) == [
+        ("https://www.news.example/world%20news/", "World"),
+        ("https://www.news.example/rss/world.xml", "World"),
+    ]

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import feedparser
 import yaml
@@ -78,6 +78,13 @@ def _path(url: str) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
+def _link(url: str, a: etree._Element) -> str | None:
+    """Where a link points, joined as a browser joins it, without its fragment; None for a
+    link that is no URL (`http://[::1/rss`)."""
+    href = identity.join_url(url, (a.get("href") or "").strip())
+    return href.split("#", 1)[0] if href is not None else None
+
+
 def feed_candidates(root: etree._Element, url: str) -> list[tuple[str, str]]:
     """(feed URL, title) for autodiscovery links and feed-looking links on this origin."""
     own = identity.origin(url)
@@ -85,12 +92,16 @@ def feed_candidates(root: etree._Element, url: str) -> list[tuple[str, str]]:
     for link in root.iter("link"):
         rel = (link.get("rel") or "").lower().split()
         if "alternate" in rel and (link.get("type") or "").lower() in _FEED_TYPES:
-            href = urljoin(url, link.get("href") or "")
-            if identity.origin(href) == own:
+            href = identity.join_url(url, link.get("href") or "")
+            if href is not None and identity.origin(href) == own:
                 found.setdefault(href, (link.get("title") or "").strip())
     for a in root.iter("a"):
-        href = urljoin(url, (a.get("href") or "").strip()).split("#", 1)[0]
-        if identity.origin(href) == own and _FEED_PATH.search(urlsplit(href).path):
+        href = _link(url, a)
+        if (
+            href is not None
+            and identity.origin(href) == own
+            and _FEED_PATH.search(urlsplit(href).path)
+        ):
             found.setdefault(href, clean.text_of(a))
     return list(found.items())
 
@@ -106,7 +117,9 @@ def page_candidates(
     navigation = [el for el in root.iter("nav", "header")]
     for scope in [*navigation, root]:
         for a in scope.iter("a"):
-            href = urljoin(url, (a.get("href") or "").strip()).split("#", 1)[0]
+            href = _link(url, a)
+            if href is None:
+                continue
             path = urlsplit(href).path
             text = clean.text_of(a)
             if (
@@ -234,7 +247,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
                 mirrors += announced_origins(body, final, charset)
                 canonical = next(
                     (
-                        urljoin(final, el.get("href") or "")
+                        identity.join_url(final, el.get("href") or "")
                         for el in article.iter("link")
                         if (el.get("rel") or "").lower() == "canonical" and el.get("href")
                     ),
