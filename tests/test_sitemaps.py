@@ -137,6 +137,71 @@ def test_dates_and_the_backfill_window() -> None:
     assert len(recent(urls, None)) == 4
 
 
+VIDEO = 'xmlns:video="http://www.google.com/schemas/sitemap-video/1.1"'
+
+
+def test_an_images_or_videos_title_and_date_are_not_the_articles() -> None:
+    body = (
+        f"<urlset {NS} {NEWS} {IMAGE} {VIDEO}><url><loc>https://n.example/a</loc>"
+        "<image:image><image:loc>https://n.example/a.jpg</image:loc>"
+        "<image:title>Photo of the pier</image:title></image:image>"
+        "<video:video><video:title>Clip</video:title>"
+        "<video:publication_date>2020-01-01</video:publication_date></video:video>"
+        "<news:news><news:publication_date>2024-03-04</news:publication_date>"
+        "<news:title>Harbour wall reopens</news:title></news:news></url>"
+        "<url><loc>https://n.example/b</loc><image:image><image:title>Only a photo"
+        "</image:title></image:image></url></urlset>"
+    ).encode()
+    first, second = parse_sitemap(body, "https://n.example/s").urls
+    assert (first.title, first.published) == (
+        "Harbour wall reopens",
+        datetime(2024, 3, 4, tzinfo=UTC),
+    )
+    assert (second.title, second.published) == (None, None)
+
+
+def test_locs_that_are_no_web_address_or_not_plain_text_are_skipped() -> None:
+    body = (
+        f"<!DOCTYPE urlset [<!ENTITY e 'x'>]><urlset {NS}>"
+        "<url><loc>https://n.example/2024/&e;/story</loc></url>"  # never expanded: cut short
+        "<url><loc>https://n.example/a<b>x</b>/c</loc></url>"
+        "<url><loc>javascript:alert(1)</loc></url>"
+        "<url><loc>file:///etc/passwd</loc></url>"
+        "<url><loc>mailto:desk@n.example</loc></url>"
+        "<url><loc>https://n.example/outer</loc><url><loc>https://n.example/inner</loc></url>"
+        "</url>"
+        "<url><loc>https://n.example/kept</loc></url></urlset>"
+    ).encode()
+    assert [u.loc for u in parse_sitemap(body, "https://n.example/s").urls] == [
+        "https://n.example/outer",
+        "https://n.example/kept",
+    ]
+
+
+def test_w3c_short_dates_and_gzip_members_are_read() -> None:
+    assert parse_date("2024") == datetime(2024, 1, 1, tzinfo=UTC)
+    assert parse_date("2024-05") == datetime(2024, 5, 1, tzinfo=UTC)
+    assert parse_date("2024-13") is None
+    # `cat a.gz b.gz`: one document in two gzip members.
+    half = len(body := f"<urlset {NS}><url><loc>https://n.example/a</loc></url></urlset>") // 2
+    members = gzip.compress(body[:half].encode()) + gzip.compress(body[half:].encode())
+    assert [u.loc for u in parse_sitemap(members, "https://n.example/s.xml.gz").urls] == [
+        "https://n.example/a"
+    ]
+
+
+def test_a_date_far_in_the_future_does_not_put_a_sitemap_first() -> None:
+    body = (
+        f"<sitemapindex {NS}>"
+        "<sitemap><loc>https://n.example/s/2999.xml</loc><lastmod>2999-01-01</lastmod></sitemap>"
+        "<sitemap><loc>https://n.example/s/today.xml</loc><lastmod>2024-03-04</lastmod></sitemap>"
+        "</sitemapindex>"
+    ).encode()
+    children = parse_sitemap(body, "https://n.example/s").children
+    now = datetime(2024, 3, 4, 12, tzinfo=UTC)
+    assert [c.loc[-9:] for c in recent(children, None, now)] == ["today.xml", "/2999.xml"]
+
+
 # --- a section filled from a sitemap --------------------------------------------------------
 
 SYLLABLES = [a + b for a in "bdfgklmnprstvz" for b in ("a", "e", "i", "o", "u", "ai", "ou")]
@@ -217,6 +282,48 @@ async def test_a_sitemap_backfills_a_section_once_merged_with_its_feed(
     finally:
         await store.close()
         await site.stop()
+
+
+async def test_an_index_is_read_on_the_mirror_that_answered_and_never_off_the_site(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(40, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=2, articles=articles)
+    elsewhere = Site(mirrors=1, articles=[])  # another site: its server only counts requests
+    await site.start()
+    await elsewhere.start()
+    canonical, mirror = site.mirrors
+    canonical.mode = "error"  # the canonical origin is down: the mirror answers the index
+    index = mirror.sitemap_index
+    foreign = (
+        f"<sitemap><loc>{elsewhere.mirrors[0].origin}/sitemap/north-africa/x.xml</loc>"
+        "<lastmod>2999-01-01</lastmod></sitemap>"
+    )
+    # The mirror serves the index as it was copied from the canonical origin: every sitemap
+    # named on the canonical host; and one more, on another host, dated far ahead.
+    mirror.sitemap_index = lambda section: (
+        index(section)
+        .replace(  # type: ignore[method-assign]
+            mirror.origin, canonical.origin
+        )
+        .replace("</sitemapindex>", foreign + "</sitemapindex>")
+    )
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.new == len(articles), report.errors
+        assert not elsewhere.mirrors[0].requests
+        day_maps = [r.path for r in mirror.requests if r.path.endswith(".xml.gz")]
+        assert len(day_maps) == 3
+    finally:
+        await store.close()
+        await site.stop()
+        await elsewhere.stop()
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,11 @@ Pure: bytes in, URLs and dates out.
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 
@@ -60,15 +61,22 @@ def inflate(body: bytes, limit: int = MAX_INFLATED) -> bytes:
     """A gzipped sitemap's bytes, inflated up to `limit`; anything else as it is."""
     if not body.startswith(_GZIP_MAGIC):
         return body
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise ExtractError("", f"broken gzip sitemap: {exc}", kind="not-sitemap") from None
-    if len(out) > limit:
-        raise ExtractError(
-            "", f"gzip sitemap inflates past {limit // (1024 * 1024)} MB", kind="too-large"
-        )
+    out = b""
+    rest = body
+    # gzip allows several members one after the other (`cat a.gz b.gz`): each is inflated.
+    while rest.startswith(_GZIP_MAGIC):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(rest, limit + 1 - len(out))
+        except zlib.error as exc:
+            raise ExtractError("", f"broken gzip sitemap: {exc}", kind="not-sitemap") from None
+        if len(out) > limit:
+            raise ExtractError(
+                "", f"gzip sitemap inflates past {limit // (1024 * 1024)} MB", kind="too-large"
+            )
+        if not inflater.eof:
+            break  # cut short: what was inflated is read, and the parser says where it ends
+        rest = inflater.unused_data
     return out
 
 
@@ -78,6 +86,12 @@ def parse_date(text: str | None) -> datetime | None:
     if not text:
         return None
     value = text.strip()
+    if year_month := _YEAR_MONTH.fullmatch(value):
+        # W3C datetime's shorter forms: a year, a year and month.
+        try:
+            return datetime(int(year_month[1]), int(year_month[2] or 1), 1, tzinfo=UTC)
+        except ValueError:
+            return None
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
     try:
@@ -85,6 +99,13 @@ def parse_date(text: str | None) -> datetime | None:
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except (ValueError, OverflowError):
         return None  # not a date, or one past the range of UTC times (9999-12-31T23:00-14:00)
+
+
+_YEAR_MONTH = re.compile(r"(\d{4})(?:-(\d{2}))?")
+# Google News sitemaps' namespace: its `title` and `publication_date` are the article's; an
+# image's or a video's (`image:title`, `video:publication_date`) are not.
+NEWS = "http://www.google.com/schemas/sitemap-news/0.9"
+_ENTRIES = ("url", "sitemap")
 
 
 def _local(tag: object) -> str:
@@ -109,6 +130,37 @@ def _elements(data: bytes) -> Iterator[etree._Element]:
         raise ExtractError("", f"not a sitemap: {exc}", kind="not-sitemap") from None
 
 
+def _drop(element: etree._Element) -> None:
+    """Done with this element: free it and the siblings read before it, so that a sitemap's
+    memory stays that of one entry, whatever it holds."""
+    element.clear()
+    parent = element.getparent()
+    while parent is not None and element.getprevious() is not None:
+        del parent[0]
+
+
+def _entry(element: etree._Element, url: str) -> SitemapUrl | None:
+    """A `<url>` or `<sitemap>` element as a SitemapUrl; None without a web address."""
+    # loc and lastmod are the element's own children (an image:loc inside is not the page's),
+    # and only plain text: a loc holding an element or an entity reference (never expanded)
+    # would be read cut short.
+    fields = {_local(c.tag): (c.text or "").strip() for c in element if not len(c)}
+    # news:publication_date and news:title live deeper, in <news:news>.
+    for child in element.iter(f"{{{NEWS}}}publication_date", f"{{{NEWS}}}title"):
+        if child.text and not len(child):
+            fields.setdefault(_local(child.tag), child.text.strip())
+    loc = fields.get("loc")
+    absolute = identity.join_url(url, loc) if loc else None
+    if absolute is None or not absolute.startswith(("http://", "https://")):
+        return None  # no loc, or a javascript:, data:, mailto: or file: one
+    return SitemapUrl(
+        loc=absolute,
+        lastmod=parse_date(fields.get("lastmod")),
+        published=parse_date(fields.get("publication_date")),
+        title=fields.get("title") or None,
+    )
+
+
 def parse_sitemap(body: bytes, url: str) -> Sitemap:
     """The URLs or child sitemaps one sitemap document lists, in its order, made absolute
     against `url`. Raises ExtractError when the bytes are not a sitemap."""
@@ -121,31 +173,18 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
     try:
         for element in _elements(data):
             name = _local(element.tag)
-            if name not in ("url", "sitemap"):
+            inside = any(_local(a.tag) in _ENTRIES for a in element.iterancestors())
+            if name not in _ENTRIES or inside:
                 if name in ("urlset", "sitemapindex"):
                     root_seen = name
+                elif not inside:
+                    # Not an entry nor in one (another namespace's element, junk): read, so
+                    # dropped now; an entry's own children go with it.
+                    _drop(element)
                 continue
-            # loc and lastmod are the element's own children (an image:loc inside is not the
-            # page's); news:publication_date and news:title live deeper, in <news:news>.
-            fields = {_local(c.tag): (c.text or "").strip() for c in element}
-            for child in element.iter():
-                child_name = _local(child.tag)
-                if child_name in ("publication_date", "title") and child.text:
-                    fields.setdefault(child_name, child.text.strip())
-            loc = fields.get("loc")
-            if loc and (absolute := identity.join_url(url, loc)) is not None:
-                entry = SitemapUrl(
-                    loc=absolute,
-                    lastmod=parse_date(fields.get("lastmod")),
-                    published=parse_date(fields.get("publication_date")),
-                    title=fields.get("title") or None,
-                )
+            if entry := _entry(element, url):
                 (out.urls if name == "url" else out.children).append(entry)
-            # Done with this element: drop it and the siblings read before it.
-            element.clear()
-            parent = element.getparent()
-            while parent is not None and element.getprevious() is not None:
-                del parent[0]
+            _drop(element)
     except ExtractError as exc:
         raise ExtractError(url, exc.message, kind=exc.kind) from None
     if root_seen not in ("urlset", "sitemapindex"):
@@ -153,11 +192,23 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
     return out
 
 
-def recent(entries: list[SitemapUrl], since: datetime | None) -> list[SitemapUrl]:
+# A date more than this after now is not believed (a broken CMS, a hostile mirror: a child
+# sitemap dated 2999 must not push the day's sitemaps out of those read).
+FUTURE_SKEW = timedelta(days=1)
+
+
+def recent(
+    entries: list[SitemapUrl], since: datetime | None, now: datetime | None = None
+) -> list[SitemapUrl]:
     """The entries dated at or after `since` (all of them when it is None), newest first;
-    undated entries are kept, after the dated ones, in the sitemap's order."""
-    dated = [e for e in entries if e.stamp is not None]
-    undated = [e for e in entries if e.stamp is None]
+    undated entries are kept, after the dated ones, in the sitemap's order. With `now`, an
+    entry dated more than a day after it counts as undated."""
+
+    def believed(e: SitemapUrl) -> bool:
+        return e.stamp is not None and (now is None or e.stamp <= now + FUTURE_SKEW)
+
+    dated = [e for e in entries if believed(e)]
+    undated = [e for e in entries if not believed(e)]
     if since is not None:
         dated = [e for e in dated if e.stamp is not None and e.stamp >= since]
     dated.sort(key=lambda e: e.stamp or datetime.min.replace(tzinfo=UTC), reverse=True)

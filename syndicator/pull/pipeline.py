@@ -767,11 +767,28 @@ class SourcePull:
             return None
         answered, found, children = top
         if children:
-            wanted = sitemaps.recent(children, since)[:MAX_CHILD_SITEMAPS]
-            self.validators.update(await self.store.validators([c.loc for c in wanted]))
+            # An index names its sitemaps on the site's own domains (often the canonical
+            # one: a mirror serves the file as it was copied); each is asked of the mirror
+            # that answered, like an article. A sitemap on another host is not the site's,
+            # and is never asked.
+            mirror = self.mirrors[answered]
+            sites = (*self.origins, mirror.origin)
+            own = [child for child in children if identity.origin(child.loc) in sites]
+            if len(own) < len(children):
+                log.info(
+                    "%s: skipping %d sitemaps on other hosts in %s",
+                    self.name,
+                    len(children) - len(own),
+                    url,
+                )
+            wanted = [
+                on_mirror(mirror, self._site_path(child.loc))
+                for child in sitemaps.recent(own, since, self.clock())[:MAX_CHILD_SITEMAPS]
+            ]
+            self.validators.update(await self.store.validators(wanted))
             listed: list[Listed] = []
-            for child in wanted:
-                got = await self._sitemap_document(answered, section, child.loc, since, entry)
+            for child_url in wanted:
+                got = await self._sitemap_document(answered, section, child_url, since, entry)
                 if got is not None:
                     listed.extend(got[1])
             found = self._own_links(
@@ -779,6 +796,22 @@ class SourcePull:
             )
         self.report.entry_points_ok += 1
         return answered, found
+
+    def _read_sitemap(
+        self, body: bytes, url: str, since: datetime | None, now: datetime
+    ) -> tuple[sitemaps.Sitemap, list[sitemaps.SitemapUrl]]:
+        """The sitemap, and the entries of a urlset within `since` whose path `article_links`
+        matches (a sitemap lists every page of the site: only articles count), newest first."""
+        document = sitemaps.parse_sitemap(body, url)
+        articles = clean.rule(self.source.article_links, "article_links")
+        chosen = []
+        for item in sitemaps.recent(document.urls, since, now):
+            try:
+                if articles.search(urlsplit(item.loc).path):
+                    chosen.append(item)
+            except clean.RuleTimeout:
+                log.warning("%s: article_links gave up on %s", self.name, item.loc)
+        return document, chosen
 
     async def _sitemap_document(
         self,
@@ -804,8 +837,13 @@ class SourcePull:
             return None
         answered, response = got
         self.report.parsed += 1
+        now = self.clock()
+        # A sitemap may list 50,000 URLs: it is read, and its article links picked, in a
+        # thread, as a listing page is, so that the feeds are served meanwhile.
         try:
-            document = sitemaps.parse_sitemap(response.body, response.url)
+            document, chosen = await asyncio.to_thread(
+                self._read_sitemap, response.body, response.url, since, now
+            )
         except ExtractError as exc:
             self._failed(answered, f"{section} sitemap", exc)
             return None
@@ -813,13 +851,6 @@ class SourcePull:
         if document.is_index:
             return answered, [], document.children
         mirror = self.mirrors[answered]
-        # A sitemap lists every page of the site: only links that look like articles count.
-        articles = re.compile(self.source.article_links)
-        chosen = [
-            item
-            for item in sitemaps.recent(document.urls, since)
-            if articles.search(urlsplit(item.loc).path)
-        ]
         for item in chosen:
             if item.title:
                 self.listed_titles[on_mirror(mirror, self._site_path(item.loc))] = item.title
@@ -827,7 +858,6 @@ class SourcePull:
         links = self._own_links(
             answered, listed, response.url, entry.sitemap_max_links, "sitemap_max_links"
         )
-        now = self.clock()
         await self.mirror_store.save_entry_links(url, links, now)
         if response.etag or response.last_modified:
             await self.store.save_validators(url, response.etag, response.last_modified, now)
