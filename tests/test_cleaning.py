@@ -62,6 +62,11 @@ def body_of(data: bytes, **kwargs: object) -> str:
         (b"<p>ok</p>", "utf\x00-8", "utf-8"),
         (b'<meta charset="hex"><p>ok</p>', None, "utf-8"),
         (b'<?xml version="1.0" encoding="zlib"?><p>ok</p>', None, "utf-8"),
+        # UTF-16 or UTF-32 said of bytes without a NUL: browsers read UTF-8.
+        (b'<meta charset="utf-16"><p>ok</p>', None, "utf-8"),
+        (b"<p>caf\xc3\xa9</p>", "UTF-16LE", "utf-8"),
+        (b'<?xml version="1.0" encoding="UTF-32"?><p>ok</p>', None, "utf-8"),
+        ("<p>ok</p>".encode("utf-16-le"), "utf-16le", "utf-16-le"),  # real UTF-16, no BOM
     ],
 )
 def test_charset_comes_from_header_bom_xml_declaration_meta_in_that_order(
@@ -77,6 +82,12 @@ def test_a_page_in_a_charset_that_is_no_text_encoding_is_still_extracted(label: 
     assert parsing.extract_article(article(), URL, header_charset=label).body_text
     data = page('<a href="/2024/03/05/quay/">Quay</a>')
     assert parsing.listing_entries(data, URL, {"https://www.news.example"}, r"/2024/", label)
+
+
+def test_a_listing_that_says_utf16_in_ascii_bytes_keeps_its_links() -> None:
+    data = b"<meta charset='utf-16'>" + page('<a href="/2024/03/05/quay/">Quay</a>')
+    found = parsing.listing_entries(data, URL, {"https://www.news.example"}, r"/2024/")
+    assert list(found) == ["https://www.news.example/2024/03/05/quay/"]
 
 
 def test_undeclared_arabic_code_page_is_recognised() -> None:

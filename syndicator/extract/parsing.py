@@ -103,7 +103,15 @@ def detect_charset(body: bytes, header_charset: str | None = None) -> str:
     for pattern in (_XML_DECL, _META_CHARSET):
         if m := pattern.search(head):
             declared.append(_known(m.group(1).decode("ascii", "replace")))
-    candidates = [c for c in dict.fromkeys(declared) if c]
+    # A page that says UTF-16 or UTF-32 but holds no NUL byte is in neither (ASCII text in
+    # either has one every other or every fourth byte): browsers read such a meta tag as
+    # UTF-8, and believed, it made the page mojibake with no link in it.
+    no_nul = b"\0" not in head
+    candidates = [
+        c
+        for c in dict.fromkeys(declared)
+        if c and not (no_nul and c.startswith(("utf-16", "utf-32")))
+    ]
     if body.isascii():
         return candidates[0] if candidates else "utf-8"
     if _decodes(body, "utf-8") or _mostly_utf8(body):
