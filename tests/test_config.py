@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -127,6 +128,50 @@ def test_a_value_yaml_cannot_build_names_its_line(tmp_path: Path, value: str, ki
     assert found[0].startswith(f"{tmp_path / 'c.yaml'}:7:12: not valid YAML: "), found[0]
     assert f"looks like {kind} but is not one" in found[0]
     assert "quote it to keep it as text" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "words"),
+    [
+        ("title: Press TV", "title: !!int ''", 7, "'' is tagged !!int but is not an integer"),
+        ("title: Press TV", "title: !!float ''", 7, "'' is tagged !!float but is not a number"),
+        ("title: Press TV", "title: !!bool maybe", 7, "'maybe' is tagged !!bool but is not a"),
+        (
+            "title: Press TV",
+            "title: !!timestamp 'yesterday'",
+            7,
+            "'yesterday' is tagged !!timestamp but is not a date",
+        ),
+        (
+            "  north-africa: {title",
+            "  !!int '': {title: x}\n  north-africa: {title",
+            4,
+            "'' is tagged !!int",
+        ),
+        (
+            "every: 10m",
+            "every: 10m\n    reject_if: [a, !!timestamp '2020-99-99x']",
+            11,
+            "'2020-99-99x' is tagged !!timestamp",
+        ),
+    ],
+    ids=["int", "float", "bool", "timestamp", "mapping key", "list item"],
+)
+def test_a_tag_on_a_value_it_cannot_be_names_the_line(
+    tmp_path: Path, old: str, new: str, line: int, words: str
+) -> None:
+    # PyYAML built these with an IndexError, KeyError or AttributeError: a traceback.
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD.replace(old, new, 1))
+    for args in (["check"], ["check", "--json"]):
+        result = CliRunner().invoke(main, ["--config", str(path), *args])
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert json.loads(result.output)["problems"][0]["line"] == line
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{path}:{line}:"), found[0]
+    assert words in found[0] and "remove the tag" in found[0], found[0]
 
 
 @pytest.mark.parametrize(

@@ -946,10 +946,17 @@ def _check_nesting(text: str, path: Path) -> None:
             depth -= 1
 
 
+# What PyYAML raises, without a position, building a value it cannot: a bare ValueError for
+# `2026-02-30`; for a tag on a text that is no such value, whatever its code meets first
+# (`!!int ''` an IndexError, `!!bool maybe` a KeyError, `!!timestamp yesterday` an
+# AttributeError).
+_UNBUILDABLE = (ValueError, OverflowError, IndexError, KeyError, AttributeError, TypeError)
+
+
 def _unreadable_scalar(root: yaml.Node | None) -> tuple[yaml.ScalarNode, Exception] | None:
-    """The first plain value YAML resolves to a type it then cannot build (`2026-02-30` is a
-    date with no such day, an integer of 5,000 digits), with the error: PyYAML raises a bare
-    ValueError for these, without a position."""
+    """The first value YAML resolves (or is tagged) to a type it then cannot build
+    (`2026-02-30` is a date with no such day, an integer of 5,000 digits, `!!int ''`), with
+    the error."""
     constructor = yaml.SafeLoader("")
     stack, seen = [root], set()
     while stack:
@@ -960,13 +967,32 @@ def _unreadable_scalar(root: yaml.Node | None) -> tuple[yaml.ScalarNode, Excepti
         if isinstance(node, yaml.ScalarNode):
             try:
                 constructor.construct_object(node)
-            except (ValueError, OverflowError) as exc:
+            except _UNBUILDABLE as exc:
                 return node, exc
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(reversed(node.value))
         elif isinstance(node, yaml.MappingNode):
             stack.extend(n for pair in reversed(node.value) for n in reversed(pair))
     return None
+
+
+def _unbuildable(node: yaml.ScalarNode, error: Exception) -> str:
+    """Why a value YAML could not build is not one, and what to do about it."""
+    name = node.tag.rsplit(":", 1)[-1]
+    kind = _TAG_NAMES.get(name, node.tag)
+    # Only ValueError says why in words; an IndexError's "string index out of range" would
+    # tell an operator nothing.
+    why = f" ({error})" if isinstance(error, ValueError | OverflowError) else ""
+    implicit = (True, False) if node.style is None else (False, True)
+    if yaml.SafeLoader("").resolve(yaml.ScalarNode, node.value, implicit) != node.tag:
+        return (
+            f"not valid YAML: {node.value[:40]!r} is tagged !!{name} but is not {kind}{why};"
+            " remove the tag"
+        )
+    return (
+        f"not valid YAML: {node.value[:40]!r} looks like {kind} but is not one{why};"
+        " quote it to keep it as text"
+    )
 
 
 def parse_config(text: str, path: Path) -> Config:
@@ -978,17 +1004,11 @@ def parse_config(text: str, path: Path) -> Config:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([_at(path, mark, f"not valid YAML: {problem}")]) from None
-    except (ValueError, OverflowError) as exc:
+    except _UNBUILDABLE as exc:
         found = _unreadable_scalar(root)
         if found is None:
             raise ConfigError([_at(path, None, f"not valid YAML: {exc}")]) from None
-        node, error = found
-        kind = _TAG_NAMES.get(node.tag.rsplit(":", 1)[-1], node.tag)
-        message = (
-            f"not valid YAML: {node.value[:40]!r} looks like {kind} but is not one ({error});"
-            " quote it to keep it as text"
-        )
-        raise ConfigError([_at(path, node.start_mark, message)]) from None
+        raise ConfigError([_at(path, found[0].start_mark, _unbuildable(*found))]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
