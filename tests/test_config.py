@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -287,6 +291,51 @@ def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--config", str(tmp_path / "nope.yaml"), "check"])
     assert result.exit_code == 2
     assert "config file not found" in result.output
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`syndicate ARGS` in its own process, whose memory is capped at 2 GiB: a command that
+    waits forever is killed after 60 s, one that reads without end runs out of memory."""
+
+    def cap_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", *args],
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=cap_memory,
+    )
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "/dev/zero"])
+@pytest.mark.parametrize("given", ["--config", "SYNDICATOR_CONFIG"])
+def test_a_config_path_that_is_not_a_regular_file_is_refused_by_name(
+    tmp_path: Path, kind: str, given: str
+) -> None:
+    # A FIFO made `check` wait forever for a writer; /dev/zero was read until memory ran out.
+    path = Path("/dev/zero") if kind == "/dev/zero" else tmp_path / "c.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    if given == "--config":
+        result = run_cli(["--config", str(path), "check"])
+    else:
+        result = run_cli(["check"], env={"SYNDICATOR_CONFIG": str(path)})
+    assert result.returncode == 2, result.stderr
+    assert f"{path}: not a regular file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_config_larger_than_any_config_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD + ("# a comment line of a config far too long\n" * 100_000))
+    assert path.stat().st_size > 4 * 1024**2
+    found = problems(tmp_path, path.read_text())
+    assert found == [f"{path}: larger than 4 MiB, which no config needs"]
 
 
 @pytest.mark.parametrize(

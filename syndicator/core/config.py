@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
+import stat
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
@@ -912,16 +914,41 @@ def _duplicate_keys(
     return found
 
 
+# No config comes near this; a larger file is a wrong path (a log, a database, /dev/zero),
+# and reading it whole would take the memory of the process.
+MAX_CONFIG_SIZE = 4 * 1024 * 1024
+
+
 def load_config(path: Path | str) -> Config:
-    """Read and validate a config file; raise ConfigError naming file, line and key."""
+    """Read and validate a config file; raise ConfigError naming file, line and key.
+
+    Only a regular file is read: a FIFO would make every command wait forever for a writer,
+    a device such as /dev/zero never ends."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_regular(path)
     except FileNotFoundError:
         raise ConfigError([Problem(file=str(path), message="config file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(file=str(path), message=f"cannot read config: {exc}")]) from None
     return parse_config(text, path)
+
+
+def _read_regular(path: Path) -> str:
+    """The text of `path`; a ConfigError when it is not a regular file or is larger than
+    MAX_CONFIG_SIZE. Opened without waiting (a FIFO's open blocks until a writer comes) and
+    then looked at, so what is read is what was looked at."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        message = "not a regular file (a FIFO, device or folder); give a config file"
+        raise ConfigError([Problem(file=str(path), message=message)])
+    with os.fdopen(fd, "rb") as file:
+        data = file.read(MAX_CONFIG_SIZE + 1)
+    if len(data) > MAX_CONFIG_SIZE:
+        message = f"larger than {MAX_CONFIG_SIZE // 1024**2} MiB, which no config needs"
+        raise ConfigError([Problem(file=str(path), message=message)])
+    return data.decode("utf-8")
 
 
 # No config nests deeper than a handful of levels; PyYAML builds its tree by recursion, and a
