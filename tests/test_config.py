@@ -109,6 +109,32 @@ def test_errors_name_file_line_and_key(
     assert words in found[0]
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "line", "key", "kind"),
+    [
+        (
+            "  north-africa: {title",
+            '  iran: {title: Iran}\n  "north-africa\\n": {title',
+            5,
+            "sections.'north-africa\\n'",
+            "section",
+        ),
+        ("  presstv:", '  "presstv\\n":', 6, "sources.'presstv\\n'", "source"),
+    ],
+    ids=["section", "source"],
+)
+def test_a_name_ending_in_a_line_break_is_refused_naming_key_and_line(
+    tmp_path: Path, old: str, new: str, line: int, key: str, kind: str
+) -> None:
+    # The name check's `$` matched before a final newline: "north-africa\n" was a section.
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert any(
+        p.startswith(f"{tmp_path / 'c.yaml'}:{line}:3: {key}: ")
+        and f"{kind} name {key.split('.')[1]}: use lower-case" in p
+        for p in found
+    ), found
+
+
 def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
     found = problems(tmp_path, GOOD.replace("every: 10m", "every: [10m"))
     assert found[0].startswith(f"{tmp_path / 'c.yaml'}:"), found

@@ -48,7 +48,8 @@ _SIZE_UNITS = {
     "gb": 1000**3,
     "gib": 1024**3,
 }
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# A section or source name, matched whole: `$` would let a final newline through.
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -694,10 +695,25 @@ class Retention(_Model):
         return self.days is not None or self.items is not None
 
 
+def _name_of(kind: str) -> AfterValidator:
+    """A section or source name: it is in URLs, file names and the store, so a slug."""
+
+    def check(name: str) -> str:
+        if not _SLUG.fullmatch(name):
+            raise ValueError(f"{kind} name {name!r}: use lower-case letters, digits, - and _")
+        return name
+
+    return AfterValidator(check)
+
+
+SectionName = Annotated[str, _name_of("section")]
+SourceName = Annotated[str, _name_of("source")]
+
+
 class Config(_Model):
     service: Service = Field(default_factory=Service)
-    sections: dict[str, Section]
-    sources: dict[str, Source]
+    sections: dict[SectionName, Section]
+    sources: dict[SourceName, Source]
     cluster: Cluster = Field(default_factory=Cluster)
     retention: Retention = Field(default_factory=Retention)
     # Folder of the config file: relative store and file: paths are resolved against it.
@@ -706,19 +722,8 @@ class Config(_Model):
     @field_validator("sections")
     @classmethod
     def _section_names(cls, value: dict[str, Section]) -> dict[str, Section]:
-        for name in value:
-            if not _SLUG.match(name):
-                raise ValueError(f"section name {name!r}: use lower-case letters, digits, - and _")
-            if name == ALL_SECTION:
-                raise ValueError("'all' is reserved for the combined feed of every section")
-        return value
-
-    @field_validator("sources")
-    @classmethod
-    def _source_names(cls, value: dict[str, Source]) -> dict[str, Source]:
-        for name in value:
-            if not _SLUG.match(name):
-                raise ValueError(f"source name {name!r}: use lower-case letters, digits, - and _")
+        if ALL_SECTION in value:
+            raise ValueError("'all' is reserved for the combined feed of every section")
         return value
 
     def resolve_file(self, url: str) -> Path:
@@ -872,8 +877,13 @@ def _at(path: Path, mark: yaml.Mark | None, message: str, key: str = "") -> Prob
 def _describe(
     path: Path, root: yaml.Node | None, loc: tuple[str | int, ...], msg: str, kind: str
 ) -> Problem:
-    node = _key_node(root, loc) if kind == "extra_forbidden" else _node_at(root, loc)
-    key = ".".join(str(k) for k in loc) or "(top level)"
+    # pydantic ends the location of a bad mapping key (a section's name) with "[key]".
+    on_key = kind == "extra_forbidden" or loc[-1:] == ("[key]",)
+    loc = loc[:-1] if loc[-1:] == ("[key]",) else loc
+    node = _key_node(root, loc) if on_key else _node_at(root, loc)
+    # A key holding a line break or other white space is shown quoted, so that it shows.
+    key = ".".join(repr(k) if re.search(r"[^\S ]", str(k)) else str(k) for k in loc)
+    key = key or "(top level)"
     if kind == "extra_forbidden":
         hint = difflib.get_close_matches(str(loc[-1]), _known_keys(loc), n=1)
         msg = "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
