@@ -294,6 +294,30 @@ def test_an_environment_value_of_bytes_not_utf8_is_named(tmp_path: Path) -> None
     assert "holds U+DCFF" in result.output
 
 
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"SYNDICATOR_REQUEST_DEADLINE": "1h"}, "SYNDICATOR_REQUEST_DEADLINE"),
+        ({"SYNDICATOR_PULL_DEADLINE": "1m"}, "SYNDICATOR_PULL_DEADLINE"),
+        (
+            {"SYNDICATOR_REQUEST_DEADLINE": "10m", "SYNDICATOR_PULL_DEADLINE": "15m"},
+            "SYNDICATOR_REQUEST_DEADLINE, SYNDICATOR_PULL_DEADLINE",
+        ),
+        ({"SYNDICATOR_MAX_ITEMS": "5", "SYNDICATOR_TITLE": "News"}, "SYNDICATOR_MAX_ITEMS"),
+    ],
+    ids=["request deadline", "pull deadline", "both", "max_items under page_size"],
+)
+def test_a_variable_failing_a_check_of_several_keys_is_named(
+    tmp_path: Path, env: dict[str, str], named: str
+) -> None:
+    # These were reported as "environment: service.: ...", naming neither variable nor key.
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD.replace('sqlite:///x.db"', 'sqlite:///x.db"\n  archive: {page_size: 20}'))
+    result = CliRunner().invoke(main, ["--config", str(path), "check"], env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"{named}: service: Value error, "), result.output
+
+
 def test_several_errors_in_one_run(tmp_path: Path) -> None:
     text = GOOD.replace("every: 10m", "every: -3s").replace("max_items", "x")
     text = text.replace('store: "sqlite:///x.db"', 'store: "mysql://x"')

@@ -759,8 +759,16 @@ def with_service_overrides(config: Config, overrides: dict[str, tuple[str, str]]
         problems = []
         for err in exc.errors():
             key = str(err["loc"][0]) if err["loc"] else ""
-            origin = overrides[key][1] if key in overrides else "environment"
-            problems.append(Problem(file=origin, key=f"service.{key}", message=err["msg"]))
+            if key in overrides:
+                origin = overrides[key][1]
+            else:
+                # A check of several keys together (request_deadline against pull_deadline):
+                # the variables of the keys it names, else every variable given.
+                msg = err["msg"]
+                named = [name for k, (_, name) in overrides.items() if re.search(rf"\b{k}\b", msg)]
+                origin = ", ".join(named or [name for _, name in overrides.values()])
+            where = f"service.{key}" if key else "service"
+            problems.append(Problem(file=origin, key=where, message=err["msg"]))
         raise ConfigError(problems) from None
     return config.model_copy(update={"service": service})
 
