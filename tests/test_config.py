@@ -318,6 +318,33 @@ def test_a_variable_failing_a_check_of_several_keys_is_named(
     assert result.output.startswith(f"{named}: service: Value error, "), result.output
 
 
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://feeds.example.org:99999", "the port must be a number from 1 to 65535"),
+        ("http://feeds.example.org:0", "the port must be a number from 1 to 65535"),
+        ("http://feeds.example.org:http", "the port must be a number from 1 to 65535"),
+        ("http://[::1", "is not an http(s) URL (Invalid IPv6 URL)"),
+    ],
+    ids=["past 65535", "zero", "not a number", "unclosed IPv6"],
+)
+def test_a_public_url_no_reader_can_reach_is_refused(tmp_path: Path, url: str, words: str) -> None:
+    # It starts every published link: `http://h:99999` was accepted and put in all of them.
+    text = GOOD.replace(
+        '  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  public_url: "{url}"'
+    )
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:3:15: service.public_url: "), found[0]
+    assert words in found[0], found[0]
+    (tmp_path / "c.yaml").write_text(GOOD)
+    result = CliRunner().invoke(
+        main, ["--config", str(tmp_path / "c.yaml"), "check"], env={"SYNDICATOR_PUBLIC_URL": url}
+    )
+    assert result.exit_code == 2, result.output
+    assert f"SYNDICATOR_PUBLIC_URL: service.public_url: Value error, {url!r}" in result.output
+
+
 def test_several_errors_in_one_run(tmp_path: Path) -> None:
     text = GOOD.replace("every: 10m", "every: -3s").replace("max_items", "x")
     text = text.replace('store: "sqlite:///x.db"', 'store: "mysql://x"')

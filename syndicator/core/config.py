@@ -606,9 +606,20 @@ class Service(_Model):
     @field_validator("public_url")
     @classmethod
     def _public(cls, value: str) -> str:
-        parts = urlsplit(value)
+        # Every published link starts with it: a port no reader can reach (99999) would be
+        # in all of them.
+        try:
+            parts = urlsplit(value)
+        except ValueError as exc:  # an unclosed [IPv6 address
+            raise ValueError(f"{value!r} is not an http(s) URL ({exc})") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL")
+        try:
+            port = parts.port
+        except ValueError:  # not a number, or past 65535
+            port = -1
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
         return value.rstrip("/")
 
     @field_validator("listen")
