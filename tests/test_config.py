@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from syndicator.core.config import load_config, parse_duration, parse_size
 from syndicator.core.errors import ConfigError
@@ -343,6 +345,72 @@ def test_a_public_url_no_reader_can_reach_is_refused(tmp_path: Path, url: str, w
     )
     assert result.exit_code == 2, result.output
     assert f"SYNDICATOR_PUBLIC_URL: service.public_url: Value error, {url!r}" in result.output
+
+
+STORE_URLS_NO_STORE_OPENS = [
+    ("sqlite:", "is not a store URL"),
+    ("postgresql:", "is not a store URL"),
+    ("postgresql//u@h/d", "is not a store URL"),
+    ("mysql://u@h/d", "is not a store URL"),
+    ("postgresql://u@h:abc/d", "the port must be a number from 1 to 65535"),
+    ("postgresql://u@h:99999/d", "the port must be a number from 1 to 65535"),
+    ("postgresql://u@[::1/d", "the port must be a number from 1 to 65535"),
+]
+
+
+@pytest.mark.parametrize(("url", "words"), STORE_URLS_NO_STORE_OPENS)
+def test_a_store_url_the_store_cannot_open_is_refused_at_its_line(
+    tmp_path: Path, url: str, words: str
+) -> None:
+    # These passed `check`; then every command that opens the store ended in a traceback.
+    found = problems(tmp_path, GOOD.replace("sqlite:///x.db", url))
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:2:10: service.store: "), found[0]
+    assert f"{url!r}" in found[0] and words in found[0], found[0]
+    (tmp_path / "c.yaml").write_text(GOOD)
+    for command in (["check"], ["status"], ["db", "upgrade"]):
+        result = CliRunner().invoke(
+            main, ["--config", str(tmp_path / "c.yaml"), *command], env={"SYNDICATOR_STORE": url}
+        )
+        assert result.exit_code == 2, result.output
+        assert "SYNDICATOR_STORE: service.store: " in result.output and words in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+# The drivers syndicator.store.engine opens.
+STORE_OPENS = ("sqlite", "sqlite+aiosqlite", "postgresql", "postgresql+asyncpg", "postgres")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        *(url for url, _ in STORE_URLS_NO_STORE_OPENS),
+        "sqlite://",
+        "sqlite:///",
+        "sqlite:///x.db?mode=ro",
+        "sqlite+aiosqlite:////var/lib/s.db",
+        "postgresql:///feeds",
+        "postgresql://u:p%40ss@h:5432/d?search_path=s",
+        "postgresql+asyncpg://u@[::1]:5432/d",
+        "postgres://u@h/d",
+    ],
+)
+def test_the_config_reads_a_store_url_as_sqlalchemy_does(tmp_path: Path, url: str) -> None:
+    # The config parses store URLs itself (it imports no database library): it accepts
+    # exactly the URLs SQLAlchemy parses, with a scheme the store opens and a real port.
+    try:
+        parsed = make_url(url)
+        opens = parsed.drivername in STORE_OPENS and (
+            parsed.port is None or 1 <= parsed.port <= 65535
+        )
+    except (ArgumentError, ValueError):
+        opens = False
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD.replace("sqlite:///x.db", url))
+    if opens:
+        assert load_config(path).service.store == url
+    else:
+        assert problems(tmp_path, path.read_text())
 
 
 def test_several_errors_in_one_run(tmp_path: Path) -> None:

@@ -268,6 +268,38 @@ def check_route(value: str) -> str:
     return value.rstrip("/")
 
 
+# A store URL as SQLAlchemy reads it (the pattern of sqlalchemy.engine.url._parse_url: the
+# config imports no database library): scheme://[user[:password]@][host|[v6]][:port][/db][?query].
+_STORE_URL = re.compile(
+    r"""
+    (?P<name>[\w\+]+)://
+    (?:(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@)?
+    (?:(?:\[(?P<ipv6host>[^/\?]+)\]|(?P<ipv4host>[^/:\?]+))?(?::(?P<port>[^/\?]*))?)?
+    (?:/(?P<database>[^\?]*))?
+    (?:\?(?P<query>.*))?
+    """,
+    re.X,
+)
+# The schemes the store opens (syndicator.store.engine).
+STORE_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgresql", "postgresql+asyncpg", "postgres")
+
+
+def check_store_url(value: str) -> str:
+    """A store URL the store can open: one SQLAlchemy parses, of a scheme the store knows,
+    with a port (when it has one) from 1 to 65535. Anything else passed `check` and then
+    failed every command that opens the store."""
+    found = _STORE_URL.match(value)
+    if found is None or found["name"] not in STORE_SCHEMES:
+        raise ValueError(
+            f"{value!r} is not a store URL such as sqlite:///data/syndicator.db or"
+            " postgresql://user@host/database"
+        )
+    port = found["port"]
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
+    return value
+
+
 def is_onion(origin: str) -> bool:
     return (urlsplit(origin).hostname or "").endswith(".onion")
 
@@ -633,9 +665,7 @@ class Service(_Model):
     @field_validator("store")
     @classmethod
     def _store(cls, value: str) -> str:
-        if not value.startswith(("sqlite:", "postgresql:", "postgresql+asyncpg:")):
-            raise ValueError(f"{value!r} is not a sqlite:/// or postgresql:// URL")
-        return value
+        return check_store_url(value)
 
     @model_validator(mode="after")
     def _pages_fit_the_feed(self) -> Service:
