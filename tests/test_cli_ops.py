@@ -465,6 +465,67 @@ async def test_extract_names_what_in_a_folder_it_cannot_read_and_goes_on(tmp_pat
     assert "larger than the cap of 10485760 bytes" in huge_page["error"]
 
 
+async def test_extract_passes_over_a_folder_named_like_a_page(tmp_path: Path) -> None:
+    # rglob("*.html") gave the folder too, and reading it ended in an IsADirectoryError
+    # traceback; the pages inside it are still read.
+    folder = tmp_path / "saved"
+    (folder / "x.html").mkdir(parents=True)
+    (folder / "a-seed.html").write_bytes(SEED_PAGE.read_bytes())
+    (folder / "x.html" / "inside.html").write_bytes(SEED_PAGE.read_bytes())
+    code, stdout, stderr = await syndicate_process("extract", str(folder), "--json", cwd=tmp_path)
+    assert code == 0, f"extract ended with {code}; stderr:\n{stderr}"
+    assert "Traceback" not in stderr
+    pages = [json.loads(line) for line in stdout.splitlines()]
+    assert [p["url"].rsplit("/", 2)[-2:] for p in pages] == [
+        ["saved", "a-seed.html"],
+        ["x.html", "inside.html"],
+    ]
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+async def test_extract_of_a_folder_without_pages_says_so_and_fails(
+    tmp_path: Path, as_json: bool
+) -> None:
+    # It printed nothing and exited 0, as if every page had been extracted.
+    (tmp_path / "empty" / "sub.html").mkdir(parents=True)
+    (tmp_path / "empty" / "notes.txt").write_text("not a page")
+    args = ["extract", str(tmp_path / "empty"), *(["--json"] if as_json else [])]
+    code, stdout, stderr = await syndicate_process(*args, cwd=tmp_path)
+    assert code == 2, f"extract ended with {code}; stderr:\n{stderr}"
+    message = f"{tmp_path / 'empty'}: no .html pages found in this folder"
+    if as_json:
+        assert json.loads(stdout) == {"ok": False, "error": message}
+    else:
+        assert message in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["http://[::1"], "http://[::1: not an http(s) URL or a readable file or folder"),
+        (
+            [str(SEED_PAGE), "--url", "http://[::1"],
+            "--url 'http://[::1': give the http(s) URL the page came from",
+        ),
+    ],
+    ids=["target", "--url"],
+)
+async def test_extract_names_a_url_urllib_cannot_split(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    # An unclosed IPv6 address made urllib raise a ValueError: a traceback.
+    for as_json in (False, True):
+        code, stdout, stderr = await syndicate_process(
+            "extract", *args, *(["--json"] if as_json else []), cwd=tmp_path
+        )
+        assert code == 2, f"extract ended with {code}; stderr:\n{stderr}"
+        assert "Traceback" not in stderr
+        if as_json:
+            assert json.loads(stdout) == {"ok": False, "error": message}
+        else:
+            assert message in stderr
+
+
 async def test_serve_refuses_a_listen_port_out_of_range(tmp_path: Path) -> None:
     config = str(quiet_config(tmp_path))
     code, _, stderr = await syndicate_process(

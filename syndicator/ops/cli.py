@@ -416,13 +416,20 @@ def extract(
     file of a folder), and which rules fired. With --json: one JSON object a line, each with
     the exact text and content_html the feeds would publish."""
     config = _optional_config(ctx, as_json)
+    if page_url is not None and not _is_http_url(page_url):
+        fail(f"--url {page_url!r}: give the http(s) URL the page came from", EXIT_CONFIG, as_json)
     pages: list[str] = []
     for target in targets:
         path = Path(target)
-        if urlsplit(target).scheme in ("http", "https") or path.is_file():
+        if _is_http_url(target) or path.is_file():
             pages.append(target)
         elif path.is_dir():
-            pages.extend(str(p) for p in sorted(path.rglob("*.html")))
+            # A folder named x.html is no page (rglob looks inside it); a link to nothing
+            # or a named pipe is one that cannot be read, and is reported as such.
+            found = [str(p) for p in sorted(path.rglob("*.html")) if not p.is_dir()]
+            if not found:
+                fail(f"{target}: no .html pages found in this folder", EXIT_CONFIG, as_json)
+            pages.extend(found)
         else:
             fail(f"{target}: not an http(s) URL or a readable file or folder", EXIT_CONFIG, as_json)
     if source_name and (config is None or source_name not in config.sources):
@@ -451,6 +458,16 @@ def extract(
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
+def _is_http_url(text: str) -> bool:
+    """Whether `text` is an http(s) URL with a host (`http://[::1`, which urllib cannot
+    split, is not)."""
+    try:
+        parts = urlsplit(text)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
 def _show_extraction(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, default=str))
@@ -464,7 +481,7 @@ def _extract_one(
     config: Config | None, target: str, page_url: str | None, source_name: str | None
 ) -> dict[str, Any]:
     """The extraction of one page as `syndicate extract` shows it, or {"target", "error"}."""
-    is_url = urlsplit(target).scheme in ("http", "https")
+    is_url = _is_http_url(target)
 
     async def job() -> tuple[bytes, str, str | None]:
         if not is_url:
@@ -523,7 +540,7 @@ def _limits(config: Config | None) -> FetchLimits:
 @click.pass_context
 def discover_command(ctx: click.Context, url: str, name: str | None, as_json: bool) -> None:
     """Find a site's feeds and section pages and print a config block to paste."""
-    if urlsplit(url).scheme not in ("http", "https"):
+    if not _is_http_url(url):
         fail(f"{url}: give an http(s) URL", EXIT_CONFIG, as_json)
     config = _optional_config(ctx, as_json)
 
