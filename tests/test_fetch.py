@@ -198,6 +198,29 @@ async def test_a_file_mirror_names_a_named_pipe_instead_of_waiting_on_it(tmp_pat
     assert info.value.kind == "read" and "not a regular file" in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/Detail/a%00b.html", "http-404"),  # a NUL from a link in a snapshot's page
+        ("/Detail/" + "a" * 300 + ".html", "http-404"),  # a name past the system's limit
+        ("/loop/page.html", "http-404"),  # a loop of links
+        ("/section/", "read"),  # its index.html is a folder
+    ],
+    ids=["nul", "long-name", "link-loop", "index-folder"],
+)
+async def test_a_file_mirror_path_that_names_no_file_is_a_fetch_error(
+    tmp_path: Path, path: str, kind: str
+) -> None:
+    # Each ended a whole `syndicate export` of the snapshot in a traceback.
+    (tmp_path / "Detail").mkdir()
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "section" / "index.html").mkdir(parents=True)
+    async with Fetcher(limits()) as f:
+        with pytest.raises(FetchError) as info:
+            await f.get(f"https://m.test{path}", file_root=tmp_path)
+    assert info.value.kind == kind
+
+
 async def test_a_file_mirror_refuses_a_file_past_the_cap(tmp_path: Path) -> None:
     (tmp_path / "big.html").write_bytes(TEXT * 100)
     async with Fetcher(limits(max_body=len(TEXT) * 10)) as f:

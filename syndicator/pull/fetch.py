@@ -660,15 +660,17 @@ class Fetcher:
         """Serve a URL path from a folder snapshot of a mirror."""
         started = time.monotonic()
         rel = unquote(urlsplit(url).path).lstrip("/")
-        path = (root / rel).resolve()
-        if root.resolve() not in (path, *path.parents):
-            raise FetchError(url, "http-404", "path leaves the mirror folder")
-        if path.is_dir():
-            path = path / "index.html"
         try:
+            path = (root / rel).resolve()
+            if root.resolve() not in (path, *path.parents):
+                raise FetchError(url, "http-404", "path leaves the mirror folder")
+            if path.is_dir():
+                path = path / "index.html"
             stat = path.stat()
-        except OSError:
-            raise FetchError(url, "http-404", f"no file {path}") from None
+        except (OSError, ValueError, RuntimeError):
+            # No such file, a name past the system's limit, a NUL (`%00` in a link), a loop
+            # of links: no page there, as a server would say.
+            raise FetchError(url, "http-404", f"no file {root / rel}") from None
         if stat.st_size > self.limits.max_body:
             raise FetchError(
                 url, "too-large", f"{stat.st_size} bytes, cap is {self.limits.max_body}"
@@ -697,9 +699,10 @@ def read_capped(path: Path, cap: int, url: str) -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise FetchError(url, "read", f"cannot read {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FetchError(url, "read", f"{path} is not a regular file")
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise FetchError(url, "read", f"{path} is not a regular file")
         try:
             body = handle.read(cap + 1)
         except OSError as exc:
