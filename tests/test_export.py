@@ -116,6 +116,24 @@ def test_a_damaged_store_is_named_and_the_exported_feeds_stay(
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+def test_status_reads_the_store_while_another_process_writes_to_it(tmp_path: Path) -> None:
+    # `status` took the write lock to look at the schema: while a pull wrote, it waited the
+    # busy timeout (10 s), then failed with "database is locked".
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    writer = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE articles SET title = title")
+        for command in (("status",), ("status", "--json"), ("mirrors",)):
+            result = run("--config", str(config), *command, cwd=tmp_path)
+            assert result.returncode == 0, (command, result.stderr)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
 def test_a_store_path_under_a_file_is_named(tmp_path: Path) -> None:
     config = default_config_copy(tmp_path)
     text = config.read_text(encoding="utf-8")

@@ -276,7 +276,9 @@ async def open_store(
         if not existing:
             await store.create_search_path_schema()
         if check:
-            await migrate.ensure_current(store.writer, create_empty=create_empty)
+            await migrate.ensure_current(
+                store.engine, create_empty=create_empty, writer=store.writer
+            )
         await store.prepare()
     except StoreError as exc:
         await engine.dispose()

@@ -113,14 +113,21 @@ def _newer(revision: str) -> str:
     )
 
 
-async def ensure_current(engine: AsyncEngine, *, create_empty: bool) -> None:
-    """Refuse a schema older or newer than the code; create it in a store that has none."""
+async def ensure_current(
+    engine: AsyncEngine, *, create_empty: bool, writer: AsyncEngine | None = None
+) -> None:
+    """Refuse a schema older or newer than the code; create it in a store that has none.
+
+    The first look reads through `engine`: on SQLite, one opened for writes (`writer`) takes
+    the write lock when it begins, and a `syndicate status` run while a pull writes would
+    wait for it, then fail with "database is locked". Only a store that is not current is
+    looked at again, under the lock, through `writer`."""
     head = code_head()
     if (await schema_state(engine)).revision == head:
         return
     # Decide under the migration lock: another node may be creating the schema right now,
     # and a look from outside could see its tables without its revision.
-    async with engine.begin() as conn:
+    async with (writer or engine).begin() as conn:
         await _lock(conn)
         state = await conn.run_sync(_state)
         if state.revision == head:
