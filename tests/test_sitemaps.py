@@ -12,7 +12,7 @@ import pytest
 
 from syndicator.core.config import Config
 from syndicator.core.errors import ExtractError
-from syndicator.extract.sitemaps import parse_date, parse_sitemap, recent
+from syndicator.extract.sitemaps import MAX_ENTRY_ELEMENTS, parse_date, parse_sitemap, recent
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
@@ -158,6 +158,39 @@ def test_an_images_or_videos_title_and_date_are_not_the_articles() -> None:
         datetime(2024, 3, 4, tzinfo=UTC),
     )
     assert (second.title, second.published) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    [
+        "http://www.google.com/schemas/sitemap-news/0.9",
+        "http://www.google.com/schemas/sitemap-news/0.84",  # an older one, still served
+        "https://www.google.com/schemas/sitemap-news/0.9",
+    ],
+)
+def test_a_google_news_title_and_date_are_read_in_each_of_its_namespaces(namespace: str) -> None:
+    body = (
+        f'<urlset {NS} xmlns:n="{namespace}"><url><loc>https://n.example/a</loc><n:news>'
+        "<n:publication_date>2024-03-04</n:publication_date><n:title>Quay</n:title>"
+        "</n:news></url></urlset>"
+    ).encode()
+    (entry,) = parse_sitemap(body, "https://n.example/s").urls
+    assert (entry.title, entry.published) == ("Quay", datetime(2024, 3, 4, tzinfo=UTC))
+
+
+def test_an_entry_holding_junk_past_any_real_one_is_refused() -> None:
+    junk = "<x/>" * (MAX_ENTRY_ELEMENTS + 1)
+    body = f"<urlset {NS}><url><loc>https://n.example/a</loc>{junk}</url></urlset>".encode()
+    with pytest.raises(ExtractError) as info:
+        parse_sitemap(gzip.compress(body), "https://n.example/s.xml.gz")
+    assert info.value.kind == "hostile-markup"
+    # Images as Google reads them, 1,000 to a page, are no junk.
+    images = "".join(
+        f"<image:image><image:loc>https://n.example/{n}.jpg</image:loc></image:image>"
+        for n in range(1000)
+    )
+    body = f"<urlset {NS} {IMAGE}><url><loc>https://n.example/a</loc>{images}</url></urlset>"
+    assert len(parse_sitemap(body.encode(), "https://n.example/s").urls) == 1
 
 
 def test_locs_that_are_no_web_address_or_not_plain_text_are_skipped() -> None:

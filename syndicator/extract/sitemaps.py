@@ -61,7 +61,7 @@ def inflate(body: bytes, limit: int = MAX_INFLATED) -> bytes:
     """A gzipped sitemap's bytes, inflated up to `limit`; anything else as it is."""
     if not body.startswith(_GZIP_MAGIC):
         return body
-    out = b""
+    out = bytearray()
     rest = body
     # gzip allows several members one after the other (`cat a.gz b.gz`): each is inflated.
     while rest.startswith(_GZIP_MAGIC):
@@ -77,7 +77,7 @@ def inflate(body: bytes, limit: int = MAX_INFLATED) -> bytes:
         if not inflater.eof:
             break  # cut short: what was inflated is read, and the parser says where it ends
         rest = inflater.unused_data
-    return out
+    return bytes(out)
 
 
 def parse_date(text: str | None) -> datetime | None:
@@ -102,10 +102,14 @@ def parse_date(text: str | None) -> datetime | None:
 
 
 _YEAR_MONTH = re.compile(r"(\d{4})(?:-(\d{2}))?")
-# Google News sitemaps' namespace: its `title` and `publication_date` are the article's; an
+# Google News sitemaps' namespace (`http://www.google.com/schemas/sitemap-news/0.9`, older
+# sitemaps 0.84, some https): its `title` and `publication_date` are the article's; an
 # image's or a video's (`image:title`, `video:publication_date`) are not.
-NEWS = "http://www.google.com/schemas/sitemap-news/0.9"
+_NEWS_NAMESPACE = "/schemas/sitemap-news/"
 _ENTRIES = ("url", "sitemap")
+# Elements one entry may hold: a page's `<url>` with its 1,000 images (the most Google reads)
+# holds a few thousand. More is junk, kept in memory until the entry ends: refused.
+MAX_ENTRY_ELEMENTS = 20_000
 
 
 def _local(tag: object) -> str:
@@ -146,8 +150,8 @@ def _entry(element: etree._Element, url: str) -> SitemapUrl | None:
     # would be read cut short.
     fields = {_local(c.tag): (c.text or "").strip() for c in element if not len(c)}
     # news:publication_date and news:title live deeper, in <news:news>.
-    for child in element.iter(f"{{{NEWS}}}publication_date", f"{{{NEWS}}}title"):
-        if child.text and not len(child):
+    for child in element.iter("{*}publication_date", "{*}title"):
+        if _NEWS_NAMESPACE in child.tag and child.text and not len(child):
             fields.setdefault(_local(child.tag), child.text.strip())
     loc = fields.get("loc")
     absolute = identity.join_url(url, loc) if loc else None
@@ -170,10 +174,19 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
         raise ExtractError(url, exc.message, kind=exc.kind) from None
     out = Sitemap()
     root_seen = ""
+    held = 0  # elements read inside the entry not yet ended
     try:
         for element in _elements(data):
             name = _local(element.tag)
             inside = any(_local(a.tag) in _ENTRIES for a in element.iterancestors())
+            if inside:
+                held += 1
+                if held > MAX_ENTRY_ELEMENTS:
+                    raise ExtractError(
+                        "",
+                        f"one sitemap entry holds more than {MAX_ENTRY_ELEMENTS:,} elements",
+                        kind="hostile-markup",
+                    )
             if name not in _ENTRIES or inside:
                 if name in ("urlset", "sitemapindex"):
                     root_seen = name
@@ -185,6 +198,7 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
             if entry := _entry(element, url):
                 (out.urls if name == "url" else out.children).append(entry)
             _drop(element)
+            held = 0
     except ExtractError as exc:
         raise ExtractError(url, exc.message, kind=exc.kind) from None
     if root_seen not in ("urlset", "sitemapindex"):

@@ -775,8 +775,9 @@ class SourcePull:
             sites = (*self.origins, mirror.origin)
             own = [child for child in children if identity.origin(child.loc) in sites]
             if len(own) < len(children):
-                log.info(
-                    "%s: skipping %d sitemaps on other hosts in %s",
+                log.warning(
+                    "%s: skipping %d sitemaps on hosts not the source's in %s (add the host "
+                    "to the source's mirrors if it is the site's)",
                     self.name,
                     len(children) - len(own),
                     url,
