@@ -78,10 +78,14 @@ def test_announced_links_give_their_host_and_port_and_links_that_are_no_url_noth
         "https://user:secret@alt.example:8443/a",  # the user name is no part of an origin
         "http://alt2.example.net:99999/",  # no port
         "https://ALT3.example.org/",
+        "https://xn--e1afmkfd.xn--p1ai/",  # a punycode TLD
+        "https://خبر.example.ir/",  # a host name in Arabic script
     ]
     anchors = "".join(f"<a href='{href}'>a mirror</a> " for href in links).encode()
     page = b"<html><body><p>Alternate addresses: " + anchors + b"</p></body></html>"
     assert announced_origins(page, "https://www.news.example/") == [
         "https://alt.example:8443",
         "https://alt3.example.org",
+        "https://xn--e1afmkfd.xn--p1ai",
+        "https://خبر.example.ir",
     ]

@@ -64,6 +64,9 @@ _HOST = re.compile(
     r"(?::(\d{1,5}))?(?![\w-])",
     re.I,
 )
+# A link's host name: dotted labels of any script (`пример.com`, `xn--mgba3a4f16a` TLDs), no
+# space, quote or character a host cannot hold.
+_LINK_HOST = re.compile(r"(?:[^\s.<>\"'`\\/?#@:\[\]]+\.)+[^\s.<>\"'`\\/?#@:\[\]]+")
 _BLOCKS = ("p", "div", "section", "span", "li", "h2", "h3", "h4", "strong", "footer", "aside")
 # A line of the list that follows an announcement is short.
 _LIST_LINE = 200
@@ -96,7 +99,7 @@ def _link_hosts(el: etree._Element, scheme: str) -> list[str]:
         except ValueError:
             continue
         host = parts.hostname or ""
-        if parts.scheme in ("http", "https") and _HOST.fullmatch(host):
+        if parts.scheme in ("http", "https") and _LINK_HOST.fullmatch(host):
             found.append(f"{parts.scheme}://{host}" + (f":{port}" if port else ""))
     return found
 
