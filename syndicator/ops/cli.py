@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 
 from syndicator import __version__
 from syndicator.core import identity
@@ -121,10 +121,9 @@ def _run(coro_fn: Callable[[], Awaitable[T]], as_json: bool = False) -> T:
         fail(f"error: {exc}", EXIT_FAILED, as_json)
     except DBAPIError as exc:
         # A store damaged past what opening it checks ("database disk image is malformed",
-        # a table gone) fails where it is read: named, never a traceback.
+        # a table gone) fails where it is read: named, never a traceback. (Any other
+        # SQLAlchemy error is a fault of ours, and keeps its traceback.)
         fail(f"store error: {exc.orig}", EXIT_FAILED, as_json)
-    except SQLAlchemyError as exc:
-        fail(f"store error: {exc}", EXIT_FAILED, as_json)
 
 
 def read_config(ctx: click.Context) -> Config:
