@@ -221,6 +221,20 @@ async def test_a_file_mirror_path_that_names_no_file_is_a_fetch_error(
     assert info.value.kind == kind
 
 
+async def test_a_file_mirror_never_reads_a_folders_index_linked_outside_it(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "secret.html"
+    secret.write_bytes(TEXT)
+    root = tmp_path / "mirror"
+    (root / "section").mkdir(parents=True)
+    (root / "section" / "index.html").symlink_to(secret)
+    async with Fetcher(limits()) as f:
+        with pytest.raises(FetchError) as info:
+            await f.get("https://m.test/section/", file_root=root)
+    assert info.value.kind == "http-404" and "leaves the mirror folder" in info.value.message
+
+
 async def test_a_file_mirror_refuses_a_file_past_the_cap(tmp_path: Path) -> None:
     (tmp_path / "big.html").write_bytes(TEXT * 100)
     async with Fetcher(limits(max_body=len(TEXT) * 10)) as f:

@@ -662,10 +662,10 @@ class Fetcher:
         rel = unquote(urlsplit(url).path).lstrip("/")
         try:
             path = (root / rel).resolve()
+            if path.is_dir():
+                path = (path / "index.html").resolve()
             if root.resolve() not in (path, *path.parents):
                 raise FetchError(url, "http-404", "path leaves the mirror folder")
-            if path.is_dir():
-                path = path / "index.html"
             stat = path.stat()
         except (OSError, ValueError, RuntimeError):
             # No such file, a name past the system's limit, a NUL (`%00` in a link), a loop
