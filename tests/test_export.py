@@ -437,7 +437,11 @@ async def test_a_file_list_naming_paths_through_a_link_removes_nothing_outside_t
 
 @pytest.mark.parametrize(
     "damage",
-    [b"\xff\xfe not UTF-8\n", b"iran.rss\x00.gz\n", b"gone.rss\n" * (2 * 1024 * 1024)],
+    [
+        b"gone.rss\n\xff\xfe not UTF-8\n",
+        b"iran.rss\x00.gz\n",  # one line that is no name: passed over
+        b"gone.rss\n" * (2 * 1024 * 1024),
+    ],
     ids=["not-utf8", "nul", "too-large"],
 )
 async def test_a_damaged_file_list_is_ignored_and_written_anew(
@@ -457,7 +461,8 @@ async def test_a_damaged_file_list_is_ignored_and_written_anew(
     )
     (out / ".syndicator-files").write_bytes(damage)
     (out / "iran.rss.gz").write_bytes(b"an old copy")
-    # A file the damaged list names: the list says nothing, so it stays.
+    # A file the damaged list names (but for "nul"): a list that cannot be read says
+    # nothing, so it stays.
     (out / "gone.rss").write_bytes(b"kept")
     second = sorted(
         p.relative_to(out).as_posix() for p in await write_feeds(FeedBook(config, store), out)

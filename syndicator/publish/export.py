@@ -169,10 +169,13 @@ def _only_export(out: Path) -> Iterator[None]:
 MAX_MANIFEST = 16 * 1024 * 1024
 # What this module writes: feeds, pages and the OPML list, the stylesheet, and their
 # compressed copies. A line of the file list naming anything else is not one of ours.
+_SUFFIXES = sorted(
+    {*EXTENSIONS.values(), "html", "xml", xmlfeeds.STYLESHEET_NAME.rpartition(".")[2]}
+)
 _WRITTEN_NAME = re.compile(
     r"(?:[^/\x00-\x1f\x7f.][^/\x00-\x1f\x7f]*/)*"  # folders, none hidden, no `..`
     r"[^/\x00-\x1f\x7f.][^/\x00-\x1f\x7f]*"
-    r"\.(?:rss|atom|json|html|xml|xsl)(?:\.gz|\.br)?"
+    rf"\.(?:{'|'.join(_SUFFIXES)})(?:\.gz|\.br)?"
 )
 
 
