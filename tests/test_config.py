@@ -186,8 +186,16 @@ def test_a_value_yaml_cannot_build_names_its_line(tmp_path: Path, value: str, ki
             11,
             "'2020-99-99x' is tagged !!timestamp",
         ),
+        # A value that looks like what it is tagged as: quoting it would keep the tag.
+        (
+            "title: Press TV",
+            "title: !!timestamp 2026-02-30",
+            7,
+            "'2026-02-30' is tagged !!timestamp but is not a date (day is out of range for"
+            " month); remove the tag",
+        ),
     ],
-    ids=["int", "float", "bool", "timestamp", "mapping key", "list item"],
+    ids=["int", "float", "bool", "timestamp", "mapping key", "list item", "looks right"],
 )
 def test_a_tag_on_a_value_it_cannot_be_names_the_line(
     tmp_path: Path, old: str, new: str, line: int, words: str
@@ -345,6 +353,24 @@ def test_a_public_url_no_reader_can_reach_is_refused(tmp_path: Path, url: str, w
     )
     assert result.exit_code == 2, result.output
     assert f"SYNDICATOR_PUBLIC_URL: service.public_url: Value error, {url!r}" in result.output
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("https://www.presstv.ir", "https://www.presstv.ir:99999", "canonical"),
+        ("https://www.presstv.co.uk", "https://www.presstv.co.uk:0", "mirrors.0"),
+        ("host: https://www.presstv.tv", "host: https://www.presstv.tv:port", "host"),
+        ("https://www.presstv.ir", "https://[::1", "canonical"),
+    ],
+    ids=["canonical past 65535", "mirror zero", "host not a number", "unclosed IPv6"],
+)
+def test_an_origin_no_server_listens_on_is_refused(
+    tmp_path: Path, old: str, new: str, key: str
+) -> None:
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert len(found) == 1, found
+    assert key in found[0] and repr(new.removeprefix("host: ")) in found[0], found[0]
 
 
 STORE_URLS_NO_STORE_OPENS = [

@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import yaml
 from pydantic import (
@@ -131,11 +131,26 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
 
+def _check_port(value: str, parts: SplitResult) -> None:
+    """A port no server listens on (0, 99999, a word) is refused: every request, or every
+    published link, would carry it."""
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
+
+
 def _check_origin(value: str, *, allow_file: bool) -> str:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # an unclosed [IPv6 address
+        raise ValueError(f"{value!r} is not a URL ({exc})") from None
     if parts.scheme in ("http", "https"):
         if not parts.hostname:
             raise ValueError(f"{value!r} has no host name")
+        _check_port(value, parts)
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError(f"{value!r} must be an origin such as https://www.example.org")
         return identity.origin(value)
@@ -646,12 +661,7 @@ class Service(_Model):
             raise ValueError(f"{value!r} is not an http(s) URL ({exc})") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL")
-        try:
-            port = parts.port
-        except ValueError:  # not a number, or past 65535
-            port = -1
-        if port is not None and not 1 <= port <= 65535:
-            raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
+        _check_port(value, parts)
         return value.rstrip("/")
 
     @field_validator("listen")
@@ -1070,7 +1080,10 @@ def _unbuildable(node: yaml.ScalarNode, error: Exception) -> str:
     # tell an operator nothing.
     why = f" ({error})" if isinstance(error, ValueError | OverflowError) else ""
     implicit = (True, False) if node.style is None else (False, True)
-    if yaml.SafeLoader("").resolve(yaml.ScalarNode, node.value, implicit) != node.tag:
+    # Tagged in the file (`!!timestamp 2026-02-30`): quoting would keep the tag.
+    text, at = node.start_mark.buffer or "", node.start_mark.pointer
+    tagged = text[at : at + 1] == "!"
+    if tagged or yaml.SafeLoader("").resolve(yaml.ScalarNode, node.value, implicit) != node.tag:
         return (
             f"not valid YAML: {node.value[:40]!r} is tagged !!{name} but is not {kind}{why};"
             " remove the tag"
