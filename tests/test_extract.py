@@ -87,10 +87,23 @@ def test_mirror_copies_hash_the_same() -> None:
         ('<iframe src="https://x.test"></iframe><p>a</p>', "iframe"),
         ("<style>p{color:red}</style><p>a</p>", "color:red"),
         ('<img src="x.jpg" onerror="steal()">', "onerror"),
+        # nh3 checks the scheme of href and src only: a quotation's source is checked here.
+        ('<blockquote cite="javascript:steal()"><p>a</p></blockquote>', "javascript:"),
+        ('<q cite=" JavaScript:steal()">a</q>', "steal"),
+        ('<q cite="data:text/html,steal">a</q>', "data:"),
+        # A character XML forbids, dropped after sanitising, would have joined the scheme.
+        ('<a href="jav\x01ascript:steal()">a</a>', "steal"),
+        ('<img src="java\x0bscript:steal()">', "steal"),
     ],
 )
 def test_sanitiser_removes_active_content(dirty: str, gone: str) -> None:
     assert gone not in clean.sanitize(dirty)
+
+
+def test_a_quotations_web_source_is_kept() -> None:
+    assert clean.sanitize('<q cite="https://n.example/s">a</q>') == (
+        '<q cite="https://n.example/s">a</q>'
+    )
 
 
 def test_sanitiser_keeps_article_markup() -> None:

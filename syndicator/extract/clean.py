@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -1014,15 +1015,30 @@ def tidy_body(
             drop_element(el)
 
 
+# Characters XML forbids: removed before sanitising, not after, so that removing them cannot
+# join what the sanitiser saw apart (`jav\x01ascript:` passes as a relative URL, and would be
+# `javascript:` once the control character went).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _quoted_source(element: str, attribute: str, value: str) -> str | None:
+    """nh3 checks the scheme of links and pictures only: a quotation's `cite` keeps http(s)
+    URLs, and nothing else (`javascript:` would reach a reader that makes it a link)."""
+    if attribute == "cite":
+        return value if value.strip().lower().startswith(("http://", "https://")) else None
+    return value
+
+
 def sanitize(html: str) -> str:
     """Allow-list sanitising: no script, style, iframe, event handlers or javascript: URLs."""
     return nh3.clean(
-        html,
+        _XML_ILLEGAL.sub("", html),
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
         strip_comments=True,
+        attribute_filter=_quoted_source,
     )
 
 
