@@ -9,7 +9,7 @@ import feedparser
 from lxml import etree, html
 
 from syndicator.core.models import Article
-from syndicator.publish import render
+from syndicator.publish import render, xmlfeeds
 
 INFO = render.FeedInfo(
     section="north-africa",
@@ -119,6 +119,20 @@ def test_a_plain_text_summary_reads_the_same_in_every_format() -> None:
     atom = feedparser.parse(render.render_atom(INFO, articles)).entries[0]
     assert atom.summary == summary
     assert json.loads(render.render_json(INFO, articles))["items"][0]["summary"] == summary
+
+
+def test_a_summary_shows_as_written_in_the_browser_view_of_each_feed() -> None:
+    # The stylesheet a browser applies (libxslt, as in Chromium) showed RSS descriptions with
+    # their HTML escape: "AT&amp;T" for "AT&T".
+    summary = "AT&T and Q&A: a <b>bold</b> 1 < 2 &lt;kept&gt; &amp; done"
+    stylesheet = etree.XSLT(etree.fromstring(xmlfeeds.STYLESHEET))
+    for feed in (render.render_rss, render.render_atom):
+        page = html.fromstring(
+            str(stylesheet(etree.fromstring(feed(INFO, [article(1, summary=summary)]))))
+        )
+        (item,) = page.xpath("//li[@class='item']")
+        assert item.text_content().rstrip().endswith(summary), item.text_content()
+        assert not item.xpath(".//b")  # and it stays text
 
 
 def test_the_lead_image_carries_its_caption_and_photo_credit_apart() -> None:
