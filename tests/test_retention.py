@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
+
+from syndicator.core.errors import StoreError
 from syndicator.store import open_store
 from syndicator.store.retention import prune
 
@@ -134,3 +139,21 @@ sources:
     assert done.exit_code == 0, done.output
     # all five are older than 30 days; the feed shows two, so three go
     assert "removed 3 articles" in done.output
+
+
+async def test_a_store_that_cannot_answer_is_a_store_error_not_the_retention_jobs_end(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        for n in range(1, 4):
+            await store.ingest(candidate(n, sections=("world",), published=day(n)), ORIGIN)
+        # A damaged page gives back a date that is no date; the service's retention job
+        # catches StoreError and runs again later, while any other error ended it for good.
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE article_sections SET published = 'the 3rd of May'")
+        with pytest.raises(StoreError, match=r"retention could not finish: .*the 3rd of May"):
+            await prune(store, days=None, items=1, keep=1, now=NOW)
+    finally:
+        await store.close()

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, exists, select, tuple_
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from syndicator.core.errors import StoreError
 from syndicator.core.models import ALL_SECTION
 from syndicator.store.engine import Store
 from syndicator.store.schema import article_sections, articles, section_versions
@@ -125,7 +127,24 @@ async def prune(
     keep: int,
     now: datetime | None = None,
 ) -> PruneReport:
-    """Apply the retention rules; `keep` is the feeds' max_items."""
+    """Apply the retention rules; `keep` is the feeds' max_items. A store that cannot answer
+    (locked past the busy timeout, its server gone, a damaged value) raises StoreError: the
+    service's retention job says so and tries again at its next run, instead of ending."""
+    try:
+        return await _prune(store, days=days, items=items, keep=keep, now=now)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        detail = exc.orig if isinstance(exc, DBAPIError) else exc
+        raise StoreError(f"retention could not finish: {detail}") from None
+
+
+async def _prune(
+    store: Store,
+    *,
+    days: int | None,
+    items: int | None,
+    keep: int,
+    now: datetime | None,
+) -> PruneReport:
     now = now or datetime.now(UTC)
     touched: set[str] = set()
     memberships = 0
