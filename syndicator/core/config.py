@@ -530,7 +530,13 @@ class Source(_Model):
     @field_validator("canonical")
     @classmethod
     def _canonical(cls, value: str) -> str:
-        return _check_origin(value, allow_file=False)
+        origin = _check_origin(value, allow_file=False)
+        if len(urlsplit(origin).hostname or "") > CANONICAL_HOST_MAX:
+            raise ValueError(
+                f"{value[:40]!r}...: a canonical host name of at most {CANONICAL_HOST_MAX}"
+                " characters (it is in every article's GUID)"
+            )
+        return origin
 
     @field_validator("sections")
     @classmethod
@@ -746,12 +752,23 @@ class Retention(_Model):
         return self.days is not None or self.items is not None
 
 
+# The store keeps section and source names in columns of 100 characters: PostgreSQL refused a
+# longer one (SQLite kept it), and every article of that section or source with it.
+NAME_MAX = 100
+# A canonical host, in every article's GUID (a tag: URI the store keeps in 255 characters,
+# with the date, the source name and the hash): a longer one made PostgreSQL refuse every
+# article of the source. Real hosts are far shorter.
+CANONICAL_HOST_MAX = 100
+
+
 def _name_of(kind: str) -> AfterValidator:
     """A section or source name: it is in URLs, file names and the store, so a slug."""
 
     def check(name: str) -> str:
         if not _SLUG.fullmatch(name):
             raise ValueError(f"{kind} name {name!r}: use lower-case letters, digits, - and _")
+        if len(name) > NAME_MAX:
+            raise ValueError(f"{kind} name {name[:20]!r}...: at most {NAME_MAX} characters")
         return name
 
     return AfterValidator(check)

@@ -306,5 +306,10 @@ def make_guid(
     """A tag: URI (RFC 4151) fixed when the article is first stored; it depends only on the
     source, the publication date and the first content hash, never on a mirror."""
     host = urlsplit(canonical_origin).hostname or "localhost"
-    day = published.strftime("%Y-%m-%d") if published else "2000-01-01"
+    # Four-digit years, as RFC 4151's dates are: strftime writes year 1 as "1".
+    day = (
+        f"{published.year:04d}-{published.month:02d}-{published.day:02d}"
+        if published
+        else "2000-01-01"
+    )
     return f"tag:{host},{day}:{source}/{first_hash[:32]}"

@@ -42,6 +42,7 @@ from syndicator.pull.addresses import AddressPolicy
 from syndicator.pull.adoption import adopt_candidates
 from syndicator.pull.fetch import Fetcher, Response
 from syndicator.store import Store
+from syndicator.store.engine import MAX_URL
 from syndicator.store.health import Listed, MirrorStore
 
 log = logging.getLogger("syndicator.pull")
@@ -735,7 +736,9 @@ class SourcePull:
         own: list[Listed] = []
         for link, stamp in listed:
             origin = identity.origin(link)
-            if origin in self.origins or origin == mirror.origin:
+            if len(link) > MAX_URL:
+                log.info("%s: skipping a link longer than %d characters", self.name, MAX_URL)
+            elif origin in self.origins or origin == mirror.origin:
                 own.append((on_mirror(mirror, self._site_path(link)), stamp))
             else:
                 log.info("%s: skipping link to another site: %s", self.name, link)

@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -427,11 +427,25 @@ class Store:
         `number` false leaves a new article's archive sequence numbers to `number_arrivals`,
         so that the articles of one pull are numbered together, in publication order."""
         now = now or datetime.now(UTC)
+        if len(cand.canonical_url) > MAX_URL:
+            # Its URLs are keys of 2,048 characters (the sitemaps.org limit): PostgreSQL refused
+            # a longer one while SQLite kept it. Refused alike on both.
+            raise StoreError(
+                f"store refused article {cand.canonical_url[:100]}...: a link longer than"
+                f" {MAX_URL} characters"
+            )
+        if any(len(alias) > MAX_URL for alias in cand.aliases):
+            cand = replace(cand, aliases=frozenset(a for a in cand.aliases if len(a) <= MAX_URL))
         try:
             async with self.writing() as conn:
                 return await self._ingest(conn, cand, canonical_origin, now, number)
         except DBAPIError as exc:
             raise StoreError(f"store refused article {cand.canonical_url}: {exc.orig}") from None
+        except (UnicodeError, OverflowError) as exc:
+            # A value the driver cannot send (a lone surrogate to SQLite, a number past 64
+            # bits): PostgreSQL's driver says so as a DBAPIError; SQLite's raised it bare,
+            # which ended the whole pull. Either way it costs this article only.
+            raise StoreError(f"store refused article {cand.canonical_url}: {exc}") from None
 
     async def match(self, cand: Candidate, now: datetime | None = None) -> Match | None:
         """The stored article this candidate is, if any (read only)."""
@@ -451,11 +465,12 @@ class Store:
         if cand.words >= NEAR_DUPLICATE_MIN_WORDS:
             published = _utc(cand.published) or now
             query = _MATCH_NEAR
+            since, until = near_window(published)
             params |= {
                 "p_source": cand.source,
                 "p_bands": simhash_bands(cand.simhash),
-                "p_from": published - NEAR_DUPLICATE_WINDOW,
-                "p_to": published + NEAR_DUPLICATE_WINDOW,
+                "p_from": since,
+                "p_to": until,
             }
         found = []
         for row in await conn.execute(query, params):
@@ -768,12 +783,12 @@ class Store:
             sections: dict[int, list[str]] = {i: [] for i in ids}
             if ids:
                 for r in await conn.execute(
-                    select(article_sections.c.article_id, article_sections.c.section)
-                    .where(article_sections.c.article_id.in_(ids))
-                    .order_by(article_sections.c.section)
+                    select(article_sections.c.article_id, article_sections.c.section).where(
+                        article_sections.c.article_id.in_(ids)
+                    )
                 ):
                     sections[r.article_id].append(r.section)
-        return [_article(r, sections.get(r.id, [])) for r in rows]
+        return [_article(r, sorted(sections.get(r.id, []))) for r in rows]
 
     async def section_counts(self) -> dict[str, int]:
         async with self.reading("section counts") as conn:
@@ -829,12 +844,12 @@ class Store:
             sections: dict[int, list[str]] = {r.id: [] for r in rows}
             if rows:
                 for r in await conn.execute(
-                    select(article_sections.c.article_id, article_sections.c.section)
-                    .where(article_sections.c.article_id.in_(list(sections)))
-                    .order_by(article_sections.c.section)
+                    select(article_sections.c.article_id, article_sections.c.section).where(
+                        article_sections.c.article_id.in_(list(sections))
+                    )
                 ):
                     sections[r.article_id].append(r.section)
-        return [_article(r, sections[r.id]) for r in rows]
+        return [_article(r, sorted(sections[r.id])) for r in rows]
 
     async def aliases_of(self, guid: str) -> list[str]:
         async with self.reading("an article's URLs") as conn:
@@ -842,9 +857,10 @@ class Store:
                 select(article_aliases.c.url)
                 .join(articles, articles.c.id == article_aliases.c.article_id)
                 .where(articles.c.guid == guid)
-                .order_by(article_aliases.c.url)
             )
-            return list(result.scalars())
+            # Sorted here, by code point: a database's collation (en_US on many PostgreSQL
+            # servers) would order them otherwise than SQLite.
+            return sorted(result.scalars())
 
     # --- dates of published documents ----------------------------------------------
 
@@ -916,6 +932,27 @@ class Store:
                 await conn.execute(stmt.on_conflict_do_update(index_elements=["url"], set_=values))
         except DBAPIError as exc:
             raise StoreError(f"store refused fetch validators of {url}: {exc.orig}") from None
+
+
+# The longest URL the store keeps as a key (article aliases, fetch validators).
+MAX_URL = 2048
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def near_window(published: datetime) -> tuple[datetime, datetime]:
+    """The publication times a near-duplicate of an article published at `published` may
+    have: NEAR_DUPLICATE_WINDOW either side, within the times Python has (a page dated
+    0001-01-01 raised OverflowError here, which ended the whole pull on every retry)."""
+    try:
+        since = published - NEAR_DUPLICATE_WINDOW
+    except OverflowError:
+        since = _EARLIEST
+    try:
+        until = published + NEAR_DUPLICATE_WINDOW
+    except OverflowError:
+        until = _LATEST
+    return since, until
 
 
 def _match(how: How, row: Any, now: datetime) -> Match:

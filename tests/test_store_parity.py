@@ -1,0 +1,117 @@
+"""SQLite and PostgreSQL keep and give back the same: what a comparison of the two stores on
+the same pulls found them doing differently, and what failed on both."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from syndicator.core.errors import StoreError
+from syndicator.store import open_store
+
+from .engines import candidate
+from .test_config import GOOD, problems
+
+ORIGIN = "https://news.example"
+WORDS = " ".join(f"word{n}" for n in range(60))  # past the near-duplicate minimum
+
+
+@pytest.mark.parametrize(
+    "published",
+    [datetime(1, 1, 1, 12, tzinfo=UTC), datetime(9999, 12, 31, 12, tzinfo=UTC)],
+    ids=["year-1", "year-9999"],
+)
+async def test_a_page_dated_at_the_ends_of_time_is_stored(
+    engine_url: str, published: datetime
+) -> None:
+    # The near-duplicate window (3 days either side) ran past the times Python has: an
+    # OverflowError ended the whole pull, again on every retry while the page was listed.
+    store = await open_store(engine_url)
+    try:
+        first = dataclasses.replace(candidate(1, published=published), words=len(WORDS.split()))
+        result = await store.ingest(first, ORIGIN, now=datetime(2024, 3, 1, tzinfo=UTC))
+        assert result.outcome == "new"
+        # RFC 4151's dates have four-digit years: "1-01-01" was no tag date.
+        day = f"{published.year:04d}-{published.month:02d}-{published.day:02d}"
+        if published.year < 2000:
+            assert f",{day}:" in result.guid, result.guid
+    finally:
+        await store.close()
+
+
+async def test_a_link_longer_than_the_store_keeps_is_refused_on_both_engines(
+    engine_url: str,
+) -> None:
+    # PostgreSQL refused such an article (its URL keys hold 2,048 characters) while SQLite
+    # kept it: the feeds of the two stores differed.
+    store = await open_store(engine_url)
+    try:
+        long = f"{ORIGIN}/Detail/{'a' * 2048}"
+        with pytest.raises(StoreError, match="a link longer than 2048 characters"):
+            await store.ingest(candidate(1, url=long), ORIGIN)
+        # An alias that long is dropped; the article is kept under its own link.
+        kept = dataclasses.replace(candidate(2), aliases=frozenset({long}))
+        result = await store.ingest(kept, ORIGIN)
+        assert result.outcome == "new"
+        assert await store.aliases_of(result.guid) == [f"{ORIGIN}/Detail/2"]
+    finally:
+        await store.close()
+
+
+async def test_a_value_the_driver_cannot_send_costs_that_article_only(engine_url: str) -> None:
+    # A lone surrogate reached SQLite's driver as a bare UnicodeEncodeError, which ended the
+    # whole pull; PostgreSQL's said so as a store error.
+    store = await open_store(engine_url)
+    try:
+        broken = candidate(1, title="Harbour \ud800 wall")
+        with pytest.raises(StoreError, match="store refused article"):
+            await store.ingest(broken, ORIGIN)
+        assert (await store.ingest(candidate(2), ORIGIN)).outcome == "new"
+    finally:
+        await store.close()
+
+
+async def test_an_articles_sections_come_in_code_point_order_on_both_engines(
+    engine_url: str,
+) -> None:
+    names = ("ab", "a_b", "a0", "a-b")
+    store = await open_store(engine_url)
+    try:
+        if store.is_postgres:
+            # A server made with an en_US locale sorts `a_b` before `a-b`; the categories of
+            # every feed followed the database's collation.
+            async with store.writing() as conn:
+                await conn.execute(
+                    text(
+                        "ALTER TABLE article_sections ALTER COLUMN section"
+                        ' TYPE varchar(100) COLLATE "en-US-x-icu"'
+                    )
+                )
+        result = await store.ingest(candidate(1, sections=names), ORIGIN)
+        (article,) = await store.section_articles("ab", 10)
+        assert list(article.sections) == sorted(names) == ["a-b", "a0", "a_b", "ab"]
+        (sliced,) = await store.section_slice("ab", 1, 1)
+        assert list(sliced.sections) == sorted(names)
+        assert result.outcome == "new"
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        ("north-africa", "n" * 101, "at most 100 characters"),
+        ("presstv:", "p" * 101 + ":", "at most 100 characters"),
+        ("https://www.presstv.ir", f"https://{'w' * 95}.presstv.ir", "at most 100 characters"),
+    ],
+    ids=["section", "source", "canonical host"],
+)
+def test_names_longer_than_the_store_keeps_are_refused_in_the_config(
+    tmp_path: Path, old: str, new: str, words: str
+) -> None:
+    found = problems(tmp_path, GOOD.replace(old, new))
+    assert any(words in p for p in found), found
