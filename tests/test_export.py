@@ -399,16 +399,24 @@ async def test_an_export_leaves_a_running_export_alone(
     assert not in_flight.exists() and (out / "iran.rss").exists()
 
 
-async def test_a_file_list_naming_paths_through_a_link_removes_nothing_outside_the_folder(
+@pytest.fixture
+async def pulled(
     site: Site,
     store: Store,
     fetcher: Fetcher,
     write_config: Callable[[str], Config],
     store_url: str,
-    tmp_path: Path,
-) -> None:
+) -> Config:
+    """The test site's config, pulled once into `store`."""
     config = write_config(site.config_yaml(store_url))
     await pull_source("news", config, fetcher, store)
+    return config
+
+
+async def test_a_file_list_naming_paths_through_a_link_removes_nothing_outside_the_folder(
+    pulled: Config, store: Store, tmp_path: Path
+) -> None:
+    config = pulled
     out = tmp_path / "feeds"
     await write_feeds(FeedBook(config, store), out)
     # Beside the export's folder, the site owner's files; in it, a link to their folder, and
@@ -445,16 +453,9 @@ async def test_a_file_list_naming_paths_through_a_link_removes_nothing_outside_t
     ids=["not-utf8", "nul", "too-large"],
 )
 async def test_a_damaged_file_list_is_ignored_and_written_anew(
-    site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
-    tmp_path: Path,
-    damage: bytes,
+    pulled: Config, store: Store, tmp_path: Path, damage: bytes
 ) -> None:
-    config = write_config(site.config_yaml(store_url))
-    await pull_source("news", config, fetcher, store)
+    config = pulled
     out = tmp_path / "feeds"
     first = sorted(
         p.relative_to(out).as_posix() for p in await write_feeds(FeedBook(config, store), out)
