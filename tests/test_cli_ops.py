@@ -256,6 +256,22 @@ def test_env_overrides_name_the_variable_when_wrong(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("out", ["", "  "])
+def test_export_refuses_an_empty_out_folder_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str
+) -> None:
+    """`--out "$DIR"` with DIR unset must not export into the working directory."""
+    config = tmp_path / "c.yaml"
+    config.write_text((REPO / "config" / "syndicator.yaml").read_text())
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(main, ["--config", str(config), "export", "--out", out])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--out': is empty" in result.output
+    assert list(work.iterdir()) == []
+
+
 def test_env_overrides_read_every_service_key(tmp_path: Path) -> None:
     found = env_overrides(
         {

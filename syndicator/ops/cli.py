@@ -560,12 +560,21 @@ def discover_command(ctx: click.Context, url: str, name: str | None, as_json: bo
         sys.exit(EXIT_FAILED)
 
 
+def _out_folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    """The export folder. An empty value (`--out "$DIR"` with DIR unset) is refused rather
+    than taken for the working directory, where the export would write its index.html."""
+    if not value.strip():
+        raise click.BadParameter("is empty; name a folder (`--out .` for this one)")
+    return Path(value)
+
+
 @main.command()
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path),
-    default=Path("feeds"),
+    type=click.Path(),
+    callback=_out_folder,
+    default="feeds",
     show_default=True,
     help="Folder to write the feed files into.",
 )
