@@ -4,7 +4,11 @@ interval, and free their leases when stopped."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
+
+import pytest
+from sqlalchemy import text
 
 from syndicator.core.config import Config
 from syndicator.pull.fetch import Fetcher
@@ -98,6 +102,56 @@ async def test_a_workers_pulls_are_recorded(
             assert row.result == "ok"
             assert (row.new, row.fetched) == (reports[name].new, reports[name].fetched)
         assert await pulled_sections(store) == set(config.sections)
+    finally:
+        stop.set()
+        await store.close()
+
+
+async def test_a_worker_outlives_a_store_that_stops_answering(
+    site: Site,
+    engine_url: str,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While the leases cannot be read or written (here: their table renamed away, as a
+    PostgreSQL restart or a lock held past the busy timeout also does), the worker logs it
+    and tries again; once the store answers, it pulls again."""
+    text_ = site.config_yaml(engine_url, extra=EXTRA.format(canonical=site.canonical))
+    config = write_config(text_.replace("every: 5m", "every: 1s"))
+    store = await open_store(engine_url)
+    done: list[PullReport] = []
+    stop = asyncio.Event()
+    worker = LeaseWorker(config, fetcher, store, holder="w1", on_pulled=done.append)
+    task = asyncio.create_task(worker.run(stop))
+
+    def counts() -> dict[str, int]:
+        return {n: sum(r.source == n for r in done) for n in config.sources}
+
+    async def pulls_of_every_source(than: dict[str, int]) -> None:
+        for _ in range(400):
+            if all(counts()[n] > than.get(n, 0) for n in config.sources):
+                return
+            assert not task.done(), task.exception()
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no pull of every source after {than}: {done}")
+
+    try:
+        await pulls_of_every_source({})
+        async with store.writing() as conn:
+            await conn.execute(text("ALTER TABLE source_leases RENAME TO source_leases_away"))
+        with caplog.at_level(logging.WARNING, logger="syndicator"):
+            await asyncio.sleep(1.5)  # 15 looks at the leases, at a poll of 100 ms
+        assert not task.done(), task.exception()
+        assert any(
+            "worker w1: store: store could not claim sources" in r.getMessage()
+            for r in caplog.records
+        ), [r.getMessage() for r in caplog.records]
+        async with store.writing() as conn:
+            await conn.execute(text("ALTER TABLE source_leases_away RENAME TO source_leases"))
+        await pulls_of_every_source(counts())
+        stop.set()
+        await task
     finally:
         stop.set()
         await store.close()

@@ -84,7 +84,7 @@ async def unannounced(store: Store) -> dict[str, int]:
     try:
         async with store.engine.connect() as conn:
             return {row.section: int(row.version) for row in await conn.execute(query)}
-    except _DRIVER_ERRORS as exc:
+    except (*_DRIVER_ERRORS, ValueError) as exc:  # ValueError: a damaged counter
         raise StoreError(f"reading the changes to announce: {exc}") from None
 
 

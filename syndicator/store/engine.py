@@ -376,6 +376,20 @@ class Store:
             # A value a damaged SQLite file gives back: a date of NULs, text not UTF-8.
             raise StoreError(f"store could not read {what}: a damaged value: {exc}") from None
 
+    @asynccontextmanager
+    async def answering(self, what: str) -> AsyncIterator[None]:
+        """Around a store call a long-running loop makes (leases, WebSub claims): a store
+        that cannot answer now (locked past the busy timeout, a PostgreSQL server restarting,
+        a damaged value) raises StoreError naming `what`, which the loop logs before it tries
+        again, rather than an error that ends the loop."""
+        try:
+            yield
+        except (SQLAlchemyError, OSError) as exc:
+            detail = exc.orig if isinstance(exc, DBAPIError) else exc
+            raise StoreError(f"store could not {what}: {detail}") from None
+        except ValueError as exc:
+            raise StoreError(f"store could not {what}: a damaged value: {exc}") from None
+
     async def create_search_path_schema(self) -> None:
         """On PostgreSQL, create the schema the URL's search_path names if it is missing."""
         if not self.is_postgres:

@@ -81,7 +81,7 @@ class Leases:
         if not rows:
             return
         dialect = postgresql if self.store.is_postgres else sqlite
-        async with self.store.writing() as conn:
+        async with self.store.answering("register sources"), self.store.writing() as conn:
             await conn.execute(dialect.insert(source_leases).on_conflict_do_nothing(), rows)
 
     async def claim_due(
@@ -91,7 +91,7 @@ class Leases:
             return []
         now = now or datetime.now(UTC)
         stmt = claim_statement(names, self.holder, now, self.timeout, limit, self.store.is_postgres)
-        async with self.store.writing() as conn:
+        async with self.store.answering("claim sources"), self.store.writing() as conn:
             return sorted((await conn.execute(stmt)).scalars())
 
     async def renew(self, names: Iterable[str], now: datetime | None = None) -> set[str]:
@@ -100,7 +100,7 @@ class Leases:
         if not names:
             return set()
         now = now or datetime.now(UTC)
-        async with self.store.writing() as conn:
+        async with self.store.answering("renew leases"), self.store.writing() as conn:
             result = await conn.execute(
                 update(source_leases)
                 .where(source_leases.c.name.in_(names), source_leases.c.holder == self.holder)
@@ -112,7 +112,7 @@ class Leases:
     async def release(self, name: str, next_due: datetime, now: datetime | None = None) -> bool:
         """Free a lease this worker holds and say when the source is next due."""
         now = now or datetime.now(UTC)
-        async with self.store.writing() as conn:
+        async with self.store.answering(f"free the lease of {name}"), self.store.writing() as conn:
             result = await conn.execute(
                 update(source_leases)
                 .where(source_leases.c.name == name, source_leases.c.holder == self.holder)
@@ -125,7 +125,7 @@ class Leases:
         """The earliest time one of these sources is due (held ones count at their expiry)."""
         if not names:
             return None
-        async with self.store.engine.connect() as conn:
+        async with self.store.reading("when sources are due") as conn:
             due = (
                 await conn.execute(
                     select(func.min(source_leases.c.next_due)).where(
@@ -136,7 +136,7 @@ class Leases:
         return _utc(due)
 
     async def rows(self) -> dict[str, LeaseRow]:
-        async with self.store.engine.connect() as conn:
+        async with self.store.reading("leases") as conn:
             result = await conn.execute(select(source_leases))
             return {
                 r.name: LeaseRow(
