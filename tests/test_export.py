@@ -134,6 +134,38 @@ def test_status_reads_the_store_while_another_process_writes_to_it(tmp_path: Pat
         writer.close()
 
 
+def test_db_check_finds_damage_that_status_does_not_read(tmp_path: Path) -> None:
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    whole = run("--config", str(config), "db", "check", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    assert "store is whole" in whole.stdout
+    answer = json.loads(run("--config", str(config), "db", "check", "--json", cwd=tmp_path).stdout)
+    assert (answer["ok"], answer["engine"], answer["problems"]) == (True, "sqlite", [])
+
+    # Zero the first page of the SimHash index, which only an ingest's near-duplicate
+    # lookup reads: the file is damaged, and `status` reads nothing that shows it.
+    path = tmp_path / "db.sqlite"
+    with sqlite3.connect(path) as db:
+        size = db.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'ix_article_simhash_bands_lookup'"
+        ).fetchone()
+    with path.open("r+b") as f:
+        f.seek((root - 1) * size)
+        f.write(bytes(size))
+    assert run("--config", str(config), "status", cwd=tmp_path).returncode == 0
+
+    damaged = run("--config", str(config), "db", "check", cwd=tmp_path)
+    assert damaged.returncode == 1, damaged.stderr
+    assert "store is damaged" in damaged.stdout and "Restore it from a backup" in damaged.stdout
+    assert "SQLite stopped the check: database disk image is malformed" in damaged.stdout
+    assert "Traceback" not in damaged.stderr
+    answer = json.loads(run("--config", str(config), "db", "check", "--json", cwd=tmp_path).stdout)
+    assert answer["ok"] is False and answer["problems"], answer
+
+
 def test_a_store_path_under_a_file_is_named(tmp_path: Path) -> None:
     config = default_config_copy(tmp_path)
     text = config.read_text(encoding="utf-8")

@@ -53,6 +53,7 @@ from syndicator.serve.reload import limits_of
 from syndicator.serve.service import Service as RunningService
 from syndicator.serve.workers import lower_priority, run_loop, run_workers
 from syndicator.store import Store, migrate, open_store
+from syndicator.store.integrity import IntegrityReport, check_integrity
 from syndicator.store.status import collect
 
 EXIT_OK = 0
@@ -787,7 +788,7 @@ async def _open_and_close(config: Config) -> None:
 
 @main.group(cls=_Group)
 def db() -> None:
-    """The store's schema: upgrade it, write a migration, prune old articles."""
+    """The store: upgrade its schema, write a migration, prune old articles, check it."""
 
 
 @db.command("upgrade")
@@ -811,6 +812,44 @@ def db_upgrade(ctx: click.Context, as_json: bool) -> None:
         out.print(f"store schema already at {after}", highlight=False)
     else:
         out.print(f"store schema upgraded from {before or 'nothing'} to {after}", highlight=False)
+
+
+@db.command("check")
+@json_option
+@click.pass_context
+def db_check(ctx: click.Context, as_json: bool) -> None:
+    """Read the whole store and say whether it is whole (SQLite: every page and index)."""
+    config = _load(ctx, as_json)
+
+    async def job() -> IntegrityReport:
+        store = await connect(config, existing=True)
+        try:
+            return await check_integrity(store)
+        finally:
+            await store.close()
+
+    report = _run(job, as_json)
+    if as_json:
+        emit(
+            {
+                "ok": report.ok,
+                "engine": report.engine,
+                "checked": report.checked,
+                "problems": report.problems,
+            }
+        )
+    elif report.ok:
+        out.print(f"[green]store is whole[/green]: checked {report.checked}", highlight=False)
+    else:
+        out.print(f"[red]store is damaged[/red]: checked {report.checked}", highlight=False)
+        for problem in report.problems:
+            out.print(f"[red]✗[/red] {problem}", highlight=False)
+        out.print(
+            "Restore it from a backup, or move it aside and pull again: the feeds fill from the "
+            "mirrors (an article edited since it was first stored then gets a new GUID).",
+            highlight=False,
+        )
+    sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
 
 
 @db.command("revision")

@@ -1,0 +1,79 @@
+"""`syndicate db check`: is the store's file whole?
+
+A damaged SQLite file (a disk that lost a write, a copy taken while it was written) often goes
+unnoticed by the everyday commands, which only read the pages their queries touch. SQLite's
+own `PRAGMA integrity_check` reads every page, every row and every index and says what does
+not add up; `foreign_key_check` finds rows whose article is gone. Neither writes.
+
+PostgreSQL keeps its own pages whole (with data checksums when the cluster has them); its
+page-level check is `pg_amcheck`, run by the database's operator. Here every table is read
+from start to end, which a page the server cannot read fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from syndicator.core.errors import StoreError
+from syndicator.store.engine import Store
+from syndicator.store.schema import metadata
+
+# integrity_check stops after this many problems; more say nothing new.
+MAX_PROBLEMS = 100
+# SQLite's result codes for a damaged file and for a file that is no database at all.
+SQLITE_CORRUPT = 11
+SQLITE_NOTADB = 26
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    engine: str
+    checked: str  # what was checked, for the operator
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+async def check_integrity(store: Store) -> IntegrityReport:
+    """Check the whole store; a store that cannot be read at all raises StoreError."""
+    if store.is_postgres:
+        return await _check_postgres(store)
+    problems: list[str] = []
+    try:
+        async with store.engine.connect() as conn:
+            rows = (await conn.exec_driver_sql(f"PRAGMA integrity_check({MAX_PROBLEMS})")).all()
+            problems += [str(row[0]) for row in rows if str(row[0]) != "ok"]
+            for row in (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all():
+                table, rowid, parent, *_ = tuple(row)
+                problems.append(f"row {rowid} of {table} names a missing row of {parent}")
+    except DBAPIError as exc:
+        # Damage bad enough that SQLite stops the check itself is the answer, not a failure
+        # to check; anything else (a lock held past the busy timeout) is a StoreError.
+        code = getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF
+        if code not in (SQLITE_CORRUPT, SQLITE_NOTADB):
+            raise StoreError(f"store could not read the whole file: {exc.orig}") from None
+        problems.append(f"SQLite stopped the check: {exc.orig}")
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"store could not read the whole file: {exc}") from None
+    return IntegrityReport(
+        "sqlite", "every page, row and index (PRAGMA integrity_check, foreign_key_check)", problems
+    )
+
+
+async def _check_postgres(store: Store) -> IntegrityReport:
+    problems: list[str] = []
+    for table in metadata.sorted_tables:
+        try:
+            async with store.reading(f"table {table.name}") as conn:
+                async for _ in await conn.stream(select(table)):
+                    pass
+        except StoreError as exc:
+            problems.append(str(exc))
+    return IntegrityReport(
+        "postgresql", "every row of every table (pg_amcheck checks the pages)", problems
+    )
