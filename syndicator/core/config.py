@@ -1008,33 +1008,43 @@ MAX_CONFIG_SIZE = 4 * 1024 * 1024
 def load_config(path: Path | str) -> Config:
     """Read and validate a config file; raise ConfigError naming file, line and key.
 
-    Only a regular file is read: a FIFO would make every command wait forever for a writer,
-    a device such as /dev/zero never ends."""
+    A regular file is read, or a pipe (`--config <(sops -d config.yaml)`, `--config
+    /dev/stdin`); a device such as /dev/zero or a terminal is refused, and so is anything
+    larger than MAX_CONFIG_SIZE."""
     path = Path(path)
     try:
-        text = _read_regular(path)
+        text, piped = _read_config_file(path)
     except FileNotFoundError:
         raise ConfigError([Problem(file=str(path), message="config file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(file=str(path), message=f"cannot read config: {exc}")]) from None
-    return parse_config(text, path)
+    # A pipe with no name (`<(...)`, /dev/stdin) resolves to /proc/PID/fd/pipe:[N]: relative
+    # paths in it start in the working folder. A named FIFO's are its folder's, as a file's.
+    unnamed = piped and path.resolve().name.startswith("pipe:[")
+    return parse_config(text, path, Path.cwd() if unnamed else None)
 
 
-def _read_regular(path: Path) -> str:
-    """The text of `path`; a ConfigError when it is not a regular file or is larger than
-    MAX_CONFIG_SIZE. Opened without waiting (a FIFO's open blocks until a writer comes) and
-    then looked at, so what is read is what was looked at."""
+def _read_config_file(path: Path) -> tuple[str, bool]:
+    """The text of `path`, and whether it came through a pipe; a ConfigError when it is
+    neither a regular file nor a pipe, or is larger than MAX_CONFIG_SIZE. Opened without
+    waiting (a named FIFO's open blocks until a writer comes) and then looked at, so what is
+    read is what was looked at. A pipe is then read to its end: a FIFO that no process
+    writes to reads as empty, never waits."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
         os.close(fd)
-        message = "not a regular file (a FIFO, device or folder); give a config file"
+        message = "not a regular file or a pipe (a device or folder); give a config file"
         raise ConfigError([Problem(file=str(path), message=message)])
+    piped = stat.S_ISFIFO(mode)
+    if piped:
+        os.set_blocking(fd, True)
     with os.fdopen(fd, "rb") as file:
         data = file.read(MAX_CONFIG_SIZE + 1)
     if len(data) > MAX_CONFIG_SIZE:
         message = f"larger than {MAX_CONFIG_SIZE // 1024**2} MiB, which no config needs"
         raise ConfigError([Problem(file=str(path), message=message)])
-    return data.decode("utf-8")
+    return data.decode("utf-8"), piped
 
 
 # No config nests deeper than a handful of levels; PyYAML builds its tree by recursion, and a
@@ -1111,7 +1121,9 @@ def _unbuildable(node: yaml.ScalarNode, error: Exception) -> str:
     )
 
 
-def parse_config(text: str, path: Path) -> Config:
+def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
+    """Validate a config's text; `path` names it in errors, and its folder (or `base_dir`)
+    is where relative paths in it start."""
     try:
         _check_nesting(text, path)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -1126,13 +1138,16 @@ def parse_config(text: str, path: Path) -> Config:
             raise ConfigError([_at(path, None, f"not valid YAML: {exc}")]) from None
         raise ConfigError([_at(path, found[0].start_mark, _unbuildable(*found))]) from None
     if data is None:
-        data = {}
+        # No keys at all: an empty file, only comments, or a pipe nobody wrote to.
+        message = "the config is empty; it needs 'sections' and 'sources'"
+        raise ConfigError([Problem(str(path), message)])
     if not isinstance(data, dict):
         message = "the config must be a mapping with 'sections' and 'sources'"
         raise ConfigError([Problem(str(path), message, 1, 1)])
     problems: list[Problem] = _duplicate_keys(root, path)
     try:
-        config = Config.model_validate({**data, "base_dir": path.resolve().parent})
+        where = base_dir if base_dir is not None else path.resolve().parent
+        config = Config.model_validate({**data, "base_dir": where})
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])
