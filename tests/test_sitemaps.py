@@ -82,6 +82,34 @@ def test_what_is_not_a_sitemap_is_refused_by_name(body: bytes, kind: str) -> Non
     assert caught.value.kind == kind and caught.value.url == "https://n.example/sitemap.xml"
 
 
+@pytest.mark.parametrize("label", ["UTF-16", "utf-16le", "UTF-32", "ucs-2"])
+def test_a_sitemap_in_ascii_bytes_that_declares_utf16_is_read(label: str) -> None:
+    # A CMS copying its page encoding into the declaration: libxml2 refused the whole
+    # document ("labelled UTF-16 but has UTF-8 content"), and every article link was lost.
+    body = (
+        f'<?xml version="1.0" encoding="{label}"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<url><loc>https://news.example/a/1</loc><lastmod>2024-03-01</lastmod></url>"
+        "</urlset>"
+    ).encode("ascii")
+    found = parse_sitemap(body, "https://news.example/sitemap.xml")
+    assert [u.loc for u in found.urls] == ["https://news.example/a/1"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_sitemap_really_in_utf16_or_utf32_is_read(codec: str) -> None:
+    # The guard of the test above: real two- and four-byte text keeps its declaration.
+    label = "UTF-32" if "32" in codec else "UTF-16"
+    body = (
+        f'<?xml version="1.0" encoding="{label}"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<url><loc>https://news.example/a/é</loc></url>"
+        "</urlset>"
+    ).encode(codec)
+    found = parse_sitemap(body, "https://news.example/sitemap.xml")
+    assert [u.loc for u in found.urls] == ["https://news.example/a/é"]
+
+
 def test_entities_are_not_expanded_in_a_sitemap() -> None:
     # A billion-laughs sitemap: the entity stays unexpanded (or the parser refuses it); it
     # never turns into gigabytes of loc text.

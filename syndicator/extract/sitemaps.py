@@ -12,6 +12,7 @@ Pure: bytes in, URLs and dates out.
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import zlib
@@ -116,7 +117,31 @@ def _local(tag: object) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
+# An XML declaration that names a two- or four-byte encoding (UTF-16, UTF-32, UCS-2, UCS-4).
+_WIDE_DECLARATION = re.compile(
+    rb"""(<\?xml[^>]{0,200}?encoding\s*=\s*["'])(?:utf|ucs)-?(?:16|32|2|4)[a-z]*(["'])""",
+    re.IGNORECASE,
+)
+
+
+def _believable(data: bytes) -> bytes:
+    """The bytes, as UTF-8 when they are UTF-32 with a byte order mark; and on a document
+    that holds no NUL, a declaration of UTF-16 or UTF-32 taken for UTF-8: ASCII text is
+    neither (a CMS copies its page encoding into the declaration), and libxml2 refuses the
+    document whole. Browsers do the same for pages."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        # libxml2 reads UTF-32 whole but not as a stream: give it UTF-8.
+        try:
+            data = data.decode("utf-32").encode("utf-8")
+        except UnicodeDecodeError:
+            return data
+    if b"\0" in data[:4096]:
+        return data
+    return _WIDE_DECLARATION.sub(rb"\1utf-8\2", data[:300], count=1) + data[300:]
+
+
 def _elements(data: bytes) -> Iterator[etree._Element]:
+    data = _believable(data)
     events = etree.iterparse(
         io.BytesIO(data),
         events=("end",),
