@@ -166,6 +166,66 @@ def test_db_check_finds_damage_that_status_does_not_read(tmp_path: Path) -> None
     assert answer["ok"] is False and answer["problems"], answer
 
 
+def test_db_backup_copies_what_is_committed_while_another_process_writes(
+    tmp_path: Path,
+) -> None:
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    store = tmp_path / "db.sqlite"
+    # A committed change that sits in the write-ahead log only (a copy of the main file
+    # with cp lacks it), and a change another process holds uncommitted.
+    committed = sqlite3.connect(store, isolation_level=None)
+    writer = sqlite3.connect(store, isolation_level=None)
+    try:
+        committed.execute("PRAGMA wal_autocheckpoint = 0")
+        committed.execute("UPDATE articles SET title = 'Committed title'")
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE articles SET title = 'Uncommitted title'")
+        target = tmp_path / "backup.db"
+        result = run("--config", str(config), "db", "backup", str(target), "--json", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == {
+            "ok": True,
+            "target": str(target),
+            "bytes": target.stat().st_size,
+            "articles": 1,
+        }
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        committed.close()
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert copy.execute("SELECT title FROM articles").fetchall() == [("Committed title",)]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+    # An existing file is kept unless --replace says otherwise.
+    target.write_bytes(b"yesterday's backup")
+    again = run("--config", str(config), "db", "backup", str(target), cwd=tmp_path)
+    assert again.returncode == 1 and "exists" in again.stderr, again.stderr
+    assert target.read_bytes() == b"yesterday's backup"
+    replaced = run("--config", str(config), "db", "backup", str(target), "--replace", cwd=tmp_path)
+    assert replaced.returncode == 0, replaced.stderr
+    assert "1 articles" in replaced.stdout and target.read_bytes().startswith(b"SQLite format 3")
+    # The store itself is never the target.
+    itself = run("--config", str(config), "db", "backup", str(store), "--replace", cwd=tmp_path)
+    assert itself.returncode == 1 and "is the store itself" in itself.stderr
+
+
+def test_db_backup_of_a_postgresql_store_names_pg_dump(tmp_path: Path) -> None:
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace(f"sqlite:///{tmp_path / 'db.sqlite'}", "postgresql://u@db.invalid/feeds"),
+        encoding="utf-8",
+    )
+    result = run("--config", str(config), "db", "backup", str(tmp_path / "b.db"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "pg_dump" in result.stderr
+    assert not (tmp_path / "b.db").exists()
+
+
 def test_a_store_path_under_a_file_is_named(tmp_path: Path) -> None:
     config = default_config_copy(tmp_path)
     text = config.read_text(encoding="utf-8")

@@ -53,6 +53,8 @@ from syndicator.serve.reload import limits_of
 from syndicator.serve.service import Service as RunningService
 from syndicator.serve.workers import lower_priority, run_loop, run_workers
 from syndicator.store import Store, migrate, open_store
+from syndicator.store.backup import BackupReport, backup_sqlite
+from syndicator.store.engine import sqlite_file
 from syndicator.store.integrity import IntegrityReport, check_integrity
 from syndicator.store.status import collect
 
@@ -788,7 +790,7 @@ async def _open_and_close(config: Config) -> None:
 
 @main.group(cls=_Group)
 def db() -> None:
-    """The store: upgrade its schema, write a migration, prune old articles, check it."""
+    """The store: upgrade its schema, write a migration, prune, check and back it up."""
 
 
 @db.command("upgrade")
@@ -850,6 +852,43 @@ def db_check(ctx: click.Context, as_json: bool) -> None:
             highlight=False,
         )
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+@db.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Overwrite TARGET if it exists.")
+@json_option
+@click.pass_context
+def db_backup(ctx: click.Context, target: Path, replace: bool, as_json: bool) -> None:
+    """Write a whole copy of the SQLite store to TARGET, while the service runs."""
+    config = _load(ctx, as_json)
+    # The config has checked that SQLAlchemy reads the store URL.
+    source = sqlite_file(config.service.store, config.base_dir)
+    if source is None:
+        fail(
+            "the store is not a SQLite file: back a PostgreSQL store up with pg_dump",
+            EXIT_CONFIG,
+            as_json,
+        )
+
+    async def job() -> BackupReport:
+        return await asyncio.to_thread(backup_sqlite, source, target, replace=replace)
+
+    report = _run(job, as_json)
+    if as_json:
+        emit(
+            {
+                "ok": True,
+                "target": str(report.target),
+                "bytes": report.size,
+                "articles": report.articles,
+            }
+        )
+    else:
+        out.print(
+            f"wrote {report.target}: {report.articles} articles, {report.size:,} bytes, checked",
+            highlight=False,
+        )
 
 
 @db.command("revision")
