@@ -992,3 +992,40 @@ def test_a_picture_url_written_loosely_is_published_as_browsers_read_it(
     # enclosure relative (RSS, Atom) and the JSON Feed invalid.
     body = page(f'<meta property="og:image" content="{written}"><div>{BODY}</div>', teasers="")
     assert candidate(parsing.extract_article(body, URL)).image_url == published
+
+
+# --- pages nested past the parser's depth limit ------------------------------------------
+
+
+def _unclosed(items: int, item: Callable[[int], str]) -> bytes:
+    """A page whose every item opens a <div> it never closes: item i lies i levels deep."""
+    rows = "".join(f"<div>{item(i)}" for i in range(items))
+    return f"<html><head><title>Deep</title></head><body>{rows}</body></html>".encode()
+
+
+def test_a_listing_nested_past_the_parsers_limit_gives_every_link() -> None:
+    # libxml2 stopped at 256 levels without an error: 253 of these 400 links were read.
+    body = _unclosed(400, lambda i: f"<a href='/2024/story-{i}'>Story {i}</a>")
+    found = parsing.listing_entries(
+        body, "https://www.news.example/", {"https://www.news.example"}, r"/2024/"
+    )
+    assert list(found) == [f"https://www.news.example/2024/story-{i}" for i in range(400)]
+    assert found["https://www.news.example/2024/story-399"] == "Story 399"
+
+
+def test_a_page_nested_past_the_limit_is_laid_flat_with_its_text_in_order() -> None:
+    body = _unclosed(600, lambda i: f"<b>x{i}</b> t{i} ")
+    root = parsing.parse_page(body, "https://www.news.example/a")
+    assert root.text_content() == "Deep" + "".join(f"x{i} t{i} " for i in range(600))
+    # Laid flat below parsing.FLAT_DEPTH: the tree walks never meet a deeper tree.
+    deepest = max(sum(1 for _ in el.iterancestors()) for el in root.iter())
+    assert deepest == parsing.FLAT_DEPTH
+
+
+def test_an_article_nested_past_the_limit_keeps_every_paragraph() -> None:
+    body = _unclosed(
+        300, lambda i: f"<p>Paragraph number {i} of the long report tells of item {i}.</p>"
+    )
+    page = parsing.extract_article(body, "https://www.news.example/2024/deep")
+    said = [int(n) for n in re.findall(r"Paragraph number (\d+)", page.body_text)]
+    assert said == list(range(300))

@@ -34,15 +34,17 @@ log = logging.getLogger("syndicator.extract")
 # lxml.html's parser finds each element's Python class with a Python callback (form
 # elements get classes of their own); every element the extraction touches went through it,
 # 2% of an ingest. All elements are HtmlElement here, looked up in C.
-HTML_PARSER = lxml.html.HTMLParser()
-HTML_PARSER.set_element_class_lookup(
-    etree.ElementDefaultClassLookup(
-        element=lxml.html.HtmlElement,
-        comment=lxml.html.HtmlComment,
-        pi=lxml.html.HtmlProcessingInstruction,
-        entity=lxml.html.HtmlEntity,
-    )
+_CLASSES = etree.ElementDefaultClassLookup(
+    element=lxml.html.HtmlElement,
+    comment=lxml.html.HtmlComment,
+    pi=lxml.html.HtmlProcessingInstruction,
+    entity=lxml.html.HtmlEntity,
 )
+HTML_PARSER = lxml.html.HTMLParser()
+HTML_PARSER.set_element_class_lookup(_CLASSES)
+# For a page nested past the 256 levels HTML_PARSER reads (2,048; see parsing.parse_page).
+DEEP_HTML_PARSER = lxml.html.HTMLParser(huge_tree=True)
+DEEP_HTML_PARSER.set_element_class_lookup(_CLASSES)
 
 # Elements whose text is one block of an article.
 BLOCK_TAGS = frozenset(

@@ -298,9 +298,49 @@ def parse_page(body: bytes, url: str, header_charset: str | None = None) -> etre
     if not text.strip():
         raise ExtractError(url, "empty page")
     try:
-        return lxml.html.document_fromstring(text, parser=clean.HTML_PARSER, base_url=url)
+        root = lxml.html.document_fromstring(text, parser=clean.HTML_PARSER, base_url=url)
+        if _NEAR_DEPTH_LIMIT(root):
+            root = _parse_deep(text, url)
     except (etree.ParserError, ValueError) as exc:
         raise ExtractError(url, f"not an HTML page: {exc}") from None
+    return root
+
+
+# libxml2's HTML parser stops at 256 levels of nesting without an error: a listing whose
+# items never close their <div> lost every link past the 253rd. A tree that comes near it is
+# parsed again with the limit at 2,048 (`huge_tree`), and what lies deeper than FLAT_DEPTH
+# is laid flat, in document order: the product's tree walks, and trafilatura's, recurse,
+# and no real page of the 1,170 public ones nests deeper than 200.
+_NEAR_DEPTH_LIMIT = etree.XPath("/*" + "/*" * 250)
+FLAT_DEPTH = 200
+_AT_FLAT_DEPTH = etree.XPath("/*" + "/*" * (FLAT_DEPTH - 1))
+
+
+def _parse_deep(text: str, url: str) -> etree._Element:
+    root = lxml.html.document_fromstring(text, parser=clean.DEEP_HTML_PARSER, base_url=url)
+    for element in _AT_FLAT_DEPTH(root):
+        _lay_flat(element)
+    return root
+
+
+def _lay_flat(parent: etree._Element) -> None:
+    """Make every descendant of `parent` its child, in document order, text and tails kept in
+    order: an element's tail, which follows its last descendant, moves onto that one."""
+    flat: list[etree._Element] = []
+    for event, element in etree.iterwalk(parent, events=("start", "end")):
+        if element is parent:
+            continue
+        if event == "start":
+            flat.append(element)
+        elif len(element) and element.tail:
+            last = flat[-1]
+            last.tail = (last.tail or "") + element.tail
+            element.tail = None
+    for element in flat:
+        holder = element.getparent()
+        if holder is not None:
+            holder.remove(element)
+    parent.extend(flat)
 
 
 # --- feeds -------------------------------------------------------------------------------
