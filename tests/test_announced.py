@@ -71,6 +71,20 @@ def test_a_comment_between_the_lines_of_an_announced_list_is_passed_over() -> No
     ]
 
 
+def test_an_announcement_below_300_unclosed_divs_is_read() -> None:
+    # The footer comes last; libxml2 stopped reading at 256 levels of nesting, so a page
+    # whose blocks never close their <div> announced nothing.
+    blocks = "".join(f"<div><p>Paragraph {i}.</p>" for i in range(300))
+    page = (
+        f"<html><body>{blocks}<p>This site can also be accessed at the following alternate "
+        "addresses:</p><p>alt.example</p><p>alt2.example.net</p></body></html>"
+    ).encode()
+    assert announced_origins(page, "https://www.news.example/") == [
+        "https://alt.example",
+        "https://alt2.example.net",
+    ]
+
+
 def test_announced_links_give_their_host_and_port_and_links_that_are_no_url_nothing() -> None:
     links = [
         "http://[::1/",  # no URL: urlsplit raises

@@ -298,11 +298,17 @@ def parse_page(body: bytes, url: str, header_charset: str | None = None) -> etre
     if not text.strip():
         raise ExtractError(url, "empty page")
     try:
-        root = lxml.html.document_fromstring(text, parser=clean.HTML_PARSER, base_url=url)
-        if _NEAR_DEPTH_LIMIT(root):
-            root = _parse_deep(text, url)
+        return parse_html(text, url)
     except (etree.ParserError, ValueError) as exc:
         raise ExtractError(url, f"not an HTML page: {exc}") from None
+
+
+def parse_html(text: str, url: str | None = None) -> etree._Element:
+    """The tree of a decoded HTML document, nested as deep as it goes (see FLAT_DEPTH).
+    Raises lxml's ParserError or ValueError for text that is no document."""
+    root = lxml.html.document_fromstring(text, parser=clean.HTML_PARSER, base_url=url)
+    if _NEAR_DEPTH_LIMIT(root):
+        root = _parse_deep(text, url)
     return root
 
 
@@ -316,7 +322,7 @@ FLAT_DEPTH = 200
 _AT_FLAT_DEPTH = etree.XPath("/*" + "/*" * (FLAT_DEPTH - 1))
 
 
-def _parse_deep(text: str, url: str) -> etree._Element:
+def _parse_deep(text: str, url: str | None) -> etree._Element:
     root = lxml.html.document_fromstring(text, parser=clean.DEEP_HTML_PARSER, base_url=url)
     for element in _AT_FLAT_DEPTH(root):
         _lay_flat(element)

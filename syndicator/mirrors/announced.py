@@ -16,11 +16,10 @@ from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
 from lxml import etree
 
 from syndicator.core import identity
-from syndicator.extract.parsing import decode
+from syndicator.extract.parsing import decode, parse_html
 
 _ANNOUNCEMENT = re.compile(
     r"(?:can|may) also be (?:accessed|reached|found|read) (?:at|on|via)"
@@ -118,7 +117,7 @@ def announced_origins(body: bytes, url: str, header_charset: str | None = None) 
         return []
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
     try:
-        root = lxml.html.document_fromstring(text)
+        root = parse_html(text)
     except (etree.ParserError, ValueError):
         return []
     scheme = urlsplit(url).scheme if urlsplit(url).scheme in ("http", "https") else "https"
@@ -170,7 +169,7 @@ def path_prefixes(
     origin = identity.origin(url)
     paths = [urlsplit(url).path]
     try:
-        root = lxml.html.document_fromstring(decode(body, header_charset))
+        root = parse_html(decode(body, header_charset))
     except (etree.ParserError, ValueError):
         root = None
     if root is not None:
