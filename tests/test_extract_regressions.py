@@ -1029,3 +1029,14 @@ def test_an_article_nested_past_the_limit_keeps_every_paragraph() -> None:
     page = parsing.extract_article(body, "https://www.news.example/2024/deep")
     said = [int(n) for n in re.findall(r"Paragraph number (\d+)", page.body_text)]
     assert said == list(range(300))
+
+
+def test_a_feed_entry_nested_past_the_limit_keeps_every_paragraph() -> None:
+    content = "".join(
+        f"<div><p>Paragraph number {i} of the long report tells of item {i}.</p>"
+        for i in range(300)
+    )
+    entry = FeedEntry(link="https://www.news.example/2024/deep", title="Deep", content_html=content)
+    page = parsing.page_from_entry(entry)
+    said = [int(n) for n in re.findall(r"Paragraph number (\d+)", page.body_text)]
+    assert said == list(range(300))

@@ -320,6 +320,20 @@ def parse_html(text: str, url: str | None = None) -> etree._Element:
 _NEAR_DEPTH_LIMIT = etree.XPath("/*" + "/*" * 250)
 FLAT_DEPTH = 200
 _AT_FLAT_DEPTH = etree.XPath("/*" + "/*" * (FLAT_DEPTH - 1))
+_BELOW_FLAT_DEPTH = etree.XPath("*" + "/*" * (FLAT_DEPTH - 2))  # from a fragment's <div>
+
+
+def parse_fragment(text: str) -> etree._Element:
+    """A `<div>` holding the elements of an HTML fragment (a feed entry's content), read as
+    deep as parse_html reads a document."""
+    container = lxml.html.fragment_fromstring(text, create_parent="div", parser=clean.HTML_PARSER)
+    if _NEAR_DEPTH_LIMIT(container.getroottree().getroot()):
+        container = lxml.html.fragment_fromstring(
+            text, create_parent="div", parser=clean.DEEP_HTML_PARSER
+        )
+        for element in _BELOW_FLAT_DEPTH(container):
+            _lay_flat(element)
+    return container
 
 
 def _parse_deep(text: str, url: str | None) -> etree._Element:
@@ -1049,9 +1063,7 @@ def carries_full_text(entry: FeedEntry) -> bool:
 def _text_of_html(fragment: str) -> str:
     if not fragment.strip():
         return ""
-    return clean.text_of(
-        lxml.html.fragment_fromstring(fragment, create_parent="div", parser=clean.HTML_PARSER)
-    )
+    return clean.text_of(parse_fragment(fragment))
 
 
 def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page:
@@ -1061,9 +1073,7 @@ def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page
     fragment = drop_illegal(entry.content_html or entry.summary or "")
     if not fragment.strip():
         raise ExtractError(entry.link, "feed entry carries no text", kind="no-article")
-    container = lxml.html.fragment_fromstring(
-        fragment, create_parent="div", parser=clean.HTML_PARSER
-    )
+    container = parse_fragment(fragment)
     with clean.on_page(entry.link):
         clean.drop_hidden(container)
         clean.strip_boilerplate(container, rules.strip, rules.strip_text)
