@@ -378,10 +378,10 @@ class Store:
 
     @asynccontextmanager
     async def answering(self, what: str) -> AsyncIterator[None]:
-        """Around a store call a long-running loop makes (leases, WebSub claims): a store
-        that cannot answer now (locked past the busy timeout, a PostgreSQL server restarting,
-        a damaged value) raises StoreError naming `what`, which the loop logs before it tries
-        again, rather than an error that ends the loop."""
+        """Around a store call a long-running loop makes (the leases of the lease worker and
+        the retention job): a store that cannot answer now (locked past the busy timeout, a
+        PostgreSQL server restarting, a damaged value) raises StoreError naming `what`, which
+        the loop logs before it tries again, rather than an error that ends the loop."""
         try:
             yield
         except (SQLAlchemyError, OSError) as exc:
