@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ import feedparser
 from prometheus_client.parser import text_string_to_metric_families
 
 from syndicator.core.config import Config
+from syndicator.serve import workers
 
 from .served import Served
 from .sites import Site, free_port
@@ -378,3 +380,80 @@ async def test_serve_on_a_free_port_answers_there_beside_its_pulling_process(
         code = await served.stop()
     assert code == 0, "\n".join(served.raw)
     assert "Traceback" not in "\n".join(served.raw)
+
+
+async def test_a_serving_process_killed_after_it_started_comes_back_with_the_running_config(
+    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+) -> None:
+    """A kill -9 (the OOM killer) of a serving process that had started is a crash: the
+    supervisor restarts it, however soon after its start, and it serves the config the
+    service runs, the section a SIGHUP added included."""
+    port = free_port()
+    service = f"  listen: 127.0.0.1:{port}\n  log_level: info\n  watch_config: false\n"
+
+    def config(*sections: str) -> str:
+        return site.config_yaml(store_url, sections=sections, service_extra=service)
+
+    write_config(config("north-africa"))
+    served = Served(tmp_path / "syndicator.yaml", port)
+    await served.start()
+    assert served.proc is not None
+    try:
+        first = await served.wait_event(lambda e: e.get("event") == "started" and e.get("url"))
+        assert (await served.get("/feeds/iran.rss"))[0] == 404
+        write_config(config("north-africa", "iran"))
+        mark = len(served.events)
+        served.signal(signal.SIGHUP)
+        await served.wait_events(lambda e: e.get("event") == "config applied", 2, mark)
+        assert (await served.get("/feeds/iran.rss"))[0] == 200
+
+        mark = len(served.events)
+        os.kill(first["pid"], signal.SIGKILL)
+        again = await served.wait_event(
+            lambda e: e.get("event") == "started" and e.get("url"), mark
+        )
+        assert again["pid"] != first["pid"] and again["sections"] == 2
+        assert served.proc.returncode is None, "\n".join(served.raw)
+        assert (await served.get("/feeds/iran.rss"))[0] == 200
+    finally:
+        code = await served.stop()
+    assert code == 0, "\n".join(served.raw)
+    assert "Traceback" not in "\n".join(served.raw)
+
+
+SUPERVISED = """
+import logging, os, sys, time
+from syndicator.serve import workers
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+def serve_one(index):
+    if sys.argv[1] == "started":
+        workers.tell_started()
+    time.sleep(0.05)
+    os._exit(3)
+
+sys.exit(workers.run_workers(1, serve_one))
+"""
+
+
+def test_the_supervisor_gives_up_on_a_process_that_fails_to_start_or_keeps_dying() -> None:
+    def supervise(mode: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", SUPERVISED, mode],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        )
+
+    # Dead before it said it started (a port it cannot bind): stop at once, its status.
+    failed = supervise("never")
+    assert failed.returncode == 3, failed.stderr
+    assert failed.stderr.splitlines() == ["serving process 0 exited at start (status 3)"]
+    # Started, then dying again and again: restarted RESTART_LIMIT times, then given up.
+    looping = supervise("started")
+    assert looping.returncode == 3, looping.stderr
+    lines = looping.stderr.splitlines()
+    assert lines == ["serving process 0 exited (status 3); restarting"] * workers.RESTART_LIMIT + [
+        f"serving process 0 exited {workers.RESTART_LIMIT + 1} times in 60 s (status 3); stopping"
+    ]

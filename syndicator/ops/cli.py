@@ -11,6 +11,7 @@ bug shows its traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import json
 import logging
@@ -49,9 +50,9 @@ from syndicator.publish.mirror_report import MirrorRow, mirror_rows
 from syndicator.pull.fetch import Fetcher, FetchLimits, read_capped
 from syndicator.pull.run import PullOutcome, run_pull
 from syndicator.serve import cluster
-from syndicator.serve.reload import limits_of
+from syndicator.serve.reload import limits_of, runnable
 from syndicator.serve.service import Service as RunningService
-from syndicator.serve.workers import lower_priority, run_loop, run_workers
+from syndicator.serve.workers import lower_priority, run_loop, run_workers, tell_started
 from syndicator.store import Store, migrate, open_store
 from syndicator.store.backup import BackupReport, backup_sqlite
 from syndicator.store.engine import sqlite_file
@@ -741,11 +742,29 @@ def serve(
         )
         return
 
+    # The config the service runs: what it started with, then what the last SIGHUP read
+    # (in the supervisor, when processes are forked). A process restarted after a crash
+    # starts with it, or with the file as it is now where the processes follow the file
+    # (`watch_config`), so it serves what the others serve.
+    running = [config]
+
+    def reread() -> None:
+        with contextlib.suppress(ConfigError):  # the serving processes log the refusal
+            running[0] = read_config(ctx)
+
+    def current() -> Config:
+        held = running[0]
+        if held.service.watch_config:
+            with contextlib.suppress(ConfigError):
+                held = read_config(ctx)
+        # Keys only a restart of the whole service applies (the store, the port) stay.
+        return runnable(config, held)[0]
+
     def serve_one(
         index: int, reuse_port: bool, pulls: bool, http: bool = True, runtime: Path | None = None
     ) -> None:
         service = RunningService(
-            config,
+            current(),
             load=lambda: read_config(ctx),
             watch=ctx.obj["config_path"],
             host=host.strip("[]"),
@@ -756,7 +775,7 @@ def serve(
             reuse_port=reuse_port,
             runtime=runtime,
         )
-        _run(service.run, as_json)
+        _run(lambda: service.run(ready=tell_started), as_json)
 
     if pull_process:
         if workers > 1 and port == 0:
@@ -774,13 +793,17 @@ def serve(
                 else:
                     serve_one(index, workers > 1, pulls=False, runtime=runtime)
 
-            status = run_workers(workers + 1, puller_or_server)
+            status = run_workers(workers + 1, puller_or_server, on_reload=reread)
         sys.exit(status)
     if workers > 1:
         if port == 0:
             fail("--workers needs a fixed port to share", EXIT_CONFIG, as_json)
         _run(lambda: _open_and_close(config), as_json)
-        sys.exit(run_workers(workers, lambda index: serve_one(index, True, pulls=index == 0)))
+        sys.exit(
+            run_workers(
+                workers, lambda index: serve_one(index, True, pulls=index == 0), on_reload=reread
+            )
+        )
     serve_one(0, False, pulls=True)
 
 

@@ -3,14 +3,15 @@
 `run_workers` forks N processes that each bind the same HOST:PORT with SO_REUSEPORT, so the
 kernel spreads connections over them and the service uses every core. The parent only
 supervises: it forwards SIGINT/SIGTERM (stop) and SIGHUP (reload: each process reads the
-config again, as a single process does), restarts a process that dies after running a while,
-and gives up (stopping the others) when one dies right after starting, as it does when the
-port cannot be bound. Which process does what is for the caller's `serve_one(index)` to
-decide: by default `serve` makes the first one the pulling process, which serves nothing and
-runs at a lower CPU priority (`lower_priority`), and the others serve; with `--pull-inline`
-the first serving process pulls too. Every process stops and reloads through
-`stop_and_reload_signals`, and a serving one keeps start-up's objects out of the garbage
-collector (`freeze_startup_objects`).
+config again, as a single process does, and so does the parent's `on_reload`), restarts a
+process that dies once it has started (`tell_started`: bound, pulling), and gives up
+(stopping the others) when one dies before that, as it does when the port cannot be bound,
+or keeps dying after it started. Which process does what is for the caller's
+`serve_one(index)` to decide: by default `serve` makes the first one the pulling process,
+which serves nothing and runs at a lower CPU priority (`lower_priority`), and the others
+serve; with `--pull-inline` the first serving process pulls too. Every process stops and
+reloads through `stop_and_reload_signals`, and a serving one keeps start-up's objects out of
+the garbage collector (`freeze_startup_objects`).
 
 uvloop, when installed (it is a dependency wherever it exists), runs every loop: its loop and
 transports cost less per request than asyncio's on the feed hot path.
@@ -34,8 +35,20 @@ from typing import Any, TypeVar
 
 log = logging.getLogger("syndicator.workers")
 T = TypeVar("T")
-# A process that dies sooner than this after starting is not restarted: it would fail again.
-SETTLE_SECONDS = 10.0
+# A process that has started is restarted when it dies (a kill -9, the OOM killer), unless it
+# died this many times within RESTART_WINDOW seconds: then it would only die again.
+RESTART_LIMIT = 5
+RESTART_WINDOW = 60.0
+# In a process run_workers started: set once the process serves (see tell_started).
+_started: Any = None
+
+
+def tell_started(_port: int | None = None) -> None:
+    """Tell the supervisor this process has started (bound its port, or begun pulling):
+    from now on its exit is a crash, restarted, not a failure to start. Outside a process
+    run_workers started, nothing to tell."""
+    if _started is not None:
+        _started.set()
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
@@ -102,7 +115,9 @@ def stop_and_reload_signals(
             loop.remove_signal_handler(sig)
 
 
-def _child(serve_one: Callable[[int], None], index: int) -> None:
+def _child(serve_one: Callable[[int], None], index: int, started: Any) -> None:
+    global _started
+    _started = started
     # The parent's handlers were inherited by the fork; the child's own loop sets its own.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -112,25 +127,30 @@ def _child(serve_one: Callable[[int], None], index: int) -> None:
     serve_one(index)
 
 
-def run_workers(count: int, serve_one: Callable[[int], None]) -> int:
-    """Run `serve_one(i)` for i in 0..count-1, each in its own process, until stopped.
+def run_workers(
+    count: int, serve_one: Callable[[int], None], on_reload: Callable[[], None] | None = None
+) -> int:
+    """Run `serve_one(i)` for i in 0..count-1, each in its own process, until stopped;
+    `on_reload` runs in the parent on SIGHUP, so that a process restarted later starts
+    with the config the others run.
 
     Returns the exit status for the whole service: 0 after a clean stop, else the status of
     the process that failed.
     """
     context = multiprocessing.get_context("fork")
     processes: dict[int, BaseProcess] = {}
-    started: dict[int, float] = {}
+    started: dict[int, Any] = {}  # index -> the Event its process sets once it serves
+    crashes: dict[int, list[float]] = {}
     stopping = False
     status = 0
 
     def start(index: int) -> None:
+        started[index] = event = context.Event()
         process = context.Process(
-            target=_child, args=(serve_one, index), name=f"syndicate-serve-{index}"
+            target=_child, args=(serve_one, index, event), name=f"syndicate-serve-{index}"
         )
         process.start()
         processes[index] = process
-        started[index] = time.monotonic()
 
     def stop(_signum: int | None = None, _frame: FrameType | None = None) -> None:
         nonlocal stopping
@@ -142,6 +162,8 @@ def run_workers(count: int, serve_one: Callable[[int], None]) -> int:
     def reload(_signum: int | None = None, _frame: FrameType | None = None) -> None:
         if stopping:
             return
+        if on_reload is not None:
+            on_reload()
         live = [p.pid for p in processes.values() if p.pid is not None and p.is_alive()]
         log.info("SIGHUP: reloading the config in %d serving processes", len(live))
         for pid in live:
@@ -163,13 +185,28 @@ def run_workers(count: int, serve_one: Callable[[int], None]) -> int:
                 code = process.exitcode or 0
                 if stopping:
                     status = status or max(code, 0)
-                elif time.monotonic() - started[index] < SETTLE_SECONDS:
+                    continue
+                if not started[index].is_set():
                     log.error("serving process %d exited at start (status %d)", index, code)
                     status = code if code > 0 else 1
                     stop()
-                else:
-                    log.warning("serving process %d exited (status %d); restarting", index, code)
-                    start(index)
+                    continue
+                now = time.monotonic()
+                recent = [t for t in crashes.get(index, []) if now - t < RESTART_WINDOW]
+                crashes[index] = recent = [*recent, now]
+                if len(recent) > RESTART_LIMIT:
+                    log.error(
+                        "serving process %d exited %d times in %d s (status %d); stopping",
+                        index,
+                        len(recent),
+                        RESTART_WINDOW,
+                        code,
+                    )
+                    status = code if code > 0 else 1
+                    stop()
+                    continue
+                log.warning("serving process %d exited (status %d); restarting", index, code)
+                start(index)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
