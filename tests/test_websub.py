@@ -8,8 +8,10 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from aiohttp import web
 from lxml import etree
 
 from syndicator.core.config import Config
@@ -17,6 +19,7 @@ from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.scheduler import PullScheduler
 from syndicator.store import Store
+from syndicator.store.changes import unannounced
 from syndicator.web.websub import HubAnnouncer, announcing
 
 from .conftest import REPO
@@ -115,6 +118,44 @@ async def test_pings_waiting_at_stop_to_a_silent_hub_end_within_the_drain_and_na
     assert unsent["hub"] == silent_hub.url
     assert unsent["sections"] == ["all", "iran", "north-africa", "west-asia"]
     assert served.events[-1]["event"] == "stopped" and "Traceback" not in log
+
+
+@dataclass
+class FailingHub(Hub):
+    """A hub that answers every ping with 500 (and remembers it)."""
+
+    async def publish(self, request: web.Request) -> web.Response:
+        await super().publish(request)
+        return web.Response(status=500)
+
+
+async def test_a_ping_the_hub_failed_or_the_stop_cut_off_is_sent_at_the_next_start(
+    site: Site, hub: Hub, store: Store, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    """The change is claimed in the store before its ping: a ping that failed, or that the
+    stop cut off between its tries, left the change claimed and never announced."""
+    failing = FailingHub()
+    await failing.start()
+    try:
+        config = write_config(hub_config(site, store_url, failing))
+        book = FeedBook(config, store)
+        async with announcing(config.service, book):
+            await store.mark_changed({"iran"})
+            book.invalidate({"iran"})
+            await failing.wait_for(1)  # the first try of the first ping failed: a retry waits
+        # The stop cut the first ping off between its tries and sent the rest once (each
+        # failed): every change is unannounced again in the store.
+        assert await unannounced(store) == {"all": 1, "iran": 1}
+    finally:
+        assert failing.runner is not None
+        await failing.runner.cleanup()
+    # The next start, with the hub answering, announces both.
+    config = write_config(hub_config(site, store_url, hub))
+    async with announcing(config.service, FeedBook(config, store)):
+        await hub.wait_for(2)
+        await asyncio.sleep(0.2)
+    assert hub.sections_pinged() == ["all", "iran"]
+    assert await unannounced(store) == {}
 
 
 async def test_a_change_pulled_by_another_process_is_announced_once_per_section(

@@ -101,3 +101,20 @@ async def claim_announcement(store: Store, section: str, version: int) -> bool:
             return (await conn.execute(claim)).rowcount == 1
     except _DRIVER_ERRORS as exc:
         raise StoreError(f"claiming the announcement of {section}: {exc}") from None
+
+
+async def release_announcement(store: Store, section: str, version: int) -> None:
+    """Undo this process's claim of the section's changes up to `version`: the ping was not
+    sent (the hub failed, the service stopped mid-ping), so the change is unannounced again,
+    for the next look at the store (the next change, or the next start). A claim another
+    process has moved on since is left alone."""
+    release = (
+        update(section_versions)
+        .where(section_versions.c.section == section, section_versions.c.announced == version)
+        .values(announced=version - 1)
+    )
+    try:
+        async with store.writing() as conn:
+            await conn.execute(release)
+    except _DRIVER_ERRORS as exc:
+        raise StoreError(f"releasing the announcement of {section}: {exc}") from None

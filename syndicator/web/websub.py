@@ -31,7 +31,7 @@ import aiohttp
 from syndicator.core.config import Service
 from syndicator.core.errors import StoreError
 from syndicator.publish.documents import FeedBook
-from syndicator.store.changes import claim_announcement, unannounced
+from syndicator.store.changes import claim_announcement, release_announcement, unannounced
 
 log = logging.getLogger("syndicator.websub")
 RETRY_DELAYS = (1.0, 5.0)
@@ -112,8 +112,21 @@ class HubAnnouncer:
                 claimed = False
             # A section no longer in the config is claimed and not announced: no feed.
             if claimed and section in known:
-                await self.ping(section, retry=retry)
+                sent = False
+                try:
+                    sent = await self.ping(section, retry=retry)
+                finally:
+                    if not sent:
+                        # Not told (the hub failed, or the stop cut the ping off): the change
+                        # goes back to unannounced, for the next look at the store.
+                        await self._release(section, changed[section])
             self._queue.pop(0)
+
+    async def _release(self, section: str, version: int) -> None:
+        try:
+            await release_announcement(self.book.store, section, version)
+        except StoreError as exc:
+            log.warning("WebSub: %s", exc)
 
     async def ping(self, section: str, retry: bool = True) -> bool:
         """One publish notification for one section, tried again after RETRY_DELAYS unless
@@ -162,6 +175,10 @@ class HubAnnouncer:
             self._flush.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flush
+        # A look at the store cut off: its sections not sent yet (the one whose ping the
+        # stop cut off is unclaimed again) are sent now, with the rest.
+        self._pending.update(self._queue)
+        self._queue = []
         # Only what this announcer heard of: one replaced at a reload handed its hints over,
         # and a change nobody heard of yet stays unannounced in the store for the next start.
         try:
