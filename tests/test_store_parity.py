@@ -4,15 +4,19 @@ the same pulls found them doing differently, and what failed on both."""
 from __future__ import annotations
 
 import dataclasses
+import random
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from syndicator.core.errors import StoreError
+from syndicator.mirrors.health import MirrorPull
+from syndicator.publish.pages import DAYS, timeline
 from syndicator.store import open_store
+from syndicator.store.health import MirrorStore
 from syndicator.store.integrity import check_integrity
 
 from .engines import candidate
@@ -141,5 +145,45 @@ async def test_db_check_reads_a_whole_store_on_both_engines_and_names_orphans(
         tables = {p.split(" of ")[1].split()[0] for p in orphans}
         # (these short test articles have too few words for SimHash bands)
         assert tables == {"article_sections", "article_hashes", "article_aliases"}, report.problems
+    finally:
+        await store.close()
+
+
+async def test_the_dashboards_hourly_history_draws_what_every_pull_drew(engine_url: str) -> None:
+    """The mirror dashboard reads each mirror's pulls summed per hour in the database (rows
+    bounded by mirrors times hours, not by how often sources are pulled): its timelines are
+    the very ones drawn from every pull."""
+    store = await open_store(engine_url)
+    try:
+        mirrors = MirrorStore(store)
+        now = datetime(2024, 3, 9, 12, 34, 56, 789000, tzinfo=UTC)
+        rng = random.Random(7)
+        for n in range(400):
+            # Within the week drawn and a little outside it, some on an hour's edge.
+            at = now - timedelta(hours=rng.uniform(-2, DAYS * 24 + 5))
+            if n % 25 == 0:
+                at = now - timedelta(days=DAYS) + timedelta(hours=rng.randrange(DAYS * 24))
+            pulls = [
+                MirrorPull(
+                    source="news",
+                    mirror=mirror,
+                    successes=rng.randrange(4),
+                    failures=rng.randrange(3),
+                    latency=rng.choice([None, rng.uniform(0.01, 2.0)]),
+                    state="healthy",
+                )
+                for mirror in ("https://a.example", "https://b.example")
+            ]
+            await mirrors.save_history(pulls, at)
+        since = now - timedelta(days=DAYS)
+        every = await mirrors.history(since)
+        hourly = await mirrors.hourly_history(since, DAYS * 24)
+        assert len(hourly) < len(every)
+        for mirror in ("https://a.example", "https://b.example"):
+            drawn = [
+                timeline([p for p in rows if p.mirror == mirror], now, "x")
+                for rows in (every, hourly)
+            ]
+            assert drawn[0] == drawn[1]
     finally:
         await store.close()

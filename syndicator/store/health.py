@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, Integer, cast, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -151,6 +151,51 @@ class MirrorStore:
                 ),
             ],
         )
+
+    async def hourly_history(self, since: datetime, hours: int) -> list[MirrorPull]:
+        """Every mirror's pulls in the `hours` hours from `since`, summed per hour in the
+        database: one MirrorPull per mirror and hour that holds a pull (requests answered and
+        failed summed, latency the mean of those measured, `at` the middle of the hour,
+        `state` empty). What the dashboard draws, in rows that stay at most mirrors times
+        `hours` however often the sources are pulled: reading every pull of a week took
+        seconds at `every: 1s`, on the serving loop."""
+        since = since.astimezone(UTC)
+        at = mirror_history.c.at
+        hours_in: ColumnElement[Any]
+        if self.store.is_postgres:
+            hours_in = func.floor(func.extract("epoch", at - since) / 3600)
+        else:
+            # SQLite keeps the dates as text, which julianday() reads (days, as a float); the
+            # cast truncates, which is the floor for the dates from `since` on.
+            start = since.replace(tzinfo=None).isoformat(sep=" ")
+            hours_in = (func.julianday(at) - func.julianday(start)) * 24
+        hour = cast(hours_in, Integer).label("hour")
+        query = (
+            select(
+                mirror_history.c.source,
+                mirror_history.c.mirror,
+                hour,
+                func.sum(mirror_history.c.successes).label("successes"),
+                func.sum(mirror_history.c.failures).label("failures"),
+                func.avg(mirror_history.c.latency).label("latency"),
+            )
+            .where(at >= since, at < since + timedelta(hours=hours))
+            .group_by(mirror_history.c.source, mirror_history.c.mirror, hour)
+            .order_by(hour, mirror_history.c.source, mirror_history.c.mirror)
+        )
+        async with self.store.reading("mirror history") as conn:
+            return [
+                MirrorPull(
+                    source=r.source,
+                    mirror=r.mirror,
+                    successes=int(r.successes),
+                    failures=int(r.failures),
+                    latency=None if r.latency is None else float(r.latency),
+                    state="",
+                    at=since + timedelta(hours=min(max(int(r.hour), 0), hours - 1) + 0.5),
+                )
+                for r in await conn.execute(query)
+            ]
 
     async def history(self, since: datetime) -> list[MirrorPull]:
         """Every mirror's pulls since `since`, oldest first."""

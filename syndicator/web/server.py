@@ -416,7 +416,7 @@ async def mirrors_dashboard(request: web.Request) -> web.Response:
     book = request.app[BOOK]
     now = datetime.now(UTC)
     rows = await mirror_rows(book.config, book.store)
-    history = await MirrorStore(book.store).history(now - timedelta(days=DAYS))
+    history = await MirrorStore(book.store).hourly_history(now - timedelta(days=DAYS), DAYS * 24)
     sources = [SourceMirrors(name, s.title) for name, s in book.config.sources.items()]
     html = mirrors_page(
         book.config.service.title, sources, rows, history, now, index_url=book.index_url
