@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from syndicator.core.config import Config
+from syndicator.core.errors import StoreError
 from syndicator.serve.service import Service
 from syndicator.store import open_store
 from syndicator.store.pulls import PullRecord, record_pull
@@ -162,5 +166,41 @@ async def test_readyz_fails_when_the_store_is_gone(
         status, body = await get(f"http://127.0.0.1:{service.port}", "/readyz")
         checks = json.loads(body)["checks"]
         assert status == 503 and checks["store"] != "ok" and "store" in checks["store"]
+    finally:
+        await service.stop()
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced by another file"])
+async def test_readyz_fails_and_writes_stop_when_the_store_file_is_deleted_or_replaced(
+    site: Site, write_config: Callable[[str], Config], store_url: str, how: str
+) -> None:
+    """The open connections go on reading and writing the old file, gone for good once the
+    process ends; /readyz said ok and pulls wrote into it (or, on a new connection, into a
+    new empty file SQLite made)."""
+    config = write_config(site.config_yaml(store_url))
+    service = Service(config, host="127.0.0.1", port=0, pulls=False)
+    await service.start()
+    try:
+        assert service.store is not None
+        status, _ = await get(f"http://127.0.0.1:{service.port}", "/readyz")
+        assert status in (200, 503)  # nothing pulled yet; the store answers
+        db = Path(store_url.removeprefix("sqlite:///"))
+        if how == "deleted":
+            for path in db.parent.glob(db.name + "*"):
+                path.unlink()
+        else:
+            copy = db.with_name("copy.db")
+            shutil.copy(db, copy)
+            os.replace(copy, db)
+        status, body = await get(f"http://127.0.0.1:{service.port}", "/readyz")
+        checks = json.loads(body)["checks"]
+        assert status == 503
+        assert checks["store"] == (
+            f"the store file {db} was {how} while this process ran; nothing more is written "
+            "to it: restore the file and restart"
+        )
+        with pytest.raises(StoreError, match=f"was {how}"):
+            async with service.store.writing():
+                pass
     finally:
         await service.stop()

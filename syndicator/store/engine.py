@@ -280,6 +280,9 @@ async def open_store(
                 store.engine, create_empty=create_empty, writer=store.writer
             )
         await store.prepare()
+        path = sqlite_file(url, base_dir)
+        if path is not None:
+            store.watch_file(path)
     except StoreError as exc:
         await engine.dispose()
         raise StoreError(f"store {shown}: {exc}") from None
@@ -357,9 +360,37 @@ class Store:
         self._claim_hash = self._insert_ignore(article_hashes).returning(article_hashes.c.hash)
         self._add_section = self._insert_ignore(article_sections).values(published=_PUBLISHED_OF)
         self.channel = "syndicator"
+        # A SQLite store's file, and which file it was when opened (device, inode).
+        self.file: Path | None = None
+        self._file_id: tuple[int, int] | None = None
+
+    def watch_file(self, path: Path) -> None:
+        """Remember which file the store is, to notice it deleted or replaced later."""
+        found = path.stat()
+        self.file, self._file_id = path, (found.st_dev, found.st_ino)
+
+    def check_file(self) -> None:
+        """Raise StoreError when the SQLite file was deleted or replaced since the store was
+        opened: the open connections still write to the old one, which is gone for good when
+        the process ends, and a new connection would make a new, empty file. A stat call."""
+        if self.file is None:
+            return
+        try:
+            found = self.file.stat()
+        except OSError:
+            found = None
+        if found is None or (found.st_dev, found.st_ino) != self._file_id:
+            what = "deleted" if found is None else "replaced by another file"
+            raise StoreError(
+                f"the store file {self.file} was {what} while this process ran; nothing more "
+                "is written to it: restore the file and restart"
+            )
 
     def writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A write transaction (committed at the end, rolled back on error)."""
+        """A write transaction (committed at the end, rolled back on error). Raises
+        StoreError, before anything is written, when the store's file was deleted or replaced
+        since it was opened."""
+        self.check_file()
         return self.writer.begin()
 
     @asynccontextmanager

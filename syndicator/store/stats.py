@@ -37,7 +37,9 @@ def _utc(moment: datetime | str | None) -> datetime | None:
 
 
 async def ping(store: Store) -> None:
-    """Raise StoreError unless the store answers a trivial query."""
+    """Raise StoreError unless the store answers a trivial query, from the file it was
+    opened on."""
+    store.check_file()
     try:
         async with store.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
