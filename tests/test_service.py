@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import feedparser
 import pytest
 from aiohttp import web
 from sqlalchemy import select
 
+from syndicator.core.config import Config, load_config
 from syndicator.core.config import Service as ServiceSettings
+from syndicator.serve.service import Service as RunningService
 from syndicator.store import open_store
 from syndicator.store.schema import pulls
 
@@ -552,3 +555,31 @@ async def test_a_reload_announces_to_the_new_hub_and_no_longer_to_the_old(
         assert new_hub.runner is not None
         await new_hub.runner.cleanup()
     assert code == 0
+
+
+async def test_a_reload_asked_for_while_the_service_starts_applies_to_what_it_started(
+    tmp_path: Path, site: Site, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    """`serve` handles SIGHUP from before its start: a reload that ran while the start was
+    opening the store switched the service's config, and the start went on building the
+    feeds from the one it had read, so a section the reload added answered 404."""
+    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
+    write_config(site.config_yaml(store_url, sections=("north-africa", "iran")))
+    path = tmp_path / "syndicator.yaml"
+    service = RunningService(
+        config, host="127.0.0.1", port=0, pulls=False, load=lambda: load_config(path)
+    )
+    start = asyncio.create_task(service.start())
+    await asyncio.sleep(0)  # the start runs to its first wait: opening the store
+    assert await service.reload("SIGHUP")
+    await start
+    try:
+        assert service.book is not None
+        assert set(service.book.config.sections) == {"north-africa", "iran"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{service.port}/feeds/iran.rss") as response,
+        ):
+            assert response.status == 200
+    finally:
+        await service.stop()

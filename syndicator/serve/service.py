@@ -108,12 +108,15 @@ class Service:
     # --- start ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the store, resume the schedule and start listening."""
-        try:
-            await self._start()
-        except BaseException:
-            await self._stack.aclose()
-            raise
+        """Open the store, resume the schedule and start listening. A reload asked for
+        meanwhile (SIGHUP, handled from before the start) waits for it, then applies to what
+        was started, not to half of it."""
+        async with self._reload_lock:
+            try:
+                await self._start()
+            except BaseException:
+                await self._stack.aclose()
+                raise
 
     async def _start(self) -> None:
         config = self.config
