@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from syndicator.core.config import Config
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
+from syndicator.serve.reload import limits_of
 from syndicator.store import open_store
 from syndicator.store.engine import make_engine
 
 from .engines import candidate
+from .sites import Site
 
 
 @pytest.fixture
@@ -93,4 +98,27 @@ async def test_waiting_for_another_writer_leaves_the_event_loop_free(tmp_path: P
         assert (await asyncio.wait_for(ingest, 5)).outcome == "new"
     finally:
         other.close()
+        await store.close()
+
+
+async def test_pulls_of_an_unchanged_site_open_no_new_store_connection(
+    site: Site, write_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    """A pull holds up to about nine connections at once; with SQLAlchemy's 5 kept, four
+    more were opened (a thread, the pragmas, a cold cache) and closed on every pull."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = write_config(site.config_yaml(url))
+    store = await open_store(url)
+    opened: list[int] = []
+    event.listen(store.engine.sync_engine, "connect", lambda *_: opened.append(1))
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            await pull_source("news", config, fetcher, store)
+            await pull_source("news", config, fetcher, store)
+            opened.clear()
+            for _ in range(3):
+                report = await pull_source("news", config, fetcher, store)
+                assert report.new == 0
+        assert opened == []
+    finally:
         await store.close()

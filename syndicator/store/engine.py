@@ -115,6 +115,10 @@ def _driver_url(url: str, base_dir: Path | None = None) -> URL:
 SQLITE_BUSY_MS = 10_000
 
 
+# Connections a SQLite store keeps open for reuse (see make_engine).
+SQLITE_POOL_SIZE = 12
+
+
 def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
     """An engine for a store URL. `?search_path=NAME` on a PostgreSQL URL keeps the tables in
     that schema (created if missing), so several stores can share one database;
@@ -135,7 +139,15 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
     # A PostgreSQL connection can die with its server or the network; a SQLite file cannot,
     # and checking it would cost every read a round trip to the driver's thread.
     pre_ping = driver_url.get_backend_name() == "postgresql"
-    engine = create_async_engine(driver_url, pool_pre_ping=pre_ping, connect_args=connect_args)
+    pool: dict[str, Any] = {}
+    if driver_url.get_backend_name() == "sqlite":
+        # A pull holds up to about nine connections at once (the writer, lookups, health and
+        # pull rows); with SQLAlchemy's 5 kept, four more were opened and closed on every
+        # pull (a thread and the pragmas each, and a cold page cache).
+        pool["pool_size"] = SQLITE_POOL_SIZE
+    engine = create_async_engine(
+        driver_url, pool_pre_ping=pre_ping, connect_args=connect_args, **pool
+    )
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "do_connect")
