@@ -448,3 +448,43 @@ async def test_sighup_reloads_a_worker_in_place(site: Site, store_url: str, tmp_
             node.stop()
         await more.stop()
     assert worker.proc.returncode == 0, worker.output()
+
+
+@pytest.mark.parametrize("role", ["worker", "web"])
+async def test_a_node_whose_store_does_not_answer_yet_outlives_sighup_and_stops_on_sigterm(
+    site: Site, tmp_path: Path, role: str
+) -> None:
+    """The node opened its store before it handled signals: a SIGHUP then (a reload right
+    after a start, with the database slow to answer) ended it by the signal's default."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def never_answer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # a PostgreSQL server that takes the connection and says nothing
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = tmp_path / "cluster.yaml"
+    config.write_text(site.config_yaml(f"postgresql://u@127.0.0.1:{port}/feeds"), encoding="utf-8")
+    extra = ("--listen", f"127.0.0.1:{free_port()}") if role == "web" else ()
+    node = Node(role, config, role, *extra)
+    try:
+        await eventually(
+            lambda: _true_async(bool(held)), "the node to ask for the store", 30, [node]
+        )
+        node.proc.send_signal(signal.SIGHUP)
+        await asyncio.sleep(1.0)
+        assert node.alive, node.output()
+        assert "SIGHUP while starting" in node.output()
+        node.proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(node.proc.wait, 15)
+    finally:
+        node.stop()
+        server.close()
+        for writer in held:
+            writer.close()
+    assert code == 0, node.output()
+    assert "stopped" in node.output() and "Traceback" not in node.output()
+
+
+async def _true_async(value: bool) -> bool:
+    return value

@@ -24,9 +24,9 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -47,6 +47,7 @@ from syndicator.web.readiness import ReadyState
 from syndicator.web.server import listen, make_app, make_runner
 
 log = logging.getLogger("syndicator.cluster")
+T = TypeVar("T")
 
 ROLES = ("all", "worker", "web")
 # Not a valid source name, so it never clashes with one.
@@ -496,6 +497,22 @@ class WorkerNode(RoleNode):
         }
 
 
+async def _unless_stopped(opening: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
+    """What `opening` gives, or None when `stop` is set first (it is cancelled then)."""
+    task = asyncio.ensure_future(opening)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return None
+    return task.result()
+
+
 async def serve_role(
     config: Config,
     role: str,
@@ -510,30 +527,48 @@ async def serve_role(
     with `load` and applies it (`on_config` is told of each config applied)."""
     if role not in ("worker", "web"):
         raise ValueError(f"serve_role runs a worker or a web node, not {role!r}")
-    store = await open_store(config.service.store, config.base_dir)
     stop = asyncio.Event()
     node: RoleNode | None = None
+    store: Store | None = None
     reloads: set[asyncio.Task[bool]] = set()
+    # A SIGHUP before the node is made (the store may take a while to open) is applied once
+    # it is: the signal's default action would end the process.
+    pending_reload = False
 
     def on_sighup() -> None:
+        nonlocal pending_reload
         if node is None:
-            log.info("%s: SIGHUP while starting: the config just read stays", role)
+            log.info("%s: SIGHUP while starting: the config is read again once started", role)
+            pending_reload = True
             return
         task = asyncio.ensure_future(node.reload("SIGHUP"))
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
+    def started(made: RoleNode) -> None:
+        nonlocal node
+        node = made
+        if pending_reload:
+            on_sighup()
+
     try:
         with stop_and_reload_signals(lambda _sig: stop.set(), on_sighup):
+            # A stop while the store opens (a database that does not answer) ends the wait.
+            store = await _unless_stopped(open_store(config.service.store, config.base_dir), stop)
+            if store is None:
+                announce("stopped")
+                return
             if role == "worker":
                 async with Fetcher(limits) as fetcher:
-                    node = worker = WorkerNode(config, store, fetcher, load, on_config)
+                    worker = WorkerNode(config, store, fetcher, load, on_config)
+                    started(worker)
                     announce(
                         f"worker {worker.worker.holder}: pulling {len(config.sources)} sources"
                     )
                     await worker.run(stop)
             else:
-                node = web_node = WebNode(config, store, load, on_config)
+                web_node = WebNode(config, store, load, on_config)
+                started(web_node)
                 runner = make_runner(
                     web_node.app(), access_log=None, shutdown_timeout=config.service.drain_timeout
                 )
@@ -552,5 +587,6 @@ async def serve_role(
         for task in reloads:
             task.cancel()
         await asyncio.gather(*reloads, return_exceptions=True)
-        await store.close()
+        if store is not None:
+            await store.close()
     announce("stopped")
