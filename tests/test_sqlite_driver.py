@@ -122,3 +122,13 @@ async def test_pulls_of_an_unchanged_site_open_no_new_store_connection(
         assert opened == []
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://"])
+async def test_an_in_memory_store_opens_and_keeps_what_it_is_given(url: str) -> None:
+    store = await open_store(url)
+    try:
+        assert (await store.ingest(candidate(1), "https://news.example")).outcome == "new"
+        assert [a.title for a in await store.section_articles("all", 10)] == ["Article number 1"]
+    finally:
+        await store.close()

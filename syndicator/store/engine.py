@@ -140,10 +140,15 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
     # and checking it would cost every read a round trip to the driver's thread.
     pre_ping = driver_url.get_backend_name() == "postgresql"
     pool: dict[str, Any] = {}
-    if driver_url.get_backend_name() == "sqlite":
+    if driver_url.get_backend_name() == "sqlite" and driver_url.database not in (
+        None,
+        "",
+        ":memory:",
+    ):
         # A pull holds up to about nine connections at once (the writer, lookups, health and
         # pull rows); with SQLAlchemy's 5 kept, four more were opened and closed on every
-        # pull (a thread and the pragmas each, and a cold page cache).
+        # pull (a thread and the pragmas each, and a cold page cache). An in-memory store
+        # has one connection (StaticPool), which takes no size.
         pool["pool_size"] = SQLITE_POOL_SIZE
     engine = create_async_engine(
         driver_url, pool_pre_ping=pre_ping, connect_args=connect_args, **pool
