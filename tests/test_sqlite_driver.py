@@ -14,10 +14,12 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from syndicator.core.config import Config
+from syndicator.core.errors import StoreError
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.serve.reload import limits_of
 from syndicator.store import open_store
+from syndicator.store.backup import backup_sqlite
 from syndicator.store.engine import make_engine
 
 from .engines import candidate
@@ -130,5 +132,29 @@ async def test_an_in_memory_store_opens_and_keeps_what_it_is_given(url: str) -> 
     try:
         assert (await store.ingest(candidate(1), "https://news.example")).outcome == "new"
         assert [a.title for a in await store.section_articles("all", 10)] == ["Article number 1"]
+    finally:
+        await store.close()
+
+
+async def test_db_backup_reads_a_path_with_a_hash_and_never_writes_the_stores_own_files(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "feeds #2"
+    folder.mkdir()
+    source = folder / "store#1.db"
+    store = await open_store(f"sqlite:///{source}")
+    try:
+        await store.ingest(candidate(1), "https://news.example")
+        # A `#` in the path cut the URI short: SQLite opened (and made) `store` instead.
+        report = backup_sqlite(source, tmp_path / "copy.db")
+        assert report.articles == 1
+        assert not (folder / "store").exists()
+        for own in ("store#1.db-wal", "store#1.db-shm", "store#1.db-journal"):
+            with pytest.raises(StoreError, match="is the store itself, or one of its files"):
+                backup_sqlite(source, folder / own, replace=True)
+        (tmp_path / "link.db").symlink_to(source)
+        with pytest.raises(StoreError, match="is the store itself"):
+            backup_sqlite(source, tmp_path / "link.db", replace=True)
+        assert (await store.section_articles("all", 10))[0].title == "Article number 1"
     finally:
         await store.close()

@@ -39,14 +39,17 @@ def backup_sqlite(source: Path, target: Path, *, replace: bool = False) -> Backu
         raise StoreError(f"{target} exists; give another path, or --replace to overwrite it")
     if target.exists() and not target.is_file():
         raise StoreError(f"{target} is not a file")
-    if target.resolve() == source.resolve():
-        raise StoreError(f"{target} is the store itself")
+    # The store's own files: the database, its write-ahead log and shared memory, a journal.
+    own = {Path(f"{source.resolve()}{end}") for end in ("", "-wal", "-shm", "-journal")}
+    if target.resolve() in own or (target.exists() and os.path.samefile(target, source)):
+        raise StoreError(f"{target} is the store itself, or one of its files")
     if not target.parent.is_dir():
         raise StoreError(f"no folder {target.parent} to write the backup into")
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with contextlib.closing(
-            sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=BUSY_SECONDS)
+            # As a URI (percent-encoded: a `#` or `?` in a path would cut it short).
+            sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)
         ) as db:
             db.execute("VACUUM INTO ?", (str(partial),))
         with contextlib.closing(sqlite3.connect(partial, timeout=BUSY_SECONDS)) as copy:
