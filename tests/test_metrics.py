@@ -15,8 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from syndicator.core.config import Config
 from syndicator.core.errors import StoreError
+from syndicator.mirrors.health import MirrorPull
 from syndicator.serve.service import Service
 from syndicator.store import open_store
+from syndicator.store.health import MirrorStore
 from syndicator.store.pulls import PullRecord, record_pull
 
 from .sites import Site
@@ -185,6 +187,7 @@ async def test_readyz_fails_and_writes_stop_when_the_store_file_is_deleted_or_re
         status, _ = await get(f"http://127.0.0.1:{service.port}", "/readyz")
         assert status in (200, 503)  # nothing pulled yet; the store answers
         db = Path(store_url.removeprefix("sqlite:///"))
+        now = datetime.now(UTC)
         if how == "deleted":
             for path in db.parent.glob(db.name + "*"):
                 path.unlink()
@@ -202,5 +205,12 @@ async def test_readyz_fails_and_writes_stop_when_the_store_file_is_deleted_or_re
         with pytest.raises(StoreError, match=f"was {how}"):
             async with service.store.writing():
                 pass
+        # The writes outside Store.writing too: the pull's own row, the mirrors' health.
+        with pytest.raises(StoreError, match=f"was {how}"):
+            await record_pull(service.store, PullRecord("news", now, now, "ok"))
+        with pytest.raises(StoreError, match=f"was {how}"):
+            await MirrorStore(service.store).save_history(
+                [MirrorPull("news", "https://a.example", 1, 0, 0.1, "healthy")], now
+            )
     finally:
         await service.stop()

@@ -80,6 +80,7 @@ class MirrorStore:
         return dialect.insert(table)
 
     async def _write(self, what: str, statements: Sequence[Any]) -> None:
+        self.store.check_file()
         try:
             async with self.engine.begin() as conn:
                 for stmt in statements:

@@ -64,6 +64,7 @@ def _record(row: Any) -> PullRecord:
 
 async def record_pull(store: Store, record: PullRecord) -> None:
     """Write one finished pull and forget the oldest rows past the last few hundred."""
+    store.check_file()
     try:
         async with store.engine.begin() as conn:
             result = await conn.execute(
