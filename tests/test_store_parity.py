@@ -16,6 +16,7 @@ from syndicator.core.errors import StoreError
 from syndicator.mirrors.health import MirrorPull
 from syndicator.publish.pages import DAYS, timeline
 from syndicator.store import open_store
+from syndicator.store.engine import make_engine
 from syndicator.store.health import MirrorStore
 from syndicator.store.integrity import check_integrity
 
@@ -186,4 +187,26 @@ async def test_the_dashboards_hourly_history_draws_what_every_pull_drew(engine_u
             ]
             assert drawn[0] == drawn[1]
     finally:
+        await store.close()
+
+
+async def test_db_check_of_a_store_that_does_not_answer_is_an_error_not_damage(
+    engine_url: str, tmp_path: Path
+) -> None:
+    """A PostgreSQL server restarting during the check was reported as a damaged store, with
+    the advice to restore it from a backup."""
+    store = await open_store(engine_url)
+    good = store.engine
+    gone = (
+        "postgresql://postgres@127.0.0.1:1/test"
+        if store.is_postgres
+        else f"sqlite:///{tmp_path}"  # a folder: SQLite cannot open it
+    )
+    store.engine = make_engine(gone)
+    try:
+        with pytest.raises(StoreError, match="store could not read"):
+            await check_integrity(store)
+    finally:
+        await store.engine.dispose()
+        store.engine = good
         await store.close()

@@ -69,11 +69,20 @@ async def _check_postgres(store: Store) -> IntegrityReport:
     problems: list[str] = []
     for table in metadata.sorted_tables:
         try:
-            async with store.reading(f"table {table.name}") as conn:
+            async with store.engine.connect() as conn:
                 async for _ in await conn.stream(select(table)):
                     pass
-        except StoreError as exc:
-            problems.append(str(exc))
+        except DBAPIError as exc:
+            # Damage is what the server says is damage (SQLSTATE class XX: data or an index
+            # corrupted); a server that does not answer is no answer, not a damaged store.
+            code = str(getattr(exc.orig, "sqlstate", None) or "")
+            if not code.startswith("XX"):
+                raise StoreError(f"store could not read table {table.name}: {exc.orig}") from None
+            problems.append(f"table {table.name}: {exc.orig}")
+        except ValueError as exc:
+            problems.append(f"table {table.name}: a damaged value: {exc}")
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"store could not read table {table.name}: {exc}") from None
     return IntegrityReport(
         "postgresql", "every row of every table (pg_amcheck checks the pages)", problems
     )
