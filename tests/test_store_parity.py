@@ -150,33 +150,46 @@ async def test_db_check_reads_a_whole_store_on_both_engines_and_names_orphans(
         await store.close()
 
 
-async def test_the_dashboards_hourly_history_draws_what_every_pull_drew(engine_url: str) -> None:
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2024, 3, 9, 12, 34, 56, 789000, tzinfo=UTC),
+        # A `now` whose hour edges SQLite's julianday placed in the hour before (review).
+        datetime(2024, 2, 21, 14, 54, 43, 445000, tzinfo=UTC),
+        datetime(2024, 2, 21, 14, 0, 0, tzinfo=UTC),
+    ],
+)
+async def test_the_dashboards_hourly_history_draws_what_every_pull_drew(
+    engine_url: str, now: datetime
+) -> None:
     """The mirror dashboard reads each mirror's pulls summed per hour in the database (rows
-    bounded by mirrors times hours, not by how often sources are pulled): its timelines are
-    the very ones drawn from every pull."""
+    bounded by mirrors times hours, not by how often sources are pulled): its timelines and
+    the time of each mirror's last error are the very ones drawn from every pull."""
     store = await open_store(engine_url)
     try:
         mirrors = MirrorStore(store)
-        now = datetime(2024, 3, 9, 12, 34, 56, 789000, tzinfo=UTC)
         rng = random.Random(7)
-        for n in range(400):
-            # Within the week drawn and a little outside it, some on an hour's edge.
-            at = now - timedelta(hours=rng.uniform(-2, DAYS * 24 + 5))
-            if n % 25 == 0:
-                at = now - timedelta(days=DAYS) + timedelta(hours=rng.randrange(DAYS * 24))
+        since = now - timedelta(days=DAYS)
+        moments = [now - timedelta(hours=rng.uniform(-2, DAYS * 24 + 5)) for _ in range(300)]
+        # On each hour's edge, and a millisecond either side (dates to the millisecond: SQLite
+        # places an hour's edge no finer).
+        for k in range(0, DAYS * 24, 7):
+            edge = since + timedelta(hours=k)
+            moments += [edge, edge - timedelta(milliseconds=1), edge + timedelta(milliseconds=1)]
+        for n, at in enumerate(moments):
+            at = at.replace(microsecond=at.microsecond // 1000 * 1000)
             pulls = [
                 MirrorPull(
                     source="news",
                     mirror=mirror,
                     successes=rng.randrange(4),
-                    failures=rng.randrange(3),
+                    failures=rng.randrange(3) if n % 3 else 0,
                     latency=rng.choice([None, rng.uniform(0.01, 2.0)]),
                     state="healthy",
                 )
                 for mirror in ("https://a.example", "https://b.example")
             ]
             await mirrors.save_history(pulls, at)
-        since = now - timedelta(days=DAYS)
         every = await mirrors.history(since)
         hourly = await mirrors.hourly_history(since, DAYS * 24)
         assert len(hourly) < len(every)
@@ -186,6 +199,11 @@ async def test_the_dashboards_hourly_history_draws_what_every_pull_drew(engine_u
                 for rows in (every, hourly)
             ]
             assert drawn[0] == drawn[1]
+            last_error = [
+                max(p.at for p in rows if p.mirror == mirror and p.failures and p.at and p.at < now)
+                for rows in (every, hourly)
+            ]
+            assert last_error[0] == last_error[1]
     finally:
         await store.close()
 

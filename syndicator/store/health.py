@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, cast, delete, func, select, update
+from sqlalchemy import ColumnElement, Integer, case, cast, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -156,21 +156,28 @@ class MirrorStore:
     async def hourly_history(self, since: datetime, hours: int) -> list[MirrorPull]:
         """Every mirror's pulls in the `hours` hours from `since`, summed per hour in the
         database: one MirrorPull per mirror and hour that holds a pull (requests answered and
-        failed summed, latency the mean of those measured, `at` the middle of the hour,
-        `state` empty). What the dashboard draws, in rows that stay at most mirrors times
-        `hours` however often the sources are pulled: reading every pull of a week took
-        seconds at `every: 1s`, on the serving loop."""
+        failed summed, latency the mean of those measured, `at` the hour's last failure or
+        its middle, `state` empty). What the dashboard draws, in rows that stay at most
+        mirrors times `hours` however often the sources are pulled: reading every pull of a
+        week took seconds at `every: 1s`, on the serving loop. On SQLite an hour's edge is
+        placed to the millisecond (its dates hold microseconds, which its date functions
+        drop)."""
         since = since.astimezone(UTC)
         at = mirror_history.c.at
         hours_in: ColumnElement[Any]
         if self.store.is_postgres:
             hours_in = func.floor(func.extract("epoch", at - since) / 3600)
         else:
-            # SQLite keeps the dates as text, which julianday() reads (days, as a float); the
-            # cast truncates, which is the floor for the dates from `since` on.
+            # SQLite keeps the dates as text, which julianday() reads to the millisecond (as
+            # a float of days): whole milliseconds since `since`, rounded, then whole hours by
+            # integer division, so a pull on an hour's edge is in the hour it starts.
             start = since.replace(tzinfo=None).isoformat(sep=" ")
-            hours_in = (func.julianday(at) - func.julianday(start)) * 24
+            ms = cast(
+                func.round((func.julianday(at) - func.julianday(start)) * 86_400_000), Integer
+            )
+            hours_in = ms // 3_600_000
         hour = cast(hours_in, Integer).label("hour")
+        failing = case((mirror_history.c.failures > 0, at))
         query = (
             select(
                 mirror_history.c.source,
@@ -179,6 +186,7 @@ class MirrorStore:
                 func.sum(mirror_history.c.successes).label("successes"),
                 func.sum(mirror_history.c.failures).label("failures"),
                 func.avg(mirror_history.c.latency).label("latency"),
+                func.max(failing, type_=at.type).label("last_failure"),
             )
             .where(at >= since, at < since + timedelta(hours=hours))
             .group_by(mirror_history.c.source, mirror_history.c.mirror, hour)
@@ -193,7 +201,10 @@ class MirrorStore:
                     failures=int(r.failures),
                     latency=None if r.latency is None else float(r.latency),
                     state="",
-                    at=since + timedelta(hours=min(max(int(r.hour), 0), hours - 1) + 0.5),
+                    # The latest failure's time, where one failed (the dashboard shows when
+                    # the last error was), else the middle of the hour.
+                    at=_utc(r.last_failure)
+                    or since + timedelta(hours=min(max(int(r.hour), 0), hours - 1) + 0.5),
                 )
                 for r in await conn.execute(query)
             ]
