@@ -316,9 +316,12 @@ def parse_html(text: str, url: str | None = None) -> etree._Element:
 # items never close their <div> lost every link past the 253rd. A tree that comes near it is
 # parsed again with the limit at 2,048 (`huge_tree`), and what lies deeper than FLAT_DEPTH
 # is laid flat, in document order: the product's tree walks, and trafilatura's, recurse,
-# and no real page of the 1,170 public ones nests deeper than 200.
+# and no real page of the 1,170 public ones nests deeper than 200. Subtrees at most
+# WHOLE_HEIGHT high (a link with its headline, a paragraph) move whole; only the deep ones
+# are opened, so the tree stays under FLAT_DEPTH + WHOLE_HEIGHT.
 _NEAR_DEPTH_LIMIT = etree.XPath("/*" + "/*" * 250)
-FLAT_DEPTH = 200
+FLAT_DEPTH = 180
+WHOLE_HEIGHT = 40
 _AT_FLAT_DEPTH = etree.XPath("/*" + "/*" * (FLAT_DEPTH - 1))
 _BELOW_FLAT_DEPTH = etree.XPath("*" + "/*" * (FLAT_DEPTH - 2))  # from a fragment's <div>
 
@@ -344,18 +347,27 @@ def _parse_deep(text: str, url: str | None) -> etree._Element:
 
 
 def _lay_flat(parent: etree._Element) -> None:
-    """Make every descendant of `parent` its child, in document order, text and tails kept in
-    order: an element's tail, which follows its last descendant, moves onto that one."""
+    """Lay what is under `parent` out as its children, in document order: a subtree at most
+    WHOLE_HEIGHT high moves whole; a deeper one is opened (its element first, emptied, then
+    what it held, laid out the same way). Text and tails keep their order: an opened
+    element's tail, which follows all it held, moves onto the last of that."""
+    height: dict[etree._Element, int] = {}
+    for _event, element in etree.iterwalk(parent, events=("end",)):
+        height[element] = 1 + max((height[child] for child in element), default=0)
     flat: list[etree._Element] = []
-    for event, element in etree.iterwalk(parent, events=("start", "end")):
-        if element is parent:
+    stack: list[tuple[bool, etree._Element]] = [(False, c) for c in reversed(parent)]
+    while stack:
+        closing, element = stack.pop()
+        if closing:
+            if element.tail and flat[-1] is not element:
+                last = flat[-1]
+                last.tail = (last.tail or "") + element.tail
+                element.tail = None
             continue
-        if event == "start":
-            flat.append(element)
-        elif len(element) and element.tail:
-            last = flat[-1]
-            last.tail = (last.tail or "") + element.tail
-            element.tail = None
+        flat.append(element)
+        if height[element] > WHOLE_HEIGHT:
+            stack.append((True, element))
+            stack.extend((False, child) for child in reversed(element))
     for element in flat:
         holder = element.getparent()
         if holder is not None:
