@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import pytest
@@ -488,3 +489,75 @@ async def test_a_node_whose_store_does_not_answer_yet_outlives_sighup_and_stops_
 
 async def _true_async(value: bool) -> bool:
     return value
+
+
+async def test_a_sighup_while_the_store_opens_is_applied_once_the_worker_started(
+    site: Site, pg_url: str, tmp_path: Path
+) -> None:
+    """The SIGHUP comes while the node waits for its database (held back by a relay on
+    loopback); the config the signal asked for is read and applied once the node is made."""
+    upstream = urlsplit(pg_url)
+    release = asyncio.Event()
+    held: list[asyncio.StreamWriter] = []
+
+    async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            sink.close()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await release.wait()
+        up_reader, up_writer = await asyncio.open_connection(
+            upstream.hostname, upstream.port or 5432
+        )
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    user = f"{upstream.username}@" if upstream.username else ""
+    url = urlunsplit(upstream._replace(netloc=f"{user}127.0.0.1:{port}"))
+    more = Site(mirrors=1, articles=second_publisher_articles())
+    await more.start()
+    config = tmp_path / "cluster.yaml"
+    text = site.config_yaml(url) + "cluster: {poll: 250ms, lease_timeout: 3s}\n"
+    config.write_text(text, encoding="utf-8")
+    worker = Node("worker", config, "worker", "--json")
+    try:
+        await eventually(
+            lambda: _true_async(bool(held)), "the worker to ask for its store", 30, [worker]
+        )
+        source = (
+            "  more:\n    title: More News\n"
+            f"    canonical: {more.mirrors[0].origin}\n"
+            "    sections:\n      iran: {feed: /rss/iran.xml}\n"
+        )
+        config.write_text(text.replace("cluster:", source + "cluster:"), encoding="utf-8")
+        worker.proc.send_signal(signal.SIGHUP)
+        await asyncio.sleep(0.5)
+        assert worker.alive and applied_by(worker) == []
+        release.set()
+
+        async def pulled_more() -> bool:
+            return "pulled more:" in worker.output()
+
+        await eventually(pulled_more, "the source the SIGHUP added", 60, [worker])
+        assert [(e["reason"], e["role"]) for e in applied_by(worker)] == [("SIGHUP", "worker")]
+        assert applied_by(worker)[0]["sources_added"] == ["more"]
+    finally:
+        if worker.alive:
+            # Waited for off the loop: the relay runs on it, and the stop writes to the store.
+            worker.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(worker.proc.wait, 20)
+        worker.stop()
+        server.close()
+        for writer in held:
+            writer.close()
+        await more.stop()
+    assert worker.proc.returncode == 0, worker.output()
