@@ -419,6 +419,16 @@ async def test_sighup_reloads_a_web_node_in_place(
     assert web.proc.returncode == 0, web.output()
 
 
+def with_more_source(text: str, more: Site) -> str:
+    """The config `text` with a second source, `more`, feeding the Iran section."""
+    source = (
+        "  more:\n    title: More News\n"
+        f"    canonical: {more.mirrors[0].origin}\n"
+        "    sections:\n      iran: {feed: /rss/iran.xml}\n"
+    )
+    return text.replace("cluster:", source + "cluster:")
+
+
 async def test_sighup_reloads_a_worker_in_place(site: Site, store_url: str, tmp_path: Path) -> None:
     more = Site(mirrors=1, articles=second_publisher_articles())
     await more.start()
@@ -433,12 +443,7 @@ async def test_sighup_reloads_a_worker_in_place(site: Site, store_url: str, tmp_
             return f"pulled {name}:" in worker.output()
 
         await eventually(lambda: pulled("news"), "the first pull", 60, nodes)
-        source = (
-            "  more:\n    title: More News\n"
-            f"    canonical: {more.mirrors[0].origin}\n"
-            "    sections:\n      iran: {feed: /rss/iran.xml}\n"
-        )
-        config.write_text(text.replace("cluster:", source + "cluster:"))
+        config.write_text(with_more_source(text, more))
         worker.proc.send_signal(signal.SIGHUP)
         await eventually(lambda: pulled("more"), "the source added by the reload", 30, nodes)
         assert [(e["reason"], e["role"]) for e in applied_by(worker)] == [("SIGHUP", "worker")]
@@ -532,12 +537,7 @@ async def test_a_sighup_while_the_store_opens_is_applied_once_the_worker_started
         await eventually(
             lambda: _true_async(bool(held)), "the worker to ask for its store", 30, [worker]
         )
-        source = (
-            "  more:\n    title: More News\n"
-            f"    canonical: {more.mirrors[0].origin}\n"
-            "    sections:\n      iran: {feed: /rss/iran.xml}\n"
-        )
-        config.write_text(text.replace("cluster:", source + "cluster:"), encoding="utf-8")
+        config.write_text(with_more_source(text, more), encoding="utf-8")
         worker.proc.send_signal(signal.SIGHUP)
         await asyncio.sleep(0.5)
         assert worker.alive and applied_by(worker) == []
