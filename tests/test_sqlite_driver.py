@@ -158,3 +158,26 @@ async def test_db_backup_reads_a_path_with_a_hash_and_never_writes_the_stores_ow
         assert (await store.section_articles("all", 10))[0].title == "Article number 1"
     finally:
         await store.close()
+
+
+async def test_db_backup_of_a_store_no_one_holds_leaves_no_log_files_beside_it(
+    tmp_path: Path,
+) -> None:
+    """A backup taken while the service is stopped: the store's folder holds the store file
+    alone afterwards, as before, and the store still opens with what it held."""
+    source = tmp_path / "data" / "store.db"
+    source.parent.mkdir()
+    store = await open_store(f"sqlite:///{source}")
+    await store.ingest(candidate(1), "https://news.example")
+    await store.close()
+    assert sorted(p.name for p in source.parent.iterdir()) == ["store.db"]
+    report = backup_sqlite(source, tmp_path / "copy.db")
+    assert report.articles == 1
+    # A read-only connection made the write-ahead log and its index and could not remove
+    # them: `store.db-wal` and `store.db-shm` were left behind after every backup.
+    assert sorted(p.name for p in source.parent.iterdir()) == ["store.db"]
+    store = await open_store(f"sqlite:///{source}")
+    try:
+        assert (await store.section_articles("all", 10))[0].title == "Article number 1"
+    finally:
+        await store.close()

@@ -48,8 +48,11 @@ def backup_sqlite(source: Path, target: Path, *, replace: bool = False) -> Backu
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with contextlib.closing(
-            # As a URI (percent-encoded: a `#` or `?` in a path would cut it short).
-            sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS)
+            # As a URI (percent-encoded: a `#` or `?` in a path would cut it short). `mode=rw`,
+            # not `ro`: VACUUM INTO only reads the store, but a read-only connection to a
+            # store no one else holds makes its `-wal` and `-shm` files and cannot remove
+            # them when it closes. `rw` never creates a store that is not there.
+            sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_SECONDS)
         ) as db:
             db.execute("VACUUM INTO ?", (str(partial),))
         with contextlib.closing(sqlite3.connect(partial, timeout=BUSY_SECONDS)) as copy:
