@@ -1053,3 +1053,46 @@ def test_a_feed_entry_nested_past_the_limit_keeps_every_paragraph() -> None:
     page = parsing.page_from_entry(entry)
     said = [int(n) for n in re.findall(r"Paragraph number (\d+)", page.body_text)]
     assert said == list(range(300))
+
+
+def linked_story(head: str = "") -> bytes:
+    """The article with links of every relative form in its paragraphs."""
+    linked = [
+        f'{PARAGRAPHS[0]} See <a href="details.html">the details</a>.',
+        f'{PARAGRAPHS[1]} As <a href="../04/older-story">we reported</a> before.',
+        f'{PARAGRAPHS[2]} The <a href="//cdn.example.org/plan.pdf">plan</a> is public.'
+        '<sup><a href="#fn1">1</a></sup>',
+        f'{PARAGRAPHS[3]} More in <a href="/world">World</a>.',
+    ]
+    return (
+        f"<!DOCTYPE html><html><head><title>New quay opens | News</title>{head}</head><body>"
+        f"<article><h1>New quay opens</h1>{''.join(f'<p>{p}</p>' for p in linked)}</article>"
+        "</body></html>"
+    ).encode()
+
+
+def published_links(body: bytes) -> dict[str, str]:
+    html = published_html(parsing.extract_article(body, URL))
+    return {
+        (a.text_content() or "").strip(): a.get("href", "")
+        for a in lxml.html.fragment_fromstring(html, create_parent="div").iter("a")
+    }
+
+
+def test_relative_links_in_a_body_are_published_as_a_browser_resolves_them() -> None:
+    # trafilatura resolved them against the site's origin alone: `details.html` went to
+    # https://news.example/details.html, and the footnote `#fn1` to the home page.
+    assert published_links(linked_story()) == {
+        "the details": "https://news.example/2024/05/details.html",
+        "we reported": "https://news.example/2024/04/older-story",
+        "plan": "https://cdn.example.org/plan.pdf",
+        "1": f"{URL}#fn1",
+        "World": "https://news.example/world",
+    }
+
+
+def test_relative_links_start_from_the_pages_base_element() -> None:
+    links = published_links(linked_story('<base href="/archive/2019/">'))
+    assert links["the details"] == "https://news.example/archive/2019/details.html"
+    assert links["we reported"] == "https://news.example/archive/04/older-story"
+    assert links["World"] == "https://news.example/world"

@@ -1060,15 +1060,19 @@ def rewrite_url(
     site_origins: set[str],
     target_origin: str,
     prefixes: Mapping[str, str] | None = None,
+    *,
+    keep_fragment: bool = False,
 ) -> str:
     """Absolute URL; one that points at any origin of the site is moved to `target_origin`
-    (and out of its mirror's path prefix, see `site_path`)."""
+    (and out of its mirror's path prefix, see `site_path`), without its fragment unless
+    `keep_fragment` (a link in a body to a place in a page keeps it)."""
     absolute = urljoin(base, url.strip())
     parts = urlsplit(absolute)
     if identity.origin(absolute) in site_origins or absolute.startswith("file:"):
         target = urlsplit(target_origin)
         path = site_path(absolute, prefixes or {})
-        return urlunsplit((target.scheme, target.netloc, path, parts.query, ""))
+        fragment = parts.fragment if keep_fragment else ""
+        return urlunsplit((target.scheme, target.netloc, path, parts.query, fragment))
     return absolute
 
 
@@ -1085,7 +1089,12 @@ def rewrite_links(
         value = el.get(attr)
         if value and not value.startswith(("#", "mailto:", "data:")):
             try:
-                el.set(attr, rewrite_url(value, base, site_origins, target_origin, prefixes))
+                el.set(
+                    attr,
+                    rewrite_url(
+                        value, base, site_origins, target_origin, prefixes, keep_fragment=True
+                    ),
+                )
             except ValueError:
                 del el.attrib[attr]  # not a URL ("http://[::1"): the words stay, unlinked
         if el.tag == "img" and el.get("alt") is None:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import charset_normalizer
 import feedparser
@@ -668,9 +668,11 @@ def _trafilatura_body(
         # `bare_extraction` and the HTML serialiser are what `trafilatura.extract(...,
         # output_format="html")` runs, without the content fingerprint it adds for its own
         # deduplication (5% of an ingest on real pages; ours is `core.identity`).
+        # No `url`: trafilatura resolves a relative link against the site's origin alone
+        # (`details.html` on /news/2024/x became /details.html, `#fn1` the home page).
+        # The links of the body are resolved by `resolve_links`, as a browser does.
         document = trafilatura.bare_extraction(
             root,
-            url=url,
             output_format="html",
             include_images=False,
             include_links=True,
@@ -785,6 +787,7 @@ def _extract_article(
 ) -> Page:
     rules = rules or ArticleRules()
     root = parse_page(body, url, header_charset)
+    base = page_base(root, url)
     meta = read_metadata(root, url, rules.selectors, entry)
     clean.drop_hidden(root)
     echoes = repeats(root, meta)
@@ -821,6 +824,7 @@ def _extract_article(
             container, ours = declared, len(clean.text_of(declared))
     if container is None or not ours:
         raise ExtractError(url, "no article body found", kind="no-article")
+    resolve_links(container, base)
     if not selected:
         restore_headings(container, root, echoes)
     if not meta.title:
@@ -883,6 +887,39 @@ def _declared_body(text: str) -> etree._Element | None:
         if line := " ".join(html.unescape(line).split()):
             etree.SubElement(container, "p").text = line
     return container
+
+
+def page_base(root: etree._Element, url: str) -> str:
+    """The address a page's relative links start from: its `<base href>` when it has one
+    (itself relative to the page), else the page's own URL."""
+    for el in root.iter("base"):
+        if href := (el.get("href") or "").strip():
+            try:
+                base = urljoin(url, href)
+            except ValueError:
+                return url
+            return base if urlsplit(base).scheme in ("http", "https", "file") else url
+        break  # only the first `<base>` counts, and only for its href
+    return url
+
+
+_UNRESOLVED = ("mailto:", "data:", "javascript:", "tel:")
+
+
+def resolve_links(container: etree._Element, base: str) -> None:
+    """Make the body's link and image addresses absolute against the page's `base`, in
+    place: a link read later, in a feed, has no page to be relative to. A link to a place
+    in the page (`#fn1`) becomes that place in the article's own address. An address that
+    is not a URL is left for `clean.rewrite_links` to drop."""
+    for el in container.iter("a", "img"):
+        attr = "href" if el.tag == "a" else "src"
+        value = (el.get(attr) or "").strip()
+        if not value or value.lower().startswith(_UNRESOLVED):
+            continue
+        try:
+            el.set(attr, urljoin(base, value))
+        except ValueError:
+            continue
 
 
 def _first_words(text: str, limit: int = 100) -> str:
