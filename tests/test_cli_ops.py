@@ -272,6 +272,37 @@ def test_export_refuses_an_empty_out_folder_and_writes_nothing(
     assert list(work.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--config", "", "check"],
+        ["check", "--config", " "],
+        ["export", "--config", "", "--out", "o"],
+    ],
+)
+def test_an_empty_config_option_is_refused_not_read_as_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """`--config "$CFG"` with CFG unset named the working folder (`.: not a regular file`)."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--config': is empty; name the YAML config file" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_extract_refuses_an_empty_argument_rather_than_every_page_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`extract "$PAGE"` with PAGE unset extracted every .html page under the working folder."""
+    (tmp_path / "saved.html").write_text("<html><head><title>A</title></head></html>")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["extract", "", "--json"])
+    assert result.exit_code == 2, result.output
+    assert "an argument is empty" in result.output
+    assert "saved.html" not in result.output
+
+
 def test_env_overrides_read_every_service_key(tmp_path: Path) -> None:
     found = env_overrides(
         {

@@ -172,10 +172,18 @@ def _logging(fmt: str, verbose: bool, level: str = "warning") -> None:
         logging.getLogger("syndicator").setLevel(logging.DEBUG)
 
 
-def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+def _config_path(_ctx: click.Context, _param: click.Parameter, value: str | Path) -> Path:
+    """The config file named. An empty value (`--config "$CFG"` with CFG unset) is refused
+    rather than taken for the working directory."""
+    if isinstance(value, str) and not value.strip():
+        raise click.BadParameter("is empty; name the YAML config file")
+    return Path(value)
+
+
+def _set_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     # The same option after the subcommand: it wins over the one before it.
     if value is not None:
-        ctx.find_root().ensure_object(dict)["config_path"] = value
+        ctx.find_root().ensure_object(dict)["config_path"] = _config_path(ctx, param, value)
 
 
 def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -193,7 +201,7 @@ def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command's --help lists them."""
     command = click.option(
         "--config",
-        type=click.Path(path_type=Path),
+        type=click.Path(),
         default=None,
         expose_value=False,
         callback=_set_config,
@@ -222,7 +230,8 @@ class _Group(click.Group):
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
+    callback=_config_path,
     envvar="SYNDICATOR_CONFIG",
     default=DEFAULT_CONFIG,
     show_default=True,
@@ -423,6 +432,9 @@ def extract(
         fail(f"--url {page_url!r}: give the http(s) URL the page came from", EXIT_CONFIG, as_json)
     pages: list[str] = []
     for target in targets:
+        if not target.strip():
+            # An unset variable (`extract "$PAGE"`): not the working folder's every page.
+            fail("an argument is empty; name a URL, a file or a folder", EXIT_CONFIG, as_json)
         path = Path(target)
         if _is_http_url(target) or path.is_file():
             pages.append(target)
