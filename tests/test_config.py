@@ -715,3 +715,22 @@ def test_request_and_pull_deadlines_have_defaults_and_bounds(tmp_path: Path) -> 
     assert any(
         "request_deadline (600s) is more than a third of pull_deadline (900s)" in p for p in found
     ), found
+
+
+@pytest.mark.parametrize(
+    "mirror",
+    [
+        "{url: https://www.presstv.co.uk, host: https://www.presstv.tv}",
+        "{url: http://127.0.0.1:8081, host: https://www.presstv.ir}",
+    ],
+    ids=["another domain", "the canonical"],
+)
+def test_host_on_an_http_mirror_is_refused_at_its_line(tmp_path: Path, mirror: str) -> None:
+    # `host` is the domain a file: snapshot plays; on an http(s) mirror every request went to
+    # `host` and never to `url`.
+    text = GOOD.replace("mirrors: [https://www.presstv.co.uk,", f"mirrors: [{mirror},")
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:9:"), found[0]
+    assert " sources.presstv.mirrors.0.host: " in found[0], found[0]
+    assert "'host' is only for a file: mirror" in found[0], found[0]

@@ -25,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -201,7 +202,8 @@ class Mirror(_Model):
 
     `url` is where bytes come from: an http(s) origin, or a `file:` folder laid out like the
     site (relative paths are resolved against the config file's folder). `host` is the
-    origin this mirror plays, as its pages' absolute links show it; it defaults to `url`.
+    origin a `file:` mirror plays, as its pages' absolute links show it; an http(s) mirror
+    plays its own `url`.
     """
 
     url: str
@@ -232,8 +234,17 @@ class Mirror(_Model):
 
     @field_validator("host")
     @classmethod
-    def _host(cls, value: str | None) -> str | None:
-        return None if value is None else _check_origin(value, allow_file=False)
+    def _host(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        # Requests go to `origin`: on an http(s) mirror `host` was fetched, never `url`.
+        url = info.data.get("url")
+        if url is not None and not url.startswith("file:"):
+            raise ValueError(
+                f"{value!r}: 'host' is only for a file: mirror (the domain its snapshot plays);"
+                " an http(s) mirror is fetched from its url and plays it, so drop 'host'"
+            )
+        return _check_origin(value, allow_file=False)
 
     @property
     def origin(self) -> str:
