@@ -734,3 +734,45 @@ def test_host_on_an_http_mirror_is_refused_at_its_line(tmp_path: Path, mirror: s
     assert found[0].startswith(f"{tmp_path / 'c.yaml'}:9:"), found[0]
     assert " sources.presstv.mirrors.0.host: " in found[0], found[0]
     assert "'host' is only for a file: mirror" in found[0], found[0]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "key"),
+    [
+        (
+            "https://www.presstv.ir",
+            "https://feeds:s3cret@www.presstv.ir",
+            8,
+            "sources.presstv.canonical",
+        ),
+        (
+            "[https://www.presstv.co.uk",
+            "[https://feeds:s3cret@www.presstv.co.uk",
+            9,
+            "sources.presstv.mirrors.0.url",
+        ),
+        (
+            "host: https://www.presstv.tv",
+            "host: https://feeds@www.presstv.tv",
+            9,
+            "sources.presstv.mirrors.1.host",
+        ),
+        (
+            '  store: "sqlite:///x.db"',
+            '  store: "sqlite:///x.db"\n  public_url: "https://feeds:s3cret@feeds.example.org"',
+            3,
+            "service.public_url",
+        ),
+    ],
+    ids=["canonical", "mirror", "host", "public_url"],
+)
+def test_credentials_in_a_published_url_are_refused_unshown(
+    tmp_path: Path, old: str, new: str, line: int, key: str
+) -> None:
+    # user:pass@ was published in every feed link, in /api/mirrors and in the logs.
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{line}:"), found[0]
+    assert f" {key}: " in found[0], found[0]
+    assert "a user name or password" in found[0] and "would be published" in found[0], found[0]
+    assert "s3cret" not in found[0] and "feeds@" not in found[0], found[0]

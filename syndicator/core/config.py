@@ -143,12 +143,24 @@ def _check_port(value: str, parts: SplitResult) -> None:
         raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
 
 
+def _check_no_userinfo(value: str, parts: SplitResult) -> None:
+    """A user name or password (`user:pass@`) in a URL the service publishes is refused: it
+    was in every feed link, in /api/mirrors and in the logs. The error does not show it."""
+    if "@" in parts.netloc:
+        shown = value.replace(parts.netloc, "***@" + parts.netloc.rpartition("@")[2], 1)
+        raise ValueError(
+            f"{shown!r}: a user name or password (user:pass@) here would be published in every"
+            " feed link, /api/mirrors and the logs; remove it"
+        )
+
+
 def _check_origin(value: str, *, allow_file: bool) -> str:
     try:
         parts = urlsplit(value)
     except ValueError as exc:  # an unclosed [IPv6 address
         raise ValueError(f"{value!r} is not a URL ({exc})") from None
     if parts.scheme in ("http", "https"):
+        _check_no_userinfo(value, parts)
         if not parts.hostname:
             raise ValueError(f"{value!r} has no host name")
         _check_port(value, parts)
@@ -676,6 +688,7 @@ class Service(_Model):
             parts = urlsplit(value)
         except ValueError as exc:  # an unclosed [IPv6 address
             raise ValueError(f"{value!r} is not an http(s) URL ({exc})") from None
+        _check_no_userinfo(value, parts)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL")
         _check_port(value, parts)
