@@ -804,3 +804,35 @@ def test_merge_keys_a_config_uses_are_read(tmp_path: Path) -> None:
     config = load_config(path)
     assert (config.sections["iran"].title, config.sections["iran"].stale_after) == ("Iran", 21600)
     assert config.sources["presstv"].sections["iran"].sitemap == "/sitemap.xml"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "char"),
+    [
+        ("user_agent", '"syndicator/0.1\\r\\nX-Injected: 1"', "U+000D"),
+        ("user_agent", '"syndicator\\t0.1"', "U+0009"),
+        ("contact", '"https://feeds.example.org/about\\n"', "U+000A"),
+        ("contact", '"mailto:feeds@example.org\\x7f"', "U+007F"),
+    ],
+    ids=["CR LF in user_agent", "tab in user_agent", "LF in contact", "DEL in contact"],
+)
+def test_a_control_character_in_a_request_header_value_is_refused(
+    tmp_path: Path, key: str, value: str, char: str
+) -> None:
+    # Both go in every request's User-Agent: `check` passed, then every fetch failed and
+    # every mirror was marked down.
+    text = GOOD.replace('  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  {key}: {value}')
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:3:"), found[0]
+    assert f" service.{key}: " in found[0], found[0]
+    assert f"holds {char}, a control character" in found[0], found[0]
+    (tmp_path / "c.yaml").write_text(GOOD)
+    raw = value.strip('"').encode().decode("unicode_escape")
+    variable = f"SYNDICATOR_{key.upper()}"
+    result = CliRunner().invoke(
+        main, ["--config", str(tmp_path / "c.yaml"), "check"], env={variable: raw}
+    )
+    assert result.exit_code == 2, result.output
+    assert f"{variable}: service.{key}: " in result.output, result.output
+    assert f"holds {char}, a control character" in result.output, result.output

@@ -197,6 +197,21 @@ def _lone_surrogate(value: object) -> str | None:
     return next((c for v in texts if (c := _lone_surrogate(v))), None)
 
 
+# Control characters (C0, DEL, C1): no HTTP header value may hold one, and aiohttp refuses
+# a header holding CR or LF, so every request failed.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _check_header_text(value: str) -> str:
+    """A value sent in every request's User-Agent header holds no control character."""
+    if found := _CONTROL.search(value):
+        raise ValueError(
+            f"holds U+{ord(found.group()):04X}, a control character, which the User-Agent"
+            " header of every request would carry (and every fetch fail); remove it"
+        )
+    return value
+
+
 class _Model(BaseModel):
     # NaN and infinities are no value any setting can take (`.nan` and `.inf` are YAML).
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -647,10 +662,18 @@ class Service(_Model):
     # mirrors marked in their health), what was extracted by then is stored already.
     pull_deadline: Duration = Field(default=900.0, ge=5.0, le=86400.0)
 
+    @field_validator("user_agent")
+    @classmethod
+    def _user_agent(cls, value: str) -> str:
+        return _check_header_text(value)
+
     @field_validator("contact")
     @classmethod
     def _contact(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).scheme not in ("http", "https", "mailto"):
+        if value is None:
+            return None
+        _check_header_text(value)
+        if urlsplit(value).scheme not in ("http", "https", "mailto"):
             raise ValueError(f"{value!r} is not an http(s):// or mailto: URL")
         return value
 
