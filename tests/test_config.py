@@ -836,3 +836,53 @@ def test_a_control_character_in_a_request_header_value_is_refused(
     assert result.exit_code == 2, result.output
     assert f"{variable}: service.{key}: " in result.output, result.output
     assert f"holds {char}, a control character" in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://feeds.example.org/?x=1", "no query (?) or fragment (#)"),
+        ("http://feeds.example.org/news#top", "no query (?) or fragment (#)"),
+        ("http://feeds.example.org?", "no query (?) or fragment (#)"),
+        ("http://feeds.example.org/my feeds", "white space"),
+        ("http://feeds.exa mple.org", "white space"),
+    ],
+    ids=["query", "fragment", "empty query", "space in the path", "space in the host"],
+)
+def test_a_public_url_that_breaks_self_links_is_refused(
+    tmp_path: Path, url: str, words: str
+) -> None:
+    # Every self link is public_url + path: `http://h/?x=1` gave http://h/?x=1/feeds/a.rss.
+    text = GOOD.replace(
+        '  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  public_url: "{url}"'
+    )
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:3:15: service.public_url: "), found[0]
+    assert words in found[0], found[0]
+
+
+def test_a_public_url_with_a_path_is_kept(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        '  store: "sqlite:///x.db"', '  store: "sqlite:///x.db"\n  public_url: "https://h/news/"'
+    )
+    (tmp_path / "c.yaml").write_text(text)
+    assert load_config(tmp_path / "c.yaml").service.public_url == "https://h/news"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "key"),
+    [
+        ("https://www.presstv.ir", '"https://www.press tv.ir"', 8, "sources.presstv.canonical"),
+        ("[https://www.presstv.co.uk", '["https://www.presstv .co.uk"', 9, "mirrors.0.url"),
+        ("host: https://www.presstv.tv", 'host: "https://www.\\tpresstv.tv"', 9, "1.host"),
+    ],
+    ids=["canonical", "mirror", "host"],
+)
+def test_a_host_with_white_space_is_refused(
+    tmp_path: Path, old: str, new: str, line: int, key: str
+) -> None:
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{line}:"), found[0]
+    assert f"{key}: " in found[0] and "holds white space" in found[0], found[0]

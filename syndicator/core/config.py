@@ -154,12 +154,27 @@ def _check_no_userinfo(value: str, parts: SplitResult) -> None:
         )
 
 
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+def _check_no_space(value: str) -> None:
+    """White space or a control character in an http(s) URL the config gives: urlsplit keeps
+    a space in the host name (and quietly drops tabs and line breaks), so a host no one can
+    reach, or a self link that is broken, was accepted."""
+    if found := _SPACE_OR_CONTROL.search(value):
+        raise ValueError(
+            f"{value!r} holds white space or a control character (U+{ord(found.group()):04X}),"
+            " which no URL may hold; remove it"
+        )
+
+
 def _check_origin(value: str, *, allow_file: bool) -> str:
     try:
         parts = urlsplit(value)
     except ValueError as exc:  # an unclosed [IPv6 address
         raise ValueError(f"{value!r} is not a URL ({exc})") from None
     if parts.scheme in ("http", "https"):
+        _check_no_space(value)
         _check_no_userinfo(value, parts)
         if not parts.hostname:
             raise ValueError(f"{value!r} has no host name")
@@ -715,6 +730,13 @@ class Service(_Model):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL")
         _check_port(value, parts)
+        _check_no_space(value)
+        # Self links are public_url + a path: `http://h/?x=1` gave http://h/?x=1/feeds/a.rss.
+        if "?" in value or "#" in value:
+            raise ValueError(
+                f"{value!r}: public_url takes no query (?) or fragment (#), since every self"
+                " link is it followed by a path; a path such as https://h/news is fine"
+            )
         return value.rstrip("/")
 
     @field_validator("listen")
