@@ -886,3 +886,40 @@ def test_a_host_with_white_space_is_refused(
     assert len(found) == 1, found
     assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{line}:"), found[0]
     assert f"{key}: " in found[0] and "holds white space" in found[0], found[0]
+
+
+@pytest.mark.parametrize(
+    "again",
+    [
+        "https://www.presstv.co.uk/",
+        "https://WWW.PressTV.co.uk",
+        "https://www.presstv.co.uk:443",
+        '{url: "file:../seeds/y", host: "https://www.presstv.co.uk"}',
+    ],
+    ids=["trailing slash", "upper case", "default port", "a snapshot playing it"],
+)
+def test_a_mirror_listed_twice_is_refused_naming_both_entries(tmp_path: Path, again: str) -> None:
+    # Each was pulled separately, and their health was one record.
+    text = GOOD.replace(
+        "host: https://www.presstv.tv}]", f"host: https://www.presstv.tv}}, {again}]"
+    )
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:9:"), found[0]
+    assert " sources.presstv.mirrors.2: " in found[0], found[0]
+    assert "the same mirror as mirrors.0 ('https://www.presstv.co.uk')" in found[0], found[0]
+    assert "list it once" in found[0], found[0]
+
+
+@pytest.mark.parametrize("again", ["https://www.presstv.ir", "https://WWW.presstv.ir:443/"])
+def test_the_canonical_listed_as_a_mirror_is_pulled_once(tmp_path: Path, again: str) -> None:
+    # docs/config.md: the canonical origin is pulled unless a listed mirror already plays it;
+    # with its default port written out it was pulled twice.
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD.replace("mirrors: [", f"mirrors: [{again}, ", 1))
+    origins = [m.origin for m in load_config(path).sources["presstv"].pull_from()]
+    assert origins == [
+        "https://www.presstv.ir",
+        "https://www.presstv.co.uk",
+        "https://www.presstv.tv",
+    ]

@@ -181,7 +181,11 @@ def _check_origin(value: str, *, allow_file: bool) -> str:
         _check_port(value, parts)
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError(f"{value!r} must be an origin such as https://www.example.org")
-        return identity.origin(value)
+        origin = identity.origin(value)
+        # The scheme's own port is no other origin: https://h:443 is https://h.
+        if parts.port == {"http": 80, "https": 443}[parts.scheme]:
+            origin = origin.rpartition(":")[0]
+        return origin
     if allow_file and parts.scheme == "file":
         return value
     allowed = "http(s):// or file:" if allow_file else "http(s)://"
@@ -947,6 +951,33 @@ def _unknown_sections(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...],
     return found
 
 
+def _duplicate_mirrors(
+    config: Config, data: dict[str, Any]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Mirrors of one source that are one mirror (`https://h/`, `https://H`, `https://h:443`,
+    or a snapshot playing it): each was pulled separately under one health record. The
+    canonical listed as a mirror is no mistake: it is then pulled once (Source.pull_from)."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for name, source in config.sources.items():
+        # As the file writes them: a mirror's url, whichever form it is given in.
+        written = [
+            m.get("url") if isinstance(m, dict) else m
+            for m in data["sources"][name].get("mirrors") or []
+        ]
+        first: dict[str, int] = {}
+        for i, mirror in enumerate(source.mirrors):
+            j = first.setdefault(mirror.origin, i)
+            if j != i:
+                found.append(
+                    (
+                        ("sources", name, "mirrors", i),
+                        f"{written[i]!r} is the same mirror as mirrors.{j} ({written[j]!r}):"
+                        f" both are {mirror.origin}, which would be pulled twice; list it once",
+                    )
+                )
+    return found
+
+
 def _node_at(node: yaml.Node | None, loc: tuple[str | int, ...]) -> yaml.Node | None:
     """Walk a composed YAML node along a pydantic error location, as far as it goes."""
     best = node
@@ -1279,6 +1310,8 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
         config = None
     for loc, msg in _unknown_sections(data):
         problems.append(_describe(path, root, loc, msg, "unknown_section"))
+    for loc, msg in _duplicate_mirrors(config, data) if config is not None else []:
+        problems.append(_describe(path, root, loc, msg, "duplicate_mirror"))
     if problems or config is None:
         raise ConfigError(problems)
     return config
