@@ -429,6 +429,8 @@ def test_the_config_reads_a_store_url_as_sqlalchemy_does(tmp_path: Path, url: st
         opens = parsed.drivername in STORE_OPENS and (
             parsed.port is None or 1 <= parsed.port <= 65535
         )
+        # An in-memory SQLite store opens, but is refused as a store: see below.
+        opens = opens and parsed.database not in (None, "", ":memory:")
     except (ArgumentError, ValueError):
         opens = False
     path = tmp_path / "c.yaml"
@@ -923,3 +925,25 @@ def test_the_canonical_listed_as_a_mirror_is_pulled_once(tmp_path: Path, again: 
         "https://www.presstv.co.uk",
         "https://www.presstv.tv",
     ]
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///", "sqlite:///:memory:", "sqlite+aiosqlite:///:memory:"]
+)
+def test_an_in_memory_store_is_refused(tmp_path: Path, url: str) -> None:
+    # `serve` pulled into one process's memory and served empty feeds from another, and
+    # `export` kept nothing from one run to the next.
+    found = problems(tmp_path, GOOD.replace("sqlite:///x.db", url))
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:2:10: service.store: "), found[0]
+    assert "in-memory SQLite store" in found[0], found[0]
+    assert "a store must be a file or a PostgreSQL URL" in found[0], found[0]
+    (tmp_path / "c.yaml").write_text(GOOD)
+    for command in (["check"], ["export", "--out", str(tmp_path / "feeds")]):
+        result = CliRunner().invoke(
+            main, ["--config", str(tmp_path / "c.yaml"), *command], env={"SYNDICATOR_STORE": url}
+        )
+        assert result.exit_code == 2, result.output
+        assert "SYNDICATOR_STORE: service.store: " in result.output, result.output
+        assert "in-memory SQLite store" in result.output, result.output
+    assert not (tmp_path / "feeds").exists()

@@ -369,6 +369,16 @@ def check_store_url(value: str) -> str:
     port = found["port"]
     if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
         raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
+    # SQLAlchemy opens these in memory: each process of `serve` held its own store (the
+    # pulling one filled it, the serving ones served empty feeds) and `export` kept nothing.
+    if found["name"].startswith("sqlite") and (
+        found["database"] in (None, "", ":memory:") or "mode=memory" in (found["query"] or "")
+    ):
+        raise ValueError(
+            f"{value!r} is an in-memory SQLite store, which each process holds apart and loses"
+            " when it ends; a store must be a file or a PostgreSQL URL, such as"
+            " sqlite:///data/syndicator.db"
+        )
     return value
 
 
