@@ -988,18 +988,33 @@ def _duplicate_mirrors(
     return found
 
 
-def _node_at(node: yaml.Node | None, loc: tuple[str | int, ...]) -> yaml.Node | None:
+# The keys of each mapping of a file, by name (the first when one is given twice), built when
+# an error is first located in that mapping: scanning the mapping for every error made 40,000
+# unknown keys take minutes.
+_KeyIndex = dict[int, dict[str, tuple[yaml.Node, yaml.Node]]]
+
+
+def _keys_of(mapping: yaml.MappingNode, index: _KeyIndex) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    keys = index.get(id(mapping))
+    if keys is None:
+        keys = {}
+        for knode, vnode in mapping.value:
+            keys.setdefault(str(knode.value), (knode, vnode))
+        index[id(mapping)] = keys
+    return keys
+
+
+def _node_at(
+    node: yaml.Node | None, loc: tuple[str | int, ...], index: _KeyIndex
+) -> yaml.Node | None:
     """Walk a composed YAML node along a pydantic error location, as far as it goes."""
     best = node
     for key in loc:
         if isinstance(best, yaml.MappingNode):
-            for knode, vnode in best.value:
-                if str(knode.value) == str(key):
-                    # Point at the key itself when the key is the problem (extra keys).
-                    best = vnode
-                    break
-            else:
+            found = _keys_of(best, index).get(str(key))
+            if found is None:
                 return best
+            best = found[1]
         elif isinstance(best, yaml.SequenceNode) and isinstance(key, int):
             if key < len(best.value):
                 best = best.value[key]
@@ -1010,14 +1025,16 @@ def _node_at(node: yaml.Node | None, loc: tuple[str | int, ...]) -> yaml.Node | 
     return best
 
 
-def _key_node(node: yaml.Node | None, loc: tuple[str | int, ...]) -> yaml.Node | None:
+def _key_node(
+    node: yaml.Node | None, loc: tuple[str | int, ...], index: _KeyIndex
+) -> yaml.Node | None:
     """The node of the last key in `loc` (for 'extra key' errors), else the value node."""
-    parent = _node_at(node, loc[:-1]) if loc else node
+    parent = _node_at(node, loc[:-1], index) if loc else node
     if isinstance(parent, yaml.MappingNode) and loc:
-        for knode, _ in parent.value:
-            if str(knode.value) == str(loc[-1]):
-                return knode
-    return _node_at(node, loc)
+        found = _keys_of(parent, index).get(str(loc[-1]))
+        if found is not None:
+            return found[0]
+    return _node_at(node, loc, index)
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
@@ -1061,12 +1078,17 @@ def _at(path: Path, mark: yaml.Mark | None, message: str, key: str = "") -> Prob
 
 
 def _describe(
-    path: Path, root: yaml.Node | None, loc: tuple[str | int, ...], msg: str, kind: str
+    path: Path,
+    root: yaml.Node | None,
+    loc: tuple[str | int, ...],
+    msg: str,
+    kind: str,
+    index: _KeyIndex,
 ) -> Problem:
     # pydantic ends the location of a bad mapping key (a section's name) with "[key]".
     on_key = kind == "extra_forbidden" or loc[-1:] == ("[key]",)
     loc = loc[:-1] if loc[-1:] == ("[key]",) else loc
-    node = _key_node(root, loc) if on_key else _node_at(root, loc)
+    node = _key_node(root, loc, index) if on_key else _node_at(root, loc, index)
     # A key holding a line break or other white space is shown quoted, so that it shows.
     key = ".".join(repr(k) if re.search(r"[^\S ]", str(k)) else str(k) for k in loc)
     key = key or "(top level)"
@@ -1308,6 +1330,7 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
         message = "the config must be a mapping with 'sections' and 'sources'"
         raise ConfigError([Problem(str(path), message, 1, 1)])
     problems: list[Problem] = _duplicate_keys(root, path)
+    index: _KeyIndex = {}
     try:
         where = base_dir if base_dir is not None else path.resolve().parent
         config = Config.model_validate({**data, "base_dir": where})
@@ -1316,12 +1339,12 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
             loc = tuple(err["loc"])
             # pydantic adds the union/validator name to locations of wrapped types; drop them.
             loc = tuple(k for k in loc if not (isinstance(k, str) and k.startswith("function-")))
-            problems.append(_describe(path, root, loc, err["msg"], err["type"]))
+            problems.append(_describe(path, root, loc, err["msg"], err["type"], index))
         config = None
     for loc, msg in _unknown_sections(data):
-        problems.append(_describe(path, root, loc, msg, "unknown_section"))
+        problems.append(_describe(path, root, loc, msg, "unknown_section", index))
     for loc, msg in _duplicate_mirrors(config, data) if config is not None else []:
-        problems.append(_describe(path, root, loc, msg, "duplicate_mirror"))
+        problems.append(_describe(path, root, loc, msg, "duplicate_mirror", index))
     if problems or config is None:
         raise ConfigError(problems)
     return config
