@@ -966,3 +966,32 @@ def test_many_errors_are_each_located_on_their_own_line(tmp_path: Path) -> None:
     first = GOOD.count("\n") + 2
     for i in (0, 1, 1500, 2999):
         assert where[f"unknown{i}"] == f"{path}:{first + i}:1", where[f"unknown{i}"]
+
+
+@pytest.mark.parametrize("listen", ["::1", "::1:8080", "fe80::1%eth0:8080", "[::1"])
+def test_an_ipv6_listen_address_without_brackets_is_refused(tmp_path: Path, listen: str) -> None:
+    # `listen: "::1"` passed check, and serve listened on host ":" port 1.
+    text = GOOD.replace(
+        '  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  listen: "{listen}"'
+    )
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:3:11: service.listen: "), found[0]
+    assert "an IPv6 address goes in brackets, as [::1]:8080" in found[0], found[0]
+
+
+@pytest.mark.parametrize(
+    ("listen", "host", "port"),
+    [("[::1]:8080", "::1", 8080), ("[::]:80", "::", 80), ("127.0.0.1:8081", "127.0.0.1", 8081)],
+)
+def test_a_listen_address_is_read_as_host_and_port(
+    tmp_path: Path, listen: str, host: str, port: int
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        GOOD.replace(
+            '  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  listen: "{listen}"'
+        )
+    )
+    service = load_config(path).service
+    assert (service.listen_host, service.listen_port) == (host, port)

@@ -757,6 +757,12 @@ class Service(_Model):
     @classmethod
     def _listen(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
+        # `::1` was read as host ":" and port 1: the port is after the last colon, so an IPv6
+        # address is told from it by its brackets.
+        if ":" in host and not (host.startswith("[") and host.endswith("]") and len(host) > 2):
+            raise ValueError(
+                f"{value!r} is not HOST:PORT; an IPv6 address goes in brackets, as [::1]:8080"
+            )
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"{value!r} is not HOST:PORT")
         return value
