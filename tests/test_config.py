@@ -765,8 +765,14 @@ def test_host_on_an_http_mirror_is_refused_at_its_line(tmp_path: Path, mirror: s
             3,
             "service.public_url",
         ),
+        (
+            '  store: "sqlite:///x.db"',
+            '  store: "sqlite:///x.db"\n  websub: {hub: "https://feeds:s3cret@hub.example.org/"}',
+            3,
+            "service.websub.hub",
+        ),
     ],
-    ids=["canonical", "mirror", "host", "public_url"],
+    ids=["canonical", "mirror", "host", "public_url", "hub"],
 )
 def test_credentials_in_a_published_url_are_refused_unshown(
     tmp_path: Path, old: str, new: str, line: int, key: str

@@ -84,17 +84,23 @@ async def test_an_onion_mirror_is_reached_by_a_name_only_the_proxy_resolves(
         await site.stop()
 
 
+@pytest.mark.parametrize("login", ["", "feeds:s3cret@"], ids=["open", "with-credentials"])
 async def test_a_dead_proxy_is_named_in_the_mirror_health(
-    write_config: Callable[[str], Config], store_url: str, store: Store, fetcher: Fetcher
+    write_config: Callable[[str], Config],
+    store_url: str,
+    store: Store,
+    fetcher: Fetcher,
+    login: str,
 ) -> None:
     site = Site(mirrors=2)
     hidden = site.mirrors[1]
     hidden.only_from = "127.0.0.9"
     proxy = Socks5Proxy()  # never started: nothing listens on its port
+    via = proxy.url.replace("://", f"://{login}")
     await site.start()
     try:
         config = write_config(
-            routed_config(site, store_url, f"{{url: {hidden.origin}, via: '{proxy.url}'}}")
+            routed_config(site, store_url, f"{{url: {hidden.origin}, via: '{via}'}}")
         )
         report = await pull_source("news", config, fetcher, store)
         # The canonical mirror answers; the routed one fails because of its proxy, not itself.
@@ -103,7 +109,9 @@ async def test_a_dead_proxy_is_named_in_the_mirror_health(
         health = {h.mirror: h for h in await MirrorStore(store).health("news")}
         routed = health[hidden.origin]
         assert routed.last_error_kind == "proxy"
-        assert f"proxy {proxy.url} unreachable" in (routed.last_error or "")
+        # The health is shown on the public dashboard: a proxy's password never is.
+        shown = proxy.url.replace("://", "://***@") if login else proxy.url
+        assert f"proxy {shown} unreachable" in (routed.last_error or ""), routed.last_error
     finally:
         await site.stop()
 
@@ -153,6 +161,26 @@ async def test_the_mirror_report_shows_each_route(
     rows = {r.mirror: r for r in await mirror_rows(write_config(yaml), store)}
     assert rows[site.canonical].route == "direct"
     assert rows["http://m.example.test"].as_dict()["route"] == "socks5h://127.0.0.1:9050"
+
+
+async def test_the_mirror_report_hides_a_proxys_user_name_and_password(
+    write_config: Callable[[str], Config], store: Store
+) -> None:
+    """/api/mirrors is public: a proxy's credentials, which a route may need, showed there."""
+    from syndicator.publish.mirror_report import mirror_rows
+
+    site = Site(mirrors=1)
+    yaml = routed_config(
+        site,
+        "sqlite:///x.db",
+        "{url: http://m.example.test, via: 'http://feeds:s3cret@127.0.0.1:3128'}",
+    )
+    config = write_config(yaml)
+    # The fetch still goes through the proxy with its credentials.
+    mirror = config.sources["news"].mirrors[0]
+    assert config.sources["news"].route_of(mirror) == "http://feeds:s3cret@127.0.0.1:3128"
+    rows = {r.mirror: r for r in await mirror_rows(config, store)}
+    assert rows["http://m.example.test"].as_dict()["route"] == "http://***@127.0.0.1:3128"
 
 
 async def test_the_mirror_dashboard_shows_each_route(

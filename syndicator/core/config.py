@@ -655,6 +655,7 @@ class WebSub(_Model):
             parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"{value!r} is not an http(s) URL")
+            _check_no_userinfo(value, parts)  # every feed names its hub
         return value
 
 

@@ -275,6 +275,18 @@ def join_url(base: str, link: str) -> str | None:
     return joined
 
 
+def without_credentials(url: str) -> str:
+    """`url` as it may be shown (a report, a log line, an error): a user name and password
+    in it, which a proxy may need, as `***`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
 def origin(url: str) -> str:
     """The origin of a URL, `scheme://host[:port]`, lower-cased: the one key every stage uses
     to tell which mirror a URL belongs to (DNS names and schemes ignore case)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from syndicator.core import identity
 from syndicator.core.config import Config, Mirror
 from syndicator.core.models import Article
 from syndicator.mirrors.health import MirrorHealth
@@ -69,6 +70,11 @@ def _row(source: str, origin: str, role: str, h: MirrorHealth | None) -> MirrorR
     )
 
 
+def shown_route(route: str | None) -> str:
+    """A proxy URL as the mirror report shows it (`/api/mirrors` is public)."""
+    return "direct" if route is None else identity.without_credentials(route)
+
+
 async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
     """Every mirror of every configured source, then its discovered hosts."""
     mirrors = MirrorStore(store)
@@ -79,7 +85,7 @@ async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
         for m in source.pull_from():
             role = "canonical" if m.origin == source.canonical else "mirror"
             row = _row(name, m.origin, role, health.get((name, m.origin)))
-            rows.append(replace(row, route=source.route_of(m) or "direct"))
+            rows.append(replace(row, route=shown_route(source.route_of(m))))
         for d in found:
             if d.source != name:
                 continue
@@ -87,7 +93,7 @@ async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
                 row = _row(name, d.origin, "adopted", health.get((name, d.origin)))
             else:
                 row = MirrorRow(name, d.origin, "candidate", "candidate")
-            route = source.route_of(Mirror(url=d.origin)) or "direct"
+            route = shown_route(source.route_of(Mirror(url=d.origin)))
             rows.append(replace(row, found_on=d.found_on, route=route))
     return rows
 

@@ -533,11 +533,15 @@ class Fetcher:
         except FetchError:
             raise
         except (aiohttp_socks.ProxyConnectionError, aiohttp_socks.ProxyTimeoutError) as exc:
-            raise FetchError(url, "proxy", f"proxy {via} unreachable: {exc}") from None
+            raise FetchError(
+                url, "proxy", f"proxy {identity.without_credentials(str(via))} unreachable: {exc}"
+            ) from None
         except aiohttp_socks.ProxyError as exc:
             # The proxy answered but would not connect: its own reason (host unreachable,
             # connection refused, not allowed by its rules).
-            raise FetchError(url, "proxy", f"proxy {via} refused: {exc}") from None
+            raise FetchError(
+                url, "proxy", f"proxy {identity.without_credentials(str(via))} refused: {exc}"
+            ) from None
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise FetchError(url, "timeout", "no answer within the timeout") from None
         except aiohttp.ClientPayloadError as exc:
