@@ -52,7 +52,13 @@ from syndicator.pull.run import PullOutcome, run_pull
 from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of, runnable
 from syndicator.serve.service import Service as RunningService
-from syndicator.serve.workers import lower_priority, run_loop, run_workers, tell_started
+from syndicator.serve.workers import (
+    lower_priority,
+    run_loop,
+    run_workers,
+    tell_started,
+    tune_malloc,
+)
 from syndicator.store import Store, migrate, open_store
 from syndicator.store.backup import BackupReport, backup_sqlite
 from syndicator.store.engine import sqlite_file
@@ -775,6 +781,8 @@ def serve(
     def serve_one(
         index: int, reuse_port: bool, pulls: bool, http: bool = True, runtime: Path | None = None
     ) -> None:
+        if "MALLOC_MMAP_THRESHOLD_" not in os.environ:  # the operator's choice stands
+            tune_malloc()
         service = RunningService(
             current(),
             load=lambda: read_config(ctx),
