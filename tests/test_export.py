@@ -243,6 +243,35 @@ def test_a_store_path_under_a_file_is_named(tmp_path: Path) -> None:
     assert not (tmp_path / "feeds").exists()
 
 
+def test_folders_an_export_makes_are_readable_by_a_web_server_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    # A cron job's umask (027 here) gave the section and archive folders 0750, while the
+    # files in them are 0644: a web server running as another user could not reach them.
+    config = default_config_copy(tmp_path)
+    theirs = tmp_path / "site"
+    theirs.mkdir(mode=0o700)
+    theirs.chmod(0o700)  # the operator's own folder: left as they made it
+    out = theirs / "public" / "feeds"
+    command = [sys.executable, "-m", "syndicator", "--config", str(config), "export"]
+    result = subprocess.run(
+        ["sh", "-c", 'umask 027 && exec "$@"', "sh", *command, "--out", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    made = [theirs / "public", out, *(p for p in out.rglob("*") if p.is_dir())]
+    assert out / "north-africa" in made and out / "all" in made
+    assert {str(p.relative_to(theirs)): oct(p.stat().st_mode & 0o777) for p in made} == {
+        str(p.relative_to(theirs)): "0o755" for p in made
+    }
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {"0o644"}
+    assert theirs.stat().st_mode & 0o777 == 0o700
+
+
 def test_write_atomic_never_leaves_half_a_file(tmp_path: Path) -> None:
     target = tmp_path / "x.rss"
     write_atomic(target, b"old complete feed")

@@ -47,15 +47,39 @@ _TEMP = re.compile(r"\..+\.[a-z0-9_]+" + re.escape(TEMP_SUFFIX))
 _OLD_TEMP = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
 
 
+# Files and the folders an export makes are readable by all whatever the umask (a cron job's
+# 027 would keep them from the web server's user); folders the operator made keep their mode.
+FILE_MODE = 0o644
+FOLDER_MODE = 0o755
+
+
+def make_folders(folder: Path) -> None:
+    """Create `folder` and its missing parents, each with FOLDER_MODE; those already there
+    are left as they are."""
+    missing = []
+    step = folder
+    while not step.is_dir() and step.parent != step:
+        missing.append(step)
+        step = step.parent
+    for step in reversed(missing):
+        try:
+            step.mkdir()
+        except FileExistsError:
+            if not step.is_dir():
+                raise
+            continue  # made meanwhile by someone else: theirs
+        os.chmod(step, FOLDER_MODE)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -102,13 +126,13 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
             if in_the_way:
                 raise ExportError(f"cannot create folder {folder}: {step} is a file")
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        make_folders(out)
     except OSError as exc:
         raise ExportError(f"cannot create folder {out}: {exc.strerror or exc}") from None
     with _only_export(out):
         for folder in folders:
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                make_folders(folder)
             except OSError as exc:
                 raise ExportError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
         try:
