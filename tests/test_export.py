@@ -534,6 +534,55 @@ async def pulled(
     return config
 
 
+@pytest.mark.parametrize("first_section", [True, False], ids=["a-section-feed", "all-feed"])
+async def test_an_export_cut_off_mid_way_leaves_no_link_to_a_file_not_written(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    tmp_path: Path,
+    first_section: bool,
+) -> None:
+    # A feed links its newest archive page (`prev-archive`), `all` every section, the
+    # pages every feed: an export stopped between two files (killed, or a file it cannot
+    # write) must leave no link to a file it had not written yet. Here a folder stands where
+    # a feed must go, so the export stops at that feed with what it wrote before it.
+    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  archive: {page_size: 2}\n")
+    config = write_config(yaml)
+    await pull_source("news", config, fetcher, store)
+    book = FeedBook(config, store)
+    sections = [s for s in book.section_names() if s != "all"]
+    blocked = f"{sections[0]}.rss" if first_section else "all.rss"
+    out = tmp_path / "feeds"
+    (out / blocked).mkdir(parents=True)
+    with pytest.raises(ExportError, match=f"cannot write {out / blocked}"):
+        await write_feeds(book, out)
+    written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    archives = {
+        f"{section}/archive/{page}.{ext}{z}"
+        for section in book.section_names()
+        for page in await book.archive_pages(section)
+        for ext in ("rss", "atom", "json")
+        for z in ("", ".gz", ".br")
+    }
+    assert {a.split("/")[0] for a in archives} == {"north-africa", "iran", "all"}
+    assert archives <= written  # every archive page before any feed
+    section_feeds = {
+        f"{s}.{ext}{z}"
+        for s in sections
+        for ext in ("rss", "atom", "json")
+        for z in ("", ".gz", ".br")
+    }
+    if first_section:
+        assert not written & section_feeds
+    else:
+        assert section_feeds <= written  # every section's feed before `all`
+    # `all` after the sections, the pages for people and the OPML list last.
+    plain = {n.removesuffix(".gz").removesuffix(".br") for n in written}
+    assert not {n for n in plain if n.startswith("all.") or n.endswith(("index.html", ".xml"))}
+
+
 async def test_a_file_list_naming_paths_through_a_link_removes_nothing_outside_the_folder(
     pulled: Config, store: Store, tmp_path: Path
 ) -> None:

@@ -9,7 +9,9 @@ gives readers the same URLs and the same bytes:
     {section}/archive/{n}.rss|atom|json
 
 Every file is written to a temporary name in the same folder, flushed, then renamed over the
-old one, so a reader or a web server never sees half a file. The names written are kept in
+old one, so a reader or a web server never sees half a file; files are written before those
+linking to them (archive pages, section feeds, `all`, pages), so an export stopped mid-way
+leaves no link to a file it had not written. The names written are kept in
 `.syndicator-files`; the next export removes those it no longer writes (a section taken out
 of the config, archive pages retention emptied), and never touches a file it did not write:
 only a plain file of a name it writes, in the folder or a folder of its own reached through
@@ -99,21 +101,31 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
     nothing, not even a file's time)."""
     # Render everything first: a failure leaves the folder as it was.
     files: dict[Path, bytes] = {}
-    for section in book.section_names():
-        for fmt in FORMATS:
-            doc = await book.get(section, fmt)
-            _with_compressed(files, out / f"{section}.{EXTENSIONS[fmt]}", doc)
-            for page in await book.archive_pages(section):
-                doc = await book.archive(section, page, fmt)
-                path = out / section / "archive" / f"{page}.{EXTENSIONS[fmt]}"
-                _with_compressed(files, path, doc)
-    for name in book.page_names():
-        _with_compressed(files, out / name, await book.page(name))
     # The stylesheet RSS and Atom name, so that a browser shows an exported feed as a page.
     sheet_gz, sheet_br = compressed(xmlfeeds.STYLESHEET)
     files[out / xmlfeeds.STYLESHEET_NAME] = xmlfeeds.STYLESHEET
     files[out / (xmlfeeds.STYLESHEET_NAME + ".gz")] = sheet_gz
     files[out / (xmlfeeds.STYLESHEET_NAME + ".br")] = sheet_br
+    # Written in this order, each file before those that link to it, so that an export
+    # stopped between two files (killed, a disk full) leaves no link to a file it has not
+    # written: the archive pages (each after the older one it links as `prev-archive`), then
+    # the section feeds that link the newest page, `all` (the last of `section_names`), the
+    # section pages, and the index and OPML list that link them all.
+    sections = book.section_names()
+    for section in sections:
+        for page in await book.archive_pages(section):
+            for fmt in FORMATS:
+                doc = await book.archive(section, page, fmt)
+                path = out / section / "archive" / f"{page}.{EXTENSIONS[fmt]}"
+                _with_compressed(files, path, doc)
+    for section in sections:
+        for fmt in FORMATS:
+            doc = await book.get(section, fmt)
+            _with_compressed(files, out / f"{section}.{EXTENSIONS[fmt]}", doc)
+    last = ("index.html", "opml.xml")
+    pages = [name for name in book.page_names() if name not in last]
+    for name in [*pages, *last]:
+        _with_compressed(files, out / name, await book.page(name))
     # Every folder first: a file in the way of one is found before anything is created or
     # replaced, then the missing folders are made.
     folders = sorted({path.parent for path in files})
