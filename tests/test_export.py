@@ -88,6 +88,26 @@ def test_export_on_default_config_writes_the_sample_article_once(tmp_path: Path)
     assert not list(out.glob(".*.tmp"))
 
 
+def test_an_export_finding_nothing_new_changes_no_file(tmp_path: Path) -> None:
+    # The index said "last pull: 1 new" after the first export and "0 new" after the next
+    # one, which found nothing new: every export rewrote index.html and its .gz and .br.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    first = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "Turkey says Haftar" in (out / "north-africa.rss").read_text(encoding="utf-8")
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+    again = run("--config", str(config), "export", "--json", "--out", str(out), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    (pull,) = json.loads(again.stdout)["pulls"]
+    assert (pull["result"], pull["new"], pull["updated"]) == ("ok", 0, 0), pull
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+    changed = sorted(
+        str(p.relative_to(out)) for p in {*before, *after} if before.get(p) != after.get(p)
+    )
+    assert changed == []
+
+
 @pytest.mark.parametrize(
     ("damage", "named"),
     [

@@ -501,8 +501,9 @@ class FeedBook:
         ]
 
     async def health(self) -> list[SourceHealth]:
-        """One line per source: its mirrors' states and its last pull, both from the store,
-        so that every process (the server's, an export) writes the same line."""
+        """One line per source: its mirrors' states and its last pull's result, both from the
+        store, so that every process (the server's, an export) writes the same line, and the
+        same line again after a pull that changed nothing."""
         rows = await mirror_rows(self.config, self.store)
         last = await last_pulls(self.store)
         lines = []
@@ -511,10 +512,10 @@ class FeedBook:
             summary += f"; pulled every {_duration(source.every)}"
             report = last.get(name)
             if report is not None:
-                summary += (
-                    f"; last pull: {report.new} new, {report.updated} updated, "
-                    f"{report.failed} failed"
-                )
+                # Its result, not its counts: a pull that finds nothing new must leave the
+                # page (and an export's index.html) as it was. What changed when is in the
+                # sections' dates; the counts are in `syndicate status`.
+                summary += f"; last pull {report.result}"
             lines.append(SourceHealth(name, source.title, summary))
         return lines
 
