@@ -108,6 +108,54 @@ def test_an_export_finding_nothing_new_changes_no_file(tmp_path: Path) -> None:
     assert changed == []
 
 
+def test_export_and_check_warn_when_public_url_is_not_set(tmp_path: Path) -> None:
+    # Without public_url, every self link was http://localhost:8080/feeds/... and every Atom
+    # id tag:localhost,...: feeds a static host publishes for readers elsewhere, without a word.
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('  public_url: "http://127.0.0.1:8080"\n', ""), "utf-8")
+    out = tmp_path / "feeds"
+    exported = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert "http://localhost:8080/feeds/north-africa.rss" in (out / "north-africa.rss").read_text(
+        encoding="utf-8"
+    )
+    checked = run("--config", str(config), "check", cwd=tmp_path)
+    # An override of another key leaves public_url unset.
+    as_json = subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), "check", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SYNDICATOR_TITLE": "News"},
+    )
+    assert checked.returncode == as_json.returncode == 0, checked.stderr + as_json.stderr
+    assert json.loads(as_json.stdout)["ok"] is True
+    for result in (exported, checked, as_json):
+        said = " ".join(result.stderr.split())
+        assert "warning: service.public_url is not set" in said, result.stderr
+        assert "Set service.public_url to the address readers reach" in said, result.stderr
+        assert "Traceback" not in result.stderr
+    # Set, in the file or the environment, nothing is said.
+    for command in (("export", "--out", str(out)), ("check",)):
+        result = subprocess.run(
+            [sys.executable, "-m", "syndicator", "--config", str(config), *command],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "SYNDICATOR_PUBLIC_URL": "https://news.example.org"},
+        )
+        assert result.returncode == 0, result.stderr
+        assert "public_url" not in result.stderr
+    config.write_text(text.replace("http://127.0.0.1:8080", "https://news.example.org"), "utf-8")
+    for command in (("export", "--out", str(out)), ("check",)):
+        result = run("--config", str(config), *command, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "public_url" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("damage", "named"),
     [

@@ -912,7 +912,9 @@ def with_service_overrides(config: Config, overrides: dict[str, tuple[str, str]]
         return config
     values = {key: text for key, (text, _) in overrides.items()}
     try:
-        service = Service.model_validate({**config.service.model_dump(), **values})
+        # What the file left unset stays unset (a default), overrides aside.
+        kept = config.service.model_dump(exclude_unset=True)
+        service = Service.model_validate({**kept, **values})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

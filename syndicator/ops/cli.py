@@ -156,6 +156,28 @@ def _load(ctx: click.Context, as_json: bool = False) -> Config:
     return config
 
 
+def public_url_warning(config: Config) -> str | None:
+    """What to say when `service.public_url` is not set (in the file or the environment):
+    the feeds' self links and Atom ids then name http://localhost:8080, which no reader
+    elsewhere reaches. A value the operator wrote, even a local one, is theirs."""
+    service = config.service
+    if "public_url" in service.model_fields_set:
+        return None
+    return (
+        f"warning: service.public_url is not set, so the feeds' self links and Atom ids use "
+        f"{service.public_url}, where readers elsewhere cannot follow them. Set "
+        "service.public_url to the address readers reach the site at, such as "
+        "https://news.example.org for feeds at https://news.example.org/feeds/ (or "
+        "SYNDICATOR_PUBLIC_URL)."
+    )
+
+
+def _warn_public_url(config: Config) -> None:
+    warning = public_url_warning(config)
+    if warning is not None:
+        err.print(warning, style="yellow", highlight=False, markup=False)
+
+
 def _optional_config(ctx: click.Context, as_json: bool) -> Config | None:
     """The config when there is one (discover and extract also work without)."""
     path: Path = ctx.obj["config_path"]
@@ -264,6 +286,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 def check(ctx: click.Context, as_json: bool) -> None:
     """Validate the config and print what a pull would fetch."""
     config = _load(ctx, as_json)
+    _warn_public_url(config)
     if as_json:
         emit(
             {
@@ -626,6 +649,7 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
 
     outcomes = _run(job, as_json)
     dead = [o.source for o in outcomes if o.result == "failed"]
+    _warn_public_url(config)
     if as_json:
         emit(
             {
