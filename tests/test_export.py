@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import gzip
 import json
@@ -338,6 +339,48 @@ def test_folders_an_export_makes_are_readable_by_a_web_server_whatever_the_umask
     files = [p for p in out.rglob("*") if p.is_file()]
     assert {oct(p.stat().st_mode & 0o777) for p in files} == {"0o644"}
     assert theirs.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize(
+    ("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+async def test_an_interrupted_export_ends_with_one_line_and_the_signal_s_exit_status(
+    site: Site, tmp_path: Path, stop: signal.Signals, code: int
+) -> None:
+    # Ctrl-C gave SQLAlchemy's "Exception closing connection" traceback (a CancelledError)
+    # and click's "Aborted!", exit status 1; SIGTERM (cron's timeout) killed it silently.
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(
+        site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}", read_timeout="60s"), "utf-8"
+    )
+    for mirror in site.mirrors:  # every answer held until the site stops: the pull waits
+        mirror.mode, mirror.slow_seconds = "slow", 120.0
+    out = tmp_path / "feeds"
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "syndicator", "--config", str(config), "export"),
+        *("--out", str(out)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    try:
+        async with asyncio.timeout(60):
+            while not site.in_flight:  # the export is pulling
+                await asyncio.sleep(0.02)
+        proc.send_signal(stop)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    said = stderr.decode()
+    assert proc.returncode == code, said
+    assert "Traceback" not in said and "Aborted!" not in said, said
+    # The log line of the pull it cut off (recorded as cancelled), then what happened.
+    *logged, last = [line for line in said.splitlines() if line.strip()]
+    assert last == f"export interrupted by {stop.name}: nothing was written to {out}", said
+    assert all("result=cancelled" in line for line in logged), said
+    assert not out.exists()
 
 
 def test_write_atomic_never_leaves_half_a_file(tmp_path: Path) -> None:

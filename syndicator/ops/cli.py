@@ -53,8 +53,10 @@ from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of, runnable
 from syndicator.serve.service import Service as RunningService
 from syndicator.serve.workers import (
+    Stopped,
     lower_priority,
     run_loop,
+    run_stoppable,
     run_workers,
     tell_started,
     tune_malloc,
@@ -122,8 +124,13 @@ def did_you_mean(word: str, choices: list[str]) -> str:
     return f" (did you mean {hint[0]!r}?)" if hint else ""
 
 
-def _run(coro_fn: Callable[[], Awaitable[T]], as_json: bool = False) -> T:
+def _run(
+    coro_fn: Callable[[], Awaitable[T]], as_json: bool = False, *, stoppable: bool = False
+) -> T:
+    """Run the command's job; `stoppable`: SIGINT and SIGTERM stop it (`Stopped`)."""
     try:
+        if stoppable:
+            return run_stoppable(coro_fn())  # type: ignore[arg-type]
         return run_loop(coro_fn())  # type: ignore[arg-type]
     except StoreError as exc:
         fail(f"store error: {exc}", EXIT_FAILED, as_json)
@@ -605,6 +612,17 @@ def discover_command(ctx: click.Context, url: str, name: str | None, as_json: bo
         sys.exit(EXIT_FAILED)
 
 
+async def _close_whole(store: Store) -> None:
+    """Close the store even while the command is being stopped: a cancellation landing in
+    the close would cut it off half-way (SQLAlchemy logs that with a traceback)."""
+    closing = asyncio.ensure_future(store.close())
+    try:
+        await asyncio.shield(closing)
+    except asyncio.CancelledError:
+        await closing
+        raise
+
+
 def _out_folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     """The export folder. An empty value (`--out "$DIR"` with DIR unset) is refused rather
     than taken for the working directory, where the export would write its index.html."""
@@ -628,8 +646,10 @@ def _out_folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
 def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
     """Pull every source once, then write every section feed as static files."""
     config = _load(ctx, as_json)
+    written = False
 
     async def job() -> list[PullOutcome]:
+        nonlocal written
         store = await connect(config)
         try:
             with terminal.PullProgress(err, "pulling") as progress:
@@ -643,11 +663,21 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
             book = FeedBook(config, store)
             book.reports = {o.source: o.report for o in outcomes}
             await write_feeds(book, out_dir)
+            written = True
             return list(outcomes)
         finally:
-            await store.close()
+            await _close_whole(store)
 
-    outcomes = _run(job, as_json)
+    try:
+        outcomes = _run(job, as_json, stoppable=True)
+    except Stopped as stop:
+        # Files are written without an await between them: all of them or none.
+        done = (
+            f"the feeds in {out_dir} are written"
+            if written
+            else f"nothing was written to {out_dir}"
+        )
+        fail(f"export interrupted by {stop.signal.name}: {done}", 128 + stop.signal, as_json)
     dead = [o.source for o in outcomes if o.result == "failed"]
     _warn_public_url(config)
     if as_json:

@@ -27,6 +27,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from multiprocessing.connection import wait
@@ -64,6 +65,56 @@ def run_loop(coro: Coroutine[Any, Any, T]) -> T:
     """asyncio.run on uvloop when it is installed."""
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(coro)
+
+
+class Stopped(Exception):
+    """A one-shot command was stopped by a signal (`run_stoppable`)."""
+
+    def __init__(self, sig: signal.Signals) -> None:
+        super().__init__(sig.name)
+        self.signal = sig
+
+
+def run_stoppable(coro: Coroutine[Any, Any, T]) -> T:
+    """`run_loop` for a one-shot command (export): SIGINT or SIGTERM cancels `coro`, which
+    closes what it holds on the way out (its own `finally` blocks), then `Stopped` names the
+    signal. Without this, asyncio's own SIGINT handling raised KeyboardInterrupt, and its
+    cancellation could land in the store's close and leave a traceback.
+
+    Signals arrive between awaits only: code that does not await (writing the files) is
+    never cut off half-way."""
+
+    async def guarded() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        caught: list[signal.Signals] = []
+
+        def stop(sig: signal.Signals) -> None:
+            if not caught:
+                caught.append(sig)
+                task.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop, sig)
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            if not caught:
+                raise
+            task.uncancel()
+            raise Stopped(caught[0]) from None
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    if threading.current_thread() is not threading.main_thread():
+        # Signals are handled on the main thread only (a command run from a test's thread).
+        return run_loop(coro)
+    try:
+        return run_loop(guarded())
+    except KeyboardInterrupt:  # before the loop ran, or after it
+        raise Stopped(signal.SIGINT) from None
 
 
 def freeze_startup_objects() -> None:
