@@ -25,7 +25,7 @@ from syndicator.web.websub import HubAnnouncer, announcing
 from .conftest import REPO
 from .hubs import Hub, SilentHub
 from .served import Served
-from .sites import Site, free_port
+from .sites import Site, SiteArticle, free_port
 
 
 def hub_config(site: Site, store_url: str, hub: Hub, delay: str = "50ms") -> str:
@@ -302,3 +302,62 @@ async def test_a_change_heard_while_pings_are_sent_is_announced_after_them(
         await silent_hub.wait_for(4)
         await asyncio.sleep(0.3)
     assert silent_hub.sections_in_order() == ["all", "iran", "all", "west-asia"]
+
+
+async def _export(config: Path, out: Path) -> tuple[int, str]:
+    """`syndicate export` in a process of its own, the hub and the site answering meanwhile."""
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "syndicator", "--config", str(config), "export"),
+        *("--out", str(out)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=config.parent,
+    )
+    _, stderr = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, stderr.decode()
+
+
+async def test_export_pings_the_hub_for_the_sections_it_changed(
+    site: Site, hub: Hub, tmp_path: Path
+) -> None:
+    # The feeds name the hub, but only `serve` pinged it: subscribers of an exported feed
+    # heard of nothing until their next poll.
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(hub_config(site, f"sqlite:///{tmp_path / 'store.db'}", hub), "utf-8")
+    out = tmp_path / "feeds"
+    code, said = await _export(config, out)
+    assert code == 0, said
+    # When the export ends, the hub has heard of every section it filled, once each.
+    assert hub.sections_pinged() == ["all", "iran", "north-africa", "west-asia"], said
+    urls = [f"http://feeds.example.test/feeds/iran.{ext}" for ext in ("rss", "atom", "json")]
+    assert ("publish", urls) in hub.pings
+    assert all((out / f"{section}.rss").is_file() for section in hub.sections_pinged())
+
+    # Nothing new: nothing to tell.
+    code, said = await _export(config, out)
+    assert code == 0, said
+    assert len(hub.pings) == 4, (hub.sections_in_order(), said)
+
+    # A new article in one section, the hub down: the export still succeeds, says so, and
+    # the next export tells the hub.
+    newest = site.articles[0]
+    site.publish(
+        SiteArticle(
+            id=660998,
+            section="iran",
+            title="Isfahan restores the old bridge after two years of work",
+            paragraphs=[p.replace("Libya", "Isfahan") for p in newest.paragraphs],
+            published=newest.published,
+        )
+    )
+    assert hub.runner is not None
+    await hub.runner.cleanup()
+    code, said = await _export(config, out)
+    assert code == 0, said
+    assert "WebSub ping failed" in said and "Traceback" not in said, said
+    assert "Isfahan" in (out / "iran.rss").read_text(encoding="utf-8")
+    await hub.start()
+    code, said = await _export(config, out)
+    assert code == 0, said
+    assert hub.sections_pinged(since=4) == ["all", "iran"], (hub.sections_in_order(), said)

@@ -66,6 +66,7 @@ from syndicator.store.backup import BackupReport, backup_sqlite
 from syndicator.store.engine import sqlite_file
 from syndicator.store.integrity import IntegrityReport, check_integrity
 from syndicator.store.status import collect
+from syndicator.web.websub import announce_once
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -664,6 +665,9 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
             book.reports = {o.source: o.report for o in outcomes}
             await write_feeds(book, out_dir)
             written = True
+            if config.service.websub.hub:
+                # After the files are in place, so the hub fetches the new documents.
+                await announce_once(config.service, book)
             return list(outcomes)
         finally:
             await _close_whole(store)

@@ -15,6 +15,8 @@ process made it (a `syndicate pull` or `export` run beside the service, another 
 claiming each in the store first (`store.changes.claim_announcement`), so that a change is
 announced once even when several processes announce. What the announcer hears from its feed
 book (its own pulls, changes another process made that the book's poll found) only wakes it.
+`announce_once` is the same for a one-shot process (`syndicate export`): one look at the
+store, its pings sent once each within a bound, those not sent given back.
 
 Edge module: HTTP out to the hub only.
 """
@@ -202,6 +204,41 @@ class HubAnnouncer:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+# A one-shot process (`syndicate export`) waits this long at most for the hub.
+ANNOUNCE_LIMIT = 10.0
+
+
+async def announce_once(
+    service: Service, book: FeedBook, timeout: float = ANNOUNCE_LIMIT
+) -> HubAnnouncer:
+    """Ping the hub now for every change the store holds that it was not told of (what a
+    one-shot process such as an export just made, and any change no one announced), once
+    each, claimed as the service claims them, within `timeout` in all. A ping the hub
+    refused, or that the time cut off, is logged and gives its claim back: the next export,
+    or the service, announces it."""
+    announcer = HubAnnouncer(service, book)
+    try:
+        async with asyncio.timeout(timeout):
+            await announcer.send_pending(retry=False)
+    except TimeoutError:
+        # The ping cut off gave its claim back; those not claimed yet stay unannounced.
+        if announcer._queue:
+            announcer.failed += len(announcer._queue)
+            log.warning(
+                "WebSub pings not sent",
+                extra={
+                    "hub": announcer.hub,
+                    "sections": sorted(announcer._queue),
+                    "reason": f"the hub gave no answer within {timeout:g}s",
+                },
+            )
+        announcer._queue = []
+    finally:
+        # Nothing is pending: this cancels the announcer's own later look and closes its client.
+        await announcer.close()
+    return announcer
 
 
 @contextlib.asynccontextmanager
