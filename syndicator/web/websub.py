@@ -169,6 +169,22 @@ class HubAnnouncer:
         pending, self._pending = self._pending, set()
         return pending
 
+    async def send_within(self, timeout: float | None, reason: str) -> None:
+        """Send what is pending once each (no retry) within `timeout` in all. A ping the time
+        cut off gives its claim back; those not claimed yet are logged with `reason` and stay
+        unannounced in the store, for the next start or export."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self.send_pending(retry=False)
+        except TimeoutError:
+            if self._queue:
+                self.failed += len(self._queue)
+                log.warning(
+                    "WebSub pings not sent",
+                    extra={"hub": self.hub, "sections": sorted(self._queue), "reason": reason},
+                )
+            self._queue = []
+
     async def close(self, timeout: float | None = None) -> None:
         """Send the pings still waiting, once each, within `timeout` seconds in all (None: no
         bound but each request's own), then close the client; what is not sent by then is
@@ -183,24 +199,10 @@ class HubAnnouncer:
         self._queue = []
         # Only what this announcer heard of: one replaced at a reload handed its hints over,
         # and a change nobody heard of yet stays unannounced in the store for the next start.
-        try:
-            async with asyncio.timeout(timeout):
-                if self._pending:
-                    await self.send_pending(retry=False)
-        except TimeoutError:
-            # Those not claimed yet stay unannounced in the store: the next start sends them.
-            if self._queue:
-                self.failed += len(self._queue)
-                log.warning(
-                    "WebSub pings not sent",
-                    extra={
-                        "hub": self.hub,
-                        "sections": sorted(self._queue),
-                        "reason": f"the hub gave no answer within the {timeout or 0:.1f}s left "
-                        "of the drain",
-                    },
-                )
-            self._queue = []
+        if self._pending:
+            await self.send_within(
+                timeout, f"the hub gave no answer within the {timeout or 0:.1f}s left of the drain"
+            )
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -220,21 +222,7 @@ async def announce_once(
     or the service, announces it."""
     announcer = HubAnnouncer(service, book)
     try:
-        async with asyncio.timeout(timeout):
-            await announcer.send_pending(retry=False)
-    except TimeoutError:
-        # The ping cut off gave its claim back; those not claimed yet stay unannounced.
-        if announcer._queue:
-            announcer.failed += len(announcer._queue)
-            log.warning(
-                "WebSub pings not sent",
-                extra={
-                    "hub": announcer.hub,
-                    "sections": sorted(announcer._queue),
-                    "reason": f"the hub gave no answer within {timeout:g}s",
-                },
-            )
-        announcer._queue = []
+        await announcer.send_within(timeout, f"the hub gave no answer within {timeout:g}s")
     finally:
         # Nothing is pending: this cancels the announcer's own later look and closes its client.
         await announcer.close()
