@@ -20,7 +20,7 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.scheduler import PullScheduler
 from syndicator.store import Store
 from syndicator.store.changes import unannounced
-from syndicator.web.websub import HubAnnouncer, announcing
+from syndicator.web.websub import HubAnnouncer, announce_once, announcing
 
 from .conftest import REPO
 from .hubs import Hub, SilentHub
@@ -302,6 +302,37 @@ async def test_a_change_heard_while_pings_are_sent_is_announced_after_them(
         await silent_hub.wait_for(4)
         await asyncio.sleep(0.3)
     assert silent_hub.sections_in_order() == ["all", "iran", "all", "west-asia"]
+
+
+@dataclass
+class SlowHub(Hub):
+    """A hub that takes a while over each ping (a loaded machine, a far hub)."""
+
+    async def publish(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(0.2)
+        return await super().publish(request)
+
+
+async def test_a_one_shot_announcement_to_a_slow_hub_pings_each_change_once(
+    site: Site, store: Store, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    """`announce_once` (export's pings) looks at the store itself; the announcer's own look
+    after `websub.delay` ran beside it while the slow hub held its pings, the two shared one
+    queue, and the export crashed (IndexError) or left a section unannounced."""
+    slow = SlowHub()
+    await slow.start()
+    try:
+        config = write_config(hub_config(site, store_url, slow, delay="20ms"))
+        book = FeedBook(config, store)
+        await store.mark_changed({"iran", "north-africa", "west-asia"})
+        announcer = await announce_once(config.service, book)
+        await asyncio.sleep(0.3)  # a look still under way would ping now
+    finally:
+        assert slow.runner is not None
+        await slow.runner.cleanup()
+    assert slow.sections_in_order() == ["all", "iran", "north-africa", "west-asia"]
+    assert announcer.sent == 4 and announcer.failed == 0
+    assert await unannounced(store) == {}
 
 
 async def _export(config: Path, out: Path) -> tuple[int, str]:

@@ -45,10 +45,16 @@ HOLD_STEP = 0.05
 
 class HubAnnouncer:
     def __init__(
-        self, service: Service, book: FeedBook, pulling: Callable[[], bool] | None = None
+        self,
+        service: Service,
+        book: FeedBook,
+        pulling: Callable[[], bool] | None = None,
+        *,
+        look_later: bool = True,
     ) -> None:
         """`pulling` says whether this process has a pull under way (its changes are then
-        announced at its end)."""
+        announced at its end). `look_later` false: no look at the store after the first
+        delay, for a caller that looks itself (`announce_once`)."""
         if not service.websub.hub:
             raise ValueError("no WebSub hub configured")
         self.hub: str = service.websub.hub
@@ -62,13 +68,17 @@ class HubAnnouncer:
         self._pending: set[str] = set()
         # The sections of the look at the store under way, not sent yet, in order.
         self._queue: list[str] = []
+        # One look at a time: two would share the queue (a slow hub held one look's pings
+        # while another began), and one section's ping could go out twice or never.
+        self._looking = asyncio.Lock()
         self._flush: asyncio.Task[None] | None = None
         # A change heard while a look at the store was already under way: look once more.
         self._again = False
         self._session: aiohttp.ClientSession | None = None
         # Changes recorded while no announcer ran (a pull with the service stopped) go out
         # after the first delay.
-        self.section_changed(set())
+        if look_later:
+            self.section_changed(set())
 
     def section_changed(self, sections: set[str]) -> None:
         """Listener for the feed book: look at the store's changes after the delay."""
@@ -97,6 +107,10 @@ class HubAnnouncer:
         """Ping for every change the store holds that the hub was not told of, one ping per
         section in name order, each claimed in the store just before its ping (a change
         another process claimed is its to announce)."""
+        async with self._looking:
+            await self._send_pending(retry)
+
+    async def _send_pending(self, retry: bool) -> None:
         self._pending.clear()
         try:
             changed = await unannounced(self.book.store)
@@ -220,11 +234,11 @@ async def announce_once(
     each, claimed as the service claims them, within `timeout` in all. A ping the hub
     refused, or that the time cut off, is logged and gives its claim back: the next export,
     or the service, announces it."""
-    announcer = HubAnnouncer(service, book)
+    announcer = HubAnnouncer(service, book, look_later=False)
     try:
         await announcer.send_within(timeout, f"the hub gave no answer within {timeout:g}s")
     finally:
-        # Nothing is pending: this cancels the announcer's own later look and closes its client.
+        # Nothing is pending: this closes the announcer's client.
         await announcer.close()
     return announcer
 
