@@ -20,12 +20,19 @@ class Hub:
     port: int = field(default_factory=free_port)
     pings: list[tuple[str, list[str]]] = field(default_factory=list)
     runner: web.AppRunner | None = None
+    # Down: every ping's connection is dropped unanswered (and not remembered). The port
+    # stays held, where a stopped and restarted hub could find it taken by another program.
+    down: bool = False
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/publish"
 
     async def publish(self, request: web.Request) -> web.Response:
+        if self.down:
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=503)  # never reaches the client
         form = await request.post()
         self.pings.append((str(form.get("hub.mode")), [str(u) for u in form.getall("hub.url")]))
         return web.Response(status=204)
