@@ -144,6 +144,47 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("every", "seconds"),
+    [("010", 10), ("0o10", 8), ("0x1e", 30), ("1e2", 100), ("90", 90)],
+)
+def test_numbers_are_read_as_yaml_1_2_reads_them(tmp_path: Path, every: str, seconds: int) -> None:
+    # PyYAML reads YAML 1.1: `010` was octal, 8 seconds.
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD.replace("every: 10m", f"every: {every}\n    max_links: {every}"))
+    source = load_config(path).sources["presstv"]
+    assert (source.every, source.max_links) == (seconds, seconds)
+
+
+def test_yes_no_and_base_60_are_text_as_in_yaml_1_2(tmp_path: Path) -> None:
+    # YAML 1.1 read `no` (Norway's language code) as false and `1:30` as 90 (base 60).
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD.replace("every: 10m", "every: 10m\n    language: no"))
+    assert load_config(path).sources["presstv"].language == "no"
+    found = problems(tmp_path, GOOD.replace("every: 10m", "every: 1:30"))
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:10:12: sources.presstv.every: "), found[0]
+    assert "'1:30' is not a duration" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("yes", "no"), [("yes", "no"), ("on", "off"), ("true", "false"), ("True", "FALSE")]
+)
+def test_a_true_or_false_setting_takes_yes_no_on_and_off(tmp_path: Path, yes: str, no: str) -> None:
+    # Plain text now, as in YAML 1.2: the model still reads these words as true and false.
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        GOOD.replace(
+            "every: 10m",
+            f"every: 10m\n    hedge: {no}\n    robots: {no}\n    adopt_discovered: {yes}\n"
+            f"    follow_foreign_redirects: {yes}",
+        )
+    )
+    source = load_config(path).sources["presstv"]
+    assert (source.hedge, source.robots) == (False, False)
+    assert (source.adopt_discovered, source.follow_foreign_redirects) == (True, True)
+
+
+@pytest.mark.parametrize(
     ("value", "kind"),
     [
         ("2026-02-30", "a date"),  # no such day

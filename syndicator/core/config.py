@@ -1141,6 +1141,51 @@ def _duplicate_keys(
     return found
 
 
+# The tags PyYAML's own (YAML 1.1) resolvers keep: dates, whose mistakes (`2026-02-30`) are
+# named with their line, and merge keys (`<<`), which configs use to share settings.
+_KEPT_TAGS = ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:merge")
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader reading plain values by the YAML 1.2 core schema, as users expect.
+
+    PyYAML reads YAML 1.1: `every: 010` was 8 seconds (octal), `1:30` was 90 (base 60),
+    `country: no` was False, and `yes`, `on` and `off` booleans too. Here, as in YAML 1.2, `010`
+    is 10 and `0o10` 8, `1:30` and `yes`/`no`/`on`/`off` are text (a true/false setting still
+    takes `yes`, `no`, `on` and `off`: the model reads them), booleans are `true` and `false`
+    and null is `null`, `~` or nothing. Dates and merge keys (`<<`) are read as before."""
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """An integer of the YAML 1.2 core schema: decimal (leading zeros too), `0o` octal, `0x`
+    hexadecimal; no `_`, no base 60, no 1.1 octal (`010`)."""
+    text = str(loader.construct_scalar(node))
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)
+
+
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag in _KEPT_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+# In the order of the YAML 1.2 core schema (an integer is a float by the float pattern too).
+for _tag, _pattern, _first in (
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    (_INT_TAG, r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        list("-+.0123456789"),
+    ),
+):
+    ConfigLoader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
+ConfigLoader.add_constructor(_INT_TAG, _construct_int)
+
+
 # No config comes near this; a larger file is a wrong path (a log, a database, /dev/zero),
 # and reading it whole would take the memory of the process.
 MAX_CONFIG_SIZE = 4 * 1024 * 1024
@@ -1198,7 +1243,7 @@ def _check_nesting(text: str, path: Path) -> None:
     """Refuse a file nested deeper than MAX_NESTING, naming where the first such collection
     starts: PyYAML's parser keeps its own stack, so its events are read without recursion."""
     depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=ConfigLoader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_NESTING:
@@ -1273,7 +1318,7 @@ def _unreadable_scalar(root: yaml.Node | None) -> tuple[yaml.ScalarNode, Excepti
     """The first value YAML resolves (or is tagged) to a type it then cannot build
     (`2026-02-30` is a date with no such day, an integer of 5,000 digits, `!!int ''`), with
     the error."""
-    constructor = yaml.SafeLoader("")
+    constructor = ConfigLoader("")
     stack, seen = [root], set()
     while stack:
         node = stack.pop()
@@ -1303,7 +1348,7 @@ def _unbuildable(node: yaml.ScalarNode, error: Exception) -> str:
     # Tagged in the file (`!!timestamp 2026-02-30`): quoting would keep the tag.
     text, at = node.start_mark.buffer or "", node.start_mark.pointer
     tagged = text[at : at + 1] == "!"
-    if tagged or yaml.SafeLoader("").resolve(yaml.ScalarNode, node.value, implicit) != node.tag:
+    if tagged or ConfigLoader("").resolve(yaml.ScalarNode, node.value, implicit) != node.tag:
         return (
             f"not valid YAML: {node.value[:40]!r} is tagged !!{name} but is not {kind}{why};"
             " remove the tag"
@@ -1319,9 +1364,9 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
     is where relative paths in it start."""
     try:
         _check_nesting(text, path)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=ConfigLoader)
         _check_merges(root, path)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=ConfigLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
