@@ -66,6 +66,34 @@ def test_good_config_and_mirror_forms(tmp_path: Path) -> None:
     assert config.resolve_file(src.mirrors[1].url) == (tmp_path / "../seeds/x").resolve()
 
 
+@pytest.mark.parametrize("scheme", ["file://localhost", "file://LOCALHOST", "file://", "file:"])
+def test_a_file_url_on_localhost_or_no_host_names_its_absolute_path(
+    tmp_path: Path, scheme: str
+) -> None:
+    # RFC 8089: file://localhost/abs is /abs; it was read as localhost/abs in the config's
+    # folder.
+    snapshot = tmp_path / "snapshots" / "x"
+    path = tmp_path / "config" / "c.yaml"
+    path.parent.mkdir()
+    path.write_text(GOOD.replace('"file:../seeds/x"', f'"{scheme}{snapshot}"'))
+    config = load_config(path)
+    mirror = config.sources["presstv"].mirrors[1]
+    assert config.resolve_file(mirror.url) == snapshot
+    assert config.resolve_file(f"{scheme}{snapshot}") == snapshot
+    # However it is written, it is one mirror: file:///abs.
+    assert mirror.url == f"file://{snapshot}"
+
+
+def test_a_file_url_naming_another_machine_is_refused_at_its_line(tmp_path: Path) -> None:
+    # It was read as the relative path backup.example.org/srv/x.
+    url = "file://backup.example.org/srv/x"
+    found = problems(tmp_path, GOOD.replace('"file:../seeds/x"', f'"{url}"'))
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:9:"), found[0]
+    assert " sources.presstv.mirrors.1.url: " in found[0], found[0]
+    assert f"{url!r} names no folder on this machine: write file:///absolute/path" in found[0]
+
+
 @pytest.mark.parametrize(
     ("text", "line", "key", "words"),
     [

@@ -187,9 +187,29 @@ def _check_origin(value: str, *, allow_file: bool) -> str:
             origin = origin.rpartition(":")[0]
         return origin
     if allow_file and parts.scheme == "file":
-        return value
+        path = file_path(value)
+        # `file://localhost/abs` and `file:/abs` are `file:///abs` (RFC 8089): one mirror,
+        # however written. A relative path stays as written.
+        return f"file://{path}" if path.startswith("/") else value
     allowed = "http(s):// or file:" if allow_file else "http(s)://"
     raise ValueError(f"{value!r} is not an {allowed} URL")
+
+
+def file_path(url: str) -> str:
+    """The path a `file:` URL names, as RFC 8089 reads it: `file:///abs` and
+    `file://localhost/abs` name /abs; `file:rel` and `file:/abs` name what follows `file:`.
+    A ValueError for a URL naming another machine (`file://host/path`)."""
+    rest = url[len("file:") :]
+    if not rest.startswith("//"):
+        return rest
+    host, slash, path = rest[2:].partition("/")
+    if host.lower() not in ("", "localhost") or not slash:
+        raise ValueError(
+            f"{url!r} names no folder on this machine: write file:///absolute/path (or"
+            " file://localhost/absolute/path), or file:relative/path for one in the config's"
+            " folder"
+        )
+    return slash + path
 
 
 # Lone surrogates: half of a UTF-16 pair, which is no character at all. A YAML escape
@@ -885,11 +905,9 @@ class Config(_Model):
         return value
 
     def resolve_file(self, url: str) -> Path:
-        """The folder a `file:` mirror URL names, relative ones against the config's folder."""
-        raw = url[len("file:") :]
-        if raw.startswith("//"):
-            raw = raw[2:]
-        path = Path(raw)
+        """The folder a `file:` mirror URL names (`file:///abs` and `file://localhost/abs`
+        are /abs), relative ones against the config's folder."""
+        path = Path(file_path(url))
         return path if path.is_absolute() else (self.base_dir / path).resolve()
 
     def store_url(self) -> str:
