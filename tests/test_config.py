@@ -165,6 +165,58 @@ def test_a_name_ending_in_a_line_break_is_refused_naming_key_and_line(
     ), found
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "line", "key"),
+    [
+        (
+            "  north-africa: {title: North Africa}",
+            "  north-africa: {title: North Africa}\n  ~: {title: Iran}",
+            5,
+            "sections.None",
+        ),
+        (
+            "      north-africa: {feed: /rss/north-africa.xml}",
+            "      north-africa: {feed: /rss/north-africa.xml}\n      ~: {feed: /rss/iran.xml}",
+            13,
+            "sources.presstv.sections.None",
+        ),
+        (
+            "      north-africa: {feed: /rss/north-africa.xml}",
+            "      north-africa: {feed: /rss/north-africa.xml}\n      null:\n"
+            "        feed: /rss/iran.xml",
+            13,
+            "sources.presstv.sections.None",
+        ),
+        ("    every: 10m", "    every: 10m\n    ~: 1h", 11, "sources.presstv.None"),
+    ],
+    ids=["section", "source's section", "source's section, block", "source key"],
+)
+def test_a_null_key_is_named_on_its_own_line(
+    tmp_path: Path, old: str, new: str, line: int, key: str
+) -> None:
+    # `~:` (a name left out) is the key None: it was looked for as "~", not found, and the
+    # mapping's first key was named, a line or more before it.
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert found, found
+    for problem in found:
+        assert problem.startswith(f"{tmp_path / 'c.yaml'}:{line}:"), problem
+        assert f" {key}: " in problem, problem
+
+
+def test_a_null_section_name_and_the_section_a_source_then_lacks_are_both_named(
+    tmp_path: Path,
+) -> None:
+    # The hint for the unknown section compared it with the section names, None among them:
+    # a TypeError, a traceback.
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD.replace("  north-africa: {title", "  ~: {title", 1))
+    result = CliRunner().invoke(main, ["--config", str(path), "check"])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"{path}:4:3: sections.None: " in result.output
+    assert f"{path}:12:7: sources.presstv.sections.north-africa: unknown section" in result.output
+
+
 def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
     found = problems(tmp_path, GOOD.replace("every: 10m", "every: [10m"))
     assert found[0].startswith(f"{tmp_path / 'c.yaml'}:"), found

@@ -958,6 +958,8 @@ def _unknown_sections(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...],
         if isinstance(data.get("sections"), dict)
         else set()
     )
+    # As text: a null key (`~:`) is None, which difflib cannot compare (nor sort among names).
+    named = sorted(str(name) for name in known)
     found: list[tuple[tuple[str | int, ...], str]] = []
     sources = data.get("sources")
     if isinstance(sources, dict):
@@ -965,11 +967,12 @@ def _unknown_sections(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...],
             if isinstance(source, dict) and isinstance(source.get("sections"), dict):
                 for section in source["sections"]:
                     if section not in known:
-                        hint = difflib.get_close_matches(str(section), sorted(known), n=1)
+                        hint = difflib.get_close_matches(str(section), named, n=1)
                         extra = f" (did you mean {hint[0]!r}?)" if hint else ""
                         found.append(
                             (
-                                ("sources", sname, "sections", section),
+                                # "[key]", as pydantic ends a key's location: the name is wrong.
+                                ("sources", sname, "sections", section, "[key]"),
                                 f"unknown section {section!r}{extra}; define it under 'sections'",
                             )
                         )
@@ -977,7 +980,7 @@ def _unknown_sections(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...],
             for i, rule in enumerate(rules if isinstance(rules, list) else []):
                 section = rule.get("section") if isinstance(rule, dict) else None
                 if isinstance(section, str) and section not in known:
-                    hint = difflib.get_close_matches(section, sorted(known), n=1)
+                    hint = difflib.get_close_matches(section, named, n=1)
                     extra = f" (did you mean {hint[0]!r}?)" if hint else ""
                     found.append(
                         (
@@ -1025,10 +1028,23 @@ def _keys_of(mapping: yaml.MappingNode, index: _KeyIndex) -> dict[str, tuple[yam
     keys = index.get(id(mapping))
     if keys is None:
         keys = {}
+        loader = ConfigLoader("")
         for knode, vnode in mapping.value:
-            keys.setdefault(str(knode.value), (knode, vnode))
+            keys.setdefault(_key_name(knode, loader), (knode, vnode))
         index[id(mapping)] = keys
     return keys
+
+
+def _key_name(node: yaml.Node, loader: ConfigLoader) -> str:
+    """A mapping key as an error location names it: the key as built, not as written. A
+    null key (`~:`, `null:`) is None in pydantic's location, not `~`: it was not found, and
+    the error was put on the mapping's first key, a line or more before it."""
+    if isinstance(node, yaml.ScalarNode):
+        try:
+            return str(loader.construct_object(node))
+        except _UNBUILDABLE:
+            pass
+    return str(node.value)
 
 
 def _node_at(
@@ -1112,8 +1128,9 @@ def _describe(
     kind: str,
     index: _KeyIndex,
 ) -> Problem:
-    # pydantic ends the location of a bad mapping key (a section's name) with "[key]".
-    on_key = kind == "extra_forbidden" or loc[-1:] == ("[key]",)
+    # pydantic ends the location of a bad mapping key (a section's name) with "[key]"; an
+    # unknown or non-text key (`~:`) is named by its location alone.
+    on_key = kind in ("extra_forbidden", "invalid_key") or loc[-1:] == ("[key]",)
     loc = loc[:-1] if loc[-1:] == ("[key]",) else loc
     node = _key_node(root, loc, index) if on_key else _node_at(root, loc, index)
     # A key holding a line break or other white space is shown quoted, so that it shows.
