@@ -8,6 +8,7 @@ stdout and logs on stderr, `-v` logging every fetch, a progress bar with a real 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import os
 import pty
@@ -15,7 +16,9 @@ import random
 import re
 import shutil
 import ssl
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,10 +41,15 @@ SEED_MIRRORS = [
 
 
 async def syndicate(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, tty_stderr: bool = False
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    tty_stderr: bool = False,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> tuple[int, str, str]:
     """`python -m syndicator ARGS`: exit status, stdout, stderr (stderr on a terminal when
-    `tty_stderr`, as a person running it sees it)."""
+    `tty_stderr`, as a person running it sees it); `preexec_fn` runs in the child before
+    the command starts."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
     full_env["PYTHONPATH"] = str(REPO)
     full_env.pop("COLUMNS", None)
@@ -58,6 +66,7 @@ async def syndicate(
         stderr=slave if tty_stderr else asyncio.subprocess.PIPE,
         env=full_env,
         cwd=cwd,
+        preexec_fn=preexec_fn,
     )
     if tty_stderr:
         os.close(slave)
@@ -179,6 +188,103 @@ async def test_read_only_commands_never_create_a_store(tmp_path: Path, command: 
     assert f"no store at {store}" in message, message
     assert "Traceback" not in err
     assert not store.exists() and not store.parent.exists()
+
+
+# prctl(2) and capabilities(7): what lets root read and write any file whatever its mode.
+PR_CAPBSET_DROP = 24
+CAP_DAC_OVERRIDE = 1
+CAP_DAC_READ_SEARCH = 2
+
+
+def as_permissions_bind_a_user() -> None:
+    """A `preexec_fn`: the command runs as file permissions bind any user. Run by root (as
+    the tests are), it drops root's override of them from the capabilities the command
+    gets when it starts; it keeps uid 0, so that it still reaches this Python under /root,
+    which another user could not."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def can_write(path: Path) -> bool:
+    """Whether a command run with `as_permissions_bind_a_user` may open `path` to write."""
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "import sys; open(sys.argv[1], 'r+b')", str(path)],
+            capture_output=True,
+            timeout=DEADLINE,
+            preexec_fn=as_permissions_bind_a_user,
+        )
+    except subprocess.SubprocessError:  # the capabilities could not be dropped here
+        return True
+    return probe.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["status", "--json"], ["mirrors"], ["db", "check"], ["db", "backup"]],
+    ids=" ".join,
+)
+async def test_read_only_commands_name_a_store_this_user_cannot_write(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # In WAL mode a reader writes the store's -shm file too, made beside it: a user who may
+    # read the store but not write it and its folder got SQLite's "attempt to write a
+    # readonly database", naming neither the file nor what to change.
+    config = default_config(tmp_path)
+    code, _, err = await syndicate("--config", str(config), "pull", "presstv", cwd=tmp_path)
+    assert code == 0, err
+    store = tmp_path / "data" / "syndicator.db"
+    before = store.read_bytes()
+    if command == ["db", "backup"]:
+        command = [*command, str(tmp_path / "backup.db")]
+    store.chmod(0o444)
+    store.parent.chmod(0o555)
+    try:
+        if can_write(store):
+            pytest.skip("root's override of file permissions cannot be dropped here")
+        code, out, err = await syndicate(
+            "--config", str(config), *command, cwd=tmp_path, preexec_fn=as_permissions_bind_a_user
+        )
+    finally:
+        store.parent.chmod(0o755)
+        store.chmod(0o644)
+    expected = (
+        f"store error: {store}: store is read-only to this user (needs write access to the"
+        " file and its folder)"
+    )
+    assert code == 1, out + err
+    if "--json" in command:
+        assert json.loads(out) == {"ok": False, "error": expected}
+    else:
+        assert err.splitlines() == [expected], err
+    assert sorted(p.name for p in store.parent.iterdir()) == ["syndicator.db"]
+    assert store.read_bytes() == before
+    assert not (tmp_path / "backup.db").exists()
+
+
+async def test_status_names_a_store_this_user_cannot_read(tmp_path: Path) -> None:
+    config = default_config(tmp_path)
+    code, _, err = await syndicate("--config", str(config), "pull", "presstv", cwd=tmp_path)
+    assert code == 0, err
+    store = tmp_path / "data" / "syndicator.db"
+    store.chmod(0)
+    try:
+        if can_write(store):
+            pytest.skip("root's override of file permissions cannot be dropped here")
+        code, _, err = await syndicate(
+            "--config", str(config), "status", cwd=tmp_path, preexec_fn=as_permissions_bind_a_user
+        )
+    finally:
+        store.chmod(0o644)
+    assert code == 1
+    assert err.splitlines() == [
+        f"store error: {store}: store is unreadable to this user (needs read and write access"
+        " to the file, and write access to its folder)"
+    ], err
 
 
 async def test_db_revision_refuses_an_empty_migration(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from syndicator.core.errors import StoreError
+from syndicator.store.engine import access_problem
 
 # How long to wait for a lock another process holds (a pull's write, a checkpoint).
 BUSY_SECONDS = 10.0
@@ -69,6 +70,8 @@ def backup_sqlite(source: Path, target: Path, *, replace: bool = False) -> Backu
         finally:
             os.close(folder)
     except sqlite3.Error as exc:
+        if (problem := access_problem(source, exc)) is not None:
+            raise StoreError(problem) from None
         raise StoreError(f"backup of {source} failed: {exc}") from None
     except OSError as exc:
         raise StoreError(f"backup to {target} failed: {exc}") from None

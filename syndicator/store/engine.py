@@ -306,8 +306,39 @@ async def open_store(
     except (SQLAlchemyError, OSError, ValueError) as exc:
         # ValueError: text of the schema that is not UTF-8 (a damaged file's first pages).
         await engine.dispose()
+        path = sqlite_file(url, base_dir)
+        if path is not None and (problem := access_problem(path, exc)) is not None:
+            raise StoreError(problem) from None
         raise StoreError(f"cannot open store {shown}: {exc}") from None
     return store
+
+
+# What SQLite says when it may not write what a reader must write too: in WAL mode, every
+# connection writes the `-shm` file beside the store (and makes it, and the `-wal` file,
+# when no other connection has).
+_NO_ACCESS = ("attempt to write a readonly database", "unable to open database file")
+
+
+def access_problem(path: Path, error: BaseException) -> str | None:
+    """One line naming a SQLite store this user may not read or write, when `error` is what
+    SQLite said of it; None when the error is another one, or the file and folder look
+    writable. A user without write access to the store's folder cannot even read a store no
+    other process holds open, and SQLite's "attempt to write a readonly database" said
+    neither which file nor why."""
+    if not any(words in str(error) for words in _NO_ACCESS):
+        return None
+    where = os.path.abspath(path)
+    if not os.access(path, os.R_OK):
+        return (
+            f"{where}: store is unreadable to this user (needs read and write access to the"
+            " file, and write access to its folder)"
+        )
+    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+        return (
+            f"{where}: store is read-only to this user (needs write access to the file and"
+            " its folder)"
+        )
+    return None
 
 
 # The statements of an ingest, built once: building SQLAlchemy expressions on every ingest
