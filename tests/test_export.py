@@ -24,7 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from syndicator.core.config import Config
 from syndicator.core.errors import ExportError
-from syndicator.publish.documents import FeedBook
+from syndicator.publish.documents import FeedBook, RenderedFeed
 from syndicator.publish.export import write_atomic, write_feeds
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
@@ -33,7 +33,7 @@ from syndicator.web.server import make_app
 
 from .conftest import REPO
 from .feedrules import PROBLEMS
-from .sites import Site, free_port
+from .sites import Site, SiteArticle, free_port
 
 TITLE = "Turkey says Haftar forces must withdraw from Libya’s Sirte for lasting truce"
 
@@ -177,12 +177,21 @@ def test_a_damaged_store_is_named_and_the_exported_feeds_stay(
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     with sqlite3.connect(tmp_path / "db.sqlite") as db:
         db.execute(damage)
-    for command in (("export", "--out", str(out)), ("status",), ("status", "--json")):
+    # An export into a new folder makes (and locks) it before it reads the store: it is
+    # removed again, with the folder made for it.
+    fresh = tmp_path / "new" / "feeds"
+    for command in (
+        ("export", "--out", str(out)),
+        ("export", "--out", str(fresh)),
+        ("status",),
+        ("status", "--json"),
+    ):
         result = run("--config", str(config), *command, cwd=tmp_path)
         assert result.returncode == 1, (command, result.stderr)
         assert "Traceback" not in result.stderr, (command, result.stderr)
         assert named in result.stdout + result.stderr, (command, result.stderr)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "new").exists()
 
 
 def test_status_reads_the_store_while_another_process_writes_to_it(tmp_path: Path) -> None:
@@ -602,6 +611,28 @@ async def test_an_export_removes_the_temporary_files_a_killed_export_left_and_no
     assert "removed 5 temporary files an interrupted export left" in caplog.text
 
 
+class WatchedBook(FeedBook):
+    """A FeedBook that notes what it reads from the store to render, and that can stop at
+    its first section feed until let go: an export slow to render."""
+
+    def __init__(self, config: Config, store: Store, *, hold: bool = False) -> None:
+        super().__init__(config, store)
+        self.read: list[str] = []
+        self.holding = asyncio.Event()  # it stopped, having read every section
+        self.go = asyncio.Event()
+        if not hold:
+            self.go.set()
+
+    async def archive_pages(self, section: str) -> range:
+        self.read.append(section)
+        return await super().archive_pages(section)
+
+    async def get(self, section: str, fmt: str) -> RenderedFeed:
+        self.holding.set()
+        await self.go.wait()
+        return await super().get(section, fmt)
+
+
 async def test_an_export_leaves_a_running_export_alone(
     site: Site,
     store: Store,
@@ -620,8 +651,10 @@ async def test_an_export_leaves_a_running_export_alone(
     other = os.open(out, os.O_RDONLY)
     try:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        book = WatchedBook(config, store)
         with pytest.raises(ExportError, match="another export is writing into"):
-            await write_feeds(FeedBook(config, store), out)
+            await write_feeds(book, out)
+        assert book.read == []  # it stopped before reading the store
         assert in_flight.read_bytes() == b"being written"
         assert sorted(p.name for p in out.iterdir()) == [in_flight.name]
     finally:
@@ -629,6 +662,46 @@ async def test_an_export_leaves_a_running_export_alone(
     # Once it is done (or killed: the lock goes with its process), exports go ahead.
     await write_feeds(FeedBook(config, store), out)
     assert not in_flight.exists() and (out / "iran.rss").exists()
+
+
+async def test_an_export_that_read_the_store_first_is_not_overwritten_by_a_newer_one(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    tmp_path: Path,
+) -> None:
+    # The lock was taken once everything was rendered: an export slow to render, which had
+    # read the store before a newer export, wrote its older documents over the newer ones.
+    config = write_config(site.config_yaml(store_url))
+    await pull_source("news", config, fetcher, store)
+    out = tmp_path / "feeds"
+    older = WatchedBook(config, store, hold=True)
+    first = asyncio.create_task(write_feeds(older, out))
+    added = SiteArticle(
+        id=660999,
+        section="iran",
+        title="Isfahan restores the old bridge after two years of work",
+        paragraphs=[p.replace("Libya", "Isfahan") for p in site.articles[0].paragraphs],
+        published=site.articles[0].published.replace(day=3),
+    )
+    try:
+        await older.holding.wait()  # it has read the store and renders on
+        site.publish(added)
+        assert (await pull_source("news", config, fetcher, store)).new == 1
+        newer = WatchedBook(config, store)
+        with pytest.raises(ExportError, match=f"another export is writing into {out}"):
+            await write_feeds(newer, out)
+        assert newer.read == []
+    finally:
+        older.go.set()
+        await first
+    # The older export wrote what it had read, and the next one writes the newer store.
+    assert added.title not in (out / "iran.rss").read_text(encoding="utf-8")
+    await write_feeds(FeedBook(config, store), out)
+    assert added.title in (out / "iran.rss").read_text(encoding="utf-8")
+    assert added.title in (out / "all.atom").read_text(encoding="utf-8")
 
 
 @pytest.fixture

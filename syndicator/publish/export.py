@@ -19,8 +19,10 @@ no link, is removed, and a damaged list (not UTF-8, over 16 MB) is ignored and w
 
 Temporary names end in `.syndicator-tmp`, so that those an export killed mid-write left
 behind are known for what they are: each export removes them from the folders it writes
-before writing. It holds a lock on the folder meanwhile (an flock, released when the process
-ends, however it ends), so it never takes the temporary files of another export at work.
+before writing. It holds a lock on the folder (an flock, released when the process ends,
+however it ends) from before it reads the store until its last file is in, so it never takes
+the temporary files of another export at work, and never writes documents older than those
+of an export that read the store after it did.
 """
 
 from __future__ import annotations
@@ -55,14 +57,15 @@ FILE_MODE = 0o644
 FOLDER_MODE = 0o755
 
 
-def make_folders(folder: Path) -> None:
+def make_folders(folder: Path) -> list[Path]:
     """Create `folder` and its missing parents, each with FOLDER_MODE; those already there
-    are left as they are."""
+    are left as they are. The folders made, parents first."""
     missing = []
     step = folder
     while not step.is_dir() and step.parent != step:
         missing.append(step)
         step = step.parent
+    made = []
     for step in reversed(missing):
         try:
             step.mkdir()
@@ -71,6 +74,8 @@ def make_folders(folder: Path) -> None:
                 raise
             continue  # made meanwhile by someone else: theirs
         os.chmod(step, FOLDER_MODE)
+        made.append(step)
+    return made
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -98,8 +103,37 @@ def _with_compressed(files: dict[Path, bytes], path: Path, doc: RenderedFeed) ->
 async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
     """Every feed, archive page and HTML page, the index and the OPML list, into `out`; a
     file that already holds the bytes is left alone (an export of unchanged data changes
-    nothing, not even a file's time)."""
-    # Render everything first: a failure leaves the folder as it was.
+    nothing, not even a file's time).
+
+    The folder's lock is held from before the store is read until the last file is in: an
+    export started while another holds it stops at once, having read nothing, and the one
+    that holds it writes what it read. Taken after rendering, it let an export that read the
+    store earlier and rendered slower write its older documents over a newer export's."""
+    _nothing_in_the_way([out])
+    try:
+        made = make_folders(out)
+    except OSError as exc:
+        raise ExportError(f"cannot create folder {out}: {exc.strerror or exc}") from None
+    try:
+        with _only_export(out):
+            # Render everything first: a failure leaves the folder as it was.
+            files = await _render(book, out)
+            # Every folder first: a file in the way of one is found before anything is
+            # created or replaced, then the missing folders are made.
+            folders = sorted({path.parent for path in files})
+            _nothing_in_the_way(folders)
+            _write(out, files, folders)
+    except BaseException:
+        # Nothing written (or a write failed): the folders made for `out` go if still empty.
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    return list(files)
+
+
+async def _render(book: FeedBook, out: Path) -> dict[Path, bytes]:
+    """The bytes of every file an export writes into `out`, in the order it writes them."""
     files: dict[Path, bytes] = {}
     # The stylesheet RSS and Atom name, so that a browser shows an exported feed as a page.
     sheet_gz, sheet_br = compressed(xmlfeeds.STYLESHEET)
@@ -126,9 +160,12 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
     pages = [name for name in book.page_names() if name not in last]
     for name in [*pages, *last]:
         _with_compressed(files, out / name, await book.page(name))
-    # Every folder first: a file in the way of one is found before anything is created or
-    # replaced, then the missing folders are made.
-    folders = sorted({path.parent for path in files})
+    return files
+
+
+def _nothing_in_the_way(folders: Iterable[Path]) -> None:
+    """An ExportError naming the first of `folders` that a file (not a folder) stands in the
+    way of, the folder itself or one of its parents."""
     for folder in folders:
         for step in (*reversed(folder.parents), folder):
             try:
@@ -137,35 +174,32 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
                 raise ExportError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
             if in_the_way:
                 raise ExportError(f"cannot create folder {folder}: {step} is a file")
+
+
+def _write(out: Path, files: dict[Path, bytes], folders: list[Path]) -> None:
+    """Make `folders`, tidy `out`, write `files` in their order, then record them (with no
+    await between two writes: a cancelled export has written all of them or none)."""
+    for folder in folders:
+        try:
+            make_folders(folder)
+        except OSError as exc:
+            raise ExportError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
     try:
-        make_folders(out)
+        before = _previous(out)
+        _remove_leftovers(out, [*files, *before, out / MANIFEST])
     except OSError as exc:
-        raise ExportError(f"cannot create folder {out}: {exc.strerror or exc}") from None
-    with _only_export(out):
-        for folder in folders:
-            try:
-                make_folders(folder)
-            except OSError as exc:
-                raise ExportError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
+        raise ExportError(f"cannot tidy {out}: {exc.strerror or exc}") from None
+    for path, data in files.items():
         try:
-            before = _previous(out)
-            _remove_leftovers(out, [*files, *before, out / MANIFEST])
+            if _holds(path, data):
+                continue
+            write_atomic(path, data)
         except OSError as exc:
-            raise ExportError(f"cannot tidy {out}: {exc.strerror or exc}") from None
-        for path, data in files.items():
-            try:
-                if _holds(path, data):
-                    continue
-                write_atomic(path, data)
-            except OSError as exc:
-                raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
-        try:
-            _forget_old(out, files, before)
-        except OSError as exc:
-            raise ExportError(
-                f"cannot update the file list in {out}: {exc.strerror or exc}"
-            ) from None
-    return list(files)
+            raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        _forget_old(out, files, before)
+    except OSError as exc:
+        raise ExportError(f"cannot update the file list in {out}: {exc.strerror or exc}") from None
 
 
 def _holds(path: Path, data: bytes) -> bool:
