@@ -94,6 +94,18 @@ def test_a_file_url_naming_another_machine_is_refused_at_its_line(tmp_path: Path
     assert f"{url!r} names no folder on this machine: write file:///absolute/path" in found[0]
 
 
+def test_a_file_mirror_without_the_host_it_plays_is_refused_at_its_line(tmp_path: Path) -> None:
+    # It passed `check`; then every page was "no file" with the snapshot's folder in its
+    # path twice (file:///s/x/s/x/Section/1), and the pages' /Detail/... links named the
+    # machine's root folder.
+    text = GOOD.replace(", host: https://www.presstv.tv}", "}")
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:9:"), found[0]
+    assert " sources.presstv.mirrors.1: " in found[0], found[0]
+    assert "'file:../seeds/x' needs 'host': the https:// origin its snapshot plays" in found[0]
+
+
 @pytest.mark.parametrize(
     ("text", "line", "key", "words"),
     [

@@ -312,14 +312,23 @@ class Mirror(_Model):
             )
         return _check_origin(value, allow_file=False)
 
+    @model_validator(mode="after")
+    def _file_plays_a_host(self) -> Mirror:
+        # A snapshot's pages link to `/Detail/...`: without the domain it plays, such a link
+        # read against the file: URL named the machine's root folder, and every page of the
+        # mirror was "no file" with its folder's path in it twice.
+        if self.is_file and self.host is None:
+            raise ValueError(
+                f"{self.url!r} needs 'host': the https:// origin its snapshot plays (its pages'"
+                ' links are read against it), e.g. {url: "file:snapshots/www", host:'
+                " https://www.example.org}"
+            )
+        return self
+
     @property
     def origin(self) -> str:
         """The http(s) origin this mirror stands for (its own links use it)."""
-        if self.host:
-            return self.host
-        if self.url.startswith("file:"):
-            return self.url.rstrip("/")
-        return self.url
+        return self.host or self.url
 
     @property
     def is_file(self) -> bool:
