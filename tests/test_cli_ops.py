@@ -20,9 +20,17 @@ import yaml
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select, update
 
+from syndicator.core.config import ConfigLoader
 from syndicator.extract import parsing
 from syndicator.ops.cli import env_overrides, main
-from syndicator.ops.discover import feed_candidates, page_candidates
+from syndicator.ops.discover import (
+    Discovery,
+    Found,
+    config_block,
+    feed_candidates,
+    page_candidates,
+    to_yaml,
+)
 from syndicator.store import open_store
 from syndicator.store.schema import articles, section_versions
 
@@ -677,6 +685,23 @@ async def test_extract_takes_files_and_folders_and_prints_one_json_object_a_line
         assert page["content_html"].count("<p>") >= 5
         assert "<script" not in page["content_html"]
     assert first["text"] == second["text"] and first["content_html"] == second["content_html"]
+
+
+def test_discover_writes_texts_the_config_reads_back_as_texts() -> None:
+    # The block was written by YAML 1.1's rules and the config is read by 1.2's: a title
+    # such as `1e3` or `0o10` was written bare and read back as a number.
+    found = Discovery(
+        url="https://www.news.example/",
+        origin="https://www.news.example",
+        canonical="https://www.news.example",
+        title="1e3",
+        language="no",
+        sections=[Found("world", "0o10", "page", "/world/", 3, "/world/1")],
+    )
+    block = config_block(found, name="news")
+    assert yaml.load(to_yaml(block), Loader=ConfigLoader) == block
+    assert block["sources"]["news"]["title"] == "1e3"
+    assert block["sections"]["world"]["title"] == "0o10"
 
 
 def test_discover_skips_links_that_are_no_url_and_encodes_the_others_as_browsers_do() -> None:

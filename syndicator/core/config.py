@@ -1230,6 +1230,16 @@ for _tag, _pattern, _first in (
 ConfigLoader.add_constructor(_INT_TAG, _construct_int)
 
 
+class ConfigDumper(yaml.SafeDumper):
+    """Writes config YAML (`discover`'s block) that ConfigLoader reads back as written: a text
+    that either YAML 1.1 or 1.2 reads as another type (`1e3`, `0o10`, `yes`) is quoted."""
+
+
+for _first, _resolvers in ConfigLoader.yaml_implicit_resolvers.items():
+    for _tag, _regexp in _resolvers:
+        ConfigDumper.add_implicit_resolver(_tag, _regexp, [_first])
+
+
 # No config comes near this; a larger file is a wrong path (a log, a database, /dev/zero),
 # and reading it whole would take the memory of the process.
 MAX_CONFIG_SIZE = 4 * 1024 * 1024

@@ -21,7 +21,7 @@ import yaml
 from lxml import etree
 
 from syndicator.core import identity
-from syndicator.core.config import Source
+from syndicator.core.config import ConfigDumper, Source
 from syndicator.core.errors import ExtractError, FetchError
 from syndicator.extract import clean, parsing
 from syndicator.mirrors.announced import announced_origins
@@ -289,4 +289,6 @@ def config_block(d: Discovery, name: str | None = None) -> dict[str, Any]:
 
 
 def to_yaml(block: dict[str, Any]) -> str:
-    return yaml.safe_dump(block, sort_keys=False, default_flow_style=None, allow_unicode=True)
+    return yaml.dump(
+        block, Dumper=ConfigDumper, sort_keys=False, default_flow_style=None, allow_unicode=True
+    )
