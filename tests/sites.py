@@ -310,6 +310,9 @@ class Mirror:
     # (its own links, feeds and listings say so; "/" redirects to "/en/"), while its pages'
     # rel=canonical still names the canonical path.
     prefix: str = ""
+    # The scheme its feeds, listings and sitemaps write its own links with, when not the one
+    # it is served over: "https" is a site behind a proxy that ends TLS, seen the other way.
+    links_scheme: str = ""
 
     @property
     def origin(self) -> str:
@@ -491,23 +494,31 @@ class Mirror:
             return self._typed(self.home(), "text/html")
         for section in self.site.sections:
             if path == f"/sitemap/{section}.xml":
-                return self._typed(self.sitemap_index(section), "application/xml")
+                return self._typed(self._linked(self.sitemap_index(section)), "application/xml")
             if path.startswith(f"/sitemap/{section}/") and path.endswith(".xml.gz"):
                 day = path.removeprefix(f"/sitemap/{section}/").removesuffix(".xml.gz")
                 text = self.day_sitemap(section, day)
                 if text is None:
                     return None
+                text = self._linked(text)
                 return gzip.compress(text.encode("utf-8"), mtime=0), "application/gzip"
             if path == f"/rss/{section}.xml":
-                return self._typed(self.feed(section), "application/rss+xml")
+                return self._typed(self._linked(self.feed(section)), "application/rss+xml")
             if path == f"/feeds/{section}.json":
-                return self.json_feed(section).encode("utf-8"), "application/feed+json"
+                text = self._linked(self.json_feed(section))
+                return text.encode("utf-8"), "application/feed+json"
             if path == f"/Section/{section}":
-                return self._typed(self.listing(section), "text/html")
+                return self._typed(self._linked(self.listing(section)), "text/html")
         for article in self._visible():
             if path == article.path:
                 return self._typed(self.article_page(self.version(article)), "text/html")
         return None
+
+    def _linked(self, text: str) -> str:
+        """A listing's text with its own links under `links_scheme`, if set."""
+        if not self.links_scheme:
+            return text
+        return text.replace(self.origin, f"{self.links_scheme}://{self.host}")
 
     # --- pages, each with this mirror's own boilerplate ---------------------------------
 

@@ -359,3 +359,22 @@ def test_the_guid_of_a_fixed_article() -> None:
 )
 def test_a_link_is_joined_as_browsers_join_it(link: str, joined: str | None) -> None:
     assert identity.join_url("https://m.example/Section/2", link) == joined
+
+
+def test_a_link_under_the_other_scheme_is_on_the_known_origin() -> None:
+    origins = {"https://www.presstv.ir", "http://127.0.0.1:8081"}
+    assert identity.known_origin("http://www.presstv.ir/Detail/1", origins) == (
+        "https://www.presstv.ir"
+    )
+    assert identity.known_origin("https://www.presstv.ir:443/a", origins) == (
+        "https://www.presstv.ir"
+    )
+    assert identity.known_origin("https://127.0.0.1:8081/a", origins) == "http://127.0.0.1:8081"
+    # Another port, another host or no http(s) URL is another site.
+    assert identity.known_origin("https://127.0.0.1:8082/a", origins) is None
+    assert identity.known_origin("http://presstv.ir/a", origins) is None
+    assert identity.known_origin("ftp://www.presstv.ir/a", origins) is None
+    assert identity.known_origin("http://[::1/a", origins) is None
+    assert identity.onto_origin("http://www.presstv.ir/a?b=1#c", "https://www.presstv.ir") == (
+        "https://www.presstv.ir/a?b=1#c"
+    )

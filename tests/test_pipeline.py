@@ -216,3 +216,35 @@ async def test_a_failed_step_of_a_pull_leaves_none_of_its_siblings_running() -> 
         await together(still_writing(), fails())
     # The sibling was stopped before the error reached the pull, not left to run on.
     assert sibling and sibling[0].done() and sibling[0].cancelled()
+
+
+@pytest.mark.parametrize("entry", ["feed", "page", "sitemap"])
+async def test_links_written_with_the_other_scheme_are_the_sites_own(
+    sites: Callable[..., Site],
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    entry: str,
+) -> None:
+    # A site behind a proxy that ends TLS writes its own links with the other scheme: here
+    # served over http, its feeds, listings and sitemaps link https://. Taken for another
+    # site's links, every one was skipped: the pull said ok and stored nothing.
+    site = sites(2)
+    for mirror in site.mirrors:
+        mirror.links_scheme = "https"
+    await site.start()
+    text = site.config_yaml(store_url, entry="page" if entry == "page" else "feed")
+    if entry == "sitemap":
+        for section in site.sections:
+            text = text.replace(
+                f"{{feed: /rss/{section}.xml}}", f"{{sitemap: /sitemap/{section}.xml}}"
+            )
+    config = write_config(text)
+    report = await pull_source("news", config, fetcher, store)
+    assert report.errors == []
+    assert report.new == len(site.articles)
+    items = await feed_items(config, store, "all")
+    assert sorted(link for _, link, _ in items["atom"]) == sorted(
+        site.canonical + a.path for a in site.articles
+    )

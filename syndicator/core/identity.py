@@ -294,6 +294,50 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _host_key(url: str) -> tuple[str, int | None] | None:
+    """Host and port of an http(s) URL, a default port (80, 443) as none: what the same
+    server answers at, whichever scheme a link names."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return host, None if port in _DEFAULT_PORTS.values() else port
+
+
+def known_origin(url: str, origins: Iterable[str]) -> str | None:
+    """The origin among `origins` that `url` is on: its own, or the one of the same host
+    under the other scheme (`http://www.presstv.ir/...` on a site configured as
+    `https://www.presstv.ir`, a default port written out or not); None when it is on none.
+
+    A site behind a proxy that ends TLS often writes its own links with `http:` in its
+    feeds and pages (or `https:` on a mirror served over plain HTTP): taken for links to
+    another site, every article of such a feed was skipped, and the pull stored nothing."""
+    try:
+        own = origin(url)
+    except ValueError:
+        return None
+    known = set(origins)
+    if own in known:
+        return own
+    key = _host_key(url)
+    if key is None:
+        return None
+    return next((o for o in sorted(known) if _host_key(o) == key), None)
+
+
+def onto_origin(url: str, target: str) -> str:
+    """`url` with its scheme and host those of the origin `target`."""
+    parts = urlsplit(url)
+    dest = urlsplit(target)
+    return urlunsplit((dest.scheme, dest.netloc, parts.path, parts.query, parts.fragment))
+
+
 def canonical_url(url: str, canonical_origin: str, site_origins: Iterable[str]) -> str:
     """The URL on the canonical origin: mirror host replaced, tracking parameters and fragment
     dropped. URLs on other hosts keep their host."""

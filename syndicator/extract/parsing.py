@@ -576,8 +576,7 @@ def listing_entries(
         if (joined := identity.join_url(url, href)) is None:
             continue
         absolute = joined.split("#", 1)[0]
-        origin = identity.origin(absolute)
-        if origin != own and origin not in site_origins:
+        if identity.known_origin(absolute, {own, *site_origins}) is None:
             continue
         try:
             matched = matcher.search(urlsplit(absolute).path)

@@ -229,9 +229,13 @@ class SourcePull:
         return {m.origin: m.path_prefix for m in self.mirrors if m.path_prefix}
 
     def _site_path(self, url: str) -> str:
-        """Path and query of `url` as the site has them: out of its mirror's path prefix."""
+        """Path and query of `url` as the site has them: out of its mirror's path prefix (also
+        when the link names the mirror's host under the other scheme)."""
+        prefixes = self.prefixes
+        if (site := identity.known_origin(url, prefixes)) is not None:
+            url = identity.onto_origin(url, site)
         parts = urlsplit(url)
-        return urlunsplit(("", "", clean.site_path(url, self.prefixes), parts.query, ""))
+        return urlunsplit(("", "", clean.site_path(url, prefixes), parts.query, ""))
 
     def _redirected_away(self, asked: str, url: str) -> str | None:
         """What `url`, where the article `asked` was redirected to, is when it is no article:
@@ -730,15 +734,16 @@ class SourcePull:
     def _own_links(
         self, index: int, listed: list[Listed], listed_at: str, limit: int, setting: str
     ) -> list[Listed]:
-        """Links moved onto the mirror that listed them (same paths, other domains), links to
-        other sites dropped, at most `limit` of them."""
+        """Links moved onto the mirror that listed them (same paths, other domains, either
+        scheme: see `identity.known_origin`), links to other sites dropped, at most `limit`
+        of them."""
         mirror = self.mirrors[index]
+        sites = self.origins | {mirror.origin}
         own: list[Listed] = []
         for link, stamp in listed:
-            origin = identity.origin(link)
             if len(link) > MAX_URL:
                 log.info("%s: skipping a link longer than %d characters", self.name, MAX_URL)
-            elif origin in self.origins or origin == mirror.origin:
+            elif identity.known_origin(link, sites) is not None:
                 own.append((on_mirror(mirror, self._site_path(link)), stamp))
             else:
                 log.info("%s: skipping link to another site: %s", self.name, link)
@@ -775,8 +780,8 @@ class SourcePull:
             # that answered, like an article. A sitemap on another host is not the site's,
             # and is never asked.
             mirror = self.mirrors[answered]
-            sites = (*self.origins, mirror.origin)
-            own = [child for child in children if identity.origin(child.loc) in sites]
+            sites = {*self.origins, mirror.origin}
+            own = [child for child in children if identity.known_origin(child.loc, sites)]
             if len(own) < len(children):
                 log.warning(
                     "%s: skipping %d sitemaps on hosts not the source's in %s (add the host "
