@@ -313,6 +313,9 @@ class Mirror:
     # The scheme its feeds, listings and sitemaps write its own links with, when not the one
     # it is served over: "https" is a site behind a proxy that ends TLS, seen the other way.
     links_scheme: str = ""
+    # Its listing pages link articles relative to a `<base href>` of its home page
+    # (`<base href="/">`, then `href="Detail/..."`), as some CMS templates do.
+    base_href: bool = False
 
     @property
     def origin(self) -> str:
@@ -663,12 +666,16 @@ class Mirror:
         )
 
     def listing(self, section: str) -> str:
+        def href(a: SiteArticle) -> str:
+            return a.link_path.lstrip("/") if self.base_href else self.base + a.link_path
+
         links = "".join(
-            f'<li><a href="{self.base}{a.link_path}">{html.escape(a.title)}</a></li>'
+            f'<li><a href="{href(a)}">{html.escape(a.title)}</a></li>'
             for a in self._listed(section)
         )
+        base = f'<base href="{self.prefix}/">' if self.base_href else ""
         return (
-            f"<!DOCTYPE html><html lang='en'><head>{self._charset_meta()}<title>"
+            f"<!DOCTYPE html><html lang='en'><head>{base}{self._charset_meta()}<title>"
             f"{SECTION_TITLES[section]}</title></head><body>{self._nav()}<h1>"
             f"{SECTION_TITLES[section]}</h1><ul class='news'>{links}</ul></body></html>"
         )

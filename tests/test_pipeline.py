@@ -248,3 +248,28 @@ async def test_links_written_with_the_other_scheme_are_the_sites_own(
     assert sorted(link for _, link, _ in items["atom"]) == sorted(
         site.canonical + a.path for a in site.articles
     )
+
+
+async def test_a_listing_pages_relative_links_follow_its_base_href(
+    sites: Callable[..., Site],
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # The listing at /Section/north-africa says `<base href="/">` and links `Detail/...`:
+    # resolved against the page's own address instead, every link was /Section/Detail/...,
+    # a 404 on every mirror, and the mirrors were marked failing for it.
+    site = sites(2)
+    for mirror in site.mirrors:
+        mirror.base_href = True
+    await site.start()
+    config = write_config(site.config_yaml(store_url, entry="page"))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.errors == []
+    assert report.new == len(site.articles)
+    assert not [r.path for r in site.all_requests() if r.path.startswith("/Section/Detail")]
+    items = await feed_items(config, store, "all")
+    assert sorted(link for _, link, _ in items["atom"]) == sorted(
+        site.canonical + a.path for a in site.articles
+    )

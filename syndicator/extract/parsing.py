@@ -564,16 +564,19 @@ def listing_entries(
     body: bytes, url: str, site_origins: set[str], pattern: str, header_charset: str | None = None
 ) -> dict[str, str]:
     """Article links of this site in page order, each once, with the text of their first
-    link (usually the headline)."""
+    link (usually the headline). Relative links are resolved as a browser resolves them:
+    against the page's `<base href>` when it has one (a listing at /Section/10104 with
+    `<base href="/">` links `Detail/...` at /Detail/..., not /Section/Detail/...)."""
     root = parse_page(body, url, header_charset)
     matcher = clean.rule(pattern, "article_links")
     own = identity.origin(url)
+    base = page_base(root, url)
     seen: dict[str, str] = {}
     for a in root.iter("a"):
         href = a.get("href")
         if not href:
             continue
-        if (joined := identity.join_url(url, href)) is None:
+        if (joined := identity.join_url(base, href)) is None:
             continue
         absolute = joined.split("#", 1)[0]
         if identity.known_origin(absolute, {own, *site_origins}) is None:
