@@ -291,6 +291,9 @@ class Mirror:
     served: int = 0
     charset: str = "utf-8"
     charset_in: str = "both"  # where the charset is declared: "header", "meta" or "both"
+    # The charset its Content-Type header names instead of `charset` (the one its bytes are
+    # in): a mirror whose web server was configured by other hands.
+    header_charset: str = ""
     feed_content: bool = False  # feed items carry the full text in content:encoded
     feed_extra: str = ""  # raw items added to each of its feeds (a publisher's odd entries)
     inject: str = ""  # a paragraph of its own in every article, after the first (a banner)
@@ -488,7 +491,7 @@ class Mirror:
         # What the charset cannot hold is sent as character references, as CMSs do.
         body = text.encode(self._encoding, errors="xmlcharrefreplace")
         if self.mode != "legacy" and self.charset_in in ("header", "both"):
-            content_type += f"; charset={self.charset}"
+            content_type += f"; charset={self.header_charset or self.charset}"
         return body, content_type
 
     def _resource(self, path: str) -> tuple[bytes, str] | None:

@@ -322,6 +322,34 @@ async def test_every_article_a_healthy_mirror_serves_is_in_the_feed_once(
         assert report.duplicate == 2 * len(site.articles)
 
 
+async def test_a_feed_sent_under_another_charset_is_published_as_written(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # The mirror's UTF-8 feeds carry the full text and are labelled windows-1256 in the
+    # Content-Type: every headline and text was published as mojibake ("ظ„ظٹط¨ظٹط§").
+    site = sites(1, articles=arabic_articles())
+    mirror = site.mirrors[0]
+    mirror.feed_content, mirror.header_charset = True, "windows-1256"
+    await site.start()
+    config = write_config(
+        site.config_yaml(
+            f"sqlite:///{tmp_path / 's.db'}", language="ar", extra="    full_text: false"
+        )
+    )
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+        body = (await FeedBook(config, store).get("all", "json")).body
+    await store.close()
+    assert report.new == len(site.articles)
+    assert not [r for r in mirror.requests if r.path.startswith("/Detail/")]  # from the feed
+    published = json.loads(body)["items"]
+    assert sorted(i["title"] for i in published) == sorted(a.title for a in site.articles)
+    for item in published:
+        article = next(a for a in site.articles if a.title == item["title"])
+        assert article.paragraphs[-1] in item["content_html"]
+
+
 @pytest.mark.parametrize("follow", [False, True])
 async def test_redirect_to_an_unknown_host_is_followed_only_when_allowed(
     follow: bool, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig

@@ -442,14 +442,14 @@ def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list
             "of): refused",
             kind="hostile-markup",
         )
+    # The charset the bytes are really in, as for a page (`detect_charset`): a declaration
+    # is believed only when the body agrees. Given the header's charset as it came,
+    # feedparser believed it over the bytes (RFC 3023): a mirror that labelled its UTF-8
+    # feed windows-1256 had every headline, and a feed's full text, published as mojibake.
+    charset = detect_charset(body, header_charset)
     try:
         parsed = feedparser.parse(
-            body,
-            response_headers=(
-                {"content-type": f"application/xml; charset={header_charset}"}
-                if header_charset
-                else {}
-            ),
+            body, response_headers={"content-type": f"application/xml; charset={charset}"}
         )
     except Exception as exc:
         # feedparser itself fails on some broken feeds (a reference to a lone surrogate,
