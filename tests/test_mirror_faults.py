@@ -7,6 +7,7 @@ import asyncio
 import json
 import random
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -235,6 +236,33 @@ async def test_breaker_skips_a_down_mirror_then_probes_once_and_keeps_state_over
         h = {h.mirror: h for h in await MirrorStore(store).health("news")}[broken.origin]
         assert h.consecutive_failures == 0 and h.retry_at is None and h.state != "down"
         assert report.failed == 0
+    await store.close()
+
+
+async def test_a_clock_stepped_back_keeps_no_mirror_waiting_past_the_longest_backoff(
+    site: Site, store_url: str, write_config: WriteConfig
+) -> None:
+    # The machine's clock was a day ahead when every mirror failed; NTP steps it back. The
+    # breakers' retry times, a day away now, kept every mirror unasked for that day ("every
+    # mirror is in backoff until ..."), the feeds empty, though the mirrors were back.
+    config = write_config(site.config_yaml(store_url, extra="    robots: false"))
+    clock = FakeClock()
+    store = await open_store(store_url)
+    async with Fetcher(limits_of(config)) as fetcher:
+        for mirror in site.mirrors:
+            mirror.mode = "error"
+        await pull(config, fetcher, store, clock)
+        assert set((await health_of(store)).values()) == {"down"}
+        for mirror in site.mirrors:
+            mirror.mode = "ok"
+        clock.advance(-86_400)
+        report = await pull(config, fetcher, store, clock)
+        assert report.new == 0  # within the longest backoff (max_backoff, 1 hour): not asked
+        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+        assert all(h.retry_at <= clock.now + timedelta(hours=1) for h in health.values())
+        clock.advance(3_601)
+        report = await pull(config, fetcher, store, clock)
+        assert report.new == len(site.articles)
     await store.close()
 
 

@@ -224,6 +224,14 @@ class HealthBook:
         self.rng = rng
         self._health = dict(known)
         self.changed: set[str] = set()
+        # No wait is longer than max_backoff (a backoff and a Retry-After are both capped at
+        # it): a retry time further away was set by a clock since stepped back (NTP fixing
+        # a clock that ran a day ahead), and kept every mirror unasked for that long.
+        horizon = clock() + timedelta(seconds=policy.max_backoff)
+        for mirror, h in known.items():
+            if h.retry_at is not None and h.retry_at > horizon:
+                self._health[mirror] = replace(h, retry_at=horizon)
+                self.changed.add(mirror)
         self._probed: set[str] = set()
         # This pull's requests per mirror: [answered, failed, total latency of the answered].
         self.tally: dict[str, list[float]] = {}
