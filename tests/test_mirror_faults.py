@@ -551,6 +551,22 @@ async def test_failover_asks_mirrors_in_order_and_stops_at_the_first_good_one(
     assert (await health_of(store))[site.mirrors[0].origin] == "down"
 
 
+async def test_failover_goes_past_a_mirror_whose_feeds_list_nothing(
+    site: Site, store: Store, store_url: str, write_config: WriteConfig
+) -> None:
+    # The canonical origin lost its articles and serves its feeds as empty channels: valid
+    # RSS, so failover stopped there; the pull said ok and stored nothing, every pull.
+    canonical = site.mirrors[0]
+    canonical.mode, canonical.lag = "lagging", len(site.articles)
+    config = write_config(site.config_yaml(store_url, extra="    strategy: failover"))
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    assert report.new == len(site.articles) and report.errors == []
+    assert site.mirrors[2].requests == []  # the second mirror listed them: no further
+    # An empty feed is no fault of its mirror (a section can be quiet).
+    assert (await health_of(store))[canonical.origin] == "healthy"
+
+
 async def test_healthiest_link_policy_moves_links_but_never_guids(
     site: Site, tmp_path: Path, write_config: WriteConfig
 ) -> None:

@@ -654,14 +654,24 @@ class SourcePull:
     async def _failover_entry(
         self, section: str, entry: EntryPoint
     ) -> tuple[int, str, list[Listed]] | None:
-        """The first mirror, in order, that gives valid content for this entry point."""
+        """The first mirror, in order, that gives valid content for this entry point: one
+        that lists articles. A feed with no item (or a sitemap with none in the window) is
+        valid, and no fault of its mirror, but the next mirror is asked: a mirror that lost
+        its articles serves an empty channel, and stopping there, the section got nothing
+        while the next mirror listed every article. When every mirror lists none, that is
+        the answer."""
+        empty: tuple[int, str, list[Listed]] | None = None
         for index, mirror in enumerate(self.mirrors):
             access = self.book.access(mirror.origin)
             if access == "wait" or (access == "probe" and not self.book.claim_probe(mirror.origin)):
                 continue
             result = await self._entry(index, section, entry, probe=access == "probe")
-            if result is not None:
+            if result is not None and result[1]:
                 return result[0], section, result[1]
+            if result is not None and empty is None:
+                empty = result[0], section, result[1]
+        if empty is not None:
+            return empty
         self.report.fail(f"{section}: no mirror gave its entry point")
         return None
 
