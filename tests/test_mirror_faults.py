@@ -756,6 +756,27 @@ async def test_feed_entries_that_link_to_feeds_are_no_articles_and_blame_no_mirr
     assert set((await health_of(store)).values()) == {"healthy"}
 
 
+async def test_a_feed_entry_with_a_zero_date_costs_no_other_entry(
+    site: Site, store: Store, store_url: str, write_config: WriteConfig
+) -> None:
+    # A CMS writes an unset date as MySQL's zero date: feedparser reads it as year -1, and
+    # building its datetime raised ValueError: the whole feed was lost on every mirror, an
+    # "extraction failed" traceback each pull, the section's articles never fetched.
+    odd = next(a for a in site.articles if a.section == site.sections[0])
+    for mirror in site.mirrors:
+        mirror.feed_extra = (
+            f"<item><title>{odd.title}</title><link>{mirror.base}{odd.path}</link>"
+            "<pubDate>0000-00-00 00:00:00</pubDate>"
+            "<atom:updated>9999-12-31T23:59:59-05:00</atom:updated></item>"
+        )
+    config = write_config(site.config_yaml(store_url, entry="feed"))
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    assert report.errors == []
+    titles = sorted(title for _, _, title in await items(config, store))
+    assert titles == sorted(a.title for a in site.articles)
+
+
 @pytest.mark.parametrize("entry", ["feed", "page"])
 async def test_an_extraction_failure_no_rule_foresaw_costs_that_page_never_the_pull(
     entry: str,

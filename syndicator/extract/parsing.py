@@ -383,11 +383,17 @@ def _legal(text: str | None) -> str | None:
 
 
 def _feed_time(entry: Any, key: str) -> datetime | None:
+    """An entry's time as feedparser read it, or None when it is none a datetime can hold:
+    a CMS's zero date (`0000-00-00 00:00:00`, read as year -1) or one past 9999 in UTC
+    raised ValueError, and that one entry cost the whole feed, on every mirror."""
     parsed = dict.get(entry, f"{key}_parsed")
     if not parsed:
         return None
     year, month, day, hour, minute, second = parsed[:6]
-    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return None
 
 
 _SUBSET_END = re.compile(r"\]\s*>")
