@@ -116,6 +116,26 @@ async def test_a_redirect_to_another_host_is_followed(hosts: Callable[..., Host]
     assert mirror.paths == ["/robots.txt"] and central.paths == ["/robots.txt"]
 
 
+async def test_a_page_redirected_where_robots_txt_disallows_is_not_fetched(
+    hosts: Callable[..., Host],
+) -> None:
+    # The URL asked is allowed, the one it redirects to is not (a short link on the same
+    # host, a mirror sending its pages to another): the target was fetched all the same.
+    mirror, central = await hosts().start(), await hosts().start()
+    mirror.redirects["/public/short"] = "/private/a"
+    mirror.redirects["/public/moved"] = central.origin + "/private/b"
+    async with Fetcher(limits()) as f:
+        for path in ("/public/short", "/public/moved"):
+            with pytest.raises(FetchError) as info:
+                await f.get(mirror.origin + path, robots=True)
+            assert info.value.kind == "robots" and info.value.url == mirror.origin + path
+        # Allowed targets are fetched as before.
+        mirror.redirects["/public/fine"] = central.origin + "/public/b"
+        assert (await f.get(mirror.origin + "/public/fine", robots=True)).body == b"page /public/b"
+    assert mirror.pages() == ["/public/short", "/public/moved", "/public/fine"]
+    assert central.pages() == ["/public/b"]
+
+
 @pytest.mark.parametrize(("hops", "obeyed"), [(5, True), (6, False)])
 async def test_five_redirects_are_followed_and_a_sixth_means_no_rules(
     hops: int, obeyed: bool, hosts: Callable[..., Host]

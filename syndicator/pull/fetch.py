@@ -402,11 +402,7 @@ class Fetcher:
         on_sent: Callable[[], None] | None = None,
     ) -> Response:
         if robots:
-            state = await self._robots_state(url, addresses, via)
-            if isinstance(state, FetchError):
-                raise _robots_unreadable(url, state)
-            if state is not None and not state.can_fetch(url, self.limits.user_agent):
-                raise FetchError(url, "robots", "robots.txt disallows this URL for our User-Agent")
+            await self._robots_check(url, url, addresses, via)
         loop = asyncio.get_running_loop()
         # Set when the first request goes out: waiting for a free slot is not the mirror's
         # fault, every byte after that is.
@@ -461,10 +457,29 @@ class Fetcher:
                 log.warning("%s: following redirect to unknown host %s", current, target)
             else:
                 log.info("%s: redirect to %s", current, target)
+            if robots:
+                # Every URL asked is one robots.txt may disallow, a redirect's target too (on
+                # the same host or another): followed unasked, a short link or a mirror that
+                # sends its pages elsewhere fetched what the target host forbids.
+                await self._robots_check(url, target, addresses, via)
             history.append(current)
             current = target
             # Validators belong to the URL they were stored for, not to a redirect target.
             headers = {}
+
+    async def _robots_check(
+        self, asked: str, url: str, addresses: AddressPolicy | None, via: str | None
+    ) -> None:
+        """Raise the FetchError of `asked` when robots.txt of `url`'s host disallows `url`,
+        or cannot be read."""
+        state = await self._robots_state(url, addresses, via)
+        if isinstance(state, FetchError):
+            raise _robots_unreadable(asked, state)
+        if state is not None and not state.can_fetch(url, self.limits.user_agent):
+            where = "" if url == asked else f" (redirected to {url})"
+            raise FetchError(
+                asked, "robots", f"robots.txt disallows this URL for our User-Agent{where}"
+            )
 
     async def _within(
         self,
