@@ -145,6 +145,47 @@ async def test_schedule_resumes_from_the_store_and_a_new_config_keeps_unchanged_
         assert await scheduler.drain(1.0) == []
 
 
+async def test_a_wall_clock_stepped_back_moves_the_next_pulls_with_it(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # APScheduler keeps its next runs on the wall clock: NTP stepping back a clock that ran a
+    # day ahead put every next pull a day away, and nothing was pulled for that day.
+    config = write_config(site.config_yaml(store_url).replace("every: 5m", "every: 1h"))
+    clocks = {"wall": 1_000_000.0, "monotonic": 50.0}
+    scheduler = PullScheduler(
+        config,
+        fetcher,
+        store,
+        FeedBook(config, store),
+        wall=lambda: clocks["wall"],
+        monotonic=lambda: clocks["monotonic"],
+    )
+    last = datetime.now(UTC) - timedelta(minutes=10)
+    scheduler.start({"news": last})
+    try:
+        before = scheduler.next_runs()["news"]
+        assert before == last + timedelta(hours=1)
+        clocks["monotonic"] += 30
+        clocks["wall"] += 30 - 600  # stepped back ten minutes
+        assert scheduler.check_clock() == -600
+        assert scheduler.next_runs()["news"] == before - timedelta(minutes=10)
+        assert scheduler.last_finished["news"] == last - timedelta(minutes=10)
+        # Drift NTP slews away, and a step forward (what became due runs at once): no move.
+        clocks["monotonic"] += 30
+        clocks["wall"] += 32
+        assert scheduler.check_clock() == 0.0
+        clocks["monotonic"] += 30
+        clocks["wall"] += 30 + 3600
+        assert scheduler.check_clock() == 0.0
+        assert scheduler.next_runs()["news"] == before - timedelta(minutes=10)
+    finally:
+        assert await scheduler.drain(1.0) == []
+
+
 async def test_a_section_filled_only_by_section_rules_is_pulled_and_fed(
     store: Store, fetcher: Fetcher, write_config: Callable[[str], Config], store_url: str
 ) -> None:

@@ -7,6 +7,11 @@ overdue source, up to the whole window, so one source starts at once and a resta
 does not hit every mirror together. A new config is applied in place (`apply`): sources
 added, removed or re-timed, while the other sources keep their next run. `drain` stops
 starting pulls and lets running ones finish within a bound, then cancels the rest.
+
+APScheduler keeps its times on the wall clock: when the clock is stepped back (NTP fixing a
+clock that ran ahead), every next run is that much further away, and no source was pulled
+until the clock caught up (a day stepped back, a day of nothing). The scheduler watches the
+wall clock against the monotonic one and moves every next run back by such a step.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +36,11 @@ from syndicator.pull.run import PullOutcome, run_pull
 from syndicator.store import Store
 
 log = logging.getLogger("syndicator.scheduler")
+
+# How often the wall clock is compared with the monotonic one, and the smallest step back
+# acted on (less is drift that NTP slews away).
+CLOCK_CHECK = 30.0
+CLOCK_STEP = 5.0
 
 
 @dataclass
@@ -69,6 +80,8 @@ class PullScheduler:
         *,
         observe: Callable[[PullOutcome], None] | None = None,
         after: Callable[[PullOutcome], Awaitable[None]] | None = None,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.fetcher = fetcher
@@ -81,6 +94,9 @@ class PullScheduler:
         self.last_finished: dict[str, datetime] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._accepting = True
+        self._wall, self._monotonic = wall, monotonic
+        self._clock_at = (wall(), monotonic())
+        self._clock_watch: asyncio.Task[None] | None = None
 
     # --- one pull -------------------------------------------------------------------------
 
@@ -177,6 +193,43 @@ class PullScheduler:
         for name, at in due.items():
             self._add_job(name, at or self._soon(name, now, overdue))
         self.scheduler.start()
+        self._clock_at = (self._wall(), self._monotonic())
+        self._clock_watch = asyncio.get_running_loop().create_task(
+            self._watch_clock(), name="scheduler clock watch"
+        )
+
+    async def _watch_clock(self) -> None:
+        while True:
+            await asyncio.sleep(CLOCK_CHECK)
+            try:
+                self.check_clock()
+            except Exception:
+                # One failed look must not end the watch (nor the service): logged, and
+                # the next look compares again.
+                log.exception("wall clock check failed")
+
+    def check_clock(self) -> float:
+        """Move every next run (and every last pull) back by how far the wall clock was
+        stepped back since the last look, if that is CLOCK_STEP or more; returns the step
+        (seconds, negative when the clock went back), 0 when none is acted on. A step
+        forward needs nothing: APScheduler runs what became due at once."""
+        wall, monotonic = self._wall(), self._monotonic()
+        step = (wall - self._clock_at[0]) - (monotonic - self._clock_at[1])
+        self._clock_at = (wall, monotonic)
+        if step > -CLOCK_STEP:
+            return 0.0
+        shift = timedelta(seconds=step)
+        log.warning(
+            "wall clock stepped back: next pulls moved with it",
+            extra={"seconds": round(-step, 1)},
+        )
+        for name, last in list(self.last_finished.items()):
+            self.last_finished[name] = last + shift
+        if self.scheduler.running:
+            for job in self.scheduler.get_jobs():
+                if job.next_run_time is not None:
+                    job.modify(next_run_time=job.next_run_time + shift)
+        return step
 
     def apply(self, config: Config) -> ScheduleChanges:
         """Switch to a new config; unchanged sources keep their next run."""
@@ -201,6 +254,9 @@ class PullScheduler:
     def stop(self) -> None:
         """Start no more pulls; running ones go on (see `drain`)."""
         self._accepting = False
+        if self._clock_watch is not None:
+            self._clock_watch.cancel()
+            self._clock_watch = None
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
