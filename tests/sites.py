@@ -319,6 +319,9 @@ class Mirror:
     # Its listing pages link articles relative to a `<base href>` of its home page
     # (`<base href="/">`, then `href="Detail/..."`), as some CMS templates do.
     base_href: bool = False
+    # Sections it dropped: their listing and feed answer 302 to this path of its own (its
+    # home page "/", or another section's listing), by section.
+    dropped: dict[str, str] = field(default_factory=dict)
 
     @property
     def origin(self) -> str:
@@ -425,6 +428,9 @@ class Mirror:
             if self.robots is None:
                 return web.Response(status=404, text="not found")
             return web.Response(text=self.robots, content_type="text/plain")
+        for section, target in self.dropped.items():
+            if path in (f"/Section/{section}", f"/rss/{section}.xml"):
+                raise web.HTTPFound(self.base + target)
         moved = next((a for a in self._visible() if a.listed_path == path), None)
         if moved is not None:
             raise web.HTTPMovedPermanently(self.base + moved.path)

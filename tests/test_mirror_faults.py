@@ -378,6 +378,37 @@ async def test_a_feed_sent_under_another_charset_is_published_as_written(
         assert article.paragraphs[-1] in item["content_html"]
 
 
+@pytest.mark.parametrize(
+    ("entry", "target"), [("page", "/"), ("page", "/Section/iran"), ("feed", "/rss/iran.xml")]
+)
+async def test_a_section_a_mirror_sends_elsewhere_gets_no_other_sections_articles(
+    entry: str,
+    target: str,
+    sites: Callable[..., Site],
+    tmp_path: Path,
+    write_config: WriteConfig,
+) -> None:
+    # A mirror that dropped North Africa redirects its listing to its home page, or its
+    # listing or feed to another section's: the links there, other sections' articles, were
+    # filed under North Africa for good, on every pull.
+    site = sites(2)
+    dropping = site.mirrors[1]
+    dropping.dropped = {"north-africa": target}
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry=entry))
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    north_africa = await items(config, store, "north-africa")
+    everything = await items(config, store)
+    await store.close()
+    assert sorted(title for _, _, title in north_africa) == sorted(
+        a.title for a in site.in_section("north-africa")
+    )
+    assert len(everything) == len(site.articles)
+    assert any("redirected from the entry point to" in e for e in report.errors)
+
+
 @pytest.mark.parametrize("follow", [False, True])
 async def test_redirect_to_an_unknown_host_is_followed_only_when_allowed(
     follow: bool, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig

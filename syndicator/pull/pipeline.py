@@ -256,6 +256,18 @@ class SourcePull:
             return None
         return None
 
+    def _entry_moved(self, section: str, url: str) -> str | None:
+        """What `url`, where an entry point of `section` was redirected to, is when it lists
+        no article of that section for certain: the home page, or an entry point of another
+        section."""
+        path = self._site_path(url)
+        if urlsplit(path).path in ("", "/"):
+            return "the home page"
+        for name, entry in self.source.sections.items():
+            if name != section and path in (entry.feed, entry.page, entry.sitemap):
+                return f"the entry point {path} of {name}"
+        return None
+
     def _file_root(self, mirror: Mirror) -> Path | None:
         return self.config.resolve_file(mirror.url) if mirror.is_file else None
 
@@ -696,6 +708,18 @@ class SourcePull:
         if got is None:
             return None
         answered, response = got
+        if response.redirects and (away := self._entry_moved(section, response.url)):
+            # A mirror that dropped a section sends its entry point to the home page (or
+            # another section's): the links there are other sections' articles, and were
+            # filed under this one for good.
+            self._failed(
+                answered,
+                f"{section} entry point",
+                ExtractError(
+                    response.url, f"redirected from the entry point to {away}", kind="redirected"
+                ),
+            )
+            return None
         self.report.parsed += 1
         try:
             async with self._parsing:
