@@ -409,6 +409,26 @@ async def test_a_section_a_mirror_sends_elsewhere_gets_no_other_sections_article
     assert any("redirected from the entry point to" in e for e in report.errors)
 
 
+async def test_a_section_read_from_the_home_page_may_be_redirected_to_another_mirrors(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A section whose entry point is the home page itself, on a mirror that sends every
+    # request to the canonical host: its home page is that section's, not another place.
+    site = sites(2)
+    site.mirrors[1].mode, site.mirrors[1].redirect_to = "redirect", site.mirrors[0]
+    await site.start()
+    text = site.config_yaml(
+        f"sqlite:///{tmp_path / 's.db'}", entry="page", entry_sections=("north-africa",)
+    )
+    config = write_config(text.replace("{page: /Section/north-africa}", "{page: /}"))
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    await store.close()
+    assert site.mirrors[1].requests and report.new > 0
+    assert not [e for e in report.errors if "redirected from the entry point" in e], report.errors
+
+
 @pytest.mark.parametrize("follow", [False, True])
 async def test_redirect_to_an_unknown_host_is_followed_only_when_allowed(
     follow: bool, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig

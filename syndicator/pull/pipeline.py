@@ -261,6 +261,9 @@ class SourcePull:
         no article of that section for certain: the home page, or an entry point of another
         section."""
         path = self._site_path(url)
+        own = self.source.sections[section]
+        if path in (own.feed, own.page, own.sitemap):
+            return None  # moved to itself (another host or scheme), or a section read from "/"
         if urlsplit(path).path in ("", "/"):
             return "the home page"
         for name, entry in self.source.sections.items():
