@@ -48,8 +48,7 @@ redirects there), while its pages' rel=canonical still name the canonical paths.
 Publishers' oddities a mirror can show: `links_scheme` writes its own links in feeds, listings
 and sitemaps under another scheme; `base_href` makes its listings' links relative to a
 `<base href>`; `header_charset` names another charset in the Content-Type than its bytes are
-in; `feed_kicker` and `feed_clock` put a word before every feed headline and shift every feed
-time off the pages'; `dropped` redirects a section's listing and feed elsewhere.
+in; `dropped` redirects a section's listing and feed elsewhere.
 """
 
 from __future__ import annotations
