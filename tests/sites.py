@@ -90,6 +90,9 @@ class SiteArticle:
     # The path listings and feeds link to when it is not the article's own: a short link or an
     # old slug, which answers 301 to the article's path.
     listed_path: str | None = None
+    # What the page's article:published_time says when not the publication date (a CMS
+    # with no date for it writes 0001-01-01, say); feeds and listings keep `published`.
+    page_published: str | None = None
 
     def __post_init__(self) -> None:
         if not self.slug:
@@ -574,13 +577,14 @@ class Mirror:
             if b.id != a.id
         )
         rtl = ' dir="rtl"' if a.language in ("ar", "fa") else ""
+        published = a.page_published or a.published.isoformat()
         return f"""<!DOCTYPE html>
 <html lang="{a.language}"{rtl}><head>{self._charset_meta()}
 <title>{html.escape(a.title)} | Mirror {self.index}</title>
 <link rel="canonical" href="{self.site.canonical}{a.path}">
 <meta property="og:url" content="{url}">
 <meta property="og:title" content="{html.escape(a.title)}">
-<meta property="article:published_time" content="{a.published.isoformat()}">{modified}
+<meta property="article:published_time" content="{published}">{modified}
 <meta name="author" content="Staff writer">
 <script>var token = "{token}"; track("{url}");</script>
 </head><body>

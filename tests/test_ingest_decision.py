@@ -102,6 +102,26 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         None,
         New("tag:www.news.example,2026-03-01:news/" + "ab" * 16, NOW, NOW),
     ),
+    # A CMS's empty date (.NET's 0001-01-01, SQL Server's 1900-01-01, the Unix epoch) is no
+    # date: the item went to the end of its feeds, dated the year 1.
+    (
+        "new, published 0001-01-01 (a CMS's empty date): the time it was seen",
+        candidate(published=datetime(1, 1, 1, tzinfo=UTC)),
+        None,
+        New("tag:www.news.example,2026-03-01:news/" + "ab" * 16, NOW, NOW),
+    ),
+    (
+        "new, published at the Unix epoch, west of UTC: the time it was seen",
+        candidate(published=datetime(1969, 12, 31, 19, 0, tzinfo=timezone(-5 * HOUR))),
+        None,
+        New("tag:www.news.example,2026-03-01:news/" + "ab" * 16, NOW, NOW),
+    ),
+    (
+        "same URL, modified 1900-01-01: an update now",
+        candidate(updated=datetime(1900, 1, 1, tzinfo=UTC)),
+        stored("url"),
+        Update(NOW),
+    ),
     # The same text: a duplicate, whatever the dates say.
     ("same hash", candidate(), stored("hash"), Duplicate(remember_text=False)),
     (

@@ -110,6 +110,35 @@ async def test_guid_is_stable_across_pulls_and_mirror_changes(
     await fresh.close()
 
 
+async def test_a_page_dated_0001_01_01_is_dated_by_its_feed_entry_in_every_format(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # An ASP.NET page with no date writes DateTime.MinValue. Taken as the publication date, the
+    # article went to the end of its feeds, dated the year 1 in Atom and JSON Feed and, since
+    # an RFC 822 date has four digits, 2001 in RSS as feedparser reads "Mon, 01 Jan 1".
+    article = site.articles[2]
+    article.page_published = "0001-01-01T00:00:00"
+    config = write_config(site.config_yaml(store_url))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.new == len(site.articles) and report.failed == 0
+    book = FeedBook(config, store)
+    for fmt in ("rss", "atom"):
+        parsed = feedparser.parse((await book.get(article.section, fmt)).body)
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        entry = next(e for e in parsed.entries if e.title == article.title)
+        assert entry.published_parsed[:4] == article.published.timetuple()[:4], fmt
+        # Its feed entry's date puts it where it belongs: the newest of its section.
+        assert parsed.entries[0].title == article.title, fmt
+    data = json.loads((await book.get(article.section, "json")).body)
+    item = next(i for i in data["items"] if i["title"] == article.title)
+    assert item["date_published"] == "2024-03-01T11:00:00Z"
+    assert ",2024-03-01:news/" in item["id"]
+
+
 async def test_failing_mirrors_do_not_stop_the_others(
     site: Site,
     store: Store,

@@ -74,14 +74,31 @@ def as_utc(moment: datetime | None) -> datetime | None:
 FUTURE_SKEW = timedelta(days=1)
 
 
+# A CMS with no date for an article writes the zero of its own clock: .NET's DateTime.MinValue
+# (0001-01-01, in many JSON-LD blocks), SQL Server's 1753-01-01 or 1900-01-01, the Unix epoch
+# (1970-01-01, or 1969-12-31 west of UTC). Believed, the article went to the end of its feeds,
+# dated the year 1 in Atom and JSON Feed and unreadable in RSS (an RFC 822 date has four
+# digits: feedparser read "Mon, 01 Jan 1" as 2001), off the subscription document once its
+# archive page filled. No web page is older than this: an earlier time is no date.
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+
+
+def too_early(moment: datetime) -> bool:
+    """Whether `moment` (aware, or naive UTC) is before EARLIEST: a CMS's empty date."""
+    try:
+        return (as_utc(moment) or EARLIEST) < EARLIEST
+    except OverflowError:
+        return True
+
+
 def believed(moment: datetime | None, now: datetime) -> datetime | None:
-    """`moment` in UTC, or None when it is too far in the future to be true (or past the range
-    of UTC times)."""
+    """`moment` in UTC, or None when it is too far in the future to be true, is a CMS's empty
+    date (before EARLIEST), or is past the range of UTC times."""
     try:
         utc = as_utc(moment)
     except OverflowError:
         return None
-    return None if utc is None or utc > now + FUTURE_SKEW else utc
+    return None if utc is None or utc > now + FUTURE_SKEW or utc < EARLIEST else utc
 
 
 def decide(

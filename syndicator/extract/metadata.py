@@ -23,6 +23,7 @@ import htmldate
 from lxml import etree
 
 from syndicator.core import identity
+from syndicator.core.ingest import too_early
 from syndicator.core.models import FeedEntry
 from syndicator.core.selectors import compile_selector
 from syndicator.extract import boilerplate
@@ -58,7 +59,8 @@ _BY = re.compile(r"^\s*(by|por|par|بقلم|نویسنده\s*:?)\s+", re.I)
 
 def parse_date(value: object) -> datetime | None:
     """ISO 8601 or RFC 2822 text to an aware datetime (UTC when the text has no zone); None
-    for anything else (JSON-LD may give a number, a list or an object where a date goes)."""
+    for anything else (JSON-LD may give a number, a list or an object where a date goes), and
+    for a CMS's empty date (`ingest.EARLIEST`)."""
     if not isinstance(value, str) or not value:
         return None
     text = value.strip()
@@ -74,7 +76,8 @@ def parse_date(value: object) -> datetime | None:
         moment.astimezone(UTC)
     except OverflowError:
         return None  # 9999-12-31T23:59:59-14:00 is past the last UTC time Python has
-    return moment
+    # 0001-01-01 and the like are a CMS saying it has no date: the next source is asked.
+    return None if too_early(moment) else moment
 
 
 def meta(root: etree._Element, *names: str) -> str | None:

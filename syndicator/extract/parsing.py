@@ -36,6 +36,7 @@ from trafilatura.settings import Document
 
 from syndicator.core import identity
 from syndicator.core.errors import ExtractError
+from syndicator.core.ingest import too_early
 from syndicator.core.models import FeedEntry, Page
 from syndicator.extract import boilerplate, clean, spacing
 from syndicator.extract.metadata import PageMeta, parse_date, read_metadata
@@ -391,9 +392,10 @@ def _feed_time(entry: Any, key: str) -> datetime | None:
         return None
     year, month, day, hour, minute, second = parsed[:6]
     try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except (ValueError, OverflowError):
         return None
+    return None if too_early(moment) else moment
 
 
 _SUBSET_END = re.compile(r"\]\s*>")
