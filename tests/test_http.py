@@ -200,6 +200,48 @@ async def test_a_change_renders_once_and_moves_the_etag(
     assert book.renders == renders + 1
 
 
+# What readers and browsers send as Accept. SimplePie (FreshRSS, WordPress) and many other
+# readers accept text/html too, at a lower q-value than the feed types.
+SIMPLEPIE_ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, application/xml;q=0.8,"
+    " text/xml;q=0.8, text/html;q=0.7, unknown/unknown;q=0.1, application/unknown;q=0.1, */*;q=0.1"
+)
+FIREFOX_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+CHROMIUM_ACCEPT = (
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,"
+    "*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
+)
+
+
+@pytest.mark.parametrize(
+    ("accept", "media"),
+    [
+        (SIMPLEPIE_ACCEPT, None),
+        ("application/rss+xml, application/atom+xml, text/html", None),  # a tie: the feed's
+        ("text/html;q=0.5, */*;q=0.1", "application/xml"),
+        (FIREFOX_ACCEPT, "application/xml"),
+        (CHROMIUM_ACCEPT, "application/xml"),
+    ],
+    ids=["simplepie", "tie", "html-first", "firefox", "chromium"],
+)
+async def test_a_reader_that_also_accepts_html_gets_the_feed_type_and_a_browser_xml(
+    pulled: tuple[FeedBook, TestClient], accept: str, media: str | None
+) -> None:
+    # FreshRSS and WordPress (SimplePie) send text/html;q=0.7 after the feed types: they were
+    # answered as browsers, with application/xml, and never from the hot path.
+    _book, client = pulled
+    for ext, own in (("rss", "application/rss+xml"), ("atom", "application/atom+xml")):
+        reader = await client.get(f"/feeds/iran.{ext}", headers=PLAIN)
+        before = hot_answered(client)
+        asked = await client.get(f"/feeds/iran.{ext}", headers={**PLAIN, "Accept": accept})
+        assert asked.status == 200 and await asked.read() == await reader.read()
+        assert asked.headers["Content-Type"] == f"{media or own}; charset=utf-8", ext
+        assert asked.headers["ETag"] == reader.headers["ETag"]
+        assert asked.headers["Vary"] == "Accept-Encoding, Accept"
+        if media is None and before >= 0:
+            assert hot_answered(client) == before + 1, "a reader's request left the hot path"
+
+
 @pytest.mark.parametrize(
     ("accept", "coding"),
     [

@@ -234,9 +234,45 @@ def answer(request: web.Request, doc: RenderedFeed, book: FeedBook) -> web.Respo
     return web.Response(body=body, headers=ok)
 
 
+# The types a feed reader asks for a feed under. Many readers also accept text/html, at a
+# lower q-value (SimplePie, so FreshRSS and WordPress, sends `text/html;q=0.7`): they are not
+# browsers, and get the feed's own type.
+_FEED_ACCEPTS = frozenset(
+    {"application/rss+xml", "application/atom+xml", "application/xml", "text/xml"}
+)
+_wants_page: dict[str, bool] = {}
+
+
 def wants_page(headers: CIMultiDictProxy[str]) -> bool:
-    """A browser navigating to a feed (it asks for text/html first); readers do not."""
-    return "text/html" in headers.get("Accept", "")
+    """A browser navigating to a feed: it prefers text/html to any feed type (RFC 9110 12.5.1
+    q-values; a tie goes to the feed). Readers do not, even those accepting text/html too."""
+    accept = headers.get("Accept", "")
+    if "text/html" not in accept:
+        return False
+    known = _wants_page.get(accept)
+    if known is not None:
+        return known
+    html = feed = 0.0
+    for part in accept.lower().split(","):
+        media, _, params = part.strip().partition(";")
+        media = media.strip()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip() == "q":
+                try:
+                    q = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        if media == "text/html":
+            html = max(html, q)
+        elif media in _FEED_ACCEPTS:
+            feed = max(feed, q)
+    page = html > feed
+    if len(_wants_page) >= 1024:
+        _wants_page.clear()
+    _wants_page[accept] = page
+    return page
 
 
 FEED_ROUTE = "/feeds/{name}"
