@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import feedparser
 import pytest
 
+from syndicator.core.config import Config
 from syndicator.core.errors import StoreError
-from syndicator.store import open_store
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
+from syndicator.store import Store, open_store
 from syndicator.store.retention import prune
 
 from .engines import candidate
+from .sites import Site
 
 ORIGIN = "https://news.example"
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -157,3 +164,51 @@ async def test_a_store_that_cannot_answer_is_a_store_error_not_the_retention_job
             await prune(store, days=None, items=1, keep=1, now=NOW)
     finally:
         await store.close()
+
+
+async def every_id(book: FeedBook) -> dict[str, set[str]]:
+    """The ids of every item a reader can reach per section: its feed and its archive pages."""
+    found: dict[str, set[str]] = {}
+    for section in book.section_names():
+        docs = [await book.get(section, "atom")]
+        for page in await book.archive_pages(section):
+            docs.append(await book.archive(section, page, "atom"))
+        ids = found.setdefault(section, set())
+        for doc in docs:
+            parsed = feedparser.parse(doc.body)
+            assert not parsed.bozo, parsed.get("bozo_exception")
+            ids.update(e.id for e in parsed.entries)
+    return found
+
+
+async def test_an_article_retention_removed_is_not_stored_again_while_still_listed(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[..., Config],
+    store_url: str,
+) -> None:
+    # The publisher still lists articles older than retention.days (a sitemap of months, a
+    # "most read" list). Each pull stored them anew and each retention run removed them
+    # again; one edited before it was removed came back under a new GUID.
+    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  max_items: 2\n")
+    config = write_config(yaml)
+    assert (await pull_source("news", config, fetcher, store)).new == len(site.articles)
+    oldest = site.articles[0]  # the oldest of North Africa's three: not among its 2 newest
+    site.correct(oldest, "The ministry corrected the figures on Wednesday.")
+    assert (await pull_source("news", config, fetcher, store)).updated == 1
+    kept = await every_id(FeedBook(config, store))
+
+    retained = write_config(yaml + "retention: {days: 30}\n", name="retention.yaml")
+    assert retained.retention.days == 30  # every sample article is older than that
+    removed = await prune(store, days=30, items=None, keep=2)
+    assert removed.articles > 0 and "north-africa" in removed.sections
+    after_prune = await every_id(FeedBook(retained, store))
+    gone = set().union(*kept.values()) - set().union(*after_prune.values())
+    assert gone
+
+    for _ in range(2):
+        report = await pull_source("news", retained, fetcher, store)
+        assert (report.new, report.updated, report.failed) == (0, 0, 0)
+        assert await every_id(FeedBook(retained, store)) == after_prune
+        assert (await prune(store, days=30, items=None, keep=2)).articles == 0

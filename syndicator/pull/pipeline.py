@@ -1353,6 +1353,26 @@ class SourcePull:
             from_canonical=self._on_canonical(ref),
         )
 
+    async def _expired(self, candidate: Candidate) -> bool:
+        """Whether the retention `days` rule would remove this article at its next run: one
+        published before the rule's limit that no stored article is, and not among the
+        `max_items` newest of any of its sections or of `all`. Such an article is not stored.
+        A publisher still listing articles retention removed (a sitemap of months, a
+        "most read" list) had them stored anew by every pull, and removed again by every
+        retention run: each return moved the section's feeds and archive pages, and an
+        article edited before it was removed came back under a new GUID, a second item in
+        every reader that had it."""
+        days = self.config.retention.days
+        if days is None:
+            return False
+        now = self.clock()
+        published = believed(candidate.published, now)
+        if published is None or published >= now - timedelta(days=days):
+            return False
+        return await self.store.retention_removes(
+            candidate, published, self.config.service.max_items, now
+        )
+
     async def _ingest(self, ref: ArticleRef, candidate: Candidate) -> None:
         article = self._canonical(ref.url)
         listed = " ".join((self.listed_titles.get(ref.url) or "").casefold().split())
@@ -1376,6 +1396,9 @@ class SourcePull:
             )
             return
         try:
+            if await self._expired(candidate):
+                self.report.skipped += 1
+                return
             async with self._storing:
                 result = await self.store.ingest(candidate, self.source.canonical, number=False)
         except StoreError as exc:

@@ -546,6 +546,30 @@ class Store:
         async with self.reading("the article a copy matches") as conn:
             return await self._match(conn, cand, now)
 
+    async def retention_removes(
+        self, cand: Candidate, published: datetime, keep: int, now: datetime | None = None
+    ) -> bool:
+        """Whether the retention `days` rule would remove this candidate, published at
+        `published` (the caller found it older than the rule keeps), at its next run were it
+        stored: it is no stored article, and it would not be among the `keep` newest of any of
+        its sections or of `all`, which the rule spares (`retention.prune`)."""
+        now = now or datetime.now(UTC)
+        async with self.reading("whether retention would remove an article") as conn:
+            if await self._match(conn, cand, now) is not None:
+                return False  # stored: an edit or a copy of it goes on as ever
+            for section in sorted({*cand.sections, ALL_SECTION}):
+                if section == ALL_SECTION:
+                    newer = select(articles.c.id).where(articles.c.published > published)
+                else:
+                    newer = select(article_sections.c.article_id).where(
+                        article_sections.c.section == section,
+                        article_sections.c.published > published,
+                    )
+                counted = select(func.count()).select_from(newer.limit(keep).subquery())
+                if (await conn.execute(counted)).scalar_one() < keep:
+                    return False
+        return True
+
     async def _match(self, conn: AsyncConnection, cand: Candidate, now: datetime) -> Match | None:
         """Same content hash, else same URL (canonical or alias), else a near-duplicate text
         from the same source published within the window. One round trip: the three index
