@@ -3,9 +3,10 @@ one item per feed, with the new text, a bumped updated date and its original GUI
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import feedparser
 import pytest
@@ -141,3 +142,67 @@ async def test_a_lagging_mirror_never_brings_the_old_text_back(
     items = await items_of(config, store, article.section)
     assert [r["title"] for r in items["json"]].count(NEW_TITLE) == 1
     assert article.title not in [r["title"] for r in items["json"]]
+
+
+@pytest.mark.parametrize("full_text", [True, False], ids=["full-text-feed", "full-text-off"])
+async def test_a_correction_in_the_text_a_feed_carries_updates_the_item(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    full_text: bool,
+) -> None:
+    # The source's feed carries each article's text (content:encoded), or the source takes
+    # what the feed gives (full_text: false). An RSS item has no modified time: a correction
+    # in its body changes neither its date nor its headline, and was never stored, although
+    # the pull had the corrected text in hand.
+    for mirror in site.mirrors:
+        mirror.feed_content = True
+    for a in site.articles:  # long enough to be the article, not a teaser
+        a.paragraphs = [*a.paragraphs, *a.paragraphs[:3]]
+    extra = "" if full_text else "    full_text: false\n"
+    config = write_config(site.config_yaml(store_url, sections=("north-africa",), extra=extra))
+    article = site.in_section("north-africa")[1]
+    first = await pull_source("news", config, fetcher, store)
+    assert first.new == len(site.in_section("north-africa")) and first.failed == 0
+    before = await items_of(config, store, "north-africa")
+    guid = next(r["id"] for r in before["json"] if r["title"] == article.title)
+    old_updated = one_item(before, guid)["json"]["updated"]
+
+    paragraphs = list(article.paragraphs)
+    paragraphs[1] = NEW_PARAGRAPH
+    site.edit(article.id, range(len(site.mirrors)), paragraphs=paragraphs)
+    second = await pull_source("news", config, fetcher, store)
+    assert (second.new, second.updated, second.failed) == (0, 1, 0)
+    after = await items_of(config, store, "north-africa")
+    assert {fmt: len(rows) for fmt, rows in after.items()} == {
+        fmt: len(rows) for fmt, rows in before.items()
+    }
+    edited = one_item(after, guid)
+    for fmt, item in edited.items():
+        assert "finance ministers of both governments" in item["content"], fmt
+    assert edited["json"]["updated"] > old_updated
+    assert not [p for m in site.mirrors for p in m.log if p.startswith("/Detail/")]
+
+    # Read again when the feed changes (a new article), the same texts change nothing.
+    unchanged = len(site.in_section("north-africa"))
+    newest = dataclasses.replace(
+        article,
+        id=660199,
+        title="Egypt opens a new bridge over the Nile in Cairo",
+        paragraphs=[
+            f"Egypt opened a new bridge over the Nile in Cairo on Sunday, part {n} of a plan "
+            "to ease traffic between the two banks, the transport ministry said in a statement."
+            for n in range(6)
+        ],
+        published=article.published + timedelta(days=1),
+        slug="",
+    )
+    site.publish(newest)
+    third = await pull_source("news", config, fetcher, store)
+    assert (third.new, third.updated, third.failed) == (1, 0, 0)
+    assert third.duplicate >= unchanged
+    final = await items_of(config, store, "north-africa")
+    assert one_item(final, guid) == edited
+    assert len(final["json"]) == unchanged + 1

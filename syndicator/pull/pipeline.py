@@ -917,8 +917,9 @@ class SourcePull:
     async def _not_stored(self, refs: list[ArticleRef]) -> list[ArticleRef]:
         """Drop articles stored before this pull unless their listing says they changed, or
         the canonical origin lists one whose link is not confirmed (it is fetched there once,
-        and its link repaired if wrong); a stored article listed in another section is added
-        to it without a fetch."""
+        and its link repaired if wrong), or their feed entry carries their text (read again
+        at no fetch's cost: an edit of it is seen); a stored article listed in another
+        section is added to it without a fetch."""
         urls = sorted({u for r in refs for u in (r.url, self._canonical(r.url))})
         stored = await self.mirror_store.stored_state(urls)
         keep, known = [], []
@@ -928,6 +929,7 @@ class SourcePull:
                 state is None
                 or self._listed_as_changed(ref, state[0], state[1])
                 or (not state[2] and self._on_canonical(ref))
+                or self._carried(ref)
             ):
                 keep.append(ref)
             else:
@@ -939,6 +941,13 @@ class SourcePull:
             changed = await self.mirror_store.add_sections(by_url, self.clock())
             self.report.changed_sections |= changed
         return keep
+
+    def _carried(self, ref: ArticleRef) -> bool:
+        """The article's text is in its feed entry (`_fetch_article` reads it there, with no
+        page to fetch). RSS has no modified time, so a correction in the body of such an
+        entry changes neither its date nor its headline: it never reached the feeds."""
+        entry = self.entries.get(ref.url)
+        return entry is not None and (not self.source.full_text or parsing.carries_full_text(entry))
 
     def _on_canonical(self, ref: ArticleRef) -> bool:
         """The ref is on the canonical origin itself: its page is the canonical one."""
