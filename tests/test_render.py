@@ -11,6 +11,8 @@ from lxml import etree, html
 from syndicator.core.models import Article
 from syndicator.publish import render, xmlfeeds
 
+from .feedrules import rss_problems
+
 INFO = render.FeedInfo(
     section="north-africa",
     title="Syndicator: North Africa",
@@ -148,3 +150,22 @@ def test_the_lead_image_carries_its_caption_and_photo_credit_apart() -> None:
     content = next(root.iter(f"{media}content"))
     assert content.find(f"{media}description") is None
     assert content.findtext(f"{media}credit") == "Foto: Reuters"
+
+
+def test_an_edited_rss_item_says_when_in_atom_updated_and_keeps_its_pubdate() -> None:
+    # RSS has no element for an edit. feedparser (and the readers built on it) reported the
+    # pubDate as an item's `updated`: an edit showed in Atom and JSON Feed, never in RSS.
+    edited = article(2)  # published 2020-06-20 14:02, updated a day later
+    unedited = article(1, updated=datetime(2020, 6, 20, 14, 1, tzinfo=UTC))
+    data = render.render("rss", INFO, [edited, unedited])
+    parsed = feedparser.parse(data)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    first, second = parsed.entries
+    assert first.published_parsed[:5] == (2020, 6, 20, 14, 2)
+    assert (dict.get(first, "updated_parsed") or ())[:5] == (2020, 6, 21, 14, 2)
+    # An item never edited carries its pubDate alone, as before.
+    assert dict.get(second, "updated_parsed") is None
+    items = etree.fromstring(data).findall("channel/item")
+    updated = "{http://www.w3.org/2005/Atom}updated"
+    assert [item.findtext(updated) for item in items] == ["2020-06-21T14:02:00+00:00", None]
+    assert rss_problems(data) == []

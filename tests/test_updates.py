@@ -105,6 +105,12 @@ async def test_an_edit_on_one_mirror_then_the_others_updates_the_one_item(
     updated = datetime.fromisoformat(edited["json"]["updated"].replace("Z", "+00:00"))
     assert updated > old_updated
     assert edited["atom"]["updated"] != old["atom"]["updated"]
+    # RSS keeps its pubDate and says when it was edited in atom:updated, which feedparser
+    # reads as the item's `updated`.
+    assert old["rss"]["updated"] == ""
+    assert edited["rss"]["updated"], "feedparser reads no update of the edited RSS item"
+    rss_updated = datetime.fromisoformat(edited["rss"]["updated"])
+    assert rss_updated == updated.replace(microsecond=rss_updated.microsecond)
     if page_modified:
         assert updated == modified
     else:

@@ -2,9 +2,10 @@
 
 feedgen writes the core of both formats. What it does not write, the `_Finish` extensions add
 while feedgen builds the tree (no second parse): `rel="hub"`, RFC 5005 archive links and
-`fh:archive`, `atom:link` elements in RSS beyond `rel="self"`, `media:content` with its
-caption and photo credit, entry `xml:lang`, and the `rel`/`type` of Atom entry links, which
-feedgen 1.0 drops (its `atom_entry` rebinds the loop variable before reading them).
+`fh:archive`, `atom:link` elements in RSS beyond `rel="self"`, `atom:updated` of an edited
+RSS item, `media:content` with its caption and photo credit, entry `xml:lang`, and the
+`rel`/`type` of Atom entry links, which feedgen 1.0 drops (its `atom_entry` rebinds the loop
+variable before reading them).
 
 Both formats name the XSLT stylesheet kept here (STYLESHEET, served and exported as
 `feed.xsl`) with `<?xml-stylesheet?>`, so that a browser shows a feed as a readable page while
@@ -76,6 +77,8 @@ class _FinishEntry(BaseEntryExtension):
         self.url = ""
         self.image: tuple[str, str, str | None] | None = None
         self.language: str | None = None
+        # RSS only: when the item was last edited, if ever (`atom:updated`).
+        self.updated: datetime | None = None
 
     def _media(self, entry: etree._Element) -> None:
         if self.image is None:
@@ -105,6 +108,9 @@ class _FinishEntry(BaseEntryExtension):
         return entry
 
     def extend_rss(self, entry: etree._Element) -> etree._Element:
+        if self.updated is not None:
+            updated = etree.SubElement(entry, f"{{{ATOM_NS}}}updated")
+            updated.text = self.updated.astimezone(UTC).isoformat()
         self._media(entry)
         return entry
 
@@ -154,6 +160,11 @@ def _entry(fg: FeedGenerator, info: FeedInfo, article: Article, fmt: str) -> Non
     extra.url = article.url
     fe.published(article.published)
     fe.updated(article.updated)
+    if fmt == "rss" and article.updated != article.published:
+        # RSS has no element for an edit: its pubDate stays the publication. `atom:updated`
+        # is what feedparser (and the readers built on it) read as the item's `updated`;
+        # without it they reported the pubDate, and an edit showed nowhere.
+        extra.updated = article.updated
     if article.author:
         fe.author(name=article.author)
         if fmt == "rss":
