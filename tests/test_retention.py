@@ -212,3 +212,27 @@ async def test_an_article_retention_removed_is_not_stored_again_while_still_list
         assert (report.new, report.updated, report.failed) == (0, 0, 0)
         assert await every_id(FeedBook(retained, store)) == after_prune
         assert (await prune(store, days=30, items=None, keep=2)).articles == 0
+
+
+async def test_an_article_retention_items_removed_is_not_stored_again_while_still_listed(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[..., Config],
+    store_url: str,
+) -> None:
+    # The same with `items`: a section listing more articles than retention.items keeps (a
+    # sitemap of 5,000 links, 1,000 kept) had the older ones stored and removed again.
+    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  max_items: 1\n")
+    config = write_config(yaml)
+    assert (await pull_source("news", config, fetcher, store)).new == len(site.articles)
+    removed = await prune(store, days=None, items=1, keep=1)
+    assert removed.articles > 0
+    retained = write_config(yaml + "retention: {items: 1}\n", name="retention.yaml")
+    after_prune = await every_id(FeedBook(retained, store))
+
+    for _ in range(2):
+        report = await pull_source("news", retained, fetcher, store)
+        assert (report.new, report.updated, report.failed) == (0, 0, 0)
+        assert await every_id(FeedBook(retained, store)) == after_prune
+        assert (await prune(store, days=None, items=1, keep=1)).articles == 0

@@ -1363,23 +1363,30 @@ class SourcePull:
         )
 
     async def _expired(self, candidate: Candidate) -> bool:
-        """Whether the retention `days` rule would remove this article at its next run: one
-        published before the rule's limit that no stored article is, and not among the
-        `max_items` newest of any of its sections or of `all`. Such an article is not stored.
-        A publisher still listing articles retention removed (a sitemap of months, a
-        "most read" list) had them stored anew by every pull, and removed again by every
-        retention run: each return moved the section's feeds and archive pages, and an
-        article edited before it was removed came back under a new GUID, a second item in
-        every reader that had it."""
-        days = self.config.retention.days
-        if days is None:
+        """Whether the retention rules would remove this article at their next run: one no
+        stored article is, published before the `days` limit and not among the `max_items`
+        newest of any of its sections or of `all`, or not among the newest `items` of any of
+        its sections. Such an article is not stored. A publisher still listing articles
+        retention removed (a sitemap of months, a "most read" list) had them stored anew by
+        every pull, and removed again by every retention run: each return moved the
+        section's feeds and archive pages, and an article edited before it was removed came
+        back under a new GUID, a second item in every reader that had it."""
+        rules = self.config.retention
+        if rules.days is None and rules.items is None:
             return False
         now = self.clock()
+        # A page with no date is stored as published now: the newest, kept by either rule.
         published = believed(candidate.published, now)
-        if published is None or published >= now - timedelta(days=days):
+        if published is None:
             return False
+        before = now - timedelta(days=rules.days) if rules.days is not None else None
         return await self.store.retention_removes(
-            candidate, published, self.config.service.max_items, now
+            candidate,
+            published,
+            keep=self.config.service.max_items,
+            before=before,
+            items=rules.items,
+            now=now,
         )
 
     async def _ingest(self, ref: ArticleRef, candidate: Candidate) -> None:

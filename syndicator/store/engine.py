@@ -547,28 +547,46 @@ class Store:
             return await self._match(conn, cand, now)
 
     async def retention_removes(
-        self, cand: Candidate, published: datetime, keep: int, now: datetime | None = None
+        self,
+        cand: Candidate,
+        published: datetime,
+        *,
+        keep: int,
+        before: datetime | None,
+        items: int | None,
+        now: datetime | None = None,
     ) -> bool:
-        """Whether the retention `days` rule would remove this candidate, published at
-        `published` (the caller found it older than the rule keeps), at its next run were it
-        stored: it is no stored article, and it would not be among the `keep` newest of any of
-        its sections or of `all`, which the rule spares (`retention.prune`)."""
+        """Whether the retention rules (`retention.prune`) would remove this candidate,
+        published at `published`, at their next run were it stored: it is no stored article,
+        and either `days` would (published before `before` and not among the `keep` newest of
+        any of its sections or of `all`, which that rule spares) or `items` would (not among
+        the max(items, keep) newest of any of its sections)."""
         now = now or datetime.now(UTC)
+        by_days = before is not None and published < before
+        if not by_days and items is None:
+            return False
+        most = max(keep, items or 0)
         async with self.reading("whether retention would remove an article") as conn:
             if await self._match(conn, cand, now) is not None:
                 return False  # stored: an edit or a copy of it goes on as ever
+            newer: dict[str, int] = {}
             for section in sorted({*cand.sections, ALL_SECTION}):
                 if section == ALL_SECTION:
-                    newer = select(articles.c.id).where(articles.c.published > published)
+                    found = select(articles.c.id).where(articles.c.published > published)
                 else:
-                    newer = select(article_sections.c.article_id).where(
+                    found = select(article_sections.c.article_id).where(
                         article_sections.c.section == section,
                         article_sections.c.published > published,
                     )
-                counted = select(func.count()).select_from(newer.limit(keep).subquery())
-                if (await conn.execute(counted)).scalar_one() < keep:
-                    return False
-        return True
+                counted = select(func.count()).select_from(found.limit(most).subquery())
+                newer[section] = int((await conn.execute(counted)).scalar_one())
+        by_days = by_days and all(count >= keep for count in newer.values())
+        by_items = (
+            items is not None
+            and bool(cand.sections)
+            and all(newer[s] >= max(items, keep) for s in cand.sections)
+        )
+        return by_days or by_items
 
     async def _match(self, conn: AsyncConnection, cand: Candidate, now: datetime) -> Match | None:
         """Same content hash, else same URL (canonical or alias), else a near-duplicate text
