@@ -212,3 +212,50 @@ async def test_a_correction_in_the_text_a_feed_carries_updates_the_item(
     final = await items_of(config, store, "north-africa")
     assert one_item(final, guid) == edited
     assert len(final["json"]) == unchanged + 1
+
+
+async def test_a_headline_corrected_under_a_new_link_is_the_same_item_by_its_article_id(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # The CMS makes the link's slug from the headline: corrected, the article moves to a new
+    # link and the old one is gone. With its body touched too, the SimHash moved more than
+    # the near-duplicate bits, and readers got a second item next to the first. The
+    # publisher's id in the link (/Detail/yyyy/mm/dd/{id}/slug) says it is one article.
+    extra = "    article_id: '/Detail/\\d{4}/\\d\\d/\\d\\d/(\\d+)/'\n"
+    config = write_config(site.config_yaml(store_url, sections=("north-africa",), extra=extra))
+    first = await pull_source("news", config, fetcher, store)
+    assert first.new == len(site.in_section("north-africa")) and first.failed == 0
+    before = await items_of(config, store, "north-africa")
+    article = site.in_section("north-africa")[0]
+    guid = next(r["id"] for r in before["json"] if r["title"] == article.title)
+
+    paragraphs = list(article.paragraphs)
+    paragraphs[0] = paragraphs[0].replace("officials said", "the ministry said")
+    corrected = dataclasses.replace(
+        article,
+        title=NEW_TITLE,
+        paragraphs=paragraphs,
+        slug="",  # a new slug, a new link
+    )
+    assert corrected.path != article.path
+    site.articles[site.articles.index(article)] = corrected
+    site.touch()
+    second = await pull_source("news", config, fetcher, store)
+    assert (second.new, second.updated, second.failed) == (0, 1, 0)
+    after = await items_of(config, store, "north-africa")
+    assert {fmt: len(rows) for fmt, rows in after.items()} == {
+        fmt: len(rows) for fmt, rows in before.items()
+    }
+    for fmt, item in one_item(after, guid).items():
+        assert item["title"] == NEW_TITLE, fmt
+    links = {
+        i["id"]: i["url"]
+        for i in json.loads((await FeedBook(config, store).get("north-africa", "json")).body)[
+            "items"
+        ]
+    }
+    assert links[guid] == site.canonical + corrected.path

@@ -553,6 +553,12 @@ class Source(_Model):
     # Which links on a listing page are articles: a date in the path, or a long numeric id
     # followed by a slug (as in /Detail/2020/06/20/628117/Some-title).
     article_links: Regex = r"/(?:19|20)\d{2}/\d{1,2}/\d{1,2}/|/\d{5,}/[^/]+"
+    # The publisher's own id of an article in its link's path: the first group of this
+    # pattern (the whole match when it has none), as `/Detail/\d{4}/\d\d/\d\d/(\d+)/`
+    # for /Detail/2020/06/20/628117/Some-title. Two pages of the source with the same id are
+    # one article: a headline corrected with a new slug under a new link, the old one gone,
+    # is an update of its item, not a second one. Unset: links and texts alone decide.
+    article_id: Regex | None = None
     # Article links taken from one feed or listing page, in the order it lists them (newest
     # first on news sites): a broken or hostile page with 100,000 links is not followed whole.
     max_links: int = Field(default=500, ge=1, le=100_000)

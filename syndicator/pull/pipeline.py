@@ -1345,6 +1345,30 @@ class SourcePull:
         await self._ingest(ref, self._candidate(ref, page))
 
     def _candidate(self, ref: ArticleRef, page: Page) -> Candidate:
+        candidate = self._candidate_of(ref, page)
+        key = self._article_key(candidate.canonical_url)
+        if key is None:
+            return candidate
+        return dataclasses.replace(candidate, aliases=candidate.aliases | {key})
+
+    def _article_key(self, url: str) -> str | None:
+        """The article's id as one of its URLs (`article_id`): stored with its others, so
+        that a page of the source with the same id in another link (a new slug) is the same
+        article, found by its URLs. None without the option or an id in the link."""
+        pattern = self.source.article_id
+        if pattern is None:
+            return None
+        try:
+            found = clean.rule(pattern, "article_id").search(urlsplit(url).path)
+        except clean.RuleTimeout as exc:
+            log.warning("%s: %s", self.name, exc)
+            return None
+        if found is None:
+            return None
+        value = found.group(1) if found.re.groups else found.group(0)
+        return f"urn:syndicator:{self.name}:article-id:{value}" if value else None
+
+    def _candidate_of(self, ref: ArticleRef, page: Page) -> Candidate:
         return to_candidate(
             page,
             source=self.name,
