@@ -236,3 +236,29 @@ async def test_an_article_retention_items_removed_is_not_stored_again_while_stil
         assert (report.new, report.updated, report.failed) == (0, 0, 0)
         assert await every_id(FeedBook(retained, store)) == after_prune
         assert (await prune(store, days=None, items=1, keep=1)).articles == 0
+
+
+async def test_a_section_retention_items_left_is_not_given_the_article_again_by_its_listing(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[..., Config],
+    store_url: str,
+) -> None:
+    # An article in two sections: the newest of one, too old for `items` in the other. The
+    # rule took it out of the second while the first kept it, and the second's listing gave
+    # it back at every pull: that section's feeds moved at every pull and every run.
+    site.articles[3].extra_sections = ("north-africa",)  # Iran's older one, North Africa's newest
+    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  max_items: 1\n")
+    config = write_config(yaml)
+    assert (await pull_source("news", config, fetcher, store)).new == len(site.articles)
+    removed = await prune(store, days=None, items=1, keep=1)
+    assert removed.memberships > removed.articles  # one membership went, its article stayed
+    retained = write_config(yaml + "retention: {items: 1}\n", name="retention.yaml")
+    after_prune = await every_id(FeedBook(retained, store))
+
+    for _ in range(2):
+        report = await pull_source("news", retained, fetcher, store)
+        assert (report.new, report.failed, report.changed_sections) == (0, 0, set())
+        assert await every_id(FeedBook(retained, store)) == after_prune
+        assert (await prune(store, days=None, items=1, keep=1)).memberships == 0

@@ -938,7 +938,7 @@ class SourcePull:
             by_url: dict[str, set[str]] = {}
             for ref in known:
                 by_url.setdefault(self._canonical(ref.url), set()).update(ref.sections)
-            changed = await self.mirror_store.add_sections(by_url, self.clock())
+            changed = await self.mirror_store.add_sections(by_url, self.clock(), trim=self._trim)
             self.report.changed_sections |= changed
         return keep
 
@@ -1386,6 +1386,14 @@ class SourcePull:
             from_canonical=self._on_canonical(ref),
         )
 
+    @property
+    def _trim(self) -> int | None:
+        """How many newest articles of a section retention.items keeps (never fewer than
+        max_items), None without the rule: a stored article is not added to a section where
+        it would not be among them (`Store.ingest`)."""
+        items = self.config.retention.items
+        return None if items is None else max(items, self.config.service.max_items)
+
     async def _expired(self, candidate: Candidate) -> bool:
         """Whether the retention rules would remove this article at their next run: one no
         stored article is, published before the `days` limit and not among the `max_items`
@@ -1440,7 +1448,9 @@ class SourcePull:
                 self.report.skipped += 1
                 return
             async with self._storing:
-                result = await self.store.ingest(candidate, self.source.canonical, number=False)
+                result = await self.store.ingest(
+                    candidate, self.source.canonical, number=False, trim=self._trim
+                )
         except StoreError as exc:
             self.report.fail(str(exc))
             return

@@ -513,12 +513,15 @@ class Store:
         now: datetime | None = None,
         *,
         number: bool = True,
+        trim: int | None = None,
     ) -> IngestResult:
         """Store a candidate once. A known text is a duplicate; a known URL or a near-duplicate
         text with other content is an update (content replaced, GUID kept); else new.
 
         `number` false leaves a new article's archive sequence numbers to `number_arrivals`,
-        so that the articles of one pull are numbered together, in publication order."""
+        so that the articles of one pull are numbered together, in publication order.
+        `trim` (retention.items, or max_items if more): a stored article is not added to a
+        section where it would not be among that many newest (see `_add_sections`)."""
         now = now or datetime.now(UTC)
         if len(cand.canonical_url) > MAX_URL:
             # Its URLs are keys of 2,048 characters (the sitemaps.org limit): PostgreSQL refused
@@ -531,7 +534,7 @@ class Store:
             cand = replace(cand, aliases=frozenset(a for a in cand.aliases if len(a) <= MAX_URL))
         try:
             async with self.writing() as conn:
-                return await self._ingest(conn, cand, canonical_origin, now, number)
+                return await self._ingest(conn, cand, canonical_origin, now, number, trim)
         except DBAPIError as exc:
             raise StoreError(f"store refused article {cand.canonical_url}: {exc.orig}") from None
         except (UnicodeError, OverflowError) as exc:
@@ -624,6 +627,7 @@ class Store:
         canonical_origin: str,
         now: datetime,
         number: bool = True,
+        trim: int | None = None,
     ) -> IngestResult:
         urls = sorted({cand.canonical_url, *cand.aliases})
         found = await self._match(conn, cand, now)
@@ -631,7 +635,7 @@ class Store:
         relinked = False
         if found is not None:
             await self._add_aliases(conn, found.article_id, urls)
-            added = await self._add_sections(conn, found.article_id, cand.sections)
+            added = await self._add_sections(conn, found.article_id, cand.sections, trim=trim)
             relinked = await self._relink(conn, found, cand)
         if isinstance(decision, Duplicate):
             assert found is not None
@@ -793,12 +797,33 @@ class Store:
         article_id: int,
         sections: Iterable[str],
         have: set[str] | None = None,
+        *,
+        trim: int | None = None,
     ) -> set[str]:
         """Add the article to these sections; returns those it was not in. `have`: its
-        sections, when the caller knows them."""
+        sections, when the caller knows them. With `trim`, a section where it would not be
+        among the `trim` newest is left out: retention.items would take it out again at its
+        next run, and a listing of it there would add it back at every pull, moving that
+        section's feeds each time."""
         if have is None:
             have = await self._sections_of(conn, article_id)
         new = set(sections) - have
+        if new and trim is not None:
+            published = (
+                await conn.execute(select(articles.c.published).where(articles.c.id == article_id))
+            ).scalar_one()
+            for section in sorted(new):
+                newer = (
+                    select(article_sections.c.article_id)
+                    .where(
+                        article_sections.c.section == section,
+                        article_sections.c.published > published,
+                    )
+                    .limit(trim)
+                )
+                counted = select(func.count()).select_from(newer.subquery())
+                if (await conn.execute(counted)).scalar_one() >= trim:
+                    new.discard(section)
         if new:
             await conn.execute(
                 self._add_section,
@@ -809,9 +834,12 @@ class Store:
             )
         return new
 
-    async def add_sections(self, by_url: Mapping[str, set[str]], now: datetime) -> set[str]:
+    async def add_sections(
+        self, by_url: Mapping[str, set[str]], now: datetime, *, trim: int | None = None
+    ) -> set[str]:
         """Add sections to stored articles, found by any URL they were seen under (a listing
-        names a known article in one more section); returns the sections that gained one."""
+        names a known article in one more section); returns the sections that gained one.
+        `trim`: as `ingest`'s."""
         changed: set[str] = set()
         try:
             async with self.writing() as conn:
@@ -822,7 +850,7 @@ class Store:
                         )
                     ).scalar_one_or_none()
                     if article_id is not None:
-                        changed |= await self._add_sections(conn, article_id, sections)
+                        changed |= await self._add_sections(conn, article_id, sections, trim=trim)
                 if changed:
                     await self._bump(conn, changed, now)
         except DBAPIError as exc:

@@ -348,10 +348,12 @@ class MirrorStore:
                     )
         return out
 
-    async def add_sections(self, by_url: dict[str, set[str]], now: datetime) -> set[str]:
+    async def add_sections(
+        self, by_url: dict[str, set[str]], now: datetime, *, trim: int | None = None
+    ) -> set[str]:
         """Add sections to stored articles (by any URL they were seen under), without a
-        fetch; returns the sections that gained an article."""
-        return await self.store.add_sections(by_url, now)
+        fetch; returns the sections that gained an article (`trim`: see `Store.ingest`)."""
+        return await self.store.add_sections(by_url, now, trim=trim)
 
     async def hash_stored(self, source: str, content_hash: str) -> bool:
         async with self.store.reading("article hashes") as conn:
