@@ -141,6 +141,17 @@ def test_listing_links_keep_only_article_links_of_the_site() -> None:
     ]
 
 
+def test_listing_links_on_the_bare_domain_of_a_www_site_are_the_sites() -> None:
+    # Press TV came back on presstv.ir after the seizure: a listing on www.presstv.ir that
+    # links https://presstv.ir/Detail/... had every article skipped as another site's.
+    body = b"""<html><body><a href="https://presstv.ir/Detail/2021/06/23/660736/Slug">a</a>
+    <a href="https://news.presstv.ir/Detail/2021/06/23/1/x">other host</a></body></html>"""
+    links = parsing.listing_links(
+        body, "https://www.presstv.ir/Section/10104", {"https://www.presstv.ir"}, r"^/Detail/"
+    )
+    assert links == ["https://presstv.ir/Detail/2021/06/23/660736/Slug"]
+
+
 @pytest.mark.parametrize(
     "body",
     [

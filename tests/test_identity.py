@@ -372,7 +372,15 @@ def test_a_link_under_the_other_scheme_is_on_the_known_origin() -> None:
     assert identity.known_origin("https://127.0.0.1:8081/a", origins) == "http://127.0.0.1:8081"
     # Another port, another host or no http(s) URL is another site.
     assert identity.known_origin("https://127.0.0.1:8082/a", origins) is None
-    assert identity.known_origin("http://presstv.ir/a", origins) is None
+    # The same host with or without `www.` is the same site, either way round.
+    assert identity.known_origin("https://presstv.ir/Detail/1", origins) == (
+        "https://www.presstv.ir"
+    )
+    assert identity.known_origin("http://www.presstv.ir/a", {"https://presstv.ir"}) == (
+        "https://presstv.ir"
+    )
+    assert identity.known_origin("https://news.presstv.ir/a", origins) is None
+    assert identity.known_origin("https://wwwpresstv.ir/a", origins) is None
     assert identity.known_origin("ftp://www.presstv.ir/a", origins) is None
     assert identity.known_origin("http://[::1/a", origins) is None
     assert identity.onto_origin("http://www.presstv.ir/a?b=1#c", "https://www.presstv.ir") == (

@@ -298,8 +298,9 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _host_key(url: str) -> tuple[str, int | None] | None:
-    """Host and port of an http(s) URL, a default port (80, 443) as none: what the same
-    server answers at, whichever scheme a link names."""
+    """Host and port of an http(s) URL, a default port (80, 443) as none and the host without
+    a leading `www.`: what the same site answers at, whichever scheme a link names, with or
+    without `www.`."""
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port
@@ -307,17 +308,20 @@ def _host_key(url: str) -> tuple[str, int | None] | None:
         return None
     if parts.scheme not in _DEFAULT_PORTS or not host:
         return None
-    return host, None if port in _DEFAULT_PORTS.values() else port
+    return host.removeprefix("www."), None if port in _DEFAULT_PORTS.values() else port
 
 
 def known_origin(url: str, origins: Iterable[str]) -> str | None:
     """The origin among `origins` that `url` is on: its own, or the one of the same host
     under the other scheme (`http://www.presstv.ir/...` on a site configured as
-    `https://www.presstv.ir`, a default port written out or not); None when it is on none.
+    `https://www.presstv.ir`, a default port written out or not) or with or without `www.`
+    (`https://presstv.ir/...`); None when it is on none.
 
     A site behind a proxy that ends TLS often writes its own links with `http:` in its
-    feeds and pages (or `https:` on a mirror served over plain HTTP): taken for links to
-    another site, every article of such a feed was skipped, and the pull stored nothing."""
+    feeds and pages (or `https:` on a mirror served over plain HTTP), and many a site answers
+    at its bare domain too (Press TV came back on `presstv.ir` after the seizure): taken for
+    links to another site, every article of such a feed was skipped, and the pull stored
+    nothing."""
     try:
         own = origin(url)
     except ValueError:
