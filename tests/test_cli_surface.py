@@ -485,3 +485,66 @@ async def test_discover_proposes_https_for_a_mirror_that_answers_both(
         await runner.cleanup()
     assert code == 0, err
     assert json.loads(out)["mirrors"] == [f"https://{ip}", f"http://{http_only}"]
+
+
+async def test_a_mirror_written_http_that_sends_every_request_to_https_is_pulled(
+    tmp_path: Path,
+) -> None:
+    # A loopback address of this test's own: plain HTTP on 80 answers every request with a
+    # redirect to the same URL over TLS on 443, which serves the sample article's snapshot.
+    # Configured as http://, every fetch failed as "redirect to unknown host https://...".
+    rng = random.Random()
+    ip = f"127.{rng.randint(100, 250)}.{rng.randint(1, 250)}.{rng.randint(1, 250)}"
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(ip).configure_cert(tls)
+    snapshot = REPO / "seeds" / "www.presstv.ir"
+
+    async def upgrade(request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently(f"https://{ip}{request.path_qs}")
+
+    async def page(request: web.Request) -> web.Response:
+        found = snapshot / request.path.strip("/") / "index.html"
+        if not found.is_file():
+            return web.Response(status=404, text="not found")
+        text = found.read_text("utf-8").replace("https://www.presstv.ir", f"https://{ip}")
+        return web.Response(text=text, content_type="text/html")
+
+    plain, secure = web.Application(), web.Application()
+    plain.router.add_get("/{tail:.*}", upgrade)
+    secure.router.add_get("/{tail:.*}", page)
+    runners = [web.AppRunner(plain), web.AppRunner(secure)]
+    for runner in runners:
+        await runner.setup()
+    await web.TCPSite(runners[0], ip, 80).start()
+    await web.TCPSite(runners[1], ip, 443, ssl_context=tls).start()
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(
+        f'service:\n  store: "sqlite:///{tmp_path}/s.db"\n'
+        "sections:\n  north-africa: {title: North Africa}\n"
+        f"sources:\n  presstv:\n    title: Press TV\n    canonical: http://{ip}\n"
+        '    article_links: "^/Detail/"\n    robots: false\n'
+        # The config trusts port 80 of the address, not 443: loopback is allowed to the
+        # upgrade as any public address would be.
+        "    allow_private_discovered: true\n"
+        "    sections:\n      north-africa: {page: /Section/10104}\n",
+        encoding="utf-8",
+    )
+    try:
+        code, out, err = await syndicate(
+            "--config",
+            str(config),
+            "pull",
+            "presstv",
+            "--json",
+            cwd=tmp_path,
+            env={"SSL_CERT_FILE": str(ca_file)},
+        )
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+    assert code == 0, out + err
+    outcome = json.loads(out)
+    assert (outcome["result"], outcome["new"]) == ("ok", 1), outcome

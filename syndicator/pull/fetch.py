@@ -449,7 +449,13 @@ class Fetcher:
                 )
             if urlsplit(target).scheme not in ("http", "https"):
                 raise FetchError(url, "redirect", f"redirect to a non-HTTP URL {target}")
-            known = allowed_origins is None or identity.origin(target) in allowed_origins
+            # A known host under the other scheme or with or without `www.` is known: a
+            # mirror configured as http:// that sends every request to https:// failed every
+            # fetch as "redirect to unknown host".
+            known = (
+                allowed_origins is None
+                or identity.known_origin(target, allowed_origins) is not None
+            )
             if not known:
                 if not follow_foreign:
                     log.warning("%s: not following redirect to unknown host %s", current, target)
