@@ -3,6 +3,7 @@ page, and retention empties old pages without renumbering the others. On both en
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -137,3 +138,37 @@ async def test_the_all_feed_pages_keep_their_items_when_an_id_is_given_again(
         assert new.guid in await walk(book, "all")
     finally:
         await store.close()
+
+
+async def test_two_nodes_ending_pulls_at_once_number_each_article_once(
+    site: Site, engine_url: str, write_config: Callable[[str], Config]
+) -> None:
+    """Two workers' pulls that end together each number the articles that arrived: the
+    numbers of `all` (which every pull touches) run 1..n with no hole, so every complete
+    archive page keeps its items. On PostgreSQL the second writer read the unnumbered
+    articles before it waited for the first's lock, then numbered them again: `all` had
+    holes, and items left pages already complete."""
+    config = write_config(service_config(site, engine_url))
+    nodes = [await open_store(engine_url), await open_store(engine_url)]
+    try:
+        n = 0
+        for _ in range(10):
+            for node in nodes:
+                for _ in range(3):  # a pull stores its articles unnumbered, then numbers them
+                    n += 1
+                    await node.ingest(
+                        candidate(n, sections=("iran",)), "https://news.example", number=False
+                    )
+            await asyncio.gather(*(node.number_arrivals({"iran"}) for node in nodes))
+        for section in ("all", "iran"):
+            assert await nodes[0].archive_extent(section) == (1, n)
+            numbered = await nodes[0].section_slice(section, 1, n)
+            assert len(numbered) == n  # each number given once, none skipped
+        book = FeedBook(config, nodes[0])
+        pages = await pages_of(book, "all")
+        assert list(pages) == list(range(1, n // 2 + 1))
+        assert all(len(ids) == 2 for ids in pages.values())
+        assert len({guid for ids in pages.values() for guid in ids}) == n
+    finally:
+        for node in nodes:
+            await node.close()

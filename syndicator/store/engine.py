@@ -1164,10 +1164,7 @@ _NOW = bindparam("p_now", type_=section_versions.c.changed_at.type)
 _COUNT = (
     update(section_versions)
     .where(section_versions.c.section == bindparam("p_section"))
-    .values(
-        version=section_versions.c.version + 1,
-        last_seq=section_versions.c.last_seq + bindparam("p_joined", type_=BigInteger),
-    )
+    .values(version=section_versions.c.version + 1)
     .returning(section_versions.c.last_seq)
 )
 # Never back in time (writers' clocks differ a little): Last-Modified of the section's feeds
@@ -1176,6 +1173,13 @@ _COUNT_AND_TIME = _COUNT.values(
     changed_at=case(
         (section_versions.c.changed_at > _NOW, section_versions.c.changed_at), else_=_NOW
     )
+)
+# The numbers of the articles that joined, taken under the lock the count took.
+_TAKE_NUMBERS = (
+    update(section_versions)
+    .where(section_versions.c.section == bindparam("p_section"))
+    .values(last_seq=section_versions.c.last_seq + bindparam("p_joined", type_=BigInteger))
+    .returning(section_versions.c.last_seq)
 )
 _NUMBER_ALL = (
     update(articles)
@@ -1206,31 +1210,39 @@ async def bump_versions(
     that joined it without a number (archive sequence, see schema): oldest publication
     first, ties in the order they were stored.
 
-    The section's counter row is locked by the update before its numbers are given, so two
-    writers never give the same number (SQLite has one writer at a time anyway).
-    `insert_ignore` is the dialect's INSERT ... ON CONFLICT DO NOTHING of section_versions."""
+    The section's counter row is locked (by the update that counts the change) before the
+    articles without a number are read, so two writers never number the same articles:
+    on PostgreSQL each statement reads what was committed when it began, and a writer
+    that read them before it waited for the lock would number again, under new numbers,
+    what the other had just numbered, leaving holes in archive pages already complete
+    (SQLite has one writer at a time anyway). `insert_ignore` is the dialect's
+    INSERT ... ON CONFLICT DO NOTHING of section_versions."""
     for name in names:
-        joined: list[int] = []
-        if number:
-            unnumbered = _UNNUMBERED_ALL if name == ALL_SECTION else _UNNUMBERED_IN
-            joined = list((await conn.execute(unnumbered, {"p_section": name})).scalars())
         count = _COUNT_AND_TIME if changed_at else _COUNT
-        params = {"p_section": name, "p_joined": len(joined), "p_now": now}
+        params = {"p_section": name, "p_now": now}
         last = (await conn.execute(count, params)).scalar_one_or_none()
         if last is None:
             # The section's first change: its counter row is made, then counted. (Made only
             # then, not before every count: one statement a section fewer on every ingest.)
             await conn.execute(insert_ignore, {"section": name, "version": 0, "changed_at": now})
             last = (await conn.execute(count, params)).scalar_one()
-        if joined:
-            first = last - len(joined) + 1
-            await conn.execute(
-                _NUMBER_ALL if name == ALL_SECTION else _NUMBER_IN,
-                [
-                    {"p_section": name, "p_article": article_id, "p_seq": seq}
-                    for seq, article_id in enumerate(joined, start=first)
-                ],
-            )
+        if not number:
+            continue
+        unnumbered = _UNNUMBERED_ALL if name == ALL_SECTION else _UNNUMBERED_IN
+        joined = list((await conn.execute(unnumbered, {"p_section": name})).scalars())
+        if not joined:
+            continue
+        last = (
+            await conn.execute(_TAKE_NUMBERS, {"p_section": name, "p_joined": len(joined)})
+        ).scalar_one()
+        first = last - len(joined) + 1
+        await conn.execute(
+            _NUMBER_ALL if name == ALL_SECTION else _NUMBER_IN,
+            [
+                {"p_section": name, "p_article": article_id, "p_seq": seq}
+                for seq, article_id in enumerate(joined, start=first)
+            ],
+        )
 
 
 def _article(row: Any, sections: list[str]) -> Article:
