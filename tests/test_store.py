@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -124,6 +125,29 @@ async def test_same_text_with_another_date_is_still_stored_once(engine_url: str)
             assert await _ingest_at_once(stores, [a, b]) == ["duplicate", "new"]
         counts = await stores[0].section_counts()
         assert counts == {"world": 10, "africa": 10, "all": 10}
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_two_versions_of_one_link_stored_at_once_are_one_item(engine_url: str) -> None:
+    """Two nodes store two versions of one article (an edit, seen on one mirror and not yet
+    on another) at the same instant: one item, one GUID, the other version its update, as
+    when one is stored after the other. PostgreSQL kept both: two items for one link."""
+    stores = [await open_store(engine_url) for _ in range(2)]
+    try:
+        for n in range(1, 21):
+            first = candidate(n, sections=("world",))
+            edited = replace(
+                first,
+                content_hash=hashlib.blake2b(f"edited {n}".encode(), digest_size=32).hexdigest(),
+                title=f"Edited article number {n}",
+            )
+            assert await _ingest_at_once(stores, [first, edited]) == ["new", "updated"]
+        assert (await stores[0].section_counts())["all"] == 20
+        items = await stores[1].section_articles("world", 100)
+        assert len(items) == 20
+        assert len({a.url for a in items}) == 20
     finally:
         for s in stores:
             await s.close()

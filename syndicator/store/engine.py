@@ -406,6 +406,7 @@ class Store:
         self._versions_insert = self._insert_ignore(section_versions)
         self._new_article = self._insert_ignore(articles).returning(articles.c.id)
         self._claim_hash = self._insert_ignore(article_hashes).returning(article_hashes.c.hash)
+        self._claim_url = self._insert_ignore(article_aliases).returning(article_aliases.c.url)
         self._add_section = self._insert_ignore(article_sections).values(published=_PUBLISHED_OF)
         self.channel = "syndicator"
         # A SQLite store's file, and which file it was when opened (device, inode).
@@ -628,7 +629,9 @@ class Store:
         now: datetime,
         number: bool = True,
         trim: int | None = None,
+        again: bool = False,
     ) -> IngestResult:
+        """`again`: a second look, after losing a URL to another writer (at most one)."""
         urls = sorted({cand.canonical_url, *cand.aliases})
         found = await self._match(conn, cand, now)
         decision = decide(cand, found, canonical_origin=canonical_origin, now=now)
@@ -715,9 +718,20 @@ class Store:
             return await self._duplicate(
                 conn, winner.id, winner.guid, urls, cand.sections, now, number
             )
-        # The hash is claimed and the article has no section yet: two statements fewer.
+        claimed_urls = await conn.execute(
+            self._claim_url, [{"url": u, "article_id": article_id} for u in urls]
+        )
+        if len(claimed_urls.all()) < len(urls) and not again:
+            # Another writer stored an article under one of these URLs and committed after
+            # our lookup: another version of its text (an edit, from another mirror or
+            # source) that another node was storing at the same moment. Ours goes, and the
+            # candidate is looked up again: it now finds that article and updates it, as
+            # it would had the other been stored first. Without this, PostgreSQL kept both,
+            # two items with two GUIDs for one link.
+            await conn.execute(delete(articles).where(articles.c.id == article_id))
+            return await self._ingest(conn, cand, canonical_origin, now, number, trim, again=True)
+        # The hash and URLs are claimed and the article has no section yet: statements fewer.
         await self._remember_text(conn, article_id, cand, published, hash_stored=True)
-        await self._add_aliases(conn, article_id, urls)
         added = await self._add_sections(conn, article_id, cand.sections, have=set())
         await self._bump(conn, added, now, number=number)
         return IngestResult("new", guid, frozenset(added))
