@@ -4,6 +4,7 @@ page, and retention empties old pages without renumbering the others. On both en
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,6 +13,8 @@ from lxml import html
 
 from syndicator.core.config import Config
 from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
 from syndicator.store import open_store
 from syndicator.store.retention import prune
 
@@ -172,3 +175,39 @@ async def test_two_nodes_ending_pulls_at_once_number_each_article_once(
     finally:
         for node in nodes:
             await node.close()
+
+
+async def test_a_pull_cut_off_leaves_no_article_out_of_every_document(
+    site: Site, engine_url: str, fetcher: Fetcher, write_config: Callable[[str], Config]
+) -> None:
+    """A pull stopped midway (SIGTERM's drain, a worker that lost its lease or was killed)
+    has stored some articles without their archive numbers, which the end of a pull gives.
+    The next pull finds those articles stored, nothing new: it numbers them all the same,
+    so each is on an archive page or in the feed. Left without numbers, an article older
+    than the feed's newest items was in no document at all."""
+    config = write_config(service_config(site, engine_url))
+    store = await open_store(engine_url)
+    try:
+        newest = max(site.articles, key=lambda a: a.published)
+        site.slow_paths, site.slow_seconds = {newest.path}, 30.0
+        pull = asyncio.create_task(pull_source("news", config, fetcher, store))
+        for _ in range(200):
+            if (await store.section_counts()).get("all") == len(site.articles) - 1:
+                break
+            await asyncio.sleep(0.05)
+        assert (await store.section_counts())["all"] == len(site.articles) - 1
+        pull.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pull
+        # The slow page is gone from the site (withdrawn, or it fails again): the next pull
+        # finds nothing new.
+        site.slow_paths = set()
+        site.articles.remove(newest)
+        report = await pull_source("news", config, fetcher, store)
+        assert (report.new, report.failed) == (0, 0), (report.new, report.failed, report.errors)
+        count = len(site.articles)
+        assert await store.archive_extent("all") == (1, count)
+        book = FeedBook(config, store)
+        assert len(set(await walk(book, "all"))) == count
+    finally:
+        await store.close()

@@ -445,14 +445,18 @@ class SourcePull:
             self.report.discovered = set(self.announced)
         if self.source.adopt_discovered and asyncio.get_running_loop().time() < self.until:
             await self._adopt(now)
-        if self.report.new or self.report.changed_sections:
-            # The articles this pull found get their archive numbers together, oldest first:
-            # stored one by one in listing order (newest first), they would fill the archive
-            # pages backwards.
-            try:
+        # The articles this pull found get their archive numbers together, oldest first:
+        # stored one by one in listing order (newest first), they would fill the archive
+        # pages backwards. So do those a pull of this source stopped midway (SIGTERM's drain,
+        # a worker that lost its lease or was killed) stored without numbers: this pull
+        # finds them stored, nothing new, and unnumbered they would be on no archive page.
+        try:
+            leftovers = await self.store.unnumbered_sections(source_sections(self.source))
+            if self.report.new or self.report.changed_sections or leftovers:
+                self.report.changed_sections |= leftovers
                 await self.store.number_arrivals(self.report.changed_sections, self.clock())
-            except StoreError as exc:
-                self.report.fail(str(exc))
+        except StoreError as exc:
+            self.report.fail(str(exc))
         now = self.clock()
         await self.mirror_store.save_health(self.book.updated(), now)
         await self.mirror_store.save_history(self.book.history(), now)

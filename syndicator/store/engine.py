@@ -935,6 +935,20 @@ class Store:
         except DBAPIError as exc:
             raise StoreError(f"store refused archive numbers: {exc.orig}") from None
 
+    async def unnumbered_sections(self, sections: Iterable[str]) -> set[str]:
+        """Those of these sections that hold articles with no archive number yet (one index
+        read): what a pull stopped before its end (`number_arrivals`) left."""
+        names = sorted(set(sections) - {ALL_SECTION})
+        if not names:
+            return set()
+        query = (
+            select(article_sections.c.section)
+            .where(article_sections.c.section.in_(names), article_sections.c.seq.is_(None))
+            .distinct()
+        )
+        async with self.reading("articles without archive numbers") as conn:
+            return set((await conn.execute(query)).scalars())
+
     # --- reading ---------------------------------------------------------------------
 
     async def section_versions(self) -> dict[str, int]:
