@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import feedparser
 import pytest
 
@@ -19,7 +22,7 @@ from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store, open_store
 from syndicator.store.retention import prune
 
-from .engines import candidate
+from .engines import Schemas, candidate, postgres_base
 from .sites import Site
 
 ORIGIN = "https://news.example"
@@ -262,3 +265,40 @@ async def test_a_section_retention_items_left_is_not_given_the_article_again_by_
         assert (report.new, report.failed, report.changed_sections) == (0, 0, set())
         assert await every_id(FeedBook(retained, store)) == after_prune
         assert (await prune(store, days=None, items=1, keep=1)).memberships == 0
+
+
+async def test_an_article_retention_deletes_while_a_node_stores_its_edit_is_stored_again() -> None:
+    """PostgreSQL: retention on one node deletes an article (its chunk's transaction, here
+    held open on a connection of its own) while another node stores an edit of it, having
+    looked it up before the delete committed. The edit is stored (anew: the article is
+    gone), not refused: it was "violates foreign key constraint", a failed article in the
+    pull and a `partial` result. SQLite's one writer never interleaves them."""
+    schemas = Schemas(postgres_base())
+    url = schemas.url()
+    try:
+        store = await open_store(url)
+        try:
+            await store.ingest(candidate(1, published=day(400)), ORIGIN)
+            edited = replace(
+                candidate(1, published=day(400)),
+                content_hash=hashlib.blake2b(b"edited", digest_size=32).hexdigest(),
+                title="Edited",
+            )
+            retention = await asyncpg.connect(schemas.base)
+            try:
+                await retention.execute(f'SET search_path = "{schemas.made[0]}"')
+                deleting = retention.transaction()
+                await deleting.start()
+                assert await retention.execute("DELETE FROM articles") == "DELETE 1"
+                storing = asyncio.create_task(store.ingest(edited, ORIGIN))
+                await asyncio.sleep(0.3)  # it looked the article up and waits for our rows
+                await deleting.commit()
+                result = await storing
+            finally:
+                await retention.close()
+            assert result.outcome == "new"
+            assert await titles(store, "world") == ["Edited"]
+        finally:
+            await store.close()
+    finally:
+        await schemas.drop()

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
@@ -533,16 +533,32 @@ class Store:
             )
         if any(len(alias) > MAX_URL for alias in cand.aliases):
             cand = replace(cand, aliases=frozenset(a for a in cand.aliases if len(a) <= MAX_URL))
-        try:
-            async with self.writing() as conn:
-                return await self._ingest(conn, cand, canonical_origin, now, number, trim)
-        except DBAPIError as exc:
-            raise StoreError(f"store refused article {cand.canonical_url}: {exc.orig}") from None
-        except (UnicodeError, OverflowError) as exc:
-            # A value the driver cannot send (a lone surrogate to SQLite, a number past 64
-            # bits): PostgreSQL's driver says so as a DBAPIError; SQLite's raised it bare,
-            # which ended the whole pull. Either way it costs this article only.
-            raise StoreError(f"store refused article {cand.canonical_url}: {exc}") from None
+        looked_again = False
+        while True:
+            try:
+                async with self.writing() as conn:
+                    return await self._ingest(
+                        conn, cand, canonical_origin, now, number, trim
+                    )
+            except IntegrityError as exc:
+                if looked_again or getattr(exc.orig, "sqlstate", None) != FOREIGN_KEY_GONE:
+                    raise StoreError(
+                        f"store refused article {cand.canonical_url}: {exc.orig}"
+                    ) from None
+                # PostgreSQL: the article this copy matched was deleted (by retention, on
+                # another node) after our lookup and before our rows that point at it were
+                # written. Looked up again it is not there, and the copy is stored anew, as
+                # it would have been a moment later. (SQLite's one writer never interleaves.)
+                looked_again = True
+            except DBAPIError as exc:
+                raise StoreError(
+                    f"store refused article {cand.canonical_url}: {exc.orig}"
+                ) from None
+            except (UnicodeError, OverflowError) as exc:
+                # A value the driver cannot send (a lone surrogate to SQLite, a number past 64
+                # bits): PostgreSQL's driver says so as a DBAPIError; SQLite's raised it bare,
+                # which ended the whole pull. Either way it costs this article only.
+                raise StoreError(f"store refused article {cand.canonical_url}: {exc}") from None
 
     async def match(self, cand: Candidate, now: datetime | None = None) -> Match | None:
         """The stored article this candidate is, if any (read only)."""
@@ -1125,6 +1141,8 @@ class Store:
             raise StoreError(f"store refused fetch validators of {url}: {exc.orig}") from None
 
 
+# PostgreSQL's SQLSTATE for a row that points at a row that is not there (foreign_key_violation).
+FOREIGN_KEY_GONE = "23503"
 # The longest URL the store keeps as a key (article aliases, fetch validators).
 MAX_URL = 2048
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
