@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import Column, Integer, Table, select, text
@@ -24,7 +25,7 @@ from syndicator.store import Store, migrate, open_store
 from syndicator.store.engine import make_engine
 from syndicator.store.schema import articles, metadata, section_versions
 
-from .engines import candidate
+from .engines import Schemas, candidate, postgres_base
 from .sites import Site
 
 
@@ -178,6 +179,42 @@ async def test_nodes_starting_at_once_on_an_empty_store(engine_url: str) -> None
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_a_schema_named_with_capitals_in_the_url_is_the_one_postgresql_uses() -> None:
+    """`?search_path=Syndicator` names schema `syndicator`, as PostgreSQL folds an unquoted
+    name (`"Syndicator"` in quotes keeps its capitals). The store made `"Syndicator"`,
+    which the search path does not name, and refused to open: "no schema has been selected
+    to create in". Nodes starting at once take turns under the lock of that same schema."""
+    schemas = Schemas(postgres_base())
+    url = schemas.url()
+    name = schemas.made[0]
+    capitals = url.replace(f"search_path={name}", f"search_path={name.upper()}")
+    quoted = url.replace(f"search_path={name}", f'search_path="{name.upper()}"')
+    try:
+        stores = await _open_together(capitals)
+        stores.append(await open_store(quoted))
+        try:
+            folded, kept = stores[0], stores[-1]
+            await folded.ingest(candidate(1), "https://news.example")
+            async with folded.engine.connect() as conn:
+                assert (await conn.execute(text("SELECT current_schema()"))).scalar() == name
+            assert (await stores[1].section_counts())["all"] == 1
+            async with kept.engine.connect() as conn:
+                assert (await conn.execute(text("SELECT current_schema()"))).scalar() == (
+                    name.upper()
+                )
+            assert (await kept.section_counts())["all"] == 0
+        finally:
+            for store in stores:
+                await store.close()
+    finally:
+        await schemas.drop()
+        conn = await asyncpg.connect(schemas.base)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{name.upper()}" CASCADE')
+        finally:
+            await conn.close()
 
 
 async def test_a_new_sqlite_store_opened_by_four_nodes_at_once_is_never_locked(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -206,6 +207,29 @@ def _switch_to_wal(cursor: Any) -> None:
                 raise
         await_only(asyncio.sleep(pause))
         pause = min(pause * 2, 0.2)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def first_schema(search_path: str) -> str:
+    """The schema a PostgreSQL search_path names first, as PostgreSQL reads it: a name in
+    double quotes as written (`""` is one quote), any other folded to lower case (ASCII
+    letters only, as PostgreSQL folds), so `?search_path=Syndicator` is schema
+    `syndicator`. Creating `Syndicator` instead left the path naming no schema that
+    exists, and the store would not open ("no schema has been selected to create in")."""
+    path = search_path.lstrip()
+    if not path.startswith('"'):
+        return re.split(r"[,\s]", path, maxsplit=1)[0].translate(_ASCII_LOWER)
+    name, i = [], 1
+    while i < len(path):
+        if path[i] == '"':
+            if path[i + 1 : i + 2] != '"':
+                break
+            i += 1
+        name.append(path[i])
+        i += 1
+    return "".join(name)
 
 
 class ConnectionLost(Exception):
@@ -476,7 +500,7 @@ class Store:
             return
         async with self.engine.begin() as conn:
             path = (await conn.execute(text("SHOW search_path"))).scalar_one()
-            first = path.split(",")[0].strip().strip('"')
+            first = first_schema(path)
             if first and first != "$user":
                 # Nodes starting at once would race CREATE SCHEMA IF NOT EXISTS (one fails on
                 # the catalogue's unique key): take turns.
@@ -484,7 +508,8 @@ class Store:
                     text("SELECT pg_advisory_xact_lock(hashtext('syndicator-schema:' || :name))"),
                     {"name": first},
                 )
-                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{first}"'))
+                quoted = first.replace('"', '""')
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{quoted}"'))
 
     async def prepare(self) -> None:
         """Learn the notification channel: one per schema, so stores sharing a database do not
