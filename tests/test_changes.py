@@ -147,3 +147,45 @@ async def test_a_mirror_change_bumps_sections_and_is_heard_by_web_nodes(engine_u
     finally:
         await store.close()
         await other.close()
+
+
+async def test_a_change_that_lands_while_the_web_node_looks_is_not_missed(
+    engine_url: str, write_config: Callable[[str], Config]
+) -> None:
+    """A write committed while the web node is still busy with its last look (rendering
+    the sections that moved, refreshing its status: `after_sync`) is followed too, at once.
+    On PostgreSQL its notification was dropped with the next wait's reset, and the node
+    showed the old feed until its fallback look a minute later."""
+    config = write_config(CONFIG.format(url=engine_url))
+    web_store = await open_store(engine_url)
+    writer = await open_store(engine_url)
+    stop = asyncio.Event()
+    looks = 0
+
+    async def busy_look() -> None:
+        nonlocal looks
+        looks += 1
+        if looks == 2:
+            # The first change is being shown; the pull's next write lands meanwhile.
+            await writer.ingest(candidate(2), ORIGIN)
+            await asyncio.sleep(0.3)
+
+    book = FeedBook(config, web_store)
+    poll = 3600.0 if web_store.is_postgres else 0.05
+    watcher = asyncio.create_task(
+        ChangeWatcher(book, web_store, poll, after_sync=busy_look).run(stop)
+    )
+    try:
+        assert await titles(book) == []
+        await asyncio.sleep(0.2)  # the watcher is listening
+        await writer.ingest(candidate(1), ORIGIN)
+        for _ in range(100):
+            if len(await titles(book)) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert await titles(book) == ["Article number 2", "Article number 1"]
+    finally:
+        stop.set()
+        await watcher
+        await web_store.close()
+        await writer.close()

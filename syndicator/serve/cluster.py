@@ -322,8 +322,10 @@ class ChangeWatcher:
                     # Whatever changed before we listened.
                     await self._sync()
                     while not stop.is_set() and not sub.lost.is_set():
-                        sub.changed.clear()
                         await _wait_any([stop, sub.changed], LISTEN_FALLBACK)
+                        # Reset before the look, not after: a notification that arrives while
+                        # it runs (rendering, refreshing the status) wakes the next wait.
+                        sub.changed.clear()
                         await self._sync()
             except StoreError as exc:
                 log.warning("web: %s", exc)
