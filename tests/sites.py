@@ -512,6 +512,9 @@ class Mirror:
         """Bytes and content type of a path on this mirror (with or without a charset)."""
         if path == "/":
             return self._typed(self.home(), "text/html")
+        if path in self.site.sitemap_aliases:
+            text = self.day_sitemap(*self.site.sitemap_aliases[path])
+            return (text.encode("utf-8"), "application/xml") if text is not None else None
         for section in self.site.sections:
             if path == f"/sitemap/{section}.xml":
                 return self._typed(self._linked(self.sitemap_index(section)), "application/xml")
@@ -657,6 +660,11 @@ class Mirror:
             "</sitemap>"
             for day, day_articles in sorted(self._days(section).items())
         )
+        items += "".join(
+            f"<sitemap><loc>{self.base}{path}</loc></sitemap>"
+            for path, (of, _day) in self.site.sitemap_aliases.items()
+            if of == section
+        )
         return (
             '<?xml version="1.0" encoding="UTF-8"?>'
             f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}'
@@ -782,6 +790,9 @@ class Site:
         self.slow_paths: set[str] = set()
         self.slow_seconds = 0.0
         self.in_flight = 0
+        # More sitemaps the sitemap indexes name: path -> (section, day), each served as the
+        # section's sitemap of that day is.
+        self.sitemap_aliases: dict[str, tuple[str, str]] = {}
         # Feeds and listings show only a section's newest articles when set.
         self.feed_window: int | None = None
 

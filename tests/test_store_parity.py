@@ -6,21 +6,26 @@ from __future__ import annotations
 import dataclasses
 import random
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from syndicator.core.config import Config
 from syndicator.core.errors import StoreError
 from syndicator.mirrors.health import MirrorPull
 from syndicator.publish.pages import DAYS, timeline
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
 from syndicator.store import open_store
 from syndicator.store.engine import make_engine
 from syndicator.store.health import MirrorStore
 from syndicator.store.integrity import check_integrity
 
 from .engines import candidate
+from .sites import Site
 from .test_config import GOOD, problems
 
 ORIGIN = "https://news.example"
@@ -65,6 +70,35 @@ async def test_a_link_longer_than_the_store_keeps_is_refused_on_both_engines(
         result = await store.ingest(kept, ORIGIN)
         assert result.outcome == "new"
         assert await store.aliases_of(result.guid) == [f"{ORIGIN}/Detail/2"]
+    finally:
+        await store.close()
+
+
+async def test_a_sitemap_longer_than_the_store_keeps_is_read_not_remembered(
+    site: Site, engine_url: str, fetcher: Fetcher, write_config: Callable[[str], Config]
+) -> None:
+    """A sitemap index names a sitemap whose URL is longer than the 2,048 characters the
+    store keeps as a key: its links and validators are not remembered (it is asked again
+    in full next time), on both engines. PostgreSQL refused the row, and the error ended
+    every pull of the source ("store refused entry point links: value too long"), while
+    SQLite kept it."""
+    day = f"{site.articles[0].published:%Y-%m-%d}"
+    long_path = f"/sitemap/north-africa/{'x' * 2100}.xml"
+    site.sitemap_aliases[long_path] = ("north-africa", day)
+    yaml = site.config_yaml(engine_url, sections=("north-africa",)).replace(
+        "north-africa: {feed: /rss/north-africa.xml}",
+        "north-africa: {sitemap: /sitemap/north-africa.xml}",
+    )
+    config = write_config(yaml)
+    store = await open_store(engine_url)
+    try:
+        for _ in range(2):
+            report = await pull_source("news", config, fetcher, store)
+            assert (report.failed, report.errors) == (0, [])
+        listed = [a for a in site.articles if "north-africa" in a.sections]
+        assert (await store.section_counts())["north-africa"] == len(listed)
+        asked = [r.path for r in site.mirrors[0].requests if r.path == long_path]
+        assert len(asked) == 2
     finally:
         await store.close()
 

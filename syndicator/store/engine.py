@@ -1155,6 +1155,8 @@ class Store:
     async def save_validators(
         self, url: str, etag: str | None, last_modified: str | None, now: datetime | None = None
     ) -> None:
+        if len(url) > MAX_URL:
+            return  # not kept, on either engine (see MirrorStore.save_entry_links)
         now = now or datetime.now(UTC)
         values = {"etag": etag, "last_modified": last_modified, "checked_at": now}
         dialect = postgresql if self.is_postgres else sqlite

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from syndicator.core.errors import StoreError
 from syndicator.mirrors.health import MirrorHealth, MirrorPull
-from syndicator.store.engine import Store, _utc
+from syndicator.store.engine import MAX_URL, Store, _utc
 from syndicator.store.schema import (
     article_aliases,
     article_hashes,
@@ -310,6 +310,12 @@ class MirrorStore:
             return out
 
     async def save_entry_links(self, url: str, links: Sequence[Listed], now: datetime) -> None:
+        """Remember the links an entry point gave. An entry point whose URL is longer than
+        the store keeps as a key (a sitemap index may name any) is not remembered: it is
+        asked unconditionally each pull, alike on both engines. PostgreSQL refused it, and
+        its error ended every pull of the source, while SQLite kept it."""
+        if len(url) > MAX_URL:
+            return
         data = json.dumps([[link, stamp.isoformat() if stamp else None] for link, stamp in links])
         stmt = self._insert(entry_links).values(url=url, links=data, checked_at=now)
         await self._write(
