@@ -189,3 +189,31 @@ async def test_a_change_that_lands_while_the_web_node_looks_is_not_missed(
         await watcher
         await web_store.close()
         await writer.close()
+
+
+async def test_a_change_of_hundreds_of_sections_is_recorded_and_heard(engine_url: str) -> None:
+    """Retention or a new feed title changes every section at once. With hundreds of them
+    the names passed PostgreSQL's 8,000-byte limit of a notification: the change failed
+    ("payload string too long"), so the counters stayed put, web nodes kept serving the
+    removed articles and the old titles, and retention said it could not finish."""
+    names = {f"section-{n:03d}-{'x' * 40}" for n in range(300)}
+    store = await open_store(engine_url)
+    other = await open_store(engine_url)
+    try:
+        before = await store.section_versions()
+        if store.is_postgres:
+            async with listening(store) as sub:
+                await other.mark_changed(names)
+                for _ in range(100):
+                    if sub.sections >= names:
+                        break
+                    sub.changed.clear()
+                    await asyncio.wait_for(sub.changed.wait(), timeout=10)
+                assert sub.sections == {*names, "all"}
+        else:
+            await other.mark_changed(names)
+        after = await store.section_versions()
+        assert all(after[name] == before.get(name, 0) + 1 for name in names)
+    finally:
+        await store.close()
+        await other.close()

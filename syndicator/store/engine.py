@@ -939,12 +939,12 @@ class Store:
         await self._notify(conn, names)
 
     async def _notify(self, conn: AsyncConnection, names: Sequence[str]) -> None:
-        if self.is_postgres:
+        if self.is_postgres and names:
             # Delivered at commit to every web node listening (see store.changes).
-            await conn.execute(
-                text("SELECT pg_notify(:channel, :sections)"),
-                {"channel": self.channel, "sections": ",".join(names)},
-            )
+            params = [
+                {"channel": self.channel, "sections": payload} for payload in notify_payloads(names)
+            ]
+            await conn.execute(_NOTIFY, params if len(params) > 1 else params[0])
 
     async def mark_changed(
         self, sections: Iterable[str], now: datetime | None = None, *, changed_at: bool = True
@@ -1166,6 +1166,26 @@ class Store:
                 await conn.execute(stmt.on_conflict_do_update(index_elements=["url"], set_=values))
         except DBAPIError as exc:
             raise StoreError(f"store refused fetch validators of {url}: {exc.orig}") from None
+
+
+_NOTIFY = text("SELECT pg_notify(:channel, :sections)")
+# PostgreSQL refuses a notification whose payload is 8,000 bytes or more.
+NOTIFY_PAYLOAD_MAX = 7999
+
+
+def notify_payloads(names: Sequence[str]) -> list[str]:
+    """The section names, comma-separated, in as few notification payloads as fit under
+    PostgreSQL's limit. A change of hundreds of sections at once (retention, a new feed
+    title) in one payload failed with "payload string too long", and with it the change."""
+    payloads: list[str] = []
+    current = ""
+    for name in names:
+        joined = f"{current},{name}" if current else name
+        if current and len(joined.encode()) > NOTIFY_PAYLOAD_MAX:
+            payloads.append(current)
+            joined = name
+        current = joined
+    return [*payloads, current] if current else payloads
 
 
 # PostgreSQL's SQLSTATE for a row that points at a row that is not there (foreign_key_violation).
