@@ -19,7 +19,9 @@ from syndicator.core.errors import StoreError
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
+from syndicator.serve.cluster import RETENTION_LEASE, retention_loop
 from syndicator.store import Store, open_store
+from syndicator.store.leases import Leases
 from syndicator.store.retention import prune
 
 from .engines import Schemas, candidate, postgres_base
@@ -299,6 +301,72 @@ async def test_an_article_retention_deletes_while_a_node_stores_its_edit_is_stor
             assert result.outcome == "new"
             assert await titles(store, "world") == ["Edited"]
         finally:
+            await store.close()
+    finally:
+        await schemas.drop()
+
+
+RETENTION_CONFIG = """service:
+  store: "{url}"
+  max_items: 1
+cluster: {{lease_timeout: 1s, poll: 100ms}}
+retention: {{days: 30, every: 1h}}
+sections:
+  world: {{title: World}}
+sources:
+  news:
+    title: News
+    canonical: https://news.example
+    sections:
+      world: {{page: /world}}
+"""
+
+
+async def test_a_retention_round_longer_than_its_lease_runs_on_one_node(
+    write_config: Callable[[str], Config],
+) -> None:
+    """A retention round that takes longer than `cluster.lease_timeout` (a large store's
+    first round; here its deletes wait for a row lock another transaction holds) keeps its
+    lease: the other workers do not start the same round beside it. Its lease was never
+    renewed, and after each timeout one more node ran the round at once."""
+    schemas = Schemas(postgres_base())
+    url = schemas.url()
+    try:
+        config = write_config(RETENTION_CONFIG.format(url=url))
+        store = await open_store(url)
+        stop = asyncio.Event()
+        holders: set[str | None] = set()
+        try:
+            for n in range(1, 6):
+                await store.ingest(candidate(n, published=NOW - timedelta(days=400 - n)), ORIGIN)
+            blocker = await asyncpg.connect(schemas.base)
+            try:
+                await blocker.execute(f'SET search_path = "{schemas.made[0]}"')
+                holding = blocker.transaction()
+                await holding.start()
+                await blocker.execute("SELECT id FROM articles WHERE id = 1 FOR UPDATE")
+                nodes = [
+                    asyncio.create_task(retention_loop(config, store, stop, holder))
+                    for holder in ("node-a", "node-b", "node-c")
+                ]
+                leases = Leases(store, "observer", 1.0)
+                for _ in range(50):  # 2.5 s: more than twice the lease timeout
+                    row = (await leases.rows()).get(RETENTION_LEASE)
+                    holders.add(row.holder if row is not None else None)
+                    await asyncio.sleep(0.05)
+                await holding.rollback()
+            finally:
+                await blocker.close()
+            for _ in range(100):
+                if (await store.section_counts())["all"] == 1:
+                    break
+                await asyncio.sleep(0.05)
+            stop.set()
+            await asyncio.gather(*nodes)
+            assert len(holders - {None}) == 1, holders
+            assert await titles(store, "world") == ["Article number 5"]
+        finally:
+            stop.set()
             await store.close()
     finally:
         await schemas.drop()

@@ -105,12 +105,37 @@ async def retention_loop(
             if claimed:
                 started = datetime.now(UTC)
                 try:
-                    await run_retention(config, store)
+                    await _holding(leases, RETENTION_LEASE, run_retention(config, store))
                 finally:
                     await leases.release(RETENTION_LEASE, started + timedelta(seconds=every))
         except StoreError as exc:
             log.warning("retention: %s", exc)
         await _sleep(stop, min(every, config.cluster.poll * 5))
+
+
+async def _holding(leases: Leases, name: str, job: Coroutine[Any, Any, T]) -> T | None:
+    """Run `job` while renewing the lease on `name` every third of its timeout, as the lease
+    worker does for a pull: a retention round on a large store outlasted the lease, and
+    another node then ran the same round beside it (and a third after the next timeout).
+    None when the lease was lost all the same (the node stalled): the job is stopped."""
+    task = asyncio.ensure_future(job)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=leases.timeout / 3)
+            if done:
+                return task.result()
+            try:
+                held = await leases.renew([name])
+            except StoreError as exc:
+                log.warning("retention: %s", exc)
+                continue
+            if name not in held:
+                log.warning("retention: another node holds its lease now: stopping this round")
+                return None
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 def retention_settings(config: Config) -> tuple[object, ...]:
