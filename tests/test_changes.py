@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from syndicator.core.config import Config
 from syndicator.publish.documents import FeedBook
 from syndicator.serve.cluster import ChangeWatcher
@@ -16,7 +18,7 @@ from syndicator.store import open_store
 from syndicator.store.changes import listening
 from syndicator.store.health import MirrorStore
 
-from .engines import candidate
+from .engines import Schemas, candidate, postgres_base
 
 ORIGIN = "https://news.example"
 CONFIG = """service:
@@ -217,3 +219,103 @@ async def test_a_change_of_hundreds_of_sections_is_recorded_and_heard(engine_url
     finally:
         await store.close()
         await other.close()
+
+
+class Relay:
+    """A TCP relay to the PostgreSQL server that can go silent on the connections it holds
+    (`freeze`): they stay open and carry nothing more, as after a failover behind the same
+    address or a network partition; new connections are relayed as before."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.frozen: set[asyncio.StreamWriter] = set()
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    def freeze(self) -> None:
+        self.frozen |= self.writers
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+        for writer in self.writers:
+            writer.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.writers |= {writer, up_writer}
+        pumps = [
+            asyncio.ensure_future(self._pump(reader, up_writer)),
+            asyncio.ensure_future(self._pump(up_reader, writer)),
+        ]
+        self.tasks.update(pumps)
+        await asyncio.gather(*pumps, return_exceptions=True)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                if writer not in self.frozen:
+                    writer.write(data)
+                    await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+
+async def test_a_listening_connection_gone_silent_is_replaced(
+    write_config: Callable[[str], Config],
+) -> None:
+    """PostgreSQL: the web node's listening connection stops carrying anything without
+    being closed (a failover behind the same address, a network partition). At its first
+    quiet look the node finds it does not answer and listens again on a new one, so it
+    follows changes at once again. It used to wait on the dead connection for good, and
+    learned of changes only at its look once a minute."""
+    schemas = Schemas(postgres_base())
+    direct = schemas.url()
+    server = make_url(schemas.base)
+    relay = Relay(server.host or "127.0.0.1", server.port or 5432)
+    await relay.start()
+    relayed = direct.replace(f"{server.host}:{server.port}", f"127.0.0.1:{relay.port}")
+    config = write_config(CONFIG.format(url=relayed))
+    writer = await open_store(direct)
+    web_store = await open_store(relayed)
+    stop = asyncio.Event()
+    book = FeedBook(config, web_store)
+    watcher = ChangeWatcher(book, web_store, poll=0.05)
+    watcher.fallback, watcher.probe_timeout = 1.0, 0.5
+    watching = asyncio.create_task(watcher.run(stop))
+    try:
+        assert await titles(book) == []
+        await asyncio.sleep(0.3)  # the watcher is listening
+        # The connections idle in the pool are closed first: only the listening connection
+        # is on the path that goes silent, and the others are new ones.
+        await web_store.engine.dispose()
+        relay.freeze()
+        await asyncio.sleep(2.5)  # a quiet look, its probe, and a new listening connection
+        await writer.ingest(candidate(1), ORIGIN)
+        for _ in range(20):  # within a second: notified, not found at the next look
+            if await titles(book) == ["Article number 1"]:
+                break
+            await asyncio.sleep(0.05)
+        assert await titles(book) == ["Article number 1"]
+    finally:
+        stop.set()
+        # A watcher still on the silent connection waits on it to stop listening: closing
+        # the relay's connections ends that wait.
+        await asyncio.wait({watching}, timeout=5)
+        await relay.stop()
+        await watching
+        await web_store.close()
+        await writer.close()
+        await schemas.drop()

@@ -53,8 +53,10 @@ ROLES = ("all", "worker", "web")
 # Not a valid source name, so it never clashes with one.
 RETENTION_LEASE = "~retention"
 # How often a web node on PostgreSQL checks the counters anyway, in case a notification
-# was lost with its connection.
+# was lost with its connection, and that its listening connection still answers (within
+# LISTEN_PROBE_TIMEOUT).
 LISTEN_FALLBACK = 60.0
+LISTEN_PROBE_TIMEOUT = 10.0
 
 Invalidate = Callable[[set[str]], None]
 
@@ -317,6 +319,8 @@ class ChangeWatcher:
         self.store = store
         self.poll = poll
         self.after_sync = after_sync
+        self.fallback = LISTEN_FALLBACK
+        self.probe_timeout = LISTEN_PROBE_TIMEOUT
 
     async def run(self, stop: asyncio.Event) -> None:
         if self.store.is_postgres:
@@ -347,11 +351,18 @@ class ChangeWatcher:
                     # Whatever changed before we listened.
                     await self._sync()
                     while not stop.is_set() and not sub.lost.is_set():
-                        await _wait_any([stop, sub.changed], LISTEN_FALLBACK)
+                        await _wait_any([stop, sub.changed], self.fallback)
+                        heard = sub.changed.is_set()
                         # Reset before the look, not after: a notification that arrives while
                         # it runs (rendering, refreshing the status) wakes the next wait.
                         sub.changed.clear()
                         await self._sync()
+                        # Silence: the connection may be dead without saying so. One that
+                        # does not answer is replaced at once, or the node would learn of
+                        # changes only at this look, once a minute, until it restarts.
+                        quiet = not heard and not stop.is_set()
+                        if quiet and not await sub.alive(self.probe_timeout):
+                            log.warning("web: the listening connection did not answer")
             except StoreError as exc:
                 log.warning("web: %s", exc)
             # Lost the connection (or never had it): poll until listening works again.

@@ -3,14 +3,14 @@ claiming changes for the WebSub announcement, once whichever process made them.
 
 Every write that moves a section's change counter also sends NOTIFY on the store's channel
 (one channel per schema), delivered when it commits. `listening` holds one connection that
-listens and sets an event on each notification. SQLite has no such thing: its readers poll
-the change counters, which is one small query.
+listens and sets an event on each notification, and can be asked whether it still answers.
+SQLite has no such thing: its readers poll the change counters, which is one small query.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +26,10 @@ from syndicator.store.schema import section_versions
 _DRIVER_ERRORS = (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
+async def _no_probe(_timeout: float) -> bool:
+    return True
+
+
 @dataclass
 class Subscription:
     """Set when a notification arrives; `lost` when the listening connection went away."""
@@ -33,6 +37,8 @@ class Subscription:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     sections: set[str] = field(default_factory=set)
+    # Whether the listening connection still answers within a timeout (see `listening`).
+    alive: Callable[[float], Awaitable[bool]] = _no_probe
 
 
 @asynccontextmanager
@@ -55,6 +61,20 @@ async def listening(store: Store) -> AsyncIterator[Subscription]:
             raw = await conn.get_raw_connection()
             driver = raw.driver_connection
             assert driver is not None
+
+            async def alive(timeout: float) -> bool:
+                # A connection whose server vanished without closing it (a failover behind
+                # the same address, a network partition) hears nothing and reports nothing:
+                # only a question shows it. One that does not answer is closed (`lost`).
+                try:
+                    await asyncio.wait_for(driver.execute("SELECT 1"), timeout)
+                    return True
+                except (TimeoutError, *_DRIVER_ERRORS):
+                    driver.terminate()
+                    gone(driver)
+                    return False
+
+            sub.alive = alive
             await driver.add_listener(store.channel, heard)
             driver.add_termination_listener(gone)
             try:
