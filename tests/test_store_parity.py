@@ -4,18 +4,22 @@ the same pulls found them doing differently, and what failed on both."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
+import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from syndicator.core.config import Config
 from syndicator.core.errors import StoreError
-from syndicator.mirrors.health import MirrorPull
+from syndicator.mirrors.health import MirrorHealth, MirrorPull
 from syndicator.publish.pages import DAYS, timeline
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
@@ -24,7 +28,7 @@ from syndicator.store.engine import make_engine
 from syndicator.store.health import MirrorStore
 from syndicator.store.integrity import check_integrity
 
-from .engines import candidate
+from .engines import POSTGRES_ENV, candidate
 from .sites import Site
 from .test_config import GOOD, problems
 
@@ -261,4 +265,58 @@ async def test_db_check_of_a_store_that_does_not_answer_is_an_error_not_damage(
     finally:
         await store.engine.dispose()
         store.engine = good
+        await store.close()
+
+
+# Ordered differently by code point (SQLite, a C collation) and by a linguistic collation
+# (en-US: punctuation before digits), as a PostgreSQL database made with an en_US locale
+# orders its text.
+ORIGINS = ["http://127.0.0.1:8080", "http://127.0.0.10:80"]
+SOURCES = ["news2", "news_2"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql en-US"])
+async def collated_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A store on SQLite, or on a PostgreSQL database whose default collation is en-US
+    (ICU), made for the test and dropped after it."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"set {POSTGRES_ENV} to run the PostgreSQL cases")
+    name = f"test_{os.getpid()}_{secrets.token_hex(4)}_en_us"
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(
+            f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+            "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        )
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_mirror_rows_come_in_code_point_order_whatever_the_collation(
+    collated_url: str,
+) -> None:
+    """`syndicate mirrors`, `/api/mirrors` and the dashboard list mirrors and discovered
+    hosts in one order on both engines, and the link target among equally healthy adopted
+    mirrors is the same. PostgreSQL sorted them by the database's collation: on a database
+    made with an en_US locale, another order than SQLite's."""
+    store = await open_store(collated_url)
+    try:
+        mirrors = MirrorStore(store)
+        now = datetime(2024, 3, 1, tzinfo=UTC)
+        await mirrors.save_health(
+            [MirrorHealth(source, origin) for source in SOURCES for origin in ORIGINS], now
+        )
+        for source in SOURCES:
+            await mirrors.note_candidates(source, {o: f"{o}/page" for o in ORIGINS}, now)
+        expected = sorted((source, origin) for source in SOURCES for origin in ORIGINS)
+        assert [(h.source, h.mirror) for h in await mirrors.health()] == expected
+        assert [(d.source, d.origin) for d in await mirrors.discovered()] == expected
+        assert [h.mirror for h in await mirrors.health("news2")] == sorted(ORIGINS)
+    finally:
         await store.close()

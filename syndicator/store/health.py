@@ -91,11 +91,15 @@ class MirrorStore:
     # --- health ----------------------------------------------------------------------
 
     async def health(self, source: str | None = None) -> list[MirrorHealth]:
-        query = select(mirror_health).order_by(mirror_health.c.source, mirror_health.c.mirror)
+        """Every mirror's health, by source and mirror in code point order: sorted here, as
+        the database's collation would order them otherwise on PostgreSQL (en_US puts
+        `127.0.0.1:8080` before `127.0.0.10:80`) than on SQLite."""
+        query = select(mirror_health)
         if source is not None:
             query = query.where(mirror_health.c.source == source)
         async with self.store.reading("mirror health") as conn:
-            return [_health(r) for r in await conn.execute(query)]
+            rows = [_health(r) for r in await conn.execute(query)]
+        return sorted(rows, key=lambda h: (h.source, h.mirror))
 
     async def save_health(self, rows: Iterable[MirrorHealth], now: datetime) -> None:
         statements = []
@@ -190,9 +194,10 @@ class MirrorStore:
             )
             .where(at >= since, at < since + timedelta(hours=hours))
             .group_by(mirror_history.c.source, mirror_history.c.mirror, hour)
-            .order_by(hour, mirror_history.c.source, mirror_history.c.mirror)
         )
         async with self.store.reading("mirror history") as conn:
+            rows = sorted(await conn.execute(query), key=lambda r: (r.hour, r.source, r.mirror))
+            # By hour, then source and mirror in code point order (see `health`).
             return [
                 MirrorPull(
                     source=r.source,
@@ -206,7 +211,7 @@ class MirrorStore:
                     at=_utc(r.last_failure)
                     or since + timedelta(hours=min(max(int(r.hour), 0), hours - 1) + 0.5),
                 )
-                for r in await conn.execute(query)
+                for r in rows
             ]
 
     async def history(self, since: datetime) -> list[MirrorPull]:
@@ -234,15 +239,11 @@ class MirrorStore:
     # --- discovered mirrors ----------------------------------------------------------
 
     async def discovered(self, source: str | None = None) -> list[DiscoveredMirror]:
-        query = select(discovered_mirrors).order_by(
-            discovered_mirrors.c.source,
-            discovered_mirrors.c.first_seen,
-            discovered_mirrors.c.origin,
-        )
+        query = select(discovered_mirrors)
         if source is not None:
             query = query.where(discovered_mirrors.c.source == source)
         async with self.store.reading("discovered mirrors") as conn:
-            return [
+            found = [
                 DiscoveredMirror(
                     source=r.source,
                     origin=r.origin,
@@ -256,6 +257,8 @@ class MirrorStore:
                 )
                 for r in await conn.execute(query)
             ]
+        # In code point order on both engines (see `health`).
+        return sorted(found, key=lambda d: (d.source, d.first_seen, d.origin))
 
     async def note_candidates(self, source: str, found: dict[str, str], now: datetime) -> None:
         """Record origins (-> the page that named them) as candidates, or refresh last_seen."""
