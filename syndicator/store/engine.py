@@ -562,9 +562,7 @@ class Store:
         while True:
             try:
                 async with self.writing() as conn:
-                    return await self._ingest(
-                        conn, cand, canonical_origin, now, number, trim
-                    )
+                    return await self._ingest(conn, cand, canonical_origin, now, number, trim)
             except IntegrityError as exc:
                 if looked_again or getattr(exc.orig, "sqlstate", None) != FOREIGN_KEY_GONE:
                     raise StoreError(
