@@ -290,9 +290,15 @@ class Service:
                 # Before the sections are invalidated: the new hub hears of them.
                 replaced = self._announce(config)
                 restarted.append("websub")
-            if rerendered:
-                # Rendered again now, readers served the old documents meanwhile; announced.
+            if rerendered and self._http:
+                # Rendered again now, readers served the old documents meanwhile; recorded in
+                # the store (the other processes, the WebSub hub) and announced.
                 await self.book.config_changed(rerendered)
+            elif rerendered:
+                # A pulling process beside serving ones: they record the change as they
+                # render it. A record of this process too, landing after their render, had
+                # them render each changed section once more, to the same bytes.
+                await self.book.refresh(rerendered)
 
         retention = cluster.retention_settings
         if self._retention is not None and retention(old) != retention(config):
