@@ -107,6 +107,26 @@ async def test_a_workers_pulls_are_recorded(
         await store.close()
 
 
+async def test_a_worker_stopped_as_a_pull_ends_is_done_with_the_store_when_it_returns(
+    site: Site, engine_url: str, fetcher: Fetcher, write_config: Callable[[str], Config]
+) -> None:
+    # Stopped the moment a pull was done, the worker returned while that pull still freed
+    # its lease in the store: its owner closed the store under it (a connection left open,
+    # its thread running; one CI run in a few failed on it).
+    config = write_config(site.config_yaml(engine_url))
+    store = await open_store(engine_url)
+    stop = asyncio.Event()
+    try:
+        worker = LeaseWorker(config, fetcher, store, holder="w1", on_pulled=lambda _: stop.set())
+        await asyncio.wait_for(worker.run(stop), 60)
+        pending = [t for t in asyncio.all_tasks() if t.get_name() == "pull news" and not t.done()]
+        assert pending == []
+        assert (await last_pulls(store))["news"].result == "ok"
+    finally:
+        stop.set()
+        await store.close()
+
+
 async def test_a_worker_outlives_a_store_that_stops_answering(
     site: Site,
     engine_url: str,

@@ -202,6 +202,9 @@ class LeaseWorker:
         self.leases = Leases(store, self.holder, config.cluster.lease_timeout)
         self.on_pulled = on_pulled or (lambda _report: None)
         self.running: dict[str, asyncio.Task[None]] = {}
+        # Every pull task until it ends: one leaves `running` when its pull is done and then
+        # still frees its lease in the store.
+        self._pull_tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
         self._next_config: Config | None = None
 
@@ -250,7 +253,10 @@ class LeaseWorker:
 
     def _start(self, name: str) -> None:
         log.info("worker %s: pulling %s", self.holder, name)
-        self.running[name] = asyncio.create_task(self._pull(name), name=f"pull {name}")
+        task = asyncio.create_task(self._pull(name), name=f"pull {name}")
+        self.running[name] = task
+        self._pull_tasks.add(task)
+        task.add_done_callback(self._pull_tasks.discard)
 
     async def _pull(self, name: str) -> None:
         source = self.config.sources[name]
@@ -297,7 +303,10 @@ class LeaseWorker:
         tasks = dict(self.running)
         for task in tasks.values():
             task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        # And those whose pull ended and that are freeing their lease: the worker stops once
+        # they are done with the store (a stop at that moment left one writing to a store
+        # its owner then closed).
+        await asyncio.gather(*tasks.values(), *self._pull_tasks, return_exceptions=True)
         now = datetime.now(UTC)
         for name in tasks:
             with contextlib.suppress(StoreError):
