@@ -25,7 +25,7 @@ import hashlib
 import logging
 import re
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -150,6 +150,22 @@ def _prepared(doc: RenderedFeed, book: FeedBook) -> _Answers:
 _negotiated: dict[str, str] = {}
 
 
+def _weighted(header: str) -> Iterator[tuple[str, float]]:
+    """The items of an Accept or Accept-Encoding value, lower-cased, each with its q-value as
+    written (RFC 9110 12.4.2; 1 when it has none, 0 when it is no number)."""
+    for part in header.lower().split(","):
+        item, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        yield item.strip(), q
+
+
 def negotiate(accept_encoding: str) -> str:
     """The coding to send for an Accept-Encoding value: br, gzip or identity (RFC 9110 12.5.3).
 
@@ -161,17 +177,7 @@ def negotiate(accept_encoding: str) -> str:
         return choice
     weights: dict[str, float] = {}
     star: float | None = None
-    for part in accept_encoding.lower().split(","):
-        coding, _, params = part.strip().partition(";")
-        coding = coding.strip()
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
+    for coding, q in _weighted(accept_encoding):
         if coding == "*":
             star = q
         elif coding in _CODINGS:
@@ -253,17 +259,8 @@ def wants_page(headers: CIMultiDictProxy[str]) -> bool:
     if known is not None:
         return known
     html = feed = 0.0
-    for part in accept.lower().split(","):
-        media, _, params = part.strip().partition(";")
-        media = media.strip()
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key.strip() == "q":
-                try:
-                    q = min(max(float(value), 0.0), 1.0)
-                except ValueError:
-                    q = 0.0
+    for media, written in _weighted(accept):
+        q = min(max(written, 0.0), 1.0)
         if media == "text/html":
             html = max(html, q)
         elif media in _FEED_ACCEPTS:
