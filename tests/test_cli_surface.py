@@ -443,11 +443,9 @@ def test_example_presstv_config_is_the_default_source_on_the_real_domains() -> N
     assert service["public_url"] == f"http://{service['listen']}"
 
 
-async def test_discover_proposes_https_for_a_mirror_that_answers_both(
-    tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A loopback address of this test's own, answering plain HTTP on 80 and TLS on 443 (a
-    # certificate from a local CA the command is told to trust).
+def tls_loopback(tmp_path: Path) -> tuple[str, Path, ssl.SSLContext]:
+    """A loopback address of a test's own, a server TLS context with a certificate for it,
+    and the file of the local CA that issued it (for SSL_CERT_FILE)."""
     rng = random.Random()
     ip = f"127.{rng.randint(100, 250)}.{rng.randint(1, 250)}.{rng.randint(1, 250)}"
     ca = trustme.CA()
@@ -455,6 +453,15 @@ async def test_discover_proposes_https_for_a_mirror_that_answers_both(
     ca.cert_pem.write_to_path(str(ca_file))
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(ip).configure_cert(tls)
+    return ip, ca_file, tls
+
+
+async def test_discover_proposes_https_for_a_mirror_that_answers_both(
+    tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A loopback address of this test's own, answering plain HTTP on 80 and TLS on 443 (a
+    # certificate from a local CA the command is told to trust).
+    ip, ca_file, tls = tls_loopback(tmp_path)
 
     async def page(_request: web.Request) -> web.Response:
         return web.Response(
@@ -493,13 +500,7 @@ async def test_a_mirror_written_http_that_sends_every_request_to_https_is_pulled
     # A loopback address of this test's own: plain HTTP on 80 answers every request with a
     # redirect to the same URL over TLS on 443, which serves the sample article's snapshot.
     # Configured as http://, every fetch failed as "redirect to unknown host https://...".
-    rng = random.Random()
-    ip = f"127.{rng.randint(100, 250)}.{rng.randint(1, 250)}.{rng.randint(1, 250)}"
-    ca = trustme.CA()
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(ip).configure_cert(tls)
+    ip, ca_file, tls = tls_loopback(tmp_path)
     snapshot = REPO / "seeds" / "www.presstv.ir"
 
     async def upgrade(request: web.Request) -> web.Response:
