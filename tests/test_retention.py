@@ -21,11 +21,12 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.serve.cluster import RETENTION_LEASE, retention_loop
 from syndicator.store import Store, open_store
+from syndicator.store.health import ExpiredLink, MirrorStore
 from syndicator.store.leases import Leases
 from syndicator.store.retention import prune
 
 from .engines import Schemas, candidate, postgres_base
-from .sites import Site
+from .sites import Site, SiteArticle
 
 ORIGIN = "https://news.example"
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -370,3 +371,86 @@ async def test_a_retention_round_longer_than_its_lease_runs_on_one_node(
             await store.close()
     finally:
         await schemas.drop()
+
+
+async def test_an_expired_article_still_listed_is_fetched_once_not_at_every_pull(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[..., Config],
+    store_url: str,
+) -> None:
+    # A sitemap of months or a "most read" list keeps listing articles retention removed.
+    # Each pull fetched every one of them from the mirrors and extracted it, only to leave it
+    # out again: one fetch tells the pull it is expired, until its listing says it changed.
+    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  max_items: 2\n")
+    config = write_config(yaml)
+    assert (await pull_source("news", config, fetcher, store)).new == len(site.articles)
+    retained = write_config(yaml + "retention: {days: 30}\n", name="retention.yaml")
+    assert (await prune(store, days=30, items=None, keep=2)).articles > 0
+    after_prune = await every_id(FeedBook(retained, store))
+    stored = await MirrorStore(store).stored_state(
+        [f"{site.canonical}{a.path}" for a in site.articles]
+    )
+    removed = [a for a in site.articles if f"{site.canonical}{a.path}" not in stored]
+    assert removed
+
+    def fetched(articles: list[SiteArticle]) -> list[str]:
+        paths = {a.path for a in articles}
+        return [r.path for r in site.all_requests() if r.path in paths]
+
+    def clear_logs() -> None:
+        for mirror in site.mirrors:
+            mirror.requests.clear()
+
+    clear_logs()
+    first = await pull_source("news", retained, fetcher, store)
+    assert (first.new, first.updated, first.failed) == (0, 0, 0)
+    assert set(fetched(removed)) == {a.path for a in removed}  # found expired, once
+
+    for _ in range(2):
+        clear_logs()
+        again = await pull_source("news", retained, fetcher, store)
+        assert (again.new, again.updated, again.failed) == (0, 0, 0)
+        assert again.skipped >= len(removed)
+        assert fetched(removed) == []
+        assert await every_id(FeedBook(retained, store)) == after_prune
+
+    # The listing says one changed (a newer updated time): fetched again, still expired.
+    edited = removed[0]
+    site.correct(edited, "The ministry corrected the figures on Wednesday.")
+    clear_logs()
+    report = await pull_source("news", retained, fetcher, store)
+    assert (report.new, report.updated, report.failed) == (0, 0, 0)
+    assert set(fetched(removed)) == {edited.path}
+    clear_logs()
+    await pull_source("news", retained, fetcher, store)
+    assert fetched(removed) == []
+
+    # The operator keeps ten years now: the rules no longer remove them, and they are stored.
+    decade = write_config(yaml + "retention: {days: 3650}\n", name="decade.yaml")
+    clear_logs()
+    back = await pull_source("news", decade, fetcher, store)
+    assert back.new == len(removed)
+
+
+async def test_expired_links_are_kept_while_listed_and_forgotten_after_a_month(
+    engine_url: str,
+) -> None:
+    store = await open_store(engine_url)
+    mirrors = MirrorStore(store)
+    try:
+        listed = "https://news.example/Detail/2024/01/01/1/listed"
+        gone = "https://news.example/Detail/2024/01/01/2/gone"
+        for url in (listed, gone):
+            await mirrors.save_expired_link(url, ExpiredLink(day(90), day(89)), day(40))
+        assert await mirrors.expired_links([listed, gone, ORIGIN]) == {
+            listed: ExpiredLink(day(90), day(89)),
+            gone: ExpiredLink(day(90), day(89)),
+        }
+        await mirrors.saw_expired_links([listed], day(1))  # still listed yesterday
+        # The retention run forgets links no pull has seen listed for 30 days.
+        await prune(store, days=5, items=None, keep=3, now=NOW)
+        assert list(await mirrors.expired_links([listed, gone])) == [listed]
+    finally:
+        await store.close()

@@ -43,7 +43,7 @@ from syndicator.pull.adoption import adopt_candidates
 from syndicator.pull.fetch import Fetcher, Response
 from syndicator.store import Store
 from syndicator.store.engine import MAX_URL
-from syndicator.store.health import Listed, MirrorStore
+from syndicator.store.health import ExpiredLink, Listed, MirrorStore
 
 log = logging.getLogger("syndicator.pull")
 
@@ -923,15 +923,17 @@ class SourcePull:
         the canonical origin lists one whose link is not confirmed (it is fetched there once,
         and its link repaired if wrong), or their feed entry carries their text (read again
         at no fetch's cost: an edit of it is seen); a stored article listed in another
-        section is added to it without a fetch."""
+        section is added to it without a fetch. Of the others, drop those found expired
+        before (`_not_expired`)."""
         urls = sorted({u for r in refs for u in (r.url, self._canonical(r.url))})
         stored = await self.mirror_store.stored_state(urls)
-        keep, known = [], []
+        keep, known, unstored = [], [], []
         for ref in refs:
             state = stored.get(self._canonical(ref.url)) or stored.get(ref.url)
-            if (
-                state is None
-                or self._listed_as_changed(ref, state[0], state[1])
+            if state is None:
+                unstored.append(ref)
+            elif (
+                self._listed_as_changed(ref, state[0], state[1])
                 or (not state[2] and self._on_canonical(ref))
                 or self._carried(ref)
             ):
@@ -944,6 +946,46 @@ class SourcePull:
                 by_url.setdefault(self._canonical(ref.url), set()).update(ref.sections)
             changed = await self.mirror_store.add_sections(by_url, self.clock(), trim=self._trim)
             self.report.changed_sections |= changed
+        fetched = {id(r) for r in keep + await self._not_expired(unstored)}
+        return [r for r in refs if id(r) in fetched]  # in the listing's order
+
+    async def _not_expired(self, refs: list[ArticleRef]) -> list[ArticleRef]:
+        """Drop the links an earlier pull fetched and left unstored as expired (`_expired`)
+        while their listing gives no newer updated time than then and the retention rules,
+        as they are now, would still remove them. A sitemap of months or a "most read" list
+        had every old article it lists fetched from the mirrors and extracted at every pull,
+        only to be left out again. Each such article is counted as skipped."""
+        rules = self.config.retention
+        if not refs or (rules.days is None and rules.items is None):
+            return refs
+        found = await self.mirror_store.expired_links(
+            sorted({self._canonical(r.url) for r in refs})
+        )
+        if not found:
+            return refs
+        now = self.clock()
+        judged: dict[tuple[datetime, frozenset[str]], bool] = {}
+        keep: list[ArticleRef] = []
+        seen: set[str] = set()
+        for ref in refs:
+            url = self._canonical(ref.url)
+            link = found.get(url)
+            if link is None or (
+                ref.listed_updated is not None
+                and (link.listed_updated is None or ref.listed_updated > link.listed_updated)
+            ):
+                keep.append(ref)
+                continue
+            key = (link.published, ref.sections)
+            if key not in judged:
+                judged[key] = await self._removes(link.published, None, ref.sections, now)
+            if judged[key]:
+                seen.add(url)
+            else:
+                keep.append(ref)
+        if seen:
+            self.report.skipped += len(seen)
+            await self.mirror_store.saw_expired_links(sorted(seen), now)
         return keep
 
     def _carried(self, ref: ArticleRef) -> bool:
@@ -1415,12 +1457,23 @@ class SourcePull:
         published = believed(candidate.published, now)
         if published is None:
             return False
-        before = now - timedelta(days=rules.days) if rules.days is not None else None
+        return await self._removes(published, candidate, candidate.sections, now)
+
+    async def _removes(
+        self,
+        published: datetime,
+        candidate: Candidate | None,
+        sections: frozenset[str],
+        now: datetime,
+    ) -> bool:
+        """The store's answer for `_expired` and `_not_expired`, under the rules as they are."""
+        rules = self.config.retention
         return await self.store.retention_removes(
             candidate,
             published,
+            sections=sections,
             keep=self.config.service.max_items,
-            before=before,
+            before=now - timedelta(days=rules.days) if rules.days is not None else None,
             items=rules.items,
             now=now,
         )
@@ -1450,6 +1503,12 @@ class SourcePull:
         try:
             if await self._expired(candidate):
                 self.report.skipped += 1
+                # Not fetched again while its listing says nothing newer (`_not_expired`).
+                now = self.clock()
+                published = believed(candidate.published, now) or now
+                await self.mirror_store.save_expired_link(
+                    article, ExpiredLink(published, ref.listed_updated), now
+                )
                 return
             async with self._storing:
                 result = await self.store.ingest(

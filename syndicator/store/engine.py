@@ -591,9 +591,10 @@ class Store:
 
     async def retention_removes(
         self,
-        cand: Candidate,
+        cand: Candidate | None,
         published: datetime,
         *,
+        sections: frozenset[str] | None = None,
         keep: int,
         before: datetime | None,
         items: int | None,
@@ -603,17 +604,20 @@ class Store:
         published at `published`, at their next run were it stored: it is no stored article,
         and either `days` would (published before `before` and not among the `keep` newest of
         any of its sections or of `all`, which that rule spares) or `items` would (not among
-        the max(items, keep) newest of any of its sections)."""
+        the max(items, keep) newest of any of its sections). Without a candidate (a link a
+        pull found expired before, not fetched again), `sections` are the ones it is listed
+        in, and the caller knows no stored article is it."""
         now = now or datetime.now(UTC)
         by_days = before is not None and published < before
         if not by_days and items is None:
             return False
+        listed = cand.sections if cand is not None else sections or frozenset()
         most = max(keep, items or 0)
         async with self.reading("whether retention would remove an article") as conn:
-            if await self._match(conn, cand, now) is not None:
+            if cand is not None and await self._match(conn, cand, now) is not None:
                 return False  # stored: an edit or a copy of it goes on as ever
             newer: dict[str, int] = {}
-            for section in sorted({*cand.sections, ALL_SECTION}):
+            for section in sorted({*listed, ALL_SECTION}):
                 if section == ALL_SECTION:
                     found = select(articles.c.id).where(articles.c.published > published)
                 else:
@@ -625,9 +629,7 @@ class Store:
                 newer[section] = int((await conn.execute(counted)).scalar_one())
         by_days = by_days and all(count >= keep for count in newer.values())
         by_items = (
-            items is not None
-            and bool(cand.sections)
-            and all(newer[s] >= max(items, keep) for s in cand.sections)
+            items is not None and bool(listed) and all(newer[s] >= max(items, keep) for s in listed)
         )
         return by_days or by_items
 

@@ -25,6 +25,7 @@ from syndicator.store.schema import (
     articles,
     discovered_mirrors,
     entry_links,
+    expired_links,
     mirror_health,
     mirror_history,
 )
@@ -47,6 +48,15 @@ class DiscoveredMirror:
     proof: str | None = None
     # The path prefix it serves the site's paths under ("/en"), learned when adopted.
     path_prefix: str = ""
+
+
+@dataclass(frozen=True)
+class ExpiredLink:
+    """An article a pull fetched and did not store, the retention rules removing it at once:
+    its page's date, and the updated time its listing gave then (`expired_links`)."""
+
+    published: datetime
+    listed_updated: datetime | None
 
 
 def _health(row: Any) -> MirrorHealth:
@@ -327,6 +337,50 @@ class MirrorStore:
                 stmt.on_conflict_do_update(
                     index_elements=["url"], set_={"links": data, "checked_at": now}
                 )
+            ],
+        )
+
+    async def expired_links(self, urls: Sequence[str]) -> dict[str, ExpiredLink]:
+        """For each URL a pull left unstored as expired (`save_expired_link`): the page's date
+        and the updated time its listing gave then."""
+        out: dict[str, ExpiredLink] = {}
+        async with self.store.reading("expired links") as conn:
+            for start in range(0, len(urls), 500):
+                chunk = list(urls[start : start + 500])
+                result = await conn.execute(
+                    select(expired_links).where(expired_links.c.url.in_(chunk))
+                )
+                for r in result:
+                    out[r.url] = ExpiredLink(
+                        _utc(r.published) or datetime.now(UTC),
+                        _utc(r.listed_updated),
+                    )
+        return out
+
+    async def save_expired_link(self, url: str, link: ExpiredLink, now: datetime) -> None:
+        """Remember an article a pull did not store because retention would remove it."""
+        if len(url) > MAX_URL:
+            return  # not kept, on either engine (see save_entry_links): fetched each pull
+        values = {
+            "published": link.published,
+            "listed_updated": link.listed_updated,
+            "seen_at": now,
+        }
+        stmt = self._insert(expired_links).values(url=url, **values)
+        await self._write(
+            "expired links",
+            [stmt.on_conflict_do_update(index_elements=["url"], set_=values)],
+        )
+
+    async def saw_expired_links(self, urls: Sequence[str], now: datetime) -> None:
+        """The expired links a pull found listed again (and did not fetch): still seen."""
+        await self._write(
+            "expired links",
+            [
+                update(expired_links)
+                .where(expired_links.c.url.in_(list(urls[start : start + 500])))
+                .values(seen_at=now)
+                for start in range(0, len(urls), 500)
             ],
         )
 

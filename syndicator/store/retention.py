@@ -22,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from syndicator.core.errors import StoreError
 from syndicator.core.models import ALL_SECTION
 from syndicator.store.engine import Store
-from syndicator.store.schema import article_sections, articles, section_versions
+from syndicator.store.schema import article_sections, articles, expired_links, section_versions
 
 CHUNK = 2000
+# An expired link (`schema.expired_links`) no pull has seen listed for this long is forgotten.
+EXPIRED_LINK_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -180,4 +182,12 @@ async def _prune(
         touched |= sections_hit
     if touched:
         await store.mark_changed(touched, now)
+    # Links left unstored as expired that no listing gave for a while: forgotten (one that
+    # comes back is fetched once more, and remembered again).
+    async with store.writing() as conn:
+        await conn.execute(
+            delete(expired_links).where(
+                expired_links.c.seen_at < now - timedelta(days=EXPIRED_LINK_DAYS)
+            )
+        )
     return PruneReport(removed_articles, memberships, frozenset(touched))

@@ -221,6 +221,20 @@ entry_links = Table(
     Column("checked_at", DateTime(timezone=True), nullable=False),
 )
 
+# Links a pull fetched but did not store because the retention rules would remove them at
+# once (old articles a sitemap or a "most read" list still lists): while their listing says
+# nothing new of them (a newer updated time than then) and the rules would still
+# remove them, they are not fetched again. `published` is the page's date, judged by the
+# rules as they are at each pull. A row not seen for EXPIRED_LINK_DAYS is dropped by retention.
+expired_links = Table(
+    "expired_links",
+    metadata,
+    Column("url", String(2048), primary_key=True),
+    Column("published", DateTime(timezone=True), nullable=False),
+    Column("listed_updated", DateTime(timezone=True)),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
 # One row per finished pull of a source: when, how it went and what it stored. `status`,
 # `/readyz` and the first-pull schedule after a restart read it; old rows are pruned.
 pulls = Table(
