@@ -16,7 +16,7 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import run_pull
 from syndicator.pull.scheduler import PullScheduler
 from syndicator.store import Store, open_store
-from syndicator.store.pulls import PullRecord, last_pulls, pulled_sections
+from syndicator.store.pulls import PullRecord, last_pulls, pulled_sections, record_pull
 from syndicator.store.stats import SectionStats, section_stats
 from syndicator.store.status import assess, collect, human_age
 
@@ -240,5 +240,32 @@ async def test_a_pull_the_store_cannot_serve_is_recorded_as_failed(
         assert (await last_pulls(store))["news"].result == "failed"
         status = await collect(config, store)
         assert f"source news: last pull failed: {outcome.error}" in status.problems
+    finally:
+        await store.close()
+
+
+async def test_a_pull_cancelled_late_on_a_worker_that_lost_its_lease_is_not_the_last_pull(
+    site: Site, engine_url: str, write_config: Callable[[str], Config]
+) -> None:
+    # Worker A's pull outlived its lease; worker B took the source over, pulled it and
+    # finished first. A's pull, cancelled, was recorded after B's: status said the last pull
+    # was cancelled, for a source whose last pull went well.
+    config = write_config(site.config_yaml(engine_url))
+    store = await open_store(engine_url)
+    start = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+    took_over = PullRecord("news", start + timedelta(minutes=6), start + timedelta(minutes=7), "ok")
+    cancelled = PullRecord("news", start, start + timedelta(minutes=8), "cancelled")
+    try:
+        await record_pull(store, took_over)
+        await record_pull(store, cancelled)
+        assert (await last_pulls(store))["news"] == took_over
+        status = await collect(config, store, now=start + timedelta(minutes=9))
+        assert not any("cancelled" in p for p in status.problems), status.problems
+        # The next pull on either worker is the last one again, whatever it says.
+        failed = PullRecord(
+            "news", start + timedelta(minutes=20), start + timedelta(minutes=21), "failed"
+        )
+        await record_pull(store, failed)
+        assert (await last_pulls(store))["news"] == failed
     finally:
         await store.close()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.core.errors import StoreError
@@ -100,23 +100,38 @@ async def record_pull(store: Store, record: PullRecord) -> None:
 
 
 async def last_pulls(store: Store) -> dict[str, PullRecord]:
-    """The latest pull of every source that was ever pulled."""
-    return await _latest_pulls(store, select(func.max(pulls.c.id)))
+    """The latest pull of every source that was ever pulled: the one started last. A pull
+    recorded late (cancelled on a worker that lost its lease, while another worker pulled
+    the source again and finished first) is older news than the one that took over."""
+    return await _latest_pulls(store)
 
 
 async def last_good_pulls(store: Store) -> dict[str, PullRecord]:
     """The latest pull of every source that reached at least one entry point."""
-    return await _latest_pulls(
-        store, select(func.max(pulls.c.id)).where(pulls.c.result.in_(GOOD_RESULTS))
+    return await _latest_pulls(store, pulls.c.result.in_(GOOD_RESULTS))
+
+
+async def _latest_pulls(
+    store: Store, where: ColumnElement[bool] | None = None
+) -> dict[str, PullRecord]:
+    """For each source, its pull (among those `where` picks) that started last."""
+    ranked = select(
+        pulls.c.id,
+        func.row_number()
+        .over(
+            partition_by=pulls.c.source,
+            order_by=(pulls.c.started_at.desc(), pulls.c.id.desc()),
+        )
+        .label("rank"),
     )
-
-
-async def _latest_pulls(store: Store, newest: Select[Any]) -> dict[str, PullRecord]:
-    """The pull `newest` (a max(id) query) picks for each source."""
-    latest = newest.group_by(pulls.c.source)
+    if where is not None:
+        ranked = ranked.where(where)
+    latest = ranked.subquery()
     try:
         async with store.engine.connect() as conn:
-            rows = await conn.execute(select(pulls).where(pulls.c.id.in_(latest)))
+            rows = await conn.execute(
+                select(pulls).where(pulls.c.id.in_(select(latest.c.id).where(latest.c.rank == 1)))
+            )
             return {r.source: _record(r) for r in rows}
     except (SQLAlchemyError, ValueError) as exc:  # ValueError: a damaged stored value
         raise StoreError(f"cannot read pulls: {exc}") from None
