@@ -64,7 +64,7 @@ import json
 import random
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -304,6 +304,9 @@ class Mirror:
     header_charset: str = ""
     feed_content: bool = False  # feed items carry the full text in content:encoded
     feed_extra: str = ""  # raw items added to each of its feeds (a publisher's odd entries)
+    # How its RSS feeds write an item's pubDate, when not RFC 822 in GMT (a publisher's local
+    # time with its zone abbreviation, `Tue, 03 Dec 2024 14:05:00 IRST`).
+    feed_dates: Callable[[datetime], str] | None = None
     inject: str = ""  # a paragraph of its own in every article, after the first (a banner)
     edits: dict[int, SiteArticle] = field(default_factory=dict)
     # Held in every handler of a `slow` mirror: keeps requests in flight for as long as a
@@ -716,7 +719,7 @@ class Mirror:
         items = "".join(
             f"<item><title>{html.escape(a.title)}</title><link>{self.base}{a.link_path}</link>"
             f'<guid isPermaLink="false">mirror{self.index}-{a.id}</guid>'
-            f"<pubDate>{format_datetime(a.published, usegmt=True)}</pubDate>"
+            f"<pubDate>{self._pub_date(a.published)}</pubDate>"
             + (f"<atom:updated>{a.updated.isoformat()}</atom:updated>" if a.updated else "")
             + f"<description>{html.escape(a.paragraphs[0])}</description>{content(a)}</item>"
             for a in self._listed(section)
@@ -728,6 +731,11 @@ class Mirror:
             f"<title>{SECTION_TITLES[section]}</title><link>{self.base}/</link>"
             f"<description>x</description>{items}{self.feed_extra}</channel></rss>"
         )
+
+    def _pub_date(self, moment: datetime) -> str:
+        if self.feed_dates is not None:
+            return self.feed_dates(moment)
+        return format_datetime(moment, usegmt=True)
 
     def json_feed(self, section: str) -> str:
         """The section as a JSON Feed 1.1, full text in `content_html` when `feed_content`."""

@@ -14,8 +14,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,11 +22,11 @@ import htmldate
 from lxml import etree
 
 from syndicator.core import identity
-from syndicator.core.ingest import too_early
 from syndicator.core.models import FeedEntry
 from syndicator.core.selectors import compile_selector
 from syndicator.extract import boilerplate
 from syndicator.extract.clean import text_of
+from syndicator.extract.dates import parse_date
 
 
 @dataclass(frozen=True)
@@ -55,29 +54,6 @@ _ARTICLE_TYPES = {
     "webpage",
 }
 _BY = re.compile(r"^\s*(by|por|par|بقلم|نویسنده\s*:?)\s+", re.I)
-
-
-def parse_date(value: object) -> datetime | None:
-    """ISO 8601 or RFC 2822 text to an aware datetime (UTC when the text has no zone); None
-    for anything else (JSON-LD may give a number, a list or an object where a date goes), and
-    for a CMS's empty date (`ingest.EARLIEST`)."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            moment = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    try:
-        moment.astimezone(UTC)
-    except OverflowError:
-        return None  # 9999-12-31T23:59:59-14:00 is past the last UTC time Python has
-    # 0001-01-01 and the like are a CMS saying it has no date: the next source is asked.
-    return None if too_early(moment) else moment
 
 
 def meta(root: etree._Element, *names: str) -> str | None:

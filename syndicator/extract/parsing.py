@@ -39,7 +39,8 @@ from syndicator.core.errors import ExtractError
 from syndicator.core.ingest import too_early
 from syndicator.core.models import FeedEntry, Page
 from syndicator.extract import boilerplate, clean, spacing
-from syndicator.extract.metadata import PageMeta, parse_date, read_metadata
+from syndicator.extract.dates import parse_date
+from syndicator.extract.metadata import PageMeta, read_metadata
 
 if TYPE_CHECKING:
     from syndicator.core.config import Source
@@ -384,9 +385,13 @@ def _legal(text: str | None) -> str | None:
 
 
 def _feed_time(entry: Any, key: str) -> datetime | None:
-    """An entry's time as feedparser read it, or None when it is none a datetime can hold:
-    a CMS's zero date (`0000-00-00 00:00:00`, read as year -1) or one past 9999 in UTC
-    raised ValueError, and that one entry cost the whole feed, on every mirror."""
+    """An entry's time: the text as `dates.parse_date` reads it (the zone abbreviations
+    publishers write, which feedparser reads as UTC), else as feedparser read it (its own
+    formats: Korean, Greek, asctime...), else None when it is none a datetime can hold: a
+    CMS's zero date (`0000-00-00 00:00:00`, read as year -1) or one past 9999 in UTC raised
+    ValueError, and that one entry cost the whole feed, on every mirror."""
+    if (moment := parse_date(dict.get(entry, key))) is not None:
+        return moment
     parsed = dict.get(entry, f"{key}_parsed")
     if not parsed:
         return None

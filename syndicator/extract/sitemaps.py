@@ -24,6 +24,7 @@ from lxml import etree
 
 from syndicator.core import identity
 from syndicator.core.errors import ExtractError
+from syndicator.extract import dates
 
 # The sitemaps.org protocol caps a sitemap at 50 MB uncompressed.
 MAX_INFLATED = 50 * 1024 * 1024
@@ -82,8 +83,8 @@ def inflate(body: bytes, limit: int = MAX_INFLATED) -> bytes:
 
 
 def parse_date(text: str | None) -> datetime | None:
-    """A W3C datetime (`2024-03-05`, `2024-03-05T10:00:00+01:00`, `...Z`) in UTC; None when
-    it is missing or not a date."""
+    """A W3C datetime (`2024-03-05`, `2024-03-05T10:00:00+01:00`, `...Z`) in UTC, read as a
+    feed's or a page's date is (`dates.parse_date`); None when it is missing or not a date."""
     if not text:
         return None
     value = text.strip()
@@ -93,13 +94,8 @@ def parse_date(text: str | None) -> datetime | None:
             return datetime(int(year_month[1]), int(year_month[2] or 1), 1, tzinfo=UTC)
         except ValueError:
             return None
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(value)
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None  # not a date, or one past the range of UTC times (9999-12-31T23:00-14:00)
+    moment = dates.parse_date(value)
+    return None if moment is None else moment.astimezone(UTC)
 
 
 _YEAR_MONTH = re.compile(r"(\d{4})(?:-(\d{2}))?")

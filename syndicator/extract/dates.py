@@ -1,0 +1,180 @@
+"""Times as publishers write them, read into aware datetimes: one reader for feed entries, JSON
+Feeds, page metadata and sitemaps, so an article has the same time whichever of them gave it.
+
+ISO 8601 first (what Atom, JSON Feed, JSON-LD and sitemaps use), then the RFC 822 family of
+RSS and meta tags, read by python-dateutil with the zone abbreviations publishers write
+(`ZONES`). Pure: text in, a datetime or None out.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, tzinfo
+
+from dateutil import parser as dateutil_parser
+from dateutil.tz import tzoffset
+
+from syndicator.core.ingest import too_early
+
+__all__ = ["ZONES", "parse_date"]
+
+
+def _h(hours: float) -> int:
+    return int(hours * 3600)
+
+
+# Seconds east of UTC of the zone abbreviations news publishers write in RSS dates and meta
+# tags. feedparser and the stdlib know only RFC 822's North American ones and read any other
+# as UTC: Press TV's `Tue, 03 Dec 2024 14:05:00 IRST` was published as 14:05 UTC, three and a
+# half hours after the fact. An abbreviation names one offset, summer time included (IRDT
+# is +04:30 even after Iran dropped summer time in 2022: a server whose zone data says IRDT
+# wrote its local time at +04:30). Where one abbreviation has several meanings, the one of
+# the region this service is written for, Iran and its neighbours, wins:
+#   IST  India (+05:30), not Israel (+02:00) nor Ireland (+01:00): Indian and Pakistani
+#        publishers write it; Israeli and Irish ones write numeric offsets;
+#   AST  Arabia (+03:00: Saudi Arabia, Iraq, Kuwait, Qatar, Bahrain, Yemen), not the
+#        Atlantic (-04:00) that feedparser takes it for;
+#   GST  Gulf (+04:00: the Emirates, Oman), not South Georgia (-02:00);
+#   BST  British summer time (+01:00), not Bangladesh (+06:00);
+#   CST  US Central (-06:00), as feedparser and RFC 822 read it, not China (+08:00).
+ZONES: dict[str, int] = {
+    "UT": 0,
+    "UTC": 0,
+    "GMT": 0,
+    "Z": 0,
+    "WET": 0,
+    # North America (RFC 822's own and feedparser's).
+    "EST": _h(-5),
+    "EDT": _h(-4),
+    "ET": _h(-5),
+    "CST": _h(-6),
+    "CDT": _h(-5),
+    "CT": _h(-6),
+    "MST": _h(-7),
+    "MDT": _h(-6),
+    "MT": _h(-7),
+    "PST": _h(-8),
+    "PDT": _h(-7),
+    "PT": _h(-8),
+    "AKST": _h(-9),
+    "AKDT": _h(-8),
+    "HST": _h(-10),
+    # Europe.
+    "BST": _h(1),
+    "WEST": _h(1),
+    "CET": _h(1),
+    "CEST": _h(2),
+    "MET": _h(1),
+    "MEST": _h(2),
+    "EET": _h(2),
+    "EEST": _h(3),
+    "MSK": _h(3),
+    "TRT": _h(3),
+    # Africa.
+    "WAT": _h(1),
+    "CAT": _h(2),
+    "SAST": _h(2),
+    "EAT": _h(3),
+    # West Asia.
+    "IRST": _h(3.5),
+    "IRDT": _h(4.5),
+    "AST": _h(3),
+    "GST": _h(4),
+    "AZT": _h(4),
+    "GET": _h(4),
+    "AFT": _h(4.5),
+    "IDT": _h(3),
+    # South and East Asia, Oceania.
+    "PKT": _h(5),
+    "IST": _h(5.5),
+    "NPT": _h(5.75),
+    "ICT": _h(7),
+    "WIB": _h(7),
+    "HKT": _h(8),
+    "SGT": _h(8),
+    "MYT": _h(8),
+    "PHT": _h(8),
+    "AWST": _h(8),
+    "JST": _h(9),
+    "KST": _h(9),
+    "AEST": _h(10),
+    "AEDT": _h(11),
+    "NZST": _h(12),
+    "NZDT": _h(13),
+}
+
+# A written date names its month: numbers alone (`03/12/2024`) are read one way in Tehran
+# and London and the other in New York, so they are no date here.
+_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)", re.I)
+# RFC 822 comments, `+0330 (Iran Standard Time)`.
+_COMMENT = re.compile(r"\([^()]*\)")
+# `GMT+3:30`, `UTC+03:30`: a publisher means three and a half hours east of UTC; dateutil
+# reads a zone name before an offset the POSIX way round (west), so the name is dropped.
+_UTC_PLUS = re.compile(r"\b(?:GMT|UTC|UT)\s*(?=[+-]\d)", re.I)
+# `+330`: an offset of one hour digit written without its leading zero.
+_SHORT_OFFSET = re.compile(r"(?<![\d:])([+-])(\d{3})$")
+
+
+class _Zones:
+    """dateutil's `tzinfos` hook: a zone name or offset the text gave, as a tzinfo."""
+
+    def __call__(self, name: str | None, offset: int | None) -> tzinfo | None:
+        if name is not None:
+            known = ZONES.get(name.upper())
+            if known is not None:
+                return UTC if known == 0 else tzoffset(name, known)
+            if offset is not None:
+                # `XYZ+0330`: dateutil read the offset the POSIX way round.
+                return tzoffset(name, -offset)
+            # No zone we know: UTC, as feedparser and every feed reader take it.
+            return UTC
+        return None if offset is None else tzoffset(None, offset)
+
+
+_ZONE_OF = _Zones()
+# Two days no field of a date has in common: a field the text left out differs between the
+# two readings, and such a text is no date (dateutil fills gaps in from its default).
+_DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
+
+
+def _written(text: str) -> datetime | None:
+    """An RFC 822 date or one like it (`Tue, 03 Dec 2024 14:05:00 IRST`, `December 3, 2024
+    at 2:05 PM`), None when it gives no day, month and year."""
+    if not _MONTH.search(text):
+        return None
+    text = _COMMENT.sub(" ", text)
+    # dateutil takes a zone abbreviation in capitals only.
+    text = _SHORT_OFFSET.sub(r"\g<1>0\2", _UTC_PLUS.sub("", text).strip()).upper()
+    try:
+        first, second = (
+            dateutil_parser.parse(text, default=default, tzinfos=_ZONE_OF) for default in _DEFAULTS
+        )
+    except (ValueError, OverflowError):
+        return None
+    return first if first.date() == second.date() else None
+
+
+def parse_date(value: object) -> datetime | None:
+    """ISO 8601 or RFC 822 text to an aware datetime,
+    UTC when the text names no zone; None for anything else (JSON-LD may give a number, a
+    list or an object where a date goes), and for a CMS's empty date (`ingest.EARLIEST`)."""
+    if not isinstance(value, str):
+        return None
+    text = " ".join(value.split())
+    if not text:
+        return None
+    try:
+        moment: datetime | None = datetime.fromisoformat(
+            text[:-1] + "+00:00" if text[-1] in "Zz" else text
+        )
+    except ValueError:
+        moment = _written(text)
+    if moment is None:
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return None  # 9999-12-31T23:59:59-14:00 is past the last UTC time Python has
+    # 0001-01-01 and the like are a CMS saying it has no date: the next source is asked.
+    return None if too_early(moment) else moment

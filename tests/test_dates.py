@@ -1,0 +1,118 @@
+"""Article times end to end: as mirrors write them in feeds and pages, through the real pipeline,
+to the RSS, Atom and JSON feeds, read back as feed readers read them (feedparser)."""
+
+from __future__ import annotations
+
+import calendar
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+
+import feedparser
+import pytest
+
+from syndicator.core.config import Config
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
+from syndicator.store import Store
+
+from .sites import Site
+
+SECTION = "north-africa"
+FEED_ONLY = "    full_text: false\n"
+
+
+async def published_as_readers_see(config: Config, store: Store) -> dict[str, set[datetime]]:
+    """Each item's publication time in UTC by title, as feedparser reads it from the RSS, Atom
+    and JSON feeds (one time per title when the three agree)."""
+    seen: dict[str, set[datetime]] = {}
+    for kind in ("rss", "atom", "json"):
+        body = (await FeedBook(config, store).get(SECTION, kind)).body
+        if kind == "json":
+            items = [
+                (i["title"], datetime.fromisoformat(i["date_published"]))
+                for i in json.loads(body)["items"]
+            ]
+        else:
+            items = [
+                (e.title, datetime.fromtimestamp(calendar.timegm(e.published_parsed), UTC))
+                for e in feedparser.parse(body).entries
+            ]
+        for title, when in items:
+            seen.setdefault(title, set()).add(when.astimezone(UTC))
+    return seen
+
+
+def written_in(name: str, hours: float) -> Callable[[datetime], str]:
+    """RFC 822 dates in the local time of a zone, named as its publishers name it."""
+    zone = timezone(timedelta(hours=hours))
+    return lambda moment: f"{moment.astimezone(zone):%a, %d %b %Y %H:%M:%S} {name}"
+
+
+ZONE_NAMES = [
+    ("IRST", 3.5),
+    ("IRDT", 4.5),
+    ("PKT", 5),
+    ("IST", 5.5),  # India's: see dates.ZONES for the choice
+    ("AST", 3),  # Arabia's
+    ("GST", 4),  # the Gulf's
+    ("MSK", 3),
+    ("CET", 1),
+    ("CEST", 2),
+    ("EET", 2),
+    ("EEST", 3),
+    ("AFT", 4.5),
+    ("irst", 3.5),
+    ("+0330 (IRST)", 3.5),
+    ("GMT+3:30", 3.5),
+    ("UTC+03:30", 3.5),
+    ("+3:30", 3.5),
+    ("+330", 3.5),
+]
+
+
+@pytest.mark.parametrize(("zone", "hours"), ZONE_NAMES)
+async def test_feed_times_in_a_zone_feedparser_does_not_know_keep_their_instant(
+    zone: str,
+    hours: float,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # Press TV's feeds write Tehran time, `Tue, 03 Dec 2024 14:05:00 IRST`: feedparser knows
+    # no IRST and read it as UTC, so every item was published three and a half hours late
+    # (and `+330`, `GMT+3:30` a day and more off).
+    for mirror in site.mirrors:
+        mirror.feed_dates = written_in(zone, hours)
+    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=FEED_ONLY))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["{:%a, %d %b %Y %H:%M:%S} IRST", "{:%d %B %Y, %H:%M} IRST", "{:%B %d, %Y at %I:%M %p} IRST"],
+)
+async def test_page_times_in_a_zone_abbreviation_keep_their_instant(
+    written: str,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # The same time in a page's article:published_time (which wins over the feed's) was read
+    # as UTC too.
+    tehran = timezone(timedelta(hours=3, minutes=30))
+    for article in site.articles:
+        article.page_published = written.format(article.published.astimezone(tehran))
+    config = write_config(site.config_yaml(store_url, sections=(SECTION,)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
