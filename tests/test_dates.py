@@ -116,3 +116,32 @@ async def test_page_times_in_a_zone_abbreviation_keep_their_instant(
     assert report.failed == 0
     seen = await published_as_readers_see(config, store)
     assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.mark.parametrize(
+    "digits", [PERSIAN, ARABIC_INDIC], ids=["persian-digits", "arabic-indic-digits"]
+)
+async def test_page_times_in_persian_or_arabic_digits_keep_their_instant(
+    digits: dict[int, str],
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # Persian and Arabic pages write their dates in their own digits, often wrapped in a
+    # right-to-left mark: no such date was read, and each article was dated by the day in
+    # its URL, at midnight (three articles of a day tied, hours off).
+    tehran = timezone(timedelta(hours=3, minutes=30))
+    for article in site.articles:
+        local = article.published.astimezone(tehran).isoformat()
+        article.page_published = "\u200f" + local.translate(digits)
+    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}

@@ -103,6 +103,13 @@ ZONES: dict[str, int] = {
     "NZDT": _h(13),
 }
 
+# Persian (U+06F0...) and Arabic-Indic (U+0660...) digits as ASCII ones, and the direction
+# marks right-to-left pages put around a date (LRM, RLM, ALM, embeddings and isolates) away.
+_DIGITS = str.maketrans(
+    "۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩",
+    "01234567890123456789",
+    "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+)
 # A written date names its month: numbers alone (`03/12/2024`) are read one way in Tehran
 # and London and the other in New York, so they are no date here.
 _MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)", re.I)
@@ -155,12 +162,12 @@ def _written(text: str) -> datetime | None:
 
 
 def parse_date(value: object) -> datetime | None:
-    """ISO 8601 or RFC 822 text to an aware datetime,
+    """ISO 8601 or RFC 822 text (its digits may be Persian or Arabic-Indic) to an aware datetime,
     UTC when the text names no zone; None for anything else (JSON-LD may give a number, a
     list or an object where a date goes), and for a CMS's empty date (`ingest.EARLIEST`)."""
     if not isinstance(value, str):
         return None
-    text = " ".join(value.split())
+    text = " ".join(value.translate(_DIGITS).split())
     if not text:
         return None
     try:
