@@ -145,3 +145,34 @@ async def test_page_times_in_persian_or_arabic_digits_keep_their_instant(
     assert report.failed == 0
     seen = await published_as_readers_see(config, store)
     assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "{:%Y-%m-%d %H:%M:%S} IRST",
+        "{:%Y-%m-%dT%H:%M:%S} IRST",
+        "{:%Y/%m/%d %H:%M} +0330",
+        "{:%Y/%m/%d %H:%M:%S} GMT+03:30",
+        "{:%Y-%m-%-dT%H:%M:%S}+03:30",
+    ],
+)
+async def test_page_times_written_year_first_keep_their_instant(
+    written: str,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # JSON-LD and meta tags of CMSs in Iran and the Gulf write `2024-03-01 12:30:00 IRST` or
+    # `2024/03/01 12:30 +0330`: neither ISO 8601 nor RFC 822, such a time was no date, and
+    # the article was dated by its URL's day at midnight.
+    tehran = timezone(timedelta(hours=3, minutes=30))
+    for article in site.articles:
+        article.page_published = written.format(article.published.astimezone(tehran))
+    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}

@@ -110,9 +110,11 @@ _DIGITS = str.maketrans(
     "01234567890123456789",
     "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
 )
-# A written date names its month: numbers alone (`03/12/2024`) are read one way in Tehran
+# A written date names its month, or starts with the year (`2024/12/03 14:05`, `2024-12-03
+# 14:05:00 IRST`): numbers alone in another order (`03/12/2024`) are read one way in Tehran
 # and London and the other in New York, so they are no date here.
 _MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)", re.I)
+_YEAR_FIRST = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}(?!\d)")
 # RFC 822 comments, `+0330 (Iran Standard Time)`.
 _COMMENT = re.compile(r"\([^()]*\)")
 # `GMT+3:30`, `UTC+03:30`: a publisher means three and a half hours east of UTC; dateutil
@@ -146,8 +148,8 @@ _DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
 
 def _written(text: str) -> datetime | None:
     """An RFC 822 date or one like it (`Tue, 03 Dec 2024 14:05:00 IRST`, `December 3, 2024
-    at 2:05 PM`), None when it gives no day, month and year."""
-    if not _MONTH.search(text):
+    at 2:05 PM`, `2024/12/03 14:05`), None when it gives no day, month and year."""
+    if not (_MONTH.search(text) or _YEAR_FIRST.match(text)):
         return None
     text = _COMMENT.sub(" ", text)
     # dateutil takes a zone abbreviation in capitals only.
