@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import feedparser
+import jdatetime
 import pytest
 
 from syndicator.core.config import Config
@@ -172,6 +173,52 @@ async def test_page_times_written_year_first_keep_their_instant(
     for article in site.articles:
         article.page_published = written.format(article.published.astimezone(tehran))
     config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+def solar(moment: datetime, written: str) -> str:
+    """`moment` in Tehran's time and Iran's calendar, `written` a jdatetime format."""
+    local = moment.astimezone(timezone(timedelta(hours=3, minutes=30)))
+    day = jdatetime.datetime.fromgregorian(datetime=local.replace(tzinfo=None), locale="fa_IR")
+    return day.strftime(written)
+
+
+@pytest.mark.parametrize("written", ["%Y-%m-%dT%H:%M:%S+03:30", "%Y/%m/%d %H:%M"])
+async def test_page_times_in_irans_calendar_keep_their_instant(
+    written: str,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # Iranian CMSs write meta tags in the Solar Hijri calendar, `۱۴۰۲/۱۲/۱۱ ۱۲:۳۰`: read
+    # as the year 1402 (or not at all), it was no date, and the article was dated by its
+    # URL's day at midnight UTC.
+    for article in site.articles:
+        article.page_published = solar(article.published, written).translate(PERSIAN)
+    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+async def test_feed_times_in_irans_calendar_keep_their_instant(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A Persian feed's pubDate, `جمعه ۱۱ اسفند ۱۴۰۲ - ۱۲:۳۰`: feedparser reads none, and
+    # every item was dated when it was first pulled (the whole backlog at one time).
+    for mirror in site.mirrors:
+        mirror.feed_dates = lambda moment: solar(moment, "%A %d %B %Y - %H:%M").translate(PERSIAN)
+    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=FEED_ONLY))
     report = await pull_source("news", config, fetcher, store)
     assert report.failed == 0
     seen = await published_as_readers_see(config, store)

@@ -3,7 +3,8 @@ Feeds, page metadata and sitemaps, so an article has the same time whichever of 
 
 ISO 8601 first (what Atom, JSON Feed, JSON-LD and sitemaps use), then the RFC 822 family of
 RSS and meta tags, read by python-dateutil with the zone abbreviations publishers write
-(`ZONES`). Pure: text in, a datetime or None out.
+(`ZONES`); dates of Iran's calendar (Solar Hijri) through jdatetime. Pure: text in, a
+datetime or None out.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, tzinfo
 
+import jdatetime
 from dateutil import parser as dateutil_parser
-from dateutil.tz import tzoffset
+from dateutil.tz import gettz, tzoffset
 
 from syndicator.core.ingest import too_early
 
@@ -109,7 +111,7 @@ _DIGITS = str.maketrans(
     "۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩",
     "01234567890123456789",
     "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
-)
+) | str.maketrans("يك", "یک")  # Arabic yeh and kaf as Persian writes them (دي: دی)
 # A written date names its month, or starts with the year (`2024/12/03 14:05`, `2024-12-03
 # 14:05:00 IRST`): numbers alone in another order (`03/12/2024`) are read one way in Tehran
 # and London and the other in New York, so they are no date here.
@@ -122,6 +124,44 @@ _COMMENT = re.compile(r"\([^()]*\)")
 _UTC_PLUS = re.compile(r"\b(?:GMT|UTC|UT)\s*(?=[+-]\d)", re.I)
 # `+330`: an offset of one hour digit written without its leading zero.
 _SHORT_OFFSET = re.compile(r"(?<![\d:])([+-])(\d{3})$")
+
+
+# Iran's calendar (Solar Hijri): Iranian CMSs write `1402-12-11T12:30:00+03:30` or
+# `1402/12/11 12:30` in meta tags and JSON-LD, and `جمعه ۱۱ اسفند ۱۴۰۲ - ۱۲:۳۰` in feeds. No
+# web page has a Gregorian year 1300-1429; those are Solar years 1921-2051. Later years are
+# not taken for Solar ones: 1430-1470 are this century's years of the Islamic lunar calendar
+# (1446 is 2024), which Arabic sites may write.
+_SOLAR_YEARS = range(1300, 1430)
+_SOLAR_NUMERIC = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?!\d)")
+_SOLAR_MONTHS = {name: n for n, name in enumerate(jdatetime.date.j_months_fa, 1)}
+_SOLAR_WRITTEN = re.compile(
+    r"(\d{1,2})\s+("
+    + "|".join(_SOLAR_MONTHS)
+    + r")\s+(\d{4})(?:\D+?(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+)
+# A Solar date that names no zone is Iran's time, summer time (until 2022) included.
+IRAN = gettz("Asia/Tehran")
+
+
+def _solar(text: str) -> str | None:
+    """`text` with its Solar Hijri date as the Gregorian one in ISO 8601 (`1402-12-11T12:30`
+    as `2024-03-01T12:30`); None when it has none."""
+    if (numeric := _SOLAR_NUMERIC.match(text)) and int(numeric[1]) in _SOLAR_YEARS:
+        year, month, day = int(numeric[1]), int(numeric[3]), int(numeric[4])
+        rest = text[numeric.end() :]
+    elif written := _SOLAR_WRITTEN.search(text):
+        year, month, day = int(written[3]), _SOLAR_MONTHS[written[2]], int(written[1])
+        hour, minute, second = written[4], written[5], written[6] or "00"
+        rest = f"T{int(hour):02}:{minute}:{second}" if hour else ""
+    else:
+        return None
+    if year not in _SOLAR_YEARS:
+        return None
+    try:
+        day_of = jdatetime.date(year, month, day).togregorian()
+    except ValueError:
+        return None
+    return day_of.isoformat() + rest
 
 
 class _Zones:
@@ -164,14 +204,18 @@ def _written(text: str) -> datetime | None:
 
 
 def parse_date(value: object) -> datetime | None:
-    """ISO 8601 or RFC 822 text (its digits may be Persian or Arabic-Indic) to an aware datetime,
-    UTC when the text names no zone; None for anything else (JSON-LD may give a number, a
+    """ISO 8601 or RFC 822 text (its digits may be Persian or Arabic-Indic, its date Solar
+    Hijri) to an aware datetime, UTC when the text names no zone (Iran's time for a Solar
+    date); None for anything else (JSON-LD may give a number, a
     list or an object where a date goes), and for a CMS's empty date (`ingest.EARLIEST`)."""
     if not isinstance(value, str):
         return None
     text = " ".join(value.translate(_DIGITS).split())
     if not text:
         return None
+    naive_zone: tzinfo = UTC
+    if (gregorian := _solar(text)) is not None:
+        text, naive_zone = gregorian, IRAN or UTC
     try:
         moment: datetime | None = datetime.fromisoformat(
             text[:-1] + "+00:00" if text[-1] in "Zz" else text
@@ -180,7 +224,7 @@ def parse_date(value: object) -> datetime | None:
         moment = _written(text)
     if moment is None:
         return None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=naive_zone)
     try:
         moment.astimezone(UTC)
     except OverflowError:
