@@ -223,3 +223,25 @@ async def test_feed_times_in_irans_calendar_keep_their_instant(
     assert report.failed == 0
     seen = await published_as_readers_see(config, store)
     assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+@pytest.mark.parametrize("feed_zone", [("GMT", 0), ("IRST", 3.5)])
+async def test_a_page_that_gives_only_the_day_keeps_the_feeds_time(
+    feed_zone: tuple[str, float],
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # The page's article:published_time is `2024-03-01`, its feed entry says 12:30 IRST: the
+    # page won, and every article of the day was published at 00:00 UTC, tied.
+    for mirror in site.mirrors:
+        mirror.feed_dates = written_in(*feed_zone)
+    for article in site.articles:
+        article.page_published = f"{article.published:%Y-%m-%d}"
+    config = write_config(site.config_yaml(store_url, sections=(SECTION,)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}

@@ -10,7 +10,7 @@ datetime or None out.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, time, tzinfo
 
 import jdatetime
 from dateutil import parser as dateutil_parser
@@ -18,7 +18,7 @@ from dateutil.tz import gettz, tzoffset
 
 from syndicator.core.ingest import too_early
 
-__all__ = ["ZONES", "parse_date"]
+__all__ = ["ZONES", "best_time", "parse_date"]
 
 
 def _h(hours: float) -> int:
@@ -231,3 +231,15 @@ def parse_date(value: object) -> datetime | None:
         return None  # 9999-12-31T23:59:59-14:00 is past the last UTC time Python has
     # 0001-01-01 and the like are a CMS saying it has no date: the next source is asked.
     return None if too_early(moment) else moment
+
+
+def best_time(*candidates: datetime | None) -> datetime | None:
+    """The first of `candidates` (the sources of one date, best first) that is not None; when
+    it gives only a day (midnight where it was written: `2024-12-03`), the first later one
+    with a time of its own on that day. A page's date-only meta tag hid the feed's time:
+    every article of a day was published at midnight, tied, hours off."""
+    given = [c for c in candidates if c is not None]
+    if not given or given[0].time() != time(0):
+        return given[0] if given else None
+    day = given[0].date()
+    return next((c for c in given[1:] if c.date() == day and c.time() != time(0)), given[0])

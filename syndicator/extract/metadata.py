@@ -26,7 +26,7 @@ from syndicator.core.models import FeedEntry
 from syndicator.core.selectors import compile_selector
 from syndicator.extract import boilerplate
 from syndicator.extract.clean import text_of
-from syndicator.extract.dates import parse_date
+from syndicator.extract.dates import best_time, parse_date
 
 
 @dataclass(frozen=True)
@@ -223,24 +223,33 @@ def _published(root: etree._Element, ld: dict[str, Any]) -> datetime | None:
         "sailthru.date",
         "parsely-pub-date",
     )
-    if moment := parse_date(value) or parse_date(ld.get("datePublished")):
-        return moment
     times = [el for el in root.iter("time") if el.get("datetime")]
     marked = [t for t in times if "publish" in f"{t.get('class')} {t.get('itemprop')}".lower()]
     first = (marked or times or [None])[0]
-    return parse_date(first.get("datetime")) if first is not None else None
+    return best_time(
+        parse_date(value),
+        parse_date(ld.get("datePublished")),
+        parse_date(first.get("datetime")) if first is not None else None,
+    )
 
 
 def _updated(root: etree._Element, ld: dict[str, Any]) -> datetime | None:
     value = meta(
         root, "article:modified_time", "datemodified", "og:updated_time", "dc.date.modified"
     )
-    if moment := parse_date(value) or parse_date(ld.get("dateModified")):
-        return moment
-    for el in root.iter("time"):
-        if "modif" in f"{el.get('class')} {el.get('itemprop')}".lower():
-            return parse_date(el.get("datetime"))
-    return None
+    marked = next(
+        (
+            el
+            for el in root.iter("time")
+            if "modif" in f"{el.get('class')} {el.get('itemprop')}".lower()
+        ),
+        None,
+    )
+    return best_time(
+        parse_date(value),
+        parse_date(ld.get("dateModified")),
+        parse_date(marked.get("datetime")) if marked is not None else None,
+    )
 
 
 def _author(root: etree._Element, ld: dict[str, Any]) -> str | None:
@@ -416,13 +425,11 @@ def read_metadata(
     nodes = _json_ld(root)
     ld = nodes[0] if nodes else {}
     title = _selected(root, selectors, "title") or _title(root, ld) or entry.title
-    published = (
-        parse_date(_selected(root, selectors, "published"))
-        or _published(root, ld)
-        or entry.published
+    published = best_time(
+        parse_date(_selected(root, selectors, "published")), _published(root, ld), entry.published
     )
-    updated = (
-        parse_date(_selected(root, selectors, "updated")) or _updated(root, ld) or entry.updated
+    updated = best_time(
+        parse_date(_selected(root, selectors, "updated")), _updated(root, ld), entry.updated
     )
     if published is None:
         published = _guess_date(root, url, original=True)
