@@ -245,3 +245,26 @@ async def test_a_page_that_gives_only_the_day_keeps_the_feeds_time(
     assert report.failed == 0
     seen = await published_as_readers_see(config, store)
     assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+async def test_no_item_is_published_after_it_was_first_seen(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A Tehran CMS writes its local time with no zone (`2024-03-01T14:30:00`), read as UTC:
+    # the fresh articles were dated up to three and a half hours ahead of the pull, pinned at
+    # the top of every reader above the articles that came after them ("in 3 hours").
+    tehran = timezone(timedelta(hours=3, minutes=30))
+    started = datetime.now(UTC).replace(microsecond=0)
+    for n, article in enumerate(site.articles):
+        article.published = started - timedelta(hours=1 + n / 2)
+        article.page_published = f"{article.published.astimezone(tehran):%Y-%m-%dT%H:%M:%S}"
+    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert set(seen) == {a.title for a in site.in_section(SECTION)}
+    assert max(max(times) for times in seen.values()) <= datetime.now(UTC)

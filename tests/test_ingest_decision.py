@@ -70,8 +70,8 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         New(GUID, PUBLISHED, PUBLISHED),
     ),
     # A time more than a day ahead of now is not believed (a page dated 2099 would head its
-    # feeds for decades): as if the page gave none. Within the day it is (a local time
-    # written as UTC).
+    # feeds for decades): as if the page gave none. Within the day (a local time written
+    # as UTC) it is, as a modified time; an article is never published after it was seen.
     (
         "new, published in 2099: the time it was seen",
         candidate(published=datetime(2099, 1, 1, tzinfo=UTC)),
@@ -79,10 +79,16 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         New("tag:www.news.example,2026-03-01:news/" + "ab" * 16, NOW, NOW),
     ),
     (
-        "new, published ten hours ahead: believed",
+        "new, published ten hours ahead: published when seen",
         candidate(published=NOW + 10 * HOUR),
         None,
-        New("tag:www.news.example,2026-03-01:news/" + "ab" * 16, NOW + 10 * HOUR, NOW + 10 * HOUR),
+        New("tag:www.news.example,2026-03-01:news/" + "ab" * 16, NOW, NOW),
+    ),
+    (
+        "new, modified ten hours ahead: believed as modified",
+        candidate(updated=NOW + 10 * HOUR),
+        None,
+        New(GUID, PUBLISHED, NOW + 10 * HOUR),
     ),
     (
         "new, modified in 2099: not believed",

@@ -107,8 +107,8 @@ def decide(
     """What storing `candidate` does, given the stored article it matches (None: no match).
 
     - no match: a new article; its GUID is fixed now from the source, the publication date
-      (the time we saw it when the page gives none, or one more than FUTURE_SKEW ahead) and
-      the first content hash;
+      (the time we saw it when the page gives none or a later one, which within FUTURE_SKEW
+      still counts as the page's modified time) and the first content hash;
     - the same text (by hash): a duplicate;
     - another text whose page says it is older than the stored version: a duplicate (a
       lagging mirror must not roll an article back);
@@ -117,7 +117,10 @@ def decide(
     """
     page_updated = believed(candidate.updated, now)
     if stored is None:
-        published = believed(candidate.published, now) or now
+        # Never after the moment it was first seen: a time ahead of it (a local time written
+        # with no zone, read as UTC; a clock running fast) pinned the item above the newer
+        # ones at the top of every reader until that time came.
+        published = min(believed(candidate.published, now) or now, now)
         guid = make_guid(canonical_origin, candidate.source, candidate.content_hash, published)
         return New(guid, published, max(page_updated or published, published))
     if stored.how == "hash":
