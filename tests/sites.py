@@ -305,7 +305,7 @@ class Mirror:
     feed_content: bool = False  # feed items carry the full text in content:encoded
     feed_extra: str = ""  # raw items added to each of its feeds (a publisher's odd entries)
     # How its RSS feeds write an item's pubDate, when not RFC 822 in GMT (a publisher's local
-    # time with its zone abbreviation, `Tue, 03 Dec 2024 14:05:00 IRST`).
+    # time with its zone abbreviation, `Tue, 03 Dec 2024 14:05:00 IRST`); "" leaves it out.
     feed_dates: Callable[[datetime], str] | None = None
     inject: str = ""  # a paragraph of its own in every article, after the first (a banner)
     edits: dict[int, SiteArticle] = field(default_factory=dict)
@@ -719,7 +719,7 @@ class Mirror:
         items = "".join(
             f"<item><title>{html.escape(a.title)}</title><link>{self.base}{a.link_path}</link>"
             f'<guid isPermaLink="false">mirror{self.index}-{a.id}</guid>'
-            f"<pubDate>{self._pub_date(a.published)}</pubDate>"
+            + (f"<pubDate>{pub}</pubDate>" if (pub := self._pub_date(a.published)) else "")
             + (f"<atom:updated>{a.updated.isoformat()}</atom:updated>" if a.updated else "")
             + f"<description>{html.escape(a.paragraphs[0])}</description>{content(a)}</item>"
             for a in self._listed(section)

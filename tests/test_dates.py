@@ -268,3 +268,29 @@ async def test_no_item_is_published_after_it_was_first_seen(
     seen = await published_as_readers_see(config, store)
     assert set(seen) == {a.title for a in site.in_section(SECTION)}
     assert max(max(times) for times in seen.values()) <= datetime.now(UTC)
+
+
+@pytest.mark.parametrize("pages", [False, True], ids=["feed-only", "undated-pages"])
+async def test_a_feed_entry_with_only_a_modified_time_is_published_then(
+    pages: bool,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # An Atom entry need not say when it was published, only when it was updated (and a JSON
+    # Feed item may give date_modified alone): such entries were published when first pulled,
+    # a feed's whole backlog at one moment, in no order; or, when the page gives no date
+    # either, dated by the day in its URL at midnight.
+    for mirror in site.mirrors:
+        mirror.feed_dates = lambda moment: ""
+    for article in site.articles:
+        article.updated = article.published
+        article.page_published = "unknown"
+    extra = "" if pages else FEED_ONLY
+    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=extra))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}

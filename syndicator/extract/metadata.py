@@ -426,7 +426,11 @@ def read_metadata(
     ld = nodes[0] if nodes else {}
     title = _selected(root, selectors, "title") or _title(root, ld) or entry.title
     published = best_time(
-        parse_date(_selected(root, selectors, "published")), _published(root, ld), entry.published
+        parse_date(_selected(root, selectors, "published")),
+        _published(root, ld),
+        entry.published,
+        # An Atom entry need give only its updated time: better than a guess from the page.
+        entry.updated,
     )
     updated = best_time(
         parse_date(_selected(root, selectors, "updated")), _updated(root, ld), entry.updated

@@ -1146,7 +1146,9 @@ def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page
         )
     meta = PageMeta(
         title=" ".join((entry.title or "").split()) or None,
-        published=entry.published,
+        # An Atom entry must say when it was updated, not when it was published (a JSON Feed
+        # item may give either alone): the one time it gives is its publication too.
+        published=entry.published or entry.updated,
         updated=entry.updated,
         author=entry.author,
         image_url=None,
