@@ -18,7 +18,7 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
 
-from .sites import Site
+from .sites import FakeClock, Site
 
 SECTION = "north-africa"
 FEED_ONLY = "    full_text: false\n"
@@ -293,4 +293,27 @@ async def test_a_feed_entry_with_only_a_modified_time_is_published_then(
     report = await pull_source("news", config, fetcher, store)
     assert report.failed == 0
     seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+async def test_an_undated_page_takes_its_date_from_the_news_sitemap(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A Google News sitemap gives each article's news:publication_date to the minute; a feed
+    # entry's date filled in for a page that gives none, a sitemap's did not: such articles
+    # were dated by the day in their URL at midnight (htmldate's guess), tied.
+    for article in site.articles:
+        article.page_published = "unknown"
+    yaml = site.config_yaml(store_url, sections=(SECTION,)).replace(
+        f"{SECTION}: {{feed: /rss/{SECTION}.xml}}",
+        f"{SECTION}: {{sitemap: /sitemap/{SECTION}.xml, backfill: 3d}}",
+    )
+    clock = FakeClock(datetime(2024, 3, 2, 12, 0, tzinfo=UTC))
+    report = await pull_source("news", write_config(yaml), fetcher, store, clock=clock)
+    assert report.failed == 0 and report.new == len(site.in_section(SECTION))
+    seen = await published_as_readers_see(write_config(yaml), store)
     assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}

@@ -187,6 +187,10 @@ class SourcePull:
         self.rules = parsing.ArticleRules.of(source)
         # Feed entries by the article URL on the mirror whose feed listed them.
         self.entries: dict[str, FeedEntry] = {}
+        # What a news sitemap says of an article (its publication_date and title), by the same
+        # URL: it fills in what the page does not say, as a feed entry does, but carries no
+        # text, so it never stands in for the page.
+        self.sitemap_entries: dict[str, FeedEntry] = {}
         # Headlines as this pull's freshly parsed listings and feeds give them, by the article
         # URL on the listing mirror: a changed headline is the listing saying "edited".
         self.listed_titles: dict[str, str] = {}
@@ -902,8 +906,13 @@ class SourcePull:
             return answered, [], document.children
         mirror = self.mirrors[answered]
         for item in chosen:
+            at = on_mirror(mirror, self._site_path(item.loc))
             if item.title:
-                self.listed_titles[on_mirror(mirror, self._site_path(item.loc))] = item.title
+                self.listed_titles[at] = item.title
+            if item.published or item.title:
+                self.sitemap_entries[at] = FeedEntry(
+                    link=item.loc, title=item.title, published=item.published
+                )
         listed: list[Listed] = [(item.loc, item.lastmod or item.published) for item in chosen]
         links = self._own_links(
             answered, listed, response.url, entry.sitemap_max_links, "sitemap_max_links"
@@ -1023,6 +1032,8 @@ class SourcePull:
             except ExtractError as exc:
                 self._failed(ref.mirror_index, "article", exc)
                 return None
+        if entry is None and (listed := self.sitemap_entries.get(ref.url)):
+            entry = dataclasses.replace(listed, link=ref.url)
         got = await self._get(
             ref.mirror_index, ref.url, "article", conditional=False, probe=probe, asked=asked
         )
