@@ -317,3 +317,33 @@ async def test_an_undated_page_takes_its_date_from_the_news_sitemap(
     assert report.failed == 0 and report.new == len(site.in_section(SECTION))
     seen = await published_as_readers_see(write_config(yaml), store)
     assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "{:%a, %d %b %Y %H:%M:%S} +0330 IRST",
+        "{:%a, %d %b %Y %H:%M:%S} Asia/Tehran",
+        "{:%Y-%m-%d %H:%M:%S} Asia/Tehran",
+        "{:%Y-%m-%dT%H:%M:%S}+03:30[Asia/Tehran]",
+    ],
+)
+async def test_page_times_with_a_zone_by_its_place_name_keep_their_instant(
+    written: str,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # An offset followed by its zone's name, a zone named by its place (as a server's
+    # settings name it), RFC 9557's suffix: no date was read, and the article was dated by
+    # its URL's day at midnight (feedparser, for a feed, read `Asia/Tehran` as UTC).
+    tehran = timezone(timedelta(hours=3, minutes=30))
+    for article in site.articles:
+        article.page_published = written.format(article.published.astimezone(tehran))
+    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}

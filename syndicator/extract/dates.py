@@ -124,6 +124,12 @@ _COMMENT = re.compile(r"\([^()]*\)")
 _UTC_PLUS = re.compile(r"\b(?:GMT|UTC|UT)\s*(?=[+-]\d)", re.I)
 # `+330`: an offset of one hour digit written without its leading zero.
 _SHORT_OFFSET = re.compile(r"(?<![\d:])([+-])(\d{3})$")
+# `+0330 IRST`: an offset says it all, the name after it only confuses dateutil.
+_NAME_AFTER_OFFSET = re.compile(r"([+-]\d{1,2}:?\d{2})\s+[A-Za-z]{2,5}$")
+# A zone named by its place, as a server's settings name it (`Asia/Tehran`), at the end; and
+# RFC 9557's suffix after an offset (`+03:30[Asia/Tehran]`), which the offset makes moot.
+_PLACE = re.compile(r"\s*\b([A-Z][A-Za-z]+(?:/[A-Za-z_+-]+)+)$")
+_SUFFIX = re.compile(r"(?<=\d)\[[^\]]*\]$")
 
 
 # Iran's calendar (Solar Hijri): Iranian CMSs write `1402-12-11T12:30:00+03:30` or
@@ -192,6 +198,10 @@ def _written(text: str) -> datetime | None:
     if not (_MONTH.search(text) or _YEAR_FIRST.match(text)):
         return None
     text = _COMMENT.sub(" ", text)
+    place: tzinfo | None = None
+    if (named := _PLACE.search(text)) and (place := gettz(named[1])) is not None:
+        text = text[: named.start()]
+    text = _NAME_AFTER_OFFSET.sub(r"\1", _SUFFIX.sub("", text.strip()))
     # dateutil takes a zone abbreviation in capitals only.
     text = _SHORT_OFFSET.sub(r"\g<1>0\2", _UTC_PLUS.sub("", text).strip()).upper()
     try:
@@ -200,7 +210,9 @@ def _written(text: str) -> datetime | None:
         )
     except (ValueError, OverflowError):
         return None
-    return first if first.date() == second.date() else None
+    if first.date() != second.date():
+        return None
+    return first.replace(tzinfo=place) if place is not None and first.tzinfo is None else first
 
 
 def parse_date(value: object) -> datetime | None:
