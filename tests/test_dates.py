@@ -13,6 +13,7 @@ import jdatetime
 import pytest
 
 from syndicator.core.config import Config
+from syndicator.core.errors import ConfigError
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
@@ -347,3 +348,40 @@ async def test_page_times_with_a_zone_by_its_place_name_keep_their_instant(
     assert report.failed == 0
     seen = await published_as_readers_see(config, store)
     assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+@pytest.mark.parametrize("entry", ["page", "feed"])
+async def test_a_sources_time_zone_places_times_that_name_none(
+    entry: str,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A Tehran CMS writes its local time with no zone, in its pages
+    # (`2024-03-01T12:30:00`) or its feed's pubDate (`Fri, 01 Mar 2024 12:30:00`): read as
+    # UTC, every article was published three and a half hours late. `time_zone` says where
+    # such times are.
+    tehran = timezone(timedelta(hours=3, minutes=30))
+    for article in site.articles:
+        article.page_published = f"{article.published.astimezone(tehran):%Y-%m-%dT%H:%M:%S}"
+    for mirror in site.mirrors:
+        mirror.feed_dates = lambda moment: f"{moment.astimezone(tehran):%a, %d %b %Y %H:%M:%S}"
+    extra = "    time_zone: Asia/Tehran\n" + ("" if entry == "page" else FEED_ONLY)
+    config = write_config(
+        site.config_yaml(store_url, entry=entry, sections=(SECTION,), extra=extra)
+    )
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tehrann", "IRST", "+03:30"])
+def test_a_time_zone_that_is_none_is_named_with_its_line(
+    zone: str, site: Site, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    text = site.config_yaml(store_url, extra=f'    time_zone: "{zone}"\n')
+    with pytest.raises(ConfigError, match=r"syndicator.yaml:\d+:\d+: .*time_zone.*no time zone"):
+        write_config(text)

@@ -12,12 +12,14 @@ import math
 import os
 import re
 import stat
+from datetime import tzinfo
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
 from urllib.parse import SplitResult, urlsplit
 
 import yaml
+from dateutil.tz import gettz
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -550,6 +552,9 @@ class Source(_Model):
     # Pulls of one source are at least a second apart (the scheduler counts in seconds).
     every: Annotated[Duration, within(1.0, 30 * DAY)] = 600.0
     language: str = "en"
+    # Where the publisher's times that name no zone are (`2024-03-01T12:30:00` from a Tehran
+    # CMS): an IANA name, `Asia/Tehran`. Unset: such times are UTC.
+    time_zone: str | None = None
     # Which links on a listing page are articles: a date in the path, or a long numeric id
     # followed by a slug (as in /Detail/2020/06/20/628117/Some-title).
     article_links: Regex = r"/(?:19|20)\d{2}/\d{1,2}/\d{1,2}/|/\d{5,}/[^/]+"
@@ -587,6 +592,17 @@ class Source(_Model):
     @classmethod
     def _via(cls, value: str | None) -> str | None:
         return None if value is None else check_route(value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str | None) -> str | None:
+        if value is not None and (("/" not in value and value != "UTC") or gettz(value) is None):
+            raise ValueError(f"{value!r} is no time zone: an IANA name such as Asia/Tehran")
+        return value
+
+    def zone(self) -> tzinfo | None:
+        """The zone of the publisher's times that name none (`time_zone`); None: UTC."""
+        return None if self.time_zone is None else gettz(self.time_zone)
 
     def route_of(self, mirror: Mirror) -> str | None:
         """The proxy URL requests to this mirror go through; None: direct."""

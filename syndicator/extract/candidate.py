@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from datetime import tzinfo
 from urllib.parse import urlsplit, urlunsplit
 
 import lxml.html
@@ -19,7 +20,7 @@ import lxml.html
 from syndicator.core import identity
 from syndicator.core.config import SectionRule, Source
 from syndicator.core.models import Candidate, Page
-from syndicator.extract import clean, parsing
+from syndicator.extract import clean, dates, parsing
 
 log = logging.getLogger("syndicator.extract")
 
@@ -202,13 +203,15 @@ def to_candidate(
     path_prefixes: Mapping[str, str] | None = None,
     trusted_origins: frozenset[str] = frozenset(),
     from_canonical: bool = False,
+    time_zone: tzinfo | None = None,
 ) -> Candidate:
     """The candidate of an extracted page. Its link (`canonical_url`) follows the best
     evidence of the canonical URL: the page's rel=canonical when it names the canonical
     origin or one of `trusted_origins` (the hosts the operator wrote for the source), else
     the page's own URL moved onto the canonical origin, out of its mirror's path prefix
     (`path_prefixes`, origin -> "/en"). The link is confirmed when rel=canonical gave it or
-    the canonical origin served the page (`from_canonical`)."""
+    the canonical origin served the page (`from_canonical`). Its times that named no zone
+    are in `time_zone` (the source's), when given."""
     # A headline, byline or caption longer than any real one is cut (a broken or hostile page
     # must not put megabytes into every feed document), before the hash is taken. JSON-LD
     # escapes (`"headline": "Quay\u0000 opens"`) bring back the code points decoding dropped
@@ -248,8 +251,8 @@ def to_candidate(
         title=page.title,
         summary=summarise(page.summary or page.body_text),
         content_html=content_html,
-        published=page.published,
-        updated=page.updated,
+        published=dates.placed(page.published, time_zone),
+        updated=dates.placed(page.updated, time_zone),
         author=page.author,
         image_url=image_url,
         image_caption=page.image_caption,

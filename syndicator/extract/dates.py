@@ -10,7 +10,7 @@ datetime or None out.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, tzinfo
+from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 
 import jdatetime
 from dateutil import parser as dateutil_parser
@@ -18,7 +18,20 @@ from dateutil.tz import gettz, tzoffset
 
 from syndicator.core.ingest import too_early
 
-__all__ = ["ZONES", "best_time", "parse_date"]
+__all__ = ["NO_ZONE", "ZONES", "best_time", "parse_date", "placed"]
+
+
+# The zone of a time whose text named none: UTC's offset, and read as UTC, unless the source
+# says where its times are (`Source.time_zone`, applied by `placed`). A zone object of its
+# own, so that such a time is known for one (`moment.tzinfo is NO_ZONE`).
+NO_ZONE = timezone(timedelta(0), "UTC (no zone given)")
+
+
+def placed(moment: datetime | None, zone: tzinfo | None) -> datetime | None:
+    """`moment` in `zone` when its text named no zone (NO_ZONE), else as it is."""
+    if moment is None or zone is None or moment.tzinfo is not NO_ZONE:
+        return moment
+    return moment.replace(tzinfo=zone)
 
 
 def _h(hours: float) -> int:
@@ -217,15 +230,15 @@ def _written(text: str) -> datetime | None:
 
 def parse_date(value: object) -> datetime | None:
     """ISO 8601 or RFC 822 text (its digits may be Persian or Arabic-Indic, its date Solar
-    Hijri) to an aware datetime, UTC when the text names no zone (Iran's time for a Solar
-    date); None for anything else (JSON-LD may give a number, a
+    Hijri) to an aware datetime, in NO_ZONE (read as UTC) when the text names no zone
+    (Iran's time for a Solar date); None for anything else (JSON-LD may give a number, a
     list or an object where a date goes), and for a CMS's empty date (`ingest.EARLIEST`)."""
     if not isinstance(value, str):
         return None
     text = " ".join(value.translate(_DIGITS).split())
     if not text:
         return None
-    naive_zone: tzinfo = UTC
+    naive_zone: tzinfo = NO_ZONE
     if (gregorian := _solar(text)) is not None:
         text, naive_zone = gregorian, IRAN or UTC
     try:

@@ -95,7 +95,9 @@ def parse_date(text: str | None) -> datetime | None:
         except ValueError:
             return None
     moment = dates.parse_date(value)
-    return None if moment is None else moment.astimezone(UTC)
+    if moment is None or moment.tzinfo is dates.NO_ZONE:
+        return moment  # a source's time_zone may place it
+    return moment.astimezone(UTC)
 
 
 _YEAR_MONTH = re.compile(r"(\d{4})(?:-(\d{2}))?")

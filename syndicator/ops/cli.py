@@ -577,6 +577,7 @@ def _extract_one(
         site_origins=source.site_origins() if source else {own},
         sections=frozenset(sections),
         default_language=source.language if source else "en",
+        time_zone=source.zone() if source else None,
     )
     return terminal.extraction_json(page, candidate, name, sections, dict(fired))
 

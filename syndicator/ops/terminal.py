@@ -191,8 +191,9 @@ def extraction_json(
         "title": cand.title,
         "section_trail": list(page.section_trail),
         "sections": sections,
-        "published": page.published.isoformat() if page.published else None,
-        "updated": page.updated.isoformat() if page.updated else None,
+        # As the feeds date it: a time that named no zone in the source's time_zone.
+        "published": cand.published.isoformat() if cand.published else None,
+        "updated": cand.updated.isoformat() if cand.updated else None,
         "author": cand.author,
         "language": cand.language,
         "image": cand.image_url,

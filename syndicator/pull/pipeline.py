@@ -32,7 +32,7 @@ from syndicator.core.config import Config, EntryPoint, Mirror, Source
 from syndicator.core.errors import ExtractError, FetchError, StoreError, Throttled
 from syndicator.core.ingest import believed
 from syndicator.core.models import Candidate, FeedEntry, Page, PullReport
-from syndicator.extract import clean, parsing, sitemaps, validate
+from syndicator.extract import clean, dates, parsing, sitemaps, validate
 from syndicator.extract.candidate import on_site, sections_for, source_sections, to_candidate
 from syndicator.mirrors import announced
 from syndicator.mirrors.health import HealthBook, Policy
@@ -753,7 +753,10 @@ class SourcePull:
         mirror = self.mirrors[index]
         if entry.kind == "feed":
             entries = parsing.parse_feed(response.body, response.url, response.charset)
-            listed: list[Listed] = [(e.link, e.updated or e.published) for e in entries]
+            zone = self.source.zone()
+            listed: list[Listed] = [
+                (e.link, dates.placed(e.updated or e.published, zone)) for e in entries
+            ]
             for e in entries:
                 self.entries[on_mirror(mirror, self._site_path(e.link))] = e
                 if e.title:
@@ -913,7 +916,10 @@ class SourcePull:
                 self.sitemap_entries[at] = FeedEntry(
                     link=item.loc, title=item.title, published=item.published
                 )
-        listed: list[Listed] = [(item.loc, item.lastmod or item.published) for item in chosen]
+        zone = self.source.zone()
+        listed: list[Listed] = [
+            (item.loc, dates.placed(item.lastmod or item.published, zone)) for item in chosen
+        ]
         links = self._own_links(
             answered, listed, response.url, entry.sitemap_max_links, "sitemap_max_links"
         )
@@ -1441,6 +1447,7 @@ class SourcePull:
             path_prefixes=self.prefixes,
             trusted_origins=self.trusted,
             from_canonical=self._on_canonical(ref),
+            time_zone=self.source.zone(),
         )
 
     @property
