@@ -93,6 +93,8 @@ class SiteArticle:
     # What the page's article:published_time says when not the publication date (a CMS
     # with no date for it writes 0001-01-01, say); feeds and listings keep `published`.
     page_published: str | None = None
+    # A JSON-LD block the page carries in its head, as written (a CMS's NewsArticle).
+    page_json_ld: str | None = None
 
     def __post_init__(self) -> None:
         if not self.slug:
@@ -584,6 +586,11 @@ class Mirror:
         )
         rtl = ' dir="rtl"' if a.language in ("ar", "fa") else ""
         published = a.page_published or a.published.isoformat()
+        ld = (
+            f'\n<script type="application/ld+json">{a.page_json_ld}</script>'
+            if a.page_json_ld
+            else ""
+        )
         return f"""<!DOCTYPE html>
 <html lang="{a.language}"{rtl}><head>{self._charset_meta()}
 <title>{html.escape(a.title)} | Mirror {self.index}</title>
@@ -591,7 +598,7 @@ class Mirror:
 <meta property="og:url" content="{url}">
 <meta property="og:title" content="{html.escape(a.title)}">
 <meta property="article:published_time" content="{published}">{modified}
-<meta name="author" content="Staff writer">
+<meta name="author" content="Staff writer">{ld}
 <script>var token = "{token}"; track("{url}");</script>
 </head><body>
 {self._nav()}

@@ -385,3 +385,33 @@ def test_a_time_zone_that_is_none_is_named_with_its_line(
     text = site.config_yaml(store_url, extra=f'    time_zone: "{zone}"\n')
     with pytest.raises(ConfigError, match=r"syndicator.yaml:\d+:\d+: .*time_zone.*no time zone"):
         write_config(text)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        '["{}"]',
+        '{{"@value": "{}", "@type": "DateTime"}}',
+        '[{{"@value": "{}"}}]',
+    ],
+    ids=["list", "value-object", "list-of-value-objects"],
+)
+async def test_json_ld_dates_in_odd_forms_are_read(
+    written: str,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A page's JSON-LD may give its date as a list, or as a JSON-LD value object: no date was
+    # read, and the article was dated by its URL's day at midnight.
+    for article in site.articles:
+        article.page_published = "unknown"
+        date = written.format(article.published.isoformat())
+        article.page_json_ld = f'{{"@type": "NewsArticle", "datePublished": {date}}}'
+    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}

@@ -210,6 +210,16 @@ def _without_site_name(title: str, root: etree._Element, ld: dict[str, Any]) -> 
     return title
 
 
+def _ld_date(value: object) -> datetime | None:
+    """A JSON-LD date: text, a value object (`{"@value": "2024-03-01T09:00:00Z"}`), or a
+    list of them (the first that reads)."""
+    for item in value[:10] if isinstance(value, list) else [value]:
+        moment = parse_date(item.get("@value") if isinstance(item, dict) else item)
+        if moment is not None:
+            return moment
+    return None
+
+
 def _published(root: etree._Element, ld: dict[str, Any]) -> datetime | None:
     value = meta(
         root,
@@ -228,7 +238,7 @@ def _published(root: etree._Element, ld: dict[str, Any]) -> datetime | None:
     first = (marked or times or [None])[0]
     return best_time(
         parse_date(value),
-        parse_date(ld.get("datePublished")),
+        _ld_date(ld.get("datePublished")),
         parse_date(first.get("datetime")) if first is not None else None,
     )
 
@@ -247,7 +257,7 @@ def _updated(root: etree._Element, ld: dict[str, Any]) -> datetime | None:
     )
     return best_time(
         parse_date(value),
-        parse_date(ld.get("dateModified")),
+        _ld_date(ld.get("dateModified")),
         parse_date(marked.get("datetime")) if marked is not None else None,
     )
 
