@@ -415,3 +415,30 @@ async def test_json_ld_dates_in_odd_forms_are_read(
     assert report.failed == 0
     seen = await published_as_readers_see(config, store)
     assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+async def test_a_mirror_clock_far_ahead_does_not_refetch_every_article_every_pull(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A mirror whose clock is years ahead says in its feed that every article was updated
+    # in 2099. Not believed as the articles' date, it still read as "changed since stored"
+    # on every pull: every article page was fetched again from every mirror, for ever.
+    for article in site.articles:
+        article.updated = datetime(2099, 1, 1, tzinfo=UTC)
+    config = write_config(site.config_yaml(store_url, sections=(SECTION,)))
+    first = await pull_source("news", config, fetcher, store)
+    assert first.failed == 0 and first.new == len(site.in_section(SECTION))
+    before = [len(m.log) for m in site.mirrors]
+    site.touch()  # the feeds answer 200 again, not 304
+    again = await pull_source("news", config, fetcher, store)
+    assert again.failed == 0 and again.new == 0
+    fetched = [
+        p for m, n in zip(site.mirrors, before, strict=True) for p in m.log[n:] if "/Detail/" in p
+    ]
+    assert fetched == []
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}

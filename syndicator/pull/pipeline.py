@@ -1016,8 +1016,10 @@ class SourcePull:
 
     def _listed_as_changed(self, ref: ArticleRef, updated: datetime, title: str) -> bool:
         """The listing says a stored article changed: a newer updated time, or a headline
-        other than the one stored."""
-        if ref.listed_updated is not None and ref.listed_updated > updated:
+        other than the one stored. A time too far ahead to be true (a mirror's clock years
+        fast) says nothing: believed, it had every article fetched again on every pull."""
+        listed_updated = believed(ref.listed_updated, self.clock())
+        if listed_updated is not None and listed_updated > updated:
             return True
         listed = self.listed_titles.get(ref.url)
         return listed is not None and " ".join(listed.split()) != " ".join(title.split())
