@@ -442,3 +442,35 @@ async def test_a_mirror_clock_far_ahead_does_not_refetch_every_article_every_pul
     assert fetched == []
     seen = await published_as_readers_see(config, store)
     assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+@pytest.mark.parametrize(
+    "zero",
+    [
+        "Wed, 30 Nov -0001 00:00:00 +0000",  # PHP's zero date, as RFC 822
+        "-0001-11-30T00:00:00+00:00",  # the same, as ISO 8601
+        "Mon, 01 Jan 0001 00:00:00 GMT",  # .NET's DateTime.MinValue
+        "0000-00-00 00:00:00",  # MySQL's
+    ],
+)
+async def test_a_cms_zero_date_in_a_feed_is_no_date(
+    zero: str,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A CMS with no date for an entry writes its zero date. PHP's `-0001-11-30` was read by
+    # feedparser as 2000-01-01, .NET's `Jan 0001` by dateutil as 2001: the items went to
+    # the end of their feeds (into the archive), dated a quarter of a century ago. An entry
+    # with no date is dated when it was first seen.
+    for mirror in site.mirrors:
+        mirror.feed_dates = lambda moment: zero
+    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=FEED_ONLY))
+    started = datetime.now(UTC).replace(microsecond=0)
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert set(seen) == {a.title for a in site.in_section(SECTION)}
+    assert all(min(times) >= started for times in seen.values()), seen

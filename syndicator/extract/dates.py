@@ -18,7 +18,7 @@ from dateutil.tz import gettz, tzoffset
 
 from syndicator.core.ingest import too_early
 
-__all__ = ["NO_ZONE", "ZONES", "best_time", "parse_date", "placed"]
+__all__ = ["NO_ZONE", "ZONES", "best_time", "empty_date", "parse_date", "placed"]
 
 
 # The zone of a time whose text named none: UTC's offset, and read as UTC, unless the source
@@ -183,6 +183,23 @@ def _solar(text: str) -> str | None:
     return day_of.isoformat() + rest
 
 
+# A CMS's zero date, written before any time of day: a year of four digits starting with 0,
+# or a negative one (PHP's `-0001-11-30T00:00:00+00:00`, `Wed, 30 Nov -0001 00:00:00 +0000`;
+# .NET's `Mon, 01 Jan 0001 00:00:00 GMT`; MySQL's `0000-00-00`). dateutil read the year
+# 0001 or -0001 as 2001, feedparser PHP's ISO form as 2000-01-01.
+_ZERO_YEAR = re.compile(r"(?<![\d+])-?0\d{3}(?!\d)")
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}")
+
+
+def empty_date(text: object) -> bool:
+    """Whether `text` is a CMS's zero date: no date at all, whatever a lenient parser makes
+    of it."""
+    if not isinstance(text, str):
+        return False
+    clock = _TIME_OF_DAY.search(text)
+    return _ZERO_YEAR.search(text[: clock.start()] if clock else text) is not None
+
+
 class _Zones:
     """dateutil's `tzinfos` hook: a zone name or offset the text gave, as a tzinfo."""
 
@@ -236,7 +253,7 @@ def parse_date(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     text = " ".join(value.translate(_DIGITS).split())
-    if not text:
+    if not text or empty_date(text):
         return None
     naive_zone: tzinfo = NO_ZONE
     if (gregorian := _solar(text)) is not None:

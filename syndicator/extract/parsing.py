@@ -39,7 +39,7 @@ from syndicator.core.errors import ExtractError
 from syndicator.core.ingest import too_early
 from syndicator.core.models import FeedEntry, Page
 from syndicator.extract import boilerplate, clean, spacing
-from syndicator.extract.dates import parse_date
+from syndicator.extract.dates import empty_date, parse_date
 from syndicator.extract.metadata import PageMeta, read_metadata
 
 if TYPE_CHECKING:
@@ -390,10 +390,11 @@ def _feed_time(entry: Any, key: str) -> datetime | None:
     formats: Korean, Greek, asctime...), else None when it is none a datetime can hold: a
     CMS's zero date (`0000-00-00 00:00:00`, read as year -1) or one past 9999 in UTC raised
     ValueError, and that one entry cost the whole feed, on every mirror."""
-    if (moment := parse_date(dict.get(entry, key))) is not None:
+    text = dict.get(entry, key)
+    if (moment := parse_date(text)) is not None:
         return moment
     parsed = dict.get(entry, f"{key}_parsed")
-    if not parsed:
+    if not parsed or empty_date(text):
         return None
     year, month, day, hour, minute, second = parsed[:6]
     try:
