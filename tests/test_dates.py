@@ -474,3 +474,27 @@ async def test_a_cms_zero_date_in_a_feed_is_no_date(
     seen = await published_as_readers_see(config, store)
     assert set(seen) == {a.title for a in site.in_section(SECTION)}
     assert all(min(times) >= started for times in seen.values()), seen
+
+
+async def test_a_fresh_article_dated_by_its_day_alone_is_published_when_seen(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A listing, and pages that give only today's date: today's new articles were published
+    # at midnight, below everything else a reader got today, though they had just appeared.
+    # The moment they were first seen is the better time; older days keep their midnight.
+    started = datetime.now(UTC).replace(microsecond=0)
+    old = site.articles[0]
+    for article in site.articles:
+        article.published = started if article is not old else started - timedelta(days=3)
+        article.page_published = f"{article.published:%Y-%m-%d}"
+    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    midnight = started.replace(hour=0, minute=0, second=0)
+    assert seen.pop(old.title) == {midnight - timedelta(days=3)}
+    assert all(started <= min(times) <= datetime.now(UTC) for times in seen.values()), seen

@@ -85,6 +85,18 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         New("tag:www.news.example,2026-03-01:news/" + "ab" * 16, NOW, NOW),
     ),
     (
+        "new, dated by today's date alone: the time it was seen",
+        candidate(published=datetime(2026, 3, 1, tzinfo=UTC)),
+        None,
+        New("tag:www.news.example,2026-03-01:news/" + "ab" * 16, NOW, NOW),
+    ),
+    (
+        "new, dated by an earlier day alone: that day",
+        candidate(published=datetime(2026, 2, 28, tzinfo=UTC)),
+        None,
+        New(GUID, datetime(2026, 2, 28, tzinfo=UTC), datetime(2026, 2, 28, tzinfo=UTC)),
+    ),
+    (
         "new, modified ten hours ahead: believed as modified",
         candidate(updated=NOW + 10 * HOUR),
         None,

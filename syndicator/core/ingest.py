@@ -8,7 +8,7 @@ text, see `store.engine`), asks `decide`, and carries the answer out in SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
 from syndicator.core.identity import make_guid
@@ -101,14 +101,28 @@ def believed(moment: datetime | None, now: datetime) -> datetime | None:
     return None if utc is None or utc > now + FUTURE_SKEW or utc < EARLIEST else utc
 
 
+def _today_alone(written: datetime | None, now: datetime) -> bool:
+    """Whether `written` gives only a day (midnight where it was written), and that day is
+    today there. A fresh article so dated was published at midnight, below everything else
+    a reader got that day though it had just appeared: when it was first seen is the better
+    time. An earlier day keeps its midnight (a backlog has nothing better)."""
+    if written is None or written.tzinfo is None or written.time() != time(0):
+        return False
+    try:
+        return now.astimezone(written.tzinfo).date() == written.date()
+    except OverflowError:
+        return False
+
+
 def decide(
     candidate: Candidate, stored: Match | None, *, canonical_origin: str, now: datetime
 ) -> Decision:
     """What storing `candidate` does, given the stored article it matches (None: no match).
 
     - no match: a new article; its GUID is fixed now from the source, the publication date
-      (the time we saw it when the page gives none or a later one, which within FUTURE_SKEW
-      still counts as the page's modified time) and the first content hash;
+      (the time we saw it when the page gives none, a later one, which within FUTURE_SKEW
+      still counts as the page's modified time, or only today's date) and the first content
+      hash;
     - the same text (by hash): a duplicate;
     - another text whose page says it is older than the stored version: a duplicate (a
       lagging mirror must not roll an article back);
@@ -121,6 +135,8 @@ def decide(
         # with no zone, read as UTC; a clock running fast) pinned the item above the newer
         # ones at the top of every reader until that time came.
         published = min(believed(candidate.published, now) or now, now)
+        if _today_alone(candidate.published, now):
+            published = now
         guid = make_guid(canonical_origin, candidate.source, candidate.content_hash, published)
         return New(guid, published, max(page_updated or published, published))
     if stored.how == "hash":
