@@ -498,3 +498,25 @@ async def test_a_fresh_article_dated_by_its_day_alone_is_published_when_seen(
     midnight = started.replace(hour=0, minute=0, second=0)
     assert seen.pop(old.title) == {midnight - timedelta(days=3)}
     assert all(started <= min(times) <= datetime.now(UTC) for times in seen.values()), seen
+
+
+@pytest.mark.parametrize("offset", ["+0330", "+0530", "+0545", "-0930"])
+async def test_iso_times_with_an_offset_of_minutes_and_no_colon_keep_their_instant(
+    offset: str,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # `2024-03-01T12:30:00+0330` (Tehran; +0530 India, +0545 Nepal): feedparser read the
+    # offset's minutes as none, and every item was published 30 or 45 minutes off.
+    sign = -1 if offset[0] == "-" else 1
+    zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:])))
+    for mirror in site.mirrors:
+        mirror.feed_dates = lambda moment: f"{moment.astimezone(zone):%Y-%m-%dT%H:%M:%S}{offset}"
+    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=FEED_ONLY))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
