@@ -11,9 +11,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import feedparser
 import jdatetime
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syndicator.core.config import Config
 from syndicator.core.errors import ConfigError
+from syndicator.extract import dates
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
@@ -520,3 +523,28 @@ async def test_iso_times_with_an_offset_of_minutes_and_no_colon_keep_their_insta
     assert report.failed == 0
     seen = await published_as_readers_see(config, store)
     assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+PIECES = st.sampled_from(
+    [
+        *"0123456789:+-/ ,.TZ()[]",
+        *("Dec", "IRST", "GMT", "UTC", "PM", "Tue", "Asia/Tehran", "Etc/GMT+3", "+0330"),
+        *("۱۴۰۲", "٣", "آذر", "-0001", "99999", "\u200f", "at", "3:30"),
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.lists(PIECES, max_size=14).map("".join), st.text(max_size=40)))
+def test_any_text_reads_as_an_aware_date_or_none(text: str) -> None:
+    # One entry's date that made the reader raise cost its whole feed, on every mirror.
+    moment = dates.parse_date(text)
+    assert moment is None or moment.utcoffset() is not None
+
+
+@pytest.mark.parametrize("name", sorted(dates.ZONES))
+def test_every_zone_abbreviation_reads_at_its_offset(name: str) -> None:
+    offset = timedelta(seconds=dates.ZONES[name])
+    at = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+    written = f"{(at + offset):%a, %d %b %Y %H:%M:%S} {name}"
+    assert dates.parse_date(written) == at
