@@ -548,3 +548,32 @@ def test_every_zone_abbreviation_reads_at_its_offset(name: str) -> None:
     at = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
     written = f"{(at + offset):%a, %d %b %Y %H:%M:%S} {name}"
     assert dates.parse_date(written) == at
+
+
+async def test_a_feed_that_dates_every_entry_when_generated_dates_none(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # Some CMSs write the moment the feed was generated as every item's pubDate. Each pull
+    # saw a newer time on every entry, read as "changed since stored": every article page
+    # was fetched again from every mirror, on every pull.
+    generated = [datetime(2024, 3, 2, 8, 0, tzinfo=UTC)]
+    for mirror in site.mirrors:
+        mirror.feed_dates = lambda moment: f"{generated[0]:%a, %d %b %Y %H:%M:%S} GMT"
+    config = write_config(site.config_yaml(store_url, sections=(SECTION,)))
+    first = await pull_source("news", config, fetcher, store)
+    assert first.failed == 0 and first.new == len(site.in_section(SECTION))
+    before = [len(m.log) for m in site.mirrors]
+    generated[0] += timedelta(minutes=10)
+    site.touch()
+    again = await pull_source("news", config, fetcher, store)
+    assert again.failed == 0 and again.new == 0
+    fetched = [
+        p for m, n in zip(site.mirrors, before, strict=True) for p in m.log[n:] if "/Detail/" in p
+    ]
+    assert fetched == []
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}

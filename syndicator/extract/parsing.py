@@ -441,9 +441,31 @@ def _entry_link(feed_url: str, written: str | None) -> str | None:
     return None if link.split("#", 1)[0] == feed_url.split("#", 1)[0] else link
 
 
+# Entries that all give one time, at least this many: the moment the feed was generated.
+GENERATED_ENTRIES = 3
+
+
+def _undated_if_generated(entries: list[FeedEntry]) -> list[FeedEntry]:
+    """The entries without their published (or updated) time when every entry gives the
+    same one: some CMSs write the moment the feed was generated as every item's pubDate. It
+    dates none of them, and, newer on every pull, it read as "changed since stored": every
+    article page was fetched again on every pull."""
+    if len(entries) < GENERATED_ENTRIES:
+        return entries
+    if len({e.published for e in entries} - {None}) == 1 and all(e.published for e in entries):
+        entries = [dataclasses.replace(e, published=None) for e in entries]
+    if len({e.updated for e in entries} - {None}) == 1 and all(e.updated for e in entries):
+        entries = [dataclasses.replace(e, updated=None) for e in entries]
+    return entries
+
+
 def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list[FeedEntry]:
     """RSS, Atom or JSON Feed bytes to entries; anything that is not a feed raises
-    ExtractError."""
+    ExtractError. Entries that all give one time give none (`_undated_if_generated`)."""
+    return _undated_if_generated(_feed_entries(body, url, header_charset))
+
+
+def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[FeedEntry]:
     if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return _json_feed(body, url)
     head = body[:1024].lstrip().lower()
