@@ -66,6 +66,16 @@ async def no_leftover_tasks() -> AsyncIterator[None]:
         pytest.fail(f"tasks left pending: {names}", pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+async def no_leftover_services(no_leftover_tasks: None) -> AsyncIterator[None]:
+    """Stop, and fail, a test that leaves a `syndicate serve` it started running (torn down
+    before `no_leftover_tasks` looks: the log reader of such a service is one of its tasks)."""
+    yield
+    left = await stop_leftovers()
+    if left:
+        pytest.fail(f"services left running: {', '.join(left)}", pytrace=False)
+
+
 @pytest.fixture
 async def site() -> AsyncIterator[Site]:
     s = Site(mirrors=3)
@@ -120,3 +130,4 @@ async def fetcher() -> AsyncIterator[Fetcher]:
 
 from .engines import engine_url, engine_urls  # noqa: E402, F401  (fixtures on both engines)
 from .hubs import hub, silent_hub  # noqa: E402, F401  (WebSub hubs on loopback)
+from .served import stop_leftovers  # noqa: E402  (served imports REPO from here)

@@ -100,12 +100,7 @@ def default_config(tmp_path: Path) -> Path:
 async def serve(config: Path) -> Served:
     port = free_port()
     served = Served(config, port, "--listen", f"127.0.0.1:{port}")
-    await served.start()
-
-    async def ready() -> bool:
-        return (await served.get("/readyz"))[0] == 200
-
-    await served.wait_for(ready, "/readyz to answer 200")
+    await served.start_ready()
     return served
 
 

@@ -33,6 +33,7 @@ from syndicator.web.server import make_app
 
 from .conftest import REPO
 from .feedrules import PROBLEMS
+from .served import end_popen
 from .sites import Site, SiteArticle, free_port
 
 TITLE = "Turkey says Haftar forces must withdraw from Libya’s Sirte for lasting truce"
@@ -424,6 +425,7 @@ def test_serve_on_default_config_publishes_the_seed_article(tmp_path: Path) -> N
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -439,8 +441,7 @@ def test_serve_on_default_config_publishes_the_seed_article(tmp_path: Path) -> N
             time.sleep(0.3)
         assert [e.title for e in entries] == [TITLE]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
+        _, stderr = end_popen(proc)
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
 

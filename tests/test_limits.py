@@ -9,7 +9,6 @@ import logging
 import os
 import re
 import resource
-import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from syndicator.web.metrics import Metrics
 from syndicator.web.server import make_app, make_runner
 
 from .conftest import REPO
+from .served import end_popen
 from .sites import Site, free_port
 from .test_export import default_config_copy
 from .test_hotpath import get, read_answer, start
@@ -366,6 +366,7 @@ def test_serve_under_a_low_open_file_limit_answers_through_hundreds_of_idle_sock
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "SYNDICATOR_LOG_FORMAT": "logfmt"},
         preexec_fn=limit_files,
+        start_new_session=True,
     )
     idle: list[socket.socket] = []
     try:
@@ -390,8 +391,7 @@ def test_serve_under_a_low_open_file_limit_answers_through_hundreds_of_idle_sock
     finally:
         for sock in idle:
             sock.close()
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
+        _, stderr = end_popen(proc)
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
     # The default cap (512) does not fit in 256 descriptors: lowered, and said so.

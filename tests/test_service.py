@@ -85,12 +85,7 @@ async def serve(tmp_path: Path, text: str, port: int) -> Served:
     path = tmp_path / "syndicator.yaml"
     path.write_text(text, encoding="utf-8")
     served = Served(path, port)
-    await served.start()
-
-    async def ready() -> bool:
-        return (await served.get("/readyz"))[0] == 200
-
-    await served.wait_for(ready, "/readyz to answer 200")
+    await served.start_ready()
     return served
 
 

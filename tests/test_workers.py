@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from syndicator.core.config import Config
 from syndicator.serve import workers
 
-from .served import Served
+from .served import Served, end_process
 from .sites import Site, free_port
 
 
@@ -71,6 +71,7 @@ async def test_two_serving_processes_share_the_port_and_only_the_puller_pulls(
         cwd=tmp_path,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
     )
     try:
         # Every answer, from either process, shows both Iran articles once the pull is in
@@ -90,7 +91,10 @@ async def test_two_serving_processes_share_the_port_and_only_the_puller_pulls(
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
+        try:
+            _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
+        finally:
+            await end_process(proc, grace=0)
     assert proc.returncode == 0, stderr.decode()
     assert b"Traceback" not in stderr
     assert stderr.decode().count("stopped") == 3
