@@ -121,3 +121,49 @@ async def test_a_pull_in_the_serving_process_keeps_the_feed_answered_while_it_re
     after = seen[-1]
     assert isinstance(after, RenderedFeed) and after is not before
     assert b"A correction was added on Tuesday." in after.body
+
+
+async def test_a_reload_is_recorded_once_by_the_serving_processes_that_all_reload_it(
+    iran: tuple[str, FeedBook], engine_url: str, write_config: Callable[[str], Config]
+) -> None:
+    # `serve --workers 2`: two serving processes, each with its own book, reload one config.
+    text, first = iran
+    store = await open_store(engine_url)
+    try:
+        second = FeedBook(first.config, store)
+        for book in (first, second):
+            await book.get("iran", "rss")
+            await book.get("all", "rss")
+        before = await store.section_versions()
+        new = write_config(text.replace("{title: Iran}", "{title: Iran and Iraq}"))
+        renders = second.renders
+        for book in (first, second):
+            book.config = new
+            await book.config_changed({"iran"})
+        after = await store.section_versions()
+        assert {s: after[s] - before[s] for s in ("iran", "all")} == {"iran": 1, "all": 1}
+        # The second rendered at the first's record: hearing of it renders nothing more.
+        await second.sync_versions()
+        await second.sync_versions()
+        assert second.renders == renders + 2
+        # Back to the old config: a change again, recorded (once).
+        for book in (first, second):
+            book.config = write_config(text)
+            await book.config_changed({"iran"})
+        assert (await store.section_versions())["iran"] == after["iran"] + 1
+    finally:
+        await store.close()
+
+
+async def test_a_reload_to_a_config_recorded_before_a_restart_is_recorded_again(
+    iran: tuple[str, FeedBook], write_config: Callable[[str], Config]
+) -> None:
+    text, book = iran
+    old, new = book.config, write_config(text.replace("{title: Iran}", "{title: Iran and Iraq}"))
+    book.config = new
+    await book.config_changed({"iran"})
+    recorded = (await book.store.section_versions())["iran"]
+    # The service restarts on the old config, then reloads the new one once more.
+    await book.store.config_in_force(old.digest())
+    await book.config_changed({"iran"})
+    assert (await book.store.section_versions())["iran"] == recorded + 1

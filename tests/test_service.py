@@ -381,6 +381,43 @@ async def test_a_reload_changes_only_what_changed_in_feeds_pings_and_counts(
         assert await served.stop() == 0
 
 
+async def test_a_reload_of_two_serving_processes_is_recorded_in_the_store_once(
+    tmp_path: Path, site: Site, store_url: str
+) -> None:
+    port = free_port()
+
+    def text(description: str) -> str:
+        return config_text(site, store_url, port).replace(
+            "  north-africa: {title: North Africa}\n",
+            f'  north-africa: {{title: North Africa, description: "{description}"}}\n',
+        )
+
+    path = tmp_path / "syndicator.yaml"
+    path.write_text(text("North Africa"), encoding="utf-8")
+    served = Served(path, port, "--workers", "2")
+    await served.start_ready()
+    try:
+        store = await open_store(store_url)
+        try:
+            before = await store.section_versions()
+            mark = len(served.events)
+            path.write_text(text("Libya, Egypt and the Maghreb"), encoding="utf-8")
+            served.signal(signal.SIGHUP)
+            # The pulling process and both serving ones.
+            applied = await served.wait_events(
+                lambda e: e.get("event") == "config applied", PROCESSES + 1, mark
+            )
+            assert [e["sections_rerendered"] for e in applied] == [["north-africa"]] * 3
+            await asyncio.sleep(1)
+            after = await store.section_versions()
+        finally:
+            await store.close()
+        moved = {s: after[s] - before[s] for s in ("north-africa", "all")}
+        assert moved == {"north-africa": 1, "all": 1}
+    finally:
+        assert await served.stop() == 0
+
+
 @dataclass
 class RedirectingSite:
     """A site on 127.0.0.1 whose feed is two redirects away (/a -> /b -> /feed.xml), with a

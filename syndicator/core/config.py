@@ -8,6 +8,7 @@ given and nothing else: no environment, no network.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import math
 import os
 import re
@@ -944,6 +945,11 @@ class Config(_Model):
     def store_url(self) -> str:
         """The store URL with a relative SQLite path resolved against the working directory."""
         return self.service.store
+
+    def digest(self) -> str:
+        """A digest of every setting (the same for every process that read the same file):
+        what a reload's change is recorded under in the store, once for all of them."""
+        return hashlib.sha256(self.model_dump_json().encode("utf-8")).hexdigest()
 
     def stale_after(self, section: str) -> float | None:
         """How old a section's newest item may be before the section counts as stale; None

@@ -305,9 +305,13 @@ class FeedBook:
     async def config_changed(self, sections: set[str]) -> None:
         """A new config changes these sections' documents: record it in the store as a change
         (other processes render again, the WebSub hub hears of it once) and render them
-        again here, serving the documents as they were meanwhile."""
+        again here, serving the documents as they were meanwhile. The record is keyed by
+        the config's digest: every serving process reloads, the first one records it.
+
+        Recorded before the render: a process whose record is a no-op renders after the
+        first one's landed, at its counter, and does not render again when it hears of it."""
         try:
-            await self.store.mark_changed(sections, changed_at=False)
+            await self.store.record_config_change(sections, self.config.digest())
         except StoreError as exc:
             log.warning("config change not recorded in the store: %s", exc)
         await self.refresh(sections)

@@ -129,6 +129,10 @@ class Service:
         )
         self.book = book = FeedBook(config, store, observer=self.metrics)
         if self._http:
+            try:
+                await store.config_in_force(config.digest())
+            except StoreError as exc:
+                log.warning("config in force not recorded", extra={"error": str(exc)})
             app = make_app(book, metrics_of=self.metrics, readiness=self.readiness)
             runner = make_runner(
                 app, access_log=None, shutdown_timeout=config.service.drain_timeout

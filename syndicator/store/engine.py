@@ -957,6 +957,61 @@ class Store:
         except DBAPIError as exc:
             raise StoreError(f"store refused section versions: {exc.orig}") from None
 
+    async def record_config_change(
+        self, sections: Iterable[str], digest: str, now: datetime | None = None
+    ) -> list[str]:
+        """Record that the config of digest `digest` changes these sections' documents (and
+        `all`'s): their change counters move (web nodes render again, the WebSub hub hears
+        of it), their Last-Modified does not. A section whose change by this very config is
+        recorded already is left alone: each serving process reloads on its own, and the
+        first to record a config's change makes the others' records no-ops. The sections
+        recorded now."""
+        names = sorted(set(sections) | {ALL_SECTION})
+        at = now or datetime.now(UTC)
+        recorded = []
+        try:
+            async with self.writing() as conn:
+                # One section at a time, in name order, as every writer of the counters.
+                for name in names:
+                    params = {"p_section": name, "p_digest": digest}
+                    if (await conn.execute(_CLAIM_CONFIG, params)).first() is None:
+                        row = {"section": name, "version": 0, "changed_at": at}
+                        made = await conn.execute(
+                            self._versions_insert, {**row, "config_digest": digest}
+                        )
+                        if made.rowcount != 1:
+                            continue  # recorded by another process
+                    recorded.append(name)
+                if recorded:
+                    await bump_versions(conn, self._versions_insert, recorded, at, changed_at=False)
+                    await self._notify(conn, recorded)
+        except DBAPIError as exc:
+            raise StoreError(f"store refused section versions: {exc.orig}") from None
+        return recorded
+
+    async def config_in_force(self, digest: str) -> None:
+        """Say that the config of digest `digest` is the one the sections' documents are
+        rendered under now (a serving process starting): a reload to another config that
+        was recorded before (the service restarted on an older config meanwhile) is then
+        recorded again. Writes only when a section's recorded config is another."""
+        try:
+            async with self.reading("section versions") as conn:
+                query = select(section_versions.c.section).where(
+                    section_versions.c.config_digest.is_distinct_from(digest)
+                )
+                names = sorted((await conn.execute(query)).scalars())
+            if not names:
+                return
+            async with self.writing() as conn:
+                for name in names:  # in name order, as every writer of the counters
+                    await conn.execute(
+                        update(section_versions)
+                        .where(section_versions.c.section == name)
+                        .values(config_digest=digest)
+                    )
+        except DBAPIError as exc:
+            raise StoreError(f"store refused section versions: {exc.orig}") from None
+
     async def number_arrivals(self, sections: Iterable[str], now: datetime | None = None) -> None:
         """Give the articles that joined these sections (and `all`) without an archive number
         theirs, oldest publication first (ties in the order they were stored), and move the
@@ -1259,6 +1314,16 @@ _COUNT = (
     .where(section_versions.c.section == bindparam("p_section"))
     .values(version=section_versions.c.version + 1)
     .returning(section_versions.c.last_seq)
+)
+# The config of digest p_digest is the last to change the section (see record_config_change).
+_CLAIM_CONFIG = (
+    update(section_versions)
+    .where(
+        section_versions.c.section == bindparam("p_section"),
+        section_versions.c.config_digest.is_distinct_from(bindparam("p_digest")),
+    )
+    .values(config_digest=bindparam("p_digest"))
+    .returning(section_versions.c.section)
 )
 # Never back in time (writers' clocks differ a little): Last-Modified of the section's feeds
 # must not go backwards.

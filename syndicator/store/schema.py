@@ -122,6 +122,8 @@ article_sections = Table(
 # the last archive sequence number given in the section. `announced` is the counter's value
 # the WebSub hub was last told about: whichever process sees the counter move past it claims
 # the change (one UPDATE) and pings, so a change is announced once, whoever made it.
+# `config_digest` is the digest of the config whose change of the section was last recorded:
+# the serving processes that reload the same config record its change once (the first one).
 section_versions = Table(
     "section_versions",
     metadata,
@@ -130,6 +132,7 @@ section_versions = Table(
     Column("changed_at", DateTime(timezone=True), nullable=False),
     Column("last_seq", BigInteger, nullable=False, server_default="0"),
     Column("announced", BigInteger, nullable=False, server_default="0"),
+    Column("config_digest", String(64), nullable=True),
 )
 
 # The Last-Modified of every published document (a section's feeds, an archive page, an HTML
