@@ -167,3 +167,24 @@ async def test_a_reload_to_a_config_recorded_before_a_restart_is_recorded_again(
     await book.store.config_in_force(old.digest())
     await book.config_changed({"iran"})
     assert (await book.store.section_versions())["iran"] == recorded + 1
+
+
+async def test_a_look_at_the_counters_while_a_reload_renders_renders_nothing_more(
+    iran: tuple[str, FeedBook], write_config: Callable[[str], Config]
+) -> None:
+    # The serving process polls the counters (or hears a NOTIFY) while it renders the change
+    # it just recorded: the counter moved past the documents it is replacing.
+    text, book = iran
+    await book.get("iran", "rss")
+    await book.get("all", "rss")
+    book.config = write_config(text.replace("{title: Iran}", "{title: Iran and Iraq}"))
+    renders = book.renders
+    reload = asyncio.ensure_future(book.config_changed({"iran"}))
+    looks = 0
+    while not reload.done():
+        await book.sync_versions()
+        looks += 1
+    await reload
+    await book.sync_versions()
+    assert looks > 1
+    assert book.renders == renders + 2  # iran and all, once each

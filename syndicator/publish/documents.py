@@ -132,6 +132,10 @@ class FeedBook:
         self.listeners: list[ChangeListener] = []
         # The store's change counters at the last `sync_versions` (None before the first).
         self._versions: dict[str, int] | None = None
+        # One render of changed sections at a time: a look at the counters (`sync_versions`)
+        # while this process renders what it recorded itself (a reload, a pull) would see
+        # the counter moved past the documents not yet replaced and render them once more.
+        self._rendering = asyncio.Lock()
         # The last pull of each source as the pulling process saw it (the pages read the
         # pull journal in the store instead, the same for every process).
         self.reports: Mapping[str, PullReport] = {}
@@ -294,6 +298,10 @@ class FeedBook:
         waited 172 ms. Sections no longer in the config go at once; those not held here are
         rendered at their next request, as before.
         """
+        async with self._rendering:
+            await self._refresh(sections)
+
+    async def _refresh(self, sections: set[str] | None) -> None:
         names = set(self.section_names()) if sections is None else {*sections, ALL_SECTION}
         self._drop({name for name in self._cache if name not in self.section_names()})
         held = {name for name in names if name in self._cache}
@@ -310,17 +318,22 @@ class FeedBook:
 
         Recorded before the render: a process whose record is a no-op renders after the
         first one's landed, at its counter, and does not render again when it hears of it."""
-        try:
-            await self.store.record_config_change(sections, self.config.digest())
-        except StoreError as exc:
-            log.warning("config change not recorded in the store: %s", exc)
-        await self.refresh(sections)
+        async with self._rendering:
+            try:
+                await self.store.record_config_change(sections, self.config.digest())
+            except StoreError as exc:
+                log.warning("config change not recorded in the store: %s", exc)
+            await self._refresh(sections)
 
     async def sync_versions(self) -> set[str]:
         """Render again the sections held here whose change counter moved in the store
         (another process wrote), serving the old documents meanwhile, then tell the listeners
         of every section whose counter moved since the last look (rendered here or not): the
         WebSub announcer hears of changes any process made."""
+        async with self._rendering:
+            return await self._sync_versions()
+
+    async def _sync_versions(self) -> set[str]:
         versions = await self.store.section_versions()
         moved = {name for name, entry in self._cache.items() if entry.version != versions.get(name)}
         await self._revalidate(moved)
