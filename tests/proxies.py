@@ -1,5 +1,6 @@
 """Proxies on loopback for route tests: a SOCKS5 proxy (RFC 1928, CONNECT, no auth) and an
-HTTP CONNECT proxy, each a real asyncio server that relays bytes.
+HTTP CONNECT proxy, each a real asyncio server that relays bytes; and `Relay`, a plain TCP
+relay (to the PostgreSQL server) whose connections can go silent without closing.
 
 They connect out from their own source address (`source`, e.g. 127.0.0.9), so a mirror that
 only answers connections from that address is reachable through them and nowhere else; they
@@ -162,3 +163,60 @@ class HttpConnectProxy(Proxy):
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
         await self.relay((reader, writer), upstream)
+
+
+class Relay:
+    """A TCP relay to the PostgreSQL server that can go silent on the connections it holds
+    (`freeze`): they stay open and carry nothing more, as after a failover behind the same
+    address or a network partition; new connections are relayed as before."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.frozen: set[asyncio.StreamWriter] = set()
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    def freeze(self) -> None:
+        self.frozen |= self.writers
+
+    def thaw(self) -> None:
+        """Carry what the frozen connections hear from now on (what they heard meanwhile
+        is lost, as on a network that dropped it)."""
+        self.frozen.clear()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+        for writer in self.writers:
+            writer.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.writers |= {writer, up_writer}
+        pumps = [
+            asyncio.ensure_future(self._pump(reader, up_writer)),
+            asyncio.ensure_future(self._pump(up_reader, writer)),
+        ]
+        self.tasks.update(pumps)
+        await asyncio.gather(*pumps, return_exceptions=True)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                if writer not in self.frozen:
+                    writer.write(data)
+                    await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()

@@ -19,6 +19,7 @@ from syndicator.store.changes import listening
 from syndicator.store.health import MirrorStore
 
 from .engines import Schemas, candidate, postgres_base
+from .proxies import Relay
 
 ORIGIN = "https://news.example"
 CONFIG = """service:
@@ -219,58 +220,6 @@ async def test_a_change_of_hundreds_of_sections_is_recorded_and_heard(engine_url
     finally:
         await store.close()
         await other.close()
-
-
-class Relay:
-    """A TCP relay to the PostgreSQL server that can go silent on the connections it holds
-    (`freeze`): they stay open and carry nothing more, as after a failover behind the same
-    address or a network partition; new connections are relayed as before."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.frozen: set[asyncio.StreamWriter] = set()
-        self.writers: set[asyncio.StreamWriter] = set()
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    def freeze(self) -> None:
-        self.frozen |= self.writers
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-        for writer in self.writers:
-            writer.close()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self.writers |= {writer, up_writer}
-        pumps = [
-            asyncio.ensure_future(self._pump(reader, up_writer)),
-            asyncio.ensure_future(self._pump(up_reader, writer)),
-        ]
-        self.tasks.update(pumps)
-        await asyncio.gather(*pumps, return_exceptions=True)
-
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                if writer not in self.frozen:
-                    writer.write(data)
-                    await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
 
 
 async def test_a_listening_connection_gone_silent_is_replaced(

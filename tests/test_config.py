@@ -515,9 +515,18 @@ STORE_URLS_NO_STORE_OPENS = [
     ("postgresql://u@h:99999/d", "the port must be a number from 1 to 65535"),
     ("postgresql://u@[::1/d", "the port must be a number from 1 to 65535"),
 ]
+# URLs SQLAlchemy reads, with a statement bound the store cannot use.
+STORE_URLS_WITH_BAD_SETTINGS = [
+    ("postgresql://u@h/d?command_timeout=0", "command_timeout='0': give seconds"),
+    ("postgresql://u@h/d?command_timeout=soon", "command_timeout='soon': give seconds"),
+    ("postgresql://u@h/d?command_timeout=nan", "command_timeout='nan': give seconds"),
+    ("postgresql://u@h/d?command_timeout=100000", "more than 0 and at most 86400"),
+]
 
 
-@pytest.mark.parametrize(("url", "words"), STORE_URLS_NO_STORE_OPENS)
+@pytest.mark.parametrize(
+    ("url", "words"), [*STORE_URLS_NO_STORE_OPENS, *STORE_URLS_WITH_BAD_SETTINGS]
+)
 def test_a_store_url_the_store_cannot_open_is_refused_at_its_line(
     tmp_path: Path, url: str, words: str
 ) -> None:

@@ -1,27 +1,34 @@
 """PostgreSQL connections killed under running pulls (a failover, an operator's
 pg_terminate_backend, a proxy restart): each pull either works or fails with a StoreError that
 says so, never with a connection two tasks were using at once, and a clean pull afterwards
-leaves every article stored exactly once."""
+leaves every article stored exactly once. Connections that go silent without closing (a relay
+that stops forwarding): a store call is bounded, and the next one gets a new connection."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from syndicator.core.config import Config
 from syndicator.core.errors import StoreError
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
-from syndicator.store import open_store
+from syndicator.store import Store, open_store
+from syndicator.store.engine import PING_TIMEOUT
 from syndicator.store.schema import article_aliases, article_sections, articles
 
 from .engines import Schemas, postgres_base
+from .proxies import Relay
 from .sites import Site, SiteArticle
 
 ROUNDS = 12
@@ -116,4 +123,94 @@ async def test_pulls_through_a_storm_of_killed_connections_lose_and_duplicate_no
         with contextlib.suppress(Exception):
             await storm
         await store.close()
+        await schemas.drop()
+
+
+@contextlib.asynccontextmanager
+async def relayed_store(query: str = "") -> AsyncIterator[tuple[Store, Relay, str]]:
+    """A store on a fresh schema whose connections go through a `Relay` to the server; its
+    URL, direct."""
+    schemas = Schemas(postgres_base())
+    direct = schemas.url()
+    server = make_url(schemas.base)
+    relay = Relay(server.host or "127.0.0.1", server.port or 5432)
+    await relay.start()
+    relayed = direct.replace(f"{server.host}:{server.port}", f"127.0.0.1:{relay.port}")
+    store = await open_store(relayed + query)
+    try:
+        yield store, relay, direct
+    finally:
+        relay.thaw()
+        await store.close()
+        await relay.stop()
+        await schemas.drop()
+
+
+async def test_a_pooled_connection_gone_silent_is_replaced_and_the_call_answered() -> None:
+    # The server (or a relay on the way) stops answering the connections the pool holds,
+    # without closing them. The next store call used to wait for the kernel to give up on
+    # one of them: a quarter of an hour.
+    async with relayed_store() as (store, relay, _):
+        await store.mark_changed({"iran"})
+        relay.freeze()
+        started = time.monotonic()
+        versions = await asyncio.wait_for(store.section_versions(), 30)
+        took = time.monotonic() - started
+        assert versions["iran"] == 1
+        # The silent connection is asked, given PING_TIMEOUT to answer, and replaced.
+        assert took < PING_TIMEOUT + 2, took
+
+
+async def test_a_store_call_whose_connection_goes_silent_fails_within_the_command_timeout() -> None:
+    async with relayed_store("&command_timeout=2") as (store, relay, direct):
+        await store.mark_changed({"iran"})
+        # Another session holds the section's counter, so the store's write waits on the
+        # server; meanwhile the relay goes silent, and the server's answer never arrives.
+        holder = await asyncpg.connect(make_url(direct).set(query={}).render_as_string(False))
+        try:
+            schema = make_url(direct).query["search_path"]
+            locked = holder.transaction()
+            await locked.start()
+            await holder.execute(
+                f"SELECT 1 FROM \"{schema}\".section_versions WHERE section = 'iran' FOR UPDATE"
+            )
+            write = asyncio.ensure_future(store.mark_changed({"iran"}))
+            await asyncio.sleep(0.5)
+            relay.freeze()
+            await locked.rollback()
+            started = time.monotonic()
+            with pytest.raises(StoreError, match="no answer from the server"):
+                await asyncio.wait_for(write, 30)
+            assert time.monotonic() - started < 2 + 2
+        finally:
+            await holder.close()
+        # The next call goes on a new connection: the silent one was thrown away.
+        opened = len(relay.writers)
+        started = time.monotonic()
+        await store.mark_changed({"iran"})
+        assert (await store.section_versions())["iran"] == 2
+        assert time.monotonic() - started < 2
+        assert len(relay.writers) > opened
+
+
+async def test_an_unbounded_store_lets_a_long_statement_finish() -> None:
+    # `db upgrade` opens the store unbounded: a migration's statement may take long.
+    schemas = Schemas(postgres_base())
+    url = schemas.url() + "&command_timeout=1"
+    try:
+        for bounded, outcome in ((True, "fails"), (False, "finishes")):
+            store = await open_store(url, bounded=bounded)
+            try:
+                async with store.engine.connect() as conn:
+                    try:
+                        await conn.execute(text("SELECT pg_sleep(1.5)"))
+                        result = "finishes"
+                    except OperationalError:
+                        result = "fails"
+                assert result == outcome, bounded
+                # Either way the store answers the next call.
+                assert await store.section_versions() == {}
+            finally:
+                await store.close()
+    finally:
         await schemas.drop()

@@ -17,7 +17,7 @@ from datetime import tzinfo
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 import yaml
 from dateutil.tz import gettz
@@ -388,6 +388,24 @@ _STORE_URL = re.compile(
 STORE_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgresql", "postgresql+asyncpg", "postgres")
 
 
+# The longest `?command_timeout=SECONDS` a PostgreSQL store URL may ask for.
+MAX_COMMAND_TIMEOUT = 86400.0
+
+
+def store_command_timeout(value: str) -> float:
+    """The seconds of a store URL's `command_timeout` (see store.engine)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= MAX_COMMAND_TIMEOUT:
+        raise ValueError(
+            f"command_timeout={value!r}: give seconds, more than 0 and at most "
+            f"{MAX_COMMAND_TIMEOUT:.0f}"
+        )
+    return seconds
+
+
 def check_store_url(value: str) -> str:
     """A store URL the store can open: one SQLAlchemy parses, of a scheme the store knows,
     with a port (when it has one) from 1 to 65535. Anything else passed `check` and then
@@ -401,6 +419,11 @@ def check_store_url(value: str) -> str:
     port = found["port"]
     if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
         raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
+    for given in parse_qs(found["query"] or "").get("command_timeout", []):
+        try:
+            store_command_timeout(given)
+        except ValueError as exc:
+            raise ValueError(f"{value!r}: {exc}") from None
     # SQLAlchemy opens these in memory: each process of `serve` held its own store (the
     # pulling one filled it, the serving ones served empty feeds) and `export` kept nothing.
     if found["name"].startswith("sqlite") and (

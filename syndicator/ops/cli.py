@@ -903,7 +903,8 @@ def db_upgrade(ctx: click.Context, as_json: bool) -> None:
     config = _load(ctx, as_json)
 
     async def job() -> tuple[str | None, str]:
-        store = await open_store(config.service.store, config.base_dir, check=False)
+        # Unbounded: a migration's statement may take long on a large store.
+        store = await open_store(config.service.store, config.base_dir, check=False, bounded=False)
         try:
             return await migrate.upgrade(store.writer)
         finally:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import asyncpg
 from sqlalchemy import (
     BigInteger,
     Integer,
@@ -29,11 +30,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
 from syndicator.core import identity
+from syndicator.core.config import store_command_timeout
 from syndicator.core.errors import StoreError
 from syndicator.core.identity import (
     NEAR_DUPLICATE_BITS,
@@ -120,13 +128,38 @@ SQLITE_BUSY_MS = 10_000
 SQLITE_POOL_SIZE = 12
 
 
-def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
+# How long a PostgreSQL statement (or the opening of a connection) may go unanswered before
+# the store call fails and its connection is thrown away, unless the store URL says
+# otherwise (`?command_timeout=SECONDS`): a connection the server or a relay stopped
+# answering without closing it waited until the kernel gave up, a quarter of an hour.
+COMMAND_TIMEOUT = 30.0
+# How long a pooled PostgreSQL connection may take to answer the question it is asked
+# before it is handed out (at most the command timeout): one that does not is replaced.
+PING_TIMEOUT = 5.0
+
+
+def command_timeout(url: URL) -> float:
+    """The statement bound a PostgreSQL store URL asks for (`?command_timeout=SECONDS`)."""
+    given = url.query.get("command_timeout")
+    return COMMAND_TIMEOUT if given is None else store_command_timeout(str(given))
+
+
+def make_engine(url: str, base_dir: Path | None = None, *, bounded: bool = True) -> AsyncEngine:
     """An engine for a store URL. `?search_path=NAME` on a PostgreSQL URL keeps the tables in
     that schema (created if missing), so several stores can share one database;
-    `?application_name=NAME` names its connections in pg_stat_activity."""
+    `?application_name=NAME` names its connections in pg_stat_activity;
+    `?command_timeout=SECONDS` bounds each statement (COMMAND_TIMEOUT when not given), unless
+    the engine is not `bounded` (a schema upgrade, whose statements may take long)."""
     driver_url = _driver_url(url, base_dir)
     connect_args: dict[str, Any] = {}
+    ping: float | None = None
     if driver_url.get_backend_name() == "postgresql":
+        bound = command_timeout(driver_url)
+        driver_url = driver_url.difference_update_query(["command_timeout"])
+        # asyncpg's own bounds: every statement, and the opening of a connection.
+        connect_args["timeout"] = bound
+        connect_args["command_timeout"] = bound if bounded else None
+        ping = min(PING_TIMEOUT, bound)
         # Session settings the URL may carry: `search_path` (the schema of the tables) and
         # `application_name` (how pg_stat_activity names this process's connections).
         settings = {
@@ -137,9 +170,6 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
         if settings:
             driver_url = driver_url.difference_update_query(list(settings))
             connect_args["server_settings"] = settings
-    # A PostgreSQL connection can die with its server or the network; a SQLite file cannot,
-    # and checking it would cost every read a round trip to the driver's thread.
-    pre_ping = driver_url.get_backend_name() == "postgresql"
     pool: dict[str, Any] = {}
     if driver_url.get_backend_name() == "sqlite" and driver_url.database not in (
         None,
@@ -151,9 +181,7 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
         # pull (a thread and the pragmas each, and a cold page cache). An in-memory store
         # has one connection (StaticPool), which takes no size.
         pool["pool_size"] = SQLITE_POOL_SIZE
-    engine = create_async_engine(
-        driver_url, pool_pre_ping=pre_ping, connect_args=connect_args, **pool
-    )
+    engine = create_async_engine(driver_url, connect_args=connect_args, **pool)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "do_connect")
@@ -181,7 +209,40 @@ def make_engine(url: str, base_dir: Path | None = None) -> AsyncEngine:
 
     else:
         event.listen(engine.sync_engine, "handle_error", _connection_lost)
+        if ping is not None:
+            # A PostgreSQL connection can die with its server or the network (a SQLite file
+            # cannot, and checking it would cost every read a round trip to the driver's
+            # thread). SQLAlchemy's pool_pre_ping asks without a time limit: a connection
+            # gone silent without closing held the call for a quarter of an hour. Asked here
+            # within `ping`, one that does not answer is replaced with a new one (the
+            # pool's DisconnectionError), and the call goes on.
+            event.listen(engine.sync_engine, "checkout", _pinger(ping))
     return engine
+
+
+# What a pooled connection's answer to the ping can be when it cannot serve: silent, closed,
+# refused by a server shutting down, or left "consuming an error" by the server's FATAL
+# message (see `_connection_lost`).
+_PING_ERRORS = (
+    TimeoutError,
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
+
+def _pinger(timeout: float) -> Any:
+    def ping(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        driver = dbapi_conn.driver_connection
+        try:
+            await_only(driver.fetchval("SELECT 1", timeout=timeout))
+        except _PING_ERRORS as exc:
+            # Closed here at once: the pool's own close would wait 2 s for a goodbye.
+            driver.terminate()
+            raise DisconnectionError(f"no answer within {timeout:g} s: {exc!r}") from exc
+
+    return ping
 
 
 def _switch_to_wal(cursor: Any) -> None:
@@ -251,6 +312,16 @@ def _connection_lost(ctx: Any) -> Exception | None:
         ctx.is_disconnect = True
         lost = ConnectionLost("the server closed the connection mid-transaction")
         return OperationalError(ctx.statement, ctx.parameters, lost, connection_invalidated=True)
+    if isinstance(original, TimeoutError):
+        # asyncpg's command_timeout: the server (or a relay on the way) did not answer. The
+        # connection may never answer again: thrown away, not handed out again, and the
+        # error is a store error as any other (asyncpg raises a bare TimeoutError).
+        ctx.is_disconnect = True
+        if ctx.connection is not None and not ctx.connection.invalidated:
+            # Closed here at once: the pool's own close would wait 2 s for a goodbye.
+            ctx.connection.connection.driver_connection.terminate()
+        silent = ConnectionLost("no answer from the server within the command timeout")
+        return OperationalError(ctx.statement, ctx.parameters, silent, connection_invalidated=True)
     return None
 
 
@@ -287,13 +358,15 @@ async def open_store(
     create_empty: bool = True,
     check: bool = True,
     existing: bool = False,
+    bounded: bool = True,
 ) -> Store:
     """Connect and check that the schema is the code's.
 
     A store with no tables gets the schema when `create_empty` (the default config needs no
     set-up step); one at an older or newer revision is refused with what to run. `existing`
     (for commands that only read) refuses a store that is not there or has no tables, and
-    creates nothing: a mistyped path is an error, not a new empty store.
+    creates nothing: a mistyped path is an error, not a new empty store. A store that is not
+    `bounded` lets PostgreSQL statements take as long as they take (a schema upgrade).
     """
     try:
         shown = make_url(url).render_as_string()
@@ -308,7 +381,7 @@ async def open_store(
                 "or fill it first with `syndicate pull SOURCE` or `syndicate db upgrade`"
             )
     try:
-        engine = make_engine(url, base_dir)
+        engine = make_engine(url, base_dir, bounded=bounded)
     except (SQLAlchemyError, OSError, ValueError) as exc:
         # A folder that cannot be made (its parent is a file), a NUL in the path.
         raise StoreError(f"cannot open store {shown}: {exc}") from None
