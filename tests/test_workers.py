@@ -506,3 +506,35 @@ def test_a_serving_process_gives_freed_feed_sized_buffers_back_to_the_system() -
         for mode in ("default", "tuned")
     }
     assert mapped == {"default": "False", "tuned": "True"}
+
+
+async def test_the_processes_of_a_killed_supervisor_stop_rather_than_serve_on(
+    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+) -> None:
+    # `kill -9` of the supervisor (an OOM kill, an operator): its pulling and serving
+    # processes went on, orphaned, serving the old config on the shared port beside the
+    # service started next, and pulling too.
+    port = free_port()
+    service = f"  listen: 127.0.0.1:{port}\n  watch_config: false\n  log_level: info\n"
+    write_config(site.config_yaml(store_url, service_extra=service))
+    served = Served(tmp_path / "syndicator.yaml", port, "--workers", "2")
+    await served.start()
+    assert served.proc is not None
+    try:
+
+        async def all_started() -> bool:
+            return sum(e.get("event") == "started" for e in served.events) == 3
+
+        await served.wait_for(all_started, "the pulling and both serving processes to start")
+        children = children_of(served.proc.pid)
+        assert len(children) == 3
+        os.kill(served.proc.pid, signal.SIGKILL)
+
+        async def all_gone() -> bool:
+            return all(parent_of(pid) is None for pid in children)
+
+        await served.wait_for(all_gone, "the orphaned processes to stop", timeout=15)
+        stopped = [e for e in served.events if e.get("event") == "stopped"]
+        assert len(stopped) == 3, "\n".join(served.raw)
+    finally:
+        await served.stop()

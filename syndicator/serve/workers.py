@@ -190,7 +190,27 @@ def stop_and_reload_signals(
             loop.remove_signal_handler(sig)
 
 
-def _child(serve_one: Callable[[int], None], index: int, started: Any) -> None:
+# prctl's option for the signal a process gets when its parent ends (Linux).
+PR_SET_PDEATHSIG = 1
+
+
+def stop_with_parent(parent: int) -> bool:
+    """Have SIGTERM sent to this process when `parent` (the supervisor that forked it) ends,
+    however it ends: killed with SIGKILL (the OOM killer, an operator), its processes went
+    on, orphaned, serving the old config on the shared port beside the service started next,
+    and pulling too. Linux only (True when set); a parent already gone stops it at once."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent:  # it ended before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+    return True
+
+
+def _child(serve_one: Callable[[int], None], index: int, started: Any, parent: int) -> None:
     global _started
     _started = started
     # The parent's handlers were inherited by the fork; the child's own loop sets its own.
@@ -199,6 +219,7 @@ def _child(serve_one: Callable[[int], None], index: int, started: Any) -> None:
     # A reload forwarded before the child's loop handles SIGHUP must not kill it: the config
     # it is about to read is the new one anyway.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    stop_with_parent(parent)
     serve_one(index)
 
 
@@ -222,7 +243,9 @@ def run_workers(
     def start(index: int) -> None:
         started[index] = event = context.Event()
         process = context.Process(
-            target=_child, args=(serve_one, index, event), name=f"syndicate-serve-{index}"
+            target=_child,
+            args=(serve_one, index, event, os.getpid()),
+            name=f"syndicate-serve-{index}",
         )
         process.start()
         processes[index] = process
