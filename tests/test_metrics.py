@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -16,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from syndicator.core.config import Config
 from syndicator.core.errors import StoreError
 from syndicator.mirrors.health import MirrorPull
-from syndicator.serve.service import Service
+from syndicator.serve.cluster import WebNode
+from syndicator.serve.service import VERSION_POLL, Service
 from syndicator.store import open_store
 from syndicator.store.health import MirrorStore
 from syndicator.store.pulls import PullRecord, record_pull
@@ -214,3 +216,61 @@ async def test_readyz_fails_and_writes_stop_when_the_store_file_is_deleted_or_re
             )
     finally:
         await service.stop()
+
+
+async def test_metrics_stop_saying_ready_when_the_store_is_gone_without_readyz_asked(
+    site: Site, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    # A scraper that reads only /metrics (no probe asks /readyz) was told "ready" for as
+    # long as the store did not answer.
+    config = write_config(site.config_yaml(store_url))
+    service = Service(config, host="127.0.0.1", port=0)
+    await service.start()
+    base = f"http://127.0.0.1:{service.port}"
+    try:
+        assert service.scheduler is not None
+        for _ in range(200):
+            if value(samples((await get(base, "/metrics"))[1]), "syndicator_ready") == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert value(samples((await get(base, "/metrics"))[1]), "syndicator_ready") == 1
+        assert service.store is not None
+        await service.store.engine.dispose()
+        db = Path(store_url.removeprefix("sqlite:///"))
+        for path in db.parent.glob(db.name + "*"):
+            path.unlink()
+        db.mkdir()  # a folder where the database file was: SQLite cannot open it
+        await asyncio.sleep(VERSION_POLL + 1)  # the service's next look at the store
+        assert value(samples((await get(base, "/metrics"))[1]), "syndicator_ready") == 0
+        status, _ = await get(base, "/readyz")
+        assert status == 503
+    finally:
+        await service.stop()
+
+
+async def test_a_web_nodes_metrics_stop_saying_ready_when_the_store_is_gone(
+    site: Site, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    config = write_config(site.config_yaml(store_url))
+    store = await open_store(store_url)
+    finished = datetime.now(UTC)  # a worker pulled every section
+    await record_pull(
+        store, PullRecord("news", finished, finished, "ok", sections=tuple(site.sections))
+    )
+    node = WebNode(config, store, lambda: config)
+    stop = asyncio.Event()
+    watching = asyncio.create_task(node.watcher.run(stop))
+    try:
+        await node.refresh_status()
+        assert value(samples(node.metrics.exposition().decode()), "syndicator_ready") == 1
+        await store.engine.dispose()
+        db = Path(store_url.removeprefix("sqlite:///"))
+        for path in db.parent.glob(db.name + "*"):
+            path.unlink()
+        db.mkdir()  # a folder where the database file was: SQLite cannot open it
+        await asyncio.sleep(config.cluster.poll + 1)  # the watcher's next look
+        assert value(samples(node.metrics.exposition().decode()), "syndicator_ready") == 0
+    finally:
+        stop.set()
+        await watching
+        await store.close()

@@ -315,7 +315,7 @@ class LeaseWorker:
 
 class ChangeWatcher:
     """Keeps a feed book in step with the store's change counters; `after_sync` is awaited
-    after each look at them."""
+    after each look at them, `on_store_error` called after each look the store failed."""
 
     def __init__(
         self,
@@ -323,11 +323,13 @@ class ChangeWatcher:
         store: Store,
         poll: float,
         after_sync: Callable[[], Awaitable[None]] | None = None,
+        on_store_error: Callable[[], None] | None = None,
     ) -> None:
         self.book = book
         self.store = store
         self.poll = poll
         self.after_sync = after_sync
+        self.on_store_error = on_store_error
         self.fallback = LISTEN_FALLBACK
         self.probe_timeout = LISTEN_PROBE_TIMEOUT
 
@@ -342,6 +344,8 @@ class ChangeWatcher:
             moved = await self.book.sync_versions()
         except StoreError as exc:
             log.warning("web: reading change counters: %s", exc)
+            if self.on_store_error is not None:
+                self.on_store_error()
             return
         if moved:
             log.info("web: sections changed: %s", ", ".join(sorted(moved)))
@@ -455,7 +459,11 @@ class WebNode(RoleNode):
         self.book = FeedBook(config, store, observer=self.metrics)
         self.ready = ReadyState(self.metrics, store)
         self.watcher = ChangeWatcher(
-            self.book, store, config.cluster.poll, after_sync=self._refresh_if_moved
+            self.book,
+            store,
+            config.cluster.poll,
+            after_sync=self._refresh_if_moved,
+            on_store_error=self.ready.store_unanswered,
         )
         self._versions: dict[str, int] | None = None
 
@@ -474,6 +482,7 @@ class WebNode(RoleNode):
             self._versions = await self.store.section_versions()
         except StoreError as exc:
             log.warning("web: status not refreshed: %s", exc)
+            self.ready.store_unanswered()
             return
         await self.ready.refresh(self.config)
 
@@ -482,8 +491,10 @@ class WebNode(RoleNode):
         try:
             moved = await self.store.section_versions() != self._versions
         except StoreError:
+            self.ready.store_unanswered()
             return  # the watcher has said so
-        if moved:
+        # After a failed look, the status (and readiness) is read again.
+        if moved or self.ready.store_failing:
             await self.refresh_status()
 
     async def apply(self, old: Config, config: Config) -> dict[str, Any]:

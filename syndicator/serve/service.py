@@ -237,10 +237,12 @@ class Service:
             try:
                 # A pull that changed no section still moves the sources' gauges.
                 pulled = self.metrics.pull_report_moved()
-                if await self.book.sync_versions() or pulled:
+                # After a failed look, the status (and readiness) is read again.
+                if await self.book.sync_versions() or pulled or self.ready.store_failing:
                     await self._refresh_status()
             except StoreError as exc:
                 log.warning("store poll failed", extra={"error": str(exc)})
+                self.ready.store_unanswered()
 
     # --- readiness ------------------------------------------------------------------------
 

@@ -65,6 +65,8 @@ class ReadyState:
         self.store = store
         self.stopping = False
         self.refused: list[str] = []
+        # The last look at the store (a poll of its change counters, a status read) failed.
+        self.store_failing = False
 
     async def check(self, config: Config) -> tuple[bool, dict[str, Any]]:
         """Ready or not, and the checks behind it, as `/readyz` answers."""
@@ -74,15 +76,24 @@ class ReadyState:
         self.metrics.set_ready(ready)
         return ready, checks
 
+    def store_unanswered(self) -> None:
+        """The store did not answer a look at it: `/metrics` says not ready, as `/readyz`
+        would, until a look at the status succeeds again (`refresh`). A scraper of
+        `/metrics` alone was told "ready" for as long as the store did not answer."""
+        self.store_failing = True
+        self.metrics.set_ready(False)
+
     async def refresh(self, config: Config) -> None:
-        """Read the status behind the gauges again (a store that does not answer is logged
-        and the old status kept)."""
+        """Read the status behind the gauges again (a store that does not answer is logged,
+        the old status kept, and the process no longer counted ready)."""
         if self.store is None:
             return
         try:
             status = await collect(config, self.store)
         except StoreError as exc:
             log.warning("status not refreshed", extra={"error": str(exc)})
+            self.store_unanswered()
             return
+        self.store_failing = False
         self.metrics.set_status(status)
         self.metrics.set_ready(not self.stopping and not status.unpulled_sections)
