@@ -3,6 +3,7 @@ resumes from the store and takes a new config in place."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -143,6 +144,44 @@ async def test_schedule_resumes_from_the_store_and_a_new_config_keeps_unchanged_
         assert scheduler.next_runs()["news"] == last + timedelta(hours=1)
     finally:
         assert await scheduler.drain(1.0) == []
+
+
+async def test_a_source_changed_while_its_pull_runs_is_pulled_again_once_that_pull_ends(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A reload that adds a section to a source asks for a pull soon; when the source's pull
+    # of the old config was still running, that pull was skipped and the next came an
+    # interval later: the new section stayed empty (and /readyz at 503) for that long.
+    def text(sections: tuple[str, ...]) -> str:
+        yaml = site.config_yaml(store_url, sections=sections)
+        return yaml.replace("  max_items: 50\n", "  max_items: 50\n  jitter: 100ms\n").replace(
+            "    every: 5m\n", "    every: 1h\n"
+        )
+
+    config = write_config(text(("north-africa", "iran")))
+    site.slow_paths, site.slow_seconds = {"/rss/iran.xml"}, 1.5
+    scheduler = PullScheduler(config, fetcher, store, FeedBook(config, store))
+    scheduler.start({})
+    try:
+        for _ in range(100):
+            if scheduler.running:
+                break
+            await asyncio.sleep(0.02)
+        assert scheduler.running == ["news"]
+        changes = scheduler.apply(write_config(text(tuple(site.sections)), name="b.yaml"))
+        assert changes.changed == ["news"]
+        for _ in range(200):
+            if "west-asia" in await pulled_sections(store):
+                break
+            await asyncio.sleep(0.05)
+        assert "west-asia" in await pulled_sections(store)
+        assert scheduler.next_runs()["news"] > datetime.now(UTC) + timedelta(minutes=59)
+    finally:
+        await scheduler.drain(5.0)
 
 
 async def test_a_wall_clock_stepped_back_moves_the_next_pulls_with_it(

@@ -5,7 +5,8 @@ First pulls resume from the store: a source pulled recently waits for the rest o
 interval; overdue ones start at random moments spread over a tenth of the jitter window per
 overdue source, up to the whole window, so one source starts at once and a restart with many
 does not hit every mirror together. A new config is applied in place (`apply`): sources
-added, removed or re-timed, while the other sources keep their next run. `drain` stops
+added, removed or re-timed, while the other sources keep their next run; a source changed
+while its pull runs is pulled again once that pull ends. `drain` stops
 starting pulls and lets running ones finish within a bound, then cancels the rest.
 
 APScheduler keeps its times on the wall clock: when the clock is stepped back (NTP fixing a
@@ -93,6 +94,9 @@ class PullScheduler:
         self.last_reports: dict[str, PullReport] = {}
         self.last_finished: dict[str, datetime] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
+        # Sources a new config changed while their pull of the old one ran: pulled again
+        # as soon as that pull ends.
+        self._outdated: set[str] = set()
         self._accepting = True
         self._wall, self._monotonic = wall, monotonic
         self._clock_at = (wall(), monotonic())
@@ -131,6 +135,10 @@ class PullScheduler:
     def _forget(self, name: str, task: asyncio.Task[None]) -> None:
         if self._running.get(name) is task:
             del self._running[name]
+        if name in self._outdated:
+            self._outdated.discard(name)
+            if self._accepting and self.scheduler.running and name in self.config.sources:
+                self._add_job(name, datetime.now(UTC))
 
     async def _guarded(self, name: str) -> None:
         try:
@@ -249,6 +257,9 @@ class PullScheduler:
         if self.scheduler.running:
             for name in soon:
                 self._add_job(name, self._soon(name, now, len(soon)))
+        # A pull under way runs the old config; the pull asked for here would be skipped
+        # as "still running", leaving the change to the pull an interval later.
+        self._outdated.update(name for name in soon if name in self._running)
         return changes
 
     def stop(self) -> None:
