@@ -175,3 +175,40 @@ async def test_a_worker_outlives_a_store_that_stops_answering(
     finally:
         stop.set()
         await store.close()
+
+
+@pytest.mark.parametrize("when", ["between pulls", "while its pull runs"])
+async def test_a_source_a_reload_changes_is_pulled_again_soon(
+    site: Site, store_url: str, fetcher: Fetcher, write_config: Callable[[str], Config], when: str
+) -> None:
+    # A section added to a source by a worker's reload waited for the source's next pull,
+    # up to `every` later (an hour here): empty, and a web node's /readyz at 503 meanwhile.
+    def text(sections: tuple[str, ...]) -> str:
+        extra = "cluster:\n  lease_timeout: 3s\n  poll: 100ms\n"
+        yaml = site.config_yaml(store_url, sections=sections, extra="")
+        return yaml.replace("    every: 5m\n", "    every: 1h\n") + extra
+
+    config = write_config(text(("north-africa", "iran")))
+    store = await open_store(store_url)
+    done: list[PullReport] = []
+    stop = asyncio.Event()
+    worker = LeaseWorker(config, fetcher, store, holder="w1", on_pulled=done.append)
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        if when == "while its pull runs":
+            site.slow_paths, site.slow_seconds = {"/rss/iran.xml"}, 1.5
+        for _ in range(400):
+            if done or (worker.running and when == "while its pull runs"):
+                break
+            await asyncio.sleep(0.02)
+        assert worker.running if when == "while its pull runs" else done
+        worker.reconfigure(write_config(text(tuple(site.sections)), name="b.yaml"))
+        for _ in range(200):
+            if "west-asia" in await pulled_sections(store):
+                break
+            await asyncio.sleep(0.05)
+        assert "west-asia" in await pulled_sections(store)
+    finally:
+        stop.set()
+        await task
+        await store.close()

@@ -36,6 +36,7 @@ from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher, FetchLimits
 from syndicator.pull.pipeline import PullReport
 from syndicator.pull.run import run_pull
+from syndicator.pull.scheduler import schedule_changes
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
 from syndicator.serve.workers import freeze_startup_objects, stop_and_reload_signals
 from syndicator.store import Store, open_store
@@ -207,12 +208,17 @@ class LeaseWorker:
         self._pull_tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
         self._next_config: Config | None = None
+        # Sources a new config changed: made due at the next look (`_changed`), or, when
+        # this worker is pulling one under the old config, once that pull ends (`_outdated`).
+        self._changed: set[str] = set()
+        self._outdated: set[str] = set()
 
     def reconfigure(self, config: Config) -> None:
         """Pull by `config` from the worker's next look at the leases: sources added are
         registered (due at once), sources removed are claimed no more (a pull of one already
-        running finishes), the cluster settings apply. A source's new `every` counts from
-        the end of its next pull."""
+        running finishes), sources whose mirrors or sections changed are due at once (or
+        when this worker's pull of one under the old config ends), the cluster settings
+        apply. A source's new `every` counts from the end of its next pull."""
         self._next_config = config
         self.wake.set()
 
@@ -226,7 +232,10 @@ class LeaseWorker:
             while not stop.is_set():
                 if self._next_config is not None:
                     # Here, between looks, every pull started so far has read its config.
-                    self.config, self._next_config = self._next_config, None
+                    old, self.config, self._next_config = self.config, self._next_config, None
+                    changed = set(schedule_changes(old, self.config).changed)
+                    self._outdated |= changed & self.running.keys()
+                    self._changed |= changed - self.running.keys()
                     names = list(self.config.sources)
                     cluster = self.config.cluster
                     renew_every = cluster.lease_timeout / 3
@@ -236,6 +245,9 @@ class LeaseWorker:
                     if not registered:
                         await self.leases.register(names)
                         registered = True
+                    if self._changed:
+                        await self.leases.due_now(self._changed & set(names))
+                        self._changed.clear()
                     now = asyncio.get_running_loop().time()
                     if self.running and now - last_renew >= renew_every:
                         await self._renew()
@@ -285,6 +297,10 @@ class LeaseWorker:
         # closer together than `every`, whichever workers pull it.
         jitter = random.uniform(0, min(self.config.service.jitter, source.every))
         due = datetime.now(UTC) + timedelta(seconds=source.every + jitter)
+        if name in self._outdated:
+            # A new config changed the source while this pull ran the old one.
+            self._outdated.discard(name)
+            due = datetime.now(UTC)
         try:
             await self.leases.release(name, due)
         except StoreError as exc:

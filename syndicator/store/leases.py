@@ -84,6 +84,24 @@ class Leases:
         async with self.store.answering("register sources"), self.store.writing() as conn:
             await conn.execute(dialect.insert(source_leases).on_conflict_do_nothing(), rows)
 
+    async def due_now(self, names: Iterable[str], now: datetime | None = None) -> None:
+        """Make these sources due at once (a new config changed them), those nobody holds:
+        a source being pulled is made due by whoever pulls it, when its pull ends."""
+        names = sorted(set(names))
+        if not names:
+            return
+        now = now or datetime.now(UTC)
+        async with self.store.answering("make sources due"), self.store.writing() as conn:
+            await conn.execute(
+                update(source_leases)
+                .where(
+                    source_leases.c.name.in_(names),
+                    source_leases.c.holder.is_(None),
+                    source_leases.c.next_due > now,
+                )
+                .values(next_due=now)
+            )
+
     async def claim_due(
         self, names: Sequence[str], limit: int, now: datetime | None = None
     ) -> list[str]:
