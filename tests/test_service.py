@@ -628,3 +628,42 @@ async def test_a_reload_asked_for_while_the_service_starts_applies_to_what_it_st
             assert response.status == 200
     finally:
         await service.stop()
+
+
+@pytest.mark.parametrize(
+    ("options", "processes"), [((), PROCESSES), (("--pull-inline",), 1)], ids=["all", "inline"]
+)
+async def test_a_sighup_while_the_service_drains_changes_nothing_and_the_stop_stays_clean(
+    tmp_path: Path, site: Site, store_url: str, options: tuple[str, ...], processes: int
+) -> None:
+    # logrotate's SIGHUP, say, in the drain of a stop: the reload ran beside the stop,
+    # restarting what the stop had just stopped.
+    port = free_port()
+    path = tmp_path / "syndicator.yaml"
+    path.write_text(config_text(site, store_url, port, drain="3s"))
+    for mirror in site.mirrors:
+        mirror.mode, mirror.slow_seconds = "slow", 10.0
+    served = Served(path, port, *options)
+    await served.start()
+    try:
+
+        async def pull_started() -> bool:
+            return any(m.log for m in site.mirrors)
+
+        await served.wait_for(pull_started, "the first pull to reach a mirror")
+        served.signal(signal.SIGTERM)
+        await served.wait_events(lambda e: e.get("event") == "stopping", processes)
+        mark = len(served.events)
+        path.write_text(
+            config_text(site, store_url, port, drain="3s") + "retention: {days: 1, every: 1s}\n"
+        )
+        served.signal(signal.SIGHUP)
+        assert served.proc is not None
+        code = await asyncio.wait_for(served.proc.wait(), 20)
+    finally:
+        code = await served.stop()
+    log = "\n".join(served.raw)
+    assert code == 0, log
+    assert "Traceback" not in log and "Task was destroyed" not in log, log
+    applied = [e for e in served.events[mark:] if e.get("event") == "config applied"]
+    assert applied == [], log

@@ -257,6 +257,12 @@ class Service:
         if self._load is None:
             return False
         async with self._reload_lock:
+            if self._stopping.is_set() or self.ready.stopping:
+                # A SIGHUP in the drain (logrotate's, say) restarted what the stop had just
+                # stopped (the retention job ran on through the stop) and applied a config
+                # to a service on its way out.
+                log.info("reload ignored: the service is stopping", extra={"reason": reason})
+                return False
             if self._watch is not None:
                 self._config_signature = _signature(self._watch)
             config, self.ready.refused = read_new_config(self._load, reason, log)
