@@ -58,8 +58,10 @@ from syndicator.serve.workers import (
     run_loop,
     run_stoppable,
     run_workers,
+    stop_and_reload_signals,
     tell_started,
     tune_malloc,
+    unless_stopped,
 )
 from syndicator.store import Store, migrate, open_store
 from syndicator.store.backup import BackupReport, backup_sqlite
@@ -76,6 +78,7 @@ T = TypeVar("T")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
+log = logging.getLogger("syndicator.serve")
 
 __all__ = ["check", "export", "limits_of", "main", "serve"]
 
@@ -860,7 +863,7 @@ def serve(
         if workers > 1 and port == 0:
             fail("--workers needs a fixed port to share", EXIT_CONFIG, as_json)
         # The schema is created here, once, before the processes that share it start.
-        _run(lambda: _open_and_close(config), as_json)
+        _open_before_forking(config, reread, as_json)
         # Where the pulling process leaves its counters for the serving ones' /metrics.
         with tempfile.TemporaryDirectory(prefix="syndicator-") as folder:
             runtime = Path(folder)
@@ -877,7 +880,7 @@ def serve(
     if workers > 1:
         if port == 0:
             fail("--workers needs a fixed port to share", EXIT_CONFIG, as_json)
-        _run(lambda: _open_and_close(config), as_json)
+        _open_before_forking(config, reread, as_json)
         sys.exit(
             run_workers(
                 workers, lambda index: serve_one(index, True, pulls=index == 0), on_reload=reread
@@ -886,8 +889,32 @@ def serve(
     serve_one(0, False, pulls=True)
 
 
-async def _open_and_close(config: Config) -> None:
-    await (await connect(config)).close()
+def _open_before_forking(config: Config, reread: Callable[[], None], as_json: bool) -> None:
+    """Open the store (making its schema) and close it, in the supervisor of `serve`, before
+    it forks the processes that share it. The database may be slow to answer: a SIGHUP
+    meanwhile (a reload right after a start) ended the service by the signal's default
+    action; it now rereads the config once the store is open, and SIGTERM or SIGINT stop
+    the wait, and the service (status 0)."""
+    reload_asked: list[bool] = []
+
+    def on_sighup() -> None:
+        log.info("SIGHUP while starting: the config is read again once started")
+        reload_asked.append(True)
+
+    async def opened() -> bool:
+        stop = asyncio.Event()
+        with stop_and_reload_signals(lambda _sig: stop.set(), on_sighup):
+            store = await unless_stopped(connect(config), stop)
+        if store is None:
+            return False
+        await store.close()
+        return True
+
+    if not _run(opened, as_json):
+        log.info("stopped", extra={"pulls": False, "cancelled_pulls": []})
+        sys.exit(0)
+    if reload_asked:
+        reread()
 
 
 @main.group(cls=_Group)

@@ -38,7 +38,11 @@ from syndicator.pull.pipeline import PullReport
 from syndicator.pull.run import run_pull
 from syndicator.pull.scheduler import schedule_changes
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
-from syndicator.serve.workers import freeze_startup_objects, stop_and_reload_signals
+from syndicator.serve.workers import (
+    freeze_startup_objects,
+    stop_and_reload_signals,
+    unless_stopped,
+)
 from syndicator.store import Store, open_store
 from syndicator.store.changes import listening
 from syndicator.store.leases import Leases
@@ -571,22 +575,6 @@ class WorkerNode(RoleNode):
         }
 
 
-async def _unless_stopped(opening: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
-    """What `opening` gives, or None when `stop` is set first (it is cancelled then)."""
-    task = asyncio.ensure_future(opening)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-    if not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return None
-    return task.result()
-
-
 async def serve_role(
     config: Config,
     role: str,
@@ -628,7 +616,7 @@ async def serve_role(
     try:
         with stop_and_reload_signals(lambda _sig: stop.set(), on_sighup):
             # A stop while the store opens (a database that does not answer) ends the wait.
-            store = await _unless_stopped(open_store(config.service.store, config.base_dir), stop)
+            store = await unless_stopped(open_store(config.service.store, config.base_dir), stop)
             if store is None:
                 announce("stopped")
                 return

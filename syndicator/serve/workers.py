@@ -210,6 +210,22 @@ def stop_with_parent(parent: int) -> bool:
     return True
 
 
+async def unless_stopped(opening: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
+    """What `opening` gives, or None when `stop` is set first (it is cancelled then)."""
+    task = asyncio.ensure_future(opening)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return None
+    return task.result()
+
+
 def _child(serve_one: Callable[[int], None], index: int, started: Any, parent: int) -> None:
     global _started
     _started = started
