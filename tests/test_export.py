@@ -8,6 +8,7 @@ import gzip
 import json
 import logging
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -156,6 +157,35 @@ def test_export_and_check_warn_when_public_url_is_not_set(tmp_path: Path) -> Non
         result = run("--config", str(config), *command, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert "public_url" not in result.stderr
+
+
+def test_a_quiet_export_prints_nothing_unless_something_is_wrong(tmp_path: Path) -> None:
+    # From cron, which mails whatever a job prints: every healthy export printed its table
+    # and "wrote feeds to ...", so a job every 10 minutes mailed 144 times a day.
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    out = tmp_path / "feeds"
+    healthy = run("--config", str(config), "export", "--quiet", "--out", str(out), cwd=tmp_path)
+    assert (healthy.returncode, healthy.stdout, healthy.stderr) == (0, "", "")
+    assert "Turkey says Haftar" in (out / "north-africa.rss").read_text(encoding="utf-8")
+    # One mirror of three gone: the feeds are whole, and a partial pull is no news for cron.
+    config.write_text(text.replace("seeds/www.presstv.tv", "seeds/gone"), "utf-8")
+    partial = run("--config", str(config), "export", "-q", "--out", str(out), cwd=tmp_path)
+    assert (partial.returncode, partial.stdout, partial.stderr) == (0, "", "")
+    # Every mirror gone: exit 1, and stderr says why.
+    gone = re.sub(r"seeds/www\.presstv\.[a-z.]+", "seeds/gone", text)
+    config.write_text(gone, "utf-8")
+    failed = run("--config", str(config), "export", "-q", "--out", str(out), cwd=tmp_path)
+    assert failed.returncode == 1 and failed.stdout == ""
+    assert "pull failed for: presstv" in failed.stderr, failed.stderr
+    assert "no file" in failed.stderr and "Traceback" not in failed.stderr
+    # A config mistake is still said, public_url not set included.
+    config.write_text(text.replace('  public_url: "http://127.0.0.1:8080"\n', ""), "utf-8")
+    unset = run("--config", str(config), "export", "-q", "--out", str(out), cwd=tmp_path)
+    assert unset.returncode == 0 and unset.stdout == ""
+    assert "service.public_url is not set" in unset.stderr
+    both = run("--config", str(config), "export", "-q", "-v", "--out", str(out), cwd=tmp_path)
+    assert both.returncode == 2 and "--quiet" in both.stderr and "--verbose" in both.stderr
 
 
 @pytest.mark.parametrize(

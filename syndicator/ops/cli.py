@@ -646,18 +646,30 @@ def _out_folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     show_default=True,
     help="Folder to write the feed files into.",
 )
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Print nothing unless something is wrong (a failed pull, a config to fix): for cron, "
+    "which mails whatever a job prints.",
+)
 @json_option
 @click.pass_context
-def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
+def export(ctx: click.Context, out_dir: Path, quiet: bool, as_json: bool) -> None:
     """Pull every source once, then write every section feed as static files."""
+    if quiet and ctx.obj["verbose"]:
+        fail("--quiet and --verbose: give one of them", EXIT_CONFIG, as_json)
     config = _load(ctx, as_json)
+    if quiet:
+        # A pull that lost a mirror but not its feed logs a warning: no news for cron.
+        _logging(config.service.log_format, False, "error")
     written = False
 
     async def job() -> list[PullOutcome]:
         nonlocal written
         store = await connect(config)
         try:
-            with terminal.PullProgress(err, "pulling") as progress:
+            with terminal.PullProgress(err, "pulling", shown=not quiet) as progress:
                 async with Fetcher(limits_of(config)) as fetcher:
                     outcomes = await asyncio.gather(
                         *(
@@ -688,7 +700,12 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
         fail(f"export interrupted by {stop.signal.name}: {done}", 128 + stop.signal, as_json)
     dead = [o.source for o in outcomes if o.result == "failed"]
     _warn_public_url(config)
-    if as_json:
+    if quiet and not as_json:
+        for o in outcomes:
+            if o.result == "failed":
+                for message in o.report.errors:
+                    err.print(f"{o.source}: {message}", highlight=False, markup=False)
+    elif as_json:
         emit(
             {
                 "ok": not dead,
@@ -702,8 +719,8 @@ def export(ctx: click.Context, out_dir: Path, as_json: bool) -> None:
             for message in o.report.errors:
                 err.print(f"[yellow]{o.source}:[/yellow] {message}", highlight=False)
         out.print(f"wrote feeds to {out_dir}/", highlight=False)
-        if dead:
-            err.print(f"[red]pull failed for: {', '.join(dead)}[/red]", highlight=False)
+    if dead and not as_json:
+        err.print(f"[red]pull failed for: {', '.join(dead)}[/red]", highlight=False)
     if dead:
         sys.exit(EXIT_FAILED)
 

@@ -34,14 +34,14 @@ class PullProgress:
     """The progress bar of `pull` and `export`: its total is what the pulls announced they
     will fetch (entry points first, then the articles they list), so it reads 3/12, not 1/?."""
 
-    def __init__(self, console: Console, description: str) -> None:
+    def __init__(self, console: Console, description: str, *, shown: bool = True) -> None:
         self.bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             console=console,
             transient=True,
-            disable=not console.is_terminal,
+            disable=not (shown and console.is_terminal),
         )
         self.task: TaskID = self.bar.add_task(description, total=0)
         self.planned = 0
