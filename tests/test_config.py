@@ -1097,6 +1097,46 @@ def test_an_in_memory_store_is_refused(tmp_path: Path, url: str) -> None:
     assert not (tmp_path / "feeds").exists()
 
 
+@pytest.mark.parametrize(
+    ("written", "named"),
+    [
+        ('store: "sqlite:///${DATA_DIR}/syndicator.db"', "environment variable ${DATA_DIR}"),
+        ('store: "sqlite:///$STATE_DIRECTORY/x.db"', "environment variable $STATE_DIRECTORY"),
+        ('store: "postgresql://feeds:${PGPASSWORD}@db/feeds"', "environment variable"),
+        ('store: "sqlite:///~/syndicator.db"', "'~' is not expanded"),
+        ('store: "sqlite:///~feeds/syndicator.db"', "'~' is not expanded"),
+    ],
+)
+def test_a_store_path_with_a_shell_variable_or_tilde_is_refused(
+    tmp_path: Path, written: str, named: str
+) -> None:
+    # The config expands nothing: `sqlite:///${DATA_DIR}/x.db` and `sqlite:///~/x.db` passed
+    # `check`, and every command made a folder named `${DATA_DIR}` or `~` beside the config
+    # and a new, empty store in it.
+    (tmp_path / "conf").mkdir()
+    config = tmp_path / "conf" / "c.yaml"
+    config.write_text(GOOD.replace('store: "sqlite:///x.db"', written), "utf-8")
+    for command in (["check"], ["db", "upgrade"]):
+        result = CliRunner().invoke(main, ["--config", str(config), *command])
+        assert result.exit_code == 2, result.output
+        said = " ".join(result.output.split())
+        assert f"{config}:2:10: service.store: " in said and named in said, said
+        assert "SYNDICATOR_STORE" in said or "full path" in said, said
+    assert sorted(p.name for p in (tmp_path / "conf").iterdir()) == ["c.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [("file:${SEEDS}/x", "environment variable ${SEEDS}"), ("file:~/seeds/x", "'~' is not")],
+)
+def test_a_file_mirror_with_a_shell_variable_or_tilde_is_refused(
+    tmp_path: Path, url: str, named: str
+) -> None:
+    found = problems(tmp_path, GOOD.replace("file:../seeds/x", url))
+    assert len(found) == 1, found
+    assert "sources.presstv.mirrors.1.url" in found[0] and named in found[0], found[0]
+
+
 def test_many_errors_are_each_located_on_their_own_line(tmp_path: Path) -> None:
     # Locating each error scanned its mapping again: 40,000 unknown keys took 88 s. The keys
     # of a mapping are now looked up in an index built once; each error keeps its own line.

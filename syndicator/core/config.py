@@ -191,11 +191,36 @@ def _check_origin(value: str, *, allow_file: bool) -> str:
         return origin
     if allow_file and parts.scheme == "file":
         path = file_path(value)
+        check_unexpanded(value, path, example="file:///home/feeds/seeds")
         # `file://localhost/abs` and `file:/abs` are `file:///abs` (RFC 8089): one mirror,
         # however written. A relative path stays as written.
         return f"file://{path}" if path.startswith("/") else value
     allowed = "http(s):// or file:" if allow_file else "http(s)://"
     raise ValueError(f"{value!r} is not an {allowed} URL")
+
+
+# What a shell or systemd would expand, and the config does not: `${NAME}` anywhere, `$NAME`
+# in a path, `~` or `~user` opening a path.
+_BRACED_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+_VARIABLE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")
+
+
+def check_unexpanded(value: str, path: str | None, *, example: str, override: str = "") -> None:
+    """A ValueError for a variable or a `~` in `value` (whose file path is `path`) that the
+    operator meant to be expanded: the config expands nothing, and the path was taken as
+    written, a folder named `${DATA_DIR}` or `~` made beside the config. `example` is a
+    full value to show; `override`, the environment variable that can give it instead."""
+    found = _BRACED_VARIABLE.search(value) or (_VARIABLE.search(path) if path else None)
+    if found:
+        instead = f", or set {override} in the environment" if override else ""
+        raise ValueError(
+            f"{value!r}: the config expands no environment variable {found.group()}; write "
+            f"the value itself{instead}"
+        )
+    if path and path.startswith("~"):
+        raise ValueError(
+            f"{value!r}: '~' is not expanded in a path; write the full path, such as {example}"
+        )
 
 
 def file_path(url: str) -> str:
@@ -416,6 +441,14 @@ def check_store_url(value: str) -> str:
             f"{value!r} is not a store URL such as sqlite:///data/syndicator.db or"
             " postgresql://user@host/database"
         )
+    sqlite = found["name"].startswith("sqlite")
+    check_unexpanded(
+        value,
+        found["database"] if sqlite else None,
+        # Four slashes: three make the path relative to the config's folder.
+        example="sqlite:////home/feeds/syndicator.db",
+        override="SYNDICATOR_STORE",
+    )
     port = found["port"]
     if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
         raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
