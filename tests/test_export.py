@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -320,6 +321,37 @@ def test_db_backup_copies_what_is_committed_while_another_process_writes(
     # The store itself is never the target.
     itself = run("--config", str(config), "db", "backup", str(store), "--replace", cwd=tmp_path)
     assert itself.returncode == 1 and "is the store itself" in itself.stderr
+
+
+def test_a_backup_that_cannot_be_written_names_the_backup_not_the_store(
+    tmp_path: Path,
+) -> None:
+    # A backup filling its disk said "backup of /srv/data/syndicator.db failed: database or
+    # disk is full" (or "disk I/O error"): the store's disk, to an operator reading it, when
+    # the store was only read and the copy's disk was the one full.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    store = tmp_path / "db.sqlite"
+    assert store.stat().st_size > 64 * 1024
+    target = tmp_path / "backup.db"
+
+    def files_up_to_64_kib() -> None:  # a disk that fills at 64 KiB, for this process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), "db", "backup", str(target)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=files_up_to_64_kib,
+    )
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1, said
+    assert f"cannot write the backup {target}" in said, said
+    assert f"backup of {store}" not in said and "Traceback" not in said, said
+    assert not target.exists() and not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
 
 
 def test_db_backup_of_a_postgresql_store_names_pg_dump(tmp_path: Path) -> None:

@@ -21,6 +21,14 @@ from syndicator.store.engine import access_problem
 
 # How long to wait for a lock another process holds (a pull's write, a checkpoint).
 BUSY_SECONDS = 10.0
+# SQLite's result codes of a failed VACUUM INTO that concern the file it writes: full,
+# cannot open, cannot write, cannot flush.
+_WRITING_COPY = {
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_IOERR_WRITE,
+    sqlite3.SQLITE_IOERR_FSYNC,
+}
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,17 @@ def backup_sqlite(source: Path, target: Path, *, replace: bool = False) -> Backu
             # them when it closes. `rw` never creates a store that is not there.
             sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_SECONDS)
         ) as db:
-            db.execute("VACUUM INTO ?", (str(partial),))
+            try:
+                db.execute("VACUUM INTO ?", (str(partial),))
+            except sqlite3.Error as exc:
+                # The store is only read: these say the copy could not be written.
+                if exc.sqlite_errorcode in _WRITING_COPY:
+                    full = exc.sqlite_errorcode == sqlite3.SQLITE_FULL
+                    raise StoreError(
+                        f"cannot write the backup {target}: "
+                        + ("its disk is full" if full else str(exc))
+                    ) from None
+                raise
         with contextlib.closing(sqlite3.connect(partial, timeout=BUSY_SECONDS)) as copy:
             verdict = [row[0] for row in copy.execute("PRAGMA quick_check")]
             if verdict != ["ok"]:
