@@ -1137,6 +1137,25 @@ def test_a_file_mirror_with_a_shell_variable_or_tilde_is_refused(
     assert "sources.presstv.mirrors.1.url" in found[0] and named in found[0], found[0]
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "where"),
+    [
+        ("    every: 10m", "\tevery: 10m", "10:1"),  # an editor indenting with a tab
+        ("    every: 10m", "  \t  every: 10m", "10:3"),
+        ("    every: 10m", "    every:\t10m", "10:11"),  # a tab after the colon
+    ],
+)
+def test_a_tab_in_the_config_says_to_use_spaces(
+    tmp_path: Path, before: str, after: str, where: str
+) -> None:
+    # PyYAML's words alone, "found character '\t' that cannot start any token", left the
+    # operator to find out that YAML takes no tab there, and what to write instead.
+    found = problems(tmp_path, GOOD.replace(before, after))
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{where}: not valid YAML: "), found[0]
+    assert "a tab" in found[0] and "replace it with spaces" in found[0], found[0]
+
+
 def test_many_errors_are_each_located_on_their_own_line(tmp_path: Path) -> None:
     # Locating each error scanned its mapping again: 40,000 unknown keys took 88 s. The keys
     # of a mapping are now looked up in an index built once; each error keeps its own line.

@@ -1497,6 +1497,13 @@ def _unbuildable(node: yaml.ScalarNode, error: Exception) -> str:
     )
 
 
+def _tab_at(mark: object, text: str) -> bool:
+    """Whether PyYAML stopped at a tab, which it takes as neither indentation nor, after a
+    colon, a separator (an editor indenting with tabs)."""
+    index = getattr(mark, "index", None)
+    return isinstance(index, int) and text[index : index + 1] == "\t"
+
+
 def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
     """Validate a config's text; `path` names it in errors, and its folder (or `base_dir`)
     is where relative paths in it start."""
@@ -1508,6 +1515,8 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
+        if _tab_at(mark, text):
+            problem += " (a tab: YAML indents and separates with spaces; replace it with spaces)"
         raise ConfigError([_at(path, mark, f"not valid YAML: {problem}")]) from None
     except _UNBUILDABLE as exc:
         found = _unreadable_scalar(root)
