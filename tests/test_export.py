@@ -160,6 +160,30 @@ def test_export_and_check_warn_when_public_url_is_not_set(tmp_path: Path) -> Non
         assert "public_url" not in result.stderr
 
 
+def test_export_and_check_warn_when_public_url_already_ends_in_feeds(tmp_path: Path) -> None:
+    # The folder is served at https://news.example.org/feeds/, so the operator wrote that as
+    # public_url: every self link became https://news.example.org/feeds/feeds/..., which no
+    # reader reaches, and neither command said a word.
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    out = tmp_path / "feeds"
+    config.write_text(text.replace("http://127.0.0.1:8080", "https://news.example.org/feeds/"))
+    exported = run("--config", str(config), "export", "-q", "--out", str(out), cwd=tmp_path)
+    checked = run("--config", str(config), "check", cwd=tmp_path)
+    assert exported.returncode == checked.returncode == 0, exported.stderr + checked.stderr
+    self_link = "https://news.example.org/feeds/feeds/north-africa.rss"
+    assert self_link in (out / "north-africa.rss").read_text(encoding="utf-8")
+    for result in (exported, checked):
+        said = " ".join(result.stderr.split())
+        assert "warning: service.public_url ends in /feeds" in said, said
+        assert self_link in said and "https://news.example.org" in said, said
+    # A site under a path of its own is no mistake.
+    config.write_text(text.replace("http://127.0.0.1:8080", "https://example.org/news"))
+    for command in (("export", "-q", "--out", str(out)), ("check",)):
+        result = run("--config", str(config), *command, cwd=tmp_path)
+        assert result.returncode == 0 and "public_url" not in result.stderr, result.stderr
+
+
 def test_a_quiet_export_prints_nothing_unless_something_is_wrong(tmp_path: Path) -> None:
     # From cron, which mails whatever a job prints: every healthy export printed its table
     # and "wrote feeds to ...", so a job every 10 minutes mailed 144 times a day.

@@ -170,10 +170,19 @@ def _load(ctx: click.Context, as_json: bool = False) -> Config:
 def public_url_warning(config: Config) -> str | None:
     """What to say when `service.public_url` is not set (in the file or the environment):
     the feeds' self links and Atom ids then name http://localhost:8080, which no reader
-    elsewhere reaches. A value the operator wrote, even a local one, is theirs."""
+    elsewhere reaches. A value the operator wrote, even a local one, is theirs, unless it
+    ends in /feeds: the address of the folder of feeds, not of the site, so every self link
+    names /feeds/feeds/ (a site proxied under /feeds is the rare case the warning tolerates)."""
     service = config.service
     if "public_url" in service.model_fields_set:
-        return None
+        site, _, last = service.public_url.rpartition("/")
+        if last != "feeds" or "//" not in site:
+            return None
+        return (
+            f"warning: service.public_url ends in /feeds, so the feeds' self links name "
+            f"{service.public_url}/feeds/{next(iter(config.sections), 'all')}.rss. Set it to "
+            f"the address of the site, {site}, when the feeds are at {service.public_url}/."
+        )
     return (
         f"warning: service.public_url is not set, so the feeds' self links and Atom ids use "
         f"{service.public_url}, where readers elsewhere cannot follow them. Set "
