@@ -154,6 +154,31 @@ async def test_global_options_work_before_and_after_the_command(tmp_path: Path) 
     assert err.count("] fetch ") == 6, err
 
 
+async def test_a_tilde_the_shell_left_in_a_path_option_is_the_home_folder(tmp_path: Path) -> None:
+    # The shell expands no ~ after `=` in `--out=~/public/feeds`, nor does systemd in
+    # SYNDICATOR_CONFIG=~/..., and the export wrote its feeds into a folder named `~` in
+    # the working folder (one `rm -rf ~` away from losing the home folder).
+    default_config(tmp_path)
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    (home / "config").symlink_to(tmp_path / "config")
+    env = {"HOME": str(home)}
+    config = "--config=~/config/syndicator.yaml"
+    out_option = "--out=~/public/feeds"
+    code, _, err = await syndicate(config, "export", "-q", out_option, cwd=work, env=env)
+    assert code == 0, err
+    assert (home / "public" / "feeds" / "north-africa.rss").is_file()
+    assert list(work.iterdir()) == []
+    code, out, err = await syndicate(
+        "check", "--json", cwd=work, env={**env, "SYNDICATOR_CONFIG": "~/config/syndicator.yaml"}
+    )
+    assert code == 0 and json.loads(out)["config"] == str(home / "config" / "syndicator.yaml")
+    code, out, err = await syndicate("db", "backup", config, "--", "~/backup.db", cwd=work, env=env)
+    assert code == 0 and (home / "backup.db").is_file(), err
+    assert list(work.iterdir()) == []
+
+
 async def test_default_offline_config_is_healthy_after_its_pull(tmp_path: Path) -> None:
     config = str(default_config(tmp_path))
     code, out, err = await syndicate("--config", config, "pull", "presstv", cwd=tmp_path)

@@ -220,12 +220,22 @@ def _logging(fmt: str, verbose: bool, level: str = "warning") -> None:
         logging.getLogger("syndicator").setLevel(logging.DEBUG)
 
 
+def _home(value: str | Path) -> Path:
+    """A path given on the command line or in the environment, a leading `~` or `~user` being
+    that home folder: the shell expands none after `=` (`--out=~/feeds`), nor systemd in an
+    Environment= line, and a folder named `~` was made in the working folder."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # no such user, or no home folder known
+        raise click.BadParameter(f"{str(value)!r}: no home folder to expand ~ to") from None
+
+
 def _config_path(_ctx: click.Context, _param: click.Parameter, value: str | Path) -> Path:
     """The config file named. An empty value (`--config "$CFG"` with CFG unset) is refused
     rather than taken for the working directory."""
     if isinstance(value, str) and not value.strip():
         raise click.BadParameter("is empty; name the YAML config file")
-    return Path(value)
+    return _home(value)
 
 
 def _set_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -642,7 +652,7 @@ def _out_folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     than taken for the working directory, where the export would write its index.html."""
     if not value.strip():
         raise click.BadParameter("is empty; name a folder (`--out .` for this one)")
-    return Path(value)
+    return _home(value)
 
 
 @main.command()
@@ -1011,7 +1021,11 @@ def db_check(ctx: click.Context, as_json: bool) -> None:
 
 
 @db.command("backup")
-@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "target",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=lambda _ctx, _param, value: _home(value),
+)
 @click.option("--replace", is_flag=True, help="Overwrite TARGET if it exists.")
 @json_option
 @click.pass_context
