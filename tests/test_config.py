@@ -425,6 +425,31 @@ def test_export_refuses_a_title_holding_a_lone_surrogate_with_exit_2(tmp_path: P
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+@pytest.mark.parametrize(
+    ("variable", "said"),
+    [
+        ("SYNDICATOR_TITEL", "(did you mean SYNDICATOR_TITLE?)"),
+        ("SYNDICATOR_PUBLICURL", "(did you mean SYNDICATOR_PUBLIC_URL?)"),
+        ("SYNDICATOR_WEBSUB_HUB", "set service.websub.hub in the config file"),
+        ("SYNDICATOR_ARCHIVE_ENABLED", "set service.archive.enabled in the config file"),
+    ],
+)
+def test_a_mistyped_environment_override_is_named(tmp_path: Path, variable: str, said: str) -> None:
+    # SYNDICATOR_TITEL (or a nested key, which the environment cannot set) was ignored
+    # without a word: the service ran with the file's value, and the operator never knew.
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD)
+    result = CliRunner().invoke(main, ["--config", str(path), "check"], env={variable: "x"})
+    assert result.exit_code == 0, result.output
+    assert f"warning: {variable} is not a setting, and is ignored" in result.output, result.output
+    assert said in " ".join(result.output.split()), result.output
+    # Variables of other names are someone else's (the tests' own, say): nothing is said.
+    other = CliRunner().invoke(
+        main, ["--config", str(path), "check"], env={"SYNDICATOR_TEST_POSTGRES": "x"}
+    )
+    assert other.exit_code == 0 and "is not a setting" not in other.output, other.output
+
+
 def test_an_environment_value_of_bytes_not_utf8_is_named(tmp_path: Path) -> None:
     # os.environ gives such bytes as lone surrogates (here, the byte 0xFF).
     path = tmp_path / "c.yaml"

@@ -26,6 +26,7 @@ from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import click
+from pydantic import BaseModel
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
@@ -110,6 +111,39 @@ def env_overrides(environ: dict[str, str] | None = None) -> dict[str, tuple[str,
     return found
 
 
+def env_mistakes(environ: dict[str, str] | None = None) -> list[str]:
+    """What to say of SYNDICATOR_ variables that look meant for a setting and set none: a
+    typo of a `service` key, or a key inside one (websub.hub), which the environment cannot
+    set. Other names are left alone: they may be anyone's (a test suite's own)."""
+    environ = dict(os.environ) if environ is None else environ
+    fields = Service.model_fields
+    keys = list(fields)
+    nested = [
+        k
+        for k, f in fields.items()
+        if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
+    ]
+    said = []
+    for name in sorted(environ):
+        key = name[len(ENV_PREFIX) :].lower()
+        if not name.startswith(ENV_PREFIX) or key in keys or key == "config":
+            continue
+        inside = next((k for k in nested if key.startswith(k + "_")), None)
+        if inside is not None:
+            field = key[len(inside) + 1 :]
+            said.append(
+                f"warning: {name} is not a setting, and is ignored: the environment sets only "
+                f"keys of service that take one value; set service.{inside}.{field} in the "
+                "config file"
+            )
+        elif close := difflib.get_close_matches(key, keys, n=1):
+            said.append(
+                f"warning: {name} is not a setting, and is ignored "
+                f"(did you mean {ENV_PREFIX}{close[0].upper()}?)"
+            )
+    return said
+
+
 def emit(data: Any) -> None:
     """One JSON document on stdout."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
@@ -163,6 +197,8 @@ def _load(ctx: click.Context, as_json: bool = False) -> Config:
             for problem in exc.problems:
                 err.print(problem, style="red", highlight=False, markup=False)
         sys.exit(EXIT_CONFIG)
+    for warning in env_mistakes():
+        err.print(warning, style="yellow", highlight=False, markup=False)
     _logging(config.service.log_format, ctx.obj["verbose"])
     return config
 
