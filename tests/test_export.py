@@ -337,14 +337,37 @@ def test_db_backup_copies_what_is_committed_while_another_process_writes(
     # An existing file is kept unless --replace says otherwise.
     target.write_bytes(b"yesterday's backup")
     again = run("--config", str(config), "db", "backup", str(target), cwd=tmp_path)
-    assert again.returncode == 1 and "exists" in again.stderr, again.stderr
+    assert again.returncode == 2 and "exists" in again.stderr, again.stderr
     assert target.read_bytes() == b"yesterday's backup"
     replaced = run("--config", str(config), "db", "backup", str(target), "--replace", cwd=tmp_path)
     assert replaced.returncode == 0, replaced.stderr
     assert "1 articles" in replaced.stdout and target.read_bytes().startswith(b"SQLite format 3")
     # The store itself is never the target.
     itself = run("--config", str(config), "db", "backup", str(store), "--replace", cwd=tmp_path)
-    assert itself.returncode == 1 and "is the store itself" in itself.stderr
+    assert itself.returncode == 2 and "is the store itself" in itself.stderr
+
+
+@pytest.mark.parametrize(
+    ("target", "said"),
+    [
+        ("no-such-folder/backup.db", "no folder no-such-folder to write the backup into"),
+        ("db.sqlite", "is the store itself"),
+        ("feeds/index.html", "exists; give another path, or --replace"),
+    ],
+)
+def test_a_backup_target_that_cannot_be_is_a_command_line_mistake(
+    tmp_path: Path, target: str, said: str
+) -> None:
+    # They ended with exit status 1 and "store error: ...", as if the store were at fault,
+    # where `extract no-such-file` and every other argument naming no usable path give 2.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    result = run("--config", str(config), "db", "backup", target, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr and "store error" not in result.stderr, result.stderr
+    as_json = run("--config", str(config), "db", "backup", target, "--json", cwd=tmp_path)
+    assert as_json.returncode == 2 and json.loads(as_json.stdout)["ok"] is False
 
 
 def test_a_backup_that_cannot_be_written_names_the_backup_not_the_store(

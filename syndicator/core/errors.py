@@ -6,7 +6,9 @@
     │   └── Throttled    429 or 503, with how long the mirror asked us to wait
     ├── ExtractError     bytes arrived but are not a feed, a listing or an article
     │   └── RejectedPage a 200 answer that is a seizure notice, block page or similar
-    └── StoreError       the article store is unreachable or refused an operation
+    ├── StoreError       the article store is unreachable or refused an operation
+    │   └── BackupTarget the path given for a backup can be none (exists, no folder, the store)
+    └── ExportError      the export folder could not be written (names the file)
 
 A user's mistake or a failing mirror is one of these and is reported as one clear line;
 anything else is a bug and is allowed to show its traceback.
@@ -115,6 +117,10 @@ class RejectedPage(ExtractError):
 
 class StoreError(SyndicatorError):
     """The store could not be reached or refused an operation."""
+
+
+class BackupTarget(StoreError):
+    """The path given for a backup cannot be one: a mistake on the command line."""
 
 
 class ExportError(SyndicatorError):

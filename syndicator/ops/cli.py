@@ -39,7 +39,7 @@ from syndicator.core.config import (
     load_config,
     with_service_overrides,
 )
-from syndicator.core.errors import ConfigError, StoreError, SyndicatorError
+from syndicator.core.errors import BackupTarget, ConfigError, StoreError, SyndicatorError
 from syndicator.extract.candidate import to_candidate
 from syndicator.extract.parsing import ArticleRules, extract_article
 from syndicator.ops import terminal
@@ -1077,10 +1077,16 @@ def db_backup(ctx: click.Context, target: Path, replace: bool, as_json: bool) ->
             as_json,
         )
 
-    async def job() -> BackupReport:
-        return await asyncio.to_thread(backup_sqlite, source, target, replace=replace)
+    async def job() -> BackupReport | BackupTarget:
+        try:
+            return await asyncio.to_thread(backup_sqlite, source, target, replace=replace)
+        except BackupTarget as exc:
+            return exc
 
     report = _run(job, as_json)
+    if isinstance(report, BackupTarget):
+        # A path that can be no backup is the command line's mistake, not the store's.
+        fail(f"error: {report}", EXIT_CONFIG, as_json)
     if as_json:
         emit(
             {

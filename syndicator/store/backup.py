@@ -16,7 +16,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from syndicator.core.errors import StoreError
+from syndicator.core.errors import BackupTarget, StoreError
 from syndicator.store.engine import access_problem
 
 # How long to wait for a lock another process holds (a pull's write, a checkpoint).
@@ -44,16 +44,16 @@ def backup_sqlite(source: Path, target: Path, *, replace: bool = False) -> Backu
     source, target = Path(source), Path(target)
     if not source.is_file():
         raise StoreError(f"no store at {source}")
-    if target.exists() and not replace:
-        raise StoreError(f"{target} exists; give another path, or --replace to overwrite it")
-    if target.exists() and not target.is_file():
-        raise StoreError(f"{target} is not a file")
     # The store's own files: the database, its write-ahead log and shared memory, a journal.
     own = {Path(f"{source.resolve()}{end}") for end in ("", "-wal", "-shm", "-journal")}
     if target.resolve() in own or (target.exists() and os.path.samefile(target, source)):
-        raise StoreError(f"{target} is the store itself, or one of its files")
+        raise BackupTarget(f"{target} is the store itself, or one of its files")
+    if target.exists() and not replace:
+        raise BackupTarget(f"{target} exists; give another path, or --replace to overwrite it")
+    if target.exists() and not target.is_file():
+        raise BackupTarget(f"{target} is not a file")
     if not target.parent.is_dir():
-        raise StoreError(f"no folder {target.parent} to write the backup into")
+        raise BackupTarget(f"no folder {target.parent} to write the backup into")
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with contextlib.closing(
