@@ -1181,6 +1181,27 @@ def test_a_tab_in_the_config_says_to_use_spaces(
     assert "a tab" in found[0] and "replace it with spaces" in found[0], found[0]
 
 
+def test_a_config_saved_in_a_legacy_encoding_is_located_and_utf16_is_read(
+    tmp_path: Path,
+) -> None:
+    # A title typed in an editor saving Latin-1 gave "cannot read config: 'utf-8' codec can't
+    # decode byte 0xe9 in position 187: invalid continuation byte": no line, no remedy.
+    path = tmp_path / "c.yaml"
+    text = GOOD.replace("title: Press TV", "title: Presse Télé")
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    (problem,) = info.value.problems
+    assert problem == (f"{path}:7:20: not UTF-8 (the byte 0xE9 here); save the file as UTF-8"), (
+        problem
+    )
+    # Windows' Notepad saves "Unicode" as UTF-16 with its byte order mark, which YAML allows.
+    for encoding in ("utf-16", "utf-16-be"):
+        bom = b"\xfe\xff" if encoding == "utf-16-be" else b""
+        path.write_bytes(bom + text.encode(encoding))
+        assert load_config(path).sources["presstv"].title == "Presse Télé"
+
+
 def test_many_errors_are_each_located_on_their_own_line(tmp_path: Path) -> None:
     # Locating each error scanned its mapping again: 40,000 unknown keys took 88 s. The keys
     # of a mapping are now looked up in an index built once; each error keeps its own line.

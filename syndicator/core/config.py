@@ -7,6 +7,7 @@ given and nothing else: no environment, no network.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import hashlib
 import math
@@ -1368,7 +1369,27 @@ def _read_config_file(path: Path) -> tuple[str, bool]:
     if len(data) > MAX_CONFIG_SIZE:
         message = f"larger than {MAX_CONFIG_SIZE // 1024**2} MiB, which no config needs"
         raise ConfigError([Problem(file=str(path), message=message)])
-    return data.decode("utf-8"), piped
+    return _decode(data, path), piped
+
+
+def _decode(data: bytes, path: Path) -> str:
+    """The text of a config: UTF-8, or UTF-16 with its byte order mark (YAML allows both,
+    and Windows' Notepad saves "Unicode" so). Bytes of another encoding (Latin-1 from an
+    older editor) are a ConfigError naming the line and column of the first one."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            message = "not UTF-16 past its byte order mark; save the file as UTF-8"
+            raise ConfigError([Problem(file=str(path), message=message)]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[line_start : exc.start].decode("utf-8", "replace")) + 1
+        message = f"not UTF-8 (the byte 0x{data[exc.start]:02X} here); save the file as UTF-8"
+        raise ConfigError([Problem(str(path), message, line, column)]) from None
 
 
 # No config nests deeper than a handful of levels; PyYAML builds its tree by recursion, and a
