@@ -591,6 +591,19 @@ async def test_serve_refuses_a_listen_port_out_of_range(tmp_path: Path) -> None:
     assert "Traceback" not in stderr
 
 
+@pytest.mark.parametrize("listen", ["8080", ":8080"])
+async def test_serve_says_which_host_a_listen_port_alone_needs(tmp_path: Path, listen: str) -> None:
+    # `--listen 8080` said only "give HOST:PORT", as `listen: 8080` in the config did.
+    config = str(quiet_config(tmp_path))
+    code, _, stderr = await syndicate_process(
+        "--config", config, "serve", "--listen", listen, cwd=tmp_path
+    )
+    assert code == 2, f"serve --listen {listen} ended with {code}; stderr:\n{stderr}"
+    said = " ".join(stderr.split())
+    assert f"--listen {listen!r} names no host" in said, said
+    assert "127.0.0.1:8080" in said and "0.0.0.0:8080" in said, said
+
+
 @pytest.mark.parametrize(
     ("options", "named"),
     [

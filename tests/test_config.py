@@ -1233,6 +1233,20 @@ def test_an_ipv6_listen_address_without_brackets_is_refused(tmp_path: Path, list
     assert "an IPv6 address goes in brackets, as [::1]:8080" in found[0], found[0]
 
 
+@pytest.mark.parametrize("listen", ["8080", '"8080"', '":8080"'])
+def test_a_listen_port_without_a_host_says_which_host_to_write(tmp_path: Path, listen: str) -> None:
+    # `listen: 8080` said "Input should be a valid string", and ":8080" only "is not
+    # HOST:PORT": neither said the host is missing, nor which to write.
+    text = GOOD.replace(
+        '  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  listen: {listen}'
+    )
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:3:11: service.listen: "), found[0]
+    assert "names no host" in found[0], found[0]
+    assert "127.0.0.1:8080" in found[0] and "0.0.0.0:8080" in found[0], found[0]
+
+
 @pytest.mark.parametrize(
     ("listen", "host", "port"),
     [("[::1]:8080", "::1", 8080), ("[::]:80", "::", 80), ("127.0.0.1:8081", "127.0.0.1", 8081)],

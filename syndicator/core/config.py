@@ -863,6 +863,19 @@ class Service(_Model):
             )
         return value.rstrip("/")
 
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _port_alone(cls, value: object) -> object:
+        # `listen: 8080` (an integer to YAML) or ":8080": a port, and no host to bind it on.
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if isinstance(text, str) and text.lstrip(":").isdigit() and text.count(":") <= 1:
+            port = text.lstrip(":")
+            raise ValueError(
+                f"{text!r} names no host: give HOST:PORT, such as 127.0.0.1:{port} (this machine"
+                f" only) or 0.0.0.0:{port} (every address)"
+            )
+        return value
+
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:

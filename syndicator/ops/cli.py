@@ -834,6 +834,14 @@ def serve(
     config = _load(ctx, as_json)
     host, port = config.service.listen_host, config.service.listen_port
     if listen:
+        if listen.lstrip(":").isdigit() and listen.count(":") <= 1:
+            alone = listen.lstrip(":")
+            fail(
+                f"--listen {listen!r} names no host: give HOST:PORT, such as 127.0.0.1:{alone} "
+                f"(this machine only) or 0.0.0.0:{alone} (every address)",
+                EXIT_CONFIG,
+                as_json,
+            )
         host, _, port_text = listen.rpartition(":")
         if not host or not (port_text.isascii() and port_text.isdigit()):
             fail(f"--listen {listen!r}: give HOST:PORT", EXIT_CONFIG, as_json)
