@@ -581,6 +581,23 @@ async def test_extract_names_a_url_urllib_cannot_split(
             assert message in stderr
 
 
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (("pull", "News"), "unknown source 'News' (did you mean 'news'?)"),
+        (("pull", "NEWS"), "unknown source 'NEWS' (did you mean 'news'?)"),
+        (("pull", "news", "--section", "North-Africa"), "(did you mean 'north-africa'?)"),
+    ],
+)
+async def test_a_name_typed_in_other_case_gets_the_name_suggested(
+    tmp_path: Path, command: tuple[str, ...], said: str
+) -> None:
+    # `pull PressTV` said only "unknown source 'PressTV'": the suggestion compared case.
+    config = str(quiet_config(tmp_path))
+    code, _, stderr = await syndicate_process("--config", config, *command, cwd=tmp_path)
+    assert code == 2 and said in stderr, stderr
+
+
 async def test_serve_refuses_a_listen_port_out_of_range(tmp_path: Path) -> None:
     config = str(quiet_config(tmp_path))
     code, _, stderr = await syndicate_process(

@@ -158,8 +158,10 @@ def fail(message: str, code: int, as_json: bool, **fields: Any) -> NoReturn:
 
 
 def did_you_mean(word: str, choices: list[str]) -> str:
-    hint = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean {hint[0]!r}?)" if hint else ""
+    # Compared without case: `pull PRESSTV` is the source presstv, however far the letters.
+    folded = {choice.casefold(): choice for choice in choices}
+    hint = difflib.get_close_matches(word.casefold(), list(folded), n=1)
+    return f" (did you mean {folded[hint[0]]!r}?)" if hint else ""
 
 
 def _run(
