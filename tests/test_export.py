@@ -651,6 +651,22 @@ def test_export_into_a_folder_it_cannot_write_names_the_path_and_replaces_nothin
     assert sorted(p.name for p in out.iterdir()) == ["north-africa", "north-africa.rss"]
 
 
+@pytest.mark.parametrize("out", ["a-file", "a-file/feeds"])
+def test_an_export_folder_that_cannot_be_is_named_before_any_mirror_is_pulled(
+    tmp_path: Path, out: str
+) -> None:
+    # `--out` naming a file (or a folder under one) was found out only once every source had
+    # been pulled: minutes of fetching from every mirror, every run of the cron job, before
+    # "cannot create folder".
+    config = default_config_copy(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    result = run("--config", str(config), "export", "--out", out, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert f"cannot create folder {out}: a-file is a file" in result.stderr, result.stderr
+    assert not (tmp_path / "db.sqlite").exists()  # nothing pulled, no store made
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "not a folder"
+
+
 KILLED_MID_WRITE = """
 import os, signal, sys
 from pathlib import Path

@@ -39,14 +39,20 @@ from syndicator.core.config import (
     load_config,
     with_service_overrides,
 )
-from syndicator.core.errors import BackupTarget, ConfigError, StoreError, SyndicatorError
+from syndicator.core.errors import (
+    BackupTarget,
+    ConfigError,
+    ExportError,
+    StoreError,
+    SyndicatorError,
+)
 from syndicator.extract.candidate import to_candidate
 from syndicator.extract.parsing import ArticleRules, extract_article
 from syndicator.ops import terminal
 from syndicator.ops.discover import config_block, discover, to_yaml
 from syndicator.ops.logs import setup_logging
 from syndicator.publish.documents import FeedBook
-from syndicator.publish.export import write_feeds
+from syndicator.publish.export import check_folder, write_feeds
 from syndicator.publish.mirror_report import MirrorRow, mirror_rows
 from syndicator.pull.fetch import Fetcher, FetchLimits, read_capped
 from syndicator.pull.run import PullOutcome, run_pull
@@ -717,6 +723,10 @@ def export(ctx: click.Context, out_dir: Path, quiet: bool, as_json: bool) -> Non
     if quiet and ctx.obj["verbose"]:
         fail("--quiet and --verbose: give one of them", EXIT_CONFIG, as_json)
     config = _load(ctx, as_json)
+    try:
+        check_folder(out_dir)
+    except ExportError as exc:
+        fail(f"error: {exc}", EXIT_FAILED, as_json)
     if quiet:
         # A pull that lost a mirror but not its feed logs a warning: no news for cron.
         _logging(config.service.log_format, False, "error")

@@ -100,6 +100,19 @@ def _with_compressed(files: dict[Path, bytes], path: Path, doc: RenderedFeed) ->
     files[path.with_name(path.name + ".br")] = doc.br
 
 
+def check_folder(out: Path) -> None:
+    """An ExportError when `out` can be no export folder: a file in its way, or the folder
+    (or its nearest existing parent, where it is to be made) not writable. Cheap, and made
+    before the pulls, which take minutes, so that a mistyped `--out` is named at once."""
+    _nothing_in_the_way([out])
+    step = out
+    while not step.exists() and step.parent != step:
+        step = step.parent
+    if not os.access(step, os.W_OK | os.X_OK):
+        what = "write into" if step == out else f"create folder {out} in"
+        raise ExportError(f"cannot {what} {step}: Permission denied")
+
+
 async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
     """Every feed, archive page and HTML page, the index and the OPML list, into `out`; a
     file that already holds the bytes is left alone (an export of unchanged data changes
