@@ -184,6 +184,25 @@ def test_export_and_check_warn_when_public_url_already_ends_in_feeds(tmp_path: P
         assert result.returncode == 0 and "public_url" not in result.stderr, result.stderr
 
 
+def test_check_warns_of_a_file_mirror_whose_folder_is_not_there(tmp_path: Path) -> None:
+    # A snapshot folder moved or mistyped: check said OK, and every pull of that mirror then
+    # failed with "http-404: no file ...", one page at a time.
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("seeds/www.presstv.tv", "seeds/www.presstv.tw"), "utf-8")
+    for extra in ((), ("--json",)):
+        checked = run("--config", str(config), "check", *extra, cwd=tmp_path)
+        assert checked.returncode == 0, checked.stderr
+        said = " ".join(checked.stderr.split())
+        missing = REPO / "seeds" / "www.presstv.tw"
+        assert (
+            f"warning: sources.presstv.mirrors.2: file://{missing} names no folder ({missing})"
+        ) in said, said
+    config.write_text(text, "utf-8")
+    checked = run("--config", str(config), "check", cwd=tmp_path)
+    assert checked.returncode == 0 and "warning" not in checked.stderr, checked.stderr
+
+
 def test_a_quiet_export_prints_nothing_unless_something_is_wrong(tmp_path: Path) -> None:
     # From cron, which mails whatever a job prints: every healthy export printed its table
     # and "wrote feeds to ...", so a job every 10 minutes mailed 144 times a day.

@@ -242,6 +242,24 @@ def _warn_public_url(config: Config) -> None:
         err.print(warning, style="yellow", highlight=False, markup=False)
 
 
+def missing_snapshots(config: Config) -> list[str]:
+    """What to say of each `file:` mirror whose folder is not there: every pull of it fails,
+    one page at a time ("http-404: no file ..."). A warning, not a refusal: the folder may be
+    made or mounted by the time a pull runs."""
+    said = []
+    for name, source in config.sources.items():
+        for index, mirror in enumerate(source.mirrors):
+            if not mirror.url.startswith("file:"):
+                continue
+            folder = config.resolve_file(mirror.url)
+            if not folder.is_dir():
+                said.append(
+                    f"warning: sources.{name}.mirrors.{index}: {mirror.url} names no folder "
+                    f"({folder}), so every pull of this mirror fails"
+                )
+    return said
+
+
 def _optional_config(ctx: click.Context, as_json: bool) -> Config | None:
     """The config when there is one (discover and extract also work without)."""
     path: Path = ctx.obj["config_path"]
@@ -361,6 +379,8 @@ def check(ctx: click.Context, as_json: bool) -> None:
     """Validate the config and print what a pull would fetch."""
     config = _load(ctx, as_json)
     _warn_public_url(config)
+    for warning in missing_snapshots(config):
+        err.print(warning, style="yellow", highlight=False, markup=False)
     if as_json:
         emit(
             {
