@@ -203,6 +203,24 @@ def test_check_warns_of_a_file_mirror_whose_folder_is_not_there(tmp_path: Path) 
     assert checked.returncode == 0 and "warning" not in checked.stderr, checked.stderr
 
 
+def test_check_warns_of_a_section_no_source_lists(tmp_path: Path) -> None:
+    # A section defined and then left out of every source's sections (or its source
+    # removed): check said OK, export published its empty feed every run, and status exited
+    # 1 for ever with "no source lists this section".
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("sections:\n", "sections:\n  iran: {title: Iran}\n", 1))
+    for extra in ((), ("--json",)):
+        checked = run("--config", str(config), "check", *extra, cwd=tmp_path)
+        assert checked.returncode == 0, checked.stderr
+        said = " ".join(checked.stderr.split())
+        assert "warning: sections.iran: no source lists this section" in said, said
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "-q", "--out", str(out), cwd=tmp_path)
+    status = run("--config", str(config), "status", cwd=tmp_path)
+    assert status.returncode == 1 and "no source lists this section" in status.stdout
+
+
 def test_a_quiet_export_prints_nothing_unless_something_is_wrong(tmp_path: Path) -> None:
     # From cron, which mails whatever a job prints: every healthy export printed its table
     # and "wrote feeds to ...", so a job every 10 minutes mailed 144 times a day.

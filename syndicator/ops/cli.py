@@ -46,7 +46,7 @@ from syndicator.core.errors import (
     StoreError,
     SyndicatorError,
 )
-from syndicator.extract.candidate import to_candidate
+from syndicator.extract.candidate import source_sections, to_candidate
 from syndicator.extract.parsing import ArticleRules, extract_article
 from syndicator.ops import terminal
 from syndicator.ops.discover import config_block, discover, to_yaml
@@ -260,6 +260,18 @@ def missing_snapshots(config: Config) -> list[str]:
     return said
 
 
+def unlisted_sections(config: Config) -> list[str]:
+    """What to say of each section no source lists (as an entry point or a section rule's
+    target): its feed stays empty, and `status` reports it for as long as it is so."""
+    listed = {s for source in config.sources.values() for s in source_sections(source)}
+    return [
+        f"warning: sections.{name}: no source lists this section, so its feed stays empty "
+        "and status reports it; list it under a source's sections, or remove it"
+        for name in config.sections
+        if name not in listed
+    ]
+
+
 def _optional_config(ctx: click.Context, as_json: bool) -> Config | None:
     """The config when there is one (discover and extract also work without)."""
     path: Path = ctx.obj["config_path"]
@@ -379,7 +391,7 @@ def check(ctx: click.Context, as_json: bool) -> None:
     """Validate the config and print what a pull would fetch."""
     config = _load(ctx, as_json)
     _warn_public_url(config)
-    for warning in missing_snapshots(config):
+    for warning in [*unlisted_sections(config), *missing_snapshots(config)]:
         err.print(warning, style="yellow", highlight=False, markup=False)
     if as_json:
         emit(
