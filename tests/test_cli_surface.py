@@ -179,6 +179,28 @@ async def test_a_tilde_the_shell_left_in_a_path_option_is_the_home_folder(tmp_pa
     assert list(work.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", [["check"], ["check", "--json"], ["export", "--out", "f"]])
+def test_output_to_a_full_disk_is_one_line_not_a_traceback(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # `syndicate export >> /var/log/feeds.log` with /var/log full: the export did its work,
+    # then ended in a traceback from rich's write (and Python's own at exit).
+    config = str(default_config(tmp_path))
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "syndicator", "--config", config, *command],
+            cwd=tmp_path,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    assert "error: cannot write the output: No space left on device" in result.stderr
+
+
 async def test_default_offline_config_is_healthy_after_its_pull(tmp_path: Path) -> None:
     config = str(default_config(tmp_path))
     code, out, err = await syndicate("--config", config, "pull", "presstv", cwd=tmp_path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
+import errno
 import json
 import logging
 import os
@@ -349,6 +350,11 @@ def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+# What writing the output meets when stdout is a file on a full disk (or quota, or size
+# limit) or a device that failed: the user's surroundings, not a bug.
+_OUTPUT_LOST = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
 class _Group(click.Group):
     """A group whose subcommands (and their subcommands) all take the global options."""
 
@@ -356,6 +362,22 @@ class _Group(click.Group):
         if not any(p.name == "config" for p in cmd.params):
             global_options(cmd)
         super().add_command(cmd, name)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """The command; output that cannot be written (`>> log` on a full disk) ends it with
+        one line on stderr and status 1, as click ends it on a closed pipe. The errors of
+        files the commands write name them (ExportError, StoreError); this one names none."""
+        try:
+            return super().main(*args, **kwargs)
+        except OSError as exc:
+            if exc.errno not in _OUTPUT_LOST or exc.filename is not None:
+                raise
+            # What is still buffered would fail again at exit, with Python's own traceback.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            with contextlib.suppress(OSError):
+                err.print(f"error: cannot write the output: {exc.strerror}", highlight=False)
+            sys.exit(EXIT_FAILED)
 
 
 @click.group(cls=_Group)
