@@ -405,6 +405,24 @@ def column(table: str, header: str) -> list[str]:
     return values
 
 
+async def test_status_shows_no_stale_limit_for_all_which_it_never_applies(
+    tmp_path: Path,
+) -> None:
+    # The `all` row read "newest item 2360d ago, stale after 1d, ok": a limit status never
+    # applies to the combined feed (its sections are judged, each by its own), shown as if
+    # it were met.
+    config = str(default_config(tmp_path))
+    code, _, err = await syndicate("--config", config, "pull", "presstv", cwd=tmp_path)
+    assert code == 0, err
+    code, out, err = await syndicate("--config", config, "status", cwd=tmp_path)
+    assert code == 0, err
+    sections = out.split("┏")[1]  # the sections' table, not the sources' after it
+    rows = dict(zip(column(sections, "section"), column(sections, "stale after"), strict=True))
+    assert rows == {"north-africa": "never", "all": "-"}, out
+    code, out, _ = await syndicate("--config", config, "status", "--json", cwd=tmp_path)
+    assert json.loads(out)["sections"]["all"]["stale_after"] is None
+
+
 async def test_tables_keep_every_mirror_whole_at_80_columns(tmp_path: Path) -> None:
     config = str(default_config(tmp_path))
     code, out, err = await syndicate(

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Column, Table
 
-from syndicator.core.config import Config
+from syndicator.core.config import ALL_SECTION, Config
 from syndicator.core.models import Candidate, Page
 from syndicator.ops.discover import Discovery
 from syndicator.pull.run import PullOutcome
@@ -98,7 +98,11 @@ def sections(report: FeedStatus) -> Table:
             str(s.items),
             _ago(s.newest_item, report.checked_at),
             _ago(s.last_change, report.checked_at),
-            human_age(s.stale_after) if s.stale_after is not None else "never",
+            "-"
+            if s.name == ALL_SECTION
+            else human_age(s.stale_after)
+            if s.stale_after is not None
+            else "never",
             state,
         )
     return shown

@@ -27,7 +27,7 @@ class SectionStatus:
     newest_item: datetime | None
     newest_age: float | None
     last_change: datetime | None
-    stale_after: float | None  # None: never stale (`stale_after: never`)
+    stale_after: float | None  # None: never stale (`stale_after: never`, and `all`)
     pulled: bool
     sources: tuple[str, ...]
     stale: bool
@@ -126,7 +126,9 @@ def _section(
     )
     limit: float | None
     if name == ALL_SECTION:
-        title, limit = "All sections", config.service.stale_after
+        # No limit: the combined feed is never judged stale, its sections are, each by its
+        # own (a limit shown for it read as met, beside an item years old).
+        title, limit = "All sections", None
     else:
         title, limit = config.sections[name].title, config.stale_after(name)
     items = stats.items if stats else 0
