@@ -1202,6 +1202,30 @@ def test_a_config_saved_in_a_legacy_encoding_is_located_and_utf16_is_read(
         assert load_config(path).sources["presstv"].title == "Presse Télé"
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "where", "tag"),
+    [
+        ('  store: "sqlite:///x.db"', "  store: !ENV ${STORE}", "2:10", "!ENV"),
+        (
+            "  north-africa: {title: North Africa}",
+            "  north-africa: !include s.yaml",
+            "4:17",
+            "!include",
+        ),
+    ],
+)
+def test_a_tag_from_another_tool_says_the_config_reads_none(
+    tmp_path: Path, before: str, after: str, where: str, tag: str
+) -> None:
+    # Other tools' configs take `!ENV ${X}` or `!include file.yaml`; here PyYAML's words
+    # alone, "could not determine a constructor for the tag", did not say what to write.
+    found = problems(tmp_path, GOOD.replace(before, after))
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{where}: not valid YAML: "), found[0]
+    assert f"the config reads no {tag} tag" in found[0], found[0]
+    assert "write the value itself" in found[0] and "SYNDICATOR_<KEY>" in found[0], found[0]
+
+
 def test_many_errors_are_each_located_on_their_own_line(tmp_path: Path) -> None:
     # Locating each error scanned its mapping again: 40,000 unknown keys took 88 s. The keys
     # of a mapping are now looked up in an index built once; each error keeps its own line.

@@ -1531,6 +1531,9 @@ def _unbuildable(node: yaml.ScalarNode, error: Exception) -> str:
     )
 
 
+_UNKNOWN_TAG = re.compile(r"could not determine a constructor for the tag '([^']+)'")
+
+
 def _tab_at(mark: object, text: str) -> bool:
     """Whether PyYAML stopped at a tab, which it takes as neither indentation nor, after a
     colon, a separator (an editor indenting with tabs)."""
@@ -1551,6 +1554,13 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
         problem = getattr(exc, "problem", None) or str(exc)
         if _tab_at(mark, text):
             problem += " (a tab: YAML indents and separates with spaces; replace it with spaces)"
+        elif tag := _UNKNOWN_TAG.search(problem):
+            # Other tools' configs take `!ENV ${X}` or `!include file.yaml`; this one expands
+            # and includes nothing.
+            problem += (
+                f"; the config reads no {tag[1]} tag: write the value itself (for a service"
+                " key, SYNDICATOR_<KEY> in the environment can give it)"
+            )
         raise ConfigError([_at(path, mark, f"not valid YAML: {problem}")]) from None
     except _UNBUILDABLE as exc:
         found = _unreadable_scalar(root)
