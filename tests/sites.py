@@ -48,7 +48,8 @@ redirects there), while its pages' rel=canonical still name the canonical paths.
 Publishers' oddities a mirror can show: `links_scheme` writes its own links in feeds, listings
 and sitemaps under another scheme; `base_href` makes its listings' links relative to a
 `<base href>`; `header_charset` names another charset in the Content-Type than its bytes are
-in; `dropped` redirects a section's listing and feed elsewhere.
+in; `dropped` redirects a section's listing and feed elsewhere. A compromised mirror's:
+`markup` puts raw markup of its own in every article, after the headline.
 """
 
 from __future__ import annotations
@@ -310,6 +311,8 @@ class Mirror:
     # time with its zone abbreviation, `Tue, 03 Dec 2024 14:05:00 IRST`); "" leaves it out.
     feed_dates: Callable[[datetime], str] | None = None
     inject: str = ""  # a paragraph of its own in every article, after the first (a banner)
+    # Raw markup of its own in every article, after the headline (a compromised mirror's).
+    markup: str = ""
     edits: dict[int, SiteArticle] = field(default_factory=dict)
     # Held in every handler of a `slow` mirror: keeps requests in flight for as long as a
     # test wants, and lets stop() release them.
@@ -605,7 +608,7 @@ class Mirror:
 <div class="breadcrumb"><a href="{self.base}/">News</a> /
 <a href="{self.base}/Section/{a.section}">{SECTION_TITLES[a.section]}</a></div>
 <main><article>
-<h1>{html.escape(a.title)}</h1>
+<h1>{html.escape(a.title)}</h1>{self.markup}
 <figure><img src="{self.base}/images/{a.id}.jpg" alt="photo">
 <figcaption>{html.escape(a.caption)}</figcaption></figure>
 {paras}

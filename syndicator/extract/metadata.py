@@ -329,13 +329,39 @@ def _image(url: str, src: str | None) -> str | None:
     return None if found is None or is_placeholder_image(found) else found
 
 
+# A size no picture has: an `img` at most this many pixels wide or high shows a reader nothing.
+# It is a tracking pixel (a web beacon: loading it tells its host who read what) or a spacer.
+_PIXEL_SIZE = 1.0
+_STYLE_SIZE = re.compile(
+    r"(?:^|;)\s*(?:width|height)\s*:\s*([0-9.]+)\s*(?:px)?\s*(?:!important\s*)?(?=;|$)", re.I
+)
+
+
+def is_tracking_pixel(img: etree._Element) -> bool:
+    """An `img` declared, by attribute or inline style, at most a pixel wide or high."""
+    sizes = [
+        (img.get(attr) or "").strip().lower().removesuffix("px").strip()
+        for attr in ("width", "height")
+    ]
+    sizes += _STYLE_SIZE.findall(str(img.get("style") or ""))
+    for size in sizes:
+        try:
+            if float(size) <= _PIXEL_SIZE:
+                return True
+        except ValueError:
+            continue  # "100%", "auto", none
+    return False
+
+
 # Where lazy loaders keep the picture's real address while `src` holds a placeholder.
 _LAZY_SOURCES = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url")
 _SOURCE_SETS = ("data-srcset", "data-lazy-srcset", "srcset")
 
 
 def _picture(url: str, img: etree._Element) -> str | None:
-    """The address of the picture an `img` shows once loaded."""
+    """The address of the picture an `img` shows once loaded; None for a tracking pixel."""
+    if is_tracking_pixel(img):
+        return None
     for attr in ("src", *_LAZY_SOURCES):
         if found := _image(url, img.get(attr)):
             return found

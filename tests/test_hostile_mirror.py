@@ -1,0 +1,65 @@
+"""A compromised mirror (a seized domain answering 200 with whatever its new owner likes),
+against real loopback servers: what it serves never reaches a feed reader as anything but the
+article's own text and pictures."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+from syndicator.core.config import Config
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
+from syndicator.serve.reload import limits_of
+from syndicator.store import open_store
+
+from .feedrules import PROBLEMS
+from .sites import FakeClock, Site
+
+WriteConfig = Callable[..., Config]
+
+
+async def pulled_feeds(site: Site, tmp_path: Path, write_config: WriteConfig) -> dict[str, bytes]:
+    """The `all` feed in every format after one pull of the site's first mirror."""
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}", configured=1))
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            await pull_source(
+                "news", config, fetcher, store, clock=FakeClock(), rng=random.Random(0)
+            )
+        book = FeedBook(config, store)
+        feeds = {fmt: (await book.get("all", fmt)).body for fmt in ("rss", "atom", "json")}
+    finally:
+        await store.close()
+    for fmt, body in feeds.items():
+        assert PROBLEMS[fmt](body) == [], fmt
+    return feeds
+
+
+async def test_a_tracking_pixel_is_never_an_articles_picture(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A 1x1 image in a figure before the article's photo: taken for the lead picture, it was
+    # published as every item's image (enclosure, media:content, JSON Feed `image`), without
+    # its size, so that every reader that shows pictures told the tracker it read the item.
+    site = sites(1)
+    site.mirrors[0].markup = (
+        '<figure><img src="http://tracker.example/t.gif?u=1" width="1" height="1" alt="">'
+        "</figure>"
+        '<figure><img src="http://tracker.example/s.gif" style="width:1px;height:1px" alt="">'
+        "</figure>"
+        '<figure><img src="http://tracker.example/z.gif" width="0" height="0"></figure>'
+    )
+    await site.start()
+    feeds = await pulled_feeds(site, tmp_path, write_config)
+    for fmt, body in feeds.items():
+        assert b"tracker.example" not in body, fmt
+    items = json.loads(feeds["json"])["items"]
+    assert items
+    base = site.mirrors[0].base
+    for item in items:
+        assert item["image"].startswith(f"{base}/images/"), item["image"]
