@@ -9,6 +9,8 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+from lxml import etree
+
 from syndicator.core.config import Config
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
@@ -17,7 +19,7 @@ from syndicator.serve.reload import limits_of
 from syndicator.store import open_store
 
 from .feedrules import PROBLEMS
-from .sites import FakeClock, Site
+from .sites import FakeClock, Site, sample_articles
 
 WriteConfig = Callable[..., Config]
 
@@ -63,3 +65,49 @@ async def test_a_tracking_pixel_is_never_an_articles_picture(
     base = site.mirrors[0].base
     for item in items:
         assert item["image"].startswith(f"{base}/images/"), item["image"]
+
+
+# Explicit direction formatting (UAX #9): embeddings and overrides end at PDF, isolates at PDI.
+EMBEDDINGS = "\u202a\u202b\u202d\u202e"
+ISOLATES = "\u2066\u2067\u2068"
+
+
+def open_directions(text: str) -> str:
+    """The direction controls `text` leaves open at its end: what a reader would carry into
+    the words it shows after it (the next title in a list, the date beside it)."""
+    stack: list[str] = []
+    for char in text:
+        if char in EMBEDDINGS or char in ISOLATES:
+            stack.append(char)
+        elif char == "\u202c" and stack and stack[-1] in EMBEDDINGS:
+            stack.pop()
+        elif char == "\u2069" and any(c in ISOLATES for c in stack):
+            while stack.pop() not in ISOLATES:
+                pass
+    return "".join(stack)
+
+
+async def test_a_right_to_left_override_in_a_title_ends_with_the_title(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # U+202E left open in a headline reversed, in a reader's list, whatever it shows after
+    # the headline: "Port reopens\u202e" made the next line's date and source read backwards.
+    article = sample_articles()[0]
+    article.title = "Port reopens \u202egnp.exe and \u2067more"
+    article.caption = "The quay \u202b at \u202c\u202cdawn \u2067(Photo by a staff photographer)"
+    article.paragraphs[0] = "\u202d" + article.paragraphs[0]
+    site = sites(1, articles=[article])
+    await site.start()
+    feeds = await pulled_feeds(site, tmp_path, write_config)
+    item = json.loads(feeds["json"])["items"][0]
+    texts = [item["title"], item["summary"], *(a["name"] for a in item["authors"])]
+    # The plain-text elements of RSS and Atom (HTML content ends them at its blocks).
+    plain = ("title", "summary", "description", "name", "creator", "credit")
+    for fmt in ("atom", "rss"):
+        for el in etree.fromstring(feeds[fmt]).iter():
+            if etree.QName(el).localname in plain and el.text:
+                texts.append(el.text)
+    assert "gnp.exe" in item["title"]
+    assert [t for t in texts if "dawn" in t]  # the caption, in media:description
+    for text in texts:
+        assert open_directions(text) == "", repr(text)

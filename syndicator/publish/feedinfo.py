@@ -35,6 +35,46 @@ def xml_safe(text: str | None) -> str:
     return _XML_INVALID.sub("", text or "")
 
 
+# Explicit direction formatting (UAX #9): each embedding and override is ended by PDF, each
+# isolate by PDI (which ends the embeddings opened inside it too).
+_CLOSERS = {
+    "\u202a": "\u202c",  # LRE
+    "\u202b": "\u202c",  # RLE
+    "\u202d": "\u202c",  # LRO
+    "\u202e": "\u202c",  # RLO
+    "\u2066": "\u2069",  # LRI
+    "\u2067": "\u2069",  # RLI
+    "\u2068": "\u2069",  # FSI
+}
+_DIRECTIONS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def directions_closed(text: str) -> str:
+    """`text` with every direction embedding, override and isolate it opens closed at its
+    end, and closers that close nothing dropped. Left open, one in a headline (`U+202E` of
+    a spoofed "gnp.exe") reversed whatever a reader shows after it on the line: the date,
+    the source, the next headline."""
+    if not _DIRECTIONS.search(text):
+        return text
+    out: list[str] = []
+    open_: list[str] = []  # the closers owed, innermost last
+    for char in text:
+        closer = _CLOSERS.get(char)
+        if closer is not None:
+            open_.append(closer)
+        elif char == "\u202c":
+            if not open_ or open_[-1] != char:
+                continue  # closes nothing (or would cross an isolate): dropped
+            open_.pop()
+        elif char == "\u2069":
+            if char not in open_:
+                continue
+            while open_.pop() != char:
+                pass  # the isolate's end ends the embeddings inside it
+        out.append(char)
+    return "".join(out) + "".join(reversed(open_))
+
+
 def language_tag(value: str | None) -> str | None:
     """`value` when it is a well-formed language tag (what xml:lang and JSON Feed accept),
     else None."""
@@ -90,15 +130,16 @@ def feed_updated(info: FeedInfo, articles: Sequence[Article]) -> datetime:
 
 
 def publishable(article: Article) -> Article:
-    """The article with every text made safe for XML and a title that is never blank."""
-    title = " ".join(xml_safe(article.title).split())
+    """The article with every text made safe for XML, the direction controls of each line
+    of text closed within it (`directions_closed`) and a title that is never blank."""
+    title = directions_closed(" ".join(xml_safe(article.title).split()))
     return replace(
         article,
         title=title or UNTITLED,
-        summary=xml_safe(article.summary),
+        summary=directions_closed(xml_safe(article.summary)),
         content_html=xml_safe(article.content_html),
-        author=xml_safe(article.author).strip() or None,
-        image_caption=xml_safe(article.image_caption).strip() or None,
+        author=directions_closed(xml_safe(article.author).strip()) or None,
+        image_caption=directions_closed(xml_safe(article.image_caption).strip()) or None,
         # Set as an attribute (enclosure, media:content): one NUL made lxml refuse the feed.
         image_url=_picture_url(article.url, xml_safe(article.image_url)),
     )

@@ -30,6 +30,7 @@ from syndicator.extract.candidate import split_credit
 from syndicator.publish.feedinfo import (
     MEDIA_TYPES,
     FeedInfo,
+    directions_closed,
     feed_updated,
     image_type,
     language_tag,
@@ -88,6 +89,8 @@ class _FinishEntry(BaseEntryExtension):
             entry, f"{{{MEDIA_NS}}}content", url=url, medium="image", type=media_type
         )
         shows, credit = split_credit(caption) if caption else ("", None)
+        # Each a text of its own now: neither ends a direction the other opened.
+        shows, credit = directions_closed(shows), credit and directions_closed(credit)
         if shows:
             description = etree.SubElement(content, f"{{{MEDIA_NS}}}description", type="plain")
             description.text = shows
