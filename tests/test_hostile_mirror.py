@@ -111,3 +111,52 @@ async def test_a_right_to_left_override_in_a_title_ends_with_the_title(
     assert [t for t in texts if "dawn" in t]  # the caption, in media:description
     for text in texts:
         assert open_directions(text) == "", repr(text)
+
+
+async def test_an_article_larger_than_any_is_refused_and_the_stored_copy_stays(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # Within max_body, a page of megabytes of paragraphs was stored as the article's
+    # update, and published whole in every feed document that listed it, on every change:
+    # ten such pages made each feed 45 MB and took a minute to compress per section.
+    site = sites(1)
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}", configured=1))
+    first = site.articles[0]
+    words = [
+        "harbour",
+        "council",
+        "wall",
+        "storm",
+        "spring",
+        "quay",
+        "ship",
+        "port",
+        "mayor",
+        "budget",
+        "crane",
+    ]
+    rng = random.Random(1)
+    huge = [
+        f"Part {n}: " + " ".join(rng.choice(words) for _ in range(70)) + "." for n in range(3000)
+    ]
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            clock = FakeClock()
+            await pull_source("news", config, fetcher, store, clock=clock, rng=random.Random(0))
+            before = (await FeedBook(config, store).get("all", "json")).body
+            site.edit(first.id, [0], paragraphs=huge, modified=first.published.replace(hour=23))
+            clock.advance(600)
+            report = await pull_source(
+                "news", config, fetcher, store, clock=clock, rng=random.Random(0)
+            )
+        after = (await FeedBook(config, store).get("all", "json")).body
+    finally:
+        await store.close()
+    url = site.mirrors[0].base + first.path
+    refused = [e for e in report.errors if url in e and "more than any article holds" in e]
+    assert refused, report.errors
+    assert site.mirrors[0].origin in refused[0]
+    assert report.updated == 0
+    assert after == before

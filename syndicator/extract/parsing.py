@@ -764,6 +764,12 @@ def _detached_copy(el: etree._Element) -> etree._Element:
     return clone
 
 
+# More body than any article holds: a long report is 100-200 KB of HTML, a 500-page book
+# about 1 MB. A body past it is a broken or hostile page's; stored, it would be published
+# whole in every feed document that lists it, rendered and compressed again on every change.
+MAX_BODY_CHARS = 1_000_000
+
+
 def assemble(meta: PageMeta, container: etree._Element, url: str) -> Page:
     """The Page: metadata plus the tidied body as HTML and as plain text blocks."""
     if not meta.title:
@@ -771,10 +777,18 @@ def assemble(meta: PageMeta, container: etree._Element, url: str) -> Page:
     body_text = "\n\n".join(block_texts(container))
     if not body_text.strip():
         raise ExtractError(url, "no article body found", kind="no-article")
+    body_html = clean.fragment_html(container)
+    if len(body_html) > MAX_BODY_CHARS:
+        raise ExtractError(
+            url,
+            f"an article body of {len(body_html):,} characters, more than any article holds "
+            f"(at most {MAX_BODY_CHARS:,}): refused",
+            kind="too-large",
+        )
     return Page(
         url=url,
         title=meta.title,
-        body_html=clean.fragment_html(container),
+        body_html=body_html,
         body_text=body_text,
         published=meta.published,
         updated=meta.updated,
