@@ -215,3 +215,30 @@ def test_a_json_feed_item_with_thousands_of_attributes_is_refused_unparsed() -> 
     assert refused.value.kind == "hostile-markup"
     assert "3,000 attributes" in refused.value.message
     assert "http://m.example/b" in str(refused.value)
+
+
+async def test_an_announced_host_name_no_browser_would_reach_is_not_a_candidate(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A link's host with a right-to-left override showed in `syndicate mirrors` and the
+    # dashboard as "www.presstv.ir" (it is "ri.vtsserp.www" reversed), and one with a zero
+    # width space as the canonical host itself: candidates no one could tell from the site.
+    site = sites(1)
+    site.mirrors[0].markup = (
+        "<p>Our website can also be accessed at the following alternate addresses: "
+        '<a href="https://\u202eri.vtsserp.www/">one</a>, '
+        '<a href="https://www.presstv\u200b.ir/">two</a>, '
+        '<a href="https://alt.presstv.example/">three</a></p>'
+    )
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}", configured=1))
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull_source(
+                "news", config, fetcher, store, clock=FakeClock(), rng=random.Random(0)
+            )
+    finally:
+        await store.close()
+    # The second is where a browser goes.
+    assert report.discovered == {"https://www.presstv.ir", "https://alt.presstv.example"}

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from urllib.parse import urljoin, urlsplit
 
+import idna
 from lxml import etree
 
 from syndicator.core import identity
@@ -85,6 +86,19 @@ def _hosts_in(text: str, scheme: str) -> list[str]:
     return found
 
 
+def _host_name(host: str) -> str | None:
+    """A link's host as a browser reaches it, by IDNA 2008 with UTS #46 (as the fetcher's URL
+    library does): the characters that mapping drops dropped (`www.presstv.ir` with a zero
+    width space before `.ir` is `www.presstv.ir`); None for a name no host can have (one
+    with a direction override, shown to the operator as another name)."""
+    if host.isascii():
+        return host
+    try:
+        return idna.decode(idna.encode(host, uts46=True))
+    except (idna.IDNAError, UnicodeError):
+        return None
+
+
 def _link_hosts(el: etree._Element, scheme: str) -> list[str]:
     """The origins the links in `el` point at: a host name or IPv4 address, with its port;
     never the user name a link may carry, nor a link that is no URL (`http://[::1/`,
@@ -98,8 +112,10 @@ def _link_hosts(el: etree._Element, scheme: str) -> list[str]:
         except ValueError:
             continue
         host = parts.hostname or ""
-        if parts.scheme in ("http", "https") and _LINK_HOST.fullmatch(host):
-            found.append(f"{parts.scheme}://{host}" + (f":{port}" if port else ""))
+        if parts.scheme not in ("http", "https") or not _LINK_HOST.fullmatch(host):
+            continue
+        if (name := _host_name(host)) is not None:
+            found.append(f"{parts.scheme}://{name}" + (f":{port}" if port else ""))
     return found
 
 
