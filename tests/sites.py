@@ -313,6 +313,7 @@ class Mirror:
     inject: str = ""  # a paragraph of its own in every article, after the first (a banner)
     # Raw markup of its own in every article, after the headline (a compromised mirror's).
     markup: str = ""
+    reason: str = "Internal Server Error"  # the reason phrase of its `error` mode's 500
     edits: dict[int, SiteArticle] = field(default_factory=dict)
     # Held in every handler of a `slow` mirror: keeps requests in flight for as long as a
     # test wants, and lets stop() release them.
@@ -418,7 +419,7 @@ class Mirror:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._release.wait(), timeout=self.slow_seconds)
         elif self.mode == "error":
-            return web.Response(status=500, text="Internal Server Error")
+            return web.Response(status=500, reason=self.reason, text="Internal Server Error")
         elif self.mode == "flaky" and self.served % self.flaky_every == 0:
             headers = {"Retry-After": str(self.retry_after)} if self.retry_after else {}
             return web.Response(status=503, text="Service Unavailable", headers=headers)

@@ -4,8 +4,12 @@ article's own text and pictures."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from syndicator.pull.pipeline import pull_source
 from syndicator.serve.reload import limits_of
 from syndicator.store import open_store
 
+from .conftest import REPO
 from .feedrules import PROBLEMS
 from .sites import FakeClock, Site, sample_articles
 
@@ -242,3 +247,36 @@ async def test_an_announced_host_name_no_browser_would_reach_is_not_a_candidate(
         await store.close()
     # The second is where a browser goes.
     assert report.discovered == {"https://www.presstv.ir", "https://alt.presstv.example"}
+
+
+def syndicate(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), *args],
+        cwd=config.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "1000"},
+    )
+
+
+async def test_a_mirrors_words_are_shown_to_the_operator_as_written(
+    sites: Callable[..., Site], tmp_path: Path
+) -> None:
+    # A reason phrase with `[/x]` in it was read as rich markup: `pull`, then `mirrors` and
+    # `status` (which show the stored error) ended with a MarkupError traceback, every time
+    # until the mirror said something else; `[link=...]` made a hidden terminal hyperlink.
+    site = sites(1)
+    mirror = site.mirrors[0]
+    mirror.mode = "error"
+    mirror.reason = "Oops [/x] [link=http://evil.example/]see[/link] \u009b2J"
+    await site.start()
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}"), encoding="utf-8")
+    for args in (("pull", "news"), ("mirrors",), ("status",)):
+        done = await asyncio.to_thread(syndicate, config, *args)
+        shown = done.stdout + done.stderr
+        assert "Traceback" not in shown, shown
+        assert done.returncode == (0 if args == ("mirrors",) else 1), shown
+        assert "Oops [/x] [link=http://evil.example/]see[/link]" in " ".join(shown.split())
+        assert "\u009b" not in shown and "\x1b]8;" not in shown

@@ -25,14 +25,17 @@ class SyndicatorError(Exception):
     """Root of every error syndicator raises on purpose."""
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+# C0 controls but tab and newline, DEL, and the C1 controls (U+009B is CSI, U+009D OSC to a
+# terminal that reads them as such).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def printable(text: str) -> str:
     """`text` as it can be stored, logged and shown: bytes that were not UTF-8 (which aiohttp
     and the OS give as lone surrogates) as `\\xff`, other lone surrogates as `\\ud800`, and
-    control characters but tab and newline as `\\x01`. A mirror's answer names the error of
-    each fetch (a reason phrase, a redirect's Location), and neither store takes such text."""
+    control characters (C0 but tab and newline, DEL, C1) as `\\x01`. A mirror's answer names
+    the error of each fetch (a reason phrase, a redirect's Location), and neither store takes
+    such text, nor should a terminal be given it."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import click
 from pydantic import BaseModel
 from rich.console import Console
+from rich.text import Text
 from sqlalchemy.exc import DBAPIError
 
 from syndicator import __version__
@@ -477,13 +478,13 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
         keys=("source", "mirror"),
     )
     for r in rows:
-        state = f"[{colours.get(r.state, 'white')}]{r.state}[/]"
+        state = Text(r.state, colours.get(r.state, "white"))
         if r.role == "adopted":
-            state += " (adopted)"
+            state.append(" (adopted)")
         if r.failures:
-            state += f", {r.failures} failed"
+            state.append(f", {r.failures} failed")
         if r.retry_at:
-            state += f", next try {_short(r.retry_at)}"
+            state.append(f", next try {_short(r.retry_at)}")
         error = f"{r.last_error_kind}: {r.last_error}" if r.last_error_kind else ""
         table.add_row(
             r.source,
@@ -517,7 +518,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         out.print(terminal.sections(report))
         out.print(terminal.sources(report))
         for problem in report.problems:
-            out.print(f"[red]✗[/red] {problem}", highlight=False)
+            out.print(terminal.labelled("✗", "red", problem), highlight=False)
         if report.healthy:
             out.print("[green]all sections fresh, every last pull ok[/green]")
     sys.exit(EXIT_OK if report.healthy else EXIT_FAILED)
@@ -564,7 +565,7 @@ def pull(ctx: click.Context, source: str, section: str | None, as_json: bool) ->
     else:
         out.print(terminal.outcomes([outcome]))
         for message in outcome.report.errors:
-            err.print(f"[yellow]{source}:[/yellow] {message}", highlight=False)
+            err.print(terminal.labelled(f"{source}:", "yellow", message), highlight=False)
     sys.exit(EXIT_FAILED if outcome.result == "failed" else EXIT_OK)
 
 
@@ -624,7 +625,9 @@ def extract(
         result = _extract_one(config, target, None, source_name)
         failed += "error" in result
         if "error" in result and not as_json:
-            err.print(f"[yellow]{target}:[/yellow] nothing extracted: {result['error']}")
+            err.print(
+                terminal.labelled(f"{target}:", "yellow", f"nothing extracted: {result['error']}")
+            )
         else:
             _show_extraction(result, as_json)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
@@ -646,7 +649,7 @@ def _show_extraction(result: dict[str, Any], as_json: bool) -> None:
     else:
         out.print(terminal.extraction(result))
         out.print()
-        out.print(result["text"], highlight=False, markup=False)
+        out.print(terminal.shown(result["text"]), highlight=False)
 
 
 def _extract_one(
@@ -838,7 +841,7 @@ def export(ctx: click.Context, out_dir: Path, quiet: bool, as_json: bool) -> Non
         out.print(terminal.outcomes(outcomes))
         for o in outcomes:
             for message in o.report.errors:
-                err.print(f"[yellow]{o.source}:[/yellow] {message}", highlight=False)
+                err.print(terminal.labelled(f"{o.source}:", "yellow", message), highlight=False)
         out.print(f"wrote feeds to {out_dir}/", highlight=False)
     if dead and not as_json:
         err.print(f"[red]pull failed for: {', '.join(dead)}[/red]", highlight=False)
@@ -1121,7 +1124,7 @@ def db_check(ctx: click.Context, as_json: bool) -> None:
     else:
         out.print(f"[red]store is damaged[/red]: checked {report.checked}", highlight=False)
         for problem in report.problems:
-            out.print(f"[red]✗[/red] {problem}", highlight=False)
+            out.print(terminal.labelled("✗", "red", problem), highlight=False)
         out.print(
             "Restore it from a backup, or move it aside and pull again: the feeds fill from the "
             "mirrors (an article edited since it was first stored then gets a new GUID).",

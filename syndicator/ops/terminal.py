@@ -8,24 +8,55 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.style import StyleType
 from rich.table import Column, Table
+from rich.text import Text
 
 from syndicator.core.config import ALL_SECTION, Config
+from syndicator.core.errors import printable
 from syndicator.core.models import Candidate, Page
 from syndicator.ops.discover import Discovery
 from syndicator.pull.run import PullOutcome
 from syndicator.store.status import FeedStatus, human_age
 
 
+def shown(text: str) -> Text:
+    """Text from a mirror, a page or the store as the terminal shows it: as written, never
+    read as rich markup (a mirror's reason phrase with `[/x]` in it raised MarkupError and
+    ended `pull`, `mirrors` and `status` with a traceback; `[link=...]` made a hidden
+    hyperlink), and its control characters as escapes (`errors.printable`)."""
+    return Text(printable(text))
+
+
+def labelled(label: str, style: str, text: str) -> Text:
+    """`label` in `style`, then `text` as `shown`: one line of a command's report."""
+    return Text.assemble((label, style), " ", shown(text))
+
+
+class PlainTable(Table):
+    """A table whose text cells are `shown`: a cell meant as markup (a state in colour) is
+    given as `Text.from_markup`."""
+
+    def add_row(
+        self,
+        *renderables: RenderableType | None,
+        style: StyleType | None = None,
+        end_section: bool = False,
+    ) -> None:
+        cells = [shown(r) if isinstance(r, str) else r for r in renderables]
+        super().add_row(*cells, style=style, end_section=end_section)
+
+
 def table(*headers: str, keys: tuple[str, ...] = (), caption: str | None = None) -> Table:
     """A table whose cells are never cut: a value too long for its column (a mirror's URL, an
     error) wraps inside the column instead of ending in '…', so rows stay distinct. The
-    `keys` columns (names a row is known by) are not wrapped while anything else can be."""
-    return Table(
+    `keys` columns (names a row is known by) are not wrapped while anything else can be.
+    Text cells and the caption are `shown`."""
+    return PlainTable(
         *(Column(h, overflow="fold", min_width=len(h), no_wrap=h in keys) for h in headers),
-        caption=caption,
+        caption=shown(caption) if caption is not None else None,
         caption_justify="left",
     )
 
@@ -90,9 +121,9 @@ def sections(report: FeedStatus) -> Table:
         "section", "items", "newest item", "last change", "stale after", "state", keys=("section",)
     )
     for s in report.sections:
-        state = "[green]ok[/green]"
+        state = Text("ok", "green")
         if s.problem:
-            state = f"[red]{'STALE' if s.stale else s.problem.upper()}[/red]"
+            state = Text("STALE" if s.stale else s.problem.upper(), "red")
         shown.add_row(
             s.name,
             str(s.items),
@@ -126,7 +157,7 @@ def sources(report: FeedStatus) -> Table:
         shown.add_row(
             s.name,
             _ago(s.last_pull, report.checked_at),
-            f"[{colour}]{s.result or 'never'}[/{colour}]",
+            Text(s.result or "never", colour),
             str(s.new),
             str(s.updated),
             str(s.duplicate),
@@ -211,7 +242,7 @@ def extraction_json(
 
 
 def extraction(result: dict[str, Any]) -> Table:
-    shown = Table(show_header=False)
+    shown = PlainTable(show_header=False)
     shown.add_column("field")
     shown.add_column("value", overflow="fold")
     for key in (
