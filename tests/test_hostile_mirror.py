@@ -280,3 +280,34 @@ async def test_a_mirrors_words_are_shown_to_the_operator_as_written(
         assert done.returncode == (0 if args == ("mirrors",) else 1), shown
         assert "Oops [/x] [link=http://evil.example/]see[/link]" in " ".join(shown.split())
         assert "\u009b" not in shown and "\x1b]8;" not in shown
+
+
+async def test_a_feed_of_more_entries_than_any_feed_has_is_refused_unparsed(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A million empty `<item/>` fit in 7 MB, under max_body: feedparser spent 23 s and 170 MB
+    # on them in the pull's parsing thread, every pull, and the feed counted as read.
+    site = sites(1)
+    await site.start()
+    mirror = site.mirrors[0]
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}", configured=1))
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            clock = FakeClock()
+            await pull_source("news", config, fetcher, store, clock=clock, rng=random.Random(0))
+            before = (await FeedBook(config, store).get("all", "json")).body
+            mirror.feed_extra = "<item/>" * 60_000
+            site.touch()
+            clock.advance(600)
+            report = await pull_source(
+                "news", config, fetcher, store, clock=clock, rng=random.Random(0)
+            )
+        after = (await FeedBook(config, store).get("all", "json")).body
+    finally:
+        await store.close()
+    feed = f"{mirror.base}/rss/north-africa.xml"
+    refused = [e for e in report.errors if feed in e]
+    assert refused, report.errors
+    assert mirror.origin in refused[0] and "60,00" in refused[0] and "entries" in refused[0]
+    assert after == before
