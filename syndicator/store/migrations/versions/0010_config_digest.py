@@ -4,8 +4,8 @@ The digest of the config whose change of a section was last recorded (a reload t
 the section again): each serving process of `serve --workers N` reloads on its own, and the
 first to record a config's change makes the others' records of the same config no-ops.
 
-Revision ID: 0009_config_digest
-Revises: 0008_mirror_paths
+Revision ID: 0010_config_digest
+Revises: 0009_expired_links
 Create Date: 2026-12-06 21:00:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_config_digest"
-down_revision: str | None = "0008_mirror_paths"
+revision: str = "0010_config_digest"
+down_revision: str | None = "0009_expired_links"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
