@@ -497,6 +497,25 @@ def test_folders_an_export_makes_are_readable_by_a_web_server_whatever_the_umask
     assert theirs.stat().st_mode & 0o777 == 0o700
 
 
+def test_an_unchanged_file_an_export_writes_is_made_readable_again(tmp_path: Path) -> None:
+    # The folder copied with `cp -r` under umask 077 (or a chmod -R go-r): the next export
+    # found the very bytes in place, left them, and with them their mode 0600, so the web
+    # server's user could not read feed.xsl or an unchanged feed until its bytes changed.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    files = [p for p in out.rglob("*") if p.is_file()]
+    before = {p: p.stat().st_mtime_ns for p in files}
+    for path in files:
+        path.chmod(0o600)
+    again = run("--config", str(config), "export", "-q", "--out", str(out), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert {str(p.relative_to(out)): oct(p.stat().st_mode & 0o777) for p in files} == {
+        str(p.relative_to(out)): "0o644" for p in files
+    }
+    assert {p: p.stat().st_mtime_ns for p in files} == before  # the bytes left alone
+
+
 @pytest.mark.parametrize(
     ("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
 )

@@ -32,6 +32,7 @@ import fcntl
 import logging
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -205,6 +206,7 @@ def _write(out: Path, files: dict[Path, bytes], folders: list[Path]) -> None:
     for path, data in files.items():
         try:
             if _holds(path, data):
+                _readable(path)
                 continue
             write_atomic(path, data)
         except OSError as exc:
@@ -223,6 +225,16 @@ def _holds(path: Path, data: bytes) -> bool:
         return path.read_bytes() == data
     except OSError:
         return False
+
+
+def _readable(path: Path) -> None:
+    """Give a file left in place (its bytes already right) the mode of a file written: copied
+    in under a strict umask it was 0600, and the web server's user could not read it until
+    its bytes changed. Never through a link, and a file of another owner stays as it is."""
+    with contextlib.suppress(OSError):
+        st = path.lstat()
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o777 != FILE_MODE:
+            os.chmod(path, FILE_MODE)
 
 
 MANIFEST = ".syndicator-files"
@@ -349,3 +361,5 @@ def _forget_old(out: Path, files: dict[Path, bytes], before: list[Path]) -> None
     listing = ("\n".join(written) + "\n").encode("utf-8")
     if not _holds(manifest, listing):
         write_atomic(manifest, listing)
+    else:
+        _readable(manifest)
