@@ -633,6 +633,27 @@ def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "config file not found" in result.output
 
 
+def test_the_default_config_not_found_says_where_it_was_looked_for(tmp_path: Path) -> None:
+    # From cron, which starts in the home folder and has none of the shell's variables
+    # (SYNDICATOR_CONFIG among them): "config/syndicator.yaml: config file not found", with
+    # nothing to say that was the default, sought in the home folder.
+    env = {k: v for k, v in os.environ.items() if k != "SYNDICATOR_CONFIG"}
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicator", "export", "-q"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "config/syndicator.yaml: config file not found" in said, said
+    assert f"the default, sought in the working folder {tmp_path}" in said, said
+    assert "give --config PATH or set SYNDICATOR_CONFIG" in said, said
+    assert not (tmp_path / "feeds").exists()
+
+
 def run_cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`syndicate ARGS` in its own process, whose memory is capped at 2 GiB: a command that
     waits forever is killed after 60 s, one that reads without end runs out of memory."""

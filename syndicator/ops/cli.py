@@ -45,6 +45,7 @@ from syndicator.core.errors import (
     BackupTarget,
     ConfigError,
     ExportError,
+    Problem,
     StoreError,
     SyndicatorError,
 )
@@ -193,7 +194,19 @@ def _run(
 
 def read_config(ctx: click.Context) -> Config:
     """The config file with the environment's overrides; raises ConfigError."""
-    config = load_config(ctx.obj["config_path"])
+    path: Path = ctx.obj["config_path"]
+    try:
+        config = load_config(path)
+    except ConfigError:
+        if path != DEFAULT_CONFIG or path.exists():
+            raise
+        # Cron starts in the home folder, without the shell's SYNDICATOR_CONFIG: say that
+        # this was the default, and where it was sought.
+        message = (
+            f"config file not found (the default, sought in the working folder {Path.cwd()});"
+            " give --config PATH or set SYNDICATOR_CONFIG"
+        )
+        raise ConfigError([Problem(file=str(path), message=message)]) from None
     return with_service_overrides(config, env_overrides())
 
 
