@@ -221,6 +221,33 @@ def test_check_warns_of_a_section_no_source_lists(tmp_path: Path) -> None:
     assert status.returncode == 1 and "no source lists this section" in status.stdout
 
 
+def test_check_json_lists_its_warnings(tmp_path: Path) -> None:
+    # A deployment script reading `check --json` got "ok": true and nothing else, while the
+    # warnings (public_url unset, a section no source lists, a mistyped variable) went to a
+    # stderr it did not read.
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    text = text.replace('  public_url: "http://127.0.0.1:8080"\n', "")
+    config.write_text(text.replace("sections:\n", "sections:\n  iran: {title: Iran}\n", 1))
+    result = subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), "check", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SYNDICATOR_TITEL": "News"},
+    )
+    assert result.returncode == 0, result.stderr
+    warnings = json.loads(result.stdout)["warnings"]
+    assert [w.split(":")[1].strip() for w in warnings] == [
+        "SYNDICATOR_TITEL is not a setting, and is ignored (did you mean SYNDICATOR_TITLE?)",
+        "service.public_url is not set, so the feeds' self links and Atom ids use http",
+        "sections.iran",
+    ], warnings
+    clean = run("--config", str(default_config_copy(tmp_path)), "check", "--json", cwd=tmp_path)
+    assert json.loads(clean.stdout)["warnings"] == []
+
+
 def test_a_quiet_export_prints_nothing_unless_something_is_wrong(tmp_path: Path) -> None:
     # From cron, which mails whatever a job prints: every healthy export printed its table
     # and "wrote feeds to ...", so a job every 10 minutes mailed 144 times a day.

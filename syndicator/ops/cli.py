@@ -425,15 +425,19 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 @click.pass_context
 def check(ctx: click.Context, as_json: bool) -> None:
     """Validate the config and print what a pull would fetch."""
-    config = _load(ctx, as_json)
+    config = _load(ctx, as_json)  # says what env_mistakes finds
     _warn_public_url(config)
-    for warning in [*unlisted_sections(config), *missing_snapshots(config)]:
+    found = [*unlisted_sections(config), *missing_snapshots(config)]
+    for warning in found:
         err.print(warning, style="yellow", highlight=False, markup=False)
     if as_json:
+        public_url = public_url_warning(config)
         emit(
             {
                 "ok": True,
                 "config": str(ctx.obj["config_path"]),
+                # What stderr said too, for a script that reads only this document.
+                "warnings": [*env_mistakes(), *([public_url] if public_url else []), *found],
                 "sections": {n: s.title for n, s in config.sections.items()},
                 "sources": {
                     name: {
