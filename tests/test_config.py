@@ -432,6 +432,7 @@ def test_export_refuses_a_title_holding_a_lone_surrogate_with_exit_2(tmp_path: P
         ("SYNDICATOR_PUBLICURL", "(did you mean SYNDICATOR_PUBLIC_URL?)"),
         ("SYNDICATOR_WEBSUB_HUB", "set service.websub.hub in the config file"),
         ("SYNDICATOR_ARCHIVE_ENABLED", "set service.archive.enabled in the config file"),
+        ("SYNDICATOR_CONF", "(did you mean SYNDICATOR_CONFIG?)"),
     ],
 )
 def test_a_mistyped_environment_override_is_named(tmp_path: Path, variable: str, said: str) -> None:

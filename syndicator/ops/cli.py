@@ -145,7 +145,7 @@ def env_mistakes(environ: dict[str, str] | None = None) -> list[str]:
                 f"keys of service that take one value; set service.{inside}.{field} in the "
                 "config file"
             )
-        elif close := difflib.get_close_matches(key, keys, n=1):
+        elif close := difflib.get_close_matches(key, [*keys, "config"], n=1):
             said.append(
                 f"warning: {name} is not a setting, and is ignored "
                 f"(did you mean {ENV_PREFIX}{close[0].upper()}?)"
