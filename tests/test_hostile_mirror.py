@@ -170,6 +170,13 @@ async def test_an_article_larger_than_any_is_refused_and_the_stored_copy_stays(
     assert after == before
 
 
+PROSE = (
+    "The harbour authority opened the new quay on Tuesday after three years of work, and the "
+    "first container ship tied up there before noon. Dock workers said the longer berth would "
+    "let two ships unload at once, which had never been possible in the old port."
+)
+
+
 def crowded_tag(count: int) -> str:
     return "<p " + " ".join(f"a{n}='x'" for n in range(count)) + ">x</p>"
 
@@ -311,3 +318,26 @@ async def test_a_feed_of_more_entries_than_any_feed_has_is_refused_unparsed(
     assert refused, report.errors
     assert mirror.origin in refused[0] and "60,00" in refused[0] and "entries" in refused[0]
     assert after == before
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        '<meta property="og:image" content="http://tracker.example/t.gif?u=1">'
+        '<meta property="og:image:width" content="1">'
+        '<meta property="og:image:height" content="1">',
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Quay",'
+        ' "image": {"@type": "ImageObject", "url": "http://tracker.example/t.gif?u=1",'
+        ' "width": 1, "height": {"@type": "QuantitativeValue", "value": "1"}}}</script>',
+    ],
+    ids=["og:image", "json-ld"],
+)
+def test_a_tracking_pixel_the_metadata_names_is_no_picture(head: str) -> None:
+    # A page with no figure falls back on its metadata's picture: one that says it is a
+    # pixel was published as every item's image, as a figure's was.
+    body = (
+        f"<!DOCTYPE html><html lang='en'><head><title>Quay opens</title>{head}</head><body>"
+        f"<article><h1>Quay opens</h1><p>{PROSE}</p><p>{PROSE}</p></article></body></html>"
+    ).encode()
+    page = parsing.extract_article(body, "http://m.example/2024/03/09/quay")
+    assert page.image_url is None

@@ -125,6 +125,8 @@ def _ld_image(value: Any) -> str | None:
     if isinstance(value, list):
         value = value[0] if value else None
     if isinstance(value, dict):
+        if _pixel_sized(value.get("width"), value.get("height")):
+            return None  # an ImageObject of a tracking pixel
         value = value.get("url")
     return value if isinstance(value, str) and value.strip() else None
 
@@ -337,20 +339,33 @@ _STYLE_SIZE = re.compile(
 )
 
 
-def is_tracking_pixel(img: etree._Element) -> bool:
-    """An `img` declared, by attribute or inline style, at most a pixel wide or high."""
-    sizes = [
-        (img.get(attr) or "").strip().lower().removesuffix("px").strip()
-        for attr in ("width", "height")
-    ]
-    sizes += _STYLE_SIZE.findall(str(img.get("style") or ""))
+def _pixel_sized(*sizes: object) -> bool:
+    """Any of the declared sizes (`1`, `"1px"`, a JSON-LD `{"value": 1}`) is at most a pixel."""
     for size in sizes:
+        if isinstance(size, dict):
+            size = size.get("value")
+        if isinstance(size, bool) or not isinstance(size, str | int | float):
+            continue
         try:
-            if float(size) <= _PIXEL_SIZE:
+            if float(str(size).strip().lower().removesuffix("px")) <= _PIXEL_SIZE:
                 return True
         except ValueError:
             continue  # "100%", "auto", none
     return False
+
+
+def is_tracking_pixel(img: etree._Element) -> bool:
+    """An `img` declared, by attribute or inline style, at most a pixel wide or high."""
+    style = _STYLE_SIZE.findall(str(img.get("style") or ""))
+    return _pixel_sized(img.get("width"), img.get("height"), *style)
+
+
+def _meta_image(root: etree._Element) -> str | None:
+    """The picture `og:image` (else `twitter:image`) names, unless its declared size is a
+    tracking pixel's."""
+    if _pixel_sized(meta(root, "og:image:width"), meta(root, "og:image:height")):
+        return meta(root, "twitter:image")
+    return meta(root, "og:image", "twitter:image")
 
 
 # Where lazy loaders keep the picture's real address while `src` holds a placeholder.
@@ -480,7 +495,7 @@ def read_metadata(
     image_url = (
         _image(url, _selected(root, selectors, "image"))
         or image_url
-        or _image(url, meta(root, "og:image", "twitter:image") or _ld_image(ld.get("image")))
+        or _image(url, _meta_image(root) or _ld_image(ld.get("image")))
     )
     caption = _selected(root, selectors, "caption") or caption
     trail: tuple[str, ...] = ()
