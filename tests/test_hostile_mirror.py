@@ -5,6 +5,7 @@ article's own text and pictures."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -341,3 +342,44 @@ def test_a_tracking_pixel_the_metadata_names_is_no_picture(head: str) -> None:
     ).encode()
     page = parsing.extract_article(body, "http://m.example/2024/03/09/quay")
     assert page.image_url is None
+
+
+async def test_a_candidates_pages_are_read_without_holding_the_pull(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # Any page can announce a host, and a candidate's pages were extracted on the event
+    # loop: a candidate serving big pages held the pull (and, pulling inline, the readers)
+    # for as long as each took, its timeouts and deadlines included.
+    site = sites(2)
+    await site.start()
+    candidate = site.mirrors[1]  # not in the config: the first mirror's footer names it
+    rows = "".join(f"<tr><td>Berth {n}</td><td>{n} ships</td></tr>" for n in range(6000))
+    candidate.markup = f"<table>{rows}</table>"
+    extra = "    adopt_discovered: true\n    allow_private_discovered: true"
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = write_config(site.config_yaml(store_url, configured=1, extra=extra))
+    loop = asyncio.get_running_loop()
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            gaps.append(loop.time() - last)
+            last = loop.time()
+
+    store = await open_store(config.service.store)
+    ticker = asyncio.create_task(tick())
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull_source(
+                "news", config, fetcher, store, clock=FakeClock(), rng=random.Random(0)
+            )
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        await store.close()
+    assert candidate.origin in report.discovered
+    assert [p for p in candidate.log if p.startswith("/Detail/")]  # its articles were read
+    assert max(gaps) < 0.5, f"the event loop was held for {max(gaps):.2f} s"

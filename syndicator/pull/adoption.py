@@ -14,6 +14,7 @@ by the pipeline.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from syndicator.core import identity
 from syndicator.core.config import Source
 from syndicator.core.errors import ExtractError, FetchError
+from syndicator.core.models import Candidate
 from syndicator.extract import parsing
 from syndicator.extract.candidate import to_candidate
 from syndicator.mirrors import announced
@@ -100,7 +102,11 @@ async def _probe(
     prefixes: list[str] = []
     home = await get(origin + "/", "page")
     if home is not None:
-        prefixes = announced.path_prefixes(home.body, home.url, paths, home.charset)
+        # Parsed in a thread, as every page a pull reads: a candidate is any host a page
+        # names, and its pages may be as big and as slow to read as it likes.
+        prefixes = await asyncio.to_thread(
+            announced.path_prefixes, home.body, home.url, paths, home.charset
+        )
     for prefix in dict.fromkeys([*prefixes, ""]):
         for path in paths:
             url = origin + prefix + path
@@ -121,22 +127,28 @@ async def _serves_stored_article(
     response = await get(url, "article")
     if response is None:
         return False
-    try:
+
+    def read() -> Candidate:
         page = parsing.extract_article(
             response.body,
             response.url,
             header_charset=response.charset,
             rules=parsing.ArticleRules.of(source),
         )
+        return to_candidate(
+            page,
+            source=name,
+            canonical_origin=source.canonical,
+            site_origins=site_origins | {identity.origin(url)},
+            sections=frozenset(),
+            default_language=source.language,
+        )
+
+    try:
+        # In a thread, as the pull extracts its mirrors' pages: on the event loop, a
+        # candidate's big page held the pull, its deadlines and (pulling inline) the readers.
+        candidate = await asyncio.to_thread(read)
     except ExtractError as exc:
         log.info("%s: candidate %s: %s", name, url, exc)
         return False
-    candidate = to_candidate(
-        page,
-        source=name,
-        canonical_origin=source.canonical,
-        site_origins=site_origins | {identity.origin(url)},
-        sections=frozenset(),
-        default_language=source.language,
-    )
     return await mirrors.hash_stored(name, candidate.content_hash)
