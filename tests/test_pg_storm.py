@@ -157,8 +157,9 @@ async def test_a_pooled_connection_gone_silent_is_replaced_and_the_call_answered
         versions = await asyncio.wait_for(store.section_versions(), 30)
         took = time.monotonic() - started
         assert versions["iran"] == 1
-        # The silent connection is asked, given PING_TIMEOUT to answer, and replaced.
-        assert took < PING_TIMEOUT + 2, took
+        # The silent connection is asked, given PING_TIMEOUT to answer, and replaced (the
+        # margin is for a loaded machine; without the bound the call never came back).
+        assert took < PING_TIMEOUT + 10, took
 
 
 async def test_a_store_call_whose_connection_goes_silent_fails_within_the_command_timeout() -> None:
@@ -181,7 +182,7 @@ async def test_a_store_call_whose_connection_goes_silent_fails_within_the_comman
             started = time.monotonic()
             with pytest.raises(StoreError, match="no answer from the server"):
                 await asyncio.wait_for(write, 30)
-            assert time.monotonic() - started < 2 + 2
+            assert time.monotonic() - started < 2 + 10  # the bound, and a loaded machine's margin
         finally:
             await holder.close()
         # The next call goes on a new connection: the silent one was thrown away.
@@ -189,7 +190,7 @@ async def test_a_store_call_whose_connection_goes_silent_fails_within_the_comman
         started = time.monotonic()
         await store.mark_changed({"iran"})
         assert (await store.section_versions())["iran"] == 2
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 10
         assert len(relay.writers) > opened
 
 
