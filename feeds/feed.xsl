@@ -65,8 +65,51 @@
     <li class="item">
       <a href="{link}"><xsl:value-of select="title"/></a><br/>
       <span class="meta"><xsl:value-of select="pubDate"/></span><br/>
-      <xsl:value-of select="description"/>
+      <!-- RSS readers read description as HTML, so the plain-text summary is escaped there
+           once more: shown as text here, it is unescaped first (AT&amp;T, not AT&amp;amp;T),
+           and stays text. -->
+      <xsl:call-template name="unescape">
+        <xsl:with-param name="text" select="description"/>
+      </xsl:call-template>
     </li>
+  </xsl:template>
+
+  <!-- `text` with &lt; &gt; and then &amp; read back as < > and & (the reverse of
+       html.escape(quote=False)): output as text, the characters are escaped again as HTML. -->
+  <xsl:template name="unescape">
+    <xsl:param name="text"/>
+    <xsl:param name="from" select="'&amp;lt;'"/>
+    <xsl:choose>
+      <xsl:when test="$from = '' or not(contains($text, '&amp;'))">
+        <xsl:value-of select="$text"/>
+      </xsl:when>
+      <xsl:when test="contains($text, $from)">
+        <xsl:call-template name="unescape">
+          <xsl:with-param name="text" select="substring-before($text, $from)"/>
+          <xsl:with-param name="from" select="$from"/>
+        </xsl:call-template>
+        <xsl:choose>
+          <xsl:when test="$from = '&amp;lt;'">&lt;</xsl:when>
+          <xsl:when test="$from = '&amp;gt;'">&gt;</xsl:when>
+          <xsl:otherwise>&amp;</xsl:otherwise>
+        </xsl:choose>
+        <xsl:call-template name="unescape">
+          <xsl:with-param name="text" select="substring-after($text, $from)"/>
+          <xsl:with-param name="from" select="$from"/>
+        </xsl:call-template>
+      </xsl:when>
+      <xsl:otherwise>
+        <xsl:call-template name="unescape">
+          <xsl:with-param name="text" select="$text"/>
+          <xsl:with-param name="from">
+            <xsl:choose>
+              <xsl:when test="$from = '&amp;lt;'">&amp;gt;</xsl:when>
+              <xsl:when test="$from = '&amp;gt;'">&amp;amp;</xsl:when>
+            </xsl:choose>
+          </xsl:with-param>
+        </xsl:call-template>
+      </xsl:otherwise>
+    </xsl:choose>
   </xsl:template>
 
   <xsl:template match="atom:entry">
