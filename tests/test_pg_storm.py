@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.util import await_only
 
 from syndicator.core.config import Config
 from syndicator.core.errors import StoreError
@@ -25,6 +26,7 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store, open_store
 from syndicator.store.engine import PING_TIMEOUT
+from syndicator.store.health import MirrorStore
 from syndicator.store.schema import article_aliases, article_sections, articles
 
 from .engines import Schemas, postgres_base
@@ -214,4 +216,48 @@ async def test_an_unbounded_store_lets_a_long_statement_finish() -> None:
             finally:
                 await store.close()
     finally:
+        await schemas.drop()
+
+
+async def test_a_store_call_whose_every_new_connection_is_killed_fails_as_a_store_error() -> None:
+    # The server ends each connection as soon as it is made (a failover under way, a killer
+    # of idle sessions run too eagerly): the pool's checkout asks the connection it holds,
+    # replaces it, asks the new one, and gives up. The storm test above met this by chance
+    # (one CI run in four): the call failed with SQLAlchemy's "This connection is closed",
+    # which no caller took for a store error, and the pull crashed instead of reporting it.
+    schemas = Schemas(postgres_base())
+    name = f"killed-{secrets.token_hex(4)}"
+    store = await open_store(f"{schemas.url()}&application_name={name}")
+    admin = await asyncpg.connect(schemas.base)
+    killing = False
+
+    async def kill_all() -> None:
+        await admin.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            name,
+        )
+
+    def kill_new(dbapi_conn: object, _record: object) -> None:
+        if killing:
+            await_only(kill_all())
+
+    event.listen(store.engine.sync_engine, "connect", kill_new)
+    try:
+        await store.mark_changed({"iran"})  # a pooled connection, alive
+        killing = True
+        await kill_all()
+        with pytest.raises(StoreError, match="no connection to the server answered"):
+            await store.mark_changed({"iran"})
+        with pytest.raises(StoreError, match="no connection to the server answered"):
+            await MirrorStore(store).save_entry_links(
+                "http://127.0.0.1:1/feed", [("http://127.0.0.1:1/a", None)], datetime.now(UTC)
+            )
+        killing = False
+        # Once the server lets connections live again, the store answers at once.
+        await store.mark_changed({"iran"})
+        assert (await store.section_versions())["iran"] == 2
+    finally:
+        event.remove(store.engine.sync_engine, "connect", kill_new)
+        await admin.close()
+        await store.close()
         await schemas.drop()

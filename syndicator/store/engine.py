@@ -34,10 +34,12 @@ from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
     IntegrityError,
+    InvalidRequestError,
     OperationalError,
     SQLAlchemyError,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection
 from sqlalchemy.util import await_only
 
 from syndicator.core import identity
@@ -171,6 +173,8 @@ def make_engine(url: str, base_dir: Path | None = None, *, bounded: bool = True)
             driver_url = driver_url.difference_update_query(list(settings))
             connect_args["server_settings"] = settings
     pool: dict[str, Any] = {}
+    if ping is not None:
+        pool["poolclass"] = _PingedPool
     if driver_url.get_backend_name() == "sqlite" and driver_url.database not in (
         None,
         "",
@@ -243,6 +247,24 @@ def _pinger(timeout: float) -> Any:
             raise DisconnectionError(f"no answer within {timeout:g} s: {exc!r}") from exc
 
     return ping
+
+
+class _PingedPool(AsyncAdaptedQueuePool):
+    """The PostgreSQL pool, whose checkout gives up as a lost connection does.
+
+    When the connection it holds does not answer the ping, and neither does the one made to
+    replace it (a server killing each connection as it is made, a failover under way),
+    SQLAlchemy gives up with "This connection is closed", an InvalidRequestError: to the
+    store's callers, who take a DBAPIError for the store failing, that was a crash (a pull
+    ended with a traceback instead of a store error in its report). It is raised here as
+    the OperationalError of a lost connection, as a refused connection is."""
+
+    def connect(self) -> PoolProxiedConnection:
+        try:
+            return super().connect()
+        except InvalidRequestError as exc:
+            lost = ConnectionLost(f"no connection to the server answered: {exc}")
+            raise OperationalError(None, None, lost, connection_invalidated=True) from exc
 
 
 def _switch_to_wal(cursor: Any) -> None:
