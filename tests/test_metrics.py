@@ -274,3 +274,41 @@ async def test_a_web_nodes_metrics_stop_saying_ready_when_the_store_is_gone(
         stop.set()
         await watching
         await store.close()
+
+
+def test_serving_processes_sharing_a_port_each_answer_every_process_counters(
+    site: Site, write_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    # `--workers 2`: the kernel hands each scrape to either process. Each used to answer its
+    # own counters only, so a series went up and down between scrapes, and Prometheus read
+    # every fall as a counter reset.
+    from syndicator.web.metrics import Metrics
+
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}"))
+    folder = tmp_path / "runtime"
+    folder.mkdir()
+    first, second = Metrics(config), Metrics(config)
+    first.share_serving(folder, 1)
+    second.share_serving(folder, 2)
+    feed = ("/feeds/{name}", 200)
+
+    def requests(text: bytes) -> dict[str, float]:
+        found = samples(text.decode())
+        return {
+            w: value(found, "syndicator_http_requests_total", route=feed[0], status="200", worker=w)
+            for w in ("1", "2")
+        }
+
+    first.hot_requests[feed] = 3
+    second.hot_requests[feed] = 5
+    second.write_serving_snapshot()  # its second's snapshot (the service does it each second)
+    assert requests(first.exposition()) == {"1": 3, "2": 5}
+    # More answered by each; a scrape answered by the second, then one by the first.
+    first.hot_requests[feed] = 4
+    second.hot_requests[feed] = 1
+    seen = [requests(second.exposition()), requests(first.exposition())]
+    assert seen[0] == {"1": 3, "2": 6}  # the first's snapshot of its last scrape
+    assert seen[1] == {"1": 7, "2": 6}  # never less than the scrape before showed
+    # The process's own gauges are not per process: one series, no worker label.
+    text = samples(first.exposition().decode())
+    assert ("syndicator_ready", ()) in text

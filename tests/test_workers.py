@@ -40,16 +40,40 @@ def parent_of(pid: int) -> int | None:
 
 
 async def entries_seen(port: int, tries: int) -> list[int]:
-    """Entries in the Iran feed, each request on a new connection (any process may answer)."""
+    """Entries in the Iran feed, each request on a new connection (any process may answer);
+    -1 for a request not answered, -2 for an answer other than 200."""
     counts = []
     for _ in range(tries):
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as s:
             try:
                 async with s.get(f"http://127.0.0.1:{port}/feeds/iran.rss") as resp:
-                    counts.append(len(feedparser.parse(await resp.read()).entries))
+                    entries = len(feedparser.parse(await resp.read()).entries)
+                    counts.append(entries if resp.status == 200 else -2)
             except aiohttp.ClientError:
                 counts.append(-1)
     return counts
+
+
+async def feed_requests_counted(port: int) -> dict[str, float]:
+    """Feed requests answered 200 as /metrics counts them, by serving process (`worker`),
+    asked on a new connection (any process may answer)."""
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as s,
+        s.get(f"http://127.0.0.1:{port}/metrics") as resp,
+    ):
+        text = await resp.text()
+    counted: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            if (
+                sample.name == "syndicator_http_requests_total"
+                and labels.get("route", "").startswith("/feeds/")
+                and labels.get("status") == "200"
+            ):
+                worker = labels.get("worker", "")
+                counted[worker] = counted.get(worker, 0.0) + sample.value
+    return counted
 
 
 async def test_two_serving_processes_share_the_port_and_only_the_puller_pulls(
@@ -76,9 +100,11 @@ async def test_two_serving_processes_share_the_port_and_only_the_puller_pulls(
     try:
         # Every answer, from either process, shows both Iran articles once the pull is in
         # and the second process has noticed it through the store.
+        asked = 0
         for _ in range(300):
             assert proc.returncode is None, "syndicate serve exited early"
             counts = await entries_seen(port, 12)
+            asked += sum(1 for c in counts if c >= 0)  # answered 200
             if counts == [2] * 12:
                 break
             await asyncio.sleep(0.2)
@@ -88,6 +114,16 @@ async def test_two_serving_processes_share_the_port_and_only_the_puller_pulls(
         # One pull, by one process: each mirror's Iran feed was fetched once.
         for mirror in site.mirrors:
             assert mirror.log.count("/rss/iran.xml") == 1, mirror.log
+        # Whichever process answers a scrape, it counts every feed request either answered,
+        # each process's series labelled with its number (each process left its counters
+        # for the other within a second); before, a scrape showed one process's share.
+        for _ in range(100):
+            answered = await feed_requests_counted(port)
+            if sum(answered.values()) >= asked:
+                break
+            await asyncio.sleep(0.1)
+        assert sorted(answered) == ["1", "2"]
+        assert sum(answered.values()) == asked
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
@@ -155,6 +191,30 @@ async def test_pull_inline_sighup_reloads_every_serving_process_and_the_supervis
             return titles == {"Test news: Iran and the Gulf"}
 
         await served.wait_for(every_answer_has_the_new_title, "both processes to serve it")
+
+        async def every_scrape_counts_both() -> bool:
+            # Whichever process answers: the pull the first one made, and each one's reload.
+            for _ in range(12):
+                connector = aiohttp.TCPConnector(force_close=True)
+                async with (
+                    aiohttp.ClientSession(connector=connector) as session,
+                    session.get(f"{served.base}/metrics") as resp,
+                ):
+                    text = await resp.text()
+                pulls, applied = 0.0, {}
+                for family in text_string_to_metric_families(text):
+                    for sample in family.samples:
+                        if sample.name == "syndicator_pulls_total":
+                            pulls += sample.value
+                        if sample.name == "syndicator_config_reloads_total" and (
+                            sample.labels["result"] == "applied"
+                        ):
+                            applied[sample.labels.get("worker")] = sample.value
+                if pulls < 1 or applied != {"0": 1, "1": 1}:
+                    return False
+            return True
+
+        await served.wait_for(every_scrape_counts_both, "every scrape to count both processes")
     finally:
         for pid in children:
             # Orphans, had the supervisor died: they hold the log pipe open, so stop them first.

@@ -1009,6 +1009,8 @@ def serve(
     def serve_one(
         index: int, reuse_port: bool, pulls: bool, http: bool = True, runtime: Path | None = None
     ) -> None:
+        # Several serving processes on one port answer /metrics with each one's counters.
+        shared = http and workers > 1
         if "MALLOC_MMAP_THRESHOLD_" not in os.environ:  # the operator's choice stands
             tune_malloc()
         service = RunningService(
@@ -1022,6 +1024,7 @@ def serve(
             http=http,
             reuse_port=reuse_port,
             runtime=runtime,
+            worker=index if shared else None,
         )
         _run(lambda: service.run(ready=tell_started), as_json)
 
@@ -1047,11 +1050,15 @@ def serve(
         if port == 0:
             fail("--workers needs a fixed port to share", EXIT_CONFIG, as_json)
         _open_before_forking(config, reread, as_json)
-        sys.exit(
-            run_workers(
-                workers, lambda index: serve_one(index, True, pulls=index == 0), on_reload=reread
+        # Where the first process, which pulls, leaves its pull counters, and where each
+        # leaves its serving counters, for every process's /metrics.
+        with tempfile.TemporaryDirectory(prefix="syndicator-") as folder:
+            status = run_workers(
+                workers,
+                lambda index: serve_one(index, True, pulls=index == 0, runtime=Path(folder)),
+                on_reload=reread,
             )
-        )
+        sys.exit(status)
     serve_one(0, False, pulls=True)
 
 

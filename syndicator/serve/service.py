@@ -73,6 +73,7 @@ class Service:
         on_config: Callable[[Config], None] | None = None,
         watch_interval: float = 1.0,
         runtime: Path | None = None,
+        worker: int | None = None,
     ) -> None:
         self.config = config
         self._load = load
@@ -90,6 +91,11 @@ class Service:
         self._snapshot = runtime / PULL_SNAPSHOT if runtime is not None else None
         if self._snapshot is not None and http and not pulls:
             self.metrics.pulls_reported_in(self._snapshot)
+        # One of several serving processes on one port (`--workers N`): number `worker`.
+        self._shares_serving = False
+        if runtime is not None and http and worker is not None:
+            self.metrics.share_serving(runtime, worker)
+            self._shares_serving = True
         self.port: int | None = None
         self.store: Store | None = None
         self.scheduler: PullScheduler | None = None
@@ -155,9 +161,12 @@ class Service:
             self.scheduler.start(last)
             self._retention = cluster.RetentionJob(store)
             self._retention.start(config)
-            if self._snapshot is not None and not self._http:
+            if self._snapshot is not None:
                 self.metrics.write_pull_snapshot(self._snapshot)
                 self._spawn(self._write_snapshots(self._snapshot))
+        if self._shares_serving:
+            self._write_serving_snapshot()
+            self._spawn(self._write_serving_snapshots())
         await self._refresh_status()
         self._spawn(self._watch_versions())
         if self._watch is not None:
@@ -205,7 +214,7 @@ class Service:
 
     def _observe(self, outcome: PullOutcome) -> None:
         self.metrics.on_pull(outcome.source, outcome.result, outcome.duration, outcome.report)
-        if self._snapshot is not None and not self._http:
+        if self._snapshot is not None:
             # Before the pull is logged: whoever reads the log line finds it in /metrics.
             self._write_snapshot(self._snapshot)
 
@@ -221,6 +230,19 @@ class Service:
             await asyncio.sleep(SNAPSHOT_EVERY)
             if self.metrics.pull_counters_moved:
                 self._write_snapshot(path)
+
+    def _write_serving_snapshot(self) -> None:
+        try:
+            self.metrics.write_serving_snapshot()
+        except OSError as exc:
+            log.warning("serving metrics not written", extra={"error": str(exc)})
+
+    async def _write_serving_snapshots(self) -> None:
+        """Keep the other serving processes' view of this one's counters at most a second
+        behind (and a scrape this one answers leaves them up to date)."""
+        while True:
+            await asyncio.sleep(SNAPSHOT_EVERY)
+            self._write_serving_snapshot()
 
     async def _after_pull(self, outcome: PullOutcome) -> None:
         await self._refresh_status()

@@ -13,6 +13,15 @@ folder the supervisor made, replaced whole each time, after every pull and at mo
 second while fetches go on; a serving process told of that file (`pulls_reported_in`) answers
 `/metrics` with those counters in place of its own, so a scrape shows what it showed when one
 process did both.
+
+When several serving processes share the port (`--workers N`), the kernel hands each scrape
+to any of them. Each one's counters (requests, renders, reloads) used to be all a scrape
+showed, so a series jumped between the processes' figures at every scrape, and Prometheus
+read each fall as a counter reset (rates several times too high). Told of the folder they
+share (`share_serving`), each process leaves its serving counters there too, at most a
+second behind and whenever it answers a scrape, and answers a scrape with every process's
+counters, each series labelled `worker` with the process's number: each series then only
+grows, whichever process answers, and `sum without (worker)` gives the service's figure.
 """
 
 from __future__ import annotations
@@ -30,7 +39,9 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from syndicator.core import identity
 from syndicator.core.config import ALL_SECTION, Config
@@ -42,6 +53,8 @@ _FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # The file in the runtime folder where a pulling process leaves its counters.
 PULL_SNAPSHOT = "pull-metrics.prom"
+# The files in the runtime folder where each serving process leaves its counters.
+SERVE_SNAPSHOT_PREFIX = "serve-metrics-"
 
 
 class Metrics:
@@ -151,8 +164,12 @@ class Metrics:
         )
         for result in ("applied", "unchanged", "refused"):
             self.reloads.labels(result)
+        # Gauges of this process's view (the same in every serving process): never summed.
+        self.state_registry = CollectorRegistry()
         self.state = _StateCollector()
-        r.register(self.state)
+        self.state_registry.register(self.state)
+        self._shared: tuple[Path, str] | None = None
+        self._last_shared: bytes | None = None
         self._sources_of: dict[str, str] = {}
         self.set_config(config)
 
@@ -194,6 +211,16 @@ class Metrics:
         self.state.ready = ready
 
     def exposition(self) -> bytes:
+        served = self._serving_exposition()
+        if self._shared is not None:
+            # Left for the others first: no scrape they answer later shows less than this one
+            # (a folder that cannot be written loses the others' view, not this answer).
+            with contextlib.suppress(OSError):
+                self._write_shared(served)
+            served = self._every_workers_exposition(served)
+        return self._pull_exposition() + served + generate_latest(self.state_registry)
+
+    def _serving_exposition(self) -> bytes:
         hot = self.hot_requests  # the hot path holds this very dictionary: empty it in place
         for (route, status), count in hot.items():
             self.requests.labels(route, str(status)).inc(count)
@@ -202,7 +229,52 @@ class Metrics:
         for reason, count in closed.items():
             self.connections_closed_total.labels(reason).inc(count)
         closed.clear()
-        return self._pull_exposition() + generate_latest(self.registry)
+        return generate_latest(self.registry)
+
+    # --- serving counters of several processes sharing the port ----------------------------
+
+    def share_serving(self, folder: Path, worker: int) -> None:
+        """Serve beside other processes on one port: leave this one's serving counters in
+        `folder` as serving process number `worker`, and answer with every process's."""
+        self._shared = (folder, str(worker))
+
+    def write_serving_snapshot(self) -> None:
+        """Leave this process's serving counters for the others, when they moved."""
+        if self._shared is not None:
+            self._write_shared(self._serving_exposition())
+
+    def _write_shared(self, served: bytes) -> None:
+        if self._shared is None or served == self._last_shared:
+            return
+        folder, worker = self._shared
+        _replace(folder / f"{SERVE_SNAPSHOT_PREFIX}{worker}.prom", served)
+        self._last_shared = served
+
+    def _every_workers_exposition(self, own: bytes) -> bytes:
+        """Every serving process's counters, this one's as they are now, each series with
+        the label `worker`; a process that left no file yet (starting) has counted nothing."""
+        assert self._shared is not None
+        folder, worker = self._shared
+        texts = {worker: own}
+        for path in sorted(folder.glob(f"{SERVE_SNAPSHOT_PREFIX}*.prom")):
+            other = path.name.removeprefix(SERVE_SNAPSHOT_PREFIX).removesuffix(".prom")
+            if other != worker:
+                with contextlib.suppress(OSError):
+                    texts[other] = path.read_bytes()
+        families: dict[str, Metric] = {}
+        for label, text in sorted(texts.items()):
+            for family in text_string_to_metric_families(text.decode()):
+                merged = families.get(family.name)
+                if merged is None:
+                    merged = Metric(family.name, family.documentation, family.type, family.unit)
+                    families[family.name] = merged
+                merged.samples.extend(
+                    Sample(s.name, {**s.labels, "worker": label}, s.value, s.timestamp, s.exemplar)
+                    for s in family.samples
+                )
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Families(list(families.values())))
+        return generate_latest(registry)
 
     # --- pull counters of another process --------------------------------------------------
 
@@ -210,16 +282,7 @@ class Metrics:
         """Replace the file at `path` with the pull counters as they are now (a reader sees
         the old file or the new one, never half of one)."""
         self.pull_counters_moved = False
-        text = generate_latest(self.pull_registry)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        _replace(path, generate_latest(self.pull_registry))
 
     def pulls_reported_in(self, path: Path) -> None:
         """Answer the pull counters from the snapshot at `path`, written by another process."""
@@ -274,6 +337,30 @@ class Metrics:
                 self._per_route[(route, status)] = counted
             counted[0].inc()
             counted[1].observe(time.monotonic() - started)
+
+
+def _replace(path: Path, text: bytes) -> None:
+    """Replace the file at `path` with `text`: a reader sees the old file or the new one,
+    never half of one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+class _Families(Collector):
+    """Metric families made elsewhere (parsed, then merged), for the exposition writer."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families
 
 
 class _StateCollector(Collector):
