@@ -20,7 +20,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -309,6 +309,31 @@ def _logging(fmt: str, verbose: bool, level: str = "warning") -> None:
         logging.getLogger("syndicator").setLevel(logging.DEBUG)
 
 
+class _ShownByTheCommand(logging.Filter):
+    """Drops the `pull` event the pipeline logs at the end of each pull: `pull` and `export`
+    print the same outcome as their table and error lines, and the log line said each error
+    a second time. A pull a signal cancelled is logged: the command prints no table then."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "pull" or getattr(record, "result", None) == "cancelled"
+
+
+@contextlib.contextmanager
+def _outcomes_shown_once(verbose: bool) -> Iterator[None]:
+    """While a command that prints its pulls' outcomes pulls: their log lines are left out,
+    unless `-v` asks for every log line."""
+    if verbose:
+        yield
+        return
+    shown_once = _ShownByTheCommand()
+    pull_log = logging.getLogger("syndicator.pull")
+    pull_log.addFilter(shown_once)
+    try:
+        yield
+    finally:
+        pull_log.removeFilter(shown_once)
+
+
 def _home(value: str | Path) -> Path:
     """A path given on the command line or in the environment, a leading `~` or `~user` being
     that home folder: the shell expands none after `=` (`--out=~/feeds`), nor systemd in an
@@ -576,7 +601,8 @@ def pull(ctx: click.Context, source: str, section: str | None, as_json: bool) ->
         finally:
             await store.close()
 
-    outcome = _run(job, as_json)
+    with _outcomes_shown_once(ctx.obj["verbose"]):
+        outcome = _run(job, as_json)
     if as_json:
         emit(terminal.outcome_json(outcome))
     else:
@@ -830,7 +856,8 @@ def export(ctx: click.Context, out_dir: Path, quiet: bool, as_json: bool) -> Non
             await _close_whole(store)
 
     try:
-        outcomes = _run(job, as_json, stoppable=True)
+        with _outcomes_shown_once(ctx.obj["verbose"]):
+            outcomes = _run(job, as_json, stoppable=True)
     except Stopped as stop:
         # Files are written without an await between them: all of them or none.
         done = (

@@ -1,0 +1,67 @@
+"""The command line as an operator or a cron job meets it, run as real `python -m syndicator`
+processes on the offline default config: each error said once, naming what and where, and
+a non-zero exit where something is wrong."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from syndicator.ops.cli import main
+
+from .conftest import REPO
+
+GONE = "seeds/www.presstv.tv"
+
+
+def default_config_copy(tmp_path: Path, name: str = "syndicator.yaml") -> Path:
+    """The default config, pointed at the repository's seeds and a store in tmp_path."""
+    text = (REPO / "config" / "syndicator.yaml").read_text(encoding="utf-8")
+    text = text.replace("file:../seeds/", f"file:{REPO / 'seeds'}/")
+    text = text.replace("sqlite:///../data/syndicator.db", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def forget(tmp_path: Path) -> None:
+    """Remove the store: the mirror that failed is not in its backoff, and is asked again."""
+    for path in tmp_path.glob("db.sqlite*"):
+        path.unlink()
+
+
+@pytest.fixture(autouse=True)
+def no_overrides_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what a test sets: no SYNDICATOR_* from the environment the tests run in."""
+    for name in [n for n in os.environ if n.startswith("SYNDICATOR_")]:
+        monkeypatch.delenv(name)
+
+
+def run(*args: str, stdin: str | None = None) -> Result:
+    """`syndicate ARGS` in this process: its exit status, stdout and stderr."""
+    result = CliRunner().invoke(main, list(args), input=stdin)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def test_a_partly_failed_pull_says_its_error_once(tmp_path: Path) -> None:
+    # The pull's log line said the error, then the command's own line said it again.
+    config = default_config_copy(tmp_path)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(GONE, "seeds/gone"), encoding="utf-8"
+    )
+    pulled = run("--config", str(config), "pull", "presstv")
+    assert pulled.exit_code == 0, pulled.stderr
+    assert "partial" in pulled.stdout
+    assert pulled.stderr.count("seeds/gone/Section/10104") == 1, pulled.stderr
+    forget(tmp_path)
+    exported = run("--config", str(config), "export", "--out", str(tmp_path / "f"))
+    assert exported.exit_code == 0, exported.stderr
+    assert exported.stderr.count("seeds/gone/Section/10104") == 1, exported.stderr
+    # -v shows every log line, the pull's included.
+    forget(tmp_path)
+    verbose = run("--config", str(config), "pull", "presstv", "-v")
+    assert "result=partial" in verbose.stderr, verbose.stderr
