@@ -4,6 +4,7 @@ a non-zero exit where something is wrong."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -65,3 +66,47 @@ def test_a_partly_failed_pull_says_its_error_once(tmp_path: Path) -> None:
     forget(tmp_path)
     verbose = run("--config", str(config), "pull", "presstv", "-v")
     assert "result=partial" in verbose.stderr, verbose.stderr
+
+
+BRISK = """\
+service:
+  public_url: "https://feeds.example.org"
+  store: "sqlite:///{store}"
+sections:
+  news: {{title: News}}
+sources:
+  often:
+    title: Often
+    canonical: https://www.often.test
+    every: {every}
+    mirrors: ["https://mirror-a.often.test", "https://mirror-b.often.test"]
+    sections:
+      news: {{feed: /rss}}
+  local:
+    title: Local
+    canonical: https://www.local.test
+    every: 5
+    mirrors: [{{url: "file:{seeds}", host: "https://www.local.test"}}]
+    sections:
+      news: {{feed: /rss}}
+"""
+
+
+def test_check_warns_of_a_source_pulled_every_few_seconds(tmp_path: Path) -> None:
+    # `every: 10` meant as ten minutes is a pull every 10 seconds: `check` said OK.
+    config = tmp_path / "syndicator.yaml"
+    seeds = REPO / "seeds" / "www.presstv.ir"
+    config.write_text(BRISK.format(store=tmp_path / "db.sqlite", every=10, seeds=seeds))
+    checked = run("--config", str(config), "check")
+    assert checked.exit_code == 0, checked.stderr
+    (warning,) = [line for line in checked.stderr.splitlines() if "every" in line]
+    assert warning.startswith("warning: sources.often.every: 10s: each of its 3 mirror(s)")
+    assert "1 entry point(s) 360 times an hour" in warning
+    # The file: mirror of `local` is read from this machine: nobody's to hammer.
+    assert "sources.local" not in checked.stderr
+    as_json = run("--config", str(config), "check", "--json")
+    assert as_json.exit_code == 0
+    assert [w for w in json.loads(as_json.stdout)["warnings"] if "every" in w] == [warning]
+    config.write_text(BRISK.format(store=tmp_path / "db.sqlite", every="1m", seeds=seeds))
+    calm = run("--config", str(config), "check")
+    assert calm.exit_code == 0 and "warning" not in calm.stderr, calm.stderr

@@ -77,7 +77,7 @@ from syndicator.store import Store, migrate, open_store
 from syndicator.store.backup import BackupReport, backup_sqlite
 from syndicator.store.engine import sqlite_file
 from syndicator.store.integrity import IntegrityReport, check_integrity
-from syndicator.store.status import collect
+from syndicator.store.status import collect, human_age
 from syndicator.web.websub import announce_once
 
 EXIT_OK = 0
@@ -275,6 +275,34 @@ def missing_snapshots(config: Config) -> list[str]:
     return said
 
 
+# A source pulled more often than this is named by `check`: a bare number is seconds
+# (`every: 10` meant as ten minutes is a pull every 10 seconds).
+BRISK_EVERY = 60.0
+
+
+def brisk_pulls(config: Config) -> list[str]:
+    """What to say of each source pulled from publishers' (http) mirrors more often than
+    BRISK_EVERY: every pull asks each mirror for every entry point, and a mirror asked
+    hundreds of times an hour may throttle or block the puller. A warning, not a refusal:
+    a mirror of one's own may take it."""
+    said = []
+    for name, source in config.sources.items():
+        if source.every >= BRISK_EVERY:
+            continue
+        mirrors = [m for m in source.pull_from() if not m.url.startswith("file:")]
+        if not mirrors:
+            continue
+        points = sum(len(entry.points()) for entry in source.sections.values())
+        hourly = round(3600 / source.every)
+        said.append(
+            f"warning: sources.{name}.every: {human_age(source.every)}: each of its "
+            f"{len(mirrors)} mirror(s) is asked for {points} entry point(s) {hourly} times an "
+            "hour, which a publisher's mirror may throttle or block; a bare number is seconds "
+            "(write 10m for ten minutes)"
+        )
+    return said
+
+
 def unlisted_sections(config: Config) -> list[str]:
     """What to say of each section no source lists (as an entry point or a section rule's
     target): its feed stays empty, and `status` reports it for as long as it is so."""
@@ -452,7 +480,7 @@ def check(ctx: click.Context, as_json: bool) -> None:
     """Validate the config and print what a pull would fetch."""
     config = _load(ctx, as_json)  # says what env_mistakes finds
     _warn_public_url(config)
-    found = [*unlisted_sections(config), *missing_snapshots(config)]
+    found = [*unlisted_sections(config), *missing_snapshots(config), *brisk_pulls(config)]
     for warning in found:
         err.print(warning, style="yellow", highlight=False, markup=False)
     if as_json:
