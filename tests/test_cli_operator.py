@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,3 +113,48 @@ def test_check_warns_of_a_source_pulled_every_few_seconds(tmp_path: Path) -> Non
     config.write_text(BRISK.format(store=tmp_path / "db.sqlite", every="1m", seeds=seeds))
     calm = run("--config", str(config), "check")
     assert calm.exit_code == 0 and "warning" not in calm.stderr, calm.stderr
+
+
+def test_a_config_on_standard_input_is_read_with_paths_from_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--config -` looked for a file named `-`: "-: config file not found".
+    text = default_config_copy(tmp_path).read_text(encoding="utf-8")
+    text = text.replace(f"sqlite:///{tmp_path / 'db.sqlite'}", "sqlite:///data/piped.db")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    checked = run("--config", "-", "check", stdin=text)
+    assert checked.exit_code == 0, checked.stderr
+    assert "<stdin>: OK" in checked.stdout
+    exported = run("export", "--config", "-", "--out", str(tmp_path / "feeds"), stdin=text)
+    assert exported.exit_code == 0, exported.stderr
+    assert (work / "data" / "piped.db").is_file()
+    assert "Turkey says Haftar" in (tmp_path / "feeds" / "north-africa.rss").read_text("utf-8")
+    broken = run("--config", "-", "check", stdin=text.replace("every: 10m", "every: soon"))
+    assert broken.exit_code == 2
+    assert broken.stderr.startswith("<stdin>:26:12: sources.presstv.every"), broken.stderr
+    # The service reads its config again on SIGHUP: standard input cannot give it again.
+    served = run("--config", "-", "serve", stdin=text)
+    assert served.exit_code == 2
+    assert "write the config to a file and name it (--config PATH)" in served.stderr
+
+
+def test_a_config_on_standard_input_that_is_a_terminal_is_refused(tmp_path: Path) -> None:
+    # It waited, silent, for a config typed in.
+    main_side, terminal = pty.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "syndicator", "--config", "-", "check"],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            cwd=tmp_path,
+            timeout=60,
+        )
+    finally:
+        os.close(terminal)
+        os.close(main_side)
+    assert result.returncode == 2
+    assert "standard input, which is a terminal: pipe the config in" in result.stderr

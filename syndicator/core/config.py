@@ -1362,6 +1362,16 @@ def load_config(path: Path | str) -> Config:
     return parse_config(text, path, Path.cwd() if unnamed else None)
 
 
+def parse_config_bytes(data: bytes, path: Path, base_dir: Path | None = None) -> Config:
+    """A config's bytes read from elsewhere than a file (`--config -`: standard input), held
+    to what `load_config` holds a file to: at most MAX_CONFIG_SIZE, UTF-8 or UTF-16; `path`
+    names it in errors, and relative paths in it start in `base_dir`."""
+    if len(data) > MAX_CONFIG_SIZE:
+        message = f"larger than {MAX_CONFIG_SIZE // 1024**2} MiB, which no config needs"
+        raise ConfigError([Problem(file=str(path), message=message)])
+    return parse_config(_decode(data, path), path, base_dir)
+
+
 def _read_config_file(path: Path) -> tuple[str, bool]:
     """The text of `path`, and whether it came through a pipe; a ConfigError when it is
     neither a regular file nor a pipe, or is larger than MAX_CONFIG_SIZE. Opened without

@@ -36,9 +36,11 @@ from syndicator import __version__
 from syndicator.core import identity
 from syndicator.core.config import (
     DEFAULT_CONFIG,
+    MAX_CONFIG_SIZE,
     Config,
     Service,
     load_config,
+    parse_config_bytes,
     with_service_overrides,
 )
 from syndicator.core.errors import (
@@ -192,9 +194,31 @@ def _run(
         fail(f"store error: {exc.orig}", EXIT_FAILED, as_json)
 
 
+# `--config -`: the config is read from standard input, and named so in its errors.
+STDIN = Path("-")
+STDIN_NAME = Path("<stdin>")
+
+
+def _stdin_config(ctx: click.Context) -> Config:
+    """The config `--config -` reads from standard input, once: relative paths in it start in
+    the working folder, as they do for a config from a pipe (docs/config.md)."""
+    root = ctx.find_root().ensure_object(dict)
+    if "stdin_config" not in root:
+        root["stdin_config"] = sys.stdin.buffer.read(MAX_CONFIG_SIZE + 1)
+    return parse_config_bytes(root["stdin_config"], STDIN_NAME, Path.cwd())
+
+
+def _config_name(ctx: click.Context) -> Path:
+    """The config as messages name it."""
+    path: Path = ctx.obj["config_path"]
+    return STDIN_NAME if path == STDIN else path
+
+
 def read_config(ctx: click.Context) -> Config:
     """The config file with the environment's overrides; raises ConfigError."""
     path: Path = ctx.obj["config_path"]
+    if path == STDIN:
+        return with_service_overrides(_stdin_config(ctx), env_overrides())
     try:
         config = load_config(path)
     except ConfigError:
@@ -373,10 +397,21 @@ def _home(value: str | Path) -> Path:
 
 
 def _config_path(_ctx: click.Context, _param: click.Parameter, value: str | Path) -> Path:
-    """The config file named. An empty value (`--config "$CFG"` with CFG unset) is refused
-    rather than taken for the working directory."""
+    """The config file named, or STDIN for `-`. An empty value (`--config "$CFG"` with CFG
+    unset) is refused rather than taken for the working directory; so is `-` when standard
+    input is a terminal (the command would wait for a config typed in) or closed."""
     if isinstance(value, str) and not value.strip():
         raise click.BadParameter("is empty; name the YAML config file")
+    if value == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise click.BadParameter("'-' reads the config from standard input, which is closed")
+        if sys.stdin.isatty():
+            raise click.BadParameter(
+                "'-' reads the config from standard input, which is a terminal: pipe the "
+                "config in (`sops -d syndicator.yaml | syndicate --config - check`), or name "
+                "the file"
+            )
+        return STDIN
     return _home(value)
 
 
@@ -488,7 +523,7 @@ def check(ctx: click.Context, as_json: bool) -> None:
         emit(
             {
                 "ok": True,
-                "config": str(ctx.obj["config_path"]),
+                "config": str(_config_name(ctx)),
                 # What stderr said too, for a script that reads only this document.
                 "warnings": [*env_mistakes(), *([public_url] if public_url else []), *found],
                 "sections": {n: s.title for n, s in config.sections.items()},
@@ -506,7 +541,7 @@ def check(ctx: click.Context, as_json: bool) -> None:
             }
         )
         return
-    out.print(f"[green]{ctx.obj['config_path']}: OK[/green]", highlight=False)
+    out.print(Text(f"{_config_name(ctx)}: OK", "green"))
     out.print(terminal.entry_points(config))
 
 
@@ -972,6 +1007,15 @@ def serve(
     process(es), so readers are answered first (--pull-inline: in the first serving process).
     SIGHUP (or a change of the config file) reloads the config; SIGTERM or SIGINT drains
     requests and pulls within service.drain_timeout and stops."""
+    if ctx.obj["config_path"] == STDIN:
+        # The service reads its config again on SIGHUP and when the file changes.
+        fail(
+            "--config -: serve reads its config again on SIGHUP and when the file changes, "
+            "which standard input cannot give: write the config to a file and name it "
+            "(--config PATH)",
+            EXIT_CONFIG,
+            as_json,
+        )
     config = _load(ctx, as_json)
     host, port = config.service.listen_host, config.service.listen_port
     if listen:
