@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from syndicator.ops.cli import main
+from syndicator.store import engine
 
 from .conftest import REPO
 
@@ -158,3 +160,38 @@ def test_a_config_on_standard_input_that_is_a_terminal_is_refused(tmp_path: Path
         os.close(main_side)
     assert result.returncode == 2
     assert "standard input, which is a terminal: pipe the config in" in result.stderr
+
+
+def test_an_export_or_pull_blocked_by_the_store_s_write_lock_names_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It said "pull failed for: presstv", as if the mirrors had failed, wrote the feeds with
+    # the pull reported failed, and logged the statement it could not run.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out)).exit_code == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    monkeypatch.setattr(engine, "SQLITE_BUSY_MS", 200)
+    # A sqlite3 shell in a transaction (BEGIN IMMEDIATE) holds the write lock.
+    holder = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("UPDATE articles SET title = title")
+        fresh = tmp_path / "new" / "feeds"
+        for folder in (out, fresh):
+            blocked = run("--config", str(config), "export", "--out", str(folder))
+            assert blocked.exit_code == 1, blocked.stderr
+            said = blocked.stderr
+            assert f"store error: the store {tmp_path / 'db.sqlite'} is locked" in said, said
+            assert f"nothing was written to {folder}" in said, said
+            assert "pull failed" not in said and "INSERT" not in said, said
+        pulled = run("--config", str(config), "pull", "presstv", "--json")
+        assert pulled.exit_code == 1
+        assert json.loads(pulled.stdout)["error"].startswith(
+            f"store error: the store {tmp_path / 'db.sqlite'} is locked"
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "new").exists()

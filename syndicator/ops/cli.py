@@ -75,7 +75,7 @@ from syndicator.serve.workers import (
     tune_malloc,
     unless_stopped,
 )
-from syndicator.store import Store, migrate, open_store
+from syndicator.store import Store, engine, migrate, open_store
 from syndicator.store.backup import BackupReport, backup_sqlite
 from syndicator.store.engine import sqlite_file
 from syndicator.store.integrity import IntegrityReport, check_integrity
@@ -173,6 +173,28 @@ def did_you_mean(word: str, choices: list[str]) -> str:
     folded = {choice.casefold(): choice for choice in choices}
     hint = difflib.get_close_matches(word.casefold(), list(folded), n=1)
     return f" (did you mean {folded[hint[0]]!r}?)" if hint else ""
+
+
+# What SQLite says when another connection held the write lock past the busy timeout.
+SQLITE_LOCKED = "database is locked"
+
+
+def store_busy(config: Config, outcomes: list[PullOutcome]) -> str | None:
+    """What to say when a pull could not write because another process held the SQLite
+    store's write lock past the busy timeout (a `serve` mid-write, a sqlite3 shell in a
+    transaction): the store and what holds it, not a failed pull, which reads as the
+    mirrors' fault."""
+    path = sqlite_file(config.service.store, config.base_dir)
+    if path is None:
+        return None
+    if not any(SQLITE_LOCKED in e for o in outcomes for e in o.report.errors):
+        return None
+    waited = engine.SQLITE_BUSY_MS / 1000
+    return (
+        f"the store {os.path.abspath(path)} is locked: another process (a `syndicate serve` "
+        f"writing, a sqlite3 shell in a transaction) held its write lock for more than "
+        f"{waited:g} s"
+    )
 
 
 def _run(
@@ -666,6 +688,9 @@ def pull(ctx: click.Context, source: str, section: str | None, as_json: bool) ->
 
     with _outcomes_shown_once(ctx.obj["verbose"]):
         outcome = _run(job, as_json)
+    busy = store_busy(config, [outcome])
+    if busy is not None:
+        fail(f"store error: {busy}; pull {source} again when it is done", EXIT_FAILED, as_json)
     if as_json:
         emit(terminal.outcome_json(outcome))
     else:
@@ -907,6 +932,12 @@ def export(ctx: click.Context, out_dir: Path, quiet: bool, as_json: bool) -> Non
                             for name in config.sources
                         )
                     )
+            busy = store_busy(config, list(outcomes))
+            if busy is not None:
+                # The feeds would say the pulls failed, and the store may not be read.
+                raise StoreError(
+                    f"{busy}; nothing was written to {out_dir}: export again when it is done"
+                )
             book = FeedBook(config, store)
             book.reports = {o.source: o.report for o in outcomes}
             await write_feeds(book, out_dir)

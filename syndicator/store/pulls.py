@@ -96,7 +96,9 @@ async def record_pull(store: Store, record: PullRecord) -> None:
                     delete(pulls).where(pulls.c.source == record.source, pulls.c.id <= cutoff)
                 )
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot record the pull of {record.source}: {exc}") from None
+        # The driver's message: SQLAlchemy's adds the statement and its parameters.
+        reason = getattr(exc, "orig", None) or exc
+        raise StoreError(f"cannot record the pull of {record.source}: {reason}") from None
 
 
 async def last_pulls(store: Store) -> dict[str, PullRecord]:
