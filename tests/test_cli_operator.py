@@ -195,3 +195,40 @@ def test_an_export_or_pull_blocked_by_the_store_s_write_lock_names_the_store(
         holder.close()
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert not (tmp_path / "new").exists()
+
+
+LINKED = """\
+service:
+  public_url: "https://feeds.example.org"
+  store: "sqlite:///data/syndicator.db"
+sections:
+  north-africa: {title: North Africa, stale_after: never}
+sources:
+  presstv:
+    title: Press TV
+    canonical: https://www.presstv.ir
+    article_links: "^/Detail/"
+    mirrors: [{url: "file:seeds/www.presstv.ir", host: "https://www.presstv.ir"}]
+    sections:
+      north-africa: {page: /Section/10104}
+"""
+
+
+def test_relative_paths_of_a_linked_config_start_beside_the_link(tmp_path: Path) -> None:
+    # /etc/syndicator/syndicator.yaml, a link into a deployment's folder: the store and the
+    # file: mirror were sought beside the file the link names, not beside the link, so the
+    # mirror's folder was "not there" and the store was made in the deployment's folder.
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "syndicator.yaml").write_text(LINKED, encoding="utf-8")
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "syndicator.yaml").symlink_to(tmp_path / "deploy" / "syndicator.yaml")
+    (etc / "seeds").symlink_to(REPO / "seeds")
+    config = str(etc / "syndicator.yaml")
+    checked = run("--config", config, "check")
+    assert checked.exit_code == 0 and checked.stderr == "", checked.stderr
+    exported = run("--config", config, "export", "--out", str(tmp_path / "feeds"))
+    assert exported.exit_code == 0, exported.stderr
+    assert (etc / "data" / "syndicator.db").is_file()
+    assert not (tmp_path / "deploy" / "data").exists()
+    assert "Turkey says Haftar" in (tmp_path / "feeds" / "north-africa.rss").read_text("utf-8")

@@ -1356,10 +1356,25 @@ def load_config(path: Path | str) -> Config:
         raise ConfigError([Problem(file=str(path), message="config file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(file=str(path), message=f"cannot read config: {exc}")]) from None
-    # A pipe with no name (`<(...)`, /dev/stdin) resolves to /proc/PID/fd/pipe:[N]: relative
-    # paths in it start in the working folder. A named FIFO's are its folder's, as a file's.
-    unnamed = piped and path.resolve().name.startswith("pipe:[")
-    return parse_config(text, path, Path.cwd() if unnamed else None)
+    return parse_config(text, path, config_folder(path, piped))
+
+
+def config_folder(path: Path, piped: bool = False) -> Path:
+    """Where relative paths in the config read from `path` start: the folder that holds the
+    path as given, a link to the file not followed (`/etc/syndicator/syndicator.yaml`, a
+    link into a deployment's folder, has its store in /etc/syndicator/, as docker compose
+    takes the folder of a linked compose file); the working folder for a pipe with no name.
+
+    The folder itself is resolved (links to folders on the way, `..`): SQLite reads `..`
+    in a path as a step back in its text, where the system steps back from where a link
+    to a folder led, and the store would be sought where nothing made it."""
+    given = Path.cwd() / path
+    if given.parts[:2] == ("/", "proc") or given.parent in (Path("/dev"), Path("/dev/fd")):
+        # A descriptor's link (/dev/stdin, <(...)'s /dev/fd/N): what it names counts. A
+        # pipe with no name resolves to /proc/PID/fd/pipe:[N]: the working folder.
+        named = path.resolve()
+        return Path.cwd() if piped and named.name.startswith("pipe:[") else named.parent
+    return given.parent.resolve()
 
 
 def parse_config_bytes(data: bytes, path: Path, base_dir: Path | None = None) -> Config:
@@ -1587,7 +1602,7 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
     problems: list[Problem] = _duplicate_keys(root, path)
     index: _KeyIndex = {}
     try:
-        where = base_dir if base_dir is not None else path.resolve().parent
+        where = base_dir if base_dir is not None else config_folder(path)
         config = Config.model_validate({**data, "base_dir": where})
     except ValidationError as exc:
         for err in exc.errors():
