@@ -232,3 +232,34 @@ def test_relative_paths_of_a_linked_config_start_beside_the_link(tmp_path: Path)
     assert (etc / "data" / "syndicator.db").is_file()
     assert not (tmp_path / "deploy" / "data").exists()
     assert "Turkey says Haftar" in (tmp_path / "feeds" / "north-africa.rss").read_text("utf-8")
+
+
+def test_a_second_config_exporting_into_the_same_folder_is_refused(tmp_path: Path) -> None:
+    # The second config's export removed the first's section feeds (its file list named
+    # them, and this export did not write them) and replaced its index, without a word.
+    first = default_config_copy(tmp_path)
+    other = tmp_path / "other.yaml"
+    text = first.read_text(encoding="utf-8").replace("north-africa", "maghreb")
+    other.write_text(text.replace("db.sqlite", "other.sqlite"), encoding="utf-8")
+    out = tmp_path / "feeds"
+    assert run("--config", str(first), "export", "--out", str(out)).exit_code == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    refused = run("--config", str(other), "export", "--out", str(out))
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(
+        f"error: {out} holds the feeds an export of {first} wrote: this export of {other} "
+        "would replace its index and remove its sections' feeds; give each config its own "
+        "--out folder"
+    ), refused.stderr
+    # Refused before any pull: the other config's store was not even made.
+    assert not (tmp_path / "other.sqlite").exists()
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # Its own folder takes it; the first config goes on exporting into its own.
+    assert run("--config", str(other), "export", "--out", str(tmp_path / "o")).exit_code == 0
+    again = run("--config", str(first), "export", "--out", str(out))
+    assert again.exit_code == 0, again.stderr
+    # A folder an earlier version wrote (its file list names no config) is taken over.
+    manifest = out / ".syndicator-files"
+    manifest.write_text(manifest.read_text("utf-8").split("\n", 1)[1], encoding="utf-8")
+    assert run("--config", str(other), "export", "--out", str(out)).exit_code == 0
+    assert (out / "maghreb.rss").is_file() and not (out / "north-africa.rss").exists()

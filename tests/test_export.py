@@ -74,7 +74,8 @@ def test_export_on_default_config_writes_the_sample_article_once(tmp_path: Path)
         expected.append(f"{section}/index.html")
     written = sorted(f"{n}{z}" for n in expected for z in ("", ".gz", ".br"))
     assert names == sorted([*written, ".syndicator-files"])
-    assert (out / ".syndicator-files").read_text(encoding="utf-8").split() == written
+    owner, *listed = (out / ".syndicator-files").read_text(encoding="utf-8").splitlines()
+    assert (owner, listed) == (f'# config: "{config}"', written)
     for ext in ("rss", "atom"):
         parsed = feedparser.parse((out / f"north-africa.{ext}").read_bytes())
         assert not parsed.bozo

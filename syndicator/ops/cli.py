@@ -911,8 +911,12 @@ def export(ctx: click.Context, out_dir: Path, quiet: bool, as_json: bool) -> Non
     if quiet and ctx.obj["verbose"]:
         fail("--quiet and --verbose: give one of them", EXIT_CONFIG, as_json)
     config = _load(ctx, as_json)
+    # Which config's feeds the folder holds: named as given (a link not followed), so that
+    # a link moved to a new release of the file is still the same config.
+    name = _config_name(ctx)
+    owner = str(name) if name == STDIN_NAME else os.path.abspath(name)
     try:
-        check_folder(out_dir)
+        check_folder(out_dir, owner)
     except ExportError as exc:
         fail(f"error: {exc}", EXIT_FAILED, as_json)
     if quiet:
@@ -940,7 +944,7 @@ def export(ctx: click.Context, out_dir: Path, quiet: bool, as_json: bool) -> Non
                 )
             book = FeedBook(config, store)
             book.reports = {o.source: o.report for o in outcomes}
-            await write_feeds(book, out_dir)
+            await write_feeds(book, out_dir, owner=owner)
             written = True
             if config.service.websub.hub:
                 # After the files are in place, so the hub fetches the new documents.

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import re
@@ -101,11 +102,13 @@ def _with_compressed(files: dict[Path, bytes], path: Path, doc: RenderedFeed) ->
     files[path.with_name(path.name + ".br")] = doc.br
 
 
-def check_folder(out: Path) -> None:
-    """An ExportError when `out` can be no export folder: a file in its way, or the folder
-    (or its nearest existing parent, where it is to be made) not writable. Cheap, and made
-    before the pulls, which take minutes, so that a mistyped `--out` is named at once."""
+def check_folder(out: Path, owner: str | None = None) -> None:
+    """An ExportError when `out` can be no export folder: a file in its way, the folder (or
+    its nearest existing parent, where it is to be made) not writable, or an export of
+    another config than `owner` wrote it (see `check_owner`). Cheap, and made before the
+    pulls, which take minutes, so that a mistyped `--out` is named at once."""
     _nothing_in_the_way([out])
+    check_owner(out, owner)
     step = out
     while not step.exists() and step.parent != step:
         step = step.parent
@@ -114,7 +117,7 @@ def check_folder(out: Path) -> None:
         raise ExportError(f"cannot {what} {step}: Permission denied")
 
 
-async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
+async def write_feeds(book: FeedBook, out: Path, *, owner: str | None = None) -> list[Path]:
     """Every feed, archive page and HTML page, the index and the OPML list, into `out`; a
     file that already holds the bytes is left alone (an export of unchanged data changes
     nothing, not even a file's time).
@@ -122,7 +125,10 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
     The folder's lock is held from before the store is read until the last file is in: an
     export started while another holds it stops at once, having read nothing, and the one
     that holds it writes what it read. Taken after rendering, it let an export that read the
-    store earlier and rendered slower write its older documents over a newer export's."""
+    store earlier and rendered slower write its older documents over a newer export's.
+
+    `owner` names the config exported (its path): the file list records it, and a folder
+    another config's export wrote is refused (`check_owner`)."""
     _nothing_in_the_way([out])
     try:
         made = make_folders(out)
@@ -130,13 +136,14 @@ async def write_feeds(book: FeedBook, out: Path) -> list[Path]:
         raise ExportError(f"cannot create folder {out}: {exc.strerror or exc}") from None
     try:
         with _only_export(out):
+            check_owner(out, owner)
             # Render everything first: a failure leaves the folder as it was.
             files = await _render(book, out)
             # Every folder first: a file in the way of one is found before anything is
             # created or replaced, then the missing folders are made.
             folders = sorted({path.parent for path in files})
             _nothing_in_the_way(folders)
-            _write(out, files, folders)
+            _write(out, files, folders, owner)
     except BaseException:
         # Nothing written (or a write failed): the folders made for `out` go if still empty.
         for folder in reversed(made):
@@ -190,7 +197,7 @@ def _nothing_in_the_way(folders: Iterable[Path]) -> None:
                 raise ExportError(f"cannot create folder {folder}: {step} is a file")
 
 
-def _write(out: Path, files: dict[Path, bytes], folders: list[Path]) -> None:
+def _write(out: Path, files: dict[Path, bytes], folders: list[Path], owner: str | None) -> None:
     """Make `folders`, tidy `out`, write `files` in their order, then record them (with no
     await between two writes: a cancelled export has written all of them or none)."""
     for folder in folders:
@@ -212,7 +219,7 @@ def _write(out: Path, files: dict[Path, bytes], folders: list[Path]) -> None:
         except OSError as exc:
             raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        _forget_old(out, files, before)
+        _forget_old(out, files, before, owner)
     except OSError as exc:
         raise ExportError(f"cannot update the file list in {out}: {exc.strerror or exc}") from None
 
@@ -238,6 +245,41 @@ def _readable(path: Path) -> None:
 
 
 MANIFEST = ".syndicator-files"
+# The file list's first line when the export named its config: the config's path, in JSON
+# (any byte of a path, a newline included, stays on the line).
+_OWNER = "# config: "
+
+
+def _owner(out: Path) -> str | None:
+    """The config whose export wrote `out`, as its file list says; None when no list or
+    none is said (an export of an earlier version, or of a caller naming no config)."""
+    manifest = out / MANIFEST
+    try:
+        if not manifest.is_file() or manifest.stat().st_size > MAX_MANIFEST:
+            return None
+        with manifest.open("rb") as handle:
+            first = handle.readline(64 * 1024).decode("utf-8").rstrip("\n")
+        if not first.startswith(_OWNER):
+            return None
+        named = json.loads(first[len(_OWNER) :])
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return named if isinstance(named, str) else None
+
+
+def check_owner(out: Path, owner: str | None) -> None:
+    """An ExportError when an export of another config than `owner` wrote `out`: this one
+    would replace its index, OPML list and `all` feed, and remove the feeds of its sections
+    as no longer written. Two configs exporting into one folder took turns deleting each
+    other's feeds, silently."""
+    previous = _owner(out) if owner is not None else None
+    if previous is None or previous == owner:
+        return
+    raise ExportError(
+        f"{out} holds the feeds an export of {previous} wrote: this export of {owner} would "
+        f"replace its index and remove its sections' feeds; give each config its own --out "
+        f"folder (if the config was moved from {previous}, remove {out / MANIFEST} first)"
+    )
 
 
 @contextlib.contextmanager
@@ -291,8 +333,12 @@ def _previous(out: Path) -> list[Path]:
     except UnicodeDecodeError:
         log.warning("ignored the damaged file list %s (not UTF-8)", manifest)
         return []
-    # Anything else is not a name this module writes: left alone.
-    return [out / name for name in names if _WRITTEN_NAME.fullmatch(name)]
+    # Anything else (the config's line included) is not a name this module writes.
+    return [
+        out / name
+        for name in names
+        if not name.startswith(_OWNER) and _WRITTEN_NAME.fullmatch(name)
+    ]
 
 
 def _folder_under(out: Path, folder: Path) -> bool:
@@ -344,8 +390,9 @@ def _remove_leftovers(out: Path, ours: Iterable[Path]) -> None:
         )
 
 
-def _forget_old(out: Path, files: dict[Path, bytes], before: list[Path]) -> None:
-    """Remove what the previous export wrote and this one did not, then record this one."""
+def _forget_old(out: Path, files: dict[Path, bytes], before: list[Path], owner: str | None) -> None:
+    """Remove what the previous export wrote and this one did not, then record this one
+    (with `owner`, the config exported, when named)."""
     manifest = out / MANIFEST
     written = sorted(path.relative_to(out).as_posix() for path in files)
     for path in sorted(set(before) - set(files), reverse=True):
@@ -358,7 +405,8 @@ def _forget_old(out: Path, files: dict[Path, bytes], before: list[Path]) -> None
             if folder != out and out in folder.parents:
                 with contextlib.suppress(OSError):
                     folder.rmdir()
-    listing = ("\n".join(written) + "\n").encode("utf-8")
+    header = [_OWNER + json.dumps(owner)] if owner is not None else []
+    listing = ("\n".join([*header, *written]) + "\n").encode("utf-8")
     if not _holds(manifest, listing):
         write_atomic(manifest, listing)
     else:
