@@ -263,3 +263,18 @@ def test_a_second_config_exporting_into_the_same_folder_is_refused(tmp_path: Pat
     manifest.write_text(manifest.read_text("utf-8").split("\n", 1)[1], encoding="utf-8")
     assert run("--config", str(other), "export", "--out", str(out)).exit_code == 0
     assert (out / "maghreb.rss").is_file() and not (out / "north-africa.rss").exists()
+
+
+def test_db_upgrade_makes_a_store_that_is_not_there_yet(tmp_path: Path) -> None:
+    # The set-up step before the first start, as `status` suggests it ("fill it first with
+    # ... `syndicate db upgrade`"), failed: "cannot open store ...: No such file or directory".
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8").replace("db.sqlite", "new/db.sqlite")
+    config.write_text(text, encoding="utf-8")
+    upgraded = run("--config", str(config), "db", "upgrade")
+    assert upgraded.exit_code == 0, upgraded.stderr
+    assert upgraded.stdout.startswith("store schema upgraded from nothing to ")
+    # The store is there, empty: nothing pulled yet, which `status` says, not "no store".
+    status = run("--config", str(config), "status", "--json")
+    assert status.exit_code == 1 and "no store" not in status.stdout, status.stdout
+    assert run("--config", str(config), "db", "check").exit_code == 0

@@ -418,6 +418,11 @@ async def open_store(
         await store.prepare()
         path = sqlite_file(url, base_dir)
         if path is not None:
+            if not check and not path.exists():
+                # Nothing has connected yet (`db upgrade` checks nothing before it migrates):
+                # the first connection makes the file, which is then the one watched.
+                async with store.engine.connect():
+                    pass
             store.watch_file(path)
     except StoreError as exc:
         await engine.dispose()
