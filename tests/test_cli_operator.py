@@ -265,6 +265,18 @@ def test_a_second_config_exporting_into_the_same_folder_is_refused(tmp_path: Pat
     assert (out / "maghreb.rss").is_file() and not (out / "north-africa.rss").exists()
 
 
+def test_db_prune_of_a_store_that_is_not_there_makes_none(tmp_path: Path) -> None:
+    # A mistyped store path made a new, empty store and said "removed 0 articles"; the
+    # nightly `db backup` after it then backed the empty store up.
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8").replace("db.sqlite", "typo/db.sqlite")
+    config.write_text(text + "retention:\n  days: 30\n", encoding="utf-8")
+    pruned = run("--config", str(config), "db", "prune")
+    assert pruned.exit_code == 1
+    assert pruned.stderr.startswith(f"store error: no store at {tmp_path / 'typo' / 'db.sqlite'}")
+    assert not (tmp_path / "typo").exists()
+
+
 def test_db_upgrade_makes_a_store_that_is_not_there_yet(tmp_path: Path) -> None:
     # The set-up step before the first start, as `status` suggests it ("fill it first with
     # ... `syndicate db upgrade`"), failed: "cannot open store ...: No such file or directory".

@@ -681,6 +681,8 @@ def test_db_prune_json_reports_what_it_removed_and_refuses_without_rules(tmp_pat
         "error": "retention is off: set retention.days or retention.items",
     }
     config.write_text(config.read_text() + "retention: {days: 30}\n")
+    # An empty store: `db prune` makes none (tests/test_cli_operator.py).
+    assert CliRunner().invoke(main, ["--config", str(config), "db", "upgrade"]).exit_code == 0
     result = CliRunner().invoke(main, ["--config", str(config), "db", "prune", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {

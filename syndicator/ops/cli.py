@@ -1368,7 +1368,8 @@ def db_prune(ctx: click.Context, as_json: bool) -> None:
         fail("retention is off: set retention.days or retention.items", EXIT_CONFIG, as_json)
 
     async def job() -> cluster.PruneReport:
-        store = await connect(config)
+        # A store that is not there (a mistyped path) has nothing to prune: none is made.
+        store = await connect(config, existing=True)
         try:
             return await cluster.run_retention(config, store)
         finally:
