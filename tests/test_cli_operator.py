@@ -290,3 +290,25 @@ def test_db_upgrade_makes_a_store_that_is_not_there_yet(tmp_path: Path) -> None:
     status = run("--config", str(config), "status", "--json")
     assert status.exit_code == 1 and "no store" not in status.stdout, status.stdout
     assert run("--config", str(config), "db", "check").exit_code == 0
+
+
+def test_db_commands_blocked_by_the_store_s_write_lock_name_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # They said "store error: database is locked": which store, and why, was left to guess.
+    config = default_config_copy(tmp_path)
+    config.write_text(config.read_text("utf-8") + "retention:\n  days: 30\n", "utf-8")
+    assert run("--config", str(config), "db", "upgrade").exit_code == 0
+    monkeypatch.setattr(engine, "SQLITE_BUSY_MS", 200)
+    holder = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        for command in (["db", "upgrade"], ["db", "prune"]):
+            blocked = run("--config", str(config), *command)
+            assert blocked.exit_code == 1, (command, blocked.stderr)
+            assert blocked.stderr.startswith(
+                f"store error: the store {tmp_path / 'db.sqlite'} is locked: another process"
+            ), (command, blocked.stderr)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

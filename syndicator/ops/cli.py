@@ -184,10 +184,15 @@ def store_busy(config: Config, outcomes: list[PullOutcome]) -> str | None:
     store's write lock past the busy timeout (a `serve` mid-write, a sqlite3 shell in a
     transaction): the store and what holds it, not a failed pull, which reads as the
     mirrors' fault."""
+    if not any(SQLITE_LOCKED in e for o in outcomes for e in o.report.errors):
+        return None
+    return locked_store(config)
+
+
+def locked_store(config: Config) -> str | None:
+    """The SQLite store named as locked by another process; None for a PostgreSQL store."""
     path = sqlite_file(config.service.store, config.base_dir)
     if path is None:
-        return None
-    if not any(SQLITE_LOCKED in e for o in outcomes for e in o.report.errors):
         return None
     waited = engine.SQLITE_BUSY_MS / 1000
     return (
@@ -198,22 +203,29 @@ def store_busy(config: Config, outcomes: list[PullOutcome]) -> str | None:
 
 
 def _run(
-    coro_fn: Callable[[], Awaitable[T]], as_json: bool = False, *, stoppable: bool = False
+    coro_fn: Callable[[], Awaitable[T]],
+    as_json: bool = False,
+    *,
+    stoppable: bool = False,
+    config: Config | None = None,
 ) -> T:
-    """Run the command's job; `stoppable`: SIGINT and SIGTERM stop it (`Stopped`)."""
+    """Run the command's job; `stoppable`: SIGINT and SIGTERM stop it (`Stopped`). With the
+    `config` of the store the job writes, a store locked by another process is named."""
     try:
         if stoppable:
             return run_stoppable(coro_fn())  # type: ignore[arg-type]
         return run_loop(coro_fn())  # type: ignore[arg-type]
     except StoreError as exc:
-        fail(f"store error: {exc}", EXIT_FAILED, as_json)
+        locked = locked_store(config) if config and SQLITE_LOCKED in str(exc) else None
+        fail(f"store error: {locked or exc}", EXIT_FAILED, as_json)
     except SyndicatorError as exc:
         fail(f"error: {exc}", EXIT_FAILED, as_json)
     except DBAPIError as exc:
         # A store damaged past what opening it checks ("database disk image is malformed",
         # a table gone) fails where it is read: named, never a traceback. (Any other
         # SQLAlchemy error is a fault of ours, and keeps its traceback.)
-        fail(f"store error: {exc.orig}", EXIT_FAILED, as_json)
+        locked = locked_store(config) if config and SQLITE_LOCKED in str(exc.orig) else None
+        fail(f"store error: {locked or exc.orig}", EXIT_FAILED, as_json)
 
 
 # `--config -`: the config is read from standard input, and named so in its errors.
@@ -1244,7 +1256,7 @@ def db_upgrade(ctx: click.Context, as_json: bool) -> None:
         finally:
             await store.close()
 
-    before, after = _run(job, as_json)
+    before, after = _run(job, as_json, config=config)
     if as_json:
         emit({"ok": True, "before": before, "after": after, "upgraded": before != after})
     elif before == after:
@@ -1375,7 +1387,7 @@ def db_prune(ctx: click.Context, as_json: bool) -> None:
         finally:
             await store.close()
 
-    report = _run(job, as_json)
+    report = _run(job, as_json, config=config)
     if as_json:
         emit(
             {
