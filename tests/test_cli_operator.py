@@ -5,11 +5,13 @@ a non-zero exit where something is wrong."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pty
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,16 @@ def no_overrides_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only what a test sets: no SYNDICATOR_* from the environment the tests run in."""
     for name in [n for n in os.environ if n.startswith("SYNDICATOR_")]:
         monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def log_levels_restored() -> Iterator[None]:
+    """`-v` sets the level of syndicator's loggers for the process: the next test's command
+    logs as a new process would."""
+    own = logging.getLogger("syndicator")
+    level = own.level
+    yield
+    own.setLevel(level)
 
 
 def run(*args: str, stdin: str | None = None) -> Result:
@@ -312,3 +324,26 @@ def test_db_commands_blocked_by_the_store_s_write_lock_name_the_store(
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_store_error_names_the_store_and_not_the_statement(tmp_path: Path) -> None:
+    # `status` on a store with a table gone printed SQLAlchemy's whole statement, its
+    # `[SQL: ...]` and a link to its docs, and named no store.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out)).exit_code == 0
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        db.execute("DROP TABLE article_sections")
+    store = tmp_path / "db.sqlite"
+    for command in (["status"], ["export", "--out", str(out)]):
+        result = run("--config", str(config), *command)
+        assert result.exit_code == 1, (command, result.stderr)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1, (command, result.stderr)
+        (line,) = lines
+        assert line.startswith("store error: "), (command, line)
+        assert line.endswith(f"no such table: article_sections ({store})"), (command, line)
+    as_json = run("--config", str(config), "status", "--json")
+    assert json.loads(as_json.stdout)["error"] == (
+        f"store error: cannot read section stats: no such table: article_sections ({store})"
+    )

@@ -30,7 +30,8 @@ import click
 from pydantic import BaseModel
 from rich.console import Console
 from rich.text import Text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from syndicator import __version__
 from syndicator.core import identity
@@ -216,16 +217,38 @@ def _run(
             return run_stoppable(coro_fn())  # type: ignore[arg-type]
         return run_loop(coro_fn())  # type: ignore[arg-type]
     except StoreError as exc:
-        locked = locked_store(config) if config and SQLITE_LOCKED in str(exc) else None
-        fail(f"store error: {locked or exc}", EXIT_FAILED, as_json)
+        fail(f"store error: {_store_said(config, str(exc))}", EXIT_FAILED, as_json)
     except SyndicatorError as exc:
         fail(f"error: {exc}", EXIT_FAILED, as_json)
     except DBAPIError as exc:
         # A store damaged past what opening it checks ("database disk image is malformed",
         # a table gone) fails where it is read: named, never a traceback. (Any other
         # SQLAlchemy error is a fault of ours, and keeps its traceback.)
-        locked = locked_store(config) if config and SQLITE_LOCKED in str(exc.orig) else None
-        fail(f"store error: {locked or exc.orig}", EXIT_FAILED, as_json)
+        fail(f"store error: {_store_said(config, str(exc.orig))}", EXIT_FAILED, as_json)
+
+
+def _store_said(config: Config | None, message: str) -> str:
+    """A store's error as the command says it: a SQLite store locked by another process
+    named as such, and any other error with the store it came from, unless it names it
+    already ("cannot read section stats: no such table" said nothing of which store)."""
+    if config is None:
+        return message
+    if SQLITE_LOCKED in message and (locked := locked_store(config)) is not None:
+        return locked
+    path = sqlite_file(config.service.store, config.base_dir)
+    if path is None:
+        where = _shown_url(config.service.store)
+        return message if where in message else f"{message} (store {where})"
+    where = os.path.abspath(path)
+    return message if where in message or str(path) in message else f"{message} ({where})"
+
+
+def _shown_url(url: str) -> str:
+    """A store URL as messages show it: its password hidden."""
+    try:
+        return make_url(url).render_as_string()
+    except (ArgumentError, ValueError):
+        return url
 
 
 # `--config -`: the config is read from standard input, and named so in its errors.
@@ -602,7 +625,7 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
         finally:
             await store.close()
 
-    rows = _run(job, as_json)
+    rows = _run(job, as_json, config=config)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
@@ -650,7 +673,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         finally:
             await store.close()
 
-    report = _run(job, as_json)
+    report = _run(job, as_json, config=config)
     if as_json:
         emit(report.to_json())
     else:
@@ -699,7 +722,7 @@ def pull(ctx: click.Context, source: str, section: str | None, as_json: bool) ->
             await store.close()
 
     with _outcomes_shown_once(ctx.obj["verbose"]):
-        outcome = _run(job, as_json)
+        outcome = _run(job, as_json, config=config)
     busy = store_busy(config, [outcome])
     if busy is not None:
         fail(f"store error: {busy}; pull {source} again when it is done", EXIT_FAILED, as_json)
@@ -967,7 +990,7 @@ def export(ctx: click.Context, out_dir: Path, quiet: bool, as_json: bool) -> Non
 
     try:
         with _outcomes_shown_once(ctx.obj["verbose"]):
-            outcomes = _run(job, as_json, stoppable=True)
+            outcomes = _run(job, as_json, stoppable=True, config=config)
     except Stopped as stop:
         # Files are written without an await between them: all of them or none.
         done = (
@@ -1279,7 +1302,7 @@ def db_check(ctx: click.Context, as_json: bool) -> None:
         finally:
             await store.close()
 
-    report = _run(job, as_json)
+    report = _run(job, as_json, config=config)
     if as_json:
         emit(
             {
@@ -1330,7 +1353,7 @@ def db_backup(ctx: click.Context, target: Path, replace: bool, as_json: bool) ->
         except BackupTarget as exc:
             return exc
 
-    report = _run(job, as_json)
+    report = _run(job, as_json, config=config)
     if isinstance(report, BackupTarget):
         # A path that can be no backup is the command line's mistake, not the store's.
         fail(f"error: {report}", EXIT_CONFIG, as_json)

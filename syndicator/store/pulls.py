@@ -136,7 +136,7 @@ async def _latest_pulls(
             )
             return {r.source: _record(r) for r in rows}
     except (SQLAlchemyError, ValueError) as exc:  # ValueError: a damaged stored value
-        raise StoreError(f"cannot read pulls: {exc}") from None
+        raise StoreError(f"cannot read pulls: {getattr(exc, 'orig', None) or exc}") from None
 
 
 async def pulled_sections(store: Store) -> set[str]:
@@ -148,4 +148,4 @@ async def pulled_sections(store: Store) -> set[str]:
             )
             return {s for (text,) in rows for s in text.split(",") if s}
     except (SQLAlchemyError, ValueError) as exc:  # ValueError: a damaged stored value
-        raise StoreError(f"cannot read pulls: {exc}") from None
+        raise StoreError(f"cannot read pulls: {getattr(exc, 'orig', None) or exc}") from None

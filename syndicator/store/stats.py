@@ -44,7 +44,7 @@ async def ping(store: Store) -> None:
         async with store.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
-        raise StoreError(f"store does not answer: {exc}") from None
+        raise StoreError(f"store does not answer: {getattr(exc, 'orig', None) or exc}") from None
 
 
 async def section_stats(store: Store) -> dict[str, SectionStats]:
@@ -72,6 +72,7 @@ async def section_stats(store: Store) -> dict[str, SectionStats]:
             }
             count, newest = (await conn.execute(select(func.count(), func.max(seen)))).one()
     except (SQLAlchemyError, ValueError) as exc:  # ValueError: a damaged stored value
-        raise StoreError(f"cannot read section stats: {exc}") from None
+        reason = getattr(exc, "orig", None) or exc  # not SQLAlchemy's statement
+        raise StoreError(f"cannot read section stats: {reason}") from None
     out[ALL_SECTION] = SectionStats(ALL_SECTION, int(count), _utc(newest), changed.get(ALL_SECTION))
     return out
