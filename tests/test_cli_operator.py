@@ -347,3 +347,15 @@ def test_a_store_error_names_the_store_and_not_the_statement(tmp_path: Path) -> 
     assert json.loads(as_json.stdout)["error"] == (
         f"store error: cannot read section stats: no such table: article_sections ({store})"
     )
+
+
+def test_db_check_finds_a_table_gone(tmp_path: Path) -> None:
+    # A store whose table a failed restore lost is whole page by page: `db check` said
+    # "store is whole", exit 0, while `status` and every export failed on it.
+    config = default_config_copy(tmp_path)
+    assert run("--config", str(config), "export", "--out", str(tmp_path / "f")).exit_code == 0
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        db.execute("DROP TABLE article_sections")
+    checked = run("--config", str(config), "db", "check", "--json")
+    assert checked.exit_code == 1
+    assert json.loads(checked.stdout)["problems"] == ["table article_sections is missing"]

@@ -1,4 +1,4 @@
-"""`syndicate db check`: is the store's file whole?
+"""`syndicate db check`: is the store's file whole, every table of the schema in it?
 
 A damaged SQLite file (a disk that lost a write, a copy taken while it was written) often goes
 unnoticed by the everyday commands, which only read the pages their queries touch. SQLite's
@@ -26,6 +26,8 @@ MAX_PROBLEMS = 100
 # SQLite's result codes for a damaged file and for a file that is no database at all.
 SQLITE_CORRUPT = 11
 SQLITE_NOTADB = 26
+# PostgreSQL's SQLSTATE for a table that is not there.
+UNDEFINED_TABLE = "42P01"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,15 @@ async def check_integrity(store: Store) -> IntegrityReport:
         async with store.engine.connect() as conn:
             rows = (await conn.exec_driver_sql(f"PRAGMA integrity_check({MAX_PROBLEMS})")).all()
             problems += [str(row[0]) for row in rows if str(row[0]) != "ok"]
+            # A table gone (a failed restore, a store cut by hand) leaves every page whole,
+            # and every command that reads it failing.
+            listed = await conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")
+            there = {str(row[0]) for row in listed}
+            problems += [
+                f"table {table.name} is missing"
+                for table in metadata.sorted_tables
+                if table.name not in there
+            ]
             for row in (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all():
                 table, rowid, parent, *_ = tuple(row)
                 problems.append(f"row {rowid} of {table} names a missing row of {parent}")
@@ -76,6 +87,9 @@ async def _check_postgres(store: Store) -> IntegrityReport:
             # Damage is what the server says is damage (SQLSTATE class XX: data or an index
             # corrupted); a server that does not answer is no answer, not a damaged store.
             code = str(getattr(exc.orig, "sqlstate", None) or "")
+            if code == UNDEFINED_TABLE:
+                problems.append(f"table {table.name} is missing")
+                continue
             if not code.startswith("XX"):
                 raise StoreError(f"store could not read table {table.name}: {exc.orig}") from None
             problems.append(f"table {table.name}: {exc.orig}")
