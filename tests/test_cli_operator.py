@@ -4,6 +4,7 @@ a non-zero exit where something is wrong."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from syndicator.ops.cli import main
 from syndicator.store import engine
 
 from .conftest import REPO
+from .sites import Site
 
 GONE = "seeds/www.presstv.tv"
 
@@ -359,3 +361,13 @@ def test_db_check_finds_a_table_gone(tmp_path: Path) -> None:
     checked = run("--config", str(config), "db", "check", "--json")
     assert checked.exit_code == 1
     assert json.loads(checked.stdout)["problems"] == ["table article_sections is missing"]
+
+
+async def test_discover_that_finds_nothing_prints_no_block(site: Site) -> None:
+    # It printed a block with no section on stdout (`discover URL > block.yaml` kept it),
+    # one `check` refuses, beside its "no feed or section page found" and exit 1.
+    site.articles.clear()
+    found = await asyncio.to_thread(run, "discover", site.mirrors[0].origin)
+    assert found.exit_code == 1
+    assert found.stdout == ""
+    assert "no feed or section page found" in found.stderr

@@ -896,7 +896,9 @@ def discover_command(ctx: click.Context, url: str, name: str | None, as_json: bo
         emit({"ok": bool(found.sections), **vars(found), "block": block, "yaml": to_yaml(block)})
     else:
         err.print(terminal.discovery(found))
-        click.echo(to_yaml(block), nl=False)
+        if found.sections:
+            # Only a block worth pasting: `discover URL >> draft.yaml` takes nothing else.
+            click.echo(to_yaml(block), nl=False)
     if not found.sections:
         if not as_json:
             err.print("[red]no feed or section page found[/red]", highlight=False)
