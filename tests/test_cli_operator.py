@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import pty
+import re
 import sqlite3
 import subprocess
 import sys
@@ -371,3 +372,33 @@ async def test_discover_that_finds_nothing_prints_no_block(site: Site) -> None:
     assert found.exit_code == 1
     assert found.stdout == ""
     assert "no feed or section page found" in found.stderr
+
+
+def test_pull_and_db_backup_from_cron_print_nothing_unless_something_is_wrong(
+    tmp_path: Path,
+) -> None:
+    # `pull` printed its table and `db backup` its "wrote ..." line on every run: cron
+    # mailed them all. `export -q` alone could be quiet.
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    healthy = run("--config", str(config), "pull", "presstv", "-q")
+    assert (healthy.exit_code, healthy.stdout, healthy.stderr) == (0, "", "")
+    backup = tmp_path / "backup.db"
+    backed = run("--config", str(config), "db", "backup", str(backup), "--quiet")
+    assert (backed.exit_code, backed.stdout, backed.stderr) == (0, "", "")
+    assert backup.is_file()
+    forget(tmp_path)
+    config.write_text(text.replace(GONE, "seeds/gone"), encoding="utf-8")
+    partial = run("--config", str(config), "pull", "presstv", "-q")
+    assert (partial.exit_code, partial.stdout, partial.stderr) == (0, "", "")
+    forget(tmp_path)
+    config.write_text(re.sub(r"seeds/www\.presstv\.[a-z.]+", "seeds/gone", text), "utf-8")
+    failed = run("--config", str(config), "pull", "presstv", "-q")
+    assert failed.exit_code == 1 and failed.stdout == ""
+    assert failed.stderr.startswith("presstv: "), failed.stderr
+    assert "no file" in failed.stderr
+    again = run("--config", str(config), "db", "backup", str(backup), "-q")
+    assert again.exit_code == 2 and "exists" in again.stderr, again.stderr
+    for command in (["pull", "presstv"], ["db", "backup", str(tmp_path / "b2.db")]):
+        both = run("--config", str(config), *command, "-q", "-v")
+        assert both.exit_code == 2 and "--quiet and --verbose" in both.stderr, command

@@ -686,13 +686,30 @@ def status(ctx: click.Context, as_json: bool) -> None:
     sys.exit(EXIT_OK if report.healthy else EXIT_FAILED)
 
 
+def _quiet_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help=f"Print nothing unless something is wrong ({what}, a config to fix): for cron, "
+        "which mails whatever a job prints.",
+    )
+
+
+def _refuse_quiet_and_verbose(ctx: click.Context, quiet: bool, as_json: bool) -> None:
+    if quiet and ctx.obj["verbose"]:
+        fail("--quiet and --verbose: give one of them", EXIT_CONFIG, as_json)
+
+
 @main.command()
 @click.argument("source")
 @click.option("--section", help="Pull only this section's entry point.")
+@_quiet_option("a failed pull")
 @json_option
 @click.pass_context
-def pull(ctx: click.Context, source: str, section: str | None, as_json: bool) -> None:
+def pull(ctx: click.Context, source: str, section: str | None, quiet: bool, as_json: bool) -> None:
     """Pull one source now, with a progress bar and a summary table."""
+    _refuse_quiet_and_verbose(ctx, quiet, as_json)
     config = _load(ctx, as_json)
     if source not in config.sources:
         fail(
@@ -712,10 +729,14 @@ def pull(ctx: click.Context, source: str, section: str | None, as_json: bool) ->
         only = config.sources[source].model_copy(update={"sections": {section: entries[section]}})
         config = config.model_copy(update={"sources": {**config.sources, source: only}})
 
+    if quiet:
+        # A pull that lost a mirror but not its feed logs a warning: no news for cron.
+        _logging(config.service.log_format, False, "error")
+
     async def job() -> PullOutcome:
         store = await connect(config)
         try:
-            with terminal.PullProgress(err, f"pulling {source}") as progress:
+            with terminal.PullProgress(err, f"pulling {source}", shown=not quiet) as progress:
                 async with Fetcher(limits_of(config)) as fetcher:
                     return await run_pull(source, config, fetcher, store, progress=progress.hook)
         finally:
@@ -726,13 +747,17 @@ def pull(ctx: click.Context, source: str, section: str | None, as_json: bool) ->
     busy = store_busy(config, [outcome])
     if busy is not None:
         fail(f"store error: {busy}; pull {source} again when it is done", EXIT_FAILED, as_json)
+    failed = outcome.result == "failed"
     if as_json:
         emit(terminal.outcome_json(outcome))
+    elif quiet:
+        for message in outcome.report.errors if failed else []:
+            err.print(f"{source}: {message}", highlight=False, markup=False)
     else:
         out.print(terminal.outcomes([outcome]))
         for message in outcome.report.errors:
             err.print(terminal.labelled(f"{source}:", "yellow", message), highlight=False)
-    sys.exit(EXIT_FAILED if outcome.result == "failed" else EXIT_OK)
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
 @main.command()
@@ -934,19 +959,12 @@ def _out_folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     show_default=True,
     help="Folder to write the feed files into.",
 )
-@click.option(
-    "-q",
-    "--quiet",
-    is_flag=True,
-    help="Print nothing unless something is wrong (a failed pull, a config to fix): for cron, "
-    "which mails whatever a job prints.",
-)
+@_quiet_option("a failed pull")
 @json_option
 @click.pass_context
 def export(ctx: click.Context, out_dir: Path, quiet: bool, as_json: bool) -> None:
     """Pull every source once, then write every section feed as static files."""
-    if quiet and ctx.obj["verbose"]:
-        fail("--quiet and --verbose: give one of them", EXIT_CONFIG, as_json)
+    _refuse_quiet_and_verbose(ctx, quiet, as_json)
     config = _load(ctx, as_json)
     # Which config's feeds the folder holds: named as given (a link not followed), so that
     # a link moved to a new release of the file is still the same config.
@@ -1335,10 +1353,12 @@ def db_check(ctx: click.Context, as_json: bool) -> None:
     callback=lambda _ctx, _param, value: _home(value),
 )
 @click.option("--replace", is_flag=True, help="Overwrite TARGET if it exists.")
+@_quiet_option("a backup not written")
 @json_option
 @click.pass_context
-def db_backup(ctx: click.Context, target: Path, replace: bool, as_json: bool) -> None:
+def db_backup(ctx: click.Context, target: Path, replace: bool, quiet: bool, as_json: bool) -> None:
     """Write a whole copy of the SQLite store to TARGET, while the service runs."""
+    _refuse_quiet_and_verbose(ctx, quiet, as_json)
     config = _load(ctx, as_json)
     # The config has checked that SQLAlchemy reads the store URL.
     source = sqlite_file(config.service.store, config.base_dir)
@@ -1368,7 +1388,7 @@ def db_backup(ctx: click.Context, target: Path, replace: bool, as_json: bool) ->
                 "articles": report.articles,
             }
         )
-    else:
+    elif not quiet:
         out.print(
             f"wrote {report.target}: {report.articles} articles, {report.size:,} bytes, checked",
             highlight=False,
