@@ -10,6 +10,7 @@ import logging
 import os
 import pty
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -402,3 +403,39 @@ def test_pull_and_db_backup_from_cron_print_nothing_unless_something_is_wrong(
     for command in (["pull", "presstv"], ["db", "backup", str(tmp_path / "b2.db")]):
         both = run("--config", str(config), *command, "-q", "-v")
         assert both.exit_code == 2 and "--quiet and --verbose" in both.stderr, command
+
+
+async def test_an_interrupted_pull_ends_with_one_line_and_the_signal_s_exit_status(
+    site: Site, tmp_path: Path
+) -> None:
+    # Ctrl-C ended `pull` with click's "Aborted!" and exit status 1, a failed pull's, so a
+    # script could not tell a stop from a failure.
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(
+        site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}", read_timeout="60s"), "utf-8"
+    )
+    for mirror in site.mirrors:  # every answer held until the site stops: the pull waits
+        mirror.mode, mirror.slow_seconds = "slow", 120.0
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "syndicator", "--config", str(config), "pull", "news"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        async with asyncio.timeout(60):
+            while not site.in_flight:  # the pull is under way
+                await asyncio.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    said = stderr.decode()
+    assert proc.returncode == 130, said
+    assert "Traceback" not in said and "Aborted!" not in said, said
+    *logged, last = [line for line in said.splitlines() if line.strip()]
+    assert last == "pull interrupted by SIGINT: the articles stored so far are kept", said
+    assert logged and all("result=cancelled" in line for line in logged), said

@@ -740,10 +740,19 @@ def pull(ctx: click.Context, source: str, section: str | None, quiet: bool, as_j
                 async with Fetcher(limits_of(config)) as fetcher:
                     return await run_pull(source, config, fetcher, store, progress=progress.hook)
         finally:
-            await store.close()
+            await _close_whole(store)
 
-    with _outcomes_shown_once(ctx.obj["verbose"]):
-        outcome = _run(job, as_json, config=config)
+    try:
+        with _outcomes_shown_once(ctx.obj["verbose"]):
+            outcome = _run(job, as_json, stoppable=True, config=config)
+    except Stopped as stop:
+        # Articles are stored as they are extracted: those are kept, and the pull is
+        # recorded as cancelled.
+        fail(
+            f"pull interrupted by {stop.signal.name}: the articles stored so far are kept",
+            128 + stop.signal,
+            as_json,
+        )
     busy = store_busy(config, [outcome])
     if busy is not None:
         fail(f"store error: {busy}; pull {source} again when it is done", EXIT_FAILED, as_json)
