@@ -439,3 +439,19 @@ async def test_an_interrupted_pull_ends_with_one_line_and_the_signal_s_exit_stat
     *logged, last = [line for line in said.splitlines() if line.strip()]
     assert last == "pull interrupted by SIGINT: the articles stored so far are kept", said
     assert logged and all("result=cancelled" in line for line in logged), said
+
+
+def test_a_relative_config_not_found_says_where_it_was_sought(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From cron, which starts in the home folder: "feeds/syndicator.yaml: config file not
+    # found", with nothing to say it was sought there. The default config said so already.
+    monkeypatch.chdir(tmp_path)
+    result = run("--config", "feeds/syndicator.yaml", "export", "-q")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"feeds/syndicator.yaml: config file not found (sought in the working folder "
+        f"{tmp_path}); give its full path when the command runs elsewhere (cron starts in "
+        "the home folder)\n"
+    )
+    assert not (tmp_path / "feeds").exists()

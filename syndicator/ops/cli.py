@@ -279,14 +279,21 @@ def read_config(ctx: click.Context) -> Config:
     try:
         config = load_config(path)
     except ConfigError:
-        if path != DEFAULT_CONFIG or path.exists():
+        if path.is_absolute() or os.path.lexists(path):
             raise
-        # Cron starts in the home folder, without the shell's SYNDICATOR_CONFIG: say that
-        # this was the default, and where it was sought.
-        message = (
-            f"config file not found (the default, sought in the working folder {Path.cwd()});"
-            " give --config PATH or set SYNDICATOR_CONFIG"
-        )
+        # Cron starts in the home folder, without the shell's SYNDICATOR_CONFIG: say where
+        # a relative path was sought, and when it was the default, that it was.
+        if path == DEFAULT_CONFIG:
+            message = (
+                f"config file not found (the default, sought in the working folder "
+                f"{Path.cwd()}); give --config PATH or set SYNDICATOR_CONFIG"
+            )
+        else:
+            message = (
+                f"config file not found (sought in the working folder {Path.cwd()}); "
+                "give its full path when the command runs elsewhere (cron starts in the home "
+                "folder)"
+            )
         raise ConfigError([Problem(file=str(path), message=message)]) from None
     return with_service_overrides(config, env_overrides())
 
