@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Callable
+from datetime import timedelta
 
 import feedparser
 import pytest
@@ -302,3 +304,41 @@ async def test_a_listing_pages_relative_links_follow_its_base_href(
     assert sorted(link for _, link, _ in items["atom"]) == sorted(
         site.canonical + a.path for a in site.articles
     )
+
+
+@pytest.mark.parametrize("entry", ["feed", "page"])
+async def test_an_article_with_a_headline_past_the_stored_length_is_fetched_once(
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    entry: str,
+) -> None:
+    """A headline longer than the store keeps (TITLE_CHARS) is cut when stored: the next
+    pull compared the listing's whole headline with the cut one, took the article for
+    edited, and fetched it again at every pull."""
+    site = Site(mirrors=1)
+    long = site.articles[0]
+    long.title = " ".join(["Libya’s rival governments agree to talks on a unified budget"] * 12)
+    assert len(long.title) > 600
+    await site.start()
+    try:
+        config = write_config(site.config_yaml(store_url, entry=entry))
+        first = await pull_source("news", config, fetcher, store)
+        assert first.new == len(site.articles) and first.failed == 0
+        # A new article changes the listings: the next pull reads them again.
+        newest = dataclasses.replace(
+            site.articles[1],
+            id=660199,
+            title="Egypt opens a new bridge over the Nile in Cairo",
+            published=site.articles[1].published + timedelta(days=1),
+            slug="",
+        )
+        site.publish(newest)
+        site.mirrors[0].requests.clear()
+        second = await pull_source("news", config, fetcher, store)
+        asked = [r.path for r in site.mirrors[0].pages_requested()]
+    finally:
+        await site.stop()
+    assert (second.new, second.updated, second.failed) == (1, 0, 0)
+    assert [p for p in asked if p.startswith("/Detail/")] == [newest.path], asked

@@ -41,6 +41,13 @@ def summarise(text: str, limit: int = SUMMARY_CHARS) -> str:
     return cut.rstrip(",;:.-") + "…"
 
 
+def headline(text: str) -> str:
+    """A headline as it is stored: without the code points XML cannot hold, its whitespace
+    collapsed, cut at TITLE_CHARS. What a listing says of an article is compared in this
+    form with the stored title."""
+    return summarise(parsing.drop_illegal(text), TITLE_CHARS)
+
+
 # A photo credit says who made the picture, not what it shows. Under the lead image readers
 # get the caption; the credit goes with the image's media metadata (`media:credit`). On the
 # public real-page sets (bench/extract_quality.py) captions of the form "<what it shows>.
@@ -219,7 +226,7 @@ def to_candidate(
     legal = parsing.drop_illegal
     page = replace(
         page,
-        title=summarise(legal(page.title), TITLE_CHARS),
+        title=headline(page.title),
         author=summarise(legal(page.author), AUTHOR_CHARS) if page.author else page.author,
         image_caption=(
             summarise(legal(page.image_caption), CAPTION_CHARS) if page.image_caption else None

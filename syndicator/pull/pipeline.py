@@ -33,7 +33,13 @@ from syndicator.core.errors import ExtractError, FetchError, StoreError, Throttl
 from syndicator.core.ingest import believed
 from syndicator.core.models import Candidate, FeedEntry, Page, PullReport
 from syndicator.extract import clean, dates, parsing, sitemaps, validate
-from syndicator.extract.candidate import on_site, sections_for, source_sections, to_candidate
+from syndicator.extract.candidate import (
+    headline,
+    on_site,
+    sections_for,
+    source_sections,
+    to_candidate,
+)
 from syndicator.mirrors import announced
 from syndicator.mirrors.health import HealthBook, Policy
 from syndicator.mirrors.health import access as access_of
@@ -1017,12 +1023,17 @@ class SourcePull:
     def _listed_as_changed(self, ref: ArticleRef, updated: datetime, title: str) -> bool:
         """The listing says a stored article changed: a newer updated time, or a headline
         other than the one stored. A time too far ahead to be true (a mirror's clock years
-        fast) says nothing: believed, it had every article fetched again on every pull."""
+        fast) says nothing: believed, it had every article fetched again on every pull. The
+        headline is compared as it would be stored (`headline`): a listing's headline longer
+        than the store keeps was never the stored one, and had the article fetched again at
+        every pull too."""
         listed_updated = believed(ref.listed_updated, self.clock())
         if listed_updated is not None and listed_updated > updated:
             return True
         listed = self.listed_titles.get(ref.url)
-        return listed is not None and " ".join(listed.split()) != " ".join(title.split())
+        stored = " ".join(title.split())
+        # An article stored before headlines were cut keeps its whole one.
+        return listed is not None and stored not in (headline(listed), " ".join(listed.split()))
 
     async def _fetch_article(
         self,
