@@ -104,6 +104,50 @@ def test_rendering_is_deterministic_and_drops_control_characters() -> None:
             assert not parsed.bozo and parsed.entries[0].title == "abc"
 
 
+def test_c1_controls_are_read_as_windows_1252_in_every_format() -> None:
+    # A CMS that stored windows-1252 bytes as Latin-1 gives "\x93quoted\x94": legal XML,
+    # but shown by readers as nothing or boxes (U+009B starts an escape sequence in a
+    # terminal reader); feedparser alone mapped them, in titles and content only, and the
+    # JSON Feed carried them raw.
+    raw = article(
+        1,
+        title="It\x92s \x93here\x94\x85",
+        summary="Tea \x96 coffee\x9b",
+        content_html="<p>\x93Body\x94 \x81x</p>",
+        author="\x8aoli\x9d",
+        image_caption="Port \x80 10",
+    )
+    want = {
+        "title": "It’s “here”…",
+        "summary": "Tea – coffee›",
+        "content": "<p>“Body” x</p>",
+        "author": "Šoli",
+    }
+    for fmt in ("rss", "atom"):
+        body = render.render(fmt, INFO, [raw])
+        assert not any(0x80 <= ord(c) <= 0x9F for c in body.decode()), fmt
+        parsed = feedparser.parse(body)
+        entry = parsed.entries[0]
+        assert not parsed.bozo
+        got = {
+            "title": entry.title,
+            "summary": html.fromstring(f"<div>{entry.summary}</div>").text_content(),
+            "content": entry.content[0].value,
+            "author": entry.author,
+        }
+        assert got == want, fmt
+    body = render.render("json", INFO, [raw])
+    assert not any(0x80 <= ord(c) <= 0x9F for c in body.decode())
+    feed = json.loads(body)
+    item = feed["items"][0]
+    assert {
+        "title": item["title"],
+        "summary": item["summary"],
+        "content": item["content_html"],
+        "author": item["authors"][0]["name"],
+    } == want
+
+
 def test_empty_section_still_renders_valid_feeds() -> None:
     for fmt in ("rss", "atom"):
         parsed = feedparser.parse(render.render(fmt, INFO, []))

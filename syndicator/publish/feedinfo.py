@@ -31,8 +31,24 @@ UNTITLED = "(untitled)"
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
+# The C1 controls (U+0080-U+009F) are legal XML 1.0 but no text means them: they are
+# windows-1252 bytes read as Latin-1 somewhere upstream (a CMS that stored "\x93quoted\x94"),
+# shown by readers as nothing or as boxes, and U+009B (CSI) starts an escape sequence in a
+# terminal reader such as newsboat. Feedparser alone mapped them, in titles and content only,
+# so the JSON Feed and every other reader said something else. Each becomes the
+# windows-1252 character it stands for; the five that stand for none are dropped.
+_C1 = re.compile("[\x80-\x9f]")
+_C1_TABLE = {
+    code: (None if code in (0x81, 0x8D, 0x8F, 0x90, 0x9D) else bytes([code]).decode("cp1252"))
+    for code in range(0x80, 0xA0)
+}
+
+
 def xml_safe(text: str | None) -> str:
-    return _XML_INVALID.sub("", text or "")
+    """`text` without the code points XML cannot carry, its C1 controls read as the
+    windows-1252 characters they stand for."""
+    text = _XML_INVALID.sub("", text or "")
+    return text.translate(_C1_TABLE) if _C1.search(text) else text
 
 
 # Explicit direction formatting (UAX #9): each embedding and override is ended by PDF, each
