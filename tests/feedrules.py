@@ -5,10 +5,10 @@
   an author for every entry, RFC 3339 dates with upper-case T and Z, absolute IRIs, one
   alternate link per type and language, a self link, unique entry ids).
 - RSS 2.0: the RSS Advisory Board specification's rules (required channel and item elements,
-  RFC 822 dates, unique guids, permalink guids that are URLs, absolute URLs, enclosure
+  RFC 822 dates, unique guids, permalink guids that are URLs, absolute ASCII URLs, enclosure
   attributes, integer ttl) and RFC 5005's use of atom:link in RSS.
 - JSON Feed 1.1: a JSON Schema written from https://www.jsonfeed.org/version/1.1/
-  (tests/schemas/jsonfeed-1.1.json).
+  (tests/schemas/jsonfeed-1.1.json), and absolute ASCII URLs.
 - RSS and Atom: feedparser reads them without setting bozo (feedparser 6 does not read JSON
   Feed; JSON documents are checked by the schema and by `json.loads`).
 """
@@ -50,6 +50,12 @@ def json_feed_schema() -> jsonschema.protocols.Validator:
 def absolute(url: str | None) -> bool:
     parts = urlsplit(url or "")
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def absolute_url(url: str | None) -> bool:
+    """An absolute http(s) URL, ASCII only: where RSS and JSON Feed want a URL, an IRI is an
+    error (the W3C validator's `UriNotIri`)."""
+    return absolute(url) and (url or "").isascii()
 
 
 def absolute_iri(value: str | None) -> bool:
@@ -146,7 +152,7 @@ def rss_problems(data: bytes) -> list[str]:
     for name in ("title", "link", "description"):
         if len(channel.findall(name)) != 1:
             problems.append(f"channel: needs exactly one {name}")
-    if not absolute(channel.findtext("link")):
+    if not absolute_url(channel.findtext("link")):
         problems.append(f"channel link {channel.findtext('link')!r} is not absolute")
     for name in ("pubDate", "lastBuildDate"):
         value = channel.findtext(name)
@@ -159,7 +165,7 @@ def rss_problems(data: bytes) -> list[str]:
     if not any(link.get("rel") == "self" for link in atom_links):
         problems.append("channel: no atom:link rel=self")
     for link in atom_links:
-        if not absolute(link.get("href")):
+        if not absolute_url(link.get("href")):
             problems.append(f"atom:link href {link.get('href')!r} is not absolute")
     guids = []
     for n, item in enumerate(channel.findall("item")):
@@ -167,7 +173,7 @@ def rss_problems(data: bytes) -> list[str]:
         if item.find("title") is None and item.find("description") is None:
             problems.append(f"{where}: needs a title or a description")
         link = item.findtext("link")
-        if link is not None and not absolute(link):
+        if link is not None and not absolute_url(link):
             problems.append(f"{where}: link {link!r} is not absolute")
         pub_date = item.findtext("pubDate")
         if pub_date is not None:
@@ -178,15 +184,15 @@ def rss_problems(data: bytes) -> list[str]:
         guid = item.find("guid")
         if guid is not None:
             guids.append(guid.text)
-            if guid.get("isPermaLink", "true") == "true" and not absolute(guid.text):
+            if guid.get("isPermaLink", "true") == "true" and not absolute_url(guid.text):
                 problems.append(f"{where}: permalink guid {guid.text!r} is not a URL")
         for enclosure in item.findall("enclosure"):
-            if not absolute(enclosure.get("url")):
+            if not absolute_url(enclosure.get("url")):
                 problems.append(f"{where}: enclosure url is not absolute")
             if not (enclosure.get("length") or "").isdigit() or not enclosure.get("type"):
                 problems.append(f"{where}: enclosure needs length in bytes and a type")
         for media in item.iter("{http://search.yahoo.com/mrss/}content"):
-            if not absolute(media.get("url")):
+            if not absolute_url(media.get("url")):
                 problems.append(f"{where}: media:content url is not absolute")
     for guid, count in Counter(guids).items():
         if count > 1:
@@ -200,6 +206,10 @@ def json_feed_problems(data: bytes) -> list[str]:
         f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
         for e in json_feed_schema().iter_errors(feed)
     ]
+    urls = [feed.get("home_page_url"), feed.get("feed_url"), feed.get("next_url")]
+    for item in feed.get("items", []):
+        urls += [item.get("url"), item.get("external_url"), item.get("image")]
+    problems += [f"{u!r} is not an absolute URL" for u in urls if u and not absolute_url(u)]
     ids = Counter(item.get("id") for item in feed.get("items", []))
     problems += [f"item id {i!r} appears {n} times" for i, n in ids.items() if n > 1]
     return problems

@@ -361,6 +361,22 @@ def test_a_link_is_joined_as_browsers_join_it(link: str, joined: str | None) -> 
     assert identity.join_url("https://m.example/Section/2", link) == joined
 
 
+@pytest.mark.parametrize(
+    ("iri", "uri"),
+    [
+        ("https://m.example/Detail/1/a%20b?q=1#x", "https://m.example/Detail/1/a%20b?q=1#x"),
+        ("https://m.example/خبر?q=ä#é", "https://m.example/%D8%AE%D8%A8%D8%B1?q=%C3%A4#%C3%A9"),
+        ("https://bücher.example:8080/a", "https://xn--bcher-kva.example:8080/a"),
+        ("https://user:pä@m.example/", "https://user:p%C3%A4@m.example/"),
+        ("http://[::1]:8080/ä", "http://[::1]:8080/%C3%A4"),
+        ("https://m.example/\U0001f600", "https://m.example/%F0%9F%98%80"),
+    ],
+    ids=["ascii", "path query fragment", "idn host and port", "userinfo", "ipv6", "astral"],
+)
+def test_a_link_in_other_scripts_is_made_a_uri(iri: str, uri: str) -> None:
+    assert identity.as_uri(iri) == uri
+
+
 def test_a_link_under_the_other_scheme_is_on_the_known_origin() -> None:
     origins = {"https://www.presstv.ir", "http://127.0.0.1:8081"}
     assert identity.known_origin("http://www.presstv.ir/Detail/1", origins) == (

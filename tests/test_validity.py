@@ -59,6 +59,26 @@ def test_a_picture_url_stored_loosely_is_published_valid(fmt: str) -> None:
     assert b"http://cdn.example/Seite%204.jpg" in body
 
 
+@pytest.mark.parametrize("fmt", render.FORMATS)
+def test_a_link_in_other_scripts_is_published_as_a_uri(fmt: str) -> None:
+    # A Persian slug or an IDN host went into every format as written: RSS and JSON Feed
+    # carry URLs, the W3C validator calls an IRI there an error (UriNotIri), and readers
+    # that parse links as URIs (NetNewsWire before 5.1, Ruby's URI) did not open the item.
+    iri = article(
+        1, url="https://www.presstv.ir/Detail/خبر-۱۲۳?q=ä", image_url="https://عکس.example/پ.jpg"
+    )
+    body = render.render(fmt, INFO, [iri])
+    assert PROBLEMS[fmt](body) == []
+    link = "https://www.presstv.ir/Detail/%D8%AE%D8%A8%D8%B1-%DB%B1%DB%B2%DB%B3?q=%C3%A4"
+    image = "https://xn--ygbl05a.example/%D9%BE.jpg"
+    if fmt == "json":
+        item = json.loads(body)["items"][0]
+        assert (item["url"], item["image"]) == (link, image)
+    else:
+        entry = feedparser.parse(body).entries[0]
+        assert (entry.link, entry.media_content[0]["url"]) == (link, image)
+
+
 def test_the_validators_catch_broken_feeds() -> None:
     """The checks above can fail: each broken document is caught for its own reason."""
     good_atom = render.render("atom", INFO, ARTICLES)
@@ -145,7 +165,12 @@ NASTY = st.sampled_from(
 TEXT = st.lists(
     st.one_of(st.text(st.characters(exclude_categories=()), max_size=20), NASTY), max_size=6
 ).map("".join)
-URL = st.text(max_size=20).map(lambda p: "https://www.example.org/" + quote(p, safe="/"))
+URL = st.text(max_size=20).map(lambda p: "https://www.example.org/" + quote(p, safe="/")) | (
+    # A link in other scripts, as a page may write it: published as a URI.
+    st.text(st.characters(min_codepoint=0xA0, exclude_categories=("Cs",)), max_size=8).map(
+        lambda p: "https://www.example.org/خبر/" + p
+    )
+)
 WHEN = st.datetimes(
     min_value=datetime(1971, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC)
 )
@@ -193,7 +218,7 @@ def test_any_stored_article_renders_to_valid_feeds(articles: list[Article]) -> N
     for fmt in ("rss", "atom"):
         parsed = feedparser.parse(render.render(fmt, HUB_INFO, articles))
         assert [e.id for e in parsed.entries] == [a.guid for a in articles]
-        assert [e.link for e in parsed.entries] == [a.url for a in articles]
+        assert [e.link for e in parsed.entries] == [a.url for a in expected]
     atom = etree.fromstring(render.render("atom", HUB_INFO, articles))
     entries = atom.findall("{http://www.w3.org/2005/Atom}entry")
     titles = [e.findtext("{http://www.w3.org/2005/Atom}title") for e in entries]

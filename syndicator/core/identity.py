@@ -34,7 +34,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 # The version of the normal form (and so of every content hash and SimHash) this code
 # computes; stored with each article. A change of `normalise`, of the hash or of the SimHash
@@ -273,6 +273,37 @@ def join_url(base: str, link: str) -> str | None:
     except ValueError:
         return None
     return joined
+
+
+_NON_ASCII = re.compile("[^\x00-\x7f]+")
+
+
+def _percent_encoded(found: re.Match[str]) -> str:
+    return quote(found.group(), safe="", errors="surrogatepass")
+
+
+def as_uri(iri: str) -> str:
+    """`iri` as a URI, which every reader and validator takes (RFC 3987 3.1): a host of
+    other scripts in its IDNA form (`xn--...`), every other non-ASCII character
+    percent-encoded as UTF-8. A URL already in ASCII is returned as it is."""
+    if iri.isascii():
+        return iri
+    try:
+        parts = urlsplit(iri)
+    except ValueError:
+        return _NON_ASCII.sub(_percent_encoded, iri)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    host, colon, port = hostport.rpartition(":") if "]" not in hostport else ("", "", "")
+    if not colon or not port.isdigit():
+        host, colon, port = hostport, "", ""
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            host = _NON_ASCII.sub(_percent_encoded, host)
+    netloc = _NON_ASCII.sub(_percent_encoded, userinfo + at) + host + colon + port
+    rest = urlunsplit(("", "", parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, "", "", "")) + _NON_ASCII.sub(_percent_encoded, rest)
 
 
 def without_credentials(url: str) -> str:

@@ -147,13 +147,18 @@ def feed_updated(info: FeedInfo, articles: Sequence[Article]) -> datetime:
 
 def publishable(article: Article) -> Article:
     """The article with every text made safe for XML, the direction controls of each line
-    of text closed within it (`directions_closed`) and a title that is never blank."""
+    of text closed within it (`directions_closed`), a title that is never blank, and its
+    links as URIs (`identity.as_uri`)."""
     title = directions_closed(" ".join(xml_safe(article.title).split()))
     return replace(
         article,
         title=title or UNTITLED,
         summary=directions_closed(xml_safe(article.summary)),
         content_html=xml_safe(article.content_html),
+        # A link with other scripts in it (a Persian slug, an IDN host) as a URI: RSS and
+        # JSON Feed carry URLs, the W3C validator calls an IRI there an error, and readers
+        # parsing links as URIs (NetNewsWire before 5.1, Ruby's URI) did not open the item.
+        url=identity.as_uri(article.url),
         author=directions_closed(xml_safe(article.author).strip()) or None,
         image_caption=directions_closed(xml_safe(article.image_caption).strip()) or None,
         # Set as an attribute (enclosure, media:content): one NUL made lxml refuse the feed.
@@ -170,7 +175,7 @@ def _picture_url(page: str, url: str) -> str | None:
     joined = identity.join_url(page, url)
     if joined is None or urlsplit(joined).scheme not in ("http", "https"):
         return None
-    return joined
+    return identity.as_uri(joined)
 
 
 def image_type(url: str) -> str:
