@@ -2,8 +2,9 @@
 
 - Atom: the RFC 4287 RELAX NG grammar (tests/schemas/atom-rfc4287.rng, Appendix B) plus the
   rules the RFC states in its text and the grammar cannot capture (exactly one id/title/updated,
-  an author for every entry, RFC 3339 dates with upper-case T and Z, absolute IRIs, one
-  alternate link per type and language, a self link, unique entry ids).
+  an author for every entry, RFC 3339 dates with upper-case T and Z and at most three digits of
+  a fraction of a second, absolute IRIs, one alternate link per type and language, a self link,
+  unique entry ids).
 - RSS 2.0: the RSS Advisory Board specification's rules (required channel and item elements,
   RFC 822 dates, unique guids, permalink guids that are URLs, absolute ASCII URLs, enclosure
   attributes, integer ttl) and RFC 5005's use of atom:link in RSS.
@@ -29,7 +30,9 @@ from lxml import etree
 
 SCHEMAS = Path(__file__).parent / "schemas"
 ATOM = "{http://www.w3.org/2005/Atom}"
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+# At most three digits of a fraction: valid RFC 3339 allows more, but readers that parse
+# three (NetNewsWire's before 2024) took the rest for a zone.
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:\d{2})$")
 RFC822 = re.compile(
     r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
     r"\d{4} \d{2}:\d{2}:\d{2} ([+-]\d{4}|GMT|UT)$"
@@ -181,6 +184,9 @@ def rss_problems(data: bytes) -> list[str]:
                 problems.append(f"{where}: pubDate {pub_date!r} is not an RFC 822 date")
             else:
                 parsedate_to_datetime(pub_date)
+        for updated in item.findall(f"{ATOM}updated"):
+            if not RFC3339.match(updated.text or ""):
+                problems.append(f"{where}: atom:updated {updated.text!r} is not RFC 3339")
         guid = item.find("guid")
         if guid is not None:
             guids.append(guid.text)
@@ -206,6 +212,10 @@ def json_feed_problems(data: bytes) -> list[str]:
         f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
         for e in json_feed_schema().iter_errors(feed)
     ]
+    for item in feed.get("items", []):
+        for key in ("date_published", "date_modified"):
+            if key in item and not RFC3339.match(item[key]):
+                problems.append(f"{key} {item[key]!r} is not an RFC 3339 date-time")
     urls = [feed.get("home_page_url"), feed.get("feed_url"), feed.get("next_url")]
     for item in feed.get("items", []):
         urls += [item.get("url"), item.get("external_url"), item.get("image")]

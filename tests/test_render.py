@@ -148,6 +148,27 @@ def test_c1_controls_are_read_as_windows_1252_in_every_format() -> None:
     } == want
 
 
+def test_times_between_seconds_are_written_to_the_millisecond() -> None:
+    # An article dated when first seen has microseconds. Written with six digits, parsers
+    # that read three (NetNewsWire's before 2024) took the rest for a zone: each such item
+    # was shown hours off, by its own digits, and the reader's list out of order.
+    first_seen = datetime(2026, 12, 6, 23, 58, 17, 863525, tzinfo=UTC)
+    edited = datetime(2026, 12, 7, 8, 1, 2, 999, tzinfo=UTC)  # under a millisecond: none
+    articles = [article(1, published=first_seen, updated=edited)]
+    rss = render.render("rss", INFO, articles).decode()
+    atom = render.render("atom", INFO, articles).decode()
+    assert "<atom:updated>2026-12-07T08:01:02+00:00</atom:updated>" in rss
+    assert "<published>2026-12-06T23:58:17.863+00:00</published>" in atom
+    assert atom.count("<updated>2026-12-07T08:01:02+00:00</updated>") == 2  # feed and entry
+    item = json.loads(render.render("json", INFO, articles))["items"][0]
+    assert item["date_published"] == "2026-12-06T23:58:17.863Z"
+    assert item["date_modified"] == "2026-12-07T08:01:02Z"
+    for body in (rss, atom):
+        entry = feedparser.parse(body).entries[0]
+        assert entry.updated_parsed[:6] == (2026, 12, 7, 8, 1, 2)
+    assert feedparser.parse(atom).entries[0].published_parsed[:6] == (2026, 12, 6, 23, 58, 17)
+
+
 def test_empty_section_still_renders_valid_feeds() -> None:
     for fmt in ("rss", "atom"):
         parsed = feedparser.parse(render.render(fmt, INFO, []))

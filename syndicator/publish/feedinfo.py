@@ -134,6 +134,18 @@ class FeedInfo:
         return self.feed_id or self.feed_urls["atom"]
 
 
+def iso_time(moment: datetime) -> str:
+    """`moment` in UTC as RFC 3339 (`+00:00`), to the millisecond when it falls between two
+    seconds, else to the second.
+
+    Stored times of articles dated when first seen have microseconds. Six digits of a
+    fraction are valid RFC 3339, but parsers that read three (NetNewsWire's before 2024,
+    others written for JavaScript's dates) took the rest for a zone: each such item was
+    shown hours off, by its own digits, and the list out of order."""
+    utc = moment.astimezone(UTC)
+    return utc.isoformat(timespec="milliseconds" if utc.microsecond >= 1000 else "seconds")
+
+
 def newest_update(articles: Sequence[Article]) -> datetime:
     return max((a.updated for a in articles), default=EPOCH)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from syndicator.core.models import Article
 from syndicator.publish import xmlfeeds
@@ -23,6 +23,7 @@ from syndicator.publish.feedinfo import (
     FeedInfo,
     feed_updated,
     image_type,
+    iso_time,
     language_tag,
     newest_update,
     publishable,
@@ -40,6 +41,7 @@ __all__ = [
     "FeedInfo",
     "feed_updated",
     "image_type",
+    "iso_time",
     "language_tag",
     "newest_update",
     "publishable",
@@ -53,7 +55,7 @@ __all__ = [
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return iso_time(moment).replace("+00:00", "Z")
 
 
 def render_json(info: FeedInfo, articles: Sequence[Article]) -> bytes:

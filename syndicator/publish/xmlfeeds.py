@@ -33,6 +33,7 @@ from syndicator.publish.feedinfo import (
     directions_closed,
     feed_updated,
     image_type,
+    iso_time,
     language_tag,
 )
 
@@ -49,6 +50,8 @@ class _Finish(BaseExtension):
     def __init__(self) -> None:
         self.links: list[tuple[str, str, str | None]] = []
         self.archive = False
+        # The feed's date, written by `iso_time` (feedgen writes microseconds).
+        self.updated: datetime | None = None
 
     def extend_ns(self) -> dict[str, str]:
         return {"media": MEDIA_NS, "fh": HISTORY_NS}
@@ -64,6 +67,7 @@ class _Finish(BaseExtension):
     def extend_atom(self, feed: etree._Element) -> etree._Element:
         # feedgen writes Atom elements without a namespace under an xmlns attribute.
         self._add(feed, "link")
+        _write_time(feed, "updated", self.updated)
         return feed
 
     def extend_rss(self, feed: etree._Element) -> etree._Element:
@@ -78,7 +82,9 @@ class _FinishEntry(BaseEntryExtension):
         self.url = ""
         self.image: tuple[str, str, str | None] | None = None
         self.language: str | None = None
-        # RSS only: when the item was last edited, if ever (`atom:updated`).
+        # Atom: when the item was published and last edited, written by `iso_time` (feedgen
+        # writes microseconds). RSS: when it was last edited, if ever (`atom:updated`).
+        self.published: datetime | None = None
         self.updated: datetime | None = None
 
     def _media(self, entry: etree._Element) -> None:
@@ -107,15 +113,24 @@ class _FinishEntry(BaseEntryExtension):
             etree.SubElement(entry, "link", rel="enclosure", type=media_type, href=url)
         if self.language:
             entry.set(XML_LANG, self.language)
+        _write_time(entry, "published", self.published)
+        _write_time(entry, "updated", self.updated)
         self._media(entry)
         return entry
 
     def extend_rss(self, entry: etree._Element) -> etree._Element:
         if self.updated is not None:
             updated = etree.SubElement(entry, f"{{{ATOM_NS}}}updated")
-            updated.text = self.updated.astimezone(UTC).isoformat()
+            updated.text = iso_time(self.updated)
         self._media(entry)
         return entry
+
+
+def _write_time(parent: etree._Element, tag: str, moment: datetime | None) -> None:
+    """The text of `parent`'s `tag` child as `iso_time` writes `moment`."""
+    element = parent.find(tag)
+    if element is not None and moment is not None:
+        element.text = iso_time(moment)
 
 
 def _generator(info: FeedInfo, articles: Sequence[Article], fmt: str) -> FeedGenerator:
@@ -143,6 +158,7 @@ def _generator(info: FeedInfo, articles: Sequence[Article], fmt: str) -> FeedGen
             finish.links.append((rel, urls[fmt], MEDIA_TYPES[fmt]))
     finish.archive = info.archive
     updated = feed_updated(info, articles)
+    finish.updated = updated
     fg.updated(updated)
     fg.lastBuildDate(updated)
     fg.ttl(info.ttl_minutes)
@@ -163,7 +179,9 @@ def _entry(fg: FeedGenerator, info: FeedInfo, article: Article, fmt: str) -> Non
     extra.url = article.url
     fe.published(article.published)
     fe.updated(article.updated)
-    if fmt == "rss" and article.updated != article.published:
+    if fmt == "atom":
+        extra.published, extra.updated = article.published, article.updated
+    elif article.updated != article.published:
         # RSS has no element for an edit: its pubDate stays the publication. `atom:updated`
         # is what feedparser (and the readers built on it) read as the item's `updated`;
         # without it they reported the pubDate, and an edit showed nowhere.
