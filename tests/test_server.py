@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import feedparser
@@ -20,6 +22,7 @@ from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
 from syndicator.web.server import make_app
 
+from .feedrules import PROBLEMS
 from .sites import Site, SiteArticle
 
 
@@ -239,5 +242,38 @@ async def test_new_bytes_with_no_newer_date_still_move_last_modified(
             "/feeds/iran.rss", headers={"If-Modified-Since": again.headers["Last-Modified"]}
         )
         assert same.status == 304
+    finally:
+        await client.close()
+
+
+async def test_a_link_stored_by_an_older_version_with_a_control_character_is_served_valid(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    tmp_path: Path,
+) -> None:
+    # Before links were joined as browsers join them, a feed's `<link>` with `&#0;` or a
+    # space reached a SQLite store as written. After an upgrade, lxml refused the NUL: the
+    # RSS and Atom documents of the article's sections and of `all` answered 500 to every
+    # reader; the space made the JSON Feed invalid.
+    config = write_config(site.config_yaml(store_url))
+    await pull_source("news", config, fetcher, store)
+    article = site.in_section("iran")[0]
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        changed = db.execute(
+            "UPDATE articles SET url = url || ? WHERE title = ?", ("/a b\x00c", article.title)
+        ).rowcount
+    assert changed == 1
+    client = await client_for(FeedBook(config, store))
+    try:
+        for section in ("iran", "all"):
+            for fmt in ("rss", "atom", "json"):
+                answer = await client.get(f"/feeds/{section}.{fmt}")
+                assert answer.status == 200, (section, fmt)
+                body = await answer.read()
+                assert PROBLEMS[fmt](body) == [], (section, fmt)
+                assert b"/a%20b%00c" in body, (section, fmt)
     finally:
         await client.close()

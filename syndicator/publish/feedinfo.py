@@ -167,15 +167,25 @@ def publishable(article: Article) -> Article:
         title=title or UNTITLED,
         summary=directions_closed(xml_safe(article.summary)),
         content_html=xml_safe(article.content_html),
-        # A link with other scripts in it (a Persian slug, an IDN host) as a URI: RSS and
-        # JSON Feed carry URLs, the W3C validator calls an IRI there an error, and readers
-        # parsing links as URIs (NetNewsWire before 5.1, Ruby's URI) did not open the item.
-        url=identity.as_uri(article.url),
+        url=_link_url(article.url),
         author=directions_closed(xml_safe(article.author).strip()) or None,
         image_caption=directions_closed(xml_safe(article.image_caption).strip()) or None,
         # Set as an attribute (enclosure, media:content): one NUL made lxml refuse the feed.
         image_url=_picture_url(article.url, xml_safe(article.image_url)),
     )
+
+
+def _link_url(url: str) -> str:
+    """The article's link as every format needs it: a URI (`identity.as_uri`), made so as
+    a browser would make it of what was stored.
+
+    A link with other scripts in it (a Persian slug, an IDN host) went out as written: RSS
+    and JSON Feed carry URLs, the W3C validator calls an IRI there an error, and readers
+    parsing links as URIs (NetNewsWire before 5.1, Ruby's URI) did not open the item. A
+    link stored before `join_url` percent-encoded what no URL may hold kept it: a space
+    made the JSON Feed invalid, and a NUL made lxml refuse the RSS and Atom documents of
+    its sections and of `all`."""
+    return identity.as_uri(identity.join_url(url, url) or xml_safe(url))
 
 
 def _picture_url(page: str, url: str) -> str | None:
