@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -277,3 +277,36 @@ async def test_a_link_stored_by_an_older_version_with_a_control_character_is_ser
                 assert b"/a%20b%00c" in body, (section, fmt)
     finally:
         await client.close()
+
+
+async def test_an_older_item_joining_a_feed_moves_the_feeds_own_date(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # The feed's date (RSS lastBuildDate, Atom's feed updated) was its newest item's: an
+    # older item joining the feed (a backfill, an article listed in one more section) left
+    # it as it was, and readers that read no further than an unchanged feed date (Brief,
+    # node-feedsub, feed-io) never showed the item.
+    config = write_config(site.config_yaml(store_url))
+    await pull_source("news", config, fetcher, store)
+    for fmt in ("rss", "atom"):  # served (and so dated) before the older item joins
+        await FeedBook(config, store).get("iran", fmt)
+    older = site.in_section("north-africa")[-1]
+    assert older.published < min(a.published for a in site.in_section("iran"))
+    joined = datetime.now(UTC)
+    url = next(a.url for a in await store.section_articles("all", 50) if a.title == older.title)
+    assert await store.add_sections({url: {"iran"}}, joined) == {"iran"}
+    book = FeedBook(config, store)
+    for fmt in ("rss", "atom"):
+        parsed = feedparser.parse((await book.get("iran", fmt)).body)
+        assert older.title in [e.title for e in parsed.entries], fmt
+        dated = datetime(*parsed.feed.updated_parsed[:6], tzinfo=UTC)
+        assert dated >= joined.replace(microsecond=0), fmt
+        newest = max(
+            datetime(*(dict.get(e, "updated_parsed") or e.published_parsed)[:6], tzinfo=UTC)
+            for e in parsed.entries
+        )
+        assert dated >= newest, fmt

@@ -405,12 +405,16 @@ class FeedBook:
         """Render a document (`name`: its path under /feeds/) in every format, dated by
         `dated`: `floor`, the date its data gives, unless its bytes changed without it.
 
-        An empty document with no date of its own is dated when it was first published,
-        and says so in its own date too (Atom requires one).
+        A document dated later than its data says (an older item joined it, or one left it;
+        an empty document with no date of its own is dated when it was first published) is
+        rendered again, saying so in its own date (RSS lastBuildDate, Atom's feed updated):
+        readers that stop at an unchanged feed date (Brief, node-feedsub, feed-io) did not
+        show an older item that joined a feed. Its first bytes, made of its data alone, are
+        what `dated` keeps the date of, so every process makes the same bytes again.
         """
         docs = await asyncio.to_thread(_render_all, info, articles, floor or _PLACEHOLDER)
         modified = await self.dated(name, [doc.etag for doc in docs.values()], floor)
-        if floor is None and not articles:
+        if modified > render.feed_updated(info, articles).replace(microsecond=0):
             info = dataclasses.replace(info, updated=modified)
             docs = await asyncio.to_thread(_render_all, info, articles, modified)
         for doc in docs.values():
@@ -486,7 +490,8 @@ class FeedBook:
         info = self.info(section, pages)
         # Dated by its items; an empty feed by the section's last change (retention emptied
         # it, say); one that never had anything by when it was first published.
-        info = dataclasses.replace(info, updated=_second(changed) if changed else None)
+        if changed and not articles:
+            info = dataclasses.replace(info, updated=_second(changed))
         feeds = await self._render_dated(section, info, articles, _data_date(articles, changed))
         entry = SectionDocuments(version, feeds, pages)
         self.renders += 1

@@ -126,7 +126,8 @@ class FeedInfo:
     next_archive_urls: dict[str, str] | None = None
     # The XSLT stylesheet (relative href) that lets a browser show RSS and Atom as a page.
     stylesheet: str = ""
-    # The feed's own date when it has no items (the newest item's date otherwise).
+    # The document's own date when later than its newest item's (an older item joined it),
+    # and the date of a document with no items.
     updated: datetime | None = None
 
     @property
@@ -151,10 +152,16 @@ def newest_update(articles: Sequence[Article]) -> datetime:
 
 
 def feed_updated(info: FeedInfo, articles: Sequence[Article]) -> datetime:
-    """A feed's date: its newest item's, or for an empty feed the date it was given."""
-    if articles:
-        return newest_update(articles)
-    return info.updated or EPOCH
+    """A feed's date (RSS lastBuildDate, Atom's feed updated): its newest item's, or the
+    date it was given (`info.updated`), whichever is later.
+
+    The newest item's date alone stayed put when an older item joined the feed (a
+    backfill, an article listed in one more section): readers that read no further than
+    an unchanged feed date (Brief, node-feedsub, feed-io's readSince) never showed it."""
+    if not articles:
+        return info.updated or EPOCH
+    newest = newest_update(articles)
+    return max(newest, info.updated) if info.updated is not None else newest
 
 
 def publishable(article: Article) -> Article:
