@@ -96,6 +96,8 @@ class SiteArticle:
     page_published: str | None = None
     # A JSON-LD block the page carries in its head, as written (a CMS's NewsArticle).
     page_json_ld: str | None = None
+    # Text the section listing's link holds after the headline (a card: kicker, teaser).
+    listing_teaser: str = ""
 
     def __post_init__(self) -> None:
         if not self.slug:
@@ -709,9 +711,13 @@ class Mirror:
         def href(a: SiteArticle) -> str:
             return a.link_path.lstrip("/") if self.base_href else self.base + a.link_path
 
+        def card(a: SiteArticle) -> str:
+            if not a.listing_teaser:
+                return html.escape(a.title)
+            return f"<h3>{html.escape(a.title)}</h3><p>{html.escape(a.listing_teaser)}</p>"
+
         links = "".join(
-            f'<li><a href="{href(a)}">{html.escape(a.title)}</a></li>'
-            for a in self._listed(section)
+            f'<li><a href="{href(a)}">{card(a)}</a></li>' for a in self._listed(section)
         )
         base = f'<base href="{self.prefix}/">' if self.base_href else ""
         return (

@@ -306,6 +306,52 @@ async def test_a_listing_pages_relative_links_follow_its_base_href(
     )
 
 
+async def test_articles_a_section_page_lists_with_a_teaser_are_fetched_once_until_it_changes(
+    store: Store, fetcher: Fetcher, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    """A section page whose links hold a teaser after the headline (a card) gives a listed
+    headline that is never the stored one: every article it lists was taken for edited and
+    fetched again at every pull. The headline it gave when each page was fetched is kept;
+    a change of it is still an edit, fetched once."""
+    site = Site(mirrors=1)
+    for a in site.articles:
+        a.listing_teaser = f"Analysis: what {a.title.split()[0]} means for the region"
+    await site.start()
+    try:
+        config = write_config(site.config_yaml(store_url, entry="page"))
+        first = await pull_source("news", config, fetcher, store)
+        assert first.new == len(site.articles) and first.failed == 0
+
+        async def pages_fetched() -> list[str]:
+            site.mirrors[0].requests.clear()
+            report = await pull_source("news", config, fetcher, store)
+            assert report.failed == 0, report.errors
+            asked = [r.path for r in site.mirrors[0].pages_requested()]
+            return [p for p in asked if p.startswith("/Detail/")]
+
+        # A new article changes the listings: the next pull reads them, and fetches it only.
+        newest = dataclasses.replace(
+            site.articles[1],
+            id=660199,
+            title="Egypt opens a new bridge over the Nile in Cairo",
+            published=site.articles[1].published + timedelta(days=1),
+            slug="",
+            listing_teaser="Analysis: traffic in the capital",
+        )
+        site.publish(newest)
+        assert await pages_fetched() == [newest.path]
+        assert await pages_fetched() == []
+        # The listing's text of one article changes (its headline edited, say): that one is
+        # fetched again, once.
+        edited = site.articles[0]
+        edited.listing_teaser = "Updated: talks resume on Monday"
+        site.touch()
+        assert await pages_fetched() == [edited.path]
+        assert await pages_fetched() == []
+    finally:
+        await site.stop()
+
+
 @pytest.mark.parametrize("entry", ["feed", "page"])
 async def test_an_article_with_a_headline_past_the_stored_length_is_fetched_once(
     store: Store,

@@ -954,7 +954,7 @@ class SourcePull:
             if state is None:
                 unstored.append(ref)
             elif (
-                self._listed_as_changed(ref, state[0], state[1])
+                self._listed_as_changed(ref, state[0], state[1], state[3])
                 or (not state[2] and self._on_canonical(ref))
                 or self._carried(ref)
             ):
@@ -1020,20 +1020,29 @@ class SourcePull:
         """The ref is on the canonical origin itself: its page is the canonical one."""
         return self.mirrors[ref.mirror_index].origin == self.source.canonical
 
-    def _listed_as_changed(self, ref: ArticleRef, updated: datetime, title: str) -> bool:
+    def _listed_as_changed(
+        self, ref: ArticleRef, updated: datetime, title: str, listed_before: str | None
+    ) -> bool:
         """The listing says a stored article changed: a newer updated time, or a headline
-        other than the one stored. A time too far ahead to be true (a mirror's clock years
-        fast) says nothing: believed, it had every article fetched again on every pull. The
+        other than the one stored and than the one it gave when the page was last fetched
+        (`listed_before`). A time too far ahead to be true (a mirror's clock years fast)
+        says nothing: believed, it had every article fetched again on every pull. The
         headline is compared as it would be stored (`headline`): a listing's headline longer
         than the store keeps was never the stored one, and had the article fetched again at
-        every pull too."""
+        every pull too; so did a section page whose links hold a teaser after the headline,
+        and a feed whose headlines are not the pages' (`_remember_listed`)."""
         listed_updated = believed(ref.listed_updated, self.clock())
         if listed_updated is not None and listed_updated > updated:
             return True
         listed = self.listed_titles.get(ref.url)
+        if listed is None:
+            return False
+        cut = headline(listed)
+        if listed_before is not None and cut == listed_before:
+            return False
         stored = " ".join(title.split())
         # An article stored before headlines were cut keeps its whole one.
-        return listed is not None and stored not in (headline(listed), " ".join(listed.split()))
+        return stored not in (cut, " ".join(listed.split()))
 
     async def _fetch_article(
         self,
@@ -1555,11 +1564,27 @@ class SourcePull:
         except StoreError as exc:
             self.report.fail(str(exc))
             return
+        await self._remember_listed(ref, article, candidate)
         self.progress("article", ref.url)
         setattr(self.report, result.outcome, getattr(self.report, result.outcome) + 1)
         self.report.relinked += result.relinked
         self.report.changed_sections |= result.changed_sections
         self.report.guids.add(result.guid)
+
+    async def _remember_listed(self, ref: ArticleRef, article: str, candidate: Candidate) -> None:
+        """Keep the headline the listing gave for an article whose page was just fetched and
+        stored, when it is not the page's (`_listed_as_changed` compares with it)."""
+        listed = self.listed_titles.get(ref.url)
+        if listed is None:
+            return
+        cut = headline(listed)
+        if cut == " ".join(candidate.title.split()):
+            return
+        try:
+            await self.mirror_store.save_listed_title(sorted({article, ref.url}), cut)
+        except StoreError as exc:
+            # The article is stored: at worst the next pull fetches it once more.
+            log.warning("listed headline not kept", extra={"url": ref.url, "error": str(exc)})
 
 
 async def pull_source(

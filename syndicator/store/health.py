@@ -384,12 +384,15 @@ class MirrorStore:
             ],
         )
 
-    async def stored_state(self, urls: Sequence[str]) -> dict[str, tuple[datetime, str, bool]]:
+    async def stored_state(
+        self, urls: Sequence[str]
+    ) -> dict[str, tuple[datetime, str, bool, str | None]]:
         """For each URL some stored article was seen under: that article's `updated` time,
-        title and whether its link is confirmed (see schema)."""
+        title, whether its link is confirmed (see schema), and the headline a listing gave
+        for this URL when the page was last fetched, where it was not the stored one."""
         if not urls:
             return {}
-        out: dict[str, tuple[datetime, str, bool]] = {}
+        out: dict[str, tuple[datetime, str, bool, str | None]] = {}
         async with self.store.reading("stored articles") as conn:
             for start in range(0, len(urls), 500):
                 chunk = list(urls[start : start + 500])
@@ -399,6 +402,7 @@ class MirrorStore:
                         articles.c.updated,
                         articles.c.title,
                         articles.c.link_confirmed,
+                        article_aliases.c.listed_title,
                     )
                     .join(articles, articles.c.id == article_aliases.c.article_id)
                     .where(article_aliases.c.url.in_(chunk))
@@ -408,8 +412,21 @@ class MirrorStore:
                         _utc(r.updated) or datetime.now(UTC),
                         r.title,
                         bool(r.link_confirmed),
+                        r.listed_title,
                     )
         return out
+
+    async def save_listed_title(self, urls: Sequence[str], title: str | None) -> None:
+        """Remember the headline a listing gave for the URLs of a stored article whose page
+        was just fetched (None: the listing's headline is the stored one)."""
+        await self._write(
+            "listed headline",
+            [
+                update(article_aliases)
+                .where(article_aliases.c.url.in_(list(urls)))
+                .values(listed_title=title)
+            ],
+        )
 
     async def add_sections(
         self, by_url: dict[str, set[str]], now: datetime, *, trim: int | None = None

@@ -86,6 +86,10 @@ article_aliases = Table(
         nullable=False,
         index=True,
     ),
+    # The headline a listing gave for this URL when the article's page was last fetched,
+    # kept where it was not the stored headline (a teaser in a section page's link, a feed's
+    # own headlines): the listing says "edited" only when its headline changes from this.
+    Column("listed_title", Text, nullable=True),
 )
 
 # The SimHash bands of every text an article has had, for near-duplicate lookups: a band key
