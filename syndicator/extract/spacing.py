@@ -228,20 +228,28 @@ def _rejoin_lines(
     page ran on in one line of text, never parted by a break nor joined.
     trafilatura makes a paragraph of the text before a link and another of the link and
     what follows when they stand in a `div` of their own ("Mehr dazu kannst Du" / "hier
-    nachlesen.")."""
-    for pair, first, second in reversed(split):
+    nachlesen.").
+
+    A run of such paragraphs is joined front to back, each into the one the run started
+    with, so each element moves once: joined back to front, every join moved all the run
+    had gathered, and a page of 10,000 links, each its own line (200 KB), took 42 s."""
+    joined_into: dict[etree._Element, etree._Element] = {}
+    for pair, first, second in split:
         if pair not in page.spaced or pair in page.parted or pair in page.joined:
             continue
-        if first.getparent() is None or second.getparent() is None:
+        into = joined_into.get(first, first)
+        if into.getparent() is None or second.getparent() is None:
             continue
         space = " " if parts_with_space(*pair) else ""
-        if len(first):
-            first[-1].tail = (first[-1].tail or "") + space + (second.text or "")
+        # The last child, found from the end: `len` counts every child of the run so far.
+        if (last := next(into.iterchildren(reversed=True), None)) is not None:
+            last.tail = (last.tail or "") + space + (second.text or "")
         else:
-            first.text = (first.text or "") + space + (second.text or "")
-        first.extend(list(second))
-        first.tail = second.tail
+            into.text = (into.text or "") + space + (second.text or "")
+        into.extend(list(second))
+        into.tail = second.tail
         second.getparent().remove(second)
+        joined_into[second] = into
 
 
 def repair(body: etree._Element, page: etree._Element, *, glued: bool = True) -> None:
