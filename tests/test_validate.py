@@ -270,3 +270,35 @@ def test_a_large_page_is_not_kept_in_the_decoding_cache() -> None:
     small = f"<html><body>{words}</body></html>".encode()
     assert parsing.decode(small) == small.decode()
     assert parsing._decode.cache_info().currsize == 1
+
+
+@pytest.mark.parametrize(
+    ("title", "kind"), [("This domain has been seized", "seized"), ("News", None)]
+)
+def test_a_page_of_markup_without_text_is_judged_parsed_in_pieces_only_at_its_start(
+    monkeypatch: pytest.MonkeyPatch, title: str, kind: str | None
+) -> None:
+    # A headline, then megabytes of markup holding no text (`<br>`): libxml2's parser fed in
+    # pieces slowed as the page grew, and the visible text was read again from the start
+    # after every piece; 3 MB took 11 s, a page at the size cap minutes.
+    from lxml import etree
+
+    from syndicator.extract import validate
+
+    fed: list[int] = []
+
+    class Counted(etree.HTMLPullParser):
+        def feed(self, data: str | bytes) -> None:
+            fed.append(len(data))
+            super().feed(data)
+
+    monkeypatch.setattr(validate.etree, "HTMLPullParser", Counted)
+    body = page(title, f"<h1>{title}</h1>" + "<br>" * 200_000)
+    assert len(body) > 1.5 * validate.PULL_CHARS
+    if kind is None:
+        check(body, "https://news.example/a", "article")
+    else:
+        with pytest.raises(RejectedPage) as caught:
+            check(body, "https://news.example/a", "article")
+        assert caught.value.kind == kind
+    assert 0 < sum(fed) <= validate.PULL_CHARS
