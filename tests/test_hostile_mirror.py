@@ -174,6 +174,38 @@ async def test_an_article_larger_than_any_is_refused_and_the_stored_copy_stays(
     assert after == before
 
 
+async def test_a_page_of_more_elements_than_any_article_is_a_named_error_and_the_stored_copy_stays(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # Within max_body, an article page of tiny elements held the pull's extraction thread
+    # for minutes (1 MB of unclosed `<p>` took 170 s) before being refused for its size.
+    site = sites(1)
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}", configured=1))
+    first = site.articles[0]
+    crowded = [*first.paragraphs, *(["Quay."] * parsing.MAX_ELEMENTS)]
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            clock = FakeClock()
+            await pull_source("news", config, fetcher, store, clock=clock, rng=random.Random(0))
+            before = (await FeedBook(config, store).get("all", "json")).body
+            site.edit(first.id, [0], paragraphs=crowded, modified=first.published.replace(hour=23))
+            clock.advance(600)
+            report = await pull_source(
+                "news", config, fetcher, store, clock=clock, rng=random.Random(0)
+            )
+        after = (await FeedBook(config, store).get("all", "json")).body
+    finally:
+        await store.close()
+    url = site.mirrors[0].base + first.path
+    refused = [e for e in report.errors if url in e and "elements" in e]
+    assert refused, report.errors
+    assert site.mirrors[0].origin in refused[0]
+    assert report.updated == 0
+    assert after == before
+
+
 PROSE = (
     "The harbour authority opened the new quay on Tuesday after three years of work, and the "
     "first container ship tied up there before noon. Dock workers said the longer berth would "
