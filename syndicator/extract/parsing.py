@@ -736,9 +736,35 @@ MAX_FORMATTING = 5_000
 _FORMATTING = ("span", "font", "b", "strong", "i", "em", "small", "u", "big", "tt", "mark")
 
 
+def clamp_spans(root: etree._Element) -> None:
+    """Cut each table cell's `colspan` to the cells of its table's widest row and its
+    `rowspan` to its table's rows: more spans only empty cells. trafilatura fills what a
+    span claims with empty cells (up to 100 by 100): a page of one-cell tables with
+    `colspan="1000000" rowspan="65534"` (670 KB, 29,000 elements) took 26 s to extract."""
+    rows_of: dict[etree._Element, list[etree._Element]] = {}
+    for row in root.iter("tr"):
+        holder = row.getparent()
+        while holder is not None and holder.tag != "table":
+            holder = holder.getparent()
+        if holder is not None:
+            rows_of.setdefault(holder, []).append(row)
+    for rows in rows_of.values():
+        cells = [[c for c in row if c.tag in ("td", "th")] for row in rows]
+        limits = {"colspan": max(1, *map(len, cells)), "rowspan": len(rows)}
+        for cell in (c for row in cells for c in row):
+            for name, limit in limits.items():
+                try:
+                    too_many = int((cell.get(name) or "1").strip() or "1") > limit
+                except ValueError:
+                    continue
+                if too_many:
+                    cell.set(name, str(limit))
+
+
 def _trafilatura_body(
     root: etree._Element, url: str, options: Mapping[str, Any] = TRAFILATURA_OPTIONS
 ) -> etree._Element | None:
+    clamp_spans(root)
     if sum(1 for _ in root.iter(*_FORMATTING)) > MAX_FORMATTING:
         etree.strip_tags(root, *_FORMATTING)
         clean.join_texts(root.iter())
