@@ -10,6 +10,7 @@ import logging
 import os
 import pty
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -279,6 +280,27 @@ def test_a_second_config_exporting_into_the_same_folder_is_refused(tmp_path: Pat
     manifest.write_text(manifest.read_text("utf-8").split("\n", 1)[1], encoding="utf-8")
     assert run("--config", str(other), "export", "--out", str(out)).exit_code == 0
     assert (out / "maghreb.rss").is_file() and not (out / "north-africa.rss").exists()
+
+
+def test_a_config_and_its_export_folder_copied_together_still_export(tmp_path: Path) -> None:
+    # A fresh clone of a repository holding a config and its export (as this one holds its
+    # sample export in feeds/) is the same pair: recorded by its absolute path, the config
+    # was "another config", and the clone's first export was refused.
+    first = tmp_path / "deploy-1"
+    first.mkdir()
+    config = default_config_copy(first)
+    out = first / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out)).exit_code == 0
+    second = tmp_path / "deploy-2"
+    shutil.copytree(first, second)
+    again = run("--config", str(second / config.name), "export", "--out", str(second / "feeds"))
+    assert again.exit_code == 0, again.stderr
+    # Another config beside it is still refused, and named where it is.
+    other = second / "other.yaml"
+    other.write_text(config.read_text(encoding="utf-8"), encoding="utf-8")
+    refused = run("--config", str(other), "export", "--out", str(second / "feeds"))
+    assert refused.exit_code == 1
+    assert f"an export of {second / config.name} wrote" in refused.stderr, refused.stderr
 
 
 def test_db_prune_of_a_store_that_is_not_there_makes_none(tmp_path: Path) -> None:

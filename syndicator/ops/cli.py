@@ -58,7 +58,7 @@ from syndicator.ops import terminal
 from syndicator.ops.discover import config_block, discover, to_yaml
 from syndicator.ops.logs import setup_logging
 from syndicator.publish.documents import FeedBook
-from syndicator.publish.export import check_folder, write_feeds
+from syndicator.publish.export import check_folder, owner_of, write_feeds
 from syndicator.publish.mirror_report import MirrorRow, mirror_rows
 from syndicator.pull.fetch import Fetcher, FetchLimits, read_capped
 from syndicator.pull.run import PullOutcome, run_pull
@@ -983,9 +983,11 @@ def export(ctx: click.Context, out_dir: Path, quiet: bool, as_json: bool) -> Non
     _refuse_quiet_and_verbose(ctx, quiet, as_json)
     config = _load(ctx, as_json)
     # Which config's feeds the folder holds: named as given (a link not followed), so that
-    # a link moved to a new release of the file is still the same config.
+    # a link moved to a new release of the file is still the same config; and from the
+    # folder, so that a config and its folder moved or copied together (a checkout of
+    # this repository, with its sample export) are still the same config and folder.
     name = _config_name(ctx)
-    owner = str(name) if name == STDIN_NAME else os.path.abspath(name)
+    owner = str(name) if name == STDIN_NAME else owner_of(Path(os.path.abspath(name)), out_dir)
     try:
         check_folder(out_dir, owner)
     except ExportError as exc:

@@ -267,18 +267,32 @@ def _owner(out: Path) -> str | None:
     return named if isinstance(named, str) else None
 
 
+def owner_of(config: Path, out: Path) -> str:
+    """How the file list of `out` names `config` (an absolute path): from the folder, so
+    that the two moved or copied together still match."""
+    return os.path.relpath(config, os.path.abspath(out))
+
+
+def _shown(out: Path, owner: str) -> str:
+    """A config the file list names, as a path an operator can find (see `owner_of`)."""
+    if owner.startswith("<") or os.path.isabs(owner):
+        return owner
+    return os.path.normpath(os.path.join(os.path.abspath(out), owner))
+
+
 def check_owner(out: Path, owner: str | None) -> None:
     """An ExportError when an export of another config than `owner` wrote `out`: this one
     would replace its index, OPML list and `all` feed, and remove the feeds of its sections
     as no longer written. Two configs exporting into one folder took turns deleting each
     other's feeds, silently."""
     previous = _owner(out) if owner is not None else None
-    if previous is None or previous == owner:
+    if owner is None or previous is None or previous == owner:
         return
+    before, now = _shown(out, previous), _shown(out, owner)
     raise ExportError(
-        f"{out} holds the feeds an export of {previous} wrote: this export of {owner} would "
+        f"{out} holds the feeds an export of {before} wrote: this export of {now} would "
         f"replace its index and remove its sections' feeds; give each config its own --out "
-        f"folder (if the config was moved from {previous}, remove {out / MANIFEST} first)"
+        f"folder (if the config was moved from {before}, remove {out / MANIFEST} first)"
     )
 
 
