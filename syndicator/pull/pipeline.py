@@ -1573,12 +1573,20 @@ class SourcePull:
 
     async def _remember_listed(self, ref: ArticleRef, article: str, candidate: Candidate) -> None:
         """Keep the headline the listing gave for an article whose page was just fetched and
-        stored, when it is not the page's (`_listed_as_changed` compares with it)."""
+        stored, when it is not the page's but names it (`_listed_as_changed` compares with
+        it): most of the page headline's words are in it, as in a teaser after the headline
+        or a feed's own wording. A page that shares less with it may be another page than
+        the article (a mirror serving its home page at every URL): the listing goes on
+        saying "edited" until the article's own page is stored."""
         listed = self.listed_titles.get(ref.url)
         if listed is None:
             return
         cut = headline(listed)
         if cut == " ".join(candidate.title.split()):
+            return
+        page_words = set(re.findall(r"\w{3,}", candidate.title.casefold()))
+        shared = page_words & set(re.findall(r"\w{3,}", cut.casefold()))
+        if not page_words or 2 * len(shared) < len(page_words):
             return
         try:
             await self.mirror_store.save_listed_title(sorted({article, ref.url}), cut)
