@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -86,6 +86,23 @@ PLAIN = {"Accept-Encoding": "identity"}
 def path_of(url: str) -> str:
     assert url.startswith(PUBLIC + "/"), url
     return url.removeprefix(PUBLIC)
+
+
+async def test_if_modified_since_in_every_http_date_form_and_never_from_the_future(
+    pulled: tuple[FeedBook, TestClient],
+) -> None:
+    # RFC 9110 5.6.7: a recipient accepts the obsolete forms of an HTTP-date too (RFC 850's
+    # and asctime's, which names no zone and is GMT); asctime's was ignored, a full answer.
+    # 13.1.3: a date later than the server's clock is invalid, and ignored; it got a 304.
+    _, client = pulled
+    first = await client.get("/feeds/iran.rss", headers=PLAIN)
+    modified = parsedate_to_datetime(first.headers["Last-Modified"])
+    for form in ("%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"):
+        since = {**PLAIN, "If-Modified-Since": modified.strftime(form)}
+        assert (await client.get("/feeds/iran.rss", headers=since)).status == 304, since
+    ahead = format_datetime(datetime.now(UTC) + timedelta(days=1), usegmt=True)
+    future = {**PLAIN, "If-Modified-Since": ahead}
+    assert (await client.get("/feeds/iran.rss", headers=future)).status == 200
 
 
 async def test_conditional_requests_compression_and_no_rendering_per_request(

@@ -206,13 +206,18 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
 
 
 def _unmodified_since(if_modified_since: str, answers: _Answers, doc: RenderedFeed) -> bool:
+    """Whether the document is unchanged since an If-Modified-Since date (RFC 9110 13.1.3):
+    any HTTP-date form, the obsolete asctime form included (it names no zone: GMT, 5.6.7);
+    a date later than this server's clock is invalid, and ignored (a full answer)."""
     if if_modified_since == answers.last_modified:
         return True
     try:
         since = parsedate_to_datetime(if_modified_since)
     except (TypeError, ValueError):
         return False
-    return since.tzinfo is not None and doc.last_modified <= since
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return doc.last_modified <= since <= datetime.now(UTC)
 
 
 def choose(
