@@ -667,3 +667,57 @@ async def test_a_sighup_while_the_service_drains_changes_nothing_and_the_stop_st
     assert "Traceback" not in log and "Task was destroyed" not in log, log
     applied = [e for e in served.events[mark:] if e.get("event") == "config applied"]
     assert applied == [], log
+
+
+async def test_serve_logs_the_config_warnings_of_check_at_start_and_after_a_reload(
+    tmp_path: Path, store_url: str
+) -> None:
+    # `every: 10` meant as ten minutes pulls every 10 seconds: `check` warned of it, `serve`
+    # (where the operator's edit goes live) said nothing, at start or after the SIGHUP.
+    port, nobody = free_port(), free_port()  # a mirror that refuses every connection
+
+    def text(every: str) -> str:
+        return (
+            "service:\n"
+            f'  store: "{store_url}"\n  listen: 127.0.0.1:{port}\n  jitter: 100ms\n'
+            "  watch_config: false\n  log_level: info\n"
+            "sections:\n  north-africa: {title: North Africa}\n"
+            "sources:\n  news:\n    title: Example News\n"
+            f"    canonical: http://127.0.0.1:{nobody}\n    every: {every}\n"
+            "    sections:\n      north-africa: {feed: /rss}\n"
+        )
+
+    def brisk(event: dict[str, Any]) -> bool:
+        return event.get("level") == "warning" and str(event.get("event")).startswith(
+            "sources.news.every: "
+        )
+
+    path = tmp_path / "syndicator.yaml"
+    path.write_text(text("10"))
+    served = Served(path, port)
+    await served.start()
+    try:
+        await served.wait_events(lambda e: e.get("event") == "started", PROCESSES)
+        (warned,) = [e for e in served.events if brisk(e)]  # the supervisor's, once
+        assert warned["event"].startswith("sources.news.every: 10s: each of its 1 mirror(s)")
+        assert "360 times an hour" in warned["event"]
+
+        for every, hourly in (("20s", 180), ("5m", None)):
+            mark = len(served.events)
+            path.write_text(text(every))
+            served.signal(signal.SIGHUP)
+            await served.wait_events(
+                lambda e: e.get("event") == "config applied", PROCESSES, after=mark
+            )
+            # Told by the pulling process only, after what it applied.
+            said = [e for e in served.events[mark:] if brisk(e)]
+            if hourly is None:
+                assert said == []
+            else:
+                assert [e["event"].split(": each")[0] for e in said] == [
+                    f"sources.news.every: {every}"
+                ]
+                assert f"{hourly} times an hour" in said[0]["event"]
+    finally:
+        code = await served.stop()
+    assert code == 0

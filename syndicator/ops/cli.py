@@ -391,6 +391,20 @@ def brisk_pulls(config: Config) -> list[str]:
     return said
 
 
+def config_warnings(config: Config) -> list[str]:
+    """What `check` warns of in a config that loads: sections no source lists, `file:`
+    mirrors whose folder is missing, sources pulled every few seconds."""
+    return [*unlisted_sections(config), *missing_snapshots(config), *brisk_pulls(config)]
+
+
+def log_config_warnings(config: Config) -> None:
+    """Log `config_warnings` (the service's log, where an operator of `serve` looks, at its
+    start and after each reload): `check` printed them, the service kept quiet, and an
+    `every: 10` meant as ten minutes pulled every 10 seconds without a word."""
+    for warning in config_warnings(config):
+        log.warning(warning.removeprefix("warning: "))
+
+
 def unlisted_sections(config: Config) -> list[str]:
     """What to say of each section no source lists (as an entry point or a section rule's
     target): its feed stays empty, and `status` reports it for as long as it is so."""
@@ -579,7 +593,7 @@ def check(ctx: click.Context, as_json: bool) -> None:
     """Validate the config and print what a pull would fetch."""
     config = _load(ctx, as_json)  # says what env_mistakes finds
     _warn_public_url(config)
-    found = [*unlisted_sections(config), *missing_snapshots(config), *brisk_pulls(config)]
+    found = config_warnings(config)
     for warning in found:
         err.print(warning, style="yellow", highlight=False, markup=False)
     if as_json:
@@ -1177,6 +1191,13 @@ def serve(
             as_json,
         )
     logging_for(config)
+    log_config_warnings(config)
+
+    def applied(current: Config, warn: bool = True) -> None:
+        logging_for(current)
+        if warn:
+            log_config_warnings(current)
+
     if role != "all":
         limits = limits_of(config)
         announce = lambda text: err.print(text, highlight=False)  # noqa: E731
@@ -1189,7 +1210,7 @@ def serve(
                 limits,
                 announce,
                 load=lambda: read_config(ctx),
-                on_config=logging_for,
+                on_config=applied,
             ),
             as_json,
         )
@@ -1226,7 +1247,8 @@ def serve(
             watch=ctx.obj["config_path"],
             host=host.strip("[]"),
             port=port,
-            on_config=logging_for,
+            # The process that pulls warns of a config reloaded; the others would repeat it.
+            on_config=lambda current: applied(current, warn=pulls),
             pulls=pulls,
             http=http,
             reuse_port=reuse_port,
