@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -721,3 +722,21 @@ async def test_serve_logs_the_config_warnings_of_check_at_start_and_after_a_relo
     finally:
         code = await served.stop()
     assert code == 0
+
+
+async def test_a_stop_signalled_to_every_process_is_logged_once_by_each(
+    tmp_path: Path, site: Site, store_url: str
+) -> None:
+    # systemd (KillMode=control-group), `timeout` and Ctrl-C signal every process of the
+    # service, and the supervisor passes the signal on too: each process logged "stopping"
+    # twice.
+    port = free_port()
+    served = await serve(tmp_path, config_text(site, store_url, port), port)
+    assert served.proc is not None
+    await served.wait_events(lambda e: e.get("event") == "started", PROCESSES)
+    os.killpg(served.proc.pid, signal.SIGTERM)  # its own session: the whole service
+    code = await served.stop()
+    assert code == 0
+    stopping = [e for e in served.events if e.get("event") == "stopping"]
+    assert [e["signal"] for e in stopping] == ["SIGTERM"] * PROCESSES
+    assert sum(e.get("event") == "stopped" for e in served.events) == PROCESSES

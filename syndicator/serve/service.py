@@ -436,5 +436,9 @@ class Service:
             await self.stop()
 
     def _on_stop_signal(self, sig: signal.Signals) -> None:
+        if self._stopping.is_set():
+            # The same stop again: systemd, `timeout` and a terminal's Ctrl-C signal every
+            # process of the service, and the supervisor passes the signal on as well.
+            return
         log.info("stopping", extra={"signal": sig.name})
         self._stopping.set()
