@@ -310,3 +310,25 @@ async def test_an_older_item_joining_a_feed_moves_the_feeds_own_date(
             for e in parsed.entries
         )
         assert dated >= newest, fmt
+
+
+async def test_the_feeds_folder_and_a_section_named_without_a_slash_lead_to_their_pages(
+    site: Site,
+    store: Store,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A reader who cuts a feed's address back to /feeds got a bare 404; /feeds/north-africa
+    # was already sent on to its page.
+    config = write_config(site.config_yaml(store_url))
+    client = await client_for(FeedBook(config, store))
+    try:
+        for path in ("/feeds", "/feeds/north-africa"):
+            resp = await client.get(path, allow_redirects=False)
+            assert (resp.status, resp.headers["Location"]) == (301, path + "/"), path
+            page = await client.get(path)
+            assert page.status == 200 and page.content_type == "text/html", path
+        listed = html.fromstring(await (await client.get("/feeds")).read())
+        assert "/feeds/north-africa.rss" in " ".join(listed.xpath("//a/@href"))
+    finally:
+        await client.close()

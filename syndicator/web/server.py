@@ -354,6 +354,12 @@ def self_test(book: FeedBook) -> SelfTest:
     )
 
 
+async def to_folder(request: web.Request) -> web.StreamResponse:
+    """/feeds, typed or cut from a feed's address, is the folder of feeds /feeds/ (its page
+    lists every section), as a web server answers for a folder named without its slash."""
+    raise web.HTTPMovedPermanently(request.path + "/")
+
+
 async def feed(request: web.Request) -> web.StreamResponse:
     book = request.app[BOOK]
     section, _, ext = request.match_info["name"].rpartition(".")
@@ -579,6 +585,7 @@ def make_app(
         app[METRICS] = metrics_of
         add("/metrics", metrics)
     add("/opml", opml)
+    add("/feeds", to_folder)
     add("/feeds/", index)
     add("/feeds/index.html", index)
     add("/feeds/opml.xml", opml)
