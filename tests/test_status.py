@@ -8,10 +8,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rich.console import Console
 from sqlalchemy import text
 
 from syndicator.core.config import Config
 from syndicator.core.models import Candidate
+from syndicator.ops.terminal import sections
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import run_pull
@@ -19,7 +21,7 @@ from syndicator.pull.scheduler import PullScheduler
 from syndicator.store import Store, open_store
 from syndicator.store.pulls import PullRecord, last_pulls, pulled_sections, record_pull
 from syndicator.store.stats import SectionStats, section_stats
-from syndicator.store.status import assess, collect, human_age
+from syndicator.store.status import FeedStatus, SectionStatus, assess, collect, human_age
 
 from .sites import Site, sample_articles
 
@@ -40,6 +42,31 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 )
 def test_human_age(seconds: float, text: str) -> None:
     assert human_age(seconds) == text
+
+
+def test_status_shows_a_time_older_than_a_week_as_its_date() -> None:
+    # The sample corpus's article of 2020 was "2360d12h ago" under `newest item`.
+    def row(newest: datetime) -> SectionStatus:
+        return SectionStatus(
+            "north-africa",
+            "North Africa",
+            1,
+            newest,
+            None,
+            NOW - timedelta(days=7, seconds=-1),
+            None,
+            True,
+            ("presstv",),
+            False,
+        )
+
+    console = Console(width=200, record=True)
+    console.print(sections(FeedStatus(NOW, [row(datetime(2020, 6, 20, 14, 32, tzinfo=UTC))])))
+    console.print(sections(FeedStatus(NOW, [row(NOW - timedelta(days=3, hours=4))])))
+    shown = console.export_text()
+    assert "2020-06-20" in shown and "d12h" not in shown
+    assert "3d4h ago" in shown  # newest item, three days old
+    assert "6d23h ago" in shown  # last change, just within a week
 
 
 def config_for(write_config: Callable[[str], Config], site: Site, store_url: str) -> Config:

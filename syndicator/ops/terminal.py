@@ -98,10 +98,18 @@ class PullProgress:
         self.bar.update(self.task, total=self.planned, completed=self.fetched)
 
 
+# Past this age a time is shown as its date: "2360d12h ago" had the reader count years.
+DATED_AFTER = 7 * 86400
+
+
 def _ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """ "3d4h ago" within a week, else the day in UTC ("2020-06-20"); "never" for none."""
     if moment is None:
         return "never"
-    return human_age(((now or datetime.now(UTC)) - moment).total_seconds()) + " ago"
+    age = ((now or datetime.now(UTC)) - moment).total_seconds()
+    if age > DATED_AFTER:
+        return moment.astimezone(UTC).strftime("%Y-%m-%d")
+    return human_age(age) + " ago"
 
 
 def entry_points(config: Config) -> Table:
