@@ -587,9 +587,12 @@ async def test_extract_names_a_url_urllib_cannot_split(
         (("pull", "News"), "unknown source 'News' (did you mean 'news'?)"),
         (("pull", "NEWS"), "unknown source 'NEWS' (did you mean 'news'?)"),
         (("pull", "news", "--section", "North-Africa"), "(did you mean 'north-africa'?)"),
+        # Nothing close: the names there are, not just "unknown".
+        (("pull", "nosuch"), "unknown source 'nosuch' (known: news)"),
+        (("pull", "news", "--section", "zzz"), "has no section 'zzz' (known: north-africa)"),
     ],
 )
-async def test_a_name_typed_in_other_case_gets_the_name_suggested(
+async def test_a_mistyped_name_gets_the_closest_name_or_the_known_ones(
     tmp_path: Path, command: tuple[str, ...], said: str
 ) -> None:
     # `pull PressTV` said only "unknown source 'PressTV'": the suggestion compared case.

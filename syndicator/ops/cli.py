@@ -169,11 +169,24 @@ def fail(message: str, code: int, as_json: bool, **fields: Any) -> NoReturn:
     sys.exit(code)
 
 
+# `did_you_mean` names at most this many choices when none is close to the word.
+NAMED_CHOICES = 10
+
+
 def did_you_mean(word: str, choices: list[str]) -> str:
+    """The choice closest to a mistyped `word`, else the choices there are (up to
+    NAMED_CHOICES): `pull nosuch` said only "unknown source 'nosuch'", leaving the operator
+    to read the config for the names."""
     # Compared without case: `pull PRESSTV` is the source presstv, however far the letters.
     folded = {choice.casefold(): choice for choice in choices}
     hint = difflib.get_close_matches(word.casefold(), list(folded), n=1)
-    return f" (did you mean {folded[hint[0]]!r}?)" if hint else ""
+    if hint:
+        return f" (did you mean {folded[hint[0]]!r}?)"
+    if not choices:
+        return ""
+    named = ", ".join(sorted(choices)[:NAMED_CHOICES])
+    more = f" and {len(choices) - NAMED_CHOICES} more" if len(choices) > NAMED_CHOICES else ""
+    return f" (known: {named}{more})"
 
 
 # What SQLite says when another connection held the write lock past the busy timeout.
