@@ -954,8 +954,8 @@ class SourcePull:
             if state is None:
                 unstored.append(ref)
             elif (
-                self._listed_as_changed(ref, state[0], state[1], state[3])
-                or (not state[2] and self._on_canonical(ref))
+                self._listed_as_changed(ref, state.updated, state.title, state.listed_title)
+                or (not state.link_confirmed and self._on_canonical(ref))
                 or self._carried(ref)
             ):
                 keep.append(ref)

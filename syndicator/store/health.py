@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Integer, case, cast, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -57,6 +57,18 @@ class ExpiredLink:
 
     published: datetime
     listed_updated: datetime | None
+
+
+class StoredState(NamedTuple):
+    """A stored article as a pull sees it under one of its URLs (`stored_state`)."""
+
+    updated: datetime
+    title: str
+    # Whether its link is backed by evidence of the canonical URL (see schema).
+    link_confirmed: bool
+    # The headline a listing gave for this URL when the page was last fetched, where it
+    # was not the stored one (`save_listed_title`).
+    listed_title: str | None
 
 
 def _health(row: Any) -> MirrorHealth:
@@ -384,15 +396,12 @@ class MirrorStore:
             ],
         )
 
-    async def stored_state(
-        self, urls: Sequence[str]
-    ) -> dict[str, tuple[datetime, str, bool, str | None]]:
-        """For each URL some stored article was seen under: that article's `updated` time,
-        title, whether its link is confirmed (see schema), and the headline a listing gave
-        for this URL when the page was last fetched, where it was not the stored one."""
+    async def stored_state(self, urls: Sequence[str]) -> dict[str, StoredState]:
+        """For each URL some stored article was seen under: what a pull needs to know of
+        that article to decide whether to fetch it again (`StoredState`)."""
         if not urls:
             return {}
-        out: dict[str, tuple[datetime, str, bool, str | None]] = {}
+        out: dict[str, StoredState] = {}
         async with self.store.reading("stored articles") as conn:
             for start in range(0, len(urls), 500):
                 chunk = list(urls[start : start + 500])
@@ -408,7 +417,7 @@ class MirrorStore:
                     .where(article_aliases.c.url.in_(chunk))
                 )
                 for r in result:
-                    out[r.url] = (
+                    out[r.url] = StoredState(
                         _utc(r.updated) or datetime.now(UTC),
                         r.title,
                         bool(r.link_confirmed),
