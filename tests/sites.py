@@ -309,6 +309,8 @@ class Mirror:
     header_charset: str = ""
     feed_content: bool = False  # feed items carry the full text in content:encoded
     feed_extra: str = ""  # raw items added to each of its feeds (a publisher's odd entries)
+    # Its RSS titles are HTML escaped once more (`AT&amp;amp;T`), as some CMSs write them.
+    feed_titles_html: bool = False
     # How its RSS feeds write an item's pubDate, when not RFC 822 in GMT (a publisher's local
     # time with its zone abbreviation, `Tue, 03 Dec 2024 14:05:00 IRST`); "" leaves it out.
     feed_dates: Callable[[datetime], str] | None = None
@@ -733,8 +735,12 @@ class Mirror:
             body = "".join(f"<p>{html.escape(p)}</p>" for p in a.paragraphs)
             return f"<content:encoded>{html.escape(body)}</content:encoded>"
 
+        def title(a: SiteArticle) -> str:
+            text = html.escape(a.title)
+            return html.escape(text) if self.feed_titles_html else text
+
         items = "".join(
-            f"<item><title>{html.escape(a.title)}</title><link>{self.base}{a.link_path}</link>"
+            f"<item><title>{title(a)}</title><link>{self.base}{a.link_path}</link>"
             f'<guid isPermaLink="false">mirror{self.index}-{a.id}</guid>'
             + (f"<pubDate>{pub}</pubDate>" if (pub := self._pub_date(a.published)) else "")
             + (f"<atom:updated>{a.updated.isoformat()}</atom:updated>" if a.updated else "")

@@ -465,6 +465,24 @@ def _entry_link(feed_url: str, written: str | None) -> str | None:
     return None if link.split("#", 1)[0] == feed_url.split("#", 1)[0] else link
 
 
+# What feedparser says a text construct holds when it is markup, not text.
+_MARKUP_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def _entry_title(entry: Any) -> str | None:
+    """An entry's headline as text. An Atom title of `type="html"` or `"xhtml"` holds markup
+    (WordPress writes its Atom titles so), and feedparser takes an RSS title for HTML when it
+    holds tags or entity references (a CMS that escapes its headlines once more, `AT&amp;amp;T`):
+    read as a reader reads them, their text is the headline. Kept as feedparser gave it, the
+    markup and references were published as text ("AT&amp;T", "<em>buys</em>") in the items
+    made from the feed, and a listed headline never matched its page's."""
+    title = entry.get("title")
+    detail = entry.get("title_detail") or {}
+    if title and detail.get("type") in _MARKUP_TYPES:
+        return _text_of_html(title) or None
+    return title
+
+
 # Entries that all give one time, at least this many: the moment the feed was generated.
 GENERATED_ENTRIES = 3
 
@@ -549,7 +567,7 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
             FeedEntry(
                 link=link,
                 guid=_legal(entry.get("id")),
-                title=_legal(entry.get("title")),
+                title=_legal(_entry_title(entry)),
                 summary=_legal(entry.get("summary")),
                 content_html=_legal(content[0].get("value")) if content else None,
                 published=_feed_time(entry, "published"),

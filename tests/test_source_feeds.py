@@ -1,0 +1,74 @@
+"""What publishers' feeds say, read as a feed reader reads it: odd-but-real RSS and Atom from
+real loopback mirrors, through the real pipeline, and the entries `parse_feed` makes of them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from syndicator.core.config import Config
+from syndicator.extract import parsing
+from syndicator.publish.documents import FeedBook
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import pull_source
+from syndicator.store import Store
+
+from .sites import Site
+
+
+async def test_a_feed_whose_titles_are_html_publishes_them_as_text(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # Some CMSs escape a headline for HTML and then again for XML (`Q&amp;amp;A`): feedparser
+    # reads such a title as HTML, and its entity references were published as text, so
+    # every reader showed "Q&amp;A: Egypt&#8217;s..." for an item made from the feed's text.
+    articles = site.in_section("north-africa")
+    articles[0].title = "Q&A: Egypt’s trade & tariff talks with <the> neighbours"
+    for article in articles:
+        # Long enough to be the article: the item is made from the feed's text and title.
+        article.paragraphs = [*article.paragraphs, *article.paragraphs[:3]]
+    for mirror in site.mirrors:
+        mirror.feed_content = True
+        mirror.feed_titles_html = True
+    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0 and report.new == len(articles)
+    assert not [p for m in site.mirrors for p in m.log if p.startswith("/Detail/")]
+    data = json.loads((await FeedBook(config, store).get("north-africa", "json")).body)
+    assert {i["title"] for i in data["items"]} == {a.title for a in articles}
+
+
+def atom(title: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>News</title><id>tag:news.example,2024:feed</id>"
+        "<updated>2024-03-01T09:00:00Z</updated>"
+        f"<entry>{title}<link href='https://news.example/Detail/1'/>"
+        "<id>tag:news.example,2024:1</id><updated>2024-03-01T09:00:00Z</updated></entry></feed>"
+    ).encode()
+
+
+def test_an_atom_title_of_type_html_or_xhtml_is_read_as_its_text() -> None:
+    # RFC 4287 3.1.1: a `type="html"` title holds escaped HTML, an xhtml one a div of markup;
+    # WordPress writes its Atom titles so. Their text is the headline, not their markup.
+    written = {
+        '<title type="html">AT&amp;amp;T &lt;em&gt;buys&lt;/em&gt; Time</title>': (
+            "AT&T buys Time"
+        ),
+        '<title type="html"><![CDATA[Q&amp;A: Egypt&#8217;s talks]]></title>': (
+            "Q&A: Egypt’s talks"
+        ),
+        '<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">A <b>bold</b> &amp; '
+        "true claim</div></title>": "A bold & true claim",
+        # A text title is text, whatever it holds.
+        '<title type="text">5 &lt; 6 &amp; Q&amp;A &amp;amp; more</title>': (
+            "5 < 6 & Q&A &amp; more"
+        ),
+    }
+    for element, text in written.items():
+        (entry,) = parsing.parse_feed(atom(element), "https://news.example/atom.xml")
+        assert entry.title == text, element
