@@ -23,6 +23,9 @@ A mirror's `mode` can be switched while a test runs:
              listings and feeds as they are
   truncated  200 with the body cut in half (the Content-Length says so: nothing to notice
              at the HTTP level)
+  gzip-cut   article pages sent with Content-Encoding: gzip, the gzip stream cut where it
+             was flushed after the article's last-but-one paragraph (a cache that kept a
+             cut-off object): the Content-Length says so, the inflated bytes end on `</p>`
   redirect   302 to the same path on `redirect_to` (another mirror)
   lagging    lacks the `lag` newest articles (listings, feeds and their pages)
   legacy     pages and feeds in windows-1256, the charset declared only in a meta tag or
@@ -65,6 +68,7 @@ import json
 import random
 import socket
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -465,6 +469,14 @@ class Mirror:
             return web.Response(body=body[: len(body) // 2], headers={"Content-Type": content_type})
         if self.mode == "gzipped" and path.startswith("/Detail/"):
             return web.Response(body=gzip.compress(body), headers={"Content-Type": content_type})
+        if self.mode == "gzip-cut" and path.startswith("/Detail/"):
+            article = next(a for a in self._visible() if a.path == path)
+            last_but_one = html.escape(self.version(article).paragraphs[-2]).encode()
+            cut = body.index(b"</p>", body.index(last_but_one)) + len(b"</p>")
+            stream = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+            flushed = stream.compress(body[:cut]) + stream.flush(zlib.Z_SYNC_FLUSH)
+            headers = {"Content-Type": content_type, "Content-Encoding": "gzip"}
+            return web.Response(body=flushed, headers=headers)
         if self.mode == "moved-home" and path.startswith("/Detail/"):
             # Every article sent to the home page (what some mirrors do with what they block).
             raise web.HTTPFound(self.base + "/")

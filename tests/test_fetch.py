@@ -32,6 +32,16 @@ async def compressed(request: web.Request) -> web.Response:
     elif kind == "raw-deflate":
         c = zlib.compressobj(wbits=-zlib.MAX_WBITS)
         body, encoding = c.compress(TEXT) + c.flush(), "deflate"
+    elif kind == "members":  # two gzip members, then a newline a server added
+        half = len(TEXT) // 2
+        body, encoding = gzip.compress(TEXT[:half]) + gzip.compress(TEXT[half:]) + b"\n", "gzip"
+    elif kind == "empty":
+        body, encoding = b"", "gzip"
+    elif kind in ("cut", "cut-member"):  # cut where it was flushed: all it holds inflates
+        c = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+        cut = c.compress(TEXT[:-20]) + c.flush(zlib.Z_SYNC_FLUSH)
+        body = gzip.compress(b"<p>First.</p>") + cut if kind == "cut-member" else cut
+        encoding = "gzip"
     else:  # a bomb: 16 MiB of zeros in about 16 KiB
         body, encoding = BOMB, "gzip"
     return web.Response(body=body, headers={"Content-Encoding": encoding})
@@ -95,6 +105,26 @@ async def test_compressed_bodies_are_decoded(server: TestServer, kind: str) -> N
     async with Fetcher(limits()) as f:
         response = await f.get(str(server.make_url(f"/z/{kind}")))
     assert response.body == TEXT
+
+
+async def test_every_gzip_member_is_decoded_and_an_empty_body_is_empty(
+    server: TestServer,
+) -> None:
+    async with Fetcher(limits()) as f:
+        assert (await f.get(str(server.make_url("/z/members")))).body == TEXT
+        assert (await f.get(str(server.make_url("/z/empty")))).body == b""
+
+
+@pytest.mark.parametrize("kind", ["cut", "cut-member"])
+async def test_a_compressed_stream_cut_short_is_a_truncated_body(
+    server: TestServer, kind: str
+) -> None:
+    # What inflates from a stream cut where it was flushed is well formed up to the cut: taken
+    # for the whole body, an article cut after a paragraph was stored without the rest.
+    async with Fetcher(limits()) as f:
+        with pytest.raises(FetchError) as info:
+            await f.get(str(server.make_url(f"/z/{kind}")))
+    assert info.value.kind == "truncated"
 
 
 async def test_the_size_cap_holds_for_decompressed_bytes(server: TestServer) -> None:

@@ -378,6 +378,35 @@ async def test_a_feed_sent_under_another_charset_is_published_as_written(
         assert article.paragraphs[-1] in item["content_html"]
 
 
+async def test_a_gzip_stream_cut_short_is_no_whole_article(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # The canonical origin's article pages come gzipped, the stream cut after the last-but-one
+    # paragraph (at a flush, so what inflates ends on `</p>`) and the Content-Length saying
+    # so. The inflated bytes were taken for the whole page, and as the canonical origin's
+    # copy of the story its shorter text was published instead of the other mirror's whole.
+    site = sites(2)
+    await site.start()
+    cut, whole = site.mirrors
+    cut.mode = "gzip-cut"
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+        body = (await FeedBook(config, store).get("all", "json")).body
+    failures = await MirrorStore(store).health("news")
+    await store.close()
+    published = json.loads(body)["items"]
+    assert sorted(i["title"] for i in published) == sorted(a.title for a in site.articles)
+    for item in published:
+        article = next(a for a in site.articles if a.title == item["title"])
+        assert article.paragraphs[-1].split(",")[0] in item["content_html"], item["title"]
+    assert report.new == len(site.articles)
+    (health,) = [h for h in failures if h.mirror == cut.origin]
+    assert health.last_error_kind == "truncated"
+    assert {h.mirror: h.state for h in failures}[whole.origin] == "healthy"
+
+
 @pytest.mark.parametrize(
     ("entry", "target"), [("page", "/"), ("page", "/Section/iran"), ("feed", "/rss/iran.xml")]
 )

@@ -130,21 +130,54 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 class _Inflater:
     """gzip/deflate decoding that stops as soon as the output passes the cap.
 
     aiohttp's own decompression is switched off so that the cap holds for every chunk,
     however well it compresses (a few KiB of gzip can inflate to gigabytes).
+
+    A gzip body may hold several members one after the other (`cat a.gz b.gz`): each is
+    inflated, as gzip itself does, and bytes after the last that are no gzip member are
+    ignored. `whole` says whether the compressed stream ended: a stream cut short (a cache
+    that kept a cut-off object, with a Content-Length that says so) inflates to a page that
+    may end on a closing tag, and was taken for the whole page.
     """
 
     def __init__(self, encoding: str) -> None:
         self.encoding = encoding
+        self._gzip = encoding in ("gzip", "x-gzip")
         self._raw_fallback = encoding == "deflate"
-        wbits = 16 + zlib.MAX_WBITS if encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
-        self._d = zlib.decompressobj(wbits)
+        self._d = self._member()
         self._started = False
+        # Bytes after a gzip member's end, held until they show whether another member
+        # starts (its two magic bytes may come in two chunks); None once they are no member.
+        self._after: bytes | None = b""
+
+    def _member(self) -> Any:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS)
 
     def feed(self, chunk: bytes, room: int) -> bytes:
+        out = b""
+        while chunk and len(out) <= room:
+            if self._d.eof:
+                if not self._gzip or self._after is None:
+                    return out  # what follows the stream is no part of it
+                held = self._after + chunk
+                if len(held) < len(_GZIP_MAGIC):
+                    self._after = held
+                    return out
+                if not held.startswith(_GZIP_MAGIC):
+                    self._after = None
+                    return out
+                self._after, self._d, chunk = b"", self._member(), held
+            out += self._inflate(chunk, room - len(out))
+            chunk = self._d.unused_data if self._d.eof else b""
+        return out
+
+    def _inflate(self, chunk: bytes, room: int) -> bytes:
         try:
             out = self._d.decompress(chunk, room + 1)
         except zlib.error:
@@ -158,6 +191,12 @@ class _Inflater:
 
     def finish(self) -> bytes:
         return self._d.flush()
+
+    @property
+    def whole(self) -> bool:
+        """Whether the compressed stream ended where the body did (no body at all is whole:
+        an empty answer, which the pipeline names as such)."""
+        return self._d.eof or not self._started
 
 
 class Fetcher:
@@ -604,6 +643,10 @@ class Fetcher:
                 chunks.append(tail)
         except zlib.error as exc:
             raise FetchError(url, "encoding", f"bad {encoding} body: {exc}") from None
+        if inflater is not None and not inflater.whole:
+            raise FetchError(
+                url, "truncated", f"body cut short: the {encoding} stream ends unfinished"
+            )
         return b"".join(chunks)
 
     # --- robots.txt --------------------------------------------------------------------
