@@ -58,6 +58,7 @@ in; `dropped` redirects a section's listing and feed elsewhere. A compromised mi
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import dataclasses
 import gzip
@@ -313,6 +314,9 @@ class Mirror:
     header_charset: str = ""
     feed_content: bool = False  # feed items carry the full text in content:encoded
     feed_extra: str = ""  # raw items added to each of its feeds (a publisher's odd entries)
+    # The UTF-16 its RSS feeds are sent in ("utf-16-be" or "utf-16-le"), with a byte order mark
+    # and `charset=utf-16` in the header, as some Windows CMSs write them; "" for `charset`.
+    feed_utf16: str = ""
     # Its RSS titles are HTML escaped once more (`AT&amp;amp;T`), as some CMSs write them.
     feed_titles_html: bool = False
     # How its RSS feeds write an item's pubDate, when not RFC 822 in GMT (a publisher's local
@@ -550,6 +554,11 @@ class Mirror:
                     return None
                 text = self._linked(text)
                 return gzip.compress(text.encode("utf-8"), mtime=0), "application/gzip"
+            if path == f"/rss/{section}.xml" and self.feed_utf16:
+                text = self._linked(self.feed(section))
+                text = text.replace(f'encoding="{self._encoding}"', 'encoding="utf-16"', 1)
+                bom = codecs.BOM_UTF16_BE if self.feed_utf16.endswith("be") else codecs.BOM_UTF16_LE
+                return bom + text.encode(self.feed_utf16), "application/rss+xml; charset=utf-16"
             if path == f"/rss/{section}.xml":
                 return self._typed(self._linked(self.feed(section)), "application/rss+xml")
             if path == f"/feeds/{section}.json":

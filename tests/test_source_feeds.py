@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
+
 from syndicator.core.config import Config
 from syndicator.extract import parsing
 from syndicator.publish.documents import FeedBook
@@ -72,3 +74,25 @@ def test_an_atom_title_of_type_html_or_xhtml_is_read_as_its_text() -> None:
     for element, text in written.items():
         (entry,) = parsing.parse_feed(atom(element), "https://news.example/atom.xml")
         assert entry.title == text, element
+
+
+@pytest.mark.parametrize("order", ["utf-16-be", "utf-16-le"])
+async def test_a_utf16_feed_is_read_in_the_byte_order_its_mark_gives(
+    order: str,
+    sites: Callable[..., Site],
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A feed in UTF-16 with its byte order mark, `charset=utf-16` in the header: the mark says
+    # which byte order. Big-endian, it was decoded little-endian, refused as no feed, and the
+    # section got nothing from that mirror.
+    site = sites(1)
+    site.mirrors[0].feed_utf16 = order
+    await site.start()
+    config = write_config(site.config_yaml(store_url))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0 and report.new == len(site.articles)
+    data = json.loads((await FeedBook(config, store).get("all", "json")).body)
+    assert {i["title"] for i in data["items"]} == {a.title for a in site.articles}
