@@ -27,6 +27,8 @@ A mirror's `mode` can be switched while a test runs:
              was flushed after the article's last-but-one paragraph (a cache that kept a
              cut-off object): the Content-Length says so, the inflated bytes end on `</p>`
   redirect   302 to the same path on `redirect_to` (another mirror)
+  banner     every URL answers 302 to /seized/, a seizure notice that says it in a picture
+             only (`SEIZURE_BANNERS[banner]`)
   lagging    lacks the `lag` newest articles (listings, feeds and their pages)
   legacy     pages and feeds in windows-1256, the charset declared only in a meta tag or
              the XML declaration, never in the Content-Type header
@@ -201,6 +203,18 @@ SEIZED_PAGE = """<!DOCTYPE html>
 <p>This domain has been seized by the United States Government in accordance with a seizure
 warrant issued by a United States District Court as part of a law enforcement action.</p>
 </div></body></html>"""
+# Seizure notices that say it in a picture only (what law enforcement puts up on a seized
+# domain): a title naming the banner and the banner; or no title, a block of class "seized"
+# holding the banner as its background and the domain written in by a script.
+SEIZURE_BANNERS = {
+    "titled": """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Police - Seizure Banner</title></head>
+<body style="background-color:#8a9acb"><table><tr><td style="text-align:center">
+<img src="banner.jpg" alt="" style="width:100%"></td></tr></table></body></html>""",
+    "untitled": """<html><style>.seized { background-image: url("seized.png");
+background-size: contain; color: white; }</style>
+<div class="seized"><script>document.write(window.location.hostname)</script></div></html>""",
+}
 
 # feedparser raises UnicodeEncodeError on this one, rather than flagging the feed as broken.
 BREAKING_FEED = (
@@ -314,6 +328,8 @@ class Mirror:
     header_charset: str = ""
     feed_content: bool = False  # feed items carry the full text in content:encoded
     feed_extra: str = ""  # raw items added to each of its feeds (a publisher's odd entries)
+    # Its seizure notice in the banner mode (a key of SEIZURE_BANNERS).
+    banner: str = "titled"
     # The UTF-16 its RSS feeds are sent in ("utf-16-be" or "utf-16-le"), with a byte order mark
     # and `charset=utf-16` in the header, as some Windows CMSs write them; "" for `charset`.
     feed_utf16: str = ""
@@ -442,6 +458,10 @@ class Mirror:
             return web.Response(body=junk, content_type="application/octet-stream")
         elif self.mode == "breaking":
             return web.Response(body=BREAKING_FEED, content_type="application/rss+xml")
+        elif self.mode == "banner" and request.path != "/robots.txt":
+            if request.path != "/seized/":
+                raise web.HTTPFound("/seized/")
+            return web.Response(text=SEIZURE_BANNERS[self.banner], content_type="text/html")
         elif self.mode == "redirect" and self.redirect_to is not None:
             raise web.HTTPFound(self.redirect_to.origin + request.path_qs)
         path = request.path

@@ -407,6 +407,36 @@ async def test_a_gzip_stream_cut_short_is_no_whole_article(
     assert {h.mirror: h.state for h in failures}[whole.origin] == "healthy"
 
 
+@pytest.mark.parametrize("banner", ["titled", "untitled"])
+@pytest.mark.parametrize("entry", ["feed", "page"])
+async def test_a_seizure_notice_in_a_picture_names_its_mirror_seized(
+    banner: str,
+    entry: str,
+    sites: Callable[..., Site],
+    tmp_path: Path,
+    write_config: WriteConfig,
+) -> None:
+    # A seized mirror redirects every URL to a notice that says it in a banner image, in no
+    # words: it was taken for a page that is no feed (`not-a-feed`), a listing with no links,
+    # or an article with no body, and `syndicate mirrors` never said the domain was seized.
+    site = sites(2)
+    await site.start()
+    seized, good = site.mirrors
+    seized.mode, seized.banner = "banner", banner
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry=entry))
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        await pull(config, fetcher, store, FakeClock())
+    got = await items(config, store)
+    healths = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    await store.close()
+    expected = sorted(site.canonical + a.path for a in site.articles)
+    assert sorted(link for _, link, _ in got) == expected
+    assert healths[seized.origin].last_error_kind == "seized"
+    assert healths[seized.origin].state == "down"
+    assert healths[good.origin].state == "healthy"
+
+
 @pytest.mark.parametrize(
     ("entry", "target"), [("page", "/"), ("page", "/Section/iran"), ("feed", "/rss/iran.xml")]
 )

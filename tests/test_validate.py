@@ -302,3 +302,17 @@ def test_a_page_of_markup_without_text_is_judged_parsed_in_pieces_only_at_its_st
             check(body, "https://news.example/a", "article")
         assert caught.value.kind == kind
     assert 0 < sum(fed) <= validate.PULL_CHARS
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A short listing linking an article about a seizure, and one with its picture.
+        page("Ports", "<ul><li><a href='/Detail/1/drugs-seized-at-port'>Port news</a></li></ul>"),
+        page("Ports", "<img src='/images/cargo-seized.jpg'><p>" + "Cargo held at the port. " * 12),
+        # An article long enough to say more than a picture, titled after a seizure.
+        page("Drugs seized at port", "<h1>Drugs seized at port</h1>" + LONG),
+    ],
+)
+def test_a_seizure_named_beside_words_of_a_page_is_no_notice(body: bytes) -> None:
+    check(body, "https://news.example/a", "page")

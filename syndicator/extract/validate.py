@@ -124,7 +124,30 @@ def notice_kind(body: bytes, header_charset: str | None = None) -> str | None:
         # seizure); the markup's widgets only on a page of a sentence or two (`markup`).
         if (short and pattern.search(visible)) or any(m in markup for m in _MARKERS.get(kind, ())):
             return kind
+    if len(visible) < BANNER_PAGE and _SEIZURE.search(f"{heads} {_names(root)}"):
+        return "seized"
     return None
+
+
+# Visible characters under which a page is a picture with a caption at most: what a seizure
+# notice that says it in a banner image is.
+BANNER_PAGE = 200
+# What such a notice's title, heading or names say: "Seizure Banner", "seized.png", a block
+# of class "seized", the German police's "beschlagnahmt".
+_SEIZURE = re.compile(r"seiz(?:ed|ure)|beschlagnahm", re.I)
+
+
+def _names(root: etree._Element) -> str:
+    """The class and id names, picture sources and alternative texts of a page, lowercased:
+    where a notice that shows its words in a picture says what it is. Link targets are left
+    out (a short listing may link an article about a seizure)."""
+    parts: list[str] = []
+    for el in root.iter():
+        if isinstance(el.tag, str):
+            parts.extend(v for a in ("class", "id", "src", "alt") if (v := el.get(a)))
+        if len(parts) > 500:
+            break
+    return " ".join(parts)[:MARKUP_CHARS].lower()
 
 
 # The page is parsed in pieces of this many characters, and no further than a verdict needs;
