@@ -364,6 +364,9 @@ class Mirror:
     # Its listing pages link articles relative to a `<base href>` of its home page
     # (`<base href="/">`, then `href="Detail/..."`), as some CMS templates do.
     base_href: bool = False
+    # A `<base target="_self">` with no href before that `<base href>` (a template saying where
+    # links open): the first base element with an href is the one that counts.
+    base_target: bool = False
     # Sections it dropped: their listing and feed answer 302 to this path of its own (its
     # home page "/", or another section's listing), by section.
     dropped: dict[str, str] = field(default_factory=dict)
@@ -763,6 +766,8 @@ class Mirror:
             f'<li><a href="{href(a)}">{card(a)}</a></li>' for a in self._listed(section)
         )
         base = f'<base href="{self.prefix}/">' if self.base_href else ""
+        if self.base_target:
+            base = '<base target="_self">' + base
         return (
             f"<!DOCTYPE html><html lang='en'><head>{base}{self._charset_meta()}<title>"
             f"{SECTION_TITLES[section]}</title></head><body>{self._nav()}<h1>"

@@ -306,6 +306,30 @@ async def test_a_listing_pages_relative_links_follow_its_base_href(
     )
 
 
+async def test_a_base_element_without_href_leaves_the_next_ones_href_in_force(
+    sites: Callable[..., Site],
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # `<base target="_self"><base href="/">`: HTML takes the first base element that has an
+    # href. Only the first one was read, and having none, the links were resolved against
+    # the listing's own address: /Section/Detail/..., no article link, on every mirror.
+    site = sites(2)
+    for mirror in site.mirrors:
+        mirror.base_href = mirror.base_target = True
+    await site.start()
+    config = write_config(site.config_yaml(store_url, entry="page"))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.errors == []
+    assert report.new == len(site.articles)
+    items = await feed_items(config, store, "all")
+    assert sorted(link for _, link, _ in items["atom"]) == sorted(
+        site.canonical + a.path for a in site.articles
+    )
+
+
 async def test_articles_a_section_page_lists_with_a_teaser_are_fetched_once_until_it_changes(
     store: Store, fetcher: Fetcher, write_config: Callable[[str], Config], store_url: str
 ) -> None:

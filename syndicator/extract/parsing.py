@@ -1056,15 +1056,19 @@ def _declared_body(text: str) -> etree._Element | None:
 
 def page_base(root: etree._Element, url: str) -> str:
     """The address a page's relative links start from: its `<base href>` when it has one
-    (itself relative to the page), else the page's own URL."""
+    (itself relative to the page), else the page's own URL. As in HTML, the first base
+    element that has an href counts: one with only a target (`<base target="_self">`) before
+    it sets where links open, not where they lead."""
     for el in root.iter("base"):
-        if href := (el.get("href") or "").strip():
+        if el.get("href") is None:
+            continue
+        if href := el.get("href", "").strip():
             try:
                 base = urljoin(url, href)
             except ValueError:
                 return url
             return base if urlsplit(base).scheme in ("http", "https", "file") else url
-        break  # only the first `<base>` counts, and only for its href
+        break  # an empty href is the page's own address
     return url
 
 
