@@ -27,6 +27,8 @@ A mirror's `mode` can be switched while a test runs:
              was flushed after the article's last-but-one paragraph (a cache that kept a
              cut-off object): the Content-Length says so, the inflated bytes end on `</p>`
   redirect   302 to the same path on `redirect_to` (another mirror)
+  challenge  every URL answers a CDN's bot challenge: 503, "Just a moment...",
+             `cf-mitigated: challenge` (a mirror behind Cloudflare that challenges us)
   banner     every URL answers 302 to /seized/, a seizure notice that says it in a picture
              only (`SEIZURE_BANNERS[banner]`)
   lagging    lacks the `lag` newest articles (listings, feeds and their pages)
@@ -461,6 +463,13 @@ class Mirror:
             return web.Response(body=junk, content_type="application/octet-stream")
         elif self.mode == "breaking":
             return web.Response(body=BREAKING_FEED, content_type="application/rss+xml")
+        elif self.mode == "challenge":
+            return web.Response(
+                status=503,
+                text="<!DOCTYPE html><html><head><title>Just a moment...</title></head></html>",
+                content_type="text/html",
+                headers={"cf-mitigated": "challenge"},
+            )
         elif self.mode == "banner" and request.path != "/robots.txt":
             if request.path != "/seized/":
                 raise web.HTTPFound("/seized/")

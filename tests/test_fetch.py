@@ -62,6 +62,17 @@ async def away(request: web.Request) -> web.Response:
     raise web.HTTPFound(request.query["to"])
 
 
+async def challenge(request: web.Request) -> web.Response:
+    """A bot challenge of a CDN in front of a mirror: a "Just a moment..." page with the header
+    its provider documents for telling one apart, under the status it uses."""
+    status = int(request.match_info["status"])
+    header = "x-vercel-mitigated" if request.query.get("by") == "vercel" else "cf-mitigated"
+    page = "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body></body></html>"
+    return web.Response(
+        status=status, text=page, content_type="text/html", headers={header: "challenge"}
+    )
+
+
 async def raw_away(request: web.Request) -> web.Response:
     """A Location header as given, even one no URL library would build."""
     return web.Response(status=302, headers={"Location": request.query["to"]})
@@ -90,6 +101,7 @@ async def server() -> AsyncIterator[TestServer]:
     app.router.add_get("/away", away)
     app.router.add_get("/raw-away", raw_away)
     app.router.add_get("/drip", drip)
+    app.router.add_get("/challenge/{status}", challenge)
     srv = TestServer(app, host="127.0.0.1")
     await srv.start_server()
     yield srv
@@ -157,6 +169,22 @@ async def test_redirect_to_an_unknown_host_needs_permission(server: TestServer) 
         assert info.value.kind == "foreign-redirect"
         followed = await f.get(url, allowed_origins={here}, follow_foreign=True)
         assert followed.body == b"arrived" and followed.url == elsewhere
+
+
+@pytest.mark.parametrize(("status", "by"), [(403, ""), (503, ""), (429, "vercel"), (200, "")])
+async def test_a_cdns_bot_challenge_is_named_a_challenge_whatever_its_status(
+    server: TestServer, status: int, by: str
+) -> None:
+    # Cloudflare answers a client it challenges with 403 or 503 and `cf-mitigated: challenge`,
+    # Vercel with 429 and `x-vercel-mitigated: challenge`. Taken for an error of the mirror
+    # (`http-403`) or for a mirror busy for a while (a 503 or 429, asked again within the
+    # pull, in vain), the mirror's health never said what kept the pull out.
+    url = str(server.make_url(f"/challenge/{status}").with_query(by=by))
+    async with Fetcher(limits()) as f:
+        with pytest.raises(FetchError) as info:
+            await f.get(url)
+    assert info.value.kind == "captcha" and not isinstance(info.value, Throttled)
+    assert "bot challenge" in info.value.message
 
 
 async def test_429_carries_its_retry_after(server: TestServer) -> None:

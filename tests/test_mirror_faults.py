@@ -407,6 +407,29 @@ async def test_a_gzip_stream_cut_short_is_no_whole_article(
     assert {h.mirror: h.state for h in failures}[whole.origin] == "healthy"
 
 
+async def test_a_mirror_behind_a_bot_challenge_is_named_so(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A CDN challenging us answers 503 with `cf-mitigated: challenge`, robots.txt included:
+    # taken for a mirror busy for a while, its health said `http-503`, not that a bot
+    # challenge kept the pull out.
+    site = sites(2)
+    await site.start()
+    challenging, good = site.mirrors
+    challenging.mode = "challenge"
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        await pull(config, fetcher, store, FakeClock())
+    got = await items(config, store)
+    healths = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    await store.close()
+    assert len(got) == len(site.articles)
+    assert healths[challenging.origin].last_error_kind == "captcha"
+    assert "bot challenge of Cloudflare" in (healths[challenging.origin].last_error or "")
+    assert healths[good.origin].state == "healthy"
+
+
 @pytest.mark.parametrize("banner", ["titled", "untitled"])
 @pytest.mark.parametrize("entry", ["feed", "page"])
 async def test_a_seizure_notice_in_a_picture_names_its_mirror_seized(

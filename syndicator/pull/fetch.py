@@ -133,6 +133,22 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+# The headers CDNs document for telling their bot challenges apart, whatever the status they
+# answer it with (Cloudflare: 403 or 503, even 200; Vercel: 429), by the provider's name.
+_CHALLENGE_HEADERS = {"cf-mitigated": "Cloudflare", "x-vercel-mitigated": "Vercel"}
+
+
+def _challenger(headers: Any) -> str | None:
+    """The CDN whose bot challenge an answer is, or None. A challenge is no error of the
+    mirror nor a wait it asks for: taken for one (`http-403`, or a 503 or 429 that is asked
+    again within the pull, in vain), the mirror's health never said what kept the pull out
+    (`captcha`, as for a challenge page served with 200)."""
+    for header, provider in _CHALLENGE_HEADERS.items():
+        if headers.get(header, "").strip().lower() == "challenge":
+            return provider
+    return None
+
+
 class _Inflater:
     """gzip/deflate decoding that stops as soon as the output passes the cap.
 
@@ -561,6 +577,13 @@ class Fetcher:
             async with session.get(url, headers=headers, allow_redirects=False) as resp:
                 if resp.status in _REDIRECTS and resp.headers.get("Location"):
                     return None, resp.headers["Location"]
+                if provider := _challenger(resp.headers):
+                    raise FetchError(
+                        url,
+                        "captcha",
+                        f"a bot challenge of {provider} (HTTP {resp.status} {resp.reason}) "
+                        "where the page was expected",
+                    )
                 if resp.status == 304:
                     return Response(
                         url=url,
