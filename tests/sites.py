@@ -332,6 +332,10 @@ class Mirror:
     feed_extra: str = ""  # raw items added to each of its feeds (a publisher's odd entries)
     # Its seizure notice in the banner mode (a key of SEIZURE_BANNERS).
     banner: str = "titled"
+    # Its feeds are Atom 1.0 carrying each article as plain text, `<content type="text">`, a
+    # paragraph a line (Atom's default type), with its paragraphs' words as the publisher
+    # wrote them ("x<y" included).
+    atom_text: bool = False
     # The UTF-16 its RSS feeds are sent in ("utf-16-be" or "utf-16-le"), with a byte order mark
     # and `charset=utf-16` in the header, as some Windows CMSs write them; "" for `charset`.
     feed_utf16: str = ""
@@ -586,6 +590,8 @@ class Mirror:
                     return None
                 text = self._linked(text)
                 return gzip.compress(text.encode("utf-8"), mtime=0), "application/gzip"
+            if path == f"/rss/{section}.xml" and self.atom_text:
+                return self._linked(self.atom_feed(section)).encode(), "application/atom+xml"
             if path == f"/rss/{section}.xml" and self.feed_utf16:
                 text = self._linked(self.feed(section))
                 text = text.replace(f'encoding="{self._encoding}"', 'encoding="utf-16"', 1)
@@ -808,6 +814,21 @@ class Mirror:
             f'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
             f"<title>{SECTION_TITLES[section]}</title><link>{self.base}/</link>"
             f"<description>x</description>{items}{self.feed_extra}</channel></rss>"
+        )
+
+    def atom_feed(self, section: str) -> str:
+        """The section as Atom 1.0, each entry's content the article's text (`atom_text`)."""
+        entries = "".join(
+            f"<entry><title>{html.escape(a.title)}</title>"
+            f'<link href="{self.base}{a.link_path}"/><id>tag:mirror{self.index},2024:{a.id}</id>'
+            f"<updated>{a.published.isoformat()}</updated>"
+            f"<content>{html.escape(chr(10).join(a.paragraphs))}</content></entry>"
+            for a in self._listed(section)
+        )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<title>{SECTION_TITLES[section]}</title><id>tag:mirror{self.index},2024:{section}</id>"
+            f"<updated>{self.site.modified.isoformat()}</updated>{entries}</feed>"
         )
 
     def _pub_date(self, moment: datetime) -> str:

@@ -3,6 +3,7 @@ real loopback mirrors, through the real pipeline, and the entries `parse_feed` m
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable
 
@@ -96,3 +97,28 @@ async def test_a_utf16_feed_is_read_in_the_byte_order_its_mark_gives(
     assert report.failed == 0 and report.new == len(site.articles)
     data = json.loads((await FeedBook(config, store).get("all", "json")).body)
     assert {i["title"] for i in data["items"]} == {a.title for a in site.articles}
+
+
+async def test_an_atom_entrys_text_content_is_published_as_its_text(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # `<content type="text">` (Atom's default) is plain text: read as HTML, "x<y held" began
+    # a tag that swallowed the rest of the article, and the lines ran into one paragraph.
+    articles = site.in_section("north-africa")
+    articles[0].paragraphs[1] = "Output rose as x<y held, the ministry said, and <b> is no tag."
+    for mirror in site.mirrors:
+        mirror.atom_text = True
+    config = write_config(
+        site.config_yaml(store_url, sections=("north-africa",), extra="    full_text: false\n")
+    )
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0 and report.new == len(articles)
+    data = json.loads((await FeedBook(config, store).get("north-africa", "json")).body)
+    for item in data["items"]:
+        article = next(a for a in articles if a.title == item["title"])
+        for paragraph in article.paragraphs:
+            assert f"<p>{html.escape(paragraph, quote=False)}</p>" in item["content_html"]

@@ -486,6 +486,21 @@ def _entry_title(entry: Any) -> str | None:
     return title
 
 
+def _as_html(detail: Any, value: str | None) -> str | None:
+    """An entry's content or summary as HTML. An Atom text construct of `type="text"`
+    (Atom's default) is plain text: read as HTML, "x<y held" began a tag that swallowed the
+    rest of the article, and its lines ran into one paragraph. It is written as HTML, a
+    paragraph a line, as a JSON Feed's `content_text` is."""
+    if value and (detail or {}).get("type") == "text/plain":
+        return text_as_html(value)
+    return value
+
+
+def text_as_html(plain: str) -> str:
+    """Plain text as HTML: each line that holds text a paragraph, escaped."""
+    return "".join(f"<p>{html.escape(line)}</p>" for line in plain.splitlines() if line.strip())
+
+
 # Entries that all give one time, at least this many: the moment the feed was generated.
 GENERATED_ENTRIES = 3
 
@@ -571,8 +586,10 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
                 link=link,
                 guid=_legal(entry.get("id")),
                 title=_legal(_entry_title(entry)),
-                summary=_legal(entry.get("summary")),
-                content_html=_legal(content[0].get("value")) if content else None,
+                summary=_legal(_as_html(entry.get("summary_detail"), entry.get("summary"))),
+                content_html=_legal(_as_html(content[0], content[0].get("value")))
+                if content
+                else None,
                 published=_feed_time(entry, "published"),
                 updated=_feed_time(entry, "updated"),
                 author=_legal(entry.get("author")),
@@ -626,7 +643,7 @@ def _json_feed(body: bytes, url: str) -> list[FeedEntry]:
         ident = item.get("id")  # a text in 1.1, a number too in 1.0
         content = _json_text(item.get("content_html"))
         if content is None and (plain := _json_text(item.get("content_text"))):
-            content = "".join(f"<p>{html.escape(line)}</p>" for line in plain.splitlines() if line)
+            content = text_as_html(plain)
         summary = _json_text(item.get("summary"))
         # Read as HTML by libxml2, which compares each attribute with every one before it.
         if crowded := max(crowded_element(content or ""), crowded_element(summary or "")):
