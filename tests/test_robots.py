@@ -106,6 +106,22 @@ async def test_rules_at_the_redirect_target_apply(hosts: Callable[..., Host]) ->
     assert host.paths == ["/robots.txt", "/static/robots.txt", "/public/a"]
 
 
+async def test_a_robots_txt_saved_with_a_byte_order_mark_keeps_its_first_rule(
+    hosts: Callable[..., Host],
+) -> None:
+    # A robots.txt saved by an editor that writes a UTF-8 byte order mark: read with the mark
+    # in its first line, that line was no "User-agent" line, the group it opened was lost,
+    # and the paths it disallows were fetched.
+    host = await hosts().start()
+    host.rules = "\ufeff" + RULES
+    async with Fetcher(limits()) as f:
+        with pytest.raises(FetchError) as info:
+            await f.get(host.origin + "/private/a", robots=True)
+        assert info.value.kind == "robots"
+        assert (await f.get(host.origin + "/public/a", robots=True)).body == b"page /public/a"
+    assert host.pages() == ["/public/a"]
+
+
 async def test_a_redirect_to_another_host_is_followed(hosts: Callable[..., Host]) -> None:
     mirror, central = await hosts().start(), await hosts().start()
     mirror.redirects["/robots.txt"] = central.origin + "/robots.txt"

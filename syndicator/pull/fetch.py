@@ -732,7 +732,9 @@ class Fetcher:
                 assert response is not None
                 if not 200 <= response.status < 300 or not response.body:
                     return None, ttl
-                text = response.body[:_ROBOTS_MAX].decode("utf-8", errors="replace")
+                # utf-8-sig: a byte order mark (an editor's) is no part of the first line;
+                # left in it, the group that line opens was lost, and what it disallows fetched.
+                text = response.body[:_ROBOTS_MAX].decode("utf-8-sig", errors="replace")
                 return Protego.parse(text), ttl
             joined = identity.join_url(url, location)
             if joined is None:
