@@ -35,6 +35,10 @@ async def compressed(request: web.Request) -> web.Response:
     elif kind == "members":  # two gzip members, then a newline a server added
         half = len(TEXT) // 2
         body, encoding = gzip.compress(TEXT[:half]) + gzip.compress(TEXT[half:]) + b"\n", "gzip"
+    elif kind in ("no-footer", "half-footer"):  # the check bytes left out, or cut
+        body, encoding = gzip.compress(TEXT)[: -8 if kind == "no-footer" else -3], "gzip"
+    elif kind == "zlib-no-check":
+        body, encoding = zlib.compress(TEXT)[:-4], "deflate"
     elif kind == "empty":
         body, encoding = b"", "gzip"
     elif kind in ("cut", "cut-member"):  # cut where it was flushed: all it holds inflates
@@ -112,7 +116,9 @@ def limits(**kw: object) -> FetchLimits:
     return FetchLimits(user_agent="t", connect_timeout=2, read_timeout=2, **kw)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("kind", ["gzip", "deflate", "raw-deflate"])
+@pytest.mark.parametrize(
+    "kind", ["gzip", "deflate", "raw-deflate", "no-footer", "half-footer", "zlib-no-check"]
+)
 async def test_compressed_bodies_are_decoded(server: TestServer, kind: str) -> None:
     async with Fetcher(limits()) as f:
         response = await f.get(str(server.make_url(f"/z/{kind}")))

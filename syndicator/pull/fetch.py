@@ -18,6 +18,7 @@ import email.utils
 import logging
 import os
 import stat
+import struct
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Collection
@@ -159,7 +160,9 @@ class _Inflater:
     inflated, as gzip itself does, and bytes after the last that are no gzip member are
     ignored. `whole` says whether the compressed stream ended: a stream cut short (a cache
     that kept a cut-off object, with a Content-Length that says so) inflates to a page that
-    may end on a closing tag, and was taken for the whole page.
+    may end on a closing tag, and was taken for the whole page. A stream whose compressed
+    data ended but whose check bytes (gzip's CRC and size, zlib's Adler-32) were cut or left
+    out is whole, as browsers take it: nothing of the page is missing.
     """
 
     def __init__(self, encoding: str) -> None:
@@ -168,11 +171,17 @@ class _Inflater:
         self._raw_fallback = encoding == "deflate"
         self._d = self._member()
         self._started = False
+        self._raw = False
         # Bytes after a gzip member's end, held until they show whether another member
         # starts (its two magic bytes may come in two chunks); None once they are no member.
         self._after: bytes | None = b""
+        # The check of what the current member (or zlib stream) inflated to so far, and its
+        # size: the trailer it ends with, if whole.
+        self._check = 0 if self._gzip else 1
+        self._size = 0
 
     def _member(self) -> Any:
+        self._check, self._size = (0 if self._gzip else 1), 0
         return zlib.decompressobj(16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS)
 
     def feed(self, chunk: bytes, room: int) -> bytes:
@@ -189,7 +198,7 @@ class _Inflater:
                     self._after = None
                     return out
                 self._after, self._d, chunk = b"", self._member(), held
-            out += self._inflate(chunk, room - len(out))
+            out += self._counted(self._inflate(chunk, room - len(out)))
             chunk = self._d.unused_data if self._d.eof else b""
         return out
 
@@ -201,18 +210,45 @@ class _Inflater:
                 raise
             # Some servers send raw deflate without the zlib header.
             self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+            self._raw = True
             out = self._d.decompress(chunk, room + 1)
         self._started = True
         return out
 
+    def _counted(self, data: bytes) -> bytes:
+        if self._gzip:
+            self._check = zlib.crc32(data, self._check)
+        elif not self._raw:
+            self._check = zlib.adler32(data, self._check)
+        self._size += len(data)
+        return data
+
     def finish(self) -> bytes:
-        return self._d.flush()
+        return self._counted(self._d.flush())
 
     @property
     def whole(self) -> bool:
         """Whether the compressed stream ended where the body did (no body at all is whole:
-        an empty answer, which the pipeline names as such)."""
-        return self._d.eof or not self._started
+        an empty answer, which the pipeline names as such), its check bytes aside."""
+        if self._d.eof or not self._started:
+            return True
+        if self._raw:
+            return False
+        if self._gzip:
+            trailer = struct.pack("<II", self._check & 0xFFFFFFFF, self._size & 0xFFFFFFFF)
+        else:
+            trailer = struct.pack(">I", self._check & 0xFFFFFFFF)
+        # The trailer the inflated bytes call for, less the part of it that came: the stream
+        # ends with it only when its compressed data was all there.
+        for came in range(len(trailer)):
+            probe = self._d.copy()
+            try:
+                probe.decompress(trailer[came:])
+            except zlib.error:
+                continue
+            if probe.eof:
+                return True
+        return False
 
 
 class Fetcher:
