@@ -339,6 +339,8 @@ class Mirror:
     # The UTF-16 its RSS feeds are sent in ("utf-16-be" or "utf-16-le"), with a byte order mark
     # and `charset=utf-16` in the header, as some Windows CMSs write them; "" for `charset`.
     feed_utf16: str = ""
+    # The `<author>` of every item of its RSS feeds, as written (RSS 2.0 wants "email (Name)").
+    feed_author: str = ""
     # Its RSS titles are HTML escaped once more (`AT&amp;amp;T`), as some CMSs write them.
     feed_titles_html: bool = False
     # How its RSS feeds write an item's pubDate, when not RFC 822 in GMT (a publisher's local
@@ -805,6 +807,7 @@ class Mirror:
             f'<guid isPermaLink="false">mirror{self.index}-{a.id}</guid>'
             + (f"<pubDate>{pub}</pubDate>" if (pub := self._pub_date(a.published)) else "")
             + (f"<atom:updated>{a.updated.isoformat()}</atom:updated>" if a.updated else "")
+            + (f"<author>{html.escape(self.feed_author)}</author>" if self.feed_author else "")
             + f"<description>{html.escape(a.paragraphs[0])}</description>{content(a)}</item>"
             for a in self._listed(section)
         )

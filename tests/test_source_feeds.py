@@ -122,3 +122,42 @@ async def test_an_atom_entrys_text_content_is_published_as_its_text(
         article = next(a for a in articles if a.title == item["title"])
         for paragraph in article.paragraphs:
             assert f"<p>{html.escape(paragraph, quote=False)}</p>" in item["content_html"]
+
+
+async def test_an_rss_author_written_as_the_spec_says_is_published_as_a_name(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # RSS 2.0's `<author>` is "email (Name)": the whole of it was the byline of every item
+    # made from the feed, so readers showed the reporter's address as the author's name.
+    for mirror in site.mirrors:
+        mirror.feed_author = "j.doe@news.example (Jane Doe)"
+    config = write_config(
+        site.config_yaml(store_url, sections=("north-africa",), extra="    full_text: false\n")
+    )
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0 and report.new == len(site.in_section("north-africa"))
+    data = json.loads((await FeedBook(config, store).get("north-africa", "json")).body)
+    assert data["items"]
+    for item in data["items"]:
+        assert [a["name"] for a in item["authors"]] == ["Jane Doe"], item["authors"]
+
+
+def test_an_rss_authors_name_is_read_from_each_way_of_writing_it() -> None:
+    written = {
+        "j.doe@news.example (Jane Doe)": "Jane Doe",
+        "Jane Doe <j.doe@news.online>": "Jane Doe",
+        "Jane Doe": "Jane Doe",
+        "desk@news.example": "desk@news.example",  # no name given: the address it is
+    }
+    for author, name in written.items():
+        body = (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>News</title><item>'
+            "<title>Port reopens</title><link>https://news.example/Detail/1</link>"
+            f"<author>{html.escape(author)}</author></item></channel></rss>"
+        ).encode()
+        (entry,) = parsing.parse_feed(body, "https://news.example/rss.xml")
+        assert entry.author == name, author

@@ -592,10 +592,30 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
                 else None,
                 published=_feed_time(entry, "published"),
                 updated=_feed_time(entry, "updated"),
-                author=_legal(entry.get("author")),
+                author=_legal(_entry_author(entry)),
             )
         )
     return entries
+
+
+# RSS 2.0's `<author>`: "email (Name)", or as mail headers write it, "Name <email>".
+_EMAIL_THEN_NAME = re.compile(r"^\s*[^\s@()<>]+@[^\s()<>]+\s*\((.+)\)\s*$")
+# Longer than any byline: read as it is (the patterns backtrack over a hostile one).
+_AUTHOR_MAX = 500
+_NAME_THEN_EMAIL = re.compile(r"^\s*(\S.*?)\s*<[^\s@<>]+@[^\s<>]+>\s*$")
+
+
+def _entry_author(entry: Any) -> str | None:
+    """An entry's author by name. RSS 2.0 writes `<author>` as "email (Name)" (or "Name
+    <email>"): kept whole, the reporter's address was published as the byline. The name is
+    taken from it here (feedparser's own reading cuts an address on a top-level domain of
+    more than four letters: "ple (Jane Doe" of "j.doe@news.example (Jane Doe)"); an author
+    given by address alone keeps the address."""
+    author = entry.get("author")
+    if not isinstance(author, str) or len(author) > _AUTHOR_MAX:
+        return author if isinstance(author, str) else None
+    found = _EMAIL_THEN_NAME.match(author) or _NAME_THEN_EMAIL.match(author)
+    return (found.group(1).strip() or author) if found else author
 
 
 # JSON Feed 1.0 and 1.1 (https://www.jsonfeed.org/version/1.1/) name their version so.
