@@ -312,6 +312,18 @@ def test_a_page_of_markup_without_text_is_judged_parsed_in_pieces_only_at_its_st
         page("Ports", "<img src='/images/cargo-seized.jpg'><p>" + "Cargo held at the port. " * 12),
         # An article long enough to say more than a picture, titled after a seizure.
         page("Drugs seized at port", "<h1>Drugs seized at port</h1>" + LONG),
+        # A video page: its headline, a player and its picture named after the headline.
+        page(
+            "Drugs seized at port",
+            "<h1>Drugs seized at port</h1><video poster='/img/drugs-seized-at-port.jpg'>"
+            "</video>",
+        ),
+        # The same without a headline element: its short caption is more than a banner says.
+        page(
+            "Drugs seized at port",
+            "<img src='/img/drugs-seized-at-port.jpg' alt='Drugs seized at port'>"
+            "<p>Customs officers at the port on Monday.</p>",
+        ),
     ],
 )
 def test_a_seizure_named_beside_words_of_a_page_is_no_notice(body: bytes) -> None:

@@ -124,14 +124,20 @@ def notice_kind(body: bytes, header_charset: str | None = None) -> str | None:
         # seizure); the markup's widgets only on a page of a sentence or two (`markup`).
         if (short and pattern.search(visible)) or any(m in markup for m in _MARKERS.get(kind, ())):
             return kind
-    if len(visible) < BANNER_PAGE and _SEIZURE.search(f"{heads} {_names(root)}"):
+    # A notice that says it in a picture only: no headline in words and next to no text (a
+    # video page titled "Drugs seized at port" has its headline, a caption, more words).
+    if (
+        len(visible) < BANNER_PAGE
+        and not _text(h1)
+        and _SEIZURE.search(f"{_text(title)} {_names(root)}")
+    ):
         return "seized"
     return None
 
 
-# Visible characters under which a page is a picture with a caption at most: what a seizure
-# notice that says it in a banner image is.
-BANNER_PAGE = 200
+# Visible characters under which a page without a headline is a picture at most (with the
+# domain's name, say): what a seizure notice that says it in a banner image is.
+BANNER_PAGE = 20
 # What such a notice's title, heading or names say: "Seizure Banner", "seized.png", a block
 # of class "seized", the German police's "beschlagnahmt".
 _SEIZURE = re.compile(r"seiz(?:ed|ure)|beschlagnahm", re.I)
