@@ -375,6 +375,9 @@ class Mirror:
     # A `<base target="_self">` with no href before that `<base href>` (a template saying where
     # links open): the first base element with an href is the one that counts.
     base_target: bool = False
+    # Its listing pages also list every article in a "Most read" box, each link tagged for the
+    # site's analytics (`?utm_source=mostread`), as news sites' section pages do.
+    most_read: bool = False
     # Sections it dropped: their listing and feed answer 302 to this path of its own (its
     # home page "/", or another section's listing), by section.
     dropped: dict[str, str] = field(default_factory=dict)
@@ -782,6 +785,15 @@ class Mirror:
         links = "".join(
             f'<li><a href="{href(a)}">{card(a)}</a></li>' for a in self._listed(section)
         )
+        if self.most_read:
+            links += (
+                "<li><h2>Most read</h2><ol>"
+                + "".join(
+                    f'<li><a href="{href(a)}?utm_source=mostread">{html.escape(a.title)}</a></li>'
+                    for a in self._listed(section)
+                )
+                + "</ol></li>"
+            )
         base = f'<base href="{self.prefix}/">' if self.base_href else ""
         if self.base_target:
             base = '<base target="_self">' + base

@@ -330,6 +330,33 @@ async def test_a_base_element_without_href_leaves_the_next_ones_href_in_force(
     )
 
 
+async def test_an_article_listed_again_with_tracking_parameters_is_fetched_once_a_mirror(
+    sites: Callable[..., Site],
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A "Most read" box linking each article again with `?utm_source=mostread`: both links are
+    # the one article (its canonical URL drops tracking parameters, and it was stored once),
+    # but each mirror was asked for it twice at every pull.
+    site = sites(2)
+    for mirror in site.mirrors:
+        mirror.most_read = True
+    await site.start()
+    config = write_config(site.config_yaml(store_url, entry="page"))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.errors == []
+    assert report.new == len(site.articles)
+    for mirror in site.mirrors:
+        asked = [p.split("?")[0] for p in mirror.log if p.startswith("/Detail/")]
+        assert sorted(asked) == sorted(a.path for a in site.articles), mirror.origin
+    items = await feed_items(config, store, "all")
+    assert sorted(link for _, link, _ in items["atom"]) == sorted(
+        site.canonical + a.path for a in site.articles
+    )
+
+
 async def test_articles_a_section_page_lists_with_a_teaser_are_fetched_once_until_it_changes(
     store: Store, fetcher: Fetcher, write_config: Callable[[str], Config], store_url: str
 ) -> None:

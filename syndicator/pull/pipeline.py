@@ -98,6 +98,27 @@ class ArticleRef:
     listed_updated: datetime | None = None
 
 
+def _one_a_mirror(copies: list[ArticleRef]) -> list[ArticleRef]:
+    """One copy of an article a mirror: a listing that links it twice under URLs that are
+    the one article (a "Most read" box's `?utm_source=mostread`, a `#comments` link) had the
+    mirror asked for it twice. The shortest URL is fetched (the one without tracking
+    parameters), for every section that listed either, with the newest time a listing gave."""
+    by_mirror: dict[int, ArticleRef] = {}
+    for ref in copies:
+        held = by_mirror.get(ref.mirror_index)
+        if held is None:
+            by_mirror[ref.mirror_index] = ref
+            continue
+        kept = min(held, ref, key=lambda r: (len(r.url), r.url))
+        stamps = [t for t in (held.listed_updated, ref.listed_updated) if t is not None]
+        by_mirror[ref.mirror_index] = dataclasses.replace(
+            kept,
+            sections=held.sections | ref.sections,
+            listed_updated=max(stamps) if stamps else None,
+        )
+    return list(by_mirror.values())
+
+
 # The last copy of an article: rounds of retries, the first wait, the longest wait taken.
 LAST_COPY_TRIES = 3
 LAST_COPY_BACKOFF = 0.5
@@ -1115,7 +1136,7 @@ class SourcePull:
         by_article: dict[str, list[ArticleRef]] = {}
         for ref in refs:
             by_article.setdefault(self._canonical(ref.url), []).append(ref)
-        await together(*(self._article(copies) for copies in by_article.values()))
+        await together(*(self._article(_one_a_mirror(copies)) for copies in by_article.values()))
 
     async def _article(self, copies: list[ArticleRef]) -> None:
         copies = sorted(copies, key=lambda r: r.mirror_index)
