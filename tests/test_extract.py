@@ -473,3 +473,25 @@ STORY = [
 def test_same_story_tells_an_edit_from_another_page(a: str, b: str, same: bool) -> None:
     assert parsing.same_story(a, b) is same
     assert parsing.same_story(b, a) is same
+
+
+def test_a_line_break_in_a_headline_or_a_listed_link_is_read_as_a_space() -> None:
+    # "Breaking:<br>Port closed" was the title "Breaking:Port closed" (economist.com's
+    # subheadline, br, headline in trafilatura's evaluation set gave "Open ProgressWhy ...").
+    body = " ".join(["The port closed on Monday after the storm hit the coast."] * 20)
+    page = (
+        "<html><head><title>Ports</title></head><body><h1>Breaking:<br>Port closed</h1>"
+        f"<p>{body}</p></body></html>"
+    ).encode()
+    assert parsing.extract_article(page, "https://news.example/a").title == "Breaking: Port closed"
+    listing = (
+        b"<html><body><ul><li><a href='/Detail/1/port'>Breaking:<br/>Port<br>closed</a></li>"
+        b"<li><a href='/Detail/2/ship'>A ship <b>sank</b></a></li></ul></body></html>"
+    )
+    found = parsing.listing_entries(
+        listing, "https://news.example/Section/1", {"https://news.example"}, r"/Detail/"
+    )
+    assert dict(found) == {
+        "https://news.example/Detail/1/port": "Breaking: Port closed",
+        "https://news.example/Detail/2/ship": "A ship sank",
+    }

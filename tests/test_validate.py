@@ -315,8 +315,7 @@ def test_a_page_of_markup_without_text_is_judged_parsed_in_pieces_only_at_its_st
         # A video page: its headline, a player and its picture named after the headline.
         page(
             "Drugs seized at port",
-            "<h1>Drugs seized at port</h1><video poster='/img/drugs-seized-at-port.jpg'>"
-            "</video>",
+            "<h1>Drugs seized at port</h1><video poster='/img/drugs-seized-at-port.jpg'></video>",
         ),
         # The same without a headline element: its short caption is more than a banner says.
         page(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -128,6 +129,17 @@ ALLOWED_ATTRIBUTES = {
 
 def text_of(el: etree._Element) -> str:
     return " ".join("".join(el.itertext()).split())
+
+
+def line_text(el: etree._Element) -> str:
+    """`text_of` a headline or a link, each line break read as the space a reader sees:
+    "Breaking:<br>Port closed" was the title "Breaking:Port closed"."""
+    if next(el.iter("br"), None) is None:
+        return text_of(el)
+    spaced = copy.deepcopy(el)  # a headline or a link: a few elements
+    for br in spaced.iter("br"):
+        br.tail = " " + (br.tail or "")
+    return text_of(spaced)
 
 
 def select_elements(root: etree._Element, selector: str) -> list[etree._Element]:

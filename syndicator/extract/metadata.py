@@ -25,7 +25,7 @@ from syndicator.core import identity
 from syndicator.core.models import FeedEntry
 from syndicator.core.selectors import compile_selector
 from syndicator.extract import boilerplate
-from syndicator.extract.clean import text_of
+from syndicator.extract.clean import line_text, text_of
 from syndicator.extract.dates import best_time, parse_date
 
 
@@ -143,7 +143,7 @@ def _selected(root: etree._Element, selectors: Mapping[str, str], key: str) -> s
             for attr in ("datetime", "content", "src", "data-src"):
                 if key in ("published", "updated", "image") and found.get(attr):
                     return str(found.get(attr)).strip()
-            if text := text_of(found):
+            if text := line_text(found):
                 return text
     return None
 
@@ -160,7 +160,7 @@ def _title(root: etree._Element, ld: dict[str, Any]) -> str | None:
     for scope in (_article_scope(root), root):
         h1 = next((h for h in scope.iter("h1") if text_of(h)), None)
         if h1 is not None:
-            return text_of(h1)
+            return line_text(h1)
     if title := meta(root, "og:title", "twitter:title") or _ld_name(ld.get("headline")):
         return _without_site_name(title, root, ld)
     t = next(iter(root.iter("title")), None)

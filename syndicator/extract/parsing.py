@@ -725,7 +725,7 @@ def listing_entries(
             # next pull tries again (a mirror is not to blame for the pattern).
             raise ExtractError(url, f"{exc}: no links taken", kind="rule-timeout") from None
         if matched:
-            text = clean.text_of(a)
+            text = clean.line_text(a)
             if not seen.get(absolute):
                 seen[absolute] = text
     return seen
