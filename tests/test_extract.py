@@ -316,12 +316,23 @@ def test_a_json_feed_keeps_only_items_that_link_to_an_article() -> None:
             {"url": 42, "title": "A link of the wrong type"},
             {"url": "#", "title": "The feed itself"},
             {"url": "/Detail/3", "title": ["wrong", "type"], "date_published": "soon"},
+            {"id": "tag:news.example,2024:4", "title": "An id that is no URL links nothing"},
+            # No `url`, an id that is the article's URL (the spec's ideal id): it links there,
+            # before the page elsewhere an `external_url` names.
+            {"id": "https://news.example/Detail/5", "title": "Linked by its id"},
+            {
+                "id": "https://news.example/Detail/6",
+                "external_url": "https://elsewhere.example/story",
+                "title": "A comment on a story elsewhere",
+            },
         ],
         authors=[{"name": "World desk"}],
     )
     entries = parsing.parse_feed(body, JSON_FEED_URL)
     assert [(e.link, e.title, e.published, e.author) for e in entries] == [
-        ("https://news.example/Detail/3", None, None, "World desk")
+        ("https://news.example/Detail/3", None, None, "World desk"),
+        ("https://news.example/Detail/5", "Linked by its id", None, "World desk"),
+        ("https://news.example/Detail/6", "A comment on a story elsewhere", None, "World desk"),
     ]
 
 

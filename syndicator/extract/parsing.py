@@ -635,8 +635,18 @@ def _json_author(holder: Mapping[str, Any]) -> str | None:
     return ", ".join(names) or None
 
 
+def _id_url(ident: object) -> str | None:
+    """A JSON Feed item's `id` when it is an absolute http(s) URL: the spec's "ideally, the id
+    is the full URL of the resource", which an item without `url` is linked by (it was
+    skipped as linking to nothing)."""
+    if isinstance(ident, str) and ident.strip().lower().startswith(("http://", "https://")):
+        return ident.strip()
+    return None
+
+
 def _json_feed(body: bytes, url: str) -> list[FeedEntry]:
-    """A JSON Feed's items as entries: `url` (else `external_url`) is the article's link,
+    """A JSON Feed's items as entries: `url` (else an `id` that is a URL, else `external_url`,
+    a page elsewhere) is the article's link,
     `content_html` (else `content_text`, a paragraph a line) its full text when given. A
     member of the wrong type counts as absent, an item of the wrong type is skipped."""
     try:
@@ -657,10 +667,12 @@ def _json_feed(body: bytes, url: str) -> list[FeedEntry]:
     for item in items:
         if not isinstance(item, dict):
             continue
-        written = _json_text(item.get("url")) or _json_text(item.get("external_url"))
+        ident = item.get("id")  # a text in 1.1, a number too in 1.0
+        written = (
+            _json_text(item.get("url")) or _id_url(ident) or _json_text(item.get("external_url"))
+        )
         if (link := _entry_link(url, written)) is None:
             continue
-        ident = item.get("id")  # a text in 1.1, a number too in 1.0
         content = _json_text(item.get("content_html"))
         if content is None and (plain := _json_text(item.get("content_text"))):
             content = text_as_html(plain)
