@@ -871,6 +871,30 @@ def test_check_refuses_values_out_of_bounds(
     assert words in problem, problem
 
 
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("500ms", "must be at least 1s (got 500ms)"),
+        ("3651d", "a duration must be at most 3650d"),
+        ("nevr", "'nevr' is not a duration such as 30s, 10m or 1h30m, or never"),
+    ],
+)
+def test_a_section_stale_after_out_of_bounds_is_one_problem_naming_the_bound(
+    tmp_path: Path, value: str, words: str
+) -> None:
+    # `stale_after` of a section is a duration or `never`: a duration out of bounds was
+    # reported twice, the second time as "sections.north-africa.stale_after.literal['never']:
+    # Input should be 'never'", as if only `never` were allowed.
+    text = GOOD.replace(
+        "north-africa: {title: North Africa}",
+        f"north-africa: {{title: North Africa, stale_after: {value}}}",
+    )
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:4:"), found
+    assert " sections.north-africa.stale_after: " in found[0] and words in found[0], found
+
+
 def test_operator_regexes_are_checked_when_loaded(tmp_path: Path) -> None:
     text = GOOD.replace("every: 10m", "every: 10m\n    article_links: '(unclosed'")
     text = text.replace(

@@ -99,21 +99,23 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def _bounded(seconds: float, low: float, high: float) -> float:
+    """`seconds` when within [low, high]; else a ValueError saying the bound in the config's
+    own units."""
+    if seconds < low:
+        raise ValueError(
+            f"must be at least {format_duration(low)} (got {format_duration(seconds)})"
+        )
+    if seconds > high:
+        raise ValueError(
+            f"must be at most {format_duration(high)} (got {format_duration(seconds)})"
+        )
+    return seconds
+
+
 def within(low: float, high: float) -> AfterValidator:
     """Bounds of one duration key, checked after parsing, said in the config's own units."""
-
-    def check(seconds: float) -> float:
-        if seconds < low:
-            raise ValueError(
-                f"must be at least {format_duration(low)} (got {format_duration(seconds)})"
-            )
-        if seconds > high:
-            raise ValueError(
-                f"must be at most {format_duration(high)} (got {format_duration(seconds)})"
-            )
-        return seconds
-
-    return AfterValidator(check)
+    return AfterValidator(lambda seconds: _bounded(seconds, low, high))
 
 
 def parse_size(value: object) -> int:
@@ -741,12 +743,29 @@ class Source(_Model):
         return found
 
 
+def _duration_or_never(value: object) -> object:
+    """A section's `stale_after`: `never`, or a duration of 1s to LONGEST. Checked as one
+    value: as a union of the two, a duration out of bounds was two problems, the second
+    saying the value "should be 'never'"."""
+    if value is None or value == "never":
+        return value
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        if "not a duration" not in str(exc):  # a duration, out of bounds or not finite
+            raise
+        raise ValueError(f"{exc}, or never (a section not expected to change)") from None
+    return _bounded(seconds, 1.0, LONGEST)
+
+
 class Section(_Model):
     title: str
     description: str | None = None
     # Flag the section when its newest item is older than this (default: service.stale_after);
     # `never` for a section that is not expected to change (a snapshot, an archive).
-    stale_after: Annotated[Duration, within(1.0, LONGEST)] | Literal["never"] | None = None
+    stale_after: Annotated[float | Literal["never"] | None, BeforeValidator(_duration_or_never)] = (
+        None
+    )
 
 
 class WebSub(_Model):
