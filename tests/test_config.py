@@ -850,6 +850,19 @@ OUT_OF_BOUNDS = [
         "sources.presstv.breaker",
         "max_backoff (1m) is shorter than backoff (1h)",
     ),
+    # Said in the config's units, as every other duration's bound, not as "Input should be
+    # less than or equal to 3600" for a value written as 2h.
+    *(
+        ('  store: "sqlite:///x.db"', f"  {key}: {value}", 2, f"service.{key}", words)
+        for key, value, words in [
+            ("request_deadline", "2h", "at most 1h (got 2h)"),
+            ("pull_deadline", "4s", "at least 5s (got 4s)"),
+            ("pull_deadline", "25h", "at most 1d (got 25h)"),
+            ("header_timeout", "50ms", "at least 100ms (got 50ms)"),
+            ("header_timeout", "11m", "at most 10m (got 11m)"),
+            ("keepalive_timeout", "2d", "at most 1d (got 2d)"),
+        ]
+    ),
     ("sections:", "retention: {every: 1ms}\nsections:", 3, "retention.every", "at least 1s"),
     ("sections:", "retention: {days: 1000000000000}\nsections:", 3, "retention.days", "36500"),
     ("sections:", "cluster: {poll: .inf}\nsections:", 3, "cluster.poll", "not a finite"),
@@ -917,7 +930,7 @@ def test_request_and_pull_deadlines_have_defaults_and_bounds(tmp_path: Path) -> 
         '  store: "sqlite:///x.db"\n', '  store: "sqlite:///x.db"\n  request_deadline: 500ms\n'
     )
     assert any(
-        "service.request_deadline" in p and "greater than or equal to 1" in p
+        "service.request_deadline" in p and "must be at least 1s (got 500ms)" in p
         for p in problems(tmp_path, below)
     )
     # A request may take no more than a third of the pull: the articles need time after

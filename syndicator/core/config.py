@@ -815,10 +815,10 @@ class Service(_Model):
     robots_ttl: Annotated[Duration, within(1.0, 30 * DAY)] = 3600.0
     # The whole of one request (redirects and body included) from when it is sent: a mirror
     # that drips its answer is left behind after this long, however often it sends a byte.
-    request_deadline: Duration = Field(default=60.0, ge=1.0, le=3600.0)
+    request_deadline: Annotated[Duration, within(1.0, HOUR)] = 60.0
     # The whole of one pull of one source: requests still out then are given up (their
     # mirrors marked in their health), what was extracted by then is stored already.
-    pull_deadline: Duration = Field(default=900.0, ge=5.0, le=86400.0)
+    pull_deadline: Annotated[Duration, within(5.0, DAY)] = 900.0
 
     @field_validator("user_agent")
     @classmethod
@@ -848,11 +848,11 @@ class Service(_Model):
     # Limits on what clients may hold (per serving process). A request's headers must be
     # complete this long after the connection opened or, between requests, after its first
     # byte (a client sending them byte by byte is closed).
-    header_timeout: Duration = Field(default=10.0, ge=0.1, le=600.0)
+    header_timeout: Annotated[Duration, within(0.1, 10 * MINUTE)] = 10.0
     # A keep-alive connection with no request is closed after this long. Longer than nginx's
     # upstream keep-alive (60 s), so a proxy in front closes first and never reuses a
     # connection this side is closing.
-    keepalive_timeout: Duration = Field(default=75.0, ge=0.1, le=86400.0)
+    keepalive_timeout: Annotated[Duration, within(0.1, DAY)] = 75.0
     # Open client connections kept; at the cap the longest-idle ones are closed for new ones
     # (a new one is refused with 503 when none is idle). Lowered to what the process's
     # open-file limit leaves room for. 512 is nginx's worker_connections default.
