@@ -110,17 +110,33 @@ def env_overrides(environ: dict[str, str] | None = None) -> dict[str, tuple[str,
         value = environ.get(name)
         if value is None or value == "":
             continue
-        if (
-            key == "store"
-            and value.startswith("sqlite:///")
-            and not value.startswith("sqlite:////")
-        ):
-            # A relative SQLite path in the environment is relative to where the command runs.
-            rel = value[len("sqlite:///") :]
-            if rel and rel != ":memory:":
-                value = f"sqlite:///{(Path.cwd() / rel).resolve()}"
+        if key == "store":
+            value = _store_from_here(value)
         found[key] = (value, name)
     return found
+
+
+# The SQLite schemes a store URL may name (core.config.STORE_SCHEMES).
+_SQLITE_SCHEMES = ("sqlite", "sqlite+aiosqlite")
+
+
+def _store_from_here(url: str) -> str:
+    """A SQLite store URL from the environment with its relative path made absolute from
+    the working folder, where the command runs (not the config's folder), whichever SQLite
+    scheme it names: `sqlite+aiosqlite:///data/s.db` was sought beside the config. A path
+    opening with `~` or holding a `$` is left as it is, for the config's check to refuse
+    it: `sqlite:///~/s.db` made a folder named `~` in the working folder."""
+    scheme, sep, rest = url.partition(":///")
+    path, query_sep, query = rest.partition("?")
+    if (
+        not sep
+        or scheme not in _SQLITE_SCHEMES
+        or path in ("", ":memory:")
+        or path.startswith(("/", "~"))
+        or "$" in path
+    ):
+        return url
+    return f"{scheme}:///{(Path.cwd() / path).resolve()}{query_sep}{query}"
 
 
 def env_mistakes(environ: dict[str, str] | None = None) -> list[str]:
