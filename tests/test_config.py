@@ -432,6 +432,10 @@ def test_export_refuses_a_title_holding_a_lone_surrogate_with_exit_2(tmp_path: P
         ("SYNDICATOR_PUBLICURL", "(did you mean SYNDICATOR_PUBLIC_URL?)"),
         ("SYNDICATOR_WEBSUB_HUB", "set service.websub.hub in the config file"),
         ("SYNDICATOR_ARCHIVE_ENABLED", "set service.archive.enabled in the config file"),
+        # The whole mapping, not a key inside it: it was read as a value for service.websub,
+        # and every command ended (exit 2) on "Input should be a valid dictionary".
+        ("SYNDICATOR_WEBSUB", "set service.websub in the config file"),
+        ("SYNDICATOR_ARCHIVE", "set service.archive in the config file"),
         ("SYNDICATOR_CONF", "(did you mean SYNDICATOR_CONFIG?)"),
     ],
 )

@@ -105,7 +105,7 @@ def env_overrides(environ: dict[str, str] | None = None) -> dict[str, tuple[str,
     """SYNDICATOR_<KEY> values for `service.<key>`, each with the variable it came from."""
     environ = dict(os.environ) if environ is None else environ
     found: dict[str, tuple[str, str]] = {}
-    for key in Service.model_fields:
+    for key in _single_valued():
         name = ENV_PREFIX + key.upper()
         value = environ.get(name)
         if value is None or value == "":
@@ -139,30 +139,40 @@ def _store_from_here(url: str) -> str:
     return f"{scheme}:///{(Path.cwd() / path).resolve()}{query_sep}{query}"
 
 
-def env_mistakes(environ: dict[str, str] | None = None) -> list[str]:
-    """What to say of SYNDICATOR_ variables that look meant for a setting and set none: a
-    typo of a `service` key, or a key inside one (websub.hub), which the environment cannot
-    set. Other names are left alone: they may be anyone's (a test suite's own)."""
-    environ = dict(os.environ) if environ is None else environ
-    fields = Service.model_fields
-    keys = list(fields)
-    nested = [
+def _nested() -> list[str]:
+    """The `service` keys that hold a mapping of keys (websub, archive)."""
+    return [
         k
-        for k, f in fields.items()
+        for k, f in Service.model_fields.items()
         if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
     ]
+
+
+def _single_valued() -> list[str]:
+    """The `service` keys the environment can set: those that take one value."""
+    nested = _nested()
+    return [k for k in Service.model_fields if k not in nested]
+
+
+def env_mistakes(environ: dict[str, str] | None = None) -> list[str]:
+    """What to say of SYNDICATOR_ variables that look meant for a setting and set none: a
+    typo of a `service` key, or a mapping (websub) or a key inside one (websub.hub), which
+    the environment cannot set. Other names are left alone: they may be anyone's (a test
+    suite's own)."""
+    environ = dict(os.environ) if environ is None else environ
+    keys = _single_valued()
+    nested = _nested()
     said = []
     for name in sorted(environ):
         key = name[len(ENV_PREFIX) :].lower()
         if not name.startswith(ENV_PREFIX) or key in keys or key == "config":
             continue
-        inside = next((k for k in nested if key.startswith(k + "_")), None)
+        inside = next((k for k in nested if key == k or key.startswith(k + "_")), None)
         if inside is not None:
-            field = key[len(inside) + 1 :]
+            field = ".".join((inside, key[len(inside) + 1 :])).rstrip(".")
             said.append(
                 f"warning: {name} is not a setting, and is ignored: the environment sets only "
-                f"keys of service that take one value; set service.{inside}.{field} in the "
-                "config file"
+                f"keys of service that take one value; set service.{field} in the config file"
             )
         elif close := difflib.get_close_matches(key, [*keys, "config"], n=1):
             said.append(
