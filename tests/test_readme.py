@@ -3,10 +3,23 @@ the package tree, so the docs cannot drift."""
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
+from typing import Any
 
-from syndicator.core.config import load_config
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from syndicator.core.config import (
+    Config,
+    load_config,
+    parse_config,
+    parse_duration,
+    parse_size,
+)
+from syndicator.core.errors import ConfigError
 
 from .conftest import REPO
 
@@ -47,3 +60,127 @@ def test_the_readme_is_short_and_every_manual_page_it_names_exists() -> None:
     nav = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
     for page in pages:
         assert page.removeprefix("docs/") in nav, f"{page} is not in the MkDocs nav"
+
+
+# The smallest config the bounds are tried in: one section, one source with a sitemap.
+_BOUNDS_BASE: dict[str, Any] = {
+    "service": {"store": "sqlite:///x.db"},
+    "sections": {"a": {"title": "A"}},
+    "sources": {
+        "s": {
+            "title": "S",
+            "canonical": "https://www.example.org",
+            "sections": {"a": {"feed": "/rss.xml", "sitemap": "/sitemap.xml"}},
+        }
+    },
+}
+# What a key's bound needs of the keys it is checked against (lease_timeout >= 3x poll ...).
+_COMPANIONS = {
+    "cluster.lease_timeout": {"cluster.poll": 0.05},
+    "cluster.poll": {"cluster.lease_timeout": 86400},
+    "service.request_deadline": {"service.pull_deadline": 86400},
+    "service.pull_deadline": {"service.request_deadline": 1},
+    "sources.s.breaker.backoff": {"sources.s.breaker.max_backoff": 30 * 86400},
+    "sources.s.breaker.max_backoff": {"sources.s.breaker.backoff": 1},
+    "service.archive.page_size": {"service.max_items": 10000},
+}
+
+
+def _bounds_rows() -> list[tuple[str, str, str, str]]:
+    text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    section = text[text.index("## Bounds") : text.index("No duration may exceed")]
+    rows = re.findall(r"^\| `([\w.*]+)`[^|]* \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$", section, re.M)
+    return [tuple(cell.strip() for cell in row) for row in rows]  # type: ignore[misc]
+
+
+def _value(text: str, like: object) -> float | None:
+    """A cell of the table as the model holds it; None for words (`off`, `max_items`)."""
+    try:
+        if isinstance(like, int) and re.fullmatch(r"\d+ ?(B|KiB|MiB|GiB)", text):
+            return parse_size(text)
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            return float(text)
+        return parse_duration(text)
+    except ValueError:
+        return None
+
+
+def _load_with(key: str, value: float | None) -> Any:
+    data = copy.deepcopy(_BOUNDS_BASE)
+    settings = {} if value is None else {**_COMPANIONS.get(key, {}), key: value}
+    for dotted, given in settings.items():
+        *path, last = dotted.split(".")
+        node = data
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = given
+    config = parse_config(yaml.safe_dump(data), Path("/tmp/bounds.yaml"))
+    node: Any = config
+    for part in key.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return node
+
+
+@pytest.mark.parametrize(("key", "default", "low", "high"), _bounds_rows())
+def test_the_bounds_table_is_what_the_config_model_holds(
+    key: str, default: str, low: str, high: str
+) -> None:
+    # Every row of docs/config.md's table: its default is the model's, its bounds are
+    # accepted and a step beyond each is refused, naming the key.
+    key = key.replace("*", {"sections.*.stale_after": "a"}.get(key, "s"), 1).replace("*", "a")
+    unset = _load_with(key, None)
+    whole = isinstance(unset, int) and not isinstance(unset, bool)
+    # Unset by default (retention.days): a count when both bounds are written as one.
+    whole = whole or (unset is None and low.isdigit() and high.isdigit())
+    like: object = 1 if whole else 1.0
+    if (number := _value(default, like)) is not None:
+        assert unset == number, f"{key}: the model's default is {unset}, the table says {default}"
+    for bound, step in ((low, -1), (high, 1)):
+        limit = _value(bound, like)
+        if limit is None:
+            continue
+        assert _load_with(key, limit) == limit, f"{key}: {bound} is refused"
+        if whole:
+            beyond = limit + step
+        else:
+            beyond = limit * 1.01 if step > 0 else (limit * 0.99 if limit else -0.01)
+        with pytest.raises(ConfigError) as refused:
+            _load_with(key, beyond)
+        assert f" {key}: " in str(refused.value), str(refused.value)
+
+
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    """The config models a field's type holds: itself, or inside Annotated, a union, a
+    list or a mapping."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) for m in _models_in(arg)]
+
+
+def test_the_config_reference_names_every_key_the_model_takes() -> None:
+    # A key the model accepts that the reference block leaves out is a setting no operator
+    # finds: each is in the block as `name:` (the selectors' fields but `body`, in the
+    # comment that lists them).
+    text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    start = text.index("```yaml\nservice:")
+    block = text[start : text.index("```", start + 3)]
+    models, seen, keys = [Config], set(), []
+    while models:
+        model = models.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            if name != "base_dir":
+                keys.append(f"{model.__name__}.{name}")
+                models += _models_in(field.annotation)
+    assert len(keys) > 60
+    listed = re.search(r"# title, author, .* work the same way", block)
+    assert listed is not None
+    missing = [
+        k
+        for k in keys
+        if not re.search(rf"[\s{{,]{k.split('.')[1]}:", block)
+        and not (k.startswith("Selectors.") and k.split(".")[1] in listed.group())
+    ]
+    assert missing == []
