@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -20,6 +20,10 @@ from syndicator.core.config import (
     parse_size,
 )
 from syndicator.core.errors import ConfigError
+from syndicator.publish.documents import FeedBook
+from syndicator.store import Store
+from syndicator.web.metrics import Metrics
+from syndicator.web.server import make_app
 
 from .conftest import REPO
 
@@ -184,3 +188,23 @@ def test_the_config_reference_names_every_key_the_model_takes() -> None:
         and not (k.startswith("Selectors.") and k.split(".")[1] in listed.group())
     ]
     assert missing == []
+
+
+async def _ready() -> tuple[bool, dict[str, Any]]:
+    return True, {}
+
+
+def test_every_route_the_server_answers_is_in_the_publishing_table() -> None:
+    # docs/publishing.md's HTTP table is what an operator reads to know what the server
+    # answers: /mirrors (the dashboard the index links to) was missing from it.
+    config = load_config(REPO / "config" / "syndicator.yaml")
+    book = FeedBook(config, cast(Store, None))  # routes only: nothing is asked of the store
+    app = make_app(book, metrics_of=Metrics(config), readiness=_ready)
+    routes = {route.resource.canonical for route in app.router.routes() if route.resource}
+    text = (REPO / "docs" / "publishing.md").read_text(encoding="utf-8")
+    table = text[text.index("## HTTP") : text.index("The index page ends")]
+    documented = set(re.findall(r"`(/[^`?]*)`", table))
+    assert len(routes) > 12
+    for route in sorted(routes):
+        pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(route))
+        assert any(re.fullmatch(pattern, path) for path in documented), route
