@@ -330,6 +330,23 @@ def test_env_overrides_read_every_service_key(tmp_path: Path) -> None:
     assert set(found) == {"listen", "public_url", "store", "log_format"}
 
 
+def test_extract_json_of_one_page_with_no_article_is_the_documented_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docs/operating.md: with --json, one object a line, and a page with no article gives
+    # {"target", "ok": false, "error"} with exit status 1. Named alone, such a page gave an
+    # indented document with no "target" (the shape of a command's failure instead).
+    (tmp_path / "blank.html").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    alone = CliRunner().invoke(main, ["extract", "blank.html", "--json"])
+    among = CliRunner().invoke(main, ["extract", "blank.html", "blank.html", "--json"])
+    assert (alone.exit_code, among.exit_code) == (1, 1), alone.output + among.output
+    assert alone.stdout.splitlines() == among.stdout.splitlines()[:1]
+    line = json.loads(alone.stdout)
+    assert line == {"target": "blank.html", "ok": False, "error": line["error"]}
+    assert "empty page" in line["error"]
+
+
 @pytest.mark.parametrize("scheme", ["sqlite", "sqlite+aiosqlite"])
 def test_a_relative_sqlite_store_in_the_environment_is_in_the_working_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scheme: str

@@ -876,6 +876,11 @@ def extract(
         fail("--url names the address of one saved page only", EXIT_CONFIG, as_json)
     if len(pages) == 1:
         result = _extract_one(config, pages[0], page_url, source_name)
+        if "error" in result and as_json:
+            # The line a page with no article gives among several (docs/operating.md), so
+            # that a script reads one shape, `target` included, however many it names.
+            _show_extraction(result, as_json)
+            sys.exit(EXIT_FAILED)
         if "error" in result:
             fail(f"nothing extracted: {result['error']}", EXIT_FAILED, as_json)
         _show_extraction(result, as_json)
