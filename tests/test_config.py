@@ -1226,6 +1226,89 @@ def test_a_file_mirror_with_a_shell_variable_or_tilde_is_refused(
 
 
 @pytest.mark.parametrize(
+    ("old", "new", "key", "named"),
+    [
+        (
+            "https://www.presstv.ir",
+            '"https://${PUBLISHER_HOST}"',
+            "sources.presstv.canonical",
+            "${PUBLISHER_HOST}",
+        ),
+        (
+            "https://www.presstv.ir",
+            '"https://$PUBLISHER_HOST"',
+            "sources.presstv.canonical",
+            "$PUBLISHER_HOST",
+        ),
+        (
+            "https://www.presstv.co.uk",
+            '"https://${MIRROR}"',
+            "sources.presstv.mirrors.0.url",
+            "${MIRROR}",
+        ),
+        (
+            "host: https://www.presstv.tv",
+            'host: "https://${SNAPSHOT_HOST}"',
+            "sources.presstv.mirrors.1.host",
+            "${SNAPSHOT_HOST}",
+        ),
+        (
+            '  store: "sqlite:///x.db"',
+            '  store: "sqlite:///x.db"\n  public_url: "https://${DOMAIN}"',
+            "service.public_url",
+            "${DOMAIN}",
+        ),
+        (
+            '  store: "sqlite:///x.db"',
+            '  store: "sqlite:///x.db"\n  public_url: "https://feeds.example.org/${PREFIX}"',
+            "service.public_url",
+            "${PREFIX}",
+        ),
+        (
+            '  store: "sqlite:///x.db"',
+            '  store: "sqlite:///x.db"\n  websub: {hub: "https://${HUB}/"}',
+            "service.websub.hub",
+            "${HUB}",
+        ),
+        (
+            '  store: "sqlite:///x.db"',
+            '  store: "sqlite:///x.db"\n  contact: "mailto:${EMAIL}"',
+            "service.contact",
+            "${EMAIL}",
+        ),
+        (
+            "    every: 10m",
+            '    every: 10m\n    via: "socks5h://${TOR_HOST}:9050"',
+            "sources.presstv.via",
+            "${TOR_HOST}",
+        ),
+    ],
+)
+def test_a_url_with_a_shell_variable_is_refused(
+    tmp_path: Path, old: str, new: str, key: str, named: str
+) -> None:
+    # docs/config.md: the config expands nothing, and a `${NAME}` is refused with its line.
+    # In a URL it was taken as written: a canonical or mirror of `https://${PUBLISHER_HOST}`
+    # was a host of that name, every fetch of it failing, and a public_url of
+    # `https://${DOMAIN}` was put in every self link of every feed.
+    assert old in GOOD
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert len(found) == 1, found
+    assert f" {key}: " in found[0] and f"expands no environment variable {named};" in found[0]
+
+
+def test_a_dollar_in_a_proxy_password_is_no_shell_variable(tmp_path: Path) -> None:
+    # Only the host and `${NAME}` are looked at: a proxy's password may hold a `$`.
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        GOOD.replace(
+            "    every: 10m", '    every: 10m\n    via: "socks5://feeds:pa$word@127.0.0.1:1080"'
+        )
+    )
+    assert load_config(path).sources["presstv"].via == "socks5://feeds:pa$word@127.0.0.1:1080"
+
+
+@pytest.mark.parametrize(
     ("before", "after", "where"),
     [
         ("    every: 10m", "\tevery: 10m", "10:1"),  # an editor indenting with a tab

@@ -182,6 +182,7 @@ def _check_origin(value: str, *, allow_file: bool) -> str:
     if parts.scheme in ("http", "https"):
         _check_no_space(value)
         _check_no_userinfo(value, parts)
+        _check_url_unexpanded(value, parts)
         if not parts.hostname:
             raise ValueError(f"{value!r} has no host name")
         _check_port(value, parts)
@@ -224,6 +225,16 @@ def check_unexpanded(value: str, path: str | None, *, example: str, override: st
         raise ValueError(
             f"{value!r}: '~' is not expanded in a path; write the full path, such as {example}"
         )
+
+
+def _check_url_unexpanded(value: str, parts: SplitResult, override: str = "") -> None:
+    """A ValueError for a `${NAME}` anywhere in an http(s) URL the config gives, or a `$NAME`
+    in its host: the config expands nothing, and `https://${PUBLISHER_HOST}` was taken as
+    a host of that name (every fetch failed) or, in public_url, put in every self link. A
+    user name and password (a proxy's) are not looked at: a password may hold a `$`."""
+    userinfo, at, host = parts.netloc.rpartition("@")
+    shown = value.replace(userinfo + at, "***@", 1) if at else value
+    check_unexpanded(shown, host, example="https://www.example.org", override=override)
 
 
 def file_path(url: str) -> str:
@@ -384,6 +395,7 @@ def check_route(value: str) -> str:
     if value == "direct":
         return value
     parts = urlsplit(value)
+    _check_url_unexpanded(value, parts)
     if parts.scheme not in ROUTE_SCHEMES:
         raise ValueError(
             f"{value!r}: a route is 'direct' or a proxy URL such as socks5h://127.0.0.1:9050"
@@ -781,6 +793,7 @@ class WebSub(_Model):
     def _hub(cls, value: str | None) -> str | None:
         if value is not None:
             parts = urlsplit(value)
+            _check_url_unexpanded(value, parts)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"{value!r} is not an http(s) URL")
             _check_no_userinfo(value, parts)  # every feed names its hub
@@ -831,6 +844,7 @@ class Service(_Model):
         if value is None:
             return None
         _check_header_text(value)
+        check_unexpanded(value, None, example="", override="SYNDICATOR_CONTACT")
         if urlsplit(value).scheme not in ("http", "https", "mailto"):
             raise ValueError(f"{value!r} is not an http(s):// or mailto: URL")
         return value
@@ -870,6 +884,7 @@ class Service(_Model):
         except ValueError as exc:  # an unclosed [IPv6 address
             raise ValueError(f"{value!r} is not an http(s) URL ({exc})") from None
         _check_no_userinfo(value, parts)
+        _check_url_unexpanded(value, parts, override="SYNDICATOR_PUBLIC_URL")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL")
         _check_port(value, parts)
