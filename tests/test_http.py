@@ -21,6 +21,7 @@ from syndicator.core.config import Config
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
+from syndicator.serve.reload import sections_to_render
 from syndicator.store import Store
 from syndicator.web.hotpath import FeedRunner
 from syndicator.web.server import BOOK, hot_answers, make_app, negotiate
@@ -441,3 +442,26 @@ async def test_a_section_name_without_a_slash_leads_to_its_page(
     assert moved.status == 301 and moved.headers["Location"] == "/feeds/iran/"
     assert (await client.get("/feeds/iran")).status == 200  # followed: the section page
     assert (await client.get("/feeds/nowhere", allow_redirects=False)).status == 404
+
+
+async def test_a_reloaded_cache_max_age_reaches_every_document(
+    pulled: tuple[FeedBook, TestClient],
+) -> None:
+    # operating.md: a change of cache_max_age applies from the next request. The feeds were
+    # rendered again and said so; the index, section pages, OPML list and the stylesheet,
+    # whose bytes do not change with it, kept the answers prepared under the old config
+    # (`Cache-Control: public, max-age=120` until their bodies changed, the stylesheet's
+    # never).
+    book, client = pulled
+    paths = ["/feeds/iran.rss", "/", "/feeds/iran/", "/feeds/opml.xml", "/feeds/feed.xsl"]
+    for path in paths:
+        before = await client.get(path, headers=PLAIN)
+        assert before.headers["Cache-Control"] == "public, max-age=120", path
+    old = book.config
+    service = old.service.model_copy(update={"cache_max_age": 600.0})
+    book.config = old.model_copy(update={"service": service})
+    await book.config_changed(sections_to_render(old, book.config))
+    for path in paths:
+        after = await client.get(path, headers=PLAIN)
+        assert after.status == 200, path
+        assert after.headers["Cache-Control"] == "public, max-age=600", path

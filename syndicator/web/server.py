@@ -77,6 +77,8 @@ class _Answers:
 
     def __init__(self, doc: RenderedFeed, book: FeedBook) -> None:
         service = book.config.service
+        # The settings the headers were made under: a reload replaces them (see `_prepared`).
+        self.service = service
         styled = doc.content_type.startswith(_STYLED)
         common = CIMultiDict(
             {
@@ -141,8 +143,11 @@ class _Answers:
 
 
 def _prepared(doc: RenderedFeed, book: FeedBook) -> _Answers:
+    """The answers of a document, made again once a reload replaced the settings they were
+    made under: a document whose bytes a reload does not change (the index, a section page,
+    the OPML list, the stylesheet) is kept as it was, and kept its old Cache-Control."""
     answers = doc.prepared
-    if not isinstance(answers, _Answers):
+    if not isinstance(answers, _Answers) or answers.service is not book.config.service:
         answers = doc.prepared = _Answers(doc, book)
     return answers
 
