@@ -20,6 +20,7 @@ from syndicator.core.config import (
     parse_size,
 )
 from syndicator.core.errors import ConfigError
+from syndicator.ops.cli import main
 from syndicator.publish.documents import FeedBook
 from syndicator.store import Store
 from syndicator.web.metrics import Metrics
@@ -208,3 +209,28 @@ def test_every_route_the_server_answers_is_in_the_publishing_table() -> None:
     for route in sorted(routes):
         pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(route))
         assert any(re.fullmatch(pattern, path) for path in documented), route
+
+
+def test_the_command_table_names_every_command_and_only_options_it_takes() -> None:
+    # docs/operating.md's command table is where an operator looks up a command: every
+    # command is in it, and every option a row shows is one the command takes.
+    text = (REPO / "docs" / "operating.md").read_text(encoding="utf-8")
+    table = text[text.index("## Command line") : text.index("Every command takes `--json`")]
+    commands: dict[str, Any] = {}
+    for name, command in main.commands.items():
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            commands.update({f"{name} {sub}": c for sub, c in subcommands.items()})
+        else:
+            commands[name] = command
+    rows = re.findall(r"^\| `syndicate (.+?)` \|", table, re.M)
+    longest_first = sorted(commands, key=len, reverse=True)
+    named = {
+        row: next((n for n in longest_first if f"{row} ".startswith(f"{n} ")), "") for row in rows
+    }
+    assert sorted(set(named.values())) == sorted(commands)
+    for row, name in named.items():
+        params = commands[name].params
+        taken = {opt for param in params for opt in param.opts + param.secondary_opts}
+        for option in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", row):
+            assert option in taken, f"syndicate {name}: {option}"
