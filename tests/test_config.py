@@ -1297,6 +1297,36 @@ def test_a_url_with_a_shell_variable_is_refused(
     assert f" {key}: " in found[0] and f"expands no environment variable {named};" in found[0]
 
 
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("1984", "YAML reads '1984' as an integer; quote it (\"1984\") to keep it as text"),
+        ("2026-03-01", "YAML reads '2026-03-01' as a date; quote it"),
+        ("3.5", "YAML reads '3.5' as a number; quote it"),
+        ("true", "YAML reads 'true' as a boolean; quote it"),
+        ("null", "it is empty; write the text"),
+    ],
+)
+def test_a_title_yaml_reads_as_no_text_says_to_quote_it(
+    tmp_path: Path, value: str, said: str
+) -> None:
+    # `title: 1984` is a number to YAML: it was refused with pydantic's words alone,
+    # "Input should be a valid string", which did not say why or what to write.
+    found = problems(
+        tmp_path,
+        GOOD.replace("north-africa: {title: North Africa}", f"north-africa: {{title: {value}}}"),
+    )
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:4:"), found
+    assert " sections.north-africa.title: " in found[0] and said in found[0], found
+    quoted = GOOD.replace(
+        "north-africa: {title: North Africa}", f'north-africa: {{title: "{value}"}}'
+    )
+    path = tmp_path / "quoted.yaml"
+    path.write_text(quoted)
+    assert load_config(path).sections["north-africa"].title == value
+
+
 def test_a_dollar_in_a_proxy_password_is_no_shell_variable(tmp_path: Path) -> None:
     # Only the host and `${NAME}` are looked at: a proxy's password may hold a `$`.
     path = tmp_path / "c.yaml"

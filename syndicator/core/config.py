@@ -1282,7 +1282,24 @@ def _describe(
         msg = "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
     elif kind == "missing":
         msg = "required key is missing"
+    elif kind == "string_type" and isinstance(node, yaml.ScalarNode) and node.style is None:
+        msg += _not_text(node)
     return _at(path, node.start_mark if node is not None else None, msg, key)
+
+
+def _not_text(node: yaml.ScalarNode) -> str:
+    """Why a plain value where text is expected is not text, and what to write: YAML reads
+    `title: 2026` as a number (and a date, true or nothing likewise), which was refused with
+    only "Input should be a valid string"."""
+    name = node.tag.rsplit(":", 1)[-1]
+    if name == "null":
+        return ": it is empty; write the text"
+    if name not in _TAG_NAMES:
+        return ""
+    return (
+        f": YAML reads {node.value[:40]!r} as {_TAG_NAMES[name]}; quote it"
+        f' ("{node.value[:40]}") to keep it as text'
+    )
 
 
 def _duplicate_keys(
