@@ -17,11 +17,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from syndicator.core.config import Config
 from syndicator.core.errors import StoreError
 from syndicator.mirrors.health import MirrorPull
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.run import run_pull
 from syndicator.serve.cluster import WebNode
 from syndicator.serve.service import VERSION_POLL, Service
-from syndicator.store import open_store
+from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore
 from syndicator.store.pulls import PullRecord, record_pull
+from syndicator.web.readiness import readiness_checks
 
 from .sites import Site
 
@@ -312,3 +315,28 @@ def test_serving_processes_sharing_a_port_each_answer_every_process_counters(
     # The process's own gauges are not per process: one series, no worker label.
     text = samples(first.exposition().decode())
     assert ("syndicator_ready", ()) in text
+
+
+async def test_a_section_no_source_lists_is_named_and_not_waited_for_by_readyz(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A section no source lists is never pulled: /readyz waited for it, and a load balancer
+    # never sent the service any traffic (`check` warns of such a section, as `serve` does).
+    text = site.config_yaml(store_url, sections=("north-africa",))
+    text = text.replace(
+        "  north-africa: {title: North Africa}\n",
+        "  north-africa: {title: North Africa}\n  sport: {title: Sport}\n",
+    )
+    config = write_config(text)
+    assert set(config.sections) >= {"north-africa", "sport"}
+    ready, checks = await readiness_checks(config, store)
+    assert not ready and checks["sections"] == {"not pulled yet": ["north-africa"]}
+    await run_pull("news", config, fetcher, store)
+    ready, checks = await readiness_checks(config, store)
+    assert ready, checks
+    assert checks["sections"] == "all pulled"
+    assert checks["listed by no source"] == ["sport"]

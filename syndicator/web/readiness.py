@@ -2,8 +2,9 @@
 status behind the section and source gauges of `/metrics`. Every serving process (of `serve`,
 or a web node of a cluster) keeps one `ReadyState` and answers alike.
 
-Ready when the store answers, the config is loaded and every configured section has been
-covered by a pull that reached an entry point (by this process or any other on the store).
+Ready when the store answers, the config is loaded and every configured section that a source
+lists has been covered by a pull that reached an entry point (by this process or any other on
+the store).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from syndicator.core.config import Config
 from syndicator.core.errors import StoreError
+from syndicator.extract.candidate import source_sections
 from syndicator.store import Store
 from syndicator.store.pulls import pulled_sections
 from syndicator.store.stats import ping
@@ -47,12 +49,18 @@ async def readiness_checks(
     checks["config"] = "loaded"
     if refused:
         checks["config_reload"] = {"refused": refused}
-    missing = [s for s in config.sections if s not in pulled]
+    # A section no source lists is never pulled: waited for, it kept the service out of its
+    # load balancer for good. `check` and `serve` warn of it; here it is named, not awaited.
+    listed = {s for source in config.sources.values() for s in source_sections(source)}
+    missing = [s for s in config.sections if s not in pulled and s in listed]
+    unlisted = [s for s in config.sections if s not in listed]
     if missing:
         ready = False
         checks["sections"] = {"not pulled yet": missing}
     else:
         checks["sections"] = "all pulled"
+    if unlisted:
+        checks["listed by no source"] = unlisted
     return ready, checks
 
 
