@@ -161,3 +161,24 @@ def test_an_rss_authors_name_is_read_from_each_way_of_writing_it() -> None:
         ).encode()
         (entry,) = parsing.parse_feed(body, "https://news.example/rss.xml")
         assert entry.author == name, author
+
+
+def test_an_rss_item_with_an_empty_link_is_linked_by_its_permalink_guid() -> None:
+    # RSS 2.0: a guid is a permalink unless `isPermaLink="false"`. Items written with
+    # `<link></link>` and their URL in the guid were dropped, while readers open the guid.
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+        b"<item><title>Port reopens</title><link></link>"
+        b"<guid>https://news.example/Detail/1?id=1&amp;s=2</guid></item>"
+        b"<item><title>Talks resume</title><link/>"
+        b'<guid isPermaLink="true">https://news.example/Detail/2</guid></item>'
+        b"<item><title>Not a link</title><link> </link>"
+        b'<guid isPermaLink="false">https://news.example/Detail/3</guid></item>'
+        b"<item><title>No URL</title><link></link><guid>3f2a-77</guid></item>"
+        b"</channel></rss>"
+    )
+    entries = parsing.parse_feed(body, "https://news.example/rss.xml")
+    assert [(e.title, e.link) for e in entries] == [
+        ("Port reopens", "https://news.example/Detail/1?id=1&s=2"),
+        ("Talks resume", "https://news.example/Detail/2"),
+    ]

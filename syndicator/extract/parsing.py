@@ -574,8 +574,10 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
         # entries or half an entry, so it is refused and the next mirror is asked instead.
         raise ExtractError(url, f"truncated feed: {parsed.get('bozo_exception')}", kind="truncated")
     entries = []
+    guid_links = _permalink_guids(parsed, body)
     for entry in parsed.entries:
-        if (link := _entry_link(url, entry.get("link"))) is None:
+        written = entry.get("link") or guid_links.get(entry.get("id") or "")
+        if (link := _entry_link(url, written)) is None:
             continue
         content = entry.get("content")
         # feedparser turns `&#8;` into the control character itself: no text of a feed keeps
@@ -596,6 +598,34 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
             )
         )
     return entries
+
+
+# An RSS `<guid isPermaLink="false">` and its text: a guid said to be no link.
+_NOT_PERMALINK = re.compile(
+    rb"<guid\b[^>]*\bisPermaLink\s*=\s*[\"']false[\"'][^>]*>([^<]*)</guid>", re.IGNORECASE
+)
+
+
+def _permalink_guids(parsed: Any, body: bytes) -> dict[str, str]:
+    """The guids that stand for their RSS items' links, for items whose `<link>` is there but
+    empty: a guid that is an http(s) URL and a permalink (RSS 2.0: `isPermaLink` is true
+    unless it says false). feedparser takes the guid for the link only when an item has no
+    `<link>` at all, so items a CMS wrote with `<link></link>` and their URL in the guid
+    were dropped, while readers open the guid."""
+    if not str(parsed.get("version", "")).startswith("rss"):
+        return {}
+    guids = {
+        guid
+        for entry in parsed.entries
+        if not entry.get("link")
+        and (guid := entry.get("id") or "").startswith(("http://", "https://"))
+    }
+    if not guids:
+        return {}
+    marked = {
+        html.unescape(m.decode("utf-8", "replace")).strip() for m in _NOT_PERMALINK.findall(body)
+    }
+    return {guid: guid for guid in guids - marked}
 
 
 # RSS 2.0's `<author>`: "email (Name)", or as mail headers write it, "Name <email>".
