@@ -79,6 +79,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -378,6 +379,9 @@ class Mirror:
     # Its listing pages also list every article in a "Most read" box, each link tagged for the
     # site's analytics (`?utm_source=mostread`), as news sites' section pages do.
     most_read: bool = False
+    # Its "Most read" box writes each link percent-encoded (`%D8%A7...`) where the listing
+    # writes the path's letters as they are, as two templates of one CMS can.
+    most_read_encoded: bool = False
     # Sections it dropped: their listing and feed answer 302 to this path of its own (its
     # home page "/", or another section's listing), by section.
     dropped: dict[str, str] = field(default_factory=dict)
@@ -785,11 +789,17 @@ class Mirror:
         links = "".join(
             f'<li><a href="{href(a)}">{card(a)}</a></li>' for a in self._listed(section)
         )
+
+        def read_href(a: SiteArticle) -> str:
+            link = href(a)
+            return quote(link, safe=":/") if self.most_read_encoded else link
+
         if self.most_read:
             links += (
                 "<li><h2>Most read</h2><ol>"
                 + "".join(
-                    f'<li><a href="{href(a)}?utm_source=mostread">{html.escape(a.title)}</a></li>'
+                    f'<li><a href="{read_href(a)}?utm_source=mostread">'
+                    f"{html.escape(a.title)}</a></li>"
                     for a in self._listed(section)
                 )
                 + "</ol></li>"

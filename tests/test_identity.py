@@ -402,3 +402,14 @@ def test_a_link_under_the_other_scheme_is_on_the_known_origin() -> None:
     assert identity.onto_origin("http://www.presstv.ir/a?b=1#c", "https://www.presstv.ir") == (
         "https://www.presstv.ir/a?b=1#c"
     )
+
+
+def test_the_spellings_of_one_url_share_one_key() -> None:
+    # RFC 3986 6.2.2: letters as they are or percent-encoded as UTF-8, escapes in either
+    # case, escapes of unreserved characters; a reserved character's escape stays one.
+    key = identity.url_key("https://news.example/Detail/%d8%ae%D8%A8%D8%B1-%7E1")
+    assert key == identity.url_key("https://news.example/Detail/خبر-~1")
+    assert key == "https://news.example/Detail/%D8%AE%D8%A8%D8%B1-~1"
+    assert identity.url_key("https://news.example/a%2Fb") != identity.url_key(
+        "https://news.example/a/b"
+    )

@@ -7,6 +7,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import unquote
 
 import feedparser
 import pytest
@@ -342,7 +343,7 @@ async def test_an_article_listed_again_with_tracking_parameters_is_fetched_once_
     # but each mirror was asked for it twice at every pull.
     site = sites(2)
     for mirror in site.mirrors:
-        mirror.most_read = True
+        mirror.most_read = mirror.most_read_encoded = True
     await site.start()
     config = write_config(site.config_yaml(store_url, entry="page"))
     report = await pull_source("news", config, fetcher, store)
@@ -355,6 +356,38 @@ async def test_an_article_listed_again_with_tracking_parameters_is_fetched_once_
     assert sorted(link for _, link, _ in items["atom"]) == sorted(
         site.canonical + a.path for a in site.articles
     )
+
+
+async def test_an_article_linked_raw_and_percent_encoded_is_fetched_once_a_mirror(
+    sites: Callable[..., Site],
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # An Arabic slug written as its letters in the listing and percent-encoded in the "Most
+    # read" box (two templates of one CMS): one URL to a browser and to the mirror, but two
+    # to the pull, which asked each mirror for the article twice at every pull.
+    site = sites(2)
+    for n, article in enumerate(site.articles):
+        article.slug = f"خبر-{n}"
+    for mirror in site.mirrors:
+        mirror.most_read = mirror.most_read_encoded = True
+    await site.start()
+    config = write_config(site.config_yaml(store_url, entry="page"))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.errors == []
+    assert report.new == len(site.articles)
+    for mirror in site.mirrors:
+        asked = [unquote(p.split("?")[0]) for p in mirror.log if p.startswith("/Detail/")]
+        assert sorted(asked) == sorted(a.path for a in site.articles), mirror.origin
+    items = await feed_items(config, store, "all")
+    assert len(items["atom"]) == len(site.articles)
+    for mirror in site.mirrors:
+        mirror.log.clear()
+    again = await pull_source("news", config, fetcher, store)
+    assert again.errors == [] and again.new == again.updated == 0
+    assert not [p for m in site.mirrors for p in m.log if p.startswith("/Detail/")]
 
 
 async def test_articles_a_section_page_lists_with_a_teaser_are_fetched_once_until_it_changes(

@@ -306,6 +306,23 @@ def as_uri(iri: str) -> str:
     return urlunsplit((parts.scheme, netloc, "", "", "")) + _NON_ASCII.sub(_percent_encoded, rest)
 
 
+_ESCAPE = re.compile("%[0-9A-Fa-f]{2}")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _escape_normal(found: re.Match[str]) -> str:
+    char = chr(int(found.group()[1:], 16))
+    return char if char in _UNRESERVED else found.group().upper()
+
+
+def url_key(url: str) -> str:
+    """The one form of the spellings of a URL that name the same resource (RFC 3986 6.2.2):
+    non-ASCII characters percent-encoded as UTF-8 (`as_uri`), escapes in upper case, escapes
+    of letters, digits and `-._~` decoded. A slug a listing writes as its letters and a "Most
+    read" box percent-encoded is one article, fetched once."""
+    return _ESCAPE.sub(_escape_normal, as_uri(url))
+
+
 def without_credentials(url: str) -> str:
     """`url` as it may be shown (a report, a log line, an error): a user name and password
     in it, which a proxy may need, as `***`."""

@@ -1135,7 +1135,7 @@ class SourcePull:
         usable mirrors, in order."""
         by_article: dict[str, list[ArticleRef]] = {}
         for ref in refs:
-            by_article.setdefault(self._canonical(ref.url), []).append(ref)
+            by_article.setdefault(identity.url_key(self._canonical(ref.url)), []).append(ref)
         await together(*(self._article(_one_a_mirror(copies)) for copies in by_article.values()))
 
     async def _article(self, copies: list[ArticleRef]) -> None:
