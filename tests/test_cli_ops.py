@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -35,6 +36,7 @@ from syndicator.store import open_store
 from syndicator.store.schema import articles, section_versions
 
 from .conftest import REPO
+from .served import Served
 from .sites import (
     SECTION_TITLES,
     Site,
@@ -659,6 +661,28 @@ async def test_serve_refuses_a_listen_port_out_of_range(tmp_path: Path) -> None:
     assert code == 2, f"serve --listen 127.0.0.1:99999 ended with {code}; stderr:\n{stderr}"
     assert "port 99999 is out of range" in stderr and "1-65535" in stderr
     assert "Traceback" not in stderr
+
+
+async def test_serve_listen_takes_ipv6_as_the_config_does(tmp_path: Path) -> None:
+    # `--listen ::1:8080` was taken (and `[::1]:8080` refused at bind time, its brackets
+    # handed to the resolver), while the config's `listen` takes only the bracketed form.
+    config = str(quiet_config(tmp_path))
+    code, _, stderr = await syndicate_process(
+        "--config", config, "serve", "--listen", "::1:8080", cwd=tmp_path
+    )
+    assert code == 2, f"serve --listen ::1:8080 ended with {code}; stderr:\n{stderr}"
+    assert "an IPv6 address goes in brackets, as [::1]:8080" in stderr, stderr
+    port = free_port()
+    served = Served(Path(config), port, "--listen", f"[::1]:{port}")
+    await served.start()
+    try:
+        started = next(e for e in served.events if e.get("event") == "started" and e.get("url"))
+        assert started["url"] == f"http://[::1]:{port}/"
+        url = f"http://[::1]:{port}/feeds/north-africa.rss"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            assert response.status == 200
+    finally:
+        await served.stop()
 
 
 @pytest.mark.parametrize("listen", ["8080", ":8080"])

@@ -809,6 +809,34 @@ class Archive(_Model):
     page_size: int | None = Field(default=None, ge=1, le=10_000)
 
 
+def listen_address(value: str) -> tuple[str, int]:
+    """`HOST:PORT` (`service.listen`, `serve --listen`) as the host and port to bind, an
+    IPv6 address without its brackets; ValueError saying what is wrong. Port 0 is a free
+    port chosen at start."""
+    if value.lstrip(":").isdigit() and value.count(":") <= 1:
+        port = value.lstrip(":")
+        raise ValueError(
+            f"{value!r} names no host: give HOST:PORT, such as 127.0.0.1:{port} (this machine"
+            f" only) or 0.0.0.0:{port} (every address)"
+        )
+    host, sep, port = value.rpartition(":")
+    # `::1` was read as host ":" and port 1: the port is after the last colon, so an IPv6
+    # address is told from it by its brackets.
+    if ":" in host and not (host.startswith("[") and host.endswith("]") and len(host) > 2):
+        raise ValueError(
+            f"{value!r} is not HOST:PORT; an IPv6 address goes in brackets, as [::1]:8080"
+        )
+    if not sep or not host or not (port.isascii() and port.isdigit()):
+        raise ValueError(f"{value!r} is not HOST:PORT")
+    if int(port) > 65535:
+        # getaddrinfo would wrap it modulo 65536 and the service would bind another port.
+        raise ValueError(
+            f"{value!r}: port {int(port)} is out of range: give 1-65535 (or 0 for a free port"
+            " chosen at start)"
+        )
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
 class Service(_Model):
     title: str = "Syndicator"
     public_url: str = "http://localhost:8080"
@@ -900,28 +928,15 @@ class Service(_Model):
     @field_validator("listen", mode="before")
     @classmethod
     def _port_alone(cls, value: object) -> object:
-        # `listen: 8080` (an integer to YAML) or ":8080": a port, and no host to bind it on.
-        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-        if isinstance(text, str) and text.lstrip(":").isdigit() and text.count(":") <= 1:
-            port = text.lstrip(":")
-            raise ValueError(
-                f"{text!r} names no host: give HOST:PORT, such as 127.0.0.1:{port} (this machine"
-                f" only) or 0.0.0.0:{port} (every address)"
-            )
+        # `listen: 8080` is an integer to YAML: a port, and no host to bind it on.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
         return value
 
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        # `::1` was read as host ":" and port 1: the port is after the last colon, so an IPv6
-        # address is told from it by its brackets.
-        if ":" in host and not (host.startswith("[") and host.endswith("]") and len(host) > 2):
-            raise ValueError(
-                f"{value!r} is not HOST:PORT; an IPv6 address goes in brackets, as [::1]:8080"
-            )
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError(f"{value!r} is not HOST:PORT")
+        listen_address(value)
         return value
 
     @field_validator("store")
@@ -957,11 +972,11 @@ class Service(_Model):
 
     @property
     def listen_host(self) -> str:
-        return self.listen.rpartition(":")[0].strip("[]")
+        return listen_address(self.listen)[0]
 
     @property
     def listen_port(self) -> int:
-        return int(self.listen.rpartition(":")[2])
+        return listen_address(self.listen)[1]
 
 
 class Cluster(_Model):

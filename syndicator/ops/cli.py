@@ -40,6 +40,7 @@ from syndicator.core.config import (
     MAX_CONFIG_SIZE,
     Config,
     Service,
+    listen_address,
     load_config,
     parse_config_bytes,
     with_service_overrides,
@@ -1185,26 +1186,10 @@ def serve(
     config = _load(ctx, as_json)
     host, port = config.service.listen_host, config.service.listen_port
     if listen:
-        if listen.lstrip(":").isdigit() and listen.count(":") <= 1:
-            alone = listen.lstrip(":")
-            fail(
-                f"--listen {listen!r} names no host: give HOST:PORT, such as 127.0.0.1:{alone} "
-                f"(this machine only) or 0.0.0.0:{alone} (every address)",
-                EXIT_CONFIG,
-                as_json,
-            )
-        host, _, port_text = listen.rpartition(":")
-        if not host or not (port_text.isascii() and port_text.isdigit()):
-            fail(f"--listen {listen!r}: give HOST:PORT", EXIT_CONFIG, as_json)
-        port = int(port_text)
-        if port > 65535:
-            # getaddrinfo would wrap it modulo 65536 and the service would bind another port.
-            fail(
-                f"--listen {listen!r}: port {port} is out of range: give 1-65535 "
-                "(or 0 for a free port chosen at start)",
-                EXIT_CONFIG,
-                as_json,
-            )
+        try:
+            host, port = listen_address(listen)
+        except ValueError as exc:
+            fail(f"--listen {exc}", EXIT_CONFIG, as_json)
 
     def logging_for(current: Config) -> None:
         level = "debug" if ctx.obj["verbose"] else current.service.log_level

@@ -57,6 +57,11 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
+def _url_host(host: str) -> str:
+    """The host as a URL writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host else host
+
+
 class Service:
     def __init__(
         self,
@@ -174,7 +179,7 @@ class Service:
         log.info(
             "started",
             extra={
-                "url": f"http://{self._host}:{self.port}/" if self.port else None,
+                "url": f"http://{_url_host(self._host)}:{self.port}/" if self.port else None,
                 "sources": len(config.sources),
                 "sections": len(config.sections),
                 "pulls": self._pulls,
