@@ -66,6 +66,22 @@ def config(text: str = BASE) -> Config:
             "      west-asia: {page: /Section/west-asia}\n    reject_if: [seized]\n",
             set(),
         ),
+        # How a source is pulled changes no stored article, so no feed: rendered again,
+        # every section it feeds was announced to the hub as changed.
+        *(
+            (
+                "      west-asia: {page: /Section/west-asia}\n",
+                f"      west-asia: {{page: /Section/west-asia}}\n    {key}\n",
+                set(),
+            )
+            for key in (
+                "hedge: false",
+                'via: "socks5://127.0.0.1:9050"',
+                "max_links: 50",
+                'article_id: "/(\\\\d+)/"',
+                "time_zone: Asia/Tehran",
+            )
+        ),
     ],
     ids=[
         "nothing",
@@ -76,6 +92,11 @@ def config(text: str = BASE) -> Config:
         "source-title",
         "source-link-policy",
         "source-reject-if",
+        "source-hedge",
+        "source-via",
+        "source-max-links",
+        "source-article-id",
+        "source-time-zone",
     ],
 )
 def test_sections_rendered_again_are_those_whose_feeds_change(

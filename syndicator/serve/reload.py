@@ -69,6 +69,12 @@ _SOURCE_KEYS_NOT_RENDERED = frozenset(
         "selectors",
         "strip",
         "strip_text",
+        "hedge",
+        "via",
+        "max_links",
+        "article_id",
+        # Read into the stored times when an article is pulled.
+        "time_zone",
     }
 )
 
