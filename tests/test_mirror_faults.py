@@ -142,6 +142,45 @@ async def test_second_pull_without_change_is_conditional_and_parses_nothing(
     assert second.parsed == 0 and second.not_modified == 9 and second.new == 0
 
 
+async def test_an_entry_point_that_redirects_is_asked_conditionally_where_it_ended(
+    sites: Callable[..., Site], store: Store, store_url: str, write_config: WriteConfig
+) -> None:
+    # A mirror that sends every request to another host (a mirror configured as http://
+    # that redirects to https://, or to the main domain): the validators kept for its feeds
+    # were dropped at the redirect, so each whole feed was downloaded and parsed at every
+    # pull. They are sent again where the redirects ended when they were given, and to no
+    # other page.
+    site = sites(3)
+    target, moved, other = site.mirrors
+    moved.mode, moved.redirect_to = "redirect", target
+    await site.start()
+    config = write_config(site.config_yaml(store_url))
+    feeds = sorted(f"/rss/{s}.xml" for s in site.sections)
+    clock = FakeClock()
+    async with Fetcher(limits_of(config)) as fetcher:
+        first = await pull(config, fetcher, store, clock)
+        assert first.new == len(site.articles)
+        for mirror in site.mirrors:
+            mirror.requests.clear()
+        clock.advance(600)
+        second = await pull(config, fetcher, store, clock)
+        asked = target.pages_requested()
+        # Each feed asked of it directly and through the redirect, both answered 304.
+        assert sorted(r.path for r in asked) == sorted(feeds * 2)
+        assert all(r.conditional and r.status == 304 for r in asked), asked
+        assert second.parsed == 0 and second.new == 0
+        # Now sent to another mirror: the validators of the first are not sent there.
+        moved.redirect_to = other
+        for mirror in site.mirrors:
+            mirror.requests.clear()
+        clock.advance(600)
+        third = await pull(config, fetcher, store, clock)
+    there = other.pages_requested()
+    assert sorted(r.path for r in there if not r.conditional) == feeds
+    assert sorted(r.path for r in there if r.conditional and r.status == 304) == feeds
+    assert third.parsed == len(feeds) and third.new == 0
+
+
 async def test_a_changed_feed_is_parsed_and_only_the_new_article_is_fetched(
     site: Site, store: Store, store_url: str, write_config: WriteConfig
 ) -> None:

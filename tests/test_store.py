@@ -81,7 +81,18 @@ async def test_validators_round_trip(engine_url: str) -> None:
         await store.save_validators("https://a.example/feed", '"v1"', None)
         await store.save_validators("https://a.example/feed", '"v2"', "Mon, 04 Mar 2024")
         assert await store.validators(["https://a.example/feed", "https://b.example/"]) == {
-            "https://a.example/feed": ('"v2"', "Mon, 04 Mar 2024")
+            "https://a.example/feed": ('"v2"', "Mon, 04 Mar 2024", None)
+        }
+        # Where the feed's redirects ended when they were given, when not at the feed.
+        await store.save_validators(
+            "https://a.example/feed", '"v3"', None, final_url="https://a.example/feed/"
+        )
+        await store.save_validators(
+            "https://b.example/", '"w1"', None, final_url="https://b.example/"
+        )
+        assert await store.validators(["https://a.example/feed", "https://b.example/"]) == {
+            "https://a.example/feed": ('"v3"', None, "https://a.example/feed/"),
+            "https://b.example/": ('"w1"', None, None),
         }
     finally:
         await store.close()

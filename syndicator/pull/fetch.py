@@ -383,6 +383,7 @@ class Fetcher:
         *,
         etag: str | None = None,
         last_modified: str | None = None,
+        validated_at: str | None = None,
         file_root: Path | None = None,
         allowed_origins: Collection[str] | None = None,
         follow_foreign: bool = False,
@@ -394,6 +395,10 @@ class Fetcher:
         on_sent: Callable[[], None] | None = None,
     ) -> Response:
         """GET one URL; a 304 answer comes back with an empty body and `not_modified`.
+
+        `etag` and `last_modified` are sent with the request; `validated_at` is where the
+        URL's redirects ended when they were given (None: at the URL): they are sent again
+        after redirects only to that URL, never to another page.
 
         Redirects are followed by hand, at most `max_redirects`: to any origin in
         `allowed_origins` (None: any), elsewhere only with `follow_foreign`. `cancel_if` is
@@ -412,6 +417,7 @@ class Fetcher:
             url,
             etag=etag,
             last_modified=last_modified,
+            validated_at=validated_at,
             file_root=file_root,
             allowed_origins=allowed_origins,
             follow_foreign=follow_foreign,
@@ -446,6 +452,7 @@ class Fetcher:
         *,
         etag: str | None,
         last_modified: str | None,
+        validated_at: str | None,
         file_root: Path | None,
         allowed_origins: Collection[str] | None,
         follow_foreign: bool,
@@ -466,6 +473,7 @@ class Fetcher:
                     url,
                     etag,
                     last_modified,
+                    validated_at,
                     allowed_origins,
                     follow_foreign,
                     robots,
@@ -484,6 +492,7 @@ class Fetcher:
         url: str,
         etag: str | None,
         last_modified: str | None,
+        validated_at: str | None,
         allowed_origins: Collection[str] | None,
         follow_foreign: bool,
         robots: bool,
@@ -498,11 +507,12 @@ class Fetcher:
         # Set when the first request goes out: waiting for a free slot is not the mirror's
         # fault, every byte after that is.
         answer_by: float | None = None
-        headers = {}
+        validators = {}
         if etag:
-            headers["If-None-Match"] = etag
+            validators["If-None-Match"] = etag
         if last_modified:
-            headers["If-Modified-Since"] = last_modified
+            validators["If-Modified-Since"] = last_modified
+        headers = validators
         history: list[str] = []
         current = url
         while True:
@@ -561,8 +571,9 @@ class Fetcher:
                 await self._robots_check(url, target, addresses, via)
             history.append(current)
             current = target
-            # Validators belong to the URL they were stored for, not to a redirect target.
-            headers = {}
+            # Validators belong to the page that gave them: sent again where the redirects
+            # ended when they were given, to no other page.
+            headers = validators if validated_at is not None and current == validated_at else {}
 
     async def _robots_check(
         self, asked: str, url: str, addresses: AddressPolicy | None, via: str | None

@@ -48,7 +48,7 @@ from syndicator.pull.addresses import AddressPolicy
 from syndicator.pull.adoption import adopt_candidates
 from syndicator.pull.fetch import Fetcher, Response
 from syndicator.store import Store
-from syndicator.store.engine import MAX_URL
+from syndicator.store.engine import MAX_URL, Validators
 from syndicator.store.health import ExpiredLink, Listed, MirrorStore
 
 log = logging.getLogger("syndicator.pull")
@@ -124,6 +124,8 @@ LAST_COPY_TRIES = 3
 LAST_COPY_BACKOFF = 0.5
 LAST_COPY_MAX_WAIT = 10.0
 # Failures a retry can mend: the mirror was busy, slow or cut off, not wrong.
+# A URL asked with no validators.
+_UNVALIDATED = Validators(None, None, None)
 _PASSING_KINDS = frozenset({"timeout", "connect", "truncated", "http", "deadline"})
 
 
@@ -225,7 +227,7 @@ class SourcePull:
         # listed for it (see `_ingest`).
         self.texts_seen: dict[tuple[int, str], tuple[str, str]] = {}
         self.book = HealthBook(name, {}, Policy.of(source.breaker), clock, rng or random.Random())
-        self.validators: dict[str, tuple[str | None, str | None]] = {}
+        self.validators: dict[str, Validators] = {}
         self.announced: dict[str, str] = {}
         # Every host written in the config is reached at any address; the others (adopted
         # mirrors, redirect targets) at public ones unless the source allows private ones.
@@ -354,13 +356,16 @@ class SourcePull:
         `asked` (an article copy) is told when the request goes out and when it is answered."""
         mirror = self.mirrors[index]
         origin = mirror.origin
-        etag, modified = self.validators.get(url, (None, None)) if conditional else (None, None)
+        etag, modified, validated_at = (
+            self.validators.get(url, _UNVALIDATED) if conditional else _UNVALIDATED
+        )
         sent = True
         try:
             response = await self.fetcher.get(
                 url,
                 etag=etag,
                 last_modified=modified,
+                validated_at=validated_at,
                 file_root=self._file_root(mirror),
                 allowed_origins={m.url for m in self.mirrors if not m.is_file} | self.origins,
                 follow_foreign=self.source.follow_foreign_redirects,
@@ -773,7 +778,9 @@ class SourcePull:
         now = self.clock()
         await self.mirror_store.save_entry_links(url, links, now)
         if response.etag or response.last_modified:
-            await self.store.save_validators(url, response.etag, response.last_modified, now)
+            await self.store.save_validators(
+                url, response.etag, response.last_modified, now, final_url=response.url
+            )
         return answered, links
 
     def _parse_entry(self, index: int, entry: EntryPoint, response: Response) -> list[Listed]:
@@ -952,7 +959,9 @@ class SourcePull:
         )
         await self.mirror_store.save_entry_links(url, links, now)
         if response.etag or response.last_modified:
-            await self.store.save_validators(url, response.etag, response.last_modified, now)
+            await self.store.save_validators(
+                url, response.etag, response.last_modified, now, final_url=response.url
+            )
         return answered, links, []
 
     # --- articles ----------------------------------------------------------------------

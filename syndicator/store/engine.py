@@ -11,7 +11,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import asyncpg
 from sqlalchemy import (
@@ -67,6 +67,15 @@ from syndicator.store.schema import (
 )
 
 Outcome = Literal["new", "updated", "duplicate"]
+
+
+class Validators(NamedTuple):
+    """The validators an answer gave for a URL, and where that URL's redirects ended then
+    (None: at the URL itself)."""
+
+    etag: str | None
+    last_modified: str | None
+    final_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1298,22 +1307,35 @@ class Store:
 
     # --- HTTP validators -------------------------------------------------------------
 
-    async def validators(self, urls: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+    async def validators(self, urls: Sequence[str]) -> dict[str, Validators]:
         if not urls:
             return {}
         async with self.reading("fetch validators") as conn:
             result = await conn.execute(
                 select(fetch_validators).where(fetch_validators.c.url.in_(list(urls)))
             )
-            return {r.url: (r.etag, r.last_modified) for r in result}
+            return {r.url: Validators(r.etag, r.last_modified, r.final_url) for r in result}
 
     async def save_validators(
-        self, url: str, etag: str | None, last_modified: str | None, now: datetime | None = None
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        now: datetime | None = None,
+        final_url: str | None = None,
     ) -> None:
+        """Keep the validators the answer of `url` gave; `final_url`, where its redirects
+        ended, when not at `url` (they are sent there again only if they end there again)."""
         if len(url) > MAX_URL:
             return  # not kept, on either engine (see MirrorStore.save_entry_links)
         now = now or datetime.now(UTC)
-        values = {"etag": etag, "last_modified": last_modified, "checked_at": now}
+        final = final_url if final_url != url and final_url and len(final_url) <= MAX_URL else None
+        values = {
+            "etag": etag,
+            "last_modified": last_modified,
+            "checked_at": now,
+            "final_url": final,
+        }
         dialect = postgresql if self.is_postgres else sqlite
         stmt = dialect.insert(fetch_validators).values(url=url, **values)
         try:

@@ -161,6 +161,8 @@ fetch_validators = Table(
     Column("etag", Text),
     Column("last_modified", Text),
     Column("checked_at", DateTime(timezone=True), nullable=False),
+    # Where the redirects of `url` ended when the validators were given (None: at `url`).
+    Column("final_url", String(2048)),
 )
 
 # Health of every mirror of every source (see syndicator.mirrors for what the states mean).
