@@ -422,6 +422,47 @@ async def test_pull_names_unknown_sources_and_sections_with_a_suggestion(
     assert all("connect" in e for e in outcome["errors"])
 
 
+async def test_pull_with_no_source_named_pulls_every_source(
+    tmp_path: Path, site: Site, quiet_site: Site, store_url: str
+) -> None:
+    # `syndicate pull` said only "Missing argument 'SOURCE'": an operator who changed the
+    # config pulled each source by name to see it all work.
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        site.config_yaml(store_url) + "  quiet:\n"
+        "    title: Quiet News\n"
+        f"    canonical: {quiet_site.mirrors[0].origin}\n"
+        "    sections:\n"
+        "      iran: {feed: /rss/iran.xml}\n"
+    )
+    c = str(config)
+    wrong = await syndicate("--config", c, "pull", "--section", "irn")
+    assert wrong.exit_code == 2, wrong.output
+    assert "no source pulled has a section 'irn' (did you mean 'iran'?)" in wrong.output
+    one = await syndicate("--config", c, "pull", "--section", "iran", "--json")
+    done = json.loads(one.stdout)
+    assert one.exit_code == 0 and done["ok"] is True, one.stdout
+    assert {p["source"]: p["sections"] for p in done["pulls"]} == {
+        "news": ["iran"],
+        "quiet": ["iran"],
+    }
+    assert {p["source"]: p["new"] for p in done["pulls"]} == {
+        "news": len(site.in_section("iran")),
+        "quiet": len(quiet_site.in_section("iran")),
+    }
+    every = await syndicate("--config", c, "pull", "--json")
+    done = json.loads(every.stdout)
+    assert every.exit_code == 0 and done["ok"] is True, every.stdout
+    assert sorted(p["source"] for p in done["pulls"]) == ["news", "quiet"]
+    # What the first pull left: the other sections of the first source.
+    assert sum(p["new"] for p in done["pulls"]) == len(site.articles) - len(site.in_section("iran"))
+    for mirror in quiet_site.mirrors:
+        await mirror.go_down()
+    table = await syndicate("--config", c, "pull")
+    assert table.exit_code == 1, table.output
+    assert "news" in table.output and "quiet" in table.output
+
+
 async def test_extract_shows_rules_and_the_hash_the_store_keeps(tmp_path: Path) -> None:
     store = tmp_path / "s.db"
     env = {"SYNDICATOR_STORE": f"sqlite:///{store}"}

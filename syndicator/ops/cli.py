@@ -763,49 +763,53 @@ def _refuse_quiet_and_verbose(ctx: click.Context, quiet: bool, as_json: bool) ->
 
 
 @main.command()
-@click.argument("source")
+@click.argument("sources", metavar="[SOURCE]...", nargs=-1)
 @click.option("--section", help="Pull only this section's entry point.")
 @_quiet_option("a failed pull")
 @json_option
 @click.pass_context
-def pull(ctx: click.Context, source: str, section: str | None, quiet: bool, as_json: bool) -> None:
-    """Pull one source now, with a progress bar and a summary table."""
+def pull(
+    ctx: click.Context, sources: tuple[str, ...], section: str | None, quiet: bool, as_json: bool
+) -> None:
+    """Pull sources now (every source when none is named), with a progress bar and a
+    summary table."""
     _refuse_quiet_and_verbose(ctx, quiet, as_json)
     config = _load(ctx, as_json)
-    if source not in config.sources:
-        fail(
-            f"unknown source {source!r}{did_you_mean(source, list(config.sources))}",
-            EXIT_CONFIG,
-            as_json,
-        )
-    if section is not None:
-        entries = config.sources[source].sections
-        if section not in entries:
+    for source in sources:
+        if source not in config.sources:
             fail(
-                f"source {source!r} has no section {section!r}"
-                f"{did_you_mean(section, list(entries))}",
+                f"unknown source {source!r}{did_you_mean(source, list(config.sources))}",
                 EXIT_CONFIG,
                 as_json,
             )
-        only = config.sources[source].model_copy(update={"sections": {section: entries[section]}})
-        config = config.model_copy(update={"sources": {**config.sources, source: only}})
+    names = list(dict.fromkeys(sources)) or list(config.sources)
+    if section is not None:
+        config, names = _only_section(config, names, section, as_json)
 
     if quiet:
         # A pull that lost a mirror but not its feed logs a warning: no news for cron.
         _logging(config.service.log_format, False, "error")
 
-    async def job() -> PullOutcome:
+    async def job() -> list[PullOutcome]:
         store = await connect(config)
+        label = f"pulling {names[0]}" if len(names) == 1 else "pulling"
         try:
-            with terminal.PullProgress(err, f"pulling {source}", shown=not quiet) as progress:
+            with terminal.PullProgress(err, label, shown=not quiet) as progress:
                 async with Fetcher(limits_of(config)) as fetcher:
-                    return await run_pull(source, config, fetcher, store, progress=progress.hook)
+                    return list(
+                        await asyncio.gather(
+                            *(
+                                run_pull(name, config, fetcher, store, progress=progress.hook)
+                                for name in names
+                            )
+                        )
+                    )
         finally:
             await _close_whole(store)
 
     try:
         with _outcomes_shown_once(ctx.obj["verbose"]):
-            outcome = _run(job, as_json, stoppable=True, config=config)
+            outcomes = _run(job, as_json, stoppable=True, config=config)
     except Stopped as stop:
         # Articles are stored as they are extracted: those are kept, and the pull is
         # recorded as cancelled.
@@ -814,20 +818,53 @@ def pull(ctx: click.Context, source: str, section: str | None, quiet: bool, as_j
             128 + stop.signal,
             as_json,
         )
-    busy = store_busy(config, [outcome])
+    busy = store_busy(config, outcomes)
     if busy is not None:
-        fail(f"store error: {busy}; pull {source} again when it is done", EXIT_FAILED, as_json)
-    failed = outcome.result == "failed"
+        again = f"pull {names[0]} again" if len(sources) == 1 else "pull again"
+        fail(f"store error: {busy}; {again} when it is done", EXIT_FAILED, as_json)
+    dead = [o.source for o in outcomes if o.result == "failed"]
     if as_json:
-        emit(terminal.outcome_json(outcome))
+        # One source named: its outcome, as it always was; else every source's.
+        emit(
+            terminal.outcome_json(outcomes[0])
+            if len(sources) == 1
+            else {"ok": not dead, "pulls": [terminal.outcome_json(o) for o in outcomes]}
+        )
     elif quiet:
-        for message in outcome.report.errors if failed else []:
-            err.print(f"{source}: {message}", highlight=False, markup=False)
+        for o in outcomes:
+            for message in o.report.errors if o.result == "failed" else []:
+                err.print(f"{o.source}: {message}", highlight=False, markup=False)
     else:
-        out.print(terminal.outcomes([outcome]))
-        for message in outcome.report.errors:
-            err.print(terminal.labelled(f"{source}:", "yellow", message), highlight=False)
-    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+        out.print(terminal.outcomes(outcomes))
+        for o in outcomes:
+            for message in o.report.errors:
+                err.print(terminal.labelled(f"{o.source}:", "yellow", message), highlight=False)
+    sys.exit(EXIT_FAILED if dead else EXIT_OK)
+
+
+def _only_section(
+    config: Config, names: list[str], section: str, as_json: bool
+) -> tuple[Config, list[str]]:
+    """The config with the named sources' entry points cut to `section`'s, and the sources
+    that have it; a clear error when none does."""
+    having = [n for n in names if section in config.sources[n].sections]
+    if not having:
+        known = list(dict.fromkeys(s for n in names for s in config.sources[n].sections))
+        which = f"source {names[0]!r} has" if len(names) == 1 else "no source pulled has"
+        fail(
+            f"{which} no section {section!r}{did_you_mean(section, known)}"
+            if len(names) == 1
+            else f"{which} a section {section!r}{did_you_mean(section, known)}",
+            EXIT_CONFIG,
+            as_json,
+        )
+    only = dict(config.sources)
+    for name in having:
+        entries = config.sources[name].sections
+        only[name] = config.sources[name].model_copy(
+            update={"sections": {section: entries[section]}}
+        )
+    return config.model_copy(update={"sources": only}), having
 
 
 @main.command()
