@@ -119,6 +119,8 @@ async def test_conditional_requests_compression_and_no_rendering_per_request(
     assert "Content-Encoding" not in first.headers
     assert first.headers["Cache-Control"] == "public, max-age=120"
     assert first.headers["Vary"] == "Accept-Encoding, Accept"
+    # A reader running in a web page may read it from another site.
+    assert first.headers["Access-Control-Allow-Origin"] == "*"
     assert first.headers.getall("Link") == [
         '<http://hub.example.test/publish>; rel="hub"',
         f'<{PUBLIC}/feeds/iran.rss>; rel="self"',
@@ -139,6 +141,7 @@ async def test_conditional_requests_compression_and_no_rendering_per_request(
         assert (
             cached.headers["ETag"] == etag and cached.headers["Vary"] == "Accept-Encoding, Accept"
         )
+        assert cached.headers["Access-Control-Allow-Origin"] == "*"
     older = format_datetime(parsedate_to_datetime(modified) - timedelta(seconds=1), usegmt=True)
     late = {**PLAIN, "If-Modified-Since": older}
     assert (await client.get("/feeds/iran.rss", headers=late)).status == 200

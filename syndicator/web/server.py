@@ -85,6 +85,9 @@ class _Answers:
                 "Cache-Control": f"public, max-age={int(service.cache_max_age)}",
                 # RSS and Atom go to browsers as application/xml (see `answer`).
                 "Vary": "Accept-Encoding, Accept" if styled else "Accept-Encoding",
+                # Public documents: a reader that runs in a web page (a JSON Feed is made
+                # for scripts) may read them from any site, as it could through any proxy.
+                "Access-Control-Allow-Origin": "*",
             }
         )
         if service.websub.hub and doc.self_url:
