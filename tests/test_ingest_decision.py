@@ -148,6 +148,39 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         stored("hash"),
         Duplicate(remember_text=False),
     ),
+    # An older version's text (its hash is kept): the canonical origin serving it dated after
+    # the stored version is the publisher taking the edit back; anything else is a copy that
+    # lags (a mirror, or a cache in front of the canonical origin giving the old date).
+    (
+        "an older text from the canonical origin, dated after the stored version: reverted",
+        replace(candidate(updated=STORED_UPDATED + HOUR), from_canonical=True),
+        replace(stored("hash"), current_text=False),
+        Update(STORED_UPDATED + HOUR),
+    ),
+    (
+        "an older text from a mirror, dated after the stored version",
+        candidate(updated=STORED_UPDATED + HOUR),
+        replace(stored("hash"), current_text=False),
+        Duplicate(remember_text=False),
+    ),
+    (
+        "an older text from the canonical origin with its old date",
+        replace(candidate(updated=STORED_UPDATED - HOUR), from_canonical=True),
+        replace(stored("hash"), current_text=False),
+        Duplicate(remember_text=False),
+    ),
+    (
+        "an older text from the canonical origin with no modified time",
+        replace(candidate(), from_canonical=True),
+        replace(stored("hash"), current_text=False),
+        Duplicate(remember_text=False),
+    ),
+    (
+        "the stored text from the canonical origin, a newer modified time",
+        replace(candidate(updated=STORED_UPDATED + HOUR), from_canonical=True),
+        stored("hash"),
+        Duplicate(remember_text=False),
+    ),
     # Another text at the same URL or near-identical: an update, unless the page is older.
     ("same URL, no modified time", candidate(), stored("url"), Update(NOW)),
     (

@@ -150,6 +150,64 @@ async def test_a_lagging_mirror_never_brings_the_old_text_back(
     assert article.title not in [r["title"] for r in items["json"]]
 
 
+async def test_an_edit_taken_back_by_the_publisher_is_an_update_of_the_one_item(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # The text before an edit is kept (by its hash) to know a lagging mirror's copy of it:
+    # when the publisher took the edit back, the canonical origin's page, dated after the
+    # edit, was taken for such a copy, and the feeds kept the withdrawn text for good.
+    config = write_config(site.config_yaml(store_url))
+    article = site.articles[0]
+    await pull_source("news", config, fetcher, store)
+    guid = next(
+        r["id"]
+        for r in (await items_of(config, store, article.section))["json"]
+        if r["title"] == article.title
+    )
+    edited_at = datetime(2024, 3, 2, 8, 30, tzinfo=UTC)
+    site.edit(article.id, [0, 1, 2], title=NEW_TITLE, modified=edited_at)
+    assert (await pull_source("news", config, fetcher, store)).updated == 1
+    # Taken back on the canonical origin; the other mirrors still serve the edit.
+    reverted_at = edited_at + timedelta(days=1)
+    site.edit(article.id, [0], title=article.title, modified=reverted_at)
+    report = await pull_source("news", config, fetcher, store)
+    assert (report.new, report.updated, report.failed) == (0, 1, 0)
+    for _ in range(2):  # the mirrors' copies of the edit do not bring it back
+        again = await pull_source("news", config, fetcher, store)
+        assert (again.new, again.updated) == (0, 0)
+    item = one_item(await items_of(config, store, article.section), guid)
+    for fmt, shown in item.items():
+        assert shown["title"] == article.title, fmt
+    assert item["json"]["updated"] == reverted_at.isoformat().replace("+00:00", "Z")
+
+
+async def test_a_mirror_serving_the_text_before_an_edit_as_new_changes_nothing(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # The text before the edit, dated after it, on a mirror (a CMS that stamps every page
+    # it renders with the time): the canonical origin serves the edit, which stays.
+    config = write_config(site.config_yaml(store_url))
+    article = site.articles[0]
+    await pull_source("news", config, fetcher, store)
+    edited_at = datetime(2024, 3, 2, 8, 30, tzinfo=UTC)
+    site.edit(article.id, [0, 1, 2], title=NEW_TITLE, modified=edited_at)
+    assert (await pull_source("news", config, fetcher, store)).updated == 1
+    site.edit(article.id, [1], title=article.title, modified=edited_at + timedelta(days=1))
+    for _ in range(2):
+        report = await pull_source("news", config, fetcher, store)
+        assert (report.new, report.updated) == (0, 0)
+    titles = [r["title"] for r in (await items_of(config, store, article.section))["json"]]
+    assert titles.count(NEW_TITLE) == 1 and article.title not in titles
+
+
 @pytest.mark.parametrize("full_text", [True, False], ids=["full-text-feed", "full-text-off"])
 async def test_a_correction_in_the_text_a_feed_carries_updates_the_item(
     site: Site,

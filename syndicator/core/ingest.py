@@ -31,6 +31,8 @@ class Match:
     # a confirmed candidate names the same link).
     url: str | None = None
     link_confirmed: bool = False
+    # Matched by hash: whether that hash is the stored text's (else an older version's).
+    current_text: bool = True
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,10 @@ def decide(
       (the time we saw it when the page gives none, a later one, which within FUTURE_SKEW
       still counts as the page's modified time, or only today's date) and the first content
       hash;
-    - the same text (by hash): a duplicate;
+    - the same text (by hash): a duplicate, but for an older version of the text that the
+      canonical origin serves dated after the stored version: the publisher took the edit
+      back, an update (a lagging mirror's copy of that older text is a duplicate, and so is
+      one from the canonical origin that gives no newer time: a cache that lags);
     - another text whose page says it is older than the stored version: a duplicate (a
       lagging mirror must not roll an article back);
     - another text otherwise: an update, dated by the page's own modified time when it moved
@@ -140,6 +145,13 @@ def decide(
         guid = make_guid(canonical_origin, candidate.source, candidate.content_hash, published)
         return New(guid, published, max(page_updated or published, published))
     if stored.how == "hash":
+        if (
+            not stored.current_text
+            and candidate.from_canonical
+            and page_updated is not None
+            and page_updated > stored.updated
+        ):
+            return Update(page_updated)
         return Duplicate(remember_text=False)
     if page_updated is not None and page_updated < stored.updated:
         return Duplicate(remember_text=True)

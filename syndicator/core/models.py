@@ -83,6 +83,10 @@ class Candidate:
     # or the canonical origin served the page): the store then repairs a stored link that
     # differs, without dating the article anew.
     link_confirmed: bool = False
+    # The canonical origin served the page (the publisher's own word, never a lagging
+    # mirror's copy): an older text of the article from it, dated after the stored version,
+    # is the edit taken back.
+    from_canonical: bool = False
 
 
 @dataclass(frozen=True)

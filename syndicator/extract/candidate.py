@@ -242,7 +242,8 @@ def to_candidate(
     content_html, image_url = publishable_html(page, canonical_origin, origins, language, prefixes)
     content_hash, simhash, words = fingerprint_page(page, hosts)
     canonical_url = on_site(page.url, canonical_origin, origins, prefixes)
-    confirmed = from_canonical or identity.origin(page.url) == canonical_origin
+    from_canonical = from_canonical or identity.origin(page.url) == canonical_origin
+    confirmed = from_canonical
     aliases = {page.url, *extra_aliases}
     if page.canonical_link:
         declared = on_site(page.canonical_link, canonical_origin, origins, prefixes)
@@ -270,6 +271,7 @@ def to_candidate(
         hash_text=page.body_text,
         hash_hosts=tuple(hosts),
         link_confirmed=confirmed,
+        from_canonical=from_canonical,
     )
 
 

@@ -484,6 +484,7 @@ _MATCH_COLS = (
     articles.c.published,
     articles.c.url,
     articles.c.link_confirmed,
+    articles.c.content_hash,
 )
 _BY_HASH = (
     select(*_MATCH_COLS, literal_column("0", Integer).label("rank"), articles.c.simhash)
@@ -769,7 +770,7 @@ class Store:
         if not found:
             return None
         rank, _, _, row = min(found, key=lambda f: f[:3])
-        return _match(("hash", "url", "near")[rank], row, now)
+        return _match(("hash", "url", "near")[rank], row, now, cand.content_hash)
 
     async def _ingest(
         self,
@@ -1388,7 +1389,7 @@ def near_window(published: datetime) -> tuple[datetime, datetime]:
     return since, until
 
 
-def _match(how: How, row: Any, now: datetime) -> Match:
+def _match(how: How, row: Any, now: datetime, content_hash: str) -> Match:
     return Match(
         how,
         row.id,
@@ -1397,6 +1398,7 @@ def _match(how: How, row: Any, now: datetime) -> Match:
         _utc(row.published) or now,
         row.url,
         bool(row.link_confirmed),
+        current_text=row.content_hash == content_hash,
     )
 
 
