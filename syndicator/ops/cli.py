@@ -850,14 +850,12 @@ def _only_section(
     having = [n for n in names if section in config.sources[n].sections]
     if not having:
         known = list(dict.fromkeys(s for n in names for s in config.sources[n].sections))
-        which = f"source {names[0]!r} has" if len(names) == 1 else "no source pulled has"
-        fail(
-            f"{which} no section {section!r}{did_you_mean(section, known)}"
+        lacks = (
+            f"source {names[0]!r} has no section"
             if len(names) == 1
-            else f"{which} a section {section!r}{did_you_mean(section, known)}",
-            EXIT_CONFIG,
-            as_json,
+            else "no source pulled has a section"
         )
+        fail(f"{lacks} {section!r}{did_you_mean(section, known)}", EXIT_CONFIG, as_json)
     only = dict(config.sources)
     for name in having:
         entries = config.sources[name].sections
