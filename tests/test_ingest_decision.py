@@ -202,6 +202,18 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         Duplicate(remember_text=True),
     ),
     (
+        "same URL, the stored version dated ahead of now, its time again: just after it",
+        candidate(updated=NOW + 3 * HOUR),
+        replace(stored("url"), updated=NOW + 3 * HOUR),
+        Update(NOW + 3 * HOUR + timedelta(seconds=1)),
+    ),
+    (
+        "same URL, the stored version dated ahead of now, no modified time: just after it",
+        candidate(),
+        replace(stored("url"), updated=NOW + 3 * HOUR),
+        Update(NOW + 3 * HOUR + timedelta(seconds=1)),
+    ),
+    (
         "near-duplicate, newer modified time",
         candidate(updated=STORED_UPDATED + HOUR),
         stored("near"),

@@ -317,3 +317,40 @@ async def test_a_headline_corrected_under_a_new_link_is_the_same_item_by_its_art
         ]
     }
     assert links[guid] == site.canonical + corrected.path
+
+
+async def test_an_edit_after_a_version_dated_ahead_of_the_clock_moves_the_item_forward(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # The CMS writes its modified time in Tehran's local time as UTC: three and a half hours
+    # ahead, which within a day is believed as the modified time. A later edit whose page
+    # says the same modified time was dated when seen, before the date readers already had:
+    # the item's updated time went back, and readers that take an entry's new text only
+    # when its updated time moved on never showed the edit.
+    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
+    article = site.in_section("north-africa")[0]
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=3, minutes=30)
+    site.edit(article.id, range(len(site.mirrors)), modified=ahead)
+    first = await pull_source("news", config, fetcher, store)
+    assert first.failed == 0
+    before = await items_of(config, store, "north-africa")
+    guid = next(r["id"] for r in before["json"] if r["title"] == article.title)
+    old = one_item(before, guid)
+
+    paragraphs = list(article.paragraphs)
+    paragraphs[1] = NEW_PARAGRAPH
+    site.edit(
+        article.id, range(len(site.mirrors)), title=NEW_TITLE, paragraphs=paragraphs, modified=ahead
+    )
+    second = await pull_source("news", config, fetcher, store)
+    assert (second.new, second.updated, second.failed) == (0, 1, 0)
+    edited = one_item(await items_of(config, store, "north-africa"), guid)
+    for fmt in ("rss", "atom", "json"):
+        assert "finance ministers of both governments" in edited[fmt]["content"], fmt
+        was = datetime.fromisoformat(old[fmt]["updated"].replace("Z", "+00:00"))
+        now = datetime.fromisoformat(edited[fmt]["updated"].replace("Z", "+00:00"))
+        assert now > was, (fmt, old[fmt]["updated"], edited[fmt]["updated"])

@@ -75,6 +75,10 @@ def as_utc(moment: datetime | None) -> datetime | None:
 # gave none; the day's slack covers a local time written as UTC.
 FUTURE_SKEW = timedelta(days=1)
 
+# How far past the stored version's date an edit is dated at least: a whole second, as
+# feedparser and RFC 822 dates see no less.
+EDIT_STEP = timedelta(seconds=1)
+
 
 # A CMS with no date for an article writes the zero of its own clock: .NET's DateTime.MinValue
 # (0001-01-01, in many JSON-LD blocks), SQL Server's 1753-01-01 or 1900-01-01, the Unix epoch
@@ -132,7 +136,7 @@ def decide(
     - another text whose page says it is older than the stored version: a duplicate (a
       lagging mirror must not roll an article back);
     - another text otherwise: an update, dated by the page's own modified time when it moved
-      forward, else by `now`.
+      forward, else by `now`, and never before the stored version's date (see below).
     """
     page_updated = believed(candidate.updated, now)
     if stored is None:
@@ -157,4 +161,8 @@ def decide(
         return Duplicate(remember_text=True)
     if page_updated is not None and page_updated > stored.updated:
         return Update(page_updated)
-    return Update(now)
+    # The stored version may be dated ahead of `now` (a modified time within FUTURE_SKEW: a
+    # local time written as UTC). Dated `now`, the edit went back before the date readers
+    # already had, and those that take an entry's new text only when its updated time moved
+    # on (compared to the second, as feedparser parses it) never showed it.
+    return Update(max(now, stored.updated + EDIT_STEP))
