@@ -234,3 +234,24 @@ def test_an_edited_rss_item_says_when_in_atom_updated_and_keeps_its_pubdate() ->
     updated = "{http://www.w3.org/2005/Atom}updated"
     assert [item.findtext(updated) for item in items] == ["2020-06-21T14:02:00+00:00", None]
     assert rss_problems(data) == []
+
+
+def test_json_feed_items_name_the_same_authors_as_atom_entries_in_every_reader() -> None:
+    # JSON Feed 1.1 says a feed's `authors` stand for an item's only when the item names
+    # none, but Miniflux adds them to every item's own: with the service's name at the top
+    # of the document, each article of its JSON Feed was by "Press TV, Syndicator" there,
+    # and by "Press TV" in the Atom and RSS feeds. An item naming nobody is by the feed's
+    # author, as an Atom entry with no author is.
+    info = render.FeedInfo(**{**INFO.__dict__, "author": "Syndicator"})
+    articles = [article(2), article(1, author=None)]
+    data = json.loads(render.render_json(info, articles))
+    atom = feedparser.parse(render.render_atom(info, articles))
+
+    def merged(item: dict[str, list[dict[str, str]]]) -> list[str]:
+        """The item's authors as a reader that adds the feed's to the item's reads them."""
+        return sorted({a["name"] for a in [*data.get("authors", []), *item.get("authors", [])]})
+
+    # An Atom entry with no author is by the feed's (RFC 4287 4.2.1).
+    by = [e.get("author", atom.feed.author) for e in atom.entries]
+    assert by == ["Press TV", "Syndicator"]
+    assert [merged(item) for item in data["items"]] == [[name] for name in by]

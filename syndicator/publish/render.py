@@ -60,6 +60,7 @@ def rfc3339(moment: datetime) -> str:
 
 def render_json(info: FeedInfo, articles: Sequence[Article]) -> bytes:
     """JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/)."""
+    feed_author = xml_safe(info.author)
     items = []
     for a in map(publishable, articles):
         item: dict[str, object] = {
@@ -74,8 +75,10 @@ def render_json(info: FeedInfo, articles: Sequence[Article]) -> bytes:
             item["image"] = a.image_url
         item["date_published"] = rfc3339(a.published)
         item["date_modified"] = rfc3339(a.updated)
-        if a.author:
-            item["authors"] = [{"name": a.author}]
+        # An item naming nobody is by the feed's author, as an Atom entry is; the feed names
+        # no authors of its own, since Miniflux adds them to every item's.
+        if name := a.author or feed_author:
+            item["authors"] = [{"name": name}]
         if a.sections:
             item["tags"] = [info.section_titles.get(s, s) for s in a.sections]
         if (lang := language_tag(a.language)) and lang != info.language:
@@ -88,7 +91,6 @@ def render_json(info: FeedInfo, articles: Sequence[Article]) -> bytes:
         "feed_url": info.feed_urls["json"],
         "description": xml_safe(info.description) or xml_safe(info.title),
         "language": info.language,
-        "authors": [{"name": xml_safe(info.author)}],
     }
     if info.prev_archive_urls:
         # JSON Feed pages backwards: next_url is the page of older items.
