@@ -19,12 +19,14 @@ from syndicator.core.errors import ExtractError, RejectedPage
 from syndicator.core.models import Candidate, FeedEntry, Page
 from syndicator.extract import clean, parsing, sitemaps, validate
 from syndicator.extract.candidate import split_credit, to_candidate
+from syndicator.publish import render
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
 
 from .sites import Site, sample_articles
+from .test_render import INFO, article
 
 URL = "https://news.example/2024/05/a-story"
 PARAGRAPHS = [
@@ -1157,3 +1159,52 @@ def test_relative_links_start_from_the_pages_base_element() -> None:
     assert links["the details"] == "https://news.example/archive/2019/details.html"
     assert links["we reported"] == "https://news.example/archive/04/older-story"
     assert links["World"] == "https://news.example/world"
+
+
+def head_page(head: str) -> bytes:
+    """An article with no headline in its markup: the head names it (and may describe it)."""
+    return (
+        f"<!DOCTYPE html><html><head>{head}</head><body><article>{BODY}</article></body></html>"
+    ).encode()
+
+
+# Texts meant as plain text, written as HTML escaped once more (WordPress runs a headline
+# already holding `&#8217;` through esc_attr; some CMSs keep the teaser's markup).
+@pytest.mark.parametrize(
+    ("head", "title", "summary"),
+    [
+        (
+            '<meta property="og:title" content="Iran&amp;#8217;s new quay &amp;amp; its ships">'
+            '<meta property="og:description" content="&lt;p&gt;The harbour '
+            "&lt;strong&gt;opened&lt;/strong&gt; a quay.&lt;/p&gt;"
+            '&lt;p&gt;Ships &amp;amp; fishermen.&lt;/p&gt;">',
+            "Iran’s new quay & its ships",
+            "The harbour opened a quay. Ships & fishermen.",
+        ),
+        (
+            '<script type="application/ld+json">{"@type": "NewsArticle", '
+            '"headline": "Iran&#8217;s new quay &amp; its ships"}</script>'
+            '<meta name="description" '
+            'content="Iran&amp;#039;s harbour opened a &amp;quot;new&amp;quot; quay.">',
+            "Iran’s new quay & its ships",
+            'Iran\'s harbour opened a "new" quay.',
+        ),
+        (
+            "<title>Iran&amp;#8217;s new quay &amp;amp; its ships</title>",
+            "Iran’s new quay & its ships",
+            PARAGRAPHS[0],
+        ),
+    ],
+    ids=["og-double-escaped-and-markup", "json-ld-and-description-entities", "title-element"],
+)
+def test_a_title_and_summary_written_as_html_are_published_as_their_text(
+    head: str, title: str, summary: str
+) -> None:
+    extracted = parsing.extract_article(head_page(head), URL)
+    assert (extracted.title, extracted.summary) == (title, summary)
+    made = candidate(extracted)
+    published = [article(1, title=made.title, summary=made.summary)]
+    item = json.loads(render.render_json(INFO, published))["items"][0]
+    assert (item["title"], item["summary"]) == (title, summary)
+    entry = feedparser.parse(render.render_atom(INFO, published)).entries[0]
+    assert (entry.title, entry.summary) == (title, summary)

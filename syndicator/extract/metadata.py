@@ -19,13 +19,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import htmldate
+import lxml.html
 from lxml import etree
 
 from syndicator.core import identity
 from syndicator.core.models import FeedEntry
 from syndicator.core.selectors import compile_selector
 from syndicator.extract import boilerplate
-from syndicator.extract.clean import line_text, text_of
+from syndicator.extract.clean import HTML_PARSER, line_text, text_of
 from syndicator.extract.dates import best_time, parse_date
 
 
@@ -68,6 +69,31 @@ def meta(root: etree._Element, *names: str) -> str | None:
             if key:
                 found.setdefault(key, content)
     return next((found[n] for n in names if n in found), None)
+
+
+# A character reference (`&#039;`, `&#x2019;`, `&amp;`) or a tag: a text written as HTML.
+_WRITTEN_AS_HTML = re.compile(
+    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|</?[A-Za-z][^<>]*>"
+)
+
+
+def as_text(value: str | None) -> str | None:
+    """A text the page gives where plain text belongs (a meta tag's content, JSON-LD's
+    headline, `<title>`), as the reader of the page is meant to see it.
+
+    Many CMSs write there what they made for HTML, escaped once more: a WordPress headline
+    `Iran&#8217;s` comes out of `esc_attr` as `Iran&amp;#8217;s`, a teaser keeps its
+    `<p>`. Kept as it came, the references and tags were published as text, in the title or
+    the summary of every format ("Iran&#8217;s", "<p>The minister..."). Such a text is read
+    as HTML: its tags go (a block's end or a line break reads as a space) and its character
+    references are read; whitespace collapsed."""
+    if not value or not _WRITTEN_AS_HTML.search(value):
+        return value
+    fragment = lxml.html.fragment_fromstring(value, create_parent="div", parser=HTML_PARSER)
+    for element in fragment.iterdescendants():
+        if element.tag not in boilerplate.INLINE_TAGS:
+            element.tail = " " + (element.tail or "")
+    return text_of(fragment) or None
 
 
 def _json_ld(root: etree._Element) -> list[dict[str, Any]]:
@@ -161,10 +187,11 @@ def _title(root: etree._Element, ld: dict[str, Any]) -> str | None:
         h1 = next((h for h in scope.iter("h1") if text_of(h)), None)
         if h1 is not None:
             return line_text(h1)
-    if title := meta(root, "og:title", "twitter:title") or _ld_name(ld.get("headline")):
+    if title := as_text(meta(root, "og:title", "twitter:title") or _ld_name(ld.get("headline"))):
         return _without_site_name(title, root, ld)
     t = next(iter(root.iter("title")), None)
-    return _without_site_name(text_of(t), root, ld) if t is not None and text_of(t) else None
+    title = as_text(text_of(t)) if t is not None else None
+    return _without_site_name(title, root, ld) if title else None
 
 
 # What parts a page's title from the site's name: "Geschichte | Klänge des Verschweigens".
@@ -519,6 +546,6 @@ def read_metadata(
         section_trail=trail,
         canonical_link=_canonical(root, url),
         language=_language(root),
-        description=meta(root, "og:description", "description", "twitter:description"),
+        description=as_text(meta(root, "og:description", "description", "twitter:description")),
         article_body=_ld_body(nodes),
     )
