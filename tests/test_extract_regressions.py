@@ -1208,3 +1208,20 @@ def test_a_title_and_summary_written_as_html_are_published_as_their_text(
     assert (item["title"], item["summary"]) == (title, summary)
     entry = feedparser.parse(render.render_atom(INFO, published)).entries[0]
     assert (entry.title, entry.summary) == (title, summary)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        '<meta name="author" content="Mar&amp;#237;a L&amp;oacute;pez &amp;amp; Jane Doe">',
+        '<script type="application/ld+json">{"@type": "NewsArticle", "author": '
+        '{"@type": "Person", "name": "Mar&#237;a L&oacute;pez &amp; Jane Doe"}}</script>',
+    ],
+    ids=["meta", "json-ld"],
+)
+def test_a_byline_written_as_html_is_published_as_its_text(head: str) -> None:
+    extracted = parsing.extract_article(head_page(f"<title>New quay opens</title>{head}"), URL)
+    assert extracted.author == "María López & Jane Doe"
+    made = candidate(extracted)
+    item = json.loads(render.render_json(INFO, [article(1, author=made.author)]))["items"][0]
+    assert item["authors"] == [{"name": "María López & Jane Doe"}]

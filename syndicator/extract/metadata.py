@@ -79,7 +79,7 @@ _WRITTEN_AS_HTML = re.compile(
 
 def as_text(value: str | None) -> str | None:
     """A text the page gives where plain text belongs (a meta tag's content, JSON-LD's
-    headline, `<title>`), as the reader of the page is meant to see it.
+    headline or author, `<title>`), as the reader of the page is meant to see it.
 
     Many CMSs write there what they made for HTML, escaped once more: a WordPress headline
     `Iran&#8217;s` comes out of `esc_attr` as `Iran&amp;#8217;s`, a teaser keeps its
@@ -292,10 +292,10 @@ def _updated(root: etree._Element, ld: dict[str, Any]) -> datetime | None:
 
 
 def _author(root: etree._Element, ld: dict[str, Any]) -> str | None:
-    value = meta(root, "author", "article:author", "dc.creator", "parsely-author", "byl")
+    value = as_text(meta(root, "author", "article:author", "dc.creator", "parsely-author", "byl"))
     if value and not value.startswith(("http://", "https://")):
         return _BY.sub("", value) or None
-    if name := _ld_name(ld.get("author")):
+    if name := as_text(_ld_name(ld.get("author"))):
         return name
     for el in root.iter("a", "span", "p", "div"):
         marks = f"{el.get('rel')} {el.get('class')} {el.get('itemprop')}".lower()
