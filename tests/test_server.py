@@ -312,6 +312,45 @@ async def test_an_older_item_joining_a_feed_moves_the_feeds_own_date(
         assert dated >= newest, fmt
 
 
+async def test_a_feed_whose_newest_item_is_dated_ahead_is_dated_by_its_last_change(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A page's modified time up to a day ahead is believed (a local time written as UTC),
+    # and the feed's own date (RSS lastBuildDate, Atom's feed updated) was its newest item's:
+    # dated hours ahead, it stayed put through every change until then (an older item
+    # joining, an edit of another item), and readers that read no further than an unchanged
+    # feed date (Brief, node-feedsub, feed-io) showed none of them.
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=3, minutes=30)
+    newest = max(site.in_section("iran"), key=lambda a: a.published)
+    site.edit(newest.id, range(len(site.mirrors)), modified=ahead)
+    config = write_config(site.config_yaml(store_url))
+    await pull_source("news", config, fetcher, store)
+
+    async def feed_dates() -> dict[str, tuple[datetime, datetime]]:
+        """Each format's own date and its Last-Modified."""
+        book = FeedBook(config, store)
+        dates = {}
+        for fmt in ("rss", "atom"):
+            doc = await book.get("iran", fmt)
+            parsed = feedparser.parse(doc.body)
+            dates[fmt] = (datetime(*parsed.feed.updated_parsed[:6], tzinfo=UTC), doc.last_modified)
+        return dates
+
+    before = await feed_dates()
+    for fmt, (dated, modified) in before.items():
+        assert dated <= modified, fmt
+    older = site.in_section("north-africa")[-1]
+    url = next(a.url for a in await store.section_articles("all", 50) if a.title == older.title)
+    assert await store.add_sections({url: {"iran"}}, datetime.now(UTC)) == {"iran"}
+    for fmt, (dated, modified) in (await feed_dates()).items():
+        assert modified > before[fmt][1], fmt
+        assert before[fmt][0] < dated <= modified, fmt
+
+
 async def test_the_feeds_folder_and_a_section_named_without_a_slash_lead_to_their_pages(
     site: Site,
     store: Store,

@@ -405,16 +405,18 @@ class FeedBook:
         """Render a document (`name`: its path under /feeds/) in every format, dated by
         `dated`: `floor`, the date its data gives, unless its bytes changed without it.
 
-        A document dated later than its data says (an older item joined it, or one left it;
-        an empty document with no date of its own is dated when it was first published) is
-        rendered again, saying so in its own date (RSS lastBuildDate, Atom's feed updated):
-        readers that stop at an unchanged feed date (Brief, node-feedsub, feed-io) did not
-        show an older item that joined a feed. Its first bytes, made of its data alone, are
-        what `dated` keeps the date of, so every process makes the same bytes again.
+        A document dated otherwise than its data says (later: an older item joined it, or
+        one left it; an empty document with no date of its own is dated when it was first
+        published; earlier: its newest item is dated ahead of the clock) is rendered again,
+        saying so in its own date (RSS lastBuildDate, Atom's feed updated): readers that
+        stop at an unchanged feed date (Brief, node-feedsub, feed-io) did not show an older
+        item that joined a feed, nor any change before the time an item was dated ahead.
+        Its first bytes, made of its data alone, are what `dated` keeps the date of, so
+        every process makes the same bytes again.
         """
         docs = await asyncio.to_thread(_render_all, info, articles, floor or _PLACEHOLDER)
         modified = await self.dated(name, [doc.etag for doc in docs.values()], floor)
-        if modified > render.feed_updated(info, articles).replace(microsecond=0):
+        if modified != render.feed_updated(info, articles).replace(microsecond=0):
             info = dataclasses.replace(info, updated=modified)
             docs = await asyncio.to_thread(_render_all, info, articles, modified)
         for doc in docs.values():

@@ -126,8 +126,8 @@ class FeedInfo:
     next_archive_urls: dict[str, str] | None = None
     # The XSLT stylesheet (relative href) that lets a browser show RSS and Atom as a page.
     stylesheet: str = ""
-    # The document's own date when later than its newest item's (an older item joined it),
-    # and the date of a document with no items.
+    # The document's own date when it is not its newest item's: later (an older item joined
+    # it), earlier (its newest item is dated ahead of the clock), or it has no items.
     updated: datetime | None = None
 
     @property
@@ -152,16 +152,18 @@ def newest_update(articles: Sequence[Article]) -> datetime:
 
 
 def feed_updated(info: FeedInfo, articles: Sequence[Article]) -> datetime:
-    """A feed's date (RSS lastBuildDate, Atom's feed updated): its newest item's, or the
-    date it was given (`info.updated`), whichever is later.
+    """A feed's date (RSS lastBuildDate, Atom's feed updated): the date it was given
+    (`info.updated`, its Last-Modified when that is not its newest item's date), else its
+    newest item's.
 
     The newest item's date alone stayed put when an older item joined the feed (a
-    backfill, an article listed in one more section): readers that read no further than
-    an unchanged feed date (Brief, node-feedsub, feed-io's readSince) never showed it."""
-    if not articles:
-        return info.updated or EPOCH
-    newest = newest_update(articles)
-    return max(newest, info.updated) if info.updated is not None else newest
+    backfill, an article listed in one more section), and through every change until then
+    when that item was dated ahead of the clock (a modified time written in local time as
+    UTC): readers that read no further than an unchanged feed date (Brief, node-feedsub,
+    feed-io's readSince) never showed them."""
+    if info.updated is not None:
+        return info.updated
+    return newest_update(articles) if articles else EPOCH
 
 
 def publishable(article: Article) -> Article:
