@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from html.parser import HTMLParser
 from pathlib import Path
 
 import brotli
@@ -92,6 +93,52 @@ def test_export_on_default_config_writes_the_sample_article_once(tmp_path: Path)
         assert "alternate addresses" not in text and "SHARE THIS" not in text
         assert "Muammar Gaddafi." in text
     assert not list(out.glob(".*.tmp"))
+
+
+class _Links(HTMLParser):
+    """Every address an HTML page links: href, src and a form's action."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found += [v for k, v in attrs if k in ("href", "src", "action") and v]
+
+
+def links_of(page: Path) -> list[str]:
+    parser = _Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser.found
+
+
+def test_every_link_of_an_exported_page_to_the_site_is_a_file_of_the_export(
+    tmp_path: Path,
+) -> None:
+    # The index linked the mirror dashboard, `/mirrors`, which only `serve` answers: on a
+    # static host it was a 404.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    result = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    site = "http://127.0.0.1:8080/"  # the default config's public_url
+    pages = sorted(out.rglob("*.html"))
+    assert [str(p.relative_to(out)) for p in pages] == [
+        "all/index.html",
+        "index.html",
+        "north-africa/index.html",
+    ]
+    for page in pages:
+        for link in links_of(page):
+            if not link.startswith(site):
+                continue  # an article on the publisher's site
+            path = link.removeprefix(site)
+            assert path.startswith("feeds/"), (page, link)
+            target = out / path.removeprefix("feeds/")
+            if path.endswith("/"):
+                target = target / "index.html"
+            assert target.is_file(), (page, link)
+    assert "Mirror dashboard" not in (out / "index.html").read_text(encoding="utf-8")
 
 
 def test_an_export_finding_nothing_new_changes_no_file(tmp_path: Path) -> None:

@@ -1109,7 +1109,7 @@ def export(ctx: click.Context, out_dir: Path, quiet: bool, as_json: bool) -> Non
                 raise StoreError(
                     f"{busy}; nothing was written to {out_dir}: export again when it is done"
                 )
-            book = FeedBook(config, store)
+            book = FeedBook(config, store, static=True)
             book.reports = {o.source: o.report for o in outcomes}
             await write_feeds(book, out_dir, owner=owner)
             written = True

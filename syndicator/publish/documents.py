@@ -111,10 +111,18 @@ class SectionDocuments:
 
 class FeedBook:
     def __init__(
-        self, config: Config, store: Store, *, observer: RenderObserver | None = None
+        self,
+        config: Config,
+        store: Store,
+        *,
+        observer: RenderObserver | None = None,
+        static: bool = False,
     ) -> None:
         self.config = config
         self.store = store
+        # The pages are for a static host (`syndicate export`): they link nothing only the
+        # server answers (the mirror dashboard at /mirrors), which would be a 404 there.
+        self.static = static
         # Told the time of every section render (the metrics), without the cache knowing who.
         self.observer = observer
         self._cache: dict[str, SectionDocuments] = {}
@@ -551,7 +559,7 @@ class FeedBook:
             query=query,
             index_url=self.index_url,
             opml_url=self.opml_url,
-            mirrors_url=f"{self.config.service.public_url}/mirrors",
+            mirrors_url="" if self.static else f"{self.config.service.public_url}/mirrors",
         )
 
     async def section_html(self, section: str, query: str = "") -> str:
@@ -597,9 +605,13 @@ class FeedBook:
         if before is not None and before.body == body:
             return before
         doc = await asyncio.to_thread(prepare, body, content_type, render.EPOCH)
-        doc.last_modified = await self.dated(
-            name, [doc.etag], _second(floor) if floor is not None else None
-        )
+        # A static host dates a file by its own means. The store keeps the date of the
+        # server's page: a static page's other bytes recorded under its name would move
+        # the date the server gives its readers.
+        if not self.static:
+            doc.last_modified = await self.dated(
+                name, [doc.etag], _second(floor) if floor is not None else None
+            )
         self._pages[name] = doc
         return doc
 
