@@ -141,6 +141,19 @@ def test_every_link_of_an_exported_page_to_the_site_is_a_file_of_the_export(
     assert "Mirror dashboard" not in (out / "index.html").read_text(encoding="utf-8")
 
 
+def test_exported_pages_have_no_search_box_a_static_host_cannot_answer(tmp_path: Path) -> None:
+    # A static host answers `index.html?q=iran` with the same page: the search box of the
+    # exported pages "found" every section and every item, whatever was asked.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    result = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for page in ("index.html", "north-africa/index.html", "all/index.html"):
+        text = (out / page).read_text(encoding="utf-8")
+        assert "<form" not in text and 'name="q"' not in text, page
+        assert "Haftar" in text or "North Africa" in text, page
+
+
 def test_an_export_finding_nothing_new_changes_no_file(tmp_path: Path) -> None:
     # The index said "last pull: 1 new" after the first export and "0 new" after the next
     # one, which found nothing new: every export rewrote index.html and its .gz and .br.

@@ -121,7 +121,8 @@ class FeedBook:
         self.config = config
         self.store = store
         # The pages are for a static host (`syndicate export`): they link nothing only the
-        # server answers (the mirror dashboard at /mirrors), which would be a 404 there.
+        # server answers (the mirror dashboard at /mirrors, which would be a 404 there) and
+        # have no search box (`?q=` needs the server).
         self.static = static
         # Told the time of every section render (the metrics), without the cache knowing who.
         self.observer = observer
@@ -560,6 +561,7 @@ class FeedBook:
             index_url=self.index_url,
             opml_url=self.opml_url,
             mirrors_url="" if self.static else f"{self.config.service.public_url}/mirrors",
+            searchable=not self.static,
         )
 
     async def section_html(self, section: str, query: str = "") -> str:
@@ -577,6 +579,7 @@ class FeedBook:
             query=query,
             index_url=self.index_url,
             archive_pages=[(n, self.archive_urls(section, n)["atom"]) for n in pages],
+            searchable=not self.static,
         )
 
     def page_names(self) -> list[str]:

@@ -105,7 +105,11 @@ def document(title: str, head: str, body: str) -> str:
 """
 
 
-def _search_form(action: str, query: str, what: str) -> str:
+def _search_form(action: str, query: str, what: str, searchable: bool = True) -> str:
+    """The search box; none on a page for a static host, which answers `?q=` with the same
+    page, every item still listed, as though the search found them all."""
+    if not searchable:
+        return ""
     return (
         f'  <form action="{escape(action)}" method="get" role="search">\n'
         f'    <input type="search" name="q" value="{escape(query)}" '
@@ -124,6 +128,7 @@ def index_page(
     index_url: str = "",
     opml_url: str = "",
     mirrors_url: str = "",
+    searchable: bool = True,
 ) -> str:
     """Every section with its subscribe links; `query` keeps the sections whose title matches."""
     shown = [s for s in sections if matches(query, s.title)] if query else list(sections)
@@ -148,7 +153,7 @@ def index_page(
     body = f"""  <h1>{escape(title)}</h1>
   <p>One subscription per section, whichever mirror of the source is up.
      Paste a feed link into your reader.</p>
-{opml}{_search_form(index_url, query, "section")}
+{opml}{_search_form(index_url, query, "section", searchable)}
   <table>
     <thead><tr><th>Section</th><th>Items</th><th>Last update</th><th>Subscribe</th></tr></thead>
     <tbody>
@@ -181,6 +186,7 @@ def section_page(
     query: str = "",
     index_url: str = "",
     archive_pages: Sequence[tuple[int, str]] = (),
+    searchable: bool = True,
 ) -> str:
     """A section's latest items, newest first; `query` keeps the items whose title matches."""
     items = [publishable(a) for a in articles]
@@ -205,7 +211,7 @@ def section_page(
   <p>{escape(section.description)}</p>
   <p>Subscribe: {_subscribe(section)}</p>
   <p class="meta">{count}, last update {_when(section.changed_at)}</p>
-{_search_form(section.page_url, query, "item")}
+{_search_form(section.page_url, query, "item", searchable)}
 {shown}
 {older}"""
     return document(f"{section.title}: {site_title}", _autodiscovery([section]), body)
