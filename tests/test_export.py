@@ -743,6 +743,47 @@ async def test_export_writes_exactly_the_bytes_the_server_serves(
         await client.close()
 
 
+async def test_a_cron_export_from_a_new_empty_store_leaves_the_published_feeds_alone(
+    site: Site, tmp_path: Path
+) -> None:
+    # Cron runs in the home folder: a relative SYNDICATOR_STORE led to a new, empty store
+    # there, every mirror was down, and the export replaced every published feed with an
+    # empty one and removed the archive pages.
+    project, home = tmp_path / "project", tmp_path / "home"
+    project.mkdir()
+    home.mkdir()
+    config = project / "syndicator.yaml"
+    config.write_text(site.config_yaml("sqlite:///unused.db"), encoding="utf-8")
+    out = tmp_path / "public" / "feeds"
+    env = {**os.environ, "SYNDICATOR_STORE": "sqlite:///data/store.db"}
+
+    command = [sys.executable, "-m", "syndicator", "--config", str(config), "export", "-q"]
+
+    def export(cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, "--out", str(out)],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    (project / "data").mkdir()
+    first = await asyncio.to_thread(export, project)
+    assert first.returncode == 0, first.stderr
+    published = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert len(json.loads((out / "all.json").read_bytes())["items"]) == 6
+    for mirror in site.mirrors:
+        await mirror.go_down()
+    (home / "data").mkdir()
+    from_cron = await asyncio.to_thread(export, home)
+    assert from_cron.returncode == 1
+    assert "the store holds no article and never did" in from_cron.stderr
+    assert "Traceback" not in from_cron.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == published
+
+
 async def test_a_new_export_removes_what_it_no_longer_writes_and_nothing_else(
     site: Site,
     store: Store,

@@ -38,6 +38,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from syndicator.core.config import ALL_SECTION
 from syndicator.core.errors import ExportError
 from syndicator.publish import xmlfeeds
 from syndicator.publish.documents import EXTENSIONS, FeedBook, RenderedFeed, compressed
@@ -137,6 +138,7 @@ async def write_feeds(book: FeedBook, out: Path, *, owner: str | None = None) ->
     try:
         with _only_export(out):
             check_owner(out, owner)
+            await _never_blank(book, out)
             # Render everything first: a failure leaves the folder as it was.
             files = await _render(book, out)
             # Every folder first: a file in the way of one is found before anything is
@@ -151,6 +153,46 @@ async def write_feeds(book: FeedBook, out: Path, *, owner: str | None = None) ->
                 folder.rmdir()
         raise
     return list(files)
+
+
+async def _never_blank(book: FeedBook, out: Path) -> None:
+    """An ExportError when the store never held an article while the folder's feeds, an
+    earlier export's, list some: empty feeds would replace them and the archive pages go.
+
+    That store is not the one the feeds came from: a new one made where `service.store`
+    now leads (a relative path in SYNDICATOR_STORE is taken from the working folder, which
+    is cron's home folder, not the operator's), its every mirror down or seized so far. A
+    store that retention emptied has the dates its sections last changed, and is exported."""
+    if await book.store.section_changed_at():
+        return
+    if (await book.store.section_counts()).get(ALL_SECTION, 0):
+        return
+    published = _published_items(out)
+    if published:
+        try:
+            here = os.getcwd()
+        except OSError:  # the working folder was removed
+            here = "which is gone"
+        raise ExportError(
+            f"the store holds no article and never did, while {out} holds the feeds an "
+            f"earlier export wrote ({published} items in {ALL_SECTION}.json): they are left "
+            f"as they are rather than emptied; check that service.store names the store "
+            f"they were exported from (a relative SQLite path in SYNDICATOR_STORE is taken "
+            f"from the working folder, {here})"
+        )
+
+
+def _published_items(out: Path) -> int:
+    """How many items the `all` JSON Feed an earlier export wrote into `out` lists (0 when
+    there is none, or it is none of ours)."""
+    path = out / f"{ALL_SECTION}.{EXTENSIONS['json']}"
+    if path not in _previous(out) or not _inside(out, path):
+        return 0
+    try:
+        items = json.loads(path.read_bytes()).get("items")
+    except (OSError, ValueError, AttributeError):
+        return 0
+    return len(items) if isinstance(items, list) else 0
 
 
 async def _render(book: FeedBook, out: Path) -> dict[Path, bytes]:
