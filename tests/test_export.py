@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -851,6 +852,43 @@ def test_an_export_folder_that_cannot_be_is_named_before_any_mirror_is_pulled(
     assert f"cannot create folder {out}: a-file is a file" in result.stderr, result.stderr
     assert not (tmp_path / "db.sqlite").exists()  # nothing pulled, no store made
     assert (tmp_path / "a-file").read_text(encoding="utf-8") == "not a folder"
+
+
+def read_only_mount_works() -> bool:
+    """A mount namespace of one's own (unshare -rm), where a read-only file system can be
+    mounted without being root."""
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o ro tmpfs /tmp"],
+        capture_output=True,
+        timeout=30,
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not read_only_mount_works(), reason="no mount namespace (unshare -rm)")
+@pytest.mark.parametrize("out", ["ro", "ro/new"])
+def test_an_export_folder_on_a_read_only_file_system_is_said_to_be_so(
+    tmp_path: Path, out: str
+) -> None:
+    # The kernel remounts a disk read-only when it finds errors on it: cron's mail said
+    # "Permission denied", and the operator went looking at owners and modes.
+    config = default_config_copy(tmp_path)
+    (tmp_path / "ro").mkdir()
+    mount = 'mount -t tmpfs -o ro tmpfs "$1" && shift && exec "$@"'
+    export = ["-m", "syndicator", "--config", str(config), "export", "--out", str(tmp_path / out)]
+    result = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", mount, "sh", str(tmp_path / "ro"), sys.executable, *export],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert f"{tmp_path / 'ro'}: Read-only file system" in result.stderr, result.stderr
+    assert "Permission denied" not in result.stderr
+    assert not (tmp_path / "db.sqlite").exists()  # named before any pull
 
 
 KILLED_MID_WRITE = """

@@ -28,6 +28,7 @@ of an export that read the store after it did.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -115,7 +116,19 @@ def check_folder(out: Path, owner: str | None = None) -> None:
         step = step.parent
     if not os.access(step, os.W_OK | os.X_OK):
         what = "write into" if step == out else f"create folder {out} in"
-        raise ExportError(f"cannot {what} {step}: Permission denied")
+        raise ExportError(f"cannot {what} {step}: {_why_not_writable(step)}")
+
+
+def _why_not_writable(folder: Path) -> str:
+    """The system's reason a folder cannot be written: a file system mounted read-only (as
+    the kernel remounts a disk it found errors on) is no matter of permissions, and said so
+    sent the operator to chmod."""
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return os.strerror(errno.EROFS)
+    except OSError:
+        pass
+    return os.strerror(errno.EACCES)
 
 
 async def write_feeds(book: FeedBook, out: Path, *, owner: str | None = None) -> list[Path]:
