@@ -396,7 +396,8 @@ async def test_env_overrides_reach_the_store_and_the_published_links(
     result = await syndicate("--config", str(config), "export", "--out", str(out), env=env)
     assert result.exit_code == 0, result.output
     assert other.exists() and not (tmp_path / "never-used.db").exists()
-    assert "https://feeds.example.org/feeds/iran.rss" in (out / "index.html").read_text()
+    # The OPML list's addresses are absolute (the exported pages link relatively).
+    assert "https://feeds.example.org/feeds/iran.rss" in (out / "opml.xml").read_text()
 
 
 async def test_pull_names_unknown_sources_and_sections_with_a_suggestion(

@@ -20,10 +20,12 @@ import urllib.request
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urljoin
 
 import brotli
 import feedparser
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from syndicator.core.config import Config
@@ -130,7 +132,8 @@ def test_every_link_of_an_exported_page_to_the_site_is_a_file_of_the_export(
         "north-africa/index.html",
     ]
     for page in pages:
-        for link in links_of(page):
+        for found in links_of(page):
+            link = urljoin(f"{site}feeds/{page.relative_to(out).as_posix()}", found)
             if not link.startswith(site):
                 continue  # an article on the publisher's site
             path = link.removeprefix(site)
@@ -140,6 +143,63 @@ def test_every_link_of_an_exported_page_to_the_site_is_a_file_of_the_export(
                 target = target / "index.html"
             assert target.is_file(), (page, link)
     assert "Mirror dashboard" not in (out / "index.html").read_text(encoding="utf-8")
+
+
+async def test_exported_pages_lead_to_their_files_on_a_static_host_under_a_sub_path(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    tmp_path: Path,
+) -> None:
+    # A GitHub Pages project site serves the folder at https://user.github.io/repo/: every
+    # link of the pages named {public_url}/feeds/..., a 404 there (and with public_url not
+    # yet set, http://localhost:8080/feeds/...).
+    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  archive: {page_size: 2}\n")
+    config = write_config(yaml)
+    await pull_source("news", config, fetcher, store)
+    out = tmp_path / "feeds"
+    await write_feeds(FeedBook(config, store, static=True), out)
+
+    async def static_host(request: web.Request) -> web.StreamResponse:
+        # As GitHub Pages, Netlify or nginx answer: a file, or a folder's index.html.
+        path = out / request.match_info["tail"]
+        if request.match_info["tail"] in ("", ".") or request.path.endswith("/"):
+            path = path / "index.html"
+        if ".." in request.path or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path)
+
+    app = web.Application()
+    app.router.add_get("/repo/{tail:.*}", static_host)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        origin = str(client.make_url("/"))
+        pages, seen, checked = [f"{origin}repo/"], set(), 0
+        while pages:
+            page = pages.pop()
+            if page in seen:
+                continue
+            seen.add(page)
+            response = await client.get(page.removeprefix(origin[:-1]))
+            assert response.status == 200, page
+            if response.content_type != "text/html":
+                continue
+            parser = _Links()
+            parser.feed(await response.text())
+            for found in parser.found:
+                link = urljoin(page, found)
+                if link.startswith(origin):
+                    pages.append(link)
+                    checked += 1
+                else:
+                    assert not link.startswith(config.service.public_url), (page, found)
+        # the index, 4 section pages and their 3 feeds each, the OPML list, archive pages
+        assert checked > 4 * 4 and f"{origin}repo/north-africa/archive/1.atom" in seen
+    finally:
+        await client.close()
 
 
 def test_exported_pages_have_no_search_box_a_static_host_cannot_answer(tmp_path: Path) -> None:

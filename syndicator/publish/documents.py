@@ -552,14 +552,31 @@ class FeedBook:
             lines.append(SourceHealth(name, source.title, summary))
         return lines
 
+    def _linked(self, url: str, depth: int) -> str:
+        """How a page `depth` folders down the feeds' folder links `url`: as it is for the
+        server, relative to the page for a static host when `url` is in the folder, so that
+        the exported pages lead to the files beside them wherever the folder is served (a
+        GitHub Pages project site under /repo/, a public_url not set or not yet right)."""
+        base = self.index_url
+        if not self.static or not url.startswith(base):
+            return url
+        return "../" * depth + url[len(base) :] or "./"
+
+    def _linked_summary(self, summary: SectionSummary, depth: int) -> SectionSummary:
+        return dataclasses.replace(
+            summary,
+            feed_urls={f: self._linked(u, depth) for f, u in summary.feed_urls.items()},
+            page_url=self._linked(summary.page_url, depth),
+        )
+
     async def index_html(self, query: str = "") -> str:
         return index_page(
             self.config.service.title,
-            await self.summaries(),
+            [self._linked_summary(s, 0) for s in await self.summaries()],
             await self.health(),
             query=query,
-            index_url=self.index_url,
-            opml_url=self.opml_url,
+            index_url=self._linked(self.index_url, 0),
+            opml_url=self._linked(self.opml_url, 0),
             mirrors_url="" if self.static else f"{self.config.service.public_url}/mirrors",
             searchable=not self.static,
         )
@@ -574,11 +591,13 @@ class FeedBook:
         pages = await self.archive_pages(section)
         return section_page(
             self.config.service.title,
-            summary,
+            self._linked_summary(summary, 1),
             articles,
             query=query,
-            index_url=self.index_url,
-            archive_pages=[(n, self.archive_urls(section, n)["atom"]) for n in pages],
+            index_url=self._linked(self.index_url, 1),
+            archive_pages=[
+                (n, self._linked(self.archive_urls(section, n)["atom"], 1)) for n in pages
+            ],
             searchable=not self.static,
         )
 
