@@ -27,6 +27,7 @@ of an export that read the store after it did.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
@@ -36,7 +37,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from syndicator.core.config import ALL_SECTION
@@ -137,9 +138,11 @@ async def write_feeds(book: FeedBook, out: Path, *, owner: str | None = None) ->
     nothing, not even a file's time).
 
     The folder's lock is held from before the store is read until the last file is in: an
-    export started while another holds it stops at once, having read nothing, and the one
-    that holds it writes what it read. Taken after rendering, it let an export that read the
-    store earlier and rendered slower write its older documents over a newer export's.
+    export started while another holds it waits for it to be done (up to LOCK_WAIT seconds,
+    then stops, having read nothing), and then reads the store, newer than what the other
+    wrote (a cron run that overlapped the one before it ended with an error, and a mail).
+    Taken after rendering, the lock let an export that read the store earlier and rendered
+    slower write its older documents over a newer export's.
 
     `owner` names the config exported (its path): the file list records it, and a folder
     another config's export wrote is refused (`check_owner`)."""
@@ -149,7 +152,7 @@ async def write_feeds(book: FeedBook, out: Path, *, owner: str | None = None) ->
     except OSError as exc:
         raise ExportError(f"cannot create folder {out}: {exc.strerror or exc}") from None
     try:
-        with _only_export(out):
+        async with _only_export(out):
             check_owner(out, owner)
             await _never_blank(book, out)
             # Render everything first: a failure leaves the folder as it was.
@@ -351,20 +354,35 @@ def check_owner(out: Path, owner: str | None) -> None:
     )
 
 
-@contextlib.contextmanager
-def _only_export(out: Path) -> Iterator[None]:
-    """Hold the export lock on `out`: an ExportError if another export is writing there."""
+# How long an export waits for another one writing into its folder to be done: a cron run
+# that overlapped the one before it. Writing takes seconds; an export holding the lock past
+# this is stuck, and this one stops rather than wait with it.
+LOCK_WAIT = 300.0
+_LOCK_POLL = 0.1
+
+
+@contextlib.asynccontextmanager
+async def _only_export(out: Path) -> AsyncIterator[None]:
+    """Hold the export lock on `out`, waiting up to LOCK_WAIT seconds for another export
+    writing there to be done: an ExportError when it is not."""
     try:
         fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
         raise ExportError(f"cannot open folder {out}: {exc.strerror or exc}") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ExportError(
-                f"another export is writing into {out}: run this one when it is done"
-            ) from None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if loop.time() >= deadline:
+                    raise ExportError(
+                        f"another export is writing into {out} and was not done within "
+                        f"{LOCK_WAIT:g} s: run this one when it is done"
+                    ) from None
+                await asyncio.sleep(_LOCK_POLL)
         yield
     finally:
         os.close(fd)  # releases the lock
