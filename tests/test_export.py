@@ -952,6 +952,53 @@ def test_an_export_folder_on_a_read_only_file_system_is_said_to_be_so(
     assert not (tmp_path / "db.sqlite").exists()  # named before any pull
 
 
+@pytest.mark.skipif(not read_only_mount_works(), reason="no mount namespace (unshare -rm)")
+@pytest.mark.parametrize(
+    ("mount", "said"),
+    [
+        (
+            'mount -t tmpfs tmpfs "$1" && cp "$1.sqlite" "$1/db.sqlite"'
+            ' && mount -o remount,ro "$1"',
+            "the disk that holds the store is mounted read-only",
+        ),
+        (
+            'mount -t tmpfs -o size=1m tmpfs "$1" && cp "$1.sqlite" "$1/db.sqlite"'
+            ' && { dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null || true; }',
+            "the disk that holds the store is full (no space left on device)",
+        ),
+    ],
+)
+def test_a_store_on_a_read_only_or_full_disk_is_said_to_be_so(
+    tmp_path: Path, mount: str, said: str
+) -> None:
+    # Cron's mail said "store is read-only to this user (needs write access ...)" for a disk
+    # the kernel had remounted read-only, and "disk I/O error" with SQLAlchemy's link for a
+    # full one: the operator went to chmod, or to the disk's health.
+    config = default_config_copy(tmp_path)
+    first = run("--config", str(config), "export", "--out", str(tmp_path / "feeds"), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    (tmp_path / "db.sqlite").rename(tmp_path / "disk.sqlite")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("db.sqlite", "disk/db.sqlite"), encoding="utf-8")
+    script = f'{mount} && shift && exec "$@"'
+    export = [sys.executable, "-m", "syndicator", "--config", str(config), "export", "-q"]
+    result = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, "sh", str(disk), *export, "--out", "feeds"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"store error: {disk / 'db.sqlite'}: {said}" + (
+        " (the store needs to write the file and the -wal and -shm files beside it)\n"
+        if "read-only" in said
+        else "\n"
+    )
+
+
 KILLED_MID_WRITE = """
 import os, signal, sys
 from pathlib import Path

@@ -450,6 +450,11 @@ async def open_store(
 # connection writes the `-shm` file beside the store (and makes it, and the `-wal` file,
 # when no other connection has).
 _NO_ACCESS = ("attempt to write a readonly database", "unable to open database file")
+# What SQLite says when its disk is full: "database or disk is full" on a write, and "disk
+# I/O error" when it cannot grow the `-shm` file it maps as it opens the store.
+_DISK_FULL = ("database or disk is full", "disk I/O error")
+# Less room than this on the store's disk, and a write that failed: the disk is full.
+_ROOM = 1024 * 1024
 
 
 def access_problem(path: Path, error: BaseException) -> str | None:
@@ -457,10 +462,26 @@ def access_problem(path: Path, error: BaseException) -> str | None:
     SQLite said of it; None when the error is another one, or the file and folder look
     writable. A user without write access to the store's folder cannot even read a store no
     other process holds open, and SQLite's "attempt to write a readonly database" said
-    neither which file nor why."""
-    if not any(words in str(error) for words in _NO_ACCESS):
+    neither which file nor why. A disk mounted read-only (as the kernel remounts one it
+    found errors on) or full is named as such: "read-only to this user" sent the operator
+    to chmod, "disk I/O error" to the disk's health."""
+    said = str(error)
+    if not any(words in said for words in (*_NO_ACCESS, *_DISK_FULL)):
         return None
     where = os.path.abspath(path)
+    try:
+        disk = os.statvfs(os.path.dirname(where))
+    except OSError:
+        disk = None
+    if disk is not None and disk.f_flag & os.ST_RDONLY:
+        return (
+            f"{where}: the disk that holds the store is mounted read-only (the store needs"
+            " to write the file and the -wal and -shm files beside it)"
+        )
+    if any(words in said for words in _DISK_FULL):
+        if disk is not None and disk.f_bavail * disk.f_frsize < _ROOM:
+            return f"{where}: the disk that holds the store is full (no space left on device)"
+        return None
     if not os.access(path, os.R_OK):
         return (
             f"{where}: store is unreadable to this user (needs read and write access to the"
