@@ -216,6 +216,18 @@ def test_exported_pages_have_no_search_box_a_static_host_cannot_answer(tmp_path:
         assert "Haftar" in text or "North Africa" in text, page
 
 
+def test_the_exported_index_does_not_claim_the_source_s_schedule(tmp_path: Path) -> None:
+    # It said "pulled every 10m" (the source's `every`, which only `serve` keeps): an
+    # export pulls when its cron job runs, hourly or daily as the operator chose.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    result = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "<strong>Press TV</strong>: Mirrors: 3 healthy; last pull ok</li>" in index
+    assert "pulled every" not in index
+
+
 def test_an_export_finding_nothing_new_changes_no_file(tmp_path: Path) -> None:
     # The index said "last pull: 1 new" after the first export and "0 new" after the next
     # one, which found nothing new: every export rewrote index.html and its .gz and .br.

@@ -542,7 +542,9 @@ class FeedBook:
         lines = []
         for name, source in self.config.sources.items():
             summary = health_line([r for r in rows if r.source == name])
-            summary += f"; pulled every {_duration(source.every)}"
+            if not self.static:
+                # An export pulls when its cron job runs, whatever the source's `every`.
+                summary += f"; pulled every {_duration(source.every)}"
             report = last.get(name)
             if report is not None:
                 # Its result, not its counts: a pull that finds nothing new must leave the
