@@ -214,6 +214,9 @@ def test_exported_pages_have_no_search_box_a_static_host_cannot_answer(tmp_path:
         text = (out / page).read_text(encoding="utf-8")
         assert "<form" not in text and 'name="q"' not in text, page
         assert "Haftar" in text or "North Africa" in text, page
+        # Nor a blank line where the search box and the dashboard link would be.
+        assert "\n\n  <table>" not in text, page
+        assert "</ul>\n\n</body>" not in text, page
 
 
 def test_the_exported_index_does_not_claim_the_source_s_schedule(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def _search_form(action: str, query: str, what: str, searchable: bool = True) ->
         f'    <input type="search" name="q" value="{escape(query)}" '
         f'placeholder="Search {what} titles" aria-label="Search {what} titles">\n'
         f'    <button type="submit">Search</button>\n'
-        f"  </form>"
+        f"  </form>\n"
     )
 
 
@@ -145,7 +145,7 @@ def index_page(
         else ""
     )
     dashboard = (
-        f'  <p><a href="{escape(mirrors_url)}">Mirror dashboard</a>: every mirror\'s state and '
+        f'\n  <p><a href="{escape(mirrors_url)}">Mirror dashboard</a>: every mirror\'s state and '
         "availability over the last days.</p>"
         if mirrors_url
         else ""
@@ -153,8 +153,7 @@ def index_page(
     body = f"""  <h1>{escape(title)}</h1>
   <p>One subscription per section, whichever mirror of the source is up.
      Paste a feed link into your reader.</p>
-{opml}{_search_form(index_url, query, "section", searchable)}
-  <table>
+{opml}{_search_form(index_url, query, "section", searchable)}  <table>
     <thead><tr><th>Section</th><th>Items</th><th>Last update</th><th>Subscribe</th></tr></thead>
     <tbody>
 {rows}
@@ -163,8 +162,7 @@ def index_page(
   <h2>Sources</h2>
   <ul class="health">
 {sources}
-  </ul>
-{dashboard}"""
+  </ul>{dashboard}"""
     return document(title, _autodiscovery(sections), body)
 
 
@@ -211,8 +209,7 @@ def section_page(
   <p>{escape(section.description)}</p>
   <p>Subscribe: {_subscribe(section)}</p>
   <p class="meta">{count}, last update {_when(section.changed_at)}</p>
-{_search_form(section.page_url, query, "item", searchable)}
-{shown}
+{_search_form(section.page_url, query, "item", searchable)}{shown}
 {older}"""
     return document(f"{section.title}: {site_title}", _autodiscovery([section]), body)
 
