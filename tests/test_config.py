@@ -420,7 +420,8 @@ def test_export_refuses_a_title_holding_a_lone_surrogate_with_exit_2(tmp_path: P
     out = tmp_path / "feeds"
     result = CliRunner().invoke(main, ["--config", str(path), "export", "--out", str(out)])
     assert result.exit_code == 2, result.output
-    assert f"{path}:14:" in result.output and "holds U+D800" in result.output
+    line = text.splitlines().index('    title: "North \\ud800 Africa"') + 1
+    assert f"{path}:{line}:" in result.output and "holds U+D800" in result.output
     assert not out.exists()
     assert result.exception is None or isinstance(result.exception, SystemExit)
 

@@ -47,10 +47,12 @@ TITLE = "Turkey says Haftar forces must withdraw from Libya’s Sirte for lastin
 
 
 def default_config_copy(tmp_path: Path) -> Path:
-    """The default config, pointed at the repository's seeds and a store in tmp_path."""
+    """The default config, pointed at the repository's seeds and a store in tmp_path, its
+    export folder tmp_path/feeds."""
     text = (REPO / "config" / "syndicator.yaml").read_text(encoding="utf-8")
     text = text.replace("file:../seeds/", f"file:{REPO / 'seeds'}/")
     text = text.replace("sqlite:///../data/syndicator.db", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    text = text.replace("export_dir: ../feeds", "export_dir: feeds")
     path = tmp_path / "syndicator.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -201,6 +203,31 @@ async def test_exported_pages_lead_to_their_files_on_a_static_host_under_a_sub_p
         assert checked > 4 * 4 and f"{origin}repo/north-africa/archive/1.atom" in seen
     finally:
         await client.close()
+
+
+def test_an_export_without_out_writes_where_the_config_says_from_any_working_folder(
+    tmp_path: Path,
+) -> None:
+    # From cron, which starts in the home folder, `syndicate export` wrote ~/feeds with exit
+    # 0 while the folder the web server serves went stale. `service.export_dir` starts in
+    # the config's folder, as the store's path does.
+    config = default_config_copy(tmp_path)
+    cron = tmp_path / "home"
+    cron.mkdir()
+    result = run("--config", str(config), "export", "-q", cwd=cron)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert (tmp_path / "feeds" / "north-africa.rss").is_file()
+    assert list(cron.iterdir()) == []
+    # --out still wins, from the working folder.
+    result = run("--config", str(config), "export", "-q", "--out", "elsewhere", cwd=cron)
+    assert result.returncode == 0, result.stderr
+    assert (cron / "elsewhere" / "north-africa.rss").is_file()
+    # A `~` in it is refused with its line, as in every path of the config.
+    config.write_text(config.read_text().replace("export_dir: feeds", "export_dir: ~/feeds"))
+    result = run("--config", str(config), "export", "-q", cwd=cron)
+    assert result.returncode == 2
+    assert f"{config}:" in result.stderr and "service.export_dir" in result.stderr
+    assert "'~' is not expanded in a path" in result.stderr
 
 
 def test_exported_pages_have_no_search_box_a_static_host_cannot_answer(tmp_path: Path) -> None:

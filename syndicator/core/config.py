@@ -842,6 +842,9 @@ class Service(_Model):
     public_url: str = "http://localhost:8080"
     listen: str = "127.0.0.1:8080"
     store: str = "sqlite:///data/syndicator.db"
+    # The folder `syndicate export` writes into when no --out is given, relative to the
+    # config's folder: a cron job writes where the config says, whatever its working folder.
+    export_dir: str | None = None
     max_items: int = Field(default=50, ge=1, le=10_000)
     user_agent: str = "syndicator/0.1 (+https://github.com/syndicator/syndicator)"
     connect_timeout: Annotated[Duration, within(0.1, 10 * MINUTE)] = 10.0
@@ -865,6 +868,16 @@ class Service(_Model):
     @classmethod
     def _user_agent(cls, value: str) -> str:
         return _check_header_text(value)
+
+    @field_validator("export_dir")
+    @classmethod
+    def _export_dir(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.strip() or "\0" in value:
+            raise ValueError(f"{value!r}: name a folder (relative paths start at this file's)")
+        check_unexpanded(value, value, example="/srv/www/feeds")
+        return value
 
     @field_validator("contact")
     @classmethod
@@ -1060,6 +1073,13 @@ class Config(_Model):
         are /abs), relative ones against the config's folder."""
         path = Path(file_path(url))
         return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    def export_folder(self) -> Path | None:
+        """`service.export_dir`, a relative one from the config's folder; None when unset."""
+        if self.service.export_dir is None:
+            return None
+        path = Path(self.service.export_dir)
+        return path if path.is_absolute() else self.base_dir / path
 
     def store_url(self) -> str:
         """The store URL with a relative SQLite path resolved against the working directory."""

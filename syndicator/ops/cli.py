@@ -1051,9 +1051,12 @@ async def _close_whole(store: Store) -> None:
         raise
 
 
-def _out_folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
-    """The export folder. An empty value (`--out "$DIR"` with DIR unset) is refused rather
-    than taken for the working directory, where the export would write its index.html."""
+def _out_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """The export folder (None: not given). An empty value (`--out "$DIR"` with DIR unset) is
+    refused rather than taken for the working directory, where the export would write its
+    index.html."""
+    if value is None:
+        return None
     if not value.strip():
         raise click.BadParameter("is empty; name a folder (`--out .` for this one)")
     return _home(value)
@@ -1065,17 +1068,17 @@ def _out_folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
     "out_dir",
     type=click.Path(),
     callback=_out_folder,
-    default="feeds",
-    show_default=True,
-    help="Folder to write the feed files into.",
+    help="Folder to write the feed files into (default: service.export_dir, else ./feeds).",
 )
 @_quiet_option("a failed pull")
 @json_option
 @click.pass_context
-def export(ctx: click.Context, out_dir: Path, quiet: bool, as_json: bool) -> None:
+def export(ctx: click.Context, out_dir: Path | None, quiet: bool, as_json: bool) -> None:
     """Pull every source once, then write every section feed as static files."""
     _refuse_quiet_and_verbose(ctx, quiet, as_json)
     config = _load(ctx, as_json)
+    if out_dir is None:
+        out_dir = config.export_folder() or Path("feeds")
     # Which config's feeds the folder holds: named as given (a link not followed), so that
     # a link moved to a new release of the file is still the same config; and from the
     # folder, so that a config and its folder moved or copied together (a checkout of

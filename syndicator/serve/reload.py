@@ -36,6 +36,7 @@ _SERVICE_KEYS_NOT_RENDERED = frozenset(
     {
         *RESTART_KEYS,
         "jitter",
+        "export_dir",
         "user_agent",
         "contact",
         "max_redirects",
