@@ -266,11 +266,17 @@ async def test_a_web_nodes_metrics_stop_saying_ready_when_the_store_is_gone(
     try:
         await node.refresh_status()
         assert value(samples(node.metrics.exposition().decode()), "syndicator_ready") == 1
+        # The watcher is stopped while the store goes: a connection it held while the pool
+        # was disposed would be closed by no one (a thread left running, a warning later).
+        stop.set()
+        await watching
         await store.engine.dispose()
         db = Path(store_url.removeprefix("sqlite:///"))
         for path in db.parent.glob(db.name + "*"):
             path.unlink()
         db.mkdir()  # a folder where the database file was: SQLite cannot open it
+        stop = asyncio.Event()
+        watching = asyncio.create_task(node.watcher.run(stop))
         await asyncio.sleep(config.cluster.poll + 1)  # the watcher's next look
         assert value(samples(node.metrics.exposition().decode()), "syndicator_ready") == 0
     finally:
