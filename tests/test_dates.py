@@ -577,3 +577,69 @@ async def test_a_feed_that_dates_every_entry_when_generated_dates_none(
     assert fetched == []
     seen = await published_as_readers_see(config, store)
     assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+SPANISH_MONTHS = (
+    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"
+)
+EGYPTIAN_MONTHS = "يناير فبراير مارس أبريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر"
+LEVANTINE_MONTHS = [
+    "كانون الثاني", "شباط", "آذار", "نيسان", "أيار", "حزيران",
+    "تموز", "آب", "أيلول", "تشرين الأول", "تشرين الثاني", "كانون الأول",
+]  # fmt: skip
+
+
+def spanish(moment: datetime) -> str:
+    month = SPANISH_MONTHS.split()[moment.month - 1]
+    return f"Publicado: {moment.day} de {month} de {moment:%Y}, {moment:%H:%M}"
+
+
+def spanish_numeric(moment: datetime) -> str:
+    return f"Publicado: {moment:%d/%m/%Y %H:%M}"
+
+
+def egyptian(moment: datetime) -> str:
+    month = EGYPTIAN_MONTHS.split()[moment.month - 1]
+    return f"نشر في {moment.day} {month} {moment:%Y} - {moment:%H:%M}".translate(ARABIC_INDIC)
+
+
+def levantine(moment: datetime) -> str:
+    month = LEVANTINE_MONTHS[moment.month - 1]
+    return f"\u200f{moment.day} {month} {moment:%Y} الساعة {moment:%H:%M}"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [spanish, spanish_numeric, egyptian, levantine],
+    ids=["spanish-months", "spanish-day-first", "egyptian-months", "levantine-months"],
+)
+async def test_page_times_written_in_spanish_or_arabic_keep_their_instant(
+    written: Callable[[datetime], str],
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # HispanTV and Al-Alam write an article's time in words of their language, in Tehran's
+    # time, with no zone: "7 de diciembre de 2026, 10:15", "٧ ديسمبر ٢٠٢٦ - ١٠:١٥", "7 كانون
+    # الأول 2026 الساعة 10:15". No such date was read, and every article was dated by its
+    # URL's day at midnight (three articles of a day tied, hours off).
+    tehran = timezone(timedelta(hours=3, minutes=30))
+    for article in site.articles:
+        article.page_published = written(article.published.astimezone(tehran))
+    extra = "    time_zone: Asia/Tehran\n"
+    config = write_config(
+        site.config_yaml(store_url, entry="page", sections=(SECTION,), extra=extra)
+    )
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
+def test_a_spanish_weekday_is_not_taken_for_a_month() -> None:
+    # `mar` is Tuesday (martes) before a comma, not March; a feed's localised pubDate.
+    assert dates.parse_date("mar, 08 dic 2026 10:15:00 +0330") == datetime(
+        2026, 12, 8, 10, 15, tzinfo=timezone(timedelta(hours=3, minutes=30))
+    )

@@ -3,7 +3,8 @@ Feeds, page metadata and sitemaps, so an article has the same time whichever of 
 
 ISO 8601 first (what Atom, JSON Feed, JSON-LD and sitemaps use), then the RFC 822 family of
 RSS and meta tags, read by python-dateutil with the zone abbreviations publishers write
-(`ZONES`); dates of Iran's calendar (Solar Hijri) through jdatetime. Pure: text in, a
+(`ZONES`), Spanish and Arabic month names given to it as English ones; dates of Iran's
+calendar (Solar Hijri) through jdatetime. Pure: text in, a
 datetime or None out.
 """
 
@@ -200,6 +201,75 @@ def empty_date(text: object) -> bool:
     return _ZERO_YEAR.search(text[: clock.start()] if clock else text) is not None
 
 
+# Month names of Spanish, and of Arabic in its three sets (the Egyptian and Gulf one, the
+# Levantine and Iraqi one, the Maghrebi one), and the Gregorian months as Persian writes them,
+# by the English abbreviation dateutil reads. Matched on the text as `_fold` writes it.
+_FOREIGN_MONTHS = {
+    "Jan": "enero ene يناير كانون الثاني جانفي ژانویه",
+    "Feb": "febrero فبراير شباط فيفري فوریه",
+    "Mar": "marzo مارس اذار",
+    "Apr": "abril abr ابريل نيسان افريل آوریل",
+    "May": "mayo مايو ايار ماي مه",
+    "Jun": "junio يونيو يونيه حزيران جوان ژوئن",
+    "Jul": "julio يوليو يوليه تموز جويلية ژوئیه",
+    "Aug": "agosto ago اغسطس آب اوت",
+    "Sep": "septiembre setiembre sept set سبتمبر ايلول سپتامبر",
+    "Oct": "octubre اكتوبر تشرين الاول اکتبر",
+    "Nov": "noviembre نوفمبر تشرين الثاني نوامبر",
+    "Dec": "diciembre dic ديسمبر كانون الاول دسامبر",
+}
+# Arabic letter forms a date may be written in, as one: alef with hamza or madda as alef
+# (أيلول, آذار), the Persian yeh and keheh that `_DIGITS` gave back as Arabic ones, and
+# tatweel and harakat away.
+_FOLD = str.maketrans("أإآٱیک", "اااايك", "\u0640\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652")
+
+
+def _fold(text: str) -> str:
+    return text.translate(_FOLD)
+
+
+_MONTH_NAMES = {
+    _fold(name): english
+    for english, names in _FOREIGN_MONTHS.items()
+    for name in re.findall(r"\S+(?: ال\S+)?", names)
+}
+# Longest names first: the two-word Levantine ones (تشرين الأول) before their first word.
+_FOREIGN_MONTH = re.compile(
+    r"(?<!\w)("
+    + "|".join(re.escape(n) for n in sorted(_MONTH_NAMES, key=len, reverse=True))
+    + r")\.?(?!\w)",
+    re.I,
+)
+# Morning and afternoon as Spanish and Arabic write them after a time.
+_MERIDIEM = re.compile(r"(?<!\w)(?:(a|p)\.\s?m\.|(ص|صباحا|م|مساء)(?!\w))", re.I)
+# Words around a date in Spanish, Arabic and Persian: labels (`Publicado:`, `نشر في`),
+# weekdays, `de`, `a las`, `الساعة`. A page in these languages writes the day before the
+# month, so `07/12/2026` in such a text is the 7th of December.
+_FOREIGN_WORD = re.compile(
+    r"(?<![\w])(?:[^\W\d_]*(?=[\u0600-\u06ff])[^\W\d_]+|"
+    r"publicado|actualizado|modificado|fecha|de|del|a|las?|hs?|horas?|"
+    r"lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo)(?![\w])"
+    # a weekday's abbreviation first (`mar, 08 dic 2026`: not March)
+    r"|^(?:lun|mar|mi[eé]|jue|vie|s[aá]b|dom)\.?(?=,)",
+    re.I,
+)
+
+
+def _in_english(text: str) -> tuple[str, bool]:
+    """`text` with a Spanish, Arabic or Persian month name as the English one and the words
+    around it away, and whether it is written in one of those languages (day first)."""
+    folded = _fold(text)
+    if not _FOREIGN_WORD.search(folded) and not _FOREIGN_MONTH.search(folded):
+        return text, False
+    folded = _FOREIGN_MONTH.sub(lambda m: " " + _MONTH_NAMES[m[1].lower()] + " ", folded)
+    folded = _MERIDIEM.sub(
+        lambda m: " AM " if (m[1] or "").lower() == "a" or m[2] in ("ص", "صباحا") else " PM ",
+        folded,
+    )
+    folded = _FOREIGN_WORD.sub(" ", folded).replace("،", ",")
+    return " ".join(folded.split()).strip(" ,-:|"), True
+
+
 class _Zones:
     """dateutil's `tzinfos` hook: a zone name or offset the text gave, as a tzinfo."""
 
@@ -224,8 +294,10 @@ _DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
 
 def _written(text: str) -> datetime | None:
     """An RFC 822 date or one like it (`Tue, 03 Dec 2024 14:05:00 IRST`, `December 3, 2024
-    at 2:05 PM`, `2024/12/03 14:05`), None when it gives no day, month and year."""
-    if not (_MONTH.search(text) or _YEAR_FIRST.match(text)):
+    at 2:05 PM`, `2024/12/03 14:05`, `7 de diciembre de 2026`, `٧ كانون الأول ٢٠٢٦`),
+    None when it gives no day, month and year."""
+    text, day_first = _in_english(text)
+    if not (_MONTH.search(text) or _YEAR_FIRST.match(text) or day_first):
         return None
     text = _COMMENT.sub(" ", text)
     place: tzinfo | None = None
@@ -236,7 +308,8 @@ def _written(text: str) -> datetime | None:
     text = _SHORT_OFFSET.sub(r"\g<1>0\2", _UTC_PLUS.sub("", text).strip()).upper()
     try:
         first, second = (
-            dateutil_parser.parse(text, default=default, tzinfos=_ZONE_OF) for default in _DEFAULTS
+            dateutil_parser.parse(text, default=default, tzinfos=_ZONE_OF, dayfirst=day_first)
+            for default in _DEFAULTS
         )
     except (ValueError, OverflowError):
         return None
