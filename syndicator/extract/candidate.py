@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import tzinfo
@@ -111,7 +112,11 @@ def is_rtl(language: str) -> bool:
 
 
 def _label(text: str) -> str:
-    return " ".join(text.casefold().split())
+    """A breadcrumb label as the operator's and every mirror's spelling of it compare: in the
+    text's normal form (case, Persian and Arabic yeh and kaf, tatweel, direction marks), and
+    without accents and hamza (`Irán` decomposed or not, `إيران` and `ايران` are one)."""
+    letters = unicodedata.normalize("NFKD", identity.normalise(text))
+    return " ".join("".join(c for c in letters if not unicodedata.combining(c)).split())
 
 
 def sections_for(
