@@ -97,3 +97,27 @@ async def test_a_breadcrumb_in_other_letter_forms_puts_the_article_in_its_sectio
     items = await pull_items([mirror], "ar", fetcher, write_config, store_url, rule)
     assert [i["title"] for i in items["iran"]] == [i["title"] for i in items["news"]]
     assert len(items["iran"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("byline", "page", "author"),
+    [
+        ("بقلم: أحمد حسين", ARABIC_PAGE, "أحمد حسين"),
+        ("Por: Juan Pérez", SPANISH_PAGE, "Juan Pérez"),
+        ("Autor: Juan Pérez", SPANISH_PAGE, "Juan Pérez"),
+    ],
+    ids=["arabic", "spanish", "spanish-autor"],
+)
+async def test_a_byline_with_a_colon_names_the_author_alone(
+    byline: str,
+    page: SisterPage,
+    author: str,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # "Por: Juan Pérez" and "بقلم: أحمد حسين" were published as the author's name, label and
+    # colon included: only "By Jane Doe", without a colon, lost its label.
+    mirror = SisterMirror([replace(page, byline=byline)])
+    items = await pull_items([mirror], page.language, fetcher, write_config, store_url)
+    assert [i["authors"] for i in items["news"]] == [[{"name": author}]]

@@ -54,7 +54,9 @@ _ARTICLE_TYPES = {
     "blogposting",
     "webpage",
 }
-_BY = re.compile(r"^\s*(by|por|par|بقلم|نویسنده\s*:?)\s+", re.I)
+# What an author's name is written after, with or without a colon: "By Jane Doe", "Por: Juan
+# Pérez", "بقلم: أحمد حسين".
+_BY = re.compile(r"^\s*(?:by|por|par|autor|author|بقلم|كتب|نویسنده)(?:\s*[:：]\s*|\s+)", re.I)
 
 
 def meta(root: etree._Element, *names: str) -> str | None:
