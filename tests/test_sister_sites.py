@@ -121,3 +121,32 @@ async def test_a_byline_with_a_colon_names_the_author_alone(
     mirror = SisterMirror([replace(page, byline=byline)])
     items = await pull_items([mirror], page.language, fetcher, write_config, store_url)
     assert [i["authors"] for i in items["news"]] == [[{"name": author}]]
+
+
+@pytest.mark.parametrize(
+    ("pointer", "page"),
+    [
+        ("اقرا ايضا:", ARABIC_PAGE),  # no hamza, as often written
+        ("اقرأ المزيد:", ARABIC_PAGE),
+        ("Leer más:", SPANISH_PAGE),
+        ("LEA MÁS:", SPANISH_PAGE),
+    ],
+    ids=["arabic-without-hamza", "arabic-read-more", "spanish-leer-mas", "spanish-lea-mas"],
+)
+async def test_a_pointer_to_another_article_leaves_the_body(
+    pointer: str,
+    page: SisterPage,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # "Leer más: <another story>" and "اقرا ايضا: <another story>" between two paragraphs were
+    # published as part of the article; "Read more:" and "اقرأ أيضا:" went.
+    other = "ايران توقع اتفاقا مع روسيا" if page.language == "ar" else "Irán y Rusia firman"
+    inserted = f'<p>{pointer} <a href="/news/9">{other}</a></p>'
+    mirror = SisterMirror([replace(page, inserted=inserted)])
+    items = await pull_items([mirror], page.language, fetcher, write_config, store_url)
+    [item] = items["news"]
+    content = str(item["content_html"])
+    assert other not in content and pointer not in content
+    assert all(paragraph in content for paragraph in page.paragraphs)

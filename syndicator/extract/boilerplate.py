@@ -4,8 +4,9 @@ Owns the markers that say "not content" (tags, class and id words, ARIA roles, h
 attributes) and the announcements that introduce boilerplate blocks ("Related stories",
 "Lea también", "اقرأ أيضا", "alternate addresses", "Sign up for our newsletter"), in the
 languages the workload has: English, Spanish, French, Arabic and Persian. Text is compared in
-the normal form of `dedupe.normalise`, so quotes, case, Arabic letter variants and invisible
-marks never decide a match. Pure: predicates on elements and strings; `clean` acts on them.
+the normal form of `identity.normalise` with hamza on alef left out, so quotes, case, Arabic
+letter variants and invisible marks never decide a match. Pure: predicates on elements and
+strings; `clean` acts on them.
 """
 
 from __future__ import annotations
@@ -192,13 +193,24 @@ def marked_by_id_only(el: etree._Element) -> bool:
 # The same short texts are judged many times (a block, then its wrappers): normalise once.
 # Only texts up to MAX_BLOCK are asked here, so that the cache stays small in a long-running
 # service.
-_norm = functools.lru_cache(maxsize=16384)(normalise)
+# An alef with hamza or madda as a bare alef: Arabic pages leave the hamza out as often as
+# they write it ("اقرا ايضا", "الاكثر قراءة"), and no announcement differs by it alone.
+_ALEF = str.maketrans("أإآٱ", "اااا")
+
+
+def _matchable(text: str) -> str:
+    """`text` in the form announcements are compared in."""
+    norm = normalise(text)
+    return norm if norm.isascii() else norm.translate(_ALEF)
+
+
+_norm = functools.lru_cache(maxsize=16384)(_matchable)
 
 
 def normal_block(text: str) -> str:
     """A block's text in the form blocks are compared across a site's pages. A container's
     longer text is normalised without the cache."""
-    return _norm(text) if len(text) <= MAX_BLOCK else normalise(text)
+    return _norm(text) if len(text) <= MAX_BLOCK else _matchable(text)
 
 
 # Longer texts are containers of blocks, never one announcement.
@@ -206,7 +218,7 @@ MAX_BLOCK = 2000
 
 
 def _phrases(items: Iterable[str]) -> frozenset[str]:
-    return frozenset(normalise(p) for p in items)
+    return frozenset(_matchable(p) for p in items)
 
 
 # Labels that name only the widget carrying them (an ad slot, a share or print button), never
@@ -482,7 +494,11 @@ LEADS = _phrases(
         "more",
         "lea también",
         "lee también",
+        "leer también",
         "vea también",
+        "lea más",
+        "lee más",
+        "leer más",
         "te puede interesar",
         "le puede interesar",
         "lire aussi",
@@ -494,6 +510,8 @@ LEADS = _phrases(
         "اقرأ أيضا",
         "اقرأ أيضاً",
         "إقرأ أيضا",
+        "اقرأ المزيد",
+        "شاهد أيضا",
         "بیشتر بخوانید",
         "بخوانید",
         "tags",
@@ -547,7 +565,7 @@ _SENTENCE_PATTERNS = (
     ("خبرنامه", "در خبرنامه .{0,30}عضو شوید"),
 )
 SENTENCES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (normalise(word), re.compile(normalise(p), re.I)) for word, p in _SENTENCE_PATTERNS
+    (_matchable(word), re.compile(_matchable(p), re.I)) for word, p in _SENTENCE_PATTERNS
 )
 # Any of those words, in one search: most blocks hold none and are answered by it.
 _SENTENCE_WORDS = re.compile("|".join(re.escape(w) for w in dict.fromkeys(w for w, _ in SENTENCES)))
