@@ -150,3 +150,29 @@ async def test_a_pointer_to_another_article_leaves_the_body(
     content = str(item["content_html"])
     assert other not in content and pointer not in content
     assert all(paragraph in content for paragraph in page.paragraphs)
+
+
+@pytest.mark.parametrize(
+    ("head_title", "site_name", "page"),
+    [
+        ("{} | قناة العالم الاخبارية", "قناة العالم الإخبارية", ARABIC_PAGE),  # no hamza
+        ("قناة العالـم - {}", "قناة العالم", ARABIC_PAGE),  # a tatweel
+        ("{} | HispanTV", "HISPANTV", SPANISH_PAGE),
+    ],
+    ids=["arabic-hamza", "arabic-tatweel", "spanish"],
+)
+async def test_a_title_loses_the_site_name_in_other_letter_forms(
+    head_title: str,
+    site_name: str,
+    page: SisterPage,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A page with no headline of its own gives its <title>, the site's name after a bar: "...
+    # | قناة العالم الاخبارية" kept it when `og:site_name` wrote the name with its hamza.
+    titled = replace(page, head_title=head_title.format(page.title), site_name=site_name)
+    items = await pull_items(
+        [SisterMirror([titled])], page.language, fetcher, write_config, store_url
+    )
+    assert [i["title"] for i in items["news"]] == [page.title]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -205,8 +206,11 @@ _DOMAIN_END = re.compile(r"\.(?:com|net|org|info|news|de|at|ch|fr|es|it|nl|eu|io
 
 
 def _bare(name: str) -> str:
-    """A site name or title part in letters and digits only, without a domain ending."""
-    return "".join(c for c in _DOMAIN_END.sub("", name.strip()).casefold() if c.isalnum())
+    """A site name or title part in letters and digits only, without a domain ending, in the
+    content hash's normal form and without accents and hamza: "قناة العالم الاخبارية" in a
+    title is the "قناة العالم الإخبارية" of `og:site_name`."""
+    letters = unicodedata.normalize("NFKD", identity.normalise(_DOMAIN_END.sub("", name.strip())))
+    return "".join(c for c in letters if c.isalnum())
 
 
 def _without_site_name(title: str, root: etree._Element, ld: dict[str, Any]) -> str:
