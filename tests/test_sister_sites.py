@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import lxml.html
 import pytest
 
 from syndicator.core.config import Config
@@ -176,3 +177,29 @@ async def test_a_title_loses_the_site_name_in_other_letter_forms(
         [SisterMirror([titled])], page.language, fetcher, write_config, store_url
     )
     assert [i["title"] for i in items["news"]] == [page.title]
+
+
+async def test_a_section_page_lays_out_arabic_items_right_to_left(
+    fetcher: Fetcher, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    # The section page's words are English (`<html lang="en">`): an Arabic item in it was laid
+    # out left to right, its closing punctuation at the wrong end, and a screen reader read
+    # Arabic and Spanish titles with an English voice.
+    english = replace(SPANISH_PAGE, path="/news/3", title="Iran opens a power plant", language="en")
+    mirror = SisterMirror([ARABIC_PAGE, SPANISH_PAGE, english])
+    await mirror.start()
+    store = await open_store(store_url)
+    try:
+        config = write_config(sister_config(store_url, [mirror], "ar"))
+        report = await pull_source("sister", config, fetcher, store)
+        assert (report.new, report.failed) == (3, 0)
+        page = lxml.html.fromstring(await FeedBook(config, store).section_html("news"))
+    finally:
+        await store.close()
+        await mirror.stop()
+    items = {li.findtext("a"): (li.get("lang"), li.get("dir")) for li in page.iter("li")}
+    assert items == {
+        ARABIC_PAGE.title: ("ar", "rtl"),
+        SPANISH_PAGE.title: ("es", None),
+        "Iran opens a power plant": (None, None),
+    }

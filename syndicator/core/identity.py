@@ -235,6 +235,15 @@ def is_language_tag(value: str | None) -> bool:
     return _LANGUAGE_TAG.fullmatch(value) is not None
 
 
+# Scripts written right to left, by ISO 639 language code.
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "sd", "ckb", "dv", "yi", "ug"})
+
+
+def is_rtl(language: str) -> bool:
+    """Whether a language tag names a language written right to left (`ar`, `fa-IR`)."""
+    return language.split("-", 1)[0].lower() in RTL_LANGUAGES
+
+
 # What the WHATWG URL parser, as browsers run it, removes from a link (tab and newline) and
 # percent-encodes (other control characters, and space, quote, angle brackets and backtick,
 # which no URL may hold: a JSON Feed or an Atom link with a space is invalid). Lone

@@ -29,8 +29,7 @@ TITLE_CHARS = 500
 AUTHOR_CHARS = 200
 CAPTION_CHARS = 1000
 SUMMARY_CHARS = 400
-# Scripts written right to left, by ISO 639 language code.
-RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "sd", "ckb", "dv", "yi", "ug"})
+RTL_LANGUAGES = identity.RTL_LANGUAGES
 
 
 def summarise(text: str, limit: int = SUMMARY_CHARS) -> str:
@@ -105,10 +104,6 @@ def split_credit(caption: str) -> tuple[str, str | None]:
         return caption, None
     description = caption[: found.start()].rstrip(" |•-–—(/©").rstrip()
     return description, credit or None
-
-
-def is_rtl(language: str) -> bool:
-    return language.split("-", 1)[0].lower() in RTL_LANGUAGES
 
 
 def _label(text: str) -> str:
@@ -193,7 +188,7 @@ def publishable_html(
         content = lead + content
     if page.standfirst:
         content = f"<p>{html.escape(page.standfirst)}</p>{content}"
-    if is_rtl(language):
+    if identity.is_rtl(language):
         content = f'<div dir="rtl" lang="{html.escape(language, quote=True)}">{content}</div>'
     return clean.sanitize(content), image_url
 

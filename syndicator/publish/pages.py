@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING
 
+from syndicator.core import identity
 from syndicator.core.models import Article
 from syndicator.mirrors.health import MirrorPull
-from syndicator.publish.feedinfo import MEDIA_TYPES, publishable
+from syndicator.publish.feedinfo import MEDIA_TYPES, language_tag, publishable
 
 if TYPE_CHECKING:
     from syndicator.publish.mirror_report import MirrorRow
@@ -87,10 +88,14 @@ def _subscribe(s: SectionSummary) -> str:
     )
 
 
+# The language of the pages' own words.
+PAGE_LANGUAGE = "en"
+
+
 def document(title: str, head: str, body: str) -> str:
     """A whole HTML page in the site's style; `head` goes into <head> (links, more style)."""
     return f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{PAGE_LANGUAGE}">
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -214,11 +219,21 @@ def section_page(
     return document(f"{section.title}: {site_title}", _autodiscovery([section]), body)
 
 
+def _language(a: Article) -> str:
+    """`lang` (and `dir` when right to left) for an item in another language than the page's
+    words: an Arabic title in an English page is laid out left to right, its full stop and
+    question mark at the wrong end, and read aloud with an English voice."""
+    lang = language_tag(a.language)
+    if not lang or lang.split("-", 1)[0].lower() == PAGE_LANGUAGE:
+        return ""
+    return f' lang="{escape(lang)}"' + (' dir="rtl"' if identity.is_rtl(lang) else "")
+
+
 def _item(a: Article) -> str:
     byline = f" · {escape(a.author)}" if a.author else ""
     summary = f"<br>{escape(a.summary)}" if a.summary else ""
     return (
-        f'    <li><a href="{escape(a.url)}">{escape(a.title)}</a><br>'
+        f'    <li{_language(a)}><a href="{escape(a.url)}">{escape(a.title)}</a><br>'
         f'<span class="meta">{_when(a.published)}{byline}</span>{summary}</li>'
     )
 
