@@ -1,7 +1,9 @@
 <?xml version="1.0" encoding="UTF-8"?>
 <xsl:stylesheet version="1.0"
     xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
-    xmlns:atom="http://www.w3.org/2005/Atom">
+    xmlns:atom="http://www.w3.org/2005/Atom"
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    exclude-result-prefixes="atom dc">
   <xsl:output method="html" encoding="UTF-8" indent="yes"
       doctype-system="about:legacy-compat"/>
 
@@ -61,8 +63,11 @@
     </html>
   </xsl:template>
 
+  <!-- An item in its language (the entry's own, else the feed's), laid out in the direction
+       of its title: an Arabic item in this English page is right to left. -->
   <xsl:template match="item">
-    <li class="item">
+    <li class="item" lang="{dc:language | /rss/channel/language[not(current()/dc:language)]}"
+        dir="auto">
       <a href="{link}"><xsl:value-of select="title"/></a><br/>
       <span class="meta"><xsl:value-of select="pubDate"/></span><br/>
       <!-- RSS readers read description as HTML, so the plain-text summary is escaped there
@@ -113,7 +118,7 @@
   </xsl:template>
 
   <xsl:template match="atom:entry">
-    <li class="item">
+    <li class="item" lang="{ancestor-or-self::*[@xml:lang][1]/@xml:lang}" dir="auto">
       <a href="{atom:link[@rel='alternate']/@href | atom:link[not(@rel)]/@href}">
         <xsl:value-of select="atom:title"/>
       </a><br/>

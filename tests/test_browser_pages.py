@@ -191,7 +191,7 @@ async def test_feeds_show_as_pages_in_a_browser_and_stay_the_same_xml_for_reader
         assert f'value="{public}.{ext}"' in dom  # the address to copy
         for fmt in ("rss", "atom", "json"):
             assert f'class="{fmt}" href="{public}.{fmt}"' in dom
-        assert len(re.findall(r'<li class="item">', dom)) == 1 and TITLE in dom
+        assert len(re.findall(r'<li class="item" lang="en" dir="auto">', dom)) == 1 and TITLE in dom
         assert "&lt;rss" not in dom and "&lt;feed" not in dom
 
 

@@ -8,10 +8,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import feedparser
 import lxml.html
 import pytest
+from lxml import etree
 
 from syndicator.core.config import Config
+from syndicator.publish import xmlfeeds
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
@@ -202,4 +205,39 @@ async def test_a_section_page_lays_out_arabic_items_right_to_left(
         ARABIC_PAGE.title: ("ar", "rtl"),
         SPANISH_PAGE.title: ("es", None),
         "Iran opens a power plant": (None, None),
+    }
+
+
+async def test_a_feed_shown_in_a_browser_lays_out_arabic_items_right_to_left(
+    fetcher: Fetcher, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    # A browser shows a feed through its stylesheet (feed.xsl) as an English page: every item
+    # of an Arabic feed was laid out left to right, with an English voice for screen readers.
+    mirror = SisterMirror([ARABIC_PAGE, SPANISH_PAGE])
+    await mirror.start()
+    store = await open_store(store_url)
+    try:
+        config = write_config(sister_config(store_url, [mirror], "ar"))
+        report = await pull_source("sister", config, fetcher, store)
+        assert (report.new, report.failed) == (2, 0)
+        book = FeedBook(config, store)
+        feeds = {fmt: (await book.get("news", fmt)).body for fmt in ("rss", "atom")}
+    finally:
+        await store.close()
+        await mirror.stop()
+    transform = etree.XSLT(etree.fromstring(xmlfeeds.STYLESHEET))
+    for body in feeds.values():
+        page = transform(etree.fromstring(body)).getroot()
+        items = {
+            "".join(li.find("a").itertext()).strip(): (li.get("lang"), li.get("dir"))
+            for li in page.iter("li")
+        }
+        assert items == {ARABIC_PAGE.title: ("ar", "auto"), SPANISH_PAGE.title: ("es", "auto")}
+    # RSS has no language element per item: the Spanish item names its language as feedparser
+    # reads it, the Arabic ones have the feed's.
+    parsed = feedparser.parse(feeds["rss"])
+    assert parsed.feed.language == "ar"
+    assert {e.title: e.get("language") for e in parsed.entries} == {
+        ARABIC_PAGE.title: None,
+        SPANISH_PAGE.title: "es",
     }

@@ -40,6 +40,7 @@ from syndicator.publish.feedinfo import (
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
+DC_NS = "http://purl.org/dc/elements/1.1/"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 EXTENSION = "syndicator"
 
@@ -119,6 +120,9 @@ class _FinishEntry(BaseEntryExtension):
         return entry
 
     def extend_rss(self, entry: etree._Element) -> etree._Element:
+        if self.language:
+            # RSS has no language per item: Dublin Core's, as feedparser reads it.
+            etree.SubElement(entry, f"{{{DC_NS}}}language").text = self.language
         if self.updated is not None:
             updated = etree.SubElement(entry, f"{{{ATOM_NS}}}updated")
             updated.text = iso_time(self.updated)
@@ -254,7 +258,9 @@ def with_stylesheet(xml: bytes, href: str) -> bytes:
 STYLESHEET = b"""<?xml version="1.0" encoding="UTF-8"?>
 <xsl:stylesheet version="1.0"
     xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
-    xmlns:atom="http://www.w3.org/2005/Atom">
+    xmlns:atom="http://www.w3.org/2005/Atom"
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    exclude-result-prefixes="atom dc">
   <xsl:output method="html" encoding="UTF-8" indent="yes"
       doctype-system="about:legacy-compat"/>
 
@@ -314,8 +320,11 @@ STYLESHEET = b"""<?xml version="1.0" encoding="UTF-8"?>
     </html>
   </xsl:template>
 
+  <!-- An item in its language (the entry's own, else the feed's), laid out in the direction
+       of its title: an Arabic item in this English page is right to left. -->
   <xsl:template match="item">
-    <li class="item">
+    <li class="item" lang="{dc:language | /rss/channel/language[not(current()/dc:language)]}"
+        dir="auto">
       <a href="{link}"><xsl:value-of select="title"/></a><br/>
       <span class="meta"><xsl:value-of select="pubDate"/></span><br/>
       <!-- RSS readers read description as HTML, so the plain-text summary is escaped there
@@ -366,7 +375,7 @@ STYLESHEET = b"""<?xml version="1.0" encoding="UTF-8"?>
   </xsl:template>
 
   <xsl:template match="atom:entry">
-    <li class="item">
+    <li class="item" lang="{ancestor-or-self::*[@xml:lang][1]/@xml:lang}" dir="auto">
       <a href="{atom:link[@rel='alternate']/@href | atom:link[not(@rel)]/@href}">
         <xsl:value-of select="atom:title"/>
       </a><br/>
