@@ -643,3 +643,48 @@ def test_a_spanish_weekday_is_not_taken_for_a_month() -> None:
     assert dates.parse_date("mar, 08 dic 2026 10:15:00 +0330") == datetime(
         2026, 12, 8, 10, 15, tzinfo=timezone(timedelta(hours=3, minutes=30))
     )
+
+
+def greenwich(moment: datetime) -> str:
+    month = EGYPTIAN_MONTHS.split()[moment.month - 1]
+    return f"{moment:%d} {month} {moment:%Y} | {moment:%H:%M} بتوقيت غرينتش"
+
+
+def bracketed(moment: datetime) -> str:
+    return f"Actualizado: {moment:%d/%m/%Y %H:%M} (GMT+2)"
+
+
+def beside_hijri(moment: datetime) -> str:
+    month = LEVANTINE_MONTHS[moment.month - 1]
+    return f"{moment.day} {month} {moment:%Y} - 20 رمضان 1445 هـ - {moment:%H:%M}"
+
+
+@pytest.mark.parametrize(
+    ("written", "hours"),
+    [(greenwich, 0.0), (bracketed, 2.0), (beside_hijri, 3.5)],
+    ids=["greenwich-in-words", "offset-in-brackets", "beside-a-hijri-date"],
+)
+async def test_a_zone_in_words_or_brackets_and_a_hijri_date_beside_keep_the_instant(
+    written: Callable[[datetime], str],
+    hours: float,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # "10:15 بتوقيت غرينتش" is Greenwich time: taken for a time naming no zone, it was placed in
+    # the source's time_zone, hours off; "(GMT+3:30)" was dropped as an RFC 822 comment; a
+    # date of the Islamic calendar beside the Gregorian one made the text no date at all.
+    # The source's time_zone is Tehran's: the text's own zone wins over it.
+    zone = timezone(timedelta(hours=hours))
+    for article in site.articles:
+        article.page_published = written(article.published.astimezone(zone))
+    extra = "    time_zone: Asia/Tehran\n"
+    config = write_config(
+        site.config_yaml(store_url, entry="page", sections=(SECTION,), extra=extra)
+    )
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}

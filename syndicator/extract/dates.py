@@ -131,8 +131,17 @@ _DIGITS = str.maketrans(
 # and London and the other in New York, so they are no date here.
 _MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)", re.I)
 _YEAR_FIRST = re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}(?!\d)")
-# RFC 822 comments, `+0330 (Iran Standard Time)`.
+# RFC 822 comments, `+0330 (Iran Standard Time)`; but a zone in brackets, `10:15 (GMT+3:30)`,
+# `14:05 (IRST)`, is the zone of the time.
 _COMMENT = re.compile(r"\([^()]*\)")
+_BRACKETED_ZONE = re.compile(r"\(\s*((?:GMT|UTC|UT)?\s*[+-]\d{1,2}(?::?\d{2})?|[A-Za-z]{1,5})\s*\)")
+
+
+def _unbracketed(found: re.Match[str]) -> str:
+    zone = found[1]
+    return f" {zone} " if not zone.isalpha() or zone.upper() in ZONES else found[0]
+
+
 # `GMT+3:30`, `UTC+03:30`: a publisher means three and a half hours east of UTC; dateutil
 # reads a zone name before an offset the POSIX way round (west), so the name is dropped.
 _UTC_PLUS = re.compile(r"\b(?:GMT|UTC|UT)\s*(?=[+-]\d)", re.I)
@@ -255,19 +264,39 @@ _FOREIGN_WORD = re.compile(
 )
 
 
+# A date of the Islamic (lunar) calendar written beside the Gregorian one ("6 ديسمبر 2026 - 15
+# جمادى الآخرة 1448 هـ"): it is left out, the Gregorian date says the same day.
+_HIJRI = re.compile(
+    r"\d{1,2}\s+(?:محرم|صفر|ربيع\s+\S+|جماد[ىي]\s+\S+|رجب|شعبان|رمضان|شوال|ذ[وي]\s+ال\S+)"
+    r"\s+\d{4}(?:\s*ه(?!\w))?"
+)
+# A zone said in words, as the English name of its zone: Greenwich's (بتوقيت غرينتش), Mecca's
+# (Arabia, AST), and Tehran's ("hora de Teherán", بتوقيت طهران) by its place name, which
+# `_written` reads at the end of the text, as Iran's time has changed over the years.
+_ZONE_WORDS = (
+    (re.compile(r"(?:بتوقيت\s+)?(?:غرينتش|غرينيتش|جرينتش|جرينيتش)(?!\w)"), "GMT"),
+    (re.compile(r"(?:بتوقيت\s+)?مكة(?:\s+المكرمة)?(?!\w)"), "AST"),
+)
+_TEHRAN = re.compile(r"(?:بتوقيت\s+طهران|\(?hora\s+(?:de\s+)?(?:teher[aá]n|ir[aá]n)\)?)", re.I)
+
+
 def _in_english(text: str) -> tuple[str, bool]:
     """`text` with a Spanish, Arabic or Persian month name as the English one and the words
     around it away, and whether it is written in one of those languages (day first)."""
     folded = _fold(text)
     if not _FOREIGN_WORD.search(folded) and not _FOREIGN_MONTH.search(folded):
         return text, False
+    folded, in_tehran = _TEHRAN.subn(" ", _HIJRI.sub(" ", folded))
+    for words, zone in _ZONE_WORDS:
+        folded = words.sub(f" {zone} ", folded)
     folded = _FOREIGN_MONTH.sub(lambda m: " " + _MONTH_NAMES[m[1].lower()] + " ", folded)
     folded = _MERIDIEM.sub(
         lambda m: " AM " if (m[1] or "").lower() == "a" or m[2] in ("ص", "صباحا") else " PM ",
         folded,
     )
-    folded = _FOREIGN_WORD.sub(" ", folded).replace("،", ",")
-    return " ".join(folded.split()).strip(" ,-:|"), True
+    folded = _FOREIGN_WORD.sub(" ", folded).replace("،", ",").replace("|", " ")
+    folded = " ".join(folded.split()).strip(" ,-:")
+    return folded + " Asia/Tehran" if in_tehran else folded, True
 
 
 class _Zones:
@@ -299,7 +328,7 @@ def _written(text: str) -> datetime | None:
     text, day_first = _in_english(text)
     if not (_MONTH.search(text) or _YEAR_FIRST.match(text) or day_first):
         return None
-    text = _COMMENT.sub(" ", text)
+    text = _COMMENT.sub(" ", _BRACKETED_ZONE.sub(_unbracketed, text))
     place: tzinfo | None = None
     if (named := _PLACE.search(text)) and (place := gettz(named[1])) is not None:
         text = text[: named.start()]
