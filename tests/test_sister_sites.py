@@ -241,3 +241,19 @@ async def test_a_feed_shown_in_a_browser_lays_out_arabic_items_right_to_left(
         ARABIC_PAGE.title: None,
         SPANISH_PAGE.title: "es",
     }
+
+
+@pytest.mark.parametrize(
+    "comma", ["،", "؛", ","], ids=["arabic-comma", "arabic-semicolon", "comma"]
+)
+async def test_a_cut_summary_ends_with_no_arabic_comma_before_its_ellipsis(
+    comma: str, fetcher: Fetcher, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    # A summary cut after a word and its Arabic comma ended "...الطاقة،…", where an English
+    # one drops its comma: "...energy…".
+    listing = f"{comma} ".join(["الطاقة"] * 80)
+    page = replace(ARABIC_PAGE, paragraphs=[listing, *ARABIC])
+    items = await pull_items([SisterMirror([page])], "ar", fetcher, write_config, store_url)
+    [item] = items["news"]
+    summary = str(item["summary"])
+    assert summary.endswith("الطاقة…"), summary[-20:]

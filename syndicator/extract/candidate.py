@@ -38,7 +38,8 @@ def summarise(text: str, limit: int = SUMMARY_CHARS) -> str:
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:.-") + "…"
+    # Arabic's comma and semicolon (، ؛) as well as ours: "...الطاقة،…" reads as a typo.
+    return cut.rstrip(",;:.-،؛") + "…"
 
 
 def headline(text: str) -> str:
