@@ -148,3 +148,37 @@ async def test_a_page_language_is_stored_as_one_well_formed_tag(
     finally:
         await store.close()
         await site.stop()
+
+
+@pytest.mark.parametrize(
+    "credit", ["تصوير: محمد رضا", "الصورة: رويترز", "رويترز"], ids=["taswir", "alsura", "agency"]
+)
+async def test_an_arabic_photo_credit_goes_to_media_credit_not_the_text(
+    credit: str,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # "... تصوير: محمد رضا" under Al-Alam's lead picture was published in the article's text
+    # as part of what the picture shows; "Foto: Reuters" went to media:credit.
+    site = arabic_site()
+    shows = "القطار الأول على الخط الجديد في محطة العاصمة"
+    site.articles[0].caption = f"{shows} - {credit}"
+    await site.start()
+    store = await open_store(store_url)
+    try:
+        config = write_config(
+            site.config_yaml(store_url, entry="page", sections=("west-asia",), language="ar")
+        )
+        report = await pull_source("news", config, fetcher, store)
+        assert (report.new, report.failed) == (1, 0)
+        rss = (await FeedBook(config, store).get("west-asia", "rss")).body
+    finally:
+        await store.close()
+        await site.stop()
+    item = etree.fromstring(rss).find("channel/item")
+    assert item is not None
+    media = "{http://search.yahoo.com/mrss/}"
+    assert item.findtext(f"{media}content/{media}credit") == credit
+    text = item.findtext(f"{{{RSS}}}encoded") or ""
+    assert shows in text and credit not in text

@@ -58,10 +58,12 @@ _AGENCIES = (
     r"getty\s*images|gettyimages|reuters|afp|ap|dpa|apa|epa|imago|shutterstock(?:\.com)?"
     r"|adobe\s*stock|adobestock|stock\.adobe\.com|istock(?:photo)?|unsplash|pixabay|fotolia"
     r"(?:\.com)?|thinkstock|picture\s+alliance|xinhua|anadolu|photothek(?:\.net)?|keystone"
+    r"|رويترز|فرانس\s+برس|الأناضول"
 )
 _CREDIT_LABEL = (
     r"(?:foto(?:s|graf[ií]a)?|photo(?:s|graph|grapher)?|bild(?:quelle)?|image(?:\s+credit)?"
-    r"|credits?|cr[ée]dits?|cr[ée]dito|quelle|source|fuente|imagen|źródło)"
+    r"|credits?|cr[ée]dits?|cr[ée]dito|quelle|source|fuente|imagen|źródło"
+    r"|تصوير|الصورة|مصدر\s+الصورة|عدسة|عکس)"
 )
 # Where a credit starts: a copyright sign, or a credit label with a colon or "by" (or the
 # glued "CreditCredit" of some templates), at the start or after a sentence end, a bar, an
