@@ -35,10 +35,12 @@ class SisterPage:
     site_name: str = ""
     # Blocks put after the second paragraph as the page writes them (HTML).
     inserted: str = ""
+    # What stands between the breadcrumb's links (HTML).
+    crumb_separator: str = " / "
 
     def render(self, base: str) -> str:
         rtl = ' dir="rtl"' if self.language in ("ar", "fa") else ""
-        crumbs = " / ".join(
+        crumbs = self.crumb_separator.join(
             f'<a href="{base}/section/{n}">{html.escape(label)}</a>'
             for n, label in enumerate(self.breadcrumb)
         )

@@ -257,3 +257,16 @@ async def test_a_cut_summary_ends_with_no_arabic_comma_before_its_ellipsis(
     [item] = items["news"]
     summary = str(item["summary"])
     assert summary.endswith("الطاقة…"), summary[-20:]
+
+
+@pytest.mark.parametrize("arrow", ["‹", "«", "&lt;"], ids=["single", "double", "less-than"])
+async def test_a_right_to_left_breadcrumb_matches_a_rule_for_its_whole_trail(
+    arrow: str, fetcher: Fetcher, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    # Arabic pages point their breadcrumb's arrows right to left ("الرئيسية ‹ إيران"): the
+    # arrow was read as an item of the trail, and a rule for the whole trail never matched.
+    separator = f' <span class="sep">{arrow}</span> '
+    page = replace(ARABIC_PAGE, breadcrumb=("الرئيسية", "إيران"), crumb_separator=separator)
+    rule = '    section_rules:\n      - {breadcrumb: "الرئيسية / إيران", section: iran}\n'
+    items = await pull_items([SisterMirror([page])], "ar", fetcher, write_config, store_url, rule)
+    assert [i["title"] for i in items["iran"]] == [ARABIC_PAGE.title]

@@ -437,6 +437,12 @@ def _lead_figure(root: etree._Element, url: str) -> tuple[str | None, str | None
     return None, None
 
 
+# What parts a breadcrumb's items: right-to-left pages point their arrows the other way
+# (`الرئيسية ‹ إيران`, `«`, `<`).
+_TRAIL_SEPARATORS = "/>»›<«‹"
+_TRAIL_SPLIT = re.compile(rf"\s[{_TRAIL_SEPARATORS}]\s")
+
+
 def breadcrumb(root: etree._Element) -> tuple[str, ...]:
     for el in root.iter():
         if not isinstance(el.tag, str):
@@ -444,9 +450,10 @@ def breadcrumb(root: etree._Element) -> tuple[str, ...]:
         marks = f"{el.get('class') or ''} {el.get('id') or ''} {el.get('aria-label') or ''}"
         if "breadcrumb" in marks.lower():
             links = [text_of(a) for a in el.iter("a", "li", "span") if text_of(a)]
-            parts = links or [p.strip() for p in text_of(el).split("/")]
+            text = f" {text_of(el)} "
+            parts = links or [p.strip() for t in text.split("/") for p in _TRAIL_SPLIT.split(t)]
             # A trail's items can nest (li > a): keep each label once, in order.
-            return tuple(dict.fromkeys(p for p in parts if p and p not in ("/", ">", "»", "›")))
+            return tuple(dict.fromkeys(p for p in parts if p and p not in _TRAIL_SEPARATORS))
     return ()
 
 
@@ -533,7 +540,7 @@ def read_metadata(
     caption = _selected(root, selectors, "caption") or caption
     trail: tuple[str, ...] = ()
     if section := _selected(root, selectors, "section"):
-        trail = tuple(p.strip() for p in re.split(r"\s[/>»›]\s", section) if p.strip())
+        trail = tuple(p.strip() for p in _TRAIL_SPLIT.split(section) if p.strip())
     trail = trail or breadcrumb(root)
     if not trail and (
         section := meta(root, "article:section") or _ld_name(ld.get("articleSection"))
