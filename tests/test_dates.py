@@ -638,6 +638,15 @@ async def test_page_times_written_in_spanish_or_arabic_keep_their_instant(
     assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
 
 
+@pytest.mark.parametrize(
+    "written",
+    ["نشر في 2024/12/03 14:05", "تاريخ النشر: 2024-12-03 14:05", "Publicado: 2024/12/03 14:05"],
+)
+def test_a_labelled_date_written_year_first_stays_year_first(written: str) -> None:
+    # A Spanish or Arabic text is read day first (07/12/2026), but not when the year leads.
+    assert dates.parse_date(written) == datetime(2024, 12, 3, 14, 5, tzinfo=dates.NO_ZONE)
+
+
 def test_a_spanish_weekday_is_not_taken_for_a_month() -> None:
     # `mar` is Tuesday (martes) before a comma, not March; a feed's localised pubDate.
     assert dates.parse_date("mar, 08 dic 2026 10:15:00 +0330") == datetime(

@@ -328,6 +328,8 @@ def _written(text: str) -> datetime | None:
     text, day_first = _in_english(text)
     if not (_MONTH.search(text) or _YEAR_FIRST.match(text) or day_first):
         return None
+    # `نشر في 2024/12/03`: a date written year first is read year, month, day all the same.
+    day_first = day_first and not _YEAR_FIRST.search(text)
     text = _COMMENT.sub(" ", _BRACKETED_ZONE.sub(_unbracketed, text))
     place: tzinfo | None = None
     if (named := _PLACE.search(text)) and (place := gettz(named[1])) is not None:
