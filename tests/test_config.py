@@ -1017,6 +1017,38 @@ def test_credentials_in_a_published_url_are_refused_unshown(
     assert "s3cret" not in found[0] and "feeds@" not in found[0], found[0]
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("    every: 10m", '    every: 10m\n    via: "ftp://feeds:s3cret@127.0.0.1:1080"', "via"),
+        ("    every: 10m", '    every: 10m\n    via: "socks5://feeds:s3cret@127.0.0.1"', "via"),
+        ("    every: 10m", '    every: 10m\n    via: "http://feeds:s3cret@127.0.0.1:8/x"', "via"),
+        ("sqlite:///x.db", "postgresql://feeds:s3cret@db:99999/feeds", "store"),
+        ("sqlite:///x.db", "mysql://feeds:s3cret@db/feeds", "store"),
+        ("sqlite:///x.db", "postgresql://feeds:s3cret@db/f?command_timeout=0", "store"),
+        ("sqlite:///x.db", "postgresql://feeds:s3cret@db/${DB}", "store"),
+    ],
+    ids=[
+        "via-scheme",
+        "via-no-port",
+        "via-path",
+        "store-port",
+        "store-scheme",
+        "store-query",
+        "store-variable",
+    ],
+)
+def test_a_refused_proxy_or_store_url_is_named_without_its_password(
+    tmp_path: Path, old: str, new: str, key: str
+) -> None:
+    # The problem goes to stderr, `check --json` and, when a reload is refused, to the
+    # service's log (the journal): a proxy's or the database's password was in all of them.
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert len(found) == 1, found
+    assert f".{key}: " in found[0], found[0]
+    assert "s3cret" not in found[0] and "***@" in found[0], found[0]
+
+
 def test_a_file_of_nested_yaml_merge_keys_is_refused_at_the_merge(tmp_path: Path) -> None:
     # Seven levels of ten merges (<<) copy 10**7 keys: PyYAML copies every merged pair, so
     # eight such levels, a 1 KB file, took 2.5 minutes and 3.4 GB in `syndicate check`.

@@ -209,21 +209,25 @@ _BRACED_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _VARIABLE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")
 
 
-def check_unexpanded(value: str, path: str | None, *, example: str, override: str = "") -> None:
+def check_unexpanded(
+    value: str, path: str | None, *, example: str, override: str = "", shown: str = ""
+) -> None:
     """A ValueError for a variable or a `~` in `value` (whose file path is `path`) that the
     operator meant to be expanded: the config expands nothing, and the path was taken as
     written, a folder named `${DATA_DIR}` or `~` made beside the config. `example` is a
-    full value to show; `override`, the environment variable that can give it instead."""
+    full value to show; `override`, the environment variable that can give it instead;
+    `shown`, `value` as the message shows it (a password hidden)."""
+    shown = shown or value
     found = _BRACED_VARIABLE.search(value) or (_VARIABLE.search(path) if path else None)
     if found:
         instead = f", or set {override} in the environment" if override else ""
         raise ValueError(
-            f"{value!r}: the config expands no environment variable {found.group()}; write "
+            f"{shown!r}: the config expands no environment variable {found.group()}; write "
             f"the value itself{instead}"
         )
     if path and path.startswith("~"):
         raise ValueError(
-            f"{value!r}: '~' is not expanded in a path; write the full path, such as {example}"
+            f"{shown!r}: '~' is not expanded in a path; write the full path, such as {example}"
         )
 
 
@@ -396,9 +400,12 @@ def check_route(value: str) -> str:
         return value
     parts = urlsplit(value)
     _check_url_unexpanded(value, parts)
+    # A proxy's user name and password are never shown: the message goes to stderr, to
+    # `check --json` and, for a refused reload, to the service's log.
+    shown = identity.without_credentials(value)
     if parts.scheme not in ROUTE_SCHEMES:
         raise ValueError(
-            f"{value!r}: a route is 'direct' or a proxy URL such as socks5h://127.0.0.1:9050"
+            f"{shown!r}: a route is 'direct' or a proxy URL such as socks5h://127.0.0.1:9050"
             f" ({', '.join(s + '://' for s in ROUTE_SCHEMES)})"
         )
     try:
@@ -406,9 +413,9 @@ def check_route(value: str) -> str:
     except ValueError:
         port = None
     if not parts.hostname or port is None:
-        raise ValueError(f"{value!r}: a proxy URL needs a host and a port")
+        raise ValueError(f"{shown!r}: a proxy URL needs a host and a port")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"{value!r}: a proxy URL is scheme://host:port, nothing after it")
+        raise ValueError(f"{shown!r}: a proxy URL is scheme://host:port, nothing after it")
     return value.rstrip("/")
 
 
@@ -446,14 +453,26 @@ def store_command_timeout(value: str) -> float:
     return seconds
 
 
+def _store_url_shown(value: str, found: re.Match[str] | None) -> str:
+    """A store URL as an error shows it: the database password as `***`, where SQLAlchemy
+    would read it, as the CLI shows the store it opens. The error goes to
+    stderr, `check --json` and, for a refused reload, the service's log."""
+    if found is None:
+        return identity.without_credentials(value)
+    if found["password"] is None:
+        return value
+    return value[: found.start("password")] + "***" + value[found.end("password") :]
+
+
 def check_store_url(value: str) -> str:
     """A store URL the store can open: one SQLAlchemy parses, of a scheme the store knows,
     with a port (when it has one) from 1 to 65535. Anything else passed `check` and then
     failed every command that opens the store."""
     found = _STORE_URL.match(value)
+    shown = _store_url_shown(value, found)
     if found is None or found["name"] not in STORE_SCHEMES:
         raise ValueError(
-            f"{value!r} is not a store URL such as sqlite:///data/syndicator.db or"
+            f"{shown!r} is not a store URL such as sqlite:///data/syndicator.db or"
             " postgresql://user@host/database"
         )
     sqlite = found["name"].startswith("sqlite")
@@ -463,22 +482,23 @@ def check_store_url(value: str) -> str:
         # Four slashes: three make the path relative to the config's folder.
         example="sqlite:////home/feeds/syndicator.db",
         override="SYNDICATOR_STORE",
+        shown=shown,
     )
     port = found["port"]
     if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
-        raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
+        raise ValueError(f"{shown!r}: the port must be a number from 1 to 65535")
     for given in parse_qs(found["query"] or "").get("command_timeout", []):
         try:
             store_command_timeout(given)
         except ValueError as exc:
-            raise ValueError(f"{value!r}: {exc}") from None
+            raise ValueError(f"{shown!r}: {exc}") from None
     # SQLAlchemy opens these in memory: each process of `serve` held its own store (the
     # pulling one filled it, the serving ones served empty feeds) and `export` kept nothing.
     if found["name"].startswith("sqlite") and (
         found["database"] in (None, "", ":memory:") or "mode=memory" in (found["query"] or "")
     ):
         raise ValueError(
-            f"{value!r} is an in-memory SQLite store, which each process holds apart and loses"
+            f"{shown!r} is an in-memory SQLite store, which each process holds apart and loses"
             " when it ends; a store must be a file or a PostgreSQL URL, such as"
             " sqlite:///data/syndicator.db"
         )
