@@ -4,7 +4,11 @@ another revision is refused with what to run, and `syndicate db upgrade` brings 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -154,6 +158,48 @@ sources:
     assert f"from {migrate.FOUNDATION} to {migrate.code_head()}" in done.output
     again = runner.invoke(main, ["--config", str(config), "db", "upgrade"])
     assert again.exit_code == 0 and "already at" in again.output
+
+
+@pytest.mark.parametrize("how", ["SYNDICATOR_LOG_FORMAT=json", "--json"])
+def test_serve_logging_json_says_why_it_cannot_start_in_one_json_line(
+    tmp_path: Path, how: str
+) -> None:
+    # Under the example systemd unit (SYNDICATOR_LOG_FORMAT=json) an upgrade without
+    # `db upgrade` stopped the service with a line of plain text among the JSON lines
+    # (`serve --json`: a JSON document over several lines), which a journal reader that
+    # parses each line could not read.
+    db = tmp_path / "old.db"
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(
+        f"""service:\n  store: "sqlite:///{db}"\n  listen: "127.0.0.1:0"
+sections:\n  world: {{title: World}}
+sources:
+  news:
+    title: News
+    canonical: http://127.0.0.1:9
+    sections:
+      world: {{page: /world}}
+""",
+        encoding="utf-8",
+    )
+    asyncio.run(_store_at(f"sqlite:///{db}", migrate.FOUNDATION))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    args = [sys.executable, "-m", "syndicator", "--config", str(config), "serve"]
+    if how == "--json":
+        args.append("--json")
+    else:
+        env["SYNDICATOR_LOG_FORMAT"] = "json"
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1, done.stderr
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    said = [json.loads(line) for line in lines]  # every line is one JSON document
+    refused = [d for d in said if d.get("event") == "cannot start"]
+    assert len(refused) == 1, said
+    assert refused[0]["level"] == "error", refused
+    assert f"revision {migrate.FOUNDATION}" in refused[0]["error"], refused
+    assert "syndicate db upgrade" in refused[0]["error"] and str(db) in refused[0]["error"]
+    if how == "--json":
+        assert {"ok": False, "error": refused[0]["error"]} in said, said
 
 
 async def _open_together(url: str, nodes: int = 4) -> list[Store]:

@@ -188,8 +188,18 @@ def emit(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def fail(message: str, code: int, as_json: bool, **fields: Any) -> NoReturn:
-    if as_json:
+def fail(
+    message: str, code: int, as_json: bool, *, log_format: str = "text", **fields: Any
+) -> NoReturn:
+    """End the command with `message` and exit status `code`. `log_format`: how `serve`
+    logs; a service that logs JSON lines or logfmt (to the journal, a log shipper) gets its
+    reason for not starting as one log event, `cannot start`, that parses as the others do,
+    and with --json its document on one line."""
+    if log_format != "text":
+        log.error("cannot start", extra={"error": message})
+        if as_json:
+            click.echo(json.dumps({"ok": False, "error": message, **fields}, default=str))
+    elif as_json:
         emit({"ok": False, "error": message, **fields})
     else:
         err.print(message, style="red", highlight=False, markup=False)
@@ -249,22 +259,26 @@ def _run(
     *,
     stoppable: bool = False,
     config: Config | None = None,
+    log_format: str = "text",
 ) -> T:
     """Run the command's job; `stoppable`: SIGINT and SIGTERM stop it (`Stopped`). With the
-    `config` of the store the job writes, a store locked by another process is named."""
+    `config` of the store the job writes, a store locked by another process is named.
+    `log_format`: how `serve` logs its reason for stopping (see `fail`)."""
     try:
         if stoppable:
             return run_stoppable(coro_fn())  # type: ignore[arg-type]
         return run_loop(coro_fn())  # type: ignore[arg-type]
     except StoreError as exc:
-        fail(f"store error: {_store_said(config, str(exc))}", EXIT_FAILED, as_json)
+        said = _store_said(config, str(exc))
+        fail(f"store error: {said}", EXIT_FAILED, as_json, log_format=log_format)
     except SyndicatorError as exc:
-        fail(f"error: {exc}", EXIT_FAILED, as_json)
+        fail(f"error: {exc}", EXIT_FAILED, as_json, log_format=log_format)
     except DBAPIError as exc:
         # A store damaged past what opening it checks ("database disk image is malformed",
         # a table gone) fails where it is read: named, never a traceback. (Any other
         # SQLAlchemy error is a fault of ours, and keeps its traceback.)
-        fail(f"store error: {_store_said(config, str(exc.orig))}", EXIT_FAILED, as_json)
+        said = _store_said(config, str(exc.orig))
+        fail(f"store error: {said}", EXIT_FAILED, as_json, log_format=log_format)
 
 
 def _store_said(config: Config | None, message: str) -> str:
@@ -1229,9 +1243,12 @@ def serve(
         except ValueError as exc:
             fail(f"--listen {exc}", EXIT_CONFIG, as_json)
 
+    def log_format(current: Config) -> str:
+        return "json" if as_json else current.service.log_format
+
     def logging_for(current: Config) -> None:
         level = "debug" if ctx.obj["verbose"] else current.service.log_level
-        setup_logging("json" if as_json else current.service.log_format, level)
+        setup_logging(log_format(current), level)
 
     if role != "all" and workers > 1:
         fail(
@@ -1280,6 +1297,8 @@ def serve(
                 on_config=applied,
             ),
             as_json,
+            config=config,
+            log_format=log_format(config),
         )
         return
 
@@ -1308,8 +1327,9 @@ def serve(
         shared = http and workers > 1
         if "MALLOC_MMAP_THRESHOLD_" not in os.environ:  # the operator's choice stands
             tune_malloc()
+        started_with = current()
         service = RunningService(
-            current(),
+            started_with,
             load=lambda: read_config(ctx),
             watch=ctx.obj["config_path"],
             host=host.strip("[]"),
@@ -1322,13 +1342,18 @@ def serve(
             runtime=runtime,
             worker=index if shared else None,
         )
-        _run(lambda: service.run(ready=tell_started), as_json)
+        _run(
+            lambda: service.run(ready=tell_started),
+            as_json,
+            config=started_with,
+            log_format=log_format(started_with),
+        )
 
     if pull_process:
         if workers > 1 and port == 0:
             fail("--workers needs a fixed port to share", EXIT_CONFIG, as_json)
         # The schema is created here, once, before the processes that share it start.
-        _open_before_forking(config, reread, as_json)
+        _open_before_forking(config, reread, as_json, log_format(config))
         # Where the pulling process leaves its counters for the serving ones' /metrics.
         with tempfile.TemporaryDirectory(prefix="syndicator-") as folder:
             runtime = Path(folder)
@@ -1345,7 +1370,7 @@ def serve(
     if workers > 1:
         if port == 0:
             fail("--workers needs a fixed port to share", EXIT_CONFIG, as_json)
-        _open_before_forking(config, reread, as_json)
+        _open_before_forking(config, reread, as_json, log_format(config))
         # Where the first process, which pulls, leaves its pull counters, and where each
         # leaves its serving counters, for every process's /metrics.
         with tempfile.TemporaryDirectory(prefix="syndicator-") as folder:
@@ -1358,7 +1383,9 @@ def serve(
     serve_one(0, False, pulls=True)
 
 
-def _open_before_forking(config: Config, reread: Callable[[], None], as_json: bool) -> None:
+def _open_before_forking(
+    config: Config, reread: Callable[[], None], as_json: bool, log_format: str
+) -> None:
     """Open the store (making its schema) and close it, in the supervisor of `serve`, before
     it forks the processes that share it. The database may be slow to answer: a SIGHUP
     meanwhile (a reload right after a start) ended the service by the signal's default
@@ -1379,7 +1406,7 @@ def _open_before_forking(config: Config, reread: Callable[[], None], as_json: bo
         await store.close()
         return True
 
-    if not _run(opened, as_json):
+    if not _run(opened, as_json, config=config, log_format=log_format):
         log.info("stopped", extra={"pulls": False, "cancelled_pulls": []})
         sys.exit(0)
     if reload_asked:
