@@ -295,6 +295,46 @@ async def test_sigterm_cancels_a_hanging_pull_within_the_bound_and_records_it(
     assert [(r.source, r.result) for r in results] == [("news", "cancelled")]
 
 
+async def test_a_pull_cut_off_by_a_stop_is_pulled_again_soon_after_the_restart(
+    tmp_path: Path, site: Site, store_url: str
+) -> None:
+    # A restart during a pull (an upgrade, `systemctl restart`) counted the cancelled pull
+    # as the source's last: the next came a whole `every` (here 5m) later, and a new
+    # store's /readyz answered 503 all that time.
+    port = free_port()
+    path = tmp_path / "syndicator.yaml"
+    path.write_text(config_text(site, store_url, port, drain="500ms"))
+    for mirror in site.mirrors:
+        mirror.mode, mirror.slow_seconds = "slow", 3.0
+    served = Served(path, port)
+    await served.start()
+    try:
+
+        async def pull_started() -> bool:
+            return any(m.log for m in site.mirrors)
+
+        await served.wait_for(pull_started, "the first pull to reach a mirror")
+    finally:
+        assert await served.stop() == 0
+    assert any(e.get("cancelled_pulls") == ["news"] for e in served.events), served.raw
+    for mirror in site.mirrors:
+        mirror.mode = "ok"
+    again = Served(path, port)
+    await again.start()
+    try:
+        pulled = await again.wait_event(lambda e: e.get("event") == "pull")
+        assert (pulled["source"], pulled["result"]) == ("news", "ok"), pulled
+        await again.wait_for(
+            lambda: _ready(again), "/readyz to answer 200 after the pull the stop cut off"
+        )
+    finally:
+        assert await again.stop() == 0
+
+
+async def _ready(served: Served) -> bool:
+    return (await served.get("/readyz"))[0] == 200
+
+
 async def test_a_reload_changes_only_what_changed_in_feeds_pings_and_counts(
     tmp_path: Path, site: Site, store_url: str, hub: Hub
 ) -> None:

@@ -36,7 +36,7 @@ from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
 from syndicator.serve.workers import freeze_startup_objects, stop_and_reload_signals
 from syndicator.store import Store, open_store
-from syndicator.store.pulls import last_pulls
+from syndicator.store.pulls import last_completed_pulls
 from syndicator.web.metrics import PULL_SNAPSHOT, Metrics
 from syndicator.web.readiness import ReadyState
 from syndicator.web.server import listen, make_app, make_runner
@@ -162,7 +162,9 @@ class Service:
             # Only the pulling process announces changes to the WebSub hub.
             self._announce(config)
             self._stack.push_async_callback(self._close_announcer, 0.0)
-            last = {name: rec.finished_at for name, rec in (await last_pulls(store)).items()}
+            # A pull the last stop cut off is due again at once, as a never-pulled one is.
+            completed = await last_completed_pulls(store)
+            last = {name: rec.finished_at for name, rec in completed.items()}
             self.scheduler.start(last)
             self._retention = cluster.RetentionJob(store)
             self._retention.start(config)

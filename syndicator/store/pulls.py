@@ -21,6 +21,8 @@ from syndicator.store.schema import pulls
 # Results of a pull that reached at least one entry point: its sections count as pulled.
 GOOD_RESULTS = ("ok", "partial")
 KEEP_PER_SOURCE = 200
+# The result of a pull a stop (or a lost lease) cut off.
+CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,14 @@ async def last_pulls(store: Store) -> dict[str, PullRecord]:
     recorded late (cancelled on a worker that lost its lease, while another worker pulled
     the source again and finished first) is older news than the one that took over."""
     return await _latest_pulls(store)
+
+
+async def last_completed_pulls(store: Store) -> dict[str, PullRecord]:
+    """The latest pull of every source that ran its course (`ok`, `partial` or `failed`):
+    the one a restarted schedule counts the source's interval from. A pull a stop cut off
+    (`cancelled`) is not: a restart during a pull, as an upgrade makes, then waited a whole
+    `every` for the next one, and a new store's /readyz answered 503 all that time."""
+    return await _latest_pulls(store, pulls.c.result != CANCELLED)
 
 
 async def last_good_pulls(store: Store) -> dict[str, PullRecord]:
