@@ -202,6 +202,49 @@ sources:
         assert {"ok": False, "error": refused[0]["error"]} in said, said
 
 
+def _pg_config(tmp_path: Path, url: str) -> Path:
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(
+        f"""service:\n  store: "{url}"\nsections:\n  world: {{title: World}}
+sources:
+  news:
+    title: News
+    canonical: https://news.example
+    sections:
+      world: {{page: /world}}
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_a_postgresql_store_url_with_libpq_s_sslmode_opens(tmp_path: Path) -> None:
+    # Most DATABASE_URLs a provider hands out carry `?sslmode=...` (libpq's name); asyncpg
+    # calls it `ssl`, and every command ended in a traceback: connect() got an unexpected
+    # keyword argument 'sslmode'.
+    schemas = Schemas(postgres_base())
+    try:
+        url = f"{schemas.url()}&sslmode=disable"
+        done = CliRunner().invoke(
+            main, ["--config", str(_pg_config(tmp_path, url)), "db", "upgrade"]
+        )
+        assert done.exit_code == 0, done.output
+        assert done.exception is None or isinstance(done.exception, SystemExit), done.output
+        assert migrate.code_head() in done.output, done.output
+    finally:
+        asyncio.run(schemas.drop())
+
+
+def test_a_store_url_option_the_driver_does_not_take_is_named(tmp_path: Path) -> None:
+    url = "postgresql://feeds:s3cret@127.0.0.1:9/news?command_timeout=5&sslmod=require"
+    for command in (["status"], ["db", "upgrade"], ["db", "check"]):
+        done = CliRunner().invoke(main, ["--config", str(_pg_config(tmp_path, url)), *command])
+        assert isinstance(done.exception, SystemExit), done.output
+        assert done.exit_code == 1, done.output
+        assert "option 'sslmod' is not one a PostgreSQL store takes" in done.output
+        assert "s3cret" not in done.output, done.output
+
+
 async def _open_together(url: str, nodes: int = 4) -> list[Store]:
     """Open one store from `nodes` connections at once; every one that opened is closed again
     when another failed, so a failure leaves no driver thread behind for the next test."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import re
 import time
@@ -155,6 +156,36 @@ def command_timeout(url: URL) -> float:
     return COMMAND_TIMEOUT if given is None else store_command_timeout(str(given))
 
 
+# What asyncpg's connect() takes from a store URL's query (`?ssl=require`), and SQLAlchemy's
+# own option for it; the URL's host, user and database, and what make_engine sets, aside.
+_DRIVER_OPTIONS = frozenset(
+    set(inspect.signature(asyncpg.connect).parameters)
+    - {"dsn", "host", "port", "user", "password", "database", "loop", "timeout"}
+    - {"command_timeout", "connection_class", "record_class", "server_settings"}
+) | {"prepared_statement_cache_size"}
+
+
+def _driver_options(url: URL) -> URL:
+    """A PostgreSQL store URL's query as asyncpg takes it. libpq's `sslmode` (in most
+    DATABASE_URLs a provider hands out: `?sslmode=require`) is asyncpg's `ssl`, which takes
+    the same values; any other key asyncpg does not take is a StoreError that names it.
+    Both ended every command, `serve` too, in a traceback (`connect() got an unexpected
+    keyword argument 'sslmode'`), though `check` found nothing wrong."""
+    if "sslmode" in url.query:
+        mode = url.query["sslmode"]
+        url = url.difference_update_query(["sslmode"])
+        if "ssl" not in url.query:
+            url = url.update_query_dict({"ssl": mode})
+    unknown = sorted(set(url.query) - _DRIVER_OPTIONS)
+    if unknown:
+        raise StoreError(
+            f"the store URL's option {unknown[0]!r} is not one a PostgreSQL store takes: "
+            "give search_path, application_name, command_timeout, sslmode (or ssl) or "
+            f"another of asyncpg's connect() options ({', '.join(sorted(_DRIVER_OPTIONS))})"
+        )
+    return url
+
+
 def make_engine(url: str, base_dir: Path | None = None, *, bounded: bool = True) -> AsyncEngine:
     """An engine for a store URL. `?search_path=NAME` on a PostgreSQL URL keeps the tables in
     that schema (created if missing), so several stores can share one database;
@@ -181,6 +212,7 @@ def make_engine(url: str, base_dir: Path | None = None, *, bounded: bool = True)
         if settings:
             driver_url = driver_url.difference_update_query(list(settings))
             connect_args["server_settings"] = settings
+        driver_url = _driver_options(driver_url)
     pool: dict[str, Any] = {}
     if ping is not None:
         pool["poolclass"] = _PingedPool
