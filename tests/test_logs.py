@@ -9,13 +9,16 @@ import logging
 from collections.abc import Callable, Iterator
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from syndicator.core.config import Config
+from syndicator.core.errors import StoreError
 from syndicator.ops.logs import setup_logging
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import run_pull
 from syndicator.store import Store, open_store
 
+from .engines import postgres_base
 from .sites import Site
 
 
@@ -91,3 +94,17 @@ async def test_opening_the_store_says_nothing_an_operator_must_read(
     logging.getLogger("syndicator.test").info("marker")
     assert "marker [syndicator.test]" in stream.getvalue().splitlines()[-1]
     assert "alembic" not in stream.getvalue()
+
+
+async def test_a_postgresql_store_that_cannot_be_reached_logs_no_pool_notes(
+    log_stream: Callable[[str], io.StringIO],
+) -> None:
+    # The service's log at info had SQLAlchemy's pool notes, "Pool disposed. Pool size: 5
+    # Connections in pool: 0 ..." and "Pool recreating", as events of their own whenever
+    # the database refused a connection: nothing an operator can act on.
+    stream = log_stream("json")
+    url = make_url(postgres_base()).set(username="no_such_role_here", password="pw")
+    with pytest.raises(StoreError, match="no_such_role_here"):
+        await open_store(url.render_as_string(hide_password=False))
+    events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+    assert not [e for e in events if "Pool" in e], events

@@ -300,6 +300,12 @@ class _PingedPool(AsyncAdaptedQueuePool):
     ended with a traceback instead of a store error in its report). It is raised here as
     the OperationalError of a lost connection, as a refused connection is."""
 
+    # SQLAlchemy names a pool's logger after its class: this one's module put its notes
+    # ("Pool disposed. Pool size: 5 ...", "Pool recreating") in the service's log at info
+    # whenever the database could not be reached. They go where the library's own pool's
+    # go, which is nowhere unless asked for.
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.AsyncAdaptedQueuePool"
+
     def connect(self) -> PoolProxiedConnection:
         try:
             return super().connect()
