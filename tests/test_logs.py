@@ -108,3 +108,15 @@ async def test_a_postgresql_store_that_cannot_be_reached_logs_no_pool_notes(
         await open_store(url.render_as_string(hide_password=False))
     events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
     assert not [e for e in events if "Pool" in e], events
+
+
+async def test_a_postgresql_store_that_refuses_the_user_says_so_in_one_line() -> None:
+    # The message was SQLAlchemy's: "(sqlalchemy.dialects.postgresql.asyncpg.Error) role
+    # ... does not exist" and a second line, "(Background on this error at: https://
+    # sqlalche.me/e/21/dbapi)", in the command's output and in serve's "cannot start" event.
+    url = make_url(postgres_base()).set(username="no_such_role_here", password="s3cret")
+    with pytest.raises(StoreError) as info:
+        await open_store(url.render_as_string(hide_password=False))
+    said = str(info.value)
+    assert said.endswith(': role "no_such_role_here" does not exist'), said
+    assert "\n" not in said and "sqlalche" not in said and "s3cret" not in said, said

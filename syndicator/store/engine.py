@@ -420,6 +420,14 @@ async def _open_sqlite(*args: Any, **kwargs: Any) -> Any:
         raise
 
 
+def _driver_said(exc: BaseException) -> str:
+    """What the database said, without SQLAlchemy's wrapping: its class in parentheses
+    before, and a second line, "(Background on this error at: https://sqlalche.me/...)",
+    after, which broke a message an operator reads in one line (and a log event's text)."""
+    orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else None
+    return str(orig) if orig is not None and str(orig) else str(exc)
+
+
 async def open_store(
     url: str,
     base_dir: Path | None = None,
@@ -480,7 +488,7 @@ async def open_store(
         path = sqlite_file(url, base_dir)
         if path is not None and (problem := access_problem(path, exc)) is not None:
             raise StoreError(problem) from None
-        raise StoreError(f"cannot open store {shown}: {exc}") from None
+        raise StoreError(f"cannot open store {shown}: {_driver_said(exc)}") from None
     return store
 
 
