@@ -25,7 +25,7 @@ from syndicator.ops.cli import main
 from syndicator.store import engine
 
 from .conftest import REPO
-from .sites import Site
+from .sites import Site, free_port
 
 GONE = "seeds/www.presstv.tv"
 
@@ -89,6 +89,36 @@ def test_a_partly_failed_pull_says_its_error_once(tmp_path: Path) -> None:
     forget(tmp_path)
     verbose = run("--config", str(config), "pull", "presstv", "-v")
     assert "result=partial" in verbose.stderr, verbose.stderr
+
+
+def test_a_pull_that_fails_the_same_way_on_each_try_says_it_once(tmp_path: Path) -> None:
+    # An entry point is asked again after a passing failure (here: nothing listens on the
+    # port); each try recorded its error again, so `pull -q` mailed the same line three
+    # times, and `pull --json` listed it three times.
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"""service:\n  store: "sqlite:///{tmp_path / "db.sqlite"}"
+  public_url: "https://feeds.example.org"
+sections:\n  news: {{title: News}}
+sources:
+  down:
+    title: Down
+    canonical: http://127.0.0.1:{free_port()}
+    sections:
+      news: {{page: /news}}
+""",
+        encoding="utf-8",
+    )
+    pulled = run("--config", str(config), "pull", "-q")
+    assert pulled.exit_code == 1, pulled.output
+    said = [line for line in pulled.stderr.splitlines() if line.startswith("down: ")]
+    assert len(said) == 1, pulled.stderr
+    assert "/news" in said[0] and "connect" in said[0], said
+    forget(tmp_path)
+    as_json = run("--config", str(config), "pull", "down", "--json")
+    assert as_json.exit_code == 1, as_json.output
+    errors = json.loads(as_json.stdout)["errors"]
+    assert errors == [said[0].removeprefix("down: ")], errors
 
 
 BRISK = """\

@@ -135,10 +135,16 @@ class PullReport:
     adopted: list[str] = field(default_factory=list)
 
     def fail(self, message: str, *, quiet: bool = False) -> None:
-        """Count a failure; `quiet` for one already logged in other words."""
+        """Count a failure; `quiet` for one already logged in other words. A failure in the
+        very words of one already recorded (an entry point asked again after a passing
+        failure, failing the same way) is counted and said once: `pull -q` mailed it, and
+        the log and `status --json` listed it, once per try."""
         self.failed += 1
-        self.errors.append(message)
-        _pull_log.log(logging.DEBUG if quiet else logging.INFO, "%s: %s", self.source, message)
+        again = message in self.errors
+        if not again:
+            self.errors.append(message)
+        level = logging.DEBUG if quiet or again else logging.INFO
+        _pull_log.log(level, "%s: %s", self.source, message)
 
 
 @dataclass(frozen=True)
