@@ -780,3 +780,31 @@ async def test_a_stop_signalled_to_every_process_is_logged_once_by_each(
     stopping = [e for e in served.events if e.get("event") == "stopping"]
     assert [e["signal"] for e in stopping] == ["SIGTERM"] * PROCESSES
     assert sum(e.get("event") == "stopped" for e in served.events) == PROCESSES
+
+
+async def test_a_pulling_process_killed_is_named_as_such_when_it_is_restarted(
+    tmp_path: Path, site: Site, store_url: str
+) -> None:
+    # The supervisor logged the pulling process's death (kill -9, the OOM killer) as
+    # "serving process 0 exited (status -9); restarting": an operator looked for a
+    # serving process that had never died.
+    port = free_port()
+    served = await serve(tmp_path, config_text(site, store_url, port), port)
+    try:
+        starts = await served.wait_events(lambda e: e.get("event") == "started", PROCESSES)
+        (puller,) = [e["pid"] for e in starts if e["pulls"]]
+        mark = len(served.events)
+        os.kill(puller, signal.SIGKILL)
+        restarted = await served.wait_event(
+            lambda e: "restarting" in str(e.get("event")), after=mark
+        )
+        assert restarted["event"] == "pulling process exited (status -9); restarting", restarted
+        assert restarted["level"] == "warning", restarted
+        mark = len(served.events)
+        served.signal(signal.SIGHUP)
+        told = await served.wait_event(
+            lambda e: str(e.get("event")).startswith("SIGHUP"), after=mark
+        )
+        assert told["event"] == "SIGHUP: reloading the config in 2 processes", told
+    finally:
+        assert await served.stop() == 0

@@ -1365,7 +1365,10 @@ def serve(
                 else:
                     serve_one(index, workers > 1, pulls=False, runtime=runtime)
 
-            status = run_workers(workers + 1, puller_or_server, on_reload=reread)
+            def named(index: int) -> str:
+                return "pulling process" if index == PULLER else f"serving process {index}"
+
+            status = run_workers(workers + 1, puller_or_server, on_reload=reread, name=named)
         sys.exit(status)
     if workers > 1:
         if port == 0:

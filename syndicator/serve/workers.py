@@ -239,12 +239,20 @@ def _child(serve_one: Callable[[int], None], index: int, started: Any, parent: i
     serve_one(index)
 
 
+def serving_process(index: int) -> str:
+    return f"serving process {index}"
+
+
 def run_workers(
-    count: int, serve_one: Callable[[int], None], on_reload: Callable[[], None] | None = None
+    count: int,
+    serve_one: Callable[[int], None],
+    on_reload: Callable[[], None] | None = None,
+    name: Callable[[int], str] = serving_process,
 ) -> int:
     """Run `serve_one(i)` for i in 0..count-1, each in its own process, until stopped;
     `on_reload` runs in the parent on SIGHUP, so that a process restarted later starts
-    with the config the others run.
+    with the config the others run. `name(i)` is how the log names process i (the pulling
+    process beside the serving ones is no "serving process 0").
 
     Returns the exit status for the whole service: 0 after a clean stop, else the status of
     the process that failed.
@@ -279,7 +287,7 @@ def run_workers(
         if on_reload is not None:
             on_reload()
         live = [p.pid for p in processes.values() if p.pid is not None and p.is_alive()]
-        log.info("SIGHUP: reloading the config in %d serving processes", len(live))
+        log.info("SIGHUP: reloading the config in %d processes", len(live))
         for pid in live:
             with contextlib.suppress(ProcessLookupError):  # it exited: the loop below sees to it
                 os.kill(pid, signal.SIGHUP)
@@ -301,7 +309,7 @@ def run_workers(
                     status = status or max(code, 0)
                     continue
                 if not started[index].is_set():
-                    log.error("serving process %d exited at start (status %d)", index, code)
+                    log.error("%s exited at start (status %d)", name(index), code)
                     status = code if code > 0 else 1
                     stop()
                     continue
@@ -310,8 +318,8 @@ def run_workers(
                 crashes[index] = recent = [*recent, now]
                 if len(recent) > RESTART_LIMIT:
                     log.error(
-                        "serving process %d exited %d times in %d s (status %d); stopping",
-                        index,
+                        "%s exited %d times in %d s (status %d); stopping",
+                        name(index),
                         len(recent),
                         RESTART_WINDOW,
                         code,
@@ -319,7 +327,7 @@ def run_workers(
                     status = code if code > 0 else 1
                     stop()
                     continue
-                log.warning("serving process %d exited (status %d); restarting", index, code)
+                log.warning("%s exited (status %d); restarting", name(index), code)
                 start(index)
     finally:
         for sig, handler in previous.items():
