@@ -509,3 +509,29 @@ def test_a_relative_config_not_found_says_where_it_was_sought(
         "the home folder)\n"
     )
     assert not (tmp_path / "feeds").exists()
+
+
+def test_serve_logging_json_names_a_mistyped_variable_in_a_json_line(tmp_path: Path) -> None:
+    # Under the example systemd unit (SYNDICATOR_LOG_FORMAT=json) a mistyped override was
+    # a plain "warning: SYNDICATOR_TITEL is not a setting ..." line among the JSON lines.
+    config = default_config_copy(tmp_path)
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    env |= {
+        "SYNDICATOR_LOG_FORMAT": "json",
+        "SYNDICATOR_TITEL": "Feeds",
+        # A store that cannot be opened: the service stops at once, having said all.
+        "SYNDICATOR_STORE": f"sqlite:///{tmp_path / 'a-file' / 'db.sqlite'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), "serve"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    warned = [e for e in events if "SYNDICATOR_TITEL" in e["event"]]
+    assert len(warned) == 1 and warned[0]["level"] == "warning", events
+    assert "did you mean SYNDICATOR_TITLE?" in warned[0]["event"], warned

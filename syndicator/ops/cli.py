@@ -352,7 +352,9 @@ def read_config(ctx: click.Context) -> Config:
     return with_service_overrides(config, env_overrides())
 
 
-def _load(ctx: click.Context, as_json: bool = False) -> Config:
+def _load(ctx: click.Context, as_json: bool = False, *, logged: bool = False) -> Config:
+    """The config, or the command ended with its problems (exit 2). `logged`: the
+    environment's mistakes are for the command's log (`serve`), not printed here."""
     try:
         config = read_config(ctx)
     except ConfigError as exc:
@@ -362,8 +364,9 @@ def _load(ctx: click.Context, as_json: bool = False) -> Config:
             for problem in exc.problems:
                 err.print(problem, style="red", highlight=False, markup=False)
         sys.exit(EXIT_CONFIG)
-    for warning in env_mistakes():
-        err.print(warning, style="yellow", highlight=False, markup=False)
+    if not logged:
+        for warning in env_mistakes():
+            err.print(warning, style="yellow", highlight=False, markup=False)
     _logging(config.service.log_format, ctx.obj["verbose"])
     return config
 
@@ -1235,7 +1238,7 @@ def serve(
             EXIT_CONFIG,
             as_json,
         )
-    config = _load(ctx, as_json)
+    config = _load(ctx, as_json, logged=True)
     host, port = config.service.listen_host, config.service.listen_port
     if listen:
         try:
@@ -1275,6 +1278,10 @@ def serve(
             as_json,
         )
     logging_for(config)
+    # In the service's log format: a plain line among JSON lines was one a journal reader
+    # could not parse.
+    for warning in env_mistakes():
+        log.warning(warning.removeprefix("warning: "))
     log_config_warnings(config)
 
     def applied(current: Config, warn: bool = True) -> None:
