@@ -285,6 +285,29 @@ async def test_a_web_nodes_metrics_stop_saying_ready_when_the_store_is_gone(
         await store.close()
 
 
+async def test_a_source_that_never_pulled_with_success_is_one_the_alert_sees(
+    site: Site, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    # A source whose every pull failed (a wrong canonical host from the start) had no
+    # last-success series at all, so the documented alert, `time() - ... > 3 * 600`, never
+    # fired for it. Such a source is 0 (long ago); one not pulled yet has no series.
+    config = write_config(site.config_yaml(store_url))
+    store = await open_store(store_url)
+    name = "syndicator_source_last_success_timestamp_seconds"
+    try:
+        node = WebNode(config, store, lambda: config)
+        await node.refresh_status()
+        assert (name, (("source", "news"),)) not in samples(node.metrics.exposition().decode())
+        finished = datetime.now(UTC)
+        await record_pull(store, PullRecord("news", finished, finished, "failed"))
+        await node.refresh_status()
+        found = samples(node.metrics.exposition().decode())
+        assert found[(name, (("source", "news"),))] == 0.0
+        assert value(found, "syndicator_source_last_pull_timestamp_seconds", source="news") > 0
+    finally:
+        await store.close()
+
+
 def test_serving_processes_sharing_a_port_each_answer_every_process_counters(
     site: Site, write_config: Callable[[str], Config], tmp_path: Path
 ) -> None:

@@ -415,13 +415,18 @@ class _StateCollector(Collector):
         )
         good = GaugeMetricFamily(
             "syndicator_source_last_success_timestamp_seconds",
-            "When a pull of a source last reached an entry point (Unix time).",
+            "When a pull of a source last reached an entry point (Unix time; 0: pulled, "
+            "never with success).",
             labels=["source"],
         )
         for src in status.sources:
             if src.last_pull is not None:
                 last.add_metric([src.name], src.last_pull.timestamp())
+            # A source whose every pull failed is 0, long ago: with no series at all, the
+            # documented `time() - ... > N` alert never fired for a source that never worked.
             if src.last_success is not None:
                 good.add_metric([src.name], src.last_success.timestamp())
+            elif src.last_pull is not None:
+                good.add_metric([src.name], 0.0)
         yield last
         yield good
