@@ -104,6 +104,9 @@ class Served:
         self.config_path = config_path
         self.port = port
         self.options = options  # more `serve` options, such as --workers 2
+        # How `--config` names the file (its full path unless set: a relative name is read
+        # from the file's folder, where the service starts).
+        self.config_arg: str | None = None
         self.base = f"http://127.0.0.1:{port}"
         self.events: list[dict[str, Any]] = []
         self.raw: list[str] = []
@@ -119,7 +122,7 @@ class Served:
             "-m",
             "syndicator",
             "--config",
-            str(self.config_path),
+            self.config_arg or str(self.config_path),
             "serve",
             "--json",
             *self.options,

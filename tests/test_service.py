@@ -194,6 +194,35 @@ async def test_sighup_with_a_broken_config_logs_file_and_line_and_keeps_serving(
         assert await served.stop() == 0
 
 
+async def test_a_config_file_gone_from_under_the_service_is_said_to_be_gone(
+    tmp_path: Path, site: Site, store_url: str
+) -> None:
+    # Started with a relative --config, a reload after the file was moved said "sought in
+    # the working folder ...; give its full path when the command runs elsewhere (cron
+    # starts in the home folder)": advice for a command started in the wrong folder, not
+    # for a running service whose file went away.
+    port = free_port()
+    path = tmp_path / "syndicator.yaml"
+    path.write_text(config_text(site, store_url, port), encoding="utf-8")
+    served = Served(path, port)
+    served.config_arg = "syndicator.yaml"
+    await served.start_ready()
+    try:
+        mark = len(served.events)
+        path.rename(tmp_path / "syndicator.yaml.old")
+        served.signal(signal.SIGHUP)
+        await served.wait_events(
+            lambda e: e.get("event") == "keeping the running config", PROCESSES, mark
+        )
+        refused = [e for e in served.events[mark:] if e.get("event") == "config refused"]
+        assert len(refused) == PROCESSES
+        for each in refused:
+            assert each["problem"] == "syndicator.yaml: config file not found", each["problem"]
+        assert (await served.get("/feeds/north-africa.rss"))[0] == 200
+    finally:
+        assert await served.stop() == 0
+
+
 async def test_sighup_with_values_out_of_bounds_is_refused_and_the_service_keeps_running(
     tmp_path: Path, site: Site, more_site: Site, store_url: str
 ) -> None:

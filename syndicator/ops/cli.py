@@ -325,15 +325,18 @@ def _config_name(ctx: click.Context) -> Path:
     return STDIN_NAME if path == STDIN else path
 
 
-def read_config(ctx: click.Context) -> Config:
-    """The config file with the environment's overrides; raises ConfigError."""
+def read_config(ctx: click.Context, *, again: bool = False) -> Config:
+    """The config file with the environment's overrides; raises ConfigError. `again`: read
+    by a running service (a reload), which found it when it started."""
     path: Path = ctx.obj["config_path"]
     if path == STDIN:
         return with_service_overrides(_stdin_config(ctx), env_overrides())
     try:
         config = load_config(path)
     except ConfigError:
-        if path.is_absolute() or os.path.lexists(path):
+        # A file the running service started with, since moved or removed, is just gone:
+        # no advice on where a command looks for it.
+        if again or path.is_absolute() or os.path.lexists(path):
             raise
         # Cron starts in the home folder, without the shell's SYNDICATOR_CONFIG: say where
         # a relative path was sought, and when it was the default, that it was.
@@ -1300,7 +1303,7 @@ def serve(
                 port,
                 limits,
                 announce,
-                load=lambda: read_config(ctx),
+                load=lambda: read_config(ctx, again=True),
                 on_config=applied,
             ),
             as_json,
@@ -1317,13 +1320,13 @@ def serve(
 
     def reread() -> None:
         with contextlib.suppress(ConfigError):  # the serving processes log the refusal
-            running[0] = read_config(ctx)
+            running[0] = read_config(ctx, again=True)
 
     def current() -> Config:
         held = running[0]
         if held.service.watch_config:
             with contextlib.suppress(ConfigError):
-                held = read_config(ctx)
+                held = read_config(ctx, again=True)
         # Keys only a restart of the whole service applies (the store, the port) stay.
         return runnable(config, held)[0]
 
@@ -1337,7 +1340,7 @@ def serve(
         started_with = current()
         service = RunningService(
             started_with,
-            load=lambda: read_config(ctx),
+            load=lambda: read_config(ctx, again=True),
             watch=ctx.obj["config_path"],
             host=host.strip("[]"),
             port=port,
