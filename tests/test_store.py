@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
+from syndicator.core.errors import StoreError
 from syndicator.store import Store, open_store
 from syndicator.store.engine import make_engine
 
@@ -251,3 +252,13 @@ async def test_an_ingest_runs_no_statement_it_does_not_need(engine_url: str) -> 
     finally:
         event.remove(store.engine.sync_engine, "before_cursor_execute", seen)
         await store.close()
+
+
+async def test_a_store_url_that_cannot_be_read_is_named_without_its_password() -> None:
+    # The URL was quoted whole: a port mistyped in SYNDICATOR_STORE put the database
+    # password into the error, on stderr and in the journal.
+    with pytest.raises(StoreError) as refused:
+        await open_store("postgresql://feeds:s3cret@db.example:port/feeds")
+    said = str(refused.value)
+    assert "s3cret" not in said and "cannot read the store URL" in said, said
+    assert "***@db.example:port/feeds" in said, said

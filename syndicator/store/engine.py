@@ -448,7 +448,9 @@ async def open_store(
     try:
         shown = make_url(url).render_as_string()
     except (SQLAlchemyError, ValueError) as exc:
-        raise StoreError(f"cannot read the store URL {url!r}: {exc}") from None
+        # Its password hidden, as everywhere the store URL is shown.
+        shown = identity.without_credentials(url)
+        raise StoreError(f"cannot read the store URL {shown!r}: {exc}") from None
     if existing:
         create_empty = False
         path = sqlite_file(url, base_dir)
