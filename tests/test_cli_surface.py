@@ -453,6 +453,9 @@ async def test_tables_keep_every_mirror_whole_at_80_columns(tmp_path: Path) -> N
         "https://www.presstv.co.uk",
         "https://www.presstv.tv",
     ], out
+    # Its last good answer as `status` shows its times, an age: it was "12-07 05:54",
+    # split over two lines, beside `status`'s "18s ago".
+    assert all(re.fullmatch(r"[0-9hms]+ ago", t) for t in column(out, "last ok")), out
 
 
 async def test_export_prints_results_on_stdout_and_logs_on_stderr(tmp_path: Path) -> None:

@@ -733,7 +733,8 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
             r.source,
             r.mirror if r.route == "direct" else f"{r.mirror} via {r.route}",
             state,
-            _short(r.last_success) if r.state != "candidate" else "",
+            # As `status` shows its times: "5m12s ago", a day for one over a week old.
+            terminal.ago(r.last_success) if r.state != "candidate" else "",
             f"{r.latency_ms} ms" if r.latency_ms is not None else "",
             error,
         )

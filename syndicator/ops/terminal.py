@@ -102,7 +102,7 @@ class PullProgress:
 DATED_AFTER = 7 * 86400
 
 
-def _ago(moment: datetime | None, now: datetime | None = None) -> str:
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
     """ "3d4h ago" within a week, else the day in UTC ("2020-06-20"); "never" for none."""
     if moment is None:
         return "never"
@@ -135,8 +135,8 @@ def sections(report: FeedStatus) -> Table:
         shown.add_row(
             s.name,
             str(s.items),
-            _ago(s.newest_item, report.checked_at),
-            _ago(s.last_change, report.checked_at),
+            ago(s.newest_item, report.checked_at),
+            ago(s.last_change, report.checked_at),
             "-"
             if s.name == ALL_SECTION
             else human_age(s.stale_after)
@@ -164,7 +164,7 @@ def sources(report: FeedStatus) -> Table:
         colour = {"ok": "green", "partial": "yellow"}.get(s.result or "", "red")
         shown.add_row(
             s.name,
-            _ago(s.last_pull, report.checked_at),
+            ago(s.last_pull, report.checked_at),
             Text(s.result or "never", colour),
             str(s.new),
             str(s.updated),
