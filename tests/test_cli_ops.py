@@ -464,6 +464,28 @@ async def test_pull_with_no_source_named_pulls_every_source(
     assert "news" in table.output and "quiet" in table.output
 
 
+async def test_check_shows_the_proxy_each_mirror_goes_through_without_its_password(
+    tmp_path: Path,
+) -> None:
+    # `check` listed the mirrors a pull asks and not the proxy (`via`) it asks them
+    # through, which `mirrors` shows: an operator checking a new Tor route saw nothing of it.
+    config = quiet_config(tmp_path)
+    config.write_text(
+        config.read_text().replace(
+            "    title: Example News\n",
+            '    title: Example News\n    via: "socks5://feeds:s3cret@127.0.0.1:9050"\n',
+        )
+    )
+    table = await syndicate("--config", str(config), "check", env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "via socks5://***@127.0.0.1:9050" in table.output, table.output
+    checked = await syndicate("--config", str(config), "check", "--json")
+    assert checked.exit_code == 0, checked.output
+    source = json.loads(checked.stdout)["sources"]["news"]
+    assert source["via"] == {source["pull_from"][0]: "socks5://***@127.0.0.1:9050"}
+    assert "s3cret" not in table.output + checked.output
+
+
 async def test_extract_shows_rules_and_the_hash_the_store_keeps(tmp_path: Path) -> None:
     store = tmp_path / "s.db"
     env = {"SYNDICATOR_STORE": f"sqlite:///{store}"}

@@ -60,7 +60,7 @@ from syndicator.ops.discover import config_block, discover, to_yaml
 from syndicator.ops.logs import setup_logging
 from syndicator.publish.documents import FeedBook
 from syndicator.publish.export import check_folder, owner_of, write_feeds
-from syndicator.publish.mirror_report import MirrorRow, mirror_rows
+from syndicator.publish.mirror_report import MirrorRow, mirror_rows, shown_route
 from syndicator.pull.fetch import Fetcher, FetchLimits, read_capped
 from syndicator.pull.run import PullOutcome, run_pull
 from syndicator.serve import cluster
@@ -669,6 +669,12 @@ def check(ctx: click.Context, as_json: bool) -> None:
                     name: {
                         "every": source.every,
                         "pull_from": [m.url for m in source.pull_from()],
+                        # The proxy each mirror reached through one goes by, as `mirrors`.
+                        "via": {
+                            m.url: shown_route(route)
+                            for m in source.pull_from()
+                            if (route := source.route_of(m)) is not None
+                        },
                         "sections": {
                             s: {p.kind: p.path for p in e.points()}
                             for s, e in source.sections.items()

@@ -18,6 +18,7 @@ from syndicator.core.config import ALL_SECTION, Config
 from syndicator.core.errors import printable
 from syndicator.core.models import Candidate, Page
 from syndicator.ops.discover import Discovery
+from syndicator.publish.mirror_report import shown_route
 from syndicator.pull.run import PullOutcome
 from syndicator.store.status import FeedStatus, human_age
 
@@ -117,7 +118,11 @@ def entry_points(config: Config) -> Table:
         "source", "section", "entry point", "every", "pulled from", keys=("source", "section")
     )
     for name, source in config.sources.items():
-        mirrors = "\n".join(m.url for m in source.pull_from())
+        # A mirror reached through a proxy says so, as `mirrors` does (its password hidden).
+        mirrors = "\n".join(
+            m.url if (route := source.route_of(m)) is None else f"{m.url} via {shown_route(route)}"
+            for m in source.pull_from()
+        )
         for section, entry in source.sections.items():
             points = "\n".join(f"{p.kind} {p.path}" for p in entry.points())
             shown.add_row(name, section, points, human_age(source.every), mirrors)
