@@ -821,16 +821,7 @@ def pull(
         store = await connect(config)
         label = f"pulling {names[0]}" if len(names) == 1 else "pulling"
         try:
-            with terminal.PullProgress(err, label, shown=not quiet) as progress:
-                async with Fetcher(limits_of(config)) as fetcher:
-                    return list(
-                        await asyncio.gather(
-                            *(
-                                run_pull(name, config, fetcher, store, progress=progress.hook)
-                                for name in names
-                            )
-                        )
-                    )
+            return await _pull_sources(config, store, names, label, quiet)
         finally:
             await _close_whole(store)
 
@@ -867,6 +858,19 @@ def pull(
             for message in o.report.errors:
                 err.print(terminal.labelled(f"{o.source}:", "yellow", message), highlight=False)
     sys.exit(EXIT_FAILED if dead else EXIT_OK)
+
+
+async def _pull_sources(
+    config: Config, store: Store, names: list[str], label: str, quiet: bool
+) -> list[PullOutcome]:
+    """Pull these sources at once, one progress bar for all (none when `quiet`)."""
+    with terminal.PullProgress(err, label, shown=not quiet) as progress:
+        async with Fetcher(limits_of(config)) as fetcher:
+            return list(
+                await asyncio.gather(
+                    *(run_pull(n, config, fetcher, store, progress=progress.hook) for n in names)
+                )
+            )
 
 
 def _only_section(
@@ -1125,15 +1129,8 @@ def export(ctx: click.Context, out_dir: Path | None, quiet: bool, as_json: bool)
         nonlocal written
         store = await connect(config)
         try:
-            with terminal.PullProgress(err, "pulling", shown=not quiet) as progress:
-                async with Fetcher(limits_of(config)) as fetcher:
-                    outcomes = await asyncio.gather(
-                        *(
-                            run_pull(name, config, fetcher, store, progress=progress.hook)
-                            for name in config.sources
-                        )
-                    )
-            busy = store_busy(config, list(outcomes))
+            outcomes = await _pull_sources(config, store, list(config.sources), "pulling", quiet)
+            busy = store_busy(config, outcomes)
             if busy is not None:
                 # The feeds would say the pulls failed, and the store may not be read.
                 raise StoreError(
