@@ -49,13 +49,14 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         "new, the page's modified time kept",
         candidate(updated=PUBLISHED + HOUR),
         None,
-        New(GUID, PUBLISHED, PUBLISHED + HOUR),
+        New(GUID, PUBLISHED, PUBLISHED + HOUR, PUBLISHED + HOUR),
     ),
     (
         "new, a modified time before the publication is not believed",
         candidate(updated=PUBLISHED - HOUR),
         None,
-        New(GUID, PUBLISHED, PUBLISHED),
+        # kept as the page's own time, which later copies are ordered by
+        New(GUID, PUBLISHED, PUBLISHED, PUBLISHED - HOUR),
     ),
     (
         "new, no publication date: the time it was seen",
@@ -100,7 +101,7 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         "new, modified ten hours ahead: believed as modified",
         candidate(updated=NOW + 10 * HOUR),
         None,
-        New(GUID, PUBLISHED, NOW + 10 * HOUR),
+        New(GUID, PUBLISHED, NOW + 10 * HOUR, NOW + 10 * HOUR),
     ),
     (
         "new, modified in 2099: not believed",
@@ -155,7 +156,7 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         "an older text from the canonical origin, dated after the stored version: reverted",
         replace(candidate(updated=STORED_UPDATED + HOUR), from_canonical=True),
         replace(stored("hash"), current_text=False),
-        Update(STORED_UPDATED + HOUR),
+        Update(STORED_UPDATED + HOUR, STORED_UPDATED + HOUR),
     ),
     (
         "an older text from a mirror, dated after the stored version",
@@ -187,13 +188,13 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         "same URL, newer modified time",
         candidate(updated=STORED_UPDATED + HOUR),
         stored("url"),
-        Update(STORED_UPDATED + HOUR),
+        Update(STORED_UPDATED + HOUR, STORED_UPDATED + HOUR),
     ),
     (
         "same URL, the stored version's time",
         candidate(updated=STORED_UPDATED),
         stored("url"),
-        Update(NOW),
+        Update(NOW, STORED_UPDATED),
     ),
     (
         "same URL, older modified time (a lagging mirror)",
@@ -205,7 +206,7 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         "same URL, the stored version dated ahead of now, its time again: just after it",
         candidate(updated=NOW + 3 * HOUR),
         replace(stored("url"), updated=NOW + 3 * HOUR),
-        Update(NOW + 3 * HOUR + timedelta(seconds=1)),
+        Update(NOW + 3 * HOUR + timedelta(seconds=1), NOW + 3 * HOUR),
     ),
     (
         "same URL, the stored version dated ahead of now, no modified time: just after it",
@@ -217,13 +218,39 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         "near-duplicate, newer modified time",
         candidate(updated=STORED_UPDATED + HOUR),
         stored("near"),
-        Update(STORED_UPDATED + HOUR),
+        Update(STORED_UPDATED + HOUR, STORED_UPDATED + HOUR),
     ),
     (
         "near-duplicate, older modified time",
         candidate(updated=STORED_UPDATED - HOUR),
         stored("near"),
         Duplicate(remember_text=True),
+    ),
+    # The stored version's page gave a time before the version's date (an edit seen before
+    # its page's time moved): a copy is older only if its page's time is before that one.
+    (
+        "same URL, the page's time that never moves, after an edit dated when seen",
+        candidate(updated=STORED_UPDATED - 2 * HOUR),
+        replace(stored("url"), page_updated=STORED_UPDATED - 2 * HOUR),
+        Update(NOW, STORED_UPDATED - 2 * HOUR),
+    ),
+    (
+        "same URL, a page time after the stored page's, before the stored version's date",
+        candidate(updated=STORED_UPDATED - HOUR),
+        replace(stored("url"), page_updated=STORED_UPDATED - 2 * HOUR),
+        Update(NOW, STORED_UPDATED - HOUR),
+    ),
+    (
+        "same URL, a page time before the stored page's (a lagging mirror)",
+        candidate(updated=STORED_UPDATED - 3 * HOUR),
+        replace(stored("url"), page_updated=STORED_UPDATED - 2 * HOUR),
+        Duplicate(remember_text=True),
+    ),
+    (
+        "near-duplicate, the page's time that never moves",
+        candidate(updated=STORED_UPDATED - 2 * HOUR),
+        replace(stored("near"), page_updated=STORED_UPDATED - 2 * HOUR),
+        Update(NOW, STORED_UPDATED - 2 * HOUR),
     ),
 ]
 

@@ -24,6 +24,7 @@ NEW_PARAGRAPH = (
     "The agreement was signed shortly after midnight, a spokesperson said, after the finance "
     "ministers of both governments accepted a compromise on the central bank’s role."
 )
+SECOND_TITLE = "Libya’s rival governments sign a unified budget; parliament to vote on Sunday"
 
 
 async def items_of(config: Config, store: Store, section: str) -> dict[str, list[dict[str, str]]]:
@@ -354,3 +355,46 @@ async def test_an_edit_after_a_version_dated_ahead_of_the_clock_moves_the_item_f
         was = datetime.fromisoformat(old[fmt]["updated"].replace("Z", "+00:00"))
         now = datetime.fromisoformat(edited[fmt]["updated"].replace("Z", "+00:00"))
         assert now > was, (fmt, old[fmt]["updated"], edited[fmt]["updated"])
+
+
+async def test_a_second_edit_under_a_modified_time_that_never_moves_is_shown(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # Many CMSs write a modified time that never moves (the publication time again, or the
+    # time the page was first saved). The first edit was dated when it was seen; the second
+    # edit's page, with the same old time, was taken for a lagging mirror's older copy of the
+    # article because that time is before the first edit's date, and was never shown.
+    config = write_config(site.config_yaml(store_url))
+    article = site.articles[0]
+    stamped = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+    everywhere = range(len(site.mirrors))
+    site.edit(article.id, everywhere, modified=stamped)
+    await pull_source("news", config, fetcher, store)
+    guid = next(
+        r["id"]
+        for r in (await items_of(config, store, article.section))["json"]
+        if r["title"] == article.title
+    )
+    paragraphs = list(article.paragraphs)
+    paragraphs[1] = NEW_PARAGRAPH
+    site.edit(article.id, everywhere, title=NEW_TITLE, modified=stamped)
+    assert (await pull_source("news", config, fetcher, store)).updated == 1
+    first = one_item(await items_of(config, store, article.section), guid)
+
+    site.edit(article.id, everywhere, title=SECOND_TITLE, paragraphs=paragraphs, modified=stamped)
+    report = await pull_source("news", config, fetcher, store)
+    assert (report.new, report.updated, report.failed) == (0, 1, 0)
+    second = one_item(await items_of(config, store, article.section), guid)
+    for fmt, item in second.items():
+        assert item["title"] == SECOND_TITLE, fmt
+        assert "finance ministers of both governments" in item["content"], fmt
+        was = datetime.fromisoformat(first[fmt]["updated"].replace("Z", "+00:00"))
+        now = datetime.fromisoformat(item["updated"].replace("Z", "+00:00"))
+        assert now > was, (fmt, first[fmt]["updated"], item["updated"])
+    for _ in range(2):  # and it stays: nothing flips back
+        again = await pull_source("news", config, fetcher, store)
+        assert (again.new, again.updated) == (0, 0)

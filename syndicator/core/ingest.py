@@ -33,22 +33,30 @@ class Match:
     link_confirmed: bool = False
     # Matched by hash: whether that hash is the stored text's (else an older version's).
     current_text: bool = True
+    # The modified time the stored text's own page gave (believed), None when it gave none
+    # or the text was stored before these were kept. `updated` may be later: the time an
+    # edit was seen, when its page gave no newer time.
+    page_updated: datetime | None = None
 
 
 @dataclass(frozen=True)
 class New:
-    """Store the candidate as a new article under `guid`, with these times."""
+    """Store the candidate as a new article under `guid`, with these times; `page_updated`:
+    the modified time its page gave, as believed (kept to order later versions by)."""
 
     guid: str
     published: datetime
     updated: datetime
+    page_updated: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Update:
-    """Replace the stored article's text with the candidate's; it was updated at `updated`."""
+    """Replace the stored article's text with the candidate's; it was updated at `updated`,
+    and its page said `page_updated`."""
 
     updated: datetime
+    page_updated: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +142,10 @@ def decide(
       back, an update (a lagging mirror's copy of that older text is a duplicate, and so is
       one from the canonical origin that gives no newer time: a cache that lags);
     - another text whose page says it is older than the stored version: a duplicate (a
-      lagging mirror must not roll an article back);
+      lagging mirror must not roll an article back). Older than what the stored version's
+      own page said, when it said a time: a CMS that never moves its modified time (the
+      publication time again) gives every edit the same time, and the edit after one dated
+      when it was seen was taken for an older copy and never shown;
     - another text otherwise: an update, dated by the page's own modified time when it moved
       forward, else by `now`, and never before the stored version's date (see below).
     """
@@ -147,7 +158,7 @@ def decide(
         if _today_alone(candidate.published, now):
             published = now
         guid = make_guid(canonical_origin, candidate.source, candidate.content_hash, published)
-        return New(guid, published, max(page_updated or published, published))
+        return New(guid, published, max(page_updated or published, published), page_updated)
     if stored.how == "hash":
         if (
             not stored.current_text
@@ -155,14 +166,14 @@ def decide(
             and page_updated is not None
             and page_updated > stored.updated
         ):
-            return Update(page_updated)
+            return Update(page_updated, page_updated)
         return Duplicate(remember_text=False)
-    if page_updated is not None and page_updated < stored.updated:
+    if page_updated is not None and page_updated < (stored.page_updated or stored.updated):
         return Duplicate(remember_text=True)
     if page_updated is not None and page_updated > stored.updated:
-        return Update(page_updated)
+        return Update(page_updated, page_updated)
     # The stored version may be dated ahead of `now` (a modified time within FUTURE_SKEW: a
     # local time written as UTC). Dated `now`, the edit went back before the date readers
     # already had, and those that take an entry's new text only when its updated time moved
     # on (compared to the second, as feedparser parses it) never showed it.
-    return Update(max(now, stored.updated + EDIT_STEP))
+    return Update(max(now, stored.updated + EDIT_STEP), page_updated)

@@ -554,6 +554,7 @@ _MATCH_COLS = (
     articles.c.url,
     articles.c.link_confirmed,
     articles.c.content_hash,
+    articles.c.page_updated,
 )
 _BY_HASH = (
     select(*_MATCH_COLS, literal_column("0", Integer).label("rank"), articles.c.simhash)
@@ -882,6 +883,7 @@ class Store:
                     simhash=cand.simhash,
                     **_hash_inputs(cand),
                     updated=decision.updated,
+                    page_updated=decision.page_updated,
                     author=cand.author,
                     image_url=cand.image_url,
                     image_caption=cand.image_caption,
@@ -907,6 +909,7 @@ class Store:
                 **_hash_inputs(cand),
                 "published": published,
                 "updated": decision.updated,
+                "page_updated": decision.page_updated,
                 "first_seen": now,
                 "author": cand.author,
                 "image_url": cand.image_url,
@@ -1468,6 +1471,7 @@ def _match(how: How, row: Any, now: datetime, content_hash: str) -> Match:
         row.url,
         bool(row.link_confirmed),
         current_text=row.content_hash == content_hash,
+        page_updated=_utc(row.page_updated),
     )
 
 

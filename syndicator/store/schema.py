@@ -54,6 +54,11 @@ articles = Table(
     # whose link is not is fetched again when the canonical origin lists it, and its link
     # repaired (false for articles stored before this was kept).
     Column("link_confirmed", Boolean, nullable=False, server_default=false()),
+    # The modified time the stored text's own page gave (NULL: it gave none, or the text was
+    # stored before this was kept). `updated` is when readers are told it changed, which may
+    # be later (an edit seen before its page's time moved); a later copy is older than the
+    # stored text only if its page says a time before this one.
+    Column("page_updated", DateTime(timezone=True), nullable=True),
     # The combined feed reads this index newest first and stops after max_items.
     Index("ix_articles_published", "published", "id"),
     Index("ix_articles_source_published", "source", "published"),
