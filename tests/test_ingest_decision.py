@@ -7,7 +7,17 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from syndicator.core.ingest import Decision, Duplicate, How, Match, New, Update, decide
+from syndicator.core.ingest import (
+    Decision,
+    Duplicate,
+    How,
+    Match,
+    New,
+    Shown,
+    Update,
+    decide,
+    shown_of,
+)
 from syndicator.core.models import Candidate
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -40,6 +50,13 @@ def stored(how: How) -> Match:
 
 
 GUID = "tag:www.news.example,2026-02-28:news/" + "ab" * 16
+# What the stored version showed, each differing from `candidate()`'s in one thing.
+CORRECTED: list[tuple[str, Shown]] = [
+    ("standfirst", ("An earlier standfirst", None, None, None)),
+    ("byline", ("", "A. Writer", None, None)),
+    ("lead image", ("", None, f"{ORIGIN}/images/1.jpg", None)),
+    ("caption", ("", None, None, "A caption")),
+]
 HOUR = timedelta(hours=1)
 
 CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
@@ -179,7 +196,30 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
     (
         "the stored text from the canonical origin, a newer modified time",
         replace(candidate(updated=STORED_UPDATED + HOUR), from_canonical=True),
-        stored("hash"),
+        replace(stored("hash"), shown=shown_of(candidate())),
+        Duplicate(remember_text=False),
+    ),
+    # The stored text with another standfirst, byline, lead image or caption: a correction
+    # when the canonical origin serves it with a newer modified time.
+    *(
+        (
+            f"the stored text, another {what}, from the canonical origin, newer: a correction",
+            replace(candidate(updated=STORED_UPDATED + HOUR), from_canonical=True),
+            replace(stored("hash"), shown=was),
+            Update(STORED_UPDATED + HOUR, STORED_UPDATED + HOUR),
+        )
+        for what, was in CORRECTED
+    ),
+    (
+        "the stored text, another byline, from a mirror, newer",
+        candidate(updated=STORED_UPDATED + HOUR),
+        replace(stored("hash"), shown=CORRECTED[1][1]),
+        Duplicate(remember_text=False),
+    ),
+    (
+        "the stored text, another byline, from the canonical origin, no newer time",
+        replace(candidate(updated=STORED_UPDATED), from_canonical=True),
+        replace(stored("hash"), shown=CORRECTED[1][1]),
         Duplicate(remember_text=False),
     ),
     # Another text at the same URL or near-identical: an update, unless the page is older.

@@ -398,3 +398,59 @@ async def test_a_second_edit_under_a_modified_time_that_never_moves_is_shown(
     for _ in range(2):  # and it stays: nothing flips back
         again = await pull_source("news", config, fetcher, store)
         assert (again.new, again.updated) == (0, 0)
+
+
+async def test_a_corrected_caption_alone_is_shown_as_an_update(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A correction of the lead photo's caption (the wrong person named), the text unchanged,
+    # its page and feed entry dated after it: the content hash covers title and body only,
+    # so the corrected page was a duplicate and the feeds kept the wrong caption for good.
+    config = write_config(site.config_yaml(store_url))
+    article = site.articles[0]
+    await pull_source("news", config, fetcher, store)
+    guid = next(
+        r["id"]
+        for r in (await items_of(config, store, article.section))["json"]
+        if r["title"] == article.title
+    )
+
+    async def photo_credits() -> list[str]:
+        """The lead photo's credit as each XML feed gives it to readers (media:credit)."""
+        book = FeedBook(config, store)
+        found = []
+        for fmt in ("rss", "atom"):
+            parsed = feedparser.parse((await book.get(article.section, fmt)).body)
+            entry = next(e for e in parsed.entries if e.id == guid)
+            found.append(entry.media_credit[0]["content"])
+        return found
+
+    assert await photo_credits() == ["Photo by a staff photographer"] * 2
+    corrected_at = datetime(2024, 3, 6, 9, 0, tzinfo=UTC)
+    right = "A street in the city centre. (Photo by Amina Haddad)"
+    # First on a mirror only: its copy may be one that lags or a mirror's own, not shown.
+    site.mirrors[1].edits[article.id] = dataclasses.replace(
+        article, caption=right, updated=corrected_at
+    )
+    site.touch()
+    report = await pull_source("news", config, fetcher, store)
+    assert (report.new, report.updated, report.failed) == (0, 0, 0)
+    assert await photo_credits() == ["Photo by a staff photographer"] * 2
+    # Then on the canonical origin, dated after the stored version.
+    for index in range(len(site.mirrors)):
+        site.mirrors[index].edits[article.id] = dataclasses.replace(
+            article, caption=right, updated=corrected_at
+        )
+    site.touch()
+    report = await pull_source("news", config, fetcher, store)
+    assert (report.new, report.updated, report.failed) == (0, 1, 0)
+    assert await photo_credits() == ["Photo by Amina Haddad"] * 2
+    item = one_item(await items_of(config, store, article.section), guid)
+    assert item["json"]["updated"] == corrected_at.isoformat().replace("+00:00", "Z")
+    for _ in range(2):  # and once only
+        again = await pull_source("news", config, fetcher, store)
+        assert (again.new, again.updated) == (0, 0)

@@ -17,6 +17,10 @@ from syndicator.core.models import Candidate
 How = Literal["hash", "url", "near"]
 
 
+# A stored version's summary (the standfirst), byline, lead image URL and caption.
+Shown = tuple[str, str | None, str | None, str | None]
+
+
 @dataclass(frozen=True)
 class Match:
     """A stored article a candidate was recognised as, and how: same content hash, same
@@ -37,6 +41,15 @@ class Match:
     # or the text was stored before these were kept. `updated` may be later: the time an
     # edit was seen, when its page gave no newer time.
     page_updated: datetime | None = None
+    # What readers see of the stored version besides its title and body (which the hash
+    # covers): `shown_of` its summary, byline, lead image and caption. None: not asked.
+    shown: Shown | None = None
+
+
+def shown_of(candidate: Candidate) -> Shown:
+    """What readers see of a candidate besides its title and body: summary, byline, lead
+    image URL and caption."""
+    return (candidate.summary, candidate.author, candidate.image_url, candidate.image_caption)
 
 
 @dataclass(frozen=True)
@@ -140,7 +153,10 @@ def decide(
     - the same text (by hash): a duplicate, but for an older version of the text that the
       canonical origin serves dated after the stored version: the publisher took the edit
       back, an update (a lagging mirror's copy of that older text is a duplicate, and so is
-      one from the canonical origin that gives no newer time: a cache that lags);
+      one from the canonical origin that gives no newer time: a cache that lags); and but
+      for the stored text with another standfirst, byline, lead image or caption, served by
+      the canonical origin dated after the stored version: a correction of those, an update
+      (a mirror's copy, or one with no newer time, may be a lagging one: a duplicate);
     - another text whose page says it is older than the stored version: a duplicate (a
       lagging mirror must not roll an article back). Older than what the stored version's
       own page said, when it said a time: a CMS that never moves its modified time (the
@@ -165,6 +181,15 @@ def decide(
             and candidate.from_canonical
             and page_updated is not None
             and page_updated > stored.updated
+        ):
+            return Update(page_updated, page_updated)
+        if (
+            stored.current_text
+            and candidate.from_canonical
+            and page_updated is not None
+            and page_updated > stored.updated
+            and stored.shown is not None
+            and stored.shown != shown_of(candidate)
         ):
             return Update(page_updated, page_updated)
         return Duplicate(remember_text=False)

@@ -555,6 +555,10 @@ _MATCH_COLS = (
     articles.c.link_confirmed,
     articles.c.content_hash,
     articles.c.page_updated,
+    articles.c.summary,
+    articles.c.author,
+    articles.c.image_url,
+    articles.c.image_caption,
 )
 _BY_HASH = (
     select(*_MATCH_COLS, literal_column("0", Integer).label("rank"), articles.c.simhash)
@@ -1472,6 +1476,7 @@ def _match(how: How, row: Any, now: datetime, content_hash: str) -> Match:
         bool(row.link_confirmed),
         current_text=row.content_hash == content_hash,
         page_updated=_utc(row.page_updated),
+        shown=(row.summary, row.author, row.image_url, row.image_caption),
     )
 
 
