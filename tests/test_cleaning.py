@@ -468,6 +468,18 @@ def test_metadata_from_json_ld_when_meta_tags_are_missing() -> None:
             "harbournews.de",
             "Harbour wall to be rebuilt",
         ),
+        # The site's name shortened to its first words, two or more, after the headline.
+        (
+            "Harbour wall to be rebuilt - Harbour News",
+            "Harbour News Online",
+            "Harbour wall to be rebuilt",
+        ),
+        # One word of it may be the headline's own.
+        (
+            "Storm reaches the coast - Portland",
+            "Portland Press Herald",
+            "Storm reaches the coast - Portland",
+        ),
         # A part that only begins with the site's name is the title's own.
         (
             "Medium rare: the harbour grill | Food",

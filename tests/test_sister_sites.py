@@ -161,9 +161,10 @@ async def test_a_pointer_to_another_article_leaves_the_body(
     [
         ("{} | قناة العالم الاخبارية", "قناة العالم الإخبارية", ARABIC_PAGE),  # no hamza
         ("قناة العالـم - {}", "قناة العالم", ARABIC_PAGE),  # a tatweel
+        ("{} - قناة العالم", "قناة العالم الإخبارية", ARABIC_PAGE),  # the name shortened
         ("{} | HispanTV", "HISPANTV", SPANISH_PAGE),
     ],
-    ids=["arabic-hamza", "arabic-tatweel", "spanish"],
+    ids=["arabic-hamza", "arabic-tatweel", "arabic-short-name", "spanish"],
 )
 async def test_a_title_loses_the_site_name_in_other_letter_forms(
     head_title: str,

@@ -213,20 +213,26 @@ def _bare(name: str) -> str:
     return "".join(c for c in letters if c.isalnum())
 
 
+def _words(name: str) -> list[str]:
+    """A name's words, each as `_bare` writes it (empty ones left out)."""
+    return [w for w in (_bare(part) for part in name.split()) if w]
+
+
 def _without_site_name(title: str, root: etree._Element, ld: dict[str, Any]) -> str:
     """A title without the site's name in front or at the end, as the page's metadata
     names the site (`og:site_name`, `application-name`, the JSON-LD publisher). The page's
     own words decide, never the host it came from: every mirror publishes the same title."""
     publisher = ld.get("publisher")
-    names = {
-        _bare(n)
+    given = [
+        n
         for n in (
             meta(root, "og:site_name"),
             meta(root, "application-name"),
             _ld_name(publisher) if isinstance(publisher, (dict, list)) else None,
         )
         if n
-    }
+    ]
+    names = {_bare(n) for n in given}
     names.discard("")
     if not names:
         return title
@@ -238,7 +244,18 @@ def _without_site_name(title: str, root: etree._Element, ld: dict[str, Any]) -> 
         bare = _bare(part)
         return len(bare) >= 3 and bare in names
 
-    if named(title[seps[-1].end() :]) and (head := title[: seps[-1].start()].strip()):
+    def shortened(part: str) -> bool:
+        # The name's first words, two or more, after the headline: "... - قناة العالم" of
+        # "قناة العالم الإخبارية", "... - Harbour News" of "Harbour News Online". One word
+        # may be the headline's own ("Storm reaches the coast - Portland", of the
+        # "Portland Press Herald").
+        words = _words(part)
+        return len(words) >= 2 and any(
+            _words(n)[: len(words)] == words and len(_words(n)) > len(words) for n in given
+        )
+
+    tail = title[seps[-1].end() :]
+    if (named(tail) or shortened(tail)) and (head := title[: seps[-1].start()].strip()):
         return head
     if named(title[: seps[0].start()]) and (tail := title[seps[0].end() :].strip()):
         return tail
