@@ -210,6 +210,22 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
         )
         for what, was in CORRECTED
     ),
+    *(
+        (
+            f"the stored text, the lead image {how}, from the canonical origin: no correction",
+            replace(
+                candidate(updated=STORED_UPDATED + HOUR),
+                from_canonical=True,
+                image_url=f"{ORIGIN}/images/1.jpg",
+            ),
+            replace(stored("hash"), shown=("", None, other, None)),
+            Duplicate(remember_text=False),
+        )
+        for how, other in [
+            ("from another host", "https://cdn2.news.example/images/1.jpg"),
+            ("with another query", f"{ORIGIN}/images/1.jpg?v=1733550000"),
+        ]
+    ),
     (
         "the stored text, another byline, from a mirror, newer",
         candidate(updated=STORED_UPDATED + HOUR),

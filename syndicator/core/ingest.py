@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
+from urllib.parse import urlsplit
 
 from syndicator.core.identity import make_guid
 from syndicator.core.models import Candidate
@@ -50,6 +51,18 @@ def shown_of(candidate: Candidate) -> Shown:
     """What readers see of a candidate besides its title and body: summary, byline, lead
     image URL and caption."""
     return (candidate.summary, candidate.author, candidate.image_url, candidate.image_caption)
+
+
+def _corrected(before: Shown, after: Shown) -> bool:
+    """Whether `after` corrects `before`. Lead images are compared by their path: a CDN
+    that serves a picture from several hosts, or a query that changes with every render (a
+    cache buster), is no correction, and would have updated the item at every pull."""
+
+    def key(shown: Shown) -> Shown:
+        image = urlsplit(shown[2]).path if shown[2] else None
+        return (shown[0], shown[1], image, shown[3])
+
+    return key(before) != key(after)
 
 
 @dataclass(frozen=True)
@@ -189,7 +202,7 @@ def decide(
             and page_updated is not None
             and page_updated > stored.updated
             and stored.shown is not None
-            and stored.shown != shown_of(candidate)
+            and _corrected(stored.shown, shown_of(candidate))
         ):
             return Update(page_updated, page_updated)
         return Duplicate(remember_text=False)
