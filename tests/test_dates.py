@@ -7,6 +7,7 @@ import calendar
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import feedparser
 import jdatetime
@@ -477,6 +478,44 @@ async def test_a_cms_zero_date_in_a_feed_is_no_date(
     seen = await published_as_readers_see(config, store)
     assert set(seen) == {a.title for a in site.in_section(SECTION)}
     assert all(min(times) >= started for times in seen.values()), seen
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "{:%a, %d %b %Y %H:%M:%S} -9999",  # an offset of 99 hours: no zone is that far
+        "{:%a, %d %b %Y %H:%M:%S} +2400",
+        "{:%Y-%m-%dT%H:%M:%S}-99:99",
+    ],
+)
+async def test_an_entry_dated_at_an_offset_no_zone_has_costs_only_its_date(
+    broken: str,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A date whose offset is a day or more (`-9999`, a CMS's broken zone field) was read,
+    # then raised ValueError when put in UTC: that one entry cost the feed on every mirror,
+    # and the section got nothing. It is read as no date; the other entries keep theirs.
+    first = site.in_section(SECTION)[0]
+    for mirror in site.mirrors:
+        mirror.feed_dates = lambda moment: (
+            broken.format(moment) if moment == first.published else format_datetime(moment)
+        )
+    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=FEED_ONLY))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0, report.errors
+    seen = await published_as_readers_see(config, store)
+    assert set(seen) == {a.title for a in site.in_section(SECTION)}
+    assert all(seen[a.title] == {a.published} for a in site.in_section(SECTION)[1:])
+
+
+@pytest.mark.parametrize("offset", ["-9999", "+2400", "-99:99", "+24:00"])
+def test_a_time_at_an_offset_no_zone_has_is_no_time(offset: str) -> None:
+    assert dates.parse_date(f"Sun, 06 Dec 2026 10:00:00 {offset}") is None
+    assert dates.parse_date(f"2026-12-06T10:00:00{offset}") is None
 
 
 async def test_a_fresh_article_dated_by_its_day_alone_is_published_when_seen(

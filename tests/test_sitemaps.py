@@ -411,3 +411,48 @@ def test_sitemap_entry_points_are_checked(
     with pytest.raises(ConfigError) as caught:
         write_config(yaml)
     assert message in str(caught.value)
+
+
+async def test_a_url_dated_at_an_offset_no_zone_has_costs_the_sitemap_nothing(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    # One `<lastmod>` whose offset is a day or more (`-99:99`, a CMS's broken zone field)
+    # raised ValueError out of the sitemap's reading: no ExtractError, so the whole pull of
+    # the source failed, every section with it, on every pull.
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    day_sitemap = mirror.day_sitemap
+    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
+        text.replace("+00:00</lastmod>", "-99:99</lastmod>", 1)
+        if (text := day_sitemap(section, day)) is not None
+        else None
+    )
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.failed == 0, report.errors
+        assert sorted(await _stored_urls(store)) == sorted(
+            site.canonical + a.path for a in articles
+        )
+    finally:
+        await store.close()
+        await site.stop()
+
+
+def test_a_lastmod_at_an_offset_no_zone_has_is_no_date() -> None:
+    body = (
+        f"<urlset {NS}><url><loc>https://n.example/a</loc>"
+        "<lastmod>2024-03-01T10:00:00-99:99</lastmod></url>"
+        "<url><loc>https://n.example/b</loc><lastmod>2024-03-01T10:00:00Z</lastmod></url>"
+        "</urlset>"
+    ).encode()
+    first, second = parse_sitemap(body, "https://n.example/sitemap.xml").urls
+    assert (first.loc, first.lastmod) == ("https://n.example/a", None)
+    assert second.lastmod == datetime(2024, 3, 1, 10, 0, tzinfo=UTC)

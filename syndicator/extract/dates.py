@@ -375,6 +375,10 @@ def parse_date(value: object) -> datetime | None:
         moment.astimezone(UTC)
     except OverflowError:
         return None  # 9999-12-31T23:59:59-14:00 is past the last UTC time Python has
+    except ValueError:
+        # An offset of a day or more (`-9999`, `+24:00`: a CMS's broken zone field) names no
+        # zone, and every use of the time raised: it is no date (one entry's cost its feed).
+        return None
     # 0001-01-01 and the like are a CMS saying it has no date: the next source is asked.
     return None if too_early(moment) else moment
 
