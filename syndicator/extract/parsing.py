@@ -49,7 +49,12 @@ __all__ = ["ArticleRules", "extract_article", "parse_date", "parse_feed"]
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.I)
 _XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_.:-]+)["']""")
-_FEED_END = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:rss|feed|RDF)>\s*$")
+_FEED_END = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:rss|feed|RDF)>")
+# Feed markup: after the feed's end tag, it says that end tag was inside the feed's text.
+_FEED_MARKUP = re.compile(rb"</?(?:[A-Za-z0-9_]+:)?(?:item|entry|channel)\b")
+# How far from the end of the body the feed's end tag is looked for: past what servers
+# write after it (a cache plugin's comment, a PHP notice or two).
+_FEED_TAIL = 8192
 # Each mark names its byte order: given "utf-16" alone, feedparser read a big-endian feed as
 # little-endian and refused it as not well-formed. Decoded here, the mark is dropped from
 # the text (`_decode_text`).
@@ -519,6 +524,17 @@ def _undated_if_generated(entries: list[FeedEntry]) -> list[FeedEntry]:
     return entries
 
 
+def ends_whole(body: bytes) -> bool:
+    """The feed's end tag is in the body, followed by no feed markup: what servers write after
+    it (WordPress cache plugins' `<!-- Performance optimized by W3 Total Cache ... -->`, a
+    PHP notice) is no sign of a body cut short. Such a comment after an ill-formed feed (an
+    HTML entity XML does not define, `&nbsp;`, in a headline) had the feed refused as
+    truncated, on every mirror."""
+    tail = body[-_FEED_TAIL:]
+    ends = [m.end() for m in _FEED_END.finditer(tail)]
+    return bool(ends) and not _FEED_MARKUP.search(tail, ends[-1])
+
+
 def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list[FeedEntry]:
     """RSS, Atom or JSON Feed bytes to entries; anything that is not a feed raises
     ExtractError. Entries that all give one time give none (`_undated_if_generated`)."""
@@ -569,7 +585,7 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
         raise ExtractError(url, f"not an RSS or Atom feed: {reason}", kind="not-a-feed")
     if parsed.get("bozo") and not parsed.entries:
         raise ExtractError(url, f"broken feed: {parsed.get('bozo_exception')}", kind="not-a-feed")
-    if parsed.get("bozo") and not _FEED_END.search(body[-512:]):
+    if parsed.get("bozo") and not ends_whole(body):
         # feedparser salvages what it can from a cut-off body; a cut-off feed may have lost
         # entries or half an entry, so it is refused and the next mirror is asked instead.
         raise ExtractError(url, f"truncated feed: {parsed.get('bozo_exception')}", kind="truncated")
