@@ -456,3 +456,35 @@ def test_a_lastmod_at_an_offset_no_zone_has_is_no_date() -> None:
     first, second = parse_sitemap(body, "https://n.example/sitemap.xml").urls
     assert (first.loc, first.lastmod) == ("https://n.example/a", None)
     assert second.lastmod == datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("before", ["\n", "\r\n\r\n", "  \n", "\ufeff\n"], ids=repr)
+async def test_a_sitemap_with_blank_lines_before_its_xml_declaration_is_read(
+    before: str, write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    # A PHP site whose theme or a plugin prints a blank line before the sitemap (WordPress's
+    # "XML declaration allowed only at the start of the document"): libxml2 refused the
+    # index and every sitemap it names, and the section got nothing from its sitemap.
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    index, day_sitemap = mirror.sitemap_index, mirror.day_sitemap
+    mirror.sitemap_index = lambda section: before + index(section)  # type: ignore[method-assign]
+    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
+        before + text if (text := day_sitemap(section, day)) is not None else None
+    )
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.failed == 0, report.errors
+        expected = sorted(site.canonical + a.path for a in articles)
+        assert sorted(await _stored_urls(store)) == expected
+    finally:
+        await store.close()
+        await site.stop()

@@ -126,7 +126,8 @@ def _believable(data: bytes) -> bytes:
     """The bytes, as UTF-8 when they are UTF-32 with a byte order mark; and on a document
     that holds no NUL, a declaration of UTF-16 or UTF-32 taken for UTF-8: ASCII text is
     neither (a CMS copies its page encoding into the declaration), and libxml2 refuses the
-    document whole. Browsers do the same for pages."""
+    document whole. Browsers do the same for pages. Whitespace before the declaration is
+    dropped: libxml2 refused the document whole for it."""
     if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         # libxml2 reads UTF-32 whole but not as a stream: give it UTF-8.
         try:
@@ -135,6 +136,11 @@ def _believable(data: bytes) -> bytes:
             return data
     if b"\0" in data[:4096]:
         return data
+    # Blank lines before the XML declaration (a PHP theme or plugin that prints one: "XML
+    # declaration allowed only at the start of the document"), as feed readers read them.
+    unpadded = data.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
+    if unpadded.startswith(b"<?xml") and len(unpadded) < len(data):
+        data = unpadded
     return _WIDE_DECLARATION.sub(rb"\1utf-8\2", data[:300], count=1) + data[300:]
 
 
