@@ -488,3 +488,46 @@ async def test_a_sitemap_with_blank_lines_before_its_xml_declaration_is_read(
     finally:
         await store.close()
         await site.stop()
+
+
+async def test_a_news_sitemap_with_html_entities_in_its_titles_is_read(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    # A CMS that writes its headlines into `news:title` as it writes them into HTML
+    # (`&nbsp;`, `&rsquo;`: entities XML does not define) had the sitemap refused whole,
+    # and the section got nothing from it.
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    day_sitemap = mirror.day_sitemap
+    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
+        text.replace("</news:title>", "&nbsp;&rsquo;</news:title>")
+        if (text := day_sitemap(section, day)) is not None
+        else None
+    )
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.failed == 0, report.errors
+        expected = sorted(site.canonical + a.path for a in articles)
+        assert sorted(await _stored_urls(store)) == expected
+    finally:
+        await store.close()
+        await site.stop()
+
+
+def test_html_entities_in_a_sitemap_are_read_as_their_characters() -> None:
+    body = (
+        f"<urlset {NS} {NEWS}><url><loc>https://n.example/a?x=1&amp;y=2</loc><news:news>"
+        "<news:title>Q&amp;A:&nbsp;Egypt&rsquo;s talks &lt;live&gt; &eacute;t&eacute;"
+        "</news:title></news:news></url></urlset>"
+    ).encode()
+    (url,) = parse_sitemap(body, "https://n.example/sitemap.xml").urls
+    assert url.loc == "https://n.example/a?x=1&y=2"
+    assert url.title == "Q&A:\xa0Egypt\u2019s talks <live> \u00e9t\u00e9"

@@ -5,7 +5,7 @@ or not.
 A sitemap can list 50,000 URLs: it is read as a stream of elements (each dropped once read),
 never built into one tree, and a gzipped one is inflated up to a limit. Entities are never
 expanded and nothing is fetched while parsing, so an XML bomb or an external entity is
-refused like in a feed.
+refused like in a feed; HTML's entity references (`&nbsp;`) are read as their characters.
 
 Pure: bytes in, URLs and dates out.
 """
@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html.entities import name2codepoint
 
 from lxml import etree
 
@@ -127,7 +128,8 @@ def _believable(data: bytes) -> bytes:
     that holds no NUL, a declaration of UTF-16 or UTF-32 taken for UTF-8: ASCII text is
     neither (a CMS copies its page encoding into the declaration), and libxml2 refuses the
     document whole. Browsers do the same for pages. Whitespace before the declaration is
-    dropped: libxml2 refused the document whole for it."""
+    dropped and HTML's entity references are made character references: libxml2 refused
+    the document whole for either."""
     if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         # libxml2 reads UTF-32 whole but not as a stream: give it UTF-8.
         try:
@@ -141,7 +143,20 @@ def _believable(data: bytes) -> bytes:
     unpadded = data.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
     if unpadded.startswith(b"<?xml") and len(unpadded) < len(data):
         data = unpadded
+    data = _HTML_ENTITY.sub(_as_character_reference, data)
     return _WIDE_DECLARATION.sub(rb"\1utf-8\2", data[:300], count=1) + data[300:]
+
+
+# A reference to an entity XML does not define (all but its five), by a name HTML gives.
+_HTML_ENTITY = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def _as_character_reference(found: re.Match[bytes]) -> bytes:
+    """An HTML entity reference (`&nbsp;`, `&rsquo;`: a CMS writes its headlines into a news
+    sitemap as into its pages) as the character reference XML reads: libxml2 refused the
+    sitemap whole for one. Any other name is left to be refused as it was."""
+    code = name2codepoint.get(found[1].decode("ascii"))
+    return found[0] if code is None else b"&#%d;" % code
 
 
 def _elements(data: bytes) -> Iterator[etree._Element]:
