@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import random
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -531,3 +532,70 @@ def test_html_entities_in_a_sitemap_are_read_as_their_characters() -> None:
     (url,) = parse_sitemap(body, "https://n.example/sitemap.xml").urls
     assert url.loc == "https://n.example/a?x=1&y=2"
     assert url.title == "Q&A:\xa0Egypt\u2019s talks <live> \u00e9t\u00e9"
+
+
+async def test_a_news_sitemap_with_windows_1252_titles_declared_utf8_is_read(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    # A CMS whose database holds its headlines in windows-1252 writes their curly quotes
+    # (byte 0x92) into a sitemap that says UTF-8: libxml2 refused it whole ("Invalid bytes
+    # in character encoding") and the section got nothing from it, where the same bytes in
+    # a feed are read by the charset the body is really in.
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    day_sitemap = mirror.day_sitemap
+    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
+        text.replace("</news:title>", "\u2019s</news:title>")
+        if (text := day_sitemap(section, day)) is not None
+        else None
+    )
+    resource = mirror._resource
+
+    def in_cp1252(path: str) -> tuple[bytes, str] | None:
+        found = resource(path)
+        if found is None or not path.endswith(".xml.gz"):
+            return found
+        text = gzip.decompress(found[0]).decode("utf-8")
+        return gzip.compress(text.encode("cp1252")), found[1]
+
+    mirror._resource = in_cp1252  # type: ignore[method-assign]
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.failed == 0, report.errors
+        expected = sorted(site.canonical + a.path for a in articles)
+        assert sorted(await _stored_urls(store)) == expected
+    finally:
+        await store.close()
+        await site.stop()
+
+
+@pytest.mark.parametrize(
+    ("declared", "codec"),
+    [
+        ("UTF-8", "cp1252"),  # a legacy CMS's bytes in a sitemap that says UTF-8
+        ("ISO-8859-1", "utf-8"),  # a template's declaration over a UTF-8 body
+        ("windows-1256", "cp1256"),  # a declaration that is right
+    ],
+)
+def test_a_sitemap_is_read_in_the_charset_its_bytes_are_in(declared: str, codec: str) -> None:
+    body = (
+        f'<?xml version="1.0" encoding="{declared}"?><urlset {NS} {NEWS}><url>'
+        "<loc>https://n.example/ar/\u0645\u0635\u0631-\u062a\u0648\u0646\u0633</loc>"
+        "<news:news><news:title>\u0645\u0635\u0631 \u2019 \u062a\u0648\u0646\u0633"
+        "</news:title></news:news></url></urlset>"
+    )
+    if codec == "cp1252":
+        body = body.replace("\u0645\u0635\u0631-\u062a\u0648\u0646\u0633", "caf\u00e9")
+        body = body.replace("\u0645\u0635\u0631 \u2019 \u062a\u0648\u0646\u0633", "Egypt\u2019s")
+    (url,) = parse_sitemap(body.encode(codec), "https://n.example/sitemap.xml").urls
+    written = ET.fromstring(body.split("?>", 1)[1])
+    assert url.loc == written.findtext(".//{*}loc")
+    assert url.title == written.findtext(".//{*}title")

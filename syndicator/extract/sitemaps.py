@@ -25,7 +25,7 @@ from lxml import etree
 
 from syndicator.core import identity
 from syndicator.core.errors import ExtractError
-from syndicator.extract import dates
+from syndicator.extract import dates, parsing
 
 # The sitemaps.org protocol caps a sitemap at 50 MB uncompressed.
 MAX_INFLATED = 50 * 1024 * 1024
@@ -143,8 +143,46 @@ def _believable(data: bytes) -> bytes:
     unpadded = data.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
     if unpadded.startswith(b"<?xml") and len(unpadded) < len(data):
         data = unpadded
-    data = _HTML_ENTITY.sub(_as_character_reference, data)
+    data = _HTML_ENTITY.sub(_as_character_reference, _in_utf8(data))
     return _WIDE_DECLARATION.sub(rb"\1utf-8\2", data[:300], count=1) + data[300:]
+
+
+_DECLARED = re.compile(rb"""<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9_.:-]+)["']""")
+
+
+def _same_codec(label: str, codec: str) -> bool:
+    try:
+        return codecs.lookup(label).name == codecs.lookup(codec).name
+    except LookupError:
+        return False
+
+
+def _in_utf8(data: bytes) -> bytes:
+    """The bytes as libxml2 must read them: when they are not in the charset their XML
+    declaration names (UTF-8 when it names none), they are given in UTF-8, read in the
+    charset they are really in (`parsing.detect_charset`, as a feed's are). A legacy CMS's
+    windows-1252 headline in a sitemap that says UTF-8 had it refused whole ("Invalid bytes
+    in character encoding"); a template's ISO-8859-1 over UTF-8 bytes made every Persian
+    or Arabic address mojibake, fetched and never found."""
+    if data.isascii():
+        return data
+    declared = _DECLARED.match(data)
+    label = declared[1].decode("ascii") if declared else "utf-8"
+    charset = parsing.detect_charset(data)
+    if _same_codec(label, charset) and (charset != "utf-8" or _valid_utf8(data)):
+        return data
+    text = data.decode(charset, errors="replace").encode("utf-8")
+    if declared is None:
+        return text
+    return _DECLARED.sub(lambda m: m[0].replace(m[1], b"utf-8"), text[:300], count=1) + text[300:]
+
+
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 # A reference to an entity XML does not define (all but its five), by a name HTML gives.
