@@ -599,3 +599,50 @@ def test_a_sitemap_is_read_in_the_charset_its_bytes_are_in(declared: str, codec:
     written = ET.fromstring(body.split("?>", 1)[1])
     assert url.loc == written.findtext(".//{*}loc")
     assert url.title == written.findtext(".//{*}title")
+
+
+async def test_a_sitemap_after_a_php_warning_is_read(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    # PHP with display_errors on prints its notices before the document: the sitemap index
+    # and every sitemap it names were refused ("Extra content at the end of the document"),
+    # where a feed so served is read.
+    warning = (
+        "<br />\n<b>Deprecated</b>:  Function create_function() is deprecated in "
+        "<b>/var/www/html/wp-content/plugins/news-sitemap/sitemap.php</b> on line <b>12</b>"
+        "<br />\n"
+    )
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    index, day_sitemap = mirror.sitemap_index, mirror.day_sitemap
+    mirror.sitemap_index = lambda section: warning + index(section)  # type: ignore[method-assign]
+    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
+        warning + text if (text := day_sitemap(section, day)) is not None else None
+    )
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.failed == 0, report.errors
+        expected = sorted(site.canonical + a.path for a in articles)
+        assert sorted(await _stored_urls(store)) == expected
+    finally:
+        await store.close()
+        await site.stop()
+
+
+def test_an_html_page_that_quotes_a_sitemap_is_still_refused() -> None:
+    # A page about sitemaps that shows one (`<?xml` in its text) is no sitemap.
+    body = (
+        b"<!DOCTYPE html><html><body><h1>Our sitemap</h1><pre>&lt;?xml version=1.0?&gt;"
+        b"<?xml version='1.0'?><urlset><url><loc>https://n.example/a</loc></url></urlset>"
+    )
+    with pytest.raises(ExtractError) as caught:
+        parse_sitemap(body, "https://n.example/sitemap.xml")
+    assert caught.value.kind == "not-sitemap"

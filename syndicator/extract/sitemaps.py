@@ -116,6 +116,8 @@ def _local(tag: object) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
+# How far into a sitemap its XML declaration is looked for, after what a server printed first.
+_BEFORE_DECLARATION = 4096
 # An XML declaration that names a two- or four-byte encoding (UTF-16, UTF-32, UCS-2, UCS-4).
 _WIDE_DECLARATION = re.compile(
     rb"""(<\?xml[^>]{0,200}?encoding\s*=\s*["'])(?:utf|ucs)-?(?:16|32|2|4)[a-z]*(["'])""",
@@ -139,10 +141,16 @@ def _believable(data: bytes) -> bytes:
     if b"\0" in data[:4096]:
         return data
     # Blank lines before the XML declaration (a PHP theme or plugin that prints one: "XML
-    # declaration allowed only at the start of the document"), as feed readers read them.
+    # declaration allowed only at the start of the document"), as feed readers read them;
+    # and PHP's notices and warnings printed there (`<b>Deprecated</b>: ... on line <b>12
+    # </b><br />`): nothing before the declaration is the document.
     unpadded = data.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
     if unpadded.startswith(b"<?xml") and len(unpadded) < len(data):
         data = unpadded
+    elif (declaration := data.find(b"<?xml", 0, _BEFORE_DECLARATION)) > 0 and not any(
+        tag in data[:declaration].lower() for tag in (b"<html", b"<urlset", b"<sitemapindex")
+    ):
+        data = data[declaration:]
     data = _HTML_ENTITY.sub(_as_character_reference, _in_utf8(data))
     return _WIDE_DECLARATION.sub(rb"\1utf-8\2", data[:300], count=1) + data[300:]
 
