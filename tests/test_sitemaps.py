@@ -646,3 +646,46 @@ def test_an_html_page_that_quotes_a_sitemap_is_still_refused() -> None:
     with pytest.raises(ExtractError) as caught:
         parse_sitemap(body, "https://n.example/sitemap.xml")
     assert caught.value.kind == "not-sitemap"
+
+
+async def test_the_sitemaps_of_an_index_named_by_an_index_are_read(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    # A site's top index that names its sections' indexes (and one sitemap of its own, and
+    # itself): the sitemaps the inner index named were never asked, without a word, and the
+    # section got only what the top index named directly.
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    resource = mirror._resource
+    first_day = f"{min(a.published for a in articles):%Y-%m-%d}"
+
+    def with_top_index(path: str) -> tuple[bytes, str] | None:
+        if path != "/sitemap.xml":
+            return resource(path)
+        named = (
+            "/sitemap.xml",
+            "/sitemap/north-africa.xml",
+            f"/sitemap/north-africa/{first_day}.xml.gz",
+        )
+        entries = "".join(f"<sitemap><loc>{mirror.base}{p}</loc></sitemap>" for p in named)
+        return f"<sitemapindex {NS}>{entries}</sitemapindex>".encode(), "application/xml"
+
+    mirror._resource = with_top_index  # type: ignore[method-assign]
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.failed == 0, report.errors
+        expected = sorted(site.canonical + a.path for a in articles)
+        assert sorted(await _stored_urls(store)) == expected
+        asked = [r.path for r in mirror.requests if r.path.startswith("/sitemap")]
+        assert len(asked) == len(set(asked))  # each sitemap once, the top index not again
+    finally:
+        await store.close()
+        await site.stop()

@@ -175,6 +175,8 @@ def _has_page(asked: Asked) -> bool:
 
 # Child sitemaps of one sitemap index read in one pull (the newest first).
 MAX_CHILD_SITEMAPS = 50
+# Levels of sitemaps read below an index: its own, those of the indexes it names, theirs.
+MAX_INDEX_DEPTH = 3
 
 
 def on_mirror(mirror: Mirror, path_and_query: str) -> str:
@@ -857,36 +859,62 @@ class SourcePull:
             return None
         answered, found, children = top
         if children:
-            # An index names its sitemaps on the site's own domains (often the canonical
-            # one: a mirror serves the file as it was copied); each is asked of the mirror
-            # that answered, like an article. A sitemap on another host is not the site's,
-            # and is never asked.
-            mirror = self.mirrors[answered]
-            sites = {*self.origins, mirror.origin}
-            own = [child for child in children if identity.known_origin(child.loc, sites)]
-            if len(own) < len(children):
-                log.warning(
-                    "%s: skipping %d sitemaps on hosts not the source's in %s (add the host "
-                    "to the source's mirrors if it is the site's)",
-                    self.name,
-                    len(children) - len(own),
-                    url,
-                )
-            wanted = [
-                on_mirror(mirror, self._site_path(child.loc))
-                for child in sitemaps.recent(own, since, self.clock())[:MAX_CHILD_SITEMAPS]
-            ]
-            self.validators.update(await self.store.validators(wanted))
             listed: list[Listed] = []
-            for child_url in wanted:
-                got = await self._sitemap_document(answered, section, child_url, since, entry)
-                if got is not None:
-                    listed.extend(got[1])
+            asked = {url}
+            budget = MAX_CHILD_SITEMAPS
+            # An index may name other indexes (a site's index of yearly indexes): their
+            # sitemaps are read too, within the same budget, each sitemap once. Their
+            # articles were dropped without a word.
+            for _depth in range(MAX_INDEX_DEPTH):
+                wanted = self._child_sitemaps(answered, url, children, since, asked)[:budget]
+                if not wanted:
+                    break
+                asked.update(wanted)
+                budget -= len(wanted)
+                self.validators.update(await self.store.validators(wanted))
+                children = []
+                for child_url in wanted:
+                    got = await self._sitemap_document(answered, section, child_url, since, entry)
+                    if got is not None:
+                        listed.extend(got[1])
+                        children.extend(got[2])
+                if not children or budget <= 0:
+                    break
             found = self._own_links(
                 answered, listed, url, entry.sitemap_max_links, "sitemap_max_links"
             )
         self.report.entry_points_ok += 1
         return answered, found
+
+    def _child_sitemaps(
+        self,
+        answered: int,
+        url: str,
+        children: list[sitemaps.SitemapUrl],
+        since: datetime | None,
+        asked: set[str],
+    ) -> list[str]:
+        """The sitemaps an index at `url` names to read, on the mirror that answered, the
+        newest first, none already asked. An index names its sitemaps on the site's own
+        domains (often the canonical one: a mirror serves the file as it was copied); each is
+        asked of the mirror that answered, like an article. A sitemap on another host is not
+        the site's, and is never asked."""
+        mirror = self.mirrors[answered]
+        sites = {*self.origins, mirror.origin}
+        own = [child for child in children if identity.known_origin(child.loc, sites)]
+        if len(own) < len(children):
+            log.warning(
+                "%s: skipping %d sitemaps on hosts not the source's in %s (add the host "
+                "to the source's mirrors if it is the site's)",
+                self.name,
+                len(children) - len(own),
+                url,
+            )
+        wanted = [
+            on_mirror(mirror, self._site_path(child.loc))
+            for child in sitemaps.recent(own, since, self.clock())
+        ]
+        return [u for u in dict.fromkeys(wanted) if u not in asked]
 
     def _read_sitemap(
         self, body: bytes, url: str, since: datetime | None, now: datetime
