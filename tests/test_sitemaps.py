@@ -689,3 +689,49 @@ async def test_the_sitemaps_of_an_index_named_by_an_index_are_read(
     finally:
         await store.close()
         await site.stop()
+
+
+async def test_a_sitemap_followed_by_a_php_notice_is_read(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    # WordPress with display_errors on ends its answers with PHP's notice of a buffer it
+    # could not flush: the sitemap index and every sitemap it names were refused ("Extra
+    # content at the end of the document"), where a feed so served is read.
+    notice = (
+        "<br />\n<b>Notice</b>:  ob_end_flush(): Failed to send buffer of zlib output "
+        "compression (1) in <b>/var/www/html/wp-includes/functions.php</b> on line "
+        "<b>5427</b><br />\n"
+    )
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    index, day_sitemap = mirror.sitemap_index, mirror.day_sitemap
+    mirror.sitemap_index = lambda section: index(section) + notice  # type: ignore[method-assign]
+    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
+        text + notice if (text := day_sitemap(section, day)) is not None else None
+    )
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.failed == 0, report.errors
+        expected = sorted(site.canonical + a.path for a in articles)
+        assert sorted(await _stored_urls(store)) == expected
+    finally:
+        await store.close()
+        await site.stop()
+
+
+def test_a_sitemap_cut_off_inside_an_inner_urlset_is_still_refused() -> None:
+    body = (
+        f"<urlset {NS}><url><loc>https://n.example/a</loc></url>"
+        "<x><urlset><url><loc>https://n.example/b</loc></url></urlset></x><url><lo"
+    ).encode()
+    with pytest.raises(ExtractError) as caught:
+        parse_sitemap(body, "https://n.example/sitemap.xml")
+    assert caught.value.kind == "not-sitemap"

@@ -118,6 +118,10 @@ def _local(tag: object) -> str:
 
 # How far into a sitemap its XML declaration is looked for, after what a server printed first.
 _BEFORE_DECLARATION = 4096
+# A sitemap's end tag, and how far from the end of the body it is looked for: past what a
+# server printed after it.
+_ROOT_END = re.compile(rb"</(?:[\w.-]+:)?(?:urlset|sitemapindex)\s*>")
+_AFTER_ROOT = 8192
 # An XML declaration that names a two- or four-byte encoding (UTF-16, UTF-32, UCS-2, UCS-4).
 _WIDE_DECLARATION = re.compile(
     rb"""(<\?xml[^>]{0,200}?encoding\s*=\s*["'])(?:utf|ucs)-?(?:16|32|2|4)[a-z]*(["'])""",
@@ -151,6 +155,12 @@ def _believable(data: bytes) -> bytes:
         tag in data[:declaration].lower() for tag in (b"<html", b"<urlset", b"<sitemapindex")
     ):
         data = data[declaration:]
+    # What a server printed after the document's end (PHP's "Notice: ob_end_flush(): Failed
+    # to send buffer" under a WordPress sitemap) is no part of it: libxml2 refused the
+    # sitemap whole for it ("Extra content at the end of the document").
+    ends = [m.end() for m in _ROOT_END.finditer(data, max(0, len(data) - _AFTER_ROOT))]
+    if ends and data[ends[-1] :].strip():
+        data = data[: ends[-1]]
     data = _HTML_ENTITY.sub(_as_character_reference, _in_utf8(data))
     return _WIDE_DECLARATION.sub(rb"\1utf-8\2", data[:300], count=1) + data[300:]
 
