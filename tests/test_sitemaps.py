@@ -735,3 +735,49 @@ def test_a_sitemap_cut_off_inside_an_inner_urlset_is_still_refused() -> None:
     with pytest.raises(ExtractError) as caught:
         parse_sitemap(body, "https://n.example/sitemap.xml")
     assert caught.value.kind == "not-sitemap"
+
+
+async def test_a_news_sitemap_with_unescaped_ampersands_is_read(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    # A generator that does not escape `&` in its headlines (`Trade & tariffs`) or query
+    # strings had the sitemap refused whole ("EntityRef: expecting ';'"): the section got
+    # nothing from it.
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    day_sitemap = mirror.day_sitemap
+    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
+        text.replace("</news:title>", " & tariffs</news:title>")
+        if (text := day_sitemap(section, day)) is not None
+        else None
+    )
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.failed == 0, report.errors
+        expected = sorted(site.canonical + a.path for a in articles)
+        assert sorted(await _stored_urls(store)) == expected
+    finally:
+        await store.close()
+        await site.stop()
+
+
+def test_unescaped_ampersands_in_a_sitemap_are_read_as_written() -> None:
+    body = (
+        f"<urlset {NS} {NEWS}><url><loc>https://n.example/news.php?id=12&cat=4&amp;p=1</loc>"
+        "<news:news><news:title>Trade & tariffs &#8212; AT&amp;T</news:title></news:news></url>"
+        "<url><loc><![CDATA[https://n.example/news.php?id=13&cat=4]]></loc></url></urlset>"
+    ).encode()
+    first, second = parse_sitemap(body, "https://n.example/sitemap.xml").urls
+    assert (first.loc, first.title) == (
+        "https://n.example/news.php?id=12&cat=4&p=1",
+        "Trade & tariffs \u2014 AT&T",
+    )
+    assert second.loc == "https://n.example/news.php?id=13&cat=4"
