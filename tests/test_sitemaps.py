@@ -781,3 +781,15 @@ def test_unescaped_ampersands_in_a_sitemap_are_read_as_written() -> None:
         "Trade & tariffs \u2014 AT&T",
     )
     assert second.loc == "https://n.example/news.php?id=13&cat=4"
+
+
+@pytest.mark.parametrize("control", ["\x0b", "\x08", "&#11;", "&#x1F;", "&#8;"], ids=repr)
+def test_control_characters_xml_forbids_cost_a_sitemap_nothing(control: str) -> None:
+    # A headline pasted from a word processor holds a vertical tab: libxml2 refused the
+    # whole sitemap ("PCDATA invalid Char value 11"), and the section got nothing from it.
+    body = (
+        f"<urlset {NS} {NEWS}><url><loc>https://n.example/a</loc><news:news>"
+        f"<news:title>Port{control} reopens &#10;&#9;today</news:title></news:news></url></urlset>"
+    ).encode()
+    (url,) = parse_sitemap(body, "https://n.example/sitemap.xml").urls
+    assert url.title == "Port reopens \n\ttoday"

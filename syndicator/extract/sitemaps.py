@@ -161,6 +161,10 @@ def _believable(data: bytes) -> bytes:
     ends = [m.end() for m in _ROOT_END.finditer(data, max(0, len(data) - _AFTER_ROOT))]
     if ends and data[ends[-1] :].strip():
         data = data[: ends[-1]]
+    # Control characters XML forbids, raw or as references (a headline pasted from a word
+    # processor holds a vertical tab): libxml2 refused the sitemap whole for one. They carry
+    # no text (`parsing.drop_illegal` drops them from a feed's).
+    data = _ILLEGAL_REF.sub(b"", data.translate(None, _ILLEGAL_BYTES))
     data = _ampersands_escaped(_in_utf8(data))
     data = _HTML_ENTITY.sub(_as_character_reference, data)
     return _WIDE_DECLARATION.sub(rb"\1utf-8\2", data[:300], count=1) + data[300:]
@@ -208,6 +212,12 @@ def _valid_utf8(data: bytes) -> bool:
 _HTML_ENTITY = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z][A-Za-z0-9]{1,31});")
 # An `&` that begins no reference: a generator that did not escape a query string's
 # (`?id=12&cat=4`) or a headline's (`Trade & tariffs`), and libxml2 refused the sitemap whole.
+# C0 controls but tab, newline and carriage return: in UTF-8 and the legacy charsets a byte
+# below 0x20 is always one of them.
+_ILLEGAL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_ILLEGAL_REF = re.compile(
+    rb"&#(?:0*(?:[0-8]|1[1-24-9]|2[0-9]|3[01])|[xX]0*(?:[0-8bcefBCEF]|1[0-9a-fA-F]));"
+)
 _BARE_AMPERSAND = re.compile(rb"&(?![A-Za-z][A-Za-z0-9._-]*;|#[0-9]+;|#[xX][0-9a-fA-F]+;)")
 
 
