@@ -241,3 +241,20 @@ def test_a_feed_cut_off_after_a_comment_is_still_truncated() -> None:
     with pytest.raises(ExtractError) as caught:
         parsing.parse_feed(body, "https://news.example/rss.xml")
     assert caught.value.kind == "truncated"
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_an_ill_formed_utf16_feed_is_not_taken_for_a_cut_off_one(codec: str) -> None:
+    # feedparser reads a UTF-16 feed with `&nbsp;` in a headline all the same; its end tag,
+    # looked for in the bytes, was never found, and the feed was refused as truncated.
+    text = (
+        '<?xml version="1.0" encoding="utf-16"?><rss version="2.0"><channel><title>News'
+        "</title><item><title>Port&nbsp;reopens</title><link>https://news.example/1</link>"
+        "</item></channel></rss>\n"
+    )
+    body = "\ufeff".encode(codec) + text.encode(codec)
+    (entry,) = parsing.parse_feed(body, "https://news.example/rss.xml")
+    assert (entry.title, entry.link) == ("Port\xa0reopens", "https://news.example/1")
+    with pytest.raises(ExtractError) as caught:
+        parsing.parse_feed(body[: len(body) // 2 * 2 - 40], "https://news.example/rss.xml")
+    assert caught.value.kind == "truncated"

@@ -529,8 +529,14 @@ def ends_whole(body: bytes) -> bool:
     it (WordPress cache plugins' `<!-- Performance optimized by W3 Total Cache ... -->`, a
     PHP notice) is no sign of a body cut short. Such a comment after an ill-formed feed (an
     HTML entity XML does not define, `&nbsp;`, in a headline) had the feed refused as
-    truncated, on every mirror."""
+    truncated, on every mirror. A UTF-16 feed's tail is read as text: its bytes never
+    matched, and any ill-formed UTF-16 feed was refused so."""
     tail = body[-_FEED_TAIL:]
+    for bom, codec in _BOMS[1:]:
+        if body.startswith(bom):
+            # From a whole code unit: an even number of bytes after the mark.
+            tail = body[max(2, len(body) - _FEED_TAIL) // 2 * 2 :]
+            tail = tail.decode(codec, errors="replace").encode("utf-8")
     ends = [m.end() for m in _FEED_END.finditer(tail)]
     return bool(ends) and not _FEED_MARKUP.search(tail, ends[-1])
 
