@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import random
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -793,3 +794,60 @@ def test_control_characters_xml_forbids_cost_a_sitemap_nothing(control: str) -> 
     ).encode()
     (url,) = parse_sitemap(body, "https://n.example/sitemap.xml").urls
     assert url.title == "Port reopens \n\ttoday"
+
+
+async def test_a_sitemap_dating_every_url_when_generated_is_not_fetched_again_each_pull(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    # A generator that writes the moment it ran as every URL's `lastmod`: newer on every
+    # pull, it read as "changed since stored", and every article the sitemap lists was
+    # fetched again on every pull, unchanged. (Each day sitemap lists at least 3 URLs: with
+    # fewer, one time for all may be true.)
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(20, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    clock = FakeClock(now)
+    day_sitemap = mirror.day_sitemap
+    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
+        re.sub(r"<lastmod>[^<]*</lastmod>", f"<lastmod>{clock.now.isoformat()}</lastmod>", text)
+        if (text := day_sitemap(section, day)) is not None
+        else None
+    )
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
+        )
+        config = write_config(yaml)
+        first = await pull_source("news", config, fetcher, store, clock=clock)
+        assert first.new == len(articles) and first.failed == 0, first.errors
+        mirror.requests.clear()
+        clock.advance(600)
+        again = await pull_source("news", config, fetcher, store, clock=clock)
+        assert again.failed == 0, again.errors
+        assert not [r.path for r in mirror.requests if r.path.startswith("/Detail/")]
+    finally:
+        await store.close()
+        await site.stop()
+
+
+def test_urls_that_all_give_one_lastmod_give_none() -> None:
+    def urlset(stamps: list[str]) -> bytes:
+        urls = "".join(
+            f"<url><loc>https://n.example/{i}</loc><lastmod>{s}</lastmod></url>"
+            for i, s in enumerate(stamps)
+        )
+        return f"<urlset {NS}>{urls}</urlset>".encode()
+
+    generated = parse_sitemap(urlset(["2024-06-22T12:00:00Z"] * 3), "https://n.example/s.xml")
+    assert [u.lastmod for u in generated.urls] == [None, None, None]
+    two = parse_sitemap(urlset(["2024-06-22T12:00:00Z"] * 2), "https://n.example/s.xml")
+    assert all(u.lastmod for u in two.urls)  # too few to tell
+    dated = parse_sitemap(
+        urlset(["2024-06-22T12:00:00Z", "2024-06-22T12:00:00Z", "2024-06-21T09:00:00Z"]),
+        "https://n.example/s.xml",
+    )
+    assert all(u.lastmod for u in dated.urls)

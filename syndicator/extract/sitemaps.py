@@ -13,6 +13,7 @@ Pure: bytes in, URLs and dates out.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import io
 import re
 import zlib
@@ -333,7 +334,22 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
         raise ExtractError(url, exc.message, kind=exc.kind) from None
     if root_seen not in ("urlset", "sitemapindex"):
         raise ExtractError(url, "not a sitemap (no urlset or sitemapindex)", kind="not-sitemap")
+    out.urls = _undated_if_generated(out.urls)
     return out
+
+
+def _undated_if_generated(urls: list[SitemapUrl]) -> list[SitemapUrl]:
+    """The URLs without their `lastmod` when every one gives the same: a generator that
+    writes the moment it ran as each URL's (as some CMSs do in a feed, `parsing.
+    GENERATED_ENTRIES`). It dates none of them, and, newer on every pull, it read as
+    "changed since stored": every article the sitemap lists was fetched again on every
+    pull."""
+    if len(urls) < parsing.GENERATED_ENTRIES:
+        return urls
+    stamps = {u.lastmod for u in urls}
+    if len(stamps) != 1 or None in stamps:
+        return urls
+    return [dataclasses.replace(u, lastmod=None) for u in urls]
 
 
 # A date more than this after now is not believed (a broken CMS, a hostile mirror: a child
