@@ -518,6 +518,37 @@ def test_a_time_at_an_offset_no_zone_has_is_no_time(offset: str) -> None:
     assert dates.parse_date(f"2026-12-06T10:00:00{offset}") is None
 
 
+EAST_ASIAN = [
+    "{0:%Y}年{0.month}月{0.day}日 {0:%H:%M:%S}",  # Chinese and Japanese
+    "{0:%Y}年{0:%m}月{0:%d}日(火) {0:%H}時{0:%M}分{0:%S}秒",
+    "{0:%Y}년 {0.month}월 {0.day}일 {0:%H:%M:%S}",  # Korean
+    "{0:%Y}년 {0:%m}월 {0:%d}일 {1} {0:%I:%M:%S}",
+]
+
+
+@pytest.mark.parametrize("written", EAST_ASIAN)
+async def test_feed_times_written_in_chinese_japanese_or_korean_keep_their_instant(
+    written: str,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # `2024年12月3日 14:05` was read by feedparser alone, as the 1st of the month the pull
+    # ran in, of that year, at midnight: every item of such a feed was dated days or months
+    # off, and the feed's order with them.
+    for mirror in site.mirrors:
+        mirror.feed_dates = lambda moment: written.format(
+            moment, "오전" if moment.hour < 12 else "오후"
+        )
+    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=FEED_ONLY))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0, report.errors
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+
+
 async def test_a_fresh_article_dated_by_its_day_alone_is_published_when_seen(
     site: Site,
     store: Store,

@@ -349,6 +349,29 @@ def _written(text: str) -> datetime | None:
     return first.replace(tzinfo=place) if place is not None and first.tzinfo is None else first
 
 
+# A date as Chinese, Japanese and Korean write it, year first with a word after each number
+# (`2024年12月3日 14時05分`, `2024년 12월 3일 오후 2:05`), morning and afternoon before the time.
+_EAST_ASIAN_DATE = re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]")
+_EAST_ASIAN_TIME = re.compile(
+    r"(\d{1,2})\s*[時时시]\s*(\d{1,2})\s*[分분](?:\s*(\d{1,2})\s*[秒초])?"
+)
+_EAST_ASIAN_MERIDIEM = re.compile(r"(오전|오후|午前|午後|上午|下午)\s*(\d{1,2}:\d{2}(?::\d{2})?)")
+_MORNING = ("오전", "午前", "上午")
+
+
+def _east_asian(text: str) -> str:
+    """`text` with a Chinese, Japanese or Korean date written as ISO 8601 and its time as
+    `14:05` or `2:05 PM`. Read by feedparser instead, `2024年12月3日` was the 1st of the
+    month the reader ran in, of that year: a feed's items were dated months off."""
+    if text.isascii():
+        return text
+    text = _EAST_ASIAN_DATE.sub(lambda m: f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}", text)
+    text = _EAST_ASIAN_TIME.sub(
+        lambda m: f"{m[1]}:{int(m[2]):02d}" + (f":{int(m[3]):02d}" if m[3] else ""), text
+    )
+    return _EAST_ASIAN_MERIDIEM.sub(lambda m: f"{m[2]} {'AM' if m[1] in _MORNING else 'PM'}", text)
+
+
 def parse_date(value: object) -> datetime | None:
     """ISO 8601 or RFC 822 text (its digits may be Persian or Arabic-Indic, its date Solar
     Hijri) to an aware datetime, in NO_ZONE (read as UTC) when the text names no zone
@@ -359,6 +382,7 @@ def parse_date(value: object) -> datetime | None:
     text = " ".join(value.translate(_DIGITS).split())
     if not text or empty_date(text):
         return None
+    text = _east_asian(text)
     naive_zone: tzinfo = NO_ZONE
     if (gregorian := _solar(text)) is not None:
         text, naive_zone = gregorian, IRAN or UTC
