@@ -851,3 +851,14 @@ def test_urls_that_all_give_one_lastmod_give_none() -> None:
         "https://n.example/s.xml",
     )
     assert all(u.lastmod for u in dated.urls)
+
+
+def test_a_sitemap_in_iso_2022_jp_keeps_its_escape_sequences() -> None:
+    title = "\u6771\u4eac\u306e\u30cb\u30e5\u30fc\u30b9"  # 東京のニュース
+    body = (
+        f'<?xml version="1.0" encoding="ISO-2022-JP"?><urlset {NS} {NEWS}><url>'
+        f"<loc>https://n.example/a</loc><news:news><news:title>{title}</news:title>"
+        "</news:news></url></urlset>"
+    ).encode("iso-2022-jp")
+    (url,) = parse_sitemap(body, "https://n.example/sitemap.xml").urls
+    assert url.title == title

@@ -134,9 +134,10 @@ def _believable(data: bytes) -> bytes:
     """The bytes, as UTF-8 when they are UTF-32 with a byte order mark; and on a document
     that holds no NUL, a declaration of UTF-16 or UTF-32 taken for UTF-8: ASCII text is
     neither (a CMS copies its page encoding into the declaration), and libxml2 refuses the
-    document whole. Browsers do the same for pages. Whitespace before the declaration is
-    dropped and HTML's entity references are made character references: libxml2 refused
-    the document whole for either."""
+    document whole. Browsers do the same for pages. What libxml2 refused the document whole
+    for, and feed readers read past, is mended: what a server printed before the declaration
+    or after the end tag, control characters XML forbids, bytes in another charset than the
+    declared one, bare `&`s and HTML's entity references."""
     if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         # libxml2 reads UTF-32 whole but not as a stream: give it UTF-8.
         try:
@@ -164,8 +165,11 @@ def _believable(data: bytes) -> bytes:
         data = data[: ends[-1]]
     # Control characters XML forbids, raw or as references (a headline pasted from a word
     # processor holds a vertical tab): libxml2 refused the sitemap whole for one. They carry
-    # no text (`parsing.drop_illegal` drops them from a feed's).
-    data = _ILLEGAL_REF.sub(b"", data.translate(None, _ILLEGAL_BYTES))
+    # no text (`parsing.drop_illegal` drops them from a feed's). An escape byte is kept: in
+    # ISO-2022-JP it switches the character set.
+    if b"\x1b" not in data:
+        data = data.translate(None, _ILLEGAL_BYTES)
+    data = _ILLEGAL_REF.sub(b"", data)
     data = _ampersands_escaped(_in_utf8(data))
     data = _HTML_ENTITY.sub(_as_character_reference, data)
     return _WIDE_DECLARATION.sub(rb"\1utf-8\2", data[:300], count=1) + data[300:]
@@ -213,8 +217,8 @@ def _valid_utf8(data: bytes) -> bool:
 _HTML_ENTITY = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z][A-Za-z0-9]{1,31});")
 # An `&` that begins no reference: a generator that did not escape a query string's
 # (`?id=12&cat=4`) or a headline's (`Trade & tariffs`), and libxml2 refused the sitemap whole.
-# C0 controls but tab, newline and carriage return: in UTF-8 and the legacy charsets a byte
-# below 0x20 is always one of them.
+# C0 controls but tab, newline and carriage return: in UTF-8 and the legacy charsets but
+# ISO-2022's (its escape sequences), a byte below 0x20 is always one of them.
 _ILLEGAL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 _ILLEGAL_REF = re.compile(
     rb"&#(?:0*(?:[0-8]|1[1-24-9]|2[0-9]|3[01])|[xX]0*(?:[0-8bcefBCEF]|1[0-9a-fA-F]));"
