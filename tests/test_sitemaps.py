@@ -862,3 +862,40 @@ def test_a_sitemap_in_iso_2022_jp_keeps_its_escape_sequences() -> None:
     ).encode("iso-2022-jp")
     (url,) = parse_sitemap(body, "https://n.example/sitemap.xml").urls
     assert url.title == title
+
+
+async def test_sitemaps_an_index_names_that_are_gone_cost_the_mirror_nothing(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    # An index that names sitemaps no longer there (Yoast's author sitemap with author
+    # archives off, a deleted month): each 404 was counted against the mirror, three in a
+    # row opened its breaker, and neither the index's other sitemaps nor any article were
+    # asked of it. Every mirror serves the same index: the section got nothing.
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(20, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=2, articles=articles)
+    await site.start()
+    for mirror in site.mirrors:
+        gone = "".join(
+            f"<sitemap><loc>{mirror.base}/sitemap/north-africa/author-{i}.xml</loc>"
+            f"<lastmod>{now.isoformat()}</lastmod></sitemap>"
+            for i in range(4)
+        )
+        index = mirror.sitemap_index
+        mirror.sitemap_index = lambda section, index=index, gone=gone: (  # type: ignore[method-assign]
+            index(section).replace("</sitemapindex>", gone + "</sitemapindex>")
+        )
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.new == len(articles), report.errors
+        # The operator still sees each sitemap that is gone.
+        gone_sitemaps = [e for e in report.errors if "/author-" in e]
+        assert len(gone_sitemaps) >= 4 and all("http-404" in e for e in gone_sitemaps)
+    finally:
+        await store.close()
+        await site.stop()

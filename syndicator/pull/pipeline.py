@@ -127,6 +127,11 @@ LAST_COPY_MAX_WAIT = 10.0
 # A URL asked with no validators.
 _UNVALIDATED = Validators(None, None, None)
 _PASSING_KINDS = frozenset({"timeout", "connect", "truncated", "http", "deadline"})
+# What a sitemap named by an index may answer when the index names one no longer there
+# (Yoast's author sitemap when author archives are off, a deleted day): counted against the
+# mirror, three in a row opened its breaker, and the sitemaps after them, the articles and
+# the next pulls were not asked of it: a section filled from its sitemap got nothing.
+_STALE = frozenset({"http-404", "http-410", "not-sitemap"})
 
 
 def _passing(failure: FetchError | ExtractError) -> bool:
@@ -320,7 +325,9 @@ class SourcePull:
     def _ok(self, index: int, response: Response) -> None:
         self.book.ok(self.mirrors[index].origin, response.elapsed)
 
-    def _failed(self, index: int, where: str, exc: FetchError | ExtractError) -> None:
+    def _failed(
+        self, index: int, where: str, exc: FetchError | ExtractError, *, blame: bool = True
+    ) -> None:
         blocked = exc.kind == "blocked-address"
         if blocked and identity.origin(exc.url) not in self.blocked:
             self.blocked.add(identity.origin(exc.url))
@@ -333,10 +340,10 @@ class SourcePull:
             )
         self.report.fail(f"{where} on {self.mirrors[index].origin}: {exc}", quiet=blocked)
         self.failures[exc.url] = exc
-        if exc.kind in ("rule-timeout", EXTRACTION_BUG, "not-html", "same-text"):
+        if not blame or exc.kind in ("rule-timeout", EXTRACTION_BUG, "not-html", "same-text"):
             # The source's own pattern gave up, our code failed, the publisher linked a feed or
             # a sitemap as an article, or gave one text for two articles (every mirror serves
-            # it alike): no mirror's fault.
+            # it alike), or the caller knows (`blame`): no mirror's fault.
             return
         retry_after = exc.retry_after if isinstance(exc, Throttled) else None
         self.book.fail(
@@ -353,9 +360,12 @@ class SourcePull:
         conditional: bool = True,
         until: float | None = None,
         asked: Asked | None = None,
+        named: bool = False,
     ) -> tuple[int, Response] | None:
         """Fetch and validate one URL from a mirror; failures are recorded, None returned.
-        `asked` (an article copy) is told when the request goes out and when it is answered."""
+        `asked` (an article copy) is told when the request goes out and when it is answered.
+        `named`: a sitemap that an index this mirror served names, whose 404 or 410 says the
+        index is stale, not that the mirror fails (`_STALE`)."""
         mirror = self.mirrors[index]
         origin = mirror.origin
         etag, modified, validated_at = (
@@ -384,7 +394,7 @@ class SourcePull:
                 sent = False
                 return None
             log.debug("fetch", extra={"source": self.name, "url": url, "error": exc.kind})
-            self._failed(index, expect, exc)
+            self._failed(index, expect, exc, blame=not (named and exc.kind in _STALE))
             return None
         finally:
             if asked is not None:
@@ -413,7 +423,7 @@ class SourcePull:
         try:
             await self._validate(response, expect)
         except ExtractError as exc:
-            self._failed(answered, expect, exc)
+            self._failed(answered, expect, exc, blame=not (named and exc.kind in _STALE))
             return None
         return answered, response
 
@@ -874,7 +884,9 @@ class SourcePull:
                 self.validators.update(await self.store.validators(wanted))
                 children = []
                 for child_url in wanted:
-                    got = await self._sitemap_document(answered, section, child_url, since, entry)
+                    got = await self._sitemap_document(
+                        answered, section, child_url, since, entry, named=True
+                    )
                     if got is not None:
                         listed.extend(got[1])
                         children.extend(got[2])
@@ -941,16 +953,26 @@ class SourcePull:
         entry: EntryPoint,
         *,
         probe: bool = False,
+        named: bool = False,
     ) -> tuple[int, list[Listed], list[sitemaps.SitemapUrl]] | None:
-        """One sitemap document -> (answering mirror, article links, child sitemaps)."""
-        got = await self._get(index, url, "sitemap", probe=probe, until=self.listings_until)
+        """One sitemap document -> (answering mirror, article links, child sitemaps);
+        `named`: one an index names (see `_get`)."""
+        got = await self._get(
+            index, url, "sitemap", probe=probe, until=self.listings_until, named=named
+        )
         if got is not None and got[1].not_modified:
             stored = (await self.mirror_store.entry_links([url])).get(url)
             if stored is not None:
                 self._ok(got[0], got[1])
                 return got[0], stored, []
             got = await self._get(
-                index, url, "sitemap", probe=probe, conditional=False, until=self.listings_until
+                index,
+                url,
+                "sitemap",
+                probe=probe,
+                conditional=False,
+                until=self.listings_until,
+                named=named,
             )
         if got is None:
             return None
@@ -964,7 +986,9 @@ class SourcePull:
                 self._read_sitemap, response.body, response.url, since, now
             )
         except ExtractError as exc:
-            self._failed(answered, f"{section} sitemap", exc)
+            self._failed(
+                answered, f"{section} sitemap", exc, blame=not (named and exc.kind in _STALE)
+            )
             return None
         self._ok(answered, response)
         if document.is_index:
