@@ -15,6 +15,9 @@ A mirror's `mode` can be switched while a test runs:
              `drip_seconds` (each byte well within the read timeout)
   flaky      every `flaky_every`-th request is a 503 (with Retry-After if `retry_after` is set)
   seized     every URL answers 200 with a "This website has been seized" notice page
+  seized-feed  as seized, but its feed URLs answer an RSS feed under the site's own title
+             whose one item is the notice, its legal text in content:encoded, linked to
+             `notice_link` (a path of its own)
   garbage    200 with junk bytes for every URL
   breaking   200 with an RSS feed that feedparser itself fails on (a reference to a lone
              surrogate in a title) for every URL
@@ -206,6 +209,21 @@ SEIZED_PAGE = """<!DOCTYPE html>
 <p>This domain has been seized by the United States Government in accordance with a seizure
 warrant issued by a United States District Court as part of a law enforcement action.</p>
 </div></body></html>"""
+# A seized domain's notice as its feed: the site's own channel title, one item, the notice's
+# legal text in content:encoded (long enough to be taken for the article itself).
+SEIZED_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
+<title>Example News</title><link>{origin}/</link><description>Example News</description>
+<item><title>This website has been seized</title><link>{link}</link><guid>{link}</guid>
+<pubDate>Sat, 22 Jun 2024 11:00:00 GMT</pubDate>
+<description>This domain has been seized by the United States Government.</description>
+<content:encoded><![CDATA[<p>This domain has been seized by the Federal Bureau of
+Investigation pursuant to a seizure warrant issued by a United States District Court under
+the authority of 18 U.S.C. 981 and 50 U.S.C. 1702, as part of a law enforcement action against
+the operators of this site and its affiliated outlets acting in violation of United States
+sanctions. Persons with information about this domain may contact the Federal Bureau of
+Investigation at the address given on this page.</p>]]></content:encoded></item>
+</channel></rss>"""
 # Seizure notices that say it in a picture only (what law enforcement puts up on a seized
 # domain): a title naming the banner and the banner; or no title, a block of class "seized"
 # holding the banner as its background and the domain written in by a script.
@@ -331,6 +349,8 @@ class Mirror:
     header_charset: str = ""
     feed_content: bool = False  # feed items carry the full text in content:encoded
     feed_extra: str = ""  # raw items added to each of its feeds (a publisher's odd entries)
+    # Where the one item of its feed of notices (the seized-feed mode) links to.
+    notice_link: str = "/"
     # Its seizure notice in the banner mode (a key of SEIZURE_BANNERS).
     banner: str = "titled"
     # Its feeds are Atom 1.0 carrying each article as plain text, `<content type="text">`, a
@@ -469,7 +489,10 @@ class Mirror:
         elif self.mode == "flaky" and self.served % self.flaky_every == 0:
             headers = {"Retry-After": str(self.retry_after)} if self.retry_after else {}
             return web.Response(status=503, text="Service Unavailable", headers=headers)
-        elif self.mode == "seized":
+        elif self.mode == "seized-feed" and request.path.startswith("/rss/"):
+            feed = SEIZED_FEED.format(origin=self.origin, link=self.origin + self.notice_link)
+            return web.Response(text=feed, content_type="application/rss+xml")
+        elif self.mode in ("seized", "seized-feed"):
             return web.Response(text=SEIZED_PAGE, content_type="text/html")
         elif self.mode == "garbage":
             junk = hashlib.sha512(request.path.encode()).digest() * 64

@@ -499,6 +499,35 @@ async def test_a_seizure_notice_in_a_picture_names_its_mirror_seized(
     assert healths[good.origin].state == "healthy"
 
 
+@pytest.mark.parametrize("link", ["/", "/Detail/2024/06/22/990001/notice"])
+async def test_a_seizure_notice_served_as_a_feed_is_no_article(
+    link: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A seized domain answering its feed URLs with a feed of its notice, under the site's
+    # own title: the notice's text, carried in content:encoded, was published as an article
+    # (no page fetched, so no notice page to refuse), and the mirror stayed `healthy`.
+    site = sites(2)
+    good, seized = site.mirrors
+    seized.mode, seized.notice_link = "seized-feed", link
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+        documents = await feed_bytes(config, store)
+        healths = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    finally:
+        await store.close()
+    assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
+    assert report.new == len(site.articles)
+    assert not any(b"seizure warrant" in body for body in documents.values())
+    assert healths[seized.origin].last_error_kind == "seized"
+    assert healths[seized.origin].state == "down"
+    assert healths[good.origin].state == "healthy"
+
+
 @pytest.mark.parametrize(
     ("entry", "target"), [("page", "/"), ("page", "/Section/iran"), ("feed", "/rss/iran.xml")]
 )

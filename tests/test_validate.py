@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from syndicator.core.errors import RejectedPage
-from syndicator.extract.validate import READ_CHUNK, check
+from syndicator.core.models import FeedEntry
+from syndicator.extract.validate import READ_CHUNK, check, feed_notice
 from syndicator.mirrors.announced import announced_origins
 
 from .sites import SEIZED_PAGE
@@ -327,3 +328,29 @@ def test_a_page_of_markup_without_text_is_judged_parsed_in_pieces_only_at_its_st
 )
 def test_a_seizure_named_beside_words_of_a_page_is_no_notice(body: bytes) -> None:
     check(body, "https://news.example/a", "page")
+
+
+def entry(title: str, text: str = "") -> FeedEntry:
+    return FeedEntry(link="http://mirror.test/x", title=title, content_html=text or None)
+
+
+@pytest.mark.parametrize(
+    ("entries", "kind"),
+    [
+        ([entry("This website has been seized")], "seized"),
+        ([entry("Example News", "<p>This domain has been seized by the FBI.</p>")], "seized"),
+        ([entry("Notice", "Access to this website has been blocked by court order.")], "blocked"),
+        (
+            [entry("This domain is for sale"), entry("Buy this domain today")],
+            "parked",
+        ),
+        # A feed of news reporting a seizure beside other stories is news.
+        ([entry("This website has been seized"), entry("Port reopens after dredging")], None),
+        ([entry("Port reopens", f"{LONG}<p>The website was seized by the police.</p>")], None),
+        ([], None),
+    ],
+)
+def test_a_feed_whose_every_entry_is_a_notice_is_one(
+    entries: list[FeedEntry], kind: str | None
+) -> None:
+    assert feed_notice(entries) == kind

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from lxml import etree
 
 from syndicator.core.errors import RejectedPage
+from syndicator.core.models import FeedEntry
 from syndicator.extract.parsing import binary_kind, crowded_element, decode
 
 # A notice page is short; an article or a listing is not.
@@ -311,6 +312,48 @@ def check(
             and not _CLOSED_END.search(body[-256:])
         ):
             raise _rejected(url, "truncated", "HTML cut short (no closing </html>)")
+
+
+def feed_notice(entries: Sequence[FeedEntry]) -> str | None:
+    """The kind of notice a feed is when every one of its entries is one (a seized domain
+    answering its feed URLs with a feed of its notice): an entry whose headline says so, or
+    whose text is short and says so. A feed of news has entries that report on a seizure
+    beside others; one whose entries are all notices is no listing of the site's articles.
+    Read as one, its notice (with the text in `content:encoded`, no page fetched) was
+    published as an article, and its mirror stayed `healthy`."""
+    kinds: set[str] = set()
+    for entry in entries:
+        kind = _entry_notice(entry)
+        if kind is None:
+            return None
+        kinds.add(kind)
+    return min(kinds) if kinds else None
+
+
+def _entry_notice(entry: FeedEntry) -> str | None:
+    title = " ".join((entry.title or "").split())
+    text = " ".join(_fragment_text(f) for f in (entry.summary, entry.content_html) if f)
+    short = len(text) < SHORT_PAGE
+    for kind, pattern in _PATTERNS.items():
+        if pattern.search(title) or (short and pattern.search(text)):
+            return kind
+    return None
+
+
+def _fragment_text(fragment: str) -> str:
+    """The words of an entry's HTML (or plain) text, read no further than SHORT_PAGE."""
+    if "<" not in fragment:
+        return " ".join(fragment[: 2 * SHORT_PAGE].split())
+    try:
+        root = etree.fromstring(f"<div>{fragment[: 8 * SHORT_PAGE]}</div>", _WHOLE)
+    except (etree.LxmlError, ValueError):
+        return ""
+    return _visible_text(root) if root is not None else ""
+
+
+def feed_rejected(url: str, kind: str) -> RejectedPage:
+    """The failure of a feed that is a notice (`feed_notice`)."""
+    return _rejected(url, kind, f"a feed of {kind} notices where the site's feed was expected")
 
 
 # Any tag, comment, declaration or end tag: what no page is without, however broken (real

@@ -799,6 +799,8 @@ class SourcePull:
         mirror = self.mirrors[index]
         if entry.kind == "feed":
             entries = parsing.parse_feed(response.body, response.url, response.charset)
+            if kind := validate.feed_notice(entries):
+                raise validate.feed_rejected(response.url, kind)
             zone = self.source.zone()
             listed: list[Listed] = [
                 (e.link, dates.placed(e.updated or e.published, zone)) for e in entries
