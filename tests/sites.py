@@ -58,7 +58,8 @@ redirects there), while its pages' rel=canonical still name the canonical paths.
 Publishers' oddities a mirror can show: `links_scheme` writes its own links in feeds, listings
 and sitemaps under another scheme; `base_href` makes its listings' links relative to a
 `<base href>`; `header_charset` names another charset in the Content-Type than its bytes are
-in; `dropped` redirects a section's listing and feed elsewhere. A compromised mirror's:
+in; `dropped` redirects a section's listing and feed elsewhere, `misfiled` serves another section's
+at their URLs (200, no redirect). A compromised mirror's:
 `markup` puts raw markup of its own in every article, after the headline.
 """
 
@@ -405,6 +406,9 @@ class Mirror:
     # Sections it dropped: their listing and feed answer 302 to this path of its own (its
     # home page "/", or another section's listing), by section.
     dropped: dict[str, str] = field(default_factory=dict)
+    # Sections whose listing and feed URLs answer 200 with another section's, by section: a
+    # mirror whose CMS maps one section's URL onto another's.
+    misfiled: dict[str, str] = field(default_factory=dict)
 
     @property
     def origin(self) -> str:
@@ -612,6 +616,9 @@ class Mirror:
         if path in self.site.sitemap_aliases:
             text = self.day_sitemap(*self.site.sitemap_aliases[path])
             return (text.encode("utf-8"), "application/xml") if text is not None else None
+        for section, other in self.misfiled.items():
+            if path in (f"/rss/{section}.xml", f"/Section/{section}"):
+                path = path.replace(section, other)
         for section in self.site.sections:
             if path == f"/sitemap/{section}.xml":
                 return self._typed(self._linked(self.sitemap_index(section)), "application/xml")

@@ -22,7 +22,7 @@ from syndicator.extract import parsing
 from syndicator.ops.cli import limits_of, main
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
-from syndicator.pull.pipeline import PullReport, pull_source
+from syndicator.pull.pipeline import PullReport, misfiled, pull_source
 from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore
 
@@ -557,6 +557,66 @@ async def test_a_section_a_mirror_sends_elsewhere_gets_no_other_sections_article
     )
     assert len(everything) == len(site.articles)
     assert any("redirected from the entry point to" in e for e in report.errors)
+
+
+@pytest.mark.parametrize("entry", ["feed", "page"])
+async def test_a_section_a_mirror_serves_another_sections_listing_for_gets_none_of_it(
+    entry: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A mirror answering 200 with its Iran feed (or section page) at North Africa's URL, with
+    # no redirect to tell: every Iran article was filed under North Africa too, for good,
+    # and the mirror stayed `healthy`.
+    site = sites(2)
+    good, odd = site.mirrors
+    odd.misfiled = {"north-africa": "iran"}
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry=entry))
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull(config, fetcher, store, FakeClock())
+        north_africa = await items(config, store, "north-africa")
+        iran = await items(config, store, "iran")
+        healths = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    finally:
+        await store.close()
+    assert sorted(title for _, _, title in north_africa) == sorted(
+        a.title for a in site.in_section("north-africa")
+    )
+    assert sorted(title for _, _, title in iran) == sorted(a.title for a in site.in_section("iran"))
+    assert report.new == len(site.articles)
+    assert healths[odd.origin].last_error_kind == "other-section"
+    assert healths[odd.origin].state == "degraded"
+    assert healths[good.origin].state == "healthy"
+
+
+@pytest.mark.parametrize(
+    ("listings", "wrong"),
+    [
+        # Mirror 1 serves Iran's list at North Africa's URL.
+        ([(0, "na", {"a", "b"}), (0, "ir", {"c", "d"}), (1, "na", {"c", "d"})], {2: "ir"}),
+        ([(0, "na", {"a", "b"}), (1, "ir", {"c", "d"}), (1, "na", {"c", "d"})], {2: "ir"}),
+        # A mirror ahead of the others: its newest articles, listed nowhere else.
+        ([(0, "na", {"a", "b"}), (1, "na", {"x", "y"}), (1, "ir", {"c"})], {}),
+        # A lagging mirror's North Africa is a small part of a section of everything.
+        (
+            [
+                (0, "na", {"a", "b"}),
+                (1, "na", {"x", "y"}),
+                (0, "all", {"a", "b", "c", "d", "e", "f", "x", "y"}),
+            ],
+            {},
+        ),
+        # One mirror only lists the section: nothing to judge by.
+        ([(1, "na", {"c", "d"}), (0, "ir", {"c", "d"})], {}),
+        # Shares one article with the others' list: the section's, whatever else it holds.
+        ([(0, "na", {"a", "b"}), (0, "ir", {"c", "d"}), (1, "na", {"a", "c", "d"})], {}),
+    ],
+)
+def test_a_listing_of_another_section_is_told_by_the_other_mirrors_lists(
+    listings: list[tuple[int, str, set[str]]], wrong: dict[int, str]
+) -> None:
+    assert misfiled(listings) == wrong
 
 
 async def test_a_section_read_from_the_home_page_may_be_redirected_to_another_mirrors(

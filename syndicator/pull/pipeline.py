@@ -20,7 +20,7 @@ import logging
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -617,11 +617,39 @@ class SourcePull:
             )
             for results in per_mirror:
                 found.extend(results)
+            found = self._filed_right(found)
         else:
             for result in await together(*(self._failover_entry(s, e) for s, e in jobs)):
                 if result is not None:
                     found.append(result)
         return self._refs(found)
+
+    def _filed_right(
+        self, found: list[tuple[int, str, list[Listed]]]
+    ) -> list[tuple[int, str, list[Listed]]]:
+        """The listings of `found` less those a mirror serves at a section's URL but that are
+        another section's (`misfiled`), each a failure of its mirror (`other-section`). A
+        mirror answering 200 with its Iran feed at the North Africa feed's URL had every Iran
+        article filed under North Africa, for good, with the mirror `healthy`."""
+        keyed = [
+            (i, section, {identity.url_key(self._canonical(link)) for link, _ in links})
+            for i, section, links in found
+        ]
+        wrong = misfiled(keyed)
+        for n, other in wrong.items():
+            i, section, _ = found[n]
+            url = on_mirror(self.mirrors[i], self.source.sections[section].points()[0].path)
+            self._failed(
+                i,
+                f"{section} entry point",
+                ExtractError(
+                    url,
+                    f"lists the articles of section {other!r}, none that other mirrors list "
+                    f"under {section!r}",
+                    kind="other-section",
+                ),
+            )
+        return [listing for n, listing in enumerate(found) if n not in wrong]
 
     @staticmethod
     def _refs(found: list[tuple[int, str, list[Listed]]]) -> list[ArticleRef]:
@@ -1677,6 +1705,30 @@ class SourcePull:
         except StoreError as exc:
             # The article is stored: at worst the next pull fetches it once more.
             log.warning("listed headline not kept", extra={"url": ref.url, "error": str(exc)})
+
+
+def misfiled(listings: Sequence[tuple[int, str, set[str]]]) -> dict[int, str]:
+    """Which of the listings (mirror index, section, article keys) are another section's,
+    by position, with that section: one sharing no article with what the other mirrors list
+    for its section, while it is mostly the same list as one of another section (by any
+    mirror, itself included: more than half of the articles of the two together are in
+    both). Where no other mirror lists the section there is nothing to judge by; a listing
+    whose articles no other section lists is kept (a mirror ahead of the others), and so is
+    one that is a small part of another section's (a section of everything, whose listing
+    holds a lagging mirror's newest articles too)."""
+    by_section: dict[str, list[tuple[int, set[str]]]] = {}
+    for i, section, keys in listings:
+        by_section.setdefault(section, []).append((i, keys))
+    wrong: dict[int, str] = {}
+    for n, (i, section, keys) in enumerate(listings):
+        others = set().union(*(k for j, k in by_section[section] if j != i))
+        if not keys or not others or keys & others:
+            continue
+        for other, lists in by_section.items():
+            if other != section and any(2 * len(keys & k) > len(keys | k) for _, k in lists):
+                wrong[n] = other
+                break
+    return wrong
 
 
 async def pull_source(
