@@ -38,6 +38,34 @@ REFUSED = [
         "article",
     ),
     ("blocked", page("451", "<h1>Unavailable For Legal Reasons</h1>"), "page"),
+    # National block pages, which a mirror blocked where the service runs answers with 200:
+    # each was named for what it was taken as (`not-a-feed`, `no-links`, `no-article`).
+    (
+        "blocked",
+        b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'
+        b'<title>M1-6\n</title></head><body><iframe src="http://10.10.34.34?type=Invalid Site&'
+        b'policy=MainPolicy " style="width: 100%; height: 100%" scrolling="no" frameborder="0">'
+        b"</iframe></body></html>",
+        "feed",
+    ),
+    (
+        "blocked",
+        page(
+            "Доступ ограничен",
+            "<h1>Доступ к информационному ресурсу ограничен на основании Федерального закона от "
+            "27 июля 2006 г. № 149-ФЗ</h1>",
+        ),
+        "page",
+    ),
+    (
+        "blocked",
+        page(
+            "Erişim Engellendi",
+            "<p>Bu internet sitesi hakkında Bilgi Teknolojileri ve İletişim Kurumu tarafından "
+            "verilen karar ile erişim engellenmiştir.</p>",
+        ),
+        "article",
+    ),
     (
         "captcha",
         page("Attention Required! | Cloudflare", "<p>Please complete the security check.</p>"),

@@ -42,6 +42,9 @@ _NOTICES: dict[str, tuple[str, ...]] = {
         r"this (?:web ?site|site|domain|page) (?:has been|is) blocked",
         r"blocked (?:by|on the|in accordance with|pursuant to) (?:an? )?(?:court |legal )?order",
         r"unavailable for legal reasons",
+        # The national block pages of Russia (Roskomnadzor's) and Turkey (BTK's).
+        r"доступ к (?:информационному )?ресурсу (?:ограничен|заблокирован)",
+        r"erişim engellenmiştir|erişim engellendi",
     ),
     "captcha": (
         r"\bcaptcha\b",
@@ -223,6 +226,9 @@ _MARKERS: dict[str, tuple[str, ...]] = {
         "cf_chl_",
     ),
     "parked": ("sedoparking", "parkingcrew", "bodis.com", "dan.com/buy-domain"),
+    # Iran's filter answers a blocked site with a frame of its block page and no words:
+    # http://10.10.34.34 (or .35, .36), peyvandha.ir.
+    "blocked": ("//10.10.34.34", "//10.10.34.35", "//10.10.34.36", "peyvandha.ir"),
 }
 
 
