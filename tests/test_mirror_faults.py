@@ -499,6 +499,37 @@ async def test_a_seizure_notice_in_a_picture_names_its_mirror_seized(
     assert healths[good.origin].state == "healthy"
 
 
+@pytest.mark.parametrize("path", ["/", "/Section/iran"])
+async def test_a_feed_entry_linking_the_home_page_or_a_section_page_is_no_article(
+    path: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A feed entry linking the site's home page (a live stream, a promotion, a seized
+    # domain's notice among the site's items) or a section's page: fetched as an article,
+    # the home page was published as an item titled "Example News", the section page as one
+    # titled "Iran".
+    site = sites(2)
+    odd = site.mirrors[1]
+    odd.feed_extra = (
+        f"<item><title>Watch our live stream</title><link>{odd.origin}{path}</link>"
+        "<description>Live now.</description></item>"
+    )
+    await site.start()
+    text = site.config_yaml(f"sqlite:///{tmp_path / 's.db'}")
+    # Iran read from its section page, the others from their feeds.
+    config = write_config(text.replace("{feed: /rss/iran.xml}", "{page: /Section/iran}"))
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+        health = await health_of(store)
+    finally:
+        await store.close()
+    assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
+    assert report.new == len(site.articles)
+    assert set(health.values()) == {"healthy"}
+
+
 @pytest.mark.parametrize("link", ["/", "/Detail/2024/06/22/990001/notice"])
 async def test_a_seizure_notice_served_as_a_feed_is_no_article(
     link: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
@@ -1012,7 +1043,8 @@ async def test_feed_entries_that_link_to_feeds_are_no_articles_and_blame_no_mirr
         report = await pull(config, fetcher, store, FakeClock())
     titles = sorted(title for _, _, title in await items(config, store))
     assert titles == sorted(a.title for a in site.articles)
-    assert any("an XML <rss> where an HTML article was expected" in e for e in report.errors)
+    # A section's feed is an entry point: not even fetched as an article.
+    assert not any(f"/rss/{site.sections[-1]}.xml" in e for e in report.errors)
     assert any("a JSON document where an HTML article was expected" in e for e in report.errors)
     assert set((await health_of(store)).values()) == {"healthy"}
 

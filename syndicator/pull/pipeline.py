@@ -282,18 +282,26 @@ class SourcePull:
         the home page, the page, feed or sitemap of one of the source's sections, or a page
         whose path `article_links` does not match where the article's did (a section's
         listing)."""
+        if (page := self._site_page(url)) is not None:
+            return page
         path = self._site_path(url)
-        if urlsplit(path).path in ("", "/"):
-            return "the home page"
-        for entry in self.source.sections.values():
-            if path in (entry.feed, entry.page, entry.sitemap):
-                return f"the entry point {path}"
         matcher = clean.rule(self.source.article_links, "article_links")
         try:
             if matcher.search(urlsplit(asked).path) and not matcher.search(urlsplit(url).path):
                 return f"{path}, no article by its path (article_links)"
         except clean.RuleTimeout:
             return None
+        return None
+
+    def _site_page(self, url: str) -> str | None:
+        """What `url` is when it is one of the site's own pages that are no article: the
+        home page, or the page, feed or sitemap of one of the source's sections."""
+        path = self._site_path(url)
+        if urlsplit(path).path in ("", "/"):
+            return "the home page"
+        for entry in self.source.sections.values():
+            if path in (entry.feed, entry.page, entry.sitemap):
+                return f"the entry point {path}"
         return None
 
     def _entry_moved(self, section: str, url: str) -> str | None:
@@ -829,6 +837,7 @@ class SourcePull:
             entries = parsing.parse_feed(response.body, response.url, response.charset)
             if kind := validate.feed_notice(entries):
                 raise validate.feed_rejected(response.url, kind)
+            entries = self._articles_of(entries)
             zone = self.source.zone()
             listed: list[Listed] = [
                 (e.link, dates.placed(e.updated or e.published, zone)) for e in entries
@@ -854,6 +863,19 @@ class SourcePull:
                 raise ExtractError(response.url, "no article links on the page", kind="no-links")
             listed = [(link, None) for link in links]
         return self._own_links(index, listed, response.url, self.source.max_links, "max_links")
+
+    def _articles_of(self, entries: list[FeedEntry]) -> list[FeedEntry]:
+        """A feed's entries less those linking the site's home page or a section's entry
+        point (a live stream, a promotion, a seized domain's notice among the site's items):
+        fetched as articles, the home page was published as an item titled with the site's
+        name, and a section page as one titled with the section's."""
+        kept = []
+        for entry in entries:
+            if (page := self._site_page(entry.link)) is not None:
+                log.info("%s: skipping a feed entry linking %s: %s", self.name, page, entry.link)
+            else:
+                kept.append(entry)
+        return kept
 
     def _own_links(
         self, index: int, listed: list[Listed], listed_at: str, limit: int, setting: str
