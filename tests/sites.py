@@ -210,12 +210,10 @@ SEIZED_PAGE = """<!DOCTYPE html>
 <p>This domain has been seized by the United States Government in accordance with a seizure
 warrant issued by a United States District Court as part of a law enforcement action.</p>
 </div></body></html>"""
-# A seized domain's notice as its feed: the site's own channel title, one item, the notice's
-# legal text in content:encoded (long enough to be taken for the article itself).
-SEIZED_FEED = """<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
-<title>Example News</title><link>{origin}/</link><description>Example News</description>
-<item><title>This website has been seized</title><link>{link}</link><guid>{link}</guid>
+# A seized domain's notice as a feed item, its legal text in content:encoded (long enough to be
+# taken for the article itself); and as its feed: the site's own channel title, that one item.
+SEIZED_ITEM = """<item><title>This website has been seized</title>
+<link>{link}</link><guid>{link}</guid>
 <pubDate>Sat, 22 Jun 2024 11:00:00 GMT</pubDate>
 <description>This domain has been seized by the United States Government.</description>
 <content:encoded><![CDATA[<p>This domain has been seized by the Federal Bureau of
@@ -223,8 +221,16 @@ Investigation pursuant to a seizure warrant issued by a United States District C
 the authority of 18 U.S.C. 981 and 50 U.S.C. 1702, as part of a law enforcement action against
 the operators of this site and its affiliated outlets acting in violation of United States
 sanctions. Persons with information about this domain may contact the Federal Bureau of
-Investigation at the address given on this page.</p>]]></content:encoded></item>
+Investigation at the address given on this page.</p>]]></content:encoded></item>"""
+SEIZED_FEED = (
+    """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
+<title>Example News</title><link>{origin}/</link><description>Example News</description>
+"""
+    + SEIZED_ITEM
+    + """
 </channel></rss>"""
+)
 # Seizure notices that say it in a picture only (what law enforcement puts up on a seized
 # domain): a title naming the banner and the banner; or no title, a block of class "seized"
 # holding the banner as its background and the domain written in by a script.

@@ -26,7 +26,7 @@ from syndicator.pull.pipeline import PullReport, misfiled, pull_source
 from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore
 
-from .sites import FakeClock, Logged, Mirror, Site, arabic_articles
+from .sites import SEIZED_ITEM, FakeClock, Logged, Mirror, Site, arabic_articles
 
 WriteConfig = Callable[..., Config]
 
@@ -497,6 +497,32 @@ async def test_a_seizure_notice_in_a_picture_names_its_mirror_seized(
     assert healths[seized.origin].last_error_kind == "seized"
     assert healths[seized.origin].state == "down"
     assert healths[good.origin].state == "healthy"
+
+
+async def test_a_seizure_notice_among_a_feeds_items_is_no_article(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A seized domain that kept the site's items in its feeds and put its notice first, its
+    # legal text in content:encoded, linked to a path like an article's: the notice was
+    # published as an article (no page fetched, so none refused).
+    site = sites(2)
+    seized = site.mirrors[1]
+    seized.feed_extra = SEIZED_ITEM.format(link=f"{seized.origin}/Detail/2024/06/22/990001/x")
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+        documents = await feed_bytes(config, store)
+        healths = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    finally:
+        await store.close()
+    assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
+    assert report.new == len(site.articles)
+    assert not any(b"seizure warrant" in body for body in documents.values())
+    assert healths[seized.origin].last_error_kind == "seized"
 
 
 @pytest.mark.parametrize("path", ["/", "/Section/iran"])

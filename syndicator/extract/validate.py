@@ -362,6 +362,11 @@ def feed_rejected(url: str, kind: str) -> RejectedPage:
     return _rejected(url, kind, f"a feed of {kind} notices where the site's feed was expected")
 
 
+def entry_rejected(url: str, kind: str) -> RejectedPage:
+    """The failure of a feed entry carrying its text that is a notice (`feed_notice`)."""
+    return _rejected(url, kind, f"a feed entry that is a {kind} notice, not an article")
+
+
 # Any tag, comment, declaration or end tag: what no page is without, however broken (real
 # pages start with a PHP warning's `<br />`, a `<script>` or a `<style>` before `<html>`).
 _MARKUP = re.compile(r"<[A-Za-z!/?]")

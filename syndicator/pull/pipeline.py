@@ -1188,8 +1188,11 @@ class SourcePull:
         entry = self.entries.get(ref.url)
         entry = dataclasses.replace(entry, link=ref.url) if entry else None
         if entry and (not self.source.full_text or parsing.carries_full_text(entry)):
-            # The feed carries the whole article: no page to fetch.
+            # The feed carries the whole article: no page to fetch. An entry that is a notice
+            # (a seized domain's among the site's entries) is refused as its page would be.
             try:
+                if kind := validate.feed_notice([entry]):
+                    raise validate.entry_rejected(ref.url, kind)
                 return parsing.page_from_entry(entry, self.rules)
             except ExtractError as exc:
                 self._failed(ref.mirror_index, "article", exc)
