@@ -77,6 +77,19 @@ REFUSED = [
         "page",
     ),
     ("parked", page("example.org", "<p>This domain is for sale! Buy this domain.</p>"), "article"),
+    # A parked domain's page of ad links, drawn by AdSense for Domains, with no word of sale:
+    # named `not-a-feed` or `no-links`, never `parked`.
+    (
+        "parked",
+        page(
+            "example-news.test",
+            '<script src="https://www.google.com/adsense/domains/caf.js"></script>'
+            "<h1>example-news.test</h1><p>Related Links</p><ul>"
+            '<li><a href="/?q=Breaking+News">Breaking News</a></li>'
+            '<li><a href="/?q=World+News">World News</a></li></ul>',
+        ),
+        "feed",
+    ),
     ("login-wall", page("Members", "<p>Please log in to continue reading.</p>"), "article"),
     ("truncated", b"<!DOCTYPE html><html><head><title>A story</title></head><body><p>Half", "page"),
     ("empty", b"   ", "article"),

@@ -225,7 +225,14 @@ _MARKERS: dict[str, tuple[str, ...]] = {
         "challenges.cloudflare.com",
         "cf_chl_",
     ),
-    "parked": ("sedoparking", "parkingcrew", "bodis.com", "dan.com/buy-domain"),
+    # Parking services show their ad links through Google's AdSense for Domains script.
+    "parked": (
+        "sedoparking",
+        "parkingcrew",
+        "bodis.com",
+        "dan.com/buy-domain",
+        "google.com/adsense/domains/caf.js",
+    ),
     # Iran's filter answers a blocked site with a frame of its block page and no words:
     # http://10.10.34.34 (or .35, .36), peyvandha.ir.
     "blocked": ("//10.10.34.34", "//10.10.34.35", "//10.10.34.36", "peyvandha.ir"),
