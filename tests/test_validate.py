@@ -92,6 +92,14 @@ REFUSED = [
     ),
     ("login-wall", page("Members", "<p>Please log in to continue reading.</p>"), "article"),
     ("truncated", b"<!DOCTYPE html><html><head><title>A story</title></head><body><p>Half", "page"),
+    # Cut after a paragraph, where a connection closed mid-body and nothing told the end: its
+    # first paragraphs were stored as the whole article.
+    (
+        "truncated",
+        b"<!DOCTYPE html><html><head><title>A story</title></head><body><main><article>"
+        b"<h1>A story</h1><p>The first paragraph.</p><p>The second.</p>",
+        "article",
+    ),
     ("empty", b"   ", "article"),
     # A feed entry that links to a feed or a sitemap: read as a page, the channel's title
     # became an article.
@@ -149,6 +157,12 @@ ACCEPTED = [
         "article",
     ),
     ("an RSS feed", b'<?xml version="1.0"?><rss version="2.0"><channel></channel></rss>', "feed"),
+    (
+        "a page that leaves out </body></html> after its article",
+        b"<!DOCTYPE html><html><head><title>Budget talks</title></head><body><main><article>"
+        b"<h1>Budget talks</h1>" + LONG.encode() + b"</article></main><script>track()</script>",
+        "article",
+    ),
     (
         "an XHTML article with an XML declaration",
         b'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0'

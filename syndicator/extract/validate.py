@@ -75,6 +75,22 @@ _HTML_CLOSE = re.compile(rb"</html\s*>", re.I)
 # a comment's end is whole. Cut at a random byte, a page ends in text or inside a tag. (Cuts
 # the transport sees, a short Content-Length or chunked body, fail before this.)
 _CLOSED_END = re.compile(rb"(?:</[a-zA-Z][a-zA-Z0-9]*\s*>|-->)\s*$")
+# ... unless it ends with an `article` or `main` element still open: a page may leave out
+# `</body></html>`, hardly ever those. Cut after a paragraph's `</p>` (a connection closed
+# mid-body where no length or chunking told the end), the article's first paragraphs were
+# stored as the whole article, and the mirror was `healthy`.
+_OPENED = {
+    name: (re.compile(rb"<" + name + rb"[\s>]", re.I), re.compile(rb"</" + name + rb"\s*>", re.I))
+    for name in (b"article", b"main")
+}
+
+
+def _left_open(body: bytes) -> str | None:
+    """The `article` or `main` element a page without `</html>` leaves open, if any."""
+    for name, (opening, closing) in _OPENED.items():
+        if len(opening.findall(body)) > len(closing.findall(body)):
+            return name.decode()
+    return None
 
 
 def _text(el: etree._Element | None) -> str:
@@ -325,6 +341,15 @@ def check(
             and not _CLOSED_END.search(body[-256:])
         ):
             raise _rejected(url, "truncated", "HTML cut short (no closing </html>)")
+        if (
+            expect not in ("feed", "sitemap")
+            and _HTML_OPEN.search(body[:2048])
+            and not _HTML_CLOSE.search(body)
+            and (element := _left_open(body))
+        ):
+            raise _rejected(
+                url, "truncated", f"HTML cut short (no closing </html>, <{element}> left open)"
+            )
 
 
 def feed_notice(entries: Sequence[FeedEntry]) -> str | None:
