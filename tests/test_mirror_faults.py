@@ -1374,6 +1374,85 @@ async def test_an_edit_the_canonical_origin_shows_first_is_published_at_once(
     assert b"the talks resume on Thursday" in documents[("all", "json")]
 
 
+async def test_a_mirror_back_with_yesterdays_copy_rolls_no_edit_back(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A mirror that was away comes back serving yesterday's copy: its feed lists the headline
+    # before an edit, and its copy alone was fetched (the canonical origin's headline was the
+    # stored one) and, undated, stored as an update: readers saw the edit taken back as a
+    # new edit, and it stayed so, the canonical origin's headline never changing again.
+    site = sites(2)
+    stale = site.mirrors[1]
+    article = site.articles[0]
+    edited = site.edit(
+        article.id,
+        [0],
+        title=f"{article.title}, and a date is set",
+        paragraphs=[*article.paragraphs, "The talks are to open in Geneva on the first Monday."],
+    )
+    await site.start()
+    store_url = f"sqlite:///{tmp_path / 's.db'}"
+    alone = write_config(site.config_yaml(store_url, configured=1), name="alone.yaml")
+    config = write_config(site.config_yaml(store_url))
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            await pull(alone, fetcher, store, clock)
+            before = await items(config, store)
+            documents = await feed_bytes(config, store)
+            reports = []
+            for n in range(2):
+                clock.advance(600)
+                reports.append(await pull(config, fetcher, store, clock, seed=n + 1))
+            after = await items(config, store)
+            documents_after = await feed_bytes(config, store)
+    finally:
+        await store.close()
+    assert edited.title in {title for _, _, title in before}
+    assert after == before
+    assert documents_after == documents
+    assert [r.updated for r in reports] == [0, 0]
+    assert stale.pages_requested()  # its feeds were read, its headline judged
+
+
+async def test_with_the_canonical_origin_seized_yesterdays_copy_first_undoes_no_edit(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # The canonical origin seized, one mirror current and one listed before it in the config
+    # serving yesterday's copy: the two copies tied, and the first mirror's, yesterday's,
+    # was stored as an update, taking the edit back and showing readers a new edit.
+    site = sites(3)
+    canonical, stale, current = site.mirrors
+    article = site.articles[0]
+    edited = site.edit(
+        article.id,
+        [0, 2],
+        title=f"{article.title}, and a date is set",
+        paragraphs=[*article.paragraphs, "The talks are to open in Geneva on the first Monday."],
+    )
+    await site.start()
+    text = site.config_yaml(f"sqlite:///{tmp_path / 's.db'}")
+    before_stale = write_config(text.replace(f"      - {stale.origin}\n", ""), name="two.yaml")
+    config = write_config(text)
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            await pull(before_stale, fetcher, store, clock)
+            before = await items(config, store)
+            canonical.mode = "seized"
+            clock.advance(600)
+            report = await pull(config, fetcher, store, clock, seed=1)
+            after = await items(config, store)
+    finally:
+        await store.close()
+    assert edited.title in {title for _, _, title in before}
+    assert after == before
+    assert report.updated == 0
+    assert stale.pages_requested() and current.pages_requested()
+
+
 async def test_a_lone_mirror_serving_one_page_at_every_url_loses_no_article_for_good(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:

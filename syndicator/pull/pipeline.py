@@ -49,7 +49,7 @@ from syndicator.pull.adoption import adopt_candidates
 from syndicator.pull.fetch import Fetcher, Response
 from syndicator.store import Store
 from syndicator.store.engine import MAX_URL, Validators
-from syndicator.store.health import ExpiredLink, Listed, MirrorStore
+from syndicator.store.health import ExpiredLink, Listed, MirrorStore, StoredState
 
 log = logging.getLogger("syndicator.pull")
 
@@ -1079,22 +1079,36 @@ class SourcePull:
         and its link repaired if wrong), or their feed entry carries their text (read again
         at no fetch's cost: an edit of it is seen); a stored article listed in another
         section is added to it without a fetch. Of the others, drop those found expired
-        before (`_not_expired`)."""
+        before (`_not_expired`).
+
+        A new headline is no edit when the mirror listing it never gave the article before
+        while another mirror lists it under the stored headline: a mirror back with
+        yesterday's copy lists the headline from before an edit, and its copy, undated, was
+        stored as an update, taking the edit back for good (`_stale_headline`)."""
         urls = sorted({u for r in refs for u in (r.url, self._canonical(r.url))})
         stored = await self.mirror_store.stored_state(urls)
         keep, known, unstored = [], [], []
+        retitled: list[tuple[ArticleRef, StoredState]] = []
+        steady: set[str] = set()  # articles some mirror lists as stored
         for ref in refs:
             state = stored.get(self._canonical(ref.url)) or stored.get(ref.url)
             if state is None:
                 unstored.append(ref)
-            elif (
-                self._listed_as_changed(ref, state.updated, state.title, state.listed_title)
-                or (not state.link_confirmed and self._on_canonical(ref))
-                or self._carried(ref)
-            ):
+                continue
+            if self._listed_as_changed(ref, state.updated, state.title, state.listed_title):
+                retitled.append((ref, state))
+                continue
+            steady.add(identity.url_key(self._canonical(ref.url)))
+            if (not state.link_confirmed and self._on_canonical(ref)) or self._carried(ref):
                 keep.append(ref)
             else:
                 known.append(ref)
+        for ref, state in retitled:
+            if self._stale_headline(ref, state, ref.url in stored, steady):
+                log.info("%s: %s lists a stored article under another headline", self.name, ref.url)
+                known.append(ref)
+            else:
+                keep.append(ref)
         if known:
             by_url: dict[str, set[str]] = {}
             for ref in known:
@@ -1153,6 +1167,21 @@ class SourcePull:
     def _on_canonical(self, ref: ArticleRef) -> bool:
         """The ref is on the canonical origin itself: its page is the canonical one."""
         return self.mirrors[ref.mirror_index].origin == self.source.canonical
+
+    def _stale_headline(
+        self, ref: ArticleRef, state: StoredState, gave_before: bool, steady: set[str]
+    ) -> bool:
+        """Whether a listing's new headline for a stored article is a stale copy's, not an
+        edit: no newer time is listed, the mirror never gave the article before (not the
+        canonical origin, its URL no alias of it), and another mirror lists the article under
+        the stored headline (`steady`)."""
+        listed_updated = believed(ref.listed_updated, self.clock())
+        return (
+            (listed_updated is None or listed_updated <= state.updated)
+            and not gave_before
+            and not self._on_canonical(ref)
+            and identity.url_key(self._canonical(ref.url)) in steady
+        )
 
     def _listed_as_changed(
         self, ref: ArticleRef, updated: datetime, title: str, listed_before: str | None
