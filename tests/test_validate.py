@@ -402,6 +402,17 @@ def entry(title: str, text: str = "") -> FeedEntry:
         # A feed of news reporting a seizure beside other stories is news.
         ([entry("This website has been seized"), entry("Port reopens after dredging")], None),
         ([entry("Port reopens", f"{LONG}<p>The website was seized by the police.</p>")], None),
+        # A report headlined with the seizure is news: its text says more than the notice.
+        (
+            [
+                entry(
+                    "Press TV's website has been seized by the US",
+                    "<p>Washington took the domain in a move the channel called censorship.</p>",
+                )
+            ],
+            None,
+        ),
+        ([entry("This website has been seized by the FBI, notice says", LONG)], None),
         ([], None),
     ],
 )

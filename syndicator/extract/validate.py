@@ -369,11 +369,14 @@ def feed_notice(entries: Sequence[FeedEntry]) -> str | None:
 
 
 def _entry_notice(entry: FeedEntry) -> str | None:
+    """The kind of notice an entry is: its short text says so, or it has no text and its
+    headline says so. A headline alone is news when a text follows it: "Press TV's website
+    has been seized by the US" heads a report, and read as a notice, the article was refused
+    on every mirror."""
     title = " ".join((entry.title or "").split())
     text = " ".join(_fragment_text(f) for f in (entry.summary, entry.content_html) if f)
-    short = len(text) < SHORT_PAGE
     for kind, pattern in _PATTERNS.items():
-        if pattern.search(title) or (short and pattern.search(text)):
+        if (pattern.search(text) if text else pattern.search(title)) and len(text) < SHORT_PAGE:
             return kind
     return None
 
