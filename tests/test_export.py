@@ -577,6 +577,79 @@ def test_db_backup_copies_what_is_committed_while_another_process_writes(
     assert itself.returncode == 2 and "is the store itself" in itself.stderr
 
 
+# A process that writes into the store and is killed before it closes it (SIGKILL, the OOM
+# killer, a power cut): its write-ahead log stays beside the store, never checkpointed.
+KILLED_WRITER = """
+import os, signal, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA wal_autocheckpoint = 0")
+db.execute("UPDATE articles SET title = 'Written after the backup'")
+db.execute("CREATE TABLE filler (x BLOB)")
+db.execute("INSERT INTO filler SELECT randomblob(4000) FROM pragma_table_info('articles')")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_db_restore_puts_a_backup_back_beside_a_killed_process_s_log(tmp_path: Path) -> None:
+    # With no restore command, the operator moved the backup over the store. A process killed
+    # while it held the store leaves its write-ahead log beside it, and SQLite replays that
+    # log, written for the old file, into the backup: the next command said "database disk
+    # image is malformed", and the backup itself was damaged by then.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    store = tmp_path / "db.sqlite"
+    with sqlite3.connect(store) as db:
+        (title,) = db.execute("SELECT title FROM articles").fetchone()
+    backup = tmp_path / "backup.db"
+    assert run("--config", str(config), "db", "backup", str(backup), cwd=tmp_path).returncode == 0
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(store)], timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    assert Path(f"{store}-wal").stat().st_size > 0
+    # A reader that holds the store open all along (a running `serve`) reads the backup after.
+    reader = sqlite3.connect(store, isolation_level=None)
+    try:
+        assert reader.execute("SELECT title FROM articles").fetchone() == (
+            "Written after the backup",
+        )
+        restored = run("--config", str(config), "db", "restore", str(backup), cwd=tmp_path)
+        assert restored.returncode == 0, restored.stderr
+        assert restored.stdout == f"restored {store} from {backup}: 1 articles\n"
+        assert reader.execute("SELECT title FROM articles").fetchall() == [(title,)]
+    finally:
+        reader.close()
+    checked = run("--config", str(config), "db", "check", cwd=tmp_path)
+    assert checked.returncode == 0 and "store is whole" in checked.stdout, checked.stdout
+    again = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"<title>{title}</title>" in (out / "north-africa.rss").read_text(encoding="utf-8")
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    with sqlite3.connect(backup) as copy:  # the backup is only read
+        assert copy.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+@pytest.mark.parametrize(
+    ("backup", "said"),
+    [
+        ("no-such-backup.db", "no backup at no-such-backup.db"),
+        ("db.sqlite", "is the store itself"),
+        ("syndicator.yaml", "syndicator.yaml is no SQLite store"),
+    ],
+)
+def test_a_backup_that_cannot_be_restored_is_a_command_line_mistake(
+    tmp_path: Path, backup: str, said: str
+) -> None:
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    before = (tmp_path / "db.sqlite").read_bytes()
+    result = run("--config", str(config), "db", "restore", backup, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr and "store error" not in result.stderr, result.stderr
+    assert (tmp_path / "db.sqlite").read_bytes() == before
+
+
 @pytest.mark.parametrize(
     ("target", "said"),
     [

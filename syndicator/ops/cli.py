@@ -78,7 +78,7 @@ from syndicator.serve.workers import (
     unless_stopped,
 )
 from syndicator.store import Store, engine, migrate, open_store
-from syndicator.store.backup import BackupReport, backup_sqlite
+from syndicator.store.backup import BackupReport, RestoreReport, backup_sqlite, restore_sqlite
 from syndicator.store.engine import sqlite_file
 from syndicator.store.integrity import IntegrityReport, check_integrity
 from syndicator.store.status import collect, human_age
@@ -1432,7 +1432,7 @@ def _open_before_forking(
 
 @main.group(cls=_Group)
 def db() -> None:
-    """The store: upgrade its schema, write a migration, prune, check and back it up."""
+    """The store: upgrade its schema, write a migration, prune, check, back it up and restore it."""
 
 
 @db.command("upgrade")
@@ -1490,8 +1490,9 @@ def db_check(ctx: click.Context, as_json: bool) -> None:
         for problem in report.problems:
             out.print(terminal.labelled("✗", "red", problem), highlight=False)
         out.print(
-            "Restore it from a backup, or move it aside and pull again: the feeds fill from the "
-            "mirrors (an article edited since it was first stored then gets a new GUID).",
+            "Restore it from a backup (`syndicate db restore BACKUP`), or move it aside (with its "
+            "-wal and -shm files) and pull again: the feeds fill from the mirrors (an article "
+            "edited since it was first stored then gets a new GUID).",
             highlight=False,
         )
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
@@ -1543,6 +1544,61 @@ def db_backup(ctx: click.Context, target: Path, replace: bool, quiet: bool, as_j
         out.print(
             f"wrote {report.target}: {report.articles} articles, {report.size:,} bytes, checked",
             highlight=False,
+        )
+
+
+@db.command("restore")
+@click.argument(
+    "backup",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=lambda _ctx, _param, value: _home(value),
+)
+@_quiet_option("a restore not made")
+@json_option
+@click.pass_context
+def db_restore(ctx: click.Context, backup: Path, quiet: bool, as_json: bool) -> None:
+    """Put the content of BACKUP (from `db backup`) back into the SQLite store."""
+    _refuse_quiet_and_verbose(ctx, quiet, as_json)
+    config = _load(ctx, as_json)
+    store = sqlite_file(config.service.store, config.base_dir)
+    if store is None:
+        fail(
+            "the store is not a SQLite file: restore a PostgreSQL store with pg_restore",
+            EXIT_CONFIG,
+            as_json,
+        )
+
+    async def job() -> RestoreReport | BackupTarget:
+        try:
+            return await asyncio.to_thread(restore_sqlite, backup, store)
+        except BackupTarget as exc:
+            return exc
+
+    report = _run(job, as_json, config=config)
+    if isinstance(report, BackupTarget):
+        # A path that holds no usable backup is the command line's mistake.
+        fail(f"error: {report}", EXIT_CONFIG, as_json)
+    current = report.revision == migrate.code_head()
+    if as_json:
+        emit(
+            {
+                "ok": True,
+                "store": str(report.store),
+                "articles": report.articles,
+                "revision": report.revision,
+                "current": current,
+            }
+        )
+    elif not quiet or not current:
+        out.print(
+            f"restored {report.store} from {backup}: {report.articles} articles", highlight=False
+        )
+    if not current and not as_json:
+        err.print(
+            f"the backup's schema is at revision {report.revision}, this syndicator needs "
+            f"{migrate.code_head()}: {migrate.UPGRADE_HINT}",
+            highlight=False,
+            markup=False,
         )
 
 

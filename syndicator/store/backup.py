@@ -6,6 +6,15 @@ holds what the main file lacks). `VACUUM INTO` reads the store in one read trans
 in WAL mode does not stop writers, and writes a compacted copy. The copy is written under a
 temporary name beside the target, checked with `PRAGMA quick_check`, flushed to disk and only
 then renamed: a backup that exists is whole. A PostgreSQL store is backed up with `pg_dump`.
+
+`syndicate db restore BACKUP` puts a backup's content back into the store. Moving or copying
+the backup over the store file is not a restore: a store whose process was killed, or that is
+damaged, keeps a write-ahead log (`-wal`) beside it, and SQLite replays that log, written for
+the old file, into the backup on the next open ("database disk image is malformed": the
+backup is damaged too). The restore copies the backup's pages into the store through SQLite's
+backup API instead, in one write transaction of the store's own: its old log goes with the
+rest of its old content, and processes that hold the store open (a running `serve`) read
+either the old store or the whole backup, never a mix.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from pathlib import Path
 
 from syndicator.core.errors import BackupTarget, StoreError
 from syndicator.store.engine import access_problem
+from syndicator.store.migrate import FOUNDATION
 
 # How long to wait for a lock another process holds (a pull's write, a checkpoint).
 BUSY_SECONDS = 10.0
@@ -97,3 +107,57 @@ def backup_sqlite(source: Path, target: Path, *, replace: bool = False) -> Backu
         with contextlib.suppress(OSError):
             partial.unlink()
     return BackupReport(target=target, size=target.stat().st_size, articles=int(articles))
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    store: Path
+    articles: int
+    revision: str  # the schema revision the backup is at
+
+
+def restore_sqlite(backup: Path, store: Path) -> RestoreReport:
+    """Replace the content of the store at `store` with the backup at `backup`, whole or not
+    at all (blocking: run it in a thread). The backup is checked first; a store file that is
+    not there is made. The store stays in WAL mode."""
+    backup, store = Path(backup), Path(store)
+    if not backup.is_file():
+        raise BackupTarget(f"no backup at {backup}")
+    if store.exists() and os.path.samefile(backup, store):
+        raise BackupTarget(f"{backup} is the store itself")
+    try:
+        # Read only, by URI (see backup_sqlite): a restore never writes the backup.
+        copy = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise BackupTarget(f"cannot read the backup {backup}: {exc}") from None
+    with contextlib.closing(copy):
+        try:
+            verdict = [row[0] for row in copy.execute("PRAGMA quick_check")]
+            tables = {row[0] for row in copy.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as exc:
+            raise BackupTarget(f"{backup} is no SQLite store: {exc}") from None
+        if verdict != ["ok"]:
+            raise BackupTarget(f"{backup} is not whole: {'; '.join(verdict[:5])}")
+        if "articles" not in tables:
+            raise BackupTarget(f"{backup} is no syndicator store (it has no articles table)")
+        (articles,) = copy.execute("SELECT count(*) FROM articles").fetchone()
+        found = (
+            copy.execute("SELECT version_num FROM alembic_version").fetchone()
+            if "alembic_version" in tables
+            else None
+        )
+        try:
+            store.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.closing(sqlite3.connect(store, timeout=BUSY_SECONDS)) as target:
+                # One write transaction: writers of other processes wait for it (up to their
+                # busy timeout), and this one waits for theirs.
+                copy.backup(target)
+                target.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:
+            if (problem := access_problem(store, exc)) is not None:
+                raise StoreError(problem) from None
+            raise StoreError(f"restore of {backup} into {store} failed: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"restore into {store} failed: {exc}") from None
+    revision = found[0] if found else FOUNDATION
+    return RestoreReport(store=store, articles=int(articles), revision=str(revision))
