@@ -629,6 +629,28 @@ def test_db_restore_puts_a_backup_back_beside_a_killed_process_s_log(tmp_path: P
         assert copy.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 
 
+def test_db_restore_replaces_a_store_file_sqlite_cannot_open(tmp_path: Path) -> None:
+    # A store whose first page was lost is "file is not a database" to SQLite, which will
+    # not open it to copy the backup in: the restore gave the same error, and the operator
+    # was left to move files by hand.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    backup = tmp_path / "backup.db"
+    assert run("--config", str(config), "db", "backup", str(backup), cwd=tmp_path).returncode == 0
+    with (tmp_path / "db.sqlite").open("r+b") as store:
+        store.write(bytes(100))  # the file's header
+    damaged = run("--config", str(config), "db", "check", cwd=tmp_path)
+    assert damaged.returncode == 1 and "file is not a database" in damaged.stderr
+    restored = run("--config", str(config), "db", "restore", str(backup), cwd=tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    checked = run("--config", str(config), "db", "check", cwd=tmp_path)
+    assert checked.returncode == 0 and "store is whole" in checked.stdout, checked.stderr
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        assert db.execute("SELECT title FROM articles").fetchall() == [(TITLE,)]
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
 @pytest.mark.parametrize(
     ("backup", "said"),
     [

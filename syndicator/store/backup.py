@@ -14,7 +14,8 @@ the old file, into the backup on the next open ("database disk image is malforme
 backup is damaged too). The restore copies the backup's pages into the store through SQLite's
 backup API instead, in one write transaction of the store's own: its old log goes with the
 rest of its old content, and processes that hold the store open (a running `serve`) read
-either the old store or the whole backup, never a mix.
+either the old store or the whole backup, never a mix. A store file SQLite cannot open at
+all (its first page lost) is replaced whole instead, its log and shared memory removed.
 """
 
 from __future__ import annotations
@@ -148,11 +149,12 @@ def restore_sqlite(backup: Path, store: Path) -> RestoreReport:
         )
         try:
             store.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.closing(sqlite3.connect(store, timeout=BUSY_SECONDS)) as target:
-                # One write transaction: writers of other processes wait for it (up to their
-                # busy timeout), and this one waits for theirs.
-                copy.backup(target)
-                target.execute("PRAGMA journal_mode=WAL")
+            try:
+                _copy_into(copy, store)
+            except sqlite3.DatabaseError as exc:
+                if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_NOTADB:
+                    raise
+                _replace_with_copy(copy, store)
         except sqlite3.Error as exc:
             if (problem := access_problem(store, exc)) is not None:
                 raise StoreError(problem) from None
@@ -161,3 +163,35 @@ def restore_sqlite(backup: Path, store: Path) -> RestoreReport:
             raise StoreError(f"restore into {store} failed: {exc}") from None
     revision = found[0] if found else FOUNDATION
     return RestoreReport(store=store, articles=int(articles), revision=str(revision))
+
+
+def _copy_into(copy: sqlite3.Connection, path: Path) -> None:
+    """Copy every page of `copy` into the SQLite file at `path`, in one write transaction:
+    writers of other processes wait for it (up to their busy timeout), and it for theirs."""
+    with contextlib.closing(sqlite3.connect(path, timeout=BUSY_SECONDS)) as target:
+        copy.backup(target)
+        target.execute("PRAGMA journal_mode=WAL")
+
+
+def _replace_with_copy(copy: sqlite3.Connection, store: Path) -> None:
+    """The store's file is no database any more (its first page lost or overwritten): SQLite
+    will not open it, and no process can read it. It is replaced whole with a copy written
+    beside it, and its write-ahead log and shared memory, which belong to the lost file, go
+    first: left there, SQLite would replay the log into the copy."""
+    partial = store.with_name(f".{store.name}.{os.getpid()}.tmp")
+    try:
+        _copy_into(copy, partial)
+        with partial.open("rb") as written:
+            os.fsync(written.fileno())
+        for end in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{store}{end}")
+        os.replace(partial, store)
+        folder = os.open(store.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink()
