@@ -657,6 +657,7 @@ def test_db_restore_replaces_a_store_file_sqlite_cannot_open(tmp_path: Path) -> 
         ("no-such-backup.db", "no backup at no-such-backup.db"),
         ("db.sqlite", "is the store itself"),
         ("syndicator.yaml", "syndicator.yaml is no SQLite store"),
+        ("newer.db", "newer.db is at schema revision 9999_future, which this syndicator"),
     ],
 )
 def test_a_backup_that_cannot_be_restored_is_a_command_line_mistake(
@@ -666,6 +667,10 @@ def test_a_backup_that_cannot_be_restored_is_a_command_line_mistake(
     out = tmp_path / "feeds"
     assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
     before = (tmp_path / "db.sqlite").read_bytes()
+    shutil.copy(tmp_path / "db.sqlite", tmp_path / "newer.db")  # a newer syndicator's
+    newer = sqlite3.connect(tmp_path / "newer.db", isolation_level=None)
+    newer.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    newer.close()
     result = run("--config", str(config), "db", "restore", backup, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert said in result.stderr and "store error" not in result.stderr, result.stderr

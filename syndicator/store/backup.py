@@ -28,7 +28,7 @@ from pathlib import Path
 
 from syndicator.core.errors import BackupTarget, StoreError
 from syndicator.store.engine import access_problem
-from syndicator.store.migrate import FOUNDATION
+from syndicator.store.migrate import FOUNDATION, code_head, known_revisions
 
 # How long to wait for a lock another process holds (a pull's write, a checkpoint).
 BUSY_SECONDS = 10.0
@@ -147,6 +147,14 @@ def restore_sqlite(backup: Path, store: Path) -> RestoreReport:
             if "alembic_version" in tables
             else None
         )
+        revision = str(found[0]) if found else FOUNDATION
+        if revision not in known_revisions():
+            # Restored, it would stop every command of this version, the running service's
+            # too, until a newer syndicator runs here.
+            raise BackupTarget(
+                f"{backup} is at schema revision {revision}, which this syndicator does not "
+                f"know (its newest is {code_head()}): it was written by a newer syndicator"
+            )
         try:
             store.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -161,8 +169,7 @@ def restore_sqlite(backup: Path, store: Path) -> RestoreReport:
             raise StoreError(f"restore of {backup} into {store} failed: {exc}") from None
         except OSError as exc:
             raise StoreError(f"restore into {store} failed: {exc}") from None
-    revision = found[0] if found else FOUNDATION
-    return RestoreReport(store=store, articles=int(articles), revision=str(revision))
+    return RestoreReport(store=store, articles=int(articles), revision=revision)
 
 
 def _copy_into(copy: sqlite3.Connection, path: Path) -> None:
