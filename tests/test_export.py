@@ -641,7 +641,7 @@ def test_db_restore_replaces_a_store_file_sqlite_cannot_open(tmp_path: Path) -> 
     with (tmp_path / "db.sqlite").open("r+b") as store:
         store.write(bytes(100))  # the file's header
     damaged = run("--config", str(config), "db", "check", cwd=tmp_path)
-    assert damaged.returncode == 1 and "file is not a database" in damaged.stderr
+    assert damaged.returncode == 1 and "file is not a database" in damaged.stdout
     restored = run("--config", str(config), "db", "restore", str(backup), cwd=tmp_path)
     assert restored.returncode == 0, restored.stderr
     checked = run("--config", str(config), "db", "check", cwd=tmp_path)
@@ -649,6 +649,36 @@ def test_db_restore_replaces_a_store_file_sqlite_cannot_open(tmp_path: Path) -> 
     with sqlite3.connect(tmp_path / "db.sqlite") as db:
         assert db.execute("SELECT title FROM articles").fetchall() == [(TITLE,)]
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("damage", ["header lost", "backup moved over a killed writer's log"])
+def test_db_check_says_a_store_sqlite_cannot_open_is_damaged(tmp_path: Path, damage: str) -> None:
+    # The most damaged stores failed before the check began: `db check` said only "store
+    # error: cannot open store ...: file is not a database" (or "database disk image is
+    # malformed"), with no verdict and no word of restoring a backup.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    store = tmp_path / "db.sqlite"
+    if damage == "header lost":
+        with store.open("r+b") as file:
+            file.write(bytes(100))
+        said = "SQLite cannot open the store: file is not a database"
+    else:
+        backup = tmp_path / "backup.db"
+        assert (
+            run("--config", str(config), "db", "backup", str(backup), cwd=tmp_path).returncode == 0
+        )
+        killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(store)])
+        assert killed.returncode == -signal.SIGKILL
+        backup.replace(store)
+        said = "SQLite cannot open the store: database disk image is malformed"
+    checked = run("--config", str(config), "db", "check", cwd=tmp_path)
+    assert checked.returncode == 1, checked.stderr
+    assert checked.stdout.startswith("store is damaged"), checked.stdout + checked.stderr
+    assert said in checked.stdout and "syndicate db restore BACKUP" in checked.stdout
+    answer = json.loads(run("--config", str(config), "db", "check", "--json", cwd=tmp_path).stdout)
+    assert (answer["ok"], answer["problems"]) == (False, [said]), answer
 
 
 @pytest.mark.parametrize(

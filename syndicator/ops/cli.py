@@ -80,7 +80,7 @@ from syndicator.serve.workers import (
 from syndicator.store import Store, engine, migrate, open_store
 from syndicator.store.backup import BackupReport, RestoreReport, backup_sqlite, restore_sqlite
 from syndicator.store.engine import sqlite_file
-from syndicator.store.integrity import IntegrityReport, check_integrity
+from syndicator.store.integrity import IntegrityReport, check_integrity, unopenable
 from syndicator.store.status import collect, human_age
 from syndicator.web.websub import announce_once
 
@@ -1467,7 +1467,15 @@ def db_check(ctx: click.Context, as_json: bool) -> None:
     config = _load(ctx, as_json)
 
     async def job() -> IntegrityReport:
-        store = await connect(config, existing=True)
+        try:
+            store = await connect(config, existing=True)
+        except StoreError:
+            path = sqlite_file(config.service.store, config.base_dir)
+            if path is not None and path.is_file():
+                damaged = await asyncio.to_thread(unopenable, path)
+                if damaged is not None:
+                    return damaged
+            raise
         try:
             return await check_integrity(store)
         finally:

@@ -12,7 +12,10 @@ from start to end, which a page the server cannot read fails.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -26,6 +29,8 @@ MAX_PROBLEMS = 100
 # SQLite's result codes for a damaged file and for a file that is no database at all.
 SQLITE_CORRUPT = 11
 SQLITE_NOTADB = 26
+# How long `unopenable` waits for a lock another process holds.
+BUSY_SECONDS = 10.0
 # PostgreSQL's SQLSTATE for a table that is not there.
 UNDEFINED_TABLE = "42P01"
 
@@ -74,6 +79,28 @@ async def check_integrity(store: Store) -> IntegrityReport:
     return IntegrityReport(
         "sqlite", "every page, row and index (PRAGMA integrity_check, foreign_key_check)", problems
     )
+
+
+def unopenable(path: Path) -> IntegrityReport | None:
+    """The report on a SQLite store file so damaged that it cannot be opened at all (its
+    header lost: "file is not a database"; its schema unreadable: "database disk image is
+    malformed"); None when SQLite opens it, or fails for another reason (a lock, access),
+    which are no damage. Blocking: run it in a thread. Such a store fails before the
+    check can begin: `db check` said only "store error: cannot open store", without its
+    verdict or the way back from a backup."""
+    try:
+        # As a URI (a `#` or `?` in a path), `rw` so as never to create a store.
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_SECONDS)
+        ) as db:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in (SQLITE_CORRUPT, SQLITE_NOTADB):
+            return None
+        return IntegrityReport(
+            "sqlite", "whether SQLite can open the file", [f"SQLite cannot open the store: {exc}"]
+        )
+    return None
 
 
 async def _check_postgres(store: Store) -> IntegrityReport:
