@@ -651,6 +651,36 @@ def test_db_restore_replaces_a_store_file_sqlite_cannot_open(tmp_path: Path) -> 
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_db_restore_into_a_store_another_process_keeps_locked_ends(tmp_path: Path) -> None:
+    # Python's backup() tries a busy store again for ever: with a sqlite3 shell left in a
+    # transaction, `db restore` waited until it was killed, where every other command ends
+    # after the 10 s busy wait and names the lock.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    backup = tmp_path / "backup.db"
+    assert run("--config", str(config), "db", "backup", str(backup), cwd=tmp_path).returncode == 0
+    store = tmp_path / "db.sqlite"
+    shell = sqlite3.connect(store, isolation_level=None)
+    try:
+        shell.execute("BEGIN IMMEDIATE")
+        shell.execute("UPDATE articles SET title = 'Held by a shell'")
+        command = ["--config", str(config), "db", "restore", str(backup)]
+        restored = subprocess.run(
+            [sys.executable, "-m", "syndicator", *command],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        shell.execute("ROLLBACK")
+        shell.close()
+    assert restored.returncode == 1, restored.stderr
+    assert f"store error: the store {store} is locked: another process" in restored.stderr
+    assert "Traceback" not in restored.stderr
+
+
 @pytest.mark.parametrize("damage", ["header lost", "backup moved over a killed writer's log"])
 def test_db_check_says_a_store_sqlite_cannot_open_is_damaged(tmp_path: Path, damage: str) -> None:
     # The most damaged stores failed before the check began: `db check` said only "store

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,8 +176,17 @@ def restore_sqlite(backup: Path, store: Path) -> RestoreReport:
 def _copy_into(copy: sqlite3.Connection, path: Path) -> None:
     """Copy every page of `copy` into the SQLite file at `path`, in one write transaction:
     writers of other processes wait for it (up to their busy timeout), and it for theirs."""
+    deadline = time.monotonic() + BUSY_SECONDS
+
+    def waiting(status: int, _remaining: int, _pages: int) -> None:
+        # Python's backup() tries a busy store again for ever: a sqlite3 shell left in a
+        # transaction held the restore until it was killed. It ends as every command does
+        # once the busy wait is over, the store as it was.
+        if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) and time.monotonic() > deadline:
+            raise sqlite3.OperationalError("database is locked")
+
     with contextlib.closing(sqlite3.connect(path, timeout=BUSY_SECONDS)) as target:
-        copy.backup(target)
+        copy.backup(target, progress=waiting)
         target.execute("PRAGMA journal_mode=WAL")
 
 
