@@ -67,6 +67,25 @@ def test_the_readme_is_short_and_every_manual_page_it_names_exists() -> None:
         assert page.removeprefix("docs/") in nav, f"{page} is not in the MkDocs nav"
 
 
+def _intro(text: str) -> str:
+    """What a page says before its first heading of level 2, its title left out."""
+    start = text.index("\n") + 1
+    return text[start : text.index("\n## ", start)].strip()
+
+
+def test_the_manual_home_page_says_what_the_readme_says() -> None:
+    # docs/index.md repeats the README's opening for the site; it had fallen behind (it
+    # named neither `db check` nor `db backup` among the commands).
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    home = (REPO / "docs" / "index.md").read_text(encoding="utf-8")
+    assert _intro(home) == _intro(readme).replace("](docs/", "](")
+    # Its two set-up commands are the README's.
+    commands = re.findall(r"^(pip install [^#\n]*?)\s*(?:#.*)?$", home, flags=re.M)
+    assert len(commands) == 2
+    for command in commands:
+        assert f"\n{command}\n" in readme, command
+
+
 # The smallest config the bounds are tried in: one section, one source with a sitemap.
 _BOUNDS_BASE: dict[str, Any] = {
     "service": {"store": "sqlite:///x.db"},
