@@ -371,3 +371,33 @@ async def test_the_feeds_folder_and_a_section_named_without_a_slash_lead_to_thei
         assert "/feeds/north-africa.rss" in " ".join(listed.xpath("//a/@href"))
     finally:
         await client.close()
+
+
+async def test_a_missing_archive_page_is_the_styled_404_that_lists_the_sections(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # An archive page of a section that is not there (renamed, a mistyped link) answered a
+    # bare text/plain 404, where an unknown feed gets the page listing the sections.
+    config = write_config(site.config_yaml(store_url, service_extra="  archive: {page_size: 1}\n"))
+    await pull_source("news", config, fetcher, store)
+    client = await client_for(FeedBook(config, store))
+    try:
+        assert (await client.get("/feeds/north-africa/archive/1.atom")).status == 200
+        for path, what in (
+            ("/feeds/nowhere/archive/1.rss", "There is no section &#x27;nowhere&#x27;."),
+            ("/feeds/north-africa/archive/999.json", "There is no archive page 999 of section"),
+            ("/feeds/north-africa/archive/0.rss", "Archive pages are /feeds/{section}/archive/"),
+            ("/feeds/north-africa/archive/1.xml", "Archive pages are /feeds/{section}/archive/"),
+        ):
+            resp = await client.get(path)
+            assert resp.status == 404, path
+            assert resp.content_type == "text/html", path
+            page = await resp.text()
+            assert "<h1>Not found</h1>" in page and what in page, path
+            assert "http://feeds.example.test/feeds/north-africa/" in page, path
+    finally:
+        await client.close()

@@ -395,12 +395,20 @@ async def archive(request: web.Request) -> web.StreamResponse:
     section = request.match_info["section"]
     number, _, ext = request.match_info["name"].partition(".")
     fmt = _FORMAT_OF_EXT.get(ext)
+    # A broken archive link is followed in a browser as often as a feed's: the same styled
+    # 404 as an unknown section's, listing the sections there are.
+    if section not in book.section_names():
+        raise await not_found(request, f"There is no section {section!r}.")
     if fmt is None or not _PAGE_NUMBER.fullmatch(number):
-        raise web.HTTPNotFound(text="archive pages are /feeds/{section}/archive/{n}.{format}\n")
+        raise await not_found(
+            request, "Archive pages are /feeds/{section}/archive/{n}.rss, .atom or .json."
+        )
     try:
         doc = await book.archive(section, int(number), fmt)
     except KeyError:
-        raise web.HTTPNotFound(text=f"no archive page {number} of {section!r}\n") from None
+        raise await not_found(
+            request, f"There is no archive page {number} of section {section!r}."
+        ) from None
     return answer(request, doc, book)
 
 
