@@ -226,6 +226,20 @@ async def test_discover_of_a_site_without_feeds_or_sections_exits_1(site: Site) 
     assert result.exit_code == 1 and json.loads(result.stdout)["ok"] is False
 
 
+async def test_discover_json_gives_each_section_found_as_an_object(site: Site) -> None:
+    # `discover --json` printed each section found as the repr of a Python object, a string
+    # ("Found(name='iran', ...)") no script could read.
+    result = await syndicate("discover", site.mirrors[1].origin, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    found = {s["name"]: s for s in data["sections"]}
+    assert set(found) == set(data["block"]["sections"]) == set(site.sections)
+    north = found["north-africa"]
+    assert north["kind"] == "feed" and north["path"] == "/rss/north-africa.xml"
+    assert north["articles"] == len(site.in_section("north-africa"))
+    assert north["sample"].startswith(site.mirrors[1].origin + "/")
+
+
 def test_check_json_reports_several_problems_with_line_column_and_key(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     lines = [

@@ -21,6 +21,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -1059,7 +1060,8 @@ def discover_command(ctx: click.Context, url: str, name: str | None, as_json: bo
     found = _run(job, as_json)
     block = config_block(found, name)
     if as_json:
-        emit({"ok": bool(found.sections), **vars(found), "block": block, "yaml": to_yaml(block)})
+        # asdict: each section found is an object, not its repr as a string.
+        emit({"ok": bool(found.sections), **asdict(found), "block": block, "yaml": to_yaml(block)})
     else:
         err.print(terminal.discovery(found))
         if found.sections:
