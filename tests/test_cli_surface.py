@@ -144,6 +144,18 @@ async def test_every_command_help_lists_the_global_options(tmp_path: Path) -> No
         assert "-v, --verbose" in result.output, (command, result.output)
 
 
+def test_db_prune_help_names_who_runs_the_retention_job() -> None:
+    # `db prune --help` said the serving nodes prune every retention.every: it is the
+    # pulling process of `serve` (or one worker of a cluster); web nodes never prune, so an
+    # operator reading it expected a cluster of web nodes to keep the store small.
+    result = CliRunner().invoke(main, ["db", "prune", "--help"])
+    help_text = " ".join(result.output.split())
+    assert "serving" not in help_text
+    assert "serve's pulling process, or one worker of a cluster" in help_text
+    manual = " ".join((REPO / "docs" / "scale-out.md").read_text(encoding="utf-8").split())
+    assert "The pulling process of `serve` runs the job every `retention.every`" in manual
+
+
 async def test_global_options_work_before_and_after_the_command(tmp_path: Path) -> None:
     config = str(default_config(tmp_path))
     before = await syndicate("--config", config, "check", "--json", cwd=tmp_path)

@@ -1636,7 +1636,8 @@ def db_revision(message: str, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def db_prune(ctx: click.Context, as_json: bool) -> None:
-    """Apply the retention rules once (the serving nodes also do it every retention.every)."""
+    """Apply the retention rules once (serve's pulling process, or one worker of a cluster,
+    does it every retention.every)."""
     config = _load(ctx, as_json)
     if not config.retention.enabled:
         fail("retention is off: set retention.days or retention.items", EXIT_CONFIG, as_json)
