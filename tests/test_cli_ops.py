@@ -385,7 +385,7 @@ def test_extract_json_of_one_page_with_no_article_is_the_documented_line(
     assert alone.stdout.splitlines() == among.stdout.splitlines()[:1]
     line = json.loads(alone.stdout)
     assert line == {"target": "blank.html", "ok": False, "error": line["error"]}
-    assert "empty page" in line["error"]
+    assert "empty answer" in line["error"]  # as a pull names it
 
 
 @pytest.mark.parametrize("scheme", ["sqlite", "sqlite+aiosqlite"])
@@ -590,6 +590,36 @@ async def test_extract_cleans_a_page_with_the_rules_of_its_source(
     finally:
         await kept.close()
     assert page["content_hash"] == stored
+
+
+async def test_extract_refuses_a_page_the_pull_refuses(site: Site, tmp_path: Path) -> None:
+    # A pull refuses a seizure notice (or a page holding a source's reject_if marker) and
+    # never stores it; `syndicate extract` showed the same page as an article ("This website
+    # has been seized", exit 0), misleading an operator asking why a mirror was failing.
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(
+        site.config_yaml(
+            f"sqlite:///{tmp_path / 's.db'}", extra="    reject_if: ['Critics said']\n"
+        )
+    )
+    article = site.articles[0]
+    site.mirrors[1].mode = "seized"
+    seized = await syndicate(
+        "--config", str(config), "extract", site.mirrors[1].origin + article.path, "--json"
+    )
+    assert seized.exit_code == 1, seized.output
+    line = json.loads(seized.stdout)
+    assert (
+        line["ok"] is False
+        and "seized notice page where an article was expected" in (line["error"])
+    )
+    marked = await syndicate(
+        "--config", str(config), "extract", site.mirrors[0].origin + article.path
+    )
+    assert marked.exit_code == 1 and "reject_if" in marked.output, marked.output
+    # Without the source's marker (no config), the same page is an article.
+    plain = await syndicate("extract", site.mirrors[0].origin + article.path, "--json")
+    assert plain.exit_code == 0 and json.loads(plain.stdout)["title"] == article.title
 
 
 def quiet_config(tmp_path: Path) -> Path:

@@ -333,7 +333,8 @@ def check(
             )
         kind = notice_kind(body, header_charset)
         if kind is not None:
-            raise _rejected(url, kind, f"{kind} notice page where a {expect} was expected")
+            article = "an" if expect[0] in "aeiou" else "a"
+            raise _rejected(url, kind, f"{kind} notice page where {article} {expect} was expected")
         if (
             expect not in ("feed", "sitemap")
             and _HTML_OPEN.search(body[:2048])

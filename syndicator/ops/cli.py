@@ -54,6 +54,7 @@ from syndicator.core.errors import (
     StoreError,
     SyndicatorError,
 )
+from syndicator.extract import validate
 from syndicator.extract.candidate import source_sections, to_candidate
 from syndicator.extract.parsing import ArticleRules, extract_article
 from syndicator.ops import terminal
@@ -1015,6 +1016,15 @@ def _extract_one(
     rules = ArticleRules.of(source) if source else None
     fired: Counter[str] = Counter()
     try:
+        # The checks a pull makes of an article page first: a seizure notice, a captcha, a
+        # PDF or a page cut short is refused there, never extracted, and so it is here.
+        validate.check(
+            body,
+            url,
+            "article",
+            header_charset=charset,
+            reject_if=source.reject_if if source else (),
+        )
         page = extract_article(
             body,
             url,
