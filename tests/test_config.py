@@ -469,27 +469,64 @@ def test_an_environment_value_of_bytes_not_utf8_is_named(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    ("env", "named"),
+    ("env", "named", "key"),
     [
-        ({"SYNDICATOR_REQUEST_DEADLINE": "1h"}, "SYNDICATOR_REQUEST_DEADLINE"),
-        ({"SYNDICATOR_PULL_DEADLINE": "1m"}, "SYNDICATOR_PULL_DEADLINE"),
+        ({"SYNDICATOR_REQUEST_DEADLINE": "1h"}, "SYNDICATOR_REQUEST_DEADLINE", "request_deadline"),
+        ({"SYNDICATOR_PULL_DEADLINE": "1m"}, "SYNDICATOR_PULL_DEADLINE", "pull_deadline"),
         (
             {"SYNDICATOR_REQUEST_DEADLINE": "10m", "SYNDICATOR_PULL_DEADLINE": "15m"},
             "SYNDICATOR_REQUEST_DEADLINE, SYNDICATOR_PULL_DEADLINE",
+            "request_deadline",
         ),
-        ({"SYNDICATOR_MAX_ITEMS": "5", "SYNDICATOR_TITLE": "News"}, "SYNDICATOR_MAX_ITEMS"),
+        (
+            {"SYNDICATOR_MAX_ITEMS": "5", "SYNDICATOR_TITLE": "News"},
+            "SYNDICATOR_MAX_ITEMS",
+            "max_items",
+        ),
     ],
     ids=["request deadline", "pull deadline", "both", "max_items under page_size"],
 )
 def test_a_variable_failing_a_check_of_several_keys_is_named(
-    tmp_path: Path, env: dict[str, str], named: str
+    tmp_path: Path, env: dict[str, str], named: str, key: str
 ) -> None:
-    # These were reported as "environment: service.: ...", naming neither variable nor key.
+    # These were reported as "environment: service.: ...", naming neither variable nor key,
+    # then as "service: ...", naming the variable but not the key.
     path = tmp_path / "c.yaml"
     path.write_text(GOOD.replace('sqlite:///x.db"', 'sqlite:///x.db"\n  archive: {page_size: 20}'))
     result = CliRunner().invoke(main, ["--config", str(path), "check"], env=env)
     assert result.exit_code == 2, result.output
-    assert result.output.startswith(f"{named}: service: Value error, "), result.output
+    assert result.output.startswith(f"{named}: service.{key}: Value error, "), result.output
+
+
+@pytest.mark.parametrize(
+    ("lines", "line", "key"),
+    [
+        (["  request_deadline: 10m", "  pull_deadline: 15m"], 3, "service.request_deadline"),
+        (["  max_items: 50", "  pull_deadline: 2m"], 4, "service.pull_deadline"),
+        (["  max_items: 5", "  archive: {page_size: 6}"], 4, "service.archive.page_size"),
+    ],
+    ids=["request deadline", "pull deadline", "page size"],
+)
+def test_a_check_of_several_keys_names_the_line_of_a_key_it_checks(
+    tmp_path: Path, lines: list[str], line: int, key: str
+) -> None:
+    # docs/config.md: a value outside its bounds is named with file, line and key. A bound
+    # set by another key (at most a third of pull_deadline) named only `service`, at the
+    # line of `service:`, leaving the operator to find which of its keys was meant.
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD.replace('sqlite:///x.db"', 'sqlite:///x.db"\n' + "\n".join(lines)))
+    result = CliRunner().invoke(main, ["--config", str(path), "check"])
+    assert result.exit_code == 2, result.output
+    assert f"{path}:{line}:" in result.output and f": {key}: Value error, " in result.output
+
+
+def test_the_cluster_check_names_the_key_the_file_sets(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    text = GOOD + "cluster:\n  poll: 1m\n"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["--config", str(path), "check"])
+    assert result.exit_code == 2, result.output
+    assert f":{len(text.splitlines())}:" in result.output and ": cluster.poll: " in result.output
 
 
 @pytest.mark.parametrize(
@@ -852,7 +889,7 @@ OUT_OF_BOUNDS = [
         "every: 10m",
         "breaker: {backoff: 1h, max_backoff: 1m}",
         10,
-        "sources.presstv.breaker",
+        "sources.presstv.breaker.max_backoff",
         "max_backoff (1m) is shorter than backoff (1h)",
     ),
     # Said in the config's units, as every other duration's bound, not as "Input should be

@@ -297,6 +297,16 @@ def _check_header_text(value: str) -> str:
     return value
 
 
+class CrossKeyError(ValueError):
+    """A check of several keys of one mapping together (request_deadline against
+    pull_deadline): `keys` are the keys it is about, dotted below the mapping, so that the
+    problem is named at the first of them the file sets rather than at the mapping."""
+
+    def __init__(self, message: str, *keys: str) -> None:
+        super().__init__(message)
+        self.keys = keys
+
+
 class _Model(BaseModel):
     # NaN and infinities are no value any setting can take (`.nan` and `.inf` are YAML).
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -586,9 +596,11 @@ class Breaker(_Model):
     @model_validator(mode="after")
     def _backoff_order(self) -> Breaker:
         if self.max_backoff < self.backoff:
-            raise ValueError(
+            raise CrossKeyError(
                 f"max_backoff ({format_duration(self.max_backoff)}) is shorter than "
-                f"backoff ({format_duration(self.backoff)})"
+                f"backoff ({format_duration(self.backoff)})",
+                "max_backoff",
+                "backoff",
             )
         return self
 
@@ -981,9 +993,11 @@ class Service(_Model):
     def _pages_fit_the_feed(self) -> Service:
         size = self.archive.page_size
         if self.archive.enabled and size is not None and size > self.max_items:
-            raise ValueError(
+            raise CrossKeyError(
                 f"archive.page_size ({size}) is larger than max_items ({self.max_items}): "
-                "items after the last full archive page would be in no document"
+                "items after the last full archive page would be in no document",
+                "archive.page_size",
+                "max_items",
             )
         return self
 
@@ -991,10 +1005,12 @@ class Service(_Model):
     def _requests_fit_the_pull(self) -> Service:
         # The listings take up to one request's time, the articles need some after them.
         if self.request_deadline * 3 > self.pull_deadline:
-            raise ValueError(
+            raise CrossKeyError(
                 f"request_deadline ({self.request_deadline:g}s) is more than a third of "
                 f"pull_deadline ({self.pull_deadline:g}s): the articles would have no time "
-                "left after the listings"
+                "left after the listings",
+                "request_deadline",
+                "pull_deadline",
             )
         return self
 
@@ -1027,7 +1043,9 @@ class Cluster(_Model):
     @model_validator(mode="after")
     def _lease_outlives_poll(self) -> Cluster:
         if self.lease_timeout < 3 * self.poll:
-            raise ValueError("lease_timeout must be at least three times poll")
+            raise CrossKeyError(
+                "lease_timeout must be at least three times poll", "lease_timeout", "poll"
+            )
         return self
 
 
@@ -1133,6 +1151,11 @@ def with_service_overrides(config: Config, overrides: dict[str, tuple[str, str]]
         problems = []
         for err in exc.errors():
             key = str(err["loc"][0]) if err["loc"] else ""
+            shown = key
+            error = (err.get("ctx") or {}).get("error")
+            if not key and isinstance(error, CrossKeyError) and error.keys:
+                # The key of those checked together that a variable set, else the first.
+                shown = next((k for k in error.keys if k in overrides), error.keys[0])
             if key in overrides:
                 origin = overrides[key][1]
             else:
@@ -1141,7 +1164,7 @@ def with_service_overrides(config: Config, overrides: dict[str, tuple[str, str]]
                 msg = err["msg"]
                 named = [name for k, (_, name) in overrides.items() if re.search(rf"\b{k}\b", msg)]
                 origin = ", ".join(named or [name for _, name in overrides.values()])
-            where = f"service.{key}" if key else "service"
+            where = f"service.{shown}" if shown else "service"
             problems.append(Problem(file=origin, key=where, message=err["msg"]))
         raise ConfigError(problems) from None
     return config.model_copy(update={"service": service})
@@ -1314,6 +1337,24 @@ def _at(path: Path, mark: yaml.Mark | None, message: str, key: str = "") -> Prob
     if mark is None:
         return Problem(file=str(path), message=message, key=key)
     return Problem(str(path), message, mark.line + 1, mark.column + 1, key)
+
+
+def _cross_key(data: Any, loc: tuple[str | int, ...], err: Any) -> tuple[str, ...]:
+    """For a CrossKeyError, the key below `loc` to name: the first of its keys the file
+    sets (else the first), so that the problem points at a line the operator wrote."""
+    error = (err.get("ctx") or {}).get("error")
+    if not isinstance(error, CrossKeyError) or not error.keys:
+        return ()
+    mapping = data
+    for key in loc:
+        mapping = mapping.get(key) if isinstance(mapping, dict) else None
+    for dotted in error.keys:
+        value, parts = mapping, tuple(dotted.split("."))
+        for part in parts:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            return parts
+    return tuple(error.keys[0].split("."))
 
 
 def _describe(
@@ -1715,6 +1756,7 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
             loc = tuple(err["loc"])
             # pydantic adds the union/validator name to locations of wrapped types; drop them.
             loc = tuple(k for k in loc if not (isinstance(k, str) and k.startswith("function-")))
+            loc += _cross_key(data, loc, err)
             problems.append(_describe(path, root, loc, err["msg"], err["type"], index))
         config = None
     for loc, msg in _unknown_sections(data):
