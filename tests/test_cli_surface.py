@@ -15,6 +15,7 @@ import pty
 import random
 import re
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -638,3 +639,71 @@ async def test_a_mirror_written_http_that_sends_every_request_to_https_is_pulled
     assert code == 0, out + err
     outcome = json.loads(out)
     assert (outcome["result"], outcome["new"]) == ("ok", 1), outcome
+
+
+async def test_cluster_nodes_log_their_start_and_stop_as_events_in_the_log_format(
+    tmp_path: Path,
+) -> None:
+    # docs/operating.md: `serve --json` logs JSON lines, every line one event. A worker and a
+    # web node said "worker host:pid: pulling 1 sources", "web node serving feeds on ..."
+    # and "stopped" as plain lines among the JSON ones, which a journal reader cannot parse,
+    # and had no `started` event with the url a web node serves on.
+    config = default_config(tmp_path)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    env["PYTHONPATH"] = str(REPO)
+    nodes = {
+        role: await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "syndicator",
+            "--config",
+            str(config),
+            "serve",
+            "--role",
+            role,
+            "--json",
+            *extra,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd=tmp_path,
+        )
+        for role, extra in (("web", ("--listen", f"127.0.0.1:{port}")), ("worker", ()))
+    }
+    try:
+        ready = False
+        for _ in range(int(DEADLINE * 4)):
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.25)
+                continue
+            writer.write(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = await reader.read()
+            writer.close()
+            await writer.wait_closed()
+            if answer.startswith(b"HTTP/1.1 200"):
+                ready = True
+                break
+            await asyncio.sleep(0.25)
+    finally:
+        for proc in nodes.values():
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        outputs = {
+            role: await asyncio.wait_for(proc.communicate(), DEADLINE)
+            for role, proc in nodes.items()
+        }
+    assert ready, outputs
+    for role, (_, stderr) in outputs.items():
+        assert nodes[role].returncode == 0, stderr
+        lines = stderr.decode().splitlines()
+        events = [json.loads(line) for line in lines]  # every line one JSON event
+        started = [e for e in events if e["event"] == "started"]
+        stopped = [e for e in events if e["event"] == "stopped"]
+        assert len(started) == 1 and len(stopped) == 1, lines
+        assert started[0]["role"] == role == stopped[0]["role"]
+        assert started[0]["sources"] == 1 and started[0]["sections"] == 1
+        url = f"http://127.0.0.1:{port}/" if role == "web" else None
+        assert started[0]["url"] == url, started[0]

@@ -1310,7 +1310,6 @@ def serve(
 
     if role != "all":
         limits = limits_of(config)
-        announce = lambda text: err.print(text, highlight=False)  # noqa: E731
         _run(
             lambda: cluster.serve_role(
                 config,
@@ -1318,7 +1317,6 @@ def serve(
                 host.strip("[]"),
                 port,
                 limits,
-                announce,
                 load=lambda: read_config(ctx, again=True),
                 on_config=applied,
             ),

@@ -581,12 +581,13 @@ async def serve_role(
     host: str,
     port: int,
     limits: FetchLimits,
-    announce: Callable[[str], None] = print,
     load: Callable[[], Config] | None = None,
     on_config: Callable[[Config], None] | None = None,
 ) -> None:
     """Run a worker or a web node until SIGINT or SIGTERM; SIGHUP reads the config again
-    with `load` and applies it (`on_config` is told of each config applied)."""
+    with `load` and applies it (`on_config` is told of each config applied). Its start and
+    stop are the `started` and `stopped` events of `--role all`, in the log's format: plain
+    lines among JSON lines were lines a journal reader could not parse."""
     if role not in ("worker", "web"):
         raise ValueError(f"serve_role runs a worker or a web node, not {role!r}")
     stop = asyncio.Event()
@@ -618,15 +619,13 @@ async def serve_role(
             # A stop while the store opens (a database that does not answer) ends the wait.
             store = await unless_stopped(open_store(config.service.store, config.base_dir), stop)
             if store is None:
-                announce("stopped")
+                log.info("stopped", extra={"role": role})
                 return
             if role == "worker":
                 async with Fetcher(limits) as fetcher:
                     worker = WorkerNode(config, store, fetcher, load, on_config)
                     started(worker)
-                    announce(
-                        f"worker {worker.worker.holder}: pulling {len(config.sources)} sources"
-                    )
+                    _log_started(config, role, None, worker=worker.worker.holder)
                     await worker.run(stop)
             else:
                 web_node = WebNode(config, store, load, on_config)
@@ -636,7 +635,8 @@ async def serve_role(
                 )
                 await runner.setup()
                 bound = await listen(runner, host, port)
-                announce(f"web node serving feeds on http://{host}:{bound}/")
+                url_host = f"[{host}]" if ":" in host else host
+                _log_started(config, role, f"http://{url_host}:{bound}/")
                 await web_node.refresh_status()
                 freeze_startup_objects()
                 try:
@@ -651,4 +651,18 @@ async def serve_role(
         await asyncio.gather(*reloads, return_exceptions=True)
         if store is not None:
             await store.close()
-    announce("stopped")
+    log.info("stopped", extra={"role": role})
+
+
+def _log_started(config: Config, role: str, url: str | None, **fields: str) -> None:
+    log.info(
+        "started",
+        extra={
+            "role": role,
+            "url": url,
+            "sources": len(config.sources),
+            "sections": len(config.sections),
+            "pid": os.getpid(),
+            **fields,
+        },
+    )
