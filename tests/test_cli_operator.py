@@ -459,6 +459,22 @@ def test_pull_and_db_backup_from_cron_print_nothing_unless_something_is_wrong(
         assert both.exit_code == 2 and "--quiet and --verbose" in both.stderr, command
 
 
+def test_db_backup_and_prune_count_one_article_as_one(tmp_path: Path) -> None:
+    # The default config's store holds one article: `db backup` said "1 articles".
+    config = default_config_copy(tmp_path)
+    assert run("--config", str(config), "pull", "presstv", "-q").exit_code == 0
+    backup = tmp_path / "backup.db"
+    backed = run("--config", str(config), "db", "backup", str(backup))
+    assert backed.exit_code == 0, backed.stderr
+    assert f"wrote {backup}: 1 article, " in backed.stdout, backed.stdout
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("sections:\n", "retention: {days: 1}\nsections:\n", 1))
+    pruned = run("--config", str(config), "db", "prune")
+    assert pruned.exit_code == 0, pruned.stderr
+    # The one article is in the feed (max_items), so retention keeps it.
+    assert "removed 0 articles and 0 section listings" in pruned.stdout, pruned.stdout
+
+
 async def test_an_interrupted_pull_ends_with_one_line_and_the_signal_s_exit_status(
     site: Site, tmp_path: Path
 ) -> None:

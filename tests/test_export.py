@@ -571,7 +571,7 @@ def test_db_backup_copies_what_is_committed_while_another_process_writes(
     assert target.read_bytes() == b"yesterday's backup"
     replaced = run("--config", str(config), "db", "backup", str(target), "--replace", cwd=tmp_path)
     assert replaced.returncode == 0, replaced.stderr
-    assert "1 articles" in replaced.stdout and target.read_bytes().startswith(b"SQLite format 3")
+    assert "1 article," in replaced.stdout and target.read_bytes().startswith(b"SQLite format 3")
     # The store itself is never the target.
     itself = run("--config", str(config), "db", "backup", str(store), "--replace", cwd=tmp_path)
     assert itself.returncode == 2 and "is the store itself" in itself.stderr

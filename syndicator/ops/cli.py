@@ -208,6 +208,11 @@ def fail(
     sys.exit(code)
 
 
+def counted(number: int, noun: str) -> str:
+    """`1 article`, `2 articles`: a count as a sentence says it."""
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
 # `did_you_mean` names at most this many choices when none is close to the word.
 NAMED_CHOICES = 10
 
@@ -1560,7 +1565,8 @@ def db_backup(ctx: click.Context, target: Path, replace: bool, quiet: bool, as_j
         )
     elif not quiet:
         out.print(
-            f"wrote {report.target}: {report.articles} articles, {report.size:,} bytes, checked",
+            f"wrote {report.target}: {counted(report.articles, 'article')}, "
+            f"{report.size:,} bytes, checked",
             highlight=False,
         )
 
@@ -1670,6 +1676,7 @@ def db_prune(ctx: click.Context, as_json: bool) -> None:
         )
         return
     out.print(
-        f"removed {report.articles} articles and {report.memberships} section listings",
+        f"removed {counted(report.articles, 'article')} and "
+        f"{counted(report.memberships, 'section listing')}",
         highlight=False,
     )
