@@ -402,6 +402,29 @@ def test_a_relative_sqlite_store_in_the_environment_is_in_the_working_folder(
     )
 
 
+def test_a_relative_export_folder_in_the_environment_is_in_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As SYNDICATOR_STORE: a relative SYNDICATOR_EXPORT_DIR was taken from the config's
+    # folder, so `SYNDICATOR_EXPORT_DIR=public syndicate export` wrote beside the config.
+    config = tmp_path / "config" / "syndicator.yaml"
+    config.parent.mkdir()
+    config.write_text((REPO / "config" / "syndicator.yaml").read_text())
+    (tmp_path / "seeds").symlink_to(REPO / "seeds")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    env = {"SYNDICATOR_EXPORT_DIR": "public/feeds"}
+    result = CliRunner().invoke(main, ["--config", str(config), "export", "-q"], env=env)
+    assert result.exit_code == 0, result.output
+    assert (work / "public" / "feeds" / "north-africa.rss").is_file()
+    assert not (config.parent / "public").exists()
+    # In the file, a relative export_dir still starts at the config's folder.
+    result = CliRunner().invoke(main, ["--config", str(config), "export", "-q"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "feeds" / "north-africa.rss").is_file()
+
+
 @pytest.mark.parametrize("path", ["~/feeds.db", "~feeds/feeds.db"])
 def test_a_home_folder_in_the_store_variable_is_refused_not_made_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str

@@ -115,6 +115,8 @@ def env_overrides(environ: dict[str, str] | None = None) -> dict[str, tuple[str,
             continue
         if key == "store":
             value = _store_from_here(value)
+        elif key == "export_dir":
+            value = _folder_from_here(value)
         found[key] = (value, name)
     return found
 
@@ -140,6 +142,15 @@ def _store_from_here(url: str) -> str:
     ):
         return url
     return f"{scheme}:///{(Path.cwd() / path).resolve()}{query_sep}{query}"
+
+
+def _folder_from_here(path: str) -> str:
+    """A relative SYNDICATOR_EXPORT_DIR made absolute from the working folder, as a relative
+    store in SYNDICATOR_STORE is: `SYNDICATOR_EXPORT_DIR=public syndicate export` wrote
+    into the config's folder. A `~` or `$` is left for the config's check to refuse."""
+    if not path.strip() or path.startswith("~") or "$" in path or Path(path).is_absolute():
+        return path
+    return str(Path.cwd() / path)
 
 
 def _nested() -> list[str]:
