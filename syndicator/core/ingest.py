@@ -163,13 +163,12 @@ def decide(
       (the time we saw it when the page gives none, a later one, which within FUTURE_SKEW
       still counts as the page's modified time, or only today's date) and the first content
       hash;
-    - the same text (by hash): a duplicate, but for an older version of the text that the
-      canonical origin serves dated after the stored version: the publisher took the edit
-      back, an update (a lagging mirror's copy of that older text is a duplicate, and so is
-      one from the canonical origin that gives no newer time: a cache that lags); and but
-      for the stored text with another standfirst, byline, lead image or caption, served by
-      the canonical origin dated after the stored version: a correction of those, an update
-      (a mirror's copy, or one with no newer time, may be a lagging one: a duplicate);
+    - the same text (by hash): a duplicate, with two exceptions, each an update only as the
+      canonical origin serves it dated after the stored version (a mirror's copy, or the
+      canonical origin's with no newer time, may be one that lags: a cache in front of it):
+      an older version of the text (the publisher took the edit back), and the stored text
+      with another standfirst, byline, lead image or caption (a correction of those, which
+      the hash does not cover);
     - another text whose page says it is older than the stored version: a duplicate (a
       lagging mirror must not roll an article back). Older than what the stored version's
       own page said, when it said a time: a CMS that never moves its modified time (the
