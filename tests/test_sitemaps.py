@@ -899,3 +899,59 @@ async def test_sitemaps_an_index_names_that_are_gone_cost_the_mirror_nothing(
     finally:
         await store.close()
         await site.stop()
+
+
+ARABIC = "\u0645\u0635\u0631-\u062a\u0648\u0646\u0633"  # مصر-تونس
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    ['<?xml version="1.0" encoding="ISO-8859-1"?>', '<?xml version="1.0"?>', ""],
+    ids=["declared-latin-1", "declared-none", "no-declaration"],
+)
+def test_a_sitemap_is_read_in_the_charset_its_http_header_names(declaration: str) -> None:
+    # windows-1256 bytes whose charset only the Content-Type names (under a template's
+    # ISO-8859-1 declaration, or none): a feed so served is read right, a sitemap was read
+    # as windows-1252 and every Arabic address was mojibake, fetched and never found.
+    body = (
+        f"{declaration}<urlset {NS} {NEWS}><url><loc>https://n.example/ar/{ARABIC}</loc>"
+        f"<news:news><news:title>{ARABIC}</news:title></news:news></url></urlset>"
+    ).encode("cp1256")
+    (url,) = parse_sitemap(body, "https://n.example/sitemap.xml", "windows-1256").urls
+    assert url.loc == f"https://n.example/ar/{ARABIC}"
+    assert url.title == ARABIC
+
+
+async def test_a_sitemap_whose_charset_only_its_http_header_names_fills_the_section(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(4, days=1, end=now - timedelta(minutes=5))
+    for n, article in enumerate(articles):
+        article.slug = f"{ARABIC}-{n}"
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    resource = mirror._resource
+
+    def in_cp1256(path: str) -> tuple[bytes, str] | None:
+        if path != "/sitemap/north-africa-urls.xml":
+            return resource(path)
+        urls = "".join(f"<url><loc>{mirror.base}{a.path}</loc></url>" for a in articles)
+        text = f'<?xml version="1.0" encoding="ISO-8859-1"?><urlset {NS}>{urls}</urlset>'
+        return text.encode("cp1256"), "application/xml; charset=windows-1256"
+
+    mirror._resource = in_cp1256  # type: ignore[method-assign]
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa-urls.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.failed == 0, report.errors
+        expected = sorted(site.canonical + a.path for a in articles)
+        assert sorted(await _stored_urls(store)) == expected
+    finally:
+        await store.close()
+        await site.stop()

@@ -130,7 +130,7 @@ _WIDE_DECLARATION = re.compile(
 )
 
 
-def _believable(data: bytes) -> bytes:
+def _believable(data: bytes, header_charset: str | None = None) -> bytes:
     """The bytes, as UTF-8 when they are UTF-32 with a byte order mark; and on a document
     that holds no NUL, a declaration of UTF-16 or UTF-32 taken for UTF-8: ASCII text is
     neither (a CMS copies its page encoding into the declaration), and libxml2 refuses the
@@ -170,7 +170,7 @@ def _believable(data: bytes) -> bytes:
     if b"\x1b" not in data:
         data = data.translate(None, _ILLEGAL_BYTES)
     data = _ILLEGAL_REF.sub(b"", data)
-    data = _ampersands_escaped(_in_utf8(data))
+    data = _ampersands_escaped(_in_utf8(data, header_charset))
     data = _HTML_ENTITY.sub(_as_character_reference, data)
     return _WIDE_DECLARATION.sub(rb"\1utf-8\2", data[:300], count=1) + data[300:]
 
@@ -185,18 +185,20 @@ def _same_codec(label: str, codec: str) -> bool:
         return False
 
 
-def _in_utf8(data: bytes) -> bytes:
+def _in_utf8(data: bytes, header_charset: str | None = None) -> bytes:
     """The bytes as libxml2 must read them: when they are not in the charset their XML
     declaration names (UTF-8 when it names none), they are given in UTF-8, read in the
-    charset they are really in (`parsing.detect_charset`, as a feed's are). A legacy CMS's
-    windows-1252 headline in a sitemap that says UTF-8 had it refused whole ("Invalid bytes
-    in character encoding"); a template's ISO-8859-1 over UTF-8 bytes made every Persian
-    or Arabic address mojibake, fetched and never found."""
+    charset they are really in (`parsing.detect_charset`, given the HTTP header's charset,
+    as a feed's are). A legacy CMS's windows-1252 headline in a sitemap that says UTF-8 had
+    it refused whole ("Invalid bytes in character encoding"); a template's ISO-8859-1 over
+    UTF-8 bytes made every Persian or Arabic address mojibake, fetched and never found; and
+    so did windows-1256 bytes the header named, under a declaration that names another
+    charset or none."""
     if data.isascii():
         return data
     declared = _DECLARED.match(data)
     label = declared[1].decode("ascii") if declared else "utf-8"
-    charset = parsing.detect_charset(data)
+    charset = parsing.detect_charset(data, header_charset)
     if _same_codec(label, charset) and (charset != "utf-8" or _valid_utf8(data)):
         return data
     text = data.decode(charset, errors="replace").encode("utf-8")
@@ -250,8 +252,8 @@ def _as_character_reference(found: re.Match[bytes]) -> bytes:
     return found[0] if code is None else b"&#%d;" % code
 
 
-def _elements(data: bytes) -> Iterator[etree._Element]:
-    data = _believable(data)
+def _elements(data: bytes, header_charset: str | None = None) -> Iterator[etree._Element]:
+    data = _believable(data, header_charset)
     events = etree.iterparse(
         io.BytesIO(data),
         events=("end",),
@@ -300,9 +302,11 @@ def _entry(element: etree._Element, url: str) -> SitemapUrl | None:
     )
 
 
-def parse_sitemap(body: bytes, url: str) -> Sitemap:
+def parse_sitemap(body: bytes, url: str, header_charset: str | None = None) -> Sitemap:
     """The URLs or child sitemaps one sitemap document lists, in its order, made absolute
-    against `url`. Raises ExtractError when the bytes are not a sitemap."""
+    against `url`; `header_charset` is the charset the HTTP header names, weighed as a
+    feed's is (`parsing.detect_charset`). Raises ExtractError when the bytes are not a
+    sitemap."""
     try:
         data = inflate(body)
     except ExtractError as exc:
@@ -311,7 +315,7 @@ def parse_sitemap(body: bytes, url: str) -> Sitemap:
     root_seen = ""
     held = 0  # elements read inside the entry not yet ended
     try:
-        for element in _elements(data):
+        for element in _elements(data, header_charset):
             name = _local(element.tag)
             inside = any(_local(a.tag) in _ENTRIES for a in element.iterancestors())
             if inside:

@@ -981,11 +981,11 @@ class SourcePull:
         return [u for u in dict.fromkeys(wanted) if u not in asked]
 
     def _read_sitemap(
-        self, body: bytes, url: str, since: datetime | None, now: datetime
+        self, response: Response, since: datetime | None, now: datetime
     ) -> tuple[sitemaps.Sitemap, list[sitemaps.SitemapUrl]]:
         """The sitemap, and the entries of a urlset within `since` whose path `article_links`
         matches (a sitemap lists every page of the site: only articles count), newest first."""
-        document = sitemaps.parse_sitemap(body, url)
+        document = sitemaps.parse_sitemap(response.body, response.url, response.charset)
         articles = clean.rule(self.source.article_links, "article_links")
         chosen = []
         for item in sitemaps.recent(document.urls, since, now):
@@ -1034,9 +1034,7 @@ class SourcePull:
         # A sitemap may list 50,000 URLs: it is read, and its article links picked, in a
         # thread, as a listing page is, so that the feeds are served meanwhile.
         try:
-            document, chosen = await asyncio.to_thread(
-                self._read_sitemap, response.body, response.url, since, now
-            )
+            document, chosen = await asyncio.to_thread(self._read_sitemap, response, since, now)
         except ExtractError as exc:
             self._failed(
                 answered, f"{section} sitemap", exc, blame=not (named and exc.kind in _STALE)
