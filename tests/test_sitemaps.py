@@ -955,3 +955,86 @@ async def test_a_sitemap_whose_charset_only_its_http_header_names_fills_the_sect
     finally:
         await store.close()
         await site.stop()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"https://n.example/a/1\nhttps://n.example/a/2\n",
+        b"\xef\xbb\xbf\r\n  https://n.example/a/1  \r\n\r\nHTTPS://n.example/a/2",  # BOM, CRLF
+        gzip.compress(b"https://n.example/a/1\n\n\nhttps://n.example/a/2\n"),
+    ],
+    ids=["plain", "bom-crlf-blank-lines", "gzipped"],
+)
+def test_a_plain_text_sitemap_gives_one_url_a_line(body: bytes) -> None:
+    # sitemaps.org allows a UTF-8 text file of one URL a line: it was refused as no XML,
+    # so an entry point `sitemap: /sitemap.txt` never gave a link.
+    sitemap = parse_sitemap(body, "https://n.example/sitemap.txt")
+    assert not sitemap.is_index
+    assert [(u.loc, u.stamp) for u in sitemap.urls] == [
+        ("https://n.example/a/1", None),
+        ("https://n.example/a/2", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"Service temporarily unavailable. Please try again later.\n",
+        b"https://n.example/a/1\nSome other stuff which is no URL\n",
+        b"https://n.example/a/1 https://n.example/a/2\n",
+        b"https://n.example/a/1\n<!DOCTYPE html><html><body><a href='/a/2'>2</a></body></html>",
+        b"https://n.example/a/1\n/a/2\n",  # relative: the protocol wants absolute URLs
+        b"User-agent: *\nSitemap: https://n.example/sitemap.xml\n",
+    ],
+    ids=["notice", "prose-line", "two-on-a-line", "html-after", "relative", "robots"],
+)
+def test_a_text_that_is_not_all_urls_is_no_sitemap(body: bytes) -> None:
+    with pytest.raises(ExtractError) as caught:
+        parse_sitemap(body, "https://n.example/sitemap.txt")
+    assert caught.value.kind == "not-sitemap"
+
+
+def test_a_url_a_server_printed_before_an_xml_sitemap_is_no_plain_text_sitemap() -> None:
+    # What a server printed before the XML declaration is dropped, as before plain-text
+    # sitemaps were read: the sitemap's URLs, not the printed one.
+    body = (
+        f'https://n.example/debug\n<?xml version="1.0"?><urlset {NS}>'
+        "<url><loc>https://n.example/a/1</loc></url></urlset>"
+    ).encode()
+    assert [u.loc for u in parse_sitemap(body, "https://n.example/s.xml").urls] == [
+        "https://n.example/a/1"
+    ]
+
+
+async def test_a_plain_text_sitemap_fills_a_section(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(6, days=1, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    resource = mirror._resource
+
+    def with_text_sitemap(path: str) -> tuple[bytes, str] | None:
+        if path != "/sitemap.txt":
+            return resource(path)
+        lines = "".join(f"{mirror.base}{a.path}\n" for a in articles)
+        return f"{mirror.base}/about\n{lines}".encode(), "text/plain; charset=utf-8"
+
+    mirror._resource = with_text_sitemap  # type: ignore[method-assign]
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap.txt}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.failed == 0, report.errors
+        # Its article links, by `article_links`; not /about.
+        expected = sorted(site.canonical + a.path for a in articles)
+        assert sorted(await _stored_urls(store)) == expected
+    finally:
+        await store.close()
+        await site.stop()

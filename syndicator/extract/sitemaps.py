@@ -1,6 +1,6 @@
 """Sitemaps as entry points: the article URLs a site lists in `sitemap.xml` (sitemaps.org),
-in a sitemap index, in a Google News sitemap (`news:` publication date and title), gzipped
-or not.
+in a sitemap index, in a Google News sitemap (`news:` publication date and title), in a
+plain-text sitemap (one URL a line), gzipped or not.
 
 A sitemap can list 50,000 URLs: it is read as a stream of elements (each dropped once read),
 never built into one tree, and a gzipped one is inflated up to a limit. Entities are never
@@ -302,6 +302,40 @@ def _entry(element: etree._Element, url: str) -> SitemapUrl | None:
     )
 
 
+# A line of a plain-text sitemap: one absolute http(s) URL, nothing else on it.
+_URL_LINE = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
+
+
+def _plain_text(data: bytes, url: str, header_charset: str | None) -> list[SitemapUrl] | None:
+    """The URLs of a plain-text sitemap (sitemaps.org: a text file of one absolute URL a
+    line, up to 50,000), in its order; None when the bytes do not begin with an http(s) URL,
+    or go on with markup, so that they are read as XML (which reads a sitemap after what a
+    server printed, and refuses a page). A text whose every line that is not blank is an
+    http(s) URL is one; any other line (an error message, robots.txt) makes it none, and it
+    is refused: it was refused whole as no XML, so an entry point `sitemap: /sitemap.txt`
+    never gave a link."""
+    start = data[:_BEFORE_DECLARATION].removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
+    if not start[:8].lower().startswith((b"http://", b"https://")):
+        return None
+    text = data.decode(parsing.detect_charset(data, header_charset), errors="replace")
+    urls = []
+    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+        if not (line := line.strip()):
+            continue
+        if not _URL_LINE.fullmatch(line):
+            if line.startswith("<"):
+                return None
+            raise ExtractError(
+                url,
+                f"not a sitemap: a text whose line {number} is not an http(s) URL",
+                kind="not-sitemap",
+            )
+        # One that is no URL all the same ("http://[::1") costs that line, not the rest.
+        if (absolute := identity.join_url(url, line)) is not None:
+            urls.append(SitemapUrl(loc=absolute))
+    return urls
+
+
 def parse_sitemap(body: bytes, url: str, header_charset: str | None = None) -> Sitemap:
     """The URLs or child sitemaps one sitemap document lists, in its order, made absolute
     against `url`; `header_charset` is the charset the HTTP header names, weighed as a
@@ -311,6 +345,8 @@ def parse_sitemap(body: bytes, url: str, header_charset: str | None = None) -> S
         data = inflate(body)
     except ExtractError as exc:
         raise ExtractError(url, exc.message, kind=exc.kind) from None
+    if (listed := _plain_text(data, url, header_charset)) is not None:
+        return Sitemap(urls=listed)
     out = Sitemap()
     root_seen = ""
     held = 0  # elements read inside the entry not yet ended
