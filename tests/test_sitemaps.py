@@ -20,7 +20,7 @@ from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
 from syndicator.store.engine import open_store
 
-from .sites import FakeClock, Site, SiteArticle
+from .sites import SEIZED_FEED, FakeClock, Site, SiteArticle
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 NEWS = 'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
@@ -72,11 +72,11 @@ def test_a_gzipped_sitemap_index_names_its_sitemaps() -> None:
     ("body", "kind"),
     [
         (b"<!DOCTYPE html><html><body><p>Seized</p></body></html>", "not-sitemap"),
-        (b'<rss version="2.0"><channel><title>x</title></channel></rss>', "not-sitemap"),
+        (b'<opml version="2.0"><body><outline text="x"/></body></opml>', "not-sitemap"),
         (b"<urlset><url><loc>https://x.example/a</loc>", "not-sitemap"),  # cut short
         (b"\x1f\x8b\x08\x00 not really gzip", "not-sitemap"),
     ],
-    ids=["html", "rss", "truncated", "broken-gzip"],
+    ids=["html", "opml", "truncated", "broken-gzip"],
 )
 def test_what_is_not_a_sitemap_is_refused_by_name(body: bytes, kind: str) -> None:
     with pytest.raises(ExtractError) as caught:
@@ -1033,6 +1033,112 @@ async def test_a_plain_text_sitemap_fills_a_section(
         report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
         assert report.failed == 0, report.errors
         # Its article links, by `article_links`; not /about.
+        expected = sorted(site.canonical + a.path for a in articles)
+        assert sorted(await _stored_urls(store)) == expected
+    finally:
+        await store.close()
+        await site.stop()
+
+
+RSS_SITEMAP = (
+    '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>News</title>'
+    "<link>https://n.example/</link>"
+    "<item><title>One</title><link>https://n.example/a/1</link>"
+    "<pubDate>Thu, 17 Dec 2009 12:04:56 +0200</pubDate></item>"
+    "<item><title>Two</title><link>/a/2</link></item>"
+    "</channel></rss>"
+)
+ATOM_SITEMAP = (
+    '<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+    "<title>News</title><id>https://n.example/</id><updated>2009-12-17T12:04:56+02:00</updated>"
+    '<entry><title>One</title><link href="https://n.example/a/1"/><id>urn:one</id>'
+    "<published>2009-12-01T08:00:00Z</published><updated>2009-12-17T12:04:56+02:00</updated>"
+    "</entry>"
+    '<entry><title>Two</title><link href="https://n.example/a/2"/><id>urn:two</id></entry>'
+    "</feed>"
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [RSS_SITEMAP.encode(), ATOM_SITEMAP.encode(), gzip.compress(RSS_SITEMAP.encode())],
+    ids=["rss-2.0", "atom-1.0", "gzipped-rss"],
+)
+def test_an_rss_or_atom_feed_served_as_a_sitemap_gives_its_entries_links(body: bytes) -> None:
+    # sitemaps.org allows an RSS 2.0 or Atom 1.0 feed as a sitemap (and an index may name
+    # one): it was refused ("no urlset or sitemapindex") and the section got nothing.
+    sitemap = parse_sitemap(body, "https://n.example/sitemap-feed.xml")
+    assert not sitemap.is_index
+    # Each entry's link, dated by its update, else its publication, in UTC.
+    assert [(u.loc, u.lastmod) for u in sitemap.urls] == [
+        ("https://n.example/a/1", datetime(2009, 12, 17, 10, 4, 56, tzinfo=UTC)),
+        ("https://n.example/a/2", None),
+    ]
+
+
+def test_a_feed_broken_past_its_root_is_read_as_a_feed_is() -> None:
+    # feedparser reads past an unescaped `<` in a headline, as for a feed entry point.
+    body = (
+        b'<rss version="2.0"><channel><item><title>a < b</title>'
+        b"<link>https://n.example/a</link></item></channel></rss>"
+    )
+    assert [u.loc for u in parse_sitemap(body, "https://n.example/s.xml").urls] == [
+        "https://n.example/a"
+    ]
+
+
+def test_a_feed_of_seizure_notices_served_as_a_sitemap_is_refused() -> None:
+    # As where a feed is expected: its notice's link is no article of the site's.
+    body = SEIZED_FEED.format(origin="https://n.example", link="https://n.example/").encode()
+    with pytest.raises(ExtractError) as caught:
+        parse_sitemap(body, "https://n.example/sitemap.xml")
+    assert caught.value.kind == "seized"
+
+
+def test_a_feed_with_no_entry_is_a_sitemap_with_no_url() -> None:
+    body = b'<rss version="2.0"><channel><title>x</title></channel></rss>'
+    assert parse_sitemap(body, "https://n.example/sitemap.xml").urls == []
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (b'<rss version="2.0"><channel><item><link>https://n.example/a</link>', "truncated"),
+        (b'<rss version="2.0"><channel><title>x</titl></channel></rss>', "not-sitemap"),
+    ],
+    ids=["cut-short", "broken-no-entry"],
+)
+def test_a_broken_feed_served_as_a_sitemap_is_refused(body: bytes, kind: str) -> None:
+    with pytest.raises(ExtractError) as caught:
+        parse_sitemap(body, "https://n.example/sitemap.xml")
+    assert caught.value.kind == kind and caught.value.url == "https://n.example/sitemap.xml"
+
+
+async def test_a_feed_an_index_names_as_a_sitemap_fills_the_section(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(8, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    resource = mirror._resource
+
+    def with_feed_index(path: str) -> tuple[bytes, str] | None:
+        if path != "/sitemap.xml":
+            return resource(path)
+        named = f"<sitemap><loc>{mirror.base}/rss/north-africa.xml</loc></sitemap>"
+        return f"<sitemapindex {NS}>{named}</sitemapindex>".encode(), "application/xml"
+
+    mirror._resource = with_feed_index  # type: ignore[method-assign]
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.failed == 0, report.errors
         expected = sorted(site.canonical + a.path for a in articles)
         assert sorted(await _stored_urls(store)) == expected
     finally:

@@ -1,6 +1,7 @@
 """Sitemaps as entry points: the article URLs a site lists in `sitemap.xml` (sitemaps.org),
 in a sitemap index, in a Google News sitemap (`news:` publication date and title), in a
-plain-text sitemap (one URL a line), gzipped or not.
+plain-text sitemap (one URL a line), in an RSS or Atom feed served as a sitemap (read by
+`parsing.parse_feed`), gzipped or not.
 
 A sitemap can list 50,000 URLs: it is read as a stream of elements (each dropped once read),
 never built into one tree, and a gzipped one is inflated up to a limit. Entities are never
@@ -26,7 +27,7 @@ from lxml import etree
 
 from syndicator.core import identity
 from syndicator.core.errors import ExtractError
-from syndicator.extract import dates, parsing
+from syndicator.extract import dates, parsing, validate
 
 # The sitemaps.org protocol caps a sitemap at 50 MB uncompressed.
 MAX_INFLATED = 50 * 1024 * 1024
@@ -252,8 +253,30 @@ def _as_character_reference(found: re.Match[bytes]) -> bytes:
     return found[0] if code is None else b"&#%d;" % code
 
 
-def _elements(data: bytes, header_charset: str | None = None) -> Iterator[etree._Element]:
-    data = _believable(data, header_charset)
+def _root(data: bytes) -> str:
+    """The local name of the document's root element, read from its first bytes with a
+    parser that reads past errors (a feed broken further on is still a feed, for the feed
+    parser to salvage or refuse); "" when they hold none."""
+    parser = etree.XMLPullParser(
+        events=("start",),
+        recover=True,
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+    )
+    for at in range(0, min(len(data), _ROOT_WITHIN), 4096):
+        parser.feed(data[at : at + 4096])
+        for _event, element in parser.read_events():
+            return _local(element.tag)
+    return ""
+
+
+# How far into a document its root element is looked for.
+_ROOT_WITHIN = 65_536
+
+
+def _elements(data: bytes) -> Iterator[etree._Element]:
     events = etree.iterparse(
         io.BytesIO(data),
         events=("end",),
@@ -336,6 +359,36 @@ def _plain_text(data: bytes, url: str, header_charset: str | None) -> list[Sitem
     return urls
 
 
+# The root elements of RSS (2.0 and 0.9x; RSS 1.0's rdf:RDF) and Atom feeds.
+_FEED_ROOTS = ("rss", "feed", "RDF")
+
+
+def _feed_sitemap(data: bytes, url: str, header_charset: str | None) -> Sitemap:
+    """An RSS or Atom feed where a sitemap was expected (sitemaps.org allows either as a
+    sitemap, and an index may name one), read as the feed of an entry point is
+    (`parsing.parse_feed`): its entries' links, each dated by its update, else its
+    publication, as `lastmod`. It was refused ("no urlset or sitemapindex"), and the section
+    got nothing from it. A feed of seizure notices is refused as where a feed is expected."""
+    try:
+        entries = parsing.parse_feed(data, url, header_charset)
+    except ExtractError as exc:
+        refused = "not-sitemap" if exc.kind == "not-a-feed" else exc.kind
+        raise ExtractError(url, exc.message, kind=refused) from None
+    if notice := validate.feed_notice(entries):
+        raise validate.feed_rejected(url, notice)
+    return Sitemap(
+        urls=[SitemapUrl(loc=e.link, lastmod=_in_utc(e.updated or e.published)) for e in entries]
+    )
+
+
+def _in_utc(moment: datetime | None) -> datetime | None:
+    """A time in UTC, as a `lastmod` is read (`parse_date`); one given with no zone as it is
+    (a source's time_zone may place it)."""
+    if moment is None or moment.tzinfo is dates.NO_ZONE:
+        return moment
+    return moment.astimezone(UTC)
+
+
 def parse_sitemap(body: bytes, url: str, header_charset: str | None = None) -> Sitemap:
     """The URLs or child sitemaps one sitemap document lists, in its order, made absolute
     against `url`; `header_charset` is the charset the HTTP header names, weighed as a
@@ -347,11 +400,14 @@ def parse_sitemap(body: bytes, url: str, header_charset: str | None = None) -> S
         raise ExtractError(url, exc.message, kind=exc.kind) from None
     if (listed := _plain_text(data, url, header_charset)) is not None:
         return Sitemap(urls=listed)
+    mended = _believable(data, header_charset)
+    if _root(mended) in _FEED_ROOTS:
+        return _feed_sitemap(data, url, header_charset)
     out = Sitemap()
     root_seen = ""
     held = 0  # elements read inside the entry not yet ended
     try:
-        for element in _elements(data, header_charset):
+        for element in _elements(mended):
             name = _local(element.tag)
             inside = any(_local(a.tag) in _ENTRIES for a in element.iterancestors())
             if inside:
