@@ -14,9 +14,16 @@ import pytest
 
 from syndicator.core.config import Config
 from syndicator.core.errors import ExtractError
-from syndicator.extract.sitemaps import MAX_ENTRY_ELEMENTS, parse_date, parse_sitemap, recent
+from syndicator.extract.sitemaps import (
+    MAX_ENTRY_ELEMENTS,
+    SitemapUrl,
+    newest_pages_first,
+    parse_date,
+    parse_sitemap,
+    recent,
+)
 from syndicator.pull.fetch import Fetcher
-from syndicator.pull.pipeline import pull_source
+from syndicator.pull.pipeline import MAX_CHILD_SITEMAPS, pull_source
 from syndicator.store import Store
 from syndicator.store.engine import open_store
 
@@ -1141,6 +1148,100 @@ async def test_a_feed_an_index_names_as_a_sitemap_fills_the_section(
         assert report.failed == 0, report.errors
         expected = sorted(site.canonical + a.path for a in articles)
         assert sorted(await _stored_urls(store)) == expected
+    finally:
+        await store.close()
+        await site.stop()
+
+
+@pytest.mark.parametrize(
+    ("named", "read"),
+    [
+        (
+            # WordPress core's index: each post type's pages, oldest posts first, undated.
+            [
+                "/wp-sitemap-posts-post-1.xml",
+                "/wp-sitemap-posts-post-2.xml",
+                "/wp-sitemap-posts-post-10.xml",
+                "/wp-sitemap-posts-page-1.xml",
+                "/wp-sitemap-posts-page-2.xml",
+                "/wp-sitemap-taxonomies-category-1.xml",
+                "/wp-sitemap-users-1.xml",
+            ],
+            [
+                "/wp-sitemap-posts-post-10.xml",
+                "/wp-sitemap-posts-post-2.xml",
+                "/wp-sitemap-posts-post-1.xml",
+                "/wp-sitemap-posts-page-2.xml",
+                "/wp-sitemap-posts-page-1.xml",
+                "/wp-sitemap-taxonomies-category-1.xml",
+                "/wp-sitemap-users-1.xml",
+            ],
+        ),
+        (
+            # Without pretty permalinks, in a folder, a post type with a dash in its name.
+            [
+                "/blog/?sitemap=posts&sitemap-subtype=news-item&paged=1",
+                "/blog/?sitemap=posts&sitemap-subtype=news-item&paged=2",
+                "/blog/wp-sitemap-posts-news-item-3.xml",
+            ],
+            [
+                "/blog/wp-sitemap-posts-news-item-3.xml",
+                "/blog/?sitemap=posts&sitemap-subtype=news-item&paged=2",
+                "/blog/?sitemap=posts&sitemap-subtype=news-item&paged=1",
+            ],
+        ),
+        (
+            # Other numbered series keep the index's order: some number their newest first.
+            ["/sitemap-1.xml", "/sitemap-2.xml", "/post-sitemap.xml", "/post-sitemap2.xml"],
+            ["/sitemap-1.xml", "/sitemap-2.xml", "/post-sitemap.xml", "/post-sitemap2.xml"],
+        ),
+    ],
+    ids=["wordpress-core", "no-permalinks", "other-series"],
+)
+def test_wordpress_cores_post_sitemaps_are_read_highest_page_first(
+    named: list[str], read: list[str]
+) -> None:
+    children = [SitemapUrl(loc=f"https://n.example{path}") for path in named]
+    assert [c.loc for c in newest_pages_first(children)] == [
+        f"https://n.example{path}" for path in read
+    ]
+
+
+async def test_the_newest_posts_of_a_wordpress_index_of_many_pages_are_read(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    # WordPress core's /wp-sitemap.xml names wp-sitemap-posts-post-1.xml, -2.xml, ... with
+    # its oldest posts first and no lastmod: read in that order, at most 50 a pull, a site
+    # of more pages never had its newest posts read.
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(MAX_CHILD_SITEMAPS + 2, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    resource = mirror._resource
+    pages = {f"/wp-sitemap-posts-post-{n}.xml": a for n, a in enumerate(articles, start=1)}
+
+    def wordpress(path: str) -> tuple[bytes, str] | None:
+        if path == "/wp-sitemap.xml":
+            named = "".join(f"<sitemap><loc>{mirror.base}{p}</loc></sitemap>" for p in pages)
+            return f"<sitemapindex {NS}>{named}</sitemapindex>".encode(), "application/xml"
+        if (article := pages.get(path)) is not None:
+            listed = f"<url><loc>{mirror.base}{article.path}</loc></url>"
+            return f"<urlset {NS}>{listed}</urlset>".encode(), "application/xml"
+        return resource(path)
+
+    mirror._resource = wordpress  # type: ignore[method-assign]
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /wp-sitemap.xml}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.failed == 0, report.errors
+        stored = set(await _stored_urls(store))
+        newest = articles[-MAX_CHILD_SITEMAPS:]
+        assert stored == {site.canonical + a.path for a in newest}
     finally:
         await store.close()
         await site.stop()

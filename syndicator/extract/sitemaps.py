@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.entities import name2codepoint
+from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 
@@ -473,3 +474,43 @@ def recent(
         dated = [e for e in dated if e.stamp is not None and e.stamp >= since]
     dated.sort(key=lambda e: e.stamp or datetime.min.replace(tzinfo=UTC), reverse=True)
     return dated + undated
+
+
+# WordPress core's sitemaps (since 5.5) of one post type, page by page:
+# `/wp-sitemap-posts-{post type}-{page}.xml`, or without pretty permalinks
+# `/?sitemap=posts&sitemap-subtype={post type}&paged={page}`. Each page lists its posts by
+# ID, oldest first (`WP_Sitemaps_Posts`: orderby ID, order ASC), and the index
+# `/wp-sitemap.xml` dates none of its pages.
+_WP_POSTS_PAGE = re.compile(r"/wp-sitemap-posts-([a-z0-9_-]+)-([0-9]{1,9})\.xml\Z")
+
+
+def _wp_posts_page(loc: str) -> tuple[str, int] | None:
+    """The post type and page number of one of WordPress core's post sitemaps, else None."""
+    parts = urlsplit(loc)
+    if found := _WP_POSTS_PAGE.search(parts.path):  # WordPress may live in a folder
+        return found[1], int(found[2])
+    query = parse_qs(parts.query)
+    if query.get("sitemap") == ["posts"] and len(kind := query.get("sitemap-subtype", [])) == 1:
+        page = query.get("paged", ["1"])
+        if len(page) == 1 and page[0].isdigit() and len(page[0]) < 10:
+            return kind[0], int(page[0])
+    return None
+
+
+def newest_pages_first(children: list[SitemapUrl]) -> list[SitemapUrl]:
+    """The sitemaps an index names, the pages of each post type of WordPress core's sitemaps
+    (`wp-sitemap-posts-post-1.xml`, `-2.xml`, ...) highest page first, in the places the
+    series held; any other as it is. WordPress lists a type's oldest posts on its first
+    page and dates no page: read in the index's order, within the sitemaps read a pull
+    (`recent` keeps undated ones in that order) and the links taken from them, a site of
+    more pages than that never had its newest posts read."""
+    pages = {at: page for at, child in enumerate(children) if (page := _wp_posts_page(child.loc))}
+    series: dict[str, list[int]] = {}
+    for at, (post_type, _number) in pages.items():
+        series.setdefault(post_type, []).append(at)
+    ordered = list(children)
+    for places in series.values():
+        newest = sorted(places, key=lambda at: pages[at][1], reverse=True)
+        for place, at in zip(places, newest, strict=True):
+            ordered[place] = children[at]
+    return ordered

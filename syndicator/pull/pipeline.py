@@ -959,10 +959,10 @@ class SourcePull:
         asked: set[str],
     ) -> list[str]:
         """The sitemaps an index at `url` names to read, on the mirror that answered, the
-        newest first, none already asked. An index names its sitemaps on the site's own
-        domains (often the canonical one: a mirror serves the file as it was copied); each is
-        asked of the mirror that answered, like an article. A sitemap on another host is not
-        the site's, and is never asked."""
+        newest first (WordPress core's undated pages highest first), none already asked. An
+        index names its sitemaps on the site's own domains (often the canonical one: a
+        mirror serves the file as it was copied); each is asked of the mirror that answered,
+        like an article. A sitemap on another host is not the site's, and is never asked."""
         mirror = self.mirrors[answered]
         sites = {*self.origins, mirror.origin}
         own = [child for child in children if identity.known_origin(child.loc, sites)]
@@ -976,7 +976,7 @@ class SourcePull:
             )
         wanted = [
             on_mirror(mirror, self._site_path(child.loc))
-            for child in sitemaps.recent(own, since, self.clock())
+            for child in sitemaps.recent(sitemaps.newest_pages_first(own), since, self.clock())
         ]
         return [u for u in dict.fromkeys(wanted) if u not in asked]
 
