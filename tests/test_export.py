@@ -8,6 +8,7 @@ import gzip
 import json
 import logging
 import os
+import random
 import re
 import resource
 import shutil
@@ -18,6 +19,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin
@@ -1585,3 +1587,71 @@ async def test_an_empty_feed_is_dated_by_data_not_1970_and_keeps_its_date(
     # Another process (a restart, an export) gives the same bytes and the same date.
     assert [d.body for d in again] == [d.body for d in documents]
     assert [d.last_modified for d in again] == [d.last_modified for d in documents]
+
+
+def big_articles(count: int) -> list[SiteArticle]:
+    """Articles of some 40 KB of text each, every one its own words."""
+    base = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+    rng = random.Random(7)
+    words = [f"w{n:04d}x" for n in range(5000)]
+    return [
+        SiteArticle(
+            id=770100 + n,
+            section="north-africa",
+            title=f"Report number {n} on the harbour works of the coast",
+            paragraphs=[" ".join(rng.choices(words, k=120)) + "." for _ in range(40)],
+            published=base + timedelta(minutes=n),
+        )
+        for n in range(count)
+    ]
+
+
+@pytest.mark.skipif(not read_only_mount_works(), reason="no mount namespace (unshare -rm)")
+async def test_a_disk_that_fills_mid_pull_ends_the_pull_with_one_error(
+    tmp_path: Path, sites: Callable[..., Site]
+) -> None:
+    # The disk filling mid-pull gave one "store refused article URL: database or disk is
+    # full" per article left, and no pull record: `status` said "never pulled".
+    site = sites(mirrors=1, articles=big_articles(60))
+    await site.start()
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        site.config_yaml(f"sqlite:///{disk / 'db.sqlite'}", sections=("north-africa",)),
+        encoding="utf-8",
+    )
+    syndicate = f"{sys.executable} -m syndicator --config {config}"
+    # The pull, then the status, on one 1.5 MiB disk that the articles fill.
+    script = (
+        'mount -t tmpfs -o size=1536k tmpfs "$1" && '
+        f"{syndicate} pull news --json > pull.json; echo $? > pull.status; "
+        f"{syndicate} status --json > status.json"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    env["PYTHONPATH"] = str(REPO)
+    proc = await asyncio.create_subprocess_exec(
+        "unshare",
+        "-rm",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        str(disk),
+        cwd=tmp_path,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 180)
+    stderr = err.decode(errors="replace")
+    assert (tmp_path / "pull.status").read_text().strip() == "1", stderr
+    outcome = json.loads((tmp_path / "pull.json").read_text())
+    full = f"{disk / 'db.sqlite'}: the disk that holds the store is full (no space left on device)"
+    assert outcome["ok"] is False and outcome["result"] in ("partial", "failed"), outcome
+    assert outcome["errors"] == [full], outcome
+    assert 0 < outcome["new"] < 60, outcome
+    assert "store refused article" not in stderr and "Traceback" not in stderr, stderr
+    # The pull was recorded, or the record it could not write was said once.
+    status = (tmp_path / "status.json").read_text()
+    recorded = outcome["result"] in status and full in status
+    assert recorded or stderr.count("pull not recorded") == 1, (status, stderr)

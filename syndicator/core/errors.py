@@ -7,7 +7,8 @@
     ├── ExtractError     bytes arrived but are not a feed, a listing or an article
     │   └── RejectedPage a 200 answer that is a seizure notice, block page or similar
     ├── StoreError       the article store is unreachable or refused an operation
-    │   └── BackupTarget the path given for a backup can be none (exists, no folder, the store)
+    │   ├── BackupTarget the path given for a backup can be none (exists, no folder, the store)
+    │   └── StoreFull    the disk that holds the store is full: a pull stops storing at once
     └── ExportError      the export folder could not be written (names the file)
 
 A user's mistake or a failing mirror is one of these and is reported as one clear line;
@@ -124,6 +125,11 @@ class StoreError(SyndicatorError):
 
 class BackupTarget(StoreError):
     """The path given for a backup cannot be one: a mistake on the command line."""
+
+
+class StoreFull(StoreError):
+    """The disk that holds the store is full (SQLite's "database or disk is full",
+    PostgreSQL's SQLSTATE 53100): no later write of the same pull can succeed either."""
 
 
 class ExportError(SyndicatorError):

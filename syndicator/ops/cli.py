@@ -858,7 +858,8 @@ def pull(
     if busy is not None:
         again = f"pull {names[0]} again" if len(sources) == 1 else "pull again"
         fail(f"store error: {busy}; {again} when it is done", EXIT_FAILED, as_json)
-    dead = [o.source for o in outcomes if o.result == "failed"]
+    # A full disk fails the command even when its pull stored something first (partial).
+    dead = [o.source for o in outcomes if o.result == "failed" or o.store_full]
     if as_json:
         # One source named: its outcome, as it always was; else every source's.
         emit(
@@ -868,7 +869,7 @@ def pull(
         )
     elif quiet:
         for o in outcomes:
-            for message in o.report.errors if o.result == "failed" else []:
+            for message in o.report.errors if o.source in dead else []:
                 err.print(f"{o.source}: {message}", highlight=False, markup=False)
     else:
         out.print(terminal.outcomes(outcomes))
@@ -1186,11 +1187,11 @@ def export(ctx: click.Context, out_dir: Path | None, quiet: bool, as_json: bool)
             else f"nothing was written to {out_dir}"
         )
         fail(f"export interrupted by {stop.signal.name}: {done}", 128 + stop.signal, as_json)
-    dead = [o.source for o in outcomes if o.result == "failed"]
+    dead = [o.source for o in outcomes if o.result == "failed" or o.store_full]
     _warn_public_url(config)
     if quiet and not as_json:
         for o in outcomes:
-            if o.result == "failed":
+            if o.source in dead:
                 for message in o.report.errors:
                     err.print(f"{o.source}: {message}", highlight=False, markup=False)
     elif as_json:

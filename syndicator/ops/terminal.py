@@ -184,7 +184,7 @@ def sources(report: FeedStatus) -> Table:
 def outcome_json(o: PullOutcome) -> dict[str, Any]:
     r = o.report
     return {
-        "ok": o.result != "failed",
+        "ok": o.result != "failed" and not o.store_full,
         "source": o.source,
         "result": o.result,
         "started_at": o.started_at.isoformat(),

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from syndicator.core import identity
 from syndicator.core.config import Config, EntryPoint, Mirror, Source
-from syndicator.core.errors import ExtractError, FetchError, StoreError, Throttled
+from syndicator.core.errors import ExtractError, FetchError, StoreError, StoreFull, Throttled
 from syndicator.core.ingest import believed
 from syndicator.core.models import Candidate, FeedEntry, Page, PullReport
 from syndicator.extract import clean, dates, parsing, sitemaps, validate
@@ -1725,6 +1725,10 @@ class SourcePull:
                 result = await self.store.ingest(
                     candidate, self.source.canonical, number=False, trim=self._trim
                 )
+        except StoreFull:
+            # The pull ends here (`run_pull` records it): each article after it failed alike,
+            # one line each, and the pull's own writes after them left it unrecorded.
+            raise
         except StoreError as exc:
             self.report.fail(str(exc))
             return

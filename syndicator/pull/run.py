@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from syndicator.core.config import Config
-from syndicator.core.errors import StoreError, SyndicatorError
+from syndicator.core.errors import StoreError, StoreFull, SyndicatorError
 from syndicator.extract.candidate import source_sections
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import ProgressHook, PullReport, SourcePull
 from syndicator.store import Store
+from syndicator.store.engine import DISK_FULL
 from syndicator.store.pulls import PullRecord, record_pull
 
 log = logging.getLogger("syndicator.pull")
@@ -39,6 +40,12 @@ class PullOutcome:
     @property
     def error(self) -> str | None:
         return self.report.errors[0] if self.report.errors else None
+
+    @property
+    def store_full(self) -> bool:
+        """The disk that holds the store filled during the pull: a failure of the command,
+        even when the pull stored articles before (partial)."""
+        return any(DISK_FULL in e for e in self.report.errors)
 
     def record(self) -> PullRecord:
         r = self.report
@@ -99,8 +106,9 @@ async def run_pull(
     """Pull one source once, then log and record how it went.
 
     A cancelled pull is recorded as `cancelled` with what it had stored so far, and the
-    cancellation goes on. A store that cannot take the record is logged, never raised:
-    the articles are stored already.
+    cancellation goes on. A full disk ends the pull's storing at its first refused write,
+    with one error. A store that cannot take the record (a full disk again) is logged,
+    never raised: the articles are stored already.
     """
     source = config.sources[name]
     pull = SourcePull(name, source, config, fetcher, store, progress)
@@ -123,6 +131,13 @@ async def run_pull(
     except asyncio.CancelledError:
         await _record(store, finish("cancelled"))
         raise
+    except StoreFull as exc:
+        # One error for the pull, not one for each article after it: partial when it
+        # stored articles before the disk filled, else failed.
+        pull.report.fail(str(exc))
+        report = pull.report
+        if not (report.new or report.updated or report.duplicate):
+            report.entry_points_ok = 0
     except SyndicatorError as exc:
         pull.report.fail(str(exc))
         report = pull.report

@@ -45,7 +45,7 @@ from sqlalchemy.util import await_only
 
 from syndicator.core import identity
 from syndicator.core.config import store_command_timeout
-from syndicator.core.errors import StoreError
+from syndicator.core.errors import StoreError, StoreFull
 from syndicator.core.identity import (
     NEAR_DUPLICATE_BITS,
     NEAR_DUPLICATE_MIN_WORDS,
@@ -503,6 +503,10 @@ _NO_ACCESS = ("attempt to write a readonly database", "unable to open database f
 _DISK_FULL = ("database or disk is full", "disk I/O error")
 # Less room than this on the store's disk, and a write that failed: the disk is full.
 _ROOM = 1024 * 1024
+# How a full disk is named, by every command and by a pull that meets one.
+DISK_FULL = "the disk that holds the store is full"
+# PostgreSQL's SQLSTATE for a full disk (disk_full).
+PG_DISK_FULL = "53100"
 
 
 def access_problem(path: Path, error: BaseException) -> str | None:
@@ -528,7 +532,7 @@ def access_problem(path: Path, error: BaseException) -> str | None:
         )
     if any(words in said for words in _DISK_FULL):
         if disk is not None and disk.f_bavail * disk.f_frsize < _ROOM:
-            return f"{where}: the disk that holds the store is full (no space left on device)"
+            return f"{where}: {DISK_FULL} (no space left on device)"
         return None
     if not os.access(path, os.R_OK):
         return (
@@ -642,6 +646,17 @@ class Store:
                 f"the store file {self.file} was {what} while this process ran; nothing more "
                 "is written to it: restore the file and restart"
             )
+
+    def full_disk(self, error: DBAPIError) -> StoreFull | None:
+        """The error naming a full disk, when `error` is the database saying its disk is
+        full (SQLite's SQLITE_FULL, PostgreSQL's disk_full); None for any other error."""
+        said = str(error.orig)
+        if getattr(error.orig, "sqlstate", None) == PG_DISK_FULL:
+            return StoreFull(f"{DISK_FULL} (PostgreSQL said: {said})")
+        if "database or disk is full" not in said:
+            return None
+        where = f"{os.path.abspath(self.file)}: " if self.file is not None else ""
+        return StoreFull(f"{where}{DISK_FULL} (no space left on device)")
 
     def writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A write transaction (committed at the end, rolled back on error). Raises
@@ -758,6 +773,9 @@ class Store:
                 # it would have been a moment later. (SQLite's one writer never interleaves.)
                 looked_again = True
             except DBAPIError as exc:
+                if (full := self.full_disk(exc)) is not None:
+                    # Every later write would fail alike: the pull stops storing here.
+                    raise full from None
                 raise StoreError(
                     f"store refused article {cand.canonical_url}: {exc.orig}"
                 ) from None

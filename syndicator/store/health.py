@@ -108,6 +108,8 @@ class MirrorStore:
                 for stmt in statements:
                     await conn.execute(stmt)
         except DBAPIError as exc:
+            if (full := self.store.full_disk(exc)) is not None:
+                raise full from None  # a pull that meets it ends its storing (run_pull)
             raise StoreError(f"store refused {what}: {exc.orig}") from None
 
     # --- health ----------------------------------------------------------------------
