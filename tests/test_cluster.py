@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -562,3 +563,93 @@ async def test_a_sighup_while_the_store_opens_is_applied_once_the_worker_started
             writer.close()
         await more.stop()
     assert worker.proc.returncode == 0, worker.output()
+
+
+def set_schema_revision(store_url: str, revision: str) -> None:
+    """Move a SQLite store's schema revision, as another syndicator's `db upgrade` does."""
+    with contextlib.closing(sqlite3.connect(store_url.removeprefix("sqlite:///"), 10)) as db:
+        db.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+        db.commit()
+
+
+def count_pulls(store_url: str) -> int:
+    with contextlib.closing(sqlite3.connect(store_url.removeprefix("sqlite:///"), 10)) as db:
+        return int(db.execute("SELECT count(*) FROM pulls").fetchone()[0])
+
+
+@pytest.mark.parametrize("role", ["worker", "all"])
+async def test_a_node_stops_writing_once_a_newer_syndicator_upgraded_the_store(
+    site: Site, store_url: str, tmp_path: Path, role: str
+) -> None:
+    # An old node went on pulling and writing into a schema `db upgrade` of a newer
+    # syndicator had moved ahead, /readyz said 200, and nothing was logged: the revision was
+    # looked at only at start.
+    newer = "9999_from_a_newer_syndicator"
+    config = tmp_path / "node.yaml"
+    text = site.config_yaml(store_url).replace("every: 5m", "every: 1s")
+    config.write_text(text + "cluster: {poll: 250ms}\n", encoding="utf-8")
+    port = free_port()
+    listen = ["--listen", f"127.0.0.1:{port}"] if role == "all" else []
+    node = Node(role, config, role, "--json", *listen)
+    nodes = [node]
+
+    def moved_events() -> list[dict[str, Any]]:
+        return [e for e in events_of(node) if e.get("event", "").startswith("store schema")]
+
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def get(path: str) -> tuple[int, str]:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}{path}") as response:
+                        return response.status, await response.text()
+                except aiohttp.ClientError:
+                    return 0, ""
+
+            async def pulled_twice() -> bool:
+                if not Path(store_url.removeprefix("sqlite:///")).exists():
+                    return False
+                try:
+                    return count_pulls(store_url) >= 2
+                except sqlite3.OperationalError:  # the node is making the tables
+                    return False
+
+            await eventually(pulled_twice, "the first pulls", 60, nodes)
+            set_schema_revision(store_url, newer)
+
+            async def said() -> bool:
+                return bool(moved_events())
+
+            await eventually(said, "the node to notice the schema moved", 30, nodes)
+            (event,) = moved_events()
+            assert event["store_revision"] == newer and event["code_head"] in event["error"]
+            assert f"the store's schema is at revision {newer}, which this" in event["error"]
+            assert "run that version here too" in event["error"], event
+            pulls, asked = count_pulls(store_url), len(site.mirrors[0].log)
+            if role == "all":
+                status, body = await get("/readyz")
+                assert status == 503 and json.loads(body)["checks"]["store"] == event["error"]
+                # Readers keep the feeds the node has.
+                assert (await get("/feeds/iran.rss"))[0] == 200
+            # Several intervals of the source (and polls of the worker) go by: no pull.
+            await asyncio.sleep(4)
+            assert count_pulls(store_url) == pulls and len(site.mirrors[0].log) == asked
+            assert len(moved_events()) == 1 and node.alive
+
+            # Back at this code's revision (the newer one rolled back): pulls resume.
+            set_schema_revision(store_url, event["code_head"])
+
+            async def resumed() -> bool:
+                return count_pulls(store_url) > pulls
+
+            await eventually(resumed, "the pulls to resume", 30, nodes)
+            assert [e["event"] for e in moved_events()][-1].endswith("writing resumes")
+            if role == "all":
+
+                async def ready() -> bool:
+                    return (await get("/readyz"))[0] == 200
+
+                await eventually(ready, "the node to be ready again", 30, nodes)
+    finally:
+        node.stop()
+    assert node.proc.returncode == 0, node.output()

@@ -262,3 +262,25 @@ async def test_a_store_url_that_cannot_be_read_is_named_without_its_password() -
     said = str(refused.value)
     assert "s3cret" not in said and "cannot read the store URL" in said, said
     assert "***@db.example:port/feeds" in said, said
+
+
+async def test_a_store_whose_schema_moved_ahead_is_not_written_to(engine_url: str) -> None:
+    # A node running while a newer syndicator upgraded the store wrote into the new schema:
+    # pulls, leases and the dates of the documents it served.
+    store = await open_store(engine_url)
+    try:
+        first = await store.document_modified("iran.rss", "digest-1", None)
+        assert await store.schema_moved() is None
+        async with store.writing() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999_newer'"))
+        said = await store.schema_moved()
+        assert said is not None and "revision 9999_newer, which this syndicator" in said
+        assert "run that version here too" in said
+        # A document whose bytes changed is still served, dated, but its date not kept.
+        later = await store.document_modified("iran.rss", "digest-2", None)
+        assert later > first
+        async with store.engine.connect() as conn:
+            kept = await conn.execute(text("SELECT digest FROM published_documents"))
+            assert kept.scalars().all() == ["digest-1"]
+    finally:
+        await store.close()

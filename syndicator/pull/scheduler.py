@@ -4,9 +4,10 @@ runs of one source at once; after each pull the feed book forgets the sections t
 First pulls resume from the store: a source pulled recently waits for the rest of its
 interval; overdue ones start at random moments spread over a tenth of the jitter window per
 overdue source, up to the whole window, so one source starts at once and a restart with many
-does not hit every mirror together. A new config is applied in place (`apply`): sources
-added, removed or re-timed, while the other sources keep their next run; a source changed
-while its pull runs is pulled again once that pull ends. `drain` stops
+does not hit every mirror together. A due pull first looks at the store's schema revision:
+once a newer syndicator has upgraded it, no pull runs. A new config is applied in place
+(`apply`): sources added, removed or re-timed, while the other sources keep their next run; a
+source changed while its pull runs is pulled again once that pull ends. `drain` stops
 starting pulls and lets running ones finish within a bound, then cancels the rest.
 
 APScheduler keeps its times on the wall clock: when the clock is stepped back (NTP fixing a
@@ -141,6 +142,11 @@ class PullScheduler:
                 self._add_job(name, datetime.now(UTC))
 
     async def _guarded(self, name: str) -> None:
+        if await self.store.schema_moved():
+            # A newer syndicator upgraded the store's schema: this code must not write to
+            # it (the store logged why, once). The schedule goes on, so the pulls resume
+            # should the store come back to this code's revision.
+            return
         try:
             await self.pull(name)
         except SyndicatorError as exc:

@@ -4,7 +4,8 @@ A worker pulls sources and serves nothing. Workers share the sources through lea
 store: each claims due sources, renews their leases while it pulls, and frees them with the
 time the source is next due, so across the cluster a source is pulled by one worker once per
 interval; a worker that dies loses its leases after `cluster.lease_timeout`. One worker at a
-time also runs the retention job, under a lease of its own.
+time also runs the retention job, under a lease of its own. A worker whose store's schema a
+newer syndicator moved ahead claims nothing more (`Store.schema_moved`).
 
 A web node serves the feeds and pulls nothing. It re-renders a section when the section's
 change counter moves: told at once by PostgreSQL (LISTEN/NOTIFY), by polling on SQLite. It
@@ -107,8 +108,11 @@ async def retention_loop(
     every = config.retention.every
     while not stop.is_set():
         try:
-            await leases.register([RETENTION_LEASE])
-            claimed = await leases.claim_due([RETENTION_LEASE], 1)
+            # A store whose schema moved ahead of this code is not written to.
+            claimed = []
+            if not await store.schema_moved():
+                await leases.register([RETENTION_LEASE])
+                claimed = await leases.claim_due([RETENTION_LEASE], 1)
             if claimed:
                 started = datetime.now(UTC)
                 try:
@@ -246,20 +250,24 @@ class LeaseWorker:
                     self.leases.timeout = cluster.lease_timeout
                     registered = False
                 try:
-                    if not registered:
-                        await self.leases.register(names)
-                        registered = True
-                    if self._changed:
-                        await self.leases.due_now(self._changed & set(names))
-                        self._changed.clear()
                     now = asyncio.get_running_loop().time()
                     if self.running and now - last_renew >= renew_every:
                         await self._renew()
                         last_renew = now
-                    free = cluster.pulls - len(self.running)
-                    idle = [n for n in names if n not in self.running]
-                    for name in await self.leases.claim_due(idle, free):
-                        self._start(name)
+                    # A store whose schema a newer syndicator moved ahead: no source is
+                    # claimed, so no pull starts (the store logged why, once); the pulls
+                    # running finish.
+                    if not await self.store.schema_moved():
+                        if not registered:
+                            await self.leases.register(names)
+                            registered = True
+                        if self._changed:
+                            await self.leases.due_now(self._changed & set(names))
+                            self._changed.clear()
+                        free = cluster.pulls - len(self.running)
+                        idle = [n for n in names if n not in self.running]
+                        for name in await self.leases.claim_due(idle, free):
+                            self._start(name)
                 except StoreError as exc:
                     log.warning("worker %s: store: %s", self.holder, exc)
                 self.wake.clear()

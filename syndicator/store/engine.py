@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
 import re
 import time
@@ -67,7 +68,11 @@ from syndicator.store.schema import (
     section_versions,
 )
 
+log = logging.getLogger("syndicator.store")
+
 Outcome = Literal["new", "updated", "duplicate"]
+# The store's schema revision, as Alembic keeps it: one small read per look.
+_SCHEMA_REVISION = text("SELECT version_num FROM alembic_version")
 
 
 class Validators(NamedTuple):
@@ -469,7 +474,7 @@ async def open_store(
         if not existing:
             await store.create_search_path_schema()
         if check:
-            await migrate.ensure_current(
+            store.schema_head = await migrate.ensure_current(
                 store.engine, create_empty=create_empty, writer=store.writer
             )
         await store.prepare()
@@ -608,6 +613,16 @@ _CONFIRM_LINK = (
 )
 
 
+def _next_modified(row: Any, floor: datetime | None, now: datetime) -> datetime:
+    """The date of a document's new bytes, after the date `row` gave its bytes before."""
+    before = _utc(row.modified) if row is not None else None
+    if floor is not None and (before is None or floor > before):
+        return floor
+    if before is None:
+        return now
+    return max(now, before + timedelta(seconds=1))
+
+
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -624,6 +639,11 @@ class Store:
         # A SQLite store's file, and which file it was when opened (device, inode).
         self.file: Path | None = None
         self._file_id: tuple[int, int] | None = None
+        # The schema revision the store was checked at when opened (None: not checked), and
+        # the last revisions a look found there with what they meant (see `schema_moved`).
+        self.schema_head: str | None = None
+        self._schema_seen: tuple[tuple[str, ...], str | None] | None = None
+        self._schema_said: str | None = None
 
     def watch_file(self, path: Path) -> None:
         """Remember which file the store is, to notice it deleted or replaced later."""
@@ -646,6 +666,47 @@ class Store:
                 f"the store file {self.file} was {what} while this process ran; nothing more "
                 "is written to it: restore the file and restart"
             )
+
+    async def schema_moved(self, *, quiet: bool = False) -> str | None:
+        """Why this process must not write to the store any more: its schema revision is no
+        longer the one it was opened at (a newer syndicator's `db upgrade` ran meanwhile), in
+        the words a start against that store is refused with. None while it is the same, or
+        when it cannot be read now (what the process does next meets that itself).
+
+        One small read: a pulling process looks before each pull, a worker before it claims
+        sources, `/readyz` at each request. The first look that finds the schema moved logs
+        it (unless `quiet`), and so does the first that finds it back."""
+        if self.schema_head is None:
+            return None
+        try:
+            async with self.reading("the schema revision") as conn:
+                found = tuple(sorted(str(r[0]) for r in await conn.execute(_SCHEMA_REVISION)))
+        except StoreError:
+            return None
+        if self._schema_seen is None or self._schema_seen[0] != found:
+            problem = None
+            if found != (self.schema_head,):
+                state = migrate.SchemaState(found[0] if len(found) == 1 else None, True)
+                problem = migrate.refusal(state, self.schema_head)
+            self._schema_seen = (found, problem)
+        problem = self._schema_seen[1]
+        if not quiet and problem != self._schema_said:
+            if problem is not None:
+                log.error(
+                    "store schema moved: this node writes no more; upgrade it",
+                    extra={
+                        "store_revision": ", ".join(found) or None,
+                        "code_head": self.schema_head,
+                        "error": problem,
+                    },
+                )
+            else:
+                log.info(
+                    "store schema is this node's again: writing resumes",
+                    extra={"store_revision": self.schema_head},
+                )
+            self._schema_said = problem
+        return problem
 
     def full_disk(self, error: DBAPIError) -> StoreFull | None:
         """The error naming a full disk, when `error` is the database saying its disk is
@@ -1373,17 +1434,14 @@ class Store:
                 row = (await conn.execute(row_of)).first()
             if row is not None and row.digest == digest:
                 return _utc(row.modified) or now
+            if await self.schema_moved(quiet=True) is not None:
+                # A newer syndicator's schema: the document is served, dated here only.
+                return _next_modified(row, floor, now)
             async with self.writing() as conn:
                 row = (await conn.execute(row_of)).first()
                 if row is not None and row.digest == digest:
                     return _utc(row.modified) or now
-                before = _utc(row.modified) if row is not None else None
-                if floor is not None and (before is None or floor > before):
-                    modified = floor
-                elif before is None:
-                    modified = now
-                else:
-                    modified = max(now, before + timedelta(seconds=1))
+                modified = _next_modified(row, floor, now)
                 stmt = dialect.insert(published_documents).values(
                     name=name, digest=digest, modified=modified
                 )

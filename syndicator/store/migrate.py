@@ -115,8 +115,9 @@ def _newer(revision: str) -> str:
 
 async def ensure_current(
     engine: AsyncEngine, *, create_empty: bool, writer: AsyncEngine | None = None
-) -> None:
+) -> str:
     """Refuse a schema older or newer than the code; create it in a store that has none.
+    Returns the revision the store is at (the code's newest).
 
     The first look reads through `engine`: on SQLite, one opened for writes (`writer`) takes
     the write lock when it begins, and a `syndicate status` run while a pull writes would
@@ -124,24 +125,30 @@ async def ensure_current(
     looked at again, under the lock, through `writer`."""
     head = code_head()
     if (await schema_state(engine)).revision == head:
-        return
+        return head
     # Decide under the migration lock: another node may be creating the schema right now,
     # and a look from outside could see its tables without its revision.
     async with (writer or engine).begin() as conn:
         await _lock(conn)
         state = await conn.run_sync(_state)
         if state.revision == head:
-            return
+            return head
         if state.empty and create_empty:
             await conn.run_sync(_upgrade, "head")
-            return
+            return head
+    raise StoreError(refusal(state, head))
+
+
+def refusal(state: SchemaState, head: str) -> str:
+    """Why a store in `state` is refused by code whose newest revision is `head`: at start
+    (`ensure_current`), and by a running node whose store moved on (`Store.schema_moved`)."""
     if state.empty:
-        raise StoreError(f"the store has no tables yet: {UPGRADE_HINT}")
+        return f"the store has no tables yet: {UPGRADE_HINT}"
     if state.revision is None:
-        raise StoreError(f"the store's schema predates versioned migrations: {UPGRADE_HINT}")
+        return f"the store's schema predates versioned migrations: {UPGRADE_HINT}"
     if state.revision not in known_revisions():
-        raise StoreError(_newer(state.revision))
-    raise StoreError(
+        return _newer(state.revision)
+    return (
         f"the store's schema is at revision {state.revision}, this syndicator needs {head}: "
         f"{UPGRADE_HINT}"
     )

@@ -2,9 +2,10 @@
 status behind the section and source gauges of `/metrics`. Every serving process (of `serve`,
 or a web node of a cluster) keeps one `ReadyState` and answers alike.
 
-Ready when the store answers, the config is loaded and every configured section that a source
-lists has been covered by a pull that reached an entry point (by this process or any other on
-the store).
+Ready when the store answers at the schema revision this code knows (not one a newer
+syndicator's `db upgrade` moved it to), the config is loaded and every configured section that
+a source lists has been covered by a pull that reached an entry point (by this process or any
+other on the store).
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ async def readiness_checks(
             raise StoreError("store not open")
         await asyncio.wait_for(ping(store), timeout=STORE_TIMEOUT)
         pulled = await pulled_sections(store)
-        checks["store"] = "ok"
+        # A newer syndicator upgraded the store's schema: this node pulls no more (the feeds
+        # it has are still served), and is taken out of the load balancer until upgraded.
+        moved = await store.schema_moved(quiet=True)
+        checks["store"] = moved or "ok"
+        ready = moved is None
     except (StoreError, TimeoutError) as exc:
         checks["store"] = str(exc) or f"no answer within {STORE_TIMEOUT:.0f}s"
         ready, pulled = False, set()
@@ -98,10 +103,11 @@ class ReadyState:
             return
         try:
             status = await collect(config, self.store)
+            moved = await self.store.schema_moved(quiet=True)
         except StoreError as exc:
             log.warning("status not refreshed", extra={"error": str(exc)})
             self.store_unanswered()
             return
         self.store_failing = False
         self.metrics.set_status(status)
-        self.metrics.set_ready(not self.stopping and not status.unpulled_sections)
+        self.metrics.set_ready(not self.stopping and not status.unpulled_sections and not moved)
