@@ -616,7 +616,7 @@ def test_db_restore_puts_a_backup_back_beside_a_killed_process_s_log(tmp_path: P
         )
         restored = run("--config", str(config), "db", "restore", str(backup), cwd=tmp_path)
         assert restored.returncode == 0, restored.stderr
-        assert restored.stdout == f"restored {store} from {backup}: 1 articles\n"
+        assert restored.stdout == f"restored {store} from {backup}: 1 article\n"
         assert reader.execute("SELECT title FROM articles").fetchall() == [(title,)]
     finally:
         reader.close()

@@ -80,7 +80,7 @@ from syndicator.serve.workers import (
     unless_stopped,
 )
 from syndicator.store import Store, engine, migrate, open_store
-from syndicator.store.backup import BackupReport, RestoreReport, backup_sqlite, restore_sqlite
+from syndicator.store.backup import backup_sqlite, restore_sqlite
 from syndicator.store.engine import sqlite_file
 from syndicator.store.integrity import IntegrityReport, check_integrity, unopenable
 from syndicator.store.status import collect, human_age
@@ -1547,25 +1547,8 @@ def db_backup(ctx: click.Context, target: Path, replace: bool, quiet: bool, as_j
     """Write a whole copy of the SQLite store to TARGET, while the service runs."""
     _refuse_quiet_and_verbose(ctx, quiet, as_json)
     config = _load(ctx, as_json)
-    # The config has checked that SQLAlchemy reads the store URL.
-    source = sqlite_file(config.service.store, config.base_dir)
-    if source is None:
-        fail(
-            "the store is not a SQLite file: back a PostgreSQL store up with pg_dump",
-            EXIT_CONFIG,
-            as_json,
-        )
-
-    async def job() -> BackupReport | BackupTarget:
-        try:
-            return await asyncio.to_thread(backup_sqlite, source, target, replace=replace)
-        except BackupTarget as exc:
-            return exc
-
-    report = _run(job, as_json, config=config)
-    if isinstance(report, BackupTarget):
-        # A path that can be no backup is the command line's mistake, not the store's.
-        fail(f"error: {report}", EXIT_CONFIG, as_json)
+    source = _sqlite_store(config, "back a PostgreSQL store up with pg_dump", as_json)
+    report = _on_file(config, as_json, lambda: backup_sqlite(source, target, replace=replace))
     if as_json:
         emit(
             {
@@ -1583,6 +1566,31 @@ def db_backup(ctx: click.Context, target: Path, replace: bool, quiet: bool, as_j
         )
 
 
+def _sqlite_store(config: Config, otherwise: str, as_json: bool) -> Path:
+    """The SQLite file of the config's store (the config has checked that SQLAlchemy reads
+    its URL); a PostgreSQL store ends the command with what to use instead."""
+    path = sqlite_file(config.service.store, config.base_dir)
+    if path is None:
+        fail(f"the store is not a SQLite file: {otherwise}", EXIT_CONFIG, as_json)
+    return path
+
+
+def _on_file(config: Config, as_json: bool, work: Callable[[], T]) -> T:
+    """Run `work` on the store's file (`db backup`, `db restore`) in a thread; a path that
+    can be no backup (BackupTarget) is the command line's mistake, not the store's."""
+
+    async def job() -> T | BackupTarget:
+        try:
+            return await asyncio.to_thread(work)
+        except BackupTarget as exc:
+            return exc
+
+    report = _run(job, as_json, config=config)
+    if isinstance(report, BackupTarget):
+        fail(f"error: {report}", EXIT_CONFIG, as_json)
+    return report
+
+
 @db.command("restore")
 @click.argument(
     "backup",
@@ -1596,24 +1604,8 @@ def db_restore(ctx: click.Context, backup: Path, quiet: bool, as_json: bool) -> 
     """Put the content of BACKUP (from `db backup`) back into the SQLite store."""
     _refuse_quiet_and_verbose(ctx, quiet, as_json)
     config = _load(ctx, as_json)
-    store = sqlite_file(config.service.store, config.base_dir)
-    if store is None:
-        fail(
-            "the store is not a SQLite file: restore a PostgreSQL store with pg_restore",
-            EXIT_CONFIG,
-            as_json,
-        )
-
-    async def job() -> RestoreReport | BackupTarget:
-        try:
-            return await asyncio.to_thread(restore_sqlite, backup, store)
-        except BackupTarget as exc:
-            return exc
-
-    report = _run(job, as_json, config=config)
-    if isinstance(report, BackupTarget):
-        # A path that holds no usable backup is the command line's mistake.
-        fail(f"error: {report}", EXIT_CONFIG, as_json)
+    store = _sqlite_store(config, "restore a PostgreSQL store with pg_restore", as_json)
+    report = _on_file(config, as_json, lambda: restore_sqlite(backup, store))
     current = report.revision == migrate.code_head()
     if as_json:
         emit(
@@ -1627,7 +1619,8 @@ def db_restore(ctx: click.Context, backup: Path, quiet: bool, as_json: bool) -> 
         )
     elif not quiet or not current:
         out.print(
-            f"restored {report.store} from {backup}: {report.articles} articles", highlight=False
+            f"restored {report.store} from {backup}: {counted(report.articles, 'article')}",
+            highlight=False,
         )
     if not current and not as_json:
         err.print(
