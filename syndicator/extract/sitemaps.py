@@ -118,18 +118,21 @@ def _local(tag: object) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
+# What every parse of a sitemap is held to: no entity expanded, nothing fetched, no DTD
+# loaded, libxml2's size limits kept (an XML bomb or an external entity is refused).
+_SAFE: dict[str, bool] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "huge_tree": False,
+    "load_dtd": False,
+}
+
+
 def _root(data: bytes) -> str:
     """The local name of the document's root element, read from its first bytes with a
     parser that reads past errors (a feed broken further on is still a feed, for the feed
     parser to salvage or refuse); "" when they hold none."""
-    parser = etree.XMLPullParser(
-        events=("start",),
-        recover=True,
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-    )
+    parser = etree.XMLPullParser(events=("start",), recover=True, **_SAFE)
     for at in range(0, min(len(data), _ROOT_WITHIN), 4096):
         parser.feed(data[at : at + 4096])
         for _event, element in parser.read_events():
@@ -143,14 +146,7 @@ _ROOT_WITHIN = 65_536
 
 def _elements(data: bytes) -> Iterator[etree._Element]:
     events = etree.iterparse(
-        io.BytesIO(data),
-        events=("end",),
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        load_dtd=False,
+        io.BytesIO(data), events=("end",), remove_comments=True, remove_pis=True, **_SAFE
     )
     try:
         for _event, element in events:

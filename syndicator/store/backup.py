@@ -94,11 +94,7 @@ def backup_sqlite(source: Path, target: Path, *, replace: bool = False) -> Backu
         with partial.open("rb") as written:
             os.fsync(written.fileno())
         os.replace(partial, target)
-        folder = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        _sync_folder(target.parent)
     except sqlite3.Error as exc:
         if (problem := access_problem(source, exc)) is not None:
             raise StoreError(problem) from None
@@ -204,11 +200,16 @@ def _replace_with_copy(copy: sqlite3.Connection, store: Path) -> None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(f"{store}{end}")
         os.replace(partial, store)
-        folder = os.open(store.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        _sync_folder(store.parent)
     finally:
         with contextlib.suppress(OSError):
             partial.unlink()
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries to disk: a file renamed into it stays there after a crash."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
