@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-import syndicator.store.engine as engine_module
+import syndicator.store.connect as connect_module
 from syndicator.core.config import load_config
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
@@ -31,7 +31,7 @@ from tests.sites import Site
 
 async def one_run(site: Site, pulls: int, pool_size: int) -> tuple[float, int]:
     """Milliseconds a pull, and connections opened in all, after a first pull."""
-    engine_module.SQLITE_POOL_SIZE = pool_size
+    connect_module.SQLITE_POOL_SIZE = pool_size
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/store.db"
         path = Path(folder) / "syndicator.yaml"
@@ -56,7 +56,7 @@ async def one_run(site: Site, pulls: int, pool_size: int) -> tuple[float, int]:
 async def run(pulls: int, rounds: int) -> None:
     site = Site(mirrors=3)
     await site.start()
-    kept = engine_module.SQLITE_POOL_SIZE
+    kept = connect_module.SQLITE_POOL_SIZE
     times: dict[int, list[float]] = {5: [], kept: []}
     try:
         print(f"{'connections kept':>16} {'ms a pull':>10} {'opened per pull':>16}")
@@ -67,7 +67,7 @@ async def run(pulls: int, rounds: int) -> None:
                 print(f"{size:>16} {ms:>10.1f} {opened / pulls:>16.2f}")
     finally:
         await site.stop()
-        engine_module.SQLITE_POOL_SIZE = kept
+        connect_module.SQLITE_POOL_SIZE = kept
     old, new = statistics.median(times[5]), statistics.median(times[kept])
     print(f"median: {old:.1f} ms with 5 kept, {new:.1f} ms with {kept}: {old / new:.2f}x")
 

@@ -26,7 +26,7 @@ from syndicator.ops.cli import main
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store, migrate, open_store
-from syndicator.store.engine import make_engine
+from syndicator.store.connect import make_engine
 from syndicator.store.schema import articles, metadata, section_versions
 
 from .engines import Schemas, candidate, postgres_base

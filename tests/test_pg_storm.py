@@ -25,7 +25,7 @@ from syndicator.core.errors import StoreError
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store, open_store
-from syndicator.store.engine import PING_TIMEOUT
+from syndicator.store.connect import PING_TIMEOUT
 from syndicator.store.health import MirrorStore
 from syndicator.store.schema import article_aliases, article_sections, articles
 

@@ -20,7 +20,7 @@ from syndicator.pull.pipeline import pull_source
 from syndicator.serve.reload import limits_of
 from syndicator.store import open_store
 from syndicator.store.backup import backup_sqlite
-from syndicator.store.engine import make_engine
+from syndicator.store.connect import make_engine
 
 from .engines import candidate
 from .sites import Site

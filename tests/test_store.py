@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from syndicator.core.errors import StoreError
 from syndicator.store import Store, open_store
-from syndicator.store.engine import make_engine
+from syndicator.store.connect import make_engine
 
 from .engines import candidate
 

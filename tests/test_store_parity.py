@@ -24,7 +24,7 @@ from syndicator.publish.pages import DAYS, timeline
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.store import open_store
-from syndicator.store.engine import make_engine
+from syndicator.store.connect import make_engine
 from syndicator.store.health import MirrorStore
 from syndicator.store.integrity import check_integrity
 

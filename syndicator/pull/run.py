@@ -20,7 +20,7 @@ from syndicator.extract.candidate import source_sections
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import ProgressHook, PullReport, SourcePull
 from syndicator.store import Store
-from syndicator.store.engine import DISK_FULL
+from syndicator.store.connect import DISK_FULL
 from syndicator.store.pulls import PullRecord, record_pull
 
 log = logging.getLogger("syndicator.pull")

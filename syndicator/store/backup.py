@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from syndicator.core.errors import BackupTarget, StoreError
-from syndicator.store.engine import access_problem
+from syndicator.store.connect import access_problem
 from syndicator.store.migrate import FOUNDATION, code_head, known_revisions
 
 # How long to wait for a lock another process holds (a pull's write, a checkpoint).

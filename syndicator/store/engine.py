@@ -1,13 +1,12 @@
-"""Store: connect, create the schema, and the operations the pipeline and renderers need."""
+"""The article store: open it (`open_store`), and the operations the pipeline and the
+renderers need: ingest and identity lookups, sections and their change counters, feed
+slices, HTTP validators. Connecting and the driver's errors are `connect`'s.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 import os
-import re
-import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
@@ -15,14 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-import asyncpg
 from sqlalchemy import (
     BigInteger,
     Integer,
     bindparam,
     case,
     delete,
-    event,
     func,
     literal_column,
     select,
@@ -31,21 +28,15 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     DBAPIError,
-    DisconnectionError,
     IntegrityError,
-    InvalidRequestError,
-    OperationalError,
     SQLAlchemyError,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection
-from sqlalchemy.util import await_only
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from syndicator.core import identity
-from syndicator.core.config import store_command_timeout
 from syndicator.core.errors import StoreError, StoreFull
 from syndicator.core.identity import (
     NEAR_DUPLICATE_BITS,
@@ -57,6 +48,16 @@ from syndicator.core.identity import (
 from syndicator.core.ingest import Duplicate, How, Match, Update, as_utc, decide
 from syndicator.core.models import ALL_SECTION, Article, Candidate
 from syndicator.store import migrate
+from syndicator.store.connect import (
+    DISK_FULL,
+    PG_DISK_FULL,
+    WRITE_OPTION,
+    access_problem,
+    driver_said,
+    first_schema,
+    make_engine,
+    sqlite_file,
+)
 from syndicator.store.schema import (
     article_aliases,
     article_hashes,
@@ -104,333 +105,6 @@ def _hash_inputs(cand: Candidate) -> dict[str, object]:
         "hash_text": cand.hash_text or None,
         "hash_hosts": " ".join(cand.hash_hosts),
     }
-
-
-def async_url(url: str, base_dir: Path | None = None) -> str:
-    """sqlite:///x.db -> sqlite+aiosqlite:///x.db; postgresql:// -> postgresql+asyncpg://."""
-    return _driver_url(url, base_dir).render_as_string(hide_password=False)
-
-
-def sqlite_file(url: str, base_dir: Path | None = None) -> Path | None:
-    """The file of a SQLite store URL (relative paths against `base_dir`); None for others."""
-    parsed = make_url(url)
-    database = parsed.database or ""
-    if parsed.drivername not in ("sqlite", "sqlite+aiosqlite") or database in ("", ":memory:"):
-        return None
-    path = Path(database)
-    return path if path.is_absolute() or base_dir is None else base_dir / path
-
-
-def _driver_url(url: str, base_dir: Path | None = None) -> URL:
-    parsed = make_url(url)
-    if parsed.drivername in ("sqlite", "sqlite+aiosqlite"):
-        database = parsed.database or ""
-        if database and database != ":memory:":
-            path = Path(database)
-            if not path.is_absolute() and base_dir is not None:
-                path = base_dir / path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            database = str(path)
-        return parsed.set(drivername="sqlite+aiosqlite", database=database)
-    if parsed.drivername in ("postgresql", "postgresql+asyncpg", "postgres"):
-        return parsed.set(drivername="postgresql+asyncpg")
-    raise StoreError(f"unsupported store URL {url!r}: use sqlite:/// or postgresql://")
-
-
-# How long a SQLite connection waits for another's lock before "database is locked".
-SQLITE_BUSY_MS = 10_000
-
-
-# Connections a SQLite store keeps open for reuse (see make_engine).
-SQLITE_POOL_SIZE = 12
-
-
-# How long a PostgreSQL statement (or the opening of a connection) may go unanswered before
-# the store call fails and its connection is thrown away, unless the store URL says
-# otherwise (`?command_timeout=SECONDS`): a connection the server or a relay stopped
-# answering without closing it waited until the kernel gave up, a quarter of an hour.
-COMMAND_TIMEOUT = 30.0
-# How long a pooled PostgreSQL connection may take to answer the question it is asked
-# before it is handed out (at most the command timeout): one that does not is replaced.
-PING_TIMEOUT = 5.0
-
-
-def command_timeout(url: URL) -> float:
-    """The statement bound a PostgreSQL store URL asks for (`?command_timeout=SECONDS`)."""
-    given = url.query.get("command_timeout")
-    return COMMAND_TIMEOUT if given is None else store_command_timeout(str(given))
-
-
-# What asyncpg's connect() takes from a store URL's query (`?ssl=require`), and SQLAlchemy's
-# own option for it; the URL's host, user and database, and what make_engine sets, aside.
-_DRIVER_OPTIONS = frozenset(
-    set(inspect.signature(asyncpg.connect).parameters)
-    - {"dsn", "host", "port", "user", "password", "database", "loop", "timeout"}
-    - {"command_timeout", "connection_class", "record_class", "server_settings"}
-) | {"prepared_statement_cache_size"}
-
-
-def _driver_options(url: URL) -> URL:
-    """A PostgreSQL store URL's query as asyncpg takes it. libpq's `sslmode` (in most
-    DATABASE_URLs a provider hands out: `?sslmode=require`) is asyncpg's `ssl`, which takes
-    the same values; any other key asyncpg does not take is a StoreError that names it.
-    Both ended every command, `serve` too, in a traceback (`connect() got an unexpected
-    keyword argument 'sslmode'`), though `check` found nothing wrong."""
-    if "sslmode" in url.query:
-        mode = url.query["sslmode"]
-        url = url.difference_update_query(["sslmode"])
-        if "ssl" not in url.query:
-            url = url.update_query_dict({"ssl": mode})
-    unknown = sorted(set(url.query) - _DRIVER_OPTIONS)
-    if unknown:
-        raise StoreError(
-            f"the store URL's option {unknown[0]!r} is not one a PostgreSQL store takes: "
-            "give search_path, application_name, command_timeout, sslmode (or ssl) or "
-            f"another of asyncpg's connect() options ({', '.join(sorted(_DRIVER_OPTIONS))})"
-        )
-    return url
-
-
-def make_engine(url: str, base_dir: Path | None = None, *, bounded: bool = True) -> AsyncEngine:
-    """An engine for a store URL. `?search_path=NAME` on a PostgreSQL URL keeps the tables in
-    that schema (created if missing), so several stores can share one database;
-    `?application_name=NAME` names its connections in pg_stat_activity;
-    `?command_timeout=SECONDS` bounds each statement (COMMAND_TIMEOUT when not given), unless
-    the engine is not `bounded` (a schema upgrade, whose statements may take long)."""
-    driver_url = _driver_url(url, base_dir)
-    connect_args: dict[str, Any] = {}
-    ping: float | None = None
-    if driver_url.get_backend_name() == "postgresql":
-        bound = command_timeout(driver_url)
-        driver_url = driver_url.difference_update_query(["command_timeout"])
-        # asyncpg's own bounds: every statement, and the opening of a connection.
-        connect_args["timeout"] = bound
-        connect_args["command_timeout"] = bound if bounded else None
-        ping = min(PING_TIMEOUT, bound)
-        # Session settings the URL may carry: `search_path` (the schema of the tables) and
-        # `application_name` (how pg_stat_activity names this process's connections).
-        settings = {
-            key: str(driver_url.query[key])
-            for key in ("search_path", "application_name")
-            if driver_url.query.get(key)
-        }
-        if settings:
-            driver_url = driver_url.difference_update_query(list(settings))
-            connect_args["server_settings"] = settings
-        driver_url = _driver_options(driver_url)
-    pool: dict[str, Any] = {}
-    if ping is not None:
-        pool["poolclass"] = _PingedPool
-    if driver_url.get_backend_name() == "sqlite" and driver_url.database not in (
-        None,
-        "",
-        ":memory:",
-    ):
-        # A pull holds up to about nine connections at once (the writer, lookups, health and
-        # pull rows); with SQLAlchemy's 5 kept, four more were opened and closed on every
-        # pull (a thread and the pragmas each, and a cold page cache). An in-memory store
-        # has one connection (StaticPool), which takes no size.
-        pool["pool_size"] = SQLITE_POOL_SIZE
-    engine = create_async_engine(driver_url, connect_args=connect_args, **pool)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine.sync_engine, "do_connect")
-        def _connect(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
-            cparams["async_creator_fn"] = _open_sqlite
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cursor = dbapi_conn.cursor()
-            # First, so that switching to WAL waits for a process that holds the lock.
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
-            _switch_to_wal(cursor)
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-            # Transactions are begun below, not by the driver, so that SAVEPOINT works and a
-            # writer takes the write lock when it begins (BEGIN IMMEDIATE): two writers that
-            # read the same row then both write would otherwise fail with "database is locked".
-            dbapi_conn.isolation_level = None
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _begin(conn: Any) -> None:
-            immediate = conn.get_execution_options().get(WRITE_OPTION)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    else:
-        event.listen(engine.sync_engine, "handle_error", _connection_lost)
-        if ping is not None:
-            # A PostgreSQL connection can die with its server or the network (a SQLite file
-            # cannot, and checking it would cost every read a round trip to the driver's
-            # thread). SQLAlchemy's pool_pre_ping asks without a time limit: a connection
-            # gone silent without closing held the call for a quarter of an hour. Asked here
-            # within `ping`, one that does not answer is replaced with a new one (the
-            # pool's DisconnectionError), and the call goes on.
-            event.listen(engine.sync_engine, "checkout", _pinger(ping))
-    return engine
-
-
-# What a pooled connection's answer to the ping can be when it cannot serve: silent, closed,
-# refused by a server shutting down, or left "consuming an error" by the server's FATAL
-# message (see `_connection_lost`).
-_PING_ERRORS = (
-    TimeoutError,
-    OSError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-)
-
-
-def _pinger(timeout: float) -> Any:
-    def ping(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-        driver = dbapi_conn.driver_connection
-        try:
-            await_only(driver.fetchval("SELECT 1", timeout=timeout))
-        except _PING_ERRORS as exc:
-            # Closed here at once: the pool's own close would wait 2 s for a goodbye.
-            driver.terminate()
-            raise DisconnectionError(f"no answer within {timeout:g} s: {exc!r}") from exc
-
-    return ping
-
-
-class _PingedPool(AsyncAdaptedQueuePool):
-    """The PostgreSQL pool, whose checkout gives up as a lost connection does.
-
-    When the connection it holds does not answer the ping, and neither does the one made to
-    replace it (a server killing each connection as it is made, a failover under way),
-    SQLAlchemy gives up with "This connection is closed", an InvalidRequestError: to the
-    store's callers, who take a DBAPIError for the store failing, that was a crash (a pull
-    ended with a traceback instead of a store error in its report). It is raised here as
-    the OperationalError of a lost connection, as a refused connection is."""
-
-    # SQLAlchemy names a pool's logger after its class: this one's module put its notes
-    # ("Pool disposed. Pool size: 5 ...", "Pool recreating") in the service's log at info
-    # whenever the database could not be reached. They go where the library's own pool's
-    # go, which is nowhere unless asked for.
-    _sqla_logger_namespace = "sqlalchemy.pool.impl.AsyncAdaptedQueuePool"
-
-    def connect(self) -> PoolProxiedConnection:
-        try:
-            return super().connect()
-        except InvalidRequestError as exc:
-            lost = ConnectionLost(f"no connection to the server answered: {exc}")
-            raise OperationalError(None, None, lost, connection_invalidated=True) from exc
-
-
-def _switch_to_wal(cursor: Any) -> None:
-    """Put the store file in WAL mode, waiting for other processes that open it at once.
-
-    Switching a new file to WAL needs a moment of exclusive access, and SQLite answers
-    "database is locked" at once, without its busy wait, when another connection is opening
-    the same file: nodes started together on an empty store would fail now and then. The
-    switch is retried (the wait yields to the event loop) until the busy timeout; a file
-    another connection has already switched needs no switch.
-    """
-    deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
-    pause = 0.005
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode")
-            if str(cursor.fetchone()[0]).lower() == "wal":
-                return
-            cursor.execute("PRAGMA journal_mode=WAL")
-            return
-        except Exception as exc:
-            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
-                raise
-        await_only(asyncio.sleep(pause))
-        pause = min(pause * 2, 0.2)
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def first_schema(search_path: str) -> str:
-    """The schema a PostgreSQL search_path names first, as PostgreSQL reads it: a name in
-    double quotes as written (`""` is one quote), any other folded to lower case (ASCII
-    letters only, as PostgreSQL folds), so `?search_path=Syndicator` is schema
-    `syndicator`. Creating `Syndicator` instead left the path naming no schema that
-    exists, and the store would not open ("no schema has been selected to create in")."""
-    path = search_path.lstrip()
-    if not path.startswith('"'):
-        return re.split(r"[,\s]", path, maxsplit=1)[0].translate(_ASCII_LOWER)
-    name, i = [], 1
-    while i < len(path):
-        if path[i] == '"':
-            if path[i + 1 : i + 2] != '"':
-                break
-            i += 1
-        name.append(path[i])
-        i += 1
-    return "".join(name)
-
-
-class ConnectionLost(Exception):
-    """The PostgreSQL server ended the connection (it was terminated, or the server restarted)."""
-
-
-def _connection_lost(ctx: Any) -> Exception | None:
-    """A connection the server ended is thrown away, and the error says so.
-
-    When PostgreSQL terminates a connection (pg_terminate_backend, a restart, a failover) it
-    first sends a FATAL error, then closes. Arriving between two statements, the error puts
-    asyncpg's connection into "consuming an error" for good, and the next statement on it
-    fails with "another operation is in progress": as if two tasks shared the connection,
-    though only one holds it (the pool gives each connection to one task at a time). That
-    connection is dead: marked as disconnected, the pool discards it (and checks the others
-    before handing them out) instead of handing it out again."""
-    original = ctx.original_exception
-    if "another operation" in str(original) and "is in progress" in str(original):
-        ctx.is_disconnect = True
-        lost = ConnectionLost("the server closed the connection mid-transaction")
-        return OperationalError(ctx.statement, ctx.parameters, lost, connection_invalidated=True)
-    if isinstance(original, TimeoutError):
-        # asyncpg's command_timeout: the server (or a relay on the way) did not answer. The
-        # connection may never answer again: thrown away, not handed out again, and the
-        # error is a store error as any other (asyncpg raises a bare TimeoutError).
-        ctx.is_disconnect = True
-        if ctx.connection is not None and not ctx.connection.invalidated:
-            # Closed here at once: the pool's own close would wait 2 s for a goodbye.
-            ctx.connection.connection.driver_connection.terminate()
-        silent = ConnectionLost("no answer from the server within the command timeout")
-        return OperationalError(ctx.statement, ctx.parameters, silent, connection_invalidated=True)
-    return None
-
-
-WRITE_OPTION = "syndicator_write"
-
-
-async def _open_sqlite(*args: Any, **kwargs: Any) -> Any:
-    """aiosqlite's connect (with `store.sqlite`'s cursors: one trip to the connection's
-    thread a statement), waiting for the connection's thread to end when it fails.
-
-    After a failed connect (a folder where the file should be, a file it may not read)
-    aiosqlite tells its thread to stop but does not wait for it; a thread still stopping when
-    the event loop closes fails on the closed loop, in whatever runs next.
-    """
-    from syndicator.store import sqlite
-
-    connection = sqlite.connect(*args, **kwargs)
-    thread = connection._thread
-    thread.daemon = True  # as SQLAlchemy's own connect does: never hold the interpreter's exit
-    try:
-        return await connection
-    except BaseException:
-        for _ in range(5000):  # at most 5 s; it takes microseconds
-            if not thread.is_alive():
-                break
-            await asyncio.sleep(0.001)
-        raise
-
-
-def _driver_said(exc: BaseException) -> str:
-    """What the database said, without SQLAlchemy's wrapping: its class in parentheses
-    before, and a second line, "(Background on this error at: https://sqlalche.me/...)",
-    after, which broke a message an operator reads in one line (and a log event's text)."""
-    orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else None
-    return str(orig) if orig is not None and str(orig) else str(exc)
 
 
 async def open_store(
@@ -495,61 +169,8 @@ async def open_store(
         path = sqlite_file(url, base_dir)
         if path is not None and (problem := access_problem(path, exc)) is not None:
             raise StoreError(problem) from None
-        raise StoreError(f"cannot open store {shown}: {_driver_said(exc)}") from None
+        raise StoreError(f"cannot open store {shown}: {driver_said(exc)}") from None
     return store
-
-
-# What SQLite says when it may not write what a reader must write too: in WAL mode, every
-# connection writes the `-shm` file beside the store (and makes it, and the `-wal` file,
-# when no other connection has).
-_NO_ACCESS = ("attempt to write a readonly database", "unable to open database file")
-# What SQLite says when its disk is full: "database or disk is full" on a write, and "disk
-# I/O error" when it cannot grow the `-shm` file it maps as it opens the store.
-_DISK_FULL = ("database or disk is full", "disk I/O error")
-# Less room than this on the store's disk, and a write that failed: the disk is full.
-_ROOM = 1024 * 1024
-# How a full disk is named, by every command and by a pull that meets one.
-DISK_FULL = "the disk that holds the store is full"
-# PostgreSQL's SQLSTATE for a full disk (disk_full).
-PG_DISK_FULL = "53100"
-
-
-def access_problem(path: Path, error: BaseException) -> str | None:
-    """One line naming a SQLite store this user may not read or write, when `error` is what
-    SQLite said of it; None when the error is another one, or the file and folder look
-    writable. A user without write access to the store's folder cannot even read a store no
-    other process holds open, and SQLite's "attempt to write a readonly database" said
-    neither which file nor why. A disk mounted read-only (as the kernel remounts one it
-    found errors on) or full is named as such: "read-only to this user" sent the operator
-    to chmod, "disk I/O error" to the disk's health."""
-    said = str(error)
-    if not any(words in said for words in (*_NO_ACCESS, *_DISK_FULL)):
-        return None
-    where = os.path.abspath(path)
-    try:
-        disk = os.statvfs(os.path.dirname(where))
-    except OSError:
-        disk = None
-    if disk is not None and disk.f_flag & os.ST_RDONLY:
-        return (
-            f"{where}: the disk that holds the store is mounted read-only (the store needs"
-            " to write the file and the -wal and -shm files beside it)"
-        )
-    if any(words in said for words in _DISK_FULL):
-        if disk is not None and disk.f_bavail * disk.f_frsize < _ROOM:
-            return f"{where}: {DISK_FULL} (no space left on device)"
-        return None
-    if not os.access(path, os.R_OK):
-        return (
-            f"{where}: store is unreadable to this user (needs read and write access to the"
-            " file, and write access to its folder)"
-        )
-    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
-        return (
-            f"{where}: store is read-only to this user (needs write access to the file and"
-            " its folder)"
-        )
-    return None
 
 
 # The statements of an ingest, built once: building SQLAlchemy expressions on every ingest

@@ -1,7 +1,8 @@
 """Mirror bookkeeping in the store: health rows, discovered mirrors, the links each entry point
 gave when last parsed, and the article lookups the pipeline needs to skip stored pages.
 
-Kept apart from the article store (`engine.py`): it shares the engine, not the ingest logic.
+Kept apart from the article store (`engine.py`): it shares the connection, not the ingest
+logic.
 """
 
 from __future__ import annotations
