@@ -185,6 +185,34 @@ def test_an_rss_item_with_an_empty_link_is_linked_by_its_permalink_guid() -> Non
     ]
 
 
+def test_an_atom_entry_with_several_alternates_links_its_first_html_one() -> None:
+    # An entry may link its page in other types and languages too; feedparser's `link` is
+    # the last HTML alternate, so the French copy (or an AMP one) was fetched as the article.
+    # As feedparser documents, the link is the first alternate of type text/html (or none).
+    links = (
+        '<link rel="alternate" type="application/pdf" href="https://news.example/Detail/1.pdf"/>'
+        '<link rel="alternate" href="https://news.example/Detail/1"/>'
+        '<link rel="alternate" type="text/html" hreflang="fr" href="https://news.example/fr/1"/>'
+        '<link rel="alternate" type="application/xhtml+xml" href="https://news.example/x/1"/>'
+        '<link rel="related" type="text/html" href="https://news.example/Detail/7"/>'
+    )
+    body = atom(f"<title>Port reopens</title>{links}").replace(
+        b"<link href='https://news.example/Detail/1'/>", b""
+    )
+    (entry,) = parsing.parse_feed(body, "https://news.example/atom.xml")
+    assert entry.link == "https://news.example/Detail/1"
+    # With no text/html alternate, an XHTML one is the page.
+    xhtml = body.replace(
+        b'href="https://news.example/Detail/1"',
+        b'type="application/pdf" href="https://news.example/y.pdf"',
+    )
+    xhtml = xhtml.replace(
+        b'type="text/html" hreflang="fr"', b'type="application/pdf" hreflang="fr"'
+    )
+    (entry,) = parsing.parse_feed(xhtml, "https://news.example/atom.xml")
+    assert entry.link == "https://news.example/x/1"
+
+
 # What WordPress cache plugins append to every page they serve, feeds included, after the
 # document's end (XML allows comments there), and a PHP notice printed after the feed.
 AFTER_THE_FEED = {

@@ -598,7 +598,7 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
     entries = []
     guid_links = _permalink_guids(parsed, body)
     for entry in parsed.entries:
-        written = entry.get("link") or guid_links.get(entry.get("id") or "")
+        written = _alternate_link(entry) or guid_links.get(entry.get("id") or "")
         if (link := _entry_link(url, written)) is None:
             continue
         content = entry.get("content")
@@ -620,6 +620,25 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
             )
         )
     return entries
+
+
+def _alternate_link(entry: Any) -> str | None:
+    """The page an entry stands for: its first `rel="alternate"` link of type text/html (a
+    link of no type is one), else its first XHTML one, as feedparser documents the link.
+    feedparser's own `link` is the last of them: an entry that also linked its French or AMP
+    copy had that copy fetched as the article. Else feedparser's `link` (an RSS permalink
+    guid, say)."""
+    alternates = [
+        link
+        for link in entry.get("links") or ()
+        if link.get("rel") == "alternate" and link.get("href")
+    ]
+    for wanted in _MARKUP_TYPES:
+        for link in alternates:
+            if str(link.get("type")).split(";")[0].strip().lower() == wanted:
+                return str(link["href"])
+    link = entry.get("link")
+    return link if isinstance(link, str) else None
 
 
 # An RSS `<guid isPermaLink="false">` and its text: a guid said to be no link.
