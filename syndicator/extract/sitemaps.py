@@ -56,6 +56,8 @@ class Sitemap:
 
     urls: list[SitemapUrl] = field(default_factory=list)
     children: list[SitemapUrl] = field(default_factory=list)
+    # Lines of a plain-text sitemap that were no http(s) URL, left out.
+    skipped: int = 0
 
     @property
     def is_index(self) -> bool:
@@ -190,14 +192,15 @@ def _entry(element: etree._Element, url: str) -> SitemapUrl | None:
 _URL_LINE = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
 
 
-def _plain_text(data: bytes, url: str, header_charset: str | None) -> list[SitemapUrl] | None:
+def _plain_text(data: bytes, url: str, header_charset: str | None) -> Sitemap | None:
     """The URLs of a plain-text sitemap (sitemaps.org: a text file of one absolute URL a
     line, up to 50,000), in its order; None when the bytes do not begin with an http(s) URL,
     or go on with markup, so that they are read as XML (which reads a sitemap after what a
-    server printed, and refuses a page). A text whose every line that is not blank is an
-    http(s) URL is one; any other line (an error message, robots.txt) makes it none, and it
-    is refused: it was refused whole as no XML, so an entry point `sitemap: /sitemap.txt`
-    never gave a link."""
+    server printed, and refuses a page). A line that is not one absolute http(s) URL (a
+    generator's note, two URLs run together, a relative path) is skipped and counted: one
+    such line had the whole sitemap refused, and the section got nothing from it. A text
+    with more such lines than URLs is refused: an error message or a notice that begins with
+    an address is no sitemap."""
     start = (
         data[: sitemap_mending.BEFORE_DECLARATION].removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
     )
@@ -205,21 +208,25 @@ def _plain_text(data: bytes, url: str, header_charset: str | None) -> list[Sitem
         return None
     text = data.decode(parsing.detect_charset(data, header_charset), errors="replace")
     urls = []
-    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+    skipped = 0
+    for line in text.removeprefix("\ufeff").splitlines():
         if not (line := line.strip()):
             continue
-        if not _URL_LINE.fullmatch(line):
-            if line.startswith("<"):
-                return None
-            raise ExtractError(
-                url,
-                f"not a sitemap: a text whose line {number} is not an http(s) URL",
-                kind="not-sitemap",
-            )
-        # One that is no URL all the same ("http://[::1") costs that line, not the rest.
-        if (absolute := identity.join_url(url, line)) is not None:
+        if line.startswith("<"):
+            return None
+        # One that is no URL all the same ("http://[::1") is skipped as any other line.
+        if _URL_LINE.fullmatch(line) and (absolute := identity.join_url(url, line)) is not None:
             urls.append(SitemapUrl(loc=absolute))
-    return urls
+        else:
+            skipped += 1
+    if skipped > len(urls):
+        raise ExtractError(
+            url,
+            f"not a sitemap: a text of which {skipped:,} lines are not http(s) URLs, and "
+            f"{len(urls):,} are",
+            kind="not-sitemap",
+        )
+    return Sitemap(urls=urls, skipped=skipped)
 
 
 # The root elements of RSS (2.0 and 0.9x; RSS 1.0's rdf:RDF) and Atom feeds.
@@ -262,7 +269,7 @@ def parse_sitemap(body: bytes, url: str, header_charset: str | None = None) -> S
     except ExtractError as exc:
         raise ExtractError(url, exc.message, kind=exc.kind) from None
     if (listed := _plain_text(data, url, header_charset)) is not None:
-        return Sitemap(urls=listed)
+        return listed
     mended = sitemap_mending.mend(data, header_charset)
     if _root(mended) in _FEED_ROOTS:
         return _feed_sitemap(data, url, header_charset)

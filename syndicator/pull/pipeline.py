@@ -1041,6 +1041,13 @@ class SourcePull:
             )
             return None
         self._ok(answered, response)
+        if document.skipped:
+            log.warning(
+                "%s: skipping %d lines of %s that are not http(s) URLs",
+                self.name,
+                document.skipped,
+                response.url,
+            )
         if document.is_index:
             return answered, [], document.children
         mirror = self.mirrors[answered]
