@@ -26,6 +26,7 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import MAX_CHILD_SITEMAPS, pull_source
 from syndicator.store import Store
 from syndicator.store.engine import open_store
+from syndicator.store.health import MirrorStore
 
 from .sites import SEIZED_FEED, FakeClock, Site, SiteArticle
 
@@ -743,6 +744,113 @@ def test_a_sitemap_cut_off_inside_an_inner_urlset_is_still_refused() -> None:
     with pytest.raises(ExtractError) as caught:
         parse_sitemap(body, "https://n.example/sitemap.xml")
     assert caught.value.kind == "not-sitemap"
+
+
+CUT_URLSET = (
+    f'<?xml version="1.0"?><urlset {NS} {NEWS}>'
+    "<url><loc>https://n.example/a/1</loc><lastmod>2024-03-04T10:00:00Z</lastmod></url>"
+    "<url><loc>https://n.example/a/2</loc><news:news><news:title>Two</news:title></news:news>"
+    "</url><url><loc>https://n.example/a/3</loc><news:news><news:ti"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "listed"),
+    [
+        (CUT_URLSET.encode(), ["https://n.example/a/1", "https://n.example/a/2"]),
+        (gzip.compress(CUT_URLSET.encode()), ["https://n.example/a/1", "https://n.example/a/2"]),
+        (
+            b'<sm:sitemapindex xmlns:sm="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            b"<sm:sitemap><sm:loc>https://n.example/s/1.xml</sm:loc></sm:sitemap>\n"
+            b"<sm:sitemap><sm:loc>https://n.exa",
+            ["https://n.example/s/1.xml"],
+        ),
+    ],
+    ids=["urlset", "gzipped", "prefixed-index"],
+)
+def test_a_sitemap_cut_off_mid_file_gives_the_entries_before_the_cut(
+    body: bytes, listed: list[str]
+) -> None:
+    # A generator that died mid-file, a copy saved half-way: the whole sitemap was refused
+    # for its lost end, and the section got none of the entries before the cut.
+    sitemap = parse_sitemap(body, "https://n.example/sitemap.xml")
+    assert sitemap.truncated
+    assert [u.loc for u in sitemap.urls or sitemap.children] == listed
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A fault before the cut is a fault: the document is refused, as a whole one is.
+        f"<urlset {NS}><url><loc>https://n.example/a</lc></url><url><loc>https://n.example/b"
+        "</loc></url><url>",
+        # An element left open before the cut.
+        f"<urlset {NS}><url><loc>https://n.example/a</loc></url><x><url>"
+        "<loc>https://n.example/b</loc></url><url><lo",
+        # A seizure notice cut off is no sitemap, whatever it holds.
+        "<!DOCTYPE html><html><body><h1>This domain has been seized</h1><urlset><url>"
+        "<loc>https://n.example/a</loc></url><p>",
+        f"<?xml version='1.0'?><opml><body><urlset {NS}><url><loc>https://n.example/a</loc>"
+        "</url><url>",
+    ],
+    ids=["fault-before-the-cut", "open-element", "seizure-page", "other-root"],
+)
+def test_a_cut_off_document_that_is_no_sitemap_before_the_cut_is_refused(body: str) -> None:
+    with pytest.raises(ExtractError) as caught:
+        parse_sitemap(body.encode(), "https://n.example/sitemap.xml")
+    assert caught.value.kind == "not-sitemap"
+
+
+async def test_a_sitemap_cut_off_mid_file_fills_the_section_and_is_reported(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    day_sitemap = mirror.day_sitemap
+    served: list[str] = []  # what each day's sitemap holds before the cut
+    cut_off: list[str] = []
+
+    def cut(section: str, day: str) -> str | None:
+        text = day_sitemap(section, day)
+        if text is None or text.count("<url>") < 3:
+            served.extend([] if text is None else [text])
+            return text
+        # Cut in the third entry, as a generator that died there leaves it.
+        kept = text[: text.index("<url>", text.index("<url>", text.index("<url>") + 1) + 1)]
+        served.append(kept)
+        cut_off.append(day)
+        return kept + "<url><loc>https://n.exa"
+
+    mirror.day_sitemap = cut  # type: ignore[method-assign]
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        before_the_cut = sorted(
+            site.canonical + a.path
+            for a in articles
+            if any(f"{mirror.base}{a.path}</loc>" in text for text in served)
+        )
+        assert len(cut_off) >= 2 and len(before_the_cut) < len(articles)
+        assert sorted(await _stored_urls(store)) == before_the_cut
+        # The operator sees each sitemap cut off, and nothing else; the mirror is not failed
+        # for it, and the sitemap is read whole again next time (no validators kept for a 304).
+        assert len(report.errors) == len(cut_off), report.errors
+        assert all("truncated sitemap" in e for e in report.errors), report.errors
+        (health,) = await MirrorStore(store).health("news")
+        assert health.state == "healthy" and health.consecutive_failures == 0
+        days = re.findall(r"<loc>([^<]+\.xml\.gz)</loc>", mirror.sitemap_index("north-africa"))
+        kept = {url for url in days if not any(f"/{day}.xml" in url for day in cut_off)}
+        assert set(await store.validators(days)) == kept
+    finally:
+        await store.close()
+        await site.stop()
 
 
 async def test_a_news_sitemap_with_unescaped_ampersands_is_read(

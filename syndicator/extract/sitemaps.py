@@ -58,6 +58,8 @@ class Sitemap:
     children: list[SitemapUrl] = field(default_factory=list)
     # Lines of a plain-text sitemap that were no http(s) URL, left out.
     skipped: int = 0
+    # Cut off mid-file: what it lists are the entries before the cut.
+    truncated: bool = False
 
     @property
     def is_index(self) -> bool:
@@ -271,40 +273,95 @@ def parse_sitemap(body: bytes, url: str, header_charset: str | None = None) -> S
     if (listed := _plain_text(data, url, header_charset)) is not None:
         return listed
     mended = sitemap_mending.mend(data, header_charset)
-    if _root(mended) in _FEED_ROOTS:
+    root = _root(mended)
+    if root in _FEED_ROOTS:
         return _feed_sitemap(data, url, header_charset)
+    try:
+        out = _entries(mended, url)
+    except ExtractError as exc:
+        refused = ExtractError(url, exc.message, kind=exc.kind)
+        if exc.kind != "not-sitemap" or root not in _ROOTS:
+            raise refused from None
+        out = _salvaged(mended, url, refused)
+    out.urls = _undated_if_generated(out.urls)
+    return out
+
+
+def _salvaged(mended: bytes, url: str, refused: ExtractError) -> Sitemap:
+    """The entries of a sitemap cut off mid-file before the cut, marked `truncated`; else
+    `refused`, raised (saying so when the cut came before its first entry ended: no sitemap,
+    as it was)."""
+    whole = _before_the_cut(mended)
+    if whole is None:
+        raise refused
+    if not whole:
+        raise ExtractError(
+            url, "truncated sitemap: cut off before its first entry ended", kind="not-sitemap"
+        )
+    try:
+        out = _entries(whole, url)
+    except ExtractError:
+        raise refused from None
+    out.truncated = True
+    return out
+
+
+_ROOTS = ("urlset", "sitemapindex")
+# The root's start tag as written (a prefix and all), the end of an entry, and the root's
+# end tag.
+_ROOT_START = re.compile(rb"<((?:[\w.-]+:)?(?:urlset|sitemapindex))[\s/>]")
+_ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:url|sitemap)\s*>")
+_ROOT_END = re.compile(rb"</(?:[\w.-]+:)?(?:urlset|sitemapindex)\s*>")
+
+
+def _before_the_cut(data: bytes) -> bytes | None:
+    """A sitemap cut off mid-file (a generator that died while writing it, a copy saved
+    half-way) up to the end of its last whole entry, and closed: the entries before the cut
+    are as good as any, and refusing the document for its lost end lost them all. None when
+    the document has its end (its fault is elsewhere, and it is refused); b"" when it was
+    cut before its first entry ended. What is given back is parsed as strictly as any
+    sitemap: an element left open before the cut, or a fault before it, still refuses it."""
+    if _ROOT_END.search(data) or (root := _ROOT_START.search(data, 0, _ROOT_WITHIN)) is None:
+        return None
+    end = len(data)
+    while (at := data.rfind(b"</", root.end(), end)) >= 0:
+        if entry := _ENTRY_END.match(data, at):
+            return data[: entry.end()] + b"</" + root[1] + b">"
+        end = at
+    return b""
+
+
+def _entries(mended: bytes, url: str) -> Sitemap:
+    """The entries of a sitemap's (mended) XML, read as a stream, made absolute against
+    `url`; ExtractError (with no URL: the caller names it) when it is no sitemap."""
     out = Sitemap()
     root_seen = ""
     held = 0  # elements read inside the entry not yet ended
-    try:
-        for element in _elements(mended):
-            name = _local(element.tag)
-            inside = any(_local(a.tag) in _ENTRIES for a in element.iterancestors())
-            if inside:
-                held += 1
-                if held > MAX_ENTRY_ELEMENTS:
-                    raise ExtractError(
-                        "",
-                        f"one sitemap entry holds more than {MAX_ENTRY_ELEMENTS:,} elements",
-                        kind="hostile-markup",
-                    )
-            if name not in _ENTRIES or inside:
-                if name in ("urlset", "sitemapindex"):
-                    root_seen = name
-                elif not inside:
-                    # Not an entry nor in one (another namespace's element, junk): read, so
-                    # dropped now; an entry's own children go with it.
-                    _drop(element)
-                continue
-            if entry := _entry(element, url):
-                (out.urls if name == "url" else out.children).append(entry)
-            _drop(element)
-            held = 0
-    except ExtractError as exc:
-        raise ExtractError(url, exc.message, kind=exc.kind) from None
-    if root_seen not in ("urlset", "sitemapindex"):
-        raise ExtractError(url, "not a sitemap (no urlset or sitemapindex)", kind="not-sitemap")
-    out.urls = _undated_if_generated(out.urls)
+    for element in _elements(mended):
+        name = _local(element.tag)
+        inside = any(_local(a.tag) in _ENTRIES for a in element.iterancestors())
+        if inside:
+            held += 1
+            if held > MAX_ENTRY_ELEMENTS:
+                raise ExtractError(
+                    "",
+                    f"one sitemap entry holds more than {MAX_ENTRY_ELEMENTS:,} elements",
+                    kind="hostile-markup",
+                )
+        if name not in _ENTRIES or inside:
+            if name in _ROOTS:
+                root_seen = name
+            elif not inside:
+                # Not an entry nor in one (another namespace's element, junk): read, so
+                # dropped now; an entry's own children go with it.
+                _drop(element)
+            continue
+        if entry := _entry(element, url):
+            (out.urls if name == "url" else out.children).append(entry)
+        _drop(element)
+        held = 0
+    if root_seen not in _ROOTS:
+        raise ExtractError("", "not a sitemap (no urlset or sitemapindex)", kind="not-sitemap")
     return out
 
 

@@ -1041,6 +1041,15 @@ class SourcePull:
             )
             return None
         self._ok(answered, response)
+        if document.truncated:
+            # The entries before the cut are read; the operator is told, and the mirror, whose
+            # generator may have died mid-file, is not failed for it.
+            read = len(document.urls or document.children)
+            cut = (
+                f"truncated sitemap: cut off mid-file; its {read:,} entries before the cut are read"
+            )
+            origin = self.mirrors[answered].origin
+            self.report.fail(f"{section} sitemap on {origin}: {response.url}: {cut}")
         if document.skipped:
             log.warning(
                 "%s: skipping %d lines of %s that are not http(s) URLs",
@@ -1067,7 +1076,8 @@ class SourcePull:
             answered, listed, response.url, entry.sitemap_max_links, "sitemap_max_links"
         )
         await self.mirror_store.save_entry_links(url, links, now)
-        if response.etag or response.last_modified:
+        # A sitemap cut off is read whole again next time, not answered 304 and kept cut.
+        if (response.etag or response.last_modified) and not document.truncated:
             await self.store.save_validators(
                 url, response.etag, response.last_modified, now, final_url=response.url
             )
