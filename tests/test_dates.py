@@ -382,6 +382,37 @@ async def test_a_sources_time_zone_places_times_that_name_none(
     assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
 
 
+@pytest.mark.parametrize("zone", ["AT", "TEH", "ACWST"])
+async def test_times_in_a_zone_not_known_are_placed_by_the_sources_time_zone(
+    zone: str,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An abbreviation no table gives an offset for was read as UTC: a Tehran site's times
+    # were published hours off, and nothing said so. It says as much as no zone at all: the
+    # source's `time_zone` places the time, and the log names the zone.
+    dates._unknown_zone.cache_clear()  # said once a process: earlier tests may have said it
+    tehran = timezone(timedelta(hours=3, minutes=30))
+    for mirror in site.mirrors:
+        mirror.feed_dates = lambda moment: (
+            f"{moment.astimezone(tehran):%a, %d %b %Y %H:%M:%S} {zone}"
+        )
+    extra = "    time_zone: Asia/Tehran\n" + FEED_ONLY
+    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=extra))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0
+    seen = await published_as_readers_see(config, store)
+    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    written = f"Fri, 01 Mar 2024 12:30:00 {zone}"
+    assert (moment := dates.parse_date(written)) is not None and moment.tzinfo is dates.NO_ZONE
+    # Said once, not for every date.
+    assert [r.zone for r in caplog.records if hasattr(r, "zone")] == [zone]  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("zone", ["Asia/Tehrann", "IRST", "+03:30"])
 def test_a_time_zone_that_is_none_is_named_with_its_line(
     zone: str, site: Site, write_config: Callable[[str], Config], store_url: str

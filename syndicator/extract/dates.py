@@ -10,6 +10,8 @@ datetime or None out.
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
 from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 
@@ -20,6 +22,8 @@ from dateutil.tz import gettz, tzoffset
 from syndicator.core.ingest import too_early
 
 __all__ = ["NO_ZONE", "ZONES", "best_time", "empty_date", "parse_date", "placed"]
+
+log = logging.getLogger("syndicator.extract")
 
 
 # The zone of a time whose text named none: UTC's offset, and read as UTC, unless the source
@@ -310,9 +314,23 @@ class _Zones:
             if offset is not None:
                 # `XYZ+0330`: dateutil read the offset the POSIX way round.
                 return tzoffset(name, -offset)
-            # No zone we know: UTC, as feedparser and every feed reader take it.
-            return UTC
+            # A zone we do not know (`AT`, `ACWST`) says nothing we can use: the time is
+            # read as one that names no zone (the source's `time_zone` places it), never
+            # taken for UTC's, which moved an article by hours with nobody told.
+            _unknown_zone(name)
+            return None
         return None if offset is None else tzoffset(None, offset)
+
+
+@functools.lru_cache(maxsize=256)
+def _unknown_zone(name: str) -> None:
+    """Say once that times in zone `name` are read as naming none."""
+    log.warning(
+        "dates in the time zone %r, which syndicator does not know, are read as dates that "
+        "name no zone: in the source's time_zone, else UTC",
+        name,
+        extra={"zone": name},
+    )
 
 
 _ZONE_OF = _Zones()
