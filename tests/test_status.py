@@ -102,6 +102,23 @@ def test_assess_names_what_is_wrong_with_each_section_and_source(
     assert "source news: never pulled" in never.problems
 
 
+def test_status_json_tells_a_section_never_stale_from_the_combined_feed(
+    site: Site, write_config: Callable[[str], Config], store_url: str
+) -> None:
+    # Both gave `stale_after: null`: a monitor could not tell a section the operator said
+    # never goes stale from `all`, which has no limit of its own (its sections are judged).
+    text = site.config_yaml(store_url).replace(
+        "  max_items: 50\n", "  max_items: 50\n  stale_after: 1h\n"
+    )
+    config = write_config(
+        text.replace("  iran: {title: Iran}", "  iran: {title: Iran, stale_after: never}")
+    )
+    report = assess(config, {}, {}, {}, set(config.sections), NOW).to_json()["sections"]
+    assert report["iran"]["stale_after"] == "never"
+    assert report["all"]["stale_after"] is None
+    assert report["north-africa"]["stale_after"] == 3600
+
+
 async def test_newest_item_is_dated_no_later_than_first_seen(store: Store) -> None:
     """A publisher's date in the future cannot make a section look fresh."""
     seen = datetime.now(UTC) - timedelta(hours=3)

@@ -92,9 +92,18 @@ class FeedStatus:
             "checked_at": self.checked_at.isoformat(),
             "healthy": self.healthy,
             "problems": self.problems,
-            "sections": {s.name: plain(asdict(s)) for s in self.sections},
+            "sections": {s.name: _section_json(plain(asdict(s))) for s in self.sections},
             "sources": {s.name: plain(asdict(s)) for s in self.sources},
         }
+
+
+def _section_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A section's row as `status --json` gives it: `stale_after` is seconds, "never" for a
+    section said never to go stale, and null for `all` alone, which has no limit of its own
+    (both were null, and a monitor could not tell them apart)."""
+    if row["stale_after"] is None and row["name"] != ALL_SECTION:
+        row["stale_after"] = "never"
+    return row
 
 
 def human_age(seconds: float) -> str:
