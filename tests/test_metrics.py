@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
 from syndicator.core.config import Config
 from syndicator.core.errors import StoreError
@@ -279,6 +281,65 @@ async def test_a_web_nodes_metrics_stop_saying_ready_when_the_store_is_gone(
         watching = asyncio.create_task(node.watcher.run(stop))
         await asyncio.sleep(config.cluster.poll + 1)  # the watcher's next look
         assert value(samples(node.metrics.exposition().decode()), "syndicator_ready") == 0
+    finally:
+        stop.set()
+        await watching
+        await store.close()
+
+
+async def test_a_web_node_logs_once_that_the_stores_schema_moved_ahead(
+    site: Site,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A newer syndicator's `db upgrade` ran: a worker logs it once and claims nothing more,
+    # but a web node only turned /readyz 503, and its log said nothing of why.
+    caplog.set_level(logging.INFO)
+    config = write_config(site.config_yaml(store_url) + "cluster: {poll: 50ms}\n")
+    store = await open_store(store_url)
+    finished = datetime.now(UTC)
+    await record_pull(
+        store, PullRecord("news", finished, finished, "ok", sections=tuple(site.sections))
+    )
+    node = WebNode(config, store, lambda: config)
+    stop = asyncio.Event()
+    watching = asyncio.create_task(node.watcher.run(stop))
+
+    def said(start: str) -> list[str]:
+        return [m for m in caplog.messages if m.startswith(start)]
+
+    async def looks(count: int) -> None:
+        # The watcher's looks at the store, and /readyz asked at each.
+        for _ in range(count):
+            await asyncio.sleep(0.05)
+            await node.readiness()
+
+    async def moved_to(revision: str) -> None:
+        async with store.writing() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+    try:
+        head = store.schema_head
+        assert head is not None
+        await looks(5)
+        assert not said("store schema")
+        await moved_to("9999_from_a_newer_syndicator")
+        for _ in range(200):
+            if said("store schema moved"):
+                break
+            await looks(1)
+        await looks(10)
+        assert len(said("store schema moved")) == 1
+        assert value(samples(node.metrics.exposition().decode()), "syndicator_ready") == 0
+        await moved_to(head)  # the newer one rolled back
+        for _ in range(200):
+            if said("store schema is this node's again"):
+                break
+            await looks(1)
+        await looks(10)
+        assert len(said("store schema is this node's again")) == 1
+        assert len(said("store schema moved")) == 1
     finally:
         stop.set()
         await watching

@@ -494,6 +494,8 @@ class WebNode(RoleNode):
             on_store_error=self.ready.store_unanswered,
         )
         self._versions: dict[str, int] | None = None
+        # What the last look at the store's schema revision found wrong (None: nothing).
+        self._schema_problem: str | None = None
 
     def app(self) -> web.Application:
         return make_app(self.book, metrics_of=self.metrics, readiness=self.readiness)
@@ -521,8 +523,13 @@ class WebNode(RoleNode):
         except StoreError:
             self.ready.store_unanswered()
             return  # the watcher has said so
+        # The look that logs a schema a newer syndicator moved ahead (and its return), once,
+        # as a worker's does: /readyz looks quietly, and turned 503 with nothing in the log.
+        schema_problem = await self.store.schema_moved()
+        schema_changed = schema_problem != self._schema_problem
+        self._schema_problem = schema_problem
         # After a failed look, the status (and readiness) is read again.
-        if moved or self.ready.store_failing:
+        if moved or schema_changed or self.ready.store_failing:
             await self.refresh_status()
 
     async def apply(self, old: Config, config: Config) -> dict[str, Any]:
