@@ -556,6 +556,43 @@ async def test_a_feed_entry_linking_the_home_page_or_a_section_page_is_no_articl
     assert set(health.values()) == {"healthy"}
 
 
+@pytest.mark.parametrize("slash", ["", "/"])
+async def test_a_feed_entry_linking_an_index_of_its_other_entries_is_no_article(
+    slash: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A feed entry linking an index page that is no entry point of the config (the page of
+    # a month's stories, under which the feed's other entries lie): fetched as an article,
+    # the index was published as an item titled with the section's name.
+    site = sites(2)
+    odd = site.mirrors[1]
+    listed = site.in_section("iran")[0]
+    month = listed.path.rsplit("/", 3)[0] + slash  # /Detail/2024/03 of /Detail/2024/03/01/...
+    odd.feed_extra = (
+        f"<item><title>Iran this month</title><link>{odd.origin}{month}</link>"
+        "<description>All of this month's stories.</description></item>"
+    )
+    resource = odd._resource
+
+    def with_month_index(path: str) -> tuple[bytes, str] | None:
+        if path == month:
+            return odd._typed(odd.listing("iran"), "text/html")
+        return resource(path)
+
+    odd._resource = with_month_index  # type: ignore[method-assign]
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+    finally:
+        await store.close()
+    assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
+    assert report.new == len(site.articles)
+    assert month not in odd.log
+
+
 @pytest.mark.parametrize("link", ["/", "/Detail/2024/06/22/990001/notice"])
 async def test_a_seizure_notice_served_as_a_feed_is_no_article(
     link: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig

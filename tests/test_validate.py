@@ -10,7 +10,8 @@ import pytest
 
 from syndicator.core.errors import RejectedPage
 from syndicator.core.models import FeedEntry
-from syndicator.extract.validate import READ_CHUNK, check, feed_notice
+from syndicator.extract import clean
+from syndicator.extract.validate import READ_CHUNK, check, feed_notice, index_links
 from syndicator.mirrors.announced import announced_origins
 
 from .sites import SEIZED_PAGE
@@ -420,3 +421,32 @@ def test_a_feed_whose_every_entry_is_a_notice_is_one(
     entries: list[FeedEntry], kind: str | None
 ) -> None:
     assert feed_notice(entries) == kind
+
+
+# The default `article_links`: a date or a long number in the path.
+DEFAULT_ARTICLES = r"/(?:19|20)\d{2}/\d{1,2}/\d{1,2}/|/\d{5,}/[^/]+"
+
+
+@pytest.mark.parametrize(
+    ("links", "indexes"),
+    [
+        # A section's page, and a month's, over the feed's other entries.
+        (["/world/", "/world/2024/05/01/story", "/sport/2024/05/01/match"], {"/world/"}),
+        (["/Detail/2024/03/01/123456/a", "/Detail/2024/03"], {"/Detail/2024/03"}),
+        (["/world?page=2", "/world/2024/05/01/story"], {"/world?page=2"}),
+        # Stories the pattern matches are kept, whatever lies under them (a gallery).
+        (["/2024/05/01/story", "/2024/05/01/story/photos/1"], set()),
+        # A feed whose entries the pattern matches none of: it says nothing of them.
+        (["/my-post/", "/my-post/attachment/photo/", "/other-post/"], set()),
+        # A page no entry lies under, a look-alike prefix, and the home page (judged apart).
+        (["/about", "/world-cup", "/world/2024/05/01/story", "/"], set()),
+    ],
+)
+def test_a_feed_entry_over_its_other_entries_is_an_index_page(
+    links: list[str], indexes: set[str]
+) -> None:
+    # Fetched as an article, a section's or a month's index page was published as an item.
+    found = index_links(
+        [f"https://n.example{link}" for link in links], clean.rule(DEFAULT_ARTICLES, "a")
+    )
+    assert {link.removeprefix("https://n.example") for link in found} == indexes

@@ -13,14 +13,17 @@ page), so an article that reports on a seizure is not taken for a seizure notice
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from lxml import etree
 
 from syndicator.core.errors import RejectedPage
 from syndicator.core.models import FeedEntry
+from syndicator.extract import clean
 from syndicator.extract.parsing import binary_kind, crowded_element, decode
 
 # A notice page is short; an article or a listing is not.
@@ -367,6 +370,37 @@ def feed_notice(entries: Sequence[FeedEntry]) -> str | None:
             return None
         kinds.add(kind)
     return min(kinds) if kinds else None
+
+
+def index_links(links: Sequence[str], articles: clean.Searcher) -> dict[str, str]:
+    """The links among a feed's entries that are index pages of its other entries, each with
+    one link under it: a link whose path the source's `article_links` (`articles`) does not
+    match, under which lies the path of another entry that it does match (`/world/` over
+    `/world/2024/05/01/story`, a month's page `/Detail/2024/03` over `/Detail/2024/03/01/
+    ...`). Fetched as an article, such a page was published as an item titled with the
+    section's name. An entry `article_links` matches is kept whatever lies under it (a story
+    and its gallery), and so is every entry of a feed whose entries it matches none of: the
+    pattern then says nothing of them. A pattern that gives up on a path keeps that link,
+    and lays nothing under another."""
+
+    def matched(path: str) -> bool | None:
+        try:
+            return articles.search(path) is not None
+        except clean.RuleTimeout:
+            return None
+
+    paths = [urlsplit(link).path for link in links]
+    found = [matched(path) for path in paths]
+    shaped = sorted(path for path, match in zip(paths, found, strict=True) if match)
+    indexes: dict[str, str] = {}
+    for link, path, match in zip(links, paths, found, strict=True):
+        prefix = path.rstrip("/") + "/"
+        if match is not False or prefix == "/":
+            continue  # an article's shape, or not known; the home page is judged apart
+        at = bisect.bisect_left(shaped, prefix)
+        if at < len(shaped) and shaped[at].startswith(prefix):
+            indexes[link] = shaped[at]
+    return indexes
 
 
 def _entry_notice(entry: FeedEntry) -> str | None:

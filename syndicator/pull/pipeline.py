@@ -865,13 +865,20 @@ class SourcePull:
         return self._own_links(index, listed, response.url, self.source.max_links, "max_links")
 
     def _articles_of(self, entries: list[FeedEntry]) -> list[FeedEntry]:
-        """A feed's entries less those linking the site's home page or a section's entry
-        point (a live stream, a promotion, a seized domain's notice among the site's items):
-        fetched as articles, the home page was published as an item titled with the site's
-        name, and a section page as one titled with the section's."""
+        """A feed's entries less those linking the site's home page, a section's entry
+        point (a live stream, a promotion, a seized domain's notice among the site's items)
+        or an index page of the feed's other entries (`validate.index_links`): fetched as
+        articles, the home page was published as an item titled with the site's name, and
+        a section page as one titled with the section's."""
+        indexes = validate.index_links(
+            [e.link for e in entries], clean.rule(self.source.article_links, "article_links")
+        )
         kept = []
         for entry in entries:
-            if (page := self._site_page(entry.link)) is not None:
+            page = self._site_page(entry.link)
+            if page is None and (under := indexes.get(entry.link)) is not None:
+                page = f"an index page (of {under})"
+            if page is not None:
                 log.info("%s: skipping a feed entry linking %s: %s", self.name, page, entry.link)
             else:
                 kept.append(entry)
