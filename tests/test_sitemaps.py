@@ -853,6 +853,41 @@ async def test_a_sitemap_cut_off_mid_file_fills_the_section_and_is_reported(
         await site.stop()
 
 
+async def test_failover_asks_the_next_mirror_for_a_sitemap_cut_off_mid_file(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    # With `strategy: failover`, the first mirror's sitemaps cut off mid-file gave their
+    # entries before the cut, and the next mirror, which serves them whole, was not asked.
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=2, articles=articles)
+    await site.start()
+    first = site.mirrors[0]
+    day_sitemap = first.day_sitemap
+
+    def cut(section: str, day: str) -> str | None:
+        text = day_sitemap(section, day)
+        if text is None or text.count("<url>") < 2:
+            return text
+        return text[: text.index("<url>", text.index("<url>") + 1)] + "<url><loc>https://n.exa"
+
+    first.day_sitemap = cut  # type: ignore[method-assign]
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
+        )
+        config = write_config(yaml + "    strategy: failover\n")
+        report = await pull_source("news", config, fetcher, store, clock=FakeClock(now))
+        assert report.errors and all("truncated sitemap" in e for e in report.errors)
+        expected = sorted(site.canonical + a.path for a in articles)
+        assert sorted(await _stored_urls(store)) == expected
+    finally:
+        await store.close()
+        await site.stop()
+
+
 async def test_a_news_sitemap_with_unescaped_ampersands_is_read(
     write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
 ) -> None:

@@ -246,6 +246,8 @@ class SourcePull:
         self.blocked: set[str] = set()
         # The last failure of each URL this pull asked for: whether a retry can help.
         self.failures: dict[str, FetchError | ExtractError] = {}
+        # The sitemap entry points (mirror asked, path) that gave a sitemap cut off mid-file.
+        self.cut_off: set[tuple[int, str]] = set()
         # Event loop times by which every request of this pull has its answer, and every
         # listing (feed or listing page) its answer; set by run().
         self.until: float | None = None
@@ -762,19 +764,23 @@ class SourcePull:
         valid, and no fault of its mirror, but the next mirror is asked: a mirror that lost
         its articles serves an empty channel, and stopping there, the section got nothing
         while the next mirror listed every article. When every mirror lists none, that is
-        the answer."""
+        the answer. A sitemap cut off mid-file is taken only when no later mirror gives it
+        whole: its entries before the cut were all the section got."""
         empty: tuple[int, str, list[Listed]] | None = None
+        partial: tuple[int, str, list[Listed]] | None = None
         for index, mirror in enumerate(self.mirrors):
             access = self.book.access(mirror.origin)
             if access == "wait" or (access == "probe" and not self.book.claim_probe(mirror.origin)):
                 continue
             result = await self._entry(index, section, entry, probe=access == "probe")
             if result is not None and result[1]:
-                return result[0], section, result[1]
-            if result is not None and empty is None:
+                if not {(index, entry.path), (result[0], entry.path)} & self.cut_off:
+                    return result[0], section, result[1]
+                partial = partial or (result[0], section, result[1])
+            elif result is not None and empty is None:
                 empty = result[0], section, result[1]
-        if empty is not None:
-            return empty
+        if partial is not None or empty is not None:
+            return partial or empty
         self.report.fail(f"{section}: no mirror gave its entry point")
         return None
 
@@ -1050,7 +1056,9 @@ class SourcePull:
         self._ok(answered, response)
         if document.truncated:
             # The entries before the cut are read; the operator is told, and the mirror, whose
-            # generator may have died mid-file, is not failed for it.
+            # generator may have died mid-file, is not failed for it (with `failover`, the
+            # next mirror is asked for it whole).
+            self.cut_off.add((index, entry.path))
             read = len(document.urls or document.children)
             cut = (
                 f"truncated sitemap: cut off mid-file; its {read:,} entries before the cut are read"
