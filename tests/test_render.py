@@ -217,6 +217,19 @@ def test_the_lead_image_carries_its_caption_and_photo_credit_apart() -> None:
     assert content.findtext(f"{media}credit") == "Foto: Reuters"
 
 
+def test_feedparser_reads_the_item_summary_not_the_picture_caption_in_summary_detail() -> None:
+    # feedparser reads media:description as a summary too: it kept the item's own in
+    # `summary` but put the caption in `summary_detail`, which rss2email, Planet and other
+    # readers built on it show as the item's summary.
+    captioned = [article(1, summary="What happened, in one line.")]
+    for fmt in ("rss", "atom"):
+        (entry,) = feedparser.parse(render.render(fmt, INFO, captioned)).entries
+        assert entry.summary == "What happened, in one line."
+        assert entry.summary_detail.value == "What happened, in one line.", fmt
+        assert entry.content[0].value == "<p>Body 1 &amp; more</p>"
+        assert entry.media_content[0]["url"] == "https://www.presstv.ir/img/1.jpg"
+
+
 def test_an_edited_rss_item_says_when_in_atom_updated_and_keeps_its_pubdate() -> None:
     # RSS has no element for an edit. feedparser (and the readers built on it) reported the
     # pubDate as an item's `updated`: an edit showed in Atom and JSON Feed, never in RSS.

@@ -88,7 +88,9 @@ class _FinishEntry(BaseEntryExtension):
         self.published: datetime | None = None
         self.updated: datetime | None = None
 
-    def _media(self, entry: etree._Element) -> None:
+    def _media(self, entry: etree._Element, summary_tag: str) -> None:
+        """The lead image as `media:content` with its caption and credit; `summary_tag`
+        names the entry's summary (RSS `description`, Atom `summary`)."""
         if self.image is None:
             return
         url, media_type, caption = self.image
@@ -101,6 +103,12 @@ class _FinishEntry(BaseEntryExtension):
         if shows:
             description = etree.SubElement(content, f"{{{MEDIA_NS}}}description", type="plain")
             description.text = shows
+            # The item's own summary after the caption: feedparser keeps the first summary
+            # in `summary` but the last one in `summary_detail`, which took the caption for
+            # the item's summary (rss2email, Planet and others read summary_detail).
+            summary = entry.find(summary_tag)
+            if summary is not None:
+                entry.append(summary)
         if credit:
             etree.SubElement(content, f"{{{MEDIA_NS}}}credit").text = credit
 
@@ -116,7 +124,7 @@ class _FinishEntry(BaseEntryExtension):
             entry.set(XML_LANG, self.language)
         _write_time(entry, "published", self.published)
         _write_time(entry, "updated", self.updated)
-        self._media(entry)
+        self._media(entry, "summary")
         return entry
 
     def extend_rss(self, entry: etree._Element) -> etree._Element:
@@ -126,7 +134,7 @@ class _FinishEntry(BaseEntryExtension):
         if self.updated is not None:
             updated = etree.SubElement(entry, f"{{{ATOM_NS}}}updated")
             updated.text = iso_time(self.updated)
-        self._media(entry)
+        self._media(entry, "description")
         return entry
 
 
