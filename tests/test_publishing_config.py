@@ -8,6 +8,11 @@ import pytest
 
 from syndicator.core.config import Config
 from syndicator.core.errors import ConfigError
+from syndicator.publish import render
+from syndicator.publish.documents import FeedBook
+from syndicator.store import Store
+
+from .feedrules import PROBLEMS
 
 BASE = """service:
   public_url: http://feeds.example.test
@@ -68,3 +73,26 @@ def test_archive_pages_default_to_max_items_and_may_not_exceed_it(
     assert "archive.page_size (50) is larger than max_items (20)" in str(caught.value)
     off = write_config(service("  archive: {enabled: false, page_size: 50}"))
     assert not off.service.archive.enabled
+
+
+async def test_a_public_url_in_other_scripts_makes_self_links_that_are_uris(
+    write_config: Callable[[str], Config], store: Store
+) -> None:
+    # A site at an IDN address put it, as written, into every self link, feed_url, Atom id,
+    # hub link and OPML address: RSS, JSON Feed and OPML carry URLs, the W3C validator
+    # calls an IRI there an error, and readers parsing URIs (NetNewsWire before 5.1, Ruby's
+    # URI) could not subscribe.
+    text = BASE.replace("http://feeds.example.test", "https://اخبار.example/خبر/").format(
+        service="  websub: {hub: 'https://هاب.example/'}"
+    )
+    config = write_config(text)
+    site = "https://xn--mgbacxr.example/%D8%AE%D8%A8%D8%B1"
+    assert config.service.public_url == site
+    assert config.service.websub.hub == "https://xn--mgbc5g.example/"
+    book = FeedBook(config, store)
+    assert book.info("iran").feed_id == "tag:xn--mgbacxr.example,2026:syndicator/iran"
+    for fmt in render.FORMATS:
+        body = (await book.get("iran", fmt)).body
+        assert f"{site}/feeds/iran.{fmt}".encode() in body
+        assert PROBLEMS[fmt](body) == [], fmt
+    assert f'xmlUrl="{site}/feeds/iran.rss"'.encode() in await book.opml()

@@ -829,6 +829,7 @@ class WebSub(_Model):
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"{value!r} is not an http(s) URL")
             _check_no_userinfo(value, parts)  # every feed names its hub
+            return identity.as_uri(value)  # a URI, as the feeds' self links (public_url)
         return value
 
 
@@ -968,7 +969,10 @@ class Service(_Model):
                 f"{value!r}: public_url takes no query (?) or fragment (#), since every self"
                 " link is it followed by a path; a path such as https://h/news is fine"
             )
-        return value.rstrip("/")
+        # As a URI (an IDN host in its xn-- form, other non-ASCII percent-encoded), as the
+        # items' links are: every self link, feed_url, Atom id and OPML address is made of
+        # it, and RSS, JSON Feed and OPML carry URLs, not IRIs.
+        return identity.as_uri(value.rstrip("/"))
 
     @field_validator("listen", mode="before")
     @classmethod
