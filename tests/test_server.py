@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from lxml import html
 from sqlalchemy import event
@@ -401,3 +403,41 @@ async def test_a_missing_archive_page_is_the_styled_404_that_lists_the_sections(
             assert "http://feeds.example.test/feeds/north-africa/" in page, path
     finally:
         await client.close()
+
+
+async def test_a_store_that_cannot_be_read_gives_readers_503_with_retry_after(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A PostgreSQL failover, a store file the process can no longer open: every document
+    # not rendered yet was a 500, an unknown section's 404 too (its page lists the
+    # sections), each with a traceback in the log. Readers are told to come back.
+    config = write_config(site.config_yaml(store_url))
+    await pull_source("news", config, fetcher, store)
+    client = await client_for(FeedBook(config, store))
+    path = Path(store_url.removeprefix("sqlite:///"))
+    try:
+        assert (await client.get("/feeds/iran.rss")).status == 200
+        await store.engine.dispose()
+        path.unlink()
+        path.mkdir()  # no SQLite opens a folder
+        for uncached in ("/feeds/all.atom", "/feeds/iran/", "/feeds/"):
+            resp = await client.get(uncached)
+            assert resp.status == 503, uncached
+            assert resp.headers["Retry-After"].isdigit()
+        unknown = await client.get("/feeds/nowhere.rss")
+        assert unknown.status == 404
+        listed = html.fromstring(await unknown.text()).xpath("//ul[@class='sections']//a/@href")
+        assert "http://feeds.example.test/feeds/iran.rss" in listed
+        assert (await client.get("/feeds/iran.atom")).status == 200  # rendered already
+    finally:
+        await client.close()
+        if path.is_dir():
+            path.rmdir()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    warned = [r for r in caplog.records if "store cannot be read" in r.getMessage()]
+    assert len(warned) == 1  # one line a minute, however many readers asked

@@ -35,11 +35,17 @@ from aiohttp.http import SERVER_SOFTWARE
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from syndicator.core.config import Service
-from syndicator.core.errors import SyndicatorError
+from syndicator.core.errors import StoreError, SyndicatorError
 from syndicator.publish import xmlfeeds
 from syndicator.publish.documents import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed, prepare
 from syndicator.publish.mirror_report import mirror_rows
-from syndicator.publish.pages import DAYS, SourceMirrors, mirrors_page, not_found_page
+from syndicator.publish.pages import (
+    DAYS,
+    SectionSummary,
+    SourceMirrors,
+    mirrors_page,
+    not_found_page,
+)
 from syndicator.publish.render import CONTENT_TYPES
 from syndicator.store.health import MirrorStore
 from syndicator.web.hotpath import (
@@ -53,6 +59,7 @@ from syndicator.web.hotpath import (
     http_date,
 )
 from syndicator.web.metrics import CONTENT_TYPE, Metrics
+from syndicator.web.unavailable import store_unavailable
 
 log = logging.getLogger("syndicator.server")
 
@@ -455,11 +462,17 @@ async def section_page(request: web.Request) -> web.Response:
 
 
 async def not_found(request: web.Request, what: str) -> web.HTTPNotFound:
-    """A 404 page for people: what is missing and the sections there are."""
+    """A 404 page for people: what is missing and the sections there are (from the config
+    alone while the store cannot be read: an unknown address is still not found)."""
     book = request.app[BOOK]
-    html = not_found_page(
-        book.config.service.title, what, await book.summaries(), index_url=book.index_url
-    )
+    try:
+        sections = await book.summaries()
+    except StoreError:
+        sections = [
+            SectionSummary(n, book.section_title(n), book.feed_urls(n), 0, None, book.page_url(n))
+            for n in book.section_names()
+        ]
+    html = not_found_page(book.config.service.title, what, sections, index_url=book.index_url)
     return web.HTTPNotFound(text=html, content_type="text/html")
 
 
@@ -587,7 +600,9 @@ async def listen(
 def make_app(
     book: FeedBook, *, metrics_of: Metrics | None = None, readiness: Readiness | None = None
 ) -> web.Application:
-    app = web.Application(middlewares=[metrics_of.middleware] if metrics_of else [])
+    # The metrics see the 503 the store's middleware gives.
+    middlewares = [metrics_of.middleware] if metrics_of else []
+    app = web.Application(middlewares=[*middlewares, store_unavailable()])
     app[BOOK] = book
     add = app.router.add_get
     add("/", index)
