@@ -372,7 +372,16 @@ def self_test(book: FeedBook) -> SelfTest:
 async def to_folder(request: web.Request) -> web.StreamResponse:
     """/feeds, typed or cut from a feed's address, is the folder of feeds /feeds/ (its page
     lists every section), as a web server answers for a folder named without its slash."""
-    raise web.HTTPMovedPermanently(request.path + "/")
+    raise into_folder(request)
+
+
+def into_folder(request: web.Request) -> web.HTTPMovedPermanently:
+    """A 301 from a folder named without its slash (`/feeds/iran`) to the folder (`iran/`).
+
+    The Location is relative to the request's own address: behind a proxy that serves the
+    site under a path (public_url https://h/news), `/feeds/iran/` sent readers to
+    https://h/feeds/iran/, outside the site."""
+    return web.HTTPMovedPermanently(request.path.rpartition("/")[2] + "/")
 
 
 async def feed(request: web.Request) -> web.StreamResponse:
@@ -386,7 +395,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
     if fmt is None:
         if request.match_info["name"] in book.section_names():
             # /feeds/iran: the section's page is /feeds/iran/
-            raise web.HTTPMovedPermanently(request.path + "/")
+            raise into_folder(request)
         raise await not_found(
             request, f"No feed format {ext!r} here: feeds end in .rss, .atom or .json."
         )
