@@ -234,6 +234,36 @@ CHROMIUM_ACCEPT = (
 )
 
 
+async def test_a_reader_in_a_web_page_may_poll_a_feed_conditionally_from_another_site(
+    pulled: tuple[FeedBook, TestClient],
+) -> None:
+    # A script sending If-Modified-Since or If-None-Match makes the browser ask first
+    # (OPTIONS, a CORS preflight): the 405 it got failed the script's request unsent. And
+    # the ETag to send back, and the WebSub links, were hidden from it.
+    _, client = pulled
+    origin = {"Origin": "https://reader.example.test"}
+    for path in ("/feeds/iran.json", "/feeds/iran.rss", "/feeds/opml.xml", "/opml"):
+        asked = await client.options(
+            path,
+            headers={
+                **origin,
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "if-modified-since, if-none-match",
+            },
+        )
+        assert asked.status in (200, 204), path
+        assert asked.headers["Access-Control-Allow-Origin"] == "*"
+        assert "GET" in asked.headers["Access-Control-Allow-Methods"]
+        allowed = asked.headers["Access-Control-Allow-Headers"].lower()
+        assert "if-modified-since" in allowed and "if-none-match" in allowed
+    first = await client.get("/feeds/iran.json", headers={**PLAIN, **origin})
+    exposed = {h.strip().lower() for h in first.headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"etag", "link"} <= exposed
+    again = {**PLAIN, **origin, "If-None-Match": first.headers["ETag"]}
+    cached = await client.get("/feeds/iran.json", headers=again)
+    assert cached.status == 304 and cached.headers["Access-Control-Allow-Origin"] == "*"
+
+
 @pytest.mark.parametrize(
     ("accept", "media"),
     [

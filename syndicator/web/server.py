@@ -93,8 +93,10 @@ class _Answers:
                 # RSS and Atom go to browsers as application/xml (see `answer`).
                 "Vary": "Accept-Encoding, Accept" if styled else "Accept-Encoding",
                 # Public documents: a reader that runs in a web page (a JSON Feed is made
-                # for scripts) may read them from any site, as it could through any proxy.
+                # for scripts) may read them from any site, as it could through any proxy,
+                # and their validators and WebSub links too (see `preflight`).
                 "Access-Control-Allow-Origin": "*",
+                "Access-Control-Expose-Headers": EXPOSED,
             }
         )
         if service.websub.hub and doc.self_url:
@@ -369,6 +371,29 @@ def self_test(book: FeedBook) -> SelfTest:
     )
 
 
+# What a script reading a document from another site may read beyond the safelisted headers
+# (Last-Modified is one): the ETag to send back in If-None-Match, the WebSub hub and self.
+EXPOSED = "ETag, Link"
+# How long a browser keeps a preflight's answer (seconds): a day, the most Firefox keeps.
+PREFLIGHT_MAX_AGE = 86400
+
+
+async def preflight(request: web.Request) -> web.Response:
+    """The CORS preflight a browser sends before a script's request that carries headers of
+    its own (If-None-Match, If-Modified-Since to poll a feed conditionally): answered for the
+    public documents under /feeds/ and /opml with GET and HEAD and the headers asked for. It
+    got a 405, and the browser failed the script's request without sending it. No
+    credentials are read, so any origin and header may come."""
+    headers = {
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Methods": "GET, HEAD",
+        "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE),
+    }
+    if asked := request.headers.get("Access-Control-Request-Headers"):
+        headers["Access-Control-Allow-Headers"] = asked
+    return web.Response(status=204, headers=headers)
+
+
 async def to_folder(request: web.Request) -> web.StreamResponse:
     """/feeds, typed or cut from a feed's address, is the folder of feeds /feeds/ (its page
     lists every section), as a web server answers for a folder named without its slash."""
@@ -634,4 +659,6 @@ def make_app(
     add("/feeds/{section}/", section_page)
     add("/feeds/{section}/index.html", section_page)
     add("/feeds/{section}/archive/{name}", archive)
+    app.router.add_route("OPTIONS", "/feeds/{tail:.*}", preflight)
+    app.router.add_route("OPTIONS", "/opml", preflight)
     return app
