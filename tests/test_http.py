@@ -234,6 +234,19 @@ CHROMIUM_ACCEPT = (
 )
 
 
+async def test_a_reader_in_a_web_page_is_told_a_feed_is_not_there(
+    pulled: tuple[FeedBook, TestClient],
+) -> None:
+    # The 404 had no Access-Control-Allow-Origin: the browser gave the script a CORS failure,
+    # which looks like the network being down, not the feed's status.
+    _, client = pulled
+    origin = {**PLAIN, "Origin": "https://reader.example.test"}
+    for path in ("/feeds/nowhere.json", "/feeds/iran/archive/999.rss", "/feeds/iran.xml"):
+        missing = await client.get(path, headers=origin)
+        assert missing.status == 404, path
+        assert missing.headers["Access-Control-Allow-Origin"] == "*", path
+
+
 async def test_a_reader_in_a_web_page_may_poll_a_feed_conditionally_from_another_site(
     pulled: tuple[FeedBook, TestClient],
 ) -> None:

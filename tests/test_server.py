@@ -433,6 +433,7 @@ async def test_a_store_that_cannot_be_read_gives_readers_503_with_retry_after(
             resp = await client.get(uncached)
             assert resp.status == 503, uncached
             assert resp.headers["Retry-After"].isdigit()
+            assert resp.headers["Access-Control-Allow-Origin"] == "*"  # a script may read it
         unknown = await client.get("/feeds/nowhere.rss")
         assert unknown.status == 404
         listed = html.fromstring(await unknown.text()).xpath("//ul[@class='sections']//a/@href")

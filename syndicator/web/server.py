@@ -371,6 +371,8 @@ def self_test(book: FeedBook) -> SelfTest:
     )
 
 
+# Public answers, readable by a script running in a page of another site.
+CROSS_ORIGIN = {"Access-Control-Allow-Origin": "*"}
 # What a script reading a document from another site may read beyond the safelisted headers
 # (Last-Modified is one): the ETag to send back in If-None-Match, the WebSub hub and self.
 EXPOSED = "ETag, Link"
@@ -507,7 +509,9 @@ async def not_found(request: web.Request, what: str) -> web.HTTPNotFound:
             for n in book.section_names()
         ]
     html = not_found_page(book.config.service.title, what, sections, index_url=book.index_url)
-    return web.HTTPNotFound(text=html, content_type="text/html")
+    # Readable by a script on another site, as the documents are: it can tell a reader that
+    # the feed is not there, where a CORS failure looks like the network being down.
+    return web.HTTPNotFound(text=html, content_type="text/html", headers=CROSS_ORIGIN)
 
 
 _STYLESHEET = prepare(xmlfeeds.STYLESHEET, xmlfeeds.STYLESHEET_TYPE, xmlfeeds.STYLESHEET_DATE)

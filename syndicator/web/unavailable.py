@@ -53,7 +53,8 @@ def store_unavailable() -> Middleware:
                 logged_at, unlogged = now, 0
             raise web.HTTPServiceUnavailable(
                 text="The feeds' store cannot be read just now: try again shortly.\n",
-                headers={"Retry-After": str(STORE_RETRY_AFTER)},
+                # Readable by a script on another site, as the documents are.
+                headers={"Retry-After": str(STORE_RETRY_AFTER), "Access-Control-Allow-Origin": "*"},
             ) from None
 
     return middleware
