@@ -588,6 +588,65 @@ def test_boxes_marked_by_their_class_still_go(box: str) -> None:
     assert not any(w in text for w in gone)
 
 
+# A recipe's ingredients as a checklist: each item a checkbox and its label, outside any form.
+# The label was dropped with the form fields, and the recipe was published without them.
+INGREDIENTS = ("400 g pumpkin", "2 cloves of garlic", "50 g grated parmesan", "a pinch of salt")
+
+
+def recipe_page(items: str) -> bytes:
+    return page(
+        "<div class='story'><h1>Pumpkin dumplings</h1>"
+        f"<h2>Ingredients</h2><ul class='ingredients'>{items}</ul>"
+        "<h2>Method</h2>"
+        f"{BODY}</div>",
+        teasers="",
+    )
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        # the box inside its label
+        '<li><label><input type="checkbox"><span>{}</span></label></li>',
+        # the box beside it, the label naming it
+        '<li><input type="checkbox" id="i{n}"><label for="i{n}">{}</label></li>',
+        # in a paragraph of its own, with a type written in capitals
+        '<li><p><label><input type="CHECKBOX"> {}</label></p></li>',
+    ],
+)
+def test_a_checklist_of_ingredients_is_published(item: str) -> None:
+    items = "".join(item.format(text, n=n) for n, text in enumerate(INGREDIENTS))
+    text = parsing.extract_article(recipe_page(items), URL).body_text
+    assert all(ingredient in text for ingredient in INGREDIENTS)
+    assert all(p in text for p in PARAGRAPHS)
+
+
+def test_labels_of_form_fields_are_still_not_published() -> None:
+    fields = (
+        # a checkbox in a form, and labels of other fields outside one
+        '<form><p><label><input type="checkbox"> Remember me on this computer</label></p></form>'
+        '<p><label for="q">Search the whole site</label><input type="text" id="q"></p>'
+        '<div><label><input type="checkbox"> Send me the weekly newsletter</label></div>'
+    )
+    root = parsing.parse_page(
+        page(f"<div class='story'><h1>New quay opens</h1>{fields}{BODY}</div>", teasers=""), URL
+    )
+    clean.strip_boilerplate(root)
+    text = clean.text_of(root)
+    assert all(p in text for p in PARAGRAPHS)
+    assert not any(w in text for w in ("Remember me", "Search the whole", "newsletter"))
+
+
+def test_a_checkbox_drawn_in_text_is_not_published() -> None:
+    item = (
+        '<li><input type="checkbox" id="i{n}"><label for="i{n}"><span>\u25a2</span></label>{}</li>'
+    )
+    items = "".join(item.format(text, n=n) for n, text in enumerate(INGREDIENTS))
+    text = parsing.extract_article(recipe_page(items), URL).body_text
+    assert all(ingredient in text for ingredient in INGREDIENTS)
+    assert "\u25a2" not in text
+
+
 # The standfirst (dek) under the headline: trafilatura's evaluation set counts it as article
 # text, and extraction left it out with the article's header on many of its pages.
 DEK = "Three years of work end with a berth for two ships and shorter queues for lorries."

@@ -449,9 +449,14 @@ def strip_boilerplate(
         drop_element(el, f"tag:{el.tag}")
     drop_comments(root)
     keep, expected = content_nodes(root)
+    ticks = _checkbox_ids(root)
     for el in list(root.iter(*boilerplate.DROP_TAGS)):
-        if el not in keep:
-            drop_element(el, f"tag:{el.tag}")
+        if el in keep:
+            continue
+        if el.tag == "label" and _checklist_item(el, ticks):
+            el.tag = "span"  # its words are an item of the list, the box goes
+            continue
+        drop_element(el, f"tag:{el.tag}")
     for selector in extra_selectors:
         for el in select_elements(root, selector):
             drop_element(el, f"strip:{selector}")
@@ -490,6 +495,29 @@ def strip_boilerplate(
     unwrap_layout_tables(root)
     unquote_tables(root)
     return expected
+
+
+_CHECKBOXES = etree.XPath("//input[translate(@type, 'CHEKBOX', 'chekbox') = 'checkbox']")
+
+
+def _checkbox_ids(root: etree._Element) -> frozenset[str]:
+    """The ids of the page's checkboxes (a label names its box with `for`)."""
+    return frozenset(i for box in _CHECKBOXES(root) if (i := box.get("id")))
+
+
+def _checklist_item(label: etree._Element, ticks: frozenset[str]) -> bool:
+    """A label of a checkbox that stands in a list item or paragraph outside any form and
+    holds words: an item of a list the reader ticks off (a recipe's ingredients), not a
+    form's field. (A label of a box drawn in text, "▢", holds no words.)"""
+    if not any(c.isalnum() for c in text_of(label)):
+        return False
+    if label.get("for") not in ticks and not any(
+        (box.get("type") or "").lower() == "checkbox" for box in label.iter("input")
+    ):
+        return False
+    return any(a.tag in ("li", "p") for a in label.iterancestors()) and not any(
+        a.tag == "form" for a in label.iterancestors()
+    )
 
 
 def _section_headed_by(
