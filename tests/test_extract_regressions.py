@@ -647,6 +647,39 @@ def test_a_checkbox_drawn_in_text_is_not_published() -> None:
     assert "\u25a2" not in text
 
 
+# A class that says how a box prints (`print-links`, `print-full`) said "print button" to the
+# cleaning: backen.de's ingredients and utensils, short lines, not sentences, went.
+SHORT_LINES = "".join(f"<div><span>{text}</span></div>" for text in INGREDIENTS)
+
+
+@pytest.mark.parametrize(
+    "wrapper",
+    ['<div class="recipe-ingredients recipe-area print-links">', '<div class="col-6 print-full">'],
+)
+def test_a_box_of_short_lines_styled_for_print_is_published(wrapper: str) -> None:
+    inner = f"<div class='story'><h1>Pumpkin dumplings</h1>{wrapper}{SHORT_LINES}</div>{BODY}</div>"
+    text = cleaned_text(inner)
+    assert all(ingredient in text for ingredient in INGREDIENTS)
+
+
+@pytest.mark.parametrize(
+    "wrapper",
+    [
+        # left out on paper: page furniture, whatever it holds
+        '<div class="shop-list no-print">',
+        '<div class="hide-for-print">',
+        '<div class="d-print-none">',
+        # an id names the box itself (a copy of the page's address for the printout)
+        '<div id="wm-ipp-print">',
+    ],
+)
+def test_a_box_left_out_on_paper_still_goes(wrapper: str) -> None:
+    inner = f"<div class='story'><h1>Pumpkin dumplings</h1>{wrapper}{SHORT_LINES}</div>{BODY}</div>"
+    text = cleaned_text(inner)
+    assert all(p in text for p in PARAGRAPHS)
+    assert not any(ingredient in text for ingredient in INGREDIENTS)
+
+
 # The standfirst (dek) under the headline: trafilatura's evaluation set counts it as article
 # text, and extraction left it out with the article's header on many of its pages.
 DEK = "Three years of work end with a berth for two ships and shorter queues for lorries."

@@ -181,6 +181,23 @@ def weakly_marked(el: etree._Element) -> bool:
     return not whole & _EXACT and bool(marks) and marks <= _WEAK
 
 
+_PRINT = frozenset({"print"})
+# Words that, with `print`, say the box is left out on paper (`no-print`, `hide-for-print`,
+# `d-print-none`): what a site leaves out of a printed article is not the article.
+_NOT_PRINTED = frozenset({"no", "not", "hide", "hidden", "none", "dont"})
+
+
+def styled_for_print(el: etree._Element) -> bool:
+    """Of the marker words only `print` marks this element, in its class and not to leave it
+    out on paper: `print-links`, `print-full` say how the box prints, not what it is (see
+    `weakly_marked`). An id (`wm-ipp-print`) names the box itself."""
+    if _words(el)[1] & _PARTS != _PRINT or not weakly_marked(el):
+        return False
+    tokens = [_token_parts(t) for t in _words(el, ("class",))[0]]
+    printed = [parts for parts in tokens if "print" in parts]
+    return bool(printed) and not any(parts & _NOT_PRINTED for parts in printed)
+
+
 def marked_by_id_only(el: etree._Element) -> bool:
     """Only the element's id marks it (`id="nav_subheading_1"`, an anchor for a table of
     contents): its class, role and state say nothing against it."""

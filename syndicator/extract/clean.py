@@ -474,7 +474,7 @@ def strip_boilerplate(
                 and boilerplate.is_marked(child, in_text)
                 and not _holds_article(child, total)
                 and not _content_paragraph(child, parent, keep)
-                and not (boilerplate.weakly_marked(child) and _prose_chars(child) >= PROSE_CHARS)
+                and not _weak_box_of_text(child)
             ):
                 # A label removed for its class ("Weitere Informationen zum Thema" in a widget
                 # of its own over a list of teasers) still heads its section, as one without a
@@ -543,6 +543,23 @@ def _section_headed_by(
 PROSE_CHARS = 200
 # A run of text outside links at least this long is a sentence, not a label or menu entry.
 _SENTENCE_CHARS = 60
+
+
+def _weak_box_of_text(el: etree._Element) -> bool:
+    """A box marked by weak words only (`boilerplate.weakly_marked`) that holds sentences,
+    PROSE_CHARS of them; or one whose class says only how it prints (`print-links`,
+    `boilerplate.styled_for_print`) that holds a sentence's worth of text outside links,
+    sentences or not (a recipe's ingredients). A print button or link holds a word or two."""
+    if not boilerplate.weakly_marked(el):
+        return False
+    if _prose_chars(el) >= PROSE_CHARS:
+        return True
+    return boilerplate.styled_for_print(el) and _unlinked_chars(el) >= _SENTENCE_CHARS
+
+
+def _unlinked_chars(el: etree._Element) -> int:
+    """Characters of the text of `el` outside links, each run of white space one."""
+    return len(text_of(el)) - sum(len(text_of(a)) for a in el.iter("a"))
 
 
 def _prose_chars(el: etree._Element) -> int:
