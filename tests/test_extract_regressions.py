@@ -412,6 +412,15 @@ def test_a_line_naming_an_advertisement_is_not_published() -> None:
             "Photo Ann Lee. AFP",
         ),
         ("Shutterstock", "", "Shutterstock"),
+        # the agency first, then the photographer, after a bar
+        (
+            "Boats at the new quay. picture alliance | Ann Lee",
+            "Boats at the new quay.",
+            "picture alliance | Ann Lee",
+        ),
+        # "via" the source, and the comma before the credit left out
+        ("Boats at the new quay. Photo via Reuters", "Boats at the new quay.", "Photo via Reuters"),
+        ("Boats at the new quay, Bild via Hafenamt", "Boats at the new quay", "Bild via Hafenamt"),
         (
             "(Foto: DBT/Stella von Saldern (bearbeitet durch die Redaktion))",
             "",

@@ -65,16 +65,17 @@ _CREDIT_LABEL = (
     r"|credits?|cr[ée]dits?|cr[ée]dito|quelle|source|fuente|imagen|źródło"
     r"|تصوير|الصورة|مصدر\s+الصورة|عدسة|عکس)"
 )
-# Where a credit starts: a copyright sign, or a credit label with a colon or "by" (or the
-# glued "CreditCredit" of some templates), at the start or after a sentence end, a bar, an
-# opening bracket or a dash; or a trailing "Name/Agency" or bare agency name; or a credit
-# label opening the caption's last bracket ("(Photo J. Doe. AFP)").
+# Where a credit starts: a copyright sign, or a credit label with a colon, "by" or "via" (or
+# the glued "CreditCredit" of some templates), at the start or after a sentence end, a bar,
+# an opening bracket or a dash; or a trailing "Name/Agency", "Agency | Name" or bare agency
+# name; or a credit label opening the caption's last bracket ("(Photo J. Doe. AFP)").
 _CREDIT = re.compile(
     rf"(?:^|(?<=[.!?|•(\-–—])|(?<=[.!?|•\-–—]\s)|\s+\(?|\s*\|\s*)"
-    rf"(?:\(?{_CREDIT_LABEL}\s*(?::|\bby\b|(?=credit)|(?<=credit)(?-i:(?=[A-Z]))).*)$"
+    rf"(?:\(?{_CREDIT_LABEL}\s*(?::|\bby\b|\bvia\b|(?=credit)|(?<=credit)(?-i:(?=[A-Z]))).*)$"
     rf"|(?:^|\s)(?-i:(?:[A-Z][\w'’.-]*\s+){{0,3}}[A-Z][\w'’.-]*)\s*/\s*(?:[\w'’.-]+\s*/\s*)*"
     rf"(?:{_AGENCIES})(?:\s+files)?\s*\)?$"
     rf"|(?:^|[\s/(])(?:{_AGENCIES})\s*\)?$"
+    rf"|(?:^|[\s/(])(?:{_AGENCIES})\s*\|\s*(?-i:(?:[A-Z][\w'’.-]*\s+){{0,3}}[A-Z][\w'’.-]*)\s*\)?$"
     rf"|\s*\({_CREDIT_LABEL}\b[^()]*\)$"
     r"|\(?©.*$",
     re.I,
@@ -105,7 +106,7 @@ def split_credit(caption: str) -> tuple[str, str | None]:
         # "Photo: a young woman in front of flooded huts": a label, then what it shows. In
         # brackets, "(Foto: DBT/Stella von Saldern (bearbeitet durch ...))" is a credit.
         return caption, None
-    description = caption[: found.start()].rstrip(" |•-–—(/©").rstrip()
+    description = caption[: found.start()].rstrip(" ,|•-–—(/©").rstrip()
     return description, credit or None
 
 
