@@ -421,6 +421,19 @@ def test_a_line_naming_an_advertisement_is_not_published() -> None:
         # "via" the source, and the comma before the credit left out
         ("Boats at the new quay. Photo via Reuters", "Boats at the new quay.", "Photo via Reuters"),
         ("Boats at the new quay, Bild via Hafenamt", "Boats at the new quay", "Bild via Hafenamt"),
+        # the words of a control are neither; a licence is a credit
+        ("Boats at the new quay. Click to enlarge.", "Boats at the new quay.", None),
+        (
+            "Der neue Kai. Zum Vergrößern auf das Bild klicken. (Stand Juni 2016) CC-BY-SA 2.0",
+            "Der neue Kai. (Stand Juni 2016)",
+            "CC-BY-SA 2.0",
+        ),
+        ("Boats at the new quay (CC BY 4.0)", "Boats at the new quay", "CC BY 4.0"),
+        (
+            "Boats at the new quay. More ships come next week.",
+            "Boats at the new quay. More ships come next week.",
+            None,
+        ),
         (
             "(Foto: DBT/Stella von Saldern (bearbeitet durch die Redaktion))",
             "",

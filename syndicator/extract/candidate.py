@@ -21,7 +21,7 @@ import lxml.html
 from syndicator.core import identity
 from syndicator.core.config import SectionRule, Source
 from syndicator.core.models import Candidate, Page
-from syndicator.extract import clean, dates, parsing
+from syndicator.extract import boilerplate, clean, dates, parsing
 
 log = logging.getLogger("syndicator.extract")
 
@@ -68,7 +68,8 @@ _CREDIT_LABEL = (
 # Where a credit starts: a copyright sign, or a credit label with a colon, "by" or "via" (or
 # the glued "CreditCredit" of some templates), at the start or after a sentence end, a bar,
 # an opening bracket or a dash; or a trailing "Name/Agency", "Agency | Name" or bare agency
-# name; or a credit label opening the caption's last bracket ("(Photo J. Doe. AFP)").
+# name; or a credit label opening the caption's last bracket ("(Photo J. Doe. AFP)"); or
+# the Creative Commons licence the picture is published under ("CC-BY-SA 2.0").
 _CREDIT = re.compile(
     rf"(?:^|(?<=[.!?|•(\-–—])|(?<=[.!?|•\-–—]\s)|\s+\(?|\s*\|\s*)"
     rf"(?:\(?{_CREDIT_LABEL}\s*(?::|\bby\b|\bvia\b|(?=credit)|(?<=credit)(?-i:(?=[A-Z]))).*)$"
@@ -77,6 +78,8 @@ _CREDIT = re.compile(
     rf"|(?:^|[\s/(])(?:{_AGENCIES})\s*\)?$"
     rf"|(?:^|[\s/(])(?:{_AGENCIES})\s*\|\s*(?-i:(?:[A-Z][\w'’.-]*\s+){{0,3}}[A-Z][\w'’.-]*)\s*\)?$"
     rf"|\s*\({_CREDIT_LABEL}\b[^()]*\)$"
+    r"|(?:^|\s|\()(?:cc|creative\s+commons)[- ]?(?:by(?:[- ](?:sa|nd|nc)){0,2}|0|zero)"
+    r"(?:[- ]\d\.\d)?\s*\)?$"
     r"|\(?©.*$",
     re.I,
 )
@@ -89,10 +92,19 @@ CREDIT_CHARS = 200
 CREDIT_WORDS = 6
 
 
+# Where a caption's sentences part.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
 def split_credit(caption: str) -> tuple[str, str | None]:
     """A caption as what the picture shows and who made it: ("Crowds at the port.",
-    "Photo: J. Doe/AFP"). A caption that is only a credit gives ("", credit)."""
+    "Photo: J. Doe/AFP"). A caption that is only a credit gives ("", credit). A sentence
+    that is the words of a control ("Zum Vergrößern auf das Bild klicken.", "Click to
+    enlarge.") is neither, and is left out."""
     caption = " ".join(caption.split())
+    caption = " ".join(
+        part for part in _SENTENCE_END.split(caption) if not boilerplate.is_label(part)
+    )
     # Credits are short and end the caption: only its end is searched, so that a long
     # caption of odd punctuation costs no more than a short one.
     found = _CREDIT.search(caption, max(0, len(caption) - CREDIT_CHARS))
