@@ -702,6 +702,36 @@ def test_a_box_left_out_on_paper_still_goes(wrapper: str) -> None:
     assert not any(ingredient in text for ingredient in INGREDIENTS)
 
 
+# Teasers of other stories inside the article's box, each a heading and a paragraph that ends
+# in a link "mehr" to the story (ndr.de in trafilatura's set): the text of other pages.
+def teaser(n: int, more: str) -> str:
+    return (
+        f'<h3><a href="/other/{n}">Harbour story number {n} of the week</a></h3>'
+        f"<p>The teaser of another story about the harbour, its ships and its workers, number "
+        f'{n}. <a href="/other/{n}">{more}</a></p>'
+    )
+
+
+@pytest.mark.parametrize("more", ["mehr", "Read more »", "Leer más"])
+def test_teasers_ending_in_a_more_link_are_not_published(more: str) -> None:
+    inner = (
+        f"<div class='story'><h1>New quay opens</h1>{BODY}{teaser(1, more)}{teaser(2, more)}</div>"
+    )
+    text = parsing.extract_article(page(inner, teasers=""), URL).body_text
+    assert all(p in text for p in PARAGRAPHS)
+    assert "teaser of another story" not in text and "Harbour story number" not in text
+
+
+def test_a_paragraph_ending_in_a_link_of_its_own_words_stays() -> None:
+    last = (
+        "<p>The full plan for the second basin, with its costs and dates, is on the site of "
+        '<a href="/plan">the harbour authority</a></p>'
+    )
+    inner = f"<div class='story'><h1>New quay opens</h1>{BODY}{last}</div>"
+    text = parsing.extract_article(page(inner, teasers=""), URL).body_text
+    assert "on the site of the harbour authority" in text
+
+
 # The standfirst (dek) under the headline: trafilatura's evaluation set counts it as article
 # text, and extraction left it out with the article's header on many of its pages.
 DEK = "Three years of work end with a berth for two ships and shorter queues for lorries."

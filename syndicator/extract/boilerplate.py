@@ -542,6 +542,32 @@ LEADS = _phrases(
 )
 _LEAD_WORDS = 25
 
+# The words of a link to the rest of a story, at the end of its teaser ("... Hintergründe.
+# mehr", "... increparon Leer más").
+MORE_LABELS = _phrases(
+    [
+        "more",
+        "read more",
+        "continue reading",
+        "mehr",
+        "mehr lesen",
+        "weiterlesen",
+        "lire la suite",
+        "leer más",
+        "seguir leyendo",
+        "leggi tutto",
+        "اقرأ المزيد",
+        "المزيد",
+        "بیشتر بخوانید",
+    ]
+)
+
+
+def is_more_link(text: str) -> bool:
+    """The whole text is the words of a link to the rest of a story: "mehr", "Read more »"."""
+    return 0 < len(text) <= 40 and _TRAILER.sub("", _FRAME.sub("", _norm(text))) in MORE_LABELS
+
+
 # Sentences that mark the block they stand in as boilerplate, wherever they appear in it.
 # (a word the sentence must contain, the sentence): the word is looked for first, with a
 # plain substring search, so that most blocks never reach the regular expressions.

@@ -1036,6 +1036,33 @@ def _section_h1s(container: etree._Element, headline: str) -> set[etree._Element
     return sections
 
 
+_TEASER_HEADINGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
+
+
+def _drop_teasers(container: etree._Element) -> None:
+    """Teasers of other stories: a paragraph of text that ends in a link to the rest of a
+    story ("... erläutert Hintergründe. mehr"), with the heading just before it when that
+    links to the same address. A paragraph of the article ends in its own words."""
+    for el in list(container.iter("p", "li", "div")):
+        if el.getparent() is None or not len(el) or any(c.tag in _BLOCKISH for c in el):
+            continue
+        link = el[-1]
+        if link.tag != "a" or (link.tail or "").strip():
+            continue
+        words = text_of(link)
+        if not boilerplate.is_more_link(words) or len(text_of(el)) - len(words) < _SENTENCE_CHARS:
+            continue
+        before, href = el.getprevious(), link.get("href")
+        if (
+            before is not None
+            and before.tag in _TEASER_HEADINGS
+            and href
+            and any(a.get("href") == href for a in before.iter("a"))
+        ):
+            drop_element(before, "teaser")
+        drop_element(el, "teaser")
+
+
 def tidy_body(
     container: etree._Element,
     text_patterns: Sequence[Searcher] = (),
@@ -1052,6 +1079,7 @@ def tidy_body(
     _drop_announced(container, _paragraph_chars(container))
     _drop_blocks(container, text_patterns)
     _drop_echoes(container, echoes, author)
+    _drop_teasers(container)
     # A reading time ("8 min read") is page furniture; only the body's are dropped, as
     # dropping the page's can change the block trafilatura picks.
     if boilerplate.may_hold_reading_time("".join(container.itertext())):
