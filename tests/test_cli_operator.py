@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from syndicator.ops.cli import main
-from syndicator.store import engine
+from syndicator.store import connect
 
 from .conftest import REPO
 from .sites import Site, free_port
@@ -220,7 +220,7 @@ def test_an_export_or_pull_blocked_by_the_store_s_write_lock_names_the_store(
     out = tmp_path / "feeds"
     assert run("--config", str(config), "export", "--out", str(out)).exit_code == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    monkeypatch.setattr(engine, "SQLITE_BUSY_MS", 200)
+    monkeypatch.setattr(connect, "SQLITE_BUSY_MS", 200)
     # A sqlite3 shell in a transaction (BEGIN IMMEDIATE) holds the write lock.
     holder = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
     try:
@@ -369,7 +369,7 @@ def test_db_commands_blocked_by_the_store_s_write_lock_name_the_store(
     config = default_config_copy(tmp_path)
     config.write_text(config.read_text("utf-8") + "retention:\n  days: 30\n", "utf-8")
     assert run("--config", str(config), "db", "upgrade").exit_code == 0
-    monkeypatch.setattr(engine, "SQLITE_BUSY_MS", 200)
+    monkeypatch.setattr(connect, "SQLITE_BUSY_MS", 200)
     holder = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")

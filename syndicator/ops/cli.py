@@ -80,8 +80,9 @@ from syndicator.serve.workers import (
     unless_stopped,
 )
 from syndicator.store import Store, migrate, open_store
+from syndicator.store import connect as store_connect
 from syndicator.store.backup import backup_sqlite, restore_sqlite
-from syndicator.store.connect import SQLITE_BUSY_MS, sqlite_file
+from syndicator.store.connect import sqlite_file
 from syndicator.store.integrity import IntegrityReport, check_integrity, unopenable
 from syndicator.store.status import collect, human_age
 from syndicator.web.websub import announce_once
@@ -263,7 +264,7 @@ def locked_store(config: Config) -> str | None:
     path = sqlite_file(config.service.store, config.base_dir)
     if path is None:
         return None
-    waited = SQLITE_BUSY_MS / 1000
+    waited = store_connect.SQLITE_BUSY_MS / 1000
     return (
         f"the store {os.path.abspath(path)} is locked: another process (a `syndicate serve` "
         f"writing, a sqlite3 shell in a transaction) held its write lock for more than "
