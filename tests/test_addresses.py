@@ -398,3 +398,35 @@ async def test_a_mirror_the_config_names_is_pulled_whatever_it_resolves_to(
     assert report.failed == 0
     assert {f"/rss/{s}.xml" for s in site.sections} <= {r.path for r in lan.requests}
     assert health[lan.origin].state == "healthy"
+
+
+@pytest.mark.parametrize("written", ["mirror.test:{port}", "https://www.mirror.test:{port}"])
+async def test_a_configured_mirror_announced_without_www_or_under_the_other_scheme_is_no_candidate(
+    written: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # Footers name the site's hosts as people type them: `presstv.co.uk` for the configured
+    # `www.presstv.co.uk`, or under the other scheme. Taken for new hosts, they were listed as
+    # candidates, and adopted: the configured mirror was then pulled twice at every pull.
+    site = sites(1)
+    www = site.add_mirror("127.0.0.3", name="www.mirror.test")
+    for mirror in site.mirrors:
+        mirror.markup = (
+            "<p>This site can also be accessed at the following alternate addresses: "
+            f"{written.format(port=www.port)}</p>"
+        )
+    await site.start()
+    config = write_config(
+        site.config_yaml(
+            f"sqlite:///{tmp_path / 's.db'}",
+            extra="    adopt_discovered: true\n    allow_private_discovered: true",
+        )
+    )
+    resolver = FixedResolver({"www.mirror.test": ["127.0.0.3"], "mirror.test": ["127.0.0.3"]})
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config), resolver=resolver) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    found = await MirrorStore(store).discovered("news")
+    await store.close()
+    assert report.discovered == set() and report.adopted == []
+    assert found == []
+    assert report.new == len(site.articles)

@@ -64,7 +64,13 @@ async def adopt_candidates(
 ) -> list[Adopted]:
     """Probe candidate hosts with the newest stored articles; returns the adopted ones.
     A candidate whose address the policy refuses is not asked again (and said so once)."""
-    candidates = [d for d in await mirrors.discovered(name) if d.status == "candidate"]
+    # A candidate noted before it was known to be a configured host under another name (its
+    # bare domain, the other scheme) is the site itself: adopted, it was pulled twice.
+    candidates = [
+        d
+        for d in await mirrors.discovered(name)
+        if d.status == "candidate" and identity.known_origin(d.origin, site_origins) is None
+    ]
     paths = [_path(u) for u in await mirrors.recent_article_urls(name, PROBE_ARTICLES)]
     adopted = []
     for cand in candidates[:PROBE_CANDIDATES]:

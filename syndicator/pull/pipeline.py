@@ -451,9 +451,11 @@ class SourcePull:
             )
 
     def _note_announced(self, response: Response) -> None:
+        # A host of the site named without `www.` or under the other scheme (`presstv.co.uk`
+        # for the configured `https://www.presstv.co.uk`) is the site's, as its links are.
         known = self.origins | {m.url for m in self.mirrors}
         for origin in announced.announced_origins(response.body, response.url, response.charset):
-            if origin not in known:
+            if identity.known_origin(origin, known) is None:
                 self.announced.setdefault(origin, response.url)
 
     # --- the pull ----------------------------------------------------------------------
