@@ -330,6 +330,29 @@ async def test_retry_after_is_honoured(
     assert len(await items(config, store)) == len(site.articles)
 
 
+async def test_a_wait_a_mirror_asked_for_outlasts_its_answers_already_on_the_way(
+    site: Site, store: Store, store_url: str, write_config: WriteConfig
+) -> None:
+    # A mirror over its rate limit answers some requests 503 with Retry-After and the ones it
+    # took before 200: those answers, read after the 503, ended the wait it asked for. The
+    # same pull sent it the articles, and the next one, a minute later, asked it again.
+    config = write_config(site.config_yaml(store_url, extra="    robots: false"))
+    busy = site.mirrors[2]
+    busy.mode, busy.flaky_every, busy.retry_after = "flaky", 2, 120
+    clock = FakeClock()
+    async with Fetcher(limits_of(config)) as fetcher:
+        await pull(config, fetcher, store, clock)
+        assert any(r.status == 200 for r in busy.requests)  # answered before it asked
+        h = {h.mirror: h for h in await MirrorStore(store).health("news")}[busy.origin]
+        assert h.state == "degraded" and h.retry_at == clock.now + timedelta(seconds=120)
+        assert not any(r.path.startswith("/Detail/") for r in busy.requests)
+        asked = len(busy.requests)
+        clock.advance(60)
+        await pull(config, fetcher, store, clock)
+        assert len(busy.requests) == asked
+    assert len(await items(config, store)) == len(site.articles)
+
+
 # mode, state of the mirror afterwards (None: it has no health row of its own), entry kinds:
 # every mode against HTML listings, and against feeds where feed bytes are what breaks.
 MODES = [

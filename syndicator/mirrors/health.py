@@ -104,9 +104,13 @@ def _state(h: MirrorHealth, policy: Policy) -> State:
 
 
 def succeeded(h: MirrorHealth, latency: float, now: datetime, policy: Policy) -> MirrorHealth:
-    """A request got valid content (a 304 counts: the mirror confirmed what we have)."""
+    """A request got valid content (a 304 counts: the mirror confirmed what we have).
+
+    A wait the mirror asked for (Retry-After) that has not passed is kept: a request sent
+    before it asked, answered after, does not end it. A success closes an open breaker."""
     a = policy.latency_alpha
     ema = latency if h.latency is None else a * latency + (1 - a) * h.latency
+    asked_wait = h.state != "down" and h.retry_at is not None and now < h.retry_at
     after = replace(
         h,
         consecutive_failures=0,
@@ -114,7 +118,7 @@ def succeeded(h: MirrorHealth, latency: float, now: datetime, policy: Policy) ->
         error_rate=(1 - policy.error_alpha) * h.error_rate,
         latency=ema,
         last_success=now,
-        retry_at=None,
+        retry_at=h.retry_at if asked_wait else None,
         successes=h.successes + 1,
     )
     return replace(after, state=_state(after, policy))
