@@ -103,3 +103,23 @@ def test_announced_links_give_their_host_and_port_and_links_that_are_no_url_noth
         "https://xn--e1afmkfd.xn--p1ai",
         "https://خبر.example.ir",
     ]
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [
+        "<p>{a}:<br>alt.example<br/>alt2.example.net</p>",
+        "<p>{a}:</p><ul><li>alt.example</li><li>alt2.example.net</li></ul>",
+        "<div>{a}:<div>alt.example</div><div>alt2.example.net</div></div>",
+    ],
+)
+def test_hosts_listed_one_a_line_are_each_read(hosts: str) -> None:
+    # A list written one host a line (a <br> after each, or an item each) was read as one
+    # run of text: "alt.examplealt2.example.net" was recorded as a candidate, and neither
+    # of the two hosts the page named.
+    phrase = "This site can also be accessed at the following alternate addresses"
+    page = f"<html><body><p>Story.</p>{hosts.format(a=phrase)}</body></html>".encode()
+    assert announced_origins(page, "https://www.news.example/") == [
+        "https://alt.example",
+        "https://alt2.example.net",
+    ]

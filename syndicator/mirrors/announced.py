@@ -73,8 +73,62 @@ _LIST_LINE = 200
 _MAX_LINES = 20
 
 
-def _text(el: etree._Element) -> str:
+# Elements that end a line where a browser shows their text: the hosts of a list written
+# one a line (`<br>`, `<li>`) are words apart, never one name run together.
+_LINE_BREAKS = frozenset(
+    [
+        "br",
+        "p",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "dd",
+        "dt",
+        "td",
+        "th",
+        "tr",
+        "table",
+        "hr",
+        "section",
+        "footer",
+        "aside",
+        "header",
+        "nav",
+        "address",
+        "blockquote",
+        "pre",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+    ]
+)
+
+
+def _flat(el: etree._Element) -> str:
+    """The element's words, found fast: enough to tell whether it announces."""
     return " ".join("".join(el.itertext()).split())
+
+
+def _text(el: etree._Element) -> str:
+    """The element's text as a browser shows it, in words: apart where a line ends."""
+    parts: list[str] = []
+    for event, node in etree.iterwalk(el, events=("start", "end")):
+        is_element = isinstance(node.tag, str)
+        if event == "start":
+            if node.tag in _LINE_BREAKS:
+                parts.append(" ")
+            if is_element and node.text:
+                parts.append(node.text)
+        else:
+            if node.tag in _LINE_BREAKS:
+                parts.append(" ")
+            if node is not el and node.tail:
+                parts.append(node.tail)
+    return " ".join("".join(parts).split())
 
 
 def _hosts_in(text: str, scheme: str) -> list[str]:
@@ -139,14 +193,16 @@ def announced_origins(body: bytes, url: str, header_charset: str | None = None) 
     scheme = urlsplit(url).scheme if urlsplit(url).scheme in ("http", "https") else "https"
     found: dict[str, None] = {}
     for el in root.iter(*_BLOCKS):
-        own = _text(el)
-        match = _ANNOUNCEMENT.search(own)
-        if not match:
+        if not _ANNOUNCEMENT.search(_flat(el)):
             continue
         # Only the smallest element that carries the announcement.
         if any(
-            isinstance(c.tag, str) and _ANNOUNCEMENT.search(_text(c)) for c in el.iterchildren()
+            isinstance(c.tag, str) and _ANNOUNCEMENT.search(_flat(c)) for c in el.iterchildren()
         ):
+            continue
+        own = _text(el)
+        match = _ANNOUNCEMENT.search(own)
+        if not match:
             continue
         hosts = _hosts_in(own[match.end() :], scheme) + _link_hosts(el, scheme)
         sibling, lines = el.getnext(), 0
