@@ -31,7 +31,9 @@ _ANNOUNCEMENT = re.compile(
     # Arabic and Persian sites say it too ("on the following alternate addresses", "through
     # the addresses below"); `syndicate discover` and the pipeline share this one rule.
     r"|على العناوين (?:البديلة )?التالية"
-    r"|نشانی\u200c?های (?:زیر|جایگزین)",
+    # Persian joins "نشانی" and "های" with a zero-width non-joiner, or, typed on a keyboard
+    # without one, a space.
+    r"|نشانی[\u200c ]?های (?:زیر|جایگزین)",
     re.I,
 )
 # Words every announcement `_ANNOUNCEMENT` matches contains, in lower case: looking for them
