@@ -342,6 +342,12 @@ class Mirror:
     drip_seconds: float = 1.0
     flaky_every: int = 3
     retry_after: int | None = None
+    # Paths answered 503 (no Retry-After) this many times more before they are served: a
+    # page that fails once in passing.
+    fail_first: dict[str, int] = field(default_factory=dict)
+    # Every article page (/Detail/...) answers 429 with this Retry-After when set; its feeds
+    # and listings are served (a mirror rate-limiting the pages that cost it most).
+    throttle_articles: int | None = None
     redirect_to: Mirror | None = None
     lag: int = 2
     robots: str | None = None
@@ -491,6 +497,12 @@ class Mirror:
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         self.served += 1
+        if self.fail_first.get(request.path, 0) > 0:
+            self.fail_first[request.path] -= 1
+            return web.Response(status=503, text="Service Unavailable")
+        if self.throttle_articles is not None and request.path.startswith("/Detail/"):
+            headers = {"Retry-After": str(self.throttle_articles)}
+            return web.Response(status=429, text="Too Many Requests", headers=headers)
         if self.mode == "slow":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._release.wait(), timeout=self.slow_seconds)

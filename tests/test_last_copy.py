@@ -60,3 +60,31 @@ async def test_with_every_fault_at_once_every_served_article_is_published_after_
     assert len(stored) == len(set(stored))
     missing = expected - set(stored)
     assert not missing, f"{len(missing)} of {len(expected)} articles missing"
+
+
+async def test_a_mirror_asking_for_a_long_wait_keeps_no_other_mirror_from_a_retry(
+    write_config: Callable[[str], Config], store_url: str
+) -> None:
+    # One mirror answers an article page 503 in passing; the other rate-limits article pages
+    # with 429 and `Retry-After: 120`. The retries of the last copy gave up at once, waiting
+    # for no mirror: the article was left out of the feeds though the first mirror served it
+    # a second later. And a mirror whose long wait is still running is not asked meanwhile.
+    site = Site(mirrors=2)
+    canonical, limiting = site.mirrors
+    article = site.articles[0]
+    canonical.fail_first = {article.path: 1}
+    limiting.throttle_articles = 120
+    await site.start()
+    config = write_config(site.config_yaml(store_url, extra="    robots: false"))
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull_source(
+                "news", config, fetcher, store, clock=FakeClock(), rng=random.Random(0)
+            )
+    finally:
+        await store.close()
+        await site.stop()
+    assert report.new == len(site.articles)
+    assert [r.status for r in canonical.requests if r.path == article.path] == [503, 200]
+    assert [r.status for r in limiting.requests if r.path == article.path] in ([], [429])

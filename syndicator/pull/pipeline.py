@@ -1607,10 +1607,13 @@ class SourcePull:
         ]
         for attempt in range(LAST_COPY_TRIES):
             # Not asked yet (the breaker kept it away), or failed in passing: worth a try.
+            # A mirror that asked for a longer wait than a retry waits is left alone, and
+            # keeps no other mirror from its retry.
             worth = [
-                (ref, self.failures.get(ref.url))
+                (ref, failure)
                 for ref in candidates
-                if (failure := self.failures.get(ref.url)) is None or _passing(failure)
+                if ((failure := self.failures.get(ref.url)) is None or _passing(failure))
+                and self._asked_wait(ref, failure) <= LAST_COPY_MAX_WAIT
             ]
             asked = [f for _, f in worth if isinstance(f, Throttled)]
             slowest = max(asked, key=lambda f: f.retry_after or 0.0) if asked else None
@@ -1623,6 +1626,16 @@ class SourcePull:
                     log.info("%s: %s fetched on retry %d", self.name, ref.url, attempt + 1)
                     await self._store(ref, page)
                     return
+
+    def _asked_wait(self, ref: ArticleRef, failure: FetchError | ExtractError | None) -> float:
+        """Seconds the mirror of `ref` asked to be left alone for (Retry-After), for this
+        page or any other; 0 when it asked for none."""
+        wait = failure.retry_after if isinstance(failure, Throttled) else None
+        health = self.book.get(self.mirrors[ref.mirror_index].origin)
+        if health.state != "down" and health.retry_at is not None:
+            left = (health.retry_at - self.clock()).total_seconds()
+            wait = max(wait or 0.0, left)
+        return wait or 0.0
 
     async def _store(self, ref: ArticleRef, page: Page) -> None:
         await self._ingest(ref, await self._candidate(ref, page))
