@@ -125,3 +125,26 @@ def test_hosts_listed_one_a_line_are_each_read(hosts: str) -> None:
         "https://alt.example",
         "https://alt2.example.net",
     ]
+
+
+@pytest.mark.parametrize(
+    "announcement",
+    [
+        "<p>يمكنكم متابعتنا على العناوين البديلة التالية:</p>",
+        "<h3>Mirror sites:</h3>",
+    ],
+)
+def test_a_list_of_links_under_the_sites_name_gives_their_hosts(announcement: str) -> None:
+    # The lines after the announcement link each address's home page under the site's name,
+    # not its host: no host was read from them, and the list announced nothing.
+    page = (
+        f"<html><body><p>Story.</p>{announcement}"
+        "<ul><li><a href='https://www.alt.example/'>العالم</a></li>"
+        "<li><a href='https://alt2.example.net'>Mirror 2</a></li></ul>"
+        "<div class='share'><a href='https://social.example/share?u=x'>Share</a></div>"
+        "</body></html>"
+    ).encode()
+    assert announced_origins(page, "https://www.news.example/") == [
+        "https://www.alt.example",
+        "https://alt2.example.net",
+    ]

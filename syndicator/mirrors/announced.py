@@ -155,10 +155,10 @@ def _host_name(host: str) -> str | None:
         return None
 
 
-def _link_hosts(el: etree._Element, scheme: str) -> list[str]:
+def _link_hosts(el: etree._Element, scheme: str, *, homes: bool = False) -> list[str]:
     """The origins the links in `el` point at: a host name or IPv4 address, with its port;
     never the user name a link may carry, nor a link that is no URL (`http://[::1/`,
-    `https://alt.example evil/`)."""
+    `https://alt.example evil/`). `homes`: none unless every link is to a home page."""
     found = []
     for a in el.iter("a"):
         href = (a.get("href") or "").strip()
@@ -167,6 +167,8 @@ def _link_hosts(el: etree._Element, scheme: str) -> list[str]:
             port = parts.port
         except ValueError:
             continue
+        if homes and (parts.path not in ("", "/") or parts.query):
+            return []
         host = parts.hostname or ""
         if parts.scheme not in ("http", "https") or not _LINK_HOST.fullmatch(host):
             continue
@@ -214,10 +216,17 @@ def announced_origins(body: bytes, url: str, header_charset: str | None = None) 
                 sibling = sibling.getnext()
                 continue
             line = _text(sibling)
-            line_hosts = _hosts_in(line, scheme) if len(line) <= _LIST_LINE else []
-            if not line_hosts:
+            if len(line) > _LIST_LINE:
                 break
-            hosts += line_hosts + _link_hosts(sibling, scheme)
+            if line_hosts := _hosts_in(line, scheme):
+                hosts += line_hosts + _link_hosts(sibling, scheme)
+            elif line_hosts := _link_hosts(sibling, scheme, homes=True):
+                # A list of links to the other addresses' home pages, under the site's
+                # name rather than the host's ("العالم", "Mirror 2"); a share or follow
+                # bar links pages, and ends the list.
+                hosts += line_hosts
+            else:
+                break
             sibling, lines = sibling.getnext(), lines + 1
         for origin in hosts:
             found.setdefault(origin, None)
