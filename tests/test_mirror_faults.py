@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import feedparser
 import pytest
 from click.testing import CliRunner
@@ -974,6 +975,36 @@ async def test_healthiest_link_policy_moves_links_but_never_guids(
     assert site.canonical not in body  # images in the content moved as well
     assert f"{target}/images/" in body
     assert stores["healthiest"][2].changed_sections >= set(site.sections)
+
+
+async def test_healthiest_links_to_a_mirror_with_a_path_prefix_are_under_it(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # The healthiest mirror serves the site's paths under /en: links were published at
+    # /Detail/... on its host, a page it does not have (404), for every item of the feeds.
+    site = sites(2)
+    canonical, prefixed = site.mirrors
+    canonical.mode, prefixed.prefix = "seized", "/en"
+    await site.start()
+    yaml = site.config_yaml(
+        f"sqlite:///{tmp_path / 's.db'}", extra="    link_policy: healthiest"
+    ).replace(f"- {prefixed.origin}", f"- {{url: {prefixed.origin}, path_prefix: /en}}")
+    config = write_config(yaml)
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    published = await items(config, store)
+    body = (await FeedBook(config, store).get("all", "json")).body.decode()
+    await store.close()
+    assert report.new == len(site.articles)
+    paths = {a.path for a in site.articles}
+    assert {link.removeprefix(prefixed.origin + "/en") for _, link, _ in published} == paths
+    assert f"{prefixed.origin}/en/images/" in body  # pictures in the content as well
+    assert f"{prefixed.origin}/images/" not in body
+    async with aiohttp.ClientSession() as session:
+        for _, link, _ in published:
+            async with session.get(link) as answer:
+                assert answer.status == 200, link
 
 
 async def test_when_the_link_target_moves_every_feed_of_the_source_changes_and_says_so(

@@ -1147,15 +1147,19 @@ def rewrite_url(
     prefixes: Mapping[str, str] | None = None,
     *,
     keep_fragment: bool = False,
+    target_prefix: str = "",
 ) -> str:
     """Absolute URL; one that points at any origin of the site is moved to `target_origin`
-    (and out of its mirror's path prefix, see `site_path`), without its fragment unless
-    `keep_fragment` (a link in a body to a place in a page keeps it)."""
+    (and out of its mirror's path prefix, see `site_path`, into `target_prefix`, the one
+    the target serves the site's paths under), without its fragment unless `keep_fragment`
+    (a link in a body to a place in a page keeps it)."""
     absolute = urljoin(base, url.strip())
     parts = urlsplit(absolute)
     if identity.origin(absolute) in site_origins or absolute.startswith("file:"):
         target = urlsplit(target_origin)
         path = site_path(absolute, prefixes or {})
+        if target_prefix:
+            path = target_prefix + path
         fragment = parts.fragment if keep_fragment else ""
         return urlunsplit((target.scheme, target.netloc, path, parts.query, fragment))
     return absolute
@@ -1167,8 +1171,10 @@ def rewrite_links(
     site_origins: set[str],
     target_origin: str,
     prefixes: Mapping[str, str] | None = None,
+    target_prefix: str = "",
 ) -> None:
-    """Make href/src absolute and point links to the site at `target_origin`, in place."""
+    """Make href/src absolute and point links to the site at `target_origin` (under its
+    `target_prefix`), in place."""
     for el in root.iter("a", "img"):
         attr = "href" if el.tag == "a" else "src"
         value = el.get(attr)
@@ -1177,7 +1183,13 @@ def rewrite_links(
                 el.set(
                     attr,
                     rewrite_url(
-                        value, base, site_origins, target_origin, prefixes, keep_fragment=True
+                        value,
+                        base,
+                        site_origins,
+                        target_origin,
+                        prefixes,
+                        keep_fragment=True,
+                        target_prefix=target_prefix,
                     ),
                 )
             except ValueError:

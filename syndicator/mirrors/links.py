@@ -31,17 +31,20 @@ def link_target(
     return best.mirror if best is not None else source.canonical
 
 
-def relink(article: Article, site_origins: set[str], target: str) -> Article:
-    """The article with its link, and links and images in its content, on `target`."""
-    url = clean.rewrite_url(article.url, article.url, site_origins, target)
+def relink(article: Article, site_origins: set[str], target: str, prefix: str = "") -> Article:
+    """The article with its link, and links and images in its content, on `target`, under
+    the path `prefix` that mirror serves the site's paths at (`/en` for `/en/Detail/...`)."""
+    url = clean.rewrite_url(article.url, article.url, site_origins, target, target_prefix=prefix)
     image = (
-        clean.rewrite_url(article.image_url, article.url, site_origins, target)
+        clean.rewrite_url(
+            article.image_url, article.url, site_origins, target, target_prefix=prefix
+        )
         if article.image_url
         else None
     )
     content = article.content_html
     if content.strip():
         body = lxml.html.fragment_fromstring(content, create_parent="div")
-        clean.rewrite_links(body, article.url, site_origins, target)
+        clean.rewrite_links(body, article.url, site_origins, target, target_prefix=prefix)
         content = clean.fragment_html(body)
     return replace(article, url=url, image_url=image, content_html=content)

@@ -116,20 +116,25 @@ async def relink_articles(config: Config, store: Store, articles: list[Article])
     if not healthiest or not articles:
         return articles
     mirrors = MirrorStore(store)
-    targets: dict[str, tuple[str, set[str]]] = {}
+    targets: dict[str, tuple[str, set[str], str]] = {}
     found = await mirrors.discovered()
     for name in healthiest:
         source = config.sources[name]
-        adopted = [d.origin for d in found if d.source == name and d.status == "adopted"]
-        target = link_target(source, await mirrors.health(name), adopted)
+        adopted = {
+            d.origin: d.path_prefix for d in found if d.source == name and d.status == "adopted"
+        }
+        target = link_target(source, await mirrors.health(name), list(adopted))
         if target != source.canonical:
-            targets[name] = (target, source.site_origins() | set(adopted))
+            # A mirror serving the site's paths under a prefix has its pages there only.
+            prefixes = {**adopted, **{m.origin: m.path_prefix for m in source.pull_from()}}
+            prefix = prefixes.get(target) or ""
+            targets[name] = (target, source.site_origins() | set(adopted), prefix)
     if not targets:
         return articles
     out = []
     for article in articles:
         if article.source in targets:
-            target, origins = targets[article.source]
-            article = relink(article, origins, target)
+            target, origins, prefix = targets[article.source]
+            article = relink(article, origins, target, prefix)
         out.append(article)
     return out
