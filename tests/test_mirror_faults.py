@@ -857,6 +857,31 @@ async def test_a_host_named_only_in_the_footer_becomes_a_candidate_and_is_adopte
     await store.close()
 
 
+async def test_a_host_announced_in_a_full_text_feed_becomes_a_candidate(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A feed whose items carry the whole article (content:encoded) costs no page fetch, so
+    # the footer announcing the site's new address was read nowhere: such a source never
+    # learnt of a mirror.
+    site = sites(3)
+    newcomer = site.mirrors[2]  # not in the config
+    site.articles[0].paragraphs.append(
+        f"Our website can also be accessed at the following alternate addresses: {newcomer.host}"
+    )
+    for mirror in site.mirrors:
+        mirror.feed_content = True
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=2))
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    found = {d.origin: d.status for d in await MirrorStore(store).discovered("news")}
+    await store.close()
+    assert not any(r.path.startswith("/Detail/") for r in site.all_requests())  # no page read
+    assert report.discovered == {newcomer.origin}
+    assert found == {newcomer.origin: "candidate"}
+
+
 async def test_a_candidate_is_adopted_when_the_source_strips_text_from_its_pages(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:

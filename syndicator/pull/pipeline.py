@@ -451,12 +451,16 @@ class SourcePull:
             )
 
     def _note_announced(self, response: Response) -> None:
+        self._note_announced_in(response.body, response.url, response.charset)
+
+    def _note_announced_in(self, body: bytes, url: str, charset: str | None) -> None:
+        """Record the hosts `body`, fetched at (or listed for) `url`, announces."""
         # A host of the site named without `www.` or under the other scheme (`presstv.co.uk`
         # for the configured `https://www.presstv.co.uk`) is the site's, as its links are.
         known = self.origins | {m.url for m in self.mirrors}
-        for origin in announced.announced_origins(response.body, response.url, response.charset):
+        for origin in announced.announced_origins(body, url, charset):
             if identity.known_origin(origin, known) is None:
-                self.announced.setdefault(origin, response.url)
+                self.announced.setdefault(origin, url)
 
     # --- the pull ----------------------------------------------------------------------
 
@@ -1254,7 +1258,12 @@ class SourcePull:
             try:
                 if kind := validate.feed_notice([entry]):
                     raise validate.entry_rejected(ref.url, kind)
-                return parsing.page_from_entry(entry, self.rules)
+                page = parsing.page_from_entry(entry, self.rules)
+                # Its text is the page's, footer included: the addresses it announces are
+                # the site's word, as on the page (never fetched for such an article).
+                text = entry.content_html or entry.summary or ""
+                self._note_announced_in(text.encode(), ref.url, "utf-8")
+                return page
             except ExtractError as exc:
                 self._failed(ref.mirror_index, "article", exc)
                 return None
