@@ -27,7 +27,7 @@ from syndicator.pull.pipeline import PullReport, misfiled, pull_source
 from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore
 
-from .sites import SEIZED_ITEM, FakeClock, Logged, Mirror, Site, arabic_articles
+from .sites import SEIZED_ITEM, FakeClock, Logged, Mirror, Site, arabic_articles, free_port
 
 WriteConfig = Callable[..., Config]
 
@@ -880,6 +880,38 @@ async def test_a_host_announced_in_a_full_text_feed_becomes_a_candidate(
     assert not any(r.path.startswith("/Detail/") for r in site.all_requests())  # no page read
     assert report.discovered == {newcomer.origin}
     assert found == {newcomer.origin: "candidate"}
+
+
+async def test_a_live_candidate_named_after_five_dead_ones_is_probed_and_adopted(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A footer names five hosts that do not answer, then the live mirror: every pull probed
+    # the five found first (at most five a pull), and the live one was never asked.
+    site = sites(2)
+    newcomer = site.add_mirror("127.0.0.9")  # not in the config
+    dead = [f"127.0.0.2:{free_port('127.0.0.2')}" for _ in range(5)]
+    for mirror in site.mirrors:
+        mirror.markup = (
+            "<p>This site can also be accessed at the following alternate addresses: "
+            + ", ".join(dead)
+            + "</p>"
+        )
+    await site.start()
+    extra = "    adopt_discovered: true\n    allow_private_discovered: true"
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=2, extra=extra)
+    )
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    async with Fetcher(limits_of(config)) as fetcher:
+        first = await pull(config, fetcher, store, clock)
+        clock.advance(600)
+        second = await pull(config, fetcher, store, clock)
+    found = {d.origin: d.status for d in await MirrorStore(store).discovered("news")}
+    await store.close()
+    assert len(first.discovered) == 6 and first.adopted == []
+    assert second.adopted == [newcomer.origin]
+    assert found[newcomer.origin] == "adopted"
 
 
 async def test_a_candidate_is_adopted_when_the_source_strips_text_from_its_pages(

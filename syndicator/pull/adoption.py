@@ -71,6 +71,15 @@ async def adopt_candidates(
         for d in await mirrors.discovered(name)
         if d.status == "candidate" and identity.known_origin(d.origin, site_origins) is None
     ]
+    # The candidates asked longest ago (never, first) get this pull's probes: in the order
+    # they were found, five dead hosts a footer named first held every probe of every pull,
+    # and a live mirror named after them was never asked.
+    asked = {
+        h.mirror: max(t for t in (h.last_success, h.last_failure) if t is not None)
+        for h in await mirrors.health(name)
+        if h.last_success is not None or h.last_failure is not None
+    }
+    candidates.sort(key=lambda d: (d.origin in asked, asked.get(d.origin, now)))
     paths = [_path(u) for u in await mirrors.recent_article_urls(name, PROBE_ARTICLES)]
     adopted = []
     for cand in candidates[:PROBE_CANDIDATES]:
