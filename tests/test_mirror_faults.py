@@ -914,6 +914,29 @@ async def test_a_live_candidate_named_after_five_dead_ones_is_probed_and_adopted
     assert found[newcomer.origin] == "adopted"
 
 
+async def test_a_candidate_lagging_behind_the_newest_articles_is_adopted(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # The proof was asked of the three newest stored articles only: a mirror a few hours
+    # behind lacks exactly those, and was never adopted however long it served the site.
+    site = sites(3)
+    newcomer = site.mirrors[2]  # not in the config; the footers name it
+    newcomer.mode, newcomer.lag = "lagging", 3
+    await site.start()
+    extra = "    adopt_discovered: true\n    allow_private_discovered: true"
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=2, extra=extra)
+    )
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    found = {d.origin: d.status for d in await MirrorStore(store).discovered("news")}
+    await store.close()
+    assert len(site.articles) > 3
+    assert report.adopted == [newcomer.origin]
+    assert found == {newcomer.origin: "adopted"}
+
+
 async def test_a_candidate_is_adopted_when_the_source_strips_text_from_its_pages(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:

@@ -33,9 +33,11 @@ from syndicator.store.health import MirrorStore
 
 log = logging.getLogger("syndicator.pull")
 
-# Candidates probed per pull, stored articles tried on each (per prefix tried).
+# Candidates probed per pull, stored articles tried on each (per prefix tried), and how
+# many of the newest stored articles those are spread over.
 PROBE_CANDIDATES = 5
 PROBE_ARTICLES = 3
+PROBE_SPREAD = 30
 
 # Fetch one URL of a candidate and validate it as `expect`: the answer, or None when it
 # failed; a refused address raises its `blocked-address` FetchError.
@@ -80,7 +82,7 @@ async def adopt_candidates(
         if h.last_success is not None or h.last_failure is not None
     }
     candidates.sort(key=lambda d: (d.origin in asked, asked.get(d.origin, now)))
-    paths = [_path(u) for u in await mirrors.recent_article_urls(name, PROBE_ARTICLES)]
+    paths = [_path(u) for u in _spread(await mirrors.recent_article_urls(name, PROBE_SPREAD))]
     adopted = []
     for cand in candidates[:PROBE_CANDIDATES]:
         try:
@@ -101,6 +103,16 @@ async def adopt_candidates(
                 "%s: adopted mirror %s (it serves %s%s)", name, cand.origin, found.proof, shape
             )
     return adopted
+
+
+def _spread(urls: list[str]) -> list[str]:
+    """PROBE_ARTICLES of the stored articles, newest first: the newest, the oldest and one
+    between. The three newest alone are what a mirror lagging a few hours lacks: it was
+    never adopted, however long it served the site."""
+    if len(urls) <= PROBE_ARTICLES:
+        return urls
+    picks = [round(i * (len(urls) - 1) / (PROBE_ARTICLES - 1)) for i in range(PROBE_ARTICLES)]
+    return [urls[i] for i in dict.fromkeys(picks)]
 
 
 async def _probe(
