@@ -430,3 +430,34 @@ async def test_a_configured_mirror_announced_without_www_or_under_the_other_sche
     assert report.discovered == set() and report.adopted == []
     assert found == []
     assert report.new == len(site.articles)
+
+
+async def test_a_configured_mirror_announced_in_its_own_script_is_no_candidate(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # The config names a mirror by its IDNA form (`xn--e1afmkfd.test`), the footers link it
+    # as readers see it (`пример.test`): taken for another host, it was a candidate, and
+    # adopted, and the mirror was pulled twice at every pull.
+    site = sites(1)
+    idn = site.add_mirror("127.0.0.3", name="xn--e1afmkfd.test")
+    for mirror in site.mirrors:
+        mirror.markup = (
+            "<p>This site can also be accessed at the following alternate addresses: "
+            f"<a href='http://пример.test:{idn.port}/'>пример</a></p>"
+        )
+    await site.start()
+    config = write_config(
+        site.config_yaml(
+            f"sqlite:///{tmp_path / 's.db'}",
+            extra="    adopt_discovered: true\n    allow_private_discovered: true",
+        )
+    )
+    resolver = FixedResolver({"xn--e1afmkfd.test": ["127.0.0.3"]})
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config), resolver=resolver) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    found = await MirrorStore(store).discovered("news")
+    await store.close()
+    assert report.discovered == set() and report.adopted == []
+    assert found == []
+    assert report.new == len(site.articles)

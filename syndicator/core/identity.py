@@ -27,6 +27,7 @@ Pure: strings in, strings and ints out.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import html
@@ -35,6 +36,8 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+
+import idna
 
 # The version of the normal form (and so of every content hash and SimHash) this code
 # computes; stored with each article. A change of `normalise`, of the hash or of the SimHash
@@ -365,6 +368,12 @@ def _host_key(url: str) -> tuple[str, int | None] | None:
         return None
     if parts.scheme not in _DEFAULT_PORTS or not host:
         return None
+    if not host.isascii():
+        # A host of other scripts is the same host as its IDNA form (`xn--...`), which is
+        # what is looked up: `пример.рф` written in a page is `xn--e1afmkfd.xn--p1ai` in
+        # the config.
+        with contextlib.suppress(idna.IDNAError, UnicodeError):
+            host = idna.encode(host, uts46=True).decode("ascii")
     return host.removeprefix("www."), None if port in _DEFAULT_PORTS.values() else port
 
 
