@@ -148,3 +148,17 @@ def test_a_list_of_links_under_the_sites_name_gives_their_hosts(announcement: st
         "https://www.alt.example",
         "https://alt2.example.net",
     ]
+
+
+def test_a_host_under_a_top_level_domain_of_another_script_is_read_as_text() -> None:
+    # `presstv.xn--mgba3a4f16a` (.ایران) written as text: its top-level domain has digits and
+    # hyphens, and the host was not read at all.
+    page = (
+        b"<html><body><p>This site can also be accessed at the following alternate addresses: "
+        b"presstv.xn--mgba3a4f16a, xn--e1afmkfd.xn--p1ai:8443 and alt.example</p></body></html>"
+    )
+    assert announced_origins(page, "https://www.news.example/") == [
+        "https://presstv.xn--mgba3a4f16a",
+        "https://xn--e1afmkfd.xn--p1ai:8443",
+        "https://alt.example",
+    ]

@@ -62,7 +62,9 @@ _CLUES = (
 )
 _HOST = re.compile(
     r"(?<![\w@.-])(?:(https?)://)?"
-    r"((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|\d{1,3}(?:\.\d{1,3}){3})"
+    # A top-level domain of letters, or one of another script in its IDNA form (`xn--p1ai`).
+    r"((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})"
+    r"|\d{1,3}(?:\.\d{1,3}){3})"
     r"(?::(\d{1,5}))?(?![\w-])",
     re.I,
 )
