@@ -461,3 +461,25 @@ async def test_a_configured_mirror_announced_in_its_own_script_is_no_candidate(
     assert report.discovered == set() and report.adopted == []
     assert found == []
     assert report.new == len(site.articles)
+
+
+async def test_a_configured_mirror_adopted_under_its_bare_name_is_pulled_once(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A store from before configured hosts were told apart from their bare names holds the
+    # bare name of a configured mirror as adopted: it was pulled as a mirror of its own, every
+    # page of the site asked twice of one server at every pull.
+    site = sites(1)
+    www = site.add_mirror("127.0.0.3", name="www.mirror.test")
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    resolver = FixedResolver({"www.mirror.test": ["127.0.0.3"], "mirror.test": ["127.0.0.3"]})
+    store = await open_store(config.service.store)
+    bare = f"http://mirror.test:{www.port}"
+    await MirrorStore(store).note_candidates("news", {bare: www.origin + "/"}, FakeClock()())
+    await MirrorStore(store).adopt("news", bare, bare + "/Detail/x", FakeClock()())
+    async with Fetcher(limits_of(config), resolver=resolver) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    await store.close()
+    assert "mirror.test" not in resolver.asked
+    assert report.new == len(site.articles)

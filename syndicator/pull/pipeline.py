@@ -475,7 +475,13 @@ class SourcePull:
         known = {h.mirror: h for h in await self.mirror_store.health(self.name)}
         self.book = HealthBook(self.name, known, self.book.policy, self.clock, self.book.rng)
         for found in await self.mirror_store.discovered(self.name):
-            if found.status == "adopted" and found.origin not in self.origins:
+            # One adopted before it was known to be a configured host under another name
+            # (its bare domain, the other scheme, its own script) is that host: not pulled
+            # twice.
+            if (
+                found.status == "adopted"
+                and identity.known_origin(found.origin, self.origins) is None
+            ):
                 self.mirrors.append(Mirror(url=found.origin, path_prefix=found.path_prefix))
                 self.origins.add(found.origin)
         target_before = self._link_target()
