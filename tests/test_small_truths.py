@@ -93,3 +93,28 @@ async def test_discover_proposes_the_mirrors_the_pipeline_would_record(
         "http://mirror-one.example.com",
         "http://mirror-two.example.com:8081",
     }
+
+
+async def test_discover_proposes_no_mirror_that_is_the_site_under_the_other_scheme(
+    fetcher: Fetcher,
+) -> None:
+    # The pipeline takes a host of the site under the other scheme (or with or without
+    # `www.`) for the site itself, never a candidate; discover proposed it as a mirror, and
+    # the config it printed had the site pulled twice.
+    port = 0
+
+    async def home(_request: web.Request) -> web.Response:
+        page = HOME.replace("mirror-one.example.com", f"https://127.0.0.1:{port}")
+        return web.Response(text=page, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", home)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    try:
+        found = await discover(f"http://127.0.0.1:{port}/", fetcher)
+    finally:
+        await runner.cleanup()
+    assert found.mirrors == ["http://new.example.org", "http://mirror-two.example.com:8081"]

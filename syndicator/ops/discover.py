@@ -260,7 +260,12 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
     ]
     if origin != result.canonical:
         mirrors.insert(0, origin)
-    result.mirrors = [m for m in dict.fromkeys(mirrors) if m != result.canonical]
+    # As the pipeline reads them: a host of the site under the other scheme, with or without
+    # `www.` or in its own script, is the site (or the mirror already proposed), no mirror.
+    result.mirrors = []
+    for m in dict.fromkeys(mirrors):
+        if identity.known_origin(m, {result.canonical, *result.mirrors}) is None:
+            result.mirrors.append(m)
     return result
 
 
