@@ -26,7 +26,7 @@ import trafilatura
 
 from syndicator.core import identity
 from syndicator.core.errors import ExtractError
-from syndicator.extract import parsing
+from syndicator.extract import extraction
 from syndicator.extract.candidate import to_candidate
 from syndicator.store import open_store
 
@@ -141,7 +141,7 @@ async def _measure(corpus: Path) -> CorpusResult:
                 score.baseline_text = trafilatura.extract(body, url=entry["url"]) or ""
                 score.baseline_f1 = token_scores(score.baseline_text, expected)[2]
                 try:
-                    page = parsing.extract_article(
+                    page = extraction.extract_article(
                         body, entry["url"], header_charset=entry["header_charset"]
                     )
                 except ExtractError as exc:

@@ -43,7 +43,7 @@ import lxml.html
 import trafilatura
 
 from syndicator.core.errors import SyndicatorError
-from syndicator.extract import parsing, validate
+from syndicator.extract import extraction, templates, validate
 from syndicator.extract.candidate import to_candidate
 
 _TOKEN = re.compile(r"\w+")
@@ -103,7 +103,7 @@ def html_text(markup: bytes | str) -> str:
     if not markup.strip():
         return ""
     root = lxml.html.fromstring(markup)
-    return "\n".join(parsing.block_texts(root))
+    return "\n".join(templates.block_texts(root))
 
 
 # --- extractors ----------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def product(doc: Doc) -> str:
     """What the feeds publish for this page: the text of the candidate's content_html."""
     try:
         validate.check(doc.body, doc.url, "article")
-        page = parsing.extract_article(doc.body, doc.url)
+        page = extraction.extract_article(doc.body, doc.url)
     except SyndicatorError:
         return ""
     origin = "https://pages.example"

@@ -27,7 +27,7 @@ from bench.extract_quality import Doc, load
 from syndicator.core import identity
 from syndicator.core.errors import SyndicatorError
 from syndicator.core.models import Article, Candidate
-from syndicator.extract import parsing, validate
+from syndicator.extract import extraction, validate
 from syndicator.extract.candidate import to_candidate
 from syndicator.publish import render
 from tests.feedrules import PROBLEMS
@@ -46,7 +46,7 @@ def published(doc: Doc) -> Candidate | None:
     origin = identity.origin(url)
     try:
         validate.check(doc.body, url, "article")
-        page = parsing.extract_article(doc.body, url)
+        page = extraction.extract_article(doc.body, url)
     except SyndicatorError:
         return None
     return to_candidate(

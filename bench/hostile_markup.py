@@ -17,7 +17,7 @@ import sys
 import time
 
 from syndicator.core.errors import SyndicatorError
-from syndicator.extract import candidate, parsing, validate
+from syndicator.extract import candidate, extraction, validate
 
 URL = "https://www.bench-news.example/2024/05/quay"
 PARAGRAPH = "<p>" + "The council voted on Monday to rebuild the harbour wall. " * 5 + "</p>"
@@ -51,7 +51,7 @@ def ingest(body: bytes) -> tuple[float, str]:
     started = time.perf_counter()
     try:
         validate.check(body, URL, "article")
-        extracted = parsing.extract_article(body, URL)
+        extracted = extraction.extract_article(body, URL)
         candidate.to_candidate(
             extracted,
             source="bench",

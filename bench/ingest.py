@@ -46,7 +46,16 @@ from sqlalchemy import func, select
 from syndicator.core import identity
 from syndicator.core.errors import SyndicatorError
 from syndicator.core.models import Candidate
-from syndicator.extract import candidate, clean, metadata, parsing, validate
+from syndicator.extract import (
+    candidate,
+    clean,
+    decoding,
+    engine,
+    extraction,
+    metadata,
+    source_rules,
+    validate,
+)
 from syndicator.pull.fetch import Fetcher, FetchLimits
 from syndicator.store import Store, open_store
 from syndicator.store.schema import (
@@ -178,21 +187,21 @@ async def throughput(count: int, tmp: Path) -> None:
     spent = dict.fromkeys(STAGES, 0.0)
     outcomes: Counter[str] = Counter()
     hosts = identity.host_names(ORIGINS)
-    rules = parsing.ArticleRules()
+    rules = source_rules.ArticleRules()
     lookups: list[float] = []
     for index, path in enumerate(sorted(pages, key=lambda p: (p[3:], p[:3]))):
         url = mirror_url(path)
         t0 = time.perf_counter()
-        root = parsing.parse_page(bodies[path], url, "utf-8")
+        root = decoding.parse_page(bodies[path], url, "utf-8")
         t1 = time.perf_counter()
         meta = metadata.read_metadata(root, url)
-        echoes = parsing.repeats(root, meta)
+        echoes = extraction.repeats(root, meta)
         clean.strip_boilerplate(root)
         t2 = time.perf_counter()
-        container = parsing.main_content(root, url, rules)
+        container = extraction.main_content(root, url, rules)
         t3 = time.perf_counter()
         clean.tidy_body(container, echoes=echoes, author=meta.author)
-        page = parsing.assemble(meta, container, url)
+        page = extraction.assemble(meta, container, url)
         content_html, image_url = candidate.publishable_html(page, CANONICAL, ORIGINS, "en")
         t4 = time.perf_counter()
         content_hash, simhash, words = candidate.fingerprint_page(page, hosts)
@@ -269,7 +278,7 @@ def candidate_of(item: tuple[str, bytes]) -> Candidate | None:
     url, body = item
     try:
         validate.check(body, url, "article")
-        page = parsing.extract_article(body, url)
+        page = extraction.extract_article(body, url)
     except SyndicatorError:
         return None
     return candidate.to_candidate(
@@ -341,14 +350,14 @@ async def ingest_real(folder: Path, rounds: int, tmp: Path) -> None:
 # function name), timed inclusively; an indented label runs inside the one above it.
 STAGE_CALLS = (
     ("validate.check", validate, "check"),
-    ("extract_article", parsing, "extract_article"),
-    ("  parse_page", parsing, "parse_page"),
-    ("  read_metadata", parsing, "read_metadata"),
+    ("extract_article", extraction, "extract_article"),
+    ("  parse_page", extraction, "parse_page"),
+    ("  read_metadata", extraction, "read_metadata"),
     ("  drop_hidden", clean, "drop_hidden"),
     ("  strip_boilerplate", clean, "strip_boilerplate"),
     ("  tidy_body", clean, "tidy_body"),
-    ("  safety net (its trafilatura calls too)", parsing, "_safety_net"),
-    ("  trafilatura, every call", parsing, "_trafilatura_body"),
+    ("  safety net (its trafilatura calls too)", extraction, "rescue"),
+    ("  trafilatura, every call", engine, "trafilatura_body"),
     ("to_candidate", candidate, "to_candidate"),
     ("  fingerprint_page", candidate, "fingerprint_page"),
     ("  publishable_html", candidate, "publishable_html"),

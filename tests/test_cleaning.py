@@ -12,7 +12,15 @@ import pytest
 
 from syndicator.core.errors import ExtractError
 from syndicator.core.models import FeedEntry
-from syndicator.extract import boilerplate, clean, metadata, parsing
+from syndicator.extract import (
+    boilerplate,
+    clean,
+    decoding,
+    extraction,
+    listings,
+    metadata,
+    source_rules,
+)
 
 URL = "https://www.news.example/2024/03/04/story/"
 PARAS = [
@@ -36,7 +44,7 @@ def article(extra: str = "", where: str = "after") -> bytes:
 
 
 def body_of(data: bytes, **kwargs: object) -> str:
-    return parsing.extract_article(data, URL, **kwargs).body_text  # type: ignore[arg-type]
+    return extraction.extract_article(data, URL, **kwargs).body_text  # type: ignore[arg-type]
 
 
 # --- charset -----------------------------------------------------------------------------
@@ -72,33 +80,33 @@ def body_of(data: bytes, **kwargs: object) -> str:
 def test_charset_comes_from_header_bom_xml_declaration_meta_in_that_order(
     body: bytes, header: str | None, expected: str
 ) -> None:
-    assert parsing.detect_charset(body, header) == expected
+    assert decoding.detect_charset(body, header) == expected
 
 
 @pytest.mark.parametrize("label", ["base64", "zlib", "rot13", "idna", "utf\x00-8"])
 def test_a_page_in_a_charset_that_is_no_text_encoding_is_still_extracted(label: str) -> None:
     # A server's `Content-Type: text/html; charset=zlib` raised LookupError: the page was
     # lost, and a listing's or feed's error ended the whole pull.
-    assert parsing.extract_article(article(), URL, header_charset=label).body_text
+    assert extraction.extract_article(article(), URL, header_charset=label).body_text
     data = page('<a href="/2024/03/05/quay/">Quay</a>')
-    assert parsing.listing_entries(data, URL, {"https://www.news.example"}, r"/2024/", label)
+    assert listings.listing_entries(data, URL, {"https://www.news.example"}, r"/2024/", label)
 
 
 def test_a_listing_that_says_utf16_in_ascii_bytes_keeps_its_links() -> None:
     data = b"<meta charset='utf-16'>" + page('<a href="/2024/03/05/quay/">Quay</a>')
-    found = parsing.listing_entries(data, URL, {"https://www.news.example"}, r"/2024/")
+    found = listings.listing_entries(data, URL, {"https://www.news.example"}, r"/2024/")
     assert list(found) == ["https://www.news.example/2024/03/05/quay/"]
 
 
 def test_undeclared_arabic_code_page_is_recognised() -> None:
     text = " ".join(["افتتحت السلطات المحلية محطة جديدة لتحلية مياه البحر في المدينة"] * 8)
     data = f"<html><body><p>{text}</p></body></html>".encode("cp1256")
-    assert parsing.decode(data) == data.decode("cp1256")
+    assert decoding.decode(data) == data.decode("cp1256")
 
 
 def test_windows_1252_bytes_labelled_latin1_keep_their_quotes() -> None:
     data = "<p>“Quoted” – it’s</p>".encode("cp1252")
-    assert parsing.decode(data, "ISO-8859-1") == "<p>“Quoted” – it’s</p>"
+    assert decoding.decode(data, "ISO-8859-1") == "<p>“Quoted” – it’s</p>"
 
 
 # --- boilerplate vocabulary ----------------------------------------------------------------
@@ -386,7 +394,7 @@ def test_body_selector_overrides_the_heuristics() -> None:
         + "</div><p>This editor’s note is a paragraph of ordinary prose about the paper’s own "
         "history, which the heuristics take for article text.</p></div>"
     )
-    rules = parsing.ArticleRules(selectors={"body": "div.k2"})
+    rules = source_rules.ArticleRules(selectors={"body": "div.k2"})
     assert body_of(data, rules=rules).split("\n\n") == PARAS
     assert "editor’s note" in body_of(data)
 
@@ -396,10 +404,10 @@ def test_xpath_selectors_and_attribute_values_for_dates() -> None:
         '<h1>Wall</h1><span class="when" content="2024-03-04T08:15:00+00:00">today</span>'
         '<p class="writer">Helen Ashcroft</p>' + "".join(f"<p>{p}</p>" for p in PARAS)
     )
-    rules = parsing.ArticleRules(
+    rules = source_rules.ArticleRules(
         selectors={"published": "span.when", "author": "//p[@class='writer']"}
     )
-    found = parsing.extract_article(data, URL, rules=rules)
+    found = extraction.extract_article(data, URL, rules=rules)
     assert found.published == datetime(2024, 3, 4, 8, 15, tzinfo=UTC)
     assert found.author == "Helen Ashcroft"
 
@@ -409,7 +417,7 @@ def test_strip_selectors_and_text_patterns() -> None:
         '<p class="promo-line">Listen to our podcast every Friday.</p>'
         "<p>Reporting by Staff; editing by Desk.</p>"
     )
-    rules = parsing.ArticleRules(
+    rules = source_rules.ArticleRules(
         strip=(".promo-line",), strip_text=(re.compile(r"^Reporting by .*editing by"),)
     )
     text = body_of(article(extra), rules=rules)
@@ -451,7 +459,7 @@ def test_metadata_from_json_ld_when_meta_tags_are_missing() -> None:
         ' "articleSection": "Local"}]}</script>'
     )
     body = "<main><article><h1>Wall</h1>" + "".join(f"<p>{p}</p>" for p in PARAS)
-    found = parsing.extract_article(page(body + "</article></main>", head=ld), URL)
+    found = extraction.extract_article(page(body + "</article></main>", head=ld), URL)
     assert found.published == datetime(2024, 3, 4, 8, 15, tzinfo=UTC)
     assert found.updated == datetime(2024, 3, 5, 9, 0, tzinfo=UTC)
     assert found.author == "Helen Ashcroft"
@@ -500,7 +508,7 @@ def test_a_title_without_a_headline_loses_the_sites_name(
     if site:
         head += f'<meta property="og:site_name" content="{site}">'
     body = "<main><article>" + "".join(f"<p>{p}</p>" for p in PARAS) + "</article></main>"
-    assert parsing.extract_article(page(body, head=head), URL).title == published
+    assert extraction.extract_article(page(body, head=head), URL).title == published
 
 
 @pytest.mark.parametrize(
@@ -514,7 +522,7 @@ def test_a_title_without_a_headline_loses_the_sites_name(
     ],
 )
 def test_a_byline_names_the_author_the_metadata_does_not(byline: str, author: str | None) -> None:
-    found = parsing.extract_article(article(f"<p>{byline}</p>", where="before"), URL)
+    found = extraction.extract_article(article(f"<p>{byline}</p>", where="before"), URL)
     assert found.author == author
     paragraphs = found.body_text.split("\n\n")
     assert paragraphs == (PARAS if author else [byline, *PARAS])
@@ -536,7 +544,7 @@ def test_htmldate_dates_a_page_without_date_metadata() -> None:
         + "".join(f"<p>{p}</p>" for p in PARAS)
         + "</article></main>"
     )
-    found = parsing.extract_article(data, "https://www.news.example/2024/03/04/wall/")
+    found = extraction.extract_article(data, "https://www.news.example/2024/03/04/wall/")
     assert found.published == datetime(2024, 3, 4, tzinfo=UTC)
 
 
@@ -547,7 +555,7 @@ def test_feed_entry_fills_what_the_page_does_not_say() -> None:
         published=datetime(2024, 3, 4, 8, 15, tzinfo=UTC),
         author="Helen Ashcroft",
     )
-    found = parsing.extract_article(article(), "https://www.news.example/story", entry=entry)
+    found = extraction.extract_article(article(), "https://www.news.example/story", entry=entry)
     assert found.published == entry.published and found.author == "Helen Ashcroft"
 
 
@@ -558,7 +566,7 @@ def test_canonical_link_to_the_home_page_is_ignored() -> None:
         + "</article></main>",
         head='<link rel="canonical" href="https://www.news.example/">',
     )
-    assert parsing.extract_article(data, URL).canonical_link is None
+    assert extraction.extract_article(data, URL).canonical_link is None
 
 
 def test_entry_with_only_a_summary_is_not_full_text() -> None:
@@ -569,15 +577,15 @@ def test_entry_with_only_a_summary_is_not_full_text() -> None:
         summary=PARAS[0],
         content_html="".join(f"<p>{p}</p>" for p in PARAS * 2),
     )
-    assert not parsing.carries_full_text(summary)
-    assert parsing.carries_full_text(full)
-    page_ = parsing.page_from_entry(full)
+    assert not extraction.carries_full_text(summary)
+    assert extraction.carries_full_text(full)
+    page_ = extraction.page_from_entry(full)
     assert page_.title == "Wall" and page_.body_text.split("\n\n") == PARAS * 2
 
 
 def test_entry_without_text_is_refused() -> None:
     with pytest.raises(ExtractError):
-        parsing.page_from_entry(FeedEntry(link=URL, title="Wall"))
+        extraction.page_from_entry(FeedEntry(link=URL, title="Wall"))
 
 
 def test_marked_words_inside_a_paragraph_are_text_unless_hidden() -> None:

@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select, update
 
 from syndicator.core.config import ConfigLoader
-from syndicator.extract import parsing
+from syndicator.extract import decoding
 from syndicator.ops.cli import env_overrides, main
 from syndicator.ops.discover import (
     Discovery,
@@ -973,7 +973,7 @@ def test_discover_skips_links_that_are_no_url_and_encodes_the_others_as_browsers
     home = "https://www.news.example/"
     links = ["http://[::1/rss", "http://[top]/feed.xml", "/world news/", "/rss/world.xml"]
     anchors = "".join(f"<a href='{href}'>World</a>" for href in links)
-    root = parsing.parse_page(
+    root = decoding.parse_page(
         f"<html><head><link rel=alternate type=application/rss+xml href='http://[::1/'>"
         f"<link rel=canonical href='http://[::1/'></head><body><nav>{anchors}</nav></body></html>".encode(),
         home,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from syndicator.core.errors import ExtractError
-from syndicator.extract import clean, parsing
+from syndicator.extract import clean, decoding, extraction, listings, safety_net
 from syndicator.extract.candidate import to_candidate
 
 from .conftest import REPO
@@ -28,7 +28,7 @@ def seed_page(mirror: str) -> bytes:
 
 @pytest.mark.parametrize("mirror", MIRRORS)
 def test_seed_article_is_clean_on_every_mirror(mirror: str) -> None:
-    page = parsing.extract_article(seed_page(mirror), f"https://{mirror}/{ARTICLE}")
+    page = extraction.extract_article(seed_page(mirror), f"https://{mirror}/{ARTICLE}")
     assert page.title == (
         "Turkey says Haftar forces must withdraw from Libya’s Sirte for lasting truce"
     )
@@ -56,14 +56,16 @@ def test_seed_body_matches_the_sample_text_paragraph_for_paragraph() -> None:
     start = next(i for i, ln in enumerate(lines) if ln.startswith("Turkey says forces loyal"))
     end = next(i for i, ln in enumerate(lines) if ln.startswith("Press TV’s website"))
     expected = lines[start:end]
-    page = parsing.extract_article(seed_page("www.presstv.tv"), f"https://www.presstv.tv/{ARTICLE}")
+    page = extraction.extract_article(
+        seed_page("www.presstv.tv"), f"https://www.presstv.tv/{ARTICLE}"
+    )
     assert page.body_text.split("\n\n") == expected
 
 
 def test_mirror_copies_hash_the_same() -> None:
     hashes = set()
     for mirror in MIRRORS:
-        page = parsing.extract_article(seed_page(mirror), f"https://{mirror}/{ARTICLE}")
+        page = extraction.extract_article(seed_page(mirror), f"https://{mirror}/{ARTICLE}")
         cand = to_candidate(
             page,
             source="presstv",
@@ -132,7 +134,7 @@ def test_listing_links_keep_only_article_links_of_the_site() -> None:
     <a href="https://www.presstv.co.uk/Detail/2021/06/23/660736/Slug">a</a>
     <a href="/Detail/2021/06/24/660737/Other#top">b</a>
     <a href="https://elsewhere.test/Detail/2021/06/23/1/x">foreign</a></body></html>"""
-    links = parsing.listing_links(
+    links = listings.listing_links(
         body, "https://www.presstv.tv/Section/10104", ORIGINS, r"^/Detail/"
     )
     assert links == [
@@ -146,7 +148,7 @@ def test_listing_links_on_the_bare_domain_of_a_www_site_are_the_sites() -> None:
     # links https://presstv.ir/Detail/... had every article skipped as another site's.
     body = b"""<html><body><a href="https://presstv.ir/Detail/2021/06/23/660736/Slug">a</a>
     <a href="https://news.presstv.ir/Detail/2021/06/23/1/x">other host</a></body></html>"""
-    links = parsing.listing_links(
+    links = listings.listing_links(
         body, "https://www.presstv.ir/Section/10104", {"https://www.presstv.ir"}, r"^/Detail/"
     )
     assert links == ["https://presstv.ir/Detail/2021/06/23/660736/Slug"]
@@ -168,7 +170,7 @@ def test_listing_links_on_the_bare_domain_of_a_www_site_are_the_sites() -> None:
 )
 def test_feed_parser_refuses_what_is_not_a_feed(body: bytes) -> None:
     with pytest.raises(ExtractError):
-        parsing.parse_feed(body, "https://www.presstv.ir/rss.xml")
+        listings.parse_feed(body, "https://www.presstv.ir/rss.xml")
 
 
 def test_a_feed_whose_declaration_names_no_charset_is_read_in_the_one_its_bytes_are() -> None:
@@ -178,7 +180,7 @@ def test_a_feed_whose_declaration_names_no_charset_is_read_in_the_one_its_bytes_
         b"<?xml version='1.0' encoding='utf\x00-8'?><rss version='2.0'><channel><item>"
         b"<title>t</title><link>https://a.example/x</link></item></channel></rss>"
     )
-    (entry,) = parsing.parse_feed(body, "https://www.presstv.ir/rss.xml")
+    (entry,) = listings.parse_feed(body, "https://www.presstv.ir/rss.xml")
     assert (entry.title, entry.link) == ("t", "https://a.example/x")
 
 
@@ -215,7 +217,7 @@ def test_a_feed_that_declares_entities_is_refused(body: bytes) -> None:
     # feedparser expands none of them, but kept the references as text: the bomb's title was
     # published as "&l9;" after 1.6 s of parsing, the blow-up's description as "&amp;a" x 20,000.
     with pytest.raises(ExtractError) as refused:
-        parsing.parse_feed(body, "https://www.presstv.ir/rss.xml")
+        listings.parse_feed(body, "https://www.presstv.ir/rss.xml")
     assert refused.value.kind == "hostile-markup"
     assert "declares XML entities" in str(refused.value)
 
@@ -234,7 +236,7 @@ def test_a_feed_that_declares_entities_is_refused(body: bytes) -> None:
     ids=["external DTD", "a lesson in CDATA", "empty internal subset"],
 )
 def test_feeds_that_declare_no_entity_are_read(doctype: str, description: str) -> None:
-    entries = parsing.parse_feed(
+    entries = listings.parse_feed(
         _feed(doctype, f"<title>Budget talks</title><description>{description}</description>"),
         "https://www.presstv.ir/rss.xml",
     )
@@ -250,7 +252,7 @@ def test_a_feed_entry_that_links_to_the_feed_itself_is_no_article() -> None:
         b"<item><title>Empty</title><link> </link></item>"
         b"<item><title>Budget talks</title><link>/Detail/1</link></item></channel></rss>"
     )
-    entries = parsing.parse_feed(body, "https://www.presstv.ir/rss.xml")
+    entries = listings.parse_feed(body, "https://www.presstv.ir/rss.xml")
     assert [(e.title, e.link) for e in entries] == [
         ("Budget talks", "https://www.presstv.ir/Detail/1")
     ]
@@ -288,7 +290,7 @@ def test_a_json_feed_is_read_like_rss_and_atom() -> None:
             },
         ]
     )
-    entries = parsing.parse_feed(body, JSON_FEED_URL)
+    entries = listings.parse_feed(body, JSON_FEED_URL)
     first, second = entries
     assert (first.link, first.guid, first.title, first.summary) == (
         "https://news.example/Detail/1",
@@ -328,7 +330,7 @@ def test_a_json_feed_keeps_only_items_that_link_to_an_article() -> None:
         ],
         authors=[{"name": "World desk"}],
     )
-    entries = parsing.parse_feed(body, JSON_FEED_URL)
+    entries = listings.parse_feed(body, JSON_FEED_URL)
     assert [(e.link, e.title, e.published, e.author) for e in entries] == [
         ("https://news.example/Detail/3", None, None, "World desk"),
         ("https://news.example/Detail/5", "Linked by its id", None, "World desk"),
@@ -349,13 +351,13 @@ def test_a_json_feed_keeps_only_items_that_link_to_an_article() -> None:
 )
 def test_json_that_is_no_json_feed_is_refused_by_name(body: bytes, words: str) -> None:
     with pytest.raises(ExtractError) as refused:
-        parsing.parse_feed(body, JSON_FEED_URL)
+        listings.parse_feed(body, JSON_FEED_URL)
     assert refused.value.kind == "not-a-feed" and words in str(refused.value)
 
 
 def test_page_without_article_body_is_refused() -> None:
     with pytest.raises(ExtractError):
-        parsing.extract_article(
+        extraction.extract_article(
             b"<html><head><title>x</title></head><body></body></html>",
             "https://www.presstv.ir/Detail/1",
         )
@@ -380,10 +382,10 @@ def _corpus_page(name: str) -> tuple[bytes, str]:
 def test_a_charset_the_body_contradicts_is_not_believed(name: str, lie: str | None) -> None:
     # A mirror's server misconfigured: the article must read the same as from an honest one.
     body, _ = _corpus_page(name)
-    honest = parsing.decode(body, None if lie is None else _declared_header(name))
+    honest = decoding.decode(body, None if lie is None else _declared_header(name))
     if lie is None:
         body = re.sub(rb"<meta[^>]*charset[^>]*>", b"", body, flags=re.IGNORECASE)
-    assert parsing.decode(body, lie) == honest
+    assert decoding.decode(body, lie) == honest
     assert "\ufffd" not in honest
 
 
@@ -411,7 +413,7 @@ def _feed_in(charset: str) -> bytes:
 def test_a_feed_charset_the_body_contradicts_is_not_believed(charset: str, lie: str | None) -> None:
     # feedparser believes the header's charset over the bytes (RFC 3023): a mirror that
     # labelled its UTF-8 feed windows-1256 had its headlines and full text read as mojibake.
-    (entry,) = parsing.parse_feed(_feed_in(charset), "https://n.example/rss.xml", lie)
+    (entry,) = listings.parse_feed(_feed_in(charset), "https://n.example/rss.xml", lie)
     assert (entry.title, entry.summary) == (FEED_TITLE, FEED_TEXT)
 
 
@@ -425,7 +427,7 @@ def test_utf8_with_one_broken_byte_is_read_as_utf8(declared: str | None) -> None
         + b"\xc3("
         + (text + "</p></body></html>").encode()
     )
-    decoded = parsing.decode(body, declared)
+    decoded = decoding.decode(body, declared)
     assert decoded.count("zażółć gęślą jaźń") == 80
     assert decoded.count("\ufffd") == 1
 
@@ -438,7 +440,9 @@ def _declared_header(name: str) -> str | None:
 
 def test_a_headline_byline_or_caption_longer_than_any_real_one_is_cut() -> None:
     # A broken or hostile feed entry must not put megabytes into every feed document.
-    page = parsing.extract_article(seed_page("www.presstv.ir"), f"https://www.presstv.ir/{ARTICLE}")
+    page = extraction.extract_article(
+        seed_page("www.presstv.ir"), f"https://www.presstv.ir/{ARTICLE}"
+    )
     words = "word " * 2_000_000  # 10 MB
     huge = dataclasses.replace(page, title=words, author=words, image_caption=words)
     cand = to_candidate(
@@ -482,8 +486,8 @@ STORY = [
     ids=["shorter", "updated", "first version", "a home page", "reordered"],
 )
 def test_same_story_tells_an_edit_from_another_page(a: str, b: str, same: bool) -> None:
-    assert parsing.same_story(a, b) is same
-    assert parsing.same_story(b, a) is same
+    assert safety_net.same_story(a, b) is same
+    assert safety_net.same_story(b, a) is same
 
 
 def test_a_line_break_in_a_headline_or_a_listed_link_is_read_as_a_space() -> None:
@@ -494,12 +498,14 @@ def test_a_line_break_in_a_headline_or_a_listed_link_is_read_as_a_space() -> Non
         "<html><head><title>Ports</title></head><body><h1>Breaking:<br>Port closed</h1>"
         f"<p>{body}</p></body></html>"
     ).encode()
-    assert parsing.extract_article(page, "https://news.example/a").title == "Breaking: Port closed"
+    assert (
+        extraction.extract_article(page, "https://news.example/a").title == "Breaking: Port closed"
+    )
     listing = (
         b"<html><body><ul><li><a href='/Detail/1/port'>Breaking:<br/>Port<br>closed</a></li>"
         b"<li><a href='/Detail/2/ship'>A ship <b>sank</b></a></li></ul></body></html>"
     )
-    found = parsing.listing_entries(
+    found = listings.listing_entries(
         listing, "https://news.example/Section/1", {"https://news.example"}, r"/Detail/"
     )
     assert dict(found) == {

@@ -17,7 +17,17 @@ import pytest
 from syndicator.core.config import Config
 from syndicator.core.errors import ExtractError, RejectedPage
 from syndicator.core.models import Candidate, FeedEntry, Page
-from syndicator.extract import clean, parsing, sitemaps, validate
+from syndicator.extract import (
+    clean,
+    decoding,
+    engine,
+    extraction,
+    listings,
+    safety_net,
+    sitemaps,
+    templates,
+    validate,
+)
 from syndicator.extract.candidate import split_credit, to_candidate
 from syndicator.publish import render
 from syndicator.publish.documents import FeedBook
@@ -72,7 +82,7 @@ def page(inner: str, teasers: str = TEASERS) -> bytes:
 
 
 def published_paragraphs(body: bytes) -> list[str]:
-    return parsing.extract_article(body, URL).body_text.split("\n\n")
+    return extraction.extract_article(body, URL).body_text.split("\n\n")
 
 
 @pytest.mark.parametrize(
@@ -134,11 +144,11 @@ def test_a_subheading_with_a_navigation_anchor_id_stays() -> None:
 def test_control_characters_are_dropped_not_the_article(mark: str) -> None:
     marked = [p.replace("tied up", f"tied{mark} up") for p in PARAGRAPHS]
     inner = "".join(f"<p>{p}</p>" for p in marked)
-    result = parsing.extract_article(
+    result = extraction.extract_article(
         page(f"{NAV}<div class='story'>{inner}</div>", teasers=""), URL
     )
     assert result.body_text.split("\n\n") == PARAGRAPHS
-    assert not parsing.XML_ILLEGAL.search(result.body_html)
+    assert not decoding.XML_ILLEGAL.search(result.body_html)
 
 
 @pytest.mark.parametrize("hint", ["\xad", "&shy;", "&#173;", "&#xAD;"])
@@ -184,7 +194,7 @@ def test_a_page_with_its_own_hi_tags_is_published(rend: str) -> None:
 
 
 def test_legal_character_references_are_kept() -> None:
-    assert parsing.drop_illegal("a&#9;b&#233;c&#x1F600;d&#8;e") == "a&#9;b&#233;c&#x1F600;de"
+    assert decoding.drop_illegal("a&#9;b&#233;c&#x1F600;d&#8;e") == "a&#9;b&#233;c&#x1F600;de"
 
 
 @pytest.mark.parametrize(
@@ -199,7 +209,7 @@ def test_legal_character_references_are_kept() -> None:
 )
 def test_raw_xml_illegal_code_points_are_dropped(text: str, kept: str) -> None:
     # The quick test in front of the regex (`_holds_illegal`) must see each kind.
-    assert parsing.drop_illegal(text) == kept
+    assert decoding.drop_illegal(text) == kept
 
 
 async def test_an_article_with_control_characters_is_published_from_every_mirror(
@@ -228,7 +238,7 @@ async def test_an_article_with_control_characters_is_published_from_every_mirror
             assert len(parsed.entries) == len(articles)
         items = json.loads((await book.get("all", "json")).body)["items"]
         assert all("million dollars" in item["content_html"] for item in items)
-        assert not any(parsing.XML_ILLEGAL.search(item["content_html"]) for item in items)
+        assert not any(decoding.XML_ILLEGAL.search(item["content_html"]) for item in items)
     finally:
         await site.stop()
 
@@ -247,12 +257,12 @@ def test_json_ld_escapes_bring_no_xml_illegal_character_into_the_candidate() -> 
         }
     )
     body = page(f'<script type="application/ld+json">{ld}</script><div>{BODY}</div>', teasers="")
-    cand = candidate(parsing.extract_article(body, URL))
+    cand = candidate(extraction.extract_article(body, URL))
     assert (cand.title, cand.author) == ("New quay opens", "Ann Lee")
     # The image URL is made absolute as a browser makes it: the control character encoded.
     assert cand.image_url == "https://news.example/quay%00.jpg"
     for text in (cand.title, cand.author, cand.image_url, cand.summary, cand.content_html):
-        assert not parsing.XML_ILLEGAL.search(text or ""), text
+        assert not decoding.XML_ILLEGAL.search(text or ""), text
 
 
 def figure_page(caption: str) -> bytes:
@@ -283,7 +293,7 @@ def published_html(extracted: Page) -> str:
 
 
 def test_the_lead_figure_follows_the_first_paragraph_with_its_caption_under_the_image() -> None:
-    extracted = parsing.extract_article(
+    extracted = extraction.extract_article(
         figure_page("The new quay at dawn, seen from the lighthouse"), URL
     )
     assert extracted.image_caption == "The new quay at dawn, seen from the lighthouse"
@@ -299,7 +309,7 @@ def test_an_alt_text_is_not_published_as_a_caption() -> None:
         f"<img src='/quay.jpg' alt='Image for post quay-final-2.jpg'></figure>{BODY}</div>",
         teasers="",
     )
-    extracted = parsing.extract_article(body, URL)
+    extracted = extraction.extract_article(body, URL)
     assert extracted.image_caption is None
     html = published_html(extracted)
     assert "<figcaption>" not in html and "quay-final" not in html
@@ -321,7 +331,7 @@ def test_a_banner_captioned_as_an_advertisement_is_not_the_lead_image(label: str
         f"</figure>{''.join(f'<p>{p}</p>' for p in PARAGRAPHS[1:])}</div>",
         teasers="",
     )
-    extracted = parsing.extract_article(body, URL)
+    extracted = extraction.extract_article(body, URL)
     assert extracted.image_url == "https://news.example/quay.jpg"
     assert extracted.image_caption == "The new quay at dawn"
     html = published_html(extracted)
@@ -348,7 +358,7 @@ def test_a_lazy_loaded_lead_picture_is_published_not_its_placeholder(img: str) -
         f"<figure>{img}<figcaption>The new quay at dawn</figcaption></figure>{BODY}</div>",
         teasers="",
     )
-    extracted = parsing.extract_article(body, URL)
+    extracted = extraction.extract_article(body, URL)
     assert extracted.image_url == "https://news.example/quay.jpg"
     html = published_html(extracted)
     assert '<img src="https://news.example/quay.jpg"' in html and "data:" not in html
@@ -361,7 +371,7 @@ def test_a_blank_default_picture_is_no_lead_image() -> None:
         f"<div class='story'><h1>New quay opens</h1>{BODY}</div>",
         teasers="",
     )
-    extracted = parsing.extract_article(body, URL)
+    extracted = extraction.extract_article(body, URL)
     assert extracted.image_url is None
     assert "<figure>" not in published_html(extracted)
 
@@ -378,7 +388,7 @@ def test_a_blank_default_picture_is_no_lead_image() -> None:
 def test_an_address_that_is_no_url_costs_nothing_but_itself(head: str, inner: str) -> None:
     # urljoin raises ValueError on "http://[::1"; the article must still be published.
     body = page(f"{head}<div class='story'><h1>New quay opens</h1>{inner}{BODY}</div>", "")
-    extracted = parsing.extract_article(body, URL)
+    extracted = extraction.extract_article(body, URL)
     assert extracted.canonical_link is None and extracted.image_url is None
     html = published_html(extracted)
     assert PARAGRAPHS[0] in html and "[::1" not in html
@@ -471,7 +481,7 @@ def test_a_caption_is_split_into_what_the_picture_shows_and_its_credit(
 def test_the_published_caption_leaves_the_photo_credit_out(
     caption: str, figcaption: str | None
 ) -> None:
-    extracted = parsing.extract_article(figure_page(caption), URL)
+    extracted = extraction.extract_article(figure_page(caption), URL)
     assert extracted.image_caption == caption
     html = published_html(extracted)
     assert "<img" in html
@@ -494,7 +504,7 @@ def entry_paragraphs(content_html: str) -> list[str]:
         updated=None,
         author=None,
     )
-    return parsing.page_from_entry(entry).body_text.split("\n\n")
+    return extraction.page_from_entry(entry).body_text.split("\n\n")
 
 
 def test_a_feed_entry_with_control_characters_is_published_without_them() -> None:
@@ -514,12 +524,12 @@ def test_a_feed_with_control_characters_gives_entries_without_them() -> None:
         "<author>Ann&#x1b; Lee</author><description>The quay opens.</description>"
         f"<content:encoded><![CDATA[{content}]]></content:encoded></item></channel></rss>"
     ).encode()
-    (entry,) = parsing.parse_feed(feed, "https://news.example/feed")
+    (entry,) = listings.parse_feed(feed, "https://news.example/feed")
     fields = (entry.title, entry.author, entry.summary, entry.content_html)
-    assert not any(parsing.XML_ILLEGAL.search(f or "") for f in fields)
+    assert not any(decoding.XML_ILLEGAL.search(f or "") for f in fields)
     assert entry.title == "Quay opens"
-    assert parsing.carries_full_text(entry)
-    assert parsing.page_from_entry(entry).body_text.split("\n\n") == PARAGRAPHS
+    assert extraction.carries_full_text(entry)
+    assert extraction.page_from_entry(entry).body_text.split("\n\n") == PARAGRAPHS
 
 
 # The safety net's second opinion (trafilatura's defaults on the cleaned page) is taken only
@@ -555,13 +565,13 @@ INTRO = (
     ],
 )
 def test_a_longer_body_is_taken_only_when_it_continues_ours(theirs: str, continues: bool) -> None:
-    assert parsing._continues(OURS, theirs) is continues
+    assert safety_net._continues(OURS, theirs) is continues
 
 
 # Class words judged by what they name and what the box holds: found on real pages where a
 # section, a text box or a recipe step was removed for a word in its class.
 def cleaned_text(inner: str) -> str:
-    root = parsing.parse_page(page(inner, teasers=""), URL)
+    root = decoding.parse_page(page(inner, teasers=""), URL)
     clean.strip_boilerplate(root)
     return clean.text_of(root)
 
@@ -638,7 +648,7 @@ def recipe_page(items: str) -> bytes:
 )
 def test_a_checklist_of_ingredients_is_published(item: str) -> None:
     items = "".join(item.format(text, n=n) for n, text in enumerate(INGREDIENTS))
-    text = parsing.extract_article(recipe_page(items), URL).body_text
+    text = extraction.extract_article(recipe_page(items), URL).body_text
     assert all(ingredient in text for ingredient in INGREDIENTS)
     assert all(p in text for p in PARAGRAPHS)
 
@@ -650,7 +660,7 @@ def test_labels_of_form_fields_are_still_not_published() -> None:
         '<p><label for="q">Search the whole site</label><input type="text" id="q"></p>'
         '<div><label><input type="checkbox"> Send me the weekly newsletter</label></div>'
     )
-    root = parsing.parse_page(
+    root = decoding.parse_page(
         page(f"<div class='story'><h1>New quay opens</h1>{fields}{BODY}</div>", teasers=""), URL
     )
     clean.strip_boilerplate(root)
@@ -664,7 +674,7 @@ def test_a_checkbox_drawn_in_text_is_not_published() -> None:
         '<li><input type="checkbox" id="i{n}"><label for="i{n}"><span>\u25a2</span></label>{}</li>'
     )
     items = "".join(item.format(text, n=n) for n, text in enumerate(INGREDIENTS))
-    text = parsing.extract_article(recipe_page(items), URL).body_text
+    text = extraction.extract_article(recipe_page(items), URL).body_text
     assert all(ingredient in text for ingredient in INGREDIENTS)
     assert "\u25a2" not in text
 
@@ -717,7 +727,7 @@ def test_teasers_ending_in_a_more_link_are_not_published(more: str) -> None:
     inner = (
         f"<div class='story'><h1>New quay opens</h1>{BODY}{teaser(1, more)}{teaser(2, more)}</div>"
     )
-    text = parsing.extract_article(page(inner, teasers=""), URL).body_text
+    text = extraction.extract_article(page(inner, teasers=""), URL).body_text
     assert all(p in text for p in PARAGRAPHS)
     assert "teaser of another story" not in text and "Harbour story number" not in text
 
@@ -728,7 +738,7 @@ def test_a_paragraph_ending_in_a_link_of_its_own_words_stays() -> None:
         '<a href="/plan">the harbour authority</a></p>'
     )
     inner = f"<div class='story'><h1>New quay opens</h1>{BODY}{last}</div>"
-    text = parsing.extract_article(page(inner, teasers=""), URL).body_text
+    text = extraction.extract_article(page(inner, teasers=""), URL).body_text
     assert "on the site of the harbour authority" in text
 
 
@@ -749,9 +759,9 @@ def dek_page(description: str, shown: str) -> bytes:
 
 def published_blocks(body: bytes) -> list[str]:
     fragment = lxml.html.fragment_fromstring(
-        published_html(parsing.extract_article(body, URL)), create_parent="div"
+        published_html(extraction.extract_article(body, URL)), create_parent="div"
     )
-    return parsing.block_texts(fragment)
+    return templates.block_texts(fragment)
 
 
 def test_the_standfirst_the_page_shows_is_published_first() -> None:
@@ -774,8 +784,8 @@ def test_a_description_is_not_published_where_it_is_no_standfirst(
 
 def test_a_copy_without_the_standfirst_is_the_same_article() -> None:
     """A mirror's AMP copy leaves the standfirst out: same content hash, one item."""
-    with_dek = parsing.extract_article(dek_page(DEK, DEK), URL)
-    without = parsing.extract_article(dek_page("", ""), URL)
+    with_dek = extraction.extract_article(dek_page(DEK, DEK), URL)
+    without = extraction.extract_article(dek_page("", ""), URL)
     assert with_dek.standfirst == DEK and not without.standfirst
     assert candidate(with_dek).content_hash == candidate(without).content_hash
 
@@ -891,7 +901,7 @@ HEADED = (
 
 def restored(body: str, page: str = HEADED) -> list[str]:
     container = lxml.html.fragment_fromstring(body, create_parent="div")
-    parsing.restore_headings(container, lxml.html.fragment_fromstring(page))
+    safety_net.restore_headings(container, lxml.html.fragment_fromstring(page))
     return [f"{el.tag}:{clean.text_of(el)[:12]}" for el in container.iter("h2", "h3", "p", "li")]
 
 
@@ -934,7 +944,7 @@ def test_a_table_set_in_a_blockquote_keeps_its_cells_apart() -> None:
     table = f'<blockquote><table><tr><th colspan="3">Busiest berths</th></tr>{rows}</table>'
     article = f"<h1>New quay opens</h1>{paragraphs(PARAGRAPHS[:2])}{table}</blockquote>"
     body = page(f"<table><tr><td>{NAV}</td><td>{article}</td></tr></table>")
-    text = parsing.extract_article(body, URL).body_text
+    text = extraction.extract_article(body, URL).body_text
     assert re.search(r"North quay\s+63\s+16\.6%\s+Fish basin\s+56\s+14\.7%", text), text
 
 
@@ -974,7 +984,7 @@ def test_section_headings_set_in_h1_are_published_as_subheadings() -> None:
         )
     )
     inner = f"<article><h1>New quay opens</h1><p>{PARAGRAPHS[0]}</p>{sections}</article>"
-    html = published_html(parsing.extract_article(page(inner, teasers=""), URL))
+    html = published_html(extraction.extract_article(page(inner, teasers=""), URL))
     assert "<h2>The berths</h2>" in html
     assert "<h2>The money</h2>" in html
     assert "<h2>The fishermen</h2>" in html
@@ -984,7 +994,7 @@ def test_section_headings_set_in_h1_are_published_as_subheadings() -> None:
 
 def test_a_headline_after_a_kicker_is_not_published_in_the_body() -> None:
     inner = f"<article><p>Harbour news</p><h1>Quay opens to ships at last</h1>{BODY}</article>"
-    html = published_html(parsing.extract_article(page(inner, teasers=""), URL))
+    html = published_html(extraction.extract_article(page(inner, teasers=""), URL))
     assert "Quay opens to ships at last" not in html
     assert PARAGRAPHS[0] in html
 
@@ -999,7 +1009,7 @@ def test_a_reading_time_is_dropped_and_the_section_heading_after_it_kept() -> No
         "<article><header><h1>New quay opens</h1></header><section>"
         f"<p><a href='/2024/05'>May 4, 2024</a>·8 min read</p>{sections}</section></article>"
     )
-    html = published_html(parsing.extract_article(page(inner, teasers=""), URL))
+    html = published_html(extraction.extract_article(page(inner, teasers=""), URL))
     assert "min read" not in html
     assert html.startswith("<h2>The quay</h2>")
     assert "<h2>The berths</h2>" in html
@@ -1014,7 +1024,7 @@ def test_an_h1_repeating_the_headline_among_section_headings_is_not_published() 
         f"<article><p>Harbour news</p><h1>New quay opens</h1><p>{PARAGRAPHS[0]}</p>"
         f"{sections}</article>"
     )
-    html = published_html(parsing.extract_article(page(inner, teasers=""), URL))
+    html = published_html(extraction.extract_article(page(inner, teasers=""), URL))
     assert "New quay opens" not in html
     assert "<h2>The berths</h2>" in html
 
@@ -1029,7 +1039,7 @@ def test_a_feed_entry_whose_link_is_no_url_is_skipped_not_the_feed() -> None:
         "<item><title>New quay</title><link>https://news.example/2024/05/quay</link></item>"
         "</channel></rss>"
     ).encode()
-    entries = parsing.parse_feed(feed, "https://news.example/feed")
+    entries = listings.parse_feed(feed, "https://news.example/feed")
     assert [e.link for e in entries] == ["https://news.example/2024/05/quay"]
 
 
@@ -1038,7 +1048,7 @@ def test_a_listing_link_or_sitemap_address_that_is_no_url_is_skipped() -> None:
         f'<html><body><a href="{NO_URL}">Broken</a>'
         '<a href="/2024/05/quay">New quay opens</a></body></html>'
     ).encode()
-    links = parsing.listing_links(listing, "https://news.example/", set(), r"/2024/")
+    links = listings.listing_links(listing, "https://news.example/", set(), r"/2024/")
     assert links == ["https://news.example/2024/05/quay"]
     sitemap = (
         '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
@@ -1063,7 +1073,7 @@ HOSTILE_LD = [
 @pytest.mark.parametrize("ld", HOSTILE_LD, ids=["list", "object", "numbers", "names"])
 def test_hostile_json_ld_costs_the_page_its_metadata_never_its_article(ld: str) -> None:
     script = f'<script type="application/ld+json">{ld}</script>'
-    extracted = parsing.extract_article(page(f"{script}<h1>New quay opens</h1>{BODY}"), URL)
+    extracted = extraction.extract_article(page(f"{script}<h1>New quay opens</h1>{BODY}"), URL)
     assert extracted.body_text.split("\n\n") == PARAGRAPHS
     assert extracted.title == "New quay opens"
 
@@ -1078,7 +1088,7 @@ def test_an_element_with_tens_of_thousands_of_attributes_is_refused_not_parsed()
     assert refused.value.kind == "hostile-markup"
     assert "20,000 attributes" in str(refused.value)
     with pytest.raises(ExtractError) as refused:
-        parsing.parse_page(body, URL)
+        decoding.parse_page(body, URL)
     assert refused.value.kind == "hostile-markup"
 
 
@@ -1088,10 +1098,10 @@ def test_an_element_with_tens_of_thousands_of_attributes_is_refused_not_parsed()
 def test_a_page_of_more_elements_than_any_article_is_refused_naming_it(unit: str) -> None:
     # A compromised mirror's page of tiny elements, within the body cap: 1 MB of `<p>w`
     # took extraction 170 s, of `<br>` 14 s, of `<option>w` more than 40 s.
-    count = parsing.MAX_ELEMENTS + 1
+    count = extraction.MAX_ELEMENTS + 1
     body = page(f"<h1>New quay opens</h1>{BODY}{unit * count}")
     with pytest.raises(ExtractError) as refused:
-        parsing.extract_article(body, URL)
+        extraction.extract_article(body, URL)
     assert refused.value.kind == "too-large"
     assert URL in str(refused.value) and "elements" in str(refused.value)
 
@@ -1111,7 +1121,7 @@ def test_a_cell_spanning_more_than_its_table_spans_only_its_table(
     # such tables (670 KB, 29,000 elements) took 26 s to extract.
     table = f"<table><tr><th>Berth</th><th>Length</th></tr><tr><td {spans}>North</td></tr></table>"
     root = lxml.html.fragment_fromstring(table)
-    parsing.clamp_spans(root)
+    engine.clamp_spans(root)
     cell = next(root.iter("td"))
     assert (cell.get("colspan"), cell.get("rowspan")) == clamped
 
@@ -1122,7 +1132,7 @@ def test_spans_within_the_table_are_kept() -> None:
         "</tr><tr><td>2</td></tr></table>"
     )
     root = lxml.html.fragment_fromstring(table)
-    parsing.clamp_spans(root)
+    engine.clamp_spans(root)
     assert [(c.get("colspan"), c.get("rowspan")) for c in root.iter("td", "th")] == [
         ("2", None),
         (None, "2"),
@@ -1135,10 +1145,10 @@ def test_a_feed_entry_of_more_elements_than_any_article_is_refused_naming_it() -
     entry = FeedEntry(
         link=URL,
         title="New quay opens",
-        content_html=BODY + "<br>" * (parsing.MAX_ELEMENTS + 1),
+        content_html=BODY + "<br>" * (extraction.MAX_ELEMENTS + 1),
     )
     with pytest.raises(ExtractError) as refused:
-        parsing.page_from_entry(entry)
+        extraction.page_from_entry(entry)
     assert refused.value.kind == "too-large"
     assert URL in str(refused.value)
 
@@ -1151,7 +1161,7 @@ def test_a_date_past_the_range_of_utc_times_is_no_date(moment: str) -> None:
         f"<meta property='article:published_time' content='{moment}'>"
         f"<meta property='article:modified_time' content='{moment}'>"
     )
-    extracted = parsing.extract_article(page(f"{meta}<h1>New quay opens</h1>{BODY}"), URL)
+    extracted = extraction.extract_article(page(f"{meta}<h1>New quay opens</h1>{BODY}"), URL)
     for found in (extracted.published, extracted.updated):
         assert found is None or found.astimezone(UTC).year < 9999
 
@@ -1161,7 +1171,7 @@ def test_a_page_compressed_twice_is_refused_by_extraction_too() -> None:
     # made an article titled in mojibake.
     body = gzip.compress(page(f"<h1>New quay opens</h1>{BODY}"), mtime=0)
     with pytest.raises(ExtractError) as refused:
-        parsing.extract_article(body, URL)
+        extraction.extract_article(body, URL)
     assert refused.value.kind == "binary"
     assert "gzip data, not an HTML page" in str(refused.value)
 
@@ -1175,9 +1185,9 @@ def test_pages_with_many_attributes_in_all_are_parsed() -> None:
     srcset = ", ".join(f"/q.jpg?w={w}&amp;h={w} {w}w" for w in range(100, 400))
     uri = "data:image/svg+xml," + "%3Cpath d%3D%22M0 0%22%2F%3E" * 2000
     body = page(f"<h1>New quay opens</h1>{BODY}<img srcset='{srcset}' src='{uri}'><ul>{links}</ul>")
-    assert parsing.crowded_element(body.decode()) == 0
+    assert decoding.crowded_element(body.decode()) == 0
     validate.check(body, URL, "article")
-    assert parsing.extract_article(body, URL).body_text.split("\n\n")[:4] == PARAGRAPHS
+    assert extraction.extract_article(body, URL).body_text.split("\n\n")[:4] == PARAGRAPHS
 
 
 @pytest.mark.parametrize(
@@ -1198,7 +1208,7 @@ def test_a_picture_url_written_loosely_is_published_as_browsers_read_it(
     # and the picture of vogelwarte.ch. Published as they were, they made the item's
     # enclosure relative (RSS, Atom) and the JSON Feed invalid.
     body = page(f'<meta property="og:image" content="{written}"><div>{BODY}</div>', teasers="")
-    assert candidate(parsing.extract_article(body, URL)).image_url == published
+    assert candidate(extraction.extract_article(body, URL)).image_url == published
 
 
 # --- pages nested past the parser's depth limit ------------------------------------------
@@ -1225,7 +1235,7 @@ def test_a_listing_nested_past_the_parsers_limit_gives_every_link_and_headline(
 ) -> None:
     # libxml2 stopped at 256 levels without an error: 253 of these 400 links were read.
     body = _unclosed(400, lambda i: link.format(i=i))
-    found = parsing.listing_entries(
+    found = listings.listing_entries(
         body, "https://www.news.example/", {"https://www.news.example"}, r"/2024/"
     )
     assert found == {f"https://www.news.example/2024/story-{i}": f"Story {i}" for i in range(400)}
@@ -1233,12 +1243,12 @@ def test_a_listing_nested_past_the_parsers_limit_gives_every_link_and_headline(
 
 def test_a_page_nested_past_the_limit_is_laid_flat_with_its_text_in_order() -> None:
     body = _unclosed(600, lambda i: f"<b>x{i}</b> t{i} ")
-    root = parsing.parse_page(body, "https://www.news.example/a")
+    root = decoding.parse_page(body, "https://www.news.example/a")
     assert root.text_content() == "Deep" + "".join(f"x{i} t{i} " for i in range(600))
-    # Laid flat below parsing.FLAT_DEPTH, shallow subtrees whole: the tree walks never meet
+    # Laid flat below decoding.FLAT_DEPTH, shallow subtrees whole: the tree walks never meet
     # a deeper tree, and every <b> keeps its text.
     deepest = max(sum(1 for _ in el.iterancestors()) for el in root.iter())
-    assert parsing.FLAT_DEPTH <= deepest <= parsing.FLAT_DEPTH + parsing.WHOLE_HEIGHT
+    assert decoding.FLAT_DEPTH <= deepest <= decoding.FLAT_DEPTH + decoding.WHOLE_HEIGHT
     assert [b.text for b in root.iter("b")] == [f"x{i}" for i in range(600)]
 
 
@@ -1246,7 +1256,7 @@ def test_an_article_nested_past_the_limit_keeps_every_paragraph() -> None:
     body = _unclosed(
         300, lambda i: f"<p>Paragraph number {i} of the long report tells of item {i}.</p>"
     )
-    page = parsing.extract_article(body, "https://www.news.example/2024/deep")
+    page = extraction.extract_article(body, "https://www.news.example/2024/deep")
     said = [int(n) for n in re.findall(r"Paragraph number (\d+)", page.body_text)]
     assert said == list(range(300))
 
@@ -1257,7 +1267,7 @@ def test_a_feed_entry_nested_past_the_limit_keeps_every_paragraph() -> None:
         for i in range(300)
     )
     entry = FeedEntry(link="https://www.news.example/2024/deep", title="Deep", content_html=content)
-    page = parsing.page_from_entry(entry)
+    page = extraction.page_from_entry(entry)
     said = [int(n) for n in re.findall(r"Paragraph number (\d+)", page.body_text)]
     assert said == list(range(300))
 
@@ -1279,7 +1289,7 @@ def linked_story(head: str = "") -> bytes:
 
 
 def published_links(body: bytes) -> dict[str, str]:
-    html = published_html(parsing.extract_article(body, URL))
+    html = published_html(extraction.extract_article(body, URL))
     return {
         (a.text_content() or "").strip(): a.get("href", "")
         for a in lxml.html.fragment_fromstring(html, create_parent="div").iter("a")
@@ -1344,7 +1354,7 @@ def head_page(head: str) -> bytes:
 def test_a_title_and_summary_written_as_html_are_published_as_their_text(
     head: str, title: str, summary: str
 ) -> None:
-    extracted = parsing.extract_article(head_page(head), URL)
+    extracted = extraction.extract_article(head_page(head), URL)
     assert (extracted.title, extracted.summary) == (title, summary)
     made = candidate(extracted)
     published = [article(1, title=made.title, summary=made.summary)]
@@ -1364,7 +1374,7 @@ def test_a_title_and_summary_written_as_html_are_published_as_their_text(
     ids=["meta", "json-ld"],
 )
 def test_a_byline_written_as_html_is_published_as_its_text(head: str) -> None:
-    extracted = parsing.extract_article(head_page(f"<title>New quay opens</title>{head}"), URL)
+    extracted = extraction.extract_article(head_page(f"<title>New quay opens</title>{head}"), URL)
     assert extracted.author == "María López & Jane Doe"
     made = candidate(extracted)
     item = json.loads(render.render_json(INFO, [article(1, author=made.author)]))["items"][0]

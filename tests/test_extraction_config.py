@@ -14,7 +14,7 @@ import pytest
 
 from syndicator.core.config import load_config
 from syndicator.core.errors import ConfigError
-from syndicator.extract.parsing import ArticleRules
+from syndicator.extract.source_rules import ArticleRules
 
 from .conftest import REPO
 
@@ -161,7 +161,8 @@ def test_a_runaway_strip_text_pattern_gives_up_is_reported_and_the_page_is_still
     result = run_apart(
         f"""
         from syndicator.core.config import load_config
-        from syndicator.extract.parsing import ArticleRules, extract_article
+        from syndicator.extract.source_rules import ArticleRules
+        from syndicator.extract.extraction import extract_article
         source = load_config({str(config)!r}).sources["presstv"]
         body = open({str(page)!r}, "rb").read()
         page = extract_article(body, {url!r}, rules=ArticleRules.of(source))
@@ -184,7 +185,7 @@ def test_a_runaway_article_links_pattern_fails_that_listing_page_by_name() -> No
     result = run_apart(
         f"""
         from syndicator.core.errors import ExtractError
-        from syndicator.extract.parsing import listing_links
+        from syndicator.extract.listings import listing_links
         try:
             listing_links({listing.encode()!r}, {url!r}, set(), {RUNAWAY!r})
             print(json.dumps({{"error": None}}))

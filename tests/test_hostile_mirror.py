@@ -20,7 +20,7 @@ from lxml import etree
 
 from syndicator.core.config import Config
 from syndicator.core.errors import ExtractError
-from syndicator.extract import parsing
+from syndicator.extract import extraction, listings
 from syndicator.mirrors import announced
 from syndicator.publish.documents import FeedBook
 from syndicator.pull import adoption, pipeline
@@ -183,7 +183,7 @@ async def test_a_page_of_more_elements_than_any_article_is_a_named_error_and_the
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}", configured=1))
     first = site.articles[0]
-    crowded = [*first.paragraphs, *(["Quay."] * parsing.MAX_ELEMENTS)]
+    crowded = [*first.paragraphs, *(["Quay."] * extraction.MAX_ELEMENTS)]
     store = await open_store(config.service.store)
     try:
         async with Fetcher(limits_of(config)) as fetcher:
@@ -259,7 +259,7 @@ def test_a_json_feed_item_with_thousands_of_attributes_is_refused_unparsed() -> 
         ],
     }
     with pytest.raises(ExtractError) as refused:
-        parsing.parse_feed(json.dumps(feed).encode(), "http://m.example/feed.json")
+        listings.parse_feed(json.dumps(feed).encode(), "http://m.example/feed.json")
     assert refused.value.kind == "hostile-markup"
     assert "3,000 attributes" in refused.value.message
     assert "http://m.example/b" in str(refused.value)
@@ -375,7 +375,7 @@ def test_a_tracking_pixel_the_metadata_names_is_no_picture(head: str) -> None:
         f"<!DOCTYPE html><html lang='en'><head><title>Quay opens</title>{head}</head><body>"
         f"<article><h1>Quay opens</h1><p>{PROSE}</p><p>{PROSE}</p></article></body></html>"
     ).encode()
-    page = parsing.extract_article(body, "http://m.example/2024/03/09/quay")
+    page = extraction.extract_article(body, "http://m.example/2024/03/09/quay")
     assert page.image_url is None
 
 
@@ -416,7 +416,7 @@ async def test_a_candidates_pages_are_read_without_holding_the_pull(
     calls = on_threads(
         monkeypatch,
         (announced, "path_prefixes"),
-        (adoption.parsing, "extract_article"),
+        (adoption.extraction, "extract_article"),
         (adoption, "to_candidate"),
     )
     store = await open_store(config.service.store)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syndicator.core import identity
-from syndicator.extract import parsing
+from syndicator.extract import extraction
 from syndicator.extract.candidate import to_candidate
 
 from .corpus.stories import STORIES, Story, plain
@@ -121,7 +121,7 @@ def render(
 
 def content_hash(page: bytes, host: str = "www.news.example", charset: str | None = None) -> str:
     url = f"https://{host}/a/1"
-    extracted = parsing.extract_article(page, url, header_charset=charset)
+    extracted = extraction.extract_article(page, url, header_charset=charset)
     cand = to_candidate(
         extracted,
         source="news",

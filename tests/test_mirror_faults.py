@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from syndicator.core.config import Config
 from syndicator.core.models import Page
-from syndicator.extract import parsing
+from syndicator.extract import extraction
 from syndicator.ops.cli import limits_of, main
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
@@ -1280,14 +1280,14 @@ async def test_an_extraction_failure_no_rule_foresaw_costs_that_page_never_the_p
     # charset named `zlib` once did) on one article, on every mirror: every other article
     # is published, the failure names the page, and no mirror is blamed for it.
     broken = site.articles[0]
-    real = parsing.extract_article
+    real = extraction.extract_article
 
     def extract(body: bytes, url: str, **kwargs: Any) -> Page:
         if urlsplit(url).path == broken.path:
             raise RecursionError("maximum recursion depth exceeded")
         return real(body, url, **kwargs)
 
-    monkeypatch.setattr(parsing, "extract_article", extract)
+    monkeypatch.setattr(extraction, "extract_article", extract)
     config = write_config(site.config_yaml(store_url, entry=entry))
     async with Fetcher(limits_of(config)) as fetcher:
         report = await pull(config, fetcher, store, FakeClock())

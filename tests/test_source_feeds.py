@@ -11,7 +11,7 @@ import pytest
 
 from syndicator.core.config import Config
 from syndicator.core.errors import ExtractError
-from syndicator.extract import parsing
+from syndicator.extract import listings
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
@@ -74,7 +74,7 @@ def test_an_atom_title_of_type_html_or_xhtml_is_read_as_its_text() -> None:
         ),
     }
     for element, text in written.items():
-        (entry,) = parsing.parse_feed(atom(element), "https://news.example/atom.xml")
+        (entry,) = listings.parse_feed(atom(element), "https://news.example/atom.xml")
         assert entry.title == text, element
 
 
@@ -160,7 +160,7 @@ def test_an_rss_authors_name_is_read_from_each_way_of_writing_it() -> None:
             "<title>Port reopens</title><link>https://news.example/Detail/1</link>"
             f"<author>{html.escape(author)}</author></item></channel></rss>"
         ).encode()
-        (entry,) = parsing.parse_feed(body, "https://news.example/rss.xml")
+        (entry,) = listings.parse_feed(body, "https://news.example/rss.xml")
         assert entry.author == name, author
 
 
@@ -178,7 +178,7 @@ def test_an_rss_item_with_an_empty_link_is_linked_by_its_permalink_guid() -> Non
         b"<item><title>No URL</title><link></link><guid>3f2a-77</guid></item>"
         b"</channel></rss>"
     )
-    entries = parsing.parse_feed(body, "https://news.example/rss.xml")
+    entries = listings.parse_feed(body, "https://news.example/rss.xml")
     assert [(e.title, e.link) for e in entries] == [
         ("Port reopens", "https://news.example/Detail/1?id=1&s=2"),
         ("Talks resume", "https://news.example/Detail/2"),
@@ -199,7 +199,7 @@ def test_an_atom_entry_with_several_alternates_links_its_first_html_one() -> Non
     body = atom(f"<title>Port reopens</title>{links}").replace(
         b"<link href='https://news.example/Detail/1'/>", b""
     )
-    (entry,) = parsing.parse_feed(body, "https://news.example/atom.xml")
+    (entry,) = listings.parse_feed(body, "https://news.example/atom.xml")
     assert entry.link == "https://news.example/Detail/1"
     # With no text/html alternate, an XHTML one is the page.
     xhtml = body.replace(
@@ -209,7 +209,7 @@ def test_an_atom_entry_with_several_alternates_links_its_first_html_one() -> Non
     xhtml = xhtml.replace(
         b'type="text/html" hreflang="fr"', b'type="application/pdf" hreflang="fr"'
     )
-    (entry,) = parsing.parse_feed(xhtml, "https://news.example/atom.xml")
+    (entry,) = listings.parse_feed(xhtml, "https://news.example/atom.xml")
     assert entry.link == "https://news.example/x/1"
 
 
@@ -267,7 +267,7 @@ def test_a_feed_cut_off_after_a_comment_is_still_truncated() -> None:
         b"<item><title>C</title><link>https://news.example/2</link><descr"
     )
     with pytest.raises(ExtractError) as caught:
-        parsing.parse_feed(body, "https://news.example/rss.xml")
+        listings.parse_feed(body, "https://news.example/rss.xml")
     assert caught.value.kind == "truncated"
 
 
@@ -281,8 +281,8 @@ def test_an_ill_formed_utf16_feed_is_not_taken_for_a_cut_off_one(codec: str) -> 
         "</item></channel></rss>\n"
     )
     body = "\ufeff".encode(codec) + text.encode(codec)
-    (entry,) = parsing.parse_feed(body, "https://news.example/rss.xml")
+    (entry,) = listings.parse_feed(body, "https://news.example/rss.xml")
     assert (entry.title, entry.link) == ("Port\xa0reopens", "https://news.example/1")
     with pytest.raises(ExtractError) as caught:
-        parsing.parse_feed(body[: len(body) // 2 * 2 - 40], "https://news.example/rss.xml")
+        listings.parse_feed(body[: len(body) // 2 * 2 - 40], "https://news.example/rss.xml")
     assert caught.value.kind == "truncated"

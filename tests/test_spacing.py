@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import lxml.html
 
-from syndicator.extract import parsing, spacing
+from syndicator.extract import extraction, spacing, templates
 
 from .test_extract_regressions import PARAGRAPHS, URL
 
@@ -29,7 +29,7 @@ def blog_page(opening: str) -> bytes:
 
 
 def test_a_link_followed_by_a_word_keeps_the_space_between_them() -> None:
-    text = parsing.extract_article(blog_page(LINKED), URL).body_text
+    text = extraction.extract_article(blog_page(LINKED), URL).body_text
     assert "the harbour paper so I figured" in text
     assert "paperso" not in text
 
@@ -37,7 +37,7 @@ def test_a_link_followed_by_a_word_keeps_the_space_between_them() -> None:
 def test_a_sentence_with_a_link_stays_one_paragraph() -> None:
     # trafilatura makes one paragraph of the text before the link and another of the link
     # and the rest of the line.
-    paragraphs = parsing.extract_article(blog_page(LINKED), URL).body_text.split("\n\n")
+    paragraphs = extraction.extract_article(blog_page(LINKED), URL).body_text.split("\n\n")
     assert paragraphs[0] == (
         "Work on the quay was reported in the harbour paper so I figured it was time for a "
         "post here about the quay."
@@ -50,7 +50,7 @@ def test_a_word_split_by_a_tag_on_the_page_stays_one_word() -> None:
         "Work on the quay was reported in the <a href='/paper'>paper</a>s of the harbour "
         "so I figured it was time for a post here about the quay."
     )
-    text = parsing.extract_article(blog_page(opening), URL).body_text
+    text = extraction.extract_article(blog_page(opening), URL).body_text
     assert "papers of the harbour so I figured" in text
 
 
@@ -126,7 +126,7 @@ def test_a_line_break_in_a_block_parts_its_words_in_the_published_text() -> None
         "<!DOCTYPE html><html><head><title>The new quay | Harbour blog</title></head><body>"
         f"<article><h1>The new quay</h1>{body}</article></body></html>"
     ).encode()
-    text = parsing.extract_article(page, URL).body_text
+    text = extraction.extract_article(page, URL).body_text
     assert f"Web editor {PARAGRAPHS[0]}" in text
     assert f"Print editor {PARAGRAPHS[1]}" in text
 
@@ -134,7 +134,7 @@ def test_a_line_break_in_a_block_parts_its_words_in_the_published_text() -> None
 def test_scripts_written_without_spaces_are_not_given_any() -> None:
     # CSS Text 3 joins a segment break between two wide characters; so do we, for a line
     # break in the text and for a space put back from the page.
-    blocks = parsing.block_texts(fragment("<p>きょうの記念日<br>\n元旦</p><p>안녕<br>하세요</p>"))
+    blocks = templates.block_texts(fragment("<p>きょうの記念日<br>\n元旦</p><p>안녕<br>하세요</p>"))
     assert blocks == ["きょうの記念日元旦", "안녕 하세요"]
     page = "<p>きょうの <b>記念日</b> 元旦</p>"
     assert repaired("<p>きょうの<b>記念日</b>元旦</p>", page) == "<p>きょうの<b>記念日</b>元旦</p>"

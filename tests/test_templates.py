@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syndicator.extract import parsing
+from syndicator.extract import extraction, source_rules, templates
 
 PITCH = "The Harbour Gazette is read by forty thousand sailors before breakfast every day."
 TOPICS = [
@@ -33,14 +33,14 @@ def article(slug: str, lead: str) -> tuple[bytes, str]:
 def test_a_block_the_site_repeats_on_its_pages_is_removed_from_every_article() -> None:
     pages = [article(slug, lead) for slug, lead in TOPICS]
     # no built-in rule names the pitch: without what the site taught, it is published
-    plain = parsing.extract_article(*pages[0])
+    plain = extraction.extract_article(*pages[0])
     assert PITCH in plain.body_text
 
-    learned = parsing.SiteTemplates()
+    learned = templates.SiteTemplates()
     learned.add_pages(pages[1:])  # the other pages of the site
-    rules = parsing.ArticleRules(site_blocks=learned.blocks())
+    rules = source_rules.ArticleRules(site_blocks=learned.blocks())
     for body, url in pages:
-        text = parsing.extract_article(body, url, rules=rules).body_text
+        text = extraction.extract_article(body, url, rules=rules).body_text
         assert PITCH not in text
         # the article itself is all there
         assert len(text.split("\n\n")) == 3
@@ -48,7 +48,7 @@ def test_a_block_the_site_repeats_on_its_pages_is_removed_from_every_article() -
 
 def test_one_article_on_several_mirrors_is_not_taken_for_the_template() -> None:
     body, url = article(*TOPICS[0])
-    learned = parsing.SiteTemplates()
+    learned = templates.SiteTemplates()
     for mirror in ("gazette.example", "gazette-mirror.example.net", "gazette.example.org"):
         learned.add_pages([(body, url.replace("gazette.example", mirror))])
     assert learned.blocks() == frozenset()
@@ -56,15 +56,15 @@ def test_one_article_on_several_mirrors_is_not_taken_for_the_template() -> None:
 
 
 def test_too_few_pages_teach_nothing() -> None:
-    learned = parsing.SiteTemplates()
+    learned = templates.SiteTemplates()
     learned.add_pages([article(*t) for t in TOPICS[:2]])
     assert learned.blocks() == frozenset()
 
 
 def test_the_window_forgets_an_old_template() -> None:
-    learned = parsing.SiteTemplates(window=3)
+    learned = templates.SiteTemplates(window=3)
     learned.add_pages([article(*t) for t in TOPICS[:3]])
-    assert parsing.blocks_of(*article(*TOPICS[0])) & learned.blocks()
+    assert templates.blocks_of(*article(*TOPICS[0])) & learned.blocks()
     # a redesign: three pages without the pitch push the old ones out of the window
     for n in range(3):
         learned.add(f"/new/{n}", frozenset({f"page {n} text of its own"}))

@@ -316,17 +316,17 @@ def test_a_large_page_is_not_kept_in_the_decoding_cache() -> None:
     # stay in memory with its text after its pull.
     import uuid
 
-    from syndicator.extract import parsing
+    from syndicator.extract import decoding
 
     words = f"<p>{uuid.uuid4().hex} a paragraph of the article.</p>"
     large = f"<html><body>{words * 80_000}</body></html>".encode()
-    assert len(large) > parsing.DECODE_CACHE_BYTES
-    parsing._decode.cache_clear()
-    assert parsing.decode(large) == large.decode()
-    assert parsing._decode.cache_info().currsize == 0
+    assert len(large) > decoding.DECODE_CACHE_BYTES
+    decoding._decode.cache_clear()
+    assert decoding.decode(large) == large.decode()
+    assert decoding._decode.cache_info().currsize == 0
     small = f"<html><body>{words}</body></html>".encode()
-    assert parsing.decode(small) == small.decode()
-    assert parsing._decode.cache_info().currsize == 1
+    assert decoding.decode(small) == small.decode()
+    assert decoding._decode.cache_info().currsize == 1
 
 
 @pytest.mark.parametrize(

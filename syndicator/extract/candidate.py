@@ -21,7 +21,7 @@ import lxml.html
 from syndicator.core import identity
 from syndicator.core.config import SectionRule, Source
 from syndicator.core.models import Candidate, Page
-from syndicator.extract import boilerplate, clean, dates, parsing
+from syndicator.extract import boilerplate, clean, dates, decoding
 
 log = logging.getLogger("syndicator.extract")
 
@@ -46,7 +46,7 @@ def headline(text: str) -> str:
     """A headline as it is stored: without the code points XML cannot hold, its whitespace
     collapsed, cut at TITLE_CHARS. What a listing says of an article is compared in this
     form with the stored title."""
-    return summarise(parsing.drop_illegal(text), TITLE_CHARS)
+    return summarise(decoding.drop_illegal(text), TITLE_CHARS)
 
 
 # A photo credit says who made the picture, not what it shows. Under the lead image readers
@@ -239,7 +239,7 @@ def to_candidate(
     # must not put megabytes into every feed document), before the hash is taken. JSON-LD
     # escapes (`"headline": "Quay\u0000 opens"`) bring back the code points decoding dropped
     # from the page: no XML document, and no PostgreSQL text, may hold them.
-    legal = parsing.drop_illegal
+    legal = decoding.drop_illegal
     page = replace(
         page,
         title=headline(page.title),

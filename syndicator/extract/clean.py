@@ -43,7 +43,7 @@ _CLASSES = etree.ElementDefaultClassLookup(
 )
 HTML_PARSER = lxml.html.HTMLParser()
 HTML_PARSER.set_element_class_lookup(_CLASSES)
-# For a page nested past the 256 levels HTML_PARSER reads (2,048; see parsing.parse_page).
+# For a page nested past the 256 levels HTML_PARSER reads (2,048; see decoding.parse_page).
 DEEP_HTML_PARSER = lxml.html.HTMLParser(huge_tree=True)
 DEEP_HTML_PARSER.set_element_class_lookup(_CLASSES)
 

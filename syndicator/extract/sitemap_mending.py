@@ -15,7 +15,7 @@ import codecs
 import re
 from html.entities import name2codepoint
 
-from syndicator.extract import parsing
+from syndicator.extract import decoding
 
 # How far into a sitemap its XML declaration is looked for, after what a server printed first.
 BEFORE_DECLARATION = 4096
@@ -65,7 +65,7 @@ def mend(data: bytes, header_charset: str | None = None) -> bytes:
         data = data[: ends[-1]]
     # Control characters XML forbids, raw or as references (a headline pasted from a word
     # processor holds a vertical tab): libxml2 refused the sitemap whole for one. They carry
-    # no text (`parsing.drop_illegal` drops them from a feed's). An escape byte is kept: in
+    # no text (`decoding.drop_illegal` drops them from a feed's). An escape byte is kept: in
     # ISO-2022-JP it switches the character set.
     if b"\x1b" not in data:
         data = data.translate(None, _ILLEGAL_BYTES)
@@ -88,7 +88,7 @@ def _same_codec(label: str, codec: str) -> bool:
 def _in_utf8(data: bytes, header_charset: str | None = None) -> bytes:
     """The bytes as libxml2 must read them: when they are not in the charset their XML
     declaration names (UTF-8 when it names none), they are given in UTF-8, read in the
-    charset they are really in (`parsing.detect_charset`, given the HTTP header's charset,
+    charset they are really in (`decoding.detect_charset`, given the HTTP header's charset,
     as a feed's are). A legacy CMS's windows-1252 headline in a sitemap that says UTF-8 had
     it refused whole ("Invalid bytes in character encoding"); a template's ISO-8859-1 over
     UTF-8 bytes made every Persian or Arabic address mojibake, fetched and never found; and
@@ -98,7 +98,7 @@ def _in_utf8(data: bytes, header_charset: str | None = None) -> bytes:
         return data
     declared = _DECLARED.match(data)
     label = declared[1].decode("ascii") if declared else "utf-8"
-    charset = parsing.detect_charset(data, header_charset)
+    charset = decoding.detect_charset(data, header_charset)
     if _same_codec(label, charset) and (charset != "utf-8" or _valid_utf8(data)):
         return data
     text = data.decode(charset, errors="replace").encode("utf-8")

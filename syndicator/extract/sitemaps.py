@@ -1,7 +1,7 @@
 """Sitemaps as entry points: the article URLs a site lists in `sitemap.xml` (sitemaps.org),
 in a sitemap index, in a Google News sitemap (`news:` publication date and title), in a
 plain-text sitemap (one URL a line), in an RSS or Atom feed served as a sitemap (read by
-`parsing.parse_feed`), gzipped or not.
+`listings.parse_feed`), gzipped or not.
 
 A sitemap can list 50,000 URLs: it is read as a stream of elements (each dropped once read),
 never built into one tree, and a gzipped one is inflated up to a limit. Entities are never
@@ -27,7 +27,7 @@ from lxml import etree
 
 from syndicator.core import identity
 from syndicator.core.errors import ExtractError
-from syndicator.extract import dates, parsing, sitemap_mending, validate
+from syndicator.extract import dates, decoding, listings, sitemap_mending, validate
 
 # The sitemaps.org protocol caps a sitemap at 50 MB uncompressed.
 MAX_INFLATED = 50 * 1024 * 1024
@@ -208,7 +208,7 @@ def _plain_text(data: bytes, url: str, header_charset: str | None) -> Sitemap | 
     )
     if not start[:8].lower().startswith((b"http://", b"https://")):
         return None
-    text = data.decode(parsing.detect_charset(data, header_charset), errors="replace")
+    text = data.decode(decoding.detect_charset(data, header_charset), errors="replace")
     urls = []
     skipped = 0
     for line in text.removeprefix("\ufeff").splitlines():
@@ -238,11 +238,11 @@ _FEED_ROOTS = ("rss", "feed", "RDF")
 def _feed_sitemap(data: bytes, url: str, header_charset: str | None) -> Sitemap:
     """An RSS or Atom feed where a sitemap was expected (sitemaps.org allows either as a
     sitemap, and an index may name one), read as the feed of an entry point is
-    (`parsing.parse_feed`): its entries' links, each dated by its update, else its
+    (`listings.parse_feed`): its entries' links, each dated by its update, else its
     publication, as `lastmod`. It was refused ("no urlset or sitemapindex"), and the section
     got nothing from it. A feed of seizure notices is refused as where a feed is expected."""
     try:
-        entries = parsing.parse_feed(data, url, header_charset)
+        entries = listings.parse_feed(data, url, header_charset)
     except ExtractError as exc:
         refused = "not-sitemap" if exc.kind == "not-a-feed" else exc.kind
         raise ExtractError(url, exc.message, kind=refused) from None
@@ -264,7 +264,7 @@ def _in_utc(moment: datetime | None) -> datetime | None:
 def parse_sitemap(body: bytes, url: str, header_charset: str | None = None) -> Sitemap:
     """The URLs or child sitemaps one sitemap document lists, in its order, made absolute
     against `url`; `header_charset` is the charset the HTTP header names, weighed as a
-    feed's is (`parsing.detect_charset`). Raises ExtractError when the bytes are not a
+    feed's is (`decoding.detect_charset`). Raises ExtractError when the bytes are not a
     sitemap."""
     try:
         data = inflate(body)
@@ -367,11 +367,11 @@ def _entries(mended: bytes, url: str) -> Sitemap:
 
 def _undated_if_generated(urls: list[SitemapUrl]) -> list[SitemapUrl]:
     """The URLs without their `lastmod` when every one gives the same: a generator that
-    writes the moment it ran as each URL's (as some CMSs do in a feed, `parsing.
+    writes the moment it ran as each URL's (as some CMSs do in a feed, `listings.
     GENERATED_ENTRIES`). It dates none of them, and, newer on every pull, it read as
     "changed since stored": every article the sitemap lists was fetched again on every
     pull."""
-    if len(urls) < parsing.GENERATED_ENTRIES:
+    if len(urls) < listings.GENERATED_ENTRIES:
         return urls
     stamps = {u.lastmod for u in urls}
     if len(stamps) != 1 or None in stamps:

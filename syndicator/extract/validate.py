@@ -24,7 +24,7 @@ from lxml import etree
 from syndicator.core.errors import RejectedPage
 from syndicator.core.models import FeedEntry
 from syndicator.extract import clean
-from syndicator.extract.parsing import binary_kind, crowded_element, decode
+from syndicator.extract.decoding import binary_kind, crowded_element, decode
 
 # A notice page is short; an article or a listing is not.
 SHORT_PAGE = 2500

@@ -20,7 +20,7 @@ import idna
 from lxml import etree
 
 from syndicator.core import identity
-from syndicator.extract.parsing import decode, parse_html
+from syndicator.extract.decoding import decode, parse_html
 
 _ANNOUNCEMENT = re.compile(
     r"(?:can|may) also be (?:accessed|reached|found|read) (?:at|on|via)"

@@ -56,7 +56,8 @@ from syndicator.core.errors import (
 )
 from syndicator.extract import validate
 from syndicator.extract.candidate import source_sections, to_candidate
-from syndicator.extract.parsing import ArticleRules, extract_article
+from syndicator.extract.extraction import extract_article
+from syndicator.extract.source_rules import ArticleRules
 from syndicator.ops import terminal
 from syndicator.ops.discover import config_block, discover, to_yaml
 from syndicator.ops.logs import setup_logging

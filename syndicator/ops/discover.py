@@ -23,7 +23,7 @@ from lxml import etree
 from syndicator.core import identity
 from syndicator.core.config import ConfigDumper, Source
 from syndicator.core.errors import ExtractError, FetchError
-from syndicator.extract import clean, parsing
+from syndicator.extract import clean, decoding, listings
 from syndicator.mirrors.announced import announced_origins
 from syndicator.pull.fetch import Fetcher
 
@@ -176,7 +176,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
     prober = _Prober(fetcher, MAX_PROBES - 1)
     home = await fetcher.get(url)
     base = home.url
-    root = parsing.parse_page(home.body, base, home.charset)
+    root = decoding.parse_page(home.body, base, home.charset)
     origin = identity.origin(base)
     html_el = root if root.tag == "html" else next(iter(root.iter("html")), root)
     result = Discovery(
@@ -196,7 +196,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
             return None
         body, charset, _ = got
         try:
-            entries = parsing.parse_feed(body, feed_url, charset)
+            entries = listings.parse_feed(body, feed_url, charset)
         except ExtractError:
             return None
         own = [e.link for e in entries if identity.origin(e.link) == origin]
@@ -211,7 +211,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
             return None
         body, charset, final = got
         try:
-            links = parsing.listing_links(body, final, {origin}, result.article_links, charset)
+            links = listings.listing_links(body, final, {origin}, result.article_links, charset)
         except ExtractError:
             return None
         if not links:
@@ -240,7 +240,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
         if got is not None:
             body, charset, final = got
             try:
-                article = parsing.parse_page(body, final, charset)
+                article = decoding.parse_page(body, final, charset)
             except ExtractError:
                 article = None
             if article is not None:

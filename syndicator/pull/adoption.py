@@ -25,7 +25,7 @@ from syndicator.core import identity
 from syndicator.core.config import Source
 from syndicator.core.errors import ExtractError, FetchError
 from syndicator.core.models import Candidate
-from syndicator.extract import parsing
+from syndicator.extract import extraction, source_rules
 from syndicator.extract.candidate import to_candidate
 from syndicator.mirrors import announced
 from syndicator.pull.fetch import Response
@@ -156,11 +156,11 @@ async def _serves_stored_article(
         return False
 
     def read() -> Candidate:
-        page = parsing.extract_article(
+        page = extraction.extract_article(
             response.body,
             response.url,
             header_charset=response.charset,
-            rules=parsing.ArticleRules.of(source),
+            rules=source_rules.ArticleRules.of(source),
         )
         return to_candidate(
             page,

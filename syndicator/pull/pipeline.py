@@ -32,7 +32,16 @@ from syndicator.core.config import Config, EntryPoint, Mirror, Source
 from syndicator.core.errors import ExtractError, FetchError, StoreError, StoreFull, Throttled
 from syndicator.core.ingest import believed
 from syndicator.core.models import Candidate, FeedEntry, Page, PullReport
-from syndicator.extract import clean, dates, parsing, sitemaps, validate
+from syndicator.extract import (
+    clean,
+    dates,
+    extraction,
+    listings,
+    safety_net,
+    sitemaps,
+    source_rules,
+    validate,
+)
 from syndicator.extract.candidate import (
     headline,
     on_site,
@@ -220,7 +229,7 @@ class SourcePull:
         # The hosts whose rel=canonical names an article's link: those the operator wrote.
         self.trusted = frozenset(source.site_origins() | source.written_origins())
         self.report = PullReport(source=name)
-        self.rules = parsing.ArticleRules.of(source)
+        self.rules = source_rules.ArticleRules.of(source)
         # Feed entries by the article URL on the mirror whose feed listed them.
         self.entries: dict[str, FeedEntry] = {}
         # What a news sitemap says of an article (its publication_date and title), by the same
@@ -852,7 +861,7 @@ class SourcePull:
     def _parse_entry(self, index: int, entry: EntryPoint, response: Response) -> list[Listed]:
         mirror = self.mirrors[index]
         if entry.kind == "feed":
-            entries = parsing.parse_feed(response.body, response.url, response.charset)
+            entries = listings.parse_feed(response.body, response.url, response.charset)
             if kind := validate.feed_notice(entries):
                 raise validate.feed_rejected(response.url, kind)
             entries = self._articles_of(entries)
@@ -866,7 +875,7 @@ class SourcePull:
                     self.listed_titles[on_mirror(mirror, self._site_path(e.link))] = e.title
         else:
             self._note_announced(response)
-            found = parsing.listing_entries(
+            found = listings.listing_entries(
                 response.body,
                 response.url,
                 self.origins | {mirror.origin},
@@ -1204,7 +1213,9 @@ class SourcePull:
         page to fetch). RSS has no modified time, so a correction in the body of such an
         entry changes neither its date nor its headline: it never reached the feeds."""
         entry = self.entries.get(ref.url)
-        return entry is not None and (not self.source.full_text or parsing.carries_full_text(entry))
+        return entry is not None and (
+            not self.source.full_text or extraction.carries_full_text(entry)
+        )
 
     def _on_canonical(self, ref: ArticleRef) -> bool:
         """The ref is on the canonical origin itself: its page is the canonical one."""
@@ -1258,13 +1269,13 @@ class SourcePull:
     ) -> Page | None:
         entry = self.entries.get(ref.url)
         entry = dataclasses.replace(entry, link=ref.url) if entry else None
-        if entry and (not self.source.full_text or parsing.carries_full_text(entry)):
+        if entry and (not self.source.full_text or extraction.carries_full_text(entry)):
             # The feed carries the whole article: no page to fetch. An entry that is a notice
             # (a seized domain's among the site's entries) is refused as its page would be.
             try:
                 if kind := validate.feed_notice([entry]):
                     raise validate.entry_rejected(ref.url, kind)
-                page = parsing.page_from_entry(entry, self.rules)
+                page = extraction.page_from_entry(entry, self.rules)
                 # Its text is the page's, footer included: the addresses it announces are
                 # the site's word, as on the page (never fetched for such an article).
                 text = entry.content_html or entry.summary or ""
@@ -1295,7 +1306,7 @@ class SourcePull:
 
         def read() -> Page:
             self._note_announced(response)
-            return parsing.extract_article(
+            return extraction.extract_article(
                 response.body,
                 response.url,
                 header_charset=response.charset,
@@ -1480,7 +1491,7 @@ class SourcePull:
     ) -> tuple[list[int], list[tuple[ArticleRef, Candidate]]]:
         """The copies of one article that are the article (their indices), and those to store
         (`_one_text`). When mirrors give different texts for it, the copies fall into groups
-        of the same story (`parsing.same_story`), and the
+        of the same story (`safety_net.same_story`), and the
         group kept is the one that holds a text already stored (the article goes on), else
         the one most mirrors give, else the one whose headline shares a word with the
         listed headline, else the first mirror's. A copy of another group is a mirror
@@ -1491,7 +1502,11 @@ class SourcePull:
         groups: list[list[int]] = []
         for i, (_, page) in enumerate(got):
             group = next(
-                (g for g in groups if parsing.same_story(got[g[0]][1].body_text, page.body_text)),
+                (
+                    g
+                    for g in groups
+                    if safety_net.same_story(got[g[0]][1].body_text, page.body_text)
+                ),
                 None,
             )
             if group is None:

@@ -1,0 +1,466 @@
+"""Entry points to what they list: source feeds (RSS, Atom, JSON Feed, read with feedparser)
+to `FeedEntry`s, and listing pages to the links of this site's article pages. A feed cut off
+or stuffed with entries fails, named; dates come from `dates`, one reader of every date.
+Pure: bytes in, models out, no I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import feedparser
+
+from syndicator.core import identity
+from syndicator.core.errors import ExtractError
+from syndicator.core.ingest import too_early
+from syndicator.core.models import FeedEntry
+from syndicator.extract import clean
+from syndicator.extract.dates import empty_date, parse_date
+from syndicator.extract.decoding import (
+    _BOMS,
+    MAX_ATTRIBUTES,
+    crowded_element,
+    decode,
+    detect_charset,
+    drop_illegal,
+    page_base,
+    parse_page,
+    text_of_html,
+)
+
+_FEED_END = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:rss|feed|RDF)>")
+# Feed markup: after the feed's end tag, it says that end tag was inside the feed's text.
+_FEED_MARKUP = re.compile(rb"</?(?:[A-Za-z0-9_]+:)?(?:item|entry|channel)\b")
+# How far from the end of the body the feed's end tag is looked for: past what servers
+# write after it (a cache plugin's comment, a PHP notice or two).
+_FEED_TAIL = 8192
+
+
+def _legal(text: str | None) -> str | None:
+    return drop_illegal(text) if text else text
+
+
+def _feed_time(entry: Any, key: str) -> datetime | None:
+    """An entry's time: the text as `dates.parse_date` reads it (the zone abbreviations
+    publishers write, which feedparser reads as UTC), else as feedparser read it (its own
+    formats: Korean, Greek, asctime...), else None when it is none a datetime can hold: a
+    CMS's zero date (`0000-00-00 00:00:00`, read as year -1) or one past 9999 in UTC raised
+    ValueError, and that one entry cost the whole feed, on every mirror."""
+    text = dict.get(entry, key)
+    if (moment := parse_date(text)) is not None:
+        return moment
+    parsed = dict.get(entry, f"{key}_parsed")
+    if not parsed or empty_date(text):
+        return None
+    year, month, day, hour, minute, second = parsed[:6]
+    try:
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return None
+    return None if too_early(moment) else moment
+
+
+_SUBSET_END = re.compile(r"\]\s*>")
+# The root element's start tag: the first tag that is no declaration, instruction or end tag.
+_ROOT = re.compile(r"<(?![!?/])")
+
+
+def declares_entities(body: bytes) -> bool:
+    """The document declares XML entities in its DTD's internal subset (`<!DOCTYPE rss
+    [<!ENTITY ...>]>`): what a billion-laughs bomb, a quadratic blow-up or an external entity
+    is made of, and no feed needs. feedparser does not expand them, but keeps the references
+    as text: a bomb's title was published as "&lol9;" after 1.6 s of expat's parsing, a
+    blow-up's description as 120 KB of "&amp;a". An external DTD (`<!DOCTYPE rss PUBLIC
+    ...>`) is no declaration, nor is one in the content (an XML lesson in CDATA)."""
+    utf16 = body.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if b"<!ENTITY" not in body and not utf16:
+        return False  # the usual case: one scan of the bytes
+    text = body.decode("utf-16", errors="replace") if utf16 else body.decode("latin-1")
+    doctype = text.find("<!DOCTYPE")
+    root = _ROOT.search(text)
+    if doctype < 0 or (root is not None and root.start() < doctype):
+        return False  # none, or one inside the content
+    opening, closing = text.find("[", doctype), text.find(">", doctype)
+    if opening < 0 or 0 <= closing < opening:
+        return False  # no internal subset
+    found = text.find("<!ENTITY", opening)
+    subset_end = _SUBSET_END.search(text, opening)
+    return found >= 0 and (subset_end is None or found < subset_end.start())
+
+
+# More entries than any feed carries (the sitemaps protocol caps a sitemap at as many URLs):
+# a million empty `<item/>` fit in 7 MB, under max_body, and took feedparser 23 s and 170 MB.
+MAX_FEED_ENTRIES = 50_000
+_ENTRY_TAG = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s/>]")
+
+
+def _too_many_entries(url: str, count: int) -> ExtractError:
+    return ExtractError(
+        url,
+        f"{count:,} entries, more than any feed carries (at most {MAX_FEED_ENTRIES:,}): not parsed",
+        kind="hostile-markup",
+    )
+
+
+def _entries_in(body: bytes) -> int:
+    """How many entry start tags (`<item>`, `<entry>`, with a prefix or none) the bytes hold,
+    counted only when a plain count of the names passes MAX_FEED_ENTRIES."""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        body = body.decode("utf-16", errors="replace").encode()
+    if body.count(b"<item") + body.count(b"entry") <= MAX_FEED_ENTRIES:
+        return 0
+    return sum(1 for _ in _ENTRY_TAG.finditer(body))
+
+
+def _entry_link(feed_url: str, written: str | None) -> str | None:
+    """A feed entry's link made absolute; None when it is missing, no URL, or the feed itself
+    (`<link>#</link>` or an empty one made absolute: fetched as an article, the channel's
+    title was published as one)."""
+    if not written or (link := identity.join_url(feed_url, written)) is None:
+        return None
+    return None if link.split("#", 1)[0] == feed_url.split("#", 1)[0] else link
+
+
+# What feedparser says a text construct holds when it is markup, not text.
+_MARKUP_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def _entry_title(entry: Any) -> str | None:
+    """An entry's headline as text. An Atom title of `type="html"` or `"xhtml"` holds markup
+    (WordPress writes its Atom titles so), and feedparser takes an RSS title for HTML when it
+    holds tags or entity references (a CMS that escapes its headlines once more, `AT&amp;amp;T`):
+    read as a reader reads them, their text is the headline. Kept as feedparser gave it, the
+    markup and references were published as text ("AT&amp;T", "<em>buys</em>") in the items
+    made from the feed, and a listed headline never matched its page's."""
+    title = entry.get("title")
+    detail = entry.get("title_detail") or {}
+    if title and detail.get("type") in _MARKUP_TYPES:
+        return text_of_html(title) or None
+    return title
+
+
+def _as_html(detail: Any, value: str | None) -> str | None:
+    """An entry's content or summary as HTML. An Atom text construct of `type="text"`
+    (Atom's default) is plain text: read as HTML, "x<y held" began a tag that swallowed the
+    rest of the article, and its lines ran into one paragraph. It is written as HTML, a
+    paragraph a line, as a JSON Feed's `content_text` is."""
+    if value and (detail or {}).get("type") == "text/plain":
+        return text_as_html(value)
+    return value
+
+
+def text_as_html(plain: str) -> str:
+    """Plain text as HTML: each line that holds text a paragraph, escaped."""
+    return "".join(f"<p>{html.escape(line)}</p>" for line in plain.splitlines() if line.strip())
+
+
+# Entries that all give one time, at least this many: the moment the feed was generated.
+GENERATED_ENTRIES = 3
+
+
+def _undated_if_generated(entries: list[FeedEntry]) -> list[FeedEntry]:
+    """The entries without their published (or updated) time when every entry gives the
+    same one: some CMSs write the moment the feed was generated as every item's pubDate. It
+    dates none of them, and, newer on every pull, it read as "changed since stored": every
+    article page was fetched again on every pull."""
+    if len(entries) < GENERATED_ENTRIES:
+        return entries
+    if len({e.published for e in entries} - {None}) == 1 and all(e.published for e in entries):
+        entries = [dataclasses.replace(e, published=None) for e in entries]
+    if len({e.updated for e in entries} - {None}) == 1 and all(e.updated for e in entries):
+        entries = [dataclasses.replace(e, updated=None) for e in entries]
+    return entries
+
+
+def ends_whole(body: bytes) -> bool:
+    """The feed's end tag is in the body, followed by no feed markup: what servers write after
+    it (WordPress cache plugins' `<!-- Performance optimized by W3 Total Cache ... -->`, a
+    PHP notice) is no sign of a body cut short. Such a comment after an ill-formed feed (an
+    HTML entity XML does not define, `&nbsp;`, in a headline) had the feed refused as
+    truncated, on every mirror. A UTF-16 feed's tail is read as text: its bytes never
+    matched, and any ill-formed UTF-16 feed was refused so."""
+    tail = body[-_FEED_TAIL:]
+    for bom, codec in _BOMS[1:]:
+        if body.startswith(bom):
+            # From a whole code unit: an even number of bytes after the mark.
+            tail = body[max(2, len(body) - _FEED_TAIL) // 2 * 2 :]
+            tail = tail.decode(codec, errors="replace").encode("utf-8")
+    ends = [m.end() for m in _FEED_END.finditer(tail)]
+    return bool(ends) and not _FEED_MARKUP.search(tail, ends[-1])
+
+
+def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list[FeedEntry]:
+    """RSS, Atom or JSON Feed bytes to entries; anything that is not a feed raises
+    ExtractError. Entries that all give one time give none (`_undated_if_generated`)."""
+    return _undated_if_generated(_feed_entries(body, url, header_charset))
+
+
+def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[FeedEntry]:
+    if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return _json_feed(body, url)
+    head = body[:1024].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        raise ExtractError(url, "an HTML page where a feed was expected", kind="not-a-feed")
+    if declares_entities(body):
+        raise ExtractError(
+            url,
+            "the feed declares XML entities (what an XML bomb or an external entity is made "
+            "of): refused",
+            kind="hostile-markup",
+        )
+    # The charset the bytes are really in, as for a page (`detect_charset`): a declaration
+    # is believed only when the body agrees. Given the header's charset as it came,
+    # feedparser believed it over the bytes (RFC 3023): a mirror that labelled its UTF-8
+    # feed windows-1256 had every headline, and a feed's full text, published as mojibake.
+    if (count := _entries_in(body)) > MAX_FEED_ENTRIES:
+        raise _too_many_entries(url, count)
+    charset = detect_charset(body, header_charset)
+    # feedparser looks each attribute of an element up among all the others (20,000 on one
+    # took 12 s, 80,000 took 103 s, in a thread no deadline stops): refused unparsed, as a
+    # page's are.
+    if body.count(b"=") > MAX_ATTRIBUTES and (crowded := crowded_element(decode(body, charset))):
+        raise ExtractError(
+            url, f"an element with {crowded:,} attributes: not parsed", kind="hostile-markup"
+        )
+    try:
+        parsed = feedparser.parse(
+            body, response_headers={"content-type": f"application/xml; charset={charset}"}
+        )
+    except Exception as exc:
+        # feedparser itself fails on some broken feeds (a reference to a lone surrogate,
+        # `&#xD800;`; bytes in the XML declaration that are no charset's; an end tag its
+        # lenient parser has no state for): that feed is refused like any broken one, and
+        # the next mirror is asked, never the pull lost.
+        raise ExtractError(
+            url, f"not an RSS or Atom feed: {type(exc).__name__}: {exc}", kind="not-a-feed"
+        ) from None
+    if not parsed.get("version"):
+        reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
+        raise ExtractError(url, f"not an RSS or Atom feed: {reason}", kind="not-a-feed")
+    if parsed.get("bozo") and not parsed.entries:
+        raise ExtractError(url, f"broken feed: {parsed.get('bozo_exception')}", kind="not-a-feed")
+    if parsed.get("bozo") and not ends_whole(body):
+        # feedparser salvages what it can from a cut-off body; a cut-off feed may have lost
+        # entries or half an entry, so it is refused and the next mirror is asked instead.
+        raise ExtractError(url, f"truncated feed: {parsed.get('bozo_exception')}", kind="truncated")
+    entries = []
+    guid_links = _permalink_guids(parsed, body)
+    for entry in parsed.entries:
+        written = _alternate_link(entry) or guid_links.get(entry.get("id") or "")
+        if (link := _entry_link(url, written)) is None:
+            continue
+        content = entry.get("content")
+        # feedparser turns `&#8;` into the control character itself: no text of a feed keeps
+        # a code point no XML document may hold (the parser of a body and the feeds we write
+        # refuse them).
+        entries.append(
+            FeedEntry(
+                link=link,
+                guid=_legal(entry.get("id")),
+                title=_legal(_entry_title(entry)),
+                summary=_legal(_as_html(entry.get("summary_detail"), entry.get("summary"))),
+                content_html=_legal(_as_html(content[0], content[0].get("value")))
+                if content
+                else None,
+                published=_feed_time(entry, "published"),
+                updated=_feed_time(entry, "updated"),
+                author=_legal(_entry_author(entry)),
+            )
+        )
+    return entries
+
+
+def _alternate_link(entry: Any) -> str | None:
+    """The page an entry stands for: its first `rel="alternate"` link of type text/html (a
+    link of no type is one), else its first XHTML one, as feedparser documents the link.
+    feedparser's own `link` is the last of them: an entry that also linked its French or AMP
+    copy had that copy fetched as the article. Else feedparser's `link` (an RSS permalink
+    guid, say)."""
+    alternates = [
+        link
+        for link in entry.get("links") or ()
+        if link.get("rel") == "alternate" and link.get("href")
+    ]
+    for wanted in _MARKUP_TYPES:
+        for link in alternates:
+            if str(link.get("type")).split(";")[0].strip().lower() == wanted:
+                return str(link["href"])
+    link = entry.get("link")
+    return link if isinstance(link, str) else None
+
+
+# An RSS `<guid isPermaLink="false">` and its text: a guid said to be no link.
+_NOT_PERMALINK = re.compile(
+    rb"<guid\b[^>]*\bisPermaLink\s*=\s*[\"']false[\"'][^>]*>([^<]*)</guid>", re.IGNORECASE
+)
+
+
+def _permalink_guids(parsed: Any, body: bytes) -> dict[str, str]:
+    """The guids that stand for their RSS items' links, for items whose `<link>` is there but
+    empty: a guid that is an http(s) URL and a permalink (RSS 2.0: `isPermaLink` is true
+    unless it says false). feedparser takes the guid for the link only when an item has no
+    `<link>` at all, so items a CMS wrote with `<link></link>` and their URL in the guid
+    were dropped, while readers open the guid."""
+    if not str(parsed.get("version", "")).startswith("rss"):
+        return {}
+    guids = {
+        guid
+        for entry in parsed.entries
+        if not entry.get("link")
+        and (guid := entry.get("id") or "").startswith(("http://", "https://"))
+    }
+    if not guids:
+        return {}
+    marked = {
+        html.unescape(m.decode("utf-8", "replace")).strip() for m in _NOT_PERMALINK.findall(body)
+    }
+    return {guid: guid for guid in guids - marked}
+
+
+# RSS 2.0's `<author>`: "email (Name)", or as mail headers write it, "Name <email>".
+_EMAIL_THEN_NAME = re.compile(r"^\s*[^\s@()<>]+@[^\s()<>]+\s*\((.+)\)\s*$")
+# Longer than any byline: read as it is (the patterns backtrack over a hostile one).
+_AUTHOR_MAX = 500
+_NAME_THEN_EMAIL = re.compile(r"^\s*(\S.*?)\s*<[^\s@<>]+@[^\s<>]+>\s*$")
+
+
+def _entry_author(entry: Any) -> str | None:
+    """An entry's author by name. RSS 2.0 writes `<author>` as "email (Name)" (or "Name
+    <email>"): kept whole, the reporter's address was published as the byline. The name is
+    taken from it here (feedparser's own reading cuts an address on a top-level domain of
+    more than four letters: "ple (Jane Doe" of "j.doe@news.example (Jane Doe)"); an author
+    given by address alone keeps the address."""
+    author = entry.get("author")
+    if not isinstance(author, str) or len(author) > _AUTHOR_MAX:
+        return author if isinstance(author, str) else None
+    found = _EMAIL_THEN_NAME.match(author) or _NAME_THEN_EMAIL.match(author)
+    return (found.group(1).strip() or author) if found else author
+
+
+# JSON Feed 1.0 and 1.1 (https://www.jsonfeed.org/version/1.1/) name their version so.
+JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+
+
+def _json_text(value: object) -> str | None:
+    """A JSON Feed text member, without what XML forbids; None when it is no text."""
+    return _legal(value) if isinstance(value, str) and value.strip() else None
+
+
+def _json_author(holder: Mapping[str, Any]) -> str | None:
+    """The names in `authors` (1.1) or `author` (1.0), joined."""
+    authors = holder.get("authors")
+    people = authors if isinstance(authors, list) else [holder.get("author")]
+    names = [n for p in people if isinstance(p, dict) and (n := _json_text(p.get("name")))]
+    return ", ".join(names) or None
+
+
+def _id_url(ident: object) -> str | None:
+    """A JSON Feed item's `id` when it is an absolute http(s) URL: the spec's "ideally, the id
+    is the full URL of the resource", which an item without `url` is linked by (it was
+    skipped as linking to nothing)."""
+    if isinstance(ident, str) and ident.strip().lower().startswith(("http://", "https://")):
+        return ident.strip()
+    return None
+
+
+def _json_feed(body: bytes, url: str) -> list[FeedEntry]:
+    """A JSON Feed's items as entries: `url` (else an `id` that is a URL, else `external_url`,
+    a page elsewhere) is the article's link,
+    `content_html` (else `content_text`, a paragraph a line) its full text when given. A
+    member of the wrong type counts as absent, an item of the wrong type is skipped."""
+    try:
+        data = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "nested too deep" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise ExtractError(url, f"not a JSON Feed: {reason}", kind="not-a-feed") from None
+    version = data.get("version") if isinstance(data, dict) else None
+    if not isinstance(version, str) or not version.startswith(JSON_FEED_VERSION):
+        raise ExtractError(url, "JSON, but no JSON Feed version", kind="not-a-feed")
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise ExtractError(url, "a JSON Feed without its items", kind="not-a-feed")
+    if len(items) > MAX_FEED_ENTRIES:
+        raise _too_many_entries(url, len(items))
+    feed_author = _json_author(data)
+    entries = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        ident = item.get("id")  # a text in 1.1, a number too in 1.0
+        written = (
+            _json_text(item.get("url")) or _id_url(ident) or _json_text(item.get("external_url"))
+        )
+        if (link := _entry_link(url, written)) is None:
+            continue
+        content = _json_text(item.get("content_html"))
+        if content is None and (plain := _json_text(item.get("content_text"))):
+            content = text_as_html(plain)
+        summary = _json_text(item.get("summary"))
+        # Read as HTML by libxml2, which compares each attribute with every one before it.
+        if crowded := max(crowded_element(content or ""), crowded_element(summary or "")):
+            raise ExtractError(
+                url,
+                f"an element with {crowded:,} attributes in the item {link}: not parsed",
+                kind="hostile-markup",
+            )
+        entries.append(
+            FeedEntry(
+                link=link,
+                guid=str(ident) if isinstance(ident, int) else _json_text(ident),
+                title=_json_text(item.get("title")),
+                summary=summary,
+                content_html=content,
+                published=parse_date(_json_text(item.get("date_published"))),
+                updated=parse_date(_json_text(item.get("date_modified"))),
+                author=_json_author(item) or feed_author,
+            )
+        )
+    return entries
+
+
+def listing_links(
+    body: bytes, url: str, site_origins: set[str], pattern: str, header_charset: str | None = None
+) -> list[str]:
+    """Links to article pages of this site, in page order, each once."""
+    return list(listing_entries(body, url, site_origins, pattern, header_charset))
+
+
+def listing_entries(
+    body: bytes, url: str, site_origins: set[str], pattern: str, header_charset: str | None = None
+) -> dict[str, str]:
+    """Article links of this site in page order, each once, with the text of their first
+    link (usually the headline). Relative links are resolved as a browser resolves them:
+    against the page's `<base href>` when it has one (a listing at /Section/10104 with
+    `<base href="/">` links `Detail/...` at /Detail/..., not /Section/Detail/...)."""
+    root = parse_page(body, url, header_charset)
+    matcher = clean.rule(pattern, "article_links")
+    own = identity.origin(url)
+    base = page_base(root, url)
+    seen: dict[str, str] = {}
+    for a in root.iter("a"):
+        href = a.get("href")
+        if not href:
+            continue
+        if (joined := identity.join_url(base, href)) is None:
+            continue
+        absolute = joined.split("#", 1)[0]
+        if identity.known_origin(absolute, {own, *site_origins}) is None:
+            continue
+        try:
+            matched = matcher.search(urlsplit(absolute).path)
+        except clean.RuleTimeout as exc:
+            # Which links are articles is not known for this page: it fails, named, and the
+            # next pull tries again (a mirror is not to blame for the pattern).
+            raise ExtractError(url, f"{exc}: no links taken", kind="rule-timeout") from None
+        if matched:
+            text = clean.line_text(a)
+            if not seen.get(absolute):
+                seen[absolute] = text
+    return seen
