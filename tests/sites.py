@@ -758,8 +758,9 @@ class Mirror:
             for a in self.site.articles[-3:]
         )
         return (
-            f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>Example News | Mirror {self.index}</title>{alternates}</head><body>"
+            f"<!DOCTYPE html><html lang='{html.escape(self.site.home_language)}'><head>"
+            f"<meta charset='utf-8'><title>Example News | Mirror {self.index}</title>"
+            f"{alternates}</head><body>"
             f"{self._nav()}<h1>Example News</h1><ul class='latest'>{latest}</ul>"
             f"<p><a href='{self.base}/about'>About us</a></p>{self._footer()}</body></html>"
         )
@@ -967,6 +968,8 @@ class Site:
         self.modified = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
         # Which feeds the home page announces: RSS (True), JSON Feeds ("json"), none.
         self.announce_feeds: bool | str = True
+        # The `lang` of the home page.
+        self.home_language = "en"
         self.slow_paths: set[str] = set()
         self.slow_seconds = 0.0
         self.in_flight = 0

@@ -245,6 +245,22 @@ async def test_discover_prints_a_block_that_check_accepts_and_that_pulls_the_sit
     assert titles == {a.title for a in site.articles}
 
 
+@pytest.mark.parametrize(("declared", "language"), [("fa_IR", "fa-IR"), ("Persian", "en")])
+async def test_discover_writes_a_language_the_config_takes(
+    tmp_path: Path, site: Site, store_url: str, declared: str, language: str
+) -> None:
+    # A home page's `lang` was copied into the block as it was: `fa_IR`, which the feeds
+    # cannot use and `check` refuses.
+    site.home_language = declared
+    found = await syndicate("discover", site.mirrors[1].origin)
+    assert found.exit_code == 0, found.output
+    assert yaml.safe_load(found.stdout)["sources"]["example-news"]["language"] == language
+    config = tmp_path / "discovered.yaml"
+    config.write_text(f'service:\n  store: "{store_url}"\n' + found.stdout)
+    checked = await syndicate("--config", str(config), "check", "--json")
+    assert checked.exit_code == 0, checked.output
+
+
 async def test_discover_of_a_site_without_feeds_or_sections_exits_1(site: Site) -> None:
     site.articles.clear()
     result = await syndicate("discover", site.mirrors[0].origin, "--json")

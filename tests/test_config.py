@@ -259,6 +259,36 @@ def test_yes_no_and_base_60_are_text_as_in_yaml_1_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en_US", "'en_US' is not a language tag: write 'en-US'"),
+        ("fa_IR", "'fa_IR' is not a language tag: write 'fa-IR'"),
+        ("English", "'English' is not a language tag such as en, fa or pt-BR"),
+        ('"fa IR"', "'fa IR' is not a language tag such as en, fa or pt-BR"),
+        ("fa-" + "x" * 40, "at most 35 characters"),
+    ],
+)
+def test_a_source_language_that_is_no_language_tag_is_refused_at_its_line(
+    tmp_path: Path, language: str, words: str
+) -> None:
+    # A source's language is the feeds' language and lays Persian or Arabic text right to
+    # left. `en_US` or `Farsi` was taken, stored as it was, and the feeds silently said `en`
+    # and laid the text left to right (on PostgreSQL, a tag past 35 characters failed every
+    # article whose page named no language of its own).
+    found = problems(tmp_path, GOOD.replace("every: 10m", f"every: 10m\n    language: {language}"))
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:11:15: sources.presstv.language: "), found
+    assert words in found[0], found[0]
+
+
+@pytest.mark.parametrize("language", ["en", "fa-IR", "zh-Hant-TW", "haw", "x-klingon", "no"])
+def test_a_source_language_tag_is_taken(tmp_path: Path, language: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD.replace("every: 10m", f"every: 10m\n    language: {language}"))
+    assert load_config(path).sources["presstv"].language == language
+
+
+@pytest.mark.parametrize(
     ("yes", "no"), [("yes", "no"), ("on", "off"), ("true", "false"), ("True", "FALSE")]
 )
 def test_a_true_or_false_setting_takes_yes_no_on_and_off(tmp_path: Path, yes: str, no: str) -> None:

@@ -697,6 +697,23 @@ class Source(_Model):
     def _via(cls, value: str | None) -> str | None:
         return None if value is None else check_route(value)
 
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        # The language of every article whose page names none: the feeds' language, and
+        # what lays Arabic or Persian text right to left. Not a tag (`en_US`, `Farsi`), it
+        # was stored as it was and the feeds silently said `en`, left to right.
+        if identity.is_language_code(value):
+            return value
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        hint = value.strip().replace("_", "-")
+        if identity.is_language_code(hint):
+            raise ValueError(f"{shown!r} is not a language tag: write {hint!r}")
+        raise ValueError(
+            f"{shown!r} is not a language tag such as en, fa or pt-BR (a 2- or 3-letter"
+            f" language code, then subtags after -; at most {identity.LANGUAGE_MAX} characters)"
+        )
+
     @field_validator("time_zone")
     @classmethod
     def _time_zone(cls, value: str | None) -> str | None:

@@ -238,6 +238,17 @@ def is_language_tag(value: str | None) -> bool:
     return _LANGUAGE_TAG.fullmatch(value) is not None
 
 
+# A language code opens a tag: 2 or 3 letters (ISO 639), or `x` for a private one.
+_LANGUAGE_CODE = re.compile(r"(?:[A-Za-z]{2,3}|[xX])(?:-|$)")
+
+
+def is_language_code(value: str) -> bool:
+    """Whether `value` is a language tag that opens with a language code, as an operator's
+    `language` must: `English` or `farsi` is well-formed, but names no language a reader
+    knows."""
+    return is_language_tag(value) and _LANGUAGE_CODE.match(value) is not None
+
+
 # Scripts written right to left, by ISO 639 language code.
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "sd", "ckb", "dv", "yi", "ug"})
 

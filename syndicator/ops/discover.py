@@ -161,6 +161,13 @@ class _Prober:
         return response.body, response.charset, response.url
 
 
+def _language(declared: str | None) -> str:
+    """The home page's `lang` as the config takes it (`en_US` is `en-US`); `en` when it
+    says none, or what it says is no language tag."""
+    tag = (declared or "").strip().replace("_", "-")
+    return tag if identity.is_language_code(tag) else "en"
+
+
 async def _preferred_origin(prober: _Prober, host: str, scheme: str) -> str:
     """https://host when it answers there, else the scheme the site was given with: a mirror
     named by its host alone is proposed over TLS whenever it can be."""
@@ -184,7 +191,7 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
         origin=origin,
         canonical=origin,
         title=_title(root) or urlsplit(base).hostname or "site",
-        language=(html_el.get("lang") or "en").strip() or "en",
+        language=_language(html_el.get("lang")),
     )
     feeds = feed_candidates(root, base)
     pages = page_candidates(root, base, result.article_links, {u for u, _ in feeds})
