@@ -1457,6 +1457,37 @@ def test_a_tab_in_the_config_says_to_use_spaces(
     assert "a tab" in found[0] and "replace it with spaces" in found[0], found[0]
 
 
+@pytest.mark.parametrize(
+    ("data", "where", "words"),
+    [
+        # a title pasted from a terminal, its colours and all
+        (
+            GOOD.replace("title: Press TV", 'title: "\x1b[1mPress TV"').encode(),
+            "7:13",
+            "U+001B here, a control character, which YAML allows nowhere; remove it",
+        ),
+        # a file a crash cut short: zero bytes where its end was
+        (GOOD.encode() + b"\0" * 64, "13:1", "a NUL character (U+0000) here"),
+        # UTF-16 saved without its byte order mark
+        (GOOD.encode("utf-16-le"), "1:2", "as UTF-16 without its byte order mark"),
+    ],
+    ids=["escape", "nul", "utf-16-no-bom"],
+)
+def test_a_character_yaml_forbids_is_named_at_its_line_and_column(
+    tmp_path: Path, data: bytes, where: str, words: str
+) -> None:
+    # PyYAML's words were the whole message, on two lines, with no line or column:
+    # `unacceptable character #x001b: special characters are not allowed
+    #   in "<unicode string>", position 137`.
+    path = tmp_path / "c.yaml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    (problem,) = info.value.problems
+    assert problem.startswith(f"{path}:{where}: not valid YAML: "), problem
+    assert words in problem and "\n" not in problem and "position" not in problem, problem
+
+
 def test_a_config_saved_in_a_legacy_encoding_is_located_and_utf16_is_read(
     tmp_path: Path,
 ) -> None:

@@ -1734,6 +1734,30 @@ def _tab_at(mark: object, text: str) -> bool:
     return isinstance(index, int) and text[index : index + 1] == "\t"
 
 
+def _forbidden_character(path: Path, text: str, exc: yaml.reader.ReaderError) -> Problem:
+    """A character YAML allows nowhere (a control character, U+FFFE), named at its line and
+    column: PyYAML says only its offset, "in <unicode string>", on a second line."""
+    at = exc.position if isinstance(exc.position, int) else 0
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    # PyYAML gives the character as its code point (the byte, for bytes it decodes itself).
+    char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    if char == 0 and text.count("\0") * 3 >= len(text):
+        message = (
+            "not valid YAML: a NUL character (U+0000) in every other byte, as UTF-16 without"
+            " its byte order mark is written; save the file as UTF-8"
+        )
+    elif char == 0:
+        message = (
+            "not valid YAML: a NUL character (U+0000) here, which YAML allows nowhere (a file"
+            " a crash or a full disk cut short can hold zero bytes); remove it"
+        )
+    else:
+        kind = "a control character" if char < 0xA0 else "no character text holds"
+        message = f"not valid YAML: U+{char:04X} here, {kind}, which YAML allows nowhere; remove it"
+    return Problem(str(path), message, line, column)
+
+
 def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
     """Validate a config's text; `path` names it in errors, and its folder (or `base_dir`)
     is where relative paths in it start."""
@@ -1742,6 +1766,8 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
         root = yaml.compose(text, Loader=ConfigLoader)
         _check_merges(root, path)
         data = yaml.load(text, Loader=ConfigLoader)
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError([_forbidden_character(path, text, exc)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
