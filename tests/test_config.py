@@ -1488,6 +1488,35 @@ def test_a_character_yaml_forbids_is_named_at_its_line_and_column(
     assert words in problem and "\n" not in problem and "position" not in problem, problem
 
 
+@pytest.mark.parametrize(
+    ("text", "where", "words"),
+    [
+        # two configs in one file, or a template's trailing separator
+        (
+            GOOD + "---\n" + GOOD,
+            "13:1",
+            "a second YAML document starts here; a config is one document: remove this `---`",
+        ),
+        (GOOD + "---\n", "13:1", "a second YAML document starts here"),
+        (
+            GOOD.replace("sections:", "sections: &s").replace("sources:", "sources: &s"),
+            "5:10",
+            "found duplicate anchor 's'; first occurrence on line 3, and the second here",
+        ),
+    ],
+    ids=["two-documents", "trailing-separator", "anchor-twice"],
+)
+def test_yaml_errors_that_pyyaml_gives_in_halves_are_whole_sentences(
+    tmp_path: Path, text: str, where: str, words: str
+) -> None:
+    # The message was the second half of PyYAML's: `not valid YAML: but found another
+    # document`, `not valid YAML: second occurrence`.
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{where}: not valid YAML: "), found[0]
+    assert words in found[0], found[0]
+
+
 def test_a_config_saved_in_a_legacy_encoding_is_located_and_utf16_is_read(
     tmp_path: Path,
 ) -> None:

@@ -1771,8 +1771,18 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        context_mark = getattr(exc, "context_mark", None)
         if _tab_at(mark, text):
             problem += " (a tab: YAML indents and separates with spaces; replace it with spaces)"
+        elif context == "expected a single document in the stream":
+            # PyYAML's own words were "but found another document", the first half missing.
+            problem = (
+                "a second YAML document starts here; a config is one document: remove this"
+                " `---` line, and what follows it if that is another config"
+            )
+        elif context and problem == "second occurrence" and context_mark is not None:
+            problem = f"{context} on line {context_mark.line + 1}, and the second here"
         elif tag := _UNKNOWN_TAG.search(problem):
             # Other tools' configs take `!ENV ${X}` or `!include file.yaml`; this one expands
             # and includes nothing.
