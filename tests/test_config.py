@@ -468,6 +468,11 @@ def test_export_refuses_a_title_holding_a_lone_surrogate_with_exit_2(tmp_path: P
         ("SYNDICATOR_WEBSUB", "set service.websub in the config file"),
         ("SYNDICATOR_ARCHIVE", "set service.archive in the config file"),
         ("SYNDICATOR_CONF", "(did you mean SYNDICATOR_CONFIG?)"),
+        # Keys of the other blocks were ignored without a word, as no one's: with
+        # SYNDICATOR_RETENTION_DAYS=90 nothing was ever pruned.
+        ("SYNDICATOR_RETENTION_DAYS", "set retention.days in the config file"),
+        ("SYNDICATOR_CLUSTER_LEASE_TIMEOUT", "set cluster.lease_timeout in the config file"),
+        ("SYNDICATOR_RETENTION", "set retention in the config file"),
     ],
 )
 def test_a_mistyped_environment_override_is_named(tmp_path: Path, variable: str, said: str) -> None:

@@ -164,6 +164,15 @@ def _nested() -> list[str]:
     ]
 
 
+def _blocks() -> list[str]:
+    """The config's blocks of settings beside `service` (cluster, retention)."""
+    return [
+        k
+        for k, f in Config.model_fields.items()
+        if k != "service" and isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
+    ]
+
+
 def _single_valued() -> list[str]:
     """The `service` keys the environment can set: those that take one value."""
     nested = _nested()
@@ -172,23 +181,24 @@ def _single_valued() -> list[str]:
 
 def env_mistakes(environ: dict[str, str] | None = None) -> list[str]:
     """What to say of SYNDICATOR_ variables that look meant for a setting and set none: a
-    typo of a `service` key, or a mapping (websub) or a key inside one (websub.hub), which
-    the environment cannot set. Other names are left alone: they may be anyone's (a test
-    suite's own)."""
+    typo of a `service` key, or a mapping (websub) or a key inside one (websub.hub), or
+    one of another block (retention.days), which the environment cannot set. Other names
+    are left alone: they may be anyone's (a test suite's own)."""
     environ = dict(os.environ) if environ is None else environ
     keys = _single_valued()
-    nested = _nested()
+    # The name a variable would take for each mapping, and the mapping's place in the file.
+    blocks = {**{k: f"service.{k}" for k in _nested()}, **{k: k for k in _blocks()}}
     said = []
     for name in sorted(environ):
         key = name[len(ENV_PREFIX) :].lower()
         if not name.startswith(ENV_PREFIX) or key in keys or key == "config":
             continue
-        inside = next((k for k in nested if key == k or key.startswith(k + "_")), None)
+        inside = next((b for b in blocks if key == b or key.startswith(b + "_")), None)
         if inside is not None:
-            field = ".".join((inside, key[len(inside) + 1 :])).rstrip(".")
+            field = ".".join((blocks[inside], key[len(inside) + 1 :])).rstrip(".")
             said.append(
                 f"warning: {name} is not a setting, and is ignored: the environment sets only "
-                f"keys of service that take one value; set service.{field} in the config file"
+                f"keys of service that take one value; set {field} in the config file"
             )
         elif close := difflib.get_close_matches(key, [*keys, "config"], n=1):
             said.append(
