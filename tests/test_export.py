@@ -445,6 +445,27 @@ def test_a_quiet_export_prints_nothing_unless_something_is_wrong(tmp_path: Path)
     assert both.returncode == 2 and "--quiet" in both.stderr and "--verbose" in both.stderr
 
 
+@pytest.mark.parametrize("closed", ["<&-", ">&-", "<&- >&- 2>&-"])
+def test_an_export_run_with_its_standard_streams_closed_writes_the_feeds(
+    tmp_path: Path, closed: str
+) -> None:
+    # A cron line or a supervisor that closes stdin or stdout (`<&-`, `>&-`): the event
+    # loop took descriptor 0 or 1, and uvloop aborted the process on closing it (SIGABRT,
+    # exit 134, "uv__close: Assertion `fd > STDERR_FILENO' failed"), the feeds unwritten.
+    config = default_config_copy(tmp_path)
+    out = tmp_path / "feeds"
+    command = f'exec "$0" -m syndicator --config "$1" export -q --out "$2" {closed}'
+    result = subprocess.run(
+        ["sh", "-c", command, sys.executable, str(config), str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert TITLE in (out / "north-africa.rss").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize(
     ("damage", "named"),
     [

@@ -650,6 +650,21 @@ class _Group(click.Group):
             sys.exit(EXIT_FAILED)
 
 
+def _open_standard_streams() -> None:
+    """Give standard input, output or error that the caller closed (`<&-`, `>&-` in a cron
+    line, a supervisor that closes them) /dev/null, as daemons do: the next file, socket or
+    event loop opened took its number, and uvloop aborts the process (SIGABRT) when it
+    closes a descriptor of those three, after a pull and before the feeds were written."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:  # the lowest free number: fd itself, unless a lower one is free too
+                os.dup2(null, fd)
+                os.close(null)
+
+
 @click.group(cls=_Group)
 @click.option(
     "--config",
@@ -669,6 +684,7 @@ def main(ctx: click.Context, config_path: Path, verbose: bool) -> None:
 
     --config and -v go before or after the command: `syndicate --config X pull news` and
     `syndicate pull news --config X` are the same."""
+    _open_standard_streams()
     _logging("text", verbose)
     ctx.obj = {"config_path": config_path, "verbose": verbose}
 
