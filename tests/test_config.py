@@ -694,6 +694,23 @@ def test_several_errors_in_one_run(tmp_path: Path) -> None:
     assert any("service.store" in p for p in found) and any("every" in p for p in found)
 
 
+def test_several_errors_are_listed_in_the_file_s_order(tmp_path: Path) -> None:
+    # They came block by block as the model checks them (service, sections, sources,
+    # cluster, retention) and a key given twice first: a file whose `retention` and
+    # `cluster` open it had its mistakes listed bottom to top.
+    text = "retention: {day: 3}\ncluster: {pol: 2s}\n" + GOOD.replace("every: 10m", "evry: 10m")
+    text = text.replace("    title: Press TV", "    title: Press TV\n    title: PressTV")
+    found = problems(tmp_path, text)
+    lines = [int(p.split(":")[1]) for p in found]
+    assert lines == sorted(lines) and len(lines) == 4, found
+    assert [p.split(": ")[1] for p in found] == [
+        "retention.day",
+        "cluster.pol",
+        "sources.presstv.title",
+        "sources.presstv.evry",
+    ], found
+
+
 def test_cli_exits_2_with_file_and_line_and_no_traceback(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(GOOD.replace("every: 10m", "every: often"))

@@ -1821,5 +1821,8 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
     for loc, msg in _duplicate_mirrors(config, data) if config is not None else []:
         problems.append(_describe(path, root, loc, msg, "duplicate_mirror", index))
     if problems or config is None:
+        # In the file's order, as the operator fixes them: pydantic gives them model by
+        # model (cluster before sections), and the checks of several keys come after.
+        problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         raise ConfigError(problems)
     return config
