@@ -259,6 +259,36 @@ async def test_read_only_commands_never_create_a_store(tmp_path: Path, command: 
     assert not store.exists() and not store.parent.exists()
 
 
+@pytest.mark.parametrize("command", [["status"], ["pull", "-q"], ["export", "-q"]])
+@pytest.mark.parametrize("mistake", ["folder", "file-in-the-way"])
+def test_a_store_path_naming_a_folder_or_under_a_file_says_so(
+    tmp_path: Path, command: list[str], mistake: str
+) -> None:
+    # `sqlite:///../data` (the folder, not its file) was "no store at ..." to `status` and
+    # "unable to open database file" to `pull`; a file where the store's folder should be
+    # was "[Errno 17] File exists".
+    config = default_config(tmp_path)
+    data = tmp_path / "data"
+    if mistake == "folder":
+        data.mkdir()
+        store, said = "sqlite:///../data", f"{data} is a folder (service.store 'sqlite:///../data')"
+    else:
+        data.write_text("notes\n")
+        store = "sqlite:///../data/syndicator.db"
+        said = f"{data} is a file, where service.store '{store}' needs the folder of {data}/"
+    text = config.read_text().replace("sqlite:///../data/syndicator.db", store)
+    config.write_text(text)
+    result = CliRunner().invoke(main, ["--config", str(config), *command])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"store error: {said}"), result.stderr
+    assert result.stdout == "" and not (tmp_path / "feeds").exists()
+    if mistake == "folder":
+        assert f"as in sqlite:///{data / 'syndicator.db'}" in " ".join(result.stderr.split())
+        assert list(data.iterdir()) == []
+    else:
+        assert data.read_text() == "notes\n"
+
+
 # prctl(2) and capabilities(7): what lets root read and write any file whatever its mode.
 PR_CAPBSET_DROP = 24
 CAP_DAC_OVERRIDE = 1

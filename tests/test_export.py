@@ -838,7 +838,7 @@ def test_a_store_path_under_a_file_is_named(tmp_path: Path) -> None:
         result = run("--config", str(config), *command, cwd=tmp_path)
         assert result.returncode == 1, (command, result.stderr)
         assert "Traceback" not in result.stderr, (command, result.stderr)
-        assert f"store error: cannot open store sqlite:///{config}/db.sqlite" in " ".join(
+        assert f"store error: {config} is a file, where service.store" in " ".join(
             result.stderr.split()
         )
     assert not (tmp_path / "feeds").exists()

@@ -49,6 +49,33 @@ def sqlite_file(url: str, base_dir: Path | None = None) -> Path | None:
     return path if path.is_absolute() or base_dir is None else base_dir / path
 
 
+def not_a_store_path(url: str, base_dir: Path | None) -> str | None:
+    """What stands where a SQLite store URL names its file: a folder (`sqlite:///data`,
+    which `status` called "no store" and `pull` "unable to open database file"), or a file
+    where one of its folders should be (`[Errno 17] File exists`). None when nothing does."""
+    path = sqlite_file(url, base_dir)
+    if path is None:
+        return None
+    shown = os.path.abspath(path)
+    try:
+        if path.is_dir():
+            return (
+                f"{shown} is a folder (service.store {url!r}): name the store's file in it,"
+                f" as in sqlite:///{Path(shown) / 'syndicator.db'}"
+            )
+        for folder in path.parents:
+            if folder.exists():
+                if not folder.is_dir():
+                    return (
+                        f"{os.path.abspath(folder)} is a file, where service.store {url!r}"
+                        f" needs the folder of {shown}"
+                    )
+                break
+    except OSError:  # a name too long, a loop of links: the driver says it
+        return None
+    return None
+
+
 def _driver_url(url: str, base_dir: Path | None = None) -> URL:
     parsed = make_url(url)
     if parsed.drivername in ("sqlite", "sqlite+aiosqlite"):

@@ -56,6 +56,7 @@ from syndicator.store.connect import (
     driver_said,
     first_schema,
     make_engine,
+    not_a_store_path,
     sqlite_file,
 )
 from syndicator.store.schema import (
@@ -130,6 +131,8 @@ async def open_store(
         # Its password hidden, as everywhere the store URL is shown.
         shown = identity.without_credentials(url)
         raise StoreError(f"cannot read the store URL {shown!r}: {exc}") from None
+    if (in_the_way := not_a_store_path(url, base_dir)) is not None:
+        raise StoreError(in_the_way)
     if existing:
         create_empty = False
         path = sqlite_file(url, base_dir)
