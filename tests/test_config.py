@@ -1615,6 +1615,29 @@ def test_an_ipv6_listen_address_without_brackets_is_refused(tmp_path: Path, list
     assert "an IPv6 address goes in brackets, as [::1]:8080" in found[0], found[0]
 
 
+@pytest.mark.parametrize(
+    ("listen", "write"),
+    [
+        ("http://127.0.0.1:8080", "write 127.0.0.1:8080"),
+        ("http://[::1]:8080/", "write [::1]:8080"),
+        ("https://feeds.example.org", "such as 127.0.0.1:8080"),
+    ],
+)
+def test_a_url_given_as_the_listen_address_says_what_to_write(
+    tmp_path: Path, listen: str, write: str
+) -> None:
+    # `listen: "http://127.0.0.1:8080"` (public_url's form) was told that "an IPv6 address
+    # goes in brackets": its colons were taken for an address's.
+    text = GOOD.replace(
+        '  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  listen: "{listen}"'
+    )
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:3:11: service.listen: "), found[0]
+    assert f"{listen!r} is a URL, where HOST:PORT belongs: {write}" in found[0], found[0]
+    assert "IPv6" not in found[0]
+
+
 @pytest.mark.parametrize("listen", ["8080", '"8080"', '":8080"'])
 def test_a_listen_port_without_a_host_says_which_host_to_write(tmp_path: Path, listen: str) -> None:
     # `listen: 8080` said "Input should be a valid string", and ":8080" only "is not

@@ -8,6 +8,7 @@ given and nothing else: no environment, no network.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import difflib
 import hashlib
 import math
@@ -863,6 +864,19 @@ def listen_address(value: str) -> tuple[str, int]:
     """`HOST:PORT` (`service.listen`, `serve --listen`) as the host and port to bind, an
     IPv6 address without its brackets; ValueError saying what is wrong. Port 0 is a free
     port chosen at start."""
+    if "://" in value:
+        # A URL where an address belongs (public_url's form): its colons made it read as an
+        # IPv6 address without brackets.
+        write = "such as 127.0.0.1:8080"
+        with contextlib.suppress(ValueError):  # a port past 65535, a bracket left open
+            parts = urlsplit(value)
+            if parts.hostname and parts.port is not None:
+                named = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+                write = f"write {named}:{parts.port}"
+        raise ValueError(
+            f"{value!r} is a URL, where HOST:PORT belongs: {write} (the URL readers reach"
+            " the feeds at is service.public_url)"
+        )
     if value.lstrip(":").isdigit() and value.count(":") <= 1:
         port = value.lstrip(":")
         raise ValueError(
