@@ -618,6 +618,13 @@ STORE_URLS_NO_STORE_OPENS = [
     ("postgresql://u@h:99999/d", "the port must be a number from 1 to 65535"),
     ("postgresql://u@[::1/d", "the port must be a number from 1 to 65535"),
 ]
+# SQLite URLs naming a host, which SQLAlchemy drops: `sqlite://data/x.db` opened x.db in
+# the config's folder, silently, rather than data/x.db.
+STORE_URLS_NAMING_A_HOST = [
+    ("sqlite://data/x.db", "names a host, which a SQLite store, a file, has none: write "),
+    ("sqlite+aiosqlite://localhost/x.db", "write sqlite+aiosqlite:///localhost/x.db (three"),
+    ("sqlite://data/x.db", "write sqlite:///data/x.db (three slashes: a relative path;"),
+]
 # URLs SQLAlchemy reads, with a statement bound the store cannot use.
 STORE_URLS_WITH_BAD_SETTINGS = [
     ("postgresql://u@h/d?command_timeout=0", "command_timeout='0': give seconds"),
@@ -628,7 +635,8 @@ STORE_URLS_WITH_BAD_SETTINGS = [
 
 
 @pytest.mark.parametrize(
-    ("url", "words"), [*STORE_URLS_NO_STORE_OPENS, *STORE_URLS_WITH_BAD_SETTINGS]
+    ("url", "words"),
+    [*STORE_URLS_NO_STORE_OPENS, *STORE_URLS_NAMING_A_HOST, *STORE_URLS_WITH_BAD_SETTINGS],
 )
 def test_a_store_url_the_store_cannot_open_is_refused_at_its_line(
     tmp_path: Path, url: str, words: str

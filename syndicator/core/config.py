@@ -487,6 +487,16 @@ def check_store_url(value: str) -> str:
             " postgresql://user@host/database"
         )
     sqlite = found["name"].startswith("sqlite")
+    host = found["ipv4host"] or found["ipv6host"]
+    if sqlite and (host or found["username"] or found["port"]):
+        # SQLAlchemy drops a SQLite URL's host: `sqlite://data/s.db` opened s.db in the
+        # config's folder, not data/s.db, and nothing said so.
+        path = "/".join(p for p in (host, found["database"]) if p)
+        raise ValueError(
+            f"{shown!r} names a host, which a SQLite store, a file, has none: write"
+            f" {found['name']}:///{path} (three slashes: a relative path;"
+            " four: an absolute one)"
+        )
     check_unexpanded(
         value,
         found["database"] if sqlite else None,
