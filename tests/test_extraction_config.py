@@ -82,6 +82,10 @@ def test_defaults(tmp_path: Path) -> None:
         ("    selectors: {body: 'div[['}\n", "sources.presstv.selectors.body", "CSS selector"),
         ("    strip: ['//div[']\n", "sources.presstv.strip.0", "XPath"),
         ("    strip_text: ['(unclosed']\n", "sources.presstv.strip_text.0", "regular expression"),
+        # Found in any text, so it dropped every block: every page was "no article body"
+        ("    strip_text: ['']\n", "sources.presstv.strip_text.0", "is found in any text"),
+        ("    strip_text: ['^P', '.*']\n", "sources.presstv.strip_text.1", "every block of every"),
+        ("    strip_text: ['\\w']\n", "sources.presstv.strip_text.0", "no article would keep"),
         ("    selectors: {bdy: 'div'}\n", "sources.presstv.selectors.bdy", "did you mean 'body'"),
         (
             "    section_rules: [{path: '^/x', breadcrumb: 'News', section: africa}]\n",
@@ -99,6 +103,15 @@ def test_mistakes_name_file_line_and_key(tmp_path: Path, extra: str, where: str,
     found = problems(tmp_path, extra)
     assert len(found) == 1, found
     assert "c.yaml:10:" in found[0] and where in found[0] and says in found[0], found[0]
+
+
+@pytest.mark.parametrize("pattern", [r"^\s*$", "^Follow us", "(a+)+$", "said"])
+def test_a_strip_text_pattern_found_in_some_texts_only_is_taken(
+    tmp_path: Path, pattern: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE + f"    strip_text: ['{pattern}']\n")
+    assert load_config(path).sources["presstv"].strip_text == [pattern]
 
 
 # A pattern that backtracks exponentially on a long run of one letter, and such a run: with the

@@ -626,6 +626,30 @@ def _check_regex(value: str) -> str:
     return value
 
 
+# Texts no two blocks of a page have in common: a `strip_text` pattern found in each of them
+# is found in every block of every page.
+_UNRELATED_TEXTS = ("The minister said on Monday.", "۱۲۳۴", "Z")
+
+
+def _found_in(value: str, text: str) -> bool:
+    """`value` is found in `text`, within a time limit as every operator pattern is searched
+    (a runaway pattern is reported where it runs, not here)."""
+    try:
+        return compile_pattern(value).search(text, timeout=0.1) is not None
+    except TimeoutError:
+        return False
+
+
+def _check_strip_text(value: str) -> str:
+    if all(_found_in(value, text) for text in _UNRELATED_TEXTS):
+        raise ValueError(
+            f"{value!r} is found in any text, so every block of every page would be dropped"
+            " and no article would keep a body; write what the blocks to drop say, such as"
+            " '^Follow us on Telegram'"
+        )
+    return value
+
+
 Selector = Annotated[str, AfterValidator(_check_selector)]
 Regex = Annotated[str, AfterValidator(_check_regex)]
 
@@ -774,7 +798,9 @@ class Source(_Model):
     full_text: bool = True
     selectors: Selectors | None = None
     strip: list[Selector] = Field(default_factory=list)
-    strip_text: list[Regex] = Field(default_factory=list)
+    strip_text: list[Annotated[Regex, AfterValidator(_check_strip_text)]] = Field(
+        default_factory=list
+    )
     section_rules: list[SectionRule] = Field(default_factory=list)
 
     @field_validator("canonical")
