@@ -702,6 +702,30 @@ def test_several_errors_in_one_run(tmp_path: Path) -> None:
     assert any("service.store" in p for p in found) and any("every" in p for p in found)
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ("{title: North Africa}", '{title: ""}', "4:25: sections.north-africa.title"),
+        ("title: Press TV", 'title: "  "', "7:12: sources.presstv.title"),
+        (
+            '  store: "sqlite:///x.db"',
+            '  store: "sqlite:///x.db"\n  title: ""',
+            "3:10: service.title",
+        ),
+    ],
+)
+def test_an_empty_title_is_refused_as_a_missing_one_is(
+    tmp_path: Path, old: str, new: str, where: str
+) -> None:
+    # `title: ~` was refused ("it is empty"), `title: ""` taken: the feed was named
+    # `Syndicator: `, and its page's heading was blank.
+    found = problems(tmp_path, GOOD.replace(old, new))
+    assert found == [
+        f"{tmp_path / 'c.yaml'}:{where}: Value error, it is empty; write the text "
+        "readers see as the name"
+    ], found
+
+
 def test_several_errors_are_listed_in_the_file_s_order(tmp_path: Path) -> None:
     # They came block by block as the model checks them (service, sections, sources,
     # cluster, retention) and a key given twice first: a file whose `retention` and

@@ -685,7 +685,7 @@ class SectionRule(_Model):
 class Source(_Model):
     """A publisher site: its canonical origin, its mirrors and its section entry points."""
 
-    title: str
+    title: Title
     canonical: str
     mirrors: list[Annotated[Mirror, BeforeValidator(_mirror)]] = Field(default_factory=list)
     # Pulls of one source are at least a second apart (the scheduler counts in seconds).
@@ -856,8 +856,19 @@ def _duration_or_never(value: object) -> object:
     return _bounded(seconds, 1.0, LONGEST)
 
 
+def _check_title(value: str) -> str:
+    # `title: ""` made the feed `Syndicator: ` and its page headings blank; `title: ~` was
+    # already refused as empty.
+    if not value.strip():
+        raise ValueError("it is empty; write the text readers see as the name")
+    return value
+
+
+Title = Annotated[str, AfterValidator(_check_title)]
+
+
 class Section(_Model):
-    title: str
+    title: Title
     description: str | None = None
     # Flag the section when its newest item is older than this (default: service.stale_after);
     # `never` for a section that is not expected to change (a snapshot, an archive).
@@ -938,7 +949,7 @@ def listen_address(value: str) -> tuple[str, int]:
 
 
 class Service(_Model):
-    title: str = "Syndicator"
+    title: Title = "Syndicator"
     public_url: str = "http://localhost:8080"
     listen: str = "127.0.0.1:8080"
     store: str = "sqlite:///data/syndicator.db"
