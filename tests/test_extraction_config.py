@@ -86,6 +86,9 @@ def test_defaults(tmp_path: Path) -> None:
         ("    strip_text: ['']\n", "sources.presstv.strip_text.0", "is found in any text"),
         ("    strip_text: ['^P', '.*']\n", "sources.presstv.strip_text.1", "every block of every"),
         ("    strip_text: ['\\w']\n", "sources.presstv.strip_text.0", "no article would keep"),
+        # Found in every link: the navigation, section and about pages were pulled as articles
+        ("    article_links: ''\n", "sources.presstv.article_links", "is found in every link"),
+        ("    article_links: '.*'\n", "sources.presstv.article_links", "taken for articles"),
         ("    selectors: {bdy: 'div'}\n", "sources.presstv.selectors.bdy", "did you mean 'body'"),
         (
             "    section_rules: [{path: '^/x', breadcrumb: 'News', section: africa}]\n",

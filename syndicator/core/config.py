@@ -650,6 +650,16 @@ def _check_strip_text(value: str) -> str:
     return value
 
 
+def _check_article_links(value: str) -> str:
+    if _found_in(value, ""):
+        raise ValueError(
+            f"{value!r} is found in every link, so a listing page's navigation, section and"
+            " about pages would be taken for articles; write what article links hold, such as"
+            " '^/Detail/' or '/20\\d\\d/'"
+        )
+    return value
+
+
 Selector = Annotated[str, AfterValidator(_check_selector)]
 Regex = Annotated[str, AfterValidator(_check_regex)]
 
@@ -696,7 +706,9 @@ class Source(_Model):
     time_zone: str | None = None
     # Which links on a listing page are articles: a date in the path, or a long numeric id
     # followed by a slug (as in /Detail/2020/06/20/628117/Some-title).
-    article_links: Regex = r"/(?:19|20)\d{2}/\d{1,2}/\d{1,2}/|/\d{5,}/[^/]+"
+    article_links: Annotated[Regex, AfterValidator(_check_article_links)] = (
+        r"/(?:19|20)\d{2}/\d{1,2}/\d{1,2}/|/\d{5,}/[^/]+"
+    )
     # The publisher's own id of an article in its link's path: the first group of this
     # pattern (the whole match when it has none), as `/Detail/\d{4}/\d\d/\d\d/(\d+)/`
     # for /Detail/2020/06/20/628117/Some-title. Two pages of the source with the same id are
