@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import event
 
 import syndicator.store.connect as connect_module
-from syndicator.core.config import load_config
+from syndicator.core.config_file import load_config
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.serve.reload import limits_of

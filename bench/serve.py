@@ -66,7 +66,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from syndicator.core.config import load_config
+from syndicator.core.config_file import load_config
 from syndicator.core.models import Article, Candidate
 from syndicator.publish import render
 from syndicator.publish.documents import FeedBook, compressed, prepare

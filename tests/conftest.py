@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.core.config import Config, load_config
+from syndicator.core.config import Config
+from syndicator.core.config_file import load_config
 from syndicator.pull.fetch import Fetcher, FetchLimits
 from syndicator.store import Store, open_store
 

@@ -21,7 +21,7 @@ import yaml
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select, update
 
-from syndicator.core.config import ConfigLoader
+from syndicator.core.config_file import ConfigLoader
 from syndicator.extract import decoding
 from syndicator.ops.cli import env_overrides, main
 from syndicator.ops.discover import (

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from syndicator.core.config import load_config, parse_duration, parse_size
+from syndicator.core.config import parse_duration, parse_size
+from syndicator.core.config_file import load_config
 from syndicator.core.errors import ConfigError
 from syndicator.ops.cli import main
 
@@ -862,7 +863,7 @@ def test_a_config_read_from_a_pipe_is_checked(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "from syndicator.core.config import load_config; "
+            "from syndicator.core.config_file import load_config; "
             "print(load_config('/dev/stdin').base_dir)",
         ],
         env={**os.environ, "PYTHONPATH": str(REPO)},

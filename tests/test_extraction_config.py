@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.core.config import load_config
+from syndicator.core.config_file import load_config
 from syndicator.core.errors import ConfigError
 from syndicator.extract.source_rules import ArticleRules
 
@@ -176,7 +176,7 @@ def test_a_runaway_strip_text_pattern_gives_up_is_reported_and_the_page_is_still
     url = "https://www.presstv.ir/Detail/2024/05/01/700001/Talks-resume"
     result = run_apart(
         f"""
-        from syndicator.core.config import load_config
+        from syndicator.core.config_file import load_config
         from syndicator.extract.source_rules import ArticleRules
         from syndicator.extract.extraction import extract_article
         source = load_config({str(config)!r}).sources["presstv"]

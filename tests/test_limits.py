@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from syndicator.core.config import Config, Service, load_config
+from syndicator.core.config import Config, Service
+from syndicator.core.config_file import load_config
 from syndicator.core.errors import ConfigError
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.core.config import load_config
+from syndicator.core.config_file import load_config
 from syndicator.core.errors import ConfigError
 from syndicator.ops.cli import limits_of
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from syndicator.core.config import Config, parse_config
+from syndicator.core.config import Config
+from syndicator.core.config_file import parse_config
 from syndicator.serve.reload import runnable, sections_to_render
 
 BASE = """\

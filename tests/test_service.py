@@ -22,8 +22,9 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from syndicator.core.config import Config, load_config
+from syndicator.core.config import Config
 from syndicator.core.config import Service as ServiceSettings
+from syndicator.core.config_file import load_config
 from syndicator.serve.service import Service as RunningService
 from syndicator.store import open_store
 from syndicator.store.schema import pulls

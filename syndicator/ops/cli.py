@@ -38,14 +38,12 @@ from syndicator import __version__
 from syndicator.core import identity
 from syndicator.core.config import (
     DEFAULT_CONFIG,
-    MAX_CONFIG_SIZE,
     Config,
     Service,
     listen_address,
-    load_config,
-    parse_config_bytes,
     with_service_overrides,
 )
+from syndicator.core.config_file import MAX_CONFIG_SIZE, load_config, parse_config_bytes
 from syndicator.core.errors import (
     BackupTarget,
     ConfigError,

@@ -21,7 +21,8 @@ import yaml
 from lxml import etree
 
 from syndicator.core import identity
-from syndicator.core.config import ConfigDumper, Source
+from syndicator.core.config import Source
+from syndicator.core.config_file import ConfigDumper
 from syndicator.core.errors import ExtractError, FetchError
 from syndicator.extract import clean, decoding, listings
 from syndicator.mirrors.announced import announced_origins
