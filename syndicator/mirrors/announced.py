@@ -20,6 +20,7 @@ import idna
 from lxml import etree
 
 from syndicator.core import identity
+from syndicator.extract import spacing
 from syndicator.extract.decoding import decode, parse_html
 
 _ANNOUNCEMENT = re.compile(
@@ -77,41 +78,6 @@ _LIST_LINE = 200
 _MAX_LINES = 20
 
 
-# Elements that end a line where a browser shows their text: the hosts of a list written
-# one a line (`<br>`, `<li>`) are words apart, never one name run together.
-_LINE_BREAKS = frozenset(
-    [
-        "br",
-        "p",
-        "div",
-        "li",
-        "ul",
-        "ol",
-        "dd",
-        "dt",
-        "td",
-        "th",
-        "tr",
-        "table",
-        "hr",
-        "section",
-        "footer",
-        "aside",
-        "header",
-        "nav",
-        "address",
-        "blockquote",
-        "pre",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-    ]
-)
-
-
 def _flat(el: etree._Element) -> str:
     """The element's words, found fast: enough to tell whether it announces."""
     return " ".join("".join(el.itertext()).split())
@@ -123,12 +89,12 @@ def _text(el: etree._Element) -> str:
     for event, node in etree.iterwalk(el, events=("start", "end")):
         is_element = isinstance(node.tag, str)
         if event == "start":
-            if node.tag in _LINE_BREAKS:
+            if node.tag in spacing.BREAKS:
                 parts.append(" ")
             if is_element and node.text:
                 parts.append(node.text)
         else:
-            if node.tag in _LINE_BREAKS:
+            if node.tag in spacing.BREAKS:
                 parts.append(" ")
             if node is not el and node.tail:
                 parts.append(node.tail)
