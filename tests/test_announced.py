@@ -37,6 +37,15 @@ PHRASES = [
     "از طریق نشانیهای زیر:",
     "از طریق نشانی های زیر:",  # a space where the zero-width non-joiner goes
     "نشانی های جایگزین:",
+    "از طریق آدرس\u200cهای زیر:",
+    "آدرس های جایگزین:",  # "address" as Iranians mostly type it, with a space
+    "HispanTV también se puede acceder en las siguientes direcciones:",
+    "Direcciones alternativas:",
+    "dirección alternativa:",
+    "direccion alternativa:",  # typed without the accent
+    "Le site est également accessible aux adresses suivantes :",
+    "Adresses alternatives :",
+    "adresse alternative :",
 ]
 
 

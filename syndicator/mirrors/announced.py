@@ -34,7 +34,11 @@ _ANNOUNCEMENT = re.compile(
     r"|على العناوين (?:البديلة )?التالية"
     # Persian joins "نشانی" and "های" with a zero-width non-joiner, or, typed on a keyboard
     # without one, a space.
-    r"|نشانی[\u200c ]?های (?:زیر|جایگزین)",
+    r"|(?:نشانی|آدرس)[\u200c ]?های (?:زیر|جایگزین)"
+    # HispanTV says it in Spanish ("también se puede acceder en las siguientes direcciones",
+    # "direcciones alternativas"), French sites in French ("aux adresses suivantes").
+    r"|direcci(?:ones|[oó]n) alternativas?|siguientes direcciones"
+    r"|adresses? (?:alternatives?|suivantes?)",
     re.I,
 )
 # Words every announcement `_ANNOUNCEMENT` matches contains, in lower case: looking for them
@@ -60,6 +64,9 @@ _CLUES = (
     "moved to",
     "على العناوين",
     "نشانی",
+    "آدرس",
+    "direcci",
+    "adresse",
 )
 _HOST = re.compile(
     r"(?<![\w@.-])(?:(https?)://)?"
