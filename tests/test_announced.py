@@ -171,3 +171,26 @@ def test_a_host_under_a_top_level_domain_of_another_script_is_read_as_text() -> 
         "https://xn--e1afmkfd.xn--p1ai:8443",
         "https://alt.example",
     ]
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "<tr><td>{a}:</td></tr><tr><td>alt.example</td></tr><tr><td>alt2.example.net</td></tr>",
+        "<tr><th>{a}</th></tr><tr><td><a href='https://alt.example/'>Mirror 1</a></td></tr>"
+        "<tr><td><a href='https://alt2.example.net/'>Mirror 2</a></td></tr>",
+        "<tr><td>{a}:</td><td>alt.example</td><td>alt2.example.net</td></tr>",
+    ],
+)
+def test_hosts_listed_in_table_cells_are_each_read(table: str) -> None:
+    # A footer laid out as a table (the announcement in one cell, the hosts in the cells or
+    # rows after it) announced nothing: a cell was never looked at for the announcement.
+    phrase = "This site can also be accessed at the following alternate addresses"
+    page = (
+        f"<html><body><p>Story.</p><table>{table.format(a=phrase)}</table>"
+        "<p><a href='https://social.example/share?u=x'>Share</a></p></body></html>"
+    ).encode()
+    assert announced_origins(page, "https://www.news.example/") == [
+        "https://alt.example",
+        "https://alt2.example.net",
+    ]

@@ -79,7 +79,22 @@ _HOST = re.compile(
 # A link's host name: dotted labels of any script (`пример.com`, `xn--mgba3a4f16a` TLDs), no
 # space, quote or character a host cannot hold.
 _LINK_HOST = re.compile(r"(?:[^\s.<>\"'`\\/?#@:\[\]]+\.)+[^\s.<>\"'`\\/?#@:\[\]]+")
-_BLOCKS = ("p", "div", "section", "span", "li", "h2", "h3", "h4", "strong", "footer", "aside")
+_BLOCKS = (
+    "p",
+    "div",
+    "section",
+    "span",
+    "li",
+    "td",
+    "th",
+    "h2",
+    "h3",
+    "h4",
+    "strong",
+    "footer",
+    "aside",
+)
+_CELLS = ("td", "th")
 # A line of the list that follows an announcement is short.
 _LIST_LINE = 200
 _MAX_LINES = 20
@@ -185,6 +200,9 @@ def announced_origins(body: bytes, url: str, header_charset: str | None = None) 
             continue
         hosts = _hosts_in(own[match.end() :], scheme) + _link_hosts(el, scheme)
         sibling, lines = el.getnext(), 0
+        if sibling is None and el.tag in _CELLS and (row := el.getparent()) is not None:
+            # A table's last cell announces; the hosts are in the rows below, one a row.
+            sibling = row.getnext()
         while sibling is not None and lines < _MAX_LINES:
             if not isinstance(sibling.tag, str):
                 # A comment or processing instruction between the lines of the list.
