@@ -194,3 +194,19 @@ def test_hosts_listed_in_table_cells_are_each_read(table: str) -> None:
         "https://alt.example",
         "https://alt2.example.net",
     ]
+
+
+def test_a_host_name_of_another_script_written_as_text_is_read_as_a_browser_reaches_it() -> None:
+    # `пример.рф` written as text, not a link: only ASCII names were read from text, and the
+    # announced address was lost. Capitals are folded as IDNA folds them.
+    page = (
+        "<html><body><p>This site can also be accessed at the following alternate addresses: "
+        "ПРИМЕР.рф, alt.example:8443 and http://presstv.ایران.</p>"
+        "<p>خبر.example.ir</p></body></html>"
+    ).encode()
+    assert announced_origins(page, "https://www.news.example/") == [
+        "https://пример.рф",
+        "https://alt.example:8443",
+        "http://presstv.ایران",
+        "https://خبر.example.ir",
+    ]

@@ -76,6 +76,13 @@ _HOST = re.compile(
     r"(?::(\d{1,5}))?(?![\w-])",
     re.I,
 )
+# A host name of another script written as text (`пример.рф`, `presstv.ایران`): dotted labels
+# of letters, digits and hyphens, a top-level domain of letters. Only the names with a letter
+# outside ASCII are taken from it (`_HOST` reads the others).
+_TEXT_IDN = re.compile(
+    r"(?<![\w@.-])(?:(https?)://)?((?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,63})"
+    r"(?::(\d{1,5}))?(?![\w-])"
+)
 # A link's host name: dotted labels of any script (`пример.com`, `xn--mgba3a4f16a` TLDs), no
 # space, quote or character a host cannot hold.
 _LINK_HOST = re.compile(r"(?:[^\s.<>\"'`\\/?#@:\[\]]+\.)+[^\s.<>\"'`\\/?#@:\[\]]+")
@@ -124,9 +131,14 @@ def _text(el: etree._Element) -> str:
 
 
 def _hosts_in(text: str, scheme: str) -> list[str]:
+    """The origins named in `text`, in its order: ASCII names and addresses, and names of
+    another script as a browser reaches them (`_host_name`)."""
     found = []
-    for m in _HOST.finditer(text):
-        host = m.group(2).lower()
+    matches = [(m, m.group(2).lower()) for m in _HOST.finditer(text)]
+    for m in _TEXT_IDN.finditer(text):
+        if not m.group(2).isascii() and (name := _host_name(m.group(2))) is not None:
+            matches.append((m, name))
+    for m, host in sorted(matches, key=lambda found: found[0].start()):
         port = f":{m.group(3)}" if m.group(3) else ""
         found.append(f"{(m.group(1) or scheme).lower()}://{host}{port}")
     return found
