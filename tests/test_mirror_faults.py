@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import ssl
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +17,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import feedparser
 import pytest
+import trustme
+from aiohttp import web
 from click.testing import CliRunner
 
 from syndicator.core.config import Config
@@ -491,6 +495,63 @@ async def test_a_mirror_behind_a_bot_challenge_is_named_so(
     assert healths[challenging.origin].last_error_kind == "captcha"
     assert "bot challenge of Cloudflare" in (healths[challenging.origin].last_error or "")
     assert healths[good.origin].state == "healthy"
+
+
+class _Fetches:
+    """Every fetch the pipeline makes, by URL, with its result."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def on_fetch(self, url: str, result: str, seconds: float) -> None:
+        self.seen.append((url, result))
+
+
+async def test_a_mirror_with_a_broken_certificate_is_named_so_and_not_asked_again(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A certificate no trusted authority signed (as one expired or for another host) was a
+    # lost connection (`connect`): `syndicate mirrors` did not say it was the certificate,
+    # and the listing was asked again twice within the pull, as if it could mend in seconds.
+    site = sites(1)
+    await site.start()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(server_tls)
+
+    async def never_reached(_: web.Request) -> web.Response:
+        return web.Response(text="not behind a certificate no one trusts")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", never_reached)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=server_tls).start()
+    broken = f"https://127.0.0.1:{port}"
+    config_yaml = site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", sections=("iran",))
+    config = write_config(
+        config_yaml.replace("    mirrors:\n      []", f"    mirrors:\n      - {broken}")
+    )
+    fetches = _Fetches()
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config), observer=fetches) as fetcher:
+            await pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+    finally:
+        await store.close()
+        await runner.cleanup()
+    assert got  # the other mirror's articles
+    asked = Counter(url for url, _ in fetches.seen if url.startswith(broken))
+    assert asked and set(asked.values()) == {1}, asked
+    assert {result for url, result in fetches.seen if url.startswith(broken)} == {"tls"}
+    code, out = await asyncio.to_thread(
+        run_cli, "--config", str(tmp_path / "syndicator.yaml"), "mirrors", "--json"
+    )
+    assert code == 0
+    row = {r["mirror"]: r for r in json.loads(out)}[broken]
+    assert row["last_error_kind"] == "tls"
+    assert "certificate" in row["last_error"]
 
 
 @pytest.mark.parametrize("banner", ["titled", "untitled"])

@@ -14,7 +14,7 @@ class FetchObserver(Protocol):
 
     def on_fetch(self, url: str, result: str, seconds: float) -> None:
         """`result` is "ok", "not-modified", "cancelled", "error" or the failure kind
-        (connect, timeout, http-500, ...); `seconds` the time the fetch took."""
+        (connect, tls, timeout, http-500, ...); `seconds` the time the fetch took."""
 
 
 class RenderObserver(Protocol):

@@ -676,6 +676,13 @@ class Fetcher:
             raise FetchError(url, "timeout", "no answer within the timeout") from None
         except aiohttp.ClientPayloadError as exc:
             raise FetchError(url, "truncated", f"body cut short: {exc}") from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            # A certificate expired, for another host or signed by no one trusted: no retry
+            # within a pull mends it, and the operator is told it is the certificate. Other
+            # handshake failures (a connection closed in the middle) stay `connect`: passing.
+            cause = exc.certificate_error
+            reason = getattr(cause, "verify_message", None) or str(cause)
+            raise FetchError(url, "tls", f"TLS certificate not accepted: {reason}") from None
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, BlockedAddress):
                 raise FetchError(url, "blocked-address", str(exc.os_error)) from None

@@ -68,7 +68,7 @@ class Metrics:
         self.fetches = Counter(
             "syndicator_fetches",
             "Fetches of mirror URLs by source, mirror and result (ok, not-modified or the "
-            "failure kind such as connect, timeout, http-500).",
+            "failure kind such as connect, tls, timeout, http-500).",
             ["source", "mirror", "result"],
             registry=r,
         )
