@@ -975,6 +975,37 @@ async def test_a_live_candidate_named_after_five_dead_ones_is_probed_and_adopted
     assert found[newcomer.origin] == "adopted"
 
 
+async def test_a_candidate_down_when_announced_is_asked_again_and_adopted(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A candidate that refused its first probes had its breaker opened, and a candidate
+    # was only asked while its breaker was closed: it was never asked again, and never
+    # adopted however long it served the site afterwards.
+    site = sites(3)
+    await site.start()
+    newcomer = site.mirrors[2]  # not in the config; the others' footers name it
+    await newcomer.go_down()
+    extra = "    adopt_discovered: true\n    allow_private_discovered: true"
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=2, extra=extra, entry="page")
+    )
+    clock = FakeClock()
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            first = await pull(config, fetcher, store, clock)
+        assert newcomer.origin in first.discovered and first.adopted == []
+        assert (await health_of(store))[newcomer.origin] == "down"
+        await newcomer.come_back()
+        clock.advance(2 * 3600)  # past the longest backoff
+        # A fetcher of its own: the one robots.txt it could not read is not remembered.
+        async with Fetcher(limits_of(config)) as fetcher:
+            second = await pull(config, fetcher, store, clock)
+    finally:
+        await store.close()
+    assert second.adopted == [newcomer.origin]
+
+
 async def test_a_candidate_lagging_behind_the_newest_articles_is_adopted(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:

@@ -586,7 +586,9 @@ class SourcePull:
         mirror's, except that a 4xx (a path it does not serve) is no fault of it. A refused
         address raises its `blocked-address` FetchError; other failures give None."""
         origin = identity.origin(url)
-        if not self.book.usable(origin):
+        # One that failed its first probes is asked again once its backoff has passed, as
+        # a down mirror is: a host down the day it was announced was never asked again.
+        if not self.book.usable(origin) and not self.book.claim_probe(origin):
             return None
         try:
             response = await self.fetcher.get(
