@@ -9,7 +9,7 @@ import random
 import ssl
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +21,7 @@ import trustme
 from aiohttp import web
 from click.testing import CliRunner
 
+from syndicator.core import identity
 from syndicator.core.config import Config
 from syndicator.core.models import Page
 from syndicator.extract import extraction
@@ -1004,6 +1005,46 @@ async def test_a_candidate_down_when_announced_is_asked_again_and_adopted(
     finally:
         await store.close()
     assert second.adopted == [newcomer.origin]
+
+
+async def test_a_dead_candidate_the_publisher_stopped_naming_is_no_longer_probed(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A host a footer named once, that never answered, was probed in every pull for good
+    # after the publisher stopped naming it. One still named is still asked.
+    site = sites(2)
+    await site.start()
+    extra = "    adopt_discovered: true\n    allow_private_discovered: true"
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", extra=extra))
+    dropped, named = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+    # `syndicate mirrors` judges by the time of day: the second pull is yesterday.
+    clock = FakeClock(datetime.now(UTC) - timedelta(days=32))
+    store = await open_store(config.service.store)
+    found = MirrorStore(store)
+    fetches = _Fetches()
+    try:
+        await found.note_candidates(
+            "news", {dropped: site.canonical, named: site.canonical}, clock.now
+        )
+        async with Fetcher(limits_of(config), observer=fetches) as fetcher:
+            await pull(config, fetcher, store, clock)
+        assert {identity.origin(url) for url, _ in fetches.seen} >= {dropped, named}
+        clock.advance(31 * 86400)
+        await found.note_candidates("news", {named: site.canonical}, clock.now)
+        fetches.seen.clear()
+        async with Fetcher(limits_of(config), observer=fetches) as fetcher:
+            await pull(config, fetcher, store, clock)
+        code, out = await asyncio.to_thread(
+            run_cli, "--config", str(tmp_path / "syndicator.yaml"), "mirrors", "--json"
+        )
+    finally:
+        await store.close()
+    asked = {identity.origin(url) for url, _ in fetches.seen}
+    assert named in asked and dropped not in asked
+    assert code == 0
+    rows = {r["mirror"]: r for r in json.loads(out)}
+    assert rows[named]["state"] == "candidate"
+    assert rows[dropped]["state"] == "retired"
 
 
 async def test_a_candidate_lagging_behind_the_newest_articles_is_adopted(

@@ -86,6 +86,22 @@ def access(h: MirrorHealth, now: datetime) -> Access:
     return "probe" if h.state == "down" else "pull"
 
 
+# A candidate mirror that never answered and that no page has named for this long is retired:
+# not probed again until a page names it again.
+RETIRE_AFTER = timedelta(days=30)
+
+
+def retired(h: MirrorHealth | None, last_announced: datetime, now: datetime) -> bool:
+    """Whether a candidate mirror is retired: asked and never answered, and named by no page
+    for RETIRE_AFTER (a host the publisher stopped announcing, never the site's)."""
+    return (
+        h is not None
+        and h.last_success is None
+        and h.last_failure is not None
+        and now - last_announced >= RETIRE_AFTER
+    )
+
+
 def backoff_delay(opens: int, policy: Policy, rng: random.Random) -> float:
     """Seconds before the next probe after `opens` earlier failed probes."""
     base = min(policy.max_backoff, policy.backoff * 2 ** min(opens, 32))

@@ -784,7 +784,7 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
             r.mirror if r.route == "direct" else f"{r.mirror} via {r.route}",
             state,
             # As `status` shows its times: "5m12s ago", a day for one over a week old.
-            terminal.ago(r.last_success) if r.state != "candidate" else "",
+            terminal.ago(r.last_success) if r.role != "candidate" else "",
             f"{r.latency_ms} ms" if r.latency_ms is not None else "",
             error,
         )

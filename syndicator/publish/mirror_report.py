@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from syndicator.core import identity
 from syndicator.core.config import Config, Mirror
 from syndicator.core.models import Article
-from syndicator.mirrors.health import MirrorHealth
+from syndicator.mirrors.health import MirrorHealth, retired
 from syndicator.mirrors.links import link_target, relink
 from syndicator.store import Store
 from syndicator.store.health import MirrorStore
@@ -26,7 +26,9 @@ class MirrorRow:
     source: str
     mirror: str
     role: str  # canonical | mirror | adopted | candidate
-    state: str  # healthy | degraded | down | unknown (never asked) | candidate
+    # healthy | degraded | down | unknown (never asked) | candidate | retired (a candidate
+    # no longer probed: `mirrors.health.retired`)
+    state: str
     last_success: datetime | None = None
     latency_ms: int | None = None
     failures: int = 0
@@ -80,6 +82,7 @@ async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
     mirrors = MirrorStore(store)
     health = {(h.source, h.mirror): h for h in await mirrors.health()}
     found = await mirrors.discovered()
+    now = datetime.now(UTC)
     rows: list[MirrorRow] = []
     for name, source in config.sources.items():
         for m in source.pull_from():
@@ -91,6 +94,8 @@ async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
                 continue
             if d.status == "adopted":
                 row = _row(name, d.origin, "adopted", health.get((name, d.origin)))
+            elif retired(health.get((name, d.origin)), d.last_seen, now):
+                row = MirrorRow(name, d.origin, "candidate", "retired")
             else:
                 row = MirrorRow(name, d.origin, "candidate", "candidate")
             route = shown_route(source.route_of(Mirror(url=d.origin)))

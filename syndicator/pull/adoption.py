@@ -27,7 +27,7 @@ from syndicator.core.errors import ExtractError, FetchError
 from syndicator.core.models import Candidate
 from syndicator.extract import extraction, source_rules
 from syndicator.extract.candidate import to_candidate
-from syndicator.mirrors import announced
+from syndicator.mirrors import announced, health
 from syndicator.pull.fetch import Response
 from syndicator.store.health import MirrorStore
 
@@ -68,17 +68,22 @@ async def adopt_candidates(
     A candidate whose address the policy refuses is not asked again (and said so once)."""
     # A candidate noted before it was known to be a configured host under another name (its
     # bare domain, the other scheme) is the site itself: adopted, it was pulled twice.
+    healths = {h.mirror: h for h in await mirrors.health(name)}
+    # A candidate the publisher stopped naming that never answered costs no probe: a footer
+    # that once named a dozen dead hosts had them asked in every pull, for good.
     candidates = [
         d
         for d in await mirrors.discovered(name)
-        if d.status == "candidate" and identity.known_origin(d.origin, site_origins) is None
+        if d.status == "candidate"
+        and identity.known_origin(d.origin, site_origins) is None
+        and not health.retired(healths.get(d.origin), d.last_seen, now)
     ]
     # The candidates asked longest ago (never, first) get this pull's probes: in the order
     # they were found, five dead hosts a footer named first held every probe of every pull,
     # and a live mirror named after them was never asked.
     asked = {
         h.mirror: max(t for t in (h.last_success, h.last_failure) if t is not None)
-        for h in await mirrors.health(name)
+        for h in healths.values()
         if h.last_success is not None or h.last_failure is not None
     }
     candidates.sort(key=lambda d: (d.origin in asked, asked.get(d.origin, now)))
