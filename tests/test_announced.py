@@ -70,6 +70,22 @@ def test_a_page_that_announces_nothing_is_not_searched_with_the_pattern() -> Non
     assert announced_origins(page.encode(), "https://example.com/a") == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "La nueva dirección del partido cambió la dirección de su política.",
+        "Son adresse était connue ; l'adresse de l'ambassade aussi.",
+        "آدرس سفارت در خیابان ولیعصر است.",
+    ],
+)
+def test_a_page_whose_words_for_address_announce_nothing_is_not_searched(text: str) -> None:
+    # Spanish, French and Persian news say "address" (and "direction") all the time: looking
+    # for the bare word would run the pattern on nearly every page in those languages.
+    page = f"<html><body><p>{text}</p></body></html>"
+    assert not may_announce(page)
+    assert announced_origins(page.encode(), "https://example.com/a") == []
+
+
 def test_a_comment_between_the_lines_of_an_announced_list_is_passed_over() -> None:
     page = (
         b"<html><body><p>This site can also be accessed at the following alternate addresses:"

@@ -64,9 +64,19 @@ _CLUES = (
     "moved to",
     "على العناوين",
     "نشانی",
-    "آدرس",
-    "direcci",
-    "adresse",
+    # Not "dirección", "adresse" or "آدرس" alone: most Spanish, French and Persian pages
+    # have them, and none of those would be spared the pattern.
+    "آدرس\u200cهای",
+    "آدرس های",
+    "آدرسهای",
+    "direcciones alternativa",
+    "dirección alternativa",
+    "direccion alternativa",
+    "siguientes direcciones",
+    "adresse alternative",
+    "adresses alternative",
+    "adresse suivante",
+    "adresses suivante",
 )
 _HOST = re.compile(
     r"(?<![\w@.-])(?:(https?)://)?"
