@@ -226,3 +226,18 @@ def test_a_host_name_of_another_script_written_as_text_is_read_as_a_browser_reac
         "http://presstv.ایران",
         "https://خبر.example.ir",
     ]
+
+
+def test_a_host_written_with_a_soft_hyphen_or_zero_width_space_is_read_whole() -> None:
+    # A CMS breaks long words with a soft hyphen (`&shy;`) or a zero-width space: the host
+    # `www.presstv.co.uk` was read as `tv.co.uk` (a host of no one), `alt.example` as `alt`.
+    page = (
+        "<html><body><p>This site can also be accessed at the following alternate addresses:"
+        "</p><p>www.press&shy;tv.co.uk</p><p>alt.exam\u200bple</p><p>www.presstv\u200b.ir</p>"
+        "</body></html>"
+    ).encode()
+    assert announced_origins(page, "https://www.news.example/") == [
+        "https://www.presstv.co.uk",
+        "https://alt.example",
+        "https://www.presstv.ir",
+    ]

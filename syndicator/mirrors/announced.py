@@ -93,6 +93,10 @@ _TEXT_IDN = re.compile(
     r"(?<![\w@.-])(?:(https?)://)?((?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,63})"
     r"(?::(\d{1,5}))?(?![\w-])"
 )
+# Characters a host name written as text may hold that a reader does not see and IDNA drops
+# (a CMS's soft hyphen or zero-width space to let a long name break across lines): kept,
+# `www.press&shy;tv.co.uk` was read as `tv.co.uk`.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
 # A link's host name: dotted labels of any script (`пример.com`, `xn--mgba3a4f16a` TLDs), no
 # space, quote or character a host cannot hold.
 _LINK_HOST = re.compile(r"(?:[^\s.<>\"'`\\/?#@:\[\]]+\.)+[^\s.<>\"'`\\/?#@:\[\]]+")
@@ -143,6 +147,7 @@ def _text(el: etree._Element) -> str:
 def _hosts_in(text: str, scheme: str) -> list[str]:
     """The origins named in `text`, in its order: ASCII names and addresses, and names of
     another script as a browser reaches them (`_host_name`)."""
+    text = text.translate(_INVISIBLE)
     found = []
     matches = [(m, m.group(2).lower()) for m in _HOST.finditer(text)]
     for m in _TEXT_IDN.finditer(text):
