@@ -218,13 +218,14 @@ def test_a_host_name_of_another_script_written_as_text_is_read_as_a_browser_reac
     page = (
         "<html><body><p>This site can also be accessed at the following alternate addresses: "
         "ПРИМЕР.рф, alt.example:8443 and http://presstv.ایران.</p>"
-        "<p>خبر.example.ir</p></body></html>"
+        "<p>خبر.example.ir</p><p>www.presstv.ایران</p></body></html>"
     ).encode()
     assert announced_origins(page, "https://www.news.example/") == [
         "https://пример.рф",
         "https://alt.example:8443",
         "http://presstv.ایران",
         "https://خبر.example.ir",
+        "https://www.presstv.ایران",  # not `www.presstv` too
     ]
 
 

@@ -149,10 +149,14 @@ def _hosts_in(text: str, scheme: str) -> list[str]:
     another script as a browser reaches them (`_host_name`)."""
     text = text.translate(_INVISIBLE)
     found = []
-    matches = [(m, m.group(2).lower()) for m in _HOST.finditer(text)]
-    for m in _TEXT_IDN.finditer(text):
-        if not m.group(2).isascii() and (name := _host_name(m.group(2))) is not None:
-            matches.append((m, name))
+    others = [m for m in _TEXT_IDN.finditer(text) if not m.group(2).isascii()]
+    matches = [(m, name) for m in others if (name := _host_name(m.group(2))) is not None]
+    # Not the ASCII start of a name of another script (`www.presstv` of `www.presstv.ایران`).
+    matches += [
+        (m, m.group(2).lower())
+        for m in _HOST.finditer(text)
+        if not any(o.start() <= m.start() < o.end() for o in others)
+    ]
     for m, host in sorted(matches, key=lambda found: found[0].start()):
         port = f":{m.group(3)}" if m.group(3) else ""
         found.append(f"{(m.group(1) or scheme).lower()}://{host}{port}")
