@@ -419,6 +419,32 @@ def test_db_check_finds_a_table_gone(tmp_path: Path) -> None:
     assert json.loads(checked.stdout)["problems"] == ["table article_sections is missing"]
 
 
+def test_a_store_path_naming_a_file_that_is_no_database_is_not_called_damaged(
+    tmp_path: Path,
+) -> None:
+    # `store:` pointed by a typo at the config file itself: `db check` said "store is
+    # damaged ... move it aside and pull again", and `db restore` replaced the config with
+    # the backup, as it replaces a store whose header was lost.
+    config = default_config_copy(tmp_path)
+    assert run("--config", str(config), "db", "upgrade").exit_code == 0
+    backup = tmp_path / "backup.db"
+    assert run("--config", str(config), "db", "backup", str(backup)).exit_code == 0
+    text = config.read_text(encoding="utf-8").replace("db.sqlite", config.name)
+    config.write_text(text, encoding="utf-8")
+    said = f"store error: {config} is not a SQLite database at all: it holds text"
+    checked = run("--config", str(config), "db", "check")
+    assert checked.exit_code == 1
+    assert checked.stderr.startswith(said), checked.stderr
+    assert "damaged" not in checked.output and "move it aside" not in checked.output
+    as_json = run("--config", str(config), "db", "check", "--json")
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.stdout)["error"].startswith(said), as_json.stdout
+    restored = run("--config", str(config), "db", "restore", str(backup))
+    assert restored.exit_code == 1
+    assert restored.stderr.startswith(said), restored.stderr
+    assert config.read_text(encoding="utf-8") == text
+
+
 async def test_discover_that_finds_nothing_prints_no_block(site: Site) -> None:
     # It printed a block with no section on stdout (`discover URL > block.yaml` kept it),
     # one `check` refuses, beside its "no feed or section page found" and exit 1.

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from syndicator.core.errors import BackupTarget, StoreError
-from syndicator.store.connect import access_problem
+from syndicator.store.connect import access_problem, not_sqlite
 from syndicator.store.migrate import FOUNDATION, code_head, known_revisions
 
 # How long to wait for a lock another process holds (a pull's write, a checkpoint).
@@ -123,6 +123,12 @@ def restore_sqlite(backup: Path, store: Path) -> RestoreReport:
         raise BackupTarget(f"no backup at {backup}")
     if store.exists() and os.path.samefile(backup, store):
         raise BackupTarget(f"{backup} is the store itself")
+    if store.is_file() and (what := not_sqlite(store)) is not None:
+        # A store file SQLite cannot open is replaced whole: never one that was no store.
+        raise StoreError(
+            f"{os.path.abspath(store)} is not a SQLite database at all: {what}: check that"
+            " service.store names the store's file; nothing was changed"
+        )
     try:
         # Read only, by URI (see backup_sqlite): a restore never writes the backup.
         copy = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)

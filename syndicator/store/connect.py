@@ -63,6 +63,11 @@ def not_a_store_path(url: str, base_dir: Path | None) -> str | None:
                 f"{shown} is a folder (service.store {url!r}): name the store's file in it,"
                 f" as in sqlite:///{Path(shown) / 'syndicator.db'}"
             )
+        if path.is_file() and (what := not_sqlite(path)) is not None:
+            return (
+                f"{shown} is not a SQLite database at all: {what} (service.store {url!r}):"
+                " check that service.store names the store's file; nothing was changed"
+            )
         for folder in path.parents:
             if folder.exists():
                 if not folder.is_dir():
@@ -74,6 +79,38 @@ def not_a_store_path(url: str, base_dir: Path | None) -> str | None:
     except OSError:  # a name too long, a loop of links: the driver says it
         return None
     return None
+
+
+# The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+# SQLite's smallest page: a database file is always a whole number of pages.
+SQLITE_MIN_PAGE = 512
+
+
+def not_sqlite(path: Path) -> str | None:
+    """What the file at `path` holds when it is no SQLite database at all, whole or damaged
+    (the config file itself, a `store:` that names the wrong file): "store is damaged, move
+    it aside" was the wrong advice for it, and `db restore` would have overwritten it. None
+    when it may be a store: empty (SQLite makes the store in it), SQLite's header at its
+    start, or a SQLite file whose header was lost (whole pages, NUL bytes in its start)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            start = file.read(4096)
+    except OSError:  # unreadable: the driver says why
+        return None
+    if size == 0 or start.startswith(SQLITE_HEADER):
+        return None
+    if size % SQLITE_MIN_PAGE == 0 and b"\x00" in start:
+        return None
+    try:
+        first = start.decode("utf-8").strip().splitlines()[0] if b"\x00" not in start else ""
+    except (UnicodeDecodeError, IndexError):
+        first = ""
+    if first:
+        shown = first if len(first) <= 40 else f"{first[:40]}..."
+        return f"it holds text, starting {shown!r}"
+    return f"it holds {size} bytes without SQLite's header"
 
 
 def _driver_url(url: str, base_dir: Path | None = None) -> URL:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from syndicator.core.errors import StoreError
+from syndicator.store.connect import not_sqlite
 from syndicator.store.engine import Store
 from syndicator.store.schema import metadata
 
@@ -87,7 +88,10 @@ def unopenable(path: Path) -> IntegrityReport | None:
     malformed"); None when SQLite opens it, or fails for another reason (a lock, access),
     which are no damage. Blocking: run it in a thread. Such a store fails before the
     check can begin: `db check` said only "store error: cannot open store", without its
-    verdict or the way back from a backup."""
+    verdict or the way back from a backup. A file that is no SQLite database at all (the
+    config file, by a typo in `store:`) is no damaged store either: None."""
+    if not_sqlite(path) is not None:
+        return None
     try:
         # As a URI (a `#` or `?` in a path), `rw` so as never to create a store.
         with contextlib.closing(
