@@ -347,6 +347,34 @@ def test_db_prune_of_a_store_that_is_not_there_makes_none(tmp_path: Path) -> Non
     assert not (tmp_path / "typo").exists()
 
 
+def test_json_errors_say_the_word_error_once(tmp_path: Path) -> None:
+    # `export --json` and `db backup --json` said `"error": "error: ..."`, where every other
+    # command's document says the message alone (or with the part it names, "store error:").
+    config = default_config_copy(tmp_path)
+    other = tmp_path / "other.yaml"
+    other.write_text(config.read_text("utf-8").replace("db.sqlite", "o.sqlite"), "utf-8")
+    out = tmp_path / "feeds"
+    assert run("--config", str(config), "export", "--out", str(out)).exit_code == 0
+    refused = run("--config", str(other), "export", "--out", str(out), "--json")
+    assert refused.exit_code == 1
+    said = json.loads(refused.stdout)["error"]
+    assert said.startswith(f"{out} holds the feeds an export of {config} wrote"), said
+    backup = tmp_path / "backup.db"
+    assert run("--config", str(config), "db", "backup", str(backup)).exit_code == 0
+    again = run("--config", str(config), "db", "backup", str(backup), "--json")
+    assert again.exit_code == 2
+    assert json.loads(again.stdout)["error"] == (
+        f"{backup} exists; give another path, or --replace to overwrite it"
+    )
+    # On the terminal, where the line stands alone, it keeps its "error: ".
+    text = run("--config", str(config), "db", "backup", str(backup))
+    assert text.stderr.startswith(f"error: {backup} exists"), text.stderr
+    # A prefix that names the part stays.
+    (tmp_path / "db.sqlite").unlink()
+    gone = run("--config", str(config), "db", "backup", str(tmp_path / "b2.db"), "--json")
+    assert json.loads(gone.stdout)["error"].startswith("store error: no store at "), gone.stdout
+
+
 def test_db_upgrade_makes_a_store_that_is_not_there_yet(tmp_path: Path) -> None:
     # The set-up step before the first start, as `status` suggests it ("fill it first with
     # ... `syndicate db upgrade`"), failed: "cannot open store ...: No such file or directory".

@@ -211,6 +211,10 @@ def emit(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+# How the terminal marks a failure that names no part of the service.
+BARE_ERROR = "error: "
+
+
 def fail(
     message: str, code: int, as_json: bool, *, log_format: str = "text", **fields: Any
 ) -> NoReturn:
@@ -218,12 +222,15 @@ def fail(
     logs; a service that logs JSON lines or logfmt (to the journal, a log shipper) gets its
     reason for not starting as one log event, `cannot start`, that parses as the others do,
     and with --json its document on one line."""
+    # Its "error" field says what "error: " says on the terminal: `"error": "error: ..."`
+    # said it twice. A prefix that names the part ("store error: ") stays.
+    said = message.removeprefix(BARE_ERROR)
     if log_format != "text":
-        log.error("cannot start", extra={"error": message})
+        log.error("cannot start", extra={"error": said})
         if as_json:
-            click.echo(json.dumps({"ok": False, "error": message, **fields}, default=str))
+            click.echo(json.dumps({"ok": False, "error": said, **fields}, default=str))
     elif as_json:
-        emit({"ok": False, "error": message, **fields})
+        emit({"ok": False, "error": said, **fields})
     else:
         err.print(message, style="red", highlight=False, markup=False)
     sys.exit(code)
