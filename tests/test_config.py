@@ -153,6 +153,38 @@ def test_errors_name_file_line_and_key(
 
 
 @pytest.mark.parametrize(
+    ("given", "column", "said"),
+    [
+        ("{page: x}", 28, "'x' does not start with '/'; write the path on the site, '/x'"),
+        (
+            "{page: https://www.presstv.ir/Section/10104}",
+            28,
+            "is a whole URL; write its path on the site, '/Section/10104'",
+        ),
+        (
+            "{feed: www.presstv.ir/rss/a.xml}",
+            28,
+            "starts with a host name; write the path on the site, '/rss/a.xml'",
+        ),
+        ('{page: "/ x"}', 28, "holds white space or a control character (U+0020)"),
+        ('{feed: " /rss/a.xml"}', 28, "has white space around it; write '/rss/a.xml'"),
+        ("{feed: /rss/a.xml, sitemap: sitemap.xml}", 49, "write the path on the site"),
+    ],
+)
+def test_an_entry_point_that_is_no_path_is_named_at_its_key_with_the_path_to_write(
+    tmp_path: Path, given: str, column: int, said: str
+) -> None:
+    # `page: x` or a whole URL was named at the section's mapping, with no path to write,
+    # and `page: "/ x"` was accepted (every pull of the section failed).
+    found = problems(tmp_path, GOOD.replace("{feed: /rss/north-africa.xml}", given))
+    assert len(found) == 1, found
+    key = "page" if "page" in given else "sitemap" if "sitemap" in given else "feed"
+    where = f"{tmp_path / 'c.yaml'}:12:{column}: sources.presstv.sections.north-africa.{key}: "
+    assert found[0].startswith(where), found[0]
+    assert said in found[0], found[0]
+
+
+@pytest.mark.parametrize(
     ("old", "new", "line", "key", "kind"),
     [
         (

@@ -404,7 +404,7 @@ async def test_an_index_is_read_on_the_mirror_that_answered_and_never_off_the_si
             "{backfill: 7d, feed: /rss.xml}",
             "'backfill' and 'sitemap_max_links' apply to a 'sitemap'",
         ),
-        ("{sitemap: sitemap.xml}", "must be a path on the site"),
+        ("{sitemap: sitemap.xml}", "write the path on the site, '/sitemap.xml'"),
         ("{sitemap: /s.xml, backfill: 0s}", "greater than zero"),
         ("{}", "give 'feed'"),
     ],

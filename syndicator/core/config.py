@@ -525,6 +525,36 @@ def is_onion(origin: str) -> bool:
     return (urlsplit(origin).hostname or "").endswith(".onion")
 
 
+def check_site_path(value: str) -> str:
+    """An entry point's path, the same on every mirror (`/Section/10104`), with the path to
+    write when it is not one: a whole URL (the mirrors give the origin), a path without its
+    '/', or a path holding white space, which no request can carry (`"/ x"` was accepted,
+    and every pull of the section failed)."""
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") or value.startswith("//"):
+        path = parts.path or "/"
+        path += f"?{parts.query}" if parts.query else ""
+        raise ValueError(
+            f"{value!r} is a whole URL; write its path on the site, {path!r}: the source's"
+            " mirrors give the origin"
+        )
+    stripped = value.strip()
+    if stripped != value and not _SPACE_OR_CONTROL.search(stripped):
+        raise ValueError(f"{value!r} has white space around it; write {stripped!r}")
+    if not value.startswith("/"):
+        head, _, rest = value.partition("/")
+        looks_like_host = "." in head and rest
+        path = f"/{rest}" if looks_like_host else f"/{value}"
+        said = "starts with a host name" if looks_like_host else "does not start with '/'"
+        raise ValueError(f"{value!r} {said}; write the path on the site, {path!r}")
+    if found := _SPACE_OR_CONTROL.search(value):
+        raise ValueError(
+            f"{value!r} holds white space or a control character (U+{ord(found.group()):04X}),"
+            " which no request path may hold; remove it, or write a space in the path as %20"
+        )
+    return value
+
+
 def _mirror(value: object) -> object:
     return {"url": value} if isinstance(value, str) else value
 
@@ -542,6 +572,11 @@ class EntryPoint(_Model):
     # Article links taken from the sitemap (after the backfill filter), newest first.
     sitemap_max_links: int = Field(default=5000, ge=1, le=50_000)
 
+    @field_validator("feed", "page", "sitemap")
+    @classmethod
+    def _site_path(cls, value: str | None) -> str | None:
+        return None if value is None else check_site_path(value)
+
     @model_validator(mode="after")
     def _one_kind(self) -> EntryPoint:
         if self.feed is not None and self.page is not None:
@@ -553,9 +588,6 @@ class EntryPoint(_Model):
             raise ValueError(
                 "give 'feed' (an RSS/Atom path), 'page' (a listing) or 'sitemap' (a sitemap path)"
             )
-        for path in (self.feed, self.page, self.sitemap):
-            if path is not None and not path.startswith("/"):
-                raise ValueError(f"{path!r} must be a path on the site, starting with '/'")
         if self.sitemap is None and (
             self.backfill is not None or "sitemap_max_links" in self.model_fields_set
         ):
