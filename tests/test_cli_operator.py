@@ -153,8 +153,13 @@ def test_check_warns_of_a_source_pulled_every_few_seconds(tmp_path: Path) -> Non
     checked = run("--config", str(config), "check")
     assert checked.exit_code == 0, checked.stderr
     (warning,) = [line for line in checked.stderr.splitlines() if "every" in line]
-    assert warning.startswith("warning: sources.often.every: 10s: each of its 3 mirror(s)")
+    # Named at the line of the file that sets it, as the config's errors are.
+    assert warning.startswith(
+        f"warning: {config}:10:5: sources.often.every: 10s: each of its 3 mirror(s)"
+    ), warning
     assert "1 entry point(s) 360 times an hour" in warning
+    piped = run("--config", "-", "check", stdin=config.read_text())
+    assert "warning: <stdin>:10:5: sources.often.every: 10s: " in piped.stderr, piped.stderr
     # The file: mirror of `local` is read from this machine: nobody's to hammer.
     assert "sources.local" not in checked.stderr
     as_json = run("--config", str(config), "check", "--json")

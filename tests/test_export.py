@@ -364,7 +364,8 @@ def test_check_warns_of_a_file_mirror_whose_folder_is_not_there(tmp_path: Path) 
         said = " ".join(checked.stderr.split())
         missing = REPO / "seeds" / "www.presstv.tw"
         assert (
-            f"warning: sources.presstv.mirrors.2: file://{missing} names no folder ({missing})"
+            f"warning: {config}:33:9: sources.presstv.mirrors.2: file://{missing} names no"
+            f" folder ({missing})"
         ) in said, said
     config.write_text(text, "utf-8")
     checked = run("--config", str(config), "check", cwd=tmp_path)
@@ -382,7 +383,7 @@ def test_check_warns_of_a_section_no_source_lists(tmp_path: Path) -> None:
         checked = run("--config", str(config), "check", *extra, cwd=tmp_path)
         assert checked.returncode == 0, checked.stderr
         said = " ".join(checked.stderr.split())
-        assert "warning: sections.iran: no source lists this section" in said, said
+        assert f"warning: {config}:14:3: sections.iran: no source lists this section" in said
     out = tmp_path / "feeds"
     assert run("--config", str(config), "export", "-q", "--out", str(out), cwd=tmp_path)
     status = run("--config", str(config), "status", cwd=tmp_path)

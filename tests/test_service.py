@@ -760,7 +760,7 @@ async def test_serve_logs_the_config_warnings_of_check_at_start_and_after_a_relo
 
     def brisk(event: dict[str, Any]) -> bool:
         return event.get("level") == "warning" and str(event.get("event")).startswith(
-            "sources.news.every: "
+            f"{path}:13:5: sources.news.every: "  # the line of the file, as `check` says it
         )
 
     path = tmp_path / "syndicator.yaml"
@@ -770,7 +770,9 @@ async def test_serve_logs_the_config_warnings_of_check_at_start_and_after_a_relo
     try:
         await served.wait_events(lambda e: e.get("event") == "started", PROCESSES)
         (warned,) = [e for e in served.events if brisk(e)]  # the supervisor's, once
-        assert warned["event"].startswith("sources.news.every: 10s: each of its 1 mirror(s)")
+        assert warned["event"].startswith(
+            f"{path}:13:5: sources.news.every: 10s: each of its 1 mirror(s)"
+        )
         assert "360 times an hour" in warned["event"]
 
         for every, hourly in (("20s", 180), ("5m", None)):
@@ -786,7 +788,7 @@ async def test_serve_logs_the_config_warnings_of_check_at_start_and_after_a_relo
                 assert said == []
             else:
                 assert [e["event"].split(": each")[0] for e in said] == [
-                    f"sources.news.every: {every}"
+                    f"{path}:13:5: sources.news.every: {every}"
                 ]
                 assert f"{hourly} times an hour" in said[0]["event"]
     finally:

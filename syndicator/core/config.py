@@ -24,6 +24,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -1219,6 +1220,17 @@ class Config(_Model):
     retention: Retention = Field(default_factory=Retention)
     # Folder of the config file: relative store and file: paths are resolved against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
+    # The name and text of the file it was read from, for saying where the file sets a key
+    # (config_file.key_place); no part of what the config says.
+    _file_text: tuple[str, str] | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        # A comment or a line moved is no change: a reload says "config unchanged".
+        if not isinstance(other, Config):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = _Model.__hash__
 
     @field_validator("sections")
     @classmethod

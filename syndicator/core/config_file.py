@@ -661,4 +661,22 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
         # model (cluster before sections), and the checks of several keys come after.
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         raise ConfigError(problems)
+    config._file_text = (str(path), text)
     return config
+
+
+def key_place(config: Config, *loc: str | int) -> str:
+    """Where the config's file sets the key at `loc`, as its errors name it ("c.yaml:12:7: "),
+    for a warning about a config that loads (`check` named only the key, and the operator
+    searched the file for it); "" for a config read from no text."""
+    if config._file_text is None:
+        return ""
+    name, text = config._file_text
+    try:
+        root = yaml.compose(text, Loader=ConfigLoader)
+    except yaml.YAMLError:
+        return ""
+    node = _key_node(root, loc, {})
+    if node is None:
+        return ""
+    return f"{name}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: "

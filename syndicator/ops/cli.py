@@ -43,7 +43,12 @@ from syndicator.core.config import (
     listen_address,
     with_service_overrides,
 )
-from syndicator.core.config_file import MAX_CONFIG_SIZE, load_config, parse_config_bytes
+from syndicator.core.config_file import (
+    MAX_CONFIG_SIZE,
+    key_place,
+    load_config,
+    parse_config_bytes,
+)
 from syndicator.core.errors import (
     BackupTarget,
     ConfigError,
@@ -451,8 +456,9 @@ def missing_snapshots(config: Config) -> list[str]:
                 continue
             folder = config.resolve_file(mirror.url)
             if not folder.is_dir():
+                place = key_place(config, "sources", name, "mirrors", index)
                 said.append(
-                    f"warning: sources.{name}.mirrors.{index}: {mirror.url} names no folder "
+                    f"warning: {place}sources.{name}.mirrors.{index}: {mirror.url} names no folder "
                     f"({folder}), so every pull of this mirror fails"
                 )
     return said
@@ -477,8 +483,9 @@ def brisk_pulls(config: Config) -> list[str]:
             continue
         points = sum(len(entry.points()) for entry in source.sections.values())
         hourly = round(3600 / source.every)
+        place = key_place(config, "sources", name, "every")
         said.append(
-            f"warning: sources.{name}.every: {human_age(source.every)}: each of its "
+            f"warning: {place}sources.{name}.every: {human_age(source.every)}: each of its "
             f"{len(mirrors)} mirror(s) is asked for {points} entry point(s) {hourly} times an "
             "hour, which a publisher's mirror may throttle or block; a bare number is seconds "
             "(write 10m for ten minutes)"
@@ -505,7 +512,8 @@ def unlisted_sections(config: Config) -> list[str]:
     target): its feed stays empty, and `status` reports it for as long as it is so."""
     listed = {s for source in config.sources.values() for s in source_sections(source)}
     return [
-        f"warning: sections.{name}: no source lists this section, so its feed stays empty "
+        f"warning: {key_place(config, 'sections', name)}sections.{name}: no source lists this"
+        " section, so its feed stays empty "
         "and status reports it; list it under a source's sections, or remove it"
         for name in config.sections
         if name not in listed
