@@ -153,6 +153,30 @@ def test_errors_name_file_line_and_key(
 
 
 @pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("  store:", "  max_items: true\n  store:", "service.max_items"),
+        ("  store:", "  max_redirects: false\n  store:", "service.max_redirects"),
+        ("    every: 10m", "    every: 10m\n    max_links: true", "sources.presstv.max_links"),
+    ],
+)
+def test_true_or_false_is_no_number(tmp_path: Path, old: str, new: str, key: str) -> None:
+    # pydantic took true as 1 and false as 0: `max_items: true` was a feed of one item,
+    # where `every: true` (a duration) and a size were refused.
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert len(found) == 1, found
+    assert f" {key}: " in found[0] and "is true/false, where a number belongs" in found[0]
+
+
+def test_a_quoted_number_or_true_false_is_read_as_its_key_s_type(tmp_path: Path) -> None:
+    # As the SYNDICATOR_* variables, which are text, give every value.
+    path = tmp_path / "c.yaml"
+    path.write_text(GOOD.replace("  store:", '  max_items: "50"\n  watch_config: "no"\n  store:'))
+    config = load_config(path)
+    assert (config.service.max_items, config.service.watch_config) == (50, False)
+
+
+@pytest.mark.parametrize(
     ("given", "column", "said"),
     [
         ("{page: x}", 28, "'x' does not start with '/'; write the path on the site, '/x'"),

@@ -304,6 +304,10 @@ class CrossKeyError(ValueError):
         self.keys = keys
 
 
+# Field types that take a number, and never true or false.
+_NUMBERS: tuple[object, ...] = (int, float, int | None, float | None)
+
+
 class _Model(BaseModel):
     # NaN and infinities are no value any setting can take (`.nan` and `.inf` are YAML).
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -313,6 +317,22 @@ class _Model(BaseModel):
     def _no_lone_surrogate(cls, value: object) -> object:
         if (found := _lone_surrogate(value)) is not None:
             raise ValueError(f"holds {found}, which is no character (a lone surrogate); remove it")
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_true_or_false_for_a_number(cls, value: object, info: ValidationInfo) -> object:
+        # pydantic takes true as 1 and false as 0: `max_items: true` was one item, where
+        # `every: true` and a size were refused. A quoted number ("50") stays a number, as
+        # environment variables give every value.
+        field = cls.model_fields.get(info.field_name or "")
+        if (
+            isinstance(value, bool)
+            and field is not None
+            and field.annotation in _NUMBERS
+            and not any(isinstance(m, BeforeValidator) for m in field.metadata)
+        ):
+            raise ValueError(f"{str(value).lower()} is true/false, where a number belongs")
         return value
 
 
