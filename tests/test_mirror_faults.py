@@ -27,8 +27,9 @@ from syndicator.core.models import Page
 from syndicator.extract import extraction
 from syndicator.ops.cli import limits_of, main
 from syndicator.publish.documents import FeedBook
+from syndicator.pull.entry_points import misfiled
 from syndicator.pull.fetch import Fetcher
-from syndicator.pull.pipeline import PullReport, misfiled, pull_source
+from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore
 

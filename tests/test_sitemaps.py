@@ -23,7 +23,8 @@ from syndicator.extract.sitemaps import (
     recent,
 )
 from syndicator.pull.fetch import Fetcher
-from syndicator.pull.pipeline import MAX_CHILD_SITEMAPS, pull_source
+from syndicator.pull.pipeline import pull_source
+from syndicator.pull.sitemap_reading import MAX_CHILD_SITEMAPS
 from syndicator.store import Store
 from syndicator.store.engine import open_store
 from syndicator.store.health import MirrorStore

@@ -1,0 +1,785 @@
+"""The articles of one pull: which links are new or changed, each article asked of its
+mirrors (hedged when one is slow, judged against the other copies, retried on the last
+copy), extracted and stored as one item."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+from collections import Counter
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from syndicator.core import identity
+from syndicator.core.errors import ExtractError, FetchError, StoreError, StoreFull, Throttled
+from syndicator.core.ingest import believed
+from syndicator.core.models import Candidate, Page
+from syndicator.extract import (
+    clean,
+    extraction,
+    safety_net,
+    validate,
+)
+from syndicator.extract.candidate import (
+    headline,
+    sections_for,
+    to_candidate,
+)
+from syndicator.pull.entry_points import EntryReading
+from syndicator.pull.fetch import Response
+from syndicator.pull.mirror_requests import (
+    LAST_COPY_MAX_WAIT,
+    LAST_COPY_TRIES,
+    ArticleRef,
+    Asked,
+    extraction_bug,
+    has_page,
+    on_mirror,
+    passing,
+    together,
+)
+from syndicator.store.health import ExpiredLink, StoredState
+
+log = logging.getLogger("syndicator.pull")
+
+
+def _one_a_mirror(copies: list[ArticleRef]) -> list[ArticleRef]:
+    """One copy of an article a mirror: a listing that links it twice under URLs that are
+    the one article (a "Most read" box's `?utm_source=mostread`, a `#comments` link) had the
+    mirror asked for it twice. The shortest URL is fetched (the one without tracking
+    parameters), for every section that listed either, with the newest time a listing gave."""
+    by_mirror: dict[int, ArticleRef] = {}
+    for ref in copies:
+        held = by_mirror.get(ref.mirror_index)
+        if held is None:
+            by_mirror[ref.mirror_index] = ref
+            continue
+        kept = min(held, ref, key=lambda r: (len(r.url), r.url))
+        stamps = [t for t in (held.listed_updated, ref.listed_updated) if t is not None]
+        by_mirror[ref.mirror_index] = dataclasses.replace(
+            kept,
+            sections=held.sections | ref.sections,
+            listed_updated=max(stamps) if stamps else None,
+        )
+    return list(by_mirror.values())
+
+
+class ArticleFetching(EntryReading):
+    # --- articles ----------------------------------------------------------------------
+
+    async def _not_stored(self, refs: list[ArticleRef]) -> list[ArticleRef]:
+        """Drop articles stored before this pull unless their listing says they changed, or
+        the canonical origin lists one whose link is not confirmed (it is fetched there once,
+        and its link repaired if wrong), or their feed entry carries their text (read again
+        at no fetch's cost: an edit of it is seen); a stored article listed in another
+        section is added to it without a fetch. Of the others, drop those found expired
+        before (`_not_expired`).
+
+        A new headline is no edit when the mirror listing it never gave the article before
+        while another mirror lists it under the stored headline: a mirror back with
+        yesterday's copy lists the headline from before an edit, and its copy, undated, was
+        stored as an update, taking the edit back for good (`_stale_headline`)."""
+        urls = sorted({u for r in refs for u in (r.url, self._canonical(r.url))})
+        stored = await self.mirror_store.stored_state(urls)
+        keep, known, unstored = [], [], []
+        retitled: list[tuple[ArticleRef, StoredState]] = []
+        steady: set[str] = set()  # articles some mirror lists as stored
+        for ref in refs:
+            state = stored.get(self._canonical(ref.url)) or stored.get(ref.url)
+            if state is None:
+                unstored.append(ref)
+                continue
+            if self._listed_as_changed(ref, state.updated, state.title, state.listed_title):
+                retitled.append((ref, state))
+                continue
+            steady.add(identity.url_key(self._canonical(ref.url)))
+            if (not state.link_confirmed and self._on_canonical(ref)) or self._carried(ref):
+                keep.append(ref)
+            else:
+                known.append(ref)
+        for ref, state in retitled:
+            if self._stale_headline(ref, state, ref.url in stored, steady):
+                log.info("%s: %s lists a stored article under another headline", self.name, ref.url)
+                known.append(ref)
+            else:
+                keep.append(ref)
+        if known:
+            by_url: dict[str, set[str]] = {}
+            for ref in known:
+                by_url.setdefault(self._canonical(ref.url), set()).update(ref.sections)
+            changed = await self.mirror_store.add_sections(by_url, self.clock(), trim=self._trim)
+            self.report.changed_sections |= changed
+        fetched = {id(r) for r in keep + await self._not_expired(unstored)}
+        return [r for r in refs if id(r) in fetched]  # in the listing's order
+
+    async def _not_expired(self, refs: list[ArticleRef]) -> list[ArticleRef]:
+        """Drop the links an earlier pull fetched and left unstored as expired (`_expired`)
+        while their listing gives no newer updated time than then and the retention rules,
+        as they are now, would still remove them. A sitemap of months or a "most read" list
+        had every old article it lists fetched from the mirrors and extracted at every pull,
+        only to be left out again. Each such article is counted as skipped."""
+        rules = self.config.retention
+        if not refs or (rules.days is None and rules.items is None):
+            return refs
+        found = await self.mirror_store.expired_links(
+            sorted({self._canonical(r.url) for r in refs})
+        )
+        if not found:
+            return refs
+        now = self.clock()
+        judged: dict[tuple[datetime, frozenset[str]], bool] = {}
+        keep: list[ArticleRef] = []
+        seen: set[str] = set()
+        for ref in refs:
+            url = self._canonical(ref.url)
+            link = found.get(url)
+            if link is None or (
+                ref.listed_updated is not None
+                and (link.listed_updated is None or ref.listed_updated > link.listed_updated)
+            ):
+                keep.append(ref)
+                continue
+            key = (link.published, ref.sections)
+            if key not in judged:
+                judged[key] = await self._removes(link.published, None, ref.sections, now)
+            if judged[key]:
+                seen.add(url)
+            else:
+                keep.append(ref)
+        if seen:
+            self.report.skipped += len(seen)
+            await self.mirror_store.saw_expired_links(sorted(seen), now)
+        return keep
+
+    def _carried(self, ref: ArticleRef) -> bool:
+        """The article's text is in its feed entry (`_fetch_article` reads it there, with no
+        page to fetch). RSS has no modified time, so a correction in the body of such an
+        entry changes neither its date nor its headline: it never reached the feeds."""
+        entry = self.entries.get(ref.url)
+        return entry is not None and (
+            not self.source.full_text or extraction.carries_full_text(entry)
+        )
+
+    def _on_canonical(self, ref: ArticleRef) -> bool:
+        """The ref is on the canonical origin itself: its page is the canonical one."""
+        return self.mirrors[ref.mirror_index].origin == self.source.canonical
+
+    def _stale_headline(
+        self, ref: ArticleRef, state: StoredState, gave_before: bool, steady: set[str]
+    ) -> bool:
+        """Whether a listing's new headline for a stored article is a stale copy's, not an
+        edit: no newer time is listed, the mirror never gave the article before (not the
+        canonical origin, its URL no alias of it), and another mirror lists the article under
+        the stored headline (`steady`)."""
+        listed_updated = believed(ref.listed_updated, self.clock())
+        return (
+            (listed_updated is None or listed_updated <= state.updated)
+            and not gave_before
+            and not self._on_canonical(ref)
+            and identity.url_key(self._canonical(ref.url)) in steady
+        )
+
+    def _listed_as_changed(
+        self, ref: ArticleRef, updated: datetime, title: str, listed_before: str | None
+    ) -> bool:
+        """The listing says a stored article changed: a newer updated time, or a headline
+        other than the one stored and than the one it gave when the page was last fetched
+        (`listed_before`). A time too far ahead to be true (a mirror's clock years fast)
+        says nothing: believed, it had every article fetched again on every pull. The
+        headline is compared as it would be stored (`headline`): a listing's headline longer
+        than the store keeps was never the stored one, and had the article fetched again at
+        every pull too; so did a section page whose links hold a teaser after the headline,
+        and a feed whose headlines are not the pages' (`_remember_listed`)."""
+        listed_updated = believed(ref.listed_updated, self.clock())
+        if listed_updated is not None and listed_updated > updated:
+            return True
+        listed = self.listed_titles.get(ref.url)
+        if listed is None:
+            return False
+        cut = headline(listed)
+        if listed_before is not None and cut == listed_before:
+            return False
+        stored = " ".join(title.split())
+        # An article stored before headlines were cut keeps its whole one.
+        return stored not in (cut, " ".join(listed.split()))
+
+    async def _fetch_article(
+        self,
+        ref: ArticleRef,
+        *,
+        probe: bool = False,
+        asked: Asked | None = None,
+    ) -> Page | None:
+        entry = self.entries.get(ref.url)
+        entry = dataclasses.replace(entry, link=ref.url) if entry else None
+        if entry and (not self.source.full_text or extraction.carries_full_text(entry)):
+            # The feed carries the whole article: no page to fetch. An entry that is a notice
+            # (a seized domain's among the site's entries) is refused as its page would be.
+            try:
+                if kind := validate.feed_notice([entry]):
+                    raise validate.entry_rejected(ref.url, kind)
+                page = extraction.page_from_entry(entry, self.rules)
+                # Its text is the page's, footer included: the addresses it announces are
+                # the site's word, as on the page (never fetched for such an article).
+                text = entry.content_html or entry.summary or ""
+                self._note_announced_in(text.encode(), ref.url, "utf-8")
+                return page
+            except ExtractError as exc:
+                self._failed(ref.mirror_index, "article", exc)
+                return None
+        if entry is None and (listed := self.sitemap_entries.get(ref.url)):
+            entry = dataclasses.replace(listed, link=ref.url)
+        got = await self._get(
+            ref.mirror_index, ref.url, "article", conditional=False, probe=probe, asked=asked
+        )
+        if got is None:
+            return None
+        answered, response = got
+        if response.redirects and (away := self._redirected_away(ref.url, response.url)):
+            # A mirror that sends an article's URL to its home page or a section (a blocked or
+            # removed article): that page is no article, and was stored as one in its place.
+            self._failed(
+                answered,
+                "article",
+                ExtractError(
+                    response.url, f"redirected from the article to {away}", kind="redirected"
+                ),
+            )
+            return None
+
+        def read() -> Page:
+            self._note_announced(response)
+            return extraction.extract_article(
+                response.body,
+                response.url,
+                header_charset=response.charset,
+                rules=self.rules,
+                entry=entry,
+            )
+
+        try:
+            async with self._parsing:
+                page = await asyncio.to_thread(read)
+        except ExtractError as exc:
+            self._failed(answered, "article", exc)
+            return None
+        except Exception as exc:
+            self._failed(answered, "article", extraction_bug(response.url, exc))
+            return None
+        if asked is not None and asked.deferred:
+            asked.success = (answered, response)
+        else:
+            self._ok(answered, response)
+        return page
+
+    async def _articles(self, refs: list[ArticleRef]) -> None:
+        """Fetch, extract and store every article, each as soon as it is in.
+
+        The copies of one article (the same path on several mirrors) are fetched at once and
+        stored in mirror order, so which copy is stored first never depends on which mirror
+        answered first; an article no mirror that listed it gave is then asked of the other
+        usable mirrors, in order."""
+        by_article: dict[str, list[ArticleRef]] = {}
+        for ref in refs:
+            by_article.setdefault(identity.url_key(self._canonical(ref.url)), []).append(ref)
+        await together(*(self._article(_one_a_mirror(copies)) for copies in by_article.values()))
+
+    async def _article(self, copies: list[ArticleRef]) -> None:
+        copies = sorted(copies, key=lambda r: r.mirror_index)
+        if len(copies) == 1 and self.source.hedge:
+            stored, tried = await self._hedged(copies[0])
+        else:
+            stored, tried = await self._in_order(copies), copies
+        if not stored:
+            await self._fall_back(tried)
+
+    def _ask(self, ref: ArticleRef, *, defer: bool = False) -> Asked:
+        """Start fetching one copy of an article (`defer`: its mirror's success is told by
+        the caller, once the copy is judged)."""
+        loop = asyncio.get_running_loop()
+        asked = Asked(
+            ref, loop.time(), self._flying.setdefault(ref.mirror_index, set()), deferred=defer
+        )
+        task = asked.task = asyncio.ensure_future(self._fetch_article(ref, asked=asked))
+        task.add_done_callback(lambda _: asked.on_answered())
+        return asked
+
+    def _hedge_at(self, asked: Asked) -> float | None:
+        """When a copy has kept the article waiting long enough: its mirror's hedge delay
+        (a few times its usual latency) after its request went out. A copy still waiting for
+        one of its mirror's request slots waits behind the requests in flight there: it is
+        as late as the oldest of them (a mirror that answers in milliseconds frees its slots
+        long before; a slow one keeps them). With none in flight it is asked again later.
+        None once the mirror has answered: extracting the page is not the mirror's time."""
+        if asked.answered:
+            return None
+        index = asked.ref.mirror_index
+        delay = self.book.hedge_delay(self.mirrors[index].origin)
+        if asked.sent is not None:
+            return asked.sent + delay
+        sent = [a.sent for a in self._flying.get(index, ()) if a.sent is not None]
+        return (min(sent) if sent else asyncio.get_running_loop().time()) + delay
+
+    async def _give_up(self, asked: Asked) -> None:
+        """Cancel a copy another mirror overtook. No failure: its mirror stays as healthy as
+        it was, and the time waited counts towards its latency (it is slow, not down)."""
+        task = asked.task
+        assert task is not None
+        # Only a request still waiting for its answer was slow: one that failed, or whose
+        # page is being extracted, was not.
+        waiting = not task.done() and not asked.answered and asked.sent is not None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if waiting and asked.sent is not None:
+            waited = asyncio.get_running_loop().time() - asked.sent
+            self.book.slow(self.mirrors[asked.ref.mirror_index].origin, waited)
+            log.debug("%s: gave up %s for a faster copy", self.name, asked.ref.url)
+
+    def _hedge_ref(self, ref: ArticleRef) -> ArticleRef | None:
+        """The same article on the next mirror that may be asked now, healthy ones first."""
+        others = [
+            (self.book.get(m.origin).state != "healthy", i)
+            for i, m in enumerate(self.mirrors)
+            if i != ref.mirror_index and self.book.usable(m.origin)
+        ]
+        if not others:
+            return None
+        index = min(others)[1]
+        return ArticleRef(
+            index, on_mirror(self.mirrors[index], self._site_path(ref.url)), ref.sections
+        )
+
+    async def _hedged(self, ref: ArticleRef) -> tuple[bool, list[ArticleRef]]:
+        """One copy of an article, hedged: when its mirror has not answered within its hedge
+        delay, the same article is asked of the next usable mirror (once), and the first
+        valid page of the two is stored; the other request is cancelled. A failed answer is
+        no win: the other one is waited for. Returns whether a page was stored and the
+        copies asked."""
+        loop = asyncio.get_running_loop()
+        racing = [self._ask(ref)]
+        hedging = True
+        try:
+            while True:
+                won = next((a for a in racing if has_page(a)), None)
+                if won is not None:
+                    for other in racing:
+                        if other is not won:
+                            await self._give_up(other)
+                    page = won.task.result() if won.task is not None else None
+                    assert page is not None
+                    await self._store(won.ref, page)
+                    return True, [a.ref for a in racing]
+                pending = [a.task for a in racing if a.task is not None and not a.task.done()]
+                if not pending:
+                    return False, [a.ref for a in racing]
+                timeout = None
+                if hedging and (at := self._hedge_at(racing[0])) is not None:
+                    if loop.time() < at:
+                        timeout = at - loop.time()
+                    else:
+                        hedging = False
+                        alt = self._hedge_ref(ref)
+                        if alt is not None:
+                            self.progress("planned", alt.url)
+                            self.report.hedged += 1
+                            racing.append(self._ask(alt))
+                        continue
+                await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            tasks = [a.task for a in racing if a.task is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _in_order(self, copies: list[ArticleRef]) -> bool:
+        """Every copy fetched at once and stored in mirror order, so which copy is stored
+        first never depends on which mirror answered first. With hedging a copy that keeps
+        the later ones waiting past its hedge delay, once a later copy has its page, is given
+        up: a slow mirror costs the article its copy, not the pull its time."""
+        asked = [self._ask(ref, defer=len(copies) > 1) for ref in copies]
+        got: list[tuple[ArticleRef, Page]] = []
+        answers: list[tuple[int, Response] | None] = []
+        try:
+            for n, copy in enumerate(asked):
+                if self.source.hedge and not await self._worth_waiting(copy, asked[n + 1 :]):
+                    self.report.hedged += 1
+                    await self._give_up(copy)
+                    continue
+                assert copy.task is not None
+                page = await copy.task
+                if page is not None:
+                    got.append((copy.ref, page))
+                    answers.append(copy.success)
+        finally:
+            tasks = [a.task for a in asked if a.task is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        candidates = [(ref, await self._candidate(ref, page)) for ref, page in got]
+        story, kept = (
+            await self._agreeing(got, candidates)
+            if len(got) > 1
+            else (list(range(len(got))), candidates)
+        )
+        # A copy of the article is its mirror's success, whichever text of it is stored.
+        for i in story:
+            if (answer := answers[i]) is not None:
+                self._ok(*answer)
+        for ref, candidate in kept:
+            await self._ingest(ref, candidate)
+        return bool(kept)
+
+    async def _agreeing(
+        self, got: list[tuple[ArticleRef, Page]], candidates: list[tuple[ArticleRef, Candidate]]
+    ) -> tuple[list[int], list[tuple[ArticleRef, Candidate]]]:
+        """The copies of one article that are the article (their indices), and those to store
+        (`_one_text`). When mirrors give different texts for it, the copies fall into groups
+        of the same story (`safety_net.same_story`), and the
+        group kept is the one that holds a text already stored (the article goes on), else
+        the one most mirrors give, else the one whose headline shares a word with the
+        listed headline, else the first mirror's. A copy of another group is a mirror
+        serving another page at the article's URL (its home page for every path, as a
+        single-page app or a blocking mirror does): not stored, a failure of that mirror.
+        It was stored as an update, and the next copy, the article again, was a known text:
+        the other page stayed in the feeds."""
+        groups: list[list[int]] = []
+        for i, (_, page) in enumerate(got):
+            group = next(
+                (
+                    g
+                    for g in groups
+                    if safety_net.same_story(got[g[0]][1].body_text, page.body_text)
+                ),
+                None,
+            )
+            if group is None:
+                groups.append([i])
+            else:
+                group.append(i)
+        if len(groups) == 1:
+            return groups[0], self._one_text(groups[0], candidates)
+        known = set()
+        for i, (_, candidate) in enumerate(candidates):
+            try:
+                match = await self.store.match(candidate, self.clock())
+            except StoreError:
+                match = None  # judged without the store; storing will report it
+            if match is not None and match.how == "hash":
+                known.add(i)
+
+        def listed(i: int) -> bool:
+            ref, page = got[i]
+            title = self.listed_titles.get(ref.url) or ""
+            words = {w for w in re.findall(r"\w{3,}", title.casefold())}
+            return bool(words & set(re.findall(r"\w{3,}", page.title.casefold())))
+
+        def rank(group: list[int]) -> tuple[bool, int, bool, int]:
+            return (
+                any(i in known for i in group),
+                len(group),
+                any(listed(i) for i in group),
+                -min(got[i][0].mirror_index for i in group),
+            )
+
+        best = max(groups, key=rank)
+        for i in sorted(set(range(len(got))) - set(best)):
+            ref, page = got[i]
+            other = got[best[0]][0]
+            self._failed(
+                self._index_of(page.url, ref.mirror_index),
+                "article",
+                ExtractError(
+                    page.url,
+                    f"its text ({page.title[:80]!r}) is another page than the article other "
+                    f"copies give ({self.mirrors[other.mirror_index].origin})",
+                    kind="odd-copy",
+                ),
+            )
+        return best, self._one_text(best, candidates)
+
+    def _one_text(
+        self, group: list[int], candidates: list[tuple[ArticleRef, Candidate]]
+    ) -> list[tuple[ArticleRef, Candidate]]:
+        """The copies of one story to store, in mirror order: all of them when they give one
+        text; else those giving the text of the copy whose page says it is the newest, else
+        the canonical origin's (the publisher's own, where an edit shows first), else the
+        text most of them give, else the first mirror's. The others are counted as
+        duplicates. Stored after it, each was an update: a mirror adding a paragraph of its
+        own to every page (a banner, a plea) put it in the feeds, and every article of a pull
+        was updated at once."""
+        texts = Counter(candidates[i][1].content_hash for i in group)
+        if len(texts) == 1:
+            return [candidates[i] for i in group]
+        now = self.clock()
+        dated = {
+            i: when for i in group if (when := believed(candidates[i][1].updated, now)) is not None
+        }
+        if len(set(dated.values())) > 1:
+            pick = max(dated, key=lambda i: (dated[i], -i))
+        else:
+            pick = max(
+                group,
+                key=lambda i: (
+                    self._on_canonical(candidates[i][0]),
+                    texts[candidates[i][1].content_hash],
+                    -i,
+                ),
+            )
+        text = candidates[pick][1].content_hash
+        kept = [candidates[i] for i in group if candidates[i][1].content_hash == text]
+        self.report.duplicate += len(group) - len(kept)
+        return kept
+
+    async def _worth_waiting(self, copy: Asked, later: list[Asked]) -> bool:
+        """Wait for a copy until it is done (True), or until its hedge time has passed while a
+        later copy already has its page (False)."""
+        loop = asyncio.get_running_loop()
+        assert copy.task is not None
+        while not copy.task.done():
+            now = loop.time()
+            at = self._hedge_at(copy)
+            ready = any(has_page(a) for a in later)
+            if ready and at is not None and now >= at:
+                return False
+            others = [] if ready else [a.task for a in later if a.task and not a.task.done()]
+            await asyncio.wait(
+                [copy.task, *others],
+                timeout=at - now if at is not None and now < at else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        return True
+
+    async def _fall_back(self, refs: list[ArticleRef]) -> None:
+        """An article that no mirror listing it gave is asked of the other usable mirrors,
+        in order; the first copy one gives is stored."""
+        tried = {r.mirror_index for r in refs}
+        sections = frozenset().union(*(r.sections for r in refs))
+        for index, mirror in enumerate(self.mirrors):
+            if index in tried or not self.book.usable(mirror.origin):
+                continue
+            ref = ArticleRef(index, on_mirror(mirror, self._site_path(refs[0].url)), sections)
+            self.progress("planned", ref.url)
+            page = await self._fetch_article(ref)
+            if page is not None:
+                await self._store(ref, page)
+                return
+        await self._last_copy(refs)
+
+    async def _last_copy(self, refs: list[ArticleRef]) -> None:
+        """An article no mirror gave on the first try is worth a few more: asked again of
+        every mirror whose failure was passing (a 5xx or 429, a timeout, a lost connection,
+        a body cut short) or that the breaker kept from being asked, even while the breaker
+        keeps routine polling away, at most LAST_COPY_TRIES rounds, each after a backoff
+        with jitter or the Retry-After the mirror asked for (up to LAST_COPY_MAX_WAIT), and
+        never past the pull's deadline."""
+        sections = frozenset().union(*(r.sections for r in refs))
+        path = self._site_path(refs[0].url)
+        candidates = [
+            ArticleRef(index, on_mirror(mirror, path), sections)
+            for index, mirror in enumerate(self.mirrors)
+        ]
+        for attempt in range(LAST_COPY_TRIES):
+            # Not asked yet (the breaker kept it away), or failed in passing: worth a try.
+            # A mirror that asked for a longer wait than a retry waits is left alone, and
+            # keeps no other mirror from its retry.
+            worth = [
+                (ref, failure)
+                for ref in candidates
+                if ((failure := self.failures.get(ref.url)) is None or passing(failure))
+                and self._asked_wait(ref, failure) <= LAST_COPY_MAX_WAIT
+            ]
+            asked = [f for _, f in worth if isinstance(f, Throttled)]
+            slowest = max(asked, key=lambda f: f.retry_after or 0.0) if asked else None
+            if not worth or not await self._back_off(attempt, slowest):
+                return
+            for ref, _ in worth:
+                self.progress("planned", ref.url)
+                page = await self._fetch_article(ref, probe=True)
+                if page is not None:
+                    log.info("%s: %s fetched on retry %d", self.name, ref.url, attempt + 1)
+                    await self._store(ref, page)
+                    return
+
+    def _asked_wait(self, ref: ArticleRef, failure: FetchError | ExtractError | None) -> float:
+        """Seconds the mirror of `ref` asked to be left alone for (Retry-After), for this
+        page or any other; 0 when it asked for none."""
+        wait = failure.retry_after if isinstance(failure, Throttled) else None
+        health = self.book.get(self.mirrors[ref.mirror_index].origin)
+        if health.state != "down" and health.retry_at is not None:
+            left = (health.retry_at - self.clock()).total_seconds()
+            wait = max(wait or 0.0, left)
+        return wait or 0.0
+
+    async def _store(self, ref: ArticleRef, page: Page) -> None:
+        await self._ingest(ref, await self._candidate(ref, page))
+
+    async def _candidate(self, ref: ArticleRef, page: Page) -> Candidate:
+        """The page's candidate, made in a thread as the page was extracted: sanitising,
+        hashing and SimHashing an article of 0.9 MB took 0.4 s, which on the event loop
+        held the pull's deadlines and, pulling inline, every reader."""
+        async with self._parsing:
+            return await asyncio.to_thread(self._candidate_now, ref, page)
+
+    def _candidate_now(self, ref: ArticleRef, page: Page) -> Candidate:
+        candidate = self._candidate_of(ref, page)
+        key = self._article_key(candidate.canonical_url)
+        if key is None:
+            return candidate
+        return dataclasses.replace(candidate, aliases=candidate.aliases | {key})
+
+    def _article_key(self, url: str) -> str | None:
+        """The article's id as one of its URLs (`article_id`): stored with its others, so
+        that a page of the source with the same id in another link (a new slug) is the same
+        article, found by its URLs. None without the option or an id in the link."""
+        pattern = self.source.article_id
+        if pattern is None:
+            return None
+        try:
+            found = clean.rule(pattern, "article_id").search(urlsplit(url).path)
+        except clean.RuleTimeout as exc:
+            log.warning("%s: %s", self.name, exc)
+            return None
+        if found is None:
+            return None
+        value = found.group(1) if found.re.groups else found.group(0)
+        return f"urn:syndicator:{self.name}:article-id:{value}" if value else None
+
+    def _candidate_of(self, ref: ArticleRef, page: Page) -> Candidate:
+        return to_candidate(
+            page,
+            source=self.name,
+            canonical_origin=self.source.canonical,
+            site_origins=self.origins,
+            sections=sections_for(page, ref.sections, self.source.section_rules),
+            default_language=self.source.language,
+            # The URL the listing gave, when it redirected to the page (a short link, an old
+            # slug): kept as one of the article's URLs, so the next pull knows it is stored.
+            extra_aliases=frozenset({ref.url, self._canonical(ref.url)}),
+            # The published link: the page's rel=canonical on a host of the source, else its
+            # URL out of its mirror's path prefix, on the canonical origin.
+            path_prefixes=self.prefixes,
+            trusted_origins=self.trusted,
+            from_canonical=self._on_canonical(ref),
+            time_zone=self.source.zone(),
+        )
+
+    @property
+    def _trim(self) -> int | None:
+        """How many newest articles of a section retention.items keeps (never fewer than
+        max_items), None without the rule: a stored article is not added to a section where
+        it would not be among them (`Store.ingest`)."""
+        items = self.config.retention.items
+        return None if items is None else max(items, self.config.service.max_items)
+
+    async def _expired(self, candidate: Candidate) -> bool:
+        """Whether the retention rules would remove this article at their next run: one no
+        stored article is, published before the `days` limit and not among the `max_items`
+        newest of any of its sections or of `all`, or not among the newest `items` of any of
+        its sections. Such an article is not stored. A publisher still listing articles
+        retention removed (a sitemap of months, a "most read" list) had them stored anew by
+        every pull, and removed again by every retention run: each return moved the
+        section's feeds and archive pages, and an article edited before it was removed came
+        back under a new GUID, a second item in every reader that had it."""
+        rules = self.config.retention
+        if rules.days is None and rules.items is None:
+            return False
+        now = self.clock()
+        # A page with no date is stored as published now: the newest, kept by either rule.
+        published = believed(candidate.published, now)
+        if published is None:
+            return False
+        return await self._removes(published, candidate, candidate.sections, now)
+
+    async def _removes(
+        self,
+        published: datetime,
+        candidate: Candidate | None,
+        sections: frozenset[str],
+        now: datetime,
+    ) -> bool:
+        """The store's answer for `_expired` and `_not_expired`, under the rules as they are."""
+        rules = self.config.retention
+        return await self.store.retention_removes(
+            candidate,
+            published,
+            sections=sections,
+            keep=self.config.service.max_items,
+            before=now - timedelta(days=rules.days) if rules.days is not None else None,
+            items=rules.items,
+            now=now,
+        )
+
+    async def _ingest(self, ref: ArticleRef, candidate: Candidate) -> None:
+        article = self._canonical(ref.url)
+        listed = " ".join((self.listed_titles.get(ref.url) or "").casefold().split())
+        first, first_listed = self.texts_seen.setdefault(
+            (ref.mirror_index, candidate.content_hash), (article, listed)
+        )
+        if first != article and first_listed and listed and first_listed != listed:
+            # One text for two articles listed under other headlines: a page the mirror
+            # serves at every URL (its home page, with 200), not either article. Stored, it
+            # was a duplicate of the first, and its URL an alias of that item: once the mirror
+            # served the articles again, each replaced the one before in that one item.
+            self._failed(
+                ref.mirror_index,
+                "article",
+                ExtractError(
+                    ref.url,
+                    f"the same text as this mirror gave for {first}, listed under another "
+                    "headline: a page it serves for every article",
+                    kind="same-text",
+                ),
+            )
+            return
+        try:
+            if await self._expired(candidate):
+                self.report.skipped += 1
+                # Not fetched again while its listing says nothing newer (`_not_expired`).
+                now = self.clock()
+                published = believed(candidate.published, now) or now
+                await self.mirror_store.save_expired_link(
+                    article, ExpiredLink(published, ref.listed_updated), now
+                )
+                return
+            async with self._storing:
+                result = await self.store.ingest(
+                    candidate, self.source.canonical, number=False, trim=self._trim
+                )
+        except StoreFull:
+            # The pull ends here (`run_pull` records it): each article after it failed alike,
+            # one line each, and the pull's own writes after them left it unrecorded.
+            raise
+        except StoreError as exc:
+            self.report.fail(str(exc))
+            return
+        await self._remember_listed(ref, article, candidate)
+        self.progress("article", ref.url)
+        setattr(self.report, result.outcome, getattr(self.report, result.outcome) + 1)
+        self.report.relinked += result.relinked
+        self.report.changed_sections |= result.changed_sections
+        self.report.guids.add(result.guid)
+
+    async def _remember_listed(self, ref: ArticleRef, article: str, candidate: Candidate) -> None:
+        """Keep the headline the listing gave for an article whose page was just fetched and
+        stored, when it is not the page's but names it (`_listed_as_changed` compares with
+        it): most of the page headline's words are in it, as in a teaser after the headline
+        or a feed's own wording. A page that shares less with it may be another page than
+        the article (a mirror serving its home page at every URL): the listing goes on
+        saying "edited" until the article's own page is stored."""
+        listed = self.listed_titles.get(ref.url)
+        if listed is None:
+            return
+        cut = headline(listed)
+        if cut == " ".join(candidate.title.split()):
+            return
+        page_words = set(re.findall(r"\w{3,}", candidate.title.casefold()))
+        shared = page_words & set(re.findall(r"\w{3,}", cut.casefold()))
+        if not page_words or 2 * len(shared) < len(page_words):
+            return
+        try:
+            await self.mirror_store.save_listed_title(sorted({article, ref.url}), cut)
+        except StoreError as exc:
+            # The article is stored: at worst the next pull fetches it once more.
+            log.warning("listed headline not kept", extra={"url": ref.url, "error": str(exc)})
