@@ -23,7 +23,8 @@ from sqlalchemy import func, select, update
 
 from syndicator.core.config_file import ConfigLoader
 from syndicator.extract import decoding
-from syndicator.ops.cli import env_overrides, main
+from syndicator.ops.cli import main
+from syndicator.ops.config_input import env_overrides
 from syndicator.ops.discover import (
     Discovery,
     Found,

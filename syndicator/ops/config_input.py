@@ -1,0 +1,430 @@
+"""The config a command runs with: the YAML file named by --config or SYNDICATOR_CONFIG (or
+read from stdin), the environment's SYNDICATOR_<KEY> overrides of `service.<key>`, paths
+made relative to where the command runs, the warnings `check` prints of a valid config, and
+the global options (--config, -v) with the command group that gives them to every command.
+
+The only module that reads the environment."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import errno
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import BaseModel
+
+from syndicator.core.config import (
+    DEFAULT_CONFIG,
+    Config,
+    Service,
+    with_service_overrides,
+)
+from syndicator.core.config_file import (
+    MAX_CONFIG_SIZE,
+    key_place,
+    load_config,
+    parse_config_bytes,
+)
+from syndicator.core.errors import (
+    ConfigError,
+    Problem,
+)
+from syndicator.extract.candidate import source_sections
+from syndicator.ops.command_output import EXIT_CONFIG, EXIT_FAILED, emit, err, set_up_logging
+from syndicator.store.status import human_age
+
+log = logging.getLogger("syndicator.serve")
+
+ENV_PREFIX = "SYNDICATOR_"
+
+
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """SYNDICATOR_<KEY> values for `service.<key>`, each with the variable it came from."""
+    environ = dict(os.environ) if environ is None else environ
+    found: dict[str, tuple[str, str]] = {}
+    for key in _single_valued():
+        name = ENV_PREFIX + key.upper()
+        value = environ.get(name)
+        if value is None or value == "":
+            continue
+        if key == "store":
+            value = _store_from_here(value)
+        elif key == "export_dir":
+            value = _folder_from_here(value)
+        found[key] = (value, name)
+    return found
+
+
+# The SQLite schemes a store URL may name (core.config.STORE_SCHEMES).
+_SQLITE_SCHEMES = ("sqlite", "sqlite+aiosqlite")
+
+
+def _store_from_here(url: str) -> str:
+    """A SQLite store URL from the environment with its relative path made absolute from
+    the working folder, where the command runs (not the config's folder), whichever SQLite
+    scheme it names: `sqlite+aiosqlite:///data/s.db` was sought beside the config. A path
+    opening with `~` or holding a `$` is left as it is, for the config's check to refuse
+    it: `sqlite:///~/s.db` made a folder named `~` in the working folder."""
+    scheme, sep, rest = url.partition(":///")
+    path, query_sep, query = rest.partition("?")
+    if (
+        not sep
+        or scheme not in _SQLITE_SCHEMES
+        or path in ("", ":memory:")
+        or path.startswith(("/", "~"))
+        or "$" in path
+    ):
+        return url
+    return f"{scheme}:///{(Path.cwd() / path).resolve()}{query_sep}{query}"
+
+
+def _folder_from_here(path: str) -> str:
+    """A relative SYNDICATOR_EXPORT_DIR made absolute from the working folder, as a relative
+    store in SYNDICATOR_STORE is: `SYNDICATOR_EXPORT_DIR=public syndicate export` wrote
+    into the config's folder. A `~` or `$` is left for the config's check to refuse."""
+    if not path.strip() or path.startswith("~") or "$" in path or Path(path).is_absolute():
+        return path
+    return str(Path.cwd() / path)
+
+
+def _nested() -> list[str]:
+    """The `service` keys that hold a mapping of keys (websub, archive)."""
+    return [
+        k
+        for k, f in Service.model_fields.items()
+        if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
+    ]
+
+
+def _blocks() -> list[str]:
+    """The config's blocks of settings beside `service` (cluster, retention)."""
+    return [
+        k
+        for k, f in Config.model_fields.items()
+        if k != "service" and isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
+    ]
+
+
+def _single_valued() -> list[str]:
+    """The `service` keys the environment can set: those that take one value."""
+    nested = _nested()
+    return [k for k in Service.model_fields if k not in nested]
+
+
+def env_mistakes(environ: dict[str, str] | None = None) -> list[str]:
+    """What to say of SYNDICATOR_ variables that look meant for a setting and set none: a
+    typo of a `service` key, or a mapping (websub) or a key inside one (websub.hub), or
+    one of another block (retention.days), which the environment cannot set. Other names
+    are left alone: they may be anyone's (a test suite's own)."""
+    environ = dict(os.environ) if environ is None else environ
+    keys = _single_valued()
+    # The name a variable would take for each mapping, and the mapping's place in the file.
+    blocks = {**{k: f"service.{k}" for k in _nested()}, **{k: k for k in _blocks()}}
+    said = []
+    for name in sorted(environ):
+        key = name[len(ENV_PREFIX) :].lower()
+        if not name.startswith(ENV_PREFIX) or key in keys or key == "config":
+            continue
+        inside = next((b for b in blocks if key == b or key.startswith(b + "_")), None)
+        if inside is not None:
+            field = ".".join((blocks[inside], key[len(inside) + 1 :])).rstrip(".")
+            said.append(
+                f"warning: {name} is not a setting, and is ignored: the environment sets only "
+                f"keys of service that take one value; set {field} in the config file"
+            )
+        elif close := difflib.get_close_matches(key, [*keys, "config"], n=1):
+            said.append(
+                f"warning: {name} is not a setting, and is ignored "
+                f"(did you mean {ENV_PREFIX}{close[0].upper()}?)"
+            )
+    return said
+
+
+# `--config -`: the config is read from standard input, and named so in its errors.
+STDIN = Path("-")
+
+
+STDIN_NAME = Path("<stdin>")
+
+
+def _stdin_config(ctx: click.Context) -> Config:
+    """The config `--config -` reads from standard input, once: relative paths in it start in
+    the working folder, as they do for a config from a pipe (docs/config.md)."""
+    root = ctx.find_root().ensure_object(dict)
+    if "stdin_config" not in root:
+        root["stdin_config"] = sys.stdin.buffer.read(MAX_CONFIG_SIZE + 1)
+    return parse_config_bytes(root["stdin_config"], STDIN_NAME, Path.cwd())
+
+
+def config_name(ctx: click.Context) -> Path:
+    """The config as messages name it."""
+    path: Path = ctx.obj["config_path"]
+    return STDIN_NAME if path == STDIN else path
+
+
+def read_config(ctx: click.Context, *, again: bool = False) -> Config:
+    """The config file with the environment's overrides; raises ConfigError. `again`: read
+    by a running service (a reload), which found it when it started."""
+    path: Path = ctx.obj["config_path"]
+    if path == STDIN:
+        return with_service_overrides(_stdin_config(ctx), env_overrides())
+    try:
+        config = load_config(path)
+    except ConfigError:
+        # A file the running service started with, since moved or removed, is just gone:
+        # no advice on where a command looks for it.
+        if again or path.is_absolute() or os.path.lexists(path):
+            raise
+        # Cron starts in the home folder, without the shell's SYNDICATOR_CONFIG: say where
+        # a relative path was sought, and when it was the default, that it was.
+        if path == DEFAULT_CONFIG:
+            message = (
+                f"config file not found (the default, sought in the working folder "
+                f"{Path.cwd()}); give --config PATH or set SYNDICATOR_CONFIG"
+            )
+        else:
+            message = (
+                f"config file not found (sought in the working folder {Path.cwd()}); "
+                "give its full path when the command runs elsewhere (cron starts in the home "
+                "folder)"
+            )
+        raise ConfigError([Problem(file=str(path), message=message)]) from None
+    return with_service_overrides(config, env_overrides())
+
+
+def load_or_exit(ctx: click.Context, as_json: bool = False, *, logged: bool = False) -> Config:
+    """The config, or the command ended with its problems (exit 2). `logged`: the
+    environment's mistakes are for the command's log (`serve`), not printed here."""
+    try:
+        config = read_config(ctx)
+    except ConfigError as exc:
+        if as_json:
+            emit({"ok": False, "problems": [vars(p) for p in exc.details]})
+        else:
+            for problem in exc.problems:
+                err.print(problem, style="red", highlight=False, markup=False)
+        sys.exit(EXIT_CONFIG)
+    if not logged:
+        for warning in env_mistakes():
+            err.print(warning, style="yellow", highlight=False, markup=False)
+    set_up_logging(config.service.log_format, ctx.obj["verbose"])
+    return config
+
+
+def public_url_warning(config: Config) -> str | None:
+    """What to say when `service.public_url` is not set (in the file or the environment):
+    the feeds' self links and Atom ids then name http://localhost:8080, which no reader
+    elsewhere reaches. A value the operator wrote, even a local one, is theirs, unless it
+    ends in /feeds: the address of the folder of feeds, not of the site, so every self link
+    names /feeds/feeds/ (a site proxied under /feeds is the rare case the warning tolerates)."""
+    service = config.service
+    if "public_url" in service.model_fields_set:
+        site, _, last = service.public_url.rpartition("/")
+        if last != "feeds" or "//" not in site:
+            return None
+        return (
+            f"warning: service.public_url ends in /feeds, so the feeds' self links name "
+            f"{service.public_url}/feeds/{next(iter(config.sections), 'all')}.rss. Set it to "
+            f"the address of the site, {site}, when the feeds are at {service.public_url}/."
+        )
+    return (
+        f"warning: service.public_url is not set, so the feeds' self links and Atom ids use "
+        f"{service.public_url}, where readers elsewhere cannot follow them. Set "
+        "service.public_url to the address readers reach the site at, such as "
+        "https://news.example.org for feeds at https://news.example.org/feeds/ (or "
+        "SYNDICATOR_PUBLIC_URL)."
+    )
+
+
+def warn_public_url(config: Config) -> None:
+    warning = public_url_warning(config)
+    if warning is not None:
+        err.print(warning, style="yellow", highlight=False, markup=False)
+
+
+def missing_snapshots(config: Config) -> list[str]:
+    """What to say of each `file:` mirror whose folder is not there: every pull of it fails,
+    one page at a time ("http-404: no file ..."). A warning, not a refusal: the folder may be
+    made or mounted by the time a pull runs."""
+    said = []
+    for name, source in config.sources.items():
+        for index, mirror in enumerate(source.mirrors):
+            if not mirror.url.startswith("file:"):
+                continue
+            folder = config.resolve_file(mirror.url)
+            if not folder.is_dir():
+                place = key_place(config, "sources", name, "mirrors", index)
+                said.append(
+                    f"warning: {place}sources.{name}.mirrors.{index}: {mirror.url} names no folder "
+                    f"({folder}), so every pull of this mirror fails"
+                )
+    return said
+
+
+# A source pulled more often than this is named by `check`: a bare number is seconds
+# (`every: 10` meant as ten minutes is a pull every 10 seconds).
+BRISK_EVERY = 60.0
+
+
+def brisk_pulls(config: Config) -> list[str]:
+    """What to say of each source pulled from publishers' (http) mirrors more often than
+    BRISK_EVERY: every pull asks each mirror for every entry point, and a mirror asked
+    hundreds of times an hour may throttle or block the puller. A warning, not a refusal:
+    a mirror of one's own may take it."""
+    said = []
+    for name, source in config.sources.items():
+        if source.every >= BRISK_EVERY:
+            continue
+        mirrors = [m for m in source.pull_from() if not m.url.startswith("file:")]
+        if not mirrors:
+            continue
+        points = sum(len(entry.points()) for entry in source.sections.values())
+        hourly = round(3600 / source.every)
+        place = key_place(config, "sources", name, "every")
+        said.append(
+            f"warning: {place}sources.{name}.every: {human_age(source.every)}: each of its "
+            f"{len(mirrors)} mirror(s) is asked for {points} entry point(s) {hourly} times an "
+            "hour, which a publisher's mirror may throttle or block; a bare number is seconds "
+            "(write 10m for ten minutes)"
+        )
+    return said
+
+
+def config_warnings(config: Config) -> list[str]:
+    """What `check` warns of in a config that loads: sections no source lists, `file:`
+    mirrors whose folder is missing, sources pulled every few seconds."""
+    return [*unlisted_sections(config), *missing_snapshots(config), *brisk_pulls(config)]
+
+
+def log_config_warnings(config: Config) -> None:
+    """Log `config_warnings` (the service's log, where an operator of `serve` looks, at its
+    start and after each reload): `check` printed them, the service kept quiet, and an
+    `every: 10` meant as ten minutes pulled every 10 seconds without a word."""
+    for warning in config_warnings(config):
+        log.warning(warning.removeprefix("warning: "))
+
+
+def unlisted_sections(config: Config) -> list[str]:
+    """What to say of each section no source lists (as an entry point or a section rule's
+    target): its feed stays empty, and `status` reports it for as long as it is so."""
+    listed = {s for source in config.sources.values() for s in source_sections(source)}
+    return [
+        f"warning: {key_place(config, 'sections', name)}sections.{name}: no source lists this"
+        " section, so its feed stays empty "
+        "and status reports it; list it under a source's sections, or remove it"
+        for name in config.sections
+        if name not in listed
+    ]
+
+
+def optional_config(ctx: click.Context, as_json: bool) -> Config | None:
+    """The config when there is one (discover and extract also work without)."""
+    path: Path = ctx.obj["config_path"]
+    if not path.exists() and path == DEFAULT_CONFIG:
+        return None
+    return load_or_exit(ctx, as_json)
+
+
+def home_path(value: str | Path) -> Path:
+    """A path given on the command line or in the environment, a leading `~` or `~user` being
+    that home folder: the shell expands none after `=` (`--out=~/feeds`), nor systemd in an
+    Environment= line, and a folder named `~` was made in the working folder."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # no such user, or no home folder known
+        raise click.BadParameter(f"{str(value)!r}: no home folder to expand ~ to") from None
+
+
+def config_path_option(_ctx: click.Context, _param: click.Parameter, value: str | Path) -> Path:
+    """The config file named, or STDIN for `-`. An empty value (`--config "$CFG"` with CFG
+    unset) is refused rather than taken for the working directory; so is `-` when standard
+    input is a terminal (the command would wait for a config typed in) or closed."""
+    if isinstance(value, str) and not value.strip():
+        raise click.BadParameter("is empty; name the YAML config file")
+    if value == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise click.BadParameter("'-' reads the config from standard input, which is closed")
+        if sys.stdin.isatty():
+            raise click.BadParameter(
+                "'-' reads the config from standard input, which is a terminal: pipe the "
+                "config in (`sops -d syndicator.yaml | syndicate --config - check`), or name "
+                "the file"
+            )
+        return STDIN
+    return home_path(value)
+
+
+def _set_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    # The same option after the subcommand: it wins over the one before it.
+    if value is not None:
+        ctx.find_root().ensure_object(dict)["config_path"] = config_path_option(ctx, param, value)
+
+
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.find_root().ensure_object(dict)["verbose"] = True
+        set_up_logging("text", True)
+
+
+CONFIG_HELP = "The YAML config (also SYNDICATOR_CONFIG); before or after the command."
+
+
+VERBOSE_HELP = "Log every fetch and pull on stderr; before or after the command."
+
+
+def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--config and -v on a subcommand too, so `syndicate serve --config X -v` works and every
+    command's --help lists them."""
+    command = click.option(
+        "--config",
+        type=click.Path(),
+        default=None,
+        expose_value=False,
+        callback=_set_config,
+        help=CONFIG_HELP,
+    )(command)
+    return click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_verbose,
+        help=VERBOSE_HELP,
+    )(command)
+
+
+# What writing the output meets when stdout is a file on a full disk (or quota, or size
+# limit) or a device that failed: the user's surroundings, not a bug.
+_OUTPUT_LOST = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+class Group(click.Group):
+    """A group whose subcommands (and their subcommands) all take the global options."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "config" for p in cmd.params):
+            global_options(cmd)
+        super().add_command(cmd, name)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """The command; output that cannot be written (`>> log` on a full disk) ends it with
+        one line on stderr and status 1, as click ends it on a closed pipe. The errors of
+        files the commands write name them (ExportError, StoreError); this one names none."""
+        try:
+            return super().main(*args, **kwargs)
+        except OSError as exc:
+            if exc.errno not in _OUTPUT_LOST or exc.filename is not None:
+                raise
+            # What is still buffered would fail again at exit, with Python's own traceback.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            with contextlib.suppress(OSError):
+                err.print(f"error: cannot write the output: {exc.strerror}", highlight=False)
+            sys.exit(EXIT_FAILED)
