@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import feedparser
 import pytest
 
 from syndicator.core.config import Config
@@ -90,9 +91,43 @@ async def test_a_public_url_in_other_scripts_makes_self_links_that_are_uris(
     assert config.service.public_url == site
     assert config.service.websub.hub == "https://xn--mgbc5g.example/"
     book = FeedBook(config, store)
-    assert book.info("iran").feed_id == "tag:xn--mgbacxr.example,2026:syndicator/iran"
+    assert (
+        book.info("iran").feed_id
+        == "tag:xn--mgbacxr.example,2026:syndicator/%D8%AE%D8%A8%D8%B1/iran"
+    )
     for fmt in render.FORMATS:
         body = (await book.get("iran", fmt)).body
         assert f"{site}/feeds/iran.{fmt}".encode() in body
         assert PROBLEMS[fmt](body) == [], fmt
     assert f'xmlUrl="{site}/feeds/iran.rss"'.encode() in await book.opml()
+
+
+async def test_services_under_their_own_paths_on_one_host_give_feeds_their_own_ids(
+    write_config: Callable[[str], Config], store: Store
+) -> None:
+    # The Atom feed id was made of the public host alone: two services on one host under
+    # their own paths (one per publisher, behind one proxy) gave their sections of one name,
+    # and their `all` feeds, one id, and readers and planets that key a feed on its id
+    # (RFC 4287 4.2.6: an id is universally unique) took one feed for the other.
+    ids: dict[str, set[str]] = {}
+    for site in ("https://h.example", "https://h.example/news", "https://h.example/sport"):
+        text = BASE.replace("http://feeds.example.test", site).format(service="")
+        book = FeedBook(write_config(text), store)
+        ids[site] = set()
+        for section in ("iran", "all"):
+            body = (await book.get(section, "atom")).body
+            assert PROBLEMS["atom"](body) == []
+            feed = feedparser.parse(body).feed
+            ids[site].add(feed.id)
+            # Its archive pages are parts of the same feed, under the same id.
+            assert book.info(section, range(1, 2), 1).id == feed.id
+    # A site at the host's root keeps the id it always had.
+    assert ids["https://h.example"] == {
+        "tag:h.example,2026:syndicator/iran",
+        "tag:h.example,2026:syndicator/all",
+    }
+    assert ids["https://h.example/news"] == {
+        "tag:h.example,2026:syndicator/news/iran",
+        "tag:h.example,2026:syndicator/news/all",
+    }
+    assert len(set().union(*ids.values())) == 6

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import brotli
 
@@ -173,6 +173,21 @@ class FeedBook:
             for fmt in render.FORMATS
         }
 
+    def feed_id(self, section: str) -> str:
+        """The Atom id of a section's feed (and of its archive pages, parts of that feed): a
+        tag: URI of the public host and, when the site is served under a path, that path.
+
+        An id of the host alone was the same for two services on one host under their own
+        paths (https://h/news and https://h/sport, each with a section `world`): readers and
+        aggregators that key a feed on its id took one for the other. A site at the host's
+        root keeps the id it always had; the port is left out for that reason, since the
+        default public_url (http://localhost:8080) names one."""
+        parts = urlsplit(self.config.service.public_url)
+        host = parts.hostname or "localhost"
+        # public_url is a URI already; quoted again only for what a tag: URI may not hold.
+        path = quote(parts.path, safe="/%!$&'()*+,;=:@")
+        return f"tag:{host},2026:syndicator{path}/{section}"
+
     def page_url(self, section: str) -> str:
         return f"{self.base_url}/{section}/"
 
@@ -202,7 +217,6 @@ class FeedBook:
         # Titles come from the config: keep characters XML cannot carry out of every format.
         title, description = render.xml_safe(title), render.xml_safe(description)
         every = min((s.every for s in feeding), default=600.0)
-        host = urlsplit(service.public_url).hostname or "localhost"
         archive: dict[str, object] = {}
         if page is None:
             urls = self.feed_urls(section)
@@ -224,7 +238,7 @@ class FeedBook:
             feed_urls=urls,
             language=(render.language_tag(feeding[0].language) if feeding else None) or "en",
             ttl_minutes=max(1, round(every / 60)),
-            feed_id=f"tag:{host},2026:syndicator/{section}",
+            feed_id=self.feed_id(section),
             author=render.xml_safe(service.title),
             hub_url=service.websub.hub,
             category_scheme=f"{self.base_url}/",
