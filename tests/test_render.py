@@ -9,9 +9,9 @@ import feedparser
 from lxml import etree, html
 
 from syndicator.core.models import Article
-from syndicator.publish import render, xmlfeeds
+from syndicator.publish import pages, render, xmlfeeds
 
-from .feedrules import rss_problems
+from .feedrules import ATOM, PROBLEMS, rss_problems
 
 INFO = render.FeedInfo(
     section="north-africa",
@@ -186,6 +186,40 @@ def test_a_plain_text_summary_reads_the_same_in_every_format() -> None:
     atom = feedparser.parse(render.render_atom(INFO, articles)).entries[0]
     assert atom.summary == summary
     assert json.loads(render.render_json(INFO, articles))["items"][0]["summary"] == summary
+
+
+def test_an_item_with_no_summary_of_its_own_is_summed_up_by_its_text_not_its_title() -> None:
+    # An item whose summary was empty (no description in the source's entry nor on its
+    # page), or only its headline again (a page whose description is its headline), had
+    # its title for a summary: newsboat, Thunderbird and Miniflux's list showed the headline
+    # twice and nothing of the article. Its first paragraph stands for it, in every format.
+    body = (
+        "<p>Port reopens</p><p>The port of Aden reopened on Monday after the harbour was"
+        ' dredged.</p><figure><img src="https://www.presstv.ir/img/1.jpg">'
+        "<figcaption>Boats</figcaption></figure><p>More.</p>"
+    )
+    opening = "The port of Aden reopened on Monday after the harbour was dredged."
+    for summary in ("", "  ", "Port reopens.", "PORT REOPENS"):
+        articles = [article(1, title="Port reopens", summary=summary, content_html=body)]
+        for fmt in ("rss", "atom"):
+            entry = feedparser.parse(render.render(fmt, INFO, articles)).entries[0]
+            assert entry.title == "Port reopens"
+            assert entry.summary == opening, (fmt, summary)
+        item = json.loads(render.render_json(INFO, articles))["items"][0]
+        assert item["summary"] == opening
+        page = html.fromstring(
+            pages.section_page("Site", pages.SectionSummary("n", "N", {}, 1, None), articles)
+        )
+        assert opening in page.xpath("//ol[@class='items']/li")[0].text_content()
+    # A summary of its own is kept; a text of the headline alone gives none at all.
+    assert render.publishable(article(1, summary="Its own.")).summary == "Its own."
+    bare = [article(1, title="Port reopens", summary="", content_html="<p>Port reopens</p>")]
+    assert render.publishable(bare[0]).summary == ""
+    entry = etree.fromstring(render.render_atom(INFO, bare)).find(f"{ATOM}entry")
+    assert entry is not None and entry.find(f"{ATOM}summary") is None
+    assert "summary" not in json.loads(render.render_json(INFO, bare))["items"][0]
+    for fmt in render.FORMATS:
+        assert PROBLEMS[fmt](render.render(fmt, INFO, bare)) == [], fmt
 
 
 def test_a_summary_shows_as_written_in_the_browser_view_of_each_feed() -> None:

@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 
 from syndicator.core import identity
 from syndicator.core.models import Article
+from syndicator.extract.candidate import summarise
+from syndicator.extract.decoding import parse_fragment
+from syndicator.extract.templates import block_texts
 
 FORMATS = ("rss", "atom", "json")
 MEDIA_TYPES = {
@@ -168,20 +171,53 @@ def feed_updated(info: FeedInfo, articles: Sequence[Article]) -> datetime:
 
 def publishable(article: Article) -> Article:
     """The article with every text made safe for XML, the direction controls of each line
-    of text closed within it (`directions_closed`), a title that is never blank, and its
-    links as URIs (`identity.as_uri`)."""
-    title = directions_closed(" ".join(xml_safe(article.title).split()))
+    of text closed within it (`directions_closed`), a title that is never blank, a summary
+    that is never the title again (`_opening`), and its links as URIs (`identity.as_uri`)."""
+    title = directions_closed(" ".join(xml_safe(article.title).split())) or UNTITLED
+    content_html = xml_safe(article.content_html)
+    summary = directions_closed(xml_safe(article.summary))
+    if _same_words(summary, title):
+        summary = _opening(content_html, title)
     return replace(
         article,
-        title=title or UNTITLED,
-        summary=directions_closed(xml_safe(article.summary)),
-        content_html=xml_safe(article.content_html),
+        title=title,
+        summary=summary,
+        content_html=content_html,
         url=_link_url(article.url),
         author=directions_closed(xml_safe(article.author).strip()) or None,
         image_caption=directions_closed(xml_safe(article.image_caption).strip()) or None,
         # Set as an attribute (enclosure, media:content): one NUL made lxml refuse the feed.
         image_url=_picture_url(article.url, xml_safe(article.image_url)),
     )
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def _same_words(summary: str, title: str) -> bool:
+    """A summary that says nothing the title does not: none, or the headline again (a page
+    whose description is its headline, "Port reopens." under "Port reopens")."""
+    return _words(summary) in ("", _words(title))
+
+
+def _opening(content_html: str, title: str) -> str:
+    """A summary of an item whose own says nothing but its title: the first paragraph of its
+    text that is not the headline (pictures and their captions aside), cut as extraction
+    cuts summaries; "" when its text holds none.
+
+    Such an item's summary was its title: RSS description and Atom summary repeated the
+    headline, and readers that show both (newsboat, Thunderbird, Miniflux's list) showed it
+    twice, with nothing of the article."""
+    if not content_html.strip():
+        return ""
+    container = parse_fragment(content_html)
+    for figure in list(container.iter("figure")):
+        figure.drop_tree()
+    for block in block_texts(container):
+        if not _same_words(block, title):
+            return directions_closed(summarise(block))
+    return ""
 
 
 def _link_url(url: str) -> str:

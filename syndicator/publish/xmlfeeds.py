@@ -208,12 +208,12 @@ def _entry(fg: FeedGenerator, info: FeedInfo, article: Article, fmt: str) -> Non
             label=info.section_titles.get(section, section),
             scheme=info.category_scheme or None,
         )
-    summary = article.summary or article.title
-    if fmt == "rss":
+    # None when its text says nothing but the title (`publishable`): never the title again.
+    if article.summary and fmt == "rss":
         # The summary is plain text; RSS readers read description as HTML.
-        fe.description(escape(summary, quote=False))
-    else:
-        fe.summary(summary)
+        fe.description(escape(article.summary, quote=False))
+    elif article.summary:
+        fe.summary(article.summary)
     fe.content(article.content_html, type="html" if fmt == "atom" else None)
     if article.image_url:
         media_type = image_type(article.image_url)
