@@ -30,6 +30,9 @@ A mirror's `mode` can be switched while a test runs:
              was flushed after the article's last-but-one paragraph (a cache that kept a
              cut-off object): the Content-Length says so, the inflated bytes end on `</p>`
   redirect   302 to the same path on `redirect_to` (another mirror)
+  moved      every URL answers 200 with a squatter's page saying the site "has moved to"
+             `moved_to` (a host of the squatter's), linked; `moved-articles` only its
+             article pages (a squatter behind a CDN that still has the site's feeds)
   challenge  every URL answers a CDN's bot challenge: 503, "Just a moment...",
              `cf-mitigated: challenge` (a mirror behind Cloudflare that challenges us)
   banner     every URL answers 302 to /seized/, a seizure notice that says it in a picture
@@ -210,6 +213,13 @@ SEIZED_PAGE = """<!DOCTYPE html>
 <p>This domain has been seized by the United States Government in accordance with a seizure
 warrant issued by a United States District Court as part of a law enforcement action.</p>
 </div></body></html>"""
+# What a squatter on a lapsed or seized domain puts at every URL: no notice of any kind, a
+# "moved to" announcement of a host of its own.
+MOVED_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Example News</title></head>
+<body><h1>Example News</h1>
+<p>Our website has moved to <a href="http://{host}/">{host}</a>. Please update your
+bookmarks.</p></body></html>"""
 # A seized domain's notice as a feed item, its legal text in content:encoded (long enough to be
 # taken for the article itself); and as its feed: the site's own channel title, that one item.
 SEIZED_ITEM = """<item><title>This website has been seized</title>
@@ -366,6 +376,8 @@ class Mirror:
     notice_link: str = "/"
     # Its seizure notice in the banner mode (a key of SEIZURE_BANNERS).
     banner: str = "titled"
+    # The host its squatter's page says the site moved to (the moved modes).
+    moved_to: str = "new-home.example"
     # Its feeds are Atom 1.0 carrying each article as plain text, `<content type="text">`, a
     # paragraph a line (Atom's default type), with its paragraphs' words as the publisher
     # wrote them ("x<y" included).
@@ -516,6 +528,11 @@ class Mirror:
             return web.Response(text=feed, content_type="application/rss+xml")
         elif self.mode in ("seized", "seized-feed"):
             return web.Response(text=SEIZED_PAGE, content_type="text/html")
+        elif self.mode == "moved" or (
+            self.mode == "moved-articles" and request.path.startswith("/Detail/")
+        ):
+            page = MOVED_PAGE.format(host=self.moved_to)
+            return web.Response(text=page, content_type="text/html")
         elif self.mode == "garbage":
             junk = hashlib.sha512(request.path.encode()).digest() * 64
             return web.Response(body=junk, content_type="application/octet-stream")

@@ -147,3 +147,31 @@ async def test_a_wrong_link_is_repaired_without_a_new_date_or_guid(
     expected = sorted((a.title, site.canonical + a.path) for a in site.articles)
     for fmt, items in links.items():
         assert sorted(items) == expected, fmt
+
+
+@pytest.mark.parametrize(("mode", "entry"), [("moved", "page"), ("moved-articles", "feed")])
+async def test_a_squatters_moved_to_page_names_no_candidate(
+    mode: str, entry: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A squatter on a lapsed mirror answers 200 at every URL with "our website has moved to"
+    # a host of its own: no notice, so the page was read for the addresses it announces
+    # before it was refused (no article links on a listing, no article body), and the
+    # squatter's host was recorded as a candidate mirror of the site, on its word.
+    site = sites(2)
+    squatted = site.mirrors[1]
+    squatted.mode, squatted.moved_to = mode, "presstv-new.example"
+    await site.start()
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry=entry, extra=OPT_IN)
+    )
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, clock)
+    found = [d.origin for d in await MirrorStore(store).discovered("news")]
+    health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    await store.close()
+    assert report.new == len(site.articles)
+    assert health[squatted.origin].failures > 0  # it was asked, and refused
+    assert not [o for o in found if "presstv-new" in o], found
+    assert not [o for o in report.discovered if "presstv-new" in o]

@@ -27,6 +27,7 @@ from syndicator.extract.candidate import (
     sections_for,
     to_candidate,
 )
+from syndicator.mirrors import announced
 from syndicator.pull.entry_points import EntryReading
 from syndicator.pull.fetch import Response
 from syndicator.pull.mirror_requests import (
@@ -250,14 +251,19 @@ class ArticleFetching(EntryReading):
             return None
 
         def read() -> Page:
-            self._note_announced(response)
-            return extraction.extract_article(
+            page = extraction.extract_article(
                 response.body,
                 response.url,
                 header_charset=response.charset,
                 rules=self.rules,
                 entry=entry,
             )
+            # Recorded when the copy is taken for the article (`_ok`): a squatter's page
+            # that is no copy of it ("moved to" a host of its own) names no mirror.
+            self.heard[response.url] = announced.announced_origins(
+                response.body, response.url, response.charset
+            )
+            return page
 
         try:
             async with self._parsing:

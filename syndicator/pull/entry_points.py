@@ -257,7 +257,6 @@ class EntryReading(SitemapReading):
                 if e.title:
                     self.listed_titles[on_mirror(mirror, self._site_path(e.link))] = e.title
         else:
-            self._note_announced(response)
             found = listings.listing_entries(
                 response.body,
                 response.url,
@@ -271,6 +270,9 @@ class EntryReading(SitemapReading):
                     self.listed_titles[on_mirror(mirror, self._site_path(link))] = text
             if not links:
                 raise ExtractError(response.url, "no article links on the page", kind="no-links")
+            # Only a page taken for the site's own announces its addresses (a squatter's
+            # "moved to" page is refused first).
+            self._note_announced(response)
             listed = [(link, None) for link in links]
         return self._own_links(index, listed, response.url, self.source.max_links, "max_links")
 

@@ -191,6 +191,8 @@ class MirrorRequests:
         self.book = HealthBook(name, {}, Policy.of(source.breaker), clock, rng or random.Random())
         self.validators: dict[str, Validators] = {}
         self.announced: dict[str, str] = {}
+        # What article pages announce, by URL, until the copy is taken for the article.
+        self.heard: dict[str, list[str]] = {}
         # Every host written in the config is reached at any address; the others (adopted
         # mirrors, redirect targets) at public ones unless the source allows private ones.
         self.addresses = AddressPolicy.trusting(
@@ -289,6 +291,7 @@ class MirrorRequests:
 
     def _ok(self, index: int, response: Response) -> None:
         self.book.ok(self.mirrors[index].origin, response.elapsed)
+        self._note_origins(self.heard.pop(response.url, []), response.url)
 
     def _failed(
         self, index: int, where: str, exc: FetchError | ExtractError, *, blame: bool = True
@@ -410,10 +413,13 @@ class MirrorRequests:
 
     def _note_announced_in(self, body: bytes, url: str, charset: str | None) -> None:
         """Record the hosts `body`, fetched at (or listed for) `url`, announces."""
+        self._note_origins(announced.announced_origins(body, url, charset), url)
+
+    def _note_origins(self, origins: list[str], url: str) -> None:
         # A host of the site named without `www.` or under the other scheme (`presstv.co.uk`
         # for the configured `https://www.presstv.co.uk`) is the site's, as its links are.
         known = self.origins | {m.url for m in self.mirrors}
-        for origin in announced.announced_origins(body, url, charset):
+        for origin in origins:
             if identity.known_origin(origin, known) is None:
                 self.announced.setdefault(origin, url)
 
