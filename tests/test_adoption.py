@@ -175,3 +175,36 @@ async def test_a_squatters_moved_to_page_names_no_candidate(
     assert health[squatted.origin].failures > 0  # it was asked, and refused
     assert not [o for o in found if "presstv-new" in o], found
     assert not [o for o in report.discovered if "presstv-new" in o]
+
+
+async def test_healthiest_links_never_point_at_an_adopted_mirror(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # An adopted mirror is a host a page named, proven by serving one stored article's text
+    # (as a scraper copying the site does), that no operator chose: with `link_policy:
+    # healthiest` the feeds sent every reader there once it answered fastest, and their links
+    # died with it. Links go to the mirrors in the config; the adopted one is only pulled.
+    site = sites(3)
+    canonical, configured, newcomer = site.mirrors
+    canonical.mode = "seized"
+    configured.article_seconds = 0.4  # slower than the newcomer, but healthy
+    await site.start()
+    extra = OPT_IN + "\n    link_policy: healthiest\n    hedge: false"
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=2, extra=extra)
+    )
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    async with Fetcher(limits_of(config)) as fetcher:
+        first = await pull(config, fetcher, store, clock)
+        clock.advance(600)
+        await pull(config, fetcher, store, clock)
+    health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    links = await published_links(config, store)
+    await store.close()
+    assert first.adopted == [newcomer.origin]
+    assert health[newcomer.origin].state == "healthy"
+    assert health[newcomer.origin].latency < health[configured.origin].latency
+    for fmt, items in links.items():
+        hosts = {link.split("/Detail/")[0] for _, link in items}
+        assert items and hosts == {configured.origin}, fmt

@@ -1,6 +1,7 @@
 """Where published links point: the canonical origin, or with `link_policy: healthiest` the
-mirror that is healthiest now. Links and images inside the content that point at any host of
-the site are moved the same way. The GUID is never touched: it does not depend on links.
+mirror in the config that is healthiest now (never an adopted one: a host a page named, that
+no operator chose). Links and images inside the content that point at any host of the site
+are moved the same way. The GUID is never touched: it does not depend on links.
 
 Pure: articles and health in, articles out.
 """
@@ -18,14 +19,15 @@ from syndicator.extract import clean
 from syndicator.mirrors.health import MirrorHealth, healthiest
 
 
-def link_target(
-    source: Source, healths: Sequence[MirrorHealth], adopted: Sequence[str] = ()
-) -> str:
-    """The origin published links of this source point at."""
+def link_target(source: Source, healths: Sequence[MirrorHealth]) -> str:
+    """The origin published links of this source point at: one the config names. An adopted
+    mirror is proven only by serving the text of a stored article, as a scraper copying the
+    site does, and is the first to be lost to a squatter: readers' links sent there die with
+    it (or lead them to the squatter)."""
     if source.link_policy != "healthiest":
         return source.canonical
     by_origin = {h.mirror: h for h in healths}
-    origins = [m.origin for m in source.pull_from()] + [o for o in adopted]
+    origins = [m.origin for m in source.pull_from()]
     known = [by_origin[o] for o in dict.fromkeys(origins) if o in by_origin]
     best = healthiest(known)
     return best.mirror if best is not None else source.canonical

@@ -125,13 +125,12 @@ async def relink_articles(config: Config, store: Store, articles: list[Article])
     found = await mirrors.discovered()
     for name in healthiest:
         source = config.sources[name]
-        adopted = {
-            d.origin: d.path_prefix for d in found if d.source == name and d.status == "adopted"
-        }
-        target = link_target(source, await mirrors.health(name), list(adopted))
+        # Links to an adopted mirror's pages (in the content) move to the target too.
+        adopted = {d.origin for d in found if d.source == name and d.status == "adopted"}
+        target = link_target(source, await mirrors.health(name))
         if target != source.canonical:
             # A mirror serving the site's paths under a prefix has its pages there only.
-            prefixes = {**adopted, **{m.origin: m.path_prefix for m in source.pull_from()}}
+            prefixes = {m.origin: m.path_prefix for m in source.pull_from()}
             prefix = prefixes.get(target) or ""
             targets[name] = (target, source.site_origins() | set(adopted), prefix)
     if not targets:

@@ -211,7 +211,7 @@ class SourcePull(ArticleFetching):
 
     def _link_target(self) -> str:
         healths = [h for m in self.mirrors if (h := self.book.get(m.origin)).tried]
-        return link_target(self.source, healths, [m.origin for m in self.mirrors])
+        return link_target(self.source, healths)
 
 
 async def pull_source(
