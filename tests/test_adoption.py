@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from syndicator.core.config import Config
 from syndicator.ops.cli import limits_of
 from syndicator.publish.documents import FeedBook
+from syndicator.publish.mirror_report import mirror_rows
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.store import Store, open_store
@@ -208,3 +209,95 @@ async def test_healthiest_links_never_point_at_an_adopted_mirror(
     for fmt, items in links.items():
         hosts = {link.split("/Detail/")[0] for _, link in items}
         assert items and hosts == {configured.origin}, fmt
+
+
+@pytest.mark.parametrize("canonical_dies", [False, True])
+async def test_an_adopted_mirror_dead_for_a_month_is_retired_unless_no_mirror_works(
+    canonical_dies: bool, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # An adopted mirror was pulled for good: dead for months (or a squatter's), it was asked
+    # in every pull and shown `down` for ever. A configured mirror dead as long is the
+    # operator's to remove; and with every mirror failing (the service's own network), the
+    # adopted one may be the first to come back.
+    site = sites(3)
+    canonical, configured, newcomer = site.mirrors
+    await site.start()
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=2, extra=OPT_IN)
+    )
+    store = await open_store(config.service.store)
+    mirrors = MirrorStore(store)
+    clock = FakeClock()
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            first = await pull(config, fetcher, store, clock)
+            assert first.adopted == [newcomer.origin]
+            await newcomer.go_down()
+            await configured.go_down()
+            if canonical_dies:
+                await canonical.go_down()
+            for _ in range(9):  # past the longest backoff each time: one more failure
+                clock.advance(2 * 3600)
+                await pull(config, fetcher, store, clock)
+            clock.advance(31 * 86400)
+            await pull(config, fetcher, store, clock)
+            clock.advance(2 * 3600)
+            await pull(config, fetcher, store, clock)
+            health = {h.mirror: h for h in await mirrors.health("news")}
+            status = {d.origin: d.status for d in await mirrors.discovered("news")}
+            rows = {r.mirror: r for r in await mirror_rows(config, store)}
+            # the configured mirror, as dead, is still asked
+            assert health[configured.origin].last_failure == clock.now
+            if canonical_dies:
+                assert status[newcomer.origin] == "adopted"
+                assert health[newcomer.origin].last_failure == clock.now
+                return
+            assert status[newcomer.origin] == "retired"
+            assert health[newcomer.origin].last_failure < clock.now  # not asked
+            assert rows[newcomer.origin].state == "retired"
+            assert rows[configured.origin].state == "down"
+            # Back, and named again on a new article's page: a candidate that proves itself.
+            await newcomer.come_back()
+            site.publish(
+                SiteArticle(
+                    id=900,
+                    section=site.sections[0],
+                    title="Harbour reopens after the storm",
+                    paragraphs=[
+                        "The harbour reopened on Monday after a week of repairs to its wall.",
+                        "Fishing boats were the first to leave, followed by two ferries.",
+                        "The port authority said container traffic would resume on Thursday.",
+                    ],
+                    published=site.articles[-1].published + timedelta(hours=1),
+                )
+            )
+            clock.advance(2 * 3600)
+            back = await pull(config, fetcher, store, clock)
+    finally:
+        await store.close()
+    assert back.adopted == [newcomer.origin]
+
+
+async def test_a_retired_mirror_named_again_is_a_candidate_again_on_every_engine(
+    engine_url: str,
+) -> None:
+    store = await open_store(engine_url)
+    mirrors = MirrorStore(store)
+    clock = FakeClock()
+    retired, adopted = "https://old.example", "https://kept.example"
+    try:
+        await mirrors.note_candidates("news", {retired: "/a", adopted: "/a"}, clock())
+        for origin in (retired, adopted):
+            await mirrors.adopt("news", origin, origin + "/Detail/1", clock())
+        await mirrors.retire("news", retired)
+        assert {d.origin: d.status for d in await mirrors.discovered("news")} == {
+            retired: "retired",
+            adopted: "adopted",
+        }
+        clock.advance(3600)
+        await mirrors.note_candidates("news", {retired: "/b", adopted: "/b"}, clock())
+        found = {d.origin: d for d in await mirrors.discovered("news")}
+    finally:
+        await store.close()
+    assert found[retired].status == "candidate" and found[retired].last_seen == clock()
+    assert found[adopted].status == "adopted"

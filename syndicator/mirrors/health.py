@@ -86,19 +86,41 @@ def access(h: MirrorHealth, now: datetime) -> Access:
     return "probe" if h.state == "down" else "pull"
 
 
-# A candidate mirror that never answered and that no page has named for this long is retired:
-# not probed again until a page names it again.
+# A candidate mirror that has not answered since a page last named it, and that no page has
+# named for this long, is retired: not probed again until a page names it again. An adopted
+# mirror that has given no valid answer for this long is retired too (`adopted_retired`).
 RETIRE_AFTER = timedelta(days=30)
+# ... and only once this many requests to it failed in a row: a mirror the service did not
+# ask for a month (the service was stopped) is not retired on its first failure back.
+RETIRE_FAILURES = 10
 
 
 def retired(h: MirrorHealth | None, last_announced: datetime, now: datetime) -> bool:
-    """Whether a candidate mirror is retired: asked and never answered, and named by no page
-    for RETIRE_AFTER (a host the publisher stopped announcing, never the site's)."""
+    """Whether a candidate mirror is retired: asked, with no valid answer since a page last
+    named it, and named by no page for RETIRE_AFTER (a host the publisher stopped
+    announcing, never the site's; or a retired adopted mirror named once more, dead since)."""
     return (
         h is not None
-        and h.last_success is None
+        and (h.last_success is None or h.last_success < last_announced)
         and h.last_failure is not None
         and now - last_announced >= RETIRE_AFTER
+    )
+
+
+def adopted_retired(h: MirrorHealth | None, others: Iterable[MirrorHealth], now: datetime) -> bool:
+    """Whether an adopted mirror is retired (no longer pulled): it has given no valid answer
+    for RETIRE_AFTER of being asked (from its last success to its last failure, so that time
+    the service was stopped does not count), its last RETIRE_FAILURES requests or more all
+    failed, and another of the source's mirrors (`others`) gave a valid answer within
+    RETIRE_AFTER of `now`: the last mirror that works, or all of them failing together (the
+    service's own network), retires none."""
+    if h is None or h.last_success is None or h.last_failure is None:
+        return False
+    if h.consecutive_failures < RETIRE_FAILURES or h.last_failure - h.last_success < RETIRE_AFTER:
+        return False
+    return any(
+        o.mirror != h.mirror and o.last_success is not None and now - o.last_success < RETIRE_AFTER
+        for o in others
     )
 
 

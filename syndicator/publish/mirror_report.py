@@ -27,7 +27,8 @@ class MirrorRow:
     mirror: str
     role: str  # canonical | mirror | adopted | candidate
     # healthy | degraded | down | unknown (never asked) | candidate | retired (a candidate
-    # no longer probed: `mirrors.health.retired`)
+    # no longer probed, `mirrors.health.retired`; an adopted mirror no longer pulled,
+    # `mirrors.health.adopted_retired`)
     state: str
     last_success: datetime | None = None
     latency_ms: int | None = None
@@ -94,6 +95,9 @@ async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
                 continue
             if d.status == "adopted":
                 row = _row(name, d.origin, "adopted", health.get((name, d.origin)))
+            elif d.status == "retired":
+                row = _row(name, d.origin, "adopted", health.get((name, d.origin)))
+                row = replace(row, state="retired", retry_at=None)
             elif retired(health.get((name, d.origin)), d.last_seen, now):
                 row = MirrorRow(name, d.origin, "candidate", "retired")
             else:
@@ -126,7 +130,9 @@ async def relink_articles(config: Config, store: Store, articles: list[Article])
     for name in healthiest:
         source = config.sources[name]
         # Links to an adopted mirror's pages (in the content) move to the target too.
-        adopted = {d.origin for d in found if d.source == name and d.status == "adopted"}
+        adopted = {
+            d.origin for d in found if d.source == name and d.status in ("adopted", "retired")
+        }
         target = link_target(source, await mirrors.health(name))
         if target != source.canonical:
             # A mirror serving the site's paths under a prefix has its pages there only.

@@ -28,8 +28,9 @@ from syndicator.core.models import Candidate
 from syndicator.extract import extraction, source_rules
 from syndicator.extract.candidate import to_candidate
 from syndicator.mirrors import announced, health
+from syndicator.mirrors.health import MirrorHealth
 from syndicator.pull.fetch import Response
-from syndicator.store.health import MirrorStore
+from syndicator.store.health import DiscoveredMirror, MirrorStore
 
 log = logging.getLogger("syndicator.pull")
 
@@ -54,6 +55,45 @@ class Adopted:
 def _path(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(("", "", parts.path or "/", parts.query, ""))
+
+
+async def adopted_mirrors(
+    name: str,
+    mirrors: MirrorStore,
+    healths: dict[str, MirrorHealth],
+    site_origins: set[str],
+    now: datetime,
+) -> list[DiscoveredMirror]:
+    """The adopted mirrors a pull of the source asks, besides the configured ones (whose
+    origins are `site_origins`). Those dead long enough (`health.adopted_retired`, judged on
+    `healths`, the source's mirrors' health before the pull) are retired now: marked so in
+    the store, said so once, and no longer asked. A configured mirror is never retired."""
+    # One adopted before it was known to be a configured host under another name (its bare
+    # domain, the other scheme, its own script) is that host: not pulled twice.
+    adopted = [
+        d
+        for d in await mirrors.discovered(name)
+        if d.status == "adopted" and identity.known_origin(d.origin, site_origins) is None
+    ]
+    pulled = site_origins | {d.origin for d in adopted}
+    others = [h for origin, h in healths.items() if origin in pulled]
+    kept = []
+    for found in adopted:
+        h = healths.get(found.origin)
+        if h is None or not health.adopted_retired(h, others, now):
+            kept.append(found)
+            continue
+        await mirrors.retire(name, found.origin)
+        log.warning(
+            "%s: retired adopted mirror %s: no valid answer since %s, %d requests in a row "
+            "failed (last: %s); a page naming it again makes it a candidate again",
+            name,
+            found.origin,
+            f"{h.last_success:%Y-%m-%d %H:%M} UTC",
+            h.consecutive_failures,
+            h.last_error_kind,
+        )
+    return kept
 
 
 async def adopt_candidates(

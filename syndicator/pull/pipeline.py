@@ -32,7 +32,7 @@ from syndicator.extract.candidate import source_sections
 from syndicator.mirrors.health import HealthBook
 from syndicator.mirrors.health import access as access_of
 from syndicator.mirrors.links import link_target
-from syndicator.pull.adoption import adopt_candidates
+from syndicator.pull.adoption import adopt_candidates, adopted_mirrors
 from syndicator.pull.article_copies import ArticleFetching
 from syndicator.pull.fetch import Fetcher, Response
 from syndicator.pull.mirror_requests import Clock, ProgressHook, on_mirror, together, utc_now
@@ -57,16 +57,10 @@ class SourcePull(ArticleFetching):
         self.listings_until = started + deadline / 3
         known = {h.mirror: h for h in await self.mirror_store.health(self.name)}
         self.book = HealthBook(self.name, known, self.book.policy, self.clock, self.book.rng)
-        for found in await self.mirror_store.discovered(self.name):
-            # One adopted before it was known to be a configured host under another name
-            # (its bare domain, the other scheme, its own script) is that host: not pulled
-            # twice.
-            if (
-                found.status == "adopted"
-                and identity.known_origin(found.origin, self.origins) is None
-            ):
-                self.mirrors.append(Mirror(url=found.origin, path_prefix=found.path_prefix))
-                self.origins.add(found.origin)
+        now = self.clock()
+        for found in await adopted_mirrors(self.name, self.mirror_store, known, self.origins, now):
+            self.mirrors.append(Mirror(url=found.origin, path_prefix=found.path_prefix))
+            self.origins.add(found.origin)
         target_before = self._link_target()
         self.validators = await self.store.validators(
             [

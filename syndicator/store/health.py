@@ -41,7 +41,7 @@ Listed = tuple[str, datetime | None]
 class DiscoveredMirror:
     source: str
     origin: str
-    status: str  # candidate | adopted
+    status: str  # candidate | adopted | retired (an adopted mirror no longer pulled)
     found_on: str
     first_seen: datetime
     last_seen: datetime
@@ -286,8 +286,10 @@ class MirrorStore:
         return sorted(found, key=lambda d: (d.source, d.first_seen, d.origin))
 
     async def note_candidates(self, source: str, found: dict[str, str], now: datetime) -> None:
-        """Record origins (-> the page that named them) as candidates, or refresh last_seen."""
+        """Record origins (-> the page that named them) as candidates, or refresh last_seen;
+        a retired mirror named again is a candidate again (it has to prove itself anew)."""
         statements = []
+        status = discovered_mirrors.c.status
         for origin, page in sorted(found.items()):
             stmt = self._insert(discovered_mirrors).values(
                 source=source,
@@ -297,9 +299,11 @@ class MirrorStore:
                 first_seen=now,
                 last_seen=now,
             )
+            again = case((status == "retired", "candidate"), else_=status)
             statements.append(
                 stmt.on_conflict_do_update(
-                    index_elements=["source", "origin"], set_={"last_seen": now}
+                    index_elements=["source", "origin"],
+                    set_={"last_seen": now, "status": again},
                 )
             )
         if statements:
@@ -317,6 +321,21 @@ class MirrorStore:
                     & (discovered_mirrors.c.origin == origin)
                 )
                 .values(status="adopted", adopted_at=now, proof=proof, path_prefix=path_prefix)
+            ],
+        )
+
+    async def retire(self, source: str, origin: str) -> None:
+        """An adopted mirror is no longer pulled (`mirrors.health.adopted_retired`)."""
+        await self._write(
+            "retirement of a mirror",
+            [
+                update(discovered_mirrors)
+                .where(
+                    (discovered_mirrors.c.source == source)
+                    & (discovered_mirrors.c.origin == origin)
+                    & (discovered_mirrors.c.status == "adopted")
+                )
+                .values(status="retired")
             ],
         )
 
