@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -301,3 +301,58 @@ async def test_a_retired_mirror_named_again_is_a_candidate_again_on_every_engine
         await store.close()
     assert found[retired].status == "candidate" and found[retired].last_seen == clock()
     assert found[adopted].status == "adopted"
+
+
+async def test_a_month_stopped_retires_no_candidate_still_named_nor_an_adopted_mirror(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # Retirement is judged against the clock: after the service was stopped for a month,
+    # `syndicate mirrors` showed every candidate retired before any pull had read a page,
+    # and an adopted mirror failing once on the way back had "no valid answer for 30 days".
+    site = sites(4)
+    candidate, newcomer = site.mirrors[2:]
+    await site.start()
+    await candidate.go_down()  # named in the footers, never answering
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=2, extra=OPT_IN)
+    )
+    store = await open_store(config.service.store)
+    mirrors = MirrorStore(store)
+    # `syndicate mirrors` reads the time of day: the restart is an hour ago.
+    clock = FakeClock(datetime.now(UTC) - timedelta(days=31, hours=1))
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            first = await pull(config, fetcher, store, clock)
+            assert first.adopted == [newcomer.origin]
+            # Stopped for a month; meanwhile the site published, and the mirror went down.
+            clock.advance(31 * 86400)
+            site.publish(
+                SiteArticle(
+                    id=901,
+                    section=site.sections[0],
+                    title="Ferry service resumes between the islands",
+                    paragraphs=[
+                        "The ferry between the two islands sailed again on Tuesday morning.",
+                        "It had been laid up for a month while its engines were overhauled.",
+                        "Islanders said the crossing was calm and the ferry was on time.",
+                    ],
+                    published=site.articles[-1].published + timedelta(hours=1),
+                )
+            )
+            await newcomer.go_down()
+            shown = {r.mirror: r.state for r in await mirror_rows(config, store)}
+            back = await pull(config, fetcher, store, clock)
+            clock.advance(2 * 3600)
+            again = await pull(config, fetcher, store, clock)
+        health = {h.mirror: h for h in await mirrors.health("news")}
+        status = {d.origin: d.status for d in await mirrors.discovered("news")}
+    finally:
+        await store.close()
+    assert shown[candidate.origin] == "candidate", shown
+    assert back.new == 1 and again.new == 0
+    # the first pull back read the new page, which named the candidate: it was asked
+    assert health[candidate.origin].last_failure is not None
+    assert health[candidate.origin].last_failure >= clock.now - timedelta(hours=2)
+    # the adopted mirror failed on the way back, and is still pulled
+    assert status[newcomer.origin] == "adopted"
+    assert health[newcomer.origin].last_failure == clock.now

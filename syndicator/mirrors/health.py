@@ -107,6 +107,14 @@ def retired(h: MirrorHealth | None, last_announced: datetime, now: datetime) -> 
     )
 
 
+def last_asked(healths: Iterable[MirrorHealth]) -> datetime | None:
+    """When a pull last asked any of these mirrors: what a candidate's retirement is judged
+    at between pulls. By the time of day, a service stopped for a month showed every
+    candidate retired before its first pull back could read the pages that name them."""
+    times = [t for h in healths for t in (h.last_success, h.last_failure) if t is not None]
+    return max(times, default=None)
+
+
 def adopted_retired(h: MirrorHealth | None, others: Iterable[MirrorHealth], now: datetime) -> bool:
     """Whether an adopted mirror is retired (no longer pulled): it has given no valid answer
     for RETIRE_AFTER of being asked (from its last success to its last failure, so that time

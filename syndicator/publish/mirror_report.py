@@ -15,7 +15,7 @@ from typing import Any
 from syndicator.core import identity
 from syndicator.core.config import Config, Mirror
 from syndicator.core.models import Article
-from syndicator.mirrors.health import MirrorHealth, retired
+from syndicator.mirrors.health import MirrorHealth, last_asked, retired
 from syndicator.mirrors.links import link_target, relink
 from syndicator.store import Store
 from syndicator.store.health import MirrorStore
@@ -86,6 +86,9 @@ async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
     now = datetime.now(UTC)
     rows: list[MirrorRow] = []
     for name, source in config.sources.items():
+        # Candidates retired as the source's last pull judged them.
+        asked = last_asked(h for (s, _), h in health.items() if s == name)
+        judged = min(now, asked) if asked is not None else now
         for m in source.pull_from():
             role = "canonical" if m.origin == source.canonical else "mirror"
             row = _row(name, m.origin, role, health.get((name, m.origin)))
@@ -98,7 +101,7 @@ async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
             elif d.status == "retired":
                 row = _row(name, d.origin, "adopted", health.get((name, d.origin)))
                 row = replace(row, state="retired", retry_at=None)
-            elif retired(health.get((name, d.origin)), d.last_seen, now):
+            elif retired(health.get((name, d.origin)), d.last_seen, judged):
                 row = MirrorRow(name, d.origin, "candidate", "retired")
             else:
                 row = MirrorRow(name, d.origin, "candidate", "candidate")
