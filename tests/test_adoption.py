@@ -356,3 +356,27 @@ async def test_a_month_stopped_retires_no_candidate_still_named_nor_an_adopted_m
     # the adopted mirror failed on the way back, and is still pulled
     assert status[newcomer.origin] == "adopted"
     assert health[newcomer.origin].last_failure == clock.now
+
+
+async def test_a_squatters_moved_to_page_is_no_article_when_it_is_the_only_copy(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # With the canonical origin down, a squatter's "our website has moved to" page at the
+    # article URLs of the one mirror left was stored as an article headlined with the site's
+    # name, and the squatter's host became a candidate mirror on its word.
+    site = sites(2)
+    canonical, squatted = site.mirrors
+    squatted.mode, squatted.moved_to = "moved-articles", "presstv-new.example"
+    await site.start()
+    await canonical.go_down()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", extra=OPT_IN))
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    stored = await store.section_articles("all", 50)
+    found = [d.origin for d in await MirrorStore(store).discovered("news")]
+    health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    await store.close()
+    assert report.new == 0 and stored == []
+    assert health[squatted.origin].last_error_kind == "moved"
+    assert not [o for o in found if "presstv-new" in o], found

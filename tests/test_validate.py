@@ -130,6 +130,18 @@ REFUSED = [
         "article",
     ),
     ("no-markup", "Сайт заблокирован по решению суда.".encode("utf-16"), "page"),
+    # A squatter on a lapsed domain: "moved to" a host of its own, at every URL.
+    (
+        "moved",
+        page(
+            "Example News",
+            "<h1>Example News</h1><p>Our website has moved to "
+            "<a href='http://new-home.example/'>new-home.example</a>. Please update your "
+            "bookmarks.</p>",
+        ),
+        "article",
+    ),
+    ("moved", page("Moved", "<p>We've moved to new-home.example</p>"), "page"),
 ]
 
 
@@ -155,6 +167,15 @@ ACCEPTED = [
     (
         "a long article whose comment form has a captcha",
         page("Budget talks", "<h1>Budget talks</h1>" + LONG + "<div class='g-recaptcha'></div>"),
+        "article",
+    ),
+    (
+        "a brief reporting that a ministry's website moved",
+        page(
+            "Ministry site moves",
+            "<h1>Ministry site moves</h1><p>The foreign ministry's website has moved to a new "
+            "address, officials said on Monday.</p>",
+        ),
         "article",
     ),
     ("an RSS feed", b'<?xml version="1.0"?><rss version="2.0"><channel></channel></rss>', "feed"),

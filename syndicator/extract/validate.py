@@ -121,7 +121,8 @@ def _visible_text(root: etree._Element, limit: int = SHORT_PAGE) -> str:
 
 
 def notice_kind(body: bytes, header_charset: str | None = None) -> str | None:
-    """The kind of notice an HTML page is (seized, blocked, captcha, parked, login-wall)."""
+    """The kind of notice an HTML page is (seized, blocked, captcha, parked, login-wall,
+    moved)."""
     text = decode(body, header_charset)
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
     if not text.strip():
@@ -147,6 +148,11 @@ def notice_kind(body: bytes, header_charset: str | None = None) -> str | None:
         # seizure); the markup's widgets only on a page of a sentence or two (`markup`).
         if (short and pattern.search(visible)) or any(m in markup for m in _MARKERS.get(kind, ())):
             return kind
+    # A squatter on a lapsed domain answers every URL with a sentence or two saying the site
+    # "has moved to" a host of its own: stored as an article, headlined with the site's name,
+    # and its host taken for a mirror the site announced.
+    if len(visible) < MARKER_PAGE and _MOVED.search(visible):
+        return "moved"
     # A notice that says it in a picture only: no headline in words and next to no text (a
     # video page titled "Drugs seized at port" has its headline, a caption, more words).
     if (
@@ -158,6 +164,14 @@ def notice_kind(body: bytes, header_charset: str | None = None) -> str | None:
     return None
 
 
+# What a page that only says the site moved says (`notice_kind`), in the site's own words
+# ("our website", "this domain", "we"): a brief reporting that a ministry's website moved is
+# news.
+_MOVED = re.compile(
+    r"\b(?:our|this|the) (?:web ?site|site|domain|blog) (?:has )?(?:been )?moved to"
+    r"|\bwe(?: have|'ve)? moved to",
+    re.I,
+)
 # Visible characters under which a page without a headline is a picture at most (with the
 # domain's name, say): what a seizure notice that says it in a banner image is.
 BANNER_PAGE = 20
