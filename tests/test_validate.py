@@ -178,6 +178,15 @@ ACCEPTED = [
         ),
         "article",
     ),
+    (
+        "a brief quoting an official who says they have moved to act",
+        page(
+            "Border closed",
+            '<h1>Border closed</h1><p>"We have moved to secure the border. The site has been '
+            "moved to the north,\" the minister said. More at the ministry's site.</p>",
+        ),
+        "article",
+    ),
     ("an RSS feed", b'<?xml version="1.0"?><rss version="2.0"><channel></channel></rss>', "feed"),
     (
         "a page that leaves out </body></html> after its article",

@@ -165,11 +165,13 @@ def notice_kind(body: bytes, header_charset: str | None = None) -> str | None:
 
 
 # What a page that only says the site moved says (`notice_kind`), in the site's own words
-# ("our website", "this domain", "we"): a brief reporting that a ministry's website moved is
-# news.
+# ("our website", "this domain", "we") and naming the host it moved to within the sentence: a
+# brief reporting that a ministry's website moved is news, and so is an official saying "we
+# have moved to secure the border".
 _MOVED = re.compile(
-    r"\b(?:our|this|the) (?:web ?site|site|domain|blog) (?:has )?(?:been )?moved to"
-    r"|\bwe(?: have|'ve)? moved to",
+    r"(?:\b(?:our|this|the) (?:web ?site|site|domain|blog) (?:has )?(?:been )?moved to"
+    r"|\bwe(?: have|'ve)? moved to)"
+    r"[^.!?]{0,60}?\b(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}\b",
     re.I,
 )
 # Visible characters under which a page without a headline is a picture at most (with the
