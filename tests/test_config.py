@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from syndicator.core.config import parse_duration, parse_size
 from syndicator.core.config_file import load_config
+from syndicator.core.config_values import parse_duration, parse_size
 from syndicator.core.errors import ConfigError
 from syndicator.ops.cli import main
 

@@ -12,8 +12,9 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from syndicator.core.config import Config, parse_duration, parse_size
+from syndicator.core.config import Config
 from syndicator.core.config_file import load_config, parse_config
+from syndicator.core.config_values import parse_duration, parse_size
 from syndicator.core.errors import ConfigError
 from syndicator.ops.cli import main
 from syndicator.publish.documents import FeedBook

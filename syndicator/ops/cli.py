@@ -29,10 +29,7 @@ from rich.text import Text
 
 from syndicator import __version__
 from syndicator.core import identity
-from syndicator.core.config import (
-    DEFAULT_CONFIG,
-    Config,
-)
+from syndicator.core.config import DEFAULT_CONFIG, Config
 from syndicator.core.errors import (
     ExportError,
     StoreError,

@@ -20,12 +20,7 @@ from typing import Any
 import click
 from pydantic import BaseModel
 
-from syndicator.core.config import (
-    DEFAULT_CONFIG,
-    Config,
-    Service,
-    with_service_overrides,
-)
+from syndicator.core.config import DEFAULT_CONFIG, Config, Service, with_service_overrides
 from syndicator.core.config_file import (
     MAX_CONFIG_SIZE,
     key_place,
