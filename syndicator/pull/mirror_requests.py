@@ -30,7 +30,8 @@ from syndicator.mirrors.health import HealthBook, Policy
 from syndicator.pull.addresses import AddressPolicy
 from syndicator.pull.fetch import Fetcher, Response
 from syndicator.store import Store
-from syndicator.store.engine import MAX_URL, Validators
+from syndicator.store.access import MAX_URL
+from syndicator.store.engine import Validators
 from syndicator.store.health import Listed, MirrorStore
 
 log = logging.getLogger("syndicator.pull")

@@ -19,7 +19,8 @@ from sqlalchemy.exc import DBAPIError
 
 from syndicator.core.errors import StoreError
 from syndicator.mirrors.health import MirrorHealth, MirrorPull
-from syndicator.store.engine import MAX_URL, Store, _utc
+from syndicator.store.access import MAX_URL, utc
+from syndicator.store.engine import Store
 from syndicator.store.schema import (
     article_aliases,
     article_hashes,
@@ -81,11 +82,11 @@ def _health(row: Any) -> MirrorHealth:
         opens=row.opens,
         error_rate=row.error_rate,
         latency=row.latency,
-        last_success=_utc(row.last_success),
-        last_failure=_utc(row.last_failure),
+        last_success=utc(row.last_success),
+        last_failure=utc(row.last_failure),
         last_error_kind=row.last_error_kind,
         last_error=row.last_error,
-        retry_at=_utc(row.retry_at),
+        retry_at=utc(row.retry_at),
         successes=row.successes,
         failures=row.failures,
     )
@@ -233,7 +234,7 @@ class MirrorStore:
                     state="",
                     # The latest failure's time, where one failed (the dashboard shows when
                     # the last error was), else the middle of the hour.
-                    at=_utc(r.last_failure)
+                    at=utc(r.last_failure)
                     or since + timedelta(hours=min(max(int(r.hour), 0), hours - 1) + 0.5),
                 )
                 for r in rows
@@ -256,7 +257,7 @@ class MirrorStore:
                     latency=r.latency,
                     state=r.state,
                     error=r.error,
-                    at=_utc(r.at),
+                    at=utc(r.at),
                 )
                 for r in await conn.execute(query)
             ]
@@ -274,9 +275,9 @@ class MirrorStore:
                     origin=r.origin,
                     status=r.status,
                     found_on=r.found_on,
-                    first_seen=_utc(r.first_seen) or datetime.now(UTC),
-                    last_seen=_utc(r.last_seen) or datetime.now(UTC),
-                    adopted_at=_utc(r.adopted_at),
+                    first_seen=utc(r.first_seen) or datetime.now(UTC),
+                    last_seen=utc(r.last_seen) or datetime.now(UTC),
+                    adopted_at=utc(r.adopted_at),
                     proof=r.proof,
                     path_prefix=r.path_prefix or "",
                 )
@@ -386,8 +387,8 @@ class MirrorStore:
                 )
                 for r in result:
                     out[r.url] = ExpiredLink(
-                        _utc(r.published) or datetime.now(UTC),
-                        _utc(r.listed_updated),
+                        utc(r.published) or datetime.now(UTC),
+                        utc(r.listed_updated),
                     )
         return out
 
@@ -440,7 +441,7 @@ class MirrorStore:
                 )
                 for r in result:
                     out[r.url] = StoredState(
-                        _utc(r.updated) or datetime.now(UTC),
+                        utc(r.updated) or datetime.now(UTC),
                         r.title,
                         bool(r.link_confirmed),
                         r.listed_title,

@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from syndicator.store.engine import Store, _utc
+from syndicator.store.access import utc
+from syndicator.store.engine import Store
 from syndicator.store.schema import source_leases
 
 
@@ -151,7 +152,7 @@ class Leases:
                     )
                 )
             ).scalar_one_or_none()
-        return _utc(due)
+        return utc(due)
 
     async def rows(self) -> dict[str, LeaseRow]:
         async with self.store.reading("leases") as conn:
@@ -160,10 +161,10 @@ class Leases:
                 r.name: LeaseRow(
                     name=r.name,
                     holder=r.holder,
-                    expires_at=_utc(r.expires_at),
-                    next_due=_utc(r.next_due) or datetime.now(UTC),
-                    last_started=_utc(r.last_started),
-                    last_finished=_utc(r.last_finished),
+                    expires_at=utc(r.expires_at),
+                    next_due=utc(r.next_due) or datetime.now(UTC),
+                    last_started=utc(r.last_started),
+                    last_finished=utc(r.last_finished),
                 )
                 for r in result
             }

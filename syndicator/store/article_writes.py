@@ -1,0 +1,597 @@
+"""Writing articles: ingest of a candidate (new, update or duplicate, by content hash, URL
+and SimHash), its sections, aliases and texts seen, retention, the section versions and
+arrival numbers readers' feeds are built from, and the notifications other processes wait on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import (
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from syndicator.core import identity
+from syndicator.core.errors import StoreError
+from syndicator.core.identity import (
+    NEAR_DUPLICATE_BITS,
+    NEAR_DUPLICATE_MIN_WORDS,
+    hamming,
+    simhash_bands,
+)
+from syndicator.core.ingest import Duplicate, Match, Update, decide
+from syndicator.core.models import ALL_SECTION, Candidate
+from syndicator.store.access import MAX_URL, SECTIONS_OF, StoreAccess, utc
+from syndicator.store.schema import (
+    article_aliases,
+    article_hashes,
+    article_sections,
+    article_simhash_bands,
+    articles,
+    section_versions,
+)
+from syndicator.store.statements import (
+    CLAIM_CONFIG,
+    CONFIRM_LINK,
+    FOREIGN_KEY_GONE,
+    MATCH,
+    MATCH_NEAR,
+    NOTIFY,
+    RELINK,
+    bump_versions,
+    match_of,
+    near_window,
+    notify_payloads,
+)
+
+Outcome = Literal["new", "updated", "duplicate"]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcome: Outcome
+    guid: str
+    changed_sections: frozenset[str]
+    # The stored link was replaced by the candidate's confirmed one (see `_relink`).
+    relinked: bool = False
+
+
+def _hash_inputs(cand: Candidate) -> dict[str, object]:
+    """The stored record of how the candidate's hash was made (see migrate.rehash_articles)."""
+    return {
+        "hash_version": identity.HASH_VERSION,
+        "hash_text": cand.hash_text or None,
+        "hash_hosts": " ".join(cand.hash_hosts),
+    }
+
+
+class ArticleWrites(StoreAccess):
+    # --- ingest ----------------------------------------------------------------------
+
+    async def ingest(
+        self,
+        cand: Candidate,
+        canonical_origin: str,
+        now: datetime | None = None,
+        *,
+        number: bool = True,
+        trim: int | None = None,
+    ) -> IngestResult:
+        """Store a candidate once. A known text is a duplicate; a known URL or a near-duplicate
+        text with other content is an update (content replaced, GUID kept); else new.
+
+        `number` false leaves a new article's archive sequence numbers to `number_arrivals`,
+        so that the articles of one pull are numbered together, in publication order.
+        `trim` (retention.items, or max_items if more): a stored article is not added to a
+        section where it would not be among that many newest (see `_add_sections`)."""
+        now = now or datetime.now(UTC)
+        if len(cand.canonical_url) > MAX_URL:
+            # Its URLs are keys of 2,048 characters (the sitemaps.org limit): PostgreSQL refused
+            # a longer one while SQLite kept it. Refused alike on both.
+            raise StoreError(
+                f"store refused article {cand.canonical_url[:100]}...: a link longer than"
+                f" {MAX_URL} characters"
+            )
+        if any(len(alias) > MAX_URL for alias in cand.aliases):
+            cand = replace(cand, aliases=frozenset(a for a in cand.aliases if len(a) <= MAX_URL))
+        looked_again = False
+        while True:
+            try:
+                async with self.writing() as conn:
+                    return await self._ingest(conn, cand, canonical_origin, now, number, trim)
+            except IntegrityError as exc:
+                if looked_again or getattr(exc.orig, "sqlstate", None) != FOREIGN_KEY_GONE:
+                    raise StoreError(
+                        f"store refused article {cand.canonical_url}: {exc.orig}"
+                    ) from None
+                # PostgreSQL: the article this copy matched was deleted (by retention, on
+                # another node) after our lookup and before our rows that point at it were
+                # written. Looked up again it is not there, and the copy is stored anew, as
+                # it would have been a moment later. (SQLite's one writer never interleaves.)
+                looked_again = True
+            except DBAPIError as exc:
+                if (full := self.full_disk(exc)) is not None:
+                    # Every later write would fail alike: the pull stops storing here.
+                    raise full from None
+                raise StoreError(
+                    f"store refused article {cand.canonical_url}: {exc.orig}"
+                ) from None
+            except (UnicodeError, OverflowError) as exc:
+                # A value the driver cannot send (a lone surrogate to SQLite, a number past 64
+                # bits): PostgreSQL's driver says so as a DBAPIError; SQLite's raised it bare,
+                # which ended the whole pull. Either way it costs this article only.
+                raise StoreError(f"store refused article {cand.canonical_url}: {exc}") from None
+
+    async def match(self, cand: Candidate, now: datetime | None = None) -> Match | None:
+        """The stored article this candidate is, if any (read only)."""
+        now = now or datetime.now(UTC)
+        async with self.reading("the article a copy matches") as conn:
+            return await self._match(conn, cand, now)
+
+    async def retention_removes(
+        self,
+        cand: Candidate | None,
+        published: datetime,
+        *,
+        sections: frozenset[str] | None = None,
+        keep: int,
+        before: datetime | None,
+        items: int | None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Whether the retention rules (`retention.prune`) would remove this candidate,
+        published at `published`, at their next run were it stored: it is no stored article,
+        and either `days` would (published before `before` and not among the `keep` newest of
+        any of its sections or of `all`, which that rule spares) or `items` would (not among
+        the max(items, keep) newest of any of its sections). Without a candidate (a link a
+        pull found expired before, not fetched again), `sections` are the ones it is listed
+        in, and the caller knows no stored article is it."""
+        now = now or datetime.now(UTC)
+        by_days = before is not None and published < before
+        if not by_days and items is None:
+            return False
+        listed = cand.sections if cand is not None else sections or frozenset()
+        most = max(keep, items or 0)
+        async with self.reading("whether retention would remove an article") as conn:
+            if cand is not None and await self._match(conn, cand, now) is not None:
+                return False  # stored: an edit or a copy of it goes on as ever
+            newer: dict[str, int] = {}
+            for section in sorted({*listed, ALL_SECTION}):
+                if section == ALL_SECTION:
+                    found = select(articles.c.id).where(articles.c.published > published)
+                else:
+                    found = select(article_sections.c.article_id).where(
+                        article_sections.c.section == section,
+                        article_sections.c.published > published,
+                    )
+                counted = select(func.count()).select_from(found.limit(most).subquery())
+                newer[section] = int((await conn.execute(counted)).scalar_one())
+        by_days = by_days and all(count >= keep for count in newer.values())
+        by_items = (
+            items is not None and bool(listed) and all(newer[s] >= max(items, keep) for s in listed)
+        )
+        return by_days or by_items
+
+    async def _match(self, conn: AsyncConnection, cand: Candidate, now: datetime) -> Match | None:
+        """Same content hash, else same URL (canonical or alias), else a near-duplicate text
+        from the same source published within the window. One round trip: the three index
+        lookups are one UNION ALL, ranked here."""
+        params: dict[str, object] = {
+            "p_hash": cand.content_hash,
+            "p_urls": sorted({cand.canonical_url, *cand.aliases}),
+        }
+        query = MATCH
+        if cand.words >= NEAR_DUPLICATE_MIN_WORDS:
+            published = utc(cand.published) or now
+            query = MATCH_NEAR
+            since, until = near_window(published)
+            params |= {
+                "p_source": cand.source,
+                "p_bands": simhash_bands(cand.simhash),
+                "p_from": since,
+                "p_to": until,
+            }
+        found = []
+        for row in await conn.execute(query, params):
+            distance = hamming(row.simhash, cand.simhash) if row.rank == 2 else 0
+            if distance <= NEAR_DUPLICATE_BITS:
+                found.append((row.rank, distance, row.id, row))
+        if not found:
+            return None
+        rank, _, _, row = min(found, key=lambda f: f[:3])
+        return match_of(("hash", "url", "near")[rank], row, now, cand.content_hash)
+
+    async def _ingest(
+        self,
+        conn: AsyncConnection,
+        cand: Candidate,
+        canonical_origin: str,
+        now: datetime,
+        number: bool = True,
+        trim: int | None = None,
+        again: bool = False,
+    ) -> IngestResult:
+        """`again`: a second look, after losing a URL to another writer (at most one)."""
+        urls = sorted({cand.canonical_url, *cand.aliases})
+        found = await self._match(conn, cand, now)
+        decision = decide(cand, found, canonical_origin=canonical_origin, now=now)
+        relinked = False
+        if found is not None:
+            await self._add_aliases(conn, found.article_id, urls)
+            added = await self._add_sections(conn, found.article_id, cand.sections, trim=trim)
+            relinked = await self._relink(conn, found, cand)
+        if isinstance(decision, Duplicate):
+            assert found is not None
+            if decision.remember_text:
+                await self._remember_text(conn, found.article_id, cand, found.published)
+            if relinked:
+                # The feeds holding it change (its link), its dates do not.
+                added |= await self._sections_of(conn, found.article_id)
+            await self._bump(conn, added, now, number=number)
+            return IngestResult("duplicate", found.guid, frozenset(added), relinked)
+        if isinstance(decision, Update):
+            assert found is not None
+            await conn.execute(
+                update(articles)
+                .where(articles.c.id == found.article_id)
+                .values(
+                    title=cand.title,
+                    summary=cand.summary,
+                    content_html=cand.content_html,
+                    content_hash=cand.content_hash,
+                    simhash=cand.simhash,
+                    **_hash_inputs(cand),
+                    updated=decision.updated,
+                    page_updated=decision.page_updated,
+                    author=cand.author,
+                    image_url=cand.image_url,
+                    image_caption=cand.image_caption,
+                )
+            )
+            await self._remember_text(conn, found.article_id, cand, found.published)
+            sections = await self._sections_of(conn, found.article_id)
+            await self._bump(conn, sections, now, number=number)
+            return IngestResult("updated", found.guid, frozenset(sections), relinked)
+
+        guid, published = decision.guid, decision.published
+        result = await conn.execute(
+            self._new_article,
+            {
+                "guid": guid,
+                "source": cand.source,
+                "url": cand.canonical_url,
+                "title": cand.title,
+                "summary": cand.summary,
+                "content_html": cand.content_html,
+                "content_hash": cand.content_hash,
+                "simhash": cand.simhash,
+                **_hash_inputs(cand),
+                "published": published,
+                "updated": decision.updated,
+                "page_updated": decision.page_updated,
+                "first_seen": now,
+                "author": cand.author,
+                "image_url": cand.image_url,
+                "image_caption": cand.image_caption,
+                "language": cand.language,
+                "link_confirmed": cand.link_confirmed,
+            },
+        )
+        article_id = result.scalar_one_or_none()
+        if article_id is None:  # another writer stored the same article a moment ago
+            article_id = (
+                await conn.execute(select(articles.c.id).where(articles.c.guid == guid))
+            ).scalar_one()
+            return await self._duplicate(conn, article_id, guid, urls, cand.sections, now, number)
+        claimed = await conn.execute(
+            self._claim_hash, {"hash": cand.content_hash, "article_id": article_id}
+        )
+        if claimed.first() is None:
+            # Another writer stored the same text under another GUID (a mirror that gave
+            # another date) and committed first: the hash's unique key decides, ours goes.
+            await conn.execute(delete(articles).where(articles.c.id == article_id))
+            winner = (
+                await conn.execute(
+                    select(articles.c.id, articles.c.guid)
+                    .join(article_hashes, article_hashes.c.article_id == articles.c.id)
+                    .where(article_hashes.c.hash == cand.content_hash)
+                )
+            ).one()
+            return await self._duplicate(
+                conn, winner.id, winner.guid, urls, cand.sections, now, number
+            )
+        claimed_urls = await conn.execute(
+            self._claim_url, [{"url": u, "article_id": article_id} for u in urls]
+        )
+        if len(claimed_urls.all()) < len(urls) and not again:
+            # Another writer stored an article under one of these URLs and committed after
+            # our lookup: another version of its text (an edit, from another mirror or
+            # source) that another node was storing at the same moment. Ours goes, and the
+            # candidate is looked up again: it now finds that article and updates it, as
+            # it would had the other been stored first. Without this, PostgreSQL kept both,
+            # two items with two GUIDs for one link.
+            await conn.execute(delete(articles).where(articles.c.id == article_id))
+            return await self._ingest(conn, cand, canonical_origin, now, number, trim, again=True)
+        # The hash and URLs are claimed and the article has no section yet: statements fewer.
+        await self._remember_text(conn, article_id, cand, published, hash_stored=True)
+        added = await self._add_sections(conn, article_id, cand.sections, have=set())
+        await self._bump(conn, added, now, number=number)
+        return IngestResult("new", guid, frozenset(added))
+
+    async def _relink(self, conn: AsyncConnection, found: Match, cand: Candidate) -> bool:
+        """Repair a stored article's link from a candidate whose link is confirmed (its page's
+        rel=canonical, or the canonical origin served it): only the link changes, never the
+        GUID or the dates. True when the link changed. A link stored and confirmed already
+        (the common case: the same article pulled again) costs no statement."""
+        if not cand.link_confirmed or (found.url == cand.canonical_url and found.link_confirmed):
+            return False
+        changed = await conn.execute(
+            RELINK, {"p_article": found.article_id, "p_url": cand.canonical_url}
+        )
+        if changed.rowcount:
+            return True
+        await conn.execute(CONFIRM_LINK, {"p_article": found.article_id})
+        return False
+
+    async def _duplicate(
+        self,
+        conn: AsyncConnection,
+        article_id: int,
+        guid: str,
+        urls: Iterable[str],
+        sections: Iterable[str],
+        now: datetime,
+        number: bool = True,
+    ) -> IngestResult:
+        await self._add_aliases(conn, article_id, urls)
+        added = await self._add_sections(conn, article_id, sections)
+        await self._bump(conn, added, now, number=number)
+        return IngestResult("duplicate", guid, frozenset(added))
+
+    async def _remember_text(
+        self,
+        conn: AsyncConnection,
+        article_id: int,
+        cand: Candidate,
+        published: datetime,
+        *,
+        hash_stored: bool = False,
+    ) -> None:
+        """Keep this text's hash (unless `hash_stored`), and its SimHash bands when it is long
+        enough to compare."""
+        if not hash_stored:
+            await conn.execute(
+                self._insert_ignore(article_hashes),
+                {"hash": cand.content_hash, "article_id": article_id},
+            )
+        if cand.words < NEAR_DUPLICATE_MIN_WORDS:
+            return
+        await conn.execute(
+            self._insert_ignore(article_simhash_bands),
+            [
+                {
+                    "article_id": article_id,
+                    "simhash": cand.simhash,
+                    "band_key": key,
+                    "source": cand.source,
+                    "published": published,
+                }
+                for key in simhash_bands(cand.simhash)
+            ],
+        )
+
+    async def _add_aliases(
+        self, conn: AsyncConnection, article_id: int, urls: Iterable[str]
+    ) -> None:
+        rows = [{"url": u, "article_id": article_id} for u in urls]
+        if rows:
+            await conn.execute(self._insert_ignore(article_aliases), rows)
+
+    async def _add_sections(
+        self,
+        conn: AsyncConnection,
+        article_id: int,
+        sections: Iterable[str],
+        have: set[str] | None = None,
+        *,
+        trim: int | None = None,
+    ) -> set[str]:
+        """Add the article to these sections; returns those it was not in. `have`: its
+        sections, when the caller knows them. With `trim`, a section where it would not be
+        among the `trim` newest is left out: retention.items would take it out again at its
+        next run, and a listing of it there would add it back at every pull, moving that
+        section's feeds each time."""
+        if have is None:
+            have = await self._sections_of(conn, article_id)
+        new = set(sections) - have
+        if new and trim is not None:
+            published = (
+                await conn.execute(select(articles.c.published).where(articles.c.id == article_id))
+            ).scalar_one()
+            for section in sorted(new):
+                newer = (
+                    select(article_sections.c.article_id)
+                    .where(
+                        article_sections.c.section == section,
+                        article_sections.c.published > published,
+                    )
+                    .limit(trim)
+                )
+                counted = select(func.count()).select_from(newer.subquery())
+                if (await conn.execute(counted)).scalar_one() >= trim:
+                    new.discard(section)
+        if new:
+            await conn.execute(
+                self._add_section,
+                [
+                    {"article_id": article_id, "section": s, "p_article": article_id}
+                    for s in sorted(new)
+                ],
+            )
+        return new
+
+    async def add_sections(
+        self, by_url: Mapping[str, set[str]], now: datetime, *, trim: int | None = None
+    ) -> set[str]:
+        """Add sections to stored articles, found by any URL they were seen under (a listing
+        names a known article in one more section); returns the sections that gained one.
+        `trim`: as `ingest`'s."""
+        changed: set[str] = set()
+        try:
+            async with self.writing() as conn:
+                for url, sections in sorted(by_url.items()):
+                    article_id = (
+                        await conn.execute(
+                            select(article_aliases.c.article_id).where(article_aliases.c.url == url)
+                        )
+                    ).scalar_one_or_none()
+                    if article_id is not None:
+                        changed |= await self._add_sections(conn, article_id, sections, trim=trim)
+                if changed:
+                    await self._bump(conn, changed, now)
+        except DBAPIError as exc:
+            raise StoreError(f"store refused article sections: {exc.orig}") from None
+        return changed
+
+    async def _sections_of(self, conn: AsyncConnection, article_id: int) -> set[str]:
+        result = await conn.execute(SECTIONS_OF, {"p_article": article_id})
+        return set(result.scalars())
+
+    async def _bump(
+        self,
+        conn: AsyncConnection,
+        sections: Iterable[str],
+        now: datetime,
+        *,
+        changed_at: bool = True,
+        number: bool = True,
+    ) -> None:
+        names = sorted(set(sections) | {ALL_SECTION})
+        if names == [ALL_SECTION]:
+            return
+        await bump_versions(
+            conn,
+            self._versions_insert,
+            names,
+            now,
+            changed_at=changed_at,
+            number=number,
+        )
+        await self._notify(conn, names)
+
+    async def _notify(self, conn: AsyncConnection, names: Sequence[str]) -> None:
+        if self.is_postgres and names:
+            # Delivered at commit to every web node listening (see store.changes).
+            params = [
+                {"channel": self.channel, "sections": payload} for payload in notify_payloads(names)
+            ]
+            await conn.execute(NOTIFY, params if len(params) > 1 else params[0])
+
+    async def mark_changed(
+        self, sections: Iterable[str], now: datetime | None = None, *, changed_at: bool = True
+    ) -> None:
+        """Move the change counters of these sections (feeds re-render, web nodes hear it),
+        and their last-changed time (the feeds' Last-Modified) unless `changed_at` is false."""
+        try:
+            async with self.writing() as conn:
+                await self._bump(conn, sections, now or datetime.now(UTC), changed_at=changed_at)
+        except DBAPIError as exc:
+            raise StoreError(f"store refused section versions: {exc.orig}") from None
+
+    async def record_config_change(
+        self, sections: Iterable[str], digest: str, now: datetime | None = None
+    ) -> list[str]:
+        """Record that the config of digest `digest` changes these sections' documents (and
+        `all`'s): their change counters move (web nodes render again, the WebSub hub hears
+        of it), their Last-Modified does not. A section whose change by this very config is
+        recorded already is left alone: each serving process reloads on its own, and the
+        first to record a config's change makes the others' records no-ops. The sections
+        recorded now."""
+        names = sorted(set(sections) | {ALL_SECTION})
+        at = now or datetime.now(UTC)
+        recorded = []
+        try:
+            async with self.writing() as conn:
+                # One section at a time, in name order, as every writer of the counters.
+                for name in names:
+                    params = {"p_section": name, "p_digest": digest}
+                    if (await conn.execute(CLAIM_CONFIG, params)).first() is None:
+                        row = {"section": name, "version": 0, "changed_at": at}
+                        made = await conn.execute(
+                            self._versions_insert, {**row, "config_digest": digest}
+                        )
+                        if made.rowcount != 1:
+                            continue  # recorded by another process
+                    recorded.append(name)
+                if recorded:
+                    await bump_versions(conn, self._versions_insert, recorded, at, changed_at=False)
+                    await self._notify(conn, recorded)
+        except DBAPIError as exc:
+            raise StoreError(f"store refused section versions: {exc.orig}") from None
+        return recorded
+
+    async def config_in_force(self, digest: str) -> None:
+        """Say that the config of digest `digest` is the one the sections' documents are
+        rendered under now (a serving process starting): a reload to another config that
+        was recorded before (the service restarted on an older config meanwhile) is then
+        recorded again. Writes only when a section's recorded config is another."""
+        try:
+            async with self.reading("section versions") as conn:
+                query = select(section_versions.c.section).where(
+                    section_versions.c.config_digest.is_distinct_from(digest)
+                )
+                names = sorted((await conn.execute(query)).scalars())
+            if not names:
+                return
+            async with self.writing() as conn:
+                for name in names:  # in name order, as every writer of the counters
+                    await conn.execute(
+                        update(section_versions)
+                        .where(section_versions.c.section == name)
+                        .values(config_digest=digest)
+                    )
+        except DBAPIError as exc:
+            raise StoreError(f"store refused section versions: {exc.orig}") from None
+
+    async def number_arrivals(self, sections: Iterable[str], now: datetime | None = None) -> None:
+        """Give the articles that joined these sections (and `all`) without an archive number
+        theirs, oldest publication first (ties in the order they were stored), and move the
+        sections' change counters: the end of a pull, so that one pull's articles fill the
+        archive pages in date order, and pages already complete never change."""
+        try:
+            names = sorted(set(sections) | {ALL_SECTION})
+            async with self.writing() as conn:
+                await bump_versions(
+                    conn,
+                    self._versions_insert,
+                    names,
+                    now or datetime.now(UTC),
+                    changed_at=False,
+                )
+                await self._notify(conn, names)
+        except DBAPIError as exc:
+            raise StoreError(f"store refused archive numbers: {exc.orig}") from None
+
+    async def unnumbered_sections(self, sections: Iterable[str]) -> set[str]:
+        """Those of these sections that hold articles with no archive number yet (one index
+        read): what a pull stopped before its end (`number_arrivals`) left."""
+        names = sorted(set(sections) - {ALL_SECTION})
+        if not names:
+            return set()
+        query = (
+            select(article_sections.c.section)
+            .where(article_sections.c.section.in_(names), article_sections.c.seq.is_(None))
+            .distinct()
+        )
+        async with self.reading("articles without archive numbers") as conn:
+            return set((await conn.execute(query)).scalars())
