@@ -54,6 +54,7 @@ from syndicator.extract import (
     extraction,
     metadata,
     source_rules,
+    tidying,
     validate,
 )
 from syndicator.pull.fetch import Fetcher, FetchLimits
@@ -200,7 +201,7 @@ async def throughput(count: int, tmp: Path) -> None:
         t2 = time.perf_counter()
         container = extraction.main_content(root, url, rules)
         t3 = time.perf_counter()
-        clean.tidy_body(container, echoes=echoes, author=meta.author)
+        tidying.tidy_body(container, echoes=echoes, author=meta.author)
         page = extraction.assemble(meta, container, url)
         content_html, image_url = candidate.publishable_html(page, CANONICAL, ORIGINS, "en")
         t4 = time.perf_counter()
@@ -355,7 +356,7 @@ STAGE_CALLS = (
     ("  read_metadata", extraction, "read_metadata"),
     ("  drop_hidden", clean, "drop_hidden"),
     ("  strip_boilerplate", clean, "strip_boilerplate"),
-    ("  tidy_body", clean, "tidy_body"),
+    ("  tidy_body", tidying, "tidy_body"),
     ("  safety net (its trafilatura calls too)", extraction, "rescue"),
     ("  trafilatura, every call", engine, "trafilatura_body"),
     ("to_candidate", candidate, "to_candidate"),

@@ -20,6 +20,7 @@ from syndicator.extract import (
     listings,
     metadata,
     source_rules,
+    tidying,
 )
 
 URL = "https://www.news.example/2024/03/04/story/"
@@ -370,7 +371,7 @@ def test_line_broken_text_becomes_one_paragraph_per_line() -> None:
         "<div>First line <a href='/x'>link</a><br><br>Second line<br>Third</div>",
         create_parent="div",
     )
-    clean.split_line_breaks(root)
+    tidying.split_line_breaks(root)
     assert [clean.text_of(p) for p in root.iter("p")] == ["First line link", "Second line", "Third"]
 
 
@@ -380,7 +381,7 @@ def test_a_comment_between_line_breaks_is_dropped_not_an_error() -> None:
         "<div>First line<br><!-- ad slot -->Second line<br>Third<!-- end --></div>",
         create_parent="div",
     )
-    clean.split_line_breaks(root)
+    tidying.split_line_breaks(root)
     assert [clean.text_of(p) for p in root.iter("p")] == ["First line", "Second line", "Third"]
 
 
@@ -534,7 +535,7 @@ def test_the_authors_name_inside_a_sentence_stays() -> None:
         "<div><p>Der Film <span>von Klaus Stanjek</span> läuft am Montag im Hafenkino.</p>"
         "<p><span>Von Klaus Stanjek</span></p></div>"
     )
-    clean.tidy_body(container, author="Klaus Stanjek")
+    tidying.tidy_body(container, author="Klaus Stanjek")
     assert clean.text_of(container) == "Der Film von Klaus Stanjek läuft am Montag im Hafenkino."
 
 
@@ -658,7 +659,7 @@ def test_a_link_to_more_goes_with_the_block_that_holds_only_it(wrapper: str, wor
         f"<div><p>{PARAS[0]}</p><{wrapper}><a href='/more'>{words}</a></{wrapper}>"
         f"<p>{PARAS[1]}</p></div>"
     )
-    clean.tidy_body(container)
+    tidying.tidy_body(container)
     assert clean.text_of(container) == f"{PARAS[0]}{PARAS[1]}"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from syndicator.core.errors import ExtractError
-from syndicator.extract import clean, decoding, extraction, listings, safety_net
+from syndicator.extract import decoding, extraction, listings, published_html, safety_net
 from syndicator.extract.candidate import to_candidate
 
 from .conftest import REPO
@@ -99,11 +99,11 @@ def test_mirror_copies_hash_the_same() -> None:
     ],
 )
 def test_sanitiser_removes_active_content(dirty: str, gone: str) -> None:
-    assert gone not in clean.sanitize(dirty)
+    assert gone not in published_html.sanitize(dirty)
 
 
 def test_a_quotations_web_source_is_kept() -> None:
-    assert clean.sanitize('<q cite="https://n.example/s">a</q>') == (
+    assert published_html.sanitize('<q cite="https://n.example/s">a</q>') == (
         '<q cite="https://n.example/s">a</q>'
     )
 
@@ -114,7 +114,7 @@ def test_sanitiser_keeps_article_markup() -> None:
         "<h2>H</h2><blockquote><p>Q</p></blockquote><ul><li>L</li></ul>"
         '<table><tr><td>T</td></tr></table><p dir="rtl" lang="ar">مرحبا</p>'
     )
-    out = clean.sanitize(html)
+    out = published_html.sanitize(html)
     for tag in (
         "<figure>",
         "<figcaption>",

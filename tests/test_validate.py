@@ -10,7 +10,7 @@ import pytest
 
 from syndicator.core.errors import RejectedPage
 from syndicator.core.models import FeedEntry
-from syndicator.extract import clean
+from syndicator.extract import text_rules
 from syndicator.extract.validate import READ_CHUNK, check, feed_notice, index_links
 from syndicator.mirrors.announced import announced_origins
 
@@ -477,6 +477,6 @@ def test_a_feed_entry_over_its_other_entries_is_an_index_page(
 ) -> None:
     # Fetched as an article, a section's or a month's index page was published as an item.
     found = index_links(
-        [f"https://n.example{link}" for link in links], clean.rule(DEFAULT_ARTICLES, "a")
+        [f"https://n.example{link}" for link in links], text_rules.rule(DEFAULT_ARTICLES, "a")
     )
     assert {link.removeprefix("https://n.example") for link in found} == indexes

@@ -21,7 +21,7 @@ import lxml.html
 from syndicator.core import identity
 from syndicator.core.config import SectionRule, Source
 from syndicator.core.models import Candidate, Page
-from syndicator.extract import boilerplate, clean, dates, decoding
+from syndicator.extract import boilerplate, clean, dates, decoding, published_html, text_rules
 
 log = logging.getLogger("syndicator.extract")
 
@@ -151,8 +151,8 @@ def _path_matches(pattern: str, path: str, index: int, url: str) -> bool:
     """A section rule's path pattern matches; one that gives up (too slow) does not, and says
     so."""
     try:
-        return clean.rule(pattern, f"section_rules[{index}].path").search(path) is not None
-    except clean.RuleTimeout as exc:
+        return text_rules.rule(pattern, f"section_rules[{index}].path").search(path) is not None
+    except text_rules.RuleTimeout as exc:
         log.warning("%s: not applied to %s", exc, url, extra={"rule": exc.rule, "url": url})
         return False
 
@@ -176,7 +176,7 @@ def publishable_html(
     body = lxml.html.fragment_fromstring(
         page.body_html or "<p></p>", create_parent="div", parser=clean.HTML_PARSER
     )
-    clean.rewrite_links(body, page.url, origins, canonical_origin, prefixes)
+    published_html.rewrite_links(body, page.url, origins, canonical_origin, prefixes)
     # The lead figure goes after the first paragraph: the caption under its image, and the
     # item's text starting with the article's own words, not with the caption.
     lead = ""
@@ -186,9 +186,9 @@ def publishable_html(
             first.tail = None
         lead = lxml.html.tostring(first, encoding="unicode")
         body.remove(first)
-    content = clean.fragment_html(body)
+    content = published_html.fragment_html(body)
     image_url = (
-        clean.rewrite_url(page.image_url, page.url, origins, canonical_origin, prefixes)
+        published_html.rewrite_url(page.image_url, page.url, origins, canonical_origin, prefixes)
         if page.image_url
         else None
     )
@@ -206,7 +206,7 @@ def publishable_html(
         content = f"<p>{html.escape(page.standfirst)}</p>{content}"
     if identity.is_rtl(language):
         content = f'<div dir="rtl" lang="{html.escape(language, quote=True)}">{content}</div>'
-    return clean.sanitize(content), image_url
+    return published_html.sanitize(content), image_url
 
 
 def fingerprint_page(page: Page, hosts: list[str]) -> tuple[str, int, int]:
@@ -298,6 +298,6 @@ def on_site(url: str, canonical_origin: str, origins: set[str], prefixes: Mappin
     if prefix:
         parts = urlsplit(url)
         url = urlunsplit(
-            (parts.scheme, parts.netloc, clean.site_path(url, prefixes), parts.query, "")
+            (parts.scheme, parts.netloc, published_html.site_path(url, prefixes), parts.query, "")
         )
     return identity.canonical_url(url, canonical_origin, origins)

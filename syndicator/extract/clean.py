@@ -1,36 +1,32 @@
-"""Boilerplate removal and HTML sanitising: page DOM in, article-only safe HTML out.
+"""Boilerplate removal: page DOM in, article-only DOM out.
 
 Owns the operations on the tree: dropping what `boilerplate` says is not content (before
-extraction, on the whole page) and what is left of it in the extracted body (after), the
-per-source `strip` selectors and text patterns (searched with a time limit), link rewriting
-and the nh3 allow-list every published body passes. Pure: takes trees and strings, returns
+extraction, on the whole page) and what is left of it in the extracted body (after), and the
+per-source `strip` selectors and text patterns (`text_rules` compiles and times them). The
+body is made readable after in `tidying`; sanitising, link rewriting and the nh3 allow-list
+every published body passes are `published_html`'s. Pure: takes trees and strings, returns
 trees and strings; no I/O.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import copy
-import logging
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Protocol
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from collections.abc import Iterable, Sequence
 
 import lxml.html
-import nh3
 import regex
 from lxml import etree
 
-from syndicator.core import identity
-from syndicator.core.selectors import compile_pattern, compile_selector
+from syndicator.core.selectors import compile_selector
 from syndicator.extract import boilerplate
 from syndicator.extract.boilerplate import is_host_list
-
-log = logging.getLogger("syndicator.extract")
+from syndicator.extract.text_rules import (
+    PageRules,
+    RuleTimeout,
+    Searcher,
+    current_page,
+    current_trace,
+)
 
 # lxml.html's parser finds each element's Python class with a Python callback (form
 # elements get classes of their own); every element the extraction touches went through it,
@@ -70,62 +66,6 @@ _ANNOUNCERS = (
 )
 _ANNOUNCER_TAGS = frozenset(_ANNOUNCERS)
 
-ALLOWED_TAGS = {
-    "p",
-    "br",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "ul",
-    "ol",
-    "li",
-    "a",
-    "em",
-    "strong",
-    "b",
-    "i",
-    "u",
-    "s",
-    "sub",
-    "sup",
-    "small",
-    "mark",
-    "q",
-    "cite",
-    "code",
-    "pre",
-    "blockquote",
-    "figure",
-    "figcaption",
-    "img",
-    "table",
-    "thead",
-    "tbody",
-    "tfoot",
-    "tr",
-    "th",
-    "td",
-    "caption",
-    "hr",
-    "abbr",
-    "time",
-    "span",
-    "div",
-}
-ALLOWED_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "img": {"src", "alt", "title", "width", "height"},
-    "td": {"colspan", "rowspan"},
-    "th": {"colspan", "rowspan", "scope"},
-    "abbr": {"title"},
-    "time": {"datetime"},
-    "blockquote": {"cite"},
-    "q": {"cite"},
-    "*": {"dir", "lang"},
-}
-
 
 def text_of(el: etree._Element) -> str:
     return " ".join("".join(el.itertext()).split())
@@ -153,105 +93,6 @@ def select_elements(root: etree._Element, selector: str) -> list[etree._Element]
 # the process (and its signal handlers) for hours. Here a search gives up after
 # SEARCH_TIMEOUT seconds and raises RuleTimeout naming the rule; the caller skips that rule
 # for that page and says so.
-
-# Seconds one search of one text may take. An ordinary pattern on an article's text takes
-# microseconds; this only ever stops a runaway one.
-SEARCH_TIMEOUT = 0.25
-
-
-class RuleTimeout(Exception):
-    """An operator pattern gave up on a text: its rule is skipped there."""
-
-    def __init__(self, rule: str, pattern: str) -> None:
-        self.rule = rule
-        self.pattern = pattern
-        super().__init__(
-            f"{rule} {pattern!r} took longer than {SEARCH_TIMEOUT:g}s on one text and gave up"
-        )
-
-
-class Searcher(Protocol):
-    """Anything with a `search(text)` that returns a match or None (a Rule, an re.Pattern)."""
-
-    def search(self, text: str, /) -> object: ...
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One operator pattern and the name of its rule (`strip_text[0]`), searched with a time
-    limit."""
-
-    pattern: str
-    rule: str
-    _compiled: regex.Pattern[str] = field(init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_compiled", compile_pattern(self.pattern))
-
-    def search(self, text: str, /) -> regex.Match[str] | None:
-        """The first match in `text`, or None; RuleTimeout when the search runs too long."""
-        try:
-            return self._compiled.search(text, timeout=SEARCH_TIMEOUT)
-        except TimeoutError:
-            raise RuleTimeout(self.rule, self.pattern) from None
-
-
-@lru_cache(maxsize=1024)
-def rule(pattern: str, name: str) -> Rule:
-    """The Rule for `pattern` (compiled once per pattern and name)."""
-    return Rule(pattern, name)
-
-
-# Told the name of every rule that removes something, for `syndicate extract` to show. A
-# context variable, so that one extraction's trace never sees another's.
-RuleTrace = Callable[[str], None]
-_trace: contextvars.ContextVar[RuleTrace | None] = contextvars.ContextVar("trace", default=None)
-
-
-@contextlib.contextmanager
-def tracing(trace: RuleTrace | None) -> Iterator[None]:
-    """While inside, every rule that removes an element is reported to `trace`."""
-    token = _trace.set(trace)
-    try:
-        yield
-    finally:
-        _trace.reset(token)
-
-
-class _PageRules:
-    """The operator rules that gave up on the page being cleaned: each is skipped for the
-    rest of it (a second block would only take as long again), and reported once."""
-
-    def __init__(self, url: str | None) -> None:
-        self.url = url
-        self.gave_up: set[str] = set()
-
-    def skip(self, pattern: Searcher) -> bool:
-        return getattr(pattern, "rule", None) in self.gave_up
-
-    def gave_up_on(self, exc: RuleTimeout) -> None:
-        self.gave_up.add(exc.rule)
-        where = self.url or "this text"
-        log.warning(
-            "%s: not applied to %s",
-            exc,
-            where,
-            extra={"rule": exc.rule, "pattern": exc.pattern, "url": self.url},
-        )
-
-
-_page: contextvars.ContextVar[_PageRules | None] = contextvars.ContextVar("page", default=None)
-
-
-@contextlib.contextmanager
-def on_page(url: str) -> Iterator[None]:
-    """While inside, the text patterns of a source are applied to the page at `url`: one that
-    gives up (too slow) is reported once, naming the page, and skipped for the rest of it."""
-    token = _page.set(_PageRules(url))
-    try:
-        yield
-    finally:
-        _page.reset(token)
 
 
 # How many nodes `_word_before` looks back through before it says no.
@@ -319,7 +160,7 @@ def drop_element(el: etree._Element, rule: str | None = None) -> None:
     parent = el.getparent()
     if parent is None:
         return
-    trace = _trace.get()
+    trace = current_trace.get()
     if trace is not None and rule is not None:
         trace(rule)
     # Keep the text that follows the element (lxml stores it on the element as .tail), and
@@ -350,7 +191,7 @@ def _link_share(el: etree._Element) -> float:
     return linked / total
 
 
-def _matches(text: str, patterns: Sequence[Searcher], page: _PageRules) -> bool:
+def _matches(text: str, patterns: Sequence[Searcher], page: PageRules) -> bool:
     for pattern in patterns:
         if page.skip(pattern):
             continue
@@ -429,7 +270,7 @@ def content_nodes(root: etree._Element) -> tuple[set[etree._Element], int]:
         while node is not None and node not in keep:
             keep.add(node)
             node = node.getparent()
-    return keep, _paragraph_chars(top)
+    return keep, paragraph_chars(top)
 
 
 def strip_boilerplate(
@@ -462,7 +303,7 @@ def strip_boilerplate(
             drop_element(el, f"strip:{selector}")
     # Paragraph text of the whole page: a block holding most of it is the article, whatever
     # its class says, so a misleading class never takes the article with it.
-    total = _paragraph_chars(root)
+    total = paragraph_chars(root)
     stack = [(root, False)]
     while stack:
         parent, in_text = stack.pop()
@@ -478,7 +319,7 @@ def strip_boilerplate(
             ):
                 # A label removed for its class ("Weitere Informationen zum Thema" in a widget
                 # of its own over a list of teasers) still heads its section, as one without a
-                # class does (`_drop_announced`).
+                # class does (`drop_announced`).
                 if (
                     boilerplate.heads_section(text_of(child))
                     and (section := _section_headed_by(child, keep, total)) is not None
@@ -490,8 +331,8 @@ def strip_boilerplate(
                 stack.append((child, in_text or child.tag in BLOCK_TAGS))
     if site_blocks:
         drop_site_blocks(root, site_blocks, keep)
-    _drop_announced(root, total, keep)
-    _drop_blocks(root, text_patterns)
+    drop_announced(root, total, keep)
+    drop_blocks(root, text_patterns)
     unwrap_layout_tables(root)
     unquote_tables(root)
     return expected
@@ -542,7 +383,7 @@ def _section_headed_by(
 # paragraph or two, more than a toolbar, a dateline, a menu or a table's header row holds.
 PROSE_CHARS = 200
 # A run of text outside links at least this long is a sentence, not a label or menu entry.
-_SENTENCE_CHARS = 60
+SENTENCE_CHARS = 60
 
 
 def _weak_box_of_text(el: etree._Element) -> bool:
@@ -554,7 +395,7 @@ def _weak_box_of_text(el: etree._Element) -> bool:
         return False
     if _prose_chars(el) >= PROSE_CHARS:
         return True
-    return boilerplate.styled_for_print(el) and _unlinked_chars(el) >= _SENTENCE_CHARS
+    return boilerplate.styled_for_print(el) and _unlinked_chars(el) >= SENTENCE_CHARS
 
 
 def _unlinked_chars(el: etree._Element) -> int:
@@ -569,7 +410,7 @@ def _prose_chars(el: etree._Element) -> int:
     while stack:
         node = stack.pop()
         for run in (node.text, *(child.tail for child in node)):
-            if run and len(run := " ".join(run.split())) >= _SENTENCE_CHARS:
+            if run and len(run := " ".join(run.split())) >= SENTENCE_CHARS:
                 total += len(run)
         stack.extend(c for c in node if isinstance(c.tag, str) and c.tag != "a")
     return total
@@ -737,14 +578,14 @@ def _slide(el: etree._Element, shown: dict[etree._Element, set[tuple[str, str]]]
     return kind in kinds
 
 
-def _paragraph_chars(el: etree._Element) -> int:
+def paragraph_chars(el: etree._Element) -> int:
     """Characters of text outside links: what paragraphs, not menus, are made of."""
     total = len("".join(el.itertext()))
     return total - sum(len("".join(a.itertext())) for a in el.iter("a"))
 
 
 def _holds_article(el: etree._Element, total: int) -> bool:
-    return total > 0 and _paragraph_chars(el) > total / 2 and el.tag not in ("ol", "ul")
+    return total > 0 and paragraph_chars(el) > total / 2 and el.tag not in ("ol", "ul")
 
 
 def _block_of(el: etree._Element) -> etree._Element:
@@ -789,7 +630,7 @@ _INLINE_ANNOUNCERS = frozenset({"span", "strong", "b", "font", "small", "time"})
 _SENTENCE_GOES_ON = regex.compile(r"[\p{L},;]\s*$")
 
 
-def _mid_sentence(el: etree._Element) -> bool:
+def mid_sentence(el: etree._Element) -> bool:
     """An inline element that a sentence runs into ("... mit der Welt zu <strong>teilen
     </strong>."): a word in it, not a label, whatever the word. Not after a number ("5
     <span>Kommentare</span>") nor one that ends in a colon."""
@@ -825,7 +666,7 @@ def _in_listing(el: etree._Element) -> bool:
     return el.tag in _LISTING_TAGS or any(a.tag in _LISTING_TAGS for a in el.iterancestors())
 
 
-def _drop_announced(
+def drop_announced(
     root: etree._Element, total: int, keep: set[etree._Element] | None = None
 ) -> None:
     """Remove blocks that announce boilerplate, with what they announce."""
@@ -857,7 +698,7 @@ def _drop_announced(
         if lead and _link_share(el) >= 0.4:
             drop_element(_block_of(el), "pointer")
             continue
-        if not announcement or _mid_sentence(el):
+        if not announcement or mid_sentence(el):
             continue
         # Only the smallest element carrying the announcement: skip containers of it (a
         # row of labels such as "Print | Email" is one announcement, not a container), when
@@ -926,281 +767,13 @@ def _text_lengths(root: etree._Element) -> dict[etree._Element, int]:
     return lengths
 
 
-def _drop_blocks(root: etree._Element, patterns: Sequence[Searcher]) -> None:
+def drop_blocks(root: etree._Element, patterns: Sequence[Searcher]) -> None:
     if not patterns:
         return
-    page = _page.get() or _PageRules(None)
+    page = current_page.get() or PageRules(None)
     for el in list(root.iter(*BLOCK_TAGS, "div", "section", "span")):
         if el.getparent() is None or not _matches(text_of(el), patterns, page):
             continue
         if any(isinstance(c.tag, str) and _matches(text_of(c), patterns, page) for c in el):
             continue
         drop_element(el, "strip_text")
-
-
-_BLOCKISH = frozenset({*BLOCK_TAGS, "div", "section", "ul", "ol", "table", "figure", "hr"})
-
-
-def split_line_breaks(container: etree._Element) -> None:
-    """Text laid out with <br> (two or more in one element) becomes one paragraph per line,
-    so that each line is judged as a block of its own."""
-    parents = {br.getparent() for br in container.iter("br")}
-    for el in parents:
-        if el is None or sum(1 for c in el if c.tag == "br") < 2:
-            continue
-        segments: list[list[object]] = [[el.text] if el.text else []]
-        for child in list(el):
-            tail, child.tail = child.tail, None
-            if child.tag == "br":
-                segments.append([])
-            elif not isinstance(child.tag, str):
-                pass  # a comment or processing instruction: no text, and no block
-            elif child.tag in _BLOCKISH:
-                segments.extend([[child], []])
-            else:
-                segments[-1].append(child)
-            if tail:
-                segments[-1].append(tail)
-        blocks = [_paragraph(seg) for seg in segments if _has_text(seg)]
-        el.text = None
-        for child in list(el):
-            el.remove(child)
-        if el.tag == "p" and (parent := el.getparent()) is not None:
-            # Each block after the one before it: inserting at an index walks the parent's
-            # children, and 50,000 line breaks in one paragraph took seconds that way.
-            anchor = el
-            for block in blocks:
-                anchor.addnext(block)
-                anchor = block
-            parent.remove(el)
-        else:
-            el.extend(blocks)
-
-
-def _has_text(segment: list[object]) -> bool:
-    return any(
-        (isinstance(part, str) and part.strip())
-        or (isinstance(part, etree._Element) and (text_of(part) or part.tag in _BLOCKISH))
-        for part in segment
-    )
-
-
-def _paragraph(segment: list[object]) -> etree._Element:
-    if len(segment) == 1 and isinstance(segment[0], etree._Element) and segment[0].tag in _BLOCKISH:
-        return segment[0]
-    p = etree.Element("p")
-    for part in segment:
-        if isinstance(part, str):
-            if len(p):
-                p[-1].tail = (p[-1].tail or "") + part
-            else:
-                p.text = (p.text or "") + part
-        elif isinstance(part, etree._Element):
-            p.append(part)
-    p.text = (p.text or "").lstrip() or None
-    return p
-
-
-def _drop_echoes(container: etree._Element, echoes: Iterable[str], author: str | None) -> None:
-    """Blocks that repeat the headline or the caption, or are the byline."""
-    repeated = {" ".join(e.split()) for e in echoes if e and e.strip()}
-    for el in list(container.iter(*BLOCK_TAGS, "div", "span", "font", "small", "b", "strong")):
-        if el.getparent() is None or (len(el) and any(c.tag in _BLOCKISH for c in el)):
-            continue
-        text = text_of(el)
-        if text and (text in repeated or boilerplate.is_byline(text, author)):
-            if el.tag not in BLOCK_TAGS and _mid_sentence(el):
-                continue  # "ein Film von Klaus Stanjek": the sentence's words
-            drop_element(el, "byline-or-repeat")
-
-
-_PRECEDING_TEXT = etree.XPath("boolean(preceding::text()[normalize-space()])")
-
-
-def _section_h1s(container: etree._Element, headline: str) -> set[etree._Element]:
-    """The h1s of a body that head its sections (Medium and Google's SRE book set them in
-    h1), not the headline: in a body with several h1s, each that is not part of the headline
-    (nor holds it) and follows text or another h1. Decided before datelines and the like
-    are dropped, so that a dateline in front counts as text."""
-    h1s = list(container.iter("h1"))
-    if len(h1s) < 2:
-        return set()
-    title = " ".join(headline.casefold().split())
-    sections = set()
-    for n, el in enumerate(h1s):
-        text = text_of(el).casefold()
-        if not text or (title and (text in title or title in text)):
-            continue
-        if n or _PRECEDING_TEXT(el):
-            sections.add(el)
-    return sections
-
-
-_TEASER_HEADINGS = frozenset({"h2", "h3", "h4", "h5", "h6"})
-
-
-def _drop_teasers(container: etree._Element) -> None:
-    """Teasers of other stories: a paragraph of text that ends in a link to the rest of a
-    story ("... erläutert Hintergründe. mehr"), with the heading just before it when that
-    links to the same address. A paragraph of the article ends in its own words."""
-    for el in list(container.iter("p", "li", "div")):
-        if el.getparent() is None or not len(el) or any(c.tag in _BLOCKISH for c in el):
-            continue
-        link = el[-1]
-        if link.tag != "a" or (link.tail or "").strip():
-            continue
-        words = text_of(link)
-        if not boilerplate.is_more_link(words) or len(text_of(el)) - len(words) < _SENTENCE_CHARS:
-            continue
-        before, href = el.getprevious(), link.get("href")
-        if (
-            before is not None
-            and before.tag in _TEASER_HEADINGS
-            and href
-            and any(a.get("href") == href for a in before.iter("a"))
-        ):
-            drop_element(before, "teaser")
-        drop_element(el, "teaser")
-
-
-def tidy_body(
-    container: etree._Element,
-    text_patterns: Sequence[Searcher] = (),
-    *,
-    echoes: Iterable[str] = (),
-    author: str | None = None,
-) -> None:
-    """After extraction: one block per line, then drop what is left of announcements,
-    pointers, host lists, datelines, the byline and repeats of the headline or caption.
-    `echoes` are the texts a block may not repeat, the headline first."""
-    split_line_breaks(container)
-    echoes = tuple(echoes)
-    sections = _section_h1s(container, echoes[0] if echoes else "")
-    _drop_announced(container, _paragraph_chars(container))
-    _drop_blocks(container, text_patterns)
-    _drop_echoes(container, echoes, author)
-    _drop_teasers(container)
-    # A reading time ("8 min read") is page furniture; only the body's are dropped, as
-    # dropping the page's can change the block trafilatura picks.
-    if boilerplate.may_hold_reading_time("".join(container.itertext())):
-        for el in list(container.iter("p", "div", "span", "small", "time")):
-            if el.getparent() is not None and boilerplate.is_reading_time(text_of(el)):
-                drop_element(el, "reading-time")
-    # The body is published without its pictures: a line that credits one credits nothing.
-    if boilerplate.may_hold_photo_credit("".join(container.itertext())):
-        for el in list(container.iter("p", "div", "span", "small", "em", "i", "figcaption")):
-            if el.getparent() is not None and boilerplate.is_photo_credit(text_of(el)):
-                drop_element(el, "photo-credit")
-    for el in list(container.iter("h1", "figure", "img")):
-        if el in sections:
-            el.tag = "h2"
-        else:
-            # The headline and the lead figure are published as their own fields.
-            drop_element(el)
-    for el in reversed(list(container.iter(*BLOCK_TAGS, "div", "ul", "ol", "table", "span"))):
-        if el.getparent() is not None and not text_of(el) and not len(el.xpath(".//img")):
-            drop_element(el)
-
-
-# Characters XML forbids: removed before sanitising, not after, so that removing them cannot
-# join what the sanitiser saw apart (`jav\x01ascript:` passes as a relative URL, and would be
-# `javascript:` once the control character went).
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _quoted_source(element: str, attribute: str, value: str) -> str | None:
-    """nh3 checks the scheme of links and pictures only: a quotation's `cite` keeps http(s)
-    URLs, and nothing else (`javascript:` would reach a reader that makes it a link)."""
-    if attribute == "cite":
-        return value if value.strip().lower().startswith(("http://", "https://")) else None
-    return value
-
-
-def sanitize(html: str) -> str:
-    """Allow-list sanitising: no script, style, iframe, event handlers or javascript: URLs."""
-    return nh3.clean(
-        _XML_ILLEGAL.sub("", html),
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer",
-        strip_comments=True,
-        attribute_filter=_quoted_source,
-    )
-
-
-def site_path(url: str, prefixes: Mapping[str, str]) -> str:
-    """The path of `url` as the site has it: the path prefix of the mirror it is on (`/en`
-    for a mirror serving `/Detail/...` at `/en/Detail/...`) removed."""
-    prefix = prefixes.get(identity.origin(url), "")
-    path = urlsplit(url).path or "/"
-    if prefix and (path == prefix or path.startswith(prefix + "/")):
-        return path[len(prefix) :] or "/"
-    return path
-
-
-def rewrite_url(
-    url: str,
-    base: str,
-    site_origins: set[str],
-    target_origin: str,
-    prefixes: Mapping[str, str] | None = None,
-    *,
-    keep_fragment: bool = False,
-    target_prefix: str = "",
-) -> str:
-    """Absolute URL; one that points at any origin of the site is moved to `target_origin`
-    (and out of its mirror's path prefix, see `site_path`, into `target_prefix`, the one
-    the target serves the site's paths under), without its fragment unless `keep_fragment`
-    (a link in a body to a place in a page keeps it)."""
-    absolute = urljoin(base, url.strip())
-    parts = urlsplit(absolute)
-    if identity.origin(absolute) in site_origins or absolute.startswith("file:"):
-        target = urlsplit(target_origin)
-        path = site_path(absolute, prefixes or {})
-        if target_prefix:
-            path = target_prefix + path
-        fragment = parts.fragment if keep_fragment else ""
-        return urlunsplit((target.scheme, target.netloc, path, parts.query, fragment))
-    return absolute
-
-
-def rewrite_links(
-    root: etree._Element,
-    base: str,
-    site_origins: set[str],
-    target_origin: str,
-    prefixes: Mapping[str, str] | None = None,
-    target_prefix: str = "",
-) -> None:
-    """Make href/src absolute and point links to the site at `target_origin` (under its
-    `target_prefix`), in place."""
-    for el in root.iter("a", "img"):
-        attr = "href" if el.tag == "a" else "src"
-        value = el.get(attr)
-        if value and not value.startswith(("#", "mailto:", "data:")):
-            try:
-                el.set(
-                    attr,
-                    rewrite_url(
-                        value,
-                        base,
-                        site_origins,
-                        target_origin,
-                        prefixes,
-                        keep_fragment=True,
-                        target_prefix=target_prefix,
-                    ),
-                )
-            except ValueError:
-                del el.attrib[attr]  # not a URL ("http://[::1"): the words stay, unlinked
-        if el.tag == "img" and el.get("alt") is None:
-            el.set("alt", "")
-
-
-def fragment_html(root: etree._Element) -> str:
-    """Serialise the children of a container element as an HTML fragment."""
-    parts = [root.text or ""] if root.text and root.text.strip() else []
-    for child in root:
-        parts.append(lxml.html.tostring(child, encoding="unicode"))
-    return "".join(parts)

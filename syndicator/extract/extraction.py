@@ -18,7 +18,7 @@ from lxml import etree
 
 from syndicator.core.errors import ExtractError
 from syndicator.core.models import FeedEntry, Page
-from syndicator.extract import clean, engine
+from syndicator.extract import clean, engine, published_html, text_rules, tidying
 from syndicator.extract.decoding import (
     drop_illegal,
     page_base,
@@ -81,7 +81,7 @@ def assemble(meta: PageMeta, container: etree._Element, url: str) -> Page:
     body_text = "\n\n".join(block_texts(container))
     if not body_text.strip():
         raise ExtractError(url, "no article body found", kind="no-article")
-    body_html = clean.fragment_html(container)
+    body_html = published_html.fragment_html(container)
     if len(body_html) > MAX_BODY_CHARS:
         raise ExtractError(
             url,
@@ -122,14 +122,14 @@ def extract_article(
     header_charset: str | None = None,
     rules: ArticleRules | None = None,
     entry: FeedEntry | None = None,
-    trace: clean.RuleTrace | None = None,
+    trace: text_rules.RuleTrace | None = None,
 ) -> Page:
     """An article page to a clean Page; a page with no article body raises ExtractError.
 
     `entry` is the feed entry that linked to the page: its dates, author and title fill in
     what the page itself does not say. `trace` is told every cleaning rule that removed
     something."""
-    with clean.tracing(trace), clean.on_page(url):
+    with text_rules.tracing(trace), text_rules.on_page(url):
         return _extract_article(body, url, header_charset=header_charset, rules=rules, entry=entry)
 
 
@@ -183,7 +183,7 @@ def _extract_article(
     except ExtractError:
         container = None
     if container is not None:
-        clean.tidy_body(container, rules.strip_text, echoes=echoes, author=meta.author)
+        tidying.tidy_body(container, rules.strip_text, echoes=echoes, author=meta.author)
     our_chars = len(clean.text_of(container)) if container is not None else 0
     lost = not our_chars or our_chars < SAFETY_SHARE * expected
     if shown is not None and (lost or our_chars < SHORT_BODY):  # no selector decided it
@@ -197,7 +197,7 @@ def _extract_article(
     ):
         declared = _declared_body(meta.article_body)
         if declared is not None and ours < SAFETY_SHARE * len(clean.text_of(declared)):
-            clean.tidy_body(declared, rules.strip_text, echoes=echoes, author=meta.author)
+            tidying.tidy_body(declared, rules.strip_text, echoes=echoes, author=meta.author)
             container, ours = declared, len(clean.text_of(declared))
     if container is None or not ours:
         raise ExtractError(url, "no article body found", kind="no-article")
@@ -273,7 +273,7 @@ def resolve_links(container: etree._Element, base: str) -> None:
     """Make the body's link and image addresses absolute against the page's `base`, in
     place: a link read later, in a feed, has no page to be relative to. A link to a place
     in the page (`#fn1`) becomes that place in the article's own address. An address that
-    is not a URL is left for `clean.rewrite_links` to drop."""
+    is not a URL is left for `published_html.rewrite_links` to drop."""
     for el in container.iter("a", "img"):
         attr = "href" if el.tag == "a" else "src"
         value = (el.get(attr) or "").strip()
@@ -304,10 +304,10 @@ def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page
         raise ExtractError(entry.link, "feed entry carries no text", kind="no-article")
     container = parse_fragment(fragment)
     refuse_crowded(container, entry.link)
-    with clean.on_page(entry.link):
+    with text_rules.on_page(entry.link):
         clean.drop_hidden(container)
         clean.strip_boilerplate(container, rules.strip, rules.strip_text)
-        clean.tidy_body(
+        tidying.tidy_body(
             container, rules.strip_text, echoes=(entry.title or "",), author=entry.author
         )
     meta = PageMeta(

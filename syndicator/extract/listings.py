@@ -21,7 +21,7 @@ from syndicator.core import identity
 from syndicator.core.errors import ExtractError
 from syndicator.core.ingest import too_early
 from syndicator.core.models import FeedEntry
-from syndicator.extract import clean
+from syndicator.extract import clean, text_rules
 from syndicator.extract.dates import empty_date, parse_date
 from syndicator.extract.decoding import (
     _BOMS,
@@ -440,7 +440,7 @@ def listing_entries(
     against the page's `<base href>` when it has one (a listing at /Section/10104 with
     `<base href="/">` links `Detail/...` at /Detail/..., not /Section/Detail/...)."""
     root = parse_page(body, url, header_charset)
-    matcher = clean.rule(pattern, "article_links")
+    matcher = text_rules.rule(pattern, "article_links")
     own = identity.origin(url)
     base = page_base(root, url)
     seen: dict[str, str] = {}
@@ -455,7 +455,7 @@ def listing_entries(
             continue
         try:
             matched = matcher.search(urlsplit(absolute).path)
-        except clean.RuleTimeout as exc:
+        except text_rules.RuleTimeout as exc:
             # Which links are articles is not known for this page: it fails, named, and the
             # next pull tries again (a mirror is not to blame for the pattern).
             raise ExtractError(url, f"{exc}: no links taken", kind="rule-timeout") from None

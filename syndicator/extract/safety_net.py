@@ -10,7 +10,7 @@ from typing import Any
 
 from lxml import etree
 
-from syndicator.extract import clean, engine
+from syndicator.extract import clean, engine, tidying
 from syndicator.extract.metadata import PageMeta
 from syndicator.extract.source_rules import ArticleRules
 from syndicator.extract.templates import block_texts
@@ -64,7 +64,7 @@ def rescue(
     # a copy of the tree it is given: one shown page serves both opinions.
     theirs = engine.trafilatura_body(shown, url)
     if theirs is not None:
-        clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
+        tidying.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
         their_text = clean.text_of(theirs)
         if len(our_text) < SAFETY_SHARE * len(their_text) and (
             not elsewhere
@@ -77,7 +77,7 @@ def rescue(
     theirs = engine.trafilatura_body(shown, url, SECOND_OPTIONS)
     if theirs is None:
         return ours
-    clean.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
+    tidying.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
     their_text = clean.text_of(theirs)
     if (
         len(our_text) < SAFETY_SHARE * len(their_text)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from syndicator.extract import clean
+from syndicator.extract import text_rules
 
 if TYPE_CHECKING:
     from syndicator.core.config import Source
@@ -24,7 +24,7 @@ class ArticleRules:
 
     selectors: Mapping[str, str] = field(default_factory=dict)
     strip: tuple[str, ...] = ()
-    strip_text: tuple[clean.Searcher, ...] = ()
+    strip_text: tuple[text_rules.Searcher, ...] = ()
     # Normalised texts of the blocks this source repeats on its pages (`templates`).
     site_blocks: frozenset[str] = frozenset()
 
@@ -35,6 +35,6 @@ class ArticleRules:
             selectors=selectors,
             strip=tuple(source.strip),
             strip_text=tuple(
-                clean.rule(p, f"strip_text[{i}]") for i, p in enumerate(source.strip_text)
+                text_rules.rule(p, f"strip_text[{i}]") for i, p in enumerate(source.strip_text)
             ),
         )

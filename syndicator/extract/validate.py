@@ -23,7 +23,7 @@ from lxml import etree
 
 from syndicator.core.errors import RejectedPage
 from syndicator.core.models import FeedEntry
-from syndicator.extract import clean
+from syndicator.extract import text_rules
 from syndicator.extract.decoding import binary_kind, crowded_element, decode
 
 # A notice page is short; an article or a listing is not.
@@ -388,7 +388,7 @@ def feed_notice(entries: Sequence[FeedEntry]) -> str | None:
     return min(kinds) if kinds else None
 
 
-def index_links(links: Sequence[str], articles: clean.Searcher) -> dict[str, str]:
+def index_links(links: Sequence[str], articles: text_rules.Searcher) -> dict[str, str]:
     """The links among a feed's entries that are index pages of its other entries, each with
     one link under it: a link whose path the source's `article_links` (`articles`) does not
     match, under which lies the path of another entry that it does match (`/world/` over
@@ -402,7 +402,7 @@ def index_links(links: Sequence[str], articles: clean.Searcher) -> dict[str, str
     def matched(path: str) -> bool | None:
         try:
             return articles.search(path) is not None
-        except clean.RuleTimeout:
+        except text_rules.RuleTimeout:
             return None
 
     paths = [urlsplit(link).path for link in links]

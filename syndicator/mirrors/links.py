@@ -15,7 +15,7 @@ import lxml.html
 
 from syndicator.core.config import Source
 from syndicator.core.models import Article
-from syndicator.extract import clean
+from syndicator.extract import published_html
 from syndicator.mirrors.health import MirrorHealth, healthiest
 
 
@@ -36,9 +36,11 @@ def link_target(source: Source, healths: Sequence[MirrorHealth]) -> str:
 def relink(article: Article, site_origins: set[str], target: str, prefix: str = "") -> Article:
     """The article with its link, and links and images in its content, on `target`, under
     the path `prefix` that mirror serves the site's paths at (`/en` for `/en/Detail/...`)."""
-    url = clean.rewrite_url(article.url, article.url, site_origins, target, target_prefix=prefix)
+    url = published_html.rewrite_url(
+        article.url, article.url, site_origins, target, target_prefix=prefix
+    )
     image = (
-        clean.rewrite_url(
+        published_html.rewrite_url(
             article.image_url, article.url, site_origins, target, target_prefix=prefix
         )
         if article.image_url
@@ -47,6 +49,6 @@ def relink(article: Article, site_origins: set[str], target: str, prefix: str = 
     content = article.content_html
     if content.strip():
         body = lxml.html.fragment_fromstring(content, create_parent="div")
-        clean.rewrite_links(body, article.url, site_origins, target, target_prefix=prefix)
-        content = clean.fragment_html(body)
+        published_html.rewrite_links(body, article.url, site_origins, target, target_prefix=prefix)
+        content = published_html.fragment_html(body)
     return replace(article, url=url, image_url=image, content_html=content)

@@ -17,9 +17,9 @@ from syndicator.core.errors import ExtractError, FetchError, StoreError, StoreFu
 from syndicator.core.ingest import believed
 from syndicator.core.models import Candidate, Page
 from syndicator.extract import (
-    clean,
     extraction,
     safety_net,
+    text_rules,
     validate,
 )
 from syndicator.extract.candidate import (
@@ -643,8 +643,8 @@ class ArticleFetching(EntryReading):
         if pattern is None:
             return None
         try:
-            found = clean.rule(pattern, "article_id").search(urlsplit(url).path)
-        except clean.RuleTimeout as exc:
+            found = text_rules.rule(pattern, "article_id").search(urlsplit(url).path)
+        except text_rules.RuleTimeout as exc:
             log.warning("%s: %s", self.name, exc)
             return None
         if found is None:

@@ -14,9 +14,9 @@ from syndicator.core.config import EntryPoint
 from syndicator.core.errors import ExtractError
 from syndicator.core.models import FeedEntry
 from syndicator.extract import (
-    clean,
     dates,
     listings,
+    text_rules,
     validate,
 )
 from syndicator.pull.fetch import Response
@@ -283,7 +283,7 @@ class EntryReading(SitemapReading):
         articles, the home page was published as an item titled with the site's name, and
         a section page as one titled with the section's."""
         indexes = validate.index_links(
-            [e.link for e in entries], clean.rule(self.source.article_links, "article_links")
+            [e.link for e in entries], text_rules.rule(self.source.article_links, "article_links")
         )
         kept = []
         for entry in entries:

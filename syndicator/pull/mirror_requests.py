@@ -20,8 +20,9 @@ from syndicator.core.config import Config, Mirror, Source
 from syndicator.core.errors import ExtractError, FetchError, Throttled
 from syndicator.core.models import FeedEntry, Page, PullReport
 from syndicator.extract import (
-    clean,
+    published_html,
     source_rules,
+    text_rules,
     validate,
 )
 from syndicator.extract.candidate import on_site
@@ -235,7 +236,7 @@ class MirrorRequests:
         if (site := identity.known_origin(url, prefixes)) is not None:
             url = identity.onto_origin(url, site)
         parts = urlsplit(url)
-        return urlunsplit(("", "", clean.site_path(url, prefixes), parts.query, ""))
+        return urlunsplit(("", "", published_html.site_path(url, prefixes), parts.query, ""))
 
     def _redirected_away(self, asked: str, url: str) -> str | None:
         """What `url`, where the article `asked` was redirected to, is when it is no article:
@@ -245,11 +246,11 @@ class MirrorRequests:
         if (page := self._site_page(url)) is not None:
             return page
         path = self._site_path(url)
-        matcher = clean.rule(self.source.article_links, "article_links")
+        matcher = text_rules.rule(self.source.article_links, "article_links")
         try:
             if matcher.search(urlsplit(asked).path) and not matcher.search(urlsplit(url).path):
                 return f"{path}, no article by its path (article_links)"
-        except clean.RuleTimeout:
+        except text_rules.RuleTimeout:
             return None
         return None
 

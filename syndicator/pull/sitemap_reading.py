@@ -13,9 +13,9 @@ from syndicator.core.config import EntryPoint
 from syndicator.core.errors import ExtractError
 from syndicator.core.models import FeedEntry
 from syndicator.extract import (
-    clean,
     dates,
     sitemaps,
+    text_rules,
 )
 from syndicator.pull.fetch import Response
 from syndicator.pull.mirror_requests import STALE, MirrorRequests, on_mirror
@@ -110,13 +110,13 @@ class SitemapReading(MirrorRequests):
         """The sitemap, and the entries of a urlset within `since` whose path `article_links`
         matches (a sitemap lists every page of the site: only articles count), newest first."""
         document = sitemaps.parse_sitemap(response.body, response.url, response.charset)
-        articles = clean.rule(self.source.article_links, "article_links")
+        articles = text_rules.rule(self.source.article_links, "article_links")
         chosen = []
         for item in sitemaps.recent(document.urls, since, now):
             try:
                 if articles.search(urlsplit(item.loc).path):
                     chosen.append(item)
-            except clean.RuleTimeout:
+            except text_rules.RuleTimeout:
                 log.warning("%s: article_links gave up on %s", self.name, item.loc)
         return document, chosen
 
