@@ -18,7 +18,7 @@ from lxml import etree
 
 from syndicator.core.errors import ExtractError
 from syndicator.core.models import FeedEntry, Page
-from syndicator.extract import clean, engine, published_html, text_rules, tidying
+from syndicator.extract import clean, engine, pictures, published_html, text_rules, tidying
 from syndicator.extract.decoding import (
     drop_illegal,
     page_base,
@@ -75,10 +75,11 @@ MAX_BODY_CHARS = 1_000_000
 
 
 def assemble(meta: PageMeta, container: etree._Element, url: str) -> Page:
-    """The Page: metadata plus the tidied body as HTML and as plain text blocks."""
+    """The Page: metadata plus the tidied body as HTML and as plain text blocks (the text
+    without the body's pictures and their captions: see `pictures`)."""
     if not meta.title:
         raise ExtractError(url, "no title found", kind="no-article")
-    body_text = "\n\n".join(block_texts(container))
+    body_text = "\n\n".join(block_texts(container, figures=False))
     if not body_text.strip():
         raise ExtractError(url, "no article body found", kind="no-article")
     body_html = published_html.fragment_html(container)
@@ -169,6 +170,7 @@ def _extract_article(
     base = page_base(root, url)
     meta = read_metadata(root, url, rules.selectors, entry)
     clean.drop_hidden(root)
+    pictures.adopt_noscript_sources(root)
     echoes = repeats(root, meta)
     selected = bool(rules.selectors.get("body"))  # the operator's selector decides the body
     dek = None if selected else standfirst(root, meta)
@@ -204,9 +206,10 @@ def _extract_article(
     resolve_links(container, base)
     if not selected:
         restore_headings(container, root, echoes)
+    pictures.restore(container, root, base, meta.image_url, meta.image_caption)
     if not meta.title:
         # A page without any headline still has an article: its first words name it.
-        first = next(iter(block_texts(container)), "")
+        first = next(iter(block_texts(container, figures=False)), "")
         meta = dataclasses.replace(meta, title=first_words(first) or None)
     page = assemble(meta, container, url)
     if dek and shared(dek, page.body_text) < 0.5:
@@ -306,10 +309,13 @@ def page_from_entry(entry: FeedEntry, rules: ArticleRules | None = None) -> Page
     refuse_crowded(container, entry.link)
     with text_rules.on_page(entry.link):
         clean.drop_hidden(container)
+        pictures.adopt_noscript_sources(container)
         clean.strip_boilerplate(container, rules.strip, rules.strip_text)
+        shown = copy.deepcopy(container)  # the pictures stand between its blocks
         tidying.tidy_body(
             container, rules.strip_text, echoes=(entry.title or "",), author=entry.author
         )
+        pictures.restore(container, shown, entry.link)
     meta = PageMeta(
         title=" ".join((entry.title or "").split()) or None,
         # An Atom entry must say when it was updated, not when it was published (a JSON Feed

@@ -40,9 +40,10 @@ _CONTAINERS = frozenset(
 )
 
 
-def block_texts(container: etree._Element) -> list[str]:
+def block_texts(container: etree._Element, *, figures: bool = True) -> list[str]:
     """The text of the body as blocks: paragraphs, headings, list items, cells, and any loose
-    text between them, each once."""
+    text between them, each once. Without `figures`, a figure (a picture of the body and its
+    caption) is no text: the article's text, and its content hash, are its words alone."""
     out: list[str] = []
     run: list[str] = []
 
@@ -56,7 +57,9 @@ def block_texts(container: etree._Element) -> list[str]:
         if node.text:
             run.append(node.text)
         for child in node:
-            if isinstance(child.tag, str) and (
+            if child.tag == "figure" and not figures:
+                pass
+            elif isinstance(child.tag, str) and (
                 child.tag in _CONTAINERS or child.tag in clean.BLOCK_TAGS
             ):
                 flush()

@@ -171,7 +171,8 @@ def tidy_body(
         for el in list(container.iter("p", "div", "span", "small", "time")):
             if el.getparent() is not None and boilerplate.is_reading_time(text_of(el)):
                 drop_element(el, "reading-time")
-    # The body is published without its pictures: a line that credits one credits nothing.
+    # The body's text holds no picture (`pictures` puts them back after it, each with its own
+    # caption): a line of text that credits one credits nothing.
     if boilerplate.may_hold_photo_credit("".join(container.itertext())):
         for el in list(container.iter("p", "div", "span", "small", "em", "i", "figcaption")):
             if el.getparent() is not None and boilerplate.is_photo_credit(text_of(el)):
