@@ -29,6 +29,7 @@ from syndicator.extract import (
     validate,
 )
 from syndicator.extract.candidate import split_credit, to_candidate
+from syndicator.extract.source_rules import ArticleRules
 from syndicator.publish import render
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
@@ -300,6 +301,21 @@ def test_the_lead_figure_follows_the_first_paragraph_with_its_caption_under_the_
     html = published_html(extracted)
     assert html.startswith(f"<p>{PARAGRAPHS[0]}</p><figure><img")
     assert html.index("<img") < html.index("<figcaption>") < html.index(PARAGRAPHS[1])
+
+
+@pytest.mark.parametrize("selector", ["div.story", "div.story > *"])
+def test_the_lead_figure_follows_the_first_paragraph_of_a_selected_body(selector: str) -> None:
+    # A source's `body` selector takes its element whole: the wrapper was taken for the
+    # first paragraph, and the lead figure was published after the whole article.
+    extracted = extraction.extract_article(
+        figure_page("The new quay at dawn, seen from the lighthouse"),
+        URL,
+        rules=ArticleRules(selectors={"body": selector}),
+    )
+    html = published_html(extracted)
+    assert html.index(PARAGRAPHS[0]) < html.index("<figure><img") < html.index(PARAGRAPHS[1])
+    assert html.index("<figcaption>") < html.index(PARAGRAPHS[1])
+    assert extracted.body_text == "\n\n".join(PARAGRAPHS)
 
 
 def test_an_alt_text_is_not_published_as_a_caption() -> None:

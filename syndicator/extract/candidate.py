@@ -163,6 +163,10 @@ def source_sections(source: Source) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*source.sections, *(r.section for r in source.section_rules)]))
 
 
+# Elements that only hold the blocks of a body.
+_WRAPPERS = frozenset({"div", "article", "section", "main"})
+
+
 def publishable_html(
     page: Page,
     canonical_origin: str,
@@ -179,13 +183,23 @@ def publishable_html(
     published_html.rewrite_links(body, page.url, origins, canonical_origin, prefixes)
     # The lead figure goes after the first paragraph: the caption under its image, and the
     # item's text starting with the article's own words, not with the caption.
+    # A body the source's `body` selector took whole is one wrapper (`<div class="story">`):
+    # its first paragraph is the wrapper's first block, not the wrapper.
+    holder = body
+    while (
+        len(holder) == 1
+        and holder[0].tag in _WRAPPERS
+        and not (holder.text or "").strip()
+        and not (holder[0].tail or "").strip()
+    ):
+        holder = holder[0]
     lead = ""
-    if len(body) and not (body.text or "").strip():
-        first = body[0]
+    if len(holder) and not (holder.text or "").strip():
+        first = holder[0]
         if not (first.tail or "").strip():
             first.tail = None
         lead = lxml.html.tostring(first, encoding="unicode")
-        body.remove(first)
+        holder.remove(first)
     content = published_html.fragment_html(body)
     image_url = (
         published_html.rewrite_url(page.image_url, page.url, origins, canonical_origin, prefixes)
