@@ -320,3 +320,24 @@ def test_feeds_with_pictures_in_the_body_validate() -> None:
         content = feedparser.parse(data).entries[0].content[0].value
         assert len(figures(content)) == 5
     assert len(figures(json.loads(feed)["items"][0]["content_html"])) == 5
+
+
+def test_a_lazy_loaders_picture_is_published_not_its_blurred_preview() -> None:
+    # Medium: a 60-pixel blurred preview in `src`, and over it an empty `img` whose picture
+    # is in the `noscript` copy; elsewhere a preview in `src` and the picture in `data-src`.
+    medium = (
+        "<figure><div><div><img src='https://miro.example/max/60/1*abc.png?q=20' "
+        "width='997' height='230'></div><img width='997' height='230'><noscript>"
+        "<img src='https://miro.example/max/1994/1*abc.png' width='997' height='230'>"
+        "</noscript></div><figcaption>Basic CPU monitoring</figcaption></figure>"
+    )
+    preview = (
+        "<p><img src='/img/harbour-small.jpg' data-src='/img/harbour.jpg' alt='The harbour'></p>"
+    )
+    # a picture 20 pixels wide is an icon, its height untold (a table's tick mark)
+    icon = "<p><img src='/img/tick-finished.png' width='20'></p>"
+    page = extraction.extract_article(story([medium, preview, icon]), URL)
+    assert figures(candidate(page).content_html)[1:] == [
+        ("https://miro.example/max/1994/1*abc.png", "", "Basic CPU monitoring"),
+        ("https://news.example/img/harbour.jpg", "The harbour", ""),
+    ]

@@ -31,11 +31,10 @@ _LEAVES = frozenset(
 )
 # Where lazy loaders keep the picture's real address while `src` holds a placeholder.
 _LAZY_SOURCES = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url")
-_SOURCE_SETS = ("data-srcset", "data-lazy-srcset", "srcset")
-# A picture declared at most ICON_SIZE pixels wide and high is an icon or a smiley; one at
-# most BUTTON_SIZE both ways and ICON_SIZE one way a button (Creative Commons' 88x31).
+_LAZY_SETS = ("data-srcset", "data-lazy-srcset")
+# A picture declared at most this many pixels wide or high is an icon, a smiley, a button
+# (Creative Commons' 88x31) or a rule.
 ICON_SIZE = 32
-BUTTON_SIZE = 100
 # Classes of a picture that is no picture of the article: an icon, emoji, logo or avatar.
 _NOT_PICTURE = re.compile(
     r"(?:^|[-_\s])(?:icon|emoji|smiley|wp-smiley|logo|avatar|badge)(?:$|[-_\s])", re.I
@@ -66,6 +65,7 @@ class Picture:
     caption: str
     addresses: frozenset[str]
     link: str = ""  # where a link around it leads, as the page writes it
+    lazy: bool = False  # its address is a lazy loader's (or the `noscript` copy's)
 
 
 def adopt_noscript_sources(root: etree._Element) -> None:
@@ -116,11 +116,8 @@ def _source_set(base: str, value: str | None) -> list[str]:
 def _ad_or_button(img: etree._Element) -> bool:
     if is_tracking_pixel(img) or _NOT_PICTURE.search(img.get("class") or ""):
         return True
-    width, height = _sizes(img)
-    if width and height:
-        small, large = sorted((int(width), int(height)))
-        if small <= ICON_SIZE and large <= BUTTON_SIZE:
-            return True
+    if any(size and int(size) <= ICON_SIZE for size in _sizes(img)):
+        return True
     for link in img.iterancestors("a"):
         rel = (link.get("rel") or "").lower().split()
         return bool(_SHARE_LINK.search(link.get("href") or "")) or bool(
@@ -131,20 +128,24 @@ def _ad_or_button(img: etree._Element) -> bool:
 
 def picture(img: etree._Element, base: str) -> Picture | None:
     """The picture an `img` (or `amp-img`) shows once loaded, None when it is no picture of
-    the article: its `src`, else a lazy loader's attribute, else the largest of its source
-    set or of its `<picture>`'s sources."""
+    the article: a lazy loader's address (what it puts in `src`: `src` may be a blurred
+    preview), else its `src`, else the largest of its source set or of its `<picture>`'s
+    sources."""
     if _ad_or_button(img):
         return None
-    addresses = [_address(base, img.get(a)) for a in ("src", *_LAZY_SOURCES)]
-    for attr in _SOURCE_SETS:
+    addresses = [_address(base, img.get(a)) for a in _LAZY_SOURCES]
+    for attr in _LAZY_SETS:
         addresses.extend(_source_set(base, img.get(attr)))
+    lazy = any(addresses)
+    addresses.append(_address(base, img.get("src")))
+    addresses.extend(_source_set(base, img.get("srcset")))
     # libxml2 knows no `source` element: the `img` after one is inside it.
     holder = next(img.iterancestors("picture"), None)
     if holder is not None:
         for source in holder.iter("source"):
             if (source.get("type") or "").strip().lower() in _RARE_TYPES:
                 continue
-            for attr in _SOURCE_SETS:
+            for attr in (*_LAZY_SETS, "srcset"):
                 addresses.extend(_source_set(base, source.get(attr)))
     known = [a for a in addresses if a and a.startswith(("https://", "http://"))]
     if not known:
@@ -153,7 +154,7 @@ def picture(img: etree._Element, base: str) -> Picture | None:
     alt = " ".join((img.get("alt") or "").split())
     link = next(img.iterancestors("a"), None)
     href = (link.get("href") or "").strip() if link is not None else ""
-    return Picture(known[0], alt, width, height, "", frozenset(known), href)
+    return Picture(known[0], alt, width, height, "", frozenset(known), href, lazy)
 
 
 def _caption(text: str) -> str:
@@ -163,8 +164,26 @@ def _caption(text: str) -> str:
 
 
 def _pictures_of(box: etree._Element, base: str) -> list[Picture]:
-    """The pictures of a figure (or caption box, or `picture`), the caption on the last."""
-    found = [p for img in box.iter(*_IMAGES) if (p := picture(img, base))]
+    """The pictures of a figure (or caption box, or `picture`), the caption on the last. Two
+    of one declared size are one picture: a blurred preview and the picture a lazy loader
+    puts over it (Medium); the lazy loader's is kept."""
+    found: list[Picture] = []
+    for img in box.iter(*_IMAGES):
+        if (p := picture(img, base)) is None:
+            continue
+        size = (p.width, p.height)
+        copy = next(
+            (
+                i
+                for i, f in enumerate(found)
+                if p.width and p.height and (f.width, f.height) == size
+            ),
+            None,
+        )
+        if copy is None:
+            found.append(p)
+        elif p.lazy and not found[copy].lazy:
+            found[copy] = p
     if box.tag == "figure":
         cap = next(box.iter("figcaption"), None)
         caption = clean.text_of(cap) if cap is not None else ""
