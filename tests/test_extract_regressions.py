@@ -366,6 +366,15 @@ def test_a_banner_captioned_as_an_advertisement_is_not_the_lead_image(label: str
         # or malformed source set is passed over.
         "<img src='/images/1x1.trans.gif' srcset=', ' data-srcset=' ' alt='x'>"
         "<noscript><img src='/quay.jpg'></noscript>",
+        # A small or blurred copy in `src` until the script runs: Medium's 60-pixel preview
+        # with the picture in the `noscript` copy, or the picture in `data-src`.
+        "<div><img src='https://miro.example/max/60/quay.png?q=20' width='997' height='230'>"
+        "</div><img width='997' height='230'><noscript><img src='/quay.jpg' width='997' "
+        "height='230'></noscript>",
+        "<img src='/quay-small.jpg' data-src='/quay.jpg' alt='x'>",
+        # In the `noscript` copy no script runs: its `src` is the picture (Zeit's `data-src`
+        # there is the stem a script adds the size to).
+        "<noscript><img src='/quay.jpg' data-src='/quay'></noscript>",
     ],
 )
 def test_a_lazy_loaded_lead_picture_is_published_not_its_placeholder(img: str) -> None:

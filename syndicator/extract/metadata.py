@@ -423,11 +423,13 @@ _LAZY_SOURCES = ("data-src", "data-lazy-src", "data-original", "data-lazy", "dat
 _SOURCE_SETS = ("data-srcset", "data-lazy-srcset", "srcset")
 
 
-def _picture(url: str, img: etree._Element) -> str | None:
-    """The address of the picture an `img` shows once loaded; None for a tracking pixel."""
+def _picture(url: str, img: etree._Element, *, scripted: bool = True) -> str | None:
+    """The address of the picture an `img` shows once loaded; None for a tracking pixel. A
+    lazy loader's address comes first: what `src` holds until it runs may be a small or
+    blurred copy. In a `noscript` copy (not `scripted`), no script runs: `src` is shown."""
     if is_tracking_pixel(img):
         return None
-    for attr in ("src", *_LAZY_SOURCES):
+    for attr in (*_LAZY_SOURCES, "src") if scripted else ("src", *_LAZY_SOURCES):
         if found := _image(url, img.get(attr)):
             return found
     for attr in _SOURCE_SETS:
@@ -439,9 +441,17 @@ def _picture(url: str, img: etree._Element) -> str | None:
 
 def _lead_figure(root: etree._Element, url: str) -> tuple[str | None, str | None]:
     for fig in _article_scope(root).iter("figure"):
-        # A lazy-loaded picture may be in a `noscript` copy of the `img` only.
+        # A lazy-loaded picture may be in a `noscript` copy of the `img` only, and the `img`
+        # shown before the script runs a blurred preview (Medium's 60 pixels wide): the
+        # `noscript` copy is the picture.
+        copies = [i for n in fig.iter("noscript") for i in n.iter("img", "amp-img")]
         image = next(
-            (found for i in fig.iter("img", "amp-img") if (found := _picture(url, i))), None
+            (
+                found
+                for i in (*copies, *fig.iter("img", "amp-img"))
+                if (found := _picture(url, i, scripted=i not in copies))
+            ),
+            None,
         )
         if image is not None:
             # The caption is what the page shows under the picture. An alt text is for
