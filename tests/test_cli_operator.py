@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -476,6 +477,98 @@ def test_a_store_path_naming_a_file_that_is_no_database_is_not_called_damaged(
     assert restored.exit_code == 1
     assert restored.stderr.startswith(said), restored.stderr
     assert config.read_text(encoding="utf-8") == text
+
+
+def _store_file_in_state(path: Path, state: str) -> None:
+    """A real SQLite store file in an unusual state, as a process leaves it."""
+    if state == "touched":  # `touch db.sqlite` before the first command makes the store
+        path.touch()
+        return
+    db = sqlite3.connect(path, isolation_level=None)
+    if state == "wal with a log":  # a store a running process holds: its log not yet copied
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA wal_autocheckpoint=0")
+        db.execute("CREATE TABLE t (x)")
+        shutil.copy(f"{path}-wal", tmp := path.with_name("wal.copy"))
+        db.close()
+        tmp.replace(f"{path}-wal")  # as a process killed before it closed the store leaves it
+        return
+    db.execute("CREATE TABLE t (x)")
+    db.executemany("INSERT INTO t VALUES (randomblob(3000))", [()] * 10)
+    if state == "journal beside it":  # a transaction under way in rollback mode
+        db.execute("BEGIN")
+        db.execute("DELETE FROM t")
+        db.execute("PRAGMA cache_spill = 1")
+        db.executemany("INSERT INTO t VALUES (randomblob(3000))", [()] * 20)
+        shutil.copy(f"{path}-journal", tmp := path.with_name("journal.copy"))
+        shutil.copy(path, main := path.with_name("main.copy"))
+        db.execute("ROLLBACK")
+        db.close()
+        main.replace(path)
+        tmp.replace(f"{path}-journal")  # a hot journal: SQLite rolls it back on opening
+        return
+    db.close()
+    with path.open("r+b") as file:
+        if state == "header zeroed":
+            file.write(bytes(100))
+        elif state == "header overwritten":
+            file.write(b"\xff" * 100)
+
+
+@pytest.mark.parametrize(
+    "state",
+    ["touched", "wal with a log", "journal beside it", "header zeroed", "header overwritten"],
+)
+def test_a_sqlite_file_in_any_state_is_taken_for_a_store(tmp_path: Path, state: str) -> None:
+    path = tmp_path / "db.sqlite"
+    _store_file_in_state(path, state)
+    assert connect.not_sqlite(path) is None
+
+
+def _tar_of(path: Path, folder: Path) -> Path:
+    archive = folder / "feeds.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(path, arcname=path.name)
+    return archive
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("service:\n  store: sqlite:///data/syndicator.db\n", "it holds text, starting 'service:'"),
+        ('{"service": {"store": "x"}}' + " " * 485, 'it holds text, starting \'{"service"'),
+        ("tar", "it holds 10240 bytes without SQLite's header"),
+    ],
+)
+def test_db_restore_leaves_a_file_that_is_no_store_as_it_was(
+    tmp_path: Path, content: str, said: str
+) -> None:
+    # `service.store` naming an archive (a tar of the feeds, whole 512-byte blocks with NUL
+    # bytes in them) took it for a store whose header was lost: `db check` called it
+    # damaged, and `db restore` replaced the archive with the backup.
+    config = default_config_copy(tmp_path)
+    assert run("--config", str(config), "db", "upgrade").exit_code == 0
+    backup = tmp_path / "backup.db"
+    assert run("--config", str(config), "db", "backup", str(backup)).exit_code == 0
+    if content == "tar":
+        notes = tmp_path / "notes.txt"
+        notes.write_text("what the feeds held\n", encoding="utf-8")
+        other = _tar_of(notes, tmp_path)
+    else:
+        other = tmp_path / "other.yaml"
+        other.write_text(content, encoding="utf-8")
+    before = other.read_bytes()
+    text = config.read_text(encoding="utf-8").replace("db.sqlite", other.name)
+    config.write_text(text, encoding="utf-8")
+    expected = f"store error: {other} is not a SQLite database at all: {said}"
+    checked = run("--config", str(config), "db", "check")
+    assert checked.exit_code == 1
+    assert checked.stderr.startswith(expected), checked.stderr
+    assert "damaged" not in checked.output
+    restored = run("--config", str(config), "db", "restore", str(backup))
+    assert restored.exit_code == 1
+    assert restored.stderr.startswith(expected), restored.stderr
+    assert other.read_bytes() == before
 
 
 async def test_discover_that_finds_nothing_prints_no_block(site: Site) -> None:

@@ -85,6 +85,9 @@ def not_a_store_path(url: str, base_dir: Path | None) -> str | None:
 SQLITE_HEADER = b"SQLite format 3\x00"
 # SQLite's smallest page: a database file is always a whole number of pages.
 SQLITE_MIN_PAGE = 512
+# The first page of a database file holds, after the 100 bytes of the file's header, the
+# b-tree page of its schema table: a table b-tree's leaf (13) or interior page (5).
+SCHEMA_PAGE_KINDS = (0x0D, 0x05)
 
 
 def not_sqlite(path: Path) -> str | None:
@@ -92,7 +95,9 @@ def not_sqlite(path: Path) -> str | None:
     (the config file itself, a `store:` that names the wrong file): "store is damaged, move
     it aside" was the wrong advice for it, and `db restore` would have overwritten it. None
     when it may be a store: empty (SQLite makes the store in it), SQLite's header at its
-    start, or a SQLite file whose header was lost (whole pages, NUL bytes in its start)."""
+    start, or a SQLite file whose header was lost (whole pages, and the header's bytes NUL
+    or its schema page after them). Whole pages with NUL bytes in them were taken for a
+    store before: a tar archive is too, and `db restore` replaced it with the backup."""
     try:
         size = path.stat().st_size
         with path.open("rb") as file:
@@ -101,7 +106,10 @@ def not_sqlite(path: Path) -> str | None:
         return None
     if size == 0 or start.startswith(SQLITE_HEADER):
         return None
-    if size % SQLITE_MIN_PAGE == 0 and b"\x00" in start:
+    if size % SQLITE_MIN_PAGE == 0 and (
+        start[: len(SQLITE_HEADER)] == bytes(len(SQLITE_HEADER))
+        or (len(start) > 100 and start[100] in SCHEMA_PAGE_KINDS)
+    ):
         return None
     try:
         first = start.decode("utf-8").strip().splitlines()[0] if b"\x00" not in start else ""
