@@ -5,6 +5,7 @@ a non-zero exit where something is wrong."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -569,6 +570,36 @@ def test_db_restore_leaves_a_file_that_is_no_store_as_it_was(
     assert restored.exit_code == 1
     assert restored.stderr.startswith(expected), restored.stderr
     assert other.read_bytes() == before
+
+
+def test_db_restore_puts_back_a_backup_with_pages_of_another_size(tmp_path: Path) -> None:
+    # A backup of a store made with 1 KiB pages (SQLite's size before 3.12, or a store
+    # set up by hand) could not be restored into the store in WAL mode: "restore of ...
+    # failed: attempt to write a readonly database", as if the file's permissions were wrong.
+    config = default_config_copy(tmp_path)
+    assert run("--config", str(config), "export", "--out", str(tmp_path / "f")).exit_code == 0
+    store = tmp_path / "db.sqlite"
+    backup = tmp_path / "backup.db"
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        db.execute("PRAGMA page_size = 1024")
+        db.execute("VACUUM INTO ?", (str(backup),))
+    with contextlib.closing(sqlite3.connect(backup)) as db, db:
+        db.execute("UPDATE articles SET title = 'Title in the backup'")
+    reader = sqlite3.connect(store, isolation_level=None)  # a running `serve`
+    try:
+        assert reader.execute("PRAGMA page_size").fetchone() == (4096,)
+        restored = run("--config", str(config), "db", "restore", str(backup))
+        assert restored.exit_code == 0, restored.stderr
+        assert reader.execute("SELECT DISTINCT title FROM articles").fetchall() == [
+            ("Title in the backup",)
+        ]
+    finally:
+        reader.close()
+    checked = run("--config", str(config), "db", "check")
+    assert checked.exit_code == 0 and "store is whole" in checked.stdout, checked.output
+    with contextlib.closing(sqlite3.connect(backup)) as db:  # the backup is only read
+        assert db.execute("PRAGMA page_size").fetchone() == (1024,)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 async def test_discover_that_finds_nothing_prints_no_block(site: Site) -> None:

@@ -24,6 +24,7 @@ import contextlib
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,8 +189,31 @@ def _copy_into(copy: sqlite3.Connection, path: Path) -> None:
             raise sqlite3.OperationalError("database is locked")
 
     with contextlib.closing(sqlite3.connect(path, timeout=BUSY_SECONDS)) as target:
-        copy.backup(target, progress=waiting)
+        (size,) = target.execute("PRAGMA page_size").fetchone()
+        if size == copy.execute("PRAGMA page_size").fetchone()[0]:
+            copy.backup(target, progress=waiting)
+        else:
+            # SQLite will not copy pages of another size into a store in WAL mode ("attempt
+            # to write a readonly database"): a backup of a store made with 1 KiB pages (as
+            # SQLite made them before 3.12) could not be restored. A copy of it with the
+            # store's page size, written beside the store, is restored instead.
+            with _resized(copy, int(size), path) as resized:
+                resized.backup(target, progress=waiting)
         target.execute("PRAGMA journal_mode=WAL")
+
+
+@contextlib.contextmanager
+def _resized(copy: sqlite3.Connection, size: int, beside: Path) -> Iterator[sqlite3.Connection]:
+    """A copy of `copy` with pages of `size` bytes, in a file beside `beside` that goes after."""
+    partial = beside.with_name(f".{beside.name}.{os.getpid()}.pages.tmp")
+    try:
+        copy.execute(f"PRAGMA page_size={size:d}")
+        copy.execute("VACUUM INTO ?", (str(partial),))
+        with contextlib.closing(sqlite3.connect(partial)) as resized:
+            yield resized
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink()
 
 
 def _replace_with_copy(copy: sqlite3.Connection, store: Path) -> None:
