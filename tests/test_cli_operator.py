@@ -602,6 +602,47 @@ def test_db_restore_puts_back_a_backup_with_pages_of_another_size(tmp_path: Path
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_db_restore_of_a_copied_store_file_writes_nothing_beside_it(tmp_path: Path) -> None:
+    # A backup that is a copy of the store file (`cp` once the service stopped, a filesystem
+    # snapshot) is in WAL mode: opened to be only read, SQLite made a -wal and a -shm file
+    # beside it and left them there, and in a folder it may not write (a read-only
+    # snapshot) it could not read the backup at all: "is no SQLite store: attempt to write
+    # a readonly database".
+    config = default_config_copy(tmp_path)
+    assert run("--config", str(config), "export", "--out", str(tmp_path / "f")).exit_code == 0
+    store = tmp_path / "db.sqlite"
+    snapshot = tmp_path / "snapshot"
+    snapshot.mkdir()
+    copied = snapshot / "db.sqlite"
+    shutil.copy(store, copied)
+    assert not Path(f"{store}-wal").exists()
+    with contextlib.closing(sqlite3.connect(store)) as db, db:
+        (title,) = db.execute("SELECT title FROM articles").fetchone()
+        db.execute("UPDATE articles SET title = 'Written after the copy'")
+    restored = run("--config", str(config), "db", "restore", str(copied))
+    assert restored.exit_code == 0, restored.output
+    assert sorted(p.name for p in snapshot.iterdir()) == ["db.sqlite"]
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        assert db.execute("SELECT DISTINCT title FROM articles").fetchall() == [(title,)]
+
+    # A copy taken while the store was held open keeps what only its log has: read with it.
+    held = sqlite3.connect(store, isolation_level=None)
+    try:
+        held.execute("PRAGMA wal_autocheckpoint = 0")
+        held.execute("UPDATE articles SET title = 'Only in the log'")
+        for end in ("", "-wal"):
+            shutil.copy(f"{store}{end}", f"{copied}{end}")
+        held.execute("UPDATE articles SET title = 'Written after the copy'")
+    finally:
+        held.close()
+    restored = run("--config", str(config), "db", "restore", str(copied))
+    assert restored.exit_code == 0, restored.output
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        assert db.execute("SELECT DISTINCT title FROM articles").fetchall() == [
+            ("Only in the log",)
+        ]
+
+
 async def test_discover_that_finds_nothing_prints_no_block(site: Site) -> None:
     # It printed a block with no section on stdout (`discover URL > block.yaml` kept it),
     # one `check` refuses, beside its "no feed or section page found" and exit 1.

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from syndicator.core.errors import BackupTarget, StoreError
-from syndicator.store.connect import access_problem, not_sqlite
+from syndicator.store.connect import SQLITE_HEADER, access_problem, not_sqlite
 from syndicator.store.migrate import FOUNDATION, code_head, known_revisions
 
 # How long to wait for a lock another process holds (a pull's write, a checkpoint).
@@ -132,7 +132,7 @@ def restore_sqlite(backup: Path, store: Path) -> RestoreReport:
         )
     try:
         # Read only, by URI (see backup_sqlite): a restore never writes the backup.
-        copy = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
+        copy = sqlite3.connect(f"{backup.resolve().as_uri()}?{_reading(backup)}", uri=True)
     except sqlite3.Error as exc:
         raise BackupTarget(f"cannot read the backup {backup}: {exc}") from None
     with contextlib.closing(copy):
@@ -174,6 +174,25 @@ def restore_sqlite(backup: Path, store: Path) -> RestoreReport:
         except OSError as exc:
             raise StoreError(f"restore into {store} failed: {exc}") from None
     return RestoreReport(store=store, articles=int(articles), revision=revision)
+
+
+def _reading(backup: Path) -> str:
+    """How the backup is opened: read only, and as a file no one changes when it is a store
+    file in WAL mode with no write-ahead log beside it (copied from a stopped store, or a
+    filesystem snapshot of one). Opened only read-only, SQLite makes the `-wal` and `-shm`
+    files beside such a file and cannot remove them after, and where it may not make them (a
+    read-only snapshot, another user's folder) it cannot read the backup at all ("attempt
+    to write a readonly database"). A log with pages in it is read as ever, and so is a file
+    with shared memory beside it: a process may hold it open, and write to it."""
+    log, shared = Path(f"{backup}-wal"), Path(f"{backup}-shm")
+    try:
+        with backup.open("rb") as file:
+            header = file.read(20)
+        held = (log.exists() and log.stat().st_size > 0) or shared.exists()
+    except OSError:  # the open says why
+        return "mode=ro"
+    in_wal_mode = header.startswith(SQLITE_HEADER) and header[18:20] == b"\x02\x02"
+    return "mode=ro&immutable=1" if in_wal_mode and not held else "mode=ro"
 
 
 def _copy_into(copy: sqlite3.Connection, path: Path) -> None:
