@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.core.config import Config
 from syndicator.core.errors import (
@@ -87,7 +88,18 @@ def db_check(ctx: click.Context, as_json: bool) -> None:
                 damaged = await asyncio.to_thread(unopenable, path)
                 if damaged is not None:
                     return damaged
-            raise
+            # A store at another schema revision is checked as it is (before an upgrade,
+            # after an older backup's restore); any other refusal stands.
+            store = await open_store(
+                config.service.store, config.base_dir, existing=True, check=False
+            )
+            try:
+                state = await migrate.schema_state(store.engine)
+            except (SQLAlchemyError, OSError):
+                state = None
+            if state is None or not state.has_tables:
+                await store.close()
+                raise
         try:
             return await check_integrity(store)
         finally:
@@ -101,6 +113,7 @@ def db_check(ctx: click.Context, as_json: bool) -> None:
                 "engine": report.engine,
                 "checked": report.checked,
                 "problems": report.problems,
+                "schema": report.schema,
             }
         )
     elif report.ok:
@@ -115,6 +128,8 @@ def db_check(ctx: click.Context, as_json: bool) -> None:
             "edited since it was first stored then gets a new GUID).",
             highlight=False,
         )
+    if report.schema is not None and not as_json:
+        err.print(report.schema, highlight=False, markup=False)
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
 
 

@@ -17,10 +17,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from syndicator.core.errors import StoreError
+from syndicator.store import migrate
 from syndicator.store.connect import not_sqlite
 from syndicator.store.engine import Store
 from syndicator.store.schema import metadata
@@ -41,18 +42,42 @@ class IntegrityReport:
     engine: str
     checked: str  # what was checked, for the operator
     problems: list[str] = field(default_factory=list)
+    # Why the store is not at this code's schema revision (checked as it is), or None.
+    schema: str | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
+async def _tables(store: Store) -> tuple[set[str] | None, str | None]:
+    """The tables the store's schema revision has (None for a revision this code does not
+    know: a newer one's), and why that revision is not the code's (None when it is). A store
+    at another revision is checked as it is: `db check` refused it ("run `syndicate db
+    upgrade`"), when checking it is what an operator does before an upgrade, and after
+    restoring an older backup."""
+    state = await migrate.schema_state(store.engine)
+    head = migrate.code_head()
+    revision = state.revision or (migrate.FOUNDATION if state.has_tables else None)
+    if revision is None:
+        raise StoreError(migrate.refusal(state, head))
+    if revision == head:
+        return {table.name for table in metadata.sorted_tables}, None
+    why = migrate.refusal(state, head)
+    if revision in migrate.known_revisions():
+        return await migrate.tables_at(revision), why
+    return None, why
+
+
 async def check_integrity(store: Store) -> IntegrityReport:
-    """Check the whole store; a store that cannot be read at all raises StoreError."""
+    """Check the whole store, at whatever schema revision it is; a store that cannot be
+    read at all raises StoreError."""
     if store.is_postgres:
         return await _check_postgres(store)
     problems: list[str] = []
+    why: str | None = None
     try:
+        expected, why = await _tables(store)
         async with store.engine.connect() as conn:
             rows = (await conn.exec_driver_sql(f"PRAGMA integrity_check({MAX_PROBLEMS})")).all()
             problems += [str(row[0]) for row in rows if str(row[0]) != "ok"]
@@ -63,7 +88,7 @@ async def check_integrity(store: Store) -> IntegrityReport:
             problems += [
                 f"table {table.name} is missing"
                 for table in metadata.sorted_tables
-                if table.name not in there
+                if expected is not None and table.name in expected and table.name not in there
             ]
             for row in (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all():
                 table, rowid, parent, *_ = tuple(row)
@@ -78,7 +103,10 @@ async def check_integrity(store: Store) -> IntegrityReport:
     except (SQLAlchemyError, OSError) as exc:
         raise StoreError(f"store could not read the whole file: {exc}") from None
     return IntegrityReport(
-        "sqlite", "every page, row and index (PRAGMA integrity_check, foreign_key_check)", problems
+        "sqlite",
+        "every page, row and index (PRAGMA integrity_check, foreign_key_check)",
+        problems,
+        why,
     )
 
 
@@ -109,17 +137,26 @@ def unopenable(path: Path) -> IntegrityReport | None:
 
 async def _check_postgres(store: Store) -> IntegrityReport:
     problems: list[str] = []
+    try:
+        expected, why = await _tables(store)
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"store could not read its schema revision: {exc}") from None
     for table in metadata.sorted_tables:
+        if expected is not None and table.name not in expected:
+            continue
+        # At another revision a table may have other columns than schema.py gives it.
+        query = select(table) if why is None else select(text("*")).select_from(table)
         try:
             async with store.engine.connect() as conn:
-                async for _ in await conn.stream(select(table)):
+                async for _ in await conn.stream(query):
                     pass
         except DBAPIError as exc:
             # Damage is what the server says is damage (SQLSTATE class XX: data or an index
             # corrupted); a server that does not answer is no answer, not a damaged store.
             code = str(getattr(exc.orig, "sqlstate", None) or "")
             if code == UNDEFINED_TABLE:
-                problems.append(f"table {table.name} is missing")
+                if expected is not None:
+                    problems.append(f"table {table.name} is missing")
                 continue
             if not code.startswith("XX"):
                 raise StoreError(f"store could not read table {table.name}: {exc.orig}") from None
@@ -129,5 +166,5 @@ async def _check_postgres(store: Store) -> IntegrityReport:
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"store could not read table {table.name}: {exc}") from None
     return IntegrityReport(
-        "postgresql", "every row of every table (pg_amcheck checks the pages)", problems
+        "postgresql", "every row of every table (pg_amcheck checks the pages)", problems, why
     )

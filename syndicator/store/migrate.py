@@ -198,6 +198,22 @@ def _differences(conn: Connection) -> list[Any]:
     return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
 
+async def tables_at(revision: str) -> set[str]:
+    """The tables of a store at `revision` (one this code knows): the migrations up to it,
+    run on a scratch SQLite store."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    with tempfile.TemporaryDirectory() as scratch:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{Path(scratch) / 'scratch.db'}")
+        try:
+            await upgrade(engine, revision)
+            async with engine.connect() as conn:
+                names = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+        finally:
+            await engine.dispose()
+    return set(names) - {"alembic_version"}
+
+
 async def differences(engine: AsyncEngine) -> list[Any]:
     """What `schema.metadata` has that the store lacks, or the other way round (empty when
     the migrations and the tables agree)."""
