@@ -643,6 +643,33 @@ def test_db_restore_of_a_copied_store_file_writes_nothing_beside_it(tmp_path: Pa
         ]
 
 
+def test_db_restore_of_a_damaged_store_named_by_a_link_restores_the_linked_file(
+    tmp_path: Path,
+) -> None:
+    # A store whose header was lost is replaced whole; when service.store named a symbolic
+    # link (to a file on a larger disk), the link was replaced by the restored file, and the
+    # damaged file it led to stayed where it was.
+    config = default_config_copy(tmp_path)
+    assert run("--config", str(config), "export", "--out", str(tmp_path / "f")).exit_code == 0
+    backup = tmp_path / "backup.db"
+    assert run("--config", str(config), "db", "backup", str(backup)).exit_code == 0
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    named = tmp_path / "db.sqlite"
+    named.replace(disk / "db.sqlite")
+    named.symlink_to(disk / "db.sqlite")
+    with (disk / "db.sqlite").open("r+b") as store:
+        store.write(bytes(100))  # the file's header
+    restored = run("--config", str(config), "db", "restore", str(backup))
+    assert restored.exit_code == 0, restored.output
+    assert named.is_symlink() and named.resolve() == (disk / "db.sqlite").resolve()
+    with contextlib.closing(sqlite3.connect(disk / "db.sqlite")) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert db.execute("SELECT count(*) FROM articles").fetchone() == (1,)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert not [p.name for p in disk.iterdir() if p.name.endswith(".tmp")]
+
+
 async def test_discover_that_finds_nothing_prints_no_block(site: Site) -> None:
     # It printed a block with no section on stdout (`discover URL > block.yaml` kept it),
     # one `check` refuses, beside its "no feed or section page found" and exit 1.

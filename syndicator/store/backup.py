@@ -239,7 +239,10 @@ def _replace_with_copy(copy: sqlite3.Connection, store: Path) -> None:
     """The store's file is no database any more (its first page lost or overwritten): SQLite
     will not open it, and no process can read it. It is replaced whole with a copy written
     beside it, and its write-ahead log and shared memory, which belong to the lost file, go
-    first: left there, SQLite would replay the log into the copy."""
+    first: left there, SQLite would replay the log into the copy. A store named by a symbolic
+    link (to a file on a larger disk) is the file the link leads to, whose log SQLite names
+    after it: replacing the link left the damaged file where it was, the link gone."""
+    store = Path(os.path.realpath(store))
     partial = store.with_name(f".{store.name}.{os.getpid()}.tmp")
     try:
         _copy_into(copy, partial)
