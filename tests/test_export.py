@@ -744,6 +744,7 @@ def test_db_check_says_a_store_sqlite_cannot_open_is_damaged(tmp_path: Path, dam
         ("no-such-backup.db", "no backup at no-such-backup.db"),
         ("db.sqlite", "is the store itself"),
         ("syndicator.yaml", "syndicator.yaml is no SQLite store"),
+        ("half.db", "half.db is not whole (cut short, or damaged): database disk image is"),
         ("newer.db", "newer.db is at schema revision 9999_future, which this syndicator"),
     ],
 )
@@ -758,6 +759,9 @@ def test_a_backup_that_cannot_be_restored_is_a_command_line_mistake(
     newer = sqlite3.connect(tmp_path / "newer.db", isolation_level=None)
     newer.execute("UPDATE alembic_version SET version_num = '9999_future'")
     newer.close()
+    # A backup whose copy was cut short: "is no SQLite store" sent the operator looking for
+    # another kind of file.
+    (tmp_path / "half.db").write_bytes(before[: len(before) // 2])
     result = run("--config", str(config), "db", "restore", backup, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert said in result.stderr and "store error" not in result.stderr, result.stderr

@@ -140,6 +140,12 @@ def restore_sqlite(backup: Path, store: Path) -> RestoreReport:
             verdict = [row[0] for row in copy.execute("PRAGMA quick_check")]
             tables = {row[0] for row in copy.execute("SELECT name FROM sqlite_master")}
         except sqlite3.DatabaseError as exc:
+            # A backup cut short (a copy or download interrupted) is a SQLite file still:
+            # "is no SQLite store" sent the operator looking for another kind of file.
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_CORRUPT:
+                raise BackupTarget(
+                    f"{backup} is not whole (cut short, or damaged): {exc}"
+                ) from None
             raise BackupTarget(f"{backup} is no SQLite store: {exc}") from None
         if verdict != ["ok"]:
             raise BackupTarget(f"{backup} is not whole: {'; '.join(verdict[:5])}")
