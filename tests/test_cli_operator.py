@@ -670,6 +670,23 @@ def test_db_restore_of_a_damaged_store_named_by_a_link_restores_the_linked_file(
     assert not [p.name for p in disk.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.parametrize(("name", "option"), [("feeds?.db", ".db"), ("feeds.db?mode=ro", "mode")])
+def test_a_sqlite_store_url_option_the_driver_ignores_is_named(
+    tmp_path: Path, name: str, option: str
+) -> None:
+    # SQLAlchemy ignores such an option with a warning (a line of its source on stderr):
+    # `?mode=ro` opened the store for writing, and a `?` in the file's name made a store
+    # named by what came before it.
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8").replace("db.sqlite", name)
+    config.write_text(text, encoding="utf-8")
+    result = run("--config", str(config), "db", "upgrade")
+    assert result.exit_code == 1, result.output
+    assert f"gives the option {option!r}, which SQLite's driver does not take" in result.stderr
+    assert "%3F" in result.stderr and "Warning" not in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["syndicator.yaml"]
+
+
 async def test_discover_that_finds_nothing_prints_no_block(site: Site) -> None:
     # It printed a block with no section on stdout (`discover URL > block.yaml` kept it),
     # one `check` refuses, beside its "no feed or section page found" and exit 1.

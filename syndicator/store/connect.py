@@ -121,9 +121,27 @@ def not_sqlite(path: Path) -> str | None:
     return f"it holds {size} bytes without SQLite's header"
 
 
+# The options of a SQLite URL that SQLite's Python driver takes; without `uri`, SQLAlchemy
+# ignores any other, with only a warning.
+_SQLITE_DRIVER_OPTIONS = frozenset(
+    {"uri", "timeout", "isolation_level", "detect_types", "check_same_thread", "cached_statements"}
+)
+
+
 def _driver_url(url: str, base_dir: Path | None = None) -> URL:
     parsed = make_url(url)
     if parsed.drivername in ("sqlite", "sqlite+aiosqlite"):
+        uri = str(parsed.query.get("uri", "")).lower() in ("1", "true", "yes", "on")
+        given = url.partition("?")[2]
+        ignored = sorted(set(parsed.query) - _SQLITE_DRIVER_OPTIONS)
+        if given and not uri and (ignored or not parsed.query):
+            # `sqlite:///x.db?mode=ro` printed a warning with a line of SQLAlchemy's source
+            # and opened x.db for writing; `sqlite:///feeds?.db` made a store named `feeds`.
+            raise StoreError(
+                f"the store URL {url!r} gives the option {ignored[0] if ignored else given!r},"
+                " which SQLite's driver does not take: a SQLite store URL names its file (a"
+                " `?` in the file's name is written %3F)"
+            )
         database = parsed.database or ""
         if database and database != ":memory:":
             path = Path(database)
