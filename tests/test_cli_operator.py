@@ -687,6 +687,26 @@ def test_a_sqlite_store_url_option_the_driver_ignores_is_named(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["syndicator.yaml"]
 
 
+def test_db_backup_removes_what_a_killed_backup_left_beside_its_target(tmp_path: Path) -> None:
+    # A backup killed mid-way (a nightly cron job stopped by `timeout`) leaves its partial
+    # copy of the store beside the target: each night left another one, until the disk was
+    # full. One whose process still runs is its own.
+    config = default_config_copy(tmp_path)
+    assert run("--config", str(config), "export", "--out", str(tmp_path / "f")).exit_code == 0
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its number is no process's now
+    left = tmp_path / f".backup.db.{gone.pid}.tmp"
+    left.write_bytes(b"SQLite format 3\x00" + bytes(4080))
+    # Another target's, and one whose process runs (this test's parent): kept.
+    kept = [tmp_path / f".other.db.{gone.pid}.tmp", tmp_path / f".backup.db.{os.getppid()}.tmp"]
+    for other in kept:
+        other.write_bytes(b"kept")
+    backed = run("--config", str(config), "db", "backup", str(tmp_path / "backup.db"))
+    assert backed.exit_code == 0, backed.output
+    assert not left.exists()
+    assert [p.read_bytes() for p in kept] == [b"kept", b"kept"]
+
+
 async def test_discover_that_finds_nothing_prints_no_block(site: Site) -> None:
     # It printed a block with no section on stdout (`discover URL > block.yaml` kept it),
     # one `check` refuses, beside its "no feed or section page found" and exit 1.

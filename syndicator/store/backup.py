@@ -21,6 +21,7 @@ all (its first page lost) is replaced whole instead, its log and shared memory r
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import sqlite3
 import time
@@ -67,6 +68,7 @@ def backup_sqlite(source: Path, target: Path, *, replace: bool = False) -> Backu
         raise BackupTarget(f"{target} is not a file")
     if not target.parent.is_dir():
         raise BackupTarget(f"no folder {target.parent} to write the backup into")
+    _remove_leftovers(target)
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with contextlib.closing(
@@ -167,6 +169,7 @@ def restore_sqlite(backup: Path, store: Path) -> RestoreReport:
             )
         try:
             store.parent.mkdir(parents=True, exist_ok=True)
+            _remove_leftovers(Path(os.path.realpath(store)))
             try:
                 _copy_into(copy, store)
             except sqlite3.DatabaseError as exc:
@@ -262,6 +265,30 @@ def _replace_with_copy(copy: sqlite3.Connection, store: Path) -> None:
     finally:
         with contextlib.suppress(OSError):
             partial.unlink()
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Remove the partial copies beside `target` that a `db backup` (or `db restore`) of it
+    left when it was killed mid-way, its process gone: a nightly cron backup stopped by
+    `timeout` left a copy of the whole store beside the backup each night, until the disk
+    was full. A partial copy whose process still runs is left to it."""
+    for partial in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        middle = partial.name[len(target.name) + 2 : -len(".tmp")]
+        pid = middle.removesuffix(".pages")
+        if not pid.isascii() or not pid.isdigit() or _running(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            partial.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's (or no such number)
+        return True
+    return True
 
 
 def _sync_folder(folder: Path) -> None:
