@@ -380,3 +380,33 @@ async def test_a_squatters_moved_to_page_is_no_article_when_it_is_the_only_copy(
     assert report.new == 0 and stored == []
     assert health[squatted.origin].last_error_kind == "moved"
     assert not [o for o in found if "presstv-new" in o], found
+
+
+async def test_turning_adoption_off_stops_pulling_the_mirrors_adopted_before(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # An operator who turns `adopt_discovered` off wants the mirrors of the config pulled,
+    # and no other: a mirror adopted while it was on was still asked at every pull.
+    site = sites(3)
+    newcomer = site.mirrors[2]
+    await site.start()
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    config = write_config(site.config_yaml(db, configured=2, extra=OPT_IN))
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            first = await pull(config, fetcher, store, clock)
+            assert first.adopted == [newcomer.origin]
+            private = "    allow_private_discovered: true"
+            off = write_config(site.config_yaml(db, configured=2, extra=private))
+            assert not off.sources["news"].adopt_discovered
+            newcomer.requests.clear()
+            clock.advance(600)
+            second = await pull(off, fetcher, store, clock)
+            rows = {r.mirror: r for r in await mirror_rows(off, store)}
+    finally:
+        await store.close()
+    assert newcomer.pages_requested() == []
+    assert second.adopted == [] and not second.failed
+    assert rows[newcomer.origin].role == "adopted"

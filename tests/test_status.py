@@ -312,7 +312,9 @@ async def test_a_pull_the_store_cannot_serve_is_recorded_as_failed(
 ) -> None:
     """A read the store refuses during a pull fails that pull, which is logged and recorded
     (status names it), instead of escaping as a driver error."""
-    config = write_config(site.config_yaml(engine_url, entry="page"))
+    # The discovered mirrors are read by a source that adopts them.
+    adopting = "    adopt_discovered: true" if table == "discovered_mirrors" else ""
+    config = write_config(site.config_yaml(engine_url, entry="page", extra=adopting))
     store = await open_store(engine_url)
     try:
         async with store.writing() as conn:

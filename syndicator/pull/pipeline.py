@@ -58,7 +58,14 @@ class SourcePull(ArticleFetching):
         known = {h.mirror: h for h in await self.mirror_store.health(self.name)}
         self.book = HealthBook(self.name, known, self.book.policy, self.clock, self.book.rng)
         now = self.clock()
-        for found in await adopted_mirrors(self.name, self.mirror_store, known, self.origins, now):
+        # With adoption turned off, the mirrors adopted while it was on are not pulled (nor
+        # retired): the config's mirrors are all an operator who turned it off expects.
+        adopted = (
+            await adopted_mirrors(self.name, self.mirror_store, known, self.origins, now)
+            if self.source.adopt_discovered
+            else []
+        )
+        for found in adopted:
             self.mirrors.append(Mirror(url=found.origin, path_prefix=found.path_prefix))
             self.origins.add(found.origin)
         target_before = self._link_target()
