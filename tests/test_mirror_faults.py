@@ -33,7 +33,16 @@ from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore
 
-from .sites import SEIZED_ITEM, FakeClock, Logged, Mirror, Site, arabic_articles, free_port
+from .sites import (
+    SEIZED_ITEM,
+    FakeClock,
+    Logged,
+    Mirror,
+    Site,
+    SiteArticle,
+    arabic_articles,
+    free_port,
+)
 
 WriteConfig = Callable[..., Config]
 
@@ -641,6 +650,112 @@ async def test_a_feed_entry_linking_the_home_page_or_a_section_page_is_no_articl
     assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
     assert report.new == len(site.articles)
     assert set(health.values()) == {"healthy"}
+
+
+@pytest.mark.parametrize("section", ["iran", "north-africa"])
+async def test_a_feed_entry_linking_its_sections_own_page_is_no_article(
+    section: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A section read from its feed (/rss/iran.xml), whose feed has an entry linking the
+    # section's HTML page (/Section/iran, no entry point of the config, no page of the
+    # others' paths lie under): fetched as an article, it was published as an item titled
+    # "Iran" whose text was the section's headlines. It links several of the feed's other
+    # entries, and itself in its navigation: a listing, refused, and no fault of the mirror.
+    site = sites(2)
+    odd = site.mirrors[1]
+    odd.feed_extra = (
+        f"<item><title>Watch our live stream</title><link>{odd.origin}/Section/{section}</link>"
+        "<description>Live now.</description></item>"
+    )
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull(config, fetcher, store, clock)
+            clock.advance(600)
+            # The feeds answer 304 now: their stored links say what the page lists.
+            again = await pull(config, fetcher, store, clock)
+        got = await items(config, store)
+        health = await health_of(store)
+    finally:
+        await store.close()
+    assert f"/Section/{section}" in odd.log  # fetched, and refused
+    assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
+    assert report.new == len(site.articles) and again.new == 0
+    assert again.not_modified > 0
+    assert set(health.values()) == {"healthy"}
+    assert any("(listing)" in e or "listing of" in e for e in report.errors), report.errors
+
+
+async def test_a_story_with_related_links_and_a_link_to_itself_is_published(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # What tells a section page from a story: a story links itself too (its headline, on
+    # many themes) and its related stories, in its text, at a path `article_links` does not
+    # match, but more of its text is its own than a listing's (here, near half).
+    site = sites(2)
+    odd = site.mirrors[1]
+    path = "/features/metro-line"
+    story = SiteArticle(
+        id=990100,
+        section="iran",
+        title="Riding the new metro line to the western suburbs",
+        paragraphs=[
+            "We rode the new line from end to end on its first morning, with commuters who "
+            "had waited six years for it and were not sure it would ever open.",
+            "The trip took twenty-two minutes, against an hour and a half by bus on a good "
+            "day, and the carriages were full by the third station.",
+        ],
+        published=site.articles[-1].published + timedelta(hours=1),
+    )
+    # Its related stories a headline a paragraph, in its text (kept there by extraction).
+    related = "".join(
+        f'<p><a href="{odd.origin}{a.path}">{a.title}</a></p>' for a in site.articles[:5]
+    )
+    page = (
+        odd.article_page(story)
+        .replace(
+            f"<h1>{story.title}</h1>",
+            f'<h1><a href="{odd.origin}{path}">{story.title}</a></h1>',
+        )
+        .replace(
+            f"{odd._footer()}",
+            related,
+        )
+    )
+    odd.feed_extra = (
+        f"<item><title>{story.title}</title><link>{odd.origin}{path}</link>"
+        "<description>On the new line.</description></item>"
+    )
+    resource = odd._resource
+
+    def with_feature(asked: str) -> tuple[bytes, str] | None:
+        if asked == path:
+            return odd._typed(page, "text/html")
+        return resource(asked)
+
+    odd._resource = with_feature  # type: ignore[method-assign]
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            report = await pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+        stored = await store.section_articles("all", 50)
+    finally:
+        await store.close()
+    own = sum(len(p) for p in story.paragraphs)
+    headlines = sum(len(a.title) for a in site.articles[:5])
+    assert own < headlines  # more headlines than words of its own
+    titles = sorted(title for _, _, title in got)
+    assert titles == sorted([story.title, *(a.title for a in site.articles)])
+    assert report.new == len(site.articles) + 1
+    text = next(a for a in stored if a.title == story.title).content_html
+    assert "twenty-two minutes" in text
+    assert all(a.title in text for a in site.articles[:5])  # the related links are in it
 
 
 @pytest.mark.parametrize("slash", ["", "/"])

@@ -464,3 +464,27 @@ def listing_entries(
             if not seen.get(absolute):
                 seen[absolute] = text
     return seen
+
+
+def site_links(
+    body: bytes, url: str, site_origins: set[str], header_charset: str | None = None
+) -> dict[str, str]:
+    """Every link of the page to a page of this site (its own host or `site_origins`), in
+    page order, each once and without its fragment, with the text of its first link that has
+    one; a link to a place on the page itself (`#comments`) is none."""
+    root = parse_page(body, url, header_charset)
+    own = identity.origin(url)
+    base = page_base(root, url)
+    seen: dict[str, str] = {}
+    for a in root.iter("a"):
+        href = (a.get("href") or "").strip()
+        if not href or href.startswith("#"):
+            continue
+        if (joined := identity.join_url(base, href)) is None:
+            continue
+        absolute = joined.split("#", 1)[0]
+        if identity.known_origin(absolute, {own, *site_origins}) is None:
+            continue
+        if not seen.get(absolute):
+            seen[absolute] = clean.line_text(a)
+    return seen

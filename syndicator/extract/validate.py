@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -417,6 +417,40 @@ def index_links(links: Sequence[str], articles: text_rules.Searcher) -> dict[str
         if at < len(shaped) and shaped[at].startswith(prefix):
             indexes[link] = shaped[at]
     return indexes
+
+
+# Links to other listed articles that make a page a listing of them, when their headlines
+# are at least LISTING_SHARE of its text (and it links itself, as a section page's
+# navigation does).
+LISTING_LINKS = 2
+LISTING_SHARE = 0.75
+
+
+def listing_of(
+    own: Collection[str], links: Mapping[str, str], listed: Collection[str], text: str
+) -> int | None:
+    """How many of the listed articles (`listed`, site paths) a page lists, when it is a
+    listing of them rather than an article: a section page a feed entry links (`/Section/
+    iran` among the section's stories), whose text, extracted as an article's, is their
+    headlines under the section's name. It is one when it links itself (one of `own`, its
+    site paths; a section page's navigation holds it), links LISTING_LINKS or more listed
+    articles other than itself, and their links' texts (`links`: site path -> text) make at
+    least LISTING_SHARE of `text`, the article text extracted from it. A story with a box of
+    related articles, even in its text, holds more words of its own than that leaves."""
+    mine = {p.rstrip("/") or "/" for p in own}
+    if not any((path.rstrip("/") or "/") in mine for path in links):
+        return None
+    others = {p.rstrip("/") or "/" for p in listed} - mine
+    words = " ".join(text.split())
+    headlines = {
+        line
+        for path, link_text in links.items()
+        if (path.rstrip("/") or "/") in others and (line := " ".join(link_text.split()))
+    }
+    found = [h for h in headlines if h in words]
+    if len(found) < LISTING_LINKS or sum(len(h) for h in found) < LISTING_SHARE * len(words):
+        return None
+    return len(found)
 
 
 def _entry_notice(entry: FeedEntry) -> str | None:

@@ -18,6 +18,7 @@ from syndicator.core.ingest import believed
 from syndicator.core.models import Candidate, Page
 from syndicator.extract import (
     extraction,
+    listings,
     safety_net,
     text_rules,
     validate,
@@ -258,6 +259,7 @@ class ArticleFetching(EntryReading):
                 rules=self.rules,
                 entry=entry,
             )
+            self._refuse_listing(ref.url, response, page)
             # Recorded when the copy is taken for the article (`_ok`): a squatter's page
             # that is no copy of it ("moved to" a host of its own) names no mirror.
             self.heard[response.url] = announced.announced_origins(
@@ -279,6 +281,35 @@ class ArticleFetching(EntryReading):
         else:
             self._ok(answered, response)
         return page
+
+    def _refuse_listing(self, asked: str, response: Response, page: Page) -> None:
+        """Raise ExtractError (`listing`) when the page linked as an article is a listing of
+        the articles this pull's entry points list (`validate.listing_of`): a section's page
+        among its feed's entries (`/Section/iran`, where the section is read from
+        `/rss/iran.xml`) was published as an item titled "Iran", its text their headlines.
+        A page whose path `article_links` matches is an article, whatever it links."""
+        path = self._site_path(response.url)
+        matcher = clean.rule(self.source.article_links, "article_links")
+        try:
+            if matcher.search(urlsplit(path).path) or matcher.search(urlsplit(asked).path):
+                return
+        except clean.RuleTimeout:
+            return
+        links = {
+            self._site_path(link): text
+            for link, text in listings.site_links(
+                response.body, response.url, self.origins, response.charset
+            ).items()
+        }
+        own = {path, self._site_path(asked)}
+        if (count := validate.listing_of(own, links, self.listed_paths, page.body_text)) is None:
+            return
+        raise ExtractError(
+            response.url,
+            f"a listing of {count} articles the entry points list (a section's page), "
+            "linked as an article: not published",
+            kind="listing",
+        )
 
     async def _articles(self, refs: list[ArticleRef]) -> None:
         """Fetch, extract and store every article, each as soon as it is in.

@@ -187,6 +187,9 @@ class MirrorRequests:
         # Headlines as this pull's freshly parsed listings and feeds give them, by the article
         # URL on the listing mirror: a changed headline is the listing saying "edited".
         self.listed_titles: dict[str, str] = {}
+        # The site paths of every article this pull's entry points list (stored or not): a
+        # page linked as an article that lists them is a listing (`validate.listing_of`).
+        self.listed_paths: set[str] = set()
         # The first article each text came for, by (mirror, content hash), with the headline
         # listed for it (see `_ingest`).
         self.texts_seen: dict[tuple[int, str], tuple[str, str]] = {}
@@ -310,10 +313,16 @@ class MirrorRequests:
             )
         self.report.fail(f"{where} on {self.mirrors[index].origin}: {exc}", quiet=blocked)
         self.failures[exc.url] = exc
-        if not blame or exc.kind in ("rule-timeout", EXTRACTION_BUG, "not-html", "same-text"):
-            # The source's own pattern gave up, our code failed, the publisher linked a feed or
-            # a sitemap as an article, or gave one text for two articles (every mirror serves
-            # it alike), or the caller knows (`blame`): no mirror's fault.
+        if not blame or exc.kind in (
+            "rule-timeout",
+            EXTRACTION_BUG,
+            "not-html",
+            "listing",
+            "same-text",
+        ):
+            # The source's own pattern gave up, our code failed, the publisher linked a feed,
+            # a sitemap or a listing page as an article, or gave one text for two articles
+            # (every mirror serves it alike), or the caller knows (`blame`): no mirror's fault.
             return
         retry_after = exc.retry_after if isinstance(exc, Throttled) else None
         self.book.fail(

@@ -89,6 +89,7 @@ class SourcePull(ArticleFetching):
                     for point in entry.points():
                         self.progress("planned", on_mirror(mirror, point.path))
             refs = await self._collect_links()
+        self.listed_paths.update(self._site_path(ref.url) for ref in refs)
         refs = await self._not_stored(refs)
         for ref in refs:
             self.progress("planned", ref.url)
@@ -150,7 +151,9 @@ class SourcePull(ArticleFetching):
             *(self._mirror_entries(i, jobs) for i in range(first, len(self.mirrors)))
         ):
             found_links.extend(results)
-        refs = await self._not_stored(self._refs(found_links))
+        refs = self._refs(found_links)
+        self.listed_paths.update(self._site_path(ref.url) for ref in refs)
+        refs = await self._not_stored(refs)
         for ref in refs:
             self.progress("planned", ref.url)
         await self._articles(refs)
