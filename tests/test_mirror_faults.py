@@ -30,8 +30,10 @@ from syndicator.publish.documents import FeedBook
 from syndicator.pull.entry_points import misfiled
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport, pull_source
+from syndicator.pull.run import run_pull
 from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore
+from syndicator.store.status import collect
 
 from .sites import (
     SEIZED_ITEM,
@@ -756,6 +758,98 @@ async def test_a_story_with_related_links_and_a_link_to_itself_is_published(
     text = next(a for a in stored if a.title == story.title).content_html
     assert "twenty-two minutes" in text
     assert all(a.title in text for a in site.articles[:5])  # the related links are in it
+
+
+@pytest.mark.parametrize("strategy", ["all", "failover"])
+async def test_a_section_path_mistyped_in_the_config_is_said_and_no_mirrors_fault(
+    strategy: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # One section's path mistyped in the config (/rss/iran.xlm): every mirror answers it
+    # 404, and each 404 was counted against its mirror, so every mirror stayed `degraded`
+    # for good though they served everything else, and nothing said which path was wrong.
+    site = sites(2)
+    await site.start()
+    text = site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", extra=f"    strategy: {strategy}")
+    config = write_config(text.replace("{feed: /rss/iran.xml}", "{feed: /rss/iran.xlm}"))
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            outcomes = [await run_pull("news", config, fetcher, store) for _ in range(3)]
+        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+        status = await collect(config, store)
+    finally:
+        await store.close()
+    for mirror in site.mirrors[: 2 if strategy == "all" else 1]:
+        assert "/rss/iran.xlm" in mirror.log
+    assert {h.state for h in health.values()} == {"healthy"}, health
+    assert all(h.last_error_kind is None for h in health.values())
+    for outcome in outcomes:
+        assert outcome.result == "partial"
+        assert outcome.error is not None
+        assert outcome.error.startswith("iran: the entry point /rss/iran.xlm answers 404")
+    source = status.sources[0]
+    assert source.result == "partial" and source.error == outcomes[-1].error
+    # every other section is pulled
+    assert outcomes[0].report.new == sum(1 for a in site.articles if a.section != "iran")
+
+
+async def test_a_mirror_back_up_recovers_though_its_first_entry_point_is_mistyped(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A down mirror's half-open probe is its first entry point: mistyped in the config, it
+    # answered 404 to every probe, and the mirror back up stayed `down` for good.
+    site = sites(2)
+    back = site.mirrors[1]
+    await site.start()
+    text = site.config_yaml(f"sqlite:///{tmp_path / 's.db'}")
+    config = write_config(
+        text.replace("{feed: /rss/north-africa.xml}", "{feed: /rss/north-africa.xlm}")
+    )
+    assert next(iter(config.sources["news"].sections)) == "north-africa"
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    try:
+        await back.go_down()
+        async with Fetcher(limits_of(config)) as fetcher:
+            await pull(config, fetcher, store, clock)
+        assert (await health_of(store))[back.origin] == "down"
+        await back.come_back()
+        clock.advance(2 * 3600)  # past the longest backoff
+        async with Fetcher(limits_of(config)) as fetcher:  # robots.txt read anew
+            await pull(config, fetcher, store, clock)
+        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    finally:
+        await store.close()
+    assert "/rss/north-africa.xlm" in back.log and "/rss/iran.xml" in back.log
+    assert health[back.origin].state != "down"
+    assert health[back.origin].consecutive_failures == 0
+
+
+async def test_an_entry_point_one_mirror_lacks_still_counts_against_it(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # The other mirror serves it: the 404 is the mirror's (one that dropped a section).
+    site = sites(2)
+    lacking = site.mirrors[1]
+    resource = lacking._resource
+
+    def without_iran(path: str) -> tuple[bytes, str] | None:
+        return None if path == "/rss/iran.xml" else resource(path)
+
+    lacking._resource = without_iran  # type: ignore[method-assign]
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            outcome = await run_pull("news", config, fetcher, store)
+        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    finally:
+        await store.close()
+    assert health[lacking.origin].last_error_kind == "http-404"
+    assert health[lacking.origin].failures == 1 and health[lacking.origin].error_rate > 0
+    assert health[site.mirrors[0].origin].failures == 0
+    assert outcome.error is not None and "answers 404 on every mirror" not in outcome.error
 
 
 @pytest.mark.parametrize("slash", ["", "/"])

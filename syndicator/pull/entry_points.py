@@ -51,7 +51,33 @@ class EntryReading(SitemapReading):
             for result in await together(*(self._failover_entry(s, e) for s, e in jobs)):
                 if result is not None:
                     found.append(result)
+        self._judge_missing()
         return self._refs(found)
+
+    def _judge_missing(self) -> None:
+        """Each entry point that answered 404 or 410 (`missing`), judged now that every
+        mirror was asked: when no mirror gave it while some mirror gave another entry point
+        of the source, its path in the config is wrong, which is said (first among the
+        pull's errors, at `warning` in the log) and counted against no mirror; else it is a
+        failure of each mirror that answered so, as any other."""
+        served = {path for _, path in self.served}
+        for (section, path), failed in self.missing.items():
+            if path not in served and self.served:
+                statuses = sorted({exc.kind.removeprefix("http-") for _, exc in failed.values()})
+                message = (
+                    f"{section}: the entry point {path} answers {' or '.join(statuses)} on "
+                    f"every mirror asked ({len(failed)}) while the source's other entry points "
+                    "answer: is its path in the config right? (not counted against the mirrors)"
+                )
+                log.warning("%s: %s", self.name, message)
+                self.report.fail(message, quiet=True)
+                if self.report.errors[-1] == message:
+                    # First: what `syndicate status` shows of the pull, the error to fix.
+                    self.report.errors.insert(0, self.report.errors.pop())
+                continue
+            for index, (expect, exc) in sorted(failed.items()):
+                self._failed(index, expect, exc)
+        self.missing.clear()
 
     def _filed_right(
         self, found: list[tuple[int, str, list[Listed]]]
@@ -107,13 +133,18 @@ class EntryReading(SitemapReading):
             if not self.book.claim_probe(origin):
                 self.report.skipped += len(jobs)
                 return []
-            section, entry = jobs[0]
-            first = await self._entry(index, section, entry, probe=True)
-            if first is None:
-                self.report.skipped += len(jobs) - 1
-                return await self._remembered(index, jobs)
-            out.append((first[0], section, first[1]))
-            jobs = jobs[1:]
+            # An entry point missing on every mirror (a path mistyped in the config) is no
+            # probe: the next one is sent, or the breaker never closed again.
+            first = None
+            while first is None and jobs:
+                section, entry = jobs[0]
+                first = await self._entry(index, section, entry, probe=True)
+                if first is None and not self._missing_on(index, section, entry):
+                    self.report.skipped += len(jobs) - 1
+                    return await self._remembered(index, jobs)
+                if first is not None:
+                    out.append((first[0], section, first[1]))
+                jobs = jobs[1:]
         results = await together(*(self._entry(index, s, e) for s, e in jobs))
         failed = []
         for (section, entry), result in zip(jobs, results, strict=True):
@@ -188,14 +219,31 @@ class EntryReading(SitemapReading):
         self.report.fail(f"{section}: no mirror gave its entry point")
         return None
 
+    def _missing_on(self, index: int, section: str, entry: EntryPoint) -> bool:
+        """Whether the entry point answered 404 or 410 on the mirror (judged later)."""
+        return index in self.missing.get((section, entry.path), {})
+
     async def _entry(
         self, index: int, section: str, entry: EntryPoint, *, probe: bool = False
     ) -> tuple[int, list[Listed]] | None:
         """One entry point on one mirror -> (answering mirror, links on that mirror)."""
         if entry.kind == "sitemap":
-            return await self._sitemap_entry(index, section, entry, probe=probe)
+            got = await self._sitemap_entry(index, section, entry, probe=probe)
+        else:
+            got = await self._listing_entry(index, section, entry, probe=probe)
+        if got is not None:
+            self.served.add((got[0], entry.path))
+        return got
+
+    async def _listing_entry(
+        self, index: int, section: str, entry: EntryPoint, *, probe: bool = False
+    ) -> tuple[int, list[Listed]] | None:
+        """A feed or listing page entry point on one mirror (see `_entry`)."""
         url = on_mirror(self.mirrors[index], entry.path)
-        got = await self._get(index, url, entry.kind, probe=probe, until=self.listings_until)
+        point = (section, entry.path)
+        got = await self._get(
+            index, url, entry.kind, probe=probe, until=self.listings_until, entry=point
+        )
         if got is not None and got[1].not_modified:
             stored = (await self.mirror_store.entry_links([url])).get(url)
             if stored is not None:
@@ -204,7 +252,13 @@ class EntryReading(SitemapReading):
                 return got[0], stored
             # Validators without the links they went with: ask again, unconditionally.
             got = await self._get(
-                index, url, entry.kind, probe=probe, conditional=False, until=self.listings_until
+                index,
+                url,
+                entry.kind,
+                probe=probe,
+                conditional=False,
+                until=self.listings_until,
+                entry=point,
             )
         if got is None:
             return None

@@ -95,6 +95,11 @@ _PASSING_KINDS = frozenset({"timeout", "connect", "truncated", "http", "deadline
 # mirror, three in a row opened its breaker, and the sitemaps after them, the articles and
 # the next pulls were not asked of it: a section filled from its sitemap got nothing.
 STALE = frozenset({"http-404", "http-410", "not-sitemap"})
+# What an entry point may answer when its path in the config is wrong: judged once every
+# mirror was asked (`EntryReading._judge_missing`), the config's mistake when no mirror
+# serves it. Counted against each mirror at once, one mistyped section path kept every
+# mirror `degraded` for good.
+MISSING = frozenset({"http-404", "http-410"})
 
 
 def passing(failure: FetchError | ExtractError) -> bool:
@@ -208,6 +213,11 @@ class MirrorRequests:
         self.blocked: set[str] = set()
         # The last failure of each URL this pull asked for: whether a retry can help.
         self.failures: dict[str, FetchError | ExtractError] = {}
+        # The entry points (section, path) that answered 404 or 410, with the mirrors that
+        # did (what was expected, and the failure), not counted against them yet; and those
+        # (answering mirror, path) some mirror gave (see `EntryReading._judge_missing`).
+        self.missing: dict[tuple[str, str], dict[int, tuple[str, FetchError]]] = {}
+        self.served: set[tuple[int, str]] = set()
         # The sitemap entry points (mirror asked, path) that gave a sitemap cut off mid-file.
         self.cut_off: set[tuple[int, str]] = set()
         # Event loop times by which every request of this pull has its answer, and every
@@ -340,11 +350,14 @@ class MirrorRequests:
         until: float | None = None,
         asked: Asked | None = None,
         named: bool = False,
+        entry: tuple[str, str] | None = None,
     ) -> tuple[int, Response] | None:
         """Fetch and validate one URL from a mirror; failures are recorded, None returned.
         `asked` (an article copy) is told when the request goes out and when it is answered.
         `named`: a sitemap that an index this mirror served names, whose 404 or 410 says the
-        index is stale, not that the mirror fails (`STALE`)."""
+        index is stale, not that the mirror fails (`STALE`). `entry`: the (section, path) of
+        the entry point asked, whose 404 or 410 is judged once every mirror was asked
+        (`MISSING`)."""
         mirror = self.mirrors[index]
         origin = mirror.origin
         etag, modified, validated_at = (
@@ -373,6 +386,10 @@ class MirrorRequests:
                 sent = False
                 return None
             log.debug("fetch", extra={"source": self.name, "url": url, "error": exc.kind})
+            if entry is not None and exc.kind in MISSING:
+                self.missing.setdefault(entry, {})[index] = (expect, exc)
+                self.failures[exc.url] = exc
+                return None
             self._failed(index, expect, exc, blame=not (named and exc.kind in STALE))
             return None
         finally:

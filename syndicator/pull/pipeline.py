@@ -151,6 +151,7 @@ class SourcePull(ArticleFetching):
             *(self._mirror_entries(i, jobs) for i in range(first, len(self.mirrors)))
         ):
             found_links.extend(results)
+        self._judge_missing()
         refs = self._refs(found_links)
         self.listed_paths.update(self._site_path(ref.url) for ref in refs)
         refs = await self._not_stored(refs)

@@ -133,8 +133,16 @@ class SitemapReading(MirrorRequests):
     ) -> tuple[int, list[Listed], list[sitemaps.SitemapUrl]] | None:
         """One sitemap document -> (answering mirror, article links, child sitemaps);
         `named`: one an index names (see `_get`)."""
+        # The entry point itself (not a sitemap an index names): its 404 is judged later.
+        point = None if named else (section, entry.path)
         got = await self._get(
-            index, url, "sitemap", probe=probe, until=self.listings_until, named=named
+            index,
+            url,
+            "sitemap",
+            probe=probe,
+            until=self.listings_until,
+            named=named,
+            entry=point,
         )
         if got is not None and got[1].not_modified:
             stored = (await self.mirror_store.entry_links([url])).get(url)
@@ -149,6 +157,7 @@ class SitemapReading(MirrorRequests):
                 conditional=False,
                 until=self.listings_until,
                 named=named,
+                entry=point,
             )
         if got is None:
             return None
