@@ -289,11 +289,11 @@ class ArticleFetching(EntryReading):
         `/rss/iran.xml`) was published as an item titled "Iran", its text their headlines.
         A page whose path `article_links` matches is an article, whatever it links."""
         path = self._site_path(response.url)
-        matcher = clean.rule(self.source.article_links, "article_links")
+        matcher = text_rules.rule(self.source.article_links, "article_links")
         try:
             if matcher.search(urlsplit(path).path) or matcher.search(urlsplit(asked).path):
                 return
-        except clean.RuleTimeout:
+        except text_rules.RuleTimeout:
             return
         links = {
             self._site_path(link): text
