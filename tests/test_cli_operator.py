@@ -191,7 +191,9 @@ def test_a_config_on_standard_input_is_read_with_paths_from_the_working_folder(
     broken = run("--config", "-", "check", stdin=text.replace("every: 10m", "every: soon"))
     assert broken.exit_code == 2
     line = text.splitlines().index("    every: 10m") + 1
-    assert broken.stderr.startswith(f"<stdin>:{line}:12: sources.presstv.every"), broken.stderr
+    assert broken.stderr.startswith(f"error: <stdin>:{line}:12: sources.presstv.every"), (
+        broken.stderr
+    )
     # The service reads its config again on SIGHUP: standard input cannot give it again.
     served = run("--config", "-", "serve", stdin=text)
     assert served.exit_code == 2
@@ -808,7 +810,7 @@ def test_a_relative_config_not_found_says_where_it_was_sought(
     result = run("--config", "feeds/syndicator.yaml", "export", "-q")
     assert result.exit_code == 2
     assert result.stderr == (
-        f"feeds/syndicator.yaml: config file not found (sought in the working folder "
+        f"error: feeds/syndicator.yaml: config file not found (sought in the working folder "
         f"{tmp_path}); give its full path when the command runs elsewhere (cron starts in "
         "the home folder)\n"
     )
@@ -839,3 +841,64 @@ def test_serve_logging_json_names_a_mistyped_variable_in_a_json_line(tmp_path: P
     warned = [e for e in events if "SYNDICATOR_TITEL" in e["event"]]
     assert len(warned) == 1 and warned[0]["level"] == "warning", events
     assert "did you mean SYNDICATOR_TITLE?" in warned[0]["event"], warned
+
+
+def test_every_failure_says_error_what_and_where_in_one_form(tmp_path: Path) -> None:
+    # Each command said its failure its own way: `error: ...`, the bare message (`unknown
+    # source ...`, a config problem), "store error: ...", or click's "Usage: ...", a blank
+    # line and "Error: ...", which --json gave as text, not a JSON document.
+    config = default_config_copy(tmp_path)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        config.read_text(encoding="utf-8").replace("every: 10m", "every: soon"), encoding="utf-8"
+    )
+    line = broken.read_text(encoding="utf-8").splitlines().index("    every: soon") + 1
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    (tmp_path / "no-pages").mkdir()
+    gone = f"http://127.0.0.1:{free_port()}/"
+    failures: list[tuple[list[str], int, str]] = [
+        (
+            ["--config", str(broken), "check"],
+            2,
+            f"error: {broken}:{line}:12: sources.presstv.every",
+        ),
+        (["--config", str(config), "pull", "nosuch"], 2, "error: unknown source 'nosuch'"),
+        (["--config", str(config), "pull", "--bogus"], 2, "error: No such option '--bogus'"),
+        (["--config", str(config), "db", "backup"], 2, "error: Missing argument 'TARGET'"),
+        (["--config", str(config), "serve", "--role", "x"], 2, "error: Invalid value for '--role'"),
+        (["--config", "", "check"], 2, "error: Invalid value for '--config'"),
+        (["--config", str(config), "nosuch"], 2, "error: No such command 'nosuch'"),
+        (["--config", str(config), "db", "prune"], 2, "error: retention is off"),
+        (
+            ["--config", str(config), "extract", str(tmp_path / "no-pages")],
+            2,
+            f"error: {tmp_path / 'no-pages'}: ",
+        ),
+        (
+            ["--config", str(config), "status"],
+            1,
+            f"store error: no store at {tmp_path / 'db.sqlite'}",
+        ),
+        (
+            ["--config", str(config), "export", "--out", str(tmp_path / "a-file")],
+            1,
+            f"error: cannot create folder {tmp_path / 'a-file'}",
+        ),
+        (["--config", str(config), "discover", gone], 1, f"error: {gone}: connect: "),
+    ]
+    for args, code, said in failures:
+        text = run(*args)
+        assert text.exit_code == code, (args, text.stderr)
+        assert text.stdout == "", (args, text.stdout)
+        lines = text.stderr.splitlines()
+        # One line, naming what and where; no usage text, no traceback.
+        assert len(lines) == 1 and lines[0].startswith(said), (args, text.stderr)
+        as_json = run(*args, "--json")
+        assert as_json.exit_code == code, (args, as_json.output)
+        document = json.loads(as_json.stdout)
+        assert document["ok"] is False, (args, document)
+        message = (
+            document["problems"][0]["message"] if "problems" in document else document["error"]
+        )
+        assert message and not message.startswith("error: "), (args, document)
+        assert "Usage:" not in as_json.stderr and "Traceback" not in as_json.stderr, as_json.stderr

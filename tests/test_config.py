@@ -587,7 +587,7 @@ def test_a_variable_failing_a_check_of_several_keys_is_named(
     path.write_text(GOOD.replace('sqlite:///x.db"', 'sqlite:///x.db"\n  archive: {page_size: 20}'))
     result = CliRunner().invoke(main, ["--config", str(path), "check"], env=env)
     assert result.exit_code == 2, result.output
-    assert result.output.startswith(f"{named}: service.{key}: Value error, "), result.output
+    assert result.output.startswith(f"error: {named}: service.{key}: Value error, "), result.output
 
 
 @pytest.mark.parametrize(
@@ -1063,7 +1063,7 @@ def test_check_refuses_values_out_of_bounds(
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     problem = next(line for line in result.output.splitlines() if f" {key}: " in line)
-    assert problem.startswith(f"{path}:{line}:"), problem
+    assert problem.startswith(f"error: {path}:{line}:"), problem
     assert words in problem, problem
 
 

@@ -6,8 +6,9 @@ with (SYNDICATOR_CONFIG names the file, SYNDICATOR_<KEY> overrides `service.<key
 `config_input`; what commands print and how they end, in `command_output`. Every command takes
 `--json` for scripts. Exit status: 0 all
 well, 1 something is wrong (a stale section, a failed pull, an unreachable store or site),
-2 the config or the command line is wrong. A user's mistake ends with one clear message; a
-bug shows its traceback.
+2 the config or the command line is wrong, 128 + N stopped by signal N. A user's mistake
+ends with one clear message, `error: WHERE: WHAT` (docs/operating.md); a bug shows its
+traceback.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ from syndicator.extract.extraction import extract_article
 from syndicator.extract.source_rules import ArticleRules
 from syndicator.ops import terminal
 from syndicator.ops.command_output import (
+    BARE_ERROR,
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_OK,
+    as_failure,
     close_whole,
     connect,
     did_you_mean,
@@ -420,7 +423,9 @@ def extract(
         failed += "error" in result
         if "error" in result and not as_json:
             err.print(
-                terminal.labelled(f"{target}:", "yellow", f"nothing extracted: {result['error']}")
+                terminal.labelled(
+                    f"{BARE_ERROR}{target}:", "yellow", f"nothing extracted: {result['error']}"
+                )
             )
         else:
             _show_extraction(result, as_json)
@@ -539,7 +544,12 @@ def discover_command(ctx: click.Context, url: str, name: str | None, as_json: bo
             click.echo(to_yaml(block), nl=False)
     if not found.sections:
         if not as_json:
-            err.print("[red]no feed or section page found[/red]", highlight=False)
+            err.print(
+                as_failure(f"{url}: no feed or section page found"),
+                style="red",
+                highlight=False,
+                markup=False,
+            )
         sys.exit(EXIT_FAILED)
 
 
@@ -641,7 +651,12 @@ def export(ctx: click.Context, out_dir: Path | None, quiet: bool, as_json: bool)
                 err.print(terminal.labelled(f"{o.source}:", "yellow", message), highlight=False)
         out.print(f"wrote feeds to {out_dir}/", highlight=False)
     if dead and not as_json:
-        err.print(f"[red]pull failed for: {', '.join(dead)}[/red]", highlight=False)
+        err.print(
+            as_failure(f"pull failed for: {', '.join(dead)}"),
+            style="red",
+            highlight=False,
+            markup=False,
+        )
     if dead:
         sys.exit(EXIT_FAILED)
 

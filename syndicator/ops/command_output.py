@@ -10,6 +10,7 @@ import difflib
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, NoReturn, TypeVar
@@ -61,15 +62,29 @@ def emit(data: Any) -> None:
 
 # How the terminal marks a failure that names no part of the service.
 BARE_ERROR = "error: "
+# A failure that names the part it comes from ("store error: ").
+_NAMED_ERROR = re.compile(r"^[a-z]+ error: ")
+# Exit statuses from here up: the command was stopped by signal (status - 128).
+EXIT_SIGNALLED = 128
+
+
+def as_failure(message: str) -> str:
+    """`message` as the terminal says a failure: `error: WHAT`, or `PART error: WHAT` when
+    it names the part it comes from. Some said `error: ...`, some the bare message, so that
+    a script (or a person) could not tell a failure's line from a report's."""
+    if message.startswith(BARE_ERROR) or _NAMED_ERROR.match(message):
+        return message
+    return BARE_ERROR + message
 
 
 def fail(
     message: str, code: int, as_json: bool, *, log_format: str = "text", **fields: Any
 ) -> NoReturn:
-    """End the command with `message` and exit status `code`. `log_format`: how `serve`
-    logs; a service that logs JSON lines or logfmt (to the journal, a log shipper) gets its
-    reason for not starting as one log event, `cannot start`, that parses as the others do,
-    and with --json its document on one line."""
+    """End the command with `message` and exit status `code`: on the terminal as
+    `as_failure` says it (a stop by a signal, 128 and up, as it is: no error). `log_format`:
+    how `serve` logs; a service that logs JSON lines or logfmt (to the journal, a log
+    shipper) gets its reason for not starting as one log event, `cannot start`, that parses
+    as the others do, and with --json its document on one line."""
     # Its "error" field says what "error: " says on the terminal: `"error": "error: ..."`
     # said it twice. A prefix that names the part ("store error: ") stays.
     said = message.removeprefix(BARE_ERROR)
@@ -80,7 +95,8 @@ def fail(
     elif as_json:
         emit({"ok": False, "error": said, **fields})
     else:
-        err.print(message, style="red", highlight=False, markup=False)
+        shown = message if code >= EXIT_SIGNALLED else as_failure(message)
+        err.print(shown, style="red", highlight=False, markup=False)
     sys.exit(code)
 
 

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 from pydantic import BaseModel
@@ -32,7 +32,15 @@ from syndicator.core.errors import (
     Problem,
 )
 from syndicator.extract.candidate import source_sections
-from syndicator.ops.command_output import EXIT_CONFIG, EXIT_FAILED, emit, err, set_up_logging
+from syndicator.ops.command_output import (
+    BARE_ERROR,
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    as_failure,
+    emit,
+    err,
+    set_up_logging,
+)
 from syndicator.store.status import human_age
 
 log = logging.getLogger("syndicator.serve")
@@ -204,7 +212,7 @@ def load_or_exit(ctx: click.Context, as_json: bool = False, *, logged: bool = Fa
             emit({"ok": False, "problems": [vars(p) for p in exc.details]})
         else:
             for problem in exc.problems:
-                err.print(problem, style="red", highlight=False, markup=False)
+                err.print(as_failure(problem), style="red", highlight=False, markup=False)
         sys.exit(EXIT_CONFIG)
     if not logged:
         for warning in env_mistakes():
@@ -400,18 +408,77 @@ def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
 _OUTPUT_LOST = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
 
 
+class _CommandLineRefused(click.ClickException):
+    """A command line click refuses (an unknown option or command, a missing argument, a
+    value not allowed), said as every other failure is: `error: WHAT (see: CMD --help)`
+    on one line, or with --json `{"ok": false, "error": ...}` on stdout; exit status 2.
+    Click's own form, "Usage: ...", a blank line and "Error: ...", was the one failure
+    that read otherwise, and --json got it as text."""
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, refused: click.UsageError, as_json: bool) -> None:
+        super().__init__(refused.format_message())
+        self.as_json = as_json
+        self.help = f"{refused.ctx.command_path} --help" if refused.ctx is not None else None
+
+    def show(self, file: Any = None) -> None:
+        if self.as_json:
+            emit({"ok": False, "error": self.message})
+            return
+        hint = f" (see: {self.help})" if self.help else ""
+        err.print(BARE_ERROR + self.message + hint, style="red", highlight=False, markup=False)
+
+
+def _asks_json(args: list[str]) -> bool:
+    """Whether a command line gives --json (before a `--`, after which all are arguments)."""
+    given = args[: args.index("--")] if "--" in args else args
+    return "--json" in given
+
+
+def _refused(refused: click.UsageError) -> click.UsageError | _CommandLineRefused:
+    """A command line's refusal as `_CommandLineRefused` says it; a group named without a
+    command (`syndicate`, `syndicate db`) shows its help, as click has it."""
+    if isinstance(refused, click.exceptions.NoArgsIsHelpError):
+        return refused
+    return _CommandLineRefused(refused, _asks_json(Group.given))
+
+
 class Group(click.Group):
     """A group whose subcommands (and their subcommands) all take the global options."""
+
+    # The command line the command was started with, for `_CommandLineRefused`.
+    given: ClassVar[list[str]] = []
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         if not any(p.name == "config" for p in cmd.params):
             global_options(cmd)
         super().add_command(cmd, name)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as refused:
+            raise _refused(refused) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as refused:
+            raise _refused(refused) from None
+
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """The command; output that cannot be written (`>> log` on a full disk) ends it with
         one line on stderr and status 1, as click ends it on a closed pipe. The errors of
         files the commands write name them (ExportError, StoreError); this one names none."""
+        given = args[0] if args else kwargs.get("args")
+        Group.given = list(sys.argv[1:] if given is None else given)
         try:
             return super().main(*args, **kwargs)
         except OSError as exc:
