@@ -902,3 +902,30 @@ def test_every_failure_says_error_what_and_where_in_one_form(tmp_path: Path) -> 
         )
         assert message and not message.startswith("error: "), (args, document)
         assert "Usage:" not in as_json.stderr and "Traceback" not in as_json.stderr, as_json.stderr
+
+
+def test_db_backup_names_a_missing_store_as_every_other_command_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `db backup` said "store error: no store at /srv/config/../data/x.db", where `status`
+    # says the whole path and the service.store that led there; a store path naming a
+    # folder was "no store" too, where every other command says it is a folder.
+    (tmp_path / "config").mkdir()
+    text = default_config_copy(tmp_path).read_text(encoding="utf-8")
+    config = tmp_path / "config" / "syndicator.yaml"
+    monkeypatch.chdir("/")
+    for store, said in (
+        ("x.db", f"no store at {tmp_path / 'data' / 'x.db'} (service.store "),
+        ("folder", f"{tmp_path / 'data' / 'folder'} is a folder (service.store "),
+    ):
+        url = f"sqlite:///../data/{store}"
+        config.write_text(
+            text.replace(f"sqlite:///{tmp_path / 'db.sqlite'}", url), encoding="utf-8"
+        )
+        (tmp_path / "data" / "folder").mkdir(parents=True, exist_ok=True)
+        status = run("--config", str(config), "status")
+        backup = run("--config", str(config), "db", "backup", str(tmp_path / "backup.db"))
+        assert status.exit_code == backup.exit_code == 1, (status.stderr, backup.stderr)
+        assert status.stderr.startswith(f"store error: {said}{url!r})"), status.stderr
+        assert backup.stderr == status.stderr, (backup.stderr, status.stderr)
+        assert not (tmp_path / "backup.db").exists()

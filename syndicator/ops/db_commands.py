@@ -37,7 +37,7 @@ from syndicator.ops.config_input import Group, home_path, load_or_exit
 from syndicator.serve import cluster
 from syndicator.store import migrate, open_store
 from syndicator.store.backup import backup_sqlite, restore_sqlite
-from syndicator.store.connect import sqlite_file
+from syndicator.store.connect import no_store_at, not_a_store_path, sqlite_file
 from syndicator.store.integrity import IntegrityReport, check_integrity, unopenable
 
 T = TypeVar("T")
@@ -148,6 +148,12 @@ def db_backup(ctx: click.Context, target: Path, replace: bool, quiet: bool, as_j
     refuse_quiet_and_verbose(ctx, quiet, as_json)
     config = load_or_exit(ctx, as_json)
     source = _sqlite_store(config, "back a PostgreSQL store up with pg_dump", as_json)
+    # As every command that reads the store names one that is not there: the whole path and
+    # the service.store that led to it ("no store at config/../data/x.db" said neither).
+    url = config.service.store
+    for said in (not_a_store_path(url, config.base_dir), no_store_at(url, config.base_dir)):
+        if said is not None:
+            fail(f"store error: {said}", EXIT_FAILED, as_json)
     report = _on_file(config, as_json, lambda: backup_sqlite(source, target, replace=replace))
     if as_json:
         emit(

@@ -81,6 +81,19 @@ def not_a_store_path(url: str, base_dir: Path | None) -> str | None:
     return None
 
 
+def no_store_at(url: str, base_dir: Path | None) -> str | None:
+    """What to say when a SQLite store URL names a file that is not there (a mistyped
+    `service.store`), for a command that only reads the store: where it was sought and what
+    the config says. None when the file is there, or the store is no SQLite file."""
+    path = sqlite_file(url, base_dir)
+    if path is None or path.is_file():
+        return None
+    return (
+        f"no store at {os.path.abspath(path)} (service.store {url!r}): check the path, "
+        "or fill it first with `syndicate pull SOURCE` or `syndicate db upgrade`"
+    )
+
+
 # The first bytes of every SQLite database file.
 SQLITE_HEADER = b"SQLite format 3\x00"
 # SQLite's smallest page: a database file is always a whole number of pages.

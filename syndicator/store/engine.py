@@ -8,7 +8,6 @@ errors are `connect`'s.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +34,7 @@ from syndicator.store.connect import (
     access_problem,
     driver_said,
     make_engine,
+    no_store_at,
     not_a_store_path,
     sqlite_file,
 )
@@ -84,12 +84,8 @@ async def open_store(
         raise StoreError(in_the_way)
     if existing:
         create_empty = False
-        path = sqlite_file(url, base_dir)
-        if path is not None and not path.is_file():
-            raise StoreError(
-                f"no store at {os.path.abspath(path)} (service.store {url!r}): check the path, "
-                "or fill it first with `syndicate pull SOURCE` or `syndicate db upgrade`"
-            )
+        if (missing := no_store_at(url, base_dir)) is not None:
+            raise StoreError(missing)
     try:
         engine = make_engine(url, base_dir, bounded=bounded)
     except (SQLAlchemyError, OSError, ValueError) as exc:
