@@ -929,3 +929,34 @@ def test_db_backup_names_a_missing_store_as_every_other_command_does(
         assert status.stderr.startswith(f"store error: {said}{url!r})"), status.stderr
         assert backup.stderr == status.stderr, (backup.stderr, status.stderr)
         assert not (tmp_path / "backup.db").exists()
+
+
+@pytest.mark.parametrize("how", ["SYNDICATOR_LOG_FORMAT=json", "--json"])
+def test_serve_logging_json_refuses_a_config_in_json_lines(tmp_path: Path, how: str) -> None:
+    # Under the example systemd unit (SYNDICATOR_LOG_FORMAT=json) a config mistake stopped
+    # the service with plain lines among the JSON ones, and `serve --json` printed its
+    # document over several lines, where its other refusals give one JSON line each.
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("every: 10m", "every: soon"), encoding="utf-8")
+    line = text.splitlines().index("    every: 10m") + 1
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    env["PYTHONPATH"] = str(REPO)
+    args = [sys.executable, "-m", "syndicator", "--config", str(config), "serve"]
+    if how == "--json":
+        args.append("--json")
+    else:
+        env["SYNDICATOR_LOG_FORMAT"] = "json"
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    said = [json.loads(line) for line in lines]  # every line is one JSON document
+    refused = [d for d in said if d.get("event") == "config refused"]
+    assert len(refused) == 1 and refused[0]["level"] == "error", said
+    assert refused[0]["problem"].startswith(f"{config}:{line}:12: sources.presstv.every"), said
+    assert [d["error"] for d in said if d.get("event") == "cannot start"] == [
+        "1 problem in the config"
+    ], said
+    if how == "--json":
+        document = json.loads(done.stdout)
+        assert document["ok"] is False and document["problems"][0]["line"] == line, document

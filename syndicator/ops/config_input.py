@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import errno
+import json
 import logging
 import os
 import sys
@@ -37,10 +38,13 @@ from syndicator.ops.command_output import (
     EXIT_CONFIG,
     EXIT_FAILED,
     as_failure,
+    counted,
     emit,
     err,
     set_up_logging,
 )
+from syndicator.ops.logs import FORMATS as LOG_FORMATS
+from syndicator.ops.logs import setup_logging
 from syndicator.store.status import human_age
 
 log = logging.getLogger("syndicator.serve")
@@ -202,14 +206,35 @@ def read_config(ctx: click.Context, *, again: bool = False) -> Config:
     return with_service_overrides(config, env_overrides())
 
 
-def load_or_exit(ctx: click.Context, as_json: bool = False, *, logged: bool = False) -> Config:
+def env_log_format() -> str:
+    """The log format SYNDICATOR_LOG_FORMAT asks for, before the config is read ("text"
+    when it names none there is)."""
+    asked = os.environ.get(ENV_PREFIX + "LOG_FORMAT", "")
+    return asked if asked in LOG_FORMATS else "text"
+
+
+def load_or_exit(
+    ctx: click.Context, as_json: bool = False, *, logged: bool = False, log_format: str = "text"
+) -> Config:
     """The config, or the command ended with its problems (exit 2). `logged`: the
-    environment's mistakes are for the command's log (`serve`), not printed here."""
+    environment's mistakes are for the command's log (`serve`), not printed here.
+    `log_format`: how `serve` logs; under JSON lines or logfmt each problem is a `config
+    refused` event, as at a reload, then `cannot start`, and --json's document is one line:
+    plain lines, or a document over several, were what a journal reader could not parse."""
     try:
         config = read_config(ctx)
     except ConfigError as exc:
-        if as_json:
-            emit({"ok": False, "problems": [vars(p) for p in exc.details]})
+        problems = [vars(p) for p in exc.details]
+        if log_format != "text":
+            setup_logging(log_format)
+            for problem in exc.problems:
+                log.error("config refused", extra={"reason": "start", "problem": problem})
+            said = f"{counted(len(problems), 'problem')} in the config"
+            log.error("cannot start", extra={"error": said})
+            if as_json:
+                click.echo(json.dumps({"ok": False, "problems": problems}, ensure_ascii=False))
+        elif as_json:
+            emit({"ok": False, "problems": problems})
         else:
             for problem in exc.problems:
                 err.print(as_failure(problem), style="red", highlight=False, markup=False)

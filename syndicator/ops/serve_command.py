@@ -20,6 +20,7 @@ from syndicator.core.errors import ConfigError
 from syndicator.ops.command_output import EXIT_CONFIG, connect, fail, run_command
 from syndicator.ops.config_input import (
     STDIN,
+    env_log_format,
     env_mistakes,
     load_or_exit,
     log_config_warnings,
@@ -99,6 +100,8 @@ def serve(
     process(es), so readers are answered first (--pull-inline: in the first serving process).
     SIGHUP (or a change of the config file) reloads the config; SIGTERM or SIGINT drains
     requests and pulls within service.drain_timeout and stops."""
+    # How the service logs until its config is read: --json, else SYNDICATOR_LOG_FORMAT.
+    starting = "json" if as_json else env_log_format()
     if ctx.obj["config_path"] == STDIN:
         # The service reads its config again on SIGHUP and when the file changes.
         fail(
@@ -107,14 +110,9 @@ def serve(
             "(--config PATH)",
             EXIT_CONFIG,
             as_json,
+            log_format=starting,
         )
-    config = load_or_exit(ctx, as_json, logged=True)
-    host, port = config.service.listen_host, config.service.listen_port
-    if listen:
-        try:
-            host, port = listen_address(listen)
-        except ValueError as exc:
-            fail(f"--listen {exc}", EXIT_CONFIG, as_json)
+    config = load_or_exit(ctx, as_json, logged=True, log_format=starting)
 
     def log_format(current: Config) -> str:
         return "json" if as_json else current.service.log_format
@@ -123,12 +121,23 @@ def serve(
         level = "debug" if ctx.obj["verbose"] else current.service.log_level
         setup_logging(log_format(current), level)
 
+    # A refusal of what the command line asks is said in the service's log format too.
+    logging_for(config)
+    refused = log_format(config)
+    host, port = config.service.listen_host, config.service.listen_port
+    if listen:
+        try:
+            host, port = listen_address(listen)
+        except ValueError as exc:
+            fail(f"--listen {exc}", EXIT_CONFIG, as_json, log_format=refused)
+
     if role != "all" and workers > 1:
         fail(
             f"--workers {workers} runs processes of the single-process service (--role all); "
             f"with --role {role} start one node per process instead",
             EXIT_CONFIG,
             as_json,
+            log_format=refused,
         )
     given = ctx.get_parameter_source("pull_process") is click.core.ParameterSource.COMMANDLINE
     if role != "all" and given:
@@ -139,6 +148,7 @@ def serve(
             f"--role {role} runs one node of a cluster instead",
             EXIT_CONFIG,
             as_json,
+            log_format=refused,
         )
     if role == "worker" and listen:
         fail(
@@ -146,8 +156,8 @@ def serve(
             "give --listen to --role web or all",
             EXIT_CONFIG,
             as_json,
+            log_format=refused,
         )
-    logging_for(config)
     # In the service's log format: a plain line among JSON lines was one a journal reader
     # could not parse.
     for warning in env_mistakes():
