@@ -960,3 +960,21 @@ def test_serve_logging_json_refuses_a_config_in_json_lines(tmp_path: Path, how: 
     if how == "--json":
         document = json.loads(done.stdout)
         assert document["ok"] is False and document["problems"][0]["line"] == line, document
+
+
+def test_export_names_its_folder_from_the_config_without_dot_dot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With `export_dir: ../feeds` (as the default config has) run from cron's folder, it
+    # said "wrote feeds to /srv/app/config/../feeds/", and --json's "out" the same.
+    (tmp_path / "config").mkdir()
+    text = default_config_copy(tmp_path).read_text(encoding="utf-8")
+    config = tmp_path / "config" / "syndicator.yaml"
+    config.write_text(text.replace("export_dir: feeds", "export_dir: ../feeds"), encoding="utf-8")
+    monkeypatch.chdir("/")
+    shown = run("--config", str(config), "export")
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.stdout.splitlines()[-1] == f"wrote feeds to {tmp_path / 'feeds'}/", shown.stdout
+    as_json = run("--config", str(config), "export", "--json")
+    assert json.loads(as_json.stdout)["out"] == str(tmp_path / "feeds"), as_json.stdout
+    assert (tmp_path / "feeds" / "all.rss").is_file()

@@ -9,6 +9,7 @@ its file, line and key is `config_file`'s. No I/O: no environment, no network.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from datetime import tzinfo
 from pathlib import Path
@@ -750,11 +751,13 @@ class Config(_Model):
         return path if path.is_absolute() else (self.base_dir / path).resolve()
 
     def export_folder(self) -> Path | None:
-        """`service.export_dir`, a relative one from the config's folder; None when unset."""
+        """`service.export_dir`, a relative one from the config's folder; None when unset.
+        Its `..` are taken out (the config's folder is one with no link on its way): `export`
+        said "wrote feeds to /srv/app/config/../feeds/"."""
         if self.service.export_dir is None:
             return None
         path = Path(self.service.export_dir)
-        return path if path.is_absolute() else self.base_dir / path
+        return path if path.is_absolute() else Path(os.path.normpath(self.base_dir / path))
 
     def store_url(self) -> str:
         """The store URL with a relative SQLite path resolved against the working directory."""
