@@ -716,7 +716,15 @@ async def test_discover_that_finds_nothing_prints_no_block(site: Site) -> None:
     found = await asyncio.to_thread(run, "discover", site.mirrors[0].origin)
     assert found.exit_code == 1
     assert found.stdout == ""
-    assert "no feed or section page found" in found.stderr
+    assert found.stderr.splitlines()[-1] == (
+        f"error: {site.mirrors[0].origin}: no feed or section page found"
+    ), found.stderr
+    # With --json its document said "ok": false and no "error", as no other failure does.
+    as_json = await asyncio.to_thread(run, "discover", site.mirrors[0].origin, "--json")
+    assert as_json.exit_code == 1
+    document = json.loads(as_json.stdout)
+    assert document["ok"] is False and document["sections"] == [], document
+    assert document["error"] == f"{site.mirrors[0].origin}: no feed or section page found"
 
 
 def test_pull_and_db_backup_from_cron_print_nothing_unless_something_is_wrong(

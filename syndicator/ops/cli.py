@@ -517,6 +517,10 @@ def _limits(config: Config | None) -> FetchLimits:
     return limits_of(config) if config else FetchLimits(user_agent=f"syndicator/{__version__}")
 
 
+# What `discover` says of a site where it found nothing to pull.
+NOTHING_DISCOVERED = "no feed or section page found"
+
+
 @main.command(name="discover")
 @click.argument("url")
 @click.option("--name", help="Name of the source in the block (default: from the host name).")
@@ -536,7 +540,17 @@ def discover_command(ctx: click.Context, url: str, name: str | None, as_json: bo
     block = config_block(found, name)
     if as_json:
         # asdict: each section found is an object, not its repr as a string.
-        emit({"ok": bool(found.sections), **asdict(found), "block": block, "yaml": to_yaml(block)})
+        # Nothing found is a failure, said as every other one is: with its "error".
+        failed = {} if found.sections else {"error": f"{url}: {NOTHING_DISCOVERED}"}
+        emit(
+            {
+                "ok": bool(found.sections),
+                **failed,
+                **asdict(found),
+                "block": block,
+                "yaml": to_yaml(block),
+            }
+        )
     else:
         err.print(terminal.discovery(found))
         if found.sections:
@@ -545,7 +559,7 @@ def discover_command(ctx: click.Context, url: str, name: str | None, as_json: bo
     if not found.sections:
         if not as_json:
             err.print(
-                as_failure(f"{url}: no feed or section page found"),
+                as_failure(f"{url}: {NOTHING_DISCOVERED}"),
                 style="red",
                 highlight=False,
                 markup=False,
