@@ -986,3 +986,28 @@ def test_export_names_its_folder_from_the_config_without_dot_dot(
     as_json = run("--config", str(config), "export", "--json")
     assert json.loads(as_json.stdout)["out"] == str(tmp_path / "feeds"), as_json.stdout
     assert (tmp_path / "feeds" / "all.rss").is_file()
+
+
+def test_an_empty_listen_or_backup_path_is_refused_not_taken_for_a_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `serve --listen "$LISTEN"` with LISTEN unset served on service.listen as if no
+    # --listen were given; `db backup "$TARGET"` said ". exists" and `db restore ""` "no
+    # backup at .", as --out and --config once took "" for the working folder.
+    config = default_config_copy(tmp_path)
+    # A store that cannot be opened: a serve that took "" for no --listen stops at once.
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    monkeypatch.setenv("SYNDICATOR_STORE", f"sqlite:///{tmp_path / 'a-file' / 'db.sqlite'}")
+    monkeypatch.chdir(tmp_path)
+    for args, named in (
+        (["serve", "--listen", ""], "--listen"),
+        (["serve", "--listen", " "], "--listen"),
+        (["db", "backup", ""], "TARGET"),
+        (["db", "restore", ""], "BACKUP"),
+    ):
+        result = run("--config", str(config), *args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert result.stderr.startswith(f"error: Invalid value for '{named}': is empty"), (
+            args,
+            result.stderr,
+        )

@@ -43,6 +43,15 @@ from syndicator.store.integrity import IntegrityReport, check_integrity, unopena
 T = TypeVar("T")
 
 
+def _named_file(value: str | Path) -> Path:
+    """A file the command line names (`db backup TARGET`, `db restore BACKUP`). An empty one
+    (`db backup "$TARGET"` with TARGET unset) is refused: it was taken for the working
+    folder, "`.` exists" and "no backup at .", which named neither the mistake nor where."""
+    if not str(value).strip():
+        raise click.BadParameter("is empty; name the file")
+    return home_path(value)
+
+
 @click.group(cls=Group)
 def db() -> None:
     """The store: upgrade its schema, write a migration, prune, check, back it up and restore it."""
@@ -136,8 +145,8 @@ def db_check(ctx: click.Context, as_json: bool) -> None:
 @db.command("backup")
 @click.argument(
     "target",
-    type=click.Path(dir_okay=False, path_type=Path),
-    callback=lambda _ctx, _param, value: home_path(value),
+    type=click.Path(dir_okay=False),
+    callback=lambda _ctx, _param, value: _named_file(value),
 )
 @click.option("--replace", is_flag=True, help="Overwrite TARGET if it exists.")
 @quiet_option("a backup not written")
@@ -200,8 +209,8 @@ def _on_file(config: Config, as_json: bool, work: Callable[[], T]) -> T:
 @db.command("restore")
 @click.argument(
     "backup",
-    type=click.Path(dir_okay=False, path_type=Path),
-    callback=lambda _ctx, _param, value: home_path(value),
+    type=click.Path(dir_okay=False),
+    callback=lambda _ctx, _param, value: _named_file(value),
 )
 @quiet_option("a restore not made")
 @json_option

@@ -49,9 +49,21 @@ PULLER = 0
 PULL_NICENESS = 10
 
 
+def _listen_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """`serve --listen`; an empty value (`--listen "$LISTEN"` with LISTEN unset) is refused,
+    where it served on service.listen as if none were given."""
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            "is empty; give HOST:PORT, or leave --listen out for service.listen"
+        )
+    return value
+
+
 @click.command()
 @click.option(
-    "--listen", help="HOST:PORT to listen on (default: service.listen); not for --role worker."
+    "--listen",
+    callback=_listen_option,
+    help="HOST:PORT to listen on (default: service.listen); not for --role worker.",
 )
 @click.option(
     "--workers",
