@@ -1011,3 +1011,40 @@ def test_an_empty_listen_or_backup_path_is_refused_not_taken_for_a_default(
             args,
             result.stderr,
         )
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+async def test_an_interrupted_discover_ends_as_an_interrupted_pull_does(
+    site: Site, tmp_path: Path, as_json: bool
+) -> None:
+    # Ctrl-C ended `discover`, `extract`, `status` and the other commands that do not stop
+    # on signals of their own with click's "Aborted!" and exit status 1, a failure's, and
+    # with --json printed no document; `pull` and `export` end with one line and 130.
+    for mirror in site.mirrors:  # every answer held until the site stops
+        mirror.mode, mirror.slow_seconds = "slow", 120.0
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "syndicator", "discover", site.mirrors[0].origin),
+        *(["--json"] if as_json else []),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        async with asyncio.timeout(60):
+            while not site.in_flight:  # the home page is asked for
+                await asyncio.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    said = stderr.decode()
+    assert proc.returncode == 130, said
+    assert "Traceback" not in said and "Aborted!" not in said, said
+    if as_json:
+        document = json.loads(stdout)
+        assert document == {"ok": False, "error": "discover interrupted by SIGINT"}, document
+    else:
+        assert said.splitlines()[-1] == "discover interrupted by SIGINT", said

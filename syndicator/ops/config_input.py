@@ -13,6 +13,7 @@ import errno
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,10 +38,12 @@ from syndicator.ops.command_output import (
     BARE_ERROR,
     EXIT_CONFIG,
     EXIT_FAILED,
+    EXIT_SIGNALLED,
     as_failure,
     counted,
     emit,
     err,
+    fail,
     set_up_logging,
 )
 from syndicator.ops.logs import FORMATS as LOG_FORMATS
@@ -461,6 +464,15 @@ def _asks_json(args: list[str]) -> bool:
     return "--json" in given
 
 
+def _command_named(ctx: click.Context) -> str:
+    """The command `ctx`'s group runs, as it is typed after `syndicate` (`db backup`)."""
+    names = [ctx.invoked_subcommand or ""]
+    while ctx.parent is not None:
+        names.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(n for n in names if n) or (ctx.info_name or "syndicate")
+
+
 def _refused(refused: click.UsageError) -> click.UsageError | _CommandLineRefused:
     """A command line's refusal as `_CommandLineRefused` says it; a group named without a
     command (`syndicate`, `syndicate db`) shows its help, as click has it."""
@@ -497,6 +509,14 @@ class Group(click.Group):
             return super().invoke(ctx)
         except click.UsageError as refused:
             raise _refused(refused) from None
+        except KeyboardInterrupt:
+            # Ctrl-C in a command that does not stop on signals of its own (`pull` and
+            # `export` do): click said "Aborted!" with exit status 1, and nothing with --json.
+            fail(
+                f"{_command_named(ctx)} interrupted by SIGINT",
+                EXIT_SIGNALLED + signal.SIGINT,
+                _asks_json(Group.given),
+            )
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """The command; output that cannot be written (`>> log` on a full disk) ends it with
