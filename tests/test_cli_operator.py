@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from syndicator.ops.cli import main
-from syndicator.store import connect
+from syndicator.store import connect, migrate
 
 from .conftest import REPO
 from .sites import Site, free_port
@@ -1048,3 +1048,24 @@ async def test_an_interrupted_discover_ends_as_an_interrupted_pull_does(
         assert document == {"ok": False, "error": "discover interrupted by SIGINT"}, document
     else:
         assert said.splitlines()[-1] == "discover interrupted by SIGINT", said
+
+
+def test_db_restore_of_an_older_backup_warns_as_other_warnings_do(tmp_path: Path) -> None:
+    # A backup at an older schema revision is restored, and needs `db upgrade`: the line
+    # that says so was the one warning without "warning: ", read as the restore's failure.
+    config = default_config_copy(tmp_path)
+    backup = tmp_path / "old.db"
+
+    async def older() -> None:
+        engine = connect.make_engine(f"sqlite:///{backup}")
+        try:
+            await migrate.upgrade(engine, migrate.FOUNDATION)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(older())
+    restored = run("--config", str(config), "db", "restore", str(backup), "-q")
+    assert restored.exit_code == 0, restored.stderr
+    assert restored.stderr.startswith(
+        f"warning: the backup's schema is at revision {migrate.FOUNDATION}, "
+    ), restored.stderr

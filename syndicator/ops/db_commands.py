@@ -239,7 +239,7 @@ def db_restore(ctx: click.Context, backup: Path, quiet: bool, as_json: bool) -> 
         )
     if not current and not as_json:
         err.print(
-            f"the backup's schema is at revision {report.revision}, this syndicator needs "
+            f"warning: the backup's schema is at revision {report.revision}, this syndicator needs "
             f"{migrate.code_head()}: {migrate.UPGRADE_HINT}",
             highlight=False,
             markup=False,
