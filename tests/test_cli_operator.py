@@ -1069,3 +1069,13 @@ def test_db_restore_of_an_older_backup_warns_as_other_warnings_do(tmp_path: Path
     assert restored.stderr.startswith(
         f"warning: the backup's schema is at revision {migrate.FOUNDATION}, "
     ), restored.stderr
+
+
+def test_extract_refuses_an_empty_source_name(tmp_path: Path) -> None:
+    # `extract --source "$SRC" page.html` with SRC unset hashed the page as whichever source
+    # its URL matched, or none, without a word, where `--source nosuch` is refused.
+    config = default_config_copy(tmp_path)
+    page = next((REPO / "seeds" / "www.presstv.ir").rglob("*.html"))
+    result = run("--config", str(config), "extract", "--source", "", str(page))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: unknown source '' (known: presstv)"), result.stderr

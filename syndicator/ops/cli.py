@@ -397,7 +397,8 @@ def extract(
             pages.extend(found)
         else:
             fail(f"{target}: not an http(s) URL or a readable file or folder", EXIT_CONFIG, as_json)
-    if source_name and (config is None or source_name not in config.sources):
+    # An empty one (`--source "$SRC"` with SRC unset) was taken for no --source at all.
+    if source_name is not None and (config is None or source_name not in config.sources):
         known = list(config.sources) if config else []
         fail(
             f"unknown source {source_name!r}{did_you_mean(source_name, known)}",
