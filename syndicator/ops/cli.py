@@ -4,11 +4,10 @@ The group and the commands `check`, `mirrors`, `status`, `pull`, `extract`, `dis
 `export`; `serve` is in `serve_command`, `db ...` in `db_commands`. The config a command runs
 with (SYNDICATOR_CONFIG names the file, SYNDICATOR_<KEY> overrides `service.<key>`) is read in
 `config_input`; what commands print and how they end, in `command_output`. Every command takes
-`--json` for scripts. Exit status: 0 all
-well, 1 something is wrong (a stale section, a failed pull, an unreachable store or site),
-2 the config or the command line is wrong, 128 + N stopped by signal N. A user's mistake
-ends with one clear message, `error: WHERE: WHAT` (docs/operating.md); a bug shows its
-traceback.
+`--json` for scripts. Exit status: 0 all well, 1 something is wrong (a stale section, a
+failed pull, an unreachable store or site), 2 the config or the command line is wrong,
+128 + N stopped by signal N. A user's mistake ends with one clear message, `error: WHERE:
+WHAT` (docs/operating.md); a bug shows its traceback.
 """
 
 from __future__ import annotations
