@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
@@ -286,3 +287,24 @@ def test_an_ill_formed_utf16_feed_is_not_taken_for_a_cut_off_one(codec: str) -> 
     with pytest.raises(ExtractError) as caught:
         listings.parse_feed(body[: len(body) // 2 * 2 - 40], "https://news.example/rss.xml")
     assert caught.value.kind == "truncated"
+
+
+def test_an_entry_time_feedparser_fills_in_from_the_day_it_runs_is_no_time() -> None:
+    # Where syndicator's reader reads no date, feedparser's reading was taken, and it fills a
+    # missing or garbled day, month or year in from the day it runs: a CMS's `07-12-2026`
+    # was 20 December 2007, `2013-xx-27` the 1st of the pull's month. A date feedparser
+    # alone reads in full (Greek month names, a W3C month) is still read.
+    def dated(written: str) -> datetime | None:
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>News'
+            "</title><item><title>Port reopens</title><link>https://news.example/1</link>"
+            f"<pubDate>{written}</pubDate></item></channel></rss>"
+        ).encode()
+        (entry,) = listings.parse_feed(body, "https://news.example/rss.xml")
+        return entry.published
+
+    assert dated("07-12-2026") is None
+    assert dated("2013-xx-27") is None
+    assert dated("2026-xx") is None
+    assert dated("Κυρ, 11 Ιούλ 2004 12:00:00 EST") == datetime(2004, 7, 11, 17, tzinfo=UTC)
+    assert dated("2026-07") == datetime(2026, 7, 1, tzinfo=UTC)

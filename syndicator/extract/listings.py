@@ -50,14 +50,15 @@ def _legal(text: str | None) -> str | None:
 def _feed_time(entry: Any, key: str) -> datetime | None:
     """An entry's time: the text as `dates.parse_date` reads it (the zone abbreviations
     publishers write, which feedparser reads as UTC), else as feedparser read it (its own
-    formats: Korean, Greek, asctime...), else None when it is none a datetime can hold: a
-    CMS's zero date (`0000-00-00 00:00:00`, read as year -1) or one past 9999 in UTC raised
-    ValueError, and that one entry cost the whole feed, on every mirror."""
+    formats: Greek, Hungarian...) when the year and day it read are written in the text
+    (`_as_written`), else None when it is none a datetime can hold: a CMS's zero date
+    (`0000-00-00 00:00:00`, read as year -1) or one past 9999 in UTC raised ValueError, and
+    that one entry cost the whole feed, on every mirror."""
     text = dict.get(entry, key)
     if (moment := parse_date(text)) is not None:
         return moment
     parsed = dict.get(entry, f"{key}_parsed")
-    if not parsed or empty_date(text):
+    if not parsed or empty_date(text) or not _as_written(text, parsed[0], parsed[2]):
         return None
     year, month, day, hour, minute, second = parsed[:6]
     try:
@@ -65,6 +66,29 @@ def _feed_time(entry: Any, key: str) -> datetime | None:
     except (ValueError, OverflowError):
         return None
     return None if too_early(moment) else moment
+
+
+_NUMBER = re.compile(r"\d+")
+_YEAR_MONTH = re.compile(r"\d{4}(?:-\d{2})?")
+
+
+def _as_written(text: object, year: int, day: int) -> bool:
+    """Whether feedparser's reading of `text` keeps the year and the day written in it (one
+    off, either: it reads the time in UTC). Where the text gives no day or a garbled one,
+    feedparser fills it in from the day it runs: `2013-xx-27` was the 1st of the month of the
+    pull, a CMS's `07-12-2026` (7 December) was 20 December 2007, and the articles went into
+    the feed dated so, months or years off. A W3C date of a year or a month alone (`2026`,
+    `2026-07`) is its first day, as a sitemap's is."""
+    if not isinstance(text, str):
+        return False
+    if _YEAR_MONTH.fullmatch(text.strip()):
+        return day == 1
+    numbers = [int(n) for n in _NUMBER.findall(text)]
+    years = {n for n in numbers if 1000 <= n <= 9999}
+    days = [n for n in numbers if 1 <= n <= 31]
+    return bool(years & {year - 1, year, year + 1}) and any(
+        abs(n - day) <= 1 or {n, day} <= {1, 28, 29, 30, 31} for n in days
+    )
 
 
 _SUBSET_END = re.compile(r"\]\s*>")
