@@ -308,3 +308,34 @@ def test_an_entry_time_feedparser_fills_in_from_the_day_it_runs_is_no_time() -> 
     assert dated("2026-xx") is None
     assert dated("Κυρ, 11 Ιούλ 2004 12:00:00 EST") == datetime(2004, 7, 11, 17, tzinfo=UTC)
     assert dated("2026-07") == datetime(2026, 7, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("codec", "mark", "header"),
+    [
+        ("utf-32-le", "\ufeff", None),
+        ("utf-32-be", "\ufeff", None),
+        ("utf-16-be", "", "utf-16"),
+        ("utf-32-be", "", "utf-32"),
+        ("utf-16-be", "", "utf16"),
+    ],
+)
+def test_a_utf32_feed_or_one_in_utf16_of_no_mark_is_read_in_its_byte_order(
+    codec: str, mark: str, header: str | None
+) -> None:
+    # UTF-32's little-endian mark begins with UTF-16's: the feed was read as UTF-16, a NUL
+    # every other character, and refused as no feed. A feed the header calls `utf-16` (or
+    # `utf-32`) with no mark was read in this machine's byte order: a big-endian one was
+    # refused likewise. Both are read in the order their bytes show, as feedparser reads
+    # them; one with `&nbsp;` in a headline (ill-formed) is not taken for a cut-off one.
+    text = (
+        f'<?xml version="1.0" encoding="{codec[:6]}"?><rss version="2.0"><channel><title>'
+        "News</title><item><title>Port&nbsp;reopens in Tórshavn</title>"
+        "<link>https://news.example/1</link></item></channel></rss>\n"
+    )
+    body = (mark + text).encode(codec)
+    (entry,) = listings.parse_feed(body, "https://news.example/rss.xml", header)
+    assert (entry.title, entry.link) == ("Port\xa0reopens in Tórshavn", "https://news.example/1")
+    with pytest.raises(ExtractError) as caught:
+        listings.parse_feed(body[: len(body) // 4 * 4 - 40], "https://news.example/rss.xml", header)
+    assert caught.value.kind == "truncated"

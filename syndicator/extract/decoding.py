@@ -29,6 +29,33 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+# The two- and four-byte encodings: by their marks (UTF-32's first, its little-endian one
+# begins with UTF-16's), else by where an XML document's first character, ASCII, leaves its
+# NULs, as the XML spec's appendix F reads them.
+_WIDE = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", 4),
+    (codecs.BOM_UTF32_BE, "utf-32-be", 4),
+    (codecs.BOM_UTF16_LE, "utf-16-le", 2),
+    (codecs.BOM_UTF16_BE, "utf-16-be", 2),
+)
+_UNMARKED_WIDE = (
+    (re.compile(rb"[\x01-\x7f]\0\0\0"), "utf-32-le", 4),
+    (re.compile(rb"\0\0\0[\x01-\x7f]"), "utf-32-be", 4),
+    (re.compile(rb"[\x01-\x7f]\0[^\0]"), "utf-16-le", 2),
+    (re.compile(rb"\0[\x01-\x7f]"), "utf-16-be", 2),
+)
+
+
+def wide_encoding(body: bytes) -> tuple[str, int, int] | None:
+    """The UTF-16 or UTF-32 codec of its byte order the body is in, the size of its code
+    unit and how many bytes its mark takes (0 for none); None for any other encoding."""
+    for bom, codec, unit in _WIDE:
+        if body.startswith(bom):
+            return codec, unit, len(bom)
+    for pattern, codec, unit in _UNMARKED_WIDE:
+        if pattern.match(body):
+            return codec, unit, 0
+    return None
 
 
 # Labels that browsers decode as a superset (WHATWG Encoding Standard): a page that says
@@ -62,15 +89,18 @@ def _known(name: str | None) -> str | None:
 def detect_charset(body: bytes, header_charset: str | None = None) -> str:
     """The charset a page is really in.
 
-    A byte-order mark decides. Otherwise the declarations are read in the order browsers read
-    them (HTTP header, XML declaration, meta tag), but believed only when the body agrees:
-    mirrors of one site are often configured by different hands, and one that sends UTF-8
-    as Latin-1 or windows-1256 as UTF-8 must not make a second, garbled copy of an article.
-    A body with non-ASCII bytes that is valid UTF-8, or nearly (`_mostly_utf8`), is UTF-8
-    (text in a legacy code page is practically never valid UTF-8 by chance); a declaration
-    that the bytes cannot be decoded with is passed over; with none left, charset-normalizer
-    weighs the legacy code pages.
+    A byte-order mark decides (UTF-32's before UTF-16's), and so do the NULs of a body that
+    a declaration calls UTF-16 or UTF-32 without a byte order (`wide_encoding`). Otherwise
+    the declarations are read in the order browsers read them (HTTP header, XML declaration,
+    meta tag), but believed only when the body agrees: mirrors of one site are often
+    configured by different hands, and one that sends UTF-8 as Latin-1 or windows-1256 as
+    UTF-8 must not make a second, garbled copy of an article. A body with non-ASCII bytes
+    that is valid UTF-8, or nearly (`_mostly_utf8`), is UTF-8 (text in a legacy code page is
+    practically never valid UTF-8 by chance); a declaration that the bytes cannot be decoded
+    with is passed over; with none left, charset-normalizer weighs the legacy code pages.
     """
+    if (wide := wide_encoding(body)) is not None and (wide[2] or _says_wide(body, header_charset)):
+        return wide[0]
     for bom, name in _BOMS:
         if body.startswith(bom):
             return name
@@ -97,6 +127,22 @@ def detect_charset(body: bytes, header_charset: str | None = None) -> str:
             return charset
     best = charset_normalizer.from_bytes(body).best()
     return _known(best.encoding if best else None) or (candidates or ["cp1252"])[0]
+
+
+def _says_wide(body: bytes, header_charset: str | None) -> bool:
+    """The header or the XML declaration names UTF-16 or UTF-32 (by any of its labels:
+    `utf16`, `UTF_32`, `ucs-2`) without its byte order: bytes of no mark are then in the
+    order their NULs show (read in this machine's order, a big-endian feed was refused as
+    no XML)."""
+    labels = [header_charset or ""]
+    if m := _XML_DECL.search(body[:400].replace(b"\0", b"")):
+        labels.append(m.group(1).decode("ascii", "replace"))
+    return any(
+        (_known(label) or label.strip().lower()).startswith(_WIDE_LABELS) for label in labels
+    )
+
+
+_WIDE_LABELS = ("utf-16", "utf-32", "ucs-2", "ucs-4", "iso-10646-ucs")
 
 
 _HIGH_BYTES = bytes(range(128, 256))

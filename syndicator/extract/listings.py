@@ -24,7 +24,6 @@ from syndicator.core.models import FeedEntry
 from syndicator.extract import clean, text_rules
 from syndicator.extract.dates import empty_date, parse_date
 from syndicator.extract.decoding import (
-    _BOMS,
     MAX_ATTRIBUTES,
     crowded_element,
     decode,
@@ -33,6 +32,7 @@ from syndicator.extract.decoding import (
     page_base,
     parse_page,
     text_of_html,
+    wide_encoding,
 )
 
 _FEED_END = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:rss|feed|RDF)>")
@@ -103,10 +103,10 @@ def declares_entities(body: bytes) -> bool:
     as text: a bomb's title was published as "&lol9;" after 1.6 s of expat's parsing, a
     blow-up's description as 120 KB of "&amp;a". An external DTD (`<!DOCTYPE rss PUBLIC
     ...>`) is no declaration, nor is one in the content (an XML lesson in CDATA)."""
-    utf16 = body.startswith((b"\xff\xfe", b"\xfe\xff"))
-    if b"<!ENTITY" not in body and not utf16:
+    wide = wide_encoding(body)
+    if b"<!ENTITY" not in body and wide is None:
         return False  # the usual case: one scan of the bytes
-    text = body.decode("utf-16", errors="replace") if utf16 else body.decode("latin-1")
+    text = body.decode(wide[0], errors="replace") if wide else body.decode("latin-1")
     doctype = text.find("<!DOCTYPE")
     root = _ROOT.search(text)
     if doctype < 0 or (root is not None and root.start() < doctype):
@@ -136,8 +136,8 @@ def _too_many_entries(url: str, count: int) -> ExtractError:
 def _entries_in(body: bytes) -> int:
     """How many entry start tags (`<item>`, `<entry>`, with a prefix or none) the bytes hold,
     counted only when a plain count of the names passes MAX_FEED_ENTRIES."""
-    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
-        body = body.decode("utf-16", errors="replace").encode()
+    if (wide := wide_encoding(body)) is not None:
+        body = body.decode(wide[0], errors="replace").encode()
     if body.count(b"<item") + body.count(b"entry") <= MAX_FEED_ENTRIES:
         return 0
     return sum(1 for _ in _ENTRY_TAG.finditer(body))
@@ -209,13 +209,14 @@ def ends_whole(body: bytes) -> bool:
     PHP notice) is no sign of a body cut short. Such a comment after an ill-formed feed (an
     HTML entity XML does not define, `&nbsp;`, in a headline) had the feed refused as
     truncated, on every mirror. A UTF-16 feed's tail is read as text: its bytes never
-    matched, and any ill-formed UTF-16 feed was refused so."""
+    matched, and any ill-formed UTF-16 feed was refused so; a UTF-32 one likewise."""
     tail = body[-_FEED_TAIL:]
-    for bom, codec in _BOMS[1:]:
-        if body.startswith(bom):
-            # From a whole code unit: an even number of bytes after the mark.
-            tail = body[max(2, len(body) - _FEED_TAIL) // 2 * 2 :]
-            tail = tail.decode(codec, errors="replace").encode("utf-8")
+    if (wide := wide_encoding(body)) is not None:
+        codec, unit, mark = wide
+        # From a whole code unit after the mark.
+        start = max(mark, len(body) - _FEED_TAIL)
+        tail = body[start - (start - mark) % unit :]
+        tail = tail.decode(codec, errors="replace").encode("utf-8")
     ends = [m.end() for m in _FEED_END.finditer(tail)]
     return bool(ends) and not _FEED_MARKUP.search(tail, ends[-1])
 
