@@ -339,3 +339,19 @@ def test_a_utf32_feed_or_one_in_utf16_of_no_mark_is_read_in_its_byte_order(
     with pytest.raises(ExtractError) as caught:
         listings.parse_feed(body[: len(body) // 4 * 4 - 40], "https://news.example/rss.xml", header)
     assert caught.value.kind == "truncated"
+
+
+def test_a_whole_feed_of_no_items_with_an_html_entity_lists_nothing() -> None:
+    # A section's feed with nothing in it yet, its channel title written with `&nbsp;` (or
+    # an `itunes:` prefix it never declared), which feedparser reads past: it lists nothing,
+    # as a well-formed empty feed does. It was refused as broken, its mirror failed on every
+    # pull. One cut off is still refused.
+    channel = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Caf&eacute;&nbsp;news'
+        b"</title><link>https://news.example/</link><itunes:subtitle>x</itunes:subtitle>"
+    )
+    url = "https://news.example/rss.xml"
+    assert listings.parse_feed(channel + b"</channel></rss>", url) == []
+    with pytest.raises(ExtractError) as caught:
+        listings.parse_feed(channel, url)
+    assert caught.value.kind == "not-a-feed"

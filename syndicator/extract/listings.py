@@ -133,6 +133,19 @@ def _too_many_entries(url: str, count: int) -> ExtractError:
     )
 
 
+# What expat refuses a feed for that feedparser's lenient parser reads past, losing nothing:
+# an HTML entity XML does not define, a namespace prefix the feed never declared.
+_READ_PAST = ("undefined entity", "unbound prefix")
+
+
+def _holds_entry_tags(body: bytes) -> bool:
+    """Whether the bytes hold an entry's start tag (`<item>`, `<entry>`, with a prefix or
+    none)."""
+    if (wide := wide_encoding(body)) is not None:
+        body = body.decode(wide[0], errors="replace").encode()
+    return _ENTRY_TAG.search(body) is not None
+
+
 def _entries_in(body: bytes) -> int:
     """How many entry start tags (`<item>`, `<entry>`, with a prefix or none) the bytes hold,
     counted only when a plain count of the names passes MAX_FEED_ENTRIES."""
@@ -270,6 +283,13 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
         reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
         raise ExtractError(url, f"not an RSS or Atom feed: {reason}", kind="not-a-feed")
     if parsed.get("bozo") and not parsed.entries:
+        fault = str(parsed.get("bozo_exception"))
+        if fault.endswith(_READ_PAST) and ends_whole(body) and not _holds_entry_tags(body):
+            # A whole feed of no items (a section with nothing in it yet) whose channel
+            # holds an HTML entity or a prefix it never declared (`&nbsp;`, `itunes:`),
+            # which feedparser reads past: it lists nothing, as a well-formed empty one
+            # does. It was refused as broken, and its mirror failed on every pull.
+            return []
         raise ExtractError(url, f"broken feed: {parsed.get('bozo_exception')}", kind="not-a-feed")
     if parsed.get("bozo") and not ends_whole(body):
         # feedparser salvages what it can from a cut-off body; a cut-off feed may have lost
