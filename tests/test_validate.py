@@ -188,6 +188,17 @@ ACCEPTED = [
         "article",
     ),
     ("an RSS feed", b'<?xml version="1.0"?><rss version="2.0"><channel></channel></rss>', "feed"),
+    # An item that carries a whole HTML document in CDATA: the feed was read as an HTML
+    # page, its short text as a notice's, and refused as a captcha because an item said one.
+    (
+        "a feed whose first item holds an HTML document",
+        b'<?xml version="1.0"?>\n<!-- generator -->\n<rss version="2.0" xmlns:content='
+        b'"http://purl.org/rss/1.0/modules/content/"><channel><title>Tech</title><item>'
+        b"<title>A new captcha for the app</title><link>https://m.test/a</link>"
+        b"<content:encoded><![CDATA[<html><body><p>Please log in to continue. The captcha "
+        b"changed.</p></body></html>]]></content:encoded></item></channel></rss>",
+        "feed",
+    ),
     (
         "a page that leaves out </body></html> after its article",
         b"<!DOCTYPE html><html><head><title>Budget talks</title></head><body><main><article>"

@@ -313,6 +313,25 @@ def xml_document(body: bytes) -> str | None:
     return found.group(1).decode("ascii").lower() if found else None
 
 
+# Before a document's root element: blanks, the XML declaration and other instructions,
+# comments and a doctype; then the root's start tag, its name.
+_PROLOG = re.compile(rb"(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>)*", re.S)
+_ROOT_NAME = re.compile(rb"<(?:[A-Za-z0-9_.-]+:)?([A-Za-z0-9_.-]+)[\s/>]")
+_XML_ROOTS = (b"rss", b"feed", b"rdf", b"urlset", b"sitemapindex")
+
+
+def _xml_root(body: bytes) -> bool:
+    """The document's root element is a feed's or a sitemap's (`<rss>`, `<feed>`,
+    `<rdf:RDF>`, `<urlset>`, `<sitemapindex>`), whatever its text holds: a feed whose first
+    item carries a whole HTML document in CDATA (`<![CDATA[<html><body>...`) was read as an
+    HTML page, its short text as a notice's, and refused as a captcha where a feed was
+    expected because an item mentioned one."""
+    head = body[:4096].removeprefix(b"\xef\xbb\xbf")
+    prolog = _PROLOG.match(head)
+    root = _ROOT_NAME.match(head, prolog.end() if prolog else 0)
+    return root is not None and root[1].lower() in _XML_ROOTS
+
+
 def looks_html(body: bytes) -> bool:
     head = body[:1024].lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html")) or bool(_HTML_OPEN.search(body[:2048]))
@@ -335,7 +354,7 @@ def check(
                 raise _rejected(url, "reject-if", f"contains the marker {marker!r} (reject_if)")
     if not body.strip():
         raise _rejected(url, "empty", "empty answer")
-    if expect in ("feed", "sitemap") and not looks_html(body):
+    if expect in ("feed", "sitemap") and (not looks_html(body) or _xml_root(body)):
         return  # XML (or a gzipped sitemap): the parser decides whether it is whole
     if what := binary_kind(body):
         # A page compressed twice, an image, a PDF: mojibake if it were read as a page.
