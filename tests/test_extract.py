@@ -203,6 +203,17 @@ ENTITY_FEEDS = {
     "external entity": _feed(
         "<!DOCTYPE rss [<!ENTITY xxe SYSTEM 'file:///etc/hostname'>]>", "<title>&xxe;</title>"
     ),
+    # feedparser gathers declarations from anywhere before the root and declares them again:
+    # one after an empty subset expanded a 120 KB feed into a 100 MB description in 5 s.
+    "a declaration after an empty subset": _feed(
+        f"<!DOCTYPE rss []>\n<!ENTITY a '{'x' * 50_000}'>\n",
+        f"<title>q</title><description>{'&a;' * 20_000}</description>",
+    ),
+    # A start tag in an instruction cut the prolog short where it was looked at.
+    "a declaration behind an instruction": _feed(
+        f"<!DOCTYPE rss [<?pi <x ]> ?><!ENTITY a '{'x' * 50_000}'>]>",
+        f"<title>q</title><description>{'&a;' * 20_000}</description>",
+    ),
     "external entity, UTF-16": _feed(
         "<!DOCTYPE rss [<!ENTITY xxe SYSTEM 'file:///etc/hostname'>]>", "<title>&xxe;</title>"
     )
