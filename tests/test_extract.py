@@ -254,6 +254,37 @@ def test_feeds_that_declare_no_entity_are_read(doctype: str, description: str) -
     assert [e.title for e in entries] == ["Budget talks"]
 
 
+@pytest.mark.parametrize(
+    "subset",
+    ['<!ENTITY nbsp "&#160;">', "<!ENTITY nbsp '&#xA0;'>\n<!ENTITY mdash '&#8212;'>"],
+    ids=["one", "two in hex and decimal"],
+)
+def test_a_feed_that_declares_characters_by_reference_is_read(subset: str) -> None:
+    # Older CMSs declare `&nbsp;` as its character: such a feed was refused as hostile
+    # markup, on every pull.
+    body = _feed(f"<!DOCTYPE rss [\n{subset}\n]>", "<title>Caf&eacute;&nbsp;talks</title>")
+    (entry,) = listings.parse_feed(body, "https://www.presstv.ir/rss.xml")
+    assert entry.title == "Café\xa0talks"
+
+
+@pytest.mark.parametrize(
+    "subset",
+    [
+        "<!ENTITY nbsp '&#160;'><!ENTITY a 'lol'>",
+        "<!ENTITY a '&#38;#38;'>",
+        "<!ENTITY a '&#x26;&#98;&#59;'>",
+        "<!ENTITY nbsp '&#160;'><!ENTITY x SYSTEM 'file:///etc/hostname'>",
+        "<!ENTITY nbsp '&#160;'><?pi <x ]> ?><!ENTITY a SYSTEM 'file:///etc/hostname'>",
+    ],
+    ids=["text beside a character", "a reference made", "one made in hex", "external", "hidden"],
+)
+def test_a_declaration_beside_characters_by_reference_is_refused(subset: str) -> None:
+    body = _feed(f"<!DOCTYPE rss [{subset}]>", "<title>&a;</title>")
+    with pytest.raises(ExtractError) as refused:
+        listings.parse_feed(body, "https://www.presstv.ir/rss.xml")
+    assert refused.value.kind == "hostile-markup"
+
+
 def test_a_feed_entry_that_links_to_the_feed_itself_is_no_article() -> None:
     # `<link>#</link>` made absolute is the feed's own URL: fetched as an article, the
     # channel's title was published as one.
