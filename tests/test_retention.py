@@ -454,3 +454,39 @@ async def test_expired_links_are_kept_while_listed_and_forgotten_after_a_month(
         assert list(await mirrors.expired_links([listed, gone])) == [listed]
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("rule", ["{items: 1}", "{days: 30}"])
+async def test_a_pull_stores_nothing_the_next_retention_run_removes(
+    rule: str,
+    site: Site,
+    fetcher: Fetcher,
+    write_config: Callable[..., Config],
+    engine_url: str,
+) -> None:
+    # A first pull with retention on: each article was judged as it came in, before the
+    # newer ones of the same pull were stored (articles are stored as their fetches end),
+    # so all were stored, and the next retention run removed half of them again.
+    yaml = site.config_yaml(engine_url).replace("  max_items: 50\n", "  max_items: 1\n")
+    config = write_config(yaml + f"retention: {rule}\n")
+    rules = config.retention
+    paths = {a.path for a in site.articles}
+    store = await open_store(engine_url)
+    try:
+        first = await pull_source("news", config, fetcher, store)
+        assert first.failed == 0 and 0 < first.new < len(site.articles)
+        assert first.new + first.skipped >= len(site.articles)
+        shown = await every_id(FeedBook(config, store))
+        removed = await prune(store, days=rules.days, items=rules.items, keep=1)
+        assert (removed.articles, removed.memberships) == (0, 0)
+        assert await every_id(FeedBook(config, store)) == shown
+
+        # Those left out are remembered as expired: the next pull does not fetch them again.
+        for mirror in site.mirrors:
+            mirror.requests.clear()
+        again = await pull_source("news", config, fetcher, store)
+        assert (again.new, again.updated, again.failed) == (0, 0, 0)
+        assert [r.path for r in site.all_requests() if r.path in paths] == []
+        assert await every_id(FeedBook(config, store)) == shown
+    finally:
+        await store.close()

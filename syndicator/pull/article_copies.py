@@ -43,6 +43,7 @@ from syndicator.pull.mirror_requests import (
     together,
 )
 from syndicator.store.health import ExpiredLink, StoredState
+from syndicator.store.retention import expire_arrivals
 
 log = logging.getLogger("syndicator.pull")
 
@@ -797,6 +798,41 @@ class ArticleFetching(EntryReading):
         self.report.relinked += result.relinked
         self.report.changed_sections |= result.changed_sections
         self.report.guids.add(result.guid)
+        if result.outcome == "new":
+            now = self.clock()
+            published = believed(candidate.published, now) or now
+            self.arrivals[result.guid] = (article, ExpiredLink(published, ref.listed_updated))
+
+    async def _expire_arrivals(self) -> None:
+        """Once the pull's articles are in, remove those it stored new that the retention
+        rules would remove at their next run, and remember them as expired links (not
+        fetched again, `_not_expired`). Each article is judged as it comes in (`_expired`),
+        but in the order its fetch ended: an older one stored before the newer ones of the
+        same pull passed, and a first pull stored every article, half of them removed again
+        by the next run (a new GUID each, should they come back)."""
+        rules = self.config.retention
+        if not self.arrivals or (rules.days is None and rules.items is None):
+            return
+        now = self.clock()
+        try:
+            gone, touched = await expire_arrivals(
+                self.store,
+                sorted(self.arrivals),
+                days=rules.days,
+                items=rules.items,
+                keep=self.config.service.max_items,
+                now=now,
+            )
+            for guid in sorted(gone):
+                article, link = self.arrivals.pop(guid)
+                await self.mirror_store.save_expired_link(article, link, now)
+        except StoreError as exc:
+            self.report.fail(str(exc))
+            return
+        self.report.new -= len(gone)
+        self.report.skipped += len(gone)
+        self.report.guids -= gone
+        self.report.changed_sections |= touched
 
     async def _remember_listed(self, ref: ArticleRef, article: str, candidate: Candidate) -> None:
         """Keep the headline the listing gave for an article whose page was just fetched and

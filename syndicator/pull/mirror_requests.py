@@ -33,7 +33,7 @@ from syndicator.pull.fetch import Fetcher, Response
 from syndicator.store import Store
 from syndicator.store.access import MAX_URL
 from syndicator.store.engine import Validators
-from syndicator.store.health import Listed, MirrorStore
+from syndicator.store.health import ExpiredLink, Listed, MirrorStore
 
 log = logging.getLogger("syndicator.pull")
 
@@ -198,6 +198,9 @@ class MirrorRequests:
         # The first article each text came for, by (mirror, content hash), with the headline
         # listed for it (see `_ingest`).
         self.texts_seen: dict[tuple[int, str], tuple[str, str]] = {}
+        # The articles this pull stored new, by GUID: the article's URL and what an expired
+        # link of it would remember (see `ArticleFetching._expire_arrivals`).
+        self.arrivals: dict[str, tuple[str, ExpiredLink]] = {}
         self.book = HealthBook(name, {}, Policy.of(source.breaker), clock, rng or random.Random())
         self.validators: dict[str, Validators] = {}
         self.announced: dict[str, str] = {}

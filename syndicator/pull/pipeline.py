@@ -100,6 +100,7 @@ class SourcePull(ArticleFetching):
             self.report.discovered = set(self.announced)
         if self.source.adopt_discovered and asyncio.get_running_loop().time() < self.until:
             await self._adopt(now)
+        await self._expire_arrivals()
         # The articles this pull found get their archive numbers together, oldest first:
         # stored one by one in listing order (newest first), they would fill the archive
         # pages backwards. So do those a pull of this source stopped midway (SIGTERM's drain,

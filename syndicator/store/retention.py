@@ -121,6 +121,123 @@ async def _delete_articles(
     return deleted, touched
 
 
+async def expire_arrivals(
+    store: Store,
+    guids: Sequence[str],
+    *,
+    days: int | None,
+    items: int | None,
+    keep: int,
+    now: datetime,
+) -> tuple[set[str], set[str]]:
+    """Of these articles (those a pull stored new), remove now what the rules would remove at
+    their next run (`prune`, restricted to them): the memberships of sections where they are
+    not among the newest max(items, keep), then those left in no section, then, with `days`,
+    those published before the limit and among the `keep` newest of none of their sections
+    nor of `all`. A pull judges each article as it comes in, before the newer ones of the same
+    pull are stored: a first pull stored them all, and the next run removed them again.
+    Returns the GUIDs of the articles removed and the sections that changed; a store that
+    cannot answer raises StoreError."""
+    try:
+        return await _expire_arrivals(store, guids, days=days, items=items, keep=keep, now=now)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        detail = exc.orig if isinstance(exc, DBAPIError) else exc
+        raise StoreError(f"retention could not judge this pull's articles: {detail}") from None
+
+
+async def _expire_arrivals(
+    store: Store,
+    guids: Sequence[str],
+    *,
+    days: int | None,
+    items: int | None,
+    keep: int,
+    now: datetime,
+) -> tuple[set[str], set[str]]:
+    if not guids or (days is None and items is None):
+        return set(), set()
+    async with store.engine.connect() as conn:
+        ids: dict[int, str] = {}
+        for start in range(0, len(guids), CHUNK):
+            rows = await conn.execute(
+                select(articles.c.id, articles.c.guid).where(
+                    articles.c.guid.in_(list(guids[start : start + CHUNK]))
+                )
+            )
+            ids.update((row.id, row.guid) for row in rows)
+    touched: set[str] = set()
+    doomed: set[int] = set()
+    if items is not None:
+        limit = max(items, keep)
+        async with store.engine.connect() as conn:
+            member = await conn.execute(
+                select(article_sections.c.article_id, article_sections.c.section).where(
+                    article_sections.c.article_id.in_(list(ids))
+                )
+            )
+            by_section: dict[str, set[int]] = {}
+            for row in member:
+                by_section.setdefault(row.section, set()).add(row.article_id)
+            beyond = {
+                section: sorted(held - set(await _newest(conn, section, limit)))
+                for section, held in sorted(by_section.items())
+            }
+        dropped: set[int] = set()
+        for section, out in beyond.items():
+            if not out:
+                continue
+            async with store.writing() as conn:
+                await conn.execute(
+                    delete(article_sections).where(
+                        article_sections.c.section == section,
+                        article_sections.c.article_id.in_(out),
+                    )
+                )
+            touched.add(section)
+            dropped.update(out)
+        async with store.engine.connect() as conn:
+            still = await conn.execute(
+                select(article_sections.c.article_id)
+                .where(article_sections.c.article_id.in_(sorted(dropped)))
+                .distinct()
+            )
+            doomed |= dropped - set(still.scalars())
+    if days is not None:
+        async with store.engine.connect() as conn:
+            member = await conn.execute(
+                select(article_sections.c.section)
+                .where(article_sections.c.article_id.in_(list(ids)))
+                .distinct()
+            )
+            protected: set[int] = set()
+            for section in [*sorted(member.scalars()), ALL_SECTION]:
+                protected.update(await _newest(conn, section, keep))
+            old = await conn.execute(
+                select(articles.c.id).where(
+                    articles.c.id.in_(list(ids)),
+                    articles.c.published < now - timedelta(days=days),
+                )
+            )
+            doomed |= {i for i in old.scalars() if i not in protected}
+    deleted: set[str] = set()
+    for start in range(0, len(doomed), CHUNK):
+        chunk = sorted(doomed)[start : start + CHUNK]
+        async with store.writing() as conn:
+            sections = await conn.execute(
+                select(article_sections.c.section)
+                .where(article_sections.c.article_id.in_(chunk))
+                .distinct()
+            )
+            touched.update(sections.scalars())
+            gone = await conn.execute(
+                delete(articles).where(articles.c.id.in_(chunk)).returning(articles.c.id)
+            )
+            deleted.update(ids[i] for i in gone.scalars())
+    if touched:
+        await store.mark_changed(touched, now)
+    return deleted, touched
+
+
 async def prune(
     store: Store,
     *,
