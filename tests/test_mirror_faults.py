@@ -691,6 +691,93 @@ async def test_a_feed_entry_linking_its_sections_own_page_is_no_article(
     assert any("(listing)" in e or "listing of" in e for e in report.errors), report.errors
 
 
+@pytest.mark.parametrize(
+    ("target", "kind"), [("/Section/iran", "listing"), ("/feeds/iran.json", "not-html")]
+)
+async def test_a_page_refused_as_no_article_is_not_fetched_again_until_its_listing_changes(
+    target: str,
+    kind: str,
+    sites: Callable[..., Site],
+    tmp_path: Path,
+    write_config: WriteConfig,
+) -> None:
+    # Every mirror's feed has an entry linking a section's page or another feed: refused
+    # (`listing`, `not-html`), it was fetched again at every pull, once a mirror, and was in
+    # every pull's errors, since nothing remembered the refusal.
+    site = sites(2)
+
+    def list_it(pub: str) -> None:
+        for mirror in site.mirrors:
+            mirror.feed_extra = (
+                f"<item><title>Watch our live stream</title><link>{mirror.origin}{target}</link>"
+                f"<description>Live now.</description><pubDate>{pub}</pubDate></item>"
+            )
+
+    def asked() -> int:
+        return sum(mirror.log.count(target) for mirror in site.mirrors)
+
+    def refused(report: PullReport) -> list[str]:
+        return [e for e in report.errors if f"({kind})" in e or target in e]
+
+    list_it("Sat, 22 Jun 2024 10:00:00 GMT")
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            first = await pull(config, fetcher, store, clock)
+            assert first.new == len(site.articles)
+            assert asked() >= 1 and refused(first), first.errors
+            for _ in range(2):
+                for mirror in site.mirrors:
+                    mirror.log.clear()
+                clock.advance(600)
+                again = await pull(config, fetcher, store, clock)
+                assert asked() == 0
+                assert (again.new, again.failed, refused(again)) == (0, 0, []), again.errors
+            # The listing says the page changed (a newer time): asked once more.
+            list_it("Sat, 22 Jun 2024 11:30:00 GMT")
+            clock.advance(600)
+            changed = await pull(config, fetcher, store, clock)
+            assert asked() >= 1 and refused(changed), changed.errors
+        got = await items(config, store)
+    finally:
+        await store.close()
+    assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
+
+
+async def test_a_page_one_mirror_failed_otherwise_is_asked_again_before_it_is_remembered(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # Refused by one mirror, a 503 from the other: that other copy may be the article, so
+    # the next pull asks again; refused by every mirror then, it is not asked after that.
+    target = "/feeds/iran.json"
+    site = sites(2)
+    for mirror in site.mirrors:
+        mirror.feed_extra = (
+            f"<item><title>Latest</title><link>{mirror.origin}{target}</link>"
+            "<description>Now.</description></item>"
+        )
+    site.mirrors[1].fail_first[target] = 1
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    asked: list[int] = []
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            for _ in range(3):
+                for mirror in site.mirrors:
+                    mirror.log.clear()
+                await pull(config, fetcher, store, clock)
+                asked.append(sum(mirror.log.count(target) for mirror in site.mirrors))
+                clock.advance(600)
+    finally:
+        await store.close()
+    assert asked[0] >= 2 and asked[1] >= 2 and asked[2] == 0, asked
+
+
 async def test_a_story_with_related_links_and_a_link_to_itself_is_published(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:

@@ -34,6 +34,7 @@ from syndicator.pull.fetch import Response
 from syndicator.pull.mirror_requests import (
     LAST_COPY_MAX_WAIT,
     LAST_COPY_TRIES,
+    REFUSALS,
     ArticleRef,
     Asked,
     extraction_bug,
@@ -42,7 +43,7 @@ from syndicator.pull.mirror_requests import (
     passing,
     together,
 )
-from syndicator.store.health import ExpiredLink, StoredState
+from syndicator.store.health import REFUSED, ExpiredLink, StoredState
 from syndicator.store.retention import expire_arrivals
 
 log = logging.getLogger("syndicator.pull")
@@ -122,9 +123,11 @@ class ArticleFetching(EntryReading):
         while their listing gives no newer updated time than then and the retention rules,
         as they are now, would still remove them. A sitemap of months or a "most read" list
         had every old article it lists fetched from the mirrors and extracted at every pull,
-        only to be left out again. Each such article is counted as skipped."""
+        only to be left out again. So are those refused as no article (`_remember_refused`)
+        while their listing gives no newer time, unless `article_links` now matches them.
+        Each such article is counted as skipped."""
         rules = self.config.retention
-        if not refs or (rules.days is None and rules.items is None):
+        if not refs:
             return refs
         found = await self.mirror_store.expired_links(
             sorted({self._canonical(r.url) for r in refs})
@@ -144,6 +147,15 @@ class ArticleFetching(EntryReading):
             ):
                 keep.append(ref)
                 continue
+            if link.refused:
+                if self._article_path(ref.url):
+                    keep.append(ref)
+                else:
+                    seen.add(url)
+                continue
+            if rules.days is None and rules.items is None:
+                keep.append(ref)
+                continue
             key = (link.published, ref.sections)
             if key not in judged:
                 judged[key] = await self._removes(link.published, None, ref.sections, now)
@@ -155,6 +167,14 @@ class ArticleFetching(EntryReading):
             self.report.skipped += len(seen)
             await self.mirror_store.saw_expired_links(sorted(seen), now)
         return keep
+
+    def _article_path(self, url: str) -> bool:
+        """Whether `article_links` matches the URL's path: an article, whatever it links."""
+        matcher = text_rules.rule(self.source.article_links, "article_links")
+        try:
+            return bool(matcher.search(urlsplit(self._site_path(url)).path))
+        except text_rules.RuleTimeout:
+            return False
 
     def _carried(self, ref: ArticleRef) -> bool:
         """The article's text is in its feed entry (`_fetch_article` reads it there, with no
@@ -231,6 +251,7 @@ class ArticleFetching(EntryReading):
                 return page
             except ExtractError as exc:
                 self._failed(ref.mirror_index, "article", exc)
+                self._refused_copy(ref, False)
                 return None
         if entry is None and (listed := self.sitemap_entries.get(ref.url)):
             entry = dataclasses.replace(listed, link=ref.url)
@@ -238,6 +259,7 @@ class ArticleFetching(EntryReading):
             ref.mirror_index, ref.url, "article", conditional=False, probe=probe, asked=asked
         )
         if got is None:
+            self._refused_copy(ref, ref.url in self.refused_urls)
             return None
         answered, response = got
         if response.redirects and (away := self._redirected_away(ref.url, response.url)):
@@ -250,6 +272,7 @@ class ArticleFetching(EntryReading):
                     response.url, f"redirected from the article to {away}", kind="redirected"
                 ),
             )
+            self._refused_copy(ref, False)
             return None
 
         def read() -> Page:
@@ -273,15 +296,43 @@ class ArticleFetching(EntryReading):
                 page = await asyncio.to_thread(read)
         except ExtractError as exc:
             self._failed(answered, "article", exc)
+            self._refused_copy(ref, exc.kind in REFUSALS)
             return None
         except Exception as exc:
             self._failed(answered, "article", extraction_bug(response.url, exc))
+            self._refused_copy(ref, False)
             return None
         if asked is not None and asked.deferred:
             asked.success = (answered, response)
         else:
             self._ok(answered, response)
         return page
+
+    def _refused_copy(self, ref: ArticleRef, refused: bool) -> None:
+        """A copy of an article failed: refused as no article (`REFUSALS`), or otherwise."""
+        key = identity.url_key(self._canonical(ref.url))
+        held = self.refused.get(key, set())
+        self.refused[key] = held | {ref.mirror_index} if refused and held is not None else None
+
+    async def _remember_refused(self, copies: list[ArticleRef]) -> None:
+        """An article no mirror gave, refused as no article by every mirror of the source (a
+        section's page, a feed, a JSON document linked as an article): remembered as an
+        expired link dated `REFUSED`, so that the next pulls do not ask every mirror for it
+        again, each refusal one more error, while its listing gives no newer time
+        (`_not_expired`). One a mirror was not asked for, or failed otherwise (a timeout, an
+        error page), may be the article there: it is asked again."""
+        refused = self.refused.get(identity.url_key(self._canonical(copies[0].url)))
+        if refused is None or len(refused) < len(self.mirrors):
+            return
+        stamps = [r.listed_updated for r in copies if r.listed_updated is not None]
+        link = ExpiredLink(REFUSED, max(stamps) if stamps else None)
+        now = self.clock()
+        try:
+            for url in sorted({self._canonical(r.url) for r in copies}):
+                await self.mirror_store.save_expired_link(url, link, now)
+        except StoreError as exc:
+            # At worst the next pull asks for it once more.
+            log.warning("refused page not remembered", extra={"error": str(exc)})
 
     def _refuse_listing(self, asked: str, response: Response, page: Page) -> None:
         """Raise ExtractError (`listing`) when the page linked as an article is a listing of
@@ -330,8 +381,8 @@ class ArticleFetching(EntryReading):
             stored, tried = await self._hedged(copies[0])
         else:
             stored, tried = await self._in_order(copies), copies
-        if not stored:
-            await self._fall_back(tried)
+        if not stored and not await self._fall_back(tried):
+            await self._remember_refused(copies)
 
     def _ask(self, ref: ArticleRef, *, defer: bool = False) -> Asked:
         """Start fetching one copy of an article (`defer`: its mirror's success is told by
@@ -589,9 +640,9 @@ class ArticleFetching(EntryReading):
             )
         return True
 
-    async def _fall_back(self, refs: list[ArticleRef]) -> None:
+    async def _fall_back(self, refs: list[ArticleRef]) -> bool:
         """An article that no mirror listing it gave is asked of the other usable mirrors,
-        in order; the first copy one gives is stored."""
+        in order; the first copy one gives is stored. Whether one was."""
         tried = {r.mirror_index for r in refs}
         sections = frozenset().union(*(r.sections for r in refs))
         for index, mirror in enumerate(self.mirrors):
@@ -602,10 +653,10 @@ class ArticleFetching(EntryReading):
             page = await self._fetch_article(ref)
             if page is not None:
                 await self._store(ref, page)
-                return
-        await self._last_copy(refs)
+                return True
+        return await self._last_copy(refs)
 
-    async def _last_copy(self, refs: list[ArticleRef]) -> None:
+    async def _last_copy(self, refs: list[ArticleRef]) -> bool:
         """An article no mirror gave on the first try is worth a few more: asked again of
         every mirror whose failure was passing (a 5xx or 429, a timeout, a lost connection,
         a body cut short) or that the breaker kept from being asked, even while the breaker
@@ -631,14 +682,15 @@ class ArticleFetching(EntryReading):
             asked = [f for _, f in worth if isinstance(f, Throttled)]
             slowest = max(asked, key=lambda f: f.retry_after or 0.0) if asked else None
             if not worth or not await self._back_off(attempt, slowest):
-                return
+                return False
             for ref, _ in worth:
                 self.progress("planned", ref.url)
                 page = await self._fetch_article(ref, probe=True)
                 if page is not None:
                     log.info("%s: %s fetched on retry %d", self.name, ref.url, attempt + 1)
                     await self._store(ref, page)
-                    return
+                    return True
+        return False
 
     def _asked_wait(self, ref: ArticleRef, failure: FetchError | ExtractError | None) -> float:
         """Seconds the mirror of `ref` asked to be left alone for (Retry-After), for this

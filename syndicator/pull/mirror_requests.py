@@ -102,6 +102,12 @@ STALE = frozenset({"http-404", "http-410", "not-sitemap"})
 MISSING = frozenset({"http-404", "http-410"})
 
 
+# What a page linked as an article is refused as when it is no article at all, whichever
+# mirror serves it: a listing of the section's articles, a feed or another document than HTML.
+# Remembered (`ArticleFetching._remember_refused`), it is not asked again at every pull.
+REFUSALS = frozenset({"listing", "not-html"})
+
+
 def passing(failure: FetchError | ExtractError) -> bool:
     kind = failure.kind
     return kind in _PASSING_KINDS or kind == "http-429" or kind.startswith("http-5")
@@ -201,6 +207,11 @@ class MirrorRequests:
         # The articles this pull stored new, by GUID: the article's URL and what an expired
         # link of it would remember (see `ArticleFetching._expire_arrivals`).
         self.arrivals: dict[str, tuple[str, ExpiredLink]] = {}
+        # The URLs asked as articles whose answer was refused as no article (`REFUSALS`);
+        # and by article (`identity.url_key` of its canonical URL), the mirrors that refused
+        # it so, None once a copy of it failed otherwise.
+        self.refused_urls: set[str] = set()
+        self.refused: dict[str, set[int] | None] = {}
         self.book = HealthBook(name, {}, Policy.of(source.breaker), clock, rng or random.Random())
         self.validators: dict[str, Validators] = {}
         self.announced: dict[str, str] = {}
@@ -422,6 +433,8 @@ class MirrorRequests:
         try:
             await self._validate(response, expect)
         except ExtractError as exc:
+            if expect == "article" and exc.kind in REFUSALS:
+                self.refused_urls.add(url)
             self._failed(answered, expect, exc, blame=not (named and exc.kind in STALE))
             return None
         return answered, response

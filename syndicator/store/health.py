@@ -52,13 +52,24 @@ class DiscoveredMirror:
     path_prefix: str = ""
 
 
+# The date an expired link is given when its page was refused as no article (a listing
+# page, a feed, a JSON document: `ExpiredLink.refused`); no page's date is ever believed to
+# be this early (`ingest.EARLIEST`).
+REFUSED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class ExpiredLink:
     """An article a pull fetched and did not store, the retention rules removing it at once:
-    its page's date, and the updated time its listing gave then (`expired_links`)."""
+    its page's date, and the updated time its listing gave then (`expired_links`). One
+    dated `REFUSED` is a page the pull refused as no article."""
 
     published: datetime
     listed_updated: datetime | None
+
+    @property
+    def refused(self) -> bool:
+        return self.published == REFUSED
 
 
 class StoredState(NamedTuple):

@@ -240,6 +240,8 @@ entry_links = Table(
 # nothing new of them (a newer updated time than then) and the rules would still
 # remove them, they are not fetched again. `published` is the page's date, judged by the
 # rules as they are at each pull. A row not seen for EXPIRED_LINK_DAYS is dropped by retention.
+# A page refused as no article (a listing, a feed) is kept here too, `published` set to
+# `health.REFUSED`: not fetched again while its listing says nothing new of it.
 expired_links = Table(
     "expired_links",
     metadata,
