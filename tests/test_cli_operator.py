@@ -123,6 +123,33 @@ sources:
     assert errors == [said[0].removeprefix("down: ")], errors
 
 
+def test_a_failed_pull_ends_with_its_error_line_as_export_does(tmp_path: Path) -> None:
+    # `export` ended a failed pull with `error: pull failed for: X`; `pull` ended with the
+    # sources' own lines, no line that says the command failed.
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"""service:\n  store: "sqlite:///{tmp_path / "db.sqlite"}"
+  public_url: "https://feeds.example.org"
+sections:\n  news: {{title: News}}
+sources:
+  down:
+    title: Down
+    canonical: http://127.0.0.1:{free_port()}
+    sections:
+      news: {{page: /news}}
+""",
+        encoding="utf-8",
+    )
+    for quiet in ([], ["-q"]):
+        forget(tmp_path)
+        pulled = run("--config", str(config), "pull", *quiet)
+        assert pulled.exit_code == 1, pulled.output
+        assert pulled.stderr.splitlines()[-1] == "error: pull failed for: down", pulled.stderr
+    forget(tmp_path)
+    as_json = run("--config", str(config), "pull", "--json")
+    assert as_json.exit_code == 1 and "error:" not in as_json.stderr, as_json.stderr
+
+
 BRISK = """\
 service:
   public_url: "https://feeds.example.org"

@@ -321,6 +321,14 @@ def pull(
         for o in outcomes:
             for message in o.report.errors:
                 err.print(terminal.labelled(f"{o.source}:", "yellow", message), highlight=False)
+    if dead and not as_json:
+        # As `export` ends: the failure's own line, after the errors that explain it.
+        err.print(
+            as_failure(f"pull failed for: {', '.join(dead)}"),
+            style="red",
+            highlight=False,
+            markup=False,
+        )
     sys.exit(EXIT_FAILED if dead else EXIT_OK)
 
 
