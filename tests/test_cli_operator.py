@@ -997,6 +997,32 @@ def test_serve_logging_json_refuses_a_config_in_json_lines(tmp_path: Path, how: 
         assert document["ok"] is False and document["problems"][0]["line"] == line, document
 
 
+@pytest.mark.parametrize("how", ["SYNDICATOR_LOG_FORMAT=json", "--json"])
+@pytest.mark.parametrize("given", [["--bogus"], ["--role", "nosuch"], ["--listen", ""]])
+def test_serve_logging_json_says_a_refused_command_line_in_json_lines(
+    how: str, given: list[str]
+) -> None:
+    # A refused --listen value was a `cannot start` event, and click's refusals of the same
+    # command line a plain `error:` line among the JSON ones.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    env["PYTHONPATH"] = str(REPO)
+    args = [sys.executable, "-m", "syndicator", "serve", *given]
+    if how == "--json":
+        args.append("--json")
+    else:
+        env["SYNDICATOR_LOG_FORMAT"] = "json"
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 2, done.stderr
+    said = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert [d["event"] for d in said] == ["cannot start"], said
+    assert said[0]["level"] == "error" and "serve --help" in said[0]["error"], said
+    if how == "--json":
+        assert json.loads(done.stdout) == {"ok": False, "error": said[0]["error"]}
+        assert len(done.stdout.splitlines()) == 1, done.stdout
+    else:
+        assert done.stdout == "", done.stdout
+
+
 def test_export_names_its_folder_from_the_config_without_dot_dot(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

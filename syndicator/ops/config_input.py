@@ -449,8 +449,17 @@ class _CommandLineRefused(click.ClickException):
         super().__init__(refused.format_message())
         self.as_json = as_json
         self.help = f"{refused.ctx.command_path} --help" if refused.ctx is not None else None
+        # `serve` says why it does not start in its log format (--json, else
+        # SYNDICATOR_LOG_FORMAT), as it says a refused --listen: a plain line among JSON
+        # lines was one a journal reader could not parse.
+        serving = refused.ctx is not None and refused.ctx.command.name == "serve"
+        self.log_format = ("json" if as_json else env_log_format()) if serving else "text"
 
     def show(self, file: Any = None) -> None:
+        if self.log_format != "text":
+            hint = f" (see: {self.help})" if self.help else ""
+            setup_logging(self.log_format)
+            fail(self.message + hint, EXIT_CONFIG, self.as_json, log_format=self.log_format)
         if self.as_json:
             emit({"ok": False, "error": self.message})
             return
