@@ -23,7 +23,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from syndicator.core.config import with_service_overrides
+from syndicator.core.config_file import parse_config_bytes
 from syndicator.ops.cli import main
+from syndicator.ops.config_input import env_overrides
 from syndicator.store import connect, migrate
 
 from .conftest import REPO
@@ -1132,3 +1135,34 @@ def test_extract_refuses_an_empty_source_name(tmp_path: Path) -> None:
     result = run("--config", str(config), "extract", "--source", "", str(page))
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: unknown source '' (known: presstv)"), result.stderr
+
+
+def _containerfile() -> str:
+    """config/Containerfile with its continued lines joined and its comments left out."""
+    text = (REPO / "config" / "Containerfile").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    return re.sub(r"\\\n\s*", " ", "\n".join(lines))
+
+
+def test_export_in_the_container_image_writes_where_its_user_may() -> None:
+    # The image runs as `syndicator`, who may write only on its volume; the default config's
+    # `export_dir: ../feeds` was /app/feeds there, so `syndicate export` in it failed with
+    # "cannot create folder /app/feeds in /app: Permission denied".
+    recipe = _containerfile()
+    env: dict[str, str] = {}
+    for line in re.findall(r"^ENV (.+)$", recipe, flags=re.M):
+        env.update(item.split("=", 1) for item in line.split())
+    writable = [Path(p) for p in re.findall(r"chown syndicator ((?:/\S+ ?)+)", recipe)[0].split()]
+    volumes = [Path(p) for p in re.findall(r"^VOLUME (\S+)$", recipe, flags=re.M)]
+    config_path = Path(env["SYNDICATOR_CONFIG"])
+    assert config_path == Path("/app/config/syndicator.yaml")  # COPY config ./config
+    data = (REPO / "config" / "syndicator.yaml").read_bytes()
+    config = parse_config_bytes(data, config_path, config_path.parent)
+    config = with_service_overrides(config, env_overrides(env))
+    folder = config.export_folder()
+    assert folder is not None and folder.is_absolute(), folder
+    # Made by export in a folder the user owns, on the volume (kept when the container goes).
+    assert any(folder.is_relative_to(w) for w in writable), (folder, writable)
+    assert any(folder.is_relative_to(v) for v in volumes), (folder, volumes)
+    # The header's example says where, as the image has it.
+    assert f"into {folder}" in (REPO / "config" / "Containerfile").read_text(encoding="utf-8")
