@@ -759,10 +759,6 @@ class Config(_Model):
         path = Path(self.service.export_dir)
         return path if path.is_absolute() else Path(os.path.normpath(self.base_dir / path))
 
-    def store_url(self) -> str:
-        """The store URL with a relative SQLite path resolved against the working directory."""
-        return self.service.store
-
     def digest(self) -> str:
         """A digest of every setting (the same for every process that read the same file):
         what a reload's change is recorded under in the store, once for all of them."""
