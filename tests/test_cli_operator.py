@@ -1166,3 +1166,19 @@ def test_export_in_the_container_image_writes_where_its_user_may() -> None:
     assert any(folder.is_relative_to(v) for v in volumes), (folder, volumes)
     # The header's example says where, as the image has it.
     assert f"into {folder}" in (REPO / "config" / "Containerfile").read_text(encoding="utf-8")
+
+
+def test_an_export_folder_that_is_a_device_or_a_pipe_says_which(tmp_path: Path) -> None:
+    # `export --out /dev/null` said "/dev/null is a file".
+    config = default_config_copy(tmp_path)
+    os.mkfifo(tmp_path / "pipe")
+    for out, stands, kind in (
+        ("/dev/null", "/dev/null", "a character device"),
+        ("/dev/null/feeds", "/dev/null", "a character device"),
+        (str(tmp_path / "pipe"), str(tmp_path / "pipe"), "a named pipe"),
+    ):
+        result = run("--config", str(config), "export", "--out", out)
+        assert result.exit_code == 1, result.output
+        said = f"error: cannot create folder {out}: {stands} is {kind}\n"
+        assert result.stderr.replace("\n", "") + "\n" == said, result.stderr
+    assert not (tmp_path / "db.sqlite").exists()  # refused before any pull

@@ -252,7 +252,22 @@ def _nothing_in_the_way(folders: Iterable[Path]) -> None:
             except OSError as exc:  # a name too long, a loop of links
                 raise ExportError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
             if in_the_way:
-                raise ExportError(f"cannot create folder {folder}: {step} is a file")
+                raise ExportError(f"cannot create folder {folder}: {step} is {_kind_of(step)}")
+
+
+# What a path that is no folder is, by its mode: /dev/null was "a file".
+_KINDS = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind_of(path: Path) -> str:
+    """What `path`, which is no folder, is: a file, else the device, pipe or socket it is."""
+    mode = path.stat().st_mode
+    return next((kind for test, kind in _KINDS if test(mode)), "a file")
 
 
 def _write(out: Path, files: dict[Path, bytes], folders: list[Path], owner: str | None) -> None:
