@@ -1182,3 +1182,22 @@ def test_an_export_folder_that_is_a_device_or_a_pipe_says_which(tmp_path: Path) 
         said = f"error: cannot create folder {out}: {stands} is {kind}\n"
         assert result.stderr.replace("\n", "") + "\n" == said, result.stderr
     assert not (tmp_path / "db.sqlite").exists()  # refused before any pull
+
+
+def test_a_backup_target_that_cannot_be_written_is_not_called_a_store_error(
+    tmp_path: Path,
+) -> None:
+    # `db backup /proc/x.db` said "store error: cannot write the backup /proc/x.db: unable
+    # to open database: ... (STORE)": the store's fault, to the operator, when it was only
+    # read and the target was what could not be written.
+    config = default_config_copy(tmp_path)
+    assert run("--config", str(config), "pull", "-q").exit_code == 0
+    store = str(tmp_path / "db.sqlite")
+    result = run("--config", str(config), "db", "backup", "/proc/x.db")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: cannot write the backup /proc/x.db: "), result.stderr
+    assert store not in result.stderr, result.stderr
+    as_json = run("--config", str(config), "db", "backup", "/proc/x.db", "--json")
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.stdout)["error"].startswith("cannot write the backup /proc/x.db")
+    assert not Path("/proc/x.db").exists()

@@ -9,6 +9,7 @@
     ├── StoreError       the article store is unreachable or refused an operation
     │   ├── BackupTarget the path given for a backup can be none (exists, no folder, the store)
     │   └── StoreFull    the disk that holds the store is full: a pull stops storing at once
+    ├── BackupNotWritten a backup's copy could not be written where asked (the target's fault)
     └── ExportError      the export folder could not be written (names the file)
 
 A user's mistake or a failing mirror is one of these and is reported as one clear line;
@@ -130,6 +131,11 @@ class BackupTarget(StoreError):
 class StoreFull(StoreError):
     """The disk that holds the store is full (SQLite's "database or disk is full",
     PostgreSQL's SQLSTATE 53100): no later write of the same pull can succeed either."""
+
+
+class BackupNotWritten(SyndicatorError):
+    """A backup's copy could not be written at its target (a folder not writable, its disk
+    full): the target's fault, never the store's, which was only read."""
 
 
 class ExportError(SyndicatorError):

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from syndicator.core.errors import BackupTarget, StoreError
+from syndicator.core.errors import BackupNotWritten, BackupTarget, StoreError
 from syndicator.store.connect import SQLITE_HEADER, access_problem, not_sqlite
 from syndicator.store.migrate import FOUNDATION, code_head, known_revisions
 
@@ -84,7 +84,7 @@ def backup_sqlite(source: Path, target: Path, *, replace: bool = False) -> Backu
                 # The store is only read: these say the copy could not be written.
                 if exc.sqlite_errorcode in _WRITING_COPY:
                     full = exc.sqlite_errorcode == sqlite3.SQLITE_FULL
-                    raise StoreError(
+                    raise BackupNotWritten(
                         f"cannot write the backup {target}: "
                         + ("its disk is full" if full else str(exc))
                     ) from None
@@ -102,8 +102,8 @@ def backup_sqlite(source: Path, target: Path, *, replace: bool = False) -> Backu
         if (problem := access_problem(source, exc)) is not None:
             raise StoreError(problem) from None
         raise StoreError(f"backup of {source} failed: {exc}") from None
-    except OSError as exc:
-        raise StoreError(f"backup to {target} failed: {exc}") from None
+    except OSError as exc:  # the copy's fsync, its rename, its folder's sync
+        raise BackupNotWritten(f"cannot write the backup {target}: {exc}") from None
     finally:
         with contextlib.suppress(OSError):
             partial.unlink()
