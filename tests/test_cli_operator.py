@@ -1201,3 +1201,23 @@ def test_a_backup_target_that_cannot_be_written_is_not_called_a_store_error(
     assert as_json.exit_code == 1
     assert json.loads(as_json.stdout)["error"].startswith("cannot write the backup /proc/x.db")
     assert not Path("/proc/x.db").exists()
+
+
+def test_status_says_a_pull_s_error_on_a_line_of_its_own_not_in_a_narrow_column(
+    tmp_path: Path,
+) -> None:
+    # The sources table's last column held the error: on 80 columns (cron's mail, a pipe)
+    # it was a few characters wide, the error folded down the screen ("nothin", "g",
+    # "fetche", "d:", ...), and a failed pull's error was said again below it.
+    config = default_config_copy(tmp_path)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(GONE, "seeds/gone"), encoding="utf-8"
+    )
+    assert run("--config", str(config), "pull", "presstv").exit_code == 0  # partial
+    status = run("--config", str(config), "status")
+    rows = [line for line in status.stdout.splitlines() if line.startswith("│")]
+    assert rows and all(row.strip("│").split("│")[0].strip() for row in rows), status.stdout
+    table = [line for line in status.stdout.splitlines() if line[:1] in "┏┃┡│└"]
+    assert max(len(line) for line in table) <= 80, status.stdout
+    said = [line for line in status.stdout.splitlines() if "seeds/gone/Section/10104" in line]
+    assert len(said) == 1 and said[0].startswith("! source presstv: last pull partial: ")

@@ -126,9 +126,9 @@ def _fixed_cells(text: str) -> list[list[str]]:
             cells = [c.strip() for c in line.strip("│").split("│")]
             if len(cells) == 6:  # section, items, newest item, last change, stale after, state
                 rows.append([cells[0], cells[1], cells[4], cells[5]])
-            else:  # source, last pull, result, new, updated, duplicate, failed, took, error
-                rows.append([cells[0], *cells[2:7], cells[8]])
-        elif line.startswith("✗"):
+            else:  # source, last pull, result, new, updated, duplicate, failed, took
+                rows.append([cells[0], *cells[2:7]])
+        elif line.startswith(("✗", "!")):
             rows.append([line])
     return rows
 

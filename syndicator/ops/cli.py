@@ -245,6 +245,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
     else:
         out.print(terminal.sections(report))
         out.print(terminal.sources(report))
+        for said in terminal.pull_errors(report):
+            out.print(said, highlight=False)
         for problem in report.problems:
             out.print(terminal.labelled("✗", "red", problem), highlight=False)
         if report.healthy:

@@ -162,7 +162,6 @@ def sources(report: FeedStatus) -> Table:
         "duplicate",
         "failed",
         "took",
-        "error",
         keys=("source",),
     )
     for s in report.sources:
@@ -176,9 +175,19 @@ def sources(report: FeedStatus) -> Table:
             str(s.duplicate),
             str(s.failed),
             f"{s.duration:.1f}s" if s.duration is not None else "",
-            s.error or "",
         )
     return shown
+
+
+def pull_errors(report: FeedStatus) -> list[Text]:
+    """The error of each source's last pull that `report.problems` does not say (a partial
+    pull's): below the tables, as `pull` says them, where a column of its own gave them a few
+    characters a line on an 80-column terminal (`nothin`, `g`, `fetche`, `d:` ...)."""
+    return [
+        labelled("!", "yellow", f"source {s.name}: last pull {s.result}: {s.error}")
+        for s in report.sources
+        if s.error and not s.problem
+    ]
 
 
 def outcome_json(o: PullOutcome) -> dict[str, Any]:
