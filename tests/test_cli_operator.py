@@ -1221,3 +1221,22 @@ def test_status_says_a_pull_s_error_on_a_line_of_its_own_not_in_a_narrow_column(
     assert max(len(line) for line in table) <= 80, status.stdout
     said = [line for line in status.stdout.splitlines() if "seeds/gone/Section/10104" in line]
     assert len(said) == 1 and said[0].startswith("! source presstv: last pull partial: ")
+
+
+def test_status_after_a_partial_pull_does_not_call_every_pull_ok(tmp_path: Path) -> None:
+    # Below a partial pull's error it said "all sections fresh, every last pull ok".
+    config = default_config_copy(tmp_path)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(GONE, "seeds/gone"), encoding="utf-8"
+    )
+    assert run("--config", str(config), "pull", "presstv").exit_code == 0  # partial
+    status = run("--config", str(config), "status")
+    assert status.exit_code == 0, status.stdout
+    assert status.stdout.splitlines()[-1] == "all sections fresh, no last pull failed"
+    forget(tmp_path)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("seeds/gone", GONE), encoding="utf-8"
+    )
+    assert run("--config", str(config), "pull", "presstv").exit_code == 0
+    status = run("--config", str(config), "status")
+    assert status.stdout.splitlines()[-1] == "all sections fresh, every last pull ok"

@@ -245,12 +245,15 @@ def status(ctx: click.Context, as_json: bool) -> None:
     else:
         out.print(terminal.sections(report))
         out.print(terminal.sources(report))
-        for said in terminal.pull_errors(report):
+        partial = terminal.pull_errors(report)
+        for said in partial:
             out.print(said, highlight=False)
         for problem in report.problems:
             out.print(terminal.labelled("✗", "red", problem), highlight=False)
         if report.healthy:
-            out.print("[green]all sections fresh, every last pull ok[/green]")
+            # Under a partial pull's error, "every last pull ok" said the opposite of it.
+            pulls = "no last pull failed" if partial else "every last pull ok"
+            out.print(f"[green]all sections fresh, {pulls}[/green]")
     sys.exit(EXIT_OK if report.healthy else EXIT_FAILED)
 
 
