@@ -20,19 +20,14 @@ from syndicator.extract.source_rules import ArticleRules
 from syndicator.publish import render
 
 from .feedrules import atom_problems, json_feed_problems, rss_problems
+from .test_extract_regressions import PARAGRAPHS as REGRESSION_PARAGRAPHS
 from .test_render import INFO
 
 URL = "https://news.example/2024/05/a-story"
 INFO_TIME = datetime(2024, 5, 1, 12, tzinfo=UTC)
+# The four paragraphs of the regression pages, and one more.
 PARAGRAPHS = [
-    "The harbour authority opened the new quay on Tuesday after three years of work, "
-    "and the first container ship tied up there before noon.",
-    "Dock workers said the longer berth would let two ships unload at once, which had "
-    "never been possible in the old port, and cut waiting times by half.",
-    "The city council paid for a third of the cost; the rest came from a national fund "
-    "for ports that was set up after the floods of the last decade.",
-    "Fishermen, who share the basin with the cargo ships, asked for a separate entrance "
-    "so that their boats would not have to wait behind the freighters.",
+    *REGRESSION_PARAGRAPHS,
     "The old quay will be turned into a park with a museum of the port's history, which "
     "the council hopes to open in two years' time.",
 ]

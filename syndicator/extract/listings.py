@@ -10,7 +10,7 @@ import dataclasses
 import html
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -533,18 +533,8 @@ def listing_entries(
     `<base href="/">` links `Detail/...` at /Detail/..., not /Section/Detail/...)."""
     root = parse_page(body, url, header_charset)
     matcher = text_rules.rule(pattern, "article_links")
-    own = identity.origin(url)
-    base = page_base(root, url)
     seen: dict[str, str] = {}
-    for a in root.iter("a"):
-        href = a.get("href")
-        if not href:
-            continue
-        if (joined := identity.join_url(base, href)) is None:
-            continue
-        absolute = joined.split("#", 1)[0]
-        if identity.known_origin(absolute, {own, *site_origins}) is None:
-            continue
+    for absolute, a, _href in _site_anchors(root, url, site_origins):
         try:
             matched = matcher.search(urlsplit(absolute).path)
         except text_rules.RuleTimeout as exc:
@@ -565,18 +555,29 @@ def site_links(
     page order, each once and without its fragment, with the text of its first link that has
     one; a link to a place on the page itself (`#comments`) is none."""
     root = parse_page(body, url, header_charset)
-    own = identity.origin(url)
-    base = page_base(root, url)
     seen: dict[str, str] = {}
-    for a in root.iter("a"):
-        href = (a.get("href") or "").strip()
-        if not href or href.startswith("#"):
-            continue
-        if (joined := identity.join_url(base, href)) is None:
-            continue
-        absolute = joined.split("#", 1)[0]
-        if identity.known_origin(absolute, {own, *site_origins}) is None:
+    for absolute, a, href in _site_anchors(root, url, site_origins):
+        if not href.strip() or href.strip().startswith("#"):
             continue
         if not seen.get(absolute):
             seen[absolute] = clean.line_text(a)
     return seen
+
+
+def _site_anchors(
+    root: etree._Element, url: str, site_origins: set[str]
+) -> Iterator[tuple[str, etree._Element, str]]:
+    """Each link of the page to a page of this site (its own host or `site_origins`), in
+    page order: the address it leads to (made absolute as a browser makes it, against the
+    page's `<base href>`, without its fragment), the `a` element and its `href`."""
+    known = {identity.origin(url), *site_origins}
+    base = page_base(root, url)
+    for a in root.iter("a"):
+        href = a.get("href")
+        if not href:
+            continue
+        if (joined := identity.join_url(base, href)) is None:
+            continue
+        absolute = joined.split("#", 1)[0]
+        if identity.known_origin(absolute, known) is not None:
+            yield absolute, a, href

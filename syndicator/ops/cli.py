@@ -56,6 +56,7 @@ from syndicator.ops.command_output import (
     open_standard_streams,
     out,
     outcomes_shown_once,
+    pulls_failed,
     quiet_option,
     refuse_quiet_and_verbose,
     run_command,
@@ -327,13 +328,7 @@ def pull(
             for message in o.report.errors:
                 err.print(terminal.labelled(f"{o.source}:", "yellow", message), highlight=False)
     if dead and not as_json:
-        # As `export` ends: the failure's own line, after the errors that explain it.
-        err.print(
-            as_failure(f"pull failed for: {', '.join(dead)}"),
-            style="red",
-            highlight=False,
-            markup=False,
-        )
+        pulls_failed(dead)  # as `export` ends
     sys.exit(EXIT_FAILED if dead else EXIT_OK)
 
 
@@ -678,12 +673,7 @@ def export(ctx: click.Context, out_dir: Path | None, quiet: bool, as_json: bool)
                 err.print(terminal.labelled(f"{o.source}:", "yellow", message), highlight=False)
         out.print(f"wrote feeds to {out_dir}/", highlight=False)
     if dead and not as_json:
-        err.print(
-            as_failure(f"pull failed for: {', '.join(dead)}"),
-            style="red",
-            highlight=False,
-            markup=False,
-        )
+        pulls_failed(dead)
     if dead:
         sys.exit(EXIT_FAILED)
 

@@ -77,6 +77,17 @@ def as_failure(message: str) -> str:
     return BARE_ERROR + message
 
 
+def pulls_failed(dead: list[str]) -> None:
+    """The line a command that pulled ends with when sources failed (`pull`, `export`),
+    after the errors that explain it."""
+    err.print(
+        as_failure(f"pull failed for: {', '.join(dead)}"),
+        style="red",
+        highlight=False,
+        markup=False,
+    )
+
+
 def fail(
     message: str, code: int, as_json: bool, *, log_format: str = "text", **fields: Any
 ) -> NoReturn:
