@@ -23,7 +23,7 @@ from syndicator.core.errors import ExtractError
 from syndicator.extract import extraction, listings
 from syndicator.mirrors import announced
 from syndicator.publish.documents import FeedBook
-from syndicator.pull import adoption, article_copies
+from syndicator.pull import adoption, article_storing
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.serve.reload import limits_of
@@ -445,7 +445,7 @@ async def test_a_mirrors_long_articles_are_fingerprinted_without_holding_the_pul
     # during which the pull's deadlines could not fire and, pulling inline, no reader was
     # answered.
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}"))
-    calls = on_threads(monkeypatch, (article_copies, "to_candidate"))
+    calls = on_threads(monkeypatch, (article_storing, "to_candidate"))
     store = await open_store(config.service.store)
     try:
         async with Fetcher(limits_of(config)) as fetcher:
