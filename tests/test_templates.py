@@ -76,12 +76,13 @@ def test_a_long_containers_text_is_not_kept_in_the_normalisation_cache() -> None
     # months kept the normal form of each long one (whole pages) in memory.
     import uuid
 
-    from syndicator.extract import boilerplate
+    from syndicator.core.identity import normalise
+    from syndicator.extract import boilerplate_phrases
 
     long_text = "A paragraph of a long article body. " * 200
-    assert len(long_text) > boilerplate.MAX_BLOCK
-    before = boilerplate._norm.cache_info().currsize
-    assert boilerplate.normal_block(long_text) == boilerplate.normalise(long_text)
-    assert boilerplate._norm.cache_info().currsize == before
-    boilerplate.normal_block(f"Share this article {uuid.uuid4().hex}")  # a block: cached
-    assert boilerplate._norm.cache_info().currsize == before + 1
+    assert len(long_text) > boilerplate_phrases.MAX_BLOCK
+    before = boilerplate_phrases.cached_normal.cache_info().currsize
+    assert boilerplate_phrases.normal_block(long_text) == normalise(long_text)
+    assert boilerplate_phrases.cached_normal.cache_info().currsize == before
+    boilerplate_phrases.normal_block(f"Share this article {uuid.uuid4().hex}")  # a block: cached
+    assert boilerplate_phrases.cached_normal.cache_info().currsize == before + 1

@@ -18,7 +18,7 @@ import regex
 from lxml import etree
 
 from syndicator.core.selectors import compile_selector
-from syndicator.extract import boilerplate
+from syndicator.extract import boilerplate, boilerplate_phrases
 from syndicator.extract.boilerplate import is_host_list
 from syndicator.extract.text_rules import (
     PageRules,
@@ -676,7 +676,7 @@ def drop_announced(
     # alone decides (a date, a pointer, an announcement) is judged once per text.
     verdicts: dict[str, tuple[bool, bool, bool]] = {}
     for el in list(root.iter(*_ANNOUNCERS)):
-        if not 0 < lengths.get(el, 0) <= boilerplate.MAX_BLOCK:
+        if not 0 < lengths.get(el, 0) <= boilerplate_phrases.MAX_BLOCK:
             continue  # empty, or a container of blocks
         if el.getparent() is None or el.getroottree().getroot() is not top:
             continue  # already gone with an announced block
@@ -749,7 +749,7 @@ def drop_site_blocks(
         if el.getroottree().getroot() is not top:
             continue  # inside a block already removed
         text = text_of(el)
-        if text and boilerplate.normal_block(text) in blocks:
+        if text and boilerplate_phrases.normal_block(text) in blocks:
             drop_element(el, "site-template")
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from syndicator.core.errors import ExtractError
-from syndicator.extract import boilerplate, clean, spacing
+from syndicator.extract import boilerplate_phrases, clean, spacing
 from syndicator.extract.decoding import parse_page
 
 # Elements that hold blocks rather than being one: their text is split at their children.
@@ -141,8 +141,8 @@ def page_blocks(root: etree._Element) -> frozenset[str]:
     found: set[str] = set()
     for el in root.iter(*clean.TEMPLATE_TAGS):
         text = clean.text_of(el)
-        if TEMPLATE_MIN_CHARS <= len(text) <= boilerplate.MAX_BLOCK:
-            found.add(boilerplate.normal_block(text))
+        if TEMPLATE_MIN_CHARS <= len(text) <= boilerplate_phrases.MAX_BLOCK:
+            found.add(boilerplate_phrases.normal_block(text))
     return frozenset(found)
 
 

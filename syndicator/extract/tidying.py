@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from lxml import etree
 
-from syndicator.extract import boilerplate
+from syndicator.extract import boilerplate, boilerplate_phrases
 from syndicator.extract.clean import (
     BLOCK_TAGS,
     SENTENCE_CHARS,
@@ -135,7 +135,10 @@ def _drop_teasers(container: etree._Element) -> None:
         if link.tag != "a" or (link.tail or "").strip():
             continue
         words = text_of(link)
-        if not boilerplate.is_more_link(words) or len(text_of(el)) - len(words) < SENTENCE_CHARS:
+        if (
+            not boilerplate_phrases.is_more_link(words)
+            or len(text_of(el)) - len(words) < SENTENCE_CHARS
+        ):
             continue
         before, href = el.getprevious(), link.get("href")
         if (
