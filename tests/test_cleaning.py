@@ -19,6 +19,7 @@ from syndicator.extract import (
     extraction,
     listings,
     metadata,
+    page_tree,
     source_rules,
     tidying,
 )
@@ -343,12 +344,12 @@ def test_a_data_table_with_long_cells_stays_a_table_and_keeps_every_cell() -> No
     clean.unwrap_layout_tables(root)
     table = next(root.iter("table"), None)
     assert table is not None, "the data table was unwrapped as layout"
-    assert [clean.text_of(c) for c in table.iter("td")][:3] == [
+    assert [page_tree.text_of(c) for c in table.iter("td")][:3] == [
         "Film 0",
         "1947",
-        clean.text_of(lxml.html.fragment_fromstring(plot, create_parent="td")),
+        page_tree.text_of(lxml.html.fragment_fromstring(plot, create_parent="td")),
     ]
-    assert "on New Year's Eve in 1946" in clean.text_of(table)
+    assert "on New Year's Eve in 1946" in page_tree.text_of(table)
 
 
 def test_a_grid_of_short_cells_wrapped_in_divs_stays_a_table() -> None:
@@ -363,7 +364,7 @@ def test_a_grid_of_short_cells_wrapped_in_divs_stays_a_table() -> None:
     clean.unwrap_layout_tables(root)
     table = next(root.iter("table"), None)
     assert table is not None, "the figures were unwrapped as layout"
-    assert [clean.text_of(c) for c in table.iter("td")][2:4] == ["Farm Heroes", "71.1 MB"]
+    assert [page_tree.text_of(c) for c in table.iter("td")][2:4] == ["Farm Heroes", "71.1 MB"]
 
 
 def test_line_broken_text_becomes_one_paragraph_per_line() -> None:
@@ -372,7 +373,11 @@ def test_line_broken_text_becomes_one_paragraph_per_line() -> None:
         create_parent="div",
     )
     tidying.split_line_breaks(root)
-    assert [clean.text_of(p) for p in root.iter("p")] == ["First line link", "Second line", "Third"]
+    assert [page_tree.text_of(p) for p in root.iter("p")] == [
+        "First line link",
+        "Second line",
+        "Third",
+    ]
 
 
 def test_a_comment_between_line_breaks_is_dropped_not_an_error() -> None:
@@ -382,7 +387,7 @@ def test_a_comment_between_line_breaks_is_dropped_not_an_error() -> None:
         create_parent="div",
     )
     tidying.split_line_breaks(root)
-    assert [clean.text_of(p) for p in root.iter("p")] == ["First line", "Second line", "Third"]
+    assert [page_tree.text_of(p) for p in root.iter("p")] == ["First line", "Second line", "Third"]
 
 
 # --- per-source rules ----------------------------------------------------------------------
@@ -536,7 +541,9 @@ def test_the_authors_name_inside_a_sentence_stays() -> None:
         "<p><span>Von Klaus Stanjek</span></p></div>"
     )
     tidying.tidy_body(container, author="Klaus Stanjek")
-    assert clean.text_of(container) == "Der Film von Klaus Stanjek läuft am Montag im Hafenkino."
+    assert (
+        page_tree.text_of(container) == "Der Film von Klaus Stanjek läuft am Montag im Hafenkino."
+    )
 
 
 def test_htmldate_dates_a_page_without_date_metadata() -> None:
@@ -660,7 +667,7 @@ def test_a_link_to_more_goes_with_the_block_that_holds_only_it(wrapper: str, wor
         f"<p>{PARAS[1]}</p></div>"
     )
     tidying.tidy_body(container)
-    assert clean.text_of(container) == f"{PARAS[0]}{PARAS[1]}"
+    assert page_tree.text_of(container) == f"{PARAS[0]}{PARAS[1]}"
 
 
 @pytest.mark.parametrize(
@@ -746,11 +753,11 @@ def test_a_comment_opening_a_block_adds_no_text_to_it() -> None:
         '<div><div class="box"><!-- image -->\n\t<img src="/a.jpg"></div>Words.</div>'
     )
     box = root.find("div")
-    clean.drop_element(box[0])
+    page_tree.drop_element(box[0])
     assert box.text is None
     word = lxml.html.fromstring("<p>one<!-- x --> two</p>")
-    clean.drop_element(word[0])
+    page_tree.drop_element(word[0])
     assert word.text == "one two"
     spaced = lxml.html.fromstring("<p>one <!-- x --> <b>two</b></p>")
-    clean.drop_element(spaced[0])
+    page_tree.drop_element(spaced[0])
     assert spaced.text == "one "

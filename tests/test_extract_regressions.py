@@ -23,6 +23,7 @@ from syndicator.extract import (
     engine,
     extraction,
     listings,
+    page_tree,
     safety_net,
     sitemaps,
     templates,
@@ -598,7 +599,7 @@ def test_a_longer_body_is_taken_only_when_it_continues_ours(theirs: str, continu
 def cleaned_text(inner: str) -> str:
     root = decoding.parse_page(page(inner, teasers=""), URL)
     clean.strip_boilerplate(root)
-    return clean.text_of(root)
+    return page_tree.text_of(root)
 
 
 @pytest.mark.parametrize(
@@ -689,7 +690,7 @@ def test_labels_of_form_fields_are_still_not_published() -> None:
         page(f"<div class='story'><h1>New quay opens</h1>{fields}{BODY}</div>", teasers=""), URL
     )
     clean.strip_boilerplate(root)
-    text = clean.text_of(root)
+    text = page_tree.text_of(root)
     assert all(p in text for p in PARAGRAPHS)
     assert not any(w in text for w in ("Remember me", "Search the whole", "newsletter"))
 
@@ -927,7 +928,9 @@ HEADED = (
 def restored(body: str, page: str = HEADED) -> list[str]:
     container = lxml.html.fragment_fromstring(body, create_parent="div")
     safety_net.restore_headings(container, lxml.html.fragment_fromstring(page))
-    return [f"{el.tag}:{clean.text_of(el)[:12]}" for el in container.iter("h2", "h3", "p", "li")]
+    return [
+        f"{el.tag}:{page_tree.text_of(el)[:12]}" for el in container.iter("h2", "h3", "p", "li")
+    ]
 
 
 def test_the_subheadings_the_extraction_left_out_are_put_back() -> None:

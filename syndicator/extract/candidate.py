@@ -21,7 +21,14 @@ import lxml.html
 from syndicator.core import identity
 from syndicator.core.config import SectionRule, Source
 from syndicator.core.models import Candidate, Page
-from syndicator.extract import boilerplate, clean, dates, decoding, published_html, text_rules
+from syndicator.extract import (
+    boilerplate,
+    dates,
+    decoding,
+    page_tree,
+    published_html,
+    text_rules,
+)
 
 log = logging.getLogger("syndicator.extract")
 
@@ -178,7 +185,7 @@ def publishable_html(
     first paragraph, links on the canonical origin, and a `dir="rtl"` wrapper for
     right-to-left languages; and the lead image URL."""
     body = lxml.html.fragment_fromstring(
-        page.body_html or "<p></p>", create_parent="div", parser=clean.HTML_PARSER
+        page.body_html or "<p></p>", create_parent="div", parser=page_tree.HTML_PARSER
     )
     published_html.rewrite_links(body, page.url, origins, canonical_origin, prefixes)
     # The lead figure goes after the first paragraph: the caption under its image, and the

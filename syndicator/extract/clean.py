@@ -1,207 +1,37 @@
 """Boilerplate removal: page DOM in, article-only DOM out.
 
-Owns the operations on the tree: dropping what `boilerplate` says is not content (before
-extraction, on the whole page) and what is left of it in the extracted body (after), and the
-per-source `strip` selectors and text patterns (`text_rules` compiles and times them). The
-body is made readable after in `tidying`; sanitising, link rewriting and the nh3 allow-list
-every published body passes are `published_html`'s. Pure: takes trees and strings, returns
-trees and strings; no I/O.
+Owns the rules that decide what is content: the content nodes found first, then what
+`boilerplate` marks as not content dropped around them (before extraction, on the whole
+page) and what is left of it in the extracted body (after), hidden elements, layout tables,
+and the per-source `strip` selectors. Blocks found by what announces them, by a site's
+repetition or by `strip_text` patterns are `announced_blocks`'; reading and editing the tree
+is `page_tree`'s; the operator's patterns are compiled and timed by `text_rules`. The body is
+made readable after in `tidying`; sanitising, link rewriting and the nh3 allow-list every
+published body passes are `published_html`'s. Pure: takes trees and strings, returns trees
+and strings; no I/O.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Sequence
 
-import lxml.html
-import regex
 from lxml import etree
 
-from syndicator.core.selectors import compile_selector
-from syndicator.extract import boilerplate, boilerplate_phrases
-from syndicator.extract.boilerplate import is_host_list
+from syndicator.extract import boilerplate
+from syndicator.extract.announced_blocks import drop_announced, drop_blocks, drop_site_blocks
+from syndicator.extract.page_tree import (
+    BLOCK_TAGS,
+    drop_comments,
+    drop_element,
+    holds_article,
+    paragraph_chars,
+    section_headed_by,
+    select_elements,
+    text_of,
+)
 from syndicator.extract.text_rules import (
-    PageRules,
-    RuleTimeout,
     Searcher,
-    current_page,
-    current_trace,
 )
-
-# lxml.html's parser finds each element's Python class with a Python callback (form
-# elements get classes of their own); every element the extraction touches went through it,
-# 2% of an ingest. All elements are HtmlElement here, looked up in C.
-_CLASSES = etree.ElementDefaultClassLookup(
-    element=lxml.html.HtmlElement,
-    comment=lxml.html.HtmlComment,
-    pi=lxml.html.HtmlProcessingInstruction,
-    entity=lxml.html.HtmlEntity,
-)
-HTML_PARSER = lxml.html.HTMLParser()
-HTML_PARSER.set_element_class_lookup(_CLASSES)
-# For a page nested past the 256 levels HTML_PARSER reads (2,048; see decoding.parse_page).
-DEEP_HTML_PARSER = lxml.html.HTMLParser(huge_tree=True)
-DEEP_HTML_PARSER.set_element_class_lookup(_CLASSES)
-
-# Elements whose text is one block of an article.
-BLOCK_TAGS = frozenset(
-    {"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dd", "dt"}
-)
-_ANNOUNCERS = (
-    "p",
-    "div",
-    "section",
-    "span",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "li",
-    "strong",
-    "b",
-    "font",
-    "small",
-    "time",
-)
-_ANNOUNCER_TAGS = frozenset(_ANNOUNCERS)
-
-
-def text_of(el: etree._Element) -> str:
-    return " ".join("".join(el.itertext()).split())
-
-
-def line_text(el: etree._Element) -> str:
-    """`text_of` a headline or a link, each line break read as the space a reader sees:
-    "Breaking:<br>Port closed" was the title "Breaking:Port closed"."""
-    if next(el.iter("br"), None) is None:
-        return text_of(el)
-    spaced = copy.deepcopy(el)  # a headline or a link: a few elements
-    for br in spaced.iter("br"):
-        br.tail = " " + (br.tail or "")
-    return text_of(spaced)
-
-
-def select_elements(root: etree._Element, selector: str) -> list[etree._Element]:
-    return [el for el in compile_selector(selector)(root) if isinstance(el, etree._Element)]
-
-
-# --- operator text patterns ---------------------------------------------------------------
-# The patterns a config gives (`strip_text`, `article_links`, `section_rules[].path`) are
-# compiled with the `regex` package and searched with a time limit. A pattern such as `(a+)+$`
-# takes exponential time on some texts: searched with the standard `re`, one page could hold
-# the process (and its signal handlers) for hours. Here a search gives up after
-# SEARCH_TIMEOUT seconds and raises RuleTimeout naming the rule; the caller skips that rule
-# for that page and says so.
-
-
-# How many nodes `_word_before` looks back through before it says no.
-_LOOK_BACK = 8
-
-
-def _word_before(el: etree._Element) -> bool:
-    """A word ends right before `el`: the text just before it, inside the same run of inline
-    markup (`word</em><!-- -->`), ends in a letter, digit or mark, not a space or a block."""
-    container, node = el.getparent(), el.getprevious()
-    for _ in range(_LOOK_BACK):
-        if container is None:
-            return False
-        if node is None:
-            # At the start of `container`: its text, else what stands before it when it is
-            # inline markup.
-            if container.text:
-                return bool(container.text[-1:].strip())
-            if container.tag not in boilerplate.INLINE_TAGS:
-                return False
-            container, node = container.getparent(), container.getprevious()
-            continue
-        if node.tail:
-            return bool(node.tail[-1:].strip())
-        if isinstance(node.tag, str):
-            if node.tag not in boilerplate.INLINE_TAGS:
-                return False  # a block, a line break or an image parts what comes after it
-            if len(node):
-                container, node = node, node[-1]
-                continue
-            if node.text:
-                return bool(node.text[-1:].strip())
-        node = node.getprevious()  # a comment, or empty inline markup: look past it
-    return False
-
-
-def drop_comments(root: etree._Element) -> None:
-    """Remove the comments and processing instructions, keeping the text after each as
-    `drop_element` does (a space only where a word stands right before one), in one pass of
-    lxml's: dropped one by one, each moved its text onto a growing neighbour, and 50,000
-    comments in one paragraph took seconds."""
-    parents = set()
-    for el in root.iter(etree.Comment, etree.ProcessingInstruction):
-        if (parent := el.getparent()) is not None:
-            parents.add(parent)
-            if el.tail and not el.tail.strip():
-                el.tail = " " if _word_before(el) else None
-    etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, with_tail=False)
-    join_texts(parents)
-
-
-def join_texts(elements: Iterable[etree._Element]) -> None:
-    """After lxml strips elements, libxml2 leaves the texts that met as separate nodes, which
-    every later read of a text joins again (trafilatura took 5 s on a paragraph of 30,000):
-    one node each, in these elements and after their children."""
-    for el in elements:
-        if el.text:
-            el.text = el.text
-        for child in el:
-            if child.tail:
-                child.tail = child.tail
-
-
-def drop_element(el: etree._Element, rule: str | None = None) -> None:
-    parent = el.getparent()
-    if parent is None:
-        return
-    trace = current_trace.get()
-    if trace is not None and rule is not None:
-        trace(rule)
-    # Keep the text that follows the element (lxml stores it on the element as .tail), and
-    # the space it stood for when it held nothing but one ("die<span>&nbsp;</span>Vorgaben"):
-    # a space dropped runs two words together. Whitespace alone after an element is layout;
-    # after a comment, which the page does not show, it is the word space the reader sees
-    # when a word comes before it ("Por<!-- --> <span>Steven").
-    prev = el.getprevious()
-    tail = el.tail if el.tail and el.tail.strip() else ""
-    if isinstance(el.tag, str):
-        if el.text and not len(el) and not el.text.strip():
-            tail = " " + tail
-    elif el.tail and not tail and _word_before(el):
-        tail = " "
-    if tail:
-        if prev is not None:
-            prev.tail = (prev.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    parent.remove(el)
-
-
-def _link_share(el: etree._Element) -> float:
-    total = len(text_of(el))
-    if not total:
-        return 0.0
-    linked = sum(len(text_of(a)) for a in el.iter("a"))
-    return linked / total
-
-
-def _matches(text: str, patterns: Sequence[Searcher], page: PageRules) -> bool:
-    for pattern in patterns:
-        if page.skip(pattern):
-            continue
-        try:
-            if pattern.search(text):
-                return True
-        except RuleTimeout as exc:
-            page.gave_up_on(exc)
-    return False
-
 
 # Tags that never hold article text, whatever they contain: dropped before the content is
 # decided, so that script text never counts as paragraphs.
@@ -313,7 +143,7 @@ def strip_boilerplate(
             if (
                 child not in keep
                 and boilerplate.is_marked(child, in_text)
-                and not _holds_article(child, total)
+                and not holds_article(child, total)
                 and not _content_paragraph(child, parent, keep)
                 and not _weak_box_of_text(child)
             ):
@@ -322,7 +152,7 @@ def strip_boilerplate(
                 # class does (`drop_announced`).
                 if (
                     boilerplate.heads_section(text_of(child))
-                    and (section := _section_headed_by(child, keep, total)) is not None
+                    and (section := section_headed_by(child, keep, total)) is not None
                 ):
                     drop_element(section, "labelled-section")
                     break
@@ -359,24 +189,6 @@ def _checklist_item(label: etree._Element, ticks: frozenset[str]) -> bool:
     return any(a.tag in ("li", "p") for a in label.iterancestors()) and not any(
         a.tag == "form" for a in label.iterancestors()
     )
-
-
-def _section_headed_by(
-    block: etree._Element, keep: set[etree._Element] | None, total: int
-) -> etree._Element | None:
-    """The section a label `block` heads, as the first text in it: its parent, unless that
-    is a content block, the page's root, the article's or holds most of the page's text."""
-    parent = block.getparent()
-    if (
-        parent is None
-        or parent.getparent() is None
-        or parent.tag in boilerplate.CONTENT_TAGS
-        or (keep is not None and parent in keep)
-        or not _first_child(block)
-        or _holds_article(parent, total)
-    ):
-        return None
-    return parent
 
 
 # Text in sentences from which a box marked by weak words only is article text: a
@@ -576,204 +388,3 @@ def _slide(el: etree._Element, shown: dict[etree._Element, set[tuple[str, str]]]
             k for c in parent if (k := _kind(c)) is not None and not boilerplate.is_invisible(c)
         }
     return kind in kinds
-
-
-def paragraph_chars(el: etree._Element) -> int:
-    """Characters of text outside links: what paragraphs, not menus, are made of."""
-    total = len("".join(el.itertext()))
-    return total - sum(len("".join(a.itertext())) for a in el.iter("a"))
-
-
-def _holds_article(el: etree._Element, total: int) -> bool:
-    return total > 0 and paragraph_chars(el) > total / 2 and el.tag not in ("ol", "ul")
-
-
-def _block_of(el: etree._Element) -> etree._Element:
-    """The outermost ancestor that has no other text than this element."""
-    text = text_of(el)
-    while (parent := el.getparent()) is not None and parent.tag not in boilerplate.CONTENT_TAGS:
-        if text_of(parent) != text:
-            break
-        el = parent
-    return el
-
-
-def _first_child(el: etree._Element) -> bool:
-    """Nothing with text comes before `el` in its parent."""
-    parent = el.getparent()
-    if parent is None or (parent.text or "").strip():
-        return False
-    for child in parent:
-        if child is el:
-            return True
-        if text_of(child) or (child.tail or "").strip():
-            return False
-    return False
-
-
-def _drop_followers(el: etree._Element, label: bool) -> None:
-    """Drop host lists (and, after a label, link lists) that follow an announcement."""
-    sibling = el.getnext()
-    while sibling is not None:
-        text = text_of(sibling)
-        follows = is_host_list(text) or not text
-        if label and not follows:
-            follows = sibling.tag in ("ul", "ol") or _link_share(sibling) >= 0.6
-        if not follows:
-            break
-        nxt = sibling.getnext()
-        drop_element(sibling, "host-list")
-        sibling = nxt
-
-
-_INLINE_ANNOUNCERS = frozenset({"span", "strong", "b", "font", "small", "time"})
-_SENTENCE_GOES_ON = regex.compile(r"[\p{L},;]\s*$")
-
-
-def mid_sentence(el: etree._Element) -> bool:
-    """An inline element that a sentence runs into ("... mit der Welt zu <strong>teilen
-    </strong>."): a word in it, not a label, whatever the word. Not after a number ("5
-    <span>Kommentare</span>") nor one that ends in a colon."""
-    if el.tag not in _INLINE_ANNOUNCERS or text_of(el).endswith(":"):
-        return False  # "Foto:", "Related:" head what follows them
-    node, text = el, ""
-    while not text.strip():
-        before = node.getprevious()
-        if before is None:
-            text = node.getparent().text or ""
-            break
-        # The text just before: the tail of the element before, else that element's own
-        # text when it is inline markup of text (a link in front of the word); a spacer (a
-        # span of a no-break space) is looked past; anything else ends the sentence.
-        text = before.tail or ""
-        if not text.strip() and isinstance(before.tag, str):
-            if before.tag not in boilerplate.INLINE_TAGS or any(
-                isinstance(c.tag, str) and c.tag not in boilerplate.INLINE_TAGS
-                for c in before.iterdescendants()
-            ):
-                break
-            text = "".join(before.itertext())
-        node = before
-    return bool(_SENTENCE_GOES_ON.search(text))
-
-
-# A date in a table cell or a list item is data (an event's date, a row of a timeline), not
-# the page's dateline.
-_LISTING_TAGS = frozenset({"td", "th", "li", "dd", "dt"})
-
-
-def _in_listing(el: etree._Element) -> bool:
-    return el.tag in _LISTING_TAGS or any(a.tag in _LISTING_TAGS for a in el.iterancestors())
-
-
-def drop_announced(
-    root: etree._Element, total: int, keep: set[etree._Element] | None = None
-) -> None:
-    """Remove blocks that announce boilerplate, with what they announce."""
-    top = root.getroottree().getroot()
-    lengths = _text_lengths(root)
-    # A third of the blocks wrap another with the same text (div > p > span): what the text
-    # alone decides (a date, a pointer, an announcement) is judged once per text.
-    verdicts: dict[str, tuple[bool, bool, bool]] = {}
-    for el in list(root.iter(*_ANNOUNCERS)):
-        if not 0 < lengths.get(el, 0) <= boilerplate_phrases.MAX_BLOCK:
-            continue  # empty, or a container of blocks
-        if el.getparent() is None or el.getroottree().getroot() is not top:
-            continue  # already gone with an announced block
-        text = text_of(el)
-        if (verdict := verdicts.get(text)) is None:
-            verdict = verdicts[text] = (
-                boilerplate.is_date_only(text),
-                boilerplate.is_lead(text),
-                boilerplate.is_announcement(text),
-            )
-        date_only, lead, announcement = verdict
-        if (
-            date_only
-            and el.tag in ("p", "div", "span", "font", "small", "time")
-            and not _in_listing(el)
-        ):
-            drop_element(el, "dateline")
-            continue
-        if lead and _link_share(el) >= 0.4:
-            drop_element(_block_of(el), "pointer")
-            continue
-        if not announcement or mid_sentence(el):
-            continue
-        # Only the smallest element carrying the announcement: skip containers of it (a
-        # row of labels such as "Print | Email" is one announcement, not a container), when
-        # that element is one this loop reaches (not the link of `<p><a>Read more</a></p>`).
-        if any(
-            child.tag in _ANNOUNCER_TAGS
-            and (
-                boilerplate.is_sentence(child_text := text_of(child))
-                or (child_text == text and boilerplate.is_label(child_text))
-            )
-            for child in el
-        ):
-            continue
-        label = boilerplate.is_label(text)
-        block = _block_of(el)
-        parent = block.getparent()
-        if label and (section := _section_headed_by(block, keep, total)) is not None:
-            # A section headed "Related stories" or "Comments" is that section.
-            drop_element(section, "labelled-section")
-            continue
-        if keep is not None and block in keep:
-            continue
-        _drop_followers(block, label)
-        drop_element(block, "announcement")
-        # A wrapper left with nothing but host names is part of the same block.
-        while (
-            parent is not None
-            and parent.tag not in boilerplate.CONTENT_TAGS
-            and parent.getparent() is not None
-            and (keep is None or parent not in keep)
-            and (not text_of(parent) or is_host_list(text_of(parent)))
-        ):
-            up = parent.getparent()
-            drop_element(parent, "host-list")
-            parent = up
-
-
-def drop_site_blocks(
-    root: etree._Element, blocks: frozenset[str], keep: set[etree._Element] | None = None
-) -> None:
-    """Remove the blocks whose normalised text is one this site repeats on its pages
-    (navigation, share rows, newsletter pitches, its list of alternate addresses), outermost
-    first; never one that holds the article."""
-    top = root.getroottree().getroot()
-    for el in list(root.iter(*TEMPLATE_TAGS)):
-        if keep is not None and el in keep:
-            continue
-        if el.getroottree().getroot() is not top:
-            continue  # inside a block already removed
-        text = text_of(el)
-        if text and boilerplate_phrases.normal_block(text) in blocks:
-            drop_element(el, "site-template")
-
-
-# Elements whose text is compared with the blocks a site repeats on its pages.
-TEMPLATE_TAGS = (*BLOCK_TAGS, "div", "section", "ul", "ol", "header", "aside", "nav", "footer")
-
-
-def _text_lengths(root: etree._Element) -> dict[etree._Element, int]:
-    """Characters of text under every element, in one pass from the leaves up."""
-    lengths: dict[etree._Element, int] = {}
-    for _, el in etree.iterwalk(root, events=("end",)):
-        lengths[el] = len(el.text or "") + sum(
-            lengths.get(child, 0) + len(child.tail or "") for child in el
-        )
-    return lengths
-
-
-def drop_blocks(root: etree._Element, patterns: Sequence[Searcher]) -> None:
-    if not patterns:
-        return
-    page = current_page.get() or PageRules(None)
-    for el in list(root.iter(*BLOCK_TAGS, "div", "section", "span")):
-        if el.getparent() is None or not _matches(text_of(el), patterns, page):
-            continue
-        if any(isinstance(c.tag, str) and _matches(text_of(c), patterns, page) for c in el):
-            continue
-        drop_element(el, "strip_text")

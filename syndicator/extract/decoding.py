@@ -17,7 +17,7 @@ import lxml.html
 from lxml import etree
 
 from syndicator.core.errors import ExtractError
-from syndicator.extract import clean
+from syndicator.extract import page_tree
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.I)
 _XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_.:-]+)["']""")
@@ -328,7 +328,7 @@ def parse_page(body: bytes, url: str, header_charset: str | None = None) -> etre
 def parse_html(text: str, url: str | None = None) -> etree._Element:
     """The tree of a decoded HTML document, nested as deep as it goes (see FLAT_DEPTH).
     Raises lxml's ParserError or ValueError for text that is no document."""
-    root = lxml.html.document_fromstring(text, parser=clean.HTML_PARSER, base_url=url)
+    root = lxml.html.document_fromstring(text, parser=page_tree.HTML_PARSER, base_url=url)
     if _NEAR_DEPTH_LIMIT(root):
         root = _parse_deep(text, url)
     return root
@@ -351,10 +351,12 @@ _BELOW_FLAT_DEPTH = etree.XPath("*" + "/*" * (FLAT_DEPTH - 2))  # from a fragmen
 def parse_fragment(text: str) -> etree._Element:
     """A `<div>` holding the elements of an HTML fragment (a feed entry's content), read as
     deep as parse_html reads a document."""
-    container = lxml.html.fragment_fromstring(text, create_parent="div", parser=clean.HTML_PARSER)
+    container = lxml.html.fragment_fromstring(
+        text, create_parent="div", parser=page_tree.HTML_PARSER
+    )
     if _NEAR_DEPTH_LIMIT(container.getroottree().getroot()):
         container = lxml.html.fragment_fromstring(
-            text, create_parent="div", parser=clean.DEEP_HTML_PARSER
+            text, create_parent="div", parser=page_tree.DEEP_HTML_PARSER
         )
         for element in _BELOW_FLAT_DEPTH(container):
             _lay_flat(element)
@@ -362,7 +364,7 @@ def parse_fragment(text: str) -> etree._Element:
 
 
 def _parse_deep(text: str, url: str | None) -> etree._Element:
-    root = lxml.html.document_fromstring(text, parser=clean.DEEP_HTML_PARSER, base_url=url)
+    root = lxml.html.document_fromstring(text, parser=page_tree.DEEP_HTML_PARSER, base_url=url)
     for element in _AT_FLAT_DEPTH(root):
         _lay_flat(element)
     return root
@@ -418,4 +420,4 @@ def page_base(root: etree._Element, url: str) -> str:
 def text_of_html(fragment: str) -> str:
     if not fragment.strip():
         return ""
-    return clean.text_of(parse_fragment(fragment))
+    return page_tree.text_of(parse_fragment(fragment))

@@ -17,7 +17,7 @@ from trafilatura.htmlprocessing import build_html_output
 from trafilatura.settings import Document
 
 from syndicator.core.errors import ExtractError
-from syndicator.extract import clean, spacing
+from syndicator.extract import page_tree, spacing
 
 # trafilatura's settings for the article body, chosen with bench/extract_quality.py on the
 # public real-page sets (mean F1 readability/trafilatura sets): fast=True, which skips the
@@ -73,7 +73,7 @@ def trafilatura_body(
     clamp_spans(root)
     if sum(1 for _ in root.iter(*_FORMATTING)) > MAX_FORMATTING:
         etree.strip_tags(root, *_FORMATTING)
-        clean.join_texts(root.iter())
+        page_tree.join_texts(root.iter())
     for el in root.iter(*_OWN_TAGS):
         el.tag = "span"
         el.attrib.pop("rend", None)
@@ -107,7 +107,7 @@ def trafilatura_body(
     if not extracted:
         return None
     body_root = lxml.html.fragment_fromstring(
-        extracted, create_parent="div", parser=clean.HTML_PARSER
+        extracted, create_parent="div", parser=page_tree.HTML_PARSER
     )
     body = next(iter(body_root.iter("body")), body_root)
     spacing.repair(body, root, glued=spacing.GLUED.search(extracted) is not None)

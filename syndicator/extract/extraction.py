@@ -18,7 +18,15 @@ from lxml import etree
 
 from syndicator.core.errors import ExtractError
 from syndicator.core.models import FeedEntry, Page
-from syndicator.extract import clean, engine, pictures, published_html, text_rules, tidying
+from syndicator.extract import (
+    clean,
+    engine,
+    page_tree,
+    pictures,
+    published_html,
+    text_rules,
+    tidying,
+)
 from syndicator.extract.decoding import (
     drop_illegal,
     page_base,
@@ -48,9 +56,9 @@ def main_content(root: etree._Element, url: str, rules: ArticleRules) -> etree._
 
     The source's `body` selector when it matches, else trafilatura."""
     if selector := rules.selectors.get("body"):
-        found = clean.select_elements(root, selector)
+        found = page_tree.select_elements(root, selector)
         if found:
-            container = lxml.html.fragment_fromstring("<div></div>", parser=clean.HTML_PARSER)
+            container = lxml.html.fragment_fromstring("<div></div>", parser=page_tree.HTML_PARSER)
             for el in found:
                 container.append(_detached_copy(el))
             return container
@@ -62,7 +70,7 @@ def main_content(root: etree._Element, url: str, rules: ArticleRules) -> etree._
 
 def _detached_copy(el: etree._Element) -> etree._Element:
     clone = lxml.html.fragment_fromstring(
-        lxml.html.tostring(el, encoding="unicode"), parser=clean.HTML_PARSER
+        lxml.html.tostring(el, encoding="unicode"), parser=page_tree.HTML_PARSER
     )
     clone.tail = None
     return clone
@@ -186,11 +194,11 @@ def _extract_article(
         container = None
     if container is not None:
         tidying.tidy_body(container, rules.strip_text, echoes=echoes, author=meta.author)
-    our_chars = len(clean.text_of(container)) if container is not None else 0
+    our_chars = len(page_tree.text_of(container)) if container is not None else 0
     lost = not our_chars or our_chars < SAFETY_SHARE * expected
     if shown is not None and (lost or our_chars < SHORT_BODY):  # no selector decided it
         container = rescue(container, root, shown, url, rules, meta, echoes, elsewhere=not lost)
-    ours = len(clean.text_of(container)) if container is not None else 0
+    ours = len(page_tree.text_of(container)) if container is not None else 0
     if (
         not selected
         and meta.article_body
@@ -198,9 +206,9 @@ def _extract_article(
         and ours < SAFETY_SHARE * len(meta.article_body)
     ):
         declared = _declared_body(meta.article_body)
-        if declared is not None and ours < SAFETY_SHARE * len(clean.text_of(declared)):
+        if declared is not None and ours < SAFETY_SHARE * len(page_tree.text_of(declared)):
             tidying.tidy_body(declared, rules.strip_text, echoes=echoes, author=meta.author)
-            container, ours = declared, len(clean.text_of(declared))
+            container, ours = declared, len(page_tree.text_of(declared))
     if container is None or not ours:
         raise ExtractError(url, "no article body found", kind="no-article")
     resolve_links(container, base)
@@ -255,14 +263,14 @@ def _declared_body(text: str) -> etree._Element | None:
     if _MARKUP.search(text):
         try:
             container = lxml.html.fragment_fromstring(
-                text, create_parent="div", parser=clean.HTML_PARSER
+                text, create_parent="div", parser=page_tree.HTML_PARSER
             )
         except (etree.ParserError, ValueError):
             return None
         for el in list(container.iter(*clean.INERT_TAGS)):
-            clean.drop_element(el)
+            page_tree.drop_element(el)
         return container
-    container = lxml.html.fragment_fromstring("<div></div>", parser=clean.HTML_PARSER)
+    container = lxml.html.fragment_fromstring("<div></div>", parser=page_tree.HTML_PARSER)
     for line in text.splitlines():
         if line := " ".join(html.unescape(line).split()):
             etree.SubElement(container, "p").text = line

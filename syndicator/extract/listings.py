@@ -22,7 +22,7 @@ from syndicator.core import identity
 from syndicator.core.errors import ExtractError
 from syndicator.core.ingest import too_early
 from syndicator.core.models import FeedEntry
-from syndicator.extract import clean, text_rules
+from syndicator.extract import page_tree, text_rules
 from syndicator.extract.dates import empty_date, parse_date
 from syndicator.extract.decoding import (
     MAX_ATTRIBUTES,
@@ -542,7 +542,7 @@ def listing_entries(
             # next pull tries again (a mirror is not to blame for the pattern).
             raise ExtractError(url, f"{exc}: no links taken", kind="rule-timeout") from None
         if matched:
-            text = clean.line_text(a)
+            text = page_tree.line_text(a)
             if not seen.get(absolute):
                 seen[absolute] = text
     return seen
@@ -560,7 +560,7 @@ def site_links(
         if not href.strip() or href.strip().startswith("#"):
             continue
         if not seen.get(absolute):
-            seen[absolute] = clean.line_text(a)
+            seen[absolute] = page_tree.line_text(a)
     return seen
 
 

@@ -27,8 +27,8 @@ from syndicator.core import identity
 from syndicator.core.models import FeedEntry
 from syndicator.core.selectors import compile_selector
 from syndicator.extract import boilerplate
-from syndicator.extract.clean import HTML_PARSER, line_text, text_of
 from syndicator.extract.dates import best_time, parse_date
+from syndicator.extract.page_tree import HTML_PARSER, line_text, text_of
 
 
 @dataclass(frozen=True)

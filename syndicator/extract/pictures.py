@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from syndicator.core import identity
-from syndicator.extract import boilerplate, clean
+from syndicator.extract import boilerplate, page_tree
 from syndicator.extract.metadata import is_placeholder_image, is_tracking_pixel
 
 _IMAGES = ("img", "amp-img")
@@ -186,11 +186,11 @@ def _pictures_of(box: etree._Element, base: str) -> list[Picture]:
             found[copy] = p
     if box.tag == "figure":
         cap = next(box.iter("figcaption"), None)
-        caption = clean.text_of(cap) if cap is not None else ""
+        caption = page_tree.text_of(cap) if cap is not None else ""
         if caption and boilerplate.is_ad_label(caption):
             return []  # a banner advertisement, not the article's picture
     else:
-        caption = clean.text_of(box)
+        caption = page_tree.text_of(box)
     if found:
         found[-1].caption = _caption(caption)
     return found
@@ -205,7 +205,7 @@ def _box(el: etree._Element) -> bool:
     return (
         bool(_CAPTION_BOX.search(el.get("class") or ""))
         and sum(1 for _ in el.iter(*_IMAGES)) == 1
-        and len(clean.text_of(el)) <= CAPTION_BOX_CHARS
+        and len(page_tree.text_of(el)) <= CAPTION_BOX_CHARS
     )
 
 
@@ -214,7 +214,7 @@ def _leaf(el: etree._Element) -> bool:
 
 
 def _key(el: etree._Element) -> str:
-    return clean.text_of(el).casefold()[:60]
+    return page_tree.text_of(el).casefold()[:60]
 
 
 def _leads(leaf: etree._Element, img: etree._Element) -> bool:
@@ -313,7 +313,7 @@ def _insert(
     if (
         shown is not None
         and shown is not next(iter(ours.values()))
-        and clean.text_of(shown).casefold() == caption.casefold()
+        and page_tree.text_of(shown).casefold() == caption.casefold()
     ):
         target, caption = shown, ""
     while (parent := target.getparent()) is not None and parent is not body:

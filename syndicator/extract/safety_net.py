@@ -10,7 +10,7 @@ from typing import Any
 
 from lxml import etree
 
-from syndicator.extract import clean, engine, tidying
+from syndicator.extract import engine, page_tree, tidying
 from syndicator.extract.metadata import PageMeta
 from syndicator.extract.source_rules import ArticleRules
 from syndicator.extract.templates import block_texts
@@ -58,14 +58,14 @@ def rescue(
        our cleaning kept.
 
     The body taken is tidied like ours."""
-    our_text = clean.text_of(ours) if ours is not None else ""
-    page_text = clean.text_of(cleaned)
+    our_text = page_tree.text_of(ours) if ours is not None else ""
+    page_text = page_tree.text_of(cleaned)
     # `shown` is the page before cleaning, without its hidden elements. trafilatura works on
     # a copy of the tree it is given: one shown page serves both opinions.
     theirs = engine.trafilatura_body(shown, url)
     if theirs is not None:
         tidying.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
-        their_text = clean.text_of(theirs)
+        their_text = page_tree.text_of(theirs)
         if len(our_text) < SAFETY_SHARE * len(their_text) and (
             not elsewhere
             or shared(our_text, their_text) < 0.5
@@ -78,7 +78,7 @@ def rescue(
     if theirs is None:
         return ours
     tidying.tidy_body(theirs, rules.strip_text, echoes=echoes, author=meta.author)
-    their_text = clean.text_of(theirs)
+    their_text = page_tree.text_of(theirs)
     if (
         len(our_text) < SAFETY_SHARE * len(their_text)
         and _continues(our_text, their_text)
@@ -95,7 +95,7 @@ HEADING_CHARS = 150
 
 
 def _key(el: etree._Element) -> str:
-    return clean.text_of(el).casefold()[:60]
+    return page_tree.text_of(el).casefold()[:60]
 
 
 def _leaf(el: etree._Element) -> bool:
@@ -123,7 +123,7 @@ def restore_headings(
     pending: tuple[str, str] | None = None  # the tag and text of a heading waiting
     for el in page.iter(*_HEADINGS, *_LEAVES):
         if el.tag in _HEADINGS:
-            text = clean.text_of(el)
+            text = page_tree.text_of(el)
             fits = text and len(text) <= HEADING_CHARS and text.casefold() not in have
             pending = (el.tag, text) if fits else None
             continue

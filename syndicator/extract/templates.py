@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from syndicator.core.errors import ExtractError
-from syndicator.extract import boilerplate_phrases, clean, spacing
+from syndicator.extract import announced_blocks, boilerplate_phrases, page_tree, spacing
 from syndicator.extract.decoding import parse_page
 
 # Elements that hold blocks rather than being one: their text is split at their children.
@@ -60,10 +60,10 @@ def block_texts(container: etree._Element, *, figures: bool = True) -> list[str]
             if child.tag == "figure" and not figures:
                 pass
             elif isinstance(child.tag, str) and (
-                child.tag in _CONTAINERS or child.tag in clean.BLOCK_TAGS
+                child.tag in _CONTAINERS or child.tag in page_tree.BLOCK_TAGS
             ):
                 flush()
-                if child.tag in clean.BLOCK_TAGS and not _has_blocks(child):
+                if child.tag in page_tree.BLOCK_TAGS and not _has_blocks(child):
                     run.append(_leaf_text(child))
                 else:
                     walk(child)
@@ -111,7 +111,7 @@ def _marked_text(el: etree._Element) -> str:
 
 def _has_blocks(el: etree._Element) -> bool:
     return any(
-        isinstance(d.tag, str) and (d.tag in clean.BLOCK_TAGS or d.tag in _CONTAINERS)
+        isinstance(d.tag, str) and (d.tag in page_tree.BLOCK_TAGS or d.tag in _CONTAINERS)
         for d in el.iterdescendants()
     )
 
@@ -139,8 +139,8 @@ TEMPLATE_MIN_CHARS = 12
 def page_blocks(root: etree._Element) -> frozenset[str]:
     """The normalised texts of a parsed page's blocks (each once), scripts and styles apart."""
     found: set[str] = set()
-    for el in root.iter(*clean.TEMPLATE_TAGS):
-        text = clean.text_of(el)
+    for el in root.iter(*announced_blocks.TEMPLATE_TAGS):
+        text = page_tree.text_of(el)
         if TEMPLATE_MIN_CHARS <= len(text) <= boilerplate_phrases.MAX_BLOCK:
             found.add(boilerplate_phrases.normal_block(text))
     return frozenset(found)
@@ -153,7 +153,7 @@ def blocks_of(body: bytes, url: str, header_charset: str | None = None) -> froze
     except ExtractError:  # a page that does not parse teaches nothing
         return frozenset()
     for el in list(root.iter("script", "style", "noscript", "template")):
-        clean.drop_element(el)
+        page_tree.drop_element(el)
     return page_blocks(root)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
@@ -122,3 +122,17 @@ def on_page(url: str) -> Iterator[None]:
         yield
     finally:
         current_page.reset(token)
+
+
+def matches_any(text: str, patterns: Sequence[Searcher], page: PageRules) -> bool:
+    """One of `patterns` is found in `text`; a pattern that runs out of time is skipped for
+    the rest of the page and said so."""
+    for pattern in patterns:
+        if page.skip(pattern):
+            continue
+        try:
+            if pattern.search(text):
+                return True
+        except RuleTimeout as exc:
+            page.gave_up_on(exc)
+    return False

@@ -9,16 +9,9 @@ from collections.abc import Iterable, Sequence
 from lxml import etree
 
 from syndicator.extract import boilerplate, boilerplate_phrases
-from syndicator.extract.clean import (
-    BLOCK_TAGS,
-    SENTENCE_CHARS,
-    drop_announced,
-    drop_blocks,
-    drop_element,
-    mid_sentence,
-    paragraph_chars,
-    text_of,
-)
+from syndicator.extract.announced_blocks import drop_announced, drop_blocks, mid_sentence
+from syndicator.extract.clean import SENTENCE_CHARS
+from syndicator.extract.page_tree import BLOCK_TAGS, drop_element, paragraph_chars, text_of
 from syndicator.extract.text_rules import (
     Searcher,
 )

@@ -24,7 +24,7 @@ from syndicator.core import identity
 from syndicator.core.config import Source
 from syndicator.core.config_file import ConfigDumper
 from syndicator.core.errors import ExtractError, FetchError
-from syndicator.extract import clean, decoding, listings
+from syndicator.extract import decoding, listings, page_tree
 from syndicator.mirrors.announced import announced_origins
 from syndicator.pull.fetch import Fetcher
 
@@ -103,7 +103,7 @@ def feed_candidates(root: etree._Element, url: str) -> list[tuple[str, str]]:
             and identity.origin(href) == own
             and _FEED_PATH.search(urlsplit(href).path)
         ):
-            found.setdefault(href, clean.text_of(a))
+            found.setdefault(href, page_tree.text_of(a))
     return list(found.items())
 
 
@@ -122,7 +122,7 @@ def page_candidates(
             if href is None:
                 continue
             path = urlsplit(href).path
-            text = clean.text_of(a)
+            text = page_tree.text_of(a)
             if (
                 identity.origin(href) != own
                 or path in ("", "/")
@@ -140,7 +140,7 @@ def _title(root: etree._Element) -> str:
         if (meta.get("property") or "").lower() == "og:site_name" and meta.get("content"):
             return " ".join(meta.get("content", "").split())
     t = next(iter(root.iter("title")), None)
-    text = clean.text_of(t) if t is not None else ""
+    text = page_tree.text_of(t) if t is not None else ""
     return re.split(r"\s+[|–—-]\s+", text)[0] if text else ""
 
 
