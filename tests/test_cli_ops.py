@@ -21,7 +21,7 @@ import yaml
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select, update
 
-from syndicator.core.config_file import ConfigLoader
+from syndicator.core.yaml_dialect import ConfigLoader
 from syndicator.extract import decoding
 from syndicator.ops.cli import main
 from syndicator.ops.config_input import env_overrides

@@ -217,7 +217,7 @@ def test_a_runaway_section_rule_path_does_not_match_and_is_reported() -> None:
     url = f"https://www.presstv.ir/{LONG_RUN}"
     result = run_apart(
         f"""
-        from syndicator.core.config import SectionRule
+        from syndicator.core.source_config import SectionRule
         from syndicator.core.models import Page
         from syndicator.extract.candidate import sections_for
         page = Page(url={url!r}, title="t", body_html="", body_text="")

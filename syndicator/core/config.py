@@ -1,7 +1,9 @@
 """The config model: validated, immutable settings.
 
-Owns the shape of `syndicator.yaml`, its defaults, the bounds of each key and the checks that
-join several keys. Parsing and checking one value (durations, sizes, URLs, paths, patterns and
+Owns the shape of `syndicator.yaml` as a whole, the service's settings (sections, WebSub,
+archives, cluster, retention), their defaults and bounds, and the checks that join several
+keys. A source and its mirrors are `source_config`'s, the base every mapping shares is
+`config_model`'s; parsing and checking one value (durations, sizes, URLs, paths, patterns and
 selectors an operator writes) is `config_values`'; reading the file and saying a mistake at
 its file, line and key is `config_file`'s. No I/O: no environment, no network.
 """
@@ -11,28 +13,23 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from dateutil.tz import gettz
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from syndicator.core import identity
+from syndicator.core.config_model import ConfigModel, CrossKeyError
 from syndicator.core.config_values import (
-    CANONICAL_HOST_MAX,
     DAY,
     HOUR,
     LONGEST,
@@ -40,429 +37,28 @@ from syndicator.core.config_values import (
     NAME_MAX,
     SLUG,
     Duration,
-    Regex,
-    Selector,
     Size,
     Title,
-    check_article_links,
     check_header_text,
     check_no_space,
     check_no_userinfo,
-    check_origin,
-    check_path_prefix,
     check_port,
-    check_route,
-    check_site_path,
     check_store_url,
-    check_strip_text,
     check_unexpanded,
     check_url_unexpanded,
     duration_or_never,
     file_path,
-    format_duration,
-    is_onion,
     listen_address,
-    lone_surrogate,
     within,
 )
 from syndicator.core.errors import ConfigError, Problem
 from syndicator.core.models import ALL_SECTION
+from syndicator.core.source_config import Source
 
 DEFAULT_CONFIG = Path("config/syndicator.yaml")
 
 
-class CrossKeyError(ValueError):
-    """A check of several keys of one mapping together (request_deadline against
-    pull_deadline): `keys` are the keys it is about, dotted below the mapping, so that the
-    problem is named at the first of them the file sets rather than at the mapping."""
-
-    def __init__(self, message: str, *keys: str) -> None:
-        super().__init__(message)
-        self.keys = keys
-
-
-# Field types that take a number, and never true or false.
-_NUMBERS: tuple[object, ...] = (int, float, int | None, float | None)
-
-
-class _Model(BaseModel):
-    # NaN and infinities are no value any setting can take (`.nan` and `.inf` are YAML).
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_lone_surrogate(cls, value: object) -> object:
-        if (found := lone_surrogate(value)) is not None:
-            raise ValueError(f"holds {found}, which is no character (a lone surrogate); remove it")
-        return value
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_true_or_false_for_a_number(cls, value: object, info: ValidationInfo) -> object:
-        # pydantic takes true as 1 and false as 0: `max_items: true` was one item, where
-        # `every: true` and a size were refused. A quoted number ("50") stays a number, as
-        # environment variables give every value.
-        field = cls.model_fields.get(info.field_name or "")
-        if (
-            isinstance(value, bool)
-            and field is not None
-            and field.annotation in _NUMBERS
-            and not any(isinstance(m, BeforeValidator) for m in field.metadata)
-        ):
-            raise ValueError(f"{str(value).lower()} is true/false, where a number belongs")
-        return value
-
-
-class Mirror(_Model):
-    """One place to pull a source from.
-
-    `url` is where bytes come from: an http(s) origin, or a `file:` folder laid out like the
-    site (relative paths are resolved against the config file's folder). `host` is the
-    origin a `file:` mirror plays, as its pages' absolute links show it; an http(s) mirror
-    plays its own `url`.
-    """
-
-    url: str
-    host: str | None = None
-    # How requests reach this mirror: through a proxy (`socks5h://host:port`, names resolved
-    # by the proxy; `socks5://`, `socks4://` or `http://host:port`), or `direct`. Unset: the
-    # source's `via`, else direct.
-    via: str | None = None
-    # Where the site's paths live on this mirror: `/en` when it serves the canonical
-    # `/Detail/...` at `/en/Detail/...`. Entry points and article paths are asked under it,
-    # and published links drop it again.
-    path_prefix: str = ""
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return check_origin(value, allow_file=True)
-
-    @field_validator("path_prefix")
-    @classmethod
-    def _path_prefix(cls, value: str) -> str:
-        return check_path_prefix(value)
-
-    @field_validator("via")
-    @classmethod
-    def _via(cls, value: str | None) -> str | None:
-        return None if value is None else check_route(value)
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        # Requests go to `origin`: on an http(s) mirror `host` was fetched, never `url`.
-        url = info.data.get("url")
-        if url is not None and not url.startswith("file:"):
-            raise ValueError(
-                f"{value!r}: 'host' is only for a file: mirror (the domain its snapshot plays);"
-                " an http(s) mirror is fetched from its url and plays it, so drop 'host'"
-            )
-        return check_origin(value, allow_file=False)
-
-    @model_validator(mode="after")
-    def _file_plays_a_host(self) -> Mirror:
-        # A snapshot's pages link to `/Detail/...`: without the domain it plays, such a link
-        # read against the file: URL named the machine's root folder, and every page of the
-        # mirror was "no file" with its folder's path in it twice.
-        if self.is_file and self.host is None:
-            raise ValueError(
-                f"{self.url!r} needs 'host': the https:// origin its snapshot plays (its pages'"
-                ' links are read against it), e.g. {url: "file:snapshots/www", host:'
-                " https://www.example.org}"
-            )
-        return self
-
-    @property
-    def origin(self) -> str:
-        """The http(s) origin this mirror stands for (its own links use it)."""
-        return self.host or self.url
-
-    @property
-    def is_file(self) -> bool:
-        return self.url.startswith("file:")
-
-
-def _mirror(value: object) -> object:
-    return {"url": value} if isinstance(value, str) else value
-
-
-class EntryPoint(_Model):
-    """Where a section's articles are listed on every mirror: a feed or an HTML listing page,
-    and/or a sitemap (which lists every recent article, where a feed shows only the newest)."""
-
-    feed: str | None = None
-    page: str | None = None
-    sitemap: str | None = None
-    # Sitemap entries older than this are not fetched: a new subscription fills the section
-    # with this much of the past, not only a feed's window. Unset: every dated entry.
-    backfill: Duration | None = Field(default=None, gt=0)
-    # Article links taken from the sitemap (after the backfill filter), newest first.
-    sitemap_max_links: int = Field(default=5000, ge=1, le=50_000)
-
-    @field_validator("feed", "page", "sitemap")
-    @classmethod
-    def _site_path(cls, value: str | None) -> str | None:
-        return None if value is None else check_site_path(value)
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> EntryPoint:
-        if self.feed is not None and self.page is not None:
-            raise ValueError(
-                "give exactly one of 'feed' (an RSS/Atom path) or 'page' (a listing), with or"
-                " without a 'sitemap'"
-            )
-        if self.feed is None and self.page is None and self.sitemap is None:
-            raise ValueError(
-                "give 'feed' (an RSS/Atom path), 'page' (a listing) or 'sitemap' (a sitemap path)"
-            )
-        if self.sitemap is None and (
-            self.backfill is not None or "sitemap_max_links" in self.model_fields_set
-        ):
-            raise ValueError("'backfill' and 'sitemap_max_links' apply to a 'sitemap'")
-        return self
-
-    @property
-    def kind(self) -> Literal["feed", "page", "sitemap"]:
-        if self.feed is not None:
-            return "feed"
-        return "page" if self.page is not None else "sitemap"
-
-    @property
-    def path(self) -> str:
-        return self.feed or self.page or self.sitemap or ""
-
-    def points(self) -> list[EntryPoint]:
-        """Each place to read, one kind each: the feed or page, then the sitemap."""
-        if self.sitemap is None or self.kind == "sitemap":
-            return [self]
-        return [
-            self.model_copy(update={"sitemap": None, "backfill": None}),
-            EntryPoint(
-                sitemap=self.sitemap,
-                backfill=self.backfill,
-                sitemap_max_links=self.sitemap_max_links,
-            ),
-        ]
-
-
-class Breaker(_Model):
-    """When a failing mirror stops being asked, and when it is asked again.
-
-    After `failures` failed requests in a row the mirror is `down` and is not asked again
-    until a backoff has passed: `backoff` doubled for every further failed probe, at most
-    `max_backoff`, each wait spread by +/- `jitter` (a fraction). Then one probe request.
-    """
-
-    failures: int = Field(default=3, ge=1, le=1000)
-    backoff: Annotated[Duration, within(1.0, 30 * DAY)] = 60.0
-    max_backoff: Annotated[Duration, within(1.0, 30 * DAY)] = 3600.0
-    jitter: float = Field(default=0.2, ge=0.0, le=1.0)
-
-    @model_validator(mode="after")
-    def _backoff_order(self) -> Breaker:
-        if self.max_backoff < self.backoff:
-            raise CrossKeyError(
-                f"max_backoff ({format_duration(self.max_backoff)}) is shorter than "
-                f"backoff ({format_duration(self.backoff)})",
-                "max_backoff",
-                "backoff",
-            )
-        return self
-
-
-class Selectors(_Model):
-    """Per-source CSS selectors (or XPath, starting with `/`) that override the heuristics."""
-
-    body: Selector | None = None
-    title: Selector | None = None
-    author: Selector | None = None
-    published: Selector | None = None
-    updated: Selector | None = None
-    image: Selector | None = None
-    caption: Selector | None = None
-    section: Selector | None = None
-
-
-class SectionRule(_Model):
-    """Puts an article into `section` when its URL path matches `path` (a regex) or an item of
-    its breadcrumb (or the whole trail, `News / North Africa`) equals `breadcrumb`."""
-
-    section: str
-    path: Regex | None = None
-    breadcrumb: str | None = None
-
-    @model_validator(mode="after")
-    def _one_test(self) -> SectionRule:
-        if (self.path is None) == (self.breadcrumb is None):
-            raise ValueError("give exactly one of 'path' (a regex) or 'breadcrumb' (a label)")
-        return self
-
-
-class Source(_Model):
-    """A publisher site: its canonical origin, its mirrors and its section entry points."""
-
-    title: Title
-    canonical: str
-    mirrors: list[Annotated[Mirror, BeforeValidator(_mirror)]] = Field(default_factory=list)
-    # Pulls of one source are at least a second apart (the scheduler counts in seconds).
-    every: Annotated[Duration, within(1.0, 30 * DAY)] = 600.0
-    language: str = "en"
-    # Where the publisher's times that name no zone are (`2024-03-01T12:30:00` from a Tehran
-    # CMS): an IANA name, `Asia/Tehran`. Unset: such times are UTC.
-    time_zone: str | None = None
-    # Which links on a listing page are articles: a date in the path, or a long numeric id
-    # followed by a slug (as in /Detail/2020/06/20/628117/Some-title).
-    article_links: Annotated[Regex, AfterValidator(check_article_links)] = (
-        r"/(?:19|20)\d{2}/\d{1,2}/\d{1,2}/|/\d{5,}/[^/]+"
-    )
-    # The publisher's own id of an article in its link's path: the first group of this
-    # pattern (the whole match when it has none), as `/Detail/\d{4}/\d\d/\d\d/(\d+)/`
-    # for /Detail/2020/06/20/628117/Some-title. Two pages of the source with the same id are
-    # one article: a headline corrected with a new slug under a new link, the old one gone,
-    # is an update of its item, not a second one. Unset: links and texts alone decide.
-    article_id: Regex | None = None
-    # Article links taken from one feed or listing page, in the order it lists them (newest
-    # first on news sites): a broken or hostile page with 100,000 links is not followed whole.
-    max_links: int = Field(default=500, ge=1, le=100_000)
-    sections: dict[str, EntryPoint]
-    # How mirrors are used: `all` polls every available mirror and merges, `failover` asks
-    # them in order and takes the first valid answer.
-    strategy: Literal["all", "failover"] = "all"
-    # Hedged article fetches: a copy whose mirror has not answered within a few times its
-    # usual latency is overtaken by another mirror's copy (see docs/mirrors.md).
-    hedge: bool = True
-    breaker: Breaker = Field(default_factory=Breaker)
-    # Case-insensitive text markers: a page containing any of them is refused.
-    reject_if: list[str] = Field(default_factory=list)
-    follow_foreign_redirects: bool = False
-    adopt_discovered: bool = False
-    # A host this source's pages announce, or a redirect leads to, is fetched at public
-    # addresses only (the config's own hosts at any address); true lets discovered hosts
-    # be reached on loopback, private, link-local... networks too.
-    allow_private_discovered: bool = False
-    link_policy: Literal["canonical", "healthiest"] = "canonical"
-    robots: bool = True
-    # The route of every mirror of this source that names none (see Mirror.via).
-    via: str | None = None
-
-    @field_validator("via")
-    @classmethod
-    def _via(cls, value: str | None) -> str | None:
-        return None if value is None else check_route(value)
-
-    @field_validator("language")
-    @classmethod
-    def _language(cls, value: str) -> str:
-        # The language of every article whose page names none: the feeds' language, and
-        # what lays Arabic or Persian text right to left. Not a tag (`en_US`, `Farsi`), it
-        # was stored as it was and the feeds silently said `en`, left to right.
-        if identity.is_language_code(value):
-            return value
-        shown = value if len(value) <= 40 else value[:40] + "..."
-        hint = value.strip().replace("_", "-")
-        if identity.is_language_code(hint):
-            raise ValueError(f"{shown!r} is not a language tag: write {hint!r}")
-        raise ValueError(
-            f"{shown!r} is not a language tag such as en, fa or pt-BR (a 2- or 3-letter"
-            f" language code, then subtags after -; at most {identity.LANGUAGE_MAX} characters)"
-        )
-
-    @field_validator("time_zone")
-    @classmethod
-    def _time_zone(cls, value: str | None) -> str | None:
-        if value is not None and (("/" not in value and value != "UTC") or gettz(value) is None):
-            raise ValueError(f"{value!r} is no time zone: an IANA name such as Asia/Tehran")
-        return value
-
-    def zone(self) -> tzinfo | None:
-        """The zone of the publisher's times that name none (`time_zone`); None: UTC."""
-        return None if self.time_zone is None else gettz(self.time_zone)
-
-    def route_of(self, mirror: Mirror) -> str | None:
-        """The proxy URL requests to this mirror go through; None: direct."""
-        route = mirror.via or self.via
-        return None if route in (None, "direct") else route
-
-    @model_validator(mode="after")
-    def _onion_routes(self) -> Source:
-        # An onion service is reached through a proxy that resolves its name (Tor's SOCKS
-        # port): never directly, and never by asking the local resolver, which would leak
-        # the name and cannot answer anyway.
-        for mirror in self.pull_from():
-            if mirror.is_file or not is_onion(mirror.url):
-                continue
-            route = self.route_of(mirror)
-            if route is None:
-                raise ValueError(
-                    f"{mirror.url} is an onion service: give it a route, e.g."
-                    " via: socks5h://127.0.0.1:9050 (Tor's SOCKS port)"
-                )
-            if not route.startswith("socks5h://"):
-                raise ValueError(
-                    f"{mirror.url} is an onion service: its route must resolve names on the"
-                    f" proxy (socks5h://), not {route}"
-                )
-        return self
-
-    @field_validator("reject_if")
-    @classmethod
-    def _markers(cls, value: list[str]) -> list[str]:
-        if any(not m.strip() for m in value):
-            raise ValueError("a reject_if marker must not be empty")
-        return value
-
-    # Extraction: fetch the article page when a feed entry carries only a summary; selectors
-    # that override the heuristics; blocks to strip by selector or by text (regex).
-    full_text: bool = True
-    selectors: Selectors | None = None
-    strip: list[Selector] = Field(default_factory=list)
-    strip_text: list[Annotated[Regex, AfterValidator(check_strip_text)]] = Field(
-        default_factory=list
-    )
-    section_rules: list[SectionRule] = Field(default_factory=list)
-
-    @field_validator("canonical")
-    @classmethod
-    def _canonical(cls, value: str) -> str:
-        origin = check_origin(value, allow_file=False)
-        if len(urlsplit(origin).hostname or "") > CANONICAL_HOST_MAX:
-            raise ValueError(
-                f"{value[:40]!r}...: a canonical host name of at most {CANONICAL_HOST_MAX}"
-                " characters (it is in every article's GUID)"
-            )
-        return origin
-
-    @field_validator("sections")
-    @classmethod
-    def _some_sections(cls, value: dict[str, EntryPoint]) -> dict[str, EntryPoint]:
-        if not value:
-            raise ValueError("a source needs at least one section entry point")
-        return value
-
-    def pull_from(self) -> list[Mirror]:
-        """Every mirror pulled, canonical first unless a listed mirror already plays it."""
-        mirrors = list(self.mirrors)
-        if not any(m.origin == self.canonical for m in mirrors):
-            mirrors.insert(0, Mirror(url=self.canonical))
-        return mirrors
-
-    def site_origins(self) -> set[str]:
-        """Every origin whose links are links to this site."""
-        return {self.canonical} | {m.origin for m in self.mirrors}
-
-    def written_origins(self) -> set[str]:
-        """Every http(s) origin the operator wrote for this source: canonical, mirrors
-        (where bytes come from and the hosts they play)."""
-        found = {self.canonical}
-        for m in self.mirrors:
-            found |= {o for o in (m.url, m.host) if o and not o.startswith("file:")}
-        return found
-
-
-class Section(_Model):
+class Section(ConfigModel):
     title: Title
     description: str | None = None
     # Flag the section when its newest item is older than this (default: service.stale_after);
@@ -472,7 +68,7 @@ class Section(_Model):
     )
 
 
-class WebSub(_Model):
+class WebSub(ConfigModel):
     """Where the service announces section changes (a WebSub hub), and how long it waits."""
 
     hub: str | None = None
@@ -493,7 +89,7 @@ class WebSub(_Model):
         return value
 
 
-class Archive(_Model):
+class Archive(ConfigModel):
     """RFC 5005 archive pages: items older than a section feed's window stay reachable."""
 
     enabled: bool = True
@@ -502,7 +98,7 @@ class Archive(_Model):
     page_size: int | None = Field(default=None, ge=1, le=10_000)
 
 
-class Service(_Model):
+class Service(ConfigModel):
     title: Title = "Syndicator"
     public_url: str = "http://localhost:8080"
     listen: str = "127.0.0.1:8080"
@@ -664,7 +260,7 @@ class Service(_Model):
         return listen_address(self.listen)[1]
 
 
-class Cluster(_Model):
+class Cluster(ConfigModel):
     """How worker and web nodes share one store (`syndicate serve --role worker|web`)."""
 
     # A worker that stops renewing its lease (it died) loses its sources after this long.
@@ -685,7 +281,7 @@ class Cluster(_Model):
         return self
 
 
-class Retention(_Model):
+class Retention(ConfigModel):
     """What the store keeps. An item inside a section's feed (service.max_items newest) is
     never removed, whatever these say."""
 
@@ -717,7 +313,7 @@ SectionName = Annotated[str, _name_of("section")]
 SourceName = Annotated[str, _name_of("source")]
 
 
-class Config(_Model):
+class Config(ConfigModel):
     service: Service = Field(default_factory=Service)
     sections: dict[SectionName, Section]
     sources: dict[SourceName, Source]
@@ -735,7 +331,7 @@ class Config(_Model):
             return NotImplemented
         return self.__dict__ == other.__dict__
 
-    __hash__ = _Model.__hash__
+    __hash__ = ConfigModel.__hash__
 
     @field_validator("sections")
     @classmethod

@@ -1,346 +1,39 @@
 """Reading `syndicator.yaml`: bytes to a `Config`, and every mistake in it said at its file,
-line and key. Owns the YAML dialect (plain values read by YAML 1.2's core schema, PyYAML's
-safe loader, so no tag builds an object), the limits a config file is held to (size,
-nesting, merges), duplicate keys and mirrors, and turning pydantic's validation errors into
-problems an operator can act on. The model itself (keys, defaults, bounds) is `config`'s.
-It reads the one file it is given and nothing else: no environment, no network.
+line and key. Owns reading the file (its size, its encoding, a folder of files) and the limits
+a config file is held to (nesting, merges, tabs, characters YAML refuses), and joins the
+problems found into one `ConfigError`. The YAML dialect is `yaml_dialect`'s; turning
+pydantic's validation errors, duplicate keys and mirrors into problems at their line is
+`config_mistakes`'; the model itself (keys, defaults, bounds) is `config`'s. It reads the
+one file it is given and nothing else: no environment, no network.
 """
 
 from __future__ import annotations
 
 import codecs
-import difflib
 import os
 import re
 import stat
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Union, cast, get_args, get_origin
+from typing import cast
 
 import yaml
 from pydantic import (
-    BaseModel,
     ValidationError,
 )
 
-from syndicator.core.config import Config, CrossKeyError
+from syndicator.core.config import Config
+from syndicator.core.config_mistakes import (
+    KeyIndex,
+    cross_key,
+    duplicate_keys,
+    duplicate_mirrors,
+    key_node,
+    problem_at,
+    problem_at_key,
+    unknown_sections,
+)
 from syndicator.core.errors import ConfigError, Problem
-
-
-def _unknown_sections(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
-    """Sections that a source names but the top-level `sections` does not define."""
-    known = (
-        set((data.get("sections") or {}).keys())
-        if isinstance(data.get("sections"), dict)
-        else set()
-    )
-    # As text: a null key (`~:`) is None, which difflib cannot compare (nor sort among names).
-    named = sorted(str(name) for name in known)
-    found: list[tuple[tuple[str | int, ...], str]] = []
-    sources = data.get("sources")
-    if isinstance(sources, dict):
-        for sname, source in sources.items():
-            if isinstance(source, dict) and isinstance(source.get("sections"), dict):
-                for section in source["sections"]:
-                    if section not in known:
-                        hint = difflib.get_close_matches(str(section), named, n=1)
-                        extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-                        found.append(
-                            (
-                                # "[key]", as pydantic ends a key's location: the name is wrong.
-                                ("sources", sname, "sections", section, "[key]"),
-                                f"unknown section {section!r}{extra}; define it under 'sections'",
-                            )
-                        )
-            rules = source.get("section_rules") if isinstance(source, dict) else None
-            for i, rule in enumerate(rules if isinstance(rules, list) else []):
-                section = rule.get("section") if isinstance(rule, dict) else None
-                if isinstance(section, str) and section not in known:
-                    hint = difflib.get_close_matches(section, named, n=1)
-                    extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-                    found.append(
-                        (
-                            ("sources", sname, "section_rules", i, "section"),
-                            f"unknown section {section!r}{extra}; define it under 'sections'",
-                        )
-                    )
-    return found
-
-
-def _duplicate_mirrors(
-    config: Config, data: dict[str, Any]
-) -> list[tuple[tuple[str | int, ...], str]]:
-    """Mirrors of one source that are one mirror (`https://h/`, `https://H`, `https://h:443`,
-    or a snapshot playing it): each was pulled separately under one health record. The
-    canonical listed as a mirror is no mistake: it is then pulled once (Source.pull_from)."""
-    found: list[tuple[tuple[str | int, ...], str]] = []
-    for name, source in config.sources.items():
-        # As the file writes them: a mirror's url, whichever form it is given in.
-        written = [
-            m.get("url") if isinstance(m, dict) else m
-            for m in data["sources"][name].get("mirrors") or []
-        ]
-        first: dict[str, int] = {}
-        for i, mirror in enumerate(source.mirrors):
-            j = first.setdefault(mirror.origin, i)
-            if j != i:
-                found.append(
-                    (
-                        ("sources", name, "mirrors", i),
-                        f"{written[i]!r} is the same mirror as mirrors.{j} ({written[j]!r}):"
-                        f" both are {mirror.origin}, which would be pulled twice; list it once",
-                    )
-                )
-    return found
-
-
-# The keys of each mapping of a file, by name (the first when one is given twice), built when
-# an error is first located in that mapping: scanning the mapping for every error made 40,000
-# unknown keys take minutes.
-_KeyIndex = dict[int, dict[str, tuple[yaml.Node, yaml.Node]]]
-
-
-def _keys_of(mapping: yaml.MappingNode, index: _KeyIndex) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-    keys = index.get(id(mapping))
-    if keys is None:
-        keys = {}
-        loader = ConfigLoader("")
-        for knode, vnode in mapping.value:
-            keys.setdefault(_key_name(knode, loader), (knode, vnode))
-        index[id(mapping)] = keys
-    return keys
-
-
-def _key_name(node: yaml.Node, loader: ConfigLoader) -> str:
-    """A mapping key as an error location names it: the key as built, not as written. A
-    null key (`~:`, `null:`) is None in pydantic's location, not `~`: it was not found, and
-    the error was put on the mapping's first key, a line or more before it."""
-    if isinstance(node, yaml.ScalarNode):
-        try:
-            return str(loader.construct_object(node))
-        except _UNBUILDABLE:
-            pass
-    return str(node.value)
-
-
-def _node_at(
-    node: yaml.Node | None, loc: tuple[str | int, ...], index: _KeyIndex
-) -> yaml.Node | None:
-    """Walk a composed YAML node along a pydantic error location, as far as it goes."""
-    best = node
-    for key in loc:
-        if isinstance(best, yaml.MappingNode):
-            found = _keys_of(best, index).get(str(key))
-            if found is None:
-                return best
-            best = found[1]
-        elif isinstance(best, yaml.SequenceNode) and isinstance(key, int):
-            if key < len(best.value):
-                best = best.value[key]
-            else:
-                return best
-        else:
-            return best
-    return best
-
-
-def _key_node(
-    node: yaml.Node | None, loc: tuple[str | int, ...], index: _KeyIndex
-) -> yaml.Node | None:
-    """The node of the last key in `loc` (for 'extra key' errors), else the value node."""
-    parent = _node_at(node, loc[:-1], index) if loc else node
-    if isinstance(parent, yaml.MappingNode) and loc:
-        found = _keys_of(parent, index).get(str(loc[-1]))
-        if found is not None:
-            return found[0]
-    return _node_at(node, loc, index)
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    while get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if get_origin(annotation) in (Union, UnionType):  # an optional section such as selectors
-        return next((m for a in get_args(annotation) if (m := _model_of(a))), None)
-    return None
-
-
-def _known_keys(loc: tuple[str | int, ...]) -> list[str]:
-    """Keys allowed at the mapping that holds `loc[-1]`, for 'did you mean' hints."""
-    model: type[BaseModel] | None = Config
-    keys = list(loc[:-1])
-    while keys and model is not None:
-        field = model.model_fields.get(str(keys.pop(0)))
-        if field is None:
-            return []
-        annotation = field.annotation
-        if get_origin(annotation) in (dict, list):
-            # The next location part is a name or index inside the container.
-            model = _model_of(get_args(annotation)[-1])
-            if keys:
-                keys.pop(0)
-            else:
-                return []
-        else:
-            model = _model_of(annotation)
-    if model is None:
-        return []
-    return [k for k in model.model_fields if k != "base_dir"]
-
-
-def _at(path: Path, mark: yaml.Mark | None, message: str, key: str = "") -> Problem:
-    """A problem at a YAML position (marks count from 0, people from 1)."""
-    if mark is None:
-        return Problem(file=str(path), message=message, key=key)
-    return Problem(str(path), message, mark.line + 1, mark.column + 1, key)
-
-
-def _cross_key(data: Any, loc: tuple[str | int, ...], err: Any) -> tuple[str, ...]:
-    """For a CrossKeyError, the key below `loc` to name: the first of its keys the file
-    sets (else the first), so that the problem points at a line the operator wrote."""
-    error = (err.get("ctx") or {}).get("error")
-    if not isinstance(error, CrossKeyError) or not error.keys:
-        return ()
-    mapping = data
-    for key in loc:
-        mapping = mapping.get(key) if isinstance(mapping, dict) else None
-    for dotted in error.keys:
-        value, parts = mapping, tuple(dotted.split("."))
-        for part in parts:
-            value = value.get(part) if isinstance(value, dict) else None
-        if value is not None:
-            return parts
-    return tuple(error.keys[0].split("."))
-
-
-def _describe(
-    path: Path,
-    root: yaml.Node | None,
-    loc: tuple[str | int, ...],
-    msg: str,
-    kind: str,
-    index: _KeyIndex,
-) -> Problem:
-    # pydantic ends the location of a bad mapping key (a section's name) with "[key]"; an
-    # unknown or non-text key (`~:`) is named by its location alone.
-    on_key = kind in ("extra_forbidden", "invalid_key") or loc[-1:] == ("[key]",)
-    loc = loc[:-1] if loc[-1:] == ("[key]",) else loc
-    node = _key_node(root, loc, index) if on_key else _node_at(root, loc, index)
-    # A key holding a line break or other white space is shown quoted, so that it shows.
-    key = ".".join(repr(k) if re.search(r"[^\S ]", str(k)) else str(k) for k in loc)
-    key = key or "(top level)"
-    if kind == "extra_forbidden":
-        hint = difflib.get_close_matches(str(loc[-1]), _known_keys(loc), n=1)
-        msg = "unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-    elif kind == "missing":
-        msg = "required key is missing"
-    elif kind == "string_type" and isinstance(node, yaml.ScalarNode) and node.style is None:
-        msg += _not_text(node)
-    return _at(path, node.start_mark if node is not None else None, msg, key)
-
-
-def _not_text(node: yaml.ScalarNode) -> str:
-    """Why a plain value where text is expected is not text, and what to write: YAML reads
-    `title: 2026` as a number (and a date, true or nothing likewise), which was refused with
-    only "Input should be a valid string"."""
-    name = node.tag.rsplit(":", 1)[-1]
-    if name == "null":
-        return ": it is empty; write the text"
-    if name not in _TAG_NAMES:
-        return ""
-    return (
-        f": YAML reads {node.value[:40]!r} as {_TAG_NAMES[name]}; quote it"
-        f' ("{node.value[:40]}") to keep it as text'
-    )
-
-
-def _duplicate_keys(
-    node: yaml.Node | None,
-    path: Path,
-    loc: tuple[str, ...] = (),
-    visited: set[int] | None = None,
-) -> list[Problem]:
-    """Keys given twice in one mapping: YAML keeps the last silently, so say so.
-
-    A node reached again through an alias is looked at once: nested aliases (a "billion
-    laughs" file) would otherwise take exponential time."""
-    visited = set() if visited is None else visited
-    if id(node) in visited:
-        return []
-    visited.add(id(node))
-    found: list[Problem] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, yaml.Node] = {}
-        for knode, vnode in node.value:
-            name = str(knode.value)
-            if name in seen:
-                first = seen[name].start_mark.line + 1
-                message = f"key given twice (first on line {first}); only one may stay"
-                found.append(_at(path, knode.start_mark, message, ".".join((*loc, name))))
-            else:
-                seen[name] = knode
-            found += _duplicate_keys(vnode, path, (*loc, name), visited)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            found += _duplicate_keys(item, path, (*loc, str(i)), visited)
-    return found
-
-
-# The tags PyYAML's own (YAML 1.1) resolvers keep: dates, whose mistakes (`2026-02-30`) are
-# named with their line, and merge keys (`<<`), which configs use to share settings.
-_KEPT_TAGS = ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:merge")
-_INT_TAG = "tag:yaml.org,2002:int"
-
-
-class ConfigLoader(yaml.SafeLoader):
-    """PyYAML's safe loader reading plain values by the YAML 1.2 core schema, as users expect.
-
-    PyYAML reads YAML 1.1: `every: 010` was 8 seconds (octal), `1:30` was 90 (base 60),
-    `country: no` was False, and `yes`, `on` and `off` booleans too. Here, as in YAML 1.2, `010`
-    is 10 and `0o10` 8, `1:30` and `yes`/`no`/`on`/`off` are text (a true/false setting still
-    takes `yes`, `no`, `on` and `off`: the model reads them), booleans are `true` and `false`
-    and null is `null`, `~` or nothing. Dates and merge keys (`<<`) are read as before."""
-
-
-def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    """An integer of the YAML 1.2 core schema: decimal (leading zeros too), `0o` octal, `0x`
-    hexadecimal; no `_`, no base 60, no 1.1 octal (`010`)."""
-    text = str(loader.construct_scalar(node))
-    if text.startswith(("0o", "0x")):
-        return int(text[2:], 8 if text[1] == "o" else 16)
-    return int(text, 10)
-
-
-ConfigLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag in _KEPT_TAGS]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-# In the order of the YAML 1.2 core schema (an integer is a float by the float pattern too).
-for _tag, _pattern, _first in (
-    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
-    (_INT_TAG, r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
-    (
-        "tag:yaml.org,2002:float",
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
-        list("-+.0123456789"),
-    ),
-):
-    ConfigLoader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
-ConfigLoader.add_constructor(_INT_TAG, _construct_int)
-
-
-class ConfigDumper(yaml.SafeDumper):
-    """Writes config YAML (`discover`'s block) that ConfigLoader reads back as written: a text
-    that either YAML 1.1 or 1.2 reads as another type (`1e3`, `0o10`, `yes`) is quoted."""
-
-
-for _first, _resolvers in ConfigLoader.yaml_implicit_resolvers.items():
-    for _tag, _regexp in _resolvers:
-        ConfigDumper.add_implicit_resolver(_tag, _regexp, [_first])
-
+from syndicator.core.yaml_dialect import TAG_NAMES, UNBUILDABLE, ConfigLoader
 
 # No config comes near this; a larger file is a wrong path (a log, a database, /dev/zero),
 # and reading it whole would take the memory of the process.
@@ -437,7 +130,6 @@ def _decode(data: bytes, path: Path) -> str:
 # No config nests deeper than a handful of levels; PyYAML builds its tree by recursion, and a
 # file of 5,000 brackets exhausted Python's stack (a traceback, not a line number).
 MAX_NESTING = 100
-_TAG_NAMES = {"timestamp": "a date", "int": "an integer", "float": "a number", "bool": "a boolean"}
 
 
 def _check_nesting(text: str, path: Path) -> None:
@@ -451,7 +143,7 @@ def _check_nesting(text: str, path: Path) -> None:
                 # Stubs type an event's mark as either of PyYAML's Mark classes (pure or C).
                 mark = cast("yaml.Mark | None", event.start_mark)
                 message = f"not valid YAML: nested deeper than {MAX_NESTING} levels"
-                raise ConfigError([_at(path, mark, message)])
+                raise ConfigError([problem_at(path, mark, message)])
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
 
@@ -504,15 +196,8 @@ def _check_merges(root: yaml.Node | None, path: Path) -> None:
                     f"not valid YAML: merge keys (<<) copy more than {MAX_MERGED} keys by this"
                     " one, which no config needs (nested aliases multiply them)"
                 )
-                raise ConfigError([_at(path, knode.start_mark, message)])
+                raise ConfigError([problem_at(path, knode.start_mark, message)])
         sizes[id(node)] = size
-
-
-# What PyYAML raises, without a position, building a value it cannot: a bare ValueError for
-# `2026-02-30`; for a tag on a text that is no such value, whatever its code meets first
-# (`!!int ''` an IndexError, `!!bool maybe` a KeyError, `!!timestamp yesterday` an
-# AttributeError).
-_UNBUILDABLE = (ValueError, OverflowError, IndexError, KeyError, AttributeError, TypeError)
 
 
 def _unreadable_scalar(root: yaml.Node | None) -> tuple[yaml.ScalarNode, Exception] | None:
@@ -529,7 +214,7 @@ def _unreadable_scalar(root: yaml.Node | None) -> tuple[yaml.ScalarNode, Excepti
         if isinstance(node, yaml.ScalarNode):
             try:
                 constructor.construct_object(node)
-            except _UNBUILDABLE as exc:
+            except UNBUILDABLE as exc:
                 return node, exc
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(reversed(node.value))
@@ -541,7 +226,7 @@ def _unreadable_scalar(root: yaml.Node | None) -> tuple[yaml.ScalarNode, Excepti
 def _unbuildable(node: yaml.ScalarNode, error: Exception) -> str:
     """Why a value YAML could not build is not one, and what to do about it."""
     name = node.tag.rsplit(":", 1)[-1]
-    kind = _TAG_NAMES.get(name, node.tag)
+    kind = TAG_NAMES.get(name, node.tag)
     # Only ValueError says why in words; an IndexError's "string index out of range" would
     # tell an operator nothing.
     why = f" ({error})" if isinstance(error, ValueError | OverflowError) else ""
@@ -626,12 +311,12 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
                 f"; the config reads no {tag[1]} tag: write the value itself (for a service"
                 " key, SYNDICATOR_<KEY> in the environment can give it)"
             )
-        raise ConfigError([_at(path, mark, f"not valid YAML: {problem}")]) from None
-    except _UNBUILDABLE as exc:
+        raise ConfigError([problem_at(path, mark, f"not valid YAML: {problem}")]) from None
+    except UNBUILDABLE as exc:
         found = _unreadable_scalar(root)
         if found is None:
-            raise ConfigError([_at(path, None, f"not valid YAML: {exc}")]) from None
-        raise ConfigError([_at(path, found[0].start_mark, _unbuildable(*found))]) from None
+            raise ConfigError([problem_at(path, None, f"not valid YAML: {exc}")]) from None
+        raise ConfigError([problem_at(path, found[0].start_mark, _unbuildable(*found))]) from None
     if data is None:
         # No keys at all: an empty file, only comments, or a pipe nobody wrote to.
         message = "the config is empty; it needs 'sections' and 'sources'"
@@ -639,8 +324,8 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
     if not isinstance(data, dict):
         message = "the config must be a mapping with 'sections' and 'sources'"
         raise ConfigError([Problem(str(path), message, 1, 1)])
-    problems: list[Problem] = _duplicate_keys(root, path)
-    index: _KeyIndex = {}
+    problems: list[Problem] = duplicate_keys(root, path)
+    index: KeyIndex = {}
     try:
         where = base_dir if base_dir is not None else config_folder(path)
         config = Config.model_validate({**data, "base_dir": where})
@@ -649,13 +334,13 @@ def parse_config(text: str, path: Path, base_dir: Path | None = None) -> Config:
             loc = tuple(err["loc"])
             # pydantic adds the union/validator name to locations of wrapped types; drop them.
             loc = tuple(k for k in loc if not (isinstance(k, str) and k.startswith("function-")))
-            loc += _cross_key(data, loc, err)
-            problems.append(_describe(path, root, loc, err["msg"], err["type"], index))
+            loc += cross_key(data, loc, err)
+            problems.append(problem_at_key(path, root, loc, err["msg"], err["type"], index))
         config = None
-    for loc, msg in _unknown_sections(data):
-        problems.append(_describe(path, root, loc, msg, "unknown_section", index))
-    for loc, msg in _duplicate_mirrors(config, data) if config is not None else []:
-        problems.append(_describe(path, root, loc, msg, "duplicate_mirror", index))
+    for loc, msg in unknown_sections(data):
+        problems.append(problem_at_key(path, root, loc, msg, "unknown_section", index))
+    for loc, msg in duplicate_mirrors(config, data) if config is not None else []:
+        problems.append(problem_at_key(path, root, loc, msg, "duplicate_mirror", index))
     if problems or config is None:
         # In the file's order, as the operator fixes them: pydantic gives them model by
         # model (cluster before sections), and the checks of several keys come after.
@@ -676,7 +361,7 @@ def key_place(config: Config, *loc: str | int) -> str:
         root = yaml.compose(text, Loader=ConfigLoader)
     except yaml.YAMLError:
         return ""
-    node = _key_node(root, loc, {})
+    node = key_node(root, loc, {})
     if node is None:
         return ""
     return f"{name}:{node.start_mark.line + 1}:{node.start_mark.column + 1}: "

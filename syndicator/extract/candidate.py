@@ -19,8 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import lxml.html
 
 from syndicator.core import identity
-from syndicator.core.config import SectionRule, Source
 from syndicator.core.models import Candidate, Page
+from syndicator.core.source_config import SectionRule, Source
 from syndicator.extract import (
     boilerplate,
     dates,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from syndicator.extract import text_rules
 
 if TYPE_CHECKING:
-    from syndicator.core.config import Source
+    from syndicator.core.source_config import Source
 
 SELECTOR_FIELDS = ("body", "title", "author", "published", "updated", "image", "caption", "section")
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from syndicator.core.config import Breaker
+from syndicator.core.source_config import Breaker
 
 State = Literal["healthy", "degraded", "down"]
 Access = Literal["pull", "probe", "wait"]

@@ -13,8 +13,8 @@ from dataclasses import replace
 
 import lxml.html
 
-from syndicator.core.config import Source
 from syndicator.core.models import Article
+from syndicator.core.source_config import Source
 from syndicator.extract import published_html
 from syndicator.mirrors.health import MirrorHealth, healthiest
 

@@ -23,12 +23,7 @@ import click
 from pydantic import BaseModel
 
 from syndicator.core.config import DEFAULT_CONFIG, Config, Service, with_service_overrides
-from syndicator.core.config_file import (
-    MAX_CONFIG_SIZE,
-    key_place,
-    load_config,
-    parse_config_bytes,
-)
+from syndicator.core.config_file import MAX_CONFIG_SIZE, key_place, load_config, parse_config_bytes
 from syndicator.core.errors import (
     ConfigError,
     Problem,

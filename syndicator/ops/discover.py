@@ -21,9 +21,9 @@ import yaml
 from lxml import etree
 
 from syndicator.core import identity
-from syndicator.core.config import Source
-from syndicator.core.config_file import ConfigDumper
 from syndicator.core.errors import ExtractError, FetchError
+from syndicator.core.source_config import Source
+from syndicator.core.yaml_dialect import ConfigDumper
 from syndicator.extract import decoding, listings, page_tree
 from syndicator.mirrors.announced import announced_origins
 from syndicator.pull.fetch import Fetcher

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from syndicator.core import identity
-from syndicator.core.config import Config, Mirror
+from syndicator.core.config import Config
 from syndicator.core.models import Article
+from syndicator.core.source_config import Mirror
 from syndicator.mirrors.health import MirrorHealth, last_asked, retired
 from syndicator.mirrors.links import link_target, relink
 from syndicator.store import Store

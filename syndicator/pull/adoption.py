@@ -22,9 +22,9 @@ from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from syndicator.core import identity
-from syndicator.core.config import Source
 from syndicator.core.errors import ExtractError, FetchError
 from syndicator.core.models import Candidate
+from syndicator.core.source_config import Source
 from syndicator.extract import extraction, source_rules
 from syndicator.extract.candidate import to_candidate
 from syndicator.mirrors import announced, health

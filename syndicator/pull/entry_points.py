@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from syndicator.core import identity
-from syndicator.core.config import EntryPoint
 from syndicator.core.errors import ExtractError
 from syndicator.core.models import FeedEntry
+from syndicator.core.source_config import EntryPoint
 from syndicator.extract import (
     dates,
     listings,

@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from syndicator.core import identity
-from syndicator.core.config import Config, Mirror, Source
+from syndicator.core.config import Config
 from syndicator.core.errors import ExtractError, FetchError, Throttled
 from syndicator.core.models import FeedEntry, Page, PullReport
+from syndicator.core.source_config import Mirror, Source
 from syndicator.extract import (
     published_html,
     source_rules,

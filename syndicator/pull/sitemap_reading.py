@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from syndicator.core import identity
-from syndicator.core.config import EntryPoint
 from syndicator.core.errors import ExtractError
 from syndicator.core.models import FeedEntry
+from syndicator.core.source_config import EntryPoint
 from syndicator.extract import (
     dates,
     sitemaps,

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from syndicator.core.config import Config, Source
+from syndicator.core.config import Config
 from syndicator.core.errors import ConfigError
 from syndicator.core.models import FetchLimits
+from syndicator.core.source_config import Source
 
 # Settings a running process cannot change: a reload that changes them keeps the old values
 # and says so; they take effect at the next start.
