@@ -17,8 +17,8 @@ from syndicator.extract import (
     clean,
     decoding,
     extraction,
+    lead_image,
     listings,
-    metadata,
     page_tree,
     source_rules,
     tidying,
@@ -453,7 +453,7 @@ def test_strip_selectors_and_text_patterns() -> None:
     ],
 )
 def test_placeholder_images(url: str, placeholder: bool) -> None:
-    assert metadata.is_placeholder_image(url) is placeholder
+    assert lead_image.is_placeholder_image(url) is placeholder
 
 
 def test_metadata_from_json_ld_when_meta_tags_are_missing() -> None:

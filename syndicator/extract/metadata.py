@@ -4,8 +4,9 @@ section trail, canonical link and language.
 Read in this order, the first that answers wins: the source's own selectors, the page's meta
 tags (OpenGraph, article:*, Dublin Core, itemprop), its JSON-LD, its markup (h1, <time>,
 byline, breadcrumb, the first figure of the article), the feed entry that pointed at the page,
-and last htmldate's reading of the page for a date nothing else gives. Pure: a parsed page in,
-a PageMeta out; it reads the tree before cleaning and never changes it.
+and last htmldate's reading of the page for a date nothing else gives. The lead picture is
+found by `lead_image`. Pure: a parsed page in, a PageMeta out; it reads the tree before
+cleaning and never changes it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from syndicator.core.models import FeedEntry
 from syndicator.core.selectors import compile_selector
 from syndicator.extract import boilerplate
 from syndicator.extract.dates import best_time, parse_date
-from syndicator.extract.page_tree import HTML_PARSER, line_text, text_of
+from syndicator.extract.lead_image import absolute_image, lead_figure, meta_image, pixel_sized
+from syndicator.extract.page_tree import HTML_PARSER, article_scope, line_text, meta, text_of
 
 
 @dataclass(frozen=True)
@@ -58,20 +60,6 @@ _ARTICLE_TYPES = {
 # What an author's name is written after, with or without a colon: "By Jane Doe", "Por: Juan
 # Pérez", "بقلم: أحمد حسين".
 _BY = re.compile(r"^\s*(?:by|por|par|autor|author|بقلم|كتب|نویسنده)(?:\s*[:：]\s*|\s+)", re.I)
-
-
-def meta(root: etree._Element, *names: str) -> str | None:
-    """The content of the first meta tag named (property, name or itemprop) one of `names`."""
-    found: dict[str, str] = {}
-    for el in root.iter("meta"):
-        content = " ".join((el.get("content") or "").split())
-        if not content:
-            continue
-        for attr in ("property", "name", "itemprop"):
-            key = (el.get(attr) or "").lower()
-            if key:
-                found.setdefault(key, content)
-    return next((found[n] for n in names if n in found), None)
 
 
 # A character reference (`&#039;`, `&#x2019;`, `&amp;`) or a tag: a text written as HTML.
@@ -154,7 +142,7 @@ def _ld_image(value: Any) -> str | None:
     if isinstance(value, list):
         value = value[0] if value else None
     if isinstance(value, dict):
-        if _pixel_sized(value.get("width"), value.get("height")):
+        if pixel_sized(value.get("width"), value.get("height")):
             return None  # an ImageObject of a tracking pixel
         value = value.get("url")
     return value if isinstance(value, str) and value.strip() else None
@@ -177,16 +165,8 @@ def _selected(root: etree._Element, selectors: Mapping[str, str], key: str) -> s
     return None
 
 
-def _article_scope(root: etree._Element) -> etree._Element:
-    for tag in ("article", "main"):
-        scope = next(iter(root.iter(tag)), None)
-        if scope is not None:
-            return scope
-    return root
-
-
 def _title(root: etree._Element, ld: dict[str, Any]) -> str | None:
-    for scope in (_article_scope(root), root):
+    for scope in (article_scope(root), root):
         h1 = next((h for h in scope.iter("h1") if text_of(h)), None)
         if h1 is not None:
             return line_text(h1)
@@ -327,27 +307,6 @@ def _author(root: etree._Element, ld: dict[str, Any]) -> str | None:
     return None
 
 
-# What pages put where a picture will be, or give as the picture of a page that has none: a
-# lazy loader's blank or spinner, a tracking pixel, WordPress.com's `i/blank.jpg`, the site's
-# icon or a commenter's avatar. Matched on the file name (and host), as whole words.
-_PLACEHOLDER = re.compile(
-    r"(?:^|[-_.@])(?:blank|spacer|transparent|placeholder|1x1|pixel|lazy|loading|"
-    r"no-?img|no-?image|favicon|apple-touch-icon|icon)(?:[-_.@]|$)",
-    re.I,
-)
-_AVATAR_HOSTS = ("gravatar.com",)
-
-
-def is_placeholder_image(url: str) -> bool:
-    """An image URL that is no picture of the article: not http(s) (a `data:` URI a lazy
-    loader swaps out), or a placeholder, icon or avatar file (`_PLACEHOLDER`)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        return True
-    name = parts.path.rsplit("/", 1)[-1]
-    return bool(_PLACEHOLDER.search(name)) or any(h in url for h in _AVATAR_HOSTS)
-
-
 # How a byline's text begins (see `boilerplate.byline_names`): elements whose own text does
 # not are never read whole.
 _BYLINE_STARTS = ("by", "von", "por", "par", "autor", "author", "text", "redaktion")
@@ -358,7 +317,7 @@ _INLINE_BYLINE_TAGS = frozenset({"span", "strong", "b", "em", "small"})
 def _byline(root: etree._Element) -> str | None:
     """The names of the first byline in the article ("Von Georg Kasch"), for a page whose
     metadata names no author."""
-    for el in _article_scope(root).iter(*_BYLINE_TAGS):
+    for el in article_scope(root).iter(*_BYLINE_TAGS):
         if not (el.text or "").lstrip().lower().startswith(_BYLINE_STARTS):
             continue
         parent = el.getparent()
@@ -371,97 +330,6 @@ def _byline(root: etree._Element) -> str | None:
         if names := boilerplate.byline_names(text_of(el)):
             return names
     return None
-
-
-def _image(url: str, src: str | None) -> str | None:
-    """`src` as an absolute URL, or None when it is empty or a placeholder."""
-    if not src or not src.strip():
-        return None
-    found = identity.join_url(url, src)
-    return None if found is None or is_placeholder_image(found) else found
-
-
-# A size no picture has: an `img` at most this many pixels wide or high shows a reader nothing.
-# It is a tracking pixel (a web beacon: loading it tells its host who read what) or a spacer.
-_PIXEL_SIZE = 1.0
-_STYLE_SIZE = re.compile(
-    r"(?:^|;)\s*(?:width|height)\s*:\s*([0-9.]+)\s*(?:px)?\s*(?:!important\s*)?(?=;|$)", re.I
-)
-
-
-def _pixel_sized(*sizes: object) -> bool:
-    """Any of the declared sizes (`1`, `"1px"`, a JSON-LD `{"value": 1}`) is at most a pixel."""
-    for size in sizes:
-        if isinstance(size, dict):
-            size = size.get("value")
-        if isinstance(size, bool) or not isinstance(size, str | int | float):
-            continue
-        try:
-            if float(str(size).strip().lower().removesuffix("px")) <= _PIXEL_SIZE:
-                return True
-        except ValueError:
-            continue  # "100%", "auto", none
-    return False
-
-
-def is_tracking_pixel(img: etree._Element) -> bool:
-    """An `img` declared, by attribute or inline style, at most a pixel wide or high."""
-    style = _STYLE_SIZE.findall(str(img.get("style") or ""))
-    return _pixel_sized(img.get("width"), img.get("height"), *style)
-
-
-def _meta_image(root: etree._Element) -> str | None:
-    """The picture `og:image` (else `twitter:image`) names, unless its declared size is a
-    tracking pixel's."""
-    if _pixel_sized(meta(root, "og:image:width"), meta(root, "og:image:height")):
-        return meta(root, "twitter:image")
-    return meta(root, "og:image", "twitter:image")
-
-
-# Where lazy loaders keep the picture's real address while `src` holds a placeholder.
-_LAZY_SOURCES = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url")
-_SOURCE_SETS = ("data-srcset", "data-lazy-srcset", "srcset")
-
-
-def _picture(url: str, img: etree._Element, *, scripted: bool = True) -> str | None:
-    """The address of the picture an `img` shows once loaded; None for a tracking pixel. A
-    lazy loader's address comes first: what `src` holds until it runs may be a small or
-    blurred copy. In a `noscript` copy (not `scripted`), no script runs: `src` is shown."""
-    if is_tracking_pixel(img):
-        return None
-    for attr in (*_LAZY_SOURCES, "src") if scripted else ("src", *_LAZY_SOURCES):
-        if found := _image(url, img.get(attr)):
-            return found
-    for attr in _SOURCE_SETS:
-        first = (img.get(attr) or "").split(",")[0].split()
-        if first and (found := _image(url, first[0])):
-            return found
-    return None
-
-
-def _lead_figure(root: etree._Element, url: str) -> tuple[str | None, str | None]:
-    for fig in _article_scope(root).iter("figure"):
-        # A lazy-loaded picture may be in a `noscript` copy of the `img` only, and the `img`
-        # shown before the script runs a blurred preview (Medium's 60 pixels wide): the
-        # `noscript` copy is the picture.
-        copies = [i for n in fig.iter("noscript") for i in n.iter("img", "amp-img")]
-        image = next(
-            (
-                found
-                for i in (*copies, *fig.iter("img", "amp-img"))
-                if (found := _picture(url, i, scripted=i not in copies))
-            ),
-            None,
-        )
-        if image is not None:
-            # The caption is what the page shows under the picture. An alt text is for
-            # screen readers ("Image for post", a file name, keywords), not a caption.
-            cap = next(iter(fig.iter("figcaption")), None)
-            caption = text_of(cap) if cap is not None else None
-            if caption and boilerplate.is_ad_label(caption):
-                continue  # a banner advertisement, not the article's picture
-            return image, caption or None
-    return None, None
 
 
 # What parts a breadcrumb's items: right-to-left pages point their arrows the other way
@@ -558,11 +426,11 @@ def read_metadata(
     if updated is None and published is not None:
         latest = _guess_date(root, url, original=False)
         updated = latest if latest and latest.date() > published.date() else None
-    image_url, caption = _lead_figure(root, url)
+    image_url, caption = lead_figure(root, url)
     image_url = (
-        _image(url, _selected(root, selectors, "image"))
+        absolute_image(url, _selected(root, selectors, "image"))
         or image_url
-        or _image(url, _meta_image(root) or _ld_image(ld.get("image")))
+        or absolute_image(url, meta_image(root) or _ld_image(ld.get("image")))
     )
     caption = _selected(root, selectors, "caption") or caption
     trail: tuple[str, ...] = ()

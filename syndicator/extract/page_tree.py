@@ -2,7 +2,7 @@
 extraction uses, an element's text as a reader sees it, dropping an element without running
 the words around it together (and tracing the rule that dropped it), and the measures the
 cleaning rules share (the text outside links, the block an element is, whether an element
-holds most of the article).
+holds most of the article), a meta tag's content and where the article is written.
 
 The rules that decide what to drop are `clean`'s and `announced_blocks`'; this module only
 reads and edits trees. Pure: no I/O.
@@ -225,3 +225,27 @@ def section_headed_by(
     ):
         return None
     return parent
+
+
+def meta(root: etree._Element, *names: str) -> str | None:
+    """The content of the first meta tag named (property, name or itemprop) one of `names`."""
+    found: dict[str, str] = {}
+    for el in root.iter("meta"):
+        content = " ".join((el.get("content") or "").split())
+        if not content:
+            continue
+        for attr in ("property", "name", "itemprop"):
+            key = (el.get(attr) or "").lower()
+            if key:
+                found.setdefault(key, content)
+    return next((found[n] for n in names if n in found), None)
+
+
+def article_scope(root: etree._Element) -> etree._Element:
+    """Where a page's article is written: its `article` element, else its `main`, else the
+    whole page."""
+    for tag in ("article", "main"):
+        scope = next(iter(root.iter(tag)), None)
+        if scope is not None:
+            return scope
+    return root

@@ -22,7 +22,7 @@ from lxml import etree
 
 from syndicator.core import identity
 from syndicator.extract import boilerplate, page_tree
-from syndicator.extract.metadata import is_placeholder_image, is_tracking_pixel
+from syndicator.extract.lead_image import is_placeholder_image, is_tracking_pixel
 
 _IMAGES = ("img", "amp-img")
 # Blocks of text the body and the page are matched by (a heading, a paragraph, an item...).
