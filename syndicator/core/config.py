@@ -28,6 +28,13 @@ from pydantic import (
 )
 
 from syndicator.core import identity
+from syndicator.core.config_addresses import (
+    check_no_space,
+    check_no_userinfo,
+    check_port,
+    check_store_url,
+    listen_address,
+)
 from syndicator.core.config_model import ConfigModel, CrossKeyError
 from syndicator.core.config_values import (
     DAY,
@@ -40,15 +47,10 @@ from syndicator.core.config_values import (
     Size,
     Title,
     check_header_text,
-    check_no_space,
-    check_no_userinfo,
-    check_port,
-    check_store_url,
     check_unexpanded,
     check_url_unexpanded,
     duration_or_never,
     file_path,
-    listen_address,
     within,
 )
 from syndicator.core.errors import ConfigError, Problem

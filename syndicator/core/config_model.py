@@ -15,9 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from syndicator.core.config_values import (
-    lone_surrogate,
-)
+from syndicator.core.config_values import lone_surrogate
 
 
 class CrossKeyError(ValueError):

@@ -24,6 +24,13 @@ from pydantic import (
 )
 
 from syndicator.core import identity
+from syndicator.core.config_addresses import (
+    check_origin,
+    check_path_prefix,
+    check_route,
+    check_site_path,
+    is_onion,
+)
 from syndicator.core.config_model import ConfigModel, CrossKeyError
 from syndicator.core.config_values import (
     CANONICAL_HOST_MAX,
@@ -33,13 +40,8 @@ from syndicator.core.config_values import (
     Selector,
     Title,
     check_article_links,
-    check_origin,
-    check_path_prefix,
-    check_route,
-    check_site_path,
     check_strip_text,
     format_duration,
-    is_onion,
     within,
 )
 

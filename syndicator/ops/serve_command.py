@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from syndicator.core.config import Config
-from syndicator.core.config_values import listen_address
+from syndicator.core.config_addresses import listen_address
 from syndicator.core.errors import ConfigError
 from syndicator.ops.command_output import EXIT_CONFIG, connect, fail, run_command
 from syndicator.ops.config_input import (

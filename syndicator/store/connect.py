@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection
 from sqlalchemy.util import await_only
 
-from syndicator.core.config_values import store_command_timeout
+from syndicator.core.config_addresses import store_command_timeout
 from syndicator.core.errors import StoreError
 
 

@@ -1,0 +1,292 @@
+"""The addresses a config holds, one at a time: mirror origins and the paths of a site, routes
+through a proxy or Tor, the store URL (with what each driver takes, and the password never
+shown back), the address the service listens on, and ports. Each check names what is wrong
+with the value; the models in `config` and `source_config` use them on their keys. No I/O:
+nothing is resolved or connected to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from urllib.parse import SplitResult, parse_qs, urlsplit
+
+from syndicator.core import identity
+from syndicator.core.config_values import check_unexpanded, check_url_unexpanded, file_path
+
+
+def check_port(value: str, parts: SplitResult) -> None:
+    """A port no server listens on (0, 99999, a word) is refused: every request, or every
+    published link, would carry it."""
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
+
+
+def check_no_userinfo(value: str, parts: SplitResult) -> None:
+    """A user name or password (`user:pass@`) in a URL the service publishes is refused: it
+    was in every feed link, in /api/mirrors and in the logs. The error does not show it."""
+    if "@" in parts.netloc:
+        shown = value.replace(parts.netloc, "***@" + parts.netloc.rpartition("@")[2], 1)
+        raise ValueError(
+            f"{shown!r}: a user name or password (user:pass@) here would be published in every"
+            " feed link, /api/mirrors and the logs; remove it"
+        )
+
+
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+def check_no_space(value: str) -> None:
+    """White space or a control character in an http(s) URL the config gives: urlsplit keeps
+    a space in the host name (and quietly drops tabs and line breaks), so a host no one can
+    reach, or a self link that is broken, was accepted."""
+    if found := _SPACE_OR_CONTROL.search(value):
+        raise ValueError(
+            f"{value!r} holds white space or a control character (U+{ord(found.group()):04X}),"
+            " which no URL may hold; remove it"
+        )
+
+
+def check_origin(value: str, *, allow_file: bool) -> str:
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # an unclosed [IPv6 address
+        raise ValueError(f"{value!r} is not a URL ({exc})") from None
+    if parts.scheme in ("http", "https"):
+        check_no_space(value)
+        check_no_userinfo(value, parts)
+        check_url_unexpanded(value, parts)
+        if not parts.hostname:
+            raise ValueError(f"{value!r} has no host name")
+        check_port(value, parts)
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError(f"{value!r} must be an origin such as https://www.example.org")
+        origin = identity.origin(value)
+        # The scheme's own port is no other origin: https://h:443 is https://h.
+        if parts.port == {"http": 80, "https": 443}[parts.scheme]:
+            origin = origin.rpartition(":")[0]
+        return origin
+    if allow_file and parts.scheme == "file":
+        path = file_path(value)
+        check_unexpanded(value, path, example="file:///home/feeds/seeds")
+        # `file://localhost/abs` and `file:/abs` are `file:///abs` (RFC 8089): one mirror,
+        # however written. A relative path stays as written.
+        return f"file://{path}" if path.startswith("/") else value
+    allowed = "http(s):// or file:" if allow_file else "http(s)://"
+    raise ValueError(f"{value!r} is not an {allowed} URL")
+
+
+ROUTE_SCHEMES = ("socks5h", "socks5", "socks4", "http")
+
+
+def check_path_prefix(value: str) -> str:
+    """A mirror's path prefix: empty, or `/segment[/segment...]` without a trailing slash,
+    query or fragment."""
+    value = value.rstrip("/")
+    if value and (not value.startswith("/") or any(c in value for c in "?#") or "//" in value):
+        raise ValueError(f"{value!r}: a path prefix looks like /en (or is empty)")
+    return value
+
+
+def check_route(value: str) -> str:
+    """A mirror's route: `direct`, or a proxy URL with one of ROUTE_SCHEMES, a host and a
+    port."""
+    if value == "direct":
+        return value
+    parts = urlsplit(value)
+    check_url_unexpanded(value, parts)
+    # A proxy's user name and password are never shown: the message goes to stderr, to
+    # `check --json` and, for a refused reload, to the service's log.
+    shown = identity.without_credentials(value)
+    if parts.scheme not in ROUTE_SCHEMES:
+        raise ValueError(
+            f"{shown!r}: a route is 'direct' or a proxy URL such as socks5h://127.0.0.1:9050"
+            f" ({', '.join(s + '://' for s in ROUTE_SCHEMES)})"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise ValueError(f"{shown!r}: a proxy URL needs a host and a port")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"{shown!r}: a proxy URL is scheme://host:port, nothing after it")
+    return value.rstrip("/")
+
+
+# A store URL as SQLAlchemy reads it (the pattern of sqlalchemy.engine.url._parse_url: the
+# config imports no database library): scheme://[user[:password]@][host|[v6]][:port][/db][?query].
+_STORE_URL = re.compile(
+    r"""
+    (?P<name>[\w\+]+)://
+    (?:(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@)?
+    (?:(?:\[(?P<ipv6host>[^/\?]+)\]|(?P<ipv4host>[^/:\?]+))?(?::(?P<port>[^/\?]*))?)?
+    (?:/(?P<database>[^\?]*))?
+    (?:\?(?P<query>.*))?
+    """,
+    re.X,
+)
+
+
+# The schemes the store opens (syndicator.store.engine).
+STORE_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgresql", "postgresql+asyncpg", "postgres")
+
+
+# The longest `?command_timeout=SECONDS` a PostgreSQL store URL may ask for.
+MAX_COMMAND_TIMEOUT = 86400.0
+
+
+def store_command_timeout(value: str) -> float:
+    """The seconds of a store URL's `command_timeout` (see store.engine)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= MAX_COMMAND_TIMEOUT:
+        raise ValueError(
+            f"command_timeout={value!r}: give seconds, more than 0 and at most "
+            f"{MAX_COMMAND_TIMEOUT:.0f}"
+        )
+    return seconds
+
+
+def _store_url_shown(value: str, found: re.Match[str] | None) -> str:
+    """A store URL as an error shows it: the database password as `***`, where SQLAlchemy
+    would read it, as the CLI shows the store it opens. The error goes to
+    stderr, `check --json` and, for a refused reload, the service's log."""
+    if found is None:
+        return identity.without_credentials(value)
+    if found["password"] is None:
+        return value
+    return value[: found.start("password")] + "***" + value[found.end("password") :]
+
+
+def check_store_url(value: str) -> str:
+    """A store URL the store can open: one SQLAlchemy parses, of a scheme the store knows,
+    with a port (when it has one) from 1 to 65535. Anything else passed `check` and then
+    failed every command that opens the store."""
+    found = _STORE_URL.match(value)
+    shown = _store_url_shown(value, found)
+    if found is None or found["name"] not in STORE_SCHEMES:
+        raise ValueError(
+            f"{shown!r} is not a store URL such as sqlite:///data/syndicator.db or"
+            " postgresql://user@host/database"
+        )
+    sqlite = found["name"].startswith("sqlite")
+    host = found["ipv4host"] or found["ipv6host"]
+    if sqlite and (host or found["username"] or found["port"]):
+        # SQLAlchemy drops a SQLite URL's host: `sqlite://data/s.db` opened s.db in the
+        # config's folder, not data/s.db, and nothing said so.
+        path = "/".join(p for p in (host, found["database"]) if p)
+        raise ValueError(
+            f"{shown!r} names a host, which a SQLite store, a file, has none: write"
+            f" {found['name']}:///{path} (three slashes: a relative path;"
+            " four: an absolute one)"
+        )
+    check_unexpanded(
+        value,
+        found["database"] if sqlite else None,
+        # Four slashes: three make the path relative to the config's folder.
+        example="sqlite:////home/feeds/syndicator.db",
+        override="SYNDICATOR_STORE",
+        shown=shown,
+    )
+    port = found["port"]
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"{shown!r}: the port must be a number from 1 to 65535")
+    for given in parse_qs(found["query"] or "").get("command_timeout", []):
+        try:
+            store_command_timeout(given)
+        except ValueError as exc:
+            raise ValueError(f"{shown!r}: {exc}") from None
+    # SQLAlchemy opens these in memory: each process of `serve` held its own store (the
+    # pulling one filled it, the serving ones served empty feeds) and `export` kept nothing.
+    if found["name"].startswith("sqlite") and (
+        found["database"] in (None, "", ":memory:") or "mode=memory" in (found["query"] or "")
+    ):
+        raise ValueError(
+            f"{shown!r} is an in-memory SQLite store, which each process holds apart and loses"
+            " when it ends; a store must be a file or a PostgreSQL URL, such as"
+            " sqlite:///data/syndicator.db"
+        )
+    return value
+
+
+def is_onion(origin: str) -> bool:
+    return (urlsplit(origin).hostname or "").endswith(".onion")
+
+
+def check_site_path(value: str) -> str:
+    """An entry point's path, the same on every mirror (`/Section/10104`), with the path to
+    write when it is not one: a whole URL (the mirrors give the origin), a path without its
+    '/', or a path holding white space, which no request can carry (`"/ x"` was accepted,
+    and every pull of the section failed)."""
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") or value.startswith("//"):
+        path = parts.path or "/"
+        path += f"?{parts.query}" if parts.query else ""
+        raise ValueError(
+            f"{value!r} is a whole URL; write its path on the site, {path!r}: the source's"
+            " mirrors give the origin"
+        )
+    stripped = value.strip()
+    if stripped != value and not _SPACE_OR_CONTROL.search(stripped):
+        raise ValueError(f"{value!r} has white space around it; write {stripped!r}")
+    if not value.startswith("/"):
+        head, _, rest = value.partition("/")
+        looks_like_host = "." in head and rest
+        path = f"/{rest}" if looks_like_host else f"/{value}"
+        said = "starts with a host name" if looks_like_host else "does not start with '/'"
+        raise ValueError(f"{value!r} {said}; write the path on the site, {path!r}")
+    if found := _SPACE_OR_CONTROL.search(value):
+        raise ValueError(
+            f"{value!r} holds white space or a control character (U+{ord(found.group()):04X}),"
+            " which no request path may hold; remove it, or write a space in the path as %20"
+        )
+    return value
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """`HOST:PORT` (`service.listen`, `serve --listen`) as the host and port to bind, an
+    IPv6 address without its brackets; ValueError saying what is wrong. Port 0 is a free
+    port chosen at start."""
+    if "://" in value:
+        # A URL where an address belongs (public_url's form): its colons made it read as an
+        # IPv6 address without brackets.
+        write = "such as 127.0.0.1:8080"
+        with contextlib.suppress(ValueError):  # a port past 65535, a bracket left open
+            parts = urlsplit(value)
+            if parts.hostname and parts.port is not None:
+                named = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+                write = f"write {named}:{parts.port}"
+        raise ValueError(
+            f"{value!r} is a URL, where HOST:PORT belongs: {write} (the URL readers reach"
+            " the feeds at is service.public_url)"
+        )
+    if value.lstrip(":").isdigit() and value.count(":") <= 1:
+        port = value.lstrip(":")
+        raise ValueError(
+            f"{value!r} names no host: give HOST:PORT, such as 127.0.0.1:{port} (this machine"
+            f" only) or 0.0.0.0:{port} (every address)"
+        )
+    host, sep, port = value.rpartition(":")
+    # `::1` was read as host ":" and port 1: the port is after the last colon, so an IPv6
+    # address is told from it by its brackets.
+    if ":" in host and not (host.startswith("[") and host.endswith("]") and len(host) > 2):
+        raise ValueError(
+            f"{value!r} is not HOST:PORT; an IPv6 address goes in brackets, as [::1]:8080"
+        )
+    if not sep or not host or not (port.isascii() and port.isdigit()):
+        raise ValueError(f"{value!r} is not HOST:PORT")
+    if int(port) > 65535:
+        # getaddrinfo would wrap it modulo 65536 and the service would bind another port.
+        raise ValueError(
+            f"{value!r}: port {int(port)} is out of range: give 1-65535 (or 0 for a free port"
+            " chosen at start)"
+        )
+    return host.removeprefix("[").removesuffix("]"), int(port)
