@@ -1,9 +1,9 @@
 """The article store: open it (`open_store`), and the operations the pipeline and the
 renderers need: ingest and identity lookups, sections and their change counters, feed
 slices, HTTP validators. `Store` is built in layers: `access` (the connection, its file and
-schema watched, the transactions), `article_writes` (ingest and what it keeps up to date,
-with the statements of `statements`), and here the reads. Connecting and the driver's
-errors are `connect`'s.
+schema watched, the transactions), `section_writes` (sections, change counters, arrival
+numbers, notifications), `article_writes` (ingest, with the statements of `statements`), and
+here the reads. Connecting and the driver's errors are `connect`'s.
 """
 
 from __future__ import annotations
