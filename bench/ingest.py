@@ -45,7 +45,7 @@ from sqlalchemy import func, select
 
 from syndicator.core import identity
 from syndicator.core.errors import SyndicatorError
-from syndicator.core.models import Candidate
+from syndicator.core.models import Candidate, FetchLimits
 from syndicator.extract import (
     candidate,
     clean,
@@ -57,7 +57,7 @@ from syndicator.extract import (
     tidying,
     validate,
 )
-from syndicator.pull.fetch import Fetcher, FetchLimits
+from syndicator.pull.fetch import Fetcher
 from syndicator.store import Store, open_store
 from syndicator.store.schema import (
     NUMBER_BULK_LOADED_SECTIONS,

@@ -12,7 +12,8 @@ import pytest
 
 from syndicator.core.config import Config
 from syndicator.core.config_file import load_config
-from syndicator.pull.fetch import Fetcher, FetchLimits
+from syndicator.core.models import FetchLimits
+from syndicator.pull.fetch import Fetcher
 from syndicator.store import Store, open_store
 
 from .sites import Site

@@ -17,9 +17,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from syndicator.core.config import Config
 from syndicator.core.errors import FetchError
+from syndicator.core.models import FetchLimits
 from syndicator.ops.cli import limits_of
 from syndicator.pull.addresses import AddressPolicy, refusal
-from syndicator.pull.fetch import Fetcher, FetchLimits
+from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore

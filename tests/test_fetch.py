@@ -17,7 +17,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from syndicator.core.errors import ExtractError, FetchError, Throttled
-from syndicator.pull.fetch import Fetcher, FetchLimits, parse_retry_after, validator
+from syndicator.core.models import FetchLimits
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.responses import parse_retry_after, validator
 
 BOMB = gzip.compress(b"\0" * (16 * 1024 * 1024), 6)
 TEXT = ("<p>" + "Steady news from the harbour. " * 40 + "</p>").encode()

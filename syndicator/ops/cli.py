@@ -35,6 +35,7 @@ from syndicator.core.errors import (
     StoreError,
     SyndicatorError,
 )
+from syndicator.core.models import FetchLimits
 from syndicator.extract import validate
 from syndicator.extract.candidate import to_candidate
 from syndicator.extract.extraction import extract_article
@@ -84,7 +85,8 @@ from syndicator.ops.serve_command import serve
 from syndicator.publish.documents import FeedBook
 from syndicator.publish.export import check_folder, owner_of, write_feeds
 from syndicator.publish.mirror_report import MirrorRow, mirror_rows, shown_route
-from syndicator.pull.fetch import Fetcher, FetchLimits, read_capped
+from syndicator.pull.bodies import read_capped
+from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import PullOutcome, run_pull
 from syndicator.serve.reload import limits_of
 from syndicator.serve.workers import (

@@ -29,7 +29,7 @@ from syndicator.extract import extraction, source_rules
 from syndicator.extract.candidate import to_candidate
 from syndicator.mirrors import announced, health
 from syndicator.mirrors.health import MirrorHealth
-from syndicator.pull.fetch import Response
+from syndicator.pull.responses import Response
 from syndicator.store.health import DiscoveredMirror, MirrorStore
 
 log = logging.getLogger("syndicator.pull")

@@ -28,7 +28,6 @@ from syndicator.extract.candidate import (
 )
 from syndicator.mirrors import announced
 from syndicator.pull.article_storing import ArticleStoring
-from syndicator.pull.fetch import Response
 from syndicator.pull.mirror_requests import (
     LAST_COPY_MAX_WAIT,
     LAST_COPY_TRIES,
@@ -41,6 +40,7 @@ from syndicator.pull.mirror_requests import (
     passing,
     together,
 )
+from syndicator.pull.responses import Response
 from syndicator.store.health import REFUSED, ExpiredLink, StoredState
 
 log = logging.getLogger("syndicator.pull")

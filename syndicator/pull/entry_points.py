@@ -19,7 +19,6 @@ from syndicator.extract import (
     text_rules,
     validate,
 )
-from syndicator.pull.fetch import Response
 from syndicator.pull.mirror_requests import (
     LAST_COPY_TRIES,
     ArticleRef,
@@ -28,6 +27,7 @@ from syndicator.pull.mirror_requests import (
     passing,
     together,
 )
+from syndicator.pull.responses import Response
 from syndicator.pull.sitemap_reading import SitemapReading
 from syndicator.store.health import Listed
 

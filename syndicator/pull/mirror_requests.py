@@ -30,7 +30,8 @@ from syndicator.extract.candidate import on_site
 from syndicator.mirrors import announced
 from syndicator.mirrors.health import HealthBook, Policy
 from syndicator.pull.addresses import AddressPolicy
-from syndicator.pull.fetch import Fetcher, Response
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.responses import Response
 from syndicator.store import Store
 from syndicator.store.access import MAX_URL
 from syndicator.store.engine import Validators

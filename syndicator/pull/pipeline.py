@@ -36,8 +36,9 @@ from syndicator.mirrors.health import access as access_of
 from syndicator.mirrors.links import link_target
 from syndicator.pull.adoption import adopt_candidates, adopted_mirrors
 from syndicator.pull.article_copies import ArticleFetching
-from syndicator.pull.fetch import Fetcher, Response
+from syndicator.pull.fetch import Fetcher
 from syndicator.pull.mirror_requests import Clock, ProgressHook, on_mirror, together, utc_now
+from syndicator.pull.responses import Response
 from syndicator.store import Store
 from syndicator.store.health import Listed
 

@@ -17,8 +17,8 @@ from syndicator.extract import (
     sitemaps,
     text_rules,
 )
-from syndicator.pull.fetch import Response
 from syndicator.pull.mirror_requests import STALE, MirrorRequests, on_mirror
+from syndicator.pull.responses import Response
 from syndicator.store.health import Listed
 
 log = logging.getLogger("syndicator.pull")

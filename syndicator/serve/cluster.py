@@ -33,8 +33,9 @@ from aiohttp import web
 
 from syndicator.core.config import Config
 from syndicator.core.errors import StoreError, SyndicatorError
+from syndicator.core.models import FetchLimits
 from syndicator.publish.documents import FeedBook
-from syndicator.pull.fetch import Fetcher, FetchLimits
+from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport
 from syndicator.pull.run import run_pull
 from syndicator.pull.scheduler import schedule_changes
