@@ -3,8 +3,8 @@
 - Atom: the RFC 4287 RELAX NG grammar (tests/schemas/atom-rfc4287.rng, Appendix B) plus the
   rules the RFC states in its text and the grammar cannot capture (exactly one id/title/updated,
   an author for every entry, RFC 3339 dates with upper-case T and Z and at most three digits of
-  a fraction of a second, absolute IRIs, one alternate link per type and language, a self link,
-  unique entry ids).
+  a fraction of a second, absolute IRIs, tag: ids as RFC 4151 writes them, one alternate link
+  per type and language, a self link, unique entry ids).
 - RSS 2.0: the RSS Advisory Board specification's rules (required channel and item elements,
   RFC 822 dates, unique guids, permalink guids that are URLs, absolute ASCII URLs, enclosure
   attributes, integer ttl) and RFC 5005's use of atom:link in RSS.
@@ -65,6 +65,26 @@ def absolute_iri(value: str | None) -> bool:
     return bool(value) and bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$", value or ""))
 
 
+# RFC 4151: tag:{DNS name or email address},{date}:{specific}, the specific part of pchars,
+# "/" and "?", an optional fragment.
+_DNS_NAME = (
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+_PCHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
+TAG_URI = re.compile(
+    rf"^tag:(?:[A-Za-z0-9\-._]+@)?{_DNS_NAME},\d{{4}}(?:-\d{{2}}(?:-\d{{2}})?)?:"
+    rf"(?:{_PCHAR}|[/?])*(?:#(?:{_PCHAR}|[/?])*)?$"
+)
+
+
+def tag_uri_problem(value: str | None, where: str) -> list[str]:
+    """A `tag:` id that is not one by RFC 4151's grammar (its authority not a DNS name or an
+    email address: an IPv6 address's colons)."""
+    if value and value.startswith("tag:") and not TAG_URI.match(value):
+        return [f"{where}: id {value!r} is not a tag: URI (RFC 4151)"]
+    return []
+
+
 def feedparser_problems(data: bytes) -> list[str]:
     parsed = feedparser.parse(data)
     return [f"feedparser: {parsed.get('bozo_exception')!r}"] if parsed.bozo else []
@@ -106,6 +126,8 @@ def atom_problems(data: bytes) -> list[str]:
     feed_id = one(doc, "id", "feed")
     if feed_id is not None and not absolute_iri(feed_id.text):
         problems.append(f"feed: id {feed_id.text!r} is not an absolute IRI")
+    if feed_id is not None:
+        problems += tag_uri_problem(feed_id.text, "feed")
     one(doc, "title", "feed")
     date(one(doc, "updated", "feed"), "feed updated")
     feed_links = links(doc, "feed")
@@ -120,6 +142,7 @@ def atom_problems(data: bytes) -> list[str]:
             ids.append(entry_id.text)
             if not absolute_iri(entry_id.text):
                 problems.append(f"{where}: id {entry_id.text!r} is not an absolute IRI")
+            problems += tag_uri_problem(entry_id.text, where)
         one(entry, "title", where)
         date(one(entry, "updated", where), f"{where} updated")
         for published in entry.findall(f"{ATOM}published"):

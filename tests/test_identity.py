@@ -413,3 +413,26 @@ def test_the_spellings_of_one_url_share_one_key() -> None:
     assert identity.url_key("https://news.example/a%2Fb") != identity.url_key(
         "https://news.example/a/b"
     )
+
+
+_FE80 = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.e.f.ip6.arpa"
+
+
+@pytest.mark.parametrize(
+    ("host", "authority"),
+    [
+        # Host names and IPv4 addresses are DNS names by RFC 4151's grammar: ids kept.
+        ("www.presstv.ir", "www.presstv.ir"),
+        ("127.0.0.1", "127.0.0.1"),
+        (None, "localhost"),
+        # A fully qualified name's final dot would end the name with an empty label.
+        ("news.example.", "news.example"),
+        # An IPv6 address's colons are no DNS name: its ip6.arpa name, however written.
+        ("::1", "1." + "0." * 31 + "ip6.arpa"),
+        ("fe80::1", _FE80),
+        ("FE80:0:0:0:0:0:0:1", _FE80),
+        ("fe80::1%eth0", _FE80),
+    ],
+)
+def test_tag_authorities_are_dns_names(host: str | None, authority: str) -> None:
+    assert identity.tag_authority(host) == authority

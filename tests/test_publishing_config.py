@@ -131,3 +131,22 @@ async def test_services_under_their_own_paths_on_one_host_give_feeds_their_own_i
         "tag:h.example,2026:syndicator/news/all",
     }
     assert len(set().union(*ids.values())) == 6
+
+
+async def test_a_site_at_an_ipv6_address_gives_its_feeds_tag_uri_ids(
+    write_config: Callable[[str], Config], store: Store
+) -> None:
+    # The feed id was made of the public host as written: `tag:2001:db8::1,2026:...`, whose
+    # colons make it no tag: URI (RFC 4151 wants a DNS name). The address's ip6.arpa name is
+    # the DNS name that stands for it and no other, however the address is written.
+    name = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
+    for site in ("http://[2001:db8::1]:8080", "http://[2001:0DB8:0:0::1]/"):
+        text = BASE.replace("http://feeds.example.test", site).format(service="")
+        book = FeedBook(write_config(text), store)
+        for section in ("iran", "all"):
+            body = (await book.get(section, "atom")).body
+            assert PROBLEMS["atom"](body) == [], site
+            assert feedparser.parse(body).feed.id == f"tag:{name},2026:syndicator/{section}"
+            assert book.info(section, range(1, 2), 1).id == feedparser.parse(body).feed.id
+            # Its links still name the address readers reach it at.
+            assert b'href="http://[2001:' in body

@@ -31,6 +31,7 @@ import contextlib
 import functools
 import hashlib
 import html
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -450,3 +451,21 @@ def make_guid(
         else "2000-01-01"
     )
     return f"tag:{host},{day}:{source}/{first_hash[:32]}"
+
+
+def tag_authority(host: str | None) -> str:
+    """The authority of a tag: URI (RFC 4151) naming `host`: a DNS name, as the RFC asks.
+
+    A host name is itself (without the dot a fully qualified name may end in), an IPv4
+    address its dotted form, which is a DNS name by the RFC's grammar. An IPv6 address is its
+    name under ip6.arpa (RFC 3596), the DNS name that stands for that address and no other,
+    the same however it is written (`2001:db8::1`, `2001:0db8:0:0::1`); as written, its
+    colons made the id no tag: URI (`tag:2001:db8::1,2026:...`). A zone (`fe80::1%eth0`)
+    names a link of one machine, not part of the address: left out."""
+    host = (host or "").rstrip(".") or "localhost"
+    if ":" not in host:
+        return host
+    try:
+        return ipaddress.IPv6Address(host.partition("%")[0]).reverse_pointer
+    except ValueError:
+        return host

@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 
 import brotli
 
+from syndicator.core import identity
 from syndicator.core.config import ALL_SECTION, Config
 from syndicator.core.errors import StoreError
 from syndicator.core.events import RenderObserver
@@ -181,9 +182,10 @@ class FeedBook:
         paths (https://h/news and https://h/sport, each with a section `world`): readers and
         aggregators that key a feed on its id took one for the other. A site at the host's
         root keeps the id it always had; the port is left out for that reason, since the
-        default public_url (http://localhost:8080) names one."""
+        default public_url (http://localhost:8080) names one. An IPv6 address is named by
+        its ip6.arpa name (`identity.tag_authority`)."""
         parts = urlsplit(self.config.service.public_url)
-        host = parts.hostname or "localhost"
+        host = identity.tag_authority(parts.hostname)
         # public_url is a URI already; quoted again only for what a tag: URI may not hold.
         path = quote(parts.path, safe="/%!$&'()*+,;=:@")
         return f"tag:{host},2026:syndicator{path}/{section}"
