@@ -18,6 +18,7 @@ from syndicator.extract import extraction
 from syndicator.extract.candidate import to_candidate
 
 from .corpus.stories import STORIES, Story, plain
+from .feedrules import tag_uri_problem
 
 SOURCE_ORIGINS = {
     "https://www.news.example",
@@ -326,6 +327,17 @@ def test_the_guid_of_a_fixed_article() -> None:
     guid = identity.make_guid("https://www.presstv.ir", "presstv", GOLDEN_HASH, published)
     assert guid == GOLDEN_GUID
     assert guid == f"tag:www.presstv.ir,2024-05-01:presstv/{GOLDEN_HASH[:32]}"
+
+
+def test_the_guid_of_an_article_from_a_site_at_an_ipv6_address_is_a_tag_uri() -> None:
+    # It was `tag:2001:db8::2,2024-05-01:...`, no tag: URI (RFC 4151 wants a DNS name), and
+    # so was the Atom id of each of its entries.
+    published = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
+    name = "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
+    for origin in ("http://[2001:db8::2]:8081", "https://[2001:DB8:0::2]"):
+        guid = identity.make_guid(origin, "presstv", GOLDEN_HASH, published)
+        assert guid == f"tag:{name},2024-05-01:presstv/{GOLDEN_HASH[:32]}"
+        assert tag_uri_problem(guid, "entry") == []
 
 
 @pytest.mark.parametrize(

@@ -442,8 +442,11 @@ def make_guid(
     canonical_origin: str, source: str, first_hash: str, published: datetime | None
 ) -> str:
     """A tag: URI (RFC 4151) fixed when the article is first stored; it depends only on the
-    source, the publication date and the first content hash, never on a mirror."""
-    host = urlsplit(canonical_origin).hostname or "localhost"
+    source, the publication date and the first content hash, never on a mirror. Its
+    authority is the canonical host as a DNS name (`tag_authority`): a host name as it is,
+    an IPv6 address its ip6.arpa name. Stored GUIDs never change: articles stored while the
+    address was written as it is, colons and all, keep those ids."""
+    host = tag_authority(urlsplit(canonical_origin).hostname)
     # Four-digit years, as RFC 4151's dates are: strftime writes year 1 as "1".
     day = (
         f"{published.year:04d}-{published.month:02d}-{published.day:02d}"
