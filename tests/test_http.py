@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from lxml import etree, html
+from multidict import CIMultiDict
 
 from syndicator.core.config import Config
 from syndicator.publish.documents import FeedBook
@@ -202,6 +203,29 @@ async def test_conditional_requests_compression_and_no_rendering_per_request(
     # On the hot path, at most the first request of each connection goes to the handlers.
     answered = hot_answered(client)
     assert answered == -1 or answered >= 9_000, answered
+
+
+async def test_validators_and_codings_sent_on_several_header_lines_count_as_one_list(
+    pulled: tuple[FeedBook, TestClient],
+) -> None:
+    # RFC 9110 5.3: several lines of a list field are one list, as if joined by commas (a
+    # proxy or a client library adding its own If-None-Match or Accept-Encoding line). Only
+    # the first line was read: a reader whose ETag was on the second got the whole feed
+    # again, and one whose gzip was on the second got it uncompressed.
+    _, client = pulled
+    body = await (await client.get("/feeds/iran.atom", headers=PLAIN)).read()
+    etag = (await client.get("/feeds/iran.atom", headers=PLAIN)).headers["ETag"]
+    zipped = (await client.get("/feeds/iran.atom", headers={"Accept-Encoding": "gzip"})).headers
+    for codings, sent in (([("Accept-Encoding", "identity")], etag), (GZIP_LINES, zipped["ETag"])):
+        lines = [*codings, ("If-None-Match", '"other"'), ("If-None-Match", sent)]
+        cached = await client.get("/feeds/iran.atom", headers=CIMultiDict(lines))
+        assert cached.status == 304 and cached.headers["ETag"] == sent
+    full = await client.get("/feeds/iran.atom", headers=CIMultiDict(GZIP_LINES))
+    assert full.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(await full.read()) == body
+
+
+GZIP_LINES = [("Accept-Encoding", "identity;q=0.5"), ("Accept-Encoding", "gzip")]
 
 
 async def test_a_change_renders_once_and_moves_the_etag(

@@ -59,6 +59,7 @@ from syndicator.web.hotpath import (
     http_date,
 )
 from syndicator.web.metrics import CONTENT_TYPE, Metrics
+from syndicator.web.request_fields import listed
 from syndicator.web.unavailable import store_unavailable
 
 log = logging.getLogger("syndicator.server")
@@ -241,8 +242,8 @@ def choose(
     answers: _Answers, doc: RenderedFeed, headers: CIMultiDictProxy[str]
 ) -> tuple[bool, str]:
     """(not modified?, encoding) for a request's headers."""
-    encoding = negotiate(headers.get("Accept-Encoding", ""))
-    inm = headers.get("If-None-Match")
+    encoding = negotiate(listed(headers, "Accept-Encoding") or "")
+    inm = listed(headers, "If-None-Match")
     if inm is not None:
         # If-Modified-Since is ignored when If-None-Match is present (RFC 9110 13.1.3).
         return _etag_matches(inm, answers.etags[encoding]), encoding
