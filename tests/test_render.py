@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import feedparser
+import pytest
 from lxml import etree, html
 
 from syndicator.core.models import Article
@@ -302,3 +303,36 @@ def test_json_feed_items_name_the_same_authors_as_atom_entries_in_every_reader()
     by = [e.get("author", atom.feed.author) for e in atom.entries]
     assert by == ["Press TV", "Syndicator"]
     assert [merged(item) for item in data["items"]] == [[name] for name in by]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "",
+        " \t\n",
+        "\u3000",  # an ideographic space
+        "\u200b",  # a zero-width space
+        "\u200f",  # a right-to-left mark (Persian and Arabic CMSs put one around titles)
+        "\ufeff\u200e",  # a byte-order mark and a left-to-right mark
+        "\u00ad\u2060",  # a soft hyphen and a word joiner
+        "\u2067",  # an isolate opened, closed by the renderer: still nothing to see
+    ],
+)
+def test_a_title_with_nothing_to_see_is_untitled_in_every_format(title: str) -> None:
+    # A title of invisible characters alone (format characters: zero-width spaces, direction
+    # marks, byte-order marks) went out as it was: readers listed an item with no headline
+    # to read or to click.
+    items = [article(1, title=title)]
+    parsed = {fmt: feedparser.parse(render.render(fmt, INFO, items)) for fmt in ("rss", "atom")}
+    assert [parsed[fmt].entries[0].title for fmt in parsed] == [render.UNTITLED] * 2
+    assert json.loads(render.render_json(INFO, items))["items"][0]["title"] == render.UNTITLED
+    summary = pages.SectionSummary("n", "N", {}, 1, None)
+    page = html.fromstring(pages.section_page("Site", summary, items))
+    assert page.xpath("//ol[@class='items']/li/a/text()") == [render.UNTITLED]
+
+
+def test_a_title_with_something_to_see_keeps_its_marks() -> None:
+    # A headline with a right-to-left mark in it keeps the mark, which places its punctuation.
+    title = "\u200fخبر عاجل!\u200f"
+    item = json.loads(render.render_json(INFO, [article(1, title=title)]))["items"][0]
+    assert item["title"] == title

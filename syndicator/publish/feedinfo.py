@@ -8,6 +8,7 @@ Atom) both build on it without importing each other. Pure.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -171,9 +172,12 @@ def feed_updated(info: FeedInfo, articles: Sequence[Article]) -> datetime:
 
 def publishable(article: Article) -> Article:
     """The article with every text made safe for XML, the direction controls of each line
-    of text closed within it (`directions_closed`), a title that is never blank, a summary
-    that is never the title again (`_opening`), and its links as URIs (`identity.as_uri`)."""
-    title = directions_closed(" ".join(xml_safe(article.title).split())) or UNTITLED
+    of text closed within it (`directions_closed`), a title that is never blank nor made of
+    invisible characters alone (`_visible`), a summary that is never the title again
+    (`_opening`), and its links as URIs (`identity.as_uri`)."""
+    title = directions_closed(" ".join(xml_safe(article.title).split()))
+    if not _visible(title):
+        title = UNTITLED
     content_html = xml_safe(article.content_html)
     summary = directions_closed(xml_safe(article.summary))
     if _same_words(summary, title):
@@ -189,6 +193,15 @@ def publishable(article: Article) -> Article:
         # Set as an attribute (enclosure, media:content): one NUL made lxml refuse the feed.
         image_url=_picture_url(article.url, xml_safe(article.image_url)),
     )
+
+
+def _visible(text: str) -> bool:
+    """Whether `text` has a character to see: not white space alone, nor format characters
+    alone (zero-width spaces and joiners, direction marks and isolates, byte-order marks,
+    soft hyphens). A title of such characters (a right-to-left mark a CMS put around a
+    headline it did not have) was listed by readers as an item with no headline to read or
+    click."""
+    return any(not char.isspace() and unicodedata.category(char) != "Cf" for char in text)
 
 
 def _words(text: str) -> str:
