@@ -336,3 +336,17 @@ def test_a_title_with_something_to_see_keeps_its_marks() -> None:
     title = "\u200fخبر عاجل!\u200f"
     item = json.loads(render.render_json(INFO, [article(1, title=title)]))["items"][0]
     assert item["title"] == title
+
+
+def test_a_byline_with_nothing_to_see_names_no_author_in_any_format() -> None:
+    # A byline of a right-to-left mark alone (a Persian page whose byline was empty) was
+    # the item's author: "by" nobody to see in every reader, and in JSON Feed it hid the
+    # feed's author, which stands for an item naming nobody.
+    info = render.FeedInfo(**{**INFO.__dict__, "author": "Syndicator"})
+    items = [article(1, author="\u200f \u200e")]
+    atom = feedparser.parse(render.render_atom(info, items))
+    assert atom.entries[0].get("author", atom.feed.author) == "Syndicator"
+    rss = etree.fromstring(render.render_rss(info, items))
+    assert rss.find(".//{http://purl.org/dc/elements/1.1/}creator") is None
+    data = json.loads(render.render_json(info, items))
+    assert data["items"][0]["authors"] == [{"name": "Syndicator"}]

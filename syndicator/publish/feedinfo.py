@@ -188,7 +188,7 @@ def publishable(article: Article) -> Article:
         summary=summary,
         content_html=content_html,
         url=_link_url(article.url),
-        author=directions_closed(xml_safe(article.author).strip()) or None,
+        author=_shown(article.author),
         image_caption=directions_closed(xml_safe(article.image_caption).strip()) or None,
         # Set as an attribute (enclosure, media:content): one NUL made lxml refuse the feed.
         image_url=_picture_url(article.url, xml_safe(article.image_url)),
@@ -202,6 +202,14 @@ def _visible(text: str) -> bool:
     headline it did not have) was listed by readers as an item with no headline to read or
     click."""
     return any(not char.isspace() and unicodedata.category(char) != "Cf" for char in text)
+
+
+def _shown(byline: str | None) -> str | None:
+    """The author as published, None when there is nothing of it to see: a byline of a
+    direction mark alone (a Persian page with an empty byline) was the item's author,
+    "by" nobody in every reader, and hid the feed's author in JSON Feed."""
+    shown = directions_closed(xml_safe(byline).strip())
+    return shown if _visible(shown) else None
 
 
 def _words(text: str) -> str:
