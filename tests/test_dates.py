@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import calendar
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -27,6 +27,73 @@ from .sites import FakeClock, Site
 
 SECTION = "north-africa"
 FEED_ONLY = "    full_text: false\n"
+IN_TEHRAN = "    time_zone: Asia/Tehran\n"
+TEHRAN = timezone(timedelta(hours=3, minutes=30))
+ReadersTimes = Callable[..., Awaitable[dict[str, set[datetime]]]]
+
+
+@pytest.fixture
+def readers_times(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> ReadersTimes:
+    """Pull the site's section once (`entry` and `extra` as `Site.config_yaml` takes them),
+    with no pull failing, and give the times readers see, as `published_as_readers_see`."""
+
+    async def pull(*, entry: str = "feed", extra: str = "") -> dict[str, set[datetime]]:
+        config = write_config(
+            site.config_yaml(store_url, entry=entry, sections=(SECTION,), extra=extra)
+        )
+        report = await pull_source("news", config, fetcher, store)
+        assert report.failed == 0, report.errors
+        return await published_as_readers_see(config, store)
+
+    return pull
+
+
+PulledTwice = Callable[..., Awaitable[tuple[list[str], dict[str, set[datetime]]]]]
+
+
+@pytest.fixture
+def pulled_twice(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> PulledTwice:
+    """Pull the section (every article new), run `between`, pull again with the feeds
+    answering 200 (not 304) and nothing new; give the article pages the second pull fetched
+    and the times readers see after it."""
+
+    async def pull(
+        between: Callable[[], None] = lambda: None,
+    ) -> tuple[list[str], dict[str, set[datetime]]]:
+        config = write_config(site.config_yaml(store_url, sections=(SECTION,)))
+        first = await pull_source("news", config, fetcher, store)
+        assert first.failed == 0 and first.new == len(site.in_section(SECTION))
+        before = [len(m.log) for m in site.mirrors]
+        between()
+        site.touch()  # the feeds answer 200 again, not 304
+        again = await pull_source("news", config, fetcher, store)
+        assert again.failed == 0 and again.new == 0
+        fetched = [
+            p
+            for m, n in zip(site.mirrors, before, strict=True)
+            for p in m.log[n:]
+            if "/Detail/" in p
+        ]
+        return fetched, await published_as_readers_see(config, store)
+
+    return pull
+
+
+def own_times(site: Site) -> dict[str, set[datetime]]:
+    """Each article of the section with its own publication time, alone."""
+    return {a.title: {a.published} for a in site.in_section(SECTION)}
 
 
 async def published_as_readers_see(config: Config, store: Store) -> dict[str, set[datetime]]:
@@ -83,21 +150,15 @@ async def test_feed_times_in_a_zone_feedparser_does_not_know_keep_their_instant(
     zone: str,
     hours: float,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # Press TV's feeds write Tehran time, `Tue, 03 Dec 2024 14:05:00 IRST`: feedparser knows
     # no IRST and read it as UTC, so every item was published three and a half hours late
     # (and `+330`, `GMT+3:30` a day and more off).
     for mirror in site.mirrors:
         mirror.feed_dates = written_in(zone, hours)
-    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=FEED_ONLY))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    seen = await readers_times(extra=FEED_ONLY)
+    assert seen == own_times(site)
 
 
 @pytest.mark.parametrize(
@@ -107,21 +168,14 @@ async def test_feed_times_in_a_zone_feedparser_does_not_know_keep_their_instant(
 async def test_page_times_in_a_zone_abbreviation_keep_their_instant(
     written: str,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # The same time in a page's article:published_time (which wins over the feed's) was read
     # as UTC too.
-    tehran = timezone(timedelta(hours=3, minutes=30))
     for article in site.articles:
-        article.page_published = written.format(article.published.astimezone(tehran))
-    config = write_config(site.config_yaml(store_url, sections=(SECTION,)))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+        article.page_published = written.format(article.published.astimezone(TEHRAN))
+    seen = await readers_times()
+    assert seen == own_times(site)
 
 
 PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
@@ -134,23 +188,16 @@ ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 async def test_page_times_in_persian_or_arabic_digits_keep_their_instant(
     digits: dict[int, str],
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # Persian and Arabic pages write their dates in their own digits, often wrapped in a
     # right-to-left mark: no such date was read, and each article was dated by the day in
     # its URL, at midnight (three articles of a day tied, hours off).
-    tehran = timezone(timedelta(hours=3, minutes=30))
     for article in site.articles:
-        local = article.published.astimezone(tehran).isoformat()
+        local = article.published.astimezone(TEHRAN).isoformat()
         article.page_published = "\u200f" + local.translate(digits)
-    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    seen = await readers_times(entry="page")
+    assert seen == own_times(site)
 
 
 @pytest.mark.parametrize(
@@ -166,27 +213,20 @@ async def test_page_times_in_persian_or_arabic_digits_keep_their_instant(
 async def test_page_times_written_year_first_keep_their_instant(
     written: str,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # JSON-LD and meta tags of CMSs in Iran and the Gulf write `2024-03-01 12:30:00 IRST` or
     # `2024/03/01 12:30 +0330`: neither ISO 8601 nor RFC 822, such a time was no date, and
     # the article was dated by its URL's day at midnight.
-    tehran = timezone(timedelta(hours=3, minutes=30))
     for article in site.articles:
-        article.page_published = written.format(article.published.astimezone(tehran))
-    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+        article.page_published = written.format(article.published.astimezone(TEHRAN))
+    seen = await readers_times(entry="page")
+    assert seen == own_times(site)
 
 
 def solar(moment: datetime, written: str) -> str:
     """`moment` in Tehran's time and Iran's calendar, `written` a jdatetime format."""
-    local = moment.astimezone(timezone(timedelta(hours=3, minutes=30)))
+    local = moment.astimezone(TEHRAN)
     day = jdatetime.datetime.fromgregorian(datetime=local.replace(tzinfo=None), locale="fa_IR")
     return day.strftime(written)
 
@@ -195,49 +235,34 @@ def solar(moment: datetime, written: str) -> str:
 async def test_page_times_in_irans_calendar_keep_their_instant(
     written: str,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # Iranian CMSs write meta tags in the Solar Hijri calendar, `۱۴۰۲/۱۲/۱۱ ۱۲:۳۰`: read
     # as the year 1402 (or not at all), it was no date, and the article was dated by its
     # URL's day at midnight UTC.
     for article in site.articles:
         article.page_published = solar(article.published, written).translate(PERSIAN)
-    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    seen = await readers_times(entry="page")
+    assert seen == own_times(site)
 
 
 async def test_feed_times_in_irans_calendar_keep_their_instant(
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # A Persian feed's pubDate, `جمعه ۱۱ اسفند ۱۴۰۲ - ۱۲:۳۰`: feedparser reads none, and
     # every item was dated when it was first pulled (the whole backlog at one time).
     for mirror in site.mirrors:
         mirror.feed_dates = lambda moment: solar(moment, "%A %d %B %Y - %H:%M").translate(PERSIAN)
-    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=FEED_ONLY))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    seen = await readers_times(extra=FEED_ONLY)
+    assert seen == own_times(site)
 
 
 @pytest.mark.parametrize("feed_zone", [("GMT", 0), ("IRST", 3.5)])
 async def test_a_page_that_gives_only_the_day_keeps_the_feeds_time(
     feed_zone: tuple[str, float],
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # The page's article:published_time is `2024-03-01`, its feed entry says 12:30 IRST: the
     # page won, and every article of the day was published at 00:00 UTC, tied.
@@ -245,32 +270,22 @@ async def test_a_page_that_gives_only_the_day_keeps_the_feeds_time(
         mirror.feed_dates = written_in(*feed_zone)
     for article in site.articles:
         article.page_published = f"{article.published:%Y-%m-%d}"
-    config = write_config(site.config_yaml(store_url, sections=(SECTION,)))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    seen = await readers_times()
+    assert seen == own_times(site)
 
 
 async def test_no_item_is_published_after_it_was_first_seen(
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # A Tehran CMS writes its local time with no zone (`2024-03-01T14:30:00`), read as UTC:
     # the fresh articles were dated up to three and a half hours ahead of the pull, pinned at
     # the top of every reader above the articles that came after them ("in 3 hours").
-    tehran = timezone(timedelta(hours=3, minutes=30))
     started = datetime.now(UTC).replace(microsecond=0)
     for n, article in enumerate(site.articles):
         article.published = started - timedelta(hours=1 + n / 2)
-        article.page_published = f"{article.published.astimezone(tehran):%Y-%m-%dT%H:%M:%S}"
-    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
+        article.page_published = f"{article.published.astimezone(TEHRAN):%Y-%m-%dT%H:%M:%S}"
+    seen = await readers_times(entry="page")
     assert set(seen) == {a.title for a in site.in_section(SECTION)}
     assert max(max(times) for times in seen.values()) <= datetime.now(UTC)
 
@@ -279,10 +294,7 @@ async def test_no_item_is_published_after_it_was_first_seen(
 async def test_a_feed_entry_with_only_a_modified_time_is_published_then(
     pages: bool,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # An Atom entry need not say when it was published, only when it was updated (and a JSON
     # Feed item may give date_modified alone): such entries were published when first pulled,
@@ -294,11 +306,8 @@ async def test_a_feed_entry_with_only_a_modified_time_is_published_then(
         article.updated = article.published
         article.page_published = "unknown"
     extra = "" if pages else FEED_ONLY
-    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=extra))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    seen = await readers_times(extra=extra)
+    assert seen == own_times(site)
 
 
 async def test_an_undated_page_takes_its_date_from_the_news_sitemap(
@@ -321,7 +330,7 @@ async def test_an_undated_page_takes_its_date_from_the_news_sitemap(
     report = await pull_source("news", write_config(yaml), fetcher, store, clock=clock)
     assert report.failed == 0 and report.new == len(site.in_section(SECTION))
     seen = await published_as_readers_see(write_config(yaml), store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    assert seen == own_times(site)
 
 
 @pytest.mark.parametrize(
@@ -336,77 +345,54 @@ async def test_an_undated_page_takes_its_date_from_the_news_sitemap(
 async def test_page_times_with_a_zone_by_its_place_name_keep_their_instant(
     written: str,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # An offset followed by its zone's name, a zone named by its place (as a server's
     # settings name it), RFC 9557's suffix: no date was read, and the article was dated by
     # its URL's day at midnight (feedparser, for a feed, read `Asia/Tehran` as UTC).
-    tehran = timezone(timedelta(hours=3, minutes=30))
     for article in site.articles:
-        article.page_published = written.format(article.published.astimezone(tehran))
-    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+        article.page_published = written.format(article.published.astimezone(TEHRAN))
+    seen = await readers_times(entry="page")
+    assert seen == own_times(site)
 
 
 @pytest.mark.parametrize("entry", ["page", "feed"])
 async def test_a_sources_time_zone_places_times_that_name_none(
     entry: str,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # A Tehran CMS writes its local time with no zone, in its pages
     # (`2024-03-01T12:30:00`) or its feed's pubDate (`Fri, 01 Mar 2024 12:30:00`): read as
     # UTC, every article was published three and a half hours late. `time_zone` says where
     # such times are.
-    tehran = timezone(timedelta(hours=3, minutes=30))
     for article in site.articles:
-        article.page_published = f"{article.published.astimezone(tehran):%Y-%m-%dT%H:%M:%S}"
+        article.page_published = f"{article.published.astimezone(TEHRAN):%Y-%m-%dT%H:%M:%S}"
     for mirror in site.mirrors:
-        mirror.feed_dates = lambda moment: f"{moment.astimezone(tehran):%a, %d %b %Y %H:%M:%S}"
-    extra = "    time_zone: Asia/Tehran\n" + ("" if entry == "page" else FEED_ONLY)
-    config = write_config(
-        site.config_yaml(store_url, entry=entry, sections=(SECTION,), extra=extra)
-    )
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+        mirror.feed_dates = lambda moment: f"{moment.astimezone(TEHRAN):%a, %d %b %Y %H:%M:%S}"
+    extra = IN_TEHRAN + ("" if entry == "page" else FEED_ONLY)
+    seen = await readers_times(entry=entry, extra=extra)
+    assert seen == own_times(site)
 
 
 @pytest.mark.parametrize("zone", ["AT", "TEH", "ACWST"])
 async def test_times_in_a_zone_not_known_are_placed_by_the_sources_time_zone(
     zone: str,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # An abbreviation no table gives an offset for was read as UTC: a Tehran site's times
     # were published hours off, and nothing said so. It says as much as no zone at all: the
     # source's `time_zone` places the time, and the log names the zone.
     dates._unknown_zone.cache_clear()  # said once a process: earlier tests may have said it
-    tehran = timezone(timedelta(hours=3, minutes=30))
     for mirror in site.mirrors:
         mirror.feed_dates = lambda moment: (
-            f"{moment.astimezone(tehran):%a, %d %b %Y %H:%M:%S} {zone}"
+            f"{moment.astimezone(TEHRAN):%a, %d %b %Y %H:%M:%S} {zone}"
         )
-    extra = "    time_zone: Asia/Tehran\n" + FEED_ONLY
-    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=extra))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    extra = IN_TEHRAN + FEED_ONLY
+    seen = await readers_times(extra=extra)
+    assert seen == own_times(site)
     written = f"Fri, 01 Mar 2024 12:30:00 {zone}"
     assert (moment := dates.parse_date(written)) is not None and moment.tzinfo is dates.NO_ZONE
     # Said once, not for every date.
@@ -434,10 +420,7 @@ def test_a_time_zone_that_is_none_is_named_with_its_line(
 async def test_json_ld_dates_in_odd_forms_are_read(
     written: str,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # A page's JSON-LD may give its date as a list, or as a JSON-LD value object: no date was
     # read, and the article was dated by its URL's day at midnight.
@@ -445,38 +428,22 @@ async def test_json_ld_dates_in_odd_forms_are_read(
         article.page_published = "unknown"
         date = written.format(article.published.isoformat())
         article.page_json_ld = f'{{"@type": "NewsArticle", "datePublished": {date}}}'
-    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    seen = await readers_times(entry="page")
+    assert seen == own_times(site)
 
 
 async def test_a_mirror_clock_far_ahead_does_not_refetch_every_article_every_pull(
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pulled_twice: PulledTwice,
 ) -> None:
     # A mirror whose clock is years ahead says in its feed that every article was updated
     # in 2099. Not believed as the articles' date, it still read as "changed since stored"
     # on every pull: every article page was fetched again from every mirror, for ever.
     for article in site.articles:
         article.updated = datetime(2099, 1, 1, tzinfo=UTC)
-    config = write_config(site.config_yaml(store_url, sections=(SECTION,)))
-    first = await pull_source("news", config, fetcher, store)
-    assert first.failed == 0 and first.new == len(site.in_section(SECTION))
-    before = [len(m.log) for m in site.mirrors]
-    site.touch()  # the feeds answer 200 again, not 304
-    again = await pull_source("news", config, fetcher, store)
-    assert again.failed == 0 and again.new == 0
-    fetched = [
-        p for m, n in zip(site.mirrors, before, strict=True) for p in m.log[n:] if "/Detail/" in p
-    ]
+    fetched, seen = await pulled_twice()
     assert fetched == []
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    assert seen == own_times(site)
 
 
 @pytest.mark.parametrize(
@@ -491,10 +458,7 @@ async def test_a_mirror_clock_far_ahead_does_not_refetch_every_article_every_pul
 async def test_a_cms_zero_date_in_a_feed_is_no_date(
     zero: str,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # A CMS with no date for an entry writes its zero date. PHP's `-0001-11-30` was read by
     # feedparser as 2000-01-01, .NET's `Jan 0001` by dateutil as 2001: the items went to
@@ -502,11 +466,8 @@ async def test_a_cms_zero_date_in_a_feed_is_no_date(
     # with no date is dated when it was first seen.
     for mirror in site.mirrors:
         mirror.feed_dates = lambda moment: zero
-    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=FEED_ONLY))
     started = datetime.now(UTC).replace(microsecond=0)
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
+    seen = await readers_times(extra=FEED_ONLY)
     assert set(seen) == {a.title for a in site.in_section(SECTION)}
     assert all(min(times) >= started for times in seen.values()), seen
 
@@ -522,10 +483,7 @@ async def test_a_cms_zero_date_in_a_feed_is_no_date(
 async def test_an_entry_dated_at_an_offset_no_zone_has_costs_only_its_date(
     broken: str,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # A date whose offset is a day or more (`-9999`, a CMS's broken zone field) was read,
     # then raised ValueError when put in UTC: that one entry cost the feed on every mirror,
@@ -535,10 +493,7 @@ async def test_an_entry_dated_at_an_offset_no_zone_has_costs_only_its_date(
         mirror.feed_dates = lambda moment: (
             broken.format(moment) if moment == first.published else format_datetime(moment)
         )
-    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=FEED_ONLY))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0, report.errors
-    seen = await published_as_readers_see(config, store)
+    seen = await readers_times(extra=FEED_ONLY)
     assert set(seen) == {a.title for a in site.in_section(SECTION)}
     assert all(seen[a.title] == {a.published} for a in site.in_section(SECTION)[1:])
 
@@ -561,10 +516,7 @@ EAST_ASIAN = [
 async def test_feed_times_written_in_chinese_japanese_or_korean_keep_their_instant(
     written: str,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # `2024年12月3日 14:05` was read by feedparser alone, as the 1st of the month the pull
     # ran in, of that year, at midnight: every item of such a feed was dated days or months
@@ -573,19 +525,13 @@ async def test_feed_times_written_in_chinese_japanese_or_korean_keep_their_insta
         mirror.feed_dates = lambda moment: written.format(
             moment, "오전" if moment.hour < 12 else "오후"
         )
-    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=FEED_ONLY))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0, report.errors
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    seen = await readers_times(extra=FEED_ONLY)
+    assert seen == own_times(site)
 
 
 async def test_a_fresh_article_dated_by_its_day_alone_is_published_when_seen(
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # A listing, and pages that give only today's date: today's new articles were published
     # at midnight, below everything else a reader got today, though they had just appeared.
@@ -595,10 +541,7 @@ async def test_a_fresh_article_dated_by_its_day_alone_is_published_when_seen(
     for article in site.articles:
         article.published = started if article is not old else started - timedelta(days=3)
         article.page_published = f"{article.published:%Y-%m-%d}"
-    config = write_config(site.config_yaml(store_url, entry="page", sections=(SECTION,)))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
+    seen = await readers_times(entry="page")
     midnight = started.replace(hour=0, minute=0, second=0)
     assert seen.pop(old.title) == {midnight - timedelta(days=3)}
     assert all(started <= min(times) <= datetime.now(UTC) for times in seen.values()), seen
@@ -608,10 +551,7 @@ async def test_a_fresh_article_dated_by_its_day_alone_is_published_when_seen(
 async def test_iso_times_with_an_offset_of_minutes_and_no_colon_keep_their_instant(
     offset: str,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # `2024-03-01T12:30:00+0330` (Tehran; +0530 India, +0545 Nepal): feedparser read the
     # offset's minutes as none, and every item was published 30 or 45 minutes off.
@@ -619,11 +559,8 @@ async def test_iso_times_with_an_offset_of_minutes_and_no_colon_keep_their_insta
     zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:])))
     for mirror in site.mirrors:
         mirror.feed_dates = lambda moment: f"{moment.astimezone(zone):%Y-%m-%dT%H:%M:%S}{offset}"
-    config = write_config(site.config_yaml(store_url, sections=(SECTION,), extra=FEED_ONLY))
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    seen = await readers_times(extra=FEED_ONLY)
+    assert seen == own_times(site)
 
 
 PIECES = st.sampled_from(
@@ -653,10 +590,7 @@ def test_every_zone_abbreviation_reads_at_its_offset(name: str) -> None:
 
 async def test_a_feed_that_dates_every_entry_when_generated_dates_none(
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pulled_twice: PulledTwice,
 ) -> None:
     # Some CMSs write the moment the feed was generated as every item's pubDate. Each pull
     # saw a newer time on every entry, read as "changed since stored": every article page
@@ -664,20 +598,13 @@ async def test_a_feed_that_dates_every_entry_when_generated_dates_none(
     generated = [datetime(2024, 3, 2, 8, 0, tzinfo=UTC)]
     for mirror in site.mirrors:
         mirror.feed_dates = lambda moment: f"{generated[0]:%a, %d %b %Y %H:%M:%S} GMT"
-    config = write_config(site.config_yaml(store_url, sections=(SECTION,)))
-    first = await pull_source("news", config, fetcher, store)
-    assert first.failed == 0 and first.new == len(site.in_section(SECTION))
-    before = [len(m.log) for m in site.mirrors]
-    generated[0] += timedelta(minutes=10)
-    site.touch()
-    again = await pull_source("news", config, fetcher, store)
-    assert again.failed == 0 and again.new == 0
-    fetched = [
-        p for m, n in zip(site.mirrors, before, strict=True) for p in m.log[n:] if "/Detail/" in p
-    ]
+
+    def regenerate() -> None:
+        generated[0] += timedelta(minutes=10)
+
+    fetched, seen = await pulled_twice(between=regenerate)
     assert fetched == []
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    assert seen == own_times(site)
 
 
 SPANISH_MONTHS = (
@@ -717,26 +644,16 @@ def levantine(moment: datetime) -> str:
 async def test_page_times_written_in_spanish_or_arabic_keep_their_instant(
     written: Callable[[datetime], str],
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # HispanTV and Al-Alam write an article's time in words of their language, in Tehran's
     # time, with no zone: "7 de diciembre de 2026, 10:15", "٧ ديسمبر ٢٠٢٦ - ١٠:١٥", "7 كانون
     # الأول 2026 الساعة 10:15". No such date was read, and every article was dated by its
     # URL's day at midnight (three articles of a day tied, hours off).
-    tehran = timezone(timedelta(hours=3, minutes=30))
     for article in site.articles:
-        article.page_published = written(article.published.astimezone(tehran))
-    extra = "    time_zone: Asia/Tehran\n"
-    config = write_config(
-        site.config_yaml(store_url, entry="page", sections=(SECTION,), extra=extra)
-    )
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+        article.page_published = written(article.published.astimezone(TEHRAN))
+    seen = await readers_times(entry="page", extra=IN_TEHRAN)
+    assert seen == own_times(site)
 
 
 @pytest.mark.parametrize(
@@ -778,10 +695,7 @@ async def test_a_zone_in_words_or_brackets_and_a_hijri_date_beside_keep_the_inst
     written: Callable[[datetime], str],
     hours: float,
     site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    readers_times: ReadersTimes,
 ) -> None:
     # "10:15 بتوقيت غرينتش" is Greenwich time: taken for a time naming no zone, it was placed in
     # the source's time_zone, hours off; "(GMT+3:30)" was dropped as an RFC 822 comment; a
@@ -790,11 +704,5 @@ async def test_a_zone_in_words_or_brackets_and_a_hijri_date_beside_keep_the_inst
     zone = timezone(timedelta(hours=hours))
     for article in site.articles:
         article.page_published = written(article.published.astimezone(zone))
-    extra = "    time_zone: Asia/Tehran\n"
-    config = write_config(
-        site.config_yaml(store_url, entry="page", sections=(SECTION,), extra=extra)
-    )
-    report = await pull_source("news", config, fetcher, store)
-    assert report.failed == 0
-    seen = await published_as_readers_see(config, store)
-    assert seen == {a.title: {a.published} for a in site.in_section(SECTION)}
+    seen = await readers_times(entry="page", extra=IN_TEHRAN)
+    assert seen == own_times(site)
