@@ -39,6 +39,48 @@ def parent_of(pid: int) -> int | None:
     return int(stat.rpartition(")")[2].split()[1])
 
 
+def quiet_service(port: int) -> str:
+    """The service section of a config listening on `port`, logging at info, not watching
+    its file (a SIGHUP reloads it)."""
+    return f"  listen: 127.0.0.1:{port}\n  watch_config: false\n  log_level: info\n"
+
+
+def titled_config(site: Site, store_url: str, port: int, title: str) -> str:
+    """The site's config, served quietly on `port`, the Iran section titled `title`."""
+    config = site.config_yaml(store_url, service_extra=quiet_service(port))
+    return config.replace("{title: Iran}", f"{{title: {title}}}")
+
+
+def logged(served: Served, name: str, since: int = 0) -> list[dict[str, Any]]:
+    """The log events called `name` the service wrote, from the `since`th on."""
+    return [e for e in served.events[since:] if e.get("event") == name]
+
+
+def kill_orphans(children: list[int], supervisor: int) -> None:
+    """Orphans, had the supervisor died: they hold the log pipe open, so stop them first."""
+    for pid in children:
+        if parent_of(pid) not in (supervisor, None):
+            os.kill(pid, signal.SIGKILL)
+
+
+def assert_stopped_cleanly(code: int, served: Served) -> None:
+    """The service exited 0 and logged no traceback."""
+    assert code == 0, "\n".join(served.raw)
+    assert "Traceback" not in "\n".join(served.raw)
+
+
+async def children_once_started(served: Served, count: int, what: str) -> list[int]:
+    """Wait for `count` processes to log their start (`what` names them in the failure);
+    give the supervisor's children then."""
+    assert served.proc is not None
+
+    async def started() -> bool:
+        return len(logged(served, "started")) == count
+
+    await served.wait_for(started, what)
+    return children_of(served.proc.pid)
+
+
 async def entries_seen(port: int, tries: int) -> list[int]:
     """Entries in the Iran feed, each request on a new connection (any process may answer);
     -1 for a request not answered, -2 for an answer other than 200."""
@@ -140,44 +182,30 @@ async def test_pull_inline_sighup_reloads_every_serving_process_and_the_supervis
     site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
-
-    def config(title: str) -> str:
-        service = f"  listen: 127.0.0.1:{port}\n  watch_config: false\n  log_level: info\n"
-        text = site.config_yaml(store_url, service_extra=service)
-        return text.replace("{title: Iran}", f"{{title: {title}}}")
-
-    def events(name: str, since: int = 0) -> list[dict[str, Any]]:
-        return [e for e in served.events[since:] if e.get("event") == name]
-
-    write_config(config("Iran"))
+    write_config(titled_config(site, store_url, port, "Iran"))
     # The old model: the first of the two serving processes pulls.
     served = Served(tmp_path / "syndicator.yaml", port, "--workers", "2", "--pull-inline")
     await served.start()
     assert served.proc is not None
     children: list[int] = []
     try:
-
-        async def both_started() -> bool:
-            return len(events("started")) == 2
-
-        await served.wait_for(both_started, "both serving processes to start")
-        children = children_of(served.proc.pid)
-        assert {e["pid"] for e in events("started")} == set(children) and len(children) == 2
+        children = await children_once_started(served, 2, "both serving processes to start")
+        assert {e["pid"] for e in logged(served, "started")} == set(children) and len(children) == 2
 
         mark = len(served.events)
-        write_config(config("Iran and the Gulf"))
+        write_config(titled_config(site, store_url, port, "Iran and the Gulf"))
         served.signal(signal.SIGHUP)
 
         async def both_reloaded() -> bool:
             assert served.proc is not None
             assert served.proc.returncode is None, f"SIGHUP ended it ({served.proc.returncode})"
-            return [e["reason"] for e in events("config applied", mark)] == ["SIGHUP"] * 2
+            return [e["reason"] for e in logged(served, "config applied", mark)] == ["SIGHUP"] * 2
 
         await served.wait_for(both_reloaded, "both serving processes to apply the new config")
         # The same supervisor and the same two processes serve on: nothing restarted.
         assert served.proc.returncode is None
         assert children_of(served.proc.pid) == children
-        assert events("started", mark) == []
+        assert logged(served, "started", mark) == []
 
         async def every_answer_has_the_new_title() -> bool:
             titles = set()
@@ -216,13 +244,9 @@ async def test_pull_inline_sighup_reloads_every_serving_process_and_the_supervis
 
         await served.wait_for(every_scrape_counts_both, "every scrape to count both processes")
     finally:
-        for pid in children:
-            # Orphans, had the supervisor died: they hold the log pipe open, so stop them first.
-            if parent_of(pid) not in (served.proc.pid, None):
-                os.kill(pid, signal.SIGKILL)
+        kill_orphans(children, served.proc.pid)
         code = await served.stop()
-    assert code == 0, "\n".join(served.raw)
-    assert "Traceback" not in "\n".join(served.raw)
+    assert_stopped_cleanly(code, served)
 
 
 def niceness(pid: int) -> int:
@@ -235,29 +259,17 @@ async def test_serve_pulls_in_a_process_at_lower_priority_beside_the_serving_one
     site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
-
-    def config(title: str) -> str:
-        service = f"  listen: 127.0.0.1:{port}\n  watch_config: false\n  log_level: info\n"
-        text = site.config_yaml(store_url, service_extra=service)
-        return text.replace("{title: Iran}", f"{{title: {title}}}")
-
-    def events(name: str, since: int = 0) -> list[dict[str, Any]]:
-        return [e for e in served.events[since:] if e.get("event") == name]
-
-    write_config(config("Iran"))
+    write_config(titled_config(site, store_url, port, "Iran"))
     # The default: no option asks for the pulling process.
     served = Served(tmp_path / "syndicator.yaml", port)
     await served.start()
     assert served.proc is not None
     children: list[int] = []
     try:
-
-        async def both_started() -> bool:
-            return len(events("started")) == 2
-
-        await served.wait_for(both_started, "the pulling and the serving process to start")
-        children = children_of(served.proc.pid)
-        started = {e["pid"]: e for e in events("started")}
+        children = await children_once_started(
+            served, 2, "the pulling and the serving process to start"
+        )
+        started = {e["pid"]: e for e in logged(served, "started")}
         assert set(started) == set(children) and len(children) == 2
         puller = next(pid for pid, e in started.items() if e["pulls"])
         server = next(pid for pid, e in started.items() if not e["pulls"])
@@ -280,24 +292,21 @@ async def test_serve_pulls_in_a_process_at_lower_priority_beside_the_serving_one
             assert mirror.log.count("/rss/iran.xml") == 1, mirror.log
 
         mark = len(served.events)
-        write_config(config("Iran and the Gulf"))
+        write_config(titled_config(site, store_url, port, "Iran and the Gulf"))
         served.signal(signal.SIGHUP)
 
         async def both_reloaded() -> bool:
-            return [e["reason"] for e in events("config applied", mark)] == ["SIGHUP"] * 2
+            return [e["reason"] for e in logged(served, "config applied", mark)] == ["SIGHUP"] * 2
 
         await served.wait_for(both_reloaded, "both processes to apply the new config")
         assert children_of(served.proc.pid) == children
         _, body = await served.get("/feeds/iran.rss")
         assert feedparser.parse(body).feed.title == "Test news: Iran and the Gulf"
     finally:
-        for pid in children:
-            if parent_of(pid) not in (served.proc.pid, None):
-                os.kill(pid, signal.SIGKILL)
+        kill_orphans(children, served.proc.pid)
         code = await served.stop()
-    assert code == 0, "\n".join(served.raw)
-    assert "Traceback" not in "\n".join(served.raw)
-    assert len(events("stopped")) == 2
+    assert_stopped_cleanly(code, served)
+    assert len(logged(served, "stopped")) == 2
 
 
 async def test_sigterm_stops_the_pulling_process_within_the_drain_bound(
@@ -324,7 +333,7 @@ async def test_sigterm_stops_the_pulling_process_within_the_drain_bound(
         with contextlib.suppress(ProcessLookupError):
             await served.stop()
     assert code == 0, "\n".join(served.raw)
-    stopped = [e for e in served.events if e.get("event") == "stopped"]
+    stopped = logged(served, "stopped")
     # The serving process had no pull to cancel; the pulling one cut its pull off.
     assert sorted(e["cancelled_pulls"] for e in stopped) == [[], ["news"]]
     assert "Traceback" not in "\n".join(served.raw)
@@ -334,8 +343,7 @@ async def test_readers_are_answered_while_the_pulling_process_is_stopped_mid_pul
     site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    service = f"  listen: 127.0.0.1:{port}\n  watch_config: false\n  log_level: info\n"
-    write_config(site.config_yaml(store_url, service_extra=service))
+    write_config(site.config_yaml(store_url, service_extra=quiet_service(port)))
     # One article page keeps the first pull busy for a while.
     slow = site.in_section("iran")[0]
     site.slow_paths, site.slow_seconds = {slow.path}, 3.0
@@ -413,8 +421,7 @@ async def test_readers_are_answered_while_the_pulling_process_is_stopped_mid_pul
             with contextlib.suppress(ProcessLookupError):
                 os.kill(puller, signal.SIGCONT)
         code = await served.stop()
-    assert code == 0, "\n".join(served.raw)
-    assert "Traceback" not in "\n".join(served.raw)
+    assert_stopped_cleanly(code, served)
 
 
 async def test_serve_on_a_free_port_answers_there_beside_its_pulling_process(
@@ -442,8 +449,7 @@ async def test_serve_on_a_free_port_answers_there_beside_its_pulling_process(
         await served.wait_for(feed_full, "the pulled articles on the free port")
     finally:
         code = await served.stop()
-    assert code == 0, "\n".join(served.raw)
-    assert "Traceback" not in "\n".join(served.raw)
+    assert_stopped_cleanly(code, served)
 
 
 async def test_a_serving_process_killed_after_it_started_comes_back_with_the_running_config(
@@ -453,10 +459,9 @@ async def test_a_serving_process_killed_after_it_started_comes_back_with_the_run
     supervisor restarts it, however soon after its start, and it serves the config the
     service runs, the section a SIGHUP added included."""
     port = free_port()
-    service = f"  listen: 127.0.0.1:{port}\n  log_level: info\n  watch_config: false\n"
 
     def config(*sections: str) -> str:
-        return site.config_yaml(store_url, sections=sections, service_extra=service)
+        return site.config_yaml(store_url, sections=sections, service_extra=quiet_service(port))
 
     write_config(config("north-africa"))
     served = Served(tmp_path / "syndicator.yaml", port)
@@ -481,8 +486,7 @@ async def test_a_serving_process_killed_after_it_started_comes_back_with_the_run
         assert (await served.get("/feeds/iran.rss"))[0] == 200
     finally:
         code = await served.stop()
-    assert code == 0, "\n".join(served.raw)
-    assert "Traceback" not in "\n".join(served.raw)
+    assert_stopped_cleanly(code, served)
 
 
 SUPERVISED = """
@@ -575,18 +579,14 @@ async def test_the_processes_of_a_killed_supervisor_stop_rather_than_serve_on(
     # processes went on, orphaned, serving the old config on the shared port beside the
     # service started next, and pulling too.
     port = free_port()
-    service = f"  listen: 127.0.0.1:{port}\n  watch_config: false\n  log_level: info\n"
-    write_config(site.config_yaml(store_url, service_extra=service))
+    write_config(site.config_yaml(store_url, service_extra=quiet_service(port)))
     served = Served(tmp_path / "syndicator.yaml", port, "--workers", "2")
     await served.start()
     assert served.proc is not None
     try:
-
-        async def all_started() -> bool:
-            return sum(e.get("event") == "started" for e in served.events) == 3
-
-        await served.wait_for(all_started, "the pulling and both serving processes to start")
-        children = children_of(served.proc.pid)
+        children = await children_once_started(
+            served, 3, "the pulling and both serving processes to start"
+        )
         assert len(children) == 3
         os.kill(served.proc.pid, signal.SIGKILL)
 
@@ -594,7 +594,7 @@ async def test_the_processes_of_a_killed_supervisor_stop_rather_than_serve_on(
             return all(parent_of(pid) is None for pid in children)
 
         await served.wait_for(all_gone, "the orphaned processes to stop", timeout=15)
-        stopped = [e for e in served.events if e.get("event") == "stopped"]
+        stopped = logged(served, "stopped")
         assert len(stopped) == 3, "\n".join(served.raw)
     finally:
         await served.stop()
