@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from lxml import etree
 
@@ -33,16 +34,31 @@ def hub_config(site: Site, store_url: str, hub: Hub, delay: str = "50ms") -> str
     return site.config_yaml(store_url).replace("  max_items: 50\n", "  max_items: 50\n" + websub)
 
 
+BookForHub = Callable[..., tuple[Config, FeedBook]]
+
+
+@pytest.fixture
+def book_for_hub(
+    site: Site, store: Store, write_config: Callable[[str], Config], store_url: str
+) -> BookForHub:
+    """The site's config announcing to a hub (`book_for_hub(hub, delay="1h")`), and a book
+    of its feeds on the store."""
+
+    def make(hub: Hub, delay: str = "50ms") -> tuple[Config, FeedBook]:
+        config = write_config(hub_config(site, store_url, hub, delay))
+        return config, FeedBook(config, store)
+
+    return make
+
+
 async def test_exactly_one_ping_per_section_change(
     site: Site,
     hub: Hub,
     store: Store,
     fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    book_for_hub: BookForHub,
 ) -> None:
-    config = write_config(hub_config(site, store_url, hub))
-    book = FeedBook(config, store)
+    config, book = book_for_hub(hub)
     scheduler = PullScheduler(config, fetcher, store, book)
     async with announcing(config.service, book):
         # The first pull fills every section: one ping each, and one for `all`.
@@ -72,15 +88,12 @@ async def test_exactly_one_ping_per_section_change(
 
 
 async def test_pings_still_waiting_are_sent_when_the_service_stops(
-    site: Site,
     hub: Hub,
     store: Store,
     fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    book_for_hub: BookForHub,
 ) -> None:
-    config = write_config(hub_config(site, store_url, hub, delay="1h"))
-    book = FeedBook(config, store)
+    config, book = book_for_hub(hub, delay="1h")
     async with announcing(config.service, book) as announcer:
         assert announcer is not None
         await store.mark_changed({"iran"})  # a writer records its change
@@ -130,15 +143,16 @@ class FailingHub(Hub):
 
 
 async def test_a_ping_the_hub_failed_or_the_stop_cut_off_is_sent_at_the_next_start(
-    site: Site, hub: Hub, store: Store, write_config: Callable[[str], Config], store_url: str
+    hub: Hub,
+    store: Store,
+    book_for_hub: BookForHub,
 ) -> None:
     """The change is claimed in the store before its ping: a ping that failed, or that the
     stop cut off between its tries, left the change claimed and never announced."""
     failing = FailingHub()
     await failing.start()
     try:
-        config = write_config(hub_config(site, store_url, failing))
-        book = FeedBook(config, store)
+        config, book = book_for_hub(failing)
         async with announcing(config.service, book):
             await store.mark_changed({"iran"})
             book.invalidate({"iran"})
@@ -150,8 +164,8 @@ async def test_a_ping_the_hub_failed_or_the_stop_cut_off_is_sent_at_the_next_sta
         assert failing.runner is not None
         await failing.runner.cleanup()
     # The next start, with the hub answering, announces both.
-    config = write_config(hub_config(site, store_url, hub))
-    async with announcing(config.service, FeedBook(config, store)):
+    config, book = book_for_hub(hub)
+    async with announcing(config.service, book):
         await hub.wait_for(2)
         await asyncio.sleep(0.2)
     assert hub.sections_pinged() == ["all", "iran"]
@@ -207,14 +221,12 @@ async def test_a_change_pulled_by_another_process_is_announced_once_per_section(
 
 
 async def test_two_processes_that_learn_of_the_same_change_ping_once(
-    site: Site,
     hub: Hub,
     store: Store,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    book_for_hub: BookForHub,
 ) -> None:
-    config = write_config(hub_config(site, store_url, hub))
-    books = [FeedBook(config, store), FeedBook(config, store)]  # two web processes
+    config, book = book_for_hub(hub)
+    books = [book, FeedBook(config, store)]  # two web processes
     for book in books:
         await book.sync_versions()
     async with announcing(config.service, books[0]), announcing(config.service, books[1]):
@@ -227,17 +239,14 @@ async def test_two_processes_that_learn_of_the_same_change_ping_once(
 
 
 async def test_a_change_made_before_the_books_first_look_is_announced(
-    site: Site,
     hub: Hub,
     store: Store,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    book_for_hub: BookForHub,
 ) -> None:
     """The serving process's first poll of the change counters only sets what the next one
     compares with: a change another process stored between the announcer's start and that
     first poll was never announced."""
-    config = write_config(hub_config(site, store_url, hub))
-    book = FeedBook(config, store)
+    config, book = book_for_hub(hub)
     async with announcing(config.service, book):
         await asyncio.sleep(0.3)  # the announcer's look at start: nothing to announce
         assert hub.pings == []
@@ -249,16 +258,13 @@ async def test_a_change_made_before_the_books_first_look_is_announced(
 
 
 async def test_what_a_running_pull_stores_is_announced_once_at_its_end(
-    site: Site,
     hub: Hub,
     store: Store,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    book_for_hub: BookForHub,
 ) -> None:
     """A pull stores each article as it is extracted, and the serving side's poll sees the
     counters move mid-pull: the pulling process still pings each section once, at the end."""
-    config = write_config(hub_config(site, store_url, hub))
-    book = FeedBook(config, store)
+    config, book = book_for_hub(hub)
     await book.sync_versions()
     pulling = True
     announcer = HubAnnouncer(config.service, book, pulling=lambda: pulling)
@@ -281,16 +287,13 @@ async def test_what_a_running_pull_stores_is_announced_once_at_its_end(
 
 
 async def test_a_change_heard_while_pings_are_sent_is_announced_after_them(
-    site: Site,
     silent_hub: SilentHub,
     store: Store,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    book_for_hub: BookForHub,
 ) -> None:
     """The look at the store is taken before the first ping: a change stored while the hub
     keeps that ping waiting is announced in a look of its own, not left for the next event."""
-    config = write_config(hub_config(site, store_url, silent_hub))
-    book = FeedBook(config, store)
+    config, book = book_for_hub(silent_hub)
     await book.sync_versions()
     async with announcing(config.service, book):
         await store.mark_changed({"iran"})
@@ -314,7 +317,8 @@ class SlowHub(Hub):
 
 
 async def test_a_one_shot_announcement_to_a_slow_hub_pings_each_change_once(
-    site: Site, store: Store, write_config: Callable[[str], Config], store_url: str
+    store: Store,
+    book_for_hub: BookForHub,
 ) -> None:
     """`announce_once` (export's pings) looks at the store itself; the announcer's own look
     after `websub.delay` ran beside it while the slow hub held its pings, the two shared one
@@ -322,8 +326,7 @@ async def test_a_one_shot_announcement_to_a_slow_hub_pings_each_change_once(
     slow = SlowHub()
     await slow.start()
     try:
-        config = write_config(hub_config(site, store_url, slow, delay="20ms"))
-        book = FeedBook(config, store)
+        config, book = book_for_hub(slow, delay="20ms")
         await store.mark_changed({"iran", "north-africa", "west-asia"})
         announcer = await announce_once(config.service, book)
         await asyncio.sleep(0.3)  # a look still under way would ping now
