@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from syndicator.pull.addresses import AddressPolicy, refusal
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.store import Store, open_store
-from syndicator.store.health import MirrorStore
+from syndicator.store.health import DiscoveredMirror, MirrorHealth, MirrorStore
 
 from .sites import FakeClock, Site, free_port
 
@@ -273,6 +273,42 @@ async def pull(config: Config, fetcher: Fetcher, store: Store, clock: FakeClock)
     return await pull_source("news", config, fetcher, store, clock=clock, rng=random.Random(0))
 
 
+def store_in(tmp_path: Path) -> str:
+    """The URL of the test's SQLite store."""
+    return f"sqlite:///{tmp_path / 's.db'}"
+
+
+ADOPT_PRIVATE = "    adopt_discovered: true\n    allow_private_discovered: true"
+
+
+def announce_in_footers(site: Site, link: str) -> None:
+    """Every mirror's pages name `link` as another address of the site."""
+    for mirror in site.mirrors:
+        mirror.markup = (
+            f"<p>This site can also be accessed at the following alternate addresses: {link}</p>"
+        )
+
+
+async def pull_once(
+    config: Config,
+    resolver: AbstractResolver | None = None,
+    before: Callable[[Store], Awaitable[None]] | None = None,
+) -> tuple[PullReport, dict[str, MirrorHealth], list[DiscoveredMirror]]:
+    """One pull into the config's store (`before` run on the store first): the report, each
+    mirror's health by origin, and the mirrors discovered."""
+    store = await open_store(config.service.store)
+    try:
+        if before is not None:
+            await before(store)
+        async with Fetcher(limits_of(config), resolver=resolver) as fetcher:
+            report = await pull(config, fetcher, store, FakeClock())
+        mirrors = MirrorStore(store)
+        health = {h.mirror: h for h in await mirrors.health("news")}
+        return report, health, await mirrors.discovered("news")
+    finally:
+        await store.close()
+
+
 @pytest.mark.parametrize("allow", [False, True])
 async def test_a_mirror_announced_on_127_0_0_2_gets_no_request_without_the_opt_in(
     allow: bool, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
@@ -284,7 +320,7 @@ async def test_a_mirror_announced_on_127_0_0_2_gets_no_request_without_the_opt_i
     if allow:
         extra += "\n    allow_private_discovered: true"
     config = write_config(
-        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=3, extra=extra, entry="page")
+        site.config_yaml(store_in(tmp_path), configured=3, extra=extra, entry="page")
     )
     store = await open_store(config.service.store)
     clock = FakeClock()
@@ -315,7 +351,7 @@ async def test_an_adopted_mirror_on_loopback_is_refused_once_the_opt_in_goes(
     site = sites(3)
     newcomer = site.add_mirror("127.0.0.2")
     await site.start()
-    store_url = f"sqlite:///{tmp_path / 's.db'}"
+    store_url = store_in(tmp_path)
     base = "    adopt_discovered: true"
     opted = write_config(
         site.config_yaml(
@@ -366,17 +402,12 @@ async def test_a_redirect_from_a_configured_mirror_to_an_internal_host_is_refuse
     runaway.mode, runaway.redirect_to = "redirect", stranger
     config = write_config(
         site.config_yaml(
-            f"sqlite:///{tmp_path / 's.db'}",
+            store_in(tmp_path),
             configured=3,
             extra="    follow_foreign_redirects: true",
         )
     )
-    resolver = FixedResolver({"intranet.test": ["127.0.0.3"]})
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config), resolver=resolver) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    health = {h.mirror: h for h in await MirrorStore(store).health("news")}
-    await store.close()
+    report, health, _ = await pull_once(config, FixedResolver({"intranet.test": ["127.0.0.3"]}))
     assert stranger.requests == []
     assert health[runaway.origin].last_error_kind == "blocked-address"
     assert any("blocked-address" in e and "127.0.0.3" in e for e in report.errors)
@@ -389,13 +420,8 @@ async def test_a_mirror_the_config_names_is_pulled_whatever_it_resolves_to(
     site = sites(2)
     lan = site.add_mirror("127.0.0.3", name="mirror.test")
     await site.start()
-    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    resolver = FixedResolver({"mirror.test": ["127.0.0.3"]})
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config), resolver=resolver) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    health = {h.mirror: h for h in await MirrorStore(store).health("news")}
-    await store.close()
+    config = write_config(site.config_yaml(store_in(tmp_path)))
+    report, health, _ = await pull_once(config, FixedResolver({"mirror.test": ["127.0.0.3"]}))
     assert report.failed == 0
     assert {f"/rss/{s}.xml" for s in site.sections} <= {r.path for r in lan.requests}
     assert health[lan.origin].state == "healthy"
@@ -410,24 +436,11 @@ async def test_a_configured_mirror_announced_without_www_or_under_the_other_sche
     # candidates, and adopted: the configured mirror was then pulled twice at every pull.
     site = sites(1)
     www = site.add_mirror("127.0.0.3", name="www.mirror.test")
-    for mirror in site.mirrors:
-        mirror.markup = (
-            "<p>This site can also be accessed at the following alternate addresses: "
-            f"{written.format(port=www.port)}</p>"
-        )
+    announce_in_footers(site, written.format(port=www.port))
     await site.start()
-    config = write_config(
-        site.config_yaml(
-            f"sqlite:///{tmp_path / 's.db'}",
-            extra="    adopt_discovered: true\n    allow_private_discovered: true",
-        )
-    )
+    config = write_config(site.config_yaml(store_in(tmp_path), extra=ADOPT_PRIVATE))
     resolver = FixedResolver({"www.mirror.test": ["127.0.0.3"], "mirror.test": ["127.0.0.3"]})
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config), resolver=resolver) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    found = await MirrorStore(store).discovered("news")
-    await store.close()
+    report, _, found = await pull_once(config, resolver)
     assert report.discovered == set() and report.adopted == []
     assert found == []
     assert report.new == len(site.articles)
@@ -441,24 +454,11 @@ async def test_a_configured_mirror_announced_in_its_own_script_is_no_candidate(
     # adopted, and the mirror was pulled twice at every pull.
     site = sites(1)
     idn = site.add_mirror("127.0.0.3", name="xn--e1afmkfd.test")
-    for mirror in site.mirrors:
-        mirror.markup = (
-            "<p>This site can also be accessed at the following alternate addresses: "
-            f"<a href='http://пример.test:{idn.port}/'>пример</a></p>"
-        )
+    announce_in_footers(site, f"<a href='http://пример.test:{idn.port}/'>пример</a>")
     await site.start()
-    config = write_config(
-        site.config_yaml(
-            f"sqlite:///{tmp_path / 's.db'}",
-            extra="    adopt_discovered: true\n    allow_private_discovered: true",
-        )
-    )
+    config = write_config(site.config_yaml(store_in(tmp_path), extra=ADOPT_PRIVATE))
     resolver = FixedResolver({"xn--e1afmkfd.test": ["127.0.0.3"]})
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config), resolver=resolver) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    found = await MirrorStore(store).discovered("news")
-    await store.close()
+    report, _, found = await pull_once(config, resolver)
     assert report.discovered == set() and report.adopted == []
     assert found == []
     assert report.new == len(site.articles)
@@ -473,14 +473,14 @@ async def test_a_configured_mirror_adopted_under_its_bare_name_is_pulled_once(
     site = sites(1)
     www = site.add_mirror("127.0.0.3", name="www.mirror.test")
     await site.start()
-    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    config = write_config(site.config_yaml(store_in(tmp_path)))
     resolver = FixedResolver({"www.mirror.test": ["127.0.0.3"], "mirror.test": ["127.0.0.3"]})
-    store = await open_store(config.service.store)
     bare = f"http://mirror.test:{www.port}"
-    await MirrorStore(store).note_candidates("news", {bare: www.origin + "/"}, FakeClock()())
-    await MirrorStore(store).adopt("news", bare, bare + "/Detail/x", FakeClock()())
-    async with Fetcher(limits_of(config), resolver=resolver) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    await store.close()
+
+    async def adopt_the_bare_name(store: Store) -> None:
+        await MirrorStore(store).note_candidates("news", {bare: www.origin + "/"}, FakeClock()())
+        await MirrorStore(store).adopt("news", bare, bare + "/Detail/x", FakeClock()())
+
+    report, _, _ = await pull_once(config, resolver, before=adopt_the_bare_name)
     assert "mirror.test" not in resolver.asked
     assert report.new == len(site.articles)
