@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import Column, Integer, Table, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from syndicator.core import identity
 from syndicator.core.config import Config
@@ -43,14 +44,39 @@ async def test_migrations_build_exactly_the_schema(engine_url: str) -> None:
         await store.close()
 
 
+def _config_file(
+    tmp_path: Path, url: str, *, service: str = "", canonical: str = "https://news.example"
+) -> Path:
+    """A config file of one source and section, its store at `url` (`service`: more lines
+    of the service section)."""
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(
+        f"""service:\n  store: "{url}"\n{service}sections:\n  world: {{title: World}}
+sources:
+  news:
+    title: News
+    canonical: {canonical}
+    sections:
+      world: {{page: /world}}
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+async def _migrated_to(engine: AsyncEngine, url: str, revision: str) -> None:
+    """The store's tables as `revision` made them (on PostgreSQL, in the URL's schema)."""
+    if engine.dialect.name == "postgresql":
+        schema = url.rpartition("search_path=")[2]
+        async with engine.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    await migrate.upgrade(engine, revision)
+
+
 async def _store_at(url: str, revision: str) -> None:
     engine = make_engine(url)
     try:
-        if engine.dialect.name == "postgresql":
-            schema = url.rpartition("search_path=")[2]
-            async with engine.begin() as conn:
-                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-        await migrate.upgrade(engine, revision)
+        await _migrated_to(engine, url, revision)
         async with engine.begin() as conn:
             await conn.execute(
                 text(
@@ -140,18 +166,7 @@ async def test_db_check_checks_a_store_at_an_older_revision(
     # `db check` refused a store at an older schema revision ("run `syndicate db upgrade`"):
     # a store could not be checked before its upgrade, nor after an older backup's restore.
     await _store_at(engine_url, migrate.FOUNDATION)
-    config = tmp_path / "syndicator.yaml"
-    config.write_text(
-        f"""service:\n  store: "{engine_url}"\nsections:\n  world: {{title: World}}
-sources:
-  news:
-    title: News
-    canonical: https://news.example
-    sections:
-      world: {{page: /world}}
-""",
-        encoding="utf-8",
-    )
+    config = _config_file(tmp_path, engine_url)
 
     def check(*more: str) -> Any:
         return CliRunner().invoke(main, ["--config", str(config), "db", "check", *more])
@@ -179,18 +194,7 @@ sources:
 
 def test_db_upgrade_command(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
-    config = tmp_path / "syndicator.yaml"
-    config.write_text(
-        f"""service:\n  store: "sqlite:///{db}"\nsections:\n  world: {{title: World}}
-sources:
-  news:
-    title: News
-    canonical: https://news.example
-    sections:
-      world: {{page: /world}}
-""",
-        encoding="utf-8",
-    )
+    config = _config_file(tmp_path, f"sqlite:///{db}")
     asyncio.run(_store_at(f"sqlite:///{db}", migrate.FOUNDATION))
     runner = CliRunner()
     refused = runner.invoke(main, ["--config", str(config), "export", "--out", str(tmp_path)])
@@ -212,18 +216,11 @@ def test_serve_logging_json_says_why_it_cannot_start_in_one_json_line(
     # (`serve --json`: a JSON document over several lines), which a journal reader that
     # parses each line could not read.
     db = tmp_path / "old.db"
-    config = tmp_path / "syndicator.yaml"
-    config.write_text(
-        f"""service:\n  store: "sqlite:///{db}"\n  listen: "127.0.0.1:0"
-sections:\n  world: {{title: World}}
-sources:
-  news:
-    title: News
-    canonical: http://127.0.0.1:9
-    sections:
-      world: {{page: /world}}
-""",
-        encoding="utf-8",
+    config = _config_file(
+        tmp_path,
+        f"sqlite:///{db}",
+        service='  listen: "127.0.0.1:0"\n',
+        canonical="http://127.0.0.1:9",
     )
     asyncio.run(_store_at(f"sqlite:///{db}", migrate.FOUNDATION))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
@@ -245,22 +242,6 @@ sources:
         assert {"ok": False, "error": refused[0]["error"]} in said, said
 
 
-def _pg_config(tmp_path: Path, url: str) -> Path:
-    config = tmp_path / "syndicator.yaml"
-    config.write_text(
-        f"""service:\n  store: "{url}"\nsections:\n  world: {{title: World}}
-sources:
-  news:
-    title: News
-    canonical: https://news.example
-    sections:
-      world: {{page: /world}}
-""",
-        encoding="utf-8",
-    )
-    return config
-
-
 def test_a_postgresql_store_url_with_libpq_s_sslmode_opens(tmp_path: Path) -> None:
     # Most DATABASE_URLs a provider hands out carry `?sslmode=...` (libpq's name); asyncpg
     # calls it `ssl`, and every command ended in a traceback: connect() got an unexpected
@@ -269,7 +250,7 @@ def test_a_postgresql_store_url_with_libpq_s_sslmode_opens(tmp_path: Path) -> No
     try:
         url = f"{schemas.url()}&sslmode=disable"
         done = CliRunner().invoke(
-            main, ["--config", str(_pg_config(tmp_path, url)), "db", "upgrade"]
+            main, ["--config", str(_config_file(tmp_path, url)), "db", "upgrade"]
         )
         assert done.exit_code == 0, done.output
         assert done.exception is None or isinstance(done.exception, SystemExit), done.output
@@ -281,7 +262,7 @@ def test_a_postgresql_store_url_with_libpq_s_sslmode_opens(tmp_path: Path) -> No
 def test_a_store_url_option_the_driver_does_not_take_is_named(tmp_path: Path) -> None:
     url = "postgresql://feeds:s3cret@127.0.0.1:9/news?command_timeout=5&sslmod=require"
     for command in (["status"], ["db", "upgrade"], ["db", "check"]):
-        done = CliRunner().invoke(main, ["--config", str(_pg_config(tmp_path, url)), *command])
+        done = CliRunner().invoke(main, ["--config", str(_config_file(tmp_path, url)), *command])
         assert isinstance(done.exception, SystemExit), done.output
         assert done.exit_code == 1, done.output
         assert "option 'sslmod' is not one a PostgreSQL store takes" in done.output
@@ -371,11 +352,7 @@ async def test_upgrade_numbers_archive_pages_in_the_order_articles_were_stored(
     engine = make_engine(engine_url)
     when = candidate(1).published
     try:
-        if engine.dialect.name == "postgresql":
-            schema = engine_url.rpartition("search_path=")[2]
-            async with engine.begin() as conn:
-                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-        await migrate.upgrade(engine, "0003_mirrors_journal_simhash")
+        await _migrated_to(engine, engine_url, "0003_mirrors_journal_simhash")
         async with engine.begin() as conn:
             for article_id in (9, 3, 7):
                 await conn.execute(
@@ -522,11 +499,7 @@ async def test_upgrade_renumbers_each_pull_oldest_first_once(engine_url: str) ->
         (5, base + timedelta(hours=4), stored + timedelta(hours=1, seconds=1)),
     ]
     try:
-        if engine.dialect.name == "postgresql":
-            schema = engine_url.rpartition("search_path=")[2]
-            async with engine.begin() as conn:
-                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-        await migrate.upgrade(engine, "0004_archive_sequence")
+        await _migrated_to(engine, engine_url, "0004_archive_sequence")
         async with engine.begin() as conn:
             for article_id, published, seen in rows:
                 await conn.execute(
