@@ -11,10 +11,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from syndicator.core.config import Config
 from syndicator.core.config_file import load_config
 from syndicator.core.config_values import parse_duration, parse_size
 from syndicator.core.errors import ConfigError
@@ -38,12 +39,40 @@ sources:
 """
 
 
-def problems(tmp_path: Path, text: str) -> list[str]:
+def written(tmp_path: Path, text: str) -> Path:
+    """`text` written as c.yaml; its path."""
     path = tmp_path / "c.yaml"
     path.write_text(text)
+    return path
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    path = written(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_config(path)
     return info.value.problems
+
+
+def one_problem(tmp_path: Path, text: str) -> str:
+    """The one problem loading `text` as c.yaml finds (asserting there is just one)."""
+    found = problems(tmp_path, text)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def loaded(tmp_path: Path, text: str) -> Config:
+    """`text` written as c.yaml and loaded."""
+    return load_config(written(tmp_path, text))
+
+
+def with_service(line: str) -> str:
+    """GOOD with `line` added to its service section, after the store."""
+    return GOOD.replace('  store: "sqlite:///x.db"', '  store: "sqlite:///x.db"\n' + line)
+
+
+def syndicate(config: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    """The command line, in this process, on the config file `config`."""
+    return CliRunner().invoke(main, ["--config", str(config), *args], env=env)
 
 
 def test_default_config_loads() -> None:
@@ -53,9 +82,7 @@ def test_default_config_loads() -> None:
 
 
 def test_good_config_and_mirror_forms(tmp_path: Path) -> None:
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD)
-    config = load_config(path)
+    config = loaded(tmp_path, GOOD)
     src = config.sources["presstv"]
     assert src.every == 600
     # canonical is pulled first, then the two mirrors
@@ -88,11 +115,10 @@ def test_a_file_url_on_localhost_or_no_host_names_its_absolute_path(
 def test_a_file_url_naming_another_machine_is_refused_at_its_line(tmp_path: Path) -> None:
     # It was read as the relative path backup.example.org/srv/x.
     url = "file://backup.example.org/srv/x"
-    found = problems(tmp_path, GOOD.replace('"file:../seeds/x"', f'"{url}"'))
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:9:"), found[0]
-    assert " sources.presstv.mirrors.1.url: " in found[0], found[0]
-    assert f"{url!r} names no folder on this machine: write file:///absolute/path" in found[0]
+    problem = one_problem(tmp_path, GOOD.replace('"file:../seeds/x"', f'"{url}"'))
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:9:"), problem
+    assert " sources.presstv.mirrors.1.url: " in problem, problem
+    assert f"{url!r} names no folder on this machine: write file:///absolute/path" in problem
 
 
 def test_a_file_mirror_without_the_host_it_plays_is_refused_at_its_line(tmp_path: Path) -> None:
@@ -100,11 +126,10 @@ def test_a_file_mirror_without_the_host_it_plays_is_refused_at_its_line(tmp_path
     # path twice (file:///s/x/s/x/Section/1), and the pages' /Detail/... links named the
     # machine's root folder.
     text = GOOD.replace(", host: https://www.presstv.tv}", "}")
-    found = problems(tmp_path, text)
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:9:"), found[0]
-    assert " sources.presstv.mirrors.1: " in found[0], found[0]
-    assert "'file:../seeds/x' needs 'host': the https:// origin its snapshot plays" in found[0]
+    problem = one_problem(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:9:"), problem
+    assert " sources.presstv.mirrors.1: " in problem, problem
+    assert "'file:../seeds/x' needs 'host': the https:// origin its snapshot plays" in problem
 
 
 @pytest.mark.parametrize(
@@ -145,11 +170,10 @@ def test_a_file_mirror_without_the_host_it_plays_is_refused_at_its_line(tmp_path
 def test_errors_name_file_line_and_key(
     tmp_path: Path, text: str, line: int, key: str, words: str
 ) -> None:
-    found = problems(tmp_path, text)
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{line}:"), found[0]
-    assert f" {key}: " in found[0]
-    assert words in found[0]
+    problem = one_problem(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:{line}:"), problem
+    assert f" {key}: " in problem
+    assert words in problem
 
 
 @pytest.mark.parametrize(
@@ -163,16 +187,15 @@ def test_errors_name_file_line_and_key(
 def test_true_or_false_is_no_number(tmp_path: Path, old: str, new: str, key: str) -> None:
     # pydantic took true as 1 and false as 0: `max_items: true` was a feed of one item,
     # where `every: true` (a duration) and a size were refused.
-    found = problems(tmp_path, GOOD.replace(old, new, 1))
-    assert len(found) == 1, found
-    assert f" {key}: " in found[0] and "is true/false, where a number belongs" in found[0]
+    problem = one_problem(tmp_path, GOOD.replace(old, new, 1))
+    assert f" {key}: " in problem and "is true/false, where a number belongs" in problem
 
 
 def test_a_quoted_number_or_true_false_is_read_as_its_key_s_type(tmp_path: Path) -> None:
     # As the SYNDICATOR_* variables, which are text, give every value.
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD.replace("  store:", '  max_items: "50"\n  watch_config: "no"\n  store:'))
-    config = load_config(path)
+    config = loaded(
+        tmp_path, GOOD.replace("  store:", '  max_items: "50"\n  watch_config: "no"\n  store:')
+    )
     assert (config.service.max_items, config.service.watch_config) == (50, False)
 
 
@@ -200,12 +223,11 @@ def test_an_entry_point_that_is_no_path_is_named_at_its_key_with_the_path_to_wri
 ) -> None:
     # `page: x` or a whole URL was named at the section's mapping, with no path to write,
     # and `page: "/ x"` was accepted (every pull of the section failed).
-    found = problems(tmp_path, GOOD.replace("{feed: /rss/north-africa.xml}", given))
-    assert len(found) == 1, found
+    problem = one_problem(tmp_path, GOOD.replace("{feed: /rss/north-africa.xml}", given))
     key = "page" if "page" in given else "sitemap" if "sitemap" in given else "feed"
     where = f"{tmp_path / 'c.yaml'}:12:{column}: sources.presstv.sections.north-africa.{key}: "
-    assert found[0].startswith(where), found[0]
-    assert said in found[0], found[0]
+    assert problem.startswith(where), problem
+    assert said in problem, problem
 
 
 @pytest.mark.parametrize(
@@ -277,9 +299,8 @@ def test_a_null_section_name_and_the_section_a_source_then_lacks_are_both_named(
 ) -> None:
     # The hint for the unknown section compared it with the section names, None among them:
     # a TypeError, a traceback.
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD.replace("  north-africa: {title", "  ~: {title", 1))
-    result = CliRunner().invoke(main, ["--config", str(path), "check"])
+    path = written(tmp_path, GOOD.replace("  north-africa: {title", "  ~: {title", 1))
+    result = syndicate(path, "check")
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert f"{path}:4:3: sections.None: " in result.output
@@ -298,21 +319,23 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
 )
 def test_numbers_are_read_as_yaml_1_2_reads_them(tmp_path: Path, every: str, seconds: int) -> None:
     # PyYAML reads YAML 1.1: `010` was octal, 8 seconds.
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD.replace("every: 10m", f"every: {every}\n    max_links: {every}"))
-    source = load_config(path).sources["presstv"]
+    source = loaded(
+        tmp_path, GOOD.replace("every: 10m", f"every: {every}\n    max_links: {every}")
+    ).sources["presstv"]
     assert (source.every, source.max_links) == (seconds, seconds)
 
 
 def test_yes_no_and_base_60_are_text_as_in_yaml_1_2(tmp_path: Path) -> None:
     # YAML 1.1 read `no` (Norway's language code) as false and `1:30` as 90 (base 60).
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD.replace("every: 10m", "every: 10m\n    language: no"))
-    assert load_config(path).sources["presstv"].language == "no"
-    found = problems(tmp_path, GOOD.replace("every: 10m", "every: 1:30"))
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:10:12: sources.presstv.every: "), found[0]
-    assert "'1:30' is not a duration" in found[0]
+    assert (
+        loaded(tmp_path, GOOD.replace("every: 10m", "every: 10m\n    language: no"))
+        .sources["presstv"]
+        .language
+        == "no"
+    )
+    problem = one_problem(tmp_path, GOOD.replace("every: 10m", "every: 1:30"))
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:10:12: sources.presstv.every: "), problem
+    assert "'1:30' is not a duration" in problem
 
 
 @pytest.mark.parametrize(
@@ -332,17 +355,21 @@ def test_a_source_language_that_is_no_language_tag_is_refused_at_its_line(
     # left. `en_US` or `Farsi` was taken, stored as it was, and the feeds silently said `en`
     # and laid the text left to right (on PostgreSQL, a tag past 35 characters failed every
     # article whose page named no language of its own).
-    found = problems(tmp_path, GOOD.replace("every: 10m", f"every: 10m\n    language: {language}"))
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:11:15: sources.presstv.language: "), found
-    assert words in found[0], found[0]
+    problem = one_problem(
+        tmp_path, GOOD.replace("every: 10m", f"every: 10m\n    language: {language}")
+    )
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:11:15: sources.presstv.language: "), problem
+    assert words in problem, problem
 
 
 @pytest.mark.parametrize("language", ["en", "fa-IR", "zh-Hant-TW", "haw", "x-klingon", "no"])
 def test_a_source_language_tag_is_taken(tmp_path: Path, language: str) -> None:
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD.replace("every: 10m", f"every: 10m\n    language: {language}"))
-    assert load_config(path).sources["presstv"].language == language
+    assert (
+        loaded(tmp_path, GOOD.replace("every: 10m", f"every: 10m\n    language: {language}"))
+        .sources["presstv"]
+        .language
+        == language
+    )
 
 
 @pytest.mark.parametrize(
@@ -375,11 +402,10 @@ def test_a_true_or_false_setting_takes_yes_no_on_and_off(tmp_path: Path, yes: st
 )
 def test_a_value_yaml_cannot_build_names_its_line(tmp_path: Path, value: str, kind: str) -> None:
     # PyYAML resolves these plain values to a type, then raises a bare ValueError building it.
-    found = problems(tmp_path, GOOD.replace("title: Press TV", f"title: {value}"))
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:7:12: not valid YAML: "), found[0]
-    assert f"looks like {kind} but is not one" in found[0]
-    assert "quote it to keep it as text" in found[0]
+    problem = one_problem(tmp_path, GOOD.replace("title: Press TV", f"title: {value}"))
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:7:12: not valid YAML: "), problem
+    assert f"looks like {kind} but is not one" in problem
+    assert "quote it to keep it as text" in problem
 
 
 @pytest.mark.parametrize(
@@ -421,17 +447,15 @@ def test_a_tag_on_a_value_it_cannot_be_names_the_line(
     tmp_path: Path, old: str, new: str, line: int, words: str
 ) -> None:
     # PyYAML built these with an IndexError, KeyError or AttributeError: a traceback.
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD.replace(old, new, 1))
+    path = written(tmp_path, GOOD.replace(old, new, 1))
     for args in (["check"], ["check", "--json"]):
-        result = CliRunner().invoke(main, ["--config", str(path), *args])
+        result = syndicate(path, *args)
         assert result.exit_code == 2, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
     assert json.loads(result.output)["problems"][0]["line"] == line
-    found = problems(tmp_path, GOOD.replace(old, new, 1))
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{path}:{line}:"), found[0]
-    assert words in found[0] and "remove the tag" in found[0], found[0]
+    problem = one_problem(tmp_path, GOOD.replace(old, new, 1))
+    assert problem.startswith(f"{path}:{line}:"), problem
+    assert words in problem and "remove the tag" in problem, problem
 
 
 @pytest.mark.parametrize(
@@ -444,19 +468,18 @@ def test_a_tag_on_a_value_it_cannot_be_names_the_line(
 )
 def test_yaml_nested_past_any_config_is_refused_with_its_line(tmp_path: Path, nested: str) -> None:
     # PyYAML composes its tree by recursion: 5,000 brackets exhausted Python's stack.
-    found = problems(tmp_path, GOOD + f"extra: {nested}\n")
-    assert len(found) == 1, found
+    problem = one_problem(tmp_path, GOOD + f"extra: {nested}\n")
     # `extra` is the line after GOOD's; in block style the 101st level (the top mapping is
     # the first) starts on the 100th line after it.
     line = GOOD.count("\n") + (1 if nested.startswith("[") else 101)
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{line}:"), found[0]
-    assert "nested deeper than 100 levels" in found[0]
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:{line}:"), problem
+    assert "nested deeper than 100 levels" in problem
 
 
 def test_cli_names_a_value_yaml_cannot_build_without_a_traceback(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(GOOD.replace("title: North Africa", "title: 2026-02-30"))
-    result = CliRunner().invoke(main, ["--config", str(path), "check"])
+    result = syndicate(path, "check")
     assert result.exit_code == 2, result.output
     assert f"{path}:4:" in result.output
     assert "'2026-02-30' looks like a date" in result.output
@@ -491,8 +514,9 @@ def test_a_lone_surrogate_is_named_with_its_line(
 def test_control_characters_in_a_title_are_characters_the_formats_drop(tmp_path: Path) -> None:
     # Unlike a lone surrogate, each is kept in the config; every format leaves it out
     # (tests/test_server.py shows the feeds valid).
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD.replace("title: North Africa", 'title: "North\\x01 \\0Africa\\uFFFE"'))
+    path = written(
+        tmp_path, GOOD.replace("title: North Africa", 'title: "North\\x01 \\0Africa\\uFFFE"')
+    )
     assert load_config(path).sections["north-africa"].title == "North\x01 \x00Africa\ufffe"
 
 
@@ -505,7 +529,7 @@ def test_export_refuses_a_title_holding_a_lone_surrogate_with_exit_2(tmp_path: P
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     out = tmp_path / "feeds"
-    result = CliRunner().invoke(main, ["--config", str(path), "export", "--out", str(out)])
+    result = syndicate(path, "export", "--out", str(out))
     assert result.exit_code == 2, result.output
     line = text.splitlines().index('    title: "North \\ud800 Africa"') + 1
     assert f"{path}:{line}:" in result.output and "holds U+D800" in result.output
@@ -535,26 +559,20 @@ def test_export_refuses_a_title_holding_a_lone_surrogate_with_exit_2(tmp_path: P
 def test_a_mistyped_environment_override_is_named(tmp_path: Path, variable: str, said: str) -> None:
     # SYNDICATOR_TITEL (or a nested key, which the environment cannot set) was ignored
     # without a word: the service ran with the file's value, and the operator never knew.
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD)
-    result = CliRunner().invoke(main, ["--config", str(path), "check"], env={variable: "x"})
+    path = written(tmp_path, GOOD)
+    result = syndicate(path, "check", env={variable: "x"})
     assert result.exit_code == 0, result.output
     assert f"warning: {variable} is not a setting, and is ignored" in result.output, result.output
     assert said in " ".join(result.output.split()), result.output
     # Variables of other names are someone else's (the tests' own, say): nothing is said.
-    other = CliRunner().invoke(
-        main, ["--config", str(path), "check"], env={"SYNDICATOR_TEST_POSTGRES": "x"}
-    )
+    other = syndicate(path, "check", env={"SYNDICATOR_TEST_POSTGRES": "x"})
     assert other.exit_code == 0 and "is not a setting" not in other.output, other.output
 
 
 def test_an_environment_value_of_bytes_not_utf8_is_named(tmp_path: Path) -> None:
     # os.environ gives such bytes as lone surrogates (here, the byte 0xFF).
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD)
-    result = CliRunner().invoke(
-        main, ["--config", str(path), "check"], env={"SYNDICATOR_TITLE": "News \udcff"}
-    )
+    path = written(tmp_path, GOOD)
+    result = syndicate(path, "check", env={"SYNDICATOR_TITLE": "News \udcff"})
     assert result.exit_code == 2, result.output
     assert "SYNDICATOR_TITLE: service.title: " in result.output
     assert "holds U+DCFF" in result.output
@@ -583,9 +601,10 @@ def test_a_variable_failing_a_check_of_several_keys_is_named(
 ) -> None:
     # These were reported as "environment: service.: ...", naming neither variable nor key,
     # then as "service: ...", naming the variable but not the key.
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD.replace('sqlite:///x.db"', 'sqlite:///x.db"\n  archive: {page_size: 20}'))
-    result = CliRunner().invoke(main, ["--config", str(path), "check"], env=env)
+    path = written(
+        tmp_path, GOOD.replace('sqlite:///x.db"', 'sqlite:///x.db"\n  archive: {page_size: 20}')
+    )
+    result = syndicate(path, "check", env=env)
     assert result.exit_code == 2, result.output
     assert result.output.startswith(f"error: {named}: service.{key}: Value error, "), result.output
 
@@ -605,9 +624,10 @@ def test_a_check_of_several_keys_names_the_line_of_a_key_it_checks(
     # docs/config.md: a value outside its bounds is named with file, line and key. A bound
     # set by another key (at most a third of pull_deadline) named only `service`, at the
     # line of `service:`, leaving the operator to find which of its keys was meant.
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD.replace('sqlite:///x.db"', 'sqlite:///x.db"\n' + "\n".join(lines)))
-    result = CliRunner().invoke(main, ["--config", str(path), "check"])
+    path = written(
+        tmp_path, GOOD.replace('sqlite:///x.db"', 'sqlite:///x.db"\n' + "\n".join(lines))
+    )
+    result = syndicate(path, "check")
     assert result.exit_code == 2, result.output
     assert f"{path}:{line}:" in result.output and f": {key}: Value error, " in result.output
 
@@ -616,7 +636,7 @@ def test_the_cluster_check_names_the_key_the_file_sets(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     text = GOOD + "cluster:\n  poll: 1m\n"
     path.write_text(text)
-    result = CliRunner().invoke(main, ["--config", str(path), "check"])
+    result = syndicate(path, "check")
     assert result.exit_code == 2, result.output
     assert f":{len(text.splitlines())}:" in result.output and ": cluster.poll: " in result.output
 
@@ -633,17 +653,12 @@ def test_the_cluster_check_names_the_key_the_file_sets(tmp_path: Path) -> None:
 )
 def test_a_public_url_no_reader_can_reach_is_refused(tmp_path: Path, url: str, words: str) -> None:
     # It starts every published link: `http://h:99999` was accepted and put in all of them.
-    text = GOOD.replace(
-        '  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  public_url: "{url}"'
-    )
-    found = problems(tmp_path, text)
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:3:15: service.public_url: "), found[0]
-    assert words in found[0], found[0]
-    (tmp_path / "c.yaml").write_text(GOOD)
-    result = CliRunner().invoke(
-        main, ["--config", str(tmp_path / "c.yaml"), "check"], env={"SYNDICATOR_PUBLIC_URL": url}
-    )
+    text = with_service(f'  public_url: "{url}"')
+    problem = one_problem(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:3:15: service.public_url: "), problem
+    assert words in problem, problem
+    good = written(tmp_path, GOOD)
+    result = syndicate(good, "check", env={"SYNDICATOR_PUBLIC_URL": url})
     assert result.exit_code == 2, result.output
     assert f"SYNDICATOR_PUBLIC_URL: service.public_url: Value error, {url!r}" in result.output
 
@@ -661,9 +676,8 @@ def test_a_public_url_no_reader_can_reach_is_refused(tmp_path: Path, url: str, w
 def test_an_origin_no_server_listens_on_is_refused(
     tmp_path: Path, old: str, new: str, key: str
 ) -> None:
-    found = problems(tmp_path, GOOD.replace(old, new, 1))
-    assert len(found) == 1, found
-    assert key in found[0] and repr(new.removeprefix("host: ")) in found[0], found[0]
+    problem = one_problem(tmp_path, GOOD.replace(old, new, 1))
+    assert key in problem and repr(new.removeprefix("host: ")) in problem, problem
 
 
 STORE_URLS_NO_STORE_OPENS = [
@@ -699,15 +713,12 @@ def test_a_store_url_the_store_cannot_open_is_refused_at_its_line(
     tmp_path: Path, url: str, words: str
 ) -> None:
     # These passed `check`; then every command that opens the store ended in a traceback.
-    found = problems(tmp_path, GOOD.replace("sqlite:///x.db", url))
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:2:10: service.store: "), found[0]
-    assert f"{url!r}" in found[0] and words in found[0], found[0]
-    (tmp_path / "c.yaml").write_text(GOOD)
+    problem = one_problem(tmp_path, GOOD.replace("sqlite:///x.db", url))
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:2:10: service.store: "), problem
+    assert f"{url!r}" in problem and words in problem, problem
+    good = written(tmp_path, GOOD)
     for command in (["check"], ["status"], ["db", "upgrade"]):
-        result = CliRunner().invoke(
-            main, ["--config", str(tmp_path / "c.yaml"), *command], env={"SYNDICATOR_STORE": url}
-        )
+        result = syndicate(good, *command, env={"SYNDICATOR_STORE": url})
         assert result.exit_code == 2, result.output
         assert "SYNDICATOR_STORE: service.store: " in result.output and words in result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -743,8 +754,7 @@ def test_the_config_reads_a_store_url_as_sqlalchemy_does(tmp_path: Path, url: st
         opens = opens and parsed.database not in (None, "", ":memory:")
     except (ArgumentError, ValueError):
         opens = False
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD.replace("sqlite:///x.db", url))
+    path = written(tmp_path, GOOD.replace("sqlite:///x.db", url))
     if opens:
         assert load_config(path).service.store == url
     else:
@@ -804,7 +814,7 @@ def test_cli_exits_2_with_file_and_line_and_no_traceback(tmp_path: Path) -> None
     path = tmp_path / "bad.yaml"
     path.write_text(GOOD.replace("every: 10m", "every: often"))
     for command in ("check", "export", "serve"):
-        result = CliRunner().invoke(main, ["--config", str(path), command])
+        result = syndicate(path, command)
         assert result.exit_code == 2, result.output
         assert f"{path}:10:" in result.output
         assert "Traceback" not in result.output
@@ -812,7 +822,7 @@ def test_cli_exits_2_with_file_and_line_and_no_traceback(tmp_path: Path) -> None
 
 
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["--config", str(tmp_path / "nope.yaml"), "check"])
+    result = syndicate(tmp_path / "nope.yaml", "check")
     assert result.exit_code == 2
     assert "config file not found" in result.output
 
@@ -942,8 +952,7 @@ def test_a_config_read_from_a_pipe_is_checked(tmp_path: Path) -> None:
 
 
 def test_a_config_larger_than_any_config_is_refused_by_name(tmp_path: Path) -> None:
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD + ("# a comment line of a config far too long\n" * 100_000))
+    path = written(tmp_path, GOOD + ("# a comment line of a config far too long\n" * 100_000))
     assert path.stat().st_size > 4 * 1024**2
     found = problems(tmp_path, path.read_text())
     assert found == [f"{path}: larger than 4 MiB, which no config needs"]
@@ -1059,7 +1068,7 @@ def test_check_refuses_values_out_of_bounds(
     path = tmp_path / "c.yaml"
     assert old in GOOD
     path.write_text(GOOD.replace(old, new, 1))
-    result = CliRunner().invoke(main, ["--config", str(path), "check"])
+    result = syndicate(path, "check")
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     problem = next(line for line in result.output.splitlines() if f" {key}: " in line)
@@ -1085,10 +1094,9 @@ def test_a_section_stale_after_out_of_bounds_is_one_problem_naming_the_bound(
         "north-africa: {title: North Africa}",
         f"north-africa: {{title: North Africa, stale_after: {value}}}",
     )
-    found = problems(tmp_path, text)
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:4:"), found
-    assert " sections.north-africa.stale_after: " in found[0] and words in found[0], found
+    problem = one_problem(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:4:"), problem
+    assert " sections.north-africa.stale_after: " in problem and words in problem, problem
 
 
 def test_operator_regexes_are_checked_when_loaded(tmp_path: Path) -> None:
@@ -1104,9 +1112,7 @@ def test_operator_regexes_are_checked_when_loaded(tmp_path: Path) -> None:
 
 
 def test_request_and_pull_deadlines_have_defaults_and_bounds(tmp_path: Path) -> None:
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD)
-    service = load_config(path).service
+    service = loaded(tmp_path, GOOD).service
     assert (service.request_deadline, service.pull_deadline) == (60.0, 900.0)
 
     below = GOOD.replace(
@@ -1140,11 +1146,10 @@ def test_host_on_an_http_mirror_is_refused_at_its_line(tmp_path: Path, mirror: s
     # `host` is the domain a file: snapshot plays; on an http(s) mirror every request went to
     # `host` and never to `url`.
     text = GOOD.replace("mirrors: [https://www.presstv.co.uk,", f"mirrors: [{mirror},")
-    found = problems(tmp_path, text)
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:9:"), found[0]
-    assert " sources.presstv.mirrors.0.host: " in found[0], found[0]
-    assert "'host' is only for a file: mirror" in found[0], found[0]
+    problem = one_problem(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:9:"), problem
+    assert " sources.presstv.mirrors.0.host: " in problem, problem
+    assert "'host' is only for a file: mirror" in problem, problem
 
 
 @pytest.mark.parametrize(
@@ -1187,12 +1192,11 @@ def test_credentials_in_a_published_url_are_refused_unshown(
     tmp_path: Path, old: str, new: str, line: int, key: str
 ) -> None:
     # user:pass@ was published in every feed link, in /api/mirrors and in the logs.
-    found = problems(tmp_path, GOOD.replace(old, new, 1))
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{line}:"), found[0]
-    assert f" {key}: " in found[0], found[0]
-    assert "a user name or password" in found[0] and "would be published" in found[0], found[0]
-    assert "s3cret" not in found[0] and "feeds@" not in found[0], found[0]
+    problem = one_problem(tmp_path, GOOD.replace(old, new, 1))
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:{line}:"), problem
+    assert f" {key}: " in problem, problem
+    assert "a user name or password" in problem and "would be published" in problem, problem
+    assert "s3cret" not in problem and "feeds@" not in problem, problem
 
 
 @pytest.mark.parametrize(
@@ -1232,12 +1236,11 @@ def test_a_file_of_nested_yaml_merge_keys_is_refused_at_the_merge(tmp_path: Path
     # eight such levels, a 1 KB file, took 2.5 minutes and 3.4 GB in `syndicate check`.
     lines = ["m0: &m0 {a: 1}"]
     lines += [f"m{i}: &m{i} {{<<: [{', '.join([f'*m{i - 1}'] * 10)}]}}" for i in range(1, 8)]
-    found = problems(tmp_path, GOOD + "\n".join(lines) + "\n")
-    assert len(found) == 1, found
+    problem = one_problem(tmp_path, GOOD + "\n".join(lines) + "\n")
     # m1 to m5 copy 111,110 keys in all, past the limit at m5: its merge is named.
     line = GOOD.count("\n") + 6
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{line}:10: not valid YAML: "), found[0]
-    assert "merge keys (<<) copy more than 100000 keys" in found[0], found[0]
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:{line}:10: not valid YAML: "), problem
+    assert "merge keys (<<) copy more than 100000 keys" in problem, problem
 
 
 def test_merge_keys_a_config_uses_are_read(tmp_path: Path) -> None:
@@ -1248,9 +1251,7 @@ def test_merge_keys_a_config_uses_are_read(tmp_path: Path) -> None:
     )
     text = text.replace("{feed: /rss/north-africa.xml}", "&entry {feed: /rss/north-africa.xml}")
     text += "      iran: {<<: [*entry], sitemap: /sitemap.xml}\n"
-    path = tmp_path / "c.yaml"
-    path.write_text(text)
-    config = load_config(path)
+    config = loaded(tmp_path, text)
     assert (config.sections["iran"].title, config.sections["iran"].stale_after) == ("Iran", 21600)
     assert config.sources["presstv"].sections["iran"].sitemap == "/sitemap.xml"
 
@@ -1270,18 +1271,15 @@ def test_a_control_character_in_a_request_header_value_is_refused(
 ) -> None:
     # Both go in every request's User-Agent: `check` passed, then every fetch failed and
     # every mirror was marked down.
-    text = GOOD.replace('  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  {key}: {value}')
-    found = problems(tmp_path, text)
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:3:"), found[0]
-    assert f" service.{key}: " in found[0], found[0]
-    assert f"holds {char}, a control character" in found[0], found[0]
-    (tmp_path / "c.yaml").write_text(GOOD)
+    text = with_service(f"  {key}: {value}")
+    problem = one_problem(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:3:"), problem
+    assert f" service.{key}: " in problem, problem
+    assert f"holds {char}, a control character" in problem, problem
+    good = written(tmp_path, GOOD)
     raw = value.strip('"').encode().decode("unicode_escape")
     variable = f"SYNDICATOR_{key.upper()}"
-    result = CliRunner().invoke(
-        main, ["--config", str(tmp_path / "c.yaml"), "check"], env={variable: raw}
-    )
+    result = syndicate(good, "check", env={variable: raw})
     assert result.exit_code == 2, result.output
     assert f"{variable}: service.{key}: " in result.output, result.output
     assert f"holds {char}, a control character" in result.output, result.output
@@ -1302,21 +1300,15 @@ def test_a_public_url_that_breaks_self_links_is_refused(
     tmp_path: Path, url: str, words: str
 ) -> None:
     # Every self link is public_url + path: `http://h/?x=1` gave http://h/?x=1/feeds/a.rss.
-    text = GOOD.replace(
-        '  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  public_url: "{url}"'
-    )
-    found = problems(tmp_path, text)
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:3:15: service.public_url: "), found[0]
-    assert words in found[0], found[0]
+    text = with_service(f'  public_url: "{url}"')
+    problem = one_problem(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:3:15: service.public_url: "), problem
+    assert words in problem, problem
 
 
 def test_a_public_url_with_a_path_is_kept(tmp_path: Path) -> None:
-    text = GOOD.replace(
-        '  store: "sqlite:///x.db"', '  store: "sqlite:///x.db"\n  public_url: "https://h/news/"'
-    )
-    (tmp_path / "c.yaml").write_text(text)
-    assert load_config(tmp_path / "c.yaml").service.public_url == "https://h/news"
+    text = with_service('  public_url: "https://h/news/"')
+    assert loaded(tmp_path, text).service.public_url == "https://h/news"
 
 
 @pytest.mark.parametrize(
@@ -1331,10 +1323,9 @@ def test_a_public_url_with_a_path_is_kept(tmp_path: Path) -> None:
 def test_a_host_with_white_space_is_refused(
     tmp_path: Path, old: str, new: str, line: int, key: str
 ) -> None:
-    found = problems(tmp_path, GOOD.replace(old, new, 1))
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{line}:"), found[0]
-    assert f"{key}: " in found[0] and "holds white space" in found[0], found[0]
+    problem = one_problem(tmp_path, GOOD.replace(old, new, 1))
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:{line}:"), problem
+    assert f"{key}: " in problem and "holds white space" in problem, problem
 
 
 @pytest.mark.parametrize(
@@ -1352,21 +1343,23 @@ def test_a_mirror_listed_twice_is_refused_naming_both_entries(tmp_path: Path, ag
     text = GOOD.replace(
         "host: https://www.presstv.tv}]", f"host: https://www.presstv.tv}}, {again}]"
     )
-    found = problems(tmp_path, text)
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:9:"), found[0]
-    assert " sources.presstv.mirrors.2: " in found[0], found[0]
-    assert "the same mirror as mirrors.0 ('https://www.presstv.co.uk')" in found[0], found[0]
-    assert "list it once" in found[0], found[0]
+    problem = one_problem(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:9:"), problem
+    assert " sources.presstv.mirrors.2: " in problem, problem
+    assert "the same mirror as mirrors.0 ('https://www.presstv.co.uk')" in problem, problem
+    assert "list it once" in problem, problem
 
 
 @pytest.mark.parametrize("again", ["https://www.presstv.ir", "https://WWW.presstv.ir:443/"])
 def test_the_canonical_listed_as_a_mirror_is_pulled_once(tmp_path: Path, again: str) -> None:
     # docs/config.md: the canonical origin is pulled unless a listed mirror already plays it;
     # with its default port written out it was pulled twice.
-    path = tmp_path / "c.yaml"
-    path.write_text(GOOD.replace("mirrors: [", f"mirrors: [{again}, ", 1))
-    origins = [m.origin for m in load_config(path).sources["presstv"].pull_from()]
+    origins = [
+        m.origin
+        for m in loaded(tmp_path, GOOD.replace("mirrors: [", f"mirrors: [{again}, ", 1))
+        .sources["presstv"]
+        .pull_from()
+    ]
     assert origins == [
         "https://www.presstv.ir",
         "https://www.presstv.co.uk",
@@ -1380,16 +1373,13 @@ def test_the_canonical_listed_as_a_mirror_is_pulled_once(tmp_path: Path, again: 
 def test_an_in_memory_store_is_refused(tmp_path: Path, url: str) -> None:
     # `serve` pulled into one process's memory and served empty feeds from another, and
     # `export` kept nothing from one run to the next.
-    found = problems(tmp_path, GOOD.replace("sqlite:///x.db", url))
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:2:10: service.store: "), found[0]
-    assert "in-memory SQLite store" in found[0], found[0]
-    assert "a store must be a file or a PostgreSQL URL" in found[0], found[0]
-    (tmp_path / "c.yaml").write_text(GOOD)
+    problem = one_problem(tmp_path, GOOD.replace("sqlite:///x.db", url))
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:2:10: service.store: "), problem
+    assert "in-memory SQLite store" in problem, problem
+    assert "a store must be a file or a PostgreSQL URL" in problem, problem
+    good = written(tmp_path, GOOD)
     for command in (["check"], ["export", "--out", str(tmp_path / "feeds")]):
-        result = CliRunner().invoke(
-            main, ["--config", str(tmp_path / "c.yaml"), *command], env={"SYNDICATOR_STORE": url}
-        )
+        result = syndicate(good, *command, env={"SYNDICATOR_STORE": url})
         assert result.exit_code == 2, result.output
         assert "SYNDICATOR_STORE: service.store: " in result.output, result.output
         assert "in-memory SQLite store" in result.output, result.output
@@ -1416,7 +1406,7 @@ def test_a_store_path_with_a_shell_variable_or_tilde_is_refused(
     config = tmp_path / "conf" / "c.yaml"
     config.write_text(GOOD.replace('store: "sqlite:///x.db"', written), "utf-8")
     for command in (["check"], ["db", "upgrade"]):
-        result = CliRunner().invoke(main, ["--config", str(config), *command])
+        result = syndicate(config, *command)
         assert result.exit_code == 2, result.output
         said = " ".join(result.output.split())
         assert f"{config}:2:10: service.store: " in said and named in said, said
@@ -1431,9 +1421,8 @@ def test_a_store_path_with_a_shell_variable_or_tilde_is_refused(
 def test_a_file_mirror_with_a_shell_variable_or_tilde_is_refused(
     tmp_path: Path, url: str, named: str
 ) -> None:
-    found = problems(tmp_path, GOOD.replace("file:../seeds/x", url))
-    assert len(found) == 1, found
-    assert "sources.presstv.mirrors.1.url" in found[0] and named in found[0], found[0]
+    problem = one_problem(tmp_path, GOOD.replace("file:../seeds/x", url))
+    assert "sources.presstv.mirrors.1.url" in problem and named in problem, problem
 
 
 @pytest.mark.parametrize(
@@ -1503,9 +1492,8 @@ def test_a_url_with_a_shell_variable_is_refused(
     # was a host of that name, every fetch of it failing, and a public_url of
     # `https://${DOMAIN}` was put in every self link of every feed.
     assert old in GOOD
-    found = problems(tmp_path, GOOD.replace(old, new, 1))
-    assert len(found) == 1, found
-    assert f" {key}: " in found[0] and f"expands no environment variable {named};" in found[0]
+    problem = one_problem(tmp_path, GOOD.replace(old, new, 1))
+    assert f" {key}: " in problem and f"expands no environment variable {named};" in problem
 
 
 @pytest.mark.parametrize(
@@ -1562,10 +1550,9 @@ def test_a_tab_in_the_config_says_to_use_spaces(
 ) -> None:
     # PyYAML's words alone, "found character '\t' that cannot start any token", left the
     # operator to find out that YAML takes no tab there, and what to write instead.
-    found = problems(tmp_path, GOOD.replace(before, after))
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{where}: not valid YAML: "), found[0]
-    assert "a tab" in found[0] and "replace it with spaces" in found[0], found[0]
+    problem = one_problem(tmp_path, GOOD.replace(before, after))
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:{where}: not valid YAML: "), problem
+    assert "a tab" in problem and "replace it with spaces" in problem, problem
 
 
 @pytest.mark.parametrize(
@@ -1622,10 +1609,9 @@ def test_yaml_errors_that_pyyaml_gives_in_halves_are_whole_sentences(
 ) -> None:
     # The message was the second half of PyYAML's: `not valid YAML: but found another
     # document`, `not valid YAML: second occurrence`.
-    found = problems(tmp_path, text)
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{where}: not valid YAML: "), found[0]
-    assert words in found[0], found[0]
+    problem = one_problem(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:{where}: not valid YAML: "), problem
+    assert words in problem, problem
 
 
 def test_a_config_saved_in_a_legacy_encoding_is_located_and_utf16_is_read(
@@ -1666,11 +1652,10 @@ def test_a_tag_from_another_tool_says_the_config_reads_none(
 ) -> None:
     # Other tools' configs take `!ENV ${X}` or `!include file.yaml`; here PyYAML's words
     # alone, "could not determine a constructor for the tag", did not say what to write.
-    found = problems(tmp_path, GOOD.replace(before, after))
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:{where}: not valid YAML: "), found[0]
-    assert f"the config reads no {tag} tag" in found[0], found[0]
-    assert "write the value itself" in found[0] and "SYNDICATOR_<KEY>" in found[0], found[0]
+    problem = one_problem(tmp_path, GOOD.replace(before, after))
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:{where}: not valid YAML: "), problem
+    assert f"the config reads no {tag} tag" in problem, problem
+    assert "write the value itself" in problem and "SYNDICATOR_<KEY>" in problem, problem
 
 
 def test_many_errors_are_each_located_on_their_own_line(tmp_path: Path) -> None:
@@ -1695,13 +1680,10 @@ def test_many_errors_are_each_located_on_their_own_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("listen", ["::1", "::1:8080", "fe80::1%eth0:8080", "[::1"])
 def test_an_ipv6_listen_address_without_brackets_is_refused(tmp_path: Path, listen: str) -> None:
     # `listen: "::1"` passed check, and serve listened on host ":" port 1.
-    text = GOOD.replace(
-        '  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  listen: "{listen}"'
-    )
-    found = problems(tmp_path, text)
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:3:11: service.listen: "), found[0]
-    assert "an IPv6 address goes in brackets, as [::1]:8080" in found[0], found[0]
+    text = with_service(f'  listen: "{listen}"')
+    problem = one_problem(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:3:11: service.listen: "), problem
+    assert "an IPv6 address goes in brackets, as [::1]:8080" in problem, problem
 
 
 @pytest.mark.parametrize(
@@ -1717,28 +1699,22 @@ def test_a_url_given_as_the_listen_address_says_what_to_write(
 ) -> None:
     # `listen: "http://127.0.0.1:8080"` (public_url's form) was told that "an IPv6 address
     # goes in brackets": its colons were taken for an address's.
-    text = GOOD.replace(
-        '  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  listen: "{listen}"'
-    )
-    found = problems(tmp_path, text)
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:3:11: service.listen: "), found[0]
-    assert f"{listen!r} is a URL, where HOST:PORT belongs: {write}" in found[0], found[0]
-    assert "IPv6" not in found[0]
+    text = with_service(f'  listen: "{listen}"')
+    problem = one_problem(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:3:11: service.listen: "), problem
+    assert f"{listen!r} is a URL, where HOST:PORT belongs: {write}" in problem, problem
+    assert "IPv6" not in problem
 
 
 @pytest.mark.parametrize("listen", ["8080", '"8080"', '":8080"'])
 def test_a_listen_port_without_a_host_says_which_host_to_write(tmp_path: Path, listen: str) -> None:
     # `listen: 8080` said "Input should be a valid string", and ":8080" only "is not
     # HOST:PORT": neither said the host is missing, nor which to write.
-    text = GOOD.replace(
-        '  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  listen: {listen}'
-    )
-    found = problems(tmp_path, text)
-    assert len(found) == 1, found
-    assert found[0].startswith(f"{tmp_path / 'c.yaml'}:3:11: service.listen: "), found[0]
-    assert "names no host" in found[0], found[0]
-    assert "127.0.0.1:8080" in found[0] and "0.0.0.0:8080" in found[0], found[0]
+    text = with_service(f"  listen: {listen}")
+    problem = one_problem(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:3:11: service.listen: "), problem
+    assert "names no host" in problem, problem
+    assert "127.0.0.1:8080" in problem and "0.0.0.0:8080" in problem, problem
 
 
 @pytest.mark.parametrize(
@@ -1748,11 +1724,5 @@ def test_a_listen_port_without_a_host_says_which_host_to_write(tmp_path: Path, l
 def test_a_listen_address_is_read_as_host_and_port(
     tmp_path: Path, listen: str, host: str, port: int
 ) -> None:
-    path = tmp_path / "c.yaml"
-    path.write_text(
-        GOOD.replace(
-            '  store: "sqlite:///x.db"', f'  store: "sqlite:///x.db"\n  listen: "{listen}"'
-        )
-    )
-    service = load_config(path).service
+    service = loaded(tmp_path, with_service(f'  listen: "{listen}"')).service
     assert (service.listen_host, service.listen_port) == (host, port)
