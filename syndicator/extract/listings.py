@@ -35,6 +35,7 @@ from syndicator.extract.decoding import (
     text_of_html,
     wide_encoding,
 )
+from syndicator.extract.doctypes import declares_entities, html_names_as_references
 
 _FEED_END = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:rss|feed|RDF)>")
 # Feed markup: after the feed's end tag, it says that end tag was inside the feed's text.
@@ -90,80 +91,6 @@ def _as_written(text: object, year: int, day: int) -> bool:
     return bool(years & {year - 1, year, year + 1}) and any(
         abs(n - day) <= 1 or {n, day} <= {1, 28, 29, 30, 31} for n in days
     )
-
-
-# Where feedparser cuts the prolog it rewrites: before the first start tag, as it finds one.
-_FEEDPARSER_HEAD_END = re.compile(r"<\w")
-# A declaration a feed may make that expands to next to nothing and fetches nothing: an
-# entity whose value is a character or a few by reference (`<!ENTITY nbsp "&#160;">`).
-_CHARACTERS = r"(?:&#(?:[0-9]{1,7}|x[0-9A-Fa-f]{1,6});){1,4}"
-_CHARACTER_ENTITY = re.compile(rf"""<!ENTITY\s+[\w.:-]+\s+(["'])({_CHARACTERS})\1\s*>""")
-_REFERENCE = re.compile(r"&#(x?)([0-9A-Fa-f]+);")
-# Characters that, given by reference in an entity's value, make markup of its replacement
-# text (`&#38;#38;` is `&#38;` again): no character entity of HTML's is one of them.
-_MARKUP_CHARACTERS = frozenset("&<%")
-
-
-def _characters(value: str) -> bool:
-    """A value of a character or a few, each by reference, none that makes markup."""
-    return re.fullmatch(_CHARACTERS, value) is not None and not any(
-        chr(int(code, 16 if hexadecimal else 10)) in _MARKUP_CHARACTERS
-        for hexadecimal, code in _REFERENCE.findall(value)
-    )
-
-
-def declares_entities(body: bytes) -> bool:
-    """The document declares XML entities in its DTD (`<!DOCTYPE rss [<!ENTITY ...>]>`):
-    what a billion-laughs bomb, a quadratic blow-up or an external entity is made of, and
-    no feed needs. feedparser does not expand them, but keeps the references as text: a
-    bomb's title was published as "&lol9;" after 1.6 s of expat's parsing, a blow-up's
-    description as 120 KB of "&amp;a". An external DTD (`<!DOCTYPE rss PUBLIC ...>`) is no
-    declaration, nor is one in the content (an XML lesson in CDATA), nor is one of a
-    character by reference (`_CHARACTER_ENTITY`): a feed that declared `&nbsp;` so, as older
-    CMSs do, was refused on every pull. Declarations are looked
-    for where either parser takes them: anywhere in the prolog feedparser rewrites (it
-    gathers them from there, wherever they stand, and declares them again: one after
-    `<!DOCTYPE rss []>` expanded a 120 KB feed into a 100 MB description in 5 s), and in the
-    internal subset as an XML parser reads it (`_subset_entities`)."""
-    wide = wide_encoding(body)
-    if b"<!ENTITY" not in body and wide is None:
-        return False  # the usual case: one scan of the bytes
-    text = body.decode(wide[0], errors="replace") if wide else body.decode("latin-1")
-    if "<!ENTITY" not in text or "<!DOCTYPE" not in text:
-        return False
-    head_end = _FEEDPARSER_HEAD_END.search(text)
-    head = text[: head_end.start() + 1] if head_end else text
-    at = head.find("<!ENTITY")
-    while at >= 0:
-        declared = _CHARACTER_ENTITY.match(head, at)
-        if declared is None or not _characters(declared[2]):
-            return True
-        at = head.find("<!ENTITY", declared.end())
-    entities = _subset_entities(body)
-    return entities is None or not all(map(_harmless, entities))
-
-
-def _harmless(entity: etree._Entity) -> bool:
-    """An entity of a character or a few by reference, nothing to fetch."""
-    return entity.system_url is None and entity.orig is not None and _characters(entity.orig)
-
-
-def _subset_entities(body: bytes) -> list[etree._Entity] | None:
-    """The entities the document's internal subset declares, as libxml2 reads them (nothing
-    expanded, loaded or fetched), read up to the root element's start; None when the
-    document is no XML that far."""
-    parser = etree.XMLPullParser(
-        events=("start",), resolve_entities=False, load_dtd=False, no_network=True
-    )
-    try:
-        for at in range(0, len(body), 4096):
-            parser.feed(body[at : at + 4096])
-            for _event, element in parser.read_events():
-                subset = element.getroottree().docinfo.internalDTD
-                return list(subset.iterentities()) if subset is not None else []
-    except etree.XMLSyntaxError:
-        return None
-    return None
 
 
 # More entries than any feed carries (the sitemaps protocol caps a sitemap at as many URLs):
@@ -307,6 +234,7 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
     if (count := _entries_in(body)) > MAX_FEED_ENTRIES:
         raise _too_many_entries(url, count)
     charset = detect_charset(body, header_charset)
+    body = html_names_as_references(body, charset)
     # feedparser looks each attribute of an element up among all the others (20,000 on one
     # took 12 s, 80,000 took 103 s, in a thread no deadline stops): refused unparsed, as a
     # page's are.
