@@ -4,6 +4,7 @@ name declared through the W3C's entity sets, Microsoft's CDF channels."""
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable
 
@@ -146,3 +147,59 @@ def test_htmls_names_under_a_dtd_are_its_characters_but_in_cdata(codec: str) -> 
     assert entry.title == "Libya’s talks & <more>"  # a name HTML lacks is skipped
     assert entry.link == "https://www.presstv.ir/Detail/1?a=1&b=2"
     assert entry.summary == "<p>Caf&eacute; &amp; bar</p>"
+
+
+def cdf(mirror: object, section: str) -> str:
+    """A mirror's section as a CDF channel (Internet Explorer 4's Channel Definition
+    Format): its items' addresses relative to the channel's BASE, dated by LASTMOD."""
+    base = mirror.base  # type: ignore[attr-defined]
+    items = "".join(
+        f'<ITEM HREF="{a.link_path.lstrip("/")}" LASTMOD="{a.published:%Y-%m-%dT%H:%M}">'
+        f"<TITLE>{html.escape(a.title)}</TITLE><ABSTRACT>{html.escape(a.paragraphs[0])}"
+        "</ABSTRACT></ITEM>\n"
+        for a in mirror._listed(section)  # type: ignore[attr-defined]
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<CHANNEL HREF="{base}/" BASE="{base}/" LASTMOD="2024-03-01T09:00">\n'
+        f"<TITLE>News &amp; more</TITLE><ABSTRACT>The news</ABSTRACT>\n{items}</CHANNEL>\n"
+    )
+
+
+@pytest.mark.parametrize("entity", ["", "&nbsp;"], ids=["well-formed", "with an HTML entity"])
+async def test_a_cdf_channel_is_read_as_a_feed(
+    entity: str,
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # feedparser reads a CDF channel's items but names no version for it: such a feed was
+    # refused as "no RSS or Atom root element" on every mirror.
+    articles = site.in_section("north-africa")
+    for mirror in site.mirrors:
+        mirror.feed = lambda section, mirror=mirror: cdf(mirror, section).replace(  # type: ignore[method-assign]
+            "<ABSTRACT>The news", f"<ABSTRACT>The{entity} news"
+        )
+    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0, report.errors
+    assert report.new == len(articles)
+    (entry, *_) = listings.parse_feed(
+        cdf(site.mirrors[0], "north-africa").encode(), f"{site.mirrors[0].base}/cdf.xml"
+    )
+    first = site.mirrors[0]._listed("north-africa")[0]
+    assert entry.link == site.mirrors[0].base + first.link_path
+    assert entry.updated == first.published.replace(second=0, microsecond=0)
+
+
+def test_a_cdf_channel_cut_off_is_refused_as_cut_off() -> None:
+    body = (
+        b'<?xml version="1.0"?><CHANNEL HREF="https://www.presstv.ir/"><TITLE>A&nbsp;B</TITLE>'
+        b'<ITEM HREF="https://www.presstv.ir/Detail/1"><TITLE>One</TITLE></ITEM>'
+        b'<ITEM HREF="https://www.presstv.ir/Detail/2"><TITLE>Tw'
+    )
+    with pytest.raises(ExtractError) as refused:
+        listings.parse_feed(body, "https://www.presstv.ir/cdf.xml")
+    assert refused.value.kind == "truncated"

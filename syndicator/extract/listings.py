@@ -23,6 +23,7 @@ from syndicator.core.errors import ExtractError
 from syndicator.core.ingest import too_early
 from syndicator.core.models import FeedEntry
 from syndicator.extract import page_tree, text_rules
+from syndicator.extract.cdf import is_cdf
 from syndicator.extract.dates import empty_date, parse_date
 from syndicator.extract.decoding import (
     MAX_ATTRIBUTES,
@@ -37,7 +38,8 @@ from syndicator.extract.decoding import (
 )
 from syndicator.extract.doctypes import declares_entities, html_names_as_references
 
-_FEED_END = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:rss|feed|RDF)>")
+# A CDF channel's end, `</CHANNEL>` as CDF writes it: RSS's `</channel>` is not a feed's end.
+_FEED_END = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:rss|feed|RDF|CHANNEL)>")
 # Feed markup: after the feed's end tag, it says that end tag was inside the feed's text.
 _FEED_MARKUP = re.compile(rb"</?(?:[A-Za-z0-9_]+:)?(?:item|entry|channel)\b")
 # How far from the end of the body the feed's end tag is looked for: past what servers
@@ -254,7 +256,9 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
         raise ExtractError(
             url, f"not an RSS or Atom feed: {type(exc).__name__}: {exc}", kind="not-a-feed"
         ) from None
-    if not parsed.get("version"):
+    if not parsed.get("version") and not is_cdf(body):
+        # A CDF channel (`cdf`), which feedparser reads but names no version of, is a feed:
+        # refused, it was every pull's failure on every mirror of a site that serves one.
         reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
         raise ExtractError(url, f"not an RSS or Atom feed: {reason}", kind="not-a-feed")
     if parsed.get("bozo") and not parsed.entries:
