@@ -458,6 +458,34 @@ async def test_a_feed_sent_under_another_charset_is_published_as_written(
         assert article.paragraphs[-1] in item["content_html"]
 
 
+async def test_a_feed_declaring_its_charset_under_http_latin1_default_is_read_in_it(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A server's default charset (Apache's `AddDefaultCharset`, HTTP/1.1's old default)
+    # labels a windows-1256 feed ISO-8859-1, and the feed's XML declaration says what it is
+    # in: Latin-1 decodes any bytes, so it was believed, and every headline and text was
+    # published as mojibake ("ÇáÍßæãÉ").
+    site = sites(1, articles=arabic_articles())
+    mirror = site.mirrors[0]
+    mirror.feed_content, mirror.charset, mirror.header_charset = True, "windows-1256", "iso-8859-1"
+    await site.start()
+    config = write_config(
+        site.config_yaml(
+            f"sqlite:///{tmp_path / 's.db'}", language="ar", extra="    full_text: false"
+        )
+    )
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+        body = (await FeedBook(config, store).get("all", "json")).body
+    await store.close()
+    assert report.new == len(site.articles)
+    feed, content_type = mirror._resource(f"/rss/{site.sections[0]}.xml") or (b"", "")
+    assert b'encoding="windows-1256"' in feed and content_type.endswith("charset=iso-8859-1")
+    published = json.loads(body)["items"]
+    assert sorted(i["title"] for i in published) == sorted(a.title for a in site.articles)
+
+
 async def test_a_gzip_stream_cut_short_is_no_whole_article(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:
