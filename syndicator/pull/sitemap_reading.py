@@ -185,6 +185,14 @@ class SitemapReading(MirrorRequests):
             )
             origin = self.mirrors[answered].origin
             self.report.fail(f"{section} sitemap on {origin}: {response.url}: {cut}")
+        if document.over_limit:
+            # Its first entries are read; the operator is told, and the mirror is not failed.
+            origin = self.mirrors[answered].origin
+            self.report.fail(
+                f"{section} sitemap on {origin}: {response.url}: lists more than "
+                f"{sitemaps.MAX_SITEMAP_URLS:,} URLs, the sitemaps protocol's most: the first "
+                f"{sitemaps.MAX_SITEMAP_URLS:,} are read"
+            )
         if document.skipped:
             log.warning(
                 "%s: skipping %d lines of %s that are not http(s) URLs",
