@@ -7,6 +7,7 @@ import html
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -355,3 +356,39 @@ def test_a_whole_feed_of_no_items_with_an_html_entity_lists_nothing() -> None:
     with pytest.raises(ExtractError) as caught:
         listings.parse_feed(channel, url)
     assert caught.value.kind == "not-a-feed"
+
+
+async def test_an_atom_feeds_relative_xml_base_is_each_entrys_own(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # Each entry gives its link relative to an `xml:base` of its own, the first one relative
+    # to the feed's address: read with no address for the feed, the first entry's base was
+    # kept for the entries after it, which were fetched at paths that are no articles.
+    def atom(mirror: Any, section: str) -> str:
+        entries = []
+        for n, a in enumerate(mirror._listed(section)):
+            year, rest = a.link_path.removeprefix("/Detail/").split("/", 1)
+            base = f"../Detail/{year}/" if n == 0 else "/Detail/"
+            href = rest if n == 0 else f"{year}/{rest}"
+            entries.append(
+                f'<entry xml:base="{base}"><title>{html.escape(a.title)}</title>'
+                f'<link href="{href}"/><id>tag:n.example,2024:{a.id}</id>'
+                f"<updated>{a.published.isoformat()}</updated></entry>"
+            )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<title>News</title><id>tag:n.example,2024:{section}</id>"
+            f"<updated>2024-03-01T09:00:00Z</updated>{''.join(entries)}</feed>"
+        )
+
+    for mirror in site.mirrors:
+        mirror.feed = lambda section, mirror=mirror: atom(mirror, section)  # type: ignore[method-assign]
+    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
+    report = await pull_source("news", config, fetcher, store)
+    assert len(site.in_section("north-africa")) > 1
+    assert report.failed == 0, report.errors
+    assert report.new == len(site.in_section("north-africa"))

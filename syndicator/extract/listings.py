@@ -132,6 +132,13 @@ def _entries_in(body: bytes) -> int:
     return sum(1 for _ in _ENTRY_TAG.finditer(body))
 
 
+def _names_xml_base(body: bytes) -> bool:
+    """Whether the bytes hold an `xml:base` attribute's name."""
+    if (wide := wide_encoding(body)) is not None:
+        return "xml:base" in body.decode(wide[0], errors="replace")
+    return b"xml:base" in body
+
+
 def _entry_link(feed_url: str, written: str | None) -> str | None:
     """A feed entry's link made absolute; None when it is missing, no URL, or the feed itself
     (`<link>#</link>` or an empty one made absolute: fetched as an article, the channel's
@@ -244,10 +251,15 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
         raise ExtractError(
             url, f"an element with {crowded:,} attributes: not parsed", kind="hostile-markup"
         )
+    headers = {"content-type": f"application/xml; charset={charset}"}
+    if _names_xml_base(body):
+        # The feed's address, which a relative `xml:base` is relative to: without it,
+        # feedparser dropped one's `..` and kept an entry's base for the entries after it,
+        # whose links then led to no article. (Only then: feedparser resolves an RSS guid
+        # that is no URL, `3f2a-77`, against it too.)
+        headers["content-location"] = url
     try:
-        parsed = feedparser.parse(
-            body, response_headers={"content-type": f"application/xml; charset={charset}"}
-        )
+        parsed = feedparser.parse(body, response_headers=headers)
     except Exception as exc:
         # feedparser itself fails on some broken feeds (a reference to a lone surrogate,
         # `&#xD800;`; bytes in the XML declaration that are no charset's; an end tag its
