@@ -551,6 +551,53 @@ async def test_a_news_sitemap_with_html_entities_in_its_titles_is_read(
         await site.stop()
 
 
+async def test_a_news_sitemap_that_never_declares_its_news_prefix_is_read(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+) -> None:
+    # A generator that writes `<news:news>` without declaring `xmlns:news` had the sitemap
+    # refused whole ("Namespace prefix news on news is not defined"), which feed readers
+    # read past: the section got nothing from it.
+    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
+    site = Site(mirrors=1, articles=articles)
+    await site.start()
+    (mirror,) = site.mirrors
+    day_sitemap = mirror.day_sitemap
+    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
+        re.sub(r' xmlns:news="[^"]+"', "", text)
+        if (text := day_sitemap(section, day)) is not None
+        else None
+    )
+    store = await open_store(store_url)
+    try:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}",
+            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
+        )
+        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
+        assert report.failed == 0, report.errors
+        expected = sorted(site.canonical + a.path for a in articles)
+        assert sorted(await _stored_urls(store)) == expected
+    finally:
+        await store.close()
+        await site.stop()
+
+
+def test_undeclared_prefixes_in_a_sitemap_are_read_past() -> None:
+    body = (
+        f'<urlset {NS} xsi:schemaLocation="x y"><url><loc>https://n.example/a</loc>'
+        "<image:image><image:loc>https://n.example/a.jpg</image:loc></image:image>"
+        "<news:news><news:publication_date>2024-03-01T10:00:00Z</news:publication_date>"
+        "<news:title>Port reopens</news:title></news:news><my:views>3</my:views></url></urlset>"
+    ).encode()
+    (url,) = parse_sitemap(body, "https://n.example/sitemap.xml").urls
+    assert (url.loc, url.published, url.title) == (
+        "https://n.example/a",
+        datetime(2024, 3, 1, 10, tzinfo=UTC),
+        "Port reopens",
+    )
+
+
 def test_html_entities_in_a_sitemap_are_read_as_their_characters() -> None:
     body = (
         f"<urlset {NS} {NEWS}><url><loc>https://n.example/a?x=1&amp;y=2</loc><news:news>"

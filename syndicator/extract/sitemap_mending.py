@@ -3,7 +3,8 @@
 libxml2 refuses a document whole for faults feed readers read past: what a PHP theme or
 plugin printed before the XML declaration or after the end tag, control characters XML
 forbids, bytes in another charset than the declared one, bare `&`s, HTML's entity
-references (`&nbsp;`). A sitemap refused so gave its section nothing from that mirror.
+references (`&nbsp;`), namespace prefixes never declared (`news:`). A sitemap refused so
+gave its section nothing from that mirror.
 `mend` gives libxml2 the bytes it can read; `sitemaps.parse_sitemap` reads them.
 
 Pure: bytes in, bytes out.
@@ -72,7 +73,8 @@ def mend(data: bytes, header_charset: str | None = None) -> bytes:
     data = _ILLEGAL_REF.sub(b"", data)
     data = _ampersands_escaped(_in_utf8(data, header_charset))
     data = _HTML_ENTITY.sub(_as_character_reference, data)
-    return _WIDE_DECLARATION.sub(rb"\1utf-8\2", data[:300], count=1) + data[300:]
+    data = _WIDE_DECLARATION.sub(rb"\1utf-8\2", data[:300], count=1) + data[300:]
+    return _prefixes_declared(data)
 
 
 _DECLARED = re.compile(rb"""<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9_.:-]+)["']""")
@@ -150,3 +152,42 @@ def _as_character_reference(found: re.Match[bytes]) -> bytes:
     sitemap whole for one. Any other name is left to be refused as it was."""
     code = name2codepoint.get(found[1].decode("ascii"))
     return found[0] if code is None else b"&#%d;" % code
+
+
+# The namespaces of the sitemaps protocol's extensions, by the prefixes their documentation
+# writes them with; any other prefix a sitemap leaves undeclared is given one of its own
+# (what it prefixes is not read: only these extensions' elements are).
+_EXTENSIONS = {
+    b"news": b"http://www.google.com/schemas/sitemap-news/0.9",
+    b"image": b"http://www.google.com/schemas/sitemap-image/1.1",
+    b"video": b"http://www.google.com/schemas/sitemap-video/1.1",
+    b"mobile": b"http://www.google.com/schemas/sitemap-mobile/1.0",
+    b"xhtml": b"http://www.w3.org/1999/xhtml",
+    b"xsi": b"http://www.w3.org/2001/XMLSchema-instance",
+}
+# A prefixed name in a start tag (an element's, or an attribute's within one), a namespace
+# declaration, and the root element's start tag, up to the end of its name.
+_PREFIXED = re.compile(rb"<([A-Za-z_][\w.-]*):[A-Za-z_]|\s([A-Za-z_][\w.-]*):[A-Za-z_][\w.-]*\s*=")
+_DECLARATION = re.compile(rb"xmlns:([A-Za-z_][\w.-]*)\s*=")
+_ROOT_NAME = re.compile(rb"<(?:[\w.-]+:)?(?:urlset|sitemapindex)(?=[\s/>])")
+# How much of a sitemap its prefixes are gathered from: its first entries use them all.
+_PREFIXES_WITHIN = 1024 * 1024
+
+
+def _prefixes_declared(data: bytes) -> bytes:
+    """The bytes with each namespace prefix the sitemap uses but never declares declared on
+    its root element (`<news:news>` with no `xmlns:news`, `xsi:schemaLocation` with no
+    `xmlns:xsi`): libxml2 refused the sitemap whole for one ("Namespace prefix news on news
+    is not defined"), which feed readers read past, and the section got nothing from it."""
+    head = data[:_PREFIXES_WITHIN]
+    used = {m[1] or m[2] for m in _PREFIXED.finditer(head)}
+    missing = used - set(_DECLARATION.findall(head)) - {b"xml", b"xmlns"}
+    if missing and len(data) > len(head):
+        missing -= set(_DECLARATION.findall(data, len(head)))
+    if not missing or (root := _ROOT_NAME.search(data, 0, _PREFIXES_WITHIN)) is None:
+        return data
+    declared = b"".join(
+        b' xmlns:%s="%s"' % (p, _EXTENSIONS.get(p, b"urn:x-undeclared:" + p))
+        for p in sorted(missing)
+    )
+    return data[: root.end()] + declared + data[root.end() :]
