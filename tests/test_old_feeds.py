@@ -93,6 +93,45 @@ async def test_an_old_feed_naming_htmls_entities_by_a_dtd_is_read(
     assert {i["title"] for i in data["items"]} == {a.title for a in articles}
 
 
+XHTML_DTD = (
+    '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n'
+    ' "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">'
+)
+
+
+async def test_a_feed_under_xhtmls_dtd_is_read_as_a_feed(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A CMS whose templates open every document with XHTML's DOCTYPE (and no XML
+    # declaration) serves its RSS so: the feed was refused as "an HTML page where a feed was
+    # expected" on every mirror, by its doctype alone.
+    articles = site.in_section("north-africa")
+    for mirror in site.mirrors:
+        feed = mirror.feed
+
+        def xhtml(section: str, feed: Callable[[str], str] = feed) -> str:
+            text = old_feed(feed(section), XHTML_DTD)
+            return text[text.index("?>") + 2 :].lstrip()
+
+        mirror.feed = xhtml  # type: ignore[method-assign]
+    assert mirror.feed("north-africa").startswith("<!DOCTYPE html PUBLIC")
+    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0, report.errors
+    assert report.new == len(articles)
+
+
+def test_an_html_page_under_xhtmls_dtd_is_still_no_feed() -> None:
+    body = f"{XHTML_DTD}<html><body><rss><item><link>https://a.example/1</link></item></rss>"
+    with pytest.raises(ExtractError) as refused:
+        listings.parse_feed(body.encode(), "https://www.presstv.ir/rss.xml")
+    assert refused.value.kind == "not-a-feed"
+
+
 def _feed(doctype: str, title: str) -> bytes:
     return (
         f"<?xml version='1.0'?>{doctype}<rss version='0.91'><channel><title>News</title>"

@@ -5,8 +5,8 @@ harmless ones old feeds make: characters by reference, XML's five predefined ent
 XML specification declares them, and the W3C's public entity sets of characters (XHTML's,
 HTML 4's), which are named and never fetched. A feed under a DTD (Netscape's RSS 0.91, an
 entity set) writes HTML's entities by name (`&eacute;`): they are read as HTML's characters
-(`html_names_as_references`). Pure: bytes in, a verdict or bytes out; nothing is loaded or
-fetched.
+(`html_names_as_references`). Also the name of the root element that follows the prolog
+(`root_name`). Pure: bytes in, a verdict or bytes out; nothing is loaded or fetched.
 """
 
 from __future__ import annotations
@@ -182,3 +182,23 @@ def _reference(found: re.Match[bytes]) -> bytes:
     if chars is None:
         return found[0]
     return "".join(f"&#{ord(c)};" for c in chars).encode("ascii")
+
+
+# Before the root element: blanks, the XML declaration and other instructions, comments and
+# a doctype (its internal subset in brackets); then the root's start tag, its name.
+_PROLOG = re.compile(r"(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>)*", re.S | re.I)
+_ROOT_NAME = re.compile(r"<(?:[A-Za-z0-9_.-]+:)?([A-Za-z0-9_.-]+)[\s/>]")
+# How far into the document its root element is looked for.
+_ROOT_WITHIN = 8192
+
+
+def root_name(body: bytes) -> str:
+    """The local name of the document's root element, as written ("rss", "CHANNEL"), read
+    past its prolog; "" when its first bytes hold none."""
+    head = body[: 4 * _ROOT_WITHIN]
+    wide = wide_encoding(head)
+    text = head.decode(wide[0] if wide else "latin-1", errors="replace")[:_ROOT_WITHIN]
+    text = text.removeprefix("\ufeff").removeprefix("ï»¿")
+    prolog = _PROLOG.match(text)
+    found = _ROOT_NAME.match(text, prolog.end() if prolog else 0)
+    return found[1] if found else ""

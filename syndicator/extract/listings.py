@@ -36,10 +36,12 @@ from syndicator.extract.decoding import (
     text_of_html,
     wide_encoding,
 )
-from syndicator.extract.doctypes import declares_entities, html_names_as_references
+from syndicator.extract.doctypes import declares_entities, html_names_as_references, root_name
 
 # A CDF channel's end, `</CHANNEL>` as CDF writes it: RSS's `</channel>` is not a feed's end.
 _FEED_END = re.compile(rb"</(?:[A-Za-z0-9_]+:)?(?:rss|feed|RDF|CHANNEL)>")
+# The root elements of RSS (2.0 and 0.9x; RSS 1.0's rdf:RDF) and Atom feeds.
+_FEED_ROOTS = ("rss", "feed", "RDF")
 # Feed markup: after the feed's end tag, it says that end tag was inside the feed's text.
 _FEED_MARKUP = re.compile(rb"</?(?:[A-Za-z0-9_]+:)?(?:item|entry|channel)\b")
 # How far from the end of the body the feed's end tag is looked for: past what servers
@@ -227,7 +229,8 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
     if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return _json_feed(body, url)
     head = body[:1024].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html")):
+    if head.startswith((b"<!doctype html", b"<html")) and root_name(body) not in _FEED_ROOTS:
+        # (A feed a CMS put under XHTML's DOCTYPE is a feed: its root says so.)
         raise ExtractError(url, "an HTML page where a feed was expected", kind="not-a-feed")
     if declares_entities(body):
         raise ExtractError(
