@@ -172,6 +172,14 @@ def test_a_sitemap_of_more_urls_than_the_protocol_allows_gives_its_first_fifty_t
     assert sitemap.over_limit and not sitemap.truncated
 
 
+def test_a_gzipped_sitemap_gzipped_again_is_read() -> None:
+    # A `.xml.gz` compressed once more on its way (no Content-Encoding to say so) was refused
+    # as "not a sitemap: Start tag expected".
+    body = f"<urlset {NS}><url><loc>https://n.example/Detail/1</loc></url></urlset>".encode()
+    sitemap = parse_sitemap(gzip.compress(gzip.compress(body)), "https://n.example/s.xml.gz")
+    assert [u.loc for u in sitemap.urls] == ["https://n.example/Detail/1"]
+
+
 def test_dates_and_the_backfill_window() -> None:
     assert parse_date("2024-03-05") == datetime(2024, 3, 5, tzinfo=UTC)
     assert parse_date("2024-03-05T10:00:00-02:00") == datetime(2024, 3, 5, 12, tzinfo=UTC)

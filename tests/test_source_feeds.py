@@ -3,6 +3,7 @@ real loopback mirrors, through the real pipeline, and the entries `parse_feed` m
 
 from __future__ import annotations
 
+import gzip
 import html
 import json
 from collections.abc import Callable
@@ -392,3 +393,37 @@ async def test_an_atom_feeds_relative_xml_base_is_each_entrys_own(
     assert len(site.in_section("north-africa")) > 1
     assert report.failed == 0, report.errors
     assert report.new == len(site.in_section("north-africa"))
+
+
+async def test_a_feed_sent_gzipped_with_no_content_encoding_is_read(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A CDN that compresses what the origin already compressed, or a feed published as a
+    # `.xml.gz` file, sends gzip bytes with no Content-Encoding to say so: the feed was
+    # refused as "not an RSS or Atom feed: not well-formed (invalid token)" on every mirror.
+    for mirror in site.mirrors:
+        resource = mirror._resource
+
+        def gzipped(path: str, resource: Any = resource) -> tuple[bytes, str] | None:
+            found = resource(path)
+            if found is not None and path.startswith("/rss/"):
+                return gzip.compress(found[0]), found[1]
+            return found
+
+        mirror._resource = gzipped  # type: ignore[method-assign]
+    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0, report.errors
+    assert report.new == len(site.in_section("north-africa"))
+
+
+def test_a_gzipped_feed_past_the_inflate_limit_is_refused_as_too_large() -> None:
+    body = gzip.compress(b"<rss version='2.0'><channel>" + b" " * (60 * 1024 * 1024))
+    with pytest.raises(ExtractError) as refused:
+        listings.parse_feed(body, "https://news.example/rss.xml")
+    assert refused.value.kind == "too-large"
+    assert "gzip feed inflates past" in str(refused.value)

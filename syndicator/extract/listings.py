@@ -22,7 +22,7 @@ from syndicator.core import identity
 from syndicator.core.errors import ExtractError
 from syndicator.core.ingest import too_early
 from syndicator.core.models import FeedEntry
-from syndicator.extract import page_tree, text_rules
+from syndicator.extract import compressed, page_tree, text_rules
 from syndicator.extract.cdf import is_cdf
 from syndicator.extract.dates import empty_date, parse_date
 from syndicator.extract.decoding import (
@@ -225,7 +225,18 @@ def parse_feed(body: bytes, url: str, header_charset: str | None = None) -> list
     return _undated_if_generated(_feed_entries(body, url, header_charset))
 
 
+# A gzipped feed is inflated up to this: the fetch's own default body limit.
+MAX_INFLATED_FEED = 10 * 1024 * 1024
+
+
 def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[FeedEntry]:
+    if body.startswith(compressed.GZIP_MAGIC):
+        # Sent gzipped with no Content-Encoding to say so (a CDN that compressed it once
+        # more, a `.xml.gz` feed): refused as "not well-formed" on every mirror before.
+        try:
+            body = compressed.inflate(body, MAX_INFLATED_FEED, "feed")
+        except ExtractError as exc:
+            raise ExtractError(url, exc.message, kind=exc.kind) from None
     if body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return _json_feed(body, url)
     head = body[:1024].lstrip().lower()

@@ -17,7 +17,6 @@ import codecs
 import dataclasses
 import io
 import re
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,15 +26,20 @@ from lxml import etree
 
 from syndicator.core import identity
 from syndicator.core.errors import ExtractError
-from syndicator.extract import dates, decoding, listings, sitemap_mending, validate
+from syndicator.extract import (
+    compressed,
+    dates,
+    decoding,
+    listings,
+    sitemap_mending,
+    validate,
+)
 
 # The sitemaps.org protocol caps a sitemap at 50 MB uncompressed.
 MAX_INFLATED = 50 * 1024 * 1024
 # ... and at 50,000 URLs: past them, no more are read. 450,000 short ones fit in 50 MB (a
 # 1.2 MB gzip) and took 33 s of a pull's parsing, on every pull.
 MAX_SITEMAP_URLS = 50_000
-
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -73,25 +77,7 @@ class Sitemap:
 
 def inflate(body: bytes, limit: int = MAX_INFLATED) -> bytes:
     """A gzipped sitemap's bytes, inflated up to `limit`; anything else as it is."""
-    if not body.startswith(_GZIP_MAGIC):
-        return body
-    out = bytearray()
-    rest = body
-    # gzip allows several members one after the other (`cat a.gz b.gz`): each is inflated.
-    while rest.startswith(_GZIP_MAGIC):
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            out += inflater.decompress(rest, limit + 1 - len(out))
-        except zlib.error as exc:
-            raise ExtractError("", f"broken gzip sitemap: {exc}", kind="not-sitemap") from None
-        if len(out) > limit:
-            raise ExtractError(
-                "", f"gzip sitemap inflates past {limit // (1024 * 1024)} MB", kind="too-large"
-            )
-        if not inflater.eof:
-            break  # cut short: what was inflated is read, and the parser says where it ends
-        rest = inflater.unused_data
-    return bytes(out)
+    return compressed.inflate(body, limit, "sitemap")
 
 
 def parse_date(text: str | None) -> datetime | None:
