@@ -242,3 +242,45 @@ def test_a_cdf_channel_cut_off_is_refused_as_cut_off() -> None:
     with pytest.raises(ExtractError) as refused:
         listings.parse_feed(body, "https://www.presstv.ir/cdf.xml")
     assert refused.value.kind == "truncated"
+
+
+async def test_an_entity_of_plain_text_a_feed_declares_is_its_text(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # `<!DOCTYPE rss [<!ENTITY site "Example News">]>`, its name in every headline: the feed
+    # was refused as hostile markup on every mirror, though its text expands to little.
+    articles = site.in_section("north-africa")
+    for article in articles:
+        article.paragraphs = [*article.paragraphs, *article.paragraphs[:3]]
+    for mirror in site.mirrors:
+        mirror.feed_content = True
+        feed = mirror.feed
+
+        def declared(section: str, feed: Callable[[str], str] = feed) -> str:
+            text = feed(section).replace(
+                '<rss version="2.0"',
+                "<!DOCTYPE rss [\n<!ENTITY sep ' &#8212; '>\n"
+                '<!ENTITY site "Example News">\n]>\n<rss version="2.0"',
+                1,
+            )
+            return text.replace("</title><link>", "&sep;&site;</title><link>")
+
+        mirror.feed = declared  # type: ignore[method-assign]
+    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0, report.errors
+    assert report.new == len(articles)
+    data = json.loads((await FeedBook(config, store).get("north-africa", "json")).body)
+    assert {i["title"] for i in data["items"]} == {f"{a.title} — Example News" for a in articles}
+
+
+def test_plain_text_entities_that_would_blow_the_feed_up_are_refused() -> None:
+    body = _feed(f"<!DOCTYPE rss [<!ENTITY a '{'x' * 60}'>]>", "&a;" * 200_000)
+    with pytest.raises(ExtractError) as refused:
+        listings.parse_feed(body, "https://www.presstv.ir/rss.xml")
+    assert refused.value.kind == "hostile-markup"
+    assert "would add more text to it than it holds" in str(refused.value)

@@ -5,7 +5,7 @@ harmless ones old feeds make: characters by reference, XML's five predefined ent
 XML specification declares them, and the W3C's public entity sets of characters (XHTML's,
 HTML 4's), which are named and never fetched. A feed under a DTD (Netscape's RSS 0.91, an
 entity set) writes HTML's entities by name (`&eacute;`): they are read as HTML's characters
-(`html_names_as_references`). Also the name of the root element that follows the prolog
+(`references_resolved`). Also the name of the root element that follows the prolog
 (`root_name`). Pure: bytes in, a verdict or bytes out; nothing is loaded or fetched.
 """
 
@@ -24,6 +24,7 @@ _FEEDPARSER_HEAD_END = re.compile(r"<\w")
 # entity whose value is a character or a few by reference (`<!ENTITY nbsp "&#160;">`).
 _CHARACTERS = r"(?:&#(?:[0-9]{1,7}|x[0-9A-Fa-f]{1,6});){1,4}"
 # An internal entity of a short value, judged by `_harmless_value`.
+_SHORT_TEXT = 64
 _SHORT_ENTITY = re.compile(r"""<!ENTITY\s+([\w.:-]+)\s+(["'])([^"'<>%]{0,64})\2\s*>""")
 _REFERENCE = re.compile(r"&#(x?)([0-9A-Fa-f]+);")
 # Characters that, given by reference in an entity's value, make markup of its replacement
@@ -38,7 +39,7 @@ _PREDEFINED = {"lt": "<", "gt": ">", "amp": "&", "apos": "'", "quot": '"'}
 # `<!ENTITY % HTMLlat1 PUBLIC "-//W3C//ENTITIES Latin 1 for XHTML//EN"
 # "http://www.w3.org/TR/xhtml1/DTD/xhtml-lat1.ent"> %HTMLlat1;`. Nothing loads them (feedparser's
 # parser loads no external entity; the check's parser neither loads nor fetches); their
-# characters are HTML's, read as such (`html_names_as_references`).
+# characters are HTML's, read as such (`references_resolved`).
 _ENTITY_SET = re.compile(
     r"""<!ENTITY\s+%\s+([\w.:-]+)\s+PUBLIC\s+(["'])((?:-//W3C//|ISO 8879:1986//)ENTITIES """
     r"""[^"'<>]*)\2\s+(["'])(https?://[^"'<>\s]+)\4\s*>"""
@@ -66,8 +67,28 @@ def _predefined(name: str, value: str) -> bool:
     return found is not None and chr(int(found[2], 16 if found[1] else 10)) == char
 
 
+def _text(value: str) -> bool:
+    """A short text (`_SHORT_ENTITY` bounds it), characters by reference among it, none that
+    makes markup, and no other reference: no entity inside another, what a billion-laughs
+    bomb nests."""
+    try:
+        codes = [
+            int(code, 16 if hexadecimal else 10) for hexadecimal, code in _REFERENCE.findall(value)
+        ]
+        chars = [chr(code) for code in codes]
+    except (ValueError, OverflowError):
+        return False
+    return (
+        len(value) <= _SHORT_TEXT
+        and "&" not in _REFERENCE.sub("", value)
+        and not _MARKUP_CHARACTERS & set(chars)
+    )
+
+
 def _harmless_value(name: str, value: str) -> bool:
-    return _characters(value) or _predefined(name, value)
+    if name in _PREDEFINED:
+        return _predefined(name, value)
+    return _characters(value) or _text(value)
 
 
 def declares_entities(body: bytes) -> bool:
@@ -134,21 +155,30 @@ def _subset_entities(body: bytes) -> list[etree._Entity] | None:
 
 
 # A reference by name outside CDATA, and the CDATA sections it is looked for outside of.
-_NAMED = re.compile(rb"<!\[CDATA\[.*?\]\]>|&([A-Za-z][A-Za-z0-9]{1,31});", re.S)
+_NAMED = re.compile(rb"<!\[CDATA\[.*?\]\]>|&([A-Za-z_][\w.:-]{0,63});", re.S)
 _DOCTYPE = re.compile(rb"<!DOCTYPE\s", re.I)
 # Charsets in which an ASCII `&` byte may be part of another character.
 _SHIFTING = ("iso2022", "iso-2022", "utf-7", "utf_7", "hz")
 
 
-def html_names_as_references(body: bytes, charset: str) -> bytes:
-    """The feed with HTML's named characters (`&eacute;`, `&rsquo;`, `&nbsp;`) written as
-    character references, when it names a DTD (Netscape's RSS 0.91, XHTML's entity sets)
-    before its root element; XML's five are kept, and so is text in CDATA. Under a DTD the
-    parser does not load, an XML parser takes a name it does not know for one the DTD
-    declares and skips it, without an error: a Netscape RSS 0.91 feed whose DOCTYPE
-    followed its XML declaration on the same line was read with every such character
-    dropped ("Libyas", "Caf"), and one naming the entity sets was refused. Bytes in a
-    charset where `&` may be part of another character are left as they are."""
+# How much the entities a feed declares may add to it: as much again as it holds, at least
+# this much.
+EXPANSION_ALLOWED = 1024 * 1024
+
+
+def references_resolved(body: bytes, charset: str) -> bytes | None:
+    """The feed with the entities it declares (`<!ENTITY site "Example News">`, text or
+    characters that `declares_entities` let pass) written out where they are referred to,
+    and HTML's named characters (`&eacute;`, `&rsquo;`, `&nbsp;`) written as character
+    references, when it names a DTD (Netscape's RSS 0.91, XHTML's entity sets) before its
+    root element; XML's five are kept, and so is text in CDATA. None when the declared
+    entities would add more than the feed holds (and EXPANSION_ALLOWED): what a blow-up of
+    short texts is. Under a DTD the parser does not load, an XML parser takes a name it does
+    not know for one the DTD declares and skips it, without an error: a Netscape RSS 0.91
+    feed whose DOCTYPE followed its XML declaration on the same line was read with every
+    such character dropped ("Libyas", "Caf"); and feedparser declares a feed's entities
+    again only where its DOCTYPE stands on a line of its own. Bytes in a charset where `&`
+    may be part of another character are left as they are."""
     wide = wide_encoding(body)
     if wide is not None:
         codec, _unit, mark = wide
@@ -161,9 +191,33 @@ def html_names_as_references(body: bytes, charset: str) -> bytes:
     else:
         data = body
     root = _FEEDPARSER_HEAD_BYTES.search(data)
-    if not _DOCTYPE.search(data, 0, root.start() if root else len(data)):
+    head_end = root.start() if root else len(data)
+    if not _DOCTYPE.search(data, 0, head_end):
         return body
-    converted = _NAMED.sub(_reference, data)
+    declared = {
+        m[1]: m[3]
+        for m in _SHORT_ENTITY_BYTES.finditer(data, 0, head_end)
+        if m[1].decode("ascii", "replace") not in _PREDEFINED
+    }
+    room = max(len(data), EXPANSION_ALLOWED)
+
+    def resolved(found: re.Match[bytes]) -> bytes:
+        nonlocal room
+        name = found[1]
+        if name is None:
+            return found[0]
+        if (value := declared.get(name)) is None:
+            return _reference(found)
+        room -= len(value)
+        if room < 0:
+            raise _TooLarge
+        return value
+
+    try:
+        converted = _NAMED.sub(resolved, data[head_end:])
+    except _TooLarge:
+        return None
+    converted = data[:head_end] + converted
     if converted == data:
         return body
     if wide is not None:
@@ -171,14 +225,21 @@ def html_names_as_references(body: bytes, charset: str) -> bytes:
     return converted
 
 
+class _TooLarge(Exception):
+    """The declared entities would add more than `references_resolved` allows."""
+
+
+_SHORT_ENTITY_BYTES = re.compile(_SHORT_ENTITY.pattern.encode("ascii"))
+
+
 _FEEDPARSER_HEAD_BYTES = re.compile(rb"<[A-Za-z_]")
 
 
 def _reference(found: re.Match[bytes]) -> bytes:
     name = found[1]
-    if name is None or name.decode("ascii") in _PREDEFINED:
+    if name is None or name.decode("ascii", "replace") in _PREDEFINED:
         return found[0]
-    chars = html.entities.html5.get(name.decode("ascii") + ";")
+    chars = html.entities.html5.get(name.decode("ascii", "replace") + ";")
     if chars is None:
         return found[0]
     return "".join(f"&#{ord(c)};" for c in chars).encode("ascii")
