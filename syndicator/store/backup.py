@@ -5,7 +5,9 @@ Copying the file with `cp` while a pull writes can give a damaged copy (the writ
 holds what the main file lacks). `VACUUM INTO` reads the store in one read transaction, which
 in WAL mode does not stop writers, and writes a compacted copy. The copy is written under a
 temporary name beside the target, checked with `PRAGMA quick_check`, flushed to disk and only
-then renamed: a backup that exists is whole. A PostgreSQL store is backed up with `pg_dump`.
+then renamed: a backup that exists is whole. It needs only read access to the store (a job
+run as another user than the service's, a read-only folder, a filesystem snapshot). A
+PostgreSQL store is backed up with `pg_dump`.
 
 `syndicate db restore BACKUP` puts a backup's content back into the store. Moving or copying
 the backup over the store file is not a restore: a store whose process was killed, or that is
@@ -71,24 +73,7 @@ def backup_sqlite(source: Path, target: Path, *, replace: bool = False) -> Backu
     _remove_leftovers(target)
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with contextlib.closing(
-            # As a URI (percent-encoded: a `#` or `?` in a path would cut it short). `mode=rw`,
-            # not `ro`: VACUUM INTO only reads the store, but a read-only connection to a
-            # store no one else holds makes its `-wal` and `-shm` files and cannot remove
-            # them when it closes. `rw` never creates a store that is not there.
-            sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_SECONDS)
-        ) as db:
-            try:
-                db.execute("VACUUM INTO ?", (str(partial),))
-            except sqlite3.Error as exc:
-                # The store is only read: these say the copy could not be written.
-                if exc.sqlite_errorcode in _WRITING_COPY:
-                    full = exc.sqlite_errorcode == sqlite3.SQLITE_FULL
-                    raise BackupNotWritten(
-                        f"cannot write the backup {target}: "
-                        + ("its disk is full" if full else str(exc))
-                    ) from None
-                raise
+        _vacuum_into(source, partial, target)
         with contextlib.closing(sqlite3.connect(partial, timeout=BUSY_SECONDS)) as copy:
             verdict = [row[0] for row in copy.execute("PRAGMA quick_check")]
             if verdict != ["ok"]:
@@ -108,6 +93,80 @@ def backup_sqlite(source: Path, target: Path, *, replace: bool = False) -> Backu
         with contextlib.suppress(OSError):
             partial.unlink()
     return BackupReport(target=target, size=target.stat().st_size, articles=int(articles))
+
+
+def _vacuum_into(source: Path, partial: Path, target: Path) -> None:
+    """Write a compacted copy of the store at `source` to `partial`, needing only read
+    access to the store: a backup job run as another user than the service, a store on a
+    filesystem snapshot or in a read-only folder."""
+    for _ in range(_TRIES):
+        # VACUUM INTO writes no file that is there already: the last try's copy goes.
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+        before = _file_state(source)
+        reading = _store_reading(source)
+        try:
+            _vacuum_reading(source, reading, partial, target)
+        except _NoLogBeside:
+            reading = _reading(source)
+            _vacuum_reading(source, reading, partial, target)
+        # Read as a file no one changes, the store takes no lock: a process that opened it
+        # meanwhile and wrote into it may have changed pages under the copy. Read it again.
+        if "immutable" not in reading or _file_state(source) == before:
+            return
+    raise StoreError(f"{source} kept changing while it was read; try the backup again")
+
+
+# How many times a backup reads a store another process changed under it.
+_TRIES = 3
+
+
+class _NoLogBeside(Exception):
+    """The store's folder takes no -wal or -shm file from this user."""
+
+
+def _store_reading(source: Path) -> str:
+    """How the store is opened for a backup. `mode=rw` where this user may write the store
+    file, not `ro`: VACUUM INTO only reads the store, but a read-only connection to a store
+    no one else holds makes its `-wal` and `-shm` files and cannot remove them when it
+    closes (`rw` never creates a store that is not there). A file this user may only read
+    is opened read only (see `_reading`)."""
+    try:
+        os.close(os.open(source, os.O_RDWR))
+    except OSError:
+        return _reading(source)
+    return "mode=rw"
+
+
+def _vacuum_reading(source: Path, reading: str, partial: Path, target: Path) -> None:
+    # As a URI (percent-encoded: a `#` or `?` in a path would cut it short).
+    uri = f"{source.resolve().as_uri()}?{reading}"
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=BUSY_SECONDS)) as db:
+        try:
+            # Opens the store's write-ahead log: a folder that takes none fails here,
+            # before anything is written.
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            if reading == "mode=rw" and exc.sqlite_errorcode == sqlite3.SQLITE_CANTOPEN:
+                raise _NoLogBeside from None
+            raise
+        try:
+            db.execute("VACUUM INTO ?", (str(partial),))
+        except sqlite3.Error as exc:
+            # The store is only read: these say the copy could not be written.
+            if exc.sqlite_errorcode in _WRITING_COPY:
+                full = exc.sqlite_errorcode == sqlite3.SQLITE_FULL
+                raise BackupNotWritten(
+                    f"cannot write the backup {target}: "
+                    + ("its disk is full" if full else str(exc))
+                ) from None
+            raise
+
+
+def _file_state(source: Path) -> tuple[int, int, int, bool]:
+    """What changes when a process writes into the store file or opens it to write."""
+    found = source.stat()
+    return (found.st_ino, found.st_size, found.st_mtime_ns, Path(f"{source}-wal").exists())
 
 
 @dataclass(frozen=True)

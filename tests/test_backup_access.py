@@ -1,0 +1,110 @@
+"""`syndicate db backup` of a store the operator may only read: a filesystem snapshot, a
+read-only folder or file, a backup job that runs as another user than the service.
+
+Tests run as root, whom file modes do not stop: `chattr +i` (the file or folder may not be
+changed, not even by root) and a command run without the capabilities that let root pass
+over file modes make the store really read-only to the command."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .test_cli_operator import default_config_copy, run
+from .test_cli_surface import as_permissions_bind_a_user
+
+
+@contextlib.contextmanager
+def immutable(*paths: Path) -> Iterator[None]:
+    """`paths` may not be changed, nor anything made or removed in a folder among them."""
+    subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+
+
+def pulled_store(tmp_path: Path) -> tuple[Path, Path]:
+    """The default config's article pulled into a store in its own folder, no process
+    holding it: (config, store file)."""
+    folder = tmp_path / "store"
+    folder.mkdir()
+    config = default_config_copy(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace(str(tmp_path / "db.sqlite"), str(folder / "db.sqlite")))
+    pulled = run("--config", str(config), "pull")
+    assert pulled.exit_code == 0, pulled.output
+    assert sorted(p.name for p in folder.iterdir()) == ["db.sqlite"]
+    return config, folder / "db.sqlite"
+
+
+def backed_up_articles(target: Path) -> list[str]:
+    with contextlib.closing(sqlite3.connect(target)) as copy:
+        assert copy.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        return [row[0] for row in copy.execute("SELECT title FROM articles")]
+
+
+@pytest.mark.parametrize("frozen", ["folder and file", "folder", "file"])
+def test_db_backup_reads_a_store_it_may_not_change(tmp_path: Path, frozen: str) -> None:
+    """A snapshot's store (nothing beside it may be made) and a read-only store file: the
+    backup needed to make the store's -wal and -shm files, failed with "cannot write the
+    backup ...: unable to open database file" (the backup's folder was writable), and left
+    those files beside a read-only store file."""
+    config, store = pulled_store(tmp_path)
+    paths = {"folder and file": [store, store.parent], "folder": [store.parent], "file": [store]}
+    target = tmp_path / "backup.db"
+    with immutable(*paths[frozen]):
+        result = run("--config", str(config), "db", "backup", str(target))
+        left = sorted(p.name for p in store.parent.iterdir())
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.stdout and "1 article," in result.stdout
+    assert len(backed_up_articles(target)) == 1
+    assert left == ["db.sqlite"]
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_db_backup_as_another_user_needs_only_read_access(tmp_path: Path, held: bool) -> None:
+    """A backup job run as a user who may read the store and its folder, not write them,
+    while the service holds the store (what it committed sits in the write-ahead log only)
+    or while nothing does."""
+    config, store = pulled_store(tmp_path)
+    writer = sqlite3.connect(store, isolation_level=None)
+    try:
+        if held:
+            writer.execute("PRAGMA wal_autocheckpoint = 0")
+            writer.execute("UPDATE articles SET title = 'Committed in the log'")
+        else:
+            writer.close()
+        for path in store.parent.iterdir():
+            path.chmod(0o444)
+        store.parent.chmod(0o555)
+        target = tmp_path / "backup.db"
+        command = ["--config", str(config), "db", "backup", str(target)]
+        result = subprocess.run(
+            [sys.executable, "-m", "syndicator", *command],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            preexec_fn=as_permissions_bind_a_user,
+        )
+        left = sorted(p.name for p in store.parent.iterdir())
+    finally:
+        store.parent.chmod(0o755)
+        writer.close()
+    assert result.returncode == 0, result.stderr
+    assert "1 article," in result.stdout
+    titles = backed_up_articles(target)
+    assert len(titles) == 1
+    if held:
+        assert titles == ["Committed in the log"]
+        assert left == ["db.sqlite", "db.sqlite-shm", "db.sqlite-wal"]
+    else:
+        assert left == ["db.sqlite"]
