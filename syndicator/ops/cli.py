@@ -167,12 +167,7 @@ def check(ctx: click.Context, as_json: bool) -> None:
         )
         return
     out.print(Text(f"{config_name(ctx)}: OK", "green"))
-    out.print(terminal.entry_points(config))
-
-
-def _short(moment: datetime | None) -> str:
-    """12-04 15:16 (UTC): without the year, for the mirrors table to fit 80 columns."""
-    return moment.strftime("%m-%d %H:%M") if moment else "never"
+    out.print(terminal.entry_points(config, out.width))
 
 
 def _when(moment: datetime | None) -> str:
@@ -197,35 +192,7 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
-    colours = {"healthy": "green", "degraded": "yellow", "down": "red", "candidate": "cyan"}
-    table = terminal.table(
-        "source",
-        "mirror",
-        "state",
-        "last ok",
-        "latency",
-        "error",
-        keys=("source", "mirror"),
-    )
-    for r in rows:
-        state = Text(r.state, colours.get(r.state, "white"))
-        if r.role == "adopted":
-            state.append(" (adopted)")
-        if r.failures:
-            state.append(f", {r.failures} failed")
-        if r.retry_at:
-            state.append(f", next try {_short(r.retry_at)}")
-        error = f"{r.last_error_kind}: {r.last_error}" if r.last_error_kind else ""
-        table.add_row(
-            r.source,
-            r.mirror if r.route == "direct" else f"{r.mirror} via {r.route}",
-            state,
-            # As `status` shows its times: "5m12s ago", a day for one over a week old.
-            terminal.ago(r.last_success) if r.role != "candidate" else "",
-            f"{r.latency_ms} ms" if r.latency_ms is not None else "",
-            error,
-        )
-    out.print(table)
+    out.print(terminal.mirrors(rows, out.width))
 
 
 @main.command()

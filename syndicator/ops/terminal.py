@@ -5,10 +5,11 @@ Presentation only: takes reports and models, returns tables and dicts; no I/O.
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Console, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.style import StyleType
 from rich.table import Column, Table
@@ -18,7 +19,7 @@ from syndicator.core.config import ALL_SECTION, Config
 from syndicator.core.errors import printable
 from syndicator.core.models import Candidate, Page
 from syndicator.ops.discover import Discovery
-from syndicator.publish.mirror_report import shown_route
+from syndicator.publish.mirror_report import MirrorRow, shown_route
 from syndicator.pull.run import PullOutcome
 from syndicator.store.status import FeedStatus, human_age
 
@@ -113,20 +114,99 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     return human_age(age) + " ago"
 
 
-def entry_points(config: Config) -> Table:
-    shown = table(
-        "source", "section", "entry point", "every", "pulled from", keys=("source", "section")
-    )
-    for name, source in config.sources.items():
+def natural_width(shown: Table) -> int:
+    """The columns `shown` takes with no cell folded over lines."""
+    # Laid out with room to spare, a table takes the width its cells need unfolded.
+    return Console(width=_ROOMY, file=io.StringIO()).measure(shown).maximum
+
+
+_ROOMY = 100_000
+# The narrowest a column of long values (errors, URLs) may be for the wide table to be kept.
+LONG_COLUMN = 40
+
+
+def wide_or_narrow(
+    width: int | None, wide: Table, narrow: Table, below: list[Text]
+) -> RenderableType:
+    """The `wide` table where it fits, or leaves its column of long values `LONG_COLUMN`
+    characters; else the `narrow` table, the long values on lines of their own `below` it.
+    On an 80-column terminal (and through a pipe, which rich lays out at 80) a mirror's URL
+    or an error was folded into a column of a few characters, one row over ten or twenty
+    lines."""
+    if width is None or natural_width(wide) <= width:
+        return wide
+    # The long column's own border and padding: 3 characters.
+    if width - natural_width(narrow) - 3 >= LONG_COLUMN:
+        return wide
+    return Group(narrow, *below)
+
+
+def entry_points(config: Config, width: int | None = None) -> RenderableType:
+    """What a pull fetches: each source's entry points, and the mirrors it asks them of (in
+    a column where there is room, else each source's list below the table)."""
+
+    def asked(name: str) -> list[str]:
         # A mirror reached through a proxy says so, as `mirrors` does (its password hidden).
-        mirrors = "\n".join(
+        source = config.sources[name]
+        return [
             m.url if (route := source.route_of(m)) is None else f"{m.url} via {shown_route(route)}"
             for m in source.pull_from()
-        )
+        ]
+
+    wide = table(
+        "source", "section", "entry point", "every", "pulled from", keys=("source", "section")
+    )
+    narrow = table("source", "section", "entry point", "every", keys=("source", "section", "every"))
+    below: list[Text] = []
+    for name, source in config.sources.items():
+        below += [shown(f"{name} pulls from:"), *(shown(f"  {url}") for url in asked(name))]
         for section, entry in source.sections.items():
             points = "\n".join(f"{p.kind} {p.path}" for p in entry.points())
-            shown.add_row(name, section, points, human_age(source.every), mirrors)
-    return shown
+            every = human_age(source.every)
+            wide.add_row(name, section, points, every, "\n".join(asked(name)))
+            narrow.add_row(name, section, points, every)
+    return wide_or_narrow(width, wide, narrow, below)
+
+
+# The colour of each mirror state in `mirrors`.
+STATE_COLOURS = {"healthy": "green", "degraded": "yellow", "down": "red", "candidate": "cyan"}
+
+
+def _short(moment: datetime) -> str:
+    """12-04 15:16 (UTC): without the year, for the mirrors table to fit 80 columns."""
+    return moment.strftime("%m-%d %H:%M")
+
+
+def mirrors(rows: list[MirrorRow], width: int | None = None) -> RenderableType:
+    """Every mirror's health: one table where there is room; else the table without the
+    error, and what went wrong with each failing mirror on a line of its own below it."""
+    common = ("source", "mirror", "state", "last ok", "latency")
+    wide = table(*common, "error", keys=("source", "mirror"))
+    narrow = table(*common, keys=("source", "mirror", "state"))
+    below: list[Text] = []
+    for r in rows:
+        trouble = [f"{r.failures} failed"] if r.failures else []
+        if r.retry_at:
+            trouble.append(f"next try {_short(r.retry_at)}")
+        error = f"{r.last_error_kind}: {r.last_error}" if r.last_error_kind else ""
+        state = Text(r.state, STATE_COLOURS.get(r.state, "white"))
+        if r.role == "adopted":
+            state.append(" (adopted)")
+        cells = (
+            r.source,
+            r.mirror if r.route == "direct" else f"{r.mirror} via {r.route}",
+            # As `status` shows its times: "5m12s ago", a day for one over a week old.
+            ago(r.last_success) if r.role != "candidate" else "",
+            f"{r.latency_ms} ms" if r.latency_ms is not None else "",
+        )
+        wide_state = state.copy()
+        if trouble:
+            wide_state.append(", " + ", ".join(trouble))
+        wide.add_row(*cells[:2], wide_state, *cells[2:], error)
+        narrow.add_row(*cells[:2], state, *cells[2:])
+        if said := [part for part in (", ".join(trouble), error) if part]:
+            below.append(labelled("!", "yellow", f"{r.source} {r.mirror}: {'; '.join(said)}"))
+    return wide_or_narrow(width, wide, narrow, below)
 
 
 def sections(report: FeedStatus) -> Table:
