@@ -108,3 +108,37 @@ def test_db_backup_as_another_user_needs_only_read_access(tmp_path: Path, held: 
         assert left == ["db.sqlite", "db.sqlite-shm", "db.sqlite-wal"]
     else:
         assert left == ["db.sqlite"]
+
+
+@pytest.mark.parametrize(
+    "disk",
+    [
+        'mount -t tmpfs tmpfs "$1" && cp "$2" "$1/db.sqlite" && mount -o remount,ro "$1"',
+        'mount -t tmpfs -o size=1m tmpfs "$1" && cp "$2" "$1/db.sqlite"'
+        ' && { dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null || true; }',
+    ],
+    ids=["mounted read-only", "full"],
+)
+def test_db_backup_reads_a_store_on_a_read_only_or_full_disk(tmp_path: Path, disk: str) -> None:
+    """A disk the kernel remounted read-only, or one that filled up: the moment to take a
+    backup and move the store. The backup wanted to make the store's -shm file there and
+    failed ("the disk that holds the store is full"), leaving a 3-byte -shm file behind."""
+    config, store = pulled_store(tmp_path)
+    mounted = tmp_path / "disk"
+    mounted.mkdir()
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace(str(store), str(mounted / "db.sqlite")), encoding="utf-8")
+    target = tmp_path / "backup.db"
+    # In a mount namespace of its own: the disk, the backup, then what the disk holds.
+    script = f'{disk} && "$3" -m syndicator --config "$4" db backup "$5"; echo $? > "$6"; ls "$1"'
+    given = [mounted, store, sys.executable, config, target, tmp_path / "status"]
+    result = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, "sh", *map(str, given)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert (tmp_path / "status").read_text().strip() == "0", result.stderr
+    assert len(backed_up_articles(target)) == 1
+    assert "db.sqlite-shm" not in result.stdout.split(), result.stdout

@@ -117,6 +117,8 @@ def _vacuum_into(source: Path, partial: Path, target: Path) -> None:
     raise StoreError(f"{source} kept changing while it was read; try the backup again")
 
 
+# Less room than this on the store's disk, and a backup makes no -wal or -shm file there.
+LOG_ROOM = 1024 * 1024
 # How many times a backup reads a store another process changed under it.
 _TRIES = 3
 
@@ -130,10 +132,15 @@ def _store_reading(source: Path) -> str:
     file, not `ro`: VACUUM INTO only reads the store, but a read-only connection to a store
     no one else holds makes its `-wal` and `-shm` files and cannot remove them when it
     closes (`rw` never creates a store that is not there). A file this user may only read
-    is opened read only (see `_reading`)."""
+    is opened read only (see `_reading`), and so is a store no process holds on a disk with
+    no room for its `-shm` file: a backup of a store on a full disk, the moment to take one,
+    failed ("the disk that holds the store is full") and left a 3-byte `-shm` file."""
     try:
         os.close(os.open(source, os.O_RDWR))
+        disk = os.statvfs(source)
     except OSError:
+        return _reading(source)
+    if disk.f_bavail * disk.f_frsize < LOG_ROOM and not Path(f"{source}-shm").exists():
         return _reading(source)
     return "mode=rw"
 
