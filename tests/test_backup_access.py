@@ -142,3 +142,24 @@ def test_db_backup_reads_a_store_on_a_read_only_or_full_disk(tmp_path: Path, dis
     assert (tmp_path / "status").read_text().strip() == "0", result.stderr
     assert len(backed_up_articles(target)) == 1
     assert "db.sqlite-shm" not in result.stdout.split(), result.stdout
+
+
+@pytest.mark.parametrize("made", ["an empty file", "another program's database"])
+def test_db_backup_of_a_store_with_no_tables_says_what_to_run(tmp_path: Path, made: str) -> None:
+    # It said "backup of PATH failed: no such table: articles", where every other command
+    # says the store has no tables yet and what to run.
+    config = default_config_copy(tmp_path)
+    store = tmp_path / "db.sqlite"
+    store.touch()
+    if made != "an empty file":
+        with contextlib.closing(sqlite3.connect(store)) as other:
+            other.execute("CREATE TABLE notes (body TEXT)")
+            other.commit()
+    target = tmp_path / "backup.db"
+    backup = run("--config", str(config), "db", "backup", str(target))
+    assert backup.exit_code == 1, backup.output
+    assert backup.stderr == (
+        f"store error: {store}: the store has no tables yet, nothing to back up: run"
+        " `syndicate db upgrade` (with the same --config)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db.sqlite", "syndicator.yaml"]

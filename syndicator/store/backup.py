@@ -33,7 +33,7 @@ from pathlib import Path
 
 from syndicator.core.errors import BackupNotWritten, BackupTarget, StoreError
 from syndicator.store.connect import SQLITE_HEADER, access_problem, not_sqlite
-from syndicator.store.migrate import FOUNDATION, code_head, known_revisions
+from syndicator.store.migrate import FOUNDATION, UPGRADE_HINT, code_head, known_revisions
 
 # How long to wait for a lock another process holds (a pull's write, a checkpoint).
 BUSY_SECONDS = 10.0
@@ -152,11 +152,16 @@ def _vacuum_reading(source: Path, reading: str, partial: Path, target: Path) -> 
         try:
             # Opens the store's write-ahead log: a folder that takes none fails here,
             # before anything is written.
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            (tables,) = db.execute(_ARTICLES_TABLE).fetchone()
         except sqlite3.OperationalError as exc:
             if reading == "mode=rw" and exc.sqlite_errorcode == sqlite3.SQLITE_CANTOPEN:
                 raise _NoLogBeside from None
             raise
+        if not tables:
+            # As every other command says it: "no such table: articles" named neither.
+            raise StoreError(
+                f"{source}: the store has no tables yet, nothing to back up: {UPGRADE_HINT}"
+            )
         try:
             db.execute("VACUUM INTO ?", (str(partial),))
         except sqlite3.Error as exc:
@@ -168,6 +173,9 @@ def _vacuum_reading(source: Path, reading: str, partial: Path, target: Path) -> 
                     + ("its disk is full" if full else str(exc))
                 ) from None
             raise
+
+
+_ARTICLES_TABLE = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'articles'"
 
 
 def _file_state(source: Path) -> tuple[int, int, int, bool]:
