@@ -94,3 +94,29 @@ async def test_check_fits_each_entry_point_on_one_line_at_80_columns(tmp_path: P
     )
     assert code == 0, err
     assert "pulls from:" not in wide and pulled[0] in wide and "pulled from" in wide, wide
+
+
+async def test_status_and_pull_with_long_names_stay_within_80_columns(tmp_path: Path) -> None:
+    # A source or section name is never folded: beside the columns of counts it made the
+    # tables 89 to 92 columns wide, and an 80-column terminal broke each of their lines.
+    config = default_config(tmp_path)
+    text = config.read_text(encoding="utf-8").replace("north-africa", "north-africa-and-maghreb")
+    config.write_text(text.replace("\n  presstv:\n", "\n  presstv-english-edition:\n"))
+    for command in ("pull", "status"):
+        code, out, err = await syndicate(
+            "--config", str(config), command, cwd=tmp_path, env={"COLUMNS": "80"}
+        )
+        assert code == 0, err
+        lines = out.splitlines()
+        assert max(len(line) for line in lines) <= 80, out
+        assert "presstv-english-edition" in lines, out
+        # Each value after its column's name.
+        assert ["failed", "0"] in [line.split() for line in lines], out
+        if command == "status":
+            assert "north-africa-and-maghreb" in lines, out
+            assert ["stale", "after", "never"] in [line.split() for line in lines], out
+        code, wide, err = await syndicate(
+            "--config", str(config), command, cwd=tmp_path, env={"COLUMNS": "120"}
+        )
+        assert code == 0, err
+        assert "┃ source                  ┃" in wide, wide

@@ -213,8 +213,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         emit(report.to_json())
     else:
-        out.print(terminal.sections(report))
-        out.print(terminal.sources(report))
+        out.print(terminal.fitted(terminal.sections(report), out.width))
+        out.print(terminal.fitted(terminal.sources(report), out.width))
         partial = terminal.pull_errors(report)
         for said in partial:
             out.print(said, highlight=False)
@@ -292,7 +292,7 @@ def pull(
             for message in o.report.errors if o.source in dead else []:
                 err.print(f"{o.source}: {message}", highlight=False, markup=False)
     else:
-        out.print(terminal.outcomes(outcomes))
+        out.print(terminal.fitted(terminal.outcomes(outcomes), out.width))
         for o in outcomes:
             for message in o.report.errors:
                 err.print(terminal.labelled(f"{o.source}:", "yellow", message), highlight=False)
@@ -636,7 +636,7 @@ def export(ctx: click.Context, out_dir: Path | None, quiet: bool, as_json: bool)
             }
         )
     else:
-        out.print(terminal.outcomes(outcomes))
+        out.print(terminal.fitted(terminal.outcomes(outcomes), out.width))
         for o in outcomes:
             for message in o.report.errors:
                 err.print(terminal.labelled(f"{o.source}:", "yellow", message), highlight=False)

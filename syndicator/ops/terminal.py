@@ -39,7 +39,11 @@ def labelled(label: str, style: str, text: str) -> Text:
 
 class PlainTable(Table):
     """A table whose text cells are `shown`: a cell meant as markup (a state in colour) is
-    given as `Text.from_markup`."""
+    given as `Text.from_markup`. It keeps its rows as given, for `fitted`."""
+
+    def __init__(self, *columns: Column | str, **options: Any) -> None:
+        super().__init__(*columns, **options)
+        self.given: list[list[RenderableType | None]] = []
 
     def add_row(
         self,
@@ -47,8 +51,36 @@ class PlainTable(Table):
         style: StyleType | None = None,
         end_section: bool = False,
     ) -> None:
-        cells = [shown(r) if isinstance(r, str) else r for r in renderables]
+        cells: list[RenderableType | None] = [
+            shown(r) if isinstance(r, str) else r for r in renderables
+        ]
+        self.given.append(cells)
         super().add_row(*cells, style=style, end_section=end_section)
+
+
+def fitted(shown: Table, width: int | None) -> RenderableType:
+    """`shown` where `width` columns hold it; else each row as its first value on a line,
+    then its other values one a line, each after its column's name. A table too wide even
+    with its values folded (a long source or section name, which is never folded, beside
+    the columns of numbers) took 89 to 92 columns of an 80-column terminal: the terminal
+    broke every line of it in two."""
+    if width is None or not isinstance(shown, PlainTable):
+        return shown
+    if Console(width=_ROOMY, file=io.StringIO()).measure(shown).minimum <= width:
+        return shown
+    names = [str(column.header) for column in shown.columns]
+    rows: list[RenderableType] = []
+    for cells in shown.given:
+        first, *rest = cells
+        fields = Table.grid(padding=(0, 1))
+        fields.add_column(no_wrap=True)
+        fields.add_column(overflow="fold")
+        for name, cell in zip(names[1:], rest, strict=True):
+            fields.add_row(f"  {name}", cell)
+        key = first.copy() if isinstance(first, Text) else Text(str(first or ""))
+        key.stylize("bold")
+        rows += [key, fields]
+    return Group(*rows)
 
 
 def table(*headers: str, keys: tuple[str, ...] = (), caption: str | None = None) -> Table:
@@ -138,7 +170,7 @@ def wide_or_narrow(
     # The long column's own border and padding: 3 characters.
     if width - natural_width(narrow) - 3 >= LONG_COLUMN:
         return wide
-    return Group(narrow, *below)
+    return Group(fitted(narrow, width), *below)
 
 
 def entry_points(config: Config, width: int | None = None) -> RenderableType:
