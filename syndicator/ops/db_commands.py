@@ -131,15 +131,24 @@ def db_check(ctx: click.Context, as_json: bool) -> None:
         out.print(f"[red]store is damaged[/red]: checked {report.checked}", highlight=False)
         for problem in report.problems:
             out.print(terminal.labelled("✗", "red", problem), highlight=False)
-        out.print(
-            "Restore it from a backup (`syndicate db restore BACKUP`), or move it aside (with its "
-            "-wal and -shm files) and pull again: the feeds fill from the mirrors (an article "
-            "edited since it was first stored then gets a new GUID).",
-            highlight=False,
-        )
+        out.print(WAY_BACK[report.engine] + REFILLED, highlight=False)
     if report.schema is not None and not as_json:
         err.print(report.schema, highlight=False, markup=False)
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+# What `db check` tells the operator of a damaged store to do, for each engine: `db restore`
+# and the -wal and -shm files are SQLite's (`db restore` refuses a PostgreSQL store).
+WAY_BACK = {
+    "sqlite": "Restore it from a backup (`syndicate db restore BACKUP`), or move it aside (with "
+    "its -wal and -shm files) and pull again",
+    "postgresql": "Restore it from a backup (`pg_restore` of a `pg_dump`), or drop the store's "
+    "tables, run `syndicate db upgrade` and pull again",
+}
+REFILLED = (
+    ": the feeds fill from the mirrors (an article edited since it was first stored then gets "
+    "a new GUID)."
+)
 
 
 @db.command("backup")
