@@ -18,6 +18,7 @@ from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import run_pull
 from syndicator.pull.scheduler import PullScheduler
+from syndicator.serve.service import Service as RunningService
 from syndicator.store import Store, open_store
 from syndicator.store.pulls import PullRecord, last_pulls, pulled_sections, record_pull
 from syndicator.store.stats import SectionStats, section_stats
@@ -354,3 +355,27 @@ async def test_a_pull_cancelled_late_on_a_worker_that_lost_its_lease_is_not_the_
         assert (await last_pulls(store))["news"] == failed
     finally:
         await store.close()
+
+
+async def test_a_restart_after_the_clock_was_stepped_back_waits_no_more_than_every(
+    site: Site, store_url: str, write_config: Callable[[str], Config]
+) -> None:
+    # The host's clock ran a day ahead (a clock in local time, a VM restored from a
+    # snapshot) while the service pulled; NTP then stepped it back and the service was
+    # restarted. Its last pull, recorded a day ahead, counted as "pulled less than every
+    # ago": the next pull waited a day and an hour, not at most the hour `every` says.
+    config = write_config(site.config_yaml(store_url).replace("every: 5m", "every: 1h"))
+    store = await open_store(store_url)
+    ahead = datetime.now(UTC) + timedelta(days=1)
+    try:
+        await record_pull(store, PullRecord("news", ahead, ahead + timedelta(seconds=2), "ok"))
+    finally:
+        await store.close()
+    service = RunningService(config, http=False)
+    await service.start()
+    try:
+        assert service.scheduler is not None
+        next_run = service.scheduler.next_runs()["news"]
+        assert next_run <= datetime.now(UTC) + timedelta(hours=1), next_run
+    finally:
+        await service.stop()

@@ -162,10 +162,13 @@ class PullScheduler:
         return min(self.config.service.jitter, self.config.sources[name].every)
 
     def _due_at(self, name: str, now: datetime) -> datetime | None:
-        """When a source is due from its last pull, or None when it is overdue."""
+        """When a source is due from its last pull, or None when it is overdue. A last pull
+        after `now` was recorded by a clock since stepped back (one that ran ahead, stepped
+        back by NTP while the service was stopped): it counts as pulled now, so the source
+        waits one `every` at most, not the step as well (a day ahead, a day of nothing)."""
         last = self.last_finished.get(name)
         if last is not None:
-            due = last + timedelta(seconds=self.config.sources[name].every)
+            due = min(last, now) + timedelta(seconds=self.config.sources[name].every)
             if due > now:
                 return due
         return None
