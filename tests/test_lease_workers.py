@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -13,7 +14,7 @@ from sqlalchemy import text
 from syndicator.core.config import Config
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport
-from syndicator.serve.cluster import LeaseWorker
+from syndicator.serve.lease_worker import LeaseWorker
 from syndicator.store import open_store
 from syndicator.store.leases import Leases
 from syndicator.store.pulls import last_pulls, pulled_sections
@@ -208,6 +209,41 @@ async def test_a_source_a_reload_changes_is_pulled_again_soon(
                 break
             await asyncio.sleep(0.05)
         assert "west-asia" in await pulled_sections(store)
+    finally:
+        stop.set()
+        await task
+        await store.close()
+
+
+async def test_leases_a_clock_ahead_wrote_hold_a_source_no_longer_than_its_times_allow(
+    site: Site, engine_url: str, fetcher: Fetcher, write_config: Callable[[str], Config]
+) -> None:
+    # A worker whose clock ran a day ahead freed "news" due a day and an hour later, and
+    # died holding "second", its lease expiring a day later by that clock. Once the clocks
+    # agreed again (NTP stepped it back, or the worker was replaced), "news" waited a day
+    # more than its `every` and "second" was pulled by no worker for a day.
+    text_ = site.config_yaml(engine_url, extra=EXTRA.format(canonical=site.canonical))
+    config = write_config(text_.replace("every: 5m", "every: 1h"))
+    store = await open_store(engine_url)
+    ahead = datetime.now(UTC) + timedelta(days=1)
+    stale = Leases(store, "ahead:1", 3)
+    await stale.register(config.sources, now=ahead)
+    assert await stale.claim_due(list(config.sources), 2, now=ahead) == ["news", "second"]
+    await stale.release("news", ahead + timedelta(hours=1), now=ahead)
+    done: list[PullReport] = []
+    stop = asyncio.Event()
+    worker = LeaseWorker(config, fetcher, store, holder="w1", on_pulled=done.append)
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        for _ in range(200):  # the dead worker's lease expires within lease_timeout (3 s)
+            if any(r.source == "second" for r in done):
+                break
+            await asyncio.sleep(0.05)
+        assert [r.source for r in done] == ["second"]
+        rows = await Leases(store, "observer", 3).rows()
+        # "news": its `every` and jitter window from now at most, as if pulled just now.
+        latest = datetime.now(UTC) + timedelta(hours=1, seconds=config.service.jitter)
+        assert rows["news"].next_due <= latest, rows["news"]
     finally:
         stop.set()
         await task

@@ -1,11 +1,11 @@
 """Several nodes on one store: `syndicate serve --role worker` and `--role web`.
 
 A worker pulls sources and serves nothing. Workers share the sources through leases in the
-store: each claims due sources, renews their leases while it pulls, and frees them with the
-time the source is next due, so across the cluster a source is pulled by one worker once per
-interval; a worker that dies loses its leases after `cluster.lease_timeout`. One worker at a
-time also runs the retention job, under a lease of its own. A worker whose store's schema a
-newer syndicator moved ahead claims nothing more (`Store.schema_moved`).
+store (`lease_worker`): each claims due sources, renews their leases while it pulls, and frees
+them with the time the source is next due, so across the cluster a source is pulled by one
+worker once per interval; a worker that dies loses its leases after `cluster.lease_timeout`.
+One worker at a time also runs the retention job, under a lease of its own. A worker whose
+store's schema a newer syndicator moved ahead claims nothing more (`Store.schema_moved`).
 
 A web node serves the feeds and pulls nothing. It re-renders a section when the section's
 change counter moves: told at once by PostgreSQL (LISTEN/NOTIFY), by polling on SQLite. It
@@ -23,8 +23,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
-import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -32,13 +30,11 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from syndicator.core.config import Config
-from syndicator.core.errors import StoreError, SyndicatorError
+from syndicator.core.errors import StoreError
 from syndicator.core.models import FetchLimits
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
-from syndicator.pull.pipeline import PullReport
-from syndicator.pull.run import run_pull
-from syndicator.pull.scheduler import schedule_changes
+from syndicator.serve.lease_worker import LeaseWorker, node_name, wait_any
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
 from syndicator.serve.workers import (
     freeze_startup_objects,
@@ -68,24 +64,9 @@ LISTEN_PROBE_TIMEOUT = 10.0
 Invalidate = Callable[[set[str]], None]
 
 
-def node_name() -> str:
-    """Who holds a lease: host and process, as an operator reads it in the store."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=max(seconds, 0.0))
-
-
-async def _wait_any(events: list[asyncio.Event], timeout: float) -> None:
-    """Until one of the events is set or the timeout passes."""
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
 
 
 async def run_retention(config: Config, store: Store) -> PruneReport:
@@ -194,154 +175,6 @@ class RetentionJob:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-class LeaseWorker:
-    """Pulls the sources it can claim, `cluster.pulls` at a time, until stopped."""
-
-    def __init__(
-        self,
-        config: Config,
-        fetcher: Fetcher,
-        store: Store,
-        holder: str | None = None,
-        on_pulled: Callable[[PullReport], None] | None = None,
-    ) -> None:
-        self.config = config
-        self.fetcher = fetcher
-        self.store = store
-        self.holder = holder or node_name()
-        self.leases = Leases(store, self.holder, config.cluster.lease_timeout)
-        self.on_pulled = on_pulled or (lambda _report: None)
-        self.running: dict[str, asyncio.Task[None]] = {}
-        # Every pull task until it ends: one leaves `running` when its pull is done and then
-        # still frees its lease in the store.
-        self._pull_tasks: set[asyncio.Task[None]] = set()
-        self.wake = asyncio.Event()
-        self._next_config: Config | None = None
-        # Sources a new config changed: made due at the next look (`_changed`), or, when
-        # this worker is pulling one under the old config, once that pull ends (`_outdated`).
-        self._changed: set[str] = set()
-        self._outdated: set[str] = set()
-
-    def reconfigure(self, config: Config) -> None:
-        """Pull by `config` from the worker's next look at the leases: sources added are
-        registered (due at once), sources removed are claimed no more (a pull of one already
-        running finishes), sources whose mirrors or sections changed are due at once (or
-        when this worker's pull of one under the old config ends), the cluster settings
-        apply. A source's new `every` counts from the end of its next pull."""
-        self._next_config = config
-        self.wake.set()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        names = list(self.config.sources)
-        cluster = self.config.cluster
-        renew_every = cluster.lease_timeout / 3
-        last_renew = asyncio.get_running_loop().time()
-        registered = False
-        try:
-            while not stop.is_set():
-                if self._next_config is not None:
-                    # Here, between looks, every pull started so far has read its config.
-                    old, self.config, self._next_config = self.config, self._next_config, None
-                    changed = set(schedule_changes(old, self.config).changed)
-                    self._outdated |= changed & self.running.keys()
-                    self._changed |= changed - self.running.keys()
-                    names = list(self.config.sources)
-                    cluster = self.config.cluster
-                    renew_every = cluster.lease_timeout / 3
-                    self.leases.timeout = cluster.lease_timeout
-                    registered = False
-                try:
-                    now = asyncio.get_running_loop().time()
-                    if self.running and now - last_renew >= renew_every:
-                        await self._renew()
-                        last_renew = now
-                    # A store whose schema a newer syndicator moved ahead: no source is
-                    # claimed, so no pull starts (the store logged why, once); the pulls
-                    # running finish.
-                    if not await self.store.schema_moved():
-                        if not registered:
-                            await self.leases.register(names)
-                            registered = True
-                        if self._changed:
-                            await self.leases.due_now(self._changed & set(names))
-                            self._changed.clear()
-                        free = cluster.pulls - len(self.running)
-                        idle = [n for n in names if n not in self.running]
-                        for name in await self.leases.claim_due(idle, free):
-                            self._start(name)
-                except StoreError as exc:
-                    log.warning("worker %s: store: %s", self.holder, exc)
-                self.wake.clear()
-                await _wait_any([stop, self.wake], min(cluster.poll, renew_every))
-        finally:
-            await self._hand_back()
-
-    def _start(self, name: str) -> None:
-        log.info("worker %s: pulling %s", self.holder, name)
-        task = asyncio.create_task(self._pull(name), name=f"pull {name}")
-        self.running[name] = task
-        self._pull_tasks.add(task)
-        task.add_done_callback(self._pull_tasks.discard)
-
-    async def _pull(self, name: str) -> None:
-        source = self.config.sources[name]
-        try:
-            # Recorded like any pull, so status, /readyz and a restarted schedule see it.
-            report = (await run_pull(name, self.config, self.fetcher, self.store)).report
-            log.info(
-                "worker %s: pulled %s: %d new, %d updated, %d duplicate, %d failed",
-                self.holder,
-                name,
-                report.new,
-                report.updated,
-                report.duplicate,
-                report.failed,
-            )
-            self.on_pulled(report)
-        except SyndicatorError as exc:
-            log.warning("worker %s: pull of %s failed: %s", self.holder, name, exc)
-        except Exception:
-            # A bug: show it, and keep the worker and its other pulls going.
-            log.exception("worker %s: pull of %s failed", self.holder, name)
-        finally:
-            self.running.pop(name, None)
-            self.wake.set()
-        # The interval runs from the end of this pull, so no mirror sees a source's requests
-        # closer together than `every`, whichever workers pull it.
-        jitter = random.uniform(0, min(self.config.service.jitter, source.every))
-        due = datetime.now(UTC) + timedelta(seconds=source.every + jitter)
-        if name in self._outdated:
-            # A new config changed the source while this pull ran the old one.
-            self._outdated.discard(name)
-            due = datetime.now(UTC)
-        try:
-            await self.leases.release(name, due)
-        except StoreError as exc:
-            log.warning("worker %s: freeing %s: %s (its lease expires)", self.holder, name, exc)
-
-    async def _renew(self) -> None:
-        held = await self.leases.renew(self.running)
-        for name in set(self.running) - held:
-            # Another worker has it now (we were stalled past the timeout): stop, so the
-            # source is not pulled twice at once.
-            log.warning("worker %s: lost the lease of %s", self.holder, name)
-            self.running.pop(name).cancel()
-
-    async def _hand_back(self) -> None:
-        """On stop: cancel running pulls and free their leases, due now, for another worker."""
-        tasks = dict(self.running)
-        for task in tasks.values():
-            task.cancel()
-        # And those whose pull ended and that are freeing their lease: the worker stops once
-        # they are done with the store (a stop at that moment left one writing to a store
-        # its owner then closed).
-        await asyncio.gather(*tasks.values(), *self._pull_tasks, return_exceptions=True)
-        now = datetime.now(UTC)
-        for name in tasks:
-            with contextlib.suppress(StoreError):
-                await self.leases.release(name, now)
-
-
 class ChangeWatcher:
     """Keeps a feed book in step with the store's change counters; `after_sync` is awaited
     after each look at them, `on_store_error` called after each look the store failed."""
@@ -393,7 +226,7 @@ class ChangeWatcher:
                     # Whatever changed before we listened.
                     await self._sync()
                     while not stop.is_set() and not sub.lost.is_set():
-                        await _wait_any([stop, sub.changed], self.fallback)
+                        await wait_any([stop, sub.changed], self.fallback)
                         heard = sub.changed.is_set()
                         # Reset before the look, not after: a notification that arrives while
                         # it runs (rendering, refreshing the status) wakes the next wait.

@@ -13,7 +13,7 @@ minutes leaves room for ordinary skew. Knows nothing of pulling itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,6 +127,41 @@ class Leases:
                 .returning(source_leases.c.name)
             )
             return set(result.scalars())
+
+    async def bound(
+        self, latest_due: Mapping[str, float], now: datetime | None = None
+    ) -> list[str]:
+        """Bring back the times no clock in step with this one could have set: a source's
+        next due time more than `latest_due[name]` seconds away (its `every` and jitter
+        window: it is due then, as if pulled now), and a lease's expiry more than the lease
+        timeout away. A worker whose clock ran ahead wrote them: once NTP stepped it back,
+        or another worker took over, the source waited out the step as well (a day ahead,
+        a day more), and a lease such a worker held when it died stayed held as long.
+        Returns the sources whose times were brought back."""
+        names = sorted(latest_due)
+        if not names:
+            return []
+        now = now or datetime.now(UTC)
+        moved: set[str] = set()
+        async with self.store.answering("bound lease times"), self.store.writing() as conn:
+            for name in names:
+                latest = now + timedelta(seconds=latest_due[name])
+                result = await conn.execute(
+                    update(source_leases)
+                    .where(source_leases.c.name == name, source_leases.c.next_due > latest)
+                    .values(next_due=latest)
+                    .returning(source_leases.c.name)
+                )
+                moved.update(result.scalars())
+            expiry = now + timedelta(seconds=self.timeout)
+            result = await conn.execute(
+                update(source_leases)
+                .where(source_leases.c.name.in_(names), source_leases.c.expires_at > expiry)
+                .values(expires_at=expiry)
+                .returning(source_leases.c.name)
+            )
+            moved.update(result.scalars())
+        return sorted(moved)
 
     async def release(self, name: str, next_due: datetime, now: datetime | None = None) -> bool:
         """Free a lease this worker holds and say when the source is next due."""
