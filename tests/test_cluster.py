@@ -108,8 +108,9 @@ class Node:
         self.proc.wait()
 
     @property
-    def holder_suffix(self) -> str:
-        return f":{self.proc.pid}"
+    def holder_pid(self) -> str:
+        """What its lease holder names hold (host:pid:token): its process."""
+        return f":{self.proc.pid}:"
 
     def output(self) -> str:
         return self.stderr_path.read_text(encoding="utf-8", errors="replace")
@@ -252,12 +253,12 @@ async def test_two_workers_and_a_web_node(site: Site, pg_url: str, tmp_path: Pat
             await eventually(slow_fetch_under_way, "a slow fetch", 30, nodes)
             rows = await leases.rows()
             holders = {rows[n].holder or "" for n in ("feeds", "pages")}
-            victim = next(w for w in workers if any(h.endswith(w.holder_suffix) for h in holders))
+            victim = next(w for w in workers if any(w.holder_pid in h for h in holders))
             survivor = next(w for w in workers if w is not victim)
             victim.kill()
             killed_at = datetime.now(UTC)
             rows = await leases.rows()  # the last renewal the victim made is in here
-            taken = {n for n, r in rows.items() if (r.holder or "").endswith(victim.holder_suffix)}
+            taken = {n for n, r in rows.items() if victim.holder_pid in (r.holder or "")}
             assert taken & {"feeds", "pages"}
 
             async def taken_over() -> bool:

@@ -248,3 +248,24 @@ async def test_leases_a_clock_ahead_wrote_hold_a_source_no_longer_than_its_times
         stop.set()
         await task
         await store.close()
+
+
+async def test_two_workers_on_one_host_and_pid_hold_leases_of_their_own(
+    site: Site, engine_url: str, fetcher: Fetcher, write_config: Callable[[str], Config]
+) -> None:
+    # Two worker containers with the host's network share its host name, and each runs
+    # `syndicate` as process 1: both held leases as "host:1", so each renewed the other's
+    # lease as its own. A worker that stalled past its lease timeout, once another had
+    # taken its source over, renewed the lease and pulled on beside it.
+    config = write_config(site.config_yaml(engine_url))
+    store = await open_store(engine_url)
+    try:
+        first = LeaseWorker(config, fetcher, store)
+        second = LeaseWorker(config, fetcher, store)  # same host, same process
+        assert first.holder != second.holder
+        await first.leases.register(["news"])
+        assert await first.leases.claim_due(["news"], 1) == ["news"]
+        assert await second.leases.renew(["news"]) == set()
+        assert await first.leases.renew(["news"]) == {"news"}
+    finally:
+        await store.close()

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import random
+import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -33,8 +34,11 @@ log = logging.getLogger("syndicator.cluster")
 
 
 def node_name() -> str:
-    """Who holds a lease: host and process, as an operator reads it in the store."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds a lease: host and process, as an operator reads it in the store, and a
+    token of this holder's own. Host and process alone are not unique: worker containers
+    on the host's network share its name and each runs `syndicate` as process 1, and such
+    workers took each other's leases for their own."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 async def wait_any(events: list[asyncio.Event], timeout: float) -> None:
