@@ -490,3 +490,32 @@ async def test_a_pull_stores_nothing_the_next_retention_run_removes(
         assert await every_id(FeedBook(config, store)) == shown
     finally:
         await store.close()
+
+
+async def test_a_retention_lease_a_clock_ahead_wrote_is_taken_over_within_its_timeout(
+    engine_url: str, write_config: Callable[[str], Config]
+) -> None:
+    # The worker that ran the retention job had a clock a day ahead and died in a round:
+    # its lease expired a day later by that clock, and no worker ran the job for the day.
+    config = write_config(RETENTION_CONFIG.format(url=engine_url))
+    store = await open_store(engine_url)
+    stop = asyncio.Event()
+    try:
+        for n in range(1, 6):
+            await store.ingest(candidate(n, published=NOW - timedelta(days=400 - n)), ORIGIN)
+        ahead = datetime.now(UTC) + timedelta(days=1)
+        dead = Leases(store, "ahead:1:0a0b0c", 1.0)
+        await dead.register([RETENTION_LEASE], now=ahead)
+        assert await dead.claim_due([RETENTION_LEASE], 1, now=ahead) == [RETENTION_LEASE]
+        node = asyncio.create_task(retention_loop(config, store, stop, "node-a"))
+        for _ in range(100):  # 5 s: the lease timeout is 1 s
+            if (await store.section_counts())["all"] == 1:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await node
+        assert await titles(store, "world") == ["Article number 5"]
+        assert (await Leases(store, "observer", 1.0).rows())[RETENTION_LEASE].holder is None
+    finally:
+        stop.set()
+        await store.close()

@@ -88,12 +88,19 @@ async def retention_loop(
         return
     leases = Leases(store, holder or node_name(), config.cluster.lease_timeout)
     every = config.retention.every
+    bounded = False
     while not stop.is_set():
         try:
             # A store whose schema moved ahead of this code is not written to.
             claimed = []
             if not await store.schema_moved():
                 await leases.register([RETENTION_LEASE])
+                if not bounded:
+                    # Times a node whose clock ran ahead wrote, as a lease worker brings
+                    # back its sources': the job waits `every` at most, and a lease of
+                    # such a node that died is held for `lease_timeout` at most.
+                    await leases.bound({RETENTION_LEASE: every})
+                    bounded = True
                 claimed = await leases.claim_due([RETENTION_LEASE], 1)
             if claimed:
                 started = datetime.now(UTC)

@@ -131,34 +131,43 @@ class Leases:
     async def bound(
         self, latest_due: Mapping[str, float], now: datetime | None = None
     ) -> list[str]:
-        """Bring back the times no clock in step with this one could have set: a source's
-        next due time more than `latest_due[name]` seconds away (its `every` and jitter
-        window: it is due then, as if pulled now), and a lease's expiry more than the lease
-        timeout away. A worker whose clock ran ahead wrote them: once NTP stepped it back,
-        or another worker took over, the source waited out the step as well (a day ahead,
-        a day more), and a lease such a worker held when it died stayed held as long.
-        Returns the sources whose times were brought back."""
+        """Bring back the times no clock in step with this one could have set: a free
+        source's next due time more than `latest_due[name]` seconds away (its `every` and
+        jitter window: it is due then, as if pulled now), a held source's next due time
+        after now (it was due when claimed: due now, once its lease is free), and a lease's
+        expiry more than the lease timeout away. A worker whose clock ran ahead wrote them:
+        once NTP stepped it back, or another worker took over, the source waited out the
+        step as well (a day ahead, a day more), and a lease such a worker held when it died
+        stayed held as long. Returns the sources whose times were brought back."""
         names = sorted(latest_due)
         if not names:
             return []
         now = now or datetime.now(UTC)
+        c = source_leases.c
         moved: set[str] = set()
         async with self.store.answering("bound lease times"), self.store.writing() as conn:
             for name in names:
                 latest = now + timedelta(seconds=latest_due[name])
                 result = await conn.execute(
                     update(source_leases)
-                    .where(source_leases.c.name == name, source_leases.c.next_due > latest)
+                    .where(c.name == name, c.holder.is_(None), c.next_due > latest)
                     .values(next_due=latest)
-                    .returning(source_leases.c.name)
+                    .returning(c.name)
                 )
                 moved.update(result.scalars())
+            held = await conn.execute(
+                update(source_leases)
+                .where(c.name.in_(names), c.holder.is_not(None), c.next_due > now)
+                .values(next_due=now)
+                .returning(c.name)
+            )
+            moved.update(held.scalars())
             expiry = now + timedelta(seconds=self.timeout)
             result = await conn.execute(
                 update(source_leases)
-                .where(source_leases.c.name.in_(names), source_leases.c.expires_at > expiry)
+                .where(c.name.in_(names), c.expires_at > expiry)
                 .values(expires_at=expiry)
-                .returning(source_leases.c.name)
+                .returning(c.name)
             )
             moved.update(result.scalars())
         return sorted(moved)
