@@ -30,6 +30,7 @@ from syndicator.store.connect import (
     DISK_FULL,
     PG_DISK_FULL,
     WRITE_OPTION,
+    driver_said,
     first_schema,
 )
 from syndicator.store.schema import (
@@ -176,8 +177,7 @@ class StoreAccess:
             async with self.engine.connect() as conn:
                 yield conn
         except (SQLAlchemyError, OSError) as exc:
-            detail = exc.orig if isinstance(exc, DBAPIError) else exc
-            raise StoreError(f"store could not read {what}: {detail}") from None
+            raise StoreError(f"store could not read {what}: {driver_said(exc)}") from None
         except ValueError as exc:
             # A value a damaged SQLite file gives back: a date of NULs, text not UTF-8.
             raise StoreError(f"store could not read {what}: a damaged value: {exc}") from None
@@ -191,8 +191,7 @@ class StoreAccess:
         try:
             yield
         except (SQLAlchemyError, OSError) as exc:
-            detail = exc.orig if isinstance(exc, DBAPIError) else exc
-            raise StoreError(f"store could not {what}: {detail}") from None
+            raise StoreError(f"store could not {what}: {driver_said(exc)}") from None
         except ValueError as exc:
             raise StoreError(f"store could not {what}: a damaged value: {exc}") from None
 

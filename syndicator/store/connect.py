@@ -456,11 +456,20 @@ async def _open_sqlite(*args: Any, **kwargs: Any) -> Any:
         raise
 
 
-def driver_said(exc: BaseException) -> str:
+def driver_said(exc: BaseException, timeout: float | None = None) -> str:
     """What the database said, without SQLAlchemy's wrapping: its class in parentheses
     before, and a second line, "(Background on this error at: https://sqlalche.me/...)",
-    after, which broke a message an operator reads in one line (and a log event's text)."""
+    after, which broke a message an operator reads in one line (and a log event's text).
+
+    A server that took the connection and never answered says nothing: asyncpg's connect
+    gives up with a bare TimeoutError, whose text is empty, and the operator read
+    `cannot open store URL: ` and nothing after it. That is said as what it is, within
+    `timeout` seconds when the caller knows them."""
     orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else None
+    cause = orig if orig is not None else exc
+    if isinstance(cause, TimeoutError) and not str(cause):
+        within = f"{timeout:g} s" if timeout is not None else "the command timeout"
+        return f"the server did not answer within {within}"
     return str(orig) if orig is not None and str(orig) else str(exc)
 
 

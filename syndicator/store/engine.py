@@ -32,6 +32,7 @@ from syndicator.store.access import MAX_URL, utc
 from syndicator.store.article_writes import ArticleWrites
 from syndicator.store.connect import (
     access_problem,
+    command_timeout,
     driver_said,
     make_engine,
     no_store_at,
@@ -117,7 +118,8 @@ async def open_store(
         path = sqlite_file(url, base_dir)
         if path is not None and (problem := access_problem(path, exc)) is not None:
             raise StoreError(problem) from None
-        raise StoreError(f"cannot open store {shown}: {driver_said(exc)}") from None
+        bound = command_timeout(make_url(url)) if store.is_postgres else None
+        raise StoreError(f"cannot open store {shown}: {driver_said(exc, bound)}") from None
     return store
 
 
