@@ -4,7 +4,12 @@ start, a relay whose far side is gone): commands say so, and `serve` stops when 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -12,13 +17,22 @@ from click.testing import CliRunner
 
 from syndicator.ops.cli import main
 
-from .sites import Site
+from .conftest import REPO
+from .served import end_process
+from .sites import Site, free_port
+
+
+@dataclass
+class SilentStore:
+    url: str
+    held: list[asyncio.StreamWriter] = field(default_factory=list)
 
 
 @pytest.fixture
-async def silent_store() -> AsyncIterator[str]:
-    """A PostgreSQL store URL whose server takes connections and never answers them."""
-    held: list[asyncio.StreamWriter] = []
+async def silent_store() -> AsyncIterator[SilentStore]:
+    """A PostgreSQL store whose server takes connections and never answers them."""
+    silent = SilentStore("")
+    held = silent.held
 
     async def never_answer(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         held.append(writer)
@@ -26,7 +40,8 @@ async def silent_store() -> AsyncIterator[str]:
     server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        yield f"postgresql://u@127.0.0.1:{port}/feeds?command_timeout=1"
+        silent.url = f"postgresql://u@127.0.0.1:{port}/feeds"
+        yield silent
     finally:
         server.close()
         for writer in held:
@@ -35,15 +50,52 @@ async def silent_store() -> AsyncIterator[str]:
 
 
 async def test_a_store_that_never_answers_is_said_to_give_no_answer(
-    site: Site, tmp_path: Path, silent_store: str
+    site: Site, tmp_path: Path, silent_store: SilentStore
 ) -> None:
     # Opening it timed out with a bare TimeoutError, whose text is empty: every command
     # said `store error: cannot open store postgresql://...: ` and nothing after it.
     config = tmp_path / "syndicator.yaml"
-    config.write_text(site.config_yaml(silent_store), encoding="utf-8")
+    config.write_text(site.config_yaml(f"{silent_store.url}?command_timeout=1"), encoding="utf-8")
     result = await asyncio.to_thread(CliRunner().invoke, main, ["--config", str(config), "status"])
     assert result.exit_code == 1, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("store error: cannot open store postgresql://u@127.0.0.1:")
     assert lines[0].endswith(": the server did not answer within 1 s"), lines[0]
+
+
+async def test_serve_pulling_inline_stops_on_sigterm_while_its_store_does_not_answer(
+    site: Site, tmp_path: Path, silent_store: SilentStore
+) -> None:
+    # `serve --pull-inline` opened its store before it looked at a stop: SIGTERM waited for
+    # the opening to time out (30 s) and then ended the service with `cannot start`, exit
+    # status 1, where the default `serve` stops at once with status 0.
+    config = tmp_path / "syndicator.yaml"
+    listen = f"  max_items: 50\n  listen: 127.0.0.1:{free_port()}\n"
+    config.write_text(
+        site.config_yaml(silent_store.url).replace("  max_items: 50\n", listen), encoding="utf-8"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "syndicator", "--config", str(config)),
+        *("serve", "--pull-inline", "--json"),
+        stderr=asyncio.subprocess.PIPE,
+        env={**env, "PYTHONPATH": str(REPO)},
+        start_new_session=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for _ in range(400):  # it asks for the store, which says nothing
+            if silent_store.held or proc.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert silent_store.held and proc.returncode is None
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 10)
+        log = (await proc.stderr.read()).decode()
+    finally:
+        await end_process(proc)
+    assert code == 0, log
+    events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert [e["event"] for e in events][-2:] == ["stopping", "stopped"], log
+    assert "Traceback" not in log and "cannot start" not in log, log

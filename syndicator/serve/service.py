@@ -34,7 +34,11 @@ from syndicator.pull.run import PullOutcome
 from syndicator.pull.scheduler import PullScheduler, schedule_changes
 from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
-from syndicator.serve.workers import freeze_startup_objects, stop_and_reload_signals
+from syndicator.serve.workers import (
+    freeze_startup_objects,
+    stop_and_reload_signals,
+    unless_stopped,
+)
 from syndicator.store import Store, open_store
 from syndicator.store.pulls import last_completed_pulls
 from syndicator.web.metrics import PULL_SNAPSHOT, Metrics
@@ -434,13 +438,22 @@ class Service:
         with stop_and_reload_signals(
             self._on_stop_signal, lambda: self._spawn(self.reload("SIGHUP"))
         ):
-            await self.start()
+            # A stop while the store opens (a database that does not answer) ends the wait,
+            # as on a worker or web node: it waited for the opening to time out, then ended
+            # the service as one that could not start.
+            if await unless_stopped(self._started(), self._stopping) is None:
+                log.info("stopped", extra={"cancelled_pulls": [], "pulls": self._pulls})
+                return
             if self._http:
                 freeze_startup_objects()
             if ready is not None:
                 ready(self.port)
             await self._stopping.wait()
             await self.stop()
+
+    async def _started(self) -> bool:
+        await self.start()
+        return True
 
     def _on_stop_signal(self, sig: signal.Signals) -> None:
         if self._stopping.is_set():
