@@ -379,3 +379,26 @@ async def test_a_restart_after_the_clock_was_stepped_back_waits_no_more_than_eve
         assert next_run <= datetime.now(UTC) + timedelta(hours=1), next_run
     finally:
         await service.stop()
+
+
+async def test_the_last_pull_after_a_clock_step_back_is_the_newest_not_one_dated_ahead(
+    site: Site, engine_url: str, write_config: Callable[[str], Config]
+) -> None:
+    # A pull made while the clock ran a day ahead is dated a day ahead. Once NTP stepped
+    # the clock back, every pull after it started "before" it: for a day status showed that
+    # pull's `ok` as the last, over the pulls failing since.
+    config = write_config(site.config_yaml(engine_url))
+    store = await open_store(engine_url)
+    now = datetime.now(UTC)
+    ahead = PullRecord("news", now + timedelta(days=1), now + timedelta(days=1, seconds=2), "ok")
+    since = PullRecord(
+        "news", now - timedelta(seconds=5), now - timedelta(seconds=3), "failed", error="down"
+    )
+    try:
+        await record_pull(store, ahead)
+        await record_pull(store, since)
+        assert (await last_pulls(store))["news"] == since
+        status = await collect(config, store)
+        assert "source news: last pull failed: down" in status.problems, status.problems
+    finally:
+        await store.close()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, case, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.core.errors import StoreError
@@ -126,13 +126,19 @@ async def last_good_pulls(store: Store) -> dict[str, PullRecord]:
 async def _latest_pulls(
     store: Store, where: ColumnElement[bool] | None = None
 ) -> dict[str, PullRecord]:
-    """For each source, its pull (among those `where` picks) that started last."""
+    """For each source, its pull (among those `where` picks) that started last.
+
+    A pull dated after now was timed by a clock since stepped back (one that ran ahead,
+    fixed by NTP): every pull after it is dated before it, and for as long as the clock had
+    run ahead (a day) it stayed the last, its `ok` shown over the pulls failing since. It
+    counts only when no pull is dated before now."""
+    ahead = case((pulls.c.started_at > datetime.now(UTC), 1), else_=0)
     ranked = select(
         pulls.c.id,
         func.row_number()
         .over(
             partition_by=pulls.c.source,
-            order_by=(pulls.c.started_at.desc(), pulls.c.id.desc()),
+            order_by=(ahead, pulls.c.started_at.desc(), pulls.c.id.desc()),
         )
         .label("rank"),
     )
