@@ -19,7 +19,7 @@ from syndicator.core.errors import StoreError
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
-from syndicator.serve.cluster import RETENTION_LEASE, retention_loop
+from syndicator.serve.cluster import RETENTION_LEASE, WorkerNode, retention_loop
 from syndicator.store import Store, open_store
 from syndicator.store.health import ExpiredLink, MirrorStore
 from syndicator.store.leases import Leases
@@ -519,3 +519,51 @@ async def test_a_retention_lease_a_clock_ahead_wrote_is_taken_over_within_its_ti
     finally:
         stop.set()
         await store.close()
+
+
+async def test_a_worker_stopped_in_a_long_retention_round_stops_at_once(
+    write_config: Callable[[str], Config], fetcher: Fetcher
+) -> None:
+    # SIGTERM to a worker waited for the retention round under way to end: a large store's
+    # first round, or one waiting for a lock, held the stop past systemd's TimeoutStopSec,
+    # and the SIGKILL then left the job's lease held until its timeout.
+    schemas = Schemas(postgres_base())
+    url = schemas.url()
+    try:
+        config = write_config(RETENTION_CONFIG.format(url=url))
+        store = await open_store(url)
+        stop = asyncio.Event()
+        try:
+            for n in range(1, 6):
+                await store.ingest(candidate(n, published=NOW - timedelta(days=400 - n)), ORIGIN)
+            blocker = await asyncpg.connect(schemas.base)
+            try:
+                await blocker.execute(f'SET search_path = "{schemas.made[0]}"')
+                holding = blocker.transaction()
+                await holding.start()
+                await blocker.execute("SELECT id FROM articles WHERE id = 1 FOR UPDATE")
+                node = WorkerNode(config, store, fetcher)
+                running = asyncio.create_task(node.run(stop))
+                leases = Leases(store, "observer", 1.0)
+                for _ in range(100):  # the round has begun: its lease is held
+                    row = (await leases.rows()).get(RETENTION_LEASE)
+                    if row is not None and row.holder == node.worker.holder:
+                        break
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.3)  # its deletes wait for our row lock
+                stop.set()
+                done, _ = await asyncio.wait({running}, timeout=3.0)
+                assert running in done, "the worker waited for the retention round"
+                await holding.rollback()
+            finally:
+                await blocker.close()
+            await running
+            row = (await leases.rows())[RETENTION_LEASE]
+            # Freed, and due at once: the round was cut off and rolled back.
+            assert row.holder is None and row.next_due <= datetime.now(UTC)
+            assert len(await titles(store, "world")) == 5
+        finally:
+            stop.set()
+            await store.close()
+    finally:
+        await schemas.drop()

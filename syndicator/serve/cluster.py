@@ -104,10 +104,16 @@ async def retention_loop(
                 claimed = await leases.claim_due([RETENTION_LEASE], 1)
             if claimed:
                 started = datetime.now(UTC)
+                due = started + timedelta(seconds=every)
                 try:
                     await _holding(leases, RETENTION_LEASE, run_retention(config, store))
+                except asyncio.CancelledError:
+                    # A stop cut the round off (it rolled back): due again at once, for
+                    # another node or the next start.
+                    due = datetime.now(UTC)
+                    raise
                 finally:
-                    await leases.release(RETENTION_LEASE, started + timedelta(seconds=every))
+                    await leases.release(RETENTION_LEASE, due)
         except StoreError as exc:
             log.warning("retention: %s", exc)
         await _sleep(stop, min(every, config.cluster.poll * 5))
@@ -168,11 +174,6 @@ class RetentionJob:
         task = asyncio.create_task(run(), name="retention")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def stop(self) -> None:
-        """Stop once the round running, if any, is done."""
-        self._stop.set()
-        await asyncio.gather(*self._tasks)
 
     async def cancel(self) -> None:
         """Stop now: a round running is cut off (its transaction rolls back)."""
@@ -412,7 +413,10 @@ class WorkerNode(RoleNode):
         try:
             await self.worker.run(stop)
         finally:
-            await self.retention.stop()
+            # A round under way is cut off, as the worker's pulls are: waiting for it (a
+            # large store's first round, a round waiting for a lock) held the stop past
+            # systemd's TimeoutStopSec, whose SIGKILL left the job's lease held.
+            await self.retention.cancel()
 
     async def apply(self, old: Config, config: Config) -> dict[str, Any]:
         retuned = self.fetcher.retune(limits_of(config))
