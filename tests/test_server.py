@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -19,6 +20,7 @@ from lxml import html
 from sqlalchemy import event
 
 from syndicator.core.config import Config
+from syndicator.publish import documents
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
@@ -27,6 +29,7 @@ from syndicator.web.server import make_app
 
 from .feedrules import PROBLEMS
 from .sites import Site, SiteArticle
+from .test_hostile_mirror import on_threads
 
 
 async def client_for(book: FeedBook) -> TestClient:
@@ -446,3 +449,27 @@ async def test_a_store_that_cannot_be_read_gives_readers_503_with_retry_after(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     warned = [r for r in caplog.records if "store cannot be read" in r.getMessage()]
     assert len(warned) == 1  # one line a minute, however many readers asked
+
+
+async def test_section_pages_and_the_index_are_rendered_off_the_event_loop(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A section page (50 long articles: 10-15 ms, 40 ms on a loaded machine) was rendered on
+    # the serving process's loop at every request, and the index at every request too:
+    # each held every feed reader for as long, where a feed's p99 is to stay within 10 ms.
+    config = write_config(site.config_yaml(store_url))
+    await pull_source("news", config, fetcher, store)
+    calls = on_threads(monkeypatch, (documents, "section_page"), (documents, "index_page"))
+    client = await client_for(FeedBook(config, store))
+    try:
+        for path in ("/feeds/north-africa/", "/feeds/north-africa/?q=city", "/", "/?q=city"):
+            assert (await client.get(path)).status == 200, path
+    finally:
+        await client.close()
+    assert {"section_page", "index_page"} <= {n for n, _ in calls}
+    assert [n for n, t in calls if t == threading.get_ident()] == []

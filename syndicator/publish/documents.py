@@ -588,7 +588,10 @@ class FeedBook:
         )
 
     async def index_html(self, query: str = "") -> str:
-        return index_page(
+        # Pages are rendered in a thread, as feeds are: a section page of 50 long articles
+        # took 10-40 ms, at every request, on the loop every reader of the process waits on.
+        return await asyncio.to_thread(
+            index_page,
             self.config.service.title,
             [self._linked_summary(s, 0) for s in await self.summaries()],
             await self.health(),
@@ -607,7 +610,8 @@ class FeedBook:
         articles = await self.store.section_articles(section, self.config.service.max_items)
         articles = await relink_articles(self.config, self.store, articles)
         pages = await self.archive_pages(section)
-        return section_page(
+        return await asyncio.to_thread(
+            section_page,
             self.config.service.title,
             self._linked_summary(summary, 1),
             articles,
