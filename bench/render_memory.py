@@ -25,7 +25,7 @@ import random, sys
 from concurrent.futures import ThreadPoolExecutor
 from bench.serve import synthetic
 from syndicator.publish import render
-from syndicator.publish.documents import prepare
+from syndicator.publish.rendered import prepare
 from syndicator.serve.workers import tune_malloc
 
 mode, rounds, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

@@ -69,8 +69,9 @@ from pathlib import Path
 from syndicator.core.config_file import load_config
 from syndicator.core.models import Article, Candidate
 from syndicator.publish import render
-from syndicator.publish.documents import FeedBook, compressed, prepare
+from syndicator.publish.documents import FeedBook
 from syndicator.publish.export import write_feeds
+from syndicator.publish.rendered import compressed, prepare
 from syndicator.store import open_store
 
 REPO = Path(__file__).resolve().parent.parent

@@ -33,8 +33,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from syndicator.core.config import Config
 from syndicator.core.errors import ExportError
 from syndicator.publish import export
-from syndicator.publish.documents import FeedBook, RenderedFeed
+from syndicator.publish.documents import FeedBook
 from syndicator.publish.export import write_atomic, write_feeds
+from syndicator.publish.rendered import RenderedFeed
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from syndicator.core.config import Config
-from syndicator.publish.documents import FeedBook, RenderedFeed
+from syndicator.publish.documents import FeedBook
+from syndicator.publish.rendered import RenderedFeed
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.scheduler import PullScheduler
 from syndicator.store import Store, open_store

@@ -43,8 +43,9 @@ from pathlib import Path
 from syndicator.core.config import ALL_SECTION
 from syndicator.core.errors import ExportError
 from syndicator.publish import xmlfeeds
-from syndicator.publish.documents import EXTENSIONS, FeedBook, RenderedFeed, compressed
+from syndicator.publish.documents import FeedBook
 from syndicator.publish.render import FORMATS
+from syndicator.publish.rendered import EXTENSIONS, RenderedFeed, compressed
 
 log = logging.getLogger("syndicator.export")
 

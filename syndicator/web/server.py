@@ -37,7 +37,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from syndicator.core.config import Service
 from syndicator.core.errors import StoreError, SyndicatorError
 from syndicator.publish import xmlfeeds
-from syndicator.publish.documents import ENCODINGS, EXTENSIONS, FeedBook, RenderedFeed, prepare
+from syndicator.publish.documents import FeedBook
 from syndicator.publish.mirror_report import mirror_rows
 from syndicator.publish.pages import (
     DAYS,
@@ -47,6 +47,7 @@ from syndicator.publish.pages import (
     not_found_page,
 )
 from syndicator.publish.render import CONTENT_TYPES
+from syndicator.publish.rendered import ENCODINGS, EXTENSIONS, RenderedFeed, prepare
 from syndicator.store.health import MirrorStore
 from syndicator.web.hotpath import (
     FD_RESERVE,
