@@ -1,13 +1,13 @@
 """The `syndicate` command: wiring of config, store, fetcher, pipeline, service and terminal.
 
-The group and the commands `check`, `mirrors`, `status`, `pull`, `extract`, `discover` and
-`export`; `serve` is in `serve_command`, `db ...` in `db_commands`. The config a command runs
-with (SYNDICATOR_CONFIG names the file, SYNDICATOR_<KEY> overrides `service.<key>`) is read in
-`config_input`; what commands print and how they end, in `command_output`. Every command takes
-`--json` for scripts. Exit status: 0 all well, 1 something is wrong (a stale section, a
-failed pull, an unreachable store or site), 2 the config or the command line is wrong,
-128 + N stopped by signal N. A user's mistake ends with one clear message, `error: WHERE:
-WHAT` (docs/operating.md); a bug shows its traceback.
+The group and the commands `check`, `mirrors`, `status`, `pull`, `discover` and `export`;
+`serve` is in `serve_command`, `extract` in `extract_command`, `db ...` in `db_commands`. The
+config a command runs with (SYNDICATOR_CONFIG names the file, SYNDICATOR_<KEY> overrides
+`service.<key>`) is read in `config_input`; what commands print and how they end, in
+`command_output`. Every command takes `--json` for scripts. Exit status: 0 all well, 1
+something is wrong (a stale section, a failed pull, an unreachable store or site), 2 the
+config or the command line is wrong, 128 + N stopped by signal N. A user's mistake ends with
+one clear message, `error: WHERE: WHAT` (docs/operating.md); a bug shows its traceback.
 """
 
 from __future__ import annotations
@@ -17,32 +17,22 @@ import json
 import logging
 import os
 import sys
-from collections import Counter
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 from rich.text import Text
 
 from syndicator import __version__
-from syndicator.core import identity
 from syndicator.core.config import DEFAULT_CONFIG, Config
 from syndicator.core.errors import (
     ExportError,
     StoreError,
-    SyndicatorError,
 )
-from syndicator.core.models import FetchLimits
-from syndicator.extract import validate
-from syndicator.extract.candidate import to_candidate
-from syndicator.extract.extraction import extract_article
-from syndicator.extract.source_rules import ArticleRules
 from syndicator.ops import terminal
 from syndicator.ops.command_output import (
-    BARE_ERROR,
     EXIT_CONFIG,
     EXIT_FAILED,
     EXIT_OK,
@@ -81,17 +71,16 @@ from syndicator.ops.config_input import (
 )
 from syndicator.ops.db_commands import db
 from syndicator.ops.discover import config_block, discover, to_yaml
+from syndicator.ops.extract_command import extract, fetch_limits, is_http_url
 from syndicator.ops.serve_command import serve
 from syndicator.publish.documents import FeedBook
 from syndicator.publish.export import check_folder, owner_of, write_feeds
 from syndicator.publish.mirror_report import MirrorRow, mirror_rows, shown_route
-from syndicator.pull.bodies import read_capped
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import PullOutcome, run_pull
 from syndicator.serve.reload import limits_of
 from syndicator.serve.workers import (
     Stopped,
-    run_loop,
 )
 from syndicator.store import Store
 from syndicator.store.status import collect
@@ -337,163 +326,6 @@ def _only_section(
     return config.model_copy(update={"sources": only}), having
 
 
-@main.command()
-@click.argument("targets", metavar="URL_FILE_OR_FOLDER...", nargs=-1, required=True)
-@click.option("--url", "page_url", help="The URL a saved page came from (resolves its links).")
-@click.option("--source", "source_name", help="Hash as this source would (its mirror hosts).")
-@json_option
-@click.pass_context
-def extract(
-    ctx: click.Context,
-    targets: tuple[str, ...],
-    page_url: str | None,
-    source_name: str | None,
-    as_json: bool,
-) -> None:
-    """Show what would be extracted from article pages (URLs, saved files, or every .html
-    file of a folder), and which rules fired. With --json: one JSON object a line, each with
-    the exact text and content_html the feeds would publish."""
-    config = optional_config(ctx, as_json)
-    if page_url is not None and not _is_http_url(page_url):
-        fail(f"--url {page_url!r}: give the http(s) URL the page came from", EXIT_CONFIG, as_json)
-    pages: list[str] = []
-    for target in targets:
-        if not target.strip():
-            # An unset variable (`extract "$PAGE"`): not the working folder's every page.
-            fail("an argument is empty; name a URL, a file or a folder", EXIT_CONFIG, as_json)
-        path = Path(target)
-        if _is_http_url(target) or path.is_file():
-            pages.append(target)
-        elif path.is_dir():
-            # A folder named x.html is no page (rglob looks inside it); a link to nothing
-            # or a named pipe is one that cannot be read, and is reported as such.
-            found = [str(p) for p in sorted(path.rglob("*.html")) if not p.is_dir()]
-            if not found:
-                fail(f"{target}: no .html pages found in this folder", EXIT_CONFIG, as_json)
-            pages.extend(found)
-        else:
-            fail(f"{target}: not an http(s) URL or a readable file or folder", EXIT_CONFIG, as_json)
-    # An empty one (`--source "$SRC"` with SRC unset) was taken for no --source at all.
-    if source_name is not None and (config is None or source_name not in config.sources):
-        known = list(config.sources) if config else []
-        fail(
-            f"unknown source {source_name!r}{did_you_mean(source_name, known)}",
-            EXIT_CONFIG,
-            as_json,
-        )
-    if len(pages) > 1 and page_url:
-        fail("--url names the address of one saved page only", EXIT_CONFIG, as_json)
-    if len(pages) == 1:
-        result = _extract_one(config, pages[0], page_url, source_name)
-        if "error" in result and as_json:
-            # The line a page with no article gives among several (docs/operating.md), so
-            # that a script reads one shape, `target` included, however many it names.
-            _show_extraction(result, as_json)
-            sys.exit(EXIT_FAILED)
-        if "error" in result:
-            fail(f"nothing extracted: {result['error']}", EXIT_FAILED, as_json)
-        _show_extraction(result, as_json)
-        return
-    failed = 0
-    for target in pages:
-        result = _extract_one(config, target, None, source_name)
-        failed += "error" in result
-        if "error" in result and not as_json:
-            err.print(
-                terminal.labelled(
-                    f"{BARE_ERROR}{target}:", "yellow", f"nothing extracted: {result['error']}"
-                )
-            )
-        else:
-            _show_extraction(result, as_json)
-    sys.exit(EXIT_FAILED if failed else EXIT_OK)
-
-
-def _is_http_url(text: str) -> bool:
-    """Whether `text` is an http(s) URL with a host (`http://[::1`, which urllib cannot
-    split, is not)."""
-    try:
-        parts = urlsplit(text)
-        return parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        return False
-
-
-def _show_extraction(result: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False, default=str))
-    else:
-        out.print(terminal.extraction(result))
-        out.print()
-        out.print(terminal.shown(result["text"]), highlight=False)
-
-
-def _extract_one(
-    config: Config | None, target: str, page_url: str | None, source_name: str | None
-) -> dict[str, Any]:
-    """The extraction of one page as `syndicate extract` shows it, or {"target", "error"}."""
-    is_url = _is_http_url(target)
-
-    async def job() -> tuple[bytes, str, str | None]:
-        if not is_url:
-            path = Path(target)
-            uri = path.resolve().as_uri()
-            return read_capped(path, _limits(config).max_body, uri), page_url or uri, None
-        async with Fetcher(_limits(config)) as fetcher:
-            response = await fetcher.get(target)
-        return response.body, response.url, response.charset
-
-    try:
-        body, url, charset = run_loop(job())
-    except SyndicatorError as exc:
-        return {"target": target, "ok": False, "error": str(exc)}
-    own = identity.origin(url)
-    name = source_name or next(
-        (n for n, s in (config.sources.items() if config else []) if own in s.site_origins()),
-        None,
-    )
-    source = config.sources[name] if config and name else None
-    # The page is cleaned as the pipeline cleans this source's pages: its own selectors and
-    # strip rules, so the hash shown is the one the store keeps.
-    rules = ArticleRules.of(source) if source else None
-    fired: Counter[str] = Counter()
-    try:
-        # The checks a pull makes of an article page first: a seizure notice, a captcha, a
-        # PDF or a page cut short is refused there, never extracted, and so it is here.
-        validate.check(
-            body,
-            url,
-            "article",
-            header_charset=charset,
-            reject_if=source.reject_if if source else (),
-        )
-        page = extract_article(
-            body,
-            url,
-            header_charset=charset,
-            rules=rules,
-            trace=lambda rule: fired.update([rule]),
-        )
-    except SyndicatorError as exc:
-        return {"target": target, "ok": False, "error": str(exc)}
-    titles = {s.title.casefold(): n for n, s in (config.sections.items() if config else [])}
-    sections = sorted({titles[t.casefold()] for t in page.section_trail if t.casefold() in titles})
-    candidate = to_candidate(
-        page,
-        source=name or "page",
-        canonical_origin=source.canonical if source else own,
-        site_origins=source.site_origins() if source else {own},
-        sections=frozenset(sections),
-        default_language=source.language if source else "en",
-        time_zone=source.zone() if source else None,
-    )
-    return terminal.extraction_json(page, candidate, name, sections, dict(fired))
-
-
-def _limits(config: Config | None) -> FetchLimits:
-    return limits_of(config) if config else FetchLimits(user_agent=f"syndicator/{__version__}")
-
-
 # What `discover` says of a site where it found nothing to pull.
 NOTHING_DISCOVERED = "no feed or section page found"
 
@@ -505,12 +337,12 @@ NOTHING_DISCOVERED = "no feed or section page found"
 @click.pass_context
 def discover_command(ctx: click.Context, url: str, name: str | None, as_json: bool) -> None:
     """Find a site's feeds and section pages and print a config block to paste."""
-    if not _is_http_url(url):
+    if not is_http_url(url):
         fail(f"{url}: give an http(s) URL", EXIT_CONFIG, as_json)
     config = optional_config(ctx, as_json)
 
     async def job() -> Any:
-        async with Fetcher(_limits(config)) as fetcher:
+        async with Fetcher(fetch_limits(config)) as fetcher:
             return await discover(url, fetcher)
 
     found = run_command(job, as_json)
@@ -648,4 +480,5 @@ def export(ctx: click.Context, out_dir: Path | None, quiet: bool, as_json: bool)
 
 
 main.add_command(serve)
+main.add_command(extract)
 main.add_command(db)
