@@ -190,13 +190,15 @@ class ArticleStoring(EntryReading):
             published = believed(candidate.published, now) or now
             self.arrivals[result.guid] = (article, ExpiredLink(published, ref.listed_updated))
 
-    async def _expire_arrivals(self) -> None:
+    async def _expire_arrivals(self, *, cut_short: bool = False) -> None:
         """Once the pull's articles are in, remove those it stored new that the retention
         rules would remove at their next run, and remember them as expired links (not
         fetched again, `_not_expired`). Each article is judged as it comes in (`_expired`),
         but in the order its fetch ended: an older one stored before the newer ones of the
         same pull passed, and a first pull stored every article, half of them removed again
-        by the next run (a new GUID each, should they come back)."""
+        by the next run (a new GUID each, should they come back). A pull `cut_short` does
+        this too; a store that cannot then is logged, the error that cut the pull short
+        being the one its report says first."""
         rules = self.config.retention
         if not self.arrivals or (rules.days is None and rules.items is None):
             return
@@ -214,7 +216,13 @@ class ArticleStoring(EntryReading):
                 article, link = self.arrivals.pop(guid)
                 await self.mirror_store.save_expired_link(article, link, now)
         except StoreError as exc:
-            self.report.fail(str(exc))
+            if cut_short:
+                log.warning(
+                    "retention not applied to a pull cut short",
+                    extra={"source": self.name, "error": str(exc)},
+                )
+            else:
+                self.report.fail(str(exc))
             return
         self.report.new -= len(gone)
         self.report.skipped += len(gone)

@@ -80,29 +80,14 @@ class SourcePull(ArticleFetching):
                 for p in e.points()
             ]
         )
-        waiting = self._all_waiting()
-        if waiting:
-            # Nothing is asked: say so and until when, rather than "no mirror answered".
-            self.report.fail(waiting)
-            refs = []
-        else:
-            # The progress bar's total: what is about to be fetched, announced before it is.
-            for mirror in self.mirrors if self.source.strategy == "all" else self.mirrors[:1]:
-                for entry in self.source.sections.values():
-                    for point in entry.points():
-                        self.progress("planned", on_mirror(mirror, point.path))
-            refs = await self._collect_links()
-        self.listed_paths.update(self._site_path(ref.url) for ref in refs)
-        refs = await self._not_stored(refs)
-        for ref in refs:
-            self.progress("planned", ref.url)
-        await self._articles(refs)
-        now = self.clock()
-        if self.announced:
-            await self.mirror_store.note_candidates(self.name, self.announced, now)
-            self.report.discovered = set(self.announced)
-        if self.source.adopt_discovered and asyncio.get_running_loop().time() < self.until:
-            await self._adopt(now)
+        try:
+            await self._fetch_and_store()
+        except BaseException:
+            # Cut short (stopped by SIGTERM's drain or a lost lease, a full disk, a store
+            # error): what it stored holds to the retention rules all the same. Left to the
+            # next whole pull or retention run, a section kept more than `items` meanwhile.
+            await self._expire_arrivals(cut_short=True)
+            raise
         await self._expire_arrivals()
         # The articles this pull found get their archive numbers together, oldest first:
         # stored one by one in listing order (newest first), they would fill the archive
@@ -127,6 +112,33 @@ class SourcePull(ArticleFetching):
             await self.mirror_store.bump_sections(sections, now, changed_at=True)
             self.report.changed_sections |= set(sections)
         return self.report
+
+    async def _fetch_and_store(self) -> None:
+        """The entry points, then the articles they list, then those of mirrors adopted now."""
+        waiting = self._all_waiting()
+        if waiting:
+            # Nothing is asked: say so and until when, rather than "no mirror answered".
+            self.report.fail(waiting)
+            refs = []
+        else:
+            # The progress bar's total: what is about to be fetched, announced before it is.
+            for mirror in self.mirrors if self.source.strategy == "all" else self.mirrors[:1]:
+                for entry in self.source.sections.values():
+                    for point in entry.points():
+                        self.progress("planned", on_mirror(mirror, point.path))
+            refs = await self._collect_links()
+        self.listed_paths.update(self._site_path(ref.url) for ref in refs)
+        refs = await self._not_stored(refs)
+        for ref in refs:
+            self.progress("planned", ref.url)
+        await self._articles(refs)
+        now = self.clock()
+        if self.announced:
+            await self.mirror_store.note_candidates(self.name, self.announced, now)
+            self.report.discovered = set(self.announced)
+        in_time = self.until is not None and asyncio.get_running_loop().time() < self.until
+        if self.source.adopt_discovered and in_time:
+            await self._adopt(now)
 
     async def _adopt(self, now: datetime) -> None:
         """Probe the candidates the pages announced; an adopted one is a mirror from now on,
