@@ -94,12 +94,12 @@ async def _trim_section(store: Store, section: str, items: int) -> list[int]:
 
 async def _delete_articles(
     store: Store, ids: Sequence[int], only_orphans: bool
-) -> tuple[int, set[str]]:
-    """Delete these articles (their hashes, URLs and sections go with them); returns how many
-    went and the sections they were in. With `only_orphans`, an article still in a section
-    stays, and its sections are not counted as changed."""
+) -> tuple[list[int], set[str]]:
+    """Delete these articles (their hashes, URLs and sections go with them); returns those
+    that went and the sections they were in. With `only_orphans`, an article still in a
+    section stays, and its sections are not counted as changed."""
     touched: set[str] = set()
-    deleted = 0
+    deleted: list[int] = []
     for start in range(0, len(ids), CHUNK):
         chunk = list(ids[start : start + CHUNK])
         async with store.writing() as conn:
@@ -115,7 +115,7 @@ async def _delete_articles(
             if only_orphans:
                 query = query.where(~exists().where(article_sections.c.article_id == articles.c.id))
             gone = list((await conn.execute(query.returning(articles.c.id))).scalars())
-            deleted += len(gone)
+            deleted.extend(gone)
             for article_id in gone:
                 touched |= sections_of.get(article_id, set())
     return deleted, touched
@@ -219,23 +219,11 @@ async def _expire_arrivals(
                 )
             )
             doomed |= {i for i in old.scalars() if i not in protected}
-    deleted: set[str] = set()
-    for start in range(0, len(doomed), CHUNK):
-        chunk = sorted(doomed)[start : start + CHUNK]
-        async with store.writing() as conn:
-            sections = await conn.execute(
-                select(article_sections.c.section)
-                .where(article_sections.c.article_id.in_(chunk))
-                .distinct()
-            )
-            touched.update(sections.scalars())
-            gone = await conn.execute(
-                delete(articles).where(articles.c.id.in_(chunk)).returning(articles.c.id)
-            )
-            deleted.update(ids[i] for i in gone.scalars())
+    gone, sections_hit = await _delete_articles(store, sorted(doomed), only_orphans=False)
+    touched |= sections_hit
     if touched:
         await store.mark_changed(touched, now)
-    return deleted, touched
+    return {ids[i] for i in gone}, touched
 
 
 async def prune(
@@ -281,7 +269,7 @@ async def _prune(
                 orphans.update(dropped)
         # An article no section keeps any more goes too.
         deleted, sections_hit = await _delete_articles(store, sorted(orphans), only_orphans=True)
-        removed_articles += deleted
+        removed_articles += len(deleted)
         touched |= sections_hit
     if days is not None:
         async with store.engine.connect() as conn:
@@ -295,7 +283,7 @@ async def _prune(
             )
             doomed = [i for i in old.scalars() if i not in protected]
         deleted, sections_hit = await _delete_articles(store, doomed, only_orphans=False)
-        removed_articles += deleted
+        removed_articles += len(deleted)
         touched |= sections_hit
     if touched:
         await store.mark_changed(touched, now)
