@@ -24,6 +24,7 @@ from syndicator.extract.sitemaps import (
 )
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
+from syndicator.pull.remembered import Remembered
 from syndicator.pull.sitemap_reading import MAX_CHILD_SITEMAPS
 from syndicator.store import Store
 from syndicator.store.engine import open_store
@@ -921,7 +922,8 @@ async def test_a_sitemap_cut_off_mid_file_fills_the_section_and_is_reported(
         assert health.state == "healthy" and health.consecutive_failures == 0
         days = re.findall(r"<loc>([^<]+\.xml\.gz)</loc>", mirror.sitemap_index("north-africa"))
         kept = {url for url in days if not any(f"/{day}.xml" in url for day in cut_off)}
-        assert set(await store.validators(days)) == kept
+        remembered = Remembered("news", store, MirrorStore(store))
+        assert set(await remembered.validators(days)) == kept
     finally:
         await store.close()
         await site.stop()

@@ -188,7 +188,7 @@ class EntryReading(SitemapReading):
             return []
         mirror = self.mirrors[index]
         urls = {on_mirror(mirror, e.path): s for s, e in jobs}
-        stored = await self.mirror_store.entry_links(list(urls))
+        stored = await self.remembered.links(list(urls))
         return [(index, urls[url], links) for url, links in stored.items() if links]
 
     async def _failover_entry(
@@ -245,7 +245,7 @@ class EntryReading(SitemapReading):
             index, url, entry.kind, probe=probe, until=self.listings_until, entry=point
         )
         if got is not None and got[1].not_modified:
-            stored = (await self.mirror_store.entry_links([url])).get(url)
+            stored = (await self.remembered.links([url])).get(url)
             if stored is not None:
                 self._ok(got[0], got[1])
                 self.report.entry_points_ok += 1
@@ -288,11 +288,8 @@ class EntryReading(SitemapReading):
         self._ok(answered, response)
         self.report.entry_points_ok += 1
         now = self.clock()
-        await self.mirror_store.save_entry_links(url, links, now)
-        if response.etag or response.last_modified:
-            await self.store.save_validators(
-                url, response.etag, response.last_modified, now, final_url=response.url
-            )
+        await self.remembered.save_links(url, links, now)
+        await self.remembered.save_validators(url, response, now)
         return answered, links
 
     def _parse_entry(self, index: int, entry: EntryPoint, response: Response) -> list[Listed]:

@@ -31,6 +31,7 @@ from syndicator.mirrors import announced
 from syndicator.mirrors.health import HealthBook, Policy
 from syndicator.pull.addresses import AddressPolicy
 from syndicator.pull.fetch import Fetcher
+from syndicator.pull.remembered import Remembered
 from syndicator.pull.responses import Response
 from syndicator.store import Store
 from syndicator.store.access import MAX_URL
@@ -183,6 +184,8 @@ class MirrorRequests:
         self.fetcher = fetcher
         self.store = store
         self.mirror_store = MirrorStore(store)
+        # Validators and entry point links, this source's own (`remembered`).
+        self.remembered = Remembered(name, store, self.mirror_store)
         self.progress = progress or (lambda _kind, _url: None)
         self.clock = clock
         self.mirrors = source.pull_from()

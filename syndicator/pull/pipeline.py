@@ -72,7 +72,7 @@ class SourcePull(ArticleFetching):
             self.mirrors.append(Mirror(url=found.origin, path_prefix=found.path_prefix))
             self.origins.add(found.origin)
         target_before = self._link_target()
-        self.validators = await self.store.validators(
+        self.validators = await self.remembered.validators(
             [
                 on_mirror(m, p.path)
                 for m in self.mirrors

@@ -57,7 +57,7 @@ class SitemapReading(MirrorRequests):
                     break
                 asked.update(wanted)
                 budget -= len(wanted)
-                self.validators.update(await self.store.validators(wanted))
+                self.validators.update(await self.remembered.validators(wanted))
                 children = []
                 for child_url in wanted:
                     got = await self._sitemap_document(
@@ -145,7 +145,7 @@ class SitemapReading(MirrorRequests):
             entry=point,
         )
         if got is not None and got[1].not_modified:
-            stored = (await self.mirror_store.entry_links([url])).get(url)
+            stored = (await self.remembered.links([url])).get(url)
             if stored is not None:
                 self._ok(got[0], got[1])
                 return got[0], stored, []
@@ -218,10 +218,8 @@ class SitemapReading(MirrorRequests):
         links = self._own_links(
             answered, listed, response.url, entry.sitemap_max_links, "sitemap_max_links"
         )
-        await self.mirror_store.save_entry_links(url, links, now)
+        await self.remembered.save_links(url, links, now)
         # A sitemap cut off is read whole again next time, not answered 304 and kept cut.
-        if (response.etag or response.last_modified) and not document.truncated:
-            await self.store.save_validators(
-                url, response.etag, response.last_modified, now, final_url=response.url
-            )
+        if not document.truncated:
+            await self.remembered.save_validators(url, response, now)
         return answered, links, []
