@@ -4,6 +4,7 @@ articles are published with canonical links, and a link published wrong is repai
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Callable
@@ -12,12 +13,14 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from syndicator.core.config import Config
-from syndicator.ops.cli import limits_of
+from syndicator.ops.cli import limits_of, main
 from syndicator.publish.documents import FeedBook
-from syndicator.publish.mirror_report import mirror_rows
+from syndicator.publish.mirror_report import health_line, mirror_rows
+from syndicator.publish.pages import breaker
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.store import Store, open_store
@@ -409,4 +412,19 @@ async def test_turning_adoption_off_stops_pulling_the_mirrors_adopted_before(
         await store.close()
     assert newcomer.pages_requested() == []
     assert second.adopted == [] and not second.failed
-    assert rows[newcomer.origin].role == "adopted"
+    # Shown as not in use, not as the healthy mirror it was when last pulled: `paused`, with
+    # no next try, and not counted among the mirrors the index says are pulled.
+    paused = rows[newcomer.origin]
+    assert (paused.role, paused.state, paused.retry_at) == ("adopted", "paused", None)
+    assert paused.last_success is not None
+    assert breaker(paused, datetime.now(UTC)) == "not pulled"
+    assert health_line(list(rows.values())) == "Mirrors: 2 healthy; 1 paused"
+    # `syndicate mirrors` says why (in a thread: the command runs a loop of its own).
+    shown = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        ["--config", str(tmp_path / "syndicator.yaml"), "mirrors"],
+        env={"COLUMNS": "200"},
+    )
+    line = next(x for x in shown.output.splitlines() if newcomer.host in x)
+    assert "paused (adopted), not pulled: adopt_discovered is off" in line, shown.output

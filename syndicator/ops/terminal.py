@@ -217,7 +217,9 @@ def mirrors(rows: list[MirrorRow], width: int | None = None) -> RenderableType:
     narrow = table(*common, keys=("source", "mirror", "state"))
     below: list[Text] = []
     for r in rows:
-        trouble = [f"{r.failures} failed"] if r.failures else []
+        trouble = ["not pulled: adopt_discovered is off"] if r.state == "paused" else []
+        if r.failures:
+            trouble.append(f"{r.failures} failed")
         if r.retry_at:
             trouble.append(f"next try {_short(r.retry_at)}")
         error = f"{r.last_error_kind}: {r.last_error}" if r.last_error_kind else ""

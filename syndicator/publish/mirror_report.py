@@ -29,7 +29,8 @@ class MirrorRow:
     role: str  # canonical | mirror | adopted | candidate
     # healthy | degraded | down | unknown (never asked) | candidate | retired (a candidate
     # no longer probed, `mirrors.health.retired`; an adopted mirror no longer pulled,
-    # `mirrors.health.adopted_retired`)
+    # `mirrors.health.adopted_retired`) | paused (an adopted mirror not pulled while its
+    # source's `adopt_discovered` is off)
     state: str
     last_success: datetime | None = None
     latency_ms: int | None = None
@@ -97,7 +98,12 @@ async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
         for d in found:
             if d.source != name:
                 continue
-            if d.status == "adopted":
+            if d.status == "adopted" and not source.adopt_discovered:
+                # Not pulled while adoption is off (`SourcePull.run`): the health it had when
+                # last pulled said "healthy" of a mirror no request goes to.
+                row = _row(name, d.origin, "adopted", health.get((name, d.origin)))
+                row = replace(row, state="paused", retry_at=None)
+            elif d.status == "adopted":
                 row = _row(name, d.origin, "adopted", health.get((name, d.origin)))
             elif d.status == "retired":
                 row = _row(name, d.origin, "adopted", health.get((name, d.origin)))
@@ -112,11 +118,16 @@ async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
 
 
 def health_line(rows: Sequence[MirrorRow]) -> str:
-    """'Mirrors: 3 healthy, 1 degraded, 1 down; 1 candidate' for the HTML index."""
+    """'Mirrors: 3 healthy, 1 degraded, 1 down; 1 paused; 1 candidate' for the HTML index:
+    the states of the mirrors pulled, then the adopted mirrors not pulled while adoption is
+    off, then the candidates."""
     order = ("healthy", "degraded", "down", "unknown")
     counts = {s: sum(1 for r in rows if r.state == s) for s in order}
     parts = [f"{n} {s}" for s, n in counts.items() if n]
     line = "Mirrors: " + (", ".join(parts) if parts else "none pulled yet")
+    paused = sum(1 for r in rows if r.state == "paused")
+    if paused:
+        line += f"; {paused} paused"
     candidates = sum(1 for r in rows if r.state == "candidate")
     if candidates:
         line += f"; {candidates} candidate{'s' if candidates > 1 else ''}"

@@ -301,7 +301,10 @@ class SourceMirrors:
 
 
 def breaker(row: MirrorRow, now: datetime) -> str:
-    """closed (requests go), open until T (none go), half-open (the next pull sends a probe)."""
+    """closed (requests go), open until T (none go), half-open (the next pull sends a probe);
+    not pulled for an adopted mirror paused while adoption is off."""
+    if row.state == "paused":
+        return "not pulled"
     if row.state != "down":
         if row.retry_at is not None and row.retry_at > now:
             return f"waiting (Retry-After) until {row.retry_at:%H:%M UTC}"
