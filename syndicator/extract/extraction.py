@@ -132,14 +132,26 @@ def extract_article(
     rules: ArticleRules | None = None,
     entry: FeedEntry | None = None,
     trace: text_rules.RuleTrace | None = None,
+    tree: etree._Element | None = None,
 ) -> Page:
     """An article page to a clean Page; a page with no article body raises ExtractError.
 
     `entry` is the feed entry that linked to the page: its dates, author and title fill in
     what the page itself does not say. `trace` is told every cleaning rule that removed
-    something."""
+    something. `tree` is the page's `article_tree`, when the caller has read it already (the
+    page is not parsed again); extraction cleans it in place."""
     with text_rules.tracing(trace), text_rules.on_page(url):
-        return _extract_article(body, url, header_charset=header_charset, rules=rules, entry=entry)
+        return _extract_article(
+            body, url, header_charset=header_charset, rules=rules, entry=entry, tree=tree
+        )
+
+
+def article_tree(body: bytes, url: str, header_charset: str | None = None) -> etree._Element:
+    """The tree of an article page, refused as extraction refuses it (`parse_page`, then
+    `refuse_crowded`)."""
+    root = parse_page(body, url, header_charset)
+    refuse_crowded(root, url)
+    return root
 
 
 # More elements (comments and processing instructions counted) than any article page holds:
@@ -171,10 +183,10 @@ def _extract_article(
     header_charset: str | None,
     rules: ArticleRules | None,
     entry: FeedEntry | None,
+    tree: etree._Element | None,
 ) -> Page:
     rules = rules or ArticleRules()
-    root = parse_page(body, url, header_charset)
-    refuse_crowded(root, url)
+    root = tree if tree is not None else article_tree(body, url, header_charset)
     base = page_base(root, url)
     meta = read_metadata(root, url, rules.selectors, entry)
     clean.drop_hidden(root)

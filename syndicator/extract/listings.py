@@ -513,13 +513,11 @@ def listing_entries(
     return seen
 
 
-def site_links(
-    body: bytes, url: str, site_origins: set[str], header_charset: str | None = None
-) -> dict[str, str]:
-    """Every link of the page to a page of this site (its own host or `site_origins`), in
-    page order, each once and without its fragment, with the text of its first link that has
-    one; a link to a place on the page itself (`#comments`) is none."""
-    root = parse_page(body, url, header_charset)
+def site_links(root: etree._Element, url: str, site_origins: set[str]) -> dict[str, str]:
+    """Every link of the page (its tree, read and left as it is) to a page of this site (its
+    own host or `site_origins`), in page order, each once and without its fragment, with the
+    text of its first link that has one; a link to a place on the page itself (`#comments`)
+    is none."""
     seen: dict[str, str] = {}
     for absolute, a, href in _site_anchors(root, url, site_origins):
         if not href.strip() or href.strip().startswith("#"):

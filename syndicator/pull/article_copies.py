@@ -12,6 +12,8 @@ from collections import Counter
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from lxml import etree
+
 from syndicator.core import identity
 from syndicator.core.errors import ExtractError, FetchError, StoreError, Throttled
 from syndicator.core.ingest import believed
@@ -269,14 +271,20 @@ class ArticleFetching(ArticleStoring):
             return None
 
         def read() -> Page:
+            # One tree for both: the links the listing check reads are taken before
+            # extraction cleans the tree (parsing the page again for them took 2 ms a page).
+            tree = extraction.article_tree(response.body, response.url, response.charset)
+            links = self._listing_links(ref.url, response, tree)
             page = extraction.extract_article(
                 response.body,
                 response.url,
                 header_charset=response.charset,
                 rules=self.rules,
                 entry=entry,
+                tree=tree,
             )
-            self._refuse_listing(ref.url, response, page)
+            if links is not None:
+                self._refuse_listing(ref.url, response, page, links)
             # Recorded when the copy is taken for the article (`_ok`): a squatter's page
             # that is no copy of it ("moved to" a host of its own) names no mirror.
             self.heard[response.url] = announced.announced_origins(
@@ -327,25 +335,32 @@ class ArticleFetching(ArticleStoring):
             # At worst the next pull asks for it once more.
             log.warning("refused page not remembered", extra={"error": str(exc)})
 
-    def _refuse_listing(self, asked: str, response: Response, page: Page) -> None:
-        """Raise ExtractError (`listing`) when the page linked as an article is a listing of
-        the articles this pull's entry points list (`validate.listing_of`): a section's page
-        among its feed's entries (`/Section/iran`, where the section is read from
-        `/rss/iran.xml`) was published as an item titled "Iran", its text their headlines.
-        A page whose path `article_links` matches is an article, whatever it links."""
+    def _listing_links(
+        self, asked: str, response: Response, tree: etree._Element
+    ) -> dict[str, str] | None:
+        """The page's links to the site's pages, by site path, for `_refuse_listing`; None
+        for a page whose path `article_links` matches: an article, whatever it links."""
         path = self._site_path(response.url)
         matcher = text_rules.rule(self.source.article_links, "article_links")
         try:
             if matcher.search(urlsplit(path).path) or matcher.search(urlsplit(asked).path):
-                return
+                return None
         except text_rules.RuleTimeout:
-            return
-        links = {
+            return None
+        return {
             self._site_path(link): text
-            for link, text in listings.site_links(
-                response.body, response.url, self.origins, response.charset
-            ).items()
+            for link, text in listings.site_links(tree, response.url, self.origins).items()
         }
+
+    def _refuse_listing(
+        self, asked: str, response: Response, page: Page, links: dict[str, str]
+    ) -> None:
+        """Raise ExtractError (`listing`) when the page linked as an article is a listing of
+        the articles this pull's entry points list (`validate.listing_of`): a section's page
+        among its feed's entries (`/Section/iran`, where the section is read from
+        `/rss/iran.xml`) was published as an item titled "Iran", its text their headlines.
+        `links` are its `_listing_links`."""
+        path = self._site_path(response.url)
         own = {path, self._site_path(asked)}
         if (count := validate.listing_of(own, links, self.listed_paths, page.body_text)) is None:
             return
