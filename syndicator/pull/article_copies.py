@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 from collections import Counter
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -534,7 +533,9 @@ class ArticleFetching(ArticleStoring):
         """The copies of one article that are the article (their indices), and those to store
         (`_one_text`). When mirrors give different texts for it, the copies fall into groups
         of the same story (`safety_net.same_story`), and the
-        group kept is the one that holds a text already stored (the article goes on), else
+        group kept is the one that holds this article's text already stored (the article goes
+        on; a stored text counts when it is stored under this URL or its page's headline
+        shares a word with the listed one, not another article's page served here), else
         the one most mirrors give, else the one whose headline shares a word with the
         listed headline, else the first mirror's. A copy of another group is a mirror
         serving another page at the article's URL (its home page for every path, as a
@@ -557,20 +558,30 @@ class ArticleFetching(ArticleStoring):
                 group.append(i)
         if len(groups) == 1:
             return groups[0], self._one_text(groups[0], candidates)
+
+        def listed(i: int) -> bool:
+            ref, page = got[i]
+            return self._titled_as_listed(ref, page.title)
+
         known = set()
-        for i, (_, candidate) in enumerate(candidates):
+        for i, (ref, candidate) in enumerate(candidates):
             try:
                 match = await self.store.match(candidate, self.clock())
+                # The stored text must be this article's: one stored under another URL and
+                # headline is another article's page, served at this URL (a mirror whose
+                # CMS maps ids wrongly). Taken for the text already stored, it beat the
+                # copies of the article itself, which were failed as other pages.
+                if (
+                    match is not None
+                    and match.how == "hash"
+                    and not listed(i)
+                    and await self._stored_elsewhere(ref, match.guid)
+                ):
+                    match = None
             except StoreError:
                 match = None  # judged without the store; storing will report it
             if match is not None and match.how == "hash":
                 known.add(i)
-
-        def listed(i: int) -> bool:
-            ref, page = got[i]
-            title = self.listed_titles.get(ref.url) or ""
-            words = {w for w in re.findall(r"\w{3,}", title.casefold())}
-            return bool(words & set(re.findall(r"\w{3,}", page.title.casefold())))
 
         def rank(group: list[int]) -> tuple[bool, int, bool, int]:
             return (

@@ -159,6 +159,9 @@ class ArticleStoring(EntryReading):
             )
             return
         try:
+            if odd := await self._other_articles_text(ref, article, candidate):
+                self._failed(ref.mirror_index, "article", odd)
+                return
             if await self._expired(candidate):
                 self.report.skipped += 1
                 # Not fetched again while its listing says nothing newer (`_not_expired`).
@@ -189,6 +192,43 @@ class ArticleStoring(EntryReading):
             now = self.clock()
             published = believed(candidate.published, now) or now
             self.arrivals[result.guid] = (article, ExpiredLink(published, ref.listed_updated))
+
+    def _titled_as_listed(self, ref: ArticleRef, title: str) -> bool:
+        """Whether the page's headline shares a word with the one listed for the article."""
+        listed = self.listed_titles.get(ref.url) or ""
+        words = set(re.findall(r"\w{3,}", listed.casefold()))
+        return bool(words & set(re.findall(r"\w{3,}", title.casefold())))
+
+    async def _stored_elsewhere(self, ref: ArticleRef, guid: str) -> bool:
+        """Whether the stored article `guid` is stored under none of this article's URLs."""
+        urls = set(await self.store.aliases_of(guid))
+        return not {ref.url, self._canonical(ref.url)} & urls
+
+    async def _other_articles_text(
+        self, ref: ArticleRef, article: str, candidate: Candidate
+    ) -> ExtractError | None:
+        """The failure of a copy that is another stored article's page served at this
+        article's URL (a mirror whose CMS maps ids wrongly): its text is that article's,
+        stored under other URLs, and its headline shares no word with the one listed here.
+        Stored, it was a duplicate of that article, whose item took this article's URLs:
+        the article was never fetched again, and once a mirror served it, it replaced the
+        other article in that item. None for a page titled as listed, or listed untitled."""
+        if not self.listed_titles.get(ref.url) or self._titled_as_listed(ref, candidate.title):
+            return None
+        match = await self.store.match(candidate, self.clock())
+        if (
+            match is None
+            or match.how != "hash"
+            or not await self._stored_elsewhere(ref, match.guid)
+        ):
+            return None
+        return ExtractError(
+            ref.url,
+            f"the text of the stored article {match.url or match.guid} "
+            f"({candidate.title[:80]!r}), not of the article listed here: another "
+            "article's page served at its URL",
+            kind="odd-copy",
+        )
 
     async def _expire_arrivals(self, *, cut_short: bool = False) -> None:
         """Once the pull's articles are in, remove those it stored new that the retention
