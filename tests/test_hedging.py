@@ -23,6 +23,7 @@ from syndicator.store.health import MirrorStore
 from syndicator.web.metrics import Metrics
 
 from .sites import FakeClock, Site
+from .test_misfiled_pages import canal_story
 from .test_sitemaps import generated_articles
 
 ARTICLES = 300
@@ -125,3 +126,31 @@ def test_a_request_given_up_slows_its_mirror_without_failing_it() -> None:
     assert after.latency == pytest.approx(0.3 * 2.0 + 0.7 * 0.1)
     # Quicker than it usually answers: nothing learnt.
     assert slowed(after, 0.05, Policy()) is after
+
+
+async def test_a_hedge_to_a_mirror_serving_its_home_page_everywhere_does_not_win(
+    sites: Callable[..., Site], tmp_path: Path, write_config: Callable[..., Config]
+) -> None:
+    # With `failover`, the article listed by the slow canonical mirror was hedged to a mirror
+    # serving its home page at every URL: that page came first and was stored as the article,
+    # an item titled "Example News", and the pull said nothing was wrong.
+    site = sites(2)
+    await site.start()
+    yaml = site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", extra="    strategy: failover\n")
+    config = write_config(yaml)
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            await pull_source("news", config, fetcher, store, clock=clock)  # latencies known
+            new = canal_story(site.articles[0])
+            site.publish(new)
+            site.mirrors[0].article_seconds = 2.5  # past the hedge delay, within the timeout
+            site.mirrors[1].mode = "catch-all"
+            clock.advance(600)
+            report = await pull_source("news", config, fetcher, store, clock=clock)
+        titles = [a.title for a in await store.section_articles("all", 50)]
+    finally:
+        await store.close()
+    assert (report.new, report.hedged, report.failed) == (1, 1, 0), report.errors
+    assert new.title in titles and "Example News" not in titles

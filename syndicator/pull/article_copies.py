@@ -458,7 +458,11 @@ class ArticleFetching(ArticleStoring):
         hedging = True
         try:
             while True:
-                won = next((a for a in racing if has_page(a)), None)
+                ready = [a for a in racing if has_page(a)]
+                won = next((a for a in ready if self._taken_for(ref, a)), None)
+                pending = [a.task for a in racing if a.task is not None and not a.task.done()]
+                if won is None and ready and not pending:
+                    won = ready[0]  # doubted, but the only page there is
                 if won is not None:
                     for other in racing:
                         if other is not won:
@@ -467,7 +471,6 @@ class ArticleFetching(ArticleStoring):
                     assert page is not None
                     await self._store(won.ref, page)
                     return True, [a.ref for a in racing]
-                pending = [a.task for a in racing if a.task is not None and not a.task.done()]
                 if not pending:
                     return False, [a.ref for a in racing]
                 timeout = None
@@ -488,6 +491,19 @@ class ArticleFetching(ArticleStoring):
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _taken_for(self, ref: ArticleRef, asked: Asked) -> bool:
+        """Whether a copy with its page in may win the race for the article `ref` listed: the
+        listed copy always; the hedge's copy (from a mirror that did not list the article)
+        when its headline shares a word with the listed one, or none was listed. A mirror
+        serving its home page at every URL answered the hedge first while the listing
+        mirror was merely slow: the home page was stored as the article, its item titled
+        with the site's name, and the pull said nothing was wrong. Doubted, such a copy is
+        stored only if the listed copy gives no page."""
+        if asked.ref is ref or asked.task is None or not self.listed_titles.get(ref.url):
+            return True
+        page = asked.task.result()
+        return page is not None and self._titled_as_listed(ref, page.title)
 
     async def _in_order(self, copies: list[ArticleRef]) -> bool:
         """Every copy fetched at once and stored in mirror order, so which copy is stored
