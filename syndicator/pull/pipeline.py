@@ -14,8 +14,8 @@ answered within its hedge delay is taken from another mirror (hedged fetches, se
 `SourcePull` is built in layers, each in its own module and each using only those below it:
 `mirror_requests` (the pull's state and asking a mirror), `sitemap_reading`, `entry_points`
 (feeds, listing pages and sitemaps into article links), `article_storing` (a copy into the
-store) and `article_copies` (each article from its mirrors); this module runs them in order
-and adopts announced mirrors.
+store), `article_selection` (which listed links are fetched) and `article_copies` (each
+article from its mirrors); this module runs them in order and adopts announced mirrors.
 """
 
 from __future__ import annotations
