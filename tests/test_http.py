@@ -228,6 +228,18 @@ async def test_validators_and_codings_sent_on_several_header_lines_count_as_one_
 GZIP_LINES = [("Accept-Encoding", "identity;q=0.5"), ("Accept-Encoding", "gzip")]
 
 
+async def test_a_search_pages_etag_sent_on_a_second_header_line_is_matched(
+    pulled: tuple[FeedBook, TestClient],
+) -> None:
+    # Search results and the other pages made per request read If-None-Match as feeds do:
+    # every line of it (RFC 9110 5.3), not the first alone.
+    _, client = pulled
+    etag = (await client.get("/?q=IRAN")).headers["ETag"]
+    lines = CIMultiDict([("If-None-Match", '"other"'), ("If-None-Match", etag)])
+    assert (await client.get("/?q=IRAN", headers=lines)).status == 304
+    assert (await client.get("/?q=IRAN", headers={"If-None-Match": '"other"'})).status == 200
+
+
 async def test_a_change_renders_once_and_moves_the_etag(
     pulled: tuple[FeedBook, TestClient], site: Site, fetcher: Fetcher
 ) -> None:

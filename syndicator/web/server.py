@@ -466,7 +466,7 @@ def _dynamic(request: web.Request, body: bytes, content_type: str, book: FeedBoo
         "Cache-Control": f"public, max-age={int(book.config.service.cache_max_age)}",
         "Vary": "Accept-Encoding",
     }
-    inm = request.headers.get("If-None-Match")
+    inm = listed(request.headers, "If-None-Match")
     if inm is not None and _etag_matches(inm, etag):
         return web.Response(status=304, headers=headers)
     response = web.Response(body=body, headers={**headers, "Content-Type": content_type})
