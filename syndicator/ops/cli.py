@@ -61,14 +61,12 @@ from syndicator.ops.config_input import (
     Group,
     config_name,
     config_path_option,
-    config_warnings,
     env_mistakes,
     home_path,
     load_or_exit,
     optional_config,
-    public_url_warning,
-    warn_public_url,
 )
+from syndicator.ops.config_warnings import config_warnings, public_url_warning, warn_public_url
 from syndicator.ops.db_commands import db
 from syndicator.ops.discover import config_block, discover, to_yaml
 from syndicator.ops.extract_command import extract, fetch_limits, is_http_url

@@ -23,9 +23,9 @@ from syndicator.ops.config_input import (
     env_log_format,
     env_mistakes,
     load_or_exit,
-    log_config_warnings,
     read_config,
 )
+from syndicator.ops.config_warnings import log_config_warnings
 from syndicator.ops.logs import setup_logging
 from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of, runnable
