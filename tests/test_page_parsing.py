@@ -1,5 +1,5 @@
 """Each article page a pull fetches is parsed into a tree once: extraction and the check that
-the page is no listing (`validate.listing_of`) read the same tree."""
+the page is no listing (`index_pages.listing_of`) read the same tree."""
 
 from __future__ import annotations
 

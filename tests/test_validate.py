@@ -11,7 +11,8 @@ import pytest
 from syndicator.core.errors import RejectedPage
 from syndicator.core.models import FeedEntry
 from syndicator.extract import text_rules
-from syndicator.extract.validate import READ_CHUNK, check, feed_notice, index_links
+from syndicator.extract.index_pages import index_links
+from syndicator.extract.validate import READ_CHUNK, check, feed_notice
 from syndicator.mirrors.announced import announced_origins
 
 from .sites import SEIZED_PAGE

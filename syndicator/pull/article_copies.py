@@ -18,6 +18,7 @@ from syndicator.core.ingest import believed
 from syndicator.core.models import Candidate, Page
 from syndicator.extract import (
     extraction,
+    index_pages,
     listings,
     safety_net,
     text_rules,
@@ -200,13 +201,13 @@ class ArticleFetching(ArticleSelection):
         self, asked: str, response: Response, page: Page, links: dict[str, str]
     ) -> None:
         """Raise ExtractError (`listing`) when the page linked as an article is a listing of
-        the articles this pull's entry points list (`validate.listing_of`): a section's page
+        the articles this pull's entry points list (`index_pages.listing_of`): a section's page
         among its feed's entries (`/Section/iran`, where the section is read from
         `/rss/iran.xml`) was published as an item titled "Iran", its text their headlines.
         `links` are its `_listing_links`."""
         path = self._site_path(response.url)
         own = {path, self._site_path(asked)}
-        if (count := validate.listing_of(own, links, self.listed_paths, page.body_text)) is None:
+        if (count := index_pages.listing_of(own, links, self.listed_paths, page.body_text)) is None:
             return
         raise ExtractError(
             response.url,

@@ -15,6 +15,7 @@ from syndicator.core.models import FeedEntry
 from syndicator.core.source_config import EntryPoint
 from syndicator.extract import (
     dates,
+    index_pages,
     listings,
     text_rules,
     validate,
@@ -330,10 +331,10 @@ class EntryReading(SitemapReading):
     def _articles_of(self, entries: list[FeedEntry]) -> list[FeedEntry]:
         """A feed's entries less those linking the site's home page, a section's entry
         point (a live stream, a promotion, a seized domain's notice among the site's items)
-        or an index page of the feed's other entries (`validate.index_links`): fetched as
+        or an index page of the feed's other entries (`index_pages.index_links`): fetched as
         articles, the home page was published as an item titled with the site's name, and
         a section page as one titled with the section's."""
-        indexes = validate.index_links(
+        indexes = index_pages.index_links(
             [e.link for e in entries], text_rules.rule(self.source.article_links, "article_links")
         )
         kept = []

@@ -204,7 +204,7 @@ class MirrorRequests:
         # URL on the listing mirror: a changed headline is the listing saying "edited".
         self.listed_titles: dict[str, str] = {}
         # The site paths of every article this pull's entry points list (stored or not): a
-        # page linked as an article that lists them is a listing (`validate.listing_of`).
+        # page linked as an article that lists them is a listing (`index_pages.listing_of`).
         self.listed_paths: set[str] = set()
         # The first article each text came for, by (mirror, content hash), with the headline
         # listed for it (see `_ingest`).
