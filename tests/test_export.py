@@ -33,8 +33,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from syndicator.core.config import Config
 from syndicator.core.errors import ExportError
 from syndicator.publish import export
+from syndicator.publish.atomic_files import write_atomic
 from syndicator.publish.documents import FeedBook
-from syndicator.publish.export import write_atomic, write_feeds
+from syndicator.publish.export import write_feeds
 from syndicator.publish.rendered import RenderedFeed
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
@@ -1236,11 +1237,11 @@ def test_a_store_on_a_read_only_or_full_disk_is_said_to_be_so(
 KILLED_MID_WRITE = """
 import os, signal, sys
 from pathlib import Path
-from syndicator.publish import export
+from syndicator.publish import atomic_files
 
 # The export is killed (SIGKILL: no cleanup runs) once the bytes are in its temporary file.
 os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)
-export.write_atomic(Path(sys.argv[1]), b"half of a feed")
+atomic_files.write_atomic(Path(sys.argv[1]), b"half of a feed")
 """
 
 

@@ -72,7 +72,8 @@ from syndicator.ops.discover import config_block, discover, to_yaml
 from syndicator.ops.extract_command import extract, fetch_limits, is_http_url
 from syndicator.ops.serve_command import serve
 from syndicator.publish.documents import FeedBook
-from syndicator.publish.export import check_folder, owner_of, write_feeds
+from syndicator.publish.export import check_folder, write_feeds
+from syndicator.publish.export_manifest import owner_of
 from syndicator.publish.mirror_report import MirrorRow, mirror_rows, shown_route
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import PullOutcome, run_pull

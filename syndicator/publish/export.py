@@ -34,70 +34,32 @@ import fcntl
 import json
 import logging
 import os
-import re
 import stat
-import tempfile
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from syndicator.core.config import ALL_SECTION
 from syndicator.core.errors import ExportError
 from syndicator.publish import xmlfeeds
+from syndicator.publish.atomic_files import (
+    holds,
+    make_folders,
+    make_readable,
+    write_atomic,
+)
 from syndicator.publish.documents import FeedBook
+from syndicator.publish.export_manifest import (
+    MANIFEST,
+    check_owner,
+    forget_old,
+    plain_file_in,
+    previous_files,
+    remove_leftovers,
+)
 from syndicator.publish.render import FORMATS
 from syndicator.publish.rendered import EXTENSIONS, RenderedFeed, compressed
 
 log = logging.getLogger("syndicator.export")
-
-# `.{name}.{random}.syndicator-tmp`: the temporary file that becomes `name`.
-TEMP_SUFFIX = ".syndicator-tmp"
-_TEMP = re.compile(r"\..+\.[a-z0-9_]+" + re.escape(TEMP_SUFFIX))
-# Exports before that naming wrote `.{name}.{8 random}.tmp`: such a file is taken for one of
-# their leftovers only when `name` is a file an export writes into that folder.
-_OLD_TEMP = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
-
-
-# Files and the folders an export makes are readable by all whatever the umask (a cron job's
-# 027 would keep them from the web server's user); folders the operator made keep their mode.
-FILE_MODE = 0o644
-FOLDER_MODE = 0o755
-
-
-def make_folders(folder: Path) -> list[Path]:
-    """Create `folder` and its missing parents, each with FOLDER_MODE; those already there
-    are left as they are. The folders made, parents first."""
-    missing = []
-    step = folder
-    while not step.is_dir() and step.parent != step:
-        missing.append(step)
-        step = step.parent
-    made = []
-    for step in reversed(missing):
-        try:
-            step.mkdir()
-        except FileExistsError:
-            if not step.is_dir():
-                raise
-            continue  # made meanwhile by someone else: theirs
-        os.chmod(step, FOLDER_MODE)
-        made.append(step)
-    return made
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    make_folders(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _with_compressed(files: dict[Path, bytes], path: Path, doc: RenderedFeed) -> None:
@@ -203,7 +165,7 @@ def _published_items(out: Path) -> int:
     """How many items the `all` JSON Feed an earlier export wrote into `out` lists (0 when
     there is none, or it is none of ours)."""
     path = out / f"{ALL_SECTION}.{EXTENSIONS['json']}"
-    if path not in _previous(out) or not _inside(out, path):
+    if path not in previous_files(out) or not plain_file_in(out, path):
         return 0
     try:
         items = json.loads(path.read_bytes()).get("items")
@@ -280,94 +242,22 @@ def _write(out: Path, files: dict[Path, bytes], folders: list[Path], owner: str 
         except OSError as exc:
             raise ExportError(f"cannot create folder {folder}: {exc.strerror or exc}") from None
     try:
-        before = _previous(out)
-        _remove_leftovers(out, [*files, *before, out / MANIFEST])
+        before = previous_files(out)
+        remove_leftovers(out, [*files, *before, out / MANIFEST])
     except OSError as exc:
         raise ExportError(f"cannot tidy {out}: {exc.strerror or exc}") from None
     for path, data in files.items():
         try:
-            if _holds(path, data):
-                _readable(path)
+            if holds(path, data):
+                make_readable(path)
                 continue
             write_atomic(path, data)
         except OSError as exc:
             raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        _forget_old(out, files, before, owner)
+        forget_old(out, files, before, owner)
     except OSError as exc:
         raise ExportError(f"cannot update the file list in {out}: {exc.strerror or exc}") from None
-
-
-def _holds(path: Path, data: bytes) -> bool:
-    """The file is there with exactly these bytes."""
-    try:
-        if path.stat().st_size != len(data):
-            return False
-        return path.read_bytes() == data
-    except OSError:
-        return False
-
-
-def _readable(path: Path) -> None:
-    """Give a file left in place (its bytes already right) the mode of a file written: copied
-    in under a strict umask it was 0600, and the web server's user could not read it until
-    its bytes changed. Never through a link, and a file of another owner stays as it is."""
-    with contextlib.suppress(OSError):
-        st = path.lstat()
-        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o777 != FILE_MODE:
-            os.chmod(path, FILE_MODE)
-
-
-MANIFEST = ".syndicator-files"
-# The file list's first line when the export named its config: the config's path, in JSON
-# (any byte of a path, a newline included, stays on the line).
-_OWNER = "# config: "
-
-
-def _owner(out: Path) -> str | None:
-    """The config whose export wrote `out`, as its file list says; None when no list or
-    none is said (an export of an earlier version, or of a caller naming no config)."""
-    manifest = out / MANIFEST
-    try:
-        if not manifest.is_file() or manifest.stat().st_size > MAX_MANIFEST:
-            return None
-        with manifest.open("rb") as handle:
-            first = handle.readline(64 * 1024).decode("utf-8").rstrip("\n")
-        if not first.startswith(_OWNER):
-            return None
-        named = json.loads(first[len(_OWNER) :])
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return named if isinstance(named, str) else None
-
-
-def owner_of(config: Path, out: Path) -> str:
-    """How the file list of `out` names `config` (an absolute path): from the folder, so
-    that the two moved or copied together still match."""
-    return os.path.relpath(config, os.path.abspath(out))
-
-
-def _shown(out: Path, owner: str) -> str:
-    """A config the file list names, as a path an operator can find (see `owner_of`)."""
-    if owner.startswith("<") or os.path.isabs(owner):
-        return owner
-    return os.path.normpath(os.path.join(os.path.abspath(out), owner))
-
-
-def check_owner(out: Path, owner: str | None) -> None:
-    """An ExportError when an export of another config than `owner` wrote `out`: this one
-    would replace its index, OPML list and `all` feed, and remove the feeds of its sections
-    as no longer written. Two configs exporting into one folder took turns deleting each
-    other's feeds, silently."""
-    previous = _owner(out) if owner is not None else None
-    if owner is None or previous is None or previous == owner:
-        return
-    before, now = _shown(out, previous), _shown(out, owner)
-    raise ExportError(
-        f"{out} holds the feeds an export of {before} wrote: this export of {now} would "
-        f"replace its index and remove its sections' feeds; give each config its own --out "
-        f"folder (if the config was moved from {before}, remove {out / MANIFEST} first)"
-    )
 
 
 # How long an export waits for another one writing into its folder to be done: a cron run
@@ -402,115 +292,3 @@ async def _only_export(out: Path) -> AsyncIterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
-
-
-# The file list of an export names a few files per section and archive page: one past this
-# size is not one an export wrote, and is not read.
-MAX_MANIFEST = 16 * 1024 * 1024
-# What this module writes: feeds, pages and the OPML list, the stylesheet, and their
-# compressed copies. A line of the file list naming anything else is not one of ours.
-_SUFFIXES = sorted(
-    {*EXTENSIONS.values(), "html", "xml", xmlfeeds.STYLESHEET_NAME.rpartition(".")[2]}
-)
-_WRITTEN_NAME = re.compile(
-    r"(?:[^/\x00-\x1f\x7f.][^/\x00-\x1f\x7f]*/)*"  # folders, none hidden, no `..`
-    r"[^/\x00-\x1f\x7f.][^/\x00-\x1f\x7f]*"
-    rf"\.(?:{'|'.join(_SUFFIXES)})(?:\.gz|\.br)?"
-)
-
-
-def _previous(out: Path) -> list[Path]:
-    """The files the previous export into `out` wrote, as its file list names them.
-
-    A list that is damaged (not UTF-8, too large, not a file) names nothing: the files it
-    named stay where they are, and this export writes a new list."""
-    manifest = out / MANIFEST
-    try:
-        if not manifest.is_file() or manifest.stat().st_size > MAX_MANIFEST:
-            if manifest.exists() or manifest.is_symlink():
-                log.warning("ignored the damaged file list %s", manifest)
-            return []
-        names = manifest.read_bytes().decode("utf-8").splitlines()
-    except FileNotFoundError:
-        return []
-    except UnicodeDecodeError:
-        log.warning("ignored the damaged file list %s (not UTF-8)", manifest)
-        return []
-    # Anything else (the config's line included) is not a name this module writes.
-    return [
-        out / name
-        for name in names
-        if not name.startswith(_OWNER) and _WRITTEN_NAME.fullmatch(name)
-    ]
-
-
-def _folder_under(out: Path, folder: Path) -> bool:
-    """`folder` is `out` or a folder in it reached through no symbolic link: a file list
-    naming `link/feed.rss`, where `link` points elsewhere, must not reach outside `out`."""
-    try:
-        return folder.resolve() == out.resolve() / folder.relative_to(out)
-    except (OSError, RuntimeError, ValueError):
-        return False
-
-
-def _inside(out: Path, path: Path) -> bool:
-    """`path` is a plain file (not a link) in `out` or a folder under it."""
-    try:
-        return path.is_file() and not path.is_symlink() and _folder_under(out, path.parent)
-    except OSError:
-        return False
-
-
-def _remove_leftovers(out: Path, ours: Iterable[Path]) -> None:
-    """Remove the temporary files that exports killed mid-write left in the folders of `ours`
-    (the files this export and the previous one write); nothing else."""
-    names_in: dict[Path, set[str]] = {}
-    for path in ours:
-        names_in.setdefault(path.parent, set()).add(path.name)
-    removed = 0
-    for folder, names in names_in.items():
-        if not _folder_under(out, folder):
-            continue
-        try:
-            entries = list(os.scandir(folder))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for entry in entries:
-            old = _OLD_TEMP.fullmatch(entry.name)
-            if not (_TEMP.fullmatch(entry.name) or (old and old["name"] in names)):
-                continue
-            if not entry.is_file(follow_symlinks=False):
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry.path)
-                removed += 1
-    if removed:
-        log.info(
-            "removed %d temporary files an interrupted export left in %s",
-            removed,
-            out,
-            extra={"removed": removed, "out": str(out)},
-        )
-
-
-def _forget_old(out: Path, files: dict[Path, bytes], before: list[Path], owner: str | None) -> None:
-    """Remove what the previous export wrote and this one did not, then record this one
-    (with `owner`, the config exported, when named)."""
-    manifest = out / MANIFEST
-    written = sorted(path.relative_to(out).as_posix() for path in files)
-    for path in sorted(set(before) - set(files), reverse=True):
-        if not _inside(out, path):
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        # Folders this export made and emptied go too (archive/, then the section's).
-        for folder in (path.parent, path.parent.parent):
-            if folder != out and out in folder.parents:
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
-    header = [_OWNER + json.dumps(owner)] if owner is not None else []
-    listing = ("\n".join([*header, *written]) + "\n").encode("utf-8")
-    if not _holds(manifest, listing):
-        write_atomic(manifest, listing)
-    else:
-        _readable(manifest)
