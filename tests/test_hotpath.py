@@ -24,14 +24,8 @@ from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
-from syndicator.web.hotpath import (
-    WRITE_BUFFER_LIMIT,
-    FeedProtocol,
-    FeedRunner,
-    SelfTest,
-    run_self_test,
-    supported,
-)
+from syndicator.web.feed_runner import FeedRunner, SelfTest, run_self_test
+from syndicator.web.hotpath import WRITE_BUFFER_LIMIT, FeedProtocol, supported
 from syndicator.web.server import hot_answers, make_app, make_runner, self_test
 
 from .sites import Site

@@ -24,8 +24,9 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.serve.reload import sections_to_render
 from syndicator.store import Store
-from syndicator.web.hotpath import FeedRunner
-from syndicator.web.server import BOOK, hot_answers, make_app, negotiate
+from syndicator.web.answers import negotiate
+from syndicator.web.feed_runner import FeedRunner
+from syndicator.web.server import BOOK, hot_answers, make_app
 
 from .sites import Site
 

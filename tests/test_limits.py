@@ -29,7 +29,8 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
 from syndicator.web import hotpath
-from syndicator.web.hotpath import FD_RESERVE, FeedRunner, FeedServer
+from syndicator.web.feed_runner import FeedRunner
+from syndicator.web.hotpath import FD_RESERVE, FeedServer
 from syndicator.web.metrics import Metrics
 from syndicator.web.server import make_app, make_runner
 

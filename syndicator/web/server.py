@@ -3,10 +3,10 @@ section pages, the OPML subscription list, mirror health as JSON, health and rea
 and the Prometheus metrics.
 
 Wiring only: documents come prepared from the feed book. For each document the answers are
-built once (body per encoding and every header), so serving a feed is: pick the encoding the
-client accepts, compare its validators, send prepared bytes. Query strings that readers add
-(`?utm_source=...`) are not looked at on feed URLs, so they neither miss the cache nor change
-the ETag.
+built once (`answers`: body per encoding and every header), so serving a feed is: pick the
+encoding the client accepts, compare its validators, send prepared bytes. Query strings that
+readers add (`?utm_source=...`) are not looked at on feed URLs, so they neither miss the cache
+nor change the ETag.
 
 URL layout, the same as the exported folder (served at `{public_url}/feeds/`):
 
@@ -25,14 +25,12 @@ import hashlib
 import logging
 import re
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http import SERVER_SOFTWARE
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDictProxy
 
 from syndicator.core.config import Service
 from syndicator.core.errors import StoreError, SyndicatorError
@@ -47,17 +45,16 @@ from syndicator.publish.pages import (
     not_found_page,
 )
 from syndicator.publish.render import CONTENT_TYPES
-from syndicator.publish.rendered import ENCODINGS, EXTENSIONS, RenderedFeed, prepare
+from syndicator.publish.rendered import EXTENSIONS, prepare
 from syndicator.store.health import MirrorStore
+from syndicator.web.answers import answer, etag_matches, wants_page, wire_answer
+from syndicator.web.feed_runner import FeedRunner, SelfTest
 from syndicator.web.hotpath import (
     FD_RESERVE,
     ConnectionLimits,
-    FeedRunner,
     HotAnswer,
     Limits,
-    SelfTest,
     connection_allowance,
-    http_date,
 )
 from syndicator.web.metrics import CONTENT_TYPE, Metrics
 from syndicator.web.request_fields import listed
@@ -72,240 +69,12 @@ BOOK: web.AppKey[FeedBook] = web.AppKey("book", FeedBook)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 _FORMAT_OF_EXT = {ext: fmt for fmt, ext in EXTENSIONS.items()}
-_STYLED = ("application/rss+xml", "application/atom+xml")
-_CODINGS = {"br": "br", "gzip": "gzip", "x-gzip": "gzip"}
 # An archive page number as the links write it: ASCII digits, no leading zero. Longer than
 # 18 digits it is no page of any section (and past 4,300 Python will not read it as a number).
 _PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,17}")
 
 
-class _Answers:
-    """Everything one document's responses need, built on its first request: the body in each
-    encoding and the headers of its 200 and 304 answers, as aiohttp headers for the handler and
-    as ready HTTP/1.1 bytes for `hotpath` (the same headers; Date is filled in once a second)."""
-
-    def __init__(self, doc: RenderedFeed, book: FeedBook) -> None:
-        service = book.config.service
-        # The settings the headers were made under: a reload replaces them (see `_prepared`).
-        self.service = service
-        styled = doc.content_type.startswith(_STYLED)
-        common = CIMultiDict(
-            {
-                "Cache-Control": f"public, max-age={int(service.cache_max_age)}",
-                # RSS and Atom go to browsers as application/xml (see `answer`).
-                "Vary": "Accept-Encoding, Accept" if styled else "Accept-Encoding",
-                # Public documents: a reader that runs in a web page (a JSON Feed is made
-                # for scripts) may read them from any site, as it could through any proxy,
-                # and their validators and WebSub links too (see `preflight`).
-                "Access-Control-Allow-Origin": "*",
-                "Access-Control-Expose-Headers": EXPOSED,
-            }
-        )
-        if service.websub.hub and doc.self_url:
-            common.add("Link", f'<{service.websub.hub}>; rel="hub"')
-            common.add("Link", f'<{doc.self_url}>; rel="self"')
-        self.last_modified = format_datetime(doc.last_modified, usegmt=True)
-        self.etags = dict(doc.etags)
-        self.ok: dict[str, tuple[bytes, CIMultiDictProxy[str]]] = {}
-        self.not_modified: dict[str, CIMultiDictProxy[str]] = {}
-        for encoding in ENCODINGS:
-            nm = CIMultiDict(common)
-            nm["ETag"] = doc.etags[encoding]
-            full = CIMultiDict(nm)
-            full["Last-Modified"] = self.last_modified
-            full["Content-Type"] = doc.content_type
-            if encoding != "identity":
-                full["Content-Encoding"] = encoding
-            self.ok[encoding] = (doc.encoded(encoding), CIMultiDictProxy(full))
-            self.not_modified[encoding] = CIMultiDictProxy(nm)
-        # For a browser: the same bytes as XML it renders (with the feed's stylesheet); a
-        # browser downloads or shows as text application/rss+xml and application/atom+xml.
-        self.for_browser: dict[str, CIMultiDictProxy[str]] = {}
-        if styled:
-            for encoding, (_body, headers) in self.ok.items():
-                browser = CIMultiDict(headers)
-                browser["Content-Type"] = "application/xml; charset=utf-8"
-                self.for_browser[encoding] = CIMultiDictProxy(browser)
-        self._wire: dict[tuple[bool, str, bool], bytes] = {}
-        self._wire_date = b""
-
-    def wire(self, not_modified: bool, encoding: str, head: bool, date: bytes) -> bytes:
-        """The whole HTTP/1.1 response as bytes, headers as the handler's answer sends them.
-
-        Kept for the current second (the Date header), so a feed read thousands of times a
-        second is copied once a second, not per request.
-        """
-        if date is not self._wire_date:
-            self._wire.clear()
-            self._wire_date = date
-        key = (not_modified, encoding, head)
-        message = self._wire.get(key)
-        if message is None:
-            if not_modified:
-                status, headers, body = b"304 Not Modified", self.not_modified[encoding], b""
-            else:
-                body, headers = self.ok[encoding]
-                status = b"200 OK"
-            lines = [b"HTTP/1.1 " + status]
-            # UTF-8, as aiohttp writes a header it is given (a public_url may hold any character).
-            lines += [f"{name}: {value}".encode() for name, value in headers.items()]
-            if not not_modified:
-                lines.append(b"Content-Length: %d" % len(body))
-            lines += [b"Date: " + date, b"Server: " + SERVER_SOFTWARE.encode(), b"", b""]
-            message = self._wire[key] = b"\r\n".join(lines) + (b"" if head else body)
-        return message
-
-
-def _prepared(doc: RenderedFeed, book: FeedBook) -> _Answers:
-    """The answers of a document, made again once a reload replaced the settings they were
-    made under: a document whose bytes a reload does not change (the index, a section page,
-    the OPML list, the stylesheet) is kept as it was, and kept its old Cache-Control."""
-    answers = doc.prepared
-    if not isinstance(answers, _Answers) or answers.service is not book.config.service:
-        answers = doc.prepared = _Answers(doc, book)
-    return answers
-
-
-_negotiated: dict[str, str] = {}
-
-
-def _weighted(header: str) -> Iterator[tuple[str, float]]:
-    """The items of an Accept or Accept-Encoding value, lower-cased, each with its q-value as
-    written (RFC 9110 12.4.2; 1 when it has none, 0 when it is no number)."""
-    for part in header.lower().split(","):
-        item, _, params = part.strip().partition(";")
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        yield item.strip(), q
-
-
-def negotiate(accept_encoding: str) -> str:
-    """The coding to send for an Accept-Encoding value: br, gzip or identity (RFC 9110 12.5.3).
-
-    Honours q-values (q=0 refuses a coding) and `*`; brotli wins a tie. Results are kept,
-    since readers send few distinct values.
-    """
-    choice = _negotiated.get(accept_encoding)
-    if choice is not None:
-        return choice
-    weights: dict[str, float] = {}
-    star: float | None = None
-    for coding, q in _weighted(accept_encoding):
-        if coding == "*":
-            star = q
-        elif coding in _CODINGS:
-            name = _CODINGS[coding]
-            weights[name] = max(weights.get(name, 0.0), q)
-    for coding in ("br", "gzip"):
-        if coding not in weights and star is not None:
-            weights[coding] = star
-    best = max(("br", "gzip"), key=lambda c: weights.get(c, 0.0))
-    choice = best if weights.get(best, 0.0) > 0 else "identity"
-    if len(_negotiated) >= 1024:
-        _negotiated.clear()
-    _negotiated[accept_encoding] = choice
-    return choice
-
-
-def _etag_matches(if_none_match: str, etag: str) -> bool:
-    """Weak comparison, as If-None-Match uses (RFC 9110 13.1.2)."""
-    if if_none_match == etag:
-        return True
-    for tag in if_none_match.split(","):
-        tag = tag.strip()
-        if tag == "*" or tag.removeprefix("W/") == etag.removeprefix("W/"):
-            return True
-    return False
-
-
-def _unmodified_since(if_modified_since: str, answers: _Answers, doc: RenderedFeed) -> bool:
-    """Whether the document is unchanged since an If-Modified-Since date (RFC 9110 13.1.3):
-    any HTTP-date form, the obsolete asctime form included (it names no zone: GMT, 5.6.7);
-    a date later than this server's clock is invalid, and ignored (a full answer)."""
-    if if_modified_since == answers.last_modified:
-        return True
-    try:
-        since = parsedate_to_datetime(if_modified_since)
-    except (TypeError, ValueError):
-        return False
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    return doc.last_modified <= since <= datetime.now(UTC)
-
-
-def choose(
-    answers: _Answers, doc: RenderedFeed, headers: CIMultiDictProxy[str]
-) -> tuple[bool, str]:
-    """(not modified?, encoding) for a request's headers."""
-    encoding = negotiate(listed(headers, "Accept-Encoding") or "")
-    inm = listed(headers, "If-None-Match")
-    if inm is not None:
-        # If-Modified-Since is ignored when If-None-Match is present (RFC 9110 13.1.3).
-        return _etag_matches(inm, answers.etags[encoding]), encoding
-    ims = headers.get("If-Modified-Since")
-    return ims is not None and _unmodified_since(ims, answers, doc), encoding
-
-
-def answer(request: web.Request, doc: RenderedFeed, book: FeedBook) -> web.Response:
-    """The response for a prepared document: 304, or its bytes in the accepted encoding."""
-    answers = _prepared(doc, book)
-    not_modified, encoding = choose(answers, doc, request.headers)
-    if not_modified:
-        return web.Response(status=304, headers=answers.not_modified[encoding])
-    body, ok = answers.ok[encoding]
-    if answers.for_browser and wants_page(request.headers):
-        ok = answers.for_browser[encoding]
-    return web.Response(body=body, headers=ok)
-
-
-# The types a feed reader asks for a feed under. Many readers also accept text/html, at a
-# lower q-value (SimplePie, so FreshRSS and WordPress, sends `text/html;q=0.7`): they are not
-# browsers, and get the feed's own type.
-_FEED_ACCEPTS = frozenset(
-    {"application/rss+xml", "application/atom+xml", "application/xml", "text/xml"}
-)
-_wants_page: dict[str, bool] = {}
-
-
-def wants_page(headers: CIMultiDictProxy[str]) -> bool:
-    """A browser navigating to a feed: it prefers text/html to any feed type (RFC 9110 12.5.1
-    q-values; a tie goes to the feed). Readers do not, even those accepting text/html too."""
-    accept = headers.get("Accept", "")
-    if "text/html" not in accept:
-        return False
-    known = _wants_page.get(accept)
-    if known is not None:
-        return known
-    html = feed = 0.0
-    for media, written in _weighted(accept):
-        q = min(max(written, 0.0), 1.0)
-        if media == "text/html":
-            html = max(html, q)
-        elif media in _FEED_ACCEPTS:
-            feed = max(feed, q)
-    page = html > feed
-    if len(_wants_page) >= 1024:
-        _wants_page.clear()
-    _wants_page[accept] = page
-    return page
-
-
 FEED_ROUTE = "/feeds/{name}"
-
-
-def _wire(
-    doc: RenderedFeed, book: FeedBook, headers: CIMultiDictProxy[str], head: bool
-) -> tuple[bool, bytes]:
-    """(not modified?, the whole response) for a prepared document, as the hot path sends it."""
-    answers = _prepared(doc, book)
-    not_modified, encoding = choose(answers, doc, headers)
-    return not_modified, answers.wire(not_modified, encoding, head, http_date())
 
 
 def hot_answers(book: FeedBook, counts: dict[tuple[str, int], int] | None = None) -> HotAnswer:
@@ -323,7 +92,7 @@ def hot_answers(book: FeedBook, counts: dict[tuple[str, int], int] | None = None
         doc = book.cached(section, fmt) if fmt is not None else None
         if doc is None or wants_page(headers):
             return None
-        not_modified, message = _wire(doc, book, headers, head)
+        not_modified, message = wire_answer(doc, book, headers, head)
         if counts is not None:  # counted once written: a failure goes to the handlers
             key = (FEED_ROUTE, 304 if not_modified else 200)
             counts[key] = counts.get(key, 0) + 1
@@ -352,7 +121,7 @@ def self_test(book: FeedBook) -> SelfTest:
     )
 
     def hot(path: str, headers: CIMultiDictProxy[str], head: bool) -> bytes | None:
-        return _wire(doc, book, headers, head)[1] if path == SELF_TEST_PATH else None
+        return wire_answer(doc, book, headers, head)[1] if path == SELF_TEST_PATH else None
 
     async def handler(request: web.Request) -> web.StreamResponse:
         return answer(request, doc, book)
@@ -375,9 +144,6 @@ def self_test(book: FeedBook) -> SelfTest:
 
 # Public answers, readable by a script running in a page of another site.
 CROSS_ORIGIN = {"Access-Control-Allow-Origin": "*"}
-# What a script reading a document from another site may read beyond the safelisted headers
-# (Last-Modified is one): the ETag to send back in If-None-Match, the WebSub hub and self.
-EXPOSED = "ETag, Link"
 # How long a browser keeps a preflight's answer (seconds): a day, the most Firefox keeps.
 PREFLIGHT_MAX_AGE = 86400
 
@@ -467,7 +233,7 @@ def _dynamic(request: web.Request, body: bytes, content_type: str, book: FeedBoo
         "Vary": "Accept-Encoding",
     }
     inm = listed(request.headers, "If-None-Match")
-    if inm is not None and _etag_matches(inm, etag):
+    if inm is not None and etag_matches(inm, etag):
         return web.Response(status=304, headers=headers)
     response = web.Response(body=body, headers={**headers, "Content-Type": content_type})
     response.enable_compression()

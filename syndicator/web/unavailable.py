@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from syndicator.core.errors import StoreError
-from syndicator.web.hotpath import Handler
+from syndicator.web.feed_runner import Handler
 
 log = logging.getLogger("syndicator.server")
 
