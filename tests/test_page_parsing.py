@@ -1,20 +1,25 @@
-"""Each article page a pull fetches is parsed into a tree once: extraction and the check that
-the page is no listing (`index_pages.listing_of`) read the same tree."""
+"""Each article page a pull fetches is parsed into a tree once: extraction, the check that
+the page is no listing (`index_pages.listing_of`) and the reading of its alternate-addresses
+footer (`announced.announced_origins`) read the same tree, and the footer names the same
+addresses as when it was read from a parse of its own."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from syndicator.core.config import Config
-from syndicator.extract import decoding
+from syndicator.extract import decoding, extraction
+from syndicator.mirrors import announced
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
 
+from .conftest import REPO
 from .sites import Site
 
 
@@ -43,3 +48,50 @@ async def test_each_article_page_is_parsed_once(
     assert (report.new, report.failed) == (len(site.articles), 0), report.errors
     pages = {site.canonical + a.path: parsed[site.canonical + a.path] for a in site.articles}
     assert pages == {url: 1 for url in pages}
+
+
+async def test_the_alternate_addresses_footer_is_read_from_the_one_tree(
+    site: Site,
+    fetcher: Fetcher,
+    store: Store,
+    store_url: str,
+    write_config: Callable[..., Config],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every article page ends with a footer naming the site's other addresses; reading it
+    # parsed the page once more, after extraction had parsed it. Every parse of a page's
+    # text is counted, whoever asks for it.
+    parsed: Counter[str] = Counter()
+    parse = decoding.parse_html
+
+    def counted(text: str, url: str | None = None) -> etree._Element:
+        for a in site.articles:
+            if f'rel="canonical" href="{site.canonical}{a.path}"' in text:
+                parsed[a.path] += 1
+        return parse(text, url)
+
+    monkeypatch.setattr(decoding, "parse_html", counted)
+    monkeypatch.setattr(announced, "parse_html", counted)
+    # The third mirror is not configured: only the pages' footers name it.
+    yaml = site.config_yaml(store_url, configured=2)
+    report = await pull_source("news", write_config(yaml), fetcher, store)
+    assert (report.new, report.failed) == (len(site.articles), 0), report.errors
+    assert report.discovered == {site.mirrors[2].origin}
+    # Each page of the two mirrors asked for it, parsed once.
+    assert parsed == {a.path: 2 for a in site.articles}
+
+
+PAGES = sorted(
+    [*(REPO / "tests" / "corpus" / "pages").glob("*.html"), *(REPO / "seeds").rglob("*.html")]
+)
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: str(p.relative_to(REPO)))
+def test_the_footer_read_from_the_extraction_tree_names_what_a_parse_of_its_own_did(
+    path: Path,
+) -> None:
+    body, url = path.read_bytes(), "https://www.presstv.ir/Detail/a"
+    tree = extraction.article_tree(body, url)
+    assert announced.announced_origins(body, url, tree=tree) == announced.announced_origins(
+        body, url
+    )

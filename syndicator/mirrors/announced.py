@@ -205,16 +205,29 @@ def may_announce(text: str) -> bool:
     return any(clue in lowered for clue in _CLUES)
 
 
-def announced_origins(body: bytes, url: str, header_charset: str | None = None) -> list[str]:
-    """Origins named in the page's alternate-address announcements, in page order, each once."""
+def announced_origins(
+    body: bytes,
+    url: str,
+    header_charset: str | None = None,
+    *,
+    tree: etree._Element | None = None,
+) -> list[str]:
+    """Origins named in the page's alternate-address announcements, in page order, each once.
+
+    `tree` is the page's tree (`decoding.parse_page`) when the caller has parsed it already:
+    read, never changed, and not parsed again (a second parse of an article page cost about
+    as much as the rest of reading its footer)."""
     text = decode(body, header_charset)
     if not may_announce(text) or not _ANNOUNCEMENT.search(text):
         return []
-    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
-    try:
-        root = parse_html(text)
-    except (etree.ParserError, ValueError):
-        return []
+    if tree is not None:
+        root = tree
+    else:
+        text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
+        try:
+            root = parse_html(text)
+        except (etree.ParserError, ValueError):
+            return []
     scheme = urlsplit(url).scheme if urlsplit(url).scheme in ("http", "https") else "https"
     found: dict[str, None] = {}
     for el in root.iter(*_BLOCKS):
