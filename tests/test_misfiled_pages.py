@@ -118,4 +118,42 @@ async def test_a_lone_mirror_misfiling_a_new_article_does_not_replace_the_stored
     assert older.title in titles and new.title in titles
 
 
+async def test_a_fallback_copy_of_a_stored_articles_page_takes_no_article(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # The mirror listing the new article failed for its page, and the article was asked of
+    # the other mirror, which served the older article's page at its URL. That copy was not
+    # checked against the headline the listing gave (a copy from the listing mirror is): it
+    # was stored as a duplicate, and the new article's URL became one of the older item's.
+    site = sites(2)
+    older = site.articles[0]
+    new = canal_story(older)
+    misfiling = site.mirrors[1]
+    page = misfiling.article_page
+    misfiling.article_page = lambda a: page(older) if a.id == new.id else page(a)  # type: ignore[method-assign]
+    await site.start()
+    yaml = site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", extra="    strategy: failover\n")
+    config = write_config(yaml)
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            await pull(config, fetcher, store, clock)
+            site.publish(new)
+            # Only the listing mirror lists it (failover), and it fails for its page.
+            site.mirrors[0].fail_first[new.path] = 10
+            clock.advance(600)
+            misfiled = await pull(config, fetcher, store, clock)
+        item = next(
+            a for a in await store.section_articles(older.section, 50) if a.title == older.title
+        )
+        older_urls = await store.aliases_of(item.guid)
+    finally:
+        await store.close()
+    assert any(new.path in u for u in misfiling.log), "the fallback was not asked"
+    assert (misfiled.new, misfiled.duplicate) == (0, 0), misfiled.errors
+    assert any("another article's page" in e for e in misfiled.errors), misfiled.errors
+    assert not [u for u in older_urls if "/660200/" in u]
+
+
 WriteConfig = Callable[..., Config]

@@ -34,7 +34,6 @@ from syndicator.pull.mirror_requests import (
     Asked,
     extraction_bug,
     has_page,
-    on_mirror,
     passing,
     together,
 )
@@ -290,10 +289,7 @@ class ArticleFetching(ArticleSelection):
         ]
         if not others:
             return None
-        index = min(others)[1]
-        return ArticleRef(
-            index, on_mirror(self.mirrors[index], self._site_path(ref.url)), ref.sections
-        )
+        return self._asked_elsewhere([ref], min(others)[1])
 
     async def _hedged(self, ref: ArticleRef) -> tuple[bool, list[ArticleRef]]:
         """One copy of an article, hedged: when its mirror has not answered within its hedge
@@ -527,11 +523,10 @@ class ArticleFetching(ArticleSelection):
         """An article that no mirror listing it gave is asked of the other usable mirrors,
         in order; the first copy one gives is stored. Whether one was."""
         tried = {r.mirror_index for r in refs}
-        sections = frozenset().union(*(r.sections for r in refs))
         for index, mirror in enumerate(self.mirrors):
             if index in tried or not self.book.usable(mirror.origin):
                 continue
-            ref = ArticleRef(index, on_mirror(mirror, self._site_path(refs[0].url)), sections)
+            ref = self._asked_elsewhere(refs, index)
             self.progress("planned", ref.url)
             page = await self._fetch_article(ref)
             if page is not None:
@@ -546,12 +541,7 @@ class ArticleFetching(ArticleSelection):
         keeps routine polling away, at most LAST_COPY_TRIES rounds, each after a backoff
         with jitter or the Retry-After the mirror asked for (up to LAST_COPY_MAX_WAIT), and
         never past the pull's deadline."""
-        sections = frozenset().union(*(r.sections for r in refs))
-        path = self._site_path(refs[0].url)
-        candidates = [
-            ArticleRef(index, on_mirror(mirror, path), sections)
-            for index, mirror in enumerate(self.mirrors)
-        ]
+        candidates = [self._asked_elsewhere(refs, index) for index in range(len(self.mirrors))]
         for attempt in range(LAST_COPY_TRIES):
             # Not asked yet (the breaker kept it away), or failed in passing: worth a try.
             # A mirror that asked for a longer wait than a retry waits is left alone, and

@@ -23,9 +23,7 @@ from syndicator.extract.candidate import (
     to_candidate,
 )
 from syndicator.pull.entry_points import EntryReading
-from syndicator.pull.mirror_requests import (
-    ArticleRef,
-)
+from syndicator.pull.mirror_requests import ArticleRef, on_mirror
 from syndicator.store.health import ExpiredLink
 from syndicator.store.retention import expire_arrivals
 
@@ -192,6 +190,27 @@ class ArticleStoring(EntryReading):
             now = self.clock()
             published = believed(candidate.published, now) or now
             self.arrivals[result.guid] = (article, ExpiredLink(published, ref.listed_updated))
+
+    def _asked_elsewhere(self, refs: list[ArticleRef], index: int) -> ArticleRef:
+        """The article the copies `refs` are of, asked of mirror `index` (a hedge, a
+        fallback, a retry): on the path they have, for every section that listed it, with
+        the newest time a listing gave, and checked against the headline a listing gave for
+        it (`_ingest` reads it under the URL asked). Asked with none, a mirror that did not
+        list the article had its copy stored whatever it was: another stored article's page
+        served at its URL was stored as a duplicate, and the article's URL became one of
+        that item's."""
+        mirror = self.mirrors[index]
+        stamps = [r.listed_updated for r in refs if r.listed_updated is not None]
+        ref = ArticleRef(
+            index,
+            on_mirror(mirror, self._site_path(refs[0].url)),
+            frozenset().union(*(r.sections for r in refs)),
+            max(stamps) if stamps else None,
+        )
+        listed = next((t for r in refs if (t := self.listed_titles.get(r.url))), None)
+        if listed is not None:
+            self.listed_titles.setdefault(ref.url, listed)
+        return ref
 
     def _titled_as_listed(self, ref: ArticleRef, title: str) -> bool:
         """Whether the page's headline shares a word with the one listed for the article."""
