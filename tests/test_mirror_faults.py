@@ -160,6 +160,39 @@ async def test_second_pull_without_change_is_conditional_and_parses_nothing(
     assert second.parsed == 0 and second.not_modified == 9 and second.new == 0
 
 
+async def test_validators_a_day_old_are_not_sent_and_the_entry_point_is_read_in_full(
+    site: Site, store: Store, store_url: str, write_config: WriteConfig
+) -> None:
+    # A server answering 304 to the same ETag for ever (a cache whose validator never moves
+    # while what it serves does) kept every entry point from being read in full again: the
+    # links kept from the first answer stood for good. Validators given more than a day ago
+    # are not sent: the entry point is read whole, and its new validators kept.
+    config = write_config(site.config_yaml(store_url))
+    feeds = sorted(f"/rss/{s}.xml" for s in site.sections)
+    clock = FakeClock()
+
+    def asked() -> list[tuple[str, bool, int | None]]:
+        sent = [(r.path, r.conditional, r.status) for m in site.mirrors for r in m.requests]
+        for m in site.mirrors:
+            m.requests.clear()
+        return sorted(r for r in sent if r[0] in feeds)
+
+    async with Fetcher(limits_of(config)) as fetcher:
+        await pull(config, fetcher, store, clock)
+        asked()
+        clock.advance(23 * 3600)
+        within = await pull(config, fetcher, store, clock)
+        assert asked() == sorted((f, True, 304) for f in feeds * 3)
+        assert within.parsed == 0
+        clock.advance(3600 + 1)
+        aged = await pull(config, fetcher, store, clock)
+        assert asked() == sorted((f, False, 200) for f in feeds * 3)
+        assert aged.parsed == 9 and aged.not_modified == 0 and aged.new == 0
+        clock.advance(600)
+        await pull(config, fetcher, store, clock)
+        assert asked() == sorted((f, True, 304) for f in feeds * 3)
+
+
 async def test_an_entry_point_that_redirects_is_asked_conditionally_where_it_ended(
     sites: Callable[..., Site], store: Store, store_url: str, write_config: WriteConfig
 ) -> None:

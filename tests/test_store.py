@@ -78,22 +78,24 @@ async def test_section_feed_is_newest_first_and_limited(engine_url: str) -> None
 
 async def test_validators_round_trip(engine_url: str) -> None:
     store = await open_store(engine_url)
+    first, then = datetime(2026, 3, 4, 10, tzinfo=UTC), datetime(2026, 3, 5, 9, tzinfo=UTC)
     try:
-        await store.save_validators("https://a.example/feed", '"v1"', None)
-        await store.save_validators("https://a.example/feed", '"v2"', "Mon, 04 Mar 2024")
+        await store.save_validators("https://a.example/feed", '"v1"', None, first)
+        await store.save_validators("https://a.example/feed", '"v2"', "Mon, 04 Mar 2024", first)
         assert await store.validators(["https://a.example/feed", "https://b.example/"]) == {
-            "https://a.example/feed": ('"v2"', "Mon, 04 Mar 2024", None)
+            "https://a.example/feed": ('"v2"', "Mon, 04 Mar 2024", None, first)
         }
-        # Where the feed's redirects ended when they were given, when not at the feed.
+        # Where the feed's redirects ended when they were given, when not at the feed; and
+        # when the answer that gave them came, in UTC on either engine.
         await store.save_validators(
-            "https://a.example/feed", '"v3"', None, final_url="https://a.example/feed/"
+            "https://a.example/feed", '"v3"', None, then, final_url="https://a.example/feed/"
         )
         await store.save_validators(
-            "https://b.example/", '"w1"', None, final_url="https://b.example/"
+            "https://b.example/", '"w1"', None, then, final_url="https://b.example/"
         )
         assert await store.validators(["https://a.example/feed", "https://b.example/"]) == {
-            "https://a.example/feed": ('"v3"', None, "https://a.example/feed/"),
-            "https://b.example/": ('"w1"', None, None),
+            "https://a.example/feed": ('"v3"', None, "https://a.example/feed/", then),
+            "https://b.example/": ('"w1"', None, None, then),
         }
     finally:
         await store.close()

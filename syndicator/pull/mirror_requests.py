@@ -10,7 +10,7 @@ import logging
 import random
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -92,6 +92,11 @@ LAST_COPY_MAX_WAIT = 10.0
 # Failures a retry can mend: the mirror was busy, slow or cut off, not wrong.
 # A URL asked with no validators.
 _UNVALIDATED = Validators(None, None, None)
+# How long the validators of an answer are sent back: past this, the URL is asked with none
+# and read in full, and the validators of that answer are sent from then on. A server that
+# answers 304 to one ETag for ever (a cache whose validator never moves while what it serves
+# does) kept an entry point's links of the first answer standing for good.
+VALIDATORS_MAX_AGE = timedelta(days=1)
 _PASSING_KINDS = frozenset({"timeout", "connect", "truncated", "http", "deadline"})
 # What a sitemap named by an index may answer when the index names one no longer there
 # (Yoast's author sitemap when author archives are off, a deleted day): counted against the
@@ -379,9 +384,10 @@ class MirrorRequests:
         (`MISSING`)."""
         mirror = self.mirrors[index]
         origin = mirror.origin
-        etag, modified, validated_at = (
-            self.validators.get(url, _UNVALIDATED) if conditional else _UNVALIDATED
-        )
+        kept = self.validators.get(url, _UNVALIDATED) if conditional else _UNVALIDATED
+        if kept.checked_at is not None and self.clock() - kept.checked_at >= VALIDATORS_MAX_AGE:
+            kept = _UNVALIDATED
+        etag, modified, validated_at, _ = kept
         sent = True
         try:
             response = await self.fetcher.get(

@@ -50,12 +50,13 @@ from syndicator.store.schema import (
 
 
 class Validators(NamedTuple):
-    """The validators an answer gave for a URL, and where that URL's redirects ended then
-    (None: at the URL itself)."""
+    """The validators an answer gave for a URL, where that URL's redirects ended then (None:
+    at the URL itself), and when that answer came (a 304 later leaves it as it is)."""
 
     etag: str | None
     last_modified: str | None
     final_url: str | None = None
+    checked_at: datetime | None = None
 
 
 async def open_store(
@@ -291,7 +292,10 @@ class Store(ArticleWrites):
             result = await conn.execute(
                 select(fetch_validators).where(fetch_validators.c.url.in_(list(urls)))
             )
-            return {r.url: Validators(r.etag, r.last_modified, r.final_url) for r in result}
+            return {
+                r.url: Validators(r.etag, r.last_modified, r.final_url, utc(r.checked_at))
+                for r in result
+            }
 
     async def save_validators(
         self,
