@@ -419,7 +419,7 @@ MODES = [
     ("moved-section", "down", ("page", "feed")),
     ("catch-all", "down", ("page", "feed")),
     ("truncated", "down", ("page", "feed")),
-    ("redirect", None, ("page", "feed")),
+    ("redirect", "redirecting", ("page", "feed")),
     ("lagging", "healthy", ("page",)),
     ("legacy", "healthy", ("page", "feed")),
 ]
@@ -461,6 +461,36 @@ async def test_every_article_a_healthy_mirror_serves_is_in_the_feed_once(
     if mode == "legacy":
         # the windows-1256 copies are the same articles as the UTF-8 ones
         assert report.duplicate == 2 * len(site.articles)
+
+
+async def test_a_mirror_that_only_redirects_shows_where_it_redirects(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # Every request to the mirror was answered by a redirect to another mirror, whose answer
+    # counted for that one: `syndicate mirrors` showed the mirror as `unknown`, never asked.
+    site = sites(3)
+    moved, target = site.mirrors[1], site.mirrors[2]
+    moved.mode, moved.redirect_to = "redirect", target
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    store = await open_store(config.service.store)
+    async with Fetcher(limits_of(config)) as fetcher:
+        report = await pull(config, fetcher, store, FakeClock())
+    await store.close()
+    assert report.failed == 0, report.errors
+    path = str(tmp_path / "syndicator.yaml")
+    code, out = await asyncio.to_thread(run_cli, "--config", path, "mirrors", "--json")
+    assert code == 0
+    rows = {r["mirror"]: r for r in json.loads(out)}
+    assert rows[moved.origin]["state"] == "redirecting"
+    assert rows[moved.origin]["redirects_to"] == target.origin
+    assert rows[moved.origin]["last_success"] is not None
+    # No error: a redirect followed to a valid answer is none.
+    assert (rows[moved.origin]["last_error_kind"], rows[moved.origin]["last_error"]) == (None, None)
+    assert rows[target.origin]["state"] == "healthy" and rows[target.origin]["redirects_to"] is None
+    code, table = await asyncio.to_thread(run_cli, "--config", path, "mirrors")
+    assert code == 0
+    assert f"redirecting to {target.origin}" in " ".join(table.split()), table
 
 
 async def test_a_feed_sent_under_another_charset_is_published_as_written(

@@ -13,6 +13,10 @@ What the states mean (after every request the state is worked out again):
   half-open: exactly one probe request is sent. A valid answer closes the breaker (the
   mirror is pulled in full again and its failure streak and backoff are forgotten); a
   failure opens it again with the next, doubled, backoff.
+- `redirecting`: the last request was answered by a redirect to another mirror of the source,
+  whose answer was followed (that mirror's health counts it). The mirror is up, and pulled as
+  a healthy one is; where it redirects is kept (`redirects_to`), and an answer of its own
+  makes it `healthy` again. Counted for no mirror, it showed as never asked (`unknown`).
 
 A failure is any request that did not give what was asked for: no connection, timeout,
 HTTP error, or a 200 that validation refused (notice page, not a feed, no article body). A
@@ -31,9 +35,13 @@ from typing import Literal
 
 from syndicator.core.source_config import Breaker
 
-State = Literal["healthy", "degraded", "down"]
+State = Literal["healthy", "redirecting", "degraded", "down"]
 Access = Literal["pull", "probe", "wait"]
-STATES: tuple[State, ...] = ("healthy", "degraded", "down")
+# Best first: which mirror published links point at (`healthiest`).
+STATES: tuple[State, ...] = ("healthy", "redirecting", "degraded", "down")
+# The `last_error_kind` of a redirecting mirror: its `last_error` is the origin it redirects to
+# (the store keeps no other column for it). No failure: `failures` does not count it.
+REDIRECT = "redirect"
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,11 @@ class MirrorHealth:
     @property
     def tried(self) -> bool:
         return self.successes + self.failures > 0
+
+    @property
+    def redirects_to(self) -> str | None:
+        """The mirror a `redirecting` mirror sends its requests to."""
+        return self.last_error if self.state == "redirecting" else None
 
 
 def access(h: MirrorHealth, now: datetime) -> Access:
@@ -167,7 +180,22 @@ def succeeded(h: MirrorHealth, latency: float, now: datetime, policy: Policy) ->
         retry_at=h.retry_at if asked_wait else None,
         successes=h.successes + 1,
     )
+    if h.state == "redirecting":
+        # Where it redirected was no error: not shown as its last one once it answers.
+        after = replace(after, last_error_kind=None, last_error=None)
     return replace(after, state=_state(after, policy))
+
+
+def redirected(
+    h: MirrorHealth, target: str, latency: float, now: datetime, policy: Policy
+) -> MirrorHealth:
+    """A request was answered by a redirect to the mirror `target`, followed: the mirror is up
+    (a success, as `succeeded`), and `redirecting` unless its recent failures or a wait it
+    asked for make it `degraded` (that says more, and its last error is kept)."""
+    after = succeeded(h, latency, now, policy)
+    if after.state != "healthy":
+        return after
+    return replace(after, state="redirecting", last_error_kind=REDIRECT, last_error=target)
 
 
 def slowed(h: MirrorHealth, waited: float, policy: Policy) -> MirrorHealth:
@@ -305,6 +333,16 @@ class HealthBook:
 
     def ok(self, mirror: str, latency: float) -> None:
         self._health[mirror] = succeeded(self.get(mirror), latency, self.clock(), self.policy)
+        self.changed.add(mirror)
+        counts = self.tally.setdefault(mirror, [0, 0, 0.0])
+        counts[0] += 1
+        counts[2] += latency
+
+    def redirected(self, mirror: str, target: str, latency: float) -> None:
+        """A request to `mirror` was redirected to the mirror `target` (`redirected`)."""
+        self._health[mirror] = redirected(
+            self.get(mirror), target, latency, self.clock(), self.policy
+        )
         self.changed.add(mirror)
         counts = self.tally.setdefault(mirror, [0, 0, 0.0])
         counts[0] += 1

@@ -201,7 +201,13 @@ def entry_points(config: Config, width: int | None = None) -> RenderableType:
 
 
 # The colour of each mirror state in `mirrors`.
-STATE_COLOURS = {"healthy": "green", "degraded": "yellow", "down": "red", "candidate": "cyan"}
+STATE_COLOURS = {
+    "healthy": "green",
+    "redirecting": "blue",
+    "degraded": "yellow",
+    "down": "red",
+    "candidate": "cyan",
+}
 
 
 def _short(moment: datetime) -> str:
@@ -224,6 +230,8 @@ def mirrors(rows: list[MirrorRow], width: int | None = None) -> RenderableType:
             trouble.append(f"next try {_short(r.retry_at)}")
         error = f"{r.last_error_kind}: {r.last_error}" if r.last_error_kind else ""
         state = Text(r.state, STATE_COLOURS.get(r.state, "white"))
+        if r.redirects_to:
+            state.append(f" to {r.redirects_to}")
         if r.role == "adopted":
             state.append(" (adopted)")
         cells = (

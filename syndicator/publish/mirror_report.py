@@ -27,7 +27,8 @@ class MirrorRow:
     source: str
     mirror: str
     role: str  # canonical | mirror | adopted | candidate
-    # healthy | degraded | down | unknown (never asked) | candidate | retired (a candidate
+    # healthy | redirecting (to `redirects_to`) | degraded | down | unknown (never asked) |
+    # candidate | retired (a candidate
     # no longer probed, `mirrors.health.retired`; an adopted mirror no longer pulled,
     # `mirrors.health.adopted_retired`) | paused (an adopted mirror not pulled while its
     # source's `adopt_discovered` is off)
@@ -40,6 +41,7 @@ class MirrorRow:
     retry_at: datetime | None = None
     found_on: str | None = None
     route: str = "direct"  # the proxy URL requests go through, or direct
+    redirects_to: str | None = None  # the mirror a `redirecting` one sends its requests to
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,12 +57,15 @@ class MirrorRow:
             "retry_at": self.retry_at.isoformat() if self.retry_at else None,
             "found_on": self.found_on,
             "route": self.route,
+            "redirects_to": self.redirects_to,
         }
 
 
 def _row(source: str, origin: str, role: str, h: MirrorHealth | None) -> MirrorRow:
     if h is None or not h.tried:
         return MirrorRow(source, origin, role, "unknown")
+    # Where a redirecting mirror sends its requests is no error of it.
+    redirects = h.redirects_to
     return MirrorRow(
         source,
         origin,
@@ -69,9 +74,10 @@ def _row(source: str, origin: str, role: str, h: MirrorHealth | None) -> MirrorR
         last_success=h.last_success,
         latency_ms=round(h.latency * 1000) if h.latency is not None else None,
         failures=h.consecutive_failures,
-        last_error_kind=h.last_error_kind,
-        last_error=h.last_error,
+        last_error_kind=None if redirects else h.last_error_kind,
+        last_error=None if redirects else h.last_error,
         retry_at=h.retry_at,
+        redirects_to=redirects,
     )
 
 
@@ -121,7 +127,7 @@ def health_line(rows: Sequence[MirrorRow]) -> str:
     """'Mirrors: 3 healthy, 1 degraded, 1 down; 1 paused; 1 candidate' for the HTML index:
     the states of the mirrors pulled, then the adopted mirrors not pulled while adoption is
     off, then the candidates."""
-    order = ("healthy", "degraded", "down", "unknown")
+    order = ("healthy", "redirecting", "degraded", "down", "unknown")
     counts = {s: sum(1 for r in rows if r.state == s) for s in order}
     parts = [f"{n} {s}" for s, n in counts.items() if n]
     line = "Mirrors: " + (", ".join(parts) if parts else "none pulled yet")

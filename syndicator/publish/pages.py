@@ -274,6 +274,7 @@ COLOURS = {
 }
 STATE_COLOURS = {
     "healthy": "#2e7d32",
+    "redirecting": "#1565c0",
     "degraded": "#b26a00",
     "down": "#c62828",
     "unknown": "#666",
@@ -393,6 +394,8 @@ def _mirror_row(row: MirrorRow, pulls: Sequence[MirrorPull], now: datetime) -> s
         # A proxy in the way is part of what the operator looks at when a mirror is down.
         role += f'<br><small class="route">via {escape(row.route)}</small>'
     latency = f"{row.latency_ms} ms" if row.latency_ms is not None else "–"
+    if row.redirects_to:
+        role += f'<br><small class="redirect">redirects to {escape(row.redirects_to)}</small>'
     if row.last_error_kind:
         when = max((p.at for p in pulls if p.failures and p.at), default=None)
         error = (

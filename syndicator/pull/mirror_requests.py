@@ -434,7 +434,10 @@ class MirrorRequests:
             },
         )
         answered = self._index_of(response.url, index)
-        if response.redirects and answered == index and identity.origin(response.url) != origin:
+        if response.redirects and answered != index:
+            # Its answer counts for the mirror redirected to; this one is up, and redirecting.
+            self.book.redirected(origin, self.mirrors[answered].origin, response.elapsed)
+        elif response.redirects and identity.origin(response.url) != origin:
             # A followed redirect to a host that is not a mirror (follow_foreign_redirects):
             # for this pull its links are links to the site.
             self.origins.add(identity.origin(response.url))
