@@ -226,6 +226,26 @@ CASES: list[tuple[str, Candidate, Match | None, Decision]] = [
             ("with another query", f"{ORIGIN}/images/1.jpg?v=1733550000"),
         ]
     ),
+    # The stored text with a lead picture the stored version lacks: the picture is given to
+    # it, as no update (its dates stay), from any mirror; never one in place of another.
+    (
+        "the stored text with a picture the stored version lacks, from a mirror",
+        replace(candidate(), image_url=f"{ORIGIN}/images/1.jpg", image_caption="A caption"),
+        replace(stored("hash"), shown=shown_of(candidate())),
+        Duplicate(remember_text=False, image=(f"{ORIGIN}/images/1.jpg", "A caption")),
+    ),
+    (
+        "the stored text with another picture than the stored one, from a mirror",
+        replace(candidate(), image_url=f"{ORIGIN}/images/2.jpg"),
+        replace(stored("hash"), shown=("", None, f"{ORIGIN}/images/1.jpg", None)),
+        Duplicate(remember_text=False),
+    ),
+    (
+        "an older text of the stored article with a picture the stored version lacks",
+        replace(candidate(), image_url=f"{ORIGIN}/images/1.jpg"),
+        replace(stored("hash"), shown=shown_of(candidate()), current_text=False),
+        Duplicate(remember_text=False),
+    ),
     (
         "the stored text, another byline, from a mirror, newer",
         candidate(updated=STORED_UPDATED + HOUR),

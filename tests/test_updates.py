@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -464,3 +465,36 @@ async def test_a_corrected_caption_alone_is_shown_as_an_update(
     item = one_item(await news.items(article.section), guid)
     assert item["json"]["updated"] == corrected_at.isoformat().replace("+00:00", "Z")
     await news.pulls_change_nothing(2)  # and once only
+
+
+async def test_a_lead_picture_a_later_copy_has_fills_the_stored_article_without_an_edit(
+    site: Site,
+    configure_news: ConfigureNews,
+) -> None:
+    # The first mirror's pages lost their lead picture (an <img> its template drops), the
+    # other mirrors' have it, the text the same: the first copy was stored, the others were
+    # duplicates, and the feeds never gave the picture. It is filled in on the stored article:
+    # the same item, GUID and dates; only the picture is new (the publisher had it all along,
+    # so it is no edit readers are told of).
+    first = site.mirrors[0]
+    page = first.article_page
+
+    def without_picture(a: SiteArticle) -> str:
+        return re.sub(r'<img src="[^"]*" alt="photo">', "", page(a))
+
+    first.article_page = without_picture  # type: ignore[method-assign]
+    news = configure_news()
+    report = await news.pull()
+    assert (report.new, report.updated, report.failed) == (len(site.articles), 0, 0)
+    article = site.articles[0]
+    stored = {a.title: a for a in await news.store.section_articles(article.section, 50)}
+    assert stored[article.title].image_url == f"{site.canonical}/images/{article.id}.jpg"
+    items = await news.items(article.section)
+    book = FeedBook(news.config, news.store)
+    parsed = feedparser.parse((await book.get(article.section, "rss")).body)
+    entry = next(e for e in parsed.entries if e.title == article.title)
+    assert entry.media_content[0]["url"].endswith(f"/images/{article.id}.jpg")
+    # Dated as stored: updated is its published time, as for any article never edited.
+    item = one_item(items, await news.guid_of(article))
+    assert item["json"]["updated"] == article.published.isoformat().replace("+00:00", "Z")
+    await news.pulls_change_nothing(1)

@@ -88,9 +88,30 @@ class Update:
 @dataclass(frozen=True)
 class Duplicate:
     """Change nothing. `remember_text`: the candidate's text differs from the stored one (an
-    older version from a lagging mirror), so keep its hash to know it at once next time."""
+    older version from a lagging mirror), so keep its hash to know it at once next time.
+    `image`: the lead picture (URL, caption) to give the stored version, which has none
+    (`fill_image`): its text, dates and GUID stay as they are."""
 
     remember_text: bool
+    image: tuple[str, str | None] | None = None
+
+
+def fill_image(candidate: Candidate, stored: Match) -> tuple[str, str | None] | None:
+    """The candidate's lead picture (URL, caption), for a stored version of the same text
+    that has none: the first copy stored came from a mirror whose page had lost it (a
+    template without it, a lazy loader's placeholder), and a later copy of the same text,
+    from another mirror, has it. The publisher had it all along: it is given to the stored
+    version without moving its `updated` time (no edit: readers are not told of one, and the
+    feeds, rendered again, carry it). A stored picture is never replaced here: another one is
+    a correction (`decide`), from the canonical origin with a newer time only."""
+    if (
+        not stored.current_text
+        or stored.shown is None
+        or stored.shown[2] is not None
+        or not candidate.image_url
+    ):
+        return None
+    return (candidate.image_url, candidate.image_caption)
 
 
 Decision = New | Update | Duplicate
@@ -168,7 +189,8 @@ def decide(
       canonical origin's with no newer time, may be one that lags: a cache in front of it):
       an older version of the text (the publisher took the edit back), and the stored text
       with another standfirst, byline, lead image or caption (a correction of those, which
-      the hash does not cover);
+      the hash does not cover); a duplicate of the stored text with a lead picture where
+      the stored version has none gives it that picture (`fill_image`), as no update;
     - another text whose page says it is older than the stored version: a duplicate (a
       lagging mirror must not roll an article back). Older than what the stored version's
       own page said, when it said a time: a CMS that never moves its modified time (the
@@ -204,7 +226,7 @@ def decide(
             and _corrected(stored.shown, shown_of(candidate))
         ):
             return Update(page_updated, page_updated)
-        return Duplicate(remember_text=False)
+        return Duplicate(remember_text=False, image=fill_image(candidate, stored))
     if page_updated is not None and page_updated < (stored.page_updated or stored.updated):
         return Duplicate(remember_text=True)
     if page_updated is not None and page_updated > stored.updated:

@@ -231,6 +231,16 @@ class ArticleWrites(SectionWrites):
             assert found is not None
             if decision.remember_text:
                 await self._remember_text(conn, found.article_id, cand, found.published)
+            if decision.image is not None:
+                url, caption = decision.image
+                filled = await conn.execute(
+                    update(articles)
+                    .where(articles.c.id == found.article_id, articles.c.image_url.is_(None))
+                    .values(image_url=url, image_caption=caption)
+                )
+                if filled.rowcount:
+                    # The feeds holding it change (its picture), its dates do not.
+                    added |= await self._sections_of(conn, found.article_id)
             if relinked:
                 # The feeds holding it change (its link), its dates do not.
                 added |= await self._sections_of(conn, found.article_id)
