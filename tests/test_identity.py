@@ -340,6 +340,15 @@ def test_the_guid_of_an_article_from_a_site_at_an_ipv6_address_is_a_tag_uri() ->
         assert tag_uri_problem(guid, "entry") == []
 
 
+def test_the_guid_of_an_article_from_a_host_with_an_underscore_is_a_tag_uri() -> None:
+    # It was `tag:news_site.example,2024-05-01:...`, no tag: URI: RFC 4151's DNS names have
+    # letters, digits and hyphens alone.
+    published = datetime(2024, 5, 1, 23, 30, tzinfo=UTC)
+    guid = identity.make_guid("https://news_site.example", "presstv", GOLDEN_HASH, published)
+    assert guid == f"tag:news_site@example,2024-05-01:presstv/{GOLDEN_HASH[:32]}"
+    assert tag_uri_problem(guid, "entry") == []
+
+
 @pytest.mark.parametrize(
     ("link", "joined"),
     [
@@ -444,7 +453,16 @@ _FE80 = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.e.f.ip6.arp
         ("fe80::1", _FE80),
         ("FE80:0:0:0:0:0:0:1", _FE80),
         ("fe80::1%eth0", _FE80),
+        # A label with `_` (a container's name) is no DNS name's: the labels up to the last
+        # of them are an email address's local part at the DNS name after them, the host
+        # whole, as RFC 4151's other authority is written; with no DNS name after them,
+        # at `invalid` (RFC 6761), a name that is no host's.
+        ("my_site.example.com", "my_site@example.com"),
+        ("a.b_c.d_e.news.example", "a.b_c.d_e@news.example"),
+        ("syndicator_web", "syndicator_web@invalid"),
+        ("news.my_lan.", "news.my_lan@invalid"),
     ],
 )
 def test_tag_authorities_are_dns_names(host: str | None, authority: str) -> None:
     assert identity.tag_authority(host) == authority
+    assert tag_uri_problem(f"tag:{authority},2026:syndicator/world", "feed") == []

@@ -150,3 +150,22 @@ async def test_a_site_at_an_ipv6_address_gives_its_feeds_tag_uri_ids(
             assert book.info(section, range(1, 2), 1).id == feedparser.parse(body).feed.id
             # Its links still name the address readers reach it at.
             assert b'href="http://[2001:' in body
+
+
+async def test_a_site_at_a_host_with_an_underscore_gives_its_feeds_tag_uri_ids(
+    write_config: Callable[[str], Config], store: Store
+) -> None:
+    # The feed id was `tag:feeds_web,2026:...` for a container's name as the public host: no
+    # tag: URI, since RFC 4151's DNS names have letters, digits and hyphens alone.
+    for site, authority in (
+        ("http://feeds_web:8080", "feeds_web@invalid"),
+        ("https://my_feeds.example.test", "my_feeds@example.test"),
+    ):
+        text = BASE.replace("http://feeds.example.test", site).format(service="")
+        book = FeedBook(write_config(text), store)
+        for section in ("iran", "all"):
+            body = (await book.get(section, "atom")).body
+            assert PROBLEMS["atom"](body) == [], site
+            assert feedparser.parse(body).feed.id == f"tag:{authority},2026:syndicator/{section}"
+            assert book.info(section, range(1, 2), 1).id == feedparser.parse(body).feed.id
+            assert f'href="{site}/'.encode() in body

@@ -444,8 +444,8 @@ def make_guid(
     """A tag: URI (RFC 4151) fixed when the article is first stored; it depends only on the
     source, the publication date and the first content hash, never on a mirror. Its
     authority is the canonical host as a DNS name (`tag_authority`): a host name as it is,
-    an IPv6 address its ip6.arpa name. Stored GUIDs never change: articles stored while the
-    address was written as it is, colons and all, keep those ids."""
+    an IPv6 address its ip6.arpa name, a host with a `_` an email address. Stored GUIDs
+    never change: articles stored while the host was written as it is keep those ids."""
     host = tag_authority(urlsplit(canonical_origin).hostname)
     # Four-digit years, as RFC 4151's dates are: strftime writes year 1 as "1".
     day = (
@@ -464,11 +464,26 @@ def tag_authority(host: str | None) -> str:
     name under ip6.arpa (RFC 3596), the DNS name that stands for that address and no other,
     the same however it is written (`2001:db8::1`, `2001:0db8:0:0::1`); as written, its
     colons made the id no tag: URI (`tag:2001:db8::1,2026:...`). A zone (`fe80::1%eth0`)
-    names a link of one machine, not part of the address: left out."""
+    names a link of one machine, not part of the address: left out.
+
+    A host with a `_` in a label (a container's name, `feeds_web`) has no DNS name by the
+    RFC's grammar (letters, digits and hyphens): it is written in the RFC's other form of
+    authority, an email address, the labels up to the last one with a `_` its local part
+    and the DNS name after them its domain (`my_site.example.com` is
+    `my_site@example.com`), so every character of the host stays and no two hosts share
+    one; with no DNS name after them, the domain is `invalid` (RFC 6761), no host's name.
+    Hosts without a `_` keep their ids."""
     host = (host or "").rstrip(".") or "localhost"
     if ":" not in host:
-        return host
+        return _underscored_authority(host) if "_" in host else host
     try:
         return ipaddress.IPv6Address(host.partition("%")[0]).reverse_pointer
     except ValueError:
         return host
+
+
+def _underscored_authority(host: str) -> str:
+    labels = host.split(".")
+    last = max(n for n, label in enumerate(labels) if "_" in label)
+    domain = ".".join(labels[last + 1 :]) or "invalid"
+    return f"{'.'.join(labels[: last + 1])}@{domain}"

@@ -104,7 +104,7 @@ class FeedAddresses:
         aggregators that key a feed on its id took one for the other. A site at the host's
         root keeps the id it always had; the port is left out for that reason, since the
         default public_url (http://localhost:8080) names one. An IPv6 address is named by
-        its ip6.arpa name (`identity.tag_authority`)."""
+        its ip6.arpa name, a host with a `_` by an email address (`identity.tag_authority`)."""
         parts = urlsplit(self.config.service.public_url)
         host = identity.tag_authority(parts.hostname)
         # public_url is a URI already; quoted again only for what a tag: URI may not hold.
