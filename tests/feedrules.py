@@ -248,4 +248,24 @@ def json_feed_problems(data: bytes) -> list[str]:
     return problems
 
 
+# Explicit direction formatting (UAX #9): embeddings and overrides end at PDF, isolates at PDI.
+EMBEDDINGS = "\u202a\u202b\u202d\u202e"
+ISOLATES = "\u2066\u2067\u2068"
+
+
+def open_directions(text: str) -> str:
+    """The direction controls `text` leaves open at its end: what a reader would carry into
+    the words it shows after it (the next title in a list, the date beside it)."""
+    stack: list[str] = []
+    for char in text:
+        if char in EMBEDDINGS or char in ISOLATES:
+            stack.append(char)
+        elif char == "\u202c" and stack and stack[-1] in EMBEDDINGS:
+            stack.pop()
+        elif char == "\u2069" and any(c in ISOLATES for c in stack):
+            while stack.pop() not in ISOLATES:
+                pass
+    return "".join(stack)
+
+
 PROBLEMS = {"atom": atom_problems, "rss": rss_problems, "json": json_feed_problems}

@@ -30,7 +30,7 @@ from syndicator.serve.reload import limits_of
 from syndicator.store import open_store
 
 from .conftest import REPO
-from .feedrules import PROBLEMS
+from .feedrules import PROBLEMS, open_directions
 from .sites import FakeClock, Site, sample_articles
 
 WriteConfig = Callable[..., Config]
@@ -77,26 +77,6 @@ async def test_a_tracking_pixel_is_never_an_articles_picture(
     base = site.mirrors[0].base
     for item in items:
         assert item["image"].startswith(f"{base}/images/"), item["image"]
-
-
-# Explicit direction formatting (UAX #9): embeddings and overrides end at PDF, isolates at PDI.
-EMBEDDINGS = "\u202a\u202b\u202d\u202e"
-ISOLATES = "\u2066\u2067\u2068"
-
-
-def open_directions(text: str) -> str:
-    """The direction controls `text` leaves open at its end: what a reader would carry into
-    the words it shows after it (the next title in a list, the date beside it)."""
-    stack: list[str] = []
-    for char in text:
-        if char in EMBEDDINGS or char in ISOLATES:
-            stack.append(char)
-        elif char == "\u202c" and stack and stack[-1] in EMBEDDINGS:
-            stack.pop()
-        elif char == "\u2069" and any(c in ISOLATES for c in stack):
-            while stack.pop() not in ISOLATES:
-                pass
-    return "".join(stack)
 
 
 async def test_a_right_to_left_override_in_a_title_ends_with_the_title(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import feedparser
+import lxml.html
 import pytest
+from lxml import etree
 
 from syndicator.core.config import Config
 from syndicator.core.errors import ConfigError
@@ -13,7 +16,7 @@ from syndicator.publish import render
 from syndicator.publish.documents import FeedBook
 from syndicator.store import Store
 
-from .feedrules import PROBLEMS
+from .feedrules import PROBLEMS, open_directions
 
 BASE = """service:
   public_url: http://feeds.example.test
@@ -169,3 +172,37 @@ async def test_a_site_at_a_host_with_an_underscore_gives_its_feeds_tag_uri_ids(
             assert feedparser.parse(body).feed.id == f"tag:{authority},2026:syndicator/{section}"
             assert book.info(section, range(1, 2), 1).id == feedparser.parse(body).feed.id
             assert f'href="{site}/'.encode() in body
+
+
+async def test_direction_controls_in_config_titles_end_with_each_title(
+    write_config: Callable[[str], Config], store: Store
+) -> None:
+    # A title from the config was published as written: `title: "Ne\u202ews"` left the
+    # right-to-left override open, and a reader's list showed whatever came after it (the
+    # section's name after the service's, the next feed's title, the date) backwards.
+    text = (
+        BASE.format(service='  title: "Ne\\u202ews \\u2067Agency"')
+        .replace(
+            "{title: Iran}",
+            '{title: "\\u202bIran\\u202c\\u202c \\u202d", description: "Iran \\u2068news"}',
+        )
+        .replace("title: News", 'title: "News \\u202aWire"')
+    )
+    config = write_config(text)
+    book = FeedBook(config, store)
+    texts: list[str] = []
+    for section in ("iran", "all"):
+        for fmt in ("atom", "rss"):
+            body = (await book.get(section, fmt)).body
+            texts += [el.text for el in etree.fromstring(body).iter() if el.text]
+        feed = json.loads((await book.get(section, "json")).body)
+        texts += [feed["title"], feed.get("description", "")]
+    opml = etree.fromstring(await book.opml())
+    texts += [el.findtext("title") or "" for el in opml.iter("head")]
+    texts += [v for el in opml.iter("outline") for v in el.attrib.values()]
+    for html in (await book.index_html(), await book.section_html("iran")):
+        tree = lxml.html.fromstring(html)
+        texts += [t for t in tree.itertext()] + [v for el in tree.iter() for v in el.values()]
+    assert any("Agency" in t for t in texts) and any("news" in t for t in texts)
+    for text in texts:
+        assert open_directions(text) == "", repr(text)

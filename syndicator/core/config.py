@@ -43,6 +43,7 @@ from syndicator.core.config_values import (
     MINUTE,
     NAME_MAX,
     SLUG,
+    Description,
     Duration,
     Size,
     Title,
@@ -62,7 +63,7 @@ DEFAULT_CONFIG = Path("config/syndicator.yaml")
 
 class Section(ConfigModel):
     title: Title
-    description: str | None = None
+    description: Description | None = None
     # Flag the section when its newest item is older than this (default: service.stale_after);
     # `never` for a section that is not expected to change (a snapshot, an archive).
     stale_after: Annotated[float | Literal["never"] | None, BeforeValidator(duration_or_never)] = (

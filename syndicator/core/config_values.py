@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
 )
 
+from syndicator.core.directions import directions_closed
 from syndicator.core.selectors import compile_pattern, compile_selector
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
@@ -299,10 +300,15 @@ def _check_title(value: str) -> str:
     # already refused as empty.
     if not value.strip():
         raise ValueError("it is empty; write the text readers see as the name")
-    return value
+    return directions_closed(value)
 
 
+# A title or description is published (feeds, OPML, pages): the direction controls it opens
+# are closed within it, as an article's title's are. `title: "Ne\u202ews"` left the
+# right-to-left override open, and readers showed what followed it (the section's title
+# after the service's, the next feed in a list, a date) backwards.
 Title = Annotated[str, AfterValidator(_check_title)]
+Description = Annotated[str, AfterValidator(directions_closed)]
 
 
 # The store keeps section and source names in columns of 100 characters: PostgreSQL refused a

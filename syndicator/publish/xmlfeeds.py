@@ -25,12 +25,12 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from syndicator import __version__
+from syndicator.core.directions import directions_closed
 from syndicator.core.models import Article
 from syndicator.extract.candidate import split_credit
 from syndicator.publish.feedinfo import (
     MEDIA_TYPES,
     FeedInfo,
-    directions_closed,
     feed_updated,
     image_type,
     iso_time,
