@@ -350,3 +350,30 @@ def test_a_byline_with_nothing_to_see_names_no_author_in_any_format() -> None:
     assert rss.find(".//{http://purl.org/dc/elements/1.1/}creator") is None
     data = json.loads(render.render_json(info, items))
     assert data["items"][0]["authors"] == [{"name": "Syndicator"}]
+
+
+@pytest.mark.parametrize(
+    ("caption", "shows", "credit"),
+    [
+        ("\u200b\u200f", None, None),
+        ("\ufeff \u2067\u2069 \u00ad", None, None),
+        # What the picture shows was a right-to-left mark alone, before its credit.
+        ("\u200f (Photo: AFP)", None, "Photo: AFP"),
+        # A caption with something to see keeps its marks.
+        ("\u200fCrowds at the port.\u200f", "\u200fCrowds at the port.\u200f", None),
+    ],
+)
+def test_a_caption_with_nothing_to_see_is_not_published(
+    caption: str, shows: str | None, credit: str | None
+) -> None:
+    # A caption of invisible characters alone (a direction mark a CMS put in an empty
+    # figcaption) was the picture's media:description, and a credit of them its
+    # media:credit: readers showing them (Miniflux, NetNewsWire) showed an empty caption.
+    items = [article(1, image_caption=caption)]
+    if shows is None and credit is None:
+        assert render.publishable(items[0]).image_caption is None
+    media = "{http://search.yahoo.com/mrss/}"
+    for fmt in ("rss", "atom"):
+        doc = etree.fromstring(render.render(fmt, INFO, items))
+        assert [el.text for el in doc.iter(f"{media}description")] == ([shows] if shows else [])
+        assert [el.text for el in doc.iter(f"{media}credit")] == ([credit] if credit else [])

@@ -134,8 +134,9 @@ def feed_updated(info: FeedInfo, articles: Sequence[Article]) -> datetime:
 def publishable(article: Article) -> Article:
     """The article with every text made safe for XML, the direction controls of each line
     of text closed within it (`directions_closed`), a title that is never blank nor made of
-    invisible characters alone (`_visible`), a summary that is never the title again
-    (`_opening`), and its links as URIs (`identity.as_uri`)."""
+    invisible characters alone (`_visible`), nor a byline or caption (`shown_text`), a
+    summary that is never the title again (`_opening`), and its links as URIs
+    (`identity.as_uri`)."""
     title = directions_closed(" ".join(xml_safe(article.title).split()))
     if not _visible(title):
         title = UNTITLED
@@ -149,8 +150,8 @@ def publishable(article: Article) -> Article:
         summary=summary,
         content_html=content_html,
         url=_link_url(article.url),
-        author=_shown(article.author),
-        image_caption=directions_closed(xml_safe(article.image_caption).strip()) or None,
+        author=shown_text(article.author),
+        image_caption=shown_text(article.image_caption),
         # Set as an attribute (enclosure, media:content): one NUL made lxml refuse the feed.
         image_url=_picture_url(article.url, xml_safe(article.image_url)),
     )
@@ -165,11 +166,13 @@ def _visible(text: str) -> bool:
     return any(not char.isspace() and unicodedata.category(char) != "Cf" for char in text)
 
 
-def _shown(byline: str | None) -> str | None:
-    """The author as published, None when there is nothing of it to see: a byline of a
-    direction mark alone (a Persian page with an empty byline) was the item's author,
-    "by" nobody in every reader, and hid the feed's author in JSON Feed."""
-    shown = directions_closed(xml_safe(byline).strip())
+def shown_text(text: str | None) -> str | None:
+    """A byline or a caption as published, None when there is nothing of it to see: a
+    byline of a direction mark alone (a Persian page with an empty byline) was the item's
+    author, "by" nobody in every reader, and hid the feed's author in JSON Feed; a caption
+    of one (an empty figcaption) was the picture's media:description, an empty caption
+    under it."""
+    shown = directions_closed(xml_safe(text).strip())
     return shown if _visible(shown) else None
 
 

@@ -25,7 +25,6 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from syndicator import __version__
-from syndicator.core.directions import directions_closed
 from syndicator.core.models import Article
 from syndicator.extract.candidate import split_credit
 from syndicator.publish.feedinfo import (
@@ -35,6 +34,7 @@ from syndicator.publish.feedinfo import (
     image_type,
     iso_time,
     language_tag,
+    shown_text,
 )
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -97,9 +97,10 @@ class _FinishEntry(BaseEntryExtension):
         content = etree.SubElement(
             entry, f"{{{MEDIA_NS}}}content", url=url, medium="image", type=media_type
         )
-        shows, credit = split_credit(caption) if caption else ("", None)
-        # Each a text of its own now: neither ends a direction the other opened.
-        shows, credit = directions_closed(shows), credit and directions_closed(credit)
+        parts = split_credit(caption) if caption else ("", None)
+        # Each a text of its own now: neither ends a direction the other opened, and either
+        # may be invisible characters alone (a direction mark before a credit).
+        shows, credit = shown_text(parts[0]), shown_text(parts[1])
         if shows:
             description = etree.SubElement(content, f"{{{MEDIA_NS}}}description", type="plain")
             description.text = shows
