@@ -24,8 +24,8 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.serve.reload import sections_to_render
 from syndicator.store import Store
-from syndicator.web.answers import negotiate
 from syndicator.web.feed_runner import FeedRunner
+from syndicator.web.request_fields import negotiate
 from syndicator.web.server import BOOK, hot_answers, make_app
 
 from .sites import Site
@@ -356,10 +356,49 @@ async def test_a_reader_that_also_accepts_html_gets_the_feed_type_and_a_browser_
         ("identity", "identity"),
         ("x-gzip", "gzip"),
         ("br;q=nonsense, gzip", "gzip"),
+        # RFC 9110 12.5.3: the coding of the highest q-value, no coding (identity) among them;
+        # a tie goes to the smaller body.
+        ("identity, gzip;q=0.5", "identity"),
+        ("gzip;q=0.5, identity;q=0.8", "identity"),
+        ("*;q=0.5, identity;q=0.8", "identity"),
+        ("gzip;q=0.5, identity;q=0.5", "gzip"),
+        ("identity;q=0.8, *", "br"),
+        ("gzip, identity;q=0", "gzip"),
+        ("*;q=0, identity", "identity"),
+        # No coding refused and none of ours accepted: nothing can be sent (None).
+        ("identity;q=0", None),
+        ("*;q=0", None),
+        ("deflate, zstd, identity;q=0", None),
+        ("gzip;q=0, br;q=0, identity;q=0", None),
     ],
 )
-def test_accept_encoding_negotiation_honours_q_values(accept: str, coding: str) -> None:
+def test_accept_encoding_negotiation_honours_q_values(accept: str, coding: str | None) -> None:
     assert negotiate(accept) == coding
+
+
+async def test_a_request_refusing_every_coding_we_have_gets_406(
+    pulled: tuple[FeedBook, TestClient],
+) -> None:
+    # `Accept-Encoding: identity;q=0` refuses an uncompressed body (RFC 9110 12.5.3), and it
+    # names no coding we have: the whole feed was sent uncompressed all the same, which the
+    # reader said it cannot take. It now gets 406, as actix-web's and tower-http's
+    # compression answer, naming the codings it may ask for.
+    _, client = pulled
+    for path in ("/feeds/iran.rss", "/feeds/iran.atom", "/", "/feeds/opml.xml", "/?q=IRAN"):
+        for accept in ("identity;q=0", "*;q=0", "deflate, identity;q=0"):
+            for method in ("GET", "HEAD"):
+                resp = await client.request(method, path, headers={"Accept-Encoding": accept})
+                assert resp.status == 406, (path, accept, method)
+                assert "Accept-Encoding" in resp.headers["Vary"]
+                assert "Content-Encoding" not in resp.headers
+                if method == "GET":
+                    assert "gzip, identity" in await resp.text()
+        # A coding of ours named beside it is sent.
+        zipped = await client.get(path, headers={"Accept-Encoding": "gzip, identity;q=0"})
+        assert zipped.status == 200 and zipped.headers["Content-Encoding"] == "gzip"
+        # A coding refused is not sent: search results took any value holding "gzip" for it.
+        plain = await client.get(path, headers={"Accept-Encoding": "gzip;q=0, deflate;q=0"})
+        assert plain.status == 200 and "Content-Encoding" not in plain.headers
 
 
 async def test_archive_pages_reach_every_item_through_prev_archive_links(

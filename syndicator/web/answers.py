@@ -6,7 +6,6 @@ browser navigating to an RSS or Atom feed gets it as XML it shows with the style
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -19,10 +18,9 @@ from syndicator.publish.rendered import ENCODINGS, RenderedFeed
 from syndicator.web.hotpath import (
     http_date,
 )
-from syndicator.web.request_fields import listed
+from syndicator.web.request_fields import CODINGS_OFFERED, listed, negotiate, wants_page
 
 _STYLED = ("application/rss+xml", "application/atom+xml")
-_CODINGS = {"br": "br", "gzip": "gzip", "x-gzip": "gzip"}
 
 
 class Answers:
@@ -112,53 +110,6 @@ def prepared_answers(doc: RenderedFeed, book: FeedBook) -> Answers:
     return answers
 
 
-_negotiated: dict[str, str] = {}
-
-
-def _weighted(header: str) -> Iterator[tuple[str, float]]:
-    """The items of an Accept or Accept-Encoding value, lower-cased, each with its q-value as
-    written (RFC 9110 12.4.2; 1 when it has none, 0 when it is no number)."""
-    for part in header.lower().split(","):
-        item, _, params = part.strip().partition(";")
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        yield item.strip(), q
-
-
-def negotiate(accept_encoding: str) -> str:
-    """The coding to send for an Accept-Encoding value: br, gzip or identity (RFC 9110 12.5.3).
-
-    Honours q-values (q=0 refuses a coding) and `*`; brotli wins a tie. Results are kept,
-    since readers send few distinct values.
-    """
-    choice = _negotiated.get(accept_encoding)
-    if choice is not None:
-        return choice
-    weights: dict[str, float] = {}
-    star: float | None = None
-    for coding, q in _weighted(accept_encoding):
-        if coding == "*":
-            star = q
-        elif coding in _CODINGS:
-            name = _CODINGS[coding]
-            weights[name] = max(weights.get(name, 0.0), q)
-    for coding in ("br", "gzip"):
-        if coding not in weights and star is not None:
-            weights[coding] = star
-    best = max(("br", "gzip"), key=lambda c: weights.get(c, 0.0))
-    choice = best if weights.get(best, 0.0) > 0 else "identity"
-    if len(_negotiated) >= 1024:
-        _negotiated.clear()
-    _negotiated[accept_encoding] = choice
-    return choice
-
-
 def etag_matches(if_none_match: str, etag: str) -> bool:
     """Weak comparison, as If-None-Match uses (RFC 9110 13.1.2)."""
     if if_none_match == etag:
@@ -185,9 +136,14 @@ def _unmodified_since(if_modified_since: str, answers: Answers, doc: RenderedFee
     return doc.last_modified <= since <= datetime.now(UTC)
 
 
-def choose(answers: Answers, doc: RenderedFeed, headers: CIMultiDictProxy[str]) -> tuple[bool, str]:
-    """(not modified?, encoding) for a request's headers."""
+def choose(
+    answers: Answers, doc: RenderedFeed, headers: CIMultiDictProxy[str]
+) -> tuple[bool, str | None]:
+    """(not modified?, encoding) for a request's headers; encoding None when the request
+    accepts none the document has (`negotiate`)."""
     encoding = negotiate(listed(headers, "Accept-Encoding") or "")
+    if encoding is None:
+        return False, None
     inm = listed(headers, "If-None-Match")
     if inm is not None:
         # If-Modified-Since is ignored when If-None-Match is present (RFC 9110 13.1.3).
@@ -200,6 +156,8 @@ def answer(request: web.Request, doc: RenderedFeed, book: FeedBook) -> web.Respo
     """The response for a prepared document: 304, or its bytes in the accepted encoding."""
     answers = prepared_answers(doc, book)
     not_modified, encoding = choose(answers, doc, request.headers)
+    if encoding is None:
+        return not_acceptable()
     if not_modified:
         return web.Response(status=304, headers=answers.not_modified[encoding])
     body, ok = answers.ok[encoding]
@@ -208,44 +166,27 @@ def answer(request: web.Request, doc: RenderedFeed, book: FeedBook) -> web.Respo
     return web.Response(body=body, headers=ok)
 
 
-# The types a feed reader asks for a feed under. Many readers also accept text/html, at a
-# lower q-value (SimplePie, so FreshRSS and WordPress, sends `text/html;q=0.7`): they are not
-# browsers, and get the feed's own type.
-_FEED_ACCEPTS = frozenset(
-    {"application/rss+xml", "application/atom+xml", "application/xml", "text/xml"}
-)
-_wants_page: dict[str, bool] = {}
-
-
-def wants_page(headers: CIMultiDictProxy[str]) -> bool:
-    """A browser navigating to a feed: it prefers text/html to any feed type (RFC 9110 12.5.1
-    q-values; a tie goes to the feed). Readers do not, even those accepting text/html too."""
-    accept = headers.get("Accept", "")
-    if "text/html" not in accept:
-        return False
-    known = _wants_page.get(accept)
-    if known is not None:
-        return known
-    html = feed = 0.0
-    for media, written in _weighted(accept):
-        q = min(max(written, 0.0), 1.0)
-        if media == "text/html":
-            html = max(html, q)
-        elif media in _FEED_ACCEPTS:
-            feed = max(feed, q)
-    page = html > feed
-    if len(_wants_page) >= 1024:
-        _wants_page.clear()
-    _wants_page[accept] = page
-    return page
+def not_acceptable(offered: str = CODINGS_OFFERED) -> web.Response:
+    """406 for a request refusing an uncompressed body and every coding we have
+    (`Accept-Encoding: identity;q=0`, RFC 9110 12.5.3), naming those it may ask for, as
+    RFC 9110 15.5.7 asks. Sent uncompressed all the same, the body was one the reader had
+    said it cannot take; actix-web's and tower-http's compression answer 406 too."""
+    return web.Response(
+        status=406,
+        text=f"No content coding this request accepts is available: {offered}.\n",
+        headers={"Vary": "Accept-Encoding", "Cache-Control": "no-store"},
+    )
 
 
 def wire_answer(
     doc: RenderedFeed, book: FeedBook, headers: CIMultiDictProxy[str], head: bool
-) -> tuple[bool, bytes]:
-    """(not modified?, the whole response) for a prepared document, as the hot path sends it."""
+) -> tuple[bool, bytes] | None:
+    """(not modified?, the whole response) for a prepared document, as the hot path sends
+    it; None for a request accepting no coding the document has (`answer`'s 406)."""
     answers = prepared_answers(doc, book)
     not_modified, encoding = choose(answers, doc, headers)
+    if encoding is None:
+        return None
     return not_modified, answers.wire(not_modified, encoding, head, http_date())
 
 

@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_response import ContentCoding
 from multidict import CIMultiDictProxy
 
 from syndicator.core.config import Service
@@ -47,7 +48,7 @@ from syndicator.publish.pages import (
 from syndicator.publish.render import CONTENT_TYPES
 from syndicator.publish.rendered import EXTENSIONS, prepare
 from syndicator.store.health import MirrorStore
-from syndicator.web.answers import answer, etag_matches, wants_page, wire_answer
+from syndicator.web.answers import answer, etag_matches, not_acceptable, wire_answer
 from syndicator.web.feed_runner import FeedRunner, SelfTest
 from syndicator.web.hotpath import (
     FD_RESERVE,
@@ -57,7 +58,7 @@ from syndicator.web.hotpath import (
     connection_allowance,
 )
 from syndicator.web.metrics import CONTENT_TYPE, Metrics
-from syndicator.web.request_fields import listed
+from syndicator.web.request_fields import listed, negotiate, wants_page
 from syndicator.web.unavailable import store_unavailable
 
 log = logging.getLogger("syndicator.server")
@@ -92,7 +93,10 @@ def hot_answers(book: FeedBook, counts: dict[tuple[str, int], int] | None = None
         doc = book.cached(section, fmt) if fmt is not None else None
         if doc is None or wants_page(headers):
             return None
-        not_modified, message = wire_answer(doc, book, headers, head)
+        wired = wire_answer(doc, book, headers, head)
+        if wired is None:
+            return None
+        not_modified, message = wired
         if counts is not None:  # counted once written: a failure goes to the handlers
             key = (FEED_ROUTE, 304 if not_modified else 200)
             counts[key] = counts.get(key, 0) + 1
@@ -121,7 +125,8 @@ def self_test(book: FeedBook) -> SelfTest:
     )
 
     def hot(path: str, headers: CIMultiDictProxy[str], head: bool) -> bytes | None:
-        return wire_answer(doc, book, headers, head)[1] if path == SELF_TEST_PATH else None
+        wired = wire_answer(doc, book, headers, head) if path == SELF_TEST_PATH else None
+        return wired[1] if wired is not None else None
 
     async def handler(request: web.Request) -> web.StreamResponse:
         return answer(request, doc, book)
@@ -232,11 +237,17 @@ def _dynamic(request: web.Request, body: bytes, content_type: str, book: FeedBoo
         "Cache-Control": f"public, max-age={int(book.config.service.cache_max_age)}",
         "Vary": "Accept-Encoding",
     }
+    # Compressed by aiohttp, which has gzip (and deflate) but no brotli. Left to choose,
+    # it took any value holding "gzip" for gzip, `gzip;q=0` too.
+    coding = negotiate(listed(request.headers, "Accept-Encoding") or "", ("gzip",))
+    if coding is None:
+        return not_acceptable("gzip, identity")
     inm = listed(request.headers, "If-None-Match")
     if inm is not None and etag_matches(inm, etag):
         return web.Response(status=304, headers=headers)
     response = web.Response(body=body, headers={**headers, "Content-Type": content_type})
-    response.enable_compression()
+    if coding == "gzip":
+        response.enable_compression(ContentCoding.gzip)
     return response
 
 
