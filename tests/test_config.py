@@ -793,6 +793,31 @@ def test_an_empty_title_is_refused_as_a_missing_one_is(
     ], found
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "where", "named"),
+    [
+        (
+            "{title: North Africa}",
+            '{title: "\\u200f\\u200b"}',
+            "4:25: sections.north-africa.title",
+            "U+200F",
+        ),
+        ("title: Press TV", 'title: "\\ufeff \\u202e"', "7:12: sources.presstv.title", "U+FEFF"),
+    ],
+)
+def test_a_title_of_invisible_characters_alone_is_refused(
+    tmp_path: Path, old: str, new: str, where: str, named: str
+) -> None:
+    # A title of a direction mark and a zero-width space was taken: the feed's title in
+    # readers, and its page's heading, showed nothing, as an article's title of them did
+    # before it became (untitled).
+    found = problems(tmp_path, GOOD.replace(old, new))
+    assert found == [
+        f"{tmp_path / 'c.yaml'}:{where}: Value error, it holds nothing to see, only"
+        f" invisible characters ({named}); write the text readers see as the name"
+    ], found
+
+
 def test_several_errors_are_listed_in_the_file_s_order(tmp_path: Path) -> None:
     # They came block by block as the model checks them (service, sections, sources,
     # cluster, retention) and a key given twice first: a file whose `retention` and

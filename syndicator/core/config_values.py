@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from typing import Annotated
 from urllib.parse import SplitResult
 
@@ -300,6 +301,15 @@ def _check_title(value: str) -> str:
     # already refused as empty.
     if not value.strip():
         raise ValueError("it is empty; write the text readers see as the name")
+    # Format characters alone (direction marks, zero-width spaces, a byte-order mark) are
+    # not blank to strip(), and the feed's title showed nothing: an article's title of them
+    # is published as (untitled).
+    if all(char.isspace() or unicodedata.category(char) == "Cf" for char in value):
+        first = next(char for char in value if not char.isspace())
+        raise ValueError(
+            f"it holds nothing to see, only invisible characters (U+{ord(first):04X}); write"
+            " the text readers see as the name"
+        )
     return directions_closed(value)
 
 
