@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import html
 import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -427,3 +428,39 @@ def test_a_gzipped_feed_past_the_inflate_limit_is_refused_as_too_large() -> None
         listings.parse_feed(body, "https://news.example/rss.xml")
     assert refused.value.kind == "too-large"
     assert "gzip feed inflates past" in str(refused.value)
+
+
+async def test_a_feed_of_many_links_to_other_sites_logs_them_once_at_info(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A feed that also carries hundreds of items linking other sites (a publisher's partner
+    # feed mixed in) logged one line per link at info, on every pull: the operator's log was
+    # flooded. One line per feed says how many and names a few; each link is at debug.
+    caplog.set_level(logging.DEBUG, logger="syndicator.pull")
+    elsewhere = [f"https://partner{n % 7}.example/story/{n}" for n in range(300)]
+    for mirror in site.mirrors:
+        mirror.feed_extra = "".join(
+            f"<item><title>Partner story {n}</title><link>{link}</link></item>"
+            for n, link in enumerate(elsewhere)
+        )
+    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.failed == 0, report.errors
+    assert report.new == len(site.in_section("north-africa"))
+    info = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.INFO and "partner" in r.getMessage()
+    ]
+    # One line for each mirror's feed, none for each link.
+    assert len(info) == len(site.mirrors), info[:5]
+    for line in info:
+        assert "300 links to other sites" in line, line
+        assert elsewhere[0] in line and elsewhere[3] not in line
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert all(any(link in m for m in debug) for link in elsewhere)

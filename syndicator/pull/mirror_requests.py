@@ -34,9 +34,8 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.remembered import Remembered
 from syndicator.pull.responses import Response
 from syndicator.store import Store
-from syndicator.store.access import MAX_URL
 from syndicator.store.engine import Validators
-from syndicator.store.health import ExpiredLink, Listed, MirrorStore
+from syndicator.store.health import ExpiredLink, MirrorStore
 
 log = logging.getLogger("syndicator.pull")
 
@@ -483,34 +482,6 @@ class MirrorRequests:
 
     def _canonical(self, url: str) -> str:
         return on_site(url, self.source.canonical, self.origins, self.prefixes)
-
-    def _own_links(
-        self, index: int, listed: list[Listed], listed_at: str, limit: int, setting: str
-    ) -> list[Listed]:
-        """Links moved onto the mirror that listed them (same paths, other domains, either
-        scheme: see `identity.known_origin`), links to other sites dropped, at most `limit`
-        of them."""
-        mirror = self.mirrors[index]
-        sites = self.origins | {mirror.origin}
-        own: list[Listed] = []
-        for link, stamp in listed:
-            if len(link) > MAX_URL:
-                log.info("%s: skipping a link longer than %d characters", self.name, MAX_URL)
-            elif identity.known_origin(link, sites) is not None:
-                own.append((on_mirror(mirror, self._site_path(link)), stamp))
-            else:
-                log.info("%s: skipping link to another site: %s", self.name, link)
-        if len(own) > limit:
-            log.warning(
-                "%s: %s lists %d article links: taking the first %d (%s)",
-                self.name,
-                listed_at,
-                len(own),
-                limit,
-                setting,
-            )
-            own = own[:limit]
-        return own
 
     async def _back_off(self, attempt: int, failure: FetchError | ExtractError | None) -> bool:
         """Wait before retry `attempt` (0 first): a backoff with jitter, or the Retry-After

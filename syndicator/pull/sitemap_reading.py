@@ -1,5 +1,6 @@
 """Sitemap entry points of one pull: a sitemap or sitemap index read from a mirror, the
-child sitemaps it names (newest first, bounded), and the article links they list."""
+child sitemaps it names (newest first, bounded), and the article links they list; and what
+every listing (sitemap, feed, listing page) lists kept to the site's own links."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from syndicator.extract import (
 )
 from syndicator.pull.mirror_requests import STALE, MirrorRequests, on_mirror
 from syndicator.pull.responses import Response
+from syndicator.store.access import MAX_URL
 from syndicator.store.health import Listed
 
 log = logging.getLogger("syndicator.pull")
@@ -26,9 +28,71 @@ log = logging.getLogger("syndicator.pull")
 MAX_CHILD_SITEMAPS = 50
 # Levels of sitemaps read below an index: its own, those of the indexes it names, theirs.
 MAX_INDEX_DEPTH = 3
+# Links to other sites a listing's one line in the log names (each is logged at debug).
+SKIPPED_SAMPLE = 3
 
 
 class SitemapReading(MirrorRequests):
+    # --- what a listing lists ----------------------------------------------------------
+
+    def _own_links(
+        self, index: int, listed: list[Listed], listed_at: str, limit: int, setting: str
+    ) -> list[Listed]:
+        """Links moved onto the mirror that listed them (same paths, other domains, either
+        scheme: see `identity.known_origin`), links to other sites dropped, at most `limit`
+        of them."""
+        mirror = self.mirrors[index]
+        sites = self.origins | {mirror.origin}
+        own: list[Listed] = []
+        elsewhere: list[str] = []
+        too_long = 0
+        for link, stamp in listed:
+            if len(link) > MAX_URL:
+                too_long += 1
+            elif identity.known_origin(link, sites) is not None:
+                own.append((on_mirror(mirror, self._site_path(link)), stamp))
+            else:
+                elsewhere.append(link)
+        self._log_skipped(listed_at, elsewhere, too_long)
+        if len(own) > limit:
+            log.warning(
+                "%s: %s lists %d article links: taking the first %d (%s)",
+                self.name,
+                listed_at,
+                len(own),
+                limit,
+                setting,
+            )
+            own = own[:limit]
+        return own
+
+    def _log_skipped(self, listed_at: str, elsewhere: list[str], too_long: int) -> None:
+        """One line at info for the links of a listing that are skipped (how many, and the
+        first few to other sites), each of them at debug: a feed with hundreds of links to
+        other sites wrote a line for each at info, on every pull, flooding the log."""
+        if too_long:
+            log.info(
+                "%s: %s: skipping %d links longer than %d characters",
+                self.name,
+                listed_at,
+                too_long,
+                MAX_URL,
+            )
+        if not elsewhere:
+            return
+        sample = ", ".join(elsewhere[:SKIPPED_SAMPLE])
+        more = ", ..." if len(elsewhere) > SKIPPED_SAMPLE else ""
+        log.info(
+            "%s: %s: skipping %d links to other sites: %s%s",
+            self.name,
+            listed_at,
+            len(elsewhere),
+            sample,
+            more,
+        )
+        for link in elsewhere:
+            log.debug("%s: skipping link to another site: %s", self.name, link)
+
     # --- sitemaps ----------------------------------------------------------------------
 
     async def _sitemap_entry(
