@@ -18,7 +18,7 @@ from syndicator.extract import (
     decoding,
     extraction,
     lead_image,
-    listings,
+    listing_pages,
     page_tree,
     source_rules,
     tidying,
@@ -91,12 +91,12 @@ def test_a_page_in_a_charset_that_is_no_text_encoding_is_still_extracted(label: 
     # lost, and a listing's or feed's error ended the whole pull.
     assert extraction.extract_article(article(), URL, header_charset=label).body_text
     data = page('<a href="/2024/03/05/quay/">Quay</a>')
-    assert listings.listing_entries(data, URL, {"https://www.news.example"}, r"/2024/", label)
+    assert listing_pages.listing_entries(data, URL, {"https://www.news.example"}, r"/2024/", label)
 
 
 def test_a_listing_that_says_utf16_in_ascii_bytes_keeps_its_links() -> None:
     data = b"<meta charset='utf-16'>" + page('<a href="/2024/03/05/quay/">Quay</a>')
-    found = listings.listing_entries(data, URL, {"https://www.news.example"}, r"/2024/")
+    found = listing_pages.listing_entries(data, URL, {"https://www.news.example"}, r"/2024/")
     assert list(found) == ["https://www.news.example/2024/03/05/quay/"]
 
 

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from syndicator.core.errors import ExtractError
-from syndicator.extract import decoding, extraction, listings, published_html, safety_net
+from syndicator.extract import (
+    decoding,
+    extraction,
+    listing_pages,
+    listings,
+    published_html,
+    safety_net,
+)
 from syndicator.extract.candidate import to_candidate
 
 from .conftest import REPO
@@ -134,7 +141,7 @@ def test_listing_links_keep_only_article_links_of_the_site() -> None:
     <a href="https://www.presstv.co.uk/Detail/2021/06/23/660736/Slug">a</a>
     <a href="/Detail/2021/06/24/660737/Other#top">b</a>
     <a href="https://elsewhere.test/Detail/2021/06/23/1/x">foreign</a></body></html>"""
-    links = listings.listing_links(
+    links = listing_pages.listing_links(
         body, "https://www.presstv.tv/Section/10104", ORIGINS, r"^/Detail/"
     )
     assert links == [
@@ -148,7 +155,7 @@ def test_listing_links_on_the_bare_domain_of_a_www_site_are_the_sites() -> None:
     # links https://presstv.ir/Detail/... had every article skipped as another site's.
     body = b"""<html><body><a href="https://presstv.ir/Detail/2021/06/23/660736/Slug">a</a>
     <a href="https://news.presstv.ir/Detail/2021/06/23/1/x">other host</a></body></html>"""
-    links = listings.listing_links(
+    links = listing_pages.listing_links(
         body, "https://www.presstv.ir/Section/10104", {"https://www.presstv.ir"}, r"^/Detail/"
     )
     assert links == ["https://presstv.ir/Detail/2021/06/23/660736/Slug"]
@@ -547,7 +554,7 @@ def test_a_line_break_in_a_headline_or_a_listed_link_is_read_as_a_space() -> Non
         b"<html><body><ul><li><a href='/Detail/1/port'>Breaking:<br/>Port<br>closed</a></li>"
         b"<li><a href='/Detail/2/ship'>A ship <b>sank</b></a></li></ul></body></html>"
     )
-    found = listings.listing_entries(
+    found = listing_pages.listing_entries(
         listing, "https://news.example/Section/1", {"https://news.example"}, r"/Detail/"
     )
     assert dict(found) == {

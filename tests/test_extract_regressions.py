@@ -22,6 +22,7 @@ from syndicator.extract import (
     decoding,
     engine,
     extraction,
+    listing_pages,
     listings,
     page_tree,
     safety_net,
@@ -1076,7 +1077,7 @@ def test_a_listing_link_or_sitemap_address_that_is_no_url_is_skipped() -> None:
         f'<html><body><a href="{NO_URL}">Broken</a>'
         '<a href="/2024/05/quay">New quay opens</a></body></html>'
     ).encode()
-    links = listings.listing_links(listing, "https://news.example/", set(), r"/2024/")
+    links = listing_pages.listing_links(listing, "https://news.example/", set(), r"/2024/")
     assert links == ["https://news.example/2024/05/quay"]
     sitemap = (
         '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
@@ -1263,7 +1264,7 @@ def test_a_listing_nested_past_the_parsers_limit_gives_every_link_and_headline(
 ) -> None:
     # libxml2 stopped at 256 levels without an error: 253 of these 400 links were read.
     body = _unclosed(400, lambda i: link.format(i=i))
-    found = listings.listing_entries(
+    found = listing_pages.listing_entries(
         body, "https://www.news.example/", {"https://www.news.example"}, r"/2024/"
     )
     assert found == {f"https://www.news.example/2024/story-{i}": f"Story {i}" for i in range(400)}

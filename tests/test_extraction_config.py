@@ -201,7 +201,7 @@ def test_a_runaway_article_links_pattern_fails_that_listing_page_by_name() -> No
     result = run_apart(
         f"""
         from syndicator.core.errors import ExtractError
-        from syndicator.extract.listings import listing_links
+        from syndicator.extract.listing_pages import listing_links
         try:
             listing_links({listing.encode()!r}, {url!r}, set(), {RUNAWAY!r})
             print(json.dumps({{"error": None}}))

@@ -1,7 +1,7 @@
-"""Entry points to what they list: source feeds (RSS, Atom, JSON Feed, read with feedparser)
-to `FeedEntry`s, and listing pages to the links of this site's article pages. A feed cut off
-or stuffed with entries fails, named; dates come from `dates`, one reader of every date.
-Pure: bytes in, models out, no I/O.
+"""Source feeds to what they list: RSS, Atom and JSON Feed (read with feedparser) to
+`FeedEntry`s (listing pages are `listing_pages`'). A feed cut off or stuffed with entries
+fails, named; dates come from `dates`, one reader of every date. Pure: bytes in, models out,
+no I/O.
 """
 
 from __future__ import annotations
@@ -10,19 +10,17 @@ import dataclasses
 import html
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import feedparser
-from lxml import etree
 
 from syndicator.core import identity
 from syndicator.core.errors import ExtractError
 from syndicator.core.ingest import too_early
 from syndicator.core.models import FeedEntry
-from syndicator.extract import compressed, page_tree, text_rules
+from syndicator.extract import compressed
 from syndicator.extract.cdf import is_cdf
 from syndicator.extract.dates import empty_date, parse_date
 from syndicator.extract.decoding import (
@@ -31,8 +29,6 @@ from syndicator.extract.decoding import (
     decode,
     detect_charset,
     drop_illegal,
-    page_base,
-    parse_page,
     text_of_html,
     wide_encoding,
 )
@@ -480,67 +476,3 @@ def _json_feed(body: bytes, url: str) -> list[FeedEntry]:
             )
         )
     return entries
-
-
-def listing_links(
-    body: bytes, url: str, site_origins: set[str], pattern: str, header_charset: str | None = None
-) -> list[str]:
-    """Links to article pages of this site, in page order, each once."""
-    return list(listing_entries(body, url, site_origins, pattern, header_charset))
-
-
-def listing_entries(
-    body: bytes, url: str, site_origins: set[str], pattern: str, header_charset: str | None = None
-) -> dict[str, str]:
-    """Article links of this site in page order, each once, with the text of their first
-    link (usually the headline). Relative links are resolved as a browser resolves them:
-    against the page's `<base href>` when it has one (a listing at /Section/10104 with
-    `<base href="/">` links `Detail/...` at /Detail/..., not /Section/Detail/...)."""
-    root = parse_page(body, url, header_charset)
-    matcher = text_rules.rule(pattern, "article_links")
-    seen: dict[str, str] = {}
-    for absolute, a, _href in _site_anchors(root, url, site_origins):
-        try:
-            matched = matcher.search(urlsplit(absolute).path)
-        except text_rules.RuleTimeout as exc:
-            # Which links are articles is not known for this page: it fails, named, and the
-            # next pull tries again (a mirror is not to blame for the pattern).
-            raise ExtractError(url, f"{exc}: no links taken", kind="rule-timeout") from None
-        if matched:
-            text = page_tree.line_text(a)
-            if not seen.get(absolute):
-                seen[absolute] = text
-    return seen
-
-
-def site_links(root: etree._Element, url: str, site_origins: set[str]) -> dict[str, str]:
-    """Every link of the page (its tree, read and left as it is) to a page of this site (its
-    own host or `site_origins`), in page order, each once and without its fragment, with the
-    text of its first link that has one; a link to a place on the page itself (`#comments`)
-    is none."""
-    seen: dict[str, str] = {}
-    for absolute, a, href in _site_anchors(root, url, site_origins):
-        if not href.strip() or href.strip().startswith("#"):
-            continue
-        if not seen.get(absolute):
-            seen[absolute] = page_tree.line_text(a)
-    return seen
-
-
-def _site_anchors(
-    root: etree._Element, url: str, site_origins: set[str]
-) -> Iterator[tuple[str, etree._Element, str]]:
-    """Each link of the page to a page of this site (its own host or `site_origins`), in
-    page order: the address it leads to (made absolute as a browser makes it, against the
-    page's `<base href>`, without its fragment), the `a` element and its `href`."""
-    known = {identity.origin(url), *site_origins}
-    base = page_base(root, url)
-    for a in root.iter("a"):
-        href = a.get("href")
-        if not href:
-            continue
-        if (joined := identity.join_url(base, href)) is None:
-            continue
-        absolute = joined.split("#", 1)[0]
-        if identity.known_origin(absolute, known) is not None:
-            yield absolute, a, href

@@ -24,7 +24,7 @@ from syndicator.core import identity
 from syndicator.core.errors import ExtractError, FetchError
 from syndicator.core.source_config import Source
 from syndicator.core.yaml_dialect import ConfigDumper
-from syndicator.extract import decoding, listings, page_tree
+from syndicator.extract import decoding, listing_pages, listings, page_tree
 from syndicator.mirrors.announced import announced_origins
 from syndicator.pull.fetch import Fetcher
 
@@ -219,7 +219,9 @@ async def discover(url: str, fetcher: Fetcher) -> Discovery:
             return None
         body, charset, final = got
         try:
-            links = listings.listing_links(body, final, {origin}, result.article_links, charset)
+            links = listing_pages.listing_links(
+                body, final, {origin}, result.article_links, charset
+            )
         except ExtractError:
             return None
         if not links:

@@ -19,7 +19,7 @@ from syndicator.core.models import Candidate, Page
 from syndicator.extract import (
     extraction,
     index_pages,
-    listings,
+    listing_pages,
     safety_net,
     text_rules,
     validate,
@@ -195,7 +195,7 @@ class ArticleFetching(ArticleSelection):
             return None
         return {
             self._site_path(link): text
-            for link, text in listings.site_links(tree, response.url, self.origins).items()
+            for link, text in listing_pages.site_links(tree, response.url, self.origins).items()
         }
 
     def _refuse_listing(

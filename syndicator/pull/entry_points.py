@@ -16,6 +16,7 @@ from syndicator.core.source_config import EntryPoint
 from syndicator.extract import (
     dates,
     index_pages,
+    listing_pages,
     listings,
     text_rules,
     validate,
@@ -309,7 +310,7 @@ class EntryReading(SitemapReading):
                 if e.title:
                     self.listed_titles[on_mirror(mirror, self._site_path(e.link))] = e.title
         else:
-            found = listings.listing_entries(
+            found = listing_pages.listing_entries(
                 response.body,
                 response.url,
                 self.origins | {mirror.origin},
