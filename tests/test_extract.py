@@ -161,6 +161,28 @@ def test_listing_links_on_the_bare_domain_of_a_www_site_are_the_sites() -> None:
     assert links == ["https://presstv.ir/Detail/2021/06/23/660736/Slug"]
 
 
+def test_a_card_linked_by_data_href_is_read_as_its_headlines_link() -> None:
+    # A card clickable by script gives its link in `data-href` only: read with its
+    # headline's text; one that holds an `a` to the same page is that link's (its text is
+    # the headline); one of another site is none.
+    body = b"""<html><body>
+    <article data-href="/Detail/2021/06/23/1/One"><span>Politics</span><h3>Port reopens</h3>
+    <p>What it means</p></article>
+    <div class="card" data-href="/Detail/2021/06/23/2/Two">Talks resume</div>
+    <article data-href="/Detail/2021/06/23/3/Three"><a href="/Detail/2021/06/23/3/Three">
+    Budget agreed</a><p>A teaser</p></article>
+    <article data-href="https://elsewhere.test/Detail/2021/06/23/4/x"><h3>Ad</h3></article>
+    <a data-href="/Section/10104">More</a></body></html>"""
+    found = listing_pages.listing_entries(
+        body, "https://www.presstv.tv/Section/10104", ORIGINS, r"^/Detail/"
+    )
+    assert found == {
+        "https://www.presstv.tv/Detail/2021/06/23/1/One": "Port reopens",
+        "https://www.presstv.tv/Detail/2021/06/23/2/Two": "Talks resume",
+        "https://www.presstv.tv/Detail/2021/06/23/3/Three": "Budget agreed",
+    }
+
+
 @pytest.mark.parametrize(
     "body",
     [

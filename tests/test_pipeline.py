@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from urllib.parse import unquote
 
 import feedparser
@@ -301,6 +303,44 @@ async def test_a_listing_pages_relative_links_follow_its_base_href(
     assert report.errors == []
     assert report.new == len(site.articles)
     assert not [r.path for r in site.all_requests() if r.path.startswith("/Section/Detail")]
+    items = await feed_items(config, store, "all")
+    assert sorted(link for _, link, _ in items["atom"]) == sorted(
+        site.canonical + a.path for a in site.articles
+    )
+
+
+async def test_a_listing_of_cards_linked_only_by_data_href_gives_their_articles(
+    sites: Callable[..., Site],
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # A listing whose cards are clickable by script, `<article data-href="/Detail/...">`,
+    # with no `<a href>` to the article: no link was read, and every pull of the section
+    # failed with "no article links on the page" on every mirror.
+    site = sites(2)
+
+    def cards(mirror: Any, section: str) -> str:
+        listed = "".join(
+            f'<article class="card" data-href="{a.link_path}"><h3>{html.escape(a.title)}</h3>'
+            f"<p>Analysis of what it means</p></article>"
+            for a in mirror._listed(section)
+        )
+        # A sponsored card of another site, which is not fetched.
+        listed += (
+            '<article data-href="https://sponsor.example/Detail/2024/03/01/1/Ad"><h3>Ad</h3>'
+            "</article>"
+        )
+        return f"<!DOCTYPE html><html><body><h1>News</h1><main>{listed}</main></body></html>"
+
+    for mirror in site.mirrors:
+        mirror.listing = lambda section, mirror=mirror: cards(mirror, section)  # type: ignore[method-assign]
+    await site.start()
+    config = write_config(site.config_yaml(store_url, entry="page"))
+    report = await pull_source("news", config, fetcher, store)
+    assert report.errors == []
+    assert report.new == len(site.articles)
     items = await feed_items(config, store, "all")
     assert sorted(link for _, link, _ in items["atom"]) == sorted(
         site.canonical + a.path for a in site.articles

@@ -62,20 +62,46 @@ def site_links(root: etree._Element, url: str, site_origins: set[str]) -> dict[s
     return seen
 
 
+# What a page links its pages with: an `a`'s href, and a card's `data-href` (a clickable
+# `<article data-href="/news/...">` a script opens, which may hold no `a` to its page).
+_LINKING = etree.XPath("descendant-or-self::a[@href] | descendant-or-self::*[@data-href]")
+# A card's headline: its first heading.
+_HEADLINE = etree.XPath(
+    "descendant::*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6][1]"
+)
+
+
 def _site_anchors(
     root: etree._Element, url: str, site_origins: set[str]
 ) -> Iterator[tuple[str, etree._Element, str]]:
     """Each link of the page to a page of this site (its own host or `site_origins`), in
     page order: the address it leads to (made absolute as a browser makes it, against the
-    page's `<base href>`, without its fragment), the `a` element and its `href`."""
+    page's `<base href>`, without its fragment), the element whose text names it (the `a`;
+    a card's headline, else the card) and the link as written. A card linked by its
+    `data-href` alone is a link too: listings of such cards gave no article link at all. One
+    holding an `a` to the same page is that `a`'s, whose text is the headline."""
     known = {identity.origin(url), *site_origins}
     base = page_base(root, url)
-    for a in root.iter("a"):
-        href = a.get("href")
-        if not href:
+    for el in _LINKING(root):
+        href = el.get("href") if el.tag == "a" else None
+        card = not href
+        if not (href := href or el.get("data-href")):
             continue
         if (joined := identity.join_url(base, href)) is None:
             continue
         absolute = joined.split("#", 1)[0]
-        if identity.known_origin(absolute, known) is not None:
-            yield absolute, a, href
+        if identity.known_origin(absolute, known) is None:
+            continue
+        if not card:
+            yield absolute, el, href
+        elif not _links_inside(el, base, absolute):
+            yield absolute, next(iter(_HEADLINE(el)), el), href
+
+
+def _links_inside(card: etree._Element, base: str, absolute: str) -> bool:
+    """Whether an `a` inside the card links the page `absolute`."""
+    for a in card.iter("a"):
+        joined = identity.join_url(base, href) if (href := a.get("href")) else None
+        if joined is not None and joined.split("#", 1)[0] == absolute:
+            return True
+    return False
