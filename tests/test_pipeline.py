@@ -233,6 +233,39 @@ async def test_an_entry_point_is_followed_for_its_first_max_links_articles_only(
     assert len(fetched) <= len(firsts)
 
 
+async def test_a_listing_page_is_read_no_further_than_its_max_links_articles(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A listing page of tens of thousands of links (13 MB) was read to its end, each link
+    # made absolute, matched and moved onto its mirror, for the max_links a pull takes of
+    # them: seconds on every mirror at every pull. Reading ends past the first max_links
+    # (and one more, which says there are more): a link after them is not even matched
+    # against `article_links`, here one on which the pattern gives up, failing the page.
+    runaway = "/Detail/" + "a" * 5000 + "!"
+    for mirror in site.mirrors:
+        listing = mirror.listing
+        mirror.listing = lambda section, listing=listing: listing(section).replace(  # type: ignore[method-assign]
+            "</ul></body>", f'</ul><a href="{runaway}">More</a></body>'
+        )
+    pattern = r"^/Detail/(?:[^/]+/)*(?:[\w-]+)+$"
+    extra = f"    max_links: 2\n    article_links: '{pattern}'"
+    config = write_config(
+        site.config_yaml(store_url, entry="page", sections=("north-africa",), extra=extra)
+    )
+    report = await pull_source("news", config, fetcher, store)
+    assert report.errors == []
+    listed = site.in_section("north-africa")
+    assert len(listed) == 3
+    stored = {a.title for a in await store.section_articles("north-africa", 100)}
+    assert stored == {a.title for a in listed[:2]}
+    assert any("lists more than 2 article links" in m for m in caplog.messages)
+
+
 async def test_a_failed_step_of_a_pull_leaves_none_of_its_siblings_running() -> None:
     started = asyncio.Event()
     sibling: list[asyncio.Task[object]] = []

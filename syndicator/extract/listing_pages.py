@@ -6,6 +6,7 @@ browser makes them. Pure: bytes or trees in, links out, no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -25,26 +26,43 @@ def listing_links(
 
 
 def listing_entries(
-    body: bytes, url: str, site_origins: set[str], pattern: str, header_charset: str | None = None
+    body: bytes,
+    url: str,
+    site_origins: set[str],
+    pattern: str,
+    header_charset: str | None = None,
+    limit: int | None = None,
 ) -> dict[str, str]:
     """Article links of this site in page order, each once, with the text of their first
-    link (usually the headline). Relative links are resolved as a browser resolves them:
-    against the page's `<base href>` when it has one (a listing at /Section/10104 with
-    `<base href="/">` links `Detail/...` at /Detail/..., not /Section/Detail/...)."""
+    link that has one (usually the headline). Relative links are resolved as a browser
+    resolves them: against the page's `<base href>` when it has one (a listing at
+    /Section/10104 with `<base href="/">` links `Detail/...` at /Detail/..., not
+    /Section/Detail/...).
+
+    With `limit`, reading ends at the first link to another page of the site once `limit`
+    articles are found (the last of them keeps the text of its links before that): a page of
+    tens of thousands of links was read to its end, each link made absolute and matched, for
+    the few hundred a pull takes."""
     root = parse_page(body, url, header_charset)
     matcher = text_rules.rule(pattern, "article_links")
     seen: dict[str, str] = {}
+    others: set[str] = set()  # the site's pages that are no articles
     for absolute, a, _href in _site_anchors(root, url, site_origins):
-        try:
-            matched = matcher.search(urlsplit(absolute).path)
-        except text_rules.RuleTimeout as exc:
-            # Which links are articles is not known for this page: it fails, named, and the
-            # next pull tries again (a mirror is not to blame for the pattern).
-            raise ExtractError(url, f"{exc}: no links taken", kind="rule-timeout") from None
-        if matched:
-            text = page_tree.line_text(a)
-            if not seen.get(absolute):
-                seen[absolute] = text
+        if seen.get(absolute) or absolute in others:
+            continue
+        if absolute not in seen:
+            if limit is not None and len(seen) >= limit:
+                break
+            try:
+                matched = matcher.search(urlsplit(absolute).path)
+            except text_rules.RuleTimeout as exc:
+                # Which links are articles is not known for this page: it fails, named, and
+                # the next pull tries again (a mirror is not to blame for the pattern).
+                raise ExtractError(url, f"{exc}: no links taken", kind="rule-timeout") from None
+            if not matched:
+                others.add(absolute)
+                continue
+        seen[absolute] = page_tree.line_text(a)
     return seen
 
 
@@ -65,6 +83,14 @@ def site_links(root: etree._Element, url: str, site_origins: set[str]) -> dict[s
 # What a page links its pages with: an `a`'s href, and a card's `data-href` (a clickable
 # `<article data-href="/news/...">` a script opens, which may hold no `a` to its page).
 _LINKING = etree.XPath("descendant-or-self::a[@href] | descendant-or-self::*[@data-href]")
+# A URL's scheme and host (with its port, if any): all of it `identity.known_origin` reads.
+_SCHEME_AND_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+# The scheme and host an absolute link is written with, when they hold nothing that making
+# the link absolute changes (`identity.join_url`: no space or control character, quote,
+# angle bracket or backtick, no lone surrogate).
+_WRITTEN_HOST = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#\x00-\x20\x7f\"<>`\ud800-\udfff]+)(?:[/?#]|$)"
+)
 # A card's headline: its first heading.
 _HEADLINE = etree.XPath(
     "descendant::*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6][1]"
@@ -82,20 +108,40 @@ def _site_anchors(
     holding an `a` to the same page is that `a`'s, whose text is the headline."""
     known = {identity.origin(url), *site_origins}
     base = page_base(root, url)
+    # A page links many pages of few hosts, often each page twice (a picture, a headline):
+    # each host is judged once, each link made absolute once.
+    hosts: dict[str, bool] = {}
+    joined_of: dict[str, str | None] = {}
     for el in _LINKING(root):
         href = el.get("href") if el.tag == "a" else None
         card = not href
         if not (href := href or el.get("data-href")):
             continue
-        if (joined := identity.join_url(base, href)) is None:
+        written = _WRITTEN_HOST.match(href.strip())
+        if written is not None and not _on_site(written.group(1), known, hosts):
+            continue  # a link to another site's host, which it keeps made absolute
+        if href not in joined_of:
+            joined_of[href] = identity.join_url(base, href)
+        if (joined := joined_of[href]) is None:
             continue
         absolute = joined.split("#", 1)[0]
-        if identity.known_origin(absolute, known) is None:
+        if not _on_site(absolute, known, hosts):
             continue
         if not card:
             yield absolute, el, href
         elif not _links_inside(el, base, absolute):
             yield absolute, next(iter(_HEADLINE(el)), el), href
+
+
+def _on_site(url: str, known: set[str], hosts: dict[str, bool]) -> bool:
+    """Whether `url` is on one of the `known` origins (`identity.known_origin`, which reads
+    a URL's scheme and host alone), its scheme and host looked up in `hosts` first."""
+    if (found := _SCHEME_AND_HOST.match(url)) is None:
+        return identity.known_origin(url, known) is not None
+    key = found.group()
+    if key not in hosts:
+        hosts[key] = identity.known_origin(key, known) is not None
+    return hosts[key]
 
 
 def _links_inside(card: etree._Element, base: str, absolute: str) -> bool:

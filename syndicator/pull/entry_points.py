@@ -310,13 +310,25 @@ class EntryReading(SitemapReading):
                 if e.title:
                     self.listed_titles[on_mirror(mirror, self._site_path(e.link))] = e.title
         else:
+            # Read up to one link past max_links, which says there are more.
+            limit = self.source.max_links
             found = listing_pages.listing_entries(
                 response.body,
                 response.url,
                 self.origins | {mirror.origin},
                 self.source.article_links,
                 response.charset,
+                limit=limit + 1,
             )
+            if len(found) > limit:
+                log.warning(
+                    "%s: %s lists more than %d article links: taking the first %d (max_links)",
+                    self.name,
+                    response.url,
+                    limit,
+                    limit,
+                )
+                found = dict(list(found.items())[:limit])
             links = list(found)
             for link, text in found.items():
                 if text:
