@@ -464,3 +464,77 @@ async def test_a_feed_of_many_links_to_other_sites_logs_them_once_at_info(
         assert elsewhere[0] in line and elsewhere[3] not in line
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     assert all(any(link in m for m in debug) for link in elsewhere)
+
+
+# Items whose guid is no URL (a token, `isPermaLink="false"`) and items linked by a guid that
+# is one (absolute, or a path from the site's root), with the link each stands for.
+GUID_ITEMS = (
+    ('<item><title>A</title><guid isPermaLink="false">3f2a-77</guid></item>', None),
+    ('<item><title>B</title><link></link><guid isPermaLink="false">3f2a-78</guid></item>', None),
+    ("<item><title>C</title><guid>3f2a-79</guid></item>", None),
+    ("<item><title>D</title><link></link><guid>3f2a-80</guid></item>", None),
+    (
+        "<item><title>E</title><link>https://news.example/Detail/1</link>"
+        '<guid isPermaLink="false">3f2a-81</guid></item>',
+        "https://news.example/Detail/1",
+    ),
+    (
+        '<item><title>F</title><guid isPermaLink="false">https://news.example/Detail/2</guid>'
+        "</item>",
+        None,
+    ),
+    ("<item><title>G</title><guid>/Detail/3</guid></item>", "https://news.example/Detail/3"),
+    (
+        "<item><title>H</title><link/><guid>https://news.example/Detail/4</guid></item>",
+        "https://news.example/Detail/4",
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "base", ['xml:base="https://news.example/feeds/"', 'xml:base="feeds/"', ""]
+)
+def test_a_guid_that_is_no_url_is_no_items_link_under_any_xml_base(base: str) -> None:
+    # Under an `xml:base` (read against the feed's address), feedparser resolves every guid
+    # not said to be no permalink: a token, `3f2a-79`, became
+    # https://news.example/rss/feeds/3f2a-79, fetched as an article (a 404 on every mirror,
+    # counted against it). With no `xml:base`, the token was made absolute against the
+    # feed's address the same way. A guid links its item only when written as a URL.
+    items = "".join(item for item, _ in GUID_ITEMS)
+    body = (
+        f'<?xml version="1.0"?><rss version="2.0" {base}><channel><title>News</title>'
+        f"<link>https://news.example/</link>{items}</channel></rss>"
+    ).encode()
+    entries = listings.parse_feed(body, "https://news.example/rss/all.xml")
+    assert [e.link for e in entries] == [link for _, link in GUID_ITEMS if link]
+    # An Atom entry's id is no link unless it is a URL (feedparser takes it for one).
+    body = (
+        f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" {base}>'
+        "<title>News</title><id>tag:news.example,2024:feed</id>"
+        "<updated>2024-03-01T09:00:00Z</updated>"
+        "<entry><title>T</title><id>3f2a-77</id><updated>2024-03-01T09:00:00Z</updated></entry>"
+        "<entry><title>U</title><id>tag:news.example,2024:1</id>"
+        "<updated>2024-03-01T09:00:00Z</updated></entry>"
+        "<entry><title>V</title><id>https://news.example/Detail/9</id>"
+        "<updated>2024-03-01T09:00:00Z</updated></entry></feed>"
+    ).encode()
+    entries = listings.parse_feed(body, "https://news.example/rss/all.xml")
+    assert [(e.title, e.link) for e in entries] == [("V", "https://news.example/Detail/9")]
+
+
+def test_links_in_an_items_text_under_a_relative_xml_base_are_read_from_the_feeds_address() -> None:
+    # XML Base (RFC 3986 5.1): a relative `xml:base` is relative to the base above it, the
+    # document's own address at the top; so are the links of an item's text under it. Here
+    # news/ under /feeds/rss/all.xml is /feeds/rss/news/, and ../sub/ under it /feeds/rss/sub/.
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0" xml:base="news/"><channel><title>News</title>'
+        b'<link>https://news.example/</link><item xml:base="../sub/"><title>A</title>'
+        b"<link>2024/a</link><description>&lt;p&gt;&lt;a href=&quot;more/b&quot;&gt;b&lt;/a&gt;"
+        b" &lt;img src=&quot;../img/c.jpg&quot;&gt;&lt;/p&gt;</description></item>"
+        b"</channel></rss>"
+    )
+    (entry,) = listings.parse_feed(body, "https://news.example/feeds/rss/all.xml")
+    assert entry.link == "https://news.example/feeds/rss/sub/2024/a"
+    assert entry.summary is not None
+    assert 'href="https://news.example/feeds/rss/sub/more/b"' in entry.summary
+    assert 'src="https://news.example/feeds/rss/img/c.jpg"' in entry.summary

@@ -20,7 +20,7 @@ from syndicator.core import identity
 from syndicator.core.errors import ExtractError
 from syndicator.core.ingest import too_early
 from syndicator.core.models import FeedEntry
-from syndicator.extract import compressed
+from syndicator.extract import compressed, entry_links
 from syndicator.extract.cdf import is_cdf
 from syndicator.extract.dates import empty_date, parse_date
 from syndicator.extract.decoding import (
@@ -146,10 +146,6 @@ def _entry_link(feed_url: str, written: str | None) -> str | None:
     return None if link.split("#", 1)[0] == feed_url.split("#", 1)[0] else link
 
 
-# What feedparser says a text construct holds when it is markup, not text.
-_MARKUP_TYPES = ("text/html", "application/xhtml+xml")
-
-
 def _entry_title(entry: Any) -> str | None:
     """An entry's headline as text. An Atom title of `type="html"` or `"xhtml"` holds markup
     (WordPress writes its Atom titles so), and feedparser takes an RSS title for HTML when it
@@ -159,7 +155,7 @@ def _entry_title(entry: Any) -> str | None:
     made from the feed, and a listed headline never matched its page's."""
     title = entry.get("title")
     detail = entry.get("title_detail") or {}
-    if title and detail.get("type") in _MARKUP_TYPES:
+    if title and detail.get("type") in entry_links.MARKUP_TYPES:
         return text_of_html(title) or None
     return title
 
@@ -269,12 +265,14 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
             url, f"an element with {crowded:,} attributes: not parsed", kind="hostile-markup"
         )
     headers = {"content-type": f"application/xml; charset={charset}"}
+    written_ids: set[str] | None = None
     if _names_xml_base(body):
         # The feed's address, which a relative `xml:base` is relative to: without it,
         # feedparser dropped one's `..` and kept an entry's base for the entries after it,
-        # whose links then led to no article. (Only then: feedparser resolves an RSS guid
-        # that is no URL, `3f2a-77`, against it too.)
+        # whose links then led to no article. feedparser resolves a guid against the base
+        # too, `3f2a-77` as well as a URL: the guids as written tell which were URLs.
         headers["content-location"] = url
+        written_ids = entry_links.ids_as_written(decode(body, charset))
     try:
         parsed = feedparser.parse(body, response_headers=headers)
     except Exception as exc:
@@ -304,9 +302,11 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
         # entries or half an entry, so it is refused and the next mirror is asked instead.
         raise ExtractError(url, f"truncated feed: {parsed.get('bozo_exception')}", kind="truncated")
     entries = []
-    guid_links = _permalink_guids(parsed, body)
+    guid_links = entry_links.permalink_guids(parsed, body, written_ids)
     for entry in parsed.entries:
-        written = _alternate_link(entry) or guid_links.get(entry.get("id") or "")
+        written = entry_links.alternate_link(entry, written_ids) or guid_links.get(
+            entry.get("id") or ""
+        )
         if (link := _entry_link(url, written)) is None:
             continue
         content = entry.get("content")
@@ -328,53 +328,6 @@ def _feed_entries(body: bytes, url: str, header_charset: str | None) -> list[Fee
             )
         )
     return entries
-
-
-def _alternate_link(entry: Any) -> str | None:
-    """The page an entry stands for: its first `rel="alternate"` link of type text/html (a
-    link of no type is one), else its first XHTML one, as feedparser documents the link.
-    feedparser's own `link` is the last of them: an entry that also linked its French or AMP
-    copy had that copy fetched as the article. Else feedparser's `link` (an RSS permalink
-    guid, say)."""
-    alternates = [
-        link
-        for link in entry.get("links") or ()
-        if link.get("rel") == "alternate" and link.get("href")
-    ]
-    for wanted in _MARKUP_TYPES:
-        for link in alternates:
-            if str(link.get("type")).split(";")[0].strip().lower() == wanted:
-                return str(link["href"])
-    link = entry.get("link")
-    return link if isinstance(link, str) else None
-
-
-# An RSS `<guid isPermaLink="false">` and its text: a guid said to be no link.
-_NOT_PERMALINK = re.compile(
-    rb"<guid\b[^>]*\bisPermaLink\s*=\s*[\"']false[\"'][^>]*>([^<]*)</guid>", re.IGNORECASE
-)
-
-
-def _permalink_guids(parsed: Any, body: bytes) -> dict[str, str]:
-    """The guids that stand for their RSS items' links, for items whose `<link>` is there but
-    empty: a guid that is an http(s) URL and a permalink (RSS 2.0: `isPermaLink` is true
-    unless it says false). feedparser takes the guid for the link only when an item has no
-    `<link>` at all, so items a CMS wrote with `<link></link>` and their URL in the guid
-    were dropped, while readers open the guid."""
-    if not str(parsed.get("version", "")).startswith("rss"):
-        return {}
-    guids = {
-        guid
-        for entry in parsed.entries
-        if not entry.get("link")
-        and (guid := entry.get("id") or "").startswith(("http://", "https://"))
-    }
-    if not guids:
-        return {}
-    marked = {
-        html.unescape(m.decode("utf-8", "replace")).strip() for m in _NOT_PERMALINK.findall(body)
-    }
-    return {guid: guid for guid in guids - marked}
 
 
 # RSS 2.0's `<author>`: "email (Name)", or as mail headers write it, "Name <email>".
