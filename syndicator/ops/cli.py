@@ -49,6 +49,7 @@ from syndicator.ops.command_output import (
     outcomes_shown_once,
     pulls_failed,
     quiet_option,
+    read_store,
     refuse_quiet_and_verbose,
     run_command,
     set_up_logging,
@@ -170,11 +171,7 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
     config = load_or_exit(ctx, as_json)
 
     async def job() -> list[MirrorRow]:
-        store = await connect(config, existing=True)
-        try:
-            return await mirror_rows(config, store)
-        finally:
-            await store.close()
+        return await read_store(config, lambda store: mirror_rows(config, store))
 
     rows = run_command(job, as_json, config=config)
     if as_json:
@@ -191,11 +188,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     config = load_or_exit(ctx, as_json)
 
     async def job() -> Any:
-        store = await connect(config, existing=True)
-        try:
-            return await collect(config, store)
-        finally:
-            await store.close()
+        return await read_store(config, lambda store: collect(config, store))
 
     report = run_command(job, as_json, config=config)
     if as_json:

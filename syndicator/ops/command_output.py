@@ -18,7 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 from rich.console import Console
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from syndicator.core.config import Config
 from syndicator.core.errors import (
@@ -31,7 +31,7 @@ from syndicator.serve.workers import (
     run_loop,
     run_stoppable,
 )
-from syndicator.store import Store, open_store
+from syndicator.store import Store, open_store, reading
 from syndicator.store import connect as store_connect
 from syndicator.store.connect import sqlite_file
 
@@ -219,6 +219,33 @@ async def connect(config: Config, *, existing: bool = False) -> Store:
     """The store; `existing` for commands that only read it: a store that is not there is an
     error naming where it was looked for, never a new empty one."""
     return await open_store(config.service.store, config.base_dir, existing=existing)
+
+
+async def read_store(
+    config: Config,
+    work: Callable[[Store], Awaitable[T]],
+    *,
+    check: bool = True,
+) -> T:
+    """`work` on the store opened to be only read (`status`, `mirrors`, `db check`), then
+    closed: a store that is not there is an error, and one this user may only read (a
+    snapshot, a read-only folder, file or disk, another user's) is read, nothing made or
+    left beside it. `check`: as `open_store`'s. A SQLite store read as a file no one
+    changes, which a process wrote into meanwhile, is read again (see `store.reading`)."""
+    for _ in range(reading.TRIES):
+        store = await open_store(config.service.store, config.base_dir, read_only=True, check=check)
+        try:
+            result = await work(store)
+        except (SyndicatorError, SQLAlchemyError, OSError):
+            if not store.changed_under_read():
+                raise
+            continue
+        finally:
+            await store.close()
+        if not store.changed_under_read():
+            return result
+    where = sqlite_file(config.service.store, config.base_dir)
+    raise StoreError(f"{where} kept changing while it was read; try again")
 
 
 def set_up_logging(fmt: str, verbose: bool, level: str = "warning") -> None:

@@ -30,6 +30,7 @@ from syndicator.ops.command_output import (
     json_option,
     out,
     quiet_option,
+    read_store,
     refuse_quiet_and_verbose,
     run_command,
 )
@@ -87,32 +88,30 @@ def db_upgrade(ctx: click.Context, as_json: bool) -> None:
 def db_check(ctx: click.Context, as_json: bool) -> None:
     """Read the whole store and say whether it is whole (SQLite: every page and index)."""
     config = load_or_exit(ctx, as_json)
+    url = config.service.store
 
     async def job() -> IntegrityReport:
         try:
-            store = await connect(config, existing=True)
+            await (await open_store(url, config.base_dir, read_only=True)).close()
         except StoreError:
-            path = sqlite_file(config.service.store, config.base_dir)
+            path = sqlite_file(url, config.base_dir)
             if path is not None and path.is_file():
                 damaged = await asyncio.to_thread(unopenable, path)
                 if damaged is not None:
                     return damaged
             # A store at another schema revision is checked as it is (before an upgrade,
             # after an older backup's restore); any other refusal stands.
-            store = await open_store(
-                config.service.store, config.base_dir, existing=True, check=False
-            )
+            store = await open_store(url, config.base_dir, read_only=True, check=False)
             try:
                 state = await migrate.schema_state(store.engine)
             except (SQLAlchemyError, OSError):
                 state = None
-            if state is None or not state.has_tables:
+            finally:
                 await store.close()
+            if state is None or not state.has_tables:
                 raise
-        try:
-            return await check_integrity(store)
-        finally:
-            await store.close()
+            return await read_store(config, check_integrity, check=False)
+        return await read_store(config, check_integrity)
 
     report = run_command(job, as_json, config=config)
     if as_json:

@@ -33,6 +33,7 @@ from syndicator.store.connect import (
     driver_said,
     first_schema,
 )
+from syndicator.store.reading import FileState, file_state
 from syndicator.store.schema import (
     article_aliases,
     article_hashes,
@@ -82,6 +83,9 @@ class StoreAccess:
         # A SQLite store's file, and which file it was when opened (device, inode).
         self.file: Path | None = None
         self._file_id: tuple[int, int] | None = None
+        # The SQLite file's state when it was opened as a file no one changes (see
+        # `store.reading`), which takes no lock; None when opened with the store's locks.
+        self.unlocked_at: FileState | None = None
         # The schema revision the store was checked at when opened (None: not checked), and
         # the last revisions a look found there with what they meant (see `schema_moved`).
         self.schema_head: str | None = None
@@ -109,6 +113,17 @@ class StoreAccess:
                 f"the store file {self.file} was {what} while this process ran; nothing more "
                 "is written to it: restore the file and restart"
             )
+
+    def changed_under_read(self) -> bool:
+        """Whether a process wrote into a store opened as a file no one changes since it
+        was opened: what was read of it may mix pages from before and after, and is read
+        again. Never for a store opened with its locks."""
+        if self.unlocked_at is None or self.file is None:
+            return False
+        try:
+            return file_state(self.file) != self.unlocked_at
+        except OSError:
+            return True
 
     async def schema_moved(self, *, quiet: bool = False) -> str | None:
         """Why this process must not write to the store any more: its schema revision is no

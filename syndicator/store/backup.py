@@ -32,8 +32,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from syndicator.core.errors import BackupNotWritten, BackupTarget, StoreError
-from syndicator.store.connect import SQLITE_HEADER, access_problem, not_sqlite
+from syndicator.store.connect import access_problem
 from syndicator.store.migrate import FOUNDATION, UPGRADE_HINT, code_head, known_revisions
+from syndicator.store.reading import (
+    TRIES,
+    UNLOCKED,
+    file_reading,
+    file_state,
+    file_uri,
+    not_sqlite,
+    readable_as,
+)
 
 # How long to wait for a lock another process holds (a pull's write, a checkpoint).
 BUSY_SECONDS = 10.0
@@ -84,7 +93,7 @@ def backup_sqlite(source: Path, target: Path, *, replace: bool = False) -> Backu
         os.replace(partial, target)
         _sync_folder(target.parent)
     except sqlite3.Error as exc:
-        if (problem := access_problem(source, exc)) is not None:
+        if (problem := access_problem(source, exc, read_only=True)) is not None:
             raise StoreError(problem) from None
         raise StoreError(f"backup of {source} failed: {exc}") from None
     except OSError as exc:  # the copy's fsync, its rename, its folder's sync
@@ -99,64 +108,24 @@ def _vacuum_into(source: Path, partial: Path, target: Path) -> None:
     """Write a compacted copy of the store at `source` to `partial`, needing only read
     access to the store: a backup job run as another user than the service, a store on a
     filesystem snapshot or in a read-only folder."""
-    for _ in range(_TRIES):
+    for _ in range(TRIES):
         # VACUUM INTO writes no file that is there already: the last try's copy goes.
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
-        before = _file_state(source)
-        reading = _store_reading(source)
-        try:
-            _vacuum_reading(source, reading, partial, target)
-        except _NoLogBeside:
-            reading = _reading(source)
-            _vacuum_reading(source, reading, partial, target)
+        before = file_state(source)
+        reading = readable_as(source)
+        _vacuum_reading(source, reading, partial, target)
         # Read as a file no one changes, the store takes no lock: a process that opened it
         # meanwhile and wrote into it may have changed pages under the copy. Read it again.
-        if "immutable" not in reading or _file_state(source) == before:
+        if UNLOCKED not in reading or file_state(source) == before:
             return
     raise StoreError(f"{source} kept changing while it was read; try the backup again")
 
 
-# Less room than this on the store's disk, and a backup makes no -wal or -shm file there.
-LOG_ROOM = 1024 * 1024
-# How many times a backup reads a store another process changed under it.
-_TRIES = 3
-
-
-class _NoLogBeside(Exception):
-    """The store's folder takes no -wal or -shm file from this user."""
-
-
-def _store_reading(source: Path) -> str:
-    """How the store is opened for a backup. `mode=rw` where this user may write the store
-    file, not `ro`: VACUUM INTO only reads the store, but a read-only connection to a store
-    no one else holds makes its `-wal` and `-shm` files and cannot remove them when it
-    closes (`rw` never creates a store that is not there). A file this user may only read
-    is opened read only (see `_reading`), and so is a store no process holds on a disk with
-    no room for its `-shm` file: a backup of a store on a full disk, the moment to take one,
-    failed ("the disk that holds the store is full") and left a 3-byte `-shm` file."""
-    try:
-        os.close(os.open(source, os.O_RDWR))
-        disk = os.statvfs(source)
-    except OSError:
-        return _reading(source)
-    if disk.f_bavail * disk.f_frsize < LOG_ROOM and not Path(f"{source}-shm").exists():
-        return _reading(source)
-    return "mode=rw"
-
-
 def _vacuum_reading(source: Path, reading: str, partial: Path, target: Path) -> None:
-    # As a URI (percent-encoded: a `#` or `?` in a path would cut it short).
-    uri = f"{source.resolve().as_uri()}?{reading}"
+    uri = file_uri(source, reading)
     with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=BUSY_SECONDS)) as db:
-        try:
-            # Opens the store's write-ahead log: a folder that takes none fails here,
-            # before anything is written.
-            (tables,) = db.execute(_ARTICLES_TABLE).fetchone()
-        except sqlite3.OperationalError as exc:
-            if reading == "mode=rw" and exc.sqlite_errorcode == sqlite3.SQLITE_CANTOPEN:
-                raise _NoLogBeside from None
-            raise
+        (tables,) = db.execute(_ARTICLES_TABLE).fetchone()
         if not tables:
             # As every other command says it: "no such table: articles" named neither.
             raise StoreError(
@@ -176,12 +145,6 @@ def _vacuum_reading(source: Path, reading: str, partial: Path, target: Path) -> 
 
 
 _ARTICLES_TABLE = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'articles'"
-
-
-def _file_state(source: Path) -> tuple[int, int, int, bool]:
-    """What changes when a process writes into the store file or opens it to write."""
-    found = source.stat()
-    return (found.st_ino, found.st_size, found.st_mtime_ns, Path(f"{source}-wal").exists())
 
 
 @dataclass(frozen=True)
@@ -207,8 +170,8 @@ def restore_sqlite(backup: Path, store: Path) -> RestoreReport:
             " service.store names the store's file; nothing was changed"
         )
     try:
-        # Read only, by URI (see backup_sqlite): a restore never writes the backup.
-        copy = sqlite3.connect(f"{backup.resolve().as_uri()}?{_reading(backup)}", uri=True)
+        # Read only (see store.reading): a restore never writes the backup.
+        copy = sqlite3.connect(file_uri(backup, file_reading(backup)), uri=True)
     except sqlite3.Error as exc:
         raise BackupTarget(f"cannot read the backup {backup}: {exc}") from None
     with contextlib.closing(copy):
@@ -257,25 +220,6 @@ def restore_sqlite(backup: Path, store: Path) -> RestoreReport:
         except OSError as exc:
             raise StoreError(f"restore into {store} failed: {exc}") from None
     return RestoreReport(store=store, articles=int(articles), revision=revision)
-
-
-def _reading(backup: Path) -> str:
-    """How the backup is opened: read only, and as a file no one changes when it is a store
-    file in WAL mode with no write-ahead log beside it (copied from a stopped store, or a
-    filesystem snapshot of one). Opened only read-only, SQLite makes the `-wal` and `-shm`
-    files beside such a file and cannot remove them after, and where it may not make them (a
-    read-only snapshot, another user's folder) it cannot read the backup at all ("attempt
-    to write a readonly database"). A log with pages in it is read as ever, and so is a file
-    with shared memory beside it: a process may hold it open, and write to it."""
-    log, shared = Path(f"{backup}-wal"), Path(f"{backup}-shm")
-    try:
-        with backup.open("rb") as file:
-            header = file.read(20)
-        held = (log.exists() and log.stat().st_size > 0) or shared.exists()
-    except OSError:  # the open says why
-        return "mode=ro"
-    in_wal_mode = header.startswith(SQLITE_HEADER) and header[18:20] == b"\x02\x02"
-    return "mode=ro&immutable=1" if in_wal_mode and not held else "mode=ro"
 
 
 def _copy_into(copy: sqlite3.Connection, path: Path) -> None:

@@ -32,6 +32,7 @@ from sqlalchemy.util import await_only
 
 from syndicator.core.config_addresses import store_command_timeout
 from syndicator.core.errors import StoreError
+from syndicator.store.reading import READ_WRITE, file_uri, not_sqlite
 
 
 def async_url(url: str, base_dir: Path | None = None) -> str:
@@ -92,46 +93,6 @@ def no_store_at(url: str, base_dir: Path | None) -> str | None:
         f"no store at {os.path.abspath(path)} (service.store {url!r}): check the path, "
         "or fill it first with `syndicate pull SOURCE` or `syndicate db upgrade`"
     )
-
-
-# The first bytes of every SQLite database file.
-SQLITE_HEADER = b"SQLite format 3\x00"
-# SQLite's smallest page: a database file is always a whole number of pages.
-SQLITE_MIN_PAGE = 512
-# The first page of a database file holds, after the 100 bytes of the file's header, the
-# b-tree page of its schema table: a table b-tree's leaf (13) or interior page (5).
-SCHEMA_PAGE_KINDS = (0x0D, 0x05)
-
-
-def not_sqlite(path: Path) -> str | None:
-    """What the file at `path` holds when it is no SQLite database at all, whole or damaged
-    (the config file itself, a `store:` that names the wrong file): "store is damaged, move
-    it aside" was the wrong advice for it, and `db restore` would have overwritten it. None
-    when it may be a store: empty (SQLite makes the store in it), SQLite's header at its
-    start, or a SQLite file whose header was lost (whole pages, and the header's bytes NUL
-    or its schema page after them). Whole pages with NUL bytes in them were taken for a
-    store before: a tar archive is too, and `db restore` replaced it with the backup."""
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as file:
-            start = file.read(4096)
-    except OSError:  # unreadable: the driver says why
-        return None
-    if size == 0 or start.startswith(SQLITE_HEADER):
-        return None
-    if size % SQLITE_MIN_PAGE == 0 and (
-        start[: len(SQLITE_HEADER)] == bytes(len(SQLITE_HEADER))
-        or (len(start) > 100 and start[100] in SCHEMA_PAGE_KINDS)
-    ):
-        return None
-    try:
-        first = start.decode("utf-8").strip().splitlines()[0] if b"\x00" not in start else ""
-    except (UnicodeDecodeError, IndexError):
-        first = ""
-    if first:
-        shown = first if len(first) <= 40 else f"{first[:40]}..."
-        return f"it holds text, starting {shown!r}"
-    return f"it holds {size} bytes without SQLite's header"
 
 
 # The options of a SQLite URL that SQLite's Python driver takes; without `uri`, SQLAlchemy
@@ -222,12 +183,16 @@ def _driver_options(url: URL) -> URL:
     return url
 
 
-def make_engine(url: str, base_dir: Path | None = None, *, bounded: bool = True) -> AsyncEngine:
+def make_engine(
+    url: str, base_dir: Path | None = None, *, bounded: bool = True, reading: str | None = None
+) -> AsyncEngine:
     """An engine for a store URL. `?search_path=NAME` on a PostgreSQL URL keeps the tables in
     that schema (created if missing), so several stores can share one database;
     `?application_name=NAME` names its connections in pg_stat_activity;
     `?command_timeout=SECONDS` bounds each statement (COMMAND_TIMEOUT when not given), unless
-    the engine is not `bounded` (a schema upgrade, whose statements may take long)."""
+    the engine is not `bounded` (a schema upgrade, whose statements may take long).
+    `reading`: how a SQLite store's file is opened by a command that only reads it (SQLite's
+    URI query, from `store.reading`)."""
     driver_url = _driver_url(url, base_dir)
     connect_args: dict[str, Any] = {}
     ping: float | None = None
@@ -266,15 +231,19 @@ def make_engine(url: str, base_dir: Path | None = None, *, bounded: bool = True)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "do_connect")
-        def _connect(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
             cparams["async_creator_fn"] = _open_sqlite
+            if reading is not None and cargs:
+                cargs[0] = file_uri(Path(cargs[0]), reading)
+                cparams["uri"] = True
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
             # First, so that switching to WAL waits for a process that holds the lock.
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
-            _switch_to_wal(cursor)
+            if reading is None or reading == READ_WRITE:
+                _switch_to_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
@@ -488,14 +457,15 @@ DISK_FULL = "the disk that holds the store is full"
 PG_DISK_FULL = "53100"
 
 
-def access_problem(path: Path, error: BaseException) -> str | None:
+def access_problem(path: Path, error: BaseException, *, read_only: bool = False) -> str | None:
     """One line naming a SQLite store this user may not read or write, when `error` is what
     SQLite said of it; None when the error is another one, or the file and folder look
     writable. A user without write access to the store's folder cannot even read a store no
     other process holds open, and SQLite's "attempt to write a readonly database" said
     neither which file nor why. A disk mounted read-only (as the kernel remounts one it
     found errors on) or full is named as such: "read-only to this user" sent the operator
-    to chmod, "disk I/O error" to the disk's health."""
+    to chmod, "disk I/O error" to the disk's health. `read_only`: the store was opened only
+    to be read (as `store.reading` says), which needs no write access."""
     said = str(error)
     if not any(words in said for words in (*_NO_ACCESS, *_DISK_FULL)):
         return None
@@ -514,10 +484,12 @@ def access_problem(path: Path, error: BaseException) -> str | None:
             return f"{where}: {DISK_FULL} (no space left on device)"
         return None
     if not os.access(path, os.R_OK):
-        return (
-            f"{where}: store is unreadable to this user (needs read and write access to the"
-            " file, and write access to its folder)"
+        needs = (
+            "read access to the file and its folder"
+            if read_only
+            else "read and write access to the file, and write access to its folder"
         )
+        return f"{where}: store is unreadable to this user (needs {needs})"
     if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
         return (
             f"{where}: store is read-only to this user (needs write access to the file and"

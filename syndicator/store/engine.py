@@ -8,6 +8,8 @@ here the reads. Connecting and the driver's errors are `connect`'s.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +41,7 @@ from syndicator.store.connect import (
     not_a_store_path,
     sqlite_file,
 )
+from syndicator.store.reading import UNLOCKED, FileState, file_state, readable_as
 from syndicator.store.schema import (
     article_aliases,
     article_sections,
@@ -67,6 +70,7 @@ async def open_store(
     check: bool = True,
     existing: bool = False,
     bounded: bool = True,
+    read_only: bool = False,
 ) -> Store:
     """Connect and check that the schema is the code's.
 
@@ -75,6 +79,9 @@ async def open_store(
     (for commands that only read) refuses a store that is not there or has no tables, and
     creates nothing: a mistyped path is an error, not a new empty store. A store that is not
     `bounded` lets PostgreSQL statements take as long as they take (a schema upgrade).
+    `read_only` (for commands that only read, `existing` too): a SQLite store is opened as
+    `store.reading` says, so that a store this user may only read is read, and nothing is
+    left beside it.
     """
     try:
         shown = make_url(url).render_as_string()
@@ -84,16 +91,26 @@ async def open_store(
         raise StoreError(f"cannot read the store URL {shown!r}: {exc}") from None
     if (in_the_way := not_a_store_path(url, base_dir)) is not None:
         raise StoreError(in_the_way)
+    existing = existing or read_only
     if existing:
         create_empty = False
         if (missing := no_store_at(url, base_dir)) is not None:
             raise StoreError(missing)
+    path = sqlite_file(url, base_dir)
+    reading: str | None = None
+    unlocked_at: FileState | None = None
+    if read_only and path is not None:
+        with contextlib.suppress(OSError):  # gone meanwhile: the driver says it
+            before = file_state(path)
+            reading = await asyncio.to_thread(readable_as, path)
+            unlocked_at = before if UNLOCKED in reading else None
     try:
-        engine = make_engine(url, base_dir, bounded=bounded)
+        engine = make_engine(url, base_dir, bounded=bounded, reading=reading)
     except (SQLAlchemyError, OSError, ValueError) as exc:
         # A folder that cannot be made (its parent is a file), a NUL in the path.
         raise StoreError(f"cannot open store {shown}: {exc}") from None
     store = Store(engine)
+    store.unlocked_at = unlocked_at
     try:
         if not existing:
             await store.create_search_path_schema()
@@ -102,7 +119,6 @@ async def open_store(
                 store.engine, create_empty=create_empty, writer=store.writer
             )
         await store.prepare()
-        path = sqlite_file(url, base_dir)
         if path is not None:
             if not check and not path.exists():
                 # Nothing has connected yet (`db upgrade` checks nothing before it migrates):
@@ -116,8 +132,7 @@ async def open_store(
     except (SQLAlchemyError, OSError, ValueError) as exc:
         # ValueError: text of the schema that is not UTF-8 (a damaged file's first pages).
         await engine.dispose()
-        path = sqlite_file(url, base_dir)
-        if path is not None and (problem := access_problem(path, exc)) is not None:
+        if path is not None and (problem := access_problem(path, exc, read_only=read_only)):
             raise StoreError(problem) from None
         bound = command_timeout(make_url(url)) if store.is_postgres else None
         raise StoreError(f"cannot open store {shown}: {driver_said(exc, bound)}") from None

@@ -22,8 +22,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from syndicator.core.errors import StoreError
 from syndicator.store import migrate
-from syndicator.store.connect import not_sqlite
 from syndicator.store.engine import Store
+from syndicator.store.reading import not_sqlite
 from syndicator.store.schema import metadata
 
 # integrity_check stops after this many problems; more say nothing new.

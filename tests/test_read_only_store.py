@@ -1,0 +1,172 @@
+"""The commands that only read the store (`status`, `mirrors`, `db check`) on a SQLite store
+the operator may only read: a filesystem snapshot, a read-only folder, file or disk, a
+monitoring job that runs as another user than the service.
+
+Tests run as root, whom file modes do not stop: `chattr +i` (see test_backup_access), a
+command run without root's override of file modes, and a disk mounted read-only in a mount
+namespace of the test's own make the store really read-only to the command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from syndicator.core.config_file import load_config
+from syndicator.ops.command_output import read_store
+from syndicator.store import Store
+
+from .test_backup_access import immutable, pulled_store
+from .test_cli_operator import run
+from .test_cli_surface import as_permissions_bind_a_user
+
+# Each command that only reads the store, and a line of what it prints when all is well.
+READERS = [
+    (["status"], "all sections fresh, every last pull ok"),
+    (["mirrors"], "www.presstv.ir"),
+    (["db", "check"], "store is whole"),
+]
+
+# `syndicate` commands run in one process (a start-up takes seconds), each one's exit
+# status, stdout and stderr printed as JSON: python -c IN_ONE_PROCESS '[["status"], ...]'.
+IN_ONE_PROCESS = """
+import json, sys
+from click.testing import CliRunner
+from syndicator.ops.cli import main
+runs = [CliRunner().invoke(main, args) for args in json.loads(sys.argv[1])]
+print(json.dumps([[run.exit_code, run.stdout, run.stderr] for run in runs]))
+"""
+
+
+@pytest.mark.parametrize("frozen", ["folder and file", "folder", "file"])
+def test_read_only_commands_read_a_store_they_may_not_change(tmp_path: Path, frozen: str) -> None:
+    """A snapshot's store, a read-only folder or store file: in WAL mode the store was opened
+    to be written, which needs its -wal and -shm files beside it: the commands failed
+    ("store is read-only to this user"), or, the folder writable, left those files beside
+    a read-only store file."""
+    config, store = pulled_store(tmp_path)
+    paths = {"folder and file": [store, store.parent], "folder": [store.parent], "file": [store]}
+    for command, said in READERS:
+        with immutable(*paths[frozen]):
+            result = run("--config", str(config), *command)
+            left = sorted(p.name for p in store.parent.iterdir())
+        assert result.exit_code == 0, (command, result.output)
+        assert said in result.stdout, (command, result.stdout)
+        assert left == ["db.sqlite"], command
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_read_only_commands_as_another_user_need_only_read_access(
+    tmp_path: Path, held: bool
+) -> None:
+    """A monitoring job run as a user who may read the store and its folder, not write them,
+    while the service holds the store (what it committed sits in the write-ahead log only:
+    the section emptied) or while nothing does. The commands said "store is read-only to
+    this user (needs write access to the file and its folder)"."""
+    config, store = pulled_store(tmp_path)
+    writer = sqlite3.connect(store, isolation_level=None)
+    commands = [
+        [f"--config={config}", *command]
+        for command in (["status", "--json"], ["mirrors", "--json"], ["db", "check"])
+    ]
+    try:
+        if held:
+            writer.execute("PRAGMA wal_autocheckpoint = 0")
+            writer.execute("DELETE FROM article_sections")
+        else:
+            writer.close()
+        for path in store.parent.iterdir():
+            path.chmod(0o444)
+        store.parent.chmod(0o555)
+        ran = subprocess.run(
+            [sys.executable, "-c", IN_ONE_PROCESS, json.dumps(commands)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            preexec_fn=as_permissions_bind_a_user,
+        )
+        left = sorted(p.name for p in store.parent.iterdir())
+    finally:
+        store.parent.chmod(0o755)
+        writer.close()
+    assert ran.returncode == 0, ran.stderr
+    status, mirrors, check = json.loads(ran.stdout)
+    assert status[0] == (1 if held else 0), status[2]
+    assert json.loads(status[1])["sections"]["north-africa"]["items"] == (0 if held else 1)
+    assert mirrors[0] == 0, mirrors[2]
+    assert len(json.loads(mirrors[1])) == 3
+    assert check[0] == 0, check[2]
+    assert "store is whole" in check[1]
+    if held:
+        assert left == ["db.sqlite", "db.sqlite-shm", "db.sqlite-wal"]
+    else:
+        assert left == ["db.sqlite"]
+
+
+@pytest.mark.parametrize(
+    "disk",
+    [
+        'mount -t tmpfs tmpfs "$1" && cp "$2" "$1/db.sqlite" && mount -o remount,ro "$1"',
+        'mount -t tmpfs -o size=1m tmpfs "$1" && cp "$2" "$1/db.sqlite"'
+        ' && { dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null || true; }',
+    ],
+    ids=["mounted read-only", "full"],
+)
+def test_read_only_commands_read_a_store_on_a_read_only_or_full_disk(
+    tmp_path: Path, disk: str
+) -> None:
+    """A disk the kernel remounted read-only, or one that filled up: the moment an operator
+    asks what the store holds. The commands wanted the store's -shm file made there."""
+    config, store = pulled_store(tmp_path)
+    mounted = tmp_path / "disk"
+    mounted.mkdir()
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace(str(store), str(mounted / "db.sqlite")), encoding="utf-8")
+    # In a mount namespace of its own (gone with it): the disk, the commands, what it holds.
+    script = f'{disk} && "$3" -c "$4" "$5" > "$6"; ls "$1"'
+    commands = json.dumps([[f"--config={config}", *command] for command, _ in READERS])
+    ran = tmp_path / "ran.json"
+    given = [mounted, store, sys.executable, IN_ONE_PROCESS, commands, ran]
+    result = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, "sh", *map(str, given)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert ran.read_text(encoding="utf-8"), result.stderr
+    for (command, said), (code, out, err) in zip(READERS, json.loads(ran.read_text()), strict=True):
+        assert code == 0, (command, err)
+        assert said in out, (command, out)
+    assert "db.sqlite-shm" not in result.stdout.split(), result.stdout
+
+
+def test_a_store_written_while_it_was_read_as_a_file_no_one_changes_is_read_again(
+    tmp_path: Path,
+) -> None:
+    """A store no process holds, which this user may only read, is read without its locks:
+    a process that opened it meanwhile and wrote into it may have changed pages under the
+    reader, which reads it again (now with its locks: a process holds it)."""
+    config, store = pulled_store(tmp_path)
+    unlocked: list[bool] = []
+
+    async def work(opened: Store) -> int:
+        unlocked.append(opened.unlocked_at is not None)
+        if len(unlocked) == 1:
+            subprocess.run(["chattr", "-i", str(store)], check=True)
+            with contextlib.closing(sqlite3.connect(store)) as writer, writer:
+                writer.execute("DELETE FROM article_sections")
+        return (await opened.section_counts()).get("north-africa", 0)
+
+    with immutable(store):
+        items = asyncio.run(read_store(load_config(config), work))
+    assert unlocked == [True, False]
+    assert items == 0
