@@ -223,6 +223,34 @@ def test_output_to_a_full_disk_is_one_line_not_a_traceback(
     assert "error: cannot write the output: No space left on device" in result.stderr
 
 
+@pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["check"]])
+def test_output_to_a_closed_pipe_ends_the_command_as_ls_and_git_end(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # `syndicate status | head -1`: rich and click ended the command with exit status 1,
+    # which `set -o pipefail` took for a failure. Killed by SIGPIPE as ls and git are (the
+    # shell's status 141), saying nothing.
+    config = str(default_config(tmp_path))
+    if command[0] != "check":
+        assert CliRunner().invoke(main, ["--config", config, "pull"]).exit_code == 0
+    reading, writing = os.pipe()
+    os.close(reading)  # what reads the output has stopped reading
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "syndicator", "--config", config, *command],
+            cwd=tmp_path,
+            stdout=writing,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+    finally:
+        os.close(writing)
+    assert result.returncode == -signal.SIGPIPE, result.stderr
+    assert result.stderr == ""
+
+
 async def test_default_offline_config_is_healthy_after_its_pull(tmp_path: Path) -> None:
     config = str(default_config(tmp_path))
     code, out, err = await syndicate("--config", config, "pull", "presstv", cwd=tmp_path)

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, NoReturn, TypeVar
@@ -49,10 +50,33 @@ EXIT_CONFIG = 2
 T = TypeVar("T")
 
 
-err = Console(stderr=True, soft_wrap=True)
+def closed_pipe() -> NoReturn:
+    """End the command as `ls` and `git` end when what reads their output stops reading
+    (`syndicate status | head -1`): killed by SIGPIPE, which a shell shows as exit status
+    141 (128 + 13), saying nothing. Python ignores SIGPIPE (a write fails instead), and
+    rich and click ended the command with status 1, which `set -o pipefail` took for a
+    failure of the command. Only here: `serve` writes to sockets, whose closing by a
+    reader must not end it."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    sys.exit(EXIT_SIGNALLED + signal.SIGPIPE)  # where the signal could not end it
 
 
-out = Console(soft_wrap=True)
+class _Console(Console):
+    """A rich console whose output to a closed pipe ends the command as `closed_pipe`;
+    on stderr, whose closing does not end it (a pull's progress), it is left unsaid."""
+
+    def on_broken_pipe(self) -> None:
+        if self.stderr:
+            self.quiet = True
+            return
+        closed_pipe()
+
+
+err = _Console(stderr=True, soft_wrap=True)
+
+
+out = _Console(soft_wrap=True)
 
 
 def emit(data: Any) -> None:

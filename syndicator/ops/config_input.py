@@ -34,6 +34,7 @@ from syndicator.ops.command_output import (
     EXIT_FAILED,
     EXIT_SIGNALLED,
     as_failure,
+    closed_pipe,
     counted,
     emit,
     err,
@@ -405,6 +406,9 @@ class Group(click.Group):
             return super().invoke(ctx)
         except click.UsageError as refused:
             raise _refused(refused) from None
+        except BrokenPipeError:
+            # What reads the output (`--json`, the YAML of `discover`) stopped reading.
+            closed_pipe()
         except KeyboardInterrupt:
             # Ctrl-C in a command that does not stop on signals of its own (`pull` and
             # `export` do): click said "Aborted!" with exit status 1, and nothing with --json.
@@ -416,7 +420,7 @@ class Group(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """The command; output that cannot be written (`>> log` on a full disk) ends it with
-        one line on stderr and status 1, as click ends it on a closed pipe. The errors of
+        one line on stderr and status 1 (a closed pipe: see `closed_pipe`). The errors of
         files the commands write name them (ExportError, StoreError); this one names none."""
         given = args[0] if args else kwargs.get("args")
         Group.given = list(sys.argv[1:] if given is None else given)
