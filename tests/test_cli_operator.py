@@ -412,6 +412,22 @@ def test_json_errors_say_the_word_error_once(tmp_path: Path) -> None:
     (tmp_path / "db.sqlite").unlink()
     gone = run("--config", str(config), "db", "backup", str(tmp_path / "b2.db"), "--json")
     assert json.loads(gone.stdout)["error"].startswith("store error: no store at "), gone.stdout
+    # A PostgreSQL store, which `db backup` and `db restore` leave to pg_dump and pg_restore,
+    # as every other refusal: the terminal's line, its "error: " left off (it alone lacked
+    # the "error: " every other document had, before 158bed8 left it off them all).
+    pg_store = "postgresql://u@db.invalid/feeds"  # never connected to
+    text = config.read_text("utf-8").replace(f"sqlite:///{tmp_path / 'db.sqlite'}", pg_store)
+    config.write_text(text, "utf-8")
+    for command, use in (
+        ("backup", "back a PostgreSQL store up with pg_dump"),
+        ("restore", "restore a PostgreSQL store with pg_restore"),
+    ):
+        said = f"the store is not a SQLite file: {use}"
+        refused = run("--config", str(config), "db", command, str(backup), "--json")
+        assert refused.exit_code == 2
+        assert json.loads(refused.stdout) == {"ok": False, "error": said}, refused.stdout
+        shown = run("--config", str(config), "db", command, str(backup))
+        assert shown.exit_code == 2 and shown.stderr == f"error: {said}\n", shown.stderr
 
 
 def test_db_upgrade_makes_a_store_that_is_not_there_yet(tmp_path: Path) -> None:
