@@ -330,6 +330,29 @@ async def test_a_pull_the_store_cannot_serve_is_recorded_as_failed(
         await store.close()
 
 
+async def test_a_pull_that_crashes_is_recorded_as_failed_with_its_error(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # An exception no one expected (a bug) escaped the pull unrecorded: `status` and
+    # /readyz went on showing the good pull before it as the source's last.
+    config = write_config(site.config_yaml(store_url))
+    assert (await run_pull("news", config, fetcher, store)).result == "ok"
+
+    def broken(_stage: str, _url: str) -> None:
+        raise RuntimeError("a bug in the pull")
+
+    with pytest.raises(RuntimeError, match="a bug in the pull"):
+        await run_pull("news", config, fetcher, store, progress=broken)
+    last = (await last_pulls(store))["news"]
+    assert (last.result, last.error) == ("failed", "pull crashed: RuntimeError: a bug in the pull")
+    status = await collect(config, store)
+    assert f"source news: last pull failed: {last.error}" in status.problems, status.problems
+
+
 async def test_a_pull_cancelled_late_on_a_worker_that_lost_its_lease_is_not_the_last_pull(
     site: Site, engine_url: str, write_config: Callable[[str], Config]
 ) -> None:

@@ -106,7 +106,8 @@ async def run_pull(
     """Pull one source once, then log and record how it went.
 
     A cancelled pull is recorded as `cancelled` with what it had stored so far, and the
-    cancellation goes on. A full disk ends the pull's storing at its first refused write,
+    cancellation goes on; one that crashes (a bug) as `failed`, naming the exception, which
+    goes on too. A full disk ends the pull's storing at its first refused write,
     with one error. A store that cannot take the record (a full disk again) is logged,
     never raised: the articles are stored already.
     """
@@ -142,6 +143,16 @@ async def run_pull(
         pull.report.fail(str(exc))
         report = pull.report
         report.entry_points_ok = 0
+    except Exception as exc:
+        # A bug: recorded as a failed pull, so `status` and /readyz do not go on showing
+        # the good pull before it as the last, then raised on for its traceback.
+        crash = f"pull crashed: {type(exc).__name__}: {exc}"
+        pull.report.fail(crash)
+        # The pull's error, whatever failed before it.
+        pull.report.errors = [crash, *(e for e in pull.report.errors if e != crash)]
+        pull.report.entry_points_ok = 0
+        await _record(store, finish("failed"))
+        raise
     outcome = finish(result_of(report))
     await _record(store, outcome)
     return outcome
