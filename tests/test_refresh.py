@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import event
 
 from syndicator.core.config import Config
 from syndicator.publish.documents import FeedBook
@@ -15,6 +18,7 @@ from syndicator.publish.rendered import RenderedFeed
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.scheduler import PullScheduler
 from syndicator.store import Store, open_store
+from syndicator.web.server import make_app
 
 from .engines import candidate
 from .sites import Site
@@ -189,3 +193,77 @@ async def test_a_look_at_the_counters_while_a_reload_renders_renders_nothing_mor
     await book.sync_versions()
     assert looks > 1
     assert book.renders == renders + 2  # iran and all, once each
+
+
+class Statements:
+    """Every statement a real store's engine sends to its database, counted."""
+
+    def __init__(self, store: Store) -> None:
+        self.count = 0
+        self._engine = store.engine.sync_engine
+        event.listen(self._engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args: object) -> None:
+        self.count += 1
+
+    def close(self) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._seen)
+
+    async def during(self, *requests: Any) -> int:
+        before = self.count
+        await asyncio.gather(*requests)
+        return self.count - before
+
+
+async def test_a_burst_of_section_page_readers_reads_the_store_once_per_change(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> None:
+    # Section pages read the section's articles, counts, dates and archive pages from the
+    # store at every request, where the feeds are rendered once per change: a burst of
+    # readers of a page was a burst of queries.
+    config = write_config(service_config(site, store_url))
+    book = FeedBook(config, store)
+    scheduler = PullScheduler(config, fetcher, store, book)
+    await scheduler.pull("news")
+    statements = Statements(store)
+    client = TestClient(TestServer(make_app(book)))
+    await client.start_server()
+
+    async def page() -> str:
+        response = await client.get("/feeds/iran/")
+        assert response.status == 200
+        return await response.text()
+
+    try:
+        first = await statements.during(page())
+        assert first > 0
+        # The first readers at once wait for one render, the next ones read nothing.
+        burst = await statements.during(*(page() for _ in range(20)))
+        assert burst == 0, f"{burst} statements for 20 readers of a page rendered already"
+        iran = next(a for a in site.articles if "iran" in a.sections)
+        headline = "Talks on the Gulf resume, a correction says"
+        modified = site.modified + timedelta(minutes=1)
+        site.edit(iran.id, range(len(site.mirrors)), title=headline, modified=modified)
+        await scheduler.pull("news")  # renders the changed section again, its page too
+        burst = await statements.during(*(page() for _ in range(20)))
+        assert burst == 0, f"{burst} statements for 20 readers after the change"
+        assert headline in await page(), "the page was not made again after the change"
+        # A burst of first readers waits for one render.
+        fresh = FeedBook(config, store)
+        fresh_client = TestClient(TestServer(make_app(fresh)))
+        await fresh_client.start_server()
+        try:
+
+            async def cold() -> None:
+                assert (await fresh_client.get("/feeds/iran/")).status == 200
+
+            assert await statements.during(*(cold() for _ in range(20))) <= first
+        finally:
+            await fresh_client.close()
+    finally:
+        statements.close()
+        await client.close()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+from datetime import datetime
 
 from syndicator.core.config import ALL_SECTION
 from syndicator.publish import render
@@ -22,15 +24,34 @@ from syndicator.publish.opml import opml_document
 from syndicator.publish.pages import SectionSummary, SourceHealth, index_page, section_page
 from syndicator.publish.rendered import (
     RenderedFeed,
+    SectionDocuments,
     duration_text,
     prepare,
     whole_second,
 )
 from syndicator.store.pulls import last_pulls
 
+log = logging.getLogger("syndicator.publish")
+
 
 class FeedBook(FeedRenders):
     """Every document of the service: feeds, archive pages, pages for people, OPML."""
+
+    async def _revalidate(self, names: set[str]) -> None:
+        """The feeds' `_revalidate`, and then the pages readers asked for of these sections,
+        made again now rather than at the next reader's request."""
+        await super()._revalidate(names)
+        for section in sorted(names):
+            held = self._section_pages.get(section)
+            if held is None or section not in self.section_names():
+                continue
+            try:
+                await self.page(f"{section}/index.html")
+            except Exception as exc:
+                # As a feed that fails to render: the next reader's request makes it, and
+                # reports the error.
+                self._section_pages.pop(section, None)
+                log.warning("section page %s not made again: %s", section, exc)
 
     async def summaries(self) -> list[SectionSummary]:
         # Counting a section's items reads all its rows: count again only after a change
@@ -134,21 +155,55 @@ class FeedBook(FeedRenders):
     async def page(self, name: str) -> RenderedFeed:
         """An HTML page or the OPML list (a name of `page_names`) ready to send, in every
         encoding, dated like the feeds: the server sends these bytes and export writes them.
-        KeyError for another name."""
-        changed = await self.store.section_changed_at()
-        if name == "opml.xml":
-            body, content_type = await self.opml(), "text/x-opml; charset=utf-8"
-            floor = max(changed.values(), default=None)
-        elif name == "index.html":
-            body, content_type = (await self.index_html()).encode(), "text/html; charset=utf-8"
-            floor = max(changed.values(), default=None)
-        else:
-            section = name.removesuffix("/index.html")
-            if name == section:
-                raise KeyError(name)
-            body = (await self.section_html(section)).encode()
-            content_type = "text/html; charset=utf-8"
-            floor = changed.get(section)
+        KeyError for another name.
+
+        A section page is kept with the section's feeds and made again once they are
+        rendered again (its section changed): readers of a page already made read nothing
+        from the store, and readers asking at once while it is made wait for that one
+        render. The index and the OPML list, which show every source's health, are made
+        at each request."""
+        if name in ("opml.xml", "index.html"):
+            changed = await self.store.section_changed_at()
+            if name == "opml.xml":
+                body, content_type = await self.opml(), "text/x-opml; charset=utf-8"
+            else:
+                body, content_type = (await self.index_html()).encode(), "text/html; charset=utf-8"
+            return await self._page_document(
+                name, body, content_type, max(changed.values(), default=None)
+            )
+        section = name.removesuffix("/index.html")
+        if name == section:
+            raise KeyError(name)
+        entry = await self._section(section)
+        held = self._section_pages.get(section)
+        if held is not None and held[0] is entry:
+            return held[1]
+        pending = self._page_renders.get(section)
+        if pending is None or pending[0] is not entry:
+            future = asyncio.ensure_future(self._section_page(section, entry))
+            self._page_renders[section] = pending = (entry, future)
+
+            def done(_f: object, section: str = section, future: object = future) -> None:
+                if self._page_renders.get(section, (None, None))[1] is future:
+                    del self._page_renders[section]
+
+            future.add_done_callback(done)
+        return await asyncio.shield(pending[1])
+
+    async def _section_page(self, section: str, entry: SectionDocuments) -> RenderedFeed:
+        """Make a section's page, kept while `entry` (its feeds) is the section's own."""
+        floor = (await self.store.section_changed_at()).get(section)
+        body = (await self.section_html(section)).encode()
+        doc = await self._page_document(
+            f"{section}/index.html", body, "text/html; charset=utf-8", floor
+        )
+        if self._cache.get(section) is entry:
+            self._section_pages[section] = (entry, doc)
+        return doc
+
+    async def _page_document(
+        self, name: str, body: bytes, content_type: str, floor: datetime | None
+    ) -> RenderedFeed:
         before = self._pages.get(name)
         if before is not None and before.body == body:
             return before

@@ -58,6 +58,10 @@ class FeedAddresses:
         self._dated: dict[str, tuple[str, datetime]] = {}
         # The HTML pages and the OPML list, as last made.
         self._pages: dict[str, RenderedFeed] = {}
+        # Each section's page with the feeds it was made with: kept while they are the
+        # section's own (`documents`), and the one being made.
+        self._section_pages: dict[str, tuple[SectionDocuments, RenderedFeed]] = {}
+        self._page_renders: dict[str, tuple[SectionDocuments, asyncio.Future[RenderedFeed]]] = {}
         self.archive_renders = 0
         # Called with the changed sections after `invalidate` (the WebSub announcer listens).
         self.listeners: list[ChangeListener] = []
