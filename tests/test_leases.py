@@ -65,3 +65,32 @@ async def test_a_dead_holder_loses_its_lease_after_the_timeout(engine_url: str) 
         assert await dead.renew(["news"], T0 + timedelta(seconds=52)) == set()
     finally:
         await store.close()
+
+
+async def test_a_worker_whose_clock_is_behind_leaves_the_times_of_a_worker_in_step_alone(
+    engine_url: str,
+) -> None:
+    # A worker whose clock ran 50 s behind, within the lease timeout the leases allow for
+    # skew, judged the times a worker in step wrote as ahead of any clock and brought them
+    # back: it cut the lease the other worker held, which a third worker then took while
+    # its holder still pulled, and made a source due before its `every` had passed.
+    store = await open_store(engine_url)
+    try:
+        in_step, behind, third = (Leases(store, name, timeout=60) for name in "abc")
+        await in_step.register(["held", "freed"], T0)
+        assert await in_step.claim_due(["held", "freed"], 2, T0) == ["freed", "held"]
+        due = T0 + timedelta(minutes=10, seconds=20)  # its every (10m) and jitter
+        assert await in_step.release("freed", due, T0)
+        window = {"held": 630.0, "freed": 630.0}  # every and the jitter window (30s)
+        assert await behind.bound(window, T0 - timedelta(seconds=50)) == []
+        rows = await third.rows()
+        assert rows["freed"].next_due == due
+        assert rows["held"].expires_at == T0 + timedelta(seconds=60)
+        assert await third.claim_due(["held", "freed"], 2, T0 + timedelta(seconds=30)) == []
+        # Times no clock within the lease timeout of this one could have written (a day
+        # ahead) are still brought back.
+        await in_step.release("held", T0 + timedelta(days=1), T0)
+        assert await behind.bound(window, T0 - timedelta(seconds=50)) == ["held"]
+        assert (await third.rows())["held"].next_due == T0 + timedelta(seconds=580)
+    finally:
+        await store.close()

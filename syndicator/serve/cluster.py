@@ -97,8 +97,9 @@ async def retention_loop(
                 await leases.register([RETENTION_LEASE])
                 if not bounded:
                     # Times a node whose clock ran ahead wrote, as a lease worker brings
-                    # back its sources': the job waits `every` at most, and a lease of
-                    # such a node that died is held for `lease_timeout` at most.
+                    # back its sources': beyond the skew the leases allow, the job waits
+                    # `every` at most, and a lease of such a node that died is held for
+                    # `lease_timeout` at most.
                     await leases.bound({RETENTION_LEASE: every})
                     bounded = True
                 claimed = await leases.claim_due([RETENTION_LEASE], 1)

@@ -8,7 +8,8 @@ when it is done it frees the row and sets when the source is next due. A worker 
 stops renewing, and once the expiry passes any other worker may claim the source.
 
 Times come from the workers' clocks (keep them in sync, as NTP does); a lease timeout of
-minutes leaves room for ordinary skew. Knows nothing of pulling itself.
+minutes leaves room for ordinary skew, and times a worker brings back as written by a clock
+that ran ahead (`bound`) are only those beyond that skew. Knows nothing of pulling itself.
 """
 
 from __future__ import annotations
@@ -131,18 +132,26 @@ class Leases:
     async def bound(
         self, latest_due: Mapping[str, float], now: datetime | None = None
     ) -> list[str]:
-        """Bring back the times no clock in step with this one could have set: a free
-        source's next due time more than `latest_due[name]` seconds away (its `every` and
-        jitter window: it is due then, as if pulled now), a held source's next due time
-        after now (it was due when claimed: due now, once its lease is free), and a lease's
-        expiry more than the lease timeout away. A worker whose clock ran ahead wrote them:
-        once NTP stepped it back, or another worker took over, the source waited out the
-        step as well (a day ahead, a day more), and a lease such a worker held when it died
-        stayed held as long. Returns the sources whose times were brought back."""
+        """Bring back the times no clock within the lease timeout of this one (the skew the
+        leases allow) could have set: a free source's next due time more than
+        `latest_due[name]` seconds (its `every` and jitter window) and the lease timeout
+        away (it is due `latest_due[name]` from now, as if pulled now), a held source's
+        next due time more than the lease timeout after now (it was due when claimed: due
+        now, once its lease is free), and a lease's expiry more than twice the lease
+        timeout away (it expires one lease timeout from now). A worker whose clock ran
+        ahead wrote them: once NTP stepped it back, or another worker took over, the
+        source waited out the step as well (a day ahead, a day more), and a lease such a
+        worker held when it died stayed held as long.
+
+        Bounds of this clock alone cut what workers in step wrote when this clock was
+        behind theirs: the lease a worker held then expired early, for a third worker to
+        take while its holder still pulled, and a source freed was due again before its
+        `every` had passed. Returns the sources whose times were brought back."""
         names = sorted(latest_due)
         if not names:
             return []
         now = now or datetime.now(UTC)
+        skew = timedelta(seconds=self.timeout)
         c = source_leases.c
         moved: set[str] = set()
         async with self.store.answering("bound lease times"), self.store.writing() as conn:
@@ -150,14 +159,14 @@ class Leases:
                 latest = now + timedelta(seconds=latest_due[name])
                 result = await conn.execute(
                     update(source_leases)
-                    .where(c.name == name, c.holder.is_(None), c.next_due > latest)
+                    .where(c.name == name, c.holder.is_(None), c.next_due > latest + skew)
                     .values(next_due=latest)
                     .returning(c.name)
                 )
                 moved.update(result.scalars())
             held = await conn.execute(
                 update(source_leases)
-                .where(c.name.in_(names), c.holder.is_not(None), c.next_due > now)
+                .where(c.name.in_(names), c.holder.is_not(None), c.next_due > now + skew)
                 .values(next_due=now)
                 .returning(c.name)
             )
@@ -165,7 +174,7 @@ class Leases:
             expiry = now + timedelta(seconds=self.timeout)
             result = await conn.execute(
                 update(source_leases)
-                .where(c.name.in_(names), c.expires_at > expiry)
+                .where(c.name.in_(names), c.expires_at > expiry + skew)
                 .values(expires_at=expiry)
                 .returning(c.name)
             )
