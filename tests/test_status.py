@@ -4,6 +4,7 @@ resumes from the store and takes a new config in place."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +17,7 @@ from syndicator.core.models import Candidate
 from syndicator.ops.terminal import sections
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
-from syndicator.pull.run import run_pull
+from syndicator.pull.run import PullOutcome, run_pull
 from syndicator.pull.scheduler import PullScheduler
 from syndicator.serve.service import Service as RunningService
 from syndicator.store import Store, open_store
@@ -227,6 +228,45 @@ async def test_a_source_changed_while_its_pull_runs_is_pulled_again_once_that_pu
         assert scheduler.next_runs()["news"] > datetime.now(UTC) + timedelta(minutes=59)
     finally:
         await scheduler.drain(5.0)
+
+
+async def test_a_pull_that_overruns_its_interval_is_warned_of_and_the_next_waits_its_turn(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A pull longer than its source's `every` (a slow source) was said only by an info line
+    # per skipped run: nothing told the operator the source cannot be pulled that often.
+    text = site.config_yaml(store_url, sections=("north-africa",))
+    text = text.replace("  max_items: 50\n", "  max_items: 50\n  jitter: 10ms\n")
+    config = write_config(text.replace("    every: 5m\n", "    every: 1s\n"))
+    site.slow_paths, site.slow_seconds = {"/rss/north-africa.xml"}, 1.6
+    pulls: list[tuple[float, float]] = []
+
+    def observe(outcome: PullOutcome) -> None:
+        pulls.append((outcome.started_at.timestamp(), outcome.duration))
+
+    scheduler = PullScheduler(config, fetcher, store, FeedBook(config, store), observe=observe)
+    caplog.set_level(logging.INFO, logger="syndicator.scheduler")
+    scheduler.start({})
+    try:
+        for _ in range(400):
+            if len(pulls) >= 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await scheduler.drain(0.1)
+    (started, took), (next_started, _) = pulls[0], pulls[1]
+    assert took > 1.0
+    # The next pull waits for the next run of the schedule after the overrun, none at once.
+    assert started + took <= next_started <= started + took + 1.0 + 0.5  # every, and slack
+    overran = [r for r in caplog.records if r.getMessage() == "pull overran its interval"]
+    assert overran, "no warning of the pull that overran"
+    assert {(r.levelno, getattr(r, "source", None)) for r in overran} == {(logging.WARNING, "news")}
+    assert getattr(overran[0], "every_s", None) == 1.0
 
 
 async def test_a_wall_clock_stepped_back_moves_the_next_pulls_with_it(

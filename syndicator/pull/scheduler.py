@@ -1,5 +1,7 @@
 """Periodic pulls: one APScheduler job per source at its own interval, with jitter, never two
-runs of one source at once; after each pull the feed book forgets the sections that changed.
+runs of one source at once (a pull that overruns its interval is warned of, the runs due
+meanwhile are skipped and the next pull is the schedule's next run after it ended); after
+each pull the feed book forgets the sections that changed.
 
 First pulls resume from the store: a source pulled recently waits for the rest of its
 interval; overdue ones start at random moments spread over a tenth of the jitter window per
@@ -108,6 +110,17 @@ class PullScheduler:
     async def pull(self, name: str) -> PullReport:
         """Pull one source now and wait for it."""
         outcome = await run_pull(name, self.config, self.fetcher, self.store, observe=self.observe)
+        source = self.config.sources.get(name)
+        if source is not None and outcome.duration > source.every:
+            # The runs due meanwhile were skipped; the next is the schedule's next one.
+            log.warning(
+                "pull overran its interval",
+                extra={
+                    "source": name,
+                    "duration_s": round(outcome.duration, 3),
+                    "every_s": source.every,
+                },
+            )
         self.last_reports[name] = outcome.report
         self.last_finished[name] = datetime.now(UTC)
         if outcome.report.changed_sections:
