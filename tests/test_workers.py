@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from syndicator.core.config import Config
 from syndicator.serve import workers
+from syndicator.store import open_store
 
 from .served import Served, end_process
 from .sites import Site, free_port
@@ -337,6 +339,50 @@ async def test_sigterm_stops_the_pulling_process_within_the_drain_bound(
     # The serving process had no pull to cancel; the pulling one cut its pull off.
     assert sorted(e["cancelled_pulls"] for e in stopped) == [[], ["news"]]
     assert "Traceback" not in "\n".join(served.raw)
+
+
+async def test_a_process_that_does_not_stop_within_the_bound_is_killed_and_said(
+    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+) -> None:
+    # A process that does not end its drain (frozen here; a thread stuck in a call that
+    # never returns, a store that does not answer) kept the supervisor waiting for ever:
+    # the service never exited, until systemd's SIGKILL or an operator's kill -9.
+    port = free_port()
+    service = f"  listen: 127.0.0.1:{port}\n  drain_timeout: 500ms\n  log_level: info\n"
+    write_config(site.config_yaml(store_url, service_extra=service))
+    served = Served(tmp_path / "syndicator.yaml", port)
+    await served.start()
+    assert served.proc is not None
+    puller: int | None = None
+    try:
+        started = await served.wait_event(lambda e: e.get("event") == "started" and e["pulls"])
+        puller = int(started["pid"])
+        await served.wait_event(lambda e: e.get("event") == "pull")
+        os.kill(puller, signal.SIGSTOP)
+        began = time.monotonic()
+        served.signal(signal.SIGTERM)
+        code = await asyncio.wait_for(served.proc.wait(), 30)
+        took = time.monotonic() - began
+    finally:
+        if puller is not None and parent_of(puller) is not None:
+            os.kill(puller, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            await served.stop()
+    assert code == 1, "\n".join(served.raw)
+    assert took < 0.5 + workers.STOP_GRACE + 5, took
+    assert parent_of(puller) is None, "the frozen process was left behind"
+    killed = [e for e in served.events if "did not stop" in str(e.get("event"))]
+    assert [e["event"] for e in killed] == [
+        f"pulling process did not stop within {0.5 + workers.STOP_GRACE:g} s of the stop; "
+        "killed (what it stored stays stored)"
+    ], served.raw
+    # The serving process drained as ever; what the pull stored is kept.
+    assert [e["pulls"] for e in logged(served, "stopped")] == [False]
+    store = await open_store(store_url)
+    try:
+        assert (await store.section_counts())["all"] == len(site.articles)
+    finally:
+        await store.close()
 
 
 async def test_readers_are_answered_while_the_pulling_process_is_stopped_mid_pull(

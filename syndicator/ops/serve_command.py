@@ -31,6 +31,7 @@ from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of, runnable
 from syndicator.serve.service import Service as RunningService
 from syndicator.serve.workers import (
+    STOP_GRACE,
     lower_priority,
     run_workers,
     stop_and_reload_signals,
@@ -246,6 +247,9 @@ def serve(
             log_format=log_format(started_with),
         )
 
+    # A process still running this long after a stop began is killed (drain_timeout needs a
+    # restart: the running config's is the one the processes drain within).
+    stop_timeout = config.service.drain_timeout + STOP_GRACE
     if pull_process:
         if workers > 1 and port == 0:
             fail("--workers needs a fixed port to share", EXIT_CONFIG, as_json)
@@ -265,7 +269,13 @@ def serve(
             def named(index: int) -> str:
                 return "pulling process" if index == PULLER else f"serving process {index}"
 
-            status = run_workers(workers + 1, puller_or_server, on_reload=reread, name=named)
+            status = run_workers(
+                workers + 1,
+                puller_or_server,
+                on_reload=reread,
+                name=named,
+                stop_timeout=stop_timeout,
+            )
         sys.exit(status)
     if workers > 1:
         if port == 0:
@@ -278,6 +288,7 @@ def serve(
                 workers,
                 lambda index: serve_one(index, True, pulls=index == 0, runtime=Path(folder)),
                 on_reload=reread,
+                stop_timeout=stop_timeout,
             )
         sys.exit(status)
     serve_one(0, False, pulls=True)

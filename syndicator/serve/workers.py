@@ -24,6 +24,7 @@ import contextlib
 import ctypes
 import gc
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -43,6 +44,13 @@ RESTART_LIMIT = 5
 RESTART_WINDOW = 60.0
 # In a process run_workers started: set once the process serves (see tell_started).
 _started: Any = None
+# How long after `drain_timeout` a process may take to end once told to stop (close its
+# store, send what is left of its WebSub pings, exit) before the supervisor kills it; and
+# how often the supervisor looks at its processes meanwhile.
+STOP_GRACE = 5.0
+SUPERVISE_POLL = 0.2
+# The exit status of a service whose stop had to kill a process.
+KILLED_AT_STOP = 1
 
 
 def tell_started(_port: int | None = None) -> None:
@@ -248,14 +256,18 @@ def run_workers(
     serve_one: Callable[[int], None],
     on_reload: Callable[[], None] | None = None,
     name: Callable[[int], str] = serving_process,
+    stop_timeout: float | None = None,
 ) -> int:
     """Run `serve_one(i)` for i in 0..count-1, each in its own process, until stopped;
     `on_reload` runs in the parent on SIGHUP, so that a process restarted later starts
     with the config the others run. `name(i)` is how the log names process i (the pulling
-    process beside the serving ones is no "serving process 0").
+    process beside the serving ones is no "serving process 0"). A process still running
+    `stop_timeout` seconds after the stop began (a frozen one, one stuck in a call that
+    never returns) is killed, as gunicorn's graceful timeout does: without a bound the
+    supervisor waited for it for ever.
 
-    Returns the exit status for the whole service: 0 after a clean stop, else the status of
-    the process that failed.
+    Returns the exit status for the whole service: 0 after a clean stop, KILLED_AT_STOP
+    when the stop had to kill a process, else the status of the process that failed.
     """
     context = multiprocessing.get_context("fork")
     processes: dict[int, BaseProcess] = {}
@@ -263,6 +275,8 @@ def run_workers(
     crashes: dict[int, list[float]] = {}
     stopping = False
     status = 0
+    # When the processes still running at a stop are killed.
+    kill_at: float | None = None
 
     def start(index: int) -> None:
         started[index] = event = context.Event()
@@ -275,8 +289,10 @@ def run_workers(
         processes[index] = process
 
     def stop(_signum: int | None = None, _frame: FrameType | None = None) -> None:
-        nonlocal stopping
+        nonlocal stopping, kill_at
         stopping = True
+        if kill_at is None and stop_timeout is not None:
+            kill_at = time.monotonic() + stop_timeout
         for process in processes.values():
             if process.pid is not None and process.is_alive():
                 os.kill(process.pid, signal.SIGTERM)
@@ -298,7 +314,22 @@ def run_workers(
         for index in range(count):
             start(index)
         while processes:
-            ready = wait([p.sentinel for p in processes.values()])
+            # A signal does not end the wait: it is looked at again every SUPERVISE_POLL.
+            ready = wait([p.sentinel for p in processes.values()], SUPERVISE_POLL)
+            if kill_at is not None and not ready and time.monotonic() >= kill_at:
+                for index, process in processes.items():
+                    log.error(
+                        "%s did not stop within %g s of the stop; killed (what it stored "
+                        "stays stored)",
+                        name(index),
+                        stop_timeout,
+                    )
+                    if process.pid is not None:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(process.pid, signal.SIGKILL)
+                status = status or KILLED_AT_STOP
+                kill_at = math.inf  # each is killed once, then reaped below
+                continue
             for index, process in list(processes.items()):
                 if process.sentinel not in ready:
                     continue
