@@ -21,8 +21,9 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
 from syndicator.serve.cluster import RETENTION_LEASE, WorkerNode, retention_loop
 from syndicator.store import Store, open_store
-from syndicator.store.health import ExpiredLink, MirrorStore
+from syndicator.store.health import MirrorStore
 from syndicator.store.leases import Leases
+from syndicator.store.link_records import ExpiredLink
 from syndicator.store.retention import prune
 
 from .engines import Schemas, candidate, postgres_base

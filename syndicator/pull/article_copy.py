@@ -31,7 +31,7 @@ from syndicator.pull.mirror_requests import (
     extraction_bug,
 )
 from syndicator.pull.responses import Response
-from syndicator.store.health import REFUSED, ExpiredLink
+from syndicator.store.link_records import REFUSED, ExpiredLink
 
 log = logging.getLogger("syndicator.pull")
 

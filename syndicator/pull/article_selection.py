@@ -26,7 +26,7 @@ from syndicator.pull.article_storing import ArticleStoring
 from syndicator.pull.mirror_requests import (
     ArticleRef,
 )
-from syndicator.store.health import StoredState
+from syndicator.store.link_records import StoredState
 
 log = logging.getLogger("syndicator.pull")
 

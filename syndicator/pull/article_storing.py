@@ -24,7 +24,7 @@ from syndicator.extract.candidate import (
 )
 from syndicator.pull.entry_points import EntryReading
 from syndicator.pull.mirror_requests import ArticleRef, on_mirror
-from syndicator.store.health import ExpiredLink
+from syndicator.store.link_records import ExpiredLink
 from syndicator.store.retention import expire_arrivals
 
 log = logging.getLogger("syndicator.pull")

@@ -31,7 +31,7 @@ from syndicator.pull.mirror_requests import (
 )
 from syndicator.pull.responses import Response
 from syndicator.pull.sitemap_reading import SitemapReading
-from syndicator.store.health import Listed
+from syndicator.store.link_records import Listed
 
 log = logging.getLogger("syndicator.pull")
 

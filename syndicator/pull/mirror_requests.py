@@ -35,7 +35,8 @@ from syndicator.pull.remembered import Remembered
 from syndicator.pull.responses import Response
 from syndicator.store import Store
 from syndicator.store.engine import Validators
-from syndicator.store.health import ExpiredLink, MirrorStore
+from syndicator.store.health import MirrorStore
+from syndicator.store.link_records import ExpiredLink
 
 log = logging.getLogger("syndicator.pull")
 

@@ -40,7 +40,7 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.mirror_requests import Clock, ProgressHook, on_mirror, together, utc_now
 from syndicator.pull.responses import Response
 from syndicator.store import Store
-from syndicator.store.health import Listed
+from syndicator.store.link_records import Listed
 
 log = logging.getLogger("syndicator.pull")
 

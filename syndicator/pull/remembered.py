@@ -18,7 +18,8 @@ from datetime import datetime
 from syndicator.pull.responses import Response
 from syndicator.store import Store
 from syndicator.store.engine import Validators
-from syndicator.store.health import Listed, MirrorStore
+from syndicator.store.health import MirrorStore
+from syndicator.store.link_records import Listed
 
 
 def key(source: str, url: str) -> str:

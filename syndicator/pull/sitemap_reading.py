@@ -21,7 +21,7 @@ from syndicator.extract import (
 from syndicator.pull.mirror_requests import STALE, MirrorRequests, on_mirror
 from syndicator.pull.responses import Response
 from syndicator.store.access import MAX_URL
-from syndicator.store.health import Listed
+from syndicator.store.link_records import Listed
 
 log = logging.getLogger("syndicator.pull")
 # Child sitemaps of one sitemap index read in one pull (the newest first).
