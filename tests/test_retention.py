@@ -19,7 +19,8 @@ from syndicator.core.errors import StoreError
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
-from syndicator.serve.cluster import RETENTION_LEASE, WorkerNode, retention_loop
+from syndicator.serve.cluster import WorkerNode
+from syndicator.serve.retention_job import RETENTION_LEASE, retention_loop
 from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore
 from syndicator.store.leases import Leases

@@ -35,11 +35,12 @@ from syndicator.ops.command_output import (
     run_command,
 )
 from syndicator.ops.config_input import Group, home_path, load_or_exit
-from syndicator.serve import cluster
+from syndicator.serve import retention_job
 from syndicator.store import migrate, open_store
 from syndicator.store.backup import backup_sqlite, restore_sqlite
 from syndicator.store.connect import no_store_at, not_a_store_path, sqlite_file
 from syndicator.store.integrity import IntegrityReport, check_integrity, unopenable
+from syndicator.store.retention import PruneReport
 
 T = TypeVar("T")
 
@@ -284,11 +285,11 @@ def db_prune(ctx: click.Context, as_json: bool) -> None:
     if not config.retention.enabled:
         fail("retention is off: set retention.days or retention.items", EXIT_CONFIG, as_json)
 
-    async def job() -> cluster.PruneReport:
+    async def job() -> PruneReport:
         # A store that is not there (a mistyped path) has nothing to prune: none is made.
         store = await connect(config, existing=True)
         try:
-            return await cluster.run_retention(config, store)
+            return await retention_job.run_retention(config, store)
         finally:
             await store.close()
 

@@ -4,8 +4,9 @@ A worker pulls sources and serves nothing. Workers share the sources through lea
 store (`lease_worker`): each claims due sources, renews their leases while it pulls, and frees
 them with the time the source is next due, so across the cluster a source is pulled by one
 worker once per interval; a worker that dies loses its leases after `cluster.lease_timeout`.
-One worker at a time also runs the retention job, under a lease of its own. A worker whose
-store's schema a newer syndicator moved ahead claims nothing more (`Store.schema_moved`).
+One worker at a time also runs the retention job, under a lease of its own (`retention_job`).
+A worker whose store's schema a newer syndicator moved ahead claims nothing more
+(`Store.schema_moved`).
 
 A web node serves the feeds and pulls nothing. It re-renders a section when the section's
 change counter moves: told at once by PostgreSQL (LISTEN/NOTIFY), by polling on SQLite. It
@@ -20,11 +21,9 @@ Edge module: wiring of store, fetcher, pipeline and feed book; it reads no envir
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -34,8 +33,9 @@ from syndicator.core.errors import StoreError
 from syndicator.core.models import FetchLimits
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
-from syndicator.serve.lease_worker import LeaseWorker, node_name, wait_any
+from syndicator.serve.lease_worker import LeaseWorker, wait_any
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
+from syndicator.serve.retention_job import RetentionJob, retention_settings, wait_or_stop
 from syndicator.serve.workers import (
     freeze_startup_objects,
     stop_and_reload_signals,
@@ -43,8 +43,6 @@ from syndicator.serve.workers import (
 )
 from syndicator.store import Store, open_store
 from syndicator.store.changes import listening
-from syndicator.store.leases import Leases
-from syndicator.store.retention import PruneReport, prune
 from syndicator.web.metrics import Metrics
 from syndicator.web.readiness import ReadyState
 from syndicator.web.server import listen, make_app, make_runner
@@ -53,8 +51,6 @@ log = logging.getLogger("syndicator.cluster")
 T = TypeVar("T")
 
 ROLES = ("all", "worker", "web")
-# Not a valid source name, so it never clashes with one.
-RETENTION_LEASE = "~retention"
 # How often a web node on PostgreSQL checks the counters anyway, in case a notification
 # was lost with its connection, and that its listening connection still answers (within
 # LISTEN_PROBE_TIMEOUT).
@@ -62,126 +58,6 @@ LISTEN_FALLBACK = 60.0
 LISTEN_PROBE_TIMEOUT = 10.0
 
 Invalidate = Callable[[set[str]], None]
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=max(seconds, 0.0))
-
-
-async def run_retention(config: Config, store: Store) -> PruneReport:
-    rules = config.retention
-    report = await prune(store, days=rules.days, items=rules.items, keep=config.service.max_items)
-    log.info(
-        "retention: removed %d articles and %d section listings",
-        report.articles,
-        report.memberships,
-    )
-    return report
-
-
-async def retention_loop(
-    config: Config, store: Store, stop: asyncio.Event, holder: str | None = None
-) -> None:
-    """Run the retention job every `retention.every`, on one node of the cluster at a time."""
-    if not config.retention.enabled:
-        return
-    leases = Leases(store, holder or node_name(), config.cluster.lease_timeout)
-    every = config.retention.every
-    bounded = False
-    while not stop.is_set():
-        try:
-            # A store whose schema moved ahead of this code is not written to.
-            claimed = []
-            if not await store.schema_moved():
-                await leases.register([RETENTION_LEASE])
-                if not bounded:
-                    # Times a node whose clock ran ahead wrote, as a lease worker brings
-                    # back its sources': beyond the skew the leases allow, the job waits
-                    # `every` at most, and a lease of such a node that died is held for
-                    # `lease_timeout` at most.
-                    await leases.bound({RETENTION_LEASE: every})
-                    bounded = True
-                claimed = await leases.claim_due([RETENTION_LEASE], 1)
-            if claimed:
-                started = datetime.now(UTC)
-                due = started + timedelta(seconds=every)
-                try:
-                    await _holding(leases, RETENTION_LEASE, run_retention(config, store))
-                except asyncio.CancelledError:
-                    # A stop cut the round off (it rolled back): due again at once, for
-                    # another node or the next start.
-                    due = datetime.now(UTC)
-                    raise
-                finally:
-                    await leases.release(RETENTION_LEASE, due)
-        except StoreError as exc:
-            log.warning("retention: %s", exc)
-        await _sleep(stop, min(every, config.cluster.poll * 5))
-
-
-async def _holding(leases: Leases, name: str, job: Coroutine[Any, Any, T]) -> T | None:
-    """Run `job` while renewing the lease on `name` every third of its timeout, as the lease
-    worker does for a pull: a retention round on a large store outlasted the lease, and
-    another node then ran the same round beside it (and a third after the next timeout).
-    None when the lease was lost all the same (the node stalled): the job is stopped."""
-    task = asyncio.ensure_future(job)
-    try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=leases.timeout / 3)
-            if done:
-                return task.result()
-            try:
-                held = await leases.renew([name])
-            except StoreError as exc:
-                log.warning("retention: %s", exc)
-                continue
-            if name not in held:
-                log.warning("retention: another node holds its lease now: stopping this round")
-                return None
-    finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-
-def retention_settings(config: Config) -> tuple[object, ...]:
-    """What the retention job runs by: a change of any of these restarts it."""
-    c = config
-    return (c.retention, c.cluster.lease_timeout, c.cluster.poll, c.service.max_items)
-
-
-class RetentionJob:
-    """The retention job of one node, which a reload restarts under new rules."""
-
-    def __init__(self, store: Store, holder: str | None = None) -> None:
-        self.store = store
-        self.holder = holder
-        self._stop = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def start(self, config: Config) -> None:
-        """Run the job under `config`. A job already running under an older config finishes
-        the round it is in, then this one takes over (due when that one set)."""
-        previous = set(self._tasks)
-        self._stop.set()
-        stop = self._stop = asyncio.Event()
-
-        async def run() -> None:
-            if previous:
-                await asyncio.wait(previous)
-            await retention_loop(config, self.store, stop, self.holder)
-
-        task = asyncio.create_task(run(), name="retention")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def cancel(self) -> None:
-        """Stop now: a round running is cut off (its transaction rolls back)."""
-        self._stop.set()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 class ChangeWatcher:
@@ -226,7 +102,7 @@ class ChangeWatcher:
     async def _poll(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await self._sync()
-            await _sleep(stop, self.poll)
+            await wait_or_stop(stop, self.poll)
 
     async def _listen(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -251,7 +127,7 @@ class ChangeWatcher:
                 log.warning("web: %s", exc)
             # Lost the connection (or never had it): poll until listening works again.
             await self._sync()
-            await _sleep(stop, self.poll)
+            await wait_or_stop(stop, self.poll)
 
 
 class RoleNode:

@@ -32,7 +32,7 @@ from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import PullOutcome
 from syndicator.pull.scheduler import PullScheduler, schedule_changes
-from syndicator.serve import cluster
+from syndicator.serve import retention_job
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
 from syndicator.serve.workers import (
     freeze_startup_objects,
@@ -118,7 +118,7 @@ class Service:
         self._stopping = asyncio.Event()
         self._announcer: HubAnnouncer | None = None
         self._fetcher: Fetcher | None = None
-        self._retention: cluster.RetentionJob | None = None
+        self._retention: retention_job.RetentionJob | None = None
 
     # --- start ----------------------------------------------------------------------------
 
@@ -170,7 +170,7 @@ class Service:
             completed = await last_completed_pulls(store)
             last = {name: rec.finished_at for name, rec in completed.items()}
             self.scheduler.start(last)
-            self._retention = cluster.RetentionJob(store)
+            self._retention = retention_job.RetentionJob(store)
             self._retention.start(config)
             if self._snapshot is not None:
                 self.metrics.write_pull_snapshot(self._snapshot)
@@ -345,7 +345,7 @@ class Service:
                 # them render each changed section once more, to the same bytes.
                 await self.book.refresh(rerendered)
 
-        retention = cluster.retention_settings
+        retention = retention_job.retention_settings
         if self._retention is not None and retention(old) != retention(config):
             self._retention.start(config)
             restarted.append("retention")
