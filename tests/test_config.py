@@ -1354,6 +1354,38 @@ def test_a_host_with_white_space_is_refused(
 
 
 @pytest.mark.parametrize(
+    "host", ["a~b.example", "a!b.example", "-bad.example", "bad-.example", "a..b.example", "a%41.b"]
+)
+@pytest.mark.parametrize(
+    ("old", "new", "line", "key"),
+    [
+        ("canonical: https://www.presstv.ir", 'canonical: "https://{}"', 8, "presstv.canonical"),
+        ('x.db"', 'x.db"\n  public_url: "https://{}/news"', 3, "service.public_url"),
+    ],
+    ids=["canonical", "public_url"],
+)
+def test_a_host_that_is_no_host_name_is_refused(
+    tmp_path: Path, host: str, old: str, new: str, line: int, key: str
+) -> None:
+    # It was accepted, and every GUID or feed id made of it was no tag: URI (RFC 4151's DNS
+    # names are labels of letters, digits and hyphens): `tag:a~b.example,2026:...`.
+    problem = one_problem(tmp_path, GOOD.replace(old, new.format(host), 1))
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:{line}:"), problem
+    assert f"{key}: " in problem and f"{host!r} is no host name" in problem, problem
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["news_site.example", "www.presstv.ir.", "127.0.0.1", "[2001:db8::1]", "xn--e1afmkfd.xn--p1ai"],
+)
+def test_host_names_of_every_kind_are_taken(tmp_path: Path, host: str) -> None:
+    text = GOOD.replace("canonical: https://www.presstv.ir", f'canonical: "https://{host}"')
+    config = loaded(tmp_path, text.replace('x.db"', f'x.db"\n  public_url: "http://{host}"'))
+    assert config.service.public_url == f"http://{host}"
+    assert config.sources["presstv"].canonical == f"https://{host}"
+
+
+@pytest.mark.parametrize(
     "again",
     [
         "https://www.presstv.co.uk/",

@@ -29,6 +29,7 @@ from pydantic import (
 
 from syndicator.core import identity
 from syndicator.core.config_addresses import (
+    check_host_name,
     check_no_space,
     check_no_userinfo,
     check_port,
@@ -194,6 +195,7 @@ class Service(ConfigModel):
             raise ValueError(f"{value!r} is not an http(s) URL")
         check_port(value, parts)
         check_no_space(value)
+        check_host_name(value, parts.hostname)
         # Self links are public_url + a path: `http://h/?x=1` gave http://h/?x=1/feeds/a.rss.
         if "?" in value or "#" in value:
             raise ValueError(

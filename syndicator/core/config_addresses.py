@@ -12,6 +12,8 @@ import math
 import re
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
+import idna
+
 from syndicator.core import identity
 from syndicator.core.config_values import check_unexpanded, check_url_unexpanded, file_path
 
@@ -49,6 +51,33 @@ def check_no_space(value: str) -> None:
         raise ValueError(
             f"{value!r} holds white space or a control character (U+{ord(found.group()):04X}),"
             " which no URL may hold; remove it"
+        )
+
+
+# A label of a host name (RFC 1123): letters, digits and hyphens, no hyphen at either end; a
+# `_` is taken too (a container's name), its ids written as email addresses (tag_authority).
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\Z")
+
+
+def check_host_name(value: str, host: str) -> None:
+    """A host that is no host name (`a~b.example`, `-bad.example`, `a..b.example`) is
+    refused: every GUID or feed id made of it was no tag: URI (RFC 4151), and no reader
+    or resolver reaches it. IP addresses, a trailing dot and names of other scripts (in
+    their IDNA form) are host names."""
+    if ":" in host:  # an IPv6 address, which urlsplit has checked
+        return
+    try:
+        ascii_host = host if host.isascii() else idna.encode(host, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        ascii_host = host
+    labels = ascii_host.removesuffix(".").split(".")
+    bad = next((label for label in labels if not _HOST_LABEL.match(label)), None)
+    if bad is not None:
+        what = f"the label {bad!r}" if bad else "an empty label"
+        raise ValueError(
+            f"{value!r}: {host!r} is no host name ({what}): a host name is"
+            " labels of letters, digits and hyphens joined by dots, no label empty or"
+            " beginning or ending with a hyphen"
         )
 
 

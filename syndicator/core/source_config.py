@@ -25,6 +25,7 @@ from pydantic import (
 
 from syndicator.core import identity
 from syndicator.core.config_addresses import (
+    check_host_name,
     check_origin,
     check_path_prefix,
     check_route,
@@ -361,6 +362,9 @@ class Source(ConfigModel):
     @classmethod
     def _canonical(cls, value: str) -> str:
         origin = check_origin(value, allow_file=False)
+        # The host is in every GUID. Not checked in check_origin: a mirror announced on a
+        # page becomes a Mirror too, and one at such a name is merely never reached.
+        check_host_name(value, urlsplit(origin).hostname or "")
         if len(urlsplit(origin).hostname or "") > CANONICAL_HOST_MAX:
             raise ValueError(
                 f"{value[:40]!r}...: a canonical host name of at most {CANONICAL_HOST_MAX}"
