@@ -377,3 +377,26 @@ def test_a_caption_with_nothing_to_see_is_not_published(
         doc = etree.fromstring(render.render(fmt, INFO, items))
         assert [el.text for el in doc.iter(f"{media}description")] == ([shows] if shows else [])
         assert [el.text for el in doc.iter(f"{media}credit")] == ([credit] if credit else [])
+
+
+@pytest.mark.parametrize(
+    ("caption", "shows"),
+    [
+        ("Crowds at the port. (Photo: )", "Crowds at the port."),
+        ("(Photo: )", None),
+        ("Photo:\u200b\u200f", None),
+        ("Crowds at the port. Credit: \u200f", "Crowds at the port."),
+        ("Crowds at the port (Foto:)", "Crowds at the port"),
+        ("Crowds at the port. Photo by", "Crowds at the port."),
+        ("Crowds at the port ©", "Crowds at the port"),
+    ],
+)
+def test_a_photo_credit_that_is_only_its_label_is_not_published(
+    caption: str, shows: str | None
+) -> None:
+    # `(Photo: )` was published as media:credit "Photo:", a credit naming nobody.
+    media = "{http://search.yahoo.com/mrss/}"
+    for fmt in ("rss", "atom"):
+        doc = etree.fromstring(render.render(fmt, INFO, [article(1, image_caption=caption)]))
+        assert [el.text for el in doc.iter(f"{media}credit")] == [], fmt
+        assert [el.text for el in doc.iter(f"{media}description")] == ([shows] if shows else [])

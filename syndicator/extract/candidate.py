@@ -126,7 +126,17 @@ def split_credit(caption: str) -> tuple[str, str | None]:
         # brackets, "(Foto: DBT/Stella von Saldern (bearbeitet durch ...))" is a credit.
         return caption, None
     description = caption[: found.start()].rstrip(" ,|•-–—(/©").rstrip()
-    return description, credit or None
+    return description, credit if _names_someone(credit) else None
+
+
+# A credit's label and what joins it to a name: "Photo:", "Foto by", "©".
+_CREDIT_OPENING = re.compile(rf"^(?:©|{_CREDIT_LABEL}\s*(?::|\bby\b|\bvia\b)?)", re.I)
+
+
+def _names_someone(credit: str) -> bool:
+    """A credit names someone: a letter or digit after its label. An empty one (`(Photo: )`,
+    `Photo:` and a direction mark) was published as media:credit "Photo:", naming nobody."""
+    return any(char.isalnum() for char in _CREDIT_OPENING.sub("", credit, count=1))
 
 
 def _label(text: str) -> str:
