@@ -25,6 +25,7 @@ from syndicator.pull.pipeline import pull_source
 from syndicator.serve.reload import sections_to_render
 from syndicator.store import Store
 from syndicator.web.feed_runner import FeedRunner
+from syndicator.web.metrics import Metrics
 from syndicator.web.request_fields import negotiate
 from syndicator.web.server import BOOK, hot_answers, make_app
 
@@ -399,6 +400,53 @@ async def test_a_request_refusing_every_coding_we_have_gets_406(
         # A coding refused is not sent: search results took any value holding "gzip" for it.
         plain = await client.get(path, headers={"Accept-Encoding": "gzip;q=0, deflate;q=0"})
         assert plain.status == 200 and "Content-Encoding" not in plain.headers
+
+
+async def _ready() -> tuple[bool, dict[str, Any]]:
+    return True, {}
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/healthz", 200),
+        ("/readyz", 200),
+        ("/metrics", 200),
+        ("/api/mirrors", 200),
+        ("/mirrors", 200),
+        ("/opml", 200),
+        ("/feeds/nothing.rss", 404),
+        ("/feeds/nothing/", 404),
+        ("/nothing", 404),
+    ],
+)
+async def test_every_answer_honours_accept_encoding_as_the_feeds_do(
+    site: Site,
+    store: Store,
+    write_config: Callable[[str], Config],
+    store_url: str,
+    path: str,
+    status: int,
+) -> None:
+    # /healthz, /readyz, /metrics, /api/mirrors and the 404 pages were sent uncompressed to
+    # a request refusing that (`identity;q=0, *;q=0`), where a feed answers 406.
+    config = write_config(service_config(site, store_url))
+    app = make_app(FeedBook(config, store), metrics_of=Metrics(config), readiness=_ready)
+    async with TestClient(TestServer(app), auto_decompress=False) as client:
+        for accept in ("identity;q=0, *;q=0", "deflate, identity;q=0"):
+            refused = await client.get(path, headers={"Accept-Encoding": accept})
+            assert refused.status == 406, accept
+            assert "Accept-Encoding" in refused.headers["Vary"]
+            assert "Content-Encoding" not in refused.headers
+        for accept in ("gzip;q=0", "gzip;q=0, br;q=0, deflate;q=0"):
+            plain = await client.get(path, headers={"Accept-Encoding": accept})
+            assert plain.status == status, accept
+            assert "Content-Encoding" not in plain.headers, accept
+        zipped = await client.get(path, headers={"Accept-Encoding": "gzip"})
+        assert zipped.status == status
+        assert zipped.headers.get("Content-Encoding") == "gzip"
+        assert "Accept-Encoding" in zipped.headers["Vary"]
+        assert gzip.decompress(await zipped.read())
 
 
 async def test_archive_pages_reach_every_item_through_prev_archive_links(

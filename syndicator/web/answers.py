@@ -11,10 +11,13 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE
+from aiohttp.typedefs import Middleware
+from aiohttp.web_response import ContentCoding
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from syndicator.publish.documents import FeedBook
 from syndicator.publish.rendered import ENCODINGS, RenderedFeed
+from syndicator.web.feed_runner import Handler
 from syndicator.web.hotpath import (
     http_date,
 )
@@ -176,6 +179,49 @@ def not_acceptable(offered: str = CODINGS_OFFERED) -> web.Response:
         text=f"No content coding this request accepts is available: {offered}.\n",
         headers={"Vary": "Accept-Encoding", "Cache-Control": "no-store"},
     )
+
+
+def coded_answers() -> Middleware:
+    """Every answer with a body that is no prepared document nor search page (`/healthz`,
+    `/readyz`, `/metrics`, `/api/mirrors`, 404 and 503 pages) negotiated as those are:
+    gzip when the request prefers it, uncompressed when it refuses gzip, 406 when it
+    refuses an uncompressed body and gzip alike. They were sent uncompressed whatever the
+    request said, `identity;q=0, *;q=0` too; actix-web's Compress answers 406 on every
+    route. Answers already negotiated (a `Vary: Accept-Encoding`) and redirects are left
+    as they are."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            coded = _coded(request, exc)
+            if coded is exc:
+                raise
+            return coded
+        return _coded(request, response)
+
+    return middleware
+
+
+def _coded(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    if (
+        not isinstance(response, web.Response)
+        or not response.body
+        or 300 <= response.status < 400
+        or "Accept-Encoding" in response.headers.get("Vary", "")
+        or "Content-Encoding" in response.headers
+    ):
+        return response
+    # Compressed by aiohttp, which has gzip but no brotli.
+    coding = negotiate(listed(request.headers, "Accept-Encoding") or "", ("gzip",))
+    if coding is None:
+        return not_acceptable("gzip, identity")
+    vary = response.headers.get("Vary")
+    response.headers["Vary"] = f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
+    if coding == "gzip":
+        response.enable_compression(ContentCoding.gzip)
+    return response
 
 
 def wire_answer(

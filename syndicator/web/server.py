@@ -48,7 +48,13 @@ from syndicator.publish.pages import (
 from syndicator.publish.render import CONTENT_TYPES
 from syndicator.publish.rendered import EXTENSIONS, prepare
 from syndicator.store.health import MirrorStore
-from syndicator.web.answers import answer, etag_matches, not_acceptable, wire_answer
+from syndicator.web.answers import (
+    answer,
+    coded_answers,
+    etag_matches,
+    not_acceptable,
+    wire_answer,
+)
 from syndicator.web.feed_runner import FeedRunner, SelfTest
 from syndicator.web.hotpath import (
     FD_RESERVE,
@@ -419,7 +425,7 @@ def make_app(
 ) -> web.Application:
     # The metrics see the 503 the store's middleware gives.
     middlewares = [metrics_of.middleware] if metrics_of else []
-    app = web.Application(middlewares=[*middlewares, store_unavailable()])
+    app = web.Application(middlewares=[*middlewares, coded_answers(), store_unavailable()])
     app[BOOK] = book
     add = app.router.add_get
     add("/", index)
