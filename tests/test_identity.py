@@ -461,6 +461,10 @@ _FE80 = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.e.f.ip6.arp
         ("a.b_c.d_e.news.example", "a.b_c.d_e@news.example"),
         ("syndicator_web", "syndicator_web@invalid"),
         ("news.my_lan.", "news.my_lan@invalid"),
+        # A name of other scripts is its IDNA form, the DNS name looked up: as written, the
+        # id was an IRI, `tag:пример.рф,...`, no tag: URI.
+        ("пример.рф", "xn--e1afmkfd.xn--p1ai"),
+        ("www.bücher.example", "www.xn--bcher-kva.example"),
     ],
 )
 def test_tag_authorities_are_dns_names(host: str | None, authority: str) -> None:

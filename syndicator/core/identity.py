@@ -444,8 +444,9 @@ def make_guid(
     """A tag: URI (RFC 4151) fixed when the article is first stored; it depends only on the
     source, the publication date and the first content hash, never on a mirror. Its
     authority is the canonical host as a DNS name (`tag_authority`): a host name as it is,
-    an IPv6 address its ip6.arpa name, a host with a `_` an email address. Stored GUIDs
-    never change: articles stored while the host was written as it is keep those ids."""
+    an IPv6 address its ip6.arpa name, a host with a `_` an email address, a name of other
+    scripts its IDNA form. Stored GUIDs never change: articles stored while the host was
+    written as it is keep those ids."""
     host = tag_authority(urlsplit(canonical_origin).hostname)
     # Four-digit years, as RFC 4151's dates are: strftime writes year 1 as "1".
     day = (
@@ -472,8 +473,15 @@ def tag_authority(host: str | None) -> str:
     and the DNS name after them its domain (`my_site.example.com` is
     `my_site@example.com`), so every character of the host stays and no two hosts share
     one; with no DNS name after them, the domain is `invalid` (RFC 6761), no host's name.
-    Hosts without a `_` keep their ids."""
+    Hosts without a `_` keep their ids.
+
+    A name of other scripts (`пример.рф`) is its IDNA form (`xn--e1afmkfd.xn--p1ai`), the
+    DNS name that is looked up: as written, the id was an IRI, no tag: URI. Names in ASCII
+    keep their ids."""
     host = (host or "").rstrip(".") or "localhost"
+    if not host.isascii():
+        with contextlib.suppress(idna.IDNAError, UnicodeError):
+            host = idna.encode(host, uts46=True).decode("ascii")
     if ":" not in host:
         return _underscored_authority(host) if "_" in host else host
     try:
