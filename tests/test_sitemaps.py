@@ -7,7 +7,7 @@ import gzip
 import random
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,14 +23,13 @@ from syndicator.extract.sitemaps import (
     recent,
 )
 from syndicator.pull.fetch import Fetcher
-from syndicator.pull.pipeline import pull_source
+from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.pull.remembered import Remembered
 from syndicator.pull.sitemap_reading import MAX_CHILD_SITEMAPS
 from syndicator.store import Store
-from syndicator.store.engine import open_store
 from syndicator.store.health import MirrorStore
 
-from .sites import SEIZED_FEED, FakeClock, Site, SiteArticle
+from .sites import SEIZED_FEED, FakeClock, Mirror, Site, SiteArticle
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 NEWS = 'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
@@ -306,7 +305,15 @@ def test_a_date_far_in_the_future_does_not_put_a_sitemap_first() -> None:
 SYLLABLES = [a + b for a in "bdfgklmnprstvz" for b in ("a", "e", "i", "o", "u", "ai", "ou")]
 
 
-def generated_articles(count: int, days: int, end: datetime, seed: int = 7) -> list[SiteArticle]:
+# When the pulls of a section filled from a sitemap run (a FakeClock's time), and the entry
+# point those pulls read unless a test names another.
+NOW = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
+SITEMAP_ENTRY = "{sitemap: /sitemap/north-africa.xml, backfill: 3d}"
+
+
+def generated_articles(
+    count: int, days: int, end: datetime = NOW - timedelta(minutes=5), seed: int = 7
+) -> list[SiteArticle]:
     """`count` articles of one section spread evenly over `days` days up to `end`, each with
     its own words (so that no two are near-duplicates of each other)."""
     rng = random.Random(seed)
@@ -335,94 +342,118 @@ async def _stored_urls(store: Store) -> list[str]:
     return [row.url for row in rows]
 
 
+async def stored_urls(store: Store) -> list[str]:
+    """The addresses of the section's stored articles, sorted."""
+    return sorted(await _stored_urls(store))
+
+
+def urls_of(site: Site, articles: list[SiteArticle]) -> list[str]:
+    """The canonical addresses of `articles` on `site`, sorted."""
+    return sorted(site.canonical + a.path for a in articles)
+
+
+def rewrite_day_sitemaps(mirror: Mirror, change: Callable[[str], str]) -> None:
+    """Serve each of the mirror's day sitemaps passed through `change`."""
+    day_sitemap = mirror.day_sitemap
+
+    def changed(section: str, day: str) -> str | None:
+        text = day_sitemap(section, day)
+        return None if text is None else change(text)
+
+    mirror.day_sitemap = changed  # type: ignore[method-assign]
+
+
+def rewrite_sitemap_index(mirror: Mirror, change: Callable[[str], str]) -> None:
+    """Serve the mirror's sitemap index passed through `change`."""
+    index = mirror.sitemap_index
+    mirror.sitemap_index = lambda section: change(index(section))  # type: ignore[method-assign]
+
+
+PullSitemap = Callable[..., Awaitable[PullReport]]
+
+
+@pytest.fixture
+def pull_sitemap(
+    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher, store: Store
+) -> PullSitemap:
+    """Pull a site's north-africa section from `entry` (its sitemap index by default) into
+    the test's store, at NOW unless a clock is given; `extra` is YAML added to the source."""
+
+    async def pull(
+        site: Site, entry: str = SITEMAP_ENTRY, *, extra: str = "", clock: FakeClock | None = None
+    ) -> PullReport:
+        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
+            "north-africa: {feed: /rss/north-africa.xml}", f"north-africa: {entry}"
+        )
+        assert f"north-africa: {entry}" in yaml  # the section reads `entry`, not its feed
+        config = write_config(yaml + extra)
+        return await pull_source("news", config, fetcher, store, clock=clock or FakeClock(NOW))
+
+    return pull
+
+
 async def test_a_sitemap_backfills_a_section_once_merged_with_its_feed(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(2000, days=28, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(2000, days=28)
+    site = sites(1, articles=articles)
     site.feed_window = 30  # the feed shows the newest 30, as a publisher's feed does
     await site.start()
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",))
-        yaml = yaml.replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {feed: /rss/north-africa.xml, sitemap: /sitemap/north-africa.xml,"
-            " backfill: 3d}",
-        )
-        assert "backfill: 3d" in yaml
-        config = write_config(yaml)
-        clock = FakeClock(now)
-        report = await pull_source("news", config, fetcher, store, clock=clock)
-        assert report.failed == 0, report.errors
-        window = [a for a in articles if a.published >= now - timedelta(days=3)]
-        assert 200 < len(window) < 230
-        stored = await _stored_urls(store)
-        expected = {site.canonical + a.path for a in window}
-        # Every article of the backfill window once; the feed's 30 are among them, not twice.
-        assert len(stored) == len(set(stored)) == len(expected)
-        assert set(stored) == expected
-        assert report.new == len(expected)
-        # Day sitemaps older than the window were not even asked for.
-        asked = {r.path for r in site.mirrors[0].requests}
-        oldest_day = f"{(now - timedelta(days=4)):%Y-%m-%d}"
-        assert f"/sitemap/north-africa/{oldest_day}.xml.gz" not in asked
+    entry = "{feed: /rss/north-africa.xml, sitemap: /sitemap/north-africa.xml, backfill: 3d}"
+    clock = FakeClock(NOW)
+    report = await pull_sitemap(site, entry, clock=clock)
+    assert report.failed == 0, report.errors
+    window = [a for a in articles if a.published >= NOW - timedelta(days=3)]
+    assert 200 < len(window) < 230
+    stored = await _stored_urls(store)
+    expected = {site.canonical + a.path for a in window}
+    # Every article of the backfill window once; the feed's 30 are among them, not twice.
+    assert len(stored) == len(set(stored)) == len(expected)
+    assert set(stored) == expected
+    assert report.new == len(expected)
+    # Day sitemaps older than the window were not even asked for.
+    asked = {r.path for r in site.mirrors[0].requests}
+    oldest_day = f"{(NOW - timedelta(days=4)):%Y-%m-%d}"
+    assert f"/sitemap/north-africa/{oldest_day}.xml.gz" not in asked
 
-        # Second pull: the day sitemaps answer 304, nothing new is fetched.
-        site.mirrors[0].requests.clear()
-        clock.advance(600)
-        again = await pull_source("news", config, fetcher, store, clock=clock)
-        assert again.new == 0 and again.failed == 0, again.errors
-        requests = site.mirrors[0].requests
-        day_maps = [r for r in requests if r.path.endswith(".xml.gz")]
-        assert day_maps and all(r.status == 304 for r in day_maps)
-        assert not [r for r in requests if r.path.startswith("/Detail/")]
-    finally:
-        await store.close()
-        await site.stop()
+    # Second pull: the day sitemaps answer 304, nothing new is fetched.
+    site.mirrors[0].requests.clear()
+    clock.advance(600)
+    again = await pull_sitemap(site, entry, clock=clock)
+    assert again.new == 0 and again.failed == 0, again.errors
+    requests = site.mirrors[0].requests
+    day_maps = [r for r in requests if r.path.endswith(".xml.gz")]
+    assert day_maps and all(r.status == 304 for r in day_maps)
+    assert not [r for r in requests if r.path.startswith("/Detail/")]
 
 
 async def test_an_index_is_read_on_the_mirror_that_answered_and_never_off_the_site(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(40, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=2, articles=articles)
-    elsewhere = Site(mirrors=1, articles=[])  # another site: its server only counts requests
+    articles = generated_articles(40, days=2)
+    site = sites(2, articles=articles)
+    elsewhere = sites(1, articles=[])  # another site: its server only counts requests
     await site.start()
     await elsewhere.start()
     canonical, mirror = site.mirrors
     canonical.mode = "error"  # the canonical origin is down: the mirror answers the index
-    index = mirror.sitemap_index
     foreign = (
         f"<sitemap><loc>{elsewhere.mirrors[0].origin}/sitemap/north-africa/x.xml</loc>"
         "<lastmod>2999-01-01</lastmod></sitemap>"
     )
     # The mirror serves the index as it was copied from the canonical origin: every sitemap
     # named on the canonical host; and one more, on another host, dated far ahead.
-    mirror.sitemap_index = lambda section: (
-        index(section)
-        .replace(  # type: ignore[method-assign]
-            mirror.origin, canonical.origin
-        )
-        .replace("</sitemapindex>", foreign + "</sitemapindex>")
+    rewrite_sitemap_index(
+        mirror,
+        lambda text: text.replace(mirror.origin, canonical.origin).replace(
+            "</sitemapindex>", foreign + "</sitemapindex>"
+        ),
     )
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.new == len(articles), report.errors
-        assert not elsewhere.mirrors[0].requests
-        day_maps = [r.path for r in mirror.requests if r.path.endswith(".xml.gz")]
-        assert len(day_maps) == 3
-    finally:
-        await store.close()
-        await site.stop()
-        await elsewhere.stop()
+    report = await pull_sitemap(site)
+    assert report.new == len(articles), report.errors
+    assert not elsewhere.mirrors[0].requests
+    day_maps = [r.path for r in mirror.requests if r.path.endswith(".xml.gz")]
+    assert len(day_maps) == 3
 
 
 @pytest.mark.parametrize(
@@ -452,36 +483,21 @@ def test_sitemap_entry_points_are_checked(
 
 
 async def test_a_url_dated_at_an_offset_no_zone_has_costs_the_sitemap_nothing(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
     # One `<lastmod>` whose offset is a day or more (`-99:99`, a CMS's broken zone field)
     # raised ValueError out of the sitemap's reading: no ExtractError, so the whole pull of
     # the source failed, every section with it, on every pull.
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(12, days=2)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
-    day_sitemap = mirror.day_sitemap
-    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
-        text.replace("+00:00</lastmod>", "-99:99</lastmod>", 1)
-        if (text := day_sitemap(section, day)) is not None
-        else None
+    rewrite_day_sitemaps(
+        mirror, lambda text: text.replace("+00:00</lastmod>", "-99:99</lastmod>", 1)
     )
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.failed == 0, report.errors
-        assert sorted(await _stored_urls(store)) == sorted(
-            site.canonical + a.path for a in articles
-        )
-    finally:
-        await store.close()
-        await site.stop()
+    report = await pull_sitemap(site)
+    assert report.failed == 0, report.errors
+    assert await stored_urls(store) == urls_of(site, articles)
 
 
 def test_a_lastmod_at_an_offset_no_zone_has_is_no_date() -> None:
@@ -498,98 +514,54 @@ def test_a_lastmod_at_an_offset_no_zone_has_is_no_date() -> None:
 
 @pytest.mark.parametrize("before", ["\n", "\r\n\r\n", "  \n", "\ufeff\n"], ids=repr)
 async def test_a_sitemap_with_blank_lines_before_its_xml_declaration_is_read(
-    before: str, write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    before: str, sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
     # A PHP site whose theme or a plugin prints a blank line before the sitemap (WordPress's
     # "XML declaration allowed only at the start of the document"): libxml2 refused the
     # index and every sitemap it names, and the section got nothing from its sitemap.
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(12, days=2)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
-    index, day_sitemap = mirror.sitemap_index, mirror.day_sitemap
-    mirror.sitemap_index = lambda section: before + index(section)  # type: ignore[method-assign]
-    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
-        before + text if (text := day_sitemap(section, day)) is not None else None
-    )
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.failed == 0, report.errors
-        expected = sorted(site.canonical + a.path for a in articles)
-        assert sorted(await _stored_urls(store)) == expected
-    finally:
-        await store.close()
-        await site.stop()
+    rewrite_sitemap_index(mirror, lambda text: before + text)
+    rewrite_day_sitemaps(mirror, lambda text: before + text)
+    report = await pull_sitemap(site)
+    assert report.failed == 0, report.errors
+    assert await stored_urls(store) == urls_of(site, articles)
 
 
 async def test_a_news_sitemap_with_html_entities_in_its_titles_is_read(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
     # A CMS that writes its headlines into `news:title` as it writes them into HTML
     # (`&nbsp;`, `&rsquo;`: entities XML does not define) had the sitemap refused whole,
     # and the section got nothing from it.
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(12, days=2)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
-    day_sitemap = mirror.day_sitemap
-    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
-        text.replace("</news:title>", "&nbsp;&rsquo;</news:title>")
-        if (text := day_sitemap(section, day)) is not None
-        else None
+    rewrite_day_sitemaps(
+        mirror, lambda text: text.replace("</news:title>", "&nbsp;&rsquo;</news:title>")
     )
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.failed == 0, report.errors
-        expected = sorted(site.canonical + a.path for a in articles)
-        assert sorted(await _stored_urls(store)) == expected
-    finally:
-        await store.close()
-        await site.stop()
+    report = await pull_sitemap(site)
+    assert report.failed == 0, report.errors
+    assert await stored_urls(store) == urls_of(site, articles)
 
 
 async def test_a_news_sitemap_that_never_declares_its_news_prefix_is_read(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
     # A generator that writes `<news:news>` without declaring `xmlns:news` had the sitemap
     # refused whole ("Namespace prefix news on news is not defined"), which feed readers
     # read past: the section got nothing from it.
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(12, days=2)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
-    day_sitemap = mirror.day_sitemap
-    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
-        re.sub(r' xmlns:news="[^"]+"', "", text)
-        if (text := day_sitemap(section, day)) is not None
-        else None
-    )
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.failed == 0, report.errors
-        expected = sorted(site.canonical + a.path for a in articles)
-        assert sorted(await _stored_urls(store)) == expected
-    finally:
-        await store.close()
-        await site.stop()
+    rewrite_day_sitemaps(mirror, lambda text: re.sub(r' xmlns:news="[^"]+"', "", text))
+    report = await pull_sitemap(site)
+    assert report.failed == 0, report.errors
+    assert await stored_urls(store) == urls_of(site, articles)
 
 
 def test_undeclared_prefixes_in_a_sitemap_are_read_past() -> None:
@@ -619,23 +591,17 @@ def test_html_entities_in_a_sitemap_are_read_as_their_characters() -> None:
 
 
 async def test_a_news_sitemap_with_windows_1252_titles_declared_utf8_is_read(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
     # A CMS whose database holds its headlines in windows-1252 writes their curly quotes
     # (byte 0x92) into a sitemap that says UTF-8: libxml2 refused it whole ("Invalid bytes
     # in character encoding") and the section got nothing from it, where the same bytes in
     # a feed are read by the charset the body is really in.
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(12, days=2)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
-    day_sitemap = mirror.day_sitemap
-    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
-        text.replace("</news:title>", "\u2019s</news:title>")
-        if (text := day_sitemap(section, day)) is not None
-        else None
-    )
+    rewrite_day_sitemaps(mirror, lambda text: text.replace("</news:title>", "\u2019s</news:title>"))
     resource = mirror._resource
 
     def in_cp1252(path: str) -> tuple[bytes, str] | None:
@@ -646,19 +612,9 @@ async def test_a_news_sitemap_with_windows_1252_titles_declared_utf8_is_read(
         return gzip.compress(text.encode("cp1252")), found[1]
 
     mirror._resource = in_cp1252  # type: ignore[method-assign]
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.failed == 0, report.errors
-        expected = sorted(site.canonical + a.path for a in articles)
-        assert sorted(await _stored_urls(store)) == expected
-    finally:
-        await store.close()
-        await site.stop()
+    report = await pull_sitemap(site)
+    assert report.failed == 0, report.errors
+    assert await stored_urls(store) == urls_of(site, articles)
 
 
 @pytest.mark.parametrize(
@@ -686,7 +642,7 @@ def test_a_sitemap_is_read_in_the_charset_its_bytes_are_in(declared: str, codec:
 
 
 async def test_a_sitemap_after_a_php_warning_is_read(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
     # PHP with display_errors on prints its notices before the document: the sitemap index
     # and every sitemap it names were refused ("Extra content at the end of the document"),
@@ -696,29 +652,15 @@ async def test_a_sitemap_after_a_php_warning_is_read(
         "<b>/var/www/html/wp-content/plugins/news-sitemap/sitemap.php</b> on line <b>12</b>"
         "<br />\n"
     )
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(12, days=2)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
-    index, day_sitemap = mirror.sitemap_index, mirror.day_sitemap
-    mirror.sitemap_index = lambda section: warning + index(section)  # type: ignore[method-assign]
-    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
-        warning + text if (text := day_sitemap(section, day)) is not None else None
-    )
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.failed == 0, report.errors
-        expected = sorted(site.canonical + a.path for a in articles)
-        assert sorted(await _stored_urls(store)) == expected
-    finally:
-        await store.close()
-        await site.stop()
+    rewrite_sitemap_index(mirror, lambda text: warning + text)
+    rewrite_day_sitemaps(mirror, lambda text: warning + text)
+    report = await pull_sitemap(site)
+    assert report.failed == 0, report.errors
+    assert await stored_urls(store) == urls_of(site, articles)
 
 
 def test_an_html_page_that_quotes_a_sitemap_is_still_refused() -> None:
@@ -733,14 +675,13 @@ def test_an_html_page_that_quotes_a_sitemap_is_still_refused() -> None:
 
 
 async def test_the_sitemaps_of_an_index_named_by_an_index_are_read(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
     # A site's top index that names its sections' indexes (and one sitemap of its own, and
     # itself): the sitemaps the inner index named were never asked, without a word, and the
     # section got only what the top index named directly.
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(12, days=2)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
     resource = mirror._resource
@@ -758,25 +699,15 @@ async def test_the_sitemaps_of_an_index_named_by_an_index_are_read(
         return f"<sitemapindex {NS}>{entries}</sitemapindex>".encode(), "application/xml"
 
     mirror._resource = with_top_index  # type: ignore[method-assign]
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.failed == 0, report.errors
-        expected = sorted(site.canonical + a.path for a in articles)
-        assert sorted(await _stored_urls(store)) == expected
-        asked = [r.path for r in mirror.requests if r.path.startswith("/sitemap")]
-        assert len(asked) == len(set(asked))  # each sitemap once, the top index not again
-    finally:
-        await store.close()
-        await site.stop()
+    report = await pull_sitemap(site, "{sitemap: /sitemap.xml, backfill: 3d}")
+    assert report.failed == 0, report.errors
+    assert await stored_urls(store) == urls_of(site, articles)
+    asked = [r.path for r in mirror.requests if r.path.startswith("/sitemap")]
+    assert len(asked) == len(set(asked))  # each sitemap once, the top index not again
 
 
 async def test_a_sitemap_followed_by_a_php_notice_is_read(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
     # WordPress with display_errors on ends its answers with PHP's notice of a buffer it
     # could not flush: the sitemap index and every sitemap it names were refused ("Extra
@@ -786,29 +717,15 @@ async def test_a_sitemap_followed_by_a_php_notice_is_read(
         "compression (1) in <b>/var/www/html/wp-includes/functions.php</b> on line "
         "<b>5427</b><br />\n"
     )
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(12, days=2)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
-    index, day_sitemap = mirror.sitemap_index, mirror.day_sitemap
-    mirror.sitemap_index = lambda section: index(section) + notice  # type: ignore[method-assign]
-    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
-        text + notice if (text := day_sitemap(section, day)) is not None else None
-    )
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.failed == 0, report.errors
-        expected = sorted(site.canonical + a.path for a in articles)
-        assert sorted(await _stored_urls(store)) == expected
-    finally:
-        await store.close()
-        await site.stop()
+    rewrite_sitemap_index(mirror, lambda text: text + notice)
+    rewrite_day_sitemaps(mirror, lambda text: text + notice)
+    report = await pull_sitemap(site)
+    assert report.failed == 0, report.errors
+    assert await stored_urls(store) == urls_of(site, articles)
 
 
 def test_a_sitemap_cut_off_inside_an_inner_urlset_is_still_refused() -> None:
@@ -877,11 +794,10 @@ def test_a_cut_off_document_that_is_no_sitemap_before_the_cut_is_refused(body: s
 
 
 async def test_a_sitemap_cut_off_mid_file_fills_the_section_and_is_reported(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(12, days=2)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
     day_sitemap = mirror.day_sitemap
@@ -900,41 +816,31 @@ async def test_a_sitemap_cut_off_mid_file_fills_the_section_and_is_reported(
         return kept + "<url><loc>https://n.exa"
 
     mirror.day_sitemap = cut  # type: ignore[method-assign]
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        before_the_cut = sorted(
-            site.canonical + a.path
-            for a in articles
-            if any(f"{mirror.base}{a.path}</loc>" in text for text in served)
-        )
-        assert len(cut_off) >= 2 and len(before_the_cut) < len(articles)
-        assert sorted(await _stored_urls(store)) == before_the_cut
-        # The operator sees each sitemap cut off, and nothing else; the mirror is not failed
-        # for it, and the sitemap is read whole again next time (no validators kept for a 304).
-        assert len(report.errors) == len(cut_off), report.errors
-        assert all("truncated sitemap" in e for e in report.errors), report.errors
-        (health,) = await MirrorStore(store).health("news")
-        assert health.state == "healthy" and health.consecutive_failures == 0
-        days = re.findall(r"<loc>([^<]+\.xml\.gz)</loc>", mirror.sitemap_index("north-africa"))
-        kept = {url for url in days if not any(f"/{day}.xml" in url for day in cut_off)}
-        remembered = Remembered("news", store, MirrorStore(store))
-        assert set(await remembered.validators(days)) == kept
-    finally:
-        await store.close()
-        await site.stop()
+    report = await pull_sitemap(site)
+    before_the_cut = sorted(
+        site.canonical + a.path
+        for a in articles
+        if any(f"{mirror.base}{a.path}</loc>" in text for text in served)
+    )
+    assert len(cut_off) >= 2 and len(before_the_cut) < len(articles)
+    assert await stored_urls(store) == before_the_cut
+    # The operator sees each sitemap cut off, and nothing else; the mirror is not failed
+    # for it, and the sitemap is read whole again next time (no validators kept for a 304).
+    assert len(report.errors) == len(cut_off), report.errors
+    assert all("truncated sitemap" in e for e in report.errors), report.errors
+    (health,) = await MirrorStore(store).health("news")
+    assert health.state == "healthy" and health.consecutive_failures == 0
+    days = re.findall(r"<loc>([^<]+\.xml\.gz)</loc>", mirror.sitemap_index("north-africa"))
+    kept = {url for url in days if not any(f"/{day}.xml" in url for day in cut_off)}
+    remembered = Remembered("news", store, MirrorStore(store))
+    assert set(await remembered.validators(days)) == kept
 
 
 async def test_a_sitemap_past_the_protocols_fifty_thousand_urls_is_read_and_reported(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(6, days=1, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(6, days=1)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
     day_sitemap = mirror.day_sitemap
@@ -950,33 +856,23 @@ async def test_a_sitemap_past_the_protocols_fifty_thousand_urls_is_read_and_repo
         return text.replace("</urlset>", f"{tags}</urlset>")
 
     mirror.day_sitemap = crowded  # type: ignore[method-assign]
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        listed = [a for a in articles if "north-africa" in a.sections]
-        assert padded and listed
-        assert sorted(await _stored_urls(store)) == sorted(site.canonical + a.path for a in listed)
-        assert len(report.errors) == len(padded), report.errors
-        assert all("lists more than 50,000 URLs" in e for e in report.errors), report.errors
-        (health,) = await MirrorStore(store).health("news")
-        assert health.state == "healthy" and health.consecutive_failures == 0
-    finally:
-        await store.close()
-        await site.stop()
+    report = await pull_sitemap(site)
+    listed = [a for a in articles if "north-africa" in a.sections]
+    assert padded and listed
+    assert await stored_urls(store) == urls_of(site, listed)
+    assert len(report.errors) == len(padded), report.errors
+    assert all("lists more than 50,000 URLs" in e for e in report.errors), report.errors
+    (health,) = await MirrorStore(store).health("news")
+    assert health.state == "healthy" and health.consecutive_failures == 0
 
 
 async def test_failover_asks_the_next_mirror_for_a_sitemap_cut_off_mid_file(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
     # With `strategy: failover`, the first mirror's sitemaps cut off mid-file gave their
     # entries before the cut, and the next mirror, which serves them whole, was not asked.
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=2, articles=articles)
+    articles = generated_articles(12, days=2)
+    site = sites(2, articles=articles)
     await site.start()
     first = site.mirrors[0]
     day_sitemap = first.day_sitemap
@@ -988,52 +884,27 @@ async def test_failover_asks_the_next_mirror_for_a_sitemap_cut_off_mid_file(
         return text[: text.index("<url>", text.index("<url>") + 1)] + "<url><loc>https://n.exa"
 
     first.day_sitemap = cut  # type: ignore[method-assign]
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        config = write_config(yaml + "    strategy: failover\n")
-        report = await pull_source("news", config, fetcher, store, clock=FakeClock(now))
-        assert report.errors and all("truncated sitemap" in e for e in report.errors)
-        expected = sorted(site.canonical + a.path for a in articles)
-        assert sorted(await _stored_urls(store)) == expected
-    finally:
-        await store.close()
-        await site.stop()
+    report = await pull_sitemap(site, extra="    strategy: failover\n")
+    assert report.errors and all("truncated sitemap" in e for e in report.errors)
+    assert await stored_urls(store) == urls_of(site, articles)
 
 
 async def test_a_news_sitemap_with_unescaped_ampersands_is_read(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
     # A generator that does not escape `&` in its headlines (`Trade & tariffs`) or query
     # strings had the sitemap refused whole ("EntityRef: expecting ';'"): the section got
     # nothing from it.
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(12, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(12, days=2)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
-    day_sitemap = mirror.day_sitemap
-    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
-        text.replace("</news:title>", " & tariffs</news:title>")
-        if (text := day_sitemap(section, day)) is not None
-        else None
+    rewrite_day_sitemaps(
+        mirror, lambda text: text.replace("</news:title>", " & tariffs</news:title>")
     )
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.failed == 0, report.errors
-        expected = sorted(site.canonical + a.path for a in articles)
-        assert sorted(await _stored_urls(store)) == expected
-    finally:
-        await store.close()
-        await site.stop()
+    report = await pull_sitemap(site)
+    assert report.failed == 0, report.errors
+    assert await stored_urls(store) == urls_of(site, articles)
 
 
 def test_unescaped_ampersands_in_a_sitemap_are_read_as_written() -> None:
@@ -1063,41 +934,30 @@ def test_control_characters_xml_forbids_cost_a_sitemap_nothing(control: str) -> 
 
 
 async def test_a_sitemap_dating_every_url_when_generated_is_not_fetched_again_each_pull(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
     # A generator that writes the moment it ran as every URL's `lastmod`: newer on every
     # pull, it read as "changed since stored", and every article the sitemap lists was
     # fetched again on every pull, unchanged. (Each day sitemap lists at least 3 URLs: with
     # fewer, one time for all may be true.)
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(20, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(20, days=2)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
-    clock = FakeClock(now)
-    day_sitemap = mirror.day_sitemap
-    mirror.day_sitemap = lambda section, day: (  # type: ignore[method-assign]
-        re.sub(r"<lastmod>[^<]*</lastmod>", f"<lastmod>{clock.now.isoformat()}</lastmod>", text)
-        if (text := day_sitemap(section, day)) is not None
-        else None
+    clock = FakeClock(NOW)
+    rewrite_day_sitemaps(
+        mirror,
+        lambda text: re.sub(
+            r"<lastmod>[^<]*</lastmod>", f"<lastmod>{clock.now.isoformat()}</lastmod>", text
+        ),
     )
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        config = write_config(yaml)
-        first = await pull_source("news", config, fetcher, store, clock=clock)
-        assert first.new == len(articles) and first.failed == 0, first.errors
-        mirror.requests.clear()
-        clock.advance(600)
-        again = await pull_source("news", config, fetcher, store, clock=clock)
-        assert again.failed == 0, again.errors
-        assert not [r.path for r in mirror.requests if r.path.startswith("/Detail/")]
-    finally:
-        await store.close()
-        await site.stop()
+    first = await pull_sitemap(site, clock=clock)
+    assert first.new == len(articles) and first.failed == 0, first.errors
+    mirror.requests.clear()
+    clock.advance(600)
+    again = await pull_sitemap(site, clock=clock)
+    assert again.failed == 0, again.errors
+    assert not [r.path for r in mirror.requests if r.path.startswith("/Detail/")]
 
 
 def test_urls_that_all_give_one_lastmod_give_none() -> None:
@@ -1131,40 +991,30 @@ def test_a_sitemap_in_iso_2022_jp_keeps_its_escape_sequences() -> None:
 
 
 async def test_sitemaps_an_index_names_that_are_gone_cost_the_mirror_nothing(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
     # An index that names sitemaps no longer there (Yoast's author sitemap with author
     # archives off, a deleted month): each 404 was counted against the mirror, three in a
     # row opened its breaker, and neither the index's other sitemaps nor any article were
     # asked of it. Every mirror serves the same index: the section got nothing.
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(20, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=2, articles=articles)
+    articles = generated_articles(20, days=2)
+    site = sites(2, articles=articles)
     await site.start()
     for mirror in site.mirrors:
         gone = "".join(
             f"<sitemap><loc>{mirror.base}/sitemap/north-africa/author-{i}.xml</loc>"
-            f"<lastmod>{now.isoformat()}</lastmod></sitemap>"
+            f"<lastmod>{NOW.isoformat()}</lastmod></sitemap>"
             for i in range(4)
         )
-        index = mirror.sitemap_index
-        mirror.sitemap_index = lambda section, index=index, gone=gone: (  # type: ignore[method-assign]
-            index(section).replace("</sitemapindex>", gone + "</sitemapindex>")
+        rewrite_sitemap_index(
+            mirror,
+            lambda text, gone=gone: text.replace("</sitemapindex>", gone + "</sitemapindex>"),
         )
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.new == len(articles), report.errors
-        # The operator still sees each sitemap that is gone.
-        gone_sitemaps = [e for e in report.errors if "/author-" in e]
-        assert len(gone_sitemaps) >= 4 and all("http-404" in e for e in gone_sitemaps)
-    finally:
-        await store.close()
-        await site.stop()
+    report = await pull_sitemap(site)
+    assert report.new == len(articles), report.errors
+    # The operator still sees each sitemap that is gone.
+    gone_sitemaps = [e for e in report.errors if "/author-" in e]
+    assert len(gone_sitemaps) >= 4 and all("http-404" in e for e in gone_sitemaps)
 
 
 ARABIC = "\u0645\u0635\u0631-\u062a\u0648\u0646\u0633"  # مصر-تونس
@@ -1189,13 +1039,12 @@ def test_a_sitemap_is_read_in_the_charset_its_http_header_names(declaration: str
 
 
 async def test_a_sitemap_whose_charset_only_its_http_header_names_fills_the_section(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(4, days=1, end=now - timedelta(minutes=5))
+    articles = generated_articles(4, days=1)
     for n, article in enumerate(articles):
         article.slug = f"{ARABIC}-{n}"
-    site = Site(mirrors=1, articles=articles)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
     resource = mirror._resource
@@ -1208,19 +1057,9 @@ async def test_a_sitemap_whose_charset_only_its_http_header_names_fills_the_sect
         return text.encode("cp1256"), "application/xml; charset=windows-1256"
 
     mirror._resource = in_cp1256  # type: ignore[method-assign]
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap/north-africa-urls.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.failed == 0, report.errors
-        expected = sorted(site.canonical + a.path for a in articles)
-        assert sorted(await _stored_urls(store)) == expected
-    finally:
-        await store.close()
-        await site.stop()
+    report = await pull_sitemap(site, "{sitemap: /sitemap/north-africa-urls.xml, backfill: 3d}")
+    assert report.failed == 0, report.errors
+    assert await stored_urls(store) == urls_of(site, articles)
 
 
 @pytest.mark.parametrize(
@@ -1293,14 +1132,13 @@ def test_a_url_a_server_printed_before_an_xml_sitemap_is_no_plain_text_sitemap()
 
 
 async def test_a_plain_text_sitemap_fills_a_section(
-    write_config: Callable[[str], Config],
-    store_url: str,
-    fetcher: Fetcher,
+    sites: Callable[..., Site],
+    store: Store,
+    pull_sitemap: PullSitemap,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(6, days=1, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(6, days=1)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
     resource = mirror._resource
@@ -1314,23 +1152,13 @@ async def test_a_plain_text_sitemap_fills_a_section(
         return body.encode(), "text/plain; charset=utf-8"
 
     mirror._resource = with_text_sitemap  # type: ignore[method-assign]
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap.txt}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.failed == 0, report.errors
-        # Its article links, by `article_links`; not /about.
-        expected = sorted(site.canonical + a.path for a in articles)
-        assert sorted(await _stored_urls(store)) == expected
-        assert f"news: skipping 1 lines of {mirror.base}/sitemap.txt that are not http(s) URLs" in (
-            caplog.messages
-        )
-    finally:
-        await store.close()
-        await site.stop()
+    report = await pull_sitemap(site, "{sitemap: /sitemap.txt}")
+    assert report.failed == 0, report.errors
+    # Its article links, by `article_links`; not /about.
+    assert await stored_urls(store) == urls_of(site, articles)
+    assert f"news: skipping 1 lines of {mirror.base}/sitemap.txt that are not http(s) URLs" in (
+        caplog.messages
+    )
 
 
 RSS_SITEMAP = (
@@ -1408,11 +1236,10 @@ def test_a_broken_feed_served_as_a_sitemap_is_refused(body: bytes, kind: str) ->
 
 
 async def test_a_feed_an_index_names_as_a_sitemap_fills_the_section(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(8, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(8, days=2)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
     resource = mirror._resource
@@ -1424,19 +1251,9 @@ async def test_a_feed_an_index_names_as_a_sitemap_fills_the_section(
         return f"<sitemapindex {NS}>{named}</sitemapindex>".encode(), "application/xml"
 
     mirror._resource = with_feed_index  # type: ignore[method-assign]
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /sitemap.xml, backfill: 3d}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.failed == 0, report.errors
-        expected = sorted(site.canonical + a.path for a in articles)
-        assert sorted(await _stored_urls(store)) == expected
-    finally:
-        await store.close()
-        await site.stop()
+    report = await pull_sitemap(site, "{sitemap: /sitemap.xml, backfill: 3d}")
+    assert report.failed == 0, report.errors
+    assert await stored_urls(store) == urls_of(site, articles)
 
 
 @pytest.mark.parametrize(
@@ -1494,14 +1311,13 @@ def test_wordpress_cores_post_sitemaps_are_read_highest_page_first(
 
 
 async def test_the_newest_posts_of_a_wordpress_index_of_many_pages_are_read(
-    write_config: Callable[[str], Config], store_url: str, fetcher: Fetcher
+    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
     # WordPress core's /wp-sitemap.xml names wp-sitemap-posts-post-1.xml, -2.xml, ... with
     # its oldest posts first and no lastmod: read in that order, at most 50 a pull, a site
     # of more pages never had its newest posts read.
-    now = datetime(2024, 6, 22, 12, 0, tzinfo=UTC)
-    articles = generated_articles(MAX_CHILD_SITEMAPS + 2, days=2, end=now - timedelta(minutes=5))
-    site = Site(mirrors=1, articles=articles)
+    articles = generated_articles(MAX_CHILD_SITEMAPS + 2, days=2)
+    site = sites(1, articles=articles)
     await site.start()
     (mirror,) = site.mirrors
     resource = mirror._resource
@@ -1517,17 +1333,8 @@ async def test_the_newest_posts_of_a_wordpress_index_of_many_pages_are_read(
         return resource(path)
 
     mirror._resource = wordpress  # type: ignore[method-assign]
-    store = await open_store(store_url)
-    try:
-        yaml = site.config_yaml(store_url, sections=("north-africa",)).replace(
-            "north-africa: {feed: /rss/north-africa.xml}",
-            "north-africa: {sitemap: /wp-sitemap.xml}",
-        )
-        report = await pull_source("news", write_config(yaml), fetcher, store, clock=FakeClock(now))
-        assert report.failed == 0, report.errors
-        stored = set(await _stored_urls(store))
-        newest = articles[-MAX_CHILD_SITEMAPS:]
-        assert stored == {site.canonical + a.path for a in newest}
-    finally:
-        await store.close()
-        await site.stop()
+    report = await pull_sitemap(site, "{sitemap: /wp-sitemap.xml}")
+    assert report.failed == 0, report.errors
+    stored = set(await _stored_urls(store))
+    newest = articles[-MAX_CHILD_SITEMAPS:]
+    assert stored == {site.canonical + a.path for a in newest}
