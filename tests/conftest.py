@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Generator
@@ -13,15 +15,40 @@ import pytest
 from syndicator.core.config import Config
 from syndicator.core.config_file import load_config
 from syndicator.core.models import FetchLimits
+from syndicator.ops.cli import limits_of
 from syndicator.pull.fetch import Fetcher
+from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.store import Store, open_store
 
-from .sites import Site
+from .sites import FakeClock, Site
 
 REPO = Path(__file__).resolve().parent.parent
 
 # How long a thread or task a test started may take to end after the test is done.
 LEFTOVER_GRACE = 2.0
+
+# The `write_config` fixture: YAML text (and a file name) in, the loaded Config out.
+WriteConfig = Callable[..., Config]
+
+
+async def seeded_pull(
+    config: Config, fetcher: Fetcher, store: Store, clock: FakeClock, seed: int = 0
+) -> PullReport:
+    """One pull of the test configs' source `news`, the order it asks mirrors in drawn from
+    `seed`, so that a test's pulls repeat from run to run."""
+    return await pull_source("news", config, fetcher, store, clock=clock, rng=random.Random(seed))
+
+
+@contextlib.asynccontextmanager
+async def store_and_fetcher(config: Config) -> AsyncIterator[tuple[Store, Fetcher]]:
+    """The config's store, opened, and a Fetcher with the config's limits: both closed when
+    the block ends, whether or not it raised."""
+    store = await open_store(config.service.store)
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            yield store, fetcher
+    finally:
+        await store.close()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -35,6 +35,7 @@ from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore
 from syndicator.store.status import collect
 
+from .conftest import WriteConfig, seeded_pull, store_and_fetcher
 from .sites import (
     SEIZED_ITEM,
     FakeClock,
@@ -45,14 +46,6 @@ from .sites import (
     arabic_articles,
     free_port,
 )
-
-WriteConfig = Callable[..., Config]
-
-
-async def pull(
-    config: Config, fetcher: Fetcher, store: Store, clock: FakeClock, seed: int = 0
-) -> PullReport:
-    return await pull_source("news", config, fetcher, store, clock=clock, rng=random.Random(seed))
 
 
 async def feed_bytes(config: Config, store: Store) -> dict[tuple[str, str], bytes]:
@@ -93,18 +86,18 @@ async def test_seized_flaky_and_slow_mirrors_give_the_feeds_of_one_clean_mirror(
     clock = FakeClock()
     async with Fetcher(limits_of(config)) as fetcher:
         ref_store = await open_store(reference.service.store)
-        await pull(reference, fetcher, ref_store, clock)
+        await seeded_pull(reference, fetcher, ref_store, clock)
         expected = await feed_bytes(reference, ref_store)
         expected_items = await items(reference, ref_store)
         await ref_store.close()
         assert {t for _, _, t in expected_items} == {a.title for a in site.articles}
 
         store = await open_store(config.service.store)
-        first = await pull(config, fetcher, store, clock)
+        first = await seeded_pull(config, fetcher, store, clock)
         assert await feed_bytes(config, store) == expected
         seized_seen = len(seized.requests)
         clock.advance(300)
-        second = await pull(config, fetcher, store, clock)
+        second = await seeded_pull(config, fetcher, store, clock)
         assert await feed_bytes(config, store) == expected
         assert await items(config, store) == expected_items
         await store.close()
@@ -146,12 +139,12 @@ async def test_second_pull_without_change_is_conditional_and_parses_nothing(
     config = write_config(site.config_yaml(store_url, entry=entry))
     clock = FakeClock()
     async with Fetcher(limits_of(config)) as fetcher:
-        first = await pull(config, fetcher, store, clock)
+        first = await seeded_pull(config, fetcher, store, clock)
         assert first.parsed == 9 and first.new == len(site.articles)
         for m in site.mirrors:
             m.requests.clear()
         clock.advance(600)
-        second = await pull(config, fetcher, store, clock)
+        second = await seeded_pull(config, fetcher, store, clock)
     sent = [r for m in site.mirrors for r in m.pages_requested()]
     entry_paths = {f"/rss/{s}.xml" if entry == "feed" else f"/Section/{s}" for s in site.sections}
     assert len(sent) == 9  # 3 entry points on 3 mirrors, no article page
@@ -178,18 +171,18 @@ async def test_validators_a_day_old_are_not_sent_and_the_entry_point_is_read_in_
         return sorted(r for r in sent if r[0] in feeds)
 
     async with Fetcher(limits_of(config)) as fetcher:
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         asked()
         clock.advance(23 * 3600)
-        within = await pull(config, fetcher, store, clock)
+        within = await seeded_pull(config, fetcher, store, clock)
         assert asked() == sorted((f, True, 304) for f in feeds * 3)
         assert within.parsed == 0
         clock.advance(3600 + 1)
-        aged = await pull(config, fetcher, store, clock)
+        aged = await seeded_pull(config, fetcher, store, clock)
         assert asked() == sorted((f, False, 200) for f in feeds * 3)
         assert aged.parsed == 9 and aged.not_modified == 0 and aged.new == 0
         clock.advance(600)
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         assert asked() == sorted((f, True, 304) for f in feeds * 3)
 
 
@@ -209,12 +202,12 @@ async def test_an_entry_point_that_redirects_is_asked_conditionally_where_it_end
     feeds = sorted(f"/rss/{s}.xml" for s in site.sections)
     clock = FakeClock()
     async with Fetcher(limits_of(config)) as fetcher:
-        first = await pull(config, fetcher, store, clock)
+        first = await seeded_pull(config, fetcher, store, clock)
         assert first.new == len(site.articles)
         for mirror in site.mirrors:
             mirror.requests.clear()
         clock.advance(600)
-        second = await pull(config, fetcher, store, clock)
+        second = await seeded_pull(config, fetcher, store, clock)
         asked = target.pages_requested()
         # Each feed asked of it directly and through the redirect, both answered 304.
         assert sorted(r.path for r in asked) == sorted(feeds * 2)
@@ -225,7 +218,7 @@ async def test_an_entry_point_that_redirects_is_asked_conditionally_where_it_end
         for mirror in site.mirrors:
             mirror.requests.clear()
         clock.advance(600)
-        third = await pull(config, fetcher, store, clock)
+        third = await seeded_pull(config, fetcher, store, clock)
     there = other.pages_requested()
     assert sorted(r.path for r in there if not r.conditional) == feeds
     assert sorted(r.path for r in there if r.conditional and r.status == 304) == feeds
@@ -238,7 +231,7 @@ async def test_a_changed_feed_is_parsed_and_only_the_new_article_is_fetched(
     config = write_config(site.config_yaml(store_url))
     clock = FakeClock()
     async with Fetcher(limits_of(config)) as fetcher:
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         newest = site.articles[0]
         from .sites import SiteArticle
 
@@ -252,7 +245,7 @@ async def test_a_changed_feed_is_parsed_and_only_the_new_article_is_fetched(
         site.publish(added)
         for m in site.mirrors:
             m.requests.clear()
-        report = await pull(config, fetcher, store, clock)
+        report = await seeded_pull(config, fetcher, store, clock)
     assert report.new == 1 and report.parsed == 3  # the iran feed on each mirror
     pages = [r.path for m in site.mirrors for r in m.pages_requested() if "/Detail/" in r.path]
     assert pages == [added.path] * 3
@@ -278,10 +271,8 @@ async def test_never_more_than_the_per_host_limit_in_flight(
             extra="    robots: false",
         )
     )
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        await pull(config, fetcher, store, FakeClock())
-    await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        await seeded_pull(config, fetcher, store, FakeClock())
     assert site.mirrors[1].max_in_flight == expected
     assert site.mirrors[0].max_in_flight <= per_host
 
@@ -296,7 +287,7 @@ async def test_breaker_skips_a_down_mirror_then_probes_once_and_keeps_state_over
     clock = FakeClock()
     store = await open_store(store_url)
     async with Fetcher(limits_of(config)) as fetcher:
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         health = {h.mirror: h for h in await MirrorStore(store).health("news")}
         h = health[broken.origin]
         assert h.state == "down" and h.consecutive_failures == 3
@@ -309,10 +300,10 @@ async def test_breaker_skips_a_down_mirror_then_probes_once_and_keeps_state_over
         seen = len(broken.pages_requested())
         assert seen == 3
         clock.advance(wait - 5)
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         assert len(broken.pages_requested()) == seen  # not asked while the breaker is open
         clock.advance(10)
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         assert len(broken.pages_requested()) == seen + 1  # half-open: one probe
         h = {h.mirror: h for h in await MirrorStore(store).health("news")}[broken.origin]
         second_wait = (h.retry_at - clock.now).total_seconds()
@@ -320,7 +311,7 @@ async def test_breaker_skips_a_down_mirror_then_probes_once_and_keeps_state_over
 
         broken.mode = "ok"
         clock.advance(second_wait + 1)
-        report = await pull(config, fetcher, store, clock)
+        report = await seeded_pull(config, fetcher, store, clock)
         # the probe succeeded, so the rest of the mirror's entry points were pulled too
         assert len(broken.pages_requested()) == seen + 1 + 3
         h = {h.mirror: h for h in await MirrorStore(store).health("news")}[broken.origin]
@@ -341,17 +332,17 @@ async def test_a_clock_stepped_back_keeps_no_mirror_waiting_past_the_longest_bac
     async with Fetcher(limits_of(config)) as fetcher:
         for mirror in site.mirrors:
             mirror.mode = "error"
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         assert set((await health_of(store)).values()) == {"down"}
         for mirror in site.mirrors:
             mirror.mode = "ok"
         clock.advance(-86_400)
-        report = await pull(config, fetcher, store, clock)
+        report = await seeded_pull(config, fetcher, store, clock)
         assert report.new == 0  # within the longest backoff (max_backoff, 1 hour): not asked
         health = {h.mirror: h for h in await MirrorStore(store).health("news")}
         assert all(h.retry_at <= clock.now + timedelta(hours=1) for h in health.values())
         clock.advance(3_601)
-        report = await pull(config, fetcher, store, clock)
+        report = await seeded_pull(config, fetcher, store, clock)
         assert report.new == len(site.articles)
     await store.close()
 
@@ -364,7 +355,7 @@ async def test_retry_after_is_honoured(
     busy.mode, busy.flaky_every, busy.retry_after = "flaky", 1, 120
     clock = FakeClock()
     async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, clock)
+        report = await seeded_pull(config, fetcher, store, clock)
         # requests already in flight when the first 503 came back, and no more
         asked = len(busy.requests)
         assert 1 <= asked <= 2
@@ -372,11 +363,11 @@ async def test_retry_after_is_honoured(
         h = {h.mirror: h for h in await MirrorStore(store).health("news")}[busy.origin]
         assert h.state == "degraded" and (h.retry_at - clock.now).total_seconds() == 120
         clock.advance(60)
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         assert len(busy.requests) == asked
         clock.advance(61)
         busy.mode = "ok"
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         assert len(busy.requests) > asked
     assert len(await items(config, store)) == len(site.articles)
 
@@ -392,14 +383,14 @@ async def test_a_wait_a_mirror_asked_for_outlasts_its_answers_already_on_the_way
     busy.mode, busy.flaky_every, busy.retry_after = "flaky", 2, 120
     clock = FakeClock()
     async with Fetcher(limits_of(config)) as fetcher:
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         assert any(r.status == 200 for r in busy.requests)  # answered before it asked
         h = {h.mirror: h for h in await MirrorStore(store).health("news")}[busy.origin]
         assert h.state == "degraded" and h.retry_at == clock.now + timedelta(seconds=120)
         assert not any(r.path.startswith("/Detail/") for r in busy.requests)
         asked = len(busy.requests)
         clock.advance(60)
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         assert len(busy.requests) == asked
     assert len(await items(config, store)) == len(site.articles)
 
@@ -444,12 +435,10 @@ async def test_every_article_a_healthy_mirror_serves_is_in_the_feed_once(
     config = write_config(
         site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry=entry, read_timeout="1500ms")
     )
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    got = await items(config, store)
-    health = await health_of(store)
-    await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+        health = await health_of(store)
     expected = {(site.canonical + a.path, a.title) for a in site.articles}
     assert sorted((link, title) for _, link, title in got) == sorted(expected)
     assert len({guid for guid, _, _ in got}) == len(site.articles)
@@ -475,7 +464,7 @@ async def test_a_mirror_that_only_redirects_shows_where_it_redirects(
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
     store = await open_store(config.service.store)
     async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
+        report = await seeded_pull(config, fetcher, store, FakeClock())
     await store.close()
     assert report.failed == 0, report.errors
     path = str(tmp_path / "syndicator.yaml")
@@ -507,11 +496,9 @@ async def test_a_feed_sent_under_another_charset_is_published_as_written(
             f"sqlite:///{tmp_path / 's.db'}", language="ar", extra="    full_text: false"
         )
     )
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
         body = (await FeedBook(config, store).get("all", "json")).body
-    await store.close()
     assert report.new == len(site.articles)
     assert not [r for r in mirror.requests if r.path.startswith("/Detail/")]  # from the feed
     published = json.loads(body)["items"]
@@ -537,11 +524,9 @@ async def test_a_feed_declaring_its_charset_under_http_latin1_default_is_read_in
             f"sqlite:///{tmp_path / 's.db'}", language="ar", extra="    full_text: false"
         )
     )
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
         body = (await FeedBook(config, store).get("all", "json")).body
-    await store.close()
     assert report.new == len(site.articles)
     feed, content_type = mirror._resource(f"/rss/{site.sections[0]}.xml") or (b"", "")
     assert b'encoding="windows-1256"' in feed and content_type.endswith("charset=iso-8859-1")
@@ -561,12 +546,10 @@ async def test_a_gzip_stream_cut_short_is_no_whole_article(
     cut, whole = site.mirrors
     cut.mode = "gzip-cut"
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
         body = (await FeedBook(config, store).get("all", "json")).body
-    failures = await MirrorStore(store).health("news")
-    await store.close()
+        failures = await MirrorStore(store).health("news")
     published = json.loads(body)["items"]
     assert sorted(i["title"] for i in published) == sorted(a.title for a in site.articles)
     for item in published:
@@ -589,12 +572,10 @@ async def test_a_mirror_behind_a_bot_challenge_is_named_so(
     challenging, good = site.mirrors
     challenging.mode = "challenge"
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        await pull(config, fetcher, store, FakeClock())
-    got = await items(config, store)
-    healths = {h.mirror: h for h in await MirrorStore(store).health("news")}
-    await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        await seeded_pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+        healths = {h.mirror: h for h in await MirrorStore(store).health("news")}
     assert len(got) == len(site.articles)
     assert healths[challenging.origin].last_error_kind == "captcha"
     assert "bot challenge of Cloudflare" in (healths[challenging.origin].last_error or "")
@@ -640,7 +621,7 @@ async def test_a_mirror_with_a_broken_certificate_is_named_so_and_not_asked_agai
     store = await open_store(config.service.store)
     try:
         async with Fetcher(limits_of(config), observer=fetches) as fetcher:
-            await pull(config, fetcher, store, FakeClock())
+            await seeded_pull(config, fetcher, store, FakeClock())
         got = await items(config, store)
     finally:
         await store.close()
@@ -675,12 +656,10 @@ async def test_a_seizure_notice_in_a_picture_names_its_mirror_seized(
     seized, good = site.mirrors
     seized.mode, seized.banner = "banner", banner
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry=entry))
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        await pull(config, fetcher, store, FakeClock())
-    got = await items(config, store)
-    healths = {h.mirror: h for h in await MirrorStore(store).health("news")}
-    await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        await seeded_pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+        healths = {h.mirror: h for h in await MirrorStore(store).health("news")}
     expected = sorted(site.canonical + a.path for a in site.articles)
     assert sorted(link for _, link, _ in got) == expected
     assert healths[seized.origin].last_error_kind == "seized"
@@ -699,15 +678,11 @@ async def test_a_seizure_notice_among_a_feeds_items_is_no_article(
     seized.feed_extra = SEIZED_ITEM.format(link=f"{seized.origin}/Detail/2024/06/22/990001/x")
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    store = await open_store(config.service.store)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            report = await pull(config, fetcher, store, FakeClock())
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
         got = await items(config, store)
         documents = await feed_bytes(config, store)
         healths = {h.mirror: h for h in await MirrorStore(store).health("news")}
-    finally:
-        await store.close()
     assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
     assert report.new == len(site.articles)
     assert not any(b"seizure warrant" in body for body in documents.values())
@@ -732,14 +707,10 @@ async def test_a_feed_entry_linking_the_home_page_or_a_section_page_is_no_articl
     text = site.config_yaml(f"sqlite:///{tmp_path / 's.db'}")
     # Iran read from its section page, the others from their feeds.
     config = write_config(text.replace("{feed: /rss/iran.xml}", "{page: /Section/iran}"))
-    store = await open_store(config.service.store)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            report = await pull(config, fetcher, store, FakeClock())
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
         got = await items(config, store)
         health = await health_of(store)
-    finally:
-        await store.close()
     assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
     assert report.new == len(site.articles)
     assert set(health.values()) == {"healthy"}
@@ -762,18 +733,14 @@ async def test_a_feed_entry_linking_its_sections_own_page_is_no_article(
     )
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    store = await open_store(config.service.store)
     clock = FakeClock()
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            report = await pull(config, fetcher, store, clock)
-            clock.advance(600)
-            # The feeds answer 304 now: their stored links say what the page lists.
-            again = await pull(config, fetcher, store, clock)
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, clock)
+        clock.advance(600)
+        # The feeds answer 304 now: their stored links say what the page lists.
+        again = await seeded_pull(config, fetcher, store, clock)
         got = await items(config, store)
         health = await health_of(store)
-    finally:
-        await store.close()
     assert f"/Section/{section}" in odd.log  # fetched, and refused
     assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
     assert report.new == len(site.articles) and again.new == 0
@@ -813,28 +780,24 @@ async def test_a_page_refused_as_no_article_is_not_fetched_again_until_its_listi
     list_it("Sat, 22 Jun 2024 10:00:00 GMT")
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    store = await open_store(config.service.store)
     clock = FakeClock()
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            first = await pull(config, fetcher, store, clock)
-            assert first.new == len(site.articles)
-            assert asked() >= 1 and refused(first), first.errors
-            for _ in range(2):
-                for mirror in site.mirrors:
-                    mirror.log.clear()
-                clock.advance(600)
-                again = await pull(config, fetcher, store, clock)
-                assert asked() == 0
-                assert (again.new, again.failed, refused(again)) == (0, 0, []), again.errors
-            # The listing says the page changed (a newer time): asked once more.
-            list_it("Sat, 22 Jun 2024 11:30:00 GMT")
+    async with store_and_fetcher(config) as (store, fetcher):
+        first = await seeded_pull(config, fetcher, store, clock)
+        assert first.new == len(site.articles)
+        assert asked() >= 1 and refused(first), first.errors
+        for _ in range(2):
+            for mirror in site.mirrors:
+                mirror.log.clear()
             clock.advance(600)
-            changed = await pull(config, fetcher, store, clock)
-            assert asked() >= 1 and refused(changed), changed.errors
+            again = await seeded_pull(config, fetcher, store, clock)
+            assert asked() == 0
+            assert (again.new, again.failed, refused(again)) == (0, 0, []), again.errors
+        # The listing says the page changed (a newer time): asked once more.
+        list_it("Sat, 22 Jun 2024 11:30:00 GMT")
+        clock.advance(600)
+        changed = await seeded_pull(config, fetcher, store, clock)
+        assert asked() >= 1 and refused(changed), changed.errors
         got = await items(config, store)
-    finally:
-        await store.close()
     assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
 
 
@@ -853,19 +816,15 @@ async def test_a_page_one_mirror_failed_otherwise_is_asked_again_before_it_is_re
     site.mirrors[1].fail_first[target] = 1
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    store = await open_store(config.service.store)
     clock = FakeClock()
     asked: list[int] = []
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            for _ in range(3):
-                for mirror in site.mirrors:
-                    mirror.log.clear()
-                await pull(config, fetcher, store, clock)
-                asked.append(sum(mirror.log.count(target) for mirror in site.mirrors))
-                clock.advance(600)
-    finally:
-        await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        for _ in range(3):
+            for mirror in site.mirrors:
+                mirror.log.clear()
+            await seeded_pull(config, fetcher, store, clock)
+            asked.append(sum(mirror.log.count(target) for mirror in site.mirrors))
+            clock.advance(600)
     assert asked[0] >= 2 and asked[1] >= 2 and asked[2] == 0, asked
 
 
@@ -919,14 +878,10 @@ async def test_a_story_with_related_links_and_a_link_to_itself_is_published(
     odd._resource = with_feature  # type: ignore[method-assign]
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    store = await open_store(config.service.store)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            report = await pull(config, fetcher, store, FakeClock())
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
         got = await items(config, store)
         stored = await store.section_articles("all", 50)
-    finally:
-        await store.close()
     own = sum(len(p) for p in story.paragraphs)
     headlines = sum(len(a.title) for a in site.articles[:5])
     assert own < headlines  # more headlines than words of its own
@@ -949,14 +904,10 @@ async def test_a_section_path_mistyped_in_the_config_is_said_and_no_mirrors_faul
     await site.start()
     text = site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", extra=f"    strategy: {strategy}")
     config = write_config(text.replace("{feed: /rss/iran.xml}", "{feed: /rss/iran.xlm}"))
-    store = await open_store(config.service.store)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            outcomes = [await run_pull("news", config, fetcher, store) for _ in range(3)]
+    async with store_and_fetcher(config) as (store, fetcher):
+        outcomes = [await run_pull("news", config, fetcher, store) for _ in range(3)]
         health = {h.mirror: h for h in await MirrorStore(store).health("news")}
         status = await collect(config, store)
-    finally:
-        await store.close()
     for mirror in site.mirrors[: 2 if strategy == "all" else 1]:
         assert "/rss/iran.xlm" in mirror.log
     assert {h.state for h in health.values()} == {"healthy"}, health
@@ -989,12 +940,12 @@ async def test_a_mirror_back_up_recovers_though_its_first_entry_point_is_mistype
     try:
         await back.go_down()
         async with Fetcher(limits_of(config)) as fetcher:
-            await pull(config, fetcher, store, clock)
+            await seeded_pull(config, fetcher, store, clock)
         assert (await health_of(store))[back.origin] == "down"
         await back.come_back()
         clock.advance(2 * 3600)  # past the longest backoff
         async with Fetcher(limits_of(config)) as fetcher:  # robots.txt read anew
-            await pull(config, fetcher, store, clock)
+            await seeded_pull(config, fetcher, store, clock)
         health = {h.mirror: h for h in await MirrorStore(store).health("news")}
     finally:
         await store.close()
@@ -1017,13 +968,9 @@ async def test_an_entry_point_one_mirror_lacks_still_counts_against_it(
     lacking._resource = without_iran  # type: ignore[method-assign]
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    store = await open_store(config.service.store)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            outcome = await run_pull("news", config, fetcher, store)
+    async with store_and_fetcher(config) as (store, fetcher):
+        outcome = await run_pull("news", config, fetcher, store)
         health = {h.mirror: h for h in await MirrorStore(store).health("news")}
-    finally:
-        await store.close()
     assert health[lacking.origin].last_error_kind == "http-404"
     assert health[lacking.origin].failures == 1 and health[lacking.origin].error_rate > 0
     assert health[site.mirrors[0].origin].failures == 0
@@ -1055,13 +1002,9 @@ async def test_a_feed_entry_linking_an_index_of_its_other_entries_is_no_article(
     odd._resource = with_month_index  # type: ignore[method-assign]
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    store = await open_store(config.service.store)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            report = await pull(config, fetcher, store, FakeClock())
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
         got = await items(config, store)
-    finally:
-        await store.close()
     assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
     assert report.new == len(site.articles)
     assert month not in odd.log
@@ -1079,15 +1022,11 @@ async def test_a_seizure_notice_served_as_a_feed_is_no_article(
     seized.mode, seized.notice_link = "seized-feed", link
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    store = await open_store(config.service.store)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            report = await pull(config, fetcher, store, FakeClock())
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
         got = await items(config, store)
         documents = await feed_bytes(config, store)
         healths = {h.mirror: h for h in await MirrorStore(store).health("news")}
-    finally:
-        await store.close()
     assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
     assert report.new == len(site.articles)
     assert not any(b"seizure warrant" in body for body in documents.values())
@@ -1114,12 +1053,10 @@ async def test_a_section_a_mirror_sends_elsewhere_gets_no_other_sections_article
     dropping.dropped = {"north-africa": target}
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry=entry))
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    north_africa = await items(config, store, "north-africa")
-    everything = await items(config, store)
-    await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        north_africa = await items(config, store, "north-africa")
+        everything = await items(config, store)
     assert sorted(title for _, _, title in north_africa) == sorted(
         a.title for a in site.in_section("north-africa")
     )
@@ -1139,15 +1076,11 @@ async def test_a_section_a_mirror_serves_another_sections_listing_for_gets_none_
     odd.misfiled = {"north-africa": "iran"}
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry=entry))
-    store = await open_store(config.service.store)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            report = await pull(config, fetcher, store, FakeClock())
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
         north_africa = await items(config, store, "north-africa")
         iran = await items(config, store, "iran")
         healths = {h.mirror: h for h in await MirrorStore(store).health("news")}
-    finally:
-        await store.close()
     assert sorted(title for _, _, title in north_africa) == sorted(
         a.title for a in site.in_section("north-africa")
     )
@@ -1199,10 +1132,8 @@ async def test_a_section_read_from_the_home_page_may_be_redirected_to_another_mi
         f"sqlite:///{tmp_path / 's.db'}", entry="page", entry_sections=("north-africa",)
     )
     config = write_config(text.replace("{page: /Section/north-africa}", "{page: /}"))
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
     assert site.mirrors[1].requests and report.new > 0
     assert not [e for e in report.errors if "redirected from the entry point" in e], report.errors
 
@@ -1223,12 +1154,10 @@ async def test_redirect_to_an_unknown_host_is_followed_only_when_allowed(
     config = write_config(
         site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=3, extra=extra)
     )
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    got = await items(config, store)
-    health = {h.mirror: h for h in await MirrorStore(store).health("news")}
-    await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
     assert {link for _, link, _ in got} == {site.canonical + a.path for a in site.articles}
     if follow:
         # its listings and its article pages were read, and mapped back onto the site
@@ -1252,8 +1181,8 @@ async def test_robots_txt_is_honoured_and_the_user_agent_names_a_contact(
         )
     )
     async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-        await pull(config, fetcher, store, FakeClock())
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        await seeded_pull(config, fetcher, store, FakeClock())
     assert [r.path for r in private.requests] == ["/robots.txt"]  # fetched once, cached
     assert any("robots" in e for e in report.errors)
     agents = {r.user_agent for m in site.mirrors for r in m.requests}
@@ -1276,10 +1205,9 @@ async def test_a_host_named_only_in_the_footer_becomes_a_candidate_and_is_adopte
     config = write_config(
         site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=3, extra=extra, entry="page")
     )
-    store = await open_store(config.service.store)
     clock = FakeClock()
-    async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, clock)
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, clock)
         assert newcomer.origin in report.discovered
         found = {d.origin: d for d in await MirrorStore(store).discovered("news")}
         assert set(found) == {newcomer.origin}
@@ -1293,18 +1221,17 @@ async def test_a_host_named_only_in_the_footer_becomes_a_candidate_and_is_adopte
             # from now on it is pulled like any mirror
             newcomer.requests.clear()
             clock.advance(600)
-            await pull(config, fetcher, store, clock)
+            await seeded_pull(config, fetcher, store, clock)
             assert {r.path for r in newcomer.pages_requested()} == {
                 f"/Section/{s}" for s in site.sections
             }
-    code, out = await asyncio.to_thread(
-        run_cli, "--config", str(tmp_path / "syndicator.yaml"), "mirrors", "--json"
-    )
-    assert code == 0
-    rows = {r["mirror"]: r for r in json.loads(out)}
-    assert rows[newcomer.origin]["role"] == ("adopted" if adopt else "candidate")
-    assert rows[newcomer.origin]["found_on"].startswith(site.mirrors[0].origin)
-    await store.close()
+        code, out = await asyncio.to_thread(
+            run_cli, "--config", str(tmp_path / "syndicator.yaml"), "mirrors", "--json"
+        )
+        assert code == 0
+        rows = {r["mirror"]: r for r in json.loads(out)}
+        assert rows[newcomer.origin]["role"] == ("adopted" if adopt else "candidate")
+        assert rows[newcomer.origin]["found_on"].startswith(site.mirrors[0].origin)
 
 
 async def test_a_host_announced_in_a_full_text_feed_becomes_a_candidate(
@@ -1322,11 +1249,9 @@ async def test_a_host_announced_in_a_full_text_feed_becomes_a_candidate(
         mirror.feed_content = True
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=2))
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    found = {d.origin: d.status for d in await MirrorStore(store).discovered("news")}
-    await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        found = {d.origin: d.status for d in await MirrorStore(store).discovered("news")}
     assert not any(r.path.startswith("/Detail/") for r in site.all_requests())  # no page read
     assert report.discovered == {newcomer.origin}
     assert found == {newcomer.origin: "candidate"}
@@ -1351,14 +1276,12 @@ async def test_a_live_candidate_named_after_five_dead_ones_is_probed_and_adopted
     config = write_config(
         site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=2, extra=extra)
     )
-    store = await open_store(config.service.store)
     clock = FakeClock()
-    async with Fetcher(limits_of(config)) as fetcher:
-        first = await pull(config, fetcher, store, clock)
+    async with store_and_fetcher(config) as (store, fetcher):
+        first = await seeded_pull(config, fetcher, store, clock)
         clock.advance(600)
-        second = await pull(config, fetcher, store, clock)
-    found = {d.origin: d.status for d in await MirrorStore(store).discovered("news")}
-    await store.close()
+        second = await seeded_pull(config, fetcher, store, clock)
+        found = {d.origin: d.status for d in await MirrorStore(store).discovered("news")}
     assert len(first.discovered) == 6 and first.adopted == []
     assert second.adopted == [newcomer.origin]
     assert found[newcomer.origin] == "adopted"
@@ -1379,19 +1302,15 @@ async def test_a_candidate_down_when_announced_is_asked_again_and_adopted(
         site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=2, extra=extra, entry="page")
     )
     clock = FakeClock()
-    store = await open_store(config.service.store)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            first = await pull(config, fetcher, store, clock)
+    async with store_and_fetcher(config) as (store, fetcher):
+        first = await seeded_pull(config, fetcher, store, clock)
         assert newcomer.origin in first.discovered and first.adopted == []
         assert (await health_of(store))[newcomer.origin] == "down"
         await newcomer.come_back()
         clock.advance(2 * 3600)  # past the longest backoff
         # A fetcher of its own: the one robots.txt it could not read is not remembered.
         async with Fetcher(limits_of(config)) as fetcher:
-            second = await pull(config, fetcher, store, clock)
-    finally:
-        await store.close()
+            second = await seeded_pull(config, fetcher, store, clock)
     assert second.adopted == [newcomer.origin]
 
 
@@ -1415,13 +1334,13 @@ async def test_a_dead_candidate_the_publisher_stopped_naming_is_no_longer_probed
             "news", {dropped: site.canonical, named: site.canonical}, clock.now
         )
         async with Fetcher(limits_of(config), observer=fetches) as fetcher:
-            await pull(config, fetcher, store, clock)
+            await seeded_pull(config, fetcher, store, clock)
         assert {identity.origin(url) for url, _ in fetches.seen} >= {dropped, named}
         clock.advance(31 * 86400)
         await found.note_candidates("news", {named: site.canonical}, clock.now)
         fetches.seen.clear()
         async with Fetcher(limits_of(config), observer=fetches) as fetcher:
-            await pull(config, fetcher, store, clock)
+            await seeded_pull(config, fetcher, store, clock)
         code, out = await asyncio.to_thread(
             run_cli, "--config", str(tmp_path / "syndicator.yaml"), "mirrors", "--json"
         )
@@ -1448,11 +1367,9 @@ async def test_a_candidate_lagging_behind_the_newest_articles_is_adopted(
     config = write_config(
         site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=2, extra=extra)
     )
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    found = {d.origin: d.status for d in await MirrorStore(store).discovered("news")}
-    await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        found = {d.origin: d.status for d in await MirrorStore(store).discovered("news")}
     assert len(site.articles) > 3
     assert report.adopted == [newcomer.origin]
     assert found == {newcomer.origin: "adopted"}
@@ -1471,11 +1388,9 @@ async def test_a_candidate_is_adopted_when_the_source_strips_text_from_its_pages
     config = write_config(
         site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=3, extra=extra, entry="page")
     )
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    found = {d.origin: d.status for d in await MirrorStore(store).discovered("news")}
-    await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        found = {d.origin: d.status for d in await MirrorStore(store).discovered("news")}
     # the stored hashes are of text with the "Critics said" paragraph stripped: the newcomer's
     # pages, cleaned by the same rules, give the same hashes
     assert report.adopted == [newcomer.origin]
@@ -1496,11 +1411,9 @@ async def test_a_look_alike_candidate_is_not_adopted(
             extra="    adopt_discovered: true\n    allow_private_discovered: true",
         )
     )
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    found = await MirrorStore(store).discovered("news")
-    await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        found = await MirrorStore(store).discovered("news")
     assert report.adopted == []
     assert [(d.origin, d.status) for d in found] == [(site.mirrors[3].origin, "candidate")]
     assert site.mirrors[3].pages_requested()  # it was asked, and failed the proof
@@ -1513,15 +1426,15 @@ async def test_failover_asks_mirrors_in_order_and_stops_at_the_first_good_one(
     config = write_config(site.config_yaml(store_url, extra="    strategy: failover"))
     clock = FakeClock()
     async with Fetcher(limits_of(config)) as fetcher:
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         assert site.mirrors[2].requests == []
         first_of_1 = len(site.mirrors[1].requests)
         asked_of_0 = len(site.mirrors[0].pages_requested())
         clock.advance(30)
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         assert len(site.mirrors[0].pages_requested()) == asked_of_0  # breaker open
         clock.advance(400)
-        await pull(config, fetcher, store, clock)
+        await seeded_pull(config, fetcher, store, clock)
         # three sections fail over concurrently, yet the half-open mirror gets one probe
         assert len(site.mirrors[0].pages_requested()) == asked_of_0 + 1
     assert len(await items(config, store)) == len(site.articles)
@@ -1540,7 +1453,7 @@ async def test_failover_goes_past_a_mirror_whose_feeds_list_nothing(
     canonical.mode, canonical.lag = "lagging", len(site.articles)
     config = write_config(site.config_yaml(store_url, extra="    strategy: failover"))
     async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
+        report = await seeded_pull(config, fetcher, store, FakeClock())
     assert report.new == len(site.articles) and report.errors == []
     assert site.mirrors[2].requests == []  # the second mirror listed them: no further
     # An empty feed is no fault of its mirror (a section can be quiet).
@@ -1561,7 +1474,7 @@ async def test_healthiest_link_policy_moves_links_but_never_guids(
         )
         store = await open_store(config.service.store)
         async with Fetcher(limits_of(config)) as fetcher:
-            report = await pull(config, fetcher, store, FakeClock())
+            report = await seeded_pull(config, fetcher, store, FakeClock())
         stores[policy] = (config, store, report)
     canonical = await items(stores["canonical"][0], stores["canonical"][1])
     healthiest = await items(stores["healthiest"][0], stores["healthiest"][1])
@@ -1591,12 +1504,10 @@ async def test_healthiest_links_to_a_mirror_with_a_path_prefix_are_under_it(
         f"sqlite:///{tmp_path / 's.db'}", extra="    link_policy: healthiest"
     ).replace(f"- {prefixed.origin}", f"- {{url: {prefixed.origin}, path_prefix: /en}}")
     config = write_config(yaml)
-    store = await open_store(config.service.store)
-    async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
-    published = await items(config, store)
-    body = (await FeedBook(config, store).get("all", "json")).body.decode()
-    await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        published = await items(config, store)
+        body = (await FeedBook(config, store).get("all", "json")).body.decode()
     assert report.new == len(site.articles)
     paths = {a.path for a in site.articles}
     assert {link.removeprefix(prefixed.origin + "/en") for _, link, _ in published} == paths
@@ -1663,7 +1574,7 @@ async def test_mirror_health_over_http_and_on_the_index(
     site.mirrors[2].mode = "seized"
     config = write_config(site.config_yaml(store_url))
     async with Fetcher(limits_of(config)) as fetcher:
-        await pull(config, fetcher, store, FakeClock())
+        await seeded_pull(config, fetcher, store, FakeClock())
     client = TestClient(TestServer(make_app(FeedBook(config, store))))
     await client.start_server()
     try:
@@ -1699,7 +1610,7 @@ async def test_a_dripping_and_a_late_mirror_are_left_behind_within_the_pull_dead
         store = await open_store(config.service.store)
         try:
             started = loop.time()
-            report = await pull(config, fetcher, store, FakeClock())
+            report = await seeded_pull(config, fetcher, store, FakeClock())
             took = loop.time() - started
             titles = {t for _, _, t in await items(config, store)}
             health = {h.mirror: h for h in await MirrorStore(store).health("news")}
@@ -1728,7 +1639,7 @@ async def test_articles_are_in_the_feeds_while_a_slow_one_is_still_being_fetched
     async with Fetcher(limits_of(config)) as fetcher:
         store = await open_store(config.service.store)
         try:
-            running = asyncio.create_task(pull(config, fetcher, store, FakeClock()))
+            running = asyncio.create_task(seeded_pull(config, fetcher, store, FakeClock()))
             seen: set[str] = set()
             while not running.done() and seen != others:
                 await asyncio.sleep(0.1)
@@ -1758,7 +1669,7 @@ async def test_feed_entries_that_link_to_feeds_are_no_articles_and_blame_no_mirr
         )
     config = write_config(site.config_yaml(store_url, entry="feed"))
     async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
+        report = await seeded_pull(config, fetcher, store, FakeClock())
     titles = sorted(title for _, _, title in await items(config, store))
     assert titles == sorted(a.title for a in site.articles)
     # A section's feed is an entry point: not even fetched as an article.
@@ -1782,7 +1693,7 @@ async def test_a_feed_entry_with_a_zero_date_costs_no_other_entry(
         )
     config = write_config(site.config_yaml(store_url, entry="feed"))
     async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
+        report = await seeded_pull(config, fetcher, store, FakeClock())
     assert report.errors == []
     titles = sorted(title for _, _, title in await items(config, store))
     assert titles == sorted(a.title for a in site.articles)
@@ -1811,7 +1722,7 @@ async def test_an_extraction_failure_no_rule_foresaw_costs_that_page_never_the_p
     monkeypatch.setattr(extraction, "extract_article", extract)
     config = write_config(site.config_yaml(store_url, entry=entry))
     async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
+        report = await seeded_pull(config, fetcher, store, FakeClock())
     titles = {title for _, _, title in await items(config, store)}
     assert titles == {a.title for a in site.articles if a is not broken}
     assert report.failed >= 1
@@ -1890,15 +1801,11 @@ async def test_validators_that_are_not_utf8_are_dropped_not_the_end_of_the_pull(
     await front.start()
     try:
         config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", entry=entry))
-        store = await open_store(config.service.store)
-        try:
-            async with Fetcher(limits_of(config)) as fetcher:
-                first = await pull(config, fetcher, store, FakeClock())
-                again = await pull(config, fetcher, store, FakeClock())
+        async with store_and_fetcher(config) as (store, fetcher):
+            first = await seeded_pull(config, fetcher, store, FakeClock())
+            again = await seeded_pull(config, fetcher, store, FakeClock())
             got = await items(config, store)
             health = await health_of(store)
-        finally:
-            await store.close()
     finally:
         await front.stop()
     assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
@@ -1948,14 +1855,10 @@ async def test_an_error_told_in_bytes_not_utf8_is_shown_escaped_not_the_end_of_t
     await front.start()
     try:
         config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-        store = await open_store(config.service.store)
-        try:
-            async with Fetcher(limits_of(config)) as fetcher:
-                report = await pull(config, fetcher, store, FakeClock())
+        async with store_and_fetcher(config) as (store, fetcher):
+            report = await seeded_pull(config, fetcher, store, FakeClock())
             got = await items(config, store)
             health = {h.mirror: h for h in await MirrorStore(store).health("news")}
-        finally:
-            await store.close()
     finally:
         await front.stop()
     assert sorted(title for _, _, title in got) == sorted(a.title for a in site.articles)
@@ -1978,13 +1881,9 @@ async def test_a_feed_link_with_control_characters_is_encoded_on_every_engine(
             "</item>"
         )
     config = write_config(site.config_yaml(engine_url, entry="feed"))
-    store = await open_store(config.service.store)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            report = await pull(config, fetcher, store, FakeClock())
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
         titles = sorted(title for _, _, title in await items(config, store))
-    finally:
-        await store.close()
     assert titles == sorted(a.title for a in site.articles)
     assert any("/Detail/2024/03/01/7/a%00b%01c: http-404" in e for e in report.errors)
     requested = [r.path for m in site.mirrors for r in m.requests]
@@ -2000,7 +1899,7 @@ async def pulled_once(
     try:
         await site.start()
         async with Fetcher(limits_of(config)) as fetcher:
-            report = await pull(config, fetcher, store, FakeClock())
+            report = await seeded_pull(config, fetcher, store, FakeClock())
         return (
             report,
             await items(config, store),
@@ -2060,7 +1959,7 @@ async def test_an_edit_the_canonical_origin_shows_first_is_published_at_once(
     site.edit(article.id, [0], paragraphs=corrected)
     config = write_config(site.config_yaml(store_url, entry="feed"))
     async with Fetcher(limits_of(config)) as fetcher:
-        report = await pull(config, fetcher, store, FakeClock())
+        report = await seeded_pull(config, fetcher, store, FakeClock())
     assert (report.new, report.updated) == (len(site.articles), 0)
     documents = await feed_bytes(config, store)
     assert b"the talks resume on Thursday" in documents[("all", "json")]
@@ -2086,21 +1985,17 @@ async def test_a_mirror_back_with_yesterdays_copy_rolls_no_edit_back(
     store_url = f"sqlite:///{tmp_path / 's.db'}"
     alone = write_config(site.config_yaml(store_url, configured=1), name="alone.yaml")
     config = write_config(site.config_yaml(store_url))
-    store = await open_store(config.service.store)
     clock = FakeClock()
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            await pull(alone, fetcher, store, clock)
-            before = await items(config, store)
-            documents = await feed_bytes(config, store)
-            reports = []
-            for n in range(2):
-                clock.advance(600)
-                reports.append(await pull(config, fetcher, store, clock, seed=n + 1))
-            after = await items(config, store)
-            documents_after = await feed_bytes(config, store)
-    finally:
-        await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        await seeded_pull(alone, fetcher, store, clock)
+        before = await items(config, store)
+        documents = await feed_bytes(config, store)
+        reports = []
+        for n in range(2):
+            clock.advance(600)
+            reports.append(await seeded_pull(config, fetcher, store, clock, seed=n + 1))
+        after = await items(config, store)
+        documents_after = await feed_bytes(config, store)
     assert edited.title in {title for _, _, title in before}
     assert after == before
     assert documents_after == documents
@@ -2127,18 +2022,14 @@ async def test_with_the_canonical_origin_seized_yesterdays_copy_first_undoes_no_
     text = site.config_yaml(f"sqlite:///{tmp_path / 's.db'}")
     before_stale = write_config(text.replace(f"      - {stale.origin}\n", ""), name="two.yaml")
     config = write_config(text)
-    store = await open_store(config.service.store)
     clock = FakeClock()
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            await pull(before_stale, fetcher, store, clock)
-            before = await items(config, store)
-            canonical.mode = "seized"
-            clock.advance(600)
-            report = await pull(config, fetcher, store, clock, seed=1)
-            after = await items(config, store)
-    finally:
-        await store.close()
+    async with store_and_fetcher(config) as (store, fetcher):
+        await seeded_pull(before_stale, fetcher, store, clock)
+        before = await items(config, store)
+        canonical.mode = "seized"
+        clock.advance(600)
+        report = await seeded_pull(config, fetcher, store, clock, seed=1)
+        after = await items(config, store)
     assert edited.title in {title for _, _, title in before}
     assert after == before
     assert report.updated == 0
@@ -2160,11 +2051,11 @@ async def test_a_lone_mirror_serving_one_page_at_every_url_loses_no_article_for_
     try:
         await site.start()
         async with Fetcher(limits_of(config)) as fetcher:
-            first = await pull(config, fetcher, store, clock)
+            first = await seeded_pull(config, fetcher, store, clock)
             mirror.mode = "ok"
             mirror.feed_extra = "<!-- the feeds changed since -->"  # parsed again, not a 304
             clock.advance(600)
-            again = await pull(config, fetcher, store, clock)
+            again = await seeded_pull(config, fetcher, store, clock)
         got = await items(config, store)
     finally:
         await store.close()
@@ -2220,7 +2111,7 @@ async def test_a_random_mix_of_faults_keeps_every_article_once(
         await site.start()
         async with Fetcher(limits_of(config)) as fetcher:
             for n in range(2):
-                await pull(config, fetcher, store, clock, seed=seed + n)
+                await seeded_pull(config, fetcher, store, clock, seed=seed + n)
                 clock.advance(600)
         got = await items(config, store)
         documents = await feed_bytes(config, store)
@@ -2253,7 +2144,7 @@ async def test_a_comment_after_the_announcement_costs_no_article(
         await site.start()
         assert "addresses:</p><!-- list -->" in site.mirrors[0].article_page(site.articles[0])
         async with Fetcher(limits_of(config)) as fetcher:
-            report = await pull(config, fetcher, store, FakeClock())
+            report = await seeded_pull(config, fetcher, store, FakeClock())
         got = await items(config, store)
     finally:
         await store.close()

@@ -4,19 +4,14 @@ serve it, and the other article's item does not take its URL."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from syndicator.core.config import Config
-from syndicator.ops.cli import limits_of
 from syndicator.publish.mirror_report import mirror_rows
-from syndicator.pull.fetch import Fetcher
-from syndicator.pull.pipeline import PullReport, pull_source
-from syndicator.store import Store, open_store
 
-from .sites import FakeClock, Site, SiteArticle
+from .conftest import WriteConfig, seeded_pull, store_and_fetcher
+from .sites import FakeClock, Mirror, Site, SiteArticle
 
 
 def canal_story(after: SiteArticle) -> SiteArticle:
@@ -37,8 +32,12 @@ def canal_story(after: SiteArticle) -> SiteArticle:
     )
 
 
-async def pull(config: Config, fetcher: Fetcher, store: Store, clock: FakeClock) -> PullReport:
-    return await pull_source("news", config, fetcher, store, clock=clock, rng=random.Random(0))
+def misfile(mirror: Mirror, older: SiteArticle, new: SiteArticle) -> Callable[[SiteArticle], str]:
+    """Make `mirror` serve the older article's page at the new one's URL; the mirror's own
+    way of writing pages is returned, to put back."""
+    page = mirror.article_page
+    mirror.article_page = lambda a: page(older) if a.id == new.id else page(a)  # type: ignore[method-assign]
+    return page
 
 
 async def test_a_mirror_serving_a_stored_articles_page_at_a_new_url_takes_no_article(
@@ -51,27 +50,22 @@ async def test_a_mirror_serving_a_stored_articles_page_at_a_new_url_takes_no_art
     older = site.articles[0]
     new = canal_story(older)
     misfiling = site.mirrors[1]
-    page = misfiling.article_page
-    misfiling.article_page = lambda a: page(older) if a.id == new.id else page(a)  # type: ignore[method-assign]
+    misfile(misfiling, older, new)
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    store = await open_store(config.service.store)
     clock = FakeClock()
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            first = await pull(config, fetcher, store, clock)
-            assert first.new == len(site.articles)
-            site.publish(new)
-            clock.advance(600)
-            second = await pull(config, fetcher, store, clock)
+    async with store_and_fetcher(config) as (store, fetcher):
+        first = await seeded_pull(config, fetcher, store, clock)
+        assert first.new == len(site.articles)
+        site.publish(new)
+        clock.advance(600)
+        second = await seeded_pull(config, fetcher, store, clock)
         titles = [a.title for a in await store.section_articles(new.section, 50)]
         item = next(
             a for a in await store.section_articles(older.section, 50) if a.title == older.title
         )
         older_urls = await store.aliases_of(item.guid)
         health = {r.mirror: r for r in await mirror_rows(config, store)}
-    finally:
-        await store.close()
     assert second.new == 1 and new.title in titles, second.errors
     assert not [u for u in older_urls if "/660200/" in u]
     odd = [e for e in second.errors if "another page than the article" in e]
@@ -92,28 +86,23 @@ async def test_a_lone_mirror_misfiling_a_new_article_does_not_replace_the_stored
     older = site.articles[0]
     new = canal_story(older)
     misfiling = site.mirrors[1]
-    page = misfiling.article_page
-    misfiling.article_page = lambda a: page(older) if a.id == new.id else page(a)  # type: ignore[method-assign]
+    page = misfile(misfiling, older, new)
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    store = await open_store(config.service.store)
     clock = FakeClock()
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            await pull(config, fetcher, store, clock)
-            site.publish(new)
-            await site.mirrors[0].go_down()
-            clock.advance(600)
-            misfiled = await pull(config, fetcher, store, clock)
-            assert (misfiled.new, misfiled.duplicate) == (0, 0)
-            assert any("another article's page" in e for e in misfiled.errors), misfiled.errors
-            await site.mirrors[0].come_back()
-            misfiling.article_page = page  # type: ignore[method-assign]
-            clock.advance(600)
-            mended = await pull(config, fetcher, store, clock)
+    async with store_and_fetcher(config) as (store, fetcher):
+        await seeded_pull(config, fetcher, store, clock)
+        site.publish(new)
+        await site.mirrors[0].go_down()
+        clock.advance(600)
+        misfiled = await seeded_pull(config, fetcher, store, clock)
+        assert (misfiled.new, misfiled.duplicate) == (0, 0)
+        assert any("another article's page" in e for e in misfiled.errors), misfiled.errors
+        await site.mirrors[0].come_back()
+        misfiling.article_page = page  # type: ignore[method-assign]
+        clock.advance(600)
+        mended = await seeded_pull(config, fetcher, store, clock)
         titles = [a.title for a in await store.section_articles(new.section, 50)]
-    finally:
-        await store.close()
     assert (mended.new, mended.updated) == (1, 0)
     assert older.title in titles and new.title in titles
 
@@ -129,31 +118,23 @@ async def test_a_fallback_copy_of_a_stored_articles_page_takes_no_article(
     older = site.articles[0]
     new = canal_story(older)
     misfiling = site.mirrors[1]
-    page = misfiling.article_page
-    misfiling.article_page = lambda a: page(older) if a.id == new.id else page(a)  # type: ignore[method-assign]
+    misfile(misfiling, older, new)
     await site.start()
     yaml = site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", extra="    strategy: failover\n")
     config = write_config(yaml)
-    store = await open_store(config.service.store)
     clock = FakeClock()
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            await pull(config, fetcher, store, clock)
-            site.publish(new)
-            # Only the listing mirror lists it (failover), and it fails for its page.
-            site.mirrors[0].fail_first[new.path] = 10
-            clock.advance(600)
-            misfiled = await pull(config, fetcher, store, clock)
+    async with store_and_fetcher(config) as (store, fetcher):
+        await seeded_pull(config, fetcher, store, clock)
+        site.publish(new)
+        # Only the listing mirror lists it (failover), and it fails for its page.
+        site.mirrors[0].fail_first[new.path] = 10
+        clock.advance(600)
+        misfiled = await seeded_pull(config, fetcher, store, clock)
         item = next(
             a for a in await store.section_articles(older.section, 50) if a.title == older.title
         )
         older_urls = await store.aliases_of(item.guid)
-    finally:
-        await store.close()
     assert any(new.path in u for u in misfiling.log), "the fallback was not asked"
     assert (misfiled.new, misfiled.duplicate) == (0, 0), misfiled.errors
     assert any("another article's page" in e for e in misfiled.errors), misfiled.errors
     assert not [u for u in older_urls if "/660200/" in u]
-
-
-WriteConfig = Callable[..., Config]
