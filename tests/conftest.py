@@ -7,8 +7,9 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,6 +156,25 @@ async def fetcher() -> AsyncIterator[Fetcher]:
     limits = FetchLimits(user_agent="syndicator-tests", connect_timeout=2, read_timeout=3)
     async with Fetcher(limits) as f:
         yield f
+
+
+# The `pull_site` fixture: a site and Site.config_yaml's keywords in, the config and the
+# report of its one pull out.
+PullSite = Callable[..., Awaitable[tuple[Config, PullReport]]]
+
+
+@pytest.fixture
+def pull_site(
+    store: Store, fetcher: Fetcher, write_config: Callable[[str], Config], store_url: str
+) -> PullSite:
+    """Pull a loopback site once into the test's `store`, from the config Site.config_yaml
+    writes with the keywords given (`entry="page"`, `sections=(...)`, ...)."""
+
+    async def pull(site: Site, **yaml: Any) -> tuple[Config, PullReport]:
+        config = write_config(site.config_yaml(store_url, **yaml))
+        return config, await pull_source("news", config, fetcher, store)
+
+    return pull
 
 
 from .engines import engine_url, engine_urls  # noqa: E402, F401  (fixtures on both engines)

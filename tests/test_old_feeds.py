@@ -10,14 +10,12 @@ from collections.abc import Callable
 
 import pytest
 
-from syndicator.core.config import Config
 from syndicator.core.errors import ExtractError
 from syndicator.extract import listings
 from syndicator.publish.documents import FeedBook
-from syndicator.pull.fetch import Fetcher
-from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
 
+from .conftest import PullSite
 from .sites import Site
 
 NETSCAPE = (
@@ -69,9 +67,7 @@ async def test_an_old_feed_naming_htmls_entities_by_a_dtd_is_read(
     doctype: str,
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # A feed that declared HTML's entities through the W3C's entity sets (which nothing
     # here fetches) was refused as hostile markup on every mirror: the section got nothing.
@@ -84,8 +80,7 @@ async def test_an_old_feed_naming_htmls_entities_by_a_dtd_is_read(
         mirror.feed_content = True
         feed = mirror.feed
         mirror.feed = lambda section, feed=feed: old_feed(feed(section), doctype)  # type: ignore[method-assign]
-    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
-    report = await pull_source("news", config, fetcher, store)
+    config, report = await pull_site(site, sections=("north-africa",))
     assert report.failed == 0, report.errors
     assert report.new == len(articles)
     assert not [p for m in site.mirrors for p in m.log if p.startswith("/Detail/")]
@@ -102,9 +97,7 @@ XHTML_DTD = (
 async def test_a_feed_under_xhtmls_dtd_is_read_as_a_feed(
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # A CMS whose templates open every document with XHTML's DOCTYPE (and no XML
     # declaration) serves its RSS so: the feed was refused as "an HTML page where a feed was
@@ -119,8 +112,7 @@ async def test_a_feed_under_xhtmls_dtd_is_read_as_a_feed(
 
         mirror.feed = xhtml  # type: ignore[method-assign]
     assert mirror.feed("north-africa").startswith("<!DOCTYPE html PUBLIC")
-    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
-    report = await pull_source("news", config, fetcher, store)
+    _, report = await pull_site(site, sections=("north-africa",))
     assert report.failed == 0, report.errors
     assert report.new == len(articles)
 
@@ -210,9 +202,7 @@ async def test_a_cdf_channel_is_read_as_a_feed(
     entity: str,
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # feedparser reads a CDF channel's items but names no version for it: such a feed was
     # refused as "no RSS or Atom root element" on every mirror.
@@ -221,8 +211,7 @@ async def test_a_cdf_channel_is_read_as_a_feed(
         mirror.feed = lambda section, mirror=mirror: cdf(mirror, section).replace(  # type: ignore[method-assign]
             "<ABSTRACT>The news", f"<ABSTRACT>The{entity} news"
         )
-    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
-    report = await pull_source("news", config, fetcher, store)
+    _, report = await pull_site(site, sections=("north-africa",))
     assert report.failed == 0, report.errors
     assert report.new == len(articles)
     (entry, *_) = listings.parse_feed(
@@ -247,9 +236,7 @@ def test_a_cdf_channel_cut_off_is_refused_as_cut_off() -> None:
 async def test_an_entity_of_plain_text_a_feed_declares_is_its_text(
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # `<!DOCTYPE rss [<!ENTITY site "Example News">]>`, its name in every headline: the feed
     # was refused as hostile markup on every mirror, though its text expands to little.
@@ -270,8 +257,7 @@ async def test_an_entity_of_plain_text_a_feed_declares_is_its_text(
             return text.replace("</title><link>", "&sep;&site;</title><link>")
 
         mirror.feed = declared  # type: ignore[method-assign]
-    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
-    report = await pull_source("news", config, fetcher, store)
+    config, report = await pull_site(site, sections=("north-africa",))
     assert report.failed == 0, report.errors
     assert report.new == len(articles)
     data = json.loads((await FeedBook(config, store).get("north-africa", "json")).body)

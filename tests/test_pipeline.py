@@ -21,6 +21,7 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source, together
 from syndicator.store import Store
 
+from .conftest import PullSite
 from .sites import Site
 
 
@@ -37,15 +38,22 @@ async def feed_items(config: Config, store: Store, section: str) -> dict[str, li
     return out
 
 
+async def atom_links(config: Config, store: Store) -> list[str]:
+    """The links of the Atom feed of every section, sorted."""
+    return sorted(link for _, link, _ in (await feed_items(config, store, "all"))["atom"])
+
+
+def canonical_links(site: Site) -> list[str]:
+    """Every article of the site at its canonical origin, sorted."""
+    return sorted(site.canonical + a.path for a in site.articles)
+
+
 async def test_same_article_on_three_mirrors_is_one_item_per_format(
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
-    config = write_config(site.config_yaml(store_url))
-    report = await pull_source("news", config, fetcher, store)
+    config, report = await pull_site(site)
     assert report.failed == 0
     assert report.new == len(site.articles)
     # every other copy of every article was recognised as the same article
@@ -118,17 +126,14 @@ async def test_guid_is_stable_across_pulls_and_mirror_changes(
 async def test_a_page_dated_0001_01_01_is_dated_by_its_feed_entry_in_every_format(
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # An ASP.NET page with no date writes DateTime.MinValue. Taken as the publication date, the
     # article went to the end of its feeds, dated the year 1 in Atom and JSON Feed and, since
     # an RFC 822 date has four digits, 2001 in RSS as feedparser reads "Mon, 01 Jan 1".
     article = site.articles[2]
     article.page_published = "0001-01-01T00:00:00"
-    config = write_config(site.config_yaml(store_url))
-    report = await pull_source("news", config, fetcher, store)
+    config, report = await pull_site(site)
     assert report.new == len(site.articles) and report.failed == 0
     book = FeedBook(config, store)
     for fmt in ("rss", "atom"):
@@ -165,13 +170,10 @@ async def test_failing_mirrors_do_not_stop_the_others(
 async def test_articles_are_routed_to_the_sections_that_list_them(
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     site.articles[3].extra_sections = ("north-africa",)  # listed in two sections
-    config = write_config(site.config_yaml(store_url, entry="page"))
-    await pull_source("news", config, fetcher, store)
+    config, _ = await pull_site(site, entry="page")
     for section in site.sections:
         items = await feed_items(config, store, section)
         titles = {t for _, _, t in items["rss"]}
@@ -185,7 +187,7 @@ async def test_articles_are_routed_to_the_sections_that_list_them(
 
 
 async def test_an_article_listed_under_a_redirecting_link_is_fetched_once(
-    store: Store, fetcher: Fetcher, write_config: Callable[[str], Config], store_url: str
+    store: Store, fetcher: Fetcher, pull_site: PullSite
 ) -> None:
     """Listings link to short links that answer 301 to the article: the listed URL is kept
     as one of the article's URLs, so the next pull knows it and fetches no article again."""
@@ -194,8 +196,7 @@ async def test_an_article_listed_under_a_redirecting_link_is_fetched_once(
         article.listed_path = f"/Detail/{article.id}/short"
     await site.start()
     try:
-        config = write_config(site.config_yaml(store_url, entry="page"))
-        first = await pull_source("news", config, fetcher, store)
+        config, first = await pull_site(site, entry="page")
         assert first.new == len(site.articles)
         asked = [r.path for r in site.mirrors[0].pages_requested()]
         assert asked.count(site.articles[0].listed_path) == 1
@@ -311,18 +312,13 @@ async def test_links_written_with_the_other_scheme_are_the_sites_own(
     report = await pull_source("news", config, fetcher, store)
     assert report.errors == []
     assert report.new == len(site.articles)
-    items = await feed_items(config, store, "all")
-    assert sorted(link for _, link, _ in items["atom"]) == sorted(
-        site.canonical + a.path for a in site.articles
-    )
+    assert await atom_links(config, store) == canonical_links(site)
 
 
 async def test_a_listing_pages_relative_links_follow_its_base_href(
     sites: Callable[..., Site],
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # The listing at /Section/north-africa says `<base href="/">` and links `Detail/...`:
     # resolved against the page's own address instead, every link was /Section/Detail/...,
@@ -331,15 +327,11 @@ async def test_a_listing_pages_relative_links_follow_its_base_href(
     for mirror in site.mirrors:
         mirror.base_href = True
     await site.start()
-    config = write_config(site.config_yaml(store_url, entry="page"))
-    report = await pull_source("news", config, fetcher, store)
+    config, report = await pull_site(site, entry="page")
     assert report.errors == []
     assert report.new == len(site.articles)
     assert not [r.path for r in site.all_requests() if r.path.startswith("/Section/Detail")]
-    items = await feed_items(config, store, "all")
-    assert sorted(link for _, link, _ in items["atom"]) == sorted(
-        site.canonical + a.path for a in site.articles
-    )
+    assert await atom_links(config, store) == canonical_links(site)
 
 
 async def test_a_listing_of_cards_linked_only_by_data_href_gives_their_articles(
@@ -383,9 +375,7 @@ async def test_a_listing_of_cards_linked_only_by_data_href_gives_their_articles(
 async def test_a_base_element_without_href_leaves_the_next_ones_href_in_force(
     sites: Callable[..., Site],
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # `<base target="_self"><base href="/">`: HTML takes the first base element that has an
     # href. Only the first one was read, and having none, the links were resolved against
@@ -394,22 +384,16 @@ async def test_a_base_element_without_href_leaves_the_next_ones_href_in_force(
     for mirror in site.mirrors:
         mirror.base_href = mirror.base_target = True
     await site.start()
-    config = write_config(site.config_yaml(store_url, entry="page"))
-    report = await pull_source("news", config, fetcher, store)
+    config, report = await pull_site(site, entry="page")
     assert report.errors == []
     assert report.new == len(site.articles)
-    items = await feed_items(config, store, "all")
-    assert sorted(link for _, link, _ in items["atom"]) == sorted(
-        site.canonical + a.path for a in site.articles
-    )
+    assert await atom_links(config, store) == canonical_links(site)
 
 
 async def test_an_article_listed_again_with_tracking_parameters_is_fetched_once_a_mirror(
     sites: Callable[..., Site],
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # A "Most read" box linking each article again with `?utm_source=mostread`: both links are
     # the one article (its canonical URL drops tracking parameters, and it was stored once),
@@ -418,25 +402,20 @@ async def test_an_article_listed_again_with_tracking_parameters_is_fetched_once_
     for mirror in site.mirrors:
         mirror.most_read = mirror.most_read_encoded = True
     await site.start()
-    config = write_config(site.config_yaml(store_url, entry="page"))
-    report = await pull_source("news", config, fetcher, store)
+    config, report = await pull_site(site, entry="page")
     assert report.errors == []
     assert report.new == len(site.articles)
     for mirror in site.mirrors:
         asked = [p.split("?")[0] for p in mirror.log if p.startswith("/Detail/")]
         assert sorted(asked) == sorted(a.path for a in site.articles), mirror.origin
-    items = await feed_items(config, store, "all")
-    assert sorted(link for _, link, _ in items["atom"]) == sorted(
-        site.canonical + a.path for a in site.articles
-    )
+    assert await atom_links(config, store) == canonical_links(site)
 
 
 async def test_an_article_linked_raw_and_percent_encoded_is_fetched_once_a_mirror(
     sites: Callable[..., Site],
     store: Store,
     fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # An Arabic slug written as its letters in the listing and percent-encoded in the "Most
     # read" box (two templates of one CMS): one URL to a browser and to the mirror, but two
@@ -447,8 +426,7 @@ async def test_an_article_linked_raw_and_percent_encoded_is_fetched_once_a_mirro
     for mirror in site.mirrors:
         mirror.most_read = mirror.most_read_encoded = True
     await site.start()
-    config = write_config(site.config_yaml(store_url, entry="page"))
-    report = await pull_source("news", config, fetcher, store)
+    config, report = await pull_site(site, entry="page")
     assert report.errors == []
     assert report.new == len(site.articles)
     for mirror in site.mirrors:
@@ -464,7 +442,7 @@ async def test_an_article_linked_raw_and_percent_encoded_is_fetched_once_a_mirro
 
 
 async def test_articles_a_section_page_lists_with_a_teaser_are_fetched_once_until_it_changes(
-    store: Store, fetcher: Fetcher, write_config: Callable[[str], Config], store_url: str
+    store: Store, fetcher: Fetcher, pull_site: PullSite
 ) -> None:
     """A section page whose links hold a teaser after the headline (a card) gives a listed
     headline that is never the stored one: every article it lists was taken for edited and
@@ -475,8 +453,7 @@ async def test_articles_a_section_page_lists_with_a_teaser_are_fetched_once_unti
         a.listing_teaser = f"Analysis: what {a.title.split()[0]} means for the region"
     await site.start()
     try:
-        config = write_config(site.config_yaml(store_url, entry="page"))
-        first = await pull_source("news", config, fetcher, store)
+        config, first = await pull_site(site, entry="page")
         assert first.new == len(site.articles) and first.failed == 0
 
         async def pages_fetched() -> list[str]:
@@ -513,9 +490,8 @@ async def test_articles_a_section_page_lists_with_a_teaser_are_fetched_once_unti
 async def test_an_article_with_a_headline_past_the_stored_length_is_fetched_once(
     store: Store,
     fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
     entry: str,
+    pull_site: PullSite,
 ) -> None:
     """A headline longer than the store keeps (TITLE_CHARS) is cut when stored: the next
     pull compared the listing's whole headline with the cut one, took the article for
@@ -526,8 +502,7 @@ async def test_an_article_with_a_headline_past_the_stored_length_is_fetched_once
     assert len(long.title) > 600
     await site.start()
     try:
-        config = write_config(site.config_yaml(store_url, entry=entry))
-        first = await pull_source("news", config, fetcher, store)
+        config, first = await pull_site(site, entry=entry)
         assert first.new == len(site.articles) and first.failed == 0
         # A new article changes the listings: the next pull reads them again.
         newest = dataclasses.replace(

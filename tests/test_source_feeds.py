@@ -13,23 +13,19 @@ from typing import Any
 
 import pytest
 
-from syndicator.core.config import Config
 from syndicator.core.errors import ExtractError
 from syndicator.extract import listings
 from syndicator.publish.documents import FeedBook
-from syndicator.pull.fetch import Fetcher
-from syndicator.pull.pipeline import pull_source
 from syndicator.store import Store
 
+from .conftest import PullSite
 from .sites import Site
 
 
 async def test_a_feed_whose_titles_are_html_publishes_them_as_text(
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # Some CMSs escape a headline for HTML and then again for XML (`Q&amp;amp;A`): feedparser
     # reads such a title as HTML, and its entity references were published as text, so
@@ -42,8 +38,7 @@ async def test_a_feed_whose_titles_are_html_publishes_them_as_text(
     for mirror in site.mirrors:
         mirror.feed_content = True
         mirror.feed_titles_html = True
-    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
-    report = await pull_source("news", config, fetcher, store)
+    config, report = await pull_site(site, sections=("north-africa",))
     assert report.failed == 0 and report.new == len(articles)
     assert not [p for m in site.mirrors for p in m.log if p.startswith("/Detail/")]
     data = json.loads((await FeedBook(config, store).get("north-africa", "json")).body)
@@ -87,9 +82,7 @@ async def test_a_utf16_feed_is_read_in_the_byte_order_its_mark_gives(
     order: str,
     sites: Callable[..., Site],
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # A feed in UTF-16 with its byte order mark, `charset=utf-16` in the header: the mark says
     # which byte order. Big-endian, it was decoded little-endian, refused as no feed, and the
@@ -97,8 +90,7 @@ async def test_a_utf16_feed_is_read_in_the_byte_order_its_mark_gives(
     site = sites(1)
     site.mirrors[0].feed_utf16 = order
     await site.start()
-    config = write_config(site.config_yaml(store_url))
-    report = await pull_source("news", config, fetcher, store)
+    config, report = await pull_site(site)
     assert report.failed == 0 and report.new == len(site.articles)
     data = json.loads((await FeedBook(config, store).get("all", "json")).body)
     assert {i["title"] for i in data["items"]} == {a.title for a in site.articles}
@@ -107,9 +99,7 @@ async def test_a_utf16_feed_is_read_in_the_byte_order_its_mark_gives(
 async def test_an_atom_entrys_text_content_is_published_as_its_text(
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # `<content type="text">` (Atom's default) is plain text: read as HTML, "x<y held" began
     # a tag that swallowed the rest of the article, and the lines ran into one paragraph.
@@ -117,10 +107,9 @@ async def test_an_atom_entrys_text_content_is_published_as_its_text(
     articles[0].paragraphs[1] = "Output rose as x<y held, the ministry said, and <b> is no tag."
     for mirror in site.mirrors:
         mirror.atom_text = True
-    config = write_config(
-        site.config_yaml(store_url, sections=("north-africa",), extra="    full_text: false\n")
+    config, report = await pull_site(
+        site, sections=("north-africa",), extra="    full_text: false\n"
     )
-    report = await pull_source("news", config, fetcher, store)
     assert report.failed == 0 and report.new == len(articles)
     data = json.loads((await FeedBook(config, store).get("north-africa", "json")).body)
     for item in data["items"]:
@@ -132,18 +121,15 @@ async def test_an_atom_entrys_text_content_is_published_as_its_text(
 async def test_an_rss_author_written_as_the_spec_says_is_published_as_a_name(
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # RSS 2.0's `<author>` is "email (Name)": the whole of it was the byline of every item
     # made from the feed, so readers showed the reporter's address as the author's name.
     for mirror in site.mirrors:
         mirror.feed_author = "j.doe@news.example (Jane Doe)"
-    config = write_config(
-        site.config_yaml(store_url, sections=("north-africa",), extra="    full_text: false\n")
+    config, report = await pull_site(
+        site, sections=("north-africa",), extra="    full_text: false\n"
     )
-    report = await pull_source("news", config, fetcher, store)
     assert report.failed == 0 and report.new == len(site.in_section("north-africa"))
     data = json.loads((await FeedBook(config, store).get("north-africa", "json")).body)
     assert data["items"]
@@ -243,9 +229,7 @@ async def test_a_feed_with_an_html_entity_and_a_comment_after_its_end_is_read(
     after: str,
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # A headline with `&nbsp;` (an HTML entity XML does not define) makes the feed ill-formed,
     # which feedparser reads all the same; a cache plugin's comment after `</rss>` then hid
@@ -256,8 +240,7 @@ async def test_a_feed_with_an_html_entity_and_a_comment_after_its_end_is_read(
         mirror.feed = lambda section, feed=feed: (  # type: ignore[method-assign]
             feed(section).replace("</title><link>", "&nbsp;</title><link>", 1) + after
         )
-    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
-    report = await pull_source("news", config, fetcher, store)
+    _, report = await pull_site(site, sections=("north-africa",))
     assert report.failed == 0, report.errors
     assert report.new == len(site.in_section("north-africa"))
 
@@ -363,9 +346,7 @@ def test_a_whole_feed_of_no_items_with_an_html_entity_lists_nothing() -> None:
 async def test_an_atom_feeds_relative_xml_base_is_each_entrys_own(
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # Each entry gives its link relative to an `xml:base` of its own, the first one relative
     # to the feed's address: read with no address for the feed, the first entry's base was
@@ -389,8 +370,7 @@ async def test_an_atom_feeds_relative_xml_base_is_each_entrys_own(
 
     for mirror in site.mirrors:
         mirror.feed = lambda section, mirror=mirror: atom(mirror, section)  # type: ignore[method-assign]
-    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
-    report = await pull_source("news", config, fetcher, store)
+    _, report = await pull_site(site, sections=("north-africa",))
     assert len(site.in_section("north-africa")) > 1
     assert report.failed == 0, report.errors
     assert report.new == len(site.in_section("north-africa"))
@@ -399,9 +379,7 @@ async def test_an_atom_feeds_relative_xml_base_is_each_entrys_own(
 async def test_a_feed_sent_gzipped_with_no_content_encoding_is_read(
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pull_site: PullSite,
 ) -> None:
     # A CDN that compresses what the origin already compressed, or a feed published as a
     # `.xml.gz` file, sends gzip bytes with no Content-Encoding to say so: the feed was
@@ -416,8 +394,7 @@ async def test_a_feed_sent_gzipped_with_no_content_encoding_is_read(
             return found
 
         mirror._resource = gzipped  # type: ignore[method-assign]
-    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
-    report = await pull_source("news", config, fetcher, store)
+    _, report = await pull_site(site, sections=("north-africa",))
     assert report.failed == 0, report.errors
     assert report.new == len(site.in_section("north-africa"))
 
@@ -431,12 +408,7 @@ def test_a_gzipped_feed_past_the_inflate_limit_is_refused_as_too_large() -> None
 
 
 async def test_a_feed_of_many_links_to_other_sites_logs_them_once_at_info(
-    site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
-    caplog: pytest.LogCaptureFixture,
+    site: Site, pull_site: PullSite, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A feed that also carries hundreds of items linking other sites (a publisher's partner
     # feed mixed in) logged one line per link at info, on every pull: the operator's log was
@@ -448,8 +420,7 @@ async def test_a_feed_of_many_links_to_other_sites_logs_them_once_at_info(
             f"<item><title>Partner story {n}</title><link>{link}</link></item>"
             for n, link in enumerate(elsewhere)
         )
-    config = write_config(site.config_yaml(store_url, sections=("north-africa",)))
-    report = await pull_source("news", config, fetcher, store)
+    _config, report = await pull_site(site, sections=("north-africa",))
     assert report.failed == 0, report.errors
     assert report.new == len(site.in_section("north-africa"))
     info = [
