@@ -72,6 +72,30 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.fixture(scope="module")
+def default_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `syndicate export` of the default config, run once for the tests of this module
+    that only read what it wrote or start from a copy of it (`exported_copy`): a folder
+    with syndicator.yaml, the store db.sqlite and the export feeds/."""
+    folder = tmp_path_factory.mktemp("default-export")
+    config = default_config_copy(folder)
+    result = run("--config", str(config), "export", "--out", str(folder / "feeds"), cwd=folder)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+@pytest.fixture
+def exported_copy(default_export: Path, tmp_path: Path) -> Path:
+    """The default config in tmp_path, its store and feeds/ beside it copied from
+    `default_export`: the files a test's own `syndicate export` leaves, without running it
+    again. Returns the config."""
+    config = default_config_copy(tmp_path)
+    for store_file in default_export.glob("db.sqlite*"):
+        shutil.copy2(store_file, tmp_path / store_file.name)
+    shutil.copytree(default_export / "feeds", tmp_path / "feeds")
+    return config
+
+
 def test_export_on_default_config_writes_the_sample_article_once(tmp_path: Path) -> None:
     config = default_config_copy(tmp_path)
     out = tmp_path / "feeds"
@@ -123,14 +147,11 @@ def links_of(page: Path) -> list[str]:
 
 
 def test_every_link_of_an_exported_page_to_the_site_is_a_file_of_the_export(
-    tmp_path: Path,
+    default_export: Path,
 ) -> None:
     # The index linked the mirror dashboard, `/mirrors`, which only `serve` answers: on a
     # static host it was a 404.
-    config = default_config_copy(tmp_path)
-    out = tmp_path / "feeds"
-    result = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    out = default_export / "feeds"
     site = "http://127.0.0.1:8080/"  # the default config's public_url
     pages = sorted(out.rglob("*.html"))
     assert [str(p.relative_to(out)) for p in pages] == [
@@ -234,13 +255,12 @@ def test_an_export_without_out_writes_where_the_config_says_from_any_working_fol
     assert "'~' is not expanded in a path" in result.stderr
 
 
-def test_exported_pages_have_no_search_box_a_static_host_cannot_answer(tmp_path: Path) -> None:
+def test_exported_pages_have_no_search_box_a_static_host_cannot_answer(
+    default_export: Path,
+) -> None:
     # A static host answers `index.html?q=iran` with the same page: the search box of the
     # exported pages "found" every section and every item, whatever was asked.
-    config = default_config_copy(tmp_path)
-    out = tmp_path / "feeds"
-    result = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    out = default_export / "feeds"
     for page in ("index.html", "north-africa/index.html", "all/index.html"):
         text = (out / page).read_text(encoding="utf-8")
         assert "<form" not in text and 'name="q"' not in text, page
@@ -250,25 +270,20 @@ def test_exported_pages_have_no_search_box_a_static_host_cannot_answer(tmp_path:
         assert "</ul>\n\n</body>" not in text, page
 
 
-def test_the_exported_index_does_not_claim_the_source_s_schedule(tmp_path: Path) -> None:
+def test_the_exported_index_does_not_claim_the_source_s_schedule(default_export: Path) -> None:
     # It said "pulled every 10m" (the source's `every`, which only `serve` keeps): an
     # export pulls when its cron job runs, hourly or daily as the operator chose.
-    config = default_config_copy(tmp_path)
-    out = tmp_path / "feeds"
-    result = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    out = default_export / "feeds"
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "<strong>Press TV</strong>: Mirrors: 3 healthy; last pull ok</li>" in index
     assert "pulled every" not in index
 
 
-def test_an_export_finding_nothing_new_changes_no_file(tmp_path: Path) -> None:
+def test_an_export_finding_nothing_new_changes_no_file(exported_copy: Path, tmp_path: Path) -> None:
     # The index said "last pull: 1 new" after the first export and "0 new" after the next
     # one, which found nothing new: every export rewrote index.html and its .gz and .br.
-    config = default_config_copy(tmp_path)
+    config = exported_copy  # the first export's store and files
     out = tmp_path / "feeds"
-    first = run("--config", str(config), "export", "--out", str(out), cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
     assert "Turkey says Haftar" in (out / "north-africa.rss").read_text(encoding="utf-8")
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
     again = run("--config", str(config), "export", "--json", "--out", str(out), cwd=tmp_path)
@@ -484,11 +499,10 @@ def test_an_export_run_with_its_standard_streams_closed_writes_the_feeds(
     ids=["table-gone", "damaged-date"],
 )
 def test_a_damaged_store_is_named_and_the_exported_feeds_stay(
-    tmp_path: Path, damage: str, named: str
+    exported_copy: Path, tmp_path: Path, damage: str, named: str
 ) -> None:
-    config = default_config_copy(tmp_path)
+    config = exported_copy
     out = tmp_path / "feeds"
-    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     with sqlite3.connect(tmp_path / "db.sqlite") as db:
         db.execute(damage)
@@ -509,12 +523,12 @@ def test_a_damaged_store_is_named_and_the_exported_feeds_stay(
     assert not (tmp_path / "new").exists()
 
 
-def test_status_reads_the_store_while_another_process_writes_to_it(tmp_path: Path) -> None:
+def test_status_reads_the_store_while_another_process_writes_to_it(
+    exported_copy: Path, tmp_path: Path
+) -> None:
     # `status` took the write lock to look at the schema: while a pull wrote, it waited the
     # busy timeout (10 s), then failed with "database is locked".
-    config = default_config_copy(tmp_path)
-    out = tmp_path / "feeds"
-    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    config = exported_copy
     writer = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
     try:
         writer.execute("BEGIN IMMEDIATE")
@@ -527,10 +541,10 @@ def test_status_reads_the_store_while_another_process_writes_to_it(tmp_path: Pat
         writer.close()
 
 
-def test_db_check_finds_damage_that_status_does_not_read(tmp_path: Path) -> None:
-    config = default_config_copy(tmp_path)
-    out = tmp_path / "feeds"
-    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+def test_db_check_finds_damage_that_status_does_not_read(
+    exported_copy: Path, tmp_path: Path
+) -> None:
+    config = exported_copy
     whole = run("--config", str(config), "db", "check", cwd=tmp_path)
     assert whole.returncode == 0, whole.stderr
     assert "store is whole" in whole.stdout
@@ -560,11 +574,10 @@ def test_db_check_finds_damage_that_status_does_not_read(tmp_path: Path) -> None
 
 
 def test_db_backup_copies_what_is_committed_while_another_process_writes(
+    exported_copy: Path,
     tmp_path: Path,
 ) -> None:
-    config = default_config_copy(tmp_path)
-    out = tmp_path / "feeds"
-    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    config = exported_copy
     store = tmp_path / "db.sqlite"
     # A committed change that sits in the write-ahead log only (a copy of the main file
     # with cp lacks it), and a change another process holds uncommitted.
@@ -619,14 +632,15 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_db_restore_puts_a_backup_back_beside_a_killed_process_s_log(tmp_path: Path) -> None:
+def test_db_restore_puts_a_backup_back_beside_a_killed_process_s_log(
+    exported_copy: Path, tmp_path: Path
+) -> None:
     # With no restore command, the operator moved the backup over the store. A process killed
     # while it held the store leaves its write-ahead log beside it, and SQLite replays that
     # log, written for the old file, into the backup: the next command said "database disk
     # image is malformed", and the backup itself was damaged by then.
-    config = default_config_copy(tmp_path)
+    config = exported_copy
     out = tmp_path / "feeds"
-    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
     store = tmp_path / "db.sqlite"
     with sqlite3.connect(store) as db:
         (title,) = db.execute("SELECT title FROM articles").fetchone()
@@ -658,13 +672,13 @@ def test_db_restore_puts_a_backup_back_beside_a_killed_process_s_log(tmp_path: P
         assert copy.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 
 
-def test_db_restore_replaces_a_store_file_sqlite_cannot_open(tmp_path: Path) -> None:
+def test_db_restore_replaces_a_store_file_sqlite_cannot_open(
+    exported_copy: Path, tmp_path: Path
+) -> None:
     # A store whose first page was lost is "file is not a database" to SQLite, which will
     # not open it to copy the backup in: the restore gave the same error, and the operator
     # was left to move files by hand.
-    config = default_config_copy(tmp_path)
-    out = tmp_path / "feeds"
-    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    config = exported_copy
     backup = tmp_path / "backup.db"
     assert run("--config", str(config), "db", "backup", str(backup), cwd=tmp_path).returncode == 0
     with (tmp_path / "db.sqlite").open("r+b") as store:
@@ -680,13 +694,13 @@ def test_db_restore_replaces_a_store_file_sqlite_cannot_open(tmp_path: Path) -> 
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_db_restore_into_a_store_another_process_keeps_locked_ends(tmp_path: Path) -> None:
+def test_db_restore_into_a_store_another_process_keeps_locked_ends(
+    exported_copy: Path, tmp_path: Path
+) -> None:
     # Python's backup() tries a busy store again for ever: with a sqlite3 shell left in a
     # transaction, `db restore` waited until it was killed, where every other command ends
     # after the 10 s busy wait and names the lock.
-    config = default_config_copy(tmp_path)
-    out = tmp_path / "feeds"
-    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    config = exported_copy
     backup = tmp_path / "backup.db"
     assert run("--config", str(config), "db", "backup", str(backup), cwd=tmp_path).returncode == 0
     store = tmp_path / "db.sqlite"
@@ -711,13 +725,13 @@ def test_db_restore_into_a_store_another_process_keeps_locked_ends(tmp_path: Pat
 
 
 @pytest.mark.parametrize("damage", ["header lost", "backup moved over a killed writer's log"])
-def test_db_check_says_a_store_sqlite_cannot_open_is_damaged(tmp_path: Path, damage: str) -> None:
+def test_db_check_says_a_store_sqlite_cannot_open_is_damaged(
+    exported_copy: Path, tmp_path: Path, damage: str
+) -> None:
     # The most damaged stores failed before the check began: `db check` said only "store
     # error: cannot open store ...: file is not a database" (or "database disk image is
     # malformed"), with no verdict and no word of restoring a backup.
-    config = default_config_copy(tmp_path)
-    out = tmp_path / "feeds"
-    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    config = exported_copy
     store = tmp_path / "db.sqlite"
     if damage == "header lost":
         with store.open("r+b") as file:
@@ -751,11 +765,9 @@ def test_db_check_says_a_store_sqlite_cannot_open_is_damaged(tmp_path: Path, dam
     ],
 )
 def test_a_backup_that_cannot_be_restored_is_a_command_line_mistake(
-    tmp_path: Path, backup: str, said: str
+    exported_copy: Path, tmp_path: Path, backup: str, said: str
 ) -> None:
-    config = default_config_copy(tmp_path)
-    out = tmp_path / "feeds"
-    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    config = exported_copy
     before = (tmp_path / "db.sqlite").read_bytes()
     shutil.copy(tmp_path / "db.sqlite", tmp_path / "newer.db")  # a newer syndicator's
     newer = sqlite3.connect(tmp_path / "newer.db", isolation_level=None)
@@ -779,13 +791,11 @@ def test_a_backup_that_cannot_be_restored_is_a_command_line_mistake(
     ],
 )
 def test_a_backup_target_that_cannot_be_is_a_command_line_mistake(
-    tmp_path: Path, target: str, said: str
+    exported_copy: Path, tmp_path: Path, target: str, said: str
 ) -> None:
     # They ended with exit status 1 and "store error: ...", as if the store were at fault,
     # where `extract no-such-file` and every other argument naming no usable path give 2.
-    config = default_config_copy(tmp_path)
-    out = tmp_path / "feeds"
-    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    config = exported_copy
     result = run("--config", str(config), "db", "backup", target, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert said in result.stderr and "store error" not in result.stderr, result.stderr
@@ -794,14 +804,13 @@ def test_a_backup_target_that_cannot_be_is_a_command_line_mistake(
 
 
 def test_a_backup_that_cannot_be_written_names_the_backup_not_the_store(
+    exported_copy: Path,
     tmp_path: Path,
 ) -> None:
     # A backup filling its disk said "backup of /srv/data/syndicator.db failed: database or
     # disk is full" (or "disk I/O error"): the store's disk, to an operator reading it, when
     # the store was only read and the copy's disk was the one full.
-    config = default_config_copy(tmp_path)
-    out = tmp_path / "feeds"
-    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
+    config = exported_copy
     store = tmp_path / "db.sqlite"
     assert store.stat().st_size > 64 * 1024
     target = tmp_path / "backup.db"
@@ -883,13 +892,14 @@ def test_folders_an_export_makes_are_readable_by_a_web_server_whatever_the_umask
     assert theirs.stat().st_mode & 0o777 == 0o700
 
 
-def test_an_unchanged_file_an_export_writes_is_made_readable_again(tmp_path: Path) -> None:
+def test_an_unchanged_file_an_export_writes_is_made_readable_again(
+    exported_copy: Path, tmp_path: Path
+) -> None:
     # The folder copied with `cp -r` under umask 077 (or a chmod -R go-r): the next export
     # found the very bytes in place, left them, and with them their mode 0600, so the web
     # server's user could not read feed.xsl or an unchanged feed until its bytes changed.
-    config = default_config_copy(tmp_path)
+    config = exported_copy
     out = tmp_path / "feeds"
-    assert run("--config", str(config), "export", "--out", str(out), cwd=tmp_path).returncode == 0
     files = [p for p in out.rglob("*") if p.is_file()]
     before = {p: p.stat().st_mtime_ns for p in files}
     for path in files:
@@ -989,7 +999,8 @@ def test_serve_on_default_config_publishes_the_seed_article(tmp_path: Path) -> N
                     entries = feedparser.parse(resp.read()).entries
             except OSError:
                 pass
-            time.sleep(0.3)
+            if not entries:  # not serving yet, or not pulled yet: ask again shortly
+                time.sleep(0.1)
         assert [e.title for e in entries] == [TITLE]
     finally:
         _, stderr = end_popen(proc)
@@ -1204,14 +1215,12 @@ def test_an_export_folder_on_a_read_only_file_system_is_said_to_be_so(
     ],
 )
 def test_a_store_on_a_read_only_or_full_disk_is_said_to_be_so(
-    tmp_path: Path, mount: str, said: str
+    exported_copy: Path, tmp_path: Path, mount: str, said: str
 ) -> None:
     # Cron's mail said "store is read-only to this user (needs write access ...)" for a disk
     # the kernel had remounted read-only, and "disk I/O error" with SQLAlchemy's link for a
     # full one: the operator went to chmod, or to the disk's health.
-    config = default_config_copy(tmp_path)
-    first = run("--config", str(config), "export", "--out", str(tmp_path / "feeds"), cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
+    config = exported_copy
     disk = tmp_path / "disk"
     disk.mkdir()
     (tmp_path / "db.sqlite").rename(tmp_path / "disk.sqlite")
