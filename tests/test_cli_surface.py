@@ -43,6 +43,16 @@ SEED_MIRRORS = [
 ]
 
 
+def command_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a command runs in: this one without SYNDICATOR_* settings and
+    COLUMNS, the worktree on PYTHONPATH, then `env`."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    full_env["PYTHONPATH"] = str(REPO)
+    full_env.pop("COLUMNS", None)
+    full_env.update(env or {})
+    return full_env
+
+
 async def syndicate(
     *args: str,
     cwd: Path,
@@ -53,10 +63,7 @@ async def syndicate(
     """`python -m syndicator ARGS`: exit status, stdout, stderr (stderr on a terminal when
     `tty_stderr`, as a person running it sees it); `preexec_fn` runs in the child before
     the command starts."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
-    full_env["PYTHONPATH"] = str(REPO)
-    full_env.pop("COLUMNS", None)
-    full_env.update(env or {})
+    full_env = command_env(env)
     master = slave = -1
     if tty_stderr:
         master, slave = pty.openpty()
@@ -103,6 +110,25 @@ def default_config(tmp_path: Path) -> Path:
     config = tmp_path / "config" / "syndicator.yaml"
     shutil.copy(REPO / "config" / "syndicator.yaml", config)
     (tmp_path / "seeds").symlink_to(REPO / "seeds")
+    return config
+
+
+@pytest.fixture(scope="module")
+def pulled_default(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped offline config after one `syndicate pull presstv`, which ended with exit
+    status 0: pulled once for the tests that only read its store (`status`, `mirrors`).
+    The config's path."""
+    folder = tmp_path_factory.mktemp("pulled-default")
+    config = default_config(folder)
+    pulled = subprocess.run(
+        [sys.executable, "-m", "syndicator", "--config", str(config), "pull", "presstv"],
+        cwd=folder,
+        env=command_env(),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+    )
+    assert pulled.returncode == 0, pulled.stderr
     return config
 
 
@@ -225,14 +251,12 @@ def test_output_to_a_full_disk_is_one_line_not_a_traceback(
 
 @pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["check"]])
 def test_output_to_a_closed_pipe_ends_the_command_as_ls_and_git_end(
-    tmp_path: Path, command: list[str]
+    pulled_default: Path, tmp_path: Path, command: list[str]
 ) -> None:
     # `syndicate status | head -1`: rich and click ended the command with exit status 1,
     # which `set -o pipefail` took for a failure. Killed by SIGPIPE as ls and git are (the
     # shell's status 141), saying nothing.
-    config = str(default_config(tmp_path))
-    if command[0] != "check":
-        assert CliRunner().invoke(main, ["--config", config, "pull"]).exit_code == 0
+    config = str(pulled_default)
     reading, writing = os.pipe()
     os.close(reading)  # what reads the output has stopped reading
     try:
@@ -251,10 +275,10 @@ def test_output_to_a_closed_pipe_ends_the_command_as_ls_and_git_end(
     assert result.stderr == ""
 
 
-async def test_default_offline_config_is_healthy_after_its_pull(tmp_path: Path) -> None:
-    config = str(default_config(tmp_path))
-    code, out, err = await syndicate("--config", config, "pull", "presstv", cwd=tmp_path)
-    assert code == 0, err
+async def test_default_offline_config_is_healthy_after_its_pull(
+    pulled_default: Path, tmp_path: Path
+) -> None:
+    config = str(pulled_default)
     code, out, err = await syndicate("--config", config, "status", cwd=tmp_path)
     assert code == 0, out + err
     assert "STALE" not in out and "all sections fresh, every last pull ok" in out
@@ -445,14 +469,12 @@ def column(table: str, header: str) -> list[str]:
 
 
 async def test_status_shows_no_stale_limit_for_all_which_it_never_applies(
-    tmp_path: Path,
+    pulled_default: Path, tmp_path: Path
 ) -> None:
     # The `all` row read "newest item 2360d ago, stale after 1d, ok": a limit status never
     # applies to the combined feed (its sections are judged, each by its own), shown as if
     # it were met.
-    config = str(default_config(tmp_path))
-    code, _, err = await syndicate("--config", config, "pull", "presstv", cwd=tmp_path)
-    assert code == 0, err
+    config = str(pulled_default)
     code, out, err = await syndicate("--config", config, "status", cwd=tmp_path)
     assert code == 0, err
     sections = out.split("┏")[1]  # the sections' table, not the sources' after it
@@ -462,8 +484,10 @@ async def test_status_shows_no_stale_limit_for_all_which_it_never_applies(
     assert json.loads(out)["sections"]["all"]["stale_after"] is None
 
 
-async def test_tables_keep_every_mirror_whole_at_80_columns(tmp_path: Path) -> None:
-    config = str(default_config(tmp_path))
+async def test_tables_keep_every_mirror_whole_at_80_columns(
+    pulled_default: Path, tmp_path: Path
+) -> None:
+    config = str(pulled_default)  # `check` says the same before the pull as after it
     code, out, err = await syndicate(
         "--config", config, "check", cwd=tmp_path, env={"COLUMNS": "80"}
     )
@@ -476,7 +500,6 @@ async def test_tables_keep_every_mirror_whole_at_80_columns(tmp_path: Path) -> N
     lines = out.splitlines()
     start = lines.index("presstv pulls from:")
     assert [line.strip() for line in lines[start + 1 : start + 4]] == SEED_MIRRORS, out
-    await syndicate("--config", config, "pull", "presstv", cwd=tmp_path)
     code, out, _ = await syndicate(
         "--config", config, "mirrors", cwd=tmp_path, env={"COLUMNS": "80"}
     )
