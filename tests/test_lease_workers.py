@@ -269,3 +269,40 @@ async def test_two_workers_on_one_host_and_pid_hold_leases_of_their_own(
         assert await first.leases.renew(["news"]) == {"news"}
     finally:
         await store.close()
+
+
+async def test_a_workers_pull_that_overruns_its_interval_is_warned_of(
+    site: Site,
+    store_url: str,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The scheduler of `--role all` warns of a pull longer than its source's `every`; a
+    # lease worker said nothing of it, so a cluster's slow source went unnoticed.
+    text = site.config_yaml(store_url, sections=("north-africa",))
+    config = write_config(text.replace("    every: 5m\n", "    every: 1s\n"))
+    site.slow_paths, site.slow_seconds = {"/rss/north-africa.xml"}, 1.3
+    store = await open_store(store_url)
+    pulled: list[PullReport] = []
+    stop = asyncio.Event()
+    worker = LeaseWorker(config, fetcher, store, holder="w1", on_pulled=pulled.append)
+    caplog.set_level(logging.INFO)
+    try:
+        task = asyncio.create_task(worker.run(stop))
+        for _ in range(200):
+            if pulled:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+    finally:
+        stop.set()
+        await store.close()
+    assert pulled
+    overran = [r for r in caplog.records if r.getMessage() == "pull overran its interval"]
+    assert [(r.levelno, getattr(r, "source", None)) for r in overran] == [
+        (logging.WARNING, "news")
+    ], [r.getMessage() for r in caplog.records]
+    assert getattr(overran[0], "every_s", None) == 1.0
+    assert getattr(overran[0], "duration_s", 0) > 1.0

@@ -74,6 +74,21 @@ def schedule_changes(old: Config, new: Config) -> ScheduleChanges:
     return changes
 
 
+def warn_if_overran(config: Config, outcome: PullOutcome) -> None:
+    """Warn that a pull took longer than its source's `every` (a source that cannot be
+    pulled that often), as the scheduler and a lease worker both do."""
+    source = config.sources.get(outcome.source)
+    if source is not None and outcome.duration > source.every:
+        log.warning(
+            "pull overran its interval",
+            extra={
+                "source": outcome.source,
+                "duration_s": round(outcome.duration, 3),
+                "every_s": source.every,
+            },
+        )
+
+
 class PullScheduler:
     def __init__(
         self,
@@ -110,17 +125,8 @@ class PullScheduler:
     async def pull(self, name: str) -> PullReport:
         """Pull one source now and wait for it."""
         outcome = await run_pull(name, self.config, self.fetcher, self.store, observe=self.observe)
-        source = self.config.sources.get(name)
-        if source is not None and outcome.duration > source.every:
-            # The runs due meanwhile were skipped; the next is the schedule's next one.
-            log.warning(
-                "pull overran its interval",
-                extra={
-                    "source": name,
-                    "duration_s": round(outcome.duration, 3),
-                    "every_s": source.every,
-                },
-            )
+        # The runs due meanwhile were skipped; the next is the schedule's next one.
+        warn_if_overran(self.config, outcome)
         self.last_reports[name] = outcome.report
         self.last_finished[name] = datetime.now(UTC)
         if outcome.report.changed_sections:

@@ -26,7 +26,7 @@ from syndicator.core.errors import StoreError, SyndicatorError
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport
 from syndicator.pull.run import run_pull
-from syndicator.pull.scheduler import CLOCK_STEP, schedule_changes
+from syndicator.pull.scheduler import CLOCK_STEP, schedule_changes, warn_if_overran
 from syndicator.store import Store
 from syndicator.store.leases import Leases
 
@@ -173,7 +173,10 @@ class LeaseWorker:
         source = self.config.sources[name]
         try:
             # Recorded like any pull, so status, /readyz and a restarted schedule see it.
-            report = (await run_pull(name, self.config, self.fetcher, self.store)).report
+            outcome = await run_pull(name, self.config, self.fetcher, self.store)
+            # Its next pull is `every` after this one's end, whichever worker makes it.
+            warn_if_overran(self.config, outcome)
+            report = outcome.report
             log.info(
                 "worker %s: pulled %s: %d new, %d updated, %d duplicate, %d failed",
                 self.holder,
