@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -383,6 +384,41 @@ async def test_a_process_that_does_not_stop_within_the_bound_is_killed_and_said(
         assert (await store.section_counts())["all"] == len(site.articles)
     finally:
         await store.close()
+
+
+async def test_serve_as_one_process_ends_itself_when_its_stop_overruns_the_bound(
+    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+) -> None:
+    # `serve --pull-inline --workers 1` is one process, with no supervisor to kill it. Its
+    # stop waited without bound: here for the statements of the cut-off pull, each waiting
+    # the store's busy timeout (10 s) on the write lock another process holds, and for the
+    # store's close behind them; on a thread stuck in a call, for ever.
+    port = free_port()
+    service = f"  listen: 127.0.0.1:{port}\n  drain_timeout: 500ms\n  jitter: 10ms\n"
+    write_config(site.config_yaml(store_url, service_extra=service))
+    served = Served(tmp_path / "syndicator.yaml", port, "--pull-inline")
+    await served.start()
+    assert served.proc is not None
+    holder = sqlite3.connect(store_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        await served.wait_event(lambda e: e.get("event") == "started")
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, as an operator's sqlite3 shell
+        await asyncio.sleep(0.5)  # the pull waits for it
+        began = time.monotonic()
+        served.signal(signal.SIGTERM)
+        code = await asyncio.wait_for(served.proc.wait(), 0.5 + workers.STOP_GRACE + 4)
+        took = time.monotonic() - began
+    finally:
+        holder.close()
+        with contextlib.suppress(ProcessLookupError):
+            await served.stop()
+    assert code == workers.KILLED_AT_STOP, "\n".join(served.raw)
+    assert took >= 0.5 + workers.STOP_GRACE - 0.2, took
+    said = [e["event"] for e in served.events if "did not stop" in str(e.get("event"))]
+    assert said == [
+        f"syndicate serve did not stop within {0.5 + workers.STOP_GRACE:g} s of the stop; "
+        "ended (what it stored stays stored)"
+    ], served.raw
 
 
 async def test_readers_are_answered_while_the_pulling_process_is_stopped_mid_pull(

@@ -219,7 +219,12 @@ def serve(
         return runnable(config, held)[0]
 
     def serve_one(
-        index: int, reuse_port: bool, pulls: bool, http: bool = True, runtime: Path | None = None
+        index: int,
+        reuse_port: bool,
+        pulls: bool,
+        http: bool = True,
+        runtime: Path | None = None,
+        stop_bound: float | None = None,
     ) -> None:
         # Several serving processes on one port answer /metrics with each one's counters.
         shared = http and workers > 1
@@ -239,6 +244,7 @@ def serve(
             reuse_port=reuse_port,
             runtime=runtime,
             worker=index if shared else None,
+            stop_bound=stop_bound,
         )
         run_command(
             lambda: service.run(ready=tell_started),
@@ -247,8 +253,9 @@ def serve(
             log_format=log_format(started_with),
         )
 
-    # A process still running this long after a stop began is killed (drain_timeout needs a
-    # restart: the running config's is the one the processes drain within).
+    # A process still running this long after a stop began is killed, or ends itself when it
+    # runs alone (drain_timeout needs a restart: the running config's is the one the
+    # processes drain within).
     stop_timeout = config.service.drain_timeout + STOP_GRACE
     if pull_process:
         if workers > 1 and port == 0:
@@ -291,7 +298,8 @@ def serve(
                 stop_timeout=stop_timeout,
             )
         sys.exit(status)
-    serve_one(0, False, pulls=True)
+    # One process, with no supervisor to kill it: it ends itself at the same bound.
+    serve_one(0, False, pulls=True, stop_bound=stop_timeout)
 
 
 def _open_before_forking(

@@ -9,7 +9,9 @@ stops listening, lets in-flight requests and pulls finish within `service.drain_
 and cancels what is left. `run` does all of that under SIGHUP, SIGTERM and SIGINT.
 Either part can be left out (`http=False` or `pulls=False`), so a process can be only a
 puller or only a web front over a shared store; given a `runtime` folder, such a puller
-leaves its pull counters there and such a web front answers `/metrics` with them.
+leaves its pull counters there and such a web front answers `/metrics` with them. Given a
+`stop_bound` (a process no supervisor watches), it ends itself, status 1, when its stop has
+not ended that many seconds after the signal.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from syndicator.pull.scheduler import PullScheduler, schedule_changes
 from syndicator.serve import retention_job
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
 from syndicator.serve.workers import (
+    end_if_not_stopped_within,
     freeze_startup_objects,
     stop_and_reload_signals,
     unless_stopped,
@@ -83,8 +86,11 @@ class Service:
         watch_interval: float = 1.0,
         runtime: Path | None = None,
         worker: int | None = None,
+        stop_bound: float | None = None,
     ) -> None:
         self.config = config
+        # A process no supervisor watches ends itself this long after a stop began.
+        self._stop_bound = stop_bound
         self._load = load
         self._watch = watch
         self._host = host if host is not None else config.service.listen_host
@@ -461,4 +467,6 @@ class Service:
             # process of the service, and the supervisor passes the signal on as well.
             return
         log.info("stopping", extra={"signal": sig.name})
+        if self._stop_bound is not None:
+            end_if_not_stopped_within(self._stop_bound)
         self._stopping.set()

@@ -53,6 +53,29 @@ SUPERVISE_POLL = 0.2
 KILLED_AT_STOP = 1
 
 
+def end_if_not_stopped_within(seconds: float, what: str = "syndicate serve") -> threading.Timer:
+    """For a process no supervisor watches (`serve --pull-inline` as one process): ends it,
+    status KILLED_AT_STOP, when it still runs `seconds` after its stop began, as the
+    supervisor kills its processes. Its drain waited for ever on a thread stuck in a call
+    that never returns, or for a store that does not answer. Articles are each stored in
+    their own transaction: what it stored stays stored."""
+
+    def end() -> None:
+        log.error(
+            "%s did not stop within %g s of the stop; ended (what it stored stays stored)",
+            what,
+            seconds,
+        )
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(KILLED_AT_STOP)
+
+    timer = threading.Timer(seconds, end)
+    timer.daemon = True  # not waited for by the interpreter's exit: it is what ends a stuck one
+    timer.start()
+    return timer
+
+
 def tell_started(_port: int | None = None) -> None:
     """Tell the supervisor this process has started (bound its port, or begun pulling):
     from now on its exit is a crash, restarted, not a failure to start. Outside a process
