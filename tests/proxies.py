@@ -168,10 +168,12 @@ class HttpConnectProxy(Proxy):
 class Relay:
     """A TCP relay to the PostgreSQL server that can go silent on the connections it holds
     (`freeze`): they stay open and carry nothing more, as after a failover behind the same
-    address or a network partition; new connections are relayed as before."""
+    address or a network partition; new connections are relayed as before, unless it is
+    paused (`pause`): then they are taken and never answered."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
+        self.paused = False
         self.frozen: set[asyncio.StreamWriter] = set()
         self.writers: set[asyncio.StreamWriter] = set()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -185,9 +187,16 @@ class Relay:
     def freeze(self) -> None:
         self.frozen |= self.writers
 
+    def pause(self) -> None:
+        """Answer nothing at all from now on, as a server that hung: the connections held
+        go silent (`freeze`), and new ones are taken and never answered."""
+        self.paused = True
+        self.freeze()
+
     def thaw(self) -> None:
         """Carry what the frozen connections hear from now on (what they heard meanwhile
-        is lost, as on a network that dropped it)."""
+        is lost, as on a network that dropped it), and relay new ones again."""
+        self.paused = False
         self.frozen.clear()
 
     async def stop(self) -> None:
@@ -201,6 +210,13 @@ class Relay:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.paused:
+            self.writers.add(writer)
+            with contextlib.suppress(ConnectionError, OSError):
+                while await reader.read(65536):
+                    pass
+            writer.close()
+            return
         up_reader, up_writer = await asyncio.open_connection(*self.target)
         self.writers |= {writer, up_writer}
         pumps = [

@@ -4,20 +4,30 @@ start, a relay whose far side is gone): commands say so, and `serve` stops when 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
 
+from syndicator.core.config import Config
 from syndicator.ops.cli import main
+from syndicator.pull.fetch import Fetcher
+from syndicator.pull.run import CANCELLED_RECORD_TIMEOUT, run_pull
+from syndicator.store import open_store
 
 from .conftest import REPO
+from .engines import Schemas, postgres_base
+from .proxies import Relay
 from .served import end_process
 from .sites import Site, free_port
 
@@ -99,3 +109,54 @@ async def test_serve_pulling_inline_stops_on_sigterm_while_its_store_does_not_an
     events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert [e["event"] for e in events][-2:] == ["stopping", "stopped"], log
     assert "Traceback" not in log and "cannot start" not in log, log
+
+
+@contextlib.asynccontextmanager
+async def paused_store() -> AsyncIterator[tuple[str, Relay]]:
+    """A fresh PostgreSQL store reached through a `Relay` the test can pause (the server
+    then hangs for the service: nothing it asks is answered); its URL, through the relay."""
+    schemas = Schemas(postgres_base())
+    direct = schemas.url()
+    server = make_url(schemas.base)
+    relay = Relay(server.host or "127.0.0.1", server.port or 5432)
+    await relay.start()
+    try:
+        yield direct.replace(f"{server.host}:{server.port}", f"127.0.0.1:{relay.port}"), relay
+    finally:
+        relay.thaw()
+        await relay.stop()
+        await schemas.drop()
+
+
+async def test_a_cancelled_pulls_record_is_given_a_bounded_time_then_said_lost(
+    site: Site,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A stop cuts a pull off and records it `cancelled`. With the store not answering, that
+    # one write waited the whole command_timeout (30 s by default), past the supervisor's
+    # bound of drain_timeout + 5 s: the process was killed with the record neither written
+    # nor said to be lost.
+    async with paused_store() as (url, relay):
+        config = write_config(site.config_yaml(f"{url}&command_timeout=20"))
+        store = await open_store(config.service.store)
+        try:
+            site.slow_paths, site.slow_seconds = {"/rss/north-africa.xml"}, 30.0
+            pull = asyncio.create_task(run_pull("news", config, fetcher, store))
+            await asyncio.sleep(0.3)  # the pull waits on the entry point
+            relay.pause()
+            began = time.monotonic()
+            pull.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(pull, 15)
+            took = time.monotonic() - began
+            relay.thaw()
+        finally:
+            await store.close()
+    # The bound, the 2 s SQLAlchemy gives the connection it gave up on to close, and a
+    # loaded machine's margin: settled before the kill, drain_timeout + 5 s.
+    assert took < CANCELLED_RECORD_TIMEOUT + 2 + 1.5, took
+    lost = [r for r in caplog.records if r.getMessage() == "pull not recorded"]
+    assert [(r.levelno, getattr(r, "source", None)) for r in lost] == [(logging.WARNING, "news")]
+    assert "did not answer within" in str(getattr(lost[0], "error", "")), lost[0].__dict__

@@ -26,6 +26,12 @@ from syndicator.store.pulls import PullRecord, record_pull
 log = logging.getLogger("syndicator.pull")
 
 RESULTS = ("ok", "partial", "failed", "cancelled")
+# How long the record of a pull a stop cut off may wait for the store. The stop is bounded
+# (drain_timeout, then 5 s before the process is killed): a store that did not answer held
+# the record for its whole command_timeout (30 s), and the process was killed with the
+# record neither written nor said to be lost. SQLAlchemy gives the PostgreSQL connection
+# given up on 2 s more to close: settled within 4 s.
+CANCELLED_RECORD_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
@@ -105,11 +111,12 @@ async def run_pull(
 ) -> PullOutcome:
     """Pull one source once, then log and record how it went.
 
-    A cancelled pull is recorded as `cancelled` with what it had stored so far, and the
-    cancellation goes on; one that crashes (a bug) as `failed`, naming the exception, which
-    goes on too. A full disk ends the pull's storing at its first refused write,
-    with one error. A store that cannot take the record (a full disk again) is logged,
-    never raised: the articles are stored already.
+    A cancelled pull is recorded as `cancelled` with what it had stored so far (given
+    CANCELLED_RECORD_TIMEOUT, then logged as not recorded), and the cancellation goes on;
+    one that crashes (a bug) as `failed`, naming the exception, which goes on too. A full
+    disk ends the pull's storing at its first refused write, with one error. A store that
+    cannot take the record (a full disk again) is logged, never raised: the articles are
+    stored already.
     """
     source = config.sources[name]
     pull = SourcePull(name, source, config, fetcher, store, progress)
@@ -130,7 +137,7 @@ async def run_pull(
     try:
         report = await pull.run()
     except asyncio.CancelledError:
-        await _record(store, finish("cancelled"))
+        await _record(store, finish("cancelled"), CANCELLED_RECORD_TIMEOUT)
         raise
     except StoreFull as exc:
         # One error for the pull, not one for each article after it: partial when it
@@ -158,8 +165,20 @@ async def run_pull(
     return outcome
 
 
-async def _record(store: Store, outcome: PullOutcome) -> None:
+async def _record(store: Store, outcome: PullOutcome, timeout: float | None = None) -> None:
+    """Record the pull, given at most `timeout` seconds; a record the store refused or did
+    not take in time is logged as lost."""
     try:
-        await record_pull(store, outcome.record())
+        async with asyncio.timeout(timeout):
+            await record_pull(store, outcome.record())
     except StoreError as exc:
         log.warning("pull not recorded", extra={"source": outcome.source, "error": str(exc)})
+    except TimeoutError:
+        log.warning(
+            "pull not recorded",
+            extra={
+                "source": outcome.source,
+                "result": outcome.result,
+                "error": f"the store did not answer within {timeout:g} s",
+            },
+        )
