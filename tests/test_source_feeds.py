@@ -509,3 +509,34 @@ def test_links_in_an_items_text_under_a_relative_xml_base_are_read_from_the_feed
     assert entry.summary is not None
     assert 'href="https://news.example/feeds/rss/sub/more/b"' in entry.summary
     assert 'src="https://news.example/feeds/rss/img/c.jpg"' in entry.summary
+
+
+async def test_a_feed_of_many_entries_linking_the_sites_own_pages_logs_them_once_at_info(
+    site: Site, pull_site: PullSite, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A feed whose items link the home page (a live stream's, a promotion's, each with its
+    # campaign in the query) logged one line per item at info, on every mirror and every
+    # pull. One line per feed says how many and names a few; each is logged at debug.
+    caplog.set_level(logging.DEBUG, logger="syndicator.pull")
+    for mirror in site.mirrors:
+        mirror.feed_extra = "".join(
+            f"<item><title>Live {n}</title><link>{mirror.origin}/?live={n}</link></item>"
+            for n in range(200)
+        )
+    _config, report = await pull_site(site, sections=("north-africa",))
+    assert report.failed == 0, report.errors
+    assert report.new == len(site.in_section("north-africa"))
+    info = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.INFO and "?live=" in r.getMessage()
+    ]
+    # One line for each mirror's feed, none for each entry.
+    assert len(info) == len(site.mirrors), info[:5]
+    for line in info:
+        assert "200 feed entries linking" in line, line
+        assert "?live=0" in line and "?live=3" not in line, line
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    for mirror in site.mirrors:
+        links = [f"{mirror.origin}/?live={n}" for n in range(200)]
+        assert all(any(link in m for m in debug) for link in links)

@@ -30,7 +30,7 @@ from syndicator.pull.mirror_requests import (
     together,
 )
 from syndicator.pull.responses import Response
-from syndicator.pull.sitemap_reading import SitemapReading
+from syndicator.pull.sitemap_reading import SKIPPED_SAMPLE, SitemapReading
 from syndicator.store.link_records import Listed
 
 log = logging.getLogger("syndicator.pull")
@@ -300,7 +300,7 @@ class EntryReading(SitemapReading):
             entries = listings.parse_feed(response.body, response.url, response.charset)
             if kind := validate.feed_notice(entries):
                 raise validate.feed_rejected(response.url, kind)
-            entries = self._articles_of(entries)
+            entries = self._articles_of(entries, response.url)
             zone = self.source.zone()
             listed: list[Listed] = [
                 (e.link, dates.placed(e.updated or e.published, zone)) for e in entries
@@ -341,7 +341,7 @@ class EntryReading(SitemapReading):
             listed = [(link, None) for link in links]
         return self._own_links(index, listed, response.url, self.source.max_links, "max_links")
 
-    def _articles_of(self, entries: list[FeedEntry]) -> list[FeedEntry]:
+    def _articles_of(self, entries: list[FeedEntry], listed_at: str) -> list[FeedEntry]:
         """A feed's entries less those linking the site's home page, a section's entry
         point (a live stream, a promotion, a seized domain's notice among the site's items)
         or an index page of the feed's other entries (`index_pages.index_links`): fetched as
@@ -351,15 +351,36 @@ class EntryReading(SitemapReading):
             [e.link for e in entries], text_rules.rule(self.source.article_links, "article_links")
         )
         kept = []
+        skipped: list[tuple[str, str]] = []  # (link, which page it is)
         for entry in entries:
             page = self._site_page(entry.link)
             if page is None and (under := indexes.get(entry.link)) is not None:
                 page = f"an index page (of {under})"
             if page is not None:
-                log.info("%s: skipping a feed entry linking %s: %s", self.name, page, entry.link)
+                skipped.append((entry.link, page))
             else:
                 kept.append(entry)
+        self._log_site_pages(listed_at, skipped)
         return kept
+
+    def _log_site_pages(self, listed_at: str, skipped: list[tuple[str, str]]) -> None:
+        """One line at info for a feed's entries linking the site's own pages that are no
+        articles (how many, and the first few), each of them at debug: a feed of hundreds of
+        links to the home page wrote a line for each at info, on every pull."""
+        if not skipped:
+            return
+        sample = ", ".join(f"{link} ({page})" for link, page in skipped[:SKIPPED_SAMPLE])
+        more = ", ..." if len(skipped) > SKIPPED_SAMPLE else ""
+        log.info(
+            "%s: %s: skipping %d feed entries linking the site's pages that are no articles: %s%s",
+            self.name,
+            listed_at,
+            len(skipped),
+            sample,
+            more,
+        )
+        for link, page in skipped:
+            log.debug("%s: skipping a feed entry linking %s: %s", self.name, page, link)
 
 
 def misfiled(listings: Sequence[tuple[int, str, set[str]]]) -> dict[int, str]:
