@@ -29,7 +29,8 @@ A mirror's `mode` can be switched while a test runs:
   gzip-cut   article pages sent with Content-Encoding: gzip, the gzip stream cut where it
              was flushed after the article's last-but-one paragraph (a cache that kept a
              cut-off object): the Content-Length says so, the inflated bytes end on `</p>`
-  redirect   302 to the same path on `redirect_to` (another mirror)
+  redirect   302 to the same path on `redirect_to` (another mirror), for the paths under
+             `redirect_under` (all of them unless set); the others are served
   moved      every URL answers 200 with a squatter's page saying the site "has moved to"
              `moved_to` (a host of the squatter's), linked; `moved-articles` only its
              article pages (a squatter behind a CDN that still has the site's feeds)
@@ -359,6 +360,7 @@ class Mirror:
     # and listings are served (a mirror rate-limiting the pages that cost it most).
     throttle_articles: int | None = None
     redirect_to: Mirror | None = None
+    redirect_under: str = "/"
     lag: int = 2
     robots: str | None = None
     robots_status: int = 200  # another status: robots.txt answers it, with no rules
@@ -549,7 +551,11 @@ class Mirror:
             if request.path != "/seized/":
                 raise web.HTTPFound("/seized/")
             return web.Response(text=SEIZURE_BANNERS[self.banner], content_type="text/html")
-        elif self.mode == "redirect" and self.redirect_to is not None:
+        elif (
+            self.mode == "redirect"
+            and self.redirect_to is not None
+            and request.path.startswith(self.redirect_under)
+        ):
             raise web.HTTPFound(self.redirect_to.origin + request.path_qs)
         path = request.path
         if self.prefix and path != "/robots.txt":

@@ -482,6 +482,39 @@ async def test_a_mirror_that_only_redirects_shows_where_it_redirects(
     assert f"redirecting to {target.origin}" in " ".join(table.split()), table
 
 
+async def test_a_mirror_is_redirecting_only_when_all_it_answered_in_a_pull_was_a_redirect(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A mirror that serves its feeds itself and redirects its article pages to another
+    # mirror showed `redirecting` or `healthy` by whichever answer came last in the pull
+    # (here the article pages, after the feeds). It is `healthy` when it answered anything
+    # itself in its last pull, `redirecting` when every answer was a redirect.
+    site = sites(3)
+    moved, target = site.mirrors[1], site.mirrors[2]
+    moved.mode, moved.redirect_to, moved.redirect_under = "redirect", target, "/Detail/"
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    store = await open_store(config.service.store)
+    clock = FakeClock()
+    states = []
+    try:
+        async with Fetcher(limits_of(config)) as fetcher:
+            for n, under in enumerate(("/Detail/", "/", "/Detail/")):
+                moved.redirect_under = under
+                moved.log.clear()
+                for article in site.articles:  # pages to fetch again in every pull
+                    site.correct(article, f"Correction {n}: the port reopened on Tuesday.")
+                report = await seeded_pull(config, fetcher, store, clock)
+                assert report.failed == 0, report.errors
+                if under == "/Detail/":  # its feeds served, then its article pages redirected
+                    assert any(p.startswith("/Detail/") for p in moved.log), moved.log
+                states.append((await health_of(store))[moved.origin])
+                clock.advance(3600)
+    finally:
+        await store.close()
+    assert states == ["healthy", "redirecting", "healthy"]
+
+
 async def test_a_feed_sent_under_another_charset_is_published_as_written(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:

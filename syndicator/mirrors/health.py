@@ -13,10 +13,11 @@ What the states mean (after every request the state is worked out again):
   half-open: exactly one probe request is sent. A valid answer closes the breaker (the
   mirror is pulled in full again and its failure streak and backoff are forgotten); a
   failure opens it again with the next, doubled, backoff.
-- `redirecting`: the last request was answered by a redirect to another mirror of the source,
-  whose answer was followed (that mirror's health counts it). The mirror is up, and pulled as
-  a healthy one is; where it redirects is kept (`redirects_to`), and an answer of its own
-  makes it `healthy` again. Counted for no mirror, it showed as never asked (`unknown`).
+- `redirecting`: every request of the last pull that the mirror answered was answered by a
+  redirect to another mirror of the source, whose answer was followed (that mirror's health
+  counts it). The mirror is up, and pulled as a healthy one is; where it redirects is kept
+  (`redirects_to`), and an answer of its own, in that pull or a later one, makes it
+  `healthy`. Counted for no mirror, it showed as never asked (`unknown`).
 
 A failure is any request that did not give what was asked for: no connection, timeout,
 HTTP error, or a 200 that validation refused (notice page, not a feed, no article body). A
@@ -311,6 +312,8 @@ class HealthBook:
                 self._health[mirror] = replace(h, retry_at=horizon)
                 self.changed.add(mirror)
         self._probed: set[str] = set()
+        # The mirrors that answered a request of this pull themselves (no redirect).
+        self._answered: set[str] = set()
         # This pull's requests per mirror: [answered, failed, total latency of the answered].
         self.tally: dict[str, list[float]] = {}
 
@@ -333,16 +336,23 @@ class HealthBook:
 
     def ok(self, mirror: str, latency: float) -> None:
         self._health[mirror] = succeeded(self.get(mirror), latency, self.clock(), self.policy)
+        self._answered.add(mirror)
         self.changed.add(mirror)
         counts = self.tally.setdefault(mirror, [0, 0, 0.0])
         counts[0] += 1
         counts[2] += latency
 
     def redirected(self, mirror: str, target: str, latency: float) -> None:
-        """A request to `mirror` was redirected to the mirror `target` (`redirected`)."""
-        self._health[mirror] = redirected(
-            self.get(mirror), target, latency, self.clock(), self.policy
-        )
+        """A request to `mirror` was redirected to the mirror `target` (`redirected`); a
+        success only (`succeeded`) when the mirror answered another request of this pull
+        itself: it is `redirecting` when all it answered in the pull was a redirect, not
+        when its last answer happened to be one (a mirror serving its feeds and redirecting
+        its article pages showed `healthy` or `redirecting` by which came last)."""
+        h, now = self.get(mirror), self.clock()
+        if mirror in self._answered:
+            self._health[mirror] = succeeded(h, latency, now, self.policy)
+        else:
+            self._health[mirror] = redirected(h, target, latency, now, self.policy)
         self.changed.add(mirror)
         counts = self.tally.setdefault(mirror, [0, 0, 0.0])
         counts[0] += 1
