@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import threading
 import time
@@ -77,6 +78,19 @@ _THREADS = pytest.StashKey[set[threading.Thread]]()
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     item.stash[_THREADS] = set(threading.enumerate())
+
+
+@pytest.fixture(autouse=True)
+def own_log_levels() -> Generator[None]:
+    """Give every test the log levels it started with: a command run in this process (click's
+    runner) sets the root logger's level for its run (`pull --quiet` to ERROR), and a later
+    test's `caplog` then saw none of the warnings it looks for."""
+    names = ("syndicator", "apscheduler", "aiohttp.access", "asyncio", "alembic")
+    loggers = [logging.getLogger(), *map(logging.getLogger, names)]
+    levels = [lg.level for lg in loggers]
+    yield
+    for lg, level in zip(loggers, levels, strict=True):
+        lg.setLevel(level)
 
 
 @pytest.fixture(autouse=True)
