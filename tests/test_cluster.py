@@ -654,3 +654,43 @@ async def test_a_node_stops_writing_once_a_newer_syndicator_upgraded_the_store(
     finally:
         node.stop()
     assert node.proc.returncode == 0, node.output()
+
+
+async def test_a_worker_node_ends_itself_when_its_stop_overruns_the_bound(
+    site: Site, tmp_path: Path
+) -> None:
+    # `serve --role worker` is one process, with no supervisor to kill it. Its stop waited
+    # without bound: here for the lease writes of the cut-off pull, each waiting the store's
+    # busy timeout on the write lock another process holds, and for the store's close.
+    store_file = tmp_path / "s.db"
+    config = tmp_path / "node.yaml"
+    text = site.config_yaml(f"sqlite:///{store_file}").replace("every: 5m", "every: 1s")
+    text = text.replace("service:\n", "service:\n  drain_timeout: 500ms\n", 1)
+    config.write_text(text + "cluster: {poll: 250ms}\n", encoding="utf-8")
+    node = Node("worker", config, "worker", "--json")
+    holder: sqlite3.Connection | None = None
+    try:
+
+        async def started() -> bool:
+            return any(e.get("event") == "started" for e in events_of(node))
+
+        await eventually(started, "the worker to start", 60, [node])
+        holder = sqlite3.connect(store_file, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, as an operator's sqlite3 shell
+        await asyncio.sleep(0.5)  # its pulls and leases wait for it
+        began = time.monotonic()
+        node.proc.send_signal(signal.SIGTERM)
+        bound = 0.5 + 5.0
+        code = await asyncio.to_thread(node.proc.wait, bound + 4)
+        took = time.monotonic() - began
+    finally:
+        if holder is not None:
+            holder.close()
+        node.stop()
+    assert code == 1, node.output()[-3000:]
+    assert took >= bound - 0.2, took
+    said = [e["event"] for e in events_of(node) if "did not stop" in str(e.get("event"))]
+    assert said == [
+        f"syndicate serve --role worker did not stop within {bound:g} s of the stop; "
+        "ended (what it stored stays stored)"
+    ], node.output()[-3000:]

@@ -193,6 +193,7 @@ def serve(
                 limits,
                 load=lambda: read_config(ctx, again=True),
                 on_config=applied,
+                stop_bound=config.service.drain_timeout + STOP_GRACE,
             ),
             as_json,
             config=config,

@@ -37,6 +37,7 @@ from syndicator.serve.lease_worker import LeaseWorker, wait_any
 from syndicator.serve.reload import limits_of, read_new_config, runnable, sections_to_render
 from syndicator.serve.retention_job import RetentionJob, retention_settings, wait_or_stop
 from syndicator.serve.workers import (
+    end_if_not_stopped_within,
     freeze_startup_objects,
     stop_and_reload_signals,
     unless_stopped,
@@ -320,11 +321,14 @@ async def serve_role(
     limits: FetchLimits,
     load: Callable[[], Config] | None = None,
     on_config: Callable[[Config], None] | None = None,
+    stop_bound: float | None = None,
 ) -> None:
     """Run a worker or a web node until SIGINT or SIGTERM; SIGHUP reads the config again
     with `load` and applies it (`on_config` is told of each config applied). Its start and
     stop are the `started` and `stopped` events of `--role all`, in the log's format: plain
-    lines among JSON lines were lines a journal reader could not parse."""
+    lines among JSON lines were lines a journal reader could not parse. With `stop_bound`
+    (a node is one process, no supervisor watches it), a node still running that many
+    seconds after its stop began ends itself, status 1 (`end_if_not_stopped_within`)."""
     if role not in ("worker", "web"):
         raise ValueError(f"serve_role runs a worker or a web node, not {role!r}")
     stop = asyncio.Event()
@@ -345,6 +349,11 @@ async def serve_role(
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
+    def on_stop(_sig: int) -> None:
+        if stop_bound is not None and not stop.is_set():
+            end_if_not_stopped_within(stop_bound, f"syndicate serve --role {role}")
+        stop.set()
+
     def started(made: RoleNode) -> None:
         nonlocal node
         node = made
@@ -352,7 +361,7 @@ async def serve_role(
             on_sighup()
 
     try:
-        with stop_and_reload_signals(lambda _sig: stop.set(), on_sighup):
+        with stop_and_reload_signals(on_stop, on_sighup):
             # A stop while the store opens (a database that does not answer) ends the wait.
             store = await unless_stopped(open_store(config.service.store, config.base_dir), stop)
             if store is None:
