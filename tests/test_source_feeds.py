@@ -19,7 +19,7 @@ from syndicator.publish.documents import FeedBook
 from syndicator.store import Store
 
 from .conftest import PullSite
-from .sites import Site
+from .sites import Mirror, Site
 
 
 async def test_a_feed_whose_titles_are_html_publishes_them_as_text(
@@ -407,18 +407,20 @@ def test_a_gzipped_feed_past_the_inflate_limit_is_refused_as_too_large() -> None
     assert "gzip feed inflates past" in str(refused.value)
 
 
-async def test_a_feed_of_many_links_to_other_sites_logs_them_once_at_info(
-    site: Site, pull_site: PullSite, caplog: pytest.LogCaptureFixture
-) -> None:
-    # A feed that also carries hundreds of items linking other sites (a publisher's partner
-    # feed mixed in) logged one line per link at info, on every pull: the operator's log was
-    # flooded. One line per feed says how many and names a few; each link is at debug.
+async def pull_logging(
+    site: Site,
+    pull_site: PullSite,
+    caplog: pytest.LogCaptureFixture,
+    links_of: Callable[[Mirror], list[str]],
+    marker: str,
+) -> tuple[list[str], list[str]]:
+    """Pull `site` with each mirror's feed also carrying an item for each of `links_of(it)`;
+    the info (and higher) lines naming `marker`, and every debug line."""
     caplog.set_level(logging.DEBUG, logger="syndicator.pull")
-    elsewhere = [f"https://partner{n % 7}.example/story/{n}" for n in range(300)]
     for mirror in site.mirrors:
         mirror.feed_extra = "".join(
-            f"<item><title>Partner story {n}</title><link>{link}</link></item>"
-            for n, link in enumerate(elsewhere)
+            f"<item><title>Story {n}</title><link>{link}</link></item>"
+            for n, link in enumerate(links_of(mirror))
         )
     _config, report = await pull_site(site, sections=("north-africa",))
     assert report.failed == 0, report.errors
@@ -426,14 +428,25 @@ async def test_a_feed_of_many_links_to_other_sites_logs_them_once_at_info(
     info = [
         r.getMessage()
         for r in caplog.records
-        if r.levelno >= logging.INFO and "partner" in r.getMessage()
+        if r.levelno >= logging.INFO and marker in r.getMessage()
     ]
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    return info, debug
+
+
+async def test_a_feed_of_many_links_to_other_sites_logs_them_once_at_info(
+    site: Site, pull_site: PullSite, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A feed that also carries hundreds of items linking other sites (a publisher's partner
+    # feed mixed in) logged one line per link at info, on every pull: the operator's log was
+    # flooded. One line per feed says how many and names a few; each link is at debug.
+    elsewhere = [f"https://partner{n % 7}.example/story/{n}" for n in range(300)]
+    info, debug = await pull_logging(site, pull_site, caplog, lambda _m: elsewhere, "partner")
     # One line for each mirror's feed, none for each link.
     assert len(info) == len(site.mirrors), info[:5]
     for line in info:
         assert "300 links to other sites" in line, line
         assert elsewhere[0] in line and elsewhere[3] not in line
-    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     assert all(any(link in m for m in debug) for link in elsewhere)
 
 
@@ -517,26 +530,14 @@ async def test_a_feed_of_many_entries_linking_the_sites_own_pages_logs_them_once
     # A feed whose items link the home page (a live stream's, a promotion's, each with its
     # campaign in the query) logged one line per item at info, on every mirror and every
     # pull. One line per feed says how many and names a few; each is logged at debug.
-    caplog.set_level(logging.DEBUG, logger="syndicator.pull")
-    for mirror in site.mirrors:
-        mirror.feed_extra = "".join(
-            f"<item><title>Live {n}</title><link>{mirror.origin}/?live={n}</link></item>"
-            for n in range(200)
-        )
-    _config, report = await pull_site(site, sections=("north-africa",))
-    assert report.failed == 0, report.errors
-    assert report.new == len(site.in_section("north-africa"))
-    info = [
-        r.getMessage()
-        for r in caplog.records
-        if r.levelno >= logging.INFO and "?live=" in r.getMessage()
-    ]
+    def live(mirror: Mirror) -> list[str]:
+        return [f"{mirror.origin}/?live={n}" for n in range(200)]
+
+    info, debug = await pull_logging(site, pull_site, caplog, live, "?live=")
     # One line for each mirror's feed, none for each entry.
     assert len(info) == len(site.mirrors), info[:5]
     for line in info:
         assert "200 feed entries linking" in line, line
         assert "?live=0" in line and "?live=3" not in line, line
-    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     for mirror in site.mirrors:
-        links = [f"{mirror.origin}/?live={n}" for n in range(200)]
-        assert all(any(link in m for m in debug) for link in links)
+        assert all(any(link in m for m in debug) for link in live(mirror))
