@@ -40,18 +40,28 @@ def misfile(mirror: Mirror, older: SiteArticle, new: SiteArticle) -> Callable[[S
     return page
 
 
+async def misfiling_site(
+    sites: Callable[..., Site], mirrors: int
+) -> tuple[Site, SiteArticle, SiteArticle, Mirror, Callable[[SiteArticle], str]]:
+    """A started site whose second mirror serves its first article's page at the URL of a
+    new article (`canal_story`, not yet published): the site, the older article, the new
+    one, the misfiling mirror and its own way of writing pages (to put back)."""
+    site = sites(mirrors)
+    older = site.articles[0]
+    new = canal_story(older)
+    misfiling = site.mirrors[1]
+    page = misfile(misfiling, older, new)
+    await site.start()
+    return site, older, new, misfiling, page
+
+
 async def test_a_mirror_serving_a_stored_articles_page_at_a_new_url_takes_no_article(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:
     # The copy giving the stored article's text was taken for "the text already stored": the
     # two mirrors serving the new article were failed as serving another page, the new
     # article was never stored, and its URL became one of the older item's.
-    site = sites(3)
-    older = site.articles[0]
-    new = canal_story(older)
-    misfiling = site.mirrors[1]
-    misfile(misfiling, older, new)
-    await site.start()
+    site, older, new, misfiling, _page = await misfiling_site(sites, 3)
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
     clock = FakeClock()
     async with store_and_fetcher(config) as (store, fetcher):
@@ -82,12 +92,7 @@ async def test_a_lone_mirror_misfiling_a_new_article_does_not_replace_the_stored
     # as a duplicate, the new URL became one of the older item's. Once the mirror served the
     # new article, its headline, listed again, made it an update of that item: the older
     # article left the feeds, its item holding the new one's text.
-    site = sites(2)
-    older = site.articles[0]
-    new = canal_story(older)
-    misfiling = site.mirrors[1]
-    page = misfile(misfiling, older, new)
-    await site.start()
+    site, older, new, misfiling, page = await misfiling_site(sites, 2)
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
     clock = FakeClock()
     async with store_and_fetcher(config) as (store, fetcher):
@@ -114,12 +119,7 @@ async def test_a_fallback_copy_of_a_stored_articles_page_takes_no_article(
     # the other mirror, which served the older article's page at its URL. That copy was not
     # checked against the headline the listing gave (a copy from the listing mirror is): it
     # was stored as a duplicate, and the new article's URL became one of the older item's.
-    site = sites(2)
-    older = site.articles[0]
-    new = canal_story(older)
-    misfiling = site.mirrors[1]
-    misfile(misfiling, older, new)
-    await site.start()
+    site, older, new, misfiling, _page = await misfiling_site(sites, 2)
     yaml = site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", extra="    strategy: failover\n")
     config = write_config(yaml)
     clock = FakeClock()
