@@ -148,6 +148,11 @@ def check_route(value: str) -> str:
     return value.rstrip("/")
 
 
+def shown_route(route: str | None) -> str:
+    """A proxy URL as the mirror report shows it (`/api/mirrors` is public)."""
+    return "direct" if route is None else identity.without_credentials(route)
+
+
 # A store URL as SQLAlchemy reads it (the pattern of sqlalchemy.engine.url._parse_url: the
 # config imports no database library): scheme://[user[:password]@][host|[v6]][:port][/db][?query].
 _STORE_URL = re.compile(

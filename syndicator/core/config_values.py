@@ -1,9 +1,9 @@
 """The values a config holds, one at a time: durations and sizes as operators write them
-("90s", "10 MB"), paths, `${VARIABLE}`s left unexpanded, operator selectors, patterns and
-titles, and text no config can hold (lone surrogates, control characters in a header). Each
-parser or check names what is wrong with a value; the models in `config` use them on their
-keys. Addresses (origins, routes, the store URL, the listen address) are
-`config_addresses`'."""
+("90s", "10 MB") and durations as reports show them ("3d4h"), paths, `${VARIABLE}`s left
+unexpanded, operator selectors, patterns and titles, and text no config can hold (lone
+surrogates, control characters in a header). Each parser or check names what is wrong with a
+value; the models in `config` use them on their keys. Addresses (origins, routes, the store
+URL, the listen address) are `config_addresses`'."""
 
 from __future__ import annotations
 
@@ -92,6 +92,21 @@ def format_duration(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:g}ms"
     return f"{seconds:g}s"
+
+
+def human_age(seconds: float) -> str:
+    """3d4h, 2h5m, 2h, 7m, 40s: the largest unit and the next one when it is not zero."""
+    seconds = max(0, int(seconds))
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    for i, (unit, size) in enumerate(units):
+        if seconds >= size or unit == "s":
+            text = f"{seconds // size}{unit}"
+            if i + 1 < len(units):
+                next_unit, next_size = units[i + 1]
+                if part := (seconds % size) // next_size:
+                    text += f"{part}{next_unit}"
+            return text
+    return "0s"
 
 
 def _bounded(seconds: float, low: float, high: float) -> float:

@@ -397,3 +397,9 @@ class Source(ConfigModel):
         for m in self.mirrors:
             found |= {o for o in (m.url, m.host) if o and not o.startswith("file:")}
         return found
+
+
+def source_sections(source: Source) -> tuple[str, ...]:
+    """Every section a source's articles can be in: its entry points, then the targets of its
+    section rules (each once, in that order)."""
+    return tuple(dict.fromkeys([*source.sections, *(r.section for r in source.section_rules)]))

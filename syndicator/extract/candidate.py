@@ -20,7 +20,7 @@ import lxml.html
 
 from syndicator.core import identity
 from syndicator.core.models import Candidate, Page
-from syndicator.core.source_config import SectionRule, Source
+from syndicator.core.source_config import SectionRule
 from syndicator.extract import (
     boilerplate,
     dates,
@@ -172,12 +172,6 @@ def _path_matches(pattern: str, path: str, index: int, url: str) -> bool:
     except text_rules.RuleTimeout as exc:
         log.warning("%s: not applied to %s", exc, url, extra={"rule": exc.rule, "url": url})
         return False
-
-
-def source_sections(source: Source) -> tuple[str, ...]:
-    """Every section a source's articles can be in: its entry points, then the targets of its
-    section rules (each once, in that order)."""
-    return tuple(dict.fromkeys([*source.sections, *(r.section for r in source.section_rules)]))
 
 
 # Elements that only hold the blocks of a body.

@@ -8,6 +8,9 @@ config a command runs with (SYNDICATOR_CONFIG names the file, SYNDICATOR_<KEY> o
 something is wrong (a stale section, a failed pull, an unreachable store or site), 2 the
 config or the command line is wrong, 128 + N stopped by signal N. A user's mistake ends with
 one clear message, `error: WHERE: WHAT` (docs/operating.md); a bug shows its traceback.
+
+A command imports the stages it runs (pulling, the store, publishing) when it runs: `--help`,
+`--version` and `check` load no HTTP client, database library or article extractor.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import sys
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.text import Text
 
 from syndicator import __version__
-from syndicator.core.config import DEFAULT_CONFIG, Config
+from syndicator.core.config import DEFAULT_CONFIG
+from syndicator.core.config_addresses import shown_route
 from syndicator.core.errors import (
     ExportError,
     StoreError,
@@ -69,22 +73,18 @@ from syndicator.ops.config_input import (
 )
 from syndicator.ops.config_warnings import config_warnings, public_url_warning, warn_public_url
 from syndicator.ops.db_commands import db
-from syndicator.ops.discover import config_block, discover, to_yaml
 from syndicator.ops.extract_command import extract, fetch_limits, is_http_url
 from syndicator.ops.serve_command import serve
-from syndicator.publish.documents import FeedBook
-from syndicator.publish.export import check_folder, write_feeds
-from syndicator.publish.export_manifest import owner_of
-from syndicator.publish.mirror_report import MirrorRow, mirror_rows, shown_route
-from syndicator.pull.fetch import Fetcher
-from syndicator.pull.run import PullOutcome, run_pull
 from syndicator.serve.reload import limits_of
 from syndicator.serve.workers import (
     Stopped,
 )
-from syndicator.store import Store
-from syndicator.store.status import collect
-from syndicator.web.websub import announce_once
+
+if TYPE_CHECKING:
+    from syndicator.core.config import Config
+    from syndicator.publish.mirror_report import MirrorRow
+    from syndicator.pull.run import PullOutcome
+    from syndicator.store import Store
 
 log = logging.getLogger("syndicator.serve")
 
@@ -168,6 +168,8 @@ def _when(moment: datetime | None) -> str:
 @click.pass_context
 def mirrors(ctx: click.Context, as_json: bool) -> None:
     """Show every mirror's health and the mirrors discovered in pages."""
+    from syndicator.publish.mirror_report import mirror_rows
+
     config = load_or_exit(ctx, as_json)
 
     async def job() -> list[MirrorRow]:
@@ -185,6 +187,8 @@ def mirrors(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Per section: items, newest item age, staleness; per source: last pull and result."""
+    from syndicator.store.status import collect
+
     config = load_or_exit(ctx, as_json)
 
     async def job() -> Any:
@@ -286,6 +290,9 @@ async def _pull_sources(
     config: Config, store: Store, names: list[str], label: str, quiet: bool
 ) -> list[PullOutcome]:
     """Pull these sources at once, one progress bar for all (none when `quiet`)."""
+    from syndicator.pull.fetch import Fetcher
+    from syndicator.pull.run import run_pull
+
     with terminal.PullProgress(err, label, shown=not quiet) as progress:
         async with Fetcher(limits_of(config)) as fetcher:
             return list(
@@ -329,6 +336,9 @@ NOTHING_DISCOVERED = "no feed or section page found"
 @click.pass_context
 def discover_command(ctx: click.Context, url: str, name: str | None, as_json: bool) -> None:
     """Find a site's feeds and section pages and print a config block to paste."""
+    from syndicator.ops.discover import config_block, discover, to_yaml
+    from syndicator.pull.fetch import Fetcher
+
     if not is_http_url(url):
         fail(f"{url}: give an http(s) URL", EXIT_CONFIG, as_json)
     config = optional_config(ctx, as_json)
@@ -392,6 +402,11 @@ def _out_folder(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.pass_context
 def export(ctx: click.Context, out_dir: Path | None, quiet: bool, as_json: bool) -> None:
     """Pull every source once, then write every section feed as static files."""
+    from syndicator.publish.documents import FeedBook
+    from syndicator.publish.export import check_folder, write_feeds
+    from syndicator.publish.export_manifest import owner_of
+    from syndicator.web.websub import announce_once
+
     refuse_quiet_and_verbose(ctx, quiet, as_json)
     config = load_or_exit(ctx, as_json)
     if out_dir is None:

@@ -1,6 +1,9 @@
 """What every `syndicate` command prints and how it ends: JSON for scripts, one clear line
 for a user's mistake, the exit status (0 all well, 1 something is wrong, 2 the config or
-the command line is wrong), and the log set-up."""
+the command line is wrong), and the log set-up.
+
+The store and SQLAlchemy are imported by the functions that use them, when a command runs
+them: `--help`, `--version` and `check` load no database library."""
 
 from __future__ import annotations
 
@@ -14,12 +17,10 @@ import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from syndicator.core.config import Config
 from syndicator.core.errors import (
@@ -27,14 +28,14 @@ from syndicator.core.errors import (
     SyndicatorError,
 )
 from syndicator.ops.logs import setup_logging
-from syndicator.pull.run import PullOutcome
 from syndicator.serve.workers import (
     run_loop,
     run_stoppable,
 )
-from syndicator.store import Store, open_store, reading
-from syndicator.store import connect as store_connect
-from syndicator.store.connect import sqlite_file
+
+if TYPE_CHECKING:
+    from syndicator.pull.run import PullOutcome
+    from syndicator.store import Store
 
 log = logging.getLogger("syndicator.serve")
 
@@ -176,7 +177,9 @@ def store_busy(config: Config, outcomes: list[PullOutcome]) -> str | None:
 
 def locked_store(config: Config) -> str | None:
     """The SQLite store named as locked by another process; None for a PostgreSQL store."""
-    path = sqlite_file(config.service.store, config.base_dir)
+    from syndicator.store import connect as store_connect
+
+    path = store_connect.sqlite_file(config.service.store, config.base_dir)
     if path is None:
         return None
     waited = store_connect.SQLITE_BUSY_MS / 1000
@@ -198,6 +201,8 @@ def run_command(
     """Run the command's job; `stoppable`: SIGINT and SIGTERM stop it (`Stopped`). With the
     `config` of the store the job writes, a store locked by another process is named.
     `log_format`: how `serve` logs its reason for stopping (see `fail`)."""
+    from sqlalchemy.exc import DBAPIError
+
     try:
         if stoppable:
             return run_stoppable(coro_fn())  # type: ignore[arg-type]
@@ -221,6 +226,8 @@ def _store_said(config: Config | None, message: str) -> str:
     already ("cannot read section stats: no such table" said nothing of which store)."""
     if config is None:
         return message
+    from syndicator.store.connect import sqlite_file
+
     if SQLITE_LOCKED in message and (locked := locked_store(config)) is not None:
         return locked
     path = sqlite_file(config.service.store, config.base_dir)
@@ -233,6 +240,9 @@ def _store_said(config: Config | None, message: str) -> str:
 
 def _shown_url(url: str) -> str:
     """A store URL as messages show it: its password hidden."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string()
     except (ArgumentError, ValueError):
@@ -242,6 +252,8 @@ def _shown_url(url: str) -> str:
 async def connect(config: Config, *, existing: bool = False) -> Store:
     """The store; `existing` for commands that only read it: a store that is not there is an
     error naming where it was looked for, never a new empty one."""
+    from syndicator.store import open_store
+
     return await open_store(config.service.store, config.base_dir, existing=existing)
 
 
@@ -256,6 +268,11 @@ async def read_store(
     snapshot, a read-only folder, file or disk, another user's) is read, nothing made or
     left beside it. `check`: as `open_store`'s. A SQLite store read as a file no one
     changes, which a process wrote into meanwhile, is read again (see `store.reading`)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from syndicator.store import open_store, reading
+    from syndicator.store.connect import sqlite_file
+
     for _ in range(reading.TRIES):
         store = await open_store(config.service.store, config.base_dir, read_only=True, check=check)
         try:

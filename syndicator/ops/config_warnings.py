@@ -8,11 +8,11 @@ import logging
 
 from syndicator.core.config import Config
 from syndicator.core.config_file import key_place
-from syndicator.extract.candidate import source_sections
+from syndicator.core.config_values import human_age
+from syndicator.core.source_config import source_sections
 from syndicator.ops.command_output import (
     err,
 )
-from syndicator.store.status import human_age
 
 log = logging.getLogger("syndicator.serve")
 

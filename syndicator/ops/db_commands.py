@@ -1,5 +1,5 @@
 """`syndicate db ...`: the store's schema upgrade, migrations, pruning, integrity check,
-backup and restore."""
+backup and restore. Each command imports the store when it runs."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.core.config import Config
 from syndicator.core.errors import (
@@ -35,12 +34,10 @@ from syndicator.ops.command_output import (
     run_command,
 )
 from syndicator.ops.config_input import Group, home_path, load_or_exit
-from syndicator.serve import retention_job
-from syndicator.store import migrate, open_store
-from syndicator.store.backup import backup_sqlite, restore_sqlite
-from syndicator.store.connect import no_store_at, not_a_store_path, sqlite_file
-from syndicator.store.integrity import IntegrityReport, check_integrity, unopenable
-from syndicator.store.retention import PruneReport
+
+if TYPE_CHECKING:
+    from syndicator.store.integrity import IntegrityReport
+    from syndicator.store.retention import PruneReport
 
 T = TypeVar("T")
 
@@ -64,6 +61,8 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context, as_json: bool) -> None:
     """Bring the store's schema to this version of syndicator (creating it if empty)."""
+    from syndicator.store import migrate, open_store
+
     config = load_or_exit(ctx, as_json)
 
     async def job() -> tuple[str | None, str]:
@@ -88,6 +87,12 @@ def db_upgrade(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def db_check(ctx: click.Context, as_json: bool) -> None:
     """Read the whole store and say whether it is whole (SQLite: every page and index)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from syndicator.store import migrate, open_store
+    from syndicator.store.connect import sqlite_file
+    from syndicator.store.integrity import check_integrity, unopenable
+
     config = load_or_exit(ctx, as_json)
     url = config.service.store
 
@@ -163,6 +168,9 @@ REFILLED = (
 @click.pass_context
 def db_backup(ctx: click.Context, target: Path, replace: bool, quiet: bool, as_json: bool) -> None:
     """Write a whole copy of the SQLite store to TARGET, while the service runs."""
+    from syndicator.store.backup import backup_sqlite
+    from syndicator.store.connect import no_store_at, not_a_store_path
+
     refuse_quiet_and_verbose(ctx, quiet, as_json)
     config = load_or_exit(ctx, as_json)
     source = _sqlite_store(config, "back a PostgreSQL store up with pg_dump", as_json)
@@ -193,6 +201,8 @@ def db_backup(ctx: click.Context, target: Path, replace: bool, quiet: bool, as_j
 def _sqlite_store(config: Config, otherwise: str, as_json: bool) -> Path:
     """The SQLite file of the config's store (the config has checked that SQLAlchemy reads
     its URL); a PostgreSQL store ends the command with what to use instead."""
+    from syndicator.store.connect import sqlite_file
+
     path = sqlite_file(config.service.store, config.base_dir)
     if path is None:
         fail(f"the store is not a SQLite file: {otherwise}", EXIT_CONFIG, as_json)
@@ -226,6 +236,9 @@ def _on_file(config: Config, as_json: bool, work: Callable[[], T]) -> T:
 @click.pass_context
 def db_restore(ctx: click.Context, backup: Path, quiet: bool, as_json: bool) -> None:
     """Put the content of BACKUP (from `db backup`) back into the SQLite store."""
+    from syndicator.store import migrate
+    from syndicator.store.backup import restore_sqlite
+
     refuse_quiet_and_verbose(ctx, quiet, as_json)
     config = load_or_exit(ctx, as_json)
     store = _sqlite_store(config, "restore a PostgreSQL store with pg_restore", as_json)
@@ -260,6 +273,8 @@ def db_restore(ctx: click.Context, backup: Path, quiet: bool, as_json: bool) -> 
 @json_option
 def db_revision(message: str, as_json: bool) -> None:
     """Write a migration for what the tables in store/schema.py have that the newest lacks."""
+    from syndicator.store import migrate
+
     path = run_command(lambda: migrate.new_revision(message), as_json)
     if path is None:
         fail(
@@ -281,6 +296,8 @@ def db_revision(message: str, as_json: bool) -> None:
 def db_prune(ctx: click.Context, as_json: bool) -> None:
     """Apply the retention rules once (serve's pulling process, or one worker of a cluster,
     does it every retention.every)."""
+    from syndicator.serve import retention_job
+
     config = load_or_exit(ctx, as_json)
     if not config.retention.enabled:
         fail("retention is off: set retention.days or retention.items", EXIT_CONFIG, as_json)

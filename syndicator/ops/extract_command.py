@@ -1,7 +1,8 @@
 """`syndicate extract`: an operator's look at what the feeds would publish for saved pages, URLs
 or a folder of pages, one at a time or one JSON object a line (`--json`), each with the exact
 `text` and `content_html`, the source's rules applied (`--source`) and the rules that
-removed something. Registered on the command group by `cli`.
+removed something. Registered on the command group by `cli`; the extractor and the fetcher
+are imported when the command runs.
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ from syndicator.core.errors import (
     SyndicatorError,
 )
 from syndicator.core.models import FetchLimits
-from syndicator.extract import validate
-from syndicator.extract.candidate import to_candidate
-from syndicator.extract.extraction import extract_article
 from syndicator.extract.source_rules import ArticleRules
 from syndicator.ops import terminal
 from syndicator.ops.command_output import (
@@ -41,8 +39,6 @@ from syndicator.ops.command_output import (
 from syndicator.ops.config_input import (
     optional_config,
 )
-from syndicator.pull.bodies import read_capped
-from syndicator.pull.fetch import Fetcher
 from syndicator.serve.reload import limits_of
 from syndicator.serve.workers import (
     run_loop,
@@ -144,6 +140,12 @@ def _extract_one(
     config: Config | None, target: str, page_url: str | None, source_name: str | None
 ) -> dict[str, Any]:
     """The extraction of one page as `syndicate extract` shows it, or {"target", "error"}."""
+    from syndicator.extract import validate
+    from syndicator.extract.candidate import to_candidate
+    from syndicator.extract.extraction import extract_article
+    from syndicator.pull.bodies import read_capped
+    from syndicator.pull.fetch import Fetcher
+
     is_url = is_http_url(target)
 
     async def job() -> tuple[bytes, str, str | None]:

@@ -1,5 +1,6 @@
 """`syndicate serve`: the long-running service (scheduler, web server, workers), with its
-store opened and checked before any worker forks."""
+store opened and checked before any worker forks. The service's modules (web server, pulling,
+store) are imported when the command runs, before it forks."""
 
 from __future__ import annotations
 
@@ -27,10 +28,9 @@ from syndicator.ops.config_input import (
 )
 from syndicator.ops.config_warnings import log_config_warnings
 from syndicator.ops.logs import setup_logging
-from syndicator.serve import cluster
 from syndicator.serve.reload import limits_of, runnable
-from syndicator.serve.service import Service as RunningService
 from syndicator.serve.workers import (
+    ROLES,
     STOP_GRACE,
     lower_priority,
     run_workers,
@@ -75,7 +75,7 @@ def _listen_option(_ctx: click.Context, _param: click.Parameter, value: str | No
 )
 @click.option(
     "--role",
-    type=click.Choice(cluster.ROLES),
+    type=click.Choice(ROLES),
     default="all",
     show_default=True,
     help="all: pull and serve on this host (a pulling process beside the serving ones); "
@@ -113,6 +113,9 @@ def serve(
     process(es), so readers are answered first (--pull-inline: in the first serving process).
     SIGHUP (or a change of the config file) reloads the config; SIGTERM or SIGINT drains
     requests and pulls within service.drain_timeout and stops."""
+    from syndicator.serve import cluster
+    from syndicator.serve.service import Service as RunningService
+
     # How the service logs until its config is read: --json, else SYNDICATOR_LOG_FORMAT.
     starting = "json" if as_json else env_log_format()
     if ctx.obj["config_path"] == STDIN:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
@@ -16,12 +16,18 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from syndicator.core.config import ALL_SECTION, Config
+from syndicator.core.config_addresses import shown_route
+from syndicator.core.config_values import human_age
 from syndicator.core.errors import printable
 from syndicator.core.models import Candidate, Page
-from syndicator.ops.discover import Discovery
-from syndicator.publish.mirror_report import MirrorRow, shown_route
-from syndicator.pull.run import PullOutcome
-from syndicator.store.status import FeedStatus, human_age
+
+if TYPE_CHECKING:
+    # Only the commands that report them load these (and with them aiohttp, SQLAlchemy
+    # and trafilatura): `check` and `--help` stay quick.
+    from syndicator.ops.discover import Discovery
+    from syndicator.publish.mirror_report import MirrorRow
+    from syndicator.pull.run import PullOutcome
+    from syndicator.store.status import FeedStatus
 
 
 def shown(text: str) -> Text:

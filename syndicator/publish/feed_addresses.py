@@ -17,7 +17,7 @@ from syndicator.core import identity
 from syndicator.core.config import ALL_SECTION, Config
 from syndicator.core.events import RenderObserver
 from syndicator.core.models import PullReport
-from syndicator.extract.candidate import source_sections
+from syndicator.core.source_config import source_sections
 from syndicator.publish import render, xmlfeeds
 from syndicator.publish.rendered import (
     ALL_TITLE,

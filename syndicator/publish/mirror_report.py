@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from syndicator.core import identity
 from syndicator.core.config import Config
+from syndicator.core.config_addresses import shown_route
 from syndicator.core.models import Article
 from syndicator.core.source_config import Mirror
 from syndicator.mirrors.health import MirrorHealth, last_asked, retired
@@ -79,11 +79,6 @@ def _row(source: str, origin: str, role: str, h: MirrorHealth | None) -> MirrorR
         retry_at=h.retry_at,
         redirects_to=redirects,
     )
-
-
-def shown_route(route: str | None) -> str:
-    """A proxy URL as the mirror report shows it (`/api/mirrors` is public)."""
-    return "direct" if route is None else identity.without_credentials(route)
 
 
 async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:

@@ -29,8 +29,7 @@ from syndicator.core import identity
 from syndicator.core.config import Config
 from syndicator.core.errors import ExtractError, FetchError, StoreError
 from syndicator.core.models import PullReport
-from syndicator.core.source_config import Mirror
-from syndicator.extract.candidate import source_sections
+from syndicator.core.source_config import Mirror, source_sections
 from syndicator.mirrors.health import HealthBook
 from syndicator.mirrors.health import access as access_of
 from syndicator.mirrors.links import link_target

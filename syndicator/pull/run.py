@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from syndicator.core.config import Config
 from syndicator.core.errors import StoreError, StoreFull, SyndicatorError
-from syndicator.extract.candidate import source_sections
+from syndicator.core.source_config import source_sections
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import ProgressHook, PullReport, SourcePull
 from syndicator.store import Store

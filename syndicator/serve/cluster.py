@@ -51,7 +51,6 @@ from syndicator.web.server import listen, make_app, make_runner
 log = logging.getLogger("syndicator.cluster")
 T = TypeVar("T")
 
-ROLES = ("all", "worker", "web")
 # How often a web node on PostgreSQL checks the counters anyway, in case a notification
 # was lost with its connection, and that its listening connection still answers (within
 # LISTEN_PROBE_TIMEOUT).

@@ -38,6 +38,9 @@ from typing import Any, TypeVar
 
 log = logging.getLogger("syndicator.workers")
 T = TypeVar("T")
+# What a node of `syndicate serve --role` runs: pulling and serving on this host (all), pulling
+# only (worker) or serving only (web); `cluster` runs the worker and web roles.
+ROLES = ("all", "worker", "web")
 # A process that has started is restarted when it dies (a kill -9, the OOM killer), unless it
 # died this many times within RESTART_WINDOW seconds: then it would only die again.
 RESTART_LIMIT = 5

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from syndicator.core.config import ALL_SECTION, Config
-from syndicator.extract.candidate import source_sections
+from syndicator.core.config_values import human_age
+from syndicator.core.source_config import source_sections
 from syndicator.store import Store
 from syndicator.store.pulls import PullRecord, last_good_pulls, last_pulls, pulled_sections
 from syndicator.store.stats import SectionStats, section_stats
@@ -104,21 +105,6 @@ def _section_json(row: dict[str, Any]) -> dict[str, Any]:
     if row["stale_after"] is None and row["name"] != ALL_SECTION:
         row["stale_after"] = "never"
     return row
-
-
-def human_age(seconds: float) -> str:
-    """3d4h, 2h5m, 2h, 7m, 40s: the largest unit and the next one when it is not zero."""
-    seconds = max(0, int(seconds))
-    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-    for i, (unit, size) in enumerate(units):
-        if seconds >= size or unit == "s":
-            text = f"{seconds // size}{unit}"
-            if i + 1 < len(units):
-                next_unit, next_size = units[i + 1]
-                if part := (seconds % size) // next_size:
-                    text += f"{part}{next_unit}"
-            return text
-    return "0s"
 
 
 def _section(

@@ -16,7 +16,7 @@ from typing import Any
 
 from syndicator.core.config import Config
 from syndicator.core.errors import StoreError
-from syndicator.extract.candidate import source_sections
+from syndicator.core.source_config import source_sections
 from syndicator.store import Store
 from syndicator.store.pulls import pulled_sections
 from syndicator.store.stats import ping
