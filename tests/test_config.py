@@ -1375,6 +1375,45 @@ def test_a_host_that_is_no_host_name_is_refused(
 
 
 @pytest.mark.parametrize(
+    ("char", "name"),
+    [
+        ("\u200b", "ZERO WIDTH SPACE"),
+        ("\u00ad", "SOFT HYPHEN"),
+        ("\ufeff", "ZERO WIDTH NO-BREAK SPACE"),
+        ("\u2060", "WORD JOINER"),
+        ("\u200c", "ZERO WIDTH NON-JOINER"),
+        ("\u200d", "ZERO WIDTH JOINER"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("old", "new", "line", "key"),
+    [
+        ("canonical: https://www.presstv.ir", 'canonical: "https://{}"', 8, "presstv.canonical"),
+        ('x.db"', 'x.db"\n  public_url: "https://{}/news"', 3, "service.public_url"),
+    ],
+    ids=["canonical", "public_url"],
+)
+def test_a_host_with_an_invisible_character_is_refused(
+    tmp_path: Path, char: str, name: str, old: str, new: str, line: int, key: str
+) -> None:
+    # IDNA drops a zero width space or a soft hyphen: `www.press\u200btv.ir` was taken, and
+    # every GUID made of it had the authority of the real www.presstv.ir.
+    host = f"www.press{char}tv.ir"
+    problem = one_problem(tmp_path, GOOD.replace(old, new.format(host), 1))
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:{line}:"), problem
+    assert f"{key}: " in problem and f"{host!r} is no host name" in problem, problem
+    assert f"U+{ord(char):04X} {name}" in problem, problem
+
+
+def test_a_joiner_that_tells_two_names_apart_is_taken(tmp_path: Path) -> None:
+    # Between a virama and a letter, a zero width non-joiner is part of the name IDNA looks
+    # up (xn--11b2ezcs70k), no other host's.
+    host = "\u0915\u094d\u200c\u0937.example"
+    text = GOOD.replace("canonical: https://www.presstv.ir", f'canonical: "https://{host}"')
+    assert loaded(tmp_path, text).sources["presstv"].canonical == f"https://{host}"
+
+
+@pytest.mark.parametrize(
     "host",
     ["news_site.example", "www.presstv.ir.", "127.0.0.1", "[2001:db8::1]", "xn--e1afmkfd.xn--p1ai"],
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import unicodedata
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
 import idna
@@ -62,14 +63,22 @@ _HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\Z")
 def check_host_name(value: str, host: str) -> None:
     """A host that is no host name (`a~b.example`, `-bad.example`, `a..b.example`) is
     refused: every GUID or feed id made of it was no tag: URI (RFC 4151), and no reader
-    or resolver reaches it. IP addresses, a trailing dot and names of other scripts (in
-    their IDNA form) are host names."""
+    or resolver reaches it. So is one holding a character that shows as nothing (U+200B,
+    U+00AD): IDNA drops it, and the GUIDs had the authority of the host without it. IP
+    addresses, a trailing dot and names of other scripts (in their IDNA form) are host
+    names."""
     if ":" in host:  # an IPv6 address, which urlsplit has checked
         return
     try:
         ascii_host = host if host.isascii() else idna.encode(host, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError):
         ascii_host = host
+    if invisible := _invisible_character(host, ascii_host):
+        raise ValueError(
+            f"{value!r}: {host!r} is no host name (it holds {invisible}, which shows as"
+            f" nothing{' and IDNA drops' if ascii_host != host else ''}, so it reads as"
+            " another host's name); remove it"
+        )
     labels = ascii_host.removesuffix(".").split(".")
     bad = next((label for label in labels if not _HOST_LABEL.match(label)), None)
     if bad is not None:
@@ -79,6 +88,25 @@ def check_host_name(value: str, host: str) -> None:
             " labels of letters, digits and hyphens joined by dots, no label empty or"
             " beginning or ending with a hyphen"
         )
+
+
+def _invisible_character(host: str, ascii_host: str) -> str | None:
+    """The first character of `host` that shows as nothing, named (`U+200B ZERO WIDTH
+    SPACE`): one IDNA maps to nothing (a zero width space, a soft hyphen, a byte order mark),
+    so the name is another's written with a hidden mark, or a joiner where IDNA takes none
+    (`ascii_host` is `host` when IDNA refused it). A joiner that IDNA keeps (after a virama)
+    tells two names apart and is no such character."""
+    for char in host:
+        if char.isascii():
+            continue
+        try:
+            dropped = idna.uts46_remap(char, std3_rules=False) == ""
+        except idna.IDNAError:  # a character no host name holds, refused by its label
+            continue
+        refused_joiner = ascii_host == host and unicodedata.category(char) == "Cf"
+        if dropped or refused_joiner:
+            return f"U+{ord(char):04X} {unicodedata.name(char, '')}".rstrip()
+    return None
 
 
 def check_origin(value: str, *, allow_file: bool) -> str:
