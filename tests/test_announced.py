@@ -4,6 +4,8 @@ announce nothing."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from syndicator.mirrors.announced import _ANNOUNCEMENT, announced_origins, may_announce
@@ -242,3 +244,25 @@ def test_a_host_written_with_a_soft_hyphen_or_zero_width_space_is_read_whole() -
         "https://alt.example",
         "https://www.presstv.ir",
     ]
+
+
+@pytest.mark.parametrize(
+    "host", ["a~b.example", "-bad.example", "bad-.example", "a!b.example", "a$b.example", "a%41.b"]
+)
+def test_an_announced_host_that_is_no_host_name_is_dropped_with_a_log(
+    host: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A link's host was taken as long as it had a dot: `https://a~b.example/` was recorded
+    # as a candidate mirror and shown in `syndicate mirrors` and /api/mirrors, though no
+    # resolver reaches it. The rule is the one the config's hosts obey.
+    page = (
+        "<html><body><p>This site can also be accessed at the following alternate addresses:"
+        f" <a href='https://{host}/'>one</a>, <a href='https://alt.example/'>two</a></p>"
+        "</body></html>"
+    ).encode()
+    with caplog.at_level(logging.DEBUG, logger="syndicator.mirrors"):
+        assert announced_origins(page, "https://www.news.example/a") == ["https://alt.example"]
+    [record] = [r for r in caplog.records if host in r.getMessage()]
+    assert record.levelno == logging.DEBUG
+    assert "no host name" in record.getMessage(), record.getMessage()
+    assert "https://www.news.example/a" in record.getMessage(), record.getMessage()

@@ -60,31 +60,36 @@ def check_no_space(value: str) -> None:
 _HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\Z")
 
 
-def check_host_name(value: str, host: str) -> None:
-    """A host that is no host name (`a~b.example`, `-bad.example`, `a..b.example`) is
-    refused: every GUID or feed id made of it was no tag: URI (RFC 4151), and no reader
-    or resolver reaches it. So is one holding a character that shows as nothing (U+200B,
-    U+00AD): IDNA drops it, and the GUIDs had the authority of the host without it. IP
-    addresses, a trailing dot and names of other scripts (in their IDNA form) are host
-    names."""
+def host_name_fault(host: str) -> str | None:
+    """What keeps `host` (a URL's host, as urlsplit's `hostname` gives it) from being a host
+    name, in words (`the label 'a~b'`), or None: a label not of letters, digits, hyphens
+    and `_` (`a~b.example`, `-bad.example`, `a..b.example`), or a character that shows as
+    nothing (U+200B, U+00AD), which IDNA drops. IP addresses, a trailing dot and names of
+    other scripts (in their IDNA form) are host names. The rule of the config's hosts and
+    of the mirrors a page announces."""
     if ":" in host:  # an IPv6 address, which urlsplit has checked
-        return
+        return None
     try:
         ascii_host = host if host.isascii() else idna.encode(host, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError):
         ascii_host = host
     if invisible := _invisible_character(host, ascii_host):
-        raise ValueError(
-            f"{value!r}: {host!r} is no host name (it holds {invisible}, which shows as"
-            f" nothing{' and IDNA drops' if ascii_host != host else ''}, so it reads as"
-            " another host's name); remove it"
-        )
+        dropped = " and IDNA drops" if ascii_host != host else ""
+        return f"it holds {invisible}, which shows as nothing{dropped}"
     labels = ascii_host.removesuffix(".").split(".")
     bad = next((label for label in labels if not _HOST_LABEL.match(label)), None)
     if bad is not None:
-        what = f"the label {bad!r}" if bad else "an empty label"
+        return f"the label {bad!r}" if bad else "an empty label"
+    return None
+
+
+def check_host_name(value: str, host: str) -> None:
+    """A host that is no host name (`host_name_fault`) is refused: every GUID or feed id
+    made of it was no tag: URI (RFC 4151), and no reader or resolver reaches it; one with a
+    character IDNA drops gave GUIDs the authority of the host without it."""
+    if fault := host_name_fault(host):
         raise ValueError(
-            f"{value!r}: {host!r} is no host name ({what}): a host name is"
+            f"{value!r}: {host!r} is no host name ({fault}): a host name is"
             " labels of letters, digits and hyphens joined by dots, no label empty or"
             " beginning or ending with a hyphen"
         )

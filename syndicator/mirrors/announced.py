@@ -6,11 +6,13 @@ module finds such announcements in a fetched page and returns the origins they n
 the pipeline can record them as candidate mirrors. Deciding whether a candidate is the same
 site is not done here (the pipeline adopts one only when it serves an article whose content
 hash is already stored). `path_prefixes` reads a candidate's page for where it keeps the
-site's paths (`/en/Detail/...` for `/Detail/...`). Pure: bytes in, origins and paths out.
+site's paths (`/en/Detail/...` for `/Detail/...`). Pure: bytes in, origins and paths out (a
+host that is no host name is dropped with a debug log).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -20,8 +22,11 @@ import idna
 from lxml import etree
 
 from syndicator.core import identity
+from syndicator.core.config_addresses import host_name_fault
 from syndicator.extract import spacing
 from syndicator.extract.decoding import decode, parse_html
+
+log = logging.getLogger("syndicator.mirrors")
 
 _ANNOUNCEMENT = re.compile(
     r"(?:can|may) also be (?:accessed|reached|found|read) (?:at|on|via)"
@@ -267,7 +272,18 @@ def announced_origins(
             sibling, lines = sibling.getnext(), lines + 1
         for origin in hosts:
             found.setdefault(origin, None)
-    return list(found)
+    return [origin for origin in found if _host_name_of(origin, url)]
+
+
+def _host_name_of(origin: str, url: str) -> bool:
+    """Whether the announced `origin` is at a host name, by the rule the config's hosts
+    obey: one that is not (`a~b.example`, `-bad.example`) is no address of anyone's, and
+    was recorded as a candidate and shown in `syndicate mirrors` and /api/mirrors."""
+    host = urlsplit(origin).hostname or ""
+    if fault := host_name_fault(host):
+        log.debug("%s announces %r, which is no host name (%s): not recorded", url, host, fault)
+        return False
+    return True
 
 
 # Path prefixes learned from one page of a candidate, at most.
