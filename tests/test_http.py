@@ -285,6 +285,31 @@ async def test_a_reader_in_a_web_page_is_told_a_feed_is_not_there(
         assert missing.headers["Access-Control-Allow-Origin"] == "*", path
 
 
+async def test_a_reader_in_a_web_page_is_told_its_codings_are_refused(
+    pulled: tuple[FeedBook, TestClient],
+) -> None:
+    # The 406 for `Accept-Encoding: identity;q=0` (a feed's, or one in place of a 404) had
+    # no Access-Control-Allow-Origin, which the answer it stood for had: the browser gave
+    # the script a CORS failure, which looks like the network being down.
+    _, client = pulled
+    refusing = {"Accept-Encoding": "identity;q=0", "Origin": "https://reader.example.test"}
+    for path in (
+        "/feeds/iran.json",
+        "/feeds/iran.rss",
+        "/feeds/opml.xml",
+        "/",
+        "/feeds/nowhere.json",
+        "/feeds/iran/archive/999.rss",
+    ):
+        for method in ("GET", "HEAD"):
+            refused = await client.request(method, path, headers=refusing)
+            assert refused.status == 406, (path, method)
+            assert refused.headers.get("Access-Control-Allow-Origin") == "*", (path, method)
+    # An answer that carries none (a search page is made for the site's own pages) gains none.
+    searched = await client.get("/?q=IRAN", headers=refusing)
+    assert searched.status == 406 and "Access-Control-Allow-Origin" not in searched.headers
+
+
 async def test_a_reader_in_a_web_page_may_poll_a_feed_conditionally_from_another_site(
     pulled: tuple[FeedBook, TestClient],
 ) -> None:

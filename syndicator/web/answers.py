@@ -6,6 +6,7 @@ browser navigating to an RSS or Atom feed gets it as XML it shows with the style
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -160,7 +161,7 @@ def answer(request: web.Request, doc: RenderedFeed, book: FeedBook) -> web.Respo
     answers = prepared_answers(doc, book)
     not_modified, encoding = choose(answers, doc, request.headers)
     if encoding is None:
-        return not_acceptable()
+        return not_acceptable(instead_of=answers.ok["identity"][1])
     if not_modified:
         return web.Response(status=304, headers=answers.not_modified[encoding])
     body, ok = answers.ok[encoding]
@@ -169,15 +170,28 @@ def answer(request: web.Request, doc: RenderedFeed, book: FeedBook) -> web.Respo
     return web.Response(body=body, headers=ok)
 
 
-def not_acceptable(offered: str = CODINGS_OFFERED) -> web.Response:
+def not_acceptable(
+    offered: str = CODINGS_OFFERED, *, instead_of: Mapping[str, str] | None = None
+) -> web.Response:
     """406 for a request refusing an uncompressed body and every coding we have
     (`Accept-Encoding: identity;q=0`, RFC 9110 12.5.3), naming those it may ask for, as
     RFC 9110 15.5.7 asks. Sent uncompressed all the same, the body was one the reader had
-    said it cannot take; actix-web's and tower-http's compression answer 406 too."""
+    said it cannot take; actix-web's and tower-http's compression answer 406 too.
+
+    It keeps the CORS headers of the answer it stands `instead_of` (a feed's, a 404's):
+    without them a script in another site's page got a CORS failure, which looks like the
+    network being down, where it could have told its reader the request was refused."""
+    headers = {"Vary": "Accept-Encoding", "Cache-Control": "no-store"}
+    if instead_of is not None:
+        headers |= {
+            name: value
+            for name, value in instead_of.items()
+            if name.lower().startswith("access-control-")
+        }
     return web.Response(
         status=406,
         text=f"No content coding this request accepts is available: {offered}.\n",
-        headers={"Vary": "Accept-Encoding", "Cache-Control": "no-store"},
+        headers=headers,
     )
 
 
@@ -216,7 +230,7 @@ def _coded(request: web.Request, response: web.StreamResponse) -> web.StreamResp
     # Compressed by aiohttp, which has gzip but no brotli.
     coding = negotiate(listed(request.headers, "Accept-Encoding") or "", ("gzip",))
     if coding is None:
-        return not_acceptable("gzip, identity")
+        return not_acceptable("gzip, identity", instead_of=response.headers)
     vary = response.headers.get("Vary")
     response.headers["Vary"] = f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
     if coding == "gzip":
