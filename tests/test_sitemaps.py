@@ -428,7 +428,10 @@ async def test_a_sitemap_backfills_a_section_once_merged_with_its_feed(
 
 
 async def test_an_index_is_read_on_the_mirror_that_answered_and_never_off_the_site(
-    sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
+    sites: Callable[..., Site],
+    store: Store,
+    pull_sitemap: PullSitemap,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     articles = generated_articles(40, days=2)
     site = sites(2, articles=articles)
@@ -454,6 +457,7 @@ async def test_an_index_is_read_on_the_mirror_that_answered_and_never_off_the_si
     assert not elsewhere.mirrors[0].requests
     day_maps = [r.path for r in mirror.requests if r.path.endswith(".xml.gz")]
     assert len(day_maps) == 3
+    assert any("skipping 1 sitemap on a host not the source's in" in m for m in caplog.messages)
 
 
 @pytest.mark.parametrize(
@@ -1156,7 +1160,7 @@ async def test_a_plain_text_sitemap_fills_a_section(
     assert report.failed == 0, report.errors
     # Its article links, by `article_links`; not /about.
     assert await stored_urls(store) == urls_of(site, articles)
-    assert f"news: skipping 1 lines of {mirror.base}/sitemap.txt that are not http(s) URLs" in (
+    assert f"news: skipping 1 line of {mirror.base}/sitemap.txt that is not an http(s) URL" in (
         caplog.messages
     )
 

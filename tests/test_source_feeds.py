@@ -450,6 +450,42 @@ async def test_a_feed_of_many_links_to_other_sites_logs_them_once_at_info(
     assert all(any(link in m for m in debug) for link in elsewhere)
 
 
+@pytest.mark.parametrize(
+    ("links_of", "marker", "said"),
+    [
+        (
+            lambda m: [f"{m.origin}/?live=0"],
+            "?live=",
+            "skipping 1 feed entry linking a page of the site that is no article: ",
+        ),
+        (
+            lambda _m: ["https://partner.example/story/0"],
+            "partner",
+            "skipping 1 link to another site: https://partner.example/story/0",
+        ),
+        (
+            lambda m: [f"{m.origin}/Detail/{'x' * 2100}"],
+            "longer than",
+            "skipping 1 link longer than 2048 characters",
+        ),
+    ],
+    ids=["site page", "other site", "too long"],
+)
+async def test_one_skipped_entry_is_logged_in_the_singular(
+    site: Site,
+    pull_site: PullSite,
+    caplog: pytest.LogCaptureFixture,
+    links_of: Callable[[Mirror], list[str]],
+    marker: str,
+    said: str,
+) -> None:
+    # "skipping 1 feed entries linking the site's pages that are no articles".
+    info, _debug = await pull_logging(site, pull_site, caplog, links_of, marker)
+    assert len(info) == len(site.mirrors), info[:5]
+    for line in info:
+        assert said in line, line
+
+
 # Items whose guid is no URL (a token, `isPermaLink="false"`) and items linked by a guid that
 # is one (absolute, or a path from the site's root), with the link each stands for.
 GUID_ITEMS = (

@@ -371,13 +371,13 @@ class EntryReading(SitemapReading):
             return
         sample = ", ".join(f"{link} ({page})" for link, page in skipped[:SKIPPED_SAMPLE])
         more = ", ..." if len(skipped) > SKIPPED_SAMPLE else ""
+        what = (
+            "feed entry linking a page of the site that is no article"
+            if len(skipped) == 1
+            else "feed entries linking the site's pages that are no articles"
+        )
         log.info(
-            "%s: %s: skipping %d feed entries linking the site's pages that are no articles: %s%s",
-            self.name,
-            listed_at,
-            len(skipped),
-            sample,
-            more,
+            "%s: %s: skipping %d %s: %s%s", self.name, listed_at, len(skipped), what, sample, more
         )
         for link, page in skipped:
             log.debug("%s: skipping a feed entry linking %s: %s", self.name, page, link)

@@ -72,10 +72,11 @@ class SitemapReading(MirrorRequests):
         other sites wrote a line for each at info, on every pull, flooding the log."""
         if too_long:
             log.info(
-                "%s: %s: skipping %d links longer than %d characters",
+                "%s: %s: skipping %d %s longer than %d characters",
                 self.name,
                 listed_at,
                 too_long,
+                "link" if too_long == 1 else "links",
                 MAX_URL,
             )
         if not elsewhere:
@@ -83,10 +84,11 @@ class SitemapReading(MirrorRequests):
         sample = ", ".join(elsewhere[:SKIPPED_SAMPLE])
         more = ", ..." if len(elsewhere) > SKIPPED_SAMPLE else ""
         log.info(
-            "%s: %s: skipping %d links to other sites: %s%s",
+            "%s: %s: skipping %d %s: %s%s",
             self.name,
             listed_at,
             len(elsewhere),
+            "link to another site" if len(elsewhere) == 1 else "links to other sites",
             sample,
             more,
         )
@@ -155,11 +157,13 @@ class SitemapReading(MirrorRequests):
         sites = {*self.origins, mirror.origin}
         own = [child for child in children if identity.known_origin(child.loc, sites)]
         if len(own) < len(children):
+            one = len(children) - len(own) == 1
             log.warning(
-                "%s: skipping %d sitemaps on hosts not the source's in %s (add the host "
-                "to the source's mirrors if it is the site's)",
+                "%s: skipping %d %s not the source's in %s (add the host to the source's"
+                " mirrors if it is the site's)",
                 self.name,
                 len(children) - len(own),
+                "sitemap on a host" if one else "sitemaps on hosts",
                 url,
             )
         wanted = [
@@ -259,10 +263,12 @@ class SitemapReading(MirrorRequests):
             )
         if document.skipped:
             log.warning(
-                "%s: skipping %d lines of %s that are not http(s) URLs",
+                "%s: skipping %d %s of %s that %s",
                 self.name,
                 document.skipped,
+                "line" if document.skipped == 1 else "lines",
                 response.url,
+                "is not an http(s) URL" if document.skipped == 1 else "are not http(s) URLs",
             )
         if document.is_index:
             return answered, [], document.children
