@@ -19,6 +19,7 @@ from syndicator.core.config import Config
 from syndicator.core.errors import FetchError
 from syndicator.core.models import FetchLimits
 from syndicator.ops.cli import limits_of
+from syndicator.publish.mirror_report import mirror_rows
 from syndicator.pull.addresses import AddressPolicy, refusal
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport, pull_source
@@ -484,3 +485,33 @@ async def test_a_configured_mirror_adopted_under_its_bare_name_is_pulled_once(
     report, _, _ = await pull_once(config, resolver, before=adopt_the_bare_name)
     assert "mirror.test" not in resolver.asked
     assert report.new == len(site.articles)
+
+
+async def test_a_candidate_stored_before_hosts_were_checked_is_neither_asked_nor_shown(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A store from before announced hosts were checked as host names holds `a~b.example` as
+    # a candidate: adoption asked the resolver for it, and `syndicate mirrors` and
+    # /api/mirrors listed it, though no page names it any more.
+    site = sites(1)
+    await site.start()
+    config = write_config(site.config_yaml(store_in(tmp_path), extra=ADOPT_PRIVATE))
+    resolver = FixedResolver({})
+    bad, good = "https://a~b.example", "https://alt.example"
+
+    async def noted_before(store: Store) -> None:
+        named_on = site.mirrors[0].origin + "/"
+        await MirrorStore(store).note_candidates(
+            "news", {bad: named_on, good: named_on}, FakeClock()()
+        )
+
+    report, _, _ = await pull_once(config, resolver, before=noted_before)
+    assert report.new == len(site.articles)
+    assert "alt.example" in resolver.asked  # candidates are asked
+    assert "a~b.example" not in resolver.asked
+    store = await open_store(config.service.store)
+    try:
+        shown = [row.mirror for row in await mirror_rows(config, store)]
+    finally:
+        await store.close()
+    assert good in shown and bad not in shown

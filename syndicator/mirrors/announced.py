@@ -272,13 +272,19 @@ def announced_origins(
             sibling, lines = sibling.getnext(), lines + 1
         for origin in hosts:
             found.setdefault(origin, None)
-    return [origin for origin in found if _host_name_of(origin, url)]
+    return [origin for origin in found if _at_host_name(origin, url)]
 
 
-def _host_name_of(origin: str, url: str) -> bool:
-    """Whether the announced `origin` is at a host name, by the rule the config's hosts
-    obey: one that is not (`a~b.example`, `-bad.example`) is no address of anyone's, and
-    was recorded as a candidate and shown in `syndicate mirrors` and /api/mirrors."""
+def at_host_name(origin: str) -> bool:
+    """Whether `origin` is at a host name, by the rule the config's hosts obey: one that
+    is not (`a~b.example`, `-bad.example`) is no address of anyone's. A candidate a store
+    holds from before announced hosts were checked is asked and shown only if it is."""
+    return host_name_fault(urlsplit(origin).hostname or "") is None
+
+
+def _at_host_name(origin: str, url: str) -> bool:
+    """`at_host_name`, with a debug line for an origin that is not: it was recorded as a
+    candidate and shown in `syndicate mirrors` and /api/mirrors."""
     host = urlsplit(origin).hostname or ""
     if fault := host_name_fault(host):
         log.debug("%s announces %r, which is no host name (%s): not recorded", url, host, fault)

@@ -16,6 +16,7 @@ from syndicator.core.config import Config
 from syndicator.core.config_addresses import shown_route
 from syndicator.core.models import Article
 from syndicator.core.source_config import Mirror
+from syndicator.mirrors.announced import at_host_name
 from syndicator.mirrors.health import MirrorHealth, last_asked, retired
 from syndicator.mirrors.links import link_target, relink
 from syndicator.store import Store
@@ -99,6 +100,8 @@ async def mirror_rows(config: Config, store: Store) -> list[MirrorRow]:
         for d in found:
             if d.source != name:
                 continue
+            if d.status == "candidate" and not at_host_name(d.origin):
+                continue  # stored before announced hosts were checked as host names
             if d.status == "adopted" and not source.adopt_discovered:
                 # Not pulled while adoption is off (`SourcePull.run`): the health it had when
                 # last pulled said "healthy" of a mirror no request goes to.

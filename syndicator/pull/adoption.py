@@ -110,12 +110,14 @@ async def adopt_candidates(
     # bare domain, the other scheme) is the site itself: adopted, it was pulled twice.
     healths = {h.mirror: h for h in await mirrors.health(name)}
     # A candidate the publisher stopped naming that never answered costs no probe: a footer
-    # that once named a dozen dead hosts had them asked in every pull, for good.
+    # that once named a dozen dead hosts had them asked in every pull, for good. Nor does
+    # one stored before announced hosts were checked as host names (`a~b.example`).
     candidates = [
         d
         for d in await mirrors.discovered(name)
         if d.status == "candidate"
         and identity.known_origin(d.origin, site_origins) is None
+        and announced.at_host_name(d.origin)
         and not health.retired(healths.get(d.origin), d.last_seen, now)
     ]
     # The candidates asked longest ago (never, first) get this pull's probes: in the order
