@@ -1,12 +1,18 @@
 """Structured logs: one event per pull with its counts and duration, in JSON or logfmt, and
-no traceback for a mirror that is down."""
+no traceback for a mirror that is down; a stderr that cannot be written ends nothing."""
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import logging
+import os
+import pty
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -18,6 +24,7 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import run_pull
 from syndicator.store import Store, open_store
 
+from .conftest import REPO
 from .engines import postgres_base
 from .sites import Site
 
@@ -120,3 +127,101 @@ async def test_a_postgresql_store_that_refuses_the_user_says_so_in_one_line() ->
     said = str(info.value)
     assert said.endswith(': role "no_such_role_here" does not exist'), said
     assert "\n" not in said and "sqlalche" not in said and "s3cret" not in said, said
+
+
+class _FillingDisk(io.RawIOBase):
+    """A log file on a disk that is full until `full` is cleared."""
+
+    def __init__(self) -> None:
+        self.full = True
+        self.written = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        chunk = bytes(data)  # type: ignore[call-overload]
+        self.written += chunk
+        return len(chunk)
+
+
+def test_a_log_line_stderr_refuses_leaves_no_logging_error_in_the_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `serve 2>>syndicator.log` on a full disk: the standard library put "--- Logging
+    # error ---" for each line it could not write into stderr's buffer, and the log got
+    # them once the disk had room again.
+    disk = _FillingDisk()
+    log_file = io.TextIOWrapper(io.BufferedWriter(disk), encoding="utf-8", line_buffering=True)
+    monkeypatch.setattr(sys, "stderr", log_file)
+    try:
+        setup_logging("text", "info")
+        logging.getLogger("syndicator.test").info("while the disk is full")
+        disk.full = False
+        logging.getLogger("syndicator.test").info("with room again")
+        log_file.flush()
+    finally:
+        setup_logging("text", "warning")
+    said = disk.written.decode()
+    assert "with room again [syndicator.test]" in said, said
+    assert "Logging error" not in said and "Traceback" not in said, said
+
+
+def _closed_under_a_launcher(tmp_path: Path) -> tuple[list[str], Callable[[], None], int]:
+    # A bash script that execs Python, as pyenv's shims do: bash opened the script at the
+    # lowest free number, 2, and Python got stderr as that file, open only to be read.
+    launcher = tmp_path / "syndicate"
+    launcher.write_text(f'#!/bin/bash\nexec "{sys.executable}" -m syndicator "$@"\n', "utf-8")
+    launcher.chmod(0o755)
+    return [str(launcher)], lambda: os.close(2), subprocess.DEVNULL
+
+
+def _on_a_terminal_hung_up(_tmp_path: Path) -> tuple[list[str], Callable[[], None], int]:
+    # The terminal closed (an ssh session gone): every write to it fails with EIO.
+    master, terminal = pty.openpty()
+    os.close(master)
+    return [sys.executable, "-m", "syndicator"], lambda: None, terminal
+
+
+@pytest.mark.parametrize(
+    "stderr_of",
+    [_closed_under_a_launcher, _on_a_terminal_hung_up],
+    ids=["closed-under-a-launcher", "terminal-hung-up"],
+)
+def test_a_command_whose_stderr_cannot_be_written_does_its_work_and_says_its_status(
+    tmp_path: Path, stderr_of: Callable[[Path], tuple[list[str], Callable[[], None], int]]
+) -> None:
+    # A partial pull (one mirror's folder gone) and no public_url: export logs with -v,
+    # warns and names the mirror's error on stderr, and succeeds. A warning stderr refused
+    # ended it with status 1, after the feeds were written, its table and the line
+    # saying where left unprinted.
+    text = (REPO / "config" / "syndicator.yaml").read_text(encoding="utf-8")
+    text = text.replace("file:../seeds/www.presstv.tv", "file:../seeds/gone")
+    text = text.replace("file:../seeds/", f"file:{REPO / 'seeds'}/")
+    text = text.replace("sqlite:///../data/syndicator.db", f"sqlite:///{tmp_path / 'db.sqlite'}")
+    text = text.replace('  public_url: "http://127.0.0.1:8080"\n', "")
+    config = tmp_path / "syndicator.yaml"
+    config.write_text(text, encoding="utf-8")
+    out = tmp_path / "feeds"
+    command, close, stderr = stderr_of(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATOR_")}
+    env["PYTHONPATH"] = str(REPO)
+    try:
+        result = subprocess.run(
+            [*command, "--config", str(config), "export", "-v", "--out", str(out)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            preexec_fn=close,
+            cwd=tmp_path,
+            env=env,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        if stderr != subprocess.DEVNULL:
+            os.close(stderr)
+    assert result.returncode == 0, result.stdout
+    assert "partial" in result.stdout and f"wrote feeds to {out}/" in result.stdout
+    assert "Turkey says Haftar forces" in (out / "north-africa.rss").read_text("utf-8")

@@ -73,6 +73,20 @@ class _Console(Console):
             return
         closed_pipe()
 
+    def _check_buffer(self) -> None:
+        # Where rich writes; it turns only a closed pipe into `on_broken_pipe`. Any stderr
+        # that refuses a write is as gone: closed under a launcher that left a read-only
+        # file at its number (`2>&-` through a bash script, as pyenv's shims are), a
+        # terminal hung up (EIO), a full disk. A warning it could not print ended a whole
+        # `export` with status 1 and without its table, after the feeds were written.
+        try:
+            super()._check_buffer()
+        except OSError:
+            if not self.stderr:
+                raise
+            self.on_broken_pipe()
+            super()._check_buffer()  # quiet now: drops what could not be written
+
 
 err = _Console(stderr=True, soft_wrap=True)
 

@@ -55,7 +55,19 @@ def formatter(fmt: str) -> logging.Formatter:
     )
 
 
-class _StderrHandler(logging.StreamHandler):
+class _LogHandler(logging.StreamHandler):
+    """Drops a record its stream cannot take (stderr closed, a terminal hung up, a full
+    disk) without a word: the standard library wrote "--- Logging error ---" and a traceback
+    to that same stderr, which a full disk's log file got once it had room again. The work
+    goes on; what could not be said is lost, as it would be from a log no one reads."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handleError(record)  # a record that cannot be rendered is a bug: say it
+
+
+class _StderrHandler(_LogHandler):
     """Writes to whatever sys.stderr is when a record is logged, not when set up."""
 
     @property
@@ -73,7 +85,7 @@ _installed: list[logging.Handler] = []
 def setup_logging(fmt: str = "text", level: str = "info", stream: TextIO | None = None) -> None:
     """Send every logger's records to `stream` (stderr) in one format, replacing the set-up of
     an earlier call; handlers installed by anyone else stay."""
-    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    handler = _LogHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(formatter(fmt))
     root = logging.getLogger()
     while _installed:
