@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,3 +171,103 @@ def test_a_store_written_while_it_was_read_as_a_file_no_one_changes_is_read_agai
         items = asyncio.run(read_store(load_config(config), work))
     assert unlocked == [True, False]
     assert items == 0
+
+
+def in_rollback_journal_mode(store: Path) -> None:
+    """`store` as a store no service has opened is: in SQLite's rollback journal mode."""
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        assert db.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+
+
+def journal_mode(store: Path) -> str:
+    with contextlib.closing(sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True)) as db:
+        return str(db.execute("PRAGMA journal_mode").fetchone()[0])
+
+
+def read_as_a_user(config: Path, folder_mode: int, file_mode: int) -> list[list[Any]]:
+    """Each command of READERS run as a user whom file modes bind, the store's folder and
+    files at these modes: its exit status, stdout and stderr."""
+    store = config.parent / "store"
+    commands = [[f"--config={config}", *command] for command, _ in READERS]
+    try:
+        for path in store.iterdir():
+            path.chmod(file_mode)
+        store.chmod(folder_mode)
+        ran = subprocess.run(
+            [sys.executable, "-c", IN_ONE_PROCESS, json.dumps(commands)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            preexec_fn=as_permissions_bind_a_user,
+        )
+    finally:
+        store.chmod(0o755)
+    assert ran.returncode == 0, ran.stderr
+    results: list[list[Any]] = json.loads(ran.stdout)
+    return results
+
+
+@pytest.mark.parametrize(
+    ("folder_mode", "file_mode"),
+    [(0o555, 0o644), (0o555, 0o444), (0o755, 0o644)],
+    ids=["folder read-only", "folder and file read-only", "both writable"],
+)
+def test_read_only_commands_read_a_rollback_journal_store_as_it_is(
+    tmp_path: Path, folder_mode: int, file_mode: int
+) -> None:
+    """A store no service has opened (copied from elsewhere, made by the sqlite3 shell) is
+    in rollback journal mode, which a reader reads without writing the folder. The
+    commands switched it to WAL mode: they changed the store, and where the folder is
+    read-only they failed ("store is read-only to this user")."""
+    config, store = pulled_store(tmp_path)
+    in_rollback_journal_mode(store)
+    results = read_as_a_user(config, folder_mode, file_mode)
+    for (command, said), (code, out, err) in zip(READERS, results, strict=True):
+        assert code == 0, (command, err)
+        assert said in out, (command, out)
+    assert sorted(p.name for p in store.parent.iterdir()) == ["db.sqlite"]
+    assert journal_mode(store) == "delete"
+
+
+# A process that stops in the middle of a write to the store in rollback journal mode (its
+# pages spilled into the file: a cache of one page), leaving the journal beside it.
+CUT_SHORT = """
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA cache_size=1")
+db.execute("BEGIN IMMEDIATE")
+db.execute("DELETE FROM article_sections")
+db.execute("DELETE FROM articles")
+os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("file_mode", [0o644, 0o444], ids=["file writable", "file read-only"])
+def test_a_write_cut_short_is_named_with_the_way_back_to_readers_who_may_not_write(
+    tmp_path: Path, file_mode: int
+) -> None:
+    """The journal of a write cut short must be rolled back before the store is read, which
+    needs the folder written: SQLite said "disk I/O error" (the file writable) or the
+    commands "store is read-only to this user (needs write access ...)", to commands
+    that need only read access otherwise."""
+    config, store = pulled_store(tmp_path)
+    in_rollback_journal_mode(store)
+    subprocess.run([sys.executable, "-c", CUT_SHORT, str(store)], check=True, timeout=60)
+    journal = store.parent / "db.sqlite-journal"
+    assert journal.stat().st_size > 0
+    for (command, _), (code, out, err) in zip(
+        READERS, read_as_a_user(config, 0o555, file_mode), strict=True
+    ):
+        assert code == 1 and out == "", (command, out)
+        assert err.count("\n") == 1 and "Traceback" not in err, (command, err)
+        assert f"{store}: a write to the store was cut short" in err, (command, err)
+        assert f"its journal {journal} is left" in err and "db check" in err, (command, err)
+    assert journal.exists()
+    # The way back the line gives: `db check` by a user who may write the folder.
+    for path in store.parent.iterdir():
+        path.chmod(0o644)
+    assert run("--config", str(config), "db", "check").exit_code == 0
+    assert sorted(p.name for p in store.parent.iterdir()) == ["db.sqlite"]
+    status = run("--config", str(config), "status")
+    assert status.exit_code == 0 and READERS[0][1] in status.stdout, status.output

@@ -32,7 +32,7 @@ from sqlalchemy.util import await_only
 
 from syndicator.core.config_addresses import store_command_timeout
 from syndicator.core.errors import StoreError
-from syndicator.store.reading import READ_WRITE, file_uri, not_sqlite
+from syndicator.store.reading import cut_short, file_uri, not_sqlite
 
 
 def async_url(url: str, base_dir: Path | None = None) -> str:
@@ -242,7 +242,7 @@ def make_engine(
             cursor = dbapi_conn.cursor()
             # First, so that switching to WAL waits for a process that holds the lock.
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
-            if reading is None or reading == READ_WRITE:
+            if reading is None:  # not by a reader: see store.reading
                 _switch_to_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -469,6 +469,8 @@ def access_problem(path: Path, error: BaseException, *, read_only: bool = False)
     said = str(error)
     if not any(words in said for words in (*_NO_ACCESS, *_DISK_FULL)):
         return None
+    if (left := cut_short(path)) is not None:
+        return left
     where = os.path.abspath(path)
     try:
         disk = os.statvfs(os.path.dirname(where))

@@ -12,6 +12,9 @@ read-write connection never creates a store, and removes the files it made), and
 read-only, as a file no one changes when no process holds it (no log with pages in it, no
 shared memory beside it). Read that way the store takes no lock: a reader compares
 `file_state` before and after, and reads again when a process wrote into it meanwhile.
+A store in rollback journal mode (one no service has opened: the service switches it to WAL)
+is read as it is, its mode left: switching it changed the file, and needed its folder
+written. It needs no folder it may write unless a write to it was cut short (`cut_short`).
 Knows no table.
 """
 
@@ -129,6 +132,31 @@ def file_reading(path: Path) -> str:
         return "mode=ro"
     in_wal_mode = header.startswith(SQLITE_HEADER) and header[18:20] == b"\x02\x02"
     return f"mode=ro&{UNLOCKED}" if in_wal_mode and not held else "mode=ro"
+
+
+def cut_short(path: Path) -> str | None:
+    """What stops anyone without write access from reading the store at `path`, when a
+    process stopped in the middle of a write to it (killed, its machine down) in rollback
+    journal mode (a store no service has opened yet: the service puts it in WAL mode): the
+    `-journal` file it left beside it holds the pages as they were, and SQLite reads the
+    store only once they are put back, which writes the file and removes the journal. None
+    when no such journal is there. SQLite said "disk I/O error", or "attempt to write a
+    readonly database" and the commands "needs write access", to a command that needs only
+    read access otherwise; reading the store as it is, without the journal, would read
+    the half-written pages."""
+    journal = Path(f"{path}-journal")
+    try:
+        if journal.stat().st_size == 0:
+            return None
+    except OSError:
+        return None
+    where = os.path.abspath(path)
+    return (
+        f"{where}: a write to the store was cut short, and its journal {where}-journal"
+        " is left beside it; the store can be read once the journal is rolled back, which"
+        " needs write access to the file and its folder: run `syndicate db check` (or the"
+        " service) once as a user who may write them"
+    )
 
 
 def file_uri(path: Path, reading: str) -> str:
