@@ -24,6 +24,7 @@ from syndicator.ops.cli import main
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import CANCELLED_RECORD_TIMEOUT, run_pull
 from syndicator.store import open_store
+from syndicator.store.postgres_pool import CLOSE_TIMEOUT
 
 from .conftest import REPO
 from .engines import Schemas, postgres_base
@@ -160,3 +161,49 @@ async def test_a_cancelled_pulls_record_is_given_a_bounded_time_then_said_lost(
     lost = [r for r in caplog.records if r.getMessage() == "pull not recorded"]
     assert [(r.levelno, getattr(r, "source", None)) for r in lost] == [(logging.WARNING, "news")]
     assert "did not answer within" in str(getattr(lost[0], "error", "")), lost[0].__dict__
+
+
+async def test_closing_a_store_that_stopped_answering_is_quick_and_says_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Each connection of the pool waited the whole command_timeout for the server's
+    # goodbye, one after another, and SQLAlchemy logged "Exception closing connection"
+    # with a traceback for each: a command whose store stopped answering ended with them.
+    async with paused_store() as (url, relay):
+        store = await open_store(f"{url}&command_timeout=5")
+        try:
+            await asyncio.gather(*(store.section_counts() for _ in range(3)))  # 3 pooled
+            relay.pause()
+        finally:
+            began = time.monotonic()
+            await store.close()
+            took = time.monotonic() - began
+        relay.thaw()
+    assert took < 3 * CLOSE_TIMEOUT + 1.5, took
+    said = [r for r in caplog.records if r.name.startswith("sqlalchemy")]
+    assert not said, [(r.name, r.getMessage()) for r in said]
+
+
+async def test_an_export_whose_store_stops_answering_says_one_store_error(
+    site: Site, tmp_path: Path
+) -> None:
+    # The pull's record met a connection that did not open in time: asyncpg's bare
+    # TimeoutError passed by the store's handling of its errors, and the command ended in
+    # a TypeError's traceback, after SQLAlchemy's tracebacks of closing each connection.
+    async with paused_store() as (url, relay):
+        config = tmp_path / "syndicator.yaml"
+        config.write_text(site.config_yaml(f"{url}&command_timeout=2"), encoding="utf-8")
+        site.slow_paths, site.slow_seconds = {"/rss/north-africa.xml"}, 2.0
+        args = ["--config", str(config), "export", "--out", str(tmp_path / "feeds")]
+        export = asyncio.create_task(asyncio.to_thread(CliRunner().invoke, main, args))
+        await asyncio.sleep(1.0)  # the pull waits on the entry point
+        relay.pause()
+        result = await asyncio.wait_for(export, 60)
+        relay.thaw()
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.stderr and "Exception" not in result.stderr, result.stderr
+    failures = [line for line in result.stderr.splitlines() if line.startswith("store error: ")]
+    assert len(failures) == 1, result.stderr
+    assert "the server did not answer within the command timeout" in failures[0], failures
+    assert f"(store {url.split('?')[0]}?" in failures[0], failures  # the store named

@@ -20,18 +20,18 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import (
-    DBAPIError,
-    DisconnectionError,
-    InvalidRequestError,
-    OperationalError,
-)
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection
 from sqlalchemy.util import await_only
 
 from syndicator.core.config_addresses import store_command_timeout
 from syndicator.core.errors import StoreError
+from syndicator.store.postgres_pool import (
+    PingedPool,
+    QuicklyClosed,
+    connection_lost,
+    pinger,
+)
 from syndicator.store.reading import cut_short, file_uri, not_sqlite
 
 
@@ -202,6 +202,7 @@ def make_engine(
         # asyncpg's own bounds: every statement, and the opening of a connection.
         connect_args["timeout"] = bound
         connect_args["command_timeout"] = bound if bounded else None
+        connect_args["connection_class"] = QuicklyClosed
         ping = min(PING_TIMEOUT, bound)
         # Session settings the URL may carry: `search_path` (the schema of the tables) and
         # `application_name` (how pg_stat_activity names this process's connections).
@@ -216,7 +217,7 @@ def make_engine(
         driver_url = _driver_options(driver_url)
     pool: dict[str, Any] = {}
     if ping is not None:
-        pool["poolclass"] = _PingedPool
+        pool["poolclass"] = PingedPool
     if driver_url.get_backend_name() == "sqlite" and driver_url.database not in (
         None,
         "",
@@ -258,7 +259,7 @@ def make_engine(
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     else:
-        event.listen(engine.sync_engine, "handle_error", _connection_lost)
+        event.listen(engine.sync_engine, "handle_error", connection_lost)
         if ping is not None:
             # A PostgreSQL connection can die with its server or the network (a SQLite file
             # cannot, and checking it would cost every read a round trip to the driver's
@@ -266,57 +267,8 @@ def make_engine(
             # gone silent without closing held the call for a quarter of an hour. Asked here
             # within `ping`, one that does not answer is replaced with a new one (the
             # pool's DisconnectionError), and the call goes on.
-            event.listen(engine.sync_engine, "checkout", _pinger(ping))
+            event.listen(engine.sync_engine, "checkout", pinger(ping))
     return engine
-
-
-# What a pooled connection's answer to the ping can be when it cannot serve: silent, closed,
-# refused by a server shutting down, or left "consuming an error" by the server's FATAL
-# message (see `_connection_lost`).
-_PING_ERRORS = (
-    TimeoutError,
-    OSError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-)
-
-
-def _pinger(timeout: float) -> Any:
-    def ping(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-        driver = dbapi_conn.driver_connection
-        try:
-            await_only(driver.fetchval("SELECT 1", timeout=timeout))
-        except _PING_ERRORS as exc:
-            # Closed here at once: the pool's own close would wait 2 s for a goodbye.
-            driver.terminate()
-            raise DisconnectionError(f"no answer within {timeout:g} s: {exc!r}") from exc
-
-    return ping
-
-
-class _PingedPool(AsyncAdaptedQueuePool):
-    """The PostgreSQL pool, whose checkout gives up as a lost connection does.
-
-    When the connection it holds does not answer the ping, and neither does the one made to
-    replace it (a server killing each connection as it is made, a failover under way),
-    SQLAlchemy gives up with "This connection is closed", an InvalidRequestError: to the
-    store's callers, who take a DBAPIError for the store failing, that was a crash (a pull
-    ended with a traceback instead of a store error in its report). It is raised here as
-    the OperationalError of a lost connection, as a refused connection is."""
-
-    # SQLAlchemy names a pool's logger after its class: this one's module put its notes
-    # ("Pool disposed. Pool size: 5 ...", "Pool recreating") in the service's log at info
-    # whenever the database could not be reached. They go where the library's own pool's
-    # go, which is nowhere unless asked for.
-    _sqla_logger_namespace = "sqlalchemy.pool.impl.AsyncAdaptedQueuePool"
-
-    def connect(self) -> PoolProxiedConnection:
-        try:
-            return super().connect()
-        except InvalidRequestError as exc:
-            lost = ConnectionLost(f"no connection to the server answered: {exc}")
-            raise OperationalError(None, None, lost, connection_invalidated=True) from exc
 
 
 def _switch_to_wal(cursor: Any) -> None:
@@ -365,38 +317,6 @@ def first_schema(search_path: str) -> str:
         name.append(path[i])
         i += 1
     return "".join(name)
-
-
-class ConnectionLost(Exception):
-    """The PostgreSQL server ended the connection (it was terminated, or the server restarted)."""
-
-
-def _connection_lost(ctx: Any) -> Exception | None:
-    """A connection the server ended is thrown away, and the error says so.
-
-    When PostgreSQL terminates a connection (pg_terminate_backend, a restart, a failover) it
-    first sends a FATAL error, then closes. Arriving between two statements, the error puts
-    asyncpg's connection into "consuming an error" for good, and the next statement on it
-    fails with "another operation is in progress": as if two tasks shared the connection,
-    though only one holds it (the pool gives each connection to one task at a time). That
-    connection is dead: marked as disconnected, the pool discards it (and checks the others
-    before handing them out) instead of handing it out again."""
-    original = ctx.original_exception
-    if "another operation" in str(original) and "is in progress" in str(original):
-        ctx.is_disconnect = True
-        lost = ConnectionLost("the server closed the connection mid-transaction")
-        return OperationalError(ctx.statement, ctx.parameters, lost, connection_invalidated=True)
-    if isinstance(original, TimeoutError):
-        # asyncpg's command_timeout: the server (or a relay on the way) did not answer. The
-        # connection may never answer again: thrown away, not handed out again, and the
-        # error is a store error as any other (asyncpg raises a bare TimeoutError).
-        ctx.is_disconnect = True
-        if ctx.connection is not None and not ctx.connection.invalidated:
-            # Closed here at once: the pool's own close would wait 2 s for a goodbye.
-            ctx.connection.connection.driver_connection.terminate()
-        silent = ConnectionLost("no answer from the server within the command timeout")
-        return OperationalError(ctx.statement, ctx.parameters, silent, connection_invalidated=True)
-    return None
 
 
 WRITE_OPTION = "syndicator_write"

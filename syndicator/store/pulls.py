@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, case, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.core.errors import StoreError
+from syndicator.store.connect import driver_said
 from syndicator.store.engine import Store
 from syndicator.store.schema import pulls
 
@@ -99,7 +100,7 @@ async def record_pull(store: Store, record: PullRecord) -> None:
                 )
     except SQLAlchemyError as exc:
         # The driver's message: SQLAlchemy's adds the statement and its parameters.
-        reason = getattr(exc, "orig", None) or exc
+        reason = driver_said(exc)
         raise StoreError(f"cannot record the pull of {record.source}: {reason}") from None
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from syndicator.core.errors import StoreError
 from syndicator.core.models import ALL_SECTION
+from syndicator.store.connect import driver_said
 from syndicator.store.engine import Store
 from syndicator.store.schema import article_sections, articles, section_versions
 
@@ -72,7 +73,7 @@ async def section_stats(store: Store) -> dict[str, SectionStats]:
             }
             count, newest = (await conn.execute(select(func.count(), func.max(seen)))).one()
     except (SQLAlchemyError, ValueError) as exc:  # ValueError: a damaged stored value
-        reason = getattr(exc, "orig", None) or exc  # not SQLAlchemy's statement
+        reason = driver_said(exc)  # not SQLAlchemy's statement
         raise StoreError(f"cannot read section stats: {reason}") from None
     out[ALL_SECTION] = SectionStats(ALL_SECTION, int(count), _utc(newest), changed.get(ALL_SECTION))
     return out
