@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from syndicator.core.config import Config
 from syndicator.ops.cli import main
 from syndicator.pull.fetch import Fetcher
-from syndicator.pull.run import CANCELLED_RECORD_TIMEOUT, run_pull
+from syndicator.pull.run import CANCELLED_RECORD_TIMEOUT, CRASHED_RECORD_TIMEOUT, run_pull
 from syndicator.store import open_store
 from syndicator.store.postgres_pool import CLOSE_TIMEOUT
 
@@ -155,11 +155,46 @@ async def test_a_cancelled_pulls_record_is_given_a_bounded_time_then_said_lost(
             relay.thaw()
         finally:
             await store.close()
-    # The bound, the 2 s SQLAlchemy gives the connection it gave up on to close, and a
-    # loaded machine's margin: settled before the kill, drain_timeout + 5 s.
+    # The bound, the 2 s SQLAlchemy gives the connection it gave up on to close (1 s since
+    # store.postgres_pool bounds a close), and a loaded machine's margin: settled before
+    # the kill, drain_timeout + 5 s.
     assert took < CANCELLED_RECORD_TIMEOUT + 2 + 1.5, took
     lost = [r for r in caplog.records if r.getMessage() == "pull not recorded"]
     assert [(r.levelno, getattr(r, "source", None)) for r in lost] == [(logging.WARNING, "news")]
+    assert "did not answer within" in str(getattr(lost[0], "error", "")), lost[0].__dict__
+
+
+async def test_a_crashed_pulls_record_is_given_a_bounded_time_then_said_lost(
+    site: Site,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A pull that crashes (a bug) is recorded as failed, then the crash is raised on. With
+    # the store not answering, often what the crash met, that record waited the ping, then
+    # the opening of a new connection (command_timeout), holding the crash back.
+    async with paused_store() as (url, relay):
+        config = write_config(site.config_yaml(f"{url}&command_timeout=20"))
+        store = await open_store(config.service.store)
+        began = 0.0
+
+        def crash(_stage: str, _url: str) -> None:
+            nonlocal began
+            relay.pause()
+            began = time.monotonic()
+            raise RuntimeError("a bug in the pull")
+
+        try:
+            with pytest.raises(RuntimeError, match="a bug in the pull"):
+                await asyncio.wait_for(run_pull("news", config, fetcher, store, progress=crash), 40)
+            took = time.monotonic() - began
+            relay.thaw()
+        finally:
+            await store.close()
+    # The bound, the 1 s a connection given up on has to close, and a loaded machine's margin.
+    assert took < CRASHED_RECORD_TIMEOUT + 1 + 1.5, took
+    lost = [r for r in caplog.records if r.getMessage() == "pull not recorded"]
+    assert [(r.levelno, getattr(r, "result", None)) for r in lost] == [(logging.WARNING, "failed")]
     assert "did not answer within" in str(getattr(lost[0], "error", "")), lost[0].__dict__
 
 

@@ -29,9 +29,14 @@ RESULTS = ("ok", "partial", "failed", "cancelled")
 # How long the record of a pull a stop cut off may wait for the store. The stop is bounded
 # (drain_timeout, then 5 s before the process is killed): a store that did not answer held
 # the record for its whole command_timeout (30 s), and the process was killed with the
-# record neither written nor said to be lost. SQLAlchemy gives the PostgreSQL connection
-# given up on 2 s more to close: settled within 4 s.
+# record neither written nor said to be lost. The PostgreSQL connection given up on has at
+# most 1 s more to close (`store.postgres_pool`): settled within 4 s.
 CANCELLED_RECORD_TIMEOUT = 2.0
+# How long the record of a pull that crashed (a bug) may wait for the store, the crash then
+# raised on: it waited the store's command timeout (30 s by default), and the time to open a
+# connection after it, holding the traceback back; a store that stopped answering is often
+# what the crash met.
+CRASHED_RECORD_TIMEOUT = CANCELLED_RECORD_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,8 @@ async def run_pull(
 
     A cancelled pull is recorded as `cancelled` with what it had stored so far (given
     CANCELLED_RECORD_TIMEOUT, then logged as not recorded), and the cancellation goes on;
-    one that crashes (a bug) as `failed`, naming the exception, which goes on too. A full
+    one that crashes (a bug) as `failed`, naming the exception (given
+    CRASHED_RECORD_TIMEOUT), which goes on too. A full
     disk ends the pull's storing at its first refused write, with one error. A store that
     cannot take the record (a full disk again) is logged, never raised: the articles are
     stored already.
@@ -158,7 +164,7 @@ async def run_pull(
         # The pull's error, whatever failed before it.
         pull.report.errors = [crash, *(e for e in pull.report.errors if e != crash)]
         pull.report.entry_points_ok = 0
-        await _record(store, finish("failed"))
+        await _record(store, finish("failed"), CRASHED_RECORD_TIMEOUT)
         raise
     outcome = finish(result_of(report))
     await _record(store, outcome)
