@@ -246,8 +246,39 @@ def test_a_host_written_with_a_soft_hyphen_or_zero_width_space_is_read_whole() -
     ]
 
 
+def test_an_announced_ipv4_address_and_the_longest_label_are_kept() -> None:
+    # The rule refuses a host ending in a number only when it is no IPv4 address, and a
+    # label only past 63 octets.
+    longest = "x" * 63 + ".example"
+    page = (
+        "<html><body><p>This site can also be accessed at the following alternate addresses:"
+        f" <a href='https://192.0.2.1/'>one</a>, <a href='https://{longest}/'>two</a>,"
+        " <a href='https://example.com1/'>three</a></p></body></html>"
+    ).encode()
+    assert announced_origins(page, "https://www.news.example/") == [
+        "https://192.0.2.1",
+        f"https://{longest}",
+        "https://example.com1",
+    ]
+
+
 @pytest.mark.parametrize(
-    "host", ["a~b.example", "-bad.example", "bad-.example", "a!b.example", "a$b.example", "a%41.b"]
+    "host",
+    [
+        "a~b.example",
+        "-bad.example",
+        "bad-.example",
+        "a!b.example",
+        "a$b.example",
+        "a%41.b",
+        # A browser reads a host ending in a number as an IPv4 address and refuses these.
+        "1.2.3.999",
+        "example.123",
+        "300.1.1.1",
+        # No resolver looks up a label past 63 octets or a name past 253 (RFC 1035).
+        "x" * 64 + ".example",
+        ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 62]),
+    ],
 )
 def test_an_announced_host_that_is_no_host_name_is_dropped_with_a_log(
     host: str, caplog: pytest.LogCaptureFixture

@@ -1374,6 +1374,42 @@ def test_a_host_that_is_no_host_name_is_refused(
     assert f"{key}: " in problem and f"{host!r} is no host name" in problem, problem
 
 
+LONG_NAME = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 62])  # 254 octets
+
+
+@pytest.mark.parametrize(
+    ("host", "fault"),
+    [
+        ("1.2.3.999", "it ends in a number ('999'), so a browser reads it as an IPv4 address"),
+        ("example.123", "it ends in a number ('123')"),
+        ("300.1.1.1", "it ends in a number ('1')"),
+        ("example.0x1f", "it ends in a number ('0x1f')"),
+        ("x" * 64 + ".example", "the label 'xxxxxxxxxxxxxxxxxxxx...' is 64 octets long, past 63"),
+        ("\u043f" * 70 + ".example", "is 76 octets long, past 63"),  # xn--, in IDNA form
+        (LONG_NAME, "it is 254 octets long, past 253"),
+    ],
+    ids=["past 255", "number tld", "first past 255", "hex tld", "label", "idna label", "name"],
+)
+@pytest.mark.parametrize(
+    ("old", "new", "line", "key"),
+    [
+        ("canonical: https://www.presstv.ir", 'canonical: "https://{}"', 8, "presstv.canonical"),
+        ('x.db"', 'x.db"\n  public_url: "https://{}/news"', 3, "service.public_url"),
+    ],
+    ids=["canonical", "public_url"],
+)
+def test_a_host_ending_in_no_ipv4_number_or_too_long_is_refused(
+    tmp_path: Path, host: str, fault: str, old: str, new: str, line: int, key: str
+) -> None:
+    # Both were taken: a browser (WHATWG URL) reads a host ending in a number as an IPv4
+    # address and refuses `1.2.3.999`; no resolver looks up a label past 63 octets or a name
+    # past 253 (RFC 1035). Neither was reachable, and the GUIDs made of it named no host.
+    problem = one_problem(tmp_path, GOOD.replace(old, new.format(host), 1))
+    assert problem.startswith(f"{tmp_path / 'c.yaml'}:{line}:"), problem
+    assert f"{key}: " in problem and f"{host!r} is no host name (" in problem, problem
+    assert fault in problem, problem
+
+
 @pytest.mark.parametrize(
     ("char", "name"),
     [
@@ -1415,13 +1451,29 @@ def test_a_joiner_that_tells_two_names_apart_is_taken(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["news_site.example", "www.presstv.ir.", "127.0.0.1", "[2001:db8::1]", "xn--e1afmkfd.xn--p1ai"],
+    [
+        "news_site.example",
+        "www.presstv.ir.",
+        "127.0.0.1",
+        "192.0.2.255",
+        "[2001:db8::1]",
+        "xn--e1afmkfd.xn--p1ai",
+        "1.example",
+        "example.com1",
+        "x" * 63 + ".example",  # the longest label
+    ],
 )
 def test_host_names_of_every_kind_are_taken(tmp_path: Path, host: str) -> None:
     text = GOOD.replace("canonical: https://www.presstv.ir", f'canonical: "https://{host}"')
     config = loaded(tmp_path, text.replace('x.db"', f'x.db"\n  public_url: "http://{host}"'))
     assert config.service.public_url == f"http://{host}"
     assert config.sources["presstv"].canonical == f"https://{host}"
+
+
+def test_a_public_url_host_of_253_octets_is_taken(tmp_path: Path) -> None:
+    host = LONG_NAME[:-1]  # the longest name a resolver looks up
+    text = GOOD.replace('x.db"', f'x.db"\n  public_url: "https://{host}/news"')
+    assert loaded(tmp_path, text).service.public_url == f"https://{host}/news"
 
 
 @pytest.mark.parametrize(

@@ -151,7 +151,12 @@ async def test_an_articles_sections_come_in_code_point_order_on_both_engines(
     [
         ("north-africa", "n" * 101, "at most 100 characters"),
         ("presstv:", "p" * 101 + ":", "at most 100 characters"),
-        ("https://www.presstv.ir", f"https://{'w' * 95}.presstv.ir", "at most 100 characters"),
+        # A host name (labels of at most 63 octets) of 107 characters: the store keeps 100.
+        (
+            "https://www.presstv.ir",
+            f"https://{'w' * 60}.{'n' * 35}.presstv.ir",
+            "at most 100 characters",
+        ),
     ],
     ids=["section", "source", "canonical host"],
 )

@@ -8,6 +8,7 @@ nothing is resolved or connected to.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import math
 import re
 import unicodedata
@@ -59,14 +60,24 @@ def check_no_space(value: str) -> None:
 # `_` is taken too (a container's name), its ids written as email addresses (tag_authority).
 _HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?\Z")
 
+# The longest label and the longest name, in octets of the ASCII (IDNA) form (RFC 1035).
+MAX_LABEL_OCTETS = 63
+MAX_NAME_OCTETS = 253
+
+# A last label a browser reads as a number (WHATWG URL, "ends in a number"): digits, or
+# `0x` and hex digits. Such a host is parsed as an IPv4 address and refused if it is none.
+_NUMBER_LABEL = re.compile(r"(?:[0-9]+|0[xX][0-9A-Fa-f]*)\Z")
+
 
 def host_name_fault(host: str) -> str | None:
     """What keeps `host` (a URL's host, as urlsplit's `hostname` gives it) from being a host
     name, in words (`the label 'a~b'`), or None: a label not of letters, digits, hyphens
-    and `_` (`a~b.example`, `-bad.example`, `a..b.example`), or a character that shows as
-    nothing (U+200B, U+00AD), which IDNA drops. IP addresses, a trailing dot and names of
-    other scripts (in their IDNA form) are host names. The rule of the config's hosts and
-    of the mirrors a page announces."""
+    and `_` (`a~b.example`, `-bad.example`, `a..b.example`), a character that shows as
+    nothing (U+200B, U+00AD), which IDNA drops, a label past 63 octets or a name past 253
+    (in IDNA form; RFC 1035), or a last label that is a number in a host that is no IPv4
+    address (`1.2.3.999`, `example.123`), which a browser reads as one and refuses. IP
+    addresses, a trailing dot and names of other scripts (in their IDNA form) are host
+    names. The rule of the config's hosts and of the mirrors a page announces."""
     if ":" in host:  # an IPv6 address, which urlsplit has checked
         return None
     try:
@@ -76,10 +87,44 @@ def host_name_fault(host: str) -> str | None:
     if invisible := _invisible_character(host, ascii_host):
         dropped = " and IDNA drops" if ascii_host != host else ""
         return f"it holds {invisible}, which shows as nothing{dropped}"
+    if too_long := _length_fault(ascii_host):
+        return too_long
     labels = ascii_host.removesuffix(".").split(".")
     bad = next((label for label in labels if not _HOST_LABEL.match(label)), None)
     if bad is not None:
         return f"the label {bad!r}" if bad else "an empty label"
+    if _NUMBER_LABEL.match(labels[-1]) and not _is_ipv4(ascii_host.removesuffix(".")):
+        return (
+            f"it ends in a number ({labels[-1]!r}), so a browser reads it as an IPv4 address,"
+            " and it is no IPv4 address of four numbers from 0 to 255, such as 192.0.2.1"
+        )
+    return None
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _length_fault(ascii_host: str) -> str | None:
+    """A label past 63 octets or a name past 253, counted in IDNA form. `ascii_host` is not
+    ASCII when IDNA refused the name (it refuses one too long): a label of another script
+    is then counted as IDNA would write it, `xn--` and its Punycode."""
+    mapped = ascii_host
+    if not ascii_host.isascii():
+        with contextlib.suppress(idna.IDNAError):  # a character IDNA refuses
+            mapped = idna.uts46_remap(ascii_host, std3_rules=False)
+    labels = mapped.removesuffix(".").split(".")
+    octets = [len(lb) if lb.isascii() else 4 + len(lb.encode("punycode")) for lb in labels]
+    for label, size in zip(labels, octets, strict=True):
+        if size > MAX_LABEL_OCTETS:
+            shown = f"{label[:20]}..."
+            return f"the label {shown!r} is {size} octets long, past {MAX_LABEL_OCTETS}"
+    if (size := sum(octets) + len(octets) - 1) > MAX_NAME_OCTETS:
+        return f"it is {size} octets long, past {MAX_NAME_OCTETS}"
     return None
 
 
@@ -89,9 +134,10 @@ def check_host_name(value: str, host: str) -> None:
     character IDNA drops gave GUIDs the authority of the host without it."""
     if fault := host_name_fault(host):
         raise ValueError(
-            f"{value!r}: {host!r} is no host name ({fault}): a host name is"
-            " labels of letters, digits and hyphens joined by dots, no label empty or"
-            " beginning or ending with a hyphen"
+            f"{value!r}: {host!r} is no host name ({fault}): a host name is labels of"
+            " letters, digits and hyphens joined by dots, no label empty, beginning or"
+            " ending with a hyphen or longer than 63 octets, at most 253 in all, and not"
+            " ending in a number unless it is an IPv4 address"
         )
 
 
