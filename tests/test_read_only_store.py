@@ -24,7 +24,19 @@ from syndicator.core.config_file import load_config
 from syndicator.ops.command_output import read_store
 from syndicator.store import Store
 
-from .test_backup_access import immutable, pulled_store
+from .test_backup_access import (
+    DISKS,
+    FROZEN,
+    frozen_paths,
+    immutable,
+    on_a_disk,
+    readable_only,
+    run_apart,
+)
+
+# The store the module's tests read: pulled once, copied for each test.
+from .test_backup_access import pulled_once as pulled_once
+from .test_backup_access import pulled_store as pulled_store
 from .test_cli_operator import run
 from .test_cli_surface import as_permissions_bind_a_user
 
@@ -46,16 +58,17 @@ print(json.dumps([[run.exit_code, run.stdout, run.stderr] for run in runs]))
 """
 
 
-@pytest.mark.parametrize("frozen", ["folder and file", "folder", "file"])
-def test_read_only_commands_read_a_store_they_may_not_change(tmp_path: Path, frozen: str) -> None:
+@pytest.mark.parametrize("frozen", FROZEN)
+def test_read_only_commands_read_a_store_they_may_not_change(
+    pulled_store: tuple[Path, Path], frozen: str
+) -> None:
     """A snapshot's store, a read-only folder or store file: in WAL mode the store was opened
     to be written, which needs its -wal and -shm files beside it: the commands failed
     ("store is read-only to this user"), or, the folder writable, left those files beside
     a read-only store file."""
-    config, store = pulled_store(tmp_path)
-    paths = {"folder and file": [store, store.parent], "folder": [store.parent], "file": [store]}
+    config, store = pulled_store
     for command, said in READERS:
-        with immutable(*paths[frozen]):
+        with immutable(*frozen_paths(store, frozen)):
             result = run("--config", str(config), *command)
             left = sorted(p.name for p in store.parent.iterdir())
         assert result.exit_code == 0, (command, result.output)
@@ -65,39 +78,22 @@ def test_read_only_commands_read_a_store_they_may_not_change(tmp_path: Path, fro
 
 @pytest.mark.parametrize("held", [False, True])
 def test_read_only_commands_as_another_user_need_only_read_access(
-    tmp_path: Path, held: bool
+    pulled_store: tuple[Path, Path], held: bool
 ) -> None:
     """A monitoring job run as a user who may read the store and its folder, not write them,
     while the service holds the store (what it committed sits in the write-ahead log only:
     the section emptied) or while nothing does. The commands said "store is read-only to
     this user (needs write access to the file and its folder)"."""
-    config, store = pulled_store(tmp_path)
-    writer = sqlite3.connect(store, isolation_level=None)
+    config, store = pulled_store
     commands = [
         [f"--config={config}", *command]
         for command in (["status", "--json"], ["mirrors", "--json"], ["db", "check"])
     ]
-    try:
-        if held:
-            writer.execute("PRAGMA wal_autocheckpoint = 0")
-            writer.execute("DELETE FROM article_sections")
-        else:
-            writer.close()
-        for path in store.parent.iterdir():
-            path.chmod(0o444)
-        store.parent.chmod(0o555)
-        ran = subprocess.run(
-            [sys.executable, "-c", IN_ONE_PROCESS, json.dumps(commands)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-            preexec_fn=as_permissions_bind_a_user,
+    with readable_only(store, "DELETE FROM article_sections" if held else None):
+        ran = run_apart(
+            [sys.executable, "-c", IN_ONE_PROCESS, json.dumps(commands)], as_another_user=True
         )
         left = sorted(p.name for p in store.parent.iterdir())
-    finally:
-        store.parent.chmod(0o755)
-        writer.close()
     assert ran.returncode == 0, ran.stderr
     status, mirrors, check = json.loads(ran.stdout)
     assert status[0] == (1 if held else 0), status[2]
@@ -112,37 +108,20 @@ def test_read_only_commands_as_another_user_need_only_read_access(
         assert left == ["db.sqlite"]
 
 
-@pytest.mark.parametrize(
-    "disk",
-    [
-        'mount -t tmpfs tmpfs "$1" && cp "$2" "$1/db.sqlite" && mount -o remount,ro "$1"',
-        'mount -t tmpfs -o size=1m tmpfs "$1" && cp "$2" "$1/db.sqlite"'
-        ' && { dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null || true; }',
-    ],
-    ids=["mounted read-only", "full"],
-)
+@DISKS
 def test_read_only_commands_read_a_store_on_a_read_only_or_full_disk(
-    tmp_path: Path, disk: str
+    pulled_store: tuple[Path, Path], tmp_path: Path, disk: str
 ) -> None:
     """A disk the kernel remounted read-only, or one that filled up: the moment an operator
     asks what the store holds. The commands wanted the store's -shm file made there."""
-    config, store = pulled_store(tmp_path)
-    mounted = tmp_path / "disk"
-    mounted.mkdir()
-    text = config.read_text(encoding="utf-8")
-    config.write_text(text.replace(str(store), str(mounted / "db.sqlite")), encoding="utf-8")
+    config, store = pulled_store
+    mounted = on_a_disk(config, store, tmp_path)
     # In a mount namespace of its own (gone with it): the disk, the commands, what it holds.
     script = f'{disk} && "$3" -c "$4" "$5" > "$6"; ls "$1"'
     commands = json.dumps([[f"--config={config}", *command] for command, _ in READERS])
     ran = tmp_path / "ran.json"
     given = [mounted, store, sys.executable, IN_ONE_PROCESS, commands, ran]
-    result = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", script, "sh", *map(str, given)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
+    result = run_apart(["unshare", "-rm", "sh", "-c", script, "sh", *map(str, given)])
     assert ran.read_text(encoding="utf-8"), result.stderr
     for (command, said), (code, out, err) in zip(READERS, json.loads(ran.read_text()), strict=True):
         assert code == 0, (command, err)
@@ -151,12 +130,12 @@ def test_read_only_commands_read_a_store_on_a_read_only_or_full_disk(
 
 
 def test_a_store_written_while_it_was_read_as_a_file_no_one_changes_is_read_again(
-    tmp_path: Path,
+    pulled_store: tuple[Path, Path],
 ) -> None:
     """A store no process holds, which this user may only read, is read without its locks:
     a process that opened it meanwhile and wrote into it may have changed pages under the
     reader, which reads it again (now with its locks: a process holds it)."""
-    config, store = pulled_store(tmp_path)
+    config, store = pulled_store
     unlocked: list[bool] = []
 
     async def work(opened: Store) -> int:
@@ -214,13 +193,13 @@ def read_as_a_user(config: Path, folder_mode: int, file_mode: int) -> list[list[
     ids=["folder read-only", "folder and file read-only", "both writable"],
 )
 def test_read_only_commands_read_a_rollback_journal_store_as_it_is(
-    tmp_path: Path, folder_mode: int, file_mode: int
+    pulled_store: tuple[Path, Path], folder_mode: int, file_mode: int
 ) -> None:
     """A store no service has opened (copied from elsewhere, made by the sqlite3 shell) is
     in rollback journal mode, which a reader reads without writing the folder. The
     commands switched it to WAL mode: they changed the store, and where the folder is
     read-only they failed ("store is read-only to this user")."""
-    config, store = pulled_store(tmp_path)
+    config, store = pulled_store
     in_rollback_journal_mode(store)
     results = read_as_a_user(config, folder_mode, file_mode)
     for (command, said), (code, out, err) in zip(READERS, results, strict=True):
@@ -245,13 +224,13 @@ os._exit(0)
 
 @pytest.mark.parametrize("file_mode", [0o644, 0o444], ids=["file writable", "file read-only"])
 def test_a_write_cut_short_is_named_with_the_way_back_to_readers_who_may_not_write(
-    tmp_path: Path, file_mode: int
+    pulled_store: tuple[Path, Path], file_mode: int
 ) -> None:
     """The journal of a write cut short must be rolled back before the store is read, which
     needs the folder written: SQLite said "disk I/O error" (the file writable) or the
     commands "store is read-only to this user (needs write access ...)", to commands
     that need only read access otherwise."""
-    config, store = pulled_store(tmp_path)
+    config, store = pulled_store
     in_rollback_journal_mode(store)
     subprocess.run([sys.executable, "-c", CUT_SHORT, str(store)], check=True, timeout=60)
     journal = store.parent / "db.sqlite-journal"
