@@ -52,6 +52,28 @@ async def iran(
         await store.close()
 
 
+# The `inline` fixture: what `serve --pull-inline` runs, after its first pull.
+Inline = tuple[Config, FeedBook, PullScheduler]
+
+
+@pytest.fixture
+async def inline(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> Inline:
+    """`serve --pull-inline`: the process that answers readers also pulls. The site's
+    service config, a feed book over the test's store, and the scheduler that pulls into
+    it, once `news` was pulled."""
+    config = write_config(service_config(site, store_url))
+    book = FeedBook(config, store)
+    scheduler = PullScheduler(config, fetcher, store, book)
+    await scheduler.pull("news")
+    return config, book, scheduler
+
+
 async def test_a_reload_serves_the_old_documents_until_the_new_ones_are_rendered(
     iran: tuple[str, FeedBook], write_config: Callable[[str], Config]
 ) -> None:
@@ -102,17 +124,9 @@ async def test_a_reload_drops_a_removed_section_at_once(
 
 
 async def test_a_pull_in_the_serving_process_keeps_the_feed_answered_while_it_renders(
-    site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    site: Site, inline: Inline
 ) -> None:
-    # `serve --pull-inline`: the process that answers readers also pulls.
-    config = write_config(service_config(site, store_url))
-    book = FeedBook(config, store)
-    scheduler = PullScheduler(config, fetcher, store, book)
-    await scheduler.pull("news")
+    _, book, scheduler = inline
     before = await book.get("iran", "rss")
     iran = next(a for a in site.articles if "iran" in a.sections)
 
@@ -216,19 +230,12 @@ class Statements:
 
 
 async def test_a_burst_of_section_page_readers_reads_the_store_once_per_change(
-    site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    site: Site, store: Store, inline: Inline
 ) -> None:
     # Section pages read the section's articles, counts, dates and archive pages from the
     # store at every request, where the feeds are rendered once per change: a burst of
     # readers of a page was a burst of queries.
-    config = write_config(service_config(site, store_url))
-    book = FeedBook(config, store)
-    scheduler = PullScheduler(config, fetcher, store, book)
-    await scheduler.pull("news")
+    config, book, scheduler = inline
     statements = Statements(store)
     client = TestClient(TestServer(make_app(book)))
     await client.start_server()
