@@ -12,12 +12,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import feedparser
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from syndicator.core.config import Config
@@ -26,6 +27,24 @@ from syndicator.store import open_store
 
 from .served import Served, end_process
 from .sites import Site, free_port
+
+# The `serve_site` fixture: a config's text, the port and more `serve` options in; the
+# service, started on that config, out.
+ServeSite = Callable[..., Awaitable[Served]]
+
+
+@pytest.fixture
+def serve_site(write_config: Callable[[str], Config], tmp_path: Path) -> ServeSite:
+    """`syndicate serve` started on the config text given, written as the test's config
+    file; listening on `port`, with `options` (`--workers 2`, ...)."""
+
+    async def start(text: str, port: int, *options: str) -> Served:
+        write_config(text)
+        served = Served(tmp_path / "syndicator.yaml", port, *options)
+        await served.start()
+        return served
+
+    return start
 
 
 def children_of(pid: int) -> list[int]:
@@ -182,13 +201,13 @@ async def test_two_serving_processes_share_the_port_and_only_the_puller_pulls(
 
 
 async def test_pull_inline_sighup_reloads_every_serving_process_and_the_supervisor_runs_on(
-    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+    site: Site, serve_site: ServeSite, write_config: Callable[[str], Config], store_url: str
 ) -> None:
     port = free_port()
-    write_config(titled_config(site, store_url, port, "Iran"))
     # The old model: the first of the two serving processes pulls.
-    served = Served(tmp_path / "syndicator.yaml", port, "--workers", "2", "--pull-inline")
-    await served.start()
+    served = await serve_site(
+        titled_config(site, store_url, port, "Iran"), port, "--workers", "2", "--pull-inline"
+    )
     assert served.proc is not None
     children: list[int] = []
     try:
@@ -259,13 +278,11 @@ def niceness(pid: int) -> int:
 
 
 async def test_serve_pulls_in_a_process_at_lower_priority_beside_the_serving_one(
-    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+    site: Site, serve_site: ServeSite, write_config: Callable[[str], Config], store_url: str
 ) -> None:
     port = free_port()
-    write_config(titled_config(site, store_url, port, "Iran"))
     # The default: no option asks for the pulling process.
-    served = Served(tmp_path / "syndicator.yaml", port)
-    await served.start()
+    served = await serve_site(titled_config(site, store_url, port, "Iran"), port)
     assert served.proc is not None
     children: list[int] = []
     try:
@@ -313,15 +330,13 @@ async def test_serve_pulls_in_a_process_at_lower_priority_beside_the_serving_one
 
 
 async def test_sigterm_stops_the_pulling_process_within_the_drain_bound(
-    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+    site: Site, serve_site: ServeSite, store_url: str
 ) -> None:
     port = free_port()
     service = f"  listen: 127.0.0.1:{port}\n  drain_timeout: 500ms\n  log_level: info\n"
-    write_config(site.config_yaml(store_url, service_extra=service))
     for mirror in site.mirrors:
         mirror.mode, mirror.slow_seconds = "slow", 20.0
-    served = Served(tmp_path / "syndicator.yaml", port)
-    await served.start()
+    served = await serve_site(site.config_yaml(store_url, service_extra=service), port)
     assert served.proc is not None
     try:
 
@@ -343,16 +358,14 @@ async def test_sigterm_stops_the_pulling_process_within_the_drain_bound(
 
 
 async def test_a_process_that_does_not_stop_within_the_bound_is_killed_and_said(
-    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+    site: Site, serve_site: ServeSite, store_url: str
 ) -> None:
     # A process that does not end its drain (frozen here; a thread stuck in a call that
     # never returns, a store that does not answer) kept the supervisor waiting for ever:
     # the service never exited, until systemd's SIGKILL or an operator's kill -9.
     port = free_port()
     service = f"  listen: 127.0.0.1:{port}\n  drain_timeout: 500ms\n  log_level: info\n"
-    write_config(site.config_yaml(store_url, service_extra=service))
-    served = Served(tmp_path / "syndicator.yaml", port)
-    await served.start()
+    served = await serve_site(site.config_yaml(store_url, service_extra=service), port)
     assert served.proc is not None
     puller: int | None = None
     try:
@@ -387,7 +400,7 @@ async def test_a_process_that_does_not_stop_within_the_bound_is_killed_and_said(
 
 
 async def test_serve_as_one_process_ends_itself_when_its_stop_overruns_the_bound(
-    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+    site: Site, serve_site: ServeSite, store_url: str
 ) -> None:
     # `serve --pull-inline --workers 1` is one process, with no supervisor to kill it. Its
     # stop waited without bound: here for the statements of the cut-off pull, each waiting
@@ -395,9 +408,9 @@ async def test_serve_as_one_process_ends_itself_when_its_stop_overruns_the_bound
     # store's close behind them; on a thread stuck in a call, for ever.
     port = free_port()
     service = f"  listen: 127.0.0.1:{port}\n  drain_timeout: 500ms\n  jitter: 10ms\n"
-    write_config(site.config_yaml(store_url, service_extra=service))
-    served = Served(tmp_path / "syndicator.yaml", port, "--pull-inline")
-    await served.start()
+    served = await serve_site(
+        site.config_yaml(store_url, service_extra=service), port, "--pull-inline"
+    )
     assert served.proc is not None
     holder = sqlite3.connect(store_url.removeprefix("sqlite:///"), isolation_level=None)
     try:
@@ -422,15 +435,13 @@ async def test_serve_as_one_process_ends_itself_when_its_stop_overruns_the_bound
 
 
 async def test_readers_are_answered_while_the_pulling_process_is_stopped_mid_pull(
-    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+    site: Site, serve_site: ServeSite, store_url: str
 ) -> None:
     port = free_port()
-    write_config(site.config_yaml(store_url, service_extra=quiet_service(port)))
     # One article page keeps the first pull busy for a while.
     slow = site.in_section("iran")[0]
     site.slow_paths, site.slow_seconds = {slow.path}, 3.0
-    served = Served(tmp_path / "syndicator.yaml", port)
-    await served.start()
+    served = await serve_site(site.config_yaml(store_url, service_extra=quiet_service(port)), port)
     assert served.proc is not None
     puller: int | None = None
     try:
@@ -507,13 +518,13 @@ async def test_readers_are_answered_while_the_pulling_process_is_stopped_mid_pul
 
 
 async def test_serve_on_a_free_port_answers_there_beside_its_pulling_process(
-    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+    site: Site, serve_site: ServeSite, store_url: str
 ) -> None:
     service = "  watch_config: false\n  log_level: info\n"
-    write_config(site.config_yaml(store_url, service_extra=service))
     # Port 0: the kernel picks one; only the serving process binds, so there is one port.
-    served = Served(tmp_path / "syndicator.yaml", 0, "--listen", "127.0.0.1:0")
-    await served.start()
+    served = await serve_site(
+        site.config_yaml(store_url, service_extra=service), 0, "--listen", "127.0.0.1:0"
+    )
     try:
         started = await served.wait_events(lambda e: e.get("event") == "started", 2)
         urls = {e["pulls"]: e["url"] for e in started}
@@ -535,7 +546,7 @@ async def test_serve_on_a_free_port_answers_there_beside_its_pulling_process(
 
 
 async def test_a_serving_process_killed_after_it_started_comes_back_with_the_running_config(
-    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+    site: Site, serve_site: ServeSite, write_config: Callable[[str], Config], store_url: str
 ) -> None:
     """A kill -9 (the OOM killer) of a serving process that had started is a crash: the
     supervisor restarts it, however soon after its start, and it serves the config the
@@ -545,9 +556,7 @@ async def test_a_serving_process_killed_after_it_started_comes_back_with_the_run
     def config(*sections: str) -> str:
         return site.config_yaml(store_url, sections=sections, service_extra=quiet_service(port))
 
-    write_config(config("north-africa"))
-    served = Served(tmp_path / "syndicator.yaml", port)
-    await served.start()
+    served = await serve_site(config("north-africa"), port)
     assert served.proc is not None
     try:
         first = await served.wait_event(lambda e: e.get("event") == "started" and e.get("url"))
@@ -655,15 +664,15 @@ def test_a_serving_process_gives_freed_feed_sized_buffers_back_to_the_system() -
 
 
 async def test_the_processes_of_a_killed_supervisor_stop_rather_than_serve_on(
-    site: Site, write_config: Callable[[str], Config], store_url: str, tmp_path: Path
+    site: Site, serve_site: ServeSite, store_url: str
 ) -> None:
     # `kill -9` of the supervisor (an OOM kill, an operator): its pulling and serving
     # processes went on, orphaned, serving the old config on the shared port beside the
     # service started next, and pulling too.
     port = free_port()
-    write_config(site.config_yaml(store_url, service_extra=quiet_service(port)))
-    served = Served(tmp_path / "syndicator.yaml", port, "--workers", "2")
-    await served.start()
+    served = await serve_site(
+        site.config_yaml(store_url, service_extra=quiet_service(port)), port, "--workers", "2"
+    )
     assert served.proc is not None
     try:
         children = await children_once_started(
