@@ -21,6 +21,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 import trustme
@@ -103,6 +104,22 @@ async def syndicate(
     return proc.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace")
 
 
+def syndicate_run(
+    *args: str, cwd: Path, stdout: int | IO[str] = subprocess.PIPE, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m syndicator ARGS` run to its end, in the environment of `command_env`:
+    its output into `stdout` (read, unless a file or descriptor is given), stderr read."""
+    return subprocess.run(
+        [sys.executable, "-m", "syndicator", *args],
+        cwd=cwd,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+        env=command_env(),
+    )
+
+
 def default_config(tmp_path: Path) -> Path:
     """The shipped offline config in a folder of its own: config/ with the seeds beside it,
     so its store (../data/syndicator.db) lands in tmp_path/data."""
@@ -120,14 +137,7 @@ def pulled_default(tmp_path_factory: pytest.TempPathFactory) -> Path:
     The config's path."""
     folder = tmp_path_factory.mktemp("pulled-default")
     config = default_config(folder)
-    pulled = subprocess.run(
-        [sys.executable, "-m", "syndicator", "--config", str(config), "pull", "presstv"],
-        cwd=folder,
-        env=command_env(),
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE,
-    )
+    pulled = syndicate_run("--config", str(config), "pull", "presstv", cwd=folder, timeout=DEADLINE)
     assert pulled.returncode == 0, pulled.stderr
     return config
 
@@ -235,15 +245,7 @@ def test_output_to_a_full_disk_is_one_line_not_a_traceback(
     # then ended in a traceback from rich's write (and Python's own at exit).
     config = str(default_config(tmp_path))
     with open("/dev/full", "w") as full:
-        result = subprocess.run(
-            [sys.executable, "-m", "syndicator", "--config", config, *command],
-            cwd=tmp_path,
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )
+        result = syndicate_run("--config", config, *command, cwd=tmp_path, stdout=full)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
     assert "error: cannot write the output: No space left on device" in result.stderr
@@ -260,15 +262,7 @@ def test_output_to_a_closed_pipe_ends_the_command_as_ls_and_git_end(
     reading, writing = os.pipe()
     os.close(reading)  # what reads the output has stopped reading
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "syndicator", "--config", config, *command],
-            cwd=tmp_path,
-            stdout=writing,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )
+        result = syndicate_run("--config", config, *command, cwd=tmp_path, stdout=writing)
     finally:
         os.close(writing)
     assert result.returncode == -signal.SIGPIPE, result.stderr
