@@ -46,6 +46,27 @@ def default_config_copy(tmp_path: Path, name: str = "syndicator.yaml") -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def exported_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default config's store after one `syndicate export` (a pull, then the feeds
+    written) that ended with exit status 0, for the module's tests to copy: its file."""
+    folder = tmp_path_factory.mktemp("exported")
+    config = default_config_copy(folder)
+    exported = run("--config", str(config), "export", "--out", str(folder / "f"))
+    assert exported.exit_code == 0, exported.output
+    assert not Path(f"{folder / 'db.sqlite'}-wal").exists()  # nothing left in its log
+    return folder / "db.sqlite"
+
+
+@pytest.fixture
+def exported_default(tmp_path: Path, exported_store: Path) -> Path:
+    """The default config in tmp_path, its store (tmp_path/db.sqlite) a copy of the one the
+    module exported once: the config's path."""
+    config = default_config_copy(tmp_path)
+    shutil.copyfile(exported_store, tmp_path / "db.sqlite")
+    return config
+
+
 def forget(tmp_path: Path) -> None:
     """Remove the store: the mirror that failed is not in its backoff, and is asked again."""
     for path in tmp_path.glob("db.sqlite*"):
@@ -490,11 +511,10 @@ def test_a_store_error_names_the_store_and_not_the_statement(tmp_path: Path) -> 
     )
 
 
-def test_db_check_finds_a_table_gone(tmp_path: Path) -> None:
+def test_db_check_finds_a_table_gone(exported_default: Path, tmp_path: Path) -> None:
     # A store whose table a failed restore lost is whole page by page: `db check` said
     # "store is whole", exit 0, while `status` and every export failed on it.
-    config = default_config_copy(tmp_path)
-    assert run("--config", str(config), "export", "--out", str(tmp_path / "f")).exit_code == 0
+    config = exported_default
     with sqlite3.connect(tmp_path / "db.sqlite") as db:
         db.execute("DROP TABLE article_sections")
     checked = run("--config", str(config), "db", "check", "--json")
@@ -620,12 +640,13 @@ def test_db_restore_leaves_a_file_that_is_no_store_as_it_was(
     assert other.read_bytes() == before
 
 
-def test_db_restore_puts_back_a_backup_with_pages_of_another_size(tmp_path: Path) -> None:
+def test_db_restore_puts_back_a_backup_with_pages_of_another_size(
+    exported_default: Path, tmp_path: Path
+) -> None:
     # A backup of a store made with 1 KiB pages (SQLite's size before 3.12, or a store
     # set up by hand) could not be restored into the store in WAL mode: "restore of ...
     # failed: attempt to write a readonly database", as if the file's permissions were wrong.
-    config = default_config_copy(tmp_path)
-    assert run("--config", str(config), "export", "--out", str(tmp_path / "f")).exit_code == 0
+    config = exported_default
     store = tmp_path / "db.sqlite"
     backup = tmp_path / "backup.db"
     with contextlib.closing(sqlite3.connect(store)) as db:
@@ -650,14 +671,15 @@ def test_db_restore_puts_back_a_backup_with_pages_of_another_size(tmp_path: Path
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_db_restore_of_a_copied_store_file_writes_nothing_beside_it(tmp_path: Path) -> None:
+def test_db_restore_of_a_copied_store_file_writes_nothing_beside_it(
+    exported_default: Path, tmp_path: Path
+) -> None:
     # A backup that is a copy of the store file (`cp` once the service stopped, a filesystem
     # snapshot) is in WAL mode: opened to be only read, SQLite made a -wal and a -shm file
     # beside it and left them there, and in a folder it may not write (a read-only
     # snapshot) it could not read the backup at all: "is no SQLite store: attempt to write
     # a readonly database".
-    config = default_config_copy(tmp_path)
-    assert run("--config", str(config), "export", "--out", str(tmp_path / "f")).exit_code == 0
+    config = exported_default
     store = tmp_path / "db.sqlite"
     snapshot = tmp_path / "snapshot"
     snapshot.mkdir()
@@ -692,13 +714,13 @@ def test_db_restore_of_a_copied_store_file_writes_nothing_beside_it(tmp_path: Pa
 
 
 def test_db_restore_of_a_damaged_store_named_by_a_link_restores_the_linked_file(
+    exported_default: Path,
     tmp_path: Path,
 ) -> None:
     # A store whose header was lost is replaced whole; when service.store named a symbolic
     # link (to a file on a larger disk), the link was replaced by the restored file, and the
     # damaged file it led to stayed where it was.
-    config = default_config_copy(tmp_path)
-    assert run("--config", str(config), "export", "--out", str(tmp_path / "f")).exit_code == 0
+    config = exported_default
     backup = tmp_path / "backup.db"
     assert run("--config", str(config), "db", "backup", str(backup)).exit_code == 0
     disk = tmp_path / "disk"
@@ -735,12 +757,13 @@ def test_a_sqlite_store_url_option_the_driver_ignores_is_named(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["syndicator.yaml"]
 
 
-def test_db_backup_removes_what_a_killed_backup_left_beside_its_target(tmp_path: Path) -> None:
+def test_db_backup_removes_what_a_killed_backup_left_beside_its_target(
+    exported_default: Path, tmp_path: Path
+) -> None:
     # A backup killed mid-way (a nightly cron job stopped by `timeout`) leaves its partial
     # copy of the store beside the target: each night left another one, until the disk was
     # full. One whose process still runs is its own.
-    config = default_config_copy(tmp_path)
-    assert run("--config", str(config), "export", "--out", str(tmp_path / "f")).exit_code == 0
+    config = exported_default
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # its number is no process's now
     left = tmp_path / f".backup.db.{gone.pid}.tmp"
