@@ -369,6 +369,17 @@ def rewrite_sitemap_index(mirror: Mirror, change: Callable[[str], str]) -> None:
     mirror.sitemap_index = lambda section: change(index(section))  # type: ignore[method-assign]
 
 
+async def started_site(
+    sites: Callable[..., Site], count: int = 12, days: int = 2
+) -> tuple[Site, Mirror, list[SiteArticle]]:
+    """A site of one mirror, started, serving `count` generated articles over `days` days:
+    the site, its mirror and the articles."""
+    articles = generated_articles(count, days=days)
+    site = sites(1, articles=articles)
+    await site.start()
+    return site, site.mirrors[0], articles
+
+
 PullSitemap = Callable[..., Awaitable[PullReport]]
 
 
@@ -492,10 +503,7 @@ async def test_a_url_dated_at_an_offset_no_zone_has_costs_the_sitemap_nothing(
     # One `<lastmod>` whose offset is a day or more (`-99:99`, a CMS's broken zone field)
     # raised ValueError out of the sitemap's reading: no ExtractError, so the whole pull of
     # the source failed, every section with it, on every pull.
-    articles = generated_articles(12, days=2)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites)
     rewrite_day_sitemaps(
         mirror, lambda text: text.replace("+00:00</lastmod>", "-99:99</lastmod>", 1)
     )
@@ -523,10 +531,7 @@ async def test_a_sitemap_with_blank_lines_before_its_xml_declaration_is_read(
     # A PHP site whose theme or a plugin prints a blank line before the sitemap (WordPress's
     # "XML declaration allowed only at the start of the document"): libxml2 refused the
     # index and every sitemap it names, and the section got nothing from its sitemap.
-    articles = generated_articles(12, days=2)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites)
     rewrite_sitemap_index(mirror, lambda text: before + text)
     rewrite_day_sitemaps(mirror, lambda text: before + text)
     report = await pull_sitemap(site)
@@ -540,10 +545,7 @@ async def test_a_news_sitemap_with_html_entities_in_its_titles_is_read(
     # A CMS that writes its headlines into `news:title` as it writes them into HTML
     # (`&nbsp;`, `&rsquo;`: entities XML does not define) had the sitemap refused whole,
     # and the section got nothing from it.
-    articles = generated_articles(12, days=2)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites)
     rewrite_day_sitemaps(
         mirror, lambda text: text.replace("</news:title>", "&nbsp;&rsquo;</news:title>")
     )
@@ -558,10 +560,7 @@ async def test_a_news_sitemap_that_never_declares_its_news_prefix_is_read(
     # A generator that writes `<news:news>` without declaring `xmlns:news` had the sitemap
     # refused whole ("Namespace prefix news on news is not defined"), which feed readers
     # read past: the section got nothing from it.
-    articles = generated_articles(12, days=2)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites)
     rewrite_day_sitemaps(mirror, lambda text: re.sub(r' xmlns:news="[^"]+"', "", text))
     report = await pull_sitemap(site)
     assert report.failed == 0, report.errors
@@ -601,10 +600,7 @@ async def test_a_news_sitemap_with_windows_1252_titles_declared_utf8_is_read(
     # (byte 0x92) into a sitemap that says UTF-8: libxml2 refused it whole ("Invalid bytes
     # in character encoding") and the section got nothing from it, where the same bytes in
     # a feed are read by the charset the body is really in.
-    articles = generated_articles(12, days=2)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites)
     rewrite_day_sitemaps(mirror, lambda text: text.replace("</news:title>", "\u2019s</news:title>"))
     resource = mirror._resource
 
@@ -656,10 +652,7 @@ async def test_a_sitemap_after_a_php_warning_is_read(
         "<b>/var/www/html/wp-content/plugins/news-sitemap/sitemap.php</b> on line <b>12</b>"
         "<br />\n"
     )
-    articles = generated_articles(12, days=2)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites)
     rewrite_sitemap_index(mirror, lambda text: warning + text)
     rewrite_day_sitemaps(mirror, lambda text: warning + text)
     report = await pull_sitemap(site)
@@ -684,10 +677,7 @@ async def test_the_sitemaps_of_an_index_named_by_an_index_are_read(
     # A site's top index that names its sections' indexes (and one sitemap of its own, and
     # itself): the sitemaps the inner index named were never asked, without a word, and the
     # section got only what the top index named directly.
-    articles = generated_articles(12, days=2)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites)
     resource = mirror._resource
     first_day = f"{min(a.published for a in articles):%Y-%m-%d}"
 
@@ -721,10 +711,7 @@ async def test_a_sitemap_followed_by_a_php_notice_is_read(
         "compression (1) in <b>/var/www/html/wp-includes/functions.php</b> on line "
         "<b>5427</b><br />\n"
     )
-    articles = generated_articles(12, days=2)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites)
     rewrite_sitemap_index(mirror, lambda text: text + notice)
     rewrite_day_sitemaps(mirror, lambda text: text + notice)
     report = await pull_sitemap(site)
@@ -800,10 +787,7 @@ def test_a_cut_off_document_that_is_no_sitemap_before_the_cut_is_refused(body: s
 async def test_a_sitemap_cut_off_mid_file_fills_the_section_and_is_reported(
     sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
-    articles = generated_articles(12, days=2)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites)
     day_sitemap = mirror.day_sitemap
     served: list[str] = []  # what each day's sitemap holds before the cut
     cut_off: list[str] = []
@@ -843,10 +827,7 @@ async def test_a_sitemap_cut_off_mid_file_fills_the_section_and_is_reported(
 async def test_a_sitemap_past_the_protocols_fifty_thousand_urls_is_read_and_reported(
     sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
-    articles = generated_articles(6, days=1)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites, 6, days=1)
     day_sitemap = mirror.day_sitemap
     padded: list[str] = []
 
@@ -899,10 +880,7 @@ async def test_a_news_sitemap_with_unescaped_ampersands_is_read(
     # A generator that does not escape `&` in its headlines (`Trade & tariffs`) or query
     # strings had the sitemap refused whole ("EntityRef: expecting ';'"): the section got
     # nothing from it.
-    articles = generated_articles(12, days=2)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites)
     rewrite_day_sitemaps(
         mirror, lambda text: text.replace("</news:title>", " & tariffs</news:title>")
     )
@@ -944,10 +922,7 @@ async def test_a_sitemap_dating_every_url_when_generated_is_not_fetched_again_ea
     # pull, it read as "changed since stored", and every article the sitemap lists was
     # fetched again on every pull, unchanged. (Each day sitemap lists at least 3 URLs: with
     # fewer, one time for all may be true.)
-    articles = generated_articles(20, days=2)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites, 20, days=2)
     clock = FakeClock(NOW)
     rewrite_day_sitemaps(
         mirror,
@@ -1141,10 +1116,7 @@ async def test_a_plain_text_sitemap_fills_a_section(
     pull_sitemap: PullSitemap,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    articles = generated_articles(6, days=1)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites, 6, days=1)
     resource = mirror._resource
 
     def with_text_sitemap(path: str) -> tuple[bytes, str] | None:
@@ -1242,10 +1214,7 @@ def test_a_broken_feed_served_as_a_sitemap_is_refused(body: bytes, kind: str) ->
 async def test_a_feed_an_index_names_as_a_sitemap_fills_the_section(
     sites: Callable[..., Site], store: Store, pull_sitemap: PullSitemap
 ) -> None:
-    articles = generated_articles(8, days=2)
-    site = sites(1, articles=articles)
-    await site.start()
-    (mirror,) = site.mirrors
+    site, mirror, articles = await started_site(sites, 8, days=2)
     resource = mirror._resource
 
     def with_feed_index(path: str) -> tuple[bytes, str] | None:
