@@ -38,7 +38,7 @@ from syndicator.publish.documents import FeedBook
 from syndicator.publish.export import write_feeds
 from syndicator.publish.rendered import RenderedFeed
 from syndicator.pull.fetch import Fetcher
-from syndicator.pull.pipeline import pull_source
+from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.store import Store
 from syndicator.web.server import make_app
 
@@ -94,6 +94,35 @@ def exported_copy(default_export: Path, tmp_path: Path) -> Path:
         shutil.copy2(store_file, tmp_path / store_file.name)
     shutil.copytree(default_export / "feeds", tmp_path / "feeds")
     return config
+
+
+@pytest.fixture
+async def pulled(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> Config:
+    """The test site's config, pulled once into `store`."""
+    config = write_config(site.config_yaml(store_url))
+    await pull_source("news", config, fetcher, store)
+    return config
+
+
+@pytest.fixture
+async def archived(
+    site: Site,
+    store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
+    store_url: str,
+) -> tuple[Config, PullReport]:
+    """The test site's config with archive pages of two items (in place of max_items),
+    pulled once into `store`: the config and the pull's report."""
+    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  archive: {page_size: 2}\n")
+    config = write_config(yaml)
+    return config, await pull_source("news", config, fetcher, store)
 
 
 def test_export_on_default_config_writes_the_sample_article_once(tmp_path: Path) -> None:
@@ -176,17 +205,13 @@ def test_every_link_of_an_exported_page_to_the_site_is_a_file_of_the_export(
 async def test_exported_pages_lead_to_their_files_on_a_static_host_under_a_sub_path(
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    archived: tuple[Config, PullReport],
     tmp_path: Path,
 ) -> None:
     # A GitHub Pages project site serves the folder at https://user.github.io/repo/: every
     # link of the pages named {public_url}/feeds/..., a 404 there (and with public_url not
     # yet set, http://localhost:8080/feeds/...).
-    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  archive: {page_size: 2}\n")
-    config = write_config(yaml)
-    await pull_source("news", config, fetcher, store)
+    config, _ = archived
     out = tmp_path / "feeds"
     await write_feeds(FeedBook(config, store, static=True), out)
 
@@ -1009,16 +1034,11 @@ def test_serve_on_default_config_publishes_the_seed_article(tmp_path: Path) -> N
 
 
 async def test_export_writes_exactly_the_bytes_the_server_serves(
-    site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    archived: tuple[Config, PullReport],
     tmp_path: Path,
 ) -> None:
-    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  archive: {page_size: 2}\n")
-    config = write_config(yaml)
-    report = await pull_source("news", config, fetcher, store)
+    config, report = archived
     exporter = FeedBook(config, store)
     exporter.reports = {"news": report}
     out = tmp_path / "feeds"
@@ -1269,15 +1289,11 @@ def kill_mid_write(target: Path) -> Path:
 async def test_an_export_removes_the_temporary_files_a_killed_export_left_and_nothing_else(
     site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    archived: tuple[Config, PullReport],
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  archive: {page_size: 2}\n")
-    config = write_config(yaml)
-    await pull_source("news", config, fetcher, store)
+    config, _ = archived
     out = tmp_path / "feeds"
     await write_feeds(FeedBook(config, store), out)
     # Exports killed while writing a feed, an archive page and the file list.
@@ -1336,16 +1352,12 @@ class WatchedBook(FeedBook):
 
 
 async def test_an_export_leaves_a_running_export_alone(
-    site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pulled: Config,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    config = write_config(site.config_yaml(store_url))
-    await pull_source("news", config, fetcher, store)
+    config = pulled
     out = tmp_path / "feeds"
     out.mkdir()
     # Another export is at work in the folder: it holds the lock and is writing a file, and
@@ -1373,14 +1385,12 @@ async def test_an_export_that_read_the_store_first_is_not_overwritten_by_a_newer
     site: Site,
     store: Store,
     fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pulled: Config,
     tmp_path: Path,
 ) -> None:
     # The lock was taken once everything was rendered: an export slow to render, which had
     # read the store before a newer export, wrote its older documents over the newer ones.
-    config = write_config(site.config_yaml(store_url))
-    await pull_source("news", config, fetcher, store)
+    config = pulled
     out = tmp_path / "feeds"
     older = WatchedBook(config, store, hold=True)
     first = asyncio.create_task(write_feeds(older, out))
@@ -1411,17 +1421,13 @@ async def test_an_export_that_read_the_store_first_is_not_overwritten_by_a_newer
 
 
 async def test_an_export_overlapping_another_waits_for_it_and_then_writes(
-    site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    pulled: Config,
     tmp_path: Path,
 ) -> None:
     # A cron run that overlapped the one before it found it writing, and ended with
     # "another export is writing" and exit status 1: a mail, though nothing was wrong.
-    config = write_config(site.config_yaml(store_url))
-    await pull_source("news", config, fetcher, store)
+    config = pulled
     out = tmp_path / "feeds"
     out.mkdir()
     in_flight = out / ".iran.rss.abcdefgh.syndicator-tmp"
@@ -1441,27 +1447,10 @@ async def test_an_export_overlapping_another_waits_for_it_and_then_writes(
     assert not in_flight.exists()
 
 
-@pytest.fixture
-async def pulled(
-    site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
-) -> Config:
-    """The test site's config, pulled once into `store`."""
-    config = write_config(site.config_yaml(store_url))
-    await pull_source("news", config, fetcher, store)
-    return config
-
-
 @pytest.mark.parametrize("first_section", [True, False], ids=["a-section-feed", "all-feed"])
 async def test_an_export_cut_off_mid_way_leaves_no_link_to_a_file_not_written(
-    site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    archived: tuple[Config, PullReport],
     tmp_path: Path,
     first_section: bool,
 ) -> None:
@@ -1469,9 +1458,7 @@ async def test_an_export_cut_off_mid_way_leaves_no_link_to_a_file_not_written(
     # pages every feed: an export stopped between two files (killed, or a file it cannot
     # write) must leave no link to a file it had not written yet. Here a folder stands where
     # a feed must go, so the export stops at that feed with what it wrote before it.
-    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  archive: {page_size: 2}\n")
-    config = write_config(yaml)
-    await pull_source("news", config, fetcher, store)
+    config, _ = archived
     book = FeedBook(config, store)
     sections = [s for s in book.section_names() if s != "all"]
     blocked = f"{sections[0]}.rss" if first_section else "all.rss"
@@ -1574,16 +1561,11 @@ async def test_an_export_folder_named_past_the_system_limit_is_an_export_error(
 
 
 async def test_every_served_document_and_encoding_is_the_exported_file_and_exports_are_idempotent(
-    site: Site,
     store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
+    archived: tuple[Config, PullReport],
     tmp_path: Path,
 ) -> None:
-    yaml = site.config_yaml(store_url).replace("  max_items: 50\n", "  archive: {page_size: 2}\n")
-    config = write_config(yaml)
-    await pull_source("news", config, fetcher, store)
+    config, _ = archived
     out = tmp_path / "feeds"
     # Each export with a book of its own, as `syndicate export` runs in a process of its own.
     written = await write_feeds(FeedBook(config, store), out)
