@@ -25,11 +25,11 @@ from syndicator.mirrors import announced
 from syndicator.publish.documents import FeedBook
 from syndicator.pull import adoption, article_storing
 from syndicator.pull.fetch import Fetcher
-from syndicator.pull.pipeline import pull_source
+from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.serve.reload import limits_of
 from syndicator.store import open_store
 
-from .conftest import REPO
+from .conftest import REPO, seeded_pull, store_and_fetcher
 from .feedrules import PROBLEMS, open_directions
 from .sites import FakeClock, Site, sample_articles
 
@@ -52,6 +52,39 @@ async def pulled_feeds(site: Site, tmp_path: Path, write_config: WriteConfig) ->
     for fmt, body in feeds.items():
         assert PROBLEMS[fmt](body) == [], fmt
     return feeds
+
+
+async def pulled_before_and_after(
+    site: Site, config: Config, change: Callable[[], object]
+) -> tuple[PullReport, bytes, bytes]:
+    """Pull the site, make `change` to what it serves, pull it again ten minutes later: the
+    second pull's report, and the `all` JSON feed after the first pull and after the second."""
+    async with store_and_fetcher(config) as (store, fetcher):
+        clock = FakeClock()
+        await seeded_pull(config, fetcher, store, clock)
+        before = (await FeedBook(config, store).get("all", "json")).body
+        change()
+        clock.advance(600)
+        report = await seeded_pull(config, fetcher, store, clock)
+        after = (await FeedBook(config, store).get("all", "json")).body
+    return report, before, after
+
+
+async def first_article_rewritten(
+    site: Site, config: Config, paragraphs: list[str]
+) -> tuple[str, PullReport, bytes, bytes]:
+    """`pulled_before_and_after` with the first mirror's copy of the first article given
+    `paragraphs` (and a later modified time) between the pulls: that copy's URL, the second
+    pull's report, and the `all` JSON feed before and after."""
+    first = site.articles[0]
+    report, before, after = await pulled_before_and_after(
+        site,
+        config,
+        lambda: site.edit(
+            first.id, [0], paragraphs=paragraphs, modified=first.published.replace(hour=23)
+        ),
+    )
+    return site.mirrors[0].base + first.path, report, before, after
 
 
 async def test_a_tracking_pixel_is_never_an_articles_picture(
@@ -114,7 +147,6 @@ async def test_an_article_larger_than_any_is_refused_and_the_stored_copy_stays(
     site = sites(1)
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}", configured=1))
-    first = site.articles[0]
     words = [
         "harbour",
         "council",
@@ -132,21 +164,7 @@ async def test_an_article_larger_than_any_is_refused_and_the_stored_copy_stays(
     huge = [
         f"Part {n}: " + " ".join(rng.choice(words) for _ in range(70)) + "." for n in range(3000)
     ]
-    store = await open_store(config.service.store)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            clock = FakeClock()
-            await pull_source("news", config, fetcher, store, clock=clock, rng=random.Random(0))
-            before = (await FeedBook(config, store).get("all", "json")).body
-            site.edit(first.id, [0], paragraphs=huge, modified=first.published.replace(hour=23))
-            clock.advance(600)
-            report = await pull_source(
-                "news", config, fetcher, store, clock=clock, rng=random.Random(0)
-            )
-        after = (await FeedBook(config, store).get("all", "json")).body
-    finally:
-        await store.close()
-    url = site.mirrors[0].base + first.path
+    url, report, before, after = await first_article_rewritten(site, config, huge)
     refused = [e for e in report.errors if url in e and "more than any article holds" in e]
     assert refused, report.errors
     assert site.mirrors[0].origin in refused[0]
@@ -164,21 +182,7 @@ async def test_a_page_of_more_elements_than_any_article_is_a_named_error_and_the
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}", configured=1))
     first = site.articles[0]
     crowded = [*first.paragraphs, *(["Quay."] * extraction.MAX_ELEMENTS)]
-    store = await open_store(config.service.store)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            clock = FakeClock()
-            await pull_source("news", config, fetcher, store, clock=clock, rng=random.Random(0))
-            before = (await FeedBook(config, store).get("all", "json")).body
-            site.edit(first.id, [0], paragraphs=crowded, modified=first.published.replace(hour=23))
-            clock.advance(600)
-            report = await pull_source(
-                "news", config, fetcher, store, clock=clock, rng=random.Random(0)
-            )
-        after = (await FeedBook(config, store).get("all", "json")).body
-    finally:
-        await store.close()
-    url = site.mirrors[0].base + first.path
+    url, report, before, after = await first_article_rewritten(site, config, crowded)
     refused = [e for e in report.errors if url in e and "elements" in e]
     assert refused, report.errors
     assert site.mirrors[0].origin in refused[0]
@@ -314,21 +318,12 @@ async def test_a_feed_of_more_entries_than_any_feed_has_is_refused_unparsed(
     await site.start()
     mirror = site.mirrors[0]
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}", configured=1))
-    store = await open_store(config.service.store)
-    try:
-        async with Fetcher(limits_of(config)) as fetcher:
-            clock = FakeClock()
-            await pull_source("news", config, fetcher, store, clock=clock, rng=random.Random(0))
-            before = (await FeedBook(config, store).get("all", "json")).body
-            mirror.feed_extra = "<item/>" * 60_000
-            site.touch()
-            clock.advance(600)
-            report = await pull_source(
-                "news", config, fetcher, store, clock=clock, rng=random.Random(0)
-            )
-        after = (await FeedBook(config, store).get("all", "json")).body
-    finally:
-        await store.close()
+
+    def sixty_thousand_items_more() -> None:
+        mirror.feed_extra = "<item/>" * 60_000
+        site.touch()
+
+    report, before, after = await pulled_before_and_after(site, config, sixty_thousand_items_more)
     feed = f"{mirror.base}/rss/north-africa.xml"
     refused = [e for e in report.errors if feed in e]
     assert refused, report.errors
