@@ -75,6 +75,37 @@ def config_text(
     return text
 
 
+async def started_mid_pull(
+    tmp_path: Path,
+    site: Site,
+    store_url: str,
+    *options: str,
+    drain: str = "500ms",
+    slow: float = 3.0,
+) -> Served:
+    """`syndicate serve OPTIONS` on the site's config (written to tmp_path/syndicator.yaml,
+    with `drain_timeout: DRAIN`), every mirror answering `slow` seconds late, once its first
+    pull has reached a mirror. A service that does not get there is stopped."""
+    port = free_port()
+    path = tmp_path / "syndicator.yaml"
+    path.write_text(config_text(site, store_url, port, drain=drain))
+    for mirror in site.mirrors:
+        mirror.mode, mirror.slow_seconds = "slow", slow
+    served = Served(path, port, *options)
+    await served.start()
+
+    async def pull_started() -> bool:
+        return any(m.log for m in site.mirrors)
+
+    try:
+        await served.wait_for(pull_started, "the first pull to reach a mirror")
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            await served.stop()
+        raise
+    return served
+
+
 @pytest.fixture
 async def more_site() -> AsyncIterator[Site]:
     s = Site(mirrors=1, articles=second_publisher_articles())
@@ -292,19 +323,8 @@ async def test_a_changed_config_file_is_applied_without_a_signal(
 async def test_sigterm_cancels_a_hanging_pull_within_the_bound_and_records_it(
     tmp_path: Path, site: Site, store_url: str
 ) -> None:
-    port = free_port()
-    path = tmp_path / "syndicator.yaml"
-    path.write_text(config_text(site, store_url, port, drain="500ms"))
-    for mirror in site.mirrors:
-        mirror.mode, mirror.slow_seconds = "slow", 3.0
-    served = Served(path, port)
-    await served.start()
+    served = await started_mid_pull(tmp_path, site, store_url)
     try:
-
-        async def pull_started() -> bool:
-            return any(m.log for m in site.mirrors)
-
-        await served.wait_for(pull_started, "the first pull to reach a mirror")
         served.signal(signal.SIGTERM)
         assert served.proc is not None
         code = await asyncio.wait_for(served.proc.wait(), 20)
@@ -331,25 +351,12 @@ async def test_a_pull_cut_off_by_a_stop_is_pulled_again_soon_after_the_restart(
     # A restart during a pull (an upgrade, `systemctl restart`) counted the cancelled pull
     # as the source's last: the next came a whole `every` (here 5m) later, and a new
     # store's /readyz answered 503 all that time.
-    port = free_port()
-    path = tmp_path / "syndicator.yaml"
-    path.write_text(config_text(site, store_url, port, drain="500ms"))
-    for mirror in site.mirrors:
-        mirror.mode, mirror.slow_seconds = "slow", 3.0
-    served = Served(path, port)
-    await served.start()
-    try:
-
-        async def pull_started() -> bool:
-            return any(m.log for m in site.mirrors)
-
-        await served.wait_for(pull_started, "the first pull to reach a mirror")
-    finally:
-        assert await served.stop() == 0
+    served = await started_mid_pull(tmp_path, site, store_url)
+    assert await served.stop() == 0
     assert any(e.get("cancelled_pulls") == ["news"] for e in served.events), served.raw
     for mirror in site.mirrors:
         mirror.mode = "ok"
-    again = Served(path, port)
+    again = Served(served.config_path, served.port)
     await again.start()
     try:
         pulled = await again.wait_event(lambda e: e.get("event") == "pull")
@@ -709,19 +716,9 @@ async def test_a_sighup_while_the_service_drains_changes_nothing_and_the_stop_st
 ) -> None:
     # logrotate's SIGHUP, say, in the drain of a stop: the reload ran beside the stop,
     # restarting what the stop had just stopped.
-    port = free_port()
-    path = tmp_path / "syndicator.yaml"
-    path.write_text(config_text(site, store_url, port, drain="3s"))
-    for mirror in site.mirrors:
-        mirror.mode, mirror.slow_seconds = "slow", 10.0
-    served = Served(path, port, *options)
-    await served.start()
+    served = await started_mid_pull(tmp_path, site, store_url, *options, drain="3s", slow=10.0)
+    path, port = served.config_path, served.port
     try:
-
-        async def pull_started() -> bool:
-            return any(m.log for m in site.mirrors)
-
-        await served.wait_for(pull_started, "the first pull to reach a mirror")
         served.signal(signal.SIGTERM)
         await served.wait_events(lambda e: e.get("event") == "stopping", processes)
         mark = len(served.events)
