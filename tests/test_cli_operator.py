@@ -117,10 +117,9 @@ def test_a_partly_failed_pull_says_its_error_once(tmp_path: Path) -> None:
     assert "result=partial" in verbose.stderr, verbose.stderr
 
 
-def test_a_pull_that_fails_the_same_way_on_each_try_says_it_once(tmp_path: Path) -> None:
-    # An entry point is asked again after a passing failure (here: nothing listens on the
-    # port); each try recorded its error again, so `pull -q` mailed the same line three
-    # times, and `pull --json` listed it three times.
+def down_config(tmp_path: Path) -> Path:
+    """A config (tmp_path/c.yaml, its store tmp_path/db.sqlite) of one source, `down`,
+    whose one entry point is a page on a loopback port nothing listens on."""
     config = tmp_path / "c.yaml"
     config.write_text(
         f"""service:\n  store: "sqlite:///{tmp_path / "db.sqlite"}"
@@ -135,6 +134,14 @@ sources:
 """,
         encoding="utf-8",
     )
+    return config
+
+
+def test_a_pull_that_fails_the_same_way_on_each_try_says_it_once(tmp_path: Path) -> None:
+    # An entry point is asked again after a passing failure (here: nothing listens on the
+    # port); each try recorded its error again, so `pull -q` mailed the same line three
+    # times, and `pull --json` listed it three times.
+    config = down_config(tmp_path)
     pulled = run("--config", str(config), "pull", "-q")
     assert pulled.exit_code == 1, pulled.output
     said = [line for line in pulled.stderr.splitlines() if line.startswith("down: ")]
@@ -150,20 +157,7 @@ sources:
 def test_a_failed_pull_ends_with_its_error_line_as_export_does(tmp_path: Path) -> None:
     # `export` ended a failed pull with `error: pull failed for: X`; `pull` ended with the
     # sources' own lines, no line that says the command failed.
-    config = tmp_path / "c.yaml"
-    config.write_text(
-        f"""service:\n  store: "sqlite:///{tmp_path / "db.sqlite"}"
-  public_url: "https://feeds.example.org"
-sections:\n  news: {{title: News}}
-sources:
-  down:
-    title: Down
-    canonical: http://127.0.0.1:{free_port()}
-    sections:
-      news: {{page: /news}}
-""",
-        encoding="utf-8",
-    )
+    config = down_config(tmp_path)
     for quiet in ([], ["-q"]):
         forget(tmp_path)
         pulled = run("--config", str(config), "pull", *quiet)
