@@ -836,6 +836,33 @@ def test_db_backup_and_prune_count_one_article_as_one(tmp_path: Path) -> None:
     assert "removed 0 articles and 0 section listings" in pruned.stdout, pruned.stdout
 
 
+async def interrupted(site: Site, tmp_path: Path, *args: str) -> tuple[int, bytes, bytes]:
+    """`syndicate ARGS` in a process of its own, in tmp_path, sent SIGINT (Ctrl-C) once it
+    has asked the site for something: every mirror holds its answers until the site stops.
+    Its exit status, stdout and stderr."""
+    for mirror in site.mirrors:
+        mirror.mode, mirror.slow_seconds = "slow", 120.0
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "syndicator", *args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        async with asyncio.timeout(60):
+            while not site.in_flight:  # under way
+                await asyncio.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, stdout, stderr
+
+
 async def test_an_interrupted_pull_ends_with_one_line_and_the_signal_s_exit_status(
     site: Site, tmp_path: Path
 ) -> None:
@@ -845,27 +872,9 @@ async def test_an_interrupted_pull_ends_with_one_line_and_the_signal_s_exit_stat
     config.write_text(
         site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}", read_timeout="60s"), "utf-8"
     )
-    for mirror in site.mirrors:  # every answer held until the site stops: the pull waits
-        mirror.mode, mirror.slow_seconds = "slow", 120.0
-    proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "syndicator", "--config", str(config), "pull", "news"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    try:
-        async with asyncio.timeout(60):
-            while not site.in_flight:  # the pull is under way
-                await asyncio.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        _, stderr = await asyncio.wait_for(proc.communicate(), 60)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+    code, _, stderr = await interrupted(site, tmp_path, "--config", str(config), "pull", "news")
     said = stderr.decode()
-    assert proc.returncode == 130, said
+    assert code == 130, said
     assert "Traceback" not in said and "Aborted!" not in said, said
     *logged, last = [line for line in said.splitlines() if line.strip()]
     assert last == "pull interrupted by SIGINT: the articles stored so far are kept", said
@@ -1109,28 +1118,10 @@ async def test_an_interrupted_discover_ends_as_an_interrupted_pull_does(
     # Ctrl-C ended `discover`, `extract`, `status` and the other commands that do not stop
     # on signals of their own with click's "Aborted!" and exit status 1, a failure's, and
     # with --json printed no document; `pull` and `export` end with one line and 130.
-    for mirror in site.mirrors:  # every answer held until the site stops
-        mirror.mode, mirror.slow_seconds = "slow", 120.0
-    proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "syndicator", "discover", site.mirrors[0].origin),
-        *(["--json"] if as_json else []),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    try:
-        async with asyncio.timeout(60):
-            while not site.in_flight:  # the home page is asked for
-                await asyncio.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+    args = ["discover", site.mirrors[0].origin, *(["--json"] if as_json else [])]
+    code, stdout, stderr = await interrupted(site, tmp_path, *args)
     said = stderr.decode()
-    assert proc.returncode == 130, said
+    assert code == 130, said
     assert "Traceback" not in said and "Aborted!" not in said, said
     if as_json:
         document = json.loads(stdout)
