@@ -42,7 +42,7 @@ from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.store import Store
 from syndicator.web.server import make_app
 
-from .conftest import REPO
+from .conftest import REPO, PullSite
 from .feedrules import PROBLEMS
 from .served import end_popen
 from .sites import Site, SiteArticle, free_port
@@ -97,16 +97,9 @@ def exported_copy(default_export: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def pulled(
-    site: Site,
-    store: Store,
-    fetcher: Fetcher,
-    write_config: Callable[[str], Config],
-    store_url: str,
-) -> Config:
+async def pulled(site: Site, pull_site: PullSite) -> Config:
     """The test site's config, pulled once into `store`."""
-    config = write_config(site.config_yaml(store_url))
-    await pull_source("news", config, fetcher, store)
+    config, _ = await pull_site(site)
     return config
 
 
