@@ -30,7 +30,14 @@ from syndicator.core.selectors import compile_selector
 from syndicator.extract import boilerplate
 from syndicator.extract.dates import best_time, parse_date
 from syndicator.extract.lead_image import absolute_image, lead_figure, meta_image, pixel_sized
-from syndicator.extract.page_tree import HTML_PARSER, article_scope, line_text, meta, text_of
+from syndicator.extract.page_tree import (
+    HTML_PARSER,
+    article_scope,
+    line_text,
+    meta,
+    meta_read_once,
+    text_of,
+)
 
 
 @dataclass(frozen=True)
@@ -406,7 +413,13 @@ def read_metadata(
     entry: FeedEntry | None = None,
 ) -> PageMeta:
     """Everything but the body, read before the page is cleaned."""
-    selectors = selectors or {}
+    with meta_read_once(root):
+        return _read_metadata(root, url, selectors or {}, entry)
+
+
+def _read_metadata(
+    root: etree._Element, url: str, selectors: Mapping[str, str], entry: FeedEntry | None
+) -> PageMeta:
     entry = entry or FeedEntry(link=url)
     nodes = _json_ld(root)
     ld = nodes[0] if nodes else {}
