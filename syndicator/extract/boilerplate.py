@@ -172,16 +172,24 @@ def is_marked(el: etree._Element, in_text: bool = False) -> bool:
     paragraph (`in_text`, such as a `<span class="date">`) are text, unless hidden."""
     if el.tag in CONTENT_TAGS:
         return False
-    if is_hidden(el):
+    get = el.get
+    if get("aria-hidden") == "true":  # `is_hidden`
         return True
     if in_text and el.tag in INLINE_TAGS:
         return False
-    whole, parts = _words(el)
-    if (el.get("itemprop") or "").lower() == "articlebody" or any(map(_content_word, whole)):
+    return _marked_by(tuple(map(get, _MARK_ATTRIBUTES)), get("itemprop"), get("role"))
+
+
+# Every element of a page is asked (a third of the cleaning's calls): the verdict of its
+# marking attributes is decided once per page's set of them, as their words are.
+@functools.lru_cache(maxsize=4096)
+def _marked_by(marks: tuple[str | None, ...], itemprop: str | None, role: str | None) -> bool:
+    whole, parts = _words_of(marks)
+    if (itemprop or "").lower() == "articlebody" or any(map(_content_word, whole)):
         return False
     if whole & _EXACT or parts & _PARTS:
         return True
-    return (el.get("role") or "").lower() in _ROLES
+    return (role or "").lower() in _ROLES
 
 
 # Marker words that also name boxes of article text (`kb-tip-print-step`, a printable step
