@@ -263,6 +263,8 @@ def restore(
     image (`lead`, or a picture with the lead's caption) is left out, as is a picture
     already shown, and a teaser's thumbnail (a picture linking where a link of the block
     before or after it leads: another story). Addresses are made absolute against `base`."""
+    if next(page.iter(*_IMAGES), None) is None:
+        return  # no picture to put back: the page's blocks need not be read
     ours: dict[str, etree._Element] = {}
     for el in body.iter(*_LEAVES):
         if _leaf(el):
