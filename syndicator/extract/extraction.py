@@ -256,7 +256,9 @@ def standfirst(root: etree._Element, meta: PageMeta) -> str | None:
         return None
     for el in body.iter():
         if (
+            # Collapsing whitespace never lengthens a text: a shorter one is not the dek.
             el.text
+            and len(el.text) >= len(want)
             and not len(el)
             and el.tag not in _NOT_SHOWN
             and " ".join(el.text.split()) == want
