@@ -27,7 +27,7 @@ from syndicator.extract.boilerplate_phrases import (
     LEADS,
     MAX_BLOCK,
     MORE_OF,
-    READING_HINT,
+    READING_HINTS,
     READING_TIME,
     READING_TIME_CHARS,
     SENTENCE_WORDS,
@@ -389,7 +389,7 @@ def is_reading_time(text: str) -> bool:
 
 def may_hold_reading_time(text: str) -> bool:
     """False when no block of `text` can be a reading time (see `is_reading_time`)."""
-    return bool(READING_HINT.search(text))
+    return any(hint.search(text) for hint in READING_HINTS)
 
 
 def is_host_list(text: str) -> bool:

@@ -471,12 +471,13 @@ READING_TIME = re.compile(
     r"|وقت القراءة)\W*(?:von|ca\.?|approx\.?|about|environ|aprox\.?)?\s*\d"
 )
 READING_TIME_CHARS = 60
-# What every reading time holds, looked for in a whole body before its blocks are read.
-READING_HINT = re.compile(
+# What every reading time holds, looked for in a whole body before its blocks are read; a
+# pattern a phrase: one of them all tried every phrase at each character, a third slower.
+_READING_PHRASES = (
     r"\d\s*min|reading time|read time|lesezeit|lesedauer|de lecture|de lectura|di lettura"
-    r"|مطالعه|القراءة",
-    re.I,
+    r"|مطالعه|القراءة"
 )
+READING_HINTS = tuple(re.compile(hint, re.I) for hint in _READING_PHRASES.split("|"))
 TOOL_SPLIT = re.compile(r"\s[|·•/]\s|\s{2,}")
 # The normal form folds guillemets into quotes: "Zum Seitenanfang »" ends in '"'.
 TRAILER = re.compile(r"[\s:：.…»›>|(\d)\"']+$")
