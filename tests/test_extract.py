@@ -187,6 +187,25 @@ def test_a_card_linked_by_data_href_is_read_as_its_headlines_link() -> None:
     }
 
 
+def entries_counting_joins(
+    monkeypatch: pytest.MonkeyPatch, body: bytes
+) -> tuple[dict[str, str], list[str]]:
+    """The article links of a listing page of the North Africa section, and each link the
+    reading made absolute with `identity.join_url`."""
+    joined: list[str] = []
+    join_url = identity.join_url
+
+    def counted(base: str, link: str) -> str | None:
+        joined.append(link)
+        return join_url(base, link)
+
+    monkeypatch.setattr(identity, "join_url", counted)
+    found = listing_pages.listing_entries(
+        body, "https://www.presstv.tv/Section/10104", ORIGINS, r"^/Detail/"
+    )
+    return found, joined
+
+
 def test_a_listing_pages_links_from_the_sites_root_are_read_without_parsing_each(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -202,17 +221,7 @@ def test_a_listing_pages_links_from_the_sites_root_are_read_without_parsing_each
     <a href="/Detail/2021/06/24/../24/3/Three">Three</a>
     <a href="/Detail//2021/06/24/4/Four">Four</a>
     <a href=" /Detail/2021/06/24/5/Fi ve">Five</a></body></html>""".encode()
-    joined: list[str] = []
-    join_url = identity.join_url
-
-    def counted(base: str, link: str) -> str | None:
-        joined.append(link)
-        return join_url(base, link)
-
-    monkeypatch.setattr(identity, "join_url", counted)
-    found = listing_pages.listing_entries(
-        body, "https://www.presstv.tv/Section/10104", ORIGINS, r"^/Detail/"
-    )
+    found, joined = entries_counting_joins(monkeypatch, body)
     assert found == {
         "https://www.presstv.tv/Detail/2021/06/24/1/One?ref=a": "One",
         "https://www.presstv.tv/Detail/2021/06/24/3/Three": "Three",
@@ -237,17 +246,7 @@ def test_a_listing_pages_absolute_links_to_the_site_are_read_without_parsing_eac
     <a href="HTTPS://www.presstv.tv/Detail/2021/06/24/4/Four?">Four</a>
     <a href=" https://www.presstv.tv/Detail/2021/06/24/5/Fi ve">Five</a>
     <a href="https://elsewhere.example/Detail/2021/06/24/6/Six">Six</a></body></html>""".encode()
-    joined: list[str] = []
-    join_url = identity.join_url
-
-    def counted(base: str, link: str) -> str | None:
-        joined.append(link)
-        return join_url(base, link)
-
-    monkeypatch.setattr(identity, "join_url", counted)
-    found = listing_pages.listing_entries(
-        body, "https://www.presstv.tv/Section/10104", ORIGINS, r"^/Detail/"
-    )
+    found, joined = entries_counting_joins(monkeypatch, body)
     assert found == {
         "https://www.presstv.tv/Detail/2021/06/24/1/One?ref=a": "One",
         "https://www.presstv.ir/Detail/2021/06/24/2/Two": "Two",
