@@ -129,6 +129,14 @@ async def paused_store() -> AsyncIterator[tuple[str, Relay]]:
         await schemas.drop()
 
 
+def the_lost_record(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
+    """The one `pull not recorded` warning of a pull, which says the store did not answer."""
+    lost = [r for r in caplog.records if r.getMessage() == "pull not recorded"]
+    assert [r.levelno for r in lost] == [logging.WARNING], lost
+    assert "did not answer within" in str(getattr(lost[0], "error", "")), lost[0].__dict__
+    return lost[0]
+
+
 async def test_a_cancelled_pulls_record_is_given_a_bounded_time_then_said_lost(
     site: Site,
     fetcher: Fetcher,
@@ -159,9 +167,7 @@ async def test_a_cancelled_pulls_record_is_given_a_bounded_time_then_said_lost(
     # store.postgres_pool bounds a close), and a loaded machine's margin: settled before
     # the kill, drain_timeout + 5 s.
     assert took < CANCELLED_RECORD_TIMEOUT + 2 + 1.5, took
-    lost = [r for r in caplog.records if r.getMessage() == "pull not recorded"]
-    assert [(r.levelno, getattr(r, "source", None)) for r in lost] == [(logging.WARNING, "news")]
-    assert "did not answer within" in str(getattr(lost[0], "error", "")), lost[0].__dict__
+    assert getattr(the_lost_record(caplog), "source", None) == "news"
 
 
 async def test_a_crashed_pulls_record_is_given_a_bounded_time_then_said_lost(
@@ -193,9 +199,7 @@ async def test_a_crashed_pulls_record_is_given_a_bounded_time_then_said_lost(
             await store.close()
     # The bound, the 1 s a connection given up on has to close, and a loaded machine's margin.
     assert took < CRASHED_RECORD_TIMEOUT + 1 + 1.5, took
-    lost = [r for r in caplog.records if r.getMessage() == "pull not recorded"]
-    assert [(r.levelno, getattr(r, "result", None)) for r in lost] == [(logging.WARNING, "failed")]
-    assert "did not answer within" in str(getattr(lost[0], "error", "")), lost[0].__dict__
+    assert getattr(the_lost_record(caplog), "result", None) == "failed"
 
 
 async def test_closing_a_store_that_stopped_answering_is_quick_and_says_nothing(
