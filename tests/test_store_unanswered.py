@@ -23,7 +23,7 @@ from syndicator.core.config import Config
 from syndicator.ops.cli import main
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.run import CANCELLED_RECORD_TIMEOUT, CRASHED_RECORD_TIMEOUT, run_pull
-from syndicator.store import open_store
+from syndicator.store import Store, open_store
 from syndicator.store.postgres_pool import CLOSE_TIMEOUT
 
 from .conftest import REPO
@@ -129,6 +129,21 @@ async def paused_store() -> AsyncIterator[tuple[str, Relay]]:
         await schemas.drop()
 
 
+@contextlib.asynccontextmanager
+async def site_on_a_paused_store(
+    site: Site, write_config: Callable[[str], Config]
+) -> AsyncIterator[tuple[Config, Store, Relay]]:
+    """The test site's config on a `paused_store` (command_timeout 20 s), the store open:
+    (config, store, relay). The store is closed after, as a command closes it."""
+    async with paused_store() as (url, relay):
+        config = write_config(site.config_yaml(f"{url}&command_timeout=20"))
+        store = await open_store(config.service.store)
+        try:
+            yield config, store, relay
+        finally:
+            await store.close()
+
+
 def the_lost_record(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
     """The one `pull not recorded` warning of a pull, which says the store did not answer."""
     lost = [r for r in caplog.records if r.getMessage() == "pull not recorded"]
@@ -147,22 +162,17 @@ async def test_a_cancelled_pulls_record_is_given_a_bounded_time_then_said_lost(
     # one write waited the whole command_timeout (30 s by default), past the supervisor's
     # bound of drain_timeout + 5 s: the process was killed with the record neither written
     # nor said to be lost.
-    async with paused_store() as (url, relay):
-        config = write_config(site.config_yaml(f"{url}&command_timeout=20"))
-        store = await open_store(config.service.store)
-        try:
-            site.slow_paths, site.slow_seconds = {"/rss/north-africa.xml"}, 30.0
-            pull = asyncio.create_task(run_pull("news", config, fetcher, store))
-            await asyncio.sleep(0.3)  # the pull waits on the entry point
-            relay.pause()
-            began = time.monotonic()
-            pull.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await asyncio.wait_for(pull, 15)
-            took = time.monotonic() - began
-            relay.thaw()
-        finally:
-            await store.close()
+    async with site_on_a_paused_store(site, write_config) as (config, store, relay):
+        site.slow_paths, site.slow_seconds = {"/rss/north-africa.xml"}, 30.0
+        pull = asyncio.create_task(run_pull("news", config, fetcher, store))
+        await asyncio.sleep(0.3)  # the pull waits on the entry point
+        relay.pause()
+        began = time.monotonic()
+        pull.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(pull, 15)
+        took = time.monotonic() - began
+        relay.thaw()
     # The bound, the 2 s SQLAlchemy gives the connection it gave up on to close (1 s since
     # store.postgres_pool bounds a close), and a loaded machine's margin: settled before
     # the kill, drain_timeout + 5 s.
@@ -179,9 +189,7 @@ async def test_a_crashed_pulls_record_is_given_a_bounded_time_then_said_lost(
     # A pull that crashes (a bug) is recorded as failed, then the crash is raised on. With
     # the store not answering, often what the crash met, that record waited the ping, then
     # the opening of a new connection (command_timeout), holding the crash back.
-    async with paused_store() as (url, relay):
-        config = write_config(site.config_yaml(f"{url}&command_timeout=20"))
-        store = await open_store(config.service.store)
+    async with site_on_a_paused_store(site, write_config) as (config, store, relay):
         began = 0.0
 
         def crash(_stage: str, _url: str) -> None:
@@ -190,13 +198,10 @@ async def test_a_crashed_pulls_record_is_given_a_bounded_time_then_said_lost(
             began = time.monotonic()
             raise RuntimeError("a bug in the pull")
 
-        try:
-            with pytest.raises(RuntimeError, match="a bug in the pull"):
-                await asyncio.wait_for(run_pull("news", config, fetcher, store, progress=crash), 40)
-            took = time.monotonic() - began
-            relay.thaw()
-        finally:
-            await store.close()
+        with pytest.raises(RuntimeError, match="a bug in the pull"):
+            await asyncio.wait_for(run_pull("news", config, fetcher, store, progress=crash), 40)
+        took = time.monotonic() - began
+        relay.thaw()
     # The bound, the 1 s a connection given up on has to close, and a loaded machine's margin.
     assert took < CRASHED_RECORD_TIMEOUT + 1 + 1.5, took
     assert getattr(the_lost_record(caplog), "result", None) == "failed"
