@@ -191,6 +191,6 @@ def pull_site(
     return pull
 
 
-from .engines import engine_url, engine_urls  # noqa: E402, F401  (fixtures on both engines)
+from .engines import engine_store, engine_url, engine_urls  # noqa: E402, F401  (fixtures on both engines)
 from .hubs import hub, silent_hub  # noqa: E402, F401  (WebSub hubs on loopback)
 from .served import stop_leftovers  # noqa: E402  (served imports REPO from here)

@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 
 from syndicator.core.models import Candidate
+from syndicator.store import Store, open_store
 
 POSTGRES_ENV = "SYNDICATOR_TEST_POSTGRES"
 ENABLE = (
@@ -76,6 +77,14 @@ async def engine_urls(
 def engine_url(engine_urls: Callable[[], str]) -> str:
     """One empty store's URL, on SQLite and on PostgreSQL."""
     return engine_urls()
+
+
+@pytest.fixture
+async def engine_store(engine_url: str) -> AsyncIterator[Store]:
+    """The store at `engine_url`, opened, on SQLite and on PostgreSQL; closed after the test."""
+    store = await open_store(engine_url)
+    yield store
+    await store.close()
 
 
 def candidate(
