@@ -43,81 +43,65 @@ async def titles(store, section: str) -> list[str]:  # type: ignore[no-untyped-d
     return [a.title for a in await store.section_articles(section, 1000)]
 
 
-async def test_days_rule_keeps_what_the_feeds_show(engine_url: str) -> None:
-    store = await open_store(engine_url)
-    try:
-        # "busy": 8 articles, 1..8 days old; "quiet": 2 articles, 40 and 50 days old
-        for n in range(1, 9):
-            await store.ingest(candidate(n, sections=("busy",), published=day(n)), ORIGIN)
-        for n in (40, 50):
-            await store.ingest(candidate(n, sections=("quiet",), published=day(n)), ORIGIN)
-        before = await store.section_versions()
-        report = await prune(store, days=5, items=None, keep=3, now=NOW)
-        # busy: those more than 5 days old go (5..8); quiet: both are older, but its feed
-        # (3 items) shows them
-        assert await titles(store, "busy") == [f"Article number {n}" for n in range(1, 5)]
-        assert await titles(store, "quiet") == ["Article number 40", "Article number 50"]
-        assert report.articles == 4 and report.sections == {"busy"}
-        after = await store.section_versions()
-        assert after["busy"] == before["busy"] + 1 and after["quiet"] == before["quiet"]
-        # the hashes went with the articles: the same text would be new again
-        again = await store.ingest(candidate(8, sections=("busy",), published=day(8)), ORIGIN)
-        assert again.outcome == "new"
-    finally:
-        await store.close()
+async def test_days_rule_keeps_what_the_feeds_show(engine_store: Store) -> None:
+    # "busy": 8 articles, 1..8 days old; "quiet": 2 articles, 40 and 50 days old
+    for n in range(1, 9):
+        await engine_store.ingest(candidate(n, sections=("busy",), published=day(n)), ORIGIN)
+    for n in (40, 50):
+        await engine_store.ingest(candidate(n, sections=("quiet",), published=day(n)), ORIGIN)
+    before = await engine_store.section_versions()
+    report = await prune(engine_store, days=5, items=None, keep=3, now=NOW)
+    # busy: those more than 5 days old go (5..8); quiet: both are older, but its feed
+    # (3 items) shows them
+    assert await titles(engine_store, "busy") == [f"Article number {n}" for n in range(1, 5)]
+    assert await titles(engine_store, "quiet") == ["Article number 40", "Article number 50"]
+    assert report.articles == 4 and report.sections == {"busy"}
+    after = await engine_store.section_versions()
+    assert after["busy"] == before["busy"] + 1 and after["quiet"] == before["quiet"]
+    # the hashes went with the articles: the same text would be new again
+    again = await engine_store.ingest(candidate(8, sections=("busy",), published=day(8)), ORIGIN)
+    assert again.outcome == "new"
 
 
-async def test_items_rule_trims_each_section_and_keeps_shared_articles(engine_url: str) -> None:
-    store = await open_store(engine_url)
-    try:
-        for n in range(1, 11):  # a: ten articles, 1 newest
-            await store.ingest(candidate(n, sections=("a",), published=day(n)), ORIGIN)
-        await store.ingest(candidate(20, sections=("b",), published=day(20)), ORIGIN)
-        # article 9 is also listed in b, where it is among the newest
-        await store.ingest(
-            replace(candidate(9, published=day(9)), sections=frozenset({"b"})), ORIGIN
-        )
-        report = await prune(store, days=None, items=4, keep=2, now=NOW)
-        assert await titles(store, "a") == [f"Article number {n}" for n in (1, 2, 3, 4)]
-        assert await titles(store, "b") == ["Article number 9", "Article number 20"]
-        assert report.memberships == 6 and report.articles == 5
-        assert (await store.section_counts())["all"] == 6
-    finally:
-        await store.close()
+async def test_items_rule_trims_each_section_and_keeps_shared_articles(engine_store: Store) -> None:
+    for n in range(1, 11):  # a: ten articles, 1 newest
+        await engine_store.ingest(candidate(n, sections=("a",), published=day(n)), ORIGIN)
+    await engine_store.ingest(candidate(20, sections=("b",), published=day(20)), ORIGIN)
+    # article 9 is also listed in b, where it is among the newest
+    await engine_store.ingest(
+        replace(candidate(9, published=day(9)), sections=frozenset({"b"})), ORIGIN
+    )
+    report = await prune(engine_store, days=None, items=4, keep=2, now=NOW)
+    assert await titles(engine_store, "a") == [f"Article number {n}" for n in (1, 2, 3, 4)]
+    assert await titles(engine_store, "b") == ["Article number 9", "Article number 20"]
+    assert report.memberships == 6 and report.articles == 5
+    assert (await engine_store.section_counts())["all"] == 6
 
 
-async def test_items_rule_changes_only_the_sections_that_lost_items(engine_url: str) -> None:
+async def test_items_rule_changes_only_the_sections_that_lost_items(engine_store: Store) -> None:
     """An article trimmed from one section but kept by another stays, and the section that
     keeps it is not reported or re-rendered as changed."""
-    store = await open_store(engine_url)
-    try:
-        for n in range(1, 11):  # a: ten articles
-            await store.ingest(candidate(n, sections=("a",), published=day(n)), ORIGIN)
-        await store.ingest(candidate(20, sections=("b",), published=day(20)), ORIGIN)
-        # article 9, trimmed from a, is also in b, which keeps it
-        await store.ingest(
-            replace(candidate(9, published=day(9)), sections=frozenset({"b"})), ORIGIN
-        )
-        before = await store.section_versions()
-        report = await prune(store, days=None, items=4, keep=2, now=NOW)
-        assert await titles(store, "b") == ["Article number 9", "Article number 20"]
-        assert report.sections == {"a"}
-        after = await store.section_versions()
-        assert after["b"] == before["b"]
-        assert after["a"] == before["a"] + 1 and after["all"] == before["all"] + 1
-    finally:
-        await store.close()
+    for n in range(1, 11):  # a: ten articles
+        await engine_store.ingest(candidate(n, sections=("a",), published=day(n)), ORIGIN)
+    await engine_store.ingest(candidate(20, sections=("b",), published=day(20)), ORIGIN)
+    # article 9, trimmed from a, is also in b, which keeps it
+    await engine_store.ingest(
+        replace(candidate(9, published=day(9)), sections=frozenset({"b"})), ORIGIN
+    )
+    before = await engine_store.section_versions()
+    report = await prune(engine_store, days=None, items=4, keep=2, now=NOW)
+    assert await titles(engine_store, "b") == ["Article number 9", "Article number 20"]
+    assert report.sections == {"a"}
+    after = await engine_store.section_versions()
+    assert after["b"] == before["b"]
+    assert after["a"] == before["a"] + 1 and after["all"] == before["all"] + 1
 
 
-async def test_items_below_max_items_never_shrink_a_feed(engine_url: str) -> None:
-    store = await open_store(engine_url)
-    try:
-        for n in range(1, 9):
-            await store.ingest(candidate(n, sections=("a",), published=day(n)), ORIGIN)
-        await prune(store, days=1, items=1, keep=6, now=NOW)
-        assert await titles(store, "a") == [f"Article number {n}" for n in range(1, 7)]
-    finally:
-        await store.close()
+async def test_items_below_max_items_never_shrink_a_feed(engine_store: Store) -> None:
+    for n in range(1, 9):
+        await engine_store.ingest(candidate(n, sections=("a",), published=day(n)), ORIGIN)
+    await prune(engine_store, days=1, items=1, keep=6, now=NOW)
+    assert await titles(engine_store, "a") == [f"Article number {n}" for n in range(1, 7)]
 
 
 def test_db_prune_command(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -437,25 +421,21 @@ async def test_an_expired_article_still_listed_is_fetched_once_not_at_every_pull
 
 
 async def test_expired_links_are_kept_while_listed_and_forgotten_after_a_month(
-    engine_url: str,
+    engine_store: Store,
 ) -> None:
-    store = await open_store(engine_url)
-    mirrors = MirrorStore(store)
-    try:
-        listed = "https://news.example/Detail/2024/01/01/1/listed"
-        gone = "https://news.example/Detail/2024/01/01/2/gone"
-        for url in (listed, gone):
-            await mirrors.save_expired_link(url, ExpiredLink(day(90), day(89)), day(40))
-        assert await mirrors.expired_links([listed, gone, ORIGIN]) == {
-            listed: ExpiredLink(day(90), day(89)),
-            gone: ExpiredLink(day(90), day(89)),
-        }
-        await mirrors.saw_expired_links([listed], day(1))  # still listed yesterday
-        # The retention run forgets links no pull has seen listed for 30 days.
-        await prune(store, days=5, items=None, keep=3, now=NOW)
-        assert list(await mirrors.expired_links([listed, gone])) == [listed]
-    finally:
-        await store.close()
+    mirrors = MirrorStore(engine_store)
+    listed = "https://news.example/Detail/2024/01/01/1/listed"
+    gone = "https://news.example/Detail/2024/01/01/2/gone"
+    for url in (listed, gone):
+        await mirrors.save_expired_link(url, ExpiredLink(day(90), day(89)), day(40))
+    assert await mirrors.expired_links([listed, gone, ORIGIN]) == {
+        listed: ExpiredLink(day(90), day(89)),
+        gone: ExpiredLink(day(90), day(89)),
+    }
+    await mirrors.saw_expired_links([listed], day(1))  # still listed yesterday
+    # The retention run forgets links no pull has seen listed for 30 days.
+    await prune(engine_store, days=5, items=None, keep=3, now=NOW)
+    assert list(await mirrors.expired_links([listed, gone])) == [listed]
 
 
 @pytest.mark.parametrize("rule", ["{items: 1}", "{days: 30}"])
@@ -465,6 +445,7 @@ async def test_a_pull_stores_nothing_the_next_retention_run_removes(
     fetcher: Fetcher,
     write_config: Callable[..., Config],
     engine_url: str,
+    engine_store: Store,
 ) -> None:
     # A first pull with retention on: each article was judged as it came in, before the
     # newer ones of the same pull were stored (articles are stored as their fetches end),
@@ -473,54 +454,48 @@ async def test_a_pull_stores_nothing_the_next_retention_run_removes(
     config = write_config(yaml + f"retention: {rule}\n")
     rules = config.retention
     paths = {a.path for a in site.articles}
-    store = await open_store(engine_url)
-    try:
-        first = await pull_source("news", config, fetcher, store)
-        assert first.failed == 0 and 0 < first.new < len(site.articles)
-        assert first.new + first.skipped >= len(site.articles)
-        shown = await every_id(FeedBook(config, store))
-        removed = await prune(store, days=rules.days, items=rules.items, keep=1)
-        assert (removed.articles, removed.memberships) == (0, 0)
-        assert await every_id(FeedBook(config, store)) == shown
+    first = await pull_source("news", config, fetcher, engine_store)
+    assert first.failed == 0 and 0 < first.new < len(site.articles)
+    assert first.new + first.skipped >= len(site.articles)
+    shown = await every_id(FeedBook(config, engine_store))
+    removed = await prune(engine_store, days=rules.days, items=rules.items, keep=1)
+    assert (removed.articles, removed.memberships) == (0, 0)
+    assert await every_id(FeedBook(config, engine_store)) == shown
 
-        # Those left out are remembered as expired: the next pull does not fetch them again.
-        for mirror in site.mirrors:
-            mirror.requests.clear()
-        again = await pull_source("news", config, fetcher, store)
-        assert (again.new, again.updated, again.failed) == (0, 0, 0)
-        assert [r.path for r in site.all_requests() if r.path in paths] == []
-        assert await every_id(FeedBook(config, store)) == shown
-    finally:
-        await store.close()
+    # Those left out are remembered as expired: the next pull does not fetch them again.
+    for mirror in site.mirrors:
+        mirror.requests.clear()
+    again = await pull_source("news", config, fetcher, engine_store)
+    assert (again.new, again.updated, again.failed) == (0, 0, 0)
+    assert [r.path for r in site.all_requests() if r.path in paths] == []
+    assert await every_id(FeedBook(config, engine_store)) == shown
 
 
 async def test_a_retention_lease_a_clock_ahead_wrote_is_taken_over_within_its_timeout(
-    engine_url: str, write_config: Callable[[str], Config]
+    engine_url: str, engine_store: Store, write_config: Callable[[str], Config]
 ) -> None:
     # The worker that ran the retention job had a clock a day ahead and died in a round:
     # its lease expired a day later by that clock, and no worker ran the job for the day.
     config = write_config(RETENTION_CONFIG.format(url=engine_url))
-    store = await open_store(engine_url)
     stop = asyncio.Event()
     try:
         for n in range(1, 6):
-            await store.ingest(candidate(n, published=NOW - timedelta(days=400 - n)), ORIGIN)
+            await engine_store.ingest(candidate(n, published=NOW - timedelta(days=400 - n)), ORIGIN)
         ahead = datetime.now(UTC) + timedelta(days=1)
-        dead = Leases(store, "ahead:1:0a0b0c", 1.0)
+        dead = Leases(engine_store, "ahead:1:0a0b0c", 1.0)
         await dead.register([RETENTION_LEASE], now=ahead)
         assert await dead.claim_due([RETENTION_LEASE], 1, now=ahead) == [RETENTION_LEASE]
-        node = asyncio.create_task(retention_loop(config, store, stop, "node-a"))
+        node = asyncio.create_task(retention_loop(config, engine_store, stop, "node-a"))
         for _ in range(100):  # 5 s: the lease timeout is 1 s
-            if (await store.section_counts())["all"] == 1:
+            if (await engine_store.section_counts())["all"] == 1:
                 break
             await asyncio.sleep(0.05)
         stop.set()
         await node
-        assert await titles(store, "world") == ["Article number 5"]
-        assert (await Leases(store, "observer", 1.0).rows())[RETENTION_LEASE].holder is None
+        assert await titles(engine_store, "world") == ["Article number 5"]
+        assert (await Leases(engine_store, "observer", 1.0).rows())[RETENTION_LEASE].holder is None
     finally:
         stop.set()
-        await store.close()
 
 
 async def test_a_worker_stopped_in_a_long_retention_round_stops_at_once(
