@@ -23,7 +23,7 @@ from syndicator.mirrors.health import MirrorHealth, MirrorPull
 from syndicator.publish.pages import DAYS, timeline
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
-from syndicator.store import open_store
+from syndicator.store import Store, open_store
 from syndicator.store.connect import make_engine
 from syndicator.store.health import MirrorStore
 from syndicator.store.integrity import check_integrity
@@ -42,44 +42,40 @@ WORDS = " ".join(f"word{n}" for n in range(60))  # past the near-duplicate minim
     ids=["year-1", "year-9999"],
 )
 async def test_a_page_dated_at_the_ends_of_time_is_stored(
-    engine_url: str, published: datetime
+    engine_store: Store, published: datetime
 ) -> None:
     # The near-duplicate window (3 days either side) ran past the times Python has: an
     # OverflowError ended the whole pull, again on every retry while the page was listed.
-    store = await open_store(engine_url)
-    try:
-        first = dataclasses.replace(candidate(1, published=published), words=len(WORDS.split()))
-        result = await store.ingest(first, ORIGIN, now=datetime(2024, 3, 1, tzinfo=UTC))
-        assert result.outcome == "new"
-        # 0001-01-01 is a CMS's empty date, not believed: the GUID has the day it was stored
-        # (and RFC 4151's four-digit year; "1-01-01" was no tag date).
-        if published.year < 2000:
-            assert ",2024-03-01:" in result.guid, result.guid
-    finally:
-        await store.close()
+    first = dataclasses.replace(candidate(1, published=published), words=len(WORDS.split()))
+    result = await engine_store.ingest(first, ORIGIN, now=datetime(2024, 3, 1, tzinfo=UTC))
+    assert result.outcome == "new"
+    # 0001-01-01 is a CMS's empty date, not believed: the GUID has the day it was stored
+    # (and RFC 4151's four-digit year; "1-01-01" was no tag date).
+    if published.year < 2000:
+        assert ",2024-03-01:" in result.guid, result.guid
 
 
 async def test_a_link_longer_than_the_store_keeps_is_refused_on_both_engines(
-    engine_url: str,
+    engine_store: Store,
 ) -> None:
     # PostgreSQL refused such an article (its URL keys hold 2,048 characters) while SQLite
     # kept it: the feeds of the two stores differed.
-    store = await open_store(engine_url)
-    try:
-        long = f"{ORIGIN}/Detail/{'a' * 2048}"
-        with pytest.raises(StoreError, match="a link longer than 2048 characters"):
-            await store.ingest(candidate(1, url=long), ORIGIN)
-        # An alias that long is dropped; the article is kept under its own link.
-        kept = dataclasses.replace(candidate(2), aliases=frozenset({long}))
-        result = await store.ingest(kept, ORIGIN)
-        assert result.outcome == "new"
-        assert await store.aliases_of(result.guid) == [f"{ORIGIN}/Detail/2"]
-    finally:
-        await store.close()
+    long = f"{ORIGIN}/Detail/{'a' * 2048}"
+    with pytest.raises(StoreError, match="a link longer than 2048 characters"):
+        await engine_store.ingest(candidate(1, url=long), ORIGIN)
+    # An alias that long is dropped; the article is kept under its own link.
+    kept = dataclasses.replace(candidate(2), aliases=frozenset({long}))
+    result = await engine_store.ingest(kept, ORIGIN)
+    assert result.outcome == "new"
+    assert await engine_store.aliases_of(result.guid) == [f"{ORIGIN}/Detail/2"]
 
 
 async def test_a_sitemap_longer_than_the_store_keeps_is_read_not_remembered(
-    site: Site, engine_url: str, fetcher: Fetcher, write_config: Callable[[str], Config]
+    site: Site,
+    engine_url: str,
+    engine_store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
 ) -> None:
     """A sitemap index names a sitemap whose URL is longer than the 2,048 characters the
     store keeps as a key: its links and validators are not remembered (it is asked again
@@ -94,56 +90,44 @@ async def test_a_sitemap_longer_than_the_store_keeps_is_read_not_remembered(
         "north-africa: {sitemap: /sitemap/north-africa.xml}",
     )
     config = write_config(yaml)
-    store = await open_store(engine_url)
-    try:
-        for _ in range(2):
-            report = await pull_source("news", config, fetcher, store)
-            assert (report.failed, report.errors) == (0, [])
-        listed = [a for a in site.articles if "north-africa" in a.sections]
-        assert (await store.section_counts())["north-africa"] == len(listed)
-        asked = [r.path for r in site.mirrors[0].requests if r.path == long_path]
-        assert len(asked) == 2
-    finally:
-        await store.close()
+    for _ in range(2):
+        report = await pull_source("news", config, fetcher, engine_store)
+        assert (report.failed, report.errors) == (0, [])
+    listed = [a for a in site.articles if "north-africa" in a.sections]
+    assert (await engine_store.section_counts())["north-africa"] == len(listed)
+    asked = [r.path for r in site.mirrors[0].requests if r.path == long_path]
+    assert len(asked) == 2
 
 
-async def test_a_value_the_driver_cannot_send_costs_that_article_only(engine_url: str) -> None:
+async def test_a_value_the_driver_cannot_send_costs_that_article_only(engine_store: Store) -> None:
     # A lone surrogate reached SQLite's driver as a bare UnicodeEncodeError, which ended the
     # whole pull; PostgreSQL's said so as a store error.
-    store = await open_store(engine_url)
-    try:
-        broken = candidate(1, title="Harbour \ud800 wall")
-        with pytest.raises(StoreError, match="store refused article"):
-            await store.ingest(broken, ORIGIN)
-        assert (await store.ingest(candidate(2), ORIGIN)).outcome == "new"
-    finally:
-        await store.close()
+    broken = candidate(1, title="Harbour \ud800 wall")
+    with pytest.raises(StoreError, match="store refused article"):
+        await engine_store.ingest(broken, ORIGIN)
+    assert (await engine_store.ingest(candidate(2), ORIGIN)).outcome == "new"
 
 
 async def test_an_articles_sections_come_in_code_point_order_on_both_engines(
-    engine_url: str,
+    engine_store: Store,
 ) -> None:
     names = ("ab", "a_b", "a0", "a-b")
-    store = await open_store(engine_url)
-    try:
-        if store.is_postgres:
-            # A server made with an en_US locale sorts `a_b` before `a-b`; the categories of
-            # every feed followed the database's collation.
-            async with store.writing() as conn:
-                await conn.execute(
-                    text(
-                        "ALTER TABLE article_sections ALTER COLUMN section"
-                        ' TYPE varchar(100) COLLATE "en-US-x-icu"'
-                    )
+    if engine_store.is_postgres:
+        # A server made with an en_US locale sorts `a_b` before `a-b`; the categories of
+        # every feed followed the database's collation.
+        async with engine_store.writing() as conn:
+            await conn.execute(
+                text(
+                    "ALTER TABLE article_sections ALTER COLUMN section"
+                    ' TYPE varchar(100) COLLATE "en-US-x-icu"'
                 )
-        result = await store.ingest(candidate(1, sections=names), ORIGIN)
-        (article,) = await store.section_articles("ab", 10)
-        assert list(article.sections) == sorted(names) == ["a-b", "a0", "a_b", "ab"]
-        (sliced,) = await store.section_slice("ab", 1, 1)
-        assert list(sliced.sections) == sorted(names)
-        assert result.outcome == "new"
-    finally:
-        await store.close()
+            )
+    result = await engine_store.ingest(candidate(1, sections=names), ORIGIN)
+    (article,) = await engine_store.section_articles("ab", 10)
+    assert list(article.sections) == sorted(names) == ["a-b", "a0", "a_b", "ab"]
+    (sliced,) = await engine_store.section_slice("ab", 1, 1)
+    assert list(sliced.sections) == sorted(names)
+    assert result.outcome == "new"
 
 
 @pytest.mark.parametrize(
@@ -169,28 +153,25 @@ def test_names_longer_than_the_store_keeps_are_refused_in_the_config(
 
 async def test_db_check_reads_a_whole_store_on_both_engines_and_names_orphans(
     engine_url: str,
+    engine_store: Store,
 ) -> None:
-    store = await open_store(engine_url)
-    try:
-        for n in range(1, 4):
-            await store.ingest(candidate(n, sections=("world", "sport")), "https://news.example")
-        report = await check_integrity(store)
-        assert (report.ok, report.problems) == (True, [])
-        assert report.engine == ("postgresql" if store.is_postgres else "sqlite")
-        if store.is_postgres:
-            return  # PostgreSQL enforces its foreign keys: no orphan can be written
-        # SQLite enforces foreign keys only where a connection asks: a tool that did not
-        # (the sqlite3 shell, by default) can leave listings whose article is gone.
-        with sqlite3.connect(engine_url.removeprefix("sqlite:///")) as db:
-            db.execute("DELETE FROM articles WHERE id = 2")
-        report = await check_integrity(store)
-        assert not report.ok
-        orphans = [p for p in report.problems if p.endswith("names a missing row of articles")]
-        tables = {p.split(" of ")[1].split()[0] for p in orphans}
-        # (these short test articles have too few words for SimHash bands)
-        assert tables == {"article_sections", "article_hashes", "article_aliases"}, report.problems
-    finally:
-        await store.close()
+    for n in range(1, 4):
+        await engine_store.ingest(candidate(n, sections=("world", "sport")), "https://news.example")
+    report = await check_integrity(engine_store)
+    assert (report.ok, report.problems) == (True, [])
+    assert report.engine == ("postgresql" if engine_store.is_postgres else "sqlite")
+    if engine_store.is_postgres:
+        return  # PostgreSQL enforces its foreign keys: no orphan can be written
+    # SQLite enforces foreign keys only where a connection asks: a tool that did not
+    # (the sqlite3 shell, by default) can leave listings whose article is gone.
+    with sqlite3.connect(engine_url.removeprefix("sqlite:///")) as db:
+        db.execute("DELETE FROM articles WHERE id = 2")
+    report = await check_integrity(engine_store)
+    assert not report.ok
+    orphans = [p for p in report.problems if p.endswith("names a missing row of articles")]
+    tables = {p.split(" of ")[1].split()[0] for p in orphans}
+    # (these short test articles have too few words for SimHash bands)
+    assert tables == {"article_sections", "article_hashes", "article_aliases"}, report.problems
 
 
 @pytest.mark.parametrize(
@@ -203,74 +184,67 @@ async def test_db_check_reads_a_whole_store_on_both_engines_and_names_orphans(
     ],
 )
 async def test_the_dashboards_hourly_history_draws_what_every_pull_drew(
-    engine_url: str, now: datetime
+    engine_store: Store, now: datetime
 ) -> None:
     """The mirror dashboard reads each mirror's pulls summed per hour in the database (rows
     bounded by mirrors times hours, not by how often sources are pulled): its timelines and
     the time of each mirror's last error are the very ones drawn from every pull."""
-    store = await open_store(engine_url)
-    try:
-        mirrors = MirrorStore(store)
-        rng = random.Random(7)
-        since = now - timedelta(days=DAYS)
-        moments = [now - timedelta(hours=rng.uniform(-2, DAYS * 24 + 5)) for _ in range(300)]
-        # On each hour's edge, and a millisecond either side (dates to the millisecond: SQLite
-        # places an hour's edge no finer).
-        for k in range(0, DAYS * 24, 7):
-            edge = since + timedelta(hours=k)
-            moments += [edge, edge - timedelta(milliseconds=1), edge + timedelta(milliseconds=1)]
-        for n, at in enumerate(moments):
-            at = at.replace(microsecond=at.microsecond // 1000 * 1000)
-            pulls = [
-                MirrorPull(
-                    source="news",
-                    mirror=mirror,
-                    successes=rng.randrange(4),
-                    failures=rng.randrange(3) if n % 3 else 0,
-                    latency=rng.choice([None, rng.uniform(0.01, 2.0)]),
-                    state="healthy",
-                )
-                for mirror in ("https://a.example", "https://b.example")
-            ]
-            await mirrors.save_history(pulls, at)
-        every = await mirrors.history(since)
-        hourly = await mirrors.hourly_history(since, DAYS * 24)
-        assert len(hourly) < len(every)
-        for mirror in ("https://a.example", "https://b.example"):
-            drawn = [
-                timeline([p for p in rows if p.mirror == mirror], now, "x")
-                for rows in (every, hourly)
-            ]
-            assert drawn[0] == drawn[1]
-            last_error = [
-                max(p.at for p in rows if p.mirror == mirror and p.failures and p.at and p.at < now)
-                for rows in (every, hourly)
-            ]
-            assert last_error[0] == last_error[1]
-    finally:
-        await store.close()
+    mirrors = MirrorStore(engine_store)
+    rng = random.Random(7)
+    since = now - timedelta(days=DAYS)
+    moments = [now - timedelta(hours=rng.uniform(-2, DAYS * 24 + 5)) for _ in range(300)]
+    # On each hour's edge, and a millisecond either side (dates to the millisecond: SQLite
+    # places an hour's edge no finer).
+    for k in range(0, DAYS * 24, 7):
+        edge = since + timedelta(hours=k)
+        moments += [edge, edge - timedelta(milliseconds=1), edge + timedelta(milliseconds=1)]
+    for n, at in enumerate(moments):
+        at = at.replace(microsecond=at.microsecond // 1000 * 1000)
+        pulls = [
+            MirrorPull(
+                source="news",
+                mirror=mirror,
+                successes=rng.randrange(4),
+                failures=rng.randrange(3) if n % 3 else 0,
+                latency=rng.choice([None, rng.uniform(0.01, 2.0)]),
+                state="healthy",
+            )
+            for mirror in ("https://a.example", "https://b.example")
+        ]
+        await mirrors.save_history(pulls, at)
+    every = await mirrors.history(since)
+    hourly = await mirrors.hourly_history(since, DAYS * 24)
+    assert len(hourly) < len(every)
+    for mirror in ("https://a.example", "https://b.example"):
+        drawn = [
+            timeline([p for p in rows if p.mirror == mirror], now, "x") for rows in (every, hourly)
+        ]
+        assert drawn[0] == drawn[1]
+        last_error = [
+            max(p.at for p in rows if p.mirror == mirror and p.failures and p.at and p.at < now)
+            for rows in (every, hourly)
+        ]
+        assert last_error[0] == last_error[1]
 
 
 async def test_db_check_of_a_store_that_does_not_answer_is_an_error_not_damage(
-    engine_url: str, tmp_path: Path
+    engine_store: Store, tmp_path: Path
 ) -> None:
     """A PostgreSQL server restarting during the check was reported as a damaged store, with
     the advice to restore it from a backup."""
-    store = await open_store(engine_url)
-    good = store.engine
+    good = engine_store.engine
     gone = (
         "postgresql://postgres@127.0.0.1:1/test"
-        if store.is_postgres
+        if engine_store.is_postgres
         else f"sqlite:///{tmp_path}"  # a folder: SQLite cannot open it
     )
-    store.engine = make_engine(gone)
+    engine_store.engine = make_engine(gone)
     try:
         with pytest.raises(StoreError, match="store could not read"):
-            await check_integrity(store)
+            await check_integrity(engine_store)
     finally:
-        await store.engine.dispose()
-        store.engine = good
-        await store.close()
+        await engine_store.engine.dispose()
+        engine_store.engine = good
 
 
 # Ordered differently by code point (SQLite, a C collation) and by a linguistic collation
