@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from syndicator.store import open_store
+from syndicator.store import Store
 from syndicator.store.leases import Leases
 from syndicator.store.plans import explain, statements
 
@@ -35,17 +35,13 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("name", list(EXPECTED["sqlite"]))
-async def test_plan_uses_its_index(engine_url: str, name: str) -> None:
-    store = await open_store(engine_url)
-    try:
-        names = [f"source-{n}" for n in range(30)]
-        await Leases(store, "w", 60).register(names)
-        for n in range(1, 8):
-            await store.ingest(candidate(n, sections=("world",)), "https://news.example")
-        stmt = statements("world", candidate(7).content_hash, names, store.is_postgres)[name]
-        plan = await explain(store, stmt, avoid_scans=True)
-        print(f"\n{store.engine.dialect.name} plan, {name}:\n{plan}")
-        for fragment in EXPECTED[store.engine.dialect.name][name]:
-            assert fragment in plan, plan
-    finally:
-        await store.close()
+async def test_plan_uses_its_index(engine_store: Store, name: str) -> None:
+    names = [f"source-{n}" for n in range(30)]
+    await Leases(engine_store, "w", 60).register(names)
+    for n in range(1, 8):
+        await engine_store.ingest(candidate(n, sections=("world",)), "https://news.example")
+    stmt = statements("world", candidate(7).content_hash, names, engine_store.is_postgres)[name]
+    plan = await explain(engine_store, stmt, avoid_scans=True)
+    print(f"\n{engine_store.engine.dialect.name} plan, {name}:\n{plan}")
+    for fragment in EXPECTED[engine_store.engine.dialect.name][name]:
+        assert fragment in plan, plan
