@@ -15,7 +15,7 @@ from syndicator.core.config import Config
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport
 from syndicator.serve.lease_worker import LeaseWorker
-from syndicator.store import open_store
+from syndicator.store import Store, open_store
 from syndicator.store.leases import Leases
 from syndicator.store.pulls import last_pulls, pulled_sections
 
@@ -34,11 +34,14 @@ cluster:
 
 
 async def test_two_workers_share_the_sources(
-    site: Site, engine_url: str, fetcher: Fetcher, write_config: Callable[[str], Config]
+    site: Site,
+    engine_url: str,
+    engine_store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
 ) -> None:
     text = site.config_yaml(engine_url, extra=EXTRA.format(canonical=site.canonical))
     config = write_config(text.replace("every: 5m", "every: 1s"))
-    store = await open_store(engine_url)
     pulls: list[tuple[str, str]] = []
     stop = asyncio.Event()
 
@@ -46,7 +49,7 @@ async def test_two_workers_share_the_sources(
         return lambda report: pulls.append((worker, report.source))
 
     workers = [
-        LeaseWorker(config, fetcher, store, holder=name, on_pulled=recorder(name))
+        LeaseWorker(config, fetcher, engine_store, holder=name, on_pulled=recorder(name))
         for name in ("w1", "w2")
     ]
     try:
@@ -59,7 +62,7 @@ async def test_two_workers_share_the_sources(
         await asyncio.gather(*tasks)
         assert {s for _, s in pulls} == {"news", "second"}
         # every article once
-        items = await store.section_articles("all", 100)
+        items = await engine_store.section_articles("all", 100)
         assert sorted(a.title for a in items) == sorted(a.title for a in site.articles)
         # one worker at a time pulls a source: the entry point of "news" on the canonical
         # mirror was asked for once per finished pull (and once more if the stop cut a pull)
@@ -67,27 +70,29 @@ async def test_two_workers_share_the_sources(
         finished = sum(1 for _, s in pulls if s == "news")
         assert finished <= asked <= finished + 1
         # stopping freed every lease
-        rows = await Leases(store, "observer", 3).rows()
+        rows = await Leases(engine_store, "observer", 3).rows()
         assert {r.holder for r in rows.values()} == {None}
     finally:
         stop.set()
-        await store.close()
 
 
 async def test_a_workers_pulls_are_recorded(
-    site: Site, engine_url: str, fetcher: Fetcher, write_config: Callable[[str], Config]
+    site: Site,
+    engine_url: str,
+    engine_store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
 ) -> None:
     """What a worker pulled is in the store's pull rows, as on a single node: status,
     /readyz and the schedule after a restart read them."""
     config = write_config(
         site.config_yaml(engine_url, extra=EXTRA.format(canonical=site.canonical))
     )
-    store = await open_store(engine_url)
     done: list[PullReport] = []
     stop = asyncio.Event()
     try:
         task = asyncio.create_task(
-            LeaseWorker(config, fetcher, store, holder="w1", on_pulled=done.append).run(stop)
+            LeaseWorker(config, fetcher, engine_store, holder="w1", on_pulled=done.append).run(stop)
         )
         for _ in range(400):
             if {r.source for r in done} == set(config.sources):
@@ -97,40 +102,44 @@ async def test_a_workers_pulls_are_recorded(
         await task
         reports = {r.source: r for r in done}
         assert set(reports) == {"news", "second"}
-        recorded = await last_pulls(store)
+        recorded = await last_pulls(engine_store)
         assert set(recorded) == {"news", "second"}
         for name, row in recorded.items():
             assert row.result == "ok"
             assert (row.new, row.fetched) == (reports[name].new, reports[name].fetched)
-        assert await pulled_sections(store) == set(config.sections)
+        assert await pulled_sections(engine_store) == set(config.sections)
     finally:
         stop.set()
-        await store.close()
 
 
 async def test_a_worker_stopped_as_a_pull_ends_is_done_with_the_store_when_it_returns(
-    site: Site, engine_url: str, fetcher: Fetcher, write_config: Callable[[str], Config]
+    site: Site,
+    engine_url: str,
+    engine_store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
 ) -> None:
     # Stopped the moment a pull was done, the worker returned while that pull still freed
     # its lease in the store: its owner closed the store under it (a connection left open,
     # its thread running; one CI run in a few failed on it).
     config = write_config(site.config_yaml(engine_url))
-    store = await open_store(engine_url)
     stop = asyncio.Event()
     try:
-        worker = LeaseWorker(config, fetcher, store, holder="w1", on_pulled=lambda _: stop.set())
+        worker = LeaseWorker(
+            config, fetcher, engine_store, holder="w1", on_pulled=lambda _: stop.set()
+        )
         await asyncio.wait_for(worker.run(stop), 60)
         pending = [t for t in asyncio.all_tasks() if t.get_name() == "pull news" and not t.done()]
         assert pending == []
-        assert (await last_pulls(store))["news"].result == "ok"
+        assert (await last_pulls(engine_store))["news"].result == "ok"
     finally:
         stop.set()
-        await store.close()
 
 
 async def test_a_worker_outlives_a_store_that_stops_answering(
     site: Site,
     engine_url: str,
+    engine_store: Store,
     fetcher: Fetcher,
     write_config: Callable[[str], Config],
     caplog: pytest.LogCaptureFixture,
@@ -140,10 +149,9 @@ async def test_a_worker_outlives_a_store_that_stops_answering(
     and tries again; once the store answers, it pulls again."""
     text_ = site.config_yaml(engine_url, extra=EXTRA.format(canonical=site.canonical))
     config = write_config(text_.replace("every: 5m", "every: 1s"))
-    store = await open_store(engine_url)
     done: list[PullReport] = []
     stop = asyncio.Event()
-    worker = LeaseWorker(config, fetcher, store, holder="w1", on_pulled=done.append)
+    worker = LeaseWorker(config, fetcher, engine_store, holder="w1", on_pulled=done.append)
     task = asyncio.create_task(worker.run(stop))
 
     def counts() -> dict[str, int]:
@@ -159,7 +167,7 @@ async def test_a_worker_outlives_a_store_that_stops_answering(
 
     try:
         await pulls_of_every_source({})
-        async with store.writing() as conn:
+        async with engine_store.writing() as conn:
             await conn.execute(text("ALTER TABLE source_leases RENAME TO source_leases_away"))
         with caplog.at_level(logging.WARNING, logger="syndicator"):
             await asyncio.sleep(1.5)  # 15 looks at the leases, at a poll of 100 ms
@@ -168,14 +176,13 @@ async def test_a_worker_outlives_a_store_that_stops_answering(
             "worker w1: store: store could not claim sources" in r.getMessage()
             for r in caplog.records
         ), [r.getMessage() for r in caplog.records]
-        async with store.writing() as conn:
+        async with engine_store.writing() as conn:
             await conn.execute(text("ALTER TABLE source_leases_away RENAME TO source_leases"))
         await pulls_of_every_source(counts())
         stop.set()
         await task
     finally:
         stop.set()
-        await store.close()
 
 
 @pytest.mark.parametrize("when", ["between pulls", "while its pull runs"])
@@ -216,7 +223,11 @@ async def test_a_source_a_reload_changes_is_pulled_again_soon(
 
 
 async def test_leases_a_clock_ahead_wrote_hold_a_source_no_longer_than_its_times_allow(
-    site: Site, engine_url: str, fetcher: Fetcher, write_config: Callable[[str], Config]
+    site: Site,
+    engine_url: str,
+    engine_store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
 ) -> None:
     # A worker whose clock ran a day ahead freed "news" due a day and an hour later, and
     # died holding "second", its lease expiring a day later by that clock. Once the clocks
@@ -224,15 +235,14 @@ async def test_leases_a_clock_ahead_wrote_hold_a_source_no_longer_than_its_times
     # more than its `every` and "second" was pulled by no worker for a day.
     text_ = site.config_yaml(engine_url, extra=EXTRA.format(canonical=site.canonical))
     config = write_config(text_.replace("every: 5m", "every: 1h"))
-    store = await open_store(engine_url)
     ahead = datetime.now(UTC) + timedelta(days=1)
-    stale = Leases(store, "ahead:1", 3)
+    stale = Leases(engine_store, "ahead:1", 3)
     await stale.register(config.sources, now=ahead)
     assert await stale.claim_due(list(config.sources), 2, now=ahead) == ["news", "second"]
     await stale.release("news", ahead + timedelta(hours=1), now=ahead)
     done: list[PullReport] = []
     stop = asyncio.Event()
-    worker = LeaseWorker(config, fetcher, store, holder="w1", on_pulled=done.append)
+    worker = LeaseWorker(config, fetcher, engine_store, holder="w1", on_pulled=done.append)
     task = asyncio.create_task(worker.run(stop))
     try:
         for _ in range(200):  # the dead worker's lease expires within lease_timeout (3 s)
@@ -240,35 +250,34 @@ async def test_leases_a_clock_ahead_wrote_hold_a_source_no_longer_than_its_times
                 break
             await asyncio.sleep(0.05)
         assert [r.source for r in done] == ["second"]
-        rows = await Leases(store, "observer", 3).rows()
+        rows = await Leases(engine_store, "observer", 3).rows()
         # "news": its `every` and jitter window from now at most, as if pulled just now.
         latest = datetime.now(UTC) + timedelta(hours=1, seconds=config.service.jitter)
         assert rows["news"].next_due <= latest, rows["news"]
     finally:
         stop.set()
         await task
-        await store.close()
 
 
 async def test_two_workers_on_one_host_and_pid_hold_leases_of_their_own(
-    site: Site, engine_url: str, fetcher: Fetcher, write_config: Callable[[str], Config]
+    site: Site,
+    engine_url: str,
+    engine_store: Store,
+    fetcher: Fetcher,
+    write_config: Callable[[str], Config],
 ) -> None:
     # Two worker containers with the host's network share its host name, and each runs
     # `syndicate` as process 1: both held leases as "host:1", so each renewed the other's
     # lease as its own. A worker that stalled past its lease timeout, once another had
     # taken its source over, renewed the lease and pulled on beside it.
     config = write_config(site.config_yaml(engine_url))
-    store = await open_store(engine_url)
-    try:
-        first = LeaseWorker(config, fetcher, store)
-        second = LeaseWorker(config, fetcher, store)  # same host, same process
-        assert first.holder != second.holder
-        await first.leases.register(["news"])
-        assert await first.leases.claim_due(["news"], 1) == ["news"]
-        assert await second.leases.renew(["news"]) == set()
-        assert await first.leases.renew(["news"]) == {"news"}
-    finally:
-        await store.close()
+    first = LeaseWorker(config, fetcher, engine_store)
+    second = LeaseWorker(config, fetcher, engine_store)  # same host, same process
+    assert first.holder != second.holder
+    await first.leases.register(["news"])
+    assert await first.leases.claim_due(["news"], 1) == ["news"]
+    assert await second.leases.renew(["news"]) == set()
+    assert await first.leases.renew(["news"]) == {"news"}
 
 
 async def test_a_workers_pull_that_overruns_its_interval_is_warned_of(

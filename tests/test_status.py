@@ -347,6 +347,7 @@ async def test_a_section_filled_only_by_section_rules_is_pulled_and_fed(
 async def test_a_pull_the_store_cannot_serve_is_recorded_as_failed(
     site: Site,
     engine_url: str,
+    engine_store: Store,
     fetcher: Fetcher,
     write_config: Callable[[str], Config],
     table: str,
@@ -356,18 +357,14 @@ async def test_a_pull_the_store_cannot_serve_is_recorded_as_failed(
     # The discovered mirrors are read by a source that adopts them.
     adopting = "    adopt_discovered: true" if table == "discovered_mirrors" else ""
     config = write_config(site.config_yaml(engine_url, entry="page", extra=adopting))
-    store = await open_store(engine_url)
-    try:
-        async with store.writing() as conn:
-            await conn.execute(text(f"DROP TABLE {table}"))
-        outcome = await run_pull("news", config, fetcher, store)
-        assert outcome.result == "failed"
-        assert (outcome.error or "").startswith("store could not read"), outcome.error
-        assert (await last_pulls(store))["news"].result == "failed"
-        status = await collect(config, store)
-        assert f"source news: last pull failed: {outcome.error}" in status.problems
-    finally:
-        await store.close()
+    async with engine_store.writing() as conn:
+        await conn.execute(text(f"DROP TABLE {table}"))
+    outcome = await run_pull("news", config, fetcher, engine_store)
+    assert outcome.result == "failed"
+    assert (outcome.error or "").startswith("store could not read"), outcome.error
+    assert (await last_pulls(engine_store))["news"].result == "failed"
+    status = await collect(config, engine_store)
+    assert f"source news: last pull failed: {outcome.error}" in status.problems
 
 
 async def test_a_pull_that_crashes_is_recorded_as_failed_with_its_error(
@@ -394,30 +391,26 @@ async def test_a_pull_that_crashes_is_recorded_as_failed_with_its_error(
 
 
 async def test_a_pull_cancelled_late_on_a_worker_that_lost_its_lease_is_not_the_last_pull(
-    site: Site, engine_url: str, write_config: Callable[[str], Config]
+    site: Site, engine_url: str, engine_store: Store, write_config: Callable[[str], Config]
 ) -> None:
     # Worker A's pull outlived its lease; worker B took the source over, pulled it and
     # finished first. A's pull, cancelled, was recorded after B's: status said the last pull
     # was cancelled, for a source whose last pull went well.
     config = write_config(site.config_yaml(engine_url))
-    store = await open_store(engine_url)
     start = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
     took_over = PullRecord("news", start + timedelta(minutes=6), start + timedelta(minutes=7), "ok")
     cancelled = PullRecord("news", start, start + timedelta(minutes=8), "cancelled")
-    try:
-        await record_pull(store, took_over)
-        await record_pull(store, cancelled)
-        assert (await last_pulls(store))["news"] == took_over
-        status = await collect(config, store, now=start + timedelta(minutes=9))
-        assert not any("cancelled" in p for p in status.problems), status.problems
-        # The next pull on either worker is the last one again, whatever it says.
-        failed = PullRecord(
-            "news", start + timedelta(minutes=20), start + timedelta(minutes=21), "failed"
-        )
-        await record_pull(store, failed)
-        assert (await last_pulls(store))["news"] == failed
-    finally:
-        await store.close()
+    await record_pull(engine_store, took_over)
+    await record_pull(engine_store, cancelled)
+    assert (await last_pulls(engine_store))["news"] == took_over
+    status = await collect(config, engine_store, now=start + timedelta(minutes=9))
+    assert not any("cancelled" in p for p in status.problems), status.problems
+    # The next pull on either worker is the last one again, whatever it says.
+    failed = PullRecord(
+        "news", start + timedelta(minutes=20), start + timedelta(minutes=21), "failed"
+    )
+    await record_pull(engine_store, failed)
+    assert (await last_pulls(engine_store))["news"] == failed
 
 
 async def test_a_restart_after_the_clock_was_stepped_back_waits_no_more_than_every(
@@ -445,23 +438,19 @@ async def test_a_restart_after_the_clock_was_stepped_back_waits_no_more_than_eve
 
 
 async def test_the_last_pull_after_a_clock_step_back_is_the_newest_not_one_dated_ahead(
-    site: Site, engine_url: str, write_config: Callable[[str], Config]
+    site: Site, engine_url: str, engine_store: Store, write_config: Callable[[str], Config]
 ) -> None:
     # A pull made while the clock ran a day ahead is dated a day ahead. Once NTP stepped
     # the clock back, every pull after it started "before" it: for a day status showed that
     # pull's `ok` as the last, over the pulls failing since.
     config = write_config(site.config_yaml(engine_url))
-    store = await open_store(engine_url)
     now = datetime.now(UTC)
     ahead = PullRecord("news", now + timedelta(days=1), now + timedelta(days=1, seconds=2), "ok")
     since = PullRecord(
         "news", now - timedelta(seconds=5), now - timedelta(seconds=3), "failed", error="down"
     )
-    try:
-        await record_pull(store, ahead)
-        await record_pull(store, since)
-        assert (await last_pulls(store))["news"] == since
-        status = await collect(config, store)
-        assert "source news: last pull failed: down" in status.problems, status.problems
-    finally:
-        await store.close()
+    await record_pull(engine_store, ahead)
+    await record_pull(engine_store, since)
+    assert (await last_pulls(engine_store))["news"] == since
+    status = await collect(config, engine_store)
+    assert "source news: last pull failed: down" in status.problems, status.problems
