@@ -16,7 +16,7 @@ from syndicator.core.config import Config
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
-from syndicator.store import open_store
+from syndicator.store import Store
 
 from .feedrules import atom_problems, json_feed_problems, rss_problems
 from .sites import SECTION_TITLES, Site, SiteArticle
@@ -133,19 +133,18 @@ async def check_every_chain(
 
 
 async def test_archive_chains_meet_every_item_once_in_date_order_and_pages_stay_put(
-    engine_url: str, write_config: Callable[[str], Config], fetcher: Fetcher
+    engine_url: str, engine_store: Store, write_config: Callable[[str], Config], fetcher: Fetcher
 ) -> None:
     start = datetime(2026, 11, 1, tzinfo=UTC)
     # Newest first, as the publisher's feeds list them: 240 articles over 18 days.
     first = [made_up(n, start + timedelta(minutes=107 * n)) for n in range(240)]
     site = Site(mirrors=2, articles=list(reversed(first)))
     await site.start()
-    store = await open_store(engine_url)
     try:
         config = write_config(site.config_yaml(engine_url).replace("  max_items: 50\n", PAGE))
-        report = await pull_source("news", config, fetcher, store)
+        report = await pull_source("news", config, fetcher, engine_store)
         assert report.new == 240, report.errors
-        book = FeedBook(config, store)
+        book = FeedBook(config, engine_store)
 
         def expected() -> dict[str, set[str]]:
             return {
@@ -153,7 +152,7 @@ async def test_archive_chains_meet_every_item_once_in_date_order_and_pages_stay_
                 for name in book.section_names()
             }
 
-        everything = await store.section_articles("all", 10_000)
+        everything = await engine_store.section_articles("all", 10_000)
         assert len(everything) == 240
         assert len(await book.archive_pages("all")) == 24
         before = await check_every_chain(book, expected(), in_date_order=True)
@@ -166,20 +165,19 @@ async def test_archive_chains_meet_every_item_once_in_date_order_and_pages_stay_
         for batch in (range(240, 265), range(265, 290)):
             for n in batch:
                 site.publish(made_up(n, start + timedelta(minutes=107 * n)))
-            report = await pull_source("news", config, fetcher, store)
+            report = await pull_source("news", config, fetcher, engine_store)
             assert report.new == len(batch), report.errors
             book.invalidate()
-            everything = await store.section_articles("all", 10_000)
+            everything = await engine_store.section_articles("all", 10_000)
             after = await check_every_chain(book, expected(), in_date_order=False)
             for url, body in before.items():
                 assert after[url] == body, f"{url} changed"
             before = after
         site.publish(made_up(290, start - timedelta(days=3)))
-        await pull_source("news", config, fetcher, store)
+        await pull_source("news", config, fetcher, engine_store)
         book.invalidate()
-        everything = await store.section_articles("all", 10_000)
+        everything = await engine_store.section_articles("all", 10_000)
         after = await check_every_chain(book, expected(), in_date_order=False)
         assert all(after[url] == body for url, body in before.items())
     finally:
-        await store.close()
         await site.stop()

@@ -15,7 +15,7 @@ from syndicator.core.config import Config
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
-from syndicator.store import open_store
+from syndicator.store import Store, open_store
 
 from .sites import Site, SiteArticle, sample_articles
 
@@ -128,6 +128,7 @@ async def test_arabic_in_windows_1256_and_utf8_is_one_item_with_identical_text(
 )
 async def test_a_page_language_is_stored_as_one_well_formed_tag(
     engine_url: str,
+    engine_store: Store,
     fetcher: Fetcher,
     write_config: Callable[[str], Config],
     declared: str,
@@ -138,15 +139,13 @@ async def test_a_page_language_is_stored_as_one_well_formed_tag(
         article.language = declared
     site = Site(mirrors=1, articles=articles)
     await site.start()
-    store = await open_store(engine_url)
     try:
         config = write_config(site.config_yaml(engine_url, entry="page", language="fr"))
-        report = await pull_source("news", config, fetcher, store)
+        report = await pull_source("news", config, fetcher, engine_store)
         # every article is stored, on PostgreSQL too (its language column holds 35 characters)
         assert (report.new, report.failed) == (len(articles), 0), report.errors
-        assert {a.language for a in await store.section_articles("all", 100)} == {stored}
+        assert {a.language for a in await engine_store.section_articles("all", 100)} == {stored}
     finally:
-        await store.close()
         await site.stop()
 
 
