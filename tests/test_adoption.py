@@ -282,26 +282,22 @@ async def test_an_adopted_mirror_dead_for_a_month_is_retired_unless_no_mirror_wo
 
 
 async def test_a_retired_mirror_named_again_is_a_candidate_again_on_every_engine(
-    engine_url: str,
+    engine_store: Store,
 ) -> None:
-    store = await open_store(engine_url)
-    mirrors = MirrorStore(store)
+    mirrors = MirrorStore(engine_store)
     clock = FakeClock()
     retired, adopted = "https://old.example", "https://kept.example"
-    try:
-        await mirrors.note_candidates("news", {retired: "/a", adopted: "/a"}, clock())
-        for origin in (retired, adopted):
-            await mirrors.adopt("news", origin, origin + "/Detail/1", clock())
-        await mirrors.retire("news", retired)
-        assert {d.origin: d.status for d in await mirrors.discovered("news")} == {
-            retired: "retired",
-            adopted: "adopted",
-        }
-        clock.advance(3600)
-        await mirrors.note_candidates("news", {retired: "/b", adopted: "/b"}, clock())
-        found = {d.origin: d for d in await mirrors.discovered("news")}
-    finally:
-        await store.close()
+    await mirrors.note_candidates("news", {retired: "/a", adopted: "/a"}, clock())
+    for origin in (retired, adopted):
+        await mirrors.adopt("news", origin, origin + "/Detail/1", clock())
+    await mirrors.retire("news", retired)
+    assert {d.origin: d.status for d in await mirrors.discovered("news")} == {
+        retired: "retired",
+        adopted: "adopted",
+    }
+    clock.advance(3600)
+    await mirrors.note_candidates("news", {retired: "/b", adopted: "/b"}, clock())
+    found = {d.origin: d for d in await mirrors.discovered("news")}
     assert found[retired].status == "candidate" and found[retired].last_seen == clock()
     assert found[adopted].status == "adopted"
 
