@@ -15,7 +15,7 @@ from syndicator.core.config import Config
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
-from syndicator.store import open_store
+from syndicator.store import Store, open_store
 from syndicator.store.retention import prune
 
 from .engines import candidate
@@ -45,102 +45,94 @@ async def walk(book: FeedBook, section: str) -> list[str]:
 
 
 async def test_archive_pages_keep_their_items_through_late_joins_and_retention(
-    site: Site, engine_url: str, write_config: Callable[[str], Config]
+    site: Site, engine_url: str, engine_store: Store, write_config: Callable[[str], Config]
 ) -> None:
     # pages of two, and the subscription document shows the two newest (test_http's config)
     config = write_config(service_config(site, engine_url))
-    store = await open_store(engine_url)
-    try:
-        book = FeedBook(config, store)
-        base = candidate(1).published
-        # Stored first, in another section: its article id is lower than all the others'.
-        other = candidate(8, sections=("west-asia",), published=base)
-        moved = await store.ingest(other, "https://news.example")
-        guids = []
-        for n in range(1, 7):
-            stored = await store.ingest(
-                candidate(n, sections=("iran",), published=base + timedelta(hours=n)),
-                "https://news.example",
-            )
-            guids.append(stored.guid)
-        before = await pages_of(book, "iran")
-        assert before == {1: guids[0:2], 2: guids[2:4], 3: guids[4:6]}
-
-        # Late joins: an article published before all the others, and the one stored first,
-        # in another section, that the publisher now lists in this one too.
-        old = await store.ingest(
-            candidate(7, sections=("iran",), published=base - timedelta(days=3)),
+    book = FeedBook(config, engine_store)
+    base = candidate(1).published
+    # Stored first, in another section: its article id is lower than all the others'.
+    other = candidate(8, sections=("west-asia",), published=base)
+    moved = await engine_store.ingest(other, "https://news.example")
+    guids = []
+    for n in range(1, 7):
+        stored = await engine_store.ingest(
+            candidate(n, sections=("iran",), published=base + timedelta(hours=n)),
             "https://news.example",
         )
-        again = await store.ingest(
-            candidate(8, sections=("west-asia", "iran"), published=base), "https://news.example"
-        )
-        assert (again.outcome, again.guid) == ("duplicate", moved.guid)
-        book.invalidate()
-        after = await pages_of(book, "iran")
-        assert {p: after[p] for p in before} == before  # the served pages did not move
-        assert after[4] == [old.guid, moved.guid]
-        # Every item is reachable (the subscription document repeats the newest ones) and on
-        # exactly one archive page.
-        assert set(await walk(book, "iran")) == {*guids, old.guid, moved.guid}
-        on_pages = [g for ids in after.values() for g in ids]
-        assert len(on_pages) == len(set(on_pages)) == 8
+        guids.append(stored.guid)
+    before = await pages_of(book, "iran")
+    assert before == {1: guids[0:2], 2: guids[2:4], 3: guids[4:6]}
 
-        # Retention keeps the section's three newest (by publication): the others go, each
-        # page keeps its number and whatever of its items remain.
-        report = await prune(store, days=None, items=3, keep=2)
-        assert "iran" in report.sections
-        book.invalidate()
-        pruned = await pages_of(book, "iran")
-        kept = set(guids[3:6])
-        # Page 1 lost all its items: the walk stops at page 2. Page 4 (the late joins, both
-        # published long ago) is emptied too but stays, an empty link in the chain.
-        assert pruned == {p: [g for g in ids if g in kept] for p, ids in after.items() if p >= 2}
-        assert pruned[2] == [guids[3]] and pruned[3] == guids[4:6] and pruned[4] == []
-        assert set(await walk(book, "iran")) == kept
-        # The section's HTML page links each page under its own number.
-        page = html.fromstring(await book.section_html("iran"))
-        links = [(a.text, a.get("href")) for a in page.xpath("//a[contains(@href, '/archive/')]")]
-        assert links == [(str(n), book.archive_urls("iran", n)["atom"]) for n in (2, 3, 4)]
-    finally:
-        await store.close()
+    # Late joins: an article published before all the others, and the one stored first,
+    # in another section, that the publisher now lists in this one too.
+    old = await engine_store.ingest(
+        candidate(7, sections=("iran",), published=base - timedelta(days=3)),
+        "https://news.example",
+    )
+    again = await engine_store.ingest(
+        candidate(8, sections=("west-asia", "iran"), published=base), "https://news.example"
+    )
+    assert (again.outcome, again.guid) == ("duplicate", moved.guid)
+    book.invalidate()
+    after = await pages_of(book, "iran")
+    assert {p: after[p] for p in before} == before  # the served pages did not move
+    assert after[4] == [old.guid, moved.guid]
+    # Every item is reachable (the subscription document repeats the newest ones) and on
+    # exactly one archive page.
+    assert set(await walk(book, "iran")) == {*guids, old.guid, moved.guid}
+    on_pages = [g for ids in after.values() for g in ids]
+    assert len(on_pages) == len(set(on_pages)) == 8
+
+    # Retention keeps the section's three newest (by publication): the others go, each
+    # page keeps its number and whatever of its items remain.
+    report = await prune(engine_store, days=None, items=3, keep=2)
+    assert "iran" in report.sections
+    book.invalidate()
+    pruned = await pages_of(book, "iran")
+    kept = set(guids[3:6])
+    # Page 1 lost all its items: the walk stops at page 2. Page 4 (the late joins, both
+    # published long ago) is emptied too but stays, an empty link in the chain.
+    assert pruned == {p: [g for g in ids if g in kept] for p, ids in after.items() if p >= 2}
+    assert pruned[2] == [guids[3]] and pruned[3] == guids[4:6] and pruned[4] == []
+    assert set(await walk(book, "iran")) == kept
+    # The section's HTML page links each page under its own number.
+    page = html.fromstring(await book.section_html("iran"))
+    links = [(a.text, a.get("href")) for a in page.xpath("//a[contains(@href, '/archive/')]")]
+    assert links == [(str(n), book.archive_urls("iran", n)["atom"]) for n in (2, 3, 4)]
 
 
 async def test_the_all_feed_pages_keep_their_items_when_an_id_is_given_again(
-    site: Site, engine_url: str, write_config: Callable[[str], Config]
+    site: Site, engine_url: str, engine_store: Store, write_config: Callable[[str], Config]
 ) -> None:
     config = write_config(service_config(site, engine_url))
-    store = await open_store(engine_url)
-    try:
-        book = FeedBook(config, store)
-        base = candidate(1).published
-        guids = []
-        for n in range(1, 4):
-            stored = await store.ingest(
-                candidate(n, sections=("iran",), published=base + timedelta(days=n)),
-                "https://news.example",
-            )
-            guids.append(stored.guid)
-        # The last stored is a backfill from long ago: retention by age removes it, and
-        # SQLite gives its id, the highest, to the next article stored.
-        old = await store.ingest(
-            candidate(4, sections=("iran",), published=base - timedelta(days=400)),
+    book = FeedBook(config, engine_store)
+    base = candidate(1).published
+    guids = []
+    for n in range(1, 4):
+        stored = await engine_store.ingest(
+            candidate(n, sections=("iran",), published=base + timedelta(days=n)),
             "https://news.example",
         )
-        before = await pages_of(book, "all")
-        assert before == {1: guids[0:2], 2: [old.guid, guids[2]]}  # oldest published first
-        report = await prune(store, days=300, items=None, keep=2, now=base + timedelta(days=5))
-        assert report.articles == 1
-        new = await store.ingest(
-            candidate(5, sections=("iran",), published=base + timedelta(days=5)),
-            "https://news.example",
-        )
-        book.invalidate()
-        after = await pages_of(book, "all")
-        assert after == {1: guids[0:2], 2: [guids[2]]}  # the new article is not on page 2
-        assert new.guid in await walk(book, "all")
-    finally:
-        await store.close()
+        guids.append(stored.guid)
+    # The last stored is a backfill from long ago: retention by age removes it, and
+    # SQLite gives its id, the highest, to the next article stored.
+    old = await engine_store.ingest(
+        candidate(4, sections=("iran",), published=base - timedelta(days=400)),
+        "https://news.example",
+    )
+    before = await pages_of(book, "all")
+    assert before == {1: guids[0:2], 2: [old.guid, guids[2]]}  # oldest published first
+    report = await prune(engine_store, days=300, items=None, keep=2, now=base + timedelta(days=5))
+    assert report.articles == 1
+    new = await engine_store.ingest(
+        candidate(5, sections=("iran",), published=base + timedelta(days=5)),
+        "https://news.example",
+    )
+    book.invalidate()
+    after = await pages_of(book, "all")
+    assert after == {1: guids[0:2], 2: [guids[2]]}  # the new article is not on page 2
+    assert new.guid in await walk(book, "all")
 
 
 async def test_two_nodes_ending_pulls_at_once_number_each_article_once(

@@ -39,17 +39,13 @@ async def watch(book: FeedBook, section: str, task: asyncio.Future[Any]) -> list
 
 @pytest.fixture
 async def iran(
-    site: Site, engine_url: str, write_config: Callable[[str], Config]
+    site: Site, engine_url: str, engine_store: Store, write_config: Callable[[str], Config]
 ) -> AsyncIterator[tuple[str, FeedBook]]:
     """The test config's text, and a feed book over a store holding three Iran articles."""
     text = service_config(site, engine_url)
-    store = await open_store(engine_url)
-    try:
-        for n in range(1, 4):
-            await store.ingest(candidate(n, sections=("iran",)), "https://news.example")
-        yield text, FeedBook(write_config(text), store)
-    finally:
-        await store.close()
+    for n in range(1, 4):
+        await engine_store.ingest(candidate(n, sections=("iran",)), "https://news.example")
+    yield text, FeedBook(write_config(text), engine_store)
 
 
 # The `inline` fixture: what `serve --pull-inline` runs, after its first pull.
