@@ -436,53 +436,50 @@ async def _identities(store: Store) -> tuple[dict[str, tuple[Any, ...]], list[tu
 
 async def test_a_new_normal_form_rehashes_stored_articles_without_marking_them_updated(
     engine_url: str,
+    engine_store: Store,
     site: Site,
     fetcher: Fetcher,
     write_config: Callable[[str], Config],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = write_config(site.config_yaml(engine_url))
-    store = await open_store(engine_url)
-    try:
-        first = await pull_source("news", config, fetcher, store)
-        assert first.new == len(site.articles) and first.failed == 0
-        before, counters = await _identities(store)
-        assert {v[3] for v in before.values()} == {identity.HASH_VERSION}
+    first = await pull_source("news", config, fetcher, engine_store)
+    assert first.new == len(site.articles) and first.failed == 0
+    before, counters = await _identities(engine_store)
+    assert {v[3] for v in before.values()} == {identity.HASH_VERSION}
 
-        # A well-meant change of the normal form (full stops and apostrophes dropped too):
-        # version 2, and the migration that comes with it re-hashes what is stored.
-        old_normalise = identity.normalise
+    # A well-meant change of the normal form (full stops and apostrophes dropped too):
+    # version 2, and the migration that comes with it re-hashes what is stored.
+    old_normalise = identity.normalise
 
-        def new_normalise(text: str, hosts: Iterable[str] = ()) -> str:
-            return old_normalise(text, hosts).replace(".", "").replace("'", "")
+    def new_normalise(text: str, hosts: Iterable[str] = ()) -> str:
+        return old_normalise(text, hosts).replace(".", "").replace("'", "")
 
-        monkeypatch.setattr(identity, "normalise", new_normalise)
-        monkeypatch.setattr(identity, "HASH_VERSION", 2)
-        async with store.writer.begin() as conn:
-            assert await conn.run_sync(migrate.rehash_articles, 2) == len(site.articles)
-        after, counters_after = await _identities(store)
-        assert after.keys() == before.keys()
-        for guid, (content_hash, _, updated, version) in after.items():
-            assert content_hash != before[guid][0], guid  # hashed again
-            assert (updated, version) == (before[guid][2], 2), guid  # not marked updated
-        assert counters_after == counters  # no feed changed: nothing to render or announce
+    monkeypatch.setattr(identity, "normalise", new_normalise)
+    monkeypatch.setattr(identity, "HASH_VERSION", 2)
+    async with engine_store.writer.begin() as conn:
+        assert await conn.run_sync(migrate.rehash_articles, 2) == len(site.articles)
+    after, counters_after = await _identities(engine_store)
+    assert after.keys() == before.keys()
+    for guid, (content_hash, _, updated, version) in after.items():
+        assert content_hash != before[guid][0], guid  # hashed again
+        assert (updated, version) == (before[guid][2], 2), guid  # not marked updated
+    assert counters_after == counters  # no feed changed: nothing to render or announce
 
-        # Every page is listed as modified and fetched again, with the same text: each is the
-        # same article (a duplicate), not an update with a new date.
-        # (An hour ago: a listing's time years ahead is a wrong clock, not an edit.)
-        later = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-        for article in site.articles:
-            site.edit(article.id, range(len(site.mirrors)), modified=later)
-        second = await pull_source("news", config, fetcher, store)
-        assert second.failed == 0, second.errors
-        assert (second.new, second.updated) == (0, 0)
-        assert second.duplicate >= len(site.articles)
-        assert not second.changed_sections
-        final, counters_final = await _identities(store)
-        assert {g: v[2] for g, v in final.items()} == {g: v[2] for g, v in before.items()}
-        assert counters_final == counters
-    finally:
-        await store.close()
+    # Every page is listed as modified and fetched again, with the same text: each is the
+    # same article (a duplicate), not an update with a new date.
+    # (An hour ago: a listing's time years ahead is a wrong clock, not an edit.)
+    later = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    for article in site.articles:
+        site.edit(article.id, range(len(site.mirrors)), modified=later)
+    second = await pull_source("news", config, fetcher, engine_store)
+    assert second.failed == 0, second.errors
+    assert (second.new, second.updated) == (0, 0)
+    assert second.duplicate >= len(site.articles)
+    assert not second.changed_sections
+    final, counters_final = await _identities(engine_store)
+    assert {g: v[2] for g, v in final.items()} == {g: v[2] for g, v in before.items()}
+    assert counters_final == counters
 
 
 async def test_upgrade_renumbers_each_pull_oldest_first_once(engine_url: str) -> None:
