@@ -1171,6 +1171,52 @@ async def test_a_section_read_from_the_home_page_may_be_redirected_to_another_mi
     assert not [e for e in report.errors if "redirected from the entry point" in e], report.errors
 
 
+async def test_a_mirror_redirected_to_a_host_that_is_no_mirror_shows_where_it_went(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A mirror that moved to a host not in the config, followed there
+    # (follow_foreign_redirects): its answers were taken as its own, and `syndicate mirrors`,
+    # /api/mirrors and /mirrors showed it `healthy`, nowhere saying where it had gone.
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from syndicator.web.server import make_app
+
+    site = sites(4)
+    await site.start()
+    moved, elsewhere = site.mirrors[1], site.mirrors[3]  # the second host is not in the config
+    moved.mode, moved.redirect_to = "redirect", elsewhere
+    extra = (
+        "    robots: false\n    follow_foreign_redirects: true\n    allow_private_discovered: true"
+    )
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=3, extra=extra)
+    )
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        assert report.failed == 0, report.errors
+        assert any(r.path.startswith("/Detail/") for r in elsewhere.pages_requested())
+        client = TestClient(TestServer(make_app(FeedBook(config, store))))
+        await client.start_server()
+        try:
+            api = {r["mirror"]: r for r in await (await client.get("/api/mirrors")).json()}
+            dashboard = await (await client.get("/mirrors")).text()
+        finally:
+            await client.close()
+    assert (api[moved.origin]["state"], api[moved.origin]["redirects_to"]) == (
+        "redirecting",
+        elsewhere.origin,
+    )
+    assert f"redirects to {elsewhere.origin}" in dashboard
+    path = str(tmp_path / "syndicator.yaml")
+    code, out = await asyncio.to_thread(run_cli, "--config", path, "mirrors", "--json")
+    assert code == 0
+    row = {r["mirror"]: r for r in json.loads(out)}[moved.origin]
+    assert (row["state"], row["redirects_to"]) == ("redirecting", elsewhere.origin)
+    assert row["last_success"] is not None and row["last_error"] is None
+    code, table = await asyncio.to_thread(run_cli, "--config", path, "mirrors")
+    assert f"redirecting to {elsewhere.origin}" in " ".join(table.split()), table
+
+
 @pytest.mark.parametrize("follow", [False, True])
 async def test_redirect_to_an_unknown_host_is_followed_only_when_allowed(
     follow: bool, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
@@ -1195,7 +1241,8 @@ async def test_redirect_to_an_unknown_host_is_followed_only_when_allowed(
     if follow:
         # its listings and its article pages were read, and mapped back onto the site
         assert any("/Detail/" in r.path for r in stranger.pages_requested())
-        assert health[runaway.origin].state == "healthy"
+        assert health[runaway.origin].state == "redirecting"
+        assert health[runaway.origin].redirects_to == stranger.origin
         assert report.failed == 0
     else:
         assert stranger.pages_requested() == []

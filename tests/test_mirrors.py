@@ -142,3 +142,26 @@ def test_health_book_records_with_the_clock_it_is_given() -> None:
     assert book.usable("http://a")
     assert [h.mirror for h in book.updated()] == ["http://a"]
     assert book.get("http://a").last_success == clock.now
+
+
+@pytest.mark.parametrize(
+    ("ended", "state", "redirects_to"),
+    [
+        (None, "healthy", None),  # no redirect
+        ("http://www.a.test/Detail/1", "healthy", None),  # another path of its own
+        ("https://www.a.test/Detail/1", "healthy", None),  # the other scheme
+        ("https://a.test/Detail/1", "healthy", None),  # without www.
+        ("https://b.test/Detail/1", "redirecting", "https://b.test"),  # another host
+    ],
+)
+def test_an_answer_where_redirects_left_the_mirrors_host_is_a_redirect_there(
+    ended: str | None, state: str, redirects_to: str | None
+) -> None:
+    # Followed to a host that is no mirror (follow_foreign_redirects), the answer was taken
+    # for the mirror's own: `healthy`, nothing saying it had moved. Its own host under the
+    # other scheme or without `www.` is no move.
+    book = HealthBook("s", {}, POLICY, Clock(), random.Random(2))
+    book.answered("http://www.a.test", ended, 0.1)
+    h = book.get("http://www.a.test")
+    assert (h.state, h.redirects_to) == (state, redirects_to)
+    assert h.last_success == T0 and h.failures == 0

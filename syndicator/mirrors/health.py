@@ -15,9 +15,11 @@ What the states mean (after every request the state is worked out again):
   failure opens it again with the next, doubled, backoff.
 - `redirecting`: every request of the last pull that the mirror answered was answered by a
   redirect to another mirror of the source, whose answer was followed (that mirror's health
-  counts it). The mirror is up, and pulled as a healthy one is; where it redirects is kept
-  (`redirects_to`), and an answer of its own, in that pull or a later one, makes it
-  `healthy`. Counted for no mirror, it showed as never asked (`unknown`).
+  counts it), or to a host that is no mirror, followed to valid content
+  (`follow_foreign_redirects`). The mirror is up, and pulled as a healthy one is; where it
+  redirects is kept (`redirects_to`), and an answer of its own, in that pull or a later one,
+  makes it `healthy`. Counted for no mirror, it showed as never asked (`unknown`); counted
+  as its own answer, `healthy`, nothing saying it had moved.
 
 A failure is any request that did not give what was asked for: no connection, timeout,
 HTTP error, or a 200 that validation refused (notice page, not a feed, no article body). A
@@ -34,6 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
+from syndicator.core import identity
 from syndicator.core.source_config import Breaker
 
 State = Literal["healthy", "redirecting", "degraded", "down"]
@@ -341,6 +344,16 @@ class HealthBook:
         counts = self.tally.setdefault(mirror, [0, 0, 0.0])
         counts[0] += 1
         counts[2] += latency
+
+    def answered(self, mirror: str, ended: str | None, latency: float) -> None:
+        """A request to `mirror` got valid content where its redirects ended, `ended` (None:
+        no redirect). Off the mirror's host (a redirect followed to a host that is no mirror),
+        the mirror is up and redirecting to that host (`redirected`); on its own host (another
+        path, the other scheme, with or without `www.`) it answered itself (`ok`)."""
+        if ended is not None and identity.known_origin(ended, (mirror,)) is None:
+            self.redirected(mirror, identity.origin(ended), latency)
+        else:
+            self.ok(mirror, latency)
 
     def redirected(self, mirror: str, target: str, latency: float) -> None:
         """A request to `mirror` was redirected to the mirror `target` (`redirected`); a

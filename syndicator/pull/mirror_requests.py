@@ -329,7 +329,8 @@ class MirrorRequests:
         return default
 
     def _ok(self, index: int, response: Response) -> None:
-        self.book.ok(self.mirrors[index].origin, response.elapsed)
+        ended = response.url if response.redirects else None
+        self.book.answered(self.mirrors[index].origin, ended, response.elapsed)
         self._note_origins(self.heard.pop(response.url, []), response.url)
 
     def _failed(
@@ -438,8 +439,8 @@ class MirrorRequests:
             # Its answer counts for the mirror redirected to; this one is up, and redirecting.
             self.book.redirected(origin, self.mirrors[answered].origin, response.elapsed)
         elif response.redirects and identity.origin(response.url) != origin:
-            # A followed redirect to a host that is not a mirror (follow_foreign_redirects):
-            # for this pull its links are links to the site.
+            # Followed to a host that is no mirror (follow_foreign_redirects): its links are
+            # the site's for this pull; the mirror is `redirecting` there once it is valid.
             self.origins.add(identity.origin(response.url))
         if response.not_modified:
             self.report.not_modified += 1
