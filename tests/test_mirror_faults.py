@@ -482,6 +482,45 @@ async def test_a_mirror_that_only_redirects_shows_where_it_redirects(
     assert f"redirecting to {target.origin}" in " ".join(table.split()), table
 
 
+async def test_a_mirror_redirecting_to_a_mirror_whose_breaker_is_open_is_not_asked(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A mirror that sends every request to another one, seized (a notice at every URL): the
+    # seized mirror's breaker opened, but every pull still asked the redirecting mirror, and
+    # each of its requests was sent on to the seized one, whose wait never held.
+    site = sites(3)
+    moved, seized = site.mirrors[1], site.mirrors[2]
+    seized.mode = "seized"
+    moved.mode, moved.redirect_to = "redirect", seized
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    clock = FakeClock()
+    async with store_and_fetcher(config) as (store, fetcher):
+        await seeded_pull(config, fetcher, store, clock)
+        first = {h.mirror: h for h in await MirrorStore(store).health("news")}
+        assert first[seized.origin].state == "down" and first[seized.origin].retry_at
+        assert first[moved.origin].redirects_to == seized.origin
+        for mirror in site.mirrors:
+            mirror.requests.clear()
+        clock.advance(20)  # within the seized mirror's backoff (60 s, +/- 20 %)
+        report = await seeded_pull(config, fetcher, store, clock)
+        got = await items(config, store)
+        after = {h.mirror: h for h in await MirrorStore(store).health("news")}
+        assert seized.requests == [] and moved.requests == []
+        assert report.skipped > 0
+        assert after[moved.origin].redirects_to == seized.origin  # not asked: as it was
+        # Back: its probe closes its breaker, and the mirror redirecting to it is asked again.
+        seized.mode = "ok"
+        for _ in range(2):
+            clock.advance(3600)
+            await seeded_pull(config, fetcher, store, clock)
+        last = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    expected = sorted(site.canonical + a.path for a in site.articles)
+    assert sorted(link for _, link, _ in got) == expected
+    assert moved.requests and last[moved.origin].state == "redirecting"
+    assert last[seized.origin].state in ("healthy", "degraded")
+
+
 async def test_a_mirror_is_redirecting_only_when_all_it_answered_in_a_pull_was_a_redirect(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:

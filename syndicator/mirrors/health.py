@@ -19,7 +19,8 @@ What the states mean (after every request the state is worked out again):
   (`follow_foreign_redirects`). The mirror is up, and pulled as a healthy one is; where it
   redirects is kept (`redirects_to`), and an answer of its own, in that pull or a later one,
   makes it `healthy`. Counted for no mirror, it showed as never asked (`unknown`); counted
-  as its own answer, `healthy`, nothing saying it had moved.
+  as its own answer, `healthy`, nothing saying it had moved. While the mirror it redirects
+  to may not be asked (`down`, or waiting), it is not asked either.
 
 A failure is any request that did not give what was asked for: no connection, timeout,
 HTTP error, or a 200 that validation refused (notice page, not a feed, no article body). A
@@ -324,7 +325,14 @@ class HealthBook:
         return self._health.get(mirror) or MirrorHealth(self.source, mirror)
 
     def access(self, mirror: str) -> Access:
-        return access(self.get(mirror), self.clock())
+        """`access` of the mirror; `wait` too for a mirror `redirecting` to another mirror
+        of the source that may not be asked (down, or waiting): each of its requests went on
+        to that one, whose breaker and Retry-After never held."""
+        h, now = self.get(mirror), self.clock()
+        target = self._health.get(h.redirects_to or "")
+        if target is not None and target.mirror != mirror and access(target, now) != "pull":
+            return "wait"
+        return access(h, now)
 
     def claim_probe(self, mirror: str) -> bool:
         """True for the one caller that may send the half-open probe of a down mirror."""
