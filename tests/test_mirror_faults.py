@@ -482,6 +482,44 @@ async def test_a_mirror_that_only_redirects_shows_where_it_redirects(
     assert f"redirecting to {target.origin}" in " ".join(table.split()), table
 
 
+@pytest.mark.parametrize("fault", ["error", "seized elsewhere"])
+async def test_a_failure_where_a_mirror_redirects_is_the_failure_of_the_mirror_redirected_to(
+    fault: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A mirror that sends every request to another mirror: when that one answered 500, or
+    # was seized and sent every request on to a notice on a host of its own, the failure
+    # counted for the mirror asked first, `down`, its error naming its own URL ("redirect
+    # to unknown host" as if it had been seized too); a notice served at 200 by the same
+    # mirror counted for that one, and the first showed `redirecting`.
+    site = sites(4)
+    moved, broken, notice = site.mirrors[1], site.mirrors[2], site.mirrors[3]
+    moved.mode, moved.redirect_to = "redirect", broken
+    if fault == "error":
+        broken.mode = "error"
+    else:  # the notice's host is not in the config
+        notice.mode = "seized"
+        broken.mode, broken.redirect_to = "redirect", notice
+    await site.start()
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=3, extra="    robots: false")
+    )
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    assert (health[moved.origin].state, health[moved.origin].redirects_to) == (
+        "redirecting",
+        broken.origin,
+    )
+    assert health[moved.origin].failures == 0
+    kind = "http-500" if fault == "error" else "foreign-redirect"
+    assert (health[broken.origin].state, health[broken.origin].last_error_kind) == ("down", kind)
+    assert (health[broken.origin].last_error or "").startswith(broken.origin + "/")
+    assert not [e for e in report.errors if f"on {moved.origin}:" in e], report.errors
+    expected = sorted(site.canonical + a.path for a in site.articles)
+    assert sorted(link for _, link, _ in got) == expected
+
+
 async def test_a_mirror_redirecting_to_a_mirror_whose_breaker_is_open_is_not_asked(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:

@@ -167,13 +167,19 @@ def _state(h: MirrorHealth, policy: Policy) -> State:
     return "healthy"
 
 
-def succeeded(h: MirrorHealth, latency: float, now: datetime, policy: Policy) -> MirrorHealth:
+def succeeded(
+    h: MirrorHealth, latency: float | None, now: datetime, policy: Policy
+) -> MirrorHealth:
     """A request got valid content (a 304 counts: the mirror confirmed what we have).
 
     A wait the mirror asked for (Retry-After) that has not passed is kept: a request sent
-    before it asked, answered after, does not end it. A success closes an open breaker."""
+    before it asked, answered after, does not end it. A success closes an open breaker.
+    `latency` None: not known (a redirect the mirror answered, to a mirror that then
+    failed); the moving average stays as it was."""
     a = policy.latency_alpha
-    ema = latency if h.latency is None else a * latency + (1 - a) * h.latency
+    ema = h.latency if latency is None else latency
+    if latency is not None and h.latency is not None:
+        ema = a * latency + (1 - a) * h.latency
     asked_wait = h.state != "down" and h.retry_at is not None and now < h.retry_at
     after = replace(
         h,
@@ -192,7 +198,7 @@ def succeeded(h: MirrorHealth, latency: float, now: datetime, policy: Policy) ->
 
 
 def redirected(
-    h: MirrorHealth, target: str, latency: float, now: datetime, policy: Policy
+    h: MirrorHealth, target: str, latency: float | None, now: datetime, policy: Policy
 ) -> MirrorHealth:
     """A request was answered by a redirect to the mirror `target`, followed: the mirror is up
     (a success, as `succeeded`), and `redirecting` unless its recent failures or a wait it
@@ -318,7 +324,8 @@ class HealthBook:
         self._probed: set[str] = set()
         # The mirrors that answered a request of this pull themselves (no redirect).
         self._answered: set[str] = set()
-        # This pull's requests per mirror: [answered, failed, total latency of the answered].
+        # This pull's requests per mirror: [answered, failed, total latency of the answered,
+        # answered whose latency is known].
         self.tally: dict[str, list[float]] = {}
 
     def get(self, mirror: str) -> MirrorHealth:
@@ -349,9 +356,7 @@ class HealthBook:
         self._health[mirror] = succeeded(self.get(mirror), latency, self.clock(), self.policy)
         self._answered.add(mirror)
         self.changed.add(mirror)
-        counts = self.tally.setdefault(mirror, [0, 0, 0.0])
-        counts[0] += 1
-        counts[2] += latency
+        self._count_answer(mirror, latency)
 
     def answered(self, mirror: str, ended: str | None, latency: float) -> None:
         """A request to `mirror` got valid content where its redirects ended, `ended` (None:
@@ -363,21 +368,27 @@ class HealthBook:
         else:
             self.ok(mirror, latency)
 
-    def redirected(self, mirror: str, target: str, latency: float) -> None:
+    def redirected(self, mirror: str, target: str, latency: float | None) -> None:
         """A request to `mirror` was redirected to the mirror `target` (`redirected`); a
         success only (`succeeded`) when the mirror answered another request of this pull
         itself: it is `redirecting` when all it answered in the pull was a redirect, not
         when its last answer happened to be one (a mirror serving its feeds and redirecting
-        its article pages showed `healthy` or `redirecting` by which came last)."""
+        its article pages showed `healthy` or `redirecting` by which came last). `latency`
+        None: not known (the request failed at `target`, which counts the failure)."""
         h, now = self.get(mirror), self.clock()
         if mirror in self._answered:
             self._health[mirror] = succeeded(h, latency, now, self.policy)
         else:
             self._health[mirror] = redirected(h, target, latency, now, self.policy)
         self.changed.add(mirror)
-        counts = self.tally.setdefault(mirror, [0, 0, 0.0])
+        self._count_answer(mirror, latency)
+
+    def _count_answer(self, mirror: str, latency: float | None) -> None:
+        counts = self.tally.setdefault(mirror, [0, 0, 0.0, 0])
         counts[0] += 1
-        counts[2] += latency
+        if latency is not None:
+            counts[2] += latency
+            counts[3] += 1
 
     def slow(self, mirror: str, waited: float) -> None:
         """A request to the mirror was given up after `waited` seconds for a faster copy."""
@@ -396,7 +407,7 @@ class HealthBook:
         )
         self._health[mirror] = h
         self.changed.add(mirror)
-        self.tally.setdefault(mirror, [0, 0, 0.0])[1] += 1
+        self.tally.setdefault(mirror, [0, 0, 0.0, 0])[1] += 1
 
     def updated(self) -> list[MirrorHealth]:
         return [self._health[m] for m in sorted(self.changed)]
@@ -405,7 +416,7 @@ class HealthBook:
         """How each mirror asked in this pull did, for the dashboard's timeline."""
         out = []
         for mirror in sorted(self.tally):
-            ok, bad, total = self.tally[mirror]
+            ok, bad, total, timed = self.tally[mirror]
             h = self.get(mirror)
             out.append(
                 MirrorPull(
@@ -413,7 +424,7 @@ class HealthBook:
                     mirror=mirror,
                     successes=int(ok),
                     failures=int(bad),
-                    latency=total / ok if ok else None,
+                    latency=total / timed if timed else None,
                     state=h.state,
                     error=f"{h.last_error_kind}: {h.last_error}" if bad and h.last_error else None,
                 )

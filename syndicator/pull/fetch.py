@@ -222,7 +222,11 @@ class Fetcher(RobotsRules):
             if not known:
                 if not follow_foreign:
                     log.warning("%s: not following redirect to unknown host %s", current, target)
-                    raise FetchError(url, "foreign-redirect", f"redirect to unknown host {target}")
+                    # Named at the URL that redirected: a mirror whose redirect led to
+                    # another mirror, which sent it on, was taken for the one that did.
+                    raise FetchError(
+                        current, "foreign-redirect", f"redirect to unknown host {target}"
+                    )
                 log.warning("%s: following redirect to unknown host %s", current, target)
             else:
                 log.info("%s: redirect to %s", current, target)

@@ -166,11 +166,6 @@ def on_mirror(mirror: Mirror, path_and_query: str) -> str:
     return mirror.origin.rstrip("/") + mirror.path_prefix + path_and_query
 
 
-def path_and_query(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(("", "", parts.path or "/", parts.query, ""))
-
-
 class MirrorRequests:
     def __init__(
         self,
@@ -416,7 +411,10 @@ class MirrorRequests:
                 self.missing.setdefault(entry, {})[index] = (expect, exc)
                 self.failures[exc.url] = exc
                 return None
-            self._failed(index, expect, exc, blame=not (named and exc.kind in STALE))
+            if (at := self._index_of(exc.url, index)) != index:
+                # Failed at the mirror a redirect led to: its failure; this one redirected.
+                self.book.redirected(origin, self.mirrors[at].origin, None)
+            self._failed(at, expect, exc, blame=not (named and exc.kind in STALE))
             return None
         finally:
             if asked is not None:
