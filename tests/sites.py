@@ -29,8 +29,9 @@ A mirror's `mode` can be switched while a test runs:
   gzip-cut   article pages sent with Content-Encoding: gzip, the gzip stream cut where it
              was flushed after the article's last-but-one paragraph (a cache that kept a
              cut-off object): the Content-Length says so, the inflated bytes end on `</p>`
-  redirect   302 to the same path on `redirect_to` (another mirror), for the paths under
-             `redirect_under` (all of them unless set); the others are served
+  redirect   302 to the same path on `redirect_to` (another mirror; under the origin
+             `redirect_origin` when set), for the paths under `redirect_under` (all of them
+             unless set); the others are served
   moved      every URL answers 200 with a squatter's page saying the site "has moved to"
              `moved_to` (a host of the squatter's), linked; `moved-articles` only its
              article pages (a squatter behind a CDN that still has the site's feeds)
@@ -361,6 +362,9 @@ class Mirror:
     throttle_articles: int | None = None
     redirect_to: Mirror | None = None
     redirect_under: str = "/"
+    # The origin its redirects name, when not `redirect_to`'s own: that mirror's server under
+    # another name (without `www.`, say).
+    redirect_origin: str = ""
     lag: int = 2
     robots: str | None = None
     robots_status: int = 200  # another status: robots.txt answers it, with no rules
@@ -556,7 +560,7 @@ class Mirror:
             and self.redirect_to is not None
             and request.path.startswith(self.redirect_under)
         ):
-            raise web.HTTPFound(self.redirect_to.origin + request.path_qs)
+            raise web.HTTPFound((self.redirect_origin or self.redirect_to.origin) + request.path_qs)
         path = request.path
         if self.prefix and path != "/robots.txt":
             if path == "/":

@@ -447,6 +447,37 @@ async def test_a_configured_mirror_announced_without_www_or_under_the_other_sche
     assert report.new == len(site.articles)
 
 
+async def test_a_redirect_to_a_configured_mirror_by_its_bare_name_counts_for_that_mirror(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A mirror sending every request to another configured mirror, named without its `www.`
+    # (the config has `www.mirror.test`, the redirect says `mirror.test`): followed as the
+    # mirror's, its answers counted for the mirror asked first, and `syndicate mirrors` said
+    # that one redirected to a host that is no mirror (or, before, that it was `healthy`).
+    site = sites(2)
+    www = site.add_mirror("127.0.0.3", name="www.mirror.test")
+    moved = site.mirrors[1]
+    moved.mode, moved.redirect_to = "redirect", www
+    moved.redirect_origin = f"http://mirror.test:{www.port}"
+    www.base_href = True  # its listings' links are relative: on the name it was asked by
+    await site.start()
+    # The bare name is not the config's: reached at a loopback address only with the opt-in.
+    extra = "    robots: false\n    allow_private_discovered: true"
+    config = write_config(site.config_yaml(store_in(tmp_path), extra=extra, entry="page"))
+    resolver = FixedResolver({"www.mirror.test": ["127.0.0.3"], "mirror.test": ["127.0.0.3"]})
+    report, health, found = await pull_once(config, resolver)
+    assert report.failed == 0, report.errors
+    assert any(r.path.startswith("/Detail/") for r in www.pages_requested())
+    assert (health[moved.origin].state, health[moved.origin].redirects_to) == (
+        "redirecting",
+        www.origin,
+    )
+    # Every feed it was asked for was answered by the other mirror, and counted there.
+    assert health[www.origin].successes >= 2 * len(site.sections)
+    assert found == []
+    assert report.new == len(site.articles)
+
+
 async def test_a_configured_mirror_announced_in_its_own_script_is_no_candidate(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:

@@ -316,12 +316,11 @@ class MirrorRequests:
         return self.config.resolve_file(mirror.url) if mirror.is_file else None
 
     def _index_of(self, url: str, default: int) -> int:
-        """The mirror that answered for a URL (a redirect counts for its target)."""
-        origin = identity.origin(url)
-        for i, m in enumerate(self.mirrors):
-            if not m.is_file and m.url == origin:
-                return i
-        return default
+        """The mirror that answered for a URL (a redirect counts for its target), also named
+        under the other scheme or with or without `www.` (`identity.known_origin`)."""
+        at = {m.url: i for i, m in enumerate(self.mirrors) if not m.is_file}
+        known = identity.known_origin(url, at)
+        return default if known is None else at[known]
 
     def _ok(self, index: int, response: Response) -> None:
         ended = response.url if response.redirects else None
@@ -436,9 +435,9 @@ class MirrorRequests:
         if response.redirects and answered != index:
             # Its answer counts for the mirror redirected to; this one is up, and redirecting.
             self.book.redirected(origin, self.mirrors[answered].origin, response.elapsed)
-        elif response.redirects and identity.origin(response.url) != origin:
-            # Followed to a host that is no mirror (follow_foreign_redirects): its links are
-            # the site's for this pull; the mirror is `redirecting` there once it is valid.
+        if response.redirects and identity.origin(response.url) != self.mirrors[answered].url:
+            # Followed to a host that is no mirror (follow_foreign_redirects), or to a mirror
+            # under another name: its links are the site's for this pull.
             self.origins.add(identity.origin(response.url))
         if response.not_modified:
             self.report.not_modified += 1
