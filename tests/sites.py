@@ -65,7 +65,8 @@ and sitemaps under another scheme; `base_href` makes its listings' links relativ
 `<base href>`; `header_charset` names another charset in the Content-Type than its bytes are
 in; `dropped` redirects a section's listing and feed elsewhere, `misfiled` serves another section's
 at their URLs (200, no redirect). A compromised mirror's:
-`markup` puts raw markup of its own in every article, after the headline.
+`markup` puts raw markup of its own in every article, after the headline; `articles_page`
+serves a page of its own at every article's URL.
 """
 
 from __future__ import annotations
@@ -401,6 +402,9 @@ class Mirror:
     inject: str = ""  # a paragraph of its own in every article, after the first (a banner)
     # Raw markup of its own in every article, after the headline (a compromised mirror's).
     markup: str = ""
+    # A page of its own served (200) at every article's URL in place of the article, its
+    # feeds and listings left as they were (a seized domain's notice).
+    articles_page: str = ""
     reason: str = "Internal Server Error"  # the reason phrase of its `error` mode's 500
     edits: dict[int, SiteArticle] = field(default_factory=dict)
     # Held in every handler of a `slow` mirror: keeps requests in flight for as long as a
@@ -539,6 +543,8 @@ class Mirror:
         ):
             page = MOVED_PAGE.format(host=self.moved_to)
             return web.Response(text=page, content_type="text/html")
+        elif self.articles_page and request.path.startswith("/Detail/"):
+            return web.Response(text=self.articles_page, content_type="text/html")
         elif self.mode == "garbage":
             junk = hashlib.sha512(request.path.encode()).digest() * 64
             return web.Response(body=junk, content_type="application/octet-stream")

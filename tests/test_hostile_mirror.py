@@ -28,6 +28,7 @@ from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.serve.reload import limits_of
 from syndicator.store import open_store
+from syndicator.store.health import MirrorStore
 
 from .conftest import REPO, seeded_pull, store_and_fetcher
 from .feedrules import PROBLEMS, open_directions
@@ -170,6 +171,31 @@ async def test_an_article_larger_than_any_is_refused_and_the_stored_copy_stays(
     assert site.mirrors[0].origin in refused[0]
     assert report.updated == 0
     assert after == before
+
+
+async def test_a_seizure_notice_nested_past_256_levels_is_refused_as_seized(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A seized mirror that kept the site's feeds answered every article with its notice inside
+    # 300 unclosed <div>s: the notice check read the page only 256 levels deep (libxml2's
+    # limit), found no words and passed it, and extraction, which reads deeper, published
+    # "This domain has been seized" as the article. The check now reads extraction's tree.
+    site = sites(1)
+    notice = "<p>This domain has been seized by the Federal Bureau of Investigation.</p>"
+    site.mirrors[0].articles_page = (
+        "<!DOCTYPE html><html><head><title>News</title></head><body>"
+        + "<div>" * 300
+        + notice
+        + "</div>" * 300
+        + "</body></html>"
+    )
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 'store.db'}", configured=1))
+    feeds = await pulled_feeds(site, tmp_path, write_config)
+    assert json.loads(feeds["json"])["items"] == []
+    async with store_and_fetcher(config) as (store, _):
+        (health,) = await MirrorStore(store).health("news")
+    assert health.last_error_kind == "seized"
 
 
 async def test_a_page_of_more_elements_than_any_article_is_a_named_error_and_the_stored_copy_stays(

@@ -11,6 +11,7 @@ import pytest
 from syndicator.core.errors import RejectedPage
 from syndicator.core.models import FeedEntry
 from syndicator.extract import text_rules
+from syndicator.extract.extraction import checked_tree
 from syndicator.extract.index_pages import index_links
 from syndicator.extract.validate import READ_CHUNK, check, feed_notice
 from syndicator.mirrors.announced import announced_origins
@@ -492,3 +493,33 @@ def test_a_feed_entry_over_its_other_entries_is_an_index_page(
         [f"https://n.example{link}" for link in links], text_rules.rule(DEFAULT_ARTICLES, "a")
     )
     assert {link.removeprefix("https://n.example") for link in found} == indexes
+
+
+# Every page above as an article, with the pages of a long headline read in pieces.
+AS_ARTICLES = [
+    *(body for _, body, expect in REFUSED + ACCEPTED if expect == "article"),
+    *(body for _, body, _ in BINARY),
+    *(body for _, body in TEXT),
+    *MARKUP_FIRST,
+    page("News", f"<ul>{NAV_TEXT}</ul><h1>This domain has been seized</h1>{LONG}"),
+    page("News", f"<h1>Council meets</h1>{LONG}<h1>This domain has been seized</h1>"),
+    page("This domain has been seized", "<h1>This domain has been seized</h1>" + "<br>" * 9_000),
+]
+
+
+@pytest.mark.parametrize("body", AS_ARTICLES)
+def test_an_article_checked_on_the_tree_extraction_reads_gets_the_checks_verdict(
+    body: bytes,
+) -> None:
+    # A pull checks an article page on the tree it extracts (one parse, not two): the
+    # verdict, its kind and its words, must be the one `check` gives parsing on its own.
+    url = "https://news.example/a"
+    try:
+        check(body, url, "article")
+    except RejectedPage as exc:
+        with pytest.raises(RejectedPage) as caught:
+            checked_tree(body, url)
+        assert (caught.value.kind, str(caught.value)) == (exc.kind, str(exc))
+    else:
+        tree = checked_tree(body, url)
+        assert not isinstance(tree, RejectedPage)

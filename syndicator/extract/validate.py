@@ -125,9 +125,23 @@ def notice_kind(body: bytes, header_charset: str | None = None) -> str | None:
     if not text.strip():
         return None
     read = _read(text)
-    if read is None:
-        return None
-    root, title, h1, visible = read
+    return None if read is None else _notice(*read)
+
+
+def tree_notice(root: etree._Element) -> str | None:
+    """`notice_kind` of a page read from its whole tree as extraction parses it
+    (`decoding.parse_page`), before anything changed it: the same verdict, with no parse of
+    its own. (`notice_kind` parses only as far as a verdict needs; where it stops early, the
+    page is not short and the verdict is its title's and first heading's.)"""
+    return _notice(root, next(root.iter("title"), None), next(root.iter("h1"), None), None)
+
+
+def _notice(
+    root: etree._Element,
+    title: etree._Element | None,
+    h1: etree._Element | None,
+    visible: str | None,
+) -> str | None:
     heads = " ".join(_text(el) for el in (title, h1))
     if visible is None:
         visible = _visible_text(root)
@@ -344,6 +358,20 @@ def check(
 ) -> None:
     """Raise RejectedPage when a 200 answer for `expect` (feed, sitemap, page, article) is not
     it."""
+    if check_bytes(body, url, expect, header_charset=header_charset, reject_if=reject_if):
+        check_notice(body, url, expect, notice_kind(body, header_charset))
+
+
+def check_bytes(
+    body: bytes,
+    url: str,
+    expect: str,
+    *,
+    header_charset: str | None = None,
+    reject_if: Sequence[str] = (),
+) -> bool:
+    """The checks of `check` made before the page is parsed (raising RejectedPage): True for
+    a page whose notice `check_notice` judges next, an HTML one."""
     if reject_if:
         lowered = decode(body, header_charset).casefold()
         for marker in reject_if:
@@ -352,7 +380,7 @@ def check(
     if not body.strip():
         raise _rejected(url, "empty", "empty answer")
     if expect in ("feed", "sitemap") and (not looks_html(body) or _xml_root(body)):
-        return  # XML (or a gzipped sitemap): the parser decides whether it is whole
+        return False  # XML (or a gzipped sitemap): the parser decides whether it is whole
     if what := binary_kind(body):
         # A page compressed twice, an image, a PDF: mojibake if it were read as a page.
         raise _rejected(url, "binary", f"{what} where an HTML {expect} was expected")
@@ -361,31 +389,29 @@ def check(
         raise _rejected(url, "not-html", f"an XML <{root}> where an HTML {expect} was expected")
     if expect not in ("feed", "sitemap") and not looks_html(body):
         _check_markup(body, url, expect, header_charset)
-    if looks_html(body):
-        if crowded := crowded_element(decode(body, header_charset)):
-            raise _rejected(
-                url, "hostile-markup", f"an element with {crowded:,} attributes: not parsed"
-            )
-        kind = notice_kind(body, header_charset)
-        if kind is not None:
-            article = "an" if expect[0] in "aeiou" else "a"
-            raise _rejected(url, kind, f"{kind} notice page where {article} {expect} was expected")
-        if (
-            expect not in ("feed", "sitemap")
-            and _HTML_OPEN.search(body[:2048])
-            and not _HTML_CLOSE.search(body)
-            and not _CLOSED_END.search(body[-256:])
-        ):
-            raise _rejected(url, "truncated", "HTML cut short (no closing </html>)")
-        if (
-            expect not in ("feed", "sitemap")
-            and _HTML_OPEN.search(body[:2048])
-            and not _HTML_CLOSE.search(body)
-            and (element := _left_open(body))
-        ):
-            raise _rejected(
-                url, "truncated", f"HTML cut short (no closing </html>, <{element}> left open)"
-            )
+    if not looks_html(body):
+        return False
+    if crowded := crowded_element(decode(body, header_charset)):
+        raise _rejected(
+            url, "hostile-markup", f"an element with {crowded:,} attributes: not parsed"
+        )
+    return True
+
+
+def check_notice(body: bytes, url: str, expect: str, kind: str | None) -> None:
+    """The rest of `check` for an HTML page whose notice (`notice_kind`, `tree_notice`) is
+    `kind`: raise RejectedPage for a notice or a page cut short."""
+    if kind is not None:
+        article = "an" if expect[0] in "aeiou" else "a"
+        raise _rejected(url, kind, f"{kind} notice page where {article} {expect} was expected")
+    if expect in ("feed", "sitemap") or not _HTML_OPEN.search(body[:2048]):
+        return
+    if not _HTML_CLOSE.search(body) and not _CLOSED_END.search(body[-256:]):
+        raise _rejected(url, "truncated", "HTML cut short (no closing </html>)")
+    if not _HTML_CLOSE.search(body) and (element := _left_open(body)):
+        raise _rejected(
+            url, "truncated", f"HTML cut short (no closing </html>, <{element}> left open)"
+        )
 
 
 def feed_notice(entries: Sequence[FeedEntry]) -> str | None:

@@ -20,6 +20,7 @@ from syndicator import __version__
 from syndicator.core import identity
 from syndicator.core.config import Config
 from syndicator.core.errors import (
+    ExtractError,
     SyndicatorError,
 )
 from syndicator.core.models import FetchLimits
@@ -140,9 +141,8 @@ def _extract_one(
     config: Config | None, target: str, page_url: str | None, source_name: str | None
 ) -> dict[str, Any]:
     """The extraction of one page as `syndicate extract` shows it, or {"target", "error"}."""
-    from syndicator.extract import validate
     from syndicator.extract.candidate import to_candidate
-    from syndicator.extract.extraction import extract_article
+    from syndicator.extract.extraction import checked_tree, extract_article
     from syndicator.pull.bodies import read_capped
     from syndicator.pull.fetch import Fetcher
 
@@ -172,21 +172,21 @@ def _extract_one(
     rules = ArticleRules.of(source) if source else None
     fired: Counter[str] = Counter()
     try:
-        # The checks a pull makes of an article page first: a seizure notice, a captcha, a
-        # PDF or a page cut short is refused there, never extracted, and so it is here.
-        validate.check(
-            body,
-            url,
-            "article",
-            header_charset=charset,
-            reject_if=source.reject_if if source else (),
+        # The checks a pull makes of an article page first, on the tree it extracts: a
+        # seizure notice, a captcha, a PDF or a page cut short is refused there, never
+        # extracted, and so it is here.
+        tree = checked_tree(
+            body, url, header_charset=charset, reject_if=source.reject_if if source else ()
         )
+        if isinstance(tree, ExtractError):
+            raise tree
         page = extract_article(
             body,
             url,
             header_charset=charset,
             rules=rules,
             trace=lambda rule: fired.update([rule]),
+            tree=tree,
         )
     except SyndicatorError as exc:
         return {"target": target, "ok": False, "error": str(exc)}

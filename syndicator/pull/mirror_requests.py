@@ -212,10 +212,8 @@ class MirrorRequests:
         # The articles this pull stored new, by GUID: the article's URL and what an expired
         # link of it would remember (see `ArticleFetching._expire_arrivals`).
         self.arrivals: dict[str, tuple[str, ExpiredLink]] = {}
-        # The URLs asked as articles whose answer was refused as no article (`REFUSALS`);
-        # and by article (`identity.url_key` of its canonical URL), the mirrors that refused
-        # it so, None once a copy of it failed otherwise.
-        self.refused_urls: set[str] = set()
+        # By article (`identity.url_key` of its canonical URL), the mirrors that refused it as
+        # no article (`REFUSALS`), None once a copy of it failed otherwise.
         self.refused: dict[str, set[int] | None] = {}
         self.book = HealthBook(name, {}, Policy.of(source.breaker), clock, rng or random.Random())
         self.validators: dict[str, Validators] = {}
@@ -370,9 +368,12 @@ class MirrorRequests:
         asked: Asked | None = None,
         named: bool = False,
         entry: tuple[str, str] | None = None,
+        check: bool = True,
     ) -> tuple[int, Response] | None:
         """Fetch and validate one URL from a mirror; failures are recorded, None returned.
         `asked` (an article copy) is told when the request goes out and when it is answered.
+        `check`: False for an article page, checked where it is parsed for extraction
+        (`CopyFetching._fetch_article`).
         `named`: a sitemap that an index this mirror served names, whose 404 or 410 says the
         index is stale, not that the mirror fails (`STALE`). `entry`: the (section, path) of
         the entry point asked, whose 404 or 410 is judged once every mirror was asked
@@ -442,11 +443,11 @@ class MirrorRequests:
         if response.not_modified:
             self.report.not_modified += 1
             return answered, response
+        if not check:
+            return answered, response
         try:
             await self._validate(response, expect)
         except ExtractError as exc:
-            if expect == "article" and exc.kind in REFUSALS:
-                self.refused_urls.add(url)
             self._failed(answered, expect, exc, blame=not (named and exc.kind in STALE))
             return None
         return answered, response
