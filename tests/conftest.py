@@ -17,9 +17,9 @@ import pytest
 from syndicator.core.config import Config
 from syndicator.core.config_file import load_config
 from syndicator.core.models import FetchLimits
-from syndicator.ops.cli import limits_of
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport, pull_source
+from syndicator.serve.reload import limits_of
 from syndicator.store import Store, open_store
 
 from .sites import FakeClock, Site

@@ -18,11 +18,11 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from syndicator.core.config import Config
 from syndicator.core.errors import FetchError
 from syndicator.core.models import FetchLimits
-from syndicator.ops.cli import limits_of
 from syndicator.publish.mirror_report import mirror_rows
 from syndicator.pull.addresses import AddressPolicy, refusal
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport, pull_source
+from syndicator.serve.reload import limits_of
 from syndicator.store import Store, open_store
 from syndicator.store.health import DiscoveredMirror, MirrorHealth, MirrorStore
 

@@ -17,12 +17,13 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from syndicator.core.config import Config
-from syndicator.ops.cli import limits_of, main
+from syndicator.ops.cli import main
 from syndicator.publish.documents import FeedBook
 from syndicator.publish.mirror_report import health_line, mirror_rows
 from syndicator.publish.pages import breaker
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport, pull_source
+from syndicator.serve.reload import limits_of
 from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore
 from syndicator.store.schema import articles, section_versions

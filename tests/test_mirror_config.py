@@ -8,7 +8,7 @@ import pytest
 
 from syndicator.core.config_file import load_config
 from syndicator.core.errors import ConfigError
-from syndicator.ops.cli import limits_of
+from syndicator.serve.reload import limits_of
 
 BASE = """\
 service:

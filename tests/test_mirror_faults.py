@@ -25,12 +25,13 @@ from syndicator.core import identity
 from syndicator.core.config import Config
 from syndicator.core.models import Page
 from syndicator.extract import extraction
-from syndicator.ops.cli import limits_of, main
+from syndicator.ops.cli import main
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.entry_points import misfiled
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import PullReport, pull_source
 from syndicator.pull.run import run_pull
+from syndicator.serve.reload import limits_of
 from syndicator.store import Store, open_store
 from syndicator.store.health import MirrorStore
 from syndicator.store.status import collect

@@ -16,9 +16,9 @@ from aiohttp import web
 from syndicator.core.config import Config
 from syndicator.core.errors import FetchError, Throttled
 from syndicator.core.models import FetchLimits
-from syndicator.ops.cli import limits_of
 from syndicator.pull.fetch import Fetcher
 from syndicator.pull.pipeline import pull_source
+from syndicator.serve.reload import limits_of
 from syndicator.store import open_store
 from syndicator.store.health import MirrorStore
 

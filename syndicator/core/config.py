@@ -59,8 +59,6 @@ from syndicator.core.errors import ConfigError, Problem
 from syndicator.core.models import ALL_SECTION
 from syndicator.core.source_config import Source
 
-DEFAULT_CONFIG = Path("config/syndicator.yaml")
-
 
 class Section(ConfigModel):
     title: Title

@@ -10,7 +10,8 @@ config or the command line is wrong, 128 + N stopped by signal N. A user's mista
 one clear message, `error: WHERE: WHAT` (docs/operating.md); a bug shows its traceback.
 
 A command imports the stages it runs (pulling, the store, publishing) when it runs: `--help`,
-`--version` and `check` load no HTTP client, database library or article extractor.
+`--version` and `check` load no HTTP client, database library or article extractor, and
+`--help` and `--version` no config model either (they read no config).
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ import click
 from rich.text import Text
 
 from syndicator import __version__
-from syndicator.core.config import DEFAULT_CONFIG
-from syndicator.core.config_addresses import shown_route
 from syndicator.core.errors import (
     ExportError,
     StoreError,
@@ -61,6 +60,7 @@ from syndicator.ops.command_output import (
 )
 from syndicator.ops.config_input import (
     CONFIG_HELP,
+    DEFAULT_CONFIG,
     STDIN_NAME,
     VERBOSE_HELP,
     Group,
@@ -71,11 +71,9 @@ from syndicator.ops.config_input import (
     load_or_exit,
     optional_config,
 )
-from syndicator.ops.config_warnings import config_warnings, public_url_warning, warn_public_url
 from syndicator.ops.db_commands import db
 from syndicator.ops.extract_command import extract, fetch_limits, is_http_url
 from syndicator.ops.serve_command import serve
-from syndicator.serve.reload import limits_of
 from syndicator.serve.workers import (
     Stopped,
 )
@@ -89,7 +87,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("syndicator.serve")
 
 
-__all__ = ["check", "export", "limits_of", "main", "serve"]
+__all__ = ["check", "export", "main", "serve"]
 
 
 @click.group(cls=Group)
@@ -121,6 +119,9 @@ def main(ctx: click.Context, config_path: Path, verbose: bool) -> None:
 @click.pass_context
 def check(ctx: click.Context, as_json: bool) -> None:
     """Validate the config and print what a pull would fetch."""
+    from syndicator.core.config_addresses import shown_route
+    from syndicator.ops.config_warnings import config_warnings, public_url_warning, warn_public_url
+
     config = load_or_exit(ctx, as_json)  # says what env_mistakes finds
     warn_public_url(config)
     found = config_warnings(config)
@@ -292,6 +293,7 @@ async def _pull_sources(
     """Pull these sources at once, one progress bar for all (none when `quiet`)."""
     from syndicator.pull.fetch import Fetcher
     from syndicator.pull.run import run_pull
+    from syndicator.serve.reload import limits_of
 
     with terminal.PullProgress(err, label, shown=not quiet) as progress:
         async with Fetcher(limits_of(config)) as fetcher:
@@ -402,6 +404,7 @@ def _out_folder(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.pass_context
 def export(ctx: click.Context, out_dir: Path | None, quiet: bool, as_json: bool) -> None:
     """Pull every source once, then write every section feed as static files."""
+    from syndicator.ops.config_warnings import warn_public_url
     from syndicator.publish.documents import FeedBook
     from syndicator.publish.export import check_folder, write_feeds
     from syndicator.publish.export_manifest import owner_of

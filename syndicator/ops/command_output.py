@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 from rich.console import Console
 
-from syndicator.core.config import Config
 from syndicator.core.errors import (
     StoreError,
     SyndicatorError,
@@ -34,6 +33,7 @@ from syndicator.serve.workers import (
 )
 
 if TYPE_CHECKING:
+    from syndicator.core.config import Config
     from syndicator.pull.run import PullOutcome
     from syndicator.store import Store
 

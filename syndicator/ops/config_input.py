@@ -3,7 +3,8 @@ read from stdin), the environment's SYNDICATOR_<KEY> overrides of `service.<key>
 made relative to where the command runs, and the global options (--config, -v) with the
 command group that gives them to every command.
 
-The only module that reads the environment."""
+The only module that reads the environment. The config model (pydantic) is imported when a
+config is read: `--help` and `--version` read none, and do not wait for it."""
 
 from __future__ import annotations
 
@@ -17,13 +18,10 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
-from pydantic import BaseModel
 
-from syndicator.core.config import DEFAULT_CONFIG, Config, Service, with_service_overrides
-from syndicator.core.config_file import MAX_CONFIG_SIZE, load_config, parse_config_bytes
 from syndicator.core.errors import (
     ConfigError,
     Problem,
@@ -44,9 +42,16 @@ from syndicator.ops.command_output import (
 from syndicator.ops.logs import FORMATS as LOG_FORMATS
 from syndicator.ops.logs import setup_logging
 
+if TYPE_CHECKING:
+    from syndicator.core.config import Config
+
 log = logging.getLogger("syndicator.serve")
 
 ENV_PREFIX = "SYNDICATOR_"
+
+
+# The config a command reads when neither --config nor SYNDICATOR_CONFIG names one.
+DEFAULT_CONFIG = Path("config/syndicator.yaml")
 
 
 def env_overrides(environ: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
@@ -100,6 +105,10 @@ def _folder_from_here(path: str) -> str:
 
 def _nested() -> list[str]:
     """The `service` keys that hold a mapping of keys (websub, archive)."""
+    from pydantic import BaseModel
+
+    from syndicator.core.config import Service
+
     return [
         k
         for k, f in Service.model_fields.items()
@@ -109,6 +118,10 @@ def _nested() -> list[str]:
 
 def _blocks() -> list[str]:
     """The config's blocks of settings beside `service` (cluster, retention)."""
+    from pydantic import BaseModel
+
+    from syndicator.core.config import Config
+
     return [
         k
         for k, f in Config.model_fields.items()
@@ -118,6 +131,8 @@ def _blocks() -> list[str]:
 
 def _single_valued() -> list[str]:
     """The `service` keys the environment can set: those that take one value."""
+    from syndicator.core.config import Service
+
     nested = _nested()
     return [k for k in Service.model_fields if k not in nested]
 
@@ -161,6 +176,8 @@ STDIN_NAME = Path("<stdin>")
 def _stdin_config(ctx: click.Context) -> Config:
     """The config `--config -` reads from standard input, once: relative paths in it start in
     the working folder, as they do for a config from a pipe (docs/config.md)."""
+    from syndicator.core.config_file import MAX_CONFIG_SIZE, parse_config_bytes
+
     root = ctx.find_root().ensure_object(dict)
     if "stdin_config" not in root:
         root["stdin_config"] = sys.stdin.buffer.read(MAX_CONFIG_SIZE + 1)
@@ -176,6 +193,9 @@ def config_name(ctx: click.Context) -> Path:
 def read_config(ctx: click.Context, *, again: bool = False) -> Config:
     """The config file with the environment's overrides; raises ConfigError. `again`: read
     by a running service (a reload), which found it when it started."""
+    from syndicator.core.config import with_service_overrides
+    from syndicator.core.config_file import load_config
+
     path: Path = ctx.obj["config_path"]
     if path == STDIN:
         return with_service_overrides(_stdin_config(ctx), env_overrides())

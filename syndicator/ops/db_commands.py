@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from syndicator.core.config import Config
 from syndicator.core.errors import (
     BackupTarget,
     StoreError,
@@ -36,6 +35,7 @@ from syndicator.ops.command_output import (
 from syndicator.ops.config_input import Group, home_path, load_or_exit
 
 if TYPE_CHECKING:
+    from syndicator.core.config import Config
     from syndicator.store.integrity import IntegrityReport
     from syndicator.store.retention import PruneReport
 

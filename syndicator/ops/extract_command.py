@@ -1,8 +1,8 @@
 """`syndicate extract`: an operator's look at what the feeds would publish for saved pages, URLs
 or a folder of pages, one at a time or one JSON object a line (`--json`), each with the exact
 `text` and `content_html`, the source's rules applied (`--source`) and the rules that
-removed something. Registered on the command group by `cli`; the extractor and the fetcher
-are imported when the command runs.
+removed something. Registered on the command group by `cli`; the extractor, the fetcher and
+the config model are imported when the command runs.
 """
 
 from __future__ import annotations
@@ -11,20 +11,18 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
 
 from syndicator import __version__
 from syndicator.core import identity
-from syndicator.core.config import Config
 from syndicator.core.errors import (
     ExtractError,
     SyndicatorError,
 )
 from syndicator.core.models import FetchLimits
-from syndicator.extract.source_rules import ArticleRules
 from syndicator.ops import terminal
 from syndicator.ops.command_output import (
     BARE_ERROR,
@@ -40,10 +38,12 @@ from syndicator.ops.command_output import (
 from syndicator.ops.config_input import (
     optional_config,
 )
-from syndicator.serve.reload import limits_of
 from syndicator.serve.workers import (
     run_loop,
 )
+
+if TYPE_CHECKING:
+    from syndicator.core.config import Config
 
 
 @click.command()
@@ -143,6 +143,7 @@ def _extract_one(
     """The extraction of one page as `syndicate extract` shows it, or {"target", "error"}."""
     from syndicator.extract.candidate import to_candidate
     from syndicator.extract.extraction import checked_tree, extract_article
+    from syndicator.extract.source_rules import ArticleRules
     from syndicator.pull.bodies import read_capped
     from syndicator.pull.fetch import Fetcher
 
@@ -206,4 +207,6 @@ def _extract_one(
 
 def fetch_limits(config: Config | None) -> FetchLimits:
     """The fetch limits of the config a command runs with, or the defaults without one."""
+    from syndicator.serve.reload import limits_of
+
     return limits_of(config) if config else FetchLimits(user_agent=f"syndicator/{__version__}")

@@ -1,6 +1,6 @@
 """`syndicate serve`: the long-running service (scheduler, web server, workers), with its
 store opened and checked before any worker forks. The service's modules (web server, pulling,
-store) are imported when the command runs, before it forks."""
+store) and the config model are imported when the command runs, before it forks."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from syndicator.core.config import Config
-from syndicator.core.config_addresses import listen_address
 from syndicator.core.errors import ConfigError
 from syndicator.ops.command_output import EXIT_CONFIG, connect, fail, run_command
 from syndicator.ops.config_input import (
@@ -26,9 +25,7 @@ from syndicator.ops.config_input import (
     load_or_exit,
     read_config,
 )
-from syndicator.ops.config_warnings import log_config_warnings
 from syndicator.ops.logs import setup_logging
-from syndicator.serve.reload import limits_of, runnable
 from syndicator.serve.workers import (
     ROLES,
     STOP_GRACE,
@@ -39,6 +36,9 @@ from syndicator.serve.workers import (
     tune_malloc,
     unless_stopped,
 )
+
+if TYPE_CHECKING:
+    from syndicator.core.config import Config
 
 log = logging.getLogger("syndicator.serve")
 
@@ -113,7 +113,10 @@ def serve(
     process(es), so readers are answered first (--pull-inline: in the first serving process).
     SIGHUP (or a change of the config file) reloads the config; SIGTERM or SIGINT drains
     requests and pulls within service.drain_timeout and stops."""
+    from syndicator.core.config_addresses import listen_address
+    from syndicator.ops.config_warnings import log_config_warnings
     from syndicator.serve import cluster
+    from syndicator.serve.reload import limits_of, runnable
     from syndicator.serve.service import Service as RunningService
 
     # How the service logs until its config is read: --json, else SYNDICATOR_LOG_FORMAT.

@@ -1,6 +1,8 @@
 """What the command line shows: rich tables for people and plain dicts for `--json`.
 
-Presentation only: takes reports and models, returns tables and dicts; no I/O.
+Presentation only: takes reports and models, returns tables and dicts; no I/O. The config
+model's modules are imported by the functions that show a config or its durations: the
+command line loads this module for `--help` too, which reads no config.
 """
 
 from __future__ import annotations
@@ -15,15 +17,13 @@ from rich.style import StyleType
 from rich.table import Column, Table
 from rich.text import Text
 
-from syndicator.core.config import ALL_SECTION, Config
-from syndicator.core.config_addresses import shown_route
-from syndicator.core.config_values import human_age
 from syndicator.core.errors import printable
-from syndicator.core.models import Candidate, Page
+from syndicator.core.models import ALL_SECTION, Candidate, Page
 
 if TYPE_CHECKING:
     # Only the commands that report them load these (and with them aiohttp, SQLAlchemy
     # and trafilatura): `check` and `--help` stay quick.
+    from syndicator.core.config import Config
     from syndicator.ops.discover import Discovery
     from syndicator.publish.mirror_report import MirrorRow
     from syndicator.pull.run import PullOutcome
@@ -144,6 +144,8 @@ DATED_AFTER = 7 * 86400
 
 def ago(moment: datetime | None, now: datetime | None = None) -> str:
     """ "3d4h ago" within a week, else the day in UTC ("2020-06-20"); "never" for none."""
+    from syndicator.core.config_values import human_age
+
     if moment is None:
         return "never"
     age = ((now or datetime.now(UTC)) - moment).total_seconds()
@@ -182,6 +184,8 @@ def wide_or_narrow(
 def entry_points(config: Config, width: int | None = None) -> RenderableType:
     """What a pull fetches: each source's entry points, and the mirrors it asks them of (in
     a column where there is room, else each source's list below the table)."""
+    from syndicator.core.config_addresses import shown_route
+    from syndicator.core.config_values import human_age
 
     def asked(name: str) -> list[str]:
         # A mirror reached through a proxy says so, as `mirrors` does (its password hidden).
@@ -258,6 +262,8 @@ def mirrors(rows: list[MirrorRow], width: int | None = None) -> RenderableType:
 
 
 def sections(report: FeedStatus) -> Table:
+    from syndicator.core.config_values import human_age
+
     shown = table(
         "section", "items", "newest item", "last change", "stale after", "state", keys=("section",)
     )
