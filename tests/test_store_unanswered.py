@@ -1,5 +1,6 @@
 """A PostgreSQL store that takes the connection and says nothing (a server hung in its
-start, a relay whose far side is gone): commands say so, and `serve` stops when told to."""
+start, a relay whose far side is gone), or that goes away: commands say so, and `serve`
+stops when told to."""
 
 from __future__ import annotations
 
@@ -251,3 +252,30 @@ async def test_an_export_whose_store_stops_answering_says_one_store_error(
     assert len(failures) == 1, result.stderr
     assert "the server did not answer within the command timeout" in failures[0], failures
     assert f"(store {url.split('?')[0]}?" in failures[0], failures  # the store named
+
+
+async def test_a_pull_whose_store_goes_away_says_so_without_a_traceback(
+    site: Site, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The PostgreSQL server goes away mid-pull (stopped, restarted: connections refused).
+    # The refusal passed by the pool's handling of the driver's errors: the pull crashed,
+    # the record of the crash met the same refusal, which nothing recorded it took, and the
+    # command ended in a ConnectionRefusedError's traceback, the pull neither recorded nor
+    # said to be lost.
+    async with paused_store() as (url, relay):
+        config = tmp_path / "syndicator.yaml"
+        config.write_text(site.config_yaml(f"{url}&command_timeout=2"), encoding="utf-8")
+        site.slow_paths, site.slow_seconds = {"/rss/north-africa.xml"}, 2.0
+        args = ["--config", str(config), "pull", "news"]
+        pull = asyncio.create_task(asyncio.to_thread(CliRunner().invoke, main, args))
+        await asyncio.sleep(1.0)  # the pull waits on the entry point
+        await relay.stop()  # every connection closed, and new ones refused
+        result = await asyncio.wait_for(pull, 60)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.stderr and "Exception" not in result.stderr, result.stderr
+    said = [line for line in result.stderr.splitlines() if line.startswith("news: ")]
+    assert len(said) == 1 and "Connection refused" in said[0], result.stderr
+    assert result.stderr.splitlines()[-1] == "error: pull failed for: news", result.stderr
+    lost = [r for r in caplog.records if r.getMessage() == "pull not recorded"]
+    assert [getattr(r, "source", None) for r in lost] == ["news"], lost

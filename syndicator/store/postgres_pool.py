@@ -100,7 +100,8 @@ class PingedPool(AsyncAdaptedQueuePool):
     SQLAlchemy gives up with "This connection is closed", an InvalidRequestError: to the
     store's callers, who take a DBAPIError for the store failing, that was a crash (a pull
     ended with a traceback instead of a store error in its report). It is raised here as
-    the OperationalError of a lost connection, as a refused connection is."""
+    the OperationalError of a lost connection, and so is a new connection asyncpg could not
+    open (no answer, or refused)."""
 
     # SQLAlchemy names a pool's logger after its class: this one's module put its notes
     # ("Pool disposed. Pool size: 5 ...", "Pool recreating") in the service's log at info
@@ -114,8 +115,9 @@ class PingedPool(AsyncAdaptedQueuePool):
         except InvalidRequestError as exc:
             lost = ConnectionLost(f"no connection to the server answered: {exc}")
             raise OperationalError(None, None, lost, connection_invalidated=True) from exc
-        except TimeoutError as exc:
+        except (TimeoutError, OSError) as exc:
             # asyncpg's own, opening a connection to a server that takes it and says
-            # nothing: bare, it passed by every store call's handling of the driver's
-            # errors, and a pull whose store stopped answering ended in a crash.
+            # nothing (TimeoutError) or that is gone, stopped or restarting (refused): bare,
+            # they passed by every store call's handling of the driver's errors, and a pull
+            # whose store stopped answering, or went away, ended in a crash.
             raise OperationalError(None, None, exc, connection_invalidated=True) from exc
