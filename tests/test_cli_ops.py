@@ -369,6 +369,14 @@ def test_extract_refuses_an_empty_argument_rather_than_every_page_here(
     assert "saved.html" not in result.output
 
 
+@pytest.mark.parametrize("url", ["", " "])
+def test_discover_says_an_empty_url_is_empty(url: str) -> None:
+    """`discover "$SITE"` with SITE unset said `error: : give an http(s) URL`."""
+    result = CliRunner().invoke(main, ["discover", url])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == "error: the URL is empty; give an http(s) URL\n", result.stderr
+
+
 def test_env_overrides_read_every_service_key(tmp_path: Path) -> None:
     found = env_overrides(
         {

@@ -341,6 +341,9 @@ def discover_command(ctx: click.Context, url: str, name: str | None, as_json: bo
     from syndicator.ops.discover import config_block, discover, to_yaml
     from syndicator.pull.fetch import Fetcher
 
+    if not url.strip():
+        # `discover "$SITE"` with SITE unset: an empty name read as `error: : give ...`.
+        fail("the URL is empty; give an http(s) URL", EXIT_CONFIG, as_json)
     if not is_http_url(url):
         fail(f"{url}: give an http(s) URL", EXIT_CONFIG, as_json)
     config = optional_config(ctx, as_json)
