@@ -734,6 +734,25 @@ def test_db_restore_of_a_damaged_store_named_by_a_link_restores_the_linked_file(
     assert not [p.name for p in disk.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_restore_names_the_store_as_other_commands_do(tmp_path: Path) -> None:
+    # A store beside the config's folder (`sqlite:///../data/...`, as the default config
+    # has it): `db restore` said `restored /srv/config/../data/db.sqlite`, where every other
+    # command names /srv/data/db.sqlite.
+    (tmp_path / "config").mkdir()
+    config = default_config_copy(tmp_path / "config")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace(str(tmp_path / "config" / "db.sqlite"), "../data/db.sqlite"))
+    assert run("--config", str(config), "db", "upgrade").exit_code == 0
+    backup = tmp_path / "backup.db"
+    assert run("--config", str(config), "db", "backup", str(backup)).exit_code == 0
+    store = tmp_path / "data" / "db.sqlite"
+    restored = run("--config", str(config), "db", "restore", str(backup))
+    assert restored.exit_code == 0, restored.output
+    assert restored.stdout == f"restored {store} from {backup}: 0 articles\n", restored.stdout
+    as_json = run("--config", str(config), "db", "restore", str(backup), "--json")
+    assert json.loads(as_json.stdout)["store"] == str(store), as_json.stdout
+
+
 @pytest.mark.parametrize(("name", "option"), [("feeds?.db", ".db"), ("feeds.db?mode=ro", "mode")])
 def test_a_sqlite_store_url_option_the_driver_ignores_is_named(
     tmp_path: Path, name: str, option: str

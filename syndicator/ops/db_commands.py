@@ -4,6 +4,7 @@ backup and restore. Each command imports the store when it runs."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -200,13 +201,17 @@ def db_backup(ctx: click.Context, target: Path, replace: bool, quiet: bool, as_j
 
 def _sqlite_store(config: Config, otherwise: str, as_json: bool) -> Path:
     """The SQLite file of the config's store (the config has checked that SQLAlchemy reads
-    its URL); a PostgreSQL store ends the command with what to use instead."""
+    its URL); a PostgreSQL store ends the command with what to use instead.
+
+    Its `..` stepped back in the text of the path, as SQLite steps back (the config's folder
+    is resolved): `restored /srv/config/../data/x.db` named the file every other command
+    names /srv/data/x.db."""
     from syndicator.store.connect import sqlite_file
 
     path = sqlite_file(config.service.store, config.base_dir)
     if path is None:
         fail(f"the store is not a SQLite file: {otherwise}", EXIT_CONFIG, as_json)
-    return path
+    return Path(os.path.abspath(path))
 
 
 def _on_file(config: Config, as_json: bool, work: Callable[[], T]) -> T:
