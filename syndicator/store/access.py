@@ -27,6 +27,7 @@ from syndicator.core.errors import StoreError, StoreFull
 from syndicator.core.ingest import as_utc
 from syndicator.store import migrate
 from syndicator.store.connect import (
+    BEGIN_LATER_OPTION,
     DISK_FULL,
     PG_DISK_FULL,
     WRITE_OPTION,
@@ -72,6 +73,9 @@ class StoreAccess:
         self.engine = engine
         # Same pool; on SQLite its transactions take the write lock when they begin.
         self.writer = engine.execution_options(**{WRITE_OPTION: True})
+        self._writer_begun_later = engine.execution_options(
+            **{WRITE_OPTION: True, BEGIN_LATER_OPTION: True}
+        )
         self.is_postgres = engine.dialect.name == "postgresql"
         self._ignores: dict[str, Any] = {}
         self._versions_insert = self._insert_ignore(section_versions)
@@ -177,12 +181,14 @@ class StoreAccess:
         where = f"{os.path.abspath(self.file)}: " if self.file is not None else ""
         return StoreFull(f"{where}{DISK_FULL} (no space left on device)")
 
-    def writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
+    def writing(self, *, begin_later: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
         """A write transaction (committed at the end, rolled back on error). Raises
         StoreError, before anything is written, when the store's file was deleted or replaced
-        since it was opened."""
+        since it was opened. `begin_later`: on SQLite the write lock is taken with the first
+        statement, in its trip to the connection's thread (see `connect.BEGIN_LATER_OPTION`),
+        and a failure to take it is that statement's error."""
         self.check_file()
-        return self.writer.begin()
+        return (self._writer_begun_later if begin_later else self.writer).begin()
 
     @asynccontextmanager
     async def reading(self, what: str) -> AsyncIterator[AsyncConnection]:

@@ -104,7 +104,7 @@ class ArticleWrites(SectionWrites):
         looked_again = False
         while True:
             try:
-                async with self.writing() as conn:
+                async with self.writing(begin_later=True) as conn:
                     return await self._ingest(conn, cand, canonical_origin, now, number, trim)
             except IntegrityError as exc:
                 if looked_again or getattr(exc.orig, "sqlstate", None) != FOREIGN_KEY_GONE:

@@ -255,8 +255,12 @@ def make_engine(
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(conn: Any) -> None:
-            immediate = conn.get_execution_options().get(WRITE_OPTION)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            options = conn.get_execution_options()
+            begin = "BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN"
+            if options.get(BEGIN_LATER_OPTION):
+                conn.connection.driver_connection.begin_later(begin)
+            else:
+                conn.exec_driver_sql(begin)
 
     else:
         event.listen(engine.sync_engine, "handle_error", connection_lost)
@@ -320,6 +324,12 @@ def first_schema(search_path: str) -> str:
 
 
 WRITE_OPTION = "syndicator_write"
+
+
+# On SQLite, a transaction begun with this option sends its BEGIN with its first statement
+# (`store.sqlite.Connection.begin_later`): for transactions whose first statement comes at
+# once and that raise any error of theirs as their statements' (an ingest).
+BEGIN_LATER_OPTION = "syndicator_begin_later"
 
 
 async def _open_sqlite(*args: Any, **kwargs: Any) -> Any:

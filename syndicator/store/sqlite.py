@@ -28,22 +28,28 @@ class Cursor(aiosqlite.Cursor):
 
     def __init__(self, conn: Connection) -> None:
         super().__init__(conn, None)  # type: ignore[arg-type]
+        self._owner = conn
         self._rows: list[Any] = []
         self._closed = False
 
-    def _run(self, method: str, sql: str, parameters: Any) -> list[Any]:
-        """On the connection's thread: the statement, and all its rows."""
+    def _run(self, begin: str | None, method: str, sql: str, parameters: Any) -> list[Any]:
+        """On the connection's thread: the transaction's deferred BEGIN if any (see
+        `Connection.begin_later`), the statement, and all its rows."""
         if self._cursor is None:
             self._cursor = self._conn._conn.cursor()
+        if begin is not None:
+            self._cursor.execute(begin)
         getattr(self._cursor, method)(sql, parameters)
         return self._cursor.fetchall() if self._cursor.description else []
 
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> Cursor:
-        self._rows = await self._execute(self._run, "execute", sql, parameters or ())
+        begin = self._owner.take_begin()
+        self._rows = await self._execute(self._run, begin, "execute", sql, parameters or ())
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> Cursor:
-        self._rows = await self._execute(self._run, "executemany", sql, parameters)
+        begin = self._owner.take_begin()
+        self._rows = await self._execute(self._run, begin, "executemany", sql, parameters)
         return self
 
     async def fetchone(self) -> Any:
@@ -78,14 +84,33 @@ class Cursor(aiosqlite.Cursor):
 
 
 class Connection(aiosqlite.Connection):
+    # The BEGIN the next statement runs first, in that statement's trip (see `begin_later`).
+    _begin: str | None = None
+
     @contextmanager
     async def cursor(self) -> aiosqlite.Cursor:
         return Cursor(self)
+
+    def begin_later(self, begin: str) -> None:
+        """Run `begin` (BEGIN IMMEDIATE) on the thread in the trip of the next statement,
+        not in a trip of its own: one trip fewer a transaction. Its error (the write lock
+        still held by another process at the busy timeout) is then that statement's. A
+        transaction that runs no statement begins nothing and commits nothing."""
+        self._begin = begin
+
+    def take_begin(self) -> str | None:
+        begin, self._begin = self._begin, None
+        return begin
+
+    async def commit(self) -> None:
+        if self.take_begin() is None:
+            await super().commit()
 
     async def rollback(self) -> None:
         """No trip to the connection's thread when no transaction is open, where sqlite3's
         rollback does nothing: SQLAlchemy's pool rolls back every connection returned to it
         after a commit, a trip of every write transaction (asyncpg's adapter skips it too)."""
+        self.take_begin()
         try:
             idle = not self._conn.in_transaction
         except (ValueError, sqlite3.Error):  # closed: the trip says so, as before
