@@ -400,3 +400,33 @@ def test_a_photo_credit_that_is_only_its_label_is_not_published(
         doc = etree.fromstring(render.render(fmt, INFO, [article(1, image_caption=caption)]))
         assert [el.text for el in doc.iter(f"{media}credit")] == [], fmt
         assert [el.text for el in doc.iter(f"{media}description")] == ([shows] if shows else [])
+
+
+def test_a_link_with_no_address_is_no_link_to_the_feed_in_any_format() -> None:
+    # trafilatura writes an anchor that had no href (an index term's or a footnote's target,
+    # `<a id="...">`) as `<a href="">`, and puts the text after it inside: an empty reference
+    # is the document it is read in, so readers linked whole paragraphs to the feed itself.
+    content = (
+        '<p>Terms vary. <a href="" rel="noopener noreferrer">Black-box monitoring tests what'
+        ' users see.</a></p><p>See <a href="">WORDS</a> and <a href=" ">IRI</a> in'
+        ' <a href="https://www.rfc-editor.org/rfc/rfc2119">RFC 2119</a>.</p>'
+    )
+    articles = [article(1, content_html=content)]
+    text = "Terms vary. Black-box monitoring tests what users see.See WORDS and IRI in RFC 2119."
+    for fmt in ("rss", "atom"):
+        parsed = feedparser.parse(
+            render.render(fmt, INFO, articles),
+            response_headers={
+                "content-location": INFO.feed_urls[fmt],
+                "content-type": render.CONTENT_TYPES[fmt],
+            },
+        )
+        body = html.fromstring(f"<div>{parsed.entries[0].content[0].value}</div>")
+        assert [a.get("href") for a in body.iter("a")] == [
+            "https://www.rfc-editor.org/rfc/rfc2119"
+        ], fmt
+        assert body.text_content() == text, fmt
+    item = json.loads(render.render_json(INFO, articles))["items"][0]
+    body = html.fromstring(f"<div>{item['content_html']}</div>")
+    assert [a.get("href") for a in body.iter("a")] == ["https://www.rfc-editor.org/rfc/rfc2119"]
+    assert body.text_content() == text

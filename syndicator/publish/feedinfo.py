@@ -19,6 +19,7 @@ from syndicator.core.directions import directions_closed
 from syndicator.core.models import Article
 from syndicator.extract.candidate import summarise
 from syndicator.extract.decoding import parse_fragment
+from syndicator.extract.published_html import fragment_html
 from syndicator.extract.templates import block_texts
 
 FORMATS = ("rss", "atom", "json")
@@ -135,12 +136,12 @@ def publishable(article: Article) -> Article:
     """The article with every text made safe for XML, the direction controls of each line
     of text closed within it (`directions_closed`), a title that is never blank nor made of
     invisible characters alone (`_visible`), nor a byline or caption (`shown_text`), a
-    summary that is never the title again (`_opening`), and its links as URIs
-    (`identity.as_uri`)."""
+    summary that is never the title again (`_opening`), no link in its text to nowhere
+    (`_without_empty_links`), and its links as URIs (`identity.as_uri`)."""
     title = directions_closed(" ".join(xml_safe(article.title).split()))
     if not _visible(title):
         title = UNTITLED
-    content_html = xml_safe(article.content_html)
+    content_html = _without_empty_links(xml_safe(article.content_html))
     summary = directions_closed(xml_safe(article.summary))
     if _same_words(summary, title):
         summary = _opening(content_html, title)
@@ -155,6 +156,27 @@ def publishable(article: Article) -> Article:
         # Set as an attribute (enclosure, media:content): one NUL made lxml refuse the feed.
         image_url=_picture_url(article.url, xml_safe(article.image_url)),
     )
+
+
+# A link with no address: `href=""` (or white space alone), as lxml writes the stored HTML.
+_EMPTY_HREF = re.compile(r'<a\b[^>]*\shref="\s*"')
+
+
+def _without_empty_links(content_html: str) -> str:
+    """The HTML with each link that has no address made plain text, its words kept.
+
+    trafilatura writes an anchor that had no href (an index term's or a footnote's target,
+    `<a id="...">`) as `<a href="">`, and puts the text after it inside. An empty reference
+    is the document it is read in (RFC 3986 5.2), so in every reader the words, often a whole
+    paragraph, were a link to the feed itself. Articles stored so are mended here, when
+    published; HTML holding no such link is returned as it is, not parsed."""
+    if not _EMPTY_HREF.search(content_html):
+        return content_html
+    container = parse_fragment(content_html)
+    for link in list(container.iter("a")):
+        if not (link.get("href") or "").strip():
+            link.drop_tag()
+    return fragment_html(container)
 
 
 def _visible(text: str) -> bool:
