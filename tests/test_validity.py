@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from syndicator.core import identity
 from syndicator.core.models import Article
 from syndicator.publish import render
 
@@ -57,6 +58,22 @@ def test_a_picture_url_stored_loosely_is_published_valid(fmt: str) -> None:
     body = render.render(fmt, INFO, [loose])
     assert PROBLEMS[fmt](body) == []
     assert b"http://cdn.example/Seite%204.jpg" in body
+
+
+@pytest.mark.parametrize("fmt", render.FORMATS)
+@pytest.mark.parametrize("src", ["//:0", "https://:0/x.jpg", "http://@/x.jpg"])
+def test_a_picture_url_with_no_host_is_not_published(fmt: str, src: str) -> None:
+    # `src="//:0"` is a lazy loader's placeholder: joined with the page, `https://:0` was the
+    # stored lead picture, and every format published it (enclosure, media:content, JSON
+    # Feed image), a URL no reader can load (a browser's parser refuses it, no host).
+    stored = article(1, image_url=identity.join_url("https://www.presstv.ir/Detail/1", src) or src)
+    body = render.render(fmt, INFO, [stored])
+    assert PROBLEMS[fmt](body) == []
+    if fmt == "json":
+        assert "image" not in json.loads(body)["items"][0]
+    else:
+        entry = feedparser.parse(body).entries[0]
+        assert (entry.get("media_content"), entry.get("enclosures")) == (None, [])
 
 
 @pytest.mark.parametrize("fmt", render.FORMATS)

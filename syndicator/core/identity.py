@@ -282,7 +282,9 @@ def join_url(base: str, link: str) -> str | None:
     As browsers do, tab and newline are removed from the link and the characters no URL
     may hold percent-encoded (a feed's `<link>` with `&#0;` reached the store with a NUL,
     which PostgreSQL refused; an image's `src` with a space made the JSON Feed invalid), and
-    `http:/host/path`, one slash short, names the host (a real page's og:image)."""
+    `http:/host/path`, one slash short, names the host (a real page's og:image). An http(s)
+    URL with no host is none, as browsers refuse it: `src="//:0"`, a lazy loader's
+    placeholder, was the lead picture `https://:0` of every feed format."""
     link = link.strip()
     if _URL_ENCODED.search(link):
         link = _URL_ENCODED.sub(_url_escape, link.translate(_URL_TAB_NEWLINE))
@@ -291,9 +293,12 @@ def join_url(base: str, link: str) -> str | None:
         parts = urlsplit(joined)  # a base that is fine and a link that is not can join to no URL
         if parts.scheme in _SPECIAL_SCHEMES and not parts.netloc:
             rest = joined[len(parts.scheme) + 1 :].lstrip("/\\")
-            joined = f"{parts.scheme}://{rest}" if rest else ""
-            if not urlsplit(joined).netloc:
+            if not rest:
                 return None
+            joined = f"{parts.scheme}://{rest}"
+            parts = urlsplit(joined)
+        if parts.scheme in _SPECIAL_SCHEMES and not parts.hostname:
+            return None
     except ValueError:
         return None
     return joined
