@@ -209,8 +209,17 @@ def _box(el: etree._Element) -> bool:
     )
 
 
-def _leaf(el: etree._Element) -> bool:
-    return not any(isinstance(d.tag, str) and d.tag in _LEAVES for d in el.iterdescendants())
+def _branches(root: etree._Element) -> set[etree._Element]:
+    """The elements of `root` that hold a block of text (`_LEAVES`) below them: a block that
+    is not one is a leaf. One pass up from the blocks, where asking each element whether a
+    block is among its descendants walked them again at every level of the page."""
+    found: set[etree._Element] = set()
+    for el in root.iter(*_LEAVES):
+        parent = el.getparent()
+        while parent is not None and parent not in found:
+            found.add(parent)
+            parent = parent.getparent()
+    return found
 
 
 def _key(el: etree._Element) -> str:
@@ -230,25 +239,48 @@ def _leads(leaf: etree._Element, img: etree._Element) -> bool:
     return False
 
 
-def _walk(el: etree._Element, base: str) -> Iterator[etree._Element | list[Picture]]:
-    """The page's blocks of text and its pictures, in the order a reader sees them."""
-    for child in el:
+@dataclass(frozen=True)
+class _Shown:
+    """Where the page shows pictures: a box of them (a figure, a caption box, a paragraph of
+    pictures alone), or the one picture in front of a paragraph's words."""
+
+    el: etree._Element
+    box: bool
+
+    def pictures(self, base: str) -> list[Picture]:
+        if self.box:
+            return _pictures_of(self.el, base)
+        return [p] if (p := picture(self.el, base)) else []
+
+
+def _walk(root: etree._Element) -> Iterator[etree._Element | _Shown]:
+    """The page's blocks of text and where it shows pictures, in the order a reader sees
+    them."""
+    branches = _branches(root)
+    # Depth first with a stack of the children still to read: a generator a level would
+    # pass each block up through every level above it.
+    stack = [iter(root)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+            continue
         if not isinstance(child.tag, str):
             continue
         if _box(child):
-            yield _pictures_of(child, base)
-        elif child.tag in _LEAVES and _leaf(child):
+            yield _Shown(child, box=True)
+        elif child.tag in _LEAVES and child not in branches:
             first = next(child.iter(*_IMAGES), None)
             if first is not None and not _key(child):
-                yield _pictures_of(child, base)  # a paragraph of pictures alone
+                yield _Shown(child, box=True)  # a paragraph of pictures alone
                 continue
             if first is not None and _leads(child, first):
                 # A picture before the words of a paragraph (floated beside it) shows before
                 # it; one inside its words is a formula, a smiley, an icon.
-                yield [p] if (p := picture(first, base)) else []
+                yield _Shown(first, box=False)
             yield child
         else:
-            yield from _walk(child, base)
+            stack.append(iter(child))
 
 
 def restore(
@@ -266,27 +298,41 @@ def restore(
     if next(page.iter(*_IMAGES), None) is None:
         return  # no picture to put back: the page's blocks need not be read
     ours: dict[str, etree._Element] = {}
+    branches = _branches(body)
     for el in body.iter(*_LEAVES):
-        if _leaf(el):
+        if el not in branches:
             ours.setdefault(_key(el), el)
     ours.pop("", None)
     if len(ours) < 2:
         return
     first = next(iter(ours.values()))
     shown = {lead} if lead else set()
-    events = list(_walk(page, base))
     before: etree._Element | None = None  # the last block of text before, when the body's
     waiting: list[Picture] = []
-    for event in events:
-        if isinstance(event, list):
+    # Most blocks of a page have no picture after them: a block's text is read when
+    # pictures follow it or wait for it, and the pictures only when a block of the body
+    # comes before them (a page's logos, ads and teasers' thumbnails stand elsewhere).
+    unread: list[etree._Element] = []  # the blocks since the last one read
+    for event in _walk(page):
+        if isinstance(event, _Shown):
+            # The last block with text before these pictures decides whether they follow one
+            # of the body's.
+            for block in reversed(unread):
+                if key := _key(block):
+                    before = block if key in ours else None
+                    break
+            unread = []
             if before is not None:
-                waiting.extend(event)
+                waiting.extend(event.pictures(base))
+            continue
+        if not waiting:
+            unread.append(event)
             continue
         key = _key(event)
         if not key:
             continue
         target = ours.get(key)
-        if waiting and before is not None and target is not None and target is not first:
+        if before is not None and target is not None and target is not first:
             links = {a.get("href", "").strip() for b in (before, event) for a in b.iter("a")}
             for found in waiting:
                 if (
