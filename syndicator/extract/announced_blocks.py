@@ -10,6 +10,7 @@ keeping what holds the article. Pure: takes trees and changes them; no I/O.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import regex
@@ -90,28 +91,34 @@ def _in_listing(el: etree._Element) -> bool:
     return el.tag in _LISTING_TAGS or any(a.tag in _LISTING_TAGS for a in el.iterancestors())
 
 
+# A third of the blocks wrap another with the same text (div > p > span), and each page is
+# read twice or more (the page, then each body extracted from it: ours, the safety net's):
+# what the text alone decides is judged once per text. Texts are at most MAX_BLOCK long, so
+# the cache stays small in a long-running service.
+@functools.lru_cache(maxsize=4096)
+def _verdict(text: str) -> tuple[bool, bool, bool]:
+    """Whether a block's text is a date alone, a pointer ("Read more: ...") and an
+    announcement."""
+    return (
+        boilerplate.is_date_only(text),
+        boilerplate.is_lead(text),
+        boilerplate.is_announcement(text),
+    )
+
+
 def drop_announced(
     root: etree._Element, total: int, keep: set[etree._Element] | None = None
 ) -> None:
     """Remove blocks that announce boilerplate, with what they announce."""
     top = root.getroottree().getroot()
     lengths = _text_lengths(root)
-    # A third of the blocks wrap another with the same text (div > p > span): what the text
-    # alone decides (a date, a pointer, an announcement) is judged once per text.
-    verdicts: dict[str, tuple[bool, bool, bool]] = {}
     for el in list(root.iter(*ANNOUNCERS)):
         if not 0 < lengths.get(el, 0) <= boilerplate_phrases.MAX_BLOCK:
             continue  # empty, or a container of blocks
         if el.getparent() is None or el.getroottree().getroot() is not top:
             continue  # already gone with an announced block
         text = text_of(el)
-        if (verdict := verdicts.get(text)) is None:
-            verdict = verdicts[text] = (
-                boilerplate.is_date_only(text),
-                boilerplate.is_lead(text),
-                boilerplate.is_announcement(text),
-            )
-        date_only, lead, announcement = verdict
+        date_only, lead, announcement = _verdict(text)
         if (
             date_only
             and el.tag in ("p", "div", "span", "font", "small", "time")
@@ -182,12 +189,21 @@ TEMPLATE_TAGS = (*BLOCK_TAGS, "div", "section", "ul", "ol", "header", "aside", "
 
 
 def _text_lengths(root: etree._Element) -> dict[etree._Element, int]:
-    """Characters of text under every element, in one pass from the leaves up."""
+    """Characters of text under every element (its text and its descendants', not its
+    tail), in one pass through the page that counts where each element starts and ends."""
     lengths: dict[etree._Element, int] = {}
-    for _, el in etree.iterwalk(root, events=("end",)):
-        lengths[el] = len(el.text or "") + sum(
-            lengths.get(child, 0) + len(child.tail or "") for child in el
-        )
+    starts: list[int] = []
+    size = 0
+    for event, el in etree.iterwalk(root, events=("start", "end", "comment", "pi")):
+        if event == "start":
+            starts.append(size)
+            if el.text:
+                size += len(el.text)
+            continue
+        if event == "end":
+            lengths[el] = size - starts.pop()
+        if el.tail:  # an element's, a comment's or an instruction's: its parent's text
+            size += len(el.tail)
     return lengths
 
 
