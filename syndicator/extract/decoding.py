@@ -272,6 +272,22 @@ def crowded_element(text: str) -> int:
     """The attributes of the first element in `text` that has more than MAX_ATTRIBUTES, else
     0. Linear and cheap: only a page with that many `=` at all is split at its `>`s, and only a
     tag as long as that many attributes need is counted."""
+    # validate.check and parse_page ask this of one page one after the other, of the very
+    # text `decode`'s cache returns: the answer for the last text is kept, that text known
+    # by identity (hashing it would cost what counting does).
+    last, count = _last_crowded[0]
+    if text is last:
+        return count
+    count = _crowded_element(text)
+    if len(text) <= DECODE_CACHE_BYTES:
+        _last_crowded[0] = (text, count)
+    return count
+
+
+_last_crowded: list[tuple[str, int]] = [("", 0)]
+
+
+def _crowded_element(text: str) -> int:
     if text.count("=") <= MAX_ATTRIBUTES:
         return 0
     for segment in text.split(">"):
