@@ -246,9 +246,12 @@ def _extract_article(
         tidying.tidy_body(container, rules.strip_text, echoes=echoes, author=meta.author)
     our_chars = len(page_tree.text_of(container)) if container is not None else 0
     lost = not our_chars or our_chars < SAFETY_SHARE * expected
+    ours = our_chars
     if shown is not None and (lost or our_chars < SHORT_BODY):  # no selector decided it
-        container = rescue(container, root, shown, url, rules, meta, echoes, elsewhere=not lost)
-    ours = len(page_tree.text_of(container)) if container is not None else 0
+        found = rescue(container, root, shown, url, rules, meta, echoes, elsewhere=not lost)
+        if found is not container:  # the safety net's body (ours is left as it was)
+            container = found
+            ours = len(page_tree.text_of(container)) if container is not None else 0
     if (
         not selected
         and meta.article_body
