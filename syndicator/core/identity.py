@@ -137,17 +137,21 @@ def normalise(text: str, hosts: Iterable[str] = ()) -> str:
         text = _TAG.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)
-    pattern = _hosts_pattern(tuple(hosts))
+    hosts = tuple(hosts)
+    pattern = _hosts_pattern(hosts)
     if text.isascii():
         # NFKC, the invisible characters, Arabic marks and other digits leave ASCII as it is.
-        if pattern:
-            text = pattern.sub(" ", text)
-        return _SPACE.sub(" ", text.lower().translate(_FOLD)).strip()
+        lowered = text.lower()
+        if pattern and _may_name_a_host(lowered, text, hosts):
+            lowered = pattern.sub(" ", text).lower()
+        return _SPACE.sub(" ", lowered.translate(_FOLD)).strip()
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
-    if pattern:
+    folded = text.casefold()
+    if pattern and _may_name_a_host(folded, text, hosts):
         text = pattern.sub(" ", text)
-    text = _FOLDED.sub(_fold, text.casefold())
+        folded = text.casefold()
+    text = _FOLDED.sub(_fold, folded)
     text = _ARABIC_MARKS.sub("", text)
     if not text.isascii():
         text = _OTHER_DIGIT.sub(_ascii_digit, text)
@@ -162,6 +166,31 @@ def _hosts_pattern(hosts: tuple[str, ...]) -> re.Pattern[str] | None:
         return None
     names = "|".join(re.escape(host) for host in hosts)
     return re.compile(rf"(?:https?://)?(?:www\.)?(?:{names})\S*", re.I)
+
+
+@functools.lru_cache(maxsize=256)
+def _host_needles(hosts: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The host names as a case-folded text holds them wherever the pattern of
+    `_hosts_pattern` matches; None when one is not ASCII (the scan then always runs)."""
+    if not all(host.isascii() for host in hosts):
+        return None
+    return tuple(host.lower() for host in hosts)
+
+
+def _may_name_a_host(folded: str, text: str, hosts: tuple[str, ...]) -> bool:
+    """Whether the host pattern can match `text`, told from its case-folded form without
+    running it (the scan cost a quarter of a millisecond a real page, which almost never
+    names a mirror): the pattern needs a host name, matched ignoring case, and a text
+    holding one holds it in its case-folded form."""
+    needles = _host_needles(hosts)
+    if needles is None or any(needle in folded for needle in needles):
+        return True
+    return not text.isascii() and any(twin in text for twin in _CASE_TWINS)
+
+
+# Letters `re` matches to an ASCII letter ignoring case that case-fold to something else
+# (dotted capital I folds to i and a combining dot): where they are, the scan runs.
+_CASE_TWINS = ("\u0130", "\u0131")
 
 
 def tokens(text: str, hosts: Iterable[str] = ()) -> list[str]:
