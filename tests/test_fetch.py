@@ -328,6 +328,20 @@ async def test_a_redirect_to_what_no_request_can_reach_is_a_fetch_error(
     assert info.value.kind == kind and words in str(info.value)
 
 
+@pytest.mark.parametrize("location", ["ftp://files.example/a", "http://[::1"])
+async def test_a_bad_redirect_past_a_redirect_is_named_where_it_was_sent(
+    server: TestServer, location: str
+) -> None:
+    # One host redirects to another, which sends a redirect no request can follow: named at
+    # the URL asked first, its failure counted for the host that only redirected.
+    bad = str(server.make_url("/raw-away").with_query(to=location))
+    bad = bad.replace("127.0.0.1", "localhost")
+    async with Fetcher(limits()) as f:
+        with pytest.raises(FetchError) as info:
+            await f.get(str(server.make_url("/away").with_query(to=bad)))
+    assert info.value.kind == "redirect" and info.value.url == bad
+
+
 @pytest.mark.parametrize(
     ("sent", "kept"),
     [

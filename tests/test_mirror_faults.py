@@ -521,6 +521,47 @@ async def test_a_failure_where_a_mirror_redirects_is_the_failure_of_the_mirror_r
     assert sorted(link for _, link, _ in got) == expected
 
 
+@pytest.mark.parametrize("fault", ["hangs", "loops"])
+async def test_a_deadline_or_a_redirect_loop_where_a_mirror_redirects_is_the_targets(
+    fault: str, sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A mirror moved to another mirror (a seized domain whose registrar points it at the new
+    # one): when the new one hung past request_deadline, or sent every request round in
+    # circles past max_redirects, the error named the URL asked first, and the mirror that
+    # only redirected went `down` for the fault of the one it redirected to.
+    site = sites(3)
+    moved, target = site.mirrors[1], site.mirrors[2]
+    moved.mode, moved.redirect_to = "redirect", target
+    if fault == "hangs":
+        target.mode, target.slow_seconds = "slow", 8.0
+    else:
+        target.mode, target.redirect_to = "redirect", target
+    await site.start()
+    deadlines = "  request_deadline: 1s\n  pull_deadline: 6s\n"
+    store_url = f"sqlite:///{tmp_path / 's.db'}"
+    config = write_config(
+        site.config_yaml(
+            store_url, read_timeout="10s", service_extra=deadlines, extra="    robots: false"
+        )
+    )
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    assert (health[moved.origin].state, health[moved.origin].redirects_to) == (
+        "redirecting",
+        target.origin,
+    )
+    assert health[moved.origin].failures == 0
+    kind = "deadline" if fault == "hangs" else "redirects"
+    assert health[target.origin].last_error_kind == kind
+    assert health[target.origin].state != "healthy"
+    assert (health[target.origin].last_error or "").startswith(target.origin + "/")
+    assert not [e for e in report.errors if f"on {moved.origin}:" in e], report.errors
+    expected = sorted(site.canonical + a.path for a in site.articles)
+    assert sorted(link for _, link, _ in got) == expected
+
+
 async def test_a_mirror_redirecting_to_a_mirror_whose_breaker_is_open_is_not_asked(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:

@@ -69,7 +69,8 @@ class Fetcher(RobotsRules):
         (None: direct); robots.txt and redirects go the same way, and a proxy that cannot be
         reached is a FetchError of kind `proxy` naming it. The whole answer must be in within
         `request_deadline` of sending the request, and by `until` (event loop time; the
-        deadline of the pull), or it fails as `deadline`. `on_sent` is called when the
+        deadline of the pull), or it fails as `deadline`, named at the URL it struck (after
+        redirects, the last one asked). `on_sent` is called when the
         request goes out (its slots taken: the time from then on is the mirror's). The
         observer, if any, is told the result and the time taken.
         """
@@ -129,6 +130,9 @@ class Fetcher(RobotsRules):
             )
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
+        # Where the redirects have led so far: a deadline is named at the URL it struck (a
+        # mirror redirecting to one that hangs was taken for the one that hung).
+        at = [url]
         try:
             async with asyncio.timeout_at(until):
                 return await self._send(
@@ -143,10 +147,11 @@ class Fetcher(RobotsRules):
                     addresses,
                     via,
                     on_sent,
+                    at,
                 )
         except TimeoutError:
             raise FetchError(
-                url, "deadline", "no answer within the pull's time for it (pull_deadline)"
+                at[-1], "deadline", "no answer within the pull's time for it (pull_deadline)"
             ) from None
 
     async def _send(
@@ -161,7 +166,8 @@ class Fetcher(RobotsRules):
         cancel_if: Callable[[], bool] | None,
         addresses: AddressPolicy | None,
         via: str | None,
-        on_sent: Callable[[], None] | None = None,
+        on_sent: Callable[[], None] | None,
+        at: list[str],
     ) -> Response:
         if robots:
             await self._robots_check(url, url, addresses, via)
@@ -187,7 +193,7 @@ class Fetcher(RobotsRules):
                         on_sent()
                 session = self._session_for(current, addresses, via)
                 response, location = await self._within(
-                    answer_by, url, current, headers, session, via
+                    answer_by, current, current, headers, session, via
                 )
             if location is None:
                 assert response is not None
@@ -205,13 +211,14 @@ class Fetcher(RobotsRules):
             target = identity.join_url(current, location)
             if target is None:
                 # `Location: http://[::1` names no URL at all: the redirect fails, named.
-                raise FetchError(url, "redirect", f"redirect to no URL: {location[:200]!r}")
+                raise FetchError(current, "redirect", f"redirect to no URL: {location[:200]!r}")
             if len(history) >= self.limits.max_redirects:
+                # Named at the URL that sent one redirect too many, as a deadline is.
                 raise FetchError(
-                    url, "redirects", f"more than {self.limits.max_redirects} redirects"
+                    current, "redirects", f"more than {self.limits.max_redirects} redirects"
                 )
             if urlsplit(target).scheme not in ("http", "https"):
-                raise FetchError(url, "redirect", f"redirect to a non-HTTP URL {target}")
+                raise FetchError(current, "redirect", f"redirect to a non-HTTP URL {target}")
             # A known host under the other scheme or with or without `www.` is known: a
             # mirror configured as http:// that sends every request to https:// failed every
             # fetch as "redirect to unknown host".
@@ -237,6 +244,7 @@ class Fetcher(RobotsRules):
                 await self._robots_check(url, target, addresses, via)
             history.append(current)
             current = target
+            at.append(current)
             # Validators belong to the page that gave them: sent again where the redirects
             # ended when they were given, to no other page.
             headers = validators if validated_at is not None and current == validated_at else {}
