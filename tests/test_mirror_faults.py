@@ -562,6 +562,38 @@ async def test_a_deadline_or_a_redirect_loop_where_a_mirror_redirects_is_the_tar
     assert sorted(link for _, link, _ in got) == expected
 
 
+async def test_an_entry_point_missing_where_a_mirror_redirects_is_the_targets(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A mirror that sends every request to another mirror, which dropped a section's feed
+    # (404) the canonical site still serves: the 404 was held for the entry point's judging
+    # under the mirror asked first, and counted against it, `degraded` for the fault of the
+    # one it redirected to.
+    site = sites(3)
+    moved, target = site.mirrors[1], site.mirrors[2]
+    moved.mode, moved.redirect_to = "redirect", target
+    section = site.sections[0]
+    target.dropped = {section: "/gone"}
+    await site.start()
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", extra="    robots: false")
+    )
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    assert (health[moved.origin].state, health[moved.origin].redirects_to) == (
+        "redirecting",
+        target.origin,
+    )
+    assert health[moved.origin].failures == 0
+    assert health[target.origin].last_error_kind == "http-404"
+    assert (health[target.origin].last_error or "").startswith(target.origin + "/gone")
+    assert not [e for e in report.errors if f"on {moved.origin}:" in e], report.errors
+    expected = sorted(site.canonical + a.path for a in site.articles)
+    assert sorted(link for _, link, _ in got) == expected
+
+
 async def test_a_mirror_redirecting_to_a_mirror_whose_breaker_is_open_is_not_asked(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:
