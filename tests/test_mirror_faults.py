@@ -594,6 +594,34 @@ async def test_an_entry_point_missing_where_a_mirror_redirects_is_the_targets(
     assert sorted(link for _, link, _ in got) == expected
 
 
+async def test_an_unreadable_robots_txt_where_a_mirror_redirects_is_the_targets(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A mirror that sends its feeds to another mirror, whose robots.txt answers 500 (nothing
+    # may be fetched there until it answers): the failure was named at the feed asked first
+    # and counted against the mirror that redirected, whose own robots.txt is fine.
+    site = sites(3)
+    moved, target = site.mirrors[1], site.mirrors[2]
+    moved.mode, moved.redirect_to, moved.redirect_under = "redirect", target, "/rss/"
+    target.robots_status = 500
+    await site.start()
+    config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    assert (health[moved.origin].state, health[moved.origin].redirects_to) == (
+        "redirecting",
+        target.origin,
+    )
+    assert health[moved.origin].failures == 0
+    assert health[target.origin].last_error_kind == "http-500"
+    assert (health[target.origin].last_error or "").startswith(target.origin + "/")
+    assert not [e for e in report.errors if f"on {moved.origin}:" in e], report.errors
+    expected = sorted(site.canonical + a.path for a in site.articles)
+    assert sorted(link for _, link, _ in got) == expected
+
+
 async def test_a_mirror_redirecting_to_a_mirror_whose_breaker_is_open_is_not_asked(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:

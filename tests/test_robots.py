@@ -142,10 +142,14 @@ async def test_a_page_redirected_where_robots_txt_disallows_is_not_fetched(
     mirror.redirects["/public/short"] = "/private/a"
     mirror.redirects["/public/moved"] = central.origin + "/private/b"
     async with Fetcher(limits()) as f:
-        for path in ("/public/short", "/public/moved"):
+        # Named at the URL disallowed, on the host whose robots.txt disallows it.
+        targets = {"/public/short": mirror.origin + "/private/a"}
+        targets["/public/moved"] = central.origin + "/private/b"
+        for path, target in targets.items():
             with pytest.raises(FetchError) as info:
                 await f.get(mirror.origin + path, robots=True)
-            assert info.value.kind == "robots" and info.value.url == mirror.origin + path
+            assert info.value.kind == "robots" and info.value.url == target
+            assert f"redirected from {mirror.origin + path}" in info.value.message
         # Allowed targets are fetched as before.
         mirror.redirects["/public/fine"] = central.origin + "/public/b"
         assert (await f.get(mirror.origin + "/public/fine", robots=True)).body == b"page /public/b"

@@ -78,15 +78,16 @@ class RobotsRules(HttpClient):
     async def _robots_check(
         self, asked: str, url: str, addresses: AddressPolicy | None, via: str | None
     ) -> None:
-        """Raise the FetchError of `asked` when robots.txt of `url`'s host disallows `url`,
-        or cannot be read."""
+        """Raise a FetchError of `url` (`asked`, redirected there) when robots.txt of its
+        host disallows it, or cannot be read: named at the host whose robots.txt it is (a
+        mirror redirecting to one whose robots.txt failed was taken for the one that did)."""
         state = await self._robots_state(url, addresses, via)
         if isinstance(state, FetchError):
-            raise robots_unreadable(asked, state)
+            raise robots_unreadable(url, state)
         if state is not None and not state.can_fetch(url, self.limits.user_agent):
-            where = "" if url == asked else f" (redirected to {url})"
+            where = "" if url == asked else f" (redirected from {asked})"
             raise FetchError(
-                asked, "robots", f"robots.txt disallows this URL for our User-Agent{where}"
+                url, "robots", f"robots.txt disallows this URL for our User-Agent{where}"
             )
 
     async def robots_allow(
