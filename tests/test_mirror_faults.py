@@ -622,6 +622,29 @@ async def test_an_unreadable_robots_txt_where_a_mirror_redirects_is_the_targets(
     assert sorted(link for _, link, _ in got) == expected
 
 
+async def test_an_entry_point_failing_in_passing_where_a_mirror_redirects_is_asked_again(
+    sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
+) -> None:
+    # A listing that failed in passing (a 503) is asked again; one a redirect led to another
+    # mirror's 503 was recorded under that mirror's URL, so the mirror asked first found no
+    # failure of its own URL and its listing was not asked again.
+    site = sites(3)
+    moved, target = site.mirrors[1], site.mirrors[2]
+    moved.mode, moved.redirect_to = "redirect", target
+    feed = f"/rss/{site.sections[0]}.xml"
+    target.fail_first[feed] = 2  # its own first request and the one redirected to it
+    await site.start()
+    config = write_config(
+        site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", extra="    robots: false")
+    )
+    async with store_and_fetcher(config) as (store, fetcher):
+        await seeded_pull(config, fetcher, store, FakeClock())
+        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    assert moved.log.count(feed) == 2, moved.log
+    assert target.log.count(feed) == 4, target.log
+    assert health[moved.origin].failures == 0
+
+
 async def test_a_mirror_redirecting_to_a_mirror_whose_breaker_is_open_is_not_asked(
     sites: Callable[..., Site], tmp_path: Path, write_config: WriteConfig
 ) -> None:

@@ -407,12 +407,13 @@ class MirrorRequests:
                 sent = False
                 return None
             log.debug("fetch", extra={"source": self.name, "url": url, "error": exc.kind})
+            # Under the URL asked, where its retries look (a redirect's target names another).
+            self.failures[url] = exc
             if (at := self._index_of(exc.url, index)) != index:
                 # Failed at the mirror a redirect led to: its failure; this one redirected.
                 self.book.redirected(origin, self.mirrors[at].origin, None)
             if entry is not None and exc.kind in MISSING:
                 self.missing.setdefault(entry, {})[at] = (expect, exc)
-                self.failures[exc.url] = exc
                 return None
             self._failed(at, expect, exc, blame=not (named and exc.kind in STALE))
             return None
