@@ -25,6 +25,7 @@ from syndicator.core import identity
 from syndicator.core.config import Config
 from syndicator.core.models import Page
 from syndicator.extract import extraction
+from syndicator.mirrors.health import MirrorHealth
 from syndicator.ops.cli import main
 from syndicator.publish.documents import FeedBook
 from syndicator.pull.entry_points import misfiled
@@ -65,6 +66,40 @@ async def items(config: Config, store: Store, section: str = "all") -> list[tupl
 
 async def health_of(store: Store) -> dict[str, str]:
     return {h.mirror: h.state for h in await MirrorStore(store).health("news")}
+
+
+async def pull_with_health(
+    config: Config,
+) -> tuple[PullReport, list[tuple[str, str, str]], dict[str, MirrorHealth]]:
+    """One pull into the config's store: its report, the items of `all`, each mirror's
+    health."""
+    async with store_and_fetcher(config) as (store, fetcher):
+        report = await seeded_pull(config, fetcher, store, FakeClock())
+        got = await items(config, store)
+        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
+    return report, got, health
+
+
+def assert_only_redirected(
+    site: Site,
+    moved: Mirror,
+    target: Mirror,
+    report: PullReport,
+    got: list[tuple[str, str, str]],
+    health: dict[str, MirrorHealth],
+) -> None:
+    """`moved` only redirected to `target`, whose fault the pull met: `moved` shows
+    `redirecting` to it with no failure and no error of its own, `target`'s last error names
+    a URL of its own, and every article is in the feeds."""
+    assert (health[moved.origin].state, health[moved.origin].redirects_to) == (
+        "redirecting",
+        target.origin,
+    )
+    assert health[moved.origin].failures == 0
+    assert (health[target.origin].last_error or "").startswith(target.origin + "/")
+    assert not [e for e in report.errors if f"on {moved.origin}:" in e], report.errors
+    expected = sorted(site.canonical + a.path for a in site.articles)
+    assert sorted(link for _, link, _ in got) == expected
 
 
 def run_cli(*args: str) -> tuple[int, str]:
@@ -504,21 +539,10 @@ async def test_a_failure_where_a_mirror_redirects_is_the_failure_of_the_mirror_r
     config = write_config(
         site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", configured=3, extra="    robots: false")
     )
-    async with store_and_fetcher(config) as (store, fetcher):
-        report = await seeded_pull(config, fetcher, store, FakeClock())
-        got = await items(config, store)
-        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
-    assert (health[moved.origin].state, health[moved.origin].redirects_to) == (
-        "redirecting",
-        broken.origin,
-    )
-    assert health[moved.origin].failures == 0
+    report, got, health = await pull_with_health(config)
+    assert_only_redirected(site, moved, broken, report, got, health)
     kind = "http-500" if fault == "error" else "foreign-redirect"
     assert (health[broken.origin].state, health[broken.origin].last_error_kind) == ("down", kind)
-    assert (health[broken.origin].last_error or "").startswith(broken.origin + "/")
-    assert not [e for e in report.errors if f"on {moved.origin}:" in e], report.errors
-    expected = sorted(site.canonical + a.path for a in site.articles)
-    assert sorted(link for _, link, _ in got) == expected
 
 
 @pytest.mark.parametrize("fault", ["hangs", "loops"])
@@ -544,22 +568,11 @@ async def test_a_deadline_or_a_redirect_loop_where_a_mirror_redirects_is_the_tar
             store_url, read_timeout="10s", service_extra=deadlines, extra="    robots: false"
         )
     )
-    async with store_and_fetcher(config) as (store, fetcher):
-        report = await seeded_pull(config, fetcher, store, FakeClock())
-        got = await items(config, store)
-        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
-    assert (health[moved.origin].state, health[moved.origin].redirects_to) == (
-        "redirecting",
-        target.origin,
-    )
-    assert health[moved.origin].failures == 0
+    report, got, health = await pull_with_health(config)
+    assert_only_redirected(site, moved, target, report, got, health)
     kind = "deadline" if fault == "hangs" else "redirects"
     assert health[target.origin].last_error_kind == kind
     assert health[target.origin].state != "healthy"
-    assert (health[target.origin].last_error or "").startswith(target.origin + "/")
-    assert not [e for e in report.errors if f"on {moved.origin}:" in e], report.errors
-    expected = sorted(site.canonical + a.path for a in site.articles)
-    assert sorted(link for _, link, _ in got) == expected
 
 
 async def test_an_entry_point_missing_where_a_mirror_redirects_is_the_targets(
@@ -578,20 +591,10 @@ async def test_an_entry_point_missing_where_a_mirror_redirects_is_the_targets(
     config = write_config(
         site.config_yaml(f"sqlite:///{tmp_path / 's.db'}", extra="    robots: false")
     )
-    async with store_and_fetcher(config) as (store, fetcher):
-        report = await seeded_pull(config, fetcher, store, FakeClock())
-        got = await items(config, store)
-        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
-    assert (health[moved.origin].state, health[moved.origin].redirects_to) == (
-        "redirecting",
-        target.origin,
-    )
-    assert health[moved.origin].failures == 0
+    report, got, health = await pull_with_health(config)
+    assert_only_redirected(site, moved, target, report, got, health)
     assert health[target.origin].last_error_kind == "http-404"
     assert (health[target.origin].last_error or "").startswith(target.origin + "/gone")
-    assert not [e for e in report.errors if f"on {moved.origin}:" in e], report.errors
-    expected = sorted(site.canonical + a.path for a in site.articles)
-    assert sorted(link for _, link, _ in got) == expected
 
 
 async def test_an_unreadable_robots_txt_where_a_mirror_redirects_is_the_targets(
@@ -606,20 +609,9 @@ async def test_an_unreadable_robots_txt_where_a_mirror_redirects_is_the_targets(
     target.robots_status = 500
     await site.start()
     config = write_config(site.config_yaml(f"sqlite:///{tmp_path / 's.db'}"))
-    async with store_and_fetcher(config) as (store, fetcher):
-        report = await seeded_pull(config, fetcher, store, FakeClock())
-        got = await items(config, store)
-        health = {h.mirror: h for h in await MirrorStore(store).health("news")}
-    assert (health[moved.origin].state, health[moved.origin].redirects_to) == (
-        "redirecting",
-        target.origin,
-    )
-    assert health[moved.origin].failures == 0
+    report, got, health = await pull_with_health(config)
+    assert_only_redirected(site, moved, target, report, got, health)
     assert health[target.origin].last_error_kind == "http-500"
-    assert (health[target.origin].last_error or "").startswith(target.origin + "/")
-    assert not [e for e in report.errors if f"on {moved.origin}:" in e], report.errors
-    expected = sorted(site.canonical + a.path for a in site.articles)
-    assert sorted(link for _, link, _ in got) == expected
 
 
 async def test_an_entry_point_failing_in_passing_where_a_mirror_redirects_is_asked_again(
