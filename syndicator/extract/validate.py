@@ -406,9 +406,11 @@ def check_notice(body: bytes, url: str, expect: str, kind: str | None) -> None:
         raise _rejected(url, kind, f"{kind} notice page where {article} {expect} was expected")
     if expect in ("feed", "sitemap") or not _HTML_OPEN.search(body[:2048]):
         return
-    if not _HTML_CLOSE.search(body) and not _CLOSED_END.search(body[-256:]):
+    if _HTML_CLOSE.search(body):  # one search of the whole body: it ends whole
+        return
+    if not _CLOSED_END.search(body[-256:]):
         raise _rejected(url, "truncated", "HTML cut short (no closing </html>)")
-    if not _HTML_CLOSE.search(body) and (element := _left_open(body)):
+    if element := _left_open(body):
         raise _rejected(
             url, "truncated", f"HTML cut short (no closing </html>, <{element}> left open)"
         )
